@@ -1,0 +1,38 @@
+#pragma once
+// Atoms used between Stoa actors (at most 10 characters of [0-9A-Za-z_ ]).
+
+#include <caf/atom.hpp>
+
+namespace stoa {
+
+#define STOA_ATOM(name, text)                                \
+  using name##_atom = caf::atom_constant<caf::atom(text)>;   \
+  constexpr name##_atom name##_atom_v {}
+
+STOA_ATOM(register, "register");
+STOA_ATOM(unregister, "unregister");
+STOA_ATOM(lookup, "lookup");
+STOA_ATOM(resolve, "resolve");
+STOA_ATOM(list, "list");
+STOA_ATOM(state, "state");
+STOA_ATOM(tick, "tick");
+STOA_ATOM(timeout, "timeout");
+STOA_ATOM(retry, "retry");
+STOA_ATOM(stop, "stop");
+STOA_ATOM(exited, "exited");
+STOA_ATOM(reaped, "reaped");
+STOA_ATOM(kill, "kill");
+STOA_ATOM(allocate, "allocate");
+STOA_ATOM(offers, "offers");
+STOA_ATOM(metrics, "metrics");
+STOA_ATOM(summary, "summary");
+STOA_ATOM(frameworks, "frameworks");
+STOA_ATOM(slaves, "slaves");
+STOA_ATOM(tasks, "tasks");
+STOA_ATOM(flags, "flags");
+STOA_ATOM(health, "health");
+STOA_ATOM(subscribe, "subscribe");
+
+#undef STOA_ATOM
+
+}  // namespace stoa

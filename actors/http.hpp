@@ -1,0 +1,176 @@
+#pragma once
+// An HTTP/1.1 server that runs as one CAF io::broker (Mesos' libprocess HTTP
+// endpoints, on our actor runtime).
+//
+// Threading: every Handler and every Responder call runs inside the server
+// broker, on the middleman's event loop. Handlers must not block; they answer
+// at once or from a `self->request(...).then(...)` continuation.
+//
+// Protocol (all implemented in http.cpp, each covered by http_test.cpp):
+// * Requests are parsed with http_parser (Content-Length and chunked bodies,
+//   data split across reads).
+// * HTTP/1.1 keeps connections alive unless `Connection: close`; HTTP/1.0
+//   closes unless `Connection: keep-alive`.
+// * Pipelined requests are dispatched at once; their responses are written in
+//   request order (a fast later response waits for a slow earlier one).
+// * Errors are JSON `{"message": "..."}`: 400 malformed request (then close),
+//   404 unknown path, 405 wrong method (with `Allow`), 413 body above
+//   `max_body_bytes`, 431 headers above `max_header_bytes` (then close),
+//   500 handler threw, 504 handler did not respond within `handler_timeout`.
+// * Every response carries Content-Length and Content-Type. `?jsonp=cb`
+//   turns an application/json body into `cb(body);` (application/javascript).
+// * GET /help lists every route (JSON).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/io/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "common/try.hpp"
+
+namespace picojson {
+class value;
+}  // namespace picojson
+
+namespace stoa::http {
+
+// A handler that has not responded after this long gets a 504 for it.
+constexpr auto DEFAULT_HANDLER_TIMEOUT = std::chrono::seconds(30);
+
+struct Request {
+  std::string method;                          // "GET"
+  std::string path;                            // "/master/state" (decoded, no query)
+  std::string query_string;                    // raw, without '?'
+  std::map<std::string, std::string> query;    // decoded ('+' is a space)
+  std::map<std::string, std::string> headers;  // names lower-cased; repeats joined by ", "
+  std::string body;                            // de-chunked
+  std::string peer;                            // "127.0.0.1:54321" if known
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  // Extra headers. The server writes Content-Type, Content-Length and
+  // Connection itself and ignores those names here.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Serializable so a Response can cross nodes (register it under this name if
+// you send it remotely); locally it needs no registration.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Response& x) {
+  return f(caf::meta::type_name("stoa.http.Response"), x.status, x.content_type, x.body,
+           x.headers);
+}
+
+// `v.serialize()` as application/json.
+Response json_response(const picojson::value& v, int status = 200);
+Response text_response(std::string body, int status = 200,
+                       std::string content_type = "text/plain; charset=utf-8");
+// Body `{"message": message}`, application/json.
+Response error_response(int status, const std::string& message);
+
+// The standard reason phrase ("Not Found"), or "Unknown".
+const char* reason_phrase(int status);
+
+// Decodes %XX escapes (and '+' as a space when `plus_is_space`, as in query
+// strings). Errors on a truncated or non-hex escape.
+Try<std::string> percent_decode(std::string_view s, bool plus_is_space);
+
+// "a=1&b=x%20y&c" -> {a: "1", b: "x y", c: ""}. A repeated key keeps its last
+// value. Errors on a malformed escape.
+Try<std::map<std::string, std::string>> parse_query(std::string_view query);
+
+// The response as HTTP/1.1 bytes: status line, Content-Type, Content-Length,
+// `Connection: close` or `keep-alive`, then `r.headers` (minus the names the
+// server owns and any name or value containing CR or LF), then the body.
+std::string serialize_response(const Response& r, bool close);
+
+// Delivers the response to a request. Call it exactly once, from inside the
+// server broker (directly in the Handler or from a continuation the Handler
+// installed in that broker). Later calls, and calls after the client has gone
+// or after the 504, are ignored. Safe to call after the server has exited
+// (nothing happens).
+using Responder = std::function<void(Response)>;
+
+// Runs inside the server broker (an event-based actor): it must not block. It
+// may call self->request(some_actor, timeout, ...).then(...) and respond from
+// the continuation. If it throws, the client gets a 500 (only exceptions
+// thrown by the Handler call itself; an exception in a continuation kills the
+// broker as for any CAF actor).
+using Handler = std::function<void(caf::io::broker* self, const Request& req, Responder respond)>;
+
+struct Route {
+  std::string path;  // exact path, or a prefix when `prefix` is true
+  std::string help;  // one paragraph, shown by /help
+  std::vector<std::string> methods = {"GET"};
+  Handler handler;
+  bool prefix = false;  // the longest matching prefix wins; exact routes win over prefixes
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // bind address
+  uint16_t port = 0;               // 0 = the OS picks
+  size_t max_body_bytes = 8 << 20;     // 413 above
+  size_t max_header_bytes = 64 << 10;  // 431 above (request line + header lines)
+  std::chrono::milliseconds handler_timeout = DEFAULT_HANDLER_TIMEOUT;  // then 504
+};
+
+struct Server {
+  caf::actor actor;  // the broker; stop it with anon_send_exit(actor, user_shutdown)
+  uint16_t port;     // the bound port (the chosen one when options.port was 0)
+};
+
+// Spawns the server broker, bound and listening before it returns, with
+// `routes` plus the built-in GET /help. A later route with the same path and
+// `prefix` flag replaces an earlier one.
+// Blocks the caller until the broker has bound its port (milliseconds).
+// REQUIRES: the middleman is loaded; not called from inside a broker (the
+// broker is initialized on the middleman's event loop, which would deadlock;
+// it fails with an error after 10 s instead).
+// Ownership: the server lives until it is sent an exit message; the
+// actor_system's destructor waits for it, so every owner must stop it.
+caf::expected<Server> spawn_server(caf::actor_system& sys, ServerOptions opts,
+                                   std::vector<Route> routes);
+
+// anon_send(server.actor, add_route_atom_v, route) adds or replaces a route
+// (same rule as above). Asynchronous: requests already parsed are unaffected.
+using add_route_atom = caf::atom_constant<caf::atom("add_route")>;
+constexpr add_route_atom add_route_atom_v{};
+
+// Shorthand for the message above.
+void add_route(const Server& server, Route route);
+
+// request(server.actor, timeout, stats_atom_v) -> ServerStats (tests, metrics).
+struct ServerStats {
+  uint64_t connections = 0;  // open client connections
+  uint64_t pending = 0;      // requests whose handler has not responded yet
+  uint64_t requests = 0;     // requests parsed since start
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ServerStats& x) {
+  return f(caf::meta::type_name("stoa.http.ServerStats"), x.connections, x.pending, x.requests);
+}
+
+using stats_atom = caf::atom_constant<caf::atom("http_stats")>;
+constexpr stats_atom stats_atom_v{};
+
+}  // namespace stoa::http
+
+// Route holds std::function: local messages only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::http::Route)

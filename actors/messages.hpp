@@ -1,0 +1,93 @@
+#pragma once
+// Protobuf messages as typed CAF messages.
+//
+// One generic `inspect` per protobuf package (found by ADL) serializes any
+// generated message through SerializeToString/ParseFromString, so the same
+// type works locally (copied) and remotely (serialized). Every type that
+// crosses a process boundary is listed once in STOA_WIRE_TYPES and
+// registered by add_message_types(), which every binary calls: a type a node
+// did not register arrives as an empty message, silently (cookbook §2).
+//
+// Include this only from .cpp files of actors: it pulls in CAF.
+
+#include <string>
+#include <type_traits>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/detail/stringification_inspector.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/sec.hpp>
+#include <google/protobuf/message.h>
+
+#include "proto/messages.pb.h"
+#include "proto/scheduler.pb.h"
+#include "proto/stoa.pb.h"
+
+#define STOA_DEFINE_PROTOBUF_INSPECT                                                      \
+  template <class Inspector, class T>                                                     \
+  typename std::enable_if<std::is_base_of<google::protobuf::Message, T>::value,           \
+                          typename Inspector::result_type>::type                          \
+  inspect(Inspector& f, T& x) {                                                           \
+    auto name = caf::meta::type_name(T::descriptor()->full_name().c_str());              \
+    if constexpr (std::is_same<Inspector, caf::detail::stringification_inspector>::value) { \
+      std::string text = x.ShortDebugString();                                            \
+      return f(name, text);                                                               \
+    } else if constexpr (Inspector::reads_state) {                                        \
+      std::string bytes = x.SerializeAsString();                                          \
+      return f(name, bytes);                                                              \
+    } else {                                                                              \
+      std::string bytes;                                                                  \
+      auto parse = caf::meta::load_callback([&]() -> caf::error {                        \
+        if (!x.ParseFromString(bytes)) {                                                  \
+          return caf::make_error(caf::sec::invalid_argument, "malformed protobuf");     \
+        }                                                                                 \
+        return caf::none;                                                                 \
+      });                                                                                 \
+      return f(name, bytes, parse);                                                       \
+    }                                                                                     \
+  }
+
+namespace stoa {
+STOA_DEFINE_PROTOBUF_INSPECT
+namespace internal {
+STOA_DEFINE_PROTOBUF_INSPECT
+}  // namespace internal
+namespace scheduler {
+STOA_DEFINE_PROTOBUF_INSPECT
+}  // namespace scheduler
+}  // namespace stoa
+
+// Every protobuf type sent between actors, in one place.
+#define STOA_WIRE_TYPES(X)                           \
+  X(stoa::internal::RegisterSlaveMessage)            \
+  X(stoa::internal::ReregisterSlaveMessage)          \
+  X(stoa::internal::SlaveRegisteredMessage)          \
+  X(stoa::internal::SlaveReregisteredMessage)        \
+  X(stoa::internal::UnregisterSlaveMessage)          \
+  X(stoa::internal::PingSlaveMessage)                \
+  X(stoa::internal::PongSlaveMessage)                \
+  X(stoa::internal::ShutdownMessage)                 \
+  X(stoa::internal::RunTaskMessage)                  \
+  X(stoa::internal::KillTaskMessage)                 \
+  X(stoa::internal::StatusUpdateMessage)             \
+  X(stoa::internal::StatusUpdateAcknowledgementMessage) \
+  X(stoa::internal::ExitedExecutorMessage)           \
+  X(stoa::internal::ShutdownFrameworkMessage)        \
+  X(stoa::internal::ShutdownExecutorMessage)         \
+  X(stoa::internal::FrameworkToExecutorMessage)      \
+  X(stoa::internal::ExecutorToFrameworkMessage)      \
+  X(stoa::internal::RegisterExecutorMessage)         \
+  X(stoa::internal::ExecutorRegisteredMessage)       \
+  X(stoa::scheduler::Call)                           \
+  X(stoa::scheduler::Event)                          \
+  X(stoa::TaskStatus)
+
+namespace stoa {
+
+// Registers every wire type (and the actors/ atoms' companion types) with
+// `cfg`. Call once per actor_system, in every binary and test.
+void add_message_types(caf::actor_system_config& cfg);
+
+}  // namespace stoa

@@ -1,0 +1,85 @@
+#pragma once
+// One Runtime per OS process (our libprocess "process manager").
+//
+// It owns the actor_system, an HTTP server on the public port (`--ip`,
+// `--port`; what users browse and what UPIDs name) and the process router: a
+// string-keyed directory of this process's named actors ("master",
+// "slave(1)", "scheduler-<uuid>") published on an internal actor port bound
+// to the same IP. A peer resolves `id@ip:port` by asking that HTTP port for
+// the actor port (GET /__stoa__/processes), connecting the CAF middleman to
+// it, and looking the id up in the remote router (docs/wire-format.md).
+//
+// From inside an actor:
+//   self->request(runtime_router, RESOLVE_TIMEOUT, resolve_atom_v, "master@127.0.0.1:5050")
+//       .then([](caf::actor master) {...}, [](caf::error& e) {...});
+// Results are cached and monitored; a dead peer leaves the cache.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/http.hpp"
+#include "actors/upid.hpp"
+#include "common/try.hpp"
+
+namespace stoa {
+
+constexpr auto RESOLVE_TIMEOUT = std::chrono::seconds(10);
+
+struct RuntimeOptions {
+  std::string ip = "127.0.0.1";  // bind address of both ports
+  uint16_t port = 0;             // public HTTP port; 0 = OS picks
+  uint16_t actor_port = 0;       // internal actor port; 0 = OS picks
+  // Extra CAF options ("--scheduler.max-threads=4" style) for tuning.
+  std::vector<std::string> caf_options;
+  size_t max_body_bytes = 8 << 20;
+};
+
+class Runtime {
+ public:
+  // Starts the actor system, the router and the HTTP server. Errors name
+  // what failed (e.g. "cannot bind 127.0.0.1:5050: address in use").
+  static Try<std::unique_ptr<Runtime>> start(RuntimeOptions opts);
+
+  // Shuts down (see shutdown()).
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  caf::actor_system& system();
+  const caf::actor& router() const { return router_; }
+  const std::string& ip() const { return opts_.ip; }
+  uint16_t port() const { return port_; }
+  uint16_t actor_port() const { return actor_port_; }
+  Upid upid(const std::string& id) const { return Upid{id, opts_.ip, port_}; }
+
+  // Names `actor` `id` in this process, so `id@ip:port` resolves to it. The
+  // router monitors it and forgets it when it exits. Call from a non-actor
+  // thread (main, tests): it blocks until the router has it.
+  void register_actor(const std::string& id, const caf::actor& actor);
+
+  void add_route(http::Route route);
+
+  // Exits the HTTP server, the router and every registered actor, then waits
+  // for all actors of this process to finish. Idempotent.
+  void shutdown();
+
+ private:
+  Runtime() = default;
+
+  RuntimeOptions opts_;
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  caf::actor router_;
+  http::Server http_;
+  uint16_t port_ = 0;
+  uint16_t actor_port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace stoa

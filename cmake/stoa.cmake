@@ -1,0 +1,51 @@
+# stoa_library(<name> [DEPS ...])
+#   One static library per folder from every *.cpp in the current folder
+#   except *_test.cpp and *_main.cpp, plus one test binary <name>_tests from
+#   every *_test.cpp, registered with CTest (each test has a TIMEOUT).
+function(stoa_library name)
+  cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB _all CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  set(_srcs)
+  set(_tests)
+  foreach(_f IN LISTS _all)
+    if(_f MATCHES "_test\\.cpp$")
+      list(APPEND _tests ${_f})
+    elseif(NOT _f MATCHES "_main\\.cpp$")
+      list(APPEND _srcs ${_f})
+    endif()
+  endforeach()
+  if(_srcs)
+    add_library(${name} STATIC ${_srcs})
+    target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  else()
+    add_library(${name} INTERFACE)
+    target_link_libraries(${name} INTERFACE ${ARG_DEPS})
+  endif()
+  if(_tests)
+    stoa_test(${name}_tests ${_tests} DEPS ${name} ${ARG_TEST_DEPS})
+  endif()
+endfunction()
+
+# stoa_test(<name> <sources...> DEPS ...)
+function(stoa_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "DEPS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 60)
+  endif()
+  add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT}
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endfunction()
+
+# stoa_binary(<name> <main.cpp> DEPS ...): added only once the file exists, so
+# a folder can be laid out before its program is written.
+function(stoa_binary name main)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${main})
+    add_executable(${name} ${main})
+    target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+    set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  endif()
+endfunction()

@@ -1,0 +1,810 @@
+#include "common/resources.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+namespace stoa {
+
+namespace {
+
+// Entries are ordered by (name, role, type).
+int compare_key(const ResourceEntry& a, const ResourceEntry& b) {
+  if (int c = a.name.compare(b.name); c != 0) {
+    return c;
+  }
+  if (int c = a.role.compare(b.role); c != 0) {
+    return c;
+  }
+  return static_cast<int>(a.type) - static_cast<int>(b.type);
+}
+
+bool key_less(const ResourceEntry& a, const ResourceEntry& b) { return compare_key(a, b) < 0; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    if (pos == std::string_view::npos) {
+      out.push_back(s.substr(start));
+      return out;
+    }
+    out.push_back(s.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+// Sorts and merges overlapping or adjacent ranges in place.
+void normalize_ranges(std::vector<Range>& ranges) {
+  if (ranges.size() < 2) {
+    return;
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  size_t out = 0;
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    Range& last = ranges[out];
+    const Range& r = ranges[i];
+    if (last.end == UINT64_MAX || r.begin <= last.end + 1) {
+      last.end = std::max(last.end, r.end);
+    } else {
+      ranges[++out] = r;
+    }
+  }
+  ranges.resize(out + 1);
+}
+
+// a ∪ b for normalized lists.
+void add_ranges(std::vector<Range>& a, const std::vector<Range>& b) {
+  if (b.empty()) {
+    return;
+  }
+  if (a.empty()) {
+    a = b;
+    return;
+  }
+  // Fast path: disjoint and after.
+  if (a.back().end != UINT64_MAX && b.front().begin > a.back().end + 1) {
+    a.insert(a.end(), b.begin(), b.end());
+    return;
+  }
+  a.insert(a.end(), b.begin(), b.end());
+  normalize_ranges(a);
+}
+
+// a \ b for normalized lists.
+void subtract_ranges(std::vector<Range>& a, const std::vector<Range>& b) {
+  if (a.empty() || b.empty()) {
+    return;
+  }
+  std::vector<Range> out;
+  out.reserve(a.size() + 1);
+  size_t j = 0;
+  for (const Range& r : a) {
+    uint64_t begin = r.begin;
+    const uint64_t end = r.end;
+    bool alive = true;
+    while (j < b.size() && b[j].end < begin) {
+      ++j;
+    }
+    size_t k = j;
+    while (alive && k < b.size() && b[k].begin <= end) {
+      const Range& cut = b[k];
+      if (cut.begin > begin) {
+        out.push_back(Range{begin, cut.begin - 1});
+      }
+      if (cut.end >= end) {
+        alive = false;
+      } else {
+        begin = cut.end + 1;
+        ++k;
+      }
+    }
+    if (alive) {
+      out.push_back(Range{begin, end});
+    }
+  }
+  a = std::move(out);
+}
+
+// b ⊆ a for normalized lists.
+bool contains_ranges(const std::vector<Range>& a, const std::vector<Range>& b) {
+  size_t i = 0;
+  for (const Range& r : b) {
+    while (i < a.size() && a[i].end < r.begin) {
+      ++i;
+    }
+    if (i == a.size() || a[i].begin > r.begin || a[i].end < r.end) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void add_set(std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (b.empty()) {
+    return;
+  }
+  std::vector<std::string> out;
+  out.reserve(a.size() + b.size());
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  a = std::move(out);
+}
+
+void subtract_set(std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.empty() || b.empty()) {
+    return;
+  }
+  std::vector<std::string> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  a = std::move(out);
+}
+
+void add_value(ResourceEntry& e, const ResourceEntry& that) {
+  switch (e.type) {
+    case ResourceType::SCALAR:
+      e.units += that.units;
+      break;
+    case ResourceType::RANGES:
+      add_ranges(e.ranges, that.ranges);
+      break;
+    case ResourceType::SET:
+      add_set(e.set, that.set);
+      break;
+  }
+}
+
+void subtract_value(ResourceEntry& e, const ResourceEntry& that) {
+  switch (e.type) {
+    case ResourceType::SCALAR:
+      e.units = std::max<int64_t>(0, e.units - that.units);
+      break;
+    case ResourceType::RANGES:
+      subtract_ranges(e.ranges, that.ranges);
+      break;
+    case ResourceType::SET:
+      subtract_set(e.set, that.set);
+      break;
+  }
+}
+
+bool contains_value(const ResourceEntry& e, const ResourceEntry& that) {
+  switch (e.type) {
+    case ResourceType::SCALAR:
+      return e.units >= that.units;
+    case ResourceType::RANGES:
+      return contains_ranges(e.ranges, that.ranges);
+    case ResourceType::SET:
+      return std::includes(e.set.begin(), e.set.end(), that.set.begin(), that.set.end());
+  }
+  return false;
+}
+
+const char* type_name(ResourceType t) {
+  switch (t) {
+    case ResourceType::SCALAR:
+      return "SCALAR";
+    case ResourceType::RANGES:
+      return "RANGES";
+    case ResourceType::SET:
+      return "SET";
+  }
+  return "?";
+}
+
+std::string format_scalar(int64_t units) {
+  std::string out = std::to_string(units / SCALAR_UNITS);
+  int64_t frac = units % SCALAR_UNITS;
+  if (frac != 0) {
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), ".%03lld", static_cast<long long>(frac));
+    std::string f(buf);
+    while (f.back() == '0') {
+      f.pop_back();
+    }
+    out += f;
+  }
+  return out;
+}
+
+Try<uint64_t> parse_u64(std::string_view s) {
+  s = trim(s);
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+    return Error("'" + std::string(s) + "' is not a non-negative integer");
+  }
+  return v;
+}
+
+Try<double> parse_nonnegative_scalar(std::string_view s) {
+  s = trim(s);
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+    return Error("'" + std::string(s) + "' is not a number");
+  }
+  if (!std::isfinite(v)) {
+    return Error("'" + std::string(s) + "' is not a finite number");
+  }
+  if (v < 0) {
+    return Error("'" + std::string(s) + "' is negative");
+  }
+  return v;
+}
+
+}  // namespace
+
+int64_t scalar_to_fixed(double value) {
+  return static_cast<int64_t>(std::llround(value * static_cast<double>(SCALAR_UNITS)));
+}
+
+bool ResourceEntry::empty() const {
+  switch (type) {
+    case ResourceType::SCALAR:
+      return units <= 0;
+    case ResourceType::RANGES:
+      return ranges.empty();
+    case ResourceType::SET:
+      return set.empty();
+  }
+  return true;
+}
+
+void Resources::add(const ResourceEntry& entry) {
+  if (entry.empty()) {
+    return;
+  }
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), entry, key_less);
+  if (it != entries_.end() && compare_key(*it, entry) == 0) {
+    add_value(*it, entry);
+  } else {
+    entries_.insert(it, entry);
+  }
+}
+
+Resources& Resources::operator+=(const Resources& that) {
+  if (that.entries_.empty()) {
+    return *this;
+  }
+  if (entries_.empty()) {
+    entries_ = that.entries_;
+    return *this;
+  }
+  // Linear merge of two sorted lists; new keys are appended and the result
+  // re-sorted only if needed.
+  size_t original = entries_.size();
+  size_t i = 0;
+  bool appended = false;
+  for (const ResourceEntry& e : that.entries_) {
+    while (i < original && compare_key(entries_[i], e) < 0) {
+      ++i;
+    }
+    if (i < original && compare_key(entries_[i], e) == 0) {
+      add_value(entries_[i], e);
+    } else {
+      entries_.push_back(e);
+      appended = true;
+    }
+  }
+  if (appended) {
+    std::inplace_merge(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(original),
+                       entries_.end(), key_less);
+  }
+  return *this;
+}
+
+Resources& Resources::operator-=(const Resources& that) {
+  if (that.entries_.empty() || entries_.empty()) {
+    return *this;
+  }
+  size_t i = 0;
+  bool emptied = false;
+  for (const ResourceEntry& e : that.entries_) {
+    while (i < entries_.size() && compare_key(entries_[i], e) < 0) {
+      ++i;
+    }
+    if (i == entries_.size()) {
+      break;
+    }
+    if (compare_key(entries_[i], e) == 0) {
+      subtract_value(entries_[i], e);
+      emptied = emptied || entries_[i].empty();
+    }
+  }
+  if (emptied) {
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                  [](const ResourceEntry& e) { return e.empty(); }),
+                   entries_.end());
+  }
+  return *this;
+}
+
+bool Resources::contains(const Resources& that) const {
+  size_t i = 0;
+  for (const ResourceEntry& e : that.entries_) {
+    while (i < entries_.size() && compare_key(entries_[i], e) < 0) {
+      ++i;
+    }
+    if (i == entries_.size() || compare_key(entries_[i], e) != 0) {
+      return false;
+    }
+    if (!contains_value(entries_[i], e)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t Resources::scalar_units(std::string_view name) const {
+  int64_t total = 0;
+  for (const ResourceEntry& e : entries_) {
+    if (e.type == ResourceType::SCALAR && e.name == name) {
+      total += e.units;
+    }
+  }
+  return total;
+}
+
+double Resources::scalar(std::string_view name) const { return fixed_to_scalar(scalar_units(name)); }
+
+std::vector<Range> Resources::ranges(std::string_view name) const {
+  std::vector<Range> out;
+  for (const ResourceEntry& e : entries_) {
+    if (e.type == ResourceType::RANGES && e.name == name) {
+      add_ranges(out, e.ranges);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Resources::set(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const ResourceEntry& e : entries_) {
+    if (e.type == ResourceType::SET && e.name == name) {
+      add_set(out, e.set);
+    }
+  }
+  return out;
+}
+
+Resources Resources::reserved(std::string_view role) const {
+  Resources out;
+  for (const ResourceEntry& e : entries_) {
+    if (e.role == role) {
+      out.entries_.push_back(e);
+    }
+  }
+  return out;
+}
+
+Resources Resources::all_reserved() const {
+  Resources out;
+  for (const ResourceEntry& e : entries_) {
+    if (e.role != "*") {
+      out.entries_.push_back(e);
+    }
+  }
+  return out;
+}
+
+Resources Resources::allocatable_to(std::string_view role) const {
+  Resources out;
+  out.entries_.reserve(entries_.size());
+  for (const ResourceEntry& e : entries_) {
+    if (e.role == "*" || e.role == role) {
+      out.entries_.push_back(e);
+    }
+  }
+  return out;
+}
+
+Resources Resources::flatten(std::string_view role) const {
+  Resources out;
+  for (const ResourceEntry& e : entries_) {
+    ResourceEntry copy = e;
+    copy.role = std::string(role);
+    out.add(copy);
+  }
+  return out;
+}
+
+Resources Resources::scalars() const {
+  Resources out;
+  for (const ResourceEntry& e : entries_) {
+    if (e.type == ResourceType::SCALAR) {
+      out.entries_.push_back(e);
+    }
+  }
+  return out;
+}
+
+Resources Resources::non_scalars() const {
+  Resources out;
+  for (const ResourceEntry& e : entries_) {
+    if (e.type != ResourceType::SCALAR) {
+      out.entries_.push_back(e);
+    }
+  }
+  return out;
+}
+
+std::set<std::string> Resources::roles() const {
+  std::set<std::string> out;
+  for (const ResourceEntry& e : entries_) {
+    out.insert(e.role);
+  }
+  return out;
+}
+
+std::set<std::string> Resources::names() const {
+  std::set<std::string> out;
+  for (const ResourceEntry& e : entries_) {
+    out.insert(e.name);
+  }
+  return out;
+}
+
+Resources Resources::scalar_resource(std::string name, double value, std::string role) {
+  ResourceEntry e;
+  e.name = std::move(name);
+  e.role = std::move(role);
+  e.type = ResourceType::SCALAR;
+  e.units = scalar_to_fixed(value);
+  Resources out;
+  out.add(e);
+  return out;
+}
+
+Resources Resources::ranges_resource(std::string name, std::vector<Range> ranges, std::string role) {
+  ResourceEntry e;
+  e.name = std::move(name);
+  e.role = std::move(role);
+  e.type = ResourceType::RANGES;
+  e.ranges = std::move(ranges);
+  normalize_ranges(e.ranges);
+  Resources out;
+  out.add(e);
+  return out;
+}
+
+std::string ranges_to_string(const std::vector<Range>& ranges) {
+  std::string out = "[";
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    if (i > 0) {
+      out += ", ";
+    }
+    out += std::to_string(ranges[i].begin);
+    out += '-';
+    out += std::to_string(ranges[i].end);
+  }
+  out += ']';
+  return out;
+}
+
+std::string set_to_string(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += items[i];
+  }
+  out += '}';
+  return out;
+}
+
+std::string Resources::to_string() const {
+  std::string out;
+  for (const ResourceEntry& e : entries_) {
+    if (!out.empty()) {
+      out += ';';
+    }
+    out += e.name;
+    if (e.role != "*") {
+      out += '(' + e.role + ')';
+    }
+    out += ':';
+    switch (e.type) {
+      case ResourceType::SCALAR:
+        out += format_scalar(e.units);
+        break;
+      case ResourceType::RANGES:
+        out += ranges_to_string(e.ranges);
+        break;
+      case ResourceType::SET:
+        out += set_to_string(e.set);
+        break;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Checks that every name has one type; `what` names each entry for errors.
+std::optional<Error> check_types(const std::vector<std::pair<ResourceEntry, std::string>>& parsed) {
+  std::map<std::string, std::pair<ResourceType, std::string>, std::less<>> seen;
+  for (const auto& [entry, token] : parsed) {
+    auto [it, inserted] = seen.emplace(entry.name, std::make_pair(entry.type, token));
+    if (!inserted && it->second.first != entry.type) {
+      return Error("Invalid resource '" + token + "': '" + entry.name + "' was already given as " +
+                   type_name(it->second.first) + " in '" + it->second.second + "'");
+    }
+  }
+  return std::nullopt;
+}
+
+Try<ResourceEntry> parse_token(std::string_view token, std::string_view default_role) {
+  auto fail = [&](const std::string& why) {
+    return Error("Invalid resource '" + std::string(token) + "': " + why);
+  };
+  size_t colon = token.find(':');
+  if (colon == std::string_view::npos) {
+    return fail("expected 'name:value'");
+  }
+  std::string_view key = trim(token.substr(0, colon));
+  std::string_view value = trim(token.substr(colon + 1));
+  ResourceEntry e;
+  size_t paren = key.find('(');
+  if (paren != std::string_view::npos) {
+    if (key.back() != ')') {
+      return fail("role must be written as 'name(role)'");
+    }
+    std::string_view role = trim(key.substr(paren + 1, key.size() - paren - 2));
+    if (role.empty()) {
+      return fail("empty role");
+    }
+    if (role.find_first_of("();:,") != std::string_view::npos) {
+      return fail("bad role '" + std::string(role) + "'");
+    }
+    e.role = std::string(role);
+    key = trim(key.substr(0, paren));
+  } else {
+    e.role = std::string(default_role);
+  }
+  if (key.empty()) {
+    return fail("empty name");
+  }
+  if (key.find_first_of(")[]{}") != std::string_view::npos) {
+    return fail("bad name '" + std::string(key) + "'");
+  }
+  e.name = std::string(key);
+  if (value.empty()) {
+    return fail("empty value");
+  }
+  if (value.front() == '[') {
+    if (value.back() != ']') {
+      return fail("ranges must end with ']'");
+    }
+    e.type = ResourceType::RANGES;
+    std::string_view inner = trim(value.substr(1, value.size() - 2));
+    if (!inner.empty()) {
+      for (std::string_view part : split(inner, ',')) {
+        part = trim(part);
+        size_t dash = part.find('-');
+        std::string_view b = dash == std::string_view::npos ? part : part.substr(0, dash);
+        std::string_view en = dash == std::string_view::npos ? part : part.substr(dash + 1);
+        Try<uint64_t> begin = parse_u64(b);
+        Try<uint64_t> end = parse_u64(en);
+        if (!begin) {
+          return fail("bad range '" + std::string(part) + "': " + begin.error());
+        }
+        if (!end) {
+          return fail("bad range '" + std::string(part) + "': " + end.error());
+        }
+        if (*begin > *end) {
+          return fail("bad range '" + std::string(part) + "': begin > end");
+        }
+        e.ranges.push_back(Range{*begin, *end});
+      }
+    }
+    normalize_ranges(e.ranges);
+  } else if (value.front() == '{') {
+    if (value.back() != '}') {
+      return fail("sets must end with '}'");
+    }
+    e.type = ResourceType::SET;
+    std::string_view inner = trim(value.substr(1, value.size() - 2));
+    if (!inner.empty()) {
+      for (std::string_view item : split(inner, ',')) {
+        item = trim(item);
+        if (item.empty()) {
+          return fail("empty set item");
+        }
+        e.set.emplace_back(item);
+      }
+    }
+    std::sort(e.set.begin(), e.set.end());
+    e.set.erase(std::unique(e.set.begin(), e.set.end()), e.set.end());
+  } else {
+    e.type = ResourceType::SCALAR;
+    Try<double> v = parse_nonnegative_scalar(value);
+    if (!v) {
+      return fail(v.error());
+    }
+    e.units = scalar_to_fixed(*v);
+  }
+  return e;
+}
+
+}  // namespace
+
+Try<Resources> Resources::parse(std::string_view text, std::string_view default_role) {
+  if (default_role.empty()) {
+    return Error("Invalid default role: empty");
+  }
+  std::vector<std::pair<ResourceEntry, std::string>> parsed;
+  for (std::string_view token : split(text, ';')) {
+    token = trim(token);
+    if (token.empty()) {
+      continue;
+    }
+    Try<ResourceEntry> e = parse_token(token, default_role);
+    if (!e) {
+      return Error(e.error());
+    }
+    parsed.emplace_back(std::move(*e), std::string(token));
+  }
+  if (std::optional<Error> error = check_types(parsed)) {
+    return *error;
+  }
+  Resources out;
+  for (const auto& [entry, token] : parsed) {
+    out.add(entry);
+  }
+  return out;
+}
+
+Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<stoa::Resource>& r) {
+  std::vector<std::pair<ResourceEntry, std::string>> parsed;
+  for (const stoa::Resource& res : r) {
+    std::string what = res.name() + "(" + res.role() + ")";
+    auto fail = [&](const std::string& why) { return Error("Invalid resource '" + what + "': " + why); };
+    if (res.name().empty()) {
+      return fail("empty name");
+    }
+    if (res.role().empty()) {
+      return fail("empty role");
+    }
+    ResourceEntry e;
+    e.name = res.name();
+    e.role = res.role();
+    switch (res.type()) {
+      case stoa::Value::SCALAR: {
+        if (!res.has_scalar()) {
+          return fail("SCALAR without a scalar value");
+        }
+        double v = res.scalar().value();
+        if (!std::isfinite(v) || v < 0) {
+          return fail("scalar must be finite and non-negative");
+        }
+        e.type = ResourceType::SCALAR;
+        e.units = scalar_to_fixed(v);
+        break;
+      }
+      case stoa::Value::RANGES: {
+        if (!res.has_ranges()) {
+          return fail("RANGES without ranges");
+        }
+        e.type = ResourceType::RANGES;
+        for (const stoa::Value::Range& range : res.ranges().range()) {
+          if (range.begin() > range.end()) {
+            return fail("range " + std::to_string(range.begin()) + "-" + std::to_string(range.end()) +
+                        " has begin > end");
+          }
+          e.ranges.push_back(Range{range.begin(), range.end()});
+        }
+        normalize_ranges(e.ranges);
+        break;
+      }
+      case stoa::Value::SET: {
+        if (!res.has_set()) {
+          return fail("SET without a set");
+        }
+        e.type = ResourceType::SET;
+        for (const std::string& item : res.set().item()) {
+          e.set.push_back(item);
+        }
+        std::sort(e.set.begin(), e.set.end());
+        e.set.erase(std::unique(e.set.begin(), e.set.end()), e.set.end());
+        break;
+      }
+      default:
+        return fail("unsupported type");
+    }
+    parsed.emplace_back(std::move(e), std::move(what));
+  }
+  if (std::optional<Error> error = check_types(parsed)) {
+    return *error;
+  }
+  Resources out;
+  for (const auto& [entry, what] : parsed) {
+    out.add(entry);
+  }
+  return out;
+}
+
+void Resources::to_proto(google::protobuf::RepeatedPtrField<stoa::Resource>* out) const {
+  for (const ResourceEntry& e : entries_) {
+    stoa::Resource* r = out->Add();
+    r->set_name(e.name);
+    r->set_role(e.role);
+    switch (e.type) {
+      case ResourceType::SCALAR:
+        r->set_type(stoa::Value::SCALAR);
+        r->mutable_scalar()->set_value(e.scalar());
+        break;
+      case ResourceType::RANGES:
+        r->set_type(stoa::Value::RANGES);
+        for (const Range& range : e.ranges) {
+          stoa::Value::Range* pr = r->mutable_ranges()->add_range();
+          pr->set_begin(range.begin);
+          pr->set_end(range.end);
+        }
+        break;
+      case ResourceType::SET:
+        r->set_type(stoa::Value::SET);
+        for (const std::string& item : e.set) {
+          r->mutable_set()->add_item(item);
+        }
+        break;
+    }
+  }
+}
+
+namespace {
+
+picojson::object shape(const Resources& r) {
+  picojson::object obj;
+  for (const char* name : {"cpus", "gpus", "mem", "disk"}) {
+    obj[name] = picojson::value(0.0);
+  }
+  for (const std::string& name : r.names()) {
+    bool is_scalar = false;
+    bool is_ranges = false;
+    for (const ResourceEntry& e : r) {
+      if (e.name == name) {
+        is_scalar = is_scalar || e.type == ResourceType::SCALAR;
+        is_ranges = is_ranges || e.type == ResourceType::RANGES;
+      }
+    }
+    if (is_scalar) {
+      obj[name] = picojson::value(r.scalar(name));
+    } else if (is_ranges) {
+      obj[name] = picojson::value(ranges_to_string(r.ranges(name)));
+    } else {
+      obj[name] = picojson::value(set_to_string(r.set(name)));
+    }
+  }
+  return obj;
+}
+
+}  // namespace
+
+picojson::value resources_to_json(const Resources& r) { return picojson::value(shape(r)); }
+
+picojson::value reserved_resources_to_json(const Resources& r) {
+  picojson::object obj;
+  for (const std::string& role : r.roles()) {
+    if (role != "*") {
+      obj[role] = picojson::value(shape(r.reserved(role)));
+    }
+  }
+  return picojson::value(obj);
+}
+
+}  // namespace stoa

@@ -1,0 +1,242 @@
+// stoa-example-framework: launches N copies of a command, packing as many
+// tasks into each offer as fit (Mesos' test-framework).
+//
+// Output (stdout, one line each):
+//   "<STATE> <task_id>" per terminal update, e.g. "TASK_FINISHED example-3"
+//   (other states add " - <message>" when the update carries one),
+//   "finished=N failed=M" once every task is terminal.
+// Exit status: 0 iff all tasks finished; 1 otherwise; 2 for bad flags.
+//
+// --launch_without_fit launches the tasks on the first offer whether or not
+// they fit (to exercise TASK_ERROR). --hold_offers never answers offers and
+// prints "OFFER <offer_id> <slave_id>" and "RESCIND <offer_id>" until SIGTERM.
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "actors/runtime.hpp"
+#include "common/flags.hpp"
+#include "common/logging.hpp"
+#include "common/resources.hpp"
+#include "common/task_state.hpp"
+#include "framework/scheduler.hpp"
+
+namespace stoa {
+namespace {
+
+constexpr int EXIT_ALL_FINISHED = 0;
+constexpr int EXIT_NOT_ALL_FINISHED = 1;
+constexpr int EXIT_BAD_FLAGS = 2;
+
+// Leftovers of accepted offers while tasks are still pending come back at once.
+constexpr double PENDING_REFUSE_SECONDS = 0;
+// Offers (and leftovers) once every task is launched.
+constexpr double DONE_REFUSE_SECONDS = 1;
+
+struct Flags : FlagsBase {
+  Flags() {
+    add(&master, "master", "The master: host:port, master@host:port or http://host:port (required).");
+    add(&tasks, "tasks", "Number of tasks to run.", 5);
+    add(&command, "command", "Shell command each task runs.", "true");
+    add(&task_resources, "task_resources", "Resources of each task.", "cpus:0.1;mem:32");
+    add(&launch_without_fit, "launch_without_fit",
+        "Launch the tasks on the first offer even if they do not fit (to test TASK_ERROR).", false);
+    add(&hold_offers, "hold_offers",
+        "Never answer offers: print \"OFFER <offer_id> <slave_id>\" and \"RESCIND <offer_id>\" until SIGTERM.",
+        false);
+    add(&framework_name, "framework_name", "Name of the framework.", "stoa-example-framework");
+    add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
+  }
+  std::optional<std::string> master;
+  int tasks = 5;
+  std::string command;
+  std::string task_resources;
+  bool launch_without_fit = false;
+  bool hold_offers = false;
+  std::string framework_name;
+  std::string ip;
+};
+
+void say(const std::string& line) { std::cout << line << std::endl; }
+
+Filters refuse(double seconds) {
+  Filters f;
+  f.set_refuse_seconds(seconds);
+  return f;
+}
+
+struct Config {
+  int tasks = 0;
+  std::string command;
+  Resources task_resources;
+  bool launch_without_fit = false;
+  bool hold_offers = false;
+};
+
+class ExampleScheduler : public Scheduler {
+ public:
+  ExampleScheduler(Config config, std::shared_ptr<int> exit_code)
+      : config_(std::move(config)), exit_code_(std::move(exit_code)) {}
+
+  void subscribed(SchedulerDriver& driver, const FrameworkID& id, const MasterInfo&) override {
+    LOG_INFO << "Subscribed as framework " << id.value();
+    if (config_.tasks == 0 && !config_.hold_offers) {
+      finish(driver);
+    }
+  }
+
+  void offers(SchedulerDriver& driver, const std::vector<Offer>& offers) override {
+    for (const Offer& offer : offers) {
+      if (config_.hold_offers) {
+        say("OFFER " + offer.id().value() + " " + offer.slave_id().value());
+        continue;
+      }
+      std::vector<TaskInfo> tasks;
+      Try<Resources> offered = Resources::from_proto(offer.resources());
+      Resources remaining = offered.is_error() ? Resources() : offered->flatten();
+      while (launched_ < config_.tasks) {
+        bool fits = remaining.contains(config_.task_resources);
+        if (!fits && !config_.launch_without_fit) {
+          break;
+        }
+        remaining -= config_.task_resources;
+        tasks.push_back(make_task(offer, launched_++));
+      }
+      if (tasks.empty()) {
+        driver.decline(offer.id(), refuse(all_launched() ? DONE_REFUSE_SECONDS : PENDING_REFUSE_SECONDS));
+        continue;
+      }
+      LOG_INFO << "Launching " << tasks.size() << " task(s) on slave " << offer.slave_id().value();
+      driver.launch({offer.id()}, tasks, refuse(all_launched() ? DONE_REFUSE_SECONDS : PENDING_REFUSE_SECONDS));
+    }
+  }
+
+  void rescind(SchedulerDriver&, const OfferID& offer_id) override {
+    if (config_.hold_offers) {
+      say("RESCIND " + offer_id.value());
+    }
+  }
+
+  void update(SchedulerDriver& driver, const TaskStatus& status) override {
+    const std::string& id = status.task_id().value();
+    LOG_INFO << "Task " << id << " is in state " << TaskState_Name(status.state())
+             << (status.message().empty() ? "" : ": " + status.message());
+    if (!is_terminal_state(status.state()) || done_.contains(id)) {
+      return;
+    }
+    done_.insert(id);
+    std::string line = TaskState_Name(status.state()) + " " + id;
+    if (status.state() == TASK_FINISHED) {
+      ++finished_;
+    } else {
+      ++failed_;
+      if (!status.message().empty()) {
+        line += " - " + status.message();
+      }
+    }
+    say(line);
+    if (finished_ + failed_ >= config_.tasks) {
+      finish(driver);
+    }
+  }
+
+  void error(SchedulerDriver&, const std::string& message) override {
+    std::cerr << "Error from the master: " << message << std::endl;
+  }
+
+  void disconnected(SchedulerDriver&) override { std::cerr << "Disconnected from the master" << std::endl; }
+
+ private:
+  bool all_launched() const { return launched_ >= config_.tasks; }
+
+  TaskInfo make_task(const Offer& offer, int index) const {
+    TaskInfo task;
+    task.set_name("example-" + std::to_string(index));
+    task.mutable_task_id()->set_value("example-" + std::to_string(index));
+    *task.mutable_slave_id() = offer.slave_id();
+    config_.task_resources.to_proto(task.mutable_resources());
+    if (offer.resources_size() > 0 && offer.resources(0).has_allocation_info()) {
+      for (Resource& r : *task.mutable_resources()) {
+        *r.mutable_allocation_info() = offer.resources(0).allocation_info();
+      }
+    }
+    task.mutable_command()->set_shell(true);
+    task.mutable_command()->set_value(config_.command);
+    return task;
+  }
+
+  void finish(SchedulerDriver& driver) {
+    say("finished=" + std::to_string(finished_) + " failed=" + std::to_string(failed_));
+    *exit_code_ = finished_ == config_.tasks ? EXIT_ALL_FINISHED : EXIT_NOT_ALL_FINISHED;
+    driver.stop();
+  }
+
+  Config config_;
+  std::shared_ptr<int> exit_code_;
+  int launched_ = 0;
+  int finished_ = 0;
+  int failed_ = 0;
+  std::set<std::string> done_;
+};
+
+int bad_flags(const std::string& message, const Flags& flags) {
+  std::cerr << "stoa-example-framework: " << message << "\n\n" << flags.usage("stoa-example-framework") << std::endl;
+  return EXIT_BAD_FLAGS;
+}
+
+int run(int argc, char** argv) {
+  block_termination_signals();
+  Flags flags;
+  if (std::optional<Error> error = flags.load(argc, argv)) {
+    return bad_flags(error->message, flags);
+  }
+  if (flags.help) {
+    std::cout << flags.usage("stoa-example-framework") << std::endl;
+    return 0;
+  }
+  if (!flags.master || flags.master->empty()) {
+    return bad_flags("Missing required flag --master", flags);
+  }
+  if (flags.tasks < 0) {
+    return bad_flags("Invalid --tasks '" + std::to_string(flags.tasks) + "': must be >= 0", flags);
+  }
+  Try<Resources> resources = Resources::parse(flags.task_resources);
+  if (resources.is_error()) {
+    return bad_flags("Invalid --task_resources '" + flags.task_resources + "': " + resources.error(), flags);
+  }
+  if (resources->empty()) {
+    return bad_flags("Invalid --task_resources '" + flags.task_resources + "': no resources", flags);
+  }
+  Config config;
+  config.tasks = flags.tasks;
+  config.command = flags.command;
+  config.task_resources = *resources;
+  config.launch_without_fit = flags.launch_without_fit;
+  config.hold_offers = flags.hold_offers;
+
+  RuntimeOptions ropts;
+  ropts.ip = flags.ip;
+  Try<std::unique_ptr<Runtime>> runtime = Runtime::start(ropts);
+  if (runtime.is_error()) {
+    std::cerr << "stoa-example-framework: " << runtime.error() << std::endl;
+    return EXIT_NOT_ALL_FINISHED;
+  }
+  SchedulerOptions options;
+  options.master = *flags.master;
+  options.framework_info.set_name(flags.framework_name);
+  auto exit_code = std::make_shared<int>(flags.hold_offers ? EXIT_ALL_FINISHED : EXIT_NOT_ALL_FINISHED);
+  caf::actor scheduler =
+      spawn_scheduler(**runtime, options, std::make_unique<ExampleScheduler>(std::move(config), exit_code));
+  await_scheduler(**runtime, scheduler);
+  scheduler = caf::actor{};
+  (*runtime)->shutdown();
+  return *exit_code;
+}
+
+}  // namespace
+}  // namespace stoa
+
+int main(int argc, char** argv) { return stoa::run(argc, argv); }

@@ -1,0 +1,276 @@
+// stoa-execute: runs one shell command as a task (Mesos' mesos-execute).
+//
+//   stoa-execute --master=127.0.0.1:5050 --name=web --command="echo hi"
+//
+// Prints one line per status update ("Received status update TASK_RUNNING for
+// task web-1a2b3c4d"). Exit status: 0 only for TASK_FINISHED; 1 for any other
+// terminal state, a master error, or SIGINT/SIGTERM (the task is killed first);
+// 2 for bad flags; 124 when --timeout expires.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/runtime.hpp"
+#include "common/flags.hpp"
+#include "common/logging.hpp"
+#include "common/resources.hpp"
+#include "common/task_state.hpp"
+#include "common/uuid.hpp"
+#include "framework/scheduler.hpp"
+
+namespace stoa {
+namespace {
+
+constexpr int EXIT_FINISHED = 0;
+constexpr int EXIT_NOT_FINISHED = 1;
+constexpr int EXIT_BAD_FLAGS = 2;
+constexpr int EXIT_TIMED_OUT = 124;
+
+// Offers are declined for this long once the task is launched (we need no more).
+constexpr double LONG_REFUSE_SECONDS = 3600;
+// Offers too small for the task are declined for this long (resources may free up).
+constexpr double SHORT_REFUSE_SECONDS = 1;
+// After a kill (signal, --timeout) we wait this long for the terminal update.
+constexpr auto KILL_DEADLINE = std::chrono::seconds(10);
+
+struct Flags : FlagsBase {
+  Flags() {
+    add(&master, "master", "The master: host:port, master@host:port or http://host:port (required).");
+    add(&name, "name", "Name of the task; the task id is <name>-<short uuid> (required).");
+    add(&command, "command", "Shell command to run as the task (required).");
+    add(&resources, "resources", "Resources of the task, e.g. \"cpus:0.1;mem:32\".", "cpus:0.1;mem:32");
+    add(&framework_name, "framework_name", "Name of the framework.", "stoa-execute");
+    add(&role, "role", "Role the framework subscribes with.", "*");
+    add(&kill_after, "kill_after",
+        "Kill the task this long after it reaches TASK_RUNNING (e.g. \"10secs\"). Default: never.");
+    add(&timeout, "timeout",
+        "Give up after this long (e.g. \"1mins\"): the task is killed and stoa-execute exits 124. Default: never.");
+    add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
+  }
+  std::optional<std::string> master;
+  std::optional<std::string> name;
+  std::optional<std::string> command;
+  std::string resources;
+  std::string framework_name;
+  std::string role;
+  std::optional<std::string> kill_after;
+  std::optional<std::string> timeout;
+  std::string ip;
+};
+
+void say(const std::string& line) {
+  std::cout << line << std::endl;  // flushed: readers watch our stdout line by line
+}
+
+std::chrono::milliseconds to_millis(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); }
+
+struct Config {
+  std::string name;
+  std::string command;
+  Resources resources;
+  std::optional<Duration> kill_after;
+  std::optional<Duration> timeout;
+};
+
+class ExecuteScheduler : public Scheduler {
+ public:
+  ExecuteScheduler(Config config, std::shared_ptr<int> exit_code)
+      : config_(std::move(config)), exit_code_(std::move(exit_code)) {
+    task_id_.set_value(config_.name + "-" + random_uuid().substr(0, 8));
+  }
+
+  void started(SchedulerDriver& driver) override {
+    if (config_.timeout) {
+      driver.after(to_millis(*config_.timeout), [this, &driver] {
+        std::cerr << "Timed out after " << format_duration(*config_.timeout) << std::endl;
+        give_up(driver, EXIT_TIMED_OUT);
+      });
+    }
+  }
+
+  void subscribed(SchedulerDriver&, const FrameworkID& id, const MasterInfo&) override {
+    say("Subscribed with framework ID " + id.value());
+  }
+
+  void offers(SchedulerDriver& driver, const std::vector<Offer>& offers) override {
+    for (const Offer& offer : offers) {
+      if (launched_ || stopping_) {
+        driver.decline(offer.id(), refuse(LONG_REFUSE_SECONDS));
+        continue;
+      }
+      Try<Resources> offered = Resources::from_proto(offer.resources());
+      if (offered.is_error() || !offered->flatten().contains(config_.resources)) {
+        driver.decline(offer.id(), refuse(SHORT_REFUSE_SECONDS));
+        continue;
+      }
+      TaskInfo task;
+      task.set_name(config_.name);
+      *task.mutable_task_id() = task_id_;
+      *task.mutable_slave_id() = offer.slave_id();
+      config_.resources.to_proto(task.mutable_resources());
+      if (offer.resources_size() > 0 && offer.resources(0).has_allocation_info()) {
+        for (Resource& r : *task.mutable_resources()) {
+          *r.mutable_allocation_info() = offer.resources(0).allocation_info();
+        }
+      }
+      task.mutable_command()->set_shell(true);
+      task.mutable_command()->set_value(config_.command);
+      driver.launch({offer.id()}, {task}, refuse(LONG_REFUSE_SECONDS));
+      launched_ = true;
+      slave_id_ = offer.slave_id();
+      say("Submitted task '" + config_.name + "' as " + task_id_.value() + " to slave " + offer.slave_id().value());
+    }
+  }
+
+  void update(SchedulerDriver& driver, const TaskStatus& status) override {
+    if (status.task_id().value() != task_id_.value()) {
+      return;
+    }
+    std::string line =
+        "Received status update " + TaskState_Name(status.state()) + " for task " + status.task_id().value();
+    if (!status.message().empty()) {
+      line += ": " + status.message();
+    }
+    if (status.has_reason()) {
+      line += " (" + TaskStatus::Reason_Name(status.reason()) + ")";
+    }
+    say(line);
+    if (status.state() == TASK_RUNNING && config_.kill_after && !kill_timer_) {
+      kill_timer_ = driver.after(to_millis(*config_.kill_after), [this, &driver] {
+        say("Killing task " + task_id_.value() + " after " + format_duration(*config_.kill_after));
+        driver.kill(task_id_, slave_id_);
+      });
+    }
+    if (is_terminal_state(status.state())) {
+      if (!forced_exit_) {
+        *exit_code_ = status.state() == TASK_FINISHED ? EXIT_FINISHED : EXIT_NOT_FINISHED;
+      }
+      driver.stop();
+    }
+  }
+
+  void error(SchedulerDriver&, const std::string& message) override {
+    std::cerr << "Error from the master: " << message << std::endl;
+    if (!forced_exit_) {
+      *exit_code_ = EXIT_NOT_FINISHED;
+    }
+  }
+
+  void disconnected(SchedulerDriver&) override { std::cerr << "Disconnected from the master" << std::endl; }
+
+  void signaled(SchedulerDriver& driver, int signo) override {
+    std::cerr << "Received signal " << signo << ((launched_ && !stopping_) ? "; killing the task" : "") << std::endl;
+    give_up(driver, EXIT_NOT_FINISHED);
+  }
+
+ private:
+  static Filters refuse(double seconds) {
+    Filters f;
+    f.set_refuse_seconds(seconds);
+    return f;
+  }
+
+  // Kills the task (if launched) and exits with `code` after its terminal
+  // update or KILL_DEADLINE, whichever comes first.
+  void give_up(SchedulerDriver& driver, int code) {
+    if (!forced_exit_) {
+      forced_exit_ = true;
+      *exit_code_ = code;
+    }
+    if (!launched_ || stopping_) {
+      driver.stop();
+      return;
+    }
+    stopping_ = true;
+    driver.kill(task_id_, slave_id_);
+    driver.after(KILL_DEADLINE, [&driver] {
+      std::cerr << "No terminal update within " << format_duration(KILL_DEADLINE) << " of the kill; exiting"
+                << std::endl;
+      driver.stop();
+    });
+  }
+
+  Config config_;
+  std::shared_ptr<int> exit_code_;
+  TaskID task_id_;
+  std::optional<SlaveID> slave_id_;
+  bool launched_ = false;
+  bool stopping_ = false;     // killing on the way out
+  bool forced_exit_ = false;  // the exit code was fixed by a signal or the timeout
+  std::optional<uint64_t> kill_timer_;
+};
+
+int bad_flags(const std::string& message, const Flags& flags) {
+  std::cerr << "stoa-execute: " << message << "\n\n" << flags.usage("stoa-execute") << std::endl;
+  return EXIT_BAD_FLAGS;
+}
+
+int run(int argc, char** argv) {
+  block_termination_signals();
+  Flags flags;
+  if (std::optional<Error> error = flags.load(argc, argv)) {
+    return bad_flags(error->message, flags);
+  }
+  if (flags.help) {
+    std::cout << flags.usage("stoa-execute") << std::endl;
+    return 0;
+  }
+  for (auto [value, name] : {std::pair{&flags.master, "master"}, {&flags.name, "name"}, {&flags.command, "command"}}) {
+    if (!*value || (*value)->empty()) {
+      return bad_flags(std::string("Missing required flag --") + name, flags);
+    }
+  }
+  Config config;
+  config.name = *flags.name;
+  config.command = *flags.command;
+  Try<Resources> resources = Resources::parse(flags.resources);
+  if (resources.is_error()) {
+    return bad_flags("Invalid --resources '" + flags.resources + "': " + resources.error(), flags);
+  }
+  if (resources->empty()) {
+    return bad_flags("Invalid --resources '" + flags.resources + "': no resources", flags);
+  }
+  config.resources = *resources;
+  for (auto [text, out, name] : {std::tuple{&flags.kill_after, &config.kill_after, "kill_after"},
+                                 {&flags.timeout, &config.timeout, "timeout"}}) {
+    if (*text) {
+      Try<Duration> d = parse_duration(**text);
+      if (d.is_error()) {
+        return bad_flags(std::string("Invalid --") + name + " '" + **text + "': " + d.error(), flags);
+      }
+      *out = *d;
+    }
+  }
+  if (flags.role.empty()) {
+    return bad_flags("Invalid --role: empty", flags);
+  }
+
+  RuntimeOptions ropts;
+  ropts.ip = flags.ip;
+  Try<std::unique_ptr<Runtime>> runtime = Runtime::start(ropts);
+  if (runtime.is_error()) {
+    std::cerr << "stoa-execute: " << runtime.error() << std::endl;
+    return EXIT_NOT_FINISHED;
+  }
+
+  SchedulerOptions options;
+  options.master = *flags.master;
+  options.framework_info.set_name(flags.framework_name);
+  options.framework_info.set_role(flags.role);
+  auto exit_code = std::make_shared<int>(EXIT_NOT_FINISHED);
+  caf::actor scheduler =
+      spawn_scheduler(**runtime, options, std::make_unique<ExecuteScheduler>(std::move(config), exit_code));
+  await_scheduler(**runtime, scheduler);
+  scheduler = caf::actor{};
+  (*runtime)->shutdown();
+  return *exit_code;
+}
+
+}  // namespace
+}  // namespace stoa
+
+int main(int argc, char** argv) { return stoa::run(argc, argv); }

@@ -1,0 +1,42 @@
+#pragma once
+// The leading master: admits slaves, subscribes frameworks, turns the
+// allocator's decisions into offers, validates and forwards launches, and
+// relays status updates and acknowledgements (Mesos semantics; see
+// docs/architecture.md).
+//
+// Messages (all asynchronous, sender = the peer's actor):
+//   from slaves:     RegisterSlaveMessage, ReregisterSlaveMessage, UnregisterSlaveMessage,
+//                    StatusUpdateMessage, ExitedExecutorMessage, PongSlaveMessage,
+//                    ExecutorToFrameworkMessage
+//   from schedulers: stoa::scheduler::Call   (answered with stoa::scheduler::Event)
+// Requests (local, from the HTTP routes):
+//   (state_atom, std::string endpoint, std::map<std::string,std::string> query)
+//       -> (int status, std::string json)
+//   endpoints: "state", "state-summary", "slaves", "frameworks", "tasks",
+//              "metrics", "flags"
+
+#include <caf/fwd.hpp>
+
+#include "actors/upid.hpp"
+#include "master/master_flags.hpp"
+
+namespace stoa {
+class Runtime;
+}
+
+namespace stoa::master {
+
+struct MasterOptions {
+  MasterFlags flags;
+  Upid upid;             // master@ip:port
+  std::string hostname;  // advertised
+};
+
+// Spawns the master actor. Errors (e.g. bad --weights) name the flag.
+Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts);
+
+// Registers the master's HTTP routes (/master/*, /metrics/snapshot,
+// /version) on the runtime's server.
+void register_master_routes(Runtime& runtime, const caf::actor& master);
+
+}  // namespace stoa::master

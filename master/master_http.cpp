@@ -1,0 +1,86 @@
+// The master's HTTP routes. A handler only turns the request into a typed
+// request to the master actor and the reply into a response; the master
+// actor never sees HTTP (STYLE.md §7.3).
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <picojson.h>
+
+#include "actors/atoms.hpp"
+#include "actors/http.hpp"
+#include "actors/runtime.hpp"
+#include "common/version.hpp"
+#include "master/master.hpp"
+
+namespace stoa::master {
+
+namespace {
+
+constexpr auto STATE_TIMEOUT = std::chrono::seconds(10);
+
+http::Route state_route(const caf::actor& master, std::string path, std::string endpoint,
+                        std::string help) {
+  http::Route r;
+  r.path = std::move(path);
+  r.help = std::move(help);
+  r.handler = [master, endpoint](caf::io::broker* self, const http::Request& req,
+                                 http::Responder respond) {
+    self->request(master, STATE_TIMEOUT, state_atom_v, endpoint, req.query)
+        .then(
+            [respond](int status, std::string& body) {
+              http::Response resp;
+              resp.status = status;
+              resp.body = std::move(body);
+              respond(std::move(resp));
+            },
+            [respond](caf::error& e) {
+              respond(http::error_response(503, "Master did not answer: " + caf::to_string(e)));
+            });
+  };
+  return r;
+}
+
+}  // namespace
+
+void register_master_routes(Runtime& runtime, const caf::actor& master) {
+  runtime.add_route(state_route(master, "/master/state", "state",
+                                "Full state of the cluster: slaves, frameworks, tasks, offers "
+                                "(Mesos' /master/state shape). Supports ?jsonp=."));
+  runtime.add_route(state_route(master, "/state", "state", "Alias of /master/state."));
+  runtime.add_route(state_route(master, "/master/state.json", "state", "Alias of /master/state."));
+  runtime.add_route(state_route(master, "/master/state-summary", "state-summary",
+                                "Summary of slaves and frameworks with task counts per state."));
+  runtime.add_route(state_route(master, "/master/slaves", "slaves",
+                                "Registered slaves; ?slave_id= filters."));
+  runtime.add_route(state_route(master, "/master/frameworks", "frameworks",
+                                "Active and completed frameworks; ?framework_id= filters."));
+  runtime.add_route(state_route(master, "/master/tasks", "tasks",
+                                "Tasks of all frameworks: ?limit=100&offset=0&order=des|asc"
+                                "&framework_id=&task_id=."));
+  runtime.add_route(state_route(master, "/master/flags", "flags", "The master's effective flags."));
+  runtime.add_route(state_route(master, "/metrics/snapshot", "metrics",
+                                "Counters and gauges as a flat JSON object (Mesos metric names)."));
+
+  http::Route health;
+  health.path = "/master/health";
+  health.help = "Answers 200 OK with an empty body while the master runs.";
+  health.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
+    respond(http::text_response("", 200));
+  };
+  runtime.add_route(health);
+
+  http::Route version;
+  version.path = "/version";
+  version.help = "Version and build information of this Stoa binary.";
+  version.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
+    picojson::object o;
+    o["version"] = picojson::value(STOA_VERSION);
+    o["build_date"] = picojson::value(STOA_BUILD_DATE);
+    o["build_time"] = picojson::value(STOA_BUILD_TIME);
+    o["build_user"] = picojson::value(STOA_BUILD_USER);
+    respond(http::json_response(picojson::value(o)));
+  };
+  runtime.add_route(version);
+}
+
+}  // namespace stoa::master

@@ -1,0 +1,82 @@
+#pragma once
+// The master's in-memory view of the cluster: plain records, no behaviour.
+// The master actor (master.cpp) mutates them; state_json.cpp renders them.
+//
+// Invariant: every task in a framework's `tasks` has its slave in `slaves`
+// (or the slave was removed and the task moved to completed_tasks); every
+// offer in `offers` is listed in its framework's and its slave's offer sets.
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "common/resources.hpp"
+#include "proto/stoa.pb.h"
+
+namespace stoa::master {
+
+struct SlaveRecord {
+  std::string id;
+  SlaveInfo info;           // with id set
+  std::string pid;          // slave(1)@ip:port
+  caf::actor handle;
+  Resources total;
+  bool active = true;       // connected and not deactivated
+  double registered_time = 0;
+  double reregistered_time = 0;
+  std::set<std::string> offers;
+  // (framework id, task id) of the tasks running here.
+  std::set<std::pair<std::string, std::string>> tasks;
+  int missed_pings = 0;
+  bool pong_pending = false;
+  uint64_t disconnect_generation = 0;
+};
+
+struct FrameworkRecord {
+  std::string id;
+  FrameworkInfo info;       // with id set
+  std::string pid;          // scheduler-<uuid>@ip:port
+  caf::actor handle;
+  std::vector<std::string> roles;
+  bool active = true;
+  bool connected = true;
+  bool recovered = false;   // known only from a re-registering slave
+  double registered_time = 0;
+  double reregistered_time = 0;
+  double unregistered_time = 0;
+  std::map<std::string, Task> tasks;  // active tasks by id
+  std::deque<Task> completed_tasks;
+  std::set<std::string> offers;
+  uint64_t disconnect_generation = 0;
+};
+
+struct OfferRecord {
+  Offer offer;
+  Resources resources;
+};
+
+struct MasterState {
+  MasterInfo info;
+  std::string version;
+  double start_time = 0;
+  double elected_time = 0;
+  std::map<std::string, std::string> flags;
+  std::string cluster;
+  std::map<std::string, SlaveRecord> slaves;
+  std::map<std::string, FrameworkRecord> frameworks;
+  std::deque<FrameworkRecord> completed_frameworks;
+  std::map<std::string, OfferRecord> offers;
+  std::map<std::string, double> weights;
+};
+
+// Resources of a slave used by tasks, and offered, computed from the records.
+Resources used_resources(const MasterState& s, const SlaveRecord& slave);
+Resources offered_resources(const MasterState& s, const SlaveRecord& slave);
+Resources used_resources(const FrameworkRecord& f);
+Resources offered_resources(const MasterState& s, const FrameworkRecord& f);
+
+}  // namespace stoa::master

@@ -1,0 +1,477 @@
+#include "master/state_json.hpp"
+
+#include <algorithm>
+
+#include "common/attributes.hpp"
+#include "common/task_state.hpp"
+#include "common/version.hpp"
+
+namespace stoa::master {
+
+namespace {
+
+using picojson::array;
+using picojson::object;
+using picojson::value;
+
+value num(double d) { return value(d); }
+value str(const std::string& s) { return value(s); }
+
+Resources task_resources(const Task& t) {
+  Try<Resources> r = Resources::from_proto(t.resources());
+  return r.is_some() ? *r : Resources();
+}
+
+double first_timestamp(const Task& t) {
+  return t.statuses_size() > 0 ? t.statuses(0).timestamp() : 0.0;
+}
+
+value status_json(const TaskStatus& st) {
+  object o;
+  o["state"] = str(TaskState_Name(st.state()));
+  o["timestamp"] = num(st.timestamp());
+  if (st.has_healthy()) {
+    o["healthy"] = value(st.healthy());
+  }
+  if (st.has_container_id()) {
+    object c;
+    c["container_id"] = value(object{{"value", str(st.container_id().value())}});
+    o["container_status"] = value(c);
+  }
+  return value(o);
+}
+
+value labels_json(const Labels& labels) {
+  array a;
+  for (const Label& l : labels.labels()) {
+    object o;
+    o["key"] = str(l.key());
+    if (l.has_value()) {
+      o["value"] = str(l.value());
+    }
+    a.emplace_back(o);
+  }
+  return value(a);
+}
+
+template <class Pred>
+object counters_by_state(const std::vector<const Task*>& tasks, Pred) {
+  static const TaskState states[] = {TASK_STAGING, TASK_STARTING, TASK_RUNNING, TASK_KILLING,
+                                     TASK_FINISHED, TASK_KILLED,  TASK_FAILED,  TASK_LOST,
+                                     TASK_ERROR,   TASK_UNREACHABLE};
+  object o;
+  for (TaskState st : states) {
+    double n = 0;
+    for (const Task* t : tasks) {
+      if (t->state() == st) {
+        ++n;
+      }
+    }
+    o[TaskState_Name(st)] = num(n);
+  }
+  return o;
+}
+
+bool query_matches(const std::map<std::string, std::string>& q, const char* key,
+                   const std::string& v) {
+  auto it = q.find(key);
+  return it == q.end() || it->second.empty() || it->second == v;
+}
+
+}  // namespace
+
+Resources used_resources(const FrameworkRecord& f) {
+  Resources r;
+  for (const auto& [id, t] : f.tasks) {
+    if (!is_terminal_state(t.state())) {
+      r += task_resources(t);
+    }
+  }
+  return r;
+}
+
+Resources offered_resources(const MasterState& s, const FrameworkRecord& f) {
+  Resources r;
+  for (const std::string& oid : f.offers) {
+    auto it = s.offers.find(oid);
+    if (it != s.offers.end()) {
+      r += it->second.resources;
+    }
+  }
+  return r;
+}
+
+Resources used_resources(const MasterState& s, const SlaveRecord& slave) {
+  Resources r;
+  for (const auto& [fid, tid] : slave.tasks) {
+    auto f = s.frameworks.find(fid);
+    if (f == s.frameworks.end()) {
+      continue;
+    }
+    auto t = f->second.tasks.find(tid);
+    if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
+      r += task_resources(t->second);
+    }
+  }
+  return r;
+}
+
+Resources offered_resources(const MasterState& s, const SlaveRecord& slave) {
+  Resources r;
+  for (const std::string& oid : slave.offers) {
+    auto it = s.offers.find(oid);
+    if (it != s.offers.end()) {
+      r += it->second.resources;
+    }
+  }
+  return r;
+}
+
+value task_json(const Task& t) {
+  object o;
+  o["id"] = str(t.task_id().value());
+  o["name"] = str(t.name());
+  o["framework_id"] = str(t.framework_id().value());
+  o["executor_id"] = str(t.has_executor_id() ? t.executor_id().value() : "");
+  o["slave_id"] = str(t.slave_id().value());
+  o["state"] = str(TaskState_Name(t.state()));
+  o["resources"] = resources_to_json(task_resources(t));
+  o["role"] = str(t.has_role() ? t.role() : "*");
+  array statuses;
+  for (const TaskStatus& st : t.statuses()) {
+    statuses.push_back(status_json(st));
+  }
+  o["statuses"] = value(statuses);
+  if (t.has_user()) {
+    o["user"] = str(t.user());
+  }
+  if (t.has_labels()) {
+    o["labels"] = labels_json(t.labels());
+  }
+  return value(o);
+}
+
+value offer_json(const Offer& offer) {
+  object o;
+  o["id"] = str(offer.id().value());
+  o["framework_id"] = str(offer.framework_id().value());
+  o["allocation_info"] = value(object{{"role", str(offer.allocation_info().role())}});
+  o["slave_id"] = str(offer.slave_id().value());
+  Try<Resources> r = Resources::from_proto(offer.resources());
+  o["resources"] = resources_to_json(r.is_some() ? *r : Resources());
+  return value(o);
+}
+
+value slave_json(const MasterState& s, const SlaveRecord& slave) {
+  object o;
+  o["id"] = str(slave.id);
+  o["hostname"] = str(slave.info.hostname());
+  o["port"] = num(slave.info.port());
+  o["attributes"] = attributes_to_json(slave.info.attributes());
+  o["pid"] = str(slave.pid);
+  o["registered_time"] = num(slave.registered_time);
+  if (slave.reregistered_time > 0) {
+    o["reregistered_time"] = num(slave.reregistered_time);
+  }
+  o["resources"] = resources_to_json(slave.total);
+  o["used_resources"] = resources_to_json(used_resources(s, slave));
+  o["offered_resources"] = resources_to_json(offered_resources(s, slave));
+  o["reserved_resources"] = reserved_resources_to_json(slave.total);
+  o["unreserved_resources"] = resources_to_json(slave.total.unreserved());
+  o["active"] = value(slave.active);
+  o["deactivated"] = value(!slave.active);
+  o["version"] = str(STOA_VERSION);
+  o["capabilities"] = value(array{str("MULTI_ROLE")});
+  return value(o);
+}
+
+value framework_json(const MasterState& s, const FrameworkRecord& f) {
+  object o;
+  o["id"] = str(f.id);
+  o["name"] = str(f.info.name());
+  if (!f.pid.empty()) {
+    o["pid"] = str(f.pid);
+  }
+  Resources used = used_resources(f);
+  Resources offered = offered_resources(s, f);
+  o["used_resources"] = resources_to_json(used);
+  o["offered_resources"] = resources_to_json(offered);
+  array caps;
+  for (const auto& c : f.info.capabilities()) {
+    caps.push_back(str(FrameworkInfo_Capability_Type_Name(c.type())));
+  }
+  o["capabilities"] = value(caps);
+  o["hostname"] = str(f.info.hostname());
+  o["webui_url"] = str(f.info.webui_url());
+  o["active"] = value(f.active);
+  o["connected"] = value(f.connected);
+  o["recovered"] = value(f.recovered);
+  o["user"] = str(f.info.user());
+  o["failover_timeout"] = num(f.info.failover_timeout());
+  o["checkpoint"] = value(f.info.checkpoint());
+  o["registered_time"] = num(f.registered_time);
+  o["unregistered_time"] = num(f.unregistered_time);
+  if (f.info.has_principal()) {
+    o["principal"] = str(f.info.principal());
+  }
+  o["resources"] = resources_to_json(used + offered);
+  if (f.reregistered_time > 0 && f.reregistered_time != f.registered_time) {
+    o["reregistered_time"] = num(f.reregistered_time);
+  }
+  array roles;
+  for (const std::string& r : f.roles) {
+    roles.push_back(str(r));
+  }
+  o["roles"] = value(roles);
+  o["role"] = str(f.roles.empty() ? "*" : f.roles.front());
+  array tasks;
+  for (const auto& [id, t] : f.tasks) {
+    tasks.push_back(task_json(t));
+  }
+  o["tasks"] = value(tasks);
+  o["unreachable_tasks"] = value(array{});
+  array completed;
+  for (const Task& t : f.completed_tasks) {
+    completed.push_back(task_json(t));
+  }
+  o["completed_tasks"] = value(completed);
+  array offers;
+  for (const std::string& oid : f.offers) {
+    auto it = s.offers.find(oid);
+    if (it != s.offers.end()) {
+      offers.push_back(offer_json(it->second.offer));
+    }
+  }
+  o["offers"] = value(offers);
+  o["executors"] = value(array{});
+  o["offer_constraints"] = value(object{});
+  if (f.info.has_labels()) {
+    o["labels"] = labels_json(f.info.labels());
+  }
+  return value(o);
+}
+
+value state_json(const MasterState& s) {
+  object o;
+  o["version"] = str(STOA_VERSION);
+  o["build_date"] = str(STOA_BUILD_DATE);
+  o["build_time"] = num(STOA_BUILD_TIME);
+  o["build_user"] = str(STOA_BUILD_USER);
+  o["start_time"] = num(s.start_time);
+  o["elected_time"] = num(s.elected_time);
+  o["id"] = str(s.info.id());
+  o["pid"] = str(s.info.pid());
+  o["hostname"] = str(s.info.hostname());
+  o["capabilities"] = value(array{str("AGENT_UPDATE")});
+  double activated = 0;
+  double deactivated = 0;
+  for (const auto& [id, slave] : s.slaves) {
+    (slave.active ? activated : deactivated) += 1;
+  }
+  o["activated_slaves"] = num(activated);
+  o["deactivated_slaves"] = num(deactivated);
+  o["unreachable_slaves"] = num(0);
+  o["leader"] = str(s.info.pid());
+  object leader;
+  leader["id"] = str(s.info.id());
+  leader["pid"] = str(s.info.pid());
+  leader["port"] = num(s.info.port());
+  leader["hostname"] = str(s.info.hostname());
+  o["leader_info"] = value(leader);
+  if (!s.cluster.empty()) {
+    o["cluster"] = str(s.cluster);
+  }
+  if (auto it = s.flags.find("log_dir"); it != s.flags.end() && !it->second.empty()) {
+    o["log_dir"] = str(it->second);
+  }
+  object flags;
+  for (const auto& [k, v] : s.flags) {
+    flags[k] = str(v);
+  }
+  o["flags"] = value(flags);
+  array slaves;
+  for (const auto& [id, slave] : s.slaves) {
+    slaves.push_back(slave_json(s, slave));
+  }
+  o["slaves"] = value(slaves);
+  o["recovered_slaves"] = value(array{});
+  array frameworks;
+  for (const auto& [id, f] : s.frameworks) {
+    frameworks.push_back(framework_json(s, f));
+  }
+  o["frameworks"] = value(frameworks);
+  array completed;
+  for (const FrameworkRecord& f : s.completed_frameworks) {
+    completed.push_back(framework_json(s, f));
+  }
+  o["completed_frameworks"] = value(completed);
+  o["orphan_tasks"] = value(array{});
+  o["unregistered_frameworks"] = value(array{});
+  return value(o);
+}
+
+value state_summary_json(const MasterState& s) {
+  object o;
+  o["hostname"] = str(s.info.hostname());
+  if (!s.cluster.empty()) {
+    o["cluster"] = str(s.cluster);
+  }
+  array slaves;
+  for (const auto& [id, slave] : s.slaves) {
+    value v = slave_json(s, slave);
+    std::vector<const Task*> tasks;
+    std::set<std::string> fids;
+    for (const auto& [fid, tid] : slave.tasks) {
+      auto f = s.frameworks.find(fid);
+      if (f != s.frameworks.end()) {
+        auto t = f->second.tasks.find(tid);
+        if (t != f->second.tasks.end()) {
+          tasks.push_back(&t->second);
+          fids.insert(fid);
+        }
+      }
+    }
+    object& so = v.get<object>();
+    for (auto& [k, n] : counters_by_state(tasks, 0)) {
+      so[k] = n;
+    }
+    array fa;
+    for (const std::string& fid : fids) {
+      fa.push_back(str(fid));
+    }
+    so["framework_ids"] = value(fa);
+    slaves.push_back(v);
+  }
+  o["slaves"] = value(slaves);
+  array frameworks;
+  for (const auto& [id, f] : s.frameworks) {
+    object fo;
+    fo["id"] = str(f.id);
+    fo["name"] = str(f.info.name());
+    if (!f.pid.empty()) {
+      fo["pid"] = str(f.pid);
+    }
+    fo["used_resources"] = resources_to_json(used_resources(f));
+    fo["offered_resources"] = resources_to_json(offered_resources(s, f));
+    fo["hostname"] = str(f.info.hostname());
+    fo["webui_url"] = str(f.info.webui_url());
+    fo["active"] = value(f.active);
+    fo["connected"] = value(f.connected);
+    fo["recovered"] = value(f.recovered);
+    std::vector<const Task*> tasks;
+    std::set<std::string> sids;
+    for (const auto& [tid, t] : f.tasks) {
+      tasks.push_back(&t);
+      sids.insert(t.slave_id().value());
+    }
+    for (const Task& t : f.completed_tasks) {
+      tasks.push_back(&t);
+    }
+    for (auto& [k, n] : counters_by_state(tasks, 0)) {
+      fo[k] = n;
+    }
+    array sa;
+    for (const std::string& sid : sids) {
+      sa.push_back(str(sid));
+    }
+    fo["slave_ids"] = value(sa);
+    frameworks.emplace_back(fo);
+  }
+  o["frameworks"] = value(frameworks);
+  return value(o);
+}
+
+value slaves_json(const MasterState& s, const std::map<std::string, std::string>& query) {
+  array slaves;
+  for (const auto& [id, slave] : s.slaves) {
+    if (query_matches(query, "slave_id", id)) {
+      slaves.push_back(slave_json(s, slave));
+    }
+  }
+  object o;
+  o["slaves"] = value(slaves);
+  o["recovered_slaves"] = value(array{});
+  return value(o);
+}
+
+value frameworks_json(const MasterState& s, const std::map<std::string, std::string>& query) {
+  array frameworks;
+  for (const auto& [id, f] : s.frameworks) {
+    if (query_matches(query, "framework_id", id)) {
+      frameworks.push_back(framework_json(s, f));
+    }
+  }
+  array completed;
+  for (const FrameworkRecord& f : s.completed_frameworks) {
+    if (query_matches(query, "framework_id", f.id)) {
+      completed.push_back(framework_json(s, f));
+    }
+  }
+  object o;
+  o["frameworks"] = value(frameworks);
+  o["completed_frameworks"] = value(completed);
+  o["unregistered_frameworks"] = value(array{});
+  return value(o);
+}
+
+value tasks_json(const MasterState& s, const std::map<std::string, std::string>& query,
+                 std::string* error) {
+  auto number = [&](const char* key, long def) -> long {
+    auto it = query.find(key);
+    if (it == query.end() || it->second.empty()) {
+      return def;
+    }
+    char* end = nullptr;
+    long v = std::strtol(it->second.c_str(), &end, 10);
+    if (end != it->second.c_str() + it->second.size() || v < 0) {
+      *error = std::string("Invalid '") + key + "' parameter '" + it->second +
+               "': expected a non-negative integer";
+      return def;
+    }
+    return v;
+  };
+  long limit = number("limit", 100);
+  long offset = number("offset", 0);
+  std::string order = query.count("order") ? query.at("order") : "des";
+  if (order != "asc" && order != "des") {
+    *error = "Invalid 'order' parameter '" + order + "': expected asc or des";
+  }
+  if (!error->empty()) {
+    return value();
+  }
+  std::vector<const Task*> all;
+  auto consider = [&](const FrameworkRecord& f) {
+    if (!query_matches(query, "framework_id", f.id)) {
+      return;
+    }
+    for (const auto& [tid, t] : f.tasks) {
+      if (query_matches(query, "task_id", tid)) {
+        all.push_back(&t);
+      }
+    }
+    for (const Task& t : f.completed_tasks) {
+      if (query_matches(query, "task_id", t.task_id().value())) {
+        all.push_back(&t);
+      }
+    }
+  };
+  for (const auto& [id, f] : s.frameworks) {
+    consider(f);
+  }
+  for (const FrameworkRecord& f : s.completed_frameworks) {
+    consider(f);
+  }
+  std::stable_sort(all.begin(), all.end(), [&](const Task* a, const Task* b) {
+    return order == "asc" ? first_timestamp(*a) < first_timestamp(*b)
+                          : first_timestamp(*a) > first_timestamp(*b);
+  });
+  array tasks;
+  for (size_t i = static_cast<size_t>(offset); i < all.size() && tasks.size() < static_cast<size_t>(limit); ++i) {
+    tasks.push_back(task_json(*all[i]));
+  }
+  object o;
+  o["tasks"] = value(tasks);
+  return value(o);
+}
+
+}  // namespace stoa::master

@@ -1,0 +1,33 @@
+#pragma once
+// Renders the master's state as Mesos-shaped JSON (field names and shapes of
+// Mesos' /master/state, /master/state-summary, /master/slaves,
+// /master/frameworks and /master/tasks; see docs/http-api.md). Pure
+// functions of MasterState: the web UI and tools depend on these shapes,
+// which state_json_test.cpp pins.
+
+#include <map>
+#include <string>
+
+#include <picojson.h>
+
+#include "master/master_state.hpp"
+
+namespace stoa::master {
+
+picojson::value task_json(const Task& t);
+picojson::value offer_json(const Offer& o);
+picojson::value slave_json(const MasterState& s, const SlaveRecord& slave);
+picojson::value framework_json(const MasterState& s, const FrameworkRecord& f);
+
+picojson::value state_json(const MasterState& s);
+picojson::value state_summary_json(const MasterState& s);
+// ?slave_id= filters.
+picojson::value slaves_json(const MasterState& s, const std::map<std::string, std::string>& query);
+// ?framework_id= filters.
+picojson::value frameworks_json(const MasterState& s, const std::map<std::string, std::string>& query);
+// ?limit=100&offset=0&order=des|asc&framework_id=&task_id=. Returns an Error
+// message in `error` for bad parameters (non-numeric limit, bad order).
+picojson::value tasks_json(const MasterState& s, const std::map<std::string, std::string>& query,
+                           std::string* error);
+
+}  // namespace stoa::master

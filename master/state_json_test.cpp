@@ -1,0 +1,159 @@
+#include "master/state_json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace stoa::master {
+namespace {
+
+Resources res(const char* text) { return *Resources::parse(text); }
+
+MasterState sample_state() {
+  MasterState s;
+  s.info.set_id("M");
+  s.info.set_ip(0);
+  s.info.set_port(5050);
+  s.info.set_pid("master@127.0.0.1:5050");
+  s.info.set_hostname("m1");
+  s.start_time = 100;
+  s.flags["allocation_interval"] = "1secs";
+
+  SlaveRecord sl;
+  sl.id = "M-S0";
+  sl.info.set_hostname("a1");
+  sl.info.set_port(5051);
+  Attribute* a = sl.info.add_attributes();
+  a->set_name("rack");
+  a->set_type(Value::TEXT);
+  a->mutable_text()->set_value("r1");
+  sl.pid = "slave(1)@127.0.0.1:5051";
+  sl.total = res("cpus:4;mem:1024;ports:[31000-32000];cpus(web):1");
+  sl.tasks.insert({"M-0000", "t1"});
+  sl.offers.insert("M-O0");
+  s.slaves.emplace(sl.id, sl);
+
+  FrameworkRecord f;
+  f.id = "M-0000";
+  f.info.set_name("fw");
+  f.info.set_user("root");
+  f.pid = "scheduler-x@127.0.0.1:4000";
+  f.roles = {"*"};
+  Task t;
+  t.set_name("t1");
+  t.mutable_task_id()->set_value("t1");
+  t.mutable_framework_id()->set_value("M-0000");
+  t.mutable_slave_id()->set_value("M-S0");
+  t.set_state(TASK_RUNNING);
+  res("cpus:1;mem:128").to_proto(t.mutable_resources());
+  TaskStatus* st = t.add_statuses();
+  st->mutable_task_id()->set_value("t1");
+  st->set_state(TASK_RUNNING);
+  st->set_timestamp(101);
+  f.tasks["t1"] = t;
+  Task done = t;
+  done.mutable_task_id()->set_value("t0");
+  done.set_state(TASK_FINISHED);
+  f.completed_tasks.push_back(done);
+  f.offers.insert("M-O0");
+  s.frameworks.emplace(f.id, f);
+
+  OfferRecord o;
+  o.resources = res("cpus:2;mem:512");
+  o.offer.mutable_id()->set_value("M-O0");
+  o.offer.mutable_framework_id()->set_value("M-0000");
+  o.offer.mutable_slave_id()->set_value("M-S0");
+  o.offer.set_hostname("a1");
+  o.offer.mutable_allocation_info()->set_role("*");
+  o.resources.to_proto(o.offer.mutable_resources());
+  s.offers.emplace("M-O0", o);
+  return s;
+}
+
+void expect_keys(const picojson::value& v, std::initializer_list<const char*> keys) {
+  ASSERT_TRUE(v.is<picojson::object>());
+  for (const char* k : keys) {
+    EXPECT_TRUE(v.contains(k)) << "missing key " << k << " in " << v.serialize();
+  }
+}
+
+TEST(StateJson, TopLevelHasMesosKeys) {
+  picojson::value v = state_json(sample_state());
+  expect_keys(v, {"version", "build_date", "build_time", "build_user", "start_time", "id", "pid",
+                  "hostname", "activated_slaves", "deactivated_slaves", "leader", "leader_info",
+                  "flags", "slaves", "recovered_slaves", "frameworks", "completed_frameworks",
+                  "orphan_tasks", "unregistered_frameworks"});
+  EXPECT_EQ(v.get("pid").get<std::string>(), "master@127.0.0.1:5050");
+  EXPECT_EQ(v.get("activated_slaves").get<double>(), 1.0);
+  EXPECT_EQ(v.get("flags").get("allocation_interval").get<std::string>(), "1secs");
+}
+
+TEST(StateJson, SlaveShapeWithResourceAccounting) {
+  picojson::value v = state_json(sample_state());
+  const picojson::value& slave = v.get("slaves").get<picojson::array>().at(0);
+  expect_keys(slave, {"id", "hostname", "port", "attributes", "pid", "registered_time", "resources",
+                      "used_resources", "offered_resources", "reserved_resources",
+                      "unreserved_resources", "active", "deactivated", "version", "capabilities"});
+  EXPECT_EQ(slave.get("resources").get("cpus").get<double>(), 5.0);
+  EXPECT_EQ(slave.get("resources").get("ports").get<std::string>(), "[31000-32000]");
+  EXPECT_EQ(slave.get("used_resources").get("cpus").get<double>(), 1.0);
+  EXPECT_EQ(slave.get("offered_resources").get("mem").get<double>(), 512.0);
+  EXPECT_EQ(slave.get("reserved_resources").get("web").get("cpus").get<double>(), 1.0);
+  EXPECT_EQ(slave.get("unreserved_resources").get("cpus").get<double>(), 4.0);
+  EXPECT_EQ(slave.get("attributes").get("rack").get<std::string>(), "r1");
+  EXPECT_TRUE(slave.get("active").get<bool>());
+}
+
+TEST(StateJson, FrameworkTasksAndOffers) {
+  picojson::value v = state_json(sample_state());
+  const picojson::value& f = v.get("frameworks").get<picojson::array>().at(0);
+  expect_keys(f, {"id", "name", "pid", "used_resources", "offered_resources", "capabilities",
+                  "hostname", "webui_url", "active", "connected", "recovered", "user",
+                  "failover_timeout", "checkpoint", "registered_time", "unregistered_time",
+                  "resources", "roles", "tasks", "unreachable_tasks", "completed_tasks", "offers",
+                  "executors"});
+  const picojson::value& task = f.get("tasks").get<picojson::array>().at(0);
+  expect_keys(task, {"id", "name", "framework_id", "executor_id", "slave_id", "state", "resources",
+                     "role", "statuses"});
+  EXPECT_EQ(task.get("state").get<std::string>(), "TASK_RUNNING");
+  EXPECT_EQ(task.get("statuses").get<picojson::array>().at(0).get("timestamp").get<double>(), 101.0);
+  EXPECT_EQ(f.get("completed_tasks").get<picojson::array>().at(0).get("state").get<std::string>(),
+            "TASK_FINISHED");
+  const picojson::value& offer = f.get("offers").get<picojson::array>().at(0);
+  expect_keys(offer, {"id", "framework_id", "allocation_info", "slave_id", "resources"});
+  EXPECT_EQ(f.get("resources").get("cpus").get<double>(), 3.0);  // used + offered
+}
+
+TEST(StateJson, SummaryCountsTasksByState) {
+  picojson::value v = state_summary_json(sample_state());
+  const picojson::value& slave = v.get("slaves").get<picojson::array>().at(0);
+  EXPECT_EQ(slave.get("TASK_RUNNING").get<double>(), 1.0);
+  const picojson::value& f = v.get("frameworks").get<picojson::array>().at(0);
+  EXPECT_EQ(f.get("TASK_FINISHED").get<double>(), 1.0);
+  EXPECT_EQ(f.get("slave_ids").get<picojson::array>().size(), 1u);
+}
+
+TEST(StateJson, TasksEndpointPagingAndErrors) {
+  MasterState s = sample_state();
+  std::string err;
+  picojson::value all = tasks_json(s, {}, &err);
+  ASSERT_TRUE(err.empty());
+  EXPECT_EQ(all.get("tasks").get<picojson::array>().size(), 2u);
+  picojson::value one = tasks_json(s, {{"limit", "1"}}, &err);
+  EXPECT_EQ(one.get("tasks").get<picojson::array>().size(), 1u);
+  picojson::value by_id = tasks_json(s, {{"task_id", "t0"}}, &err);
+  EXPECT_EQ(by_id.get("tasks").get<picojson::array>().size(), 1u);
+  tasks_json(s, {{"limit", "abc"}}, &err);
+  EXPECT_NE(err.find("abc"), std::string::npos);
+  err.clear();
+  tasks_json(s, {{"order", "sideways"}}, &err);
+  EXPECT_NE(err.find("sideways"), std::string::npos);
+}
+
+TEST(StateJson, SlavesAndFrameworksFilters) {
+  MasterState s = sample_state();
+  EXPECT_EQ(slaves_json(s, {{"slave_id", "nope"}}).get("slaves").get<picojson::array>().size(), 0u);
+  EXPECT_EQ(slaves_json(s, {{"slave_id", "M-S0"}}).get("slaves").get<picojson::array>().size(), 1u);
+  EXPECT_EQ(frameworks_json(s, {}).get("frameworks").get<picojson::array>().size(), 1u);
+}
+
+}  // namespace
+}  // namespace stoa::master

@@ -1,0 +1,42 @@
+#pragma once
+// Validation of what frameworks send (Mesos master/validation.cpp). Each
+// function returns the reason for rejecting, naming the offending value, or
+// nothing when the input is valid. Pure functions, unit-tested.
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/resources.hpp"
+#include "common/try.hpp"
+#include "master/master_state.hpp"
+
+namespace stoa::master {
+
+// Name, user, roles (and the --roles whitelist when given: comma-separated).
+std::optional<std::string> validate_framework_info(const FrameworkInfo& info,
+                                                   const std::optional<std::string>& whitelist);
+
+// The offers of one ACCEPT: non-empty, known, this framework's, one slave,
+// no duplicates.
+std::optional<std::string> validate_offers(const MasterState& st, const std::string& framework_id,
+                                           const std::vector<std::string>& offer_ids);
+
+// One task of a LAUNCH against what is still available of the offers.
+// `seen` holds the ids launched earlier in the same ACCEPT. On success
+// `*resources` holds the task's resources.
+std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRecord& framework,
+                                         const std::string& slave_id, const Resources& available,
+                                         const std::set<std::string>& seen, Resources* resources);
+
+// "role1=2,role2=1.5" -> weights. Errors name the bad entry (negative, NaN,
+// zero, missing '=', empty role).
+Try<std::map<std::string, double>> parse_weights(const std::string& text);
+
+// Role names as Mesos allows them: not empty, not "." or "..", no leading
+// '-', no whitespace, '/' or control characters ("*" is the default role).
+std::optional<std::string> validate_role(const std::string& role);
+
+}  // namespace stoa::master

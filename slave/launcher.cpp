@@ -1,0 +1,373 @@
+#include "slave/launcher.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace stoa::slave {
+namespace {
+
+constexpr const char* DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+std::string errno_text(int err) {
+  const char* text = strerrordesc_np(err);
+  return text != nullptr ? text : "Unknown error " + std::to_string(err);
+}
+
+// What the child reports through the CLOEXEC pipe when it cannot exec.
+enum class ChildStage : int { setsid = 1, redirect = 2, chdir = 3, exec = 4 };
+struct ChildFailure {
+  ChildStage stage;
+  int err;
+};
+
+// RAII for a file descriptor owned by the parent.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// execvp's lookup, done in the parent so the child only makes system calls.
+Try<std::string> resolve_program(const std::string& program, const std::string& path_env) {
+  if (program.find('/') != std::string::npos) {
+    return program;
+  }
+  bool found_not_executable = false;
+  std::string dirs = path_env.empty() ? DEFAULT_PATH : path_env;
+  std::size_t begin = 0;
+  while (begin <= dirs.size()) {
+    std::size_t end = dirs.find(':', begin);
+    if (end == std::string::npos) {
+      end = dirs.size();
+    }
+    std::string dir = dirs.substr(begin, end - begin);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::access(candidate.c_str(), X_OK) == 0) {
+        return candidate;
+      }
+      found_not_executable = true;
+    }
+    begin = end + 1;
+  }
+  return Error("Failed to execute '" + program + "': " + errno_text(found_not_executable ? EACCES : ENOENT));
+}
+
+Try<int> open_output(const std::string& path, const char* what) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Error(std::string("Failed to open ") + what + " file '" + path + "': " + errno_text(errno));
+  }
+  return fd;
+}
+
+// Child side, between fork and exec: async-signal-safe calls only.
+[[noreturn]] void fail_in_child(int pipe_fd, ChildStage stage, int err) {
+  ChildFailure failure{stage, err};
+  ssize_t ignored = ::write(pipe_fd, &failure, sizeof(failure));
+  (void)ignored;
+  ::_exit(127);
+}
+
+void redirect_in_child(int fd, int target, int pipe_fd) {
+  if (fd < 0) {
+    return;
+  }
+  if (fd == target) {
+    if (::fcntl(fd, F_SETFD, 0) != 0) {
+      fail_in_child(pipe_fd, ChildStage::redirect, errno);
+    }
+    return;
+  }
+  while (::dup2(fd, target) < 0) {
+    if (errno != EINTR) {
+      fail_in_child(pipe_fd, ChildStage::redirect, errno);
+    }
+  }
+}
+
+void mark_fds_cloexec_in_child() {
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    return;
+  }
+  struct rlimit limit {};
+  rlim_t max = 65536;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max) {
+    max = limit.rlim_cur;
+  }
+  for (rlim_t fd = 3; fd < max; ++fd) {
+    ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+}
+
+// Reads the child's failure report; 0 bytes means exec succeeded.
+Try<bool> read_child_failure(int fd, ChildFailure* failure) {
+  std::size_t got = 0;
+  auto* out = reinterpret_cast<char*>(failure);
+  while (got < sizeof(*failure)) {
+    ssize_t n = ::read(fd, out + got, sizeof(*failure) - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return Error("Failed to read the launch status pipe: " + errno_text(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return got == sizeof(*failure);
+}
+
+void reap(pid_t pid) {
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+Try<pid_t> launch(const LaunchSpec& spec) {
+  if (spec.argv.empty() || spec.argv[0].empty()) {
+    return Error("Failed to launch: empty command");
+  }
+  const std::string& program = spec.argv[0];
+
+  // Everything the child needs is built here, before fork.
+  std::vector<std::string> env_strings;
+  std::map<std::string, std::string> env;
+  if (spec.inherit_env && environ != nullptr) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string entry(*e);
+      std::size_t eq = entry.find('=');
+      if (eq != std::string::npos) {
+        env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+      }
+    }
+  }
+  for (const auto& [name, value] : spec.env) {
+    env[name] = value;
+  }
+  for (const auto& [name, value] : env) {
+    env_strings.push_back(name + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (auto& s : env_strings) {
+    envp.push_back(s.data());
+  }
+  envp.push_back(nullptr);
+
+  std::string path_env;
+  if (auto it = env.find("PATH"); it != env.end()) {
+    path_env = it->second;
+  } else if (const char* ours = std::getenv("PATH")) {
+    path_env = ours;
+  }
+  Try<std::string> resolved = resolve_program(program, path_env);
+  if (resolved.is_error()) {
+    return Error(resolved.error());
+  }
+
+  std::vector<std::string> argv_strings = spec.argv;
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) {
+    argv.push_back(s.data());
+  }
+  argv.push_back(nullptr);
+
+  Fd out_fd;
+  Fd err_fd;
+  if (!spec.stdout_path.empty()) {
+    Try<int> fd = open_output(spec.stdout_path, "stdout");
+    if (fd.is_error()) {
+      return Error(fd.error());
+    }
+    out_fd.reset(*fd);
+  }
+  if (!spec.stderr_path.empty()) {
+    if (spec.stderr_path == spec.stdout_path) {
+      // One open file description keeps the two streams' writes interleaved in order.
+    } else {
+      Try<int> fd = open_output(spec.stderr_path, "stderr");
+      if (fd.is_error()) {
+        return Error(fd.error());
+      }
+      err_fd.reset(*fd);
+    }
+  }
+  const int child_out = out_fd.get();
+  const int child_err = spec.stderr_path.empty() ? -1 : (err_fd.get() >= 0 ? err_fd.get() : out_fd.get());
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return Error("Failed to launch '" + program + "': pipe: " + errno_text(errno));
+  }
+  Fd pipe_read(pipe_fds[0]);
+  Fd pipe_write(pipe_fds[1]);
+
+  const char* exec_path = resolved->c_str();
+  const char* working_dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
+  const bool new_session = spec.new_session;
+  const int report_fd = pipe_write.get();
+
+  // Block every signal across fork so the child never runs one of our handlers
+  // before it has reset them.
+  sigset_t all;
+  sigset_t old_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) {
+        ::sigaction(sig, &dfl, nullptr);
+      }
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
+
+    if (new_session && ::setsid() < 0) {
+      fail_in_child(report_fd, ChildStage::setsid, errno);
+    }
+    redirect_in_child(child_out, STDOUT_FILENO, report_fd);
+    redirect_in_child(child_err, STDERR_FILENO, report_fd);
+    if (working_dir != nullptr && ::chdir(working_dir) != 0) {
+      fail_in_child(report_fd, ChildStage::chdir, errno);
+    }
+    mark_fds_cloexec_in_child();
+    ::execve(exec_path, argv.data(), envp.data());
+    fail_in_child(report_fd, ChildStage::exec, errno);
+  }
+  const int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (pid < 0) {
+    return Error("Failed to launch '" + program + "': fork: " + errno_text(fork_errno));
+  }
+
+  pipe_write.reset();
+  ChildFailure failure{};
+  Try<bool> failed = read_child_failure(pipe_read.get(), &failure);
+  if (failed.is_error()) {
+    // We cannot tell whether exec happened; do not leave a half-started child behind.
+    ::kill(pid, SIGKILL);
+    reap(pid);
+    return Error("Failed to launch '" + program + "': " + failed.error());
+  }
+  if (!*failed) {
+    return pid;
+  }
+  reap(pid);
+  switch (failure.stage) {
+    case ChildStage::setsid:
+      return Error("Failed to launch '" + program + "': setsid: " + errno_text(failure.err));
+    case ChildStage::redirect:
+      return Error("Failed to launch '" + program + "': redirecting output: " + errno_text(failure.err));
+    case ChildStage::chdir:
+      return Error("Failed to launch '" + program + "': cannot change to working directory '" +
+                   spec.working_dir + "': " + errno_text(failure.err));
+    case ChildStage::exec:
+      break;
+  }
+  return Error("Failed to execute '" + program + "': " + errno_text(failure.err));
+}
+
+void signal_process_group(pid_t pgid, int sig) {
+  if (pgid <= 1) {
+    return;
+  }
+  ::kill(-pgid, sig);  // ESRCH: the group is already gone.
+}
+
+bool process_group_alive(pid_t pgid) {
+  if (pgid <= 1) {
+    return false;
+  }
+  if (::kill(-pgid, 0) != 0 && errno == ESRCH) {
+    return false;
+  }
+  // Something of the group exists; it is alive unless every member is a zombie.
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) {
+    return true;
+  }
+  bool alive = false;
+  while (struct dirent* entry = ::readdir(proc)) {
+    const char* name = entry->d_name;
+    if (name[0] < '0' || name[0] > '9') {
+      continue;
+    }
+    std::ifstream stat_file(std::string("/proc/") + name + "/stat");
+    std::string line;
+    if (!std::getline(stat_file, line)) {
+      continue;  // Exited meanwhile.
+    }
+    // "<pid> (<comm>) <state> <ppid> <pgrp> ..."; comm may hold spaces and ')'.
+    std::size_t close = line.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    long ppid = 0;
+    long pgrp = 0;
+    if (!(rest >> state >> ppid >> pgrp)) {
+      continue;
+    }
+    if (pgrp == pgid && state != 'Z' && state != 'X') {
+      alive = true;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return alive;
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) {
+    return "Command exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  auto signal_name = [](int sig) -> std::string {
+    const char* text = sigdescr_np(sig);
+    return text != nullptr ? text : "Unknown signal " + std::to_string(sig);
+  };
+  if (WIFSIGNALED(status)) {
+    return "Command terminated with signal " + signal_name(WTERMSIG(status));
+  }
+  if (WIFSTOPPED(status)) {
+    return "Command stopped with signal " + signal_name(WSTOPSIG(status));
+  }
+  return "Command has unknown wait status " + std::to_string(status);
+}
+
+}  // namespace stoa::slave

@@ -1,0 +1,69 @@
+#pragma once
+// The POSIX launcher: starts a command in its own session and process group,
+// and signals or probes that group. Used by the slave (to start stoa-executor)
+// and by the command executor (to start the task). Plain POSIX, no CAF, never
+// throws; every call is synchronous and returns in bounded time (launch()
+// waits only until the child has exec'd or failed to).
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/try.hpp"
+
+namespace stoa::slave {
+
+struct LaunchSpec {
+  // The program and its arguments. REQUIRES: non-empty. If argv[0] has no '/'
+  // it is looked up in PATH (the child's PATH when `env` sets one, else ours,
+  // else "/usr/local/bin:/usr/bin:/bin"), like execvp.
+  std::vector<std::string> argv;
+  // Added to the inherited environment (replacing same-named variables), or
+  // the whole environment when `inherit_env` is false.
+  std::map<std::string, std::string> env;
+  bool inherit_env = true;
+  // The child chdir()s here before exec. Empty = stay in our directory. A
+  // missing directory is a launch error.
+  std::string working_dir;
+  // Opened by the parent before fork with O_WRONLY|O_CREAT|O_APPEND, mode
+  // 0644 (relative paths are relative to *our* directory, not working_dir).
+  // Empty = the child inherits our stdout/stderr. Both may name one file.
+  std::string stdout_path;
+  std::string stderr_path;
+  // setsid(): the child leads a new session and process group whose id is its
+  // pid, so signal_process_group(pid, ...) reaches all its descendants that
+  // stay in the group.
+  bool new_session = true;
+};
+
+// Starts `spec` with fork + exec. In the child: signal dispositions and mask
+// reset to defaults, every fd above 2 closed (so tasks never hold our sockets),
+// stdin inherited. Returns the child's pid once it has exec'd; the caller owns
+// the child and must reap it (waitpid).
+// Errors (the child, if any, is already reaped): empty argv; program not found
+// or not executable; working_dir missing; stdout/stderr not openable; fork
+// failure. The message names the program or path and the errno text, e.g.
+// "Failed to execute 'nosuch': No such file or directory". A CLOEXEC pipe
+// carries a failure in the child (chdir, exec) back to us.
+Try<pid_t> launch(const LaunchSpec& spec);
+
+// Sends `sig` to every process in group `pgid` (kill(-pgid, sig)). ESRCH (no
+// such group) is fine. Does nothing when pgid <= 1, so a bad pid can never
+// turn into kill(0) or kill(-1).
+void signal_process_group(pid_t pgid, int sig);
+
+// True while a live process of group `pgid` exists. kill(-pgid, 0) decides
+// when the group is gone; when it still answers, /proc is consulted so that
+// zombies do not count (an orphaned zombie may never be reaped: on some
+// machines pid 1 does not reap, so a killer should prefer to be a
+// PR_SET_CHILD_SUBREAPER and reap). False when pgid <= 1.
+bool process_group_alive(pid_t pgid);
+
+// Mesos wording for a waitpid() status: "Command exited with status 3",
+// "Command terminated with signal Killed", "Command stopped with signal
+// Stopped (signal)", otherwise "Command has unknown wait status 4991".
+std::string describe_wait_status(int status);
+
+}  // namespace stoa::slave

@@ -1,0 +1,300 @@
+#include "slave/launcher.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+namespace stoa::slave {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto TEST_DEADLINE = std::chrono::seconds(10);
+constexpr auto POLL_INTERVAL = std::chrono::milliseconds(5);
+
+// Polls `done` until it holds or `timeout` passes; returns the last answer.
+bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = TEST_DEADLINE) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() >= deadline) {
+      return done();
+    }
+    std::this_thread::sleep_for(POLL_INTERVAL);
+  }
+  return true;
+}
+
+// Reaps `pid` within the deadline; returns its wait status, or -1 on timeout.
+int wait_for(pid_t pid) {
+  int status = -1;
+  bool reaped = poll_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; });
+  if (!reaped) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return status;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Live (non-zombie) members of process group `pgid`, from /proc.
+int live_group_members(pid_t pgid) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) {
+      continue;
+    }
+    std::string line = read_file("/proc/" + name + "/stat");
+    std::size_t close = line.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    long ppid = 0;
+    long pgrp = 0;
+    if ((rest >> state >> ppid >> pgrp) && pgrp == pgid && state != 'Z') {
+      ++count;
+    }
+  }
+  return count;
+}
+
+class LauncherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "stoa-launcher-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+  std::string dir_;
+};
+
+TEST_F(LauncherTest, WritesStdoutAndStderrAndReportsExitStatus) {
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c", "echo out; echo err >&2; exit 3"};
+  spec.stdout_path = path("stdout");
+  spec.stderr_path = path("stderr");
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+
+  int status = wait_for(*pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_EQ(describe_wait_status(status), "Command exited with status 3");
+  EXPECT_EQ(read_file(path("stdout")), "out\n");
+  EXPECT_EQ(read_file(path("stderr")), "err\n");
+
+  mode_t umask_bits = ::umask(0);
+  ::umask(umask_bits);
+  struct stat st {};
+  ASSERT_EQ(::stat(path("stdout").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644 & ~umask_bits);
+}
+
+TEST_F(LauncherTest, OutputFilesAreAppendedTo) {
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c", "echo second"};
+  spec.stdout_path = path("stdout");
+  spec.stderr_path = path("stdout");
+  std::ofstream(path("stdout")) << "first\n";
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_TRUE(WIFEXITED(wait_for(*pid)));
+  EXPECT_EQ(read_file(path("stdout")), "first\nsecond\n");
+}
+
+TEST_F(LauncherTest, MissingProgramIsAnErrorNamingIt) {
+  LaunchSpec spec;
+  spec.argv = {"stoa-no-such-program-1f2e3d"};
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid.is_error());
+  EXPECT_NE(pid.error().find("stoa-no-such-program-1f2e3d"), std::string::npos) << pid.error();
+  EXPECT_NE(pid.error().find("No such file or directory"), std::string::npos) << pid.error();
+
+  spec.argv = {path("missing")};
+  pid = launch(spec);
+  ASSERT_TRUE(pid.is_error());
+  EXPECT_NE(pid.error().find(path("missing")), std::string::npos) << pid.error();
+  EXPECT_NE(pid.error().find("No such file or directory"), std::string::npos) << pid.error();
+}
+
+TEST_F(LauncherTest, NonExecutableFileIsAnError) {
+  std::ofstream(path("script")) << "#!/bin/sh\nexit 0\n";
+  ASSERT_EQ(::chmod(path("script").c_str(), 0644), 0);
+  LaunchSpec spec;
+  spec.argv = {path("script")};
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid.is_error());
+  EXPECT_NE(pid.error().find(path("script")), std::string::npos) << pid.error();
+  EXPECT_NE(pid.error().find("Permission denied"), std::string::npos) << pid.error();
+}
+
+TEST_F(LauncherTest, MissingWorkingDirIsAnErrorNamingIt) {
+  LaunchSpec spec;
+  spec.argv = {"true"};
+  spec.working_dir = path("nowhere");
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid.is_error());
+  EXPECT_NE(pid.error().find(path("nowhere")), std::string::npos) << pid.error();
+  EXPECT_NE(pid.error().find("No such file or directory"), std::string::npos) << pid.error();
+}
+
+TEST_F(LauncherTest, UnopenableStdoutIsAnErrorNamingIt) {
+  LaunchSpec spec;
+  spec.argv = {"true"};
+  spec.stdout_path = path("no/such/dir/stdout");
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid.is_error());
+  EXPECT_NE(pid.error().find(path("no/such/dir/stdout")), std::string::npos) << pid.error();
+}
+
+TEST_F(LauncherTest, EmptyArgvIsAnError) {
+  EXPECT_TRUE(launch(LaunchSpec{}).is_error());
+}
+
+TEST_F(LauncherTest, EnvironmentAndWorkingDirAreApplied) {
+  ASSERT_EQ(::setenv("STOA_LAUNCHER_TEST_INHERITED", "yes", 1), 0);
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c", "echo \"$FOO:$STOA_LAUNCHER_TEST_INHERITED\"; pwd -P"};
+  spec.env = {{"FOO", "bar baz"}};
+  spec.working_dir = dir_;
+  spec.stdout_path = path("stdout");
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+  EXPECT_EQ(read_file(path("stdout")),
+            "bar baz:yes\n" + std::filesystem::canonical(dir_).string() + "\n");
+}
+
+TEST_F(LauncherTest, EnvironmentCanReplaceOurs) {
+  ASSERT_EQ(::setenv("STOA_LAUNCHER_TEST_INHERITED", "yes", 1), 0);
+  LaunchSpec spec;
+  spec.argv = {"env"};  // Found through our PATH: the child has none.
+  spec.env = {{"ONLY", "this"}};
+  spec.inherit_env = false;
+  spec.stdout_path = path("stdout");
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+  EXPECT_EQ(read_file(path("stdout")), "ONLY=this\n");
+}
+
+TEST_F(LauncherTest, ChildLeadsANewSession) {
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c", "cut -d' ' -f5,6 /proc/$$/stat"};  // "<pgrp> <session>".
+  spec.stdout_path = path("stdout");
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+  EXPECT_EQ(read_file(path("stdout")), std::to_string(*pid) + " " + std::to_string(*pid) + "\n");
+}
+
+TEST_F(LauncherTest, ChildDoesNotInheritOurDescriptorsOrIgnoredSignals) {
+  int fd = ::open(path("held").c_str(), O_WRONLY | O_CREAT, 0644);  // Deliberately not CLOEXEC.
+  ASSERT_GE(fd, 3);
+  struct sigaction ignore {};
+  struct sigaction old {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGUSR1, &ignore, &old), 0);
+
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c",
+               "if [ -e /proc/$$/fd/" + std::to_string(fd) + " ]; then echo open; else echo closed; fi; "
+               "grep SigIgn /proc/$$/status"};
+  spec.stdout_path = path("stdout");
+  Try<pid_t> pid = launch(spec);
+  ::sigaction(SIGUSR1, &old, nullptr);
+  ::close(fd);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+
+  std::istringstream out(read_file(path("stdout")));
+  std::string first;
+  std::string label;
+  std::string mask;
+  std::getline(out, first);
+  out >> label >> mask;
+  EXPECT_EQ(first, "closed");
+  ASSERT_EQ(label, "SigIgn:");
+  EXPECT_EQ(std::stoull(mask, nullptr, 16) & (1ULL << (SIGUSR1 - 1)), 0U) << mask;
+}
+
+TEST_F(LauncherTest, SignalToTheGroupKillsTheWholeTree) {
+  // Orphaned grandchildren come back to us, so they are reaped here instead
+  // of lingering as zombies under a pid 1 that may not reap.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c", "sleep 300 & sleep 301 & wait"};
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_TRUE(poll_until([&] { return live_group_members(*pid) == 3; }))
+      << "expected sh and two sleeps, saw " << live_group_members(*pid);
+  EXPECT_TRUE(process_group_alive(*pid));
+
+  signal_process_group(*pid, SIGTERM);
+  int status = wait_for(*pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_EQ(describe_wait_status(status), "Command terminated with signal Terminated");
+
+  // The sleeps become our zombies until reaped: zombies do not count as alive.
+  EXPECT_TRUE(poll_until([&] { return !process_group_alive(*pid); }));
+  EXPECT_EQ(live_group_members(*pid), 0);
+  poll_until([] { return ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD; });
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+TEST_F(LauncherTest, SignalingANonexistentOrInvalidGroupIsHarmless) {
+  LaunchSpec spec;
+  spec.argv = {"true"};
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+  EXPECT_FALSE(process_group_alive(*pid));
+  signal_process_group(*pid, SIGKILL);  // ESRCH.
+  // Never kill(0) / kill(-1): these would hit this test or everything.
+  signal_process_group(0, SIGKILL);
+  signal_process_group(1, SIGKILL);
+  signal_process_group(-5, SIGKILL);
+  EXPECT_FALSE(process_group_alive(0));
+  EXPECT_FALSE(process_group_alive(1));
+}
+
+TEST(DescribeWaitStatus, UsesMesosWording) {
+  EXPECT_EQ(describe_wait_status(0), "Command exited with status 0");
+  EXPECT_EQ(describe_wait_status(3 << 8), "Command exited with status 3");
+  EXPECT_EQ(describe_wait_status(SIGKILL), "Command terminated with signal Killed");
+  EXPECT_EQ(describe_wait_status(SIGTERM), "Command terminated with signal Terminated");
+  EXPECT_EQ(describe_wait_status((SIGSTOP << 8) | 0x7f), "Command stopped with signal Stopped (signal)");
+}
+
+}  // namespace
+}  // namespace stoa::slave

@@ -1,0 +1,903 @@
+#include "slave/slave.hpp"
+
+#include <csignal>
+#include <unistd.h>
+
+#include <map>
+#include <random>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <picojson.h>
+
+#include "actors/atoms.hpp"
+#include "actors/http.hpp"
+#include "actors/messages.hpp"
+#include "actors/runtime.hpp"
+#include "actors/safety.hpp"
+#include "common/attributes.hpp"
+#include "common/logging.hpp"
+#include "common/task_state.hpp"
+#include "common/uuid.hpp"
+#include "common/version.hpp"
+#include "slave/launcher.hpp"
+#include "slave/paths.hpp"
+#include "slave/reaper.hpp"
+#include "slave/status_update_manager.hpp"
+
+namespace stoa::slave {
+
+using namespace stoa::internal;
+
+namespace {
+
+constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
+constexpr size_t MAX_COMPLETED_TASKS = 200;
+
+struct Executor {
+  enum class Phase { LAUNCHING, RUNNING, TERMINATING, TERMINATED };
+  std::string framework_id;
+  std::string executor_id;
+  std::string container_id;
+  std::string directory;
+  pid_t pid = -1;
+  caf::actor handle;
+  Phase phase = Phase::LAUNCHING;
+  std::map<std::string, TaskInfo> queued;    // not yet sent to the executor
+  std::map<std::string, Task> tasks;         // sent to the executor
+  std::vector<Task> completed;
+  Resources resources;
+};
+
+struct Framework {
+  FrameworkInfo info;
+  std::string pid;
+  std::map<std::string, Executor> executors;  // by executor id
+  std::vector<Executor> completed_executors;
+};
+
+class Slave {
+ public:
+  // User-declared so CAF default-constructs the state (an aggregate would be
+  // built from the actor pointer in C++20).
+  Slave() = default;
+
+  caf::stateful_actor<Slave>* self = nullptr;
+  caf::actor router;
+  SlaveOptions opts;
+  SlaveInfo info;
+  std::string slave_id;
+  bool registered = false;
+  caf::actor master;
+  bool resolving = false;
+  std::chrono::nanoseconds backoff{0};
+  uint64_t connection_generation = 0;
+  std::map<std::string, Framework> frameworks;
+  std::map<std::string, std::pair<std::string, std::string>> containers;  // cid -> (fid, eid)
+  StatusUpdateManager updates;
+  double start_time = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "slave";
+
+  // --- registration ---------------------------------------------------------
+
+  void detect_master() {
+    if (resolving) {
+      return;
+    }
+    resolving = true;
+    uint64_t gen = ++connection_generation;
+    self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, opts.master.str())
+        .then(
+            [this, gen](const caf::actor& m) {
+              resolving = false;
+              if (gen != connection_generation) {
+                return;
+              }
+              master = m;
+              self->monitor(master);
+              backoff = opts.flags.registration_backoff_factor;
+              LOG_INFO << "Detected master " << opts.master.str();
+              send_registration();
+            },
+            [this, gen](caf::error& e) {
+              resolving = false;
+              if (gen != connection_generation) {
+                return;
+              }
+              LOG_WARNING << "Cannot reach master " << opts.master.str() << ": "
+                          << self->system().render(e) << "; retrying";
+              schedule_retry();
+            });
+  }
+
+  void schedule_retry() {
+    if (backoff.count() == 0) {
+      backoff = opts.flags.registration_backoff_factor;
+    }
+    std::uniform_int_distribution<int64_t> d(0, std::max<int64_t>(1, backoff.count()));
+    auto wait = std::chrono::nanoseconds(d(rng));
+    backoff = std::min<std::chrono::nanoseconds>(backoff * 2, MAX_REGISTRATION_BACKOFF);
+    self->delayed_send(self, wait, retry_atom_v, connection_generation);
+  }
+
+  void on_retry(uint64_t gen) {
+    if (gen != connection_generation || registered) {
+      return;
+    }
+    if (!master) {
+      detect_master();
+    } else {
+      send_registration();
+    }
+  }
+
+  void send_registration() {
+    if (!master) {
+      return;
+    }
+    if (slave_id.empty()) {
+      RegisterSlaveMessage m;
+      *m.mutable_slave() = info;
+      m.set_version(STOA_VERSION);
+      m.set_pid(opts.upid.str());
+      self->send(master, m);
+    } else {
+      ReregisterSlaveMessage m;
+      *m.mutable_slave() = info;
+      m.mutable_slave()->mutable_id()->set_value(slave_id);
+      m.set_version(STOA_VERSION);
+      m.set_pid(opts.upid.str());
+      for (auto& [fid, f] : frameworks) {
+        *m.add_frameworks() = f.info;
+        for (auto& [eid, e] : f.executors) {
+          for (auto& [tid, t] : e.tasks) {
+            *m.add_tasks() = t;
+          }
+          for (auto& [tid, ti] : e.queued) {
+            Task t = make_task(ti, fid, TASK_STAGING);
+            *m.add_tasks() = t;
+          }
+        }
+      }
+      self->send(master, m);
+    }
+    schedule_retry();
+  }
+
+  void on_registered(const std::string& id, bool reregistered) {
+    if (!slave_id.empty() && id != slave_id) {
+      LOG_ERROR << "Registered with a different id " << id << " than " << slave_id << "; exiting";
+      ::kill(::getpid(), SIGTERM);
+      return;
+    }
+    bool first = !registered;
+    registered = true;
+    slave_id = id;
+    info.mutable_id()->set_value(id);
+    if (first) {
+      LOG_INFO << (reregistered ? "Re-registered" : "Registered") << " with master "
+               << opts.master.str() << " as " << id;
+    }
+    // Resume status updates held while disconnected.
+    for (const auto& key : updates.streams()) {
+      if (const StatusUpdate* u = updates.head(key)) {
+        forward(*u);
+      }
+    }
+  }
+
+  void on_master_down() {
+    LOG_WARNING << "Lost the master " << opts.master.str() << "; re-registering";
+    master = caf::actor{};
+    registered = false;
+    backoff = opts.flags.registration_backoff_factor;
+    ++connection_generation;
+    schedule_retry();
+  }
+
+  // --- tasks ----------------------------------------------------------------
+
+  Task make_task(const TaskInfo& ti, const std::string& fid, TaskState state) {
+    Task t;
+    t.set_name(ti.name());
+    *t.mutable_task_id() = ti.task_id();
+    t.mutable_framework_id()->set_value(fid);
+    t.mutable_executor_id()->set_value("");
+    t.mutable_slave_id()->set_value(slave_id);
+    t.set_state(state);
+    *t.mutable_resources() = ti.resources();
+    if (ti.has_labels()) {
+      *t.mutable_labels() = ti.labels();
+    }
+    return t;
+  }
+
+  // An update the slave itself generates (the executor could not).
+  void slave_update(const std::string& fid, const std::string& eid, const TaskID& task_id,
+                    TaskState state, TaskStatus::Reason reason, const std::string& message) {
+    StatusUpdate u;
+    u.mutable_framework_id()->set_value(fid);
+    u.mutable_executor_id()->set_value(eid);
+    u.mutable_slave_id()->set_value(slave_id);
+    std::string uuid = random_uuid_bytes();
+    TaskStatus* s = u.mutable_status();
+    *s->mutable_task_id() = task_id;
+    s->set_state(state);
+    s->set_reason(reason);
+    s->set_source(TaskStatus::SOURCE_SLAVE);
+    s->set_message(message);
+    s->set_timestamp(now_seconds());
+    s->mutable_slave_id()->set_value(slave_id);
+    s->set_uuid(uuid);
+    u.set_timestamp(now_seconds());
+    u.set_uuid(uuid);
+    handle_update(u);
+  }
+
+  void on_run_task(RunTaskMessage& m) {
+    const TaskInfo& ti = m.task();
+    const std::string fid = m.framework_id().value();
+    const std::string tid = ti.task_id().value();
+    if (!registered) {
+      LOG_WARNING << "Ignoring task " << tid << ": not registered";
+      return;
+    }
+    Framework& f = frameworks[fid];
+    f.info = m.framework();
+    f.pid = m.pid();
+    std::string eid = tid;  // the command executor is named after its task
+    if (auto err = validate_path_id("task id", tid)) {
+      slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                   err->message);
+      return;
+    }
+    if (f.executors.count(eid)) {
+      slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_TASK_INVALID,
+                   "An executor named " + eid + " is already running");
+      return;
+    }
+    Executor e;
+    e.framework_id = fid;
+    e.executor_id = eid;
+    e.container_id = random_uuid();
+    Try<std::string> dir = create_sandbox(opts.flags.work_dir, slave_id, fid, eid, e.container_id);
+    if (dir.is_error()) {
+      slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                   "Cannot create the sandbox: " + dir.error());
+      return;
+    }
+    e.directory = *dir;
+    e.queued[tid] = ti;
+    Try<Resources> r = Resources::from_proto(ti.resources());
+    if (r.is_some()) {
+      e.resources = *r;
+    }
+    LaunchSpec spec;
+    spec.argv = {opts.executor_path};
+    spec.working_dir = e.directory;
+    spec.stdout_path = e.directory + "/stdout";
+    spec.stderr_path = e.directory + "/stderr";
+    spec.env = {
+        {"STOA_SLAVE_PID", opts.upid.str()},  {"STOA_SLAVE_ID", slave_id},
+        {"STOA_FRAMEWORK_ID", fid},           {"STOA_EXECUTOR_ID", eid},
+        {"STOA_CONTAINER_ID", e.container_id}, {"STOA_DIRECTORY", e.directory},
+        {"STOA_EXECUTOR_IP", opts.upid.host}, {"MESOS_SANDBOX", e.directory},
+        {"MESOS_DIRECTORY", e.directory},     {"MESOS_FRAMEWORK_ID", fid},
+        {"MESOS_EXECUTOR_ID", eid},           {"MESOS_SLAVE_ID", slave_id},
+    };
+    Try<pid_t> pid = launch(spec);
+    if (pid.is_error()) {
+      slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                   "Cannot launch the executor: " + pid.error());
+      return;
+    }
+    e.pid = *pid;
+    containers[e.container_id] = {fid, eid};
+    spawn_reaper(self->system(), e.pid, self, e.container_id);
+    self->delayed_send(self, opts.flags.executor_registration_timeout, timeout_atom_v,
+                       e.container_id);
+    LOG_INFO << "Launched executor " << eid << " (pid " << e.pid << ") of framework " << fid
+             << " in " << e.directory;
+    f.executors.emplace(eid, std::move(e));
+  }
+
+  Executor* executor_by_container(const std::string& cid) {
+    auto it = containers.find(cid);
+    if (it == containers.end()) {
+      return nullptr;
+    }
+    auto f = frameworks.find(it->second.first);
+    if (f == frameworks.end()) {
+      return nullptr;
+    }
+    auto e = f->second.executors.find(it->second.second);
+    return e == f->second.executors.end() ? nullptr : &e->second;
+  }
+
+  Executor* executor_by_handle(const caf::actor_addr& addr) {
+    for (auto& [fid, f] : frameworks) {
+      for (auto& [eid, e] : f.executors) {
+        if (e.handle && e.handle.address() == addr) {
+          return &e;
+        }
+      }
+    }
+    return nullptr;
+  }
+
+  void on_register_executor(RegisterExecutorMessage& m) {
+    caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+    auto f = frameworks.find(m.framework_id().value());
+    Executor* e = nullptr;
+    if (f != frameworks.end()) {
+      auto it = f->second.executors.find(m.executor_id().value());
+      if (it != f->second.executors.end()) {
+        e = &it->second;
+      }
+    }
+    if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
+      ShutdownExecutorMessage sm;
+      *sm.mutable_executor_id() = m.executor_id();
+      *sm.mutable_framework_id() = m.framework_id();
+      self->send(from, sm);
+      return;
+    }
+    e->handle = from;
+    e->phase = Executor::Phase::RUNNING;
+    self->monitor(from);
+    ExecutorRegisteredMessage reply;
+    reply.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
+    reply.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
+    *reply.mutable_framework_id() = m.framework_id();
+    *reply.mutable_framework_info() = f->second.info;
+    reply.mutable_slave_id()->set_value(slave_id);
+    *reply.mutable_slave_info() = info;
+    self->send(from, reply);
+    for (auto& [tid, ti] : e->queued) {
+      e->tasks[tid] = make_task(ti, e->framework_id, TASK_STAGING);
+      RunTaskMessage run;
+      *run.mutable_framework_id() = m.framework_id();
+      *run.mutable_framework() = f->second.info;
+      *run.mutable_task() = ti;
+      run.set_pid(f->second.pid);
+      self->send(from, run);
+    }
+    e->queued.clear();
+  }
+
+  void on_executor_update(StatusUpdateMessage& m) {
+    caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+    StatusUpdate u = m.update();
+    if (u.uuid().empty()) {
+      LOG_WARNING << "Dropping a status update without uuid from an executor";
+      return;
+    }
+    u.mutable_slave_id()->set_value(slave_id);
+    u.mutable_status()->mutable_slave_id()->set_value(slave_id);
+    // The executor may forget the update once the slave has it.
+    StatusUpdateAcknowledgementMessage ack;
+    ack.mutable_slave_id()->set_value(slave_id);
+    *ack.mutable_framework_id() = u.framework_id();
+    *ack.mutable_task_id() = u.status().task_id();
+    ack.set_uuid(u.uuid());
+    self->send(from, ack);
+    handle_update(u);
+  }
+
+  // Records the task's new state and queues the update for the master.
+  void handle_update(StatusUpdate& u) {
+    const std::string fid = u.framework_id().value();
+    const std::string tid = u.status().task_id().value();
+    auto f = frameworks.find(fid);
+    if (f != frameworks.end()) {
+      auto e = f->second.executors.find(u.executor_id().value());
+      if (e != f->second.executors.end()) {
+        auto t = e->second.tasks.find(tid);
+        if (t != e->second.tasks.end()) {
+          t->second.set_state(u.status().state());
+          TaskStatus s = u.status();
+          s.clear_message();
+          *t->second.add_statuses() = s;
+          u.set_latest_state(u.status().state());
+        }
+      }
+    }
+    if (updates.update(u)) {
+      forward(u);
+    }
+  }
+
+  void forward(const StatusUpdate& u) {
+    if (!registered || !master) {
+      return;  // re-sent on (re-)registration
+    }
+    StatusUpdateMessage m;
+    *m.mutable_update() = u;
+    m.set_pid(opts.upid.str());
+    // The latest known state of the task, which may be newer than the head.
+    if (Task* t = find_task(u.framework_id().value(), u.status().task_id().value())) {
+      m.mutable_update()->set_latest_state(t->state());
+    }
+    self->send(master, m);
+    self->delayed_send(self, STATUS_UPDATE_RETRY_INTERVAL_MIN, tick_atom_v, u.framework_id().value(),
+                       u.status().task_id().value(), u.uuid(),
+                       static_cast<int64_t>(std::chrono::nanoseconds(STATUS_UPDATE_RETRY_INTERVAL_MIN).count()));
+  }
+
+  void on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid,
+                       int64_t interval_ns) {
+    const StatusUpdate* head = updates.head({fid, tid});
+    if (head == nullptr || head->uuid() != uuid || !registered || !master) {
+      return;
+    }
+    StatusUpdateMessage m;
+    *m.mutable_update() = *head;
+    m.set_pid(opts.upid.str());
+    self->send(master, m);
+    auto next = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(interval_ns * 2),
+                                                   STATUS_UPDATE_RETRY_INTERVAL_MAX);
+    self->delayed_send(self, next, tick_atom_v, fid, tid, uuid, static_cast<int64_t>(next.count()));
+  }
+
+  Task* find_task(const std::string& fid, const std::string& tid) {
+    auto f = frameworks.find(fid);
+    if (f == frameworks.end()) {
+      return nullptr;
+    }
+    for (auto& [eid, e] : f->second.executors) {
+      auto t = e.tasks.find(tid);
+      if (t != e.tasks.end()) {
+        return &t->second;
+      }
+    }
+    return nullptr;
+  }
+
+  void on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
+    bool matched = false;
+    std::optional<StatusUpdate> next =
+        updates.acknowledge(m.framework_id().value(), m.task_id().value(), m.uuid(), &matched);
+    if (!matched) {
+      return;
+    }
+    if (next) {
+      forward(*next);
+    }
+    if (updates.done({m.framework_id().value(), m.task_id().value()})) {
+      complete_task(m.framework_id().value(), m.task_id().value());
+    }
+  }
+
+  // The task's terminal update is acknowledged: archive it, and the executor
+  // when it has exited and nothing is left.
+  void complete_task(const std::string& fid, const std::string& tid) {
+    auto f = frameworks.find(fid);
+    if (f == frameworks.end()) {
+      return;
+    }
+    for (auto it = f->second.executors.begin(); it != f->second.executors.end(); ++it) {
+      Executor& e = it->second;
+      auto t = e.tasks.find(tid);
+      if (t == e.tasks.end()) {
+        continue;
+      }
+      if (!is_terminal_state(t->second.state())) {
+        return;
+      }
+      e.completed.push_back(t->second);
+      e.tasks.erase(t);
+      maybe_archive(f->second, it->first);
+      return;
+    }
+  }
+
+  void maybe_archive(Framework& f, const std::string& eid) {
+    auto it = f.executors.find(eid);
+    if (it == f.executors.end()) {
+      return;
+    }
+    Executor& e = it->second;
+    if (e.phase != Executor::Phase::TERMINATED || !e.tasks.empty() || !e.queued.empty()) {
+      return;
+    }
+    containers.erase(e.container_id);
+    f.completed_executors.push_back(std::move(e));
+    if (f.completed_executors.size() > MAX_COMPLETED_TASKS) {
+      f.completed_executors.erase(f.completed_executors.begin());
+    }
+    f.executors.erase(it);
+  }
+
+  void on_kill_task(KillTaskMessage& m) {
+    const std::string fid = m.framework_id().value();
+    const std::string tid = m.task_id().value();
+    auto f = frameworks.find(fid);
+    if (f != frameworks.end()) {
+      for (auto& [eid, e] : f->second.executors) {
+        if (auto q = e.queued.find(tid); q != e.queued.end()) {
+          TaskID task_id = q->second.task_id();
+          e.tasks[tid] = make_task(q->second, fid, TASK_STAGING);
+          e.queued.erase(q);
+          slave_update(fid, eid, task_id, TASK_KILLED, TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH,
+                       "Killed before the executor registered");
+          if (e.queued.empty() && e.phase == Executor::Phase::LAUNCHING) {
+            e.phase = Executor::Phase::TERMINATING;
+            signal_process_group(e.pid, SIGKILL);
+          }
+          return;
+        }
+        if (auto t = e.tasks.find(tid); t != e.tasks.end()) {
+          if (is_terminal_state(t->second.state())) {
+            return;
+          }
+          if (e.handle) {
+            self->send(e.handle, m);
+          }
+          return;
+        }
+      }
+    }
+    TaskID task_id = m.task_id();
+    LOG_WARNING << "Asked to kill unknown task " << tid << " of framework " << fid;
+    StatusUpdateMessage lost;
+    StatusUpdate* u = lost.mutable_update();
+    u->mutable_framework_id()->set_value(fid);
+    u->mutable_slave_id()->set_value(slave_id);
+    TaskStatus* s = u->mutable_status();
+    *s->mutable_task_id() = task_id;
+    s->set_state(TASK_LOST);
+    s->set_source(TaskStatus::SOURCE_SLAVE);
+    s->set_reason(TaskStatus::REASON_TASK_UNKNOWN);
+    s->set_message("Task is unknown to the slave");
+    s->set_timestamp(now_seconds());
+    u->set_timestamp(now_seconds());
+    if (master) {
+      self->send(master, lost);  // no uuid: informational, never retried
+    }
+  }
+
+  void on_reaped(const std::string& cid, int status) {
+    Executor* e = executor_by_container(cid);
+    if (e == nullptr) {
+      return;
+    }
+    std::string why = describe_wait_status(status);
+    LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: "
+             << why;
+    e->phase = Executor::Phase::TERMINATED;
+    // Anything left of its process group goes too.
+    signal_process_group(e->pid, SIGKILL);
+    std::string fid = e->framework_id;
+    std::string eid = e->executor_id;
+    std::vector<TaskID> unfinished;
+    for (auto& [tid, t] : e->tasks) {
+      if (!is_terminal_state(t.state())) {
+        unfinished.push_back(t.task_id());
+      }
+    }
+    for (auto& [tid, ti] : e->queued) {
+      e->tasks[tid] = make_task(ti, fid, TASK_STAGING);
+      unfinished.push_back(ti.task_id());
+    }
+    e->queued.clear();
+    for (const TaskID& id : unfinished) {
+      slave_update(fid, eid, id, TASK_FAILED, TaskStatus::REASON_EXECUTOR_TERMINATED,
+                   "Executor terminated: " + why);
+    }
+    if (master && registered) {
+      ExitedExecutorMessage m;
+      m.mutable_slave_id()->set_value(slave_id);
+      m.mutable_framework_id()->set_value(fid);
+      m.mutable_executor_id()->set_value(eid);
+      m.set_status(status);
+      self->send(master, m);
+    }
+    auto f = frameworks.find(fid);
+    if (f != frameworks.end()) {
+      maybe_archive(f->second, eid);
+    }
+  }
+
+  void on_registration_timeout(const std::string& cid) {
+    Executor* e = executor_by_container(cid);
+    if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
+      return;
+    }
+    LOG_WARNING << "Executor " << e->executor_id << " did not register in time; killing it";
+    e->phase = Executor::Phase::TERMINATING;
+    for (auto& [tid, ti] : e->queued) {
+      e->tasks[tid] = make_task(ti, e->framework_id, TASK_STAGING);
+      slave_update(e->framework_id, e->executor_id, ti.task_id(), TASK_FAILED,
+                   TaskStatus::REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                   "Executor did not register within --executor_registration_timeout");
+    }
+    e->queued.clear();
+    signal_process_group(e->pid, SIGKILL);
+  }
+
+  void shutdown_executor(Executor& e) {
+    if (e.phase == Executor::Phase::TERMINATED) {
+      return;
+    }
+    if (e.handle) {
+      ShutdownExecutorMessage m;
+      m.mutable_executor_id()->set_value(e.executor_id);
+      m.mutable_framework_id()->set_value(e.framework_id);
+      self->send(e.handle, m);
+      e.phase = Executor::Phase::TERMINATING;
+      self->delayed_send(self, opts.flags.executor_shutdown_grace_period, kill_atom_v,
+                         e.container_id);
+    } else {
+      e.phase = Executor::Phase::TERMINATING;
+      signal_process_group(e.pid, SIGKILL);
+    }
+  }
+
+  void on_shutdown_framework(ShutdownFrameworkMessage& m) {
+    auto f = frameworks.find(m.framework_id().value());
+    if (f == frameworks.end()) {
+      return;
+    }
+    LOG_INFO << "Shutting down framework " << f->first;
+    for (auto& [eid, e] : f->second.executors) {
+      shutdown_executor(e);
+    }
+    updates.remove_framework(f->first);
+  }
+
+  void on_hard_kill(const std::string& cid) {
+    Executor* e = executor_by_container(cid);
+    if (e != nullptr && e->phase != Executor::Phase::TERMINATED) {
+      signal_process_group(e->pid, SIGKILL);
+    }
+  }
+
+  void on_framework_message(FrameworkToExecutorMessage& m) {
+    auto f = frameworks.find(m.framework_id().value());
+    if (f == frameworks.end()) {
+      return;
+    }
+    auto e = f->second.executors.find(m.executor_id().value());
+    if (e != f->second.executors.end() && e->second.handle) {
+      self->send(e->second.handle, m);
+    }
+  }
+
+  void on_executor_message(ExecutorToFrameworkMessage& m) {
+    if (master && registered) {
+      m.mutable_slave_id()->set_value(slave_id);
+      self->send(master, m);
+    }
+  }
+
+  void on_down(const caf::down_msg& dm) {
+    if (master && dm.source == master.address()) {
+      on_master_down();
+      return;
+    }
+    if (Executor* e = executor_by_handle(dm.source)) {
+      e->handle = caf::actor{};  // the reaper reports the exit status
+    }
+  }
+
+  // Kills every executor (slave shutting down).
+  void kill_all() {
+    for (auto& [fid, f] : frameworks) {
+      for (auto& [eid, e] : f.executors) {
+        if (e.phase != Executor::Phase::TERMINATED && e.pid > 0) {
+          signal_process_group(e.pid, SIGKILL);
+        }
+      }
+    }
+  }
+
+  // --- HTTP -----------------------------------------------------------------
+
+  static picojson::value task_json(const Task& t) {
+    picojson::object o;
+    o["id"] = picojson::value(t.task_id().value());
+    o["name"] = picojson::value(t.name());
+    o["framework_id"] = picojson::value(t.framework_id().value());
+    o["executor_id"] = picojson::value(t.executor_id().value());
+    o["slave_id"] = picojson::value(t.slave_id().value());
+    o["state"] = picojson::value(TaskState_Name(t.state()));
+    Try<Resources> r = Resources::from_proto(t.resources());
+    o["resources"] = resources_to_json(r.is_some() ? *r : Resources());
+    picojson::array statuses;
+    for (const TaskStatus& s : t.statuses()) {
+      picojson::object so;
+      so["state"] = picojson::value(TaskState_Name(s.state()));
+      so["timestamp"] = picojson::value(s.timestamp());
+      statuses.emplace_back(so);
+    }
+    o["statuses"] = picojson::value(statuses);
+    return picojson::value(o);
+  }
+
+  picojson::value executor_json(const Executor& e) {
+    picojson::object o;
+    o["id"] = picojson::value(e.executor_id);
+    o["name"] = picojson::value("Command Executor (Task: " + e.executor_id + ")");
+    o["source"] = picojson::value(e.executor_id);
+    o["container"] = picojson::value(e.container_id);
+    o["directory"] = picojson::value(e.directory);
+    o["resources"] = resources_to_json(e.resources);
+    picojson::array tasks;
+    picojson::array queued;
+    picojson::array completed;
+    for (const auto& [tid, t] : e.tasks) {
+      tasks.push_back(task_json(t));
+    }
+    for (const auto& [tid, ti] : e.queued) {
+      queued.push_back(task_json(const_cast<Slave*>(this)->make_task(ti, e.framework_id, TASK_STAGING)));
+    }
+    for (const Task& t : e.completed) {
+      completed.push_back(task_json(t));
+    }
+    o["tasks"] = picojson::value(tasks);
+    o["queued_tasks"] = picojson::value(queued);
+    o["completed_tasks"] = picojson::value(completed);
+    return picojson::value(o);
+  }
+
+  picojson::value state_json() {
+    picojson::object o;
+    o["version"] = picojson::value(STOA_VERSION);
+    o["build_date"] = picojson::value(STOA_BUILD_DATE);
+    o["start_time"] = picojson::value(start_time);
+    o["id"] = picojson::value(slave_id);
+    o["pid"] = picojson::value(opts.upid.str());
+    o["hostname"] = picojson::value(info.hostname());
+    o["port"] = picojson::value(static_cast<double>(opts.upid.port));
+    o["capabilities"] = picojson::value(picojson::array{picojson::value("MULTI_ROLE")});
+    o["resources"] = resources_to_json(opts.resources);
+    o["reserved_resources"] = reserved_resources_to_json(opts.resources);
+    o["unreserved_resources"] = resources_to_json(opts.resources.unreserved());
+    o["attributes"] = attributes_to_json(info.attributes());
+    o["master_hostname"] = picojson::value(opts.master.host);
+    if (opts.flags.log_dir) {
+      o["log_dir"] = picojson::value(*opts.flags.log_dir);
+    }
+    picojson::object flags;
+    for (const auto& [k, v] : opts.flags.values()) {
+      flags[k] = picojson::value(v);
+    }
+    o["flags"] = picojson::value(flags);
+    picojson::array fws;
+    for (const auto& [fid, f] : frameworks) {
+      picojson::object fo;
+      fo["id"] = picojson::value(fid);
+      fo["name"] = picojson::value(f.info.name());
+      fo["user"] = picojson::value(f.info.user());
+      fo["failover_timeout"] = picojson::value(f.info.failover_timeout());
+      fo["checkpoint"] = picojson::value(f.info.checkpoint());
+      fo["hostname"] = picojson::value(f.info.hostname());
+      fo["role"] = picojson::value(f.info.role());
+      picojson::array execs;
+      for (const auto& [eid, e] : f.executors) {
+        execs.push_back(executor_json(e));
+      }
+      picojson::array done;
+      for (const Executor& e : f.completed_executors) {
+        done.push_back(executor_json(e));
+      }
+      fo["executors"] = picojson::value(execs);
+      fo["completed_executors"] = picojson::value(done);
+      fws.emplace_back(fo);
+    }
+    o["frameworks"] = picojson::value(fws);
+    o["completed_frameworks"] = picojson::value(picojson::array{});
+    return picojson::value(o);
+  }
+
+  std::tuple<int, std::string> on_state_request(const std::string& endpoint) {
+    if (endpoint == "state") {
+      return {200, state_json().serialize()};
+    }
+    if (endpoint == "flags") {
+      picojson::object flags;
+      for (const auto& [k, v] : opts.flags.values()) {
+        flags[k] = picojson::value(v);
+      }
+      picojson::object o;
+      o["flags"] = picojson::value(flags);
+      return {200, picojson::value(o).serialize()};
+    }
+    return {404, "{\"message\":\"Unknown endpoint\"}"};
+  }
+};
+
+using slave_actor = caf::stateful_actor<Slave>;
+
+caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions opts) {
+  Slave& s = self->state;
+  s.self = self;
+  s.router = std::move(router);
+  s.opts = std::move(opts);
+  s.start_time = now_seconds();
+  set_safe_handlers(self, "slave");
+  s.info.set_hostname(s.opts.hostname);
+  s.info.set_port(s.opts.upid.port);
+  s.opts.resources.to_proto(s.info.mutable_resources());
+  for (const Attribute& a : s.opts.attributes) {
+    *s.info.add_attributes() = a;
+  }
+  self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    self->state.kill_all();
+    self->quit(msg.reason);
+  });
+  s.detect_master();
+  return {
+      [self](SlaveRegisteredMessage& m) { self->state.on_registered(m.slave_id().value(), false); },
+      [self](SlaveReregisteredMessage& m) { self->state.on_registered(m.slave_id().value(), true); },
+      [self](RunTaskMessage& m) { self->state.on_run_task(m); },
+      [self](KillTaskMessage& m) { self->state.on_kill_task(m); },
+      [self](StatusUpdateAcknowledgementMessage& m) { self->state.on_acknowledgement(m); },
+      [self](ShutdownFrameworkMessage& m) { self->state.on_shutdown_framework(m); },
+      [self](FrameworkToExecutorMessage& m) { self->state.on_framework_message(m); },
+      [self](ExecutorToFrameworkMessage& m) { self->state.on_executor_message(m); },
+      [self](PingSlaveMessage&) {
+        self->send(caf::actor_cast<caf::actor>(self->current_sender()), PongSlaveMessage{});
+      },
+      [self](ShutdownMessage& m) {
+        LOG_WARNING << "Master asked this slave to shut down: " << m.message();
+        self->state.kill_all();
+        ::kill(::getpid(), SIGTERM);
+      },
+      [self](RegisterExecutorMessage& m) { self->state.on_register_executor(m); },
+      [self](StatusUpdateMessage& m) { self->state.on_executor_update(m); },
+      [self](retry_atom, uint64_t gen) { self->state.on_retry(gen); },
+      [self](reaped_atom, const std::string& cid, int status) { self->state.on_reaped(cid, status); },
+      [self](timeout_atom, const std::string& cid) { self->state.on_registration_timeout(cid); },
+      [self](kill_atom, const std::string& cid) { self->state.on_hard_kill(cid); },
+      [self](tick_atom, const std::string& fid, const std::string& tid, const std::string& uuid,
+             int64_t interval) { self->state.on_update_retry(fid, tid, uuid, interval); },
+      [self](state_atom, const std::string& endpoint, const std::map<std::string, std::string>&) {
+        return self->state.on_state_request(endpoint);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_slave(caf::actor_system& sys, const caf::actor& router, SlaveOptions opts) {
+  return sys.spawn(slave_behavior, router, std::move(opts));
+}
+
+void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std::string& id) {
+  auto route = [&](const std::string& path, const std::string& endpoint, const std::string& help) {
+    http::Route r;
+    r.path = path;
+    r.help = help;
+    r.handler = [slave, endpoint](caf::io::broker* self, const http::Request& req,
+                                  http::Responder respond) {
+      self->request(slave, std::chrono::seconds(10), state_atom_v, endpoint, req.query)
+          .then(
+              [respond](int status, std::string& body) {
+                http::Response resp;
+                resp.status = status;
+                resp.body = std::move(body);
+                respond(std::move(resp));
+              },
+              [respond](caf::error& e) {
+                respond(http::error_response(503, "Slave did not answer: " + caf::to_string(e)));
+              });
+    };
+    runtime.add_route(std::move(r));
+  };
+  route("/" + id + "/state", "state",
+        "State of this slave: resources, attributes, frameworks, executors and tasks.");
+  route("/" + id + "/state.json", "state", "Alias of /" + id + "/state.");
+  route("/" + id + "/flags", "flags", "The slave's effective flags.");
+  http::Route health;
+  health.path = "/" + id + "/health";
+  health.help = "Answers 200 OK with an empty body while the slave runs.";
+  health.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
+    respond(http::text_response("", 200));
+  };
+  runtime.add_route(health);
+}
+
+}  // namespace stoa::slave

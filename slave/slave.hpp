@@ -1,0 +1,44 @@
+#pragma once
+// The slave: registers with the master, launches one command executor
+// process (stoa-executor) per task in a sandbox, relays status updates to
+// the master reliably (status_update_manager.hpp) and kills what it is told
+// to kill.
+//
+// Messages: from the master  SlaveRegisteredMessage, SlaveReregisteredMessage,
+//   RunTaskMessage, KillTaskMessage, StatusUpdateAcknowledgementMessage,
+//   ShutdownFrameworkMessage, PingSlaveMessage, FrameworkToExecutorMessage,
+//   ShutdownMessage; from executors RegisterExecutorMessage,
+//   StatusUpdateMessage, ExecutorToFrameworkMessage.
+// Requests (local, HTTP): (state_atom, endpoint, query) -> (int, std::string).
+
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actors/upid.hpp"
+#include "common/resources.hpp"
+#include "proto/stoa.pb.h"
+#include "slave/slave_flags.hpp"
+
+namespace stoa {
+class Runtime;
+}
+
+namespace stoa::slave {
+
+struct SlaveOptions {
+  SlaveFlags flags;
+  Upid upid;                    // slave(1)@ip:port
+  Upid master;                  // master@host:port
+  std::string hostname;
+  Resources resources;
+  std::vector<Attribute> attributes;
+  std::string executor_path;    // the stoa-executor binary
+};
+
+caf::actor spawn_slave(caf::actor_system& sys, const caf::actor& router, SlaveOptions opts);
+
+// /slave(1)/state, /slave(1)/health, /slave(1)/flags.
+void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std::string& id);
+
+}  // namespace stoa::slave

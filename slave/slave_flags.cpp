@@ -1,0 +1,63 @@
+#include "slave/slave_flags.hpp"
+
+namespace stoa::slave {
+
+SlaveFlags::SlaveFlags() {
+  add(&master, "master", "The master: host:port or master@host:port (required).");
+  add(&ip, "ip", "IP address to listen on (HTTP and actor traffic).", "127.0.0.1");
+  add(&port, "port", "Port to listen on (0 = the OS picks one).", 5051);
+  check("port", [](const std::string& v) -> std::optional<std::string> {
+    int p = std::stoi(v);
+    if (p < 0 || p > 65535) {
+      return "must be within 0..65535";
+    }
+    return std::nullopt;
+  });
+  add(&hostname, "hostname", "Hostname to advertise (default: --ip, or the looked-up name).");
+  add(&hostname_lookup, "hostname_lookup",
+      "Whether to look up the hostname of --ip when --hostname is not given.", true);
+  add(&work_dir, "work_dir", "Directory for sandboxes and checkpoints.", "/var/lib/stoa/slave");
+  add(&log_dir, "log_dir", "Directory for log files (logs go to stderr when unset).");
+  add(&resources, "resources",
+      "Total resources, e.g. cpus:4;mem:4096;disk:10000;ports:[31000-32000];cpus(web):2. "
+      "Anything not given is detected.",
+      "");
+  add(&attributes, "attributes", "Attributes of this machine, e.g. rack:r1;zone:a.");
+  add(&isolation, "isolation", "Isolators: posix/cpu,posix/mem.", "posix/cpu,posix/mem");
+  check("isolation", [](const std::string& v) -> std::optional<std::string> {
+    size_t s = 0;
+    while (s <= v.size()) {
+      size_t comma = v.find(',', s);
+      std::string name = v.substr(s, comma == std::string::npos ? std::string::npos : comma - s);
+      if (name != "posix/cpu" && name != "posix/mem") {
+        return "isolator '" + name + "' is not supported yet (supported: posix/cpu, posix/mem)";
+      }
+      if (comma == std::string::npos) {
+        break;
+      }
+      s = comma + 1;
+    }
+    return std::nullopt;
+  });
+  add(&containerizers, "containerizers", "Containerizers, in order: mesos.", "mesos");
+  check("containerizers", only_supported({"mesos"}));
+  add(&switch_user, "switch_user",
+      "Run tasks as the framework's user (requires root).", false);
+  check("switch_user", only_supported({"false"}));
+  add(&systemd_enable_support, "systemd_enable_support",
+      "Launch executors in their own systemd scope.", false);
+  check("systemd_enable_support", only_supported({"false"}));
+  add(&launcher_dir, "launcher_dir",
+      "Directory holding stoa-executor (default: the directory of this binary).");
+  add(&registration_backoff_factor, "registration_backoff_factor",
+      "Initial backoff between registration attempts.", std::chrono::seconds(1));
+  add(&executor_registration_timeout, "executor_registration_timeout",
+      "Time an executor has to register before it is killed.", std::chrono::minutes(1));
+  add(&executor_shutdown_grace_period, "executor_shutdown_grace_period",
+      "Time an executor has to exit after being told to shut down.", std::chrono::seconds(5));
+  add(&recover, "recover", "What to do with running executors at start: cleanup.", "cleanup");
+  check("recover", only_supported({"cleanup"}));
+  add(&strict, "strict", "Whether recovery errors are fatal.", true);
+}
+
+}  // namespace stoa::slave

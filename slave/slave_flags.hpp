@@ -1,0 +1,35 @@
+#pragma once
+#include <optional>
+#include <string>
+
+#include "common/flags.hpp"
+
+namespace stoa::slave {
+
+// Flags of stoa-slave (Mesos agent names). Values this build does not act
+// on are rejected with "not supported yet".
+struct SlaveFlags : FlagsBase {
+  SlaveFlags();
+
+  std::optional<std::string> master;
+  std::string ip;
+  int port;
+  std::optional<std::string> hostname;
+  bool hostname_lookup;
+  std::string work_dir;
+  std::optional<std::string> log_dir;
+  std::string resources;
+  std::optional<std::string> attributes;
+  std::string isolation;
+  std::string containerizers;
+  bool switch_user;
+  bool systemd_enable_support;
+  std::optional<std::string> launcher_dir;
+  Duration registration_backoff_factor;
+  Duration executor_registration_timeout;
+  Duration executor_shutdown_grace_period;
+  std::string recover;
+  bool strict;
+};
+
+}  // namespace stoa::slave

@@ -1,0 +1,70 @@
+#include "slave/status_update_manager.hpp"
+
+#include "common/task_state.hpp"
+
+namespace stoa::slave {
+
+bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
+  Key key{u.framework_id().value(), u.status().task_id().value()};
+  Stream& s = streams_[key];
+  if (!s.received.insert(u.uuid()).second) {
+    return false;  // duplicate
+  }
+  s.queue.push_back(u);
+  return s.queue.size() == 1;
+}
+
+std::optional<internal::StatusUpdate> StatusUpdateManager::acknowledge(
+    const std::string& framework_id, const std::string& task_id, const std::string& uuid,
+    bool* matched) {
+  *matched = false;
+  auto it = streams_.find({framework_id, task_id});
+  if (it == streams_.end() || it->second.queue.empty() || it->second.queue.front().uuid() != uuid) {
+    return std::nullopt;
+  }
+  *matched = true;
+  Stream& s = it->second;
+  bool terminal = is_terminal_state(s.queue.front().status().state());
+  s.queue.pop_front();
+  if (terminal && s.queue.empty()) {
+    streams_.erase(it);
+    return std::nullopt;
+  }
+  if (s.queue.empty()) {
+    return std::nullopt;
+  }
+  return s.queue.front();
+}
+
+const internal::StatusUpdate* StatusUpdateManager::head(const Key& key) const {
+  auto it = streams_.find(key);
+  if (it == streams_.end() || it->second.queue.empty()) {
+    return nullptr;
+  }
+  return &it->second.queue.front();
+}
+
+std::vector<StatusUpdateManager::Key> StatusUpdateManager::streams() const {
+  std::vector<Key> keys;
+  for (const auto& [k, s] : streams_) {
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+void StatusUpdateManager::remove_framework(const std::string& framework_id) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (it->first.first == framework_id) {
+      it = streams_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t StatusUpdateManager::pending(const Key& key) const {
+  auto it = streams_.find(key);
+  return it == streams_.end() ? 0 : it->second.queue.size();
+}
+
+}  // namespace stoa::slave

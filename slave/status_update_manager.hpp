@@ -1,0 +1,60 @@
+#pragma once
+// Reliable status-update streams (Mesos' task status update manager), as a
+// plain class the slave actor drives. One stream per (framework, task):
+// strictly FIFO, one update in flight; the next update is forwarded only
+// after the master acknowledges the head. Duplicates (same uuid) are
+// ignored; an acknowledgement that does not match the head is ignored.
+// Retrying is the caller's job: it re-sends `head()` of streams whose timer
+// expired with backoff (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX).
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proto/messages.pb.h"
+
+namespace stoa::slave {
+
+constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MIN = std::chrono::seconds(10);
+constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MAX = std::chrono::minutes(10);
+
+class StatusUpdateManager {
+ public:
+  using Key = std::pair<std::string, std::string>;  // (framework id, task id)
+
+  // Adds an update (REQUIRES: non-empty uuid). Returns true when it became
+  // the head of its stream and must be forwarded now; false when it is
+  // queued behind an unacknowledged update or is a duplicate.
+  bool update(const internal::StatusUpdate& u);
+
+  // Handles the master's acknowledgement. Returns the next update to
+  // forward, if any. Sets *matched to whether `uuid` was the head's.
+  std::optional<internal::StatusUpdate> acknowledge(const std::string& framework_id,
+                                                    const std::string& task_id,
+                                                    const std::string& uuid, bool* matched);
+
+  // The head (in flight) of a stream, if any.
+  const internal::StatusUpdate* head(const Key& key) const;
+  std::vector<Key> streams() const;
+  // True once a stream's terminal update has been acknowledged (the stream
+  // is then gone) or never existed.
+  bool done(const Key& key) const { return streams_.count(key) == 0; }
+  // Drops every stream of a framework (framework removed).
+  void remove_framework(const std::string& framework_id);
+  size_t pending(const Key& key) const;
+
+ private:
+  struct Stream {
+    std::deque<internal::StatusUpdate> queue;  // front = in flight
+    std::set<std::string> received;            // uuids seen
+    bool terminated = false;
+  };
+  std::map<Key, Stream> streams_;
+};
+
+}  // namespace stoa::slave

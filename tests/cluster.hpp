@@ -1,0 +1,228 @@
+#pragma once
+// The multi-process test harness: real Stoa binaries on loopback with
+// OS-picked ports, one temp directory per test, a tiny blocking HTTP client
+// and polling with deadlines (never sleeps as synchronisation).
+//
+// Binaries come from $STOA_BIN_DIR, else from STOA_DEFAULT_BIN_DIR (the
+// build's bin/ folder, a compile definition). A test whose binaries are
+// missing skips itself with STOA_REQUIRE_BINARIES(...).
+//
+// Threading: everything here is blocking and meant for the GoogleTest thread.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <picojson.h>
+
+#include "common/try.hpp"
+
+namespace stoa::tests {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+// How long a single expectation may take before the test fails.
+constexpr auto DEFAULT_TIMEOUT = std::chrono::seconds(10);
+// How often poll_until re-checks.
+constexpr auto POLL_INTERVAL = std::chrono::milliseconds(20);
+
+inline Deadline deadline_in(Clock::duration d) { return Clock::now() + d; }
+
+// Re-evaluates `done` every POLL_INTERVAL until it is true (returns true) or
+// `deadline` passes (returns the last evaluation, made at or after it).
+bool poll_until(const std::function<bool()>& done, Deadline deadline);
+
+// ---------------------------------------------------------------------------
+// Binaries.
+
+// $STOA_BIN_DIR or the build's bin/ folder.
+std::string bin_dir();
+// "<bin_dir>/<name>", or `name` itself when it holds a '/'.
+std::string binary_path(const std::string& name);
+// A skip message naming the binaries in `names` that are not executable files,
+// or nullopt when all are there.
+std::optional<std::string> missing_binaries(std::initializer_list<std::string> names);
+
+// Skips the current test (from its body or SetUp) when a binary is missing.
+#define STOA_REQUIRE_BINARIES(...)                                                      \
+  do {                                                                                  \
+    if (auto stoa_missing_ = ::stoa::tests::missing_binaries({__VA_ARGS__})) {          \
+      GTEST_SKIP() << *stoa_missing_;                                                   \
+    }                                                                                   \
+  } while (0)
+
+// ---------------------------------------------------------------------------
+// Files.
+
+// A fresh directory under $TMPDIR (or /tmp), removed by the destructor unless
+// the current test failed or $STOA_KEEP_TEST_DIRS is set (then its path is
+// printed).
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path);
+// The last `lines` lines of the file at `path` ("" when unreadable).
+std::string tail_of_file(const std::string& path, size_t lines);
+// Regular files named `name` anywhere under `root`.
+std::vector<std::string> find_files_named(const std::string& root, const std::string& name);
+
+// ---------------------------------------------------------------------------
+// Processes.
+
+// A running binary. stdout and stderr go to one log file. The child leads its
+// own process group. The destructor SIGKILLs that group and reaps the child.
+class Process {
+ public:
+  // Starts binary_path(binary) with `args` (argv[1..]). `env` is added to
+  // ours. Error names the binary and the reason.
+  static Try<std::unique_ptr<Process>> start(const std::string& binary, const std::vector<std::string>& args,
+                                             const std::string& log_path,
+                                             const std::map<std::string, std::string>& env = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& name() const { return name_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string log() const { return read_file(log_path_); }
+  // The log's lines that match `re` (regex_search), in order.
+  std::vector<std::string> lines_matching(const std::regex& re) const;
+
+  // Waits for the first log line matching `re` and returns its submatches
+  // ([0] is the whole match). nullopt at the deadline, or as soon as the
+  // process has exited without having logged such a line.
+  std::optional<std::vector<std::string>> wait_for_line(const std::regex& re, Deadline deadline);
+
+  // Sends `sig` to the process itself (not its group).
+  void kill(int sig);
+  // True until the process has exited (reaps it when it has).
+  bool running();
+  // Waits for exit and returns the exit code (128 + signal when killed by a
+  // signal); nullopt at the deadline.
+  std::optional<int> wait_exit(Deadline deadline);
+  // How the process ended ("exit code 1", "signal 9"), or "running".
+  std::string describe_exit() const;
+
+ private:
+  Process(std::string name, pid_t pid, std::string log_path)
+      : name_(std::move(name)), pid_(pid), log_path_(std::move(log_path)) {}
+  bool try_reap();
+
+  std::string name_;
+  pid_t pid_;
+  std::string log_path_;
+  std::optional<int> status_;  // waitpid status once reaped
+};
+
+// Processes whose /proc/<pid>/cmdline or environ contains `marker`, zombies
+// excluded (they hold no resources and have neither).
+std::vector<pid_t> processes_with_marker(const std::string& marker);
+// Processes whose working directory is `dir` or below it.
+std::vector<pid_t> processes_under(const std::string& dir);
+// "marker-<hex>" unique to this call.
+std::string unique_marker();
+// `text` with every regex metacharacter escaped (ECMAScript grammar).
+std::string regex_escape(const std::string& text);
+
+// ---------------------------------------------------------------------------
+// HTTP.
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+// Sends `request` bytes as-is to host:port and reads one response (by
+// Content-Length, chunked, or until the server closes). Error on connect,
+// timeout or an unparseable response.
+Try<HttpResponse> http_raw(const std::string& host, int port, const std::string& request,
+                           Deadline deadline = deadline_in(DEFAULT_TIMEOUT));
+// GET `path` with `Connection: close`.
+Try<HttpResponse> http_get(const std::string& host, int port, const std::string& path,
+                           Deadline deadline = deadline_in(DEFAULT_TIMEOUT));
+// GET + parse JSON; Error unless the status is 200 and the body is JSON.
+Try<picojson::value> http_get_json(const std::string& host, int port, const std::string& path,
+                                   Deadline deadline = deadline_in(DEFAULT_TIMEOUT));
+
+// picojson helpers: missing keys or wrong types give a null / empty value.
+const picojson::value& json_at(const picojson::value& v, const std::string& key);
+const picojson::array& json_array(const picojson::value& v);
+std::string json_string(const picojson::value& v);
+double json_number(const picojson::value& v);
+
+// ---------------------------------------------------------------------------
+// A cluster: one master and any number of slaves, each in its own work dir
+// under one TempDir, plus helpers to run clients against it.
+//
+// The destructor prints the tail of every log when the current test has
+// failed, stops every process it started, and SIGKILLs anything left running
+// inside the temp dir (executors and tasks of killed slaves).
+class Cluster {
+ public:
+  Cluster();
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  const std::string& dir() const { return dir_.path(); }
+  int master_port() const { return master_port_; }
+  std::string master_address() const { return "127.0.0.1:" + std::to_string(master_port_); }
+
+  // Starts stoa-master and waits for its "listening on" line.
+  Try<Process*> start_master(const std::vector<std::string>& extra_args = {});
+  // Starts stoa-slave against the master and waits for its "listening on"
+  // line. Its work dir is "<dir>/slave<N>".
+  Try<Process*> start_slave(const std::string& resources = "cpus:2;mem:1024;disk:1000;ports:[31000-32000]",
+                            const std::vector<std::string>& extra_args = {});
+  // Starts any binary with `args` (the caller adds --master=...), logging to
+  // "<dir>/<label>.log".
+  Try<Process*> start(const std::string& binary, const std::string& label, const std::vector<std::string>& args);
+
+  // GET /master/state.
+  Try<picojson::value> state();
+  // Waits until /master/state lists `count` active slaves.
+  bool wait_for_active_slaves(size_t count, Deadline deadline);
+
+  // The HTTP port a slave logged, and its work dir.
+  int slave_port(size_t index) const { return slave_ports_.at(index); }
+  const std::string& slave_work_dir(size_t index) const { return slave_work_dirs_.at(index); }
+  Process* slave(size_t index) const { return slaves_.at(index); }
+  Process* master() const { return master_; }
+
+  // Prints the last `lines` lines of every log to stderr.
+  void print_logs(size_t lines = 40) const;
+
+ private:
+  TempDir dir_;
+  std::vector<std::unique_ptr<Process>> processes_;
+  Process* master_ = nullptr;
+  int master_port_ = 0;
+  std::vector<Process*> slaves_;
+  std::vector<int> slave_ports_;
+  std::vector<std::string> slave_work_dirs_;
+};
+
+// The regex both servers log once ready; group 1 is the port.
+const std::regex& listening_line();
+
+}  // namespace stoa::tests
