@@ -137,6 +137,23 @@ caf::behavior router_behavior(router_actor* self, std::string ip, uint16_t port)
         }
         return ids;
       },
+      [self](resolve_atom, const std::string& text, uint16_t actor_port) -> caf::result<caf::actor> {
+        Try<Upid> upid = parse_upid(text);
+        if (upid.is_error()) {
+          return caf::make_error(caf::sec::invalid_argument, upid.error());
+        }
+        std::string key = upid->str();
+        if (auto it = self->state.remote.find(key); it != self->state.remote.end()) {
+          return it->second;
+        }
+        auto rp = self->make_response_promise();
+        auto& waiting = self->state.pending[key];
+        waiting.push_back(rp);
+        if (waiting.size() == 1) {
+          lookup_remote(self, *upid, actor_port);
+        }
+        return rp;
+      },
       [self](resolve_atom, const std::string& text) -> caf::result<caf::actor> {
         Try<Upid> upid = parse_upid(text);
         if (upid.is_error()) {
@@ -205,6 +222,9 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(15)});
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  if (opts.max_threads > 0) {
+    cfg.set("scheduler.max-threads", opts.max_threads);
+  }
   if (!opts.caf_options.empty()) {
     std::vector<std::string> args = opts.caf_options;
     std::vector<char*> argv;
@@ -220,6 +240,10 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   rt->sys_ = std::make_unique<caf::actor_system>(cfg);
   caf::actor_system& sys = *rt->sys_;
 
+  if (!opts.serve) {
+    rt->router_ = sys.spawn(router_behavior, opts.ip, uint16_t{0});
+    return rt;
+  }
   http::ServerOptions hopts;
   hopts.host = opts.ip;
   hopts.port = opts.port;

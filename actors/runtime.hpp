@@ -12,6 +12,9 @@
 // From inside an actor:
 //   self->request(runtime_router, RESOLVE_TIMEOUT, resolve_atom_v, "master@127.0.0.1:5050")
 //       .then([](caf::actor master) {...}, [](caf::error& e) {...});
+// When the peer's actor port is already known (the slave tells its
+// executors), `(resolve_atom, upid, uint16_t actor_port)` skips the HTTP
+// discovery step.
 // Results are cached and monitored; a dead peer leaves the cache.
 
 #include <chrono>
@@ -38,6 +41,12 @@ struct RuntimeOptions {
   // Extra CAF options ("--scheduler.max-threads=4" style) for tuning.
   std::vector<std::string> caf_options;
   size_t max_body_bytes = 8 << 20;
+  // A process that only connects out (the command executor) needs neither
+  // an HTTP server nor a published actor port: starting without them is
+  // cheaper. Its actors are then not resolvable by others.
+  bool serve = true;
+  // Scheduler threads (0 = CAF's default, one per core).
+  size_t max_threads = 0;
 };
 
 class Runtime {

@@ -307,6 +307,49 @@ Resources& Resources::operator+=(const Resources& that) {
   return *this;
 }
 
+Resources& Resources::operator+=(Resources&& that) {
+  if (entries_.empty()) {
+    entries_ = std::move(that.entries_);
+    that.entries_.clear();
+    return *this;
+  }
+  return *this += static_cast<const Resources&>(that);
+}
+
+Resources& Resources::add_scalars(const Resources& that) {
+  for (const ResourceEntry& e : that.entries_) {
+    if (e.type == ResourceType::SCALAR) {
+      add(e);
+    }
+  }
+  return *this;
+}
+
+Resources& Resources::subtract_scalars(const Resources& that) {
+  for (const ResourceEntry& e : that.entries_) {
+    if (e.type != ResourceType::SCALAR) {
+      continue;
+    }
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), e, key_less);
+    if (it != entries_.end() && compare_key(*it, e) == 0) {
+      it->units = std::max<int64_t>(0, it->units - e.units);
+      if (it->units == 0) {
+        entries_.erase(it);
+      }
+    }
+  }
+  return *this;
+}
+
+bool Resources::all_allocatable_to(std::string_view role) const {
+  for (const ResourceEntry& e : entries_) {
+    if (e.role != "*" && e.role != role) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Resources& Resources::operator-=(const Resources& that) {
   if (that.entries_.empty() || entries_.empty()) {
     return *this;

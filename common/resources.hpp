@@ -100,12 +100,21 @@ class Resources {
   bool contains(const Resources& that) const;
 
   Resources& operator+=(const Resources& that);
+  // Same; steals `that`'s storage when this is empty.
+  Resources& operator+=(Resources&& that);
   // Removes what is there: scalars floor at 0, ranges are split, set items
   // are removed. Entries that become empty disappear.
   Resources& operator-=(const Resources& that);
   friend Resources operator+(Resources a, const Resources& b) { return a += b; }
   friend Resources operator-(Resources a, const Resources& b) { return a -= b; }
   bool operator==(const Resources& that) const { return entries_ == that.entries_; }
+
+  // Hot-path helpers (no temporaries): += / -= of only the scalar entries
+  // of `that`, and whether allocatable_to(role) would be all of this.
+  Resources& add_scalars(const Resources& that);
+  Resources& subtract_scalars(const Resources& that);
+  bool all_allocatable_to(std::string_view role) const;
+  void clear() { entries_.clear(); }
 
   // Scalar `name` summed over roles; 0 if absent.
   double scalar(std::string_view name) const;

@@ -108,6 +108,30 @@ TEST(ResourcesTest, SubtractIsPerRole) {
   EXPECT_EQ(r, r - R("cpus(db):1"));
 }
 
+TEST(ResourcesTest, HotPathHelpers) {
+  Resources acc = R("cpus:1;mem:10");
+  acc.add_scalars(R("cpus:2;disk:5;ports:[1-2];cpus(web):1"));
+  EXPECT_EQ(R("cpus:3;mem:10;disk:5;cpus(web):1"), acc);
+  acc.subtract_scalars(R("cpus:3;mem:4;ports:[1-2];gpus:1"));
+  EXPECT_EQ(R("mem:6;disk:5;cpus(web):1"), acc);
+
+  Resources a = R("cpus:1;ports:[1-5]");
+  EXPECT_TRUE(a.all_allocatable_to("web"));
+  a += R("cpus(web):1");
+  EXPECT_TRUE(a.all_allocatable_to("web"));
+  EXPECT_FALSE(a.all_allocatable_to("db"));
+
+  Resources empty;
+  Resources moved = R("cpus:2;ports:[7-9]");
+  empty += std::move(moved);
+  EXPECT_EQ(R("cpus:2;ports:[7-9]"), empty);
+  Resources more = R("cpus:1;ports:[10-10]");
+  empty += std::move(more);
+  EXPECT_EQ(R("cpus:3;ports:[7-10]"), empty);
+  empty.clear();
+  EXPECT_TRUE(empty.empty());
+}
+
 TEST(ResourcesTest, Contains) {
   Resources total = R("cpus:4;mem:1024;ports:[1-10, 20-30];cpus(web):2;s:{a,b}");
   EXPECT_TRUE(total.contains(R("cpus:4;mem:1024")));

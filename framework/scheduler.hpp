@@ -15,7 +15,9 @@
 //      - `stoa::scheduler::Call` (any type but SUBSCRIBE; the driver fills in
 //        framework_id and forwards it to the master), and
 //      - `(stop_atom)` or `(stop_atom, bool failover)` to stop it.
-//    Monitor the driver to learn that it has exited. The driver monitors the
+//    Events are taken only from the current master (anything else sending
+//    the driver an Event is ignored). Monitor the driver to learn that it
+//    has exited. The driver monitors the
 //    sink and exits when the sink does.
 //
 // 2. Class API: derive from `Scheduler` and call spawn_scheduler(). Every

@@ -203,6 +203,13 @@ void acknowledge(driver_actor* self, const TaskStatus& status) {
 
 void on_event(driver_actor* self, Event& e) {
   auto& st = self->state;
+  // Only the current master speaks for the cluster (not a master we lost).
+  if (!st.master || caf::actor_cast<caf::actor_addr>(self->current_sender()) != st.master.address()) {
+    LOG_WARNING << "Ignoring " << event_type_name(e) << " event from "
+                << (self->current_sender() ? caf::to_string(self->current_sender()->address()) : "an anonymous sender")
+                << ": not the current master";
+    return;
+  }
   switch (e.type()) {
     case Event::SUBSCRIBED: {
       const FrameworkID& id = e.subscribed().framework_id();

@@ -273,6 +273,17 @@ TEST_F(SchedulerDriverTest, OnlyUpdatesWithUuidAreAcknowledged) {
   EXPECT_EQ(ack->acknowledge().uuid(), "0123456789abcdef");
 }
 
+TEST_F(SchedulerDriverTest, EventsFromOthersThanTheMasterAreIgnored) {
+  start_master();
+  start_driver(options());
+  subscribe();
+  (*probe_)->send(driver_, update_event("forged", TASK_FAILED, "0123456789abcdef"));
+  master_send(update_event("real", TASK_RUNNING, ""));
+  std::optional<Event> e = next_event_of(Event::UPDATE);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->update().status().task_id().value(), "real");
+}
+
 TEST_F(SchedulerDriverTest, NoImplicitAcknowledgementsWhenDisabled) {
   start_master();
   SchedulerOptions o = options();

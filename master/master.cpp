@@ -623,7 +623,7 @@ class Master {
     }
   }
 
-  void remove_framework(const std::string& fid, const std::string& why) {
+  void remove_framework(std::string fid, const std::string& why) {  // by value: callers pass f.id
     auto it = st.frameworks.find(fid);
     if (it == st.frameworks.end()) {
       return;

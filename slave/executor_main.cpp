@@ -38,6 +38,7 @@ constexpr auto TERMINAL_ACK_TIMEOUT = std::chrono::seconds(10);
 
 struct Env {
   std::string slave_pid, framework_id, executor_id, directory, ip;
+  uint16_t slave_actor_port = 0;  // 0: discover over HTTP
 };
 
 class Executor {
@@ -59,18 +60,22 @@ class Executor {
   static inline const char* name = "executor";
 
   void resolve() {
-    self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, env.slave_pid)
-        .then(
-            [this](const caf::actor& s) {
-              slave = s;
-              self->monitor(slave);
-              send_registration();
-            },
-            [this](caf::error& e) {
-              LOG_ERROR << "Cannot reach the slave " << env.slave_pid << ": "
-                        << self->system().render(e);
-              self->quit();
-            });
+    auto on_slave = [this](const caf::actor& s) {
+      LOG_INFO << "Resolved slave " << env.slave_pid;
+      slave = s;
+      self->monitor(slave);
+      send_registration();
+    };
+    auto on_error = [this](caf::error& e) {
+      LOG_ERROR << "Cannot reach the slave " << env.slave_pid << ": " << self->system().render(e);
+      self->quit();
+    };
+    if (env.slave_actor_port != 0) {
+      self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, env.slave_pid, env.slave_actor_port)
+          .then(on_slave, on_error);
+    } else {
+      self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, env.slave_pid).then(on_slave, on_error);
+    }
   }
 
   void send_registration() {
@@ -126,6 +131,7 @@ class Executor {
   }
 
   void on_run_task(RunTaskMessage& m) {
+    LOG_INFO << "Received task " << m.task().task_id().value();
     if (task) {
       LOG_WARNING << "Ignoring a second task " << m.task().task_id().value();
       return;
@@ -161,6 +167,7 @@ class Executor {
     for (const auto& v : cmd.environment().variables()) {
       spec.env[v.name()] = v.value();
     }
+    LOG_INFO << "Launching";
     Try<pid_t> launched = slave::launch(spec);
     if (launched.is_error()) {
       send_status(TASK_FAILED, "Failed to launch the command: " + launched.error(),
@@ -247,6 +254,7 @@ caf::behavior executor_behavior(caf::stateful_actor<Executor>* self, caf::actor 
   e.resolve();
   return {
       [self](ExecutorRegisteredMessage& m) {
+        LOG_INFO << "Registered with slave " << m.slave_id().value();
         self->state.registered = true;
         self->state.slave_id = m.slave_id().value();
       },
@@ -277,12 +285,21 @@ std::string getenv_or(const char* name, const char* def = "") {
 }  // namespace
 
 int main() {
+  LOG_INFO << "stoa-executor starting";
   Env env;
   env.slave_pid = getenv_or("STOA_SLAVE_PID");
   env.framework_id = getenv_or("STOA_FRAMEWORK_ID");
   env.executor_id = getenv_or("STOA_EXECUTOR_ID");
   env.directory = getenv_or("STOA_DIRECTORY");
   env.ip = getenv_or("STOA_EXECUTOR_IP", "127.0.0.1");
+  std::string actor_port = getenv_or("STOA_SLAVE_ACTOR_PORT", "0");
+  char* end = nullptr;
+  unsigned long port = std::strtoul(actor_port.c_str(), &end, 10);
+  if (actor_port.empty() || *end != '\0' || port > 65535) {
+    std::cerr << "stoa-executor: invalid STOA_SLAVE_ACTOR_PORT '" << actor_port << "'\n";
+    return 1;
+  }
+  env.slave_actor_port = static_cast<uint16_t>(port);
   for (auto [name, value] : {std::pair{"STOA_SLAVE_PID", &env.slave_pid},
                              std::pair{"STOA_FRAMEWORK_ID", &env.framework_id},
                              std::pair{"STOA_EXECUTOR_ID", &env.executor_id},
@@ -298,14 +315,16 @@ int main() {
   stoa::RuntimeOptions ropts;
   ropts.ip = env.ip;
   ropts.port = 0;
+  ropts.serve = false;   // the executor only connects out
+  ropts.max_threads = 1;
   auto runtime = stoa::Runtime::start(ropts);
   if (runtime.is_error()) {
     std::cerr << "stoa-executor: " << runtime.error() << "\n";
     return 1;
   }
   stoa::Runtime& rt = **runtime;
+  LOG_INFO << "Runtime started";
   caf::actor exec = rt.system().spawn(executor_behavior, rt.router(), env);
-  rt.register_actor("executor(1)", exec);
   {
     caf::scoped_actor waiter{rt.system()};
     waiter->monitor(exec);

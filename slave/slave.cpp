@@ -280,6 +280,7 @@ class Slave {
     spec.stderr_path = e.directory + "/stderr";
     spec.env = {
         {"STOA_SLAVE_PID", opts.upid.str()},  {"STOA_SLAVE_ID", slave_id},
+        {"STOA_SLAVE_ACTOR_PORT", std::to_string(opts.actor_port)},
         {"STOA_FRAMEWORK_ID", fid},           {"STOA_EXECUTOR_ID", eid},
         {"STOA_CONTAINER_ID", e.container_id}, {"STOA_DIRECTORY", e.directory},
         {"STOA_EXECUTOR_IP", opts.upid.host}, {"MESOS_SANDBOX", e.directory},

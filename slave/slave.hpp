@@ -34,6 +34,7 @@ struct SlaveOptions {
   Resources resources;
   std::vector<Attribute> attributes;
   std::string executor_path;    // the stoa-executor binary
+  uint16_t actor_port = 0;      // this process's actor port, told to executors
 };
 
 caf::actor spawn_slave(caf::actor_system& sys, const caf::actor& router, SlaveOptions opts);

@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
   sopts.resources = *resources;
   sopts.attributes = attributes;
   sopts.executor_path = executor;
+  sopts.actor_port = rt.actor_port();
   caf::actor slave = stoa::slave::spawn_slave(rt.system(), rt.router(), sopts);
   rt.register_actor("slave(1)", slave);
   stoa::slave::register_slave_routes(rt, slave, "slave(1)");

@@ -11,7 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(Execute, EchoHelloFinishesAndWritesSandboxStdout) {
+TEST(ClusterExecute, EchoHelloFinishesAndWritesSandboxStdout) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();

@@ -28,20 +28,20 @@ void expect_rejected(const std::string& binary, const std::vector<std::string>& 
   }
 }
 
-TEST(Flags, MasterRejectsNonNumericPort) {
+TEST(BinaryFlags, MasterRejectsNonNumericPort) {
   STOA_REQUIRE_BINARIES("stoa-master");
   TempDir work;
   expect_rejected("stoa-master", {"--ip=127.0.0.1", "--port=abc", "--work_dir=" + work.path()}, {"port", "abc"});
 }
 
-TEST(Flags, MasterRejectsUnknownFlag) {
+TEST(BinaryFlags, MasterRejectsUnknownFlag) {
   STOA_REQUIRE_BINARIES("stoa-master");
   TempDir work;
   expect_rejected("stoa-master", {"--ip=127.0.0.1", "--port=0", "--work_dir=" + work.path(), "--nonexistent=1"},
                   {"nonexistent"});
 }
 
-TEST(Flags, SlaveRejectsNegativeResources) {
+TEST(BinaryFlags, SlaveRejectsNegativeResources) {
   STOA_REQUIRE_BINARIES("stoa-slave");
   TempDir work;
   expect_rejected("stoa-slave",
@@ -50,7 +50,7 @@ TEST(Flags, SlaveRejectsNegativeResources) {
                   {"resources|cpus:-1"});
 }
 
-TEST(Flags, SlaveRejectsUnknownFlag) {
+TEST(BinaryFlags, SlaveRejectsUnknownFlag) {
   STOA_REQUIRE_BINARIES("stoa-slave");
   TempDir work;
   expect_rejected("stoa-slave",
@@ -59,7 +59,7 @@ TEST(Flags, SlaveRejectsUnknownFlag) {
                   {"nonexistent"});
 }
 
-TEST(Flags, ExecuteRejectsBadResources) {
+TEST(BinaryFlags, ExecuteRejectsBadResources) {
   STOA_REQUIRE_BINARIES("stoa-execute");
   expect_rejected("stoa-execute",
                   {"--master=127.0.0.1:1", "--name=x", "--command=true", "--resources=cpus:-1"},

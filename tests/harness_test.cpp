@@ -17,7 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(Harness, ProcessLogIsPolledAndExitCodeReported) {
+TEST(ClusterHarness, ProcessLogIsPolledAndExitCodeReported) {
   TempDir dir;
   Try<std::unique_ptr<Process>> p =
       Process::start("/bin/sh", {"-c", "echo starting; echo listening on http://127.0.0.1:4242 >&2; exit 7"},
@@ -30,7 +30,7 @@ TEST(Harness, ProcessLogIsPolledAndExitCodeReported) {
   EXPECT_EQ((*p)->lines_matching(std::regex("^starting$")).size(), 1U);
 }
 
-TEST(Harness, WaitForLineStopsWhenTheProcessExits) {
+TEST(ClusterHarness, WaitForLineStopsWhenTheProcessExits) {
   TempDir dir;
   Try<std::unique_ptr<Process>> p = Process::start("/bin/sh", {"-c", "exit 0"}, dir.path() + "/sh.log");
   ASSERT_TRUE(p) << p.error();
@@ -39,14 +39,14 @@ TEST(Harness, WaitForLineStopsWhenTheProcessExits) {
   EXPECT_LT(Clock::now() - start, 5s);
 }
 
-TEST(Harness, MissingBinaryIsAnError) {
+TEST(ClusterHarness, MissingBinaryIsAnError) {
   TempDir dir;
   EXPECT_FALSE(Process::start("/nonexistent/stoa-nothing", {}, dir.path() + "/x.log"));
   EXPECT_TRUE(missing_binaries({"/nonexistent/stoa-nothing"}));
   EXPECT_FALSE(missing_binaries({"/bin/sh"}));
 }
 
-TEST(Harness, DestructorKillsTheProcessGroupAndMarkersAreFound) {
+TEST(ClusterHarness, DestructorKillsTheProcessGroupAndMarkersAreFound) {
   TempDir dir;
   const std::string marker = unique_marker();
   {
@@ -61,7 +61,7 @@ TEST(Harness, DestructorKillsTheProcessGroupAndMarkersAreFound) {
   EXPECT_TRUE(poll_until([&] { return processes_with_marker(marker).empty(); }, deadline_in(5s)));
 }
 
-TEST(Harness, ProcessKillDeliversTheSignal) {
+TEST(ClusterHarness, ProcessKillDeliversTheSignal) {
   TempDir dir;
   Try<std::unique_ptr<Process>> p = Process::start("/bin/sh", {"-c", "echo up; exec sleep 1000"}, dir.path() + "/sh.log");
   ASSERT_TRUE(p) << p.error();
@@ -121,7 +121,7 @@ class CannedServer {
   std::thread thread_;
 };
 
-TEST(Harness, HttpClientReadsLengthChunkedAndCloseDelimitedBodies) {
+TEST(ClusterHarness, HttpClientReadsLengthChunkedAndCloseDelimitedBodies) {
   std::vector<std::string> requests;
   {
     CannedServer server({"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":[1,2]}",
@@ -144,7 +144,7 @@ TEST(Harness, HttpClientReadsLengthChunkedAndCloseDelimitedBodies) {
   EXPECT_EQ(requests[0].rfind("GET /x HTTP/1.1\r\n", 0), 0U) << requests[0];
 }
 
-TEST(Harness, HttpClientReportsRefusedConnections) {
+TEST(ClusterHarness, HttpClientReportsRefusedConnections) {
   // A port that was just free: bind, read it, close.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -7,7 +7,7 @@
 namespace stoa::tests {
 namespace {
 
-TEST(Http, MalformedRequestGets400AndMasterKeepsServing) {
+TEST(ClusterHttp, MalformedRequestGets400AndMasterKeepsServing) {
   STOA_REQUIRE_BINARIES("stoa-master");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();
@@ -30,7 +30,7 @@ TEST(Http, MalformedRequestGets400AndMasterKeepsServing) {
   EXPECT_TRUE((*master)->running()) << (*master)->describe_exit();
 }
 
-TEST(Http, UnknownPathGets404AndMetricsAnswer) {
+TEST(ClusterHttp, UnknownPathGets404AndMetricsAnswer) {
   STOA_REQUIRE_BINARIES("stoa-master");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();

@@ -40,7 +40,7 @@ std::map<std::string, std::string> offers_seen(const Process& framework) {
   return out;
 }
 
-TEST(Slaves, KilledSlaveIsRemovedAndItsOffersRescinded) {
+TEST(ClusterSlaves, KilledSlaveIsRemovedAndItsOffersRescinded) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-example-framework");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();

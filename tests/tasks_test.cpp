@@ -49,7 +49,7 @@ std::vector<std::string> dirs_named(const std::string& root, const std::string& 
   return found;
 }
 
-TEST(Tasks, TwentyTasksFinishOnTwoSlaves) {
+TEST(ClusterTasks, TwentyTasksFinishOnATwoSlaveCluster) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();
@@ -114,7 +114,7 @@ TEST(Tasks, TwentyTasksFinishOnTwoSlaves) {
   EXPECT_EQ(sandboxes, 20U) << "run directories under <work_dir>/slaves/*/frameworks/*/executors/*/runs";
 }
 
-TEST(Tasks, FailingCommandGivesTaskFailedWithExitCode) {
+TEST(ClusterTasks, FailingCommandGivesTaskFailedWithExitCode) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();
@@ -138,7 +138,7 @@ TEST(Tasks, FailingCommandGivesTaskFailedWithExitCode) {
       << "the output does not show the task's exit code (expected \"Command exited with status 3\")";
 }
 
-TEST(Tasks, KillLeavesNoProcessOfTheTaskTree) {
+TEST(ClusterTasks, KillLeavesNoProcessOfTheTaskTree) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();
@@ -184,7 +184,7 @@ TEST(Tasks, KillLeavesNoProcessOfTheTaskTree) {
       << left.size() << " processes of the killed task are still running";
 }
 
-TEST(Tasks, OversizedTaskGetsTaskErrorAndNothingLaunches) {
+TEST(ClusterTasks, OversizedTaskGetsTaskErrorAndNothingLaunches) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
   Try<Process*> master = cluster.start_master();

@@ -10,6 +10,7 @@ namespace stoa::allocator {
 // A refusal filter: keeps resources contained in `refused` away from one
 // framework on one slave while active.
 struct Allocator::Filter {
+  Framework* framework = nullptr;
   Resources refused;
   TimePoint expires;
   uint64_t through_cycle = 0;  // Active at least through this allocate() call.
@@ -30,6 +31,10 @@ struct Allocator::Slave {
   bool active = true;
   size_t list_index = 0;  // Position in slave_list_.
   std::vector<Held> held;
+  // Refusal filters on this slave, sorted by framework pointer: the hot
+  // path finds a framework's filters with one binary search in a small,
+  // cache-local vector.
+  std::vector<Filter> filters;
 };
 
 struct Allocator::Framework {
@@ -37,8 +42,7 @@ struct Allocator::Framework {
   std::vector<std::string> roles;
   std::set<std::string> suppressed;
   bool active = true;
-  std::unordered_set<Slave*> holds_on;  // Slaves with Held entries (known roles).
-  std::unordered_map<Slave*, std::vector<Filter>> filters;
+  size_t filter_count = 0;  // Filters of this framework over all slaves.
 };
 
 struct Allocator::Role {
@@ -46,8 +50,10 @@ struct Allocator::Role {
   std::unique_ptr<Sorter> frameworks;
   std::set<std::string> framework_ids;
   size_t active_frameworks = 0;  // Active and not suppressed in this role.
-  Resources allocated;           // Held by its frameworks, as on the slaves.
-  Resources reserved;            // Reservations for it on registered slaves.
+  // Aggregates over slaves are scalar quantities only: ranges and sets
+  // (ports) from different slaves cannot be summed meaningfully.
+  Resources allocated;           // Scalars held by its frameworks, roles as on the slaves.
+  Resources reserved;            // Scalars reserved for it on registered slaves.
   uint64_t synced_version = 0;   // total_version_ last pushed to `frameworks`.
 };
 
@@ -78,6 +84,16 @@ struct Allocator::Headroom {
       out.add(copy);
     }
     return out;
+  }
+};
+
+// Orders a slave's filters by framework (heterogeneous: filter or framework).
+struct Allocator::FilterOrder {
+  static const Framework* key(const Filter& f) { return f.framework; }
+  static const Framework* key(const Framework* f) { return f; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return std::less<const Framework*>()(key(a), key(b));
   }
 };
 
@@ -267,9 +283,8 @@ void Allocator::track(Slave& s, Framework* f, const std::string& framework_id, c
     unknown_holds_[framework_id].insert(&s);
     return;
   }
-  f->holds_on.insert(&s);
   Role& R = ensure_role(role);
-  R.allocated += r;
+  R.allocated.add_scalars(r);
   R.frameworks->allocated(framework_id, r);
   role_sorter_->allocated(role, r);
 }
@@ -281,7 +296,7 @@ void Allocator::untrack_role_accounting(const std::string& framework_id, const s
     return;
   }
   Role& R = *it->second;
-  R.allocated -= r;
+  R.allocated.subtract_scalars(r);
   R.frameworks->unallocated(framework_id, r);
   role_sorter_->unallocated(role, r);
 }
@@ -371,10 +386,15 @@ std::optional<Error> Allocator::add_framework(const std::string& id, const std::
 }
 
 void Allocator::erase_filters(Framework& f) {
-  for (const auto& [slave, filters] : f.filters) {
-    filter_count_ -= filters.size();
+  if (f.filter_count == 0) {
+    return;
   }
-  f.filters.clear();
+  for (Slave* s : slave_list_) {
+    auto [begin, end] = std::equal_range(s->filters.begin(), s->filters.end(), &f, FilterOrder());
+    filter_count_ -= static_cast<size_t>(end - begin);
+    s->filters.erase(begin, end);
+  }
+  f.filter_count = 0;
 }
 
 void Allocator::remove_framework(const std::string& id) {
@@ -398,7 +418,7 @@ void Allocator::remove_framework(const std::string& id) {
     return;
   }
   Framework& f = *it->second;
-  for (Slave* s : f.holds_on) {
+  for (Slave* s : slave_list_) {
     for (auto h = s->held.begin(); h != s->held.end();) {
       if (h->framework_id == id) {
         untrack_role_accounting(id, h->role, h->resources);
@@ -462,11 +482,11 @@ void Allocator::add_slave(const std::string& id, const Resources& total,
   slave_list_.push_back(&s);
   slaves_.emplace(id, std::move(owned));
 
-  total_ += total;
+  total_ += total.scalars();
   ++total_version_;
   for (const std::string& role : total.roles()) {
     if (role != "*") {
-      ensure_role(role).reserved += total.reserved(role);
+      ensure_role(role).reserved += total.reserved(role).scalars();
     }
   }
   for (const auto& [framework_id, resources] : used) {
@@ -491,7 +511,6 @@ void Allocator::remove_slave(const std::string& id) {
     auto f = frameworks_.find(h.framework_id);
     if (!h.role.empty() && f != frameworks_.end()) {
       untrack_role_accounting(h.framework_id, h.role, h.resources);
-      f->second->holds_on.erase(&s);
     } else {
       auto unknown = unknown_holds_.find(h.framework_id);
       if (unknown != unknown_holds_.end()) {
@@ -502,21 +521,19 @@ void Allocator::remove_slave(const std::string& id) {
       }
     }
   }
-  for (auto& [framework_id, f] : frameworks_) {
-    auto filters = f->filters.find(&s);
-    if (filters != f->filters.end()) {
-      filter_count_ -= filters->second.size();
-      f->filters.erase(filters);
-    }
+  for (const Filter& filter : s.filters) {
+    --filter.framework->filter_count;
+    --filter_count_;
   }
+  s.filters.clear();
   std::vector<std::string> reserved_roles;
   for (const std::string& role : s.total.roles()) {
     if (role != "*" && roles_.count(role) != 0) {
-      roles_.at(role)->reserved -= s.total.reserved(role);
+      roles_.at(role)->reserved -= s.total.reserved(role).scalars();
       reserved_roles.push_back(role);
     }
   }
-  total_ -= s.total;
+  total_ -= s.total.scalars();
   ++total_version_;
 
   Slave* last = slave_list_.back();
@@ -562,24 +579,43 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
   auto fit = frameworks_.find(framework_id);
   Framework* f = fit == frameworks_.end() ? nullptr : fit->second.get();
 
-  Resources remaining = r;
+  size_t matching = 0;
+  for (const Slave::Held& h : s.held) {
+    matching += h.framework_id == framework_id ? 1 : 0;
+  }
   bool emptied = false;
-  for (Slave::Held& h : s.held) {
-    if (h.framework_id != framework_id || remaining.empty()) {
-      continue;
+  if (matching == 1) {
+    // Common case (decline, rescind): one hold, often returned whole.
+    Slave::Held& h = *std::find_if(s.held.begin(), s.held.end(),
+                                   [&](const Slave::Held& x) { return x.framework_id == framework_id; });
+    Resources part = r.contains(h.resources) ? std::move(h.resources) : h.resources - (h.resources - r);
+    if (!part.empty()) {
+      h.resources -= part;  // No-op (and cheap) after the move.
+      if (!h.role.empty() && f != nullptr) {
+        untrack_role_accounting(framework_id, h.role, part);
+      }
+      s.available += std::move(part);
+      emptied = h.resources.empty();
     }
-    // part = held ∩ remaining.
-    Resources part = h.resources - (h.resources - remaining);
-    if (part.empty()) {
-      continue;
+  } else if (matching > 1) {
+    Resources remaining = r;
+    for (Slave::Held& h : s.held) {
+      if (h.framework_id != framework_id || remaining.empty()) {
+        continue;
+      }
+      // part = held ∩ remaining.
+      Resources part = h.resources - (h.resources - remaining);
+      if (part.empty()) {
+        continue;
+      }
+      h.resources -= part;
+      remaining -= part;
+      if (!h.role.empty() && f != nullptr) {
+        untrack_role_accounting(framework_id, h.role, part);
+      }
+      s.available += std::move(part);
+      emptied = emptied || h.resources.empty();
     }
-    h.resources -= part;
-    remaining -= part;
-    if (!h.role.empty() && f != nullptr) {
-      untrack_role_accounting(framework_id, h.role, part);
-    }
-    s.available += part;
-    emptied = emptied || h.resources.empty();
   }
   if (emptied) {
     std::vector<std::string> roles;
@@ -594,9 +630,6 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
     bool still_holds = std::any_of(s.held.begin(), s.held.end(),
                                    [&](const Slave::Held& h) { return h.framework_id == framework_id; });
     if (!still_holds) {
-      if (f != nullptr) {
-        f->holds_on.erase(&s);
-      }
       auto unknown = unknown_holds_.find(framework_id);
       if (unknown != unknown_holds_.end()) {
         unknown->second.erase(&s);
@@ -627,11 +660,13 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
   seconds = std::min(seconds, MAX_REFUSE_SECONDS);
   auto duration = std::max(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)),
                            std::chrono::duration_cast<Clock::duration>(options_.allocation_interval));
-  Filter filter{r, now + duration, cycle_ + 1};
+  Filter filter{f, r, now + duration, cycle_ + 1};
   if (!next_filter_expiry_ || filter.expires < *next_filter_expiry_) {
     next_filter_expiry_ = filter.expires;
   }
-  f->filters[&s].push_back(std::move(filter));
+  auto pos = std::upper_bound(s.filters.begin(), s.filters.end(), f, FilterOrder());
+  s.filters.insert(pos, std::move(filter));
+  ++f->filter_count;
   ++filter_count_;
 }
 
@@ -664,27 +699,21 @@ void Allocator::revive(const std::string& framework_id, const std::vector<std::s
 }
 
 bool Allocator::is_filtered(Framework& f, Slave& s, const Resources& offer, TimePoint now) {
-  if (f.filters.empty()) {
+  if (f.filter_count == 0 || s.filters.empty()) {
     return false;
   }
-  auto it = f.filters.find(&s);
-  if (it == f.filters.end()) {
-    return false;
-  }
-  std::vector<Filter>& filters = it->second;
+  auto [begin, end] = std::equal_range(s.filters.begin(), s.filters.end(), &f, FilterOrder());
   bool filtered = false;
-  for (size_t i = 0; i < filters.size();) {
-    if (filters[i].expired(now, cycle_)) {
-      filters[i] = std::move(filters.back());
-      filters.pop_back();
+  for (auto it = begin; it != end;) {
+    if (it->expired(now, cycle_)) {
+      it = s.filters.erase(it);
+      --end;
+      --f.filter_count;
       --filter_count_;
       continue;
     }
-    filtered = filtered || filters[i].refused.contains(offer);
-    ++i;
-  }
-  if (filters.empty()) {
-    f.filters.erase(it);
+    filtered = filtered || it->refused.contains(offer);
+    ++it;
   }
   return filtered;
 }
@@ -694,23 +723,19 @@ void Allocator::sweep_filters(TimePoint now) {
     return;
   }
   next_filter_expiry_.reset();
-  for (auto& [id, f] : frameworks_) {
-    for (auto it = f->filters.begin(); it != f->filters.end();) {
-      std::vector<Filter>& filters = it->second;
-      for (size_t i = 0; i < filters.size();) {
-        if (filters[i].expired(now, cycle_)) {
-          filters[i] = std::move(filters.back());
-          filters.pop_back();
-          --filter_count_;
-          continue;
-        }
-        if (!next_filter_expiry_ || filters[i].expires < *next_filter_expiry_) {
-          next_filter_expiry_ = filters[i].expires;
-        }
-        ++i;
+  for (Slave* s : slave_list_) {
+    auto expired = [&](const Filter& filter) {
+      if (filter.expired(now, cycle_)) {
+        --filter.framework->filter_count;
+        --filter_count_;
+        return true;
       }
-      it = filters.empty() ? f->filters.erase(it) : std::next(it);
-    }
+      if (!next_filter_expiry_ || filter.expires < *next_filter_expiry_) {
+        next_filter_expiry_ = filter.expires;
+      }
+      return false;
+    };
+    s->filters.erase(std::remove_if(s->filters.begin(), s->filters.end(), expired), s->filters.end());
   }
 }
 
@@ -829,6 +854,7 @@ std::vector<Allocation> Allocator::allocate(TimePoint now) {
   std::shuffle(candidates_.begin(), candidates_.end(), rng_);
 
   std::vector<Allocation> out;
+  out.reserve(candidates_.size());
   if (quotas_.empty()) {
     stage_fair(now, nullptr, out);
   } else {
@@ -910,14 +936,17 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
       need -= guaranteed;
       headroom.required -= guaranteed;
       headroom.available -= guaranteed + extra;
-      track(*s, chosen, chosen->id, name, offer);
+      s->available -= offer;
+      hold(*s, *chosen, R, offer);
       out.push_back(Allocation{chosen->id, name, s->id, std::move(offer)});
     }
   }
 }
 
 void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Allocation>& out) {
+  const bool limited = headroom != nullptr && !headroom->required.empty();
   std::vector<const Role*> done;
+  Resources scratch;
   for (Slave* s : candidates_) {
     if (!allocatable(s->available)) {
       continue;
@@ -926,22 +955,31 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
     while (true) {
       Role* chosen_role = nullptr;
       Framework* chosen = nullptr;
-      Resources offer;
+      // Common case: everything free on the slave is offerable to the role,
+      // so the offer is the slave's `available` itself (no copy until a
+      // framework takes it).
+      bool whole = false;
       role_sorter_->visit([&](const std::string& role_name) {
         Role& R = *roles_.at(role_name);
-        if (std::find(done.begin(), done.end(), &R) != done.end()) {
+        if (!done.empty() && std::find(done.begin(), done.end(), &R) != done.end()) {
           return true;
         }
-        if (headroom == nullptr || headroom->required.empty()) {
-          offer = s->available.allocatable_to(role_name);
-        } else {
-          Resources unreserved = s->available.unreserved();
-          offer = headroom->limit(unreserved.scalars()) + unreserved.non_scalars() +
-                  s->available.reserved(role_name);
+        whole = !limited && s->available.all_allocatable_to(role_name);
+        if (!whole) {
+          if (!limited) {
+            scratch = s->available.allocatable_to(role_name);
+          } else {
+            Resources unreserved = s->available.unreserved();
+            scratch = headroom->limit(unreserved.scalars()) + unreserved.non_scalars();
+            if (role_name != "*") {
+              scratch += s->available.reserved(role_name);
+            }
+          }
+          if (!allocatable(scratch)) {
+            return true;
+          }
         }
-        if (!allocatable(offer)) {
-          return true;
-        }
+        const Resources& offer = whole ? s->available : scratch;
         R.frameworks->visit([&](const std::string& framework_id) {
           Framework& f = *frameworks_.at(framework_id);
           if (is_filtered(f, *s, offer, now)) {
@@ -960,10 +998,18 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
       if (chosen == nullptr) {
         break;
       }
-      if (headroom != nullptr) {
-        headroom->available -= offer.unreserved().scalars();
+      Resources offer;
+      if (whole) {
+        offer = std::move(s->available);
+        s->available.clear();
+      } else {
+        offer = std::move(scratch);
+        s->available -= offer;
       }
-      track(*s, chosen, chosen->id, chosen_role->name, offer);
+      if (headroom != nullptr) {
+        headroom->available.subtract_scalars(offer.unreserved());
+      }
+      hold(*s, *chosen, *chosen_role, offer);
       out.push_back(Allocation{chosen->id, chosen_role->name, s->id, std::move(offer)});
       // Other roles can only still get their own reservations here.
       if (!has_reservations(s->available) || !allocatable(s->available)) {
@@ -972,6 +1018,24 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
       done.push_back(chosen_role);
     }
   }
+}
+
+void Allocator::hold(Slave& s, Framework& f, Role& role, const Resources& r) {
+  Slave::Held* held = nullptr;
+  for (Slave::Held& h : s.held) {
+    if (h.role == role.name && h.framework_id == f.id) {
+      held = &h;
+      break;
+    }
+  }
+  if (held == nullptr) {
+    s.held.push_back(Slave::Held{f.id, role.name, r});
+  } else {
+    held->resources += r;
+  }
+  role.allocated.add_scalars(r);
+  role.frameworks->allocated(f.id, r);
+  role_sorter_->allocated(role.name, r);
 }
 
 // --- Introspection -----------------------------------------------------------
@@ -1028,7 +1092,7 @@ Stats Allocator::stats() const {
   stats.offers_made = offers_made_;
   stats.offers_filtered = offers_filtered_;
   stats.total = total_;
-  stats.allocated = total_ - available;
+  stats.allocated = total_ - available.scalars();
   return stats;
 }
 
@@ -1057,16 +1121,11 @@ size_t Allocator::filters(const std::string& framework_id) const {
   if (it == frameworks_.end()) {
     return 0;
   }
-  size_t n = 0;
-  for (const auto& [slave, filters] : it->second->filters) {
-    n += filters.size();
-  }
-  return n;
+  return it->second->filter_count;
 }
 
 std::optional<Error> Allocator::check_invariants() const {
   std::map<std::string, Resources> by_role;
-  std::map<std::string, std::set<const Slave*>> holders;
   for (const Slave* s : slave_list_) {
     Resources sum = s->available;
     for (const Slave::Held& h : s->held) {
@@ -1075,8 +1134,7 @@ std::optional<Error> Allocator::check_invariants() const {
       }
       sum += h.resources;
       if (!h.role.empty()) {
-        by_role[h.role] += h.resources;
-        holders[h.framework_id].insert(s);
+        by_role[h.role] += h.resources.scalars();
         if (frameworks_.count(h.framework_id) == 0) {
           return Error("slave " + s->id + ": role-attributed hold of unknown framework " + h.framework_id);
         }
@@ -1085,6 +1143,25 @@ std::optional<Error> Allocator::check_invariants() const {
     if (!(sum == s->total)) {
       return Error("slave " + s->id + ": total " + s->total.to_string() + " != available + held " +
                    sum.to_string());
+    }
+    // `+` merges ranges and sets, so also count items: a port held twice
+    // (or held and available) would otherwise go unnoticed.
+    auto items = [](const Resources& r) {
+      uint64_t n = 0;
+      for (const ResourceEntry& e : r) {
+        for (const Range& range : e.ranges) {
+          n += range.end - range.begin + 1;
+        }
+        n += e.set.size();
+      }
+      return n;
+    };
+    uint64_t counted = items(s->available);
+    for (const Slave::Held& h : s->held) {
+      counted += items(h.resources);
+    }
+    if (counted != items(s->total)) {
+      return Error("slave " + s->id + ": non-scalar items are held twice");
     }
   }
   if (slave_list_.size() != slaves_.size()) {
@@ -1114,15 +1191,25 @@ std::optional<Error> Allocator::check_invariants() const {
     }
   }
   size_t filters = 0;
+  std::map<const Framework*, size_t> per_framework;
+  for (const Slave* s : slave_list_) {
+    filters += s->filters.size();
+    for (size_t i = 0; i < s->filters.size(); ++i) {
+      ++per_framework[s->filters[i].framework];
+      if (i > 0 && FilterOrder()(s->filters[i].framework, s->filters[i - 1].framework)) {
+        return Error("slave " + s->id + ": filters out of order");
+      }
+    }
+  }
   for (const auto& [id, f] : frameworks_) {
-    for (const auto& [slave, list] : f->filters) {
-      filters += list.size();
+    size_t expected = per_framework.count(f.get()) != 0 ? per_framework.at(f.get()) : 0;
+    if (f->filter_count != expected) {
+      return Error("framework " + id + ": filter count mismatch");
     }
-    std::set<const Slave*> expected = holders.count(id) != 0 ? holders.at(id) : std::set<const Slave*>();
-    std::set<const Slave*> actual(f->holds_on.begin(), f->holds_on.end());
-    if (expected != actual) {
-      return Error("framework " + id + ": holds_on mismatch");
-    }
+    per_framework.erase(f.get());
+  }
+  if (!per_framework.empty()) {
+    return Error("filter of an unknown framework");
   }
   if (filters != filter_count_) {
     return Error("filter count " + std::to_string(filter_count_) + " != " + std::to_string(filters));

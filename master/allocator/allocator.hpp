@@ -76,8 +76,8 @@ struct RoleInfo {
   std::string name;
   double weight = 1.0;
   std::vector<std::string> frameworks;  // Subscribed, sorted.
-  Resources allocated;                  // Offered + used, as on the slaves.
-  Resources reserved;                   // Static reservations on registered slaves.
+  Resources allocated;                  // Offered + used scalars (roles as on the slaves).
+  Resources reserved;                   // Reserved scalars on registered slaves.
   std::optional<Resources> quota;       // Guarantee, if set.
   double share = 0.0;                   // Weighted dominant share in the role sorter.
 };
@@ -91,8 +91,8 @@ struct Stats {
   uint64_t allocation_runs = 0;       // allocate() calls so far.
   uint64_t offers_made = 0;           // Allocations returned so far.
   uint64_t offers_filtered = 0;       // (framework, slave) candidates skipped by a filter.
-  Resources total;                    // All registered slaves.
-  Resources allocated;                // total - available.
+  Resources total;                    // Scalars of all registered slaves.
+  Resources allocated;                // Scalars: total - available.
 };
 
 class Allocator {
@@ -201,6 +201,7 @@ class Allocator {
   struct Framework;
   struct Role;
   struct Filter;
+  struct FilterOrder;
   struct Headroom;
 
   explicit Allocator(Options opts, std::unique_ptr<Sorter> role_sorter);
@@ -212,6 +213,9 @@ class Allocator {
   // the role's accounting and both sorters when the role is known.
   void track(Slave& s, Framework* f, const std::string& framework_id, const std::string& role,
              const Resources& r);
+  // Records `r` (already taken out of s.available) as held by (f, role) and
+  // updates the role's accounting and both sorters. The allocate() path.
+  void hold(Slave& s, Framework& f, Role& role, const Resources& r);
   // Removes `r` from the role's accounting and from both sorters.
   void untrack_role_accounting(const std::string& framework_id, const std::string& role, const Resources& r);
   // Splits `r` by the framework role it counts toward.
@@ -238,7 +242,7 @@ class Allocator {
   std::unordered_map<std::string, std::unordered_set<Slave*>> unknown_holds_;
   std::map<std::string, double> weights_;
   std::map<std::string, Resources> quotas_;
-  Resources total_;                 // Sum of all slaves' totals.
+  Resources total_;                 // Sum of all slaves' total scalars.
   uint64_t total_version_ = 0;      // Bumped when total_ changes.
   uint64_t synced_version_ = 0;     // total_version_ last pushed to the role sorter.
   uint64_t cycle_ = 0;              // allocate() calls so far.
