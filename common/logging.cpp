@@ -1,10 +1,13 @@
 #include "common/logging.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 
@@ -24,6 +27,25 @@ int rank(char level) {
 
 void set_min_level(int level) { min_level = level; }
 bool enabled(char level) { return rank(level) >= min_level.load(std::memory_order_relaxed); }
+
+std::optional<std::string> log_to_directory(const std::string& dir, const std::string& program) {
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') {
+      std::string prefix = dir.substr(0, i);
+      if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+        return "cannot create '" + prefix + "': " + std::strerror(errno);
+      }
+    }
+  }
+  std::string path = dir + "/" + program + ".log";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return "cannot open '" + path + "': " + std::strerror(errno);
+  }
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+  return std::nullopt;
+}
 
 Line::Line(char level, const char* file, int line) {
   timeval tv{};

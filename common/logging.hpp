@@ -3,6 +3,7 @@
 // "I1124 17:59:39.610863 12345 master.cpp:263] text" as one write, so lines
 // from several threads never interleave.
 
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -21,6 +22,10 @@ class Line {
 // Set once at start-up; lines below it are dropped (0 = INFO, 1 = WARNING, 2 = ERROR).
 void set_min_level(int level);
 bool enabled(char level);
+
+// Sends this process's log lines (stderr) to `<dir>/<program>.log`, creating
+// `dir` as needed (the --log_dir flag). Returns an error naming the path.
+std::optional<std::string> log_to_directory(const std::string& dir, const std::string& program);
 
 }  // namespace stoa::logging
 

@@ -10,12 +10,39 @@ namespace stoa {
 
 namespace {
 
+// Short-string helpers for the hot path: names and roles are a few bytes,
+// so an inline loop beats a call to memcmp, and most mismatches differ in
+// the first byte or the length.
+inline bool same(const std::string& a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline bool is_unreserved(const std::string& role) { return role.size() == 1 && role[0] == '*'; }
+
+inline int compare_short(const std::string& a, const std::string& b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) {
+      return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+    }
+  }
+  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
 // Entries are ordered by (name, role, type).
 int compare_key(const ResourceEntry& a, const ResourceEntry& b) {
-  if (int c = a.name.compare(b.name); c != 0) {
+  if (int c = compare_short(a.name, b.name); c != 0) {
     return c;
   }
-  if (int c = a.role.compare(b.role); c != 0) {
+  if (int c = compare_short(a.role, b.role); c != 0) {
     return c;
   }
   return static_cast<int>(a.type) - static_cast<int>(b.type);
@@ -343,7 +370,7 @@ Resources& Resources::subtract_scalars(const Resources& that) {
 
 bool Resources::all_allocatable_to(std::string_view role) const {
   for (const ResourceEntry& e : entries_) {
-    if (e.role != "*" && e.role != role) {
+    if (!is_unreserved(e.role) && !same(e.role, role)) {
       return false;
     }
   }
@@ -395,7 +422,7 @@ bool Resources::contains(const Resources& that) const {
 int64_t Resources::scalar_units(std::string_view name) const {
   int64_t total = 0;
   for (const ResourceEntry& e : entries_) {
-    if (e.type == ResourceType::SCALAR && e.name == name) {
+    if (e.type == ResourceType::SCALAR && same(e.name, name)) {
       total += e.units;
     }
   }
@@ -448,7 +475,7 @@ Resources Resources::allocatable_to(std::string_view role) const {
   Resources out;
   out.entries_.reserve(entries_.size());
   for (const ResourceEntry& e : entries_) {
-    if (e.role == "*" || e.role == role) {
+    if (is_unreserved(e.role) || same(e.role, role)) {
       out.entries_.push_back(e);
     }
   }

@@ -24,6 +24,7 @@ MasterFlags::MasterFlags() {
   add(&zk, "zk", "ZooKeeper URL for leader election (zk://host:port/path).");
   check("zk", not_supported);
   add(&quorum, "quorum", "Size of the replicated registry quorum (with --zk).", 1);
+  check("quorum", only_supported({"1"}));
   add(&registry, "registry", "Where the registry lives: in_memory.", "in_memory");
   check("registry", only_supported({"in_memory"}));
   add(&cluster, "cluster", "Human readable name of the cluster, shown in the web UI.");

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include <netdb.h>
@@ -39,6 +40,18 @@ int main(int argc, char** argv) {
   if (flags.help) {
     std::cout << flags.usage("stoa-master");
     return 0;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(flags.work_dir, ec);
+  if (ec) {
+    std::cerr << "stoa-master: Flag '--work_dir=" << flags.work_dir << "': " << ec.message() << "\n";
+    return 1;
+  }
+  if (flags.log_dir) {
+    if (auto err = stoa::logging::log_to_directory(*flags.log_dir, "stoa-master")) {
+      std::cerr << "stoa-master: Flag '--log_dir=" << *flags.log_dir << "': " << *err << "\n";
+      return 1;
+    }
   }
   sigset_t signals;
   sigemptyset(&signals);

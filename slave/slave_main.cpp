@@ -90,6 +90,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (flags.log_dir) {
+    if (auto err = stoa::logging::log_to_directory(*flags.log_dir, "stoa-slave")) {
+      std::cerr << "stoa-slave: Flag '--log_dir=" << *flags.log_dir << "': " << *err << "\n";
+      return 1;
+    }
+  }
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

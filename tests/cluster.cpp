@@ -813,3 +813,65 @@ void Cluster::print_logs(size_t lines) const {
 }
 
 }  // namespace stoa::tests
+
+// ---------------------------------------------------------------------------
+// Cluster: masters with an environment, and a master restarted on its port.
+
+namespace stoa::tests {
+
+Try<Process*> Cluster::start(const std::string& binary, const std::string& label,
+                             const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  Try<std::unique_ptr<Process>> p = Process::start(binary, args, dir() + "/" + label + ".log", env);
+  if (p.is_error()) {
+    return Error(p.error());
+  }
+  processes_.push_back(std::move(*p));
+  return processes_.back().get();
+}
+
+Try<Process*> Cluster::start_master_with_env(const std::map<std::string, std::string>& env,
+                                             const std::vector<std::string>& extra_args) {
+  std::string work_dir = dir() + "/master";
+  fs::create_directories(work_dir);
+  std::vector<std::string> args = {"--ip=127.0.0.1", "--port=0", "--work_dir=" + work_dir};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  Try<Process*> p = start("stoa-master", "master", args, env);
+  if (p.is_error()) {
+    return p;
+  }
+  auto m = (*p)->wait_for_line(listening_line(), deadline_in(STARTUP_TIMEOUT));
+  if (!m) {
+    return Error("stoa-master did not log 'listening on http://127.0.0.1:PORT' (" + (*p)->describe_exit() +
+                 "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
+  }
+  master_ = *p;
+  master_port_ = std::stoi((*m)[1]);
+  return p;
+}
+
+Try<Process*> Cluster::restart_master(const std::string& label, const std::vector<std::string>& extra_args) {
+  if (master_port_ == 0) {
+    return Error("restart_master: no master was started before");
+  }
+  std::string work_dir = dir() + "/master";
+  fs::create_directories(work_dir);
+  std::vector<std::string> args = {"--ip=127.0.0.1", "--port=" + std::to_string(master_port_),
+                                   "--work_dir=" + work_dir};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  Try<Process*> p = start("stoa-master", label, args);
+  if (p.is_error()) {
+    return p;
+  }
+  auto m = (*p)->wait_for_line(listening_line(), deadline_in(STARTUP_TIMEOUT));
+  if (!m) {
+    return Error("restarted stoa-master did not log 'listening on http://127.0.0.1:PORT' (" +
+                 (*p)->describe_exit() + "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
+  }
+  if (std::stoi((*m)[1]) != master_port_) {
+    return Error("restarted stoa-master listens on port " + (*m)[1] + ", not on " + std::to_string(master_port_));
+  }
+  master_ = *p;
+  return p;
+}
+
+}  // namespace stoa::tests

@@ -212,6 +212,18 @@ class Cluster {
   // Prints the last `lines` lines of every log to stderr.
   void print_logs(size_t lines = 40) const;
 
+  // Like start(), with `env` added to the child's environment.
+  Try<Process*> start(const std::string& binary, const std::string& label, const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env);
+  // Like start_master(), with `env` added to the master's environment.
+  Try<Process*> start_master_with_env(const std::map<std::string, std::string>& env,
+                                      const std::vector<std::string>& extra_args = {});
+  // Starts another stoa-master on master_port() with the same work dir (after
+  // the previous one was killed), logging to "<dir>/<label>.log", and waits
+  // for its "listening on" line. It becomes master(); master_address() and
+  // the slaves' --master stay valid.
+  Try<Process*> restart_master(const std::string& label, const std::vector<std::string>& extra_args = {});
+
  private:
   TempDir dir_;
   std::vector<std::unique_ptr<Process>> processes_;

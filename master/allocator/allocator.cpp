@@ -129,7 +129,11 @@ Allocator::Allocator(Options opts, std::unique_ptr<Sorter> role_sorter)
     : options_(std::move(opts)),
       role_sorter_(std::move(role_sorter)),
       weights_(options_.weights),
-      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
+  single_minimums_ = options_.min_allocatable.size() <= 8 &&
+                     std::all_of(options_.min_allocatable.begin(), options_.min_allocatable.end(),
+                                 [](const Resources& min) { return min.size() == 1; });
+}
 
 Allocator::~Allocator() = default;
 
@@ -745,6 +749,29 @@ bool Allocator::allocatable(const Resources& r) const {
   }
   if (options_.min_allocatable.empty()) {
     return true;
+  }
+  // Common case: every minimum is a single quantity ({cpus:0.01} or
+  // {mem:32}); one pass over `r` sums the matching scalars.
+  if (single_minimums_) {
+    int64_t sums[8] = {0};
+    const size_t n = options_.min_allocatable.size();
+    for (const ResourceEntry& e : r) {
+      if (e.type != ResourceType::SCALAR) {
+        continue;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const ResourceEntry& min = *options_.min_allocatable[i].begin();
+        if (e.name.size() == min.name.size() && e.name[0] == min.name[0] && e.name == min.name) {
+          sums[i] += e.units;
+        }
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (sums[i] >= options_.min_allocatable[i].begin()->units) {
+        return true;
+      }
+    }
+    return false;
   }
   for (const Resources& min : options_.min_allocatable) {
     bool ok = true;

@@ -250,6 +250,7 @@ class Allocator {
   uint64_t offers_filtered_ = 0;
   size_t filter_count_ = 0;
   std::optional<TimePoint> next_filter_expiry_;  // Earliest expiry to sweep at.
+  bool single_minimums_ = false;    // Every min_allocatable entry is one scalar.
   std::mt19937_64 rng_;
   std::vector<Slave*> candidates_;  // Scratch for allocate().
 };

@@ -73,6 +73,8 @@ class AllocatorTest : public ::testing::Test {
     return out;
   }
 
+  void random_operations(uint32_t seed);
+
   std::unique_ptr<Allocator> a;
   TimePoint now = TimePoint{} + std::chrono::hours(1);
 };
@@ -719,16 +721,33 @@ TEST_F(AllocatorTest, RandomPolicyOffersEverythingExactlyOnce) {
   EXPECT_TRUE(cycle().empty());
 }
 
-// A long random sequence of operations keeps every accounting invariant.
+// A long random sequence of operations keeps every accounting invariant,
+// for both policies and several seeds.
 TEST_F(AllocatorTest, RandomOperationsKeepInvariants) {
-  std::mt19937 rng(99);
+  for (const char* policy : {"drf", "random"}) {
+    for (uint32_t seed : {99u, 7u, 2024u}) {
+      SCOPED_TRACE(std::string(policy) + " seed " + std::to_string(seed));
+      Options o;
+      o.policy = policy;
+      o.seed = seed;
+      make(o);
+      random_operations(seed);
+      if (HasFatalFailure()) {
+        return;
+      }
+    }
+  }
+}
+
+void AllocatorTest::random_operations(uint32_t seed) {
+  std::mt19937 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
   const char* shapes[] = {"cpus:4;mem:1024;ports:[31000-31100]", "cpus:2;mem:512;cpus(web):1",
                           "cpus(db):2;mem(db):256;disk:100"};
   std::vector<Allocation> outstanding;
   a->add_slave("s0", R(shapes[0]), {});
   ASSERT_FALSE(a->set_quota("db", R("cpus:1")).has_value());
-  for (int step = 0; step < 3000; ++step) {
+  for (int step = 0; step < 2000; ++step) {
     std::string slave = "s" + std::to_string(pick(12));
     std::string fw = "f" + std::to_string(pick(6));
     switch (pick(11)) {

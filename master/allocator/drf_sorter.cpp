@@ -149,7 +149,7 @@ std::vector<std::string> DrfSorter::sort() {
   return out;
 }
 
-void DrfSorter::visit(const std::function<bool(const std::string&)>& visit) {
+void DrfSorter::visit(ClientVisitor visit) {
   if (dirty_) {
     rebuild();
   }

@@ -35,7 +35,7 @@ class DrfSorter final : public Sorter {
   Resources allocation(const std::string& client) const override;
   double share(const std::string& client) const override;
   std::vector<std::string> sort() override;
-  void visit(const std::function<bool(const std::string&)>& visit) override;
+  void visit(ClientVisitor visit) override;
 
  private:
   struct Client;

@@ -115,7 +115,7 @@ std::vector<std::string> RandomSorter::sort() {
   return out;
 }
 
-void RandomSorter::visit(const std::function<bool(const std::string&)>& visit) {
+void RandomSorter::visit(ClientVisitor visit) {
   bool uniform = non_unit_weights_ == 0;
   if (!uniform) {
     // All active weights may still be equal (e.g. all 2).

@@ -34,7 +34,7 @@ class RandomSorter final : public Sorter {
   Resources allocation(const std::string& client) const override;
   double share(const std::string& client) const override;
   std::vector<std::string> sort() override;
-  void visit(const std::function<bool(const std::string&)>& visit) override;
+  void visit(ClientVisitor visit) override;
 
  private:
   struct Client {

@@ -1,12 +1,22 @@
 #include "master/allocator/shares.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace stoa::allocator {
 
+namespace {
+
+// Names are a few bytes; most mismatches differ in length or first byte.
+inline bool same(const std::string& a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
+}
+
+}  // namespace
+
 size_t Shares::index(std::string_view name) {
   for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) {
+    if (same(names_[i], name)) {
       return i;
     }
   }

@@ -15,7 +15,8 @@
 // `make_sorter()` (sorter.cpp).
 
 #include <cstdint>
-#include <functional>
+#include <memory>
+#include <type_traits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +26,26 @@
 #include "common/try.hpp"
 
 namespace stoa::allocator {
+
+// A non-owning reference to a `bool(const std::string& client)` callable,
+// for Sorter::visit(): unlike std::function it never allocates, which
+// matters when the allocator visits sorters once per slave per pass.
+// REQUIRES: the callable outlives the call it is passed to.
+class ClientVisitor {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ClientVisitor>>>
+  ClientVisitor(F&& f)  // NOLINT: implicit by design, like std::function.
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* object, const std::string& client) -> bool {
+          return (*static_cast<std::remove_reference_t<F>*>(object))(client);
+        }) {}
+
+  bool operator()(const std::string& client) const { return call_(object_, client); }
+
+ private:
+  void* object_;
+  bool (*call_)(void*, const std::string&);
+};
 
 class Sorter {
  public:
@@ -68,7 +89,7 @@ class Sorter {
   // `visit` must not modify this sorter (it may modify other sorters).
   // Cost: proportional to the clients visited (plus a rebuild after
   // set_total()/update_weight()), never a full sort per call.
-  virtual void visit(const std::function<bool(const std::string&)>& visit) = 0;
+  virtual void visit(ClientVisitor visit) = 0;
 };
 
 // Builds the sorter for `policy` ("drf" | "random"); `seed` feeds the

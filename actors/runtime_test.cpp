@@ -1,0 +1,126 @@
+// Two Runtimes (two "processes") in one test process, talking over loopback.
+
+#include "actors/runtime.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+
+namespace stoa {
+namespace {
+
+using namespace std::chrono_literals;
+
+caf::behavior echo(caf::event_based_actor*) {
+  return {
+      [](tick_atom, int64_t x) { return x + 1; },
+      [](internal::PingSlaveMessage& m) {
+        internal::PongSlaveMessage pong;
+        (void)m;
+        return pong;
+      },
+  };
+}
+
+std::unique_ptr<Runtime> start() {
+  Try<std::unique_ptr<Runtime>> rt = Runtime::start(RuntimeOptions{});
+  EXPECT_TRUE(rt.is_some()) << (rt.is_error() ? rt.error() : "");
+  return std::move(*rt);
+}
+
+caf::expected<caf::actor> resolve(Runtime& rt, const std::string& upid) {
+  caf::scoped_actor self{rt.system()};
+  caf::expected<caf::actor> out = caf::make_error(caf::sec::request_timeout);
+  self->request(rt.router(), 10s, resolve_atom_v, upid)
+      .receive([&](const caf::actor& a) { out = a; }, [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+TEST(Runtime, ResolvesARemoteUpidAndExchangesProtobufMessages) {
+  auto a = start();
+  auto b = start();
+  caf::actor e = b->system().spawn(echo);
+  b->register_actor("echo(1)", e);
+  caf::expected<caf::actor> remote = resolve(*a, b->upid("echo(1)").str());
+  ASSERT_TRUE(remote) << a->system().render(remote.error());
+  caf::scoped_actor self{a->system()};
+  bool ponged = false;
+  internal::PingSlaveMessage ping;
+  ping.set_connected(true);
+  self->request(*remote, 5s, ping).receive([&](internal::PongSlaveMessage&) { ponged = true; },
+                                           [&](caf::error& err) { FAIL() << a->system().render(err); });
+  EXPECT_TRUE(ponged);
+  int64_t got = 0;
+  self->request(*remote, 5s, tick_atom_v, int64_t{41}).receive([&](int64_t v) { got = v; },
+                                                                [](caf::error&) {});
+  EXPECT_EQ(got, 42);
+}
+
+TEST(Runtime, LocalUpidResolvesWithoutTheNetwork) {
+  auto a = start();
+  caf::actor e = a->system().spawn(echo);
+  a->register_actor("echo(1)", e);
+  caf::expected<caf::actor> local = resolve(*a, a->upid("echo(1)").str());
+  ASSERT_TRUE(local);
+  EXPECT_EQ(*local, e);
+}
+
+TEST(Runtime, UnknownIdBadTextAndDeadPortAreErrors) {
+  auto a = start();
+  auto b = start();
+  EXPECT_FALSE(resolve(*a, b->upid("nobody").str()));
+  EXPECT_FALSE(resolve(*a, "not-a-upid"));
+  uint16_t dead_port = b->port();
+  b.reset();  // the peer process is gone
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(resolve(*a, "echo@127.0.0.1:" + std::to_string(dead_port)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // refused, not a timeout
+}
+
+TEST(Runtime, PeerDeathIsSeenByMonitors) {
+  auto a = start();
+  auto b = start();
+  caf::actor e = b->system().spawn(echo);
+  b->register_actor("echo(1)", e);
+  caf::expected<caf::actor> remote = resolve(*a, b->upid("echo(1)").str());
+  ASSERT_TRUE(remote);
+  caf::scoped_actor self{a->system()};
+  self->monitor(*remote);
+  b.reset();  // exits every actor of b, closing its connections
+  bool down = false;
+  self->receive([&](const caf::down_msg&) { down = true; },
+                caf::after(10s) >> [] {});
+  EXPECT_TRUE(down);
+}
+
+TEST(Runtime, DiscoveryRouteListsProcessesAndActorPort) {
+  auto a = start();
+  caf::actor e = a->system().spawn(echo);
+  a->register_actor("master", e);
+  caf::scoped_actor self{a->system()};
+  std::vector<std::string> ids;
+  self->request(a->router(), 5s, list_atom_v)
+      .receive([&](const std::vector<std::string>& v) { ids = v; }, [](caf::error&) {});
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0], "master");
+  EXPECT_NE(a->actor_port(), 0);
+  EXPECT_NE(a->port(), a->actor_port());
+}
+
+TEST(Runtime, ShutdownIsPromptAndIdempotent) {
+  auto a = start();
+  auto b = start();
+  caf::actor e = b->system().spawn(echo);
+  b->register_actor("echo(1)", e);
+  ASSERT_TRUE(resolve(*a, b->upid("echo(1)").str()));
+  auto t0 = std::chrono::steady_clock::now();
+  a->shutdown();
+  a->shutdown();
+  b->shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+}  // namespace
+}  // namespace stoa
