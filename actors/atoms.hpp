@@ -32,6 +32,8 @@ STOA_ATOM(tasks, "tasks");
 STOA_ATOM(flags, "flags");
 STOA_ATOM(health, "health");
 STOA_ATOM(subscribe, "subscribe");
+STOA_ATOM(update, "update");
+STOA_ATOM(rescind, "rescind");
 
 #undef STOA_ATOM
 

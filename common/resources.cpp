@@ -1,6 +1,7 @@
 #include "common/resources.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -291,60 +292,83 @@ bool ResourceEntry::empty() const {
   return true;
 }
 
+std::vector<ResourceEntry>& Resources::mut() {
+  if (!data_) {
+    data_ = std::make_shared<std::vector<ResourceEntry>>();
+  } else if (data_.use_count() > 1) {
+    data_ = std::make_shared<std::vector<ResourceEntry>>(*data_);
+  } else {
+    // Sole owner: order our writes after other threads' reads that ended
+    // with them dropping their reference (use_count() is a relaxed load).
+    std::atomic_thread_fence(std::memory_order_acquire);
+  }
+  return *data_;
+}
+
 void Resources::add(const ResourceEntry& entry) {
   if (entry.empty()) {
     return;
   }
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), entry, key_less);
-  if (it != entries_.end() && compare_key(*it, entry) == 0) {
+  std::vector<ResourceEntry>& v = mut();
+  auto it = std::lower_bound(v.begin(), v.end(), entry, key_less);
+  if (it != v.end() && compare_key(*it, entry) == 0) {
     add_value(*it, entry);
   } else {
-    entries_.insert(it, entry);
+    v.insert(it, entry);
   }
 }
 
 Resources& Resources::operator+=(const Resources& that) {
-  if (that.entries_.empty()) {
+  if (that.empty()) {
     return *this;
   }
-  if (entries_.empty()) {
-    entries_ = that.entries_;
+  if (empty()) {
+    data_ = that.data_;
     return *this;
   }
-  // Linear merge of two sorted lists; new keys are appended and the result
-  // re-sorted only if needed.
-  size_t original = entries_.size();
+  if (&that == this) {
+    Resources copy = that;
+    return *this += copy;
+  }
+  // Linear merge of two sorted lists; new keys are appended and merged in
+  // place afterwards.
+  std::vector<ResourceEntry>& v = mut();
+  const std::vector<ResourceEntry>& other = that.entries();
+  size_t original = v.size();
   size_t i = 0;
   bool appended = false;
-  for (const ResourceEntry& e : that.entries_) {
-    while (i < original && compare_key(entries_[i], e) < 0) {
+  for (const ResourceEntry& e : other) {
+    while (i < original && compare_key(v[i], e) < 0) {
       ++i;
     }
-    if (i < original && compare_key(entries_[i], e) == 0) {
-      add_value(entries_[i], e);
+    if (i < original && compare_key(v[i], e) == 0) {
+      add_value(v[i], e);
     } else {
-      entries_.push_back(e);
+      v.push_back(e);
       appended = true;
     }
   }
   if (appended) {
-    std::inplace_merge(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(original),
-                       entries_.end(), key_less);
+    std::inplace_merge(v.begin(), v.begin() + static_cast<ptrdiff_t>(original), v.end(), key_less);
   }
   return *this;
 }
 
 Resources& Resources::operator+=(Resources&& that) {
-  if (entries_.empty()) {
-    entries_ = std::move(that.entries_);
-    that.entries_.clear();
+  if (empty()) {
+    data_ = std::move(that.data_);
+    that.data_.reset();
     return *this;
   }
   return *this += static_cast<const Resources&>(that);
 }
 
 Resources& Resources::add_scalars(const Resources& that) {
-  for (const ResourceEntry& e : that.entries_) {
+  if (&that == this) {
+    Resources copy = that;
+    return add_scalars(copy);
+  }
+  for (const ResourceEntry& e : that) {
     if (e.type == ResourceType::SCALAR) {
       add(e);
     }
@@ -353,23 +377,31 @@ Resources& Resources::add_scalars(const Resources& that) {
 }
 
 Resources& Resources::subtract_scalars(const Resources& that) {
-  for (const ResourceEntry& e : that.entries_) {
-    if (e.type != ResourceType::SCALAR) {
+  if (&that == this) {
+    Resources copy = that;
+    return subtract_scalars(copy);
+  }
+  for (const ResourceEntry& e : that) {
+    if (e.type != ResourceType::SCALAR || empty()) {
       continue;
     }
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), e, key_less);
-    if (it != entries_.end() && compare_key(*it, e) == 0) {
-      it->units = std::max<int64_t>(0, it->units - e.units);
-      if (it->units == 0) {
-        entries_.erase(it);
-      }
+    const std::vector<ResourceEntry>& current = entries();
+    auto found = std::lower_bound(current.begin(), current.end(), e, key_less);
+    if (found == current.end() || compare_key(*found, e) != 0) {
+      continue;
+    }
+    std::vector<ResourceEntry>& v = mut();
+    auto it = v.begin() + (found - current.begin());
+    it->units = std::max<int64_t>(0, it->units - e.units);
+    if (it->units == 0) {
+      v.erase(it);
     }
   }
   return *this;
 }
 
 bool Resources::all_allocatable_to(std::string_view role) const {
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     if (!is_unreserved(e.role) && !same(e.role, role)) {
       return false;
     }
@@ -378,41 +410,48 @@ bool Resources::all_allocatable_to(std::string_view role) const {
 }
 
 Resources& Resources::operator-=(const Resources& that) {
-  if (that.entries_.empty() || entries_.empty()) {
+  if (that.empty() || empty()) {
     return *this;
   }
+  if (&that == this || data_ == that.data_) {
+    data_.reset();
+    return *this;
+  }
+  std::vector<ResourceEntry>& v = mut();
   size_t i = 0;
   bool emptied = false;
-  for (const ResourceEntry& e : that.entries_) {
-    while (i < entries_.size() && compare_key(entries_[i], e) < 0) {
+  for (const ResourceEntry& e : that) {
+    while (i < v.size() && compare_key(v[i], e) < 0) {
       ++i;
     }
-    if (i == entries_.size()) {
+    if (i == v.size()) {
       break;
     }
-    if (compare_key(entries_[i], e) == 0) {
-      subtract_value(entries_[i], e);
-      emptied = emptied || entries_[i].empty();
+    if (compare_key(v[i], e) == 0) {
+      subtract_value(v[i], e);
+      emptied = emptied || v[i].empty();
     }
   }
   if (emptied) {
-    entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                  [](const ResourceEntry& e) { return e.empty(); }),
-                   entries_.end());
+    v.erase(std::remove_if(v.begin(), v.end(), [](const ResourceEntry& e) { return e.empty(); }), v.end());
   }
   return *this;
 }
 
 bool Resources::contains(const Resources& that) const {
+  if (data_ == that.data_) {
+    return true;
+  }
+  const std::vector<ResourceEntry>& v = entries();
   size_t i = 0;
-  for (const ResourceEntry& e : that.entries_) {
-    while (i < entries_.size() && compare_key(entries_[i], e) < 0) {
+  for (const ResourceEntry& e : that) {
+    while (i < v.size() && compare_key(v[i], e) < 0) {
       ++i;
     }
-    if (i == entries_.size() || compare_key(entries_[i], e) != 0) {
+    if (i == v.size() || compare_key(v[i], e) != 0) {
       return false;
     }
-    if (!contains_value(entries_[i], e)) {
+    if (!contains_value(v[i], e)) {
       return false;
     }
   }
@@ -421,7 +460,7 @@ bool Resources::contains(const Resources& that) const {
 
 int64_t Resources::scalar_units(std::string_view name) const {
   int64_t total = 0;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     if (e.type == ResourceType::SCALAR && same(e.name, name)) {
       total += e.units;
     }
@@ -433,7 +472,7 @@ double Resources::scalar(std::string_view name) const { return fixed_to_scalar(s
 
 std::vector<Range> Resources::ranges(std::string_view name) const {
   std::vector<Range> out;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     if (e.type == ResourceType::RANGES && e.name == name) {
       add_ranges(out, e.ranges);
     }
@@ -443,7 +482,7 @@ std::vector<Range> Resources::ranges(std::string_view name) const {
 
 std::vector<std::string> Resources::set(std::string_view name) const {
   std::vector<std::string> out;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     if (e.type == ResourceType::SET && e.name == name) {
       add_set(out, e.set);
     }
@@ -451,40 +490,48 @@ std::vector<std::string> Resources::set(std::string_view name) const {
   return out;
 }
 
-Resources Resources::reserved(std::string_view role) const {
+namespace {
+
+// The entries of `r` matching `keep`, sharing r's storage when all match.
+template <class Keep>
+Resources filter_entries(const Resources& r, Keep keep) {
+  bool all = true;
+  for (const ResourceEntry& e : r) {
+    if (!keep(e)) {
+      all = false;
+      break;
+    }
+  }
+  if (all) {
+    return r;
+  }
   Resources out;
-  for (const ResourceEntry& e : entries_) {
-    if (e.role == role) {
-      out.entries_.push_back(e);
+  for (const ResourceEntry& e : r) {
+    if (keep(e)) {
+      out.add(e);
     }
   }
   return out;
+}
+
+}  // namespace
+
+Resources Resources::reserved(std::string_view role) const {
+  return filter_entries(*this, [&](const ResourceEntry& e) { return same(e.role, role); });
 }
 
 Resources Resources::all_reserved() const {
-  Resources out;
-  for (const ResourceEntry& e : entries_) {
-    if (e.role != "*") {
-      out.entries_.push_back(e);
-    }
-  }
-  return out;
+  return filter_entries(*this, [](const ResourceEntry& e) { return !is_unreserved(e.role); });
 }
 
 Resources Resources::allocatable_to(std::string_view role) const {
-  Resources out;
-  out.entries_.reserve(entries_.size());
-  for (const ResourceEntry& e : entries_) {
-    if (is_unreserved(e.role) || same(e.role, role)) {
-      out.entries_.push_back(e);
-    }
-  }
-  return out;
+  return filter_entries(*this,
+                        [&](const ResourceEntry& e) { return is_unreserved(e.role) || same(e.role, role); });
 }
 
 Resources Resources::flatten(std::string_view role) const {
   Resources out;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     ResourceEntry copy = e;
     copy.role = std::string(role);
     out.add(copy);
@@ -493,28 +540,16 @@ Resources Resources::flatten(std::string_view role) const {
 }
 
 Resources Resources::scalars() const {
-  Resources out;
-  for (const ResourceEntry& e : entries_) {
-    if (e.type == ResourceType::SCALAR) {
-      out.entries_.push_back(e);
-    }
-  }
-  return out;
+  return filter_entries(*this, [](const ResourceEntry& e) { return e.type == ResourceType::SCALAR; });
 }
 
 Resources Resources::non_scalars() const {
-  Resources out;
-  for (const ResourceEntry& e : entries_) {
-    if (e.type != ResourceType::SCALAR) {
-      out.entries_.push_back(e);
-    }
-  }
-  return out;
+  return filter_entries(*this, [](const ResourceEntry& e) { return e.type != ResourceType::SCALAR; });
 }
 
 std::set<std::string> Resources::roles() const {
   std::set<std::string> out;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     out.insert(e.role);
   }
   return out;
@@ -522,7 +557,7 @@ std::set<std::string> Resources::roles() const {
 
 std::set<std::string> Resources::names() const {
   std::set<std::string> out;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     out.insert(e.name);
   }
   return out;
@@ -579,7 +614,7 @@ std::string set_to_string(const std::vector<std::string>& items) {
 
 std::string Resources::to_string() const {
   std::string out;
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     if (!out.empty()) {
       out += ';';
     }
@@ -809,7 +844,7 @@ Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<st
 }
 
 void Resources::to_proto(google::protobuf::RepeatedPtrField<stoa::Resource>* out) const {
-  for (const ResourceEntry& e : entries_) {
+  for (const ResourceEntry& e : *this) {
     stoa::Resource* r = out->Add();
     r->set_name(e.name);
     r->set_role(e.role);

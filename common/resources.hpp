@@ -6,7 +6,7 @@
 // It is not protobuf-backed: the allocator's hot path adds, subtracts and
 // compares Resources millions of times per cycle.
 //
-// Representation and invariants:
+// Representation and invariants (copies are cheap: see `data_`):
 //   * A Resources is a vector of entries sorted by (name, role, type) with
 //     no two entries sharing that key.
 //   * Scalars are fixed point with 3 decimal places (Mesos' precision), so
@@ -20,6 +20,7 @@
 // Thread safety: a value type; const methods may be called concurrently.
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -93,7 +94,7 @@ class Resources {
   static Resources scalar_resource(std::string name, double value, std::string role = "*");
   static Resources ranges_resource(std::string name, std::vector<Range> ranges, std::string role = "*");
 
-  bool empty() const { return entries_.empty(); }
+  bool empty() const { return entries().empty(); }
 
   // True if for every (name, role, type) in `that`, this has at least as
   // much: scalars >=, ranges and sets are subsets.
@@ -107,14 +108,14 @@ class Resources {
   Resources& operator-=(const Resources& that);
   friend Resources operator+(Resources a, const Resources& b) { return a += b; }
   friend Resources operator-(Resources a, const Resources& b) { return a -= b; }
-  bool operator==(const Resources& that) const { return entries_ == that.entries_; }
+  bool operator==(const Resources& that) const { return data_ == that.data_ || entries() == that.entries(); }
 
   // Hot-path helpers (no temporaries): += / -= of only the scalar entries
   // of `that`, and whether allocatable_to(role) would be all of this.
   Resources& add_scalars(const Resources& that);
   Resources& subtract_scalars(const Resources& that);
   bool all_allocatable_to(std::string_view role) const;
-  void clear() { entries_.clear(); }
+  void clear() { data_.reset(); }
 
   // Scalar `name` summed over roles; 0 if absent.
   double scalar(std::string_view name) const;
@@ -149,17 +150,29 @@ class Resources {
   std::string to_string() const;
 
   // Iteration over entries, sorted by (name, role, type).
-  const std::vector<ResourceEntry>& entries() const { return entries_; }
-  std::vector<ResourceEntry>::const_iterator begin() const { return entries_.begin(); }
-  std::vector<ResourceEntry>::const_iterator end() const { return entries_.end(); }
-  size_t size() const { return entries_.size(); }
+  const std::vector<ResourceEntry>& entries() const { return data_ ? *data_ : empty_entries(); }
+  std::vector<ResourceEntry>::const_iterator begin() const { return entries().begin(); }
+  std::vector<ResourceEntry>::const_iterator end() const { return entries().end(); }
+  size_t size() const { return entries().size(); }
 
   // Adds one entry (merging with an existing entry of the same key).
   // REQUIRES: ranges sorted/merged and set sorted/unique, as in ResourceEntry.
   void add(const ResourceEntry& entry);
 
  private:
-  std::vector<ResourceEntry> entries_;
+  static const std::vector<ResourceEntry>& empty_entries() {
+    static const std::vector<ResourceEntry> empty;
+    return empty;
+  }
+  // The entries, unshared first if another Resources refers to them.
+  std::vector<ResourceEntry>& mut();
+
+  // Copy-on-write: copies share one immutable vector (a reference count
+  // increment instead of copying strings and range vectors); the first
+  // mutation of a shared value copies it. Null means empty. Safe across
+  // threads like any value type: a Resources object itself is not shared,
+  // and a vector is only mutated while its use count is 1.
+  std::shared_ptr<std::vector<ResourceEntry>> data_;
 };
 
 // Formats ranges as "[a-b, c-d]" and sets as "{a,b}".

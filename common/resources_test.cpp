@@ -132,6 +132,37 @@ TEST(ResourcesTest, HotPathHelpers) {
   EXPECT_TRUE(empty.empty());
 }
 
+TEST(ResourcesTest, CopiesAreIndependentValues) {
+  Resources a = R("cpus:2;ports:[1-10]");
+  Resources b = a;
+  b -= R("ports:[5-5]");
+  b += R("mem:1");
+  EXPECT_EQ(R("cpus:2;ports:[1-10]"), a);
+  EXPECT_EQ(R("cpus:2;mem:1;ports:[1-4, 6-10]"), b);
+  Resources c = a;
+  c.add_scalars(R("cpus:1"));
+  c.subtract_scalars(R("cpus:3"));
+  EXPECT_EQ(R("cpus:2;ports:[1-10]"), a);
+  EXPECT_EQ(R("ports:[1-10]"), c);
+  // Self-operations.
+  Resources d = a;
+  d += d;
+  EXPECT_EQ(R("cpus:4;ports:[1-10]"), d);
+  d.add_scalars(d);
+  EXPECT_EQ(R("cpus:8;ports:[1-10]"), d);
+  Resources e = a;
+  e -= e;
+  EXPECT_TRUE(e.empty());
+  Resources f = a;
+  f -= a;  // Shared storage.
+  EXPECT_TRUE(f.empty());
+  EXPECT_FALSE(a.empty());
+  // Views that keep everything share; others copy.
+  EXPECT_EQ(a, a.allocatable_to("x"));
+  EXPECT_EQ(R("cpus:2"), a.scalars());
+  EXPECT_EQ(R("cpus:2;ports:[1-10]"), a);
+}
+
 TEST(ResourcesTest, Contains) {
   Resources total = R("cpus:4;mem:1024;ports:[1-10, 20-30];cpus(web):2;s:{a,b}");
   EXPECT_TRUE(total.contains(R("cpus:4;mem:1024")));

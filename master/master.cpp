@@ -1,6 +1,8 @@
 #include "master/master.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <map>
 #include <optional>
 
@@ -52,6 +54,7 @@ class Master {
   uint64_t next_slave = 0;
   uint64_t next_offer = 0;
   bool allocation_pending = false;
+  std::optional<Duration> offer_timeout;
   static inline const char* name = "master";
 
   // --- helpers -------------------------------------------------------------
@@ -189,6 +192,9 @@ class Master {
       s->second.offers.insert(oid);
       st.offers.emplace(oid, std::move(rec));
       metrics.inc("master/offers_sent");
+      if (offer_timeout) {
+        self->delayed_send(self, *offer_timeout, rescind_atom_v, oid);
+      }
     }
     for (auto& [fid, e] : events) {
       send_event(st.frameworks.at(fid), e);
@@ -1083,6 +1089,206 @@ class Master {
     }
   }
 
+  // --- roles, weights, quota (issue 3) -----------------------------------------
+
+  static std::tuple<int, std::string> json_error(int status, const std::string& message) {
+    picojson::object e;
+    e["message"] = picojson::value(message);
+    return {status, picojson::value(e).serialize()};
+  }
+
+  picojson::value roles_json() {
+    std::map<std::string, Resources> offered_by_role;
+    for (const auto& [oid, o] : st.offers) {
+      offered_by_role[o.offer.allocation_info().role()] += o.resources;
+    }
+    picojson::array roles;
+    for (const allocator::RoleInfo& r : alloc->roles()) {
+      picojson::object o;
+      o["name"] = picojson::value(r.name);
+      o["weight"] = picojson::value(r.weight);
+      picojson::array fws;
+      for (const std::string& f : r.frameworks) {
+        fws.emplace_back(f);
+      }
+      o["frameworks"] = picojson::value(fws);
+      Resources offered = offered_by_role[r.name];
+      o["resources"] = resources_to_json(r.allocated);
+      o["allocated"] = resources_to_json(r.allocated - offered.scalars());
+      o["offered"] = resources_to_json(offered);
+      o["reserved"] = resources_to_json(r.reserved);
+      o["share"] = picojson::value(r.share);
+      if (r.quota) {
+        picojson::object q;
+        q["role"] = picojson::value(r.name);
+        q["guarantee"] = resources_to_json(*r.quota);
+        q["consumed"] = resources_to_json(r.allocated);
+        o["quota"] = picojson::value(q);
+      }
+      roles.emplace_back(o);
+    }
+    picojson::object out;
+    out["roles"] = picojson::value(roles);
+    return picojson::value(out);
+  }
+
+  picojson::value weights_json() {
+    picojson::array a;
+    for (const auto& [role, w] : alloc->weights()) {
+      picojson::object o;
+      o["role"] = picojson::value(role);
+      o["weight"] = picojson::value(w);
+      a.emplace_back(o);
+    }
+    return picojson::value(a);
+  }
+
+  picojson::value quota_json() {
+    picojson::array infos;
+    for (const auto& [role, guarantee] : alloc->quotas()) {
+      picojson::object o;
+      o["role"] = picojson::value(role);
+      o["guarantee"] = resources_to_json(guarantee);
+      infos.emplace_back(o);
+    }
+    picojson::object out;
+    out["infos"] = picojson::value(infos);
+    return picojson::value(out);
+  }
+
+  // PUT /master/weights: [{"role": "web", "weight": 2.0}, ...]
+  std::tuple<int, std::string> on_put_weights(const std::string& body) {
+    picojson::value v;
+    std::string err = picojson::parse(v, body);
+    if (!err.empty()) {
+      return json_error(400, "Invalid JSON in the request body: " + err);
+    }
+    if (!v.is<picojson::array>()) {
+      return json_error(400, "Expected a JSON array of {\"role\": ..., \"weight\": ...}");
+    }
+    std::map<std::string, double> weights;
+    for (const picojson::value& e : v.get<picojson::array>()) {
+      if (!e.is<picojson::object>() || !e.get("role").is<std::string>() ||
+          !e.get("weight").is<double>()) {
+        return json_error(400, "Invalid weight entry " + e.serialize() +
+                                   ": needs a string 'role' and a number 'weight'");
+      }
+      const std::string& role = e.get("role").get<std::string>();
+      double w = e.get("weight").get<double>();
+      if (auto bad = validate_role(role)) {
+        return json_error(400, "Invalid weight entry " + e.serialize() + ": " + *bad);
+      }
+      if (!std::isfinite(w) || w <= 0) {
+        return json_error(400, "Invalid weight " + e.get("weight").serialize() + " for role '" +
+                                   role + "': must be a positive number");
+      }
+      weights[role] = w;
+    }
+    if (auto e = alloc->update_weights(weights)) {
+      return json_error(400, e->message);
+    }
+    for (const auto& [role, w] : weights) {
+      st.weights[role] = w;
+    }
+    schedule_allocation();
+    return {200, weights_json().serialize()};
+  }
+
+  // The guarantee as Mesos' Resource JSON array, a {"cpus": 2} object, or
+  // the text form "cpus:2;mem:1024".
+  Try<Resources> parse_guarantee(const picojson::value& g) {
+    if (g.is<std::string>()) {
+      return Resources::parse(g.get<std::string>());
+    }
+    std::string text;
+    auto add = [&](const std::string& name, const picojson::value& value) -> std::optional<std::string> {
+      if (!value.is<double>()) {
+        return "quota for '" + name + "' must be a number, got " + value.serialize();
+      }
+      double d = value.get<double>();
+      if (!std::isfinite(d) || d < 0) {
+        return "quota for '" + name + "' must be a non-negative number, got " + value.serialize();
+      }
+      std::ostringstream out;
+      out.precision(17);
+      out << name << ":" << d;
+      text += (text.empty() ? "" : ";") + out.str();
+      return std::nullopt;
+    };
+    if (g.is<picojson::object>()) {
+      for (const auto& [name, value] : g.get<picojson::object>()) {
+        if (auto e = add(name, value)) {
+          return Error(*e);
+        }
+      }
+    } else if (g.is<picojson::array>()) {
+      for (const picojson::value& r : g.get<picojson::array>()) {
+        if (!r.is<picojson::object>() || !r.get("name").is<std::string>() ||
+            !r.get("scalar").is<picojson::object>()) {
+          return Error("invalid resource " + r.serialize() + ": quota takes scalar resources");
+        }
+        if (auto e = add(r.get("name").get<std::string>(), r.get("scalar").get("value"))) {
+          return Error(*e);
+        }
+      }
+    } else {
+      return Error("'guarantee' must be a list of resources, an object or a string");
+    }
+    if (text.empty()) {
+      return Error("empty guarantee");
+    }
+    return Resources::parse(text);
+  }
+
+  std::tuple<int, std::string> on_quota(const std::string& method, const std::string& path,
+                                        const std::string& body) {
+    if (method == "DELETE") {
+      std::string role = path.size() > std::string("/master/quota/").size()
+                             ? path.substr(std::string("/master/quota/").size())
+                             : "";
+      if (role.empty()) {
+        return json_error(400, "DELETE needs the role: /master/quota/<role>");
+      }
+      auto q = alloc->quotas();
+      if (!q.count(role)) {
+        return json_error(400, "No quota is set for role '" + role + "'");
+      }
+      alloc->remove_quota(role);
+      schedule_allocation();
+      return {200, "{}"};
+    }
+    picojson::value v;
+    std::string err = picojson::parse(v, body);
+    if (!err.empty()) {
+      return json_error(400, "Invalid JSON in the request body: " + err);
+    }
+    if (!v.is<picojson::object>() || !v.get("role").is<std::string>() || !v.contains("guarantee")) {
+      return json_error(400, "Expected {\"role\": ..., \"guarantee\": ...}");
+    }
+    const std::string& role = v.get("role").get<std::string>();
+    Try<Resources> guarantee = parse_guarantee(v.get("guarantee"));
+    if (guarantee.is_error()) {
+      return json_error(400, "Invalid guarantee for role '" + role + "': " + guarantee.error());
+    }
+    if (auto e = alloc->set_quota(role, *guarantee)) {
+      return json_error(400, e->message);
+    }
+    schedule_allocation();
+    return {200, quota_json().serialize()};
+  }
+
+  std::tuple<int, std::string> on_update_request(const std::string& endpoint,
+                                                 const std::string& method, const std::string& path,
+                                                 const std::string& body) {
+    if (endpoint == "weights" && method == "PUT") {
+      return on_put_weights(body);
+    }
+    if (endpoint == "quota" && (method == "POST" || method == "DELETE")) {
+      return on_quota(method, path, body);
+    }
+    return json_error(405, "Method " + method + " is not allowed on " + path);
+  }
+
   // --- HTTP views -------------------------------------------------------------
 
   picojson::value metrics_json() {
@@ -1109,6 +1315,10 @@ class Master {
         by_state[t.state()] += 1;
       }
     }
+    allocator::Stats as = alloc->stats();
+    o["allocator/mesos/allocation_runs"] = picojson::value(static_cast<double>(as.allocation_runs));
+    o["allocator/mesos/offers_made"] = picojson::value(static_cast<double>(as.offers_made));
+    o["allocator/mesos/offer_filters/active"] = picojson::value(static_cast<double>(as.filters));
     o["master/uptime_secs"] = picojson::value(now_seconds() - st.start_time);
     o["master/elected"] = picojson::value(1.0);
     o["master/slaves_active"] = picojson::value(active);
@@ -1161,6 +1371,15 @@ class Master {
     if (endpoint == "metrics") {
       return {200, metrics_json().serialize()};
     }
+    if (endpoint == "roles") {
+      return {200, roles_json().serialize()};
+    }
+    if (endpoint == "weights") {
+      return {200, weights_json().serialize()};
+    }
+    if (endpoint == "quota") {
+      return {200, quota_json().serialize()};
+    }
     if (endpoint == "flags") {
       picojson::object flags;
       for (const auto& [k, v] : st.flags) {
@@ -1184,6 +1403,9 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.self = self;
   m.opts = std::move(opts);
   m.alloc = std::move(*alloc);
+  if (m.opts.flags.offer_timeout) {
+    m.offer_timeout = *parse_duration(*m.opts.flags.offer_timeout);
+  }
   set_safe_handlers(self, "master");
   m.st.info.set_id(random_uuid());
   m.st.info.set_ip(0);
@@ -1222,6 +1444,17 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
              const std::map<std::string, std::string>& query) {
         return self->state.on_state_request(endpoint, query);
       },
+      [self](update_atom, const std::string& endpoint, const std::string& method,
+             const std::string& path, const std::string& body) {
+        return self->state.on_update_request(endpoint, method, path, body);
+      },
+      [self](rescind_atom, const std::string& offer_id) {
+        if (self->state.st.offers.count(offer_id)) {
+          self->state.metrics.inc("master/offers_timed_out");
+          self->state.remove_offer(offer_id, true, std::nullopt);
+          self->state.schedule_allocation();
+        }
+      },
   };
 }
 
@@ -1230,6 +1463,7 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
 Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts) {
   allocator::Options aopts;
   aopts.policy = opts.flags.allocator_policy;
+  aopts.allocation_interval = opts.flags.allocation_interval;
   std::string min_text = opts.flags.min_allocatable_resources;
   size_t start = 0;
   while (start <= min_text.size()) {

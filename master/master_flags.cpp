@@ -54,6 +54,18 @@ MasterFlags::MasterFlags() {
       "Completed tasks kept per framework.", 1000);
   add(&min_allocatable_resources, "min_allocatable_resources",
       "Smallest offers: alternatives separated by '|'.", "cpus:0.01|mem:32");
+  add(&offer_timeout, "offer_timeout",
+      "Time after which an unanswered offer is rescinded (offers never expire when unset).");
+  check("offer_timeout", [](const std::string& v) -> std::optional<std::string> {
+    Try<Duration> d = parse_duration(v);
+    if (d.is_error()) {
+      return d.error();
+    }
+    if (d->count() <= 0) {
+      return "must be positive";
+    }
+    return std::nullopt;
+  });
 }
 
 }  // namespace stoa::master

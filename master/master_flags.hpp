@@ -31,6 +31,7 @@ struct MasterFlags : FlagsBase {
   int max_completed_frameworks;
   int max_completed_tasks_per_framework;
   std::string min_allocatable_resources;
+  std::optional<std::string> offer_timeout;
 };
 
 }  // namespace stoa::master

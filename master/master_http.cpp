@@ -40,6 +40,35 @@ http::Route state_route(const caf::actor& master, std::string path, std::string 
   return r;
 }
 
+// GET answers from (state_atom, endpoint); other methods go to
+// (update_atom, endpoint, method, path, body).
+http::Route read_write_route(const caf::actor& master, std::string path, std::string endpoint,
+                             std::string help, std::vector<std::string> methods, bool prefix) {
+  http::Route r = state_route(master, std::move(path), endpoint, std::move(help));
+  r.methods = std::move(methods);
+  r.prefix = prefix;
+  http::Handler get = r.handler;
+  r.handler = [master, endpoint, get](caf::io::broker* self, const http::Request& req,
+                                      http::Responder respond) {
+    if (req.method == "GET" || req.method == "HEAD") {
+      get(self, req, std::move(respond));
+      return;
+    }
+    self->request(master, STATE_TIMEOUT, update_atom_v, endpoint, req.method, req.path, req.body)
+        .then(
+            [respond](int status, std::string& body) {
+              http::Response resp;
+              resp.status = status;
+              resp.body = std::move(body);
+              respond(std::move(resp));
+            },
+            [respond](caf::error& e) {
+              respond(http::error_response(503, "Master did not answer: " + caf::to_string(e)));
+            });
+  };
+  return r;
+}
+
 }  // namespace
 
 void register_master_routes(Runtime& runtime, const caf::actor& master) {
@@ -58,6 +87,20 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
                                 "Tasks of all frameworks: ?limit=100&offset=0&order=des|asc"
                                 "&framework_id=&task_id=."));
   runtime.add_route(state_route(master, "/master/flags", "flags", "The master's effective flags."));
+  runtime.add_route(state_route(master, "/master/roles", "roles",
+                                "Roles with their weight, frameworks, allocated, offered and "
+                                "reserved resources and quota."));
+  runtime.add_route(read_write_route(master, "/master/weights", "weights",
+                                     "GET: role weights. PUT [{\"role\":\"web\",\"weight\":2}]: "
+                                     "changes them at run time (400 and no change on bad input).",
+                                     {"GET", "PUT"}, false));
+  runtime.add_route(read_write_route(master, "/master/quota", "quota",
+                                     "GET: quotas. POST {\"role\":\"web\",\"guarantee\":[...]} sets "
+                                     "one; DELETE /master/quota/<role> removes it.",
+                                     {"GET", "POST", "DELETE"}, false));
+  runtime.add_route(read_write_route(master, "/master/quota/", "quota",
+                                     "DELETE /master/quota/<role>: removes the role's quota.",
+                                     {"DELETE"}, true));
   runtime.add_route(state_route(master, "/metrics/snapshot", "metrics",
                                 "Counters and gauges as a flat JSON object (Mesos metric names)."));
 

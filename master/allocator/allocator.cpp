@@ -25,12 +25,40 @@ struct Allocator::Slave {
     Resources resources;
   };
 
+  // The (framework, role) entry, else a recycled empty one, else a new one.
+  // Entries whose resources are empty are free slots: kept so that the
+  // offer/decline churn reuses their string capacity instead of allocating.
+  Held& slot(const std::string& framework_id, const std::string& role) {
+    Held* free = nullptr;
+    for (Held& h : held) {
+      if (h.framework_id == framework_id && h.role == role) {
+        return h;
+      }
+      if (free == nullptr && h.resources.empty()) {
+        free = &h;
+      }
+    }
+    if (free != nullptr) {
+      free->framework_id = framework_id;
+      free->role = role;
+      return *free;
+    }
+    held.push_back(Held{framework_id, role, Resources()});
+    return held.back();
+  }
+
   std::string id;
   Resources total;
   Resources available;
   bool active = true;
   size_t list_index = 0;  // Position in slave_list_.
   std::vector<Held> held;
+  // Bumped on every change of `available`.
+  uint64_t version = 0;
+  // The last pass found nothing to offer here at (eligibility epoch,
+  // version); while both are unchanged the slave is skipped.
+  uint64_t blocked_epoch = 0;
+  uint64_t blocked_version = 0;
   // Refusal filters on this slave, sorted by framework pointer: the hot
   // path finds a framework's filters with one binary search in a small,
   // cache-local vector.
@@ -270,19 +298,9 @@ void Allocator::track(Slave& s, Framework* f, const std::string& framework_id, c
   if (r.empty()) {
     return;
   }
-  Slave::Held* held = nullptr;
-  for (Slave::Held& h : s.held) {
-    if (h.framework_id == framework_id && h.role == role) {
-      held = &h;
-      break;
-    }
-  }
-  if (held == nullptr) {
-    s.held.push_back(Slave::Held{framework_id, role, Resources()});
-    held = &s.held.back();
-  }
-  held->resources += r;
+  s.slot(framework_id, role).resources += r;
   s.available -= r;
+  ++s.version;
   if (f == nullptr || role.empty()) {
     unknown_holds_[framework_id].insert(&s);
     return;
@@ -334,6 +352,7 @@ std::optional<Error> Allocator::add_framework(const std::string& id, const std::
   }
   frameworks_.emplace(id, std::move(owned));
 
+  ++eligibility_epoch_;
   for (const std::string& role : f.roles) {
     Role& R = ensure_role(role);
     R.framework_ids.insert(id);
@@ -355,6 +374,7 @@ std::optional<Error> Allocator::add_framework(const std::string& id, const std::
       if (it->framework_id == id && it->role.empty()) {
         held += it->resources;
         s->available += it->resources;
+        ++s->version;
         it = s->held.erase(it);
       } else {
         ++it;
@@ -377,6 +397,7 @@ std::optional<Error> Allocator::add_framework(const std::string& id, const std::
     for (auto h = s.held.begin(); h != s.held.end();) {
       if (h->framework_id == id) {
         s.available += h->resources;
+        ++s.version;
         h = s.held.erase(h);
       } else {
         ++h;
@@ -411,6 +432,7 @@ void Allocator::remove_framework(const std::string& id) {
         for (auto h = s->held.begin(); h != s->held.end();) {
           if (h->framework_id == id) {
             s->available += h->resources;
+            ++s->version;
             h = s->held.erase(h);
           } else {
             ++h;
@@ -427,6 +449,7 @@ void Allocator::remove_framework(const std::string& id) {
       if (h->framework_id == id) {
         untrack_role_accounting(id, h->role, h->resources);
         s->available += h->resources;
+        ++s->version;
         h = s->held.erase(h);
       } else {
         ++h;
@@ -454,6 +477,7 @@ void Allocator::activate_framework(const std::string& id) {
     return;
   }
   it->second->active = true;
+  ++eligibility_epoch_;
   for (const std::string& role : it->second->roles) {
     refresh_activity(*it->second, role);
   }
@@ -482,6 +506,7 @@ void Allocator::add_slave(const std::string& id, const Resources& total,
   s.id = id;
   s.total = total;
   s.available = total;
+  ++s.version;
   s.list_index = slave_list_.size();
   slave_list_.push_back(&s);
   slaves_.emplace(id, std::move(owned));
@@ -583,15 +608,13 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
   auto fit = frameworks_.find(framework_id);
   Framework* f = fit == frameworks_.end() ? nullptr : fit->second.get();
 
-  size_t matching = 0;
-  for (const Slave::Held& h : s.held) {
-    matching += h.framework_id == framework_id ? 1 : 0;
-  }
+  auto holds = [&](const Slave::Held& h) { return !h.resources.empty() && h.framework_id == framework_id; };
+  size_t matching = static_cast<size_t>(std::count_if(s.held.begin(), s.held.end(), holds));
   bool emptied = false;
+  std::vector<std::string> emptied_roles;
   if (matching == 1) {
     // Common case (decline, rescind): one hold, often returned whole.
-    Slave::Held& h = *std::find_if(s.held.begin(), s.held.end(),
-                                   [&](const Slave::Held& x) { return x.framework_id == framework_id; });
+    Slave::Held& h = *std::find_if(s.held.begin(), s.held.end(), holds);
     Resources part = r.contains(h.resources) ? std::move(h.resources) : h.resources - (h.resources - r);
     if (!part.empty()) {
       h.resources -= part;  // No-op (and cheap) after the move.
@@ -599,12 +622,16 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
         untrack_role_accounting(framework_id, h.role, part);
       }
       s.available += std::move(part);
-      emptied = h.resources.empty();
+      ++s.version;
+      if (h.resources.empty()) {
+        emptied = true;
+        emptied_roles.push_back(h.role);
+      }
     }
   } else if (matching > 1) {
     Resources remaining = r;
     for (Slave::Held& h : s.held) {
-      if (h.framework_id != framework_id || remaining.empty()) {
+      if (!holds(h) || remaining.empty()) {
         continue;
       }
       // part = held ∩ remaining.
@@ -618,22 +645,17 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
         untrack_role_accounting(framework_id, h.role, part);
       }
       s.available += std::move(part);
-      emptied = emptied || h.resources.empty();
+      ++s.version;
+      if (h.resources.empty()) {
+        emptied = true;
+        emptied_roles.push_back(h.role);
+      }
     }
   }
   if (emptied) {
-    std::vector<std::string> roles;
-    for (const Slave::Held& h : s.held) {
-      if (h.resources.empty()) {
-        roles.push_back(h.role);
-      }
-    }
-    s.held.erase(std::remove_if(s.held.begin(), s.held.end(),
-                                [](const Slave::Held& h) { return h.resources.empty(); }),
-                 s.held.end());
-    bool still_holds = std::any_of(s.held.begin(), s.held.end(),
-                                   [&](const Slave::Held& h) { return h.framework_id == framework_id; });
-    if (!still_holds) {
+    // Emptied entries stay as free slots (see Slave::slot()).
+    bool still_holds = std::any_of(s.held.begin(), s.held.end(), holds);
+    if (!still_holds && f == nullptr) {
       auto unknown = unknown_holds_.find(framework_id);
       if (unknown != unknown_holds_.end()) {
         unknown->second.erase(&s);
@@ -642,13 +664,14 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
         }
       }
     }
-    for (const std::string& role : roles) {
+    for (const std::string& role : emptied_roles) {
       maybe_remove_role(role);
     }
   }
   // Guard the invariant against a caller recovering more than was held.
   if (!s.total.contains(s.available)) {
     s.available = s.available - (s.available - s.total);
+    ++s.version;
   }
 
   if (!refuse_seconds || f == nullptr || r.empty()) {
@@ -694,6 +717,7 @@ void Allocator::revive(const std::string& framework_id, const std::vector<std::s
     return;
   }
   Framework& f = *it->second;
+  ++eligibility_epoch_;
   for (const std::string& role : roles.empty() ? f.roles : roles) {
     if (f.suppressed.erase(role) != 0) {
       refresh_activity(f, role);
@@ -732,6 +756,7 @@ void Allocator::sweep_filters(TimePoint now) {
       if (filter.expired(now, cycle_)) {
         --filter.framework->filter_count;
         --filter_count_;
+        ++eligibility_epoch_;
         return true;
       }
       if (!next_filter_expiry_ || filter.expires < *next_filter_expiry_) {
@@ -843,11 +868,13 @@ std::optional<Error> Allocator::set_quota(const std::string& role, const Resourc
   }
   quotas_[role] = guarantee;
   ensure_role(role);
+  ++eligibility_epoch_;
   return std::nullopt;
 }
 
 void Allocator::remove_quota(const std::string& role) {
   if (quotas_.erase(role) != 0) {
+    ++eligibility_epoch_;
     maybe_remove_role(role);
   }
 }
@@ -964,6 +991,7 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
       headroom.required -= guaranteed;
       headroom.available -= guaranteed + extra;
       s->available -= offer;
+      ++s->version;
       hold(*s, *chosen, R, offer);
       out.push_back(Allocation{chosen->id, name, s->id, std::move(offer)});
     }
@@ -972,10 +1000,24 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
 
 void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Allocation>& out) {
   const bool limited = headroom != nullptr && !headroom->required.empty();
+  // Skipping slaves where nothing changed is exact only without quota
+  // (headroom varies within a pass).
+  const bool skip = options_.skip_unchanged_slaves && quotas_.empty();
+  auto block = [&](Slave* s) {
+    if (skip) {
+      s->blocked_epoch = eligibility_epoch_;
+      s->blocked_version = s->version;
+    }
+  };
   std::vector<const Role*> done;
   Resources scratch;
   for (Slave* s : candidates_) {
+    if (skip && s->blocked_epoch == eligibility_epoch_ && s->blocked_version == s->version) {
+      ++slaves_skipped_;
+      continue;
+    }
     if (!allocatable(s->available)) {
+      block(s);
       continue;
     }
     done.clear();
@@ -1023,15 +1065,20 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
         return false;
       });
       if (chosen == nullptr) {
+        if (done.empty()) {
+          block(s);
+        }
         break;
       }
       Resources offer;
       if (whole) {
         offer = std::move(s->available);
         s->available.clear();
+        ++s->version;
       } else {
         offer = std::move(scratch);
         s->available -= offer;
+        ++s->version;
       }
       if (headroom != nullptr) {
         headroom->available.subtract_scalars(offer.unreserved());
@@ -1048,18 +1095,7 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
 }
 
 void Allocator::hold(Slave& s, Framework& f, Role& role, const Resources& r) {
-  Slave::Held* held = nullptr;
-  for (Slave::Held& h : s.held) {
-    if (h.role == role.name && h.framework_id == f.id) {
-      held = &h;
-      break;
-    }
-  }
-  if (held == nullptr) {
-    s.held.push_back(Slave::Held{f.id, role.name, r});
-  } else {
-    held->resources += r;
-  }
+  s.slot(f.id, role.name).resources += r;
   role.allocated.add_scalars(r);
   role.frameworks->allocated(f.id, r);
   role_sorter_->allocated(role.name, r);
@@ -1118,6 +1154,7 @@ Stats Allocator::stats() const {
   stats.allocation_runs = cycle_;
   stats.offers_made = offers_made_;
   stats.offers_filtered = offers_filtered_;
+  stats.slaves_skipped = slaves_skipped_;
   stats.total = total_;
   stats.allocated = total_ - available.scalars();
   return stats;
@@ -1135,7 +1172,7 @@ std::map<std::string, Resources> Allocator::allocation(const std::string& framew
   std::map<std::string, Resources> out;
   for (const Slave* s : slave_list_) {
     for (const Slave::Held& h : s->held) {
-      if (h.framework_id == framework_id) {
+      if (h.framework_id == framework_id && !h.resources.empty()) {
         out[s->id] += h.resources;
       }
     }
@@ -1157,7 +1194,7 @@ std::optional<Error> Allocator::check_invariants() const {
     Resources sum = s->available;
     for (const Slave::Held& h : s->held) {
       if (h.resources.empty()) {
-        return Error("slave " + s->id + ": empty held entry for " + h.framework_id);
+        continue;  // A free slot.
       }
       sum += h.resources;
       if (!h.role.empty()) {

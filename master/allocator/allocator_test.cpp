@@ -73,7 +73,9 @@ class AllocatorTest : public ::testing::Test {
     return out;
   }
 
-  void random_operations(uint32_t seed);
+  // 2000 random operations on `a` (and the same ones on `shadow`, whose
+  // offers must then equal a's at every pass), checking invariants.
+  void random_operations(uint32_t seed, Allocator* shadow = nullptr);
 
   std::unique_ptr<Allocator> a;
   TimePoint now = TimePoint{} + std::chrono::hours(1);
@@ -739,46 +741,104 @@ TEST_F(AllocatorTest, RandomOperationsKeepInvariants) {
   }
 }
 
-void AllocatorTest::random_operations(uint32_t seed) {
+// Skipping unchanged slaves is an optimisation only: the same operations
+// give the same offers with it off.
+TEST_F(AllocatorTest, SkippingUnchangedSlavesChangesNoOffer) {
+  for (uint32_t seed : {5u, 11u, 4242u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Options o;
+    o.seed = seed;
+    make(o);
+    Options plain = o;
+    plain.skip_unchanged_slaves = false;
+    std::unique_ptr<Allocator> shadow = std::move(Allocator::create(plain).get());
+    random_operations(seed, shadow.get());
+    if (HasFatalFailure()) {
+      return;
+    }
+    EXPECT_GT(a->stats().slaves_skipped, 0u);
+    EXPECT_EQ(0u, shadow->stats().slaves_skipped);
+  }
+}
+
+void AllocatorTest::random_operations(uint32_t seed, Allocator* shadow) {
   std::mt19937 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  // Applies one operation to `a` and, if given, to `shadow`.
+  auto both = [&](auto&& op) {
+    op(*a);
+    if (shadow != nullptr) {
+      op(*shadow);
+    }
+  };
   const char* shapes[] = {"cpus:4;mem:1024;ports:[31000-31100]", "cpus:2;mem:512;cpus(web):1",
                           "cpus(db):2;mem(db):256;disk:100"};
   std::vector<Allocation> outstanding;
-  a->add_slave("s0", R(shapes[0]), {});
-  ASSERT_FALSE(a->set_quota("db", R("cpus:1")).has_value());
+  both([&](Allocator& x) { x.add_slave("s0", R(shapes[0]), {}); });
   for (int step = 0; step < 2000; ++step) {
     std::string slave = "s" + std::to_string(pick(12));
     std::string fw = "f" + std::to_string(pick(6));
-    switch (pick(11)) {
-      case 0:
-        a->add_slave(slave, R(shapes[pick(3)]), {});
+    switch (pick(12)) {
+      case 0: {
+        Resources total = R(shapes[pick(3)]);
+        both([&](Allocator& x) { x.add_slave(slave, total, {}); });
         break;
+      }
       case 1:
-        a->remove_slave(slave);
+        both([&](Allocator& x) { x.remove_slave(slave); });
         break;
       case 2: {
         std::vector<std::string> roles = {pick(2) ? "web" : "db"};
         if (pick(2)) {
           roles.push_back("*");
         }
-        a->add_framework(fw, roles, {}, pick(4) != 0);
+        bool active = pick(4) != 0;
+        both([&](Allocator& x) { x.add_framework(fw, roles, {}, active); });
         break;
       }
       case 3:
-        a->remove_framework(fw);
+        both([&](Allocator& x) { x.remove_framework(fw); });
         break;
       case 4:
-        pick(2) ? a->suppress(fw, {}) : a->revive(fw, {});
+        if (pick(2)) {
+          both([&](Allocator& x) { x.suppress(fw, {}); });
+        } else {
+          both([&](Allocator& x) { x.revive(fw, {}); });
+        }
         break;
       case 5:
-        pick(2) ? a->activate_framework(fw) : a->deactivate_framework(fw);
+        if (pick(2)) {
+          both([&](Allocator& x) { x.activate_framework(fw); });
+        } else {
+          both([&](Allocator& x) { x.deactivate_framework(fw); });
+        }
         break;
       case 6:
-        pick(2) ? a->activate_slave(slave) : a->deactivate_slave(slave);
+        if (pick(2)) {
+          both([&](Allocator& x) { x.activate_slave(slave); });
+        } else {
+          both([&](Allocator& x) { x.deactivate_slave(slave); });
+        }
+        break;
+      case 7:
+        if (pick(3) == 0) {
+          both([&](Allocator& x) { x.set_quota("db", R("cpus:1")); });
+        } else {
+          both([&](Allocator& x) { x.remove_quota("db"); });
+        }
         break;
       default: {
-        std::vector<Allocation> offers = cycle(milliseconds(100 * pick(30)));
+        std::chrono::nanoseconds step_time = milliseconds(100 * pick(30));
+        std::vector<Allocation> offers = cycle(step_time);
+        if (shadow != nullptr) {
+          std::vector<Allocation> expected = shadow->allocate(now);
+          ASSERT_EQ(expected.size(), offers.size()) << "step " << step;
+          for (size_t i = 0; i < offers.size(); ++i) {
+            ASSERT_EQ(expected[i].framework_id, offers[i].framework_id) << "step " << step;
+            ASSERT_EQ(expected[i].slave_id, offers[i].slave_id) << "step " << step;
+            ASSERT_EQ(expected[i].resources, offers[i].resources) << "step " << step;
+          }
+        }
         outstanding.insert(outstanding.end(), offers.begin(), offers.end());
         // Answer some outstanding offers: decline all, or launch part.
         for (size_t i = 0; i < outstanding.size();) {
@@ -792,7 +852,7 @@ void AllocatorTest::random_operations(uint32_t seed) {
           if (pick(2)) {
             refuse = 0.5 * pick(8);
           }
-          a->recover_resources(o.framework_id, o.slave_id, back, refuse, now);
+          both([&](Allocator& x) { x.recover_resources(o.framework_id, o.slave_id, back, refuse, now); });
           outstanding[i] = outstanding.back();
           outstanding.pop_back();
         }
