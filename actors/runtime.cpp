@@ -1,11 +1,11 @@
 #include "actors/runtime.hpp"
 
-#include <map>
-#include <unordered_map>
+#include <picojson.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <picojson.h>
+#include <map>
+#include <unordered_map>
 
 #include "actors/atoms.hpp"
 #include "actors/http_client.hpp"
@@ -22,8 +22,8 @@ constexpr const char* PROCESSES_PATH = "/__stoa__/processes";
 
 struct router_state {
   router_state() = default;  // never built from the actor pointer (C++20 aggregates)
-  std::unordered_map<std::string, caf::actor> local;    // id -> actor
-  std::unordered_map<std::string, caf::actor> remote;   // upid string -> actor
+  std::unordered_map<std::string, caf::actor> local;   // id -> actor
+  std::unordered_map<std::string, caf::actor> remote;  // upid string -> actor
   std::unordered_map<std::string, std::vector<caf::response_promise>> pending;
   std::string ip;
   uint16_t port = 0;
@@ -56,8 +56,7 @@ void lookup_remote(router_actor* self, const Upid& upid, uint16_t actor_port) {
           [self, upid, key](const caf::node_id&, caf::strong_actor_ptr& ptr,
                             const std::set<std::string>&) {
             if (!ptr) {
-              finish_resolve(self, key,
-                             caf::make_error(caf::sec::no_actor_published_at_port, key));
+              finish_resolve(self, key, caf::make_error(caf::sec::no_actor_published_at_port, key));
               return;
             }
             auto remote_router = caf::actor_cast<caf::actor>(ptr);
@@ -65,7 +64,8 @@ void lookup_remote(router_actor* self, const Upid& upid, uint16_t actor_port) {
                 .then(
                     [self, key](const caf::actor& a) {
                       if (!a) {
-                        finish_resolve(self, key, caf::make_error(caf::sec::remote_lookup_failed, key));
+                        finish_resolve(self, key,
+                                       caf::make_error(caf::sec::remote_lookup_failed, key));
                         return;
                       }
                       self->monitor(a);
@@ -76,6 +76,24 @@ void lookup_remote(router_actor* self, const Upid& upid, uint16_t actor_port) {
           },
           [self, key](caf::error& e) { finish_resolve(self, key, std::move(e)); });
 }
+
+// Answers from the cache, joins a resolve of the same UPID under way, or
+// starts one with `start`; the promise is delivered by finish_resolve().
+template <class Start>
+caf::result<caf::actor> cached_or_start(router_actor* self, const std::string& key, Start start) {
+  if (auto it = self->state.remote.find(key); it != self->state.remote.end()) {
+    return it->second;
+  }
+  auto rp = self->make_response_promise();
+  auto& waiting = self->state.pending[key];
+  waiting.push_back(rp);
+  if (waiting.size() == 1) {
+    start();
+  }
+  return rp;
+}
+
+void discover(router_actor* self, const Upid& target, const std::string& key);
 
 caf::behavior router_behavior(router_actor* self, std::string ip, uint16_t port) {
   set_safe_handlers(self, "router");
@@ -137,22 +155,16 @@ caf::behavior router_behavior(router_actor* self, std::string ip, uint16_t port)
         }
         return ids;
       },
-      [self](resolve_atom, const std::string& text, uint16_t actor_port) -> caf::result<caf::actor> {
+      [self](resolve_atom, const std::string& text,
+             uint16_t actor_port) -> caf::result<caf::actor> {
         Try<Upid> upid = parse_upid(text);
         if (upid.is_error()) {
           return caf::make_error(caf::sec::invalid_argument, upid.error());
         }
-        std::string key = upid->str();
-        if (auto it = self->state.remote.find(key); it != self->state.remote.end()) {
-          return it->second;
-        }
-        auto rp = self->make_response_promise();
-        auto& waiting = self->state.pending[key];
-        waiting.push_back(rp);
-        if (waiting.size() == 1) {
-          lookup_remote(self, *upid, actor_port);
-        }
-        return rp;
+        Upid target = *upid;
+        return cached_or_start(self, target.str(), [self, target, actor_port] {
+          lookup_remote(self, target, actor_port);
+        });
       },
       [self](resolve_atom, const std::string& text) -> caf::result<caf::actor> {
         Try<Upid> upid = parse_upid(text);
@@ -168,41 +180,36 @@ caf::behavior router_behavior(router_actor* self, std::string ip, uint16_t port)
           return it->second;
         }
         std::string key = upid->str();
-        if (auto it = self->state.remote.find(key); it != self->state.remote.end()) {
-          return it->second;
-        }
-        auto rp = self->make_response_promise();
-        auto& waiting = self->state.pending[key];
-        waiting.push_back(rp);
-        if (waiting.size() > 1) {
-          return rp;  // a resolve of the same UPID is under way: join it
-        }
-        http::ClientRequest req;
-        req.host = upid->host;
-        req.port = upid->port;
-        req.path = PROCESSES_PATH;
-        req.timeout = STEP_TIMEOUT;
         Upid target = *upid;
-        http::fetch(
-            self, req,
-            [self, target, key](http::Response r) {
-              picojson::value v;
-              std::string err = picojson::parse(v, r.body);
-              if (r.status != 200 || !err.empty() || !v.is<picojson::object>() ||
-                  !v.get("actor_port").is<int64_t>()) {
-                finish_resolve(self, key,
-                               caf::make_error(caf::sec::cannot_connect_to_node,
-                                               target.address() + " is not a Stoa process (HTTP " +
-                                                   std::to_string(r.status) + ")"));
-                return;
-              }
-              auto actor_port = static_cast<uint16_t>(v.get("actor_port").get<int64_t>());
-              lookup_remote(self, target, actor_port);
-            },
-            [self, key](caf::error e) { finish_resolve(self, key, std::move(e)); });
-        return rp;
+        return cached_or_start(self, key, [self, target, key] { discover(self, target, key); });
       },
   };
+}
+
+// Step 1 of a resolve: ask the peer's HTTP port for its actor port.
+void discover(router_actor* self, const Upid& target, const std::string& key) {
+  http::ClientRequest req;
+  req.host = target.host;
+  req.port = target.port;
+  req.path = PROCESSES_PATH;
+  req.timeout = STEP_TIMEOUT;
+  http::fetch(
+      self, req,
+      [self, target, key](http::Response r) {
+        picojson::value v;
+        std::string err = picojson::parse(v, r.body);
+        if (r.status != 200 || !err.empty() || !v.is<picojson::object>() ||
+            !v.get("actor_port").is<int64_t>()) {
+          finish_resolve(self, key,
+                         caf::make_error(caf::sec::cannot_connect_to_node,
+                                         target.address() + " is not a Stoa process (HTTP " +
+                                             std::to_string(r.status) + ")"));
+          return;
+        }
+        auto actor_port = static_cast<uint16_t>(v.get("actor_port").get<int64_t>());
+        lookup_remote(self, target, actor_port);
+      },
+      [self, key](caf::error e) { finish_resolve(self, key, std::move(e)); });
 }
 
 }  // namespace
@@ -277,7 +284,8 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   discovery.help =
       "Lists the named actors (processes) of this OS process and the port of its actor "
       "transport; peers use it to resolve UPIDs.";
-  discovery.handler = [r, ap](caf::io::broker* self, const http::Request&, http::Responder respond) {
+  discovery.handler = [r, ap](caf::io::broker* self, const http::Request&,
+                              http::Responder respond) {
     self->request(r, STEP_TIMEOUT, list_atom_v)
         .then(
             [respond, ap](const std::vector<std::string>& ids) {

@@ -2,10 +2,12 @@
 // request to the master actor and the reply into a response; the master
 // actor never sees HTTP (STYLE.md §7.3).
 
-#include <caf/all.hpp>
-#include <caf/io/all.hpp>
 #include <picojson.h>
 
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/actor_route.hpp"
 #include "actors/atoms.hpp"
 #include "actors/http.hpp"
 #include "actors/runtime.hpp"
@@ -14,94 +16,37 @@
 
 namespace stoa::master {
 
-namespace {
-
-constexpr auto STATE_TIMEOUT = std::chrono::seconds(10);
-
-http::Route state_route(const caf::actor& master, std::string path, std::string endpoint,
-                        std::string help) {
-  http::Route r;
-  r.path = std::move(path);
-  r.help = std::move(help);
-  r.handler = [master, endpoint](caf::io::broker* self, const http::Request& req,
-                                 http::Responder respond) {
-    self->request(master, STATE_TIMEOUT, state_atom_v, endpoint, req.query)
-        .then(
-            [respond](int status, std::string& body) {
-              http::Response resp;
-              resp.status = status;
-              resp.body = std::move(body);
-              respond(std::move(resp));
-            },
-            [respond](caf::error& e) {
-              respond(http::error_response(503, "Master did not answer: " + caf::to_string(e)));
-            });
-  };
-  return r;
-}
-
-// GET answers from (state_atom, endpoint); other methods go to
-// (update_atom, endpoint, method, path, body).
-http::Route read_write_route(const caf::actor& master, std::string path, std::string endpoint,
-                             std::string help, std::vector<std::string> methods, bool prefix) {
-  http::Route r = state_route(master, std::move(path), endpoint, std::move(help));
-  r.methods = std::move(methods);
-  r.prefix = prefix;
-  http::Handler get = r.handler;
-  r.handler = [master, endpoint, get](caf::io::broker* self, const http::Request& req,
-                                      http::Responder respond) {
-    if (req.method == "GET" || req.method == "HEAD") {
-      get(self, req, std::move(respond));
-      return;
-    }
-    self->request(master, STATE_TIMEOUT, update_atom_v, endpoint, req.method, req.path, req.body)
-        .then(
-            [respond](int status, std::string& body) {
-              http::Response resp;
-              resp.status = status;
-              resp.body = std::move(body);
-              respond(std::move(resp));
-            },
-            [respond](caf::error& e) {
-              respond(http::error_response(503, "Master did not answer: " + caf::to_string(e)));
-            });
-  };
-  return r;
-}
-
-}  // namespace
-
 void register_master_routes(Runtime& runtime, const caf::actor& master) {
-  runtime.add_route(state_route(master, "/master/state", "state",
+  runtime.add_route(actor_route(master, "/master/state", "state",
                                 "Full state of the cluster: slaves, frameworks, tasks, offers "
                                 "(Mesos' /master/state shape). Supports ?jsonp=."));
-  runtime.add_route(state_route(master, "/state", "state", "Alias of /master/state."));
-  runtime.add_route(state_route(master, "/master/state.json", "state", "Alias of /master/state."));
-  runtime.add_route(state_route(master, "/master/state-summary", "state-summary",
+  runtime.add_route(actor_route(master, "/state", "state", "Alias of /master/state."));
+  runtime.add_route(actor_route(master, "/master/state.json", "state", "Alias of /master/state."));
+  runtime.add_route(actor_route(master, "/master/state-summary", "state-summary",
                                 "Summary of slaves and frameworks with task counts per state."));
-  runtime.add_route(state_route(master, "/master/slaves", "slaves",
-                                "Registered slaves; ?slave_id= filters."));
-  runtime.add_route(state_route(master, "/master/frameworks", "frameworks",
+  runtime.add_route(
+      actor_route(master, "/master/slaves", "slaves", "Registered slaves; ?slave_id= filters."));
+  runtime.add_route(actor_route(master, "/master/frameworks", "frameworks",
                                 "Active and completed frameworks; ?framework_id= filters."));
-  runtime.add_route(state_route(master, "/master/tasks", "tasks",
+  runtime.add_route(actor_route(master, "/master/tasks", "tasks",
                                 "Tasks of all frameworks: ?limit=100&offset=0&order=des|asc"
                                 "&framework_id=&task_id=."));
-  runtime.add_route(state_route(master, "/master/flags", "flags", "The master's effective flags."));
-  runtime.add_route(state_route(master, "/master/roles", "roles",
+  runtime.add_route(actor_route(master, "/master/flags", "flags", "The master's effective flags."));
+  runtime.add_route(actor_route(master, "/master/roles", "roles",
                                 "Roles with their weight, frameworks, allocated, offered and "
                                 "reserved resources and quota."));
-  runtime.add_route(read_write_route(master, "/master/weights", "weights",
-                                     "GET: role weights. PUT [{\"role\":\"web\",\"weight\":2}]: "
-                                     "changes them at run time (400 and no change on bad input).",
-                                     {"GET", "PUT"}, false));
-  runtime.add_route(read_write_route(master, "/master/quota", "quota",
-                                     "GET: quotas. POST {\"role\":\"web\",\"guarantee\":[...]} sets "
-                                     "one; DELETE /master/quota/<role> removes it.",
-                                     {"GET", "POST", "DELETE"}, false));
-  runtime.add_route(read_write_route(master, "/master/quota/", "quota",
-                                     "DELETE /master/quota/<role>: removes the role's quota.",
-                                     {"DELETE"}, true));
-  runtime.add_route(state_route(master, "/metrics/snapshot", "metrics",
+  runtime.add_route(actor_route(master, "/master/weights", "weights",
+                                "GET: role weights. PUT [{\"role\":\"web\",\"weight\":2}]: "
+                                "changes them at run time (400 and no change on bad input).",
+                                {"GET", "PUT"}, false));
+  runtime.add_route(actor_route(master, "/master/quota", "quota",
+                                "GET: quotas. POST {\"role\":\"web\",\"guarantee\":[...]} sets "
+                                "one; DELETE /master/quota/<role> removes it.",
+                                {"GET", "POST", "DELETE"}, false));
+  runtime.add_route(actor_route(master, "/master/quota/", "quota",
+                                "DELETE /master/quota/<role>: removes the role's quota.",
+                                {"DELETE"}, true));
+  runtime.add_route(actor_route(master, "/metrics/snapshot", "metrics",
                                 "Counters and gauges as a flat JSON object (Mesos metric names)."));
 
   http::Route health;

@@ -10,6 +10,7 @@
 #include <caf/io/all.hpp>
 #include <picojson.h>
 
+#include "actors/actor_route.hpp"
 #include "actors/atoms.hpp"
 #include "actors/http.hpp"
 #include "actors/messages.hpp"
@@ -868,30 +869,11 @@ caf::actor spawn_slave(caf::actor_system& sys, const caf::actor& router, SlaveOp
 }
 
 void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std::string& id) {
-  auto route = [&](const std::string& path, const std::string& endpoint, const std::string& help) {
-    http::Route r;
-    r.path = path;
-    r.help = help;
-    r.handler = [slave, endpoint](caf::io::broker* self, const http::Request& req,
-                                  http::Responder respond) {
-      self->request(slave, std::chrono::seconds(10), state_atom_v, endpoint, req.query)
-          .then(
-              [respond](int status, std::string& body) {
-                http::Response resp;
-                resp.status = status;
-                resp.body = std::move(body);
-                respond(std::move(resp));
-              },
-              [respond](caf::error& e) {
-                respond(http::error_response(503, "Slave did not answer: " + caf::to_string(e)));
-              });
-    };
-    runtime.add_route(std::move(r));
-  };
-  route("/" + id + "/state", "state",
-        "State of this slave: resources, attributes, frameworks, executors and tasks.");
-  route("/" + id + "/state.json", "state", "Alias of /" + id + "/state.");
-  route("/" + id + "/flags", "flags", "The slave's effective flags.");
+  runtime.add_route(actor_route(slave, "/" + id + "/state", "state",
+                                "State of this slave: resources, attributes, frameworks, executors "
+                                "and tasks."));
+  runtime.add_route(actor_route(slave, "/" + id + "/state.json", "state", "Alias of /" + id + "/state."));
+  runtime.add_route(actor_route(slave, "/" + id + "/flags", "flags", "The slave's effective flags."));
   http::Route health;
   health.path = "/" + id + "/health";
   health.help = "Answers 200 OK with an empty body while the slave runs.";

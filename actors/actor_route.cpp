@@ -1,0 +1,45 @@
+#include "actors/actor_route.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/atoms.hpp"
+
+namespace stoa {
+
+namespace {
+
+constexpr auto ROUTE_TIMEOUT = std::chrono::seconds(10);
+
+}  // namespace
+
+http::Route actor_route(const caf::actor& target, std::string path, std::string endpoint,
+                        std::string help, std::vector<std::string> methods, bool prefix) {
+  http::Route r;
+  r.path = std::move(path);
+  r.help = std::move(help);
+  r.methods = std::move(methods);
+  r.prefix = prefix;
+  r.handler = [target, endpoint](caf::io::broker* self, const http::Request& req,
+                                 http::Responder respond) {
+    auto on_reply = [respond](int status, std::string& body) {
+      http::Response resp;
+      resp.status = status;
+      resp.body = std::move(body);
+      respond(std::move(resp));
+    };
+    auto on_error = [respond](caf::error& e) {
+      respond(http::error_response(503, "No answer from the component: " + caf::to_string(e)));
+    };
+    if (req.method == "GET" || req.method == "HEAD") {
+      self->request(target, ROUTE_TIMEOUT, state_atom_v, endpoint, req.query)
+          .then(on_reply, on_error);
+    } else {
+      self->request(target, ROUTE_TIMEOUT, update_atom_v, endpoint, req.method, req.path, req.body)
+          .then(on_reply, on_error);
+    }
+  };
+  return r;
+}
+
+}  // namespace stoa

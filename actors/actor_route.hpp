@@ -1,0 +1,22 @@
+#pragma once
+// HTTP routes answered by an actor that never sees HTTP: the handler sends
+// the actor a typed request and turns its `(int status, std::string json)`
+// reply into the response (STYLE.md §7.3).
+//
+//   GET (and HEAD)  -> (state_atom, endpoint, query)
+//   other methods   -> (update_atom, endpoint, method, path, body)
+
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "actors/http.hpp"
+
+namespace stoa {
+
+http::Route actor_route(const caf::actor& target, std::string path, std::string endpoint,
+                        std::string help, std::vector<std::string> methods = {"GET"},
+                        bool prefix = false);
+
+}  // namespace stoa

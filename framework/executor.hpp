@@ -1,0 +1,151 @@
+#pragma once
+// Writing an executor as a CAF actor (ARCHITECTURE.md §8), the executor side
+// of the SDK (framework/scheduler.hpp is the scheduler side).
+//
+// Derive from `Executor` and call spawn_executor(). One actor runs every
+// callback (no locks needed) and speaks the slave protocol for you: it
+// resolves the slave (STOA_SLAVE_PID, with STOA_SLAVE_ACTOR_PORT when given),
+// monitors it, registers (RegisterExecutorMessage every
+// `registration_retry` until ExecutorRegisteredMessage, giving up after
+// `max_registration_attempts`), turns the slave's messages into callbacks,
+// and keeps every status update until the slave acknowledges it (re-sending
+// it every `status_update_retry` meanwhile).
+//
+// The actor exits when the executor calls ExecutorDriver::stop(), after
+// error() (the slave cannot be reached, or never answered the registration),
+// after disconnected() (the slave died), or when the Runtime shuts down. It
+// does NOT exit on its own after shutdown(): the executor kills its tasks,
+// reports them and then calls stop(). main waits with await_executor().
+//
+//   int main() {
+//     Try<ExecutorOptions> options = ExecutorOptions::from_environment();
+//     ... start a Runtime (serve=false is enough: executors only connect out)
+//     caf::actor e = spawn_executor(rt, *options, std::make_unique<MyExecutor>());
+//     await_executor(rt, e);
+//     rt.shutdown();
+//   }
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "common/try.hpp"
+#include "proto/messages.pb.h"
+#include "proto/stoa.pb.h"
+
+namespace stoa {
+
+class Runtime;
+
+struct ExecutorOptions {
+  // The slave's UPID ("slave(1)@ip:port"), STOA_SLAVE_PID.
+  std::string slave_pid;
+  // The slave's actor port, STOA_SLAVE_ACTOR_PORT; 0 = discover it over HTTP.
+  uint16_t slave_actor_port = 0;
+  FrameworkID framework_id;  // STOA_FRAMEWORK_ID
+  ExecutorID executor_id;    // STOA_EXECUTOR_ID
+  std::string directory;     // the sandbox, STOA_DIRECTORY
+  std::string ip = "127.0.0.1";  // STOA_EXECUTOR_IP: where the Runtime binds
+
+  std::chrono::milliseconds registration_retry = std::chrono::seconds(1);
+  int max_registration_attempts = 60;
+  // An unacknowledged status update is re-sent after this long (and again
+  // after each further period) while the slave is connected.
+  std::chrono::milliseconds status_update_retry = std::chrono::seconds(5);
+
+  // Reads the STOA_* variables the slave sets (docs/wire-format.md). The
+  // error names the variable that is missing or malformed. STOA_EXECUTOR_IP
+  // defaults to 127.0.0.1 and STOA_SLAVE_ACTOR_PORT to 0.
+  static Try<ExecutorOptions> from_environment();
+};
+
+// The handle an Executor uses to talk to the slave. Only valid inside the
+// executor's callbacks (it belongs to the executor actor); no call blocks.
+class ExecutorDriver {
+ public:
+  ExecutorDriver(caf::event_based_actor* self, ExecutorOptions options) : self_(self), options_(std::move(options)) {}
+  ExecutorDriver(const ExecutorDriver&) = delete;
+  ExecutorDriver& operator=(const ExecutorDriver&) = delete;
+
+  // Sends `status` (task_id and state set by the caller) to the slave. Fills
+  // in uuid (a fresh one unless set), timestamp, executor_id, slave_id and
+  // source (SOURCE_EXECUTOR unless set), and keeps the update until the
+  // slave acknowledges it. Returns the uuid. Updates sent before the slave
+  // is resolved are sent once it is.
+  std::string send_status_update(TaskStatus status);
+  // Sends `data` to the framework's scheduler (ExecutorToFrameworkMessage).
+  void send_framework_message(const std::string& data);
+  // Makes the executor actor exit (unacknowledged updates are dropped).
+  void stop();
+
+  // Runs `fn` inside the executor actor after `delay` unless cancelled;
+  // returns the timer's id.
+  uint64_t after(std::chrono::nanoseconds delay, std::function<void()> fn);
+  void cancel(uint64_t timer_id);
+
+  // Status updates sent and not yet acknowledged by the slave.
+  size_t unacknowledged() const { return unacked_.size(); }
+  bool registered() const { return slave_id_.has_value(); }
+  // From the ExecutorRegisteredMessage, once registered.
+  const std::optional<SlaveID>& slave_id() const { return slave_id_; }
+  const ExecutorOptions& options() const { return options_; }
+  // The executor actor: hand it to helpers (e.g. a process reaper) whose
+  // messages then reach Executor::unhandled().
+  caf::actor self() const;
+
+ private:
+  friend struct executor_state;
+  caf::event_based_actor* self_;
+  ExecutorOptions options_;
+  std::optional<SlaveID> slave_id_;
+  // Sent and not yet acknowledged, in the order sent.
+  std::vector<internal::StatusUpdate> unacked_;
+  std::map<uint64_t, std::function<void()>> timers_;
+  uint64_t next_timer_ = 0;
+};
+
+// An executor written as callbacks. All callbacks run inside one actor, in
+// the order the messages arrived.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // The slave accepted the registration.
+  virtual void registered(ExecutorDriver&, const ExecutorInfo&, const FrameworkInfo&, const SlaveInfo&) {}
+  // The slave asks to run a task (RunTaskMessage).
+  virtual void launch_task(ExecutorDriver&, const TaskInfo&) {}
+  // Kill a task; the policy is the one of the kill request, if it had one.
+  virtual void kill_task(ExecutorDriver&, const TaskID&, const std::optional<KillPolicy>&) {}
+  // Data from the scheduler (FrameworkToExecutorMessage).
+  virtual void framework_message(ExecutorDriver&, const std::string& /*data*/) {}
+  // The slave asks the executor to kill all its tasks and exit; call stop()
+  // when done (the slave kills the executor after its shutdown grace period).
+  virtual void shutdown(ExecutorDriver&) {}
+  // The slave cannot be reached or never answered the registration; the
+  // driver exits right after.
+  virtual void error(ExecutorDriver&, const std::string& /*message*/) {}
+  // The slave was lost; the driver exits right after.
+  virtual void disconnected(ExecutorDriver&) {}
+  // The slave acknowledged the update with `uuid`.
+  virtual void acknowledged(ExecutorDriver&, const TaskID&, const std::string& /*uuid*/) {}
+  // Any other message sent to the executor actor (see ExecutorDriver::self()).
+  virtual void unhandled(ExecutorDriver&, caf::message&) {}
+};
+
+// Spawns the executor actor running `executor`. Does not block.
+// REQUIRES: `runtime` outlives the actor (Runtime::shutdown() exits it).
+caf::actor spawn_executor(Runtime& runtime, ExecutorOptions options, std::unique_ptr<Executor> executor);
+
+// Blocks the calling thread (main; never an actor) until `actor` has exited.
+void await_executor(Runtime& runtime, const caf::actor& actor);
+
+}  // namespace stoa
