@@ -234,6 +234,7 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   const char* exec_path = resolved->c_str();
   const char* working_dir = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
   const bool new_session = spec.new_session;
+  const bool new_group = !spec.new_session && spec.new_process_group;
   const int report_fd = pipe_write.get();
 
   // Block every signal across fork so the child never runs one of our handlers
@@ -258,6 +259,9 @@ Try<pid_t> launch(const LaunchSpec& spec) {
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
 
     if (new_session && ::setsid() < 0) {
+      fail_in_child(report_fd, ChildStage::setsid, errno);
+    }
+    if (new_group && ::setpgid(0, 0) < 0) {
       fail_in_child(report_fd, ChildStage::setsid, errno);
     }
     redirect_in_child(child_out, STDOUT_FILENO, report_fd);
@@ -307,6 +311,77 @@ void signal_process_group(pid_t pgid, int sig) {
     return;
   }
   ::kill(-pgid, sig);  // ESRCH: the group is already gone.
+}
+
+int kill_session(pid_t sid, int sig) {
+  if (sid <= 1) {
+    return 0;
+  }
+  int count = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) {
+    return 0;
+  }
+  while (struct dirent* entry = ::readdir(proc)) {
+    const char* name = entry->d_name;
+    if (name[0] < '0' || name[0] > '9') {
+      continue;
+    }
+    std::ifstream stat_file(std::string("/proc/") + name + "/stat");
+    std::string line;
+    if (!std::getline(stat_file, line)) {
+      continue;
+    }
+    // Fields after "(comm)": state ppid pgrp session ...
+    std::size_t close = line.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    long ppid = 0, pgrp = 0, session = 0;
+    if (!(rest >> state >> ppid >> pgrp >> session)) {
+      continue;
+    }
+    if (session == sid) {
+      if (::kill(static_cast<pid_t>(std::atol(name)), sig) == 0) {
+        ++count;
+      }
+    }
+  }
+  ::closedir(proc);
+  return count;
+}
+
+int kill_processes_with_env(const std::string& entry, int sig) {
+  int count = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) {
+    return 0;
+  }
+  const pid_t self = ::getpid();
+  while (struct dirent* d = ::readdir(proc)) {
+    const char* name = d->d_name;
+    if (name[0] < '0' || name[0] > '9') {
+      continue;
+    }
+    pid_t pid = static_cast<pid_t>(std::atol(name));
+    if (pid == self) {
+      continue;
+    }
+    std::ifstream env_file(std::string("/proc/") + name + "/environ", std::ios::binary);
+    std::string var;
+    while (std::getline(env_file, var, '\0')) {
+      if (var == entry) {
+        if (::kill(pid, sig) == 0) {
+          ++count;
+        }
+        break;
+      }
+    }
+  }
+  ::closedir(proc);
+  return count;
 }
 
 bool process_group_alive(pid_t pgid) {

@@ -36,6 +36,10 @@ struct LaunchSpec {
   // pid, so signal_process_group(pid, ...) reaches all its descendants that
   // stay in the group.
   bool new_session = true;
+  // With new_session false: put the child in a process group of its own
+  // (setpgid) while it stays in our session, so whoever kills our session
+  // (kill_session) takes it down too. The command executor runs tasks so.
+  bool new_process_group = false;
 };
 
 // Starts `spec` with fork + exec. In the child: signal dispositions and mask
@@ -60,6 +64,17 @@ void signal_process_group(pid_t pgid, int sig);
 // machines pid 1 does not reap, so a killer should prefer to be a
 // PR_SET_CHILD_SUBREAPER and reap). False when pgid <= 1.
 bool process_group_alive(pid_t pgid);
+
+// Sends `sig` to every process whose session id is `sid` (read from
+// /proc/<pid>/stat), i.e. everything a session leader started that did not
+// start a session of its own. Returns how many were signalled.
+int kill_session(pid_t sid, int sig);
+
+// Sends `sig` to every process whose environment holds `entry` exactly
+// ("STOA_CONTAINER_ID=<id>"): the slave's way to find everything a
+// container started, whatever sessions or groups it made. Returns how many
+// were signalled.
+int kill_processes_with_env(const std::string& entry, int sig);
 
 // Mesos wording for a waitpid() status: "Command exited with status 3",
 // "Command terminated with signal Killed", "Command stopped with signal

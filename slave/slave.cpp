@@ -338,6 +338,18 @@ class Slave {
         e = &it->second;
       }
     }
+    if (e != nullptr && e->phase == Executor::Phase::RUNNING && e->handle == from) {
+      // A retried registration that crossed our answer: answer again.
+      ExecutorRegisteredMessage again;
+      again.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
+      again.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
+      *again.mutable_framework_id() = m.framework_id();
+      *again.mutable_framework_info() = f->second.info;
+      again.mutable_slave_id()->set_value(slave_id);
+      *again.mutable_slave_info() = info;
+      self->send(from, again);
+      return;
+    }
     if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
       ShutdownExecutorMessage sm;
       *sm.mutable_executor_id() = m.executor_id();
@@ -397,11 +409,18 @@ class Slave {
       if (e != f->second.executors.end()) {
         auto t = e->second.tasks.find(tid);
         if (t != e->second.tasks.end()) {
-          t->second.set_state(u.status().state());
-          TaskStatus s = u.status();
-          s.clear_message();
-          *t->second.add_statuses() = s;
-          u.set_latest_state(u.status().state());
+          bool duplicate = false;
+          for (const TaskStatus& seen : t->second.statuses()) {
+            duplicate |= seen.uuid() == u.uuid();
+          }
+          if (!duplicate) {  // a re-sent update is recorded once
+            t->second.set_state(u.status().state());
+            TaskStatus s = u.status();
+            s.clear_message();
+            s.set_uuid(u.uuid());
+            *t->second.add_statuses() = s;
+          }
+          u.set_latest_state(t->second.state());
         }
       }
     }
@@ -568,8 +587,10 @@ class Slave {
     LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: "
              << why;
     e->phase = Executor::Phase::TERMINATED;
-    // Anything left of its process group goes too.
+    // Anything left of its session (the task's process group included) goes too.
     signal_process_group(e->pid, SIGKILL);
+    kill_session(e->pid, SIGKILL);
+    kill_processes_with_env("STOA_CONTAINER_ID=" + e->container_id, SIGKILL);
     std::string fid = e->framework_id;
     std::string eid = e->executor_id;
     std::vector<TaskID> unfinished;
@@ -652,6 +673,8 @@ class Slave {
     Executor* e = executor_by_container(cid);
     if (e != nullptr && e->phase != Executor::Phase::TERMINATED) {
       signal_process_group(e->pid, SIGKILL);
+      kill_session(e->pid, SIGKILL);
+      kill_processes_with_env("STOA_CONTAINER_ID=" + e->container_id, SIGKILL);
     }
   }
 
@@ -689,6 +712,8 @@ class Slave {
       for (auto& [eid, e] : f.executors) {
         if (e.phase != Executor::Phase::TERMINATED && e.pid > 0) {
           signal_process_group(e.pid, SIGKILL);
+          kill_session(e.pid, SIGKILL);
+          kill_processes_with_env("STOA_CONTAINER_ID=" + e.container_id, SIGKILL);
         }
       }
     }

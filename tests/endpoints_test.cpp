@@ -197,7 +197,8 @@ TEST_F(ClusterEndpoints, FlagsVersionHelpJsonpAndMetrics) {
   EXPECT_EQ(json_number(json_at(*metrics, "master/slaves_active")), 1.0) << metrics->serialize();
   EXPECT_EQ(json_number(json_at(*metrics, "master/tasks_finished")), 2.0) << metrics->serialize();
   EXPECT_EQ(json_number(json_at(*metrics, "master/tasks_running")), 1.0) << metrics->serialize();
-  EXPECT_EQ(json_number(json_at(*metrics, "master/messages_register_slave")), 1.0) << metrics->serialize();
+  // Messages received: the slave may have retried its registration.
+  EXPECT_GE(json_number(json_at(*metrics, "master/messages_register_slave")), 1.0) << metrics->serialize();
 }
 
 TEST_F(ClusterEndpoints, SlaveStateAndHealth) {

@@ -98,7 +98,15 @@ TEST(ClusterExecutorFailure, KilledExecutorFailsItsTaskAndLeavesNothingBehind) {
   EXPECT_NE(read_file("/proc/" + std::to_string(executor) + "/environ").find("STOA_EXECUTOR_ID=" + task_id),
             std::string::npos)
       << "executor pid " << executor << " is not the executor of task " << task_id;
-  ASSERT_GE(processes_with_marker(marker).size(), 2U) << "expected the shell and its sleep";
+  // The sleep carries the marker once the shell has started it.
+  size_t seen = 0;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        seen = processes_with_marker(marker).size();
+        return seen >= 2;
+      },
+      deadline_in(5s)))
+      << "expected the shell and its sleep, saw " << seen << " processes with " << marker;
 
   ASSERT_EQ(::kill(executor, SIGKILL), 0) << "kill(" << executor << ", SIGKILL)";
 

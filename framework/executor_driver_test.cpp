@@ -1,0 +1,418 @@
+// The executor SDK against a fake slave actor in the same process: the fake
+// slave is registered as "slave(1)" in a Runtime, forwards everything the
+// executor sends it to a probe (a scoped_actor the test reads), and passes
+// the slave-to-executor messages the test sends it on to the executor that
+// registered. A test Executor reports its callbacks to a second scoped_actor
+// as strings.
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/runtime.hpp"
+#include "framework/executor.hpp"
+
+namespace stoa {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace internal;
+
+constexpr auto WAIT = std::chrono::seconds(10);  // generous: the machine is shared
+
+caf::behavior fake_slave(caf::event_based_actor* self, caf::actor probe) {
+  auto executor = std::make_shared<caf::actor>();
+  auto to_executor = [self, executor](auto& m) {
+    if (*executor) {
+      self->send(*executor, std::move(m));
+    }
+  };
+  return {
+      // From the executor: to the probe.
+      [self, probe, executor](RegisterExecutorMessage& m) {
+        *executor = caf::actor_cast<caf::actor>(self->current_sender());
+        self->send(probe, std::move(m));
+      },
+      [self, probe](StatusUpdateMessage& m) { self->send(probe, std::move(m)); },
+      [self, probe](ExecutorToFrameworkMessage& m) { self->send(probe, std::move(m)); },
+      // From the test: to the executor.
+      [to_executor](ExecutorRegisteredMessage& m) { to_executor(m); },
+      [to_executor](RunTaskMessage& m) { to_executor(m); },
+      [to_executor](KillTaskMessage& m) { to_executor(m); },
+      [to_executor](ShutdownExecutorMessage& m) { to_executor(m); },
+      [to_executor](StatusUpdateAcknowledgementMessage& m) { to_executor(m); },
+      [to_executor](FrameworkToExecutorMessage& m) { to_executor(m); },
+  };
+}
+
+// Reports every callback to `events` as a string; answers some of them.
+class TestExecutor : public Executor {
+ public:
+  explicit TestExecutor(caf::actor events) : events_(std::move(events)) {}
+
+  void registered(ExecutorDriver& d, const ExecutorInfo& ei, const FrameworkInfo& fi, const SlaveInfo&) override {
+    // A cancelled timer must not fire; the other one must.
+    uint64_t cancelled = d.after(1ms, [this] { report("cancelled timer fired"); });
+    d.cancel(cancelled);
+    d.after(20ms, [this] { report("timer"); });
+    report("registered:" + d.slave_id()->value() + ":" + ei.executor_id().value() + ":" + fi.name());
+  }
+  void launch_task(ExecutorDriver& d, const TaskInfo& task) override {
+    report("launch:" + task.task_id().value());
+    TaskStatus s;
+    *s.mutable_task_id() = task.task_id();
+    s.set_state(TASK_RUNNING);
+    d.send_status_update(s);
+  }
+  void kill_task(ExecutorDriver&, const TaskID& id, const std::optional<KillPolicy>& policy) override {
+    report("kill:" + id.value() + ":" +
+           (policy ? std::to_string(policy->grace_period().nanoseconds()) : std::string("none")));
+  }
+  void framework_message(ExecutorDriver& d, const std::string& data) override {
+    report("message:" + data);
+    d.send_framework_message("pong:" + data);
+  }
+  void shutdown(ExecutorDriver& d) override {
+    report("shutdown");
+    d.stop();
+  }
+  void error(ExecutorDriver&, const std::string& message) override { report("error:" + message); }
+  void disconnected(ExecutorDriver&) override { report("disconnected"); }
+  void acknowledged(ExecutorDriver& d, const TaskID& id, const std::string&) override {
+    report("ack:" + id.value() + ":" + std::to_string(d.unacknowledged()));
+  }
+  void unhandled(ExecutorDriver&, caf::message& msg) override {
+    if (msg.match_elements<std::string>()) {
+      report("unhandled:" + msg.get_as<std::string>(0));
+    }
+  }
+
+ private:
+  void report(std::string what) { caf::anon_send(events_, std::move(what)); }
+  caf::actor events_;
+};
+
+class ExecutorDriverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Try<std::unique_ptr<Runtime>> rt = Runtime::start(RuntimeOptions{});
+    ASSERT_TRUE(rt) << rt.error();
+    runtime_ = std::move(rt).get();
+    probe_.emplace(runtime_->system());
+    events_.emplace(runtime_->system());
+    slave_ = runtime_->system().spawn(fake_slave, caf::actor_cast<caf::actor>((*probe_)->address()));
+    runtime_->register_actor("slave(1)", slave_);
+  }
+
+  void TearDown() override {
+    if (executor_) {
+      caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
+    }
+    // scoped_actors count as running actors: drop them before the runtime.
+    probe_.reset();
+    events_.reset();
+    executor_ = caf::actor{};
+    slave_ = caf::actor{};
+    runtime_.reset();
+  }
+
+  ExecutorOptions options() {
+    ExecutorOptions o;
+    o.slave_pid = runtime_->upid("slave(1)").str();
+    o.framework_id.set_value("fw-1");
+    o.executor_id.set_value("exec-1");
+    o.directory = "/tmp";
+    o.registration_retry = 50ms;
+    o.status_update_retry = 100ms;
+    return o;
+  }
+
+  void start(ExecutorOptions o) {
+    executor_ = spawn_executor(*runtime_, std::move(o),
+                               std::make_unique<TestExecutor>(caf::actor_cast<caf::actor>((*events_)->address())));
+  }
+
+  // The next message of type T the fake slave got from the executor (others
+  // are skipped), or nullopt.
+  template <class T>
+  std::optional<T> next(caf::timespan timeout = WAIT) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::optional<T> got;
+    while (!got && std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      (*probe_)->receive([&](T& m) { got = std::move(m); }, [](RegisterExecutorMessage&) {},
+                         [](StatusUpdateMessage&) {}, [](ExecutorToFrameworkMessage&) {},
+                         caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
+    }
+    return got;
+  }
+
+  // How many messages of type T the fake slave gets within `window` (a
+  // check that something does NOT happen).
+  template <class T>
+  int count(caf::timespan window) {
+    auto deadline = std::chrono::steady_clock::now() + window;
+    int n = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      (*probe_)->receive([&](T&) { ++n; }, [](RegisterExecutorMessage&) {}, [](StatusUpdateMessage&) {},
+                         [](ExecutorToFrameworkMessage&) {},
+                         caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
+    }
+    return n;
+  }
+
+  // Waits for the executor callback report `what`; returns every report seen
+  // before it (so a test can check what did not happen).
+  std::vector<std::string> wait_event(const std::string& what) {
+    auto deadline = std::chrono::steady_clock::now() + WAIT;
+    std::vector<std::string> seen;
+    bool found = false;
+    while (!found && std::chrono::steady_clock::now() < deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      (*events_)->receive(
+          [&](std::string& s) {
+            if (s == what) {
+              found = true;
+            } else {
+              seen.push_back(std::move(s));
+            }
+          },
+          caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
+    }
+    EXPECT_TRUE(found) << "no '" << what << "' callback";
+    return seen;
+  }
+
+  bool wait_down(const caf::actor& who) {
+    caf::scoped_actor self{runtime_->system()};
+    self->monitor(who);
+    bool down = false;
+    self->receive([&](caf::down_msg&) { down = true; }, caf::after(WAIT) >> [] {});
+    return down;
+  }
+
+  void to_executor(caf::message m) { caf::anon_send(slave_, std::move(m)); }
+
+  // Registers the executor as slave "slave-1" after it has asked once.
+  void register_executor() {
+    ASSERT_TRUE(next<RegisterExecutorMessage>()) << "no registration";
+    ExecutorRegisteredMessage m;
+    m.mutable_executor_info()->mutable_executor_id()->set_value("exec-1");
+    m.mutable_executor_info()->mutable_framework_id()->set_value("fw-1");
+    m.mutable_framework_id()->set_value("fw-1");
+    m.mutable_framework_info()->set_name("test-framework");
+    m.mutable_framework_info()->set_user("nobody");
+    m.mutable_slave_id()->set_value("slave-1");
+    m.mutable_slave_info()->set_hostname("localhost");
+    caf::anon_send(slave_, m);
+    wait_event("registered:slave-1:exec-1:test-framework");
+  }
+
+  RunTaskMessage run_task(const std::string& id) {
+    RunTaskMessage m;
+    m.mutable_framework_id()->set_value("fw-1");
+    m.mutable_framework()->set_name("test-framework");
+    m.mutable_framework()->set_user("nobody");
+    m.mutable_task()->set_name(id);
+    m.mutable_task()->mutable_task_id()->set_value(id);
+    m.mutable_task()->mutable_slave_id()->set_value("slave-1");
+    return m;
+  }
+
+  StatusUpdateAcknowledgementMessage ack(const StatusUpdate& u) {
+    StatusUpdateAcknowledgementMessage m;
+    m.mutable_slave_id()->set_value("slave-1");
+    *m.mutable_framework_id() = u.framework_id();
+    *m.mutable_task_id() = u.status().task_id();
+    m.set_uuid(u.uuid());
+    return m;
+  }
+
+  std::unique_ptr<Runtime> runtime_;
+  std::optional<caf::scoped_actor> probe_;
+  std::optional<caf::scoped_actor> events_;
+  caf::actor slave_;
+  caf::actor executor_;
+};
+
+TEST_F(ExecutorDriverTest, RetriesRegistrationUntilRegistered) {
+  start(options());
+  for (int i = 0; i < 3; ++i) {
+    std::optional<RegisterExecutorMessage> r = next<RegisterExecutorMessage>();
+    ASSERT_TRUE(r) << "registration attempt " << i + 1 << " missing";
+    EXPECT_EQ(r->framework_id().value(), "fw-1");
+    EXPECT_EQ(r->executor_id().value(), "exec-1");
+  }
+  register_executor();
+  // Timers run inside the executor; a cancelled one never fires.
+  std::vector<std::string> before = wait_event("timer");
+  EXPECT_TRUE(std::find(before.begin(), before.end(), "cancelled timer fired") == before.end());
+  // Registered: the retries stop (at most one was in flight). 300ms is many
+  // retry periods.
+  EXPECT_LE(count<RegisterExecutorMessage>(300ms), 1);
+}
+
+TEST_F(ExecutorDriverTest, ResolvesWithTheActorPort) {
+  ExecutorOptions o = options();
+  o.slave_actor_port = runtime_->actor_port();
+  start(o);
+  register_executor();
+}
+
+TEST_F(ExecutorDriverTest, GivesUpRegisteringAfterMaxAttempts) {
+  ExecutorOptions o = options();
+  o.registration_retry = 20ms;
+  o.max_registration_attempts = 3;
+  start(o);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(next<RegisterExecutorMessage>());
+  }
+  wait_event("error:The slave did not answer the registration; exiting");
+  EXPECT_TRUE(wait_down(executor_));
+}
+
+TEST_F(ExecutorDriverTest, UnreachableSlaveIsAnError) {
+  ExecutorOptions o = options();
+  o.slave_pid = runtime_->upid("nobody").str();
+  start(o);
+  std::vector<std::string> seen;
+  auto deadline = std::chrono::steady_clock::now() + WAIT;
+  bool error = false;
+  while (!error && std::chrono::steady_clock::now() < deadline) {
+    (*events_)->receive([&](std::string& s) { error = s.rfind("error:Cannot reach the slave", 0) == 0; },
+                        caf::after(WAIT) >> [] {});
+  }
+  EXPECT_TRUE(error);
+  EXPECT_TRUE(wait_down(executor_));
+}
+
+TEST_F(ExecutorDriverTest, RunTaskAndStatusUpdatesResentUntilAcknowledged) {
+  start(options());
+  register_executor();
+  to_executor(caf::make_message(run_task("t1")));
+  wait_event("launch:t1");
+  std::optional<StatusUpdateMessage> first = next<StatusUpdateMessage>();
+  ASSERT_TRUE(first);
+  const StatusUpdate& u = first->update();
+  EXPECT_EQ(u.uuid().size(), 16u);
+  EXPECT_EQ(u.status().uuid(), u.uuid());
+  EXPECT_EQ(u.framework_id().value(), "fw-1");
+  EXPECT_EQ(u.executor_id().value(), "exec-1");
+  EXPECT_EQ(u.slave_id().value(), "slave-1");
+  EXPECT_GT(u.timestamp(), 0);
+  EXPECT_EQ(u.status().task_id().value(), "t1");
+  EXPECT_EQ(u.status().state(), TASK_RUNNING);
+  EXPECT_EQ(u.status().source(), TaskStatus::SOURCE_EXECUTOR);
+  EXPECT_EQ(u.status().executor_id().value(), "exec-1");
+  EXPECT_GT(u.status().timestamp(), 0);
+
+  // Not acknowledged: the same update comes again.
+  std::optional<StatusUpdateMessage> again = next<StatusUpdateMessage>();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->update().uuid(), u.uuid());
+  EXPECT_EQ(again->update().status().state(), TASK_RUNNING);
+
+  to_executor(caf::make_message(ack(u)));
+  wait_event("ack:t1:0");
+  // A duplicate acknowledgement is ignored (no second callback) and nothing
+  // is re-sent any more: 500ms is five retry periods.
+  to_executor(caf::make_message(ack(u)));
+  EXPECT_LE(count<StatusUpdateMessage>(500ms), 1);  // one may have been in flight with the ack
+  bool duplicate = false;
+  (*events_)->receive([&](std::string& s) { duplicate = s.rfind("ack:", 0) == 0; }, caf::after(1ms) >> [] {});
+  EXPECT_FALSE(duplicate);
+}
+
+TEST_F(ExecutorDriverTest, KillFrameworkMessageAndShutdown) {
+  start(options());
+  register_executor();
+
+  KillTaskMessage kill;
+  kill.mutable_framework_id()->set_value("fw-1");
+  kill.mutable_task_id()->set_value("t1");
+  to_executor(caf::make_message(kill));
+  wait_event("kill:t1:none");
+  kill.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(1000000000);
+  to_executor(caf::make_message(kill));
+  wait_event("kill:t1:1000000000");
+
+  FrameworkToExecutorMessage fm;
+  fm.mutable_slave_id()->set_value("slave-1");
+  fm.mutable_framework_id()->set_value("fw-1");
+  fm.mutable_executor_id()->set_value("exec-1");
+  fm.set_data("ping");
+  to_executor(caf::make_message(fm));
+  wait_event("message:ping");
+  std::optional<ExecutorToFrameworkMessage> reply = next<ExecutorToFrameworkMessage>();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data(), "pong:ping");
+  EXPECT_EQ(reply->framework_id().value(), "fw-1");
+  EXPECT_EQ(reply->executor_id().value(), "exec-1");
+  EXPECT_EQ(reply->slave_id().value(), "slave-1");
+
+  // Anything else sent to the executor actor reaches unhandled().
+  caf::anon_send(executor_, std::string("hello"));
+  wait_event("unhandled:hello");
+
+  ShutdownExecutorMessage sm;
+  sm.mutable_executor_id()->set_value("exec-1");
+  to_executor(caf::make_message(sm));
+  wait_event("shutdown");
+  EXPECT_TRUE(wait_down(executor_));  // the test executor stops on shutdown
+}
+
+TEST_F(ExecutorDriverTest, SlaveDeathDisconnectsAndExits) {
+  start(options());
+  register_executor();
+  caf::anon_send_exit(slave_, caf::exit_reason::kill);
+  wait_event("disconnected");
+  EXPECT_TRUE(wait_down(executor_));
+}
+
+TEST(ExecutorOptionsTest, FromEnvironment) {
+  ::setenv("STOA_SLAVE_PID", "slave(1)@127.0.0.1:5051", 1);
+  ::setenv("STOA_SLAVE_ACTOR_PORT", "4242", 1);
+  ::setenv("STOA_FRAMEWORK_ID", "fw-1", 1);
+  ::setenv("STOA_EXECUTOR_ID", "exec-1", 1);
+  ::setenv("STOA_DIRECTORY", "/tmp/sandbox", 1);
+  ::setenv("STOA_EXECUTOR_IP", "127.0.0.2", 1);
+  Try<ExecutorOptions> o = ExecutorOptions::from_environment();
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->slave_pid, "slave(1)@127.0.0.1:5051");
+  EXPECT_EQ(o->slave_actor_port, 4242);
+  EXPECT_EQ(o->framework_id.value(), "fw-1");
+  EXPECT_EQ(o->executor_id.value(), "exec-1");
+  EXPECT_EQ(o->directory, "/tmp/sandbox");
+  EXPECT_EQ(o->ip, "127.0.0.2");
+
+  ::unsetenv("STOA_EXECUTOR_IP");
+  ::unsetenv("STOA_SLAVE_ACTOR_PORT");
+  o = ExecutorOptions::from_environment();
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->ip, "127.0.0.1");
+  EXPECT_EQ(o->slave_actor_port, 0);
+
+  ::setenv("STOA_SLAVE_ACTOR_PORT", "70000", 1);
+  o = ExecutorOptions::from_environment();
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().find("STOA_SLAVE_ACTOR_PORT"), std::string::npos) << o.error();
+  ::setenv("STOA_SLAVE_ACTOR_PORT", "12x", 1);
+  EXPECT_FALSE(ExecutorOptions::from_environment());
+  ::unsetenv("STOA_SLAVE_ACTOR_PORT");
+
+  ::unsetenv("STOA_EXECUTOR_ID");
+  o = ExecutorOptions::from_environment();
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().find("STOA_EXECUTOR_ID"), std::string::npos) << o.error();
+  for (const char* v : {"STOA_SLAVE_PID", "STOA_FRAMEWORK_ID", "STOA_DIRECTORY"}) {
+    ::unsetenv(v);
+  }
+}
+
+}  // namespace
+}  // namespace stoa
