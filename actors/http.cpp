@@ -1,5 +1,7 @@
 #include "actors/http.hpp"
 
+#include "common/json.hpp"
+
 #include <http_parser.h>
 #include <picojson.h>
 
@@ -773,7 +775,7 @@ Response json_response(const picojson::value& v, int status) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = v.serialize();
+  r.body = json_serialize(v);
   return r;
 }
 

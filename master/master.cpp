@@ -12,6 +12,7 @@
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
+#include "common/json.hpp"
 #include "common/logging.hpp"
 #include "common/resources.hpp"
 #include "common/task_state.hpp"
@@ -390,6 +391,9 @@ class Master {
   }
 
   void on_pong() {
+    if (!self->current_sender()) {
+      return;
+    }
     if (SlaveRecord* s = slave_by_handle(self->current_sender()->address())) {
       s->pong_pending = false;
       s->missed_pings = 0;
@@ -990,6 +994,10 @@ class Master {
   void on_status_update(StatusUpdateMessage& m) {
     metrics.inc("master/messages_status_update");
     const internal::StatusUpdate& u = m.update();
+    if (!self->current_sender()) {
+      metrics.inc("master/invalid_status_updates");
+      return;  // anonymous: not from a registered slave
+    }
     SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
     if (slave == nullptr || !slave->active) {
       metrics.inc("master/invalid_status_updates");
@@ -1048,7 +1056,20 @@ class Master {
     }
   }
 
+  // True when the current message comes from the registered slave `slave_id`.
+  bool from_slave(const std::string& slave_id) {
+    if (!self->current_sender()) {
+      return false;
+    }
+    SlaveRecord* s = slave_by_handle(self->current_sender()->address());
+    return s != nullptr && s->id == slave_id;
+  }
+
   void on_exited_executor(ExitedExecutorMessage& m) {
+    if (!from_slave(m.slave_id().value())) {
+      metrics.inc("master/dropped_messages");
+      return;
+    }
     auto f = st.frameworks.find(m.framework_id().value());
     if (f == st.frameworks.end()) {
       return;
@@ -1063,6 +1084,10 @@ class Master {
 
   void on_executor_message(ExecutorToFrameworkMessage& m) {
     metrics.inc("master/messages_executor_to_framework");
+    if (!from_slave(m.slave_id().value())) {
+      metrics.inc("master/dropped_messages");
+      return;
+    }
     auto f = st.frameworks.find(m.framework_id().value());
     if (f == st.frameworks.end()) {
       return;
@@ -1094,7 +1119,7 @@ class Master {
   static std::tuple<int, std::string> json_error(int status, const std::string& message) {
     picojson::object e;
     e["message"] = picojson::value(message);
-    return {status, picojson::value(e).serialize()};
+    return {status, json_serialize(picojson::value(e))};
   }
 
   picojson::value roles_json() {
@@ -1191,7 +1216,7 @@ class Master {
       st.weights[role] = w;
     }
     schedule_allocation();
-    return {200, weights_json().serialize()};
+    return {200, json_serialize(weights_json())};
   }
 
   // The guarantee as Mesos' Resource JSON array, a {"cpus": 2} object, or
@@ -1274,7 +1299,7 @@ class Master {
       return json_error(400, e->message);
     }
     schedule_allocation();
-    return {200, quota_json().serialize()};
+    return {200, json_serialize(quota_json())};
   }
 
   std::tuple<int, std::string> on_update_request(const std::string& endpoint,
@@ -1347,16 +1372,16 @@ class Master {
   std::tuple<int, std::string> on_state_request(const std::string& endpoint,
                                                 const std::map<std::string, std::string>& query) {
     if (endpoint == "state") {
-      return {200, state_json(st).serialize()};
+      return {200, json_serialize(state_json(st))};
     }
     if (endpoint == "state-summary") {
-      return {200, state_summary_json(st).serialize()};
+      return {200, json_serialize(state_summary_json(st))};
     }
     if (endpoint == "slaves") {
-      return {200, slaves_json(st, query).serialize()};
+      return {200, json_serialize(slaves_json(st, query))};
     }
     if (endpoint == "frameworks") {
-      return {200, frameworks_json(st, query).serialize()};
+      return {200, json_serialize(frameworks_json(st, query))};
     }
     if (endpoint == "tasks") {
       std::string error;
@@ -1364,21 +1389,21 @@ class Master {
       if (!error.empty()) {
         picojson::object e;
         e["message"] = picojson::value(error);
-        return {400, picojson::value(e).serialize()};
+        return {400, json_serialize(picojson::value(e))};
       }
-      return {200, v.serialize()};
+      return {200, json_serialize(v)};
     }
     if (endpoint == "metrics") {
-      return {200, metrics_json().serialize()};
+      return {200, json_serialize(metrics_json())};
     }
     if (endpoint == "roles") {
-      return {200, roles_json().serialize()};
+      return {200, json_serialize(roles_json())};
     }
     if (endpoint == "weights") {
-      return {200, weights_json().serialize()};
+      return {200, json_serialize(weights_json())};
     }
     if (endpoint == "quota") {
-      return {200, quota_json().serialize()};
+      return {200, json_serialize(quota_json())};
     }
     if (endpoint == "flags") {
       picojson::object flags;
@@ -1387,11 +1412,11 @@ class Master {
       }
       picojson::object o;
       o["flags"] = picojson::value(flags);
-      return {200, picojson::value(o).serialize()};
+      return {200, json_serialize(picojson::value(o))};
     }
     picojson::object e;
     e["message"] = picojson::value("Unknown endpoint '" + endpoint + "'");
-    return {404, picojson::value(e).serialize()};
+    return {404, json_serialize(picojson::value(e))};
   }
 };
 

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <unistd.h>
 
+#include <deque>
 #include <map>
 #include <random>
 
@@ -17,6 +18,7 @@
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
 #include "common/attributes.hpp"
+#include "common/json.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
@@ -34,6 +36,7 @@ namespace {
 
 constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
 constexpr size_t MAX_COMPLETED_TASKS = 200;
+constexpr size_t MAX_COMPLETED_FRAMEWORKS = 50;
 
 struct Executor {
   enum class Phase { LAUNCHING, RUNNING, TERMINATING, TERMINATED };
@@ -55,6 +58,7 @@ struct Framework {
   std::string pid;
   std::map<std::string, Executor> executors;  // by executor id
   std::vector<Executor> completed_executors;
+  bool shutting_down = false;  // the master removed it; archived once its executors are gone
 };
 
 class Slave {
@@ -74,6 +78,7 @@ class Slave {
   std::chrono::nanoseconds backoff{0};
   uint64_t connection_generation = 0;
   std::map<std::string, Framework> frameworks;
+  std::deque<Framework> completed_frameworks;
   std::map<std::string, std::pair<std::string, std::string>> containers;  // cid -> (fid, eid)
   StatusUpdateManager updates;
   double start_time = 0;
@@ -246,6 +251,7 @@ class Slave {
     }
     Framework& f = frameworks[fid];
     f.info = m.framework();
+    f.shutting_down = false;
     f.pid = m.pid();
     std::string eid = tid;  // the command executor is named after its task
     if (auto err = validate_path_id("task id", tid)) {
@@ -330,6 +336,9 @@ class Slave {
 
   void on_register_executor(RegisterExecutorMessage& m) {
     caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+    if (!from) {
+      return;
+    }
     auto f = frameworks.find(m.framework_id().value());
     Executor* e = nullptr;
     if (f != frameworks.end()) {
@@ -382,6 +391,9 @@ class Slave {
 
   void on_executor_update(StatusUpdateMessage& m) {
     caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+    if (!from) {
+      return;  // anonymous: not from an executor
+    }
     StatusUpdate u = m.update();
     if (u.uuid().empty()) {
       LOG_WARNING << "Dropping a status update without uuid from an executor";
@@ -528,6 +540,20 @@ class Slave {
       f.completed_executors.erase(f.completed_executors.begin());
     }
     f.executors.erase(it);
+    maybe_archive_framework(f.info.id().value());
+  }
+
+  // A framework the master removed leaves once its last executor is gone.
+  void maybe_archive_framework(const std::string& fid) {
+    auto it = frameworks.find(fid);
+    if (it == frameworks.end() || !it->second.shutting_down || !it->second.executors.empty()) {
+      return;
+    }
+    completed_frameworks.push_back(std::move(it->second));
+    while (completed_frameworks.size() > MAX_COMPLETED_FRAMEWORKS) {
+      completed_frameworks.pop_front();
+    }
+    frameworks.erase(it);
   }
 
   void on_kill_task(KillTaskMessage& m) {
@@ -667,6 +693,8 @@ class Slave {
       shutdown_executor(e);
     }
     updates.remove_framework(f->first);
+    f->second.shutting_down = true;
+    maybe_archive_framework(f->first);
   }
 
   void on_hard_kill(const std::string& cid) {
@@ -768,6 +796,28 @@ class Slave {
     return picojson::value(o);
   }
 
+  picojson::value framework_json(const Framework& f) {
+    picojson::object fo;
+    fo["id"] = picojson::value(f.info.id().value());
+    fo["name"] = picojson::value(f.info.name());
+    fo["user"] = picojson::value(f.info.user());
+    fo["failover_timeout"] = picojson::value(f.info.failover_timeout());
+    fo["checkpoint"] = picojson::value(f.info.checkpoint());
+    fo["hostname"] = picojson::value(f.info.hostname());
+    fo["role"] = picojson::value(f.info.role());
+    picojson::array execs;
+    for (const auto& [eid, e] : f.executors) {
+      execs.push_back(executor_json(e));
+    }
+    picojson::array done;
+    for (const Executor& e : f.completed_executors) {
+      done.push_back(executor_json(e));
+    }
+    fo["executors"] = picojson::value(execs);
+    fo["completed_executors"] = picojson::value(done);
+    return picojson::value(fo);
+  }
+
   picojson::value state_json() {
     picojson::object o;
     o["version"] = picojson::value(STOA_VERSION);
@@ -793,34 +843,21 @@ class Slave {
     o["flags"] = picojson::value(flags);
     picojson::array fws;
     for (const auto& [fid, f] : frameworks) {
-      picojson::object fo;
-      fo["id"] = picojson::value(fid);
-      fo["name"] = picojson::value(f.info.name());
-      fo["user"] = picojson::value(f.info.user());
-      fo["failover_timeout"] = picojson::value(f.info.failover_timeout());
-      fo["checkpoint"] = picojson::value(f.info.checkpoint());
-      fo["hostname"] = picojson::value(f.info.hostname());
-      fo["role"] = picojson::value(f.info.role());
-      picojson::array execs;
-      for (const auto& [eid, e] : f.executors) {
-        execs.push_back(executor_json(e));
-      }
-      picojson::array done;
-      for (const Executor& e : f.completed_executors) {
-        done.push_back(executor_json(e));
-      }
-      fo["executors"] = picojson::value(execs);
-      fo["completed_executors"] = picojson::value(done);
-      fws.emplace_back(fo);
+      fws.push_back(framework_json(f));
     }
     o["frameworks"] = picojson::value(fws);
-    o["completed_frameworks"] = picojson::value(picojson::array{});
+    picojson::array done_fws;
+    for (const Framework& f : completed_frameworks) {
+      done_fws.push_back(framework_json(f));
+    }
+    o["completed_frameworks"] = picojson::value(done_fws);
+
     return picojson::value(o);
   }
 
   std::tuple<int, std::string> on_state_request(const std::string& endpoint) {
     if (endpoint == "state") {
-      return {200, state_json().serialize()};
+      return {200, json_serialize(state_json())};
     }
     if (endpoint == "flags") {
       picojson::object flags;
@@ -829,7 +866,7 @@ class Slave {
       }
       picojson::object o;
       o["flags"] = picojson::value(flags);
-      return {200, picojson::value(o).serialize()};
+      return {200, json_serialize(picojson::value(o))};
     }
     return {404, "{\"message\":\"Unknown endpoint\"}"};
   }
@@ -856,19 +893,58 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
     self->quit(msg.reason);
   });
   s.detect_master();
+  // Messages only the master may send are dropped from anyone else.
+  auto from_master = [self] {
+    const Slave& st = self->state;
+    return self->current_sender() && st.master &&
+           self->current_sender()->address() == st.master.address();
+  };
   return {
-      [self](SlaveRegisteredMessage& m) { self->state.on_registered(m.slave_id().value(), false); },
-      [self](SlaveReregisteredMessage& m) { self->state.on_registered(m.slave_id().value(), true); },
-      [self](RunTaskMessage& m) { self->state.on_run_task(m); },
-      [self](KillTaskMessage& m) { self->state.on_kill_task(m); },
-      [self](StatusUpdateAcknowledgementMessage& m) { self->state.on_acknowledgement(m); },
-      [self](ShutdownFrameworkMessage& m) { self->state.on_shutdown_framework(m); },
-      [self](FrameworkToExecutorMessage& m) { self->state.on_framework_message(m); },
+      [self, from_master](SlaveRegisteredMessage& m) {
+        if (from_master()) {
+          self->state.on_registered(m.slave_id().value(), false);
+        }
+      },
+      [self, from_master](SlaveReregisteredMessage& m) {
+        if (from_master()) {
+          self->state.on_registered(m.slave_id().value(), true);
+        }
+      },
+      [self, from_master](RunTaskMessage& m) {
+        if (from_master()) {
+          self->state.on_run_task(m);
+        }
+      },
+      [self, from_master](KillTaskMessage& m) {
+        if (from_master()) {
+          self->state.on_kill_task(m);
+        }
+      },
+      [self, from_master](StatusUpdateAcknowledgementMessage& m) {
+        if (from_master()) {
+          self->state.on_acknowledgement(m);
+        }
+      },
+      [self, from_master](ShutdownFrameworkMessage& m) {
+        if (from_master()) {
+          self->state.on_shutdown_framework(m);
+        }
+      },
+      [self, from_master](FrameworkToExecutorMessage& m) {
+        if (from_master()) {
+          self->state.on_framework_message(m);
+        }
+      },
       [self](ExecutorToFrameworkMessage& m) { self->state.on_executor_message(m); },
       [self](PingSlaveMessage&) {
-        self->send(caf::actor_cast<caf::actor>(self->current_sender()), PongSlaveMessage{});
+        if (auto sender = caf::actor_cast<caf::actor>(self->current_sender())) {
+          self->send(sender, PongSlaveMessage{});
+        }
       },
-      [self](ShutdownMessage& m) {
+      [self, from_master](ShutdownMessage& m) {
+        if (!from_master()) {
+          return;
+        }
         LOG_WARNING << "Master asked this slave to shut down: " << m.message();
         self->state.kill_all();
         ::kill(::getpid(), SIGTERM);
