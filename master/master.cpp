@@ -995,16 +995,21 @@ class Master {
     metrics.inc("master/messages_status_update");
     const internal::StatusUpdate& u = m.update();
     if (!self->current_sender()) {
+      LOG_WARNING << "Dropping an anonymous status update for task " << u.status().task_id().value();
       metrics.inc("master/invalid_status_updates");
-      return;  // anonymous: not from a registered slave
+      return;
     }
     SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
     if (slave == nullptr || !slave->active) {
+      LOG_WARNING << "Dropping a status update for task " << u.status().task_id().value()
+                  << " from a slave that is not registered (it retries after registering)";
       metrics.inc("master/invalid_status_updates");
-      return;  // the slave retries once it is (re-)registered
+      return;
     }
     auto f = st.frameworks.find(u.framework_id().value());
     if (f == st.frameworks.end()) {
+      LOG_WARNING << "Dropping a status update for task " << u.status().task_id().value()
+                  << " of unknown framework " << u.framework_id().value();
       metrics.inc("master/invalid_status_updates");
       return;
     }
@@ -1058,11 +1063,14 @@ class Master {
 
   // True when the current message comes from the registered slave `slave_id`.
   bool from_slave(const std::string& slave_id) {
-    if (!self->current_sender()) {
+    SlaveRecord* s = self->current_sender() ? slave_by_handle(self->current_sender()->address())
+                                            : nullptr;
+    if (s == nullptr || s->id != slave_id) {
+      LOG_WARNING << "Dropping a message that claims to come from slave " << slave_id
+                  << " but was not sent by it";
       return false;
     }
-    SlaveRecord* s = slave_by_handle(self->current_sender()->address());
-    return s != nullptr && s->id == slave_id;
+    return true;
   }
 
   void on_exited_executor(ExitedExecutorMessage& m) {
