@@ -37,6 +37,9 @@ namespace {
 constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
 constexpr size_t MAX_COMPLETED_TASKS = 200;
 constexpr size_t MAX_COMPLETED_FRAMEWORKS = 50;
+// Without a ping from the master for this long (Mesos: 15 s x 5), the slave
+// takes the master for lost and re-registers (a one-way partition).
+constexpr auto MASTER_PING_TIMEOUT = std::chrono::seconds(75);
 
 struct Executor {
   enum class Phase { LAUNCHING, RUNNING, TERMINATING, TERMINATED };
@@ -77,6 +80,7 @@ class Slave {
   bool resolving = false;
   std::chrono::nanoseconds backoff{0};
   uint64_t connection_generation = 0;
+  uint64_t ping_generation = 0;
   std::map<std::string, Framework> frameworks;
   std::deque<Framework> completed_frameworks;
   std::map<std::string, std::pair<std::string, std::string>> containers;  // cid -> (fid, eid)
@@ -936,9 +940,21 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
         }
       },
       [self](ExecutorToFrameworkMessage& m) { self->state.on_executor_message(m); },
-      [self](PingSlaveMessage&) {
-        if (auto sender = caf::actor_cast<caf::actor>(self->current_sender())) {
-          self->send(sender, PongSlaveMessage{});
+      [self, from_master](PingSlaveMessage&) {
+        if (!from_master()) {
+          return;
+        }
+        self->send(self->state.master, PongSlaveMessage{});
+        uint64_t gen = ++self->state.ping_generation;
+        self->delayed_send(self, MASTER_PING_TIMEOUT, timeout_atom_v, gen);
+      },
+      [self](timeout_atom, uint64_t gen) {
+        Slave& st = self->state;
+        if (gen == st.ping_generation && st.master) {
+          LOG_WARNING << "No ping from the master for " << MASTER_PING_TIMEOUT.count()
+                      << " s; re-registering";
+          st.self->demonitor(st.master);
+          st.on_master_down();
         }
       },
       [self, from_master](ShutdownMessage& m) {
