@@ -313,14 +313,22 @@ void signal_process_group(pid_t pgid, int sig) {
   ::kill(-pgid, sig);  // ESRCH: the group is already gone.
 }
 
-int kill_session(pid_t sid, int sig) {
-  if (sid <= 1) {
-    return 0;
-  }
-  int count = 0;
+namespace {
+
+struct ProcStat {
+  pid_t pid = 0;
+  char state = 0;
+  long pgrp = 0;
+  long session = 0;
+};
+
+// Calls `fn` for every process in /proc until it returns false. Processes
+// that exit meanwhile are skipped.
+template <class Fn>
+void for_each_process(Fn fn) {
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) {
-    return 0;
+    return;
   }
   while (struct dirent* entry = ::readdir(proc)) {
     const char* name = entry->d_name;
@@ -332,55 +340,61 @@ int kill_session(pid_t sid, int sig) {
     if (!std::getline(stat_file, line)) {
       continue;
     }
-    // Fields after "(comm)": state ppid pgrp session ...
+    // "<pid> (<comm>) <state> <ppid> <pgrp> <session> ..."; comm may hold spaces and ')'.
     std::size_t close = line.rfind(')');
     if (close == std::string::npos) {
       continue;
     }
     std::istringstream rest(line.substr(close + 1));
-    std::string state;
-    long ppid = 0, pgrp = 0, session = 0;
-    if (!(rest >> state >> ppid >> pgrp >> session)) {
+    ProcStat ps;
+    long ppid = 0;
+    if (!(rest >> ps.state >> ppid >> ps.pgrp >> ps.session)) {
       continue;
     }
-    if (session == sid) {
-      if (::kill(static_cast<pid_t>(std::atol(name)), sig) == 0) {
-        ++count;
-      }
+    ps.pid = static_cast<pid_t>(std::atol(name));
+    if (!fn(ps)) {
+      break;
     }
   }
   ::closedir(proc);
+}
+
+bool environment_has(pid_t pid, const std::string& entry) {
+  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string var;
+  while (std::getline(env_file, var, '\0')) {
+    if (var == entry) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int kill_session(pid_t sid, int sig) {
+  if (sid <= 1) {
+    return 0;
+  }
+  int count = 0;
+  for_each_process([&](const ProcStat& ps) {
+    if (ps.session == sid && ::kill(ps.pid, sig) == 0) {
+      ++count;
+    }
+    return true;
+  });
   return count;
 }
 
 int kill_processes_with_env(const std::string& entry, int sig) {
   int count = 0;
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) {
-    return 0;
-  }
   const pid_t self = ::getpid();
-  while (struct dirent* d = ::readdir(proc)) {
-    const char* name = d->d_name;
-    if (name[0] < '0' || name[0] > '9') {
-      continue;
+  for_each_process([&](const ProcStat& ps) {
+    if (ps.pid != self && environment_has(ps.pid, entry) && ::kill(ps.pid, sig) == 0) {
+      ++count;
     }
-    pid_t pid = static_cast<pid_t>(std::atol(name));
-    if (pid == self) {
-      continue;
-    }
-    std::ifstream env_file(std::string("/proc/") + name + "/environ", std::ios::binary);
-    std::string var;
-    while (std::getline(env_file, var, '\0')) {
-      if (var == entry) {
-        if (::kill(pid, sig) == 0) {
-          ++count;
-        }
-        break;
-      }
-    }
-  }
-  ::closedir(proc);
+    return true;
+  });
   return count;
 }
 
@@ -392,39 +406,14 @@ bool process_group_alive(pid_t pgid) {
     return false;
   }
   // Something of the group exists; it is alive unless every member is a zombie.
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) {
-    return true;
-  }
   bool alive = false;
-  while (struct dirent* entry = ::readdir(proc)) {
-    const char* name = entry->d_name;
-    if (name[0] < '0' || name[0] > '9') {
-      continue;
-    }
-    std::ifstream stat_file(std::string("/proc/") + name + "/stat");
-    std::string line;
-    if (!std::getline(stat_file, line)) {
-      continue;  // Exited meanwhile.
-    }
-    // "<pid> (<comm>) <state> <ppid> <pgrp> ..."; comm may hold spaces and ')'.
-    std::size_t close = line.rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    std::istringstream rest(line.substr(close + 1));
-    char state = 0;
-    long ppid = 0;
-    long pgrp = 0;
-    if (!(rest >> state >> ppid >> pgrp)) {
-      continue;
-    }
-    if (pgrp == pgid && state != 'Z' && state != 'X') {
+  for_each_process([&](const ProcStat& ps) {
+    if (ps.pgrp == pgid && ps.state != 'Z' && ps.state != 'X') {
       alive = true;
-      break;
+      return false;
     }
-  }
-  ::closedir(proc);
+    return true;
+  });
   return alive;
 }
 
