@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <map>
 #include <optional>
@@ -56,6 +57,8 @@ class Master {
   uint64_t next_offer = 0;
   bool allocation_pending = false;
   std::optional<Duration> offer_timeout;
+  // Checked after every allocation run when STOA_CHECK_INVARIANTS=1 (tests).
+  bool check_invariants = false;
   static inline const char* name = "master";
 
   // --- helpers -------------------------------------------------------------
@@ -162,6 +165,9 @@ class Master {
     }
     std::vector<allocator::Allocation> allocations = alloc->allocate(now());
     metrics.inc("allocator/allocation_runs");
+    if (check_invariants) {
+      verify_invariants();
+    }
     std::map<std::string, Event> events;
     for (allocator::Allocation& a : allocations) {
       auto f = st.frameworks.find(a.framework_id);
@@ -199,6 +205,24 @@ class Master {
     }
     for (auto& [fid, e] : events) {
       send_event(st.frameworks.at(fid), e);
+    }
+  }
+
+  // Invariants: the allocator's own accounting holds, and on every slave
+  // what tasks use plus what is offered fits in its total (nothing is
+  // offered twice). A violation is logged and counted, never fatal.
+  void verify_invariants() {
+    if (std::optional<Error> e = alloc->check_invariants()) {
+      LOG_ERROR << "Allocator invariant violated: " << e->message;
+      metrics.inc("master/invariant_violations");
+    }
+    for (const auto& [id, s] : st.slaves) {
+      Resources held = used_resources(st, s) + offered_resources(st, s);
+      if (!s.total.contains(held)) {
+        LOG_ERROR << "Slave " << id << " has " << held.to_string() << " used or offered but only "
+                  << s.total.to_string();
+        metrics.inc("master/invariant_violations");
+      }
     }
   }
 
@@ -1353,6 +1377,7 @@ class Master {
     o["allocator/mesos/offers_made"] = picojson::value(static_cast<double>(as.offers_made));
     o["allocator/mesos/offer_filters/active"] = picojson::value(static_cast<double>(as.filters));
     o["master/uptime_secs"] = picojson::value(now_seconds() - st.start_time);
+    o["master/invariant_violations"] = picojson::value(metrics.counters["master/invariant_violations"]);
     o["master/elected"] = picojson::value(1.0);
     o["master/slaves_active"] = picojson::value(active);
     o["master/slaves_inactive"] = picojson::value(inactive);
@@ -1436,6 +1461,9 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.self = self;
   m.opts = std::move(opts);
   m.alloc = std::move(*alloc);
+  if (const char* check = std::getenv("STOA_CHECK_INVARIANTS"); check != nullptr && check == std::string("1")) {
+    m.check_invariants = true;
+  }
   if (m.opts.flags.offer_timeout) {
     m.offer_timeout = *parse_duration(*m.opts.flags.offer_timeout);
   }

@@ -23,6 +23,7 @@ using stoa::scheduler::Event;
 class MasterTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ::setenv("STOA_CHECK_INVARIANTS", "1", 1);
     auto rt = Runtime::start(RuntimeOptions{});
     ASSERT_TRUE(rt.is_some()) << rt.error();
     rt_ = std::move(*rt);
@@ -37,7 +38,13 @@ class MasterTest : public ::testing::Test {
     rt_->register_actor("master", master_);
   }
 
-  void TearDown() override { rt_->shutdown(); }
+  void TearDown() override {
+    // Every scenario keeps the accounting invariants (checked after each allocation run).
+    if (master_) {
+      EXPECT_EQ(get("metrics").get("master/invariant_violations").get<double>(), 0.0);
+    }
+    rt_->shutdown();
+  }
 
   picojson::value get(const std::string& endpoint) {
     caf::scoped_actor self{rt_->system()};

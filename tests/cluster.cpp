@@ -692,6 +692,14 @@ const std::regex& listening_line() {
 Cluster::Cluster() { become_subreaper(); }
 
 Cluster::~Cluster() {
+  if (master_ != nullptr && master_port_ != 0 && master_->running()) {
+    Try<picojson::value> metrics =
+        http_get_json("127.0.0.1", master_port_, "/metrics/snapshot", deadline_in(std::chrono::seconds(2)));
+    if (metrics && metrics->is<picojson::object>() && metrics->contains("master/invariant_violations")) {
+      EXPECT_EQ(metrics->get("master/invariant_violations").get<double>(), 0.0)
+          << "the master logged accounting invariant violations";
+    }
+  }
   if (test_failed()) {
     print_logs();
   }
@@ -728,22 +736,7 @@ Try<Process*> Cluster::start(const std::string& binary, const std::string& label
 }
 
 Try<Process*> Cluster::start_master(const std::vector<std::string>& extra_args) {
-  std::string work_dir = dir() + "/master";
-  fs::create_directories(work_dir);
-  std::vector<std::string> args = {"--ip=127.0.0.1", "--port=0", "--work_dir=" + work_dir};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  Try<Process*> p = start("stoa-master", "master", args);
-  if (p.is_error()) {
-    return p;
-  }
-  auto m = (*p)->wait_for_line(listening_line(), deadline_in(STARTUP_TIMEOUT));
-  if (!m) {
-    return Error("stoa-master did not log 'listening on http://127.0.0.1:PORT' (" + (*p)->describe_exit() +
-                 "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
-  }
-  master_ = *p;
-  master_port_ = std::stoi((*m)[1]);
-  return p;
+  return start_master_with_env({}, extra_args);
 }
 
 Try<Process*> Cluster::start_slave(const std::string& resources, const std::vector<std::string>& extra_args) {
@@ -835,7 +828,11 @@ Try<Process*> Cluster::start_master_with_env(const std::map<std::string, std::st
   fs::create_directories(work_dir);
   std::vector<std::string> args = {"--ip=127.0.0.1", "--port=0", "--work_dir=" + work_dir};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  Try<Process*> p = start("stoa-master", "master", args, env);
+  // Every test master checks its accounting invariants after each
+  // allocation run (see ~Cluster).
+  std::map<std::string, std::string> full_env = env;
+  full_env.emplace("STOA_CHECK_INVARIANTS", "1");
+  Try<Process*> p = start("stoa-master", "master", args, full_env);
   if (p.is_error()) {
     return p;
   }
