@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -320,6 +321,9 @@ struct ProcStat {
   char state = 0;
   long pgrp = 0;
   long session = 0;
+  unsigned long long utime = 0;  // clock ticks
+  unsigned long long stime = 0;
+  long long rss_pages = 0;
 };
 
 // Calls `fn` for every process in /proc until it returns false. Processes
@@ -351,6 +355,14 @@ void for_each_process(Fn fn) {
     if (!(rest >> ps.state >> ppid >> ps.pgrp >> ps.session)) {
       continue;
     }
+    // Fields 7..13 (tty_nr .. cmajflt), then utime stime; cutime .. vsize; rss.
+    std::string skip;
+    for (int i = 0; i < 7 && (rest >> skip); ++i) {
+    }
+    rest >> ps.utime >> ps.stime;
+    for (int i = 0; i < 8 && (rest >> skip); ++i) {
+    }
+    rest >> ps.rss_pages;
     ps.pid = static_cast<pid_t>(std::atol(name));
     if (!fn(ps)) {
       break;
@@ -396,6 +408,25 @@ int kill_processes_with_env(const std::string& entry, int sig) {
     return true;
   });
   return count;
+}
+
+Usage session_usage(pid_t sid) {
+  Usage u;
+  if (sid <= 1) {
+    return u;
+  }
+  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  for_each_process([&](const ProcStat& ps) {
+    if (ps.session == sid && ps.state != 'Z' && ps.state != 'X') {
+      u.cpus_user_time_secs += static_cast<double>(ps.utime) / ticks;
+      u.cpus_system_time_secs += static_cast<double>(ps.stime) / ticks;
+      u.mem_rss_bytes += static_cast<uint64_t>(std::max<long long>(0, ps.rss_pages)) * page;
+      ++u.processes;
+    }
+    return true;
+  });
+  return u;
 }
 
 bool process_group_alive(pid_t pgid) {

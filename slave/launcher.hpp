@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -75,6 +76,17 @@ int kill_session(pid_t sid, int sig);
 // container started, whatever sessions or groups it made. Returns how many
 // were signalled.
 int kill_processes_with_env(const std::string& entry, int sig);
+
+// Resource usage of every live process in session `sid` (the posix/cpu and
+// posix/mem isolators' view of a container): CPU times in seconds and
+// resident memory in bytes, read from /proc/<pid>/stat.
+struct Usage {
+  double cpus_user_time_secs = 0;
+  double cpus_system_time_secs = 0;
+  uint64_t mem_rss_bytes = 0;
+  int processes = 0;
+};
+Usage session_usage(pid_t sid);
 
 // Mesos wording for a waitpid() status: "Command exited with status 3",
 // "Command terminated with signal Killed", "Command stopped with signal

@@ -822,6 +822,43 @@ class Slave {
     return picojson::value(fo);
   }
 
+  // /monitor/statistics (Mesos shape): usage of every running executor's
+  // container, as the posix/cpu and posix/mem isolators in --isolation see it.
+  picojson::value monitor_json() {
+    bool cpu = opts.flags.isolation.find("posix/cpu") != std::string::npos;
+    bool mem = opts.flags.isolation.find("posix/mem") != std::string::npos;
+    picojson::array out;
+    for (const auto& [fid, f] : frameworks) {
+      for (const auto& [eid, e] : f.executors) {
+        if (e.phase == Executor::Phase::TERMINATED || e.pid <= 0) {
+          continue;
+        }
+        Usage u = session_usage(e.pid);
+        picojson::object stats;
+        stats["timestamp"] = picojson::value(now_seconds());
+        if (cpu) {
+          stats["cpus_user_time_secs"] = picojson::value(u.cpus_user_time_secs);
+          stats["cpus_system_time_secs"] = picojson::value(u.cpus_system_time_secs);
+          stats["cpus_limit"] = picojson::value(e.resources.scalar("cpus"));
+        }
+        if (mem) {
+          stats["mem_rss_bytes"] = picojson::value(static_cast<int64_t>(u.mem_rss_bytes));
+          stats["mem_limit_bytes"] =
+              picojson::value(static_cast<int64_t>(e.resources.scalar("mem") * 1024 * 1024));
+        }
+        stats["processes"] = picojson::value(static_cast<int64_t>(u.processes));
+        picojson::object o;
+        o["executor_id"] = picojson::value(eid);
+        o["executor_name"] = picojson::value("Command Executor (Task: " + eid + ")");
+        o["framework_id"] = picojson::value(fid);
+        o["source"] = picojson::value(eid);
+        o["statistics"] = picojson::value(stats);
+        out.emplace_back(o);
+      }
+    }
+    return picojson::value(out);
+  }
+
   picojson::value state_json() {
     picojson::object o;
     o["version"] = picojson::value(STOA_VERSION);
@@ -862,6 +899,9 @@ class Slave {
   std::tuple<int, std::string> on_state_request(const std::string& endpoint) {
     if (endpoint == "state") {
       return {200, json_serialize(state_json())};
+    }
+    if (endpoint == "monitor") {
+      return {200, json_serialize(monitor_json())};
     }
     if (endpoint == "flags") {
       picojson::object flags;
@@ -991,6 +1031,11 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
                                 "and tasks."));
   runtime.add_route(actor_route(slave, "/" + id + "/state.json", "state", "Alias of /" + id + "/state."));
   runtime.add_route(actor_route(slave, "/" + id + "/flags", "flags", "The slave's effective flags."));
+  runtime.add_route(actor_route(slave, "/" + id + "/monitor/statistics", "monitor",
+                                "Resource usage of each running executor's container (CPU times, "
+                                "resident memory), as the posix/cpu and posix/mem isolators see it."));
+  runtime.add_route(actor_route(slave, "/monitor/statistics", "monitor",
+                                "Alias of /" + id + "/monitor/statistics."));
   http::Route health;
   health.path = "/" + id + "/health";
   health.help = "Answers 200 OK with an empty body while the slave runs.";
