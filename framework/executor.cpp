@@ -168,15 +168,7 @@ struct executor_state {
     executor->acknowledged(*driver, m.task_id(), m.uuid());
   }
 
-  void on_timer(uint64_t id) {
-    auto it = driver->timers_.find(id);
-    if (it == driver->timers_.end()) {
-      return;  // cancelled
-    }
-    std::function<void()> fn = std::move(it->second);
-    driver->timers_.erase(it);
-    fn();
-  }
+  void on_timer(uint64_t id) { driver->timers_.fire(id); }
 };
 
 // ---------------------------------------------------------------------------
@@ -232,13 +224,12 @@ void ExecutorDriver::send_framework_message(const std::string& data) {
 void ExecutorDriver::stop() { self_->quit(); }
 
 uint64_t ExecutorDriver::after(std::chrono::nanoseconds delay, std::function<void()> fn) {
-  uint64_t id = ++next_timer_;
-  timers_[id] = std::move(fn);
+  uint64_t id = timers_.add(std::move(fn));
   self_->delayed_send(self_, std::max(delay, std::chrono::nanoseconds(0)), executor_timer_atom_v, id);
   return id;
 }
 
-void ExecutorDriver::cancel(uint64_t timer_id) { timers_.erase(timer_id); }
+void ExecutorDriver::cancel(uint64_t timer_id) { timers_.cancel(timer_id); }
 
 caf::actor ExecutorDriver::self() const { return caf::actor_cast<caf::actor>(self_); }
 

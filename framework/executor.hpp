@@ -39,6 +39,7 @@
 #include <caf/fwd.hpp>
 
 #include "common/try.hpp"
+#include "framework/timers.hpp"
 #include "proto/messages.pb.h"
 #include "proto/stoa.pb.h"
 
@@ -109,8 +110,7 @@ class ExecutorDriver {
   std::optional<SlaveID> slave_id_;
   // Sent and not yet acknowledged, in the order sent.
   std::vector<internal::StatusUpdate> unacked_;
-  std::map<uint64_t, std::function<void()>> timers_;
-  uint64_t next_timer_ = 0;
+  Timers timers_;
 };
 
 // An executor written as callbacks. All callbacks run inside one actor, in

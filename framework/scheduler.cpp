@@ -132,13 +132,12 @@ void SchedulerDriver::send_message(const SlaveID& slave_id, const ExecutorID& ex
 void SchedulerDriver::stop(bool failover) { self_->send(driver_, stop_atom_v, failover); }
 
 uint64_t SchedulerDriver::after(std::chrono::milliseconds delay, std::function<void()> fn) {
-  uint64_t id = ++next_timer_;
-  timers_[id] = std::move(fn);
+  uint64_t id = timers_.add(std::move(fn));
   self_->delayed_send(self_, delay, scheduler_timer_atom_v, id);
   return id;
 }
 
-void SchedulerDriver::cancel(uint64_t timer_id) { timers_.erase(timer_id); }
+void SchedulerDriver::cancel(uint64_t timer_id) { timers_.cancel(timer_id); }
 
 // ---------------------------------------------------------------------------
 // The adapter actor.
@@ -184,15 +183,7 @@ struct scheduler_adapter_state {
     }
   }
 
-  void on_timer(uint64_t id) {
-    auto it = driver->timers_.find(id);
-    if (it == driver->timers_.end()) {
-      return;  // cancelled
-    }
-    std::function<void()> fn = std::move(it->second);
-    driver->timers_.erase(it);
-    fn();
-  }
+  void on_timer(uint64_t id) { driver->timers_.fire(id); }
 };
 
 namespace {

@@ -41,6 +41,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/atoms.hpp"
+#include "framework/timers.hpp"
 #include "proto/scheduler.pb.h"
 #include "proto/stoa.pb.h"
 
@@ -140,8 +141,7 @@ class SchedulerDriver {
   caf::event_based_actor* self_;
   caf::actor driver_;
   std::optional<FrameworkID> framework_id_;
-  std::map<uint64_t, std::function<void()>> timers_;
-  uint64_t next_timer_ = 0;
+  Timers timers_;
 };
 
 // A framework written as callbacks. All callbacks run inside one actor, in
