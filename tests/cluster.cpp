@@ -735,6 +735,23 @@ Try<Process*> Cluster::start(const std::string& binary, const std::string& label
   return processes_.back().get();
 }
 
+Try<bool> Cluster::start_with_slaves(size_t slaves) {
+  Try<Process*> master = start_master();
+  if (master.is_error()) {
+    return Error(master.error());
+  }
+  for (size_t i = 0; i < slaves; ++i) {
+    Try<Process*> slave = start_slave();
+    if (slave.is_error()) {
+      return Error(slave.error());
+    }
+  }
+  if (!wait_for_active_slaves(slaves, deadline_in(DEFAULT_TIMEOUT))) {
+    return Error(std::to_string(slaves) + " slaves never registered");
+  }
+  return true;
+}
+
 Try<Process*> Cluster::start_master(const std::vector<std::string>& extra_args) {
   return start_master_with_env({}, extra_args);
 }

@@ -200,6 +200,9 @@ class Cluster {
 
   // GET /master/state.
   Try<picojson::value> state();
+  // Starts the master and `slaves` slaves with default resources and waits
+  // until all are active; the error says which step failed.
+  Try<bool> start_with_slaves(size_t slaves);
   // Waits until /master/state lists `count` active slaves.
   bool wait_for_active_slaves(size_t count, Deadline deadline);
 

@@ -14,11 +14,8 @@ using namespace std::chrono_literals;
 TEST(ClusterExecute, EchoHelloFinishesAndWritesSandboxStdout) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  Try<Process*> slave = cluster.start_slave();
-  ASSERT_TRUE(slave) << slave.error();
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
 
   Try<Process*> execute = cluster.start("stoa-execute", "execute",
                                         {"--master=" + cluster.master_address(), "--name=hello",

@@ -58,11 +58,8 @@ std::vector<std::string> slave_executors(const picojson::value& state, bool comp
 TEST(ClusterExecutorFailure, KilledExecutorFailsItsTaskAndLeavesNothingBehind) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  Try<Process*> slave = cluster.start_slave();
-  ASSERT_TRUE(slave) << slave.error();
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
 
   // The shell carries the marker in its command line, the sleep in its environment.
   const std::string marker = unique_marker();

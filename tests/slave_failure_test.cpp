@@ -43,13 +43,8 @@ std::map<std::string, std::string> offers_seen(const Process& framework) {
 TEST(ClusterSlaves, KilledSlaveIsRemovedAndItsOffersRescinded) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-example-framework");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  for (int i = 0; i < 2; ++i) {
-    Try<Process*> slave = cluster.start_slave();
-    ASSERT_TRUE(slave) << slave.error();
-  }
-  ASSERT_TRUE(cluster.wait_for_active_slaves(2, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(2);
+  ASSERT_TRUE(started) << started.error();
   const std::map<std::string, bool> before = slaves_in_state(cluster);
   ASSERT_EQ(before.size(), 2U);
 

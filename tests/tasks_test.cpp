@@ -52,13 +52,8 @@ std::vector<std::string> dirs_named(const std::string& root, const std::string& 
 TEST(ClusterTasks, TwentyTasksFinishOnATwoSlaveCluster) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  for (int i = 0; i < 2; ++i) {
-    Try<Process*> slave = cluster.start_slave();
-    ASSERT_TRUE(slave) << slave.error();
-  }
-  ASSERT_TRUE(cluster.wait_for_active_slaves(2, deadline_in(DEFAULT_TIMEOUT))) << "2 slaves never registered";
+  Try<bool> started = cluster.start_with_slaves(2);
+  ASSERT_TRUE(started) << started.error();
 
   Try<Process*> framework =
       cluster.start("stoa-example-framework", "framework",
@@ -117,11 +112,8 @@ TEST(ClusterTasks, TwentyTasksFinishOnATwoSlaveCluster) {
 TEST(ClusterTasks, FailingCommandGivesTaskFailedWithExitCode) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  Try<Process*> slave = cluster.start_slave();
-  ASSERT_TRUE(slave) << slave.error();
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
 
   Try<Process*> execute = cluster.start("stoa-execute", "execute",
                                         {"--master=" + cluster.master_address(), "--name=fails",
@@ -141,11 +133,8 @@ TEST(ClusterTasks, FailingCommandGivesTaskFailedWithExitCode) {
 TEST(ClusterTasks, KillLeavesNoProcessOfTheTaskTree) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  Try<Process*> slave = cluster.start_slave();
-  ASSERT_TRUE(slave) << slave.error();
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
 
   // Every process of the tree carries the marker in its environment; the shell also in its command line.
   const std::string marker = unique_marker();
@@ -187,13 +176,8 @@ TEST(ClusterTasks, KillLeavesNoProcessOfTheTaskTree) {
 TEST(ClusterTasks, OversizedTaskGetsTaskErrorAndNothingLaunches) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  Try<Process*> master = cluster.start_master();
-  ASSERT_TRUE(master) << master.error();
-  for (int i = 0; i < 2; ++i) {
-    Try<Process*> slave = cluster.start_slave();
-    ASSERT_TRUE(slave) << slave.error();
-  }
-  ASSERT_TRUE(cluster.wait_for_active_slaves(2, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(2);
+  ASSERT_TRUE(started) << started.error();
 
   const std::string marker = unique_marker();
   Try<Process*> framework =

@@ -612,22 +612,26 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
   size_t matching = static_cast<size_t>(std::count_if(s.held.begin(), s.held.end(), holds));
   bool emptied = false;
   std::vector<std::string> emptied_roles;
+  // Moves `part` (a piece of `h`) back to the slave's free pool.
+  auto release = [&](Slave::Held& h, Resources part) {
+    if (part.empty()) {
+      return;
+    }
+    h.resources -= part;  // No-op (and cheap) when `part` was moved out of h.
+    if (!h.role.empty() && f != nullptr) {
+      untrack_role_accounting(framework_id, h.role, part);
+    }
+    s.available += std::move(part);
+    ++s.version;
+    if (h.resources.empty()) {
+      emptied = true;
+      emptied_roles.push_back(h.role);
+    }
+  };
   if (matching == 1) {
     // Common case (decline, rescind): one hold, often returned whole.
     Slave::Held& h = *std::find_if(s.held.begin(), s.held.end(), holds);
-    Resources part = r.contains(h.resources) ? std::move(h.resources) : h.resources - (h.resources - r);
-    if (!part.empty()) {
-      h.resources -= part;  // No-op (and cheap) after the move.
-      if (!h.role.empty() && f != nullptr) {
-        untrack_role_accounting(framework_id, h.role, part);
-      }
-      s.available += std::move(part);
-      ++s.version;
-      if (h.resources.empty()) {
-        emptied = true;
-        emptied_roles.push_back(h.role);
-      }
-    }
+    release(h, r.contains(h.resources) ? std::move(h.resources) : h.resources - (h.resources - r));
   } else if (matching > 1) {
     Resources remaining = r;
     for (Slave::Held& h : s.held) {
@@ -636,20 +640,8 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
       }
       // part = held ∩ remaining.
       Resources part = h.resources - (h.resources - remaining);
-      if (part.empty()) {
-        continue;
-      }
-      h.resources -= part;
       remaining -= part;
-      if (!h.role.empty() && f != nullptr) {
-        untrack_role_accounting(framework_id, h.role, part);
-      }
-      s.available += std::move(part);
-      ++s.version;
-      if (h.resources.empty()) {
-        emptied = true;
-        emptied_roles.push_back(h.role);
-      }
+      release(h, std::move(part));
     }
   }
   if (emptied) {
