@@ -5,6 +5,7 @@
 #include <http_parser.h>
 #include <picojson.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <deque>
@@ -19,6 +20,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/guarded_io.hpp"
+#include "common/logging.hpp"
 #include "common/try.hpp"
 
 namespace stoa::http {
@@ -26,6 +29,7 @@ namespace stoa::http {
 namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("http_tick")>;
+using idle_atom = caf::atom_constant<caf::atom("http_idle")>;
 
 using Clock = std::chrono::steady_clock;
 
@@ -66,6 +70,7 @@ struct Connection {
   ServerCore* core = nullptr;
   http_parser parser;
   std::string peer;
+  Clock::time_point last_activity = Clock::now();  // last byte received or response written
 
   // The message being parsed.
   Request current;
@@ -96,6 +101,10 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   std::set<std::tuple<Clock::time_point, uint64_t, uint64_t>> deadlines;
   bool tick_pending = false;
   uint64_t requests = 0;
+  uint64_t idle_closed = 0;
+  uint64_t refused = 0;
+  Clock::time_point last_refusal_log{};
+  uint64_t refusals_unlogged = 0;
 
   void add_route(Route r);
   const Route* match(const std::string& path) const;
@@ -104,6 +113,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   void on_data(caf::io::connection_handle hdl, const std::vector<char>& buf);
   void on_closed(caf::io::connection_handle hdl);
   void on_tick();
+  void on_idle_check();
 
   void dispatch(uint64_t conn_id, ParsedRequest& pr);
   void respond(uint64_t conn_id, uint64_t seq, Response resp);
@@ -331,6 +341,22 @@ Connection* ServerCore::find(uint64_t conn_id) {
 }
 
 void ServerCore::on_new_connection(caf::io::connection_handle hdl) {
+  if (conns.size() >= opts.max_connections) {
+    // Over the limit: the newest connection goes, the server keeps serving.
+    ++refused;
+    auto now = Clock::now();
+    if (now - last_refusal_log >= std::chrono::seconds(5)) {
+      LOG_WARNING << "Closing a new HTTP connection from " << self->remote_addr(hdl) << ": "
+                  << conns.size() << " connections are open (--max_connections=" << opts.max_connections
+                  << "; " << refusals_unlogged << " more closed since the last message)";
+      last_refusal_log = now;
+      refusals_unlogged = 0;
+    } else {
+      ++refusals_unlogged;
+    }
+    self->close(hdl);
+    return;
+  }
   auto c = std::make_unique<Connection>();
   c->id = next_conn_id++;
   c->hdl = hdl;
@@ -352,6 +378,7 @@ void ServerCore::on_data(caf::io::connection_handle hdl, const std::vector<char>
     return;
   }
   Connection& c = *i->second;
+  c.last_activity = Clock::now();
   if (c.parsing_done) {
     return;
   }
@@ -496,6 +523,7 @@ void ServerCore::write_ready(uint64_t conn_id) {
     c->slots.pop_front();
   }
   if (wrote) {
+    c->last_activity = Clock::now();
     self->flush(c->hdl);
   }
 }
@@ -538,6 +566,23 @@ void ServerCore::on_tick() {
                                     std::to_string(opts.handler_timeout.count()) + " ms"));
   }
   schedule_tick();
+}
+
+// Closes connections that have no request in flight and have sent nothing
+// for `idle_timeout` (idle keep-alive connections and half-sent requests).
+void ServerCore::on_idle_check() {
+  auto now = Clock::now();
+  std::vector<caf::io::connection_handle> idle;
+  for (const auto& [hdl, c] : conns) {
+    if (c->slots.empty() && now - c->last_activity >= opts.idle_timeout) {
+      idle.push_back(hdl);
+    }
+  }
+  for (const auto& hdl : idle) {
+    ++idle_closed;
+    self->close(hdl);
+    erase(hdl);
+  }
 }
 
 // ---- the broker ------------------------------------------------------------
@@ -594,13 +639,17 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
   for (auto& r : routes) {
     core->add_route(std::move(r));
   }
-  auto res = self->add_tcp_doorman(core->opts.port, core->opts.host.c_str(), true);
+  auto res = guard::add_guarded_doorman(self, core->opts.port, core->opts.host, "HTTP port");
   if (!res) {
     bound->set_value(res.error());
     self->quit(res.error());
     return {};
   }
-  bound->set_value(res->second);
+  bound->set_value(*res);
+  auto idle_period = std::clamp<std::chrono::milliseconds>(core->opts.idle_timeout / 4,
+                                                           std::chrono::milliseconds(10),
+                                                           std::chrono::milliseconds(5000));
+  self->delayed_send(self, idle_period, idle_atom::value);
   self->set_default_handler(
       [](caf::scheduled_actor* s, caf::message_view&) -> caf::result<caf::message> {
         if (s->current_message_id().is_request()) {
@@ -626,11 +675,22 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
         self->state.core->on_closed(msg.handle);
       },
       [self](const caf::io::acceptor_closed_msg&) { self->quit(); },
-      [self](tick_atom) { self->state.core->on_tick(); },
+      [self](tick_atom) {
+        if (self->current_sender() == self->ctrl()) {
+          self->state.core->on_tick();
+        }
+      },
+      [self, idle_period](idle_atom) {
+        if (self->current_sender() == self->ctrl()) {
+          self->state.core->on_idle_check();
+          self->delayed_send(self, idle_period, idle_atom::value);
+        }
+      },
       [self](add_route_atom, Route& r) { self->state.core->add_route(std::move(r)); },
       [self](stats_atom) {
         const auto& core = *self->state.core;
-        return ServerStats{core.conns.size(), core.deadlines.size(), core.requests};
+        return ServerStats{core.conns.size(), core.deadlines.size(), core.requests, core.idle_closed,
+                           core.refused};
       },
   };
 }
@@ -814,6 +874,53 @@ caf::expected<Server> spawn_server(caf::actor_system& sys, ServerOptions opts,
 
 void add_route(const Server& server, Route route) {
   caf::anon_send(server.actor, add_route_atom_v, std::move(route));
+}
+
+// ---- parsing and routing without a broker (fuzzing) -------------------------
+
+ParsedRequests parse_requests(std::string_view bytes, const std::vector<Route>& routes,
+                              const ServerOptions& opts, size_t read_size) {
+  ParsedRequests out;
+  ServerCore core;  // no broker: `self` stays null, so nothing may be written
+  core.opts = opts;
+  for (const Route& r : routes) {
+    core.add_route(r);
+  }
+  Connection c;
+  c.core = &core;
+  http_parser_init(&c.parser, HTTP_REQUEST);
+  c.parser.data = &c;
+  c.slots.emplace_back();  // a response still owed: on_headers_complete sends no 100 Continue
+  read_size = std::max<size_t>(read_size, 1);
+  // The same checks as ServerCore::on_data, read by read.
+  for (size_t pos = 0; pos < bytes.size() && !c.parsing_done; pos += read_size) {
+    size_t len = std::min(read_size, bytes.size() - pos);
+    size_t n = http_parser_execute(&c.parser, &parser_settings(), bytes.data() + pos, len);
+    auto err = static_cast<http_errno>(c.parser.http_errno);
+    if (c.error_status != 0) {
+      out.error_status = c.error_status;
+      out.error_message = c.error_message;
+    } else if (!c.parsing_done && err != HPE_OK) {
+      out.error_status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
+      out.error_message = http_errno_description(err);
+    } else if (!c.parsing_done && !c.parser.upgrade && n != len) {
+      out.error_status = 400;
+      out.error_message = "malformed HTTP request";
+    }
+    c.parsing_done = c.parsing_done || out.error_status != 0 || c.parser.upgrade;
+  }
+  for (ParsedRequest& pr : c.completed) {
+    const Route* m = core.match(pr.request.path);
+    const Route* given = nullptr;  // the last of `routes` with the same key wins, as in add_route
+    for (const Route& r : routes) {
+      if (m != nullptr && r.path == m->path && r.prefix == m->prefix) {
+        given = &r;
+      }
+    }
+    out.matched.push_back(given);
+    out.requests.push_back(std::move(pr.request));
+  }
+  return out;
 }
 
 }  // namespace stoa::http

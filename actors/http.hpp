@@ -49,6 +49,11 @@ namespace stoa::http {
 
 // A handler that has not responded after this long gets a 504 for it.
 constexpr auto DEFAULT_HANDLER_TIMEOUT = std::chrono::seconds(30);
+// A connection with no request in flight that has sent nothing for this long
+// is closed (keep-alive and half-sent requests alike).
+constexpr auto DEFAULT_IDLE_TIMEOUT = std::chrono::seconds(60);
+// Open connections beyond this are closed at once (the newest), with a log line.
+constexpr size_t DEFAULT_MAX_CONNECTIONS = 4096;
 
 struct Request {
   std::string method;                          // "GET"
@@ -128,6 +133,8 @@ struct ServerOptions {
   size_t max_body_bytes = 8 << 20;     // 413 above
   size_t max_header_bytes = 64 << 10;  // 431 above (request line + header lines)
   std::chrono::milliseconds handler_timeout = DEFAULT_HANDLER_TIMEOUT;  // then 504
+  std::chrono::milliseconds idle_timeout = DEFAULT_IDLE_TIMEOUT;        // then closed
+  size_t max_connections = DEFAULT_MAX_CONNECTIONS;                    // newest beyond is closed
 };
 
 struct Server {
@@ -160,15 +167,31 @@ struct ServerStats {
   uint64_t connections = 0;  // open client connections
   uint64_t pending = 0;      // requests whose handler has not responded yet
   uint64_t requests = 0;     // requests parsed since start
+  uint64_t idle_closed = 0;  // connections closed by the idle timeout
+  uint64_t refused = 0;      // connections closed at once: max_connections reached
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ServerStats& x) {
-  return f(caf::meta::type_name("stoa.http.ServerStats"), x.connections, x.pending, x.requests);
+  return f(caf::meta::type_name("stoa.http.ServerStats"), x.connections, x.pending, x.requests,
+           x.idle_closed, x.refused);
 }
 
 using stats_atom = caf::atom_constant<caf::atom("http_stats")>;
 constexpr stats_atom stats_atom_v{};
+
+// Parsing and routing without a broker (fuzzing, tests): feeds `bytes` to a
+// new connection's parser in reads of at most `read_size` bytes and matches
+// every complete request against `routes`, as the server does. Nothing is
+// written (no 100 Continue) and no handler runs.
+struct ParsedRequests {
+  std::vector<Request> requests;      // every complete request, in order
+  std::vector<const Route*> matched;  // per request: into `routes`, or nullptr (404)
+  int error_status = 0;  // 400, 413 or 431 when the server would answer that and close
+  std::string error_message;
+};
+ParsedRequests parse_requests(std::string_view bytes, const std::vector<Route>& routes,
+                              const ServerOptions& opts = {}, size_t read_size = 64 * 1024);
 
 }  // namespace stoa::http
 

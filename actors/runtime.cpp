@@ -4,6 +4,9 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <unordered_map>
 
@@ -94,6 +97,55 @@ caf::result<caf::actor> cached_or_start(router_actor* self, const std::string& k
 }
 
 void discover(router_actor* self, const Upid& target, const std::string& key);
+
+using supervise_atom = caf::atom_constant<caf::atom("supervise")>;
+
+// Watches the process' components: one that terminates for any reason but a
+// clean shutdown (normal, user_shutdown) is a failure of the whole process.
+// Runtime::shutdown() stops the supervisor first, so an orderly stop is
+// never taken for a failure.
+struct SupervisorState {
+  SupervisorState() = default;
+  std::map<caf::actor_addr, std::string> names;
+  std::function<void(const std::string&)> on_failure;
+  static inline const char* name = "supervisor";
+};
+
+caf::behavior supervisor_behavior(caf::stateful_actor<SupervisorState>* self,
+                                  std::function<void(const std::string&)> on_failure) {
+  set_safe_handlers(self, "supervisor");
+  self->state.on_failure = std::move(on_failure);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto it = self->state.names.find(dm.source);
+    if (it == self->state.names.end()) {
+      return;
+    }
+    std::string name = it->second;
+    self->state.names.erase(it);
+    if (dm.reason == caf::exit_reason::normal || dm.reason == caf::exit_reason::user_shutdown ||
+        dm.reason == caf::error{}) {
+      return;
+    }
+    self->state.on_failure("component '" + name + "' terminated: " + self->system().render(dm.reason));
+  });
+  return {
+      [self](supervise_atom, const std::string& name, const caf::actor& who) {
+        if (!who || self->current_sender() == nullptr ||
+            self->current_sender()->node() != self->node()) {
+          return;
+        }
+        self->monitor(who);
+        self->state.names[who.address()] = name;
+      },
+  };
+}
+
+void default_component_failure(const std::string& what) {
+  LOG_ERROR << "Exiting: " << what;
+  std::cerr << "FATAL: " << what << "; exiting" << std::endl;
+  std::fflush(nullptr);
+  std::_Exit(70);
+}
 
 caf::behavior router_behavior(router_actor* self, std::string ip, uint16_t port) {
   set_safe_handlers(self, "router");
@@ -246,15 +298,22 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   }
   rt->sys_ = std::make_unique<caf::actor_system>(cfg);
   caf::actor_system& sys = *rt->sys_;
+  rt->supervisor_ = sys.spawn<caf::hidden>(
+      supervisor_behavior, opts.on_component_failure ? opts.on_component_failure
+                                                     : std::function<void(const std::string&)>(
+                                                           default_component_failure));
 
   if (!opts.serve) {
     rt->router_ = sys.spawn(router_behavior, opts.ip, uint16_t{0});
+    rt->supervise("router", rt->router_);
     return rt;
   }
   http::ServerOptions hopts;
   hopts.host = opts.ip;
   hopts.port = opts.port;
   hopts.max_body_bytes = opts.max_body_bytes;
+  hopts.max_connections = opts.max_http_connections;
+  hopts.idle_timeout = opts.http_idle_timeout;
   // The router is spawned first so the discovery route can name it; it
   // learns the public port right after the HTTP server has bound.
   caf::expected<http::Server> server = http::spawn_server(sys, hopts, {});
@@ -267,15 +326,18 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   rt->http_ = *server;
   rt->port_ = server->port;
   rt->router_ = sys.spawn(router_behavior, opts.ip, rt->port_);
-  caf::expected<uint16_t> actor_port =
-      sys.middleman().publish(rt->router_, opts.actor_port, opts.ip.c_str(), true);
+  rt->supervise("HTTP server", rt->http_.actor);
+  rt->supervise("router", rt->router_);
+  caf::expected<guard::GuardedPort> actor_port =
+      guard::publish_guarded(sys, rt->router_, opts.actor_port, opts.ip, opts.actor_limits);
   if (!actor_port) {
     std::string msg = "cannot open the actor port on " + opts.ip + ":" +
                       std::to_string(opts.actor_port) + ": " + sys.render(actor_port.error());
     rt->shutdown();
     return Error(msg);
   }
-  rt->actor_port_ = *actor_port;
+  rt->actor_port_guard_ = *actor_port;
+  rt->actor_port_ = actor_port->port();
 
   caf::actor r = rt->router_;
   uint16_t ap = rt->actor_port_;
@@ -308,7 +370,15 @@ Runtime::~Runtime() { shutdown(); }
 
 caf::actor_system& Runtime::system() { return *sys_; }
 
+void Runtime::supervise(const std::string& name, const caf::actor& actor) {
+  if (supervisor_ && actor) {
+    caf::scoped_actor self{*sys_};
+    self->send(supervisor_, supervise_atom::value, name, actor);
+  }
+}
+
 void Runtime::register_actor(const std::string& id, const caf::actor& actor) {
+  supervise(id, actor);
   caf::scoped_actor self{*sys_};
   self->request(router_, STEP_TIMEOUT, register_atom_v, id, actor)
       .receive([] {},
@@ -324,6 +394,12 @@ void Runtime::shutdown() {
     return;
   }
   stopped_ = true;
+  // First the supervisor: what follows is an orderly stop, not a failure.
+  if (supervisor_) {
+    caf::anon_send_exit(supervisor_, caf::exit_reason::user_shutdown);
+    supervisor_ = caf::actor{};
+  }
+  guard::stop(actor_port_guard_);
   if (http_.actor) {
     caf::anon_send_exit(http_.actor, caf::exit_reason::user_shutdown);
   }

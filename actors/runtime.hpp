@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/guarded_io.hpp"
 #include "actors/http.hpp"
 #include "actors/upid.hpp"
 #include "common/try.hpp"
@@ -41,6 +43,19 @@ struct RuntimeOptions {
   // Extra CAF options ("--scheduler.max-threads=4" style) for tuning.
   std::vector<std::string> caf_options;
   size_t max_body_bytes = 8 << 20;
+  // Limits of the public ports (docs/hardening.md): open HTTP connections
+  // (the newest beyond it is closed), idle HTTP keep-alive connections, and
+  // on the actor port open connections, the handshake deadline and the
+  // largest message a peer may announce.
+  size_t max_http_connections = http::DEFAULT_MAX_CONNECTIONS;
+  std::chrono::milliseconds http_idle_timeout = http::DEFAULT_IDLE_TIMEOUT;
+  guard::Limits actor_limits;
+  // Called (from an actor thread) when a component actor of this process
+  // (the router, the HTTP server, every actor given to register_actor or
+  // supervise) terminates for any reason but a clean shutdown. The default
+  // logs the component and the reason and exits the process with status 70,
+  // so a service manager restarts it rather than leaving it half-alive.
+  std::function<void(const std::string& what)> on_component_failure;
   // A process that only connects out (the command executor) needs neither
   // an HTTP server nor a published actor port: starting without them is
   // cheaper. Its actors are then not resolvable by others.
@@ -74,6 +89,13 @@ class Runtime {
 
   void add_route(http::Route route);
 
+  // Supervises `actor` under `name` (see RuntimeOptions::on_component_failure)
+  // without naming it in the router. register_actor() supervises too.
+  void supervise(const std::string& name, const caf::actor& actor);
+
+  // Counters of the guarded actor port.
+  guard::Stats actor_port_stats() const { return actor_port_guard_.stats(); }
+
   // Exits the HTTP server, the router and every registered actor, then waits
   // for all actors of this process to finish. Idempotent.
   void shutdown();
@@ -85,6 +107,8 @@ class Runtime {
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   caf::actor router_;
+  caf::actor supervisor_;
+  guard::GuardedPort actor_port_guard_;
   http::Server http_;
   uint16_t port_ = 0;
   uint16_t actor_port_ = 0;

@@ -13,6 +13,7 @@
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
+#include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/uuid.hpp"
 
@@ -44,6 +45,15 @@ Try<ExecutorOptions> ExecutorOptions::from_environment() {
   o.executor_id.set_value(getenv_or("STOA_EXECUTOR_ID"));
   o.directory = getenv_or("STOA_DIRECTORY");
   o.ip = getenv_or("STOA_EXECUTOR_IP", "127.0.0.1");
+  std::string timeout = getenv_or("STOA_EXECUTOR_REGISTRATION_TIMEOUT", "");
+  if (!timeout.empty()) {
+    Try<std::chrono::nanoseconds> d = parse_duration(timeout);
+    if (d.is_error() || d->count() <= 0) {
+      return Error("invalid STOA_EXECUTOR_REGISTRATION_TIMEOUT '" + timeout + "'" +
+                   (d.is_error() ? ": " + d.error() : std::string(": must be positive")));
+    }
+    o.registration_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
   std::string actor_port = getenv_or("STOA_SLAVE_ACTOR_PORT", "0");
   char* end = nullptr;
   unsigned long port = std::strtoul(actor_port.c_str(), &end, 10);
@@ -84,10 +94,18 @@ struct executor_state {
     self->quit();
   }
 
+  // Resolving the slave and registering with it are retried (a busy slave
+  // may not accept the connection at once) until `registration_timeout`
+  // after start; only then does the executor give up.
+  caf::timestamp deadline;
+  std::chrono::milliseconds resolve_backoff = std::chrono::milliseconds(50);
+
+  bool past_deadline() const { return caf::make_timestamp() >= deadline; }
+
   void resolve() {
     auto on_slave = [this](const caf::actor& s) {
       if (!s) {
-        fail("Cannot reach the slave " + options().slave_pid);
+        retry_resolve("the slave's process has no actor " + options().slave_pid);
         return;
       }
       LOG_INFO << "Resolved slave " << options().slave_pid;
@@ -99,25 +117,39 @@ struct executor_state {
       }
       send_registration();
     };
-    auto on_error = [this](const caf::error& e) {
-      fail("Cannot reach the slave " + options().slave_pid + ": " + self->system().render(e));
-    };
+    auto on_error = [this](const caf::error& e) { retry_resolve(self->system().render(e)); };
+    auto timeout = std::min<caf::timespan>(RESOLVE_TIMEOUT, std::max<caf::timespan>(
+        deadline - caf::make_timestamp(), std::chrono::milliseconds(100)));
     if (options().slave_actor_port != 0) {
-      self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, options().slave_pid, options().slave_actor_port)
+      self->request(router, timeout, resolve_atom_v, options().slave_pid, options().slave_actor_port)
           .then(on_slave, on_error);
     } else {
-      self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, options().slave_pid).then(on_slave, on_error);
+      self->request(router, timeout, resolve_atom_v, options().slave_pid).then(on_slave, on_error);
     }
   }
 
+  void retry_resolve(const std::string& why) {
+    if (past_deadline()) {
+      fail("Cannot reach the slave " + options().slave_pid + " within the registration timeout (" +
+           std::to_string(options().registration_timeout.count()) + " ms): " + why);
+      return;
+    }
+    LOG_WARNING << "Cannot reach the slave " << options().slave_pid << " yet (" << why << "); retrying in "
+                << resolve_backoff.count() << " ms";
+    self->delayed_send(self, resolve_backoff, resolve_atom_v);
+    resolve_backoff = std::min(resolve_backoff * 2, std::chrono::milliseconds(1000));
+  }
+
   void send_registration() {
-    if (driver->registered()) {
+    if (driver->registered() || !slave) {
       return;
     }
-    if (++attempts > options().max_registration_attempts) {
-      fail("The slave did not answer the registration; exiting");
+    if (past_deadline()) {
+      fail("The slave did not answer the registration within the registration timeout (" +
+           std::to_string(options().registration_timeout.count()) + " ms); exiting");
       return;
     }
+    ++attempts;
     RegisterExecutorMessage m;
     *m.mutable_framework_id() = options().framework_id;
     *m.mutable_executor_id() = options().executor_id;
@@ -262,6 +294,7 @@ caf::behavior executor_actor_fn(executor_actor* self, caf::actor router, Executo
       self->quit();
     }
   });
+  st.deadline = caf::make_timestamp() + st.options().registration_timeout;
   st.resolve();
   return {
       [self](ExecutorRegisteredMessage& m) { self->state.on_registered(m); },
@@ -276,7 +309,16 @@ caf::behavior executor_actor_fn(executor_actor* self, caf::actor router, Executo
       [self](ShutdownExecutorMessage&) { self->state.executor->shutdown(*self->state.driver); },
       [self](StatusUpdateAcknowledgementMessage& m) { self->state.on_ack(m); },
       [self](FrameworkToExecutorMessage& m) { self->state.executor->framework_message(*self->state.driver, m.data()); },
-      [self](retry_atom) { self->state.send_registration(); },
+      [self](retry_atom) {
+        if (self->current_sender() == self->ctrl()) {
+          self->state.send_registration();
+        }
+      },
+      [self](resolve_atom) {
+        if (self->current_sender() == self->ctrl() && !self->state.slave) {
+          self->state.resolve();
+        }
+      },
       [self](resend_atom, const std::string& uuid) { self->state.on_resend(uuid); },
       [self](executor_timer_atom, uint64_t id) { self->state.on_timer(id); },
   };

@@ -58,7 +58,10 @@ struct ExecutorOptions {
   std::string ip = "127.0.0.1";  // STOA_EXECUTOR_IP: where the Runtime binds
 
   std::chrono::milliseconds registration_retry = std::chrono::seconds(1);
-  int max_registration_attempts = 60;
+  // Resolving the slave and registering are retried until this long after
+  // start (the slave's --executor_registration_timeout, passed as
+  // STOA_EXECUTOR_REGISTRATION_TIMEOUT); then the executor gives up.
+  std::chrono::milliseconds registration_timeout = std::chrono::minutes(1);
   // An unacknowledged status update is re-sent after this long (and again
   // after each further period) while the slave is connected.
   std::chrono::milliseconds status_update_retry = std::chrono::seconds(5);

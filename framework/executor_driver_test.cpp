@@ -99,7 +99,11 @@ class TestExecutor : public Executor {
 class ExecutorDriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Try<std::unique_ptr<Runtime>> rt = Runtime::start(RuntimeOptions{});
+    // The fake peer shares this process; a test kills it on purpose, which
+    // must not end the test binary as a dead component would end a daemon.
+    RuntimeOptions ropts;
+    ropts.on_component_failure = [](const std::string&) {};
+    Try<std::unique_ptr<Runtime>> rt = Runtime::start(ropts);
     ASSERT_TRUE(rt) << rt.error();
     runtime_ = std::move(rt).get();
     probe_.emplace(runtime_->system());
@@ -264,31 +268,57 @@ TEST_F(ExecutorDriverTest, ResolvesWithTheActorPort) {
   register_executor();
 }
 
-TEST_F(ExecutorDriverTest, GivesUpRegisteringAfterMaxAttempts) {
+TEST_F(ExecutorDriverTest, GivesUpRegisteringAfterTheRegistrationTimeout) {
   ExecutorOptions o = options();
   o.registration_retry = 20ms;
-  o.max_registration_attempts = 3;
+  o.registration_timeout = 300ms;
   start(o);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(next<RegisterExecutorMessage>());
   }
-  wait_event("error:The slave did not answer the registration; exiting");
+  std::vector<std::string> seen;
+  auto deadline = std::chrono::steady_clock::now() + WAIT;
+  bool error = false;
+  while (!error && std::chrono::steady_clock::now() < deadline) {
+    (*events_)->receive(
+        [&](std::string& s) { error = s.rfind("error:The slave did not answer the registration", 0) == 0; },
+        caf::after(WAIT) >> [] {});
+  }
+  EXPECT_TRUE(error);
   EXPECT_TRUE(wait_down(executor_));
 }
 
-TEST_F(ExecutorDriverTest, UnreachableSlaveIsAnError) {
+TEST_F(ExecutorDriverTest, UnreachableSlaveIsAnErrorAfterTheRegistrationTimeout) {
   ExecutorOptions o = options();
   o.slave_pid = runtime_->upid("nobody").str();
+  o.registration_timeout = 500ms;
+  auto started = std::chrono::steady_clock::now();
   start(o);
-  std::vector<std::string> seen;
-  auto deadline = std::chrono::steady_clock::now() + WAIT;
+  auto deadline = started + WAIT;
   bool error = false;
   while (!error && std::chrono::steady_clock::now() < deadline) {
     (*events_)->receive([&](std::string& s) { error = s.rfind("error:Cannot reach the slave", 0) == 0; },
                         caf::after(WAIT) >> [] {});
   }
   EXPECT_TRUE(error);
+  // It kept trying until the timeout rather than giving up at the first failure.
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 450ms);
   EXPECT_TRUE(wait_down(executor_));
+}
+
+// A slave too busy to answer at once (its actor not there yet, as under load)
+// is retried: the executor registers once it appears, within the timeout.
+TEST_F(ExecutorDriverTest, RetriesResolvingTheSlaveUntilItAppears) {
+  ExecutorOptions o = options();
+  o.slave_pid = runtime_->upid("slave(2)").str();
+  o.registration_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(WAIT);
+  start(o);
+  // Let at least one resolve attempt fail first.
+  (*events_)->receive([](std::string&) {}, caf::after(300ms) >> [] {});
+  caf::actor late = runtime_->system().spawn(fake_slave, caf::actor_cast<caf::actor>((*probe_)->address()));
+  runtime_->register_actor("slave(2)", late);
+  EXPECT_TRUE(next<RegisterExecutorMessage>());
+  caf::anon_send_exit(late, caf::exit_reason::user_shutdown);
 }
 
 TEST_F(ExecutorDriverTest, RunTaskAndStatusUpdatesResentUntilAcknowledged) {

@@ -1,5 +1,8 @@
 #include "master/master.hpp"
 
+#include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +100,47 @@ class Master {
   }
 
   caf::actor sender_actor() { return caf::actor_cast<caf::actor>(self->current_sender()); }
+
+  // Internal messages (timers) are accepted only from the master itself;
+  // anything else is dropped, logged and counted.
+  bool from_self(const char* what) {
+    if (self->current_sender() == self->ctrl()) {
+      return true;
+    }
+    drop_message(what);
+    return false;
+  }
+
+  bool from_this_process(const char* what) {
+    const caf::strong_actor_ptr& sender = self->current_sender();
+    if (sender && sender->node() == self->node()) {
+      return true;
+    }
+    drop_message(what);
+    return false;
+  }
+
+  void drop_message(const char* what) {
+    metrics.inc("master/dropped_messages");
+    const caf::strong_actor_ptr& sender = self->current_sender();
+    LOG_WARNING << "Dropping " << what << " message from "
+                << (sender ? caf::to_string(sender->address()) : std::string("an anonymous sender"))
+                << ": only the master itself may send it";
+  }
+
+  // Renders a read-only view. Building JSON cannot change state, so an
+  // unexpected exception here (a value picojson refuses) answers 500 and
+  // is counted instead of ending the master.
+  std::tuple<int, std::string> render_state_request(const std::string& endpoint,
+                                                    const std::map<std::string, std::string>& query) {
+    try {
+      return on_state_request(endpoint, query);
+    } catch (const std::exception& e) {
+      metrics.inc("master/http_render_errors");
+      LOG_ERROR << "Cannot render /" << endpoint << ": " << e.what();
+      return json_error(500, std::string("Cannot render this view: ") + e.what());
+    }
+  }
 
   void send_event(FrameworkRecord& f, const Event& e) {
     if (f.connected && f.handle) {
@@ -490,7 +534,9 @@ class Master {
     remove_task(f->second, task, !was_terminal);
   }
 
-  void remove_slave(const std::string& id, const std::string& why) {
+  // By value: callers pass the record's own id (or the map key), which the
+  // erase below frees.
+  void remove_slave(std::string id, std::string why) {
     auto it = st.slaves.find(id);
     if (it == st.slaves.end()) {
       return;
@@ -1215,86 +1261,18 @@ class Master {
 
   // PUT /master/weights: [{"role": "web", "weight": 2.0}, ...]
   std::tuple<int, std::string> on_put_weights(const std::string& body) {
-    picojson::value v;
-    std::string err = picojson::parse(v, body);
-    if (!err.empty()) {
-      return json_error(400, "Invalid JSON in the request body: " + err);
+    Try<std::map<std::string, double>> weights = parse_weights_body(body);
+    if (weights.is_error()) {
+      return json_error(400, weights.error());
     }
-    if (!v.is<picojson::array>()) {
-      return json_error(400, "Expected a JSON array of {\"role\": ..., \"weight\": ...}");
-    }
-    std::map<std::string, double> weights;
-    for (const picojson::value& e : v.get<picojson::array>()) {
-      if (!e.is<picojson::object>() || !e.get("role").is<std::string>() ||
-          !e.get("weight").is<double>()) {
-        return json_error(400, "Invalid weight entry " + e.serialize() +
-                                   ": needs a string 'role' and a number 'weight'");
-      }
-      const std::string& role = e.get("role").get<std::string>();
-      double w = e.get("weight").get<double>();
-      if (auto bad = validate_role(role)) {
-        return json_error(400, "Invalid weight entry " + e.serialize() + ": " + *bad);
-      }
-      if (!std::isfinite(w) || w <= 0) {
-        return json_error(400, "Invalid weight " + e.get("weight").serialize() + " for role '" +
-                                   role + "': must be a positive number");
-      }
-      weights[role] = w;
-    }
-    if (auto e = alloc->update_weights(weights)) {
+    if (auto e = alloc->update_weights(*weights)) {
       return json_error(400, e->message);
     }
-    for (const auto& [role, w] : weights) {
+    for (const auto& [role, w] : *weights) {
       st.weights[role] = w;
     }
     schedule_allocation();
     return {200, json_serialize(weights_json())};
-  }
-
-  // The guarantee as Mesos' Resource JSON array, a {"cpus": 2} object, or
-  // the text form "cpus:2;mem:1024".
-  Try<Resources> parse_guarantee(const picojson::value& g) {
-    if (g.is<std::string>()) {
-      return Resources::parse(g.get<std::string>());
-    }
-    std::string text;
-    auto add = [&](const std::string& name, const picojson::value& value) -> std::optional<std::string> {
-      if (!value.is<double>()) {
-        return "quota for '" + name + "' must be a number, got " + value.serialize();
-      }
-      double d = value.get<double>();
-      if (!std::isfinite(d) || d < 0) {
-        return "quota for '" + name + "' must be a non-negative number, got " + value.serialize();
-      }
-      std::ostringstream out;
-      out.precision(17);
-      out << name << ":" << d;
-      text += (text.empty() ? "" : ";") + out.str();
-      return std::nullopt;
-    };
-    if (g.is<picojson::object>()) {
-      for (const auto& [name, value] : g.get<picojson::object>()) {
-        if (auto e = add(name, value)) {
-          return Error(*e);
-        }
-      }
-    } else if (g.is<picojson::array>()) {
-      for (const picojson::value& r : g.get<picojson::array>()) {
-        if (!r.is<picojson::object>() || !r.get("name").is<std::string>() ||
-            !r.get("scalar").is<picojson::object>()) {
-          return Error("invalid resource " + r.serialize() + ": quota takes scalar resources");
-        }
-        if (auto e = add(r.get("name").get<std::string>(), r.get("scalar").get("value"))) {
-          return Error(*e);
-        }
-      }
-    } else {
-      return Error("'guarantee' must be a list of resources, an object or a string");
-    }
-    if (text.empty()) {
-      return Error("empty guarantee");
-    }
-    return Resources::parse(text);
   }
 
   std::tuple<int, std::string> on_quota(const std::string& method, const std::string& path,
@@ -1314,20 +1292,13 @@ class Master {
       schedule_allocation();
       return {200, "{}"};
     }
-    picojson::value v;
-    std::string err = picojson::parse(v, body);
-    if (!err.empty()) {
-      return json_error(400, "Invalid JSON in the request body: " + err);
+    Try<QuotaRequest> request = parse_quota_body(body);
+    if (request.is_error()) {
+      return json_error(400, request.error());
     }
-    if (!v.is<picojson::object>() || !v.get("role").is<std::string>() || !v.contains("guarantee")) {
-      return json_error(400, "Expected {\"role\": ..., \"guarantee\": ...}");
-    }
-    const std::string& role = v.get("role").get<std::string>();
-    Try<Resources> guarantee = parse_guarantee(v.get("guarantee"));
-    if (guarantee.is_error()) {
-      return json_error(400, "Invalid guarantee for role '" + role + "': " + guarantee.error());
-    }
-    if (auto e = alloc->set_quota(role, *guarantee)) {
+    const std::string& role = request->role;
+    const Resources& guarantee = request->guarantee;
+    if (auto e = alloc->set_quota(role, guarantee)) {
       return json_error(400, e->message);
     }
     schedule_allocation();
@@ -1404,6 +1375,26 @@ class Master {
 
   std::tuple<int, std::string> on_state_request(const std::string& endpoint,
                                                 const std::map<std::string, std::string>& query) {
+    // Paging parameters mean the same on every view; a bad one is an error
+    // even where the view does not page (yet), never silently ignored.
+    for (const char* key : {"limit", "offset"}) {
+      auto it = query.find(key);
+      if (it == query.end()) {
+        continue;
+      }
+      const std::string& text = it->second;
+      errno = 0;
+      char* end = nullptr;
+      long long v = text.empty() ? -1 : std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])) ||
+          end != text.c_str() + text.size() || errno == ERANGE || v < 0) {
+        return json_error(400, std::string("Invalid '") + key + "' parameter '" + text.substr(0, 64) +
+                                   "': expected an integer from 0 to " + std::to_string(LLONG_MAX));
+      }
+    }
+    if (endpoint == "health") {
+      return {200, ""};
+    }
     if (endpoint == "state") {
       return {200, json_serialize(state_json(st))};
     }
@@ -1493,28 +1484,53 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
       [self](ExecutorToFrameworkMessage& x) { self->state.on_executor_message(x); },
       [self](PongSlaveMessage&) { self->state.on_pong(); },
       [self](Call& x) { self->state.on_call(x); },
-      [self](allocate_atom, bool periodic) { self->state.on_allocate(periodic); },
-      [self](tick_atom, const std::string& id, uint64_t gen) { self->state.on_ping_tick(id, gen); },
+      // Timers: only the master sends these to itself. One stray
+      // allocate_atom from elsewhere would start a second periodic loop.
+      [self](allocate_atom, bool periodic) {
+        if (self->state.from_self("allocate")) {
+          self->state.on_allocate(periodic);
+        }
+      },
+      [self](tick_atom, const std::string& id, uint64_t gen) {
+        if (self->state.from_self("ping tick")) {
+          self->state.on_ping_tick(id, gen);
+        }
+      },
       [self](timeout_atom, const std::string& id, uint64_t gen) {
-        self->state.on_reregister_timeout(id, gen);
+        if (self->state.from_self("re-register timeout")) {
+          self->state.on_reregister_timeout(id, gen);
+        }
       },
       [self](exited_atom, const std::string& id, uint64_t gen) {
-        self->state.on_failover_timeout(id, gen);
-      },
-      [self](state_atom, const std::string& endpoint,
-             const std::map<std::string, std::string>& query) {
-        return self->state.on_state_request(endpoint, query);
-      },
-      [self](update_atom, const std::string& endpoint, const std::string& method,
-             const std::string& path, const std::string& body) {
-        return self->state.on_update_request(endpoint, method, path, body);
+        if (self->state.from_self("failover timeout")) {
+          self->state.on_failover_timeout(id, gen);
+        }
       },
       [self](rescind_atom, const std::string& offer_id) {
+        if (!self->state.from_self("offer timeout")) {
+          return;
+        }
         if (self->state.st.offers.count(offer_id)) {
           self->state.metrics.inc("master/offers_timed_out");
           self->state.remove_offer(offer_id, true, std::nullopt);
           self->state.schedule_allocation();
         }
+      },
+      // Operator requests come from this process' HTTP routes only; the
+      // actor port is no back door around HTTP.
+      [self](state_atom, const std::string& endpoint,
+             const std::map<std::string, std::string>& query) -> std::tuple<int, std::string> {
+        if (!self->state.from_this_process("state request")) {
+          return {403, "{\"message\":\"not accepted from a remote actor\"}"};
+        }
+        return self->state.render_state_request(endpoint, query);
+      },
+      [self](update_atom, const std::string& endpoint, const std::string& method,
+             const std::string& path, const std::string& body) -> std::tuple<int, std::string> {
+        if (!self->state.from_this_process("update request")) {
+          return {403, "{\"message\":\"not accepted from a remote actor\"}"};
+        }
+        return self->state.on_update_request(endpoint, method, path, body);
       },
   };
 }

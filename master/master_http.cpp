@@ -49,13 +49,9 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
   runtime.add_route(actor_route(master, "/metrics/snapshot", "metrics",
                                 "Counters and gauges as a flat JSON object (Mesos metric names)."));
 
-  http::Route health;
-  health.path = "/master/health";
-  health.help = "Answers 200 OK with an empty body while the master runs.";
-  health.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
-    respond(http::text_response("", 200));
-  };
-  runtime.add_route(health);
+  runtime.add_route(actor_route(master, "/master/health", "health",
+                                "Answers 200 OK with an empty body when the master actor answers "
+                                "(503 when it does not: the component is checked, not the socket)."));
 
   http::Route version;
   version.path = "/version";

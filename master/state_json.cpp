@@ -1,5 +1,9 @@
 #include "master/state_json.hpp"
 
+#include <cctype>
+#include <cerrno>
+#include <climits>
+
 #include <algorithm>
 
 #include "common/attributes.hpp"
@@ -422,10 +426,12 @@ value tasks_json(const MasterState& s, const std::map<std::string, std::string>&
       return def;
     }
     char* end = nullptr;
+    errno = 0;
     long v = std::strtol(it->second.c_str(), &end, 10);
-    if (end != it->second.c_str() + it->second.size() || v < 0) {
+    if (end != it->second.c_str() + it->second.size() || v < 0 || errno == ERANGE ||
+        !std::isdigit(static_cast<unsigned char>(it->second[0]))) {
       *error = std::string("Invalid '") + key + "' parameter '" + it->second +
-               "': expected a non-negative integer";
+               "': expected an integer from 0 to " + std::to_string(LONG_MAX);
       return def;
     }
     return v;

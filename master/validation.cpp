@@ -1,5 +1,9 @@
 #include "master/validation.hpp"
 
+#include <sstream>
+
+#include "common/json.hpp"
+
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -132,6 +136,17 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
   return std::nullopt;
 }
 
+std::optional<std::string> validate_weight(double weight) {
+  if (!std::isfinite(weight) || weight < MIN_ROLE_WEIGHT || weight > MAX_ROLE_WEIGHT) {
+    std::ostringstream out;
+    out.precision(17);
+    out << "weight " << weight << " is out of range: a role's weight must be a number from "
+        << MIN_ROLE_WEIGHT << " to " << MAX_ROLE_WEIGHT;
+    return out.str();
+  }
+  return std::nullopt;
+}
+
 Try<std::map<std::string, double>> parse_weights(const std::string& text) {
   std::map<std::string, double> out;
   size_t s = 0;
@@ -149,8 +164,14 @@ Try<std::map<std::string, double>> parse_weights(const std::string& text) {
     std::string num = entry.substr(eq + 1);
     char* end = nullptr;
     double w = num.empty() ? NAN : std::strtod(num.c_str(), &end);
-    if (num.empty() || end != num.c_str() + num.size() || !std::isfinite(w) || w <= 0) {
+    if (num.empty() || end != num.c_str() + num.size()) {
       return Error("invalid weight '" + entry + "' (must be a positive number)");
+    }
+    if (auto e = validate_weight(w)) {
+      return Error("invalid weight '" + entry + "': " + *e);
+    }
+    if (out.count(role)) {
+      return Error("role '" + role + "' is given more than one weight");
     }
     out[role] = w;
     if (comma == std::string::npos) {
@@ -159,6 +180,113 @@ Try<std::map<std::string, double>> parse_weights(const std::string& text) {
     s = comma + 1;
   }
   return out;
+}
+
+Try<std::map<std::string, double>> parse_weights_body(std::string_view body) {
+  Try<picojson::value> v = json_parse(body);
+  if (v.is_error()) {
+    return Error("Invalid JSON in the request body: " + v.error());
+  }
+  if (!v->is<picojson::array>()) {
+    return Error("Expected a JSON array of {\"role\": ..., \"weight\": ...}");
+  }
+  const picojson::array& entries = v->get<picojson::array>();
+  if (entries.empty()) {
+    return Error("The request body lists no weights: expected [{\"role\": ..., \"weight\": ...}, ...]");
+  }
+  std::map<std::string, double> weights;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const picojson::value& e = entries[i];
+    std::string where = "Invalid weight entry [" + std::to_string(i) + "] " + json_serialize(e).substr(0, 200);
+    if (!e.is<picojson::object>() || !e.get("role").is<std::string>() ||
+        !e.get("weight").is<double>()) {
+      return Error(where + ": needs a string 'role' and a number 'weight'");
+    }
+    const std::string& role = e.get("role").get<std::string>();
+    if (auto bad = validate_role(role)) {
+      return Error(where + ": field 'role': " + *bad);
+    }
+    if (auto bad = validate_weight(e.get("weight").get<double>())) {
+      return Error(where + ": field 'weight': " + *bad);
+    }
+    if (weights.count(role)) {
+      return Error(where + ": role '" + role + "' is given more than one weight");
+    }
+    weights[role] = e.get("weight").get<double>();
+  }
+  return weights;
+}
+
+namespace {
+
+// Upper bound of one quota scalar: far above any cluster, far below where
+// double arithmetic on sums loses units.
+constexpr double MAX_QUOTA_SCALAR = 1e15;
+
+Try<Resources> parse_guarantee(const picojson::value& g) {
+  if (g.is<std::string>()) {
+    return Resources::parse(g.get<std::string>());
+  }
+  std::string text;
+  auto add = [&](const std::string& name, const picojson::value& value) -> std::optional<std::string> {
+    if (!value.is<double>()) {
+      return "quota for '" + name + "' must be a number, got " + json_serialize(value).substr(0, 100);
+    }
+    double d = value.get<double>();
+    if (!std::isfinite(d) || d < 0 || d > MAX_QUOTA_SCALAR) {
+      return "quota for '" + name + "' must be a number from 0 to 1e15, got " + json_serialize(value);
+    }
+    std::ostringstream out;
+    out.precision(17);
+    out << name << ":" << d;
+    text += (text.empty() ? "" : ";") + out.str();
+    return std::nullopt;
+  };
+  if (g.is<picojson::object>()) {
+    for (const auto& [name, value] : g.get<picojson::object>()) {
+      if (auto e = add(name, value)) {
+        return Error(*e);
+      }
+    }
+  } else if (g.is<picojson::array>()) {
+    for (const picojson::value& r : g.get<picojson::array>()) {
+      if (!r.is<picojson::object>() || !r.get("name").is<std::string>() ||
+          !r.get("scalar").is<picojson::object>()) {
+        return Error("invalid resource " + json_serialize(r).substr(0, 200) +
+                     ": quota takes scalar resources");
+      }
+      if (auto e = add(r.get("name").get<std::string>(), r.get("scalar").get("value"))) {
+        return Error(*e);
+      }
+    }
+  } else {
+    return Error("'guarantee' must be a list of resources, an object or a string");
+  }
+  if (text.empty()) {
+    return Error("empty guarantee");
+  }
+  return Resources::parse(text);
+}
+
+}  // namespace
+
+Try<QuotaRequest> parse_quota_body(std::string_view body) {
+  Try<picojson::value> v = json_parse(body);
+  if (v.is_error()) {
+    return Error("Invalid JSON in the request body: " + v.error());
+  }
+  if (!v->is<picojson::object>() || !v->get("role").is<std::string>() || !v->contains("guarantee")) {
+    return Error("Expected {\"role\": ..., \"guarantee\": ...}");
+  }
+  const std::string& role = v->get("role").get<std::string>();
+  if (auto bad = validate_role(role)) {
+    return Error("Invalid quota request: field 'role': " + *bad);
+  }
+  Try<Resources> guarantee = parse_guarantee(v->get("guarantee"));
+  if (guarantee.is_error()) {
+    return Error("Invalid guarantee for role '" + role + "': " + guarantee.error());
+  }
+  return QuotaRequest{role, *guarantee};
 }
 
 }  // namespace stoa::master

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/resources.hpp"
@@ -34,6 +35,28 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
 // "role1=2,role2=1.5" -> weights. Errors name the bad entry (negative, NaN,
 // zero, missing '=', empty role).
 Try<std::map<std::string, double>> parse_weights(const std::string& text);
+
+// A role's weight divides its dominant share, so it is bounded on both sides:
+// a denormal weight (5e-324) made shares infinite and a huge one made every
+// share 0. Mesos only requires > 0; every weight operators use is in range.
+inline constexpr double MIN_ROLE_WEIGHT = 1e-6;
+inline constexpr double MAX_ROLE_WEIGHT = 1e6;
+// std::nullopt when `weight` is finite and within [MIN_ROLE_WEIGHT, MAX_ROLE_WEIGHT].
+std::optional<std::string> validate_weight(double weight);
+
+// The body of PUT /master/weights: [{"role": "web", "weight": 2.0}, ...].
+// Errors name the offending entry or field: invalid JSON, not an array, an
+// empty array, a missing or mistyped field, an invalid role, a weight out of
+// range, a role given twice.
+Try<std::map<std::string, double>> parse_weights_body(std::string_view body);
+
+// The body of POST /master/quota: {"role": "web", "guarantee": G} where G is
+// Mesos' Resource JSON array, a {"cpus": 2} object or the text "cpus:2;mem:1024".
+struct QuotaRequest {
+  std::string role;
+  Resources guarantee;
+};
+Try<QuotaRequest> parse_quota_body(std::string_view body);
 
 // Role names as Mesos allows them: not empty, not "." or "..", no leading
 // '-', no whitespace, '/' or control characters ("*" is the default role).

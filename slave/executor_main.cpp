@@ -7,6 +7,8 @@
 // asked to. Written on the executor SDK (framework/executor.hpp), which does
 // the resolving, registering and acknowledgement bookkeeping.
 
+#include <atomic>
+#include <memory>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -38,7 +40,16 @@ bool is_terminal(TaskState state) {
 
 class CommandExecutor : public Executor {
  public:
-  explicit CommandExecutor(caf::actor_system& sys) : sys_(sys) {}
+  CommandExecutor(caf::actor_system& sys, std::shared_ptr<std::atomic<bool>> failed)
+      : sys_(sys), failed_(std::move(failed)) {}
+
+  // The driver gave up (the slave unreachable or silent past the
+  // registration timeout): the process exits non-zero so the slave reports
+  // the executor's failure as what it was.
+  void error(ExecutorDriver&, const std::string& message) override {
+    LOG_ERROR << "Executor failed: " << message;
+    failed_->store(true);
+  }
 
   void registered(ExecutorDriver&, const ExecutorInfo&, const FrameworkInfo& framework, const SlaveInfo&) override {
     framework_ = framework;
@@ -192,6 +203,7 @@ class CommandExecutor : public Executor {
   }
 
   caf::actor_system& sys_;
+  std::shared_ptr<std::atomic<bool>> failed_;
   FrameworkInfo framework_;
   std::optional<TaskInfo> task_;
   pid_t pid_ = -1;
@@ -220,9 +232,10 @@ int main() {
   }
   stoa::Runtime& rt = **runtime;
   LOG_INFO << "Runtime started";
-  caf::actor exec = spawn_executor(rt, std::move(*options), std::make_unique<CommandExecutor>(rt.system()));
+  auto failed = std::make_shared<std::atomic<bool>>(false);
+  caf::actor exec = spawn_executor(rt, std::move(*options), std::make_unique<CommandExecutor>(rt.system(), failed));
   await_executor(rt, exec);
   exec = caf::actor{};
   rt.shutdown();
-  return 0;
+  return failed->load() ? 1 : 0;
 }

@@ -448,21 +448,21 @@ bool process_group_alive(pid_t pgid) {
   return alive;
 }
 
-std::string describe_wait_status(int status) {
+std::string describe_wait_status(int status, const std::string& subject) {
   if (WIFEXITED(status)) {
-    return "Command exited with status " + std::to_string(WEXITSTATUS(status));
+    return subject + " exited with status " + std::to_string(WEXITSTATUS(status));
   }
   auto signal_name = [](int sig) -> std::string {
     const char* text = sigdescr_np(sig);
     return text != nullptr ? text : "Unknown signal " + std::to_string(sig);
   };
   if (WIFSIGNALED(status)) {
-    return "Command terminated with signal " + signal_name(WTERMSIG(status));
+    return subject + " terminated with signal " + signal_name(WTERMSIG(status));
   }
   if (WIFSTOPPED(status)) {
-    return "Command stopped with signal " + signal_name(WSTOPSIG(status));
+    return subject + " stopped with signal " + signal_name(WSTOPSIG(status));
   }
-  return "Command has unknown wait status " + std::to_string(status);
+  return subject + " has unknown wait status " + std::to_string(status);
 }
 
 }  // namespace stoa::slave

@@ -91,6 +91,6 @@ Usage session_usage(pid_t sid);
 // Mesos wording for a waitpid() status: "Command exited with status 3",
 // "Command terminated with signal Killed", "Command stopped with signal
 // Stopped (signal)", otherwise "Command has unknown wait status 4991".
-std::string describe_wait_status(int status);
+std::string describe_wait_status(int status, const std::string& subject = "Command");
 
 }  // namespace stoa::slave

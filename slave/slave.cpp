@@ -73,6 +73,45 @@ class Slave {
   caf::stateful_actor<Slave>* self = nullptr;
   caf::actor router;
   SlaveOptions opts;
+  // Messages dropped because of who sent them (served at /metrics/snapshot
+  // as slave/dropped_messages).
+  double dropped_messages = 0;
+
+  size_t executors_running() const {
+    size_t n = 0;
+    for (const auto& [fid, f] : frameworks) {
+      n += f.executors.size();
+    }
+    return n;
+  }
+
+  // Logs and counts a message the slave refuses because of its sender.
+  void drop_message(const char* what, const char* rule) {
+    ++dropped_messages;
+    const caf::strong_actor_ptr& sender = self->current_sender();
+    LOG_WARNING << "Dropping " << what << " from "
+                << (sender ? caf::to_string(sender->address()) : std::string("an anonymous sender"))
+                << ": " << rule;
+  }
+
+  // Timers are accepted only from the slave itself.
+  bool from_self(const char* what) {
+    if (self->current_sender() == self->ctrl()) {
+      return true;
+    }
+    drop_message(what, "only the slave itself may send it");
+    return false;
+  }
+
+  // Reapers and HTTP routes are actors of this process.
+  bool from_this_process(const char* what) {
+    const caf::strong_actor_ptr& sender = self->current_sender();
+    if (sender && sender->node() == self->node()) {
+      return true;
+    }
+    drop_message(what, "only actors of this process may send it");
+    return false;
+  }
   SlaveInfo info;
   std::string slave_id;
   bool registered = false;
@@ -292,6 +331,9 @@ class Slave {
     spec.env = {
         {"STOA_SLAVE_PID", opts.upid.str()},  {"STOA_SLAVE_ID", slave_id},
         {"STOA_SLAVE_ACTOR_PORT", std::to_string(opts.actor_port)},
+        {"STOA_EXECUTOR_REGISTRATION_TIMEOUT",
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            opts.flags.executor_registration_timeout).count()) + "ms"},
         {"STOA_FRAMEWORK_ID", fid},           {"STOA_EXECUTOR_ID", eid},
         {"STOA_CONTAINER_ID", e.container_id}, {"STOA_DIRECTORY", e.directory},
         {"STOA_EXECUTOR_IP", opts.upid.host}, {"MESOS_SANDBOX", e.directory},
@@ -613,7 +655,10 @@ class Slave {
     if (e == nullptr) {
       return;
     }
-    std::string why = describe_wait_status(status);
+    std::string why = describe_wait_status(status, "Executor");
+    if (e->phase == Executor::Phase::LAUNCHING) {
+      why = "the executor exited before it registered with the slave: " + why;
+    }
     LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: "
              << why;
     e->phase = Executor::Phase::TERMINATED;
@@ -900,8 +945,18 @@ class Slave {
     if (endpoint == "state") {
       return {200, json_serialize(state_json())};
     }
+    if (endpoint == "health") {
+      return {200, ""};
+    }
     if (endpoint == "monitor") {
       return {200, json_serialize(monitor_json())};
+    }
+    if (endpoint == "metrics") {
+      picojson::object o;
+      o["slave/dropped_messages"] = picojson::value(dropped_messages);
+      o["slave/registered"] = picojson::value(registered ? 1.0 : 0.0);
+      o["slave/executors_running"] = picojson::value(static_cast<double>(executors_running()));
+      return {200, json_serialize(picojson::value(o))};
     }
     if (endpoint == "flags") {
       picojson::object flags;
@@ -939,9 +994,12 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
   s.detect_master();
   // Messages only the master may send are dropped from anyone else.
   auto from_master = [self] {
-    const Slave& st = self->state;
-    return self->current_sender() && st.master &&
-           self->current_sender()->address() == st.master.address();
+    Slave& st = self->state;
+    if (self->current_sender() && st.master && self->current_sender()->address() == st.master.address()) {
+      return true;
+    }
+    st.drop_message("a master message", "only the detected master may send it");
+    return false;
   };
   return {
       [self, from_master](SlaveRegisteredMessage& m) {
@@ -990,6 +1048,9 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
       },
       [self](timeout_atom, uint64_t gen) {
         Slave& st = self->state;
+        if (!st.from_self("a ping timeout")) {
+          return;
+        }
         if (gen == st.ping_generation && st.master) {
           LOG_WARNING << "No ping from the master for " << MASTER_PING_TIMEOUT.count()
                       << " s; re-registering";
@@ -1007,14 +1068,43 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
       },
       [self](RegisterExecutorMessage& m) { self->state.on_register_executor(m); },
       [self](StatusUpdateMessage& m) { self->state.on_executor_update(m); },
-      [self](retry_atom, uint64_t gen) { self->state.on_retry(gen); },
-      [self](reaped_atom, const std::string& cid, int status) { self->state.on_reaped(cid, status); },
-      [self](timeout_atom, const std::string& cid) { self->state.on_registration_timeout(cid); },
-      [self](kill_atom, const std::string& cid) { self->state.on_hard_kill(cid); },
+      [self](retry_atom, uint64_t gen) {
+        if (self->state.from_self("a registration retry")) {
+          self->state.on_retry(gen);
+        }
+      },
+      [self](reaped_atom, const std::string& cid, int status) {
+        if (self->state.from_this_process("an executor exit")) {
+          self->state.on_reaped(cid, status);
+        }
+      },
+      [self](timeout_atom, const std::string& cid) {
+        if (self->state.from_self("an executor registration timeout")) {
+          self->state.on_registration_timeout(cid);
+        }
+      },
+      [self](kill_atom, const std::string& cid) {
+        if (self->state.from_self("an executor kill")) {
+          self->state.on_hard_kill(cid);
+        }
+      },
       [self](tick_atom, const std::string& fid, const std::string& tid, const std::string& uuid,
-             int64_t interval) { self->state.on_update_retry(fid, tid, uuid, interval); },
-      [self](state_atom, const std::string& endpoint, const std::map<std::string, std::string>&) {
-        return self->state.on_state_request(endpoint);
+             int64_t interval) {
+        if (self->state.from_self("a status update retry")) {
+          self->state.on_update_retry(fid, tid, uuid, interval);
+        }
+      },
+      [self](state_atom, const std::string& endpoint,
+             const std::map<std::string, std::string>&) -> std::tuple<int, std::string> {
+        if (!self->state.from_this_process("a state request")) {
+          return {403, "{\"message\":\"not accepted from a remote actor\"}"};
+        }
+        try {
+          return self->state.on_state_request(endpoint);
+        } catch (const std::exception& e) {
+          LOG_ERROR << "Cannot render /" << endpoint << ": " << e.what();
+          return {500, "{\"message\":\"Cannot render this view\"}"};
+        }
       },
   };
 }
@@ -1034,15 +1124,14 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
   runtime.add_route(actor_route(slave, "/" + id + "/monitor/statistics", "monitor",
                                 "Resource usage of each running executor's container (CPU times, "
                                 "resident memory), as the posix/cpu and posix/mem isolators see it."));
+  runtime.add_route(actor_route(slave, "/metrics/snapshot", "metrics",
+                                "The slave's metrics (slave/dropped_messages, slave/registered, "
+                                "slave/executors_running)."));
   runtime.add_route(actor_route(slave, "/monitor/statistics", "monitor",
                                 "Alias of /" + id + "/monitor/statistics."));
-  http::Route health;
-  health.path = "/" + id + "/health";
-  health.help = "Answers 200 OK with an empty body while the slave runs.";
-  health.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
-    respond(http::text_response("", 200));
-  };
-  runtime.add_route(health);
+  runtime.add_route(actor_route(slave, "/" + id + "/health", "health",
+                                "Answers 200 OK with an empty body when the slave actor answers "
+                                "(503 when it does not)."));
 }
 
 }  // namespace stoa::slave

@@ -1,0 +1,449 @@
+#include "actors/guarded_io.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/abstract_broker.hpp>
+#include <caf/io/basp/header.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/doorman.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/acceptor_impl.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/network/native_socket.hpp>
+#include <caf/io/network/scribe_impl.hpp>
+
+#include "common/logging.hpp"
+
+namespace stoa::guard {
+
+namespace net = caf::io::network;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+using sweep_atom = caf::atom_constant<caf::atom("g_sweep")>;
+
+// One descriptor held in reserve per process: when accept() fails because
+// the process is out of descriptors, it is released for just long enough to
+// accept the waiting connection and close it, so the listening socket stops
+// being readable and the event loop does not spin.
+std::mutex reserve_mu;
+int reserve_fd = -1;
+
+void ensure_reserve() {
+  std::lock_guard<std::mutex> lock(reserve_mu);
+  if (reserve_fd < 0) {
+    reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+}
+
+// Logs at most once per `every` for one kind of event; counts the rest.
+class RateLimitedLog {
+ public:
+  bool should_log(std::chrono::seconds every = std::chrono::seconds(5)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = Clock::now();
+    if (now - last_ < every) {
+      ++suppressed_;
+      return false;
+    }
+    last_ = now;
+    return true;
+  }
+  uint64_t take_suppressed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t n = suppressed_;
+    suppressed_ = 0;
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  Clock::time_point last_{};
+  uint64_t suppressed_ = 0;
+};
+
+std::string peer_of(net::native_socket fd) {
+  auto addr = net::remote_addr_of_fd(fd);
+  auto port = net::remote_port_of_fd(fd);
+  if (!addr || !port) {
+    return "an unknown peer";
+  }
+  return *addr + ":" + std::to_string(*port);
+}
+
+}  // namespace
+
+class BaspGuardScribe;
+
+// What a doorman and its scribes share; outlives both (shared_ptr).
+class PortGuard {
+ public:
+  std::string name;  // "actor port 127.0.0.1:40123"
+  Limits limits;
+  uint16_t port = 0;
+  net::default_multiplexer* mpx = nullptr;
+  caf::actor sweeper;
+
+  std::atomic<size_t> open{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> refused_full{0};
+  std::atomic<uint64_t> refused_fds{0};
+  std::atomic<uint64_t> oversized{0};
+  std::atomic<uint64_t> handshake_timeouts{0};
+
+  RateLimitedLog full_log;
+  RateLimitedLog fd_log;
+
+  // Connections whose handshake is not complete yet. Holding the scribe
+  // keeps its descriptor open (CAF closes it in the destructor), so a
+  // shutdown() by the sweeper can never hit a reused descriptor.
+  std::mutex mu;
+  std::vector<caf::intrusive_ptr<BaspGuardScribe>> pending;
+
+  // Runs in the multiplexer's thread (posted by the sweeper actor).
+  void sweep();
+
+  // accept() failed with EMFILE/ENFILE on `listen_fd`.
+  void shed_one(net::native_socket listen_fd, int err) {
+    refused_fds++;
+    {
+      std::lock_guard<std::mutex> lock(reserve_mu);
+      if (reserve_fd >= 0) {
+        ::close(reserve_fd);
+        reserve_fd = -1;
+      }
+      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    if (fd_log.should_log()) {
+      LOG_ERROR << "Out of file descriptors on " << name << " (" << std::strerror(err)
+                << "): closed a new connection at once (" << fd_log.take_suppressed()
+                << " more since the last message); raise the limit (ulimit -n) or lower "
+                   "--max_connections";
+    }
+  }
+};
+
+// accept() that never leaves a pending connection behind (see shed_one).
+struct GuardedAcceptPolicy {
+  explicit GuardedAcceptPolicy(PortGuard* g) : guard(g) {}
+  PortGuard* guard;
+
+  bool try_accept(net::native_socket& result, net::native_socket fd) {
+    result = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (result >= 0) {
+      return true;
+    }
+    int err = errno;
+    result = net::invalid_native_socket;
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      guard->shed_one(fd, err);
+      return true;
+    }
+    // EAGAIN, EINTR, ECONNABORTED, EPROTO...: nothing to accept now.
+    return true;
+  }
+};
+
+// A BASP connection on the actor port: refuses oversized reads and tracks
+// whether the first message (the peer's handshake) has arrived.
+class BaspGuardScribe : public net::scribe_impl {
+ public:
+  BaspGuardScribe(net::default_multiplexer& mx, net::native_socket fd, std::shared_ptr<PortGuard> g)
+      : net::scribe_impl(mx, fd), guard_(std::move(g)), accepted_at_(Clock::now()) {
+    guard_->open++;
+  }
+  ~BaspGuardScribe() override { guard_->open--; }
+
+  void configure_read(caf::io::receive_policy::config config) override {
+    if (config.second > guard_->limits.max_message_bytes && !closing_) {
+      guard_->oversized++;
+      LOG_WARNING << "Closing the connection from " << peer_of(stream_.fd()) << " on " << guard_->name
+                  << ": it announced a message of " << config.second << " bytes, above the limit of "
+                  << guard_->limits.max_message_bytes << " (--max_message_bytes)";
+      close_now();
+    }
+    if (closing_) {
+      // Read nothing big: the next read sees the end of the stream.
+      net::scribe_impl::configure_read(caf::io::receive_policy::at_most(64));
+      return;
+    }
+    net::scribe_impl::configure_read(config);
+  }
+
+  bool consume(caf::execution_unit* ctx, const void* buf, size_t size) override {
+    if (!handshake_done_) {
+      track(static_cast<const unsigned char*>(buf), size);
+    }
+    return net::scribe_impl::consume(ctx, buf, size);
+  }
+
+  bool handshake_done() const { return handshake_done_; }
+  bool closing() const { return closing_; }
+  Clock::time_point accepted_at() const { return accepted_at_; }
+
+  // Shuts the socket down: CAF's next read sees the end of the stream and
+  // closes the connection through its usual path (the BASP broker cleans up).
+  void close_now() {
+    if (!closing_) {
+      closing_ = true;
+      ::shutdown(stream_.fd(), SHUT_RDWR);
+    }
+  }
+
+  std::string peer() const { return peer_of(stream_.fd()); }
+
+ private:
+  // The first BASP message is a header (payload length in bytes 4..7, network
+  // order) and its payload.
+  void track(const unsigned char* p, size_t n) {
+    for (size_t i = 0; i < n && !handshake_done_; ++i) {
+      if (seen_ < caf::io::basp::header_size) {
+        if (seen_ >= 4 && seen_ < 8) {
+          first_payload_ = (first_payload_ << 8) | p[i];
+        }
+        ++seen_;
+        if (seen_ == caf::io::basp::header_size && first_payload_ == 0) {
+          handshake_done_ = true;
+        }
+      } else {
+        // Payload bytes: count the rest in one step.
+        uint64_t want = caf::io::basp::header_size + static_cast<uint64_t>(first_payload_);
+        uint64_t take = std::min<uint64_t>(n - i, want - seen_);
+        seen_ += take;
+        i += take - 1;
+        if (seen_ >= want) {
+          handshake_done_ = true;
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<PortGuard> guard_;
+  Clock::time_point accepted_at_;
+  uint64_t seen_ = 0;
+  uint32_t first_payload_ = 0;
+  bool handshake_done_ = false;
+  bool closing_ = false;
+};
+
+void PortGuard::sweep() {
+  auto now = Clock::now();
+  std::vector<caf::intrusive_ptr<BaspGuardScribe>> expired;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto keep = pending.begin();
+    for (auto& s : pending) {
+      if (s->handshake_done() || s->closing()) {
+        continue;  // done (or going): forget it
+      }
+      if (now - s->accepted_at() >= limits.handshake_timeout) {
+        expired.push_back(s);
+        continue;
+      }
+      *keep++ = s;
+    }
+    pending.erase(keep, pending.end());
+  }
+  for (auto& s : expired) {
+    handshake_timeouts++;
+    LOG_WARNING << "Closing the connection from " << s->peer() << " on " << name
+                << ": no complete handshake within " << limits.handshake_timeout.count()
+                << " ms (--handshake_timeout)";
+    s->close_now();
+  }
+}
+
+// The doorman of a guarded port: CAF's doorman with our accept policy,
+// connection limit and (on the actor port) guarded scribes.
+class GuardedDoorman : public caf::io::doorman {
+ public:
+  GuardedDoorman(net::default_multiplexer& mx, net::native_socket fd, std::shared_ptr<PortGuard> g,
+                 bool basp)
+      : caf::io::doorman(net::accept_hdl_from_socket(fd)),
+        acceptor_(mx, fd, g.get()),
+        guard_(std::move(g)),
+        basp_(basp) {}
+
+  bool new_connection() override {
+    if (detached()) {
+      return false;
+    }
+    auto& dm = acceptor_.backend();
+    net::native_socket fd = acceptor_.accepted_socket();
+    if (!basp_) {
+      guard_->accepted++;
+      auto sptr = dm.new_scribe(fd);
+      auto hdl = sptr->hdl();
+      parent()->add_scribe(std::move(sptr));
+      return caf::io::doorman::new_connection(&dm, hdl);
+    }
+    if (guard_->open.load() >= guard_->limits.max_connections) {
+      guard_->refused_full++;
+      if (guard_->full_log.should_log()) {
+        LOG_WARNING << "Closing a new connection from " << peer_of(fd) << " on " << guard_->name << ": "
+                    << guard_->limits.max_connections << " connections are open (--max_connections; "
+                    << guard_->full_log.take_suppressed() << " more closed since the last message)";
+      }
+      ::close(fd);
+      return true;
+    }
+    guard_->accepted++;
+    auto sptr = caf::make_counted<BaspGuardScribe>(dm, fd, guard_);
+    {
+      std::lock_guard<std::mutex> lock(guard_->mu);
+      guard_->pending.push_back(sptr);
+    }
+    auto hdl = sptr->hdl();
+    parent()->add_scribe(std::move(sptr));
+    return caf::io::doorman::new_connection(&dm, hdl);
+  }
+
+  void graceful_shutdown() override {
+    acceptor_.graceful_shutdown();
+    detach(&acceptor_.backend(), false);
+  }
+
+  void launch() override { acceptor_.start(this); }
+
+  std::string addr() const override {
+    auto x = net::local_addr_of_fd(acceptor_.fd());
+    return x ? *x : std::string();
+  }
+
+  uint16_t port() const override {
+    auto x = net::local_port_of_fd(acceptor_.fd());
+    return x ? *x : 0;
+  }
+
+  void add_to_loop() override { acceptor_.activate(this); }
+
+  void remove_from_loop() override { acceptor_.passivate(); }
+
+ private:
+  net::acceptor_impl<GuardedAcceptPolicy> acceptor_;
+  std::shared_ptr<PortGuard> guard_;
+  bool basp_;
+};
+
+namespace {
+
+// Posts a sweep of the guard into the multiplexer's thread every ~1/4 of
+// the handshake timeout (at least every 50 ms, at most every second).
+caf::behavior sweeper_fn(caf::event_based_actor* self, std::shared_ptr<PortGuard> guard) {
+  auto period = std::clamp<std::chrono::milliseconds>(guard->limits.handshake_timeout / 4,
+                                                      std::chrono::milliseconds(50),
+                                                      std::chrono::milliseconds(1000));
+  self->delayed_send(self, period, sweep_atom::value);
+  return {
+      [self, guard, period](sweep_atom) {
+        if (self->current_sender() != self->ctrl()) {
+          return;
+        }
+        std::weak_ptr<PortGuard> weak = guard;
+        guard->mpx->post([weak] {
+          if (auto g = weak.lock()) {
+            g->sweep();
+          }
+        });
+        self->delayed_send(self, period, sweep_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+Stats GuardedPort::stats() const {
+  Stats s;
+  if (!guard_) {
+    return s;
+  }
+  s.open = guard_->open.load();
+  s.accepted = guard_->accepted.load();
+  s.refused_full = guard_->refused_full.load();
+  s.refused_fds = guard_->refused_fds.load();
+  s.oversized = guard_->oversized.load();
+  s.handshake_timeouts = guard_->handshake_timeouts.load();
+  return s;
+}
+
+uint16_t GuardedPort::port() const { return guard_ ? guard_->port : 0; }
+
+caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::actor& whom, uint16_t port,
+                                           const std::string& ip, Limits limits) {
+  ensure_reserve();
+  auto& mm = sys.middleman();
+  auto* mpx = dynamic_cast<net::default_multiplexer*>(&mm.backend());
+  if (mpx == nullptr) {
+    return caf::make_error(caf::sec::runtime_error, "the middleman has no default multiplexer");
+  }
+  auto fd = net::new_tcp_acceptor_impl(port, ip.empty() ? nullptr : ip.c_str(), true);
+  if (!fd) {
+    return std::move(fd.error());
+  }
+  auto guard = std::make_shared<PortGuard>();
+  guard->limits = limits;
+  guard->mpx = mpx;
+  auto bound = net::local_port_of_fd(*fd);
+  guard->port = bound ? *bound : 0;
+  guard->name = "actor port " + ip + ":" + std::to_string(guard->port);
+  caf::io::doorman_ptr doorman = caf::make_counted<GuardedDoorman>(*mpx, *fd, guard, true);
+  auto basp = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  std::set<std::string> sigs;
+  caf::anon_send(basp, caf::publish_atom::value, std::move(doorman), guard->port,
+                 caf::actor_cast<caf::strong_actor_ptr>(whom), std::move(sigs));
+  guard->sweeper = sys.spawn<caf::hidden>(sweeper_fn, guard);
+  return GuardedPort{guard};
+}
+
+caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, uint16_t port,
+                                            const std::string& ip, const std::string& name) {
+  ensure_reserve();
+  auto* mpx = dynamic_cast<net::default_multiplexer*>(&broker->backend());
+  if (mpx == nullptr) {
+    return caf::make_error(caf::sec::runtime_error, "the broker has no default multiplexer");
+  }
+  auto fd = net::new_tcp_acceptor_impl(port, ip.empty() ? nullptr : ip.c_str(), true);
+  if (!fd) {
+    return std::move(fd.error());
+  }
+  auto guard = std::make_shared<PortGuard>();
+  guard->mpx = mpx;
+  auto bound = net::local_port_of_fd(*fd);
+  guard->port = bound ? *bound : 0;
+  guard->name = name + " " + ip + ":" + std::to_string(guard->port);
+  broker->add_doorman(caf::make_counted<GuardedDoorman>(*mpx, *fd, guard, false));
+  return guard->port;
+}
+
+void stop(GuardedPort& port) {
+  if (!port.guard_) {
+    return;
+  }
+  if (port.guard_->sweeper) {
+    caf::anon_send_exit(port.guard_->sweeper, caf::exit_reason::user_shutdown);
+    port.guard_->sweeper = caf::actor{};
+  }
+  // The pending scribes hold the guard (and their descriptors): let go.
+  std::vector<caf::intrusive_ptr<BaspGuardScribe>> pending;
+  {
+    std::lock_guard<std::mutex> lock(port.guard_->mu);
+    pending.swap(port.guard_->pending);
+  }
+}
+
+}  // namespace stoa::guard
