@@ -7,6 +7,11 @@
 
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
+#include "actors/safety.hpp"
+
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
 
 namespace stoa {
 namespace {
@@ -120,6 +125,78 @@ TEST(Runtime, ShutdownIsPromptAndIdempotent) {
   a->shutdown();
   b->shutdown();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+// An actor that throws on a string (as a bug in a handler would).
+caf::behavior fragile(caf::event_based_actor* self) {
+  set_safe_handlers(self, "fragile");
+  return {
+      [](const std::string& s) {
+        if (s == "boom") {
+          throw std::runtime_error("handler bug");
+        }
+      },
+  };
+}
+
+TEST(Runtime, ADeadComponentIsReportedWithItsNameAndReason) {
+  auto failures = std::make_shared<std::vector<std::string>>();
+  auto mu = std::make_shared<std::mutex>();
+  RuntimeOptions opts;
+  opts.on_component_failure = [failures, mu](const std::string& what) {
+    std::lock_guard<std::mutex> lock(*mu);
+    failures->push_back(what);
+  };
+  auto rt = Runtime::start(opts);
+  ASSERT_TRUE(rt.is_some()) << rt.error();
+  caf::actor f = (*rt)->system().spawn(fragile);
+  (*rt)->register_actor("fragile(1)", f);
+  caf::anon_send(f, std::string("boom"));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(*mu);
+      seen = !failures->empty();
+    }
+    if (!seen) {
+      caf::scoped_actor wait{(*rt)->system()};
+      wait->receive(caf::after(10ms) >> [] {});  // poll interval
+    }
+  }
+  ASSERT_TRUE(seen);
+  std::lock_guard<std::mutex> lock(*mu);
+  EXPECT_NE(failures->at(0).find("fragile(1)"), std::string::npos) << failures->at(0);
+  EXPECT_NE(failures->at(0).find("runtime_error"), std::string::npos) << failures->at(0);
+}
+
+TEST(Runtime, AnOrderlyShutdownIsNoFailure) {
+  auto failures = std::make_shared<std::atomic<int>>(0);
+  RuntimeOptions opts;
+  opts.on_component_failure = [failures](const std::string&) { ++*failures; };
+  auto rt = Runtime::start(opts);
+  ASSERT_TRUE(rt.is_some());
+  caf::actor e = (*rt)->system().spawn(echo);
+  (*rt)->register_actor("echo(1)", e);
+  (*rt)->shutdown();
+  EXPECT_EQ(failures->load(), 0);
+}
+
+// The default: the process logs the component and exits non-zero, so a
+// service manager restarts it instead of leaving it half-alive.
+TEST(RuntimeDeathTest, ByDefaultADeadComponentEndsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto rt = Runtime::start(RuntimeOptions{});
+        caf::actor f = (*rt)->system().spawn(fragile);
+        (*rt)->register_actor("fragile(1)", f);
+        caf::anon_send(f, std::string("boom"));
+        caf::scoped_actor wait{(*rt)->system()};
+        wait->receive(caf::after(30s) >> [] {});
+        std::_Exit(0);
+      },
+      ::testing::ExitedWithCode(70), "component 'fragile\\(1\\)' terminated");
 }
 
 }  // namespace
