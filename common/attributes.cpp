@@ -1,8 +1,11 @@
 #include "common/attributes.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <set>
 #include <sstream>
+#include <string>
 
 #include "common/resources.hpp"
 
@@ -27,10 +30,13 @@ std::string format_number(double v) {
   return out.str();
 }
 
+bool is_control(char c) { return std::iscntrl(static_cast<unsigned char>(c)) != 0; }
+
 }  // namespace
 
 Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text) {
   std::vector<stoa::Attribute> out;
+  std::set<std::string, std::less<>> names;
   size_t start = 0;
   while (start <= text.size()) {
     size_t pos = text.find(';', start);
@@ -52,8 +58,22 @@ Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text) {
     if (name.empty()) {
       return fail("empty name");
     }
+    for (char c : name) {
+      if (std::isspace(static_cast<unsigned char>(c)) || is_control(c) ||
+          std::string_view("()[]{},;:").find(c) != std::string_view::npos) {
+        return fail("bad name '" + std::string(name) + "' (no whitespace, control characters or any of ()[]{},;:)");
+      }
+    }
+    if (!names.emplace(name).second) {
+      return fail("attribute '" + std::string(name) + "' was already given (each name once)");
+    }
     if (value.empty()) {
       return fail("empty value");
+    }
+    for (char c : value) {
+      if (is_control(c)) {
+        return fail("control character in the value");
+      }
     }
     stoa::Attribute attr;
     attr.set_name(std::string(name));
@@ -67,6 +87,9 @@ Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text) {
         std::string why = r.error();
         size_t sep = why.find("': ");
         return fail(sep == std::string::npos ? why : why.substr(sep + 3));
+      }
+      if (r->empty()) {
+        return fail("empty ranges");
       }
       attr.set_type(stoa::Value::RANGES);
       stoa::Value::Ranges* ranges = attr.mutable_ranges();
@@ -82,6 +105,9 @@ Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text) {
         attr.set_type(stoa::Value::SCALAR);
         attr.mutable_scalar()->set_value(v);
       } else {
+        if (value.find_first_of("[]{},") != std::string_view::npos) {
+          return fail("text values may not contain any of []{}, (ranges are written [a-b, c-d])");
+        }
         attr.set_type(stoa::Value::TEXT);
         attr.mutable_text()->set_value(std::string(value));
       }

@@ -16,7 +16,10 @@ namespace stoa {
 // A value starting with '[' is RANGES ("[1-3, 5-6]"), one that parses as a
 // finite number is SCALAR, anything else is TEXT. Sets are not supported
 // (as in Mesos). Returns an Error naming the offending token for a missing
-// ':', an empty name or value, malformed ranges or a set.
+// ':'; an empty name or one with whitespace, control characters or any of
+// ()[]{},;:; a name given twice; an empty value or one with control
+// characters; malformed, reversed, overlapping or empty ranges; a set; a
+// text value holding any of []{}, (a mistyped range or list).
 Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text);
 
 // {name: number|string}: scalars as numbers, ranges as "[a-b, c-d]", sets

@@ -1,8 +1,14 @@
 #include "common/flags.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
+#include <charconv>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <set>
 #include <sstream>
 
 extern char** environ;
@@ -18,13 +24,11 @@ std::string upper(std::string s) {
   return s;
 }
 
+// A finite double, the whole text (no spaces, sign '+', hex or "nan").
 std::optional<double> parse_double(const std::string& text) {
-  if (text.empty()) {
-    return std::nullopt;
-  }
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || !std::isfinite(v)) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
     return std::nullopt;
   }
   return v;
@@ -40,26 +44,58 @@ std::string format_double(double v) {
 
 Try<Duration> parse_duration(const std::string& text) {
   size_t i = 0;
+  size_t dots = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    dots += text[i] == '.' ? 1 : 0;
     ++i;
   }
-  std::string number = text.substr(0, i);
-  std::string unit = text.substr(i);
-  std::optional<double> v = parse_double(number);
-  if (!v || *v < 0) {
-    return Error("invalid duration '" + text + "'");
+  const std::string number = text.substr(0, i);
+  const std::string unit = text.substr(i);
+  if (number.empty() || number == "." || dots > 1) {
+    return Error("invalid duration '" + text + "' (expected a non-negative number and a unit, e.g. 10secs)");
   }
-  static const std::map<std::string, double> units = {
-      {"ns", 1.0},        {"us", 1e3},          {"ms", 1e6},
-      {"secs", 1e9},      {"sec", 1e9},         {"s", 1e9},
-      {"mins", 60e9},     {"min", 60e9},        {"hrs", 3600e9},
-      {"hr", 3600e9},     {"days", 86400e9},    {"day", 86400e9},
-      {"weeks", 604800e9}, {"week", 604800e9}};
+  static const std::map<std::string, int64_t> units = {
+      {"ns", 1LL},
+      {"us", 1000LL},
+      {"ms", 1000000LL},
+      {"secs", 1000000000LL},
+      {"sec", 1000000000LL},
+      {"s", 1000000000LL},
+      {"mins", 60000000000LL},
+      {"min", 60000000000LL},
+      {"hrs", 3600000000000LL},
+      {"hr", 3600000000000LL},
+      {"days", 86400000000000LL},
+      {"day", 86400000000000LL},
+      {"weeks", 604800000000000LL},
+      {"week", 604800000000000LL}};
   auto u = units.find(unit);
   if (u == units.end()) {
     return Error("invalid duration '" + text + "' (unit must be one of ns, us, ms, secs, mins, hrs, days, weeks)");
   }
-  return Duration(static_cast<int64_t>(std::llround(*v * u->second)));
+  const Error too_large("invalid duration '" + text +
+                        "': too large (at most 9223372036854775807ns, about 292 years)");
+  if (dots == 0) {
+    // Whole numbers exactly, in integers.
+    uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+    int64_t ns = 0;
+    if (ec != std::errc() || ptr != number.data() + number.size() || n > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_mul_overflow(static_cast<int64_t>(n), u->second, &ns)) {
+      return too_large;
+    }
+    return Duration(ns);
+  }
+  std::optional<double> v = parse_double(number);
+  if (!v) {
+    return Error("invalid duration '" + text + "'");
+  }
+  const double ns = *v * static_cast<double>(u->second);
+  // 2^63 as a double; anything below it rounds into int64_t.
+  if (!(ns < 9223372036854775808.0)) {
+    return too_large;
+  }
+  return Duration(static_cast<int64_t>(std::llround(ns)));
 }
 
 std::string format_duration(Duration d) {
@@ -74,12 +110,8 @@ std::string format_duration(Duration d) {
       return std::to_string(ns / u.ns) + u.name;
     }
   }
-  if (ns >= 1000000000LL) {
-    return format_double(static_cast<double>(ns) / 1e9) + "secs";
-  }
-  if (ns >= 1000000LL) {
-    return format_double(static_cast<double>(ns) / 1e6) + "ms";
-  }
+  // Not a whole number of microseconds: nanoseconds, exactly (a rounded
+  // "1.23457secs" would not parse back to the same value).
   return std::to_string(ns) + "ns";
 }
 
@@ -131,11 +163,15 @@ void FlagsBase::add(int* field, std::string name, std::string help, int def) {
   f.default_text = std::to_string(def);
   ptrdiff_t off = offset_of(field);
   f.set = [off](FlagsBase* self, const std::string& v) -> std::optional<std::string> {
-    char* end = nullptr;
-    errno = 0;
-    long n = v.empty() ? 0 : std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || end != v.c_str() + v.size() || errno != 0 || n < INT32_MIN || n > INT32_MAX) {
+    long long n = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || (ec != std::errc() && ec != std::errc::result_out_of_range) ||
+        ptr != v.data() + v.size()) {
       return "expected an integer";
+    }
+    if (ec == std::errc::result_out_of_range || n < INT_MIN || n > INT_MAX) {
+      return "out of range (an integer within " + std::to_string(INT_MIN) + ".." + std::to_string(INT_MAX) +
+             " is expected)";
     }
     at<int>(self, off) = static_cast<int>(n);
     return std::nullopt;
@@ -169,6 +205,9 @@ void FlagsBase::add(Duration* field, std::string name, std::string help, Duratio
     if (d.is_error()) {
       return d.error();
     }
+    if (*d > MAX_FLAG_DURATION) {
+      return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+    }
     at<Duration>(self, off) = *d;
     return std::nullopt;
   };
@@ -186,18 +225,22 @@ void FlagsBase::add(std::optional<std::string>* field, std::string name, std::st
   f.get = [off](const FlagsBase* self) { return at<std::optional<std::string>>(self, off).value_or(""); };
 }
 
-void FlagsBase::check(const std::string& name,
-                      std::function<std::optional<std::string>(const std::string&)> fn) {
-  flags_.at(name).checks.push_back(std::move(fn));
+void FlagsBase::check(const std::string& name, FlagCheck fn) { flags_.at(name).checks.push_back(std::move(fn)); }
+
+Error FlagsBase::invalid(const Flag& flag, const std::string& value, const std::string& source,
+                         const std::string& why) {
+  return Error("Invalid value '" + value + "' for flag '--" + flag.name + "'" +
+               (source.empty() ? "" : " (from " + source + ")") + ": " + why);
 }
 
 std::optional<Error> FlagsBase::assign(Flag& flag, const std::string& value,
                                        const std::string& source) {
   if (std::optional<std::string> e = flag.set(this, value)) {
-    return Error("Invalid value '" + value + "' for flag '--" + flag.name + "'" +
-                 (source.empty() ? "" : " (from " + source + ")") + ": " + *e);
+    return invalid(flag, value, source, *e);
   }
   flag.given = true;
+  flag.given_text = value;
+  flag.given_source = source;
   return std::nullopt;
 }
 
@@ -214,6 +257,15 @@ std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
       }
     }
   }
+  std::map<std::string, std::string> on_command_line;  // flag name -> the argument that gave it
+  auto once = [&](const std::string& name, const std::string& arg) -> std::optional<Error> {
+    auto [it, inserted] = on_command_line.emplace(name, arg);
+    if (!inserted) {
+      return Error("Flag '--" + name + "' was given twice on the command line ('" + it->second + "' and '" +
+                   arg + "')");
+    }
+    return std::nullopt;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
@@ -230,8 +282,12 @@ std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
     if (it == flags_.end() && !value && name.rfind("no-", 0) == 0) {
       auto neg = flags_.find(name.substr(3));
       if (neg != flags_.end() && neg->second.boolean) {
-        neg->second.set(this, "false");
-        neg->second.given = true;
+        if (std::optional<Error> e = once(neg->first, arg)) {
+          return e;
+        }
+        if (std::optional<Error> e = assign(neg->second, "false", "")) {
+          return e;
+        }
         continue;
       }
     }
@@ -244,6 +300,9 @@ std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
       }
       value = "true";
     }
+    if (std::optional<Error> e = once(name, arg)) {
+      return e;
+    }
     if (std::optional<Error> e = assign(it->second, *value, "")) {
       return e;
     }
@@ -255,11 +314,11 @@ std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
     std::string v = flag.get(this);
     for (auto& c : flag.checks) {
       if (std::optional<std::string> e = c(v)) {
-        return Error("Flag '--" + name + "=" + v + "': " + *e);
+        return invalid(flag, flag.given_text, flag.given_source, *e);
       }
     }
   }
-  return std::nullopt;
+  return validate();
 }
 
 std::optional<Error> FlagsBase::load(int argc, const char* const* argv) {
@@ -285,7 +344,10 @@ std::string FlagsBase::usage(const std::string& program) const {
     }
     out << "\n";
   }
-  out << "\nEvery flag may also be set as STOA_<NAME> or MESOS_<NAME> in the environment.\n";
+  out << "\nEvery flag may also be set as STOA_<NAME> or MESOS_<NAME> in the environment (the command\n"
+         "line wins), and given at most once on the command line. Durations are a number and a unit\n"
+         "(ns, us, ms, secs, mins, hrs, days, weeks), at most "
+      << format_duration(MAX_FLAG_DURATION) << ".\n";
   return out.str();
 }
 
@@ -297,8 +359,7 @@ std::map<std::string, std::string> FlagsBase::values() const {
   return out;
 }
 
-std::function<std::optional<std::string>(const std::string&)> only_supported(
-    std::vector<std::string> allowed) {
+FlagCheck only_supported(std::vector<std::string> allowed) {
   return [allowed](const std::string& v) -> std::optional<std::string> {
     for (const std::string& a : allowed) {
       if (a == v) {
@@ -310,6 +371,68 @@ std::function<std::optional<std::string>(const std::string&)> only_supported(
       list += (list.empty() ? "" : ", ") + a;
     }
     return "not supported yet (supported: " + list + ")";
+  };
+}
+
+FlagCheck positive_duration() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    Try<Duration> d = parse_duration(v);
+    if (d.is_error() || d->count() <= 0) {
+      return "must be positive";
+    }
+    return std::nullopt;
+  };
+}
+
+FlagCheck at_least(int min) {
+  return [min](const std::string& v) -> std::optional<std::string> {
+    if (std::stoll(v) < min) {
+      return "must be at least " + std::to_string(min);
+    }
+    return std::nullopt;
+  };
+}
+
+FlagCheck within(int min, int max) {
+  return [min, max](const std::string& v) -> std::optional<std::string> {
+    long long n = std::stoll(v);
+    if (n < min || n > max) {
+      return "must be within " + std::to_string(min) + ".." + std::to_string(max);
+    }
+    return std::nullopt;
+  };
+}
+
+FlagCheck non_empty() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    if (v.empty()) {
+      return "must not be empty";
+    }
+    return std::nullopt;
+  };
+}
+
+FlagCheck no_whitespace() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    if (v.empty()) {
+      return "must not be empty";
+    }
+    for (char c : v) {
+      if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+        return "must not contain whitespace or control characters";
+      }
+    }
+    return std::nullopt;
+  };
+}
+
+FlagCheck ipv4_address() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    in_addr addr{};
+    if (::inet_pton(AF_INET, v.c_str(), &addr) != 1) {
+      return "not an IPv4 address (expected a.b.c.d, e.g. 127.0.0.1)";
+    }
+    return std::nullopt;
   };
 }
 

@@ -22,16 +22,32 @@ namespace stoa {
 using Duration = std::chrono::nanoseconds;
 
 // Parses Mesos durations: "10secs", "100ms", "1mins", "2hrs", "5us", "3days", "1weeks".
+// A non-negative decimal number and a unit, nothing else (no sign, exponent,
+// space, NaN or infinity). Error, quoting `text`, for anything else and for
+// values beyond what 64-bit nanoseconds hold (about 292 years): "too large".
 Try<Duration> parse_duration(const std::string& text);
-// Formats like Mesos: "1secs", "150ms", "10mins".
+// Formats like Mesos: "1secs", "150ms", "10mins", in the largest unit that
+// holds `d` exactly; parse_duration() of the result gives `d` back.
 std::string format_duration(Duration d);
+
+// Every duration flag is at most this long (the value is refused above it),
+// so timers and the arithmetic on them (backoffs double) cannot overflow.
+constexpr Duration MAX_FLAG_DURATION = std::chrono::hours(24 * 365);
+
+// A check for FlagsBase::check(): gets the flag's effective value as text
+// (what values() shows) and returns why it is wrong, or nullopt.
+using FlagCheck = std::function<std::optional<std::string>(const std::string&)>;
 
 class FlagsBase {
  public:
   virtual ~FlagsBase() = default;
 
-  // Loads argv[1..] and the environment. Returns an Error naming the first
-  // bad flag; on error the fields hold an unspecified mix of values.
+  // Loads argv[1..] and the environment, runs every check() of the flags
+  // that were given, then validate(). Returns an Error naming the first bad
+  // flag and quoting its value as given ("Invalid value '0secs' for flag
+  // '--slave_ping_timeout': must be positive"); a flag given twice on the
+  // command line is an error. On error the fields hold an unspecified mix
+  // of values.
   std::optional<Error> load(int argc, const char* const* argv,
                             const std::map<std::string, std::string>& env);
   // Same, reading the process environment.
@@ -48,7 +64,14 @@ class FlagsBase {
  protected:
   FlagsBase();
 
+  // Checks that involve several flags, run last by load(). The Error's
+  // message is printed as is, so it should name the flags and values.
+  virtual std::optional<Error> validate() const { return std::nullopt; }
+
   // Registers a flag. `field` must outlive this object (it is a member).
+  // Integers take decimal digits with an optional '-' (no spaces, '+', hex
+  // or exponent) within the range of int; doubles must be finite; durations
+  // as parse_duration() and at most MAX_FLAG_DURATION.
   void add(std::string* field, std::string name, std::string help, std::string def);
   void add(bool* field, std::string name, std::string help, bool def);
   void add(int* field, std::string name, std::string help, int def);
@@ -59,8 +82,7 @@ class FlagsBase {
   // Adds a check run after loading when the flag was given (or has a value):
   // it returns an Error message (without the flag name) to reject the value,
   // e.g. "not supported yet".
-  void check(const std::string& name,
-             std::function<std::optional<std::string>(const std::string&)> fn);
+  void check(const std::string& name, FlagCheck fn);
 
  private:
   struct Flag {
@@ -72,8 +94,10 @@ class FlagsBase {
     // Flags struct reads and writes its own fields.
     std::function<std::optional<std::string>(FlagsBase*, const std::string&)> set;  // error text
     std::function<std::string(const FlagsBase*)> get;
-    std::vector<std::function<std::optional<std::string>(const std::string&)>> checks;
+    std::vector<FlagCheck> checks;
     bool given = false;
+    std::string given_text;    // the value as given, for messages
+    std::string given_source;  // "" (command line) or the environment variable
   };
   Flag& insert(std::string name, std::string help);
   template <class T>
@@ -89,13 +113,22 @@ class FlagsBase {
     return *reinterpret_cast<const T*>(reinterpret_cast<const char*>(self) + off);
   }
   std::optional<Error> assign(Flag& flag, const std::string& value, const std::string& source);
+  static Error invalid(const Flag& flag, const std::string& value, const std::string& source,
+                       const std::string& why);
 
   std::map<std::string, Flag> flags_;
 };
 
 // A check that rejects any value other than those listed, saying the others
 // are "not supported yet".
-std::function<std::optional<std::string>(const std::string&)> only_supported(
-    std::vector<std::string> allowed);
+FlagCheck only_supported(std::vector<std::string> allowed);
+
+// Common checks.
+FlagCheck positive_duration();        // a duration flag: "must be positive"
+FlagCheck at_least(int min);          // an int flag: "must be at least <min>"
+FlagCheck within(int min, int max);   // an int flag: "must be within <min>..<max>"
+FlagCheck non_empty();                // "must not be empty"
+FlagCheck no_whitespace();            // non-empty, no whitespace or control characters
+FlagCheck ipv4_address();             // a dotted-quad IPv4 address, e.g. 127.0.0.1
 
 }  // namespace stoa

@@ -128,6 +128,167 @@ TEST(Duration, ParseAndFormat) {
   EXPECT_EQ(format_duration(std::chrono::milliseconds(1500)), "1500ms");
 }
 
+TEST(Duration, RejectsNegativeNonFiniteAndOverflowingValues) {
+  for (const char* bad : {"-1secs", "-0.5ms", "nansecs", "infsecs", "1e3secs", "99999999999999weeks",
+                          "9223372036854775808ns", "1.5.2secs", ".secs", "", "10", "10 secs", "10parsecs"}) {
+    Try<Duration> d = parse_duration(bad);
+    EXPECT_TRUE(d.is_error()) << bad << " parsed as " << (d ? format_duration(*d) : "");
+    if (d.is_error()) {
+      EXPECT_NE(d.error().find("'" + std::string(bad) + "'"), std::string::npos) << d.error();
+    }
+  }
+  Try<Duration> huge = parse_duration("99999999999999weeks");
+  ASSERT_TRUE(huge.is_error());
+  EXPECT_NE(huge.error().find("too large"), std::string::npos) << huge.error();
+  // The largest value that fits is fine.
+  EXPECT_EQ(*parse_duration("9223372036854ms"), std::chrono::milliseconds(9223372036854LL));
+  EXPECT_EQ(*parse_duration("0secs"), Duration(0));
+}
+
+TEST(Duration, FormatIsExactAndParsesBack) {
+  for (int64_t ns : {0LL, 1LL, 999LL, 1000LL, 1500000LL, 1234567891LL, 1000000000000001LL, 31536000000000001LL,
+                     9223372036854775807LL}) {
+    std::string text = format_duration(Duration(ns));
+    Try<Duration> back = parse_duration(text);
+    ASSERT_TRUE(back.is_some()) << ns << " -> " << text << ": " << back.error();
+    EXPECT_EQ(back->count(), ns) << text;
+  }
+  EXPECT_EQ(format_duration(Duration(1234567891)), "1234567891ns");
+}
+
+struct BoundedFlags : FlagsBase {
+  BoundedFlags() {
+    add(&timeout, "timeout", "Timeout.", std::chrono::seconds(15));
+    check("timeout", positive_duration());
+    add(&grace, "grace", "Grace period.", std::chrono::seconds(5));
+    add(&count, "count", "Count.", 5);
+    check("count", at_least(1));
+    add(&keep, "keep", "Kept.", 50);
+    check("keep", at_least(0));
+    add(&port, "port", "Port.", 5050);
+    check("port", within(0, 65535));
+    add(&dir, "dir", "Dir.", "/tmp");
+    check("dir", non_empty());
+    add(&ip, "ip", "IP.", "127.0.0.1");
+    check("ip", ipv4_address());
+    add(&ratio, "ratio", "Ratio.", 0.5);
+  }
+  Duration timeout;
+  Duration grace;
+  int count;
+  int keep;
+  int port;
+  std::string dir;
+  std::string ip;
+  double ratio;
+};
+
+// Loads `args` and expects an error whose message names `flag` and quotes `value`.
+void expect_flag_error(std::vector<const char*> args, const std::string& flag, const std::string& value,
+                       std::map<std::string, std::string> env = {}) {
+  BoundedFlags f;
+  args.insert(args.begin(), "prog");
+  std::optional<Error> e = f.load(static_cast<int>(args.size()), args.data(), env);
+  ASSERT_TRUE(e) << "accepted: " << (args.size() > 1 ? args.back() : "") << " " << flag;
+  EXPECT_NE(e->message.find("--" + flag), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("'" + value + "'"), std::string::npos) << e->message;
+}
+
+TEST(Flags, BadValuesAreRejectedNamingTheFlagAndTheValueAsGiven) {
+  expect_flag_error({"--timeout=0secs"}, "timeout", "0secs");
+  expect_flag_error({"--timeout=0.1ns"}, "timeout", "0.1ns");
+  expect_flag_error({"--timeout=-1secs"}, "timeout", "-1secs");
+  expect_flag_error({"--timeout=nansecs"}, "timeout", "nansecs");
+  expect_flag_error({"--timeout=99999999999999weeks"}, "timeout", "99999999999999weeks");
+  expect_flag_error({"--grace=1000weeks"}, "grace", "1000weeks");  // beyond MAX_FLAG_DURATION
+  expect_flag_error({"--count=0"}, "count", "0");
+  expect_flag_error({"--count=-3"}, "count", "-3");
+  expect_flag_error({"--keep=-1"}, "keep", "-1");
+  expect_flag_error({"--port=70000"}, "port", "70000");
+  expect_flag_error({"--port=-1"}, "port", "-1");
+  expect_flag_error({"--port=99999999999999999999"}, "port", "99999999999999999999");
+  expect_flag_error({"--port= 5"}, "port", " 5");
+  expect_flag_error({"--port=5x"}, "port", "5x");
+  expect_flag_error({"--port=0x10"}, "port", "0x10");
+  expect_flag_error({"--count=1e3"}, "count", "1e3");
+  expect_flag_error({"--dir="}, "dir", "");
+  expect_flag_error({"--ip=localhost"}, "ip", "localhost");
+  expect_flag_error({"--ip=300.1.1.1"}, "ip", "300.1.1.1");
+  expect_flag_error({"--ip="}, "ip", "");
+  expect_flag_error({"--ratio=nan"}, "ratio", "nan");
+  expect_flag_error({"--ratio=inf"}, "ratio", "inf");
+  expect_flag_error({"--ratio=1e400"}, "ratio", "1e400");
+  expect_flag_error({"--ratio=0x10"}, "ratio", "0x10");
+  // From the environment: the message also names the variable.
+  BoundedFlags f;
+  std::vector<const char*> args = {"prog"};
+  std::optional<Error> e = f.load(1, args.data(), {{"STOA_TIMEOUT", "0ms"}});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("STOA_TIMEOUT"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("'0ms'"), std::string::npos) << e->message;
+}
+
+TEST(Flags, GoodValuesWithinTheBoundsAreAccepted) {
+  BoundedFlags f;
+  std::vector<const char*> args = {"prog",     "--timeout=1ns", "--grace=0secs", "--count=1",   "--keep=0",
+                                   "--port=0", "--dir=/x",      "--ip=0.0.0.0",  "--ratio=-2.5"};
+  std::optional<Error> e = f.load(static_cast<int>(args.size()), args.data(), {});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(f.timeout, Duration(1));
+  EXPECT_EQ(f.grace, Duration(0));
+  EXPECT_EQ(f.port, 0);
+  BoundedFlags g;
+  std::vector<const char*> max = {"prog", "--grace=365days", "--port=65535"};
+  e = g.load(static_cast<int>(max.size()), max.data(), {});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(g.grace, MAX_FLAG_DURATION);
+}
+
+TEST(Flags, AFlagGivenTwiceOnTheCommandLineIsAnError) {
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{
+           {"prog", "--port=1", "--port=2"}, {"prog", "--ratio=1", "--ratio=1"}}) {
+    BoundedFlags f;
+    std::optional<Error> e = f.load(static_cast<int>(args.size()), args.data(), {});
+    ASSERT_TRUE(e) << args[1];
+    EXPECT_NE(e->message.find("twice"), std::string::npos) << e->message;
+  }
+  TestFlags t;
+  auto e = load(t, {"--hostname_lookup", "--no-hostname_lookup"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("hostname_lookup"), std::string::npos) << e->message;
+  // The environment and the command line may both give a flag: argv wins.
+  BoundedFlags g;
+  std::vector<const char*> args = {"prog", "--port=2"};
+  ASSERT_FALSE(g.load(2, args.data(), {{"STOA_PORT", "1"}, {"MESOS_PORT", "3"}}));
+  EXPECT_EQ(g.port, 2);
+}
+
+struct CrossFlags : FlagsBase {
+  CrossFlags() {
+    add(&low, "low", "Low.", 1);
+    add(&high, "high", "High.", 2);
+  }
+  std::optional<Error> validate() const override {
+    if (low > high) {
+      return Error("Flag '--low' (" + std::to_string(low) + ") must not exceed '--high'");
+    }
+    return std::nullopt;
+  }
+  int low;
+  int high;
+};
+
+TEST(Flags, ValidateRunsAfterLoading) {
+  CrossFlags f;
+  std::vector<const char*> args = {"prog", "--low=5"};
+  std::optional<Error> e = f.load(2, args.data(), {});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("--low"), std::string::npos);
+  CrossFlags g;
+  std::vector<const char*> ok = {"prog", "--low=2"};
+  EXPECT_FALSE(g.load(2, ok.data(), {}));
+}
+
 }  // namespace
 }  // namespace stoa
 

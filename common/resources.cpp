@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 namespace stoa {
 
@@ -262,16 +264,118 @@ Try<double> parse_nonnegative_scalar(std::string_view s) {
   s = trim(s);
   double v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+  if (s.empty() || (ec != std::errc() && ec != std::errc::result_out_of_range) || ptr != s.data() + s.size()) {
     return Error("'" + std::string(s) + "' is not a number");
   }
-  if (!std::isfinite(v)) {
+  if (ec == std::errc::result_out_of_range || !std::isfinite(v)) {
     return Error("'" + std::string(s) + "' is not a finite number");
   }
   if (v < 0) {
     return Error("'" + std::string(s) + "' is negative");
   }
+  if (v > MAX_SCALAR) {
+    return Error("'" + std::string(s) + "' is too large (at most " + format_scalar(scalar_to_fixed(MAX_SCALAR)) +
+                 ")");
+  }
   return v;
+}
+
+constexpr int64_t MAX_SCALAR_UNITS = static_cast<int64_t>(MAX_SCALAR) * SCALAR_UNITS;
+
+bool is_space_or_control(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c));
+}
+
+// Why `name` cannot be a resource name, or nullopt.
+std::optional<std::string> invalid_name(std::string_view name) {
+  if (name.empty()) {
+    return "empty name";
+  }
+  for (char c : name) {
+    if (is_space_or_control(c) || std::string_view("()[]{},;:|").find(c) != std::string_view::npos) {
+      return "bad name '" + std::string(name) + "' (no whitespace, control characters or any of ()[]{},;:|)";
+    }
+  }
+  return std::nullopt;
+}
+
+// Why `role` cannot be a role, or nullopt (Mesos' role rules, plus the
+// characters of the text syntax).
+std::optional<std::string> invalid_role(std::string_view role) {
+  if (role == "*") {
+    return std::nullopt;
+  }
+  if (role.empty()) {
+    return "empty role";
+  }
+  if (role == "." || role == ".." || role.front() == '-') {
+    return "bad role '" + std::string(role) + "'";
+  }
+  for (char c : role) {
+    if (is_space_or_control(c) || std::string_view("/\\*()[]{},;:").find(c) != std::string_view::npos) {
+      return "bad role '" + std::string(role) + "' (no whitespace, control characters or any of /\\*()[]{},;:)";
+    }
+  }
+  return std::nullopt;
+}
+
+// For sorted ranges: why two of them overlap, or nullopt.
+std::optional<std::string> overlap_in(const std::vector<Range>& sorted) {
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i].begin <= sorted[i - 1].end) {
+      return "ranges " + std::to_string(sorted[i - 1].begin) + "-" + std::to_string(sorted[i - 1].end) + " and " +
+             std::to_string(sorted[i].begin) + "-" + std::to_string(sorted[i].end) + " overlap";
+    }
+  }
+  return std::nullopt;
+}
+
+// For sorted items: the first duplicate, or nullopt.
+std::optional<std::string> duplicate_in(const std::vector<std::string>& sorted) {
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i] == sorted[i - 1]) {
+      return sorted[i];
+    }
+  }
+  return std::nullopt;
+}
+
+// Normalized lists a and b share a value.
+bool ranges_intersect(const std::vector<Range>& a, const std::vector<Range>& b) {
+  size_t i = 0;
+  size_t j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i].end < b[j].begin) {
+      ++i;
+    } else if (b[j].end < a[i].begin) {
+      ++j;
+    } else {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The resources Mesos gives a meaning: why `e` is not a valid one, or nullopt.
+std::optional<std::string> invalid_known(const ResourceEntry& e) {
+  if (e.name == "cpus" || e.name == "mem" || e.name == "disk" || e.name == "gpus") {
+    if (e.type != ResourceType::SCALAR) {
+      return "'" + e.name + "' must be a scalar (e.g. " + e.name + ":4)";
+    }
+    if (e.name == "gpus" && e.units % SCALAR_UNITS != 0) {
+      return "'gpus' must be a whole number";
+    }
+  } else if (e.name == "ports") {
+    if (e.type != ResourceType::RANGES) {
+      return "'ports' must be ranges, e.g. ports:[31000-32000]";
+    }
+    for (const Range& r : e.ranges) {
+      if (r.end > MAX_PORT) {
+        return "port " + std::to_string(r.end) + " is out of range (ports are 0.." + std::to_string(MAX_PORT) + ")";
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -669,23 +773,17 @@ Try<ResourceEntry> parse_token(std::string_view token, std::string_view default_
     if (key.back() != ')') {
       return fail("role must be written as 'name(role)'");
     }
-    std::string_view role = trim(key.substr(paren + 1, key.size() - paren - 2));
-    if (role.empty()) {
-      return fail("empty role");
-    }
-    if (role.find_first_of("();:,") != std::string_view::npos) {
-      return fail("bad role '" + std::string(role) + "'");
+    std::string_view role = key.substr(paren + 1, key.size() - paren - 2);
+    if (std::optional<std::string> why = invalid_role(role)) {
+      return fail(*why);
     }
     e.role = std::string(role);
     key = trim(key.substr(0, paren));
   } else {
     e.role = std::string(default_role);
   }
-  if (key.empty()) {
-    return fail("empty name");
-  }
-  if (key.find_first_of(")[]{}") != std::string_view::npos) {
-    return fail("bad name '" + std::string(key) + "'");
+  if (std::optional<std::string> why = invalid_name(key)) {
+    return fail(*why);
   }
   e.name = std::string(key);
   if (value.empty()) {
@@ -717,6 +815,10 @@ Try<ResourceEntry> parse_token(std::string_view token, std::string_view default_
         e.ranges.push_back(Range{*begin, *end});
       }
     }
+    std::sort(e.ranges.begin(), e.ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+    if (std::optional<std::string> why = overlap_in(e.ranges)) {
+      return fail(*why);
+    }
     normalize_ranges(e.ranges);
   } else if (value.front() == '{') {
     if (value.back() != '}') {
@@ -730,11 +832,18 @@ Try<ResourceEntry> parse_token(std::string_view token, std::string_view default_
         if (item.empty()) {
           return fail("empty set item");
         }
+        for (char c : item) {
+          if (is_space_or_control(c) || std::string_view("()[]{};:").find(c) != std::string_view::npos) {
+            return fail("bad set item '" + std::string(item) + "'");
+          }
+        }
         e.set.emplace_back(item);
       }
     }
     std::sort(e.set.begin(), e.set.end());
-    e.set.erase(std::unique(e.set.begin(), e.set.end()), e.set.end());
+    if (std::optional<std::string> dup = duplicate_in(e.set)) {
+      return fail("set item '" + *dup + "' is listed twice");
+    }
   } else {
     e.type = ResourceType::SCALAR;
     Try<double> v = parse_nonnegative_scalar(value);
@@ -743,7 +852,43 @@ Try<ResourceEntry> parse_token(std::string_view token, std::string_view default_
     }
     e.units = scalar_to_fixed(*v);
   }
+  if (std::optional<std::string> why = invalid_known(e)) {
+    return fail(*why);
+  }
   return e;
+}
+
+// Adds `entry` (parsed from `what`) to `out`, refusing what would be given
+// twice: overlapping ranges, a set item again, or a scalar sum beyond
+// MAX_SCALAR.
+std::optional<Error> add_checked(Resources& out, const ResourceEntry& entry, const std::string& what) {
+  auto fail = [&](const std::string& why) { return Error("Invalid resource '" + what + "': " + why); };
+  for (const ResourceEntry& have : out) {
+    if (compare_key(have, entry) != 0) {
+      continue;
+    }
+    switch (entry.type) {
+      case ResourceType::SCALAR:
+        if (have.units + entry.units > MAX_SCALAR_UNITS) {
+          return fail("'" + entry.name + "' sums to more than " + format_scalar(MAX_SCALAR_UNITS));
+        }
+        break;
+      case ResourceType::RANGES:
+        if (ranges_intersect(have.ranges, entry.ranges)) {
+          return fail("overlaps " + ranges_to_string(have.ranges) + " given before for '" + entry.name + "'");
+        }
+        break;
+      case ResourceType::SET:
+        for (const std::string& item : entry.set) {
+          if (std::binary_search(have.set.begin(), have.set.end(), item)) {
+            return fail("set item '" + item + "' was given before for '" + entry.name + "'");
+          }
+        }
+        break;
+    }
+  }
+  out.add(entry);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -769,7 +914,9 @@ Try<Resources> Resources::parse(std::string_view text, std::string_view default_
   }
   Resources out;
   for (const auto& [entry, token] : parsed) {
-    out.add(entry);
+    if (std::optional<Error> error = add_checked(out, entry, token)) {
+      return *error;
+    }
   }
   return out;
 }
@@ -797,6 +944,9 @@ Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<st
         if (!std::isfinite(v) || v < 0) {
           return fail("scalar must be finite and non-negative");
         }
+        if (v > MAX_SCALAR) {
+          return fail("scalar is too large (at most " + format_scalar(MAX_SCALAR_UNITS) + ")");
+        }
         e.type = ResourceType::SCALAR;
         e.units = scalar_to_fixed(v);
         break;
@@ -813,6 +963,11 @@ Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<st
           }
           e.ranges.push_back(Range{range.begin(), range.end()});
         }
+        std::sort(e.ranges.begin(), e.ranges.end(),
+                  [](const Range& a, const Range& b) { return a.begin < b.begin; });
+        if (std::optional<std::string> why = overlap_in(e.ranges)) {
+          return fail(*why);
+        }
         normalize_ranges(e.ranges);
         break;
       }
@@ -825,7 +980,9 @@ Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<st
           e.set.push_back(item);
         }
         std::sort(e.set.begin(), e.set.end());
-        e.set.erase(std::unique(e.set.begin(), e.set.end()), e.set.end());
+        if (std::optional<std::string> dup = duplicate_in(e.set)) {
+          return fail("duplicate set item '" + *dup + "'");
+        }
         break;
       }
       default:
@@ -838,6 +995,15 @@ Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<st
   }
   Resources out;
   for (const auto& [entry, what] : parsed) {
+    if (entry.type == ResourceType::SCALAR) {
+      // Each is at most MAX_SCALAR_UNITS, so this sum cannot overflow.
+      for (const ResourceEntry& have : out) {
+        if (compare_key(have, entry) == 0 && have.units + entry.units > MAX_SCALAR_UNITS) {
+          return Error("Invalid resource '" + what + "': scalars sum to more than " +
+                       format_scalar(MAX_SCALAR_UNITS));
+        }
+      }
+    }
     out.add(entry);
   }
   return out;

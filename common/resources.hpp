@@ -45,6 +45,12 @@ enum class ResourceType { SCALAR = 0, RANGES = 1, SET = 2 };
 
 // Fixed-point scalars: 1.0 == 1000 units.
 constexpr int64_t SCALAR_UNITS = 1000;
+// The largest scalar parse() and from_proto() accept, per entry (after
+// summing repeated tokens): 1e12 (an exabyte of mem in MB), far below where
+// fixed point or sums over a cluster could overflow.
+constexpr double MAX_SCALAR = 1e12;
+// Ports are ranges within 0..MAX_PORT.
+constexpr uint64_t MAX_PORT = 65535;
 
 // Converts a finite, non-negative double to fixed point (rounded to the
 // nearest thousandth).
@@ -76,15 +82,26 @@ class Resources {
   // `name[(role)]:value`; a token without a role gets `default_role`.
   // A value is a scalar ("4", "0.5"), ranges ("[a-b, c-d]", a single "[a]"
   // is allowed) or a set ("{a,b}"). Repeated (name, role) tokens of the same
-  // type are summed. Returns an Error naming the offending token for: a
-  // missing ':', an empty name, an empty or unterminated role, a NaN,
-  // infinite, negative or non-numeric scalar, a malformed range, a range with
-  // begin > end, or a name used with two different types.
+  // type are summed (scalars) or joined (ranges, sets). Returns an Error
+  // naming the offending token for:
+  //   * a missing ':'; an empty name or one with whitespace, control
+  //     characters or any of ()[]{},;:|; an empty, unterminated or invalid
+  //     role (whitespace, control characters, '/', '\', '*' other than the
+  //     role "*", ".", "..", a leading '-', or any of ()[]{},;:);
+  //   * a scalar that is not a plain decimal number (NaN, infinite, negative,
+  //     hex, '+', out of double range) or exceeds MAX_SCALAR, alone or summed;
+  //   * a malformed range, a range with begin > end, ranges that overlap
+  //     (within a token or with an earlier token of the same name and role),
+  //     a malformed or duplicate set item (also across tokens);
+  //   * a name used with two different types;
+  //   * the resources Mesos gives a meaning: cpus, mem, disk and gpus must
+  //     be scalars, gpus a whole number, ports ranges within 0..MAX_PORT.
   static Try<Resources> parse(std::string_view text, std::string_view default_role = "*");
 
-  // Validates like parse(): name non-empty, the value field matching `type`
-  // present, scalar finite and >= 0, ranges with begin <= end, role
-  // non-empty, one type per name.
+  // Validates like Mesos' Resources::validate(): name non-empty, the value
+  // field matching `type` present, scalar finite, >= 0 and <= MAX_SCALAR
+  // (also summed), ranges with begin <= end and not overlapping, set items
+  // unique, role non-empty, one type per name.
   static Try<Resources> from_proto(const google::protobuf::RepeatedPtrField<stoa::Resource>& r);
 
   // Appends one `stoa::Resource` per entry to `out`.

@@ -63,6 +63,135 @@ TEST(ResourcesTest, ParseErrorsNameTheBadToken) {
   expect_parse_error("x:{a,b};x(web):3", "x(web):3");
 }
 
+TEST(ResourcesTest, ParseRejectsWhatAHostileUserWouldTry) {
+  // Each bad text, and the part of it the error must quote.
+  const std::pair<const char*, const char*> bad[] = {
+      // gpus are whole numbers.
+      {"gpus:1.5", "gpus:1.5"},
+      {"cpus:1;gpus:0.001", "gpus:0.001"},
+      // ports are ranges within 0..65535.
+      {"ports:{1,2}", "ports:{1,2}"},
+      {"ports:31000", "ports:31000"},
+      {"ports:[1-99999999999]", "ports:[1-99999999999]"},
+      {"ports:[65536-65536]", "ports:[65536-65536]"},
+      {"ports(web):[70000]", "ports(web):[70000]"},
+      {"ports:[1-99999999999999999999999]", "ports:[1-99999999999999999999999]"},
+      // Well-known scalars are scalars.
+      {"cpus:[1-2]", "cpus:[1-2]"},
+      {"mem:{a}", "mem:{a}"},
+      {"disk:[1-2]", "disk:[1-2]"},
+      {"gpus:{1}", "gpus:{1}"},
+      // Reversed and overlapping ranges, in one token or across tokens.
+      {"ports:[2-1]", "ports:[2-1]"},
+      {"ports:[1-10, 5-20]", "ports:[1-10, 5-20]"},
+      {"ports:[5-20, 1-5]", "ports:[5-20, 1-5]"},
+      {"ports:[1-10];ports:[10-20]", "ports:[10-20]"},
+      {"x:[1-10, 3-3]", "x:[1-10, 3-3]"},
+      {"ports:[1-2,,3-4]", "ports:[1-2,,3-4]"},
+      {"ports:[1-2-3]", "ports:[1-2-3]"},
+      {"ports:[1-]", "ports:[1-]"},
+      {"ports:[]]", "ports:[]]"},
+      // Duplicate set items, in one token or across tokens.
+      {"s:{a,b,a}", "s:{a,b,a}"},
+      {"s:{a};s:{b,a}", "s:{b,a}"},
+      {"s:{a,{b}}", "s:{a,{b}}"},
+      // Negative, NaN, infinite, huge or malformed scalars.
+      {"cpus:-1", "cpus:-1"},
+      {"cpus:-0.5", "cpus:-0.5"},
+      {"cpus:nan", "cpus:nan"},
+      {"cpus:NaN", "cpus:NaN"},
+      {"cpus:inf", "cpus:inf"},
+      {"cpus:-inf", "cpus:-inf"},
+      {"mem:1e400", "mem:1e400"},
+      {"mem:1e300", "mem:1e300"},
+      {"mem:1e13", "mem:1e13"},
+      {"cpus:0x10", "cpus:0x10"},
+      {"cpus:1,5", "cpus:1,5"},
+      {"cpus:+1", "cpus:+1"},
+      {"cpus:1 2", "cpus:1 2"},
+      // Sums that would overflow.
+      {"mem:900000000000;mem:900000000000", "mem"},
+      // Empty or odd names and roles.
+      {":1", ":1"},
+      {" :1", ":1"},
+      {"(web):1", "(web):1"},
+      {"cpus(web)x:1", "cpus(web)x:1"},
+      {"cpus(a)(b):1", "cpus(a)(b):1"},
+      {"cp us:1", "cp us:1"},
+      {"cpus{:1", "cpus{:1"},
+      {"cpus(we b):1", "cpus(we b):1"},
+      {"cpus(..):1", "cpus(..):1"},
+      {"cpus(-web):1", "cpus(-web):1"},
+      {"cpus(a/b):1", "cpus(a/b):1"},
+      {"cpus(a*):1", "cpus(a*):1"},
+      // One name, two types.
+      {"cpus:1;cpus:[1-2]", "cpus:[1-2]"},
+      {"x:1;x(web):{a}", "x(web):{a}"},
+  };
+  for (const auto& [text, quoted] : bad) {
+    SCOPED_TRACE(text);
+    expect_parse_error(text, quoted);
+  }
+  // A control character in a name.
+  EXPECT_TRUE(Resources::parse(std::string("cp\x01us:1")).is_error());
+  EXPECT_TRUE(Resources::parse(std::string("cpus:1\0", 7)).is_error());
+}
+
+TEST(ResourcesTest, ParseAcceptsTheEdgesOfWhatIsValid) {
+  Resources r = R("gpus:2;ports:[0-0, 65535-65535];cpus:0.5;mem:1000000000000;ports(web):[1-10]");
+  EXPECT_DOUBLE_EQ(2.0, r.scalar("gpus"));
+  EXPECT_EQ((std::vector<Range>{{0, 10}, {65535, 65535}}), r.ranges("ports"));  // merged over roles
+  EXPECT_DOUBLE_EQ(1e12, r.scalar("mem"));
+  // Adjacent ranges are not overlapping; a range of one other resource may exceed 65535.
+  EXPECT_EQ((std::vector<Range>{{1, 6}}), R("ports:[1-2, 3-4];ports:[5-6]").ranges("ports"));
+  EXPECT_EQ((std::vector<Range>{{1, 99999999999ULL}}), R("x:[1-99999999999]").ranges("x"));
+  // The same range in two roles is two resources.
+  EXPECT_EQ(2u, R("ports:[1-5];ports(web):[1-5]").size());
+  EXPECT_EQ(R("cpus:2"), R("cpus:1;cpus:1"));
+  EXPECT_EQ(R("gpus:1"), R("gpus:1.0"));
+}
+
+TEST(ResourcesTest, FromProtoRejectsOverlapsDuplicatesAndHugeScalars) {
+  {
+    google::protobuf::RepeatedPtrField<stoa::Resource> proto;
+    stoa::Resource* res = proto.Add();
+    res->set_name("ports");
+    res->set_role("*");
+    res->set_type(stoa::Value::RANGES);
+    for (auto [b, e] : {std::pair{1, 10}, std::pair{5, 20}}) {
+      stoa::Value::Range* range = res->mutable_ranges()->add_range();
+      range->set_begin(static_cast<uint64_t>(b));
+      range->set_end(static_cast<uint64_t>(e));
+    }
+    Try<Resources> r = Resources::from_proto(proto);
+    ASSERT_TRUE(r.is_error());
+    EXPECT_NE(r.error().find("overlap"), std::string::npos) << r.error();
+  }
+  {
+    google::protobuf::RepeatedPtrField<stoa::Resource> proto;
+    stoa::Resource* res = proto.Add();
+    res->set_name("s");
+    res->set_role("*");
+    res->set_type(stoa::Value::SET);
+    res->mutable_set()->add_item("a");
+    res->mutable_set()->add_item("a");
+    Try<Resources> r = Resources::from_proto(proto);
+    ASSERT_TRUE(r.is_error());
+    EXPECT_NE(r.error().find("duplicate"), std::string::npos) << r.error();
+  }
+  for (double huge : {1e13, 1e300, 1.7976931348623157e308}) {
+    google::protobuf::RepeatedPtrField<stoa::Resource> proto;
+    stoa::Resource* res = proto.Add();
+    res->set_name("mem");
+    res->set_role("*");
+    res->set_type(stoa::Value::SCALAR);
+    res->mutable_scalar()->set_value(huge);
+    Try<Resources> r = Resources::from_proto(proto);
+    ASSERT_TRUE(r.is_error()) << huge;
+    EXPECT_NE(r.error().find("too large"), std::string::npos) << r.error();
+  }
+}
+
 TEST(ResourcesTest, FixedPointScalarsAreEpsilonSafe) {
   Resources a = R("cpus:0.1") + R("cpus:0.2");
   EXPECT_EQ(R("cpus:0.3"), a);

@@ -3,7 +3,14 @@
 # embedded defaults (no ZooKeeper, in-memory registry) and every work dir
 # under ./run/cluster. `deploy/local-cluster.sh stop` stops it.
 #
-#   STOA_MASTER_PORT (5050), STOA_SLAVE_PORTS ("5051 5052"), STOA_SLAVE_RESOURCES
+# It builds only the programs it runs or tells you to run (not the tests or
+# benchmarks), and reports the cluster as running only once the master
+# lists every slave as registered and active; otherwise it names the slave
+# that did not make it and its log, stops what it started and exits 1.
+#
+#   STOA_MASTER_PORT (5050), STOA_SLAVE_PORTS ("5051 5052"), STOA_SLAVE_RESOURCES,
+#   STOA_CLUSTER_TIMEOUT (30, seconds to wait for the master and the slaves),
+#   STOA_BUILD_JOBS (nproc), STOA_BUILD_TYPE (RelWithDebInfo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD/run/cluster"
@@ -34,8 +41,28 @@ if [ "${1:-start}" = "stop" ]; then
   exit 0
 fi
 
+# Fails the start: prints why, the tail of `log`, stops what was started.
+fail() {
+  local why="$1" log="${2:-}"
+  echo "local-cluster: $why" >&2
+  if [ -n "$log" ] && [ -s "$log" ]; then
+    echo "----- last lines of $log -----" >&2
+    tail -20 "$log" >&2
+    echo "-----" >&2
+  elif [ -n "$log" ]; then
+    echo "($log is empty)" >&2
+  fi
+  stop >&2
+  exit 1
+}
+
 deploy/setup.sh
-deploy/build.sh
+# Only the programs this cluster runs (master, slaves and the executor the
+# slaves start) and the clients README says to run against it.
+targets=(stoa-master stoa-slave stoa-executor stoa-execute stoa-example-framework)
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${STOA_BUILD_TYPE:-RelWithDebInfo}"
+cmake --build build -j"${STOA_BUILD_JOBS:-$(nproc)}" --target "${targets[@]}"
+
 [ -f "$root/pids" ] && stop
 mkdir -p "$root"
 : > "$root/pids"
@@ -43,37 +70,76 @@ mkdir -p "$root"
 master_port="${STOA_MASTER_PORT:-5050}"
 slave_ports="${STOA_SLAVE_PORTS:-5051 5052}"
 resources="${STOA_SLAVE_RESOURCES:-cpus:2;mem:2048;disk:10000;ports:[31000-32000]}"
+timeout="${STOA_CLUSTER_TIMEOUT:-30}"
+master_url="http://127.0.0.1:$master_port"
 
 "$bin/stoa-master" --ip=127.0.0.1 --port="$master_port" --work_dir="$root/master" \
   > "$root/master.log" 2>&1 &
-echo $! >> "$root/pids"
+master_pid=$!
+echo "$master_pid" >> "$root/pids"
 
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$master_port/master/health" > /dev/null && break
+deadline=$((SECONDS + timeout))
+until curl -sf --max-time 2 "$master_url/master/health" > /dev/null; do
+  kill -0 "$master_pid" 2>/dev/null || fail "the master exited at start (see $root/master.log)" "$root/master.log"
+  [ "$SECONDS" -ge "$deadline" ] &&
+    fail "the master did not answer $master_url/master/health within ${timeout}s (see $root/master.log)" \
+      "$root/master.log"
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$master_port/master/health" > /dev/null || {
-  echo "The master did not start; see $root/master.log"; tail -20 "$root/master.log"; exit 1; }
 
+names=()
+pids=()
+ports=()
+logs=()
 i=1
 for port in $slave_ports; do
+  log="$root/slave$i.log"
   "$bin/stoa-slave" --master="127.0.0.1:$master_port" --ip=127.0.0.1 --port="$port" \
     --work_dir="$root/slave$i" --resources="$resources" --attributes="rack:r$i" \
-    > "$root/slave$i.log" 2>&1 &
+    > "$log" 2>&1 &
   echo $! >> "$root/pids"
+  names+=("slave$i")
+  pids+=("$!")
+  ports+=("$port")
+  logs+=("$log")
   i=$((i + 1))
 done
+want=${#names[@]}
 
-want=$((i - 1))
-for _ in $(seq 100); do
-  n=$(curl -sf "http://127.0.0.1:$master_port/master/state" | grep -o '"pid":"slave(1)@' | wc -l || true)
-  [ "$n" -ge "$want" ] && break
-  sleep 0.1
+# True when /master/slaves (in `$1`) lists the slave on `$2` as active. The
+# JSON has sorted keys, so each slave object starts with "active"; split on
+# that and look for the one with this slave's pid.
+slave_active() {
+  printf '%s' "$1" | sed 's/{"active":/\n{"active":/g' |
+    grep -F "\"pid\":\"slave(1)@127.0.0.1:$2\"" | grep -q '^{"active":true'
+}
+
+deadline=$((SECONDS + timeout))
+while :; do
+  json=$(curl -sf --max-time 2 "$master_url/master/slaves" || true)
+  missing=()
+  for k in "${!names[@]}"; do
+    if ! slave_active "$json" "${ports[$k]}"; then
+      missing+=("$k")
+      kill -0 "${pids[$k]}" 2>/dev/null ||
+        fail "${names[$k]} (port ${ports[$k]}) exited before registering; its log is ${logs[$k]}" "${logs[$k]}"
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && break
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    for k in "${missing[@]}"; do
+      echo "local-cluster: ${names[$k]} (port ${ports[$k]}) did not register with the master within" \
+        "${timeout}s; its log is ${logs[$k]}" >&2
+      tail -20 "${logs[$k]}" >&2 || true
+    done
+    fail "$((${#missing[@]})) of $want slaves did not register (master log: $root/master.log)"
+  fi
+  sleep 0.2
 done
 
 cat <<MSG
-Stoa cluster running: 1 master, $want slaves (logs and work dirs in $root).
-  Web / state:  http://127.0.0.1:$master_port/master/state
+Stoa cluster running: 1 master, $want slaves registered and active (logs and work dirs in $root).
+  Web / state:  $master_url/master/state
   Run a task:   $bin/stoa-execute --master=127.0.0.1:$master_port --name=hello --command="echo hello"
   Stop it:      deploy/local-cluster.sh stop
 MSG

@@ -32,6 +32,10 @@ struct MasterFlags : FlagsBase {
   int max_completed_tasks_per_framework;
   std::string min_allocatable_resources;
   std::optional<std::string> offer_timeout;
+
+ protected:
+  // Roles given --weights must be in --roles (when both are given).
+  std::optional<Error> validate() const override;
 };
 
 }  // namespace stoa::master

@@ -152,7 +152,9 @@ TEST_F(PathsTest, DetectResourcesProbesWhatTheFlagLeavesOut) {
 }
 
 TEST_F(PathsTest, DetectResourcesRejectsBadFlagText) {
-  for (const std::string bad : {"cpus:-1", "cpus", "cpus:abc", "ports:[2-1]", "mem:1;mem:[1-2]"}) {
+  for (const std::string bad : {"cpus:-1", "cpus", "cpus:abc", "ports:[2-1]", "mem:1;mem:[1-2]", "gpus:1.5",
+                                "ports:31000", "ports:{1,2}", "ports:[1-99999999999]", "ports:[1-10, 5-6]",
+                                "cpus:nan", "mem:1e400", ":1"}) {
     Try<Resources> r = detect_resources(bad, dir_);
     ASSERT_TRUE(r.is_error()) << bad;
     EXPECT_NE(r.error().find("'" + bad + "'"), std::string::npos) << r.error();

@@ -1,28 +1,53 @@
 #include "slave/slave_flags.hpp"
 
+#include "actors/upid.hpp"
+#include "common/attributes.hpp"
+#include "common/resources.hpp"
+
 namespace stoa::slave {
 
 SlaveFlags::SlaveFlags() {
   add(&master, "master", "The master: host:port or master@host:port (required).");
-  add(&ip, "ip", "IP address to listen on (HTTP and actor traffic).", "127.0.0.1");
-  add(&port, "port", "Port to listen on (0 = the OS picks one).", 5051);
-  check("port", [](const std::string& v) -> std::optional<std::string> {
-    int p = std::stoi(v);
-    if (p < 0 || p > 65535) {
-      return "must be within 0..65535";
+  check("master", [](const std::string& v) -> std::optional<std::string> {
+    Try<Upid> m = parse_master_address(v);
+    if (m.is_error()) {
+      return m.error();
     }
     return std::nullopt;
   });
+  add(&ip, "ip", "IP address to listen on (HTTP and actor traffic).", "127.0.0.1");
+  check("ip", ipv4_address());
+  add(&port, "port", "Port to listen on (0 = the OS picks one).", 5051);
+  check("port", within(0, 65535));
   add(&hostname, "hostname", "Hostname to advertise (default: --ip, or the looked-up name).");
+  check("hostname", no_whitespace());
   add(&hostname_lookup, "hostname_lookup",
       "Whether to look up the hostname of --ip when --hostname is not given.", true);
-  add(&work_dir, "work_dir", "Directory for sandboxes and checkpoints.", "/var/lib/stoa/slave");
+  add(&work_dir, "work_dir",
+      "Directory for sandboxes and checkpoints; one slave at a time (locked with <work_dir>/slave.lock).",
+      "/var/lib/stoa/slave");
+  check("work_dir", non_empty());
   add(&log_dir, "log_dir", "Directory for log files (logs go to stderr when unset).");
+  check("log_dir", non_empty());
   add(&resources, "resources",
       "Total resources, e.g. cpus:4;mem:4096;disk:10000;ports:[31000-32000];cpus(web):2. "
-      "Anything not given is detected.",
+      "Anything not given is detected. gpus are whole numbers; ports are ranges within 0..65535.",
       "");
-  add(&attributes, "attributes", "Attributes of this machine, e.g. rack:r1;zone:a.");
+  check("resources", [](const std::string& v) -> std::optional<std::string> {
+    Try<Resources> r = Resources::parse(v);
+    if (r.is_error()) {
+      return r.error();
+    }
+    return std::nullopt;
+  });
+  add(&attributes, "attributes", "Attributes of this machine, e.g. rack:r1;zone:a (each name once).");
+  check("attributes", [](const std::string& v) -> std::optional<std::string> {
+    auto a = parse_attributes(v);
+    if (a.is_error()) {
+      return a.error();
+    }
+    return std::nullopt;
+  });
   add(&isolation, "isolation", "Isolators: posix/cpu,posix/mem.", "posix/cpu,posix/mem");
   check("isolation", [](const std::string& v) -> std::optional<std::string> {
     size_t s = 0;
@@ -49,12 +74,15 @@ SlaveFlags::SlaveFlags() {
   check("systemd_enable_support", only_supported({"false"}));
   add(&launcher_dir, "launcher_dir",
       "Directory holding stoa-executor (default: the directory of this binary).");
+  check("launcher_dir", non_empty());
   add(&registration_backoff_factor, "registration_backoff_factor",
-      "Initial backoff between registration attempts.", std::chrono::seconds(1));
+      "Initial backoff between registration attempts (> 0).", std::chrono::seconds(1));
+  check("registration_backoff_factor", positive_duration());
   add(&executor_registration_timeout, "executor_registration_timeout",
-      "Time an executor has to register before it is killed.", std::chrono::minutes(1));
+      "Time an executor has to register before it is killed (> 0).", std::chrono::minutes(1));
+  check("executor_registration_timeout", positive_duration());
   add(&executor_shutdown_grace_period, "executor_shutdown_grace_period",
-      "Time an executor has to exit after being told to shut down.", std::chrono::seconds(5));
+      "Time an executor has to exit after being told to shut down (>= 0).", std::chrono::seconds(5));
   add(&recover, "recover", "What to do with running executors at start: cleanup.", "cleanup");
   check("recover", only_supported({"cleanup"}));
   add(&strict, "strict", "Whether recovery errors are fatal.", true);

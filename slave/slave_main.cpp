@@ -15,6 +15,7 @@
 #include "common/logging.hpp"
 #include "slave/paths.hpp"
 #include "slave/slave.hpp"
+#include "slave/work_dir_lock.hpp"
 
 namespace {
 
@@ -58,29 +59,44 @@ int main(int argc, char** argv) {
     std::cerr << "stoa-slave: Missing required flag '--master' (e.g. --master=127.0.0.1:5050)\n";
     return 1;
   }
+  // The flags' own checks already refused malformed values; these repeat
+  // the parsing to get the values.
   stoa::Try<stoa::Upid> master = stoa::parse_master_address(*flags.master);
   if (master.is_error()) {
-    std::cerr << "stoa-slave: Flag '--master=" << *flags.master << "': " << master.error() << "\n";
+    std::cerr << "stoa-slave: Invalid value '" << *flags.master << "' for flag '--master': " << master.error()
+              << "\n";
     return 1;
   }
   stoa::Try<stoa::Resources> resources = stoa::slave::detect_resources(flags.resources, flags.work_dir);
   if (resources.is_error()) {
-    std::cerr << "stoa-slave: Flag '--resources=" << flags.resources << "': " << resources.error() << "\n";
+    std::cerr << "stoa-slave: " << resources.error() << "\n";
     return 1;
   }
   std::vector<stoa::Attribute> attributes;
   if (flags.attributes) {
     auto parsed = stoa::parse_attributes(*flags.attributes);
     if (parsed.is_error()) {
-      std::cerr << "stoa-slave: Flag '--attributes=" << *flags.attributes << "': " << parsed.error()
-                << "\n";
+      std::cerr << "stoa-slave: Invalid value '" << *flags.attributes << "' for flag '--attributes': "
+                << parsed.error() << "\n";
       return 1;
     }
     attributes = *parsed;
   }
+  // The work_dir: created, ours alone (locked for the life of this process,
+  // before anything in it is read or written) and writable.
   stoa::Try<bool> made = stoa::slave::mkdirs(flags.work_dir);
   if (made.is_error()) {
-    std::cerr << "stoa-slave: Flag '--work_dir=" << flags.work_dir << "': " << made.error() << "\n";
+    std::cerr << "stoa-slave: Invalid value '" << flags.work_dir << "' for flag '--work_dir': " << made.error()
+              << "\n";
+    return 1;
+  }
+  stoa::Try<std::unique_ptr<stoa::slave::WorkDirLock>> lock = stoa::slave::WorkDirLock::acquire(flags.work_dir);
+  if (lock.is_error()) {
+    std::cerr << "stoa-slave: Cannot use --work_dir=" << flags.work_dir << ": " << lock.error() << "\n";
+    return 1;
+  }
+  if (std::optional<stoa::Error> unwritable = stoa::slave::check_writable(flags.work_dir)) {
+    std::cerr << "stoa-slave: Cannot use --work_dir=" << flags.work_dir << ": " << unwritable->message << "\n";
     return 1;
   }
   std::string executor = (flags.launcher_dir ? *flags.launcher_dir : self_dir()) + "/stoa-executor";

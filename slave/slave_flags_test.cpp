@@ -1,0 +1,69 @@
+#include "slave/slave_flags.hpp"
+
+#include <gtest/gtest.h>
+
+namespace stoa::slave {
+namespace {
+
+std::optional<Error> load(SlaveFlags& f, std::vector<const char*> args) {
+  args.insert(args.begin(), "stoa-slave");
+  return f.load(static_cast<int>(args.size()), args.data(), {});
+}
+
+TEST(SlaveFlags, DefaultsAndGoodValuesLoad) {
+  SlaveFlags f;
+  ASSERT_FALSE(load(f, {"--master=127.0.0.1:5050"}));
+  SlaveFlags g;
+  std::optional<Error> e =
+      load(g, {"--master=127.0.0.1:5050", "--port=0", "--resources=cpus:2;gpus:1;ports:[31000-32000, 40000-40010]",
+               "--attributes=rack:r1;u:2;z:[1-3]", "--registration_backoff_factor=10ms",
+               "--executor_registration_timeout=1secs", "--executor_shutdown_grace_period=0secs"});
+  ASSERT_FALSE(e) << e->message;
+}
+
+TEST(SlaveFlags, BadValuesNameTheFlagAndTheValue) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"--port=70000", "70000"},
+      {"--port=-1", "-1"},
+      {"--port=99999999999999999999", "99999999999999999999"},
+      {"--ip=not-an-ip", "not-an-ip"},
+      {"--ip=", ""},
+      {"--work_dir=", ""},
+      {"--log_dir=", ""},
+      {"--launcher_dir=", ""},
+      {"--hostname=", ""},
+      {"--hostname=a b", "a b"},
+      {"--resources=gpus:1.5", "gpus:1.5"},
+      {"--resources=ports:{1,2}", "ports:{1,2}"},
+      {"--resources=ports:31000", "ports:31000"},
+      {"--resources=ports:[1-99999999999]", "ports:[1-99999999999]"},
+      {"--resources=ports:[1-10, 5-20]", "ports:[1-10, 5-20]"},
+      {"--resources=cpus:-1", "cpus:-1"},
+      {"--resources=cpus:nan", "cpus:nan"},
+      {"--resources=mem:1e400", "mem:1e400"},
+      {"--resources=:4", ":4"},
+      {"--resources=cpus:1;cpus:[1-2]", "cpus:1;cpus:[1-2]"},
+      {"--attributes=:r1", ":r1"},
+      {"--attributes=z:[3-1]", "z:[3-1]"},
+      {"--attributes=s:{a,b}", "s:{a,b}"},
+      {"--attributes=rack:r1;rack:r2", "rack:r1;rack:r2"},
+      {"--registration_backoff_factor=0secs", "0secs"},
+      {"--executor_registration_timeout=0secs", "0secs"},
+      {"--executor_registration_timeout=-1secs", "-1secs"},
+      {"--executor_shutdown_grace_period=99999999999999weeks", "99999999999999weeks"},
+      {"--executor_shutdown_grace_period=nansecs", "nansecs"},
+      {"--isolation=", ""},
+      {"--isolation=posix/cpu,,posix/mem", "posix/cpu,,posix/mem"},
+  };
+  for (const auto& [arg, value] : bad) {
+    SlaveFlags f;
+    std::optional<Error> e = load(f, {"--master=127.0.0.1:5050", arg});
+    ASSERT_TRUE(e) << "accepted " << arg;
+    std::string flag = std::string(arg).substr(0, std::string(arg).find('='));
+    EXPECT_NE(e->message.find(flag), std::string::npos) << arg << ": " << e->message;
+    EXPECT_NE(e->message.find("'" + std::string(value) + "'"), std::string::npos) << arg << ": " << e->message;
+  }
+}
+
+}  // namespace
+}  // namespace stoa::slave
