@@ -369,7 +369,8 @@ void ServerCore::on_new_connection(caf::io::connection_handle hdl) {
   }
   conn_ids[c->id] = hdl;
   conns[hdl] = std::move(c);
-  self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
+  // 16 KiB per read: every open connection holds a buffer this large.
+  self->configure_read(hdl, caf::io::receive_policy::at_most(16 * 1024));
 }
 
 void ServerCore::on_data(caf::io::connection_handle hdl, const std::vector<char>& buf) {

@@ -320,7 +320,7 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   if (!server) {
     std::string msg = "cannot serve HTTP on " + opts.ip + ":" + std::to_string(opts.port) + ": " +
                       sys.render(server.error());
-    rt->sys_.reset();
+    rt->shutdown();  // stops the supervisor before the system goes
     return Error(msg);
   }
   rt->http_ = *server;
@@ -364,6 +364,15 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   };
   rt->add_route(std::move(discovery));
   return rt;
+}
+
+void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags) {
+  auto ms = [](Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+  opts->max_http_connections = static_cast<size_t>(flags.max_connections);
+  opts->http_idle_timeout = ms(flags.http_idle_timeout);
+  opts->actor_limits.max_connections = static_cast<size_t>(flags.max_connections);
+  opts->actor_limits.handshake_timeout = ms(flags.handshake_timeout);
+  opts->actor_limits.max_message_bytes = static_cast<uint32_t>(flags.max_message_bytes);
 }
 
 Runtime::~Runtime() { shutdown(); }

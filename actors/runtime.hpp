@@ -30,6 +30,7 @@
 #include "actors/guarded_io.hpp"
 #include "actors/http.hpp"
 #include "actors/upid.hpp"
+#include "common/flags.hpp"
 #include "common/try.hpp"
 
 namespace stoa {
@@ -63,6 +64,10 @@ struct RuntimeOptions {
   // Scheduler threads (0 = CAF's default, one per core).
   size_t max_threads = 0;
 };
+
+// Copies the --max_connections / --http_idle_timeout / --handshake_timeout /
+// --max_message_bytes flags into `opts`.
+void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags);
 
 class Runtime {
  public:

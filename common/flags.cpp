@@ -436,4 +436,27 @@ FlagCheck ipv4_address() {
   };
 }
 
+void FlagsBase::add_network_limits(NetworkLimitFlags* limits) {
+  NetworkLimitFlags defaults;
+  add(&limits->max_connections, "max_connections",
+      "Open connections allowed on each of the HTTP and actor ports; the newest beyond it is "
+      "closed at once, with a log line (>= 1).",
+      defaults.max_connections);
+  check("max_connections", at_least(1));
+  add(&limits->http_idle_timeout, "http_idle_timeout",
+      "An HTTP connection with no request in flight that sent nothing for this long is closed (> 0).",
+      defaults.http_idle_timeout);
+  check("http_idle_timeout", positive_duration());
+  add(&limits->handshake_timeout, "handshake_timeout",
+      "A connection to the actor port that has not completed its handshake within this long is "
+      "closed (> 0).",
+      defaults.handshake_timeout);
+  check("handshake_timeout", positive_duration());
+  add(&limits->max_message_bytes, "max_message_bytes",
+      "Largest message a peer may announce on the actor port; a larger one closes the connection "
+      "before anything is allocated (1024 .. 1073741824).",
+      defaults.max_message_bytes);
+  check("max_message_bytes", within(1024, 1 << 30));
+}
+
 }  // namespace stoa

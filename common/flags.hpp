@@ -38,6 +38,16 @@ constexpr Duration MAX_FLAG_DURATION = std::chrono::hours(24 * 365);
 // (what values() shows) and returns why it is wrong, or nullopt.
 using FlagCheck = std::function<std::optional<std::string>(const std::string&)>;
 
+// Limits of a process' network-facing ports (docs/hardening.md), the same
+// flags on every daemon: --max_connections, --http_idle_timeout,
+// --handshake_timeout, --max_message_bytes.
+struct NetworkLimitFlags {
+  int max_connections = 4096;
+  Duration http_idle_timeout = std::chrono::seconds(60);
+  Duration handshake_timeout = std::chrono::seconds(10);
+  int max_message_bytes = 64 << 20;
+};
+
 class FlagsBase {
  public:
   virtual ~FlagsBase() = default;
@@ -83,6 +93,9 @@ class FlagsBase {
   // it returns an Error message (without the flag name) to reject the value,
   // e.g. "not supported yet".
   void check(const std::string& name, FlagCheck fn);
+
+  // Registers the NetworkLimitFlags group; `limits` must be a member.
+  void add_network_limits(NetworkLimitFlags* limits);
 
  private:
   struct Flag {

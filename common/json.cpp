@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 namespace stoa {
@@ -184,6 +185,40 @@ Try<picojson::value> json_parse(std::string_view text, size_t max_depth) {
     auto near = [&](const char* p) {
       return std::string(p, std::min<size_t>(static_cast<size_t>(last - p), 32));
     };
+    if (failure.reason && *failure.reason == "number out of range") {
+      // picojson ignores set_number()'s verdict and goes on: find the first
+      // number token that is not a finite double to name it.
+      bool in_string = false;
+      for (const char* p = begin; p != last; ++p) {
+        if (in_string) {
+          if (*p == '\\') {
+            ++p;
+            if (p == last) {
+              break;
+            }
+          } else if (*p == '"') {
+            in_string = false;
+          }
+          continue;
+        }
+        if (*p == '"') {
+          in_string = true;
+          continue;
+        }
+        if (*p == '-' || (*p >= '0' && *p <= '9')) {
+          const char* q = p;
+          while (q != last && std::string_view("0123456789+-.eE").find(*q) != std::string_view::npos) {
+            ++q;
+          }
+          std::string token(p, q);
+          if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
+            return Error(*failure.reason + " at byte " + where(p) + ": " + token.substr(0, 64));
+          }
+          p = q - 1;
+        }
+      }
+      return Error(*failure.reason);
+    }
     if (ok) {
       // Only white space may follow the value.
       for (const char* p = at; p != last; ++p) {
@@ -196,15 +231,6 @@ Try<picojson::value> json_parse(std::string_view text, size_t max_depth) {
     if (failure.reason && *failure.reason == "nesting too deep") {
       return Error("nesting deeper than " + std::to_string(max_depth) + " levels at byte " +
                    where(at > begin ? at - 1 : at));
-    }
-    if (failure.reason) {
-      // picojson stops right after the number; walk back to its start.
-      const char* start = at;
-      while (start > begin && std::string_view("0123456789+-.eE").find(start[-1]) != std::string_view::npos) {
-        --start;
-      }
-      return Error(*failure.reason + " at byte " + where(start) + ": " +
-                   std::string(start, std::min<size_t>(static_cast<size_t>(at - start), 64)));
     }
     if (at == last) {
       return Error("unexpected end of JSON at byte " + where(at));

@@ -13,6 +13,7 @@ struct MasterFlags : FlagsBase {
 
   std::string ip;
   int port;
+  NetworkLimitFlags limits;  // --max_connections, --http_idle_timeout, ...
   std::optional<std::string> hostname;
   bool hostname_lookup;
   std::string work_dir;

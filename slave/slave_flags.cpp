@@ -19,6 +19,7 @@ SlaveFlags::SlaveFlags() {
   check("ip", ipv4_address());
   add(&port, "port", "Port to listen on (0 = the OS picks one).", 5051);
   check("port", within(0, 65535));
+  add_network_limits(&limits);
   add(&hostname, "hostname", "Hostname to advertise (default: --ip, or the looked-up name).");
   check("hostname", no_whitespace());
   add(&hostname_lookup, "hostname_lookup",

@@ -14,6 +14,7 @@ struct SlaveFlags : FlagsBase {
   std::optional<std::string> master;
   std::string ip;
   int port;
+  NetworkLimitFlags limits;  // --max_connections, --http_idle_timeout, ...
   std::optional<std::string> hostname;
   bool hostname_lookup;
   std::string work_dir;

@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   stoa::RuntimeOptions ropts;
   ropts.ip = flags.ip;
   ropts.port = static_cast<uint16_t>(flags.port);
+  stoa::set_network_limits(&ropts, flags.limits);
   auto runtime = stoa::Runtime::start(ropts);
   if (runtime.is_error()) {
     std::cerr << "stoa-slave: " << runtime.error() << "\n";
