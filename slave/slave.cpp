@@ -23,6 +23,7 @@
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "common/version.hpp"
+#include "slave/cleaner.hpp"
 #include "slave/launcher.hpp"
 #include "slave/paths.hpp"
 #include "slave/reaper.hpp"
@@ -72,6 +73,7 @@ class Slave {
 
   caf::stateful_actor<Slave>* self = nullptr;
   caf::actor router;
+  caf::actor cleaner;  // kills container leftovers off this thread (slave/cleaner.hpp)
   SlaveOptions opts;
   // Messages dropped because of who sent them (served at /metrics/snapshot
   // as slave/dropped_messages).
@@ -662,10 +664,10 @@ class Slave {
     LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: "
              << why;
     e->phase = Executor::Phase::TERMINATED;
-    // Anything left of its session (the task's process group included) goes too.
+    // Anything left of its session (the task's process group included) goes
+    // too: the group at once, the /proc walks in the cleaner's thread.
     signal_process_group(e->pid, SIGKILL);
-    kill_session(e->pid, SIGKILL);
-    kill_processes_with_env("STOA_CONTAINER_ID=" + e->container_id, SIGKILL);
+    clean_container(cleaner, e->pid, e->container_id);
     std::string fid = e->framework_id;
     std::string eid = e->executor_id;
     std::vector<TaskID> unfinished;
@@ -750,8 +752,7 @@ class Slave {
     Executor* e = executor_by_container(cid);
     if (e != nullptr && e->phase != Executor::Phase::TERMINATED) {
       signal_process_group(e->pid, SIGKILL);
-      kill_session(e->pid, SIGKILL);
-      kill_processes_with_env("STOA_CONTAINER_ID=" + e->container_id, SIGKILL);
+      clean_container(cleaner, e->pid, e->container_id);
     }
   }
 
@@ -788,9 +789,7 @@ class Slave {
     for (auto& [fid, f] : frameworks) {
       for (auto& [eid, e] : f.executors) {
         if (e.phase != Executor::Phase::TERMINATED && e.pid > 0) {
-          signal_process_group(e.pid, SIGKILL);
-          kill_session(e.pid, SIGKILL);
-          kill_processes_with_env("STOA_CONTAINER_ID=" + e.container_id, SIGKILL);
+          clean_container_now(e.pid, e.container_id);  // exiting: synchronously
         }
       }
     }
@@ -986,8 +985,16 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
   for (const Attribute& a : s.opts.attributes) {
     *s.info.add_attributes() = a;
   }
+  s.cleaner = spawn_cleaner(self);
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.source == self->state.cleaner.address()) {
+      LOG_ERROR << "The container cleaner died: " << self->system().render(msg.reason);
+      self->state.cleaner = caf::actor{};  // clean synchronously from now on
+      if (msg.reason == caf::exit_reason::normal) {
+        return;
+      }
+    }
     self->state.kill_all();
     self->quit(msg.reason);
   });

@@ -1,0 +1,49 @@
+#include "slave/cleaner.hpp"
+
+#include <csignal>
+
+#include <caf/all.hpp>
+
+#include "slave/launcher.hpp"
+
+namespace stoa::slave {
+
+namespace {
+
+using clean_atom = caf::atom_constant<caf::atom("clean")>;
+
+caf::behavior cleaner_fn(caf::event_based_actor*) {
+  return {
+      // Its handle never leaves the slave (it is not named in the router), so
+      // no peer can reach it.
+      [](clean_atom, int32_t pid, const std::string& container_id) {
+        clean_container_now(static_cast<pid_t>(pid), container_id);
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_cleaner(caf::local_actor* owner) {
+  return owner->spawn<caf::detached + caf::linked>(cleaner_fn);
+}
+
+void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id) {
+  if (cleaner) {
+    caf::anon_send(cleaner, clean_atom::value, static_cast<int32_t>(pid), container_id);
+  } else {
+    clean_container_now(pid, container_id);
+  }
+}
+
+void clean_container_now(pid_t pid, const std::string& container_id) {
+  if (pid > 0) {
+    signal_process_group(pid, SIGKILL);
+    kill_session(pid, SIGKILL);
+  }
+  if (!container_id.empty()) {
+    kill_processes_with_env("STOA_CONTAINER_ID=" + container_id, SIGKILL);
+  }
+}
+
+}  // namespace stoa::slave
