@@ -2,18 +2,29 @@
 
 #include <chrono>
 #include <cstdio>
-#include <random>
+#include <cerrno>
+#include <cstdlib>
+
+#include <sys/random.h>
 
 namespace stoa {
 
+// 16 bytes from the kernel's CSPRNG (getrandom): ids from two processes
+// started at the same moment never collide, unlike a 32-bit seeded
+// mt19937_64 (std::random_device gives 32 bits per call).
 std::string random_uuid_bytes() {
-  thread_local std::mt19937_64 gen{std::random_device{}()};
   std::string b(16, '\0');
-  uint64_t a = gen();
-  uint64_t c = gen();
-  for (int i = 0; i < 8; ++i) {
-    b[i] = static_cast<char>((a >> (8 * i)) & 0xff);
-    b[8 + i] = static_cast<char>((c >> (8 * i)) & 0xff);
+  size_t got = 0;
+  while (got < b.size()) {
+    ssize_t n = ::getrandom(b.data() + got, b.size() - got, 0);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      // getrandom cannot fail on Linux >= 3.17 with a 16-byte request
+      // once the pool is initialised; never return a predictable id.
+      std::perror("getrandom");
+      std::abort();
+    }
   }
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
