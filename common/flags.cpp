@@ -459,4 +459,28 @@ void FlagsBase::add_network_limits(NetworkLimitFlags* limits) {
   check("max_message_bytes", within(1024, 1 << 30));
 }
 
+void FlagsBase::add_logging_flags(LoggingFlags* logging) {
+  LoggingFlags defaults;
+  add(&logging->logging_level, "logging_level",
+      "Lowest severity logged: INFO, WARNING or ERROR.", defaults.logging_level);
+  check("logging_level", [](const std::string& v) -> std::optional<std::string> {
+    if (v == "INFO" || v == "WARNING" || v == "ERROR") {
+      return std::nullopt;
+    }
+    return "expected INFO, WARNING or ERROR";
+  });
+  add(&logging->quiet, "quiet", "With --log_dir, log only to the files (nothing to stderr).", defaults.quiet);
+  add(&logging->max_log_size, "max_log_size",
+      "With --log_dir, a log file is rotated once it reaches this many MB (1 .. 4095).", defaults.max_log_size);
+  check("max_log_size", within(1, 4095));
+}
+
+std::string FlagsBase::startup_line() const {
+  std::string out;
+  for (const auto& [name, value] : values()) {
+    out += (out.empty() ? "--" : " --") + name + "=\"" + value + "\"";
+  }
+  return out;
+}
+
 }  // namespace stoa

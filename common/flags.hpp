@@ -48,6 +48,13 @@ struct NetworkLimitFlags {
   int max_message_bytes = 64 << 20;
 };
 
+// Logging flags of every daemon (common/logging.hpp), beside --log_dir.
+struct LoggingFlags {
+  std::string logging_level = "INFO";
+  bool quiet = false;
+  int max_log_size = 100;  // MB
+};
+
 class FlagsBase {
  public:
   virtual ~FlagsBase() = default;
@@ -68,6 +75,9 @@ class FlagsBase {
 
   // Effective values as strings (what /master/flags and state "flags" show).
   std::map<std::string, std::string> values() const;
+
+  // Every flag as `--name="value"`, for the "Flags at startup" log line.
+  std::string startup_line() const;
 
   bool help = false;
 
@@ -96,6 +106,8 @@ class FlagsBase {
 
   // Registers the NetworkLimitFlags group; `limits` must be a member.
   void add_network_limits(NetworkLimitFlags* limits);
+  // Registers --logging_level, --quiet and --max_log_size; `logging` must be a member.
+  void add_logging_flags(LoggingFlags* logging);
 
  private:
   struct Flag {

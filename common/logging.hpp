@@ -1,7 +1,15 @@
 #pragma once
-// Minimal glog-style logging to stderr: `LOG_INFO << "text";` prints
-// "I1124 17:59:39.610863 12345 master.cpp:263] text" as one write, so lines
-// from several threads never interleave.
+// Logging through glog, in Mesos' line format:
+//   I1130 05:27:01.752007  8605 master.cpp:75] text
+// (severity, date, time, thread id, file:line). `LOG_INFO << "text";` etc.
+// This header does not include glog (it stays out of hot includes).
+//
+// Every daemon calls initialize() first thing in main(): without --log_dir
+// lines go to stderr; with it glog writes per-severity files
+// `<program>.<host>.<user>.log.<SEVERITY>.<date>-<time>.<pid>` plus the
+// `<program>.INFO` / `.WARNING` / `.ERROR` symlinks, rotated by size, and
+// (unless --quiet) still echoes to stderr. A fatal signal prints a stack trace.
+// A process that never calls initialize() (tests, executors) logs to stderr.
 
 #include <optional>
 #include <sstream>
@@ -16,16 +24,27 @@ class Line {
   std::ostream& stream() { return out_; }
 
  private:
+  char level_;
+  const char* file_;
+  int line_;
   std::ostringstream out_;
 };
 
-// Set once at start-up; lines below it are dropped (0 = INFO, 1 = WARNING, 2 = ERROR).
+struct Options {
+  std::string program;                 // "stoa-master": the log files' base name
+  std::optional<std::string> log_dir;  // --log_dir (created as needed)
+  std::string level = "INFO";          // --logging_level: INFO, WARNING or ERROR
+  bool quiet = false;                  // --quiet: nothing to stderr when logging to files
+  int max_log_size_mb = 100;           // a log file is rotated at this size
+};
+
+// Sets up glog. Error (naming the value or path) for a bad level or an
+// unusable log_dir. Call once, before any thread is started.
+std::optional<std::string> initialize(const char* argv0, const Options& options);
+
+// Lines below `level` are dropped (0 = INFO, 1 = WARNING, 2 = ERROR).
 void set_min_level(int level);
 bool enabled(char level);
-
-// Sends this process's log lines (stderr) to `<dir>/<program>.log`, creating
-// `dir` as needed (the --log_dir flag). Returns an error naming the path.
-std::optional<std::string> log_to_directory(const std::string& dir, const std::string& program);
 
 }  // namespace stoa::logging
 

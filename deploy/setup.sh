@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Installs what Stoa needs to build and test on Debian 12, only what is
-# missing (idempotent). Uses sudo when not root.
+# missing (idempotent). Uses sudo when not root; without sudo it prints the
+# apt-get command to run as root and fails.
 set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
   libcaf-dev libprotobuf-dev protobuf-compiler
   libzookeeper-mt-dev picojson-dev libhttp-parser-dev
-  libgtest-dev libgmock-dev googletest
-  procps iproute2 curl
+  libgtest-dev libgmock-dev googletest libgoogle-glog-dev
+  procps iproute2 curl python3
+  # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
+  # (libclang_rt.fuzzer, .asan, .ubsan_standalone).
+  clang libclang-rt-dev
 )
 
 missing=()
@@ -25,6 +29,12 @@ fi
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: not root and sudo is not installed; as root, run:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
   sudo_cmd=(sudo)
 fi
 echo "setup: installing ${missing[*]}"

@@ -95,6 +95,7 @@ MasterFlags::MasterFlags() {
   add(&port, "port", "Port to listen on (0 = the OS picks one).", 5050);
   check("port", within(0, 65535));
   add_network_limits(&limits);
+  add_logging_flags(&logging);
   add(&hostname, "hostname", "Hostname to advertise (default: --ip, or the looked-up name).");
   check("hostname", no_whitespace());
   add(&hostname_lookup, "hostname_lookup",

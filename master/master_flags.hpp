@@ -14,6 +14,7 @@ struct MasterFlags : FlagsBase {
   std::string ip;
   int port;
   NetworkLimitFlags limits;  // --max_connections, --http_idle_timeout, ...
+  LoggingFlags logging;      // --logging_level, --quiet, --max_log_size
   std::optional<std::string> hostname;
   bool hostname_lookup;
   std::string work_dir;

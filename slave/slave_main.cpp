@@ -106,12 +106,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  if (flags.log_dir) {
-    if (auto err = stoa::logging::log_to_directory(*flags.log_dir, "stoa-slave")) {
-      std::cerr << "stoa-slave: Flag '--log_dir=" << *flags.log_dir << "': " << *err << "\n";
-      return 1;
-    }
+  stoa::logging::Options logging{"stoa-slave", flags.log_dir, flags.logging.logging_level, flags.logging.quiet,
+                                 flags.logging.max_log_size};
+  if (auto err = stoa::logging::initialize(argv[0], logging)) {
+    std::cerr << "stoa-slave: " << *err << "\n";
+    return 1;
   }
+  LOG_INFO << "Flags at startup: " << flags.startup_line();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
