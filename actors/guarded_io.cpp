@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -170,11 +171,18 @@ class BaspGuardScribe : public net::scribe_impl {
   ~BaspGuardScribe() override { guard_->open--; }
 
   void configure_read(caf::io::receive_policy::config config) override {
-    if (config.second > guard_->limits.max_message_bytes && !closing_) {
+    if (!closing_ && config.second > guard_->limits.max_message_bytes) {
       guard_->oversized++;
-      LOG_WARNING << "Closing the connection from " << peer_of(stream_.fd()) << " on " << guard_->name
+      LOG_WARNING << "Closing the connection from " << peer() << " on " << guard_->name
                   << ": it announced a message of " << config.second << " bytes, above the limit of "
                   << guard_->limits.max_message_bytes << " (--max_message_bytes)";
+      close_now();
+    } else if (!closing_ && !handshake_done_ && config.second > MAX_HANDSHAKE_BYTES) {
+      // Nobody has proven to speak BASP yet: no large buffer for them.
+      guard_->oversized++;
+      LOG_WARNING << "Closing the connection from " << peer() << " on " << guard_->name
+                  << ": its handshake announced " << config.second << " bytes (at most "
+                  << MAX_HANDSHAKE_BYTES << " before the handshake)";
       close_now();
     }
     if (closing_) {
@@ -186,8 +194,12 @@ class BaspGuardScribe : public net::scribe_impl {
   }
 
   bool consume(caf::execution_unit* ctx, const void* buf, size_t size) override {
-    if (!handshake_done_) {
-      track(static_cast<const unsigned char*>(buf), size);
+    if (closing_) {
+      return true;  // the socket is shut down: nothing more reaches the broker
+    }
+    if (!inspect(static_cast<const unsigned char*>(buf), size)) {
+      close_now();
+      return true;  // withheld from the BASP broker
     }
     return net::scribe_impl::consume(ctx, buf, size);
   }
@@ -208,35 +220,93 @@ class BaspGuardScribe : public net::scribe_impl {
   std::string peer() const { return peer_of(stream_.fd()); }
 
  private:
-  // The first BASP message is a header (payload length in bytes 4..7, network
-  // order) and its payload.
-  void track(const unsigned char* p, size_t n) {
-    for (size_t i = 0; i < n && !handshake_done_; ++i) {
-      if (seen_ < caf::io::basp::header_size) {
-        if (seen_ >= 4 && seen_ < 8) {
-          first_payload_ = (first_payload_ << 8) | p[i];
-        }
-        ++seen_;
-        if (seen_ == caf::io::basp::header_size && first_payload_ == 0) {
-          handshake_done_ = true;
-        }
-      } else {
-        // Payload bytes: count the rest in one step.
-        uint64_t want = caf::io::basp::header_size + static_cast<uint64_t>(first_payload_);
-        uint64_t take = std::min<uint64_t>(n - i, want - seen_);
-        seen_ += take;
-        i += take - 1;
-        if (seen_ >= want) {
-          handshake_done_ = true;
+  // The largest read a peer may ask for before its handshake is complete
+  // (a client handshake is well under 1 KiB).
+  static constexpr uint32_t MAX_HANDSHAKE_BYTES = 64 * 1024;
+
+  // BASP 0.17 message types (caf/io/basp/message_type.hpp).
+  static constexpr uint8_t CLIENT_HANDSHAKE = 0x01;
+  static constexpr uint8_t DIRECT_MESSAGE = 0x02;
+  static constexpr uint8_t ROUTED_MESSAGE = 0x03;
+
+  // Follows the BASP stream (the broker reads exactly a 32-byte header, then
+  // exactly its payload) and returns false for what must not reach the
+  // broker:
+  // - a first message that is not a client handshake;
+  // - a direct or routed message whose content is a lone exit_msg or
+  //   down_msg. CAF delivers those over the network like any message and an
+  //   exit with reason `kill` cannot be trapped: any peer could stop or kill
+  //   a master, or fake a slave's death. Stoa never sends either across
+  //   processes (remote deaths arrive as BASP down notifications).
+  bool inspect(const unsigned char* p, size_t n) {
+    if (expect_header_) {
+      if (n != caf::io::basp::header_size) {
+        return true;  // not at a header boundary: CAF's own checks apply
+      }
+      type_ = p[0];
+      payload_ = (static_cast<uint32_t>(p[4]) << 24) | (static_cast<uint32_t>(p[5]) << 16) |
+                 (static_cast<uint32_t>(p[6]) << 8) | static_cast<uint32_t>(p[7]);
+      if (!handshake_done_ && !first_seen_) {
+        first_seen_ = true;
+        if (type_ != CLIENT_HANDSHAKE) {
+          LOG_WARNING << "Closing the connection from " << peer() << " on " << guard_->name
+                      << ": its first message (type " << static_cast<int>(type_)
+                      << ") is not a handshake";
+          return false;
         }
       }
+      if (payload_ == 0) {
+        handshake_done_ = true;  // a complete message (the handshake, or any later one)
+      } else {
+        expect_header_ = false;
+      }
+      return true;
     }
+    expect_header_ = true;
+    if (n != payload_) {
+      return true;
+    }
+    handshake_done_ = true;
+    if (type_ == DIRECT_MESSAGE || type_ == ROUTED_MESSAGE) {
+      if (const char* what = system_message_in(p, n)) {
+        LOG_WARNING << "Closing the connection from " << peer() << " on " << guard_->name << ": it sent an "
+                    << what << " message, which only actors of this process may send";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The serialized content of a message starts with its type signature,
+  // "@<>+" and the element types ("@<>+@exit" for a lone exit_msg), as a
+  // length-prefixed string; it follows the forwarding stack (and, for a
+  // routed message, the two node ids) near the start of the payload.
+  static const char* system_message_in(const unsigned char* p, size_t n) {
+    static const std::string exit_sig = std::string("\x09@<>+@exit", 10);
+    static const std::string down_sig = std::string("\x09@<>+@down", 10);
+    std::string_view head(reinterpret_cast<const char*>(p), std::min<size_t>(n, 256));
+    for (size_t at = head.find("@<>+@"); at != std::string_view::npos; at = head.find("@<>+@", at + 1)) {
+      if (at == 0) {
+        continue;
+      }
+      // The length byte (9) bounds the signature to the lone element.
+      std::string_view sig = head.substr(at - 1, 10);
+      if (sig == exit_sig) {
+        return "exit";
+      }
+      if (sig == down_sig) {
+        return "down";
+      }
+    }
+    return nullptr;
   }
 
   std::shared_ptr<PortGuard> guard_;
   Clock::time_point accepted_at_;
-  uint64_t seen_ = 0;
-  uint32_t first_payload_ = 0;
+  bool expect_header_ = true;
+  bool first_seen_ = false;
+  uint8_t type_ = 0;
+  uint32_t payload_ = 0;
   bool handshake_done_ = false;
   bool closing_ = false;
 };

@@ -163,6 +163,11 @@ caf::behavior router_behavior(router_actor* self, std::string ip, uint16_t port)
     }
   });
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (!exit_from_this_process(self, msg)) {
+      LOG_WARNING << "The router ignored an exit message from "
+                  << (msg.source ? caf::to_string(msg.source) : std::string("an anonymous sender"));
+      return;
+    }
     // Take every named actor of this process down with us (clean shutdown).
     for (auto& [id, a] : self->state.local) {
       self->send_exit(a, msg.reason);
@@ -405,15 +410,15 @@ void Runtime::shutdown() {
   stopped_ = true;
   // First the supervisor: what follows is an orderly stop, not a failure.
   if (supervisor_) {
-    caf::anon_send_exit(supervisor_, caf::exit_reason::user_shutdown);
+    stop_actor(*sys_, supervisor_);
     supervisor_ = caf::actor{};
   }
   guard::stop(actor_port_guard_);
   if (http_.actor) {
-    caf::anon_send_exit(http_.actor, caf::exit_reason::user_shutdown);
+    stop_actor(*sys_, http_.actor);
   }
   if (router_) {
-    caf::anon_send_exit(router_, caf::exit_reason::user_shutdown);
+    stop_actor(*sys_, router_);
   }
   http_ = http::Server{};
   router_ = caf::actor{};

@@ -182,6 +182,45 @@ TEST(Runtime, AnOrderlyShutdownIsNoFailure) {
   EXPECT_EQ(failures->load(), 0);
 }
 
+caf::behavior guarded_echo(caf::event_based_actor* self) {
+  set_safe_handlers(self, "guarded");
+  return {[](tick_atom, int64_t x) { return x + 1; }};
+}
+
+// CAF delivers exit messages over the network like any other: a peer that
+// looked a component up must not be able to stop or kill it.
+TEST(Runtime, RemoteExitMessagesAreIgnoredLocalOnesObeyed) {
+  auto a = start();
+  auto b = start();
+  caf::actor e = a->system().spawn(guarded_echo);
+  a->register_actor("master", e);
+  caf::expected<caf::actor> remote = resolve(*b, a->upid("master").str());
+  ASSERT_TRUE(remote);
+  caf::anon_send_exit(*remote, caf::exit_reason::kill);
+  {
+    caf::scoped_actor peer{b->system()};
+    peer->send_exit(*remote, caf::exit_reason::user_shutdown);
+  }
+  // The component lives on (the peer that tried lost its connection).
+  {
+    caf::scoped_actor local{a->system()};
+    bool answered = false;
+    local->request(e, 5s, tick_atom_v, int64_t{1}).receive([&](int64_t x) { answered = x == 2; }, [](caf::error&) {});
+    EXPECT_TRUE(answered) << "the component died of a remote exit message";
+  }
+  // An anonymous local exit is refused as well; one from a local actor works.
+  caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{a->system()};
+  self->monitor(e);
+  bool alive = false;
+  self->request(e, 5s, tick_atom_v, int64_t{1}).receive([&](int64_t) { alive = true; }, [](caf::error&) {});
+  EXPECT_TRUE(alive);
+  stop_actor(a->system(), e);
+  bool down = false;
+  self->receive([&](const caf::down_msg&) { down = true; }, caf::after(10s) >> [] {});
+  EXPECT_TRUE(down);
+}
+
 // The default: the process logs the component and exits non-zero, so a
 // service manager restarts it instead of leaving it half-alive.
 TEST(RuntimeDeathTest, ByDefaultADeadComponentEndsTheProcess) {

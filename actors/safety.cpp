@@ -34,6 +34,33 @@ void set_safe_handlers(caf::scheduled_actor* self, const char* name) {
     }
     return caf::make_error(caf::sec::runtime_error, "exception in actor handler");
   });
+  self->set_exit_handler([self, name](caf::exit_msg& msg) {
+    if (!exit_from_this_process(self, msg)) {
+      LOG_WARNING << name << " ignored an exit message ("
+                  << self->system().render(msg.reason) << ") from "
+                  << (msg.source ? caf::to_string(msg.source) : std::string("an anonymous sender"))
+                  << ": only actors of this process may stop it";
+      return;
+    }
+    if (msg.reason) {  // as CAF's default: a normal exit is ignored
+      self->quit(msg.reason);
+    }
+  });
+}
+
+bool exit_from_this_process(caf::scheduled_actor* self, const caf::exit_msg& msg) {
+  // anon_send_exit() names the *target* as the source (so does one that
+  // crossed the network): an actor never sends itself an exit, so that is
+  // refused too.
+  return msg.source && msg.source != self->address() && msg.source.node() == self->node();
+}
+
+void stop_actor(caf::actor_system& sys, const caf::actor& whom, caf::error reason) {
+  if (!whom) {
+    return;
+  }
+  caf::scoped_actor sender{sys};
+  sender->send_exit(whom, std::move(reason));
 }
 
 }  // namespace stoa

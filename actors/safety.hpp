@@ -5,12 +5,30 @@
 //   sec::unexpected_message so the requester is not left waiting;
 // - error messages (e.g. a failed request nobody handled) are logged, and the
 //   actor keeps running;
-// - an exception thrown by a handler is logged with the actor's name.
+// - an exception thrown by a handler is logged with the actor's name;
+// - exit messages are obeyed only when an actor of this process sent them.
+//   CAF delivers an exit_msg sent over the network like any other message,
+//   and the router hands out handles to anyone: without this guard any peer
+//   could stop (or, with `kill`, crash) a master or slave. Anonymous exits
+//   are refused too, since a remote sender can be anonymous: stop a
+//   component with stop_actor().
 
+#include <caf/actor.hpp>
+#include <caf/error.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/fwd.hpp>
 #include <caf/scheduled_actor.hpp>
 
 namespace stoa {
 
 void set_safe_handlers(caf::scheduled_actor* self, const char* name);
+
+// True when `msg` was sent by another actor of this process.
+bool exit_from_this_process(caf::scheduled_actor* self, const caf::exit_msg& msg);
+
+// Sends `reason` as an exit message to `whom` from a short-lived local actor
+// (so the exit guard above accepts it).
+void stop_actor(caf::actor_system& sys, const caf::actor& whom,
+                caf::error reason = caf::exit_reason::user_shutdown);
 
 }  // namespace stoa

@@ -14,6 +14,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
+#include "actors/safety.hpp"
 #include "framework/executor.hpp"
 
 namespace stoa {
@@ -114,7 +115,7 @@ class ExecutorDriverTest : public ::testing::Test {
 
   void TearDown() override {
     if (executor_) {
-      caf::anon_send_exit(executor_, caf::exit_reason::user_shutdown);
+      stop_actor(runtime_->system(), executor_);
     }
     // scoped_actors count as running actors: drop them before the runtime.
     probe_.reset();

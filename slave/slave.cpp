@@ -988,6 +988,12 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
   s.cleaner = spawn_cleaner(self);
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (!exit_from_this_process(self, msg)) {
+      LOG_WARNING << "The slave ignored an exit message from "
+                  << (msg.source ? caf::to_string(msg.source) : std::string("an anonymous sender"))
+                  << ": only actors of this process may stop it";
+      return;
+    }
     if (msg.source == self->state.cleaner.address()) {
       LOG_ERROR << "The container cleaner died: " << self->system().render(msg.reason);
       self->state.cleaner = caf::actor{};  // clean synchronously from now on

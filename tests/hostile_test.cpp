@@ -117,9 +117,9 @@ double cpu_seconds(pid_t pid) {
 }
 
 // A valid BASP header (32 bytes, network order) announcing `payload_len` bytes.
-std::string basp_header(uint32_t payload_len) {
+std::string basp_header(uint32_t payload_len, char type = 1) {
   std::string h(32, '\0');
-  h[0] = 1;  // client_handshake: a header CAF accepts as valid before reading the payload
+  h[0] = type;  // 1, client_handshake: a header CAF accepts as valid before reading the payload
   h[4] = static_cast<char>((payload_len >> 24) & 0xff);
   h[5] = static_cast<char>((payload_len >> 16) & 0xff);
   h[6] = static_cast<char>((payload_len >> 8) & 0xff);
@@ -302,6 +302,19 @@ TEST(Hostile, TruncatedHandshakesAndIdleHttpConnectionsAreClosed) {
   ASSERT_GE(silent, 0);
   ASSERT_GE(truncated, 0);
   ASSERT_TRUE(send_all(truncated, basp_header(100).substr(0, 10)));
+  // A heartbeat (type 6, no payload) as the first message is no handshake:
+  // it must not take the connection off the handshake clock.
+  int heartbeat_first = connect_to(actor_port);
+  ASSERT_GE(heartbeat_first, 0);
+  ASSERT_TRUE(send_all(heartbeat_first, basp_header(0, 6)));
+  EXPECT_TRUE(closed_by_peer(heartbeat_first, deadline_in(DEFAULT_TIMEOUT)));
+  ::close(heartbeat_first);
+  // Before the handshake no large read is granted (64 KiB at most).
+  int big_handshake = connect_to(actor_port);
+  ASSERT_GE(big_handshake, 0);
+  ASSERT_TRUE(send_all(big_handshake, basp_header(32u << 20)));
+  EXPECT_TRUE(closed_by_peer(big_handshake, deadline_in(DEFAULT_TIMEOUT)));
+  ::close(big_handshake);
   int idle_http = connect_to(port);
   int half_request = connect_to(port);
   ASSERT_GE(idle_http, 0);
