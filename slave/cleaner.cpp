@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/safety.hpp"
 #include "slave/launcher.hpp"
 
 namespace stoa::slave {
@@ -12,12 +13,18 @@ namespace {
 
 using clean_atom = caf::atom_constant<caf::atom("clean")>;
 
-caf::behavior cleaner_fn(caf::event_based_actor*) {
+caf::behavior cleaner_fn(caf::event_based_actor* self) {
+  set_safe_handlers(self, "container cleaner");
+  // Unlike named components it takes any exit: nothing outside the slave
+  // holds its handle, and the slave stops it from an attached functor.
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
       // Its handle never leaves the slave (it is not named in the router), so
       // no peer can reach it.
+      // The slave signalled the process group itself when it reaped the
+      // executor; here only the walk, which spares reused pids.
       [](clean_atom, int32_t pid, const std::string& container_id) {
-        clean_container_now(static_cast<pid_t>(pid), container_id);
+        kill_container_leftovers(static_cast<pid_t>(pid), container_id, SIGKILL);
       },
   };
 }
@@ -39,11 +46,8 @@ void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& co
 void clean_container_now(pid_t pid, const std::string& container_id) {
   if (pid > 0) {
     signal_process_group(pid, SIGKILL);
-    kill_session(pid, SIGKILL);
   }
-  if (!container_id.empty()) {
-    kill_processes_with_env("STOA_CONTAINER_ID=" + container_id, SIGKILL);
-  }
+  kill_container_leftovers(pid, container_id, SIGKILL);
 }
 
 }  // namespace stoa::slave

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 extern char** environ;
@@ -382,7 +383,40 @@ bool environment_has(pid_t pid, const std::string& entry) {
   return false;
 }
 
+// The value of `name` ("STOA_CONTAINER_ID=") in the environment of `pid`.
+std::optional<std::string> environment_value(pid_t pid, const std::string& name) {
+  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string var;
+  while (std::getline(env_file, var, '\0')) {
+    if (var.compare(0, name.size(), name) == 0) {
+      return var.substr(name.size());
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig) {
+  static const std::string key = "STOA_CONTAINER_ID=";
+  int count = 0;
+  const pid_t self = ::getpid();
+  for_each_process([&](const ProcStat& ps) {
+    if (ps.pid == self) {
+      return true;
+    }
+    std::optional<std::string> owner = environment_value(ps.pid, key);
+    bool ours = owner && *owner == container_id;
+    // A session member that names another container is not ours even if
+    // the session id matches: the pid was reused by a newer executor.
+    bool in_session = sid > 1 && ps.session == sid && !(owner && *owner != container_id);
+    if ((ours || in_session) && ::kill(ps.pid, sig) == 0) {
+      ++count;
+    }
+    return true;
+  });
+  return count;
+}
 
 int kill_session(pid_t sid, int sig) {
   if (sid <= 1) {

@@ -77,6 +77,12 @@ int kill_session(pid_t sid, int sig);
 // were signalled.
 int kill_processes_with_env(const std::string& entry, int sig);
 
+// One /proc walk: signals every process whose environment holds
+// STOA_CONTAINER_ID=`container_id`, and every member of session `sid` that
+// does not name another container (so a pid reused by a newer executor is
+// spared). Returns how many were signalled.
+int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig);
+
 // Resource usage of every live process in session `sid` (the posix/cpu and
 // posix/mem isolators' view of a container): CPU times in seconds and
 // resident memory in bytes, read from /proc/<pid>/stat.

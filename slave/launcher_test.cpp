@@ -216,6 +216,30 @@ TEST_F(LauncherTest, ChildLeadsANewSession) {
   EXPECT_EQ(read_file(path("stdout")), std::to_string(*pid) + " " + std::to_string(*pid) + "\n");
 }
 
+// After an executor exits its pid (= its session id) may be reused by a newer
+// executor before the leftovers are killed: a session member that names
+// another container must be spared, everything naming ours killed.
+TEST_F(LauncherTest, ContainerLeftoversSpareProcessesOfOtherContainers) {
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c",
+               "STOA_CONTAINER_ID=other sleep 1000 & echo $! > other; "
+               "sleep 1000 & echo $! > ours; wait"};
+  spec.env = {{"STOA_CONTAINER_ID", "mine"}};
+  spec.working_dir = dir_;
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_TRUE(poll_until([&] { return read_file(path("other")).size() > 1 && read_file(path("ours")).size() > 1; }));
+  pid_t other = std::stoi(read_file(path("other")));
+  pid_t ours = std::stoi(read_file(path("ours")));
+  // Both `sleep`s are in the shell's session; only `ours` names "mine".
+  int killed = kill_container_leftovers(*pid, "mine", SIGKILL);
+  EXPECT_GE(killed, 2);  // the shell and its sleep
+  EXPECT_TRUE(poll_until([&] { return ::kill(ours, 0) != 0 || read_file("/proc/" + std::to_string(ours) + "/stat").find(") Z") != std::string::npos; }));
+  EXPECT_EQ(::kill(other, 0), 0) << "a process of another container was killed";
+  ::kill(other, SIGKILL);
+  wait_for(*pid);
+}
+
 TEST_F(LauncherTest, ChildDoesNotInheritOurDescriptorsOrIgnoredSignals) {
   int fd = ::open(path("held").c_str(), O_WRONLY | O_CREAT, 0644);  // Deliberately not CLOEXEC.
   ASSERT_GE(fd, 3);

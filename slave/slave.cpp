@@ -668,6 +668,7 @@ class Slave {
     // too: the group at once, the /proc walks in the cleaner's thread.
     signal_process_group(e->pid, SIGKILL);
     clean_container(cleaner, e->pid, e->container_id);
+    remember_cleanup(e->pid, e->container_id);
     std::string fid = e->framework_id;
     std::string eid = e->executor_id;
     std::vector<TaskID> unfinished;
@@ -784,8 +785,23 @@ class Slave {
     }
   }
 
+  // Containers whose leftovers the cleaner was asked to kill lately: redone
+  // synchronously when the slave stops, since the cleaner's queue is dropped.
+  std::deque<std::pair<pid_t, std::string>> recent_cleanups;
+
+  void remember_cleanup(pid_t pid, const std::string& container_id) {
+    recent_cleanups.emplace_back(pid, container_id);
+    if (recent_cleanups.size() > 256) {
+      recent_cleanups.pop_front();
+    }
+  }
+
   // Kills every executor (slave shutting down).
   void kill_all() {
+    for (const auto& [pid, cid] : recent_cleanups) {
+      kill_container_leftovers(pid, cid, SIGKILL);
+    }
+    recent_cleanups.clear();
     for (auto& [fid, f] : frameworks) {
       for (auto& [eid, e] : f.executors) {
         if (e.phase != Executor::Phase::TERMINATED && e.pid > 0) {
@@ -986,6 +1002,11 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
     *s.info.add_attributes() = a;
   }
   s.cleaner = spawn_cleaner(self);
+  // However the slave ends, its cleaner ends too (a linked actor outlives a
+  // normal exit, and a detached one would hold up the actor system).
+  self->attach_functor([cleaner = s.cleaner](const caf::error&) {
+    caf::anon_send_exit(cleaner, caf::exit_reason::user_shutdown);
+  });
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (!exit_from_this_process(self, msg)) {
@@ -994,12 +1015,11 @@ caf::behavior slave_behavior(slave_actor* self, caf::actor router, SlaveOptions 
                   << ": only actors of this process may stop it";
       return;
     }
-    if (msg.source == self->state.cleaner.address()) {
-      LOG_ERROR << "The container cleaner died: " << self->system().render(msg.reason);
-      self->state.cleaner = caf::actor{};  // clean synchronously from now on
-      if (msg.reason == caf::exit_reason::normal) {
-        return;
-      }
+    if (self->state.cleaner && msg.source == self->state.cleaner.address()) {
+      LOG_ERROR << "The container cleaner died (" << self->system().render(msg.reason)
+                << "); cleaning up containers on the slave's thread from now on";
+      self->state.cleaner = caf::actor{};
+      return;
     }
     self->state.kill_all();
     self->quit(msg.reason);
