@@ -106,6 +106,31 @@ class PortGuard {
   RateLimitedLog full_log;
   RateLimitedLog fd_log;
 
+  // The listening side, so accepting can pause when shedding cannot help
+  // (another thread took the freed descriptor, or the whole system is out of
+  // them): a readable listener with nothing accepted would spin the loop.
+  // Touched on the multiplexer's thread only, and under `mu`.
+  net::acceptor* acceptor = nullptr;
+  net::acceptor_manager* manager = nullptr;
+  bool paused = false;
+
+  void pause_accepting(const char* why) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (acceptor != nullptr && !paused) {
+      acceptor->passivate();
+      paused = true;
+      LOG_ERROR << "Not accepting on " << name << " for a moment: " << why;
+    }
+  }
+
+  void resume_accepting() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (acceptor != nullptr && manager != nullptr && paused) {
+      paused = false;
+      acceptor->activate(manager);
+    }
+  }
+
   // Connections whose handshake is not complete yet. Holding the scribe
   // keeps its descriptor open (CAF closes it in the destructor), so a
   // shutdown() by the sweeper can never hit a reused descriptor.
@@ -115,9 +140,12 @@ class PortGuard {
   // Runs in the multiplexer's thread (posted by the sweeper actor).
   void sweep();
 
-  // accept() failed with EMFILE/ENFILE on `listen_fd`.
-  void shed_one(net::native_socket listen_fd, int err) {
+  // accept() failed with EMFILE/ENFILE on `listen_fd`: frees the reserved
+  // descriptor, accepts and closes the waiting connection, re-reserves.
+  // False when that did not work (the listener would stay readable).
+  bool shed_one(net::native_socket listen_fd, int err) {
     refused_fds++;
+    bool shed = false;
     {
       std::lock_guard<std::mutex> lock(reserve_mu);
       if (reserve_fd >= 0) {
@@ -127,6 +155,7 @@ class PortGuard {
       int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0) {
         ::close(fd);
+        shed = true;
       }
       reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
@@ -136,6 +165,7 @@ class PortGuard {
                 << " more since the last message); raise the limit (ulimit -n) or lower "
                    "--max_connections";
     }
+    return shed;
   }
 };
 
@@ -151,8 +181,17 @@ struct GuardedAcceptPolicy {
     }
     int err = errno;
     result = net::invalid_native_socket;
-    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-      guard->shed_one(fd, err);
+    if (err == EMFILE) {
+      if (!guard->shed_one(fd, err)) {
+        guard->pause_accepting("out of file descriptors and none could be freed");
+      }
+      return true;
+    }
+    if (err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // System-wide: freeing one of ours does not help. Pause; the sweeper
+      // resumes accepting within a second.
+      guard->refused_fds++;
+      guard->pause_accepting(std::strerror(err));
       return true;
     }
     // EAGAIN, EINTR, ECONNABORTED, EPROTO...: nothing to accept now.
@@ -312,14 +351,16 @@ class BaspGuardScribe : public net::scribe_impl {
 };
 
 void PortGuard::sweep() {
+  ensure_reserve();
+  resume_accepting();
   auto now = Clock::now();
   std::vector<caf::intrusive_ptr<BaspGuardScribe>> expired;
   {
     std::lock_guard<std::mutex> lock(mu);
     auto keep = pending.begin();
     for (auto& s : pending) {
-      if (s->handshake_done() || s->closing()) {
-        continue;  // done (or going): forget it
+      if (s->handshake_done() || s->closing() || s->detached()) {
+        continue;  // done, going or gone (closed by CAF): forget it
       }
       if (now - s->accepted_at() >= limits.handshake_timeout) {
         expired.push_back(s);
@@ -347,14 +388,25 @@ class GuardedDoorman : public caf::io::doorman {
       : caf::io::doorman(net::accept_hdl_from_socket(fd)),
         acceptor_(mx, fd, g.get()),
         guard_(std::move(g)),
-        basp_(basp) {}
+        basp_(basp) {
+    std::lock_guard<std::mutex> lock(guard_->mu);
+    guard_->acceptor = &acceptor_;
+    guard_->manager = this;
+  }
+
+  ~GuardedDoorman() override {
+    std::lock_guard<std::mutex> lock(guard_->mu);
+    guard_->acceptor = nullptr;
+    guard_->manager = nullptr;
+  }
 
   bool new_connection() override {
+    net::native_socket fd = acceptor_.accepted_socket();
     if (detached()) {
+      ::close(fd);  // the broker is gone: nobody would own it
       return false;
     }
     auto& dm = acceptor_.backend();
-    net::native_socket fd = acceptor_.accepted_socket();
     if (!basp_) {
       guard_->accepted++;
       auto sptr = dm.new_scribe(fd);
@@ -414,17 +466,19 @@ namespace {
 
 // Posts a sweep of the guard into the multiplexer's thread every ~1/4 of
 // the handshake timeout (at least every 50 ms, at most every second).
-caf::behavior sweeper_fn(caf::event_based_actor* self, std::shared_ptr<PortGuard> guard) {
-  auto period = std::clamp<std::chrono::milliseconds>(guard->limits.handshake_timeout / 4,
-                                                      std::chrono::milliseconds(50),
-                                                      std::chrono::milliseconds(1000));
+caf::behavior sweeper_fn(caf::event_based_actor* self, std::weak_ptr<PortGuard> weak,
+                         std::chrono::milliseconds period) {
   self->delayed_send(self, period, sweep_atom::value);
   return {
-      [self, guard, period](sweep_atom) {
+      [self, weak, period](sweep_atom) {
         if (self->current_sender() != self->ctrl()) {
           return;
         }
-        std::weak_ptr<PortGuard> weak = guard;
+        auto guard = weak.lock();
+        if (!guard) {
+          self->quit();
+          return;
+        }
         guard->mpx->post([weak] {
           if (auto g = weak.lock()) {
             g->sweep();
@@ -433,6 +487,17 @@ caf::behavior sweeper_fn(caf::event_based_actor* self, std::shared_ptr<PortGuard
         self->delayed_send(self, period, sweep_atom::value);
       },
   };
+}
+
+// Every ~1/4 of the handshake timeout (at least every 50 ms, at most every
+// second): closes stale handshakes and resumes a paused accept.
+caf::actor spawn_sweeper(caf::actor_system& sys, const std::shared_ptr<PortGuard>& guard) {
+  auto period = std::clamp<std::chrono::milliseconds>(guard->limits.handshake_timeout / 4,
+                                                      std::chrono::milliseconds(50),
+                                                      std::chrono::milliseconds(1000));
+  // Not hidden: Runtime::shutdown() waits for it, so nothing is posted into
+  // a multiplexer that is gone.
+  return sys.spawn(sweeper_fn, std::weak_ptr<PortGuard>(guard), period);
 }
 
 }  // namespace
@@ -476,7 +541,7 @@ caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::ac
   std::set<std::string> sigs;
   caf::anon_send(basp, caf::publish_atom::value, std::move(doorman), guard->port,
                  caf::actor_cast<caf::strong_actor_ptr>(whom), std::move(sigs));
-  guard->sweeper = sys.spawn<caf::hidden>(sweeper_fn, guard);
+  guard->sweeper = spawn_sweeper(sys, guard);
   return GuardedPort{guard};
 }
 
@@ -497,6 +562,10 @@ caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, ui
   guard->port = bound ? *bound : 0;
   guard->name = name + " " + ip + ":" + std::to_string(guard->port);
   broker->add_doorman(caf::make_counted<GuardedDoorman>(*mpx, *fd, guard, false));
+  caf::actor sweeper = spawn_sweeper(broker->system(), guard);
+  broker->attach_functor([sweeper](const caf::error&) {
+    caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
+  });
   return guard->port;
 }
 

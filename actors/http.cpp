@@ -71,6 +71,9 @@ struct Connection {
   http_parser parser;
   std::string peer;
   Clock::time_point last_activity = Clock::now();  // last byte received or response written
+  // When the request being parsed began (its first byte); unset between
+  // requests. A request trickled in slower than idle_timeout is cut off.
+  std::optional<Clock::time_point> request_started;
 
   // The message being parsed.
   Request current;
@@ -166,6 +169,7 @@ int on_message_begin(http_parser* p) {
   }
   c->current = Request{};
   c->current.peer = c->peer;
+  c->request_started = Clock::now();
   c->url.clear();
   c->field.clear();
   c->value.clear();
@@ -255,6 +259,7 @@ int on_message_complete(http_parser* p) {
   if (c->parsing_done) {
     return 1;
   }
+  c->request_started.reset();
   Slot slot;
   slot.seq = c->next_seq++;
   slot.close_after = http_should_keep_alive(p) == 0;
@@ -575,7 +580,10 @@ void ServerCore::on_idle_check() {
   auto now = Clock::now();
   std::vector<caf::io::connection_handle> idle;
   for (const auto& [hdl, c] : conns) {
-    if (c->slots.empty() && now - c->last_activity >= opts.idle_timeout) {
+    bool idle_for_long = c->slots.empty() && now - c->last_activity >= opts.idle_timeout;
+    // One byte now and then must not keep a request open forever.
+    bool request_too_slow = c->request_started && now - *c->request_started >= opts.idle_timeout;
+    if (idle_for_long || request_too_slow) {
       idle.push_back(hdl);
     }
   }
@@ -675,7 +683,11 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
       [self](const caf::io::connection_closed_msg& msg) {
         self->state.core->on_closed(msg.handle);
       },
-      [self](const caf::io::acceptor_closed_msg&) { self->quit(); },
+      // Losing the listening socket leaves a process nobody can reach: a
+      // failure for the supervisor, not a clean stop.
+      [self](const caf::io::acceptor_closed_msg&) {
+        self->quit(caf::make_error(caf::sec::runtime_error, "the HTTP listening socket was closed"));
+      },
       [self](tick_atom) {
         if (self->current_sender() == self->ctrl()) {
           self->state.core->on_tick();

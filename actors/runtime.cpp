@@ -4,6 +4,8 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -14,6 +16,7 @@
 #include "actors/http_client.hpp"
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
+#include "common/json.hpp"
 #include "common/logging.hpp"
 
 namespace stoa {
@@ -140,6 +143,30 @@ caf::behavior supervisor_behavior(caf::stateful_actor<SupervisorState>* self,
   };
 }
 
+// Raises the soft descriptor limit to the hard one, and warns when the
+// connection limits cannot be reached before descriptors run out (then the
+// accept guard sheds connections instead of --max_connections).
+void check_descriptor_limit(const RuntimeOptions& opts) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    return;
+  }
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      lim = raised;
+    }
+  }
+  size_t needed = opts.max_http_connections + opts.actor_limits.max_connections + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    LOG_WARNING << "The descriptor limit (" << lim.rlim_cur << ") is below what the connection limits need ("
+                << needed << " with --max_connections=" << opts.max_http_connections
+                << "): beyond it new connections are closed at once; raise `ulimit -n` or lower "
+                   "--max_connections";
+  }
+}
+
 void default_component_failure(const std::string& what) {
   LOG_ERROR << "Exiting: " << what;
   std::cerr << "FATAL: " << what << "; exiting" << std::endl;
@@ -253,10 +280,12 @@ void discover(router_actor* self, const Upid& target, const std::string& key) {
   http::fetch(
       self, req,
       [self, target, key](http::Response r) {
-        picojson::value v;
-        std::string err = picojson::parse(v, r.body);
-        if (r.status != 200 || !err.empty() || !v.is<picojson::object>() ||
-            !v.get("actor_port").is<int64_t>()) {
+        // A peer's answer is untrusted input like any other.
+        Try<picojson::value> parsed = json_parse(r.body);
+        picojson::value v = parsed.is_some() ? *parsed : picojson::value();
+        if (r.status != 200 || parsed.is_error() || !v.is<picojson::object>() ||
+            !v.get("actor_port").is<int64_t>() || v.get("actor_port").get<int64_t>() <= 0 ||
+            v.get("actor_port").get<int64_t>() > 65535) {
           finish_resolve(self, key,
                          caf::make_error(caf::sec::cannot_connect_to_node,
                                          target.address() + " is not a Stoa process (HTTP " +
@@ -300,6 +329,9 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
     if (auto err = cfg.parse(static_cast<int>(argv.size()), argv.data())) {
       return Error("invalid actor runtime option: " + caf::to_string(err));
     }
+  }
+  if (opts.serve) {
+    check_descriptor_limit(opts);
   }
   rt->sys_ = std::make_unique<caf::actor_system>(cfg);
   caf::actor_system& sys = *rt->sys_;
@@ -372,7 +404,11 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
 }
 
 void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags) {
-  auto ms = [](Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); };
+  // Rounded up: a positive flag below 1 ms must not become 0 (which would
+  // close every connection at once).
+  auto ms = [](Duration d) {
+    return std::max(std::chrono::ceil<std::chrono::milliseconds>(d), std::chrono::milliseconds(1));
+  };
   opts->max_http_connections = static_cast<size_t>(flags.max_connections);
   opts->http_idle_timeout = ms(flags.http_idle_timeout);
   opts->actor_limits.max_connections = static_cast<size_t>(flags.max_connections);

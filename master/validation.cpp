@@ -229,6 +229,17 @@ Try<Resources> parse_guarantee(const picojson::value& g) {
   }
   std::string text;
   auto add = [&](const std::string& name, const picojson::value& value) -> std::optional<std::string> {
+    // The name goes into resource text: no syntax characters may ride in
+    // with it ("cpus(web)" would reserve, "cpus:1;mem" would add a resource).
+    if (name.empty() || name.size() > 128) {
+      return "invalid resource name '" + name.substr(0, 128) + "'";
+    }
+    for (char c : name) {
+      if (std::iscntrl(static_cast<unsigned char>(c)) || std::isspace(static_cast<unsigned char>(c)) ||
+          std::string_view(";:()[]{},|*").find(c) != std::string_view::npos) {
+        return "invalid resource name '" + name + "': it may not contain whitespace or any of ;:()[]{},|*";
+      }
+    }
     if (!value.is<double>()) {
       return "quota for '" + name + "' must be a number, got " + json_serialize(value).substr(0, 100);
     }

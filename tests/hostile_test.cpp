@@ -231,7 +231,9 @@ TEST(Hostile, DeeplyNestedBodiesAre400AndTheMasterKeepsServing) {
   for (const auto& [path, method, body] :
        {std::tuple{"/master/quota", "POST", objects}, std::tuple{"/master/weights", "PUT", std::string(100000, '[')},
         std::tuple{"/master/quota", "POST", std::string(R"({"role":"web","guarantee":{"cpus":1e999}})")},
-        std::tuple{"/master/quota", "POST", std::string(R"({"role":"web","guarantee":{"cpus":1e300}})")}}) {
+        std::tuple{"/master/quota", "POST", std::string(R"({"role":"web","guarantee":{"cpus":1e300}})")},
+        std::tuple{"/master/quota", "POST", std::string(R"J({"role":"web","guarantee":{"cpus(web)":1}})J")},
+        std::tuple{"/master/quota", "POST", std::string(R"({"role":"web","guarantee":{"cpus:1;mem":1}})")}}) {
     Try<HttpResponse> r = send(port, method, path, body);
     ASSERT_TRUE(r) << path << ": " << r.error();
     EXPECT_EQ(r->status, 400) << path << " " << body.substr(0, 60) << " -> " << r->body;
@@ -324,6 +326,23 @@ TEST(Hostile, TruncatedHandshakesAndIdleHttpConnectionsAreClosed) {
     EXPECT_TRUE(closed_by_peer(fd, deadline_in(DEFAULT_TIMEOUT))) << "connection " << fd << " stayed open";
     ::close(fd);
   }
+  // A request trickled in a byte at a time (each within the idle timeout)
+  // is still cut off once it has taken longer than the timeout.
+  int slow = connect_to(port);
+  ASSERT_GE(slow, 0);
+  std::string request = "GET /master/health HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(64, 'p');
+  bool cut = false;
+  Deadline give_up = deadline_in(DEFAULT_TIMEOUT);
+  for (size_t i = 0; i < request.size() && !cut && Clock::now() < give_up; ++i) {
+    if (!send_all(slow, request.substr(i, 1))) {
+      cut = true;
+      break;
+    }
+    // 100 ms between bytes: the pacing of the attack, not synchronisation.
+    cut = closed_by_peer(slow, deadline_in(std::chrono::milliseconds(100)));
+  }
+  EXPECT_TRUE(cut) << "a request trickled in byte by byte stayed open";
+  ::close(slow);
   EXPECT_TRUE(cluster.master()->wait_for_line(std::regex("no complete handshake within 300 ms"),
                                               deadline_in(DEFAULT_TIMEOUT)));
   // A real peer (a slave) still registers and stays: its handshake completes.
