@@ -35,5 +35,27 @@ TEST(Upid, MasterAddressForms) {
   EXPECT_NE(zk.error().find("not supported yet"), std::string::npos);
 }
 
+// Found by the UPID fuzzer: a host with white space or control bytes was
+// accepted by parse_master_address() though parse_upid() refuses it.
+TEST(Upid, BothParsersRefuseHostsWithWhitespaceOrControlBytes) {
+  std::string nul_host("127.0.0.\0 \x08:65530", 17);
+  for (const std::string& bad : {nul_host, std::string("a b:5050"), std::string("host/x:5050"),
+                                 std::string("http://h\tx:5050"), std::string("m@h\x01st:1")}) {
+    Try<Upid> u = parse_master_address(bad);
+    EXPECT_TRUE(u.is_error()) << "accepted " << u->str();
+    if (u.is_error()) {
+      for (char c : u.error()) {
+        EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "unprintable byte in the error: " << u.error();
+      }
+    }
+  }
+  // Every address either parser accepts reads back the same through parse_upid.
+  for (const std::string& good : {std::string("127.0.0.1:5050"), std::string("master@10.0.0.1:5050"),
+                                  std::string("host-1.example_x:1"), std::string("[::1]:5050")}) {
+    Try<Upid> u = parse_master_address(good);
+    ASSERT_TRUE(u.is_some()) << good << ": " << u.error();
+  }
+}
+
 }  // namespace
 }  // namespace stoa
