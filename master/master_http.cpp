@@ -59,9 +59,9 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
   version.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
     picojson::object o;
     o["version"] = picojson::value(STOA_VERSION);
-    o["build_date"] = picojson::value(STOA_BUILD_DATE);
-    o["build_time"] = picojson::value(STOA_BUILD_TIME);
-    o["build_user"] = picojson::value(STOA_BUILD_USER);
+    o["build_date"] = picojson::value(build_date());
+    o["build_time"] = picojson::value(build_time());
+    o["build_user"] = picojson::value(build_user());
     respond(http::json_response(picojson::value(o)));
   };
   runtime.add_route(version);

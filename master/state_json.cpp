@@ -258,9 +258,9 @@ value framework_json(const MasterState& s, const FrameworkRecord& f) {
 value state_json(const MasterState& s) {
   object o;
   o["version"] = str(STOA_VERSION);
-  o["build_date"] = str(STOA_BUILD_DATE);
-  o["build_time"] = num(STOA_BUILD_TIME);
-  o["build_user"] = str(STOA_BUILD_USER);
+  o["build_date"] = str(build_date());
+  o["build_time"] = num(build_time());
+  o["build_user"] = str(build_user());
   o["start_time"] = num(s.start_time);
   o["elected_time"] = num(s.elected_time);
   o["id"] = str(s.info.id());

@@ -1,5 +1,7 @@
 #include "master/state_json.hpp"
 
+#include <ctime>
+
 #include <gtest/gtest.h>
 
 namespace stoa::master {
@@ -84,6 +86,11 @@ TEST(StateJson, TopLevelHasMesosKeys) {
   EXPECT_EQ(v.get("pid").get<std::string>(), "master@127.0.0.1:5050");
   EXPECT_EQ(v.get("activated_slaves").get<double>(), 1.0);
   EXPECT_EQ(v.get("flags").get("allocation_interval").get<std::string>(), "1secs");
+  // The real build time: after 2020, not in the future, and build_date says the same.
+  double built = v.get("build_time").get<double>();
+  EXPECT_GT(built, 1.6e9);
+  EXPECT_LE(built, static_cast<double>(std::time(nullptr)));
+  EXPECT_EQ(v.get("build_date").get<std::string>().size(), 19u) << v.get("build_date").get<std::string>();
 }
 
 TEST(StateJson, SlaveShapeWithResourceAccounting) {

@@ -922,7 +922,9 @@ class Slave {
   picojson::value state_json() {
     picojson::object o;
     o["version"] = picojson::value(STOA_VERSION);
-    o["build_date"] = picojson::value(STOA_BUILD_DATE);
+    o["build_date"] = picojson::value(build_date());
+    o["build_time"] = picojson::value(build_time());
+    o["build_user"] = picojson::value(build_user());
     o["start_time"] = picojson::value(start_time);
     o["id"] = picojson::value(slave_id);
     o["pid"] = picojson::value(opts.upid.str());
