@@ -9,8 +9,8 @@
 namespace stoa {
 
 // When this build was configured, as seconds since the epoch (UTC): CMake
-// stamps it into common/version.cpp at configure time (a fresh configure for
-// every release or CI build).
+// stamps it into common/version.cpp when the build directory is first
+// configured (every release or CI build configures a fresh one).
 double build_time();
 // The same instant as Mesos prints it ("2026-11-30 07:48:41").
 std::string build_date();
