@@ -7,8 +7,6 @@
 // as text that parses back to the same UPID; a master address parses to a
 // UPID whose str() parses too (except the known finding below).
 
-#include <algorithm>
-#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,11 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     STOA_FUZZ_CHECK(!u->id.empty() && !u->host.empty(), "empty id or host from '" + std::string(text) + "'");
-    if (parse == &stoa::parse_master_address &&
-        std::any_of(u->host.begin(), u->host.end(),
-                    [](char c) { return std::isspace(static_cast<unsigned char>(c)) || c == 0; })) {
-      // Known finding (tests/fuzz/crashes/upid/README.md): the host:port form
-      // accepts white space and NUL in the host, which parse_upid() refuses.
+    if (u->host.find(':') != std::string::npos) {
+      // Known finding (tests/fuzz/crashes/upid/README.md): str() writes an
+      // IPv6 host without its brackets, which parse_upid() refuses.
       continue;
     }
     std::string printed = u->str();
