@@ -17,8 +17,13 @@ struct Upid {
   std::string host;
   uint16_t port = 0;
 
-  std::string str() const { return id + "@" + host + ":" + std::to_string(port); }
-  std::string address() const { return host + ":" + std::to_string(port); }
+  // "id@host:port"; an IPv6 host is bracketed ("master@[::1]:5050") so the
+  // text parses back to the same UPID.
+  std::string str() const { return id + "@" + address(); }
+  std::string address() const {
+    bool ipv6 = host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
   bool operator==(const Upid&) const = default;
 };
 

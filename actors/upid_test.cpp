@@ -54,7 +54,12 @@ TEST(Upid, BothParsersRefuseHostsWithWhitespaceOrControlBytes) {
                                   std::string("host-1.example_x:1"), std::string("[::1]:5050")}) {
     Try<Upid> u = parse_master_address(good);
     ASSERT_TRUE(u.is_some()) << good << ": " << u.error();
+    Try<Upid> back = parse_upid(u->str());
+    ASSERT_TRUE(back.is_some()) << u->str() << ": " << back.error();
+    EXPECT_EQ(back->str(), u->str());
+    EXPECT_EQ(back->host, u->host);
   }
+  EXPECT_EQ(parse_upid("master@[::1]:5050")->str(), "master@[::1]:5050");
 }
 
 }  // namespace
