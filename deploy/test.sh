@@ -1,8 +1,77 @@
 #!/usr/bin/env bash
-# Set up, build and run every test (what CI runs).
+# Set up, build and run every test (what CI runs):
+#   1. the normal build's tests (ctest in ./build);
+#   2. a short run of every fuzz target (deploy/fuzz.sh, ./build-fuzz);
+#   3. the tests under ASan + UBSan (deploy/sanitize-test.sh, ./build-asan).
+# Ends with one "N passed, N failed" line over all three.
+# Env: STOA_TEST_JOBS (ctest -j), STOA_CI_FUZZ_SECONDS (per fuzz target,
+# default 5; 0 skips step 2), STOA_CI_SANITIZE (ci = every test but those
+# with an open finding, see docs/fuzzing.md (default) | all | 0 skips step 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/setup.sh
 deploy/build.sh
-cd build
-ctest --output-on-failure --timeout 300 -j"${STOA_TEST_JOBS:-2}"
+
+passed=0
+failed=0
+failures=()
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# count <name> <log>: adds the counts of ctest's or fuzz.sh's summary line.
+count() {
+  local line p f t
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$2" | tail -1 || true)
+  if [ -n "$line" ]; then
+    f=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+    t=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    p=$((t - f))
+  else
+    line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1 || true)
+    [ -n "$line" ] || { failed=$((failed + 1)); failures+=("$1 (no summary)"); return; }
+    p=$(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+# run <name> <command...>: runs a step, keeps going on failure.
+run() {
+  local name=$1 rc
+  shift
+  echo "==== $name: $*"
+  local start=$SECONDS
+  set +e
+  "$@" 2>&1 | tee "$logs/$name.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  echo "==== $name: exit $rc after $((SECONDS - start)) s"
+  count "$name" "$logs/$name.log"
+  if [ "$rc" -ne 0 ]; then
+    failures+=("$name")
+  fi
+}
+
+run tests bash -c 'cd build && ctest --output-on-failure --timeout 300 -j"${STOA_TEST_JOBS:-2}"'
+if [ ${#failures[@]} -ne 0 ]; then
+  # The normal tests come first and decide on their own.
+  echo "tests: $passed passed, $failed failed"
+  exit 1
+fi
+fuzz_seconds="${STOA_CI_FUZZ_SECONDS:-5}"
+if [ "$fuzz_seconds" != 0 ]; then
+  run fuzz deploy/fuzz.sh --seconds="$fuzz_seconds"
+fi
+case "${STOA_CI_SANITIZE:-ci}" in
+  0) ;;
+  all) run sanitize deploy/sanitize-test.sh ;;
+  *) run sanitize deploy/sanitize-test.sh --ci ;;
+esac
+
+if [ ${#failures[@]} -ne 0 ]; then
+  echo "test.sh: failed: ${failures[*]}" >&2
+  [ "$failed" -gt 0 ] || failed=${#failures[@]}
+fi
+echo "all: $passed passed, $failed failed"
+[ ${#failures[@]} -eq 0 ]
