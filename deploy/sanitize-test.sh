@@ -46,8 +46,10 @@ if [ "$ci" -eq 1 ]; then
   # "Findings"), which would fail every submission until their owners fix
   # them; they still run in the normal build's ctest. Remove an entry with
   # its fix.
-  known='^(ClusterHttp\.MalformedRequestGets400AndMasterKeepsServing)$'
-  ctest_args=(-E "$known" "${ctest_args[@]}")
+  known=''
+  if [ -n "$known" ]; then
+    ctest_args=(-E "$known" "${ctest_args[@]}")
+  fi
   # The one leak found so far is intermittent (a race at shutdown): checked
   # by local runs, not by CI until it is fixed.
   leaks=0

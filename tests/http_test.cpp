@@ -16,7 +16,7 @@ TEST(ClusterHttp, MalformedRequestGets400AndMasterKeepsServing) {
 
   for (const std::string& garbage :
        {std::string("GARBAGE\r\n\r\n"), std::string("GET /master/health HTTP/1.1\r\nContent-Length: nope\r\n\r\n"),
-        std::string("\x01\x02\x03\xff junk\r\n\r\n", 15)}) {
+        std::string("\x01\x02\x03\xff junk\r\n\r\n")}) {
     Try<HttpResponse> r = http_raw("127.0.0.1", port, garbage);
     ASSERT_TRUE(r) << r.error();
     EXPECT_EQ(r->status, 400) << "for request bytes '" << garbage << "'";
