@@ -76,6 +76,22 @@ bool send_all(int fd, const std::string& bytes) {
   return true;
 }
 
+void close_all(const std::vector<int>& fds) {
+  for (int fd : fds) {
+    ::close(fd);
+  }
+}
+
+// /master/health answers 200 before the deadline.
+bool serves_health(int port) {
+  return poll_until(
+      [&] {
+        Try<HttpResponse> r = http_get("127.0.0.1", port, "/master/health");
+        return r && r->status == 200;
+      },
+      deadline_in(DEFAULT_TIMEOUT));
+}
+
 // The master's internal actor port, from the discovery route.
 int actor_port_of(int http_port) {
   Try<picojson::value> v = http_get_json("127.0.0.1", http_port, "/__stoa__/processes");
@@ -369,15 +385,8 @@ TEST(Hostile, ConnectionsBeyondTheLimitAreClosedAndTheMasterKeepsServing) {
   EXPECT_GE(closed, 10);
   EXPECT_TRUE(cluster.master()->wait_for_line(std::regex("connections are open \\(--max_connections=20"),
                                               deadline_in(DEFAULT_TIMEOUT)));
-  for (int fd : fds) {
-    ::close(fd);
-  }
-  EXPECT_TRUE(poll_until(
-      [&] {
-        Try<HttpResponse> r = http_get("127.0.0.1", port, "/master/health");
-        return r && r->status == 200;
-      },
-      deadline_in(DEFAULT_TIMEOUT)));
+  close_all(fds);
+  EXPECT_TRUE(serves_health(port));
 }
 
 TEST(Hostile, OutOfDescriptorsTheMasterNeitherSpinsNorStopsServing) {
@@ -407,15 +416,8 @@ TEST(Hostile, OutOfDescriptorsTheMasterNeitherSpinsNorStopsServing) {
   double cpu = cpu_seconds((*master)->pid()) - cpu_before;
   double wall = std::chrono::duration<double>(Clock::now() - wall_before).count();
   EXPECT_LT(cpu, 0.5 * wall) << "the master used " << cpu << " s of CPU in " << wall << " s";
-  for (int fd : fds) {
-    ::close(fd);
-  }
-  EXPECT_TRUE(poll_until(
-      [&] {
-        Try<HttpResponse> r = http_get("127.0.0.1", port, "/master/health");
-        return r && r->status == 200;
-      },
-      deadline_in(DEFAULT_TIMEOUT)))
+  close_all(fds);
+  EXPECT_TRUE(serves_health(port))
       << "the master does not serve again once descriptors are free";
   EXPECT_TRUE((*master)->running());
 }
