@@ -518,11 +518,15 @@ Stats GuardedPort::stats() const {
 
 uint16_t GuardedPort::port() const { return guard_ ? guard_->port : 0; }
 
-caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::actor& whom, uint16_t port,
-                                           const std::string& ip, Limits limits) {
+namespace {
+
+// A listening socket on ip:port (0 = any) and its guard, named
+// "<what> ip:port" — the common start of both kinds of guarded port.
+caf::expected<std::pair<net::native_socket, std::shared_ptr<PortGuard>>> open_guarded(
+    caf::io::network::multiplexer& backend, uint16_t port, const std::string& ip, const std::string& what,
+    Limits limits) {
   ensure_reserve();
-  auto& mm = sys.middleman();
-  auto* mpx = dynamic_cast<net::default_multiplexer*>(&mm.backend());
+  auto* mpx = dynamic_cast<net::default_multiplexer*>(&backend);
   if (mpx == nullptr) {
     return caf::make_error(caf::sec::runtime_error, "the middleman has no default multiplexer");
   }
@@ -535,8 +539,21 @@ caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::ac
   guard->mpx = mpx;
   auto bound = net::local_port_of_fd(*fd);
   guard->port = bound ? *bound : 0;
-  guard->name = "actor port " + ip + ":" + std::to_string(guard->port);
-  caf::io::doorman_ptr doorman = caf::make_counted<GuardedDoorman>(*mpx, *fd, guard, true);
+  guard->name = what + " " + ip + ":" + std::to_string(guard->port);
+  return std::make_pair(*fd, std::move(guard));
+}
+
+}  // namespace
+
+caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::actor& whom, uint16_t port,
+                                           const std::string& ip, Limits limits) {
+  auto& mm = sys.middleman();
+  auto opened = open_guarded(mm.backend(), port, ip, "actor port", limits);
+  if (!opened) {
+    return std::move(opened.error());
+  }
+  auto& [fd, guard] = *opened;
+  caf::io::doorman_ptr doorman = caf::make_counted<GuardedDoorman>(*guard->mpx, fd, guard, true);
   auto basp = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
   std::set<std::string> sigs;
   caf::anon_send(basp, caf::publish_atom::value, std::move(doorman), guard->port,
@@ -547,21 +564,12 @@ caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::ac
 
 caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, uint16_t port,
                                             const std::string& ip, const std::string& name) {
-  ensure_reserve();
-  auto* mpx = dynamic_cast<net::default_multiplexer*>(&broker->backend());
-  if (mpx == nullptr) {
-    return caf::make_error(caf::sec::runtime_error, "the broker has no default multiplexer");
+  auto opened = open_guarded(broker->backend(), port, ip, name, Limits{});
+  if (!opened) {
+    return std::move(opened.error());
   }
-  auto fd = net::new_tcp_acceptor_impl(port, ip.empty() ? nullptr : ip.c_str(), true);
-  if (!fd) {
-    return std::move(fd.error());
-  }
-  auto guard = std::make_shared<PortGuard>();
-  guard->mpx = mpx;
-  auto bound = net::local_port_of_fd(*fd);
-  guard->port = bound ? *bound : 0;
-  guard->name = name + " " + ip + ":" + std::to_string(guard->port);
-  broker->add_doorman(caf::make_counted<GuardedDoorman>(*mpx, *fd, guard, false));
+  auto& [fd, guard] = *opened;
+  broker->add_doorman(caf::make_counted<GuardedDoorman>(*guard->mpx, fd, guard, false));
   caf::actor sweeper = spawn_sweeper(broker->system(), guard);
   broker->attach_functor([sweeper](const caf::error&) {
     caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);

@@ -6,8 +6,8 @@
 // callback (no locks needed) and speaks the slave protocol for you: it
 // resolves the slave (STOA_SLAVE_PID, with STOA_SLAVE_ACTOR_PORT when given),
 // monitors it, registers (RegisterExecutorMessage every
-// `registration_retry` until ExecutorRegisteredMessage, giving up after
-// `max_registration_attempts`), turns the slave's messages into callbacks,
+// `registration_retry` until ExecutorRegisteredMessage, retrying the resolve
+// too, and giving up `registration_timeout` after start), turns the slave's messages into callbacks,
 // and keeps every status update until the slave acknowledges it (re-sending
 // it every `status_update_retry` meanwhile).
 //
