@@ -34,6 +34,11 @@ STOA_ATOM(health, "health");
 STOA_ATOM(subscribe, "subscribe");
 STOA_ATOM(update, "update");
 STOA_ATOM(rescind, "rescind");
+// The master's timers (each sent by the master to itself only).
+STOA_ATOM(ping_timer, "ping_tmr");          // ping a slave, count a missed pong
+STOA_ATOM(reregister_timer, "rereg_tmr");   // a disconnected slave's time to come back
+STOA_ATOM(failover_timer, "failov_tmr");    // a disconnected framework's failover timeout
+STOA_ATOM(offer_timer, "offer_tmr");        // --offer_timeout of one offer
 
 #undef STOA_ATOM
 

@@ -15,6 +15,8 @@
 //   endpoints: "state", "state-summary", "slaves", "frameworks", "tasks",
 //              "metrics", "flags"
 
+#include <chrono>
+
 #include <caf/fwd.hpp>
 
 #include "actors/upid.hpp"
@@ -24,12 +26,22 @@ namespace stoa {
 class Runtime;
 }
 
+namespace stoa::metrics {
+class Registry;
+}
+
 namespace stoa::master {
 
 struct MasterOptions {
   MasterFlags flags;
   Upid upid;             // master@ip:port
   std::string hostname;  // advertised
+  // The process' metrics registry (Runtime::metrics()); null = the master
+  // keeps its own (tests).
+  metrics::Registry* metrics = nullptr;
+  // An allocation pass runs this long after an event that adds or frees
+  // resources (bursts coalesce into one pass).
+  std::chrono::milliseconds allocation_event_delay{2};
 };
 
 // Spawns the master actor. Errors (e.g. bad --weights) name the flag.

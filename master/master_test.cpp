@@ -2,6 +2,7 @@
 // slave and a framework: registration, subscription, offers, validation
 // and bad messages from the network.
 
+#include "master/allocator_actor.hpp"
 #include "master/master.hpp"
 
 #include <caf/all.hpp>
@@ -139,28 +140,35 @@ TEST_F(MasterTest, AnonymousAndUnknownMessagesChangeNothing) {
   EXPECT_GE(metrics.get("master/dropped_messages").get<double>(), 1.0);
 }
 
-// Timers are the master's own messages: from anyone else they are dropped and
-// counted (one stray periodic allocate_atom used to start a second loop).
-TEST_F(MasterTest, TimerMessagesFromOtherActorsAreDroppedAndCounted) {
-  // A counter not bumped yet may be absent (declared up front in a later issue).
+// Timers are the master's own messages and offers come from its allocator
+// actor only: from anyone else they are dropped and counted (a forged
+// allocation would offer resources nobody accounts for).
+TEST_F(MasterTest, TimerAndOfferMessagesFromOtherActorsAreDroppedAndCounted) {
+  // Every metric is declared up front: present before anything happened.
   auto number = [](const picojson::value& m, const char* key) {
-    return m.get(key).is<double>() ? m.get(key).get<double>() : 0.0;
+    EXPECT_TRUE(m.get(key).is<double>()) << key << " missing";
+    return m.get(key).is<double>() ? m.get(key).get<double>() : -1.0;
   };
   double dropped_before = number(get("metrics"), "master/dropped_messages");
-  double runs_before = number(get("metrics"), "allocator/mesos/allocation_runs");
+  EXPECT_EQ(number(get("metrics"), "master/offers_sent"), 0.0);
   caf::scoped_actor stranger{rt_->system()};
   constexpr int N = 200;
+  allocator::Allocation forged;
+  forged.framework_id = "F1";
+  forged.slave_id = "S1";
+  forged.role = "*";
+  forged.resources = *Resources::parse("cpus:1;mem:64");
   for (int i = 0; i < N; ++i) {
-    stranger->send(master_, allocate_atom_v, true);
+    stranger->send(master_, offers_atom_v, allocator::Allocations{forged});
   }
-  stranger->send(master_, tick_atom_v, std::string("S1"), uint64_t{0});
-  stranger->send(master_, timeout_atom_v, std::string("S1"), uint64_t{0});
-  stranger->send(master_, exited_atom_v, std::string("F1"), uint64_t{0});
-  stranger->send(master_, rescind_atom_v, std::string("O1"));
+  stranger->send(master_, ping_timer_atom_v, std::string("S1"), uint64_t{0});
+  stranger->send(master_, reregister_timer_atom_v, std::string("S1"), uint64_t{0});
+  stranger->send(master_, failover_timer_atom_v, std::string("F1"), uint64_t{0});
+  stranger->send(master_, offer_timer_atom_v, std::string("O1"));
   picojson::value metrics = get("metrics");
   EXPECT_EQ(number(metrics, "master/dropped_messages") - dropped_before, N + 4.0);
-  // No run was triggered by them (the periodic 50 ms loop may add a few).
-  EXPECT_LT(number(metrics, "allocator/mesos/allocation_runs") - runs_before, N / 4.0);
+  EXPECT_EQ(number(metrics, "master/offers_sent"), 0.0);
+  EXPECT_EQ(number(metrics, "master/outstanding_offers"), 0.0);
 }
 
 TEST_F(MasterTest, SubscribeOfferAndValidateLaunches) {

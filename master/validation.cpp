@@ -29,6 +29,14 @@ std::optional<std::string> validate_role(const std::string& role) {
   return std::nullopt;
 }
 
+std::vector<std::string> framework_roles(const FrameworkInfo& info) {
+  std::vector<std::string> roles(info.roles().begin(), info.roles().end());
+  if (roles.empty()) {
+    roles.push_back(info.has_role() ? info.role() : "*");
+  }
+  return roles;
+}
+
 std::optional<std::string> validate_framework_info(const FrameworkInfo& info,
                                                    const std::optional<std::string>& whitelist) {
   if (info.name().empty()) {

@@ -17,6 +17,9 @@
 namespace stoa::master {
 
 // Name, user, roles (and the --roles whitelist when given: comma-separated).
+// The roles a framework subscribes to: `roles`, else its `role`, else "*".
+std::vector<std::string> framework_roles(const FrameworkInfo& info);
+
 std::optional<std::string> validate_framework_info(const FrameworkInfo& info,
                                                    const std::optional<std::string>& whitelist);
 

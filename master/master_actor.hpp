@@ -1,0 +1,154 @@
+#pragma once
+// The master actor's state and handlers (internal to master/). One class,
+// its methods grouped by concept in one file each:
+//
+//   master.cpp      the message table, spawn, guards, ids, metrics
+//   slaves.cpp      registration, re-registration, pings, disconnection,
+//                   removal
+//   frameworks.cpp  subscribe (new, retry, failover), calls, disconnection,
+//                   failover timeout, teardown
+//   offers.cpp      offers from the allocator actor, decline, accept,
+//                   rescind/offer timeout, the accounting checks
+//   tasks.cpp       status updates, kill, acknowledge, reconcile, messages
+//                   between frameworks and executors
+//   operator.cpp    HTTP views and operator updates (weights, quota) over
+//                   pure renderers (state_json.cpp, operator_json.cpp)
+//
+// Every timer message is accepted only from the master itself
+// (`from_self`), operator requests only from actors of this process.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+#include <caf/actor_addr.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "common/metrics.hpp"
+#include "common/task_state.hpp"
+#include "common/uuid.hpp"
+#include "master/allocator_actor.hpp"
+#include "master/master.hpp"
+#include "master/master_state.hpp"
+
+namespace stoa::master {
+
+class Master;
+using master_actor = caf::stateful_actor<Master>;
+using StatusReply = std::tuple<int, std::string>;
+
+class Master {
+ public:
+  // User-declared so CAF default-constructs the state (an aggregate would be
+  // built from the actor pointer in C++20).
+  Master() = default;
+  static inline const char* name = "master";
+
+  master_actor* self = nullptr;
+  MasterOptions opts;
+  MasterState st;
+  allocator::allocator_actor alloc;
+  // The process registry (MasterOptions::metrics) or our own.
+  std::shared_ptr<metrics::Registry> own_metrics;
+  metrics::Registry* metrics = nullptr;
+  uint64_t next_framework = 0;
+  uint64_t next_slave = 0;
+  uint64_t next_offer = 0;
+  std::optional<Duration> offer_timeout;
+  // Checked after every allocation pass when STOA_CHECK_INVARIANTS=1 (tests).
+  bool check_invariants = false;
+  // Updates sent to the allocator that change its accounting; the exact
+  // cross-check compares views taken while none was in flight.
+  uint64_t alloc_updates = 0;
+  bool accounting_check_pending = false;
+  // O(1) lookup of the sender of a message.
+  std::unordered_map<caf::actor_addr, std::string> slave_ids;
+  std::unordered_map<caf::actor_addr, std::string> framework_ids;
+
+  // --- master.cpp: guards, ids, bookkeeping ----------------------------------
+  caf::actor sender_actor();
+  bool from_self(const char* what);
+  bool from_this_process(const char* what);
+  void drop_message(const char* what);
+  std::string new_framework_id();
+  SlaveRecord* slave_by_handle(const caf::actor_addr& addr);
+  FrameworkRecord* framework_by_handle(const caf::actor_addr& addr);
+  void set_slave_handle(SlaveRecord& s, const caf::actor& handle);
+  void set_framework_handle(FrameworkRecord& f, const caf::actor& handle);
+  // Sends to the allocator; `changes_accounting` marks updates that move
+  // resources (see check_accounting).
+  template <class T>
+  void tell_allocator(T msg, bool changes_accounting = true) {
+    if (changes_accounting) {
+      ++alloc_updates;
+    }
+    self->send(alloc, std::move(msg));
+  }
+  void count(const std::string& name, double by = 1) { metrics->inc(name, by); }
+  void count_task_state(TaskState state);
+  void on_down(const caf::down_msg& dm);
+
+  // --- slaves.cpp ------------------------------------------------------------
+  std::optional<std::string> check_slave_info(const SlaveInfo& info, Resources* total);
+  void on_register_slave(internal::RegisterSlaveMessage& m);
+  void on_reregister_slave(internal::ReregisterSlaveMessage& m);
+  void on_unregister_slave(internal::UnregisterSlaveMessage& m);
+  void schedule_ping(const std::string& id);
+  void on_ping_tick(const std::string& id, uint64_t generation);
+  void on_pong();
+  void disconnect_slave(SlaveRecord& s);
+  void on_reregister_timeout(const std::string& id, uint64_t generation);
+  void lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,
+                 const std::string& message);
+  void remove_slave(std::string id, std::string why, const char* reason_metric);
+  bool from_slave(const std::string& slave_id);
+
+  // --- frameworks.cpp --------------------------------------------------------
+  void send_event(FrameworkRecord& f, const scheduler::Event& e);
+  void send_subscribed(FrameworkRecord& f, bool reregistered);
+  void send_error(const caf::actor& to, const std::string& message);
+  void on_call(scheduler::Call& call);
+  void on_subscribe(const caf::actor& from, scheduler::Call& call);
+  FrameworkRecord& add_framework(const caf::actor& from, FrameworkInfo info, const std::string& pid);
+  void disconnect_framework(FrameworkRecord& f);
+  void on_failover_timeout(const std::string& fid, uint64_t generation);
+  void remove_framework(std::string fid, const std::string& why);
+
+  // --- offers.cpp ------------------------------------------------------------
+  void on_offers(allocator::Allocations& allocations);
+  void remove_offer(const std::string& offer_id, bool rescind, std::optional<double> refuse);
+  void on_offer_timeout(const std::string& offer_id);
+  void on_decline(FrameworkRecord& f, const scheduler::Call::Decline& d);
+  void on_accept(FrameworkRecord& f, const scheduler::Call::Accept& accept);
+  void verify_invariants();
+  void check_accounting();
+
+  // --- tasks.cpp -------------------------------------------------------------
+  void send_master_update(FrameworkRecord& f, const TaskInfo& task, TaskState state,
+                          TaskStatus::Reason reason, const std::string& message);
+  void remove_task(FrameworkRecord& f, const Task& task, bool release);
+  void on_status_update(internal::StatusUpdateMessage& m);
+  void on_kill(FrameworkRecord& f, const scheduler::Call::Kill& k);
+  void on_acknowledge(FrameworkRecord& f, const scheduler::Call::Acknowledge& ack);
+  void on_reconcile(FrameworkRecord& f, const scheduler::Call::Reconcile& r);
+  void on_framework_message(FrameworkRecord& f, const scheduler::Call::Message& m);
+  void on_exited_executor(internal::ExitedExecutorMessage& m);
+  void on_executor_message(internal::ExecutorToFrameworkMessage& m);
+
+  // --- operator.cpp ----------------------------------------------------------
+  caf::result<int, std::string> on_state_request(const std::string& endpoint,
+                                                 const std::map<std::string, std::string>& query);
+  caf::result<int, std::string> on_update_request(const std::string& endpoint, const std::string& method,
+                                                  const std::string& path, const std::string& body);
+  StatusReply render(const std::string& endpoint, const std::map<std::string, std::string>& query);
+  void refresh_gauges();
+};
+
+// Declares every master metric (Mesos' names) in `registry`.
+void declare_master_metrics(metrics::Registry& registry);
+
+}  // namespace stoa::master

@@ -1,0 +1,309 @@
+// Slave lifecycle in the master: registration, re-registration (known and
+// unknown slaves), health pings, disconnection and removal.
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "common/logging.hpp"
+#include "common/task_state.hpp"
+#include "master/master_actor.hpp"
+#include "master/validation.hpp"
+
+namespace stoa::master {
+
+using namespace stoa::internal;
+
+std::optional<std::string> Master::check_slave_info(const SlaveInfo& info, Resources* total) {
+  Try<Resources> r = Resources::from_proto(info.resources());
+  if (r.is_error()) {
+    return "invalid resources: " + r.error();
+  }
+  if (info.hostname().empty()) {
+    return "empty hostname";
+  }
+  *total = *r;
+  return std::nullopt;
+}
+
+void Master::on_register_slave(RegisterSlaveMessage& m) {
+  count("master/messages_register_slave");
+  caf::actor from = sender_actor();
+  if (!from) {
+    return;
+  }
+  Resources total;
+  if (auto err = check_slave_info(m.slave(), &total)) {
+    LOG_WARNING << "Ignoring registration of slave " << m.pid() << ": " << *err;
+    ShutdownMessage sm;
+    sm.set_message("Invalid registration: " + *err);
+    self->send(from, sm);
+    return;
+  }
+  for (auto& [id, s] : st.slaves) {
+    if (s.pid == m.pid()) {
+      if (s.active && s.handle == from) {
+        // A retried registration: answer again with the same id.
+        SlaveRegisteredMessage reply;
+        reply.mutable_slave_id()->set_value(id);
+        self->send(from, reply);
+        return;
+      }
+      LOG_INFO << "Slave " << m.pid() << " registers again; removing its old instance " << id;
+      remove_slave(id, "slave restarted", "master/slave_removals/reason_registered");
+      break;
+    }
+  }
+  std::string id = st.info.id() + "-S" + std::to_string(next_slave++);
+  SlaveRecord s;
+  s.id = id;
+  s.info = m.slave();
+  s.info.mutable_id()->set_value(id);
+  s.pid = m.pid();
+  s.total = total;
+  s.registered_time = now_seconds();
+  self->monitor(from);
+  tell_allocator(allocator::AddSlave{id, total, {}});
+  SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+  set_slave_handle(added, from);
+  count("master/slave_registrations");
+  LOG_INFO << "Registered slave " << id << " at " << m.pid() << " (" << m.slave().hostname() << ") with "
+           << total.to_string();
+  SlaveRegisteredMessage reply;
+  reply.mutable_slave_id()->set_value(id);
+  self->send(from, reply);
+  schedule_ping(id);
+}
+
+void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
+  count("master/messages_reregister_slave");
+  caf::actor from = sender_actor();
+  if (!from || !m.slave().has_id()) {
+    return;
+  }
+  Resources total;
+  if (auto err = check_slave_info(m.slave(), &total)) {
+    LOG_WARNING << "Ignoring re-registration of slave " << m.pid() << ": " << *err;
+    return;
+  }
+  const std::string id = m.slave().id().value();
+  auto it = st.slaves.find(id);
+  if (it != st.slaves.end()) {
+    SlaveRecord& s = it->second;
+    if (s.handle != from) {
+      self->demonitor(s.handle);
+      set_slave_handle(s, from);
+      self->monitor(from);
+    }
+    s.pid = m.pid();
+    s.reregistered_time = now_seconds();
+    s.missed_pings = 0;
+    s.pong_pending = false;
+    ++s.disconnect_generation;
+    if (!s.active) {
+      s.active = true;
+      tell_allocator(allocator::ActivateSlave{id}, false);
+    }
+    LOG_INFO << "Re-registered known slave " << id << " at " << m.pid();
+  } else {
+    // Unknown (e.g. this master restarted with an in-memory registry):
+    // admit it with its id and rebuild its frameworks and tasks.
+    for (const FrameworkInfo& fi : m.frameworks()) {
+      if (!fi.has_id() || st.frameworks.count(fi.id().value())) {
+        continue;
+      }
+      FrameworkRecord f;
+      f.id = fi.id().value();
+      f.info = fi;
+      f.roles = framework_roles(fi);
+      f.active = false;
+      f.connected = false;
+      f.recovered = true;
+      f.registered_time = now_seconds();
+      tell_allocator(allocator::AddFramework{f.id, f.roles, {}, false});
+      st.frameworks.emplace(f.id, std::move(f));
+    }
+    SlaveRecord s;
+    s.id = id;
+    s.info = m.slave();
+    s.pid = m.pid();
+    s.total = total;
+    s.registered_time = now_seconds();
+    s.reregistered_time = s.registered_time;
+    self->monitor(from);
+    std::map<std::string, Resources> used;
+    for (const Task& t : m.tasks()) {
+      auto f = st.frameworks.find(t.framework_id().value());
+      if (f == st.frameworks.end() || is_terminal_state(t.state())) {
+        continue;
+      }
+      Try<Resources> r = Resources::from_proto(t.resources());
+      if (r.is_some()) {
+        used[f->first] += *r;
+      }
+      f->second.tasks[t.task_id().value()] = t;
+      s.tasks.insert({f->first, t.task_id().value()});
+    }
+    tell_allocator(allocator::AddSlave{id, total, used});
+    SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+    set_slave_handle(added, from);
+    LOG_INFO << "Re-registered unknown slave " << id << " at " << m.pid() << " with " << m.tasks_size()
+             << " tasks";
+  }
+  count("master/slave_reregistrations");
+  SlaveReregisteredMessage reply;
+  reply.mutable_slave_id()->set_value(id);
+  self->send(from, reply);
+  schedule_ping(id);
+}
+
+void Master::on_unregister_slave(UnregisterSlaveMessage& m) {
+  count("master/messages_unregister_slave");
+  SlaveRecord* s = slave_by_handle(self->current_sender() ? self->current_sender()->address() : caf::actor_addr{});
+  if (s != nullptr && s->id == m.slave_id().value()) {
+    remove_slave(s->id, "slave unregistered", "master/slave_removals/reason_unregistered");
+  }
+}
+
+void Master::schedule_ping(const std::string& id) {
+  auto it = st.slaves.find(id);
+  if (it == st.slaves.end()) {
+    return;
+  }
+  self->delayed_send(self, opts.flags.slave_ping_timeout, ping_timer_atom_v, id, it->second.disconnect_generation);
+}
+
+void Master::on_ping_tick(const std::string& id, uint64_t generation) {
+  auto it = st.slaves.find(id);
+  if (it == st.slaves.end() || it->second.disconnect_generation != generation) {
+    return;
+  }
+  SlaveRecord& s = it->second;
+  if (s.pong_pending) {
+    ++s.missed_pings;
+    if (s.missed_pings >= opts.flags.max_slave_ping_timeouts) {
+      LOG_WARNING << "Removing slave " << id << ": " << s.missed_pings << " pings missed";
+      remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy");
+      return;
+    }
+  }
+  if (s.active) {
+    PingSlaveMessage ping;
+    ping.set_connected(true);
+    s.pong_pending = true;
+    self->send(s.handle, ping);
+  }
+  schedule_ping(id);
+}
+
+void Master::on_pong() {
+  if (!self->current_sender()) {
+    return;
+  }
+  if (SlaveRecord* s = slave_by_handle(self->current_sender()->address())) {
+    s->pong_pending = false;
+    s->missed_pings = 0;
+  }
+}
+
+// The slave's connection broke: stop offering it and give it
+// --slave_reregister_timeout to come back.
+void Master::disconnect_slave(SlaveRecord& s) {
+  LOG_INFO << "Slave " << s.id << " at " << s.pid << " disconnected";
+  s.active = false;
+  ++s.disconnect_generation;
+  tell_allocator(allocator::DeactivateSlave{s.id}, false);
+  std::vector<std::string> offers(s.offers.begin(), s.offers.end());
+  for (const std::string& oid : offers) {
+    remove_offer(oid, true, std::nullopt);
+  }
+  // Tasks of frameworks that do not checkpoint cannot survive.
+  std::vector<std::pair<std::string, std::string>> lost;
+  for (const auto& key : s.tasks) {
+    auto f = st.frameworks.find(key.first);
+    if (f != st.frameworks.end() && !f->second.info.checkpoint()) {
+      lost.push_back(key);
+    }
+  }
+  for (const auto& [fid, tid] : lost) {
+    lose_task(fid, tid, TaskStatus::REASON_SLAVE_DISCONNECTED, "Slave " + s.id + " disconnected");
+  }
+  self->delayed_send(self, opts.flags.slave_reregister_timeout, reregister_timer_atom_v, s.id,
+                     s.disconnect_generation);
+}
+
+void Master::on_reregister_timeout(const std::string& id, uint64_t generation) {
+  auto it = st.slaves.find(id);
+  if (it != st.slaves.end() && !it->second.active && it->second.disconnect_generation == generation) {
+    remove_slave(id, "slave did not re-register within --slave_reregister_timeout",
+                 "master/slave_removals/reason_unregistered");
+  }
+}
+
+// Marks a task lost: the framework learns it, resources go back.
+void Master::lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,
+                       const std::string& message) {
+  auto f = st.frameworks.find(fid);
+  if (f == st.frameworks.end()) {
+    return;
+  }
+  auto t = f->second.tasks.find(tid);
+  if (t == f->second.tasks.end()) {
+    return;
+  }
+  Task task = t->second;
+  TaskStatus status;
+  *status.mutable_task_id() = task.task_id();
+  status.set_state(TASK_LOST);
+  status.set_reason(reason);
+  status.set_source(TaskStatus::SOURCE_MASTER);
+  status.set_message(message);
+  status.set_timestamp(now_seconds());
+  *status.mutable_slave_id() = task.slave_id();
+  bool was_terminal = is_terminal_state(task.state());
+  task.set_state(TASK_LOST);
+  *task.add_statuses() = status;
+  scheduler::Event e;
+  e.set_type(scheduler::Event::UPDATE);
+  *e.mutable_update()->mutable_status() = status;
+  send_event(f->second, e);
+  count("master/tasks_lost");
+  remove_task(f->second, task, !was_terminal);
+}
+
+// By value: callers pass the record's own id (or the map key), which the
+// erase below frees. `reason_metric` is Mesos' removal-reason counter.
+void Master::remove_slave(std::string id, std::string why, const char* reason_metric) {
+  auto it = st.slaves.find(id);
+  if (it == st.slaves.end()) {
+    return;
+  }
+  std::vector<std::string> offers(it->second.offers.begin(), it->second.offers.end());
+  for (const std::string& oid : offers) {
+    remove_offer(oid, true, std::nullopt);
+  }
+  auto tasks = it->second.tasks;
+  for (const auto& [fid, tid] : tasks) {
+    lose_task(fid, tid, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + id + " removed: " + why);
+  }
+  if (it->second.handle) {
+    self->demonitor(it->second.handle);
+  }
+  set_slave_handle(it->second, caf::actor{});
+  tell_allocator(allocator::RemoveSlave{id});
+  st.slaves.erase(it);
+  count("master/slave_removals");
+  count(reason_metric);
+  LOG_INFO << "Removed slave " << id << ": " << why;
+}
+
+// True when the current message comes from the registered slave `slave_id`.
+bool Master::from_slave(const std::string& slave_id) {
+  SlaveRecord* s = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
+  if (s == nullptr || s->id != slave_id) {
+    LOG_WARNING << "Dropping a message that claims to come from slave " << slave_id << " but was not sent by it";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace stoa::master

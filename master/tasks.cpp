@@ -1,0 +1,253 @@
+// Tasks in the master: status updates from slaves, kill, acknowledgement,
+// reconciliation, and the messages between frameworks and executors.
+
+#include <caf/all.hpp>
+
+#include "common/logging.hpp"
+#include "common/task_state.hpp"
+#include "master/master_actor.hpp"
+
+namespace stoa::master {
+
+using namespace stoa::internal;
+using stoa::scheduler::Call;
+using stoa::scheduler::Event;
+
+// An update the master itself generates: no uuid, never acknowledged.
+void Master::send_master_update(FrameworkRecord& f, const TaskInfo& task, TaskState state,
+                                TaskStatus::Reason reason, const std::string& message) {
+  Event e;
+  e.set_type(Event::UPDATE);
+  TaskStatus* s = e.mutable_update()->mutable_status();
+  *s->mutable_task_id() = task.task_id();
+  s->set_state(state);
+  s->set_reason(reason);
+  s->set_source(TaskStatus::SOURCE_MASTER);
+  s->set_message(message);
+  s->set_timestamp(now_seconds());
+  if (task.has_slave_id()) {
+    *s->mutable_slave_id() = task.slave_id();
+  }
+  count_task_state(state);
+  send_event(f, e);
+}
+
+// Moves a task to completed_tasks; `release` returns its resources.
+void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
+  const std::string& tid = task.task_id().value();
+  const std::string& sid = task.slave_id().value();
+  if (release) {
+    Try<Resources> r = Resources::from_proto(task.resources());
+    if (r.is_some()) {
+      tell_allocator(allocator::RecoverResources{f.id, sid, std::move(*r), std::nullopt});
+    }
+  }
+  if (auto s = st.slaves.find(sid); s != st.slaves.end()) {
+    s->second.tasks.erase({f.id, tid});
+  }
+  f.tasks.erase(tid);
+  f.completed_tasks.push_back(task);
+  while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
+    f.completed_tasks.pop_front();
+  }
+}
+
+void Master::on_status_update(StatusUpdateMessage& m) {
+  count("master/messages_status_update");
+  const internal::StatusUpdate& u = m.update();
+  if (!self->current_sender()) {
+    LOG_WARNING << "Dropping an anonymous status update for task " << u.status().task_id().value();
+    count("master/invalid_status_updates");
+    return;
+  }
+  SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
+  if (slave == nullptr || !slave->active) {
+    LOG_WARNING << "Dropping a status update for task " << u.status().task_id().value()
+                << " from a slave that is not registered (it retries after registering)";
+    count("master/invalid_status_updates");
+    return;
+  }
+  auto f = st.frameworks.find(u.framework_id().value());
+  if (f == st.frameworks.end()) {
+    LOG_WARNING << "Dropping a status update for task " << u.status().task_id().value()
+                << " of unknown framework " << u.framework_id().value();
+    count("master/invalid_status_updates");
+    return;
+  }
+  FrameworkRecord& fw = f->second;
+  auto t = fw.tasks.find(u.status().task_id().value());
+  if (t == fw.tasks.end()) {
+    // Unknown task (e.g. already completed): still forward so the
+    // framework can acknowledge and the slave can clean up.
+    Event e;
+    e.set_type(Event::UPDATE);
+    *e.mutable_update()->mutable_status() = u.status();
+    send_event(fw, e);
+    return;
+  }
+  Task& task = t->second;
+  TaskState latest = u.has_latest_state() ? u.latest_state() : u.status().state();
+  bool was_terminal = is_terminal_state(task.state());
+  task.set_state(latest);
+  task.set_status_update_state(u.status().state());
+  task.set_status_update_uuid(u.uuid());
+  bool known = false;
+  for (const TaskStatus& s : task.statuses()) {
+    known |= s.uuid() == u.status().uuid() && s.state() == u.status().state();
+  }
+  if (!known) {
+    TaskStatus s = u.status();
+    s.clear_message();
+    s.clear_data();
+    *task.add_statuses() = s;
+    count_task_state(u.status().state());
+  }
+  count("master/valid_status_updates");
+  Event e;
+  e.set_type(Event::UPDATE);
+  *e.mutable_update()->mutable_status() = u.status();
+  send_event(fw, e);
+  if (!was_terminal && is_terminal_state(latest)) {
+    // Release resources as soon as the task is terminal on the slave,
+    // even before the framework acknowledges (Mesos does the same).
+    Try<Resources> r = Resources::from_proto(task.resources());
+    if (r.is_some()) {
+      tell_allocator(allocator::RecoverResources{fw.id, task.slave_id().value(), std::move(*r), std::nullopt});
+    }
+  }
+  if (is_terminal_state(u.status().state()) && u.uuid().empty()) {
+    Task copy = task;
+    remove_task(fw, copy, false);
+  }
+}
+
+void Master::on_kill(FrameworkRecord& f, const Call::Kill& k) {
+  auto it = f.tasks.find(k.task_id().value());
+  if (it == f.tasks.end()) {
+    TaskInfo t;
+    *t.mutable_task_id() = k.task_id();
+    if (k.has_slave_id()) {
+      *t.mutable_slave_id() = k.slave_id();
+    }
+    send_master_update(f, t, TASK_LOST, TaskStatus::REASON_RECONCILIATION,
+                       "Task " + k.task_id().value() + " is unknown to the master");
+    return;
+  }
+  auto s = st.slaves.find(it->second.slave_id().value());
+  if (s == st.slaves.end() || !s->second.active) {
+    return;  // re-sent by the framework later; the slave is away
+  }
+  KillTaskMessage kill;
+  kill.mutable_framework_id()->set_value(f.id);
+  *kill.mutable_task_id() = k.task_id();
+  if (k.has_kill_policy()) {
+    *kill.mutable_kill_policy() = k.kill_policy();
+  }
+  self->send(s->second.handle, kill);
+}
+
+void Master::on_acknowledge(FrameworkRecord& f, const Call::Acknowledge& ack) {
+  auto s = st.slaves.find(ack.slave_id().value());
+  if (s == st.slaves.end() || !s->second.active) {
+    count("master/invalid_status_update_acknowledgements");
+    return;  // the slave retries the update later
+  }
+  auto t = f.tasks.find(ack.task_id().value());
+  if (t != f.tasks.end() && t->second.has_status_update_uuid() && t->second.status_update_uuid() == ack.uuid() &&
+      is_terminal_state(t->second.status_update_state())) {
+    Task task = t->second;
+    remove_task(f, task, false);
+  }
+  StatusUpdateAcknowledgementMessage m;
+  *m.mutable_slave_id() = ack.slave_id();
+  m.mutable_framework_id()->set_value(f.id);
+  *m.mutable_task_id() = ack.task_id();
+  m.set_uuid(ack.uuid());
+  self->send(s->second.handle, m);
+  count("master/valid_status_update_acknowledgements");
+}
+
+void Master::on_reconcile(FrameworkRecord& f, const Call::Reconcile& r) {
+  auto send_state = [&](const Task& t) {
+    Event e;
+    e.set_type(Event::UPDATE);
+    TaskStatus* s = e.mutable_update()->mutable_status();
+    *s->mutable_task_id() = t.task_id();
+    *s->mutable_slave_id() = t.slave_id();
+    s->set_state(t.has_status_update_state() ? t.status_update_state() : t.state());
+    s->set_source(TaskStatus::SOURCE_MASTER);
+    s->set_reason(TaskStatus::REASON_RECONCILIATION);
+    s->set_timestamp(now_seconds());
+    send_event(f, e);
+  };
+  if (r.tasks_size() == 0) {
+    for (const auto& [tid, t] : f.tasks) {
+      send_state(t);
+    }
+    return;
+  }
+  for (const auto& rt : r.tasks()) {
+    auto it = f.tasks.find(rt.task_id().value());
+    if (it != f.tasks.end()) {
+      send_state(it->second);
+      continue;
+    }
+    TaskInfo t;
+    *t.mutable_task_id() = rt.task_id();
+    if (rt.has_slave_id()) {
+      *t.mutable_slave_id() = rt.slave_id();
+    }
+    send_master_update(f, t, TASK_LOST, TaskStatus::REASON_RECONCILIATION, "Reconciliation: task is unknown");
+  }
+}
+
+void Master::on_framework_message(FrameworkRecord& f, const Call::Message& m) {
+  auto s = st.slaves.find(m.slave_id().value());
+  if (s == st.slaves.end() || !s->second.active) {
+    count("master/invalid_framework_to_executor_messages");
+    return;
+  }
+  FrameworkToExecutorMessage out;
+  *out.mutable_slave_id() = m.slave_id();
+  out.mutable_framework_id()->set_value(f.id);
+  *out.mutable_executor_id() = m.executor_id();
+  out.set_data(m.data());
+  self->send(s->second.handle, out);
+}
+
+void Master::on_exited_executor(ExitedExecutorMessage& m) {
+  if (!from_slave(m.slave_id().value())) {
+    count("master/dropped_messages");
+    return;
+  }
+  auto f = st.frameworks.find(m.framework_id().value());
+  if (f == st.frameworks.end()) {
+    return;
+  }
+  Event e;
+  e.set_type(Event::FAILURE);
+  *e.mutable_failure()->mutable_slave_id() = m.slave_id();
+  *e.mutable_failure()->mutable_executor_id() = m.executor_id();
+  e.mutable_failure()->set_status(m.status());
+  send_event(f->second, e);
+}
+
+void Master::on_executor_message(ExecutorToFrameworkMessage& m) {
+  count("master/messages_executor_to_framework");
+  if (!from_slave(m.slave_id().value())) {
+    count("master/dropped_messages");
+    return;
+  }
+  auto f = st.frameworks.find(m.framework_id().value());
+  if (f == st.frameworks.end()) {
+    return;
+  }
+  Event e;
+  e.set_type(Event::MESSAGE);
+  *e.mutable_message()->mutable_slave_id() = m.slave_id();
+  *e.mutable_message()->mutable_executor_id() = m.executor_id();
+  e.mutable_message()->set_data(m.data());
+  send_event(f->second, e);
+}
+
+}  // namespace stoa::master
