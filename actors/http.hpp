@@ -6,7 +6,12 @@
 // broker, on the middleman's event loop. Handlers must not block; they answer
 // at once or from a `self->request(...).then(...)` continuation.
 //
-// Protocol (all implemented in http.cpp, each covered by http_test.cpp):
+// Implementation: http_request_parser.cpp (parsing and its limits),
+// http_routes.cpp (the route table and /help), http_server.cpp (the broker:
+// connections, dispatch, ordering, timeouts), http.cpp (the helpers below);
+// tests: http_parsing_test.cpp, http_server_test.cpp, http_client_test.cpp.
+//
+// Protocol (each point covered by those tests):
 // * Requests are parsed with http_parser (Content-Length and chunked bodies,
 //   data split across reads).
 // * HTTP/1.1 keeps connections alive unless `Connection: close`; HTTP/1.0

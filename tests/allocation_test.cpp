@@ -25,6 +25,8 @@ TEST(ClusterAllocation, WeightsChangeAtRunTimeAndBadInputChangesNothing) {
   ASSERT_TRUE(w) << w.error();
   ASSERT_EQ(json_array(*w).size(), 1u);
   EXPECT_EQ(json_number(json_at(json_array(*w)[0], "weight")), 2.0);
+  Try<picojson::value> before = master_snapshot(port);
+  ASSERT_TRUE(before) << before.error();
 
   for (const std::string& bad : {std::string(R"([{"role":"web","weight":-1}])"),
                                  std::string(R"([{"role":"web","weight":0}])"),
@@ -36,6 +38,10 @@ TEST(ClusterAllocation, WeightsChangeAtRunTimeAndBadInputChangesNothing) {
     EXPECT_EQ(r->status, 400) << bad << " -> " << r->body;
     EXPECT_NE(r->body.find("message"), std::string::npos) << r->body;
   }
+  // Nothing an operator can see changed: roles, weights, quota, state.
+  Try<picojson::value> after = master_snapshot(port);
+  ASSERT_TRUE(after) << after.error();
+  EXPECT_EQ(snapshot_difference(*before, *after), "");
   w = http_get_json("127.0.0.1", port, "/master/weights");
   ASSERT_TRUE(w);
   EXPECT_EQ(json_number(json_at(json_array(*w)[0], "weight")), 2.0);  // unchanged
@@ -55,6 +61,8 @@ TEST(ClusterAllocation, QuotaIsValidatedSetShownAndRemoved) {
   ASSERT_TRUE(cluster.start_slave("cpus:4;mem:2048;disk:1000;ports:[31000-32000]"));
   ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
   int port = cluster.master_port();
+  Try<picojson::value> before = master_snapshot(port);
+  ASSERT_TRUE(before) << before.error();
 
   for (const std::string& bad :
        {std::string(R"({"role":"web","guarantee":"cpus:100"})"),          // above the cluster
@@ -67,6 +75,9 @@ TEST(ClusterAllocation, QuotaIsValidatedSetShownAndRemoved) {
     ASSERT_TRUE(r) << r.error();
     EXPECT_EQ(r->status, 400) << bad << " -> " << r->body;
   }
+  Try<picojson::value> after = master_snapshot(port);
+  ASSERT_TRUE(after) << after.error();
+  EXPECT_EQ(snapshot_difference(*before, *after), "");
   Try<picojson::value> q = http_get_json("127.0.0.1", port, "/master/quota");
   ASSERT_TRUE(q);
   EXPECT_TRUE(json_array(json_at(*q, "infos")).empty());

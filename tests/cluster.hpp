@@ -19,6 +19,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <picojson.h>
@@ -171,12 +172,54 @@ std::string json_string(const picojson::value& v);
 double json_number(const picojson::value& v);
 
 // ---------------------------------------------------------------------------
+// Checks every cluster must pass (cluster_checks.cpp).
+
+// The number of slaves in a /master/state body whose "active" is true. Error
+// naming the slave when one has no boolean "active" field, or when "slaves"
+// is not an array: a missing field is a broken view, never "active".
+Try<size_t> count_active_slaves(const picojson::value& state);
+
+// "master/invariant_violations" of a /metrics/snapshot body. Error when the
+// counter is missing or not a number (the master declares it up front).
+Try<double> invariant_violations(const picojson::value& metrics);
+
+// The lines of `master`'s log that report a broken accounting invariant
+// (the master logs each violation at ERROR level, STOA_CHECK_INVARIANTS=1).
+// Read from the log, so it works for a master that was killed too.
+std::vector<std::string> invariant_violations_logged(const Process& master);
+
+// The operator paths a snapshot holds.
+const std::vector<std::string>& snapshot_paths();
+
+// `body` (the JSON of `path`, one of snapshot_paths()) without what changes
+// on its own while nothing happens: timestamps and uptimes, and everything
+// that depends on the offers in flight (offers, offered resources, a role's
+// allocation and share, a quota's consumption, a framework's used + offered
+// total). What an operator set (weights, quota guarantees, roles, flags) and
+// what the master admitted (slaves and their totals, frameworks, tasks and
+// their statuses, used resources) stays.
+picojson::value without_volatile_fields(const std::string& path, picojson::value body);
+
+// {"<path>": body without volatile fields} for every snapshot path, fetched
+// from the master at 127.0.0.1:port. Two snapshots are equal when bad input
+// changed nothing an operator or a client can observe.
+Try<picojson::value> master_snapshot(int port, Deadline deadline = deadline_in(DEFAULT_TIMEOUT));
+
+// "" when the snapshots are equal, else each path that differs with both
+// bodies.
+std::string snapshot_difference(const picojson::value& before, const picojson::value& after);
+
+// ---------------------------------------------------------------------------
 // A cluster: one master and any number of slaves, each in its own work dir
 // under one TempDir, plus helpers to run clients against it.
 //
-// The destructor prints the tail of every log when the current test has
-// failed, stops every process it started, and SIGKILLs anything left running
-// inside the temp dir (executors and tasks of killed slaves).
+// Every master it starts, restarted ones included, runs with
+// STOA_CHECK_INVARIANTS=1. The destructor fails the test when the running
+// master's "master/invariant_violations" is missing or not 0, or when any
+// master's log (killed ones included) reports a violation; then it prints the
+// tail of every log when the current test has failed, stops every process it
+// started, and SIGKILLs anything left running inside the temp dir (executors
+// and tasks of killed slaves).
 class Cluster {
  public:
   Cluster();
@@ -203,7 +246,8 @@ class Cluster {
   // Starts the master and `slaves` slaves with default resources and waits
   // until all are active; the error says which step failed.
   Try<bool> start_with_slaves(size_t slaves);
-  // Waits until /master/state lists `count` active slaves.
+  // Waits until /master/state lists `count` active slaves. A slave without
+  // an "active" field fails the test at once (see count_active_slaves).
   bool wait_for_active_slaves(size_t count, Deadline deadline);
 
   // The HTTP port a slave logged, and its work dir.
@@ -211,6 +255,8 @@ class Cluster {
   const std::string& slave_work_dir(size_t index) const { return slave_work_dirs_.at(index); }
   Process* slave(size_t index) const { return slaves_.at(index); }
   Process* master() const { return master_; }
+  // Every master started so far, in order (restarted ones included).
+  const std::vector<Process*>& masters() const { return masters_; }
 
   // Prints the last `lines` lines of every log to stderr.
   void print_logs(size_t lines = 40) const;
@@ -228,9 +274,19 @@ class Cluster {
   Try<Process*> restart_master(const std::string& label, const std::vector<std::string>& extra_args = {});
 
  private:
+  // Starts stoa-master with `args` and `env` plus STOA_CHECK_INVARIANTS=1,
+  // logging to "<dir>/<label>.log", and waits for its "listening on" line;
+  // returns it with its port. `what` names it in errors.
+  Try<std::pair<Process*, int>> start_checked_master(const std::string& label, const std::vector<std::string>& args,
+                                                     const std::map<std::string, std::string>& env,
+                                                     const std::string& what);
+  // Fails the current test when a master broke an accounting invariant.
+  void expect_invariants_held();
+
   TempDir dir_;
   std::vector<std::unique_ptr<Process>> processes_;
   Process* master_ = nullptr;
+  std::vector<Process*> masters_;
   int master_port_ = 0;
   std::vector<Process*> slaves_;
   std::vector<int> slave_ports_;

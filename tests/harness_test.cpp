@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 #include <thread>
 
@@ -157,6 +158,124 @@ TEST(ClusterHarness, HttpClientReportsRefusedConnections) {
   Try<HttpResponse> r = http_get("127.0.0.1", ntohs(addr.sin_port), "/", deadline_in(2s));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("connect"), std::string::npos) << r.error();
+}
+
+picojson::value parse(const std::string& text) {
+  picojson::value v;
+  std::string err = picojson::parse(v, text);
+  EXPECT_TRUE(err.empty()) << err << " in " << text;
+  return v;
+}
+
+TEST(ClusterHarness, SlaveWithoutActiveFieldIsAnErrorNotActive) {
+  Try<size_t> two = count_active_slaves(
+      parse(R"({"slaves":[{"id":"s1","active":true},{"id":"s2","active":false},{"id":"s3","active":true}]})"));
+  ASSERT_TRUE(two) << two.error();
+  EXPECT_EQ(*two, 2U);
+  Try<size_t> none = count_active_slaves(parse(R"({"slaves":[]})"));
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_EQ(*none, 0U);
+  // A slave whose "active" is missing or not a boolean is a broken view.
+  for (const std::string& slave : {std::string(R"({"id":"s9"})"), std::string(R"({"id":"s9","active":"yes"})"),
+                                   std::string(R"({"id":"s9","active":1})")}) {
+    Try<size_t> n = count_active_slaves(parse(R"({"slaves":[{"id":"s1","active":true},)" + slave + "]}"));
+    ASSERT_FALSE(n) << slave << " counted as " << *n;
+    EXPECT_NE(n.error().find("s9"), std::string::npos) << n.error();
+  }
+  EXPECT_FALSE(count_active_slaves(parse(R"({"frameworks":[]})")));
+}
+
+TEST(ClusterHarness, InvariantCounterMustBePresent) {
+  Try<double> two = invariant_violations(parse(R"({"master/invariant_violations":2})"));
+  ASSERT_TRUE(two) << two.error();
+  EXPECT_EQ(*two, 2.0);
+  EXPECT_FALSE(invariant_violations(parse(R"({"master/uptime_secs":1})")));
+  EXPECT_FALSE(invariant_violations(parse(R"({"master/invariant_violations":"0"})")));
+}
+
+TEST(ClusterHarness, InvariantViolationsAreReadFromAnyMastersLog) {
+  TempDir dir;
+  Try<std::unique_ptr<Process>> bad = Process::start(
+      "/bin/sh",
+      {"-c", "echo 'I1130 05:27:01.752007 8605 master.cpp:75] Master started'; "
+             "echo 'E1130 05:27:02.000001 8605 master.cpp:260] Allocator invariant violated: slave s1 total != sum'; "
+             "echo 'E1130 05:27:02.000002 8605 master.cpp:266] Slave s1 has cpus:3 used or offered but only cpus:2'"},
+      dir.path() + "/bad.log");
+  ASSERT_TRUE(bad) << bad.error();
+  ASSERT_TRUE((*bad)->wait_exit(deadline_in(5s)));
+  EXPECT_EQ(invariant_violations_logged(**bad).size(), 2U);
+  Try<std::unique_ptr<Process>> good =
+      Process::start("/bin/sh", {"-c", "echo 'I1130 05:27:01.752007 8605 master.cpp:75] Master started'"},
+                     dir.path() + "/good.log");
+  ASSERT_TRUE(good) << good.error();
+  ASSERT_TRUE((*good)->wait_exit(deadline_in(5s)));
+  EXPECT_TRUE(invariant_violations_logged(**good).empty());
+}
+
+TEST(ClusterHarness, SnapshotsIgnoreTimesAndOffersButNotWhatWasSetOrAdmitted) {
+  auto snapshot = [](const std::string& roles, const std::string& weights, const std::string& quota,
+                     const std::string& state) {
+    picojson::object o;
+    o["/master/roles"] = without_volatile_fields("/master/roles", parse(roles));
+    o["/master/weights"] = without_volatile_fields("/master/weights", parse(weights));
+    o["/master/quota"] = without_volatile_fields("/master/quota", parse(quota));
+    o["/master/state"] = without_volatile_fields("/master/state", parse(state));
+    return picojson::value(o);
+  };
+  const std::string weights = R"([{"role":"web","weight":2}])";
+  const std::string quota = R"({"infos":[{"role":"web","guarantee":{"cpus":1}}]})";
+  picojson::value before = snapshot(
+      R"({"roles":[{"name":"web","weight":2,"resources":{"cpus":1},"allocated":{"cpus":0},"offered":{"cpus":1},
+          "share":0.5,"reserved":{},"quota":{"guarantee":{"cpus":1},"consumed":{"cpus":1}}}]})",
+      weights, quota,
+      R"({"start_time":1,"slaves":[{"id":"s1","active":true,"registered_time":1,"resources":{"cpus":2},
+          "offered_resources":{"cpus":1}}],
+          "frameworks":[{"id":"f1","resources":{"cpus":1.5},"used_resources":{"cpus":0.5},"offers":[{"id":"o1"}],
+          "tasks":[{"id":"t1","state":"TASK_RUNNING","statuses":[{"state":"TASK_RUNNING","timestamp":5}]}]}]})");
+  // Other times, other offers: the same snapshot.
+  picojson::value later = snapshot(
+      R"({"roles":[{"name":"web","weight":2,"resources":{"cpus":0.5},"allocated":{"cpus":0},"offered":{},
+          "share":0.25,"reserved":{},"quota":{"guarantee":{"cpus":1},"consumed":{"cpus":0.5}}}]})",
+      weights, quota,
+      R"({"start_time":1,"slaves":[{"id":"s1","active":true,"registered_time":1,"resources":{"cpus":2},
+          "offered_resources":{}}],
+          "frameworks":[{"id":"f1","resources":{"cpus":0.5},"used_resources":{"cpus":0.5},"offers":[],
+          "tasks":[{"id":"t1","state":"TASK_RUNNING","statuses":[{"state":"TASK_RUNNING","timestamp":7}]}]}]})");
+  EXPECT_EQ(snapshot_difference(before, later), "");
+  // A changed weight, a lost task or an inactive slave is a difference.
+  picojson::value reweighted = snapshot(
+      R"({"roles":[{"name":"web","weight":3}]})", R"([{"role":"web","weight":3}])", quota,
+      R"({"start_time":1,"slaves":[{"id":"s1","active":false,"resources":{"cpus":2}}],
+          "frameworks":[{"id":"f1","used_resources":{},"tasks":[]}]})");
+  std::string diff = snapshot_difference(before, reweighted);
+  for (const char* path : {"/master/roles", "/master/weights", "/master/state"}) {
+    EXPECT_NE(diff.find(std::string(path) + " changed"), std::string::npos) << path << " in:\n" << diff;
+  }
+  EXPECT_EQ(diff.find("/master/quota changed"), std::string::npos) << diff;
+}
+
+TEST(ClusterHarness, EveryMasterChecksInvariantsRestartedOnesToo) {
+  STOA_REQUIRE_BINARIES("stoa-master");
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  auto checks_invariants = [](const Process* p) {
+    std::vector<pid_t> pids = processes_with_marker("STOA_CHECK_INVARIANTS=1");
+    return std::find(pids.begin(), pids.end(), p->pid()) != pids.end();
+  };
+  EXPECT_TRUE(checks_invariants(cluster.master())) << "the first master runs without STOA_CHECK_INVARIANTS=1";
+  cluster.master()->kill(SIGKILL);
+  ASSERT_TRUE(cluster.master()->wait_exit(deadline_in(5s)));
+  Try<Process*> second = cluster.restart_master("master-restarted");
+  ASSERT_TRUE(second) << second.error();
+  EXPECT_TRUE(checks_invariants(*second)) << "the restarted master runs without STOA_CHECK_INVARIANTS=1";
+  ASSERT_EQ(cluster.masters().size(), 2U);
+  EXPECT_EQ(cluster.masters()[1], *second);
+  // The counter the destructor reads is there on the restarted master.
+  Try<picojson::value> metrics = http_get_json("127.0.0.1", cluster.master_port(), "/metrics/snapshot");
+  ASSERT_TRUE(metrics) << metrics.error();
+  Try<double> violations = invariant_violations(*metrics);
+  ASSERT_TRUE(violations) << violations.error();
+  EXPECT_EQ(*violations, 0.0);
 }
 
 }  // namespace

@@ -150,11 +150,9 @@ void expect_cluster_intact(Cluster& cluster, size_t slaves, const std::string& r
   EXPECT_EQ(health->status, 200);
   Try<picojson::value> state = cluster.state();
   ASSERT_TRUE(state) << state.error();
-  size_t active = 0;
-  for (const picojson::value& s : json_array(json_at(*state, "slaves"))) {
-    active += json_at(s, "active").is<bool>() && json_at(s, "active").get<bool>() ? 1 : 0;
-  }
-  EXPECT_EQ(active, slaves);
+  Try<size_t> active = count_active_slaves(*state);
+  ASSERT_TRUE(active) << active.error();
+  EXPECT_EQ(*active, slaves);
   if (!running_task.empty()) {
     bool found = false;
     for (const picojson::value& f : json_array(json_at(*state, "frameworks"))) {
@@ -205,6 +203,8 @@ TEST(Hostile, NonFiniteTinyDuplicateAndEmptyWeightsAre400AndNothingIsLost) {
   std::string task = start_long_task(cluster);
   ASSERT_FALSE(task.empty()) << "no task reached TASK_RUNNING";
   int port = cluster.master_port();
+  Try<picojson::value> before = master_snapshot(port);
+  ASSERT_TRUE(before) << before.error();
 
   struct Case {
     std::string body;
@@ -222,6 +222,9 @@ TEST(Hostile, NonFiniteTinyDuplicateAndEmptyWeightsAre400AndNothingIsLost) {
     EXPECT_NE(r->body.find(c.mentions), std::string::npos) << c.body << " -> " << r->body;
   }
   // Nothing changed, nothing lost; the views that divide by weights render.
+  Try<picojson::value> after = master_snapshot(port);
+  ASSERT_TRUE(after) << after.error();
+  EXPECT_EQ(snapshot_difference(*before, *after), "");
   Try<picojson::value> w = http_get_json("127.0.0.1", port, "/master/weights");
   ASSERT_TRUE(w) << w.error();
   EXPECT_TRUE(json_array(*w).empty()) << w->serialize();
@@ -240,6 +243,8 @@ TEST(Hostile, DeeplyNestedBodiesAre400AndTheMasterKeepsServing) {
   ASSERT_TRUE(cluster.start_slave());
   ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
   int port = cluster.master_port();
+  Try<picojson::value> before = master_snapshot(port);
+  ASSERT_TRUE(before) << before.error();
   std::string objects;
   for (int i = 0; i < 50000; ++i) {
     objects += "{\"a\":";
@@ -255,6 +260,9 @@ TEST(Hostile, DeeplyNestedBodiesAre400AndTheMasterKeepsServing) {
     EXPECT_EQ(r->status, 400) << path << " " << body.substr(0, 60) << " -> " << r->body;
   }
   EXPECT_TRUE(cluster.master()->running()) << cluster.master()->describe_exit();
+  Try<picojson::value> after = master_snapshot(port);
+  ASSERT_TRUE(after) << after.error();
+  EXPECT_EQ(snapshot_difference(*before, *after), "");
   expect_cluster_intact(cluster, 1);
 }
 

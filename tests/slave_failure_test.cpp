@@ -23,7 +23,11 @@ std::map<std::string, bool> slaves_in_state(Cluster& cluster) {
   }
   for (const auto& s : json_array(json_at(*state, "slaves"))) {
     const picojson::value& active = json_at(s, "active");
-    out[json_string(json_at(s, "id"))] = !active.is<bool>() || active.get<bool>();
+    if (!active.is<bool>()) {  // a broken view, not an active slave
+      ADD_FAILURE() << "a slave in /master/state has no boolean \"active\": " << s.serialize();
+      continue;
+    }
+    out[json_string(json_at(s, "id"))] = active.get<bool>();
   }
   return out;
 }

@@ -23,6 +23,7 @@
 #include "common/attributes.hpp"
 #include "common/flags.hpp"
 #include "common/resources.hpp"
+#include "common/strings.hpp"
 #include "master/master_flags.hpp"
 #include "master/validation.hpp"
 #include "slave/slave_flags.hpp"
@@ -40,21 +41,6 @@ void check_duration(const std::string& text) {
   std::string printed = stoa::format_duration(*d);
   STOA_FUZZ_CHECK(stoa::parse_duration(printed).is_some(),
                   "format_duration() of '" + text + "' does not parse: '" + printed + "'");
-}
-
-// Splits on `sep` as the master does for --roles and --min_allocatable_resources.
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t pos = text.find(sep, start);
-    out.push_back(text.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
-    if (pos == std::string::npos) {
-      break;
-    }
-    start = pos + 1;
-  }
-  return out;
 }
 
 }  // namespace
@@ -97,11 +83,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (master.roles) {
-      for (const std::string& role : split(*master.roles, ',')) {
+      for (const std::string& role : stoa::split(*master.roles, ',')) {
         (void)stoa::master::validate_role(role);
       }
     }
-    for (const std::string& part : split(master.min_allocatable_resources, '|')) {
+    for (const std::string& part : stoa::split(master.min_allocatable_resources, '|')) {
       (void)stoa::Resources::parse(part);
     }
   }

@@ -1,0 +1,433 @@
+// The server broker: accepting connections (up to max_connections), feeding
+// the parser, dispatching requests to handlers, writing responses in request
+// order (with ?jsonp= and HEAD), 504 for a late handler and closing idle
+// connections.
+#include "actors/http.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <memory>
+#include <type_traits>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/guarded_io.hpp"
+#include "actors/http_server_core.hpp"
+#include "common/logging.hpp"
+#include "common/strings.hpp"
+
+namespace stoa::http {
+
+namespace detail {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("http_tick")>;
+using idle_atom = caf::atom_constant<caf::atom("http_idle")>;
+
+// How long spawn_server waits for the broker to bind.
+constexpr auto BIND_WAIT = std::chrono::seconds(10);
+
+bool valid_jsonp_callback(const std::string& cb) {
+  if (cb.empty() || cb.size() > 128) {
+    return false;
+  }
+  for (char ch : cb) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '$' || ch == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool starts_with_json(const std::string& content_type) {
+  return lower(content_type).rfind("application/json", 0) == 0;
+}
+
+}  // namespace
+
+// ---- ServerCore ----------------------------------------------------------
+
+Connection* ServerCore::find(uint64_t conn_id) {
+  auto i = conn_ids.find(conn_id);
+  if (i == conn_ids.end()) {
+    return nullptr;
+  }
+  auto j = conns.find(i->second);
+  return j == conns.end() ? nullptr : j->second.get();
+}
+
+void ServerCore::on_new_connection(caf::io::connection_handle hdl) {
+  if (conns.size() >= opts.max_connections) {
+    // Over the limit: the newest connection goes, the server keeps serving.
+    ++refused;
+    auto now = Clock::now();
+    if (now - last_refusal_log >= std::chrono::seconds(5)) {
+      LOG_WARNING << "Closing a new HTTP connection from " << self->remote_addr(hdl) << ": "
+                  << conns.size() << " connections are open (--max_connections=" << opts.max_connections
+                  << "; " << refusals_unlogged << " more closed since the last message)";
+      last_refusal_log = now;
+      refusals_unlogged = 0;
+    } else {
+      ++refusals_unlogged;
+    }
+    self->close(hdl);
+    return;
+  }
+  auto c = std::make_unique<Connection>();
+  c->id = next_conn_id++;
+  c->hdl = hdl;
+  c->core = this;
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c.get();
+  auto addr = self->remote_addr(hdl);
+  if (!addr.empty()) {
+    c->peer = addr + ":" + std::to_string(self->remote_port(hdl));
+  }
+  conn_ids[c->id] = hdl;
+  conns[hdl] = std::move(c);
+  // 16 KiB per read: every open connection holds a buffer this large.
+  self->configure_read(hdl, caf::io::receive_policy::at_most(16 * 1024));
+}
+
+void ServerCore::on_data(caf::io::connection_handle hdl, const std::vector<char>& buf) {
+  auto i = conns.find(hdl);
+  if (i == conns.end()) {
+    return;
+  }
+  Connection& c = *i->second;
+  c.last_activity = Clock::now();
+  if (c.parsing_done) {
+    return;
+  }
+  size_t n = http_parser_execute(&c.parser, &parser_settings(), buf.data(), buf.size());
+  auto err = static_cast<http_errno>(c.parser.http_errno);
+  if (c.error_status != 0) {
+    fail_connection(c, c.error_status, c.error_message);
+  } else if (!c.parsing_done && err != HPE_OK) {
+    if (err == HPE_HEADER_OVERFLOW) {
+      fail_connection(c, 431, "request headers are too large");
+    } else {
+      fail_connection(c, 400, std::string("malformed HTTP request: ") +
+                                  http_errno_description(err));
+    }
+  } else if (!c.parsing_done && c.parser.upgrade) {
+    // We speak no other protocol: answer what we parsed, then close.
+    c.parsing_done = true;
+    if (!c.slots.empty()) {
+      c.slots.back().close_after = true;
+    }
+  } else if (!c.parsing_done && n != buf.size()) {
+    fail_connection(c, 400, "malformed HTTP request");
+  }
+  uint64_t conn_id = c.id;
+  auto parsed = std::move(c.completed);
+  c.completed.clear();
+  for (auto& pr : parsed) {
+    dispatch(conn_id, pr);  // may respond and even erase the connection
+  }
+  write_ready(conn_id);
+}
+
+void ServerCore::fail_connection(Connection& c, int status, const std::string& message) {
+  c.parsing_done = true;
+  Slot slot;
+  slot.seq = c.next_seq++;
+  slot.ready = true;
+  slot.close_after = true;
+  slot.bytes = serialize_response(error_response(status, message), true);
+  c.slots.push_back(std::move(slot));
+}
+
+void ServerCore::dispatch(uint64_t conn_id, ParsedRequest& pr) {
+  const Request& req = pr.request;
+  const Route* route = match(req.path);
+  if (route == nullptr) {
+    respond(conn_id, pr.seq, error_response(404, "no route for '" + req.path + "'"));
+    return;
+  }
+  bool allowed = false;
+  for (const auto& m : route->methods) {
+    // HEAD is served by GET routes (the body is dropped when writing).
+    allowed = allowed || m == req.method || (req.method == "HEAD" && m == "GET");
+  }
+  std::string allow = join(route->methods, ", ");
+  if (!allowed) {
+    auto resp = error_response(405, "method " + req.method + " is not allowed for '" +
+                                        req.path + "'; use " + allow);
+    resp.headers.emplace_back("Allow", allow);
+    respond(conn_id, pr.seq, std::move(resp));
+    return;
+  }
+  if (Connection* c = find(conn_id)) {
+    for (auto& slot : c->slots) {
+      if (slot.seq == pr.seq) {
+        slot.deadline = Clock::now() + opts.handler_timeout;
+        deadlines.emplace(*slot.deadline, conn_id, pr.seq);
+        schedule_tick();
+        break;
+      }
+    }
+  }
+  std::weak_ptr<ServerCore> weak = weak_from_this();
+  uint64_t seq = pr.seq;
+  Responder responder = [weak, conn_id, seq](Response resp) {
+    if (auto core = weak.lock()) {
+      core->respond(conn_id, seq, std::move(resp));
+    }
+  };
+  try {
+    route->handler(self, req, std::move(responder));
+  } catch (const std::exception& e) {
+    respond(conn_id, seq, error_response(500, std::string("handler failed: ") + e.what()));
+  } catch (...) {
+    respond(conn_id, seq, error_response(500, "handler failed with an unknown exception"));
+  }
+}
+
+void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
+  Connection* c = find(conn_id);
+  if (c == nullptr) {
+    return;  // the client went away
+  }
+  Slot* slot = nullptr;
+  for (auto& s : c->slots) {
+    if (s.seq == seq) {
+      slot = &s;
+      break;
+    }
+  }
+  if (slot == nullptr || slot->ready) {
+    return;  // already answered (or timed out)
+  }
+  if (!slot->jsonp.empty() && starts_with_json(resp.content_type)) {
+    if (valid_jsonp_callback(slot->jsonp)) {
+      resp.body = slot->jsonp + "(" + resp.body + ");";
+      resp.content_type = "application/javascript";
+    } else {
+      resp = error_response(400, "invalid jsonp callback name");
+    }
+  }
+  if (slot->deadline) {
+    deadlines.erase({*slot->deadline, conn_id, seq});
+    slot->deadline.reset();
+  }
+  slot->bytes = serialize_response(resp, slot->close_after);
+  if (slot->head) {
+    slot->bytes.resize(slot->bytes.size() - resp.body.size());
+  }
+  slot->ready = true;
+  write_ready(conn_id);
+}
+
+void ServerCore::write_ready(uint64_t conn_id) {
+  Connection* c = find(conn_id);
+  if (c == nullptr) {
+    return;
+  }
+  bool wrote = false;
+  while (!c->slots.empty() && c->slots.front().ready) {
+    Slot& s = c->slots.front();
+    self->write(c->hdl, s.bytes.size(), s.bytes.data());
+    wrote = true;
+    if (s.close_after) {
+      self->flush(c->hdl);
+      auto hdl = c->hdl;
+      self->close(hdl);  // graceful: buffered bytes are still sent
+      erase(hdl);
+      return;
+    }
+    c->slots.pop_front();
+  }
+  if (wrote) {
+    c->last_activity = Clock::now();
+    self->flush(c->hdl);
+  }
+}
+
+void ServerCore::erase(caf::io::connection_handle hdl) {
+  auto i = conns.find(hdl);
+  if (i == conns.end()) {
+    return;
+  }
+  for (auto& s : i->second->slots) {
+    if (s.deadline) {
+      deadlines.erase({*s.deadline, i->second->id, s.seq});
+    }
+  }
+  conn_ids.erase(i->second->id);
+  conns.erase(i);
+}
+
+void ServerCore::on_closed(caf::io::connection_handle hdl) { erase(hdl); }
+
+void ServerCore::schedule_tick() {
+  if (tick_pending || deadlines.empty()) {
+    return;
+  }
+  auto wait = std::get<0>(*deadlines.begin()) - Clock::now();
+  auto delay = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(wait),
+                        std::chrono::milliseconds(1));
+  tick_pending = true;
+  self->delayed_send(self, delay + std::chrono::milliseconds(1), tick_atom::value);
+}
+
+void ServerCore::on_tick() {
+  tick_pending = false;
+  auto now = Clock::now();
+  while (!deadlines.empty() && std::get<0>(*deadlines.begin()) <= now) {
+    auto [deadline, conn_id, seq] = *deadlines.begin();
+    deadlines.erase(deadlines.begin());
+    respond(conn_id, seq,
+            error_response(504, "the handler did not respond within " +
+                                    std::to_string(opts.handler_timeout.count()) + " ms"));
+  }
+  schedule_tick();
+}
+
+// Closes connections that have no request in flight and have sent nothing
+// for `idle_timeout` (idle keep-alive connections and half-sent requests).
+void ServerCore::on_idle_check() {
+  auto now = Clock::now();
+  std::vector<caf::io::connection_handle> idle;
+  for (const auto& [hdl, c] : conns) {
+    bool idle_for_long = c->slots.empty() && now - c->last_activity >= opts.idle_timeout;
+    // One byte now and then must not keep a request open forever.
+    bool request_too_slow = c->request_started && now - *c->request_started >= opts.idle_timeout;
+    if (idle_for_long || request_too_slow) {
+      idle.push_back(hdl);
+    }
+  }
+  for (const auto& hdl : idle) {
+    ++idle_closed;
+    self->close(hdl);
+    erase(hdl);
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::BIND_WAIT;
+using detail::Clock;
+using detail::help_route;
+using detail::idle_atom;
+using detail::ServerCore;
+using detail::tick_atom;
+
+// ---- the broker ------------------------------------------------------------
+
+// The user-declared constructor keeps CAF from constructing the state from
+// the actor pointer (C++20 aggregate paren-init makes that "possible").
+struct ServerState {
+  ServerState() = default;
+  std::shared_ptr<ServerCore> core;
+  static inline const char* name = "stoa.http.server";
+};
+
+using ServerBroker = caf::stateful_actor<ServerState, caf::io::broker>;
+static_assert(!std::is_constructible_v<ServerState, ServerBroker*>);
+
+using BindPromise = std::shared_ptr<std::promise<caf::expected<uint16_t>>>;
+
+caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Route> routes,
+                          BindPromise bound) {
+  auto core = std::make_shared<ServerCore>();
+  core->self = self;
+  core->opts = std::move(opts);
+  self->state.core = core;
+  core->add_route(help_route(core));
+  for (auto& r : routes) {
+    core->add_route(std::move(r));
+  }
+  auto res = guard::add_guarded_doorman(self, core->opts.port, core->opts.host, "HTTP port");
+  if (!res) {
+    bound->set_value(res.error());
+    self->quit(res.error());
+    return {};
+  }
+  bound->set_value(*res);
+  auto idle_period = std::clamp<std::chrono::milliseconds>(core->opts.idle_timeout / 4,
+                                                           std::chrono::milliseconds(10),
+                                                           std::chrono::milliseconds(5000));
+  self->delayed_send(self, idle_period, idle_atom::value);
+  self->set_default_handler(
+      [](caf::scheduled_actor* s, caf::message_view&) -> caf::result<caf::message> {
+        if (s->current_message_id().is_request()) {
+          return caf::sec::unexpected_message;
+        }
+        return caf::message{};  // async: drop quietly (cookbook §3)
+      });
+  self->set_error_handler([](caf::error&) {});
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    // Any exit message stops the server: shutdown must never hang on us.
+    self->state.core->conns.clear();
+    self->close_all();
+    self->quit(msg.reason);
+  });
+  return {
+      [self](const caf::io::new_connection_msg& msg) {
+        self->state.core->on_new_connection(msg.handle);
+      },
+      [self](const caf::io::new_data_msg& msg) {
+        self->state.core->on_data(msg.handle, msg.buf);
+      },
+      [self](const caf::io::connection_closed_msg& msg) {
+        self->state.core->on_closed(msg.handle);
+      },
+      // Losing the listening socket leaves a process nobody can reach: a
+      // failure for the supervisor, not a clean stop.
+      [self](const caf::io::acceptor_closed_msg&) {
+        self->quit(caf::make_error(caf::sec::runtime_error, "the HTTP listening socket was closed"));
+      },
+      [self](tick_atom) {
+        if (self->current_sender() == self->ctrl()) {
+          self->state.core->on_tick();
+        }
+      },
+      [self, idle_period](idle_atom) {
+        if (self->current_sender() == self->ctrl()) {
+          self->state.core->on_idle_check();
+          self->delayed_send(self, idle_period, idle_atom::value);
+        }
+      },
+      [self](add_route_atom, Route& r) { self->state.core->add_route(std::move(r)); },
+      [self](stats_atom) {
+        const auto& core = *self->state.core;
+        return ServerStats{core.conns.size(), core.deadlines.size(), core.requests, core.idle_closed,
+                           core.refused};
+      },
+  };
+}
+
+}  // namespace
+
+caf::expected<Server> spawn_server(caf::actor_system& sys, ServerOptions opts,
+                                   std::vector<Route> routes) {
+  auto bound = std::make_shared<std::promise<caf::expected<uint16_t>>>();
+  auto result = bound->get_future();
+  caf::actor actor =
+      sys.middleman().spawn_broker(server_main, std::move(opts), std::move(routes), bound);
+  if (result.wait_for(BIND_WAIT) != std::future_status::ready) {
+    caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    return caf::make_error(caf::sec::cannot_open_port,
+                           "the HTTP server broker did not start (spawn_server called "
+                           "from inside a broker?)");
+  }
+  auto port = result.get();
+  if (!port) {
+    return std::move(port.error());
+  }
+  return Server{std::move(actor), *port};
+}
+
+void add_route(const Server& server, Route route) {
+  caf::anon_send(server.actor, add_route_atom_v, std::move(route));
+}
+
+}  // namespace stoa::http

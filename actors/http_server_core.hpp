@@ -1,0 +1,123 @@
+#pragma once
+// The server's internals, shared by the files that implement actors/http.hpp:
+//   http_request_parser.cpp  http_parser callbacks (one Connection each) and
+//                            parse_requests()
+//   http_routes.cpp          the route table: add, match, GET /help
+//   http_server.cpp          the broker: connections, dispatch, ordered
+//                            responses, handler and idle timeouts, limits
+//   http.cpp                 the public helpers (responses, percent-decoding)
+// Not part of the public API: include actors/http.hpp.
+
+#include <http_parser.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <caf/io/connection_handle.hpp>
+
+#include "actors/http.hpp"
+
+namespace stoa::http::detail {
+
+using Clock = std::chrono::steady_clock;
+
+// One response slot per parsed request, in request order. A slot is written
+// once it and every slot before it are ready.
+struct Slot {
+  uint64_t seq = 0;
+  bool ready = false;
+  bool close_after = false;
+  std::string bytes;              // the serialized response, once ready
+  std::string jsonp;              // callback name from ?jsonp=, if any
+  bool head = false;              // a HEAD request: headers only
+  std::optional<Clock::time_point> deadline;  // set while a handler owes a response
+};
+
+struct ParsedRequest {
+  uint64_t seq;
+  Request request;
+};
+
+struct ServerCore;
+
+// Per-connection state. Lives at a stable address (unique_ptr) because the
+// parser's `data` points at it.
+struct Connection {
+  uint64_t id = 0;
+  caf::io::connection_handle hdl;
+  ServerCore* core = nullptr;
+  http_parser parser;
+  std::string peer;
+  Clock::time_point last_activity = Clock::now();  // last byte received or response written
+  // When the request being parsed began (its first byte); unset between
+  // requests. A request trickled in slower than idle_timeout is cut off.
+  std::optional<Clock::time_point> request_started;
+
+  // The message being parsed.
+  Request current;
+  std::string url;
+  std::string field;
+  std::string value;
+  bool last_was_value = false;
+  size_t header_bytes = 0;
+
+  // Parsing stopped for good (a non-keep-alive request or an error).
+  bool parsing_done = false;
+  int error_status = 0;  // set by a callback that rejects the request
+  std::string error_message;
+
+  uint64_t next_seq = 0;
+  std::deque<Slot> slots;
+  std::vector<ParsedRequest> completed;  // parsed in this read, not yet dispatched
+};
+
+struct ServerCore : std::enable_shared_from_this<ServerCore> {
+  caf::io::broker* self = nullptr;
+  ServerOptions opts;
+  std::vector<Route> routes;
+  uint64_t next_conn_id = 1;
+  std::map<caf::io::connection_handle, std::unique_ptr<Connection>> conns;
+  std::map<uint64_t, caf::io::connection_handle> conn_ids;
+  // (deadline, connection id, seq) of every request awaiting its handler.
+  std::set<std::tuple<Clock::time_point, uint64_t, uint64_t>> deadlines;
+  bool tick_pending = false;
+  uint64_t requests = 0;
+  uint64_t idle_closed = 0;
+  uint64_t refused = 0;
+  Clock::time_point last_refusal_log{};
+  uint64_t refusals_unlogged = 0;
+
+  void add_route(Route r);
+  const Route* match(const std::string& path) const;
+
+  void on_new_connection(caf::io::connection_handle hdl);
+  void on_data(caf::io::connection_handle hdl, const std::vector<char>& buf);
+  void on_closed(caf::io::connection_handle hdl);
+  void on_tick();
+  void on_idle_check();
+
+  void dispatch(uint64_t conn_id, ParsedRequest& pr);
+  void respond(uint64_t conn_id, uint64_t seq, Response resp);
+  void fail_connection(Connection& c, int status, const std::string& message);
+  void write_ready(uint64_t conn_id);
+  void erase(caf::io::connection_handle hdl);
+  void schedule_tick();
+  Connection* find(uint64_t conn_id);
+};
+
+// The callbacks of http_request_parser.cpp; every parser's `data` is its
+// Connection.
+const http_parser_settings& parser_settings();
+
+// The built-in GET /help over the routes of `weak` (http_routes.cpp).
+Route help_route(std::weak_ptr<ServerCore> weak);
+
+}  // namespace stoa::http::detail

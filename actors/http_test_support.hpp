@@ -1,0 +1,408 @@
+#pragma once
+// Shared by the HTTP tests (http_parsing_test.cpp, http_server_test.cpp,
+// http_client_test.cpp): a raw HTTP/1.1 client on a blocking POSIX socket (so
+// the server tests assume nothing about our own parser), actors the test
+// handlers talk to, and the fixture that runs a server with the test routes.
+// No sleeps for synchronisation and no timing asserts: every wait is a poll
+// against a generous deadline.
+
+#include "actors/http.hpp"
+#include "actors/http_client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <picojson.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <gtest/gtest.h>
+
+
+#include "common/strings.hpp"
+
+namespace http = stoa::http;
+using namespace std::chrono_literals;
+
+namespace http_test {
+
+// Upper bound for any single wait in these tests. Only reached on failure.
+constexpr auto DEADLINE = std::chrono::seconds(10);
+
+using Clock = std::chrono::steady_clock;
+
+using wait_atom = caf::atom_constant<caf::atom("t_wait")>;
+using open_atom = caf::atom_constant<caf::atom("t_open")>;
+using probe_atom = caf::atom_constant<caf::atom("t_probe")>;
+
+// ---- a raw HTTP/1.1 client on a blocking socket ----------------------------
+
+struct RawResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;
+};
+
+class RawConn {
+ public:
+  explicit RawConn(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+  ~RawConn() { close(); }
+
+  bool ok() const { return fd_ >= 0; }
+
+  void close() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  void send(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      auto n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) {
+        ADD_FAILURE() << "send failed";
+        return;
+      }
+      off += static_cast<size_t>(n);
+    }
+  }
+
+  // Reads exactly one response. Expects Content-Length and Content-Type on
+  // every final (>= 200) response. std::nullopt on EOF, timeout or garbage.
+  // `head_only`: the response to a HEAD request (Content-Length but no body).
+  std::optional<RawResponse> read_response(bool head_only = false) {
+    auto deadline = Clock::now() + DEADLINE;
+    size_t eoh;
+    while ((eoh = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(deadline)) {
+        return std::nullopt;
+      }
+    }
+    RawResponse r;
+    std::string head = buf_.substr(0, eoh);
+    size_t line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    if (status_line.rfind("HTTP/1.1 ", 0) != 0 || status_line.size() < 12) {
+      ADD_FAILURE() << "bad status line: " << status_line;
+      return std::nullopt;
+    }
+    r.status = std::stoi(status_line.substr(9, 3));
+    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      size_t e = head.find("\r\n", pos);
+      if (e == std::string::npos) {
+        e = head.size();
+      }
+      std::string line = head.substr(pos, e - pos);
+      size_t colon = line.find(':');
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      r.headers[stoa::lower(line.substr(0, colon))] = value;
+      pos = e + 2;
+    }
+    buf_.erase(0, eoh + 4);
+    if (r.status < 200) {
+      return r;  // interim response, no body
+    }
+    EXPECT_EQ(r.headers.count("content-type"), 1u) << "no Content-Type";
+    auto cl = r.headers.find("content-length");
+    if (cl == r.headers.end()) {
+      ADD_FAILURE() << "no Content-Length";
+      return std::nullopt;
+    }
+    size_t len = head_only ? 0 : std::stoul(cl->second);
+    while (buf_.size() < len) {
+      if (!fill(deadline)) {
+        return std::nullopt;
+      }
+    }
+    r.body = buf_.substr(0, len);
+    buf_.erase(0, len);
+    return r;
+  }
+
+  // True when the peer closes the connection with nothing more to read.
+  bool wait_eof() {
+    auto deadline = Clock::now() + DEADLINE;
+    while (fill(deadline)) {
+    }
+    return eof_ && buf_.empty();
+  }
+
+  // Bytes received but not consumed by read_response.
+  const std::string& leftover() const { return buf_; }
+
+ private:
+  // Appends available bytes; false on EOF, error or deadline.
+  bool fill(Clock::time_point deadline) {
+    if (fd_ < 0) {
+      return false;
+    }
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        return false;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (rc <= 0) {
+        continue;
+      }
+      char tmp[16384];
+      auto n = ::recv(fd_, tmp, sizeof(tmp), 0);
+      if (n > 0) {
+        buf_.append(tmp, static_cast<size_t>(n));
+        return true;
+      }
+      eof_ = true;  // 0 = orderly close, < 0 = reset: both end the stream
+      return false;
+    }
+  }
+
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string buf_;
+};
+
+inline std::optional<picojson::value> parse_json(const std::string& text) {
+  picojson::value v;
+  std::string err = picojson::parse(v, text);
+  if (!err.empty()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+inline std::string json_message(const RawResponse& r) {
+  auto v = parse_json(r.body);
+  if (!v || !v->is<picojson::object>() || !v->get("message").is<std::string>()) {
+    return "<no message in " + r.body + ">";
+  }
+  return v->get("message").get<std::string>();
+}
+
+// Polls `pred` until it holds or DEADLINE passes.
+inline bool eventually(const std::function<bool()>& pred) {
+  auto deadline = Clock::now() + DEADLINE;
+  while (Clock::now() < deadline) {
+    if (pred()) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return pred();
+}
+
+// ---- actors used by handlers ------------------------------------------------
+
+// Holds `wait` requests until it is sent `open`, then answers them all.
+// The user-declared constructor matters: CAF 0.17's stateful_actor constructs
+// the state from `this` when it can, and C++20 parenthesized aggregate init
+// would make a plain aggregate "constructible" from the actor pointer,
+// initializing `open` (a bool) to true.
+struct GateState {
+  GateState() = default;
+  bool open = false;
+  std::vector<caf::typed_response_promise<std::string>> waiting;
+  static inline const char* name = "test.gate";
+};
+
+static_assert(!std::is_constructible_v<GateState, caf::stateful_actor<GateState>*>);
+
+inline caf::behavior gate(caf::stateful_actor<GateState>* self) {
+  return {
+      [self](wait_atom) -> caf::result<std::string> {
+        if (self->state.open) {
+          return std::string("slow");
+        }
+        auto rp = self->make_response_promise<std::string>();
+        self->state.waiting.push_back(rp);
+        return rp;
+      },
+      [self](open_atom) {
+        self->state.open = true;
+        for (auto& rp : self->state.waiting) {
+          rp.deliver(std::string("slow"));
+        }
+        self->state.waiting.clear();
+      },
+  };
+}
+
+// Sends the server an unexpected async message, then asks for its stats. If
+// the server answered the async message with an error, this actor would die
+// (CAF's default error handler) before the stats arrive.
+inline caf::behavior prober(caf::event_based_actor* self, caf::actor server) {
+  return {
+      [self, server](probe_atom) -> caf::result<http::ServerStats> {
+        self->send(server, std::string("nobody handles this"));
+        auto rp = self->make_response_promise<http::ServerStats>();
+        self->request(server, 5s, http::stats_atom_v)
+            .then([rp](const http::ServerStats& s) mutable { rp.deliver(s); });
+        return rp;
+      },
+  };
+}
+
+// Echoes the parsed request as JSON.
+inline void echo_handler(caf::io::broker*, const http::Request& req, http::Responder respond) {
+  picojson::object o;
+  o["method"] = picojson::value(req.method);
+  o["path"] = picojson::value(req.path);
+  o["query_string"] = picojson::value(req.query_string);
+  o["body"] = picojson::value(req.body);
+  o["peer"] = picojson::value(req.peer);
+  picojson::object q;
+  for (const auto& [k, v] : req.query) {
+    q[k] = picojson::value(v);
+  }
+  o["query"] = picojson::value(q);
+  picojson::object h;
+  for (const auto& [k, v] : req.headers) {
+    h[k] = picojson::value(v);
+  }
+  o["headers"] = picojson::value(h);
+  respond(http::json_response(picojson::value(o)));
+}
+
+// ---- fixture ------------------------------------------------------------------
+
+inline caf::actor_system_config& configure(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  cfg.set("scheduler.max-threads", 2);
+  cfg.set("middleman.workers", 0);
+  return cfg;
+}
+
+class HttpTest : public ::testing::Test {
+ protected:
+  HttpTest() : sys(std::make_unique<caf::actor_system>(configure(cfg))) {
+    gate_actor = sys->spawn(gate);
+  }
+
+  ~HttpTest() override {
+    if (sys) {
+      for (auto& a : to_stop) {
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      }
+      caf::anon_send_exit(gate_actor, caf::exit_reason::user_shutdown);
+      gate_actor = nullptr;
+      to_stop.clear();
+      sys.reset();
+    }
+  }
+
+  // The routes every server test uses.
+  std::vector<http::Route> test_routes() {
+    std::vector<http::Route> routes;
+    routes.push_back({"/echo", "Echoes the request as JSON.", {"GET", "POST"}, echo_handler});
+    routes.push_back({"/text", "Says hello in plain text.", {"GET"},
+                      [](caf::io::broker*, const http::Request&, http::Responder respond) {
+                        respond(http::text_response("hello"));
+                      }});
+    routes.push_back({"/hang", "Never responds.", {"GET"},
+                      [](caf::io::broker*, const http::Request&, http::Responder) {}});
+    routes.push_back({"/throw", "Throws.", {"GET"},
+                      [](caf::io::broker*, const http::Request&, http::Responder) {
+                        throw std::runtime_error("boom");
+                      }});
+    caf::actor g = gate_actor;
+    routes.push_back({"/slow", "Responds once the gate opens.", {"GET"},
+                      [g](caf::io::broker* self, const http::Request&, http::Responder respond) {
+                        self->request(g, 20s, wait_atom::value)
+                            .then([respond](const std::string& s) {
+                                    respond(http::text_response(s));
+                                  },
+                                  [respond](caf::error&) {
+                                    respond(http::error_response(500, "gate failed"));
+                                  });
+                      }});
+    routes.push_back({"/fast", "Responds at once, then opens the gate.", {"GET"},
+                      [g](caf::io::broker* self, const http::Request&, http::Responder respond) {
+                        respond(http::text_response("fast"));
+                        self->send(g, open_atom::value);
+                      }});
+    http::Route files{"/files/", "Serves everything under /files/.", {"GET"},
+                      [](caf::io::broker*, const http::Request& req, http::Responder respond) {
+                        respond(http::text_response("file:" + req.path));
+                      }};
+    files.prefix = true;
+    routes.push_back(files);
+    routes.push_back({"/files/exact", "An exact route under the prefix.", {"GET"},
+                      [](caf::io::broker*, const http::Request&, http::Responder respond) {
+                        respond(http::text_response("exact"));
+                      }});
+    return routes;
+  }
+
+  http::Server start(http::ServerOptions opts = {}) {
+    auto server = http::spawn_server(*sys, opts, test_routes());
+    if (!server) {
+      ADD_FAILURE() << "spawn_server: " << sys->render(server.error());
+      return {};
+    }
+    to_stop.push_back(server->actor);
+    return *server;
+  }
+
+  http::ServerStats stats(const http::Server& server) {
+    http::ServerStats out;
+    caf::scoped_actor self{*sys};
+    self->request(server.actor, DEADLINE, http::stats_atom_v)
+        .receive([&](const http::ServerStats& s) { out = s; },
+                 [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+    return out;
+  }
+
+  // One request on a fresh connection.
+  std::optional<RawResponse> get(uint16_t port, const std::string& target) {
+    RawConn c(port);
+    if (!c.ok()) {
+      return std::nullopt;
+    }
+    c.send("GET " + target + " HTTP/1.1\r\nHost: test\r\n\r\n");
+    return c.read_response();
+  }
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor gate_actor;
+  std::vector<caf::actor> to_stop;
+};
+
+using HttpServer = HttpTest;
+using HttpClient = HttpTest;
+
+}  // namespace http_test
