@@ -34,6 +34,16 @@ STOA_ATOM(health, "health");
 STOA_ATOM(subscribe, "subscribe");
 STOA_ATOM(update, "update");
 STOA_ATOM(rescind, "rescind");
+// `(collector_atom, actor)` to a process' metrics actor: refresh `actor`'s
+// gauges on every scrape (Runtime::add_metrics_collector).
+STOA_ATOM(collector, "collector");
+// `(scrape_atom, bool prometheus) -> std::string` to a process' metrics
+// actor: refresh every gauge, then render the registry.
+STOA_ATOM(scrape, "scrape");
+// `(signal_atom, int signo)` to a tool's main actor: SIGINT or SIGTERM
+// arrived (daemon::run_tool). The same atom as framework/scheduler.hpp's
+// scheduler_signal_atom, with the same meaning.
+STOA_ATOM(signal, "signal");
 
 #undef STOA_ATOM
 
