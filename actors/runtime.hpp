@@ -152,7 +152,7 @@ class Runtime {
   // RuntimeOptions::metrics_collector_timeout (then counts it in
   // system/metrics_collector_timeouts and renders anyway). A collector that
   // exits is dropped. Ignored by a process that does not serve. Call from a
-  // non-actor thread or an actor of this process.
+  // non-actor thread (main, tests), like register_actor().
   void add_metrics_collector(const caf::actor& collector);
 
   // Counters of the guarded actor port.
