@@ -39,6 +39,16 @@ STOA_ATOM(ping_timer, "ping_tmr");          // ping a slave, count a missed pong
 STOA_ATOM(reregister_timer, "rereg_tmr");   // a disconnected slave's time to come back
 STOA_ATOM(failover_timer, "failov_tmr");    // a disconnected framework's failover timeout
 STOA_ATOM(offer_timer, "offer_tmr");        // --offer_timeout of one offer
+// `(collector_atom, actor)` to a process' metrics actor: refresh `actor`'s
+// gauges on every scrape (Runtime::add_metrics_collector).
+STOA_ATOM(collector, "collector");
+// `(scrape_atom, bool prometheus) -> std::string` to a process' metrics
+// actor: refresh every gauge, then render the registry.
+STOA_ATOM(scrape, "scrape");
+// `(signal_atom, int signo)` to a tool's main actor: SIGINT or SIGTERM
+// arrived (daemon::run_tool). The same atom as framework/scheduler.hpp's
+// scheduler_signal_atom, with the same meaning.
+STOA_ATOM(signal, "signal");
 
 #undef STOA_ATOM
 

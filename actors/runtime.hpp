@@ -16,11 +16,25 @@
 // executors), `(resolve_atom, upid, uint16_t actor_port)` skips the HTTP
 // discovery step.
 // Results are cached and monitored; a dead peer leaves the cache.
+//
+// A daemon's main (see actors/daemon.hpp) starts the Runtime, spawns and
+// registers its component, then blocks in wait() until SIGINT/SIGTERM, the
+// component's own orderly stop (it quits with exit_reason::normal) or a
+// component failure, and calls shutdown().
+//
+// Every serving process answers GET /metrics (Prometheus text) and
+// GET /metrics/snapshot (JSON) from metrics(), its one registry; actors whose
+// gauges derive from their state register as collectors
+// (actors/metrics_endpoint.hpp).
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -29,8 +43,11 @@
 
 #include "actors/guarded_io.hpp"
 #include "actors/http.hpp"
+#include "actors/metrics_endpoint.hpp"
+#include "actors/supervisor.hpp"
 #include "actors/upid.hpp"
 #include "common/flags.hpp"
+#include "common/metrics.hpp"
 #include "common/try.hpp"
 
 namespace stoa {
@@ -52,10 +69,12 @@ struct RuntimeOptions {
   std::chrono::milliseconds http_idle_timeout = http::DEFAULT_IDLE_TIMEOUT;
   guard::Limits actor_limits;
   // Called (from an actor thread) when a component actor of this process
-  // (the router, the HTTP server, every actor given to register_actor or
-  // supervise) terminates for any reason but a clean shutdown. The default
-  // logs the component and the reason and exits the process with status 70,
-  // so a service manager restarts it rather than leaving it half-alive.
+  // (the router, the HTTP server, the metrics actor, every actor given to
+  // register_actor or supervise) terminates for any reason but an orderly
+  // stop (exit_reason::normal or user_shutdown). The default logs the
+  // component and the reason and exits the process with status 70
+  // (EXIT_COMPONENT_FAILED), so a service manager restarts it rather than
+  // leaving it half-alive. When it returns, wait() returns 70.
   std::function<void(const std::string& what)> on_component_failure;
   // A process that only connects out (the command executor) needs neither
   // an HTTP server nor a published actor port: starting without them is
@@ -63,6 +82,8 @@ struct RuntimeOptions {
   bool serve = true;
   // Scheduler threads (0 = CAF's default, one per core).
   size_t max_threads = 0;
+  // How long a scrape of /metrics waits for each metrics collector.
+  std::chrono::milliseconds metrics_collector_timeout = DEFAULT_METRICS_COLLECTOR_TIMEOUT;
 };
 
 // Copies the --max_connections / --http_idle_timeout / --handshake_timeout /
@@ -92,27 +113,71 @@ class Runtime {
   // thread (main, tests): it blocks until the router has it.
   void register_actor(const std::string& id, const caf::actor& actor);
 
-  void add_route(http::Route route);
+  // Serves `route` on the HTTP port (ignored by a process that does not
+  // serve). Every path is registered once: when `route.path` (with the same
+  // `prefix` flag) is already served, by the runtime itself (/metrics,
+  // /metrics/snapshot, /__stoa__/processes) or by an earlier call, the
+  // conflict is logged as an error and returned as an Error naming the
+  // path, and the new route replaces the old one (the HTTP server's rule).
+  std::optional<Error> add_route(http::Route route);
 
-  // Supervises `actor` under `name` (see RuntimeOptions::on_component_failure)
-  // without naming it in the router. register_actor() supervises too.
+  // Supervises `actor` under `name` without naming it in the router:
+  // exit_reason::normal is the component's own stop (wait() returns 0),
+  // user_shutdown an orderly stop by another actor (nothing happens), any
+  // other reason a failure (see RuntimeOptions::on_component_failure).
+  // register_actor() supervises too.
   void supervise(const std::string& name, const caf::actor& actor);
+
+  // Blocks the calling thread (main; never an actor) until SIGINT or
+  // SIGTERM arrives, a supervised component stops on its own, or one fails
+  // (with an on_component_failure that returns). Logs why ("Received signal
+  // 15; shutting down") and returns the exit status: 0, or 70 for a
+  // failure. Does not shut down: call shutdown() next.
+  // REQUIRES: SIGINT and SIGTERM are blocked in every thread of the process
+  // (block them in main before start(); daemon::block_stop_signals()), or a
+  // signal kills the process instead; not called after shutdown().
+  int wait();
+  // The same, returning the event itself. SIGINT/SIGTERM are blocked in the
+  // calling thread while it waits (its mask is restored after). Events that
+  // happened before the call are returned first, in order.
+  StopEvent wait_for_stop();
+
+  // This process' metrics registry: declare metrics up front, update them
+  // through their handles. Lives as long as the Runtime.
+  metrics::Registry& metrics() { return metrics_; }
+
+  // On every scrape of /metrics or /metrics/snapshot, `collector` gets a
+  // request `(metrics_atom)` and should refresh its gauges in metrics() and
+  // reply `true`; the scrape waits for it at most
+  // RuntimeOptions::metrics_collector_timeout (then counts it in
+  // system/metrics_collector_timeouts and renders anyway). A collector that
+  // exits is dropped. Ignored by a process that does not serve. Call from a
+  // non-actor thread (main, tests), like register_actor().
+  void add_metrics_collector(const caf::actor& collector);
 
   // Counters of the guarded actor port.
   guard::Stats actor_port_stats() const { return actor_port_guard_.stats(); }
 
-  // Exits the HTTP server, the router and every registered actor, then waits
-  // for all actors of this process to finish. Idempotent.
+  // Exits the HTTP server, the metrics actor, the router and every
+  // registered actor (with user_shutdown), then waits for all actors of
+  // this process to finish. Idempotent.
   void shutdown();
 
  private:
   Runtime() = default;
+  std::optional<Error> serve_route(http::Route route, const std::string& owner);
 
   RuntimeOptions opts_;
+  // Declared before the actor system: actors hold references to it.
+  metrics::Registry metrics_;
+  std::shared_ptr<StopChannel> stops_ = std::make_shared<StopChannel>();
+  std::mutex routes_mu_;
+  std::map<std::pair<std::string, bool>, std::string> routes_;  // (path, prefix) -> who registered it
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   caf::actor router_;
   caf::actor supervisor_;
+  caf::actor metrics_actor_;
   guard::GuardedPort actor_port_guard_;
   http::Server http_;
   uint16_t port_ = 0;

@@ -9,7 +9,11 @@
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <csignal>
 #include <mutex>
 #include <stdexcept>
 
@@ -219,6 +223,118 @@ TEST(Runtime, RemoteExitMessagesAreIgnoredLocalOnesObeyed) {
   bool down = false;
   self->receive([&](const caf::down_msg&) { down = true; }, caf::after(10s) >> [] {});
   EXPECT_TRUE(down);
+}
+
+// --- Explicit stop: Runtime::wait() -----------------------------------------
+
+// Quits with exit_reason::normal when told to stop (as the slave does when the
+// master shuts it down).
+caf::behavior quitter(caf::event_based_actor* self) {
+  set_safe_handlers(self, "quitter");
+  return {[self](stop_atom) { self->quit(); }};
+}
+
+std::unique_ptr<Runtime> start_recording_failures(std::shared_ptr<std::atomic<int>> failures) {
+  RuntimeOptions opts;
+  opts.on_component_failure = [failures](const std::string&) { ++*failures; };
+  Try<std::unique_ptr<Runtime>> rt = Runtime::start(opts);
+  EXPECT_TRUE(rt.is_some()) << (rt.is_error() ? rt.error() : "");
+  return std::move(*rt);
+}
+
+TEST(RuntimeWait, AComponentThatQuitsNormallyEndsTheWaitWithStatusZero) {
+  auto failures = std::make_shared<std::atomic<int>>(0);
+  auto rt = start_recording_failures(failures);
+  caf::actor q = rt->system().spawn(quitter);
+  rt->register_actor("slave(1)", q);
+  caf::anon_send(q, stop_atom_v);
+  StopEvent event = rt->wait_for_stop();
+  EXPECT_EQ(event.cause, StopEvent::Cause::COMPONENT_STOPPED) << event.describe();
+  EXPECT_EQ(event.component, "slave(1)");
+  EXPECT_EQ(event.exit_status(), 0);
+  EXPECT_EQ(failures->load(), 0);
+
+  caf::actor q2 = rt->system().spawn(quitter);
+  rt->supervise("second", q2);
+  caf::anon_send(q2, stop_atom_v);
+  EXPECT_EQ(rt->wait(), 0);
+}
+
+TEST(RuntimeWait, AStopByAnotherActorIsNotTheComponentsOwnStop) {
+  auto failures = std::make_shared<std::atomic<int>>(0);
+  auto rt = start_recording_failures(failures);
+  caf::actor stopped = rt->system().spawn(quitter);
+  caf::actor own = rt->system().spawn(quitter);
+  rt->register_actor("stopped", stopped);
+  rt->register_actor("own", own);
+  // user_shutdown, as Runtime::shutdown() sends it: not a stop of the process.
+  caf::scoped_actor self{rt->system()};
+  self->monitor(stopped);
+  stop_actor(rt->system(), stopped);
+  bool down = false;
+  self->receive([&](const caf::down_msg&) { down = true; }, caf::after(10s) >> [] {});
+  ASSERT_TRUE(down);
+  caf::anon_send(own, stop_atom_v);
+  StopEvent event = rt->wait_for_stop();  // the first event is the second actor's
+  EXPECT_EQ(event.cause, StopEvent::Cause::COMPONENT_STOPPED);
+  EXPECT_EQ(event.component, "own");
+  EXPECT_EQ(failures->load(), 0);
+}
+
+TEST(RuntimeWait, AFailingComponentReachesTheFailureHandlerAndEndsTheWaitWith70) {
+  auto failures = std::make_shared<std::atomic<int>>(0);
+  auto rt = start_recording_failures(failures);
+  caf::actor f = rt->system().spawn(fragile);
+  rt->register_actor("fragile(1)", f);
+  caf::anon_send(f, std::string("boom"));
+  StopEvent event = rt->wait_for_stop();
+  EXPECT_EQ(event.cause, StopEvent::Cause::COMPONENT_FAILED);
+  EXPECT_EQ(event.component, "fragile(1)");
+  EXPECT_NE(event.reason.find("runtime_error"), std::string::npos) << event.reason;
+  EXPECT_EQ(event.exit_status(), EXIT_COMPONENT_FAILED);
+  EXPECT_EQ(failures->load(), 1);
+}
+
+TEST(RuntimeWait, ASignalEndsTheWaitAndTheSignalMaskIsRestored) {
+  auto rt = start();
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigset_t before;
+  // SIGTERM is blocked in this thread and sent to it: it stays pending until
+  // wait_for_stop() reads it (the CAF threads never see a thread-directed signal).
+  pthread_sigmask(SIG_BLOCK, &term, &before);
+  pthread_kill(pthread_self(), SIGTERM);
+  StopEvent event = rt->wait_for_stop();
+  sigset_t after;
+  pthread_sigmask(SIG_SETMASK, &before, &after);
+  EXPECT_EQ(event.cause, StopEvent::Cause::SIGNAL);
+  EXPECT_EQ(event.signal, SIGTERM);
+  EXPECT_EQ(event.exit_status(), 0);
+  EXPECT_EQ(sigismember(&after, SIGTERM), 1) << "wait_for_stop() did not restore the caller's mask";
+  sigset_t pending;
+  sigpending(&pending);
+  EXPECT_EQ(sigismember(&pending, SIGTERM), 0) << "the signal was not consumed";
+}
+
+// As a daemon runs: SIGTERM blocked in every thread, sent to the process.
+TEST(RuntimeWaitDeathTest, SigtermToTheProcessEndsTheWaitWithStatusZero) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+        auto rt = Runtime::start(RuntimeOptions{});
+        ::kill(::getpid(), SIGTERM);
+        int status = (*rt)->wait();
+        (*rt)->shutdown();
+        std::fprintf(stderr, "wait returned %d\n", status);
+        std::_Exit(status);
+      },
+      ::testing::ExitedWithCode(0), "wait returned 0");
 }
 
 // The default: the process logs the component and exits non-zero, so a

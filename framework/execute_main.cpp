@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/runtime.hpp"
+#include "actors/daemon.hpp"
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/resources.hpp"
@@ -204,24 +204,17 @@ class ExecuteScheduler : public Scheduler {
   std::optional<uint64_t> kill_timer_;
 };
 
-int bad_flags(const std::string& message, const Flags& flags) {
-  std::cerr << "stoa-execute: " << message << "\n\n" << flags.usage("stoa-execute") << std::endl;
-  return EXIT_BAD_FLAGS;
-}
+const daemon::Program PROGRAM{"stoa-execute", daemon::FlagErrors::PRINT_USAGE, EXIT_BAD_FLAGS};
 
 int run(int argc, char** argv) {
-  block_termination_signals();
+  daemon::block_stop_signals();
   Flags flags;
-  if (std::optional<Error> error = flags.load(argc, argv)) {
-    return bad_flags(error->message, flags);
-  }
-  if (flags.help) {
-    std::cout << flags.usage("stoa-execute") << std::endl;
-    return 0;
+  if (std::optional<int> done = daemon::load_flags(PROGRAM, flags, argc, argv)) {
+    return *done;
   }
   for (auto [value, name] : {std::pair{&flags.master, "master"}, {&flags.name, "name"}, {&flags.command, "command"}}) {
     if (!*value || (*value)->empty()) {
-      return bad_flags(std::string("Missing required flag --") + name, flags);
+      return daemon::bad_flags(PROGRAM, flags, std::string("Missing required flag --") + name);
     }
   }
   Config config;
@@ -229,10 +222,10 @@ int run(int argc, char** argv) {
   config.command = *flags.command;
   Try<Resources> resources = Resources::parse(flags.resources);
   if (resources.is_error()) {
-    return bad_flags("Invalid --resources '" + flags.resources + "': " + resources.error(), flags);
+    return daemon::bad_flags(PROGRAM, flags, "Invalid --resources '" + flags.resources + "': " + resources.error());
   }
   if (resources->empty()) {
-    return bad_flags("Invalid --resources '" + flags.resources + "': no resources", flags);
+    return daemon::bad_flags(PROGRAM, flags, "Invalid --resources '" + flags.resources + "': no resources");
   }
   config.resources = *resources;
   for (auto [text, out, name] : {std::tuple{&flags.kill_after, &config.kill_after, "kill_after"},
@@ -240,34 +233,31 @@ int run(int argc, char** argv) {
     if (*text) {
       Try<Duration> d = parse_duration(**text);
       if (d.is_error()) {
-        return bad_flags(std::string("Invalid --") + name + " '" + **text + "': " + d.error(), flags);
+        return daemon::bad_flags(PROGRAM, flags, std::string("Invalid --") + name + " '" + **text + "': " + d.error());
       }
       *out = *d;
     }
   }
   if (flags.role.empty()) {
-    return bad_flags("Invalid --role: empty", flags);
+    return daemon::bad_flags(PROGRAM, flags, "Invalid --role: empty");
   }
 
   RuntimeOptions ropts;
   ropts.ip = flags.ip;
-  Try<std::unique_ptr<Runtime>> runtime = Runtime::start(ropts);
-  if (runtime.is_error()) {
-    std::cerr << "stoa-execute: " << runtime.error() << std::endl;
-    return EXIT_NOT_FINISHED;
-  }
-
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
   options.framework_info.set_role(flags.role);
+  // Blocking lookups, here rather than in the driver actor.
+  options.framework_info.set_user(current_user());
+  options.framework_info.set_hostname(daemon::local_hostname());
   auto exit_code = std::make_shared<int>(EXIT_NOT_FINISHED);
-  caf::actor scheduler =
-      spawn_scheduler(**runtime, options, std::make_unique<ExecuteScheduler>(std::move(config), exit_code));
-  await_scheduler(**runtime, scheduler);
-  scheduler = caf::actor{};
-  (*runtime)->shutdown();
-  return *exit_code;
+  return daemon::run_tool(
+      PROGRAM, ropts, "scheduler",
+      [&](Runtime& rt) {
+        return spawn_scheduler(rt, options, std::make_unique<ExecuteScheduler>(std::move(config), exit_code));
+      },
+      [exit_code] { return *exit_code; });
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include <set>
 #include <string>
 
-#include "actors/runtime.hpp"
+#include "actors/daemon.hpp"
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/resources.hpp"
@@ -182,33 +182,26 @@ class ExampleScheduler : public Scheduler {
   std::set<std::string> done_;
 };
 
-int bad_flags(const std::string& message, const Flags& flags) {
-  std::cerr << "stoa-example-framework: " << message << "\n\n" << flags.usage("stoa-example-framework") << std::endl;
-  return EXIT_BAD_FLAGS;
-}
+const daemon::Program PROGRAM{"stoa-example-framework", daemon::FlagErrors::PRINT_USAGE, EXIT_BAD_FLAGS};
 
 int run(int argc, char** argv) {
-  block_termination_signals();
+  daemon::block_stop_signals();
   Flags flags;
-  if (std::optional<Error> error = flags.load(argc, argv)) {
-    return bad_flags(error->message, flags);
-  }
-  if (flags.help) {
-    std::cout << flags.usage("stoa-example-framework") << std::endl;
-    return 0;
+  if (std::optional<int> done = daemon::load_flags(PROGRAM, flags, argc, argv)) {
+    return *done;
   }
   if (!flags.master || flags.master->empty()) {
-    return bad_flags("Missing required flag --master", flags);
+    return daemon::bad_flags(PROGRAM, flags, "Missing required flag --master");
   }
   if (flags.tasks < 0) {
-    return bad_flags("Invalid --tasks '" + std::to_string(flags.tasks) + "': must be >= 0", flags);
+    return daemon::bad_flags(PROGRAM, flags, "Invalid --tasks '" + std::to_string(flags.tasks) + "': must be >= 0");
   }
   Try<Resources> resources = Resources::parse(flags.task_resources);
   if (resources.is_error()) {
-    return bad_flags("Invalid --task_resources '" + flags.task_resources + "': " + resources.error(), flags);
+    return daemon::bad_flags(PROGRAM, flags, "Invalid --task_resources '" + flags.task_resources + "': " + resources.error());
   }
   if (resources->empty()) {
-    return bad_flags("Invalid --task_resources '" + flags.task_resources + "': no resources", flags);
+    return daemon::bad_flags(PROGRAM, flags, "Invalid --task_resources '" + flags.task_resources + "': no resources");
   }
   Config config;
   config.tasks = flags.tasks;
@@ -219,21 +212,19 @@ int run(int argc, char** argv) {
 
   RuntimeOptions ropts;
   ropts.ip = flags.ip;
-  Try<std::unique_ptr<Runtime>> runtime = Runtime::start(ropts);
-  if (runtime.is_error()) {
-    std::cerr << "stoa-example-framework: " << runtime.error() << std::endl;
-    return EXIT_NOT_ALL_FINISHED;
-  }
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
+  // Blocking lookups, here rather than in the driver actor.
+  options.framework_info.set_user(current_user());
+  options.framework_info.set_hostname(daemon::local_hostname());
   auto exit_code = std::make_shared<int>(flags.hold_offers ? EXIT_ALL_FINISHED : EXIT_NOT_ALL_FINISHED);
-  caf::actor scheduler =
-      spawn_scheduler(**runtime, options, std::make_unique<ExampleScheduler>(std::move(config), exit_code));
-  await_scheduler(**runtime, scheduler);
-  scheduler = caf::actor{};
-  (*runtime)->shutdown();
-  return *exit_code;
+  return daemon::run_tool(
+      PROGRAM, ropts, "scheduler",
+      [&](Runtime& rt) {
+        return spawn_scheduler(rt, options, std::make_unique<ExampleScheduler>(std::move(config), exit_code));
+      },
+      [exit_code] { return *exit_code; });
 }
 
 }  // namespace
