@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/resources.hpp"
+#include "common/strings.hpp"
 #include "master/validation.hpp"
 
 namespace stoa::master {
@@ -11,20 +12,6 @@ namespace stoa::master {
 namespace {
 
 std::optional<std::string> not_supported(const std::string&) { return "not supported yet"; }
-
-// `text` split on `sep`, keeping empty parts.
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t pos = text.find(sep, start);
-    out.push_back(text.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
-    if (pos == std::string::npos) {
-      return out;
-    }
-    start = pos + 1;
-  }
-}
 
 // --roles: comma-separated valid roles, each once.
 std::optional<std::string> check_roles(const std::string& text) {

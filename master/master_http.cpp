@@ -46,8 +46,6 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
   runtime.add_route(actor_route(master, "/master/quota/", "quota",
                                 "DELETE /master/quota/<role>: removes the role's quota.",
                                 {"DELETE"}, true));
-  runtime.add_route(actor_route(master, "/metrics/snapshot", "metrics",
-                                "Counters and gauges as a flat JSON object (Mesos metric names)."));
 
   runtime.add_route(actor_route(master, "/master/health", "health",
                                 "Answers 200 OK with an empty body when the master actor answers "

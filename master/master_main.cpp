@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
         master::MasterOptions mopts;
         mopts.flags = flags;
         mopts.upid = rt.upid("master");
+        mopts.metrics = &rt.metrics();
         // Blocking (reverse DNS), on main's thread.
         mopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, flags.ip);
         Try<caf::actor> master = master::spawn_master(rt.system(), mopts);
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
           return Error(master.error());
         }
         rt.register_actor("master", *master);
+        rt.add_metrics_collector(*master);
         master::register_master_routes(rt, *master);
         LOG_INFO << "Stoa master listening on http://" << rt.ip() << ":" << rt.port() << " (pid "
                  << mopts.upid.str() << ", actor port " << rt.actor_port() << ")";

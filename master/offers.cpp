@@ -150,7 +150,7 @@ void Master::check_accounting() {
               Resources master_held = (used_resources(st, s) + offered_resources(st, s)).flatten();
               Resources alloc_held = (s.total - it->second).flatten();
               if (!master_held.contains(alloc_held) || !alloc_held.contains(master_held)) {
-                LOG_ERROR << "Accounting differs on slave " << id << ": the master holds "
+                LOG_ERROR << "Accounting invariant violated on slave " << id << ": the master holds "
                           << master_held.to_string() << ", the allocator " << alloc_held.to_string();
                 count("master/invariant_violations");
               }

@@ -1,8 +1,10 @@
 #include "master/validation.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/json.hpp"
+#include "common/strings.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -51,17 +53,8 @@ std::optional<std::string> validate_framework_info(const FrameworkInfo& info,
       return "FrameworkInfo: " + *e;
     }
     if (whitelist && r != "*") {
-      bool found = false;
-      size_t s = 0;
-      while (s <= whitelist->size()) {
-        size_t comma = whitelist->find(',', s);
-        std::string w = whitelist->substr(s, comma == std::string::npos ? std::string::npos : comma - s);
-        found |= w == r;
-        if (comma == std::string::npos) {
-          break;
-        }
-        s = comma + 1;
-      }
+      std::vector<std::string> allowed = split(*whitelist, ',');
+      bool found = std::find(allowed.begin(), allowed.end(), r) != allowed.end();
       if (!found) {
         return "Role '" + r + "' is not present in the master's --roles";
       }
@@ -157,10 +150,7 @@ std::optional<std::string> validate_weight(double weight) {
 
 Try<std::map<std::string, double>> parse_weights(const std::string& text) {
   std::map<std::string, double> out;
-  size_t s = 0;
-  while (s <= text.size()) {
-    size_t comma = text.find(',', s);
-    std::string entry = text.substr(s, comma == std::string::npos ? std::string::npos : comma - s);
+  for (const std::string& entry : split(text, ',')) {
     size_t eq = entry.find('=');
     if (eq == std::string::npos) {
       return Error("invalid weight '" + entry + "' (expected role=weight)");
@@ -182,10 +172,6 @@ Try<std::map<std::string, double>> parse_weights(const std::string& text) {
       return Error("role '" + role + "' is given more than one weight");
     }
     out[role] = w;
-    if (comma == std::string::npos) {
-      break;
-    }
-    s = comma + 1;
   }
   return out;
 }
