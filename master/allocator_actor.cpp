@@ -176,6 +176,13 @@ allocator_actor::behavior_type allocator_behavior(state_pointer self, std::share
 allocator_actor spawn_allocator(caf::actor_system& sys, std::unique_ptr<Allocator> core, caf::actor master,
                                 ActorOptions opts) {
   auto holder = std::make_shared<std::unique_ptr<Allocator>>(std::move(core));
+  // Detached: a pass is long CPU work. On a worker of the shared pool it
+  // would also hold up whatever got queued behind it on that worker (the
+  // master, woken by the pass' own offers, first of all) until another
+  // worker stole it; on its own thread it delays nothing.
+  if (opts.detached) {
+    return sys.spawn<caf::detached>(allocator_behavior, holder, std::move(master), opts);
+  }
   return sys.spawn(allocator_behavior, holder, std::move(master), opts);
 }
 

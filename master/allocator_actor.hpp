@@ -138,6 +138,9 @@ struct ActorOptions {
   std::chrono::milliseconds event_delay{2};
   // Check Allocator::check_invariants() after every pass (tests).
   bool check_invariants = false;
+  // On its own thread (production); tests on CAF's test_coordinator need it
+  // scheduled like every other actor.
+  bool detached = true;
   // Where allocator/* metrics and master/invariant_violations go (may be null).
   metrics::Registry* metrics = nullptr;
 };

@@ -226,6 +226,7 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   aopts.check_invariants = m.check_invariants;
   aopts.metrics = m.metrics;
   aopts.event_delay = m.opts.allocation_event_delay;
+  aopts.detached = m.opts.detached_allocator;
   m.alloc = allocator::spawn_allocator(self->system(), std::move(*core), caf::actor_cast<caf::actor>(self),
                                        aopts);
   // The two live and die together: a dead allocator ends the master (the

@@ -42,6 +42,9 @@ struct MasterOptions {
   // An allocation pass runs this long after an event that adds or frees
   // resources (bursts coalesce into one pass).
   std::chrono::milliseconds allocation_event_delay{2};
+  // The allocator actor runs on its own thread; false for tests driven by
+  // CAF's test_coordinator (virtual time), which must schedule it.
+  bool detached_allocator = true;
 };
 
 // Spawns the master actor. Errors (e.g. bad --weights) name the flag.

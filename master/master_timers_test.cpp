@@ -63,6 +63,7 @@ class MasterTimers : public ::testing::Test {
     opts.upid = Upid{"master", "127.0.0.1", 5050};
     opts.hostname = "localhost";
     opts.metrics = &metrics_;
+    opts.detached_allocator = false;  // scheduled by the test coordinator
     Try<caf::actor> m = spawn_master(sys_, opts);
     ASSERT_TRUE(m.is_some()) << m.error();
     master_ = *m;
@@ -173,11 +174,11 @@ class MasterTimers : public ::testing::Test {
     return nullptr;
   }
 
+  metrics::Registry metrics_;  // outlives the actors that write to it
   caf::actor_system_config cfg_;
   caf::actor_system sys_;
   caf::scheduler::test_coordinator& sched_;
   caf::scoped_actor self_;
-  metrics::Registry metrics_;
   caf::actor master_;
   std::vector<caf::actor> peers_;
 };
