@@ -19,7 +19,8 @@ std::optional<Error> MinAllocatable::validate(const std::vector<Resources>& mini
 
 MinAllocatable::MinAllocatable(std::vector<Resources> minimums) : minimums_(std::move(minimums)) {
   single_ = minimums_.size() <= MAX_SINGLE &&
-            std::all_of(minimums_.begin(), minimums_.end(), [](const Resources& min) { return min.size() == 1; });
+            std::all_of(minimums_.begin(), minimums_.end(),
+                        [](const Resources& min) { return min.size() == 1; });
 }
 
 bool MinAllocatable::covers_single(const Resources& r) const {

@@ -7,9 +7,9 @@
 
 namespace stoa::allocator {
 
-std::optional<Clock::duration> OfferFilters::duration(std::optional<double> refuse_seconds,
-                                                      double default_refuse_seconds,
-                                                      std::chrono::nanoseconds allocation_interval) {
+std::optional<Clock::duration> OfferFilters::duration(
+    std::optional<double> refuse_seconds, double default_refuse_seconds,
+    std::chrono::nanoseconds allocation_interval) {
   if (!refuse_seconds) {
     return std::nullopt;
   }
@@ -21,8 +21,9 @@ std::optional<Clock::duration> OfferFilters::duration(std::optional<double> refu
     return std::nullopt;
   }
   seconds = std::min(seconds, MAX_REFUSE_SECONDS);
-  return std::max(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)),
-                  std::chrono::duration_cast<Clock::duration>(allocation_interval));
+  return std::max(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)),
+      std::chrono::duration_cast<Clock::duration>(allocation_interval));
 }
 
 OfferFilters::Slot OfferFilters::add_slot() {
@@ -46,7 +47,8 @@ void OfferFilters::remove_slot(Slot slot) {
   free_slots_.push_back(slot);
 }
 
-void OfferFilters::add(Slot slot, Owner& owner, Resources refused, TimePoint expires, uint64_t through_cycle) {
+void OfferFilters::add(Slot slot, Owner& owner, Resources refused, TimePoint expires,
+                       uint64_t through_cycle) {
   if (!next_expiry_ || expires < *next_expiry_) {
     next_expiry_ = expires;
   }
@@ -128,8 +130,9 @@ std::optional<Error> OfferFilters::check(const std::vector<const Owner*>& owners
     auto it = per_owner.find(owners[i]);
     size_t expected = it == per_owner.end() ? 0 : it->second;
     if (owners[i]->count_ != expected) {
-      return Error("filter owner " + std::to_string(i) + ": count " + std::to_string(owners[i]->count_) +
-                   " != " + std::to_string(expected) + " filters held");
+      return Error("filter owner " + std::to_string(i) + ": count " +
+                   std::to_string(owners[i]->count_) + " != " + std::to_string(expected) +
+                   " filters held");
     }
     if (it != per_owner.end()) {
       per_owner.erase(it);

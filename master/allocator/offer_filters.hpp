@@ -103,7 +103,9 @@ class OfferFilters {
     TimePoint expires;
     uint64_t through_cycle = 0;  // Active at least through this allocate() call.
 
-    bool expired(TimePoint now, uint64_t cycle) const { return now >= expires && cycle > through_cycle; }
+    bool expired(TimePoint now, uint64_t cycle) const {
+      return now >= expires && cycle > through_cycle;
+    }
   };
 
   // Orders a slot's filters by owner (heterogeneous: filter or owner).
@@ -116,8 +118,8 @@ class OfferFilters {
     }
   };
 
-  bool filtered_slow(std::vector<Filter>& filters, Owner& owner, const Resources& offer, TimePoint now,
-                     uint64_t cycle);
+  bool filtered_slow(std::vector<Filter>& filters, Owner& owner, const Resources& offer,
+                     TimePoint now, uint64_t cycle);
 
   std::vector<std::vector<Filter>> slots_;
   std::vector<Slot> free_slots_;

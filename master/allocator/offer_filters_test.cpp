@@ -25,13 +25,14 @@ TEST(OfferFiltersTest, DurationFollowsMesosRefuseSecondsRules) {
   EXPECT_EQ(std::nullopt, duration(std::nullopt));  // Rescind, task end.
   EXPECT_EQ(std::nullopt, duration(0.0));
   EXPECT_EQ(Clock::duration(seconds(10)), duration(10.0));
-  EXPECT_EQ(Clock::duration(seconds(5)), duration(-1.0));         // The default.
+  EXPECT_EQ(Clock::duration(seconds(5)), duration(-1.0));          // The default.
   EXPECT_EQ(Clock::duration(seconds(5)), duration(std::nan("")));  // The default.
   EXPECT_EQ(std::nullopt, duration(-1.0, 0.0));                    // A default of 0: none.
   // At least one allocation interval (MESOS-4302), clamped to 365 days.
   EXPECT_EQ(Clock::duration(seconds(1)), duration(0.001));
   EXPECT_EQ(Clock::duration(milliseconds(1500)), duration(0.001, 5.0, milliseconds(1500)));
-  auto year = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(MAX_REFUSE_SECONDS));
+  auto year = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(MAX_REFUSE_SECONDS));
   EXPECT_EQ(year, duration(1e12));
   EXPECT_EQ(year, duration(std::numeric_limits<double>::infinity()));
 }
@@ -63,8 +64,8 @@ TEST(OfferFiltersTest, FilterCoversOnlySubsetsOfTheRefusedResources) {
   filters.add(slot, owner, R("cpus:2;mem:100;ports:[31000-31010]"), T0 + seconds(5), 1);
   EXPECT_TRUE(filters.filtered(slot, owner, R("cpus:2;mem:100"), T0, 2));
   EXPECT_TRUE(filters.filtered(slot, owner, R("cpus:1;ports:[31005-31006]"), T0, 2));
-  EXPECT_FALSE(filters.filtered(slot, owner, R("cpus:3"), T0, 2));            // More than refused.
-  EXPECT_FALSE(filters.filtered(slot, owner, R("cpus:1;disk:10"), T0, 2));    // Something else.
+  EXPECT_FALSE(filters.filtered(slot, owner, R("cpus:3"), T0, 2));          // More than refused.
+  EXPECT_FALSE(filters.filtered(slot, owner, R("cpus:1;disk:10"), T0, 2));  // Something else.
   EXPECT_FALSE(filters.filtered(slot, owner, R("ports:[32000-32000]"), T0, 2));
 }
 

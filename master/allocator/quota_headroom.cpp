@@ -25,7 +25,8 @@ std::optional<Error> Quotas::validate(const std::string& role, const Resources& 
     return Error("Invalid quota: role '*' cannot have quota");
   }
   if (guarantee.empty()) {
-    return Error("Invalid quota for role '" + role + "': empty guarantee (use DELETE to remove quota)");
+    return Error("Invalid quota for role '" + role +
+                 "': empty guarantee (use DELETE to remove quota)");
   }
   for (const ResourceEntry& e : guarantee) {
     if (e.type != ResourceType::SCALAR) {
@@ -45,15 +46,16 @@ std::optional<Error> Quotas::validate(const std::string& role, const Resources& 
   for (const ResourceEntry& e : sum) {
     int64_t have = total.scalar_units(e.name);
     if (e.units > have) {
-      return Error("Invalid quota for role '" + role + "': total quota for '" + e.name + "' would be " +
-                   Resources::scalar_resource(e.name, e.scalar()).to_string() + " but the cluster has " +
-                   std::to_string(fixed_to_scalar(have)));
+      return Error("Invalid quota for role '" + role + "': total quota for '" + e.name +
+                   "' would be " + Resources::scalar_resource(e.name, e.scalar()).to_string() +
+                   " but the cluster has " + std::to_string(fixed_to_scalar(have)));
     }
   }
   return std::nullopt;
 }
 
-void QuotaHeadroom::require(const std::string& role, const Resources& guarantee, const Resources& consumed) {
+void QuotaHeadroom::require(const std::string& role, const Resources& guarantee,
+                            const Resources& consumed) {
   Resources need = guarantee - consumed;
   if (!need.empty()) {
     required_ += need;
@@ -82,7 +84,8 @@ Resources QuotaHeadroom::limit(const Resources& r) const {
   return out;
 }
 
-Resources QuotaHeadroom::guaranteed_part(const std::string& role, const Resources& unreserved_scalars) const {
+Resources QuotaHeadroom::guaranteed_part(const std::string& role,
+                                         const Resources& unreserved_scalars) const {
   auto it = unmet_.find(role);
   if (it == unmet_.end()) {
     return Resources();
@@ -90,7 +93,8 @@ Resources QuotaHeadroom::guaranteed_part(const std::string& role, const Resource
   return shrink_to(unreserved_scalars, it->second);
 }
 
-void QuotaHeadroom::take_guaranteed(const std::string& role, const Resources& guaranteed, const Resources& extra) {
+void QuotaHeadroom::take_guaranteed(const std::string& role, const Resources& guaranteed,
+                                    const Resources& extra) {
   auto it = unmet_.find(role);
   if (it != unmet_.end()) {
     it->second -= guaranteed;

@@ -32,7 +32,8 @@ class Quotas {
   // non-scalar or reserved resources, or all guarantees together (this one
   // replacing the role's current one) above `total` for some scalar. The
   // role name itself is the caller's to check (check_role_name()).
-  std::optional<Error> validate(const std::string& role, const Resources& guarantee, const Resources& total) const;
+  std::optional<Error> validate(const std::string& role, const Resources& guarantee,
+                                const Resources& total) const;
 
   // Sets (or replaces) the role's guarantee. REQUIRES: validate() passed.
   void set(const std::string& role, const Resources& guarantee) { guarantees_[role] = guarantee; }
@@ -78,7 +79,8 @@ class QuotaHeadroom {
   Resources guaranteed_part(const std::string& role, const Resources& unreserved_scalars) const;
   // Records a quota-stage offer to `role`: `guaranteed` toward its unmet
   // guarantee, `extra` out of the surplus.
-  void take_guaranteed(const std::string& role, const Resources& guaranteed, const Resources& extra);
+  void take_guaranteed(const std::string& role, const Resources& guaranteed,
+                       const Resources& extra);
   // Records an offer whose unreserved part is `unreserved` (fair stage).
   void take(const Resources& unreserved) { available_.subtract_scalars(unreserved); }
 

@@ -15,7 +15,8 @@ TEST(QuotaHeadroomTest, ConsumedIsReservationsPlusUnreservedAllocation) {
   // The role's reservations count whether allocated or not; the reserved
   // part of its allocation is not counted twice.
   EXPECT_EQ(R("cpus:3;mem:10"), quota_consumed(R("cpus(db):2"), R("cpus:1;cpus(db):1;mem:10")));
-  EXPECT_EQ(R("cpus:2;mem:64"), quota_consumed(R("cpus(db):2;mem(db):64;ports(db):[1-2]"), Resources()));
+  EXPECT_EQ(R("cpus:2;mem:64"),
+            quota_consumed(R("cpus(db):2;mem(db):64;ports(db):[1-2]"), Resources()));
   EXPECT_EQ(R("disk:5"), quota_consumed(Resources(), R("disk:5;ports:[1-3]")));
 }
 
@@ -26,8 +27,10 @@ TEST(QuotaHeadroomTest, ValidateRejectsEachBadGuaranteeNamingIt) {
   quotas.set("web", R("cpus:2"));
   EXPECT_NE(std::string::npos, quotas.validate("*", R("cpus:1"), total)->message.find("'*'"));
   EXPECT_TRUE(quotas.validate("db", Resources(), total).has_value());
-  EXPECT_NE(std::string::npos, quotas.validate("db", R("ports:[1-2]"), total)->message.find("ports"));
-  EXPECT_NE(std::string::npos, quotas.validate("db", R("cpus(db):1"), total)->message.find("cpus(db)"));
+  EXPECT_NE(std::string::npos,
+            quotas.validate("db", R("ports:[1-2]"), total)->message.find("ports"));
+  EXPECT_NE(std::string::npos,
+            quotas.validate("db", R("cpus(db):1"), total)->message.find("cpus(db)"));
   // Together with web's 2 cpus, 2.5 more is above the cluster's 4.
   std::optional<Error> above = quotas.validate("db", R("cpus:2.5"), total);
   ASSERT_TRUE(above.has_value());
@@ -44,9 +47,9 @@ TEST(QuotaHeadroomTest, ValidateRejectsEachBadGuaranteeNamingIt) {
 
 TEST(QuotaHeadroomTest, HeadroomWithSeveralRoles) {
   QuotaHeadroom headroom(R("cpus:10;mem:1000"));
-  headroom.require("db", R("cpus:4"), R("cpus:1"));             // Unmet cpus:3.
-  headroom.require("web", R("cpus:2;mem:100"), Resources());   // Unmet cpus:2;mem:100.
-  headroom.require("met", R("cpus:1"), R("cpus:1;mem:50"));     // Met: nothing required.
+  headroom.require("db", R("cpus:4"), R("cpus:1"));           // Unmet cpus:3.
+  headroom.require("web", R("cpus:2;mem:100"), Resources());  // Unmet cpus:2;mem:100.
+  headroom.require("met", R("cpus:1"), R("cpus:1;mem:50"));   // Met: nothing required.
   EXPECT_EQ(2u, headroom.unmet().size());
   EXPECT_EQ(0u, headroom.unmet().count("met"));
   EXPECT_TRUE(headroom.limited());

@@ -52,7 +52,8 @@ std::optional<std::string> check_role_name(std::string_view role) {
       return quoted + ": contains '\\' (a role must be a valid directory name)";
     }
     if (SYNTAX_CHARACTERS.find(c) != std::string_view::npos) {
-      return quoted + ": contains " + describe(c) + ", which is reserved by the resource and flag syntax";
+      return quoted + ": contains " + describe(c) +
+             ", which is reserved by the resource and flag syntax";
     }
   }
   return std::nullopt;

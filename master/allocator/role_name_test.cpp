@@ -11,7 +11,8 @@ namespace {
 std::string why(std::string_view role) { return check_role_name(role).value_or(""); }
 
 TEST(RoleNameTest, AcceptsOrdinaryNamesAndTheDefaultRole) {
-  for (const char* role : {"*", "web", "a", "prod-db", "team_1", "x.y", "...", "a-", "role=1", "ünïcode"}) {
+  for (const char* role :
+       {"*", "web", "a", "prod-db", "team_1", "x.y", "...", "a-", "role=1", "ünïcode"}) {
     EXPECT_EQ("", why(role)) << role;
   }
 }
@@ -22,7 +23,8 @@ TEST(RoleNameTest, RejectsTheDirectoryNamesMesosRejects) {
   EXPECT_EQ("Invalid role '..': must not be '.' or '..'", why(".."));
   EXPECT_EQ("Invalid role '-web': must not start with '-'", why("-web"));
   EXPECT_EQ("Invalid role 'a/b': contains '/' (hierarchical roles are not supported)", why("a/b"));
-  EXPECT_EQ("Invalid role 'a\\b': contains '\\' (a role must be a valid directory name)", why("a\\b"));
+  EXPECT_EQ("Invalid role 'a\\b': contains '\\' (a role must be a valid directory name)",
+            why("a\\b"));
 }
 
 TEST(RoleNameTest, RejectsWhitespaceAndControlCharactersNamingThemInHex) {

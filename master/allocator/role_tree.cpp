@@ -94,7 +94,8 @@ void RoleTree::allocated(Role& role, const std::string& framework_id, const Reso
   role_sorter_->allocated(role.name, r);
 }
 
-void RoleTree::unallocated(const std::string& role, const std::string& framework_id, const Resources& r) {
+void RoleTree::unallocated(const std::string& role, const std::string& framework_id,
+                           const Resources& r) {
   Role* R = find(role);
   if (R == nullptr) {
     return;
@@ -168,12 +169,14 @@ std::optional<Error> RoleTree::check() const {
       active += role->frameworks->is_active(id) ? 1 : 0;
     }
     if (active != role->active_frameworks) {
-      return Error("role " + name + ": " + std::to_string(role->active_frameworks) + " active frameworks counted, " +
-                   std::to_string(active) + " active in the sorter");
+      return Error("role " + name + ": " + std::to_string(role->active_frameworks) +
+                   " active frameworks counted, " + std::to_string(active) +
+                   " active in the sorter");
     }
     if (!(role_sorter_->allocation(name) == role->allocated.flatten())) {
-      return Error("role " + name + ": role sorter allocation " + role_sorter_->allocation(name).to_string() +
-                   " != allocated " + role->allocated.to_string());
+      return Error("role " + name + ": role sorter allocation " +
+                   role_sorter_->allocation(name).to_string() + " != allocated " +
+                   role->allocated.to_string());
     }
   }
   return std::nullopt;

@@ -35,9 +35,9 @@ class RoleTree {
     size_t active_frameworks = 0;  // Active in `frameworks`.
     // Aggregates over slaves are scalar quantities only: ranges and sets
     // (ports) from different slaves cannot be summed meaningfully.
-    Resources allocated;           // Scalars held by its frameworks, roles as on the slaves.
-    Resources reserved;            // Scalars reserved for it on registered slaves.
-    uint64_t synced_version = 0;   // Total version last pushed to `frameworks`.
+    Resources allocated;          // Scalars held by its frameworks, roles as on the slaves.
+    Resources reserved;           // Scalars reserved for it on registered slaves.
+    uint64_t synced_version = 0;  // Total version last pushed to `frameworks`.
   };
   using RoleMap = std::unordered_map<std::string, std::unique_ptr<Role>>;
 
