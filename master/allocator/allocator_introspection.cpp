@@ -159,10 +159,9 @@ std::optional<Error> Allocator::check_invariants() const {
       return Error("role " + name + " holds resources but is not tracked");
     }
   }
-  std::vector<const OfferFilters::Owner*> owners;
-  owners.reserve(frameworks_.size());
+  std::map<const OfferFilters::Owner*, std::string> owners;
   for (const auto& [id, f] : frameworks_) {
-    owners.push_back(&f->filters);
+    owners.emplace(&f->filters, id);
   }
   if (std::optional<Error> error = filters_.check(owners)) {
     return error;

@@ -113,7 +113,7 @@ size_t OfferFilters::sweep(TimePoint now, uint64_t cycle) {
   return dropped;
 }
 
-std::optional<Error> OfferFilters::check(const std::vector<const Owner*>& owners) const {
+std::optional<Error> OfferFilters::check(const std::map<const Owner*, std::string>& owners) const {
   size_t total = 0;
   std::map<const Owner*, size_t> per_owner;
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
@@ -126,13 +126,12 @@ std::optional<Error> OfferFilters::check(const std::vector<const Owner*>& owners
       }
     }
   }
-  for (size_t i = 0; i < owners.size(); ++i) {
-    auto it = per_owner.find(owners[i]);
+  for (const auto& [owner, name] : owners) {
+    auto it = per_owner.find(owner);
     size_t expected = it == per_owner.end() ? 0 : it->second;
-    if (owners[i]->count_ != expected) {
-      return Error("filter owner " + std::to_string(i) + ": count " +
-                   std::to_string(owners[i]->count_) + " != " + std::to_string(expected) +
-                   " filters held");
+    if (owner->count_ != expected) {
+      return Error("framework " + name + ": filter count " + std::to_string(owner->count_) +
+                   " != " + std::to_string(expected) + " filters held");
     }
     if (it != per_owner.end()) {
       per_owner.erase(it);

@@ -16,7 +16,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/resources.hpp"
@@ -92,9 +94,10 @@ class OfferFilters {
   // Filters on one slot.
   size_t count(Slot slot) const { return slots_[slot].size(); }
 
-  // Checks the invariants above, given every live owner; returns the first
-  // violation. O(filters); for tests and debugging.
-  std::optional<Error> check(const std::vector<const Owner*>& owners) const;
+  // Checks the invariants above, given every live owner and the name to
+  // report it by (its framework id); returns the first violation.
+  // O(filters); for tests and debugging.
+  std::optional<Error> check(const std::map<const Owner*, std::string>& owners) const;
 
  private:
   struct Filter {

@@ -54,7 +54,7 @@ TEST(OfferFiltersTest, FilterExpiresExactlyAtItsDeadlineButNotBeforeTheNextCycle
   EXPECT_FALSE(filters.filtered(slot, owner, refused, T0 + seconds(5), 2));
   EXPECT_EQ(0u, owner.count());
   EXPECT_EQ(0u, filters.count());
-  EXPECT_FALSE(filters.check({&owner}));
+  EXPECT_FALSE(filters.check({{&owner, "owner"}}));
 }
 
 TEST(OfferFiltersTest, FilterCoversOnlySubsetsOfTheRefusedResources) {
@@ -86,7 +86,7 @@ TEST(OfferFiltersTest, FiltersApplyToTheirOwnerOnTheirSlotOnly) {
   EXPECT_TRUE(filters.filtered(s1, a, R("mem:10"), T0, 2));
   EXPECT_EQ(2u, a.count());
   EXPECT_EQ(2u, filters.count(s1));
-  EXPECT_FALSE(filters.check({&a, &b}));
+  EXPECT_FALSE(filters.check({{&a, "a"}, {&b, "b"}}));
 }
 
 TEST(OfferFiltersTest, RemovingAnOwnerDropsAllItsFiltersAndNoOthers) {
@@ -107,7 +107,7 @@ TEST(OfferFiltersTest, RemovingAnOwnerDropsAllItsFiltersAndNoOthers) {
     EXPECT_FALSE(filters.filtered(slot, gone, R("cpus:1"), T0, 2));
     EXPECT_TRUE(filters.filtered(slot, kept, R("cpus:1"), T0, 2));
   }
-  EXPECT_FALSE(filters.check({&gone, &kept}));
+  EXPECT_FALSE(filters.check({{&gone, "gone"}, {&kept, "kept"}}));
 }
 
 TEST(OfferFiltersTest, RemovingASlotDropsItsFiltersAndRecyclesIt) {
@@ -125,7 +125,7 @@ TEST(OfferFiltersTest, RemovingASlotDropsItsFiltersAndRecyclesIt) {
   EXPECT_EQ(s1, again);  // Recycled, and empty.
   EXPECT_EQ(0u, filters.count(again));
   EXPECT_FALSE(filters.filtered(again, owner, R("cpus:1"), T0, 2));
-  EXPECT_FALSE(filters.check({&owner}));
+  EXPECT_FALSE(filters.check({{&owner, "owner"}}));
 }
 
 TEST(OfferFiltersTest, SweepDropsExpiredFiltersOnlyOnceTheEarliestDeadlinePassed) {
@@ -147,7 +147,7 @@ TEST(OfferFiltersTest, SweepDropsExpiredFiltersOnlyOnceTheEarliestDeadlinePassed
   EXPECT_EQ(1u, filters.sweep(T0 + seconds(4), 9));
   EXPECT_EQ(0u, filters.count());
   EXPECT_EQ(0u, owner.count());
-  EXPECT_FALSE(filters.check({&owner}));
+  EXPECT_FALSE(filters.check({{&owner, "owner"}}));
 }
 
 TEST(OfferFiltersTest, CheckReportsFiltersOfOwnersItWasNotGiven) {
@@ -157,10 +157,10 @@ TEST(OfferFiltersTest, CheckReportsFiltersOfOwnersItWasNotGiven) {
   OfferFilters::Slot slot = filters.add_slot();
   filters.add(slot, known, R("cpus:1"), T0 + seconds(5), 1);
   filters.add(slot, stray, R("cpus:1"), T0 + seconds(5), 1);
-  std::optional<Error> error = filters.check({&known});
+  std::optional<Error> error = filters.check({{&known, "known"}});
   ASSERT_TRUE(error.has_value());
   EXPECT_NE(std::string::npos, error->message.find("unknown framework"));
-  EXPECT_FALSE(filters.check({&known, &stray}));
+  EXPECT_FALSE(filters.check({{&known, "known"}, {&stray, "stray"}}));
 }
 
 }  // namespace
