@@ -1,142 +1,14 @@
 #include "master/allocator/allocator.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <limits>
+
+#include "master/allocator/allocator_records.hpp"
+#include "master/allocator/role_name.hpp"
 
 namespace stoa::allocator {
 
-// A refusal filter: keeps resources contained in `refused` away from one
-// framework on one slave while active.
-struct Allocator::Filter {
-  Framework* framework = nullptr;
-  Resources refused;
-  TimePoint expires;
-  uint64_t through_cycle = 0;  // Active at least through this allocate() call.
-
-  bool expired(TimePoint now, uint64_t cycle) const { return now >= expires && cycle > through_cycle; }
-};
-
-struct Allocator::Slave {
-  struct Held {
-    std::string framework_id;
-    std::string role;  // "" while the framework is unknown.
-    Resources resources;
-  };
-
-  // The (framework, role) entry, else a recycled empty one, else a new one.
-  // Entries whose resources are empty are free slots: kept so that the
-  // offer/decline churn reuses their string capacity instead of allocating.
-  Held& slot(const std::string& framework_id, const std::string& role) {
-    Held* free = nullptr;
-    for (Held& h : held) {
-      if (h.framework_id == framework_id && h.role == role) {
-        return h;
-      }
-      if (free == nullptr && h.resources.empty()) {
-        free = &h;
-      }
-    }
-    if (free != nullptr) {
-      free->framework_id = framework_id;
-      free->role = role;
-      return *free;
-    }
-    held.push_back(Held{framework_id, role, Resources()});
-    return held.back();
-  }
-
-  std::string id;
-  Resources total;
-  Resources available;
-  bool active = true;
-  size_t list_index = 0;  // Position in slave_list_.
-  std::vector<Held> held;
-  // Bumped on every change of `available`.
-  uint64_t version = 0;
-  // The last pass found nothing to offer here at (eligibility epoch,
-  // version); while both are unchanged the slave is skipped.
-  uint64_t blocked_epoch = 0;
-  uint64_t blocked_version = 0;
-  // Refusal filters on this slave, sorted by framework pointer: the hot
-  // path finds a framework's filters with one binary search in a small,
-  // cache-local vector.
-  std::vector<Filter> filters;
-};
-
-struct Allocator::Framework {
-  std::string id;
-  std::vector<std::string> roles;
-  std::set<std::string> suppressed;
-  bool active = true;
-  size_t filter_count = 0;  // Filters of this framework over all slaves.
-};
-
-struct Allocator::Role {
-  std::string name;
-  std::unique_ptr<Sorter> frameworks;
-  std::set<std::string> framework_ids;
-  size_t active_frameworks = 0;  // Active and not suppressed in this role.
-  // Aggregates over slaves are scalar quantities only: ranges and sets
-  // (ports) from different slaves cannot be summed meaningfully.
-  Resources allocated;           // Scalars held by its frameworks, roles as on the slaves.
-  Resources reserved;            // Scalars reserved for it on registered slaves.
-  uint64_t synced_version = 0;   // total_version_ last pushed to `frameworks`.
-};
-
-// Quota headroom: unreserved scalars needed for unmet guarantees (`required`)
-// versus unreserved scalars still free in the cluster (`available`).
-struct Allocator::Headroom {
-  Resources required;
-  Resources available;
-
-  // How much of `name` may go to anyone without eating into guarantees.
-  int64_t surplus(const std::string& name) const {
-    int64_t need = required.scalar_units(name);
-    if (need == 0) {
-      return std::numeric_limits<int64_t>::max();
-    }
-    return std::max<int64_t>(0, available.scalar_units(name) - need);
-  }
-
-  // The scalars of `r` limited to the surplus, per name.
-  Resources limit(const Resources& r) const {
-    if (required.empty()) {
-      return r;
-    }
-    Resources out;
-    for (const ResourceEntry& e : r) {
-      ResourceEntry copy = e;
-      copy.units = std::min(e.units, surplus(e.name));
-      out.add(copy);
-    }
-    return out;
-  }
-};
-
-// Orders a slave's filters by framework (heterogeneous: filter or framework).
-struct Allocator::FilterOrder {
-  static const Framework* key(const Filter& f) { return f.framework; }
-  static const Framework* key(const Framework* f) { return f; }
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const {
-    return std::less<const Framework*>()(key(a), key(b));
-  }
-};
-
 namespace {
-
-// `r` limited per name to `limit` (names absent from `limit` are dropped).
-Resources shrink_to(const Resources& r, const Resources& limit) {
-  Resources out;
-  for (const ResourceEntry& e : r) {
-    ResourceEntry copy = e;
-    copy.units = std::min(e.units, limit.scalar_units(e.name));
-    out.add(copy);
-  }
-  return out;
-}
 
 bool has_reservations(const Resources& r) {
   for (const ResourceEntry& e : r) {
@@ -149,19 +21,11 @@ bool has_reservations(const Resources& r) {
 
 }  // namespace
 
-std::vector<Resources> default_min_allocatable() {
-  return {Resources::scalar_resource("cpus", 0.01), Resources::scalar_resource("mem", 32)};
-}
-
 Allocator::Allocator(Options opts, std::unique_ptr<Sorter> role_sorter)
     : options_(std::move(opts)),
-      role_sorter_(std::move(role_sorter)),
-      weights_(options_.weights),
-      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
-  single_minimums_ = options_.min_allocatable.size() <= 8 &&
-                     std::all_of(options_.min_allocatable.begin(), options_.min_allocatable.end(),
-                                 [](const Resources& min) { return min.size() == 1; });
-}
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
+      roles_(options_.policy, std::move(role_sorter), rng_),
+      min_allocatable_(options_.min_allocatable) {}
 
 Allocator::~Allocator() = default;
 
@@ -175,10 +39,8 @@ Try<std::unique_ptr<Allocator>> Allocator::create(Options opts) {
   if (!std::isfinite(opts.default_refuse_seconds) || opts.default_refuse_seconds < 0) {
     return Error("Invalid default refuse_seconds: must be finite and >= 0");
   }
-  for (const Resources& min : opts.min_allocatable) {
-    if (min.empty() || !min.non_scalars().empty()) {
-      return Error("Invalid min_allocatable '" + min.to_string() + "': must be non-empty scalars");
-    }
+  if (std::optional<Error> error = MinAllocatable::validate(opts.min_allocatable)) {
+    return *error;
   }
   std::unique_ptr<Allocator> allocator(new Allocator(std::move(opts), std::move(*sorter)));
   if (allocator->options_.roles) {
@@ -188,26 +50,15 @@ Try<std::unique_ptr<Allocator>> Allocator::create(Options opts) {
       }
     }
   }
-  std::map<std::string, double> weights;
-  weights.swap(allocator->weights_);
-  if (std::optional<Error> error = allocator->update_weights(weights)) {
+  if (std::optional<Error> error = allocator->update_weights(allocator->options_.weights)) {
     return *error;
   }
   return allocator;
 }
 
 std::optional<Error> Allocator::validate_role(const std::string& role) const {
-  if (role.empty()) {
-    return Error("Invalid role '': empty");
-  }
-  if (role == "." || role == ".." || role.front() == '-') {
-    return Error("Invalid role '" + role + "'");
-  }
-  for (char c : role) {
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)) ||
-        c == '/' || c == '\\' || c == '(' || c == ')' || c == ';' || c == ':' || c == ',') {
-      return Error("Invalid role '" + role + "': contains '" + std::string(1, c) + "'");
-    }
+  if (std::optional<std::string> why = check_role_name(role)) {
+    return Error(*why);
   }
   if (role != "*" && options_.roles && options_.roles->count(role) == 0) {
     return Error("Unknown role '" + role + "': not in the --roles whitelist");
@@ -217,63 +68,10 @@ std::optional<Error> Allocator::validate_role(const std::string& role) const {
 
 // --- Roles -------------------------------------------------------------------
 
-Allocator::Role& Allocator::ensure_role(const std::string& name) {
-  auto it = roles_.find(name);
-  if (it != roles_.end()) {
-    return *it->second;
-  }
-  auto role = std::make_unique<Role>();
-  role->name = name;
-  // make_sorter() cannot fail here: the policy was validated by create().
-  role->frameworks = std::move(make_sorter(options_.policy, rng_()).get());
-  role->frameworks->set_total(total_);
-  role->synced_version = total_version_;
-  role_sorter_->add_client(name);
-  role_sorter_->deactivate(name);
-  auto weight = weights_.find(name);
-  if (weight != weights_.end()) {
-    role_sorter_->update_weight(name, weight->second);
-  }
-  Role& ref = *role;
-  roles_.emplace(name, std::move(role));
-  return ref;
-}
+void Allocator::maybe_remove_role(const std::string& name) { roles_.maybe_remove(name, quotas_.contains(name)); }
 
-void Allocator::maybe_remove_role(const std::string& name) {
-  auto it = roles_.find(name);
-  if (it == roles_.end()) {
-    return;
-  }
-  const Role& role = *it->second;
-  if (role.framework_ids.empty() && role.allocated.empty() && role.reserved.empty() &&
-      quotas_.count(name) == 0) {
-    role_sorter_->remove_client(name);
-    roles_.erase(it);
-  }
-}
-
-void Allocator::refresh_activity(Framework& f, const std::string& role_name) {
-  auto it = roles_.find(role_name);
-  if (it == roles_.end()) {
-    return;
-  }
-  Role& role = *it->second;
-  bool want = f.active && f.suppressed.count(role_name) == 0;
-  bool have = role.frameworks->is_active(f.id);
-  if (want == have) {
-    return;
-  }
-  if (want) {
-    role.frameworks->activate(f.id);
-    if (role.active_frameworks++ == 0) {
-      role_sorter_->activate(role_name);
-    }
-  } else {
-    role.frameworks->deactivate(f.id);
-    if (--role.active_frameworks == 0) {
-      role_sorter_->deactivate(role_name);
-    }
-  }
+void Allocator::refresh_activity(Framework& f, const std::string& role) {
+  roles_.set_active(role, f.id, f.active && f.suppressed.count(role) == 0);
 }
 
 std::string Allocator::role_for(const Framework& f, const ResourceEntry& e) const {
@@ -305,22 +103,7 @@ void Allocator::track(Slave& s, Framework* f, const std::string& framework_id, c
     unknown_holds_[framework_id].insert(&s);
     return;
   }
-  Role& R = ensure_role(role);
-  R.allocated.add_scalars(r);
-  R.frameworks->allocated(framework_id, r);
-  role_sorter_->allocated(role, r);
-}
-
-void Allocator::untrack_role_accounting(const std::string& framework_id, const std::string& role,
-                                        const Resources& r) {
-  auto it = roles_.find(role);
-  if (it == roles_.end()) {
-    return;
-  }
-  Role& R = *it->second;
-  R.allocated.subtract_scalars(r);
-  R.frameworks->unallocated(framework_id, r);
-  role_sorter_->unallocated(role, r);
+  roles_.allocated(roles_.ensure(role), framework_id, r);
 }
 
 // --- Frameworks --------------------------------------------------------------
@@ -354,10 +137,7 @@ std::optional<Error> Allocator::add_framework(const std::string& id, const std::
 
   ++eligibility_epoch_;
   for (const std::string& role : f.roles) {
-    Role& R = ensure_role(role);
-    R.framework_ids.insert(id);
-    R.frameworks->add_client(id);
-    R.frameworks->deactivate(id);
+    roles_.add_framework(role, id);
     refresh_activity(f, role);
   }
 
@@ -410,18 +190,6 @@ std::optional<Error> Allocator::add_framework(const std::string& id, const std::
   return std::nullopt;
 }
 
-void Allocator::erase_filters(Framework& f) {
-  if (f.filter_count == 0) {
-    return;
-  }
-  for (Slave* s : slave_list_) {
-    auto [begin, end] = std::equal_range(s->filters.begin(), s->filters.end(), &f, FilterOrder());
-    filter_count_ -= static_cast<size_t>(end - begin);
-    s->filters.erase(begin, end);
-  }
-  f.filter_count = 0;
-}
-
 void Allocator::remove_framework(const std::string& id) {
   auto it = frameworks_.find(id);
   if (it == frameworks_.end()) {
@@ -447,7 +215,7 @@ void Allocator::remove_framework(const std::string& id) {
   for (Slave* s : slave_list_) {
     for (auto h = s->held.begin(); h != s->held.end();) {
       if (h->framework_id == id) {
-        untrack_role_accounting(id, h->role, h->resources);
+        roles_.unallocated(h->role, id, h->resources);
         s->available += h->resources;
         ++s->version;
         h = s->held.erase(h);
@@ -456,13 +224,10 @@ void Allocator::remove_framework(const std::string& id) {
       }
     }
   }
-  erase_filters(f);
+  filters_.remove_owner(f.filters);
   f.active = false;
   for (const std::string& role : f.roles) {
-    refresh_activity(f, role);
-    Role& R = *roles_.at(role);
-    R.frameworks->remove_client(id);
-    R.framework_ids.erase(id);
+    roles_.remove_framework(role, id);
   }
   std::vector<std::string> roles = f.roles;
   frameworks_.erase(it);
@@ -508,14 +273,14 @@ void Allocator::add_slave(const std::string& id, const Resources& total,
   s.available = total;
   ++s.version;
   s.list_index = slave_list_.size();
+  s.filter_slot = filters_.add_slot();
   slave_list_.push_back(&s);
   slaves_.emplace(id, std::move(owned));
 
-  total_ += total.scalars();
-  ++total_version_;
+  roles_.add_total(total.scalars());
   for (const std::string& role : total.roles()) {
     if (role != "*") {
-      ensure_role(role).reserved += total.reserved(role).scalars();
+      roles_.add_reserved(role, total.reserved(role).scalars());
     }
   }
   for (const auto& [framework_id, resources] : used) {
@@ -539,7 +304,7 @@ void Allocator::remove_slave(const std::string& id) {
   for (const Slave::Held& h : s.held) {
     auto f = frameworks_.find(h.framework_id);
     if (!h.role.empty() && f != frameworks_.end()) {
-      untrack_role_accounting(h.framework_id, h.role, h.resources);
+      roles_.unallocated(h.role, h.framework_id, h.resources);
     } else {
       auto unknown = unknown_holds_.find(h.framework_id);
       if (unknown != unknown_holds_.end()) {
@@ -550,20 +315,15 @@ void Allocator::remove_slave(const std::string& id) {
       }
     }
   }
-  for (const Filter& filter : s.filters) {
-    --filter.framework->filter_count;
-    --filter_count_;
-  }
-  s.filters.clear();
+  filters_.remove_slot(s.filter_slot);
   std::vector<std::string> reserved_roles;
   for (const std::string& role : s.total.roles()) {
-    if (role != "*" && roles_.count(role) != 0) {
-      roles_.at(role)->reserved -= s.total.reserved(role).scalars();
+    if (role != "*" && roles_.find(role) != nullptr) {
+      roles_.remove_reserved(role, s.total.reserved(role).scalars());
       reserved_roles.push_back(role);
     }
   }
-  total_ -= s.total.scalars();
-  ++total_version_;
+  roles_.remove_total(s.total.scalars());
 
   Slave* last = slave_list_.back();
   slave_list_[s.list_index] = last;
@@ -619,7 +379,7 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
     }
     h.resources -= part;  // No-op (and cheap) when `part` was moved out of h.
     if (!h.role.empty() && f != nullptr) {
-      untrack_role_accounting(framework_id, h.role, part);
+      roles_.unallocated(h.role, framework_id, part);
     }
     s.available += std::move(part);
     ++s.version;
@@ -666,27 +426,14 @@ void Allocator::recover_resources(const std::string& framework_id, const std::st
     ++s.version;
   }
 
-  if (!refuse_seconds || f == nullptr || r.empty()) {
+  if (f == nullptr || r.empty()) {
     return;
   }
-  double seconds = *refuse_seconds;
-  if (std::isnan(seconds) || seconds < 0) {
-    seconds = options_.default_refuse_seconds;
+  std::optional<Clock::duration> duration =
+      OfferFilters::duration(refuse_seconds, options_.default_refuse_seconds, options_.allocation_interval);
+  if (duration) {
+    filters_.add(s.filter_slot, f->filters, r, now + *duration, cycle_ + 1);
   }
-  if (seconds == 0) {
-    return;
-  }
-  seconds = std::min(seconds, MAX_REFUSE_SECONDS);
-  auto duration = std::max(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)),
-                           std::chrono::duration_cast<Clock::duration>(options_.allocation_interval));
-  Filter filter{f, r, now + duration, cycle_ + 1};
-  if (!next_filter_expiry_ || filter.expires < *next_filter_expiry_) {
-    next_filter_expiry_ = filter.expires;
-  }
-  auto pos = std::upper_bound(s.filters.begin(), s.filters.end(), f, FilterOrder());
-  s.filters.insert(pos, std::move(filter));
-  ++f->filter_count;
-  ++filter_count_;
 }
 
 void Allocator::suppress(const std::string& framework_id, const std::vector<std::string>& roles) {
@@ -715,94 +462,11 @@ void Allocator::revive(const std::string& framework_id, const std::vector<std::s
       refresh_activity(f, role);
     }
   }
-  erase_filters(f);
+  filters_.remove_owner(f.filters);
 }
 
 bool Allocator::is_filtered(Framework& f, Slave& s, const Resources& offer, TimePoint now) {
-  if (f.filter_count == 0 || s.filters.empty()) {
-    return false;
-  }
-  auto [begin, end] = std::equal_range(s.filters.begin(), s.filters.end(), &f, FilterOrder());
-  bool filtered = false;
-  for (auto it = begin; it != end;) {
-    if (it->expired(now, cycle_)) {
-      it = s.filters.erase(it);
-      --end;
-      --f.filter_count;
-      --filter_count_;
-      continue;
-    }
-    filtered = filtered || it->refused.contains(offer);
-    ++it;
-  }
-  return filtered;
-}
-
-void Allocator::sweep_filters(TimePoint now) {
-  if (!next_filter_expiry_ || now < *next_filter_expiry_) {
-    return;
-  }
-  next_filter_expiry_.reset();
-  for (Slave* s : slave_list_) {
-    auto expired = [&](const Filter& filter) {
-      if (filter.expired(now, cycle_)) {
-        --filter.framework->filter_count;
-        --filter_count_;
-        ++eligibility_epoch_;
-        return true;
-      }
-      if (!next_filter_expiry_ || filter.expires < *next_filter_expiry_) {
-        next_filter_expiry_ = filter.expires;
-      }
-      return false;
-    };
-    s->filters.erase(std::remove_if(s->filters.begin(), s->filters.end(), expired), s->filters.end());
-  }
-}
-
-bool Allocator::allocatable(const Resources& r) const {
-  if (r.empty()) {
-    return false;
-  }
-  if (options_.min_allocatable.empty()) {
-    return true;
-  }
-  // Common case: every minimum is a single quantity ({cpus:0.01} or
-  // {mem:32}); one pass over `r` sums the matching scalars.
-  if (single_minimums_) {
-    int64_t sums[8] = {0};
-    const size_t n = options_.min_allocatable.size();
-    for (const ResourceEntry& e : r) {
-      if (e.type != ResourceType::SCALAR) {
-        continue;
-      }
-      for (size_t i = 0; i < n; ++i) {
-        const ResourceEntry& min = *options_.min_allocatable[i].begin();
-        if (e.name.size() == min.name.size() && e.name[0] == min.name[0] && e.name == min.name) {
-          sums[i] += e.units;
-        }
-      }
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (sums[i] >= options_.min_allocatable[i].begin()->units) {
-        return true;
-      }
-    }
-    return false;
-  }
-  for (const Resources& min : options_.min_allocatable) {
-    bool ok = true;
-    for (const ResourceEntry& e : min) {
-      if (r.scalar_units(e.name) < e.units) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) {
-      return true;
-    }
-  }
-  return false;
+  return filters_.filtered(s.filter_slot, f.filters, offer, now, cycle_);
 }
 
 // --- Weights and quota -------------------------------------------------------
@@ -817,10 +481,7 @@ std::optional<Error> Allocator::update_weights(const std::map<std::string, doubl
     }
   }
   for (const auto& [role, weight] : w) {
-    weights_[role] = weight;
-    if (roles_.count(role) != 0) {
-      role_sorter_->update_weight(role, weight);
-    }
+    roles_.set_weight(role, weight);
   }
   return std::nullopt;
 }
@@ -829,43 +490,17 @@ std::optional<Error> Allocator::set_quota(const std::string& role, const Resourc
   if (std::optional<Error> error = validate_role(role)) {
     return error;
   }
-  if (role == "*") {
-    return Error("Invalid quota: role '*' cannot have quota");
+  if (std::optional<Error> error = quotas_.validate(role, guarantee, roles_.total())) {
+    return error;
   }
-  if (guarantee.empty()) {
-    return Error("Invalid quota for role '" + role + "': empty guarantee (use DELETE to remove quota)");
-  }
-  for (const ResourceEntry& e : guarantee) {
-    if (e.type != ResourceType::SCALAR) {
-      return Error("Invalid quota for role '" + role + "': '" + e.name + "' is not a scalar");
-    }
-    if (e.role != "*") {
-      return Error("Invalid quota for role '" + role + "': '" + e.name + "(" + e.role +
-                   ")' is reserved; quota takes unreserved quantities");
-    }
-  }
-  Resources sum = guarantee;
-  for (const auto& [other, q] : quotas_) {
-    if (other != role) {
-      sum += q;
-    }
-  }
-  for (const ResourceEntry& e : sum) {
-    int64_t have = total_.scalar_units(e.name);
-    if (e.units > have) {
-      return Error("Invalid quota for role '" + role + "': total quota for '" + e.name + "' would be " +
-                   Resources::scalar_resource(e.name, e.scalar()).to_string() + " but the cluster has " +
-                   std::to_string(fixed_to_scalar(have)));
-    }
-  }
-  quotas_[role] = guarantee;
-  ensure_role(role);
+  quotas_.set(role, guarantee);
+  roles_.ensure(role);
   ++eligibility_epoch_;
   return std::nullopt;
 }
 
 void Allocator::remove_quota(const std::string& role) {
-  if (quotas_.erase(role) != 0) {
+  if (quotas_.remove(role)) {
     ++eligibility_epoch_;
     maybe_remove_role(role);
   }
@@ -873,23 +508,11 @@ void Allocator::remove_quota(const std::string& role) {
 
 // --- Allocation --------------------------------------------------------------
 
-void Allocator::sync_totals() {
-  if (synced_version_ != total_version_) {
-    role_sorter_->set_total(total_);
-    synced_version_ = total_version_;
-  }
-  for (auto& [name, role] : roles_) {
-    if (role->synced_version != total_version_) {
-      role->frameworks->set_total(total_);
-      role->synced_version = total_version_;
-    }
-  }
-}
-
 std::vector<Allocation> Allocator::allocate(TimePoint now) {
   ++cycle_;
-  sweep_filters(now);
-  sync_totals();
+  // An expired filter can make a framework eligible on an unchanged slave.
+  eligibility_epoch_ += filters_.sweep(now, cycle_);
+  roles_.sync_totals();
 
   candidates_.clear();
   for (Slave* s : slave_list_) {
@@ -904,10 +527,11 @@ std::vector<Allocation> Allocator::allocate(TimePoint now) {
   if (quotas_.empty()) {
     stage_fair(now, nullptr, out);
   } else {
-    Headroom headroom;
+    Resources free;
     for (const auto& [slave_id, s] : slaves_) {
-      headroom.available += s->available.unreserved().scalars();
+      free += s->available.unreserved().scalars();
     }
+    QuotaHeadroom headroom(std::move(free));
     stage_quota(now, headroom, out);
     stage_fair(now, &headroom, out);
   }
@@ -915,23 +539,14 @@ std::vector<Allocation> Allocator::allocate(TimePoint now) {
   return out;
 }
 
-void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Allocation>& out) {
-  // Unsatisfied guarantee per quota role: guarantee - (reservations +
-  // unreserved allocation).
-  std::map<std::string, Resources> unsatisfied;
-  for (const auto& [name, guarantee] : quotas_) {
-    Resources consumed;
-    auto it = roles_.find(name);
-    if (it != roles_.end()) {
-      consumed = it->second->reserved.scalars().flatten() + it->second->allocated.unreserved().scalars();
-    }
-    Resources need = guarantee - consumed;
-    if (!need.empty()) {
-      unsatisfied[name] = need;
-      headroom.required += need;
-    }
+void Allocator::stage_quota(TimePoint now, QuotaHeadroom& headroom, std::vector<Allocation>& out) {
+  // Unmet guarantee per quota role: guarantee - (reservations + unreserved
+  // allocation).
+  for (const auto& [name, guarantee] : quotas_.all()) {
+    const Role* role = roles_.find(name);
+    headroom.require(name, guarantee, role == nullptr ? Resources() : quota_consumed(role->reserved, role->allocated));
   }
-  if (unsatisfied.empty()) {
+  if (headroom.unmet().empty()) {
     return;
   }
 
@@ -939,9 +554,9 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
   for (Slave* s : candidates_) {
     // Quota roles in role-sorter (share) order.
     order.clear();
-    for (const auto& [name, need] : unsatisfied) {
-      if (!need.empty() && roles_.at(name)->active_frameworks > 0) {
-        order.emplace_back(role_sorter_->share(name), name);
+    for (const auto& [name, need] : headroom.unmet()) {
+      if (!need.empty() && roles_.at(name).active_frameworks > 0) {
+        order.emplace_back(roles_.share(name), name);
       }
     }
     if (order.empty()) {
@@ -952,11 +567,10 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
       if (s->available.empty()) {
         break;
       }
-      Role& R = *roles_.at(name);
-      Resources& need = unsatisfied[name];
+      Role& R = roles_.at(name);
       Resources unreserved = s->available.unreserved();
       Resources unreserved_scalars = unreserved.scalars();
-      Resources guaranteed = shrink_to(unreserved_scalars, need);
+      Resources guaranteed = headroom.guaranteed_part(name, unreserved_scalars);
       Resources reserved = s->available.reserved(name);
       if (guaranteed.empty() && reserved.empty()) {
         continue;
@@ -979,9 +593,7 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
       if (chosen == nullptr) {
         continue;
       }
-      need -= guaranteed;
-      headroom.required -= guaranteed;
-      headroom.available -= guaranteed + extra;
+      headroom.take_guaranteed(name, guaranteed, extra);
       s->available -= offer;
       ++s->version;
       hold(*s, *chosen, R, offer);
@@ -990,8 +602,8 @@ void Allocator::stage_quota(TimePoint now, Headroom& headroom, std::vector<Alloc
   }
 }
 
-void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Allocation>& out) {
-  const bool limited = headroom != nullptr && !headroom->required.empty();
+void Allocator::stage_fair(TimePoint now, QuotaHeadroom* headroom, std::vector<Allocation>& out) {
+  const bool limited = headroom != nullptr && headroom->limited();
   // Skipping slaves where nothing changed is exact only without quota
   // (headroom varies within a pass).
   const bool skip = options_.skip_unchanged_slaves && quotas_.empty();
@@ -1020,8 +632,8 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
       // so the offer is the slave's `available` itself (no copy until a
       // framework takes it).
       bool whole = false;
-      role_sorter_->visit([&](const std::string& role_name) {
-        Role& R = *roles_.at(role_name);
+      roles_.sorter().visit([&](const std::string& role_name) {
+        Role& R = roles_.at(role_name);
         if (!done.empty() && std::find(done.begin(), done.end(), &R) != done.end()) {
           return true;
         }
@@ -1073,7 +685,7 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
         ++s->version;
       }
       if (headroom != nullptr) {
-        headroom->available.subtract_scalars(offer.unreserved());
+        headroom->take(offer.unreserved());
       }
       hold(*s, *chosen, *chosen_role, offer);
       out.push_back(Allocation{chosen->id, chosen_role->name, s->id, std::move(offer)});
@@ -1088,189 +700,7 @@ void Allocator::stage_fair(TimePoint now, Headroom* headroom, std::vector<Alloca
 
 void Allocator::hold(Slave& s, Framework& f, Role& role, const Resources& r) {
   s.slot(f.id, role.name).resources += r;
-  role.allocated.add_scalars(r);
-  role.frameworks->allocated(f.id, r);
-  role_sorter_->allocated(role.name, r);
-}
-
-// --- Introspection -----------------------------------------------------------
-
-std::vector<RoleInfo> Allocator::roles() const {
-  std::set<std::string> names;
-  for (const auto& [name, role] : roles_) {
-    names.insert(name);
-  }
-  for (const auto& [name, weight] : weights_) {
-    names.insert(name);
-  }
-  for (const auto& [name, quota] : quotas_) {
-    names.insert(name);
-  }
-  std::vector<RoleInfo> out;
-  for (const std::string& name : names) {
-    RoleInfo info;
-    info.name = name;
-    auto weight = weights_.find(name);
-    info.weight = weight == weights_.end() ? 1.0 : weight->second;
-    auto role = roles_.find(name);
-    if (role != roles_.end()) {
-      info.frameworks.assign(role->second->framework_ids.begin(), role->second->framework_ids.end());
-      info.allocated = role->second->allocated;
-      info.reserved = role->second->reserved;
-      info.share = role_sorter_->share(name);
-    }
-    auto quota = quotas_.find(name);
-    if (quota != quotas_.end()) {
-      info.quota = quota->second;
-    }
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
-std::map<std::string, Resources> Allocator::quotas() const { return quotas_; }
-
-Stats Allocator::stats() const {
-  Stats stats;
-  stats.slaves = slaves_.size();
-  Resources available;
-  for (const auto& [id, s] : slaves_) {
-    stats.active_slaves += s->active ? 1 : 0;
-    available += s->available;
-  }
-  stats.frameworks = frameworks_.size();
-  for (const auto& [id, f] : frameworks_) {
-    stats.active_frameworks += f->active ? 1 : 0;
-  }
-  stats.filters = filter_count_;
-  stats.allocation_runs = cycle_;
-  stats.offers_made = offers_made_;
-  stats.offers_filtered = offers_filtered_;
-  stats.slaves_skipped = slaves_skipped_;
-  stats.total = total_;
-  stats.allocated = total_ - available.scalars();
-  return stats;
-}
-
-std::optional<Resources> Allocator::available(const std::string& slave_id) const {
-  auto it = slaves_.find(slave_id);
-  if (it == slaves_.end()) {
-    return std::nullopt;
-  }
-  return it->second->available;
-}
-
-std::map<std::string, Resources> Allocator::allocation(const std::string& framework_id) const {
-  std::map<std::string, Resources> out;
-  for (const Slave* s : slave_list_) {
-    for (const Slave::Held& h : s->held) {
-      if (h.framework_id == framework_id && !h.resources.empty()) {
-        out[s->id] += h.resources;
-      }
-    }
-  }
-  return out;
-}
-
-size_t Allocator::filters(const std::string& framework_id) const {
-  auto it = frameworks_.find(framework_id);
-  if (it == frameworks_.end()) {
-    return 0;
-  }
-  return it->second->filter_count;
-}
-
-std::optional<Error> Allocator::check_invariants() const {
-  std::map<std::string, Resources> by_role;
-  for (const Slave* s : slave_list_) {
-    Resources sum = s->available;
-    for (const Slave::Held& h : s->held) {
-      if (h.resources.empty()) {
-        continue;  // A free slot.
-      }
-      sum += h.resources;
-      if (!h.role.empty()) {
-        by_role[h.role] += h.resources.scalars();
-        if (frameworks_.count(h.framework_id) == 0) {
-          return Error("slave " + s->id + ": role-attributed hold of unknown framework " + h.framework_id);
-        }
-      }
-    }
-    if (!(sum == s->total)) {
-      return Error("slave " + s->id + ": total " + s->total.to_string() + " != available + held " +
-                   sum.to_string());
-    }
-    // `+` merges ranges and sets, so also count items: a port held twice
-    // (or held and available) would otherwise go unnoticed.
-    auto items = [](const Resources& r) {
-      uint64_t n = 0;
-      for (const ResourceEntry& e : r) {
-        for (const Range& range : e.ranges) {
-          n += range.end - range.begin + 1;
-        }
-        n += e.set.size();
-      }
-      return n;
-    };
-    uint64_t counted = items(s->available);
-    for (const Slave::Held& h : s->held) {
-      counted += items(h.resources);
-    }
-    if (counted != items(s->total)) {
-      return Error("slave " + s->id + ": non-scalar items are held twice");
-    }
-  }
-  if (slave_list_.size() != slaves_.size()) {
-    return Error("slave list size mismatch");
-  }
-  for (const auto& [name, role] : roles_) {
-    Resources expected = by_role.count(name) != 0 ? by_role.at(name) : Resources();
-    if (!(role->allocated == expected)) {
-      return Error("role " + name + ": allocated " + role->allocated.to_string() + " != held " +
-                   expected.to_string());
-    }
-    size_t active = 0;
-    for (const std::string& id : role->framework_ids) {
-      const Framework& f = *frameworks_.at(id);
-      active += f.active && f.suppressed.count(name) == 0 ? 1 : 0;
-    }
-    if (active != role->active_frameworks) {
-      return Error("role " + name + ": active framework count mismatch");
-    }
-    if ((active > 0) != role_sorter_->is_active(name)) {
-      return Error("role " + name + ": role sorter activity mismatch");
-    }
-  }
-  for (const auto& [name, resources] : by_role) {
-    if (roles_.count(name) == 0) {
-      return Error("role " + name + " holds resources but is not tracked");
-    }
-  }
-  size_t filters = 0;
-  std::map<const Framework*, size_t> per_framework;
-  for (const Slave* s : slave_list_) {
-    filters += s->filters.size();
-    for (size_t i = 0; i < s->filters.size(); ++i) {
-      ++per_framework[s->filters[i].framework];
-      if (i > 0 && FilterOrder()(s->filters[i].framework, s->filters[i - 1].framework)) {
-        return Error("slave " + s->id + ": filters out of order");
-      }
-    }
-  }
-  for (const auto& [id, f] : frameworks_) {
-    size_t expected = per_framework.count(f.get()) != 0 ? per_framework.at(f.get()) : 0;
-    if (f->filter_count != expected) {
-      return Error("framework " + id + ": filter count mismatch");
-    }
-    per_framework.erase(f.get());
-  }
-  if (!per_framework.empty()) {
-    return Error("filter of an unknown framework");
-  }
-  if (filters != filter_count_) {
-    return Error("filter count " + std::to_string(filter_count_) + " != " + std::to_string(filters));
-  }
-  return std::nullopt;
+  roles_.allocated(role, f.id, r);
 }
 
 }  // namespace stoa::allocator

@@ -30,12 +30,15 @@
 
 #include "common/resources.hpp"
 #include "common/try.hpp"
+#include "master/allocator/min_allocatable.hpp"
+#include "master/allocator/offer_filters.hpp"
+#include "master/allocator/quota_headroom.hpp"
+#include "master/allocator/role_tree.hpp"
 #include "master/allocator/sorter.hpp"
 
 namespace stoa::allocator {
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
+// Clock, TimePoint and MAX_REFUSE_SECONDS come from offer_filters.hpp.
 
 // One offer to make: `resources` of `slave_id` to `framework_id` in `role`.
 struct Allocation {
@@ -45,11 +48,7 @@ struct Allocation {
   Resources resources;
 };
 
-// {cpus:0.01} and {mem:32} (Mesos' --min_allocatable_resources default).
-std::vector<Resources> default_min_allocatable();
-
-// Longest filter: refuse_seconds above this are clamped (Mesos: 365 days).
-constexpr double MAX_REFUSE_SECONDS = 365.0 * 24 * 3600;
+// default_min_allocatable() comes from min_allocatable.hpp.
 
 struct Options {
   // Sorter policy for both levels: "drf" | "random" (see sorter.hpp).
@@ -187,7 +186,7 @@ class Allocator {
 
   // Every role with a framework, reservation, allocation, quota or weight.
   std::vector<RoleInfo> roles() const;
-  std::map<std::string, double> weights() const { return weights_; }
+  std::map<std::string, double> weights() const { return roles_.weights(); }
   std::map<std::string, Resources> quotas() const;
   Stats stats() const;
   const Options& options() const { return options_; }
@@ -209,14 +208,11 @@ class Allocator {
  private:
   struct Slave;
   struct Framework;
-  struct Role;
-  struct Filter;
-  struct FilterOrder;
-  struct Headroom;
+  using Role = RoleTree::Role;
 
   explicit Allocator(Options opts, std::unique_ptr<Sorter> role_sorter);
 
-  Role& ensure_role(const std::string& name);
+  // The role tree's maybe_remove(), keeping roles with quota.
   void maybe_remove_role(const std::string& name);
   // Takes `r` out of the slave's free pool and records it as held by
   // (framework, role); role "" means the framework is not known yet. Updates
@@ -226,35 +222,29 @@ class Allocator {
   // Records `r` (already taken out of s.available) as held by (f, role) and
   // updates the role's accounting and both sorters. The allocate() path.
   void hold(Slave& s, Framework& f, Role& role, const Resources& r);
-  // Removes `r` from the role's accounting and from both sorters.
-  void untrack_role_accounting(const std::string& framework_id, const std::string& role, const Resources& r);
   // Splits `r` by the framework role it counts toward.
   std::map<std::string, Resources> split_by_role(const Framework& f, const Resources& r) const;
   // Makes the framework's sorter state in `role` match active && !suppressed.
   void refresh_activity(Framework& f, const std::string& role);
-  void stage_quota(TimePoint now, Headroom& headroom, std::vector<Allocation>& out);
-  void stage_fair(TimePoint now, Headroom* headroom, std::vector<Allocation>& out);
-  void erase_filters(Framework& f);
+  void stage_quota(TimePoint now, QuotaHeadroom& headroom, std::vector<Allocation>& out);
+  void stage_fair(TimePoint now, QuotaHeadroom* headroom, std::vector<Allocation>& out);
   std::string role_for(const Framework& f, const ResourceEntry& e) const;
   bool is_filtered(Framework& f, Slave& s, const Resources& offer, TimePoint now);
-  bool allocatable(const Resources& r) const;
-  void sync_totals();
-  void sweep_filters(TimePoint now);
+  bool allocatable(const Resources& r) const { return min_allocatable_(r); }
+  // check_role_name() plus the --roles whitelist ("*" is always allowed).
   std::optional<Error> validate_role(const std::string& role) const;
 
   Options options_;
-  std::unique_ptr<Sorter> role_sorter_;
+  // Declared before roles_, which draws framework sorter seeds from it.
+  std::mt19937_64 rng_;
+  RoleTree roles_;
+  OfferFilters filters_;
+  Quotas quotas_;
   std::unordered_map<std::string, std::unique_ptr<Slave>> slaves_;
   std::unordered_map<std::string, std::unique_ptr<Framework>> frameworks_;
-  std::unordered_map<std::string, std::unique_ptr<Role>> roles_;
   std::vector<Slave*> slave_list_;  // Registration order (deterministic shuffles).
   // Slaves holding resources of frameworks not added yet (from add_slave()).
   std::unordered_map<std::string, std::unordered_set<Slave*>> unknown_holds_;
-  std::map<std::string, double> weights_;
-  std::map<std::string, Resources> quotas_;
-  Resources total_;                 // Sum of all slaves' total scalars.
-  uint64_t total_version_ = 0;      // Bumped when total_ changes.
-  uint64_t synced_version_ = 0;     // total_version_ last pushed to the role sorter.
   uint64_t cycle_ = 0;              // allocate() calls so far.
   uint64_t offers_made_ = 0;
   uint64_t offers_filtered_ = 0;
@@ -262,10 +252,7 @@ class Allocator {
   // Bumped by every event that can make a framework newly eligible for a
   // slave whose free resources did not change (see skip_unchanged_slaves).
   uint64_t eligibility_epoch_ = 1;
-  size_t filter_count_ = 0;
-  std::optional<TimePoint> next_filter_expiry_;  // Earliest expiry to sweep at.
-  bool single_minimums_ = false;    // Every min_allocatable entry is one scalar.
-  std::mt19937_64 rng_;
+  MinAllocatable min_allocatable_;  // From options_.min_allocatable.
   std::vector<Slave*> candidates_;  // Scratch for allocate().
 };
 

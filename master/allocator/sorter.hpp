@@ -11,13 +11,13 @@
 //   "drf"    - ascending weighted dominant share, then ascending number of
 //              allocations received (equal shares take turns), then name.
 //   "random" - a random permutation, weighted by client weight.
-// A new policy is one `<name>_sorter.{hpp,cpp}` and one line in
-// `make_sorter()` (sorter.cpp).
+// A new policy is one `<name>_sorter.{hpp,cpp}`, one line in the sorter
+// table (sorter_table() in sorter.cpp) and its tests in sorter_test.cpp;
+// `--allocator_policy` accepts exactly the names in that table.
 
 #include <cstdint>
 #include <memory>
 #include <type_traits>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,11 +92,34 @@ class Sorter {
   virtual void visit(ClientVisitor visit) = 0;
 };
 
-// Builds the sorter for `policy` ("drf" | "random"); `seed` feeds the
-// random policy. Unknown policy -> Error listing the known ones.
+// One line of the sorter table: a policy name as given to
+// --allocator_policy, a one-line description (for flag help), and the
+// factory (`seed` feeds policies that draw random numbers).
+struct SorterPolicy {
+  std::string_view name;
+  std::string_view description;
+  std::unique_ptr<Sorter> (*make)(uint64_t seed);
+};
+
+// The sorter table, sorted by name. The only list of policies: make_sorter(),
+// sorter_names() and the master's --allocator_policy check all read it.
+const std::vector<SorterPolicy>& sorter_table();
+
+// Builds the sorter for `policy` (a name in sorter_table()); `seed` feeds the
+// random policy. Unknown policy -> Error naming it and listing the known ones.
 Try<std::unique_ptr<Sorter>> make_sorter(std::string_view policy, uint64_t seed = 0);
 
-// The policy names make_sorter() knows, sorted.
+// The policy names of sorter_table(), sorted (for the master's flag check:
+// only_supported(sorter_names())).
+std::vector<std::string> sorter_names();
+
+// The table's description of `policy`; "" if unknown.
+std::string sorter_description(std::string_view policy);
+
+// "drf: <description>; random: <description>" (for --allocator_policy help).
+std::string sorter_help();
+
+// Same as sorter_names() (the earlier name, kept for source compatibility).
 std::vector<std::string> sorter_policies();
 
 }  // namespace stoa::allocator

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 namespace stoa::allocator {
@@ -21,6 +22,66 @@ TEST(SorterTest, UnknownPolicyIsAnError) {
   EXPECT_NE(s.error().find("fifo"), std::string::npos);
   EXPECT_NE(s.error().find("drf"), std::string::npos);
   EXPECT_EQ((std::vector<std::string>{"drf", "random"}), sorter_policies());
+  EXPECT_EQ((std::vector<std::string>{"drf", "random"}), sorter_names());
+}
+
+// Every line of the sorter table builds a sorter that keeps the Sorter
+// contract: a new policy gets these checks by its table line alone.
+TEST(SorterTest, EveryTableEntryBuildsAWorkingSorter) {
+  const std::vector<SorterPolicy>& table = sorter_table();
+  ASSERT_FALSE(table.empty());
+  std::vector<std::string> names;
+  for (const SorterPolicy& policy : table) {
+    SCOPED_TRACE(std::string(policy.name));
+    names.emplace_back(policy.name);
+    EXPECT_FALSE(policy.description.empty());
+    EXPECT_EQ(std::string(policy.description), sorter_description(policy.name));
+    EXPECT_NE(std::string::npos, sorter_help().find(std::string(policy.name) + ": "));
+
+    Try<std::unique_ptr<Sorter>> built = make_sorter(policy.name, 11);
+    ASSERT_TRUE(built.is_some()) << built.error();
+    Sorter& s = **built;
+    s.set_total(R("cpus:10;mem:100"));
+    for (const char* client : {"a", "b", "c", "d"}) {
+      s.add_client(client);
+    }
+    EXPECT_EQ(4u, s.count());
+    EXPECT_TRUE(s.contains("c"));
+    s.update_weight("b", 2.0);
+    s.allocated("a", R("cpus:5;mem:10"));
+    s.allocated("a", R("cpus:1"));
+    s.unallocated("a", R("cpus:2"));
+    EXPECT_EQ(R("cpus:4;mem:10"), s.allocation("a"));
+    EXPECT_DOUBLE_EQ(0.4, s.share("a"));
+    s.allocated("b", R("cpus:4"));
+    EXPECT_DOUBLE_EQ(0.2, s.share("b"));  // 0.4 divided by weight 2.
+
+    // sort() and visit() see the active clients, each once.
+    s.deactivate("c");
+    EXPECT_FALSE(s.is_active("c"));
+    std::vector<std::string> sorted = s.sort();
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ((std::vector<std::string>{"a", "b", "d"}), sorted);
+    std::vector<std::string> visited;
+    s.visit([&](const std::string& client) {
+      visited.push_back(client);
+      return visited.size() < 2;  // Stops after the second client.
+    });
+    EXPECT_EQ(2u, visited.size());
+    EXPECT_NE(visited[0], visited[1]);
+    s.activate("c");
+    s.remove_client("a");
+    EXPECT_FALSE(s.contains("a"));
+    EXPECT_EQ(Resources(), s.allocation("a"));
+    sorted = s.sort();
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ((std::vector<std::string>{"b", "c", "d"}), sorted);
+  }
+  // The names are unique and sorter_names() lists exactly the table.
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names.end(), std::adjacent_find(names.begin(), names.end()));
+  EXPECT_EQ(names, sorter_names());
+  EXPECT_EQ("", sorter_description("fifo"));
 }
 
 TEST(DrfSorterTest, OrdersByDominantShare) {
