@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "actors/safety.hpp"
+#include "common/logging.hpp"
 #include "slave/launcher.hpp"
 
 namespace stoa::slave {
@@ -13,41 +14,54 @@ namespace {
 
 using clean_atom = caf::atom_constant<caf::atom("clean")>;
 
-caf::behavior cleaner_fn(caf::event_based_actor* self) {
+void cleanup_isolators(const std::string& container_id, const Isolators& isolators) {
+  for (const auto& isolator : isolators) {
+    if (std::optional<Error> error = isolator->cleanup(container_id)) {
+      LOG_WARNING << "Cannot clean up " << isolator->name() << " of container " << container_id << ": "
+                  << error->message;
+    }
+  }
+}
+
+caf::behavior cleaner_fn(caf::event_based_actor* self, Isolators isolators) {
   set_safe_handlers(self, "container cleaner");
-  // Unlike named components it takes any exit: nothing outside the slave
-  // holds its handle, and the slave stops it from an attached functor.
+  // Unlike named components it takes any exit: nothing outside the
+  // containerizer holds its handle, and the containerizer stops it from an
+  // attached functor.
   self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
-      // Its handle never leaves the slave (it is not named in the router), so
-      // no peer can reach it.
-      // The slave signalled the process group itself when it reaped the
-      // executor; here only the walk, which spares reused pids.
-      [](clean_atom, int32_t pid, const std::string& container_id) {
+      // Its handle never leaves the containerizer (it is not named in the
+      // router), so no peer can reach it.
+      // The containerizer signalled the process group itself when it reaped
+      // the executor; here only the walk, which spares reused pids.
+      [isolators](clean_atom, int32_t pid, const std::string& container_id) {
         kill_container_leftovers(static_cast<pid_t>(pid), container_id, SIGKILL);
+        cleanup_isolators(container_id, isolators);
       },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_cleaner(caf::local_actor* owner) {
-  return owner->spawn<caf::detached + caf::linked>(cleaner_fn);
+caf::actor spawn_cleaner(caf::local_actor* owner, Isolators isolators) {
+  return owner->spawn<caf::detached + caf::linked>(cleaner_fn, std::move(isolators));
 }
 
-void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id) {
+void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id,
+                     const Isolators& isolators) {
   if (cleaner) {
     caf::anon_send(cleaner, clean_atom::value, static_cast<int32_t>(pid), container_id);
   } else {
-    clean_container_now(pid, container_id);
+    clean_container_now(pid, container_id, isolators);
   }
 }
 
-void clean_container_now(pid_t pid, const std::string& container_id) {
+void clean_container_now(pid_t pid, const std::string& container_id, const Isolators& isolators) {
   if (pid > 0) {
     signal_process_group(pid, SIGKILL);
   }
   kill_container_leftovers(pid, container_id, SIGKILL);
+  cleanup_isolators(container_id, isolators);
 }
 
 }  // namespace stoa::slave

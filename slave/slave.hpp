@@ -10,6 +10,12 @@
 //   ShutdownMessage; from executors RegisterExecutorMessage,
 //   StatusUpdateMessage, ExecutorToFrameworkMessage.
 // Requests (local, HTTP): (state_atom, endpoint, query) -> (int, std::string).
+//
+// Layout: slave_actor.hpp (the actor's state class), slave.cpp (message
+// table, registration), slave_executors.cpp (executor lifecycle),
+// slave_status_updates.cpp (status updates), state_json.cpp (the JSON
+// views), containerizer.hpp + posix_containerizer.cpp (sandboxes, processes,
+// isolators).
 
 #include <string>
 
@@ -18,6 +24,7 @@
 #include "actors/upid.hpp"
 #include "common/resources.hpp"
 #include "proto/stoa.pb.h"
+#include "slave/containerizer.hpp"
 #include "slave/slave_flags.hpp"
 
 namespace stoa {
@@ -35,8 +42,14 @@ struct SlaveOptions {
   std::vector<Attribute> attributes;
   std::string executor_path;    // the stoa-executor binary
   uint16_t actor_port = 0;      // this process's actor port, told to executors
+  // The containerizer to use. Empty (production): the slave spawns the POSIX
+  // containerizer (posix_containerizer.hpp) with the --isolation isolators
+  // and stops it when it stops. Tests inject a double here.
+  containerizer_actor containerizer;
 };
 
+// Spawns the slave actor. It resolves `opts.master` through `router` (the
+// process router: `(resolve_atom, upid) -> caf::actor`) and registers.
 caf::actor spawn_slave(caf::actor_system& sys, const caf::actor& router, SlaveOptions opts);
 
 // /slave(1)/state, /slave(1)/health, /slave(1)/flags.

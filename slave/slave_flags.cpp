@@ -3,8 +3,21 @@
 #include "actors/upid.hpp"
 #include "common/attributes.hpp"
 #include "common/resources.hpp"
+#include "slave/isolator.hpp"
 
 namespace stoa::slave {
+
+namespace {
+
+std::string isolator_names() {
+  std::string names;
+  for (const IsolatorEntry& entry : isolator_table()) {
+    names += (names.empty() ? "" : ",") + std::string(entry.name);
+  }
+  return names;
+}
+
+}  // namespace
 
 SlaveFlags::SlaveFlags() {
   add(&master, "master", "The master: host:port or master@host:port (required).");
@@ -50,19 +63,13 @@ SlaveFlags::SlaveFlags() {
     }
     return std::nullopt;
   });
-  add(&isolation, "isolation", "Isolators: posix/cpu,posix/mem.", "posix/cpu,posix/mem");
+  add(&isolation, "isolation", "Isolators, comma-separated: " + isolator_names() + ".",
+      "posix/cpu,posix/mem");
+  // The names come from the isolator table (isolator_table.cpp).
   check("isolation", [](const std::string& v) -> std::optional<std::string> {
-    size_t s = 0;
-    while (s <= v.size()) {
-      size_t comma = v.find(',', s);
-      std::string name = v.substr(s, comma == std::string::npos ? std::string::npos : comma - s);
-      if (name != "posix/cpu" && name != "posix/mem") {
-        return "isolator '" + name + "' is not supported yet (supported: posix/cpu, posix/mem)";
-      }
-      if (comma == std::string::npos) {
-        break;
-      }
-      s = comma + 1;
+    Try<std::vector<std::string>> names = parse_isolation(v);
+    if (names.is_error()) {
+      return names.error();
     }
     return std::nullopt;
   });

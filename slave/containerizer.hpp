@@ -1,0 +1,78 @@
+#pragma once
+// The containerizer (Mesos' `Containerizer`): how the slave starts, watches,
+// kills and measures its executors' containers. The typed handle is the
+// whole interface, so a later Docker or cgroups containerizer is one more
+// actor with the same handle; the slave holds only a `containerizer_actor`
+// (SlaveOptions::containerizer injects one, e.g. a test double).
+//
+//   (launch_atom, ContainerConfig) -> LaunchResult
+//       Creates the sandbox (config.directory, with runs/latest pointing at
+//       it), prepares the isolators and starts config.argv in it. Answers
+//       once the process runs (pid) or with the error that stopped it.
+//   (wait_atom, container_id) -> int32_t
+//       Answers with the raw wait status of the container's first process
+//       once it has exited (at once if it already has); -1 when the
+//       container is unknown.
+//   (destroy_atom, container_id)
+//       Kills every process of the container (SIGKILL); what the first
+//       process leaves behind is killed once it has exited. A container
+//       still starting is killed as soon as it runs. Unknown ids are ignored.
+//   (usage_atom, container_ids) -> ContainerUsages
+//       The usage of each listed container that runs, as its isolators see it.
+//
+// A containerizer outlives no slave: the slave that spawned it stops it, and
+// it kills every container it still runs when it stops.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "common/resources.hpp"
+#include "slave/isolator.hpp"
+
+namespace stoa::slave {
+
+using launch_atom = caf::atom_constant<caf::atom("launch")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using destroy_atom = caf::atom_constant<caf::atom("destroy")>;
+using usage_atom = caf::atom_constant<caf::atom("usage")>;
+
+struct ContainerConfig {
+  std::string container_id;
+  // The sandbox: <work_dir>/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/<cid>.
+  std::string work_dir;
+  std::string slave_id;
+  std::string framework_id;
+  std::string executor_id;
+  std::string directory;  // = sandbox_path(work_dir, slave_id, framework_id, executor_id, container_id)
+  std::vector<std::string> argv;              // the executor and its arguments
+  std::map<std::string, std::string> env;     // added to the slave's environment
+  Resources resources;                        // what the isolators are given
+};
+
+struct LaunchResult {
+  int32_t pid = -1;    // > 0 once the container's first process runs
+  std::string error;   // why it did not start, e.g. "Cannot create the sandbox: ..."
+};
+
+using ContainerUsages = std::map<std::string, ResourceStatistics>;  // by container id
+
+using containerizer_actor = caf::typed_actor<
+    caf::replies_to<launch_atom, ContainerConfig>::with<LaunchResult>,
+    caf::replies_to<wait_atom, std::string>::with<int32_t>,
+    caf::reacts_to<destroy_atom, std::string>,
+    caf::replies_to<usage_atom, std::vector<std::string>>::with<ContainerUsages>>;
+
+}  // namespace stoa::slave
+
+// Local messages only: a containerizer lives in its slave's process, so
+// these never cross the network and need no serialization.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerConfig)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::LaunchResult)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerUsages)

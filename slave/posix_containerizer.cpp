@@ -1,0 +1,359 @@
+#include "slave/posix_containerizer.hpp"
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/safety.hpp"
+#include "common/logging.hpp"
+#include "common/uuid.hpp"
+#include "slave/cleaner.hpp"
+#include "slave/launcher.hpp"
+#include "slave/paths.hpp"
+#include "slave/reaper.hpp"
+
+namespace stoa::slave {
+
+namespace posix_containerizer_detail {
+
+// What a usage worker measures.
+struct UsageTarget {
+  std::string container_id;
+  pid_t pid = -1;
+  Resources resources;
+};
+using UsageTargets = std::vector<UsageTarget>;
+
+}  // namespace posix_containerizer_detail
+
+}  // namespace stoa::slave
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::posix_containerizer_detail::UsageTargets)
+
+namespace stoa::slave {
+
+using posix_containerizer_detail::UsageTarget;
+using posix_containerizer_detail::UsageTargets;
+
+namespace {
+
+// The containerizer tells a launch worker it has recorded the launch (the
+// container is its to kill from now on).
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+// Containers whose leftovers the cleaner was asked to kill lately: redone
+// synchronously when the containerizer stops, since the cleaner's queue is
+// dropped.
+constexpr size_t MAX_RECENT_CLEANUPS = 256;
+
+void reap_now(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// --- launch worker: one per launch, detached (fork/exec and mkdir block) ---
+
+class LaunchWorkerState {
+ public:
+  LaunchWorkerState() = default;
+  caf::stateful_actor<LaunchWorkerState>* self = nullptr;
+  Isolators isolators;
+  std::string container_id;
+  pid_t pid = -1;  // the started container, until the containerizer has recorded it
+  static inline const char* name = "launch worker";
+
+  LaunchResult on_launch(const ContainerConfig& config) {
+    container_id = config.container_id;
+    LaunchResult result = launch_container(config, isolators);
+    pid = result.pid;
+    return result;
+  }
+
+  // The containerizer stopped before it recorded the launch: nobody else
+  // will kill this container.
+  void on_owner_down() {
+    if (pid > 0) {
+      clean_container_now(pid, container_id, isolators);
+      reap_now(pid);
+    }
+    self->quit();
+  }
+};
+
+caf::behavior launch_worker_actor(caf::stateful_actor<LaunchWorkerState>* self, Isolators isolators,
+                                  caf::actor owner) {
+  self->state.self = self;
+  self->state.isolators = std::move(isolators);
+  self->monitor(owner);
+  self->set_down_handler([self](caf::down_msg&) { self->state.on_owner_down(); });
+  return {
+      [self](launch_atom, const ContainerConfig& config) -> LaunchResult {
+        return self->state.on_launch(config);
+      },
+      [self](release_atom) { self->quit(); },
+  };
+}
+
+// --- usage worker: one per request, detached (/proc walks block) ----------
+
+caf::behavior usage_worker(caf::event_based_actor* self, Isolators isolators) {
+  return {
+      [self, isolators](usage_atom, const UsageTargets& targets) -> ContainerUsages {
+        ContainerUsages usages;
+        for (const UsageTarget& target : targets) {
+          ResourceStatistics stats;
+          stats.timestamp = now_seconds();
+          for (const auto& isolator : isolators) {
+            if (std::optional<Error> error =
+                    isolator->usage(target.container_id, target.pid, target.resources, &stats)) {
+              LOG_WARNING << "Cannot sample " << isolator->name() << " of container " << target.container_id
+                          << ": " << error->message;
+            }
+          }
+          usages[target.container_id] = stats;
+        }
+        self->quit();
+        return usages;
+      },
+  };
+}
+
+// --- the containerizer ------------------------------------------------------
+
+struct Container {
+  pid_t pid = -1;  // -1 while launching
+  Resources resources;
+  bool destroy_requested = false;  // while launching: kill it once it runs
+  std::optional<int32_t> status;   // once its first process has exited
+  std::vector<caf::typed_response_promise<int32_t>> waiters;
+};
+
+class PosixContainerizerState {
+ public:
+  PosixContainerizerState() = default;
+  containerizer_actor::stateful_pointer<PosixContainerizerState> self = nullptr;
+  Isolators isolators;
+  caf::actor cleaner;
+  std::unordered_map<std::string, Container> containers;
+  std::deque<std::pair<pid_t, std::string>> recent_cleanups;
+  static inline const char* name = "posix containerizer";
+
+  caf::result<LaunchResult> on_launch(ContainerConfig config) {
+    const std::string cid = config.container_id;
+    if (containers.count(cid) != 0) {
+      return LaunchResult{-1, "Cannot launch the executor: container " + cid + " already exists"};
+    }
+    containers[cid].resources = config.resources;
+    auto worker = self->spawn<caf::detached>(launch_worker_actor, isolators, caf::actor_cast<caf::actor>(self));
+    auto rp = self->make_response_promise<LaunchResult>();
+    self->request(worker, caf::infinite, launch_atom::value, std::move(config))
+        .then(
+            [this, cid, worker, rp](const LaunchResult& result) mutable {
+              on_launched(cid, result);
+              caf::anon_send(worker, release_atom::value);
+              rp.deliver(result);
+            },
+            [this, cid, rp](caf::error& error) mutable {
+              LaunchResult result{-1, "Cannot launch the executor: " + self->system().render(error)};
+              on_launched(cid, result);
+              rp.deliver(result);
+            });
+    return rp;
+  }
+
+  void on_launched(const std::string& cid, const LaunchResult& result) {
+    auto it = containers.find(cid);
+    if (result.pid <= 0) {
+      containers.erase(it);
+      return;
+    }
+    it->second.pid = result.pid;
+    caf::actor waiter = spawn_waiter(self->system(), result.pid);
+    self->request(waiter, caf::infinite, reaped_atom_v)
+        .then([this, cid](int32_t status) { on_reaped(cid, status); },
+              [this, cid](caf::error& error) {
+                LOG_ERROR << "Lost the waiter of container " << cid << ": " << self->system().render(error);
+                on_reaped(cid, -1);
+              });
+    if (it->second.destroy_requested) {
+      signal_process_group(result.pid, SIGKILL);
+    }
+  }
+
+  caf::result<int32_t> on_wait(const std::string& cid) {
+    auto it = containers.find(cid);
+    if (it == containers.end()) {
+      return int32_t{-1};
+    }
+    if (it->second.status) {
+      int32_t status = *it->second.status;
+      containers.erase(it);
+      return status;
+    }
+    auto rp = self->make_response_promise<int32_t>();
+    it->second.waiters.push_back(rp);
+    return rp;
+  }
+
+  void on_destroy(const std::string& cid) {
+    auto it = containers.find(cid);
+    if (it == containers.end() || it->second.status) {
+      return;
+    }
+    if (it->second.pid <= 0) {
+      it->second.destroy_requested = true;
+      return;
+    }
+    // The group at once; what escaped it goes once the first process has
+    // exited (on_reaped).
+    signal_process_group(it->second.pid, SIGKILL);
+  }
+
+  void on_reaped(const std::string& cid, int32_t status) {
+    auto it = containers.find(cid);
+    if (it == containers.end()) {
+      return;
+    }
+    pid_t pid = it->second.pid;
+    // Anything left of its session (the task's process group included) goes
+    // too: the group at once, the /proc walks in the cleaner's thread.
+    signal_process_group(pid, SIGKILL);
+    clean_container(cleaner, pid, cid, isolators);
+    recent_cleanups.emplace_back(pid, cid);
+    if (recent_cleanups.size() > MAX_RECENT_CLEANUPS) {
+      recent_cleanups.pop_front();
+    }
+    it->second.status = status;
+    if (!it->second.waiters.empty()) {
+      for (auto& rp : it->second.waiters) {
+        rp.deliver(status);
+      }
+      containers.erase(it);
+    }
+  }
+
+  caf::result<ContainerUsages> on_usage(const std::vector<std::string>& ids) {
+    UsageTargets targets;
+    for (const std::string& cid : ids) {
+      auto it = containers.find(cid);
+      if (it != containers.end() && it->second.pid > 0 && !it->second.status) {
+        targets.push_back({cid, it->second.pid, it->second.resources});
+      }
+    }
+    if (targets.empty()) {
+      return ContainerUsages{};
+    }
+    auto worker = self->spawn<caf::detached>(usage_worker, isolators);
+    auto rp = self->make_response_promise<ContainerUsages>();
+    self->request(worker, caf::infinite, usage_atom::value, std::move(targets))
+        .then([rp](ContainerUsages& usages) mutable { rp.deliver(std::move(usages)); },
+              [rp](caf::error& error) mutable { rp.deliver(std::move(error)); });
+    return rp;
+  }
+
+  // The containerizer is stopping: everything, synchronously.
+  void destroy_all_now() {
+    for (const auto& [pid, cid] : recent_cleanups) {
+      kill_container_leftovers(pid, cid, SIGKILL);
+    }
+    recent_cleanups.clear();
+    for (const auto& [cid, c] : containers) {
+      if (c.pid > 0 && !c.status) {
+        clean_container_now(c.pid, cid, isolators);
+      }
+    }
+  }
+};
+
+containerizer_actor::behavior_type posix_containerizer_actor(
+    containerizer_actor::stateful_pointer<PosixContainerizerState> self, Isolators isolators) {
+  PosixContainerizerState& s = self->state;
+  s.self = self;
+  s.isolators = std::move(isolators);
+  set_safe_handlers(self, "posix containerizer");
+  s.cleaner = spawn_cleaner(self, s.isolators);
+  // However it ends, its cleaner ends too (a linked actor outlives a normal
+  // exit, and a detached one would hold up the actor system).
+  self->attach_functor([cleaner = s.cleaner](const caf::error&) {
+    caf::anon_send_exit(cleaner, caf::exit_reason::user_shutdown);
+  });
+  // Unlike named components it takes any exit: nothing outside the slave
+  // holds its handle, and the slave stops it from an attached functor.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    PosixContainerizerState& st = self->state;
+    if (st.cleaner && msg.source == st.cleaner.address()) {
+      LOG_ERROR << "The container cleaner died (" << self->system().render(msg.reason)
+                << "); cleaning up containers on the containerizer's thread from now on";
+      st.cleaner = caf::actor{};
+      return;
+    }
+    st.destroy_all_now();
+    self->quit(msg.reason);
+  });
+  return {
+      [self](launch_atom, ContainerConfig& config) -> caf::result<LaunchResult> {
+        return self->state.on_launch(std::move(config));
+      },
+      [self](wait_atom, const std::string& cid) -> caf::result<int32_t> { return self->state.on_wait(cid); },
+      [self](destroy_atom, const std::string& cid) { self->state.on_destroy(cid); },
+      [self](usage_atom, const std::vector<std::string>& ids) -> caf::result<ContainerUsages> {
+        return self->state.on_usage(ids);
+      },
+  };
+}
+
+}  // namespace
+
+containerizer_actor spawn_posix_containerizer(caf::actor_system& sys, Isolators isolators) {
+  return sys.spawn(posix_containerizer_actor, std::move(isolators));
+}
+
+LaunchResult launch_container(const ContainerConfig& config, const Isolators& isolators) {
+  const std::string& cid = config.container_id;
+  Try<std::string> dir =
+      create_sandbox(config.work_dir, config.slave_id, config.framework_id, config.executor_id, cid);
+  if (dir.is_error()) {
+    return {-1, "Cannot create the sandbox: " + dir.error()};
+  }
+  auto cleanup = [&] {
+    for (const auto& isolator : isolators) {
+      isolator->cleanup(cid);
+    }
+  };
+  for (const auto& isolator : isolators) {
+    if (std::optional<Error> error = isolator->prepare(cid, config.resources)) {
+      cleanup();
+      return {-1, "Cannot prepare " + isolator->name() + ": " + error->message};
+    }
+  }
+  LaunchSpec spec;
+  spec.argv = config.argv;
+  spec.working_dir = *dir;
+  spec.stdout_path = *dir + "/stdout";
+  spec.stderr_path = *dir + "/stderr";
+  spec.env = config.env;
+  Try<pid_t> pid = launch(spec);
+  if (pid.is_error()) {
+    cleanup();
+    return {-1, "Cannot launch the executor: " + pid.error()};
+  }
+  for (const auto& isolator : isolators) {
+    if (std::optional<Error> error = isolator->isolate(cid, *pid)) {
+      clean_container_now(*pid, cid, isolators);
+      reap_now(*pid);
+      return {-1, "Cannot isolate with " + isolator->name() + ": " + error->message};
+    }
+  }
+  return {*pid, ""};
+}
+
+}  // namespace stoa::slave

@@ -1,0 +1,42 @@
+// posix/cpu: measures a container's CPU time (every live process of its
+// session, from /proc/<pid>/stat) and reports its cpus as the limit. Like
+// Mesos' posix/cpu it enforces nothing, so prepare, isolate, update and
+// cleanup have nothing to do.
+
+#include "slave/isolator.hpp"
+#include "slave/launcher.hpp"
+
+namespace stoa::slave {
+
+namespace {
+
+class PosixCpuIsolator : public Isolator {
+ public:
+  std::string name() const override { return "posix/cpu"; }
+
+  std::optional<Error> prepare(const std::string&, const Resources&) override { return std::nullopt; }
+  std::optional<Error> isolate(const std::string&, pid_t) override { return std::nullopt; }
+  std::optional<Error> update(const std::string&, const Resources&) override { return std::nullopt; }
+  std::optional<Error> cleanup(const std::string&) override { return std::nullopt; }
+
+  std::optional<Error> usage(const std::string&, pid_t pid, const Resources& resources,
+                             ResourceStatistics* stats) override {
+    if (pid <= 1) {
+      return Error("posix/cpu: no process to measure (pid " + std::to_string(pid) + ")");
+    }
+    Usage u = session_usage(pid);
+    stats->cpus_user_time_secs = u.cpus_user_time_secs;
+    stats->cpus_system_time_secs = u.cpus_system_time_secs;
+    stats->cpus_limit = resources.scalar("cpus");
+    stats->processes = u.processes;
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Isolator> create_posix_cpu_isolator() {
+  return std::make_unique<PosixCpuIsolator>();
+}
+
+}  // namespace stoa::slave

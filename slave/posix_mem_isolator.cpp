@@ -1,0 +1,41 @@
+// posix/mem: measures a container's resident memory (every live process of
+// its session, from /proc/<pid>/stat) and reports its mem as the limit. Like
+// Mesos' posix/mem it enforces nothing, so prepare, isolate, update and
+// cleanup have nothing to do.
+
+#include "slave/isolator.hpp"
+#include "slave/launcher.hpp"
+
+namespace stoa::slave {
+
+namespace {
+
+class PosixMemIsolator : public Isolator {
+ public:
+  std::string name() const override { return "posix/mem"; }
+
+  std::optional<Error> prepare(const std::string&, const Resources&) override { return std::nullopt; }
+  std::optional<Error> isolate(const std::string&, pid_t) override { return std::nullopt; }
+  std::optional<Error> update(const std::string&, const Resources&) override { return std::nullopt; }
+  std::optional<Error> cleanup(const std::string&) override { return std::nullopt; }
+
+  std::optional<Error> usage(const std::string&, pid_t pid, const Resources& resources,
+                             ResourceStatistics* stats) override {
+    if (pid <= 1) {
+      return Error("posix/mem: no process to measure (pid " + std::to_string(pid) + ")");
+    }
+    Usage u = session_usage(pid);
+    stats->mem_rss_bytes = u.mem_rss_bytes;
+    stats->mem_limit_bytes = static_cast<uint64_t>(resources.scalar("mem") * 1024 * 1024);
+    stats->processes = u.processes;
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Isolator> create_posix_mem_isolator() {
+  return std::make_unique<PosixMemIsolator>();
+}
+
+}  // namespace stoa::slave

@@ -1,0 +1,130 @@
+#pragma once
+// The slave actor's state class (internal to slave/): the records
+// (slave_state.hpp), the handles it talks to, and one `on_<message>` member
+// per message. `slave_actor()` in slave.cpp wires the message table; the
+// members live by concept:
+//   slave.cpp                 the message table, master detection and
+//                             (re-)registration, the master ping timeout,
+//                             HTTP views;
+//   slave_executors.cpp       executor lifecycle: run task -> launch ->
+//                             executor registration (timeout) -> kill /
+//                             shutdown (grace period, hard kill) -> exit;
+//   slave_status_updates.cpp  status updates: from executors or the slave
+//                             itself to the master, retries, acknowledgements.
+// Every member runs inside the slave actor.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+
+#include <caf/actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/result.hpp>
+
+#include "actors/messages.hpp"
+#include "proto/messages.pb.h"
+#include "slave/containerizer.hpp"
+#include "slave/slave.hpp"
+#include "slave/slave_state.hpp"
+#include "slave/status_update_manager.hpp"
+
+namespace stoa::slave {
+
+// Timer messages of the slave (sent only to itself).
+using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
+using registration_timeout_atom = caf::atom_constant<caf::atom("exreg_tmo")>;
+
+constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
+// Without a ping from the master for this long (Mesos: 15 s x 5), the slave
+// takes the master for lost and re-registers (a one-way partition).
+constexpr auto MASTER_PING_TIMEOUT = std::chrono::seconds(75);
+
+class Slave {
+ public:
+  // User-declared so CAF default-constructs the state (an aggregate would be
+  // built from the actor pointer in C++20).
+  Slave() = default;
+
+  caf::stateful_actor<Slave>* self = nullptr;
+  caf::actor router;
+  containerizer_actor containerizer;
+  SlaveOptions opts;
+  SlaveState records;
+  StatusUpdateManager updates;
+
+  caf::actor master;
+  bool resolving = false;
+  std::chrono::nanoseconds backoff{0};
+  uint64_t connection_generation = 0;
+  uint64_t ping_generation = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "slave";
+
+  // --- senders (slave.cpp) ------------------------------------------------
+  // Logs and counts a message the slave refuses because of its sender.
+  void drop_message(const char* what, const char* rule);
+  // Timers are accepted only from the slave itself.
+  bool from_self(const char* what);
+  // HTTP routes are actors of this process.
+  bool from_this_process(const char* what);
+  // Messages only the master may send are dropped from anyone else.
+  bool from_master();
+
+  // --- registration (slave.cpp) -------------------------------------------
+  void detect_master();
+  void schedule_retry();
+  void on_retry(uint64_t gen);
+  void send_registration();
+  void on_registered(const std::string& id, bool reregistered);
+  void on_master_down();
+  void on_ping();
+  void on_ping_timeout(uint64_t gen);
+  void on_shutdown(const internal::ShutdownMessage& m);
+  void on_down(const caf::down_msg& dm);
+
+  // --- executors (slave_executors.cpp) ------------------------------------
+  void on_run_task(internal::RunTaskMessage& m);
+  void on_launched(const std::string& framework_id, const std::string& executor_id,
+                   const std::string& container_id, const LaunchResult& result);
+  void on_register_executor(internal::RegisterExecutorMessage& m);
+  void on_registration_timeout(const std::string& container_id);
+  void on_kill_task(internal::KillTaskMessage& m);
+  void on_shutdown_framework(internal::ShutdownFrameworkMessage& m);
+  void shutdown_executor(Executor& e);
+  void on_hard_kill(const std::string& container_id);
+  void on_reaped(const std::string& container_id, int status);
+  void on_framework_message(internal::FrameworkToExecutorMessage& m);
+  void on_executor_message(internal::ExecutorToFrameworkMessage& m);
+  // The task's terminal update is acknowledged: archive it, and the executor
+  // when it has exited and nothing is left.
+  void complete_task(const std::string& framework_id, const std::string& task_id);
+  void maybe_archive(Framework& f, const std::string& executor_id);
+  // A framework the master removed leaves once its last executor is gone.
+  void maybe_archive_framework(const std::string& framework_id);
+  // Destroys every executor's container (the slave is shutting down).
+  void kill_all();
+
+  // --- status updates (slave_status_updates.cpp) --------------------------
+  // An update the slave itself generates (the executor could not).
+  void slave_update(const std::string& framework_id, const std::string& executor_id, const TaskID& task_id,
+                    TaskState state, TaskStatus::Reason reason, const std::string& message);
+  void on_executor_update(internal::StatusUpdateMessage& m);
+  // Records the task's new state and queues the update for the master.
+  void handle_update(internal::StatusUpdate& u);
+  void forward(const internal::StatusUpdate& u);
+  void on_update_retry(const std::string& framework_id, const std::string& task_id, const std::string& uuid,
+                       int64_t interval_ns);
+  void on_acknowledgement(internal::StatusUpdateAcknowledgementMessage& m);
+
+  // --- HTTP views (slave.cpp; rendering in state_json.cpp) ----------------
+  // Answers at once, or (monitor) once the containerizer has sampled usage.
+  caf::result<int, std::string> on_state_request(const std::string& endpoint);
+};
+
+caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, SlaveOptions opts);
+
+}  // namespace stoa::slave

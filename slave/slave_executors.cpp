@@ -1,0 +1,393 @@
+// Executor lifecycle: a task arrives (RunTaskMessage) -> the containerizer
+// launches its command executor in a sandbox -> the executor registers
+// within --executor_registration_timeout (or is killed) -> it runs its tasks
+// -> it is told to shut down (killed after --executor_shutdown_grace_period)
+// or exits -> its exit status arrives from the containerizer's wait -> it is
+// archived once its tasks' terminal updates are acknowledged.
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "common/logging.hpp"
+#include "common/task_state.hpp"
+#include "common/uuid.hpp"
+#include "slave/launcher.hpp"
+#include "slave/paths.hpp"
+#include "slave/slave_actor.hpp"
+
+namespace stoa::slave {
+
+using namespace stoa::internal;
+
+void Slave::on_run_task(RunTaskMessage& m) {
+  const TaskInfo& ti = m.task();
+  const std::string fid = m.framework_id().value();
+  const std::string tid = ti.task_id().value();
+  if (!records.registered) {
+    LOG_WARNING << "Ignoring task " << tid << ": not registered";
+    return;
+  }
+  Framework& f = records.frameworks[fid];
+  f.info = m.framework();
+  f.shutting_down = false;
+  f.pid = m.pid();
+  std::string eid = tid;  // the command executor is named after its task
+  if (auto err = validate_path_id("task id", tid)) {
+    slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED, err->message);
+    return;
+  }
+  if (f.executors.count(eid)) {
+    slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_TASK_INVALID,
+                 "An executor named " + eid + " is already running");
+    return;
+  }
+  Executor e;
+  e.framework_id = fid;
+  e.executor_id = eid;
+  e.container_id = random_uuid();
+  e.directory = sandbox_path(opts.flags.work_dir, records.slave_id, fid, eid, e.container_id);
+  e.queued[tid] = ti;
+  Try<Resources> r = Resources::from_proto(ti.resources());
+  if (r.is_some()) {
+    e.resources = *r;
+  }
+  ContainerConfig config;
+  config.container_id = e.container_id;
+  config.work_dir = opts.flags.work_dir;
+  config.slave_id = records.slave_id;
+  config.framework_id = fid;
+  config.executor_id = eid;
+  config.directory = e.directory;
+  config.resources = e.resources;
+  config.argv = {opts.executor_path};
+  config.env = {
+      {"STOA_SLAVE_PID", opts.upid.str()},    {"STOA_SLAVE_ID", records.slave_id},
+      {"STOA_SLAVE_ACTOR_PORT", std::to_string(opts.actor_port)},
+      {"STOA_EXECUTOR_REGISTRATION_TIMEOUT",
+       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          opts.flags.executor_registration_timeout).count()) + "ms"},
+      {"STOA_FRAMEWORK_ID", fid},             {"STOA_EXECUTOR_ID", eid},
+      {"STOA_CONTAINER_ID", e.container_id},  {"STOA_DIRECTORY", e.directory},
+      {"STOA_EXECUTOR_IP", opts.upid.host},   {"MESOS_SANDBOX", e.directory},
+      {"MESOS_DIRECTORY", e.directory},       {"MESOS_FRAMEWORK_ID", fid},
+      {"MESOS_EXECUTOR_ID", eid},             {"MESOS_SLAVE_ID", records.slave_id},
+  };
+  std::string cid = e.container_id;
+  records.add_executor(f, std::move(e));
+  // Sandbox creation and fork/exec block: the containerizer does them off
+  // this thread and answers with the pid or the error.
+  self->request(containerizer, caf::infinite, launch_atom::value, std::move(config))
+      .then([this, fid, eid, cid](const LaunchResult& result) { on_launched(fid, eid, cid, result); },
+            [this, fid, eid, cid](caf::error& err) {
+              on_launched(fid, eid, cid, LaunchResult{-1, "Cannot launch the executor: " +
+                                                              self->system().render(err)});
+            });
+}
+
+void Slave::on_launched(const std::string& fid, const std::string& eid, const std::string& cid,
+                        const LaunchResult& result) {
+  Executor* e = records.executor_by_container(cid);
+  if (e == nullptr) {
+    return;  // cannot happen: an executor leaves only once its container is waited for
+  }
+  if (result.pid <= 0) {
+    // Nothing ran: the executor never existed, as far as the state goes.
+    auto f = records.frameworks.find(fid);
+    Executor gone = records.erase_executor(f->second, eid);
+    for (const auto& [tid, ti] : gone.queued) {
+      slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
+                   result.error);
+    }
+    maybe_archive_framework(fid);
+    return;
+  }
+  e->pid = result.pid;
+  self->request(containerizer, caf::infinite, wait_atom::value, cid)
+      .then([this, cid](int32_t status) { on_reaped(cid, status); },
+            [this, cid](caf::error& err) {
+              LOG_ERROR << "Lost the container " << cid << ": " << self->system().render(err);
+              on_reaped(cid, -1);
+            });
+  if (e->phase == Executor::Phase::TERMINATING) {
+    // Killed while it was starting.
+    self->send(containerizer, destroy_atom::value, cid);
+  }
+  self->delayed_send(self, opts.flags.executor_registration_timeout, registration_timeout_atom::value, cid);
+  LOG_INFO << "Launched executor " << eid << " (pid " << e->pid << ") of framework " << fid << " in "
+           << e->directory;
+}
+
+void Slave::on_register_executor(RegisterExecutorMessage& m) {
+  caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!from) {
+    return;
+  }
+  auto f = records.frameworks.find(m.framework_id().value());
+  Executor* e = nullptr;
+  if (f != records.frameworks.end()) {
+    auto it = f->second.executors.find(m.executor_id().value());
+    if (it != f->second.executors.end()) {
+      e = &it->second;
+    }
+  }
+  if (e != nullptr && e->phase == Executor::Phase::RUNNING && e->handle == from) {
+    // A retried registration that crossed our answer: answer again.
+    ExecutorRegisteredMessage again;
+    again.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
+    again.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
+    *again.mutable_framework_id() = m.framework_id();
+    *again.mutable_framework_info() = f->second.info;
+    again.mutable_slave_id()->set_value(records.slave_id);
+    *again.mutable_slave_info() = records.info;
+    self->send(from, again);
+    return;
+  }
+  if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
+    ShutdownExecutorMessage sm;
+    *sm.mutable_executor_id() = m.executor_id();
+    *sm.mutable_framework_id() = m.framework_id();
+    self->send(from, sm);
+    return;
+  }
+  records.set_handle(*e, from);
+  e->phase = Executor::Phase::RUNNING;
+  self->monitor(from);
+  ExecutorRegisteredMessage reply;
+  reply.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
+  reply.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
+  *reply.mutable_framework_id() = m.framework_id();
+  *reply.mutable_framework_info() = f->second.info;
+  reply.mutable_slave_id()->set_value(records.slave_id);
+  *reply.mutable_slave_info() = records.info;
+  self->send(from, reply);
+  for (auto& [tid, ti] : e->queued) {
+    e->tasks[tid] = make_task(ti, e->framework_id, records.slave_id, TASK_STAGING);
+    RunTaskMessage run;
+    *run.mutable_framework_id() = m.framework_id();
+    *run.mutable_framework() = f->second.info;
+    *run.mutable_task() = ti;
+    run.set_pid(f->second.pid);
+    self->send(from, run);
+  }
+  e->queued.clear();
+}
+
+void Slave::on_registration_timeout(const std::string& cid) {
+  Executor* e = records.executor_by_container(cid);
+  if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
+    return;
+  }
+  LOG_WARNING << "Executor " << e->executor_id << " did not register in time; killing it";
+  e->phase = Executor::Phase::TERMINATING;
+  for (auto& [tid, ti] : e->queued) {
+    e->tasks[tid] = make_task(ti, e->framework_id, records.slave_id, TASK_STAGING);
+    slave_update(e->framework_id, e->executor_id, ti.task_id(), TASK_FAILED,
+                 TaskStatus::REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                 "Executor did not register within --executor_registration_timeout");
+  }
+  e->queued.clear();
+  self->send(containerizer, destroy_atom::value, cid);
+}
+
+void Slave::on_kill_task(KillTaskMessage& m) {
+  const std::string fid = m.framework_id().value();
+  const std::string tid = m.task_id().value();
+  if (Executor* e = records.executor_of_task(fid, tid)) {
+    if (auto q = e->queued.find(tid); q != e->queued.end()) {
+      TaskID task_id = q->second.task_id();
+      e->tasks[tid] = make_task(q->second, fid, records.slave_id, TASK_STAGING);
+      e->queued.erase(q);
+      slave_update(fid, e->executor_id, task_id, TASK_KILLED, TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH,
+                   "Killed before the executor registered");
+      if (e->queued.empty() && e->phase == Executor::Phase::LAUNCHING) {
+        e->phase = Executor::Phase::TERMINATING;
+        if (e->pid > 0) {  // else on_launched destroys it once it runs
+          self->send(containerizer, destroy_atom::value, e->container_id);
+        }
+      }
+      return;
+    }
+    if (auto t = e->tasks.find(tid); t != e->tasks.end()) {
+      if (is_terminal_state(t->second.state())) {
+        return;
+      }
+      if (e->handle) {
+        self->send(e->handle, m);
+      }
+      return;
+    }
+  }
+  TaskID task_id = m.task_id();
+  LOG_WARNING << "Asked to kill unknown task " << tid << " of framework " << fid;
+  StatusUpdateMessage lost;
+  StatusUpdate* u = lost.mutable_update();
+  u->mutable_framework_id()->set_value(fid);
+  u->mutable_slave_id()->set_value(records.slave_id);
+  TaskStatus* s = u->mutable_status();
+  *s->mutable_task_id() = task_id;
+  s->set_state(TASK_LOST);
+  s->set_source(TaskStatus::SOURCE_SLAVE);
+  s->set_reason(TaskStatus::REASON_TASK_UNKNOWN);
+  s->set_message("Task is unknown to the slave");
+  s->set_timestamp(now_seconds());
+  u->set_timestamp(now_seconds());
+  if (master) {
+    self->send(master, lost);  // no uuid: informational, never retried
+  }
+}
+
+void Slave::shutdown_executor(Executor& e) {
+  if (e.phase == Executor::Phase::TERMINATED) {
+    return;
+  }
+  if (e.handle) {
+    ShutdownExecutorMessage m;
+    m.mutable_executor_id()->set_value(e.executor_id);
+    m.mutable_framework_id()->set_value(e.framework_id);
+    self->send(e.handle, m);
+    e.phase = Executor::Phase::TERMINATING;
+    self->delayed_send(self, opts.flags.executor_shutdown_grace_period, kill_atom_v, e.container_id);
+  } else {
+    e.phase = Executor::Phase::TERMINATING;
+    if (e.pid > 0) {  // else on_launched destroys it once it runs
+      self->send(containerizer, destroy_atom::value, e.container_id);
+    }
+  }
+}
+
+void Slave::on_shutdown_framework(ShutdownFrameworkMessage& m) {
+  auto f = records.frameworks.find(m.framework_id().value());
+  if (f == records.frameworks.end()) {
+    return;
+  }
+  LOG_INFO << "Shutting down framework " << f->first;
+  for (auto& [eid, e] : f->second.executors) {
+    shutdown_executor(e);
+  }
+  updates.remove_framework(f->first);
+  f->second.shutting_down = true;
+  maybe_archive_framework(f->first);
+}
+
+void Slave::on_hard_kill(const std::string& cid) {
+  Executor* e = records.executor_by_container(cid);
+  if (e != nullptr && e->phase != Executor::Phase::TERMINATED) {
+    self->send(containerizer, destroy_atom::value, cid);
+  }
+}
+
+void Slave::on_reaped(const std::string& cid, int status) {
+  Executor* e = records.executor_by_container(cid);
+  if (e == nullptr) {
+    return;
+  }
+  std::string why = describe_wait_status(status, "Executor");
+  if (e->phase == Executor::Phase::LAUNCHING) {
+    why = "the executor exited before it registered with the slave: " + why;
+  }
+  LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: " << why;
+  e->phase = Executor::Phase::TERMINATED;
+  // The containerizer has already killed what was left of its session.
+  std::string fid = e->framework_id;
+  std::string eid = e->executor_id;
+  std::vector<TaskID> unfinished;
+  for (auto& [tid, t] : e->tasks) {
+    if (!is_terminal_state(t.state())) {
+      unfinished.push_back(t.task_id());
+    }
+  }
+  for (auto& [tid, ti] : e->queued) {
+    e->tasks[tid] = make_task(ti, fid, records.slave_id, TASK_STAGING);
+    unfinished.push_back(ti.task_id());
+  }
+  e->queued.clear();
+  for (const TaskID& id : unfinished) {
+    slave_update(fid, eid, id, TASK_FAILED, TaskStatus::REASON_EXECUTOR_TERMINATED, "Executor terminated: " + why);
+  }
+  if (master && records.registered) {
+    ExitedExecutorMessage m;
+    m.mutable_slave_id()->set_value(records.slave_id);
+    m.mutable_framework_id()->set_value(fid);
+    m.mutable_executor_id()->set_value(eid);
+    m.set_status(status);
+    self->send(master, m);
+  }
+  auto f = records.frameworks.find(fid);
+  if (f != records.frameworks.end()) {
+    maybe_archive(f->second, eid);
+  }
+}
+
+void Slave::on_framework_message(FrameworkToExecutorMessage& m) {
+  auto f = records.frameworks.find(m.framework_id().value());
+  if (f == records.frameworks.end()) {
+    return;
+  }
+  auto e = f->second.executors.find(m.executor_id().value());
+  if (e != f->second.executors.end() && e->second.handle) {
+    self->send(e->second.handle, m);
+  }
+}
+
+void Slave::on_executor_message(ExecutorToFrameworkMessage& m) {
+  if (master && records.registered) {
+    m.mutable_slave_id()->set_value(records.slave_id);
+    self->send(master, m);
+  }
+}
+
+void Slave::complete_task(const std::string& fid, const std::string& tid) {
+  auto f = records.frameworks.find(fid);
+  Executor* e = records.executor_of_task(fid, tid);
+  if (f == records.frameworks.end() || e == nullptr) {
+    return;
+  }
+  auto t = e->tasks.find(tid);
+  if (t == e->tasks.end() || !is_terminal_state(t->second.state())) {
+    return;
+  }
+  e->completed.push_back(t->second);
+  e->tasks.erase(t);
+  records.forget_task(*e, tid);
+  maybe_archive(f->second, e->executor_id);
+}
+
+void Slave::maybe_archive(Framework& f, const std::string& eid) {
+  auto it = f.executors.find(eid);
+  if (it == f.executors.end()) {
+    return;
+  }
+  Executor& e = it->second;
+  if (e.phase != Executor::Phase::TERMINATED || !e.tasks.empty() || !e.queued.empty()) {
+    return;
+  }
+  f.completed_executors.push_back(records.erase_executor(f, eid));
+  if (f.completed_executors.size() > MAX_COMPLETED_EXECUTORS) {
+    f.completed_executors.erase(f.completed_executors.begin());
+  }
+  maybe_archive_framework(f.info.id().value());
+}
+
+void Slave::maybe_archive_framework(const std::string& fid) {
+  auto it = records.frameworks.find(fid);
+  if (it == records.frameworks.end() || !it->second.shutting_down || !it->second.executors.empty()) {
+    return;
+  }
+  records.completed_frameworks.push_back(std::move(it->second));
+  while (records.completed_frameworks.size() > MAX_COMPLETED_FRAMEWORKS) {
+    records.completed_frameworks.pop_front();
+  }
+  records.frameworks.erase(it);
+}
+
+void Slave::kill_all() {
+  for (auto& [fid, f] : records.frameworks) {
+    for (auto& [eid, e] : f.executors) {
+      if (e.phase != Executor::Phase::TERMINATED && e.pid > 0) {
+        self->send(containerizer, destroy_atom::value, e.container_id);
+      }
+    }
+  }
+}
+
+}  // namespace stoa::slave

@@ -1,0 +1,138 @@
+// Status updates: an executor's update (acknowledged to the executor at
+// once) or one the slave makes itself is recorded on its task, then sent to
+// the master through the task's stream (status_update_manager.hpp): one
+// update in flight per task, re-sent with backoff
+// (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX) until the master
+// acknowledges it, resumed on re-registration.
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "common/logging.hpp"
+#include "common/uuid.hpp"
+#include "slave/slave_actor.hpp"
+
+namespace stoa::slave {
+
+using namespace stoa::internal;
+
+void Slave::slave_update(const std::string& fid, const std::string& eid, const TaskID& task_id, TaskState state,
+                         TaskStatus::Reason reason, const std::string& message) {
+  StatusUpdate u;
+  u.mutable_framework_id()->set_value(fid);
+  u.mutable_executor_id()->set_value(eid);
+  u.mutable_slave_id()->set_value(records.slave_id);
+  std::string uuid = random_uuid_bytes();
+  TaskStatus* s = u.mutable_status();
+  *s->mutable_task_id() = task_id;
+  s->set_state(state);
+  s->set_reason(reason);
+  s->set_source(TaskStatus::SOURCE_SLAVE);
+  s->set_message(message);
+  s->set_timestamp(now_seconds());
+  s->mutable_slave_id()->set_value(records.slave_id);
+  s->set_uuid(uuid);
+  u.set_timestamp(now_seconds());
+  u.set_uuid(uuid);
+  handle_update(u);
+}
+
+void Slave::on_executor_update(StatusUpdateMessage& m) {
+  caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!from) {
+    return;  // anonymous: not from an executor
+  }
+  StatusUpdate u = m.update();
+  if (u.uuid().empty()) {
+    LOG_WARNING << "Dropping a status update without uuid from an executor";
+    return;
+  }
+  u.mutable_slave_id()->set_value(records.slave_id);
+  u.mutable_status()->mutable_slave_id()->set_value(records.slave_id);
+  // The executor may forget the update once the slave has it.
+  StatusUpdateAcknowledgementMessage ack;
+  ack.mutable_slave_id()->set_value(records.slave_id);
+  *ack.mutable_framework_id() = u.framework_id();
+  *ack.mutable_task_id() = u.status().task_id();
+  ack.set_uuid(u.uuid());
+  self->send(from, ack);
+  handle_update(u);
+}
+
+void Slave::handle_update(StatusUpdate& u) {
+  const std::string fid = u.framework_id().value();
+  const std::string tid = u.status().task_id().value();
+  auto f = records.frameworks.find(fid);
+  if (f != records.frameworks.end()) {
+    auto e = f->second.executors.find(u.executor_id().value());
+    if (e != f->second.executors.end()) {
+      auto t = e->second.tasks.find(tid);
+      if (t != e->second.tasks.end()) {
+        bool duplicate = false;
+        for (const TaskStatus& seen : t->second.statuses()) {
+          duplicate |= seen.uuid() == u.uuid();
+        }
+        if (!duplicate) {  // a re-sent update is recorded once
+          t->second.set_state(u.status().state());
+          TaskStatus s = u.status();
+          s.clear_message();
+          s.set_uuid(u.uuid());
+          *t->second.add_statuses() = s;
+        }
+        u.set_latest_state(t->second.state());
+      }
+    }
+  }
+  if (updates.update(u)) {
+    forward(u);
+  }
+}
+
+void Slave::forward(const StatusUpdate& u) {
+  if (!records.registered || !master) {
+    return;  // re-sent on (re-)registration
+  }
+  StatusUpdateMessage m;
+  *m.mutable_update() = u;
+  m.set_pid(opts.upid.str());
+  // The latest known state of the task, which may be newer than the head.
+  if (Task* t = records.find_task(u.framework_id().value(), u.status().task_id().value())) {
+    m.mutable_update()->set_latest_state(t->state());
+  }
+  self->send(master, m);
+  self->delayed_send(self, STATUS_UPDATE_RETRY_INTERVAL_MIN, tick_atom_v, u.framework_id().value(),
+                     u.status().task_id().value(), u.uuid(),
+                     static_cast<int64_t>(std::chrono::nanoseconds(STATUS_UPDATE_RETRY_INTERVAL_MIN).count()));
+}
+
+void Slave::on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid,
+                            int64_t interval_ns) {
+  const StatusUpdate* head = updates.head({fid, tid});
+  if (head == nullptr || head->uuid() != uuid || !records.registered || !master) {
+    return;
+  }
+  StatusUpdateMessage m;
+  *m.mutable_update() = *head;
+  m.set_pid(opts.upid.str());
+  self->send(master, m);
+  auto next = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(interval_ns * 2),
+                                                 STATUS_UPDATE_RETRY_INTERVAL_MAX);
+  self->delayed_send(self, next, tick_atom_v, fid, tid, uuid, static_cast<int64_t>(next.count()));
+}
+
+void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
+  bool matched = false;
+  std::optional<StatusUpdate> next =
+      updates.acknowledge(m.framework_id().value(), m.task_id().value(), m.uuid(), &matched);
+  if (!matched) {
+    return;
+  }
+  if (next) {
+    forward(*next);
+  }
+  if (updates.done({m.framework_id().value(), m.task_id().value()})) {
+    complete_task(m.framework_id().value(), m.task_id().value());
+  }
+}
+
+}  // namespace stoa::slave

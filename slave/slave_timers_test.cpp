@@ -1,0 +1,345 @@
+// Every timer of the slave, driven by virtual time: CAF's test_coordinator
+// runs the slave, a fake master, a fake router, a fake containerizer and a
+// fake executor on the test's thread, and `advance_time` moves the clock
+// the slave's delayed messages use. No test sleeps or waits in real time.
+// (CAF's caf/test/dsl.hpp crashes under GoogleTest: the scheduler is driven
+// directly, as in the CAF cookbook §6.)
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/messages.hpp"
+#include "actors/runtime.hpp"
+#include "actors/safety.hpp"
+#include "slave/slave.hpp"
+#include "slave/slave_actor.hpp"
+#include "slave/status_update_manager.hpp"
+
+namespace stoa::slave {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace stoa::internal;
+
+// What a fake peer received (everything the slave sent it).
+struct Inbox {
+  std::vector<caf::message> messages;
+
+  template <class T>
+  std::vector<T> all() const {
+    std::vector<T> out;
+    for (const caf::message& m : messages) {
+      if (m.match_elements<T>()) {
+        out.push_back(m.get_as<T>(0));
+      }
+    }
+    return out;
+  }
+  template <class T>
+  size_t count() const {
+    return all<T>().size();
+  }
+};
+
+void record_everything_else(caf::event_based_actor* self, std::shared_ptr<Inbox> inbox) {
+  self->set_default_handler([inbox](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    inbox->messages.push_back(x.move_content_to_message());
+    return caf::message{};
+  });
+}
+
+// The master: what the test hands it goes to the slave (from the master);
+// what the slave sends it is recorded.
+caf::behavior fake_master(caf::event_based_actor* self, std::shared_ptr<Inbox> inbox,
+                          std::shared_ptr<caf::actor> slave) {
+  record_everything_else(self, inbox);
+  return {
+      [self, slave](SlaveRegisteredMessage& m) { self->send(*slave, m); },
+      [self, slave](PingSlaveMessage& m) { self->send(*slave, m); },
+      [self, slave](RunTaskMessage& m) { self->send(*slave, m); },
+      [self, slave](StatusUpdateAcknowledgementMessage& m) { self->send(*slave, m); },
+      [self, slave](ShutdownFrameworkMessage& m) { self->send(*slave, m); },
+  };
+}
+
+// An executor: registers with the slave when the test says so.
+caf::behavior fake_executor(caf::event_based_actor* self, std::shared_ptr<Inbox> inbox,
+                            std::shared_ptr<caf::actor> slave) {
+  record_everything_else(self, inbox);
+  return {
+      [self, slave](RegisterExecutorMessage& m) { self->send(*slave, m); },
+  };
+}
+
+caf::behavior fake_router(caf::event_based_actor*, caf::actor master) {
+  return {
+      [master](resolve_atom, const std::string&) { return master; },
+  };
+}
+
+// The containerizer: launches succeed with made-up pids and nothing runs; a
+// container exits when the test sends `(reaped_atom, container_id, status)`.
+struct FakeContainers {
+  std::vector<ContainerConfig> launched;
+  std::vector<std::string> destroyed;
+  std::map<std::string, caf::response_promise> waits;
+};
+
+caf::behavior fake_containerizer(caf::event_based_actor* self, std::shared_ptr<FakeContainers> fc) {
+  return {
+      [fc](launch_atom, const ContainerConfig& c) {
+        fc->launched.push_back(c);
+        return LaunchResult{static_cast<int32_t>(1000 + fc->launched.size()), ""};
+      },
+      [self, fc](wait_atom, const std::string& cid) {
+        fc->waits[cid] = self->make_response_promise();
+        return fc->waits[cid];
+      },
+      [fc](destroy_atom, const std::string& cid) { fc->destroyed.push_back(cid); },
+      [](usage_atom, const std::vector<std::string>&) { return ContainerUsages{}; },
+      [fc](reaped_atom, const std::string& cid, int32_t status) { fc->waits.at(cid).deliver(status); },
+  };
+}
+
+class SlaveTimers : public ::testing::Test {
+ protected:
+  SlaveTimers()
+      : sys(init(cfg)), sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+    master = sys.spawn(fake_master, to_master, slave_handle);
+    executor = sys.spawn(fake_executor, to_executor, slave_handle);
+    containerizer = sys.spawn(fake_containerizer, containers);
+    caf::actor router = sys.spawn(fake_router, master);
+    start = sched.clock().now();
+    SlaveOptions opts;
+    const char* argv[] = {"stoa-slave", "--master=127.0.0.1:5050", "--work_dir=/nonexistent/stoa"};
+    EXPECT_FALSE(opts.flags.load(3, argv, {}));
+    opts.upid = Upid{"slave(1)", "127.0.0.1", 5051};
+    opts.master = Upid{"master", "127.0.0.1", 5050};
+    opts.hostname = "node1";
+    opts.resources = *Resources::parse("cpus:2;mem:1024");
+    opts.executor_path = "/nonexistent/stoa-executor";
+    opts.containerizer = caf::actor_cast<containerizer_actor>(containerizer);
+    *slave_handle = spawn_slave(sys, router, opts);
+    sched.run();
+  }
+  ~SlaveTimers() override {
+    stop_actor(sys, *slave_handle);
+    for (const caf::actor& a : {master, executor, containerizer}) {
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+    sched.run();
+  }
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    add_message_types(c);
+    c.set("scheduler.policy", caf::atom("testing"));
+    c.set("logger.inline-output", true);
+    return c;
+  }
+
+  // Moves virtual time on and runs everything that became due.
+  void advance(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+  // How long until the slave's next registration retry. The only other
+  // timer then pending is the timeout of the slave's first request to the
+  // router (answered, so it fires into nothing), due RESOLVE_TIMEOUT after
+  // the start.
+  caf::timespan next_retry() {
+    for (const auto& [when, event] : sched.clock().schedule()) {
+      if (when != start + RESOLVE_TIMEOUT) {
+        return when - sched.clock().now();
+      }
+    }
+    ADD_FAILURE() << "no retry pending";
+    return caf::timespan{0};
+  }
+  template <class T>
+  void tell_master(const T& m) {
+    caf::anon_send(master, m);
+    sched.run();
+  }
+  void ping() {
+    PingSlaveMessage m;
+    m.set_connected(true);
+    tell_master(m);
+  }
+  void register_slave() {
+    SlaveRegisteredMessage m;
+    m.mutable_slave_id()->set_value("S1");
+    tell_master(m);
+  }
+  // The master runs task `tid` of framework F1 on the slave.
+  void run_task(const std::string& tid) {
+    RunTaskMessage m;
+    m.mutable_framework_id()->set_value("F1");
+    m.mutable_framework()->mutable_id()->set_value("F1");
+    m.mutable_framework()->set_name("test");
+    m.mutable_framework()->set_user("root");
+    m.set_pid("scheduler@127.0.0.1:1");
+    TaskInfo* t = m.mutable_task();
+    t->set_name(tid);
+    t->mutable_task_id()->set_value(tid);
+    t->mutable_slave_id()->set_value("S1");
+    Resources::parse("cpus:1;mem:128")->to_proto(t->mutable_resources());
+    t->mutable_command()->set_value("true");
+    tell_master(m);
+  }
+  std::vector<StatusUpdate> updates_to_master() {
+    std::vector<StatusUpdate> out;
+    for (const StatusUpdateMessage& m : to_master->all<StatusUpdateMessage>()) {
+      out.push_back(m.update());
+    }
+    return out;
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  std::shared_ptr<Inbox> to_master = std::make_shared<Inbox>();
+  std::shared_ptr<Inbox> to_executor = std::make_shared<Inbox>();
+  std::shared_ptr<FakeContainers> containers = std::make_shared<FakeContainers>();
+  std::shared_ptr<caf::actor> slave_handle = std::make_shared<caf::actor>();
+  caf::actor master;
+  caf::actor executor;
+  caf::actor containerizer;
+  caf::actor_clock::time_point start;
+};
+
+TEST_F(SlaveTimers, RegistrationRetriesBackOffUpToAMinuteAndStopOnceRegistered) {
+  ASSERT_EQ(to_master->count<RegisterSlaveMessage>(), 1u);  // at once
+  // Each retry comes after a random wait of at most the backoff, which
+  // starts at --registration_backoff_factor (1 s) and doubles up to 60 s.
+  caf::timespan bound = 1s;
+  caf::timespan longest{0};
+  for (size_t i = 0; i < 10; ++i) {
+    caf::timespan wait = next_retry();
+    EXPECT_LE(wait, bound) << "retry " << i;
+    longest = std::max(longest, wait);
+    advance(wait);
+    EXPECT_EQ(to_master->count<RegisterSlaveMessage>(), i + 2);
+    bound = std::min<caf::timespan>(bound * 2, MAX_REGISTRATION_BACKOFF);
+  }
+  EXPECT_GT(longest, caf::timespan(1s));  // the backoff grew
+  register_slave();
+  size_t sent = to_master->count<RegisterSlaveMessage>();
+  advance(10min);
+  EXPECT_EQ(to_master->count<RegisterSlaveMessage>(), sent);
+  EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), 0u);
+}
+
+TEST_F(SlaveTimers, NoPingForSeventyFiveSecondsMakesTheSlaveReregister) {
+  register_slave();
+  ping();
+  EXPECT_EQ(to_master->count<PongSlaveMessage>(), 1u);
+  advance(74s);
+  ping();  // a ping restarts the wait
+  advance(74s);
+  EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), 0u);
+  advance(1s);  // 75 s since the last ping: the master is taken for lost
+  advance(MAX_REGISTRATION_BACKOFF);  // the first retry comes within 1 s
+  ASSERT_GE(to_master->count<ReregisterSlaveMessage>(), 1u);
+  EXPECT_EQ(to_master->all<ReregisterSlaveMessage>()[0].slave().id().value(), "S1");
+}
+
+TEST_F(SlaveTimers, ExecutorThatDoesNotRegisterInAMinuteIsKilledAndItsTaskFails) {
+  register_slave();
+  run_task("t1");
+  ASSERT_EQ(containers->launched.size(), 1u);
+  const ContainerConfig& c = containers->launched[0];
+  EXPECT_EQ(c.executor_id, "t1");
+  EXPECT_EQ(c.env.at("STOA_CONTAINER_ID"), c.container_id);
+  advance(59s);
+  EXPECT_TRUE(containers->destroyed.empty());
+  EXPECT_TRUE(updates_to_master().empty());
+  advance(1s);  // --executor_registration_timeout (1 min)
+  EXPECT_EQ(containers->destroyed, std::vector<std::string>{c.container_id});
+  std::vector<StatusUpdate> updates = updates_to_master();
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].status().state(), TASK_FAILED);
+  EXPECT_EQ(updates[0].status().reason(), TaskStatus::REASON_EXECUTOR_REGISTRATION_TIMEOUT);
+  EXPECT_EQ(updates[0].status().task_id().value(), "t1");
+  // The killed executor's exit reaches the master too.
+  caf::anon_send(containerizer, reaped_atom_v, c.container_id, int32_t{9});
+  sched.run();
+  ASSERT_EQ(to_master->count<ExitedExecutorMessage>(), 1u);
+  EXPECT_EQ(to_master->all<ExitedExecutorMessage>()[0].status(), 9);
+}
+
+TEST_F(SlaveTimers, StatusUpdateIsResentWithDoublingBackoffUntilAcknowledged) {
+  register_slave();
+  run_task("t1");
+  advance(1min);  // the executor never registers: TASK_FAILED from the slave
+  ASSERT_EQ(updates_to_master().size(), 1u);
+  const std::string uuid = updates_to_master()[0].uuid();
+  // 10 s, doubling, at most 10 min.
+  const caf::timespan intervals[] = {10s, 20s, 40s, 80s, 160s, 320s, 600s, 600s};
+  size_t sent = 1;
+  for (caf::timespan interval : intervals) {
+    advance(interval - 1s);
+    EXPECT_EQ(updates_to_master().size(), sent) << "too early at interval " << interval.count();
+    advance(1s);
+    ASSERT_EQ(updates_to_master().size(), ++sent) << "no resend after " << interval.count();
+    EXPECT_EQ(updates_to_master().back().uuid(), uuid);
+  }
+  StatusUpdateAcknowledgementMessage ack;
+  ack.mutable_slave_id()->set_value("S1");
+  ack.mutable_framework_id()->set_value("F1");
+  ack.mutable_task_id()->set_value("t1");
+  ack.set_uuid(uuid);
+  tell_master(ack);
+  advance(STATUS_UPDATE_RETRY_INTERVAL_MAX * 2);
+  EXPECT_EQ(updates_to_master().size(), sent);
+}
+
+TEST_F(SlaveTimers, ExecutorToldToShutDownIsKilledAfterTheGracePeriod) {
+  register_slave();
+  run_task("t1");
+  ASSERT_EQ(containers->launched.size(), 1u);
+  const std::string cid = containers->launched[0].container_id;
+  RegisterExecutorMessage reg;
+  reg.mutable_framework_id()->set_value("F1");
+  reg.mutable_executor_id()->set_value("t1");
+  caf::anon_send(executor, reg);
+  sched.run();
+  ASSERT_EQ(to_executor->count<ExecutorRegisteredMessage>(), 1u);
+  ASSERT_EQ(to_executor->count<RunTaskMessage>(), 1u);
+  ShutdownFrameworkMessage shutdown;
+  shutdown.mutable_framework_id()->set_value("F1");
+  tell_master(shutdown);
+  EXPECT_EQ(to_executor->count<ShutdownExecutorMessage>(), 1u);
+  advance(4s);
+  EXPECT_TRUE(containers->destroyed.empty());
+  advance(1s);  // --executor_shutdown_grace_period (5 s)
+  EXPECT_EQ(containers->destroyed, std::vector<std::string>{cid});
+  // A registered executor is not killed for its registration timeout.
+  advance(2min);
+  EXPECT_EQ(containers->destroyed.size(), 1u);
+}
+
+TEST_F(SlaveTimers, ExecutorThatExitsWithinTheGracePeriodIsNotKilled) {
+  register_slave();
+  run_task("t1");
+  const std::string cid = containers->launched.at(0).container_id;
+  RegisterExecutorMessage reg;
+  reg.mutable_framework_id()->set_value("F1");
+  reg.mutable_executor_id()->set_value("t1");
+  caf::anon_send(executor, reg);
+  sched.run();
+  ShutdownFrameworkMessage shutdown;
+  shutdown.mutable_framework_id()->set_value("F1");
+  tell_master(shutdown);
+  advance(2s);
+  caf::anon_send(containerizer, reaped_atom_v, cid, int32_t{0});
+  sched.run();
+  advance(10s);
+  EXPECT_TRUE(containers->destroyed.empty());
+}
+
+}  // namespace
+}  // namespace stoa::slave
