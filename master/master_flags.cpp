@@ -5,6 +5,7 @@
 
 #include "common/resources.hpp"
 #include "common/strings.hpp"
+#include "master/allocator/sorter.hpp"
 #include "master/validation.hpp"
 
 namespace stoa::master {
@@ -101,8 +102,9 @@ MasterFlags::MasterFlags() {
   add(&allocation_interval, "allocation_interval", "Time between periodic allocation runs (> 0).",
       std::chrono::seconds(1));
   check("allocation_interval", positive_duration());
-  add(&allocator_policy, "allocator_policy", "Sorter used by the allocator: drf or random.", "drf");
-  check("allocator_policy", only_supported({"drf", "random"}));
+  add(&allocator_policy, "allocator_policy", "Sorter used by the allocator (" + allocator::sorter_help() + ").",
+      "drf");
+  check("allocator_policy", only_supported(allocator::sorter_names()));
   add(&roles, "roles", "Comma-separated whitelist of roles, each once (any role when unset).");
   check("roles", check_roles);
   add(&weights, "weights", "Role weights: role1=2,role2=1 (each role once, weights > 0; roles in --roles).");

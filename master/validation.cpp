@@ -5,6 +5,7 @@
 
 #include "common/json.hpp"
 #include "common/strings.hpp"
+#include "master/allocator/role_name.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -12,24 +13,8 @@
 
 namespace stoa::master {
 
-std::optional<std::string> validate_role(const std::string& role) {
-  if (role == "*") {
-    return std::nullopt;
-  }
-  if (role.empty()) {
-    return "role must not be empty";
-  }
-  if (role == "." || role == ".." || role[0] == '-') {
-    return "invalid role '" + role + "'";
-  }
-  for (char c : role) {
-    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)) ||
-        c == '/' || c == '\\' || c == '*') {
-      return "invalid role '" + role + "': contains '" + std::string(1, c) + "'";
-    }
-  }
-  return std::nullopt;
-}
+// One rule for role names everywhere (master/allocator/role_name.hpp).
+std::optional<std::string> validate_role(const std::string& role) { return allocator::check_role_name(role); }
 
 std::vector<std::string> framework_roles(const FrameworkInfo& info) {
   std::vector<std::string> roles(info.roles().begin(), info.roles().end());

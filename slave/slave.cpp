@@ -22,6 +22,7 @@
 #include "common/version.hpp"
 #include "slave/posix_containerizer.hpp"
 #include "slave/slave_actor.hpp"
+#include "slave/slave_metrics.hpp"
 #include "slave/state_json.hpp"
 
 namespace stoa::slave {
@@ -38,7 +39,7 @@ constexpr auto USAGE_TIMEOUT = std::chrono::seconds(9);
 // --- senders ----------------------------------------------------------------
 
 void Slave::drop_message(const char* what, const char* rule) {
-  ++records.dropped_messages;
+  metrics->inc("slave/dropped_messages");
   const caf::strong_actor_ptr& sender = self->current_sender();
   LOG_WARNING << "Dropping " << what << " from "
               << (sender ? caf::to_string(sender->address()) : std::string("an anonymous sender")) << ": "
@@ -158,7 +159,8 @@ void Slave::send_registration() {
 void Slave::on_registered(const std::string& id, bool reregistered) {
   if (!records.slave_id.empty() && id != records.slave_id) {
     LOG_ERROR << "Registered with a different id " << id << " than " << records.slave_id << "; exiting";
-    ::kill(::getpid(), SIGTERM);
+    kill_all();
+    self->quit();  // an orderly stop of the component ends the process (Runtime::wait)
     return;
   }
   bool first = !records.registered;
@@ -203,7 +205,13 @@ void Slave::on_ping_timeout(uint64_t gen) {
 void Slave::on_shutdown(const ShutdownMessage& m) {
   LOG_WARNING << "Master asked this slave to shut down: " << m.message();
   kill_all();
-  ::kill(::getpid(), SIGTERM);
+  self->quit();  // an orderly stop of the component ends the process (Runtime::wait)
+}
+
+void Slave::refresh_gauges() {
+  for (const auto& [name, value] : slave_gauges(records, opts.resources, now_seconds())) {
+    metrics->set(name, value);
+  }
 }
 
 void Slave::on_down(const caf::down_msg& dm) {
@@ -226,7 +234,8 @@ caf::result<int, std::string> Slave::on_state_request(const std::string& endpoin
     return {200, std::string()};
   }
   if (endpoint == "metrics") {
-    return {200, json_serialize(metrics_json(records))};
+    refresh_gauges();
+    return {200, metrics->json()};
   }
   if (endpoint == "flags") {
     return {200, json_serialize(flags_json(opts.flags))};
@@ -290,6 +299,13 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
   s.router = std::move(router);
   s.opts = std::move(opts);
   s.records.start_time = now_seconds();
+  if (s.opts.metrics != nullptr) {
+    s.metrics = s.opts.metrics;
+  } else {
+    s.own_metrics = std::make_shared<metrics::Registry>();
+    s.metrics = s.own_metrics.get();
+  }
+  declare_slave_metrics(*s.metrics);
   set_safe_handlers(self, "slave");
   s.records.info.set_hostname(s.opts.hostname);
   s.records.info.set_port(s.opts.upid.port);
@@ -397,6 +413,14 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
           self->state.on_update_retry(fid, tid, uuid, interval);
         }
       },
+      // A metrics scrape (Runtime::add_metrics_collector).
+      [self](metrics_atom) -> bool {
+        if (!self->state.from_this_process("a metrics request")) {
+          return false;
+        }
+        self->state.refresh_gauges();
+        return true;
+      },
       // HTTP views.
       [self](state_atom, const std::string& endpoint,
              const std::map<std::string, std::string>&) -> caf::result<int, std::string> {
@@ -426,9 +450,6 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
   runtime.add_route(actor_route(slave, "/" + id + "/monitor/statistics", "monitor",
                                 "Resource usage of each running executor's container (CPU times, "
                                 "resident memory), as the posix/cpu and posix/mem isolators see it."));
-  runtime.add_route(actor_route(slave, "/metrics/snapshot", "metrics",
-                                "The slave's metrics (slave/dropped_messages, slave/registered, "
-                                "slave/executors_running)."));
   runtime.add_route(actor_route(slave, "/monitor/statistics", "monitor",
                                 "Alias of /" + id + "/monitor/statistics."));
   runtime.add_route(actor_route(slave, "/" + id + "/health", "health",

@@ -31,6 +31,10 @@ namespace stoa {
 class Runtime;
 }
 
+namespace stoa::metrics {
+class Registry;
+}
+
 namespace stoa::slave {
 
 struct SlaveOptions {
@@ -46,6 +50,9 @@ struct SlaveOptions {
   // containerizer (posix_containerizer.hpp) with the --isolation isolators
   // and stops it when it stops. Tests inject a double here.
   containerizer_actor containerizer;
+  // The process' metrics registry (Runtime::metrics()); null = the slave
+  // keeps its own (tests).
+  metrics::Registry* metrics = nullptr;
 };
 
 // Spawns the slave actor. It resolves `opts.master` through `router` (the

@@ -29,6 +29,7 @@
 #include "proto/messages.pb.h"
 #include "slave/containerizer.hpp"
 #include "slave/slave.hpp"
+#include "common/metrics.hpp"
 #include "slave/slave_state.hpp"
 #include "slave/status_update_manager.hpp"
 
@@ -55,6 +56,9 @@ class Slave {
   SlaveOptions opts;
   SlaveState records;
   StatusUpdateManager updates;
+  // The process registry (SlaveOptions::metrics) or our own.
+  std::shared_ptr<metrics::Registry> own_metrics;
+  metrics::Registry* metrics = nullptr;
 
   caf::actor master;
   bool resolving = false;
@@ -85,6 +89,8 @@ class Slave {
   void on_ping_timeout(uint64_t gen);
   void on_shutdown(const internal::ShutdownMessage& m);
   void on_down(const caf::down_msg& dm);
+  // Sets the gauges derived from the records (a metrics scrape).
+  void refresh_gauges();
 
   // --- executors (slave_executors.cpp) ------------------------------------
   void on_run_task(internal::RunTaskMessage& m);

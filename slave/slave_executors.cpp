@@ -287,6 +287,7 @@ void Slave::on_reaped(const std::string& cid, int status) {
   }
   LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: " << why;
   e->phase = Executor::Phase::TERMINATED;
+  metrics->inc("slave/executors_terminated");
   // The containerizer has already killed what was left of its session.
   std::string fid = e->framework_id;
   std::string eid = e->executor_id;

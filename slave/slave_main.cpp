@@ -88,8 +88,10 @@ int main(int argc, char** argv) {
         sopts.attributes = attributes;
         sopts.executor_path = executor;
         sopts.actor_port = rt.actor_port();
+        sopts.metrics = &rt.metrics();
         caf::actor slave = slave::spawn_slave(rt.system(), rt.router(), sopts);
         rt.register_actor("slave(1)", slave);
+        rt.add_metrics_collector(slave);
         slave::register_slave_routes(rt, slave, "slave(1)");
         LOG_INFO << "Stoa slave listening on http://" << rt.ip() << ":" << rt.port() << " (pid " << sopts.upid.str()
                  << ", actor port " << rt.actor_port() << ") with " << resources->to_string();

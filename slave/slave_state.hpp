@@ -66,8 +66,6 @@ struct SlaveState {
   std::string slave_id;    // empty until the first registration
   bool registered = false;
   double start_time = 0;   // seconds since the epoch
-  // Messages dropped because of who sent them (slave/dropped_messages).
-  double dropped_messages = 0;
   std::map<std::string, Framework> frameworks;  // by framework id
   std::deque<Framework> completed_frameworks;
 

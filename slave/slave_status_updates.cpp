@@ -9,8 +9,10 @@
 
 #include "actors/atoms.hpp"
 #include "common/logging.hpp"
+#include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "slave/slave_actor.hpp"
+#include "slave/slave_metrics.hpp"
 
 namespace stoa::slave {
 
@@ -45,6 +47,7 @@ void Slave::on_executor_update(StatusUpdateMessage& m) {
   StatusUpdate u = m.update();
   if (u.uuid().empty()) {
     LOG_WARNING << "Dropping a status update without uuid from an executor";
+    metrics->inc("slave/invalid_status_updates");
     return;
   }
   u.mutable_slave_id()->set_value(records.slave_id);
@@ -73,6 +76,9 @@ void Slave::handle_update(StatusUpdate& u) {
           duplicate |= seen.uuid() == u.uuid();
         }
         if (!duplicate) {  // a re-sent update is recorded once
+          if (is_terminal_state(u.status().state())) {
+            metrics->inc(task_state_metric(u.status().state()));
+          }
           t->second.set_state(u.status().state());
           TaskStatus s = u.status();
           s.clear_message();
@@ -83,6 +89,7 @@ void Slave::handle_update(StatusUpdate& u) {
       }
     }
   }
+  metrics->inc("slave/valid_status_updates");
   if (updates.update(u)) {
     forward(u);
   }

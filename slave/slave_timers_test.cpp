@@ -64,6 +64,7 @@ caf::behavior fake_master(caf::event_based_actor* self, std::shared_ptr<Inbox> i
       [self, slave](RunTaskMessage& m) { self->send(*slave, m); },
       [self, slave](StatusUpdateAcknowledgementMessage& m) { self->send(*slave, m); },
       [self, slave](ShutdownFrameworkMessage& m) { self->send(*slave, m); },
+      [self, slave](ShutdownMessage& m) { self->send(*slave, m); },
   };
 }
 
@@ -339,6 +340,25 @@ TEST_F(SlaveTimers, ExecutorThatExitsWithinTheGracePeriodIsNotKilled) {
   sched.run();
   advance(10s);
   EXPECT_TRUE(containers->destroyed.empty());
+}
+
+
+// Not a timer, but the slave's explicit stop: told by the master to shut
+// down, it destroys its containers and ends with an orderly exit (the
+// runtime then ends the process with status 0; see RuntimeWait tests). It
+// never signals its own process.
+TEST_F(SlaveTimers, ShutdownFromTheMasterDestroysContainersAndStopsTheSlaveNormally) {
+  register_slave();
+  run_task("t1");
+  ASSERT_EQ(containers->launched.size(), 1u);
+  ShutdownMessage m;
+  m.set_message("Invalid registration: test");
+  tell_master(m);
+  EXPECT_EQ(containers->destroyed, std::vector<std::string>{containers->launched[0].container_id});
+  auto* actor = dynamic_cast<caf::monitorable_actor*>(caf::actor_cast<caf::abstract_actor*>(*slave_handle));
+  ASSERT_NE(actor, nullptr);
+  EXPECT_TRUE(actor->getf(caf::abstract_actor::is_terminated_flag)) << "the slave is still running";
+  EXPECT_EQ(actor->fail_state(), caf::error{caf::exit_reason::normal});
 }
 
 }  // namespace

@@ -161,13 +161,6 @@ picojson::value monitor_json(const SlaveState& s, const ContainerUsages& usages)
   return picojson::value(out);
 }
 
-picojson::value metrics_json(const SlaveState& s) {
-  picojson::object o;
-  o["slave/dropped_messages"] = picojson::value(s.dropped_messages);
-  o["slave/registered"] = picojson::value(s.registered ? 1.0 : 0.0);
-  o["slave/executors_running"] = picojson::value(static_cast<double>(s.executors_running()));
-  return picojson::value(o);
-}
 
 picojson::value flags_json(const SlaveFlags& flags) {
   picojson::object o;

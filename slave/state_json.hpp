@@ -1,6 +1,6 @@
 #pragma once
 // Renders the slave's records as Mesos-shaped JSON: /slave(1)/state,
-// /slave(1)/monitor/statistics, /metrics/snapshot and /slave(1)/flags (see
+// /slave(1)/monitor/statistics and /slave(1)/flags (see
 // docs/http-api.md). Pure functions of the records: tools and the web UI
 // depend on these shapes, which state_json_test.cpp pins.
 
@@ -25,9 +25,6 @@ picojson::value state_json(const SlaveState& s, const SlaveOptions& opts);
 // fields its isolators set (plus timestamp).
 picojson::value monitor_json(const SlaveState& s, const ContainerUsages& usages);
 
-// /metrics/snapshot: slave/dropped_messages, slave/registered,
-// slave/executors_running.
-picojson::value metrics_json(const SlaveState& s);
 
 // /slave(1)/flags: {"flags": {name: value}}.
 picojson::value flags_json(const SlaveFlags& flags);

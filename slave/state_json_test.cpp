@@ -26,7 +26,6 @@ SlaveState sample_state() {
   s.slave_id = "S1";
   s.registered = true;
   s.start_time = 1234.5;
-  s.dropped_messages = 2;
   s.info.set_hostname("node1");
   Framework& f = s.frameworks["F1"];
   f.info.mutable_id()->set_value("F1");
@@ -138,17 +137,6 @@ TEST(SlaveStateJson, MonitorShowsWhatTheIsolatorsMeasuredForRunningExecutors) {
   EXPECT_TRUE(arr(monitor_json(s, usages)).empty());
 }
 
-TEST(SlaveStateJson, MetricsCountRegistrationDropsAndExecutors) {
-  SlaveState s = sample_state();
-  picojson::value v = metrics_json(s);
-  EXPECT_EQ(at(v, "slave/registered").get<double>(), 1);
-  EXPECT_EQ(at(v, "slave/dropped_messages").get<double>(), 2);
-  EXPECT_EQ(at(v, "slave/executors_running").get<double>(), 1);
-  s.registered = false;
-  s.frameworks.clear();
-  EXPECT_EQ(at(metrics_json(s), "slave/registered").get<double>(), 0);
-  EXPECT_EQ(at(metrics_json(s), "slave/executors_running").get<double>(), 0);
-}
 
 TEST(SlaveStateJson, FlagsAreTheEffectiveValues) {
   SlaveFlags flags;
