@@ -9,31 +9,33 @@ namespace stoa {
   using name##_atom = caf::atom_constant<caf::atom(text)>;   \
   constexpr name##_atom name##_atom_v {}
 
-STOA_ATOM(register, "register");
-STOA_ATOM(unregister, "unregister");
-STOA_ATOM(lookup, "lookup");
-STOA_ATOM(resolve, "resolve");
-STOA_ATOM(list, "list");
-STOA_ATOM(state, "state");
-STOA_ATOM(tick, "tick");
-STOA_ATOM(timeout, "timeout");
+// Each atom has one meaning, written beside it. Atoms private to one actor
+// (its own timers, a test's probes) are declared next to that actor with a
+// text no other atom uses (`ping_tmo` in slave_actor.hpp, `http_tick` in
+// http_server.cpp); those shared between components are listed here.
+
+// The process router (actors/router.hpp).
+STOA_ATOM(register, "register");      // (register, id, actor): name a local actor
+STOA_ATOM(unregister, "unregister");  // (unregister, id)
+STOA_ATOM(lookup, "lookup");          // (lookup, id) -> actor
+STOA_ATOM(resolve, "resolve");        // (resolve, upid[, actor_port]) -> actor of a remote process
+STOA_ATOM(list, "list");              // (list) -> the registered ids
+// Component requests from this process' HTTP routes (actors/actor_route.hpp).
+STOA_ATOM(state, "state");    // (state, endpoint, query) -> (status, body): a read-only view
+STOA_ATOM(update, "update");  // (update, endpoint, method, path, body) -> (status, body)
+STOA_ATOM(metrics, "metrics");  // (metrics) -> bool: a collector refreshes its gauges
+// Registration of a slave, executor or scheduler with its peer: try again.
 STOA_ATOM(retry, "retry");
-STOA_ATOM(stop, "stop");
-STOA_ATOM(exited, "exited");
+// A detached waiter saw a child exit: (reaped, container id, wait status).
 STOA_ATOM(reaped, "reaped");
+// The slave's hard kill of an executor after its shutdown grace period.
 STOA_ATOM(kill, "kill");
-STOA_ATOM(allocate, "allocate");
+// Stop a tool's driver or a test actor in an orderly way.
+STOA_ATOM(stop, "stop");
+// A test's or benchmark's ping-pong: (tick, n) -> n + 1.
+STOA_ATOM(tick, "tick");
+// Allocations from the allocator actor to the master: (offers, Allocations).
 STOA_ATOM(offers, "offers");
-STOA_ATOM(metrics, "metrics");
-STOA_ATOM(summary, "summary");
-STOA_ATOM(frameworks, "frameworks");
-STOA_ATOM(slaves, "slaves");
-STOA_ATOM(tasks, "tasks");
-STOA_ATOM(flags, "flags");
-STOA_ATOM(health, "health");
-STOA_ATOM(subscribe, "subscribe");
-STOA_ATOM(update, "update");
-STOA_ATOM(rescind, "rescind");
 // The master's timers (each sent by the master to itself only).
 STOA_ATOM(ping_timer, "ping_tmr");          // ping a slave, count a missed pong
 STOA_ATOM(reregister_timer, "rereg_tmr");   // a disconnected slave's time to come back

@@ -57,7 +57,7 @@ constexpr scheduler_disconnected_atom scheduler_disconnected_atom_v{};
 
 // Delivered to a scheduler adapter by await_scheduler() for SIGINT/SIGTERM,
 // as `(scheduler_signal_atom, int signo)`.
-using scheduler_signal_atom = caf::atom_constant<caf::atom("signal")>;
+using scheduler_signal_atom = signal_atom;  // actors/atoms.hpp
 constexpr scheduler_signal_atom scheduler_signal_atom_v{};
 
 struct SchedulerOptions {
