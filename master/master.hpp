@@ -13,7 +13,13 @@
 //   (state_atom, std::string endpoint, std::map<std::string,std::string> query)
 //       -> (int status, std::string json)
 //   endpoints: "state", "state-summary", "slaves", "frameworks", "tasks",
-//              "metrics", "flags"
+//              "flags", "health", "metrics" (the registry as JSON, gauges
+//              refreshed), "roles", "weights", "quota" (asked from the
+//              allocator actor)
+//   (update_atom, endpoint, method, path, body) -> (int status, std::string json)
+//       PUT weights, POST quota, DELETE quota/<role>
+//   (metrics_atom) -> bool: refresh the gauges (a metrics scrape)
+// From its allocator actor only: (offers_atom, allocator::Allocations).
 
 #include <chrono>
 
@@ -50,8 +56,10 @@ struct MasterOptions {
 // Spawns the master actor. Errors (e.g. bad --weights) name the flag.
 Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts);
 
-// Registers the master's HTTP routes (/master/*, /metrics/snapshot,
-// /version) on the runtime's server.
+// Registers the master's HTTP routes (/master/*, /version) on the runtime's
+// server. The master's metrics are served by the runtime (/metrics,
+// /metrics/snapshot) from MasterOptions::metrics; register the master as a
+// metrics collector so its gauges are fresh on every scrape.
 void register_master_routes(Runtime& runtime, const caf::actor& master);
 
 }  // namespace stoa::master
