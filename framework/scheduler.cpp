@@ -218,6 +218,8 @@ caf::behavior scheduler_adapter(adapter_actor* self, Runtime* runtime, Scheduler
 }  // namespace
 
 caf::actor spawn_scheduler(Runtime& runtime, SchedulerOptions options, std::unique_ptr<Scheduler> scheduler) {
+  // Here, in the caller: the adapter spawns the driver from a CAF worker thread.
+  fill_in_user_and_hostname(options.framework_info);
   return runtime.system().spawn(scheduler_adapter, &runtime, std::move(options),
                                 std::shared_ptr<Scheduler>(std::move(scheduler)));
 }

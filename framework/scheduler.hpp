@@ -87,8 +87,10 @@ struct SchedulerOptions {
 // the framework's pid) before it contacts the master. Errors in `options`
 // (a bad master address, no framework name) are reported to the sink as an
 // ERROR event, after which the driver exits.
+// An empty FrameworkInfo.user or .hostname is filled in here, in the caller
+// (fill_in_user_and_hostname(), which blocks), so the driver actor never
+// makes those lookups; an actor calling this should fill them in first.
 // REQUIRES: `runtime` outlives the driver (Runtime::shutdown() exits it).
-// Does not block; may be called from any thread or actor.
 caf::actor spawn_scheduler_driver(Runtime& runtime, SchedulerOptions options, caf::actor sink);
 
 // The handle a Scheduler uses to talk to the master. Each call sends one
@@ -190,5 +192,10 @@ void block_termination_signals();
 
 // The current OS user's name ("root" if unknown).
 std::string current_user();
+
+// Sets an empty `info.user` to current_user() and an empty `info.hostname` to
+// this host's name. Blocking lookups (getpwuid, gethostname): call it outside
+// actors, as spawn_scheduler() and spawn_scheduler_driver() do.
+void fill_in_user_and_hostname(FrameworkInfo& info);
 
 }  // namespace stoa

@@ -286,15 +286,8 @@ caf::behavior scheduler_driver(driver_actor* self, SchedulerOptions options, caf
 
   FrameworkInfo& info = st.options.framework_info;
   info.clear_id();
-  if (info.user().empty()) {
-    info.set_user(current_user());
-  }
-  if (info.hostname().empty()) {
-    char host[256] = {0};
-    if (::gethostname(host, sizeof(host) - 1) == 0) {
-      info.set_hostname(host);
-    }
-  }
+  // The user and hostname were filled in by spawn_scheduler_driver(), in the
+  // caller: their lookups block and this runs on a CAF worker thread.
 
   std::optional<std::string> problem;
   Try<Upid> master = parse_master_address(st.options.master);
@@ -363,7 +356,20 @@ std::string current_user() {
   return "root";
 }
 
+void fill_in_user_and_hostname(FrameworkInfo& info) {
+  if (info.user().empty()) {
+    info.set_user(current_user());
+  }
+  if (info.hostname().empty()) {
+    char host[256] = {0};
+    if (::gethostname(host, sizeof(host) - 1) == 0) {
+      info.set_hostname(host);
+    }
+  }
+}
+
 caf::actor spawn_scheduler_driver(Runtime& runtime, SchedulerOptions options, caf::actor sink) {
+  fill_in_user_and_hostname(options.framework_info);
   std::string id = "scheduler-" + random_uuid();
   std::string pid = runtime.upid(id).str();
   return runtime.system().spawn(scheduler_driver, std::move(options), runtime.router(), std::move(sink),
