@@ -21,6 +21,7 @@
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "framework/scheduler.hpp"
+#include "framework/tools.hpp"
 
 namespace stoa {
 namespace {
@@ -61,10 +62,6 @@ struct Flags : FlagsBase {
   std::optional<std::string> timeout;
   std::string ip;
 };
-
-void say(const std::string& line) {
-  std::cout << line << std::endl;  // flushed: readers watch our stdout line by line
-}
 
 std::chrono::milliseconds to_millis(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); }
 
@@ -107,18 +104,7 @@ class ExecuteScheduler : public Scheduler {
         driver.decline(offer.id(), refuse(SHORT_REFUSE_SECONDS));
         continue;
       }
-      TaskInfo task;
-      task.set_name(config_.name);
-      *task.mutable_task_id() = task_id_;
-      *task.mutable_slave_id() = offer.slave_id();
-      config_.resources.to_proto(task.mutable_resources());
-      if (offer.resources_size() > 0 && offer.resources(0).has_allocation_info()) {
-        for (Resource& r : *task.mutable_resources()) {
-          *r.mutable_allocation_info() = offer.resources(0).allocation_info();
-        }
-      }
-      task.mutable_command()->set_shell(true);
-      task.mutable_command()->set_value(config_.command);
+      TaskInfo task = shell_task(offer, config_.name, task_id_.value(), config_.resources, config_.command);
       driver.launch({offer.id()}, {task}, refuse(LONG_REFUSE_SECONDS));
       launched_ = true;
       slave_id_ = offer.slave_id();
@@ -168,12 +154,6 @@ class ExecuteScheduler : public Scheduler {
   }
 
  private:
-  static Filters refuse(double seconds) {
-    Filters f;
-    f.set_refuse_seconds(seconds);
-    return f;
-  }
-
   // Kills the task (if launched) and exits with `code` after its terminal
   // update or KILL_DEADLINE, whichever comes first.
   void give_up(SchedulerDriver& driver, int code) {
@@ -248,9 +228,6 @@ int run(int argc, char** argv) {
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
   options.framework_info.set_role(flags.role);
-  // Blocking lookups, here rather than in the driver actor.
-  options.framework_info.set_user(current_user());
-  options.framework_info.set_hostname(daemon::local_hostname());
   auto exit_code = std::make_shared<int>(EXIT_NOT_FINISHED);
   return daemon::run_tool(
       PROGRAM, ropts, "scheduler",

@@ -23,6 +23,7 @@
 #include "common/resources.hpp"
 #include "common/task_state.hpp"
 #include "framework/scheduler.hpp"
+#include "framework/tools.hpp"
 
 namespace stoa {
 namespace {
@@ -59,14 +60,6 @@ struct Flags : FlagsBase {
   std::string framework_name;
   std::string ip;
 };
-
-void say(const std::string& line) { std::cout << line << std::endl; }
-
-Filters refuse(double seconds) {
-  Filters f;
-  f.set_refuse_seconds(seconds);
-  return f;
-}
 
 struct Config {
   int tasks = 0;
@@ -153,19 +146,8 @@ class ExampleScheduler : public Scheduler {
   bool all_launched() const { return launched_ >= config_.tasks; }
 
   TaskInfo make_task(const Offer& offer, int index) const {
-    TaskInfo task;
-    task.set_name("example-" + std::to_string(index));
-    task.mutable_task_id()->set_value("example-" + std::to_string(index));
-    *task.mutable_slave_id() = offer.slave_id();
-    config_.task_resources.to_proto(task.mutable_resources());
-    if (offer.resources_size() > 0 && offer.resources(0).has_allocation_info()) {
-      for (Resource& r : *task.mutable_resources()) {
-        *r.mutable_allocation_info() = offer.resources(0).allocation_info();
-      }
-    }
-    task.mutable_command()->set_shell(true);
-    task.mutable_command()->set_value(config_.command);
-    return task;
+    std::string id = "example-" + std::to_string(index);
+    return shell_task(offer, id, id, config_.task_resources, config_.command);
   }
 
   void finish(SchedulerDriver& driver) {
@@ -215,9 +197,6 @@ int run(int argc, char** argv) {
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
-  // Blocking lookups, here rather than in the driver actor.
-  options.framework_info.set_user(current_user());
-  options.framework_info.set_hostname(daemon::local_hostname());
   auto exit_code = std::make_shared<int>(flags.hold_offers ? EXIT_ALL_FINISHED : EXIT_NOT_ALL_FINISHED);
   return daemon::run_tool(
       PROGRAM, ropts, "scheduler",
