@@ -19,6 +19,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "common/strings.hpp"
+
 namespace stoa::http {
 
 namespace {
@@ -29,13 +31,6 @@ using resolve_atom = caf::atom_constant<caf::atom("http_res")>;
 // Slack added to the CAF request in fetch() so the client's own timeout error
 // arrives first.
 constexpr auto FETCH_SLACK = std::chrono::seconds(1);
-
-std::string lower(std::string s) {
-  for (auto& ch : s) {
-    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  }
-  return s;
-}
 
 std::string errno_text(int err) {
   char buf[256];

@@ -8,20 +8,14 @@
 #include <string>
 
 #include "common/resources.hpp"
+#include "common/strings.hpp"
 
 namespace stoa {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+// Attributes trim spaces and tabs only (not CR or LF, unlike strings.hpp's default).
+constexpr std::string_view ATTRIBUTE_BLANKS = " \t";
 
 std::string format_number(double v) {
   std::ostringstream out;
@@ -37,12 +31,9 @@ bool is_control(char c) { return std::iscntrl(static_cast<unsigned char>(c)) != 
 Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text) {
   std::vector<stoa::Attribute> out;
   std::set<std::string, std::less<>> names;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t pos = text.find(';', start);
-    std::string_view token =
-        trim(text.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
-    start = pos == std::string_view::npos ? text.size() + 1 : pos + 1;
+  const std::vector<std::string> parts = split(text, ';');
+  for (const std::string& part : parts) {
+    std::string_view token = trim(part, ATTRIBUTE_BLANKS);
     if (token.empty()) {
       continue;
     }
@@ -53,8 +44,8 @@ Try<std::vector<stoa::Attribute>> parse_attributes(std::string_view text) {
     if (colon == std::string_view::npos) {
       return fail("expected 'name:value'");
     }
-    std::string_view name = trim(token.substr(0, colon));
-    std::string_view value = trim(token.substr(colon + 1));
+    std::string_view name = trim(token.substr(0, colon), ATTRIBUTE_BLANKS);
+    std::string_view value = trim(token.substr(colon + 1), ATTRIBUTE_BLANKS);
     if (name.empty()) {
       return fail("empty name");
     }

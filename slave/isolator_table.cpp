@@ -1,5 +1,7 @@
 #include "slave/isolator.hpp"
 
+#include "common/strings.hpp"
+
 namespace stoa::slave {
 
 const std::vector<IsolatorEntry>& isolator_table() {
@@ -33,19 +35,11 @@ std::string supported_names() {
 }  // namespace
 
 Try<std::vector<std::string>> parse_isolation(const std::string& flag) {
-  std::vector<std::string> names;
-  size_t start = 0;
-  while (start <= flag.size()) {
-    size_t comma = flag.find(',', start);
-    std::string name = flag.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  std::vector<std::string> names = split(flag, ',');
+  for (const std::string& name : names) {
     if (find_isolator(name) == nullptr) {
       return Error("isolator '" + name + "' is not supported yet (supported: " + supported_names() + ")");
     }
-    names.push_back(name);
-    if (comma == std::string::npos) {
-      break;
-    }
-    start = comma + 1;
   }
   return names;
 }

@@ -16,6 +16,8 @@
 #include <optional>
 #include <sstream>
 
+#include "common/strings.hpp"
+
 extern char** environ;
 
 namespace stoa::slave {
@@ -60,14 +62,7 @@ Try<std::string> resolve_program(const std::string& program, const std::string& 
     return program;
   }
   bool found_not_executable = false;
-  std::string dirs = path_env.empty() ? DEFAULT_PATH : path_env;
-  std::size_t begin = 0;
-  while (begin <= dirs.size()) {
-    std::size_t end = dirs.find(':', begin);
-    if (end == std::string::npos) {
-      end = dirs.size();
-    }
-    std::string dir = dirs.substr(begin, end - begin);
+  for (const std::string& dir : split(path_env.empty() ? DEFAULT_PATH : path_env, ':')) {
     std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
@@ -76,7 +71,6 @@ Try<std::string> resolve_program(const std::string& program, const std::string& 
       }
       found_not_executable = true;
     }
-    begin = end + 1;
   }
   return Error("Failed to execute '" + program + "': " + errno_text(found_not_executable ? EACCES : ENOENT));
 }
