@@ -35,9 +35,6 @@ std::string format_scalar(int64_t units);
 bool is_space_or_control(char c);
 // Why `name` cannot be a resource name, or nullopt.
 std::optional<std::string> invalid_name(std::string_view name);
-// Why `role` cannot be a role, or nullopt (Mesos' role rules, plus the
-// characters of the text syntax).
-std::optional<std::string> invalid_role(std::string_view role);
 // For sorted ranges: why two of them overlap, or nullopt.
 std::optional<std::string> overlap_in(const std::vector<Range>& sorted);
 // For sorted items: the first duplicate, or nullopt.

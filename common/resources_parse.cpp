@@ -5,6 +5,7 @@
 
 #include "common/resources.hpp"
 #include "common/resources_internal.hpp"
+#include "common/roles.hpp"
 #include "common/strings.hpp"
 
 namespace stoa {
@@ -60,7 +61,7 @@ Try<ResourceEntry> parse_token(std::string_view token, std::string_view default_
       return fail("role must be written as 'name(role)'");
     }
     std::string_view role = key.substr(paren + 1, key.size() - paren - 2);
-    if (std::optional<std::string> why = invalid_role(role)) {
+    if (std::optional<std::string> why = check_role_name(role)) {  // common/roles.hpp
       return fail(*why);
     }
     e.role = std::string(role);

@@ -5,6 +5,7 @@
 
 #include "common/resources.hpp"
 #include "common/resources_internal.hpp"
+#include "common/roles.hpp"
 
 namespace stoa {
 
@@ -18,8 +19,8 @@ Try<Resources> Resources::from_proto(const google::protobuf::RepeatedPtrField<st
     if (res.name().empty()) {
       return fail("empty name");
     }
-    if (res.role().empty()) {
-      return fail("empty role");
+    if (std::optional<std::string> why = check_role_name(res.role())) {  // common/roles.hpp
+      return fail(*why);
     }
     ResourceEntry e;
     e.name = res.name();

@@ -1,5 +1,6 @@
-// What a valid resource name, role and value are: the rules both the text
-// syntax (resources_parse.cpp) and the protobuf (resources_proto.cpp) enforce.
+// What a valid resource name and value are: the rules both the text syntax
+// (resources_parse.cpp) and the protobuf (resources_proto.cpp) enforce. Roles
+// follow the one role rule, check_role_name() in common/roles.hpp.
 #include <cctype>
 #include <map>
 
@@ -19,26 +20,6 @@ std::optional<std::string> invalid_name(std::string_view name) {
   for (char c : name) {
     if (is_space_or_control(c) || std::string_view("()[]{},;:|").find(c) != std::string_view::npos) {
       return "bad name '" + std::string(name) + "' (no whitespace, control characters or any of ()[]{},;:|)";
-    }
-  }
-  return std::nullopt;
-}
-
-// Why `role` cannot be a role, or nullopt (Mesos' role rules, plus the
-// characters of the text syntax).
-std::optional<std::string> invalid_role(std::string_view role) {
-  if (role == "*") {
-    return std::nullopt;
-  }
-  if (role.empty()) {
-    return "empty role";
-  }
-  if (role == "." || role == ".." || role.front() == '-') {
-    return "bad role '" + std::string(role) + "'";
-  }
-  for (char c : role) {
-    if (is_space_or_control(c) || std::string_view("/\\*()[]{},;:").find(c) != std::string_view::npos) {
-      return "bad role '" + std::string(role) + "' (no whitespace, control characters or any of /\\*()[]{},;:)";
     }
   }
   return std::nullopt;

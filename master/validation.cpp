@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "common/json.hpp"
+#include "common/roles.hpp"
 #include "common/strings.hpp"
-#include "master/allocator/role_name.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -13,8 +13,8 @@
 
 namespace stoa::master {
 
-// One rule for role names everywhere (master/allocator/role_name.hpp).
-std::optional<std::string> validate_role(const std::string& role) { return allocator::check_role_name(role); }
+// One rule for role names everywhere (common/roles.hpp).
+std::optional<std::string> validate_role(const std::string& role) { return check_role_name(role); }
 
 std::vector<std::string> framework_roles(const FrameworkInfo& info) {
   std::vector<std::string> roles(info.roles().begin(), info.roles().end());

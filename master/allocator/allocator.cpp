@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/roles.hpp"
 #include "master/allocator/allocator_records.hpp"
-#include "master/allocator/role_name.hpp"
 
 namespace stoa::allocator {
 

@@ -1,14 +1,15 @@
 #pragma once
 // The one rule for role names (docs/allocator.md, "Role names"). The
-// allocator, the master's request and flag validation and the operator API
-// all call check_role_name(); whitelists (--roles) are checked by their
-// callers on top of it.
+// allocator, the master's request and flag validation, the operator API and
+// Resources (reservations such as "cpus(web):1", and Resource protobufs) all
+// call check_role_name(); whitelists (--roles) are checked by their callers
+// on top of it.
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace stoa::allocator {
+namespace stoa {
 
 // Why `role` cannot be a role name, or nullopt if it can. "*" (the default
 // role) is a valid name. Otherwise, Mesos' rules for a non-hierarchical role
@@ -20,4 +21,4 @@ namespace stoa::allocator {
 // names the role and the offending character.
 std::optional<std::string> check_role_name(std::string_view role);
 
-}  // namespace stoa::allocator
+}  // namespace stoa

@@ -1,10 +1,12 @@
-#include "master/allocator/role_name.hpp"
+#include "common/roles.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace stoa::allocator {
+#include "common/resources.hpp"
+
+namespace stoa {
 namespace {
 
 // The message for `role`, or "" if the name is valid.
@@ -48,5 +50,32 @@ TEST(RoleNameTest, RejectsEveryCharacterOfTheTextSyntax) {
   EXPECT_NE("", why("*web"));
 }
 
+// Reservations in the text syntax and in Resource protobufs follow the same
+// rule and report its message.
+TEST(RoleNameTest, ResourcesFollowTheSameRule) {
+  for (const char* role : {"", ".", "..", "-web", "a/b", "a\\b", "a*", "*web", "we b", "a\x7f"}) {
+    std::string expected = why(role);
+    ASSERT_NE("", expected) << role;
+    Try<Resources> parsed = Resources::parse(std::string("cpus(") + role + "):1");
+    ASSERT_TRUE(parsed.is_error()) << role;
+    EXPECT_NE(std::string::npos, parsed.error().find(expected)) << parsed.error();
+
+    google::protobuf::RepeatedPtrField<stoa::Resource> proto;
+    stoa::Resource* r = proto.Add();
+    r->set_name("cpus");
+    r->set_type(stoa::Value::SCALAR);
+    r->mutable_scalar()->set_value(1);
+    r->set_role(role);
+    Try<Resources> converted = Resources::from_proto(proto);
+    ASSERT_TRUE(converted.is_error()) << role;
+    EXPECT_NE(std::string::npos, converted.error().find(expected)) << converted.error();
+  }
+  for (const char* role : {"*", "web", "x.y", "role=1"}) {
+    Try<Resources> parsed = Resources::parse(std::string("cpus(") + role + "):1");
+    ASSERT_FALSE(parsed.is_error()) << parsed.error();
+    EXPECT_EQ(1u, parsed->roles().count(role)) << role;
+  }
+}
+
 }  // namespace
-}  // namespace stoa::allocator
+}  // namespace stoa

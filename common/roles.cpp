@@ -1,9 +1,9 @@
-#include "master/allocator/role_name.hpp"
+#include "common/roles.hpp"
 
 #include <cctype>
 #include <cstdio>
 
-namespace stoa::allocator {
+namespace stoa {
 
 namespace {
 
@@ -59,4 +59,4 @@ std::optional<std::string> check_role_name(std::string_view role) {
   return std::nullopt;
 }
 
-}  // namespace stoa::allocator
+}  // namespace stoa
