@@ -3,8 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "tests/cluster.hpp"
 
@@ -282,6 +289,229 @@ TEST(ClusterEnvironmentFlags, NonNumericStoaPortIsRejected) {
                                                                   << (*p)->log();
   EXPECT_TRUE(std::regex_search((*p)->log(), std::regex("port|PORT"))) << "the message does not name the flag:\n"
                                                                         << (*p)->log();
+}
+
+// ---------------------------------------------------------------------------
+// Both metric formats, scraped from a real master and slave.
+
+// One metric of a Prometheus text exposition (format 0.0.4).
+struct Sample {
+  std::optional<double> value;
+  std::optional<std::string> type;  // "counter", "gauge", ...
+  bool has_help = false;
+};
+
+// A Prometheus sample value: a decimal number, NaN, +Inf or -Inf.
+std::optional<double> prometheus_number(const std::string& text) {
+  if (text == "NaN") {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (text == "+Inf" || text == "-Inf") {
+    return text[0] == '+' ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  }
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// The metrics of `text` by name. Error naming the line when a sample line is
+// not `name value` with a legal metric name, a name has two samples, HELP or
+// TYPE lines, or a metric lacks its HELP or TYPE line or value.
+Try<std::map<std::string, Sample>> parse_exposition(const std::string& text) {
+  static const std::regex sample_line(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*) (\S+)$)");
+  static const std::regex help_line(R"(^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*)( .*)?$)");
+  static const std::regex type_line(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  std::map<std::string, Sample> out;
+  std::istringstream in(text);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      continue;
+    }
+    if (std::regex_match(line, m, help_line)) {
+      Sample& s = out[m[1]];
+      if (s.has_help) {
+        return Error("second HELP line: '" + line + "'");
+      }
+      s.has_help = true;
+    } else if (std::regex_match(line, m, type_line)) {
+      Sample& s = out[m[1]];
+      if (s.type) {
+        return Error("second TYPE line: '" + line + "'");
+      }
+      s.type = m[2];
+    } else if (line[0] == '#') {
+      continue;  // other comments are allowed
+    } else if (std::regex_match(line, m, sample_line)) {
+      Sample& s = out[m[1]];
+      if (s.value) {
+        return Error("second sample: '" + line + "'");
+      }
+      s.value = prometheus_number(m[2]);
+      if (!s.value) {
+        return Error("not a number: '" + line + "'");
+      }
+    } else {
+      return Error("not 'name value': '" + line + "'");
+    }
+  }
+  for (const auto& [name, s] : out) {
+    if (!s.value || !s.type || !s.has_help) {
+      return Error("metric '" + name + "' lacks its" + (s.value ? "" : " value") + (s.type ? "" : " TYPE") +
+                   (s.has_help ? "" : " HELP"));
+    }
+  }
+  if (out.empty()) {
+    return Error("no metrics in:\n" + text);
+  }
+  return out;
+}
+
+// A Mesos metric name as Prometheus writes it: every character outside
+// [A-Za-z0-9_:] becomes '_' ("master/tasks_running" -> "master_tasks_running").
+std::string prometheus_form(const std::string& mesos_name) {
+  std::string out = mesos_name;
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != ':') {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+// Both formats from one process, checked against each other.
+struct Scrape {
+  std::map<std::string, Sample> text;  // by Prometheus name
+  picojson::value json;                // by Mesos name
+
+  double text_value(const std::string& name) const {
+    auto it = text.find(name);
+    return it == text.end() ? -1 : it->second.value.value_or(-1);
+  }
+  std::string type_of(const std::string& name) const {
+    auto it = text.find(name);
+    return it == text.end() ? "(missing)" : it->second.type.value_or("(none)");
+  }
+  double json_value(const std::string& name) const {
+    const picojson::value& v = json_at(json, name);
+    return v.is<double>() ? v.get<double>() : -1;
+  }
+};
+
+// GET /metrics and /metrics/snapshot from 127.0.0.1:port. Error when either
+// is malformed, or the two do not hold the same names.
+Try<Scrape> scrape(int port) {
+  Try<HttpResponse> text = http_get(LOCALHOST, port, "/metrics");
+  if (text.is_error()) {
+    return Error("GET /metrics: " + text.error());
+  }
+  if (text->status != 200) {
+    return Error("GET /metrics: status " + std::to_string(text->status) + ": " + text->body);
+  }
+  if (text->headers["content-type"].rfind("text/plain", 0) != 0) {
+    return Error("GET /metrics: content type '" + text->headers["content-type"] + "'");
+  }
+  Try<std::map<std::string, Sample>> parsed = parse_exposition(text->body);
+  if (parsed.is_error()) {
+    return Error("GET /metrics: " + parsed.error());
+  }
+  Try<picojson::value> json = http_get_json(LOCALHOST, port, "/metrics/snapshot");
+  if (json.is_error()) {
+    return Error("GET /metrics/snapshot: " + json.error());
+  }
+  if (!json->is<picojson::object>()) {
+    return Error("GET /metrics/snapshot: not an object: " + json->serialize());
+  }
+  std::set<std::string> json_names;
+  for (const auto& [name, v] : json->get<picojson::object>()) {
+    if (!v.is<double>()) {
+      return Error("GET /metrics/snapshot: '" + name + "' is not a number");
+    }
+    json_names.insert(prometheus_form(name));
+  }
+  std::set<std::string> text_names;
+  for (const auto& [name, s] : *parsed) {
+    text_names.insert(name);
+  }
+  if (json_names != text_names) {
+    std::string diff;
+    for (const std::string& n : json_names) {
+      diff += text_names.contains(n) ? "" : " " + n + " (only in JSON)";
+    }
+    for (const std::string& n : text_names) {
+      diff += json_names.contains(n) ? "" : " " + n + " (only in text)";
+    }
+    return Error("the two formats hold different metrics:" + diff);
+  }
+  return Scrape{std::move(*parsed), std::move(*json)};
+}
+
+TEST(ClusterMetrics, BothFormatsFromAMasterAndASlave) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
+  const int master_port = cluster.master_port();
+  const int slave_port = cluster.slave_port(0);
+
+  // The slave may hear of its registration just after the master lists it.
+  Try<Scrape> slave = Error("not scraped yet");
+  poll_until(
+      [&] {
+        slave = scrape(slave_port);
+        return slave && slave->text_value("slave_registered") == 1;
+      },
+      deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(slave) << slave.error();
+  Try<Scrape> master = scrape(master_port);
+  ASSERT_TRUE(master) << master.error();
+
+  EXPECT_EQ("gauge", master->type_of("master_tasks_running"));
+  EXPECT_EQ("counter", master->type_of("master_slave_removals_reason_unhealthy"));
+  EXPECT_EQ(1, master->text_value("master_elected"));
+  EXPECT_GT(master->text_value("system_cpus_total"), 0);
+  EXPECT_EQ(0, master->text_value("master_tasks_finished"));
+  EXPECT_EQ(1, master->json_value("master/elected"));
+  EXPECT_EQ(0, master->json_value("master/tasks_running"));
+  EXPECT_EQ(0, master->json_value("master/slave_removals/reason_unhealthy"));
+  EXPECT_GT(master->json_value("system/cpus_total"), 0);
+  EXPECT_EQ(0, master->json_value("master/tasks_finished"));
+
+  EXPECT_EQ(1, slave->text_value("slave_registered"));
+  EXPECT_EQ("counter", slave->type_of("slave_tasks_finished"));
+  EXPECT_EQ(0, slave->text_value("slave_tasks_finished"));
+  EXPECT_GT(slave->text_value("system_cpus_total"), 0);
+  EXPECT_EQ(1, slave->json_value("slave/registered"));
+  EXPECT_EQ(0, slave->json_value("slave/tasks_finished"));
+
+  // One short task moves both processes' tasks_finished to 1, in both formats.
+  Try<Process*> execute = cluster.start("stoa-execute", "execute",
+                                        {"--master=" + cluster.master_address(), "--name=short", "--command=true",
+                                         "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(execute) << execute.error();
+  std::optional<int> code = (*execute)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(code) << "stoa-execute did not finish its task";
+  ASSERT_EQ(0, *code) << (*execute)->describe_exit();
+
+  for (auto [port, prefix] : {std::pair{master_port, "master"}, {slave_port, "slave"}}) {
+    Try<Scrape> after = Error("not scraped yet");
+    poll_until(
+        [&] {
+          after = scrape(port);
+          return after && after->text_value(std::string(prefix) + "_tasks_finished") == 1 &&
+                 after->json_value(std::string(prefix) + "/tasks_finished") == 1;
+        },
+        deadline_in(DEFAULT_TIMEOUT));
+    ASSERT_TRUE(after) << prefix << ": " << after.error();
+    EXPECT_EQ(1, after->text_value(std::string(prefix) + "_tasks_finished")) << prefix;
+    EXPECT_EQ(1, after->json_value(std::string(prefix) + "/tasks_finished")) << prefix;
+    EXPECT_EQ(0, after->text_value(std::string(prefix) + "_tasks_running")) << prefix;
+    EXPECT_EQ(0, after->json_value(std::string(prefix) + "/tasks_running")) << prefix;
+  }
 }
 
 }  // namespace
