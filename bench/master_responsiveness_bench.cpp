@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -235,7 +236,10 @@ int main(int argc, char** argv) {
   std::printf("| %zu | %zu | %.1f | %.0f | %.1f | %.1f | %zu | %.3f | %.3f | %.3f |\n", args.slaves, args.frameworks,
               setup_s, passes, percentile(pass_ms, 0.5), percentile(pass_ms, 1.0), latencies_ms.size(),
               percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99), percentile(latencies_ms, 1.0));
-  std::printf("invariant violations: %.0f\n", violations);
+  if (const char* check = std::getenv("STOA_CHECK_INVARIANTS"); check != nullptr && std::string(check) == "1") {
+    std::printf("invariant violations: %.0f, exact accounting checks: %.0f\n", violations,
+                registry.value("master/accounting_checks").value_or(-1));
+  }
   for (auto& a : slaves) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }

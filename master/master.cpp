@@ -91,6 +91,16 @@ void Master::set_slave_handle(SlaveRecord& s, const caf::actor& handle) {
   }
 }
 
+void Master::set_slave_pid(SlaveRecord& s, const std::string& pid) {
+  if (auto it = slave_pids.find(s.pid); it != slave_pids.end() && it->second == s.id) {
+    slave_pids.erase(it);
+  }
+  s.pid = pid;
+  if (!pid.empty()) {
+    slave_pids[pid] = s.id;
+  }
+}
+
 void Master::set_framework_handle(FrameworkRecord& f, const caf::actor& handle) {
   if (f.handle) {
     auto it = framework_ids.find(f.handle.address());

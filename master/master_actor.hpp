@@ -68,6 +68,8 @@ class Master {
   // O(1) lookup of the sender of a message.
   std::unordered_map<caf::actor_addr, std::string> slave_ids;
   std::unordered_map<caf::actor_addr, std::string> framework_ids;
+  // Registered slaves by pid (a registration from a known pid).
+  std::unordered_map<std::string, std::string> slave_pids;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -79,6 +81,7 @@ class Master {
   FrameworkRecord* framework_by_handle(const caf::actor_addr& addr);
   void set_slave_handle(SlaveRecord& s, const caf::actor& handle);
   void set_framework_handle(FrameworkRecord& f, const caf::actor& handle);
+  void set_slave_pid(SlaveRecord& s, const std::string& pid);  // "" forgets it
   // Sends to the allocator; `changes_accounting` marks updates that move
   // resources (see check_accounting).
   template <class T>

@@ -39,32 +39,31 @@ void Master::on_register_slave(RegisterSlaveMessage& m) {
     self->send(from, sm);
     return;
   }
-  for (auto& [id, s] : st.slaves) {
-    if (s.pid == m.pid()) {
-      if (s.active && s.handle == from) {
-        // A retried registration: answer again with the same id.
-        SlaveRegisteredMessage reply;
-        reply.mutable_slave_id()->set_value(id);
-        self->send(from, reply);
-        return;
-      }
-      LOG_INFO << "Slave " << m.pid() << " registers again; removing its old instance " << id;
-      remove_slave(id, "slave restarted", "master/slave_removals/reason_registered");
-      break;
+  if (auto known = slave_pids.find(m.pid()); known != slave_pids.end() && st.slaves.count(known->second)) {
+    const std::string id = known->second;
+    SlaveRecord& s = st.slaves.at(id);
+    if (s.active && s.handle == from) {
+      // A retried registration: answer again with the same id.
+      SlaveRegisteredMessage reply;
+      reply.mutable_slave_id()->set_value(id);
+      self->send(from, reply);
+      return;
     }
+    LOG_INFO << "Slave " << m.pid() << " registers again; removing its old instance " << id;
+    remove_slave(id, "slave restarted", "master/slave_removals/reason_registered");
   }
   std::string id = st.info.id() + "-S" + std::to_string(next_slave++);
   SlaveRecord s;
   s.id = id;
   s.info = m.slave();
   s.info.mutable_id()->set_value(id);
-  s.pid = m.pid();
   s.total = total;
   s.registered_time = now_seconds();
   self->monitor(from);
   tell_allocator(allocator::AddSlave{id, total, {}});
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
   set_slave_handle(added, from);
+  set_slave_pid(added, m.pid());
   count("master/slave_registrations");
   LOG_INFO << "Registered slave " << id << " at " << m.pid() << " (" << m.slave().hostname() << ") with "
            << total.to_string();
@@ -94,7 +93,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
       set_slave_handle(s, from);
       self->monitor(from);
     }
-    s.pid = m.pid();
+    set_slave_pid(s, m.pid());
     s.reregistered_time = now_seconds();
     s.missed_pings = 0;
     s.pong_pending = false;
@@ -125,7 +124,6 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     SlaveRecord s;
     s.id = id;
     s.info = m.slave();
-    s.pid = m.pid();
     s.total = total;
     s.registered_time = now_seconds();
     s.reregistered_time = s.registered_time;
@@ -146,6 +144,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     tell_allocator(allocator::AddSlave{id, total, used});
     SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
     set_slave_handle(added, from);
+    set_slave_pid(added, m.pid());
     LOG_INFO << "Re-registered unknown slave " << id << " at " << m.pid() << " with " << m.tasks_size()
              << " tasks";
   }
@@ -289,6 +288,7 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
     self->demonitor(it->second.handle);
   }
   set_slave_handle(it->second, caf::actor{});
+  set_slave_pid(it->second, "");
   tell_allocator(allocator::RemoveSlave{id});
   st.slaves.erase(it);
   count("master/slave_removals");
