@@ -38,45 +38,34 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help) {
   return declare(name, Type::GAUGE, help).gauge;
 }
 
-void Registry::inc(const std::string& name, double by) {
-  Entry* entry = nullptr;
+// A name used before it was declared: kept (declared now, with the type of
+// its first use) and reported, so nothing is lost and tests can catch it.
+Registry::Entry& Registry::find_or_declare(const std::string& name, Type type) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(name);
     if (it != entries_.end()) {
-      entry = it->second.get();
-    } else {
-      undeclared_.push_back(name);
+      return *it->second;
     }
+    undeclared_.push_back(name);
   }
-  if (entry == nullptr) {
-    LOG_ERROR << "Metric '" << name << "' was not declared; declaring it now";
-    entry = &declare(name, Type::COUNTER, "");
-  }
-  if (entry->type == Type::COUNTER) {
-    entry->counter.inc(by);
+  LOG_ERROR << "Metric '" << name << "' was not declared; declaring it now";
+  return declare(name, type, "");
+}
+
+void Registry::inc(const std::string& name, double by) {
+  Entry& entry = find_or_declare(name, Type::COUNTER);
+  if (entry.type == Type::COUNTER) {
+    entry.counter.inc(by);
   } else {
-    entry->gauge.add(by);
+    entry.gauge.add(by);
   }
 }
 
 void Registry::set(const std::string& name, double value) {
-  Entry* entry = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = entries_.find(name);
-    if (it != entries_.end()) {
-      entry = it->second.get();
-    } else {
-      undeclared_.push_back(name);
-    }
-  }
-  if (entry == nullptr) {
-    LOG_ERROR << "Metric '" << name << "' was not declared; declaring it now";
-    entry = &declare(name, Type::GAUGE, "");
-  }
-  if (entry->type == Type::GAUGE) {
-    entry->gauge.set(value);
+  Entry& entry = find_or_declare(name, Type::GAUGE);
+  if (entry.type == Type::GAUGE) {
+    entry.gauge.set(value);
   } else {
     LOG_ERROR << "Metric '" << name << "' is a counter; set() ignored";
   }

@@ -94,6 +94,7 @@ class Registry {
     Gauge gauge;
   };
   Entry& declare(const std::string& name, Type type, const std::string& help);
+  Entry& find_or_declare(const std::string& name, Type type);
 
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> entries_;

@@ -10,6 +10,7 @@
 #include "actors/atoms.hpp"
 #include "actors/safety.hpp"
 #include "common/logging.hpp"
+#include "common/metric_families.hpp"
 #include "common/strings.hpp"
 #include "common/uuid.hpp"
 #include "common/version.hpp"
@@ -118,7 +119,7 @@ void Master::set_framework_handle(FrameworkRecord& f, const caf::actor& handle) 
 // active ones are gauges refreshed from the records on a scrape.
 void Master::count_task_state(TaskState state) {
   if (is_terminal_state(state)) {
-    count("master/tasks_" + lower(TaskState_Name(state).substr(5)));
+    count(metrics::task_state_metric("master", state));
   }
 }
 
@@ -150,24 +151,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.gauge("master/frameworks_connected", "Frameworks with a live connection");
   r.gauge("master/frameworks_disconnected", "Frameworks waiting for their failover timeout");
   r.gauge("master/outstanding_offers", "Offers sent and not yet answered");
-  for (const char* res : {"cpus", "mem", "disk", "gpus"}) {
-    std::string n = res;
-    r.gauge("master/" + n + "_total", "Total " + n + " of the registered slaves");
-    r.gauge("master/" + n + "_used", "The " + n + " used by tasks");
-    r.gauge("master/" + n + "_percent", "Fraction of " + n + " used by tasks");
-  }
-  for (int i = TaskState_MIN; i <= TaskState_MAX; ++i) {
-    if (!TaskState_IsValid(i)) {
-      continue;
-    }
-    auto state = static_cast<TaskState>(i);
-    std::string name = "master/tasks_" + lower(TaskState_Name(state).substr(5));
-    if (is_terminal_state(state)) {
-      r.counter(name, "Tasks that reached " + TaskState_Name(state));
-    } else {
-      r.gauge(name, "Tasks now in " + TaskState_Name(state));
-    }
-  }
+  metrics::declare_resource_metrics(r, "master", "used by tasks");
+  metrics::declare_task_state_metrics(r, "master");
   r.counter("master/slave_registrations", "Slaves registered");
   r.counter("master/slave_reregistrations", "Slaves re-registered");
   r.counter("master/slave_removals", "Slaves removed");

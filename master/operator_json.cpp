@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "common/json.hpp"
+#include "common/metric_families.hpp"
 #include "common/strings.hpp"
 #include "common/task_state.hpp"
 #include "master/state_json.hpp"
@@ -128,19 +129,8 @@ std::map<std::string, double> master_gauges(const MasterState& st, double now) {
   g["master/frameworks_connected"] = fw_connected;
   g["master/frameworks_disconnected"] = frameworks - fw_connected;
   g["master/outstanding_offers"] = static_cast<double>(st.offers.size());
-  for (int i = TaskState_MIN; i <= TaskState_MAX; ++i) {
-    if (TaskState_IsValid(i) && !is_terminal_state(static_cast<TaskState>(i))) {
-      auto s = static_cast<TaskState>(i);
-      g["master/tasks_" + lower(TaskState_Name(s).substr(5))] = by_state[s];
-    }
-  }
-  for (const char* r : {"cpus", "mem", "disk", "gpus"}) {
-    double t = total.scalar(r);
-    double u = used.scalar(r);
-    g[std::string("master/") + r + "_total"] = t;
-    g[std::string("master/") + r + "_used"] = u;
-    g[std::string("master/") + r + "_percent"] = t > 0 ? u / t : 0.0;
-  }
+  metrics::task_state_gauges("master", by_state, &g);
+  metrics::resource_gauges("master", total, used, &g);
   return g;
 }
 

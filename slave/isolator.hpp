@@ -38,6 +38,8 @@ struct ResourceStatistics {
   std::optional<int64_t> processes;
 };
 
+// Every step but name() and usage() defaults to "nothing to do" (as in
+// Mesos, where an isolator overrides only what it enforces).
 class Isolator {
  public:
   virtual ~Isolator() = default;
@@ -47,14 +49,20 @@ class Isolator {
 
   // Before the container's first process starts (its sandbox exists).
   // An error aborts the launch.
-  virtual std::optional<Error> prepare(const std::string& container_id, const Resources& resources) = 0;
+  virtual std::optional<Error> prepare(const std::string& /*container_id*/, const Resources& /*resources*/) {
+    return std::nullopt;
+  }
 
   // Once the container's first process `pid` runs (it leads the container's
   // session). An error aborts the launch; the process is killed.
-  virtual std::optional<Error> isolate(const std::string& container_id, pid_t pid) = 0;
+  virtual std::optional<Error> isolate(const std::string& /*container_id*/, pid_t /*pid*/) {
+    return std::nullopt;
+  }
 
   // The container's resources changed.
-  virtual std::optional<Error> update(const std::string& container_id, const Resources& resources) = 0;
+  virtual std::optional<Error> update(const std::string& /*container_id*/, const Resources& /*resources*/) {
+    return std::nullopt;
+  }
 
   // Adds this isolator's figures for the container led by `pid` (whose
   // resources are `resources`) to `stats`.
@@ -63,7 +71,9 @@ class Isolator {
 
   // The container is gone (every process dead): release what prepare and
   // isolate took.
-  virtual std::optional<Error> cleanup(const std::string& container_id) = 0;
+  virtual std::optional<Error> cleanup(const std::string& /*container_id*/) {
+    return std::nullopt;
+  }
 };
 
 using Isolators = std::vector<std::shared_ptr<Isolator>>;

@@ -1,7 +1,6 @@
 // posix/cpu: measures a container's CPU time (every live process of its
 // session, from /proc/<pid>/stat) and reports its cpus as the limit. Like
-// Mesos' posix/cpu it enforces nothing, so prepare, isolate, update and
-// cleanup have nothing to do.
+// Mesos' posix/cpu it enforces nothing: only usage() is its own.
 
 #include "slave/isolator.hpp"
 #include "slave/launcher.hpp"
@@ -13,11 +12,6 @@ namespace {
 class PosixCpuIsolator : public Isolator {
  public:
   std::string name() const override { return "posix/cpu"; }
-
-  std::optional<Error> prepare(const std::string&, const Resources&) override { return std::nullopt; }
-  std::optional<Error> isolate(const std::string&, pid_t) override { return std::nullopt; }
-  std::optional<Error> update(const std::string&, const Resources&) override { return std::nullopt; }
-  std::optional<Error> cleanup(const std::string&) override { return std::nullopt; }
 
   std::optional<Error> usage(const std::string&, pid_t pid, const Resources& resources,
                              ResourceStatistics* stats) override {

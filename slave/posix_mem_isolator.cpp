@@ -1,7 +1,6 @@
 // posix/mem: measures a container's resident memory (every live process of
 // its session, from /proc/<pid>/stat) and reports its mem as the limit. Like
-// Mesos' posix/mem it enforces nothing, so prepare, isolate, update and
-// cleanup have nothing to do.
+// Mesos' posix/mem it enforces nothing: only usage() is its own.
 
 #include "slave/isolator.hpp"
 #include "slave/launcher.hpp"
@@ -13,11 +12,6 @@ namespace {
 class PosixMemIsolator : public Isolator {
  public:
   std::string name() const override { return "posix/mem"; }
-
-  std::optional<Error> prepare(const std::string&, const Resources&) override { return std::nullopt; }
-  std::optional<Error> isolate(const std::string&, pid_t) override { return std::nullopt; }
-  std::optional<Error> update(const std::string&, const Resources&) override { return std::nullopt; }
-  std::optional<Error> cleanup(const std::string&) override { return std::nullopt; }
 
   std::optional<Error> usage(const std::string&, pid_t pid, const Resources& resources,
                              ResourceStatistics* stats) override {

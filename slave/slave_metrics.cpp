@@ -1,11 +1,11 @@
 #include "slave/slave_metrics.hpp"
 
-#include "common/strings.hpp"
+#include "common/metric_families.hpp"
 #include "common/task_state.hpp"
 
 namespace stoa::slave {
 
-std::string task_state_metric(TaskState state) { return "slave/tasks_" + lower(TaskState_Name(state).substr(5)); }
+std::string task_state_metric(TaskState state) { return metrics::task_state_metric("slave", state); }
 
 void declare_slave_metrics(metrics::Registry& r) {
   r.gauge("slave/registered", "1 while registered with a master");
@@ -15,26 +15,11 @@ void declare_slave_metrics(metrics::Registry& r) {
   r.gauge("slave/executors_running", "Executors registered and running");
   r.gauge("slave/executors_terminating", "Executors being shut down");
   r.counter("slave/executors_terminated", "Executors that exited");
-  for (int i = TaskState_MIN; i <= TaskState_MAX; ++i) {
-    if (!TaskState_IsValid(i)) {
-      continue;
-    }
-    auto state = static_cast<TaskState>(i);
-    if (is_terminal_state(state)) {
-      r.counter(task_state_metric(state), "Tasks that reached " + TaskState_Name(state));
-    } else {
-      r.gauge(task_state_metric(state), "Tasks now in " + TaskState_Name(state));
-    }
-  }
+  metrics::declare_task_state_metrics(r, "slave");
   r.counter("slave/valid_status_updates", "Status updates accepted from executors or made by the slave");
   r.counter("slave/invalid_status_updates", "Status updates dropped (no uuid)");
   r.counter("slave/dropped_messages", "Messages refused because of their sender");
-  for (const char* res : {"cpus", "mem", "disk", "gpus"}) {
-    std::string n = res;
-    r.gauge("slave/" + n + "_total", "Total " + n + " of this slave");
-    r.gauge("slave/" + n + "_used", "The " + n + " of running executors");
-    r.gauge("slave/" + n + "_percent", "Fraction of " + n + " in use");
-  }
+  metrics::declare_resource_metrics(r, "slave", "of running executors");
 }
 
 std::map<std::string, double> slave_gauges(const SlaveState& s, const Resources& total, double now) {
@@ -76,18 +61,8 @@ std::map<std::string, double> slave_gauges(const SlaveState& s, const Resources&
   g["slave/executors_registering"] = registering;
   g["slave/executors_running"] = running;
   g["slave/executors_terminating"] = terminating;
-  for (int i = TaskState_MIN; i <= TaskState_MAX; ++i) {
-    if (TaskState_IsValid(i) && !is_terminal_state(static_cast<TaskState>(i))) {
-      g[task_state_metric(static_cast<TaskState>(i))] = tasks[static_cast<TaskState>(i)];
-    }
-  }
-  for (const char* r : {"cpus", "mem", "disk", "gpus"}) {
-    double t = total.scalar(r);
-    double u = used.scalar(r);
-    g[std::string("slave/") + r + "_total"] = t;
-    g[std::string("slave/") + r + "_used"] = u;
-    g[std::string("slave/") + r + "_percent"] = t > 0 ? u / t : 0.0;
-  }
+  metrics::task_state_gauges("slave", tasks, &g);
+  metrics::resource_gauges("slave", total, used, &g);
   return g;
 }
 
