@@ -10,6 +10,9 @@ packages=(
   libzookeeper-mt-dev picojson-dev libhttp-parser-dev
   libgtest-dev libgmock-dev googletest libgoogle-glog-dev
   procps iproute2 curl python3
+  # tests/zookeeper_fixture.cpp runs its own ZooKeeper servers from this
+  # package (java with /usr/share/java/zookeeper.jar), not its service.
+  zookeeper
   # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
   # (libclang_rt.fuzzer, .asan, .ubsan_standalone).
   clang libclang-rt-dev
