@@ -190,6 +190,9 @@ caf::error make_zk_error(const std::string& op, const std::string& path, int rc)
 // Private messages from the C client's threads to the actor.
 using done_atom = caf::atom_constant<caf::atom("zk_done")>;    // (done, id, rc, value, children)
 using event_atom = caf::atom_constant<caf::atom("zk_event")>;  // (event, id, type, state)
+// The actor's own timer: (expiry, disconnection number), a session timeout
+// after a disconnection.
+using expiry_atom = caf::atom_constant<caf::atom("zk_expiry")>;
 
 // What a completion or watcher needs to reach the actor: owned by the actor's
 // state and freed only once the C client can no longer call with it (after
@@ -269,7 +272,10 @@ constexpr uint64_t SESSION_ROUTE = 0;
 
 struct ClientState {
   zhandle_t* zh = nullptr;
-  std::string init_error;  // why zookeeper_init refused, if it did
+  std::string init_error;  // why there is no handle: refused by zookeeper_init, or expired locally
+  std::chrono::milliseconds session_timeout{0};
+  bool connected = false;
+  uint64_t disconnections = 0;  // numbers the expiry timers; a stale one is ignored
   caf::actor subscriber;
   uint64_t next_id = SESSION_ROUTE + 1;
   std::map<uint64_t, std::unique_ptr<Route>> routes;
@@ -358,21 +364,50 @@ void tell_subscriber(client_actor* self, const std::string& event) {
   }
 }
 
+void lose_watches(client_actor* self) {
+  for (auto& [id, w] : self->state.watches) {
+    if (!w.lost) {
+      w.lost = true;
+      self->send(w.watcher, watch_atom::value, w.path, WATCH_SESSION_LOST);
+    }
+  }
+}
+
+void close_session(client_actor* self);
+
 void on_session_event(client_actor* self, int state) {
   auto& st = self->state;
   if (state == ZOO_CONNECTED_STATE) {
+    st.connected = true;
     tell_subscriber(self, SESSION_CONNECTED);
   } else if (state == ZOO_CONNECTING_STATE || state == ZOO_ASSOCIATING_STATE) {
+    if (st.connected) {
+      st.connected = false;
+      // The C client reports an expiry only once it reaches a server again;
+      // a leader cut off from ZooKeeper must not wait for that (Mesos'
+      // Group expires the session itself after the session timeout too).
+      self->delayed_send(self, st.session_timeout, expiry_atom::value, ++st.disconnections);
+    }
     tell_subscriber(self, SESSION_DISCONNECTED);
   } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
-    for (auto& [id, w] : st.watches) {
-      if (!w.lost) {
-        w.lost = true;
-        self->send(w.watcher, watch_atom::value, w.path, WATCH_SESSION_LOST);
-      }
-    }
+    st.connected = false;
+    lose_watches(self);
     tell_subscriber(self, state == ZOO_EXPIRED_SESSION_STATE ? SESSION_EXPIRED : SESSION_AUTH_FAILED);
   }
+}
+
+// Disconnected for a whole session timeout: the server has expired the
+// session by now (or will as soon as it can), so give it up here.
+void on_local_expiry(client_actor* self, uint64_t disconnection) {
+  auto& st = self->state;
+  if (st.connected || disconnection != st.disconnections || st.zh == nullptr) {
+    return;
+  }
+  lose_watches(self);
+  close_session(self);
+  st.init_error = "session expired: disconnected for longer than the session timeout (" +
+                  std::to_string(st.session_timeout.count()) + "ms)";
+  tell_subscriber(self, SESSION_EXPIRED);
 }
 
 void on_event(client_actor* self, uint64_t id, int type, int state) {
@@ -410,6 +445,7 @@ void close_session(client_actor* self) {
 caf::behavior client(client_actor* self, ClientOptions options) {
   auto& st = self->state;
   st.subscriber = options.subscriber;
+  st.session_timeout = options.session_timeout;
   // The C client would log every failed reconnect to stderr; the actor reports
   // what matters as session events and errors.
   zoo_set_debug_level(static_cast<ZooLogLevel>(0));
@@ -488,6 +524,7 @@ caf::behavior client(client_actor* self, ClientOptions options) {
         on_done(self, id, rc, std::move(value), std::move(children));
       },
       [self](event_atom, uint64_t id, int type, int state) { on_event(self, id, type, state); },
+      [self](expiry_atom, uint64_t disconnection) { on_local_expiry(self, disconnection); },
   };
 }
 

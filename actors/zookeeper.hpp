@@ -35,6 +35,11 @@
 // SESSION_DISCONNECTED (the client keeps reconnecting; the session may
 // still be alive), SESSION_EXPIRED (the session is gone for good, with its
 // ephemeral nodes and watches: spawn a new client), SESSION_AUTH_FAILED.
+// The C client hears of an expiry only from a server, so the actor also
+// expires the session itself once it has been disconnected for a whole
+// session timeout (as Mesos' Group does): it closes the handle, reports
+// SESSION_EXPIRED (and WATCH_SESSION_LOST to the watches) and answers every
+// later request with an error saying so.
 // A client whose connect string the C client refuses reports SESSION_EXPIRED
 // at once and answers every request with that error.
 

@@ -217,7 +217,7 @@ TEST(ZooKeeperSession, SubscriberHearsConnectedDisconnectedAndExpired) {
   caf::actor_system sys{cfg};
   caf::scoped_actor subscriber{sys};
   caf::actor client = zk::spawn_client(
-      sys, {(*server)->connect_string(), std::chrono::milliseconds(2000), caf::actor(subscriber)});
+      sys, {(*server)->connect_string(), std::chrono::seconds(10), caf::actor(subscriber)});
   std::vector<std::string> seen;
   ASSERT_TRUE(await_session_event(subscriber, zk::SESSION_CONNECTED, seen)) << joined(seen);
 
@@ -250,7 +250,7 @@ TEST(ZooKeeperSession, SubscriberHearsConnectedDisconnectedAndExpired) {
   clientid_t same{};
   same.client_id = session_id;
   std::copy(password.begin(), password.end(), same.passwd);
-  zhandle_t* second = zookeeper_init((*server)->connect_string().c_str(), nullptr, 2000, &same, nullptr, 0);
+  zhandle_t* second = zookeeper_init((*server)->connect_string().c_str(), nullptr, 10000, &same, nullptr, 0);
   ASSERT_NE(second, nullptr);
   EXPECT_TRUE(poll_until([&] { return zoo_state(second) == ZOO_CONNECTED_STATE; }, deadline_in(EVENT_TIMEOUT)));
   zookeeper_close(second);
@@ -262,6 +262,41 @@ TEST(ZooKeeperSession, SubscriberHearsConnectedDisconnectedAndExpired) {
   auto after = ask<bool>(sys, client, zk::exists_atom_v, std::string("/"));
   EXPECT_FALSE(after) << "an expired session still answered";
   ask<bool>(sys, client, zk::close_atom_v);
+}
+
+// The C client would report the expiry only on reaching a server again; the
+// actor gives the session up after a session timeout without one.
+TEST(ZooKeeperSession, ExpiresLocallyWhenNoServerAnswersForASessionTimeout) {
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<std::unique_ptr<ZooKeeperServer>> server = ZooKeeperServer::start();
+  ASSERT_TRUE(server) << server.error();
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor subscriber{sys};
+  constexpr auto SESSION_TIMEOUT = std::chrono::milliseconds(1000);
+  caf::actor client =
+      zk::spawn_client(sys, {(*server)->connect_string(), SESSION_TIMEOUT, caf::actor(subscriber)});
+  std::vector<std::string> seen;
+  ASSERT_TRUE(await_session_event(subscriber, zk::SESSION_CONNECTED, seen)) << joined(seen);
+  caf::scoped_actor watcher{sys};
+  auto children = ask<std::vector<std::string>>(sys, client, zk::children_atom_v, std::string("/"),
+                                                caf::actor(watcher));
+  ASSERT_TRUE(children) << sys.render(children.error());
+
+  (*server)->stop();
+  ASSERT_TRUE(await_session_event(subscriber, zk::SESSION_DISCONNECTED, seen)) << joined(seen);
+  Clock::time_point disconnected = Clock::now();
+  ASSERT_TRUE(await_session_event(subscriber, zk::SESSION_EXPIRED, seen)) << joined(seen);
+  EXPECT_GE(Clock::now() - disconnected, SESSION_TIMEOUT - std::chrono::milliseconds(100));
+  std::string event;
+  watcher->receive([&](zk::watch_atom, const std::string&, const std::string& e) { event = e; },
+                   caf::after(EVENT_TIMEOUT) >> [] {});
+  EXPECT_EQ(event, zk::WATCH_SESSION_LOST);
+  auto after = ask<bool>(sys, client, zk::exists_atom_v, std::string("/"));
+  ASSERT_FALSE(after);
+  EXPECT_NE(sys.render(after.error()).find("session expired"), std::string::npos) << sys.render(after.error());
+  auto closed = ask<bool>(sys, client, zk::close_atom_v);
+  EXPECT_TRUE(closed);
 }
 
 TEST(ZooKeeperSession, UnusableConnectStringIsReportedAsExpired) {
