@@ -46,6 +46,9 @@ bool poll_until(const std::function<bool()>& done, Deadline deadline);
 // Binaries.
 
 // $STOA_BIN_DIR or the build's bin/ folder.
+// A loopback port nothing listens on right now (bound, then released).
+int free_loopback_port();
+
 std::string bin_dir();
 // "<bin_dir>/<name>", or `name` itself when it holds a '/'.
 std::string binary_path(const std::string& name);

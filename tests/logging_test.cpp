@@ -18,21 +18,6 @@
 namespace stoa::tests {
 namespace {
 
-// A port nothing listens on right now (bound, then released).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 // "I1130 05:27:01.752007  8605 master.cpp:75] text"
 const std::regex& mesos_line() {
@@ -114,7 +99,7 @@ TEST(Logging, LoggingLevelDropsLowerSeveritiesAndBadLevelsAreRefused) {
 
   // The master logs its start at INFO; with WARNING it must not. (The
   // harness waits for that INFO line, so this one runs on a port of its own.)
-  int port = free_port();
+  int port = free_loopback_port();
   ASSERT_GT(port, 0);
   Try<std::unique_ptr<Process>> quiet = Process::start(
       "stoa-master",
