@@ -1,4 +1,5 @@
 #include "slave/launcher.hpp"
+#include "tests/poll.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -27,14 +28,7 @@ constexpr auto POLL_INTERVAL = std::chrono::milliseconds(5);
 
 // Polls `done` until it holds or `timeout` passes; returns the last answer.
 bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = TEST_DEADLINE) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) {
-      return done();
-    }
-    std::this_thread::sleep_for(POLL_INTERVAL);
-  }
-  return true;
+  return tests::poll_until(done, tests::deadline_in(timeout), POLL_INTERVAL);
 }
 
 // Reaps `pid` within the deadline; returns its wait status, or -1 on timeout.

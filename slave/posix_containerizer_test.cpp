@@ -1,4 +1,5 @@
 #include "slave/posix_containerizer.hpp"
+#include "tests/poll.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -105,11 +106,7 @@ TEST_F(PosixContainerizerTest, DestroyKillsTheWholeContainer) {
   ASSERT_TRUE(WIFSIGNALED(status)) << status;
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
   // The background sleep got the same SIGKILL; it may take a moment to die.
-  auto deadline = std::chrono::steady_clock::now() + REPLY_TIMEOUT;
-  while (process_group_alive(r.pid) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  EXPECT_FALSE(process_group_alive(r.pid));
+  EXPECT_TRUE(tests::poll_until([&] { return !process_group_alive(r.pid); }, tests::deadline_in(REPLY_TIMEOUT)));
 }
 
 TEST_F(PosixContainerizerTest, UsageIsWhatTheIsolatorsMeasure) {
@@ -148,11 +145,7 @@ TEST_F(PosixContainerizerTest, StoppingKillsEveryContainer) {
   LaunchResult r = launch(config("c6", {"/bin/sh", "-c", "sleep 100"}));
   ASSERT_GT(r.pid, 0) << r.error;
   caf::anon_send_exit(containerizer, caf::exit_reason::user_shutdown);
-  auto deadline = std::chrono::steady_clock::now() + REPLY_TIMEOUT;
-  while (process_group_alive(r.pid) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  EXPECT_FALSE(process_group_alive(r.pid));
+  EXPECT_TRUE(tests::poll_until([&] { return !process_group_alive(r.pid); }, tests::deadline_in(REPLY_TIMEOUT)));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "slave/isolator.hpp"
+#include "tests/poll.hpp"
 #include "slave/launcher.hpp"
 
 namespace stoa::slave {
@@ -47,16 +48,15 @@ TEST(PosixCpuIsolator, BusyChildsCpuTimeGrowsAndItsCpusAreTheLimit) {
   EXPECT_FALSE(first.mem_rss_bytes);  // posix/mem's field
   // Polled with a deadline: the busy loop accrues CPU time at about 1 s/s.
   double total = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    ResourceStatistics later;
-    ASSERT_FALSE(cpu->usage("c1", busy.pid, resources, &later));
-    total = *later.cpus_user_time_secs + *later.cpus_system_time_secs;
-    if (total >= *first.cpus_user_time_secs + *first.cpus_system_time_secs + 0.05) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  double before = *first.cpus_user_time_secs + *first.cpus_system_time_secs;
+  tests::poll_until(
+      [&] {
+        ResourceStatistics later;
+        EXPECT_FALSE(cpu->usage("c1", busy.pid, resources, &later));
+        total = later.cpus_user_time_secs.value_or(0) + later.cpus_system_time_secs.value_or(0);
+        return total >= before + 0.05;
+      },
+      tests::deadline_in(std::chrono::seconds(10)), std::chrono::milliseconds(10));
   EXPECT_GE(total, *first.cpus_user_time_secs + *first.cpus_system_time_secs + 0.05);
   EXPECT_FALSE(cpu->cleanup("c1"));
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "slave/isolator.hpp"
+#include "tests/poll.hpp"
 #include "slave/launcher.hpp"
 
 namespace stoa::slave {
@@ -24,15 +25,13 @@ TEST(PosixMemIsolator, ChildHasResidentMemoryAndItsMemIsTheLimit) {
   // start /proc may still show 0), within a deadline.
   ResourceStatistics stats;
   std::optional<Error> error;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  do {
-    stats = ResourceStatistics{};
-    error = mem->usage("c1", *pid, resources, &stats);
-    if (error || (stats.mem_rss_bytes && *stats.mem_rss_bytes > 100u * 1024)) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  } while (std::chrono::steady_clock::now() < deadline);
+  tests::poll_until(
+      [&] {
+        stats = ResourceStatistics{};
+        error = mem->usage("c1", *pid, resources, &stats);
+        return error || (stats.mem_rss_bytes && *stats.mem_rss_bytes > 100u * 1024);
+      },
+      tests::deadline_in(std::chrono::seconds(10)), std::chrono::milliseconds(5));
   signal_process_group(*pid, SIGKILL);
   int status = 0;
   ::waitpid(*pid, &status, 0);

@@ -26,21 +26,11 @@
 
 #include "common/try.hpp"
 
+#include "tests/poll.hpp"
+
 namespace stoa::tests {
 
-using Clock = std::chrono::steady_clock;
-using Deadline = Clock::time_point;
-
-// How long a single expectation may take before the test fails.
-constexpr auto DEFAULT_TIMEOUT = std::chrono::seconds(10);
-// How often poll_until re-checks.
-constexpr auto POLL_INTERVAL = std::chrono::milliseconds(20);
-
-inline Deadline deadline_in(Clock::duration d) { return Clock::now() + d; }
-
-// Re-evaluates `done` every POLL_INTERVAL until it is true (returns true) or
-// `deadline` passes (returns the last evaluation, made at or after it).
-bool poll_until(const std::function<bool()>& done, Deadline deadline);
+// Clock, Deadline, DEFAULT_TIMEOUT, deadline_in, poll_until: tests/poll.hpp.
 
 // ---------------------------------------------------------------------------
 // Binaries.

@@ -120,17 +120,6 @@ void reap_adopted_zombies() {
 
 }  // namespace internal
 
-bool poll_until(const std::function<bool()>& done, Deadline deadline) {
-  while (true) {
-    if (done()) {
-      return true;
-    }
-    if (Clock::now() >= deadline) {
-      return done();
-    }
-    std::this_thread::sleep_for(POLL_INTERVAL);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Binaries.
