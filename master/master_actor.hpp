@@ -139,6 +139,7 @@ class Master {
   void on_acknowledge(FrameworkRecord& f, const scheduler::Call::Acknowledge& ack);
   void on_reconcile(FrameworkRecord& f, const scheduler::Call::Reconcile& r);
   void on_framework_message(FrameworkRecord& f, const scheduler::Call::Message& m);
+  FrameworkRecord* framework_of_slave_message(const SlaveID& slave_id, const FrameworkID& framework_id);
   void on_exited_executor(internal::ExitedExecutorMessage& m);
   void on_executor_message(internal::ExecutorToFrameworkMessage& m);
 

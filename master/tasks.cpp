@@ -215,13 +215,20 @@ void Master::on_framework_message(FrameworkRecord& f, const Call::Message& m) {
   self->send(s->second.handle, out);
 }
 
-void Master::on_exited_executor(ExitedExecutorMessage& m) {
-  if (!from_slave(m.slave_id().value())) {
+// The framework an executor's message from slave `slave_id` is for; null
+// (counted when the sender is not that slave) when it cannot be delivered.
+FrameworkRecord* Master::framework_of_slave_message(const SlaveID& slave_id, const FrameworkID& framework_id) {
+  if (!from_slave(slave_id.value())) {
     count("master/dropped_messages");
-    return;
+    return nullptr;
   }
-  auto f = st.frameworks.find(m.framework_id().value());
-  if (f == st.frameworks.end()) {
+  auto f = st.frameworks.find(framework_id.value());
+  return f == st.frameworks.end() ? nullptr : &f->second;
+}
+
+void Master::on_exited_executor(ExitedExecutorMessage& m) {
+  FrameworkRecord* f = framework_of_slave_message(m.slave_id(), m.framework_id());
+  if (f == nullptr) {
     return;
   }
   Event e;
@@ -229,17 +236,13 @@ void Master::on_exited_executor(ExitedExecutorMessage& m) {
   *e.mutable_failure()->mutable_slave_id() = m.slave_id();
   *e.mutable_failure()->mutable_executor_id() = m.executor_id();
   e.mutable_failure()->set_status(m.status());
-  send_event(f->second, e);
+  send_event(*f, e);
 }
 
 void Master::on_executor_message(ExecutorToFrameworkMessage& m) {
   count("master/messages_executor_to_framework");
-  if (!from_slave(m.slave_id().value())) {
-    count("master/dropped_messages");
-    return;
-  }
-  auto f = st.frameworks.find(m.framework_id().value());
-  if (f == st.frameworks.end()) {
+  FrameworkRecord* f = framework_of_slave_message(m.slave_id(), m.framework_id());
+  if (f == nullptr) {
     return;
   }
   Event e;
@@ -247,7 +250,7 @@ void Master::on_executor_message(ExecutorToFrameworkMessage& m) {
   *e.mutable_message()->mutable_slave_id() = m.slave_id();
   *e.mutable_message()->mutable_executor_id() = m.executor_id();
   e.mutable_message()->set_data(m.data());
-  send_event(f->second, e);
+  send_event(*f, e);
 }
 
 }  // namespace stoa::master
