@@ -13,6 +13,8 @@ packages=(
   # tests/zookeeper_fixture.cpp runs its own ZooKeeper servers from this
   # package (java with /usr/share/java/zookeeper.jar), not its service.
   zookeeper
+  # registrar/leveldb_storage.cpp: the durable registry of a single master.
+  libleveldb-dev
   # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
   # (libclang_rt.fuzzer, .asan, .ubsan_standalone).
   clang libclang-rt-dev
