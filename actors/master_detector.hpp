@@ -19,6 +19,29 @@
 // starts a new session and goes on detecting.
 // While the session is merely disconnected (the client reconnects within the
 // session timeout), the last leader stays the leader, as in Mesos.
+//
+// Details (actors/master_detector.cpp):
+// - Only children named `json.info_<digits>` count (`log_replicas` and
+//   Mesos' older `info_` / unlabeled members are ignored); `contenders` is
+//   how many there are.
+// - A node whose data is not a MasterInfo (not JSON, no parsable "pid") is
+//   logged with a warning naming it and skipped: the lowest node that holds
+//   a MasterInfo leads. (Mesos takes the lowest regardless; a leader nobody
+//   can reach is no leader.) No readable node → `Leader{}` with contenders.
+// - The path not existing yet → `Leader{}` (no leader), then listings are
+//   retried with a backoff from 50 ms doubling to 1 s until it exists; a
+//   failed listing or get is retried the same way; a node gone between the
+//   listing and its get → listed again at once.
+// - A contender creates the path's missing components (persistent, empty),
+//   then its node. A failed create of its node ends the candidacy (lost):
+//   its outcome is unknown, and ending the session removes the node if it
+//   was made. Once lost, the actor closes its session and exits.
+// - A ZooKeeper detector exits (closing its session) when its subscriber
+//   terminates; a fixed one likewise.
+// - A fixed master's report: pid "master@host:port", hostname = host,
+//   contenders 1, znode empty, self false.
+// - `file://` names a file whose content (trimmed) is any other form; it is
+//   read once, at spawn.
 
 #include <chrono>
 #include <optional>
@@ -83,6 +106,11 @@ Try<caf::actor> spawn_detector(caf::actor_system& sys, Options options);
 // True for a `zk://` or `file://` master (one that must be detected).
 bool is_detected(std::string_view master);
 
+// MasterInfo.ip holds what Mesos' does: the IPv4 address's in_addr.s_addr
+// (network byte order) read as a uint32 on the host, so 10.0.0.1 is
+// 16777226 on x86. master_info_json() derives it from address_ip when ip is
+// 0; parse_master_info_json() fills ip and address_ip from the pid's host
+// when the JSON lacks them, and port from the pid.
 // MasterInfo as Mesos writes it into ZooKeeper:
 // {"id":..,"ip":<uint32 network order>,"port":..,"pid":"master@ip:port",
 //  "hostname":..,"version":..,"address":{"ip":"1.2.3.4","hostname":..,"port":..}}
