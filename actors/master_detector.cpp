@@ -465,11 +465,16 @@ bool is_detected(std::string_view master) {
   return master.rfind("zk://", 0) == 0 || master.rfind("file://", 0) == 0;
 }
 
-Try<caf::actor> spawn_detector(caf::actor_system& sys, Options options) {
-  if (!options.subscriber) {
-    return Error("master detector for '" + options.master + "': no subscriber");
-  }
-  std::string master = options.master;
+namespace {
+
+// What a --master value names: a ZooKeeper URL or a fixed master.
+struct Resolved {
+  std::optional<zk::Url> url;
+  Upid fixed;
+};
+
+Try<Resolved> resolve(const std::string& given) {
+  std::string master = given;
   if (master.rfind("file://", 0) == 0) {
     Try<std::string> content = read_master_file(master);
     if (content.is_error()) {
@@ -477,25 +482,53 @@ Try<caf::actor> spawn_detector(caf::actor_system& sys, Options options) {
     }
     master = *content;
   }
+  Resolved r;
   if (master.rfind("zk://", 0) == 0) {
     Try<zk::Url> url = zk::parse_url(master);
     if (url.is_error()) {
-      return Error("invalid --master '" + options.master + "': " + url.error());
+      return Error("invalid --master '" + given + "': " + url.error());
     }
+    r.url = std::move(*url);
+    return r;
+  }
+  Try<Upid> upid = parse_master_address(master);
+  if (upid.is_error()) {
+    return Error(master == given ? upid.error() : upid.error() + " (read from '" + given + "')");
+  }
+  r.fixed = std::move(*upid);
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::string> check_master(std::string_view master) {
+  Try<Resolved> r = resolve(std::string(master));
+  if (r.is_error()) {
+    return r.error();
+  }
+  return std::nullopt;
+}
+
+Try<caf::actor> spawn_detector(caf::actor_system& sys, Options options) {
+  if (!options.subscriber) {
+    return Error("master detector for '" + options.master + "': no subscriber");
+  }
+  Try<Resolved> resolved = resolve(options.master);
+  if (resolved.is_error()) {
+    return Error(resolved.error());
+  }
+  if (resolved->url) {
+    zk::Url url = std::move(*resolved->url);
     if (options.session_timeout <= std::chrono::milliseconds(0)) {
       return Error("invalid ZooKeeper session timeout " + std::to_string(options.session_timeout.count()) +
                    "ms for '" + options.master + "': must be positive");
     }
-    return sys.spawn(zookeeper_detector, std::move(options), std::move(*url));
+    return sys.spawn(zookeeper_detector, std::move(options), std::move(url));
   }
   if (options.contend_with) {
     return Error("cannot contend for leadership through '" + options.master + "': contending needs a zk:// URL");
   }
-  Try<Upid> upid = parse_master_address(master);
-  if (upid.is_error()) {
-    return Error(master == options.master ? upid.error()
-                                          : upid.error() + " (read from '" + options.master + "')");
-  }
+  const Upid* upid = &resolved->fixed;
   Leader leader;
   leader.pid = upid->str();
   leader.hostname = upid->host;

@@ -106,6 +106,11 @@ Try<caf::actor> spawn_detector(caf::actor_system& sys, Options options);
 // True for a `zk://` or `file://` master (one that must be detected).
 bool is_detected(std::string_view master);
 
+// Checks a --master value as spawn_detector() would (reading a file://
+// master's file): nullopt when it would be accepted, else an error naming the
+// value and the fault. For flag checks.
+std::optional<std::string> check_master(std::string_view master);
+
 // MasterInfo.ip holds what Mesos' does: the IPv4 address's in_addr.s_addr
 // (network byte order) read as a uint32 on the host, so 10.0.0.1 is
 // 16777226 on x86. master_info_json() derives it from address_ip when ip is

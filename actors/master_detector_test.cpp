@@ -177,8 +177,13 @@ TEST_F(DetectorTest, RefusesBadMastersNamingTheValue) {
                                  "file:///nonexistent/stoa-master-file"}) {
     Try<caf::actor> d = spawn_detector(sys_, options(bad, self));
     ASSERT_TRUE(d.is_error()) << bad << " was accepted";
+    std::optional<std::string> checked = check_master(bad);
+    ASSERT_TRUE(checked) << bad;
+    EXPECT_EQ(*checked, d.error());
     EXPECT_NE(d.error().find(bad), std::string::npos) << d.error();
   }
+  EXPECT_FALSE(check_master("zk://h:2181/mesos"));
+  EXPECT_FALSE(check_master("master@10.0.0.1:5050"));
   Try<caf::actor> contend = spawn_detector(sys_, options("10.0.0.1:5050", self, std::chrono::seconds(10), "{}"));
   ASSERT_TRUE(contend.is_error());
   EXPECT_NE(contend.error().find("10.0.0.1:5050"), std::string::npos) << contend.error();

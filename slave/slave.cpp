@@ -73,8 +73,64 @@ bool Slave::from_master() {
 
 // --- registration -------------------------------------------------------------
 
+std::optional<Error> Slave::start_detector() {
+  if (opts.detector) {
+    detector = opts.detector;
+    return std::nullopt;
+  }
+  detector::Options d;
+  d.master = opts.detect;
+  d.subscriber = caf::actor_cast<caf::actor>(self);
+  d.session_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(opts.flags.zk_session_timeout);
+  Try<caf::actor> spawned = detector::spawn_detector(self->system(), std::move(d));
+  if (spawned.is_error()) {
+    return Error("Invalid --master: " + spawned.error());
+  }
+  detector = *spawned;
+  // It ends when the slave does (it monitors its subscriber).
+  return std::nullopt;
+}
+
+void Slave::forget_master() {
+  if (master) {
+    self->demonitor(master);
+  }
+  master = caf::actor{};
+  records.registered = false;
+  resolving = false;
+  ++connection_generation;  // stale resolutions and retries are ignored
+  ++ping_generation;        // so is the old master's ping timeout
+}
+
+void Slave::on_leader(const detector::Leader& leader) {
+  if (leader.pid.empty()) {
+    if (leader_known) {
+      LOG_WARNING << "No leading master now (was " << opts.master.str() << "); waiting for one";
+    }
+    leader_known = false;
+    forget_master();
+    return;
+  }
+  Try<Upid> upid = parse_upid(leader.pid);
+  if (upid.is_error()) {
+    LOG_WARNING << "Ignoring the detected leader '" << leader.pid << "': " << upid.error();
+    leader_known = false;
+    forget_master();
+    return;
+  }
+  if (leader_known && *upid == opts.master) {
+    return;  // the same leader (another contender came or went)
+  }
+  LOG_INFO << "The leading master is now " << leader.pid << " (" << leader.znode << ")";
+  forget_master();
+  leader_known = true;
+  opts.master = *upid;
+  backoff = opts.flags.registration_backoff_factor;
+  detect_master();
+}
+
 void Slave::detect_master() {
-  if (resolving) {
+  if (resolving || (following() && !leader_known)) {
     return;
   }
   resolving = true;
@@ -82,10 +138,10 @@ void Slave::detect_master() {
   self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, opts.master.str())
       .then(
           [this, gen](const caf::actor& m) {
-            resolving = false;
             if (gen != connection_generation) {
               return;
             }
+            resolving = false;
             master = m;
             self->monitor(master);
             backoff = opts.flags.registration_backoff_factor;
@@ -93,10 +149,10 @@ void Slave::detect_master() {
             send_registration();
           },
           [this, gen](caf::error& e) {
-            resolving = false;
             if (gen != connection_generation) {
               return;
             }
+            resolving = false;
             LOG_WARNING << "Cannot reach master " << opts.master.str() << ": " << self->system().render(e)
                         << "; retrying";
             schedule_retry();
@@ -334,7 +390,15 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
     self->state.kill_all();
     self->quit(msg.reason);
   });
-  s.detect_master();
+  if (s.opts.detector || !s.opts.detect.empty()) {
+    if (std::optional<Error> error = s.start_detector()) {
+      LOG_ERROR << "Cannot start the slave: " << error->message;
+      self->quit(caf::sec::invalid_argument);
+      return {};
+    }
+  } else {
+    s.detect_master();
+  }
   return {
       // From the master.
       [self](SlaveRegisteredMessage& m) {
@@ -381,6 +445,15 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
         if (self->state.from_master()) {
           self->state.on_shutdown(m);
         }
+      },
+      // From the master detector.
+      [self](detector::leader_atom, const detector::Leader& leader) {
+        Slave& s = self->state;
+        if (!s.following() || self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(s.detector)) {
+          s.drop_message("a leader report", "only the slave's master detector may send it");
+          return;
+        }
+        s.on_leader(leader);
       },
       // From executors.
       [self](RegisterExecutorMessage& m) { self->state.on_register_executor(m); },

@@ -4,6 +4,14 @@
 // the master reliably (status_update_manager.hpp) and kills what it is told
 // to kill.
 //
+// Master detection: a fixed --master=host:port is resolved and registered
+// with at once. With --master=zk://... (or file://) the slave follows the
+// leader its detector reports: on every new leader it drops the old one
+// (messages from it are dropped from then on: the split-brain guard counts
+// them in slave/dropped_messages), resolves the new one and (re-)registers
+// at once (ReregisterSlaveMessage once it has an id); with no leader it
+// waits. The 75 s master ping timeout applies to whichever master leads.
+//
 // Messages: from the master  SlaveRegisteredMessage, SlaveReregisteredMessage,
 //   RunTaskMessage, KillTaskMessage, StatusUpdateAcknowledgementMessage,
 //   ShutdownFrameworkMessage, PingSlaveMessage, FrameworkToExecutorMessage,
@@ -20,6 +28,8 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+
+#include <caf/actor.hpp>
 
 #include "actors/upid.hpp"
 #include "common/resources.hpp"
@@ -40,7 +50,16 @@ namespace stoa::slave {
 struct SlaveOptions {
   SlaveFlags flags;
   Upid upid;                    // slave(1)@ip:port
-  Upid master;                  // master@host:port
+  Upid master;                  // master@host:port (the leader, when following)
+  // A zk:// or file:// --master (detector::is_detected): the slave spawns a
+  // master detector (actors/master_detector.hpp) and follows the leader it
+  // reports: `master` is then the current leader (unset until one is
+  // detected); --zk_session_timeout is the ZooKeeper session's timeout.
+  // Empty: `master` is fixed.
+  std::string detect;
+  // Tests: a detector double to follow instead (its (det_leader, Leader)
+  // messages are taken, nobody else's); `detect` is then ignored.
+  caf::actor detector;
   std::string hostname;
   Resources resources;
   std::vector<Attribute> attributes;

@@ -25,6 +25,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/result.hpp>
 
+#include "actors/master_detector.hpp"
 #include "actors/messages.hpp"
 #include "proto/messages.pb.h"
 #include "slave/containerizer.hpp"
@@ -61,6 +62,10 @@ class Slave {
   metrics::Registry* metrics = nullptr;
 
   caf::actor master;
+  // Following a detected leader (SlaveOptions::detect or ::detector): the
+  // detector whose reports count, and whether a leader is known now.
+  caf::actor detector;
+  bool leader_known = false;
   bool resolving = false;
   std::chrono::nanoseconds backoff{0};
   uint64_t connection_generation = 0;
@@ -79,6 +84,14 @@ class Slave {
   bool from_master();
 
   // --- registration (slave.cpp) -------------------------------------------
+  bool following() const { return static_cast<bool>(detector); }
+  // Spawns the detector for SlaveOptions::detect (or takes the double).
+  std::optional<Error> start_detector();
+  // A report of the detector: a new leader is resolved and registered with.
+  void on_leader(const detector::Leader& leader);
+  // Stops talking to the current master (a new leader, or none).
+  void forget_master();
+  // Resolves opts.master and registers with it.
   void detect_master();
   void schedule_retry();
   void on_retry(uint64_t gen);

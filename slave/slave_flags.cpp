@@ -1,6 +1,6 @@
 #include "slave/slave_flags.hpp"
 
-#include "actors/upid.hpp"
+#include "actors/master_detector.hpp"
 #include "common/attributes.hpp"
 #include "common/resources.hpp"
 #include "slave/isolator.hpp"
@@ -20,14 +20,13 @@ std::string isolator_names() {
 }  // namespace
 
 SlaveFlags::SlaveFlags() {
-  add(&master, "master", "The master: host:port or master@host:port (required).");
-  check("master", [](const std::string& v) -> std::optional<std::string> {
-    Try<Upid> m = parse_master_address(v);
-    if (m.is_error()) {
-      return m.error();
-    }
-    return std::nullopt;
-  });
+  add(&master, "master",
+      "The master (required): host:port, master@host:port, zk://host1:port1,host2:port2/path (follow the "
+      "leader elected in ZooKeeper) or file:///path (a file holding one of those).");
+  check("master", [](const std::string& v) { return detector::check_master(v); });
+  add(&zk_session_timeout, "zk_session_timeout",
+      "ZooKeeper session timeout, for a zk:// --master (> 0).", std::chrono::seconds(10));
+  check("zk_session_timeout", positive_duration());
   add(&ip, "ip", "IP address to listen on (HTTP and actor traffic).", "127.0.0.1");
   check("ip", ipv4_address());
   add(&port, "port", "Port to listen on (0 = the OS picks one).", 5051);

@@ -12,6 +12,7 @@ struct SlaveFlags : FlagsBase {
   SlaveFlags();
 
   std::optional<std::string> master;
+  Duration zk_session_timeout;
   std::string ip;
   int port;
   NetworkLimitFlags limits;  // --max_connections, --http_idle_timeout, ...

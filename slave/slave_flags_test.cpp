@@ -21,6 +21,28 @@ TEST(SlaveFlags, DefaultsAndGoodValuesLoad) {
   ASSERT_FALSE(e) << e->message;
 }
 
+TEST(SlaveFlags, MasterMayBeAZooKeeperUrl) {
+  SlaveFlags f;
+  std::optional<Error> e = load(f, {"--master=zk://10.0.0.1:2181,10.0.0.2:2181/mesos", "--zk_session_timeout=3secs"});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(*f.master, "zk://10.0.0.1:2181,10.0.0.2:2181/mesos");
+  EXPECT_EQ(f.zk_session_timeout, std::chrono::seconds(3));
+  SlaveFlags g;
+  ASSERT_FALSE(load(g, {"--master=127.0.0.1:5050"}));
+  EXPECT_EQ(g.zk_session_timeout, std::chrono::seconds(10));  // Mesos' default
+}
+
+TEST(SlaveFlags, BadMastersNameTheValue) {
+  for (const char* value : {"zk://10.0.0.1:2181", "zk://10.0.0.1/mesos", "file:///nonexistent/stoa-master"}) {
+    SlaveFlags f;
+    std::string arg = std::string("--master=") + value;
+    std::optional<Error> e = load(f, {arg.c_str()});
+    ASSERT_TRUE(e) << "accepted " << arg;
+    EXPECT_NE(e->message.find("--master"), std::string::npos) << e->message;
+    EXPECT_NE(e->message.find(value), std::string::npos) << e->message;
+  }
+}
+
 TEST(SlaveFlags, BadValuesNameTheFlagAndTheValue) {
   const std::pair<const char*, const char*> bad[] = {
       {"--port=70000", "70000"},
@@ -53,6 +75,8 @@ TEST(SlaveFlags, BadValuesNameTheFlagAndTheValue) {
       {"--executor_shutdown_grace_period=99999999999999weeks", "99999999999999weeks"},
       {"--executor_shutdown_grace_period=nansecs", "nansecs"},
       {"--isolation=", ""},
+      {"--zk_session_timeout=0secs", "0secs"},
+
       {"--isolation=posix/cpu,,posix/mem", "posix/cpu,,posix/mem"},
   };
   for (const auto& [arg, value] : bad) {

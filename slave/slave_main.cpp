@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actors/daemon.hpp"
+#include "actors/master_detector.hpp"
 #include "common/attributes.hpp"
 #include "common/logging.hpp"
 #include "slave/paths.hpp"
@@ -39,7 +40,8 @@ int main(int argc, char** argv) {
   }
   // The flags' own checks already refused malformed values; these repeat
   // the parsing to get the values.
-  Try<Upid> master = parse_master_address(*flags.master);
+  const bool detect = detector::is_detected(*flags.master);
+  Try<Upid> master = detect ? Try<Upid>(Upid{}) : parse_master_address(*flags.master);
   if (master.is_error()) {
     return daemon::fail(program,
                         "Invalid value '" + *flags.master + "' for flag '--master': " + master.error());
@@ -82,6 +84,9 @@ int main(int argc, char** argv) {
         sopts.flags = flags;
         sopts.upid = rt.upid("slave(1)");
         sopts.master = *master;
+        if (detect) {
+          sopts.detect = *flags.master;
+        }
         // Blocking (reverse DNS), on main's thread.
         sopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, flags.ip);
         sopts.resources = *resources;
