@@ -1,0 +1,96 @@
+// The registry's storage layout (registrar/parts.hpp).
+#include "registrar/parts.hpp"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include "registrar/operations.hpp"
+
+namespace stoa::registrar {
+namespace {
+
+using registry::Registry;
+
+Registry sample(int slaves) {
+  Registry r;
+  r.mutable_master()->set_id("m1");
+  r.mutable_master()->set_ip(1);
+  r.mutable_master()->set_port(5050);
+  for (int i = 0; i < slaves; ++i) {
+    SlaveInfo* s = r.mutable_slaves()->add_slaves();
+    s->set_hostname("host" + std::to_string(i));
+    s->mutable_id()->set_value("S" + std::to_string(i));
+  }
+  auto* u = r.mutable_unreachable()->add_slaves();
+  u->mutable_id()->set_value("U1");
+  u->mutable_timestamp()->set_nanoseconds(5);
+  auto* g = r.mutable_gone()->add_slaves();
+  g->mutable_id()->set_value("G1");
+  g->mutable_timestamp()->set_nanoseconds(6);
+  auto* w = r.add_weights();
+  w->set_role("a");
+  w->set_weight(2);
+  return r;
+}
+
+TEST(RegistryParts, JoinGivesBackWhatWasSplit) {
+  Registry r = sample(1000);
+  std::vector<std::string> parts = split_registry(r);
+  ASSERT_EQ(parts.size(), 1u + REGISTRY_BUCKETS);
+  Try<Registry> back = join_registry(parts);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(back->slaves().slaves_size(), 1000);
+  EXPECT_EQ(SlaveIds::of(*back), SlaveIds::of(r));
+  EXPECT_EQ(back->master().id(), "m1");
+  EXPECT_EQ(back->weights_size(), 1);
+  EXPECT_EQ(back->unreachable().slaves(0).timestamp().nanoseconds(), 5);
+  EXPECT_EQ(back->gone().slaves(0).id().value(), "G1");
+  // Slaves come back grouped by bucket; splitting again gives the same parts.
+  EXPECT_EQ(split_registry(*back), parts);
+  // A registry written whole (one part) joins too.
+  Try<Registry> whole = join_registry({r.SerializeAsString()});
+  ASSERT_TRUE(whole) << whole.error();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*whole, r));
+}
+
+TEST(RegistryParts, OneSlaveChangesOnePart) {
+  Registry r = sample(5000);
+  std::vector<std::string> before = split_registry(r);
+  registry::Operation op;
+  op.mutable_admit_slave()->mutable_info()->set_hostname("new");
+  op.mutable_admit_slave()->mutable_info()->mutable_id()->set_value("S-new");
+  ASSERT_TRUE(*apply(r, op));
+  std::vector<std::string> after = split_registry(r);
+  int changed = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    changed += before[i] != after[i] ? 1 : 0;
+  }
+  EXPECT_EQ(changed, 1);
+  EXPECT_NE(before[1 + bucket_of("S-new")], after[1 + bucket_of("S-new")]);
+  // Removing a slave from the middle of the list changes only its bucket.
+  registry::Operation rm;
+  rm.mutable_remove_slave()->mutable_slave_id()->set_value("S17");
+  ASSERT_TRUE(*apply(r, rm));
+  std::vector<std::string> removed = split_registry(r);
+  changed = 0;
+  for (size_t i = 0; i < removed.size(); ++i) {
+    changed += removed[i] != after[i] ? 1 : 0;
+  }
+  EXPECT_EQ(changed, 1);
+}
+
+TEST(RegistryParts, GarbageIsAnErrorNamingItsSize) {
+  Try<Registry> bad = join_registry({"\xff\xff\xff", "junk"});
+  ASSERT_TRUE(bad.is_error());
+  EXPECT_NE(bad.error().find("(7 bytes) does not parse as a Registry"), std::string::npos) << bad.error();
+  EXPECT_TRUE(join_registry({}));  // nothing stored: the empty registry
+}
+
+TEST(RegistryParts, BucketsAreStable) {
+  EXPECT_EQ(fnv1a64(""), 14695981039346656037ULL);
+  EXPECT_EQ(fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(bucket_of("S1"), bucket_of(std::string("S1")));
+}
+
+}  // namespace
+}  // namespace stoa::registrar
