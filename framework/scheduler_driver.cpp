@@ -206,7 +206,7 @@ void start_detection(driver_actor* self) {
   d.session_timeout = st.options.zk_session_timeout;
   Try<caf::actor> spawned = detector::spawn_detector(self->system(), std::move(d));
   if (spawned.is_error()) {
-    self->send(self, abort_atom_v, "Invalid master '" + st.options.master + "': " + spawned.error());
+    self->send(self, abort_atom_v, spawned.error());  // it names the value
     return;
   }
   st.detector = *spawned;  // it exits when we do (it monitors us)
@@ -363,7 +363,7 @@ caf::behavior scheduler_driver(driver_actor* self, SchedulerOptions options, caf
   if (st.following) {
     if (!st.options.detector) {
       if (std::optional<std::string> bad = detector::check_master(st.options.master)) {
-        problem = "Invalid master '" + st.options.master + "': " + *bad;
+        problem = *bad;  // it names the value
       }
     }
   } else {

@@ -560,6 +560,30 @@ TEST_F(SchedulerDriverTest, BadZooKeeperMasterIsReportedAsError) {
   EXPECT_NE(e->error().message().find("zk://127.0.0.1:2181"), std::string::npos) << e->error().message();
 }
 
+// stoa-execute's --failover_timeout reaches the master in FrameworkInfo (in
+// seconds); a bad value is refused naming it (exit 2).
+TEST_F(SchedulerDriverTest, ExecuteSendsItsFailoverTimeout) {
+  STOA_REQUIRE_BINARIES("stoa-execute");
+  tests::TempDir dir;
+  start_master();
+  std::vector<std::string> args = {"--master=" + runtime_->upid("master").address(), "--name=t",
+                                   "--command=true", "--failover_timeout=1mins"};
+  Try<std::unique_ptr<tests::Process>> execute =
+      tests::Process::start("stoa-execute", args, dir.path() + "/execute.log");
+  ASSERT_TRUE(execute) << execute.error();
+  std::optional<Call> sub = next_call(Call::SUBSCRIBE);
+  ASSERT_TRUE(sub) << (*execute)->log();
+  EXPECT_EQ(sub->subscribe().framework_info().failover_timeout(), 60.0);
+
+  args.back() = "--failover_timeout=soon";
+  Try<std::unique_ptr<tests::Process>> bad = tests::Process::start("stoa-execute", args, dir.path() + "/bad.log");
+  ASSERT_TRUE(bad) << bad.error();
+  std::optional<int> code = (*bad)->wait_exit(tests::deadline_in(WAIT));
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE((*bad)->log().find("'soon' for flag '--failover_timeout'"), std::string::npos) << (*bad)->log();
+}
+
 // ---------------------------------------------------------------------------
 // The class API.
 
