@@ -272,8 +272,8 @@ void on_children(detector_actor* self, const std::vector<std::string>& children)
 // One round: list the children (watching them), then read the leader.
 void start_round(detector_actor* self) {
   auto& st = self->state;
-  if (st.lost) {
-    return;
+  if (st.lost || !*st.client) {
+    return;  // over, or between sessions (the next one starts a round)
   }
   if (st.round_running) {
     st.round_again = true;

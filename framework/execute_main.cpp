@@ -1,6 +1,7 @@
 // stoa-execute: runs one shell command as a task (Mesos' mesos-execute).
 //
 //   stoa-execute --master=127.0.0.1:5050 --name=web --command="echo hi"
+//   stoa-execute --master=zk://zk1:2181,zk2:2181/mesos --failover_timeout=1mins ...
 //
 // Prints one line per status update ("Received status update TASK_RUNNING for
 // task web-1a2b3c4d"). Exit status: 0 only for TASK_FINISHED; 1 for any other
@@ -40,7 +41,14 @@ constexpr auto KILL_DEADLINE = std::chrono::seconds(10);
 
 struct Flags : FlagsBase {
   Flags() {
-    add(&master, "master", "The master: host:port, master@host:port or http://host:port (required).");
+    add(&master, "master",
+        "The master (required): host:port, master@host:port, http://host:port, "
+        "zk://host1:port1,host2:port2/path (follow the leader elected in ZooKeeper) or file:///path "
+        "(a file holding one of those).");
+    add(&failover_timeout, "failover_timeout",
+        "How long the master keeps the framework (and its tasks) after this scheduler disconnects, "
+        "e.g. \"1mins\" (FrameworkInfo.failover_timeout).",
+        Duration(0));
     add(&name, "name", "Name of the task; the task id is <name>-<short uuid> (required).");
     add(&command, "command", "Shell command to run as the task (required).");
     add(&resources, "resources", "Resources of the task, e.g. \"cpus:0.1;mem:32\".", "cpus:0.1;mem:32");
@@ -53,6 +61,7 @@ struct Flags : FlagsBase {
     add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
   }
   std::optional<std::string> master;
+  Duration failover_timeout;
   std::optional<std::string> name;
   std::optional<std::string> command;
   std::string resources;
@@ -227,6 +236,7 @@ int run(int argc, char** argv) {
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
+  options.framework_info.set_failover_timeout(std::chrono::duration<double>(flags.failover_timeout).count());
   options.framework_info.set_role(flags.role);
   auto exit_code = std::make_shared<int>(EXIT_NOT_FINISHED);
   return daemon::run_tool(

@@ -17,7 +17,12 @@
 //      - `(stop_atom)` or `(stop_atom, bool failover)` to stop it.
 //    Events are taken only from the current master (anything else sending
 //    the driver an Event is ignored). Monitor the driver to learn that it
-//    has exited. The driver monitors the
+//    has exited.
+//    With a zk:// master the driver follows the leader its detector reports:
+//    on a new leader (or none) it drops the old master (its Events are
+//    ignored from then on), tells the sink `disconnected` if it was
+//    subscribed, and re-subscribes at once to the new leader with its
+//    framework id; with no leader it waits. The driver monitors the
 //    sink and exits when the sink does.
 //
 // 2. Class API: derive from `Scheduler` and call spawn_scheduler(). Every
@@ -61,9 +66,16 @@ using scheduler_signal_atom = signal_atom;  // actors/atoms.hpp
 constexpr scheduler_signal_atom scheduler_signal_atom_v{};
 
 struct SchedulerOptions {
-  // The master as given to --master: "host:port", "master@host:port" or
-  // "http://host:port".
+  // The master as given to --master: "host:port", "master@host:port",
+  // "http://host:port", or "zk://host1:port1,host2:port2/path" (or
+  // "file:///path" holding one of those) to follow the leader elected in
+  // ZooKeeper (actors/master_detector.hpp).
   std::string master;
+  // The ZooKeeper session timeout, for a zk:// master.
+  std::chrono::milliseconds zk_session_timeout = std::chrono::seconds(10);
+  // Tests: a detector double whose (det_leader, Leader) reports the driver
+  // follows instead of detecting `master` itself (`master` is then unused).
+  caf::actor detector;
   // `name` must be set. An empty `user` becomes the current OS user and an
   // empty `hostname` this host's name. `id` is ignored: use framework_id.
   FrameworkInfo framework_info;

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/master_detector.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
@@ -41,6 +42,11 @@ struct driver_state {
   std::string master_upid;  // "master@host:port"
 
   caf::actor master;  // set while resolved (monitored)
+  // Following a detected leader: the detector whose reports count (empty
+  // for a fixed master), and whether a leader is known (master_upid).
+  caf::actor detector;
+  bool following = false;
+  bool leader_known = false;
   std::optional<FrameworkID> framework_id;
   bool force = false;       // the next SUBSCRIBE carries force=true
   bool subscribed = false;  // SUBSCRIBED received from the current master
@@ -93,6 +99,9 @@ void on_master_resolved(driver_actor* self, caf::actor master) {
 
 void resolve_master(driver_actor* self) {
   auto& st = self->state;
+  if (st.following && !st.leader_known) {
+    return;  // waiting for a leader
+  }
   uint64_t gen = st.generation;
   self->request(st.router, RESOLVE_TIMEOUT, resolve_atom_v, st.master_upid)
       .then(
@@ -141,6 +150,66 @@ void on_master_down(driver_actor* self, const caf::down_msg& dm) {
   }
   // Not at once: the router may still hold the dead master for a moment.
   schedule_reconnect(self);
+}
+
+// Stops talking to the current master: a new leader, or none.
+void forget_master(driver_actor* self) {
+  auto& st = self->state;
+  if (st.master) {
+    self->demonitor(st.master);
+  }
+  bool was_subscribed = st.subscribed;
+  st.master = caf::actor{};
+  st.subscribed = false;
+  ++st.generation;  // pending resolutions and retries are void
+  if (was_subscribed) {
+    self->send(st.sink, scheduler_disconnected_atom_v);
+  }
+}
+
+void on_leader(driver_actor* self, const detector::Leader& leader) {
+  auto& st = self->state;
+  if (leader.pid.empty()) {
+    if (st.leader_known) {
+      LOG_WARNING << "No leading master now (was " << st.master_upid << "); waiting for one";
+      forget_master(self);
+    }
+    st.leader_known = false;
+    return;
+  }
+  Try<Upid> upid = parse_upid(leader.pid);
+  if (upid.is_error()) {
+    LOG_WARNING << "Ignoring the detected leader '" << leader.pid << "': " << upid.error();
+    return;
+  }
+  if (st.leader_known && upid->str() == st.master_upid) {
+    return;  // the same leader (another contender came or went)
+  }
+  LOG_INFO << "The leading master is now " << leader.pid;
+  forget_master(self);
+  st.leader_known = true;
+  st.master_upid = upid->str();
+  st.resolve_backoff = st.options.resolve_backoff;
+  resolve_master(self);
+}
+
+// Starts following the leader (once our own name resolves).
+void start_detection(driver_actor* self) {
+  auto& st = self->state;
+  if (st.options.detector) {
+    st.detector = st.options.detector;
+    return;
+  }
+  detector::Options d;
+  d.master = st.options.master;
+  d.subscriber = caf::actor_cast<caf::actor>(self);
+  d.session_timeout = st.options.zk_session_timeout;
+  Try<caf::actor> spawned = detector::spawn_detector(self->system(), std::move(d));
+  if (spawned.is_error()) {
+    self->send(self, abort_atom_v, spawned.error());  // it names the value
+    return;
+  }
+  st.detector = *spawned;  // it exits when we do (it monitors us)
 }
 
 // Tasks launched while not subscribed come back as TASK_LOST (Mesos driver).
@@ -290,11 +359,20 @@ caf::behavior scheduler_driver(driver_actor* self, SchedulerOptions options, caf
   // caller: their lookups block and this runs on a CAF worker thread.
 
   std::optional<std::string> problem;
-  Try<Upid> master = parse_master_address(st.options.master);
-  if (master.is_error()) {
-    problem = "Invalid master address '" + st.options.master + "': " + master.error();
+  st.following = st.options.detector || detector::is_detected(st.options.master);
+  if (st.following) {
+    if (!st.options.detector) {
+      if (std::optional<std::string> bad = detector::check_master(st.options.master)) {
+        problem = *bad;  // it names the value
+      }
+    }
   } else {
-    st.master_upid = master->str();
+    Try<Upid> master = parse_master_address(st.options.master);
+    if (master.is_error()) {
+      problem = "Invalid master address '" + st.options.master + "': " + master.error();
+    } else {
+      st.master_upid = master->str();
+    }
   }
   if (info.name().empty()) {
     problem = "FrameworkInfo.name must be set";
@@ -314,11 +392,18 @@ caf::behavior scheduler_driver(driver_actor* self, SchedulerOptions options, caf
     self->send(self, abort_atom_v, *problem);
   } else {
     // Name ourselves first, so the pid we send the master resolves.
+    auto next = [self] {
+      if (self->state.following) {
+        start_detection(self);
+      } else {
+        resolve_master(self);
+      }
+    };
     self->request(st.router, RESOLVE_TIMEOUT, register_atom_v, st.id, caf::actor_cast<caf::actor>(self))
-        .then([self] { resolve_master(self); },
-              [self](const caf::error& e) {
+        .then([next] { next(); },
+              [self, next](const caf::error& e) {
                 LOG_WARNING << "Cannot register " << self->state.id << ": " << self->system().render(e);
-                resolve_master(self);
+                next();
               });
   }
 
@@ -326,6 +411,17 @@ caf::behavior scheduler_driver(driver_actor* self, SchedulerOptions options, caf
       [self](Call& call) { on_call(self, call); },
       [self](Event& e) { on_event(self, e); },
       [self](retry_atom, uint64_t gen) { on_subscribe_retry(self, gen); },
+      [self](detector::leader_atom, const detector::Leader& leader) {
+        auto& st = self->state;
+        if (!st.detector || self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.detector)) {
+          LOG_WARNING << "Ignoring a leader report from "
+                      << (self->current_sender() ? caf::to_string(self->current_sender()->address())
+                                                 : std::string("an anonymous sender"))
+                      << ": not the driver's master detector";
+          return;
+        }
+        on_leader(self, leader);
+      },
       [self](reconnect_atom, uint64_t gen) {
         if (gen == self->state.generation && !self->state.master) {
           resolve_master(self);

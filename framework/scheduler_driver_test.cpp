@@ -10,9 +10,13 @@
 
 #include <caf/all.hpp>
 
+#include "actors/master_detector.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
+#include "actors/zookeeper.hpp"
 #include "framework/scheduler.hpp"
+#include "tests/cluster.hpp"
+#include "tests/zookeeper_fixture.hpp"
 
 namespace stoa {
 namespace {
@@ -412,6 +416,172 @@ TEST_F(SchedulerDriverTest, BadMasterAddressIsReportedAsError) {
   std::optional<Event> e = next_event_of(Event::ERROR);
   ASSERT_TRUE(e);
   EXPECT_NE(e->error().message().find("no port here"), std::string::npos) << e->error().message();
+}
+
+// ---------------------------------------------------------------------------
+// Following the leader a master detector reports.
+
+// Forwards the test's leader reports to the driver, as its detector.
+caf::behavior fake_detector(caf::event_based_actor* self, std::shared_ptr<caf::actor> driver) {
+  return {[self, driver](detector::leader_atom a, const detector::Leader& l) { self->send(*driver, a, l); }};
+}
+
+class SchedulerDriverLeaderTest : public SchedulerDriverTest {
+ protected:
+  void SetUp() override {
+    SchedulerDriverTest::SetUp();
+    probe2_.emplace(runtime_->system());
+    standby_ = runtime_->system().spawn(fake_master, caf::actor_cast<caf::actor>((*probe2_)->address()));
+    runtime_->register_actor("standby", standby_);
+  }
+  void TearDown() override {
+    for (const caf::actor& a : {standby_, detector_}) {
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    }
+    probe2_.reset();
+    standby_ = detector_ = caf::actor{};
+    SchedulerDriverTest::TearDown();
+  }
+  void lead(const std::string& pid) {
+    detector::Leader l;
+    l.pid = pid;
+    l.contenders = pid.empty() ? 0 : 1;
+    caf::anon_send(detector_, detector::leader_atom_v, l);
+  }
+  // The next Call of `type` the standby master gets.
+  std::optional<Call> next_standby_call(Call::Type type, caf::timespan timeout = WAIT) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::optional<Call> got;
+    while (!got && std::chrono::steady_clock::now() < deadline) {
+      (*probe2_)->receive(
+          [&](Call& c) {
+            if (c.type() == type) {
+              got = std::move(c);
+            }
+          },
+          caf::after(std::chrono::milliseconds(100)) >> [] {});
+    }
+    return got;
+  }
+
+  std::optional<caf::scoped_actor> probe2_;  // what the standby master receives
+  caf::actor standby_;
+  caf::actor detector_;
+};
+
+TEST_F(SchedulerDriverLeaderTest, FollowsTheDetectedLeaderAndResubscribesToTheNext) {
+  start_master();
+  auto target = std::make_shared<caf::actor>();
+  detector_ = runtime_->system().spawn(fake_detector, target);
+  SchedulerOptions o = options();
+  o.master = "zk://127.0.0.1:2181/unused";
+  o.detector = detector_;
+  start_driver(o);
+  *target = driver_;
+  EXPECT_FALSE(next_call(Call::SUBSCRIBE, 200ms)) << "subscribed with no leader";
+  lead(runtime_->upid("master").str());
+  subscribe();
+
+  lead(runtime_->upid("standby").str());
+  ASSERT_TRUE(wait_disconnected()) << "the sink was not told the leader changed";
+  std::optional<Call> again = next_standby_call(Call::SUBSCRIBE);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->framework_id().value(), "fw-1");
+  EXPECT_EQ(again->subscribe().framework_info().id().value(), "fw-1");
+  caf::anon_send(standby_, subscribed_event("fw-1"));
+  ASSERT_TRUE(next_event_of(Event::SUBSCRIBED));
+  // The old leader still believes it leads: its events are void.
+  master_send(offers_event("o-old"));
+  caf::anon_send(standby_, offers_event("o-new"));
+  std::optional<Event> offers = next_event_of(Event::OFFERS);
+  ASSERT_TRUE(offers);
+  EXPECT_EQ(offers->offers().offers(0).id().value(), "o-new");
+  EXPECT_FALSE(next_event(300ms)) << "an event from the old leader reached the sink";
+  // Calls go to the new leader.
+  (*sink_)->send(driver_, decline_call("o-new"));
+  std::optional<Call> c = next_standby_call(Call::DECLINE);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->framework_id().value(), "fw-1");
+  // A leader report from anyone but the detector is ignored.
+  detector::Leader fake;
+  fake.pid = runtime_->upid("master").str();
+  caf::anon_send(driver_, detector::leader_atom_v, fake);
+  EXPECT_FALSE(next_call(Call::SUBSCRIBE, 300ms));
+}
+
+TEST_F(SchedulerDriverLeaderTest, FollowsTheLeaderElectedInZooKeeper) {
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<tests::ZooKeeperServer*> server = tests::shared_zookeeper_server();
+  ASSERT_TRUE(server) << server.error();
+  caf::actor_system& sys = runtime_->system();
+  caf::actor zk = zookeeper::spawn_client(sys, {(*server)->connect_string(), 10s, caf::actor()});
+  std::string path = "/" + tests::unique_marker();
+  auto ask = [&](auto... xs) {
+    caf::expected<std::string> out{caf::make_error(caf::sec::runtime_error, "no answer")};
+    caf::scoped_actor self{sys};
+    self->request(zk, WAIT, xs...).receive([&](std::string& v) { out = std::move(v); },
+                                            [&](caf::error& e) { out = std::move(e); });
+    return out;
+  };
+  auto contend = [&](const std::string& pid) {
+    MasterInfo info;
+    info.set_id(pid);
+    info.set_ip(0);
+    info.set_port(5050);
+    info.set_pid(pid);
+    return ask(zookeeper::create_atom_v, path + "/" + detector::NODE_PREFIX, detector::master_info_json(info),
+               zookeeper::EPHEMERAL | zookeeper::SEQUENTIAL);
+  };
+  ASSERT_TRUE(ask(zookeeper::create_atom_v, path, std::string(), zookeeper::PERSISTENT));
+  start_master();
+  caf::expected<std::string> node = contend(runtime_->upid("master").str());
+  ASSERT_TRUE(node) << sys.render(node.error());
+  SchedulerOptions o = options();
+  o.master = "zk://" + (*server)->connect_string() + path;
+  start_driver(o);
+  subscribe();
+  ASSERT_TRUE(contend(runtime_->upid("standby").str()));
+  // The leader's node goes: the driver re-subscribes to the standby.
+  caf::scoped_actor self{sys};
+  self->request(zk, WAIT, zookeeper::delete_atom_v, *node).receive([](bool) {}, [](caf::error&) {});
+  ASSERT_TRUE(wait_disconnected());
+  std::optional<Call> again = next_standby_call(Call::SUBSCRIBE, 5s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->framework_id().value(), "fw-1");
+  self->request(zk, WAIT, zookeeper::close_atom_v).receive([](bool) {}, [](caf::error&) {});
+}
+
+TEST_F(SchedulerDriverTest, BadZooKeeperMasterIsReportedAsError) {
+  SchedulerOptions o = options();
+  o.master = "zk://127.0.0.1:2181";
+  start_driver(o);
+  std::optional<Event> e = next_event_of(Event::ERROR);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->error().message().find("zk://127.0.0.1:2181"), std::string::npos) << e->error().message();
+}
+
+// stoa-execute's --failover_timeout reaches the master in FrameworkInfo (in
+// seconds); a bad value is refused naming it (exit 2).
+TEST_F(SchedulerDriverTest, ExecuteSendsItsFailoverTimeout) {
+  STOA_REQUIRE_BINARIES("stoa-execute");
+  tests::TempDir dir;
+  start_master();
+  std::vector<std::string> args = {"--master=" + runtime_->upid("master").address(), "--name=t",
+                                   "--command=true", "--failover_timeout=1mins"};
+  Try<std::unique_ptr<tests::Process>> execute =
+      tests::Process::start("stoa-execute", args, dir.path() + "/execute.log");
+  ASSERT_TRUE(execute) << execute.error();
+  std::optional<Call> sub = next_call(Call::SUBSCRIBE);
+  ASSERT_TRUE(sub) << (*execute)->log();
+  EXPECT_EQ(sub->subscribe().framework_info().failover_timeout(), 60.0);
+
+  args.back() = "--failover_timeout=soon";
+  Try<std::unique_ptr<tests::Process>> bad = tests::Process::start("stoa-execute", args, dir.path() + "/bad.log");
+  ASSERT_TRUE(bad) << bad.error();
+  std::optional<int> code = (*bad)->wait_exit(tests::deadline_in(WAIT));
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE((*bad)->log().find("'soon' for flag '--failover_timeout'"), std::string::npos) << (*bad)->log();
 }
 
 // ---------------------------------------------------------------------------

@@ -39,7 +39,14 @@ constexpr double DONE_REFUSE_SECONDS = 1;
 
 struct Flags : FlagsBase {
   Flags() {
-    add(&master, "master", "The master: host:port, master@host:port or http://host:port (required).");
+    add(&master, "master",
+        "The master (required): host:port, master@host:port, http://host:port, "
+        "zk://host1:port1,host2:port2/path (follow the leader elected in ZooKeeper) or file:///path "
+        "(a file holding one of those).");
+    add(&failover_timeout, "failover_timeout",
+        "How long the master keeps the framework (and its tasks) after this scheduler disconnects, "
+        "e.g. \"1mins\" (FrameworkInfo.failover_timeout).",
+        Duration(0));
     add(&tasks, "tasks", "Number of tasks to run.", 5);
     add(&command, "command", "Shell command each task runs.", "true");
     add(&task_resources, "task_resources", "Resources of each task.", "cpus:0.1;mem:32");
@@ -52,6 +59,7 @@ struct Flags : FlagsBase {
     add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
   }
   std::optional<std::string> master;
+  Duration failover_timeout;
   int tasks = 5;
   std::string command;
   std::string task_resources;
@@ -197,6 +205,7 @@ int run(int argc, char** argv) {
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
+  options.framework_info.set_failover_timeout(std::chrono::duration<double>(flags.failover_timeout).count());
   auto exit_code = std::make_shared<int>(flags.hold_offers ? EXIT_ALL_FINISHED : EXIT_NOT_ALL_FINISHED);
   return daemon::run_tool(
       PROGRAM, ropts, "scheduler",
