@@ -55,7 +55,8 @@ struct BenchFlags : FlagsBase {
     add(&slaves, "slaves", "Comma-separated slave counts, one run each.", "1000,10000");
     check("slaves", [](const std::string& v) -> std::optional<std::string> {
       for (const std::string& n : split(v, ',')) {
-        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 7 || std::stoul(n) == 0) {
+        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 7 ||
+            std::stoul(n) == 0) {
           return "'" + n + "' is not a slave count from 1 to 9999999";
         }
       }
@@ -63,20 +64,24 @@ struct BenchFlags : FlagsBase {
     });
     add(&masters, "masters", "Masters contending through ZooKeeper.", 3);
     check("masters", within(2, 9));
-    add(&zk, "zk", "An existing ZooKeeper (host:port[,host:port]); default: start one on loopback.");
+    add(&zk, "zk",
+        "An existing ZooKeeper (host:port[,host:port]); default: start one on loopback.");
     check("zk", no_whitespace());
-    add(&zk_session_timeout, "zk_session_timeout", "The masters' and simulators' ZooKeeper session timeout.",
-        std::chrono::seconds(10));
+    add(&zk_session_timeout, "zk_session_timeout",
+        "The masters' and simulators' ZooKeeper session timeout.", std::chrono::seconds(10));
     check("zk_session_timeout", positive_duration());
-    add(&slaves_per_process, "slaves_per_process", "Simulated slaves per stoa-slave-simulator process.", 5000);
+    add(&slaves_per_process, "slaves_per_process",
+        "Simulated slaves per stoa-slave-simulator process.", 5000);
     check("slaves_per_process", at_least(1));
     add(&reregister_spread, "reregister_spread",
-        "The simulators' --reregister_spread (0 = every slave re-registers at once).", Duration::zero());
-    add(&registration_only, "registration_only", "One master without ZooKeeper: measure registration only.",
-        false);
+        "The simulators' --reregister_spread (0 = every slave re-registers at once).",
+        Duration::zero());
+    add(&registration_only, "registration_only",
+        "One master without ZooKeeper: measure registration only.", false);
     add(&timeout, "timeout", "How long each phase may take.", std::chrono::minutes(5));
     check("timeout", positive_duration());
-    add(&work_dir, "work_dir", "Where the processes' logs go (one directory per run).", "/tmp/stoa-bench-failover");
+    add(&work_dir, "work_dir", "Where the processes' logs go (one directory per run).",
+        "/tmp/stoa-bench-failover");
     check("work_dir", non_empty());
   }
   std::string slaves;
@@ -90,7 +95,9 @@ struct BenchFlags : FlagsBase {
   std::string work_dir;
 };
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // VmRSS of `pid` in KiB (0 when unreadable).
 double rss_kib(pid_t pid) {
@@ -107,7 +114,8 @@ double rss_kib(pid_t pid) {
 // A metric of the process serving 127.0.0.1:port; nullopt when it does not
 // answer 200 (a non-leading master redirects) or lacks it.
 std::optional<double> metric(int port, const std::string& name) {
-  Try<picojson::value> snapshot = http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(2s));
+  Try<picojson::value> snapshot =
+      http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(2s));
   if (snapshot.is_error() || !json_at(*snapshot, name).is<double>()) {
     return std::nullopt;
   }
@@ -121,7 +129,8 @@ struct Server {
 
 // Starts `binary` and waits for its "listening on" line. Error with the end
 // of its log when it exits or stays silent.
-Try<Server> start_server(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+Try<Server> start_server(const std::string& binary, const std::vector<std::string>& args,
+                         const std::string& log) {
   Try<std::unique_ptr<Process>> p = Process::start(binary, args, log);
   if (p.is_error()) {
     return Error(p.error());
@@ -129,7 +138,8 @@ Try<Server> start_server(const std::string& binary, const std::vector<std::strin
   static const std::regex listening(R"(listening on http://[0-9.]+:([0-9]+))");
   auto line = (*p)->wait_for_line(listening, deadline_in(STARTUP_TIMEOUT));
   if (!line) {
-    return Error(binary + " did not start (" + (*p)->describe_exit() + "); its log ends:\n" + tail_of_file(log, 15));
+    return Error(binary + " did not start (" + (*p)->describe_exit() + "); its log ends:\n" +
+                 tail_of_file(log, 15));
   }
   Server s;
   s.port = std::stoi((*line)[1]);
@@ -144,8 +154,10 @@ struct Row {
   double master_rss_mib = 0;
   double master_kib_per_slave = 0;
   double simulator_kib_per_slave = 0;
+  double registration_messages = 0;  // sent by the simulators, retries included
   double election_s = -1;
   double reregistered_s = -1;
+  double reregistration_messages = 0;
 };
 
 class Run {
@@ -160,21 +172,24 @@ class Run {
     row.slaves = slaves_;
     std::string master_flag;
     if (flags_.registration_only) {
-      Try<Server> m = start_server("stoa-master", {"--ip=127.0.0.1", "--port=0", "--work_dir=" + dir_ + "/master1"},
-                                   dir_ + "/master1.log");
+      Try<Server> m = start_server(
+          "stoa-master", {"--ip=127.0.0.1", "--port=0", "--work_dir=" + dir_ + "/master1"},
+          dir_ + "/master1.log");
       if (m.is_error()) {
         return Error(m.error());
       }
       masters_.push_back(std::move(*m));
       master_flag = "127.0.0.1:" + std::to_string(masters_[0].port);
     } else {
-      std::string url = "zk://" + zk_ + "/stoa-bench-" + std::to_string(::getpid()) + "-" + std::to_string(slaves_);
+      std::string url = "zk://" + zk_ + "/stoa-bench-" + std::to_string(::getpid()) + "-" +
+                        std::to_string(slaves_);
       for (int i = 1; i <= flags_.masters; ++i) {
         std::string name = "master" + std::to_string(i);
-        Try<Server> m = start_server("stoa-master",
-                                     {"--ip=127.0.0.1", "--port=0", "--work_dir=" + dir_ + "/" + name, "--zk=" + url,
-                                      "--quorum=1", "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout)},
-                                     dir_ + "/" + name + ".log");
+        Try<Server> m = start_server(
+            "stoa-master",
+            {"--ip=127.0.0.1", "--port=0", "--work_dir=" + dir_ + "/" + name, "--zk=" + url,
+             "--quorum=1", "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout)},
+            dir_ + "/" + name + ".log");
         if (m.is_error()) {
           *unsupported = m.error().find("--zk") != std::string::npos;
           return Error(m.error());
@@ -193,12 +208,13 @@ class Run {
     for (size_t left = slaves_, i = 1; left > 0; ++i) {
       size_t n = std::min(left, per);
       left -= n;
-      Try<Server> s = start_server("stoa-slave-simulator",
-                                   {"--master=" + master_flag, "--slaves=" + std::to_string(n), "--ip=127.0.0.1",
-                                    "--port=0", "--hostname=sim" + std::to_string(i),
-                                    "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout),
-                                    "--reregister_spread=" + format_duration(flags_.reregister_spread)},
-                                   dir_ + "/simulator" + std::to_string(i) + ".log");
+      Try<Server> s =
+          start_server("stoa-slave-simulator",
+                       {"--master=" + master_flag, "--slaves=" + std::to_string(n),
+                        "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i),
+                        "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout),
+                        "--reregister_spread=" + format_duration(flags_.reregister_spread)},
+                       dir_ + "/simulator" + std::to_string(i) + ".log");
       if (s.is_error()) {
         return Error(s.error());
       }
@@ -206,9 +222,11 @@ class Run {
     }
     row.processes = simulators_.size();
     int leader_port = masters_[*leader].port;
-    if (!poll_until([&] { return metric(leader_port, "master/slaves_active").value_or(0) >= slaves_; }, deadline(),
-                    POLL)) {
-      return Error("the leader did not get all " + std::to_string(slaves_) + " slaves within --timeout");
+    if (!poll_until(
+            [&] { return metric(leader_port, "master/slaves_active").value_or(0) >= slaves_; },
+            deadline(), POLL)) {
+      return Error("the leader did not get all " + std::to_string(slaves_) +
+                   " slaves within --timeout");
     }
     row.register_s = seconds_since(start);
     double master_kib = rss_kib(masters_[*leader].process->pid());
@@ -219,6 +237,7 @@ class Run {
       sim_kib += rss_kib(s.process->pid());
     }
     row.simulator_kib_per_slave = sim_kib / static_cast<double>(slaves_);
+    row.registration_messages = sum_of_simulators("simulator/registration_messages");
     if (flags_.registration_only) {
       return row;
     }
@@ -232,22 +251,29 @@ class Run {
     row.election_s = seconds_since(kill);
     int next_port = masters_[*next].port;
     auto all_back = [&] {
-      double reregistered = 0;
-      for (const Server& s : simulators_) {
-        reregistered += metric(s.port, "simulator/reregistrations").value_or(0);
-      }
-      return reregistered >= static_cast<double>(slaves_) &&
+      return sum_of_simulators("simulator/reregistrations") >= static_cast<double>(slaves_) &&
              metric(next_port, "master/slaves_active").value_or(0) >= static_cast<double>(slaves_);
     };
     if (!poll_until(all_back, deadline(), POLL)) {
-      return Error("the new leader did not get all " + std::to_string(slaves_) + " slaves back within --timeout");
+      return Error("the new leader did not get all " + std::to_string(slaves_) +
+                   " slaves back within --timeout");
     }
     row.reregistered_s = seconds_since(kill);
+    row.reregistration_messages =
+        sum_of_simulators("simulator/registration_messages") - row.registration_messages;
     return row;
   }
 
  private:
   Deadline deadline() const { return Clock::now() + flags_.timeout; }
+
+  double sum_of_simulators(const std::string& name) {
+    double sum = 0;
+    for (const Server& s : simulators_) {
+      sum += metric(s.port, name).value_or(0);
+    }
+    return sum;
+  }
 
   // The index of the master that says it leads, other than `except`.
   std::optional<size_t> await_leader(std::optional<size_t> except) {
@@ -280,7 +306,8 @@ std::string ms(double s) { return std::to_string(std::lround(s * 1000)); }
 int main(int argc, char** argv) {
   BenchFlags flags;
   if (std::optional<Error> e = flags.load(argc, argv)) {
-    std::cerr << "stoa-bench-failover: " << e->message << "\n\n" << flags.usage("stoa-bench-failover");
+    std::cerr << "stoa-bench-failover: " << e->message << "\n\n"
+              << flags.usage("stoa-bench-failover");
     return 2;
   }
   if (flags.help) {
@@ -321,28 +348,35 @@ int main(int argc, char** argv) {
     Try<Row> row = run.go(&unsupported);
     if (row.is_error()) {
       if (unsupported) {
-        std::cerr << "stoa-bench-failover: stoa-master refused --zk: this build's master cannot contend for "
-                     "leadership through ZooKeeper yet (issue #8), so there is no failover to measure. "
-                     "--registration_only measures registration against one master.\n"
-                  << row.error() << "\n";
+        std::cerr
+            << "stoa-bench-failover: stoa-master refused --zk: this build's master cannot contend "
+               "for "
+               "leadership through ZooKeeper yet (issue #8), so there is no failover to measure. "
+               "--registration_only measures registration against one master.\n"
+            << row.error() << "\n";
         return EXIT_UNSUPPORTED;
       }
-      std::cerr << "stoa-bench-failover: " << n << " slaves: " << row.error() << "\n(logs in " << dir << ")\n";
+      std::cerr << "stoa-bench-failover: " << n << " slaves: " << row.error() << "\n(logs in "
+                << dir << ")\n";
       return 1;
     }
     rows.push_back(*row);
   }
   double timeout_s = std::chrono::duration<double>(flags.zk_session_timeout).count();
-  std::printf("| slaves | simulator processes | register all, ms | master RSS, MiB | master KiB/slave | "
-              "simulator KiB/slave | session timeout, ms | election, ms | all re-registered, ms | "
-              "re-registered − session timeout, ms |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "| slaves | simulator processes | register all, ms | messages sent | master RSS, MiB | "
+      "master KiB/slave | simulator KiB/slave | session timeout, ms | election, ms | "
+      "all re-registered, ms | re-registered − session timeout, ms | messages sent |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const Row& r : rows) {
     bool failover = r.reregistered_s >= 0;
-    std::printf("| %zu | %zu | %s | %.0f | %.1f | %.1f | %s | %s | %s | %s |\n", r.slaves, r.processes,
-                ms(r.register_s).c_str(), r.master_rss_mib, r.master_kib_per_slave, r.simulator_kib_per_slave,
-                failover ? ms(timeout_s).c_str() : "—", failover ? ms(r.election_s).c_str() : "—",
-                failover ? ms(r.reregistered_s).c_str() : "—", failover ? ms(r.reregistered_s - timeout_s).c_str() : "—");
+    auto cell = [&](const std::string& text) { return failover ? text : std::string("—"); };
+    std::printf("| %zu | %zu | %s | %.0f | %.0f | %.1f | %.1f | %s | %s | %s | %s | %s |\n",
+                r.slaves, r.processes, ms(r.register_s).c_str(), r.registration_messages,
+                r.master_rss_mib, r.master_kib_per_slave, r.simulator_kib_per_slave,
+                cell(ms(timeout_s)).c_str(), cell(ms(r.election_s)).c_str(),
+                cell(ms(r.reregistered_s)).c_str(), cell(ms(r.reregistered_s - timeout_s)).c_str(),
+                cell(std::to_string(std::lround(r.reregistration_messages))).c_str());
   }
   return 0;
 }

@@ -5,19 +5,18 @@
 #include "bench/slave_simulator.hpp"
 
 #include <algorithm>
+#include <caf/all.hpp>
 #include <map>
 #include <memory>
 #include <random>
 #include <utility>
 #include <vector>
 
-#include <caf/all.hpp>
-
 #include "actors/atoms.hpp"
 #include "actors/master_detector.hpp"
 #include "actors/messages.hpp"
-#include "actors/runtime.hpp"
 #include "actors/router.hpp"
+#include "actors/runtime.hpp"
 #include "actors/safety.hpp"
 #include "actors/upid.hpp"
 #include "common/logging.hpp"
@@ -34,19 +33,23 @@ using namespace stoa::internal;
 namespace {
 
 // Private to the simulator (texts no other atom uses).
-using sim_master_atom = caf::atom_constant<caf::atom("sim_master")>;    // coordinator -> slave: the master
-using sim_retry_atom = caf::atom_constant<caf::atom("sim_retry")>;      // a slave's registration timer
-using sim_update_atom = caf::atom_constant<caf::atom("sim_update")>;    // a slave's update retry timer
-using sim_finish_atom = caf::atom_constant<caf::atom("sim_finish")>;    // a slave's task finishes
-using sim_resolve_atom = caf::atom_constant<caf::atom("sim_resolv")>;   // the coordinator resolves again
-using sim_detector_atom = caf::atom_constant<caf::atom("sim_detect")>;  // the coordinator keeps its detector
+using sim_master_atom =
+    caf::atom_constant<caf::atom("sim_master")>;  // coordinator -> slave: the master
+using sim_retry_atom = caf::atom_constant<caf::atom("sim_retry")>;  // a slave's registration timer
+using sim_update_atom =
+    caf::atom_constant<caf::atom("sim_update")>;  // a slave's update retry timer
+using sim_finish_atom = caf::atom_constant<caf::atom("sim_finish")>;  // a slave's task finishes
+using sim_resolve_atom =
+    caf::atom_constant<caf::atom("sim_resolv")>;  // the coordinator resolves again
+using sim_detector_atom =
+    caf::atom_constant<caf::atom("sim_detect")>;  // the coordinator keeps its detector
 
 constexpr auto MAX_BACKOFF = std::chrono::seconds(60);
 
 // What every slave of the process shares (one pointer per slave).
 struct Shared {
   SimulatorOptions opts;
-  SlaveInfo info;  // resources and port; hostname and id per slave
+  SlaveInfo info;       // resources and port; hostname and id per slave
   std::string address;  // "ip:port" of this process
   metrics::Gauge* slaves = nullptr;
   metrics::Gauge* registered = nullptr;
@@ -120,8 +123,8 @@ class SimSlave {
       return;
     }
     if (!slave_id.empty() && shared->opts.reregister_spread > Duration::zero()) {
-      self->delayed_send(self, random_wait(rng, shared->opts.reregister_spread), sim_retry_atom::value,
-                         registration_generation);
+      self->delayed_send(self, random_wait(rng, shared->opts.reregister_spread),
+                         sim_retry_atom::value, registration_generation);
       return;
     }
     send_registration();
@@ -157,7 +160,8 @@ class SimSlave {
       self->send(master, m);
     }
     shared->registration_messages->inc();
-    self->delayed_send(self, random_wait(rng, backoff), sim_retry_atom::value, registration_generation);
+    self->delayed_send(self, random_wait(rng, backoff), sim_retry_atom::value,
+                       registration_generation);
     backoff = std::min<Duration>(backoff * 2, MAX_BACKOFF);
   }
 
@@ -229,7 +233,9 @@ class SimSlave {
     }
   }
 
-  void on_kill_task(const KillTaskMessage& m) { kill({m.framework_id().value(), m.task_id().value()}); }
+  void on_kill_task(const KillTaskMessage& m) {
+    kill({m.framework_id().value(), m.task_id().value()});
+  }
 
   void on_shutdown_framework(const ShutdownFrameworkMessage& m) {
     std::vector<slave::StatusUpdateManager::Key> keys;
@@ -299,11 +305,13 @@ class SimSlave {
     }
     send_update(u);
     auto interval = std::chrono::nanoseconds(slave::STATUS_UPDATE_RETRY_INTERVAL_MIN);
-    self->delayed_send(self, interval, sim_update_atom::value, u.framework_id().value(), u.status().task_id().value(),
-                       u.uuid(), static_cast<int64_t>(interval.count()));
+    self->delayed_send(self, interval, sim_update_atom::value, u.framework_id().value(),
+                       u.status().task_id().value(), u.uuid(),
+                       static_cast<int64_t>(interval.count()));
   }
 
-  void on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid, int64_t interval_ns) {
+  void on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid,
+                       int64_t interval_ns) {
     const StatusUpdate* head = updates.head({fid, tid});
     if (head == nullptr || head->uuid() != uuid || !registered || !master) {
       return;
@@ -311,13 +319,15 @@ class SimSlave {
     send_update(*head);
     auto next = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(interval_ns * 2),
                                                    slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
-    self->delayed_send(self, next, sim_update_atom::value, fid, tid, uuid, static_cast<int64_t>(next.count()));
+    self->delayed_send(self, next, sim_update_atom::value, fid, tid, uuid,
+                       static_cast<int64_t>(next.count()));
   }
 
   void on_acknowledgement(const StatusUpdateAcknowledgementMessage& m) {
     bool matched = false;
     slave::StatusUpdateManager::Key key{m.framework_id().value(), m.task_id().value()};
-    std::optional<StatusUpdate> next = updates.acknowledge(key.first, key.second, m.uuid(), &matched);
+    std::optional<StatusUpdate> next =
+        updates.acknowledge(key.first, key.second, m.uuid(), &matched);
     if (!matched) {
       return;
     }
@@ -343,8 +353,8 @@ bool from_self(caf::stateful_actor<SimSlave>* self) {
   return false;
 }
 
-caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self, std::shared_ptr<const Shared> shared,
-                              uint32_t index) {
+caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
+                              std::shared_ptr<const Shared> shared, uint32_t index) {
   SimSlave& s = self->state;
   s.self = self;
   s.shared = std::move(shared);
@@ -363,8 +373,8 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self, std::shared_p
           self->state.on_retry(generation);
         }
       },
-      [self](sim_update_atom, const std::string& fid, const std::string& tid, const std::string& uuid,
-             int64_t interval_ns) {
+      [self](sim_update_atom, const std::string& fid, const std::string& tid,
+             const std::string& uuid, int64_t interval_ns) {
         if (from_self(self)) {
           self->state.on_update_retry(fid, tid, uuid, interval_ns);
         }
@@ -484,7 +494,8 @@ class Coordinator {
                 return;
               }
               shared->resolve_failures->inc();
-              LOG_WARNING << "Cannot reach " << leader << ": " << self->system().render(e) << "; retrying";
+              LOG_WARNING << "Cannot reach " << leader << ": " << self->system().render(e)
+                          << "; retrying";
               retry_later();
             });
   }
@@ -496,7 +507,8 @@ class Coordinator {
 
   void on_down(const caf::down_msg& dm) {
     if (master && dm.source == master.address()) {
-      LOG_WARNING << "Lost the master " << leader << "; reaching it again until a new leader is known";
+      LOG_WARNING << "Lost the master " << leader
+                  << "; reaching it again until a new leader is known";
       master = caf::actor{};
       broadcast();
       ++generation;
@@ -506,8 +518,9 @@ class Coordinator {
   }
 };
 
-caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self, std::shared_ptr<const Shared> shared,
-                                caf::actor router, std::vector<caf::actor> slaves) {
+caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self,
+                                std::shared_ptr<const Shared> shared, caf::actor router,
+                                std::vector<caf::actor> slaves) {
   Coordinator& c = self->state;
   c.self = self;
   c.shared = std::move(shared);
@@ -519,7 +532,9 @@ caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self, std::sha
     self->link_to(s);
   }
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
-  auto local = [self] { return self->current_sender() && self->current_sender()->node() == self->node(); };
+  auto local = [self] {
+    return self->current_sender() && self->current_sender()->node() == self->node();
+  };
   return {
       [self, local](detector::leader_atom, const detector::Leader& l) {
         if (local()) {
@@ -550,16 +565,20 @@ void declare_simulator_metrics(metrics::Registry& r) {
   r.gauge("simulator/slaves_registered", "Simulated slaves registered with the current leader");
   r.gauge("simulator/tasks_running", "Tasks of the simulated slaves in TASK_RUNNING");
   r.counter("simulator/registrations", "SlaveRegisteredMessages that registered a simulated slave");
-  r.counter("simulator/reregistrations", "SlaveReregisteredMessages that re-registered a simulated slave");
-  r.counter("simulator/registration_messages", "Register and re-register messages sent, retries included");
-  r.counter("simulator/registration_errors", "Registrations that gave a simulated slave a different id");
+  r.counter("simulator/reregistrations",
+            "SlaveReregisteredMessages that re-registered a simulated slave");
+  r.counter("simulator/registration_messages",
+            "Register and re-register messages sent, retries included");
+  r.counter("simulator/registration_errors",
+            "Registrations that gave a simulated slave a different id");
   r.counter("simulator/pongs", "Pongs sent");
   r.counter("simulator/tasks_launched", "RunTaskMessages accepted");
   r.counter("simulator/tasks_finished", "Tasks that reported TASK_FINISHED");
   r.counter("simulator/tasks_killed", "Tasks that reported TASK_KILLED");
   r.counter("simulator/status_updates_sent", "Status update messages sent, retries included");
   r.counter("simulator/status_updates_acknowledged", "Status updates the master acknowledged");
-  r.counter("simulator/dropped_messages", "Messages dropped: not from the current master, or a foreign timer");
+  r.counter("simulator/dropped_messages",
+            "Messages dropped: not from the current master, or a foreign timer");
   r.counter("simulator/shutdowns", "ShutdownMessages the master sent to a simulated slave");
   r.counter("simulator/leader_changes", "Leaders the detector reported");
   r.counter("simulator/resolve_failures", "Failed attempts to reach the leading master");
@@ -602,26 +621,31 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   std::vector<caf::actor> slaves;
   slaves.reserve(options.slaves);
   for (size_t i = 1; i <= options.slaves; ++i) {
-    slaves.push_back(sys.spawn(sim_slave_actor, std::shared_ptr<const Shared>(shared), static_cast<uint32_t>(i)));
+    slaves.push_back(sys.spawn(sim_slave_actor, std::shared_ptr<const Shared>(shared),
+                               static_cast<uint32_t>(i)));
   }
   // Named in the router (so `slave(i)@ip:port` resolves), not supervised
   // one by one: each is linked to the coordinator, which is.
   {
     caf::scoped_actor self{sys};
     for (size_t i = 0; i < slaves.size(); ++i) {
-      self->request(runtime.router(), ROUTER_STEP_TIMEOUT, register_atom_v, "slave(" + std::to_string(i + 1) + ")",
-                    slaves[i])
-          .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Cannot name slave(" << i + 1 << "): " << sys.render(e); });
+      self->request(runtime.router(), ROUTER_STEP_TIMEOUT, register_atom_v,
+                    "slave(" + std::to_string(i + 1) + ")", slaves[i])
+          .receive([] {},
+                   [&](caf::error& e) {
+                     LOG_ERROR << "Cannot name slave(" << i + 1 << "): " << sys.render(e);
+                   });
     }
   }
-  caf::actor coordinator = sys.spawn(coordinator_actor, std::shared_ptr<const Shared>(shared), runtime.router(),
-                                     std::move(slaves));
+  caf::actor coordinator = sys.spawn(coordinator_actor, std::shared_ptr<const Shared>(shared),
+                                     runtime.router(), std::move(slaves));
   runtime.register_actor("simulator", coordinator);
 #ifdef STOA_HAVE_MASTER_DETECTOR
   detector::Options d;
   d.master = options.master;
   d.subscriber = coordinator;
-  d.session_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.zk_session_timeout);
+  d.session_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.zk_session_timeout);
   Try<caf::actor> det = detector::spawn_detector(sys, d);
   if (det.is_error()) {
     stop_actor(sys, coordinator);

@@ -33,13 +33,12 @@
 // in declare_simulator_metrics()), so GET /metrics/snapshot on the
 // simulator's port shows how many slaves are registered right now.
 
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
-
-#include <caf/actor.hpp>
-#include <caf/atom.hpp>
 
 #include "common/flags.hpp"
 #include "common/metrics.hpp"
@@ -53,7 +52,8 @@ class Runtime;
 namespace stoa::bench {
 
 // The resources of a simulated slave unless told otherwise.
-inline const std::string DEFAULT_SIMULATED_RESOURCES = "cpus:4;mem:8192;disk:10000;ports:[31000-32000]";
+inline const std::string DEFAULT_SIMULATED_RESOURCES =
+    "cpus:4;mem:8192;disk:10000;ports:[31000-32000]";
 
 struct SimulatorOptions {
   // The --master text: "host:port", "master@host:port", "zk://h:p/path" or

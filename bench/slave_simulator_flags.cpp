@@ -1,9 +1,8 @@
 // The flags of stoa-slave-simulator and the options they give
 // (slave_simulator.hpp).
 
-#include "bench/slave_simulator.hpp"
-
 #include "actors/upid.hpp"
+#include "bench/slave_simulator.hpp"
 
 namespace stoa::bench {
 
@@ -25,7 +24,8 @@ std::optional<std::string> check_master(const std::string& master) {
 
 SimulatorFlags::SimulatorFlags() {
   add(&master, "master",
-      "The master: host:port, master@host:port, zk://host:port[,host:port]/path or file:///path (required).");
+      "The master: host:port, master@host:port, zk://host:port[,host:port]/path or file:///path "
+      "(required).");
   check("master", check_master);
   add(&slaves, "slaves", "Simulated slaves in this process, named slave(1)..slave(N).", 100);
   check("slaves", within(1, 1000000));
@@ -51,7 +51,8 @@ SimulatorFlags::SimulatorFlags() {
     return std::nullopt;
   });
   add(&task_duration, "task_duration",
-      "A launched task reports TASK_FINISHED this long after TASK_RUNNING (unset: it runs until killed).");
+      "A launched task reports TASK_FINISHED this long after TASK_RUNNING (unset: it runs until "
+      "killed).");
   check("task_duration", [](const std::string& v) -> std::optional<std::string> {
     Try<Duration> d = parse_duration(v);
     if (d.is_error()) {
@@ -64,7 +65,8 @@ SimulatorFlags::SimulatorFlags() {
       std::chrono::seconds(1));
   check("registration_backoff_factor", positive_duration());
   add(&reregister_spread, "reregister_spread",
-      "With a new leader, each slave waits a random time of at most this before re-registering (0 = at once).",
+      "With a new leader, each slave waits a random time of at most this before re-registering (0 "
+      "= at once).",
       Duration::zero());
   add(&zk_session_timeout, "zk_session_timeout", "The detector's ZooKeeper session timeout.",
       std::chrono::seconds(10));
@@ -90,7 +92,8 @@ Try<SimulatorOptions> simulator_options(const SimulatorFlags& flags) {
   if (flags.task_duration) {
     Try<Duration> d = parse_duration(*flags.task_duration);
     if (d.is_error()) {
-      return Error("Invalid value '" + *flags.task_duration + "' for flag '--task_duration': " + d.error());
+      return Error("Invalid value '" + *flags.task_duration +
+                   "' for flag '--task_duration': " + d.error());
     }
     o.task_duration = *d;
   }

@@ -22,15 +22,17 @@ int main(int argc, char** argv) {
   if (options.is_error()) {
     return daemon::bad_flags(program, flags, options.error());
   }
-  return daemon::run_daemon(
-      program, argv[0], flags, daemon::daemon_options(program, flags), [&](Runtime& rt) -> std::optional<Error> {
-        Try<caf::actor> simulator = bench::start_simulator(rt, *options);
-        if (simulator.is_error()) {
-          return Error(simulator.error());
-        }
-        LOG_INFO << "Stoa slave simulator listening on http://" << rt.ip() << ":" << rt.port() << " (actor port "
-                 << rt.actor_port() << ") with " << options->slaves << " slaves of "
-                 << options->resources.to_string() << " following " << options->master;
-        return std::nullopt;
-      });
+  return daemon::run_daemon(program, argv[0], flags, daemon::daemon_options(program, flags),
+                            [&](Runtime& rt) -> std::optional<Error> {
+                              Try<caf::actor> simulator = bench::start_simulator(rt, *options);
+                              if (simulator.is_error()) {
+                                return Error(simulator.error());
+                              }
+                              LOG_INFO << "Stoa slave simulator listening on http://" << rt.ip()
+                                       << ":" << rt.port() << " (actor port " << rt.actor_port()
+                                       << ") with " << options->slaves << " slaves of "
+                                       << options->resources.to_string() << " following "
+                                       << options->master;
+                              return std::nullopt;
+                            });
 }

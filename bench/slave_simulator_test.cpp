@@ -5,12 +5,12 @@
 
 #include "bench/slave_simulator.hpp"
 
-#include <mutex>
-#include <set>
-
-#include <caf/all.hpp>
 #include <gtest/gtest.h>
 #include <picojson.h>
+
+#include <caf/all.hpp>
+#include <mutex>
+#include <set>
 
 #include "actors/atoms.hpp"
 #include "actors/master_detector.hpp"
@@ -53,7 +53,8 @@ struct MasterProcess {
     }
     m->rt = std::move(*rt);
     master::MasterOptions opts;
-    const char* argv[] = {"stoa-master", "--allocation_interval=50ms", "--slave_ping_timeout=100ms"};
+    const char* argv[] = {"stoa-master", "--allocation_interval=50ms",
+                          "--slave_ping_timeout=100ms"};
     EXPECT_FALSE(opts.flags.load(3, argv, {}));
     opts.upid = m->rt->upid("master");
     opts.hostname = "localhost";
@@ -74,7 +75,8 @@ struct MasterProcess {
   picojson::value state() {
     caf::scoped_actor self{rt->system()};
     picojson::value v;
-    self->request(master, 10s, state_atom_v, std::string("state"), std::map<std::string, std::string>{})
+    self->request(master, 10s, state_atom_v, std::string("state"),
+                  std::map<std::string, std::string>{})
         .receive([&](int, std::string& body) { picojson::parse(v, body); },
                  [&](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
     return v;
@@ -145,7 +147,8 @@ struct Seen {
 
 // A framework that launches one `cpus:1;mem:128` task per offer until it
 // has launched `tasks`, declines the rest and acknowledges every update.
-caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t tasks, std::shared_ptr<Seen> seen) {
+caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t tasks,
+                        std::shared_ptr<Seen> seen) {
   auto fid = std::make_shared<std::string>();
   auto call = [=](Call c) {
     c.mutable_framework_id()->set_value(*fid);
@@ -216,8 +219,10 @@ TEST(SlaveSimulatorTest, SlavesRegisterUnderTheirNamesAndAnswerPings) {
   ASSERT_TRUE(m);
   auto sim = SimulatorProcess::start(options(m->address(), 25));
   ASSERT_TRUE(sim);
-  EXPECT_TRUE(poll_until([&] { return m->metric("master/slave_registrations") == 25; }, deadline_in(WAIT)));
-  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 25; }, deadline_in(WAIT)));
+  EXPECT_TRUE(
+      poll_until([&] { return m->metric("master/slave_registrations") == 25; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 25; },
+                         deadline_in(WAIT)));
   EXPECT_EQ(sim->metric("simulator/registrations"), 25);
   // One slave per name, each under its own id.
   std::map<std::string, std::string> slaves = m->slaves();
@@ -244,7 +249,8 @@ TEST(SlaveSimulatorTest, TasksRunAndFinishWithAcknowledgedUpdates) {
   o.task_duration = 50ms;
   auto sim = SimulatorProcess::start(o);
   ASSERT_TRUE(sim);
-  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 2; }, deadline_in(WAIT)));
+  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 2; },
+                         deadline_in(WAIT)));
   auto seen = std::make_shared<Seen>();
   subscribe(*m, 6, seen);
   EXPECT_TRUE(poll_until([&] { return seen->count(TASK_FINISHED) == 6; }, deadline_in(WAIT)));
@@ -253,7 +259,8 @@ TEST(SlaveSimulatorTest, TasksRunAndFinishWithAcknowledgedUpdates) {
     std::lock_guard<std::mutex> lock(seen->mu);
     EXPECT_EQ(seen->updates.size(), 6u);
     for (const auto& [tid, states] : seen->updates) {
-      EXPECT_EQ(states, (std::vector<TaskState>{TASK_STARTING, TASK_RUNNING, TASK_FINISHED})) << tid;
+      EXPECT_EQ(states, (std::vector<TaskState>{TASK_STARTING, TASK_RUNNING, TASK_FINISHED}))
+          << tid;
     }
   }
   EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/status_updates_acknowledged") == 18; },
@@ -273,7 +280,8 @@ TEST(SlaveSimulatorTest, SlavesFollowANewLeaderWithTheirIdsAndTasksAndIgnoreTheO
   ASSERT_TRUE(a && b);
   auto sim = SimulatorProcess::start(options(a->address(), 10));
   ASSERT_TRUE(sim);
-  ASSERT_TRUE(poll_until([&] { return a->metric("master/slave_registrations") == 10; }, deadline_in(WAIT)));
+  ASSERT_TRUE(
+      poll_until([&] { return a->metric("master/slave_registrations") == 10; }, deadline_in(WAIT)));
   auto seen = std::make_shared<Seen>();
   subscribe(*a, 3, seen);  // tasks run until killed
   ASSERT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) == 3; }, deadline_in(WAIT)));
@@ -287,7 +295,8 @@ TEST(SlaveSimulatorTest, SlavesFollowANewLeaderWithTheirIdsAndTasksAndIgnoreTheO
   }
   // Each slave counts its re-registration once; a retry may cross the
   // answer, and the master counts every re-registration message.
-  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/reregistrations") == 10; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/reregistrations") == 10; },
+                         deadline_in(WAIT)));
   EXPECT_EQ(sim->metric("simulator/slaves_registered"), 10);
   EXPECT_GE(b->metric("master/slave_reregistrations"), 10);
   EXPECT_EQ(b->metric("master/slave_registrations"), 0);
@@ -316,14 +325,17 @@ TEST(SlaveSimulatorTest, SlavesReregisterWhenTheirMasterComesBackOnItsPort) {
   uint16_t port = m->rt->port();
   auto sim = SimulatorProcess::start(options(m->address(), 10));
   ASSERT_TRUE(sim);
-  ASSERT_TRUE(poll_until([&] { return m->metric("master/slave_registrations") == 10; }, deadline_in(WAIT)));
+  ASSERT_TRUE(
+      poll_until([&] { return m->metric("master/slave_registrations") == 10; }, deadline_in(WAIT)));
   std::map<std::string, std::string> before = m->slaves();
   m->rt->shutdown();
-  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 0; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 0; },
+                         deadline_in(WAIT)));
   m = MasterProcess::start(port);
   ASSERT_TRUE(m);
   // A retry may cross the answer: the master counts every re-registration message.
-  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/reregistrations") == 10; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/reregistrations") == 10; },
+                         deadline_in(WAIT)));
   EXPECT_EQ(sim->metric("simulator/slaves_registered"), 10);
   EXPECT_GE(m->metric("master/slave_reregistrations"), 10);
   EXPECT_EQ(m->metric("master/slave_registrations"), 0);
@@ -347,7 +359,8 @@ TEST(SlaveSimulatorTest, BadFlagsAreRefusedNamingTheValue) {
   EXPECT_NE(flags_error({"--slaves=3"}).find("--master"), std::string::npos);
   EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--slaves=0"}).find("'0'"), std::string::npos);
   EXPECT_NE(flags_error({"--master=nohost"}).find("'nohost'"), std::string::npos);
-  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--task_duration=5"}).find("'5'"), std::string::npos);
+  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--task_duration=5"}).find("'5'"),
+            std::string::npos);
   EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--resources=cpus:-1"}).find("'cpus:-1'"),
             std::string::npos);
   SimulatorOptions zero = options("127.0.0.1:1", 0);
