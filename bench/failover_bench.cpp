@@ -242,6 +242,7 @@ class Run {
       return row;
     }
     // The failover.
+    double reregistered_before = sum_of_simulators("simulator/reregistrations");
     Clock::time_point kill = Clock::now();
     masters_[*leader].process->kill(SIGKILL);
     std::optional<size_t> next = await_leader(*leader);
@@ -251,7 +252,8 @@ class Run {
     row.election_s = seconds_since(kill);
     int next_port = masters_[*next].port;
     auto all_back = [&] {
-      return sum_of_simulators("simulator/reregistrations") >= static_cast<double>(slaves_) &&
+      return sum_of_simulators("simulator/reregistrations") - reregistered_before >=
+                 static_cast<double>(slaves_) &&
              metric(next_port, "master/slaves_active").value_or(0) >= static_cast<double>(slaves_);
     };
     if (!poll_until(all_back, deadline(), POLL)) {

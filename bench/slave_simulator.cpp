@@ -51,6 +51,7 @@ struct Shared {
   SimulatorOptions opts;
   SlaveInfo info;       // resources and port; hostname and id per slave
   std::string address;  // "ip:port" of this process
+  uint32_t seed = 0;    // of every slave's random waits (drawn once, in start_simulator)
   metrics::Gauge* slaves = nullptr;
   metrics::Gauge* registered = nullptr;
   metrics::Gauge* tasks_running = nullptr;
@@ -359,7 +360,7 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
   s.self = self;
   s.shared = std::move(shared);
   s.index = index;
-  s.rng.seed(static_cast<std::minstd_rand::result_type>(std::random_device{}() ^ index));
+  s.rng.seed(s.shared->seed ^ (index * 2654435761u));
   set_safe_handlers(self, "simulated slave");
   return {
       [self](sim_master_atom, const caf::actor& m) {
@@ -442,7 +443,7 @@ class Coordinator {
   caf::actor master;
   uint64_t generation = 0;
   Duration backoff{};
-  std::minstd_rand rng{std::random_device{}()};
+  std::minstd_rand rng;
   static inline const char* name = "slave simulator";
 
   void broadcast() {
@@ -526,6 +527,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self,
   c.shared = std::move(shared);
   c.router = std::move(router);
   c.slaves = std::move(slaves);
+  c.rng.seed(c.shared->seed);
   set_safe_handlers(self, "slave simulator");
   // The slaves and the coordinator live and die together.
   for (const caf::actor& s : c.slaves) {
@@ -596,6 +598,7 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   auto shared = std::make_shared<Shared>();
   shared->opts = options;
   shared->address = Upid{"", runtime.ip(), runtime.port()}.address();
+  shared->seed = std::random_device{}();
   shared->info.set_port(runtime.port());
   options.resources.to_proto(shared->info.mutable_resources());
   shared->slaves = &r.gauge("simulator/slaves", "");
