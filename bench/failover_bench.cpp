@@ -16,7 +16,9 @@
 // re-registered = every simulated slave has had SlaveReregisteredMessage
 // from the new leader (the simulators' simulator/reregistrations) and the
 // new leader has N slaves active. --registration_only runs one master
-// without ZooKeeper and measures registration alone.
+// without ZooKeeper and measures registration alone; with --restart it then
+// kills that master and starts it again on its port (the slaves re-register
+// with their ids, as with a new leader, without an election).
 //
 // Prints a table; results are recorded in docs/benchmarks.md.
 
@@ -78,6 +80,14 @@ struct BenchFlags : FlagsBase {
         Duration::zero());
     add(&registration_only, "registration_only",
         "One master without ZooKeeper: measure registration only.", false);
+    add(&restart, "restart",
+        "With --registration_only: then kill -9 the master and start it again on its port, and "
+        "measure until every slave is re-registered with it.",
+        false);
+    add(&registration_backoff_factor, "registration_backoff_factor",
+        "The simulators' --registration_backoff_factor.",
+        std::chrono::seconds(1));
+    check("registration_backoff_factor", positive_duration());
     add(&timeout, "timeout", "How long each phase may take.", std::chrono::minutes(5));
     check("timeout", positive_duration());
     add(&work_dir, "work_dir", "Where the processes' logs go (one directory per run).",
@@ -91,6 +101,8 @@ struct BenchFlags : FlagsBase {
   int slaves_per_process;
   Duration reregister_spread;
   bool registration_only;
+  bool restart;
+  Duration registration_backoff_factor;
   Duration timeout;
   std::string work_dir;
 };
@@ -208,13 +220,14 @@ class Run {
     for (size_t left = slaves_, i = 1; left > 0; ++i) {
       size_t n = std::min(left, per);
       left -= n;
-      Try<Server> s =
-          start_server("stoa-slave-simulator",
-                       {"--master=" + master_flag, "--slaves=" + std::to_string(n),
-                        "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i),
-                        "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout),
-                        "--reregister_spread=" + format_duration(flags_.reregister_spread)},
-                       dir_ + "/simulator" + std::to_string(i) + ".log");
+      Try<Server> s = start_server(
+          "stoa-slave-simulator",
+          {"--master=" + master_flag, "--slaves=" + std::to_string(n), "--ip=127.0.0.1", "--port=0",
+           "--hostname=sim" + std::to_string(i),
+           "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout),
+           "--reregister_spread=" + format_duration(flags_.reregister_spread),
+           "--registration_backoff_factor=" + format_duration(flags_.registration_backoff_factor)},
+          dir_ + "/simulator" + std::to_string(i) + ".log");
       if (s.is_error()) {
         return Error(s.error());
       }
@@ -238,13 +251,24 @@ class Run {
     }
     row.simulator_kib_per_slave = sim_kib / static_cast<double>(slaves_);
     row.registration_messages = sum_of_simulators("simulator/registration_messages");
-    if (flags_.registration_only) {
+    if (flags_.registration_only && !flags_.restart) {
       return row;
     }
-    // The failover.
+    // The failover (or the restart of the only master).
     double reregistered_before = sum_of_simulators("simulator/reregistrations");
     Clock::time_point kill = Clock::now();
     masters_[*leader].process->kill(SIGKILL);
+    if (flags_.restart) {
+      masters_[*leader].process->wait_exit(deadline());
+      Try<Server> m = start_server("stoa-master",
+                                   {"--ip=127.0.0.1", "--port=" + std::to_string(leader_port),
+                                    "--work_dir=" + dir_ + "/master1"},
+                                   dir_ + "/master1-restarted.log");
+      if (m.is_error()) {
+        return Error(m.error());
+      }
+      masters_.push_back(std::move(*m));
+    }
     std::optional<size_t> next = await_leader(*leader);
     if (!next) {
       return Error("no new leader within --timeout after the kill");
@@ -316,6 +340,11 @@ int main(int argc, char** argv) {
     std::cout << flags.usage("stoa-bench-failover");
     return 0;
   }
+  if (flags.restart && !flags.registration_only) {
+    std::cerr << "stoa-bench-failover: --restart needs --registration_only (one master, no "
+                 "ZooKeeper)\n";
+    return 2;
+  }
   if (auto missing = missing_binaries({"stoa-master", "stoa-slave-simulator"})) {
     std::cerr << "stoa-bench-failover: " << *missing << " (set STOA_BIN_DIR)\n";
     return 1;
@@ -365,19 +394,25 @@ int main(int argc, char** argv) {
     rows.push_back(*row);
   }
   double timeout_s = std::chrono::duration<double>(flags.zk_session_timeout).count();
+  const char* next = flags.restart ? "restarted" : "election";
   std::printf(
       "| slaves | simulator processes | register all, ms | messages sent | master RSS, MiB | "
-      "master KiB/slave | simulator KiB/slave | session timeout, ms | election, ms | "
-      "all re-registered, ms | re-registered − session timeout, ms | messages sent |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+      "master KiB/slave | simulator KiB/slave | session timeout, ms | %s, ms | "
+      "all re-registered, ms | re-registered − session timeout, ms | re-registered − %s, ms | "
+      "messages sent |\n",
+      next, next);
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const Row& r : rows) {
     bool failover = r.reregistered_s >= 0;
+    bool zk = failover && !flags.restart;
     auto cell = [&](const std::string& text) { return failover ? text : std::string("—"); };
-    std::printf("| %zu | %zu | %s | %.0f | %.0f | %.1f | %.1f | %s | %s | %s | %s | %s |\n",
+    std::printf("| %zu | %zu | %s | %.0f | %.0f | %.1f | %.1f | %s | %s | %s | %s | %s | %s |\n",
                 r.slaves, r.processes, ms(r.register_s).c_str(), r.registration_messages,
                 r.master_rss_mib, r.master_kib_per_slave, r.simulator_kib_per_slave,
-                cell(ms(timeout_s)).c_str(), cell(ms(r.election_s)).c_str(),
-                cell(ms(r.reregistered_s)).c_str(), cell(ms(r.reregistered_s - timeout_s)).c_str(),
+                zk ? ms(timeout_s).c_str() : "—", cell(ms(r.election_s)).c_str(),
+                cell(ms(r.reregistered_s)).c_str(),
+                zk ? ms(r.reregistered_s - timeout_s).c_str() : "—",
+                cell(ms(r.reregistered_s - r.election_s)).c_str(),
                 cell(std::to_string(std::lround(r.reregistration_messages))).c_str());
   }
   return 0;

@@ -45,6 +45,11 @@ using sim_detector_atom =
     caf::atom_constant<caf::atom("sim_detect")>;  // the coordinator keeps its detector
 
 constexpr auto MAX_BACKOFF = std::chrono::seconds(60);
+// The coordinator tries a lost or unreachable master again after a random
+// wait of at most this, doubling to _MAX: one resolve per process, so
+// unlike the slaves' registrations there is no herd to spread.
+constexpr auto RESOLVE_BACKOFF_MIN = std::chrono::milliseconds(50);
+constexpr auto RESOLVE_BACKOFF_MAX = std::chrono::seconds(2);
 
 // What every slave of the process shares (one pointer per slave).
 struct Shared {
@@ -471,7 +476,7 @@ class Coordinator {
     leader = l.pid;
     ++generation;
     drop_master();
-    backoff = shared->opts.registration_backoff;
+    backoff = RESOLVE_BACKOFF_MIN;
     if (!leader.empty()) {
       resolve();
     }
@@ -503,7 +508,7 @@ class Coordinator {
 
   void retry_later() {
     self->delayed_send(self, random_wait(rng, backoff), sim_resolve_atom::value, generation);
-    backoff = std::min<Duration>(backoff * 2, MAX_BACKOFF);
+    backoff = std::min<Duration>(backoff * 2, RESOLVE_BACKOFF_MAX);
   }
 
   void on_down(const caf::down_msg& dm) {
@@ -513,7 +518,7 @@ class Coordinator {
       master = caf::actor{};
       broadcast();
       ++generation;
-      backoff = shared->opts.registration_backoff;
+      backoff = RESOLVE_BACKOFF_MIN;
       retry_later();
     }
   }

@@ -27,7 +27,8 @@
 // hands its handle to every slave, which then (re-)registers at once or
 // after a random wait of at most `reregister_spread` (a timer, no sleep).
 // When the master's connection breaks the slaves hold still and the
-// coordinator re-resolves with backoff until it or a new leader answers.
+// coordinator re-resolves (a random wait of at most 50 ms, doubling to 2 s:
+// one resolve per process) until it or a new leader answers.
 //
 // Counters and gauges go to the Runtime's registry (`simulator/...`, listed
 // in declare_simulator_metrics()), so GET /metrics/snapshot on the
