@@ -1,0 +1,677 @@
+// The slave simulator: the simulated slaves, the coordinator that follows
+// the leader, and how they start (slave_simulator.hpp). Flags:
+// slave_simulator_flags.cpp.
+
+#include "bench/slave_simulator.hpp"
+
+#include <algorithm>
+#include <caf/all.hpp>
+#include <map>
+#include <memory>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "actors/atoms.hpp"
+#include "actors/master_detector.hpp"
+#include "actors/messages.hpp"
+#include "actors/router.hpp"
+#include "actors/runtime.hpp"
+#include "actors/safety.hpp"
+#include "actors/upid.hpp"
+#include "common/logging.hpp"
+#include "common/task_state.hpp"
+#include "common/uuid.hpp"
+#include "common/version.hpp"
+#include "slave/slave_state.hpp"
+#include "slave/status_update_manager.hpp"
+
+namespace stoa::bench {
+
+using namespace stoa::internal;
+
+namespace {
+
+// Private to the simulator (texts no other atom uses).
+using sim_master_atom =
+    caf::atom_constant<caf::atom("sim_master")>;  // coordinator -> slave: the master
+using sim_retry_atom = caf::atom_constant<caf::atom("sim_retry")>;  // a slave's registration timer
+using sim_update_atom =
+    caf::atom_constant<caf::atom("sim_update")>;  // a slave's update retry timer
+using sim_finish_atom = caf::atom_constant<caf::atom("sim_finish")>;  // a slave's task finishes
+using sim_resolve_atom =
+    caf::atom_constant<caf::atom("sim_resolv")>;  // the coordinator resolves again
+using sim_detector_atom =
+    caf::atom_constant<caf::atom("sim_detect")>;  // the coordinator keeps its detector
+
+constexpr auto MAX_BACKOFF = std::chrono::seconds(60);
+// The coordinator tries a lost or unreachable master again after a random
+// wait of at most this, doubling to _MAX: one resolve per process, so
+// unlike the slaves' registrations there is no herd to spread.
+constexpr auto RESOLVE_BACKOFF_MIN = std::chrono::milliseconds(50);
+constexpr auto RESOLVE_BACKOFF_MAX = std::chrono::seconds(2);
+
+// What every slave of the process shares (one pointer per slave).
+struct Shared {
+  SimulatorOptions opts;
+  SlaveInfo info;       // resources and port; hostname and id per slave
+  std::string address;  // "ip:port" of this process
+  uint32_t seed = 0;    // of every slave's random waits (drawn once, in start_simulator)
+  metrics::Gauge* slaves = nullptr;
+  metrics::Gauge* registered = nullptr;
+  metrics::Gauge* tasks_running = nullptr;
+  metrics::Counter* registrations = nullptr;
+  metrics::Counter* reregistrations = nullptr;
+  metrics::Counter* registration_messages = nullptr;
+  metrics::Counter* registration_errors = nullptr;
+  metrics::Counter* pongs = nullptr;
+  metrics::Counter* tasks_launched = nullptr;
+  metrics::Counter* tasks_finished = nullptr;
+  metrics::Counter* tasks_killed = nullptr;
+  metrics::Counter* updates_sent = nullptr;
+  metrics::Counter* updates_acknowledged = nullptr;
+  metrics::Counter* dropped = nullptr;
+  metrics::Counter* shutdowns = nullptr;
+  metrics::Counter* leader_changes = nullptr;
+  metrics::Counter* resolve_failures = nullptr;
+};
+
+Duration random_wait(std::minstd_rand& rng, Duration bound) {
+  std::uniform_int_distribution<int64_t> d(0, std::max<int64_t>(1, bound.count()));
+  return Duration(d(rng));
+}
+
+// --- a simulated slave ------------------------------------------------------
+
+class SimSlave {
+ public:
+  SimSlave() = default;
+
+  caf::stateful_actor<SimSlave>* self = nullptr;
+  std::shared_ptr<const Shared> shared;
+  uint32_t index = 0;
+  std::string slave_id;
+  bool registered = false;
+  caf::actor master;
+  uint64_t registration_generation = 0;
+  Duration backoff{};
+  std::minstd_rand rng;
+  std::map<std::string, FrameworkInfo> frameworks;
+  std::map<slave::StatusUpdateManager::Key, Task> tasks;
+  slave::StatusUpdateManager updates;
+  static inline const char* name = "simulated slave";
+
+  std::string pid() const { return "slave(" + std::to_string(index) + ")@" + shared->address; }
+
+  bool from_master() {
+    const caf::strong_actor_ptr& sender = self->current_sender();
+    if (sender && master && sender->address() == master.address()) {
+      return true;
+    }
+    shared->dropped->inc();
+    return false;
+  }
+
+  void set_registered(bool now) {
+    if (now != registered) {
+      shared->registered->add(now ? 1 : -1);
+      registered = now;
+    }
+  }
+
+  // A master from the coordinator (none while it is being resolved).
+  void on_master(const caf::actor& m) {
+    set_registered(false);
+    master = m;
+    ++registration_generation;
+    backoff = shared->opts.registration_backoff;
+    if (!master) {
+      return;
+    }
+    if (!slave_id.empty() && shared->opts.reregister_spread > Duration::zero()) {
+      self->delayed_send(self, random_wait(rng, shared->opts.reregister_spread),
+                         sim_retry_atom::value, registration_generation);
+      return;
+    }
+    send_registration();
+  }
+
+  void on_retry(uint64_t generation) {
+    if (generation == registration_generation && !registered && master) {
+      send_registration();
+    }
+  }
+
+  void send_registration() {
+    SlaveInfo info = shared->info;
+    info.set_hostname(shared->opts.hostname + "-" + std::to_string(index));
+    if (slave_id.empty()) {
+      RegisterSlaveMessage m;
+      *m.mutable_slave() = std::move(info);
+      m.set_version(STOA_VERSION);
+      m.set_pid(pid());
+      self->send(master, m);
+    } else {
+      ReregisterSlaveMessage m;
+      info.mutable_id()->set_value(slave_id);
+      *m.mutable_slave() = std::move(info);
+      m.set_version(STOA_VERSION);
+      m.set_pid(pid());
+      for (const auto& [fid, f] : frameworks) {
+        *m.add_frameworks() = f;
+      }
+      for (const auto& [key, t] : tasks) {
+        *m.add_tasks() = t;
+      }
+      self->send(master, m);
+    }
+    shared->registration_messages->inc();
+    self->delayed_send(self, random_wait(rng, backoff), sim_retry_atom::value,
+                       registration_generation);
+    backoff = std::min<Duration>(backoff * 2, MAX_BACKOFF);
+  }
+
+  void on_registered(const std::string& id, bool reregistered) {
+    if (!slave_id.empty() && id != slave_id) {
+      LOG_ERROR << pid() << " was " << slave_id << " and is now registered as " << id;
+      shared->registration_errors->inc();
+    }
+    slave_id = id;
+    if (registered) {
+      return;  // the answer to a retry
+    }
+    set_registered(true);
+    (reregistered ? shared->reregistrations : shared->registrations)->inc();
+    for (const auto& key : updates.streams()) {
+      if (const StatusUpdate* u = updates.head(key)) {
+        forward(*u);
+      }
+    }
+  }
+
+  void on_ping() {
+    self->send(master, PongSlaveMessage{});
+    shared->pongs->inc();
+  }
+
+  void on_shutdown(const ShutdownMessage& m) {
+    LOG_WARNING << pid() << " told to shut down by the master: " << m.message();
+    shared->shutdowns->inc();
+    set_registered(false);
+    master = caf::actor{};
+    ++registration_generation;
+  }
+
+  // --- tasks and their status updates ---
+
+  void on_run_task(const RunTaskMessage& m) {
+    const std::string fid = m.framework_id().value();
+    const std::string tid = m.task().task_id().value();
+    slave::StatusUpdateManager::Key key{fid, tid};
+    if (tasks.count(key) != 0) {
+      return;  // a duplicate
+    }
+    FrameworkInfo& f = frameworks[fid];
+    f = m.framework();
+    *f.mutable_id() = m.framework_id();
+    Task t = slave::make_task(m.task(), fid, slave_id, TASK_STAGING);
+    t.mutable_executor_id()->set_value(tid);  // a command task's executor is named after it
+    tasks.emplace(key, std::move(t));
+    shared->tasks_launched->inc();
+    update(key, TASK_STARTING);
+    update(key, TASK_RUNNING);
+    if (shared->opts.task_duration) {
+      self->delayed_send(self, *shared->opts.task_duration, sim_finish_atom::value, fid, tid);
+    }
+  }
+
+  void on_finish(const std::string& fid, const std::string& tid) {
+    auto t = tasks.find({fid, tid});
+    if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
+      update(t->first, TASK_FINISHED);
+    }
+  }
+
+  void kill(const slave::StatusUpdateManager::Key& key) {
+    auto t = tasks.find(key);
+    if (t != tasks.end() && !is_terminal_state(t->second.state())) {
+      update(key, TASK_KILLED);
+    }
+  }
+
+  void on_kill_task(const KillTaskMessage& m) {
+    kill({m.framework_id().value(), m.task_id().value()});
+  }
+
+  void on_shutdown_framework(const ShutdownFrameworkMessage& m) {
+    std::vector<slave::StatusUpdateManager::Key> keys;
+    for (const auto& [key, t] : tasks) {
+      if (key.first == m.framework_id().value()) {
+        keys.push_back(key);
+      }
+    }
+    for (const auto& key : keys) {
+      kill(key);
+    }
+  }
+
+  void set_state(Task& t, TaskState state) {
+    bool was_running = t.state() == TASK_RUNNING;
+    t.set_state(state);
+    if (state == TASK_RUNNING && !was_running) {
+      shared->tasks_running->add(1);
+    } else if (was_running && state != TASK_RUNNING) {
+      shared->tasks_running->add(-1);
+    }
+    if (state == TASK_FINISHED) {
+      shared->tasks_finished->inc();
+    } else if (state == TASK_KILLED) {
+      shared->tasks_killed->inc();
+    }
+  }
+
+  void update(const slave::StatusUpdateManager::Key& key, TaskState state) {
+    Task& t = tasks.at(key);
+    StatusUpdate u;
+    u.mutable_framework_id()->set_value(key.first);
+    *u.mutable_executor_id() = t.executor_id();
+    u.mutable_slave_id()->set_value(slave_id);
+    std::string uuid = random_uuid_bytes();
+    TaskStatus* s = u.mutable_status();
+    *s->mutable_task_id() = t.task_id();
+    s->set_state(state);
+    s->set_source(TaskStatus::SOURCE_EXECUTOR);
+    s->set_timestamp(now_seconds());
+    s->mutable_slave_id()->set_value(slave_id);
+    s->set_uuid(uuid);
+    u.set_timestamp(s->timestamp());
+    u.set_uuid(uuid);
+    set_state(t, state);
+    *t.add_statuses() = *s;
+    if (updates.update(u)) {
+      forward(u);
+    }
+  }
+
+  void send_update(const StatusUpdate& u) {
+    StatusUpdateMessage m;
+    *m.mutable_update() = u;
+    m.set_pid(pid());
+    auto t = tasks.find({u.framework_id().value(), u.status().task_id().value()});
+    if (t != tasks.end()) {
+      m.mutable_update()->set_latest_state(t->second.state());
+    }
+    self->send(master, m);
+    shared->updates_sent->inc();
+  }
+
+  void forward(const StatusUpdate& u) {
+    if (!registered || !master) {
+      return;  // re-sent on (re-)registration
+    }
+    send_update(u);
+    auto interval = std::chrono::nanoseconds(slave::STATUS_UPDATE_RETRY_INTERVAL_MIN);
+    self->delayed_send(self, interval, sim_update_atom::value, u.framework_id().value(),
+                       u.status().task_id().value(), u.uuid(),
+                       static_cast<int64_t>(interval.count()));
+  }
+
+  void on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid,
+                       int64_t interval_ns) {
+    const StatusUpdate* head = updates.head({fid, tid});
+    if (head == nullptr || head->uuid() != uuid || !registered || !master) {
+      return;
+    }
+    send_update(*head);
+    auto next = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(interval_ns * 2),
+                                                   slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
+    self->delayed_send(self, next, sim_update_atom::value, fid, tid, uuid,
+                       static_cast<int64_t>(next.count()));
+  }
+
+  void on_acknowledgement(const StatusUpdateAcknowledgementMessage& m) {
+    bool matched = false;
+    slave::StatusUpdateManager::Key key{m.framework_id().value(), m.task_id().value()};
+    std::optional<StatusUpdate> next =
+        updates.acknowledge(key.first, key.second, m.uuid(), &matched);
+    if (!matched) {
+      return;
+    }
+    shared->updates_acknowledged->inc();
+    if (next) {
+      forward(*next);
+    }
+    if (updates.done(key)) {
+      tasks.erase(key);
+      auto more = tasks.lower_bound({key.first, ""});
+      if (more == tasks.end() || more->first.first != key.first) {
+        frameworks.erase(key.first);
+      }
+    }
+  }
+};
+
+bool from_self(caf::stateful_actor<SimSlave>* self) {
+  if (self->current_sender() == self->ctrl()) {
+    return true;
+  }
+  self->state.shared->dropped->inc();
+  return false;
+}
+
+caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
+                              std::shared_ptr<const Shared> shared, uint32_t index) {
+  SimSlave& s = self->state;
+  s.self = self;
+  s.shared = std::move(shared);
+  s.index = index;
+  s.rng.seed(s.shared->seed ^ (index * 2654435761u));
+  set_safe_handlers(self, "simulated slave");
+  return {
+      [self](sim_master_atom, const caf::actor& m) {
+        // Only the coordinator, an actor of this process, tells it.
+        if (self->current_sender() && self->current_sender()->node() == self->node()) {
+          self->state.on_master(m);
+        }
+      },
+      [self](sim_retry_atom, uint64_t generation) {
+        if (from_self(self)) {
+          self->state.on_retry(generation);
+        }
+      },
+      [self](sim_update_atom, const std::string& fid, const std::string& tid,
+             const std::string& uuid, int64_t interval_ns) {
+        if (from_self(self)) {
+          self->state.on_update_retry(fid, tid, uuid, interval_ns);
+        }
+      },
+      [self](sim_finish_atom, const std::string& fid, const std::string& tid) {
+        if (from_self(self)) {
+          self->state.on_finish(fid, tid);
+        }
+      },
+      [self](SlaveRegisteredMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_registered(m.slave_id().value(), false);
+        }
+      },
+      [self](SlaveReregisteredMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_registered(m.slave_id().value(), true);
+        }
+      },
+      [self](PingSlaveMessage&) {
+        if (self->state.from_master()) {
+          self->state.on_ping();
+        }
+      },
+      [self](RunTaskMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_run_task(m);
+        }
+      },
+      [self](KillTaskMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_kill_task(m);
+        }
+      },
+      [self](ShutdownFrameworkMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_shutdown_framework(m);
+        }
+      },
+      [self](StatusUpdateAcknowledgementMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_acknowledgement(m);
+        }
+      },
+      [self](ShutdownMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_shutdown(m);
+        }
+      },
+  };
+}
+
+// --- the coordinator ----------------------------------------------------------
+
+class Coordinator {
+ public:
+  Coordinator() = default;
+
+  caf::stateful_actor<Coordinator>* self = nullptr;
+  std::shared_ptr<const Shared> shared;
+  caf::actor router;
+  caf::actor detector;
+  std::vector<caf::actor> slaves;
+  std::string leader;  // the leader's UPID; empty = none
+  caf::actor master;
+  uint64_t generation = 0;
+  Duration backoff{};
+  std::minstd_rand rng;
+  static inline const char* name = "slave simulator";
+
+  void broadcast() {
+    for (const caf::actor& s : slaves) {
+      self->send(s, sim_master_atom::value, master);
+    }
+  }
+
+  void drop_master() {
+    if (master) {
+      self->demonitor(master);
+      master = caf::actor{};
+      broadcast();
+    }
+  }
+
+  void on_leader(const detector::Leader& l) {
+    if (l.pid == leader && master) {
+      return;
+    }
+    if (l.pid != leader) {
+      LOG_INFO << "The leading master is now " << (l.pid.empty() ? std::string("none") : l.pid);
+      shared->leader_changes->inc();
+    }
+    leader = l.pid;
+    ++generation;
+    drop_master();
+    backoff = RESOLVE_BACKOFF_MIN;
+    if (!leader.empty()) {
+      resolve();
+    }
+  }
+
+  void resolve() {
+    uint64_t g = generation;
+    self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, leader)
+        .then(
+            [this, g](const caf::actor& m) {
+              if (g != generation) {
+                return;
+              }
+              master = m;
+              self->monitor(master);
+              LOG_INFO << "Reached " << leader << "; " << slaves.size() << " slaves (re-)register";
+              broadcast();
+            },
+            [this, g](caf::error& e) {
+              if (g != generation) {
+                return;
+              }
+              shared->resolve_failures->inc();
+              LOG_WARNING << "Cannot reach " << leader << ": " << self->system().render(e)
+                          << "; retrying";
+              retry_later();
+            });
+  }
+
+  void retry_later() {
+    self->delayed_send(self, random_wait(rng, backoff), sim_resolve_atom::value, generation);
+    backoff = std::min<Duration>(backoff * 2, RESOLVE_BACKOFF_MAX);
+  }
+
+  void on_down(const caf::down_msg& dm) {
+    if (master && dm.source == master.address()) {
+      LOG_WARNING << "Lost the master " << leader
+                  << "; reaching it again until a new leader is known";
+      master = caf::actor{};
+      broadcast();
+      ++generation;
+      backoff = RESOLVE_BACKOFF_MIN;
+      retry_later();
+    }
+  }
+};
+
+caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self,
+                                std::shared_ptr<const Shared> shared, caf::actor router,
+                                std::vector<caf::actor> slaves) {
+  Coordinator& c = self->state;
+  c.self = self;
+  c.shared = std::move(shared);
+  c.router = std::move(router);
+  c.slaves = std::move(slaves);
+  c.rng.seed(c.shared->seed);
+  set_safe_handlers(self, "slave simulator");
+  // The slaves and the coordinator live and die together.
+  for (const caf::actor& s : c.slaves) {
+    self->link_to(s);
+  }
+  self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
+  auto local = [self] {
+    return self->current_sender() && self->current_sender()->node() == self->node();
+  };
+  return {
+      [self, local](detector::leader_atom, const detector::Leader& l) {
+        if (local()) {
+          self->state.on_leader(l);
+        }
+      },
+      [self, local](sim_detector_atom, const caf::actor& d) {
+        if (local()) {
+          self->state.detector = d;
+          self->link_to(d);
+        }
+      },
+      [self](sim_resolve_atom, uint64_t generation) {
+        if (self->current_sender() == self->ctrl() && generation == self->state.generation &&
+            !self->state.leader.empty() && !self->state.master) {
+          self->state.resolve();
+        }
+      },
+  };
+}
+
+}  // namespace
+
+// --- start ------------------------------------------------------------------------
+
+void declare_simulator_metrics(metrics::Registry& r) {
+  r.gauge("simulator/slaves", "Simulated slaves in this process");
+  r.gauge("simulator/slaves_registered", "Simulated slaves registered with the current leader");
+  r.gauge("simulator/tasks_running", "Tasks of the simulated slaves in TASK_RUNNING");
+  r.counter("simulator/registrations", "SlaveRegisteredMessages that registered a simulated slave");
+  r.counter("simulator/reregistrations",
+            "SlaveReregisteredMessages that re-registered a simulated slave");
+  r.counter("simulator/registration_messages",
+            "Register and re-register messages sent, retries included");
+  r.counter("simulator/registration_errors",
+            "Registrations that gave a simulated slave a different id");
+  r.counter("simulator/pongs", "Pongs sent");
+  r.counter("simulator/tasks_launched", "RunTaskMessages accepted");
+  r.counter("simulator/tasks_finished", "Tasks that reported TASK_FINISHED");
+  r.counter("simulator/tasks_killed", "Tasks that reported TASK_KILLED");
+  r.counter("simulator/status_updates_sent", "Status update messages sent, retries included");
+  r.counter("simulator/status_updates_acknowledged", "Status updates the master acknowledged");
+  r.counter("simulator/dropped_messages",
+            "Messages dropped: not from the current master, or a foreign timer");
+  r.counter("simulator/shutdowns", "ShutdownMessages the master sent to a simulated slave");
+  r.counter("simulator/leader_changes", "Leaders the detector reported");
+  r.counter("simulator/resolve_failures", "Failed attempts to reach the leading master");
+}
+
+Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
+  if (options.slaves == 0) {
+    return Error("a simulator needs at least one slave");
+  }
+  if (auto why = check_master(options.master)) {
+    return Error("Invalid master '" + options.master + "': " + *why);
+  }
+  metrics::Registry& r = runtime.metrics();
+  declare_simulator_metrics(r);
+  auto shared = std::make_shared<Shared>();
+  shared->opts = options;
+  shared->address = Upid{"", runtime.ip(), runtime.port()}.address();
+  shared->seed = std::random_device{}();
+  shared->info.set_port(runtime.port());
+  options.resources.to_proto(shared->info.mutable_resources());
+  shared->slaves = &r.gauge("simulator/slaves", "");
+  shared->registered = &r.gauge("simulator/slaves_registered", "");
+  shared->tasks_running = &r.gauge("simulator/tasks_running", "");
+  shared->registrations = &r.counter("simulator/registrations", "");
+  shared->reregistrations = &r.counter("simulator/reregistrations", "");
+  shared->registration_messages = &r.counter("simulator/registration_messages", "");
+  shared->registration_errors = &r.counter("simulator/registration_errors", "");
+  shared->pongs = &r.counter("simulator/pongs", "");
+  shared->tasks_launched = &r.counter("simulator/tasks_launched", "");
+  shared->tasks_finished = &r.counter("simulator/tasks_finished", "");
+  shared->tasks_killed = &r.counter("simulator/tasks_killed", "");
+  shared->updates_sent = &r.counter("simulator/status_updates_sent", "");
+  shared->updates_acknowledged = &r.counter("simulator/status_updates_acknowledged", "");
+  shared->dropped = &r.counter("simulator/dropped_messages", "");
+  shared->shutdowns = &r.counter("simulator/shutdowns", "");
+  shared->leader_changes = &r.counter("simulator/leader_changes", "");
+  shared->resolve_failures = &r.counter("simulator/resolve_failures", "");
+  shared->slaves->add(static_cast<double>(options.slaves));
+
+  caf::actor_system& sys = runtime.system();
+  std::vector<caf::actor> slaves;
+  slaves.reserve(options.slaves);
+  for (size_t i = 1; i <= options.slaves; ++i) {
+    slaves.push_back(sys.spawn(sim_slave_actor, std::shared_ptr<const Shared>(shared),
+                               static_cast<uint32_t>(i)));
+  }
+  // Named in the router (so `slave(i)@ip:port` resolves), not supervised
+  // one by one: each is linked to the coordinator, which is.
+  {
+    caf::scoped_actor self{sys};
+    for (size_t i = 0; i < slaves.size(); ++i) {
+      self->request(runtime.router(), ROUTER_STEP_TIMEOUT, register_atom_v,
+                    "slave(" + std::to_string(i + 1) + ")", slaves[i])
+          .receive([] {},
+                   [&](caf::error& e) {
+                     LOG_ERROR << "Cannot name slave(" << i + 1 << "): " << sys.render(e);
+                   });
+    }
+  }
+  caf::actor coordinator = sys.spawn(coordinator_actor, std::shared_ptr<const Shared>(shared),
+                                     runtime.router(), std::move(slaves));
+  runtime.register_actor("simulator", coordinator);
+#ifdef STOA_HAVE_MASTER_DETECTOR
+  detector::Options d;
+  d.master = options.master;
+  d.subscriber = coordinator;
+  d.session_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.zk_session_timeout);
+  Try<caf::actor> det = detector::spawn_detector(sys, d);
+  if (det.is_error()) {
+    stop_actor(sys, coordinator);
+    return Error(det.error());
+  }
+  caf::scoped_actor self{sys};
+  self->send(coordinator, sim_detector_atom::value, *det);
+#else
+  // A fixed master (check_master refused anything else): the detector's
+  // one report, made here.
+  Try<Upid> upid = parse_master_address(options.master);
+  detector::Leader leader;
+  leader.pid = upid->str();
+  leader.contenders = 1;
+  caf::scoped_actor self{sys};
+  self->send(coordinator, detector::leader_atom_v, leader);
+#endif
+  return coordinator;
+}
+
+}  // namespace stoa::bench

@@ -1,0 +1,38 @@
+// stoa-slave-simulator: N simulated slaves in one process, speaking the real
+// slave protocol to the master (bench/slave_simulator.hpp).
+//
+//   stoa-slave-simulator --master=127.0.0.1:5050 --slaves=1000 [--ip=127.0.0.1] [--port=0]
+//
+// GET /metrics/snapshot on its port shows simulator/slaves_registered.
+
+#include <caf/all.hpp>
+
+#include "actors/daemon.hpp"
+#include "bench/slave_simulator.hpp"
+#include "common/logging.hpp"
+
+int main(int argc, char** argv) {
+  using namespace stoa;
+  const daemon::Program program{"stoa-slave-simulator"};
+  bench::SimulatorFlags flags;
+  if (std::optional<int> done = daemon::load_flags(program, flags, argc, argv)) {
+    return *done;
+  }
+  Try<bench::SimulatorOptions> options = bench::simulator_options(flags);
+  if (options.is_error()) {
+    return daemon::bad_flags(program, flags, options.error());
+  }
+  return daemon::run_daemon(program, argv[0], flags, daemon::daemon_options(program, flags),
+                            [&](Runtime& rt) -> std::optional<Error> {
+                              Try<caf::actor> simulator = bench::start_simulator(rt, *options);
+                              if (simulator.is_error()) {
+                                return Error(simulator.error());
+                              }
+                              LOG_INFO << "Stoa slave simulator listening on http://" << rt.ip()
+                                       << ":" << rt.port() << " (actor port " << rt.actor_port()
+                                       << ") with " << options->slaves << " slaves of "
+                                       << options->resources.to_string() << " following "
+                                       << options->master;
+                              return std::nullopt;
+                            });
+}

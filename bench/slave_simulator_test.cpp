@@ -1,0 +1,376 @@
+// The slave simulator against the real master: each in its own Runtime (so
+// every message crosses CAF's network layer, as between processes), with a
+// framework actor speaking the scheduler Calls in the master's Runtime.
+// Real time, short timers, every wait a poll with a deadline.
+
+#include "bench/slave_simulator.hpp"
+
+#include <gtest/gtest.h>
+#include <picojson.h>
+
+#include <caf/all.hpp>
+#include <mutex>
+#include <set>
+
+#include "actors/atoms.hpp"
+#include "actors/master_detector.hpp"
+#include "actors/messages.hpp"
+#include "actors/runtime.hpp"
+#include "common/task_state.hpp"
+#include "master/master.hpp"
+#include "tests/poll.hpp"
+
+namespace stoa::bench {
+namespace {
+
+using namespace std::chrono_literals;
+using scheduler::Call;
+using scheduler::Event;
+using tests::deadline_in;
+using tests::poll_until;
+
+constexpr auto WAIT = std::chrono::seconds(20);  // generous: the machine is shared
+
+RuntimeOptions runtime_options(uint16_t port = 0) {
+  RuntimeOptions o;
+  o.port = port;
+  o.max_threads = 2;
+  o.on_component_failure = [](const std::string& what) { ADD_FAILURE() << what << " failed"; };
+  return o;
+}
+
+// A master in its own Runtime.
+struct MasterProcess {
+  std::unique_ptr<Runtime> rt;
+  caf::actor master;
+
+  static std::unique_ptr<MasterProcess> start(uint16_t port = 0) {
+    auto m = std::make_unique<MasterProcess>();
+    Try<std::unique_ptr<Runtime>> rt = Runtime::start(runtime_options(port));
+    EXPECT_TRUE(rt.is_some()) << rt.error();
+    if (rt.is_error()) {
+      return nullptr;
+    }
+    m->rt = std::move(*rt);
+    master::MasterOptions opts;
+    const char* argv[] = {"stoa-master", "--allocation_interval=50ms",
+                          "--slave_ping_timeout=100ms"};
+    EXPECT_FALSE(opts.flags.load(3, argv, {}));
+    opts.upid = m->rt->upid("master");
+    opts.hostname = "localhost";
+    opts.metrics = &m->rt->metrics();
+    Try<caf::actor> a = master::spawn_master(m->rt->system(), opts);
+    EXPECT_TRUE(a.is_some()) << a.error();
+    if (a.is_error()) {
+      return nullptr;
+    }
+    m->master = *a;
+    m->rt->register_actor("master", m->master);
+    return m;
+  }
+
+  std::string address() const { return rt->ip() + ":" + std::to_string(rt->port()); }
+  double metric(const std::string& name) const { return rt->metrics().value(name).value_or(-1); }
+
+  picojson::value state() {
+    caf::scoped_actor self{rt->system()};
+    picojson::value v;
+    self->request(master, 10s, state_atom_v, std::string("state"),
+                  std::map<std::string, std::string>{})
+        .receive([&](int, std::string& body) { picojson::parse(v, body); },
+                 [&](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    return v;
+  }
+
+  // Slave id -> pid, from /master/state.
+  std::map<std::string, std::string> slaves() {
+    std::map<std::string, std::string> out;
+    picojson::value s = state();
+    if (s.get("slaves").is<picojson::array>()) {
+      for (const picojson::value& slave : s.get("slaves").get<picojson::array>()) {
+        out[slave.get("id").to_str()] = slave.get("pid").to_str();
+      }
+    }
+    return out;
+  }
+};
+
+// A simulator in its own Runtime.
+struct SimulatorProcess {
+  std::unique_ptr<Runtime> rt;
+  caf::actor coordinator;
+
+  static std::unique_ptr<SimulatorProcess> start(SimulatorOptions opts) {
+    auto s = std::make_unique<SimulatorProcess>();
+    Try<std::unique_ptr<Runtime>> rt = Runtime::start(runtime_options());
+    EXPECT_TRUE(rt.is_some()) << rt.error();
+    if (rt.is_error()) {
+      return nullptr;
+    }
+    s->rt = std::move(*rt);
+    Try<caf::actor> c = start_simulator(*s->rt, std::move(opts));
+    EXPECT_TRUE(c.is_some()) << c.error();
+    if (c.is_error()) {
+      return nullptr;
+    }
+    s->coordinator = *c;
+    return s;
+  }
+
+  double metric(const std::string& name) const { return rt->metrics().value(name).value_or(-1); }
+};
+
+SimulatorOptions options(const std::string& master, size_t slaves) {
+  SimulatorOptions o;
+  o.master = master;
+  o.slaves = slaves;
+  o.resources = *Resources::parse(DEFAULT_SIMULATED_RESOURCES);
+  o.registration_backoff = 50ms;
+  return o;
+}
+
+// What the framework saw.
+struct Seen {
+  std::mutex mu;
+  std::map<std::string, std::vector<TaskState>> updates;  // task id -> states in order
+  size_t launched = 0;
+
+  size_t count(TaskState state) {
+    std::lock_guard<std::mutex> lock(mu);
+    size_t n = 0;
+    for (const auto& [tid, states] : updates) {
+      n += static_cast<size_t>(std::count(states.begin(), states.end(), state));
+    }
+    return n;
+  }
+};
+
+// A framework that launches one `cpus:1;mem:128` task per offer until it
+// has launched `tasks`, declines the rest and acknowledges every update.
+caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t tasks,
+                        std::shared_ptr<Seen> seen) {
+  auto fid = std::make_shared<std::string>();
+  auto call = [=](Call c) {
+    c.mutable_framework_id()->set_value(*fid);
+    self->send(master, std::move(c));
+  };
+  return {
+      [=](Event& e) {
+        if (e.type() == Event::SUBSCRIBED) {
+          *fid = e.subscribed().framework_id().value();
+        } else if (e.type() == Event::OFFERS) {
+          for (const Offer& o : e.offers().offers()) {
+            Call c;
+            size_t n = 0;
+            {
+              std::lock_guard<std::mutex> lock(seen->mu);
+              n = seen->launched < tasks ? ++seen->launched : 0;
+            }
+            if (n == 0) {
+              c.set_type(Call::DECLINE);
+              *c.mutable_decline()->add_offer_ids() = o.id();
+            } else {
+              c.set_type(Call::ACCEPT);
+              *c.mutable_accept()->add_offer_ids() = o.id();
+              Offer::Operation* op = c.mutable_accept()->add_operations();
+              op->set_type(Offer::Operation::LAUNCH);
+              TaskInfo* t = op->mutable_launch()->add_task_infos();
+              t->set_name("t");
+              t->mutable_task_id()->set_value("task-" + std::to_string(n));
+              *t->mutable_slave_id() = o.slave_id();
+              t->mutable_command()->set_value("true");
+              Resources::parse("cpus:1;mem:128")->to_proto(t->mutable_resources());
+            }
+            call(std::move(c));
+          }
+        } else if (e.type() == Event::UPDATE) {
+          const TaskStatus& s = e.update().status();
+          {
+            std::lock_guard<std::mutex> lock(seen->mu);
+            seen->updates[s.task_id().value()].push_back(s.state());
+          }
+          if (!s.uuid().empty()) {
+            Call c;
+            c.set_type(Call::ACKNOWLEDGE);
+            *c.mutable_acknowledge()->mutable_slave_id() = s.slave_id();
+            *c.mutable_acknowledge()->mutable_task_id() = s.task_id();
+            c.mutable_acknowledge()->set_uuid(s.uuid());
+            call(std::move(c));
+          }
+        }
+      },
+  };
+}
+
+void subscribe(MasterProcess& m, size_t tasks, const std::shared_ptr<Seen>& seen) {
+  caf::actor f = m.rt->system().spawn(framework, m.master, tasks, seen);
+  Call c;
+  c.set_type(Call::SUBSCRIBE);
+  FrameworkInfo* info = c.mutable_subscribe()->mutable_framework_info();
+  info->set_name("simulator-test");
+  info->set_user("nobody");
+  info->set_role("*");
+  c.mutable_subscribe()->set_pid("scheduler-test@" + m.address());
+  caf::send_as(f, m.master, c);
+}
+
+TEST(SlaveSimulatorTest, SlavesRegisterUnderTheirNamesAndAnswerPings) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  auto sim = SimulatorProcess::start(options(m->address(), 25));
+  ASSERT_TRUE(sim);
+  EXPECT_TRUE(
+      poll_until([&] { return m->metric("master/slave_registrations") == 25; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 25; },
+                         deadline_in(WAIT)));
+  EXPECT_EQ(sim->metric("simulator/registrations"), 25);
+  // One slave per name, each under its own id.
+  std::map<std::string, std::string> slaves = m->slaves();
+  std::set<std::string> pids;
+  for (const auto& [id, pid] : slaves) {
+    pids.insert(pid);
+  }
+  EXPECT_EQ(slaves.size(), 25u);
+  EXPECT_EQ(pids.size(), 25u);
+  std::string address = sim->rt->ip() + ":" + std::to_string(sim->rt->port());
+  EXPECT_EQ(pids.count("slave(1)@" + address), 1u);
+  EXPECT_EQ(pids.count("slave(25)@" + address), 1u);
+  // Every slave keeps answering the master's pings (every 100 ms here).
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/pongs") >= 100; }, deadline_in(WAIT)));
+  EXPECT_EQ(m->metric("master/slave_removals"), 0);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+TEST(SlaveSimulatorTest, TasksRunAndFinishWithAcknowledgedUpdates) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  SimulatorOptions o = options(m->address(), 2);
+  o.task_duration = 50ms;
+  auto sim = SimulatorProcess::start(o);
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 2; },
+                         deadline_in(WAIT)));
+  auto seen = std::make_shared<Seen>();
+  subscribe(*m, 6, seen);
+  EXPECT_TRUE(poll_until([&] { return seen->count(TASK_FINISHED) == 6; }, deadline_in(WAIT)));
+  // Each update once, in order, each acknowledged; then the slaves forget the task.
+  {
+    std::lock_guard<std::mutex> lock(seen->mu);
+    EXPECT_EQ(seen->updates.size(), 6u);
+    for (const auto& [tid, states] : seen->updates) {
+      EXPECT_EQ(states, (std::vector<TaskState>{TASK_STARTING, TASK_RUNNING, TASK_FINISHED}))
+          << tid;
+    }
+  }
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/status_updates_acknowledged") == 18; },
+                         deadline_in(WAIT)));
+  EXPECT_EQ(sim->metric("simulator/tasks_launched"), 6);
+  EXPECT_EQ(sim->metric("simulator/tasks_finished"), 6);
+  EXPECT_EQ(sim->metric("simulator/tasks_running"), 0);
+  EXPECT_EQ(m->metric("master/tasks_finished"), 6);
+  EXPECT_EQ(m->metric("master/invariant_violations"), 0);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+TEST(SlaveSimulatorTest, SlavesFollowANewLeaderWithTheirIdsAndTasksAndIgnoreTheOldOne) {
+  auto a = MasterProcess::start();
+  auto b = MasterProcess::start();
+  ASSERT_TRUE(a && b);
+  auto sim = SimulatorProcess::start(options(a->address(), 10));
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(
+      poll_until([&] { return a->metric("master/slave_registrations") == 10; }, deadline_in(WAIT)));
+  auto seen = std::make_shared<Seen>();
+  subscribe(*a, 3, seen);  // tasks run until killed
+  ASSERT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) == 3; }, deadline_in(WAIT)));
+  std::map<std::string, std::string> before = a->slaves();
+  // The detector's report of a new leader.
+  detector::Leader leader;
+  leader.pid = "master@" + b->address();
+  {
+    caf::scoped_actor self{sim->rt->system()};
+    self->send(sim->coordinator, detector::leader_atom_v, leader);
+  }
+  // Each slave counts its re-registration once; a retry may cross the
+  // answer, and the master counts every re-registration message.
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/reregistrations") == 10; },
+                         deadline_in(WAIT)));
+  EXPECT_EQ(sim->metric("simulator/slaves_registered"), 10);
+  EXPECT_GE(b->metric("master/slave_reregistrations"), 10);
+  EXPECT_EQ(b->metric("master/slave_registrations"), 0);
+  EXPECT_EQ(b->slaves(), before);
+  // The new leader learned the running tasks from the re-registrations.
+  picojson::value state = b->state();
+  size_t running = 0;
+  for (const picojson::value& f : state.get("frameworks").get<picojson::array>()) {
+    for (const picojson::value& t : f.get("tasks").get<picojson::array>()) {
+      running += t.get("state").to_str() == "TASK_RUNNING" ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(running, 3u);
+  // The old leader's pings are dropped, not answered.
+  double dropped = sim->metric("simulator/dropped_messages");
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/dropped_messages") >= dropped + 20; },
+                         deadline_in(WAIT)));
+  sim->rt->shutdown();
+  a->rt->shutdown();
+  b->rt->shutdown();
+}
+
+TEST(SlaveSimulatorTest, SlavesReregisterWhenTheirMasterComesBackOnItsPort) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  uint16_t port = m->rt->port();
+  auto sim = SimulatorProcess::start(options(m->address(), 10));
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(
+      poll_until([&] { return m->metric("master/slave_registrations") == 10; }, deadline_in(WAIT)));
+  std::map<std::string, std::string> before = m->slaves();
+  m->rt->shutdown();
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 0; },
+                         deadline_in(WAIT)));
+  m = MasterProcess::start(port);
+  ASSERT_TRUE(m);
+  // A retry may cross the answer: the master counts every re-registration message.
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/reregistrations") == 10; },
+                         deadline_in(WAIT)));
+  EXPECT_EQ(sim->metric("simulator/slaves_registered"), 10);
+  EXPECT_GE(m->metric("master/slave_reregistrations"), 10);
+  EXPECT_EQ(m->metric("master/slave_registrations"), 0);
+  EXPECT_EQ(m->slaves(), before);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+std::string flags_error(std::vector<const char*> argv) {
+  SimulatorFlags flags;
+  argv.insert(argv.begin(), "stoa-slave-simulator");
+  if (std::optional<Error> e = flags.load(static_cast<int>(argv.size()), argv.data(), {})) {
+    return e->message;
+  }
+  Try<SimulatorOptions> o = simulator_options(flags);
+  return o.is_error() ? o.error() : "";
+}
+
+TEST(SlaveSimulatorTest, BadFlagsAreRefusedNamingTheValue) {
+  EXPECT_EQ(flags_error({"--master=127.0.0.1:5050", "--slaves=3", "--task_duration=2secs"}), "");
+  EXPECT_NE(flags_error({"--slaves=3"}).find("--master"), std::string::npos);
+  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--slaves=0"}).find("'0'"), std::string::npos);
+  EXPECT_NE(flags_error({"--master=nohost"}).find("'nohost'"), std::string::npos);
+  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--task_duration=5"}).find("'5'"),
+            std::string::npos);
+  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--resources=cpus:-1"}).find("'cpus:-1'"),
+            std::string::npos);
+  SimulatorOptions zero = options("127.0.0.1:1", 0);
+  auto rt = Runtime::start(runtime_options());
+  ASSERT_TRUE(rt.is_some());
+  Try<caf::actor> none = start_simulator(**rt, zero);
+  ASSERT_TRUE(none.is_error());
+  EXPECT_NE(none.error().find("at least one slave"), std::string::npos);
+  (*rt)->shutdown();
+}
+
+}  // namespace
+}  // namespace stoa::bench
