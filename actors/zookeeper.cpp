@@ -188,7 +188,7 @@ caf::error make_zk_error(const std::string& op, const std::string& path, int rc)
 // The actor.
 
 // Private messages from the C client's threads to the actor.
-using done_atom = caf::atom_constant<caf::atom("zk_done")>;    // (done, id, rc, value, children)
+using done_atom = caf::atom_constant<caf::atom("zk_done")>;    // (done, id, rc, value, children, version)
 using event_atom = caf::atom_constant<caf::atom("zk_event")>;  // (event, id, type, state)
 // The actor's own timer: (expiry, disconnection number), a session timeout
 // after a disconnection.
@@ -210,17 +210,23 @@ void post(const void* data, caf::message msg) {
   }
 }
 
-void post_done(const void* data, int rc, std::string value, std::vector<std::string> children) {
+void post_done(const void* data, int rc, std::string value, std::vector<std::string> children,
+               int version = -1) {
   uint64_t id = static_cast<const Route*>(data)->id;
-  post(data, caf::make_message(done_atom::value, id, rc, std::move(value), std::move(children)));
+  post(data, caf::make_message(done_atom::value, id, rc, std::move(value), std::move(children), version));
 }
 
 void on_string_done(int rc, const char* value, const void* data) {
   post_done(data, rc, value != nullptr ? value : "", {});
 }
 
-void on_data_done(int rc, const char* value, int len, const struct Stat*, const void* data) {
-  post_done(data, rc, value != nullptr && len > 0 ? std::string(value, static_cast<size_t>(len)) : "", {});
+void on_data_done(int rc, const char* value, int len, const struct Stat* stat, const void* data) {
+  post_done(data, rc, value != nullptr && len > 0 ? std::string(value, static_cast<size_t>(len)) : "", {},
+            stat != nullptr ? stat->version : -1);
+}
+
+void on_set_done(int rc, const struct Stat* stat, const void* data) {
+  post_done(data, rc, "", {}, stat != nullptr ? stat->version : -1);
 }
 
 void on_strings_done(int rc, const struct String_vector* strings, const struct Stat*, const void* data) {
@@ -242,12 +248,14 @@ void on_watch(zhandle_t*, int type, int state, const char*, void* ctx) {
   post(ctx, caf::make_message(event_atom::value, id, type, state));
 }
 
-enum class Op { create, get, children, remove, exists };
+enum class Op { create, get, get_version, set, children, remove, exists };
 
 const char* op_name(Op op) {
   switch (op) {
     case Op::create: return "create";
     case Op::get: return "get";
+    case Op::get_version: return "get";
+    case Op::set: return "set";
     case Op::children: return "get_children";
     case Op::remove: return "delete";
     case Op::exists: return "exists";
@@ -331,7 +339,8 @@ caf::response_promise issue(client_actor* self, Op op, const std::string& path, 
   return promise;
 }
 
-void on_done(client_actor* self, uint64_t id, int rc, std::string value, std::vector<std::string> children) {
+void on_done(client_actor* self, uint64_t id, int rc, std::string value, std::vector<std::string> children,
+             int version) {
   auto& st = self->state;
   st.routes.erase(id);
   auto it = st.pending.find(id);
@@ -353,6 +362,10 @@ void on_done(client_actor* self, uint64_t id, int rc, std::string value, std::ve
     p.promise.deliver(std::move(children));
   } else if (p.op == Op::remove) {
     p.promise.deliver(true);
+  } else if (p.op == Op::get_version) {
+    p.promise.deliver(std::move(value), version);
+  } else if (p.op == Op::set) {
+    p.promise.deliver(version);
   } else {
     p.promise.deliver(std::move(value));
   }
@@ -472,6 +485,17 @@ caf::behavior client(client_actor* self, ClientOptions options) {
           return zoo_aget(self->state.zh, path.c_str(), 0, on_data_done, route);
         });
       },
+      [self](get_version_atom, const std::string& path) {
+        return issue(self, Op::get_version, path, [&](const void* route) {
+          return zoo_aget(self->state.zh, path.c_str(), 0, on_data_done, route);
+        });
+      },
+      [self](set_atom, const std::string& path, const std::string& data, int version) {
+        return issue(self, Op::set, path, [&](const void* route) {
+          return zoo_aset(self->state.zh, path.c_str(), data.data(), static_cast<int>(data.size()), version,
+                          on_set_done, route);
+        });
+      },
       [self](children_atom, const std::string& path) {
         return issue(self, Op::children, path, [&](const void* route) {
           return zoo_aget_children2(self->state.zh, path.c_str(), 0, on_strings_done, route);
@@ -520,8 +544,9 @@ caf::behavior client(client_actor* self, ClientOptions options) {
         self->quit();
         return true;
       },
-      [self](done_atom, uint64_t id, int rc, std::string& value, std::vector<std::string>& children) {
-        on_done(self, id, rc, std::move(value), std::move(children));
+      [self](done_atom, uint64_t id, int rc, std::string& value, std::vector<std::string>& children,
+             int version) {
+        on_done(self, id, rc, std::move(value), std::move(children), version);
       },
       [self](event_atom, uint64_t id, int type, int state) { on_event(self, id, type, state); },
       [self](expiry_atom, uint64_t disconnection) { on_local_expiry(self, disconnection); },

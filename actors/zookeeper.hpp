@@ -15,6 +15,11 @@
 //   (create_atom, path, data, int mode) -> std::string: the created path
 //       (with its 10-digit suffix when `mode` has SEQUENTIAL);
 //   (get_atom, path) -> std::string: the node's data;
+//   (get_version_atom, path) -> (std::string data, int version): the node's
+//       data and its data version (0 when created, +1 per set);
+//   (set_atom, path, data, int version) -> int: sets the node's data if its
+//       version is still `version` (-1: any) and answers the new version;
+//       ZBADVERSION when it is not (a compare-and-swap lost);
 //   (children_atom, path) -> std::vector<std::string>: child names, unsorted;
 //   (children_atom, path, caf::actor watcher) -> the same, and sets a
 //       one-shot watch: `watcher` gets (watch_atom, path, event) once, event
@@ -82,6 +87,8 @@ Try<Url> parse_url(std::string_view text);
 
 using create_atom = caf::atom_constant<caf::atom("zk_create")>;
 using get_atom = caf::atom_constant<caf::atom("zk_get")>;
+using get_version_atom = caf::atom_constant<caf::atom("zk_getv")>;
+using set_atom = caf::atom_constant<caf::atom("zk_set")>;
 using children_atom = caf::atom_constant<caf::atom("zk_child")>;
 using delete_atom = caf::atom_constant<caf::atom("zk_delete")>;
 using exists_atom = caf::atom_constant<caf::atom("zk_exists")>;
@@ -91,6 +98,8 @@ using session_atom = caf::atom_constant<caf::atom("zk_session")>;
 using watch_atom = caf::atom_constant<caf::atom("zk_watch")>;
 constexpr create_atom create_atom_v{};
 constexpr get_atom get_atom_v{};
+constexpr get_version_atom get_version_atom_v{};
+constexpr set_atom set_atom_v{};
 constexpr children_atom children_atom_v{};
 constexpr delete_atom delete_atom_v{};
 constexpr exists_atom exists_atom_v{};
