@@ -1,5 +1,7 @@
 #include "actors/actor_route.hpp"
 
+#include <picojson.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -22,10 +24,26 @@ http::Route actor_route(const caf::actor& target, std::string path, std::string 
   r.prefix = prefix;
   r.handler = [target, endpoint](caf::io::broker* self, const http::Request& req,
                                  http::Responder respond) {
-    auto on_reply = [respond](int status, std::string& body) {
+    // A 307 reply carries the base URL of where to go ("//host:port"): the
+    // request's path and query are appended, except for the redirect
+    // endpoint itself, which names the base (Mesos' /master/redirect).
+    std::string target_path = endpoint == "redirect" ? std::string() : req.path;
+    if (!target_path.empty() && !req.query_string.empty()) {
+      target_path += "?" + req.query_string;
+    }
+    auto on_reply = [respond, target_path](int status, std::string& body) {
       http::Response resp;
       resp.status = status;
-      resp.body = std::move(body);
+      if (status == 307) {
+        std::string location = body + target_path;
+        resp.headers.emplace_back("Location", location);
+        picojson::object o;
+        o["message"] = picojson::value("Redirecting to the leading master");
+        o["location"] = picojson::value(location);
+        resp.body = picojson::value(o).serialize();
+      } else {
+        resp.body = std::move(body);
+      }
       respond(std::move(resp));
     };
     auto on_error = [respond](caf::error& e) {

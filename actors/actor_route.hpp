@@ -5,6 +5,10 @@
 //
 //   GET (and HEAD)  -> (state_atom, endpoint, query)
 //   other methods   -> (update_atom, endpoint, method, path, body)
+//
+// A reply with status 307 carries in its body the base URL to redirect to
+// ("//host:port"); the Location header is that base plus the request's path
+// and query (only the base for the endpoint "redirect").
 
 #include <string>
 #include <vector>

@@ -41,6 +41,7 @@ STOA_ATOM(ping_timer, "ping_tmr");          // ping a slave, count a missed pong
 STOA_ATOM(reregister_timer, "rereg_tmr");   // a disconnected slave's time to come back
 STOA_ATOM(failover_timer, "failov_tmr");    // a disconnected framework's failover timeout
 STOA_ATOM(offer_timer, "offer_tmr");        // --offer_timeout of one offer
+STOA_ATOM(recovered_timer, "recov_tmr");    // recovered slaves' time to re-register after a failover
 // `(collector_atom, actor)` to a process' metrics actor: refresh `actor`'s
 // gauges on every scrape (Runtime::add_metrics_collector).
 STOA_ATOM(collector, "collector");

@@ -172,6 +172,12 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/invariant_violations", "Accounting invariant violations (tests require 0)");
   r.counter("master/accounting_checks", "Exact master/allocator accounting cross-checks done");
   r.counter("master/http_render_errors", "Read-only views that failed to render");
+  r.gauge("master/contenders", "Masters contending in ZooKeeper (json.info_ nodes seen)");
+  r.gauge("master/recovered_slaves", "Slaves of the registry not re-registered since this master was elected");
+  r.gauge("master/slaves_unreachable", "Slaves the registry holds as unreachable");
+  r.counter("master/messages_while_not_leading", "Protocol messages dropped while not leading");
+  r.counter("master/registrar_failures", "Registrar operations that failed (the master exits)");
+  r.counter("master/slave_unreachable_completed", "Slaves marked unreachable");
   for (const char* m : {"register_slave", "reregister_slave", "unregister_slave", "scheduler_calls", "subscribe",
                         "accept", "decline_offers", "revive_offers", "suppress_offers", "kill_task",
                         "status_update", "status_update_acknowledgement", "reconcile_tasks",
@@ -205,7 +211,7 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   }
   set_safe_handlers(self, "master");
   m.st.info.set_id(random_uuid());
-  m.st.info.set_ip(0);
+  m.st.info.set_ip(master_ip_number(m.opts.upid.host));
   m.st.info.set_port(m.opts.upid.port);
   m.st.info.set_pid(m.opts.upid.str());
   m.st.info.set_hostname(m.opts.hostname);
@@ -216,7 +222,6 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.st.elected_time = m.st.start_time;
   m.st.flags = m.opts.flags.values();
   m.st.cluster = m.opts.flags.cluster.value_or("");
-  m.metrics->set("master/elected", 1);
   allocator::ActorOptions aopts;
   aopts.check_invariants = m.check_invariants;
   aopts.metrics = m.metrics;
@@ -229,6 +234,29 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   self->link_to(m.alloc);
   LOG_INFO << "Master " << m.st.info.id() << " (" << m.opts.hostname << ") started on " << m.opts.upid.str();
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
+  registrar::Options ropts = registrar_options(m.opts.flags);
+  ropts.detached = m.opts.detached_registrar;
+  Try<caf::actor> registrar = registrar::spawn_registrar(self->system(), ropts);
+  if (registrar.is_error()) {
+    self->quit(caf::make_error(caf::sec::runtime_error, "Cannot start the registrar: " + registrar.error()));
+    return {};
+  }
+  m.registrar = *registrar;
+  self->link_to(m.registrar);
+  LOG_INFO << "Using the " << ropts.backend << " registry";
+  m.metrics->set("master/elected", 0);
+  if (m.opts.flags.zk) {
+    m.phase = Phase::standby;
+    m.start_contending();
+  } else {
+    m.start_recovery();
+  }
+  return m.waiting_behavior();
+}
+
+}  // namespace
+
+caf::behavior leading_behavior(master_actor* self) {
   return {
       [self](RegisterSlaveMessage& x) { self->state.on_register_slave(x); },
       [self](ReregisterSlaveMessage& x) { self->state.on_reregister_slave(x); },
@@ -267,6 +295,14 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
           self->state.on_offer_timeout(offer_id);
         }
       },
+      // Leadership: a leader that is no longer the leader exits.
+      [self](detector::leader_atom, const detector::Leader& l) { self->state.on_leader(l); },
+      [self](detector::lost_atom, const std::string& why) { self->state.on_lost(why); },
+      [self](recovered_timer_atom) {
+        if (self->state.from_self("recovered timer")) {
+          self->state.on_recovered_timeout();
+        }
+      },
       // Operator requests come from this process' HTTP routes only; the
       // actor port is no back door around HTTP.
       [self](state_atom, const std::string& endpoint,
@@ -294,8 +330,6 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
       },
   };
 }
-
-}  // namespace
 
 Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts) {
   allocator::Options aopts;

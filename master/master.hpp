@@ -51,6 +51,8 @@ struct MasterOptions {
   // The allocator actor runs on its own thread; false for tests driven by
   // CAF's test_coordinator (virtual time), which must schedule it.
   bool detached_allocator = true;
+  // Likewise for the registrar (registrar::Options::detached).
+  bool detached_registrar = true;
 };
 
 // Spawns the master actor. Errors (e.g. bad --weights) name the flag.

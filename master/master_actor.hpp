@@ -13,11 +13,15 @@
 //                   between frameworks and executors
 //   operator.cpp    HTTP views and operator updates (weights, quota) over
 //                   pure renderers (state_json.cpp, operator_json.cpp)
+//   leadership.cpp  contending in ZooKeeper, recovery from the registry,
+//                   the standby/recovering phases, redirects
 //
 // Every timer message is accepted only from the master itself
 // (`from_self`), operator requests only from actors of this process.
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -27,6 +31,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/master_detector.hpp"
 #include "actors/messages.hpp"
 #include "common/metrics.hpp"
 #include "common/task_state.hpp"
@@ -34,12 +39,24 @@
 #include "master/allocator_actor.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
+#include "proto/registry.pb.h"
+#include "registrar/registrar.hpp"
 
 namespace stoa::master {
 
 class Master;
 using master_actor = caf::stateful_actor<Master>;
 using StatusReply = std::tuple<int, std::string>;
+
+// standby: another master leads; recovering: elected, reading the registry;
+// leading: the full message table (leadership.cpp).
+enum class Phase { standby, recovering, leading };
+
+// The registrar's options from the master's flags (leadership.cpp).
+registrar::Options registrar_options(const MasterFlags& flags);
+
+// MasterInfo.ip: the IPv4 address as a uint32 in network order (Mesos).
+uint32_t master_ip_number(const std::string& ip);
 
 class Master {
  public:
@@ -70,6 +87,17 @@ class Master {
   std::unordered_map<caf::actor_addr, std::string> framework_ids;
   // Registered slaves by pid (a registration from a known pid).
   std::unordered_map<std::string, std::string> slave_pids;
+  // Leadership (leadership.cpp).
+  Phase phase = Phase::recovering;
+  caf::actor detector_actor;  // with --zk: our contender and detector
+  detector::Leader leader;    // the last leader detected
+  caf::actor registrar;
+  double recovery_started = 0;
+  size_t recovered_total = 0;  // slaves in the registry at recovery
+  // Registrations waiting for the registrar: pids of new slaves, ids of
+  // re-registering ones (a retry meanwhile is ignored).
+  std::set<std::string> admitting_pids;
+  std::set<std::string> readmitting_ids;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -95,10 +123,29 @@ class Master {
   void count_task_state(TaskState state);
   void on_down(const caf::down_msg& dm);
 
+  // --- leadership.cpp --------------------------------------------------------
+  void start_contending();
+  void on_leader(const detector::Leader& l);
+  void on_lost(const std::string& why);
+  void abdicate(const std::string& why);
+  void start_recovery();
+  void on_recovered(registry::Registry& r);
+  void on_recovered_timeout();
+  // Applies `op` through the registrar; `done(changed)` runs once it is
+  // stored. A failure ends the master (it must not lead on).
+  void registry_apply(registry::Operation op, std::function<void(bool)> done);
+  void registrar_failed(const char* what, const caf::error& e);
+  StatusReply not_leading_reply(const std::string& endpoint);
+  StatusReply redirect_reply();
+  caf::behavior waiting_behavior();
+
   // --- slaves.cpp ------------------------------------------------------------
   std::optional<std::string> check_slave_info(const SlaveInfo& info, Resources* total);
   void on_register_slave(internal::RegisterSlaveMessage& m);
+  void admit_slave(const caf::actor& from, const internal::RegisterSlaveMessage& m, SlaveInfo info,
+                   const Resources& total);
   void on_reregister_slave(internal::ReregisterSlaveMessage& m);
+  void readmit_slave(const caf::actor& from, const internal::ReregisterSlaveMessage& m, const Resources& total);
   void on_unregister_slave(internal::UnregisterSlaveMessage& m);
   void schedule_ping(const std::string& id);
   void on_ping_tick(const std::string& id, uint64_t generation);
@@ -107,7 +154,9 @@ class Master {
   void on_reregister_timeout(const std::string& id, uint64_t generation);
   void lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,
                  const std::string& message);
-  void remove_slave(std::string id, std::string why, const char* reason_metric);
+  // `unreachable`: the registry marks it unreachable (health checks,
+  // re-registration timeout), else removes it (unregistered, replaced).
+  void remove_slave(std::string id, std::string why, const char* reason_metric, bool unreachable = false);
   bool from_slave(const std::string& slave_id);
 
   // --- frameworks.cpp --------------------------------------------------------
@@ -154,5 +203,8 @@ class Master {
 
 // Declares every master metric (Mesos' names) in `registry`.
 void declare_master_metrics(metrics::Registry& registry);
+
+// The leading master's message table (master.cpp).
+caf::behavior leading_behavior(master_actor* self);
 
 }  // namespace stoa::master

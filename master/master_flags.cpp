@@ -1,8 +1,10 @@
 #include "master/master_flags.hpp"
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
+#include "actors/zookeeper.hpp"
 #include "common/resources.hpp"
 #include "common/strings.hpp"
 #include "master/allocator/sorter.hpp"
@@ -12,7 +14,13 @@ namespace stoa::master {
 
 namespace {
 
-std::optional<std::string> not_supported(const std::string&) { return "not supported yet"; }
+std::optional<std::string> check_zk(const std::string& text) {
+  Try<zookeeper::Url> url = zookeeper::parse_url(text);
+  if (url.is_error()) {
+    return url.error();
+  }
+  return std::nullopt;
+}
 
 // --roles: comma-separated valid roles, each once.
 std::optional<std::string> check_roles(const std::string& text) {
@@ -92,12 +100,41 @@ MasterFlags::MasterFlags() {
   check("work_dir", non_empty());
   add(&log_dir, "log_dir", "Directory for log files (logs go to stderr when unset).");
   check("log_dir", non_empty());
-  add(&zk, "zk", "ZooKeeper URL for leader election (zk://host:port/path).");
-  check("zk", not_supported);
-  add(&quorum, "quorum", "Size of the replicated registry quorum (with --zk).", 1);
-  check("quorum", only_supported({"1"}));
-  add(&registry, "registry", "Where the registry lives: in_memory.", "in_memory");
-  check("registry", only_supported({"in_memory"}));
+  add(&zk, "zk",
+      "ZooKeeper URL for leader election: zk://host1:port1,host2:port2/path, or file:///path holding one. "
+      "Masters contend under the path (json.info_ nodes); the lowest leads.");
+  check("zk", check_zk);
+  add(&zk_session_timeout, "zk_session_timeout",
+      "ZooKeeper session timeout: a leader cut off from ZooKeeper this long stops leading (> 0).",
+      std::chrono::seconds(10));
+  check("zk_session_timeout", positive_duration());
+  add(&quorum, "quorum",
+      "With --zk: masters that must be contending before the elected one leads (>= 1; a majority of the "
+      "masters, as for Mesos' replicated log). See docs/registrar.md.",
+      1);
+  check("quorum", at_least(1));
+  add(&registry, "registry",
+      "Where the registry lives: in_memory, leveldb (durable, <work_dir>/registry), zookeeper (under the --zk "
+      "path), or replicated_log (Mesos' name: zookeeper with --zk, else leveldb). Default: zookeeper with --zk, "
+      "else in_memory.");
+  check("registry", only_supported({"in_memory", "leveldb", "zookeeper", "replicated_log"}));
+  add(&registry_fetch_timeout, "registry_fetch_timeout",
+      "Time to read the registry on election before the master gives up leading (> 0).", std::chrono::minutes(1));
+  check("registry_fetch_timeout", positive_duration());
+  add(&registry_store_timeout, "registry_store_timeout",
+      "Time to store a registry change before the master gives up leading (> 0).", std::chrono::seconds(20));
+  check("registry_store_timeout", positive_duration());
+  add(&recovery_slave_removal_limit, "recovery_slave_removal_limit",
+      "After a failover, the largest share of the registry's slaves that may be marked unreachable for not "
+      "re-registering within --slave_reregister_timeout; above it the master exits instead (0%..100%).",
+      "100%");
+  check("recovery_slave_removal_limit", [](const std::string& v) -> std::optional<std::string> {
+    Try<double> p = parse_percentage(v);
+    if (p.is_error()) {
+      return p.error();
+    }
+    return std::nullopt;
+  });
   add(&cluster, "cluster", "Human readable name of the cluster, shown in the web UI.");
   add(&allocation_interval, "allocation_interval", "Time between periodic allocation runs (> 0).",
       std::chrono::seconds(1));
@@ -145,7 +182,40 @@ MasterFlags::MasterFlags() {
   });
 }
 
+Try<double> parse_percentage(const std::string& text) {
+  const Error expected("expected a percentage such as 100% or 37.5%");
+  if (text.size() < 2 || text.back() != '%') {
+    return expected;
+  }
+  std::string number = text.substr(0, text.size() - 1);
+  if (number.find_first_not_of("0123456789.") != std::string::npos || number.front() == '.' ||
+      number.back() == '.' || std::count(number.begin(), number.end(), '.') > 1 || number.size() > 12) {
+    return expected;
+  }
+  double p = std::stod(number);
+  if (p > 100) {
+    return Error("must be within 0%..100%");
+  }
+  return p / 100.0;
+}
+
+double MasterFlags::recovery_removal_fraction() const {
+  Try<double> p = parse_percentage(recovery_slave_removal_limit);
+  return p.is_some() ? *p : 1.0;
+}
+
+std::string effective_registry(const MasterFlags& flags) {
+  std::string r = flags.registry.value_or(flags.zk ? "zookeeper" : "in_memory");
+  if (r == "replicated_log") {
+    return flags.zk ? "zookeeper" : "leveldb";
+  }
+  return r;
+}
+
 std::optional<Error> MasterFlags::validate() const {
+  if (registry && *registry == "zookeeper" && !zk) {
+    return Error("Invalid value 'zookeeper' for flag '--registry': it needs --zk (the registry lives under its path)");
+  }
   if (roles && weights) {
     std::vector<std::string> listed = split(*roles, ',');
     std::set<std::string> whitelist(listed.begin(), listed.end());

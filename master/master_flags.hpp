@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/flags.hpp"
+#include "common/try.hpp"
 
 namespace stoa::master {
 
@@ -20,8 +21,12 @@ struct MasterFlags : FlagsBase {
   std::string work_dir;
   std::optional<std::string> log_dir;
   std::optional<std::string> zk;
+  Duration zk_session_timeout;
   int quorum;
-  std::string registry;
+  std::optional<std::string> registry;
+  Duration registry_fetch_timeout;
+  Duration registry_store_timeout;
+  std::string recovery_slave_removal_limit;  // e.g. 100%
   std::optional<std::string> cluster;
   Duration allocation_interval;
   std::string allocator_policy;
@@ -35,9 +40,20 @@ struct MasterFlags : FlagsBase {
   std::string min_allocatable_resources;
   std::optional<std::string> offer_timeout;
 
+  // --recovery_slave_removal_limit as a fraction (1.0 for 100%).
+  double recovery_removal_fraction() const;
+
  protected:
   // Roles given --weights must be in --roles (when both are given).
   std::optional<Error> validate() const override;
 };
+
+// The registry in use: in_memory, leveldb or zookeeper. --registry unset
+// means zookeeper with --zk, in_memory without; Mesos' name replicated_log
+// means zookeeper with --zk, leveldb (a durable local store) without.
+std::string effective_registry(const MasterFlags& flags);
+
+// "37.5%" -> 0.375; errors say what is expected.
+Try<double> parse_percentage(const std::string& text);
 
 }  // namespace stoa::master

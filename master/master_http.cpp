@@ -51,6 +51,10 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
                                 "Answers 200 OK with an empty body when the master actor answers "
                                 "(503 when it does not: the component is checked, not the socket)."));
 
+  runtime.add_route(actor_route(master, "/master/redirect", "redirect",
+                                "307 to the leading master (Location: //host:port); 503 when no "
+                                "master leads."));
+
   http::Route version;
   version.path = "/version";
   version.help = "Version and build information of this Stoa binary.";

@@ -1,4 +1,5 @@
-// stoa-master: the leading master (standalone: in-memory registry, no ZooKeeper).
+// stoa-master: a master. Alone (in-memory or LevelDB registry), or one of
+// several contending in ZooKeeper (--zk) for leadership.
 
 #include <filesystem>
 

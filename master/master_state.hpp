@@ -71,6 +71,11 @@ struct MasterState {
   std::deque<FrameworkRecord> completed_frameworks;
   std::map<std::string, OfferRecord> offers;
   std::map<std::string, double> weights;
+  // Slaves admitted in the registry that have not re-registered with this
+  // leader yet (Mesos' `slaves.recovered`), and those marked unreachable
+  // (id -> when), as the registry holds them.
+  std::map<std::string, SlaveInfo> recovered_slaves;
+  std::map<std::string, double> unreachable_slaves;
 };
 
 // Resources of a slave used by tasks, and offered, computed from the records.

@@ -37,6 +37,16 @@ class MasterTest : public ::testing::Test {
     ASSERT_TRUE(m.is_some()) << m.error();
     master_ = *m;
     rt_->register_actor("master", master_);
+    // It leads once it has read its (in-memory) registry: until then its
+    // views answer 503.
+    caf::scoped_actor self{rt_->system()};
+    int status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         status != 200 && std::chrono::steady_clock::now() < deadline;) {
+      self->request(master_, 5s, state_atom_v, std::string("metrics"), std::map<std::string, std::string>{})
+          .receive([&](int s, std::string&) { status = s; }, [&](caf::error&) {});
+    }
+    ASSERT_EQ(status, 200) << "the master did not finish its recovery";
   }
 
   void TearDown() override {

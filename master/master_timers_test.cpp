@@ -64,6 +64,7 @@ class MasterTimers : public ::testing::Test {
     opts.hostname = "localhost";
     opts.metrics = &metrics_;
     opts.detached_allocator = false;  // scheduled by the test coordinator
+    opts.detached_registrar = false;
     Try<caf::actor> m = spawn_master(sys_, opts);
     ASSERT_TRUE(m.is_some()) << m.error();
     master_ = *m;
@@ -233,6 +234,116 @@ TEST_F(MasterTimers, DisconnectedFrameworkIsRemovedAfterItsFailoverTimeout) {
   EXPECT_TRUE(fws.get("frameworks").get<picojson::array>().empty());
   ASSERT_EQ(fws.get("completed_frameworks").get<picojson::array>().size(), 1u);
   EXPECT_EQ(fws.get("completed_frameworks").get<picojson::array>()[0].get("id").to_str(), fid);
+}
+
+// Subscribes `fw` as a new instance of framework `fid` (failover).
+void resubscribe(caf::actor_system&, const caf::actor& fw, const caf::actor& master, const std::string& fid,
+                 double failover_timeout, bool force) {
+  Call call;
+  call.set_type(Call::SUBSCRIBE);
+  call.mutable_framework_id()->set_value(fid);
+  FrameworkInfo* info = call.mutable_subscribe()->mutable_framework_info();
+  info->set_name("timers");
+  info->set_user("nobody");
+  info->mutable_id()->set_value(fid);
+  info->set_failover_timeout(failover_timeout);
+  call.mutable_subscribe()->set_pid("scheduler@127.0.0.1:9998");
+  call.mutable_subscribe()->set_force(force);
+  caf::send_as(fw, master, call);
+}
+
+const Event* last_event(const std::shared_ptr<Inbox>& inbox, Event::Type type) {
+  for (auto it = inbox->events.rbegin(); it != inbox->events.rend(); ++it) {
+    if (it->type() == type) {
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
+// Launches task `tid` on the framework's last offer.
+void launch_on_last_offer(const caf::actor& fw, const caf::actor& master, const std::string& fid,
+                          const Offer& offer, const std::string& tid) {
+  Call accept;
+  accept.set_type(Call::ACCEPT);
+  accept.mutable_framework_id()->set_value(fid);
+  *accept.mutable_accept()->add_offer_ids() = offer.id();
+  Offer::Operation* op = accept.mutable_accept()->add_operations();
+  op->set_type(Offer::Operation::LAUNCH);
+  TaskInfo* t = op->mutable_launch()->add_task_infos();
+  t->set_name(tid);
+  t->mutable_task_id()->set_value(tid);
+  *t->mutable_slave_id() = offer.slave_id();
+  t->mutable_command()->set_value("sleep 1000");
+  Resources::parse("cpus:1;mem:64")->to_proto(t->mutable_resources());
+  caf::send_as(fw, master, accept);
+}
+
+TEST_F(MasterTimers, AFailedOverFrameworkKeepsItsTasksAndTheOldInstanceIsTold) {
+  start({"--slave_ping_timeout=1hrs"});
+  auto s_inbox = std::make_shared<Inbox>();
+  add_slave(peer(s_inbox), s_inbox);
+  auto old_inbox = std::make_shared<Inbox>();
+  caf::actor old_fw = peer(old_inbox);
+  std::string fid = subscribe(old_fw, old_inbox, 120);
+  advance(2s);
+  const Offer* offer = last_offer(old_inbox);
+  ASSERT_NE(offer, nullptr);
+  launch_on_last_offer(old_fw, master_, fid, *offer, "t1");
+  sched_.run();
+
+  // A second instance takes over while the first is still connected.
+  auto new_inbox = std::make_shared<Inbox>();
+  caf::actor new_fw = peer(new_inbox);
+  resubscribe(sys_, new_fw, master_, fid, 120, true);
+  sched_.run();
+  const Event* error = last_event(old_inbox, Event::ERROR);
+  ASSERT_NE(error, nullptr) << "the old instance was not told";
+  EXPECT_EQ(error->error().message(), "Framework failed over");
+  const Event* subscribed = last_event(new_inbox, Event::SUBSCRIBED);
+  ASSERT_NE(subscribed, nullptr);
+  EXPECT_EQ(subscribed->subscribed().framework_id().value(), fid);
+  // Its task stays; the old instance's calls are dropped.
+  caf::anon_send_exit(old_fw, caf::exit_reason::kill);
+  advance(10min, 10s);
+  picojson::value fws = view("frameworks");
+  ASSERT_EQ(fws.get("frameworks").get<picojson::array>().size(), 1u);
+  const picojson::value& f = fws.get("frameworks").get<picojson::array>()[0];
+  EXPECT_TRUE(f.get("connected").get<bool>());
+  ASSERT_EQ(f.get("tasks").get<picojson::array>().size(), 1u);
+  EXPECT_EQ(f.get("tasks").get<picojson::array>()[0].get("id").to_str(), "t1");
+}
+
+TEST_F(MasterTimers, AFrameworkGoneLongerThanItsFailoverTimeoutIsRemovedForGood) {
+  start({"--slave_ping_timeout=1hrs"});
+  auto s_inbox = std::make_shared<Inbox>();
+  add_slave(peer(s_inbox), s_inbox);
+  auto inbox = std::make_shared<Inbox>();
+  caf::actor fw = peer(inbox);
+  std::string fid = subscribe(fw, inbox, 60);
+  advance(2s);
+  const Offer* offer = last_offer(inbox);
+  ASSERT_NE(offer, nullptr);
+  launch_on_last_offer(fw, master_, fid, *offer, "t1");
+  sched_.run();
+  caf::anon_send_exit(fw, caf::exit_reason::kill);
+  advance(61s, 1s);
+  picojson::value fws = view("frameworks");
+  EXPECT_TRUE(fws.get("frameworks").get<picojson::array>().empty());
+  ASSERT_EQ(fws.get("completed_frameworks").get<picojson::array>().size(), 1u);
+  const picojson::value& done = fws.get("completed_frameworks").get<picojson::array>()[0];
+  ASSERT_EQ(done.get("completed_tasks").get<picojson::array>().size(), 1u);
+  EXPECT_EQ(done.get("completed_tasks").get<picojson::array>()[0].get("state").to_str(), "TASK_KILLED");
+  EXPECT_EQ(metric("master/cpus_used"), 0.0);
+  // A later instance with that id is refused.
+  auto late_inbox = std::make_shared<Inbox>();
+  caf::actor late = peer(late_inbox);
+  resubscribe(sys_, late, master_, fid, 60, true);
+  sched_.run();
+  const Event* error = last_event(late_inbox, Event::ERROR);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->error().message(), "Framework has been removed");
+  EXPECT_EQ(last_event(late_inbox, Event::SUBSCRIBED), nullptr);
 }
 
 TEST_F(MasterTimers, OfferIsRescindedAfterTheOfferTimeout) {

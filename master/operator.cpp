@@ -25,7 +25,9 @@ void Master::refresh_gauges() {
   for (const auto& [name, value] : master_gauges(st, now_seconds())) {
     metrics->set(name, value);
   }
-  metrics->set("master/elected", 1);
+  metrics->set("master/elected", phase == Phase::leading ? 1 : 0);
+  metrics->set("master/recovered_slaves", static_cast<double>(st.recovered_slaves.size()));
+  metrics->set("master/slaves_unreachable", static_cast<double>(st.unreachable_slaves.size()));
 }
 
 // Renders a read-only view. Building JSON cannot change state, so an
@@ -84,6 +86,10 @@ caf::result<int, std::string> Master::on_state_request(const std::string& endpoi
   }
   if (endpoint == "health") {
     return {200, std::string()};
+  }
+  if (endpoint == "redirect") {
+    auto [status, body] = redirect_reply();
+    return {status, body};
   }
   if (endpoint != "roles" && endpoint != "weights" && endpoint != "quota") {
     auto [status, body] = render(endpoint, query);
@@ -156,10 +162,15 @@ caf::result<int, std::string> Master::on_update_request(const std::string& endpo
     std::map<std::string, double> applied = *weights;
     return apply(allocator::UpdateWeights{*weights},
                  [this, applied, view = answer_with_view(true)](caf::typed_response_promise<int, std::string>& p) {
+                   registry::Operation op;
                    for (const auto& [role, w] : applied) {
                      st.weights[role] = w;
+                     registry::Weight* x = op.mutable_update_weights()->add_weights();
+                     x->set_role(role);
+                     x->set_weight(w);
                    }
-                   view(p);
+                   // Answered once the registry holds it: a new leader keeps it.
+                   registry_apply(std::move(op), [view, p](bool) mutable { view(p); });
                  });
   }
   if (endpoint == "quota" && method == "DELETE") {
@@ -167,15 +178,26 @@ caf::result<int, std::string> Master::on_update_request(const std::string& endpo
     if (role.empty()) {
       return reply(json_error(400, "DELETE needs the role: /master/quota/<role>"));
     }
-    return apply(allocator::RemoveQuota{role},
-                 [](caf::typed_response_promise<int, std::string>& p) { p.deliver(200, std::string("{}")); });
+    return apply(allocator::RemoveQuota{role}, [this, role](caf::typed_response_promise<int, std::string>& p) {
+      registry::Operation op;
+      op.mutable_remove_quota()->set_role(role);
+      registry_apply(std::move(op), [p](bool) mutable { p.deliver(200, std::string("{}")); });
+    });
   }
   if (endpoint == "quota" && method == "POST") {
     Try<QuotaRequest> request = parse_quota_body(body);
     if (request.is_error()) {
       return reply(json_error(400, request.error()));
     }
-    return apply(allocator::SetQuota{request->role, request->guarantee}, answer_with_view(false));
+    QuotaRequest q = *request;
+    return apply(allocator::SetQuota{q.role, q.guarantee},
+                 [this, q, view = answer_with_view(false)](caf::typed_response_promise<int, std::string>& p) {
+                   registry::Operation op;
+                   registry::Quota* x = op.mutable_update_quota()->mutable_quota();
+                   x->set_role(q.role);
+                   q.guarantee.to_proto(x->mutable_guarantee());
+                   registry_apply(std::move(op), [view, p](bool) mutable { view(p); });
+                 });
   }
   return reply(json_error(405, "Method " + method + " is not allowed on " + path));
 }

@@ -52,11 +52,29 @@ void Master::on_register_slave(RegisterSlaveMessage& m) {
     LOG_INFO << "Slave " << m.pid() << " registers again; removing its old instance " << id;
     remove_slave(id, "slave restarted", "master/slave_removals/reason_registered");
   }
+  if (admitting_pids.count(m.pid())) {
+    return;  // a retry while the registrar admits it
+  }
+  // The registry holds the slave before anyone hears of it (Mesos'
+  // AdmitSlave): a new leader then knows every slave id ever handed out.
   std::string id = st.info.id() + "-S" + std::to_string(next_slave++);
+  SlaveInfo info = m.slave();
+  info.mutable_id()->set_value(id);
+  registry::Operation op;
+  *op.mutable_admit_slave()->mutable_info() = info;
+  admitting_pids.insert(m.pid());
+  registry_apply(std::move(op), [this, from, m, info, total](bool) {
+    admitting_pids.erase(m.pid());
+    admit_slave(from, m, info, total);
+  });
+}
+
+void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, SlaveInfo info,
+                         const Resources& total) {
+  const std::string id = info.id().value();
   SlaveRecord s;
   s.id = id;
-  s.info = m.slave();
-  s.info.mutable_id()->set_value(id);
+  s.info = std::move(info);
   s.total = total;
   s.registered_time = now_seconds();
   self->monitor(from);
@@ -88,6 +106,14 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
   auto it = st.slaves.find(id);
   if (it != st.slaves.end()) {
     SlaveRecord& s = it->second;
+    if (s.active && s.handle == from) {
+      // A retry that crossed our answer (a burst after a failover): answer
+      // again, and nothing else.
+      SlaveReregisteredMessage reply;
+      reply.mutable_slave_id()->set_value(id);
+      self->send(from, reply);
+      return;
+    }
     if (s.handle != from) {
       self->demonitor(s.handle);
       set_slave_handle(s, from);
@@ -103,51 +129,98 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
       tell_allocator(allocator::ActivateSlave{id}, false);
     }
     LOG_INFO << "Re-registered known slave " << id << " at " << m.pid();
-  } else {
-    // Unknown (e.g. this master restarted with an in-memory registry):
-    // admit it with its id and rebuild its frameworks and tasks.
-    for (const FrameworkInfo& fi : m.frameworks()) {
-      if (!fi.has_id() || st.frameworks.count(fi.id().value())) {
-        continue;
-      }
-      FrameworkRecord f;
-      f.id = fi.id().value();
-      f.info = fi;
-      f.roles = framework_roles(fi);
-      f.active = false;
-      f.connected = false;
-      f.recovered = true;
-      f.registered_time = now_seconds();
-      tell_allocator(allocator::AddFramework{f.id, f.roles, {}, false});
-      st.frameworks.emplace(f.id, std::move(f));
-    }
-    SlaveRecord s;
-    s.id = id;
-    s.info = m.slave();
-    s.total = total;
-    s.registered_time = now_seconds();
-    s.reregistered_time = s.registered_time;
-    self->monitor(from);
-    std::map<std::string, Resources> used;
-    for (const Task& t : m.tasks()) {
-      auto f = st.frameworks.find(t.framework_id().value());
-      if (f == st.frameworks.end() || is_terminal_state(t.state())) {
-        continue;
-      }
-      Try<Resources> r = Resources::from_proto(t.resources());
-      if (r.is_some()) {
-        used[f->first] += *r;
-      }
-      f->second.tasks[t.task_id().value()] = t;
-      s.tasks.insert({f->first, t.task_id().value()});
-    }
-    tell_allocator(allocator::AddSlave{id, total, used});
-    SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
-    set_slave_handle(added, from);
-    set_slave_pid(added, m.pid());
-    LOG_INFO << "Re-registered unknown slave " << id << " at " << m.pid() << " with " << m.tasks_size()
-             << " tasks";
+    count("master/slave_reregistrations");
+    SlaveReregisteredMessage reply;
+    reply.mutable_slave_id()->set_value(id);
+    self->send(from, reply);
+    schedule_ping(id);
+    return;
   }
+  if (readmitting_ids.count(id)) {
+    return;  // a retry while the registrar re-admits it
+  }
+  if (st.recovered_slaves.erase(id)) {
+    // Admitted in the registry by an earlier leader: nothing to write.
+    LOG_INFO << "Slave " << id << " of the registry is back";
+    readmit_slave(from, m, total);
+    return;
+  }
+  // Unreachable, or unknown to the registry (an in-memory registry that
+  // restarted): the registry admits it again first (Mesos'
+  // MarkSlaveReachable).
+  registry::Operation op;
+  *op.mutable_mark_slave_reachable()->mutable_info() = m.slave();
+  readmitting_ids.insert(id);
+  registry_apply(std::move(op), [this, from, m, total, id](bool) {
+    readmitting_ids.erase(id);
+    st.unreachable_slaves.erase(id);
+    if (st.slaves.count(id)) {
+      return;  // re-registered meanwhile
+    }
+    readmit_slave(from, m, total);
+  });
+}
+
+// A slave this master does not hold (admitted by an earlier leader, or
+// unreachable until now) comes back with its id: rebuild its frameworks (as
+// recovered ones until they subscribe) and tasks.
+void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage& m, const Resources& total) {
+  const std::string id = m.slave().id().value();
+  // Frameworks this master knows to be removed are shut down on the slave,
+  // never brought back.
+  std::set<std::string> removed;
+  for (const FrameworkRecord& done : st.completed_frameworks) {
+    removed.insert(done.id);
+  }
+  for (const FrameworkInfo& fi : m.frameworks()) {
+    if (fi.has_id() && removed.count(fi.id().value())) {
+      ShutdownFrameworkMessage shutdown;
+      *shutdown.mutable_framework_id() = fi.id();
+      self->send(from, shutdown);
+    }
+  }
+  for (const FrameworkInfo& fi : m.frameworks()) {
+    if (!fi.has_id() || st.frameworks.count(fi.id().value()) || removed.count(fi.id().value())) {
+      continue;
+    }
+    FrameworkRecord f;
+    f.id = fi.id().value();
+    f.info = fi;
+    f.roles = framework_roles(fi);
+    f.active = false;
+    f.connected = false;
+    f.recovered = true;
+    f.registered_time = now_seconds();
+    tell_allocator(allocator::AddFramework{f.id, f.roles, {}, false});
+    st.frameworks.emplace(f.id, std::move(f));
+  }
+  SlaveRecord s;
+  s.id = id;
+  s.info = m.slave();
+  s.total = total;
+  s.registered_time = now_seconds();
+  s.reregistered_time = s.registered_time;
+  self->monitor(from);
+  std::map<std::string, Resources> used;
+  for (const Task& t : m.tasks()) {
+    auto f = st.frameworks.find(t.framework_id().value());
+    if (f == st.frameworks.end() || is_terminal_state(t.state())) {
+      continue;
+    }
+    Try<Resources> r = Resources::from_proto(t.resources());
+    if (r.is_some()) {
+      used[f->first] += *r;
+    }
+    f->second.tasks[t.task_id().value()] = t;
+    s.tasks.insert({f->first, t.task_id().value()});
+  }
+  tell_allocator(allocator::AddSlave{id, total, used});
+  SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+  set_slave_handle(added, from);
+  set_slave_pid(added, m.pid());
+  LOG_INFO << "Re-registered unknown slave " << id << " at " << m.pid() << " with " << m.tasks_size()
+           << " tasks";
+
   count("master/slave_reregistrations");
   SlaveReregisteredMessage reply;
   reply.mutable_slave_id()->set_value(id);
@@ -181,7 +254,7 @@ void Master::on_ping_tick(const std::string& id, uint64_t generation) {
     ++s.missed_pings;
     if (s.missed_pings >= opts.flags.max_slave_ping_timeouts) {
       LOG_WARNING << "Removing slave " << id << ": " << s.missed_pings << " pings missed";
-      remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy");
+      remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
       return;
     }
   }
@@ -234,7 +307,7 @@ void Master::on_reregister_timeout(const std::string& id, uint64_t generation) {
   auto it = st.slaves.find(id);
   if (it != st.slaves.end() && !it->second.active && it->second.disconnect_generation == generation) {
     remove_slave(id, "slave did not re-register within --slave_reregister_timeout",
-                 "master/slave_removals/reason_unregistered");
+                 "master/slave_removals/reason_unregistered", true);
   }
 }
 
@@ -271,7 +344,7 @@ void Master::lose_task(const std::string& fid, const std::string& tid, TaskStatu
 
 // By value: callers pass the record's own id (or the map key), which the
 // erase below frees. `reason_metric` is Mesos' removal-reason counter.
-void Master::remove_slave(std::string id, std::string why, const char* reason_metric) {
+void Master::remove_slave(std::string id, std::string why, const char* reason_metric, bool unreachable) {
   auto it = st.slaves.find(id);
   if (it == st.slaves.end()) {
     return;
@@ -291,6 +364,20 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
   set_slave_pid(it->second, "");
   tell_allocator(allocator::RemoveSlave{id});
   st.slaves.erase(it);
+  // The registry follows. The effects above do not wait for it (Mesos
+  // writes first): a leader that fails before the write lands leaves the
+  // slave admitted, and it re-registers with the next leader as a known one.
+  registry::Operation op;
+  if (unreachable) {
+    double when = now_seconds();
+    st.unreachable_slaves[id] = when;
+    op.mutable_mark_slave_unreachable()->mutable_slave_id()->set_value(id);
+    op.mutable_mark_slave_unreachable()->mutable_timestamp()->set_nanoseconds(static_cast<int64_t>(when * 1e9));
+    count("master/slave_unreachable_completed");
+  } else {
+    op.mutable_remove_slave()->mutable_slave_id()->set_value(id);
+  }
+  registry_apply(std::move(op), nullptr);
   count("master/slave_removals");
   count(reason_metric);
   LOG_INFO << "Removed slave " << id << ": " << why;

@@ -189,6 +189,26 @@ value slave_json(const MasterState& s, const SlaveRecord& slave) {
   return value(o);
 }
 
+// A slave of the registry that has not re-registered since the failover:
+// its SlaveInfo (Mesos' `recovered_slaves`).
+value recovered_slaves_json(const MasterState& s, const std::map<std::string, std::string>& query) {
+  array out;
+  for (const auto& [id, info] : s.recovered_slaves) {
+    if (!query_matches(query, "slave_id", id)) {
+      continue;
+    }
+    object o;
+    o["id"] = str(id);
+    o["hostname"] = str(info.hostname());
+    o["port"] = num(info.port());
+    o["attributes"] = attributes_to_json(info.attributes());
+    Try<Resources> r = Resources::from_proto(info.resources());
+    o["resources"] = resources_to_json(r.is_some() ? *r : Resources{});
+    out.push_back(value(o));
+  }
+  return value(out);
+}
+
 value framework_json(const MasterState& s, const FrameworkRecord& f) {
   object o;
   o["id"] = str(f.id);
@@ -274,7 +294,7 @@ value state_json(const MasterState& s) {
   }
   o["activated_slaves"] = num(activated);
   o["deactivated_slaves"] = num(deactivated);
-  o["unreachable_slaves"] = num(0);
+  o["unreachable_slaves"] = num(static_cast<double>(s.unreachable_slaves.size()));
   o["leader"] = str(s.info.pid());
   object leader;
   leader["id"] = str(s.info.id());
@@ -298,7 +318,7 @@ value state_json(const MasterState& s) {
     slaves.push_back(slave_json(s, slave));
   }
   o["slaves"] = value(slaves);
-  o["recovered_slaves"] = value(array{});
+  o["recovered_slaves"] = recovered_slaves_json(s, {});
   array frameworks;
   for (const auto& [id, f] : s.frameworks) {
     frameworks.push_back(framework_json(s, f));
@@ -394,7 +414,7 @@ value slaves_json(const MasterState& s, const std::map<std::string, std::string>
   }
   object o;
   o["slaves"] = value(slaves);
-  o["recovered_slaves"] = value(array{});
+  o["recovered_slaves"] = recovered_slaves_json(s, query);
   return value(o);
 }
 

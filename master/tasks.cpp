@@ -192,6 +192,9 @@ void Master::on_reconcile(FrameworkRecord& f, const Call::Reconcile& r) {
       send_state(it->second);
       continue;
     }
+    if (rt.has_slave_id() && st.recovered_slaves.count(rt.slave_id().value())) {
+      continue;  // its slave has not re-registered since the failover: no answer yet (Mesos)
+    }
     TaskInfo t;
     *t.mutable_task_id() = rt.task_id();
     if (rt.has_slave_id()) {

@@ -298,6 +298,9 @@ caf::behavior registrar(registrar_actor* self, Storage storage, Options options)
 }  // namespace
 
 caf::actor spawn_registrar(caf::actor_system& sys, Storage storage, Options options) {
+  if (!options.detached) {
+    return sys.spawn(registrar, std::move(storage), std::move(options));
+  }
   return sys.spawn<caf::detached>(registrar, std::move(storage), std::move(options));
 }
 

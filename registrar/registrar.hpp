@@ -24,7 +24,8 @@
 // stored in one write; each gets its own answer once that write is done.
 //
 // The actor is detached (each store serializes the whole registry: tens of
-// milliseconds at 50,000 slaves) and linked to its storage.
+// milliseconds at 50,000 slaves; Options::detached = false for tests on
+// CAF's test_coordinator) and linked to its storage.
 
 #include <chrono>
 #include <string>
@@ -63,6 +64,10 @@ struct Options {
   std::chrono::milliseconds zk_session_timeout{10000};
   std::chrono::milliseconds fetch_timeout{DEFAULT_FETCH_TIMEOUT};
   std::chrono::milliseconds store_timeout{DEFAULT_STORE_TIMEOUT};
+  // The registrar runs on its own thread; false for tests driven by CAF's
+  // test_coordinator (virtual time), which must schedule it (with the
+  // in-memory store, which is never detached).
+  bool detached = true;
 };
 
 // The backend names `Options::backend` accepts.
