@@ -135,6 +135,24 @@ TEST(BinaryFlags, MasterRejectsNonPositiveOrHugeDurations) {
                         {{"--slave_reregister_timeout=0secs"}, "slave_reregister_timeout", "0secs"}});
 }
 
+TEST(BinaryFlags, MasterRejectsBadHighAvailabilityFlags) {
+  STOA_REQUIRE_BINARIES("stoa-master");
+  TempDir work;
+  expect_each_rejected("stoa-master", good_master_args(work),
+                       {{{"--zk=127.0.0.1:2181/stoa"}, "zk", "127.0.0.1:2181/stoa"},
+                        {{"--zk=zk://127.0.0.1:99999/stoa"}, "zk", "99999"},
+                        {{"--zk=zk://127.0.0.1:2181"}, "zk", "zk://127.0.0.1:2181"},
+                        {{"--zk=file:///nonexistent/zk-url"}, "zk", "/nonexistent/zk-url"},
+                        {{"--zk=zk://127.0.0.1:2181/stoa", "--zk_session_timeout=0secs"}, "zk_session_timeout",
+                         "0secs"},
+                        {{"--quorum=0"}, "quorum", "0"},
+                        {{"--registry=etcd"}, "registry", "etcd"},
+                        {{"--registry=zookeeper"}, "registry", "zookeeper"},
+                        {{"--registry_store_timeout=0secs"}, "registry_store_timeout", "0secs"},
+                        {{"--recovery_slave_removal_limit=150%"}, "recovery_slave_removal_limit", "150%"},
+                        {{"--recovery_slave_removal_limit=half"}, "recovery_slave_removal_limit", "half"}});
+}
+
 TEST(BinaryFlags, MasterRejectsNegativeOrZeroCounts) {
   STOA_REQUIRE_BINARIES("stoa-master");
   TempDir work;

@@ -1,0 +1,576 @@
+// High availability with real ZooKeeper and real binaries on loopback:
+// several masters contend in ZooKeeper, slaves and a framework follow the
+// leader given as --master=zk://..., and the loss of the leader (kill -9,
+// SIGSTOP past the session timeout), a ZooKeeper restart or the loss of one
+// ensemble server loses nothing. Also: a single master with the durable
+// (LevelDB) registry keeps its slaves' ids across a restart.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/cluster.hpp"
+#include "tests/zookeeper_fixture.hpp"
+
+namespace stoa::tests {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The session timeout every process of these tests uses; failover is
+// measured against it.
+constexpr auto SESSION_TIMEOUT = 2s;
+const std::string SESSION_TIMEOUT_FLAG = "2secs";
+
+struct MasterProcess {
+  Process* process = nullptr;
+  int port = 0;
+  std::vector<std::string> args;
+  std::string label;
+};
+
+double metric(int port, const std::string& name) {
+  Try<picojson::value> m = http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(2s));
+  if (m.is_error()) {
+    return -1;
+  }
+  const picojson::value& v = json_at(*m, name);
+  return v.is<double>() ? v.get<double>() : -1;
+}
+
+// Masters in ZooKeeper, slaves and frameworks that detect them, all under
+// one Cluster (its temp dir, process bookkeeping and clean-up).
+class HaCluster {
+ public:
+  explicit HaCluster(std::string zk_servers)
+      : zk_servers_(std::move(zk_servers)), zk_url_("zk://" + zk_servers_ + "/stoa-" + unique_marker()) {}
+  ~HaCluster() { expect_invariants_held(); }
+
+  Cluster& cluster() { return cluster_; }
+  const std::string& zk_url() const { return zk_url_; }
+  std::vector<MasterProcess>& masters() { return masters_; }
+
+  Try<MasterProcess*> start_master(const std::vector<std::string>& extra = {}) {
+    const size_t n = masters_.size();
+    MasterProcess m;
+    m.label = "master" + std::to_string(n);
+    m.args = {"--ip=127.0.0.1", "--port=0", "--work_dir=" + cluster_.dir() + "/" + m.label,
+              "--zk=" + zk_url_, "--zk_session_timeout=" + SESSION_TIMEOUT_FLAG, "--no-hostname_lookup"};
+    m.args.insert(m.args.end(), extra.begin(), extra.end());
+    masters_.push_back(m);
+    return launch(masters_.size() - 1, m.label);
+  }
+
+  // Starts master `i` again with its arguments (a process supervisor's
+  // restart), logging under a new label.
+  Try<MasterProcess*> restart_master(size_t i) {
+    return launch(i, masters_[i].label + "-r" + std::to_string(++restarts_));
+  }
+
+  Try<Process*> start_slave(const std::vector<std::string>& extra = {}) {
+    const std::string dir = cluster_.dir() + "/slave" + std::to_string(slaves_++);
+    std::vector<std::string> args = {"--master=" + zk_url_, "--ip=127.0.0.1", "--port=0", "--work_dir=" + dir,
+                                     "--resources=cpus:2;mem:1024;disk:1000;ports:[31000-32000]",
+                                     "--registration_backoff_factor=100ms",
+                                     "--zk_session_timeout=" + SESSION_TIMEOUT_FLAG};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Try<Process*> p = cluster_.start("stoa-slave", "slave" + std::to_string(slaves_ - 1), args);
+    if (p.is_error()) {
+      return p;
+    }
+    if (!(*p)->wait_for_line(listening_line(), deadline_in(DEFAULT_TIMEOUT))) {
+      return Error("stoa-slave did not start: " + (*p)->describe_exit() + "\n" + tail_of_file((*p)->log_path(), 20));
+    }
+    return p;
+  }
+
+  // The port of the one running master that says it leads, once exactly one
+  // does; nullopt at the deadline.
+  std::optional<int> wait_for_leader(Deadline deadline, int not_port = 0) {
+    std::optional<int> found;
+    poll_until(
+        [&] {
+          std::vector<int> leaders;
+          for (MasterProcess& m : masters_) {
+            if (m.process != nullptr && m.process->running() && m.port != not_port &&
+                metric(m.port, "master/elected") == 1) {
+              leaders.push_back(m.port);
+            }
+          }
+          if (leaders.size() == 1) {
+            found = leaders.front();
+            return true;
+          }
+          return false;
+        },
+        deadline);
+    return found;
+  }
+
+  MasterProcess* master_on(int port) {
+    for (MasterProcess& m : masters_) {
+      if (m.port == port) {
+        return &m;
+      }
+    }
+    return nullptr;
+  }
+
+  // Fails the test when any master broke an accounting invariant (the log
+  // of every master, killed ones too; the counter of the running ones).
+  void expect_invariants_held() {
+    for (Process* p : all_masters_) {
+      std::vector<std::string> lines = invariant_violations_logged(*p);
+      EXPECT_TRUE(lines.empty()) << p->name() << " logged invariant violations:\n" << lines.front();
+    }
+    for (MasterProcess& m : masters_) {
+      if (m.process != nullptr && m.process->running()) {
+        EXPECT_EQ(metric(m.port, "master/invariant_violations"), 0) << "master on port " << m.port;
+      }
+    }
+  }
+
+ private:
+  Try<MasterProcess*> launch(size_t i, const std::string& label) {
+    MasterProcess& m = masters_[i];
+    Try<Process*> p = cluster_.start("stoa-master", label, m.args, {{"STOA_CHECK_INVARIANTS", "1"}});
+    if (p.is_error()) {
+      return Error(p.error());
+    }
+    auto line = (*p)->wait_for_line(listening_line(), deadline_in(DEFAULT_TIMEOUT));
+    if (!line) {
+      return Error("stoa-master did not start: " + (*p)->describe_exit() + "\n" + tail_of_file((*p)->log_path(), 20));
+    }
+    m.process = *p;
+    m.port = std::stoi((*line)[1]);
+    all_masters_.push_back(*p);
+    return &m;
+  }
+
+  Cluster cluster_;
+  std::string zk_servers_;
+  std::string zk_url_;
+  std::vector<MasterProcess> masters_;
+  std::vector<Process*> all_masters_;
+  size_t slaves_ = 0;
+  int restarts_ = 0;
+};
+
+struct TaskView {
+  std::string framework_id;
+  std::string state;
+};
+
+// Active tasks of active frameworks in a /master/state body, by task id;
+// `duplicates` counts ids seen twice.
+std::map<std::string, TaskView> active_tasks(const picojson::value& state, size_t* duplicates) {
+  std::map<std::string, TaskView> out;
+  for (const auto& fw : json_array(json_at(state, "frameworks"))) {
+    for (const auto& t : json_array(json_at(fw, "tasks"))) {
+      std::string id = json_string(json_at(t, "id"));
+      if (out.count(id) && duplicates != nullptr) {
+        ++*duplicates;
+      }
+      out[id] = {json_string(json_at(fw, "id")), json_string(json_at(t, "state"))};
+    }
+  }
+  return out;
+}
+
+std::set<std::string> active_slave_ids(const picojson::value& state) {
+  std::set<std::string> ids;
+  for (const auto& s : json_array(json_at(state, "slaves"))) {
+    const picojson::value& active = json_at(s, "active");
+    if (active.is<bool>() && active.get<bool>()) {
+      ids.insert(json_string(json_at(s, "id")));
+    }
+  }
+  return ids;
+}
+
+bool framework_connected(const picojson::value& state, const std::string& id) {
+  for (const auto& fw : json_array(json_at(state, "frameworks"))) {
+    if (json_string(json_at(fw, "id")) == id) {
+      const picojson::value& c = json_at(fw, "connected");
+      const picojson::value& a = json_at(fw, "active");
+      return c.is<bool>() && c.get<bool>() && a.is<bool>() && a.get<bool>();
+    }
+  }
+  return false;
+}
+
+// What the cluster looked like before the fault.
+struct Baseline {
+  std::set<std::string> slaves;
+  std::map<std::string, TaskView> tasks;
+  std::string framework_id;
+  std::string marker;  // in every task's command line
+  size_t marked_processes = 0;  // processes carrying it while all ran
+};
+
+constexpr int TASKS = 20;
+
+// 3 masters (quorum 2), 2 slaves and a framework with TASKS sleeping tasks,
+// all RUNNING in the leader's state.
+Try<Baseline> start_cluster_with_tasks(HaCluster& ha, int masters, int* leader_port, int quorum = 2) {
+  for (int i = 0; i < masters; ++i) {
+    Try<MasterProcess*> m = ha.start_master({"--quorum=" + std::to_string(quorum)});
+    if (m.is_error()) {
+      return Error(m.error());
+    }
+  }
+  std::optional<int> leader = ha.wait_for_leader(deadline_in(DEFAULT_TIMEOUT));
+  if (!leader) {
+    return Error("no master was elected");
+  }
+  *leader_port = *leader;
+  for (int i = 0; i < 2; ++i) {
+    Try<Process*> s = ha.start_slave();
+    if (s.is_error()) {
+      return Error(s.error());
+    }
+  }
+  Baseline b;
+  b.marker = unique_marker();
+  Try<Process*> fw = ha.cluster().start(
+      "stoa-example-framework", "framework",
+      {"--master=" + ha.zk_url(), "--tasks=" + std::to_string(TASKS), "--command=sleep 1000; : " + b.marker,
+       "--task_resources=cpus:0.1;mem:16", "--failover_timeout=1mins"});
+  if (fw.is_error()) {
+    return Error(fw.error());
+  }
+  std::string why;
+  bool ok = poll_until(
+      [&] {
+        Try<picojson::value> s = http_get_json("127.0.0.1", *leader, "/master/state", deadline_in(2s));
+        if (s.is_error()) {
+          why = s.error();
+          return false;
+        }
+        b.slaves = active_slave_ids(*s);
+        b.tasks = active_tasks(*s, nullptr);
+        size_t running = 0;
+        for (const auto& [id, t] : b.tasks) {
+          running += t.state == "TASK_RUNNING" ? 1 : 0;
+          b.framework_id = t.framework_id;
+        }
+        why = std::to_string(b.slaves.size()) + " active slaves, " + std::to_string(running) + " running tasks";
+        return b.slaves.size() == 2 && running == TASKS;
+      },
+      deadline_in(30s));
+  if (!ok) {
+    return Error("the cluster did not reach 2 slaves and " + std::to_string(TASKS) + " running tasks: " + why);
+  }
+  b.marked_processes = processes_with_marker(b.marker).size();
+  if (b.marked_processes < static_cast<size_t>(TASKS)) {
+    return Error("only " + std::to_string(b.marked_processes) + " processes carry the tasks' marker");
+  }
+  return b;
+}
+
+// The new leader on `port` shows exactly the baseline: the same slaves
+// active, the framework connected, the same tasks RUNNING (no duplicates),
+// and each task's process still the one that ran before.
+void expect_recovered(HaCluster& ha, int port, const Baseline& b, Deadline deadline) {
+  std::string why = "no answer";
+  picojson::value last;
+  bool ok = poll_until(
+      [&] {
+        Try<picojson::value> s = http_get_json("127.0.0.1", port, "/master/state", deadline_in(2s));
+        if (s.is_error()) {
+          why = s.error();
+          return false;
+        }
+        last = *s;
+        size_t duplicates = 0;
+        std::map<std::string, TaskView> tasks = active_tasks(*s, &duplicates);
+        std::set<std::string> slaves = active_slave_ids(*s);
+        if (slaves != b.slaves) {
+          why = std::to_string(slaves.size()) + " of the " + std::to_string(b.slaves.size()) + " slaves are back";
+          return false;
+        }
+        if (!framework_connected(*s, b.framework_id)) {
+          why = "framework " + b.framework_id + " has not re-subscribed";
+          return false;
+        }
+        if (duplicates != 0) {
+          why = std::to_string(duplicates) + " duplicated tasks";
+          return false;
+        }
+        if (tasks.size() != b.tasks.size()) {
+          why = std::to_string(tasks.size()) + " tasks instead of " + std::to_string(b.tasks.size());
+          return false;
+        }
+        for (const auto& [id, t] : b.tasks) {
+          auto it = tasks.find(id);
+          if (it == tasks.end() || it->second.state != "TASK_RUNNING") {
+            why = "task " + id + " is not RUNNING";
+            return false;
+          }
+        }
+        return true;
+      },
+      deadline);
+  EXPECT_TRUE(ok) << why << "; last state: " << last.serialize().substr(0, 3000);
+  EXPECT_EQ(processes_with_marker(b.marker).size(), b.marked_processes)
+      << "the tasks' processes were not all kept (none may be restarted or lost)";
+  (void)ha;
+}
+
+TEST(HighAvailability, KillingTheLeaderElectsAnotherAndLosesNothing) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  HaCluster ha((*zk)->connect_string());
+  int leader = 0;
+  Try<Baseline> b = start_cluster_with_tasks(ha, 3, &leader);
+  ASSERT_TRUE(b) << b.error();
+
+  MasterProcess* old = ha.master_on(leader);
+  ASSERT_NE(old, nullptr);
+  const auto killed = Clock::now();
+  old->process->kill(SIGKILL);
+  std::optional<int> next = ha.wait_for_leader(deadline_in(SESSION_TIMEOUT + 2s), leader);
+  ASSERT_TRUE(next) << "no new leader within 2 s of the session timeout";
+  const auto elected_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count();
+  std::cout << "new leader after " << elected_ms << " ms (session timeout "
+            << std::chrono::milliseconds(SESSION_TIMEOUT).count() << " ms)" << std::endl;
+  expect_recovered(ha, *next, *b, deadline_in(DEFAULT_TIMEOUT));
+}
+
+TEST(HighAvailability, AStoppedLeaderIsReplacedAndNeverLeadsAgain) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  HaCluster ha((*zk)->connect_string());
+  int leader = 0;
+  Try<Baseline> b = start_cluster_with_tasks(ha, 3, &leader);
+  ASSERT_TRUE(b) << b.error();
+
+  MasterProcess* old = ha.master_on(leader);
+  ASSERT_NE(old, nullptr);
+  old->process->kill(SIGSTOP);
+  std::optional<int> next = ha.wait_for_leader(deadline_in(SESSION_TIMEOUT + 2s), leader);
+  ASSERT_TRUE(next) << "no new leader within 2 s of the session timeout";
+  expect_recovered(ha, *next, *b, deadline_in(DEFAULT_TIMEOUT));
+
+  // Woken up, the old leader learns that its session is gone and exits
+  // without serving as leader again.
+  old->process->kill(SIGCONT);
+  std::optional<int> code = old->process->wait_exit(deadline_in(SESSION_TIMEOUT + 10s));
+  ASSERT_TRUE(code) << "the old leader is still running after SIGCONT";
+  EXPECT_NE(*code, 0);
+  EXPECT_FALSE(old->process->lines_matching(std::regex("Lost leadership")).empty())
+      << "the old leader did not say why it stopped";
+  // The new leader still leads, with everything.
+  EXPECT_EQ(ha.wait_for_leader(deadline_in(5s)), next);
+  expect_recovered(ha, *next, *b, deadline_in(10s));
+}
+
+TEST(HighAvailability, StandbyMastersRedirectToTheLeaderAndDropProtocolMessages) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  HaCluster ha((*zk)->connect_string());
+  for (int i = 0; i < 2; ++i) {
+    Try<MasterProcess*> m = ha.start_master();
+    ASSERT_TRUE(m) << m.error();
+  }
+  std::optional<int> leader = ha.wait_for_leader(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(leader);
+  int standby = ha.masters()[0].port == *leader ? ha.masters()[1].port : ha.masters()[0].port;
+  const std::string to_leader = "//127.0.0.1:" + std::to_string(*leader);
+
+  Try<HttpResponse> state = http_get("127.0.0.1", standby, "/master/state?jsonp=f");
+  ASSERT_TRUE(state) << state.error();
+  EXPECT_EQ(state->status, 307);
+  EXPECT_EQ(state->headers["location"], to_leader + "/master/state?jsonp=f");
+  Try<HttpResponse> redirect = http_get("127.0.0.1", standby, "/master/redirect");
+  ASSERT_TRUE(redirect) << redirect.error();
+  EXPECT_EQ(redirect->status, 307);
+  EXPECT_EQ(redirect->headers["location"], to_leader);
+  // The leader names itself; every master answers its health.
+  Try<HttpResponse> self = http_get("127.0.0.1", *leader, "/master/redirect");
+  ASSERT_TRUE(self) << self.error();
+  EXPECT_EQ(self->status, 307);
+  EXPECT_EQ(self->headers["location"], to_leader);
+  Try<HttpResponse> health = http_get("127.0.0.1", standby, "/master/health");
+  ASSERT_TRUE(health) << health.error();
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(metric(standby, "master/elected"), 0);
+
+  // A slave told the standby's address directly registers nowhere: the
+  // standby drops what it sends.
+  Try<Process*> stray = ha.cluster().start(
+      "stoa-slave", "stray-slave",
+      {"--master=127.0.0.1:" + std::to_string(standby), "--ip=127.0.0.1", "--port=0",
+       "--work_dir=" + ha.cluster().dir() + "/stray", "--registration_backoff_factor=100ms"});
+  ASSERT_TRUE(stray) << stray.error();
+  EXPECT_TRUE(poll_until([&] { return metric(standby, "master/messages_while_not_leading") >= 2; },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << "the standby did not drop the stray slave's registrations";
+  Try<picojson::value> leader_state = http_get_json("127.0.0.1", *leader, "/master/state");
+  ASSERT_TRUE(leader_state) << leader_state.error();
+  EXPECT_TRUE(json_array(json_at(*leader_state, "slaves")).empty());
+}
+
+TEST(HighAvailability, TheClusterRecoversAfterAZooKeeperRestart) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<std::unique_ptr<ZooKeeperServer>> zk = ZooKeeperServer::start();
+  ASSERT_TRUE(zk) << zk.error();
+  HaCluster ha((*zk)->connect_string());
+  int leader = 0;
+  Try<Baseline> b = start_cluster_with_tasks(ha, 2, &leader, 1);
+  ASSERT_TRUE(b) << b.error();
+
+  (*zk)->stop();
+  std::optional<Error> restarted = (*zk)->restart();
+  ASSERT_FALSE(restarted) << restarted->message;
+  // A master whose session expired while ZooKeeper was away exits (it may
+  // not lead without ZooKeeper); its supervisor starts it again. The test
+  // plays the supervisor.
+  std::optional<int> next;
+  poll_until(
+      [&] {
+        for (size_t i = 0; i < ha.masters().size(); ++i) {
+          if (!ha.masters()[i].process->running()) {
+            Try<MasterProcess*> m = ha.restart_master(i);
+            EXPECT_TRUE(m) << m.error();
+          }
+        }
+        next = ha.wait_for_leader(deadline_in(1s));
+        return next.has_value();
+      },
+      deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(next) << "no master leads after the ZooKeeper restart";
+  expect_recovered(ha, *next, *b, deadline_in(DEFAULT_TIMEOUT));
+}
+
+TEST(HighAvailability, KeepsWorkingWhenAnEnsembleServerFails) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<std::unique_ptr<ZooKeeperEnsemble>> zk = ZooKeeperEnsemble::start();
+  ASSERT_TRUE(zk) << zk.error();
+  HaCluster ha((*zk)->connect_string());
+  int leader = 0;
+  Try<Baseline> b = start_cluster_with_tasks(ha, 3, &leader);
+  ASSERT_TRUE(b) << b.error();
+
+  // The ensemble's own leader goes: the other two elect one among them.
+  int lost = 0;
+  for (int i = 0; i < ZooKeeperEnsemble::SIZE; ++i) {
+    if ((*zk)->mode(i) == "leader") {
+      lost = i;
+    }
+  }
+  (*zk)->stop(lost);
+  std::optional<int> now = ha.wait_for_leader(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(now) << "no master leads with one ZooKeeper server down";
+  expect_recovered(ha, *now, *b, deadline_in(DEFAULT_TIMEOUT));
+  // The registry still takes writes: a new slave is admitted.
+  Try<Process*> third = ha.start_slave();
+  ASSERT_TRUE(third) << third.error();
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<picojson::value> s = http_get_json("127.0.0.1", *now, "/master/state", deadline_in(2s));
+        return s && active_slave_ids(*s).size() == 3;
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "a third slave was not admitted with one ZooKeeper server down";
+  // And a failover still works on the two servers left.
+  ha.master_on(*now)->process->kill(SIGKILL);
+  std::optional<int> next = ha.wait_for_leader(deadline_in(SESSION_TIMEOUT + 5s), *now);
+  ASSERT_TRUE(next) << "no new leader after killing the leader with one ZooKeeper server down";
+}
+
+// The slave of `state` (its id), or "".
+std::string only_slave_id(const picojson::value& state) {
+  const picojson::array& slaves = json_array(json_at(state, "slaves"));
+  return slaves.size() == 1 ? json_string(json_at(slaves.front(), "id")) : "";
+}
+
+std::vector<std::string> recovered_slave_ids(const picojson::value& state) {
+  std::vector<std::string> ids;
+  for (const auto& s : json_array(json_at(state, "recovered_slaves"))) {
+    ids.push_back(json_string(json_at(s, "id")));
+  }
+  return ids;
+}
+
+TEST(DurableRegistry, AMasterRestartKeepsItsSlavesIds) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
+  Cluster cluster;
+  Try<Process*> master = cluster.start_master({"--registry=leveldb"});
+  ASSERT_TRUE(master) << master.error();
+  Try<Process*> slave = cluster.start_slave("cpus:1;mem:256;disk:100", {"--registration_backoff_factor=100ms"});
+  ASSERT_TRUE(slave) << slave.error();
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<picojson::value> before = cluster.state();
+  ASSERT_TRUE(before) << before.error();
+  const std::string id = only_slave_id(*before);
+  ASSERT_FALSE(id.empty());
+
+  // The slave is held still while the master restarts: the new master knows
+  // it only from the registry.
+  (*slave)->kill(SIGSTOP);
+  (*master)->kill(SIGKILL);
+  ASSERT_TRUE((*master)->wait_exit(deadline_in(5s)));
+  Try<Process*> second = cluster.restart_master("master-2", {"--registry=leveldb", "--slave_reregister_timeout=1mins"});
+  ASSERT_TRUE(second) << second.error();
+  Try<picojson::value> recovering = cluster.state();
+  ASSERT_TRUE(recovering) << recovering.error();
+  EXPECT_EQ(recovered_slave_ids(*recovering), std::vector<std::string>{id});
+  EXPECT_FALSE((*second)->lines_matching(std::regex("Recovered 1 slaves from the registry")).empty());
+
+  (*slave)->kill(SIGCONT);
+  std::string why;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<picojson::value> s = cluster.state();
+        if (s.is_error()) {
+          why = s.error();
+          return false;
+        }
+        why = s->serialize().substr(0, 2000);
+        return only_slave_id(*s) == id && active_slave_ids(*s).size() == 1 && recovered_slave_ids(*s).empty();
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "the slave did not come back under its id " << id << ": " << why;
+
+  // A slave that does not come back in time is marked unreachable; when it
+  // does come back later, it is admitted again under its id.
+  (*slave)->kill(SIGSTOP);
+  (*second)->kill(SIGKILL);
+  ASSERT_TRUE((*second)->wait_exit(deadline_in(5s)));
+  Try<Process*> third = cluster.restart_master("master-3", {"--registry=leveldb", "--slave_reregister_timeout=1secs"});
+  ASSERT_TRUE(third) << third.error();
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<picojson::value> s = cluster.state();
+        return s && json_number(json_at(*s, "unreachable_slaves")) == 1 && recovered_slave_ids(*s).empty();
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "the missing slave was not marked unreachable after --slave_reregister_timeout";
+  (*slave)->kill(SIGCONT);
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<picojson::value> s = cluster.state();
+        return s && only_slave_id(*s) == id && active_slave_ids(*s).size() == 1 &&
+               json_number(json_at(*s, "unreachable_slaves")) == 0;
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "the unreachable slave was not admitted again under its id";
+}
+
+}  // namespace
+}  // namespace stoa::tests
