@@ -648,7 +648,6 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   caf::actor coordinator = sys.spawn(coordinator_actor, std::shared_ptr<const Shared>(shared),
                                      runtime.router(), std::move(slaves));
   runtime.register_actor("simulator", coordinator);
-#ifdef STOA_HAVE_MASTER_DETECTOR
   detector::Options d;
   d.master = options.master;
   d.subscriber = coordinator;
@@ -661,16 +660,6 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   }
   caf::scoped_actor self{sys};
   self->send(coordinator, sim_detector_atom::value, *det);
-#else
-  // A fixed master (check_master refused anything else): the detector's
-  // one report, made here.
-  Try<Upid> upid = parse_master_address(options.master);
-  detector::Leader leader;
-  leader.pid = upid->str();
-  leader.contenders = 1;
-  caf::scoped_actor self{sys};
-  self->send(coordinator, detector::leader_atom_v, leader);
-#endif
   return coordinator;
 }
 

@@ -2,24 +2,13 @@
 // (slave_simulator.hpp).
 
 #include "actors/upid.hpp"
+#include "actors/master_detector.hpp"
 #include "bench/slave_simulator.hpp"
 
 namespace stoa::bench {
 
 std::optional<std::string> check_master(const std::string& master) {
-  if (master.rfind("zk://", 0) == 0 || master.rfind("file://", 0) == 0) {
-#ifdef STOA_HAVE_MASTER_DETECTOR
-    return std::nullopt;
-#else
-    return "zk:// and file:// masters need the master detector, which this build lacks "
-           "(actors/master_detector.cpp); give host:port";
-#endif
-  }
-  Try<Upid> upid = parse_master_address(master);
-  if (upid.is_error()) {
-    return upid.error();
-  }
-  return std::nullopt;
+  return detector::check_master(master);
 }
 
 SimulatorFlags::SimulatorFlags() {
