@@ -423,6 +423,46 @@ TEST(HighAvailability, StandbyMastersRedirectToTheLeaderAndDropProtocolMessages)
   EXPECT_TRUE(json_array(json_at(*leader_state, "slaves")).empty());
 }
 
+// The user's master script, unchanged but for the binary's name: Mesos'
+// environment variables, an in-memory registry behind ZooKeeper; slaves and
+// frameworks given the zk:// URL.
+TEST(HighAvailability, TheUsersMasterScriptWorksUnchanged) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  Cluster cluster;
+  const std::string url = "zk://" + (*zk)->connect_string() + "/mesos-" + unique_marker();
+  const int port = free_loopback_port();
+  Try<Process*> master = cluster.start("stoa-master", "master", {"--no-hostname_lookup", "--ip=127.0.0.1"},
+                                       {{"MESOS_PORT", std::to_string(port)},
+                                        {"MESOS_ZK", url},
+                                        {"MESOS_QUORUM", "1"},
+                                        {"MESOS_REGISTRY", "in_memory"},
+                                        {"MESOS_LOG_DIR", cluster.dir() + "/master-logs"},
+                                        {"MESOS_WORK_DIR", cluster.dir() + "/master-work"},
+                                        {"STOA_CHECK_INVARIANTS", "1"}});
+  ASSERT_TRUE(master) << master.error();
+  EXPECT_TRUE(poll_until([&] { return metric(port, "master/elected") == 1; }, deadline_in(DEFAULT_TIMEOUT)))
+      << "the master did not lead; its log:\n" << (*master)->log();
+  Try<Process*> slave = cluster.start("stoa-slave", "slave",
+                                      {"--master=" + url, "--ip=127.0.0.1", "--port=0",
+                                       "--work_dir=" + cluster.dir() + "/slave", "--no-hostname_lookup"});
+  ASSERT_TRUE(slave) << slave.error();
+  EXPECT_TRUE(poll_until([&] { return metric(port, "master/slaves_active") == 1; }, deadline_in(DEFAULT_TIMEOUT)))
+      << "the slave did not register through ZooKeeper";
+  Try<Process*> execute = cluster.start(
+      "stoa-execute", "execute",
+      {"--master=" + url, "--name=hello", "--command=echo 'hello mesos'", "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(execute) << execute.error();
+  std::optional<int> code = (*execute)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(code) << "stoa-execute did not finish";
+  EXPECT_EQ(*code, 0) << (*execute)->log();
+  EXPECT_FALSE(find_files_named(cluster.dir() + "/master-logs", "stoa-master.INFO").empty())
+      << "no log in MESOS_LOG_DIR";
+  EXPECT_EQ(metric(port, "master/invariant_violations"), 0);
+}
+
 TEST(HighAvailability, TheClusterRecoversAfterAZooKeeperRestart) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   STOA_REQUIRE_ZOOKEEPER();
