@@ -48,25 +48,68 @@ void append_entry(std::string& out, int list, const Entry& entry) {
 
 }  // namespace
 
-std::vector<std::string> split_registry(const Registry& registry) {
-  std::vector<std::string> parts(1 + REGISTRY_BUCKETS);
-  Registry meta;
-  if (registry.has_master()) {
-    *meta.mutable_master() = registry.master();
+void update_parts(std::vector<std::string>& parts, const Registry& registry, const std::vector<bool>& dirty) {
+  parts.resize(1 + REGISTRY_BUCKETS);
+  if (dirty[0]) {
+    Registry meta;
+    if (registry.has_master()) {
+      *meta.mutable_master() = registry.master();
+    }
+    *meta.mutable_weights() = registry.weights();
+    *meta.mutable_quotas() = registry.quotas();
+    parts[0] = meta.SerializeAsString();
   }
-  *meta.mutable_weights() = registry.weights();
-  *meta.mutable_quotas() = registry.quotas();
-  parts[0] = meta.SerializeAsString();
+  for (size_t p = 1; p < parts.size(); ++p) {
+    if (dirty[p]) {
+      parts[p].clear();
+    }
+  }
+  auto add = [&](int list, const auto& entry) {
+    size_t p = 1 + static_cast<size_t>(bucket_of(entry.id().value()));
+    if (dirty[p]) {
+      append_entry(parts[p], list, entry);
+    }
+  };
   for (const SlaveInfo& s : registry.slaves().slaves()) {
-    append_entry(parts[1 + bucket_of(s.id().value())], Registry::kSlavesFieldNumber, s);
+    add(Registry::kSlavesFieldNumber, s);
   }
   for (const auto& s : registry.unreachable().slaves()) {
-    append_entry(parts[1 + bucket_of(s.id().value())], Registry::kUnreachableFieldNumber, s);
+    add(Registry::kUnreachableFieldNumber, s);
   }
   for (const auto& s : registry.gone().slaves()) {
-    append_entry(parts[1 + bucket_of(s.id().value())], Registry::kGoneFieldNumber, s);
+    add(Registry::kGoneFieldNumber, s);
   }
+}
+
+std::vector<std::string> split_registry(const Registry& registry) {
+  std::vector<std::string> parts;
+  update_parts(parts, registry, std::vector<bool>(1 + REGISTRY_BUCKETS, true));
   return parts;
+}
+
+std::vector<int> parts_touched(const registry::Operation& op) {
+  using registry::Operation;
+  auto part_of = [](const std::string& id) { return 1 + bucket_of(id); };
+  switch (op.operation_case()) {
+    case Operation::kAdmitSlave: return {part_of(op.admit_slave().info().id().value())};
+    case Operation::kUpdateSlave: return {part_of(op.update_slave().info().id().value())};
+    case Operation::kMarkSlaveUnreachable: return {part_of(op.mark_slave_unreachable().slave_id().value())};
+    case Operation::kMarkSlaveReachable: return {part_of(op.mark_slave_reachable().info().id().value())};
+    case Operation::kRemoveSlave: return {part_of(op.remove_slave().slave_id().value())};
+    case Operation::kMarkSlaveGone: return {part_of(op.mark_slave_gone().slave_id().value())};
+    case Operation::kPruneUnreachable: {
+      std::vector<int> out;
+      for (const SlaveID& id : op.prune_unreachable().slave_ids()) {
+        out.push_back(part_of(id.value()));
+      }
+      return out;
+    }
+    case Operation::kUpdateWeights:
+    case Operation::kUpdateQuota:
+    case Operation::kRemoveQuota: return {0};
+    case Operation::OPERATION_NOT_SET: break;
+  }
+  return {};
 }
 
 size_t parts_size(const std::vector<std::string>& parts) {

@@ -32,6 +32,17 @@ int bucket_of(std::string_view slave_id);
 // and order (a slave's entry keeps its place within its bucket).
 std::vector<std::string> split_registry(const registry::Registry& registry);
 
+// The parts `op` may change: 0 for weights and quotas, the bucket parts of
+// the slave ids it names.
+std::vector<int> parts_touched(const registry::Operation& op);
+
+// Recomputes the parts whose `dirty` flag is set (REQUIRES: `parts` was split
+// from a registry that differs from `registry` only in those parts; dirty
+// has 1 + REGISTRY_BUCKETS flags). Then parts == split_registry(registry),
+// at the cost of the dirty parts only (and a pass over the slave ids).
+void update_parts(std::vector<std::string>& parts, const registry::Registry& registry,
+                  const std::vector<bool>& dirty);
+
 // The total size of `parts`.
 size_t parts_size(const std::vector<std::string>& parts);
 

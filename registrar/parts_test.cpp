@@ -79,6 +79,61 @@ TEST(RegistryParts, OneSlaveChangesOnePart) {
   EXPECT_EQ(changed, 1);
 }
 
+// Updating only the parts each operation touches gives what a whole split
+// gives, for every kind of operation.
+TEST(RegistryParts, UpdatingTouchedPartsEqualsAWholeSplit) {
+  Registry r = sample(300);
+  SlaveIds ids = SlaveIds::of(r);
+  std::vector<std::string> parts = split_registry(r);
+  std::vector<registry::Operation> ops;
+  auto op = [&](auto fill) {
+    registry::Operation o;
+    fill(o);
+    ops.push_back(o);
+  };
+  for (int i = 0; i < 40; ++i) {
+    std::string id = "S" + std::to_string(i * 7);
+    std::string fresh = "N" + std::to_string(i);
+    op([&](auto& o) { o.mutable_admit_slave()->mutable_info()->set_hostname("n"); 
+                      o.mutable_admit_slave()->mutable_info()->mutable_id()->set_value(fresh); });
+    op([&](auto& o) { o.mutable_update_slave()->mutable_info()->set_hostname("u");
+                      o.mutable_update_slave()->mutable_info()->mutable_id()->set_value(fresh); });
+    op([&](auto& o) { o.mutable_mark_slave_unreachable()->mutable_slave_id()->set_value(id);
+                      o.mutable_mark_slave_unreachable()->mutable_timestamp()->set_nanoseconds(i); });
+    if (i % 3 == 0) {
+      op([&](auto& o) { o.mutable_mark_slave_reachable()->mutable_info()->set_hostname("r");
+                        o.mutable_mark_slave_reachable()->mutable_info()->mutable_id()->set_value(id); });
+    }
+    if (i % 3 == 1) {
+      op([&](auto& o) { o.mutable_prune_unreachable()->add_slave_ids()->set_value(id); });
+    }
+    op([&](auto& o) { o.mutable_mark_slave_gone()->mutable_slave_id()->set_value("S" + std::to_string(i * 7 + 1));
+                      o.mutable_mark_slave_gone()->mutable_timestamp()->set_nanoseconds(i); });
+    op([&](auto& o) { o.mutable_remove_slave()->mutable_slave_id()->set_value("S" + std::to_string(i * 7 + 2)); });
+    op([&](auto& o) { auto* w = o.mutable_update_weights()->add_weights(); w->set_role("r"); w->set_weight(i + 1); });
+    op([&](auto& o) { auto* q = o.mutable_update_quota()->mutable_quota(); q->set_role("q" + std::to_string(i));
+                      auto* res = q->add_guarantee(); res->set_name("cpus"); res->set_type(Value::SCALAR);
+                      res->mutable_scalar()->set_value(1); });
+    op([&](auto& o) { o.mutable_remove_quota()->set_role("q" + std::to_string(i / 2)); });
+  }
+  int changed = 0;
+  for (size_t i = 0; i < ops.size(); i += 5) {
+    std::vector<bool> dirty(1 + REGISTRY_BUCKETS, false);
+    // A batch of up to 5 operations, as the registrar applies them.
+    for (size_t j = i; j < ops.size() && j < i + 5; ++j) {
+      Try<bool> result = apply(r, ids, ops[j]);
+      ASSERT_TRUE(result) << result.error();
+      changed += *result ? 1 : 0;
+      for (int p : parts_touched(ops[j])) {
+        dirty[p] = true;
+      }
+    }
+    update_parts(parts, r, dirty);
+    ASSERT_EQ(parts, split_registry(r)) << "after operation " << i;
+  }
+  EXPECT_GT(changed, 300);
+}
+
 TEST(RegistryParts, GarbageIsAnErrorNamingItsSize) {
   Try<Registry> bad = join_registry({"\xff\xff\xff", "junk"});
   ASSERT_TRUE(bad.is_error());

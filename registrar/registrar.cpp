@@ -79,6 +79,7 @@ struct Registrar {
   Phase phase = Phase::fresh;
   Registry registry;
   SlaveIds ids;
+  std::vector<std::string> parts;  // split_registry(registry), kept up to date part by part
   uint64_t version = 0;
   caf::response_promise recovering;
   std::deque<Queued> queue;    // waiting for the store in flight (or for recovery)
@@ -168,6 +169,7 @@ void Registrar::on_fetched(Stored& stored, const MasterInfo& leader) {
             << registry.unreachable().slaves_size() << " unreachable, " << registry.gone().slaves_size()
             << " gone slaves; recording the new leader " << leader.id();
   *registry.mutable_master() = leader;
+  parts = split_registry(registry);
   store([this] { on_recovered(); });
 }
 
@@ -198,6 +200,7 @@ caf::result<bool> Registrar::on_apply(Operation& op) {
 void Registrar::start_batch() {
   batch.clear();
   bool changed = false;
+  std::vector<bool> dirty(1 + REGISTRY_BUCKETS, false);
   while (!queue.empty()) {
     Queued q = std::move(queue.front());
     queue.pop_front();
@@ -206,13 +209,19 @@ void Registrar::start_batch() {
       q.promise.deliver(make_registrar_error("registrar: invalid operation: " + result.error()));
       continue;
     }
-    changed = changed || *result;
+    if (*result) {
+      changed = true;
+      for (int p : parts_touched(q.op)) {
+        dirty[p] = true;
+      }
+    }
     batch.push_back(Answer{q.promise, *result});
   }
   if (!changed) {
     on_batch_stored();  // nothing to write
     return;
   }
+  update_parts(parts, registry, dirty);
   store([this] { on_batch_stored(); });
 }
 
@@ -232,7 +241,7 @@ void Registrar::store(Done done) {
   storing = true;
   arm("storing the registry in " + storage.description, options.store_timeout, "--registry_store_timeout");
   uint64_t armed = deadline;
-  self->request(storage.actor, caf::infinite, store_atom_v, split_registry(registry), version)
+  self->request(storage.actor, caf::infinite, store_atom_v, parts, version)
       .then(
           [this, done, armed](uint64_t stored) {
             if (phase == Phase::failed || armed != deadline) {
