@@ -213,7 +213,23 @@ Try<std::pair<Process*, int>> Cluster::start_checked_master(const std::string& l
     return Error(what + " did not log 'listening on http://127.0.0.1:PORT' (" + (*p)->describe_exit() +
                  "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
   }
-  return std::make_pair(*p, std::stoi((*m)[1]));
+  const int port = std::stoi((*m)[1]);
+  // A master alone leads once it has read its registry (its views answer
+  // 503 until then): tests start talking to it after that.
+  int status = 0;
+  poll_until(
+      [&] {
+        Try<HttpResponse> r = http_get("127.0.0.1", port, "/master/state-summary",
+                                     deadline_in(std::chrono::seconds(2)));
+        status = r ? r->status : 0;
+        return status == 200 || !(*p)->running();
+      },
+      deadline_in(STARTUP_TIMEOUT));
+  if (status != 200) {
+    return Error(what + " did not finish recovering (last status " + std::to_string(status) + ", " +
+                 (*p)->describe_exit() + "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
+  }
+  return std::make_pair(*p, port);
 }
 
 Try<Process*> Cluster::start_master_with_env(const std::map<std::string, std::string>& env,
