@@ -29,6 +29,7 @@
 // flight (see Master::check_accounting).
 
 #include <chrono>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
@@ -143,6 +144,10 @@ struct ActorOptions {
   bool detached = true;
   // Where allocator/* metrics and master/invariant_violations go (may be null).
   metrics::Registry* metrics = nullptr;
+  // Owns `metrics` when the caller made it for itself (a master without a
+  // process registry): the actor keeps it alive, since a detached allocator
+  // may finish a pass after its master is gone.
+  std::shared_ptr<metrics::Registry> metrics_owner;
 };
 
 // Spawns the actor owning `core`; offers go to `master` as

@@ -225,6 +225,7 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   allocator::ActorOptions aopts;
   aopts.check_invariants = m.check_invariants;
   aopts.metrics = m.metrics;
+  aopts.metrics_owner = m.own_metrics;
   aopts.event_delay = m.opts.allocation_event_delay;
   aopts.detached = m.opts.detached_allocator;
   m.alloc = allocator::spawn_allocator(self->system(), std::move(*core), caf::actor_cast<caf::actor>(self),
