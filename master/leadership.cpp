@@ -261,6 +261,12 @@ StatusReply Master::not_leading_reply(const std::string& endpoint) {
     }
     return json_error(503, "Master has not finished recovery");
   }
+  if (leader.self) {
+    // Elected, but fewer than --quorum masters contend: nobody leads yet
+    // (and a redirect to ourselves would loop).
+    return json_error(503, "Elected, waiting for --quorum=" + std::to_string(opts.flags.quorum) +
+                               " masters to contend (" + std::to_string(leader.contenders) + " do)");
+  }
   return redirect_reply();
 }
 

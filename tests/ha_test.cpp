@@ -451,6 +451,30 @@ TEST(HighAvailability, StandbyMastersRedirectToTheLeaderAndDropProtocolMessages)
   EXPECT_TRUE(json_array(json_at(*leader_state, "slaves")).empty());
 }
 
+// --quorum=2: the first master is elected but leads only once a second one
+// contends.
+TEST(HighAvailability, AnElectedMasterWaitsForAQuorumOfMasters) {
+  STOA_REQUIRE_BINARIES("stoa-master");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  HaCluster ha((*zk)->connect_string());
+  Try<MasterProcess*> first = ha.start_master({"--quorum=2"});
+  ASSERT_TRUE(first) << first.error();
+  Process* alone = (*first)->process;
+  const int alone_port = (*first)->port;
+  ASSERT_TRUE(alone->wait_for_line(std::regex("waiting for --quorum=2 masters to contend \\(1 do\\)"),
+                                   deadline_in(DEFAULT_TIMEOUT)))
+      << alone->log();
+  EXPECT_EQ(metric(alone_port, "master/elected"), 0);
+  Try<HttpResponse> state = http_get("127.0.0.1", alone_port, "/master/state");
+  ASSERT_TRUE(state) << state.error();
+  EXPECT_EQ(state->status, 503) << state->body;
+  Try<MasterProcess*> second = ha.start_master({"--quorum=2"});
+  ASSERT_TRUE(second) << second.error();
+  EXPECT_EQ(ha.wait_for_leader(deadline_in(DEFAULT_TIMEOUT)), alone_port);
+}
+
 // The user's master script, unchanged but for the binary's name: Mesos'
 // environment variables, an in-memory registry behind ZooKeeper; slaves and
 // frameworks given the zk:// URL.
