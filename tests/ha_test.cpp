@@ -2,8 +2,8 @@
 // several masters contend in ZooKeeper, slaves and a framework follow the
 // leader given as --master=zk://..., and the loss of the leader (kill -9,
 // SIGSTOP past the session timeout), a ZooKeeper restart or the loss of one
-// ensemble server loses nothing. Also: a single master with the durable
-// (LevelDB) registry keeps its slaves' ids across a restart.
+// ensemble server loses nothing. (A single master's durable registry:
+// recovery_test.cpp.)
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -631,85 +631,6 @@ TEST(HighAvailability, KeepsWorkingWhenAnEnsembleServerFails) {
   ha.master_on(*now)->process->kill(SIGKILL);
   std::optional<int> next = ha.wait_for_leader(deadline_in(SESSION_TIMEOUT + 5s), *now);
   ASSERT_TRUE(next) << "no new leader after killing the leader with one ZooKeeper server down";
-}
-
-// The slave of `state` (its id), or "".
-std::string only_slave_id(const picojson::value& state) {
-  const picojson::array& slaves = json_array(json_at(state, "slaves"));
-  return slaves.size() == 1 ? json_string(json_at(slaves.front(), "id")) : "";
-}
-
-std::vector<std::string> recovered_slave_ids(const picojson::value& state) {
-  std::vector<std::string> ids;
-  for (const auto& s : json_array(json_at(state, "recovered_slaves"))) {
-    ids.push_back(json_string(json_at(s, "id")));
-  }
-  return ids;
-}
-
-TEST(DurableRegistry, AMasterRestartKeepsItsSlavesIds) {
-  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
-  Cluster cluster;
-  Try<Process*> master = cluster.start_master({"--registry=leveldb"});
-  ASSERT_TRUE(master) << master.error();
-  Try<Process*> slave = cluster.start_slave("cpus:1;mem:256;disk:100", {"--registration_backoff_factor=100ms"});
-  ASSERT_TRUE(slave) << slave.error();
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
-  Try<picojson::value> before = cluster.state();
-  ASSERT_TRUE(before) << before.error();
-  const std::string id = only_slave_id(*before);
-  ASSERT_FALSE(id.empty());
-
-  // The slave is held still while the master restarts: the new master knows
-  // it only from the registry.
-  (*slave)->kill(SIGSTOP);
-  (*master)->kill(SIGKILL);
-  ASSERT_TRUE((*master)->wait_exit(deadline_in(5s)));
-  Try<Process*> second = cluster.restart_master("master-2", {"--registry=leveldb", "--slave_reregister_timeout=1mins"});
-  ASSERT_TRUE(second) << second.error();
-  Try<picojson::value> recovering = cluster.state();
-  ASSERT_TRUE(recovering) << recovering.error();
-  EXPECT_EQ(recovered_slave_ids(*recovering), std::vector<std::string>{id});
-  EXPECT_FALSE((*second)->lines_matching(std::regex("Recovered 1 slaves from the registry")).empty());
-
-  (*slave)->kill(SIGCONT);
-  std::string why;
-  EXPECT_TRUE(poll_until(
-      [&] {
-        Try<picojson::value> s = cluster.state();
-        if (s.is_error()) {
-          why = s.error();
-          return false;
-        }
-        why = s->serialize().substr(0, 2000);
-        return only_slave_id(*s) == id && active_slave_ids(*s).size() == 1 && recovered_slave_ids(*s).empty();
-      },
-      deadline_in(DEFAULT_TIMEOUT)))
-      << "the slave did not come back under its id " << id << ": " << why;
-
-  // A slave that does not come back in time is marked unreachable; when it
-  // does come back later, it is admitted again under its id.
-  (*slave)->kill(SIGSTOP);
-  (*second)->kill(SIGKILL);
-  ASSERT_TRUE((*second)->wait_exit(deadline_in(5s)));
-  Try<Process*> third = cluster.restart_master("master-3", {"--registry=leveldb", "--slave_reregister_timeout=1secs"});
-  ASSERT_TRUE(third) << third.error();
-  EXPECT_TRUE(poll_until(
-      [&] {
-        Try<picojson::value> s = cluster.state();
-        return s && json_number(json_at(*s, "unreachable_slaves")) == 1 && recovered_slave_ids(*s).empty();
-      },
-      deadline_in(DEFAULT_TIMEOUT)))
-      << "the missing slave was not marked unreachable after --slave_reregister_timeout";
-  (*slave)->kill(SIGCONT);
-  EXPECT_TRUE(poll_until(
-      [&] {
-        Try<picojson::value> s = cluster.state();
-        return s && only_slave_id(*s) == id && active_slave_ids(*s).size() == 1 &&
-               json_number(json_at(*s, "unreachable_slaves")) == 0;
-      },
-      deadline_in(DEFAULT_TIMEOUT)))
-      << "the unreachable slave was not admitted again under its id";
 }
 
 }  // namespace
