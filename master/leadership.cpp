@@ -146,7 +146,6 @@ void Master::abdicate(const std::string& why) {
 
 void Master::start_recovery() {
   phase = Phase::recovering;
-  recovery_started = now_seconds();
   self->request(registrar, caf::infinite, registrar::recover_atom_v, st.info)
       .then([this](registry::Registry& r) { on_recovered(r); },
             [this](caf::error& e) { registrar_failed("recover", e); });
@@ -274,12 +273,8 @@ StatusReply Master::not_leading_reply(const std::string& endpoint) {
 // (actors/actor_route.cpp) appends the request's path and query, except for
 // /master/redirect, which goes to the leader's root (Mesos).
 StatusReply Master::redirect_reply() {
-  const MasterInfo* info = nullptr;
   if (phase == Phase::leading) {
-    info = &st.info;
-  }
-  if (info != nullptr) {
-    return {307, "//" + info->hostname() + ":" + std::to_string(info->port())};
+    return {307, "//" + st.info.hostname() + ":" + std::to_string(st.info.port())};
   }
   if (leader.pid.empty()) {
     return json_error(503, "No leader elected");

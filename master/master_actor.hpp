@@ -92,7 +92,6 @@ class Master {
   caf::actor detector_actor;  // with --zk: our contender and detector
   detector::Leader leader;    // the last leader detected
   caf::actor registrar;
-  double recovery_started = 0;
   size_t recovered_total = 0;  // slaves in the registry at recovery
   // Registrations waiting for the registrar: pids of new slaves, ids of
   // re-registering ones (a retry meanwhile is ignored).
