@@ -78,6 +78,8 @@ STOA_DEFINE_PROTOBUF_INSPECT
   X(stoa::internal::ShutdownExecutorMessage)         \
   X(stoa::internal::FrameworkToExecutorMessage)      \
   X(stoa::internal::ExecutorToFrameworkMessage)      \
+  X(stoa::internal::ReregisterExecutorMessage)       \
+  X(stoa::internal::ExecutorReregisteredMessage)     \
   X(stoa::internal::RegisterExecutorMessage)         \
   X(stoa::internal::ExecutorRegisteredMessage)       \
   X(stoa::scheduler::Call)                           \

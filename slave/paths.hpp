@@ -9,10 +9,15 @@
 //   <work_dir>/meta/slaves/latest -> <sid>
 //   <work_dir>/meta/slaves/<sid>/slave.info
 //   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/framework.info
+//   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/framework.pid
 //   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/executor.info
+//   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/latest -> <cid>
 //   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/<cid>/pids/forked.pid
+//   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/<cid>/pids/libprocess.pid
+//   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/<cid>/executor.sentinel
 //   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/<cid>/tasks/<tid>/task.info
 //   <work_dir>/meta/slaves/<sid>/frameworks/<fid>/executors/<eid>/runs/<cid>/tasks/<tid>/task.updates
+// (formats: docs/checkpoints.md)
 // The `latest` symlinks are relative (they name only the id), so a work_dir
 // can be moved.
 
@@ -50,6 +55,26 @@ std::string run_meta_path(const std::string& work_dir, const std::string& slave_
                           const std::string& executor_id, const std::string& container_id);
 std::string forked_pid_path(const std::string& work_dir, const std::string& slave_id, const std::string& framework_id,
                             const std::string& executor_id, const std::string& container_id);
+std::string framework_info_path(const std::string& work_dir, const std::string& slave_id,
+                                const std::string& framework_id);
+std::string framework_pid_path(const std::string& work_dir, const std::string& slave_id,
+                               const std::string& framework_id);
+std::string executor_info_path(const std::string& work_dir, const std::string& slave_id,
+                               const std::string& framework_id, const std::string& executor_id);
+std::string latest_run_meta_path(const std::string& work_dir, const std::string& slave_id,
+                                 const std::string& framework_id, const std::string& executor_id);
+std::string libprocess_pid_path(const std::string& work_dir, const std::string& slave_id,
+                                const std::string& framework_id, const std::string& executor_id,
+                                const std::string& container_id);
+std::string executor_sentinel_path(const std::string& work_dir, const std::string& slave_id,
+                                   const std::string& framework_id, const std::string& executor_id,
+                                   const std::string& container_id);
+std::string task_info_path(const std::string& work_dir, const std::string& slave_id, const std::string& framework_id,
+                           const std::string& executor_id, const std::string& container_id,
+                           const std::string& task_id);
+std::string task_updates_path(const std::string& work_dir, const std::string& slave_id,
+                              const std::string& framework_id, const std::string& executor_id,
+                              const std::string& container_id, const std::string& task_id);
 std::string task_meta_path(const std::string& work_dir, const std::string& slave_id, const std::string& framework_id,
                            const std::string& executor_id, const std::string& container_id,
                            const std::string& task_id);
