@@ -53,6 +53,8 @@ struct Flags : FlagsBase {
     add(&command, "command", "Shell command to run as the task (required).");
     add(&resources, "resources", "Resources of the task, e.g. \"cpus:0.1;mem:32\".", "cpus:0.1;mem:32");
     add(&framework_name, "framework_name", "Name of the framework.", "stoa-execute");
+    add(&checkpoint, "checkpoint",
+        "Ask the slave to checkpoint the task, so it survives a slave restart (FrameworkInfo.checkpoint).", false);
     add(&role, "role", "Role the framework subscribes with.", "*");
     add(&kill_after, "kill_after",
         "Kill the task this long after it reaches TASK_RUNNING (e.g. \"10secs\"). Default: never.");
@@ -67,6 +69,7 @@ struct Flags : FlagsBase {
   std::string resources;
   std::string framework_name;
   std::string role;
+  bool checkpoint = false;
   std::optional<std::string> kill_after;
   std::optional<std::string> timeout;
   std::string ip;
@@ -238,6 +241,7 @@ int run(int argc, char** argv) {
   options.framework_info.set_name(flags.framework_name);
   options.framework_info.set_failover_timeout(std::chrono::duration<double>(flags.failover_timeout).count());
   options.framework_info.set_role(flags.role);
+  options.framework_info.set_checkpoint(flags.checkpoint);
   auto exit_code = std::make_shared<int>(EXIT_NOT_FINISHED);
   return daemon::run_tool(
       PROGRAM, ropts, "scheduler",

@@ -19,9 +19,19 @@
 //       still starting is killed as soon as it runs. Unknown ids are ignored.
 //   (usage_atom, container_ids) -> ContainerUsages
 //       The usage of each listed container that runs, as its isolators see it.
+//   (adopt_atom, AdoptConfig) -> bool
+//       Takes over a container an earlier slave started (recovery): its
+//       first process runs but is not our child. wait, destroy and usage work
+//       on it as on any other; its exit status is unknown (wait answers -1).
+//       A container checkpointed (ContainerConfig::checkpoint, or adopted)
+//       survives the containerizer's stop.
+//   (destroy_all_atom) -> bool
+//       Kills every container synchronously, checkpointed ones included
+//       (the master told the slave to shut down), and answers once done.
 //
 // A containerizer outlives no slave: the slave that spawned it stops it, and
-// it kills every container it still runs when it stops.
+// it kills every container it still runs when it stops, except checkpointed
+// ones (a restarted slave adopts them).
 
 #include <cstdint>
 #include <map>
@@ -42,6 +52,8 @@ using launch_atom = caf::atom_constant<caf::atom("launch")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using destroy_atom = caf::atom_constant<caf::atom("destroy")>;
 using usage_atom = caf::atom_constant<caf::atom("usage")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using destroy_all_atom = caf::atom_constant<caf::atom("destroyall")>;
 
 struct ContainerConfig {
   std::string container_id;
@@ -54,6 +66,15 @@ struct ContainerConfig {
   std::vector<std::string> argv;              // the executor and its arguments
   std::map<std::string, std::string> env;     // added to the slave's environment
   Resources resources;                        // what the isolators are given
+  // The framework checkpoints: the container survives the containerizer's
+  // stop (the slave restarting) instead of being killed.
+  bool checkpoint = false;
+};
+
+struct AdoptConfig {
+  std::string container_id;
+  int32_t pid = -1;  // the container's first process (the executor)
+  Resources resources;
 };
 
 struct LaunchResult {
@@ -67,7 +88,9 @@ using containerizer_actor = caf::typed_actor<
     caf::replies_to<launch_atom, ContainerConfig>::with<LaunchResult>,
     caf::replies_to<wait_atom, std::string>::with<int32_t>,
     caf::reacts_to<destroy_atom, std::string>,
-    caf::replies_to<usage_atom, std::vector<std::string>>::with<ContainerUsages>>;
+    caf::replies_to<usage_atom, std::vector<std::string>>::with<ContainerUsages>,
+    caf::replies_to<adopt_atom, AdoptConfig>::with<bool>,
+    caf::replies_to<destroy_all_atom>::with<bool>>;
 
 }  // namespace stoa::slave
 
@@ -75,4 +98,5 @@ using containerizer_actor = caf::typed_actor<
 // these never cross the network and need no serialization.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerConfig)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::LaunchResult)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::AdoptConfig)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerUsages)

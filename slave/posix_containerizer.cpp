@@ -2,7 +2,9 @@
 
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cerrno>
+#include <memory>
 #include <csignal>
 #include <deque>
 #include <optional>
@@ -132,6 +134,7 @@ caf::behavior usage_worker(caf::event_based_actor* self, Isolators isolators) {
 struct Container {
   pid_t pid = -1;  // -1 while launching
   Resources resources;
+  bool checkpoint = false;  // survives our stop (a restarted slave adopts it)
   bool destroy_requested = false;  // while launching: kill it once it runs
   std::optional<int32_t> status;   // once its first process has exited
   std::vector<caf::typed_response_promise<int32_t>> waiters;
@@ -145,6 +148,9 @@ class PosixContainerizerState {
   caf::actor cleaner;
   std::unordered_map<std::string, Container> containers;
   std::deque<std::pair<pid_t, std::string>> recent_cleanups;
+  // Set when the containerizer stops: waiters of containers that outlive it
+  // (checkpointed ones) stop waiting.
+  std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
   static inline const char* name = "posix containerizer";
 
   caf::result<LaunchResult> on_launch(ContainerConfig config) {
@@ -153,6 +159,7 @@ class PosixContainerizerState {
       return LaunchResult{-1, "Cannot launch the executor: container " + cid + " already exists"};
     }
     containers[cid].resources = config.resources;
+    containers[cid].checkpoint = config.checkpoint;
     auto worker = self->spawn<caf::detached>(launch_worker_actor, isolators, caf::actor_cast<caf::actor>(self));
     auto rp = self->make_response_promise<LaunchResult>();
     self->request(worker, caf::infinite, launch_atom::value, std::move(config))
@@ -177,16 +184,37 @@ class PosixContainerizerState {
       return;
     }
     it->second.pid = result.pid;
-    caf::actor waiter = spawn_waiter(self->system(), result.pid);
-    self->request(waiter, caf::infinite, reaped_atom_v)
-        .then([this, cid](int32_t status) { on_reaped(cid, status); },
-              [this, cid](caf::error& error) {
-                LOG_ERROR << "Lost the waiter of container " << cid << ": " << self->system().render(error);
-                on_reaped(cid, -1);
-              });
+    watch(cid, result.pid);
     if (it->second.destroy_requested) {
       signal_process_group(result.pid, SIGKILL);
     }
+  }
+
+  void watch(const std::string& cid, pid_t pid) {
+    caf::actor waiter = spawn_waiter(self->system(), pid, stopping);
+    self->request(waiter, caf::infinite, reaped_atom_v)
+        .then([this, cid](int32_t status) { on_reaped(cid, status); },
+              [this, cid](caf::error& error) {
+                if (!stopping->load()) {
+                  LOG_ERROR << "Lost the waiter of container " << cid << ": " << self->system().render(error);
+                  on_reaped(cid, -1);
+                }
+              });
+  }
+
+  bool on_adopt(const AdoptConfig& config) {
+    if (containers.count(config.container_id) != 0 || config.pid <= 1) {
+      LOG_WARNING << "Cannot adopt container " << config.container_id << " (pid " << config.pid
+                  << "): " << (config.pid <= 1 ? "invalid pid" : "it exists already");
+      return false;
+    }
+    Container& c = containers[config.container_id];
+    c.pid = config.pid;
+    c.resources = config.resources;
+    c.checkpoint = true;
+    watch(config.container_id, config.pid);
+    LOG_INFO << "Adopted container " << config.container_id << " (pid " << config.pid << ")";
+    return true;
   }
 
   caf::result<int32_t> on_wait(const std::string& cid) {
@@ -260,15 +288,18 @@ class PosixContainerizerState {
     return rp;
   }
 
-  // The containerizer is stopping: everything, synchronously.
-  void destroy_all_now() {
+  // The containerizer is stopping (or told to kill everything): every
+  // container, synchronously; checkpointed ones only with `checkpointed`.
+  void destroy_all_now(bool checkpointed) {
     for (const auto& [pid, cid] : recent_cleanups) {
       kill_container_leftovers(pid, cid, SIGKILL);
     }
     recent_cleanups.clear();
-    for (const auto& [cid, c] : containers) {
-      if (c.pid > 0 && !c.status) {
+    for (auto& [cid, c] : containers) {
+      if (c.pid > 0 && !c.status && (checkpointed || !c.checkpoint)) {
         clean_container_now(c.pid, cid, isolators);
+      } else if (c.pid <= 0 && !c.status) {
+        c.destroy_requested = true;
       }
     }
   }
@@ -296,7 +327,8 @@ containerizer_actor::behavior_type posix_containerizer_actor(
       st.cleaner = caf::actor{};
       return;
     }
-    st.destroy_all_now();
+    st.stopping->store(true);
+    st.destroy_all_now(false);
     self->quit(msg.reason);
   });
   return {
@@ -307,6 +339,11 @@ containerizer_actor::behavior_type posix_containerizer_actor(
       [self](destroy_atom, const std::string& cid) { self->state.on_destroy(cid); },
       [self](usage_atom, const std::vector<std::string>& ids) -> caf::result<ContainerUsages> {
         return self->state.on_usage(ids);
+      },
+      [self](adopt_atom, const AdoptConfig& config) -> bool { return self->state.on_adopt(config); },
+      [self](destroy_all_atom) -> bool {
+        self->state.destroy_all_now(true);
+        return true;
       },
   };
 }

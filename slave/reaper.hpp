@@ -1,10 +1,12 @@
 #pragma once
-// Waits for a child process in a detached actor (its own thread: waitpid
-// blocks) and reports the raw wait status once the child exits (-1 when it
-// is not our child or was already reaped).
+// Waits for a process in a detached actor (its own thread) and reports the
+// raw wait status once it exits (-1 when it is not our child, e.g. an
+// executor adopted from an earlier slave, or was already reaped).
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include <caf/fwd.hpp>
@@ -14,7 +16,12 @@ namespace stoa::slave {
 // Tells `notify` `(reaped_atom, tag, status)`.
 void spawn_reaper(caf::actor_system& sys, pid_t pid, const caf::actor& notify, std::string tag);
 
-// Answers one request `(reaped_atom) -> int32_t status`, then exits.
-caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid);
+// Answers one request `(reaped_atom) -> int32_t status`, then exits. Works
+// for any process (a pidfd, or /proc where pidfds are missing): a child is
+// reaped (its status), another process only watched (-1). Once `stop` is
+// set it exits within 100 ms without answering (its owner stops while the
+// process keeps running: a checkpointed executor outlives its slave).
+caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid,
+                        std::shared_ptr<std::atomic<bool>> stop = nullptr);
 
 }  // namespace stoa::slave

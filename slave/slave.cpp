@@ -20,6 +20,8 @@
 #include "common/logging.hpp"
 #include "common/uuid.hpp"
 #include "common/version.hpp"
+#include "slave/checkpoint.hpp"
+#include "slave/paths.hpp"
 #include "slave/posix_containerizer.hpp"
 #include "slave/slave_actor.hpp"
 #include "slave/slave_metrics.hpp"
@@ -181,8 +183,8 @@ void Slave::on_retry(uint64_t gen) {
 }
 
 void Slave::send_registration() {
-  if (!master) {
-    return;
+  if (!master || recovering) {
+    return;  // recovery ends with a registration (maybe_finish_recovery)
   }
   if (records.slave_id.empty()) {
     RegisterSlaveMessage m;
@@ -212,20 +214,32 @@ void Slave::send_registration() {
   schedule_retry();
 }
 
-void Slave::on_registered(const std::string& id, bool reregistered) {
+void Slave::on_registered(const std::string& id, bool reregistered, const MasterSlaveConnection& connection) {
   if (!records.slave_id.empty() && id != records.slave_id) {
-    LOG_ERROR << "Registered with a different id " << id << " than " << records.slave_id << "; exiting";
-    kill_all();
-    self->quit();  // an orderly stop of the component ends the process (Runtime::wait)
+    kill_all_and_quit("Registered with a different id " + id + " than " + records.slave_id);
     return;
   }
   bool first = !records.registered;
+  bool new_id = records.slave_id.empty();
   records.registered = true;
   records.slave_id = id;
   records.info.mutable_id()->set_value(id);
+  if (new_id) {
+    // Who this slave is, for a restarted one (Mesos writes it always).
+    checkpoint_failed("the slave info", checkpoint_slave_info(opts.flags.work_dir, records.info));
+  }
+  if (connection.has_total_ping_timeout_seconds() && connection.total_ping_timeout_seconds() > 0 &&
+      connection.total_ping_timeout_seconds() < 1e6) {
+    master_ping_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(connection.total_ping_timeout_seconds()));
+  }
   if (first) {
     LOG_INFO << (reregistered ? "Re-registered" : "Registered") << " with master " << opts.master.str()
-             << " as " << id;
+             << " as " << id << " (master ping timeout "
+             << std::chrono::duration_cast<std::chrono::milliseconds>(master_ping_timeout).count() << " ms)";
+    // The ping timeout runs from now, not from the first ping.
+    uint64_t gen = ++ping_generation;
+    self->delayed_send(self, master_ping_timeout, ping_timeout_atom::value, gen);
   }
   // Resume status updates held while disconnected.
   for (const auto& key : updates.streams()) {
@@ -247,21 +261,35 @@ void Slave::on_master_down() {
 void Slave::on_ping() {
   self->send(master, PongSlaveMessage{});
   uint64_t gen = ++ping_generation;
-  self->delayed_send(self, MASTER_PING_TIMEOUT, ping_timeout_atom::value, gen);
+  self->delayed_send(self, master_ping_timeout, ping_timeout_atom::value, gen);
 }
 
 void Slave::on_ping_timeout(uint64_t gen) {
   if (gen == ping_generation && master) {
-    LOG_WARNING << "No ping from the master for " << MASTER_PING_TIMEOUT.count() << " s; re-registering";
+    LOG_WARNING << "No ping from the master for "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(master_ping_timeout).count()
+                << " ms; re-registering";
     self->demonitor(master);
     on_master_down();
   }
 }
 
 void Slave::on_shutdown(const ShutdownMessage& m) {
-  LOG_WARNING << "Master asked this slave to shut down: " << m.message();
-  kill_all();
-  self->quit();  // an orderly stop of the component ends the process (Runtime::wait)
+  // The master is done with this slave id: a restart registers afresh
+  // (Mesos removes meta/slaves/latest too).
+  checkpoint_failed("the removal of meta/slaves/latest",
+                    checkpoint::remove_all(latest_slave_meta_path(opts.flags.work_dir)));
+  kill_all_and_quit("Master asked this slave to shut down: " + m.message());
+}
+
+void Slave::kill_all_and_quit(const std::string& why) {
+  LOG_WARNING << why << "; killing every executor and exiting";
+  self->request(containerizer, std::chrono::seconds(30), destroy_all_atom::value)
+      .then([this](bool) { self->quit(); },
+            [this](caf::error& e) {
+              LOG_ERROR << "Cannot kill every executor: " << self->system().render(e);
+              self->quit();
+            });
 }
 
 void Slave::refresh_gauges() {
@@ -363,12 +391,7 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
   }
   declare_slave_metrics(*s.metrics);
   set_safe_handlers(self, "slave");
-  s.records.info.set_hostname(s.opts.hostname);
-  s.records.info.set_port(s.opts.upid.port);
-  s.opts.resources.to_proto(s.records.info.mutable_resources());
-  for (const Attribute& a : s.opts.attributes) {
-    *s.records.info.add_attributes() = a;
-  }
+  s.records.info = make_slave_info(s.opts);
   if (s.opts.containerizer) {
     s.containerizer = s.opts.containerizer;
   } else if (std::optional<Error> error = start_own_containerizer(self)) {
@@ -390,6 +413,10 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
     self->state.kill_all();
     self->quit(msg.reason);
   });
+  if (s.opts.recovered) {
+    s.recover(std::move(*s.opts.recovered));
+    s.opts.recovered.reset();
+  }
   if (s.opts.detector || !s.opts.detect.empty()) {
     if (std::optional<Error> error = s.start_detector()) {
       LOG_ERROR << "Cannot start the slave: " << error->message;
@@ -403,12 +430,12 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       // From the master.
       [self](SlaveRegisteredMessage& m) {
         if (self->state.from_master()) {
-          self->state.on_registered(m.slave_id().value(), false);
+          self->state.on_registered(m.slave_id().value(), false, m.connection());
         }
       },
       [self](SlaveReregisteredMessage& m) {
         if (self->state.from_master()) {
-          self->state.on_registered(m.slave_id().value(), true);
+          self->state.on_registered(m.slave_id().value(), true, m.connection());
         }
       },
       [self](RunTaskMessage& m) {
@@ -457,6 +484,7 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       },
       // From executors.
       [self](RegisterExecutorMessage& m) { self->state.on_register_executor(m); },
+      [self](ReregisterExecutorMessage& m) { self->state.on_reregister_executor(m); },
       [self](StatusUpdateMessage& m) { self->state.on_executor_update(m); },
       [self](ExecutorToFrameworkMessage& m) { self->state.on_executor_message(m); },
       // Timers.
@@ -473,6 +501,11 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](registration_timeout_atom, const std::string& cid) {
         if (self->state.from_self("an executor registration timeout")) {
           self->state.on_registration_timeout(cid);
+        }
+      },
+      [self](recovery_timeout_atom) {
+        if (self->state.from_self("a recovery timeout")) {
+          self->state.on_recovery_timeout();
         }
       },
       [self](kill_atom, const std::string& cid) {
@@ -508,6 +541,51 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
         }
       },
   };
+}
+
+SlaveInfo make_slave_info(const SlaveOptions& opts) {
+  SlaveInfo info;
+  info.set_hostname(opts.hostname);
+  info.set_port(opts.upid.port);
+  opts.resources.to_proto(info.mutable_resources());
+  for (const Attribute& a : opts.attributes) {
+    *info.add_attributes() = a;
+  }
+  return info;
+}
+
+std::optional<Error> check_recoverable(const SlaveCheckpoint& checkpoint, const SlaveInfo& info,
+                                       const std::string& work_dir) {
+  SlaveInfo old = checkpoint.info;
+  old.clear_id();
+  std::string what;
+  if (old.hostname() != info.hostname()) {
+    what = "hostname '" + old.hostname() + "' became '" + info.hostname() + "'";
+  } else if (old.port() != info.port()) {
+    what = "port " + std::to_string(old.port()) + " became " + std::to_string(info.port());
+  } else {
+    Try<Resources> before = Resources::from_proto(old.resources());
+    Try<Resources> now = Resources::from_proto(info.resources());
+    if (before.is_error() || now.is_error() || !(*before == *now)) {
+      what = "resources '" + (before.is_some() ? before->to_string() : before.error()) + "' became '" +
+             (now.is_some() ? now->to_string() : now.error()) + "'";
+    } else if (old.attributes_size() != info.attributes_size()) {
+      what = "the attributes changed";
+    } else {
+      for (int i = 0; i < old.attributes_size(); ++i) {
+        if (old.attributes(i).SerializeAsString() != info.attributes(i).SerializeAsString()) {
+          what = "attribute '" + old.attributes(i).name() + "' changed";
+          break;
+        }
+      }
+    }
+  }
+  if (what.empty()) {
+    return std::nullopt;
+  }
+  return Error("Incompatible slave info detected for slave " + checkpoint.slave_id + ": " + what +
+               ". To start this slave afresh (its running tasks are then lost), remove " +
+               latest_slave_meta_path(work_dir) + " (or start it with the old flags)");
 }
 
 caf::actor spawn_slave(caf::actor_system& sys, const caf::actor& router, SlaveOptions opts) {

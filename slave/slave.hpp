@@ -35,6 +35,7 @@
 #include "common/resources.hpp"
 #include "proto/stoa.pb.h"
 #include "slave/containerizer.hpp"
+#include "slave/recovery_state.hpp"
 #include "slave/slave_flags.hpp"
 
 namespace stoa {
@@ -72,7 +73,20 @@ struct SlaveOptions {
   // The process' metrics registry (Runtime::metrics()); null = the slave
   // keeps its own (tests).
   metrics::Registry* metrics = nullptr;
+  // The checkpoint found at start (read_slave_state, already checked against
+  // this slave's info): recovered as --recover says. Empty: a new slave.
+  std::optional<SlaveCheckpoint> recovered;
 };
+
+// The SlaveInfo a slave started with `opts` registers with (no id yet).
+SlaveInfo make_slave_info(const SlaveOptions& opts);
+
+// Checks that a checkpointed slave can be recovered by a slave started with
+// `info` (its resources, attributes, hostname and port must be the same,
+// Mesos' --reconfiguration_policy=equal). The error says what differs and the
+// way out (remove <work_dir>/meta/slaves/latest).
+std::optional<Error> check_recoverable(const SlaveCheckpoint& checkpoint, const SlaveInfo& info,
+                                       const std::string& work_dir);
 
 // Spawns the slave actor. It resolves `opts.master` through `router` (the
 // process router: `(resolve_atom, upid) -> caf::actor`) and registers.

@@ -39,11 +39,18 @@ namespace stoa::slave {
 // Timer messages of the slave (sent only to itself).
 using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
 using registration_timeout_atom = caf::atom_constant<caf::atom("exreg_tmo")>;
+using recovery_timeout_atom = caf::atom_constant<caf::atom("recov_tmo")>;
 
 constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
-// Without a ping from the master for this long (Mesos: 15 s x 5), the slave
-// takes the master for lost and re-registers (a one-way partition).
-constexpr auto MASTER_PING_TIMEOUT = std::chrono::seconds(75);
+// Without a ping from the master for this long, the slave takes the master
+// for lost and re-registers (a one-way partition). The master tells its own
+// (--slave_ping_timeout x --max_slave_ping_timeouts) at registration; this
+// is the default until it has (Mesos: 15 s x 5).
+constexpr auto DEFAULT_MASTER_PING_TIMEOUT = std::chrono::seconds(75);
+
+// True while process `pid` runs (not a zombie) and its environment holds
+// STOA_CONTAINER_ID=`container_id` (so a reused pid is not taken for it).
+bool container_process_alive(pid_t pid, const std::string& container_id);
 
 class Slave {
  public:
@@ -70,6 +77,10 @@ class Slave {
   std::chrono::nanoseconds backoff{0};
   uint64_t connection_generation = 0;
   uint64_t ping_generation = 0;
+  std::chrono::nanoseconds master_ping_timeout = DEFAULT_MASTER_PING_TIMEOUT;
+  // Recovering from a checkpoint (slave_recovery.cpp): executors are
+  // re-registering; the slave registers with the master once they are done.
+  bool recovering = false;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "slave";
 
@@ -96,7 +107,7 @@ class Slave {
   void schedule_retry();
   void on_retry(uint64_t gen);
   void send_registration();
-  void on_registered(const std::string& id, bool reregistered);
+  void on_registered(const std::string& id, bool reregistered, const internal::MasterSlaveConnection& connection);
   void on_master_down();
   void on_ping();
   void on_ping_timeout(uint64_t gen);
@@ -124,14 +135,39 @@ class Slave {
   void maybe_archive(Framework& f, const std::string& executor_id);
   // A framework the master removed leaves once its last executor is gone.
   void maybe_archive_framework(const std::string& framework_id);
-  // Destroys every executor's container (the slave is shutting down).
+  // Destroys every executor's container but those of frameworks that
+  // checkpoint (the slave is stopping; a restarted slave recovers them).
   void kill_all();
+  // Destroys every container, then stops the slave (and ends the process).
+  void kill_all_and_quit(const std::string& why);
+
+  // --- checkpoints and recovery (slave_recovery.cpp) ------------------------
+  // True when framework `framework_id` is known and checkpoints.
+  bool checkpointing(const std::string& framework_id) const;
+  // Logs and counts a failed checkpoint write (the slave goes on: only a
+  // later recovery is affected).
+  void checkpoint_failed(const std::string& what, const std::optional<Error>& error);
+  // Appends a record to the stream of task `task_id` of `e`, if its framework checkpoints.
+  void checkpoint_update(const Executor& e, const std::string& task_id, const internal::StatusUpdateRecord& record);
+  // Takes back what the checkpoint names (--recover=reconnect) or kills it
+  // (--recover=cleanup).
+  void recover(SlaveCheckpoint checkpoint);
+  void recover_executor(Framework& f, const ExecutorCheckpoint& executor);
+  // Asks the containerizer for the exit of container `cid` (-> on_reaped).
+  void watch_container(const std::string& cid);
+  size_t recovering_executors() const;
+  void on_reregister_executor(internal::ReregisterExecutorMessage& m);
+  void on_recovery_timeout();
+  // Once no executor is left RECOVERING: registers with the master.
+  void maybe_finish_recovery();
 
   // --- status updates (slave_status_updates.cpp) --------------------------
   // An update the slave itself generates (the executor could not).
   void slave_update(const std::string& framework_id, const std::string& executor_id, const TaskID& task_id,
                     TaskState state, TaskStatus::Reason reason, const std::string& message);
   void on_executor_update(internal::StatusUpdateMessage& m);
+  // True when `u` is for a task of its executor that is complete (archived).
+  bool archived_update(const internal::StatusUpdate& u);
   // Records the task's new state and queues the update for the master.
   void handle_update(internal::StatusUpdate& u);
   void forward(const internal::StatusUpdate& u);

@@ -4,6 +4,9 @@
 // test writes itself.
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include <memory>
 #include <mutex>
@@ -99,9 +102,24 @@ caf::behavior null_containerizer(caf::event_based_actor* self) {
 const std::string PID_A = "master@127.0.0.1:5050";
 const std::string PID_B = "master@127.0.0.1:5060";
 
+// A work dir of its own (the slave writes its checkpoint there), removed at the end.
+struct TempWorkDir {
+  TempWorkDir() {
+    char tmpl[] = "/tmp/stoa-slave-test-XXXXXX";
+    path = ::mkdtemp(tmpl) != nullptr ? tmpl : "/tmp/stoa-slave-test-unusable";
+  }
+  ~TempWorkDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string path;
+};
+
 SlaveOptions slave_options(const caf::actor& containerizer, metrics::Registry* metrics) {
   SlaveOptions opts;
-  const char* argv[] = {"stoa-slave", "--master=zk://127.0.0.1:2181/mesos", "--work_dir=/nonexistent/stoa"};
+  static TempWorkDir work_dir;
+  const std::string work_dir_flag = "--work_dir=" + work_dir.path;
+  const char* argv[] = {"stoa-slave", "--master=zk://127.0.0.1:2181/mesos", work_dir_flag.c_str()};
   EXPECT_FALSE(opts.flags.load(3, argv, {}));
   opts.upid = Upid{"slave(1)", "127.0.0.1", 5051};
   opts.hostname = "node1";

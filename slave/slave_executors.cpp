@@ -11,6 +11,7 @@
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
+#include "slave/checkpoint.hpp"
 #include "slave/launcher.hpp"
 #include "slave/paths.hpp"
 #include "slave/slave_actor.hpp"
@@ -60,7 +61,13 @@ void Slave::on_run_task(RunTaskMessage& m) {
   config.directory = e.directory;
   config.resources = e.resources;
   config.argv = {opts.executor_path};
+  config.checkpoint = f.info.checkpoint();
+  const std::string recovery_timeout =
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(opts.flags.recovery_timeout).count()) +
+      "ms";
   config.env = {
+      {"STOA_CHECKPOINT", config.checkpoint ? "1" : "0"},  {"MESOS_CHECKPOINT", config.checkpoint ? "1" : "0"},
+      {"STOA_RECOVERY_TIMEOUT", recovery_timeout},         {"MESOS_RECOVERY_TIMEOUT", recovery_timeout},
       {"STOA_SLAVE_PID", opts.upid.str()},    {"STOA_SLAVE_ID", records.slave_id},
       {"STOA_SLAVE_ACTOR_PORT", std::to_string(opts.actor_port)},
       {"STOA_EXECUTOR_REGISTRATION_TIMEOUT",
@@ -73,6 +80,20 @@ void Slave::on_run_task(RunTaskMessage& m) {
       {"MESOS_EXECUTOR_ID", eid},             {"MESOS_SLAVE_ID", records.slave_id},
   };
   std::string cid = e.container_id;
+  if (config.checkpoint) {
+    // Before anything runs: a restarted slave knows what it was about to start.
+    const std::string& wd = opts.flags.work_dir;
+    ExecutorInfo ei;
+    ei.mutable_executor_id()->set_value(eid);
+    ei.mutable_framework_id()->set_value(fid);
+    ei.set_name("Command Executor (Task: " + tid + ")");
+    ei.set_source(tid);
+    ei.mutable_command()->set_value(opts.executor_path);
+    checkpoint_failed("framework " + fid, checkpoint_framework(wd, records.slave_id, f.info, f.pid));
+    checkpoint_failed("executor " + eid, checkpoint_executor(wd, records.slave_id, ei, cid));
+    checkpoint_failed("task " + tid, checkpoint_task(wd, records.slave_id, eid, cid,
+                                                     make_task(ti, fid, records.slave_id, TASK_STAGING)));
+  }
   records.add_executor(f, std::move(e));
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
@@ -93,6 +114,10 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
   if (result.pid <= 0) {
     // Nothing ran: the executor never existed, as far as the state goes.
     auto f = records.frameworks.find(fid);
+    if (f->second.info.checkpoint()) {
+      checkpoint_failed("the removal of executor " + eid + "'s checkpoint",
+                        checkpoint::remove_all(executor_meta_path(opts.flags.work_dir, records.slave_id, fid, eid)));
+    }
     Executor gone = records.erase_executor(f->second, eid);
     for (const auto& [tid, ti] : gone.queued) {
       slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
@@ -102,12 +127,11 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
     return;
   }
   e->pid = result.pid;
-  self->request(containerizer, caf::infinite, wait_atom::value, cid)
-      .then([this, cid](int32_t status) { on_reaped(cid, status); },
-            [this, cid](caf::error& err) {
-              LOG_ERROR << "Lost the container " << cid << ": " << self->system().render(err);
-              on_reaped(cid, -1);
-            });
+  if (checkpointing(fid)) {
+    checkpoint_failed("the pid of executor " + eid, checkpoint_forked_pid(opts.flags.work_dir, records.slave_id, fid,
+                                                                          eid, cid, result.pid));
+  }
+  watch_container(cid);
   if (e->phase == Executor::Phase::TERMINATING) {
     // Killed while it was starting.
     self->send(containerizer, destroy_atom::value, cid);
@@ -152,6 +176,11 @@ void Slave::on_register_executor(RegisterExecutorMessage& m) {
   records.set_handle(*e, from);
   e->phase = Executor::Phase::RUNNING;
   self->monitor(from);
+  if (checkpointing(e->framework_id)) {
+    checkpoint_failed("the registration of executor " + e->executor_id,
+                      checkpoint_registered(opts.flags.work_dir, records.slave_id, e->framework_id, e->executor_id,
+                                            e->container_id, caf::to_string(from.address())));
+  }
   ExecutorRegisteredMessage reply;
   reply.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
   reply.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
@@ -286,8 +315,14 @@ void Slave::on_reaped(const std::string& cid, int status) {
     why = "the executor exited before it registered with the slave: " + why;
   }
   LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: " << why;
+  bool was_recovering = e->phase == Executor::Phase::RECOVERING;
   e->phase = Executor::Phase::TERMINATED;
   metrics->inc("slave/executors_terminated");
+  if (checkpointing(e->framework_id)) {
+    checkpoint_failed("the sentinel of executor " + e->executor_id,
+                      checkpoint_executor_sentinel(opts.flags.work_dir, records.slave_id, e->framework_id,
+                                                   e->executor_id, cid));
+  }
   // The containerizer has already killed what was left of its session.
   std::string fid = e->framework_id;
   std::string eid = e->executor_id;
@@ -316,6 +351,9 @@ void Slave::on_reaped(const std::string& cid, int status) {
   auto f = records.frameworks.find(fid);
   if (f != records.frameworks.end()) {
     maybe_archive(f->second, eid);
+  }
+  if (was_recovering || recovering) {
+    maybe_finish_recovery();
   }
 }
 
@@ -362,6 +400,12 @@ void Slave::maybe_archive(Framework& f, const std::string& eid) {
   if (e.phase != Executor::Phase::TERMINATED || !e.tasks.empty() || !e.queued.empty()) {
     return;
   }
+  if (f.info.checkpoint()) {
+    // Done and acknowledged: nothing left for a restarted slave.
+    checkpoint_failed("the removal of executor " + eid + "'s checkpoint",
+                      checkpoint::remove_all(executor_meta_path(opts.flags.work_dir, records.slave_id,
+                                                                f.info.id().value(), eid)));
+  }
   f.completed_executors.push_back(records.erase_executor(f, eid));
   if (f.completed_executors.size() > MAX_COMPLETED_EXECUTORS) {
     f.completed_executors.erase(f.completed_executors.begin());
@@ -374,6 +418,10 @@ void Slave::maybe_archive_framework(const std::string& fid) {
   if (it == records.frameworks.end() || !it->second.shutting_down || !it->second.executors.empty()) {
     return;
   }
+  if (it->second.info.checkpoint()) {
+    checkpoint_failed("the removal of framework " + fid + "'s checkpoint",
+                      checkpoint::remove_all(framework_meta_path(opts.flags.work_dir, records.slave_id, fid)));
+  }
   records.completed_frameworks.push_back(std::move(it->second));
   while (records.completed_frameworks.size() > MAX_COMPLETED_FRAMEWORKS) {
     records.completed_frameworks.pop_front();
@@ -383,6 +431,9 @@ void Slave::maybe_archive_framework(const std::string& fid) {
 
 void Slave::kill_all() {
   for (auto& [fid, f] : records.frameworks) {
+    if (f.info.checkpoint()) {
+      continue;  // they wait for the slave to come back (--recovery_timeout)
+    }
     for (auto& [eid, e] : f.executors) {
       if (e.phase != Executor::Phase::TERMINATED && e.pid > 0) {
         self->send(containerizer, destroy_atom::value, e.container_id);

@@ -91,9 +91,26 @@ SlaveFlags::SlaveFlags() {
   check("executor_registration_timeout", positive_duration());
   add(&executor_shutdown_grace_period, "executor_shutdown_grace_period",
       "Time an executor has to exit after being told to shut down (>= 0).", std::chrono::seconds(5));
-  add(&recover, "recover", "What to do with running executors at start: cleanup.", "cleanup");
-  check("recover", only_supported({"cleanup"}));
-  add(&strict, "strict", "Whether recovery errors are fatal.", true);
+  add(&recover, "recover",
+      "What to do with the executors a previous run of this slave left running (docs/checkpoints.md): "
+      "'reconnect' takes back those of frameworks that checkpoint (they keep running); 'cleanup' kills "
+      "them and starts as a new slave.",
+      "reconnect");
+  check("recover", only_supported({"reconnect", "cleanup"}));
+  add(&recovery_timeout, "recovery_timeout",
+      "How long executors of checkpointing frameworks wait for their slave to come back before they kill "
+      "their tasks and exit (> 0).",
+      std::chrono::minutes(15));
+  check("recovery_timeout", positive_duration());
+  add(&executor_reregistration_timeout, "executor_reregistration_timeout",
+      "How long a restarted slave waits for the executors it recovered to re-register before it kills them "
+      "(> 0).",
+      std::chrono::seconds(5));
+  check("executor_reregistration_timeout", positive_duration());
+  add(&strict, "strict",
+      "Whether an unreadable checkpoint stops the slave at start (true), or its bad entries are skipped "
+      "with a warning (false).",
+      true);
 }
 
 }  // namespace stoa::slave

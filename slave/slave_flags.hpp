@@ -32,6 +32,8 @@ struct SlaveFlags : FlagsBase {
   Duration executor_registration_timeout;
   Duration executor_shutdown_grace_period;
   std::string recover;
+  Duration recovery_timeout;
+  Duration executor_reregistration_timeout;
   bool strict;
 };
 

@@ -94,6 +94,18 @@ int main(int argc, char** argv) {
         sopts.executor_path = executor;
         sopts.actor_port = rt.actor_port();
         sopts.metrics = &rt.metrics();
+        // What an earlier run of this slave left (docs/checkpoints.md).
+        Try<std::optional<slave::SlaveCheckpoint>> checkpoint = slave::read_slave_state(flags.work_dir, flags.strict);
+        if (checkpoint.is_error()) {
+          return Error("Cannot recover the slave: " + checkpoint.error());
+        }
+        if (*checkpoint && flags.recover == "reconnect") {
+          if (std::optional<Error> incompatible =
+                  slave::check_recoverable(**checkpoint, slave::make_slave_info(sopts), flags.work_dir)) {
+            return Error("Cannot recover the slave: " + incompatible->message);
+          }
+        }
+        sopts.recovered = std::move(*checkpoint);
         caf::actor slave = slave::spawn_slave(rt.system(), rt.router(), sopts);
         rt.register_actor("slave(1)", slave);
         rt.add_metrics_collector(slave);

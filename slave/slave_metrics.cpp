@@ -14,6 +14,9 @@ void declare_slave_metrics(metrics::Registry& r) {
   r.gauge("slave/executors_registering", "Executors launched and not yet registered");
   r.gauge("slave/executors_running", "Executors registered and running");
   r.gauge("slave/executors_terminating", "Executors being shut down");
+  r.gauge("slave/executors_recovering", "Executors a restarted slave found running, waiting for them to re-register");
+  r.gauge("slave/recovery_errors", "Checkpoint entries the last recovery skipped (--strict=false)");
+  r.counter("slave/checkpoint_errors", "Checkpoint writes that failed");
   r.counter("slave/executors_terminated", "Executors that exited");
   metrics::declare_task_state_metrics(r, "slave");
   r.counter("slave/valid_status_updates", "Status updates accepted from executors or made by the slave");
@@ -29,6 +32,7 @@ std::map<std::string, double> slave_gauges(const SlaveState& s, const Resources&
   double registering = 0;
   double running = 0;
   double terminating = 0;
+  double recovering = 0;
   double frameworks = 0;
   std::map<TaskState, double> tasks;
   Resources used;
@@ -45,6 +49,9 @@ std::map<std::string, double> slave_gauges(const SlaveState& s, const Resources&
         case Executor::Phase::TERMINATING:
           terminating += 1;
           break;
+        case Executor::Phase::RECOVERING:
+          recovering += 1;
+          break;
         case Executor::Phase::TERMINATED:
           continue;
       }
@@ -58,6 +65,7 @@ std::map<std::string, double> slave_gauges(const SlaveState& s, const Resources&
     frameworks += any ? 1 : 0;
   }
   g["slave/frameworks_active"] = frameworks;
+  g["slave/executors_recovering"] = recovering;
   g["slave/executors_registering"] = registering;
   g["slave/executors_running"] = running;
   g["slave/executors_terminating"] = terminating;

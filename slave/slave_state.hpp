@@ -31,7 +31,9 @@
 namespace stoa::slave {
 
 struct Executor {
-  enum class Phase { LAUNCHING, RUNNING, TERMINATING, TERMINATED };
+  // RECOVERING: found running by a restarted slave, waiting for the
+  // executor to re-register (slave_recovery.cpp).
+  enum class Phase { LAUNCHING, RUNNING, TERMINATING, TERMINATED, RECOVERING };
   std::string framework_id;
   std::string executor_id;
   std::string container_id;

@@ -52,14 +52,41 @@ void Slave::on_executor_update(StatusUpdateMessage& m) {
   }
   u.mutable_slave_id()->set_value(records.slave_id);
   u.mutable_status()->mutable_slave_id()->set_value(records.slave_id);
-  // The executor may forget the update once the slave has it.
+  if (!archived_update(u)) {
+    handle_update(u);
+  }
+  // The executor may forget the update once the slave has it (checkpointed,
+  // when its framework checkpoints).
   StatusUpdateAcknowledgementMessage ack;
   ack.mutable_slave_id()->set_value(records.slave_id);
   *ack.mutable_framework_id() = u.framework_id();
   *ack.mutable_task_id() = u.status().task_id();
   ack.set_uuid(u.uuid());
   self->send(from, ack);
-  handle_update(u);
+}
+
+bool Slave::archived_update(const StatusUpdate& u) {
+  const std::string& tid = u.status().task_id().value();
+  if (records.find_task(u.framework_id().value(), tid) != nullptr) {
+    return false;
+  }
+  auto f = records.frameworks.find(u.framework_id().value());
+  if (f == records.frameworks.end()) {
+    return false;
+  }
+  auto e = f->second.executors.find(u.executor_id().value());
+  if (e == f->second.executors.end()) {
+    return false;
+  }
+  for (const Task& done : e->second.completed) {
+    if (done.task_id().value() == tid) {
+      // Its terminal update was acknowledged already (an executor re-sending
+      // it after a slave restart): the framework must not see it twice.
+      LOG_INFO << "Ignoring an update for task " << tid << ", which is complete";
+      return true;
+    }
+  }
+  return false;
 }
 
 void Slave::handle_update(StatusUpdate& u) {
@@ -76,6 +103,10 @@ void Slave::handle_update(StatusUpdate& u) {
           duplicate |= seen.uuid() == u.uuid();
         }
         if (!duplicate) {  // a re-sent update is recorded once
+          StatusUpdateRecord record;
+          record.set_type(StatusUpdateRecord::UPDATE);
+          *record.mutable_update() = u;
+          checkpoint_update(e->second, tid, record);
           if (is_terminal_state(u.status().state())) {
             metrics->inc(task_state_metric(u.status().state()));
           }
@@ -133,6 +164,12 @@ void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
       updates.acknowledge(m.framework_id().value(), m.task_id().value(), m.uuid(), &matched);
   if (!matched) {
     return;
+  }
+  if (Executor* e = records.executor_of_task(m.framework_id().value(), m.task_id().value())) {
+    StatusUpdateRecord record;
+    record.set_type(StatusUpdateRecord::ACK);
+    record.set_uuid(m.uuid());
+    checkpoint_update(*e, m.task_id().value(), record);
   }
   if (next) {
     forward(*next);

@@ -6,6 +6,9 @@
 // directly, as in the CAF cookbook §6.)
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include <memory>
 
@@ -107,6 +110,19 @@ caf::behavior fake_containerizer(caf::event_based_actor* self, std::shared_ptr<F
   };
 }
 
+// A work dir of its own (the slave writes its checkpoint there), removed at the end.
+struct TempWorkDir {
+  TempWorkDir() {
+    char tmpl[] = "/tmp/stoa-slave-test-XXXXXX";
+    path = ::mkdtemp(tmpl) != nullptr ? tmpl : "/tmp/stoa-slave-test-unusable";
+  }
+  ~TempWorkDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string path;
+};
+
 class SlaveTimers : public ::testing::Test {
  protected:
   SlaveTimers()
@@ -117,7 +133,8 @@ class SlaveTimers : public ::testing::Test {
     caf::actor router = sys.spawn(fake_router, master);
     start = sched.clock().now();
     SlaveOptions opts;
-    const char* argv[] = {"stoa-slave", "--master=127.0.0.1:5050", "--work_dir=/nonexistent/stoa"};
+    const std::string work_dir_flag = "--work_dir=" + work_dir.path;
+    const char* argv[] = {"stoa-slave", "--master=127.0.0.1:5050", work_dir_flag.c_str()};
     EXPECT_FALSE(opts.flags.load(3, argv, {}));
     opts.upid = Upid{"slave(1)", "127.0.0.1", 5051};
     opts.master = Upid{"master", "127.0.0.1", 5050};
@@ -199,6 +216,7 @@ class SlaveTimers : public ::testing::Test {
     return out;
   }
 
+  TempWorkDir work_dir;
   caf::actor_system_config cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
@@ -246,6 +264,30 @@ TEST_F(SlaveTimers, NoPingForSeventyFiveSecondsMakesTheSlaveReregister) {
   advance(MAX_REGISTRATION_BACKOFF);  // the first retry comes within 1 s
   ASSERT_GE(to_master->count<ReregisterSlaveMessage>(), 1u);
   EXPECT_EQ(to_master->all<ReregisterSlaveMessage>()[0].slave().id().value(), "S1");
+}
+
+TEST_F(SlaveTimers, ThePingTimeoutIsTheOneTheMasterGave) {
+  SlaveRegisteredMessage m;
+  m.mutable_slave_id()->set_value("S1");
+  m.mutable_connection()->set_total_ping_timeout_seconds(4);  // e.g. 2 s x 2
+  tell_master(m);
+  // No ping at all: the wait starts at the registration.
+  advance(3900ms);
+  EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), 0u);
+  advance(100ms);
+  advance(MAX_REGISTRATION_BACKOFF);
+  ASSERT_GE(to_master->count<ReregisterSlaveMessage>(), 1u);
+  // Pings restart it, with the master's value.
+  size_t sent = to_master->count<ReregisterSlaveMessage>();
+  SlaveReregisteredMessage again;
+  again.mutable_slave_id()->set_value("S1");
+  again.mutable_connection()->set_total_ping_timeout_seconds(4);
+  tell_master(again);
+  ping();
+  advance(3s);
+  ping();
+  advance(3s);
+  EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), sent);
 }
 
 TEST_F(SlaveTimers, ExecutorThatDoesNotRegisterInAMinuteIsKilledAndItsTaskFails) {

@@ -14,6 +14,27 @@ bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
   return s.queue.size() == 1;
 }
 
+void StatusUpdateManager::recover(const std::vector<internal::StatusUpdate>& updates, size_t acknowledged) {
+  if (updates.empty()) {
+    return;
+  }
+  Key key{updates.front().framework_id().value(), updates.front().status().task_id().value()};
+  Stream s;
+  for (size_t i = 0; i < updates.size(); ++i) {
+    s.received.insert(updates[i].uuid());
+    if (i < acknowledged) {
+      s.terminated |= is_terminal_state(updates[i].status().state());
+    } else {
+      s.queue.push_back(updates[i]);
+    }
+  }
+  if (s.terminated && s.queue.empty()) {
+    streams_.erase(key);
+    return;
+  }
+  streams_[key] = std::move(s);
+}
+
 std::optional<internal::StatusUpdate> StatusUpdateManager::acknowledge(
     const std::string& framework_id, const std::string& task_id, const std::string& uuid,
     bool* matched) {

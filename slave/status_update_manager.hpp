@@ -32,6 +32,12 @@ class StatusUpdateManager {
   // queued behind an unacknowledged update or is a duplicate.
   bool update(const internal::StatusUpdate& u);
 
+  // Rebuilds a stream from its checkpoint (slave recovery): `updates` in the
+  // order received, of which the first `acknowledged` were acknowledged. The
+  // rest is pending again (its head must be forwarded once registered).
+  // Nothing is kept once a terminal update was acknowledged.
+  void recover(const std::vector<internal::StatusUpdate>& updates, size_t acknowledged);
+
   // Handles the master's acknowledgement. Returns the next update to
   // forward, if any. Sets *matched to whether `uuid` was the head's.
   std::optional<internal::StatusUpdate> acknowledge(const std::string& framework_id,

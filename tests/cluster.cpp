@@ -136,6 +136,26 @@ Try<Process*> Cluster::start_slave(const std::string& resources, const std::vect
   slaves_.push_back(*p);
   slave_ports_.push_back(std::stoi((*m)[1]));
   slave_work_dirs_.push_back(work_dir);
+  slave_args_.push_back(args);
+  return p;
+}
+
+Try<Process*> Cluster::restart_slave(size_t index, const std::string& label, const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args;
+  for (const std::string& a : slave_args_.at(index)) {
+    args.push_back(a == "--port=0" ? "--port=" + std::to_string(slave_ports_.at(index)) : a);
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  Try<Process*> p = start("stoa-slave", label, args);
+  if (p.is_error()) {
+    return p;
+  }
+  auto m = (*p)->wait_for_line(listening_line(), deadline_in(STARTUP_TIMEOUT));
+  if (!m) {
+    return Error("the restarted stoa-slave did not log 'listening on http://127.0.0.1:PORT' (" +
+                 (*p)->describe_exit() + "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
+  }
+  slaves_.at(index) = *p;
   return p;
 }
 

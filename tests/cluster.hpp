@@ -243,6 +243,12 @@ class Cluster {
   // an "active" field fails the test at once (see count_active_slaves).
   bool wait_for_active_slaves(size_t count, Deadline deadline);
 
+  // Starts slave `index` again (after it was killed) with the same flags,
+  // port and work dir, plus `extra_args`, logging to "<dir>/<label>.log";
+  // waits for its "listening on" line. It becomes slave(index).
+  Try<Process*> restart_slave(size_t index, const std::string& label,
+                              const std::vector<std::string>& extra_args = {});
+
   // The HTTP port a slave logged, and its work dir.
   int slave_port(size_t index) const { return slave_ports_.at(index); }
   const std::string& slave_work_dir(size_t index) const { return slave_work_dirs_.at(index); }
@@ -284,6 +290,7 @@ class Cluster {
   std::vector<Process*> slaves_;
   std::vector<int> slave_ports_;
   std::vector<std::string> slave_work_dirs_;
+  std::vector<std::vector<std::string>> slave_args_;
 };
 
 // The regex both servers log once ready; group 1 is the port.

@@ -56,6 +56,14 @@ struct Flags : FlagsBase {
         "Never answer offers: print \"OFFER <offer_id> <slave_id>\" and \"RESCIND <offer_id>\" until SIGTERM.",
         false);
     add(&framework_name, "framework_name", "Name of the framework.", "stoa-example-framework");
+    add(&checkpoint, "checkpoint",
+        "Ask slaves to checkpoint this framework's tasks, so they survive a slave restart "
+        "(FrameworkInfo.checkpoint).",
+        false);
+    add(&partition_aware, "partition_aware",
+        "Declare the PARTITION_AWARE capability: tasks of a partitioned slave become TASK_UNREACHABLE "
+        "(and may come back) instead of TASK_LOST.",
+        false);
     add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
   }
   std::optional<std::string> master;
@@ -66,6 +74,8 @@ struct Flags : FlagsBase {
   bool launch_without_fit = false;
   bool hold_offers = false;
   std::string framework_name;
+  bool checkpoint = false;
+  bool partition_aware = false;
   std::string ip;
 };
 
@@ -124,6 +134,7 @@ class ExampleScheduler : public Scheduler {
   void update(SchedulerDriver& driver, const TaskStatus& status) override {
     const std::string& id = status.task_id().value();
     LOG_INFO << "Task " << id << " is in state " << TaskState_Name(status.state())
+             << (status.has_reason() ? " (" + TaskStatus::Reason_Name(status.reason()) + ")" : std::string())
              << (status.message().empty() ? "" : ": " + status.message());
     if (!is_terminal_state(status.state()) || done_.contains(id)) {
       return;
@@ -206,6 +217,10 @@ int run(int argc, char** argv) {
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
   options.framework_info.set_failover_timeout(std::chrono::duration<double>(flags.failover_timeout).count());
+  options.framework_info.set_checkpoint(flags.checkpoint);
+  if (flags.partition_aware) {
+    options.framework_info.add_capabilities()->set_type(FrameworkInfo::Capability::PARTITION_AWARE);
+  }
   auto exit_code = std::make_shared<int>(flags.hold_offers ? EXIT_ALL_FINISHED : EXIT_NOT_ALL_FINISHED);
   return daemon::run_tool(
       PROGRAM, ropts, "scheduler",

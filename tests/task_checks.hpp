@@ -1,0 +1,34 @@
+#pragma once
+// What a test reads about tasks: the status updates an example framework
+// logged ("Task <id> is in state <STATE> (<REASON>)"), and the tasks and
+// slaves /master/state shows. Blocking, for the GoogleTest thread.
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/cluster.hpp"
+
+namespace stoa::tests {
+
+// Task id -> every state the framework logged for it, in order.
+std::map<std::string, std::vector<std::string>> updates_by_task(const Process& framework);
+// Task id -> every "<STATE> <REASON>" the framework logged ("<STATE> -" without reason).
+std::map<std::string, std::vector<std::string>> updates_with_reasons(const Process& framework);
+// How many tasks the framework saw in `state` at least once.
+size_t tasks_in_state(const Process& framework, const std::string& state);
+
+std::vector<pid_t> sorted(std::vector<pid_t> pids);
+
+// The id of the first slave /master/state lists ("" if none or unreadable).
+std::string only_slave_id(Cluster& cluster);
+// The id of the one active slave ("" unless exactly one is active).
+std::string only_active_slave_id(Cluster& cluster);
+// Tasks of any framework in TASK_RUNNING on `slave_id`, per /master/state.
+size_t running_tasks_on(Cluster& cluster, const std::string& slave_id);
+// Ids of /master/state's "frameworks" and "completed_frameworks".
+std::vector<std::string> framework_ids(Cluster& cluster, const std::string& field);
+
+}  // namespace stoa::tests
