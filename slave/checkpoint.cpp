@@ -227,8 +227,13 @@ std::optional<Error> read_message(const std::string& path, google::protobuf::Mes
   if (data->empty()) {
     return Error("'" + path + "' is empty: it is truncated or corrupt");
   }
-  if (!message->ParseFromString(*data)) {
+  // ParseFromString would also log the missing fields to stderr: say it once, here.
+  if (!message->ParsePartialFromString(*data)) {
     return Error("'" + path + "' is truncated or corrupt: it does not parse as " + message->GetTypeName());
+  }
+  if (!message->IsInitialized()) {
+    return Error("'" + path + "' is truncated or corrupt: it does not parse as " + message->GetTypeName() +
+                 " (missing " + message->InitializationErrorString() + ")");
   }
   return std::nullopt;
 }

@@ -136,6 +136,13 @@ TEST_F(CheckpointTest, ReadMessageReportsMissingEmptyAndCorruptFiles) {
     EXPECT_NE(error->message.find(dir_ + "/cut' is truncated or corrupt"), std::string::npos) << error->message;
   }
 
+  Task no_state = full;
+  no_state.clear_state();
+  spit(dir_ + "/partial", no_state.SerializePartialAsString());
+  error = read_message(dir_ + "/partial", &task);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->message.find("does not parse as stoa.Task (missing state)"), std::string::npos) << error->message;
+
   fs::create_directories(dir_ + "/a_dir");
   error = read_message(dir_ + "/a_dir", &task);
   ASSERT_TRUE(error);
