@@ -30,7 +30,8 @@ namespace stoa::slave::checkpoint {
 // `<path>.tmp.<pid>` is written, fsynced and renamed over `path`, then the
 // directory is fsynced. A crash leaves the old file or the new one, and at
 // worst a stray temp file, which readers never open. Error names the path
-// and the errno text.
+// and the errno text. REQUIRES: one writer per path at a time in a process
+// (the temp name is per process).
 std::optional<Error> write_file(const std::string& path, const std::string& bytes);
 // Serializes `message` and writes it with write_file.
 std::optional<Error> write_message(const std::string& path, const google::protobuf::Message& message);
