@@ -190,7 +190,9 @@ std::optional<Error> write_message(const std::string& path, const google::protob
 }
 
 Try<std::string> read_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO found in place of a file must not block
+  // (it is refused below); it changes nothing for a regular file.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
     return Error("Failed to read '" + path + "': " + errno_text(errno));
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -147,6 +148,11 @@ TEST_F(CheckpointTest, ReadMessageReportsMissingEmptyAndCorruptFiles) {
   error = read_message(dir_ + "/a_dir", &task);
   ASSERT_TRUE(error);
   EXPECT_NE(error->message.find("not a regular file"), std::string::npos) << error->message;
+  // A FIFO with no writer: refused at once, not waited on.
+  ASSERT_EQ(::mkfifo((dir_ + "/fifo").c_str(), 0600), 0);
+  error = read_message(dir_ + "/fifo", &task);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->message.find(dir_ + "/fifo': not a regular file"), std::string::npos) << error->message;
 }
 
 internal::StatusUpdateRecord update_record(const std::string& uuid, TaskState state) {
