@@ -141,6 +141,50 @@ std::string task_meta_path(const std::string& work_dir, const std::string& slave
   return join({run_meta_path(work_dir, slave_id, framework_id, executor_id, container_id), "tasks", task_id});
 }
 
+std::string framework_info_path(const std::string& work_dir, const std::string& slave_id,
+                                const std::string& framework_id) {
+  return join({framework_meta_path(work_dir, slave_id, framework_id), "framework.info"});
+}
+
+std::string framework_pid_path(const std::string& work_dir, const std::string& slave_id,
+                               const std::string& framework_id) {
+  return join({framework_meta_path(work_dir, slave_id, framework_id), "framework.pid"});
+}
+
+std::string executor_info_path(const std::string& work_dir, const std::string& slave_id,
+                               const std::string& framework_id, const std::string& executor_id) {
+  return join({executor_meta_path(work_dir, slave_id, framework_id, executor_id), "executor.info"});
+}
+
+std::string latest_run_meta_path(const std::string& work_dir, const std::string& slave_id,
+                                 const std::string& framework_id, const std::string& executor_id) {
+  return join({executor_meta_path(work_dir, slave_id, framework_id, executor_id), "runs", "latest"});
+}
+
+std::string libprocess_pid_path(const std::string& work_dir, const std::string& slave_id,
+                                const std::string& framework_id, const std::string& executor_id,
+                                const std::string& container_id) {
+  return join({run_meta_path(work_dir, slave_id, framework_id, executor_id, container_id), "pids", "libprocess.pid"});
+}
+
+std::string executor_sentinel_path(const std::string& work_dir, const std::string& slave_id,
+                                   const std::string& framework_id, const std::string& executor_id,
+                                   const std::string& container_id) {
+  return join({run_meta_path(work_dir, slave_id, framework_id, executor_id, container_id), "executor.sentinel"});
+}
+
+std::string task_info_path(const std::string& work_dir, const std::string& slave_id, const std::string& framework_id,
+                           const std::string& executor_id, const std::string& container_id,
+                           const std::string& task_id) {
+  return join({task_meta_path(work_dir, slave_id, framework_id, executor_id, container_id, task_id), "task.info"});
+}
+
+std::string task_updates_path(const std::string& work_dir, const std::string& slave_id,
+                              const std::string& framework_id, const std::string& executor_id,
+                              const std::string& container_id, const std::string& task_id) {
+  return join({task_meta_path(work_dir, slave_id, framework_id, executor_id, container_id, task_id), "task.updates"});
+}
+
 std::optional<Error> validate_path_id(std::string_view what, const std::string& id) {
   if (id.empty()) {
     return Error(std::string(what) + " is empty");

@@ -43,6 +43,22 @@ TEST(Paths, MesosSandboxAndMetaLayout) {
             "/w/meta/slaves/S1/frameworks/F1/executors/E1/runs/C1/tasks/T1");
 }
 
+TEST(Paths, CheckpointFilesOfMesosLayout) {
+  const std::string run = "/w/meta/slaves/S1/frameworks/F1/executors/E1/runs/C1";
+  EXPECT_EQ(framework_info_path("/w", "S1", "F1"), "/w/meta/slaves/S1/frameworks/F1/framework.info");
+  EXPECT_EQ(framework_pid_path("/w/", "S1", "F1"), "/w/meta/slaves/S1/frameworks/F1/framework.pid");
+  EXPECT_EQ(executor_info_path("/w", "S1", "F1", "E1"),
+            "/w/meta/slaves/S1/frameworks/F1/executors/E1/executor.info");
+  EXPECT_EQ(latest_run_meta_path("/w", "S1", "F1", "E1"), "/w/meta/slaves/S1/frameworks/F1/executors/E1/runs/latest");
+  EXPECT_EQ(run_meta_path("/w", "S1", "F1", "E1", "C1"), run);
+  EXPECT_EQ(libprocess_pid_path("/w", "S1", "F1", "E1", "C1"), run + "/pids/libprocess.pid");
+  EXPECT_EQ(executor_sentinel_path("/w", "S1", "F1", "E1", "C1"), run + "/executor.sentinel");
+  EXPECT_EQ(task_info_path("/w", "S1", "F1", "E1", "C1", "T1"), run + "/tasks/T1/task.info");
+  EXPECT_EQ(task_updates_path("/w", "S1", "F1", "E1", "C1", "T1"), run + "/tasks/T1/task.updates");
+  // Relative work dirs stay relative.
+  EXPECT_EQ(framework_info_path("w", "S1", "F1"), "w/meta/slaves/S1/frameworks/F1/framework.info");
+}
+
 TEST(Paths, IdsMustBeSinglePathComponents) {
   EXPECT_FALSE(validate_path_id("Task id", "task-1.a_b"));
   const std::string bad_ids[] = {"", ".", "..", "a/b", "/abs", "latest", std::string("a\0b", 3)};

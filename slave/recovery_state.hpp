@@ -5,9 +5,18 @@
 //
 // `read_slave_state` walks <work_dir>/meta/slaves/latest and returns what it
 // finds. With `strict`, the first unreadable or corrupt file is an Error
-// naming it and the way out ("... remove <work_dir>/meta/slaves/latest to
-// start as a new slave (running tasks are then lost)"); without it, bad
-// entries are skipped, each counted in `errors` with a warning logged.
+// naming it, the problem and the way out ("... To start this slave afresh
+// (its running tasks are then lost), remove <work_dir>/meta/slaves/latest,
+// or restart it with --strict=false ..."); without it, a bad entry is
+// skipped as the smallest unit holding it (a task, a run, an executor or a
+// framework), counted in `errors`, with a warning logged. The slave itself
+// is no unit: a bad `latest` link or slave.info is an Error in both modes.
+//
+// Not errors (both modes): a unit directory without its info file (the
+// slave stopped between creating the directory and renaming the file into
+// place) is left out with a warning; leftover `*.tmp.<pid>` files are never
+// read; a torn last record of task.updates is dropped and the file cut to
+// its whole records (so the next append starts clean), with a warning.
 
 #include <sys/types.h>
 
@@ -22,6 +31,9 @@
 
 namespace stoa::slave {
 
+// Invariant (checked by the reader; a violation is corruption): acks.size()
+// <= updates.size() and acks[i] == updates[i].uuid(), i.e. each ACK
+// acknowledges the oldest update not acknowledged yet.
 struct TaskCheckpoint {
   Task task;                                    // task.info (state as launched)
   std::vector<internal::StatusUpdate> updates;  // every UPDATE record, in order
@@ -36,13 +48,16 @@ struct RunCheckpoint {
   std::string container_id;
   std::optional<pid_t> forked_pid;   // pids/forked.pid: the executor was started
   bool registered = false;           // pids/libprocess.pid: the executor had registered
+  std::string executor_address;      // the text of pids/libprocess.pid (when registered)
   bool completed = false;            // executor.sentinel: the executor had terminated
   std::map<std::string, TaskCheckpoint> tasks;  // by task id
 };
 
 struct ExecutorCheckpoint {
   ExecutorInfo info;
-  std::string latest_run;                     // runs/latest -> container id ("" if none)
+  // runs/latest -> container id ("" if none). Without `strict`, it may name
+  // a run that was skipped, and so is missing from `runs`.
+  std::string latest_run;
   std::map<std::string, RunCheckpoint> runs;  // by container id
 };
 
@@ -63,7 +78,16 @@ struct SlaveCheckpoint {
 Try<std::optional<SlaveCheckpoint>> read_slave_state(const std::string& work_dir, bool strict);
 
 // The checkpoint writers the slave uses, one per event, each atomic (see
-// checkpoint.hpp). Paths from slave/paths.hpp.
+// checkpoint.hpp). Paths from slave/paths.hpp. The framework id comes from
+// `info.id()` (checkpoint_framework), `info.framework_id()`
+// (checkpoint_executor) or `task.framework_id()` (checkpoint_task). Each
+// returns an Error naming the invalid id (validate_path_id) or the file that
+// could not be written. Formats: slave.info, framework.info, executor.info
+// and task.info hold the message; framework.pid the scheduler's UPID as
+// text (may be empty); forked.pid the pid in decimal; libprocess.pid the
+// executor actor's address as text; executor.sentinel is empty;
+// task.updates is a log of StatusUpdateRecords (an UPDATE must carry an
+// update of that task, an ACK a uuid).
 std::optional<Error> checkpoint_slave_info(const std::string& work_dir, const SlaveInfo& info);  // + latest
 std::optional<Error> checkpoint_framework(const std::string& work_dir, const std::string& slave_id,
                                           const FrameworkInfo& info, const std::string& pid);
