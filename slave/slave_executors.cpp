@@ -68,6 +68,9 @@ void Slave::on_run_task(RunTaskMessage& m) {
   config.env = {
       {"STOA_CHECKPOINT", config.checkpoint ? "1" : "0"},  {"MESOS_CHECKPOINT", config.checkpoint ? "1" : "0"},
       {"STOA_RECOVERY_TIMEOUT", recovery_timeout},         {"MESOS_RECOVERY_TIMEOUT", recovery_timeout},
+      {"STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                          opts.flags.executor_shutdown_grace_period).count()) + "ms"},
       {"STOA_SLAVE_PID", opts.upid.str()},    {"STOA_SLAVE_ID", records.slave_id},
       {"STOA_SLAVE_ACTOR_PORT", std::to_string(opts.actor_port)},
       {"STOA_EXECUTOR_REGISTRATION_TIMEOUT",
