@@ -47,7 +47,7 @@
 // The actor exits when the executor calls ExecutorDriver::stop(), after
 // error() (the slave cannot be reached, or never answered the registration),
 // after disconnected() without `checkpoint` (see above), after the grace
-// that follows a given-up recovery, or when the Runtime shuts down. It does
+// that follows a given-up or refused recovery, or when the Runtime shuts down. It does
 // NOT exit on its own after a connected slave's shutdown(): the executor
 // kills its tasks, reports them and then calls stop(). main waits with
 // await_executor().
@@ -108,7 +108,7 @@ struct ExecutorOptions {
   // (the slave's --recovery_timeout), STOA_RECOVERY_TIMEOUT, else
   // MESOS_RECOVERY_TIMEOUT.
   std::chrono::milliseconds recovery_timeout = std::chrono::minutes(15);
-  // After a recovery given up, the driver exits this long after calling
+  // After a recovery given up or refused, the driver exits this long after calling
   // shutdown() if the executor has not stopped it,
   // STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD.
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(5);
