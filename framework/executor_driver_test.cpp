@@ -38,10 +38,15 @@ caf::behavior fake_slave(caf::event_based_actor* self, caf::actor probe) {
         *executor = caf::actor_cast<caf::actor>(self->current_sender());
         self->send(probe, std::move(m));
       },
+      [self, probe, executor](ReregisterExecutorMessage& m) {
+        *executor = caf::actor_cast<caf::actor>(self->current_sender());
+        self->send(probe, std::move(m));
+      },
       [self, probe](StatusUpdateMessage& m) { self->send(probe, std::move(m)); },
       [self, probe](ExecutorToFrameworkMessage& m) { self->send(probe, std::move(m)); },
       // From the test: to the executor.
       [to_executor](ExecutorRegisteredMessage& m) { to_executor(m); },
+      [to_executor](ExecutorReregisteredMessage& m) { to_executor(m); },
       [to_executor](RunTaskMessage& m) { to_executor(m); },
       [to_executor](KillTaskMessage& m) { to_executor(m); },
       [to_executor](ShutdownExecutorMessage& m) { to_executor(m); },
@@ -53,7 +58,7 @@ caf::behavior fake_slave(caf::event_based_actor* self, caf::actor probe) {
 // Reports every callback to `events` as a string; answers some of them.
 class TestExecutor : public Executor {
  public:
-  explicit TestExecutor(caf::actor events) : events_(std::move(events)) {}
+  TestExecutor(caf::actor events, bool stop_on_shutdown) : events_(std::move(events)), stop_(stop_on_shutdown) {}
 
   void registered(ExecutorDriver& d, const ExecutorInfo& ei, const FrameworkInfo& fi, const SlaveInfo&) override {
     // A cancelled timer must not fire; the other one must.
@@ -77,24 +82,43 @@ class TestExecutor : public Executor {
     report("message:" + data);
     d.send_framework_message("pong:" + data);
   }
+  void reregistered(ExecutorDriver& d, const SlaveInfo& info) override {
+    report("reregistered:" + d.slave_id()->value() + ":" + info.hostname());
+  }
   void shutdown(ExecutorDriver& d) override {
-    report("shutdown");
-    d.stop();
+    report(d.connected() ? "shutdown" : "shutdown:disconnected");
+    if (stop_) {
+      d.stop();
+    }
   }
   void error(ExecutorDriver&, const std::string& message) override { report("error:" + message); }
-  void disconnected(ExecutorDriver&) override { report("disconnected"); }
+  void disconnected(ExecutorDriver& d) override {
+    report(d.reconnecting() ? "disconnected:reconnecting" : "disconnected");
+  }
   void acknowledged(ExecutorDriver& d, const TaskID& id, const std::string&) override {
     report("ack:" + id.value() + ":" + std::to_string(d.unacknowledged()));
   }
-  void unhandled(ExecutorDriver&, caf::message& msg) override {
-    if (msg.match_elements<std::string>()) {
-      report("unhandled:" + msg.get_as<std::string>(0));
+  // "finish:<task>" sends that task's TASK_FINISHED; anything else is reported.
+  void unhandled(ExecutorDriver& d, caf::message& msg) override {
+    if (!msg.match_elements<std::string>()) {
+      return;
     }
+    const std::string& text = msg.get_as<std::string>(0);
+    if (text.rfind("finish:", 0) == 0) {
+      TaskStatus s;
+      s.mutable_task_id()->set_value(text.substr(7));
+      s.set_state(TASK_FINISHED);
+      d.send_status_update(s);
+      report("sent:" + text);
+      return;
+    }
+    report("unhandled:" + text);
   }
 
  private:
   void report(std::string what) { caf::anon_send(events_, std::move(what)); }
   caf::actor events_;
+  bool stop_;
 };
 
 class ExecutorDriverTest : public ::testing::Test {
@@ -136,9 +160,10 @@ class ExecutorDriverTest : public ::testing::Test {
     return o;
   }
 
-  void start(ExecutorOptions o) {
-    executor_ = spawn_executor(*runtime_, std::move(o),
-                               std::make_unique<TestExecutor>(caf::actor_cast<caf::actor>((*events_)->address())));
+  void start(ExecutorOptions o, bool stop_on_shutdown = true) {
+    executor_ = spawn_executor(
+        *runtime_, std::move(o),
+        std::make_unique<TestExecutor>(caf::actor_cast<caf::actor>((*events_)->address()), stop_on_shutdown));
   }
 
   // The next message of type T the fake slave got from the executor (others
@@ -150,7 +175,8 @@ class ExecutorDriverTest : public ::testing::Test {
     while (!got && std::chrono::steady_clock::now() < deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       (*probe_)->receive([&](T& m) { got = std::move(m); }, [](RegisterExecutorMessage&) {},
-                         [](StatusUpdateMessage&) {}, [](ExecutorToFrameworkMessage&) {},
+                         [](ReregisterExecutorMessage&) {}, [](StatusUpdateMessage&) {},
+                         [](ExecutorToFrameworkMessage&) {},
                          caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
     }
     return got;
@@ -164,8 +190,8 @@ class ExecutorDriverTest : public ::testing::Test {
     int n = 0;
     while (std::chrono::steady_clock::now() < deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      (*probe_)->receive([&](T&) { ++n; }, [](RegisterExecutorMessage&) {}, [](StatusUpdateMessage&) {},
-                         [](ExecutorToFrameworkMessage&) {},
+      (*probe_)->receive([&](T&) { ++n; }, [](RegisterExecutorMessage&) {}, [](ReregisterExecutorMessage&) {},
+                         [](StatusUpdateMessage&) {}, [](ExecutorToFrameworkMessage&) {},
                          caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
     }
     return n;
@@ -236,6 +262,43 @@ class ExecutorDriverTest : public ::testing::Test {
     *m.mutable_task_id() = u.status().task_id();
     m.set_uuid(u.uuid());
     return m;
+  }
+
+  // The next update of `task` in `state` the fake slave got (re-sent
+  // updates of other tasks are skipped).
+  std::optional<StatusUpdate> next_update(const std::string& task, TaskState state) {
+    auto deadline = std::chrono::steady_clock::now() + WAIT;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::optional<StatusUpdateMessage> m = next<StatusUpdateMessage>(deadline - std::chrono::steady_clock::now());
+      if (m && m->update().status().task_id().value() == task && m->update().status().state() == state) {
+        return m->update();
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Runs `task` and acknowledges its TASK_RUNNING.
+  void run_and_ack(const std::string& task) {
+    to_executor(caf::make_message(run_task(task)));
+    std::optional<StatusUpdate> running = next_update(task, TASK_RUNNING);
+    ASSERT_TRUE(running) << "no TASK_RUNNING for " << task;
+    to_executor(caf::make_message(ack(*running)));
+    wait_event("ack:" + task + ":0");
+  }
+
+  // The (restarted) slave takes the executor back as "slave-1" on `host`.
+  void reregister_executor(const std::string& host) {
+    ExecutorReregisteredMessage m;
+    m.mutable_slave_id()->set_value("slave-1");
+    m.mutable_slave_info()->set_hostname(host);
+    to_executor(caf::make_message(m));
+    wait_event("reregistered:slave-1:" + host);
+  }
+
+  // A second fake slave under the same UPID in this process.
+  void replace_slave() {
+    slave_ = runtime_->system().spawn(fake_slave, caf::actor_cast<caf::actor>((*probe_)->address()));
+    runtime_->register_actor("slave(1)", slave_);
   }
 
   std::unique_ptr<Runtime> runtime_;
@@ -405,6 +468,150 @@ TEST_F(ExecutorDriverTest, SlaveDeathDisconnectsAndExits) {
   EXPECT_TRUE(wait_down(executor_));
 }
 
+TEST_F(ExecutorDriverTest, CheckpointingExecutorLosingItsSlaveBeforeRegisteringExits) {
+  ExecutorOptions o = options();
+  o.checkpoint = true;
+  start(o);
+  ASSERT_TRUE(next<RegisterExecutorMessage>());
+  caf::anon_send_exit(slave_, caf::exit_reason::kill);
+  wait_event("disconnected");  // not reconnecting: this slave never took the executor
+  EXPECT_TRUE(wait_down(executor_));
+}
+
+// No slave comes back: shutdown() once `recovery_timeout` has passed, and the
+// driver exits `shutdown_grace` later although the executor did not stop.
+TEST_F(ExecutorDriverTest, GivesUpAndExitsAfterTheRecoveryTimeout) {
+  ExecutorOptions o = options();
+  o.checkpoint = true;
+  o.recovery_timeout = 300ms;
+  o.shutdown_grace = 200ms;
+  start(o, /*stop_on_shutdown=*/false);
+  register_executor();
+  auto lost = std::chrono::steady_clock::now();
+  caf::anon_send_exit(slave_, caf::exit_reason::kill);
+  wait_event("disconnected:reconnecting");
+  std::vector<std::string> before = wait_event("shutdown:disconnected");
+  EXPECT_GE(std::chrono::steady_clock::now() - lost, o.recovery_timeout);
+  EXPECT_TRUE(std::find(before.begin(), before.end(), "disconnected") == before.end());
+  EXPECT_TRUE(wait_down(executor_));
+  EXPECT_GE(std::chrono::steady_clock::now() - lost, o.recovery_timeout + o.shutdown_grace);
+}
+
+// A restarted slave that will not take the executor back answers the
+// re-registration with ShutdownExecutorMessage: shutdown(), no more
+// re-registrations, and the driver exits after the grace.
+TEST_F(ExecutorDriverTest, RestartedSlaveRefusingTheExecutorShutsItDown) {
+  ExecutorOptions o = options();
+  o.checkpoint = true;
+  o.shutdown_grace = 300ms;
+  start(o, /*stop_on_shutdown=*/false);
+  register_executor();
+  caf::anon_send_exit(slave_, caf::exit_reason::kill);
+  wait_event("disconnected:reconnecting");
+  replace_slave();
+  ASSERT_TRUE(next<ReregisterExecutorMessage>());
+  ShutdownExecutorMessage sm;
+  sm.mutable_executor_id()->set_value("exec-1");
+  to_executor(caf::make_message(sm));
+  wait_event("shutdown:disconnected");
+  EXPECT_LE(count<ReregisterExecutorMessage>(200ms), 1);  // four retry periods; one may have been in flight
+  EXPECT_TRUE(wait_down(executor_));
+}
+
+// The slave in a process of its own, restarted like a real one: the same
+// HTTP port (so the same UPID) and a new actor port, which the executor must
+// discover over HTTP.
+class ExecutorReconnectTest : public ExecutorDriverTest {
+ protected:
+  void TearDown() override {
+    if (executor_) {
+      stop_actor(runtime_->system(), executor_);
+      executor_ = caf::actor{};
+    }
+    slave_rt_.reset();
+    ExecutorDriverTest::TearDown();
+  }
+
+  // Starts the slave's process (on the port of the previous one, if any)
+  // with a fake slave named slave(1).
+  void start_slave() {
+    RuntimeOptions ropts;
+    ropts.port = slave_port_;
+    ropts.on_component_failure = [](const std::string&) {};
+    Try<std::unique_ptr<Runtime>> rt = Runtime::start(ropts);
+    ASSERT_TRUE(rt) << rt.error();
+    slave_rt_ = std::move(rt).get();
+    slave_port_ = slave_rt_->port();
+    slave_ = slave_rt_->system().spawn(fake_slave, caf::actor_cast<caf::actor>((*probe_)->address()));
+    slave_rt_->register_actor("slave(1)", slave_);
+  }
+
+  // The slave's process goes away, with every connection to it.
+  void stop_slave() {
+    slave_ = caf::actor{};
+    slave_rt_.reset();
+  }
+
+  std::unique_ptr<Runtime> slave_rt_;
+  uint16_t slave_port_ = 0;
+};
+
+TEST_F(ExecutorReconnectTest, ReregistersWithTheRestartedSlave) {
+  start_slave();
+  ExecutorOptions o = options();
+  o.slave_pid = slave_rt_->upid("slave(1)").str();
+  o.slave_actor_port = slave_rt_->actor_port();  // valid for the first slave only
+  o.checkpoint = true;
+  start(o);
+  register_executor();
+  run_and_ack("t1");
+  run_and_ack("t2");
+  caf::anon_send(executor_, std::string("finish:t1"));
+  std::optional<StatusUpdate> finished = next_update("t1", TASK_FINISHED);  // not acknowledged
+  ASSERT_TRUE(finished);
+
+  stop_slave();
+  wait_event("disconnected:reconnecting");
+  caf::anon_send(executor_, std::string("finish:t2"));  // while the slave is away: kept
+  wait_event("sent:finish:t2");
+  uint16_t old_actor_port = o.slave_actor_port;
+  start_slave();
+  EXPECT_NE(slave_rt_->actor_port(), old_actor_port);
+  std::optional<ReregisterExecutorMessage> r = next<ReregisterExecutorMessage>();
+  ASSERT_TRUE(r) << "no re-registration";
+  EXPECT_EQ(r->executor_id().value(), "exec-1");
+  EXPECT_EQ(r->framework_id().value(), "fw-1");
+  ASSERT_EQ(r->tasks_size(), 2);
+  EXPECT_EQ(r->tasks(0).task_id().value(), "t1");
+  EXPECT_EQ(r->tasks(1).task_id().value(), "t2");
+  // Exactly the unacknowledged updates (not the acknowledged TASK_RUNNINGs),
+  // oldest first.
+  ASSERT_EQ(r->updates_size(), 2);
+  EXPECT_EQ(r->updates(0).uuid(), finished->uuid());
+  EXPECT_EQ(r->updates(0).status().state(), TASK_FINISHED);
+  EXPECT_EQ(r->updates(1).status().task_id().value(), "t2");
+  EXPECT_EQ(r->updates(1).status().state(), TASK_FINISHED);
+  ASSERT_TRUE(next<ReregisterExecutorMessage>()) << "an unanswered re-registration is retried";
+
+  reregister_executor("restarted");
+  to_executor(caf::make_message(ack(r->updates(0))));
+  wait_event("ack:t1:1");
+  to_executor(caf::make_message(ack(r->updates(1))));
+  wait_event("ack:t2:0");
+  EXPECT_LE(count<ReregisterExecutorMessage>(300ms), 1);  // answered: no more retries
+
+  // Lost again after re-registering: the same again. Both tasks are over
+  // (their terminal updates acknowledged), so none is re-registered.
+  stop_slave();
+  wait_event("disconnected:reconnecting");
+  start_slave();
+  r = next<ReregisterExecutorMessage>();
+  ASSERT_TRUE(r) << "no second re-registration";
+  EXPECT_EQ(r->tasks_size(), 0);
+  EXPECT_EQ(r->updates_size(), 0);
+  reregister_executor("restarted-again");
+}
+
 TEST(ExecutorOptionsTest, FromEnvironment) {
   ::setenv("STOA_SLAVE_PID", "slave(1)@127.0.0.1:5051", 1);
   ::setenv("STOA_SLAVE_ACTOR_PORT", "4242", 1);
@@ -441,6 +648,63 @@ TEST(ExecutorOptionsTest, FromEnvironment) {
   ASSERT_FALSE(o);
   EXPECT_NE(o.error().find("STOA_EXECUTOR_ID"), std::string::npos) << o.error();
   for (const char* v : {"STOA_SLAVE_PID", "STOA_FRAMEWORK_ID", "STOA_DIRECTORY"}) {
+    ::unsetenv(v);
+  }
+}
+
+TEST(ExecutorOptionsTest, CheckpointRecoveryTimeoutAndShutdownGrace) {
+  for (auto [name, value] : {std::pair{"STOA_SLAVE_PID", "slave(1)@127.0.0.1:5051"}, std::pair{"STOA_FRAMEWORK_ID", "f"},
+                             std::pair{"STOA_EXECUTOR_ID", "e"}, std::pair{"STOA_DIRECTORY", "/tmp"}}) {
+    ::setenv(name, value, 1);
+  }
+  Try<ExecutorOptions> o = ExecutorOptions::from_environment();
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_FALSE(o->checkpoint);
+  EXPECT_EQ(o->recovery_timeout, std::chrono::minutes(15));
+  EXPECT_EQ(o->shutdown_grace, std::chrono::seconds(5));
+
+  ::setenv("STOA_CHECKPOINT", "true", 1);
+  ::setenv("STOA_RECOVERY_TIMEOUT", "2secs", 1);
+  ::setenv("STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "0ms", 1);
+  o = ExecutorOptions::from_environment();
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_TRUE(o->checkpoint);
+  EXPECT_EQ(o->recovery_timeout, 2s);
+  EXPECT_EQ(o->shutdown_grace, 0ms);
+  ::setenv("STOA_CHECKPOINT", "0", 1);
+  EXPECT_FALSE(ExecutorOptions::from_environment()->checkpoint);
+
+  // The Mesos names, when the Stoa ones are not set.
+  ::unsetenv("STOA_CHECKPOINT");
+  ::unsetenv("STOA_RECOVERY_TIMEOUT");
+  ::setenv("MESOS_CHECKPOINT", "1", 1);
+  ::setenv("MESOS_RECOVERY_TIMEOUT", "3mins", 1);
+  o = ExecutorOptions::from_environment();
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_TRUE(o->checkpoint);
+  EXPECT_EQ(o->recovery_timeout, std::chrono::minutes(3));
+  ::setenv("STOA_CHECKPOINT", "false", 1);  // the Stoa name wins
+  EXPECT_FALSE(ExecutorOptions::from_environment()->checkpoint);
+
+  // Bad values: the error names the variable and the value.
+  for (auto [name, value] : {std::pair{"STOA_CHECKPOINT", "yes"}, std::pair{"MESOS_CHECKPOINT", "2"},
+                             std::pair{"STOA_RECOVERY_TIMEOUT", "soon"}, std::pair{"STOA_RECOVERY_TIMEOUT", "0secs"},
+                             std::pair{"MESOS_RECOVERY_TIMEOUT", "10"},
+                             std::pair{"STOA_RECOVERY_TIMEOUT", "1000weeks"},
+                             std::pair{"STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "-1secs"}}) {
+    for (const char* v : {"STOA_CHECKPOINT", "MESOS_CHECKPOINT", "STOA_RECOVERY_TIMEOUT", "MESOS_RECOVERY_TIMEOUT",
+                          "STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD"}) {
+      ::unsetenv(v);
+    }
+    ::setenv(name, value, 1);
+    o = ExecutorOptions::from_environment();
+    ASSERT_FALSE(o) << name << "=" << value;
+    EXPECT_NE(o.error().find(name), std::string::npos) << o.error();
+    EXPECT_NE(o.error().find(std::string("'") + value + "'"), std::string::npos) << o.error();
+  }
+  for (const char* v : {"STOA_CHECKPOINT", "MESOS_CHECKPOINT", "STOA_RECOVERY_TIMEOUT", "MESOS_RECOVERY_TIMEOUT",
+                        "STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "STOA_SLAVE_PID", "STOA_FRAMEWORK_ID",
+                        "STOA_EXECUTOR_ID", "STOA_DIRECTORY"}) {
     ::unsetenv(v);
   }
 }

@@ -6,6 +6,15 @@
 // kills the whole group (SIGTERM, then SIGKILL after the grace period) when
 // asked to. Written on the executor SDK (framework/executor.hpp), which does
 // the resolving, registering and acknowledgement bookkeeping.
+//
+// When its slave dies, a framework that does not checkpoint loses the task
+// (it is killed and the executor exits). One that checkpoints
+// (STOA_CHECKPOINT) keeps it running while the driver waits for the slave
+// to come back: a task that ends meanwhile is reported, and the driver
+// delivers that update on re-registration. If the slave does not come back
+// within the recovery timeout (or refuses the executor), the driver calls
+// shutdown(): the task is killed and, once it is reaped, the executor stops
+// at once, since nobody is left to acknowledge its last update.
 
 #include <atomic>
 #include <memory>
@@ -30,7 +39,8 @@ using namespace stoa;
 
 constexpr auto DEFAULT_KILL_GRACE = std::chrono::seconds(3);
 // After the terminal update the executor waits this long for the slave's
-// acknowledgement before exiting anyway.
+// acknowledgement before exiting anyway (counted again from a
+// re-registration: while the slave is away, the update is kept for it).
 constexpr auto TERMINAL_ACK_TIMEOUT = std::chrono::seconds(10);
 
 bool is_terminal(TaskState state) {
@@ -53,6 +63,14 @@ class CommandExecutor : public Executor {
 
   void registered(ExecutorDriver&, const ExecutorInfo&, const FrameworkInfo& framework, const SlaveInfo&) override {
     framework_ = framework;
+  }
+
+  void reregistered(ExecutorDriver& d, const SlaveInfo&) override {
+    LOG_INFO << "The slave came back; the task "
+             << (pid_ > 0 ? std::string("is still running") : std::string("is not running"));
+    if (terminal_sent_ && d.unacknowledged() > 0) {
+      arm_ack_timer(d);
+    }
   }
 
   void launch_task(ExecutorDriver& d, const TaskInfo& t) override {
@@ -119,9 +137,25 @@ class CommandExecutor : public Executor {
     kill(d, grace);
   }
 
-  void shutdown(ExecutorDriver& d) override { kill(d, DEFAULT_KILL_GRACE); }
+  void shutdown(ExecutorDriver& d) override {
+    if (!d.connected()) {
+      // The driver gave up on a lost slave (or the slave refused us): nobody
+      // can acknowledge the task's last update, so stop once it is reaped.
+      stop_when_reaped_ = true;
+      if (pid_ <= 0) {
+        d.stop();
+        return;
+      }
+    }
+    kill(d, DEFAULT_KILL_GRACE);
+  }
 
-  void disconnected(ExecutorDriver&) override {
+  void disconnected(ExecutorDriver& d) override {
+    if (d.reconnecting()) {
+      LOG_WARNING << "Lost the slave; the framework checkpoints, so the task "
+                  << (pid_ > 0 ? "keeps running" : "state is kept") << " until the slave comes back";
+      return;
+    }
     LOG_WARNING << "Lost the slave; killing the task and exiting";
     if (pid_ > 0) {
       slave::signal_process_group(pid_, SIGKILL);
@@ -158,8 +192,19 @@ class CommandExecutor : public Executor {
     d.send_status_update(std::move(s));
     if (is_terminal(state)) {
       terminal_sent_ = true;
-      d.after(TERMINAL_ACK_TIMEOUT, [&d] { d.stop(); });
+      arm_ack_timer(d);
     }
+  }
+
+  // Stops the executor TERMINAL_ACK_TIMEOUT from now unless the slave is
+  // away then (reregistered() arms it again).
+  void arm_ack_timer(ExecutorDriver& d) {
+    d.cancel(ack_timer_);
+    ack_timer_ = d.after(TERMINAL_ACK_TIMEOUT, [&d] {
+      if (!d.reconnecting()) {
+        d.stop();
+      }
+    });
   }
 
   void kill(ExecutorDriver& d, std::chrono::nanoseconds grace) {
@@ -200,6 +245,10 @@ class CommandExecutor : public Executor {
       send_status(d, TASK_FAILED, why);
     }
     pid_ = -1;
+    if (stop_when_reaped_) {
+      LOG_INFO << "Task reaped after a shutdown without a slave; exiting";
+      d.stop();
+    }
   }
 
   caf::actor_system& sys_;
@@ -209,6 +258,8 @@ class CommandExecutor : public Executor {
   pid_t pid_ = -1;
   bool killing_ = false;
   bool terminal_sent_ = false;
+  bool stop_when_reaped_ = false;
+  uint64_t ack_timer_ = 0;
 };
 
 }  // namespace
