@@ -141,9 +141,18 @@ Try<Process*> Cluster::start_slave(const std::string& resources, const std::vect
 }
 
 Try<Process*> Cluster::restart_slave(size_t index, const std::string& label, const std::vector<std::string>& extra_args) {
+  // The old flags, with the old port, and each of `extra_args` replacing a
+  // flag of the same name.
+  auto name_of = [](const std::string& arg) { return arg.substr(0, arg.find('=')); };
   std::vector<std::string> args;
   for (const std::string& a : slave_args_.at(index)) {
-    args.push_back(a == "--port=0" ? "--port=" + std::to_string(slave_ports_.at(index)) : a);
+    bool replaced = false;
+    for (const std::string& extra : extra_args) {
+      replaced |= name_of(extra) == name_of(a);
+    }
+    if (!replaced) {
+      args.push_back(a == "--port=0" ? "--port=" + std::to_string(slave_ports_.at(index)) : a);
+    }
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   Try<Process*> p = start("stoa-slave", label, args);

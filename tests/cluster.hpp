@@ -244,7 +244,7 @@ class Cluster {
   bool wait_for_active_slaves(size_t count, Deadline deadline);
 
   // Starts slave `index` again (after it was killed) with the same flags,
-  // port and work dir, plus `extra_args`, logging to "<dir>/<label>.log";
+  // port and work dir, plus `extra_args` (replacing flags of the same name), logging to "<dir>/<label>.log";
   // waits for its "listening on" line. It becomes slave(index).
   Try<Process*> restart_slave(size_t index, const std::string& label,
                               const std::vector<std::string>& extra_args = {});

@@ -77,7 +77,7 @@ struct Partitioned {
     framework = *f;
     ASSERT_TRUE(poll_until([&] { return tasks_in_state(*framework, "TASK_RUNNING") == 1; },
                            deadline_in(DEFAULT_TIMEOUT)));
-    task_pids = sorted(processes_with_marker(marker));
+    task_pids = task_processes(marker, *framework);
     ASSERT_EQ(task_pids.size(), 1U);
     cluster.slave(0)->kill(SIGSTOP);
     ASSERT_TRUE(poll_until([&] { return tasks_in_state(*framework, lost_state) == 1; }, deadline_in(DEFAULT_TIMEOUT)))
@@ -94,7 +94,7 @@ TEST(SlavePartition, TasksOfOtherFrameworksAreKilledWhenTheSlaveReturns) {
   // Back within its ping timeout (2 s, from the master), not 75 s.
   ASSERT_TRUE(poll_until([&] { return only_active_slave_id(p.cluster) == p.slave_id; }, deadline_in(15s)))
       << "the slave never re-registered";
-  EXPECT_TRUE(poll_until([&] { return processes_with_marker(p.marker).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
+  EXPECT_TRUE(poll_until([&] { return task_processes(p.marker, *p.framework).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
       << "the lost task still runs on the slave";
   EXPECT_TRUE(poll_until([&] { return used_cpus(p.cluster, p.slave_id) == 0; }, deadline_in(DEFAULT_TIMEOUT)))
       << "the slave's resources are still held";
@@ -122,7 +122,7 @@ TEST(SlavePartition, PartitionAwareTasksComeBackRunning) {
       },
       deadline_in(15s)))
       << "the framework never heard its task run again";
-  EXPECT_EQ(sorted(processes_with_marker(p.marker)), p.task_pids) << "the task was restarted or killed";
+  EXPECT_EQ(task_processes(p.marker, *p.framework), p.task_pids) << "the task was restarted or killed";
   EXPECT_EQ(running_tasks_on(p.cluster, p.slave_id), 1U);
   EXPECT_EQ(tasks_in_state(*p.framework, "TASK_LOST"), 0U);
   EXPECT_TRUE(poll_until([&] { return used_cpus(p.cluster, p.slave_id) == 0.5; }, deadline_in(DEFAULT_TIMEOUT)));

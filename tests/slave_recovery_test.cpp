@@ -41,14 +41,14 @@ TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
   ASSERT_TRUE(framework) << framework.error();
   ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 5; }, deadline_in(DEFAULT_TIMEOUT)))
       << "5 tasks never ran";
-  std::vector<pid_t> before = sorted(processes_with_marker(marker));
+  std::vector<pid_t> before = task_processes(marker, **framework);
   ASSERT_EQ(before.size(), 5U);
   const std::string slave_id = only_slave_id(cluster);
   ASSERT_FALSE(slave_id.empty());
 
   cluster.slave(0)->kill(SIGKILL);
   ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
-  EXPECT_EQ(sorted(processes_with_marker(marker)), before) << "the tasks died with their slave";
+  EXPECT_EQ(task_processes(marker, **framework), before) << "the tasks died with their slave";
 
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-restarted");
   ASSERT_TRUE(restarted) << restarted.error();
@@ -57,7 +57,7 @@ TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
   ASSERT_TRUE(poll_until([&] { return running_tasks_on(cluster, slave_id) == 5; }, deadline_in(DEFAULT_TIMEOUT)))
       << "the master never saw the 5 tasks running on " << slave_id << " again";
   EXPECT_EQ(only_slave_id(cluster), slave_id);
-  EXPECT_EQ(sorted(processes_with_marker(marker)), before) << "the tasks were restarted";
+  EXPECT_EQ(task_processes(marker, **framework), before) << "the tasks were restarted";
   EXPECT_EQ((*restarted)->lines_matching(std::regex("re-registered with 1 tasks")).size(), 5U);
   // Exactly one TASK_RUNNING per task: nothing was re-sent to the framework twice.
   for (const auto& [task, states] : updates_by_task(**framework)) {
@@ -83,14 +83,14 @@ TEST(SlaveRecovery, UpdateTheDeadSlaveNeverForwardedArrivesExactlyOnce) {
        "--task_resources=cpus:0.1;mem:32"});
   ASSERT_TRUE(framework) << framework.error();
   ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 1; }, deadline_in(DEFAULT_TIMEOUT)));
-  ASSERT_EQ(processes_with_marker(marker).size(), 1U);
+  ASSERT_EQ(task_processes(marker, **framework).size(), 1U);
 
   // The slave stops reading; the task ends and its executor sends
   // TASK_FINISHED into the stopped slave's socket; the slave dies with it
   // unread.
   cluster.slave(0)->kill(SIGSTOP);
   { std::ofstream(go) << "go\n"; }
-  ASSERT_TRUE(poll_until([&] { return processes_with_marker(marker).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
+  ASSERT_TRUE(poll_until([&] { return task_processes(marker, **framework).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
       << "the task never ended";
   cluster.slave(0)->kill(SIGKILL);
   ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
@@ -185,10 +185,10 @@ TEST(SlaveRecovery, RecoverCleanupKillsWhatItFindsAndRegistersAfresh) {
   Process* framework = nullptr;
   const std::string marker = kill_slave_with_a_task(cluster, &framework);
   ASSERT_FALSE(marker.empty());
-  ASSERT_EQ(processes_with_marker(marker).size(), 1U);
+  ASSERT_EQ(task_processes(marker, *framework).size(), 1U);
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-cleanup", {"--recover=cleanup"});
   ASSERT_TRUE(restarted) << restarted.error();
-  EXPECT_TRUE(poll_until([&] { return processes_with_marker(marker).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
+  EXPECT_TRUE(poll_until([&] { return task_processes(marker, *framework).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
       << "--recover=cleanup left the task running";
   EXPECT_TRUE(poll_until(
       [&] {

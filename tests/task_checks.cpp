@@ -49,6 +49,12 @@ std::vector<pid_t> sorted(std::vector<pid_t> pids) {
   return pids;
 }
 
+std::vector<pid_t> task_processes(const std::string& marker, const Process& framework) {
+  std::vector<pid_t> pids = processes_with_marker(marker);
+  pids.erase(std::remove(pids.begin(), pids.end(), framework.pid()), pids.end());
+  return sorted(pids);
+}
+
 std::string only_slave_id(Cluster& cluster) {
   Try<picojson::value> state = cluster.state();
   if (state.is_error()) {
