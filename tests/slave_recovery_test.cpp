@@ -68,6 +68,40 @@ TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
   }
 }
 
+TEST(SlaveRecovery, StoppedSlaveLeavesOnlyCheckpointedTasksRunning) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave());
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  const std::string kept = unique_marker();
+  const std::string killed = unique_marker();
+  Try<Process*> checkpointing = cluster.start("stoa-example-framework", "checkpointing",
+                                              {"--master=" + cluster.master_address(), "--tasks=1", "--checkpoint",
+                                               "--command=sleep 1000; echo " + kept});
+  ASSERT_TRUE(checkpointing) << checkpointing.error();
+  Try<Process*> other = cluster.start("stoa-example-framework", "other",
+                                      {"--master=" + cluster.master_address(), "--tasks=1",
+                                       "--command=sleep 1000; echo " + killed});
+  ASSERT_TRUE(other) << other.error();
+  ASSERT_TRUE(poll_until(
+      [&] { return tasks_in_state(**checkpointing, "TASK_RUNNING") == 1 && tasks_in_state(**other, "TASK_RUNNING") == 1; },
+      deadline_in(DEFAULT_TIMEOUT)));
+  std::vector<pid_t> before = task_processes(kept, **checkpointing);
+  ASSERT_EQ(before.size(), 1U);
+
+  cluster.slave(0)->kill(SIGTERM);
+  ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT))) << "the slave did not stop";
+  EXPECT_TRUE(poll_until([&] { return task_processes(killed, **other).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
+      << "the task of the framework that does not checkpoint survived its slave";
+  EXPECT_EQ(task_processes(kept, **checkpointing), before);
+
+  Try<Process*> restarted = cluster.restart_slave(0, "slave0-restarted");
+  ASSERT_TRUE(restarted) << restarted.error();
+  ASSERT_TRUE((*restarted)->wait_for_line(std::regex("Recovery finished"), deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_EQ(task_processes(kept, **checkpointing), before);
+}
+
 TEST(SlaveRecovery, UpdateTheDeadSlaveNeverForwardedArrivesExactlyOnce) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
