@@ -178,6 +178,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/messages_while_not_leading", "Protocol messages dropped while not leading");
   r.counter("master/registrar_failures", "Registrar operations that failed (the master exits)");
   r.counter("master/slave_unreachable_completed", "Slaves marked unreachable");
+  r.counter("master/messages_from_unreachable_slaves",
+            "Status updates and executor messages dropped because their slave is unreachable");
   for (const char* m : {"register_slave", "reregister_slave", "unregister_slave", "scheduler_calls", "subscribe",
                         "accept", "decline_offers", "revive_offers", "suppress_offers", "kill_task",
                         "status_update", "status_update_acknowledgement", "reconcile_tasks",

@@ -97,6 +97,10 @@ class Master {
   // re-registering ones (a retry meanwhile is ignored).
   std::set<std::string> admitting_pids;
   std::set<std::string> readmitting_ids;
+  // Kills of tasks whose slave is disconnected or unreachable, by slave id
+  // then (framework id, task id); sent when the slave re-registers, dropped
+  // when the task ends meanwhile (reconciliation.cpp).
+  std::map<std::string, std::map<std::pair<std::string, std::string>, internal::KillTaskMessage>> pending_kills;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -144,7 +148,13 @@ class Master {
   void admit_slave(const caf::actor& from, const internal::RegisterSlaveMessage& m, SlaveInfo info,
                    const Resources& total);
   void on_reregister_slave(internal::ReregisterSlaveMessage& m);
-  void readmit_slave(const caf::actor& from, const internal::ReregisterSlaveMessage& m, const Resources& total);
+  // `was_unreachable`: the registry held it as unreachable (non-partition-
+  // aware frameworks' tasks were reported lost and are shut down on it).
+  void readmit_slave(const caf::actor& from, const internal::ReregisterSlaveMessage& m, const Resources& total,
+                     bool was_unreachable);
+  internal::MasterSlaveConnection connection() const;
+  void shutdown_slave(const caf::actor& to, const std::string& why);
+  void forget_slave_for_good(const std::string& id);
   void on_unregister_slave(internal::UnregisterSlaveMessage& m);
   void schedule_ping(const std::string& id);
   void on_ping_tick(const std::string& id, uint64_t generation);
@@ -185,7 +195,24 @@ class Master {
   void on_status_update(internal::StatusUpdateMessage& m);
   void on_kill(FrameworkRecord& f, const scheduler::Call::Kill& k);
   void on_acknowledge(FrameworkRecord& f, const scheduler::Call::Acknowledge& ack);
+
+  // --- reconciliation.cpp ----------------------------------------------------
   void on_reconcile(FrameworkRecord& f, const scheduler::Call::Reconcile& r);
+  // The answer to a reconciliation of a task the framework does not hold
+  // running (Mesos' cases); nullopt = no answer yet (its slave was recovered
+  // from the registry and has not re-registered).
+  std::optional<TaskState> unknown_task_state(const FrameworkRecord& f, const TaskID& tid,
+                                              const std::optional<std::string>& slave_id);
+  void send_reconciliation(FrameworkRecord& f, const TaskID& tid, const std::string& slave_id, TaskState state,
+                           const std::string& message);
+  // A known slave re-registers: tasks it does not report are dropped, kills
+  // issued while it was away are sent, removed frameworks shut down.
+  void reconcile_known_slave(SlaveRecord& s, const internal::ReregisterSlaveMessage& m);
+  void shutdown_removed_frameworks(const caf::actor& to, const internal::ReregisterSlaveMessage& m);
+  void send_pending_kills(const std::string& slave_id, const caf::actor& to);
+  void forget_pending_kill(const std::string& slave_id, const std::string& fid, const std::string& tid);
+  void mark_task_unreachable(FrameworkRecord& f, const std::string& tid, const std::string& message);
+  bool framework_removed(const std::string& fid) const;
   void on_framework_message(FrameworkRecord& f, const scheduler::Call::Message& m);
   FrameworkRecord* framework_of_slave_message(const SlaveID& slave_id, const FrameworkID& framework_id);
   void on_exited_executor(internal::ExitedExecutorMessage& m);
