@@ -239,7 +239,10 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   registrar::Options ropts = registrar_options(m.opts.flags);
   ropts.detached = m.opts.detached_registrar;
-  Try<caf::actor> registrar = registrar::spawn_registrar(self->system(), ropts);
+  Try<caf::actor> registrar = m.opts.registry_storage
+                                  ? Try<caf::actor>(registrar::spawn_registrar(self->system(),
+                                                                               *m.opts.registry_storage, ropts))
+                                  : registrar::spawn_registrar(self->system(), ropts);
   if (registrar.is_error()) {
     self->quit(caf::make_error(caf::sec::runtime_error, "Cannot start the registrar: " + registrar.error()));
     return {};

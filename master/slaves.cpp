@@ -280,6 +280,37 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
     f->second.tasks[t.task_id().value()] = t;
     s.tasks.insert({f->first, t.task_id().value()});
   }
+  // Unreachable tasks of this slave that did not come back running: ended
+  // meanwhile (the slave sends their updates) or unknown to it (dropped).
+  for (auto& [fid, f] : st.frameworks) {
+    std::vector<std::string> stale;
+    for (const auto& [tid, t] : f.unreachable_tasks) {
+      if (t.slave_id().value() == id) {
+        stale.push_back(tid);
+      }
+    }
+    for (const std::string& tid : stale) {
+      Task t = std::move(f.unreachable_tasks.at(tid));
+      f.unreachable_tasks.erase(tid);
+      bool ended = false;
+      for (const Task& r : m.tasks()) {
+        ended |= r.framework_id().value() == fid && r.task_id().value() == tid;
+      }
+      if (!ended) {
+        TaskInfo info;
+        *info.mutable_task_id() = t.task_id();
+        *info.mutable_slave_id() = t.slave_id();
+        send_master_update(f, info, TASK_DROPPED, TaskStatus::REASON_TASK_UNKNOWN,
+                           "Task is unknown to re-registered slave " + id);
+        t.set_state(TASK_DROPPED);
+      }
+      forget_pending_kill(id, fid, tid);
+      f.completed_tasks.push_back(std::move(t));
+      while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
+        f.completed_tasks.pop_front();
+      }
+    }
+  }
   tell_allocator(allocator::AddSlave{id, total, used});
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
   set_slave_handle(added, from);
