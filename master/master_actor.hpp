@@ -19,6 +19,7 @@
 // Every timer message is accepted only from the master itself
 // (`from_self`), operator requests only from actors of this process.
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <set>
@@ -43,6 +44,10 @@
 #include "registrar/registrar.hpp"
 
 namespace stoa::master {
+
+// The --slave_removal_rate_limit timer: the next removal may happen.
+using removal_permit_atom = caf::atom_constant<caf::atom("m_rmpermit")>;
+constexpr removal_permit_atom removal_permit_atom_v{};
 
 class Master;
 using master_actor = caf::stateful_actor<Master>;
@@ -101,6 +106,11 @@ class Master {
   // then (framework id, task id); sent when the slave re-registers, dropped
   // when the task ends meanwhile (reconciliation.cpp).
   std::map<std::string, std::map<std::pair<std::string, std::string>, internal::KillTaskMessage>> pending_kills;
+  // --slave_removal_rate_limit: slaves that missed their pings wait here
+  // (in order) for a permit; one is issued every `per / permits`.
+  std::optional<RateLimit> removal_limit;
+  std::deque<std::string> removal_queue;
+  bool removal_permit_pending = false;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -159,6 +169,11 @@ class Master {
   void schedule_ping(const std::string& id);
   void on_ping_tick(const std::string& id, uint64_t generation);
   void on_pong();
+  // A slave missed --max_slave_ping_timeouts pings: removed as unreachable
+  // now, or queued under --slave_removal_rate_limit.
+  void schedule_unreachable(const std::string& id);
+  void on_removal_permit();
+  void cancel_scheduled_removal(SlaveRecord& s);
   void disconnect_slave(SlaveRecord& s);
   void on_reregister_timeout(const std::string& id, uint64_t generation);
   void lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,

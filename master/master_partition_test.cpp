@@ -383,5 +383,34 @@ TEST_F(MasterPartition, RemovedSlavesAreToldToShutDownUnreachableOnesAreIgnored)
   EXPECT_EQ(slave_inbox_->registered.size(), 2u);
 }
 
+TEST_F(MasterPartition, RemovalsForMissedPingsFollowTheRateLimit) {
+  start({"--slave_ping_timeout=1secs", "--max_slave_ping_timeouts=2", "--slave_removal_rate_limit=1/1mins"});
+  std::vector<std::shared_ptr<Inbox>> inboxes;
+  for (int i = 0; i < 3; ++i) {
+    inboxes.push_back(std::make_shared<Inbox>());
+    add_slave(peer(inboxes.back()), inboxes.back());
+  }
+  for (auto& inbox : inboxes) {
+    inbox->pong = false;
+  }
+  advance(4s);
+  EXPECT_EQ(metric("master/slave_unreachable_scheduled"), 3.0);
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 1.0);  // the first at once
+  EXPECT_EQ(metric("master/slaves_active"), 2.0);
+  // The third answers a ping while queued: it stays.
+  inboxes[2]->pong = true;
+  advance(2s);
+  EXPECT_EQ(metric("master/slave_unreachable_canceled"), 1.0);
+  advance(50s);
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 1.0);
+  advance(10s);  // a minute after the first removal (at ~3 s)
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 2.0);
+  EXPECT_EQ(metric("master/slaves_active"), 1.0);
+  advance(2min);
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 2.0);
+  EXPECT_EQ(metric("master/slave_unreachable_scheduled"), 3.0);
+  EXPECT_EQ(metric("master/slaves_active"), 1.0);
+}
+
 }  // namespace
 }  // namespace stoa::master

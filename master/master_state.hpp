@@ -34,6 +34,8 @@ struct SlaveRecord {
   int missed_pings = 0;
   bool pong_pending = false;
   uint64_t disconnect_generation = 0;
+  // Missed its pings and waits for --slave_removal_rate_limit to remove it.
+  bool removal_scheduled = false;
 };
 
 struct FrameworkRecord {

@@ -156,6 +156,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     }
     set_slave_pid(s, m.pid());
     s.reregistered_time = now_seconds();
+    cancel_scheduled_removal(s);
     s.missed_pings = 0;
     s.pong_pending = false;
     ++s.disconnect_generation;
@@ -355,15 +356,17 @@ void Master::on_ping_tick(const std::string& id, uint64_t generation) {
   if (it == st.slaves.end() || it->second.disconnect_generation != generation) {
     return;
   }
-  SlaveRecord& s = it->second;
-  if (s.pong_pending) {
-    ++s.missed_pings;
-    if (s.missed_pings >= opts.flags.max_slave_ping_timeouts) {
-      LOG_WARNING << "Removing slave " << id << ": " << s.missed_pings << " pings missed";
-      remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
-      return;
+  if (it->second.pong_pending) {
+    ++it->second.missed_pings;
+    if (it->second.missed_pings >= opts.flags.max_slave_ping_timeouts && !it->second.removal_scheduled) {
+      schedule_unreachable(id);
+      it = st.slaves.find(id);
+      if (it == st.slaves.end()) {
+        return;  // removed at once
+      }
     }
   }
+  SlaveRecord& s = it->second;
   if (s.active) {
     PingSlaveMessage ping;
     ping.set_connected(true);
@@ -380,6 +383,50 @@ void Master::on_pong() {
   if (SlaveRecord* s = slave_by_handle(self->current_sender()->address())) {
     s->pong_pending = false;
     s->missed_pings = 0;
+    cancel_scheduled_removal(*s);
+  }
+}
+
+void Master::schedule_unreachable(const std::string& id) {
+  count("master/slave_unreachable_scheduled");
+  auto it = st.slaves.find(id);
+  LOG_WARNING << "Slave " << id << " missed " << it->second.missed_pings << " pings: "
+              << (removal_limit ? "queued for removal (--slave_removal_rate_limit)" : "removing it");
+  if (!removal_limit) {
+    remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
+    return;
+  }
+  it->second.removal_scheduled = true;
+  removal_queue.push_back(id);
+  if (!removal_permit_pending) {
+    on_removal_permit();
+  }
+}
+
+// A permit: the first slave of the queue still due is removed, and the next
+// permit comes `per / permits` later. Slaves that answered a ping meanwhile
+// (or went another way) leave the queue without using it.
+void Master::on_removal_permit() {
+  removal_permit_pending = false;
+  while (!removal_queue.empty()) {
+    std::string id = removal_queue.front();
+    removal_queue.pop_front();
+    auto it = st.slaves.find(id);
+    if (it == st.slaves.end() || !it->second.removal_scheduled) {
+      continue;
+    }
+    remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
+    removal_permit_pending = true;
+    self->delayed_send(self, removal_limit->per / removal_limit->permits, removal_permit_atom_v);
+    return;
+  }
+}
+
+void Master::cancel_scheduled_removal(SlaveRecord& s) {
+  if (s.removal_scheduled) {
+    LOG_INFO << "Slave " << s.id << " answered again: its scheduled removal is canceled";
+    s.removal_scheduled = false;
+    count("master/slave_unreachable_canceled");
   }
 }
 
