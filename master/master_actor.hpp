@@ -3,14 +3,17 @@
 // its methods grouped by concept in one file each:
 //
 //   master.cpp      the message table, spawn, guards, ids, metrics
-//   slaves.cpp      registration, re-registration, pings, disconnection,
-//                   removal
+//   slaves.cpp      registration, re-registration, pings (and the removal
+//                   rate limit), disconnection, removal
 //   frameworks.cpp  subscribe (new, retry, failover), calls, disconnection,
 //                   failover timeout, teardown
 //   offers.cpp      offers from the allocator actor, decline, accept,
 //                   rescind/offer timeout, the accounting checks
-//   tasks.cpp       status updates, kill, acknowledge, reconcile, messages
-//                   between frameworks and executors
+//   tasks.cpp       status updates, kill, acknowledge, messages between
+//                   frameworks and executors
+//   reconciliation.cpp  explicit and implicit reconciliation, a known
+//                   slave's re-registration, kills kept for absent slaves,
+//                   partition-aware frameworks' unreachable tasks
 //   operator.cpp    HTTP views and operator updates (weights, quota) over
 //                   pure renderers (state_json.cpp, operator_json.cpp)
 //   leadership.cpp  contending in ZooKeeper, recovery from the registry,

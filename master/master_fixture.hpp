@@ -170,13 +170,14 @@ class MasterFixture : public ::testing::Test {
   }
 
   std::string subscribe(const caf::actor& fw, const std::shared_ptr<Inbox>& inbox, double failover_timeout = 0,
-                        bool partition_aware = false) {
+                        bool partition_aware = false, bool checkpoint = false) {
     Call call;
     call.set_type(Call::SUBSCRIBE);
     FrameworkInfo* info = call.mutable_subscribe()->mutable_framework_info();
     info->set_name("timers");
     info->set_user("nobody");
     info->set_failover_timeout(failover_timeout);
+    info->set_checkpoint(checkpoint);
     if (partition_aware) {
       info->add_capabilities()->set_type(FrameworkInfo::Capability::PARTITION_AWARE);
     }

@@ -32,11 +32,12 @@ class MasterPartition : public MasterFixture {
   }
 
   // A framework subscribed and running task `tid` (cpus:1;mem:64) on the slave.
-  Fw framework_with_task(const std::string& tid, bool partition_aware, double failover_timeout = 0) {
+  Fw framework_with_task(const std::string& tid, bool partition_aware, double failover_timeout = 0,
+                         bool checkpoint = false) {
     Fw f;
     f.inbox = std::make_shared<Inbox>();
     f.actor = peer(f.inbox);
-    f.id = subscribe(f.actor, f.inbox, failover_timeout, partition_aware);
+    f.id = subscribe(f.actor, f.inbox, failover_timeout, partition_aware, checkpoint);
     advance(1s);
     const Offer* offer = last_offer(f.inbox);
     EXPECT_NE(offer, nullptr);
@@ -310,6 +311,30 @@ TEST_F(MasterPartition, KillsWhileTheSlaveIsAwayAreSentWhenItReturnsUnlessTheTas
   u = updates_for(aware.inbox, "nowhere");
   ASSERT_EQ(u.size(), 1u);
   EXPECT_EQ(u[0].state(), TASK_UNKNOWN);
+}
+
+TEST_F(MasterPartition, AKillWhileTheSlaveIsDisconnectedIsSentWhenItReregisters) {
+  start({"--slave_ping_timeout=1hrs"});
+  slave_inbox_ = std::make_shared<Inbox>();
+  slave_ = peer(slave_inbox_);
+  slave_id_ = add_slave(slave_, slave_inbox_);
+  Fw fw = framework_with_task("t1", false, 0, true);  // checkpointing: t1 survives the disconnection
+  caf::anon_send_exit(slave_, caf::exit_reason::kill);
+  sched_.run();
+  EXPECT_EQ(metric("master/slaves_inactive"), 1.0);
+  kill(fw, "t1");
+  EXPECT_TRUE(updates_for(fw.inbox, "t1").empty());
+  // The slave restarts (a new actor) and re-registers with t1 still running.
+  auto inbox = std::make_shared<Inbox>();
+  caf::actor restarted = peer(inbox);
+  reregister(restarted, slave_id_, {reported("t1")}, {info_of(fw, false)});
+  ASSERT_EQ(inbox->kills.size(), 1u);
+  EXPECT_EQ(inbox->kills[0].task_id().value(), "t1");
+  EXPECT_TRUE(updates_for(fw.inbox, "t1").empty()) << "t1 is still known: it is not dropped";
+  // Sent once: a later re-registration does not send it again.
+  auto again = std::make_shared<Inbox>();
+  reregister(peer(again), slave_id_, {reported("t1")}, {info_of(fw, false)});
+  EXPECT_TRUE(again->kills.empty());
 }
 
 TEST_F(MasterPartition, ReconciliationAnswersAsMesos) {

@@ -1,5 +1,6 @@
 // Tasks in the master: status updates from slaves, kill, acknowledgement,
-// reconciliation, and the messages between frameworks and executors.
+// and the messages between frameworks and executors (reconciliation:
+// reconciliation.cpp).
 
 #include <caf/all.hpp>
 

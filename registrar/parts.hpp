@@ -4,8 +4,8 @@
 // A stored registry is a list of parts whose concatenation is the Registry's
 // protobuf encoding (concatenated encodings of a message merge: repeated
 // fields append). Part 0 holds the master, weights, quotas and removed
-// frameworks; part 1 + b holds the admitted, unreachable and gone slaves whose id hashes to bucket
-// b (FNV-1a 64 of the id, modulo REGISTRY_BUCKETS). A change to one slave
+// frameworks; part 1 + b holds the admitted, unreachable and gone slaves
+// whose id hashes to bucket b (FNV-1a 64 of the id, modulo REGISTRY_BUCKETS). A change to one slave
 // changes one part, so a storage that writes only the parts that changed
 // writes O(1) bytes per slave operation however large the registry is.
 
