@@ -233,6 +233,25 @@ TEST_F(MasterPartition, ANewLeaderNeverRevivesARemovedFramework) {
   EXPECT_EQ(error->error().message(), "Framework has been removed");
 }
 
+TEST_F(MasterPartition, AFrameworkRemovedByItsFailoverTimeoutStaysRemovedAfterAFailover) {
+  start({"--slave_ping_timeout=1hrs"});
+  auto inbox = std::make_shared<Inbox>();
+  caf::actor fw = peer(inbox);
+  std::string fid = subscribe(fw, inbox, 10);
+  caf::anon_send_exit(fw, caf::exit_reason::kill);
+  advance(11s, 1s);
+  ASSERT_FALSE(framework_view(fid));
+  stop_master();
+  start({"--slave_ping_timeout=1hrs"});
+  auto late = std::make_shared<Inbox>();
+  resubscribe(sys_, peer(late), master_, fid, 10, true);
+  sched_.run();
+  const Event* error = last_event(late, Event::ERROR);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->error().message(), "Framework has been removed");
+  EXPECT_FALSE(framework_view(fid));
+}
+
 TEST_F(MasterPartition, ARecoveredFrameworkThatNeverSubscribesIsRemoved) {
   start_with_slave();
   Fw fw = framework_with_task("t1", false, 60);
