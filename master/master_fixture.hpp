@@ -15,6 +15,7 @@
 #include "common/metrics.hpp"
 #include "common/resources.hpp"
 #include "master/master.hpp"
+#include "registrar/registrar.hpp"
 #include "registrar/storage.hpp"
 
 namespace stoa::master::testing {
@@ -76,11 +77,20 @@ class MasterFixture : public ::testing::Test {
     opts.metrics = &metrics_;
     opts.detached_allocator = false;  // scheduled by the test coordinator
     opts.detached_registrar = false;
+    opts.registry_storage = std::make_shared<registrar::Storage>(storage_proxy());
+    Try<caf::actor> m = spawn_master(sys_, opts);
+    ASSERT_TRUE(m.is_some()) << m.error();
+    master_ = *m;
+    sched_.run();
+  }
+
+  // The registry's store, shared by successive masters. A registrar links to
+  // its store and dies with its master: each gets a proxy, so that the store
+  // itself outlives them.
+  registrar::Storage storage_proxy() {
     if (!real_storage_.actor) {
       real_storage_ = registrar::spawn_in_memory_storage(sys_);
     }
-    // The registrar links to its store and dies with its master: each master
-    // gets a proxy, so that the store itself outlives them.
     registrar::storage_actor real = real_storage_.actor;
     auto proxy = sys_.spawn([real](registrar::storage_actor::pointer self) -> registrar::storage_actor::behavior_type {
       return {
@@ -91,11 +101,26 @@ class MasterFixture : public ::testing::Test {
           [self, real](registrar::storage_stats_atom a) { return self->delegate(real, a); },
       };
     });
-    opts.registry_storage = std::make_shared<registrar::Storage>(
-        registrar::Storage{proxy, real_storage_.description, real_storage_.reset_hint});
-    Try<caf::actor> m = spawn_master(sys_, opts);
-    ASSERT_TRUE(m.is_some()) << m.error();
-    master_ = *m;
+    return registrar::Storage{proxy, real_storage_.description, real_storage_.reset_hint};
+  }
+
+  // Applies `op` to the stored registry (between two masters).
+  void apply_to_registry(const registry::Operation& op) {
+    registrar::Options ropts;
+    ropts.detached = false;
+    caf::actor r = registrar::spawn_registrar(sys_, storage_proxy(), ropts);
+    MasterInfo info;
+    info.set_id("test");
+    info.set_ip(0);
+    info.set_port(1);
+    auto recovered = self_->request(r, caf::infinite, registrar::recover_atom_v, info);
+    sched_.run();
+    recovered.receive([](registry::Registry&) {}, [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    auto applied = self_->request(r, caf::infinite, registrar::apply_atom_v, op);
+    sched_.run();
+    applied.receive([](bool changed) { EXPECT_TRUE(changed); },
+                    [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    stop_actor(sys_, r);
     sched_.run();
   }
 

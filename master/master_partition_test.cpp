@@ -427,6 +427,21 @@ TEST_F(MasterPartition, RemovedSlavesAreToldToShutDownUnreachableOnesAreIgnored)
   EXPECT_EQ(slave_inbox_->registered.size(), 2u);
 }
 
+TEST_F(MasterPartition, ASlaveMarkedGoneIsToldToShutDownByTheNextLeader) {
+  start_with_slave();
+  stop_master();
+  registry::Operation gone;
+  gone.mutable_mark_slave_gone()->mutable_slave_id()->set_value(slave_id_);
+  gone.mutable_mark_slave_gone()->mutable_timestamp()->set_nanoseconds(1);
+  apply_to_registry(gone);
+  start({});
+  reregister(slave_, slave_id_, {}, {});
+  ASSERT_EQ(slave_inbox_->shutdowns.size(), 1u);
+  EXPECT_NE(slave_inbox_->shutdowns[0].find("re-register after removal"), std::string::npos);
+  EXPECT_EQ(slave_inbox_->registered.size(), 1u);  // the first registration only
+  EXPECT_EQ(metric("master/slaves_active"), 0.0);
+}
+
 TEST_F(MasterPartition, RemovalsForMissedPingsFollowTheRateLimit) {
   start({"--slave_ping_timeout=1secs", "--max_slave_ping_timeouts=2", "--slave_removal_rate_limit=1/1mins"});
   std::vector<std::shared_ptr<Inbox>> inboxes;
