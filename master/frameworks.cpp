@@ -1,6 +1,15 @@
 // Frameworks in the master: the scheduler Call table, subscription (new,
 // retried, re-subscribed after a master restart, failed over),
 // disconnection with its failover timeout, and removal.
+//
+// A removed framework (teardown, failover timeout) never comes back: its id
+// is written to the registry (MarkFrameworkRemoved) and loaded by every new
+// leader, it may not subscribe again, and a slave that reports it is told to
+// shut it down (reconciliation.cpp). A "recovered" framework (known only
+// from a slave that re-registered after a master failover) that does not
+// subscribe within max(its failover_timeout, --slave_reregister_timeout) of
+// being recovered is removed like one whose failover timeout expired. Mesos
+// keeps such frameworks forever; this is our deliberate improvement.
 
 #include <caf/all.hpp>
 
@@ -9,6 +18,7 @@
 #include "common/task_state.hpp"
 #include "master/master_actor.hpp"
 #include "master/validation.hpp"
+#include "registrar/operations.hpp"
 
 namespace stoa::master {
 
@@ -154,11 +164,9 @@ void Master::on_subscribe(const caf::actor& from, Call& call) {
     send_subscribed(f, false);
     return;
   }
-  for (const FrameworkRecord& done : st.completed_frameworks) {
-    if (done.id == fid) {
-      send_error(from, "Framework has been removed");
-      return;
-    }
+  if (framework_removed(fid)) {
+    send_error(from, "Framework has been removed");
+    return;
   }
   info.mutable_id()->set_value(fid);
   auto it = st.frameworks.find(fid);
@@ -251,6 +259,14 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
     }
     remove_task(f, t, release);
   }
+  for (auto& [tid, t] : f.unreachable_tasks) {
+    forget_pending_kill(t.slave_id().value(), fid, tid);
+    f.completed_tasks.push_back(t);
+  }
+  f.unreachable_tasks.clear();
+  while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
+    f.completed_tasks.pop_front();
+  }
   if (f.handle) {
     self->demonitor(f.handle);
   }
@@ -265,6 +281,19 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
     st.completed_frameworks.pop_front();
   }
   st.frameworks.erase(it);
+  double when = now_seconds();
+  st.removed_frameworks[fid] = when;
+  while (st.removed_frameworks.size() > static_cast<size_t>(registrar::MAX_REMOVED_FRAMEWORKS)) {
+    auto oldest = st.removed_frameworks.begin();
+    for (auto r = st.removed_frameworks.begin(); r != st.removed_frameworks.end(); ++r) {
+      oldest = r->second < oldest->second ? r : oldest;
+    }
+    st.removed_frameworks.erase(oldest);
+  }
+  registry::Operation op;
+  op.mutable_mark_framework_removed()->mutable_framework_id()->set_value(fid);
+  op.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(static_cast<int64_t>(when * 1e9));
+  registry_apply(std::move(op), nullptr);
   LOG_INFO << "Removed framework " << fid << ": " << why;
 }
 

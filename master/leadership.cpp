@@ -163,6 +163,12 @@ void Master::on_recovered(registry::Registry& r) {
   for (const registry::UnreachableSlave& u : r.unreachable().slaves()) {
     st.unreachable_slaves[u.id().value()] = static_cast<double>(u.timestamp().nanoseconds()) / 1e9;
   }
+  for (const registry::GoneSlave& g : r.gone().slaves()) {
+    forget_slave_for_good(g.id().value());
+  }
+  for (const registry::RemovedFramework& f : r.removed_frameworks().frameworks()) {
+    st.removed_frameworks[f.id().value()] = static_cast<double>(f.timestamp().nanoseconds()) / 1e9;
+  }
   recovered_total = st.recovered_slaves.size();
   // The registry's weights and quota (set through the operator API by an
   // earlier leader) override --weights.

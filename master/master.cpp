@@ -178,6 +178,11 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/messages_while_not_leading", "Protocol messages dropped while not leading");
   r.counter("master/registrar_failures", "Registrar operations that failed (the master exits)");
   r.counter("master/slave_unreachable_completed", "Slaves marked unreachable");
+  r.counter("master/slave_unreachable_scheduled", "Slaves that missed their pings, scheduled for removal");
+  r.counter("master/slave_unreachable_canceled",
+            "Scheduled removals canceled because the slave answered (--slave_removal_rate_limit)");
+  r.counter("master/messages_from_unreachable_slaves",
+            "Status updates and executor messages dropped because their slave is unreachable");
   for (const char* m : {"register_slave", "reregister_slave", "unregister_slave", "scheduler_calls", "subscribe",
                         "accept", "decline_offers", "revive_offers", "suppress_offers", "kill_task",
                         "status_update", "status_update_acknowledgement", "reconcile_tasks",
@@ -205,6 +210,9 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   declare_master_metrics(*m.metrics);
   if (const char* check = std::getenv("STOA_CHECK_INVARIANTS"); check != nullptr && check == std::string("1")) {
     m.check_invariants = true;
+  }
+  if (m.opts.flags.slave_removal_rate_limit) {
+    m.removal_limit = *parse_rate_limit(*m.opts.flags.slave_removal_rate_limit);
   }
   if (m.opts.flags.offer_timeout) {
     m.offer_timeout = *parse_duration(*m.opts.flags.offer_timeout);
@@ -237,7 +245,10 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   registrar::Options ropts = registrar_options(m.opts.flags);
   ropts.detached = m.opts.detached_registrar;
-  Try<caf::actor> registrar = registrar::spawn_registrar(self->system(), ropts);
+  Try<caf::actor> registrar = m.opts.registry_storage
+                                  ? Try<caf::actor>(registrar::spawn_registrar(self->system(),
+                                                                               *m.opts.registry_storage, ropts))
+                                  : registrar::spawn_registrar(self->system(), ropts);
   if (registrar.is_error()) {
     self->quit(caf::make_error(caf::sec::runtime_error, "Cannot start the registrar: " + registrar.error()));
     return {};
@@ -289,6 +300,11 @@ caf::behavior leading_behavior(master_actor* self) {
       [self](failover_timer_atom, const std::string& id, uint64_t gen) {
         if (self->state.from_self("failover timer")) {
           self->state.on_failover_timeout(id, gen);
+        }
+      },
+      [self](removal_permit_atom) {
+        if (self->state.from_self("removal permit")) {
+          self->state.on_removal_permit();
         }
       },
       [self](offer_timer_atom, const std::string& offer_id) {

@@ -22,6 +22,7 @@
 // From its allocator actor only: (offers_atom, allocator::Allocations).
 
 #include <chrono>
+#include <memory>
 
 #include <caf/fwd.hpp>
 
@@ -34,6 +35,10 @@ class Runtime;
 
 namespace stoa::metrics {
 class Registry;
+}
+
+namespace stoa::registrar {
+struct Storage;
 }
 
 namespace stoa::master {
@@ -53,6 +58,9 @@ struct MasterOptions {
   bool detached_allocator = true;
   // Likewise for the registrar (registrar::Options::detached).
   bool detached_registrar = true;
+  // A store for the registry spawned by the caller instead of --registry's
+  // (tests: one in-memory store shared by a master and its successor).
+  std::shared_ptr<registrar::Storage> registry_storage;
 };
 
 // Spawns the master actor. Errors (e.g. bad --weights) name the flag.

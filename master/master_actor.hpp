@@ -3,14 +3,17 @@
 // its methods grouped by concept in one file each:
 //
 //   master.cpp      the message table, spawn, guards, ids, metrics
-//   slaves.cpp      registration, re-registration, pings, disconnection,
-//                   removal
+//   slaves.cpp      registration, re-registration, pings (and the removal
+//                   rate limit), disconnection, removal
 //   frameworks.cpp  subscribe (new, retry, failover), calls, disconnection,
 //                   failover timeout, teardown
 //   offers.cpp      offers from the allocator actor, decline, accept,
 //                   rescind/offer timeout, the accounting checks
-//   tasks.cpp       status updates, kill, acknowledge, reconcile, messages
-//                   between frameworks and executors
+//   tasks.cpp       status updates, kill, acknowledge, messages between
+//                   frameworks and executors
+//   reconciliation.cpp  explicit and implicit reconciliation, a known
+//                   slave's re-registration, kills kept for absent slaves,
+//                   partition-aware frameworks' unreachable tasks
 //   operator.cpp    HTTP views and operator updates (weights, quota) over
 //                   pure renderers (state_json.cpp, operator_json.cpp)
 //   leadership.cpp  contending in ZooKeeper, recovery from the registry,
@@ -19,6 +22,7 @@
 // Every timer message is accepted only from the master itself
 // (`from_self`), operator requests only from actors of this process.
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <set>
@@ -43,6 +47,10 @@
 #include "registrar/registrar.hpp"
 
 namespace stoa::master {
+
+// The --slave_removal_rate_limit timer: the next removal may happen.
+using removal_permit_atom = caf::atom_constant<caf::atom("m_rmpermit")>;
+constexpr removal_permit_atom removal_permit_atom_v{};
 
 class Master;
 using master_actor = caf::stateful_actor<Master>;
@@ -97,6 +105,15 @@ class Master {
   // re-registering ones (a retry meanwhile is ignored).
   std::set<std::string> admitting_pids;
   std::set<std::string> readmitting_ids;
+  // Kills of tasks whose slave is disconnected or unreachable, by slave id
+  // then (framework id, task id); sent when the slave re-registers, dropped
+  // when the task ends meanwhile (reconciliation.cpp).
+  std::map<std::string, std::map<std::pair<std::string, std::string>, internal::KillTaskMessage>> pending_kills;
+  // --slave_removal_rate_limit: slaves that missed their pings wait here
+  // (in order) for a permit; one is issued every `per / permits`.
+  std::optional<RateLimit> removal_limit;
+  std::deque<std::string> removal_queue;
+  bool removal_permit_pending = false;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -144,11 +161,22 @@ class Master {
   void admit_slave(const caf::actor& from, const internal::RegisterSlaveMessage& m, SlaveInfo info,
                    const Resources& total);
   void on_reregister_slave(internal::ReregisterSlaveMessage& m);
-  void readmit_slave(const caf::actor& from, const internal::ReregisterSlaveMessage& m, const Resources& total);
+  // `was_unreachable`: the registry held it as unreachable (non-partition-
+  // aware frameworks' tasks were reported lost and are shut down on it).
+  void readmit_slave(const caf::actor& from, const internal::ReregisterSlaveMessage& m, const Resources& total,
+                     bool was_unreachable);
+  internal::MasterSlaveConnection connection() const;
+  void shutdown_slave(const caf::actor& to, const std::string& why);
+  void forget_slave_for_good(const std::string& id);
   void on_unregister_slave(internal::UnregisterSlaveMessage& m);
   void schedule_ping(const std::string& id);
   void on_ping_tick(const std::string& id, uint64_t generation);
   void on_pong();
+  // A slave missed --max_slave_ping_timeouts pings: removed as unreachable
+  // now, or queued under --slave_removal_rate_limit.
+  void schedule_unreachable(const std::string& id);
+  void on_removal_permit();
+  void cancel_scheduled_removal(SlaveRecord& s);
   void disconnect_slave(SlaveRecord& s);
   void on_reregister_timeout(const std::string& id, uint64_t generation);
   void lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,
@@ -185,7 +213,24 @@ class Master {
   void on_status_update(internal::StatusUpdateMessage& m);
   void on_kill(FrameworkRecord& f, const scheduler::Call::Kill& k);
   void on_acknowledge(FrameworkRecord& f, const scheduler::Call::Acknowledge& ack);
+
+  // --- reconciliation.cpp ----------------------------------------------------
   void on_reconcile(FrameworkRecord& f, const scheduler::Call::Reconcile& r);
+  // The answer to a reconciliation of a task the framework does not hold
+  // running (Mesos' cases); nullopt = no answer yet (its slave was recovered
+  // from the registry and has not re-registered).
+  std::optional<TaskState> unknown_task_state(const FrameworkRecord& f, const TaskID& tid,
+                                              const std::optional<std::string>& slave_id);
+  void send_reconciliation(FrameworkRecord& f, const TaskID& tid, const std::string& slave_id, TaskState state,
+                           const std::string& message);
+  // A known slave re-registers: tasks it does not report are dropped, kills
+  // issued while it was away are sent, removed frameworks shut down.
+  void reconcile_known_slave(SlaveRecord& s, const internal::ReregisterSlaveMessage& m);
+  void shutdown_removed_frameworks(const caf::actor& to, const internal::ReregisterSlaveMessage& m);
+  void send_pending_kills(const std::string& slave_id, const caf::actor& to);
+  void forget_pending_kill(const std::string& slave_id, const std::string& fid, const std::string& tid);
+  void mark_task_unreachable(FrameworkRecord& f, const std::string& tid, const std::string& message);
+  bool framework_removed(const std::string& fid) const;
   void on_framework_message(FrameworkRecord& f, const scheduler::Call::Message& m);
   FrameworkRecord* framework_of_slave_message(const SlaveID& slave_id, const FrameworkID& framework_id);
   void on_exited_executor(internal::ExitedExecutorMessage& m);

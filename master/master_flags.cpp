@@ -180,6 +180,43 @@ MasterFlags::MasterFlags() {
     }
     return std::nullopt;
   });
+  add(&slave_removal_rate_limit, "slave_removal_rate_limit",
+      "Most slaves removed for missed pings per duration, as <n>/<duration> (e.g. 1/20mins); the others wait "
+      "in a queue, and one that answers a ping meanwhile stays. Unlimited when unset.");
+  check("slave_removal_rate_limit", [](const std::string& v) -> std::optional<std::string> {
+    Try<RateLimit> r = parse_rate_limit(v);
+    if (r.is_error()) {
+      return r.error();
+    }
+    return std::nullopt;
+  });
+}
+
+Try<RateLimit> parse_rate_limit(const std::string& text) {
+  const std::string expected = "expected <number of removals>/<duration>, such as 1/20mins";
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0) {
+    return Error(expected);
+  }
+  std::string count = text.substr(0, slash);
+  if (count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos) {
+    return Error("'" + count + "' is not a positive whole number (" + expected + ")");
+  }
+  RateLimit limit;
+  limit.permits = std::stoi(count);
+  if (limit.permits <= 0) {
+    return Error("the number of removals must be positive (" + expected + ")");
+  }
+  Try<Duration> per = parse_duration(text.substr(slash + 1));
+  if (per.is_error()) {
+    return Error("'" + text.substr(slash + 1) + "': " + per.error() + " (" + expected + ")");
+  }
+  if (per->count() <= 0 || *per > MAX_FLAG_DURATION) {
+    return Error("the duration must be positive and at most " + format_duration(MAX_FLAG_DURATION) + " (" +
+                 expected + ")");
+  }
+  limit.per = *per;
+  return limit;
 }
 
 Try<double> parse_percentage(const std::string& text) {

@@ -39,6 +39,7 @@ struct MasterFlags : FlagsBase {
   int max_completed_tasks_per_framework;
   std::string min_allocatable_resources;
   std::optional<std::string> offer_timeout;
+  std::optional<std::string> slave_removal_rate_limit;  // "<n>/<duration>"
 
   // --recovery_slave_removal_limit as a fraction (1.0 for 100%).
   double recovery_removal_fraction() const;
@@ -52,6 +53,15 @@ struct MasterFlags : FlagsBase {
 // means zookeeper with --zk, in_memory without; Mesos' name replicated_log
 // means zookeeper with --zk, leveldb (a durable local store) without.
 std::string effective_registry(const MasterFlags& flags);
+
+// --slave_removal_rate_limit: at most `permits` removals per `per`.
+struct RateLimit {
+  int permits = 0;
+  Duration per{};
+};
+
+// "1/20mins" -> {1, 20 min} (Mesos' syntax); errors say what is expected.
+Try<RateLimit> parse_rate_limit(const std::string& text);
 
 // "37.5%" -> 0.375; errors say what is expected.
 Try<double> parse_percentage(const std::string& text);

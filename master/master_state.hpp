@@ -34,6 +34,8 @@ struct SlaveRecord {
   int missed_pings = 0;
   bool pong_pending = false;
   uint64_t disconnect_generation = 0;
+  // Missed its pings and waits for --slave_removal_rate_limit to remove it.
+  bool removal_scheduled = false;
 };
 
 struct FrameworkRecord {
@@ -49,6 +51,10 @@ struct FrameworkRecord {
   double reregistered_time = 0;
   double unregistered_time = 0;
   std::map<std::string, Task> tasks;  // active tasks by id
+  // Tasks of a partition-aware framework on slaves marked unreachable
+  // (TASK_UNREACHABLE, resources released); back in `tasks` if their slave
+  // re-registers reporting them.
+  std::map<std::string, Task> unreachable_tasks;
   std::deque<Task> completed_tasks;
   std::set<std::string> offers;
   uint64_t disconnect_generation = 0;
@@ -76,7 +82,18 @@ struct MasterState {
   // (id -> when), as the registry holds them.
   std::map<std::string, SlaveInfo> recovered_slaves;
   std::map<std::string, double> unreachable_slaves;
+  // Frameworks removed for good (id -> when), as the registry holds them:
+  // they never subscribe again nor come back with a slave.
+  std::map<std::string, double> removed_frameworks;
+  // Slaves removed for good (unregistered, replaced): a message from one is
+  // answered with ShutdownMessage. The newest MAX_REMOVED_SLAVES, in order.
+  std::set<std::string> removed_slaves;
+  std::deque<std::string> removed_slaves_order;
 };
+
+constexpr size_t MAX_REMOVED_SLAVES = 100000;
+
+bool partition_aware(const FrameworkInfo& info);
 
 // Resources of a slave used by tasks, and offered, computed from the records.
 Resources used_resources(const MasterState& s, const SlaveRecord& slave);

@@ -13,6 +13,34 @@ namespace stoa::master {
 
 using namespace stoa::internal;
 
+// What every (re-)registered slave is told about pings: it takes this master
+// for lost after --slave_ping_timeout x --max_slave_ping_timeouts without one.
+MasterSlaveConnection Master::connection() const {
+  MasterSlaveConnection c;
+  double ping = std::chrono::duration<double>(opts.flags.slave_ping_timeout).count();
+  c.set_total_ping_timeout_seconds(ping * opts.flags.max_slave_ping_timeouts);
+  return c;
+}
+
+// A slave removed for good talks again: it must shut down (Mesos).
+void Master::shutdown_slave(const caf::actor& to, const std::string& why) {
+  LOG_WARNING << "Telling a removed slave to shut down: " << why;
+  ShutdownMessage sm;
+  sm.set_message(why);
+  self->send(to, sm);
+}
+
+void Master::forget_slave_for_good(const std::string& id) {
+  if (st.removed_slaves.insert(id).second) {
+    st.removed_slaves_order.push_back(id);
+  }
+  while (st.removed_slaves_order.size() > MAX_REMOVED_SLAVES) {
+    st.removed_slaves.erase(st.removed_slaves_order.front());
+    st.removed_slaves_order.pop_front();
+  }
+  pending_kills.erase(id);
+}
+
 std::optional<std::string> Master::check_slave_info(const SlaveInfo& info, Resources* total) {
   Try<Resources> r = Resources::from_proto(info.resources());
   if (r.is_error()) {
@@ -46,6 +74,7 @@ void Master::on_register_slave(RegisterSlaveMessage& m) {
       // A retried registration: answer again with the same id.
       SlaveRegisteredMessage reply;
       reply.mutable_slave_id()->set_value(id);
+      *reply.mutable_connection() = connection();
       self->send(from, reply);
       return;
     }
@@ -87,6 +116,7 @@ void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, 
            << total.to_string();
   SlaveRegisteredMessage reply;
   reply.mutable_slave_id()->set_value(id);
+  *reply.mutable_connection() = connection();
   self->send(from, reply);
   schedule_ping(id);
 }
@@ -103,6 +133,10 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     return;
   }
   const std::string id = m.slave().id().value();
+  if (st.removed_slaves.count(id) != 0) {
+    shutdown_slave(from, "Slave " + id + " attempted to re-register after removal");
+    return;
+  }
   auto it = st.slaves.find(id);
   if (it != st.slaves.end()) {
     SlaveRecord& s = it->second;
@@ -111,6 +145,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
       // again, and nothing else.
       SlaveReregisteredMessage reply;
       reply.mutable_slave_id()->set_value(id);
+      *reply.mutable_connection() = connection();
       self->send(from, reply);
       return;
     }
@@ -121,6 +156,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     }
     set_slave_pid(s, m.pid());
     s.reregistered_time = now_seconds();
+    cancel_scheduled_removal(s);
     s.missed_pings = 0;
     s.pong_pending = false;
     ++s.disconnect_generation;
@@ -132,7 +168,9 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     count("master/slave_reregistrations");
     SlaveReregisteredMessage reply;
     reply.mutable_slave_id()->set_value(id);
+    *reply.mutable_connection() = connection();
     self->send(from, reply);
+    reconcile_known_slave(s, m);
     schedule_ping(id);
     return;
   }
@@ -142,7 +180,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
   if (st.recovered_slaves.erase(id)) {
     // Admitted in the registry by an earlier leader: nothing to write.
     LOG_INFO << "Slave " << id << " of the registry is back";
-    readmit_slave(from, m, total);
+    readmit_slave(from, m, total, false);
     return;
   }
   // Unreachable, or unknown to the registry (an in-memory registry that
@@ -151,36 +189,54 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
   registry::Operation op;
   *op.mutable_mark_slave_reachable()->mutable_info() = m.slave();
   readmitting_ids.insert(id);
-  registry_apply(std::move(op), [this, from, m, total, id](bool) {
+  const bool was_unreachable = st.unreachable_slaves.count(id) != 0;
+  registry_apply(std::move(op), [this, from, m, total, id, was_unreachable](bool) {
     readmitting_ids.erase(id);
     st.unreachable_slaves.erase(id);
     if (st.slaves.count(id)) {
       return;  // re-registered meanwhile
     }
-    readmit_slave(from, m, total);
+    readmit_slave(from, m, total, was_unreachable);
   });
 }
 
 // A slave this master does not hold (admitted by an earlier leader, or
 // unreachable until now) comes back with its id: rebuild its frameworks (as
-// recovered ones until they subscribe) and tasks.
-void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage& m, const Resources& total) {
+// recovered ones until they subscribe) and tasks. Removed frameworks are
+// shut down on it, never brought back. Back from unreachable: a partition-
+// aware framework's tasks return (the framework hears their state with
+// REASON_SLAVE_REREGISTERED); other frameworks' tasks were reported lost,
+// so those frameworks are shut down on the slave (Mesos).
+void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage& m, const Resources& total,
+                           bool was_unreachable) {
   const std::string id = m.slave().id().value();
-  // Frameworks this master knows to be removed are shut down on the slave,
-  // never brought back.
-  std::set<std::string> removed;
-  for (const FrameworkRecord& done : st.completed_frameworks) {
-    removed.insert(done.id);
-  }
+  shutdown_removed_frameworks(from, m);
+  std::map<std::string, bool> aware;  // framework id -> partition-aware
   for (const FrameworkInfo& fi : m.frameworks()) {
-    if (fi.has_id() && removed.count(fi.id().value())) {
+    if (fi.has_id()) {
+      aware[fi.id().value()] = partition_aware(fi);
+    }
+  }
+  for (const auto& [fid, f] : st.frameworks) {
+    aware[fid] = partition_aware(f.info);
+  }
+  auto kept = [&](const std::string& fid) {
+    auto a = aware.find(fid);
+    return !framework_removed(fid) && a != aware.end() && (!was_unreachable || a->second);
+  };
+  std::set<std::string> shut;
+  for (const Task& t : m.tasks()) {
+    const std::string& fid = t.framework_id().value();
+    if (was_unreachable && !framework_removed(fid) && !kept(fid) && shut.insert(fid).second) {
+      LOG_INFO << "Shutting down framework " << fid << " on slave " << id
+               << ": it is not partition-aware and its tasks there were reported lost";
       ShutdownFrameworkMessage shutdown;
-      *shutdown.mutable_framework_id() = fi.id();
+      shutdown.mutable_framework_id()->set_value(fid);
       self->send(from, shutdown);
     }
   }
   for (const FrameworkInfo& fi : m.frameworks()) {
-    if (!fi.has_id() || st.frameworks.count(fi.id().value()) || removed.count(fi.id().value())) {
+    if (!fi.has_id() || st.frameworks.count(fi.id().value()) || !kept(fi.id().value())) {
       continue;
     }
     FrameworkRecord f;
@@ -192,6 +248,13 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
     f.recovered = true;
     f.registered_time = now_seconds();
     tell_allocator(allocator::AddFramework{f.id, f.roles, {}, false});
+    // Removed like a failed-over framework unless it subscribes in time
+    // (Mesos keeps it forever; frameworks.cpp).
+    double wait = std::max(fi.failover_timeout(),
+                           std::chrono::duration<double>(opts.flags.slave_reregister_timeout).count());
+    self->delayed_send(self,
+                       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(wait)),
+                       failover_timer_atom_v, f.id, f.disconnect_generation);
     st.frameworks.emplace(f.id, std::move(f));
   }
   SlaveRecord s;
@@ -202,17 +265,52 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   s.reregistered_time = s.registered_time;
   self->monitor(from);
   std::map<std::string, Resources> used;
+  std::vector<std::pair<std::string, Task>> returned;  // from unreachable
   for (const Task& t : m.tasks()) {
     auto f = st.frameworks.find(t.framework_id().value());
-    if (f == st.frameworks.end() || is_terminal_state(t.state())) {
+    if (f == st.frameworks.end() || !kept(f->first) || is_terminal_state(t.state())) {
       continue;
     }
     Try<Resources> r = Resources::from_proto(t.resources());
     if (r.is_some()) {
       used[f->first] += *r;
     }
+    if (f->second.unreachable_tasks.erase(t.task_id().value()) != 0) {
+      returned.emplace_back(f->first, t);
+    }
     f->second.tasks[t.task_id().value()] = t;
     s.tasks.insert({f->first, t.task_id().value()});
+  }
+  // Unreachable tasks of this slave that did not come back running: ended
+  // meanwhile (the slave sends their updates) or unknown to it (dropped).
+  for (auto& [fid, f] : st.frameworks) {
+    std::vector<std::string> stale;
+    for (const auto& [tid, t] : f.unreachable_tasks) {
+      if (t.slave_id().value() == id) {
+        stale.push_back(tid);
+      }
+    }
+    for (const std::string& tid : stale) {
+      Task t = std::move(f.unreachable_tasks.at(tid));
+      f.unreachable_tasks.erase(tid);
+      bool ended = false;
+      for (const Task& r : m.tasks()) {
+        ended |= r.framework_id().value() == fid && r.task_id().value() == tid;
+      }
+      if (!ended) {
+        TaskInfo info;
+        *info.mutable_task_id() = t.task_id();
+        *info.mutable_slave_id() = t.slave_id();
+        send_master_update(f, info, TASK_DROPPED, TaskStatus::REASON_TASK_UNKNOWN,
+                           "Task is unknown to re-registered slave " + id);
+        t.set_state(TASK_DROPPED);
+      }
+      forget_pending_kill(id, fid, tid);
+      f.completed_tasks.push_back(std::move(t));
+      while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
+        f.completed_tasks.pop_front();
+      }
+    }
   }
   tell_allocator(allocator::AddSlave{id, total, used});
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
@@ -224,7 +322,16 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   count("master/slave_reregistrations");
   SlaveReregisteredMessage reply;
   reply.mutable_slave_id()->set_value(id);
+  *reply.mutable_connection() = connection();
   self->send(from, reply);
+  for (const auto& [fid, t] : returned) {
+    TaskInfo info;
+    *info.mutable_task_id() = t.task_id();
+    *info.mutable_slave_id() = t.slave_id();
+    send_master_update(st.frameworks.at(fid), info, t.state(), TaskStatus::REASON_SLAVE_REREGISTERED,
+                       "Slave " + id + " re-registered");
+  }
+  send_pending_kills(id, from);
   schedule_ping(id);
 }
 
@@ -249,15 +356,17 @@ void Master::on_ping_tick(const std::string& id, uint64_t generation) {
   if (it == st.slaves.end() || it->second.disconnect_generation != generation) {
     return;
   }
-  SlaveRecord& s = it->second;
-  if (s.pong_pending) {
-    ++s.missed_pings;
-    if (s.missed_pings >= opts.flags.max_slave_ping_timeouts) {
-      LOG_WARNING << "Removing slave " << id << ": " << s.missed_pings << " pings missed";
-      remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
-      return;
+  if (it->second.pong_pending) {
+    ++it->second.missed_pings;
+    if (it->second.missed_pings >= opts.flags.max_slave_ping_timeouts && !it->second.removal_scheduled) {
+      schedule_unreachable(id);
+      it = st.slaves.find(id);
+      if (it == st.slaves.end()) {
+        return;  // removed at once
+      }
     }
   }
+  SlaveRecord& s = it->second;
   if (s.active) {
     PingSlaveMessage ping;
     ping.set_connected(true);
@@ -274,6 +383,50 @@ void Master::on_pong() {
   if (SlaveRecord* s = slave_by_handle(self->current_sender()->address())) {
     s->pong_pending = false;
     s->missed_pings = 0;
+    cancel_scheduled_removal(*s);
+  }
+}
+
+void Master::schedule_unreachable(const std::string& id) {
+  count("master/slave_unreachable_scheduled");
+  auto it = st.slaves.find(id);
+  LOG_WARNING << "Slave " << id << " missed " << it->second.missed_pings << " pings: "
+              << (removal_limit ? "queued for removal (--slave_removal_rate_limit)" : "removing it");
+  if (!removal_limit) {
+    remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
+    return;
+  }
+  it->second.removal_scheduled = true;
+  removal_queue.push_back(id);
+  if (!removal_permit_pending) {
+    on_removal_permit();
+  }
+}
+
+// A permit: the first slave of the queue still due is removed, and the next
+// permit comes `per / permits` later. Slaves that answered a ping meanwhile
+// (or went another way) leave the queue without using it.
+void Master::on_removal_permit() {
+  removal_permit_pending = false;
+  while (!removal_queue.empty()) {
+    std::string id = removal_queue.front();
+    removal_queue.pop_front();
+    auto it = st.slaves.find(id);
+    if (it == st.slaves.end() || !it->second.removal_scheduled) {
+      continue;
+    }
+    remove_slave(id, "slave missed health checks", "master/slave_removals/reason_unhealthy", true);
+    removal_permit_pending = true;
+    self->delayed_send(self, removal_limit->per / removal_limit->permits, removal_permit_atom_v);
+    return;
+  }
+}
+
+void Master::cancel_scheduled_removal(SlaveRecord& s) {
+  if (s.removal_scheduled) {
+    LOG_INFO << "Slave " << s.id << " answered again: its scheduled removal is canceled";
+    s.removal_scheduled = false;
+    count("master/slave_unreachable_canceled");
   }
 }
 
@@ -355,7 +508,15 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
   }
   auto tasks = it->second.tasks;
   for (const auto& [fid, tid] : tasks) {
-    lose_task(fid, tid, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + id + " removed: " + why);
+    auto f = st.frameworks.find(fid);
+    if (unreachable && f != st.frameworks.end() && partition_aware(f->second.info)) {
+      mark_task_unreachable(f->second, tid, "Slave " + id + " is unreachable: " + why);
+    } else {
+      lose_task(fid, tid, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + id + " removed: " + why);
+    }
+  }
+  if (!unreachable) {
+    forget_slave_for_good(id);
   }
   if (it->second.handle) {
     self->demonitor(it->second.handle);

@@ -253,7 +253,11 @@ value framework_json(const MasterState& s, const FrameworkRecord& f) {
     tasks.push_back(task_json(t));
   }
   o["tasks"] = value(tasks);
-  o["unreachable_tasks"] = value(array{});
+  array unreachable;
+  for (const auto& [id, t] : f.unreachable_tasks) {
+    unreachable.push_back(task_json(t));
+  }
+  o["unreachable_tasks"] = value(unreachable);
   array completed;
   for (const Task& t : f.completed_tasks) {
     completed.push_back(task_json(t));

@@ -1,5 +1,6 @@
 // Tasks in the master: status updates from slaves, kill, acknowledgement,
-// reconciliation, and the messages between frameworks and executors.
+// and the messages between frameworks and executors (reconciliation:
+// reconciliation.cpp).
 
 #include <caf/all.hpp>
 
@@ -45,6 +46,7 @@ void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
   if (auto s = st.slaves.find(sid); s != st.slaves.end()) {
     s->second.tasks.erase({f.id, tid});
   }
+  forget_pending_kill(sid, f.id, tid);
   f.tasks.erase(tid);
   f.completed_tasks.push_back(task);
   while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
@@ -61,6 +63,21 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     return;
   }
   SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
+  const std::string& claimed = u.slave_id().value();
+  if (slave == nullptr && st.removed_slaves.count(claimed) != 0) {
+    count("master/invalid_status_updates");
+    shutdown_slave(sender_actor(), "Slave " + claimed + " has been removed: status update for task " +
+                                       u.status().task_id().value() + " refused");
+    return;
+  }
+  if (slave == nullptr && st.unreachable_slaves.count(claimed) != 0) {
+    // It re-registers on its own after its ping timeout, then retries.
+    LOG_WARNING << "Dropping a status update for task " << u.status().task_id().value() << " from slave "
+                << claimed << ", which is unreachable";
+    count("master/invalid_status_updates");
+    count("master/messages_from_unreachable_slaves");
+    return;
+  }
   if (slave == nullptr || !slave->active) {
     LOG_WARNING << "Dropping a status update for task " << u.status().task_id().value()
                 << " from a slave that is not registered (it retries after registering)";
@@ -121,27 +138,39 @@ void Master::on_status_update(StatusUpdateMessage& m) {
   }
 }
 
+// A kill of a task the master does not hold gets the reconciliation answer
+// for it (Mesos); a kill of a task whose slave is away (disconnected or
+// unreachable) is kept and sent when the slave re-registers.
 void Master::on_kill(FrameworkRecord& f, const Call::Kill& k) {
-  auto it = f.tasks.find(k.task_id().value());
-  if (it == f.tasks.end()) {
-    TaskInfo t;
-    *t.mutable_task_id() = k.task_id();
-    if (k.has_slave_id()) {
-      *t.mutable_slave_id() = k.slave_id();
-    }
-    send_master_update(f, t, TASK_LOST, TaskStatus::REASON_RECONCILIATION,
-                       "Task " + k.task_id().value() + " is unknown to the master");
-    return;
-  }
-  auto s = st.slaves.find(it->second.slave_id().value());
-  if (s == st.slaves.end() || !s->second.active) {
-    return;  // re-sent by the framework later; the slave is away
-  }
   KillTaskMessage kill;
   kill.mutable_framework_id()->set_value(f.id);
   *kill.mutable_task_id() = k.task_id();
   if (k.has_kill_policy()) {
     *kill.mutable_kill_policy() = k.kill_policy();
+  }
+  const std::string& tid = k.task_id().value();
+  if (auto u = f.unreachable_tasks.find(tid); u != f.unreachable_tasks.end()) {
+    pending_kills[u->second.slave_id().value()][{f.id, tid}] = kill;
+    return;
+  }
+  auto it = f.tasks.find(tid);
+  if (it == f.tasks.end()) {
+    std::optional<std::string> sid;
+    if (k.has_slave_id() && !k.slave_id().value().empty()) {
+      sid = k.slave_id().value();
+    }
+    if (std::optional<TaskState> state = unknown_task_state(f, k.task_id(), sid)) {
+      send_reconciliation(f, k.task_id(), sid.value_or(""), *state,
+                          "Cannot kill task " + tid + ": it is unknown to the master");
+    }
+    return;
+  }
+  const std::string& sid = it->second.slave_id().value();
+  auto s = st.slaves.find(sid);
+  if (s == st.slaves.end() || !s->second.active) {
+    LOG_INFO << "Keeping the kill of task " << tid << " until slave " << sid << " re-registers";
+    pending_kills[sid][{f.id, tid}] = kill;
+    return;
   }
   self->send(s->second.handle, kill);
 }
@@ -167,43 +196,6 @@ void Master::on_acknowledge(FrameworkRecord& f, const Call::Acknowledge& ack) {
   count("master/valid_status_update_acknowledgements");
 }
 
-void Master::on_reconcile(FrameworkRecord& f, const Call::Reconcile& r) {
-  auto send_state = [&](const Task& t) {
-    Event e;
-    e.set_type(Event::UPDATE);
-    TaskStatus* s = e.mutable_update()->mutable_status();
-    *s->mutable_task_id() = t.task_id();
-    *s->mutable_slave_id() = t.slave_id();
-    s->set_state(t.has_status_update_state() ? t.status_update_state() : t.state());
-    s->set_source(TaskStatus::SOURCE_MASTER);
-    s->set_reason(TaskStatus::REASON_RECONCILIATION);
-    s->set_timestamp(now_seconds());
-    send_event(f, e);
-  };
-  if (r.tasks_size() == 0) {
-    for (const auto& [tid, t] : f.tasks) {
-      send_state(t);
-    }
-    return;
-  }
-  for (const auto& rt : r.tasks()) {
-    auto it = f.tasks.find(rt.task_id().value());
-    if (it != f.tasks.end()) {
-      send_state(it->second);
-      continue;
-    }
-    if (rt.has_slave_id() && st.recovered_slaves.count(rt.slave_id().value())) {
-      continue;  // its slave has not re-registered since the failover: no answer yet (Mesos)
-    }
-    TaskInfo t;
-    *t.mutable_task_id() = rt.task_id();
-    if (rt.has_slave_id()) {
-      *t.mutable_slave_id() = rt.slave_id();
-    }
-    send_master_update(f, t, TASK_LOST, TaskStatus::REASON_RECONCILIATION, "Reconciliation: task is unknown");
-  }
-}
-
 void Master::on_framework_message(FrameworkRecord& f, const Call::Message& m) {
   auto s = st.slaves.find(m.slave_id().value());
   if (s == st.slaves.end() || !s->second.active) {
@@ -221,6 +213,17 @@ void Master::on_framework_message(FrameworkRecord& f, const Call::Message& m) {
 // The framework an executor's message from slave `slave_id` is for; null
 // (counted when the sender is not that slave) when it cannot be delivered.
 FrameworkRecord* Master::framework_of_slave_message(const SlaveID& slave_id, const FrameworkID& framework_id) {
+  SlaveRecord* sender = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
+  if (sender == nullptr && st.removed_slaves.count(slave_id.value()) != 0) {
+    count("master/dropped_messages");
+    shutdown_slave(sender_actor(), "Slave " + slave_id.value() + " has been removed");
+    return nullptr;
+  }
+  if (sender == nullptr && st.unreachable_slaves.count(slave_id.value()) != 0) {
+    LOG_WARNING << "Dropping a message from slave " << slave_id.value() << ", which is unreachable";
+    count("master/messages_from_unreachable_slaves");
+    return nullptr;
+  }
   if (!from_slave(slave_id.value())) {
     count("master/dropped_messages");
     return nullptr;

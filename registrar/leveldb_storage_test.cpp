@@ -28,6 +28,13 @@ Operation admit(const std::string& id) {
   return op;
 }
 
+Operation framework_removed(const std::string& id) {
+  Operation op;
+  op.mutable_mark_framework_removed()->mutable_framework_id()->set_value(id);
+  op.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(42);
+  return op;
+}
+
 class LevelDbStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -123,6 +130,7 @@ TEST_F(LevelDbStorageTest, TheRegistrySurvivesTheRegistrar) {
   for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(apply(first->registrar, admit("S" + std::to_string(i))), caf::expected<bool>(true));
   }
+  ASSERT_EQ(apply(first->registrar, framework_removed("F1")), caf::expected<bool>(true));
   stop(*first);
   Try<Started> second = start();
   ASSERT_TRUE(second) << second.error();
@@ -130,7 +138,10 @@ TEST_F(LevelDbStorageTest, TheRegistrySurvivesTheRegistrar) {
   ASSERT_TRUE(reg) << error_text(reg.error());
   EXPECT_EQ(reg->slaves().slaves_size(), 100);
   EXPECT_EQ(reg->master().id(), "m2");
+  ASSERT_EQ(reg->removed_frameworks().frameworks_size(), 1);
+  EXPECT_EQ(reg->removed_frameworks().frameworks(0).id().value(), "F1");
   EXPECT_EQ(apply(second->registrar, admit("S5")), caf::expected<bool>(false));
+  EXPECT_EQ(apply(second->registrar, framework_removed("F1")), caf::expected<bool>(false));
 }
 
 TEST_F(LevelDbStorageTest, WritesOnlyThePartsThatChanged) {

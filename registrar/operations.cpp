@@ -238,6 +238,29 @@ Try<bool> remove_quota(Registry& r, const registry::RemoveQuota& op) {
   return remove_quota_of(r, op.role());
 }
 
+Try<bool> mark_framework_removed(Registry& r, SlaveIds& ids, const registry::MarkFrameworkRemoved& op) {
+  const std::string& id = op.framework_id().value();
+  if (id.empty()) {
+    return Error("MarkFrameworkRemoved: the framework id is empty");
+  }
+  if (ids.removed_frameworks.count(id) != 0) {
+    return false;
+  }
+  auto* list = r.mutable_removed_frameworks()->mutable_frameworks();
+  registry::RemovedFramework* f = list->Add();
+  *f->mutable_id() = op.framework_id();
+  *f->mutable_timestamp() = op.timestamp();
+  ids.removed_frameworks.insert(id);
+  if (list->size() > MAX_REMOVED_FRAMEWORKS) {
+    int drop = list->size() - MAX_REMOVED_FRAMEWORKS;
+    for (int i = 0; i < drop; ++i) {
+      ids.removed_frameworks.erase(list->Get(i).id().value());
+    }
+    list->DeleteSubrange(0, drop);
+  }
+  return true;
+}
+
 }  // namespace
 
 SlaveIds SlaveIds::of(const Registry& registry) {
@@ -250,6 +273,9 @@ SlaveIds SlaveIds::of(const Registry& registry) {
   }
   for (const auto& s : registry.gone().slaves()) {
     ids.gone.insert(s.id().value());
+  }
+  for (const auto& f : registry.removed_frameworks().frameworks()) {
+    ids.removed_frameworks.insert(f.id().value());
   }
   return ids;
 }
@@ -266,6 +292,7 @@ Try<bool> apply(Registry& registry, SlaveIds& ids, const Operation& op) {
     case Operation::kUpdateWeights: return update_weights(registry, op.update_weights());
     case Operation::kUpdateQuota: return update_quota(registry, op.update_quota());
     case Operation::kRemoveQuota: return remove_quota(registry, op.remove_quota());
+    case Operation::kMarkFrameworkRemoved: return mark_framework_removed(registry, ids, op.mark_framework_removed());
     case Operation::OPERATION_NOT_SET: break;
   }
   return Error("registry operation with no case set: '" + op.ShortDebugString() + "'");

@@ -25,6 +25,10 @@
 //   UpdateQuota{quota}      sets the role's guarantee; an empty guarantee
 //                           removes the role's quota. false if unchanged.
 //   RemoveQuota{role}       removes the role's quota. false if it had none.
+//   MarkFrameworkRemoved{id, t} records a removed framework (teardown or
+//                           failover timeout). false if it is recorded
+//                           already. Only the newest MAX_REMOVED_FRAMEWORKS
+//                           are kept: the oldest entry goes first.
 //
 // true = the registry changed; false = the operation does not apply and the
 // registry is untouched. An Error means the operation is malformed (no case
@@ -40,12 +44,18 @@
 
 namespace stoa::registrar {
 
-// The slave ids a registry holds, so that admission checks are O(1).
+// How many removed framework ids the registry keeps (Mesos keeps none: a
+// new leader there forgets them). 10,000 ids take ~600 KB.
+constexpr int MAX_REMOVED_FRAMEWORKS = 10000;
+
+// The slave (and removed framework) ids a registry holds, so that admission
+// checks are O(1).
 // Invariant: equals SlaveIds::of(registry) for the registry it is kept with.
 struct SlaveIds {
   std::unordered_set<std::string> admitted;
   std::unordered_set<std::string> unreachable;
   std::unordered_set<std::string> gone;
+  std::unordered_set<std::string> removed_frameworks;
 
   static SlaveIds of(const registry::Registry& registry);
   bool operator==(const SlaveIds&) const = default;

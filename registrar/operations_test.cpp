@@ -91,6 +91,12 @@ Operation remove_quota(const std::string& role) {
   op.mutable_remove_quota()->set_role(role);
   return op;
 }
+Operation framework_removed(const std::string& id, int64_t ns = 11) {
+  Operation op;
+  op.mutable_mark_framework_removed()->mutable_framework_id()->set_value(id);
+  op.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(ns);
+  return op;
+}
 
 // A registry and its index; every apply checks the index stays exact and
 // that an unchanged answer left the registry byte for byte as it was.
@@ -255,6 +261,33 @@ TEST_F(Operations, RemoveQuotaRemovesAnExistingQuota) {
   ASSERT_EQ(registry_.quotas_size(), 1);
   EXPECT_EQ(registry_.quotas(0).role(), "b");
   EXPECT_NE(error_of(remove_quota("")).find("RemoveQuota"), std::string::npos);
+}
+
+TEST_F(Operations, MarkFrameworkRemovedRecordsEachIdOnce) {
+  EXPECT_TRUE(changed(framework_removed("F1", 5)));
+  EXPECT_TRUE(changed(framework_removed("F2", 6)));
+  EXPECT_FALSE(changed(framework_removed("F1", 7)));
+  ASSERT_EQ(registry_.removed_frameworks().frameworks_size(), 2);
+  EXPECT_EQ(registry_.removed_frameworks().frameworks(0).id().value(), "F1");
+  EXPECT_EQ(registry_.removed_frameworks().frameworks(0).timestamp().nanoseconds(), 5);
+  EXPECT_NE(error_of(framework_removed("")).find("MarkFrameworkRemoved: the framework id is empty"),
+            std::string::npos);
+  EXPECT_EQ(operation_name(framework_removed("F3")), "MarkFrameworkRemoved");
+}
+
+TEST_F(Operations, OnlyTheNewestRemovedFrameworksAreKept) {
+  for (int i = 0; i < MAX_REMOVED_FRAMEWORKS + 3; ++i) {
+    ASSERT_TRUE(*apply(registry_, ids_, framework_removed("F" + std::to_string(i), i)));
+  }
+  EXPECT_EQ(ids_, SlaveIds::of(registry_));
+  const auto& list = registry_.removed_frameworks().frameworks();
+  ASSERT_EQ(list.size(), MAX_REMOVED_FRAMEWORKS);
+  EXPECT_EQ(list.Get(0).id().value(), "F3");  // F0..F2, the oldest, went
+  EXPECT_EQ(list.Get(MAX_REMOVED_FRAMEWORKS - 1).id().value(), "F" + std::to_string(MAX_REMOVED_FRAMEWORKS + 2));
+  EXPECT_EQ(ids_.removed_frameworks.count("F2"), 0u);
+  // A forgotten id can be recorded again (as the newest).
+  EXPECT_TRUE(changed(framework_removed("F0", 99999)));
+  EXPECT_EQ(list.Get(MAX_REMOVED_FRAMEWORKS - 1).id().value(), "F0");
 }
 
 TEST_F(Operations, AnEmptyOperationIsAnError) {

@@ -57,6 +57,9 @@ void update_parts(std::vector<std::string>& parts, const Registry& registry, con
     }
     *meta.mutable_weights() = registry.weights();
     *meta.mutable_quotas() = registry.quotas();
+    if (registry.has_removed_frameworks()) {
+      *meta.mutable_removed_frameworks() = registry.removed_frameworks();
+    }
     parts[0] = meta.SerializeAsString();
   }
   for (size_t p = 1; p < parts.size(); ++p) {
@@ -106,7 +109,8 @@ std::vector<int> parts_touched(const registry::Operation& op) {
     }
     case Operation::kUpdateWeights:
     case Operation::kUpdateQuota:
-    case Operation::kRemoveQuota: return {0};
+    case Operation::kRemoveQuota:
+    case Operation::kMarkFrameworkRemoved: return {0};
     case Operation::OPERATION_NOT_SET: break;
   }
   return {};

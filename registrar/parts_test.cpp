@@ -30,6 +30,9 @@ Registry sample(int slaves) {
   auto* w = r.add_weights();
   w->set_role("a");
   w->set_weight(2);
+  auto* f = r.mutable_removed_frameworks()->add_frameworks();
+  f->mutable_id()->set_value("F1");
+  f->mutable_timestamp()->set_nanoseconds(7);
   return r;
 }
 
@@ -45,6 +48,8 @@ TEST(RegistryParts, JoinGivesBackWhatWasSplit) {
   EXPECT_EQ(back->weights_size(), 1);
   EXPECT_EQ(back->unreachable().slaves(0).timestamp().nanoseconds(), 5);
   EXPECT_EQ(back->gone().slaves(0).id().value(), "G1");
+  ASSERT_EQ(back->removed_frameworks().frameworks_size(), 1);
+  EXPECT_EQ(back->removed_frameworks().frameworks(0).id().value(), "F1");
   // Slaves come back grouped by bucket; splitting again gives the same parts.
   EXPECT_EQ(split_registry(*back), parts);
   // A registry written whole (one part) joins too.
@@ -115,6 +120,8 @@ TEST(RegistryParts, UpdatingTouchedPartsEqualsAWholeSplit) {
                       auto* res = q->add_guarantee(); res->set_name("cpus"); res->set_type(Value::SCALAR);
                       res->mutable_scalar()->set_value(1); });
     op([&](auto& o) { o.mutable_remove_quota()->set_role("q" + std::to_string(i / 2)); });
+    op([&](auto& o) { o.mutable_mark_framework_removed()->mutable_framework_id()->set_value("F" + std::to_string(i));
+                      o.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(i); });
   }
   int changed = 0;
   for (size_t i = 0; i < ops.size(); i += 5) {

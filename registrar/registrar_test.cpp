@@ -32,6 +32,13 @@ Operation admit(const std::string& id) {
   return op;
 }
 
+Operation framework_removed(const std::string& id) {
+  Operation op;
+  op.mutable_mark_framework_removed()->mutable_framework_id()->set_value(id);
+  op.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(42);
+  return op;
+}
+
 class RegistrarTest : public ::testing::Test {
  protected:
   // A pending request timeout keeps its actor alive until it fires (CAF
@@ -107,12 +114,15 @@ TEST_F(RegistrarTest, AppliesOperationsAndANewRegistrarRecoversThem) {
   // A malformed operation fails alone.
   EXPECT_NE(text(apply(first, admit(""))).find("invalid operation: AdmitSlave"), std::string::npos);
   EXPECT_EQ(apply(first, admit("S3")), caf::expected<bool>(true));
+  EXPECT_EQ(apply(first, framework_removed("F1")), caf::expected<bool>(true));
 
   caf::actor second = spawn(storage);
   caf::expected<Registry> reg = recover(second, "m2");
   ASSERT_TRUE(reg) << error_text(reg.error());
   EXPECT_EQ(reg->master().id(), "m2");
   EXPECT_EQ(reg->slaves().slaves_size(), 3);
+  ASSERT_EQ(reg->removed_frameworks().frameworks_size(), 1);
+  EXPECT_EQ(reg->removed_frameworks().frameworks(0).id().value(), "F1");
 }
 
 TEST_F(RegistrarTest, BatchesOperationsWhileAStoreIsInFlight) {

@@ -65,6 +65,13 @@ Operation admit(const std::string& id) {
   return op;
 }
 
+Operation framework_removed(const std::string& id) {
+  Operation op;
+  op.mutable_mark_framework_removed()->mutable_framework_id()->set_value(id);
+  op.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(42);
+  return op;
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -187,11 +194,14 @@ TEST_F(ZooKeeperStorageTest, ARegistryRoundTrips) {
   gone.mutable_mark_slave_gone()->mutable_slave_id()->set_value("S3");
   gone.mutable_mark_slave_gone()->mutable_timestamp()->set_nanoseconds(1);
   ASSERT_EQ(apply(first, gone), caf::expected<bool>(true));
+  ASSERT_EQ(apply(first, framework_removed("F1")), caf::expected<bool>(true));
 
   caf::expected<Registry> back = recover(spawn(storage()), "m2");
   ASSERT_TRUE(back) << error_text(back.error());
   EXPECT_EQ(back->slaves().slaves_size(), 19);
   EXPECT_EQ(back->gone().slaves_size(), 1);
+  ASSERT_EQ(back->removed_frameworks().frameworks_size(), 1);
+  EXPECT_EQ(back->removed_frameworks().frameworks(0).id().value(), "F1");
   EXPECT_EQ(back->master().id(), "m2");
 }
 
