@@ -121,6 +121,10 @@ class Slave {
   void on_launched(const std::string& framework_id, const std::string& executor_id,
                    const std::string& container_id, const LaunchResult& result);
   void on_register_executor(internal::RegisterExecutorMessage& m);
+  // Tells an executor the slave will not take it (ShutdownExecutorMessage).
+  void refuse_executor(const caf::actor& to, const ExecutorID& executor_id, const FrameworkID& framework_id);
+  // Executor `e` (re-)registered as `handle`: it runs (checkpointed, if its framework checkpoints).
+  void executor_registered(Executor& e, const caf::actor& handle);
   void on_registration_timeout(const std::string& container_id);
   void on_kill_task(internal::KillTaskMessage& m);
   void on_shutdown_framework(internal::ShutdownFrameworkMessage& m);

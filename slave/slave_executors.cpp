@@ -170,20 +170,10 @@ void Slave::on_register_executor(RegisterExecutorMessage& m) {
     return;
   }
   if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
-    ShutdownExecutorMessage sm;
-    *sm.mutable_executor_id() = m.executor_id();
-    *sm.mutable_framework_id() = m.framework_id();
-    self->send(from, sm);
+    refuse_executor(from, m.executor_id(), m.framework_id());
     return;
   }
-  records.set_handle(*e, from);
-  e->phase = Executor::Phase::RUNNING;
-  self->monitor(from);
-  if (checkpointing(e->framework_id)) {
-    checkpoint_failed("the registration of executor " + e->executor_id,
-                      checkpoint_registered(opts.flags.work_dir, records.slave_id, e->framework_id, e->executor_id,
-                                            e->container_id, caf::to_string(from.address())));
-  }
+  executor_registered(*e, from);
   ExecutorRegisteredMessage reply;
   reply.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
   reply.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
@@ -202,6 +192,24 @@ void Slave::on_register_executor(RegisterExecutorMessage& m) {
     self->send(from, run);
   }
   e->queued.clear();
+}
+
+void Slave::refuse_executor(const caf::actor& to, const ExecutorID& executor_id, const FrameworkID& framework_id) {
+  ShutdownExecutorMessage sm;
+  *sm.mutable_executor_id() = executor_id;
+  *sm.mutable_framework_id() = framework_id;
+  self->send(to, sm);
+}
+
+void Slave::executor_registered(Executor& e, const caf::actor& handle) {
+  records.set_handle(e, handle);
+  e.phase = Executor::Phase::RUNNING;
+  self->monitor(handle);
+  if (checkpointing(e.framework_id)) {
+    checkpoint_failed("the registration of executor " + e.executor_id,
+                      checkpoint_registered(opts.flags.work_dir, records.slave_id, e.framework_id, e.executor_id,
+                                            e.container_id, caf::to_string(handle.address())));
+  }
 }
 
 void Slave::on_registration_timeout(const std::string& cid) {

@@ -287,18 +287,10 @@ void Slave::on_reregister_executor(ReregisterExecutorMessage& m) {
   if (e == nullptr || e->phase != Executor::Phase::RECOVERING) {
     LOG_WARNING << "Refusing the re-registration of executor " << eid << " of framework " << fid << ": "
                 << (e == nullptr ? "unknown to this slave" : "it is not waiting to be recovered");
-    ShutdownExecutorMessage sm;
-    *sm.mutable_executor_id() = m.executor_id();
-    *sm.mutable_framework_id() = m.framework_id();
-    self->send(from, sm);
+    refuse_executor(from, m.executor_id(), m.framework_id());
     return;
   }
-  records.set_handle(*e, from);
-  e->phase = Executor::Phase::RUNNING;
-  self->monitor(from);
-  checkpoint_failed("the registration of executor " + eid,
-                    checkpoint_registered(opts.flags.work_dir, records.slave_id, fid, eid, e->container_id,
-                                          caf::to_string(from.address())));
+  executor_registered(*e, from);
   LOG_INFO << "Executor " << eid << " of framework " << fid << " re-registered with " << m.tasks_size()
            << " tasks and " << m.updates_size() << " unacknowledged updates";
   ExecutorReregisteredMessage reply;

@@ -30,9 +30,8 @@ namespace fs = std::filesystem;
 TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave());
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
   const std::string marker = unique_marker();
   Try<Process*> framework =
       cluster.start("stoa-example-framework", "framework",
@@ -71,9 +70,8 @@ TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
 TEST(SlaveRecovery, StoppedSlaveLeavesOnlyCheckpointedTasksRunning) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave());
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
   const std::string kept = unique_marker();
   const std::string killed = unique_marker();
   Try<Process*> checkpointing = cluster.start("stoa-example-framework", "checkpointing",
@@ -105,9 +103,8 @@ TEST(SlaveRecovery, StoppedSlaveLeavesOnlyCheckpointedTasksRunning) {
 TEST(SlaveRecovery, UpdateTheDeadSlaveNeverForwardedArrivesExactlyOnce) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave());
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
   const std::string marker = unique_marker();
   const std::string go = cluster.dir() + "/go";
   Try<Process*> framework = cluster.start(
@@ -160,9 +157,8 @@ std::string kill_slave_with_a_task(Cluster& cluster, Process** framework) {
 TEST(SlaveRecovery, CorruptCheckpointStopsTheSlaveWithTheWayOut) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave());
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
   const std::string old_id = only_slave_id(cluster);
   Process* framework = nullptr;
   const std::string marker = kill_slave_with_a_task(cluster, &framework);
@@ -197,9 +193,8 @@ TEST(SlaveRecovery, CorruptCheckpointStopsTheSlaveWithTheWayOut) {
 TEST(SlaveRecovery, ChangedResourcesStopTheSlaveWithTheWayOut) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave());
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
   cluster.slave(0)->kill(SIGKILL);
   ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-changed", {"--resources=cpus:3;mem:1024"});
@@ -212,9 +207,8 @@ TEST(SlaveRecovery, ChangedResourcesStopTheSlaveWithTheWayOut) {
 TEST(SlaveRecovery, RecoverCleanupKillsWhatItFindsAndRegistersAfresh) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave());
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
   const std::string old_id = only_slave_id(cluster);
   Process* framework = nullptr;
   const std::string marker = kill_slave_with_a_task(cluster, &framework);
