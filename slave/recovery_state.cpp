@@ -391,6 +391,16 @@ std::optional<Error> with_context(const std::string& what, std::optional<Error> 
   return std::nullopt;
 }
 
+// The ids naming one run of an executor (its directory under meta/).
+std::optional<Error> validate_run_ids(const std::string& what, const std::string& slave_id,
+                                      const std::string& framework_id, const std::string& executor_id,
+                                      const std::string& container_id) {
+  return validate_ids(what, {{"Slave id", &slave_id},
+                             {"Framework id", &framework_id},
+                             {"Executor id", &executor_id},
+                             {"Container id", &container_id}});
+}
+
 }  // namespace
 
 std::vector<internal::StatusUpdate> TaskCheckpoint::pending() const {
@@ -520,10 +530,7 @@ std::optional<Error> checkpoint_forked_pid(const std::string& work_dir, const st
                                            const std::string& framework_id, const std::string& executor_id,
                                            const std::string& container_id, pid_t pid) {
   const std::string what = "the pid of executor '" + executor_id + "'";
-  if (std::optional<Error> error = validate_ids(what, {{"Slave id", &slave_id},
-                                                       {"Framework id", &framework_id},
-                                                       {"Executor id", &executor_id},
-                                                       {"Container id", &container_id}})) {
+  if (std::optional<Error> error = validate_run_ids(what, slave_id, framework_id, executor_id, container_id)) {
     return error;
   }
   if (pid <= 0) {
@@ -538,10 +545,7 @@ std::optional<Error> checkpoint_registered(const std::string& work_dir, const st
                                            const std::string& framework_id, const std::string& executor_id,
                                            const std::string& container_id, const std::string& executor_address) {
   const std::string what = "the registration of executor '" + executor_id + "'";
-  if (std::optional<Error> error = validate_ids(what, {{"Slave id", &slave_id},
-                                                       {"Framework id", &framework_id},
-                                                       {"Executor id", &executor_id},
-                                                       {"Container id", &container_id}})) {
+  if (std::optional<Error> error = validate_run_ids(what, slave_id, framework_id, executor_id, container_id)) {
     return error;
   }
   return with_context(what, checkpoint::write_file(
@@ -553,10 +557,7 @@ std::optional<Error> checkpoint_executor_sentinel(const std::string& work_dir, c
                                                   const std::string& framework_id, const std::string& executor_id,
                                                   const std::string& container_id) {
   const std::string what = "the termination of executor '" + executor_id + "'";
-  if (std::optional<Error> error = validate_ids(what, {{"Slave id", &slave_id},
-                                                       {"Framework id", &framework_id},
-                                                       {"Executor id", &executor_id},
-                                                       {"Container id", &container_id}})) {
+  if (std::optional<Error> error = validate_run_ids(what, slave_id, framework_id, executor_id, container_id)) {
     return error;
   }
   return with_context(what, checkpoint::write_file(
