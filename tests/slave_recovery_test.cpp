@@ -195,6 +195,9 @@ TEST(SlaveRecovery, ChangedResourcesStopTheSlaveWithTheWayOut) {
   Cluster cluster;
   Try<bool> started = cluster.start_with_slaves(1);
   ASSERT_TRUE(started) << started.error();
+  // The master answers before the slave has written who it is: wait for that.
+  ASSERT_TRUE(poll_until([&] { return fs::exists(cluster.slave_work_dir(0) + "/meta/slaves/latest/slave.info"); },
+                         deadline_in(DEFAULT_TIMEOUT)));
   cluster.slave(0)->kill(SIGKILL);
   ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-changed", {"--resources=cpus:3;mem:1024"});
