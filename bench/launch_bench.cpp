@@ -45,7 +45,10 @@ struct BenchFlags : FlagsBase {
     add(&max_in_flight, "max_in_flight", "Unfinished tasks allowed at once.", 4);
     add(&messages, "messages", "Messages for the raw CAF remote rate.", 200000);
     add(&work_dir, "work_dir", "Scratch directory.", "/tmp/stoa-bench-launch");
+    add(&checkpoint, "checkpoint",
+        "Run the framework with FrameworkInfo.checkpoint (the slaves fsync its tasks' info and updates).", false);
   }
+  bool checkpoint = false;
   int tasks;
   std::string bin_dir;
   int messages;
@@ -329,6 +332,7 @@ int main(int argc, char** argv) {
     so.master = maddr;
     so.framework_info.set_user(current_user());
     so.framework_info.set_name("stoa-bench-launch");
+    so.framework_info.set_checkpoint(flags.checkpoint);
     caf::actor sched = spawn_scheduler(**rt, so, std::make_unique<BenchScheduler>(flags.tasks, flags.max_in_flight, &launch));
     await_scheduler(**rt, sched, false);
     (*rt)->shutdown();
