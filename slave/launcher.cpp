@@ -321,6 +321,38 @@ struct ProcStat {
   long long rss_pages = 0;
 };
 
+// /proc/<name>/stat of one process; nullopt when it is gone or unreadable.
+std::optional<ProcStat> read_proc_stat(const std::string& name) {
+  std::ifstream stat_file("/proc/" + name + "/stat");
+  std::string line;
+  if (!std::getline(stat_file, line)) {
+    return std::nullopt;
+  }
+  // "<pid> (<comm>) <state> <ppid> <pgrp> <session> ..."; comm may hold spaces and ')'.
+  std::size_t close = line.rfind(')');
+  if (close == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream rest(line.substr(close + 1));
+  ProcStat ps;
+  long ppid = 0;
+  if (!(rest >> ps.state >> ppid >> ps.pgrp >> ps.session)) {
+    return std::nullopt;
+  }
+  // Fields 7..13 (tty_nr .. cmajflt), then utime stime; cutime .. vsize; rss.
+  std::string skip;
+  for (int i = 0; i < 7 && (rest >> skip); ++i) {
+  }
+  rest >> ps.utime >> ps.stime;
+  for (int i = 0; i < 8 && (rest >> skip); ++i) {
+  }
+  rest >> ps.rss_pages;
+  ps.pid = static_cast<pid_t>(std::atol(name.c_str()));
+  return ps;
+}
+
+bool live(const ProcStat& ps) { return ps.state != 'Z' && ps.state != 'X'; }
+
 // Calls `fn` for every process in /proc until it returns false. Processes
 // that exit meanwhile are skipped.
 template <class Fn>
@@ -334,47 +366,12 @@ void for_each_process(Fn fn) {
     if (name[0] < '0' || name[0] > '9') {
       continue;
     }
-    std::ifstream stat_file(std::string("/proc/") + name + "/stat");
-    std::string line;
-    if (!std::getline(stat_file, line)) {
-      continue;
-    }
-    // "<pid> (<comm>) <state> <ppid> <pgrp> <session> ..."; comm may hold spaces and ')'.
-    std::size_t close = line.rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    std::istringstream rest(line.substr(close + 1));
-    ProcStat ps;
-    long ppid = 0;
-    if (!(rest >> ps.state >> ppid >> ps.pgrp >> ps.session)) {
-      continue;
-    }
-    // Fields 7..13 (tty_nr .. cmajflt), then utime stime; cutime .. vsize; rss.
-    std::string skip;
-    for (int i = 0; i < 7 && (rest >> skip); ++i) {
-    }
-    rest >> ps.utime >> ps.stime;
-    for (int i = 0; i < 8 && (rest >> skip); ++i) {
-    }
-    rest >> ps.rss_pages;
-    ps.pid = static_cast<pid_t>(std::atol(name));
-    if (!fn(ps)) {
+    std::optional<ProcStat> ps = read_proc_stat(name);
+    if (ps && !fn(*ps)) {
       break;
     }
   }
   ::closedir(proc);
-}
-
-bool environment_has(pid_t pid, const std::string& entry) {
-  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(env_file, var, '\0')) {
-    if (var == entry) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // The value of `name` ("STOA_CONTAINER_ID=") in the environment of `pid`.
@@ -390,6 +387,25 @@ std::optional<std::string> environment_value(pid_t pid, const std::string& name)
 }
 
 }  // namespace
+
+bool process_running(pid_t pid) {
+  if (pid <= 0) {
+    return false;
+  }
+  std::optional<ProcStat> ps = read_proc_stat(std::to_string(pid));
+  return ps && live(*ps);
+}
+
+bool environment_has(pid_t pid, const std::string& entry) {
+  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string var;
+  while (std::getline(env_file, var, '\0')) {
+    if (var == entry) {
+      return true;
+    }
+  }
+  return false;
+}
 
 int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig) {
   static const std::string key = "STOA_CONTAINER_ID=";
@@ -446,7 +462,7 @@ Usage session_usage(pid_t sid) {
   static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   static const long page = ::sysconf(_SC_PAGESIZE);
   for_each_process([&](const ProcStat& ps) {
-    if (ps.session == sid && ps.state != 'Z' && ps.state != 'X') {
+    if (ps.session == sid && live(ps)) {
       u.cpus_user_time_secs += static_cast<double>(ps.utime) / ticks;
       u.cpus_system_time_secs += static_cast<double>(ps.stime) / ticks;
       u.mem_rss_bytes += static_cast<uint64_t>(std::max<long long>(0, ps.rss_pages)) * page;
@@ -467,7 +483,7 @@ bool process_group_alive(pid_t pgid) {
   // Something of the group exists; it is alive unless every member is a zombie.
   bool alive = false;
   for_each_process([&](const ProcStat& ps) {
-    if (ps.pgrp == pgid && ps.state != 'Z' && ps.state != 'X') {
+    if (ps.pgrp == pgid && live(ps)) {
       alive = true;
       return false;
     }

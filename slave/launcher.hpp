@@ -66,6 +66,13 @@ void signal_process_group(pid_t pgid, int sig);
 // PR_SET_CHILD_SUBREAPER and reap). False when pgid <= 1.
 bool process_group_alive(pid_t pgid);
 
+// True while process `pid` exists and is not a zombie (/proc/<pid>/stat).
+bool process_running(pid_t pid);
+
+// True when the environment of process `pid` holds `entry` exactly
+// ("STOA_CONTAINER_ID=<id>"); false when it is gone or unreadable.
+bool environment_has(pid_t pid, const std::string& entry);
+
 // Sends `sig` to every process whose session id is `sid` (read from
 // /proc/<pid>/stat), i.e. everything a session leader started that did not
 // start a session of its own. Returns how many were signalled.

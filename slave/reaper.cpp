@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,6 +14,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "slave/launcher.hpp"
 
 namespace stoa::slave {
 
@@ -32,63 +32,45 @@ int wait_for(pid_t pid) {
   return status;
 }
 
-// Running (not a zombie): /proc/<pid>/stat's state field.
-bool running(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z' && stat[paren + 2] != 'X';
+// waitpid(pid, WNOHANG), retried on EINTR: pid once reaped (*status set),
+// 0 while our child runs, -1 when it is not our child.
+pid_t try_reap(pid_t pid, int* status) {
+  pid_t r;
+  do {
+    r = ::waitpid(pid, status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  return r;
 }
 
 constexpr int POLL_MS = 100;
 
-// Waits until `pid` exits or `stop` is set; the status as wait_for's, or
-// nullopt when stopped.
+// Waits until `pid` exits or `stop` is set: the wait status of a child, -1
+// for any other process, nullopt when stopped. A pidfd wakes it as soon as
+// the process exits; without one (kernels before 5.3) it polls /proc.
 std::optional<int> watch(pid_t pid, const std::shared_ptr<std::atomic<bool>>& stop) {
-  int status = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(pid, &status, WNOHANG);
-  } while (r < 0 && errno == EINTR);
-  if (r == pid) {
-    return status;
-  }
-  bool child = r == 0;
-  if (!child && !running(pid)) {
-    return -1;
-  }
+  int status = -1;
+  const bool child = try_reap(pid, &status) != -1;
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  std::optional<int> result;
   for (;;) {
-    if (stop && stop->load()) {
-      if (fd >= 0) {
-        ::close(fd);
-      }
-      return std::nullopt;
+    if (child ? try_reap(pid, &status) != 0 : !process_running(pid)) {
+      result = child ? status : -1;  // a child that cannot be waited for any more: -1 too
+      break;
     }
-    bool exited = false;
+    if (stop && stop->load()) {
+      break;
+    }
     if (fd >= 0) {
       struct pollfd p {fd, POLLIN, 0};
-      exited = ::poll(&p, 1, POLL_MS) > 0;
+      ::poll(&p, 1, POLL_MS);
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(POLL_MS / 2));
-      exited = child ? false : !running(pid);
-      if (child) {
-        do {
-          r = ::waitpid(pid, &status, WNOHANG);
-        } while (r < 0 && errno == EINTR);
-        if (r == pid || r < 0) {
-          return r == pid ? status : -1;
-        }
-      }
-    }
-    if (exited) {
-      if (fd >= 0) {
-        ::close(fd);
-      }
-      return child ? wait_for(pid) : -1;
     }
   }
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  return result;
 }
 
 }  // namespace

@@ -237,9 +237,7 @@ void Slave::on_registered(const std::string& id, bool reregistered, const Master
     LOG_INFO << (reregistered ? "Re-registered" : "Registered") << " with master " << opts.master.str()
              << " as " << id << " (master ping timeout "
              << std::chrono::duration_cast<std::chrono::milliseconds>(master_ping_timeout).count() << " ms)";
-    // The ping timeout runs from now, not from the first ping.
-    uint64_t gen = ++ping_generation;
-    self->delayed_send(self, master_ping_timeout, ping_timeout_atom::value, gen);
+    arm_ping_timeout();  // from now, not from the first ping
   }
   // Resume status updates held while disconnected.
   for (const auto& key : updates.streams()) {
@@ -260,8 +258,11 @@ void Slave::on_master_down() {
 
 void Slave::on_ping() {
   self->send(master, PongSlaveMessage{});
-  uint64_t gen = ++ping_generation;
-  self->delayed_send(self, master_ping_timeout, ping_timeout_atom::value, gen);
+  arm_ping_timeout();
+}
+
+void Slave::arm_ping_timeout() {
+  self->delayed_send(self, master_ping_timeout, ping_timeout_atom::value, ++ping_generation);
 }
 
 void Slave::on_ping_timeout(uint64_t gen) {

@@ -110,6 +110,8 @@ class Slave {
   void on_registered(const std::string& id, bool reregistered, const internal::MasterSlaveConnection& connection);
   void on_master_down();
   void on_ping();
+  // (Re)starts the wait for the master's next ping (master_ping_timeout).
+  void arm_ping_timeout();
   void on_ping_timeout(uint64_t gen);
   void on_shutdown(const internal::ShutdownMessage& m);
   void on_down(const caf::down_msg& dm);
@@ -151,6 +153,9 @@ class Slave {
   // Logs and counts a failed checkpoint write (the slave goes on: only a
   // later recovery is affected).
   void checkpoint_failed(const std::string& what, const std::optional<Error>& error);
+  // Removes what a restarted slave would read of executor `executor_id` of
+  // `f` (nothing left to recover: it never ran, or is done and acknowledged).
+  void forget_executor_checkpoint(const Framework& f, const std::string& executor_id);
   // Appends a record to the stream of task `task_id` of `e`, if its framework checkpoints.
   void checkpoint_update(const Executor& e, const std::string& task_id, const internal::StatusUpdateRecord& record);
   // Takes back what the checkpoint names (--recover=reconnect) or kills it

@@ -62,20 +62,14 @@ void Slave::on_run_task(RunTaskMessage& m) {
   config.resources = e.resources;
   config.argv = {opts.executor_path};
   config.checkpoint = f.info.checkpoint();
-  const std::string recovery_timeout =
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(opts.flags.recovery_timeout).count()) +
-      "ms";
+  const std::string recovery_timeout = format_duration(opts.flags.recovery_timeout);
   config.env = {
       {"STOA_CHECKPOINT", config.checkpoint ? "1" : "0"},  {"MESOS_CHECKPOINT", config.checkpoint ? "1" : "0"},
       {"STOA_RECOVERY_TIMEOUT", recovery_timeout},         {"MESOS_RECOVERY_TIMEOUT", recovery_timeout},
-      {"STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
-       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                          opts.flags.executor_shutdown_grace_period).count()) + "ms"},
+      {"STOA_EXECUTOR_SHUTDOWN_GRACE_PERIOD", format_duration(opts.flags.executor_shutdown_grace_period)},
       {"STOA_SLAVE_PID", opts.upid.str()},    {"STOA_SLAVE_ID", records.slave_id},
       {"STOA_SLAVE_ACTOR_PORT", std::to_string(opts.actor_port)},
-      {"STOA_EXECUTOR_REGISTRATION_TIMEOUT",
-       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                          opts.flags.executor_registration_timeout).count()) + "ms"},
+      {"STOA_EXECUTOR_REGISTRATION_TIMEOUT", format_duration(opts.flags.executor_registration_timeout)},
       {"STOA_FRAMEWORK_ID", fid},             {"STOA_EXECUTOR_ID", eid},
       {"STOA_CONTAINER_ID", e.container_id},  {"STOA_DIRECTORY", e.directory},
       {"STOA_EXECUTOR_IP", opts.upid.host},   {"MESOS_SANDBOX", e.directory},
@@ -117,10 +111,7 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
   if (result.pid <= 0) {
     // Nothing ran: the executor never existed, as far as the state goes.
     auto f = records.frameworks.find(fid);
-    if (f->second.info.checkpoint()) {
-      checkpoint_failed("the removal of executor " + eid + "'s checkpoint",
-                        checkpoint::remove_all(executor_meta_path(opts.flags.work_dir, records.slave_id, fid, eid)));
-    }
+    forget_executor_checkpoint(f->second, eid);
     Executor gone = records.erase_executor(f->second, eid);
     for (const auto& [tid, ti] : gone.queued) {
       slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
@@ -326,7 +317,6 @@ void Slave::on_reaped(const std::string& cid, int status) {
     why = "the executor exited before it registered with the slave: " + why;
   }
   LOG_INFO << "Executor " << e->executor_id << " of framework " << e->framework_id << " exited: " << why;
-  bool was_recovering = e->phase == Executor::Phase::RECOVERING;
   e->phase = Executor::Phase::TERMINATED;
   metrics->inc("slave/executors_terminated");
   if (checkpointing(e->framework_id)) {
@@ -363,9 +353,7 @@ void Slave::on_reaped(const std::string& cid, int status) {
   if (f != records.frameworks.end()) {
     maybe_archive(f->second, eid);
   }
-  if (was_recovering || recovering) {
-    maybe_finish_recovery();
-  }
+  maybe_finish_recovery();  // it may have been the last one a restarted slave waited for
 }
 
 void Slave::on_framework_message(FrameworkToExecutorMessage& m) {
@@ -411,12 +399,7 @@ void Slave::maybe_archive(Framework& f, const std::string& eid) {
   if (e.phase != Executor::Phase::TERMINATED || !e.tasks.empty() || !e.queued.empty()) {
     return;
   }
-  if (f.info.checkpoint()) {
-    // Done and acknowledged: nothing left for a restarted slave.
-    checkpoint_failed("the removal of executor " + eid + "'s checkpoint",
-                      checkpoint::remove_all(executor_meta_path(opts.flags.work_dir, records.slave_id,
-                                                                f.info.id().value(), eid)));
-  }
+  forget_executor_checkpoint(f, eid);  // done and acknowledged
   f.completed_executors.push_back(records.erase_executor(f, eid));
   if (f.completed_executors.size() > MAX_COMPLETED_EXECUTORS) {
     f.completed_executors.erase(f.completed_executors.begin());

@@ -20,12 +20,7 @@
 // checkpoint (meta/slaves/latest) and registers as a new slave. (Mesos' agent
 // exits after the cleanup instead; a supervisor would start it again anyway.)
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <csignal>
-#include <fstream>
-#include <sstream>
 
 #include <caf/all.hpp>
 
@@ -41,44 +36,9 @@ namespace stoa::slave {
 
 using namespace stoa::internal;
 
-namespace {
-
-// Reads a whole /proc file (environ holds NULs).
-std::string read_proc_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-}  // namespace
-
 bool container_process_alive(pid_t pid, const std::string& container_id) {
-  if (pid <= 1) {
-    return false;
-  }
-  const std::string proc = "/proc/" + std::to_string(pid);
-  std::string stat = read_proc_file(proc + "/stat");
-  size_t paren = stat.rfind(')');
-  if (stat.empty() || paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z' ||
-      stat[paren + 2] == 'X') {
-    return false;  // gone, or a zombie
-  }
   // The pid may have been reused: the executor's environment names its container.
-  const std::string entry = "STOA_CONTAINER_ID=" + container_id;
-  std::string env = read_proc_file(proc + "/environ");
-  size_t start = 0;
-  while (start < env.size()) {
-    size_t end = env.find('\0', start);
-    if (end == std::string::npos) {
-      end = env.size();
-    }
-    if (env.compare(start, end - start, entry) == 0) {
-      return true;
-    }
-    start = end + 1;
-  }
-  return false;
+  return pid > 1 && process_running(pid) && environment_has(pid, "STOA_CONTAINER_ID=" + container_id);
 }
 
 // --- checkpoints ---------------------------------------------------------------
@@ -95,6 +55,14 @@ void Slave::checkpoint_failed(const std::string& what, const std::optional<Error
   metrics->inc("slave/checkpoint_errors");
   LOG_ERROR << "Cannot checkpoint " << what << ": " << error->message
             << " (a restarted slave may not recover it)";
+}
+
+void Slave::forget_executor_checkpoint(const Framework& f, const std::string& executor_id) {
+  if (f.info.checkpoint()) {
+    checkpoint_failed("the removal of executor " + executor_id + "'s checkpoint",
+                      checkpoint::remove_all(executor_meta_path(opts.flags.work_dir, records.slave_id,
+                                                                f.info.id().value(), executor_id)));
+  }
 }
 
 void Slave::checkpoint_update(const Executor& e, const std::string& task_id, const StatusUpdateRecord& record) {
