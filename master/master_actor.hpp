@@ -66,6 +66,11 @@ registrar::Options registrar_options(const MasterFlags& flags);
 // MasterInfo.ip: the IPv4 address as a uint32 in network order (Mesos).
 uint32_t master_ip_number(const std::string& ip);
 
+// A status the master itself makes (source master, now; no uuid: never
+// acknowledged). An empty `slave_id` is left unset.
+TaskStatus master_status(const TaskID& task_id, const std::string& slave_id, TaskState state,
+                         TaskStatus::Reason reason, const std::string& message);
+
 class Master {
  public:
   // User-declared so CAF default-constructs the state (an aggregate would be
@@ -179,8 +184,11 @@ class Master {
   void cancel_scheduled_removal(SlaveRecord& s);
   void disconnect_slave(SlaveRecord& s);
   void on_reregister_timeout(const std::string& id, uint64_t generation);
-  void lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,
-                 const std::string& message);
+  // Ends task `tid` of `fid` in `state` on the master's word (TASK_LOST of a
+  // lost slave, TASK_DROPPED/LOST of one the slave no longer has): the
+  // framework hears it, the task is completed, its resources go back.
+  void end_task(const std::string& fid, const std::string& tid, TaskState state, TaskStatus::Reason reason,
+                const std::string& message);
   // `unreachable`: the registry marks it unreachable (health checks,
   // re-registration timeout), else removes it (unregistered, replaced).
   void remove_slave(std::string id, std::string why, const char* reason_metric, bool unreachable = false);
@@ -207,6 +215,8 @@ class Master {
   void check_accounting();
 
   // --- tasks.cpp -------------------------------------------------------------
+  // Sends the framework an UPDATE event with `status`.
+  void send_update(FrameworkRecord& f, const TaskStatus& status);
   void send_master_update(FrameworkRecord& f, const TaskInfo& task, TaskState state,
                           TaskStatus::Reason reason, const std::string& message);
   void remove_task(FrameworkRecord& f, const Task& task, bool release);

@@ -189,12 +189,9 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
   }
   std::optional<std::string> offer_error = validate_offers(st, f.id, offer_ids);
   if (offer_error) {
-    bool partition_aware = false;
-    for (const auto& c : f.info.capabilities()) {
-      partition_aware |= c.type() == FrameworkInfo::Capability::PARTITION_AWARE;
-    }
+    const bool aware = partition_aware(f.info);
     for (const TaskInfo& t : tasks) {
-      send_master_update(f, t, partition_aware ? TASK_DROPPED : TASK_LOST, TaskStatus::REASON_INVALID_OFFERS,
+      send_master_update(f, t, aware ? TASK_DROPPED : TASK_LOST, TaskStatus::REASON_INVALID_OFFERS,
                          *offer_error);
     }
     // Valid offers among them go back (Mesos recovers them).

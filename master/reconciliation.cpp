@@ -48,19 +48,7 @@ bool Master::framework_removed(const std::string& fid) const {
 
 void Master::send_reconciliation(FrameworkRecord& f, const TaskID& tid, const std::string& slave_id,
                                  TaskState state, const std::string& message) {
-  Event e;
-  e.set_type(Event::UPDATE);
-  TaskStatus* s = e.mutable_update()->mutable_status();
-  *s->mutable_task_id() = tid;
-  if (!slave_id.empty()) {
-    s->mutable_slave_id()->set_value(slave_id);
-  }
-  s->set_state(state);
-  s->set_source(TaskStatus::SOURCE_MASTER);
-  s->set_reason(TaskStatus::REASON_RECONCILIATION);
-  s->set_message(message);
-  s->set_timestamp(now_seconds());
-  send_event(f, e);
+  send_update(f, master_status(tid, slave_id, state, TaskStatus::REASON_RECONCILIATION, message));
 }
 
 std::optional<TaskState> Master::unknown_task_state(const FrameworkRecord& f, const TaskID& tid,
@@ -222,18 +210,10 @@ void Master::reconcile_known_slave(SlaveRecord& s, const ReregisterSlaveMessage&
       s.tasks.erase({fid, tid});
       continue;
     }
-    FrameworkRecord& fw = f->second;
-    Task task = fw.tasks.at(tid);
-    const bool was_terminal = is_terminal_state(task.state());
-    const TaskState state = partition_aware(fw.info) ? TASK_DROPPED : TASK_LOST;
+    const TaskState state = partition_aware(f->second.info) ? TASK_DROPPED : TASK_LOST;
     LOG_WARNING << "Task " << tid << " of framework " << fid << " is unknown to re-registered slave " << s.id
                 << ": " << TaskState_Name(state);
-    TaskInfo info;
-    *info.mutable_task_id() = task.task_id();
-    *info.mutable_slave_id() = task.slave_id();
-    send_master_update(fw, info, state, TaskStatus::REASON_TASK_UNKNOWN, "Task is unknown to the slave");
-    task.set_state(state);
-    remove_task(fw, task, !was_terminal);
+    end_task(fid, tid, state, TaskStatus::REASON_TASK_UNKNOWN, "Task is unknown to the slave");
   }
   shutdown_removed_frameworks(s.handle, m);
   send_pending_kills(s.id, s.handle);

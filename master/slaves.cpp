@@ -450,7 +450,7 @@ void Master::disconnect_slave(SlaveRecord& s) {
     }
   }
   for (const auto& [fid, tid] : lost) {
-    lose_task(fid, tid, TaskStatus::REASON_SLAVE_DISCONNECTED, "Slave " + s.id + " disconnected");
+    end_task(fid, tid, TASK_LOST, TaskStatus::REASON_SLAVE_DISCONNECTED, "Slave " + s.id + " disconnected");
   }
   self->delayed_send(self, opts.flags.slave_reregister_timeout, reregister_timer_atom_v, s.id,
                      s.disconnect_generation);
@@ -464,9 +464,9 @@ void Master::on_reregister_timeout(const std::string& id, uint64_t generation) {
   }
 }
 
-// Marks a task lost: the framework learns it, resources go back.
-void Master::lose_task(const std::string& fid, const std::string& tid, TaskStatus::Reason reason,
-                       const std::string& message) {
+// Ends a task on the master's word: the framework learns it, resources go back.
+void Master::end_task(const std::string& fid, const std::string& tid, TaskState state, TaskStatus::Reason reason,
+                      const std::string& message) {
   auto f = st.frameworks.find(fid);
   if (f == st.frameworks.end()) {
     return;
@@ -476,22 +476,12 @@ void Master::lose_task(const std::string& fid, const std::string& tid, TaskStatu
     return;
   }
   Task task = t->second;
-  TaskStatus status;
-  *status.mutable_task_id() = task.task_id();
-  status.set_state(TASK_LOST);
-  status.set_reason(reason);
-  status.set_source(TaskStatus::SOURCE_MASTER);
-  status.set_message(message);
-  status.set_timestamp(now_seconds());
-  *status.mutable_slave_id() = task.slave_id();
+  TaskStatus status = master_status(task.task_id(), task.slave_id().value(), state, reason, message);
   bool was_terminal = is_terminal_state(task.state());
-  task.set_state(TASK_LOST);
+  task.set_state(state);
   *task.add_statuses() = status;
-  scheduler::Event e;
-  e.set_type(scheduler::Event::UPDATE);
-  *e.mutable_update()->mutable_status() = status;
-  send_event(f->second, e);
-  count("master/tasks_lost");
+  send_update(f->second, status);
+  count_task_state(state);
   remove_task(f->second, task, !was_terminal);
 }
 
@@ -512,7 +502,7 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
     if (unreachable && f != st.frameworks.end() && partition_aware(f->second.info)) {
       mark_task_unreachable(f->second, tid, "Slave " + id + " is unreachable: " + why);
     } else {
-      lose_task(fid, tid, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + id + " removed: " + why);
+      end_task(fid, tid, TASK_LOST, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + id + " removed: " + why);
     }
   }
   if (!unreachable) {

@@ -14,23 +14,33 @@ using namespace stoa::internal;
 using stoa::scheduler::Call;
 using stoa::scheduler::Event;
 
+TaskStatus master_status(const TaskID& task_id, const std::string& slave_id, TaskState state,
+                         TaskStatus::Reason reason, const std::string& message) {
+  TaskStatus s;
+  *s.mutable_task_id() = task_id;
+  s.set_state(state);
+  s.set_reason(reason);
+  s.set_source(TaskStatus::SOURCE_MASTER);
+  s.set_message(message);
+  s.set_timestamp(now_seconds());
+  if (!slave_id.empty()) {
+    s.mutable_slave_id()->set_value(slave_id);
+  }
+  return s;
+}
+
+void Master::send_update(FrameworkRecord& f, const TaskStatus& status) {
+  Event e;
+  e.set_type(Event::UPDATE);
+  *e.mutable_update()->mutable_status() = status;
+  send_event(f, e);
+}
+
 // An update the master itself generates: no uuid, never acknowledged.
 void Master::send_master_update(FrameworkRecord& f, const TaskInfo& task, TaskState state,
                                 TaskStatus::Reason reason, const std::string& message) {
-  Event e;
-  e.set_type(Event::UPDATE);
-  TaskStatus* s = e.mutable_update()->mutable_status();
-  *s->mutable_task_id() = task.task_id();
-  s->set_state(state);
-  s->set_reason(reason);
-  s->set_source(TaskStatus::SOURCE_MASTER);
-  s->set_message(message);
-  s->set_timestamp(now_seconds());
-  if (task.has_slave_id()) {
-    *s->mutable_slave_id() = task.slave_id();
-  }
   count_task_state(state);
-  send_event(f, e);
+  send_update(f, master_status(task.task_id(), task.slave_id().value(), state, reason, message));
 }
 
 // Moves a task to completed_tasks; `release` returns its resources.
