@@ -323,11 +323,16 @@ struct executor_state {
     executor->reregistered(*driver, m.slave_info());
   }
 
-  void on_run_task(RunTaskMessage& m) {
+  // Task `id` leaves the remembered tasks.
+  void forget_task(const std::string& id) {
     auto& tasks = driver->tasks_;
-    auto same = [&](const TaskInfo& t) { return t.task_id().value() == m.task().task_id().value(); };
-    tasks.erase(std::remove_if(tasks.begin(), tasks.end(), same), tasks.end());
-    tasks.push_back(m.task());
+    tasks.erase(std::remove_if(tasks.begin(), tasks.end(), [&](const TaskInfo& t) { return t.task_id().value() == id; }),
+                tasks.end());
+  }
+
+  void on_run_task(RunTaskMessage& m) {
+    forget_task(m.task().task_id().value());
+    driver->tasks_.push_back(m.task());
     executor->launch_task(*driver, m.task());
   }
 
@@ -340,11 +345,7 @@ struct executor_state {
     }
     if (is_terminal_state(it->status().state())) {
       // The slave knows the task is over: it is no longer re-registered.
-      const std::string& id = it->status().task_id().value();
-      auto& tasks = driver->tasks_;
-      tasks.erase(std::remove_if(tasks.begin(), tasks.end(),
-                                 [&](const TaskInfo& t) { return t.task_id().value() == id; }),
-                  tasks.end());
+      forget_task(it->status().task_id().value());
     }
     unacked.erase(it);
     executor->acknowledged(*driver, m.task_id(), m.uuid());
