@@ -29,6 +29,9 @@ void Slave::on_run_task(RunTaskMessage& m) {
     return;
   }
   Framework& f = records.frameworks[fid];
+  if (f.pid != m.pid() || f.info.SerializeAsString() != m.framework().SerializeAsString()) {
+    f.info_checkpointed = false;  // written again with the next task
+  }
   f.info = m.framework();
   f.shutting_down = false;
   f.pid = m.pid();
@@ -86,7 +89,10 @@ void Slave::on_run_task(RunTaskMessage& m) {
     ei.set_name("Command Executor (Task: " + tid + ")");
     ei.set_source(tid);
     ei.mutable_command()->set_value(opts.executor_path);
-    checkpoint_failed("framework " + fid, checkpoint_framework(wd, records.slave_id, f.info, f.pid));
+    if (!f.info_checkpointed) {
+      checkpoint_failed("framework " + fid, checkpoint_framework(wd, records.slave_id, f.info, f.pid));
+      f.info_checkpointed = true;
+    }
     checkpoint_failed("executor " + eid, checkpoint_executor(wd, records.slave_id, ei, cid));
     checkpoint_failed("task " + tid, checkpoint_task(wd, records.slave_id, eid, cid,
                                                      make_task(ti, fid, records.slave_id, TASK_STAGING)));

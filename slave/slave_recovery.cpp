@@ -110,6 +110,7 @@ void Slave::recover(SlaveCheckpoint cp) {
     Framework f;
     f.info = fc.info;
     f.pid = fc.pid;
+    f.info_checkpointed = true;
     Framework& added = records.frameworks.emplace(fid, std::move(f)).first->second;
     for (auto& [eid, ec] : fc.executors) {
       recover_executor(added, ec);

@@ -53,6 +53,7 @@ struct Framework {
   std::map<std::string, Executor> executors;  // by executor id
   std::vector<Executor> completed_executors;
   bool shutting_down = false;  // the master removed it; archived once its executors are gone
+  bool info_checkpointed = false;  // framework.info and .pid hold `info` and `pid` (checkpointing only)
 };
 
 constexpr size_t MAX_COMPLETED_EXECUTORS = 200;  // per framework
