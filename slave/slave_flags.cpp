@@ -111,6 +111,43 @@ SlaveFlags::SlaveFlags() {
       "Whether an unreadable checkpoint stops the slave at start (true), or its bad entries are skipped "
       "with a warning (false).",
       true);
+  add(&cgroups_hierarchy, "cgroups_hierarchy",
+      "Where the cgroups v1 controllers are mounted (one directory per controller).", "/sys/fs/cgroup");
+  check("cgroups_hierarchy", non_empty());
+  add(&cgroups_root, "cgroups_root",
+      "Name of the cgroup (under each controller) that holds this slave's containers.", "stoa");
+  check("cgroups_root", non_empty());
+  add(&cgroups_enable_cfs, "cgroups_enable_cfs",
+      "With cgroups/cpu: also cap each container at its cpus with a CFS quota (not only shares).", false);
+  add(&cgroups_pids_limit, "cgroups_pids_limit",
+      "With cgroups/pids: the most processes and threads a container may have (0 = no limit).", 0);
+  check("cgroups_pids_limit", at_least(0));
+  add(&enforce_container_disk_quota, "enforce_container_disk_quota",
+      "With disk/du: kill a container whose sandbox grows past its disk resource "
+      "(REASON_CONTAINER_LIMITATION_DISK).",
+      false);
+  add(&container_disk_watch_interval, "container_disk_watch_interval",
+      "How often disk/du measures each sandbox (> 0).", std::chrono::seconds(15));
+  check("container_disk_watch_interval", positive_duration());
+  add(&gc_delay, "gc_delay",
+      "How long the sandboxes of finished executors and frameworks are kept before they are deleted, at most; "
+      "shortened as the disk fills (> 0).",
+      std::chrono::hours(24 * 7));
+  check("gc_delay", positive_duration());
+  add(&gc_disk_headroom, "gc_disk_headroom",
+      "Disk share to keep free: sandboxes are kept gc_delay * max(0, 1 - gc_disk_headroom - disk usage) "
+      "(0.0 to 1.0).",
+      0.1);
+  check("gc_disk_headroom", [](const std::string& v) -> std::optional<std::string> {
+    double d = std::stod(v);
+    if (d < 0.0 || d > 1.0) {
+      return "must be within 0.0..1.0";
+    }
+    return std::nullopt;
+  });
+  add(&disk_watch_interval, "disk_watch_interval",
+      "How often the work directory's disk usage is checked to prune sandboxes (> 0).", std::chrono::minutes(1));
+  check("disk_watch_interval", positive_duration());
 }
 
 }  // namespace stoa::slave

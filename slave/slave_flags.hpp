@@ -35,6 +35,17 @@ struct SlaveFlags : FlagsBase {
   Duration recovery_timeout;
   Duration executor_reregistration_timeout;
   bool strict;
+  // Isolation (docs/isolation.md).
+  std::string cgroups_hierarchy;
+  std::string cgroups_root;
+  bool cgroups_enable_cfs;
+  int cgroups_pids_limit;
+  bool enforce_container_disk_quota;
+  Duration container_disk_watch_interval;
+  // Garbage collection of sandboxes (docs/sandboxes.md).
+  Duration gc_delay;
+  double gc_disk_headroom;
+  Duration disk_watch_interval;
 };
 
 }  // namespace stoa::slave
