@@ -13,6 +13,14 @@ namespace stoa::slave {
 namespace {
 
 using clean_atom = caf::atom_constant<caf::atom("clean")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
+
+// The freezer when there is one, else the /proc walk.
+void kill_leftovers(pid_t pid, const std::string& container_id, const Isolators& isolators) {
+  if (!kill_through_isolators(container_id, isolators)) {
+    kill_container_leftovers(pid, container_id, SIGKILL);
+  }
+}
 
 void cleanup_isolators(const std::string& container_id, const Isolators& isolators) {
   for (const auto& isolator : isolators) {
@@ -35,13 +43,23 @@ caf::behavior cleaner_fn(caf::event_based_actor* self, Isolators isolators) {
       // The containerizer signalled the process group itself when it reaped
       // the executor; here only the walk, which spares reused pids.
       [isolators](clean_atom, int32_t pid, const std::string& container_id) {
-        kill_container_leftovers(static_cast<pid_t>(pid), container_id, SIGKILL);
+        kill_leftovers(static_cast<pid_t>(pid), container_id, isolators);
         cleanup_isolators(container_id, isolators);
       },
+      [isolators](kill_atom, const std::string& container_id) { kill_through_isolators(container_id, isolators); },
   };
 }
 
 }  // namespace
+
+bool kill_through_isolators(const std::string& container_id, const Isolators& isolators) {
+  for (const auto& isolator : isolators) {
+    if (isolator->kill(container_id)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 caf::actor spawn_cleaner(caf::local_actor* owner, Isolators isolators) {
   return owner->spawn<caf::detached + caf::linked>(cleaner_fn, std::move(isolators));
@@ -60,8 +78,16 @@ void clean_container_now(pid_t pid, const std::string& container_id, const Isola
   if (pid > 0) {
     signal_process_group(pid, SIGKILL);
   }
-  kill_container_leftovers(pid, container_id, SIGKILL);
+  kill_leftovers(pid, container_id, isolators);
   cleanup_isolators(container_id, isolators);
+}
+
+void kill_container(const caf::actor& cleaner, const std::string& container_id, const Isolators& isolators) {
+  if (cleaner) {
+    caf::anon_send(cleaner, kill_atom::value, container_id);
+  } else {
+    kill_through_isolators(container_id, isolators);
+  }
 }
 
 }  // namespace stoa::slave

@@ -1,6 +1,7 @@
 #pragma once
-// Kills what is left of a container (its session, and any process that
-// escaped it but still carries STOA_CONTAINER_ID=<id> in its environment)
+// Kills what is left of a container (through its freezer cgroup when an
+// isolator has one; else its session, and any process that escaped it but
+// still carries STOA_CONTAINER_ID=<id> in its environment)
 // and cleans up its isolators, off the containerizer's actor thread. Finding
 // those processes walks /proc (the stat and environ of every process): with
 // hundreds of executors on a node a walk takes long enough that doing it
@@ -32,7 +33,17 @@ caf::actor spawn_cleaner(caf::local_actor* owner, Isolators isolators = {});
 void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id,
                      const Isolators& isolators = {});
 
-// The same, synchronously, on the calling thread (shutdown paths only).
+// Asks `cleaner` to kill every process of the container through the
+// isolators that can (the freezer: Isolator::kill); does nothing when none
+// can. Without a cleaner, synchronously.
+void kill_container(const caf::actor& cleaner, const std::string& container_id, const Isolators& isolators);
+
+// Kills every process of the container through the first isolator that
+// can (Isolator::kill), synchronously: true when one did.
+bool kill_through_isolators(const std::string& container_id, const Isolators& isolators);
+
+// The same as clean_container, synchronously, on the calling thread
+// (shutdown paths only).
 void clean_container_now(pid_t pid, const std::string& container_id, const Isolators& isolators = {});
 
 }  // namespace stoa::slave

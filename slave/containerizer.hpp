@@ -29,6 +29,13 @@
 //       Kills every container synchronously, checkpointed ones included
 //       (the master told the slave to shut down), and answers once done.
 //
+// Limitations (docs/isolation.md): when an isolator reports one (the
+// memory limit hit, the disk quota passed) the containerizer destroys the
+// container and, once its first process is reaped and before it answers any
+// wait, tells its listener (the slave) `(limitation_atom, container_id,
+// ContainerLimitation)`. Both go from the containerizer to the slave, so the
+// slave always knows the limitation when the exit status arrives.
+//
 // A containerizer outlives no slave: the slave that spawned it stops it, and
 // it kills every container it still runs when it stops, except checkpointed
 // ones (a restarted slave adopts them).
@@ -54,6 +61,7 @@ using destroy_atom = caf::atom_constant<caf::atom("destroy")>;
 using usage_atom = caf::atom_constant<caf::atom("usage")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 using destroy_all_atom = caf::atom_constant<caf::atom("destroyall")>;
+using limitation_atom = caf::atom_constant<caf::atom("limitation")>;
 
 struct ContainerConfig {
   std::string container_id;
@@ -69,6 +77,9 @@ struct ContainerConfig {
   // The framework checkpoints: the container survives the containerizer's
   // stop (the slave restarting) instead of being killed.
   bool checkpoint = false;
+  // --switch_user: the user the executor runs as (the sandbox is chown'd to
+  // it). Empty = the slave's user.
+  std::string user;
 };
 
 struct AdoptConfig {
@@ -100,3 +111,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerConfig)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::LaunchResult)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::AdoptConfig)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerUsages)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::ContainerLimitation)

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -31,10 +33,11 @@ std::string errno_text(int err) {
 }
 
 // What the child reports through the CLOEXEC pipe when it cannot exec.
-enum class ChildStage : int { setsid = 1, redirect = 2, chdir = 3, exec = 4 };
+enum class ChildStage : int { setsid = 1, redirect = 2, chdir = 3, exec = 4, cgroup = 5, user = 6 };
 struct ChildFailure {
   ChildStage stage;
   int err;
+  int index;  // ChildStage::cgroup: which of LaunchSpec::cgroups
 };
 
 // RAII for a file descriptor owned by the parent.
@@ -84,8 +87,8 @@ Try<int> open_output(const std::string& path, const char* what) {
 }
 
 // Child side, between fork and exec: async-signal-safe calls only.
-[[noreturn]] void fail_in_child(int pipe_fd, ChildStage stage, int err) {
-  ChildFailure failure{stage, err};
+[[noreturn]] void fail_in_child(int pipe_fd, ChildStage stage, int err, int index = 0) {
+  ChildFailure failure{stage, err, index};
   ssize_t ignored = ::write(pipe_fd, &failure, sizeof(failure));
   (void)ignored;
   ::_exit(127);
@@ -105,6 +108,26 @@ void redirect_in_child(int fd, int target, int pipe_fd) {
     if (errno != EINTR) {
       fail_in_child(pipe_fd, ChildStage::redirect, errno);
     }
+  }
+}
+
+// Writes our pid to each cgroup.procs file (async-signal-safe: no malloc).
+void join_cgroups_in_child(const std::vector<const char*>& procs_files, int pipe_fd) {
+  char digits[24];
+  int n = 0;
+  for (pid_t pid = ::getpid(); pid > 0 && n < 23; pid /= 10) {
+    digits[n++] = static_cast<char>('0' + pid % 10);
+  }
+  char text[24];
+  for (int i = 0; i < n; ++i) {
+    text[i] = digits[n - 1 - i];
+  }
+  for (size_t i = 0; i < procs_files.size(); ++i) {
+    int fd = ::open(procs_files[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, text, static_cast<size_t>(n)) != n) {
+      fail_in_child(pipe_fd, ChildStage::cgroup, errno, static_cast<int>(i));
+    }
+    ::close(fd);
   }
 }
 
@@ -148,6 +171,36 @@ void reap(pid_t pid) {
 }
 
 }  // namespace
+
+Try<UserIds> lookup_user(const std::string& user) {
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(size > 0 ? static_cast<size_t>(size) : 16384);
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  int err = 0;
+  while ((err = ::getpwnam_r(user.c_str(), &pw, buffer.data(), buffer.size(), &found)) == ERANGE) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (err != 0) {
+    return Error("cannot look up user '" + user + "': " + errno_text(err));
+  }
+  if (found == nullptr) {
+    return Error("user '" + user + "' does not exist");
+  }
+  UserIds ids;
+  ids.uid = pw.pw_uid;
+  ids.gid = pw.pw_gid;
+  ids.home = pw.pw_dir != nullptr ? pw.pw_dir : "";
+  int count = 16;
+  std::vector<gid_t> groups(static_cast<size_t>(count));
+  while (::getgrouplist(user.c_str(), pw.pw_gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<size_t>(count) + 16);
+    count = static_cast<int>(groups.size());
+  }
+  groups.resize(static_cast<size_t>(count));
+  ids.groups = std::move(groups);
+  return ids;
+}
 
 Try<pid_t> launch(const LaunchSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
@@ -220,6 +273,30 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   const int child_out = out_fd.get();
   const int child_err = spec.stderr_path.empty() ? -1 : (err_fd.get() >= 0 ? err_fd.get() : out_fd.get());
 
+  std::optional<UserIds> user;
+  if (!spec.user.empty()) {
+    Try<UserIds> ids = lookup_user(spec.user);
+    if (ids.is_error()) {
+      return Error("Failed to launch '" + program + "' as user '" + spec.user + "': " + ids.error());
+    }
+    if (::geteuid() != 0 && ids->uid != ::geteuid()) {
+      return Error("Failed to launch '" + program + "' as user '" + spec.user + "' (uid " +
+                   std::to_string(ids->uid) + "): switching users needs root, and this process runs as uid " +
+                   std::to_string(::geteuid()));
+    }
+    if (ids->uid != ::geteuid() || ::geteuid() == 0) {
+      user = std::move(*ids);
+    }
+  }
+  std::vector<std::string> procs_strings;
+  for (const std::string& dir : spec.cgroups) {
+    procs_strings.push_back(dir + "/cgroup.procs");
+  }
+  std::vector<const char*> procs_files;
+  for (const std::string& f : procs_strings) {
+    procs_files.push_back(f.c_str());
+  }
+
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return Error("Failed to launch '" + program + "': pipe: " + errno_text(errno));
@@ -254,6 +331,7 @@ Try<pid_t> launch(const LaunchSpec& spec) {
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);
 
+    join_cgroups_in_child(procs_files, report_fd);
     if (new_session && ::setsid() < 0) {
       fail_in_child(report_fd, ChildStage::setsid, errno);
     }
@@ -262,6 +340,10 @@ Try<pid_t> launch(const LaunchSpec& spec) {
     }
     redirect_in_child(child_out, STDOUT_FILENO, report_fd);
     redirect_in_child(child_err, STDERR_FILENO, report_fd);
+    if (user && (::setgroups(user->groups.size(), user->groups.data()) != 0 || ::setgid(user->gid) != 0 ||
+                 ::setuid(user->uid) != 0)) {
+      fail_in_child(report_fd, ChildStage::user, errno);
+    }
     if (working_dir != nullptr && ::chdir(working_dir) != 0) {
       fail_in_child(report_fd, ChildStage::chdir, errno);
     }
@@ -296,6 +378,12 @@ Try<pid_t> launch(const LaunchSpec& spec) {
     case ChildStage::chdir:
       return Error("Failed to launch '" + program + "': cannot change to working directory '" +
                    spec.working_dir + "': " + errno_text(failure.err));
+    case ChildStage::cgroup:
+      return Error("Failed to launch '" + program + "': cannot join cgroup " +
+                   spec.cgroups.at(static_cast<size_t>(failure.index)) + ": " + errno_text(failure.err));
+    case ChildStage::user:
+      return Error("Failed to launch '" + program + "': cannot switch to user '" + spec.user +
+                   "': " + errno_text(failure.err));
     case ChildStage::exec:
       break;
   }

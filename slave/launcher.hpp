@@ -41,7 +41,27 @@ struct LaunchSpec {
   // (setpgid) while it stays in our session, so whoever kills our session
   // (kill_session) takes it down too. The command executor runs tasks so.
   bool new_process_group = false;
+  // cgroup directories the child joins (writes its pid to <dir>/cgroup.procs)
+  // first thing after fork, before it execs: nothing it starts escapes them.
+  std::vector<std::string> cgroups;
+  // Run as this user (--switch_user): looked up in the parent (getpwnam_r,
+  // getgrouplist); the child calls setgroups, setgid, setuid before chdir and
+  // exec. Empty = stay who we are. Errors: the user does not exist, or we
+  // are not root and it is not us.
+  std::string user;
 };
+
+// The ids a user runs with (LaunchSpec::user).
+struct UserIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string home;
+};
+
+// getpwnam_r + getgrouplist. Error: "user 'x' does not exist" or the
+// lookup's errno text.
+Try<UserIds> lookup_user(const std::string& user);
 
 // Starts `spec` with fork + exec. In the child: signal dispositions and mask
 // reset to defaults, every fd above 2 closed (so tasks never hold our sockets),
@@ -49,8 +69,9 @@ struct LaunchSpec {
 // the child and must reap it (waitpid).
 // Errors (the child, if any, is already reaped): empty argv; program not found
 // or not executable; working_dir missing; stdout/stderr not openable; fork
-// failure. The message names the program or path and the errno text, e.g.
-// "Failed to execute 'nosuch': No such file or directory". A CLOEXEC pipe
+// failure; a cgroup not joinable; a user that does not exist or that we may
+// not become. The message names the program, path or user and the errno
+// text, e.g. "Failed to execute 'nosuch': No such file or directory". A CLOEXEC pipe
 // carries a failure in the child (chdir, exec) back to us.
 Try<pid_t> launch(const LaunchSpec& spec);
 

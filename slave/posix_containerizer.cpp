@@ -1,13 +1,20 @@
 #include "slave/posix_containerizer.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <csignal>
 #include <deque>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -50,6 +57,11 @@ namespace {
 // The containerizer tells a launch worker it has recorded the launch (the
 // container is its to kill from now on).
 using release_atom = caf::atom_constant<caf::atom("release")>;
+// The watcher: start or stop polling a container; its poll timer; what it
+// (what it finds goes through the LimitationBook).
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
 
 // Containers whose leftovers the cleaner was asked to kill lately: redone
 // synchronously when the containerizer stops, since the cleaner's queue is
@@ -129,6 +141,74 @@ caf::behavior usage_worker(caf::event_based_actor* self, Isolators isolators) {
   };
 }
 
+// --- watcher: polls the isolators' limitation(), detached (reads cgroups, walks sandboxes) ---
+
+// What the watcher found, read by the containerizer when it reaps the
+// container (a typed actor takes no message but its interface's, hence a
+// shared book). The watcher writes before it kills, so the containerizer,
+// which learns of the exit only after the kill, always finds the entry.
+struct LimitationBook {
+  std::mutex mutex;
+  std::map<std::string, ContainerLimitation> limitations;  // by container id
+
+  std::optional<ContainerLimitation> take(const std::string& cid) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = limitations.find(cid);
+    if (it == limitations.end()) {
+      return std::nullopt;
+    }
+    ContainerLimitation limitation = std::move(it->second);
+    limitations.erase(it);
+    return limitation;
+  }
+};
+
+caf::behavior watcher_actor(caf::event_based_actor* self, Isolators isolators,
+                            std::shared_ptr<LimitationBook> book, std::chrono::milliseconds interval) {
+  auto watched = std::make_shared<std::map<std::string, pid_t>>();
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  self->delayed_send(self, interval, poll_atom::value);
+  return {
+      [watched](watch_atom, const std::string& cid, int32_t pid) { (*watched)[cid] = static_cast<pid_t>(pid); },
+      [watched](unwatch_atom, const std::string& cid) { watched->erase(cid); },
+      [self, watched, isolators, book, interval](poll_atom) {
+        for (auto it = watched->begin(); it != watched->end();) {
+          std::optional<ContainerLimitation> limitation;
+          for (const auto& isolator : isolators) {
+            if (isolator->watches() && (limitation = isolator->limitation(it->first))) {
+              break;
+            }
+          }
+          if (!limitation) {
+            ++it;
+            continue;
+          }
+          LOG_INFO << "Container " << it->first << " reached a limit; destroying it: " << limitation->message;
+          {
+            std::lock_guard<std::mutex> lock(book->mutex);
+            book->limitations.emplace(it->first, *limitation);
+          }
+          // The freezer when there is one, else the session and the walk.
+          if (!kill_through_isolators(it->first, isolators)) {
+            signal_process_group(it->second, SIGKILL);
+            kill_container_leftovers(it->second, it->first, SIGKILL);
+          }
+          it = watched->erase(it);
+        }
+        self->delayed_send(self, interval, poll_atom::value);
+      },
+  };
+}
+
+bool has_watching_isolator(const Isolators& isolators) {
+  for (const auto& isolator : isolators) {
+    if (isolator->watches()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // --- the containerizer ------------------------------------------------------
 
 struct Container {
@@ -146,6 +226,9 @@ class PosixContainerizerState {
   containerizer_actor::stateful_pointer<PosixContainerizerState> self = nullptr;
   Isolators isolators;
   caf::actor cleaner;
+  caf::actor watcher;   // none when no isolator watches
+  std::shared_ptr<LimitationBook> book = std::make_shared<LimitationBook>();
+  caf::actor listener;  // told of limitations (the slave)
   std::unordered_map<std::string, Container> containers;
   std::deque<std::pair<pid_t, std::string>> recent_cleanups;
   // Set when the containerizer stops: waiters of containers that outlive it
@@ -187,10 +270,15 @@ class PosixContainerizerState {
     watch(cid, result.pid);
     if (it->second.destroy_requested) {
       signal_process_group(result.pid, SIGKILL);
+      kill_container(cleaner, cid, isolators);
     }
   }
 
+
   void watch(const std::string& cid, pid_t pid) {
+    if (watcher) {
+      caf::anon_send(watcher, watch_atom::value, cid, static_cast<int32_t>(pid));
+    }
     caf::actor waiter = spawn_waiter(self->system(), pid, stopping);
     self->request(waiter, caf::infinite, reaped_atom_v)
         .then([this, cid](int32_t status) { on_reaped(cid, status); },
@@ -241,9 +329,11 @@ class PosixContainerizerState {
       it->second.destroy_requested = true;
       return;
     }
-    // The group at once; what escaped it goes once the first process has
-    // exited (on_reaped).
+    // The group at once; the rest through the freezer (the cleaner's
+    // thread), or, without one, once the first process has exited
+    // (on_reaped).
     signal_process_group(it->second.pid, SIGKILL);
+    kill_container(cleaner, cid, isolators);
   }
 
   void on_reaped(const std::string& cid, int32_t status) {
@@ -261,6 +351,13 @@ class PosixContainerizerState {
       recent_cleanups.pop_front();
     }
     it->second.status = status;
+    if (watcher) {
+      caf::anon_send(watcher, unwatch_atom::value, cid);
+    }
+    // Before any wait is answered: the slave fails the tasks with it.
+    if (std::optional<ContainerLimitation> limitation = book->take(cid); limitation && listener) {
+      caf::send_as(caf::actor_cast<caf::actor>(self), listener, limitation_atom::value, cid, *limitation);
+    }
     if (!it->second.waiters.empty()) {
       for (auto& rp : it->second.waiters) {
         rp.deliver(status);
@@ -306,16 +403,26 @@ class PosixContainerizerState {
 };
 
 containerizer_actor::behavior_type posix_containerizer_actor(
-    containerizer_actor::stateful_pointer<PosixContainerizerState> self, Isolators isolators) {
+    containerizer_actor::stateful_pointer<PosixContainerizerState> self, Isolators isolators,
+    ContainerizerOptions options) {
   PosixContainerizerState& s = self->state;
   s.self = self;
   s.isolators = std::move(isolators);
+  s.listener = options.listener;
   set_safe_handlers(self, "posix containerizer");
   s.cleaner = spawn_cleaner(self, s.isolators);
-  // However it ends, its cleaner ends too (a linked actor outlives a normal
-  // exit, and a detached one would hold up the actor system).
-  self->attach_functor([cleaner = s.cleaner](const caf::error&) {
+  if (has_watching_isolator(s.isolators)) {
+    s.watcher =
+        self->spawn<caf::detached + caf::linked>(watcher_actor, s.isolators, s.book, options.watch_interval);
+  }
+  // However it ends, its cleaner and watcher end too (a linked actor
+  // outlives a normal exit, and a detached one would hold up the actor
+  // system).
+  self->attach_functor([cleaner = s.cleaner, watcher = s.watcher](const caf::error&) {
     caf::anon_send_exit(cleaner, caf::exit_reason::user_shutdown);
+    if (watcher) {
+      caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+    }
   });
   // Unlike named components it takes any exit: nothing outside the slave
   // holds its handle, and the slave stops it from an attached functor.
@@ -325,6 +432,12 @@ containerizer_actor::behavior_type posix_containerizer_actor(
       LOG_ERROR << "The container cleaner died (" << self->system().render(msg.reason)
                 << "); cleaning up containers on the containerizer's thread from now on";
       st.cleaner = caf::actor{};
+      return;
+    }
+    if (st.watcher && msg.source == st.watcher.address()) {
+      LOG_ERROR << "The limitation watcher died (" << self->system().render(msg.reason)
+                << "); limits are no longer watched";
+      st.watcher = caf::actor{};
       return;
     }
     st.stopping->store(true);
@@ -350,9 +463,62 @@ containerizer_actor::behavior_type posix_containerizer_actor(
 
 }  // namespace
 
-containerizer_actor spawn_posix_containerizer(caf::actor_system& sys, Isolators isolators) {
-  return sys.spawn(posix_containerizer_actor, std::move(isolators));
+containerizer_actor spawn_posix_containerizer(caf::actor_system& sys, Isolators isolators,
+                                              ContainerizerOptions options) {
+  for (const auto& isolator : isolators) {
+    if (std::optional<Error> error = isolator->recover(options.recovered)) {
+      LOG_WARNING << "Cannot recover " << isolator->name() << ": " << error->message;
+    }
+  }
+  return sys.spawn(posix_containerizer_actor, std::move(isolators), std::move(options));
 }
+
+std::vector<RecoveredContainer> recovered_containers(const SlaveCheckpoint& checkpoint,
+                                                     const std::string& work_dir) {
+  std::vector<RecoveredContainer> containers;
+  for (const auto& [fid, f] : checkpoint.frameworks) {
+    for (const auto& [eid, e] : f.executors) {
+      auto run = e.runs.find(e.latest_run);
+      if (run == e.runs.end()) {
+        continue;
+      }
+      const RunCheckpoint& rc = run->second;
+      const std::string& cid = rc.container_id;
+      if (!rc.forked_pid || rc.completed || !process_running(*rc.forked_pid) ||
+          !environment_has(*rc.forked_pid, "STOA_CONTAINER_ID=" + cid)) {
+        continue;
+      }
+      Resources resources;
+      for (const auto& [tid, tc] : rc.tasks) {
+        if (Try<Resources> r = Resources::from_proto(tc.task.resources()); r.is_some() && !tc.completed()) {
+          resources += *r;
+        }
+      }
+      containers.push_back({cid, sandbox_path(work_dir, checkpoint.slave_id, fid, eid, cid), resources});
+    }
+  }
+  return containers;
+}
+
+namespace {
+
+// --switch_user: the sandbox and its output files belong to the user.
+std::optional<Error> give_sandbox_to(const std::string& dir, const UserIds& ids) {
+  for (const std::string& path : {dir, dir + "/stdout", dir + "/stderr"}) {
+    if (path != dir) {
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+    if (::chown(path.c_str(), ids.uid, ids.gid) != 0) {
+      return Error("cannot chown " + path + ": " + std::string(strerrordesc_np(errno)));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 LaunchResult launch_container(const ContainerConfig& config, const Isolators& isolators) {
   const std::string& cid = config.container_id;
@@ -361,13 +527,24 @@ LaunchResult launch_container(const ContainerConfig& config, const Isolators& is
   if (dir.is_error()) {
     return {-1, "Cannot create the sandbox: " + dir.error()};
   }
+  if (!config.user.empty()) {
+    Try<UserIds> ids = lookup_user(config.user);
+    if (ids.is_error()) {
+      return {-1, "Cannot launch the executor as user '" + config.user + "': " + ids.error()};
+    }
+    if (::geteuid() == 0) {
+      if (std::optional<Error> error = give_sandbox_to(*dir, *ids)) {
+        return {-1, "Cannot give the sandbox to user '" + config.user + "': " + error->message};
+      }
+    }
+  }
   auto cleanup = [&] {
     for (const auto& isolator : isolators) {
       isolator->cleanup(cid);
     }
   };
   for (const auto& isolator : isolators) {
-    if (std::optional<Error> error = isolator->prepare(cid, config.resources)) {
+    if (std::optional<Error> error = isolator->prepare(cid, ContainerSpec{*dir, config.resources})) {
       cleanup();
       return {-1, "Cannot prepare " + isolator->name() + ": " + error->message};
     }
@@ -378,6 +555,12 @@ LaunchResult launch_container(const ContainerConfig& config, const Isolators& is
   spec.stdout_path = *dir + "/stdout";
   spec.stderr_path = *dir + "/stderr";
   spec.env = config.env;
+  spec.user = config.user;
+  for (const auto& isolator : isolators) {
+    for (const std::string& cgroup : isolator->cgroups(cid)) {
+      spec.cgroups.push_back(cgroup);
+    }
+  }
   Try<pid_t> pid = launch(spec);
   if (pid.is_error()) {
     cleanup();

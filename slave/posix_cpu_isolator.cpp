@@ -29,7 +29,7 @@ class PosixCpuIsolator : public Isolator {
 
 }  // namespace
 
-std::unique_ptr<Isolator> create_posix_cpu_isolator() {
+std::unique_ptr<Isolator> create_posix_cpu_isolator(const IsolatorOptions&) {
   return std::make_unique<PosixCpuIsolator>();
 }
 

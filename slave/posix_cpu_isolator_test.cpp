@@ -34,9 +34,9 @@ class Child {
 };
 
 TEST(PosixCpuIsolator, BusyChildsCpuTimeGrowsAndItsCpusAreTheLimit) {
-  std::unique_ptr<Isolator> cpu = create_posix_cpu_isolator();
+  std::unique_ptr<Isolator> cpu = create_posix_cpu_isolator({});
   Resources resources = *Resources::parse("cpus:1.5;mem:32");
-  ASSERT_FALSE(cpu->prepare("c1", resources));
+  ASSERT_FALSE(cpu->prepare("c1", ContainerSpec{"", resources}));
   Child busy("while :; do :; done");
   ASSERT_GT(busy.pid, 0);
   ASSERT_FALSE(cpu->isolate("c1", busy.pid));
@@ -62,7 +62,7 @@ TEST(PosixCpuIsolator, BusyChildsCpuTimeGrowsAndItsCpusAreTheLimit) {
 }
 
 TEST(PosixCpuIsolator, NoProcessIsAnError) {
-  std::unique_ptr<Isolator> cpu = create_posix_cpu_isolator();
+  std::unique_ptr<Isolator> cpu = create_posix_cpu_isolator({});
   ResourceStatistics stats;
   std::optional<Error> error = cpu->usage("c1", -1, Resources(), &stats);
   ASSERT_TRUE(error);

@@ -28,7 +28,7 @@ class PosixMemIsolator : public Isolator {
 
 }  // namespace
 
-std::unique_ptr<Isolator> create_posix_mem_isolator() {
+std::unique_ptr<Isolator> create_posix_mem_isolator(const IsolatorOptions&) {
   return std::make_unique<PosixMemIsolator>();
 }
 

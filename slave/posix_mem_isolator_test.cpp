@@ -13,9 +13,9 @@ namespace stoa::slave {
 namespace {
 
 TEST(PosixMemIsolator, ChildHasResidentMemoryAndItsMemIsTheLimit) {
-  std::unique_ptr<Isolator> mem = create_posix_mem_isolator();
+  std::unique_ptr<Isolator> mem = create_posix_mem_isolator({});
   Resources resources = *Resources::parse("cpus:1;mem:64");
-  ASSERT_FALSE(mem->prepare("c1", resources));
+  ASSERT_FALSE(mem->prepare("c1", ContainerSpec{"", resources}));
   LaunchSpec spec;
   spec.argv = {"/bin/sh", "-c", "sleep 100 & wait"};  // the shell and its sleep, one session
   Try<pid_t> pid = launch(spec);
@@ -46,7 +46,7 @@ TEST(PosixMemIsolator, ChildHasResidentMemoryAndItsMemIsTheLimit) {
 }
 
 TEST(PosixMemIsolator, NoProcessIsAnError) {
-  std::unique_ptr<Isolator> mem = create_posix_mem_isolator();
+  std::unique_ptr<Isolator> mem = create_posix_mem_isolator({});
   ResourceStatistics stats;
   std::optional<Error> error = mem->usage("c1", 0, Resources(), &stats);
   ASSERT_TRUE(error);

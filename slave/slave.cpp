@@ -362,11 +362,20 @@ namespace {
 // The containerizer the slave spawns itself (no double injected): the POSIX
 // one with the --isolation isolators, stopped when the slave stops.
 std::optional<Error> start_own_containerizer(caf::stateful_actor<Slave>* self) {
-  Try<Isolators> isolators = create_isolators(self->state.opts.flags.isolation);
+  const SlaveFlags& flags = self->state.opts.flags;
+  IsolatorOptions options{flags.cgroups_hierarchy, flags.cgroups_root, flags.cgroups_enable_cfs,
+                          flags.cgroups_pids_limit, flags.enforce_container_disk_quota,
+                          flags.container_disk_watch_interval};
+  Try<Isolators> isolators = create_isolators(flags.isolation, options);
   if (isolators.is_error()) {
     return Error("Invalid --isolation: " + isolators.error());
   }
-  containerizer_actor c = spawn_posix_containerizer(self->system(), std::move(*isolators));
+  ContainerizerOptions copts;
+  copts.listener = caf::actor_cast<caf::actor>(self);
+  if (self->state.opts.recovered && flags.recover == "reconnect") {
+    copts.recovered = recovered_containers(*self->state.opts.recovered, flags.work_dir);
+  }
+  containerizer_actor c = spawn_posix_containerizer(self->system(), std::move(*isolators), std::move(copts));
   self->state.containerizer = c;
   // If it dies, the slave stops (its exit handler).
   self->link_to(c);
@@ -512,6 +521,12 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](kill_atom, const std::string& cid) {
         if (self->state.from_self("an executor kill")) {
           self->state.on_hard_kill(cid);
+        }
+      },
+      // From the containerizer, before the container's exit status.
+      [self](limitation_atom, const std::string& cid, const ContainerLimitation& limitation) {
+        if (self->current_sender() == self->state.containerizer.address()) {
+          self->state.limitations[cid] = limitation;
         }
       },
       [self](tick_atom, const std::string& fid, const std::string& tid, const std::string& uuid,

@@ -61,6 +61,9 @@ class Slave {
   caf::stateful_actor<Slave>* self = nullptr;
   caf::actor router;
   containerizer_actor containerizer;
+  // Why the containerizer destroyed a container (an isolator's limit), told
+  // before its exit status; on_reaped fails its tasks with it.
+  std::map<std::string, ContainerLimitation> limitations;  // by container id
   SlaveOptions opts;
   SlaveState records;
   StatusUpdateManager updates;

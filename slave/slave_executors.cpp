@@ -65,6 +65,10 @@ void Slave::on_run_task(RunTaskMessage& m) {
   config.resources = e.resources;
   config.argv = {opts.executor_path};
   config.checkpoint = f.info.checkpoint();
+  if (opts.flags.switch_user) {
+    // Mesos: the command's user, else the framework's.
+    config.user = ti.command().has_user() ? ti.command().user() : f.info.user();
+  }
   const std::string recovery_timeout = format_duration(opts.flags.recovery_timeout);
   config.env = {
       {"STOA_CHECKPOINT", config.checkpoint ? "1" : "0"},  {"MESOS_CHECKPOINT", config.checkpoint ? "1" : "0"},
@@ -344,8 +348,17 @@ void Slave::on_reaped(const std::string& cid, int status) {
     unfinished.push_back(ti.task_id());
   }
   e->queued.clear();
+  // An isolator's limit (docs/isolation.md) is the reason when there is one.
+  auto limited = limitations.find(cid);
   for (const TaskID& id : unfinished) {
-    slave_update(fid, eid, id, TASK_FAILED, TaskStatus::REASON_EXECUTOR_TERMINATED, "Executor terminated: " + why);
+    if (limited != limitations.end()) {
+      slave_update(fid, eid, id, TASK_FAILED, limited->second.reason, limited->second.message);
+    } else {
+      slave_update(fid, eid, id, TASK_FAILED, TaskStatus::REASON_EXECUTOR_TERMINATED, "Executor terminated: " + why);
+    }
+  }
+  if (limited != limitations.end()) {
+    limitations.erase(limited);
   }
   if (master && records.registered) {
     ExitedExecutorMessage m;

@@ -62,7 +62,9 @@ SlaveFlags::SlaveFlags() {
     }
     return std::nullopt;
   });
-  add(&isolation, "isolation", "Isolators, comma-separated: " + isolator_names() + ".",
+  add(&isolation, "isolation",
+      "Isolators, comma-separated: " + isolator_names() +
+          " (docs/isolation.md). cgroups/* need root and the cgroups v1 controllers under --cgroups_hierarchy.",
       "posix/cpu,posix/mem");
   // The names come from the isolator table (isolator_table.cpp).
   check("isolation", [](const std::string& v) -> std::optional<std::string> {
@@ -75,8 +77,9 @@ SlaveFlags::SlaveFlags() {
   add(&containerizers, "containerizers", "Containerizers, in order: mesos.", "mesos");
   check("containerizers", only_supported({"mesos"}));
   add(&switch_user, "switch_user",
-      "Run tasks as the framework's user (requires root).", false);
-  check("switch_user", only_supported({"false"}));
+      "Run each executor and its task as the task's command user, else the framework's user (Mesos' "
+      "semantics; switching to another user needs root; the sandbox is chown'd to that user).",
+      true);
   add(&systemd_enable_support, "systemd_enable_support",
       "Launch executors in their own systemd scope.", false);
   check("systemd_enable_support", only_supported({"false"}));

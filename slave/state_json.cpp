@@ -131,24 +131,31 @@ picojson::value monitor_json(const SlaveState& s, const ContainerUsages& usages)
       const ResourceStatistics& u = usage->second;
       picojson::object stats;
       stats["timestamp"] = picojson::value(u.timestamp);
-      if (u.cpus_user_time_secs) {
-        stats["cpus_user_time_secs"] = picojson::value(*u.cpus_user_time_secs);
-      }
-      if (u.cpus_system_time_secs) {
-        stats["cpus_system_time_secs"] = picojson::value(*u.cpus_system_time_secs);
-      }
-      if (u.cpus_limit) {
-        stats["cpus_limit"] = picojson::value(*u.cpus_limit);
-      }
-      if (u.mem_rss_bytes) {
-        stats["mem_rss_bytes"] = picojson::value(static_cast<int64_t>(*u.mem_rss_bytes));
-      }
-      if (u.mem_limit_bytes) {
-        stats["mem_limit_bytes"] = picojson::value(static_cast<int64_t>(*u.mem_limit_bytes));
-      }
-      if (u.processes) {
-        stats["processes"] = picojson::value(*u.processes);
-      }
+      auto put_double = [&stats](const char* name, const std::optional<double>& v) {
+        if (v) {
+          stats[name] = picojson::value(*v);
+        }
+      };
+      auto put_int = [&stats](const char* name, const auto& v) {
+        if (v) {
+          stats[name] = picojson::value(static_cast<int64_t>(*v));
+        }
+      };
+      put_double("cpus_user_time_secs", u.cpus_user_time_secs);
+      put_double("cpus_system_time_secs", u.cpus_system_time_secs);
+      put_double("cpus_limit", u.cpus_limit);
+      put_int("cpus_nr_periods", u.cpus_nr_periods);
+      put_int("cpus_nr_throttled", u.cpus_nr_throttled);
+      put_double("cpus_throttled_time_secs", u.cpus_throttled_time_secs);
+      put_int("mem_total_bytes", u.mem_total_bytes);
+      put_int("mem_rss_bytes", u.mem_rss_bytes);
+      put_int("mem_cache_bytes", u.mem_cache_bytes);
+      put_int("mem_limit_bytes", u.mem_limit_bytes);
+      put_int("mem_soft_limit_bytes", u.mem_soft_limit_bytes);
+      put_int("disk_limit_bytes", u.disk_limit_bytes);
+      put_int("disk_used_bytes", u.disk_used_bytes);
+      put_int("processes", u.processes);
+      put_int("threads", u.threads);
       picojson::object o;
       o["executor_id"] = picojson::value(eid);
       o["executor_name"] = picojson::value("Command Executor (Task: " + eid + ")");
