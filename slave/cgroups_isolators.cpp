@@ -214,8 +214,7 @@ class CgroupsMemIsolator : public CgroupsIsolator {
     std::string message = "Memory limit exceeded: Requested: " + (limit ? megabytes(*limit) : "?") +
                           " Maximum Used: " + (max_used ? megabytes(*max_used) : "?");
     if (stat.is_some()) {
-      message += "\n\nMEMORY STATISTICS: total_rss " + std::to_string((*stat)["total_rss"]) + " total_cache " +
-                 std::to_string((*stat)["total_cache"]);
+      message += " (rss " + megabytes((*stat)["total_rss"]) + ", cache " + megabytes((*stat)["total_cache"]) + ")";
     }
     return ContainerLimitation{TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY, message};
   }

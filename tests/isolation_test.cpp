@@ -1,0 +1,295 @@
+// cgroups isolation end to end (docs/isolation.md): a slave with
+// --isolation=cgroups/cpu,cgroups/mem,cgroups/pids,disk/du runs real tasks;
+// the memory limit, the cpu shares, the pids limit, the disk quota,
+// /monitor/statistics, recovery of cgroups and --switch_user are checked on
+// the machine's cgroups. Tests that need root and cgroups v1 skip otherwise.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "tests/cluster.hpp"
+
+namespace stoa::tests {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string HIERARCHY = "/sys/fs/cgroup";
+const std::vector<std::string> CONTROLLERS = {"cpu", "cpuacct", "memory", "pids", "freezer"};
+
+// Why cgroups tests cannot run here ("" when they can).
+std::string cgroups_missing() {
+  if (::geteuid() != 0) {
+    return "needs root (cgroups are written by root)";
+  }
+  for (const std::string& c : CONTROLLERS) {
+    if (!fs::exists(HIERARCHY + "/" + c + "/cgroup.procs")) {
+      return "needs the cgroups v1 '" + c + "' controller mounted at " + HIERARCHY + "/" + c;
+    }
+  }
+  return "";
+}
+
+#define STOA_REQUIRE_CGROUPS()                              \
+  do {                                                      \
+    if (std::string why = cgroups_missing(); !why.empty()) { \
+      GTEST_SKIP() << why;                                  \
+    }                                                       \
+  } while (false)
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+uint64_t read_u64(const std::string& path) {
+  try {
+    return std::stoull(read_text(path));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// The containers' cgroups of one controller under `root`.
+std::vector<std::string> container_cgroups(const std::string& controller, const std::string& root) {
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(HIERARCHY + "/" + controller + "/" + root, ec)) {
+    if (entry.is_directory()) {
+      dirs.push_back(entry.path().string());
+    }
+  }
+  return dirs;
+}
+
+// A --cgroups_root of its own per test (tests run in parallel), and its
+// removal whatever the test left: every process in it killed, every
+// cgroup removed.
+class Isolation : public ::testing::Test {
+ protected:
+  void SetUp() override { root_ = "stoa_test_" + unique_marker(); }
+  void TearDown() override {
+    for (const std::string& dir : container_cgroups("freezer", root_)) {
+      std::ofstream(dir + "/freezer.state") << "THAWED";
+      for (int i = 0; i < 100 && !read_text(dir + "/cgroup.procs").empty(); ++i) {
+        std::istringstream pids(read_text(dir + "/cgroup.procs"));
+        for (pid_t pid; pids >> pid;) {
+          ::kill(pid, SIGKILL);
+        }
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+    for (const std::string& c : CONTROLLERS) {
+      for (const std::string& dir : container_cgroups(c, root_)) {
+        ::rmdir(dir.c_str());
+      }
+      ::rmdir((HIERARCHY + "/" + c + "/" + root_).c_str());
+    }
+  }
+
+  std::vector<std::string> slave_flags(const std::string& isolation = "cgroups/cpu,cgroups/mem,cgroups/pids,disk/du") {
+    return {"--isolation=" + isolation, "--cgroups_root=" + root_};
+  }
+
+  // Starts stoa-execute with `command` and `resources`; waits for its
+  // TASK_RUNNING unless `wait_running` is false.
+  Process* execute(Cluster& cluster, const std::string& label, const std::string& command,
+                   const std::string& resources, bool wait_running = true, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--master=" + cluster.master_address(), "--name=" + label,
+                                     "--command=" + command, "--resources=" + resources};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Try<Process*> p = cluster.start("stoa-execute", label, args);
+    EXPECT_TRUE(p) << p.error();
+    if (!p) {
+      return nullptr;
+    }
+    if (wait_running) {
+      EXPECT_TRUE((*p)->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DEFAULT_TIMEOUT)))
+          << label << " never ran: " << (*p)->log();
+    }
+    return *p;
+  }
+
+  std::string root_;
+};
+
+TEST_F(Isolation, MemoryHogFailsWithTheLimitationItsUsageAndItsLimit) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", slave_flags()));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Process* hog = execute(cluster, "hog", "head -c 300m /dev/zero | tail", "cpus:0.5;mem:64", false);
+  ASSERT_NE(hog, nullptr);
+  auto failed = hog->wait_for_line(
+      std::regex(R"(TASK_FAILED for task \S+: (Memory limit exceeded: Requested: 64MB Maximum Used: (\d+)MB.*) )"
+                 R"(\(REASON_CONTAINER_LIMITATION_MEMORY\))"),
+      deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(failed) << hog->log();
+  EXPECT_GE(std::stoi((*failed)[2]), 60) << (*failed)[1];
+  EXPECT_TRUE(hog->lines_matching(std::regex("REASON_EXECUTOR_TERMINATED|TASK_FINISHED")).empty()) << hog->log();
+  EXPECT_TRUE(poll_until([&] { return container_cgroups("memory", root_).empty(); }, deadline_in(10s)))
+      << "the hog's memory cgroup was not removed";
+}
+
+TEST_F(Isolation, TwoBusyTasksSplitOneCoreByTheirCpuShares) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", slave_flags()));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  const std::string busy = "exec taskset -c 0 sh -c 'while :; do :; done'";
+  Process* small = execute(cluster, "small", busy, "cpus:0.5;mem:64");
+  Process* large = execute(cluster, "large", busy, "cpus:1.5;mem:64");
+  ASSERT_TRUE(small && large);
+  // The two containers, told apart by their shares (1024 per cpu).
+  std::string small_dir;
+  std::string large_dir;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        for (const std::string& dir : container_cgroups("cpu", root_)) {
+          uint64_t shares = read_u64(dir + "/cpu.shares");
+          if (shares == 512) {
+            small_dir = dir;
+          } else if (shares == 1536) {
+            large_dir = dir;
+          }
+        }
+        return !small_dir.empty() && !large_dir.empty();
+      },
+      deadline_in(10s)))
+      << "no cgroups with cpu.shares 512 and 1536 under " << root_;
+  auto usage = [&](const std::string& dir) {
+    return read_u64(HIERARCHY + "/cpuacct/" + root_ + "/" + fs::path(dir).filename().string() + "/cpuacct.usage");
+  };
+  // A measuring window (not a synchronisation): both loops spin meanwhile.
+  uint64_t small0 = usage(small_dir);
+  uint64_t large0 = usage(large_dir);
+  std::this_thread::sleep_for(3s);
+  double small_ns = static_cast<double>(usage(small_dir) - small0);
+  double large_ns = static_cast<double>(usage(large_dir) - large0);
+  ASSERT_GT(small_ns, 0) << "the small task got no cpu at all";
+  double ratio = large_ns / small_ns;
+  EXPECT_GE(ratio, 2.0) << "large " << large_ns << " ns, small " << small_ns << " ns";
+  EXPECT_LE(ratio, 4.0) << "large " << large_ns << " ns, small " << small_ns << " ns";
+  small->kill(SIGTERM);
+  large->kill(SIGTERM);
+  EXPECT_TRUE(small->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_TRUE(large->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+}
+
+TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  std::vector<std::string> flags = slave_flags();
+  flags.push_back("--cgroups_pids_limit=32");
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  const std::string marker = unique_marker();
+  Process* bomb = execute(cluster, "bomb",
+                          "export STOA_TEST_MARKER=" + marker + "; b() { b | b; }; b 2>/dev/null; : " + marker,
+                          "cpus:0.5;mem:256");
+  ASSERT_NE(bomb, nullptr);
+  std::vector<std::string> pids_dirs;
+  ASSERT_TRUE(poll_until([&] { return (pids_dirs = container_cgroups("pids", root_)).size() == 1; }, deadline_in(10s)));
+  EXPECT_EQ(read_text(pids_dirs[0] + "/pids.max"), "32\n");
+  // The bomb reaches the limit (pids.events counts the forks refused
+  // there) and never passes it.
+  uint64_t most = 0;
+  auto refused = [&] {
+    std::istringstream events(read_text(pids_dirs[0] + "/pids.events"));
+    std::string key;
+    uint64_t count = 0;
+    return (events >> key >> count) && key == "max" ? count : 0;
+  };
+  ASSERT_TRUE(poll_until(
+      [&] {
+        most = std::max(most, read_u64(pids_dirs[0] + "/pids.current"));
+        return refused() > 0;
+      },
+      deadline_in(20s)))
+      << "the bomb never reached the limit (most " << most << ")";
+  EXPECT_LE(most, 32U);
+  bomb->kill(SIGTERM);
+  EXPECT_TRUE(bomb->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  std::vector<pid_t> left;
+  EXPECT_TRUE(poll_until([&] { return (left = processes_with_marker(marker)).empty(); }, deadline_in(20s)))
+      << left.size() << " processes of the bomb survived";
+  for (const std::string& c : CONTROLLERS) {
+    EXPECT_TRUE(poll_until([&] { return container_cgroups(c, root_).empty(); }, deadline_in(10s)))
+        << "a " << c << " cgroup of the bomb is left under " << root_;
+  }
+}
+
+TEST_F(Isolation, DiskQuotaExceededFailsTheTaskWithTheDiskLimitation) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  // disk/du alone needs neither root nor cgroups.
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  std::vector<std::string> flags = slave_flags("posix/cpu,disk/du");
+  flags.push_back("--enforce_container_disk_quota");
+  flags.push_back("--container_disk_watch_interval=100ms");
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Process* filler = execute(cluster, "filler", "dd if=/dev/zero of=big bs=1M count=4 && sleep 1000",
+                            "cpus:0.1;mem:64;disk:1", false);
+  ASSERT_NE(filler, nullptr);
+  EXPECT_TRUE(filler->wait_for_line(std::regex(R"(TASK_FAILED for task \S+: Disk usage \(\d+KB\) exceeds quota )"
+                                               R"(\(1MB\) \(REASON_CONTAINER_LIMITATION_DISK\))"),
+                                    deadline_in(DEFAULT_TIMEOUT)))
+      << filler->log();
+}
+
+TEST_F(Isolation, MonitorStatisticsShowTheCgroupFigures) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  std::vector<std::string> flags = slave_flags();
+  flags.push_back("--cgroups_enable_cfs");
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Process* sleeper = execute(cluster, "sleeper", "sleep 1000", "cpus:0.5;mem:96;disk:10");
+  ASSERT_NE(sleeper, nullptr);
+  picojson::value stats;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        Try<picojson::value> got = http_get_json("127.0.0.1", cluster.slave_port(0), "/slave(1)/monitor/statistics");
+        if (!got || !got->is<picojson::array>() || got->get<picojson::array>().empty()) {
+          return false;
+        }
+        stats = json_at(got->get<picojson::array>()[0], "statistics");
+        return stats.contains("cpus_nr_periods") && stats.contains("disk_used_bytes");
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "no cgroup figures in /monitor/statistics: " << stats.serialize();
+  EXPECT_EQ(stats.get("mem_limit_bytes").get<int64_t>(), 96 * 1024 * 1024) << stats.serialize();
+  EXPECT_EQ(stats.get("mem_soft_limit_bytes").get<int64_t>(), 96 * 1024 * 1024) << stats.serialize();
+  EXPECT_GT(stats.get("mem_total_bytes").get<int64_t>(), 0) << stats.serialize();
+  EXPECT_TRUE(stats.contains("mem_rss_bytes") && stats.contains("mem_cache_bytes")) << stats.serialize();
+  EXPECT_DOUBLE_EQ(stats.get("cpus_limit").get<double>(), 0.5) << stats.serialize();
+  EXPECT_TRUE(stats.contains("cpus_user_time_secs") && stats.contains("cpus_throttled_time_secs"))
+      << stats.serialize();
+  EXPECT_GE(stats.get("processes").get<int64_t>(), 2) << stats.serialize();  // the executor and the sleep
+  EXPECT_GE(stats.get("threads").get<int64_t>(), stats.get("processes").get<int64_t>()) << stats.serialize();
+  EXPECT_EQ(stats.get("disk_limit_bytes").get<int64_t>(), 10 * 1024 * 1024) << stats.serialize();
+  sleeper->kill(SIGTERM);
+  EXPECT_TRUE(sleeper->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+}
+
+}  // namespace
+}  // namespace stoa::tests
