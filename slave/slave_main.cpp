@@ -10,6 +10,7 @@
 #include "actors/master_detector.hpp"
 #include "common/attributes.hpp"
 #include "common/logging.hpp"
+#include "slave/isolator.hpp"
 #include "slave/paths.hpp"
 #include "slave/slave.hpp"
 #include "slave/work_dir_lock.hpp"
@@ -58,6 +59,15 @@ int main(int argc, char** argv) {
                                        "' for flag '--attributes': " + parsed.error());
     }
     attributes = *parsed;
+  }
+  // cgroups/* isolation: root, and the v1 controllers where
+  // --cgroups_hierarchy says (docs/isolation.md).
+  slave::IsolatorOptions isolator_options;
+  isolator_options.cgroups_hierarchy = flags.cgroups_hierarchy;
+  if (Try<std::vector<std::string>> names = slave::parse_isolation(flags.isolation); names.is_some()) {
+    if (std::optional<Error> error = slave::check_controllers(*names, isolator_options)) {
+      return daemon::fail(program, "Cannot use --isolation=" + flags.isolation + ": " + error->message);
+    }
   }
   // The work_dir: created, ours alone (locked for the life of this process,
   // before anything in it is read or written) and writable.

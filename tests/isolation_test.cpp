@@ -291,5 +291,133 @@ TEST_F(Isolation, MonitorStatisticsShowTheCgroupFigures) {
   EXPECT_TRUE(sleeper->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
 }
 
+TEST_F(Isolation, SlaveRefusesCgroupsIsolationWithoutTheV1Controllers) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  // No controller there at all; then the unified (v2) hierarchy alone.
+  Try<Process*> missing = cluster.start("stoa-slave", "missing",
+                                        {"--master=" + cluster.master_address(), "--port=0",
+                                         "--work_dir=" + cluster.dir() + "/missing", "--isolation=cgroups/mem",
+                                         "--cgroups_hierarchy=/nonexistent/cgroup"});
+  ASSERT_TRUE(missing) << missing.error();
+  std::optional<int> code = (*missing)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(code) << "the slave started without its cgroups";
+  EXPECT_NE(*code, 0);
+  EXPECT_NE((*missing)->log().find("isolator 'cgroups/mem' cannot work: the cgroups v1 'memory' controller is not "
+                                   "mounted at /nonexistent/cgroup/memory (--cgroups_hierarchy=/nonexistent/cgroup)"),
+            std::string::npos)
+      << (*missing)->log();
+  if (!fs::exists(HIERARCHY + "/unified/cgroup.controllers")) {
+    return;
+  }
+  Try<Process*> v2 = cluster.start("stoa-slave", "v2",
+                                   {"--master=" + cluster.master_address(), "--port=0",
+                                    "--work_dir=" + cluster.dir() + "/v2", "--isolation=cgroups/cpu",
+                                    "--cgroups_hierarchy=" + HIERARCHY + "/unified"});
+  ASSERT_TRUE(v2) << v2.error();
+  ASSERT_TRUE((*v2)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_NE((*v2)->log().find("cgroups v2 is not supported"), std::string::npos) << (*v2)->log();
+}
+
+TEST_F(Isolation, RestartedSlaveKeepsItsContainersCgroupsAndDestroysOrphans) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", slave_flags()));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  const std::string marker = unique_marker();
+  Process* kept = execute(cluster, "kept", "sleep 1000; : " + marker, "cpus:0.5;mem:64", true, {"--checkpoint"});
+  ASSERT_NE(kept, nullptr);
+  std::vector<std::string> before = container_cgroups("freezer", root_);
+  ASSERT_EQ(before.size(), 1U);
+  std::vector<pid_t> tasks = processes_with_marker(marker);
+  cluster.slave(0)->kill(SIGKILL);
+  ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
+  // An orphan: a cgroup no checkpointed container owns, with a process in it.
+  const std::string orphan_marker = unique_marker();
+  for (const std::string& c : CONTROLLERS) {
+    fs::create_directories(HIERARCHY + "/" + c + "/" + root_ + "/orphan");
+  }
+  Try<Process*> orphan = cluster.start("/bin/sh", "orphan",
+                                       {"-c", "echo $$ > " + HIERARCHY + "/freezer/" + root_ +
+                                                  "/orphan/cgroup.procs && export STOA_TEST_MARKER=" +
+                                                  orphan_marker + " && exec sleep 1000"});
+  ASSERT_TRUE(orphan) << orphan.error();
+  ASSERT_TRUE(poll_until([&] { return processes_with_marker(orphan_marker).size() == 1; }, deadline_in(5s)));
+
+  Try<Process*> restarted = cluster.restart_slave(0, "slave0-restarted");
+  ASSERT_TRUE(restarted) << restarted.error();
+  ASSERT_TRUE((*restarted)->wait_for_line(std::regex("Recovery finished"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*restarted)->log();
+  EXPECT_TRUE(poll_until([&] { return (*orphan)->wait_exit(deadline_in(100ms)).has_value(); }, deadline_in(10s)))
+      << "the orphan cgroup's process survived";
+  for (const std::string& c : CONTROLLERS) {
+    EXPECT_FALSE(fs::exists(HIERARCHY + "/" + c + "/" + root_ + "/orphan")) << c << " orphan cgroup left";
+  }
+  EXPECT_EQ(container_cgroups("freezer", root_), before) << "the checkpointed container lost its cgroup";
+  EXPECT_EQ(processes_with_marker(marker), tasks) << "the checkpointed task did not survive";
+  EXPECT_FALSE(read_text(before[0] + "/cgroup.procs").empty());
+  kept->kill(SIGTERM);
+  EXPECT_TRUE(kept->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_TRUE(poll_until([&] { return container_cgroups("freezer", root_).empty(); }, deadline_in(10s)));
+}
+
+// --switch_user: stoa-execute subscribes as the user it runs as.
+TEST_F(Isolation, SwitchUserRunsTheTaskAsTheFrameworksUserInASandboxItOwns) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv")) {
+    GTEST_SKIP() << "needs root and /usr/bin/setpriv (to run the framework as nobody)";
+  }
+  Cluster cluster;
+  ::chmod(cluster.dir().c_str(), 0755);  // nobody reaches its sandbox
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", {"--switch_user"}));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<Process*> as_nobody = cluster.start(
+      "/usr/bin/setpriv", "nobody",
+      {"--reuid=65534", "--regid=65534", "--clear-groups", binary_path("stoa-execute"),
+       "--master=" + cluster.master_address(), "--name=who", "--command=id -u; stat -c %u .",
+       "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(as_nobody) << as_nobody.error();
+  auto finished = (*as_nobody)->wait_for_line(std::regex(R"(TASK_FINISHED for task ([^\s:]+))"),
+                                              deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(finished) << (*as_nobody)->log();
+  std::string out;
+  for (const auto& entry : fs::recursive_directory_iterator(cluster.slave_work_dir(0) + "/slaves")) {
+    if (entry.path().filename() == "stdout" && entry.path().string().find((*finished)[1]) != std::string::npos) {
+      out = read_text(entry.path().string());
+      struct stat st {};
+      ASSERT_EQ(::stat(entry.path().parent_path().c_str(), &st), 0);
+      EXPECT_EQ(st.st_uid, 65534U) << "the sandbox is not nobody's";
+    }
+  }
+  EXPECT_NE(out.find("65534\n65534\n"), std::string::npos) << "the task's id -u and sandbox owner: " << out;
+}
+
+TEST_F(Isolation, SwitchUserToAUserThatDoesNotExistFailsTheTaskNamingIt) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv")) {
+    GTEST_SKIP() << "needs root and /usr/bin/setpriv (to run the framework as a uid without a name)";
+  }
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", {"--switch_user"}));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  // A uid without a passwd entry: the SDK takes $USER as the framework's user.
+  Try<Process*> ghost = cluster.start(
+      "/usr/bin/setpriv", "ghost",
+      {"--reuid=54321", "--regid=54321", "--clear-groups", binary_path("stoa-execute"),
+       "--master=" + cluster.master_address(), "--name=ghost", "--command=true", "--resources=cpus:0.1;mem:32"},
+      {{"USER", "stoa_no_such_user"}});
+  ASSERT_TRUE(ghost) << ghost.error();
+  EXPECT_TRUE((*ghost)->wait_for_line(std::regex("TASK_FAILED for task \\S+: .*user 'stoa_no_such_user' does not "
+                                                 "exist.*REASON_CONTAINER_LAUNCH_FAILED"),
+                                      deadline_in(DEFAULT_TIMEOUT)))
+      << (*ghost)->log();
+}
+
 }  // namespace
 }  // namespace stoa::tests
