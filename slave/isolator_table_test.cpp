@@ -69,7 +69,10 @@ TEST(IsolatorTable, UnknownNameIsAnErrorNamingIt) {
     std::string bad = flag == "posix/cpu,cgroups/devices" ? "cgroups/devices" : flag == "posix/gpu" ? "posix/gpu" : "";
     EXPECT_NE(names.error().find("isolator '" + bad + "' is not supported yet"), std::string::npos)
         << names.error();
-    EXPECT_NE(names.error().find("supported: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, disk/du, posix/disk"), std::string::npos) << names.error();
+    EXPECT_NE(names.error().find("supported: posix/cpu, posix/mem, cgroups/cpu, cgroups/mem, cgroups/pids, "
+                                 "disk/du, posix/disk"),
+              std::string::npos)
+        << names.error();
     EXPECT_TRUE(create_isolators(flag).is_error()) << flag;
   }
 }
