@@ -238,5 +238,24 @@ TEST_F(HealthChecks, AnInvalidHealthCheckIsATaskErrorNamingTheField) {
   EXPECT_NE(error[0].find("(REASON_TASK_INVALID)"), std::string::npos) << error[0];
 }
 
+TEST_F(HealthChecks, StoaExecuteRejectsABadTaskFlagNamingTheProblem) {
+  std::string path = cluster_.dir() + "/bogus.json";
+  std::ofstream(path) << R"({"name": "x", "command": {"value": "true"}, "health_check": {"kind": "TCP"}})";
+  for (auto [arg, expected] : {std::pair<std::string, std::string>{"--task=" + path, "(health_check) kind: Cannot find field"},
+                               {"--task={\"name\": 1}", "needs a non-empty \"name\""},
+                               {"--task={not json", "invalid JSON"},
+                               {"--task=" + cluster_.dir() + "/missing.json", "neither a JSON object nor a readable file"}}) {
+    Try<Process*> p = cluster_.start("stoa-execute", "bad-flag", {"--master=" + cluster_.master_address(), arg});
+    ASSERT_TRUE(p) << p.error();
+    std::optional<int> code = (*p)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+    ASSERT_TRUE(code) << arg;
+    EXPECT_EQ(*code, 2) << arg;
+    std::string log = (*p)->log();
+    EXPECT_NE(log.find("Invalid --task: "), std::string::npos) << arg << ": " << log.substr(0, 300);
+    EXPECT_NE(log.find(expected), std::string::npos) << arg << ": " << log.substr(0, 300);
+    std::remove((*p)->log_path().c_str());  // the next run logs afresh
+  }
+}
+
 }  // namespace
 }  // namespace stoa::tests
