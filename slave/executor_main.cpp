@@ -141,11 +141,9 @@ class CommandExecutor : public Executor {
   }
 
   void kill_task(ExecutorDriver& d, const TaskID&, const std::optional<KillPolicy>& policy) override {
-    std::chrono::nanoseconds grace = DEFAULT_KILL_GRACE;
+    std::chrono::nanoseconds grace = task_kill_grace();
     if (policy && policy->has_grace_period()) {
       grace = std::chrono::nanoseconds(std::max<int64_t>(0, policy->grace_period().nanoseconds()));
-    } else if (task_ && task_->has_kill_policy() && task_->kill_policy().has_grace_period()) {
-      grace = std::chrono::nanoseconds(std::max<int64_t>(0, task_->kill_policy().grace_period().nanoseconds()));
     }
     kill(d, grace);
   }
