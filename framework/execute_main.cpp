@@ -2,6 +2,7 @@
 //
 //   stoa-execute --master=127.0.0.1:5050 --name=web --command="echo hi"
 //   stoa-execute --master=zk://zk1:2181,zk2:2181/mesos --failover_timeout=1mins ...
+//   stoa-execute --master=127.0.0.1:5050 --task=task.json   (a whole TaskInfo, e.g. with a health_check)
 //
 // Prints one line per status update ("Received status update TASK_RUNNING for
 // task web-1a2b3c4d"). Exit status: 0 only for TASK_FINISHED; 1 for any other
@@ -10,12 +11,17 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "actors/daemon.hpp"
+#include "common/json.hpp"
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/resources.hpp"
@@ -60,6 +66,10 @@ struct Flags : FlagsBase {
         "Kill the task this long after it reaches TASK_RUNNING (e.g. \"10secs\"). Default: never.");
     add(&timeout, "timeout",
         "Give up after this long (e.g. \"1mins\"): the task is killed and stoa-execute exits 124. Default: never.");
+    add(&task, "task",
+        "The task as a JSON TaskInfo, or the path of a file holding one (Mesos' --task), e.g. with a "
+        "health_check. Replaces --name and --command; task_id defaults to <name>-<short uuid>, slave_id is the "
+        "offer's, and --resources applies when it lists none.");
     add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
   }
   std::optional<std::string> master;
@@ -72,6 +82,7 @@ struct Flags : FlagsBase {
   bool checkpoint = false;
   std::optional<std::string> kill_after;
   std::optional<std::string> timeout;
+  std::optional<std::string> task;
   std::string ip;
 };
 
@@ -83,13 +94,59 @@ struct Config {
   Resources resources;
   std::optional<Duration> kill_after;
   std::optional<Duration> timeout;
+  // From --task: the task to launch, without its slave_id.
+  std::optional<TaskInfo> task;
 };
+
+// --task: JSON text, or the path of a file holding it. task_id defaults to
+// <name>-<short uuid>. The error names what is wrong.
+Try<TaskInfo> parse_task_flag(const std::string& value) {
+  std::string text = value;
+  if (!value.empty() && value[0] != '{') {
+    std::ifstream in(value);
+    if (!in) {
+      return Error("'" + value + "' is neither a JSON object nor a readable file");
+    }
+    std::stringstream buf;
+    buf << in.rdbuf();
+    text = buf.str();
+  }
+  Try<picojson::value> json = json_parse(text);
+  if (json.is_error()) {
+    return Error("invalid JSON: " + json.error());
+  }
+  if (!json->is<picojson::object>()) {
+    return Error("expected a JSON object (a TaskInfo)");
+  }
+  picojson::object& o = json->get<picojson::object>();
+  if (!o.count("name") || !o["name"].is<std::string>() || o["name"].get<std::string>().empty()) {
+    return Error("the TaskInfo needs a non-empty \"name\"");
+  }
+  if (!o.count("task_id")) {
+    picojson::object id;
+    id["value"] = picojson::value(o["name"].get<std::string>() + "-" + random_uuid().substr(0, 8));
+    o["task_id"] = picojson::value(id);
+  }
+  picojson::object slave;
+  slave["value"] = picojson::value(std::string("set from the offer"));
+  o["slave_id"] = picojson::value(slave);
+  TaskInfo task;
+  auto status = google::protobuf::util::JsonStringToMessage(json_serialize(*json), &task);
+  if (!status.ok()) {
+    return Error("not a TaskInfo: " + status.ToString());
+  }
+  if (!task.has_command()) {
+    return Error("the TaskInfo needs a \"command\"");
+  }
+  return task;
+}
 
 class ExecuteScheduler : public Scheduler {
  public:
   ExecuteScheduler(Config config, std::shared_ptr<int> exit_code)
       : config_(std::move(config)), exit_code_(std::move(exit_code)) {
-    task_id_.set_value(config_.name + "-" + random_uuid().substr(0, 8));
+    task_id_.set_value(config_.task ? config_.task->task_id().value()
+                                    : config_.name + "-" + random_uuid().substr(0, 8));
   }
 
   void started(SchedulerDriver& driver) override {
@@ -117,6 +174,13 @@ class ExecuteScheduler : public Scheduler {
         continue;
       }
       TaskInfo task = shell_task(offer, config_.name, task_id_.value(), config_.resources, config_.command);
+      if (config_.task) {
+        // The given TaskInfo, with shell_task's resources (allocation info included) and slave.
+        TaskInfo given = *config_.task;
+        *given.mutable_slave_id() = task.slave_id();
+        *given.mutable_resources() = task.resources();
+        task = std::move(given);
+      }
       driver.launch({offer.id()}, {task}, refuse(LONG_REFUSE_SECONDS));
       launched_ = true;
       slave_id_ = offer.slave_id();
@@ -135,6 +199,9 @@ class ExecuteScheduler : public Scheduler {
     }
     if (status.has_reason()) {
       line += " (" + TaskStatus::Reason_Name(status.reason()) + ")";
+    }
+    if (status.has_healthy()) {
+      line += status.healthy() ? " [healthy]" : " [unhealthy]";
     }
     say(line);
     if (status.state() == TASK_RUNNING && config_.kill_after && !kill_timer_) {
@@ -204,12 +271,31 @@ int run(int argc, char** argv) {
   if (std::optional<int> done = daemon::load_flags(PROGRAM, flags, argc, argv)) {
     return *done;
   }
+  Config config;
+  if (flags.task) {
+    if (flags.name || flags.command) {
+      return daemon::bad_flags(PROGRAM, flags, "--task replaces --name and --command: give one or the other");
+    }
+    Try<TaskInfo> task = parse_task_flag(*flags.task);
+    if (task.is_error()) {
+      return daemon::bad_flags(PROGRAM, flags, "Invalid --task: " + task.error());
+    }
+    flags.name = task->name();
+    flags.command = task->command().value();
+    if (task->resources_size() > 0) {
+      Try<Resources> given = Resources::from_proto(task->resources());
+      if (given.is_error()) {
+        return daemon::bad_flags(PROGRAM, flags, "Invalid --task: its resources: " + given.error());
+      }
+      flags.resources = given->to_string();
+    }
+    config.task = std::move(*task);
+  }
   for (auto [value, name] : {std::pair{&flags.master, "master"}, {&flags.name, "name"}, {&flags.command, "command"}}) {
     if (!*value || (*value)->empty()) {
       return daemon::bad_flags(PROGRAM, flags, std::string("Missing required flag --") + name);
     }
   }
-  Config config;
   config.name = *flags.name;
   config.command = *flags.command;
   Try<Resources> resources = Resources::parse(flags.resources);

@@ -108,6 +108,11 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
   if (!task.command().shell() && !task.command().has_value() && task.command().arguments_size() == 0) {
     return "Task's command has no program";
   }
+  if (task.has_health_check()) {
+    if (auto e = validate_health_check(task.health_check())) {
+      return "Task '" + id + "' has an invalid health check: " + *e;
+    }
+  }
   Try<Resources> r = Resources::from_proto(task.resources());
   if (r.is_error()) {
     return "Task has invalid resources: " + r.error();
@@ -120,6 +125,106 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
   }
   *resources = *r;
   return std::nullopt;
+}
+
+namespace {
+
+std::string number_text(double d) {
+  std::ostringstream out;
+  out.precision(17);
+  out << d;
+  return out.str();
+}
+
+std::optional<std::string> check_port(const std::string& field, uint32_t port) {
+  if (port == 0 || port > 65535) {
+    return field + " " + std::to_string(port) + " is out of range (must be 1..65535)";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_command(const CommandInfo& c) {
+  if (c.shell() && c.value().empty()) {
+    return std::string("health_check.command.value must not be empty for a shell command");
+  }
+  if (!c.shell() && c.value().empty()) {
+    return std::string("health_check.command.value (the program) must not be empty");
+  }
+  for (const auto& v : c.environment().variables()) {
+    if (v.name().empty() || v.name().find('=') != std::string::npos) {
+      return "health_check.command.environment has an invalid variable name '" + v.name() + "'";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> validate_health_check(const HealthCheck& check) {
+  const std::pair<const char*, double> durations[] = {{"delay_seconds", check.delay_seconds()},
+                                                       {"interval_seconds", check.interval_seconds()},
+                                                       {"timeout_seconds", check.timeout_seconds()},
+                                                       {"grace_period_seconds", check.grace_period_seconds()}};
+  for (const auto& [name, value] : durations) {
+    if (!std::isfinite(value) || value < 0 || value > MAX_HEALTH_CHECK_SECONDS) {
+      return std::string("health_check.") + name + " " + number_text(value) +
+             " is invalid (must be a number of seconds from 0 to " + number_text(MAX_HEALTH_CHECK_SECONDS) + ")";
+    }
+  }
+  if (check.interval_seconds() == 0) {
+    return std::string("health_check.interval_seconds 0 is invalid (must be above 0)");
+  }
+  if (check.timeout_seconds() == 0) {
+    return std::string("health_check.timeout_seconds 0 is invalid (must be above 0)");
+  }
+  if (check.consecutive_failures() == 0) {
+    return std::string("health_check.consecutive_failures 0 is invalid (must be at least 1)");
+  }
+  switch (check.has_type() ? check.type() : HealthCheck::UNKNOWN) {
+    case HealthCheck::COMMAND:
+      if (!check.has_command()) {
+        return std::string("health_check.type is COMMAND but health_check.command is missing");
+      }
+      return check_command(check.command());
+    case HealthCheck::HTTP: {
+      if (!check.has_http()) {
+        return std::string("health_check.type is HTTP but health_check.http is missing");
+      }
+      const HealthCheck::HTTPCheckInfo& http = check.http();
+      if (auto e = check_port("health_check.http.port", http.port())) {
+        return e;
+      }
+      if (http.scheme() == "https") {
+        return std::string("health_check.http.scheme 'https' is not supported (only 'http')");
+      }
+      if (http.scheme() != "http") {
+        return "health_check.http.scheme '" + http.scheme() + "' is invalid (must be 'http')";
+      }
+      if (http.path().empty() || http.path()[0] != '/') {
+        return "health_check.http.path '" + http.path() + "' must start with '/'";
+      }
+      for (char c : http.path()) {
+        if (std::iscntrl(static_cast<unsigned char>(c)) || c == ' ') {
+          return "health_check.http.path '" + http.path() + "' contains spaces or control characters";
+        }
+      }
+      for (uint32_t s : http.statuses()) {
+        if (s < 100 || s > 599) {
+          return "health_check.http.statuses has " + std::to_string(s) + ", not an HTTP status (100..599)";
+        }
+      }
+      return std::nullopt;
+    }
+    case HealthCheck::TCP:
+      if (!check.has_tcp()) {
+        return std::string("health_check.type is TCP but health_check.tcp is missing");
+      }
+      return check_port("health_check.tcp.port", check.tcp().port());
+    default:
+      return check.has_type() ? "health_check.type " + std::to_string(static_cast<int>(check.type())) +
+                                    " is not supported (must be COMMAND, HTTP or TCP)"
+                              : std::string("health_check.type is missing (must be COMMAND, HTTP or TCP)");
+  }
 }
 
 std::optional<std::string> validate_weight(double weight) {

@@ -35,6 +35,15 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
                                          const std::string& slave_id, const Resources& available,
                                          const std::set<std::string>& seen, Resources* resources);
 
+// A task's health check (Mesos' checks validation): a known type with its
+// section (command, http or tcp), ports 1..65535, scheme "http" ("https"
+// is not supported), a path starting with '/', statuses 100..599,
+// durations finite and from 0 to MAX_HEALTH_CHECK_SECONDS (interval and
+// timeout above 0), consecutive_failures at least 1. The reason names the
+// field ("health_check.http.port") and its value. validate_task() calls it.
+inline constexpr double MAX_HEALTH_CHECK_SECONDS = 365.0 * 24 * 3600;
+std::optional<std::string> validate_health_check(const HealthCheck& check);
+
 // "role1=2,role2=1.5" -> weights. Errors name the bad entry (negative, NaN,
 // zero, missing '=', empty role).
 Try<std::map<std::string, double>> parse_weights(const std::string& text);

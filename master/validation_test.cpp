@@ -1,5 +1,7 @@
 #include "master/validation.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace stoa::master {
@@ -86,6 +88,100 @@ TEST(Validation, WeightsAndRoles) {
   EXPECT_TRUE(validate_framework_info(info, std::string("db")));
   info.set_name("");
   EXPECT_TRUE(validate_framework_info(info, std::nullopt));
+}
+
+HealthCheck tcp_check(uint32_t port) {
+  HealthCheck c;
+  c.set_type(HealthCheck::TCP);
+  c.mutable_tcp()->set_port(port);
+  return c;
+}
+
+// The reason for rejecting `c`, or "" when it is valid.
+std::string health_error(const HealthCheck& c) { return validate_health_check(c).value_or(""); }
+
+TEST(Validation, HealthChecksWithTheirDefaultsAreValid) {
+  EXPECT_EQ(health_error(tcp_check(8080)), "");
+  HealthCheck http;
+  http.set_type(HealthCheck::HTTP);
+  http.mutable_http()->set_port(65535);
+  http.mutable_http()->add_statuses(204);
+  EXPECT_EQ(health_error(http), "");
+  HealthCheck cmd;
+  cmd.set_type(HealthCheck::COMMAND);
+  cmd.mutable_command()->set_value("test -f ready");
+  EXPECT_EQ(health_error(cmd), "");
+}
+
+TEST(Validation, HealthCheckErrorsNameTheFieldAndItsValue) {
+  HealthCheck none;
+  EXPECT_EQ(health_error(none), "health_check.type is missing (must be COMMAND, HTTP or TCP)");
+  HealthCheck unknown = tcp_check(80);
+  unknown.set_type(HealthCheck::UNKNOWN);
+  EXPECT_EQ(health_error(unknown), "health_check.type 0 is not supported (must be COMMAND, HTTP or TCP)");
+  HealthCheck no_http;
+  no_http.set_type(HealthCheck::HTTP);
+  EXPECT_EQ(health_error(no_http), "health_check.type is HTTP but health_check.http is missing");
+  HealthCheck no_cmd;
+  no_cmd.set_type(HealthCheck::COMMAND);
+  EXPECT_EQ(health_error(no_cmd), "health_check.type is COMMAND but health_check.command is missing");
+  no_cmd.mutable_command()->set_value("");
+  EXPECT_NE(health_error(no_cmd).find("health_check.command.value must not be empty"), std::string::npos);
+  HealthCheck no_tcp;
+  no_tcp.set_type(HealthCheck::TCP);
+  EXPECT_EQ(health_error(no_tcp), "health_check.type is TCP but health_check.tcp is missing");
+
+  EXPECT_EQ(health_error(tcp_check(0)), "health_check.tcp.port 0 is out of range (must be 1..65535)");
+  EXPECT_EQ(health_error(tcp_check(65536)), "health_check.tcp.port 65536 is out of range (must be 1..65535)");
+  HealthCheck http;
+  http.set_type(HealthCheck::HTTP);
+  http.mutable_http()->set_port(70000);
+  EXPECT_EQ(health_error(http), "health_check.http.port 70000 is out of range (must be 1..65535)");
+  http.mutable_http()->set_port(80);
+  http.mutable_http()->set_scheme("https");
+  EXPECT_EQ(health_error(http), "health_check.http.scheme 'https' is not supported (only 'http')");
+  http.mutable_http()->set_scheme("gopher");
+  EXPECT_EQ(health_error(http), "health_check.http.scheme 'gopher' is invalid (must be 'http')");
+  http.mutable_http()->set_scheme("http");
+  http.mutable_http()->set_path("health");
+  EXPECT_EQ(health_error(http), "health_check.http.path 'health' must start with '/'");
+  http.mutable_http()->set_path("/a b");
+  EXPECT_NE(health_error(http).find("contains spaces"), std::string::npos);
+  http.mutable_http()->set_path("/");
+  http.mutable_http()->add_statuses(99);
+  EXPECT_EQ(health_error(http), "health_check.http.statuses has 99, not an HTTP status (100..599)");
+
+  HealthCheck c = tcp_check(80);
+  c.set_delay_seconds(-1);
+  EXPECT_NE(health_error(c).find("health_check.delay_seconds -1 is invalid"), std::string::npos) << health_error(c);
+  c = tcp_check(80);
+  c.set_grace_period_seconds(NAN);
+  EXPECT_NE(health_error(c).find("health_check.grace_period_seconds nan is invalid"), std::string::npos)
+      << health_error(c);
+  c = tcp_check(80);
+  c.set_timeout_seconds(1e300);
+  EXPECT_NE(health_error(c).find("health_check.timeout_seconds 1.0000000000000001e+300 is invalid"),
+            std::string::npos)
+      << health_error(c);
+  c = tcp_check(80);
+  c.set_interval_seconds(0);
+  EXPECT_EQ(health_error(c), "health_check.interval_seconds 0 is invalid (must be above 0)");
+  c = tcp_check(80);
+  c.set_consecutive_failures(0);
+  EXPECT_EQ(health_error(c), "health_check.consecutive_failures 0 is invalid (must be at least 1)");
+}
+
+TEST(Validation, ATaskWithABadHealthCheckIsRejectedNamingTheField) {
+  FrameworkRecord f;
+  Resources available = *Resources::parse("cpus:1;mem:256");
+  Resources r;
+  TaskInfo t = task("hc", "cpus:0.1");
+  *t.mutable_health_check() = tcp_check(0);
+  std::optional<std::string> e = validate_task(t, f, "S1", available, {}, &r);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, "Task 'hc' has an invalid health check: health_check.tcp.port 0 is out of range (must be 1..65535)");
+  t.mutable_health_check()->mutable_tcp()->set_port(8080);
+  EXPECT_FALSE(validate_task(t, f, "S1", available, {}, &r));
 }
 
 }  // namespace

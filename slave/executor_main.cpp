@@ -15,6 +15,13 @@
 // within the recovery timeout (or refuses the executor), the driver calls
 // shutdown(): the task is killed and, once it is reaped, the executor stops
 // at once, since nobody is left to acknowledge its last update.
+//
+// A task with a health_check gets a checker (framework/health_checker.hpp)
+// once it runs: each verdict becomes a TASK_RUNNING update with `healthy`
+// and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED; a kill verdict kills the
+// task, whose terminal update is then TASK_KILLED with healthy=false and
+// that reason. The checker stops when the task ends or is killed
+// (docs/health-checks.md).
 
 #include <atomic>
 #include <memory>
@@ -30,6 +37,7 @@
 #include "actors/runtime.hpp"
 #include "common/logging.hpp"
 #include "framework/executor.hpp"
+#include "framework/health_checker.hpp"
 #include "slave/launcher.hpp"
 #include "slave/reaper.hpp"
 
@@ -125,16 +133,27 @@ class CommandExecutor : public Executor {
     LOG_INFO << "Started task " << task_->task_id().value() << " (pid " << pid_ << "): " << cmd.value();
     slave::spawn_reaper(sys_, pid_, d.self(), "task");
     send_status(d, TASK_RUNNING);
+    if (task_->has_health_check()) {
+      LOG_INFO << "Starting the " << HealthCheck::Type_Name(task_->health_check().type())
+               << " health check of task " << task_->task_id().value();
+      checker_ = spawn_health_checker(sys_, task_->health_check(), dir, d.self());
+    }
   }
 
   void kill_task(ExecutorDriver& d, const TaskID&, const std::optional<KillPolicy>& policy) override {
-    std::chrono::nanoseconds grace = DEFAULT_KILL_GRACE;
+    std::chrono::nanoseconds grace = task_kill_grace();
     if (policy && policy->has_grace_period()) {
       grace = std::chrono::nanoseconds(std::max<int64_t>(0, policy->grace_period().nanoseconds()));
-    } else if (task_ && task_->has_kill_policy() && task_->kill_policy().has_grace_period()) {
-      grace = std::chrono::nanoseconds(std::max<int64_t>(0, task_->kill_policy().grace_period().nanoseconds()));
     }
     kill(d, grace);
+  }
+
+  // The task's kill grace period: its kill policy's, else the default.
+  std::chrono::nanoseconds task_kill_grace() const {
+    if (task_ && task_->has_kill_policy() && task_->kill_policy().has_grace_period()) {
+      return std::chrono::nanoseconds(std::max<int64_t>(0, task_->kill_policy().grace_period().nanoseconds()));
+    }
+    return DEFAULT_KILL_GRACE;
   }
 
   void shutdown(ExecutorDriver& d) override {
@@ -171,12 +190,15 @@ class CommandExecutor : public Executor {
   void unhandled(ExecutorDriver& d, caf::message& msg) override {
     if (msg.match_elements<reaped_atom, std::string, int>()) {
       on_reaped(d, msg.get_as<int>(2));
+    } else if (msg.match_elements<health_status_atom, bool, bool, uint32_t, std::string>()) {
+      on_health(d, msg.get_as<bool>(1), msg.get_as<bool>(2), msg.get_as<uint32_t>(3), msg.get_as<std::string>(4));
     }
   }
 
  private:
   void send_status(ExecutorDriver& d, TaskState state, const std::string& message = "",
-                   std::optional<TaskStatus::Reason> reason = std::nullopt) {
+                   std::optional<TaskStatus::Reason> reason = std::nullopt,
+                   std::optional<bool> healthy = std::nullopt) {
     if (!task_ || terminal_sent_) {
       return;
     }
@@ -188,6 +210,9 @@ class CommandExecutor : public Executor {
     }
     if (reason) {
       s.set_reason(*reason);
+    }
+    if (healthy) {
+      s.set_healthy(*healthy);
     }
     d.send_status_update(std::move(s));
     if (is_terminal(state)) {
@@ -207,11 +232,34 @@ class CommandExecutor : public Executor {
     });
   }
 
+  // A verdict of the health checker: report it, and kill the task after
+  // consecutive_failures (Mesos' command executor).
+  void on_health(ExecutorDriver& d, bool healthy, bool kill_task, uint32_t failures, const std::string& message) {
+    if (!task_ || killing_ || terminal_sent_ || pid_ <= 0) {
+      return;  // the task is ending anyway
+    }
+    send_status(d, TASK_RUNNING, message, TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, healthy);
+    if (kill_task) {
+      killed_by_health_check_ = "Task killed after " + std::to_string(failures) +
+                                (failures == 1 ? " failed health check" : " consecutive failed health checks");
+      LOG_WARNING << killed_by_health_check_ << ": " << message;
+      kill(d, task_kill_grace());
+    }
+  }
+
+  void stop_health_checker() {
+    if (checker_) {
+      caf::anon_send_exit(checker_, caf::exit_reason::user_shutdown);
+      checker_ = caf::actor{};
+    }
+  }
+
   void kill(ExecutorDriver& d, std::chrono::nanoseconds grace) {
     if (killing_) {
       return;
     }
     killing_ = true;
+    stop_health_checker();
     if (pid_ <= 0) {
       if (!task_) {
         d.stop();  // nothing to kill
@@ -236,8 +284,12 @@ class CommandExecutor : public Executor {
   void on_reaped(ExecutorDriver& d, int status) {
     // Whatever the command left behind in its group goes too.
     slave::signal_process_group(pid_, SIGKILL);
+    stop_health_checker();
     std::string why = slave::describe_wait_status(status);
-    if (killing_) {
+    if (!killed_by_health_check_.empty()) {
+      send_status(d, TASK_KILLED, killed_by_health_check_ + " (" + why + ")",
+                  TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, false);
+    } else if (killing_) {
       send_status(d, TASK_KILLED, why);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       send_status(d, TASK_FINISHED, why);
@@ -260,6 +312,9 @@ class CommandExecutor : public Executor {
   bool terminal_sent_ = false;
   bool stop_when_reaped_ = false;
   uint64_t ack_timer_ = 0;
+  caf::actor checker_;
+  // Set when the health checker asked for the kill: the terminal update's message.
+  std::string killed_by_health_check_;
 };
 
 }  // namespace

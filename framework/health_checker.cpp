@@ -1,0 +1,508 @@
+#include "framework/health_checker.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "common/logging.hpp"
+#include "common/try.hpp"
+
+extern char** environ;
+
+namespace stoa {
+
+namespace {
+
+using std::chrono::nanoseconds;
+using steady = std::chrono::steady_clock;
+
+// The longest a probe waits in one go before it looks at its cancel flag.
+constexpr auto CANCEL_SLICE = std::chrono::milliseconds(100);
+// How much longer than timeout_seconds the checker waits for a probe's
+// answer before it counts the check as timed out itself.
+constexpr auto PROBE_ANSWER_SLACK = std::chrono::seconds(1);
+// At most this much of an HTTP response is read looking for the status line.
+constexpr size_t MAX_STATUS_LINE = 4096;
+
+std::string seconds_text(nanoseconds d) {
+  std::ostringstream out;
+  out << std::chrono::duration<double>(d).count() << "s";
+  return out.str();
+}
+
+bool cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
+
+// Waits until `fd` has `events`, `deadline` passes or `cancel` is set.
+// 1 = ready, 0 = deadline, -1 = cancelled, -2 = poll error (errno set).
+int wait_fd(int fd, short events, steady::time_point deadline, const std::atomic<bool>* cancel) {
+  for (;;) {
+    if (cancelled(cancel)) {
+      return -1;
+    }
+    auto left = deadline - steady::now();
+    if (left <= nanoseconds::zero()) {
+      return 0;
+    }
+    auto slice = std::min<nanoseconds>(left, CANCEL_SLICE);
+    int ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(slice).count());
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, ms);
+    if (r > 0) {
+      return 1;
+    }
+    if (r < 0 && errno != EINTR) {
+      return -2;
+    }
+  }
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// The path of `program` as execvp would find it, using `path_var`.
+std::optional<std::string> find_program(const std::string& program, const std::string& path_var) {
+  if (program.find('/') != std::string::npos) {
+    return program;
+  }
+  std::stringstream dirs(path_var);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) {
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+           ::strsignal(WTERMSIG(status)) + ")";
+  }
+  return "ended with wait status " + std::to_string(status);
+}
+
+// Waits for child `pid` until `deadline`: its wait status, or nullopt at the
+// deadline or on cancel (the child is still running then).
+std::optional<int> wait_child(pid_t pid, steady::time_point deadline, const std::atomic<bool>* cancel) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (pidfd >= 0) {
+        ::close(pidfd);
+      }
+      return status;
+    }
+    if (r < 0 && errno != EINTR) {
+      if (pidfd >= 0) {
+        ::close(pidfd);
+      }
+      return -1;  // not ours any more (someone else reaped it)
+    }
+    if (cancelled(cancel) || steady::now() >= deadline) {
+      if (pidfd >= 0) {
+        ::close(pidfd);
+      }
+      return std::nullopt;
+    }
+    if (pidfd >= 0) {
+      wait_fd(pidfd, POLLIN, deadline, cancel);
+    } else {
+      // No pidfd (old kernel): look again within 10 ms, up to the deadline.
+      wait_fd(-1, 0, std::min(deadline, steady::now() + std::chrono::milliseconds(10)), cancel);
+    }
+  }
+}
+
+// A non-blocking TCP socket connected to 127.0.0.1:port, or why not.
+Try<int> connect_loopback(uint32_t port, steady::time_point deadline, const std::atomic<bool>* cancel,
+                          nanoseconds timeout) {
+  std::string where = "127.0.0.1:" + std::to_string(port);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return Error("cannot create a socket: " + errno_text(errno));
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int r = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  if (r < 0 && errno != EINPROGRESS) {
+    int err = errno;
+    ::close(fd);
+    return Error("cannot connect to " + where + ": " + errno_text(err));
+  }
+  if (r < 0) {
+    int w = wait_fd(fd, POLLOUT, deadline, cancel);
+    if (w != 1) {
+      ::close(fd);
+      return Error(w == 0 ? "connecting to " + where + " timed out after " + seconds_text(timeout)
+                          : "connecting to " + where + " was cancelled");
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      ::close(fd);
+      return Error("cannot connect to " + where + ": " + errno_text(err));
+    }
+  }
+  return fd;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// HealthPolicy.
+
+nanoseconds health_seconds(double seconds) {
+  if (!std::isfinite(seconds) || seconds <= 0) {
+    return nanoseconds::zero();
+  }
+  return std::chrono::duration_cast<nanoseconds>(std::chrono::duration<double>(seconds));
+}
+
+HealthPolicy::HealthPolicy(const HealthCheck& check, time_point start)
+    : grace_(health_seconds(check.grace_period_seconds())),
+      max_failures_(check.consecutive_failures()),
+      start_(start) {}
+
+std::optional<HealthVerdict> HealthPolicy::on_success() {
+  bool report = !reported_healthy_ || failures_ > 0;
+  succeeded_ = true;
+  failures_ = 0;
+  if (!report) {
+    return std::nullopt;
+  }
+  reported_healthy_ = true;
+  return HealthVerdict{true, false, 0, ""};
+}
+
+std::optional<HealthVerdict> HealthPolicy::on_failure(time_point now, const std::string& why) {
+  if (!succeeded_ && now - start_ <= grace_) {
+    return std::nullopt;  // still starting up
+  }
+  ++failures_;
+  reported_healthy_ = false;
+  HealthVerdict v;
+  v.healthy = false;
+  v.consecutive_failures = failures_;
+  v.kill = max_failures_ > 0 && failures_ >= max_failures_;
+  v.message = "Health check failed " + std::to_string(failures_) + (failures_ == 1 ? " time" : " times") +
+              " consecutively: " + why;
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// Probes.
+
+std::optional<std::string> probe_command(const CommandInfo& command, const std::string& sandbox,
+                                         nanoseconds timeout, const std::atomic<bool>* cancel) {
+  // Everything the child needs is prepared here: after fork() it may only
+  // make async-signal-safe calls.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry(*e);
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) {
+      env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+  }
+  env["MESOS_SANDBOX"] = sandbox;
+  env["STOA_SANDBOX"] = sandbox;
+  for (const auto& v : command.environment().variables()) {
+    env[v.name()] = v.value();
+  }
+  std::vector<std::string> args;
+  std::string program;
+  if (command.shell()) {
+    program = "/bin/sh";
+    args = {"sh", "-c", command.value()};
+  } else {
+    std::string path_var = env.count("PATH") ? env["PATH"] : "/usr/local/bin:/usr/bin:/bin";
+    std::optional<std::string> found = find_program(command.value(), path_var);
+    if (!found) {
+      return "Command health check: program '" + command.value() + "' not found in PATH";
+    }
+    program = *found;
+    args.assign(command.arguments().begin(), command.arguments().end());
+    if (args.empty()) {
+      args.push_back(command.value());
+    }
+  }
+  std::vector<std::string> env_entries;
+  for (const auto& [k, v] : env) {
+    env_entries.push_back(k + "=" + v);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (std::string& e : env_entries) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  long max_fd = ::sysconf(_SC_OPEN_MAX);
+  if (max_fd < 0 || max_fd > 65536) {
+    max_fd = 65536;
+  }
+
+  steady::time_point deadline = steady::now() + timeout;
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return "Command health check: fork failed: " + errno_text(errno);
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      ::signal(sig, SIG_DFL);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+    }
+    for (long fd = 3; fd < max_fd; ++fd) {
+      ::close(static_cast<int>(fd));
+    }
+    if (!sandbox.empty() && ::chdir(sandbox.c_str()) != 0) {
+      ::_exit(126);
+    }
+    ::execve(program.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  // The child's own setpgid races with our signal below; set it here too.
+  ::setpgid(pid, pid);
+  std::optional<int> status = wait_child(pid, deadline, cancel);
+  // Whatever the check left behind in its group goes with it.
+  ::kill(-pid, SIGKILL);
+  if (!status) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (cancelled(cancel)) {
+      return "Command health check was cancelled";
+    }
+    return "Command health check timed out after " + seconds_text(timeout) + " (its process group was killed)";
+  }
+  if (*status == -1) {
+    return "Command health check: its process was reaped by someone else";
+  }
+  if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+    return std::nullopt;
+  }
+  return "Command health check '" + command.value() + "' " + describe_status(*status);
+}
+
+std::optional<std::string> probe_http(const HealthCheck::HTTPCheckInfo& http, nanoseconds timeout,
+                                      const std::atomic<bool>* cancel) {
+  if (http.scheme() != "http") {
+    return "HTTP health check: scheme '" + http.scheme() + "' is not supported (only 'http')";
+  }
+  std::string url = "http://127.0.0.1:" + std::to_string(http.port()) + http.path();
+  steady::time_point deadline = steady::now() + timeout;
+  Try<int> fd = connect_loopback(http.port(), deadline, cancel, timeout);
+  if (fd.is_error()) {
+    return "HTTP health check of " + url + ": " + fd.error();
+  }
+  std::string request = "GET " + http.path() + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(http.port()) +
+                        "\r\nUser-Agent: stoa-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  size_t sent = 0;
+  std::string failure;
+  while (sent < request.size() && failure.empty()) {
+    ssize_t n = ::send(*fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (wait_fd(*fd, POLLOUT, deadline, cancel) != 1) {
+        failure = "sending the request timed out after " + seconds_text(timeout);
+      }
+    } else {
+      failure = "sending the request failed: " + errno_text(errno);
+    }
+  }
+  std::string response;
+  while (failure.empty() && response.find("\r\n") == std::string::npos && response.size() < MAX_STATUS_LINE) {
+    int w = wait_fd(*fd, POLLIN, deadline, cancel);
+    if (w != 1) {
+      failure = w == 0 ? "no response within " + seconds_text(timeout) : "cancelled";
+      break;
+    }
+    char buf[1024];
+    ssize_t n = ::recv(*fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      response.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      failure = "reading the response failed: " + errno_text(errno);
+    }
+  }
+  ::close(*fd);
+  if (!failure.empty()) {
+    return "HTTP health check of " + url + ": " + failure;
+  }
+  // "HTTP/1.1 200 OK"
+  std::string line = response.substr(0, response.find("\r\n"));
+  int code = 0;
+  if (line.rfind("HTTP/", 0) == 0 && line.size() >= 12 && line[8] == ' ') {
+    code = std::atoi(line.substr(9, 3).c_str());
+  }
+  if (code < 100 || code > 599) {
+    return "HTTP health check of " + url + ": not an HTTP response: '" + line.substr(0, 80) + "'";
+  }
+  bool ok = false;
+  std::string expected;
+  if (http.statuses_size() == 0) {
+    ok = code >= 200 && code <= 399;
+    expected = "200..399";
+  } else {
+    for (uint32_t s : http.statuses()) {
+      ok = ok || static_cast<int>(s) == code;
+      expected += (expected.empty() ? "" : ", ") + std::to_string(s);
+    }
+  }
+  if (ok) {
+    return std::nullopt;
+  }
+  return "HTTP health check of " + url + " returned status " + std::to_string(code) + " (expected " + expected +
+         ")";
+}
+
+std::optional<std::string> probe_tcp(uint32_t port, nanoseconds timeout, const std::atomic<bool>* cancel) {
+  Try<int> fd = connect_loopback(port, steady::now() + timeout, cancel, timeout);
+  if (fd.is_error()) {
+    return "TCP health check: " + fd.error();
+  }
+  ::close(*fd);
+  return std::nullopt;
+}
+
+std::optional<std::string> run_health_check(const HealthCheck& check, const std::string& sandbox,
+                                            const std::atomic<bool>* cancel) {
+  nanoseconds timeout = health_seconds(check.timeout_seconds());
+  switch (check.type()) {
+    case HealthCheck::COMMAND:
+      return probe_command(check.command(), sandbox, timeout, cancel);
+    case HealthCheck::HTTP:
+      return probe_http(check.http(), timeout, cancel);
+    case HealthCheck::TCP:
+      return probe_tcp(check.tcp().port(), timeout, cancel);
+    default:
+      return "Unsupported health check type " + std::to_string(static_cast<int>(check.type()));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The checker actor.
+
+namespace {
+
+struct checker_state {
+  HealthCheck check;
+  caf::actor notify;
+  HealthProbeSpawner spawner;
+  std::optional<HealthPolicy> policy;
+  // Set when the checker exits: a probe in flight gives up within 100 ms.
+  std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
+  static inline const char* name = "health_checker";
+};
+
+using checker_actor = caf::stateful_actor<checker_state>;
+
+void on_check_result(checker_actor* self, bool healthy, const std::string& why) {
+  checker_state& st = self->state;
+  std::optional<HealthVerdict> v = healthy ? st.policy->on_success() : st.policy->on_failure(self->clock().now(), why);
+  if (!healthy && !v) {
+    LOG_INFO << "Ignoring a failed health check inside the grace period: " << why;
+  }
+  if (v) {
+    if (v->healthy) {
+      LOG_INFO << "Health check passed";
+    } else {
+      LOG_WARNING << v->message;
+    }
+    self->send(st.notify, health_status_atom_v, v->healthy, v->kill, v->consecutive_failures, v->message);
+    if (v->kill) {
+      self->quit();
+      return;
+    }
+  }
+  self->delayed_send(self, health_seconds(st.check.interval_seconds()), health_tick_atom_v);
+}
+
+void on_tick(checker_actor* self) {
+  checker_state& st = self->state;
+  caf::actor probe = st.spawner(self->system(), st.stopping);
+  caf::timespan wait = health_seconds(st.check.timeout_seconds()) + PROBE_ANSWER_SLACK;
+  self->request(probe, wait, health_probe_atom_v)
+      .then([self](bool healthy, const std::string& why) { on_check_result(self, healthy, why); },
+            [self, probe](const caf::error& e) {
+              self->send_exit(probe, caf::exit_reason::user_shutdown);
+              std::string why = e == caf::sec::request_timeout
+                                    ? "Health check timed out after " +
+                                          seconds_text(health_seconds(self->state.check.timeout_seconds()))
+                                    : "Health check probe failed: " + self->system().render(e);
+              on_check_result(self, false, why);
+            });
+}
+
+caf::behavior health_checker(checker_actor* self, HealthCheck check, caf::actor notify, HealthProbeSpawner spawner) {
+  checker_state& st = self->state;
+  st.check = std::move(check);
+  st.notify = notify;
+  st.spawner = std::move(spawner);
+  st.policy.emplace(st.check, self->clock().now());
+  self->attach_functor([stopping = st.stopping] { stopping->store(true); });
+  self->monitor(notify);
+  self->set_down_handler([self](const caf::down_msg&) { self->quit(); });
+  self->delayed_send(self, health_seconds(st.check.delay_seconds()), health_tick_atom_v);
+  return {
+      [self](health_tick_atom) { on_tick(self); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_health_checker(caf::actor_system& sys, HealthCheck check, std::string sandbox, caf::actor notify,
+                                HealthProbeSpawner spawner) {
+  if (!spawner) {
+    spawner = [check, sandbox](caf::actor_system& s, std::shared_ptr<std::atomic<bool>> cancel) {
+      return s.spawn<caf::detached>([check, sandbox, cancel](caf::event_based_actor* self) -> caf::behavior {
+        return {
+            [self, check, sandbox, cancel](health_probe_atom) -> caf::result<bool, std::string> {
+              std::optional<std::string> failure = run_health_check(check, sandbox, cancel.get());
+              self->quit();
+              return {!failure.has_value(), failure.value_or("")};
+            },
+        };
+      });
+    };
+  }
+  return sys.spawn(health_checker, std::move(check), std::move(notify), std::move(spawner));
+}
+
+}  // namespace stoa
