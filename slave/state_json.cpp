@@ -32,6 +32,9 @@ picojson::value task_json(const Task& t) {
     picojson::object so;
     so["state"] = picojson::value(TaskState_Name(s.state()));
     so["timestamp"] = picojson::value(s.timestamp());
+    if (s.has_healthy()) {
+      so["healthy"] = picojson::value(s.healthy());
+    }
     statuses.emplace_back(so);
   }
   o["statuses"] = picojson::value(statuses);
