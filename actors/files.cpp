@@ -506,9 +506,17 @@ struct FilesState {
   }
 };
 
-caf::behavior files_actor(caf::stateful_actor<FilesState>* self) {
+caf::behavior files_actor(caf::stateful_actor<FilesState>* self, caf::actor owner) {
   self->state.self = self;
-  self->set_down_handler([self](caf::down_msg&) {
+  if (owner) {
+    self->monitor(owner);
+  }
+  caf::actor_addr owner_addr = owner.address();
+  self->set_down_handler([self, owner_addr](caf::down_msg& dm) {
+    if (owner_addr && dm.source == owner_addr) {
+      self->quit(caf::exit_reason::user_shutdown);
+      return;
+    }
     if (self->state.workers > 0) {
       --self->state.workers;
     }
@@ -555,7 +563,9 @@ caf::behavior files_actor(caf::stateful_actor<FilesState>* self) {
 
 }  // namespace
 
-caf::actor spawn_files(caf::actor_system& sys) { return sys.spawn(files_actor); }
+caf::actor spawn_files(caf::actor_system& sys, const caf::actor& owner) {
+  return sys.spawn(files_actor, owner);
+}
 
 // ---- routes ---------------------------------------------------------------------------
 

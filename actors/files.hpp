@@ -129,8 +129,9 @@ http::Response download(const Lookup& lookup, uint64_t max_bytes = MAX_DOWNLOAD_
 // --- the actor and its routes --------------------------------------------------
 
 // Spawns the files actor (event-based: it keeps the table and spawns one
-// detached worker per request). It lives until sent an exit message.
-caf::actor spawn_files(caf::actor_system& sys);
+// detached worker per request). It lives until sent an exit message, or
+// until `owner` (when given) terminates.
+caf::actor spawn_files(caf::actor_system& sys, const caf::actor& owner = caf::actor());
 
 // Routes for requests the files actor does not have attached (the master's
 // proxy to slaves): `query` holds the request's decoded query; `op` as above.
