@@ -28,8 +28,6 @@ namespace {
 using gc_timer_atom = caf::atom_constant<caf::atom("gc_timer")>;
 using gc_watch_atom = caf::atom_constant<caf::atom("gc_watch")>;
 
-// How long a removal batch or a disk measurement may take.
-constexpr auto WORKER_TIMEOUT = std::chrono::minutes(10);
 
 double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -118,6 +116,9 @@ struct GcState {
   std::vector<std::string> queued;  // due while a batch runs
   std::map<std::string, std::vector<caf::typed_response_promise<bool>>> queued_promises;
   bool batch_running = false;
+  // The disk watch runs while anything is scheduled (an idle collector
+  // keeps no timer).
+  bool watching = false;
   uint64_t timer_generation = 0;
   std::optional<TimePoint> timer_at;
   Duration max_age{0};
@@ -163,6 +164,10 @@ struct GcState {
     LOG_INFO << "Scheduling '" << path << "' for removal in " << format_duration(std::max(delay, Duration(0)));
     update_pending();
     arm();
+    if (!watching) {
+      watching = true;
+      self->delayed_send(self, opts.disk_watch_interval, gc_watch_atom::value);
+    }
     return rp;
   }
 
@@ -236,7 +241,7 @@ struct GcState {
       queued_promises.erase(p);
     }
     update_pending();
-    self->request(worker, WORKER_TIMEOUT, gc_remove_atom::value, batch)
+    self->request(worker, caf::infinite, gc_remove_atom::value, batch)
         .then([this, batch](const std::vector<std::string>& errors) { on_removed(batch, errors); },
               [this, batch](caf::error& e) {
                 on_removed(batch, std::vector<std::string>(batch.size(), "the removal worker failed: " +
@@ -303,7 +308,7 @@ struct GcState {
   }
 
   void watch_disk() {
-    self->request(worker, WORKER_TIMEOUT, gc_usage_atom::value, opts.work_dir)
+    self->request(worker, caf::infinite, gc_usage_atom::value, opts.work_dir)
         .then(
             [this](double used) {
               usage = used;
@@ -311,7 +316,11 @@ struct GcState {
               prune(max_age);
             },
             [this](caf::error& e) { LOG_WARNING << self->system().render(e); });
-    self->delayed_send(self, opts.disk_watch_interval, gc_watch_atom::value);
+    if (paths.empty()) {
+      watching = false;
+    } else {
+      self->delayed_send(self, opts.disk_watch_interval, gc_watch_atom::value);
+    }
   }
 
   std::string view() const {
@@ -383,7 +392,6 @@ caf::behavior gc_actor(caf::stateful_actor<GcState>* self, GcOptions opts) {
     st.queued_promises.clear();
     self->quit(msg.reason);
   });
-  self->send(self, gc_watch_atom::value);
   return {
       [self](gc_schedule_atom, Duration delay, const std::string& path) { return self->state.schedule(delay, path); },
       [self](gc_unschedule_atom, const std::string& path) { return self->state.unschedule(path); },

@@ -25,7 +25,8 @@
 //       "remaining_secs"}], "removing": [paths]} (times in seconds since the
 //       epoch).
 //
-// Disk pressure (Mesos' --gc_disk_headroom): every --disk_watch_interval the
+// Disk pressure (Mesos' --gc_disk_headroom): while anything is scheduled
+// (an idle collector keeps no timer), every --disk_watch_interval the
 // worker measures the work_dir's file system (statvfs) and the collector
 // prunes what is older than
 //   max_age = gc_delay * max(0, 1 - gc_disk_headroom - disk usage)
