@@ -2,6 +2,7 @@
 // request to the master actor and the reply into a response; the master
 // actor never sees HTTP (STYLE.md §7.3).
 
+#include <glog/logging.h>
 #include <picojson.h>
 
 #include <caf/all.hpp>
@@ -9,12 +10,122 @@
 
 #include "actors/actor_route.hpp"
 #include "actors/atoms.hpp"
+#include "actors/files.hpp"
+#include "actors/http_client.hpp"
 #include "actors/http.hpp"
 #include "actors/runtime.hpp"
+#include "common/json.hpp"
+#include "common/logging.hpp"
+#include "common/strings.hpp"
 #include "common/version.hpp"
 #include "master/master.hpp"
 
 namespace stoa::master {
+
+namespace {
+
+// How long the master waits for its own answer and for a slave's.
+constexpr auto SLAVE_LOOKUP_TIMEOUT = std::chrono::seconds(10);
+constexpr auto PROXY_TIMEOUT = std::chrono::seconds(20);
+
+// The slave id a sandbox path names ("<work_dir>/slaves/<id>/..."), or "".
+std::string slave_id_in_path(const std::string& path) {
+  const std::string marker = "/slaves/";
+  size_t at = path.find(marker);
+  if (at == std::string::npos) {
+    return {};
+  }
+  size_t start = at + marker.size();
+  size_t end = path.find('/', start);
+  return path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// The request's raw query without `slave_id` (the slave does not know it).
+std::string query_without_slave_id(const std::string& raw) {
+  std::string out;
+  for (const std::string& part : split(raw, '&')) {
+    if (part.empty() || part.rfind("slave_id=", 0) == 0 || part == "slave_id") {
+      continue;
+    }
+    out += (out.empty() ? "" : "&") + part;
+  }
+  return out;
+}
+
+// The answer of a slave, as the master's: 2xx and its bodies pass; an
+// error names the slave and carries its message.
+http::Response relay(const std::string& sid, const std::string& address, http::Response r) {
+  if (r.status >= 200 && r.status < 300) {
+    http::Response out;
+    out.status = r.status;
+    out.content_type = r.content_type;
+    out.body = std::move(r.body);
+    for (auto& [name, value] : r.headers) {
+      if (name == "content-disposition") {
+        out.headers.emplace_back("Content-Disposition", value);
+      }
+    }
+    return out;
+  }
+  std::string message = r.body;
+  if (auto v = json_parse(r.body); v.is_some() && v->is<picojson::object>() && v->contains("message")) {
+    message = v->get("message").to_str();
+  }
+  return http::error_response(r.status, "Slave " + sid + " at " + address + " answered " +
+                                            std::to_string(r.status) + ": " + message);
+}
+
+// Serves /files/<op> for a slave's path by asking that slave.
+void proxy_to_slave(const caf::actor& master, caf::io::broker* self, const std::string& op,
+                    const http::Request& req, http::Responder respond) {
+  auto given = req.query.find("slave_id");
+  auto p = req.query.find("path");
+  std::string sid = given != req.query.end() ? given->second
+                                              : slave_id_in_path(p == req.query.end() ? "" : p->second);
+  if (sid.empty()) {
+    respond(http::error_response(404, "No file or directory is attached at '" +
+                                          (p == req.query.end() ? std::string() : p->second) +
+                                          "' on the master, and it names no slave (give slave_id=)"));
+    return;
+  }
+  std::string query = query_without_slave_id(req.query_string);
+  self->request(master, SLAVE_LOOKUP_TIMEOUT, state_atom_v, std::string("slaves"),
+                std::map<std::string, std::string>{{"slave_id", sid}})
+      .then(
+          [self, sid, op, query, respond](int status, const std::string& body) {
+            auto v = json_parse(body);
+            std::string pid;
+            if (status == 200 && v.is_some() && v->is<picojson::object>()) {
+              const picojson::value& slaves = v->get("slaves");
+              if (slaves.is<picojson::array>() && !slaves.get<picojson::array>().empty()) {
+                pid = slaves.get<picojson::array>()[0].get("pid").to_str();
+              }
+            }
+            Try<Upid> upid = pid.empty() ? Try<Upid>(Error("no pid")) : parse_upid(pid);
+            if (upid.is_error()) {
+              respond(http::error_response(status == 200 ? 404 : status, "Unknown slave '" + sid + "'"));
+              return;
+            }
+            std::string address = upid->host + ":" + std::to_string(upid->port);
+            http::ClientRequest cr;
+            cr.host = upid->host;
+            cr.port = upid->port;
+            cr.path = "/files/" + op + (query.empty() ? "" : "?" + query);
+            cr.timeout = PROXY_TIMEOUT;
+            http::fetch(
+                self, cr, [sid, address, respond](http::Response r) { respond(relay(sid, address, std::move(r))); },
+                [sid, address, respond](caf::error e) {
+                  respond(http::error_response(502, "Cannot reach slave " + sid + " at " + address + ": " +
+                                                        caf::to_string(e)));
+                });
+          },
+          [respond, sid](caf::error& e) {
+            respond(http::error_response(503, "The master did not answer for slave '" + sid + "': " +
+                                                  caf::to_string(e)));
+          });
+}
+
+}  // namespace
 
 void register_master_routes(Runtime& runtime, const caf::actor& master) {
   runtime.add_route(actor_route(master, "/master/state", "state",
@@ -67,6 +178,20 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
     respond(http::json_response(picojson::value(o)));
   };
   runtime.add_route(version);
+
+  // /files/*: the master's own log, and every slave's sandboxes by proxy
+  // (docs/sandboxes.md). The files actor lives as long as the master actor.
+  caf::actor files = files::spawn_files(runtime.system(), master);
+  if (!FLAGS_log_dir.empty() && !FLAGS_logtostderr) {
+    caf::anon_send(files, files::attach_atom::value, files::info_log_path(FLAGS_log_dir, "stoa-master"),
+                   std::string("/master/log"));
+  }
+  files::register_files_routes(
+      runtime, files,
+      [master](caf::io::broker* self, const std::string& op, const http::Request& req, http::Responder respond) {
+        proxy_to_slave(master, self, op, req, std::move(respond));
+      },
+      [](const http::Request& req) { return req.query.count("slave_id") > 0; });
 }
 
 }  // namespace stoa::master

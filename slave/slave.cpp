@@ -11,6 +11,7 @@
 #include <picojson.h>
 
 #include "actors/actor_route.hpp"
+#include "actors/files.hpp"
 #include "actors/atoms.hpp"
 #include "actors/http.hpp"
 #include "actors/messages.hpp"
@@ -33,6 +34,8 @@ using namespace stoa::internal;
 
 namespace {
 
+// How long register_slave_routes waits for the slave's services.
+constexpr auto SERVICES_TIMEOUT = std::chrono::seconds(10);
 // Below the HTTP route's own timeout, so the route gets our answer.
 constexpr auto USAGE_TIMEOUT = std::chrono::seconds(9);
 
@@ -227,6 +230,7 @@ void Slave::on_registered(const std::string& id, bool reregistered, const Master
   if (new_id) {
     // Who this slave is, for a restarted one (Mesos writes it always).
     checkpoint_failed("the slave info", checkpoint_slave_info(opts.flags.work_dir, records.info));
+    gc_old_slaves();
   }
   if (connection.has_total_ping_timeout_seconds() && connection.total_ping_timeout_seconds() > 0 &&
       connection.total_ping_timeout_seconds() < 1e6) {
@@ -409,6 +413,7 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
     self->quit(caf::sec::invalid_argument);
     return {};
   }
+  s.start_sandbox_services();
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (!exit_from_this_process(self, msg)) {
@@ -535,6 +540,13 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
           self->state.on_update_retry(fid, tid, uuid, interval);
         }
       },
+      // The HTTP routes' services (register_slave_routes).
+      [self](services_atom) -> caf::result<caf::actor, caf::actor> {
+        if (!self->state.from_this_process("a services request")) {
+          return caf::sec::request_receiver_down;
+        }
+        return {self->state.files, self->state.gc};
+      },
       // A metrics scrape (Runtime::add_metrics_collector).
       [self](metrics_atom) -> bool {
         if (!self->state.from_this_process("a metrics request")) {
@@ -622,6 +634,17 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
   runtime.add_route(actor_route(slave, "/" + id + "/health", "health",
                                 "Answers 200 OK with an empty body when the slave actor answers "
                                 "(503 when it does not)."));
+  // Sandboxes (docs/sandboxes.md): /files/* and what the collector holds.
+  caf::scoped_actor asker{runtime.system()};
+  asker->request(slave, SERVICES_TIMEOUT, services_atom::value)
+      .receive(
+          [&](const caf::actor& files, const caf::actor& gc) {
+            files::register_files_routes(runtime, files);
+            runtime.add_route(actor_route(gc, "/" + id + "/gc", "gc",
+                                          "Paths scheduled for garbage collection, with their removal "
+                                          "times, and the current max age from the disk usage."));
+          },
+          [&](caf::error& e) { LOG_ERROR << "No /files routes: the slave did not answer: " << caf::to_string(e); });
 }
 
 }  // namespace stoa::slave

@@ -40,6 +40,8 @@ namespace stoa::slave {
 using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
 using registration_timeout_atom = caf::atom_constant<caf::atom("exreg_tmo")>;
 using recovery_timeout_atom = caf::atom_constant<caf::atom("recov_tmo")>;
+// (services_atom) -> (files actor, gc actor): for the HTTP routes (local only).
+using services_atom = caf::atom_constant<caf::atom("sl_servcs")>;
 
 constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
 // Without a ping from the master for this long, the slave takes the master
@@ -72,6 +74,10 @@ class Slave {
   metrics::Registry* metrics = nullptr;
 
   caf::actor master;
+  // The files service (sandboxes, /slave/log) and the garbage collector
+  // (slave_sandboxes.cpp), spawned with the slave and stopped with it.
+  caf::actor files;
+  caf::actor gc;
   // Following a detected leader (SlaveOptions::detect or ::detector): the
   // detector whose reports count, and whether a leader is known now.
   caf::actor detector;
@@ -186,6 +192,25 @@ class Slave {
   void on_update_retry(const std::string& framework_id, const std::string& task_id, const std::string& uuid,
                        int64_t interval_ns);
   void on_acknowledgement(internal::StatusUpdateAcknowledgementMessage& m);
+
+  // --- sandboxes: files and garbage collection (slave_sandboxes.cpp) --------
+  void start_sandbox_services();
+  // Attaches the sandbox under its real path and /frameworks/<fid>/executors/<eid>/runs/latest.
+  void attach_sandbox(const Executor& e);
+  // A launch reuses the framework's and executor's dirs: no longer garbage.
+  void unschedule_for_launch(const std::string& framework_id, const std::string& executor_id);
+  std::string framework_path(const std::string& framework_id) const;
+  // Schedules `path` after --gc_delay; once removed, detaches it (and
+  // `virtual_path` if it still shows it).
+  void gc_path(const std::string& path, const std::string& virtual_path = "");
+  // An archived executor: its run's sandbox and meta, its executor dirs.
+  void gc_executor(const Executor& e);
+  // A framework removed from this slave: its sandbox and meta dirs.
+  void gc_framework(const std::string& framework_id);
+  // Dirs of earlier slave ids under work_dir/slaves and work_dir/meta/slaves.
+  void gc_old_slaves();
+  // After recovery: attaches what was recovered, schedules what was skipped.
+  void gc_recovered(const SlaveCheckpoint& cp);
 
   // --- HTTP views (slave.cpp; rendering in state_json.cpp) ----------------
   // Answers at once, or (monitor) once the containerizer has sampled usage.

@@ -101,6 +101,8 @@ void Slave::on_run_task(RunTaskMessage& m) {
     checkpoint_failed("task " + tid, checkpoint_task(wd, records.slave_id, eid, cid,
                                                      make_task(ti, fid, records.slave_id, TASK_STAGING)));
   }
+  unschedule_for_launch(fid, eid);
+  attach_sandbox(e);
   records.add_executor(f, std::move(e));
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
@@ -123,6 +125,7 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
     auto f = records.frameworks.find(fid);
     forget_executor_checkpoint(f->second, eid);
     Executor gone = records.erase_executor(f->second, eid);
+    gc_executor(gone);
     for (const auto& [tid, ti] : gone.queued) {
       slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED,
                    result.error);
@@ -419,6 +422,7 @@ void Slave::maybe_archive(Framework& f, const std::string& eid) {
     return;
   }
   forget_executor_checkpoint(f, eid);  // done and acknowledged
+  gc_executor(e);
   f.completed_executors.push_back(records.erase_executor(f, eid));
   if (f.completed_executors.size() > MAX_COMPLETED_EXECUTORS) {
     f.completed_executors.erase(f.completed_executors.begin());
@@ -435,6 +439,7 @@ void Slave::maybe_archive_framework(const std::string& fid) {
     checkpoint_failed("the removal of framework " + fid + "'s checkpoint",
                       checkpoint::remove_all(framework_meta_path(opts.flags.work_dir, records.slave_id, fid)));
   }
+  gc_framework(fid);
   records.completed_frameworks.push_back(std::move(it->second));
   while (records.completed_frameworks.size() > MAX_COMPLETED_FRAMEWORKS) {
     records.completed_frameworks.pop_front();

@@ -119,6 +119,8 @@ void Slave::recover(SlaveCheckpoint cp) {
       records.frameworks.erase(fid);
     }
   }
+  gc_recovered(cp);
+  gc_old_slaves();
   recovering = recovering_executors() > 0;
   metrics->set("slave/recovery_errors", static_cast<double>(cp.errors));
   if (recovering) {
