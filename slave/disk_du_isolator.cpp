@@ -36,7 +36,7 @@ int add_file(const char*, const struct stat* st, int, struct FTW*) {
 }  // namespace
 
 // The bytes the files under `dir` use on disk (0 when it is missing).
-uint64_t disk_usage(const std::string& dir) {
+uint64_t directory_bytes(const std::string& dir) {
   std::lock_guard<std::mutex> lock(walk_mutex);
   std::set<std::pair<dev_t, ino_t>> seen;
   walk_seen = &seen;
@@ -138,7 +138,7 @@ class DiskDuIsolator : public Isolator {
     if (s.measured_at && Clock::now() - *s.measured_at < options_.container_disk_watch_interval) {
       return s;
     }
-    s.used = disk_usage(s.directory);
+    s.used = directory_bytes(s.directory);
     s.measured_at = Clock::now();
     std::lock_guard<std::mutex> lock(mutex_);
     if (auto it = sandboxes_.find(cid); it != sandboxes_.end()) {

@@ -190,6 +190,6 @@ std::unique_ptr<Isolator> create_disk_du_isolator(const IsolatorOptions& options
 
 // The bytes the files under `dir` use on disk, each inode once, not crossing
 // mounts or following symlinks (disk/du's measure; 0 when it is missing).
-uint64_t disk_usage(const std::string& dir);
+uint64_t directory_bytes(const std::string& dir);
 
 }  // namespace stoa::slave
