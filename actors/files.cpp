@@ -257,10 +257,13 @@ http::Response errno_response(int err, const std::string& virtual_path) {
 }
 
 // Opens a resolved regular file for reading; a refusal names the path.
-std::optional<http::Response> open_file(const Lookup& l, Fd* fd, struct stat* st) {
+std::optional<http::Response> open_file(const Lookup& l, Fd* fd, struct stat* st, std::string* real = nullptr) {
   Resolved r = resolve(l);
   if (r.refusal) {
     return r.refusal;
+  }
+  if (real != nullptr) {
+    *real = r.real;
   }
   fd->fd = ::open(r.real.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd->fd < 0) {
@@ -392,25 +395,18 @@ http::Response read(const Lookup& l, const std::map<std::string, std::string>& q
   return http::json_response(picojson::value(std::move(o)));
 }
 
-http::Response download(const Lookup& l, uint64_t max_bytes) {
+http::Response download(const Lookup& l) {
   Fd fd;
   struct stat st {};
-  if (auto refusal = open_file(l, &fd, &st)) {
+  std::string real;
+  if (auto refusal = open_file(l, &fd, &st, &real)) {
     return *refusal;
-  }
-  auto size = static_cast<uint64_t>(st.st_size);
-  if (size > max_bytes) {
-    return http::error_response(413, "'" + l.virtual_path + "' is " + std::to_string(size) +
-                                         " bytes, above the download limit of " + std::to_string(max_bytes) +
-                                         " bytes: read it in pages with /files/read");
-  }
-  Try<std::string> data = pread_all(fd.fd, 0, size);
-  if (data.is_error()) {
-    return http::error_response(500, "Cannot read '" + l.virtual_path + "': " + data.error());
   }
   http::Response resp;
   resp.content_type = "application/octet-stream";
-  resp.body = std::move(*data);
+  // Streamed by the HTTP server from the file, whatever its size.
+  resp.body_file = real;  // resolved: no symlink left in it
+  resp.body_file_size = static_cast<uint64_t>(st.st_size);
   std::string name = l.virtual_path.substr(l.virtual_path.rfind('/') + 1);
   std::string safe;
   for (char ch : name) {

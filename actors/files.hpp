@@ -12,8 +12,8 @@
 //                                          past the end gives {"data": "", "offset": size};
 //                                          length (default: all) is capped at 16 pages
 //   GET /files/download?path=P             the file's bytes (application/octet-stream,
-//                                          Content-Disposition: attachment), at most
-//                                          MAX_DOWNLOAD_BYTES
+//                                          Content-Disposition: attachment), streamed
+//                                          by the HTTP server from the file
 //   GET /files/debug                       {"<virtual path>": "<real path>", ...}
 // (`/files/browse.json` and `/files/read.json` are aliases, as in Mesos.)
 //
@@ -22,15 +22,14 @@
 // a JSON {"message"} naming P: 400 missing or malformed parameters, or reading
 // a directory; 403 a `..` component, or a path whose realpath() leaves the
 // attached real path (a symlink pointing out); 404 nothing attached there, or
-// no such file; 413 a download above MAX_DOWNLOAD_BYTES; 503 more than
+// no such file; 503 more than
 // MAX_WORKERS requests in flight.
 //
 // Threading: the files actor only keeps the table; every request's disk
 // work (realpath, stat, readdir, getpwuid, pread) runs in a detached one-shot
 // worker, so no scheduler thread blocks on the disk. Reads are bounded by the
-// length cap and downloads by MAX_DOWNLOAD_BYTES (the HTTP server sends whole
-// bodies; streaming larger files needs a body-from-file response in
-// actors/http.hpp, see docs/sandboxes.md).
+// length cap; a download is streamed by the HTTP server in chunks as the
+// client takes them (Response::body_file).
 
 #include <sys/types.h>
 
@@ -72,8 +71,6 @@ using attached_atom = caf::atom_constant<caf::atom("fs_attchd")>;
 
 // Reads are capped at this many pages (Mesos: 16).
 constexpr size_t MAX_READ_PAGES = 16;
-// /files/download refuses larger files (413).
-constexpr uint64_t MAX_DOWNLOAD_BYTES = 64ULL << 20;
 // Disk workers in flight at once; more requests get 503.
 constexpr size_t MAX_WORKERS = 32;
 // How long an HTTP route waits for the files actor.
@@ -124,7 +121,9 @@ Resolved resolve(const Lookup& lookup);
 http::Response browse(const Lookup& lookup);
 http::Response read(const Lookup& lookup, const std::map<std::string, std::string>& query,
                     size_t max_length);
-http::Response download(const Lookup& lookup, uint64_t max_bytes = MAX_DOWNLOAD_BYTES);
+// download answers with Response::body_file (the resolved path): the HTTP
+// server streams it, so any size is served in bounded memory.
+http::Response download(const Lookup& lookup);
 
 // --- the actor and its routes --------------------------------------------------
 

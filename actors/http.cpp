@@ -119,6 +119,7 @@ Try<std::map<std::string, std::string>> parse_query(std::string_view query) {
 std::string serialize_response(const Response& r, bool close) {
   std::string out;
   out.reserve(r.body.size() + 160);
+  const uint64_t length = r.body_file.empty() ? r.body.size() : r.body_file_size;
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
   out += ' ';
@@ -126,7 +127,7 @@ std::string serialize_response(const Response& r, bool close) {
   out += "\r\nContent-Type: ";
   out += header_safe(r.content_type) ? r.content_type : "application/octet-stream";
   out += "\r\nContent-Length: ";
-  out += std::to_string(r.body.size());
+  out += std::to_string(length);
   out += close ? "\r\nConnection: close\r\n" : "\r\nConnection: keep-alive\r\n";
   for (const auto& [name, value] : r.headers) {
     auto lname = lower(name);

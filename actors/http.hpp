@@ -74,6 +74,13 @@ struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // A body read from a file instead (`body` must then be empty): the server
+  // answers with Content-Length `body_file_size` and sends the first that
+  // many bytes of `body_file` in chunks as the client takes them, so memory
+  // stays bounded whatever the file's size. A file that cannot be opened is a
+  // 500; one that shrinks meanwhile closes the connection.
+  std::string body_file;
+  uint64_t body_file_size = 0;
   // Extra headers. The server writes Content-Type, Content-Length and
   // Connection itself and ignores those names here.
   std::vector<std::pair<std::string, std::string>> headers;
@@ -84,7 +91,7 @@ struct Response {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Response& x) {
   return f(caf::meta::type_name("stoa.http.Response"), x.status, x.content_type, x.body,
-           x.headers);
+           x.body_file, x.body_file_size, x.headers);
 }
 
 // `v.serialize()` as application/json.

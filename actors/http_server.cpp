@@ -4,7 +4,12 @@
 // connections.
 #include "actors/http.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cctype>
 #include <chrono>
 #include <exception>
@@ -216,6 +221,16 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
     deadlines.erase({*slot->deadline, conn_id, seq});
     slot->deadline.reset();
   }
+  if (!resp.body_file.empty() && !slot->head) {
+    auto file = std::make_unique<FileBody>();
+    file->fd = ::open(resp.body_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (file->fd < 0) {
+      resp = error_response(500, "Cannot open '" + resp.body_file + "': " + std::strerror(errno));
+    } else {
+      file->size = resp.body_file_size;
+      slot->file = std::move(file);
+    }
+  }
   slot->bytes = serialize_response(resp, slot->close_after);
   if (slot->head) {
     slot->bytes.resize(slot->bytes.size() - resp.body.size());
@@ -232,8 +247,22 @@ void ServerCore::write_ready(uint64_t conn_id) {
   bool wrote = false;
   while (!c->slots.empty() && c->slots.front().ready) {
     Slot& s = c->slots.front();
-    self->write(c->hdl, s.bytes.size(), s.bytes.data());
-    wrote = true;
+    if (!c->streaming) {
+      self->write(c->hdl, s.bytes.size(), s.bytes.data());
+      wrote = true;
+      s.bytes.clear();
+      c->streaming = s.file != nullptr;
+    }
+    if (c->streaming) {
+      bool done = pump_file(*c);
+      if (find(conn_id) == nullptr) {
+        return;  // the file shrank: the connection is gone
+      }
+      if (!done) {
+        break;  // more once the client has taken what is buffered
+      }
+      c->streaming = false;
+    }
     if (s.close_after) {
       self->flush(c->hdl);
       auto hdl = c->hdl;
@@ -246,6 +275,57 @@ void ServerCore::write_ready(uint64_t conn_id) {
   if (wrote) {
     c->last_activity = Clock::now();
     self->flush(c->hdl);
+  }
+}
+
+FileBody::~FileBody() {
+  if (fd >= 0) {
+    ::close(fd);
+  }
+}
+
+bool ServerCore::pump_file(Connection& c) {
+  constexpr uint64_t CHUNK = 256 << 10;
+  constexpr uint64_t MAX_UNSENT = 1 << 20;
+  FileBody& f = *c.slots.front().file;
+  self->ack_writes(c.hdl, true);
+  std::vector<char> buf;
+  while (f.sent < f.size && c.unsent < MAX_UNSENT) {
+    buf.resize(static_cast<size_t>(std::min(CHUNK, f.size - f.sent)));
+    ssize_t n = ::pread(f.fd, buf.data(), buf.size(), static_cast<off_t>(f.sent));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      // The file shrank (or failed) under us: the promised length cannot be
+      // met, so the only honest answer is to close.
+      LOG_WARNING << "HTTP: a streamed body ended after " << f.sent << " of " << f.size << " bytes"
+                  << (n < 0 ? std::string(": ") + std::strerror(errno) : std::string()) << "; closing "
+                  << c.peer;
+      auto hdl = c.hdl;
+      self->close(hdl);
+      erase(hdl);
+      return true;
+    }
+    self->write(c.hdl, static_cast<size_t>(n), buf.data());
+    f.sent += static_cast<uint64_t>(n);
+    c.unsent += static_cast<uint64_t>(n);
+  }
+  self->flush(c.hdl);
+  c.last_activity = Clock::now();
+  return f.sent >= f.size;
+}
+
+void ServerCore::on_transferred(caf::io::connection_handle hdl, uint64_t written) {
+  auto i = conns.find(hdl);
+  if (i == conns.end()) {
+    return;
+  }
+  Connection& c = *i->second;
+  c.unsent = written >= c.unsent ? 0 : c.unsent - written;
+  c.last_activity = Clock::now();
+  if (c.streaming) {
+    write_ready(c.id);
   }
 }
 
@@ -295,7 +375,8 @@ void ServerCore::on_idle_check() {
   auto now = Clock::now();
   std::vector<caf::io::connection_handle> idle;
   for (const auto& [hdl, c] : conns) {
-    bool idle_for_long = c->slots.empty() && now - c->last_activity >= opts.idle_timeout;
+    // A client that stops taking a streamed body is idle too.
+    bool idle_for_long = (c->slots.empty() || c->streaming) && now - c->last_activity >= opts.idle_timeout;
     // One byte now and then must not keep a request open forever.
     bool request_too_slow = c->request_started && now - *c->request_started >= opts.idle_timeout;
     if (idle_for_long || request_too_slow) {
@@ -376,6 +457,9 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
       },
       [self](const caf::io::new_data_msg& msg) {
         self->state.core->on_data(msg.handle, msg.buf);
+      },
+      [self](const caf::io::data_transferred_msg& msg) {
+        self->state.core->on_transferred(msg.handle, msg.written);
       },
       [self](const caf::io::connection_closed_msg& msg) {
         self->state.core->on_closed(msg.handle);

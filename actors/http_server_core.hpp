@@ -29,6 +29,17 @@ namespace stoa::http::detail {
 
 using Clock = std::chrono::steady_clock;
 
+// A response body streamed from a file (Response::body_file).
+struct FileBody {
+  int fd = -1;
+  uint64_t size = 0;  // bytes to send
+  uint64_t sent = 0;  // bytes handed to the broker so far
+  FileBody() = default;
+  FileBody(const FileBody&) = delete;
+  FileBody& operator=(const FileBody&) = delete;
+  ~FileBody();
+};
+
 // One response slot per parsed request, in request order. A slot is written
 // once it and every slot before it are ready.
 struct Slot {
@@ -39,6 +50,7 @@ struct Slot {
   std::string jsonp;              // callback name from ?jsonp=, if any
   bool head = false;              // a HEAD request: headers only
   std::optional<Clock::time_point> deadline;  // set while a handler owes a response
+  std::unique_ptr<FileBody> file;  // the body, once `bytes` (the head) is written
 };
 
 struct ParsedRequest {
@@ -76,6 +88,10 @@ struct Connection {
 
   uint64_t next_seq = 0;
   std::deque<Slot> slots;
+  // Bytes of a streamed body handed to the broker and not yet reported sent
+  // (data_transferred_msg): the next chunk is read only below a bound.
+  uint64_t unsent = 0;
+  bool streaming = false;  // the front slot's head is written, its file is being sent
   std::vector<ParsedRequest> completed;  // parsed in this read, not yet dispatched
 };
 
@@ -108,6 +124,9 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   void respond(uint64_t conn_id, uint64_t seq, Response resp);
   void fail_connection(Connection& c, int status, const std::string& message);
   void write_ready(uint64_t conn_id);
+  // Sends the next chunks of the front slot's file; true once it is all sent.
+  bool pump_file(Connection& c);
+  void on_transferred(caf::io::connection_handle hdl, uint64_t written);
   void erase(caf::io::connection_handle hdl);
   void schedule_tick();
   Connection* find(uint64_t conn_id);

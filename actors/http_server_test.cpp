@@ -1,8 +1,12 @@
 // The server broker over real loopback sockets: keep-alive and closing,
 // HEAD, pipelining in request order, routing (404, 405, prefixes, /help,
-// routes added later), JSONP, handler failures (500, 504), clients going away
+// routes added later), bodies streamed from files, JSONP, handler failures (500, 504), clients going away
 // and shutdown.
 #include "actors/http_test_support.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace {
 
@@ -34,6 +38,53 @@ TEST_F(HttpServer, HeadGetsHeadersOnly) {
   auto r2 = c.read_response();
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->body, "hello");
+}
+
+// A body from a file (Response::body_file): byte-exact, in order with the
+// pipelined responses around it, headers only for HEAD, 500 for a file that
+// is not there, and a connection closed when the file is shorter than said.
+TEST_F(HttpServer, FileBodiesAreStreamedInOrder) {
+  char dir_template[] = "/tmp/stoa-http-stream-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string file = std::string(dir_template) + "/big.bin";
+  std::string bytes;
+  for (size_t i = 0; i < (5u << 20) + 123; ++i) {
+    bytes.push_back(static_cast<char>((i * 7) % 253));
+  }
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << bytes;
+  }
+  auto server = start();
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  const std::string stream = "/stream?file=" + file + "&size=" + std::to_string(bytes.size());
+  c.send("GET " + stream + " HTTP/1.1\r\nHost: t\r\n\r\nGET /text HTTP/1.1\r\nHost: t\r\n\r\n"
+         "HEAD " + stream + " HTTP/1.1\r\nHost: t\r\n\r\n"
+         "GET /stream?file=" + file + ".missing&size=3 HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r1 = c.read_response();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 200);
+  EXPECT_EQ(r1->headers["content-length"], std::to_string(bytes.size()));
+  EXPECT_TRUE(r1->body == bytes) << "got " << r1->body.size() << " bytes";
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, "hello");
+  auto r3 = c.read_response(true);
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->headers["content-length"], std::to_string(bytes.size()));
+  auto r4 = c.read_response();
+  ASSERT_TRUE(r4);
+  EXPECT_EQ(r4->status, 500);
+  EXPECT_NE(r4->body.find(".missing"), std::string::npos) << r4->body;
+
+  // Promised more than the file holds: closed once the file runs out.
+  RawConn short_conn(server.port);
+  ASSERT_TRUE(short_conn.ok());
+  short_conn.send("GET /stream?file=" + file + "&size=" + std::to_string(bytes.size() + 10) +
+                  " HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_FALSE(short_conn.read_response());
+  std::filesystem::remove_all(dir_template);
 }
 
 TEST_F(HttpServer, ConnectionCloseClosesAfterResponse) {

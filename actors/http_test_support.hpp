@@ -354,6 +354,14 @@ class HttpTest : public ::testing::Test {
                         respond(http::text_response("fast"));
                         self->send(g, open_atom::value);
                       }});
+    routes.push_back({"/stream", "Streams ?file= (its first ?size= bytes).", {"GET"},
+                      [](caf::io::broker*, const http::Request& req, http::Responder respond) {
+                        http::Response r;
+                        r.content_type = "application/octet-stream";
+                        r.body_file = req.query.at("file");
+                        r.body_file_size = std::stoull(req.query.at("size"));
+                        respond(std::move(r));
+                      }});
     http::Route files{"/files/", "Serves everything under /files/.", {"GET"},
                       [](caf::io::broker*, const http::Request& req, http::Responder respond) {
                         respond(http::text_response("file:" + req.path));
