@@ -354,8 +354,12 @@ Resources& Resources::subtract_scalars(const Resources& that) {
     if (found == current.end() || compare_key(*found, e) != 0) {
       continue;
     }
+    // The position first: mut() may drop the shared vector `current` names
+    // (copy-on-write), and another thread may have dropped the last other
+    // reference meanwhile, freeing it.
+    const auto index = found - current.begin();
     std::vector<ResourceEntry>& v = mut();
-    auto it = v.begin() + (found - current.begin());
+    auto it = v.begin() + index;
     it->units = std::max<int64_t>(0, it->units - e.units);
     if (it->units == 0) {
       v.erase(it);

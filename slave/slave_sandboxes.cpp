@@ -71,7 +71,9 @@ void Slave::unschedule_for_launch(const std::string& fid, const std::string& eid
   for (const std::string& p : {framework_path(fid), executor_path(wd, records.slave_id, fid, eid),
                                framework_meta_path(wd, records.slave_id, fid),
                                executor_meta_path(wd, records.slave_id, fid, eid)}) {
-    self->send(gc, gc_unschedule_atom::value, p);
+    // Nobody waits for the answer (whether it was scheduled): an anonymous
+    // send, so it does not come back to the slave as a stray message.
+    caf::anon_send(gc, gc_unschedule_atom::value, p);
   }
 }
 
