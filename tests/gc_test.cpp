@@ -69,7 +69,8 @@ TEST(ClusterGc, AThousandTasksLeaveNoSandboxBehindAndARunningTaskKeepsItsOwn) {
                                           {"--master=" + cluster.master_address(), "--tasks=" + std::to_string(TASKS),
                                            "--command=true", "--task_resources=cpus:0.1;mem:16"});
   ASSERT_TRUE(framework) << framework.error();
-  std::optional<int> code = (*framework)->wait_exit(deadline_in(90s));
+  // ~20 s here; several times that under the sanitizers.
+  std::optional<int> code = (*framework)->wait_exit(deadline_in(300s));
   ASSERT_TRUE(code) << "the framework did not finish its " << TASKS << " tasks";
   EXPECT_EQ(*code, 0) << (*framework)->describe_exit();
 
