@@ -31,7 +31,7 @@
 #include "common/resources.hpp"
 #include "common/uuid.hpp"
 #include "framework/scheduler.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 
 namespace {
 
@@ -71,12 +71,12 @@ struct Daemon {
 
 // Starts a daemon and waits (bounded) for its "listening on" line.
 Daemon start(const std::string& bin, std::vector<std::string> args, const std::string& log) {
-  slave::LaunchSpec spec;
+  LaunchSpec spec;
   spec.argv = {bin};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.stdout_path = log;
   spec.stderr_path = log;
-  Try<pid_t> pid = slave::launch(spec);
+  Try<pid_t> pid = launch(spec);
   if (pid.is_error()) {
     std::cerr << pid.error() << "\n";
     std::exit(1);

@@ -23,6 +23,21 @@
 
 namespace stoa {
 
+std::vector<std::string> command_argv(const CommandInfo& command) {
+  if (command.shell()) {
+    return {"/bin/sh", "-c", command.value()};
+  }
+  if (command.arguments_size() == 0 || command.value().empty()) {
+    std::vector<std::string> argv = {command.value()};
+    argv.insert(argv.end(), command.arguments().begin(), command.arguments().end());
+    return argv;
+  }
+  std::vector<std::string> argv(command.arguments().begin(), command.arguments().end());
+  argv[0] = command.value();
+  return argv;
+}
+
+
 namespace {
 
 using executor_timer_atom = caf::atom_constant<caf::atom("exec_tmr")>;

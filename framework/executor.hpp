@@ -82,6 +82,11 @@ namespace stoa {
 
 class Runtime;
 
+// The argv a CommandInfo runs as (Mesos): with shell, {"/bin/sh", "-c",
+// value}; otherwise value is the program and arguments the whole argv (its
+// argv[0] replaced by the program), or just {value} without arguments.
+std::vector<std::string> command_argv(const CommandInfo& command);
+
 struct ExecutorOptions {
   // The slave's UPID ("slave(1)@ip:port"), STOA_SLAVE_PID.
   std::string slave_pid;

@@ -19,6 +19,8 @@
 
 #include <caf/all.hpp>
 
+#include "actors/launcher.hpp"
+#include "framework/executor.hpp"
 #include "common/logging.hpp"
 #include "common/try.hpp"
 
@@ -72,33 +74,6 @@ int wait_fd(int fd, short events, steady::time_point deadline, const std::atomic
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// The path of `program` as execvp would find it, using `path_var`.
-std::optional<std::string> find_program(const std::string& program, const std::string& path_var) {
-  if (program.find('/') != std::string::npos) {
-    return program;
-  }
-  std::stringstream dirs(path_var);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-  }
-  return std::nullopt;
-}
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) {
-    return "exited with status " + std::to_string(WEXITSTATUS(status));
-  }
-  if (WIFSIGNALED(status)) {
-    return std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-           ::strsignal(WTERMSIG(status)) + ")";
-  }
-  return "ended with wait status " + std::to_string(status);
-}
 
 // Waits for child `pid` until `deadline`: its wait status, or nullopt at the
 // deadline or on cancel (the child is still running then).
@@ -218,90 +193,28 @@ std::optional<HealthVerdict> HealthPolicy::on_failure(time_point now, const std:
 
 std::optional<std::string> probe_command(const CommandInfo& command, const std::string& sandbox,
                                          nanoseconds timeout, const std::atomic<bool>* cancel) {
-  // Everything the child needs is prepared here: after fork() it may only
-  // make async-signal-safe calls.
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry(*e);
-    size_t eq = entry.find('=');
-    if (eq != std::string::npos) {
-      env[entry.substr(0, eq)] = entry.substr(eq + 1);
-    }
-  }
-  env["MESOS_SANDBOX"] = sandbox;
-  env["STOA_SANDBOX"] = sandbox;
+  LaunchSpec spec;
+  spec.argv = command_argv(command);
+  // Its own group, so a timeout takes everything it started; output goes
+  // where the executor's goes.
+  spec.new_session = false;
+  spec.new_process_group = true;
+  spec.working_dir = sandbox;
+  spec.env["MESOS_SANDBOX"] = sandbox;
+  spec.env["STOA_SANDBOX"] = sandbox;
   for (const auto& v : command.environment().variables()) {
-    env[v.name()] = v.value();
+    spec.env[v.name()] = v.value();
   }
-  std::vector<std::string> args;
-  std::string program;
-  if (command.shell()) {
-    program = "/bin/sh";
-    args = {"sh", "-c", command.value()};
-  } else {
-    std::string path_var = env.count("PATH") ? env["PATH"] : "/usr/local/bin:/usr/bin:/bin";
-    std::optional<std::string> found = find_program(command.value(), path_var);
-    if (!found) {
-      return "Command health check: program '" + command.value() + "' not found in PATH";
-    }
-    program = *found;
-    args.assign(command.arguments().begin(), command.arguments().end());
-    if (args.empty()) {
-      args.push_back(command.value());
-    }
-  }
-  std::vector<std::string> env_entries;
-  for (const auto& [k, v] : env) {
-    env_entries.push_back(k + "=" + v);
-  }
-  std::vector<char*> argv;
-  for (std::string& a : args) {
-    argv.push_back(a.data());
-  }
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (std::string& e : env_entries) {
-    envp.push_back(e.data());
-  }
-  envp.push_back(nullptr);
-  long max_fd = ::sysconf(_SC_OPEN_MAX);
-  if (max_fd < 0 || max_fd > 65536) {
-    max_fd = 65536;
-  }
-
   steady::time_point deadline = steady::now() + timeout;
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    return "Command health check: fork failed: " + errno_text(errno);
+  Try<pid_t> pid = launch(spec);
+  if (pid.is_error()) {
+    return "Command health check: " + pid.error();
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      ::signal(sig, SIG_DFL);
-    }
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-      ::dup2(devnull, 0);
-    }
-    for (long fd = 3; fd < max_fd; ++fd) {
-      ::close(static_cast<int>(fd));
-    }
-    if (!sandbox.empty() && ::chdir(sandbox.c_str()) != 0) {
-      ::_exit(126);
-    }
-    ::execve(program.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  // The child's own setpgid races with our signal below; set it here too.
-  ::setpgid(pid, pid);
-  std::optional<int> status = wait_child(pid, deadline, cancel);
+  std::optional<int> status = wait_child(*pid, deadline, cancel);
   // Whatever the check left behind in its group goes with it.
-  ::kill(-pid, SIGKILL);
+  signal_process_group(*pid, SIGKILL);
   if (!status) {
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    while (::waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     if (cancelled(cancel)) {
       return "Command health check was cancelled";
@@ -314,7 +227,7 @@ std::optional<std::string> probe_command(const CommandInfo& command, const std::
   if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
     return std::nullopt;
   }
-  return "Command health check '" + command.value() + "' " + describe_status(*status);
+  return describe_wait_status(*status, "Command health check '" + command.value() + "'");
 }
 
 std::optional<std::string> probe_http(const HealthCheck::HTTPCheckInfo& http, nanoseconds timeout,
@@ -456,7 +369,15 @@ void on_check_result(checker_actor* self, bool healthy, const std::string& why) 
 
 void on_tick(checker_actor* self) {
   checker_state& st = self->state;
-  caf::actor probe = st.spawner(self->system(), st.stopping);
+  caf::actor probe;
+  try {
+    probe = st.spawner(self->system(), st.stopping);
+  } catch (const std::exception& e) {
+    // No thread to probe with (EAGAIN: the container's pids limit is
+    // reached, as under a fork bomb): a failed check, not a dead executor.
+    on_check_result(self, false, std::string("Could not start the health check probe: ") + e.what());
+    return;
+  }
   caf::timespan wait = health_seconds(st.check.timeout_seconds()) + PROBE_ANSWER_SLACK;
   self->request(probe, wait, health_probe_atom_v)
       .then([self](bool healthy, const std::string& why) { on_check_result(self, healthy, why); },

@@ -13,47 +13,18 @@
 
 #include "slave/cgroups.hpp"
 #include "slave/isolator.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
+#include "tests/cgroups_skip.hpp"
+#include "tests/poll.hpp"
 
 namespace stoa::slave {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using namespace stoa::tests;
 
-const std::string HIERARCHY = "/sys/fs/cgroup";
-
-std::string cgroups_missing() {
-  if (::geteuid() != 0) {
-    return "needs root";
-  }
-  for (const char* c : {"cpu", "cpuacct", "memory", "pids", "freezer"}) {
-    if (cgroups::check_mounted(HIERARCHY, c)) {
-      return std::string("needs the cgroups v1 '") + c + "' controller under " + HIERARCHY;
-    }
-  }
-  return "";
-}
-
-#define REQUIRE_CGROUPS()                                   \
-  do {                                                      \
-    if (std::string why = cgroups_missing(); !why.empty()) { \
-      GTEST_SKIP() << why;                                  \
-    }                                                       \
-  } while (false)
-
-template <class Fn>
-bool poll_until(Fn fn, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = Clock::now() + timeout;
-  while (!fn()) {
-    if (Clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+const std::string& HIERARCHY = CGROUPS_HIERARCHY;
 
 void reap(pid_t pid) {
   int status = 0;
@@ -109,7 +80,7 @@ TEST(CgroupsHelpers, ReadingAMissingFileIsAnErrorNamingIt) {
 }
 
 TEST_F(Cgroups, TheFreezerKillsEveryProcessThenTheCgroupGoes) {
-  REQUIRE_CGROUPS();
+  STOA_REQUIRE_CGROUPS();
   const std::string d = dir("freezer", "c1");
   ASSERT_FALSE(cgroups::create(d));
   LaunchSpec spec;
@@ -118,7 +89,7 @@ TEST_F(Cgroups, TheFreezerKillsEveryProcessThenTheCgroupGoes) {
   Try<pid_t> pid = launch(spec);
   ASSERT_TRUE(pid.is_some()) << pid.error();
   // The child joined before it exec'd, so its children are in it too.
-  ASSERT_TRUE(poll_until([&] { return cgroups::processes(d)->size() == 3; }));
+  ASSERT_TRUE(poll_until([&] { return cgroups::processes(d)->size() == 3; }, deadline_in(DEFAULT_TIMEOUT)));
   EXPECT_EQ(cgroups::processes(d)->front(), *pid);
   EXPECT_FALSE(cgroups::kill_all(d));
   EXPECT_TRUE(cgroups::processes(d)->empty());
@@ -129,7 +100,7 @@ TEST_F(Cgroups, TheFreezerKillsEveryProcessThenTheCgroupGoes) {
 }
 
 TEST_F(Cgroups, JoiningACgroupThatIsNotThereFailsTheLaunchNamingIt) {
-  REQUIRE_CGROUPS();
+  STOA_REQUIRE_CGROUPS();
   LaunchSpec spec;
   spec.argv = {"/bin/true"};
   spec.cgroups = {dir("freezer", "missing")};
@@ -139,7 +110,7 @@ TEST_F(Cgroups, JoiningACgroupThatIsNotThereFailsTheLaunchNamingIt) {
 }
 
 TEST_F(Cgroups, CpuSharesAndCfsQuotaFollowTheCpus) {
-  REQUIRE_CGROUPS();
+  STOA_REQUIRE_CGROUPS();
   options_.cgroups_enable_cfs = true;
   std::unique_ptr<Isolator> cpu = create_cgroups_cpu_isolator(options_);
   ASSERT_FALSE(cpu->prepare("c1", ContainerSpec{"", *Resources::parse("cpus:0.5")}));
@@ -159,7 +130,7 @@ TEST_F(Cgroups, CpuSharesAndCfsQuotaFollowTheCpus) {
 }
 
 TEST_F(Cgroups, MemoryLimitReachedIsAMemoryLimitationWithUsageAndLimit) {
-  REQUIRE_CGROUPS();
+  STOA_REQUIRE_CGROUPS();
   std::unique_ptr<Isolator> freezer = create_cgroups_freezer_isolator(options_);
   std::unique_ptr<Isolator> mem = create_cgroups_mem_isolator(options_);
   ContainerSpec spec{"", *Resources::parse("mem:16")};
@@ -178,7 +149,7 @@ TEST_F(Cgroups, MemoryLimitReachedIsAMemoryLimitationWithUsageAndLimit) {
   Try<pid_t> pid = launch(hog);
   ASSERT_TRUE(pid.is_some()) << pid.error();
   std::optional<ContainerLimitation> limitation;
-  EXPECT_TRUE(poll_until([&] { return (limitation = mem->limitation("c1")).has_value(); }, 30s))
+  EXPECT_TRUE(poll_until([&] { return (limitation = mem->limitation("c1")).has_value(); }, deadline_in(30s)))
       << "the hog never reached its limit";
   ResourceStatistics stats;
   EXPECT_FALSE(mem->usage("c1", *pid, spec.resources, &stats));
@@ -197,7 +168,7 @@ TEST_F(Cgroups, MemoryLimitReachedIsAMemoryLimitationWithUsageAndLimit) {
 }
 
 TEST_F(Cgroups, PidsLimitAndCounts) {
-  REQUIRE_CGROUPS();
+  STOA_REQUIRE_CGROUPS();
   options_.cgroups_pids_limit = 7;
   std::unique_ptr<Isolator> pids = create_cgroups_pids_isolator(options_);
   ASSERT_FALSE(pids->prepare("c1", ContainerSpec{}));
@@ -211,7 +182,7 @@ TEST_F(Cgroups, PidsLimitAndCounts) {
   EXPECT_TRUE(poll_until([&] {
     pids->usage("c1", *pid, {}, &stats);
     return stats.processes == 2;
-  }));
+  }, deadline_in(DEFAULT_TIMEOUT)));
   EXPECT_EQ(stats.threads, 2);
   signal_process_group(*pid, SIGKILL);
   reap(*pid);
@@ -219,7 +190,7 @@ TEST_F(Cgroups, PidsLimitAndCounts) {
 }
 
 TEST_F(Cgroups, RecoveryDestroysOrphansAndKeepsKnownContainers) {
-  REQUIRE_CGROUPS();
+  STOA_REQUIRE_CGROUPS();
   std::unique_ptr<Isolator> freezer = create_cgroups_freezer_isolator(options_);
   ASSERT_FALSE(freezer->prepare("known", ContainerSpec{}));
   ASSERT_FALSE(freezer->prepare("orphan", ContainerSpec{}));

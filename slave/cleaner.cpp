@@ -6,7 +6,7 @@
 
 #include "actors/safety.hpp"
 #include "common/logging.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 
 namespace stoa::slave {
 

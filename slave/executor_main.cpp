@@ -38,7 +38,7 @@
 #include "common/logging.hpp"
 #include "framework/executor.hpp"
 #include "framework/health_checker.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "slave/reaper.hpp"
 
 namespace {
@@ -94,20 +94,8 @@ class CommandExecutor : public Executor {
     }
     send_status(d, TASK_STARTING);
     const CommandInfo& cmd = task_->command();
-    slave::LaunchSpec spec;
-    if (cmd.shell()) {
-      spec.argv = {"/bin/sh", "-c", cmd.value()};
-    } else {
-      spec.argv.push_back(cmd.value());
-      for (const std::string& a : cmd.arguments()) {
-        spec.argv.push_back(a);
-      }
-      if (cmd.arguments_size() > 0 && !cmd.value().empty()) {
-        // Mesos: value is the program, arguments are the whole argv.
-        spec.argv.assign(cmd.arguments().begin(), cmd.arguments().end());
-        spec.argv[0] = cmd.value();
-      }
-    }
+    LaunchSpec spec;
+    spec.argv = command_argv(cmd);
     const std::string& dir = d.options().directory;
     // Its own process group inside our session, so that whoever kills our
     // session (the slave, when this executor dies) takes the task down too.
@@ -123,15 +111,17 @@ class CommandExecutor : public Executor {
       spec.env[v.name()] = v.value();
     }
     LOG_INFO << "Launching";
-    Try<pid_t> launched = slave::launch(spec);
+    caf::actor reaper = slave::spawn_reaper(sys_, d.self(), "task");
+    Try<pid_t> launched = launch(spec);
     if (launched.is_error()) {
+      caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
       send_status(d, TASK_FAILED, "Failed to launch the command: " + launched.error(),
                   TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
       return;
     }
     pid_ = *launched;
     LOG_INFO << "Started task " << task_->task_id().value() << " (pid " << pid_ << "): " << cmd.value();
-    slave::spawn_reaper(sys_, pid_, d.self(), "task");
+    caf::anon_send(reaper, reaped_atom_v, pid_);
     send_status(d, TASK_RUNNING);
     if (task_->has_health_check()) {
       LOG_INFO << "Starting the " << HealthCheck::Type_Name(task_->health_check().type())
@@ -177,7 +167,7 @@ class CommandExecutor : public Executor {
     }
     LOG_WARNING << "Lost the slave; killing the task and exiting";
     if (pid_ > 0) {
-      slave::signal_process_group(pid_, SIGKILL);
+      signal_process_group(pid_, SIGKILL);
     }
   }
 
@@ -272,20 +262,20 @@ class CommandExecutor : public Executor {
       }
     }
     LOG_INFO << "Sending SIGTERM to the process group of task " << task_->task_id().value();
-    slave::signal_process_group(pid_, SIGTERM);
+    signal_process_group(pid_, SIGTERM);
     d.after(grace, [this] {
       if (pid_ > 0) {
         LOG_INFO << "Grace period over: sending SIGKILL";
-        slave::signal_process_group(pid_, SIGKILL);
+        signal_process_group(pid_, SIGKILL);
       }
     });
   }
 
   void on_reaped(ExecutorDriver& d, int status) {
     // Whatever the command left behind in its group goes too.
-    slave::signal_process_group(pid_, SIGKILL);
+    signal_process_group(pid_, SIGKILL);
     stop_health_checker();
-    std::string why = slave::describe_wait_status(status);
+    std::string why = describe_wait_status(status);
     if (!killed_by_health_check_.empty()) {
       send_status(d, TASK_KILLED, killed_by_health_check_ + " (" + why + ")",
                   TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, false);

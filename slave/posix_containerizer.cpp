@@ -25,7 +25,7 @@
 #include "common/logging.hpp"
 #include "common/uuid.hpp"
 #include "slave/cleaner.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "slave/paths.hpp"
 #include "slave/reaper.hpp"
 

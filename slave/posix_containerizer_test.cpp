@@ -14,7 +14,7 @@
 
 #include <caf/all.hpp>
 
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "slave/paths.hpp"
 
 namespace stoa::slave {

@@ -3,7 +3,7 @@
 // Mesos' posix/cpu it enforces nothing: only usage() is its own.
 
 #include "slave/isolator.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 
 namespace stoa::slave {
 

@@ -7,7 +7,7 @@
 
 #include "slave/isolator.hpp"
 #include "tests/poll.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 
 namespace stoa::slave {
 namespace {

@@ -14,7 +14,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 
 namespace stoa::slave {
 
@@ -75,10 +75,14 @@ std::optional<int> watch(pid_t pid, const std::shared_ptr<std::atomic<bool>>& st
 
 }  // namespace
 
-void spawn_reaper(caf::actor_system& sys, pid_t pid, const caf::actor& notify, std::string tag) {
-  sys.spawn<caf::detached>([pid, notify, tag](caf::event_based_actor* self) {
-    self->send(notify, reaped_atom_v, tag, wait_for(pid));
-    self->quit();
+caf::actor spawn_reaper(caf::actor_system& sys, const caf::actor& notify, std::string tag) {
+  return sys.spawn<caf::detached>([notify, tag](caf::event_based_actor* self) -> caf::behavior {
+    return {
+        [self, notify, tag](reaped_atom, pid_t pid) {
+          self->send(notify, reaped_atom_v, tag, wait_for(pid));
+          self->quit();
+        },
+    };
   });
 }
 

@@ -12,7 +12,7 @@
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "slave/checkpoint.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "slave/paths.hpp"
 #include "slave/slave_actor.hpp"
 

@@ -28,7 +28,7 @@
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "slave/checkpoint.hpp"
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "slave/paths.hpp"
 #include "slave/slave_actor.hpp"
 

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "slave/slave_test_fixture.hpp"
 
 namespace stoa::slave {

@@ -14,6 +14,7 @@
 #include <regex>
 #include <thread>
 
+#include "tests/cgroups_skip.hpp"
 #include "tests/cluster.hpp"
 
 namespace stoa::tests {
@@ -22,39 +23,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-const std::string HIERARCHY = "/sys/fs/cgroup";
-const std::vector<std::string> CONTROLLERS = {"cpu", "cpuacct", "memory", "pids", "freezer"};
-
-// Why cgroups tests cannot run here ("" when they can).
-std::string cgroups_missing() {
-  if (::geteuid() != 0) {
-    return "needs root (cgroups are written by root)";
-  }
-  for (const std::string& c : CONTROLLERS) {
-    if (!fs::exists(HIERARCHY + "/" + c + "/cgroup.procs")) {
-      return "needs the cgroups v1 '" + c + "' controller mounted at " + HIERARCHY + "/" + c;
-    }
-  }
-  return "";
-}
-
-#define STOA_REQUIRE_CGROUPS()                              \
-  do {                                                      \
-    if (std::string why = cgroups_missing(); !why.empty()) { \
-      GTEST_SKIP() << why;                                  \
-    }                                                       \
-  } while (false)
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+const std::string& HIERARCHY = CGROUPS_HIERARCHY;
+const std::vector<std::string>& CONTROLLERS = CGROUPS_CONTROLLERS;
 
 uint64_t read_u64(const std::string& path) {
   try {
-    return std::stoull(read_text(path));
+    return std::stoull(read_file(path));
   } catch (const std::exception&) {
     return 0;
   }
@@ -81,13 +55,16 @@ class Isolation : public ::testing::Test {
   void TearDown() override {
     for (const std::string& dir : container_cgroups("freezer", root_)) {
       std::ofstream(dir + "/freezer.state") << "THAWED";
-      for (int i = 0; i < 100 && !read_text(dir + "/cgroup.procs").empty(); ++i) {
-        std::istringstream pids(read_text(dir + "/cgroup.procs"));
-        for (pid_t pid; pids >> pid;) {
-          ::kill(pid, SIGKILL);
-        }
-        std::this_thread::sleep_for(10ms);
-      }
+      poll_until(
+          [&] {
+            std::istringstream pids(read_file(dir + "/cgroup.procs"));
+            bool empty = true;
+            for (pid_t pid; pids >> pid; empty = false) {
+              ::kill(pid, SIGKILL);
+            }
+            return empty;
+          },
+          deadline_in(1s));
     }
     for (const std::string& c : CONTROLLERS) {
       for (const std::string& dir : container_cgroups(c, root_)) {
@@ -95,6 +72,20 @@ class Isolation : public ::testing::Test {
       }
       ::rmdir((HIERARCHY + "/" + c + "/" + root_).c_str());
     }
+  }
+
+  // A master and one slave with `flags` (cpus:2;mem:1024;disk:1000), active.
+  ::testing::AssertionResult start_cluster(Cluster& cluster, const std::vector<std::string>& flags) {
+    if (!cluster.start_master()) {
+      return ::testing::AssertionFailure() << "the master did not start";
+    }
+    if (!cluster.start_slave("cpus:2;mem:1024;disk:1000", flags)) {
+      return ::testing::AssertionFailure() << "the slave did not start";
+    }
+    if (!cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT))) {
+      return ::testing::AssertionFailure() << "the slave did not become active";
+    }
+    return ::testing::AssertionSuccess();
   }
 
   std::vector<std::string> slave_flags(const std::string& isolation = "cgroups/cpu,cgroups/mem,cgroups/pids,disk/du") {
@@ -127,9 +118,7 @@ TEST_F(Isolation, MemoryHogFailsWithTheLimitationItsUsageAndItsLimit) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   STOA_REQUIRE_CGROUPS();
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", slave_flags()));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, slave_flags()));
   // The hog grows a string in user space, so the memory is charged on page
   // faults (where a container at its limit stops, and the slave reports the
   // limitation). Memory charged inside a system call (e.g. `tail` reading
@@ -152,9 +141,7 @@ TEST_F(Isolation, TwoBusyTasksSplitOneCoreByTheirCpuShares) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   STOA_REQUIRE_CGROUPS();
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", slave_flags()));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, slave_flags()));
   const std::string busy = "exec taskset -c 0 sh -c 'while :; do :; done'";
   Process* small = execute(cluster, "small", busy, "cpus:0.5;mem:64");
   Process* large = execute(cluster, "large", busy, "cpus:1.5;mem:64");
@@ -179,12 +166,20 @@ TEST_F(Isolation, TwoBusyTasksSplitOneCoreByTheirCpuShares) {
   auto usage = [&](const std::string& dir) {
     return read_u64(HIERARCHY + "/cpuacct/" + root_ + "/" + fs::path(dir).filename().string() + "/cpuacct.usage");
   };
-  // A measuring window (not a synchronisation): both loops spin meanwhile.
+  // A measuring window of 3 s of the core's time between the two (polled:
+  // it ends when they have used it, however busy the machine is).
   uint64_t small0 = usage(small_dir);
   uint64_t large0 = usage(large_dir);
-  std::this_thread::sleep_for(3s);
-  double small_ns = static_cast<double>(usage(small_dir) - small0);
-  double large_ns = static_cast<double>(usage(large_dir) - large0);
+  double small_ns = 0;
+  double large_ns = 0;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        small_ns = static_cast<double>(usage(small_dir) - small0);
+        large_ns = static_cast<double>(usage(large_dir) - large0);
+        return small_ns + large_ns >= 3e9;
+      },
+      deadline_in(60s)))
+      << "the two tasks used only " << (small_ns + large_ns) / 1e9 << " s of cpu";
   ASSERT_GT(small_ns, 0) << "the small task got no cpu at all";
   double ratio = large_ns / small_ns;
   EXPECT_GE(ratio, 2.0) << "large " << large_ns << " ns, small " << small_ns << " ns";
@@ -199,11 +194,9 @@ TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   STOA_REQUIRE_CGROUPS();
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
   std::vector<std::string> flags = slave_flags();
   flags.push_back("--cgroups_pids_limit=32");
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, flags));
   const std::string marker = unique_marker();
   Process* bomb = execute(cluster, "bomb",
                           "export STOA_TEST_MARKER=" + marker + "; b() { b | b; }; b 2>/dev/null; : " + marker,
@@ -211,12 +204,12 @@ TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
   ASSERT_NE(bomb, nullptr);
   std::vector<std::string> pids_dirs;
   ASSERT_TRUE(poll_until([&] { return (pids_dirs = container_cgroups("pids", root_)).size() == 1; }, deadline_in(10s)));
-  EXPECT_EQ(read_text(pids_dirs[0] + "/pids.max"), "32\n");
+  EXPECT_EQ(read_file(pids_dirs[0] + "/pids.max"), "32\n");
   // The bomb reaches the limit (pids.events counts the forks refused
   // there) and never passes it.
   uint64_t most = 0;
   auto refused = [&] {
-    std::istringstream events(read_text(pids_dirs[0] + "/pids.events"));
+    std::istringstream events(read_file(pids_dirs[0] + "/pids.events"));
     std::string key;
     uint64_t count = 0;
     return (events >> key >> count) && key == "max" ? count : 0;
@@ -244,12 +237,10 @@ TEST_F(Isolation, DiskQuotaExceededFailsTheTaskWithTheDiskLimitation) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   // disk/du alone needs neither root nor cgroups.
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
   std::vector<std::string> flags = slave_flags("posix/cpu,disk/du");
   flags.push_back("--enforce_container_disk_quota");
   flags.push_back("--container_disk_watch_interval=100ms");
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, flags));
   Process* filler = execute(cluster, "filler", "dd if=/dev/zero of=big bs=1M count=4 && sleep 1000",
                             "cpus:0.1;mem:64;disk:1", false);
   ASSERT_NE(filler, nullptr);
@@ -263,11 +254,9 @@ TEST_F(Isolation, MonitorStatisticsShowTheCgroupFigures) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   STOA_REQUIRE_CGROUPS();
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
   std::vector<std::string> flags = slave_flags();
   flags.push_back("--cgroups_enable_cfs");
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, flags));
   Process* sleeper = execute(cluster, "sleeper", "sleep 1000", "cpus:0.5;mem:96;disk:10");
   ASSERT_NE(sleeper, nullptr);
   picojson::value stats;
@@ -330,9 +319,7 @@ TEST_F(Isolation, RestartedSlaveKeepsItsContainersCgroupsAndDestroysOrphans) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   STOA_REQUIRE_CGROUPS();
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", slave_flags()));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, slave_flags()));
   const std::string marker = unique_marker();
   Process* kept = execute(cluster, "kept", "sleep 1000; : " + marker, "cpus:0.5;mem:64", true, {"--checkpoint"});
   ASSERT_NE(kept, nullptr);
@@ -364,7 +351,7 @@ TEST_F(Isolation, RestartedSlaveKeepsItsContainersCgroupsAndDestroysOrphans) {
   }
   EXPECT_EQ(container_cgroups("freezer", root_), before) << "the checkpointed container lost its cgroup";
   EXPECT_EQ(processes_with_marker(marker), tasks) << "the checkpointed task did not survive";
-  EXPECT_FALSE(read_text(before[0] + "/cgroup.procs").empty());
+  EXPECT_FALSE(read_file(before[0] + "/cgroup.procs").empty());
   kept->kill(SIGTERM);
   EXPECT_TRUE(kept->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
   EXPECT_TRUE(poll_until([&] { return container_cgroups("freezer", root_).empty(); }, deadline_in(10s)));
@@ -378,9 +365,7 @@ TEST_F(Isolation, SwitchUserRunsTheTaskAsTheFrameworksUserInASandboxItOwns) {
   }
   Cluster cluster;
   ::chmod(cluster.dir().c_str(), 0755);  // nobody reaches its sandbox
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", {"--switch_user"}));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, {"--switch_user"}));
   Try<Process*> as_nobody = cluster.start(
       "/usr/bin/setpriv", "nobody",
       {"--reuid=65534", "--regid=65534", "--clear-groups", binary_path("stoa-execute"),
@@ -393,7 +378,7 @@ TEST_F(Isolation, SwitchUserRunsTheTaskAsTheFrameworksUserInASandboxItOwns) {
   std::string out;
   for (const auto& entry : fs::recursive_directory_iterator(cluster.slave_work_dir(0) + "/slaves")) {
     if (entry.path().filename() == "stdout" && entry.path().string().find((*finished)[1]) != std::string::npos) {
-      out = read_text(entry.path().string());
+      out = read_file(entry.path().string());
       struct stat st {};
       ASSERT_EQ(::stat(entry.path().parent_path().c_str(), &st), 0);
       EXPECT_EQ(st.st_uid, 65534U) << "the sandbox is not nobody's";
@@ -408,9 +393,7 @@ TEST_F(Isolation, SwitchUserToAUserThatDoesNotExistFailsTheTaskNamingIt) {
     GTEST_SKIP() << "needs root and /usr/bin/setpriv (to run the framework as a uid without a name)";
   }
   Cluster cluster;
-  ASSERT_TRUE(cluster.start_master());
-  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", {"--switch_user"}));
-  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  ASSERT_TRUE(start_cluster(cluster, {"--switch_user"}));
   // A uid without a passwd entry: the SDK takes $USER as the framework's user.
   Try<Process*> ghost = cluster.start(
       "/usr/bin/setpriv", "ghost",

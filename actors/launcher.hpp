@@ -1,7 +1,9 @@
 #pragma once
 // The POSIX launcher: starts a command in its own session and process group,
-// and signals or probes that group. Used by the slave (to start stoa-executor)
-// and by the command executor (to start the task). Plain POSIX, no CAF, never
+// and signals or probes that group. Used by the slave (to start stoa-executor),
+// by the command executor (to start the task) and by the SDK's health checker
+// (COMMAND checks); in actors/, as libprocess' subprocess is in libprocess, so
+// that frameworks link it without the slave. Plain POSIX, no CAF, never
 // throws; every call is synchronous and returns in bounded time (launch()
 // waits only until the child has exec'd or failed to).
 
@@ -14,7 +16,7 @@
 
 #include "common/try.hpp"
 
-namespace stoa::slave {
+namespace stoa {
 
 struct LaunchSpec {
   // The program and its arguments. REQUIRES: non-empty. If argv[0] has no '/'
@@ -127,4 +129,4 @@ Usage session_usage(pid_t sid);
 // Stopped (signal)", otherwise "Command has unknown wait status 4991".
 std::string describe_wait_status(int status, const std::string& subject = "Command");
 
-}  // namespace stoa::slave
+}  // namespace stoa

@@ -1,4 +1,4 @@
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 #include "tests/poll.hpp"
 
 #include <dirent.h>
@@ -19,7 +19,7 @@
 #include <sstream>
 #include <thread>
 
-namespace stoa::slave {
+namespace stoa {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -315,4 +315,4 @@ TEST(DescribeWaitStatus, UsesMesosWording) {
 }
 
 }  // namespace
-}  // namespace stoa::slave
+}  // namespace stoa

@@ -1,4 +1,4 @@
-#include "slave/launcher.hpp"
+#include "actors/launcher.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 
 extern char** environ;
 
-namespace stoa::slave {
+namespace stoa {
 namespace {
 
 constexpr const char* DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
@@ -75,7 +75,10 @@ Try<std::string> resolve_program(const std::string& program, const std::string& 
       found_not_executable = true;
     }
   }
-  return Error("Failed to execute '" + program + "': " + errno_text(found_not_executable ? EACCES : ENOENT));
+  if (found_not_executable) {
+    return Error("Failed to execute '" + program + "': " + errno_text(EACCES));
+  }
+  return Error("Program '" + program + "' not found in PATH (" + errno_text(ENOENT) + ")");
 }
 
 Try<int> open_output(const std::string& path, const char* what) {
@@ -597,4 +600,4 @@ std::string describe_wait_status(int status, const std::string& subject) {
   return subject + " has unknown wait status " + std::to_string(status);
 }
 
-}  // namespace stoa::slave
+}  // namespace stoa
