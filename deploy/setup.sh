@@ -13,6 +13,10 @@ packages=(
   # tests/zookeeper_fixture.cpp runs its own ZooKeeper servers from this
   # package (java with /usr/share/java/zookeeper.jar), not its service.
   zookeeper
+  # tests/docker_fixture.cpp runs its own dockerd (docker.io: dockerd,
+  # containerd, runc, docker-proxy and the docker CLI, not its service) and
+  # builds its test image from the static busybox of busybox-static.
+  docker.io busybox-static
   # registrar/leveldb_storage.cpp: the durable registry of a single master.
   libleveldb-dev
   # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes

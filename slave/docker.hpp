@@ -20,11 +20,13 @@
 // `timeout`, except wait() and follow_logs(), which last as long as the
 // container and return within 100 ms of `*cancel` becoming true.
 // Thread-safe (no state but the negotiated version, fixed after version()).
+// Copies share the negotiated version.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -120,6 +122,8 @@ class Engine {
   // POST /containers/{}/stop?t=<grace seconds>: SIGTERM, then SIGKILL after
   // the grace. A container already stopped is no error.
   std::optional<Error> stop(const std::string& container, std::chrono::seconds grace);
+  // POST /containers/{}/kill?signal=<n>. A container that is not running
+  // (the engine's 409 "is not running") is no error: it is already dead.
   std::optional<Error> kill(const std::string& container, int signal = 9);
   // DELETE /containers/{}?v=1&force=1. A container already gone is no error.
   std::optional<Error> remove(const std::string& container);
@@ -141,8 +145,27 @@ class Engine {
   std::string docker_;
   std::string socket_;
   std::chrono::milliseconds timeout_;
-  std::string api_;  // negotiated version, "" until version() succeeded
+  // The negotiated version ("" until a negotiation succeeded) and the mutex
+  // that makes the lazy negotiation thread-safe (docker.cpp).
+  struct ApiState;
+  std::shared_ptr<ApiState> api_;
+
+  // "/v<negotiated><rest>" (or the error of `rest`): negotiates first (GET
+  // /version) when no negotiation succeeded yet; a failed one is retried by
+  // the next call.
+  Try<std::string> api_path(const Try<std::string>& rest);
 };
+
+// Compares two API versions numerically, part by part ("1.9" < "1.25",
+// "1.41" == "1.41.0"): negative, zero or positive. Error names a version
+// that is not dot-separated numbers.
+Try<int> compare_api_versions(const std::string& a, const std::string& b);
+
+// What we speak with an engine that speaks `engine_api`: min(engine_api,
+// MAX_API_VERSION). Error when it is older than MIN_API_VERSION, naming both
+// ("The Docker engine speaks API 1.24, older than 1.25, the oldest Stoa
+// supports"), or when it is not a version.
+Try<std::string> negotiate_api_version(const std::string& engine_api);
 
 // The container name of a Mesos container id: NAME_PREFIX + id.
 std::string container_name(const std::string& container_id);

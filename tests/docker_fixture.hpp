@@ -1,0 +1,139 @@
+#pragma once
+// A real Docker engine for tests: Debian's docker.io dockerd, run directly
+// (never the system service) with its own data and exec roots, socket and
+// config under a fresh directory /tmp/stoa-docker-XXXXXX (under /tmp, not
+// $TMPDIR, so the unix sockets dockerd and containerd make stay below the
+// 108-byte limit), the vfs storage driver and no iptables rules. A test
+// image, DOCKER_TEST_IMAGE, is imported from Debian's busybox-static: a
+// rootfs of /bin/busybox and its applet links, with PATH set.
+//
+// Networking: the fixture tries to make a private Linux bridge of its own
+// (stoa-br<N>, 172.31.<N>.1/24) and gives it to dockerd (--bridge), so that
+// `--net=bridge -p host:container` works through docker-proxy, without
+// iptables; where it cannot, bridge_available() is false with the reason and
+// dockerd runs with --bridge=none (host and none networking only).
+//
+// Lifetime: one engine per test binary. docker_fixture() starts it on first
+// use (about a second, plus the image) and returns the same instance after;
+// it is a function-local static, so it is stopped when the binary exits:
+// every container removed, dockerd sent SIGTERM and, after
+// DOCKER_STOP_TIMEOUT, SIGKILL with what it started, the bridge deleted,
+// anything mounted under its directory unmounted, the directory removed.
+// A binary that died without that (a crash, ctest's timeout) leaves its
+// directory with an `owner` pid file: the next fixture to start cleans up
+// every such directory whose owner is gone.
+//
+// Tests start with STOA_REQUIRE_DOCKER(), which skips them with
+// skip_reason(): not root, dockerd or the docker CLI or busybox-static
+// missing, or the engine did not come up (with the end of its log).
+//
+// Threading: blocking, for the GoogleTest thread only.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/try.hpp"
+
+namespace stoa::tests {
+
+// The image the fixture builds: busybox-static with its applets, PATH set.
+constexpr const char* DOCKER_TEST_IMAGE = "stoa/busybox:local";
+// Where Debian's docker.io puts the engine; the CLI is /usr/bin/docker (not
+// the first `docker` on PATH, which may be another version).
+constexpr const char* DOCKERD_PATH = "/usr/sbin/dockerd";
+constexpr const char* DOCKER_CLI_PATH = "/usr/bin/docker";
+// The statically linked busybox of Debian's busybox-static.
+constexpr const char* BUSYBOX_PATH = "/bin/busybox";
+// How long dockerd may take to answer GET /version after it is spawned.
+constexpr auto DOCKER_START_TIMEOUT = std::chrono::seconds(30);
+// How long dockerd has to exit after SIGTERM before it is SIGKILLed.
+constexpr auto DOCKER_STOP_TIMEOUT = std::chrono::seconds(10);
+// How long a command the fixture runs (docker, ip, tar) may take.
+constexpr auto DOCKER_COMMAND_TIMEOUT = std::chrono::seconds(60);
+
+class DockerFixture {
+ public:
+  // Starts the engine; failures end up in skip_reason(). Use docker_fixture().
+  DockerFixture();
+  ~DockerFixture();  // stop()
+  DockerFixture(const DockerFixture&) = delete;
+  DockerFixture& operator=(const DockerFixture&) = delete;
+
+  // "" while the engine serves; otherwise why Docker tests cannot run here.
+  const std::string& skip_reason() const { return skip_reason_; }
+  bool usable() const { return skip_reason_.empty(); }
+
+  // The engine's unix socket path (no "unix://").
+  const std::string& socket() const { return socket_; }
+  // "unix://<socket>", for `docker -H` and --docker_socket.
+  std::string host() const { return "unix://" + socket_; }
+  // The docker CLI to use with this engine (DOCKER_CLI_PATH).
+  const std::string& docker_cli() const { return docker_cli_; }
+  const std::string& image() const { return image_; }
+  pid_t dockerd_pid() const;
+  const std::string& dir() const { return dir_; }
+  std::string log_path() const { return dir_ + "/dockerd.log"; }
+
+  // True when containers may use --net=bridge with port mappings.
+  bool bridge_available() const { return !bridge_.empty(); }
+  // Why not, when bridge_available() is false.
+  const std::string& bridge_unavailable_reason() const { return bridge_reason_; }
+  // The bridge's name ("" without one).
+  const std::string& bridge() const { return bridge_; }
+
+  // Runs `docker -H <host> <args>`: its output (stdout and stderr), or an
+  // Error naming the command, its exit and its output.
+  Try<std::string> cli(const std::vector<std::string>& args) const;
+
+  // Removes every container of this engine (by force, with volumes).
+  std::optional<Error> remove_all_containers();
+
+  // Stops everything and removes the directory; idempotent.
+  void stop();
+
+ private:
+  std::optional<Error> start();
+  std::optional<Error> start_dockerd(const std::string& bridge);
+  void make_bridge();
+  std::optional<Error> build_image();
+
+  std::string skip_reason_;
+  std::string dir_;
+  std::string socket_;
+  std::string docker_cli_ = DOCKER_CLI_PATH;
+  std::string image_ = DOCKER_TEST_IMAGE;
+  std::string bridge_;
+  std::string bridge_reason_;
+  struct Daemon;  // the dockerd process (tests/cluster.hpp's Process)
+  std::unique_ptr<Daemon> dockerd_;
+};
+
+// The binary's engine, started on first call, stopped at exit.
+DockerFixture& docker_fixture();
+
+// Why Docker cannot run here at all, before trying (root, binaries), or "".
+std::string docker_missing();
+
+// One HTTP/1.0 request to the engine at unix socket `socket`, independent
+// of the code under test: the status and the body.
+Try<std::pair<int, std::string>> docker_engine_request(const std::string& socket, const std::string& method,
+                                                       const std::string& path,
+                                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace stoa::tests
+
+#define STOA_REQUIRE_DOCKER()                                                          \
+  do {                                                                                 \
+    if (const std::string& stoa_why_ = ::stoa::tests::docker_fixture().skip_reason(); \
+        !stoa_why_.empty()) {                                                          \
+      GTEST_SKIP() << stoa_why_;                                                       \
+    }                                                                                  \
+  } while (false)
