@@ -71,6 +71,10 @@ struct Flags : FlagsBase {
         "health_check. Replaces --name and --command; task_id defaults to <name>-<short uuid>, slave_id is the "
         "offer's, and --resources applies when it lists none.");
     add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
+    add(&docker_image, "docker_image",
+        "Run the command in a Docker container of this image (ContainerInfo type DOCKER; the slave needs "
+        "--containerizers with docker). With --task, sets its container's image.");
+    check("docker_image", non_empty());
   }
   std::optional<std::string> master;
   Duration failover_timeout;
@@ -84,6 +88,7 @@ struct Flags : FlagsBase {
   std::optional<std::string> timeout;
   std::optional<std::string> task;
   std::string ip;
+  std::optional<std::string> docker_image;
 };
 
 std::chrono::milliseconds to_millis(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); }
@@ -96,6 +101,7 @@ struct Config {
   std::optional<Duration> timeout;
   // From --task: the task to launch, without its slave_id.
   std::optional<TaskInfo> task;
+  std::optional<std::string> docker_image;
 };
 
 // --task: JSON text, or the path of a file holding it. task_id defaults to
@@ -180,6 +186,10 @@ class ExecuteScheduler : public Scheduler {
         *given.mutable_slave_id() = task.slave_id();
         *given.mutable_resources() = task.resources();
         task = std::move(given);
+      }
+      if (config_.docker_image) {
+        task.mutable_container()->set_type(ContainerInfo::DOCKER);
+        task.mutable_container()->mutable_docker()->set_image(*config_.docker_image);
       }
       driver.launch({offer.id()}, {task}, refuse(LONG_REFUSE_SECONDS));
       launched_ = true;
@@ -298,6 +308,7 @@ int run(int argc, char** argv) {
   }
   config.name = *flags.name;
   config.command = *flags.command;
+  config.docker_image = flags.docker_image;
   Try<Resources> resources = Resources::parse(flags.resources);
   if (resources.is_error()) {
     return daemon::bad_flags(PROGRAM, flags, "Invalid --resources '" + flags.resources + "': " + resources.error());

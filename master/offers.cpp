@@ -248,6 +248,9 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
     if (t.has_labels()) {
       *task.mutable_labels() = t.labels();
     }
+    if (t.has_container()) {
+      *task.mutable_container() = t.container();
+    }
     TaskStatus staging;
     *staging.mutable_task_id() = t.task_id();
     staging.set_state(TASK_STAGING);

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/attributes.hpp"
+#include "common/container_json.hpp"
 #include "common/task_state.hpp"
 #include "common/version.hpp"
 
@@ -37,10 +38,12 @@ value status_json(const TaskStatus& st) {
   if (st.has_healthy()) {
     o["healthy"] = value(st.healthy());
   }
-  if (st.has_container_id()) {
-    object c;
-    c["container_id"] = value(object{{"value", str(st.container_id().value())}});
-    o["container_status"] = value(c);
+  if (st.has_container_status() || st.has_container_id()) {
+    ContainerStatus cs = st.container_status();
+    if (!cs.has_container_id() && st.has_container_id()) {
+      *cs.mutable_container_id() = st.container_id();
+    }
+    o["container_status"] = container_status_json(cs);
   }
   return value(o);
 }
@@ -151,6 +154,9 @@ value task_json(const Task& t) {
   }
   if (t.has_labels()) {
     o["labels"] = labels_json(t.labels());
+  }
+  if (t.has_container()) {
+    o["container"] = container_info_json(t.container());
   }
   return value(o);
 }

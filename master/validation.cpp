@@ -102,10 +102,12 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
   if (!task.has_command()) {
     return "Task has neither a command nor an executor";
   }
+  const bool docker = task.has_container() && task.container().type() == ContainerInfo::DOCKER;
   if (task.command().shell() && task.command().value().empty()) {
     return "Task's shell command is empty";
   }
-  if (!task.command().shell() && !task.command().has_value() && task.command().arguments_size() == 0) {
+  // A Docker task without a program runs its image's own entrypoint.
+  if (!docker && !task.command().shell() && !task.command().has_value() && task.command().arguments_size() == 0) {
     return "Task's command has no program";
   }
   if (task.has_health_check()) {
@@ -122,6 +124,11 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
   }
   if (!available.contains(*r)) {
     return "Task uses more resources " + r->to_string() + " than available " + available.to_string();
+  }
+  if (task.has_container()) {
+    if (auto e = validate_container(task.container(), *r)) {
+      return "Task '" + id + "' has an invalid container: " + *e;
+    }
   }
   *resources = *r;
   return std::nullopt;
@@ -159,6 +166,65 @@ std::optional<std::string> check_command(const CommandInfo& c) {
 }
 
 }  // namespace
+
+std::optional<std::string> validate_container(const ContainerInfo& info, const Resources& task_resources) {
+  for (const Volume& v : info.volumes()) {
+    if (v.container_path().empty()) {
+      return std::string("a volume has an empty container_path");
+    }
+    if (!v.has_host_path() || v.host_path().empty()) {
+      return "volume '" + v.container_path() + "' has no host_path (only host and sandbox volumes are supported)";
+    }
+  }
+  if (info.type() == ContainerInfo::MESOS) {
+    if (info.has_docker()) {
+      return std::string("a container of type MESOS must not have docker (use type DOCKER)");
+    }
+    return std::nullopt;
+  }
+  if (!info.has_docker() || info.docker().image().empty()) {
+    return std::string("a container of type DOCKER needs docker.image");
+  }
+  const ContainerInfo::DockerInfo& d = info.docker();
+  const auto network = d.network();
+  const std::string network_name = ContainerInfo::DockerInfo::Network_Name(network);
+  if (network == ContainerInfo::DockerInfo::USER &&
+      (info.network_infos_size() == 0 || info.network_infos(0).name().empty())) {
+    return std::string("docker.network USER needs the network's name in network_infos[0].name");
+  }
+  if (network == ContainerInfo::DockerInfo::HOST && info.has_hostname()) {
+    return "hostname '" + info.hostname() + "' cannot be set with docker.network HOST";
+  }
+  const std::vector<Range> ports = task_resources.ranges("ports");
+  for (const auto& m : d.port_mappings()) {
+    if (network != ContainerInfo::DockerInfo::BRIDGE && network != ContainerInfo::DockerInfo::USER) {
+      return "docker.port_mappings need docker.network BRIDGE or USER, not " + network_name;
+    }
+    if (auto e = check_port("docker.port_mappings host_port", m.host_port())) {
+      return e;
+    }
+    if (auto e = check_port("docker.port_mappings container_port", m.container_port())) {
+      return e;
+    }
+    if (m.has_protocol() && m.protocol() != "tcp" && m.protocol() != "udp") {
+      return "docker.port_mappings protocol '" + m.protocol() + "' is not tcp or udp";
+    }
+    bool owned = false;
+    for (const Range& range : ports) {
+      owned = owned || (m.host_port() >= range.begin && m.host_port() <= range.end);
+    }
+    if (!owned) {
+      return "docker.port_mappings host_port " + std::to_string(m.host_port()) +
+             " is not among the task's ports resources";
+    }
+  }
+  for (const Parameter& p : d.parameters()) {
+    if (p.key().empty() || p.key()[0] == '-') {
+      return "docker.parameters key '" + p.key() + "' is invalid (give the option's name without dashes)";
+    }
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> validate_health_check(const HealthCheck& check) {
   const std::pair<const char*, double> durations[] = {{"delay_seconds", check.delay_seconds()},

@@ -35,6 +35,13 @@ std::optional<std::string> validate_task(const TaskInfo& task, const FrameworkRe
                                          const std::string& slave_id, const Resources& available,
                                          const std::set<std::string>& seen, Resources* resources);
 
+// A task's ContainerInfo (Mesos' rules): MESOS without docker; DOCKER with
+// an image; USER networks named; no hostname with HOST; port mappings only
+// with BRIDGE/USER, ports in 1..65535, host ports among the task's `ports`,
+// protocol tcp or udp; volumes with a container and a host path; parameter
+// keys without dashes. The error names the field and its value.
+std::optional<std::string> validate_container(const ContainerInfo& info, const Resources& task_resources);
+
 // A task's health check (Mesos' checks validation): a known type with its
 // section (command, http or tcp), ports 1..65535, scheme "http" ("https"
 // is not supported), a path starting with '/', statuses 100..599,

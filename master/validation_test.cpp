@@ -184,5 +184,86 @@ TEST(Validation, ATaskWithABadHealthCheckIsRejectedNamingTheField) {
   EXPECT_FALSE(validate_task(t, f, "S1", available, {}, &r));
 }
 
+
+ContainerInfo docker_container(const char* image = "busybox") {
+  ContainerInfo c;
+  c.set_type(ContainerInfo::DOCKER);
+  c.mutable_docker()->set_image(image);
+  return c;
+}
+
+TEST(Validation, DockerContainersFollowMesosRules) {
+  Resources ports = *Resources::parse("cpus:1;mem:64;ports:[31000-31001]");
+  EXPECT_FALSE(validate_container(docker_container(), ports));
+  ContainerInfo mesos;
+  mesos.set_type(ContainerInfo::MESOS);
+  EXPECT_FALSE(validate_container(mesos, ports));
+  // Each bad field is named with its value.
+  auto expect_error = [&](const ContainerInfo& c, const std::string& part) {
+    std::optional<std::string> e = validate_container(c, ports);
+    ASSERT_TRUE(e) << "accepted " << c.ShortDebugString();
+    EXPECT_NE(e->find(part), std::string::npos) << *e;
+  };
+  expect_error(docker_container(""), "docker.image");
+  ContainerInfo no_docker;
+  no_docker.set_type(ContainerInfo::DOCKER);
+  expect_error(no_docker, "docker.image");
+  ContainerInfo mesos_with_docker = docker_container();
+  mesos_with_docker.set_type(ContainerInfo::MESOS);
+  expect_error(mesos_with_docker, "type MESOS");
+  ContainerInfo host_mapping = docker_container();
+  auto* m = host_mapping.mutable_docker()->add_port_mappings();
+  m->set_host_port(31000);
+  m->set_container_port(80);
+  expect_error(host_mapping, "not HOST");
+  ContainerInfo bridge = host_mapping;
+  bridge.mutable_docker()->set_network(ContainerInfo::DockerInfo::BRIDGE);
+  EXPECT_FALSE(validate_container(bridge, ports));
+  ContainerInfo foreign = bridge;
+  foreign.mutable_docker()->mutable_port_mappings(0)->set_host_port(8080);
+  expect_error(foreign, "host_port 8080");
+  ContainerInfo zero = bridge;
+  zero.mutable_docker()->mutable_port_mappings(0)->set_container_port(0);
+  expect_error(zero, "container_port 0");
+  ContainerInfo sctp = bridge;
+  sctp.mutable_docker()->mutable_port_mappings(0)->set_protocol("sctp");
+  expect_error(sctp, "'sctp'");
+  ContainerInfo user = docker_container();
+  user.mutable_docker()->set_network(ContainerInfo::DockerInfo::USER);
+  expect_error(user, "network_infos[0].name");
+  user.add_network_infos()->set_name("overlay");
+  EXPECT_FALSE(validate_container(user, ports));
+  ContainerInfo host_name = docker_container();
+  host_name.set_hostname("web");
+  expect_error(host_name, "hostname 'web'");
+  ContainerInfo volume = docker_container();
+  volume.add_volumes()->set_container_path("/data");
+  expect_error(volume, "volume '/data'");
+  ContainerInfo param = docker_container();
+  auto* p = param.mutable_docker()->add_parameters();
+  p->set_key("--memory");
+  p->set_value("1g");
+  expect_error(param, "'--memory'");
+}
+
+TEST(Validation, ATaskWithABadContainerIsRejectedAndADockerTaskMayHaveNoProgram) {
+  FrameworkRecord f;
+  Resources available = *Resources::parse("cpus:1;mem:256");
+  Resources r;
+  TaskInfo bad = task("d", "cpus:0.1");
+  *bad.mutable_container() = docker_container("");
+  std::optional<std::string> e = validate_task(bad, f, "S1", available, {}, &r);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->find("Task 'd' has an invalid container"), std::string::npos) << *e;
+  // An image's own entrypoint: no value, no arguments, shell false.
+  TaskInfo entry = task("e", "cpus:0.1");
+  *entry.mutable_container() = docker_container();
+  entry.mutable_command()->set_shell(false);
+  entry.mutable_command()->clear_value();
+  EXPECT_FALSE(validate_task(entry, f, "S1", available, {}, &r));
+  entry.clear_container();
+  EXPECT_TRUE(validate_task(entry, f, "S1", available, {}, &r));
+}
+
 }  // namespace
 }  // namespace stoa::master

@@ -80,12 +80,20 @@ struct ContainerConfig {
   // --switch_user: the user the executor runs as (the sandbox is chown'd to
   // it). Empty = the slave's user.
   std::string user;
+  // A Docker container (ContainerInfo.type DOCKER): argv is
+  // stoa-docker-executor, which runs the task in the container named
+  // docker::container_name(container_id); the docker containerizer pulls
+  // `docker_image` first when it is missing or `force_pull_image`.
+  bool docker = false;
+  std::string docker_image;
+  bool force_pull_image = false;
 };
 
 struct AdoptConfig {
   std::string container_id;
   int32_t pid = -1;  // the container's first process (the executor)
   Resources resources;
+  bool docker = false;  // launched as a Docker container (ContainerConfig::docker)
 };
 
 struct LaunchResult {

@@ -4,6 +4,7 @@
 
 #include "slave/slave.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "common/version.hpp"
 #include "slave/checkpoint.hpp"
 #include "slave/paths.hpp"
+#include "slave/docker_containerizer.hpp"
 #include "slave/posix_containerizer.hpp"
 #include "slave/slave_actor.hpp"
 #include "slave/slave_metrics.hpp"
@@ -379,7 +381,37 @@ std::optional<Error> start_own_containerizer(caf::stateful_actor<Slave>* self) {
   if (self->state.opts.recovered && flags.recover == "reconnect") {
     copts.recovered = recovered_containers(*self->state.opts.recovered, flags.work_dir);
   }
-  containerizer_actor c = spawn_posix_containerizer(self->system(), std::move(*isolators), std::move(copts));
+  // --containerizers (validated by the flags): the Mesos one, the docker
+  // one, or both under a composing one (docker_containerizer.hpp).
+  Try<std::vector<std::string>> kinds = parse_containerizers(flags.containerizers);
+  const bool use_mesos = kinds.is_error() || std::count(kinds->begin(), kinds->end(), "mesos") != 0;
+  const bool use_docker = kinds.is_some() && std::count(kinds->begin(), kinds->end(), "docker") != 0;
+  DockerContainerizerOptions dopts;
+  dopts.docker = flags.docker;
+  dopts.socket = flags.docker_socket;
+  dopts.work_dir = flags.work_dir;
+  dopts.kill_orphans = flags.docker_kill_orphans;
+  dopts.remove_delay = flags.docker_remove_delay;
+  for (const RecoveredContainer& rc : copts.recovered) {
+    dopts.known.push_back(rc.container_id);
+  }
+  containerizer_actor c;
+  if (use_mesos && use_docker) {
+    auto shared_isolators = std::make_shared<Isolators>(std::move(*isolators));
+    c = spawn_composing_containerizer(
+        self->system(),
+        [&sys = self->system(), shared_isolators, copts](caf::actor listener) {
+          ContainerizerOptions o = copts;
+          o.listener = std::move(listener);
+          return spawn_posix_containerizer(sys, std::move(*shared_isolators), std::move(o));
+        },
+        [&sys = self->system(), dopts](caf::actor) { return spawn_docker_containerizer(sys, dopts); },
+        caf::actor_cast<caf::actor>(self));
+  } else if (use_docker) {
+    c = spawn_docker_containerizer(self->system(), std::move(dopts));
+  } else {
+    c = spawn_posix_containerizer(self->system(), std::move(*isolators), std::move(copts));
+  }
   self->state.containerizer = c;
   // If it dies, the slave stops (its exit handler).
   self->link_to(c);
@@ -530,7 +562,9 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       },
       // From the containerizer, before the container's exit status.
       [self](limitation_atom, const std::string& cid, const ContainerLimitation& limitation) {
-        if (self->current_sender() == self->state.containerizer.address()) {
+        // From the containerizer, or from one under a composing one (which
+        // sends it to us directly): an actor of this process.
+        if (self->state.from_this_process("a container limitation")) {
           self->state.limitations[cid] = limitation;
         }
       },

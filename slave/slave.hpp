@@ -65,6 +65,7 @@ struct SlaveOptions {
   Resources resources;
   std::vector<Attribute> attributes;
   std::string executor_path;    // the stoa-executor binary
+  std::string docker_executor_path;  // stoa-docker-executor (--containerizers with docker)
   uint16_t actor_port = 0;      // this process's actor port, told to executors
   // The containerizer to use. Empty (production): the slave spawns the POSIX
   // containerizer (posix_containerizer.hpp) with the --isolation isolators

@@ -100,6 +100,9 @@ class Slave {
   bool from_self(const char* what);
   // HTTP routes are actors of this process.
   bool from_this_process(const char* what);
+  // Why a task with (or without) a DOCKER ContainerInfo cannot run here:
+  // its containerizer is not in --containerizers.
+  std::optional<std::string> containerizer_refusal(bool docker) const;
   // Messages only the master may send are dropped from anyone else.
   bool from_master();
 

@@ -5,6 +5,8 @@
 // or exits -> its exit status arrives from the containerizer's wait -> it is
 // archived once its tasks' terminal updates are acknowledged.
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
@@ -12,6 +14,7 @@
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "slave/checkpoint.hpp"
+#include "slave/docker.hpp"
 #include "actors/launcher.hpp"
 #include "slave/paths.hpp"
 #include "slave/slave_actor.hpp"
@@ -19,6 +22,18 @@
 namespace stoa::slave {
 
 using namespace stoa::internal;
+
+std::optional<std::string> Slave::containerizer_refusal(bool docker) const {
+  Try<std::vector<std::string>> kinds = parse_containerizers(opts.flags.containerizers);
+  const std::string wanted = docker ? "docker" : "mesos";
+  if (kinds.is_some() && std::count(kinds->begin(), kinds->end(), wanted) == 0) {
+    return docker ? "The task asks for a Docker container, but this slave runs without the docker containerizer "
+                    "(--containerizers=" + opts.flags.containerizers + ")"
+                  : "The task has no DOCKER ContainerInfo, but this slave runs only the docker containerizer "
+                    "(--containerizers=" + opts.flags.containerizers + ")";
+  }
+  return std::nullopt;
+}
 
 void Slave::on_run_task(RunTaskMessage& m) {
   const TaskInfo& ti = m.task();
@@ -45,12 +60,20 @@ void Slave::on_run_task(RunTaskMessage& m) {
                  "An executor named " + eid + " is already running");
     return;
   }
+  // Which containerizer (--containerizers): DOCKER goes to Docker, any other
+  // to the Mesos containerizer; one that is not enabled fails the task.
+  const bool docker = ti.has_container() && ti.container().type() == ContainerInfo::DOCKER;
+  if (std::optional<std::string> why = containerizer_refusal(docker)) {
+    slave_update(fid, eid, ti.task_id(), TASK_FAILED, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED, *why);
+    return;
+  }
   Executor e;
   e.framework_id = fid;
   e.executor_id = eid;
   e.container_id = random_uuid();
   e.directory = sandbox_path(opts.flags.work_dir, records.slave_id, fid, eid, e.container_id);
   e.queued[tid] = ti;
+  e.docker = docker;
   Try<Resources> r = Resources::from_proto(ti.resources());
   if (r.is_some()) {
     e.resources = *r;
@@ -63,8 +86,13 @@ void Slave::on_run_task(RunTaskMessage& m) {
   config.executor_id = eid;
   config.directory = e.directory;
   config.resources = e.resources;
-  config.argv = {opts.executor_path};
+  config.argv = {docker ? opts.docker_executor_path : opts.executor_path};
   config.checkpoint = f.info.checkpoint();
+  if (docker) {
+    config.docker = true;
+    config.docker_image = ti.container().docker().image();
+    config.force_pull_image = ti.container().docker().force_pull_image();
+  }
   if (opts.flags.switch_user) {
     // Mesos: the command's user, else the framework's.
     config.user = ti.command().has_user() ? ti.command().user() : f.info.user();
@@ -83,6 +111,15 @@ void Slave::on_run_task(RunTaskMessage& m) {
       {"MESOS_DIRECTORY", e.directory},       {"MESOS_FRAMEWORK_ID", fid},
       {"MESOS_EXECUTOR_ID", eid},             {"MESOS_SLAVE_ID", records.slave_id},
   };
+  if (docker) {
+    // stoa-docker-executor's own settings (docs/docker.md).
+    config.env.insert({{"STOA_DOCKER", opts.flags.docker},
+                       {"STOA_DOCKER_SOCKET", opts.flags.docker_socket},
+                       {"STOA_DOCKER_STOP_TIMEOUT", format_duration(opts.flags.docker_stop_timeout)},
+                       {"STOA_CONTAINER_NAME", docker::container_name(e.container_id)},
+                       {"STOA_MAPPED_DIRECTORY", opts.flags.sandbox_directory},
+                       {"STOA_WORK_DIR", opts.flags.work_dir}});
+  }
   std::string cid = e.container_id;
   if (config.checkpoint) {
     // Before anything runs: a restarted slave knows what it was about to start.
@@ -90,9 +127,12 @@ void Slave::on_run_task(RunTaskMessage& m) {
     ExecutorInfo ei;
     ei.mutable_executor_id()->set_value(eid);
     ei.mutable_framework_id()->set_value(fid);
-    ei.set_name("Command Executor (Task: " + tid + ")");
+    ei.set_name(std::string(docker ? "Docker Executor" : "Command Executor") + " (Task: " + tid + ")");
     ei.set_source(tid);
-    ei.mutable_command()->set_value(opts.executor_path);
+    ei.mutable_command()->set_value(config.argv[0]);
+    if (ti.has_container()) {
+      *ei.mutable_container() = ti.container();
+    }
     if (!f.info_checkpointed) {
       checkpoint_failed("framework " + fid, checkpoint_framework(wd, records.slave_id, f.info, f.pid));
       f.info_checkpointed = true;

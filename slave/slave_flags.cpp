@@ -7,6 +7,38 @@
 
 namespace stoa::slave {
 
+Try<std::vector<std::string>> parse_containerizers(const std::string& flag) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start <= flag.size()) {
+    size_t comma = flag.find(',', start);
+    std::string name = flag.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!name.empty() && name.front() == ' ') {
+      name.erase(name.begin());
+    }
+    while (!name.empty() && name.back() == ' ') {
+      name.pop_back();
+    }
+    if (name.empty()) {
+      return Error("empty containerizer name in '" + flag + "'");
+    }
+    if (name != "mesos" && name != "docker") {
+      return Error("unknown containerizer '" + name + "' (known: mesos, docker)");
+    }
+    for (const std::string& n : names) {
+      if (n == name) {
+        return Error("containerizer '" + name + "' is listed twice");
+      }
+    }
+    names.push_back(name);
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return names;
+}
+
 namespace {
 
 std::string isolator_names() {
@@ -74,8 +106,42 @@ SlaveFlags::SlaveFlags() {
     }
     return std::nullopt;
   });
-  add(&containerizers, "containerizers", "Containerizers, in order: mesos.", "mesos");
-  check("containerizers", only_supported({"mesos"}));
+  add(&containerizers, "containerizers",
+      "Containerizers, in order of preference, comma-separated: mesos, docker (docs/docker.md). A task whose "
+      "ContainerInfo is DOCKER runs in Docker; any other in the Mesos containerizer.",
+      "mesos");
+  check("containerizers", [](const std::string& v) -> std::optional<std::string> {
+    Try<std::vector<std::string>> names = parse_containerizers(v);
+    if (names.is_error()) {
+      return names.error();
+    }
+    return std::nullopt;
+  });
+  add(&docker, "docker", "The docker CLI (a name looked up in PATH, or a path): used for `docker create`.",
+      "docker");
+  check("docker", non_empty());
+  add(&docker_socket, "docker_socket", "The Docker engine's unix socket (the engine API is spoken there).",
+      "/var/run/docker.sock");
+  check("docker_socket", non_empty());
+  add(&docker_stop_timeout, "docker_stop_timeout",
+      "How long `docker stop` waits after SIGTERM before SIGKILL, when the task has no kill policy.",
+      std::chrono::seconds(0));
+  add(&docker_kill_orphans, "docker_kill_orphans",
+      "At start, kill and remove the Docker containers an earlier run of this slave (same --work_dir) started "
+      "and no checkpoint knows.",
+      true);
+  add(&docker_remove_delay, "docker_remove_delay",
+      "How long an exited Docker container is kept (for `docker logs`/`inspect`) before it is removed.",
+      std::chrono::hours(6));
+  add(&sandbox_directory, "sandbox_directory",
+      "Where a Docker container sees its sandbox (an absolute path inside the container).",
+      "/mnt/mesos/sandbox");
+  check("sandbox_directory", [](const std::string& v) -> std::optional<std::string> {
+    if (v.empty() || v[0] != '/') {
+      return std::string("must be an absolute path");
+    }
+    return std::nullopt;
+  });
   add(&switch_user, "switch_user",
       "Run each executor and its task as the task's command user, else the framework's user (Mesos' "
       "semantics; switching to another user needs root; the sandbox is chown'd to that user).",

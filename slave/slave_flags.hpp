@@ -1,8 +1,10 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/flags.hpp"
+#include "common/try.hpp"
 
 namespace stoa::slave {
 
@@ -42,10 +44,21 @@ struct SlaveFlags : FlagsBase {
   int cgroups_pids_limit;
   bool enforce_container_disk_quota;
   Duration container_disk_watch_interval;
+  // The docker containerizer (docs/docker.md).
+  std::string docker;
+  std::string docker_socket;
+  Duration docker_stop_timeout;
+  bool docker_kill_orphans;
+  Duration docker_remove_delay;
+  std::string sandbox_directory;
   // Garbage collection of sandboxes (docs/sandboxes.md).
   Duration gc_delay;
   double gc_disk_headroom;
   Duration disk_watch_interval;
 };
+
+// --containerizers: the names in order, each once, each "mesos" or
+// "docker". Errors name the offending entry.
+Try<std::vector<std::string>> parse_containerizers(const std::string& flag);
 
 }  // namespace stoa::slave

@@ -89,5 +89,45 @@ TEST(SlaveFlags, BadValuesNameTheFlagAndTheValue) {
   }
 }
 
+
+TEST(SlaveFlags, ContainerizersAreMesosAndDockerEachOnceInOrder) {
+  EXPECT_EQ(*parse_containerizers("mesos"), (std::vector<std::string>{"mesos"}));
+  EXPECT_EQ(*parse_containerizers("docker,mesos"), (std::vector<std::string>{"docker", "mesos"}));
+  EXPECT_EQ(*parse_containerizers("mesos, docker"), (std::vector<std::string>{"mesos", "docker"}));
+  for (auto [value, part] : {std::pair{"docker,docker", "'docker' is listed twice"},
+                             {"mesos,appc", "unknown containerizer 'appc'"},
+                             {"mesos,", "empty containerizer name"},
+                             {"", "empty containerizer name"}}) {
+    Try<std::vector<std::string>> parsed = parse_containerizers(value);
+    ASSERT_TRUE(parsed.is_error()) << value;
+    EXPECT_NE(parsed.error().find(part), std::string::npos) << parsed.error();
+    SlaveFlags f;
+    std::string arg = std::string("--containerizers=") + value;
+    std::optional<Error> e = load(f, {"--master=127.0.0.1:5050", arg.c_str()});
+    ASSERT_TRUE(e) << "accepted " << arg;
+    EXPECT_NE(e->message.find(part), std::string::npos) << e->message;
+  }
+  SlaveFlags docker;
+  std::optional<Error> e = load(docker, {"--master=127.0.0.1:5050", "--containerizers=docker,mesos",
+                                         "--docker=/usr/bin/docker", "--docker_socket=/run/d.sock",
+                                         "--docker_stop_timeout=5secs", "--no-docker_kill_orphans",
+                                         "--docker_remove_delay=1mins", "--sandbox_directory=/sandbox"});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(docker.docker_socket, "/run/d.sock");
+  EXPECT_EQ(docker.docker_stop_timeout, std::chrono::seconds(5));
+  EXPECT_FALSE(docker.docker_kill_orphans);
+  EXPECT_EQ(docker.docker_remove_delay, std::chrono::minutes(1));
+  SlaveFlags relative;
+  e = load(relative, {"--master=127.0.0.1:5050", "--sandbox_directory=mnt/sandbox"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("mnt/sandbox"), std::string::npos) << e->message;
+  SlaveFlags defaults;
+  ASSERT_FALSE(load(defaults, {"--master=127.0.0.1:5050"}));
+  EXPECT_EQ(defaults.docker_socket, "/var/run/docker.sock");
+  EXPECT_EQ(defaults.sandbox_directory, "/mnt/mesos/sandbox");
+  EXPECT_EQ(defaults.docker_remove_delay, std::chrono::hours(6));
+  EXPECT_TRUE(defaults.docker_kill_orphans);
+}
+
 }  // namespace
 }  // namespace stoa::slave

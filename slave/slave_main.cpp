@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
 #include <caf/all.hpp>
@@ -82,10 +83,20 @@ int main(int argc, char** argv) {
   if (std::optional<Error> unwritable = slave::check_writable(flags.work_dir)) {
     return daemon::fail(program, "Cannot use --work_dir=" + flags.work_dir + ": " + unwritable->message);
   }
-  std::string executor = (flags.launcher_dir ? *flags.launcher_dir : self_dir()) + "/stoa-executor";
+  const std::string launcher_dir = flags.launcher_dir ? *flags.launcher_dir : self_dir();
+  std::string executor = launcher_dir + "/stoa-executor";
   if (::access(executor.c_str(), X_OK) != 0) {
     return daemon::fail(program,
                         "cannot find an executable stoa-executor at " + executor + " (set --launcher_dir)");
+  }
+  // --containerizers with docker: its executor must be there too (the
+  // engine itself may come later: docs/docker.md).
+  std::string docker_executor = launcher_dir + "/stoa-docker-executor";
+  if (Try<std::vector<std::string>> kinds = slave::parse_containerizers(flags.containerizers);
+      kinds.is_some() && std::count(kinds->begin(), kinds->end(), "docker") != 0 &&
+      ::access(docker_executor.c_str(), X_OK) != 0) {
+    return daemon::fail(program, "cannot find an executable stoa-docker-executor at " + docker_executor +
+                                     " (needed by --containerizers=" + flags.containerizers + "; set --launcher_dir)");
   }
 
   return daemon::run_daemon(
@@ -102,6 +113,7 @@ int main(int argc, char** argv) {
         sopts.resources = *resources;
         sopts.attributes = attributes;
         sopts.executor_path = executor;
+        sopts.docker_executor_path = docker_executor;
         sopts.actor_port = rt.actor_port();
         sopts.metrics = &rt.metrics();
         // What an earlier run of this slave left (docs/checkpoints.md).

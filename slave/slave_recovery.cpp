@@ -145,6 +145,7 @@ void Slave::recover_executor(Framework& f, const ExecutorCheckpoint& ec) {
   e.executor_id = ec.info.executor_id().value();
   e.container_id = rc.container_id;
   e.directory = sandbox_path(opts.flags.work_dir, records.slave_id, fid, e.executor_id, e.container_id);
+  e.docker = ec.info.has_container() && ec.info.container().type() == ContainerInfo::DOCKER;
   std::vector<TaskID> unfinished;
   for (const auto& [tid, tc] : rc.tasks) {
     Task t = tc.task;
@@ -182,6 +183,7 @@ void Slave::recover_executor(Framework& f, const ExecutorCheckpoint& ec) {
   const std::string eid = e.executor_id;
   const std::string cid = e.container_id;
   const Resources resources = e.resources;
+  const bool docker = e.docker;
   records.add_executor(f, std::move(e));
   if (!alive) {
     std::string why = rc.completed           ? "Executor terminated before the slave restarted"
@@ -198,7 +200,7 @@ void Slave::recover_executor(Framework& f, const ExecutorCheckpoint& ec) {
     return;
   }
   // Its process runs: the containerizer watches it from now on.
-  self->request(containerizer, caf::infinite, adopt_atom::value, AdoptConfig{cid, *rc.forked_pid, resources})
+  self->request(containerizer, caf::infinite, adopt_atom::value, AdoptConfig{cid, *rc.forked_pid, resources, docker})
       .then([this, cid](bool) { watch_container(cid); },
             [this, cid](caf::error& err) {
               LOG_ERROR << "Cannot adopt container " << cid << ": " << self->system().render(err);

@@ -15,6 +15,9 @@ Task make_task(const TaskInfo& ti, const std::string& framework_id, const std::s
   if (ti.has_labels()) {
     *t.mutable_labels() = ti.labels();
   }
+  if (ti.has_container()) {
+    *t.mutable_container() = ti.container();
+  }
   return t;
 }
 

@@ -45,6 +45,7 @@ struct Executor {
   std::map<std::string, Task> tasks;         // sent to the executor
   std::vector<Task> completed;
   Resources resources;
+  bool docker = false;  // a DOCKER container (stoa-docker-executor), docs/docker.md
 };
 
 struct Framework {

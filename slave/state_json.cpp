@@ -1,6 +1,7 @@
 #include "slave/state_json.hpp"
 
 #include "common/attributes.hpp"
+#include "common/container_json.hpp"
 #include "common/version.hpp"
 
 namespace stoa::slave {
@@ -13,6 +14,11 @@ picojson::object flag_values(const SlaveFlags& flags) {
     values[k] = picojson::value(v);
   }
   return values;
+}
+
+// Mesos' names of its command and docker executors.
+std::string executor_name(const Executor& e) {
+  return std::string(e.docker ? "Docker Executor" : "Command Executor") + " (Task: " + e.executor_id + ")";
 }
 
 }  // namespace
@@ -35,16 +41,22 @@ picojson::value task_json(const Task& t) {
     if (s.has_healthy()) {
       so["healthy"] = picojson::value(s.healthy());
     }
+    if (s.has_container_status()) {
+      so["container_status"] = container_status_json(s.container_status());
+    }
     statuses.emplace_back(so);
   }
   o["statuses"] = picojson::value(statuses);
+  if (t.has_container()) {
+    o["container"] = container_info_json(t.container());
+  }
   return picojson::value(o);
 }
 
 picojson::value executor_json(const Executor& e, const std::string& slave_id) {
   picojson::object o;
   o["id"] = picojson::value(e.executor_id);
-  o["name"] = picojson::value("Command Executor (Task: " + e.executor_id + ")");
+  o["name"] = picojson::value(executor_name(e));
   o["source"] = picojson::value(e.executor_id);
   o["container"] = picojson::value(e.container_id);
   o["directory"] = picojson::value(e.directory);
@@ -161,7 +173,7 @@ picojson::value monitor_json(const SlaveState& s, const ContainerUsages& usages)
       put_int("threads", u.threads);
       picojson::object o;
       o["executor_id"] = picojson::value(eid);
-      o["executor_name"] = picojson::value("Command Executor (Task: " + eid + ")");
+      o["executor_name"] = picojson::value(executor_name(e));
       o["framework_id"] = picojson::value(fid);
       o["source"] = picojson::value(eid);
       o["statistics"] = picojson::value(stats);

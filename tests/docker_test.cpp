@@ -1,0 +1,267 @@
+// The docker containerizer end to end (docs/docker.md), on a real dockerd
+// started by the fixture (tests/docker_fixture.hpp) with a busybox image
+// built locally: a slave with --containerizers=docker,mesos runs tasks
+// from stoa-execute --docker_image. Skips where Docker cannot run (no root,
+// no docker.io or busybox-static).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+#include "common/json.hpp"
+#include "tests/cluster.hpp"
+#include "tests/docker_fixture.hpp"
+
+namespace stoa::tests {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Containers get up to this long to be created and started (vfs copies the
+// image's layer for each one).
+constexpr auto DOCKER_TIMEOUT = 60s;
+
+class Docker : public ::testing::Test {
+ protected:
+  // A master and one slave running both containerizers on the fixture's
+  // engine, plus `extra` slave flags; active.
+  ::testing::AssertionResult start_cluster(Cluster& cluster, std::vector<std::string> extra = {}) {
+    if (!cluster.start_master()) {
+      return ::testing::AssertionFailure() << "the master did not start";
+    }
+    std::vector<std::string> flags = {"--containerizers=docker,mesos", "--docker=" + docker_fixture().docker_cli(),
+                                      "--docker_socket=" + docker_fixture().socket()};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    if (!cluster.start_slave("cpus:2;mem:1024;disk:1000;ports:[31000-32000]", flags)) {
+      return ::testing::AssertionFailure() << "the slave did not start";
+    }
+    if (!cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT))) {
+      return ::testing::AssertionFailure() << "the slave did not become active";
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  Process* execute(Cluster& cluster, const std::string& label, const std::string& command,
+                   std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--master=" + cluster.master_address(), "--name=" + label,
+                                     "--command=" + command, "--resources=cpus:0.2;mem:64",
+                                     "--docker_image=" + docker_fixture().image()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Try<Process*> p = cluster.start("stoa-execute", label, args);
+    EXPECT_TRUE(p) << p.error();
+    return p ? *p : nullptr;
+  }
+
+  // The engine's containers named mesos-* (`docker ps -a`), one per line.
+  std::vector<std::string> mesos_containers() {
+    Try<std::string> out = docker_fixture().cli({"ps", "-a", "--filter", "name=mesos-", "--format", "{{.Names}}"});
+    EXPECT_TRUE(out) << out.error();
+    std::vector<std::string> names;
+    std::istringstream in(out ? *out : "");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("mesos-", 0) == 0) {
+        names.push_back(line);
+      }
+    }
+    return names;
+  }
+
+  void TearDown() override {
+    if (docker_fixture().usable()) {
+      docker_fixture().remove_all_containers();
+    }
+  }
+};
+
+#define REQUIRE_DOCKER_CLUSTER()                                                                 \
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-docker-executor", \
+                        "stoa-execute");                                                         \
+  STOA_REQUIRE_DOCKER()
+
+TEST_F(Docker, EchoFinishesWithItsOutputInTheSandbox) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster));
+  const std::string marker = unique_marker();
+  Process* p = execute(cluster, "echo", "echo hello-" + marker + "; echo to-stderr-" + marker + " >&2");
+  ASSERT_NE(p, nullptr);
+  auto done = p->wait_for_line(std::regex("TASK_(FINISHED|FAILED|KILLED|LOST|ERROR)"), deadline_in(DOCKER_TIMEOUT));
+  ASSERT_TRUE(done) << p->log();
+  EXPECT_NE((*done)[0].find("TASK_FINISHED"), std::string::npos) << p->log();
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(1s))) << p->log();
+  // The container's stdout and stderr, each in its sandbox file.
+  std::vector<std::string> out = find_files_named(cluster.slave_work_dir(0), "stdout");
+  std::vector<std::string> err = find_files_named(cluster.slave_work_dir(0), "stderr");
+  ASSERT_EQ(out.size(), 1U);
+  ASSERT_EQ(err.size(), 1U);
+  EXPECT_TRUE(poll_until([&] { return read_file(out[0]).find("hello-" + marker) != std::string::npos; },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << read_file(out[0]);
+  EXPECT_NE(read_file(err[0]).find("to-stderr-" + marker), std::string::npos);
+  EXPECT_EQ(read_file(out[0]).find("to-stderr-" + marker), std::string::npos);
+}
+
+TEST_F(Docker, AFailingCommandFailsWithItsExitCode) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster));
+  Process* p = execute(cluster, "fail", "exit 3");
+  ASSERT_NE(p, nullptr);
+  auto failed = p->wait_for_line(std::regex("TASK_FAILED.*status 3"), deadline_in(DOCKER_TIMEOUT));
+  EXPECT_TRUE(failed) << p->log();
+}
+
+TEST_F(Docker, AKilledContainerIsKilledAndRemovedAfterTheDelayWithItsLimitsApplied) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster, {"--docker_remove_delay=1secs"}));
+  Process* p = execute(cluster, "sleeper", "sleep 1000");
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  std::vector<std::string> names = mesos_containers();
+  ASSERT_EQ(names.size(), 1U);
+  // Cpu shares and memory limit from the task's resources (cpus:0.2;mem:64).
+  Try<std::string> limits =
+      docker_fixture().cli({"inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.CpuShares}}", names[0]});
+  ASSERT_TRUE(limits) << limits.error();
+  EXPECT_EQ(*limits, std::to_string(64 * 1024 * 1024) + " 205\n");
+  // The master's state shows the container as Mesos does.
+  Try<picojson::value> state = cluster.state();
+  ASSERT_TRUE(state) << state.error();
+  std::string body = json_serialize(*state);
+  EXPECT_NE(body.find("\"container\":{\"docker\":{\"image\":\"" + docker_fixture().image()), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("\"executor_pid\""), std::string::npos) << body;
+  p->kill(SIGTERM);
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  EXPECT_TRUE(poll_until([&] { return mesos_containers().empty(); }, deadline_in(DOCKER_TIMEOUT)))
+      << "left: " << mesos_containers().size();
+}
+
+TEST_F(Docker, AnUnreachableEngineFailsDockerTasksAndLeavesCommandTasksRunning) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-docker-executor", "stoa-execute");
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  const std::string socket = cluster.dir() + "/no-docker.sock";
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000",
+                                  {"--containerizers=docker,mesos", "--docker_socket=" + socket}));
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  Try<Process*> docker = cluster.start("stoa-execute", "docker",
+                                       {"--master=" + cluster.master_address(), "--name=d", "--command=true",
+                                        "--resources=cpus:0.1;mem:32", "--docker_image=busybox"});
+  ASSERT_TRUE(docker) << docker.error();
+  auto failed = (*docker)->wait_for_line(std::regex("TASK_FAILED.*Docker is not available.*" + regex_escape(socket)),
+                                         deadline_in(DEFAULT_TIMEOUT));
+  EXPECT_TRUE(failed) << (*docker)->log();
+  Try<Process*> plain = cluster.start("stoa-execute", "plain",
+                                      {"--master=" + cluster.master_address(), "--name=p", "--command=true",
+                                       "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_TRUE((*plain)->wait_for_line(std::regex("TASK_FINISHED"), deadline_in(DEFAULT_TIMEOUT))) << (*plain)->log();
+}
+
+TEST_F(Docker, ADockerTaskOnASlaveWithoutTheDockerContainerizerFailsNamingTheFlag) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_with_slaves(1));
+  Try<Process*> p = cluster.start("stoa-execute", "docker",
+                                  {"--master=" + cluster.master_address(), "--name=d", "--command=true",
+                                   "--resources=cpus:0.1;mem:32", "--docker_image=busybox"});
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_TRUE((*p)->wait_for_line(std::regex("TASK_FAILED.*--containerizers=mesos.*REASON_CONTAINER_LAUNCH_FAILED"),
+                                  deadline_in(DEFAULT_TIMEOUT)))
+      << (*p)->log();
+}
+
+TEST_F(Docker, OrphansOfThisSlaveAreKilledAndOthersLeftAlone) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(cluster.start_master());
+  // What an earlier run of this slave (same --work_dir) left, and a
+  // container of another slave on the same engine.
+  const std::string work_dir = cluster.dir() + "/slave0";
+  const std::string ours = "mesos-" + unique_marker();
+  const std::string theirs = "mesos-" + unique_marker();
+  for (auto [name, label] : {std::pair{ours, work_dir}, std::pair{theirs, std::string("/elsewhere")}}) {
+    Try<std::string> run = docker_fixture().cli(
+        {"run", "-d", "--net=none", "--name", name, "--label", "stoa.work_dir=" + label, docker_fixture().image(),
+         "sleep", "1000"});
+    ASSERT_TRUE(run) << run.error();
+  }
+  std::vector<std::string> flags = {"--containerizers=docker,mesos", "--docker=" + docker_fixture().docker_cli(),
+                                    "--docker_socket=" + docker_fixture().socket(), "--work_dir=" + work_dir};
+  ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
+  EXPECT_TRUE(poll_until(
+      [&] {
+        std::vector<std::string> left = mesos_containers();
+        return std::find(left.begin(), left.end(), ours) == left.end();
+      },
+      deadline_in(DOCKER_TIMEOUT)))
+      << cluster.slave(0)->log();
+  std::vector<std::string> left = mesos_containers();
+  EXPECT_NE(std::find(left.begin(), left.end(), theirs), left.end()) << "another slave's container was killed";
+}
+
+TEST_F(Docker, ACheckpointedContainerSurvivesASlaveRestartAndIsKilledAfter) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster));
+  Process* p = execute(cluster, "durable", "sleep 1000", {"--checkpoint"});
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  std::vector<std::string> before = mesos_containers();
+  ASSERT_EQ(before.size(), 1U);
+  cluster.slave(0)->kill(SIGKILL);
+  ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  Try<Process*> again = cluster.restart_slave(0, "slave0-again");
+  ASSERT_TRUE(again) << again.error();
+  ASSERT_TRUE(cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT)));
+  // Re-attached: the executor re-registered, the container still runs.
+  EXPECT_TRUE((*again)->wait_for_line(std::regex("Adopted Docker container " + before[0]), deadline_in(DEFAULT_TIMEOUT)))
+      << (*again)->log();
+  Try<std::string> running = docker_fixture().cli({"inspect", "--format", "{{.State.Running}}", before[0]});
+  ASSERT_TRUE(running) << running.error();
+  EXPECT_EQ(*running, "true\n");
+  p->kill(SIGTERM);
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+}
+
+TEST_F(Docker, ABridgedContainerAnswersOnItsMappedHostPort) {
+  REQUIRE_DOCKER_CLUSTER();
+  if (!docker_fixture().bridge_available()) {
+    GTEST_SKIP() << "no bridge network for Docker here: " << docker_fixture().bridge_unavailable_reason();
+  }
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster));
+  const int port = 31000 + free_loopback_port() % 1000;
+  const std::string marker = unique_marker();
+  std::string task = R"({"name":"web","command":{"value":"mkdir -p /www && echo )" + marker +
+                     R"( > /www/index.html && exec httpd -f -p 8080 -h /www"},)"
+                     R"("resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.2}},)"
+                     R"({"name":"mem","type":"SCALAR","scalar":{"value":64}},)"
+                     R"({"name":"ports","type":"RANGES","ranges":{"range":[{"begin":)" +
+                     std::to_string(port) + R"(,"end":)" + std::to_string(port) +
+                     R"(}]}}],"container":{"type":"DOCKER","docker":{"image":")" + docker_fixture().image() +
+                     R"(","network":"BRIDGE","port_mappings":[{"host_port":)" + std::to_string(port) +
+                     R"(,"container_port":8080}]}}})";
+  Try<Process*> p = cluster.start("stoa-execute", "web", {"--master=" + cluster.master_address(), "--task=" + task});
+  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE((*p)->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << (*p)->log();
+  std::string body;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> r = http_get("127.0.0.1", port, "/index.html");
+        body = r ? r->body : r.error();
+        return r && r->status == 200;
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << body;
+  EXPECT_NE(body.find(marker), std::string::npos) << body;
+  (*p)->kill(SIGTERM);
+  EXPECT_TRUE((*p)->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << (*p)->log();
+}
+
+}  // namespace
+}  // namespace stoa::tests
