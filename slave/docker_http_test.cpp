@@ -5,6 +5,7 @@
 #include "slave/docker_http.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -585,6 +587,46 @@ TEST_F(DockerFakeEngineTest, AnUnreachableEngineIsNamedByEveryCall) {
     EXPECT_NE(created.error().find("'/nonexistent/docker'"), std::string::npos) << created.error();
   }
   ::close(bound);
+}
+
+// A stand-in docker CLI: a shell script.
+std::string write_cli(const std::string& dir, const std::string& body) {
+  std::string path = dir + "/docker-" + tests::unique_marker();
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST(DockerCreateTest, RunsTheCliAndReturnsTheIdOrItsTrimmedError) {
+  TempDir dir;
+  std::string args_file = dir.path() + "/args";
+  std::string ok = write_cli(dir.path(), "echo \"$@\" > " + args_file +
+                                             "; echo 'WARNING: no swap limit' >&2;"
+                                             " echo; echo 0123abcd; echo");
+  Try<std::string> id = Engine(ok, "unix:///x/docker.sock").create({"--name=mesos-1", "img", "a b"});
+  ASSERT_TRUE(id.is_some()) << id.error();
+  EXPECT_EQ(*id, "0123abcd");
+  EXPECT_EQ(tests::read_file(args_file), "-H unix:///x/docker.sock create --name=mesos-1 img a b\n");
+  std::string conflict = write_cli(
+      dir.path(), "printf '\\n  Error response from daemon: Conflict. In use.\\n\\n' >&2; exit 125");
+  Try<std::string> refused = Engine(conflict, "/x.sock").create({"img"});
+  ASSERT_TRUE(refused.is_error());
+  EXPECT_EQ(refused.error(), "Error response from daemon: Conflict. In use.");
+  std::string silent = write_cli(dir.path(), "exit 3");
+  EXPECT_EQ(Engine(silent, "/x.sock").create({"img"}).error(), "docker create exited with status 3");
+}
+
+TEST(DockerCreateTest, KillsACliThatOutlivesTheTimeout) {
+  TempDir dir;
+  std::string slow = write_cli(dir.path(), "sleep 30; echo late");
+  auto begin = tests::Clock::now();
+  Try<std::string> id = Engine(slow, "/x.sock", 300ms).create({"img"});
+  ASSERT_TRUE(id.is_error());
+  EXPECT_EQ(id.error(), "docker create timed out after 300 ms (killed)");
+  EXPECT_LT(tests::Clock::now() - begin, 3s);
+  // The script and its sleep are gone (killed as a group, reaped).
+  EXPECT_TRUE(tests::poll_until([&] { return tests::processes_with_marker(slow).empty(); },
+                                tests::deadline_in(5s)));
 }
 
 }  // namespace
