@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "tests/cluster.hpp"
@@ -90,6 +91,28 @@ TEST_F(DockerEngineTest, FixtureServesItsOwnEngineAndImage) {
   if (!fixture_->bridge_available()) {
     std::cerr << "[ docker   ] no bridge: " << fixture_->bridge_unavailable_reason() << "\n";
   }
+}
+
+TEST_F(DockerEngineTest, FixtureStopLeavesNothingBehind) {
+  // A second engine of our own, with a running container, then stopped.
+  tests::DockerFixture second;
+  ASSERT_TRUE(second.usable()) << second.skip_reason();
+  const std::string dir = second.dir();
+  const std::string bridge = second.bridge();
+  const pid_t dockerd = second.dockerd_pid();
+  EXPECT_NE(dir, fixture_->dir());
+  Try<std::string> started = second.cli({"run", "-d", "--net=none", second.image(), "sleep", "1000"});
+  ASSERT_TRUE(started.is_some()) << started.error();
+  second.stop();
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+  EXPECT_NE(::kill(dockerd, 0), 0) << "dockerd " << dockerd << " still runs";
+  EXPECT_TRUE(tests::processes_with_marker(dir + "/").empty());
+  EXPECT_EQ(tests::read_file("/proc/self/mountinfo").find(dir), std::string::npos);
+  if (!bridge.empty()) {
+    EXPECT_FALSE(std::filesystem::exists("/sys/class/net/" + bridge)) << bridge;
+  }
+  EXPECT_TRUE(fixture_->usable());  // the shared engine is untouched
+  EXPECT_TRUE(engine_->version().is_some());
 }
 
 TEST_F(DockerEngineTest, NegotiatesTheApiVersion) {
