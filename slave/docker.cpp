@@ -2,9 +2,8 @@
 // slave/docker_http.hpp, and the docker CLI for `create`.
 #include "slave/docker.hpp"
 
-#include <picojson.h>
-
 #include <fcntl.h>
+#include <picojson.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,7 +32,8 @@ std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count(
 
 // "/<kind>/<name><suffix>" for a container or image (whose names may hold
 // '/', ':' and '@', as the engine's routes allow).
-Try<std::string> object_path(const std::string& kind, const std::string& name, const std::string& suffix) {
+Try<std::string> object_path(const std::string& kind, const std::string& name,
+                             const std::string& suffix) {
   if (name.empty()) {
     return Error(std::string(kind == "images" ? "empty image name" : "empty container name"));
   }
@@ -61,7 +61,8 @@ Try<picojson::object> parse_object(const Try<Answer>& a, const std::string& what
 const picojson::object& object_at(const picojson::object& o, const std::string& key) {
   static const picojson::object empty;
   auto it = o.find(key);
-  return it != o.end() && it->second.is<picojson::object>() ? it->second.get<picojson::object>() : empty;
+  return it != o.end() && it->second.is<picojson::object>() ? it->second.get<picojson::object>()
+                                                            : empty;
 }
 
 std::string string_at(const picojson::object& o, const std::string& key) {
@@ -74,7 +75,8 @@ int64_t int_at(const picojson::object& o, const std::string& key) {
   if (it != o.end() && it->second.is<int64_t>()) {
     return it->second.get<int64_t>();
   }
-  return it != o.end() && it->second.is<double>() ? static_cast<int64_t>(it->second.get<double>()) : 0;
+  return it != o.end() && it->second.is<double>() ? static_cast<int64_t>(it->second.get<double>())
+                                                  : 0;
 }
 
 uint64_t uint_at(const picojson::object& o, const std::string& key) {
@@ -94,12 +96,14 @@ std::map<std::string, std::string> labels_at(const picojson::object& o, const st
   return out;
 }
 
-std::string strip_slash(const std::string& name) { return name.rfind('/', 0) == 0 ? name.substr(1) : name; }
+std::string strip_slash(const std::string& name) {
+  return name.rfind('/', 0) == 0 ? name.substr(1) : name;
+}
 
 // GET /version (unversioned) and the negotiation.
 Try<Version> fetch_version(const std::string& socket, std::chrono::milliseconds timeout) {
-  Try<picojson::object> o =
-      parse_object(call(socket, std::string("/version"), "GET", bounded(timeout)), "answer to GET /version");
+  Try<picojson::object> o = parse_object(
+      call(socket, std::string("/version"), "GET", bounded(timeout)), "answer to GET /version");
   if (o.is_error()) {
     return Error(o.error());
   }
@@ -113,7 +117,8 @@ Try<Version> fetch_version(const std::string& socket, std::chrono::milliseconds 
 }
 
 // Reads both pipes until both end or `deadline` passes (false then).
-bool read_pipes(int out_fd, int err_fd, std::string& out, std::string& err, Clock::time_point deadline) {
+bool read_pipes(int out_fd, int err_fd, std::string& out, std::string& err,
+                Clock::time_point deadline) {
   pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   std::string* into[2] = {&out, &err};
   char buf[4096];
@@ -168,7 +173,8 @@ Try<std::string> negotiate_api_version(const std::string& engine_api) {
     return Error("The Docker engine speaks API " + engine_api + ", older than " + MIN_API_VERSION +
                  ", the oldest Stoa supports");
   }
-  return *compare_api_versions(engine_api, MAX_API_VERSION) > 0 ? std::string(MAX_API_VERSION) : engine_api;
+  return *compare_api_versions(engine_api, MAX_API_VERSION) > 0 ? std::string(MAX_API_VERSION)
+                                                                : engine_api;
 }
 
 std::string container_name(const std::string& container_id) { return NAME_PREFIX + container_id; }
@@ -179,7 +185,10 @@ struct Engine::ApiState {
 };
 
 Engine::Engine(std::string docker, std::string socket, std::chrono::milliseconds timeout)
-    : docker_(std::move(docker)), socket_(std::move(socket)), timeout_(timeout), api_(std::make_shared<ApiState>()) {
+    : docker_(std::move(docker)),
+      socket_(std::move(socket)),
+      timeout_(timeout),
+      api_(std::make_shared<ApiState>()) {
   if (socket_.rfind("unix://", 0) == 0) {
     socket_ = socket_.substr(7);
   }
@@ -265,13 +274,15 @@ Try<std::string> Engine::create(const std::vector<std::string>& args) {
 
 std::optional<Error> Engine::start(const std::string& container) {
   // 204, or 304: already started.
-  return outcome(call(socket_, api_path(object_path("containers", container, "/start")), "POST", bounded(timeout_)));
+  return outcome(call(socket_, api_path(object_path("containers", container, "/start")), "POST",
+                      bounded(timeout_)));
 }
 
 Try<ContainerState> Engine::inspect(const std::string& container) {
-  Try<picojson::object> o = parse_object(
-      call(socket_, api_path(object_path("containers", container, "/json")), "GET", bounded(timeout_)),
-      "inspection of container '" + container + "'");
+  Try<picojson::object> o =
+      parse_object(call(socket_, api_path(object_path("containers", container, "/json")), "GET",
+                        bounded(timeout_)),
+                   "inspection of container '" + container + "'");
   if (o.is_error()) {
     return Error(o.error());
   }
@@ -304,9 +315,10 @@ Try<ContainerState> Engine::inspect(const std::string& container) {
 
 Try<int> Engine::wait(const std::string& container, const std::atomic<bool>* cancel) {
   const std::string what = "answer to waiting for container '" + container + "'";
-  Try<picojson::object> o = parse_object(
-      call(socket_, api_path(object_path("containers", container, "/wait")), "POST", unbounded(timeout_, cancel)),
-      what);
+  Try<picojson::object> o =
+      parse_object(call(socket_, api_path(object_path("containers", container, "/wait")), "POST",
+                        unbounded(timeout_, cancel)),
+                   what);
   if (o.is_error()) {
     return Error(o.error());
   }
@@ -322,21 +334,39 @@ Try<int> Engine::wait(const std::string& container, const std::atomic<bool>* can
 
 std::optional<Error> Engine::follow_logs(const std::string& container, int stdout_fd, int stderr_fd,
                                          const std::atomic<bool>* cancel) {
-  Demuxer demux([&](int stream, std::string_view data) {
+  // Bytes copied (or, catching up, still to skip) per stream: 1 and 2.
+  uint64_t copied[3] = {0, 0, 0};
+  auto copy = [&](int stream, std::string_view data) {
+    copied[stream] += data.size();
     return write_all(stream == 2 ? stderr_fd : stdout_fd, data);
+  };
+  auto logs = [&](const std::string& query, const Demuxer::Out& out) {
+    auto demux = std::make_shared<Demuxer>(out);
+    Sink sink = [demux](std::string_view data) { return demux->feed(data); };
+    return outcome(call(socket_, api_path(object_path("containers", container, "/logs?" + query)),
+                        "GET", unbounded(timeout_, cancel), "", sink));
+  };
+  if (auto e = logs("follow=1&stdout=1&stderr=1", copy)) {
+    return e;
+  }
+  // Docker 20.10 may end a live follow, as the container stops, before it
+  // has read the last lines from its log file (a final line without a
+  // newline is lost so). Read the log once more and copy what it missed.
+  return logs("stdout=1&stderr=1", [&](int stream, std::string_view data) -> std::optional<Error> {
+    size_t skip = static_cast<size_t>(std::min<uint64_t>(copied[stream], data.size()));
+    copied[stream] -= skip;
+    return write_all(stream == 2 ? stderr_fd : stdout_fd, data.substr(skip));
   });
-  Sink sink = [&](std::string_view data) { return demux.feed(data); };
-  return outcome(call(socket_, api_path(object_path("containers", container, "/logs?follow=1&stdout=1&stderr=1")),
-                      "GET", unbounded(timeout_, cancel), "", sink));
 }
 
 std::optional<Error> Engine::stop(const std::string& container, std::chrono::seconds grace) {
   if (grace.count() < 0) {
-    return Error("negative grace period to stop container '" + container + "': " +
-                 std::to_string(grace.count()) + " s");
+    return Error("negative grace period to stop container '" + container +
+                 "': " + std::to_string(grace.count()) + " s");
   }
   // 204, or 304: already stopped. The engine answers once the grace is over.
-  Try<std::string> path = api_path(object_path("containers", container, "/stop?t=" + std::to_string(grace.count())));
+  Try<std::string> path =
+      api_path(object_path("containers", container, "/stop?t=" + std::to_string(grace.count())));
   return outcome(call(socket_, path, "POST", bounded(timeout_ + grace)));
 }
 
@@ -344,7 +374,8 @@ std::optional<Error> Engine::kill(const std::string& container, int signal) {
   if (signal <= 0 || signal >= 65) {
     return Error("not a signal number: " + std::to_string(signal));
   }
-  Try<std::string> path = api_path(object_path("containers", container, "/kill?signal=" + std::to_string(signal)));
+  Try<std::string> path =
+      api_path(object_path("containers", container, "/kill?signal=" + std::to_string(signal)));
   return outcome(call(socket_, path, "POST", bounded(timeout_), "", {}, 409, "is not running"));
 }
 
@@ -360,7 +391,8 @@ Try<std::vector<ContainerSummary>> Engine::list(const std::string& name_prefix) 
     // name: escape it, then keep only real prefixes below.
     std::string escaped;
     for (char c : name_prefix) {
-      escaped += std::string_view(R"(\^$.|?*+()[]{})").find(c) != std::string_view::npos ? "\\" : "";
+      escaped +=
+          std::string_view(R"(\^$.|?*+()[]{})").find(c) != std::string_view::npos ? "\\" : "";
       escaped += c;
     }
     picojson::object filters{{"name", picojson::value(picojson::array{picojson::value(escaped)})}};
@@ -373,7 +405,8 @@ Try<std::vector<ContainerSummary>> Engine::list(const std::string& name_prefix) 
   picojson::value v;
   std::string err = picojson::parse(v, a->body);
   if (!err.empty() || !v.is<picojson::array>()) {
-    return Error("Cannot parse the Docker engine's list of containers: " + (err.empty() ? "not a JSON array" : err));
+    return Error("Cannot parse the Docker engine's list of containers: " +
+                 (err.empty() ? "not a JSON array" : err));
   }
   std::vector<ContainerSummary> out;
   for (const picojson::value& item : v.get<picojson::array>()) {
@@ -406,8 +439,8 @@ Try<ContainerStats> Engine::stats(const std::string& container) {
     Try<int> vs = compare_api_versions(path->substr(2, path->find('/', 1) - 2), "1.41");
     *path += vs.is_some() && *vs >= 0 ? "&one-shot=true" : "";
   }
-  Try<picojson::object> o =
-      parse_object(call(socket_, path, "GET", bounded(timeout_)), "statistics of container '" + container + "'");
+  Try<picojson::object> o = parse_object(call(socket_, path, "GET", bounded(timeout_)),
+                                         "statistics of container '" + container + "'");
   if (o.is_error()) {
     return Error(o.error());
   }
@@ -430,7 +463,8 @@ Try<ContainerStats> Engine::stats(const std::string& container) {
 }
 
 Try<bool> Engine::has_image(const std::string& image) {
-  Try<Answer> a = call(socket_, api_path(object_path("images", image, "/json")), "GET", bounded(timeout_), "", {}, 404);
+  Try<Answer> a = call(socket_, api_path(object_path("images", image, "/json")), "GET",
+                       bounded(timeout_), "", {}, 404);
   if (a.is_error()) {
     return Error(a.error());
   }
@@ -442,13 +476,15 @@ std::optional<Error> Engine::pull(const std::string& image) {
   // (default "latest"); a digest ("x@sha256:...") goes as it is.
   const bool digest = image.find('@') != std::string::npos;
   size_t colon = image.rfind(':');
-  bool tagged = !digest && colon != std::string::npos && (image.rfind('/') == std::string::npos || colon > image.rfind('/'));
+  bool tagged = !digest && colon != std::string::npos &&
+                (image.rfind('/') == std::string::npos || colon > image.rfind('/'));
   std::string repo = tagged ? image.substr(0, colon) : image;
   std::string tag = digest ? "" : tagged ? image.substr(colon + 1) : "latest";
   if (repo.empty() || (!digest && tag.empty())) {
     return Error("not an image name: '" + image + "'");
   }
-  std::string rest = "/images/create?fromImage=" + url_encode(repo) + (digest ? "" : "&tag=" + url_encode(tag));
+  std::string rest =
+      "/images/create?fromImage=" + url_encode(repo) + (digest ? "" : "&tag=" + url_encode(tag));
   // The engine answers 200 at once, then progress and failures as JSON
   // objects, one a line.
   std::string line;
@@ -499,22 +535,26 @@ Try<ExecResult> Engine::exec(const std::string& container, const std::vector<std
                           {"AttachStderr", picojson::value(true)},
                           {"Cmd", picojson::value(picojson::array(argv.begin(), argv.end()))}};
   Try<picojson::object> created =
-      parse_object(call(socket_, path, "POST", bounds, picojson::value(create).serialize()), "answer to creating an exec");
+      parse_object(call(socket_, path, "POST", bounds, picojson::value(create).serialize()),
+                   "answer to creating an exec");
   if (created.is_error()) {
     return failed(created.error());
   }
   // "/v1.41/exec/<id>"
-  const std::string exec = path->substr(0, path->find('/', 1)) + "/exec/" + url_encode(string_at(*created, "Id"));
+  const std::string exec =
+      path->substr(0, path->find('/', 1)) + "/exec/" + url_encode(string_at(*created, "Id"));
 
   // The answer to start is the command's multiplexed output, until it exits.
   ExecResult result;
   Demuxer demux([&](int, std::string_view data) -> std::optional<Error> {
-    result.output.append(data.substr(0, std::min(EXEC_OUTPUT_LIMIT - result.output.size(), data.size())));
+    result.output.append(
+        data.substr(0, std::min(EXEC_OUTPUT_LIMIT - result.output.size(), data.size())));
     return std::nullopt;
   });
   Sink sink = [&](std::string_view data) { return demux.feed(data); };
   picojson::object start{{"Detach", picojson::value(false)}, {"Tty", picojson::value(false)}};
-  if (auto e = outcome(call(socket_, exec + "/start", "POST", bounds, picojson::value(start).serialize(), sink))) {
+  if (auto e = outcome(call(socket_, exec + "/start", "POST", bounds,
+                            picojson::value(start).serialize(), sink))) {
     return failed(e->message);
   }
   // The engine records the exit code a moment after the output ends.

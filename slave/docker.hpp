@@ -117,6 +117,8 @@ class Engine {
   Try<int> wait(const std::string& container, const std::atomic<bool>* cancel = nullptr);
   // Copies the container's stdout/stderr (from its start, following) to the
   // given descriptors until it exits, the stream ends or *cancel is true.
+  // (Once the follow ends, the log is read once more for what Docker's
+  // follow may have missed: its last lines.)
   std::optional<Error> follow_logs(const std::string& container, int stdout_fd, int stderr_fd,
                                    const std::atomic<bool>* cancel = nullptr);
   // POST /containers/{}/stop?t=<grace seconds>: SIGTERM, then SIGKILL after

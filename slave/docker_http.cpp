@@ -1,10 +1,9 @@
 // The Docker engine transport (slave/docker_http.hpp).
 #include "slave/docker_http.hpp"
 
+#include <fcntl.h>
 #include <http_parser.h>
 #include <picojson.h>
-
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -127,7 +126,8 @@ Try<int> connect_to(const std::string& socket, Clock::time_point deadline) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket.empty() || socket.size() >= sizeof(addr.sun_path)) {
-    return Error(where + "a socket path has 1 to " + std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
+    return Error(where + "a socket path has 1 to " + std::to_string(sizeof(addr.sun_path) - 1) +
+                 " bytes");
   }
   std::memcpy(addr.sun_path, socket.data(), socket.size());
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -232,8 +232,8 @@ Try<Answer> http(const std::string& socket, const std::string& method, const std
                    http_errno_description(HTTP_PARSER_ERRNO(&parser)));
     }
     if (!x.complete && n == 0) {
-      return Error("The Docker engine at unix://" + socket + " closed the connection before answering " +
-                   what + " completely");
+      return Error("The Docker engine at unix://" + socket +
+                   " closed the connection before answering " + what + " completely");
     }
   }
   return std::move(x.answer);
@@ -257,7 +257,8 @@ Try<Answer> call(const std::string& socket, const Try<std::string>& path, const 
   }
   Try<Answer> a = http(socket, method, *path, body, bounds, sink);
   if (a.is_some() && a->status >= 400 &&
-      (a->status != tolerated || (tolerated == 409 && a->body.find(conflict) == std::string::npos))) {
+      (a->status != tolerated ||
+       (tolerated == 409 && a->body.find(conflict) == std::string::npos))) {
     return engine_error(*a);
   }
   return a;

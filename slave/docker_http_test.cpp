@@ -2,23 +2,24 @@
 // wire details a real dockerd does not let a test choose: chunk boundaries,
 // huge frames, old versions, bad JSON, silence), and its pure helpers.
 // slave/docker_test.cpp runs it against a real dockerd.
-#include "slave/docker.hpp"
 #include "slave/docker_http.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
 
+#include "slave/docker.hpp"
 #include "tests/cluster.hpp"
 
 namespace stoa::slave::docker {
@@ -49,8 +50,9 @@ std::string binary_bytes(size_t n) {
 
 // An HTTP/1.1 answer with a JSON body and Content-Length.
 std::string json_answer(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
 }
 
 // `body` chunked in pieces of `size` bytes.
@@ -72,7 +74,8 @@ class FakeEngine {
  public:
   using Respond = std::function<std::optional<std::string>(const std::string& head)>;
 
-  FakeEngine(std::string path, Respond respond) : path_(std::move(path)), respond_(std::move(respond)) {
+  FakeEngine(std::string path, Respond respond)
+      : path_(std::move(path)), respond_(std::move(respond)) {
     listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -166,7 +169,9 @@ class FakeEngine {
   std::vector<std::string> heads_;
 };
 
-bool starts(const std::string& head, const std::string& prefix) { return head.rfind(prefix, 0) == 0; }
+bool starts(const std::string& head, const std::string& prefix) {
+  return head.rfind(prefix, 0) == 0;
+}
 
 const std::string VERSION_141 = json_answer(200, R"({"Version":"20.10.24","ApiVersion":"1.41"})");
 
@@ -195,7 +200,9 @@ TEST(DockerApiVersionTest, NegotiatesTheMinimumOfEngineAndMax) {
   EXPECT_TRUE(negotiate_api_version("").is_error());
 }
 
-TEST(DockerNameTest, ContainerNamesCarryThePrefix) { EXPECT_EQ(container_name("abc"), "mesos-abc"); }
+TEST(DockerNameTest, ContainerNamesCarryThePrefix) {
+  EXPECT_EQ(container_name("abc"), "mesos-abc");
+}
 
 // ---------------------------------------------------------------------------
 // The multiplexed stream.
@@ -205,7 +212,8 @@ struct Demuxed {
   std::string err;
 };
 
-Demuxed demux_in_pieces(const std::string& stream, size_t piece, std::optional<Error>* error = nullptr) {
+Demuxed demux_in_pieces(const std::string& stream, size_t piece,
+                        std::optional<Error>* error = nullptr) {
   Demuxed d;
   transport::Demuxer demux([&](int s, std::string_view data) -> std::optional<Error> {
     (s == 2 ? d.err : d.out).append(data);
@@ -224,9 +232,11 @@ Demuxed demux_in_pieces(const std::string& stream, size_t piece, std::optional<E
 
 TEST(DockerDemuxerTest, SeparatesStreamsWhereverThePiecesEnd) {
   const std::string big = binary_bytes(100 * 1024);  // one frame > 64 KiB
-  const std::string stream = frame(1, "hello ") + frame(2, "oops\n") + frame(1, big) + frame(2, "") +
-                             frame(0, "stdin echo") + frame(2, std::string("\0\xff\n", 3));
-  for (size_t piece : {size_t{1}, size_t{3}, size_t{7}, size_t{8}, size_t{9}, size_t{4096}, stream.size()}) {
+  const std::string stream = frame(1, "hello ") + frame(2, "oops\n") + frame(1, big) +
+                             frame(2, "") + frame(0, "stdin echo") +
+                             frame(2, std::string("\0\xff\n", 3));
+  for (size_t piece :
+       {size_t{1}, size_t{3}, size_t{7}, size_t{8}, size_t{9}, size_t{4096}, stream.size()}) {
     Demuxed d = demux_in_pieces(stream, piece);
     EXPECT_EQ(d.out, "hello " + big + "stdin echo") << "pieces of " << piece;
     EXPECT_EQ(d.err, "oops\n" + std::string("\0\xff\n", 3)) << "pieces of " << piece;
@@ -271,8 +281,9 @@ TEST_F(DockerFakeEngineTest, NegotiatesOnceAndPrefixesEveryCall) {
   EXPECT_EQ(v->version, "99.0");
   EXPECT_EQ(v->api_version, "1.44");
   EXPECT_EQ(v->negotiated, "1.41");
-  EXPECT_EQ(fake.requests(), (std::vector<std::string>{"GET /version", "GET /v1.41/containers/mesos-x/json",
-                                                       "GET /v1.41/containers/mesos-x/json", "GET /version"}));
+  EXPECT_EQ(fake.requests(),
+            (std::vector<std::string>{"GET /version", "GET /v1.41/containers/mesos-x/json",
+                                      "GET /v1.41/containers/mesos-x/json", "GET /version"}));
 }
 
 TEST_F(DockerFakeEngineTest, RefusesAnOldEngineAndRetriesTheNegotiation) {
@@ -326,8 +337,8 @@ TEST_F(DockerFakeEngineTest, ErrorsCarryTheEngineMessageAndStatus) {
   EXPECT_EQ(missing.error(), "No such container: mesos-x (HTTP 404)");
   EXPECT_EQ(engine.start("mesos-x")->message, "No such container: mesos-x (HTTP 404)");
   EXPECT_FALSE(engine.remove("mesos-x").has_value());  // already gone: no error
-  EXPECT_FALSE(engine.stop("gone", 1s).has_value());    // 304: already stopped
-  EXPECT_FALSE(engine.kill("dead").has_value());        // not running: no error
+  EXPECT_FALSE(engine.stop("gone", 1s).has_value());   // 304: already stopped
+  EXPECT_FALSE(engine.kill("dead").has_value());       // not running: no error
   ASSERT_TRUE(engine.kill("busy").has_value());
   EXPECT_EQ(engine.kill("busy")->message, "Container busy is paused (HTTP 409)");
   EXPECT_EQ(engine.inspect("boom").error(), "plain text trouble (HTTP 500)");
@@ -357,17 +368,23 @@ TEST_F(DockerFakeEngineTest, BadJsonNamesWhatWasBeingParsed) {
   EXPECT_NE(s.error().find("inspection of container 'mesos-y'"), std::string::npos) << s.error();
   Try<int> code = engine.wait("mesos-y");
   ASSERT_TRUE(code.is_error());
-  EXPECT_NE(code.error().find("waiting for container 'mesos-y'"), std::string::npos) << code.error();
+  EXPECT_NE(code.error().find("waiting for container 'mesos-y'"), std::string::npos)
+      << code.error();
 }
 
-TEST_F(DockerFakeEngineTest, FollowsChunkedLogsIntoTwoDescriptors) {
+TEST_F(DockerFakeEngineTest, FollowsChunkedLogsIntoTwoDescriptorsThenCatchesUp) {
   const std::string big = binary_bytes(70 * 1024);
-  const std::string stream = frame(1, "line one\n") + frame(2, "warning\n") + frame(1, big) + frame(2, "bye\n");
+  const std::string stream =
+      frame(1, "line one\n") + frame(2, "warning\n") + frame(1, big) + frame(2, "bye\n");
   FakeEngine fake(socket(), [&](const std::string& head) -> std::optional<std::string> {
     if (starts(head, "GET /version ")) {
       return VERSION_141;
     }
-    return chunked(stream, 1000);  // chunk ends fall inside headers and frames
+    if (head.find("follow=1") != std::string::npos) {
+      return chunked(stream, 1000);  // chunk ends fall inside headers and frames
+    }
+    // The whole log, with the last lines the follow missed.
+    return chunked(stream + frame(1, "tail") + frame(2, "last words"), 333);
   });
   Engine engine("docker", socket(), 5s);
   std::string out_path = dir_.path() + "/stdout";
@@ -378,9 +395,12 @@ TEST_F(DockerFakeEngineTest, FollowsChunkedLogsIntoTwoDescriptors) {
   ::close(out);
   ::close(err);
   ASSERT_FALSE(e.has_value()) << e->message;
-  EXPECT_TRUE(tests::read_file(out_path) == "line one\n" + big) << "stdout differs";
-  EXPECT_EQ(tests::read_file(err_path), "warning\nbye\n");
-  EXPECT_EQ(fake.requests().back(), "GET /v1.41/containers/mesos-z/logs?follow=1&stdout=1&stderr=1");
+  EXPECT_TRUE(tests::read_file(out_path) == "line one\n" + big + "tail") << "stdout differs";
+  EXPECT_EQ(tests::read_file(err_path), "warning\nbye\nlast words");
+  std::vector<std::string> r = fake.requests();
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[1], "GET /v1.41/containers/mesos-z/logs?follow=1&stdout=1&stderr=1");
+  EXPECT_EQ(r[2], "GET /v1.41/containers/mesos-z/logs?stdout=1&stderr=1");
 }
 
 TEST_F(DockerFakeEngineTest, ExecKeepsTheFirst64KiBAndTheExitCode) {
@@ -395,8 +415,8 @@ TEST_F(DockerFakeEngineTest, ExecKeepsTheFirst64KiBAndTheExitCode) {
     }
     if (starts(head, "POST /v1.41/exec/e1/start ")) {
       // A hijacked stream: no length, no chunks, until the connection closes.
-      return "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n" + frame(1, "out\n") +
-             frame(2, "err\n") + frame(1, big);
+      return "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n" +
+             frame(1, "out\n") + frame(2, "err\n") + frame(1, big);
     }
     // The exit code shows a moment after the output ends.
     return json_answer(200, ++inspections < 3 ? R"({"Running":true,"ExitCode":0})"
@@ -409,7 +429,8 @@ TEST_F(DockerFakeEngineTest, ExecKeepsTheFirst64KiBAndTheExitCode) {
   ASSERT_EQ(r->output.size(), 64u * 1024);
   EXPECT_TRUE(r->output == ("out\nerr\n" + big).substr(0, 64 * 1024));
   const std::string create_body = fake.body_of("POST /v1.41/containers/c1/exec");
-  EXPECT_NE(create_body.find(R"("Cmd":["sh","-c","say \"hi\""])"), std::string::npos) << create_body;
+  EXPECT_NE(create_body.find(R"("Cmd":["sh","-c","say \"hi\""])"), std::string::npos)
+      << create_body;
   EXPECT_NE(create_body.find(R"("AttachStdout":true)"), std::string::npos) << create_body;
   EXPECT_EQ(engine.exec("c1", {}, 1s).error(), "exec in container 'c1': empty command");
 }
@@ -420,9 +441,10 @@ TEST_F(DockerFakeEngineTest, PullReportsTheErrorInsideTheStreamAndSplitsTags) {
       return VERSION_141;
     }
     if (head.find("fromImage=broken") != std::string::npos) {
-      return chunked("{\"status\":\"Pulling from broken\"}\r\n"
-                     "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\r\n",
-                     7);
+      return chunked(
+          "{\"status\":\"Pulling from broken\"}\r\n"
+          "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\r\n",
+          7);
     }
     return chunked("{\"status\":\"Downloaded newer image\"}\r\n", 5);
   });
@@ -448,7 +470,8 @@ TEST_F(DockerFakeEngineTest, ListKeepsOnlyRealPrefixesAndMapsStats) {
       return VERSION_141;
     }
     if (starts(head, "GET /v1.41/containers/json")) {
-      return json_answer(200, R"([{"Id":"1","Names":["/mesos-a"],"State":"running","Labels":{"k":"v"}},
+      return json_answer(200,
+                         R"([{"Id":"1","Names":["/mesos-a"],"State":"running","Labels":{"k":"v"}},
                                   {"Id":"2","Names":["/x-mesos-b"],"State":"exited"},
                                   {"Id":"3","Names":["/web/mesos-link","/mesos-c"],"State":"created"}])");
     }
@@ -478,11 +501,13 @@ TEST_F(DockerFakeEngineTest, ListKeepsOnlyRealPrefixesAndMapsStats) {
   EXPECT_EQ(s->mem_limit_bytes, 67108864u);
   EXPECT_EQ(s->mem_rss_bytes, 4096u);  // cgroups v2 names
   EXPECT_EQ(s->mem_cache_bytes, 8192u);
-  EXPECT_EQ(fake.requests().back(), "GET /v1.41/containers/mesos-a/stats?stream=false&one-shot=true");
+  EXPECT_EQ(fake.requests().back(),
+            "GET /v1.41/containers/mesos-a/stats?stream=false&one-shot=true");
 }
 
 TEST_F(DockerFakeEngineTest, ASilentEngineTimesOut) {
-  FakeEngine fake(socket(), [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  FakeEngine fake(socket(),
+                  [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
   Engine engine("docker", socket(), 300ms);
   auto begin = tests::Clock::now();
   Try<ContainerState> s = engine.inspect("x");
@@ -509,18 +534,21 @@ TEST_F(DockerFakeEngineTest, WaitAndLogsEndWithinATickOfCancel) {
     std::thread canceller([&] {
       // Cancels once the engine has the request and the engine's timeout
       // (which must not end these calls) is over.
-      tests::poll_until([&] { return fake.requests().size() > before && tests::Clock::now() - began > 1200ms; },
-                        tests::deadline_in(10s));
+      tests::poll_until(
+          [&] { return fake.requests().size() > before && tests::Clock::now() - began > 1200ms; },
+          tests::deadline_in(10s));
       cancelled_at = tests::Clock::now().time_since_epoch().count();
       cancel = true;
     });
-    std::string error = std::string(call) == "wait" ? engine.wait("x", &cancel).error()
-                                                    : engine.follow_logs("x", -1, -1, &cancel)->message;
+    std::string error = std::string(call) == "wait"
+                            ? engine.wait("x", &cancel).error()
+                            : engine.follow_logs("x", -1, -1, &cancel)->message;
     auto returned = tests::Clock::now();
     canceller.join();
     EXPECT_EQ(error, "cancelled") << call;
     auto late = returned - tests::Clock::time_point(tests::Clock::duration(cancelled_at.load()));
-    EXPECT_LT(late, 300ms) << call << " returned " << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
+    EXPECT_LT(late, 300ms) << call << " returned "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(late).count()
                            << " ms after cancel";
   }
 }
@@ -559,6 +587,46 @@ TEST_F(DockerFakeEngineTest, AnUnreachableEngineIsNamedByEveryCall) {
     EXPECT_NE(created.error().find("'/nonexistent/docker'"), std::string::npos) << created.error();
   }
   ::close(bound);
+}
+
+// A stand-in docker CLI: a shell script.
+std::string write_cli(const std::string& dir, const std::string& body) {
+  std::string path = dir + "/docker-" + tests::unique_marker();
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST(DockerCreateTest, RunsTheCliAndReturnsTheIdOrItsTrimmedError) {
+  TempDir dir;
+  std::string args_file = dir.path() + "/args";
+  std::string ok = write_cli(dir.path(), "echo \"$@\" > " + args_file +
+                                             "; echo 'WARNING: no swap limit' >&2;"
+                                             " echo; echo 0123abcd; echo");
+  Try<std::string> id = Engine(ok, "unix:///x/docker.sock").create({"--name=mesos-1", "img", "a b"});
+  ASSERT_TRUE(id.is_some()) << id.error();
+  EXPECT_EQ(*id, "0123abcd");
+  EXPECT_EQ(tests::read_file(args_file), "-H unix:///x/docker.sock create --name=mesos-1 img a b\n");
+  std::string conflict = write_cli(
+      dir.path(), "printf '\\n  Error response from daemon: Conflict. In use.\\n\\n' >&2; exit 125");
+  Try<std::string> refused = Engine(conflict, "/x.sock").create({"img"});
+  ASSERT_TRUE(refused.is_error());
+  EXPECT_EQ(refused.error(), "Error response from daemon: Conflict. In use.");
+  std::string silent = write_cli(dir.path(), "exit 3");
+  EXPECT_EQ(Engine(silent, "/x.sock").create({"img"}).error(), "docker create exited with status 3");
+}
+
+TEST(DockerCreateTest, KillsACliThatOutlivesTheTimeout) {
+  TempDir dir;
+  std::string slow = write_cli(dir.path(), "sleep 30; echo late");
+  auto begin = tests::Clock::now();
+  Try<std::string> id = Engine(slow, "/x.sock", 300ms).create({"img"});
+  ASSERT_TRUE(id.is_error());
+  EXPECT_EQ(id.error(), "docker create timed out after 300 ms (killed)");
+  EXPECT_LT(tests::Clock::now() - begin, 3s);
+  // The script and its sleep are gone (killed as a group, reaped).
+  EXPECT_TRUE(tests::poll_until([&] { return tests::processes_with_marker(slow).empty(); },
+                                tests::deadline_in(5s)));
 }
 
 }  // namespace

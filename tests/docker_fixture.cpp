@@ -1,6 +1,7 @@
 #include "tests/docker_fixture.hpp"
 
 #include <elf.h>
+#include <picojson.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -17,8 +18,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <picojson.h>
 
 #include "common/strings.hpp"
 #include "tests/cluster.hpp"
@@ -55,8 +54,8 @@ std::string find_program(const std::string& name) {
 bool statically_linked(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   Elf64_Ehdr eh{};
-  if (!in.read(reinterpret_cast<char*>(&eh), sizeof(eh)) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-      eh.e_ident[EI_CLASS] != ELFCLASS64) {
+  if (!in.read(reinterpret_cast<char*>(&eh), sizeof(eh)) ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
     return false;
   }
   for (int i = 0; i < eh.e_phnum; ++i) {
@@ -74,7 +73,8 @@ bool statically_linked(const std::string& path) {
 
 // Runs `program args` (stdout and stderr to a file in `log_dir`), waits up
 // to DOCKER_COMMAND_TIMEOUT: its output, or an Error naming the command.
-Try<std::string> run(const std::string& log_dir, const std::string& program, const std::vector<std::string>& args) {
+Try<std::string> run(const std::string& log_dir, const std::string& program,
+                     const std::vector<std::string>& args) {
   static std::atomic<int> counter{0};
   std::string log = log_dir + "/command-" + std::to_string(counter++) + ".log";
   std::string command = program + " " + join(args, " ");
@@ -86,11 +86,12 @@ Try<std::string> run(const std::string& log_dir, const std::string& program, con
   std::string output = read_file(log);
   ::unlink(log.c_str());
   if (!code) {
-    return Error("`" + command + "` did not finish within " + std::to_string(DOCKER_COMMAND_TIMEOUT.count()) +
-                 " s");
+    return Error("`" + command + "` did not finish within " +
+                 std::to_string(DOCKER_COMMAND_TIMEOUT.count()) + " s");
   }
   if (*code != 0) {
-    return Error("`" + command + "` failed (" + (*proc)->describe_exit() + "): " + std::string(trim(output)));
+    return Error("`" + command + "` failed (" + (*proc)->describe_exit() +
+                 "): " + std::string(trim(output)));
   }
   return output;
 }
@@ -123,7 +124,8 @@ std::vector<std::string> mounts_under(const std::string& dir) {
       found.push_back(decoded);
     }
   }
-  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.size() > b.size(); });
   return found;
 }
 
@@ -135,8 +137,8 @@ void kill_leftovers(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(dir + "/data/containers", ec)) {
     std::string id = entry.path().filename();
     for (const char* controller : {"pids", "memory", "cpu", "freezer"}) {
-      std::istringstream procs(read_file("/sys/fs/cgroup/" + std::string(controller) + "/docker/" + id +
-                                         "/cgroup.procs"));
+      std::istringstream procs(read_file("/sys/fs/cgroup/" + std::string(controller) + "/docker/" +
+                                         id + "/cgroup.procs"));
       for (pid_t pid = 0; procs >> pid;) {
         ::kill(pid, SIGKILL);
       }
@@ -190,7 +192,8 @@ void clean_stale_fixtures() {
         process_alive(static_cast<pid_t>(std::stol(owner)))) {
       continue;
     }
-    std::cerr << "[ docker   ] cleaning up " << dir << " (its test binary, pid " << owner << ", is gone)\n";
+    std::cerr << "[ docker   ] cleaning up " << dir << " (its test binary, pid " << owner
+              << ", is gone)\n";
     kill_leftovers(dir);
     remove_fixture_dir(dir, std::string(trim(read_file(dir + "/bridge"))));
   }
@@ -207,7 +210,8 @@ std::string docker_missing() {
     return "Docker tests need root (dockerd runs as root)";
   }
   if (!executable(DOCKERD_PATH)) {
-    return std::string("Docker tests need dockerd: ") + DOCKERD_PATH + " is missing (Debian's docker.io; run deploy/setup.sh)";
+    return std::string("Docker tests need dockerd: ") + DOCKERD_PATH +
+           " is missing (Debian's docker.io; run deploy/setup.sh)";
   }
   if (!executable(DOCKER_CLI_PATH)) {
     return std::string("Docker tests need the docker CLI: ") + DOCKER_CLI_PATH +
@@ -223,8 +227,10 @@ std::string docker_missing() {
   return "";
 }
 
-Try<std::pair<int, std::string>> docker_engine_request(const std::string& socket, const std::string& method,
-                                                       const std::string& path, std::chrono::milliseconds timeout) {
+Try<std::pair<int, std::string>> docker_engine_request(const std::string& socket,
+                                                       const std::string& method,
+                                                       const std::string& path,
+                                                       std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket.size() >= sizeof(addr.sun_path)) {
@@ -235,7 +241,8 @@ Try<std::pair<int, std::string>> docker_engine_request(const std::string& socket
   if (fd < 0) {
     return Error("socket: " + internal::errno_text(errno));
   }
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
@@ -244,9 +251,11 @@ Try<std::pair<int, std::string>> docker_engine_request(const std::string& socket
     return Error("connect to " + socket + ": " + internal::errno_text(err));
   }
   // HTTP/1.0: the engine answers without chunks and closes.
-  std::string request = method + " " + path + " HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
+  std::string request =
+      method + " " + path + " HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n";
   std::string answer;
-  bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+  bool sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(request.size());
   char buf[8192];
   for (ssize_t n = 0; sent && (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) {
     answer.append(buf, static_cast<size_t>(n));
@@ -347,9 +356,12 @@ std::optional<Error> DockerFixture::start_dockerd(const std::string& bridge) {
                                    "--data-root=" + dir_ + "/data",
                                    "--exec-root=" + dir_ + "/exec",
                                    "--pidfile=" + dir_ + "/dockerd.pid",
-                                   "-H", "unix://" + socket_,
+                                   "-H",
+                                   "unix://" + socket_,
                                    "--storage-driver=vfs",
-                                   "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+                                   "--iptables=false",
+                                   "--ip-masq=false",
+                                   "--ip-forward=false",
                                    "--bridge=" + bridge};
   auto proc = Process::start(DOCKERD_PATH, args, log_path(), {{"PATH", DOCKERD_PATH_ENV}});
   if (proc.is_error()) {
@@ -405,7 +417,8 @@ std::optional<Error> DockerFixture::build_image() {
   if (packed.is_error()) {
     return Error(packed.error());
   }
-  Try<std::string> imported = cli({"import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", tarball, image_});
+  Try<std::string> imported =
+      cli({"import", "-c", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", tarball, image_});
   fs::remove_all(rootfs, ec);
   fs::remove(tarball, ec);
   if (imported.is_error()) {
@@ -421,7 +434,8 @@ Try<std::string> DockerFixture::cli(const std::vector<std::string>& args) const 
 }
 
 std::optional<Error> DockerFixture::remove_all_containers() {
-  Try<std::pair<int, std::string>> listed = docker_engine_request(socket_, "GET", "/containers/json?all=1");
+  Try<std::pair<int, std::string>> listed =
+      docker_engine_request(socket_, "GET", "/containers/json?all=1");
   if (listed.is_error()) {
     return Error(listed.error());
   }
@@ -432,8 +446,8 @@ std::optional<Error> DockerFixture::remove_all_containers() {
   std::optional<Error> failed;
   for (const picojson::value& c : v.get<picojson::array>()) {
     std::string id = c.is<picojson::object>() && c.contains("Id") ? c.get("Id").to_str() : "";
-    Try<std::pair<int, std::string>> removed =
-        docker_engine_request(socket_, "DELETE", "/containers/" + id + "?force=1&v=1", std::chrono::seconds(30));
+    Try<std::pair<int, std::string>> removed = docker_engine_request(
+        socket_, "DELETE", "/containers/" + id + "?force=1&v=1", std::chrono::seconds(30));
     if (removed.is_error() || (removed->first >= 300 && removed->first != 404)) {
       failed = Error("cannot remove container " + id + ": " +
                      (removed.is_error() ? removed.error() : removed->second));

@@ -29,6 +29,7 @@
 //
 // Threading: blocking, for the GoogleTest thread only.
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -37,8 +38,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/try.hpp"
 
@@ -124,16 +123,16 @@ std::string docker_missing();
 
 // One HTTP/1.0 request to the engine at unix socket `socket`, independent
 // of the code under test: the status and the body.
-Try<std::pair<int, std::string>> docker_engine_request(const std::string& socket, const std::string& method,
-                                                       const std::string& path,
-                                                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
+Try<std::pair<int, std::string>> docker_engine_request(
+    const std::string& socket, const std::string& method, const std::string& path,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace stoa::tests
 
-#define STOA_REQUIRE_DOCKER()                                                          \
-  do {                                                                                 \
+#define STOA_REQUIRE_DOCKER()                                                         \
+  do {                                                                                \
     if (const std::string& stoa_why_ = ::stoa::tests::docker_fixture().skip_reason(); \
-        !stoa_why_.empty()) {                                                          \
-      GTEST_SKIP() << stoa_why_;                                                       \
-    }                                                                                  \
+        !stoa_why_.empty()) {                                                         \
+      GTEST_SKIP() << stoa_why_;                                                      \
+    }                                                                                 \
   } while (false)
