@@ -171,6 +171,18 @@ void run_detached(caf::actor_system& sys, std::function<void()> work) {
   caf::anon_send(worker, dk_work_atom::value);
 }
 
+// The CLI's multi-line messages ("unknown flag: --x\nSee 'docker create
+// --help'.") as one line, for a status message.
+std::string one_line(const std::string& text) {
+  std::vector<std::string> lines;
+  for (const std::string& line : split(text, '\n')) {
+    if (!trim(line).empty()) {
+      lines.emplace_back(trim(line));
+    }
+  }
+  return join(lines, " ");
+}
+
 std::string megabytes(int64_t bytes) { return std::to_string(bytes / (1024 * 1024)) + "MB"; }
 
 // 'text' quoted for /bin/sh.
@@ -283,7 +295,7 @@ class DockerExecutor : public Executor {
     run_detached(sys_, [engine = engine_, args = *args, name = options_.container_name, abort = abort_start_,
                         self = d.self()] {
       auto failed = [&](const std::string& why) {
-        caf::anon_send(self, dk_launched_atom::value, false, "Failed to launch container: " + why, 0,
+        caf::anon_send(self, dk_launched_atom::value, false, "Failed to launch container: " + one_line(why), 0,
                        std::string(), std::string());
       };
       Try<std::string> id = engine->create(args);
