@@ -26,14 +26,11 @@
 // while the SDK waits for the slave to come back.
 //
 // A task's health_check runs through the SDK's checker against the
-// container (framework/health_checker.hpp, HealthCheckTarget): COMMAND
-// checks run inside it through the engine's exec API; HTTP and TCP checks
-// connect to 127.0.0.1 in the container's network namespace (the host's
-// for --net=host).
-//
-// Every engine call blocks, so each runs in a detached actor of its own
-// (its own thread); results come back to the executor actor as messages,
-// handled in unhandled(). Nothing blocks the executor's scheduler thread.
+// container (HealthCheckTarget): COMMAND checks inside it through the
+// engine's exec API, HTTP and TCP checks to 127.0.0.1 in its network
+// namespace (the host's for --net=host). docs/health-checks.md.
+// Every engine call blocks, so each runs in a detached actor of its own;
+// results come back to the executor actor as messages (unhandled()).
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -56,6 +53,7 @@
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
+#include "common/task_state.hpp"
 #include "framework/executor.hpp"
 #include "framework/health_checker.hpp"
 #include "slave/docker.hpp"
@@ -95,11 +93,6 @@ constexpr int MAX_STOP_ATTEMPTS = 3;
 constexpr auto STOP_RETRY_DELAY = std::chrono::seconds(2);
 // What a health check's failing exec output adds to its message, at most.
 constexpr size_t MAX_CHECK_OUTPUT = 200;
-
-bool is_terminal(TaskState state) {
-  return state == TASK_FINISHED || state == TASK_FAILED || state == TASK_KILLED || state == TASK_ERROR ||
-         state == TASK_LOST;
-}
 
 // The docker executor's own settings (the slave's docker flags).
 struct DockerExecutorOptions {
@@ -416,7 +409,7 @@ class DockerExecutor : public Executor {
     if (!task_ || terminal_sent_) {
       return;
     }
-    const bool terminal = is_terminal(s.state());
+    const bool terminal = is_terminal_state(s.state());
     d.send_status_update(std::move(s));
     if (terminal) {
       terminal_sent_ = true;
