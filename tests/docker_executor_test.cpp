@@ -4,8 +4,8 @@
 // (tests/docker_fixture.hpp) through a real master and slave — health
 // checks against the container (COMMAND through the engine's exec, HTTP
 // inside its network namespace), a health-check kill, the engine's OOM
-// kill, a container that cannot be created, and TASK_RUNNING's
-// container_status. Skips where Docker cannot run.
+// kill, a container that cannot be created, TASK_RUNNING's
+// container_status, and the container killed with a lost slave. Skips where Docker cannot run.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "common/json.hpp"
+#include "common/strings.hpp"
 #include "tests/cluster.hpp"
 #include "tests/docker_fixture.hpp"
 
@@ -153,6 +154,30 @@ TEST_F(DockerExecutor, AContainerThatCannotBeCreatedFailsTheLaunchWithTheCliMess
       std::regex("TASK_FAILED.*Failed to launch container: .*--no-such-option.*\\(REASON_CONTAINER_LAUNCH_FAILED\\)"),
       deadline_in(DOCKER_TIMEOUT)))
       << p->log();
+}
+
+TEST_F(DockerExecutor, LosingTheSlaveWithoutCheckpointingKillsTheContainer) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster));
+  Process* p = run_task(cluster, "doomed", "exec sleep 1000");
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  Try<std::string> name = docker_fixture().cli({"ps", "--filter", "name=mesos-", "--format", "{{.Names}}"});
+  ASSERT_TRUE(name) << name.error();
+  ASSERT_EQ(name->rfind("mesos-", 0), 0U) << *name;
+  const std::string container(trim(*name));
+  cluster.slave(0)->kill(SIGKILL);
+  ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  std::string running;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<std::string> r = docker_fixture().cli({"inspect", "--format", "{{.State.Running}}", container});
+        running = r ? *r : r.error();
+        return r && *r == "false\n";
+      },
+      deadline_in(DOCKER_TIMEOUT)))
+      << container << " still running: " << running;
 }
 
 }  // namespace
