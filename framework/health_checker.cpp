@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -109,14 +110,68 @@ std::optional<int> wait_child(pid_t pid, steady::time_point deadline, const std:
   }
 }
 
-// A non-blocking TCP socket connected to 127.0.0.1:port, or why not.
-Try<int> connect_loopback(uint32_t port, steady::time_point deadline, const std::atomic<bool>* cancel,
-                          nanoseconds timeout) {
-  std::string where = "127.0.0.1:" + std::to_string(port);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return Error("cannot create a socket: " + errno_text(errno));
+// " in the network namespace of pid N", or "" for our own.
+std::string namespace_text(pid_t network_namespace_pid) {
+  return network_namespace_pid == 0 ? ""
+                                    : " in the network namespace of pid " + std::to_string(network_namespace_pid);
+}
+
+// A non-blocking TCP socket of our network namespace, or (pid not 0) of the
+// namespace of `network_namespace_pid`: the calling thread enters it for the
+// socket() call only, since a socket stays in the namespace it was made in.
+Try<int> tcp_socket(pid_t network_namespace_pid) {
+  auto make = [] { return ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); };
+  if (network_namespace_pid == 0) {
+    int fd = make();
+    if (fd < 0) {
+      return Error("cannot create a socket: " + errno_text(errno));
+    }
+    return fd;
   }
+  const std::string path = "/proc/" + std::to_string(network_namespace_pid) + "/ns/net";
+  int target = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    return Error("cannot open " + path + " (is the process gone?): " + errno_text(errno));
+  }
+  int own = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own < 0) {
+    int err = errno;
+    ::close(target);
+    return Error("cannot open /proc/thread-self/ns/net: " + errno_text(err));
+  }
+  if (::setns(target, CLONE_NEWNET) != 0) {
+    int err = errno;
+    ::close(target);
+    ::close(own);
+    return Error("cannot enter the network namespace of pid " + std::to_string(network_namespace_pid) + ": " +
+                 errno_text(err) +
+                 (err == EPERM ? " (entering another network namespace needs root: CAP_SYS_ADMIN)" : ""));
+  }
+  int fd = make();
+  int socket_errno = errno;
+  if (::setns(own, CLONE_NEWNET) != 0) {
+    // This thread stays in the other namespace; it is a probe's own thread,
+    // which ends with the probe.
+    LOG_ERROR << "Cannot return to our own network namespace after a health check: " << errno_text(errno);
+  }
+  ::close(target);
+  ::close(own);
+  if (fd < 0) {
+    return Error("cannot create a socket" + namespace_text(network_namespace_pid) + ": " + errno_text(socket_errno));
+  }
+  return fd;
+}
+
+// A non-blocking TCP socket connected to 127.0.0.1:port (in the network
+// namespace of `network_namespace_pid` when not 0), or why not.
+Try<int> connect_loopback(uint32_t port, steady::time_point deadline, const std::atomic<bool>* cancel,
+                          nanoseconds timeout, pid_t network_namespace_pid) {
+  std::string where = "127.0.0.1:" + std::to_string(port) + namespace_text(network_namespace_pid);
+  Try<int> made = tcp_socket(network_namespace_pid);
+  if (made.is_error()) {
+    return made;
+  }
+  int fd = *made;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -231,13 +286,14 @@ std::optional<std::string> probe_command(const CommandInfo& command, const std::
 }
 
 std::optional<std::string> probe_http(const HealthCheck::HTTPCheckInfo& http, nanoseconds timeout,
-                                      const std::atomic<bool>* cancel) {
+                                      const std::atomic<bool>* cancel, pid_t network_namespace_pid) {
   if (http.scheme() != "http") {
     return "HTTP health check: scheme '" + http.scheme() + "' is not supported (only 'http')";
   }
-  std::string url = "http://127.0.0.1:" + std::to_string(http.port()) + http.path();
+  std::string url = "http://127.0.0.1:" + std::to_string(http.port()) + http.path() +
+                    namespace_text(network_namespace_pid);
   steady::time_point deadline = steady::now() + timeout;
-  Try<int> fd = connect_loopback(http.port(), deadline, cancel, timeout);
+  Try<int> fd = connect_loopback(http.port(), deadline, cancel, timeout, network_namespace_pid);
   if (fd.is_error()) {
     return "HTTP health check of " + url + ": " + fd.error();
   }
@@ -305,8 +361,9 @@ std::optional<std::string> probe_http(const HealthCheck::HTTPCheckInfo& http, na
          ")";
 }
 
-std::optional<std::string> probe_tcp(uint32_t port, nanoseconds timeout, const std::atomic<bool>* cancel) {
-  Try<int> fd = connect_loopback(port, steady::now() + timeout, cancel, timeout);
+std::optional<std::string> probe_tcp(uint32_t port, nanoseconds timeout, const std::atomic<bool>* cancel,
+                                     pid_t network_namespace_pid) {
+  Try<int> fd = connect_loopback(port, steady::now() + timeout, cancel, timeout, network_namespace_pid);
   if (fd.is_error()) {
     return "TCP health check: " + fd.error();
   }
@@ -315,15 +372,18 @@ std::optional<std::string> probe_tcp(uint32_t port, nanoseconds timeout, const s
 }
 
 std::optional<std::string> run_health_check(const HealthCheck& check, const std::string& sandbox,
-                                            const std::atomic<bool>* cancel) {
+                                            const std::atomic<bool>* cancel, const HealthCheckTarget& target) {
   nanoseconds timeout = health_seconds(check.timeout_seconds());
   switch (check.type()) {
     case HealthCheck::COMMAND:
+      if (target.run_command) {
+        return target.run_command(check.command(), timeout, cancel);
+      }
       return probe_command(check.command(), sandbox, timeout, cancel);
     case HealthCheck::HTTP:
-      return probe_http(check.http(), timeout, cancel);
+      return probe_http(check.http(), timeout, cancel, target.network_namespace_pid);
     case HealthCheck::TCP:
-      return probe_tcp(check.tcp().port(), timeout, cancel);
+      return probe_tcp(check.tcp().port(), timeout, cancel, target.network_namespace_pid);
     default:
       return "Unsupported health check type " + std::to_string(static_cast<int>(check.type()));
   }
@@ -409,13 +469,13 @@ caf::behavior health_checker(checker_actor* self, HealthCheck check, caf::actor 
 }  // namespace
 
 caf::actor spawn_health_checker(caf::actor_system& sys, HealthCheck check, std::string sandbox, caf::actor notify,
-                                HealthProbeSpawner spawner) {
+                                HealthProbeSpawner spawner, HealthCheckTarget target) {
   if (!spawner) {
-    spawner = [check, sandbox](caf::actor_system& s, std::shared_ptr<std::atomic<bool>> cancel) {
-      return s.spawn<caf::detached>([check, sandbox, cancel](caf::event_based_actor* self) -> caf::behavior {
+    spawner = [check, sandbox, target](caf::actor_system& s, std::shared_ptr<std::atomic<bool>> cancel) {
+      return s.spawn<caf::detached>([check, sandbox, target, cancel](caf::event_based_actor* self) -> caf::behavior {
         return {
-            [self, check, sandbox, cancel](health_probe_atom) -> caf::result<bool, std::string> {
-              std::optional<std::string> failure = run_health_check(check, sandbox, cancel.get());
+            [self, check, sandbox, target, cancel](health_probe_atom) -> caf::result<bool, std::string> {
+              std::optional<std::string> failure = run_health_check(check, sandbox, cancel.get(), target);
               self->quit();
               return {!failure.has_value(), failure.value_or("")};
             },

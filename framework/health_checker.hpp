@@ -11,6 +11,12 @@
 // - spawn_health_checker(): an actor that runs the probes on schedule (each
 //   in a detached actor of its own, so the checker never blocks) and tells
 //   `notify` what the policy decides.
+//
+// Where a check runs is a HealthCheckTarget: by default here (COMMAND
+// launched by this process, HTTP/TCP to 127.0.0.1 in our network
+// namespace); an executor whose task lives in a container of its own (e.g.
+// stoa-docker-executor) gives a command runner and the pid whose network
+// namespace the HTTP/TCP probes connect from.
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+
+#include <sys/types.h>
 
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
@@ -82,6 +90,23 @@ class HealthPolicy {
   uint32_t failures_ = 0;
 };
 
+// Where one check runs. The default (no runner, pid 0) is this process:
+// COMMAND checks are launched by probe_command(), HTTP and TCP checks
+// connect to 127.0.0.1 in our own network namespace.
+struct HealthCheckTarget {
+  // Runs a COMMAND check in place of probe_command(): nullopt when healthy,
+  // else why it failed. Called on the probe's thread (blocking is fine); it
+  // should give up at `timeout` and soon after `*cancel` becomes true.
+  using CommandRunner = std::function<std::optional<std::string>(
+      const CommandInfo& command, std::chrono::nanoseconds timeout, const std::atomic<bool>* cancel)>;
+  CommandRunner run_command;
+  // When not 0: HTTP and TCP checks connect to 127.0.0.1 inside the network
+  // namespace of this process (/proc/<pid>/ns/net), e.g. a container's
+  // first process. Entering it needs CAP_SYS_ADMIN (root); without it, or
+  // when the process is gone, the check fails saying why.
+  pid_t network_namespace_pid = 0;
+};
+
 // The check's durations as nanoseconds (validation bounds them: see
 // master/validation.hpp, validate_health_check). Negative or non-finite
 // values become 0.
@@ -102,23 +127,29 @@ std::optional<std::string> probe_command(const CommandInfo& command, const std::
 // close), reading only the status line. Healthy when the status is one of
 // `statuses`, or 200..399 when that is empty. Scheme "https" is not
 // supported (the check fails saying so; the master rejects it at launch).
+// With `network_namespace_pid` (see HealthCheckTarget), 127.0.0.1 is that
+// process' loopback: only the socket is made there (the calling thread
+// enters the namespace for the socket() call and returns to its own).
 std::optional<std::string> probe_http(const HealthCheck::HTTPCheckInfo& http, std::chrono::nanoseconds timeout,
-                                      const std::atomic<bool>* cancel = nullptr);
+                                      const std::atomic<bool>* cancel = nullptr, pid_t network_namespace_pid = 0);
 
 // One TCP check: healthy when a connection to 127.0.0.1:<port> is
-// established within `timeout`.
+// established within `timeout` (inside the network namespace of
+// `network_namespace_pid` when not 0, as probe_http).
 std::optional<std::string> probe_tcp(uint32_t port, std::chrono::nanoseconds timeout,
-                                     const std::atomic<bool>* cancel = nullptr);
+                                     const std::atomic<bool>* cancel = nullptr, pid_t network_namespace_pid = 0);
 
-// The probe `check.type()` asks for, with check.timeout_seconds.
+// The probe `check.type()` asks for, with check.timeout_seconds, run where
+// `target` says.
 std::optional<std::string> run_health_check(const HealthCheck& check, const std::string& sandbox,
-                                            const std::atomic<bool>* cancel = nullptr);
+                                            const std::atomic<bool>* cancel = nullptr,
+                                            const HealthCheckTarget& target = {});
 
 // Makes the actor that runs one check: it must answer one
 // (health_probe_atom) with (bool healthy, std::string why). Tests pass a
 // scripted one; the default spawns a detached actor running
-// run_health_check(), which the checker cancels (through the flag) when it
-// exits.
+// run_health_check() on the checker's target, which the checker cancels
+// (through the flag) when it exits.
 using HealthProbeSpawner = std::function<caf::actor(caf::actor_system&, std::shared_ptr<std::atomic<bool>> cancel)>;
 
 // A checker that starts checking delay_seconds from now, runs one check at
@@ -128,8 +159,10 @@ using HealthProbeSpawner = std::function<caf::actor(caf::actor_system&, std::sha
 // gives up at timeout_seconds, so its own message usually wins. Verdicts go
 // to `notify` (see health_status_atom). Exits after a kill verdict, when
 // `notify` exits, or on an exit message (the executor sends one when the
-// task ends). REQUIRES: `check` passed validate_health_check().
+// task ends). The default probes run the checks on `target` (a given
+// `spawner` ignores it). REQUIRES: `check` passed validate_health_check().
 caf::actor spawn_health_checker(caf::actor_system& sys, HealthCheck check, std::string sandbox,
-                                caf::actor notify, HealthProbeSpawner spawner = nullptr);
+                                caf::actor notify, HealthProbeSpawner spawner = nullptr,
+                                HealthCheckTarget target = {});
 
 }  // namespace stoa

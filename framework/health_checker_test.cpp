@@ -1,12 +1,21 @@
 // The health checker: its policy as a pure state machine, the checker actor
 // on CAF's test_coordinator (virtual time: delays, intervals and timeouts
-// pass in microseconds, cookbook §6) with scripted probes, and the real
-// probes against real processes and sockets on loopback.
+// pass in microseconds, cookbook §6) with scripted probes, the real
+// probes against real processes and sockets on loopback, and the
+// HealthCheckTarget hook: a command runner in place of the launcher, and
+// HTTP/TCP probes inside a network namespace the test makes (as root).
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstring>
 
 #include <deque>
 #include <filesystem>
@@ -427,6 +436,212 @@ TEST(HealthProbes, HttpTimesOutOnASilentServerAndRefusesHttps) {
   why = probe_http(http, 300ms);
   ASSERT_TRUE(why);
   EXPECT_NE(why->find("scheme 'https' is not supported"), std::string::npos) << *why;
+}
+
+// ---------------------------------------------------------------------------
+// HealthCheckTarget: where a check runs.
+
+HealthCheck command_check(const std::string& text, double timeout) {
+  HealthCheck c;
+  c.set_type(HealthCheck::COMMAND);
+  *c.mutable_command() = shell(text);
+  c.set_timeout_seconds(timeout);
+  return c;
+}
+
+TEST(HealthCheckTarget, ACommandRunnerIsCalledInsteadOfTheLauncher) {
+  TempDirectory dir;
+  std::vector<std::string> asked;
+  std::chrono::nanoseconds asked_timeout{0};
+  HealthCheckTarget target;
+  target.run_command = [&](const CommandInfo& c, std::chrono::nanoseconds timeout,
+                           const std::atomic<bool>*) -> std::optional<std::string> {
+    asked.push_back(c.value());
+    asked_timeout = timeout;
+    return asked.size() == 1 ? std::optional<std::string>("exec in container failed") : std::nullopt;
+  };
+  HealthCheck check = command_check("touch ran", 7);
+  EXPECT_EQ(run_health_check(check, dir.path(), nullptr, target), "exec in container failed");
+  EXPECT_EQ(run_health_check(check, dir.path(), nullptr, target), std::nullopt);
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[0], "touch ran");
+  EXPECT_EQ(asked_timeout, 7s);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/ran")) << "the command was launched here";
+  // Without a runner, the same check runs here.
+  EXPECT_EQ(run_health_check(check, dir.path()), std::nullopt);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/ran"));
+}
+
+TEST(HealthCheckTarget, TheCheckersOwnProbesUseTheTarget) {
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  caf::scoped_actor notify{sys};
+  HealthCheckTarget target;
+  target.run_command = [](const CommandInfo& c, std::chrono::nanoseconds,
+                          const std::atomic<bool>*) -> std::optional<std::string> {
+    return "the runner ran '" + c.value() + "'";
+  };
+  HealthCheck check = command_check("true", 5);
+  check.set_delay_seconds(0);
+  check.set_grace_period_seconds(0);
+  check.set_consecutive_failures(1);
+  caf::actor checker = spawn_health_checker(sys, check, "/nonexistent", notify, nullptr, target);
+  bool got = false;
+  notify->receive(
+      [&](health_status_atom, bool healthy, bool kill, uint32_t, const std::string& message) {
+        got = true;
+        EXPECT_FALSE(healthy);
+        EXPECT_TRUE(kill);
+        EXPECT_EQ(message, "Health check failed 1 time consecutively: the runner ran 'true'");
+      },
+      caf::after(std::chrono::seconds(20)) >> [] {});
+  EXPECT_TRUE(got) << "no verdict within 20 s";
+  caf::anon_send_exit(checker, caf::exit_reason::user_shutdown);
+}
+
+// A child process in a network namespace of its own (unshare), with its
+// loopback up and a listener on 127.0.0.1:<port> there answering every
+// connection with "HTTP/1.1 204 No Content". Killed on destruction.
+class NamespacedListener {
+ public:
+  explicit NamespacedListener(uint16_t port) {
+    int ready[2];
+    if (::pipe(ready) != 0) {
+      error_ = std::string("pipe: ") + std::strerror(errno);
+      return;
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      serve(port, ready[1]);  // never returns
+    }
+    ::close(ready[1]);
+    char status = 0;
+    ssize_t n = ::read(ready[0], &status, 1);
+    ::close(ready[0]);
+    if (pid_ < 0 || n != 1 || status != 'y') {
+      error_ = "the namespaced listener did not start (step " + std::string(1, n == 1 ? status : '?') + ")";
+    }
+  }
+  ~NamespacedListener() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  // In the child: only system calls from here on.
+  [[noreturn]] static void serve(uint16_t port, int ready) {
+    auto fail = [ready](char step) {
+      ::write(ready, &step, 1);
+      ::_exit(1);
+    };
+    if (::unshare(CLONE_NEWNET) != 0) {
+      fail('u');
+    }
+    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+      fail('i');
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+      fail('l');
+    }
+    int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (l < 0 || ::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(l, 8) != 0) {
+      fail('b');
+    }
+    char ok = 'y';
+    ::write(ready, &ok, 1);
+    ::close(ready);
+    static const char response[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    for (;;) {
+      int c = ::accept(l, nullptr, nullptr);
+      if (c < 0) {
+        continue;
+      }
+      char buf[1024];
+      // Reads the request (or the end of a TCP check's connection).
+      ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+      if (n > 0) {
+        ::send(c, response, sizeof(response) - 1, MSG_NOSIGNAL);
+      }
+      ::close(c);
+    }
+  }
+
+  pid_t pid_ = -1;
+  std::string error_;
+};
+
+TEST(HealthCheckTarget, TcpAndHttpChecksConnectInsideTheNetworkNamespaceOfTheTarget) {
+  if (::geteuid() != 0) {
+    // Without root, entering another process' namespace is refused: the
+    // check fails saying why.
+    std::optional<std::string> why = probe_tcp(80, 1s, nullptr, 1);
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find("needs root"), std::string::npos) << *why;
+    GTEST_SKIP() << "making a network namespace needs root";
+  }
+  // The port is bound (not listening) here, so that on the host a
+  // connection to it is refused for sure.
+  int held = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(held, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
+  socklen_t len = sizeof(a);
+  ::getsockname(held, reinterpret_cast<sockaddr*>(&a), &len);
+  const uint16_t port = ntohs(a.sin_port);
+  NamespacedListener inside(port);
+  ASSERT_EQ(inside.error(), "");
+
+  std::optional<std::string> here = probe_tcp(port, 5s);
+  ASSERT_TRUE(here) << "something listens on 127.0.0.1:" << port << " here";
+  EXPECT_NE(here->find("Connection refused"), std::string::npos) << *here;
+  EXPECT_EQ(probe_tcp(port, 5s, nullptr, inside.pid()), std::nullopt);
+  // The probing thread went back to its own namespace.
+  EXPECT_TRUE(probe_tcp(port, 5s)) << "the thread stayed in the other network namespace";
+
+  HealthCheck http;
+  http.set_type(HealthCheck::HTTP);
+  http.mutable_http()->set_port(port);
+  http.mutable_http()->set_path("/ready");
+  http.set_timeout_seconds(5);
+  HealthCheckTarget target;
+  target.network_namespace_pid = inside.pid();
+  EXPECT_EQ(run_health_check(http, "/nonexistent", nullptr, target), std::nullopt);
+  std::optional<std::string> host_http = run_health_check(http, "/nonexistent");
+  ASSERT_TRUE(host_http);
+  EXPECT_NE(host_http->find("Connection refused"), std::string::npos) << *host_http;
+  ::close(held);
+}
+
+TEST(HealthCheckTarget, AProbeIntoTheNamespaceOfAGoneProcessFailsSayingWhy) {
+  pid_t gone = ::fork();
+  if (gone == 0) {
+    ::_exit(0);
+  }
+  ASSERT_GT(gone, 0);
+  ::waitpid(gone, nullptr, 0);
+  std::optional<std::string> why = probe_tcp(80, 1s, nullptr, gone);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("cannot open /proc/" + std::to_string(gone) + "/ns/net"), std::string::npos) << *why;
+  HealthCheck::HTTPCheckInfo http;
+  http.set_port(80);
+  why = probe_http(http, 1s, nullptr, gone);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("in the network namespace of pid " + std::to_string(gone)), std::string::npos) << *why;
 }
 
 }  // namespace

@@ -1,0 +1,796 @@
+// stoa-docker-executor: Mesos' mesos-docker-executor (docs/docker.md). The
+// slave's docker containerizer starts one per Docker task, as it starts
+// stoa-executor for a command task (the same STOA_* environment), plus
+// STOA_DOCKER (the CLI), STOA_DOCKER_SOCKET, STOA_DOCKER_STOP_TIMEOUT,
+// STOA_CONTAINER_ID, STOA_CONTAINER_NAME ("mesos-<container id>"),
+// STOA_MAPPED_DIRECTORY (--sandbox_directory) and STOA_WORK_DIR.
+//
+// For its one task it creates the container (`docker create` with
+// docker_create_args(), slave/docker_task.hpp), starts it, copies its
+// stdout/stderr to the sandbox's `stdout`/`stderr` files, reports
+// TASK_STARTING, TASK_RUNNING (with container_status: the container's IP
+// and port mappings, our pid) and, once the container exits, TASK_FINISHED
+// (status 0), TASK_FAILED ("Container exited with status N"; the engine's
+// OOM kill is REASON_CONTAINER_LIMITATION_MEMORY) or TASK_KILLED (stopped
+// by us). A container that cannot be created or started is TASK_FAILED
+// with REASON_CONTAINER_LAUNCH_FAILED and the engine's (or CLI's) message;
+// what was created is left to the slave, which removes it after
+// --docker_remove_delay.
+//
+// Killing is `docker stop` with the kill policy's grace period (the kill
+// request's, else the task's, else STOA_DOCKER_STOP_TIMEOUT), announced by
+// TASK_KILLING to frameworks that asked for it. A kill before the container
+// started stops it from starting: TASK_KILLED. Losing the slave without
+// checkpointing kills the container and ends the executor (as the command
+// executor kills its task); with checkpointing the container keeps running
+// while the SDK waits for the slave to come back.
+//
+// A task's health_check runs through the SDK's checker against the
+// container (HealthCheckTarget): COMMAND checks inside it through the
+// engine's exec API, HTTP and TCP checks to 127.0.0.1 in its network
+// namespace (the host's for --net=host). docs/health-checks.md.
+// Every engine call blocks, so each runs in a detached actor of its own;
+// results come back to the executor actor as messages (unhandled()).
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/runtime.hpp"
+#include "common/flags.hpp"
+#include "common/logging.hpp"
+#include "common/strings.hpp"
+#include "common/task_state.hpp"
+#include "framework/executor.hpp"
+#include "framework/health_checker.hpp"
+#include "slave/docker.hpp"
+#include "slave/docker_task.hpp"
+
+namespace {
+
+using namespace stoa;
+namespace docker = stoa::slave::docker;
+
+// Results of the executor's workers, sent to the executor actor itself.
+// (launched, bool started, std::string error, int pid, std::string ip, std::string network_mode)
+using dk_launched_atom = caf::atom_constant<caf::atom("dkx_launch")>;
+// (exited, bool ok, int exit_code, bool oom_killed, int64_t memory_limit, std::string error)
+using dk_exited_atom = caf::atom_constant<caf::atom("dkx_exit")>;
+// (stopped, std::string error)
+using dk_stopped_atom = caf::atom_constant<caf::atom("dkx_stop")>;
+// (logs, std::string error): the log follower ended.
+using dk_logs_atom = caf::atom_constant<caf::atom("dkx_logs")>;
+// Starts a worker's work.
+using dk_work_atom = caf::atom_constant<caf::atom("dkx_work")>;
+
+// After the terminal update the executor waits this long for the slave's
+// acknowledgement before exiting anyway (as stoa-executor).
+constexpr auto TERMINAL_ACK_TIMEOUT = std::chrono::seconds(10);
+// Once the container has exited, its last output may still be on its way
+// to the sandbox: the terminal update waits for the log follower this long
+// at most.
+constexpr auto LOG_DRAIN_TIMEOUT = std::chrono::seconds(2);
+// A wait on the container that fails (the engine restarted, the connection
+// dropped) is retried this often, this long apart, before the task is
+// failed.
+constexpr int MAX_WAIT_ATTEMPTS = 5;
+constexpr auto WAIT_RETRY_DELAY = std::chrono::seconds(1);
+// A stop that fails is retried as a SIGKILL this often, this long apart.
+constexpr int MAX_STOP_ATTEMPTS = 3;
+constexpr auto STOP_RETRY_DELAY = std::chrono::seconds(2);
+// What a health check's failing exec output adds to its message, at most.
+constexpr size_t MAX_CHECK_OUTPUT = 200;
+
+// The docker executor's own settings (the slave's docker flags).
+struct DockerExecutorOptions {
+  std::string docker = "docker";                  // STOA_DOCKER
+  std::string socket = "/var/run/docker.sock";    // STOA_DOCKER_SOCKET
+  std::chrono::nanoseconds stop_timeout{0};       // STOA_DOCKER_STOP_TIMEOUT
+  std::string container_id;                       // STOA_CONTAINER_ID
+  std::string container_name;                     // STOA_CONTAINER_NAME, else mesos-<container id>
+  std::string mapped_directory = "/mnt/mesos/sandbox";  // STOA_MAPPED_DIRECTORY
+  std::string work_dir;                           // STOA_WORK_DIR
+  std::string slave_id;                           // STOA_SLAVE_ID (else the registration's)
+
+  // The error names the variable and its value.
+  static Try<DockerExecutorOptions> from_environment() {
+    auto env = [](const char* name) {
+      const char* v = std::getenv(name);
+      return std::string(v != nullptr ? v : "");
+    };
+    DockerExecutorOptions o;
+    if (std::string v = env("STOA_DOCKER"); !v.empty()) {
+      o.docker = v;
+    }
+    if (std::string v = env("STOA_DOCKER_SOCKET"); !v.empty()) {
+      o.socket = v;
+    }
+    if (std::string v = env("STOA_DOCKER_STOP_TIMEOUT"); !v.empty()) {
+      Try<Duration> d = parse_duration(v);
+      if (d.is_error()) {
+        return Error("invalid STOA_DOCKER_STOP_TIMEOUT '" + v + "': " + d.error());
+      }
+      if (*d > MAX_FLAG_DURATION) {
+        return Error("invalid STOA_DOCKER_STOP_TIMEOUT '" + v + "': must be at most " +
+                     format_duration(MAX_FLAG_DURATION));
+      }
+      o.stop_timeout = *d;
+    }
+    o.container_id = env("STOA_CONTAINER_ID");
+    if (o.container_id.empty()) {
+      return Error("missing environment variable STOA_CONTAINER_ID (the executor is started by stoa-slave)");
+    }
+    o.container_name = env("STOA_CONTAINER_NAME");
+    if (o.container_name.empty()) {
+      o.container_name = docker::container_name(o.container_id);
+    }
+    if (std::string v = env("STOA_MAPPED_DIRECTORY"); !v.empty()) {
+      if (v[0] != '/') {
+        return Error("invalid STOA_MAPPED_DIRECTORY '" + v + "': must be an absolute path");
+      }
+      o.mapped_directory = v;
+    }
+    o.work_dir = env("STOA_WORK_DIR");
+    if (o.work_dir.empty()) {
+      return Error("missing environment variable STOA_WORK_DIR (the executor is started by stoa-slave)");
+    }
+    o.slave_id = env("STOA_SLAVE_ID");
+    return o;
+  }
+};
+
+// Runs `work` on a thread of its own (a detached actor that exits after
+// it). `work` reports to whom it likes with caf::anon_send.
+void run_detached(caf::actor_system& sys, std::function<void()> work) {
+  caf::actor worker = sys.spawn<caf::detached>([work = std::move(work)](caf::event_based_actor* self) {
+    return caf::behavior{[self, work](dk_work_atom) {
+      work();
+      self->quit();
+    }};
+  });
+  caf::anon_send(worker, dk_work_atom::value);
+}
+
+// The CLI's multi-line messages ("unknown flag: --x\nSee 'docker create
+// --help'.") as one line, for a status message.
+std::string one_line(const std::string& text) {
+  std::vector<std::string> lines;
+  for (const std::string& line : split(text, '\n')) {
+    if (!trim(line).empty()) {
+      lines.emplace_back(trim(line));
+    }
+  }
+  return join(lines, " ");
+}
+
+std::string megabytes(int64_t bytes) { return std::to_string(bytes / (1024 * 1024)) + "MB"; }
+
+// 'text' quoted for /bin/sh.
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+bool valid_variable_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) != 0) {
+    return false;
+  }
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The argv that runs a COMMAND health check inside the container through
+// the engine's exec API, which runs argv as it is: the command's
+// environment is exported by the shell (shell commands) or set by `env`
+// (other commands: the image needs an `env` program then). Error names a
+// variable whose name a shell cannot take.
+Try<std::vector<std::string>> exec_argv(const CommandInfo& command) {
+  std::vector<std::string> assignments;
+  for (const auto& v : command.environment().variables()) {
+    if (!valid_variable_name(v.name())) {
+      return Error("the health check command's environment variable name '" + v.name() + "' is invalid");
+    }
+    assignments.push_back(v.name() + "=" + v.value());
+  }
+  std::vector<std::string> argv = command_argv(command);
+  if (assignments.empty()) {
+    return argv;
+  }
+  if (command.shell()) {
+    std::string exports = "export";
+    for (const auto& v : command.environment().variables()) {
+      exports += " " + v.name() + "=" + shell_quote(v.value());
+    }
+    return std::vector<std::string>{"/bin/sh", "-c", exports + "; " + command.value()};
+  }
+  assignments.insert(assignments.begin(), "env");
+  assignments.insert(assignments.end(), argv.begin(), argv.end());
+  return assignments;
+}
+
+class DockerExecutor : public Executor {
+ public:
+  DockerExecutor(caf::actor_system& sys, DockerExecutorOptions options, std::shared_ptr<std::atomic<bool>> failed)
+      : sys_(sys),
+        options_(std::move(options)),
+        engine_(std::make_shared<docker::Engine>(options_.docker, options_.socket)),
+        failed_(std::move(failed)) {}
+
+  // The waiter and the log follower give up within 100 ms once the
+  // executor is gone, so that the process can exit.
+  ~DockerExecutor() override { stopping_->store(true); }
+
+  void error(ExecutorDriver&, const std::string& message) override {
+    LOG_ERROR << "Executor failed: " << message;
+    failed_->store(true);
+  }
+
+  void registered(ExecutorDriver&, const ExecutorInfo&, const FrameworkInfo& framework, const SlaveInfo&) override {
+    framework_ = framework;
+  }
+
+  void reregistered(ExecutorDriver& d, const SlaveInfo&) override {
+    LOG_INFO << "The slave came back; container " << options_.container_name
+             << (phase_ == Phase::running ? " is still running" : " is not running");
+    if (terminal_sent_ && d.unacknowledged() > 0) {
+      arm_ack_timer(d);
+    }
+  }
+
+  void launch_task(ExecutorDriver& d, const TaskInfo& t) override {
+    LOG_INFO << "Received task " << t.task_id().value();
+    if (task_) {
+      LOG_WARNING << "Ignoring a second task " << t.task_id().value();
+      return;
+    }
+    task_ = t;
+    if (killing_) {
+      send_status(d, TASK_KILLED, "Killed before it started", TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
+      return;
+    }
+    slave::DockerTaskOptions o;
+    o.container_name = options_.container_name;
+    o.container_id = options_.container_id;
+    o.sandbox = d.options().directory;
+    o.mapped_directory = options_.mapped_directory;
+    o.work_dir = options_.work_dir;
+    o.slave_id = !options_.slave_id.empty() || !d.slave_id() ? options_.slave_id : d.slave_id()->value();
+    Try<std::vector<std::string>> args = slave::docker_create_args(t, o);
+    if (args.is_error()) {
+      phase_ = Phase::exited;
+      send_status(d, TASK_FAILED, "Failed to launch container: " + args.error(),
+                  TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+      return;
+    }
+    send_status(d, TASK_STARTING);
+    phase_ = Phase::launching;
+    LOG_INFO << "Creating container " << options_.container_name << " from image " << t.container().docker().image();
+    run_detached(sys_, [engine = engine_, args = *args, name = options_.container_name, abort = abort_start_,
+                        self = d.self()] {
+      auto failed = [&](const std::string& why) {
+        caf::anon_send(self, dk_launched_atom::value, false, "Failed to launch container: " + one_line(why), 0,
+                       std::string(), std::string());
+      };
+      Try<std::string> id = engine->create(args);
+      if (id.is_error()) {
+        return failed(id.error());
+      }
+      if (abort->load()) {
+        caf::anon_send(self, dk_launched_atom::value, false, std::string(), 0, std::string(), std::string());
+        return;
+      }
+      if (std::optional<Error> e = engine->start(name)) {
+        return failed(e->message);
+      }
+      Try<docker::ContainerState> state = engine->inspect(name);
+      if (state.is_error()) {
+        engine->kill(name);  // we could not watch it: it must not run unseen
+        return failed("cannot inspect it after its start: " + state.error());
+      }
+      caf::anon_send(self, dk_launched_atom::value, true, std::string(), state->pid, state->ip_address,
+                     state->network_mode);
+    });
+  }
+
+  void kill_task(ExecutorDriver& d, const TaskID&, const std::optional<KillPolicy>& policy) override {
+    std::chrono::nanoseconds grace = task_kill_grace();
+    if (policy && policy->has_grace_period()) {
+      grace = std::chrono::nanoseconds(std::max<int64_t>(0, policy->grace_period().nanoseconds()));
+    }
+    kill(d, grace);
+  }
+
+  void shutdown(ExecutorDriver& d) override {
+    if (!d.connected()) {
+      // The driver gave up on a lost slave (or the slave refused us): nobody
+      // can acknowledge the task's last update, so stop once it is over.
+      stop_when_done_ = true;
+      if (phase_ != Phase::launching && phase_ != Phase::running) {
+        d.stop();
+        return;
+      }
+    }
+    kill(d, task_kill_grace());
+  }
+
+  void disconnected(ExecutorDriver& d) override {
+    if (d.reconnecting()) {
+      LOG_WARNING << "Lost the slave; the framework checkpoints, so container " << options_.container_name
+                  << " keeps running until the slave comes back";
+      return;
+    }
+    LOG_WARNING << "Lost the slave; killing container " << options_.container_name << " and exiting";
+    abort_start_->store(true);
+    if (phase_ == Phase::launching || phase_ == Phase::running) {
+      // The process waits for this worker before it exits.
+      run_detached(sys_, [engine = engine_, name = options_.container_name] {
+        if (std::optional<Error> e = engine->kill(name)) {
+          LOG_WARNING << "Cannot kill container " << name << ": " << e->message;
+        }
+      });
+    }
+  }
+
+  void acknowledged(ExecutorDriver& d, const TaskID&, const std::string&) override {
+    if (terminal_sent_ && d.unacknowledged() == 0) {
+      d.stop();
+    }
+  }
+
+  void unhandled(ExecutorDriver& d, caf::message& msg) override {
+    if (msg.match_elements<dk_launched_atom, bool, std::string, int, std::string, std::string>()) {
+      on_launched(d, msg.get_as<bool>(1), msg.get_as<std::string>(2), msg.get_as<int>(3),
+                  msg.get_as<std::string>(4), msg.get_as<std::string>(5));
+    } else if (msg.match_elements<dk_exited_atom, bool, int, bool, int64_t, std::string>()) {
+      on_exited(d, msg.get_as<bool>(1), msg.get_as<int>(2), msg.get_as<bool>(3), msg.get_as<int64_t>(4),
+                msg.get_as<std::string>(5));
+    } else if (msg.match_elements<dk_stopped_atom, std::string>()) {
+      on_stopped(d, msg.get_as<std::string>(1));
+    } else if (msg.match_elements<dk_logs_atom, std::string>()) {
+      on_logs_done(d, msg.get_as<std::string>(1));
+    } else if (msg.match_elements<health_status_atom, bool, bool, uint32_t, std::string>()) {
+      on_health(d, msg.get_as<bool>(1), msg.get_as<bool>(2), msg.get_as<uint32_t>(3), msg.get_as<std::string>(4));
+    }
+  }
+
+ private:
+  // idle: no task yet; launching: created/started by a worker; running: the
+  // container started (its waiter runs); exited: the task is over.
+  enum class Phase { idle, launching, running, exited };
+
+  // The task's kill grace period: its kill policy's, else
+  // STOA_DOCKER_STOP_TIMEOUT.
+  std::chrono::nanoseconds task_kill_grace() const {
+    if (task_ && task_->has_kill_policy() && task_->kill_policy().has_grace_period()) {
+      return std::chrono::nanoseconds(std::max<int64_t>(0, task_->kill_policy().grace_period().nanoseconds()));
+    }
+    return options_.stop_timeout;
+  }
+
+  TaskStatus make_status(TaskState state, const std::string& message = "",
+                         std::optional<TaskStatus::Reason> reason = std::nullopt,
+                         std::optional<bool> healthy = std::nullopt) const {
+    TaskStatus s;
+    *s.mutable_task_id() = task_->task_id();
+    s.set_state(state);
+    if (!message.empty()) {
+      s.set_message(message);
+    }
+    if (reason) {
+      s.set_reason(*reason);
+    }
+    if (healthy) {
+      s.set_healthy(*healthy);
+    }
+    return s;
+  }
+
+  void send(ExecutorDriver& d, TaskStatus s) {
+    if (!task_ || terminal_sent_) {
+      return;
+    }
+    const bool terminal = is_terminal_state(s.state());
+    d.send_status_update(std::move(s));
+    if (terminal) {
+      terminal_sent_ = true;
+      arm_ack_timer(d);
+      if (stop_when_done_) {
+        LOG_INFO << "The task is over after a shutdown without a slave; exiting";
+        d.stop();
+      }
+    }
+  }
+
+  void send_status(ExecutorDriver& d, TaskState state, const std::string& message = "",
+                   std::optional<TaskStatus::Reason> reason = std::nullopt,
+                   std::optional<bool> healthy = std::nullopt) {
+    if (task_) {
+      send(d, make_status(state, message, reason, healthy));
+    }
+  }
+
+  // Stops the executor TERMINAL_ACK_TIMEOUT from now unless the slave is
+  // away then (reregistered() arms it again).
+  void arm_ack_timer(ExecutorDriver& d) {
+    d.cancel(ack_timer_);
+    ack_timer_ = d.after(TERMINAL_ACK_TIMEOUT, [&d] {
+      if (!d.reconnecting()) {
+        d.stop();
+      }
+    });
+  }
+
+  // The launch worker's result.
+  void on_launched(ExecutorDriver& d, bool started, const std::string& error, int pid, const std::string& ip,
+                   const std::string& network_mode) {
+    if (!started) {
+      phase_ = Phase::exited;
+      if (!error.empty()) {
+        LOG_ERROR << error;
+      }
+      if (killing_) {
+        // Nothing runs, as the kill asked.
+        send_status(d, TASK_KILLED, "Killed before the container started" + (error.empty() ? "" : " (" + error + ")"),
+                    TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
+      } else {
+        send_status(d, TASK_FAILED, error, TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+      }
+      return;
+    }
+    phase_ = Phase::running;
+    container_pid_ = pid;
+    host_network_ = network_mode == "host";
+    LOG_INFO << "Started container " << options_.container_name << " (pid " << pid << ", network "
+             << network_mode << (ip.empty() ? "" : ", ip " + ip) << ")";
+    follow_logs(d);
+    wait_for_exit(d);
+    if (killing_) {
+      // Killed while it was starting: it does not get to be reported running.
+      stop_container(d);
+      return;
+    }
+    TaskStatus running = make_status(TASK_RUNNING);
+    *running.mutable_container_status() = container_status(d, ip);
+    send(d, std::move(running));
+    if (task_->has_health_check()) {
+      LOG_INFO << "Starting the " << HealthCheck::Type_Name(task_->health_check().type())
+               << " health check of task " << task_->task_id().value() << " against container "
+               << options_.container_name;
+      checker_ = spawn_health_checker(sys_, task_->health_check(), d.options().directory, d.self(), nullptr,
+                                      health_target());
+    }
+  }
+
+  // What TASK_RUNNING tells of the container (Mesos' docker executor): our
+  // pid, and one network with the container's IP (the slave's, on the
+  // host's network) and the task's port mappings.
+  ContainerStatus container_status(ExecutorDriver& d, const std::string& container_ip) const {
+    ContainerStatus cs;
+    cs.mutable_container_id()->set_value(options_.container_id);
+    cs.set_executor_pid(static_cast<uint32_t>(::getpid()));
+    NetworkInfo* net = cs.add_network_infos();
+    const std::string ip = host_network_ ? d.options().ip : container_ip;
+    if (!ip.empty()) {
+      NetworkInfo::IPAddress* address = net->add_ip_addresses();
+      address->set_protocol(ip.find(':') != std::string::npos ? NetworkInfo::IPAddress::IPv6
+                                                              : NetworkInfo::IPAddress::IPv4);
+      address->set_ip_address(ip);
+    }
+    const ContainerInfo& container = task_->container();
+    const auto network = container.docker().network();
+    if (network == ContainerInfo::DockerInfo::USER && container.network_infos_size() > 0) {
+      net->set_name(container.network_infos(0).name());
+    }
+    if (network == ContainerInfo::DockerInfo::BRIDGE || network == ContainerInfo::DockerInfo::USER) {
+      for (const auto& m : container.docker().port_mappings()) {
+        NetworkInfo::PortMapping* pm = net->add_port_mappings();
+        pm->set_host_port(m.host_port());
+        pm->set_container_port(m.container_port());
+        pm->set_protocol(m.has_protocol() ? m.protocol() : "tcp");
+      }
+    }
+    return cs;
+  }
+
+  // Health checks against the container: COMMAND through the engine's
+  // exec, HTTP/TCP inside its network namespace (ours with --net=host).
+  HealthCheckTarget health_target() const {
+    HealthCheckTarget target;
+    target.network_namespace_pid = host_network_ ? 0 : container_pid_;
+    target.run_command = [engine = engine_, name = options_.container_name](
+                             const CommandInfo& command, std::chrono::nanoseconds timeout,
+                             const std::atomic<bool>*) -> std::optional<std::string> {
+      const std::string what = "Command health check '" + command.value() + "' in container " + name;
+      Try<std::vector<std::string>> argv = exec_argv(command);
+      if (argv.is_error()) {
+        return what + ": " + argv.error();
+      }
+      Try<docker::ExecResult> r = engine->exec(name, *argv, std::chrono::ceil<std::chrono::milliseconds>(timeout));
+      if (r.is_error()) {
+        return what + ": " + r.error();
+      }
+      if (r->exit_code == 0) {
+        return std::nullopt;
+      }
+      std::string output(trim(r->output));
+      if (output.size() > MAX_CHECK_OUTPUT) {
+        output = "..." + output.substr(output.size() - MAX_CHECK_OUTPUT);
+      }
+      return what + " exited with status " + std::to_string(r->exit_code) +
+             (output.empty() ? "" : ": " + output);
+    };
+    return target;
+  }
+
+  // Copies the container's output to the sandbox files until it exits.
+  void follow_logs(ExecutorDriver& d) {
+    run_detached(sys_, [engine = engine_, name = options_.container_name, dir = d.options().directory,
+                        cancel = stopping_, self = d.self()] {
+      auto open_file = [&](const std::string& file) {
+        return ::open((dir + "/" + file).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      };
+      int out = open_file("stdout");
+      int err = open_file("stderr");
+      std::string error;
+      if (out < 0 || err < 0) {
+        error = "cannot open the sandbox's stdout/stderr in " + dir + ": " + std::strerror(errno);
+      } else if (std::optional<Error> e = engine->follow_logs(name, out, err, cancel.get())) {
+        error = e->message;
+      }
+      for (int fd : {out, err}) {
+        if (fd >= 0) {
+          ::close(fd);
+        }
+      }
+      if (!cancel->load()) {
+        caf::anon_send(self, dk_logs_atom::value, error);
+      }
+    });
+  }
+
+  void on_logs_done(ExecutorDriver& d, const std::string& error) {
+    logs_done_ = true;
+    if (!error.empty()) {
+      LOG_WARNING << "Cannot copy the output of container " << options_.container_name << " to the sandbox: "
+                  << error;
+    }
+    send_pending_terminal(d);
+  }
+
+  // Waits for the container to exit, then inspects it (exit code, OOM).
+  void wait_for_exit(ExecutorDriver& d) {
+    run_detached(sys_, [engine = engine_, name = options_.container_name, cancel = stopping_, self = d.self()] {
+      Try<int> code = engine->wait(name, cancel.get());
+      if (cancel->load()) {
+        return;
+      }
+      if (code.is_error()) {
+        caf::anon_send(self, dk_exited_atom::value, false, 0, false, int64_t{0}, code.error());
+        return;
+      }
+      Try<docker::ContainerState> state = engine->inspect(name);
+      caf::anon_send(self, dk_exited_atom::value, true, *code, state.is_some() && state->oom_killed,
+                     state.is_some() ? state->memory_limit : int64_t{0}, std::string());
+    });
+  }
+
+  void on_exited(ExecutorDriver& d, bool ok, int code, bool oom_killed, int64_t memory_limit,
+                 const std::string& error) {
+    if (phase_ != Phase::running) {
+      return;
+    }
+    if (!ok) {
+      if (++wait_attempts_ < MAX_WAIT_ATTEMPTS) {
+        LOG_WARNING << "Waiting for container " << options_.container_name << " failed (" << error
+                    << "); waiting again";
+        d.after(WAIT_RETRY_DELAY, [this, &d] { wait_for_exit(d); });
+        return;
+      }
+      finish(d, make_status(killing_ ? TASK_KILLED : TASK_FAILED,
+                            "Lost track of container " + options_.container_name + ": " + error));
+      return;
+    }
+    wait_attempts_ = 0;
+    const std::string exited = "Container exited with status " + std::to_string(code);
+    LOG_INFO << exited;
+    if (!killed_by_health_check_.empty()) {
+      finish(d, make_status(TASK_KILLED, killed_by_health_check_ + " (" + exited + ")",
+                            TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, false));
+    } else if (killing_) {
+      finish(d, make_status(TASK_KILLED, exited));
+    } else if (code == 0) {
+      finish(d, make_status(TASK_FINISHED, exited));
+    } else if (oom_killed) {
+      finish(d, make_status(TASK_FAILED,
+                            "Memory limit exceeded: Requested: " + (memory_limit > 0 ? megabytes(memory_limit) : "?") +
+                                " (the kernel's OOM killer killed the container's process; " + exited + ")",
+                            TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY));
+    } else {
+      finish(d, make_status(TASK_FAILED, exited));
+    }
+  }
+
+  // The task is over: its terminal update goes once the container's output
+  // is in the sandbox (or LOG_DRAIN_TIMEOUT from now).
+  void finish(ExecutorDriver& d, TaskStatus terminal) {
+    phase_ = Phase::exited;
+    stop_health_checker();
+    pending_terminal_ = std::move(terminal);
+    if (logs_done_) {
+      send_pending_terminal(d);
+    } else {
+      d.after(LOG_DRAIN_TIMEOUT, [this, &d] { send_pending_terminal(d); });
+    }
+  }
+
+  void send_pending_terminal(ExecutorDriver& d) {
+    if (pending_terminal_) {
+      TaskStatus s = std::move(*pending_terminal_);
+      pending_terminal_.reset();
+      send(d, std::move(s));
+    }
+  }
+
+  // A verdict of the health checker: report it, and kill the task after
+  // consecutive_failures (as stoa-executor).
+  void on_health(ExecutorDriver& d, bool healthy, bool kill_task, uint32_t failures, const std::string& message) {
+    if (!task_ || killing_ || terminal_sent_ || phase_ != Phase::running) {
+      return;  // the task is ending anyway
+    }
+    send_status(d, TASK_RUNNING, message, TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, healthy);
+    if (kill_task) {
+      killed_by_health_check_ = "Task killed after " + std::to_string(failures) +
+                                (failures == 1 ? " failed health check" : " consecutive failed health checks");
+      LOG_WARNING << killed_by_health_check_ << ": " << message;
+      kill(d, task_kill_grace());
+    }
+  }
+
+  void stop_health_checker() {
+    if (checker_) {
+      caf::anon_send_exit(checker_, caf::exit_reason::user_shutdown);
+      checker_ = caf::actor{};
+    }
+  }
+
+  void kill(ExecutorDriver& d, std::chrono::nanoseconds grace) {
+    if (killing_) {
+      return;
+    }
+    killing_ = true;
+    kill_grace_ = grace;
+    stop_health_checker();
+    switch (phase_) {
+      case Phase::idle:
+        if (!task_) {
+          d.stop();  // nothing to kill
+        }
+        return;
+      case Phase::launching:
+        // Not started yet: the launch worker will not start it (or, if it
+        // already has, on_launched() stops it).
+        abort_start_->store(true);
+        return;
+      case Phase::running:
+        for (const auto& c : framework_.capabilities()) {
+          if (c.type() == FrameworkInfo::Capability::TASK_KILLING_STATE) {
+            send_status(d, TASK_KILLING);
+          }
+        }
+        stop_container(d);
+        return;
+      case Phase::exited:
+        return;
+    }
+  }
+
+  // `docker stop` with kill_grace_ (SIGTERM, then SIGKILL); the waiter
+  // reports the exit, which is TASK_KILLED since killing_ is set.
+  void stop_container(ExecutorDriver& d) {
+    const auto grace = std::chrono::ceil<std::chrono::seconds>(kill_grace_);
+    LOG_INFO << "Stopping container " << options_.container_name << " (grace period " << grace.count() << " s)";
+    run_detached(sys_, [engine = engine_, name = options_.container_name, grace, first = stop_attempts_ == 0,
+                        self = d.self()] {
+      std::optional<Error> e = first ? engine->stop(name, grace) : engine->kill(name);
+      caf::anon_send(self, dk_stopped_atom::value, e ? e->message : std::string());
+    });
+    ++stop_attempts_;
+  }
+
+  void on_stopped(ExecutorDriver& d, const std::string& error) {
+    if (error.empty() || phase_ != Phase::running) {
+      return;  // the waiter reports the exit
+    }
+    if (stop_attempts_ < MAX_STOP_ATTEMPTS) {
+      LOG_WARNING << "Cannot stop container " << options_.container_name << " (" << error
+                  << "); killing it in " << STOP_RETRY_DELAY.count() << " s";
+      d.after(STOP_RETRY_DELAY, [this, &d] {
+        if (phase_ == Phase::running) {
+          stop_container(d);
+        }
+      });
+      return;
+    }
+    finish(d, make_status(TASK_FAILED, "Cannot stop container " + options_.container_name + ": " + error));
+  }
+
+  caf::actor_system& sys_;
+  DockerExecutorOptions options_;
+  std::shared_ptr<docker::Engine> engine_;
+  std::shared_ptr<std::atomic<bool>> failed_;
+  // Set when the executor goes: the waiter and the log follower give up.
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  // Set by a kill (or the slave's loss) while launching: do not start.
+  std::shared_ptr<std::atomic<bool>> abort_start_ = std::make_shared<std::atomic<bool>>(false);
+  FrameworkInfo framework_;
+  std::optional<TaskInfo> task_;
+  Phase phase_ = Phase::idle;
+  int container_pid_ = 0;
+  bool host_network_ = false;
+  bool killing_ = false;
+  std::chrono::nanoseconds kill_grace_{0};
+  int stop_attempts_ = 0;
+  int wait_attempts_ = 0;
+  bool logs_done_ = false;
+  bool terminal_sent_ = false;
+  bool stop_when_done_ = false;
+  std::optional<TaskStatus> pending_terminal_;
+  uint64_t ack_timer_ = 0;
+  caf::actor checker_;
+  // Set when the health checker asked for the kill: the terminal update's message.
+  std::string killed_by_health_check_;
+};
+
+}  // namespace
+
+int main() {
+  LOG_INFO << "stoa-docker-executor starting";
+  Try<ExecutorOptions> options = ExecutorOptions::from_environment();
+  if (options.is_error()) {
+    std::cerr << "stoa-docker-executor: " << options.error() << "\n";
+    return 1;
+  }
+  Try<DockerExecutorOptions> docker_options = DockerExecutorOptions::from_environment();
+  if (docker_options.is_error()) {
+    std::cerr << "stoa-docker-executor: " << docker_options.error() << "\n";
+    return 1;
+  }
+  stoa::RuntimeOptions ropts;
+  ropts.ip = options->ip;
+  ropts.port = 0;
+  ropts.serve = false;  // the executor only connects out
+  ropts.max_threads = 1;
+  auto runtime = stoa::Runtime::start(ropts);
+  if (runtime.is_error()) {
+    std::cerr << "stoa-docker-executor: " << runtime.error() << "\n";
+    return 1;
+  }
+  stoa::Runtime& rt = **runtime;
+  auto failed = std::make_shared<std::atomic<bool>>(false);
+  caf::actor exec = spawn_executor(
+      rt, std::move(*options), std::make_unique<DockerExecutor>(rt.system(), std::move(*docker_options), failed));
+  await_executor(rt, exec);
+  exec = caf::actor{};
+  rt.shutdown();
+  return failed->load() ? 1 : 0;
+}
