@@ -126,7 +126,7 @@ int on_message_complete(http_parser* p) {
   return 0;
 }
 
-const http_parser_settings& parser_settings() {
+const http_parser_settings& response_parser_settings() {
   static const http_parser_settings settings = [] {
     http_parser_settings s;
     http_parser_settings_init(&s);
@@ -297,7 +297,7 @@ void on_data(ClientBroker* self, const std::vector<char>& buf) {
     return;
   }
   st.received_any = st.received_any || !buf.empty();
-  http_parser_execute(&st.parser, &parser_settings(), buf.data(), buf.size());
+  http_parser_execute(&st.parser, &response_parser_settings(), buf.data(), buf.size());
   if (st.complete) {
     finish(self, std::move(st.resp));
     return;
@@ -317,7 +317,7 @@ void on_closed(ClientBroker* self) {
   }
   // EOF ends a response that has neither Content-Length nor chunking.
   if (st.parser.http_errno == HPE_OK) {
-    http_parser_execute(&st.parser, &parser_settings(), nullptr, 0);
+    http_parser_execute(&st.parser, &response_parser_settings(), nullptr, 0);
   }
   if (st.complete) {
     finish(self, std::move(st.resp));

@@ -33,6 +33,9 @@ function(stoa_test name)
     set(ARG_TIMEOUT 60)
   endif()
   add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
+  # Test files share helper names (each in its own anonymous namespace):
+  # never batched in a unity build.
+  set_target_properties(${name} PROPERTIES UNITY_BUILD OFF)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${ARG_TIMEOUT}

@@ -37,8 +37,7 @@ if [ -z "$runs" ] && [ -z "$seconds" ]; then
 fi
 
 if ! command -v clang++ >/dev/null; then
-  echo "fuzz.sh: clang++ not found; run deploy/setup.sh (packages clang, libclang-rt-dev)" >&2
-  exit 1
+  deploy/setup.sh --fuzz
 fi
 
 dir=build-fuzz

@@ -36,6 +36,7 @@ jobs="${STOA_BUILD_JOBS:-$(nproc)}"
 # bench/ is left out (-DSTOA_BENCH=OFF): benchmarks are measured in the normal
 # build, and leaving them out keeps CI's whole run within its time budget.
 cmake -S . -B "$dir" -DSTOA_SANITIZE=ON -DSTOA_WERROR=OFF -DSTOA_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSTOA_UNITY_BUILD="${STOA_UNITY_BUILD:-ON}" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 
 nice -n 10 cmake --build "$dir" -j"$jobs"

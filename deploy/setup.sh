@@ -2,7 +2,17 @@
 # Installs what Stoa needs to build and test on Debian 12, only what is
 # missing (idempotent). Uses sudo when not root; without sudo it prints the
 # apt-get command to run as root and fails.
+#   deploy/setup.sh          # build, run and test
+#   deploy/setup.sh --fuzz   # the same, plus clang for deploy/fuzz.sh
 set -euo pipefail
+
+fuzz=0
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) fuzz=1 ;;
+    *) echo "setup.sh: unknown argument $arg (known: --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   g++ cmake make pkg-config
@@ -19,10 +29,12 @@ packages=(
   docker.io busybox-static
   # registrar/leveldb_storage.cpp: the durable registry of a single master.
   libleveldb-dev
+)
+if [ "$fuzz" -eq 1 ]; then
   # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
   # (libclang_rt.fuzzer, .asan, .ubsan_standalone).
-  clang libclang-rt-dev
-)
+  packages+=(clang libclang-rt-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

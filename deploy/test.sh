@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Set up, build and run every test (what CI runs):
 #   1. the normal build's tests (ctest in ./build);
-#   2. a short run of every fuzz target (deploy/fuzz.sh, ./build-fuzz);
+#   2. with STOA_CI_FUZZ_SECONDS > 0, a short run of every fuzz target
+#      (deploy/fuzz.sh, ./build-fuzz: a third build, with clang). The seed
+#      corpora and kept crashes replay through every target as ordinary
+#      tests of steps 1 and 3 (FuzzReplay.*) in any case;
 #   3. the tests under ASan + UBSan (deploy/sanitize-test.sh, ./build-asan).
 # Ends with one "N passed, N failed" line over all three.
 # Env: STOA_TEST_JOBS (ctest -j), STOA_CI_FUZZ_SECONDS (per fuzz target,
-# default 5; 0 skips step 2), STOA_CI_SANITIZE (ci = every test but those
+# default 0: skipped), STOA_CI_SANITIZE (ci = every test but those
 # with an open finding, see docs/fuzzing.md (default) | all | 0 skips step 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +62,7 @@ if [ ${#failures[@]} -ne 0 ]; then
   echo "tests: $passed passed, $failed failed"
   exit 1
 fi
-fuzz_seconds="${STOA_CI_FUZZ_SECONDS:-5}"
+fuzz_seconds="${STOA_CI_FUZZ_SECONDS:-0}"
 if [ "$fuzz_seconds" != 0 ]; then
   run fuzz deploy/fuzz.sh --seconds="$fuzz_seconds"
 fi

@@ -19,7 +19,7 @@ namespace stoa::slave {
 
 namespace {
 
-constexpr uint64_t MB = 1024 * 1024;
+constexpr uint64_t DISK_MB = 1024 * 1024;
 
 // nftw has no user pointer: one walk at a time (the lock), its sums here.
 std::mutex walk_mutex;
@@ -96,7 +96,7 @@ class DiskDuIsolator : public Isolator {
     }
     return ContainerLimitation{TaskStatus::REASON_CONTAINER_LIMITATION_DISK,
                                "Disk usage (" + std::to_string(s.used / 1024) + "KB) exceeds quota (" +
-                                   std::to_string(s.limit / MB) + "MB)"};
+                                   std::to_string(s.limit / DISK_MB) + "MB)"};
   }
 
   std::optional<Error> cleanup(const std::string& cid) override {
@@ -115,7 +115,7 @@ class DiskDuIsolator : public Isolator {
   };
 
   static uint64_t limit_of(const Resources& resources) {
-    return static_cast<uint64_t>(resources.scalar("disk") * MB);
+    return static_cast<uint64_t>(resources.scalar("disk") * DISK_MB);
   }
 
   void track(const std::string& cid, const std::string& directory, const Resources& resources) {

@@ -179,8 +179,9 @@ TEST_F(Docker, OrphansOfThisSlaveAreKilledAndOthersLeftAlone) {
   REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
   ASSERT_TRUE(cluster.start_master());
-  // What an earlier run of this slave (same --work_dir) left, and a
-  // container of another slave on the same engine.
+  // What an earlier run of this slave (same --work_dir: start_slave gives
+  // the first slave <dir>/slave0) left, and a container of another slave on
+  // the same engine.
   const std::string work_dir = cluster.dir() + "/slave0";
   const std::string ours = "mesos-" + unique_marker();
   const std::string theirs = "mesos-" + unique_marker();
@@ -191,7 +192,7 @@ TEST_F(Docker, OrphansOfThisSlaveAreKilledAndOthersLeftAlone) {
     ASSERT_TRUE(run) << run.error();
   }
   std::vector<std::string> flags = {"--containerizers=docker,mesos", "--docker=" + docker_fixture().docker_cli(),
-                                    "--docker_socket=" + docker_fixture().socket(), "--work_dir=" + work_dir};
+                                    "--docker_socket=" + docker_fixture().socket()};
   ASSERT_TRUE(cluster.start_slave("cpus:2;mem:1024;disk:1000", flags));
   EXPECT_TRUE(poll_until(
       [&] {

@@ -198,8 +198,11 @@ TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
   flags.push_back("--cgroups_pids_limit=32");
   ASSERT_TRUE(start_cluster(cluster, flags));
   const std::string marker = unique_marker();
+  // The bomb collapses once every fork fails at the limit; the shell then
+  // becomes a sleep (exec forks nothing), so the container and its
+  // pids.events stay until the test kills it.
   Process* bomb = execute(cluster, "bomb",
-                          "export STOA_TEST_MARKER=" + marker + "; b() { b | b; }; b 2>/dev/null; : " + marker,
+                          "export STOA_TEST_MARKER=" + marker + "; b() { b | b; }; b 2>/dev/null; exec sleep 1000; : " + marker,
                           "cpus:0.5;mem:256");
   ASSERT_NE(bomb, nullptr);
   std::vector<std::string> pids_dirs;

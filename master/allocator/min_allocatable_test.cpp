@@ -1,11 +1,10 @@
 #include "master/allocator/min_allocatable.hpp"
+#include "master/allocator/test_resources.hpp"
 
 #include <gtest/gtest.h>
 
 namespace stoa::allocator {
 namespace {
-
-Resources R(std::string_view text) { return *Resources::parse(text); }
 
 TEST(MinAllocatableTest, DefaultsAreMesosCpusOrMem) {
   MinAllocatable offerable(default_min_allocatable());

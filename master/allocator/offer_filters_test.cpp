@@ -1,4 +1,5 @@
 #include "master/allocator/offer_filters.hpp"
+#include "master/allocator/test_resources.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +13,6 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
-Resources R(std::string_view text) { return *Resources::parse(text); }
 
 const TimePoint T0 = TimePoint{} + std::chrono::hours(1);
 

@@ -1,4 +1,5 @@
 #include "master/allocator/quota_headroom.hpp"
+#include "master/allocator/test_resources.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +8,6 @@
 namespace stoa::allocator {
 namespace {
 
-Resources R(std::string_view text) { return *Resources::parse(text); }
 
 int64_t units(double value) { return Resources::scalar_resource("x", value).scalar_units("x"); }
 

@@ -1,11 +1,11 @@
 #include "master/allocator/role_tree.hpp"
+#include "master/allocator/test_resources.hpp"
 
 #include <gtest/gtest.h>
 
 namespace stoa::allocator {
 namespace {
 
-Resources R(std::string_view text) { return *Resources::parse(text); }
 
 class RoleTreeTest : public ::testing::Test {
  protected:

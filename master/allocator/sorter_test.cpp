@@ -1,4 +1,5 @@
 #include "master/allocator/sorter.hpp"
+#include "master/allocator/test_resources.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +9,6 @@
 namespace stoa::allocator {
 namespace {
 
-Resources R(std::string_view text) { return *Resources::parse(text); }
 
 std::unique_ptr<Sorter> make(const std::string& policy, uint64_t seed = 7) {
   Try<std::unique_ptr<Sorter>> s = make_sorter(policy, seed);

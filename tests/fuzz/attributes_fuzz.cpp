@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   STOA_FUZZ_CHECK(again.is_some(), "attributes_to_string() of '" + std::string(text) +
                                        "' does not parse: '" + printed + "': " +
                                        (again.is_error() ? again.error() : ""));
-  STOA_FUZZ_CHECK(again->size() == attrs.size(), "count changes: '" + printed + "'");
+  STOA_FUZZ_CHECK(again->size() == static_cast<size_t>(attrs.size()), "count changes: '" + printed + "'");
   for (int i = 0; i < attrs.size(); ++i) {
     const stoa::Attribute& x = attrs[i];
     const stoa::Attribute& y = (*again)[static_cast<size_t>(i)];
