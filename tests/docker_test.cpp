@@ -134,10 +134,50 @@ TEST_F(Docker, AKilledContainerIsKilledAndRemovedAfterTheDelayWithItsLimitsAppli
   EXPECT_NE(body.find("\"container\":{\"docker\":{\"image\":\"" + docker_fixture().image()), std::string::npos)
       << body;
   EXPECT_NE(body.find("\"executor_pid\""), std::string::npos) << body;
+  // So does the slave's.
+  Try<picojson::value> slave_state = http_get_json("127.0.0.1", cluster.slave_port(0), "/slave(1)/state");
+  ASSERT_TRUE(slave_state) << slave_state.error();
+  std::string slave_body = json_serialize(*slave_state);
+  EXPECT_NE(slave_body.find("\"container\":{\"docker\":{\"image\":\"" + docker_fixture().image()), std::string::npos)
+      << slave_body;
+  EXPECT_NE(slave_body.find("Docker Executor (Task: "), std::string::npos) << slave_body;
   p->kill(SIGTERM);
   EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
   EXPECT_TRUE(poll_until([&] { return mesos_containers().empty(); }, deadline_in(DOCKER_TIMEOUT)))
       << "left: " << mesos_containers().size();
+}
+
+TEST_F(Docker, AnImageThatCannotBePulledFailsTheTaskWithTheEnginesMessageAndForcePullAlwaysPulls) {
+  REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_cluster(cluster));
+  // A registry on loopback where nothing listens: the pull fails at once,
+  // and nothing leaves the machine.
+  const std::string registry = "127.0.0.1:" + std::to_string(free_loopback_port());
+  Try<Process*> started = cluster.start("stoa-execute", "missing",
+                                        {"--master=" + cluster.master_address(), "--name=missing", "--command=true",
+                                         "--resources=cpus:0.1;mem:32", "--docker_image=" + registry + "/stoa/none:1"});
+  ASSERT_TRUE(started) << started.error();
+  Process* missing = *started;
+  EXPECT_TRUE(missing->wait_for_line(
+      std::regex("TASK_FAILED.*Failed to pull image '" + regex_escape(registry) + "/stoa/none:1'.*" +
+                 regex_escape(registry) + ".*REASON_CONTAINER_LAUNCH_FAILED"),
+      deadline_in(DOCKER_TIMEOUT)))
+      << missing->log();
+  // Present locally under that name, but force_pull_image pulls anyway.
+  const std::string local = registry + "/stoa/busybox:local";
+  Try<std::string> tagged = docker_fixture().cli({"tag", docker_fixture().image(), local});
+  ASSERT_TRUE(tagged) << tagged.error();
+  std::string task = R"({"name":"forced","command":{"value":"true"},"container":{"type":"DOCKER","docker":{"image":")" +
+                     local + R"(","force_pull_image":true}}})";
+  Try<Process*> forced = cluster.start("stoa-execute", "forced",
+                                       {"--master=" + cluster.master_address(), "--task=" + task,
+                                        "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(forced) << forced.error();
+  EXPECT_TRUE((*forced)->wait_for_line(std::regex("TASK_FAILED.*Failed to pull image '" + regex_escape(local) + "'"),
+                                       deadline_in(DOCKER_TIMEOUT)))
+      << (*forced)->log();
+  EXPECT_TRUE(mesos_containers().empty());
 }
 
 TEST_F(Docker, AnUnreachableEngineFailsDockerTasksAndLeavesCommandTasksRunning) {
