@@ -216,8 +216,8 @@ TEST_F(DockerEngineTest, InspectReportsWhatCreateAsked) {
 TEST_F(DockerEngineTest, StopWithGraceLetsItExitThenKills) {
   std::string polite = run("stoa-polite", {"--net=none"},
                            {"sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"});
-  std::string stubborn =
-      run("stoa-stubborn", {"--net=none"}, {"sh", "-c", "trap '' TERM; sleep 1000"});
+  std::string term_ignored =
+      run("stoa-term-ignored", {"--net=none"}, {"sh", "-c", "trap '' TERM; sleep 1000"});
   auto begin = Clock::now();
   ASSERT_FALSE(engine_->stop(polite, 20s).has_value());
   EXPECT_LT(Clock::now() - begin, 10s);  // it left on SIGTERM, long before the grace ended
@@ -225,9 +225,9 @@ TEST_F(DockerEngineTest, StopWithGraceLetsItExitThenKills) {
   EXPECT_FALSE(engine_->stop(polite, 1s).has_value());  // already stopped: no error
 
   begin = Clock::now();
-  ASSERT_FALSE(engine_->stop(stubborn, 1s).has_value());
+  ASSERT_FALSE(engine_->stop(term_ignored, 1s).has_value());
   EXPECT_GE(Clock::now() - begin, 1s);  // SIGKILL came after the grace
-  Try<ContainerState> s = engine_->inspect(stubborn);
+  Try<ContainerState> s = engine_->inspect(term_ignored);
   ASSERT_TRUE(s.is_some()) << s.error();
   EXPECT_FALSE(s->running);
   EXPECT_EQ(s->exit_code, 137);
