@@ -25,6 +25,9 @@
 // executor kills its task); with checkpointing the container keeps running
 // while the SDK waits for the slave to come back.
 //
+// What it shares with stoa-executor (updates until acknowledged, the kill
+// grace period, TASK_KILLING, health verdicts) is slave/task_executor.hpp.
+//
 // A task's health_check runs through the SDK's checker against the
 // container (HealthCheckTarget): COMMAND checks inside it through the
 // engine's exec API, HTTP and TCP checks to 127.0.0.1 in its network
@@ -49,15 +52,14 @@
 
 #include <caf/all.hpp>
 
-#include "actors/runtime.hpp"
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
 #include "common/task_state.hpp"
-#include "framework/executor.hpp"
 #include "framework/health_checker.hpp"
 #include "slave/docker.hpp"
 #include "slave/docker_task.hpp"
+#include "slave/task_executor.hpp"
 
 namespace {
 
@@ -76,9 +78,6 @@ using dk_logs_atom = caf::atom_constant<caf::atom("dkx_logs")>;
 // Starts a worker's work.
 using dk_work_atom = caf::atom_constant<caf::atom("dkx_work")>;
 
-// After the terminal update the executor waits this long for the slave's
-// acknowledgement before exiting anyway (as stoa-executor).
-constexpr auto TERMINAL_ACK_TIMEOUT = std::chrono::seconds(10);
 // Once the container has exited, its last output may still be on its way
 // to the sandbox: the terminal update waits for the log follower this long
 // at most.
@@ -228,46 +227,38 @@ Try<std::vector<std::string>> exec_argv(const CommandInfo& command) {
   return assignments;
 }
 
-class DockerExecutor : public Executor {
+class DockerExecutor : public slave::TaskExecutor {
  public:
   DockerExecutor(caf::actor_system& sys, DockerExecutorOptions options, std::shared_ptr<std::atomic<bool>> failed)
-      : sys_(sys),
+      : TaskExecutor(sys, std::move(failed), options.stop_timeout),
         options_(std::move(options)),
-        engine_(std::make_shared<docker::Engine>(options_.docker, options_.socket)),
-        failed_(std::move(failed)) {}
+        engine_(std::make_shared<docker::Engine>(options_.docker, options_.socket)) {}
 
   // The waiter and the log follower give up within 100 ms once the
   // executor is gone, so that the process can exit.
   ~DockerExecutor() override { stopping_->store(true); }
 
-  void error(ExecutorDriver&, const std::string& message) override {
-    LOG_ERROR << "Executor failed: " << message;
-    failed_->store(true);
-  }
-
-  void registered(ExecutorDriver&, const ExecutorInfo&, const FrameworkInfo& framework, const SlaveInfo&) override {
-    framework_ = framework;
-  }
-
-  void reregistered(ExecutorDriver& d, const SlaveInfo&) override {
-    LOG_INFO << "The slave came back; container " << options_.container_name
-             << (phase_ == Phase::running ? " is still running" : " is not running");
-    if (terminal_sent_ && d.unacknowledged() > 0) {
-      arm_ack_timer(d);
-    }
-  }
-
-  void launch_task(ExecutorDriver& d, const TaskInfo& t) override {
-    LOG_INFO << "Received task " << t.task_id().value();
-    if (task_) {
-      LOG_WARNING << "Ignoring a second task " << t.task_id().value();
+  void disconnected(ExecutorDriver& d) override {
+    if (d.reconnecting()) {
+      LOG_WARNING << "Lost the slave; the framework checkpoints, so container " << options_.container_name
+                  << " keeps running until the slave comes back";
       return;
     }
-    task_ = t;
-    if (killing_) {
-      send_status(d, TASK_KILLED, "Killed before it started", TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
-      return;
+    LOG_WARNING << "Lost the slave; killing container " << options_.container_name << " and exiting";
+    abort_start_->store(true);
+    if (task_active()) {
+      // The process waits for this worker before it exits.
+      run_detached(sys_, [engine = engine_, name = options_.container_name] {
+        if (std::optional<Error> e = engine->kill(name)) {
+          LOG_WARNING << "Cannot kill container " << name << ": " << e->message;
+        }
+      });
     }
+  }
+
+ protected:
+  void start_task(ExecutorDriver& d) override {
+    const TaskInfo& t = *task_;
     slave::DockerTaskOptions o;
     o.container_name = options_.container_name;
     o.container_id = options_.container_id;
@@ -312,52 +303,25 @@ class DockerExecutor : public Executor {
     });
   }
 
-  void kill_task(ExecutorDriver& d, const TaskID&, const std::optional<KillPolicy>& policy) override {
-    std::chrono::nanoseconds grace = task_kill_grace();
-    if (policy && policy->has_grace_period()) {
-      grace = std::chrono::nanoseconds(std::max<int64_t>(0, policy->grace_period().nanoseconds()));
-    }
-    kill(d, grace);
-  }
-
-  void shutdown(ExecutorDriver& d) override {
-    if (!d.connected()) {
-      // The driver gave up on a lost slave (or the slave refused us): nobody
-      // can acknowledge the task's last update, so stop once it is over.
-      stop_when_done_ = true;
-      if (phase_ != Phase::launching && phase_ != Phase::running) {
-        d.stop();
-        return;
-      }
-    }
-    kill(d, task_kill_grace());
-  }
-
-  void disconnected(ExecutorDriver& d) override {
-    if (d.reconnecting()) {
-      LOG_WARNING << "Lost the slave; the framework checkpoints, so container " << options_.container_name
-                  << " keeps running until the slave comes back";
+  void stop_task(ExecutorDriver& d, std::chrono::nanoseconds grace) override {
+    kill_grace_ = grace;
+    if (phase_ == Phase::launching) {
+      // Not started yet: the launch worker will not start it (or, if it
+      // already has, on_launched() stops it).
+      abort_start_->store(true);
       return;
     }
-    LOG_WARNING << "Lost the slave; killing container " << options_.container_name << " and exiting";
-    abort_start_->store(true);
-    if (phase_ == Phase::launching || phase_ == Phase::running) {
-      // The process waits for this worker before it exits.
-      run_detached(sys_, [engine = engine_, name = options_.container_name] {
-        if (std::optional<Error> e = engine->kill(name)) {
-          LOG_WARNING << "Cannot kill container " << name << ": " << e->message;
-        }
-      });
-    }
+    announce_killing(d);
+    stop_container(d);
   }
 
-  void acknowledged(ExecutorDriver& d, const TaskID&, const std::string&) override {
-    if (terminal_sent_ && d.unacknowledged() == 0) {
-      d.stop();
-    }
+  bool task_active() const override { return phase_ == Phase::launching || phase_ == Phase::running; }
+  bool task_running() const override { return phase_ == Phase::running; }
+  std::string task_state_text() const override {
+    return "container " + options_.container_name + (phase_ == Phase::running ? " is still running" : " is not running");
   }
 
-  void unhandled(ExecutorDriver& d, caf::message& msg) override {
+  void on_message(ExecutorDriver& d, caf::message& msg) override {
     if (msg.match_elements<dk_launched_atom, bool, std::string, int, std::string, std::string>()) {
       on_launched(d, msg.get_as<bool>(1), msg.get_as<std::string>(2), msg.get_as<int>(3),
                   msg.get_as<std::string>(4), msg.get_as<std::string>(5));
@@ -368,8 +332,6 @@ class DockerExecutor : public Executor {
       on_stopped(d, msg.get_as<std::string>(1));
     } else if (msg.match_elements<dk_logs_atom, std::string>()) {
       on_logs_done(d, msg.get_as<std::string>(1));
-    } else if (msg.match_elements<health_status_atom, bool, bool, uint32_t, std::string>()) {
-      on_health(d, msg.get_as<bool>(1), msg.get_as<bool>(2), msg.get_as<uint32_t>(3), msg.get_as<std::string>(4));
     }
   }
 
@@ -377,68 +339,6 @@ class DockerExecutor : public Executor {
   // idle: no task yet; launching: created/started by a worker; running: the
   // container started (its waiter runs); exited: the task is over.
   enum class Phase { idle, launching, running, exited };
-
-  // The task's kill grace period: its kill policy's, else
-  // STOA_DOCKER_STOP_TIMEOUT.
-  std::chrono::nanoseconds task_kill_grace() const {
-    if (task_ && task_->has_kill_policy() && task_->kill_policy().has_grace_period()) {
-      return std::chrono::nanoseconds(std::max<int64_t>(0, task_->kill_policy().grace_period().nanoseconds()));
-    }
-    return options_.stop_timeout;
-  }
-
-  TaskStatus make_status(TaskState state, const std::string& message = "",
-                         std::optional<TaskStatus::Reason> reason = std::nullopt,
-                         std::optional<bool> healthy = std::nullopt) const {
-    TaskStatus s;
-    *s.mutable_task_id() = task_->task_id();
-    s.set_state(state);
-    if (!message.empty()) {
-      s.set_message(message);
-    }
-    if (reason) {
-      s.set_reason(*reason);
-    }
-    if (healthy) {
-      s.set_healthy(*healthy);
-    }
-    return s;
-  }
-
-  void send(ExecutorDriver& d, TaskStatus s) {
-    if (!task_ || terminal_sent_) {
-      return;
-    }
-    const bool terminal = is_terminal_state(s.state());
-    d.send_status_update(std::move(s));
-    if (terminal) {
-      terminal_sent_ = true;
-      arm_ack_timer(d);
-      if (stop_when_done_) {
-        LOG_INFO << "The task is over after a shutdown without a slave; exiting";
-        d.stop();
-      }
-    }
-  }
-
-  void send_status(ExecutorDriver& d, TaskState state, const std::string& message = "",
-                   std::optional<TaskStatus::Reason> reason = std::nullopt,
-                   std::optional<bool> healthy = std::nullopt) {
-    if (task_) {
-      send(d, make_status(state, message, reason, healthy));
-    }
-  }
-
-  // Stops the executor TERMINAL_ACK_TIMEOUT from now unless the slave is
-  // away then (reregistered() arms it again).
-  void arm_ack_timer(ExecutorDriver& d) {
-    d.cancel(ack_timer_);
-    ack_timer_ = d.after(TERMINAL_ACK_TIMEOUT, [&d] {
-      if (!d.reconnecting()) {
-        d.stop();
-      }
-    });
-  }
 
   // The launch worker's result.
   void on_launched(ExecutorDriver& d, bool started, const std::string& error, int pid, const std::string& ip,
@@ -472,13 +372,7 @@ class DockerExecutor : public Executor {
     TaskStatus running = make_status(TASK_RUNNING);
     *running.mutable_container_status() = container_status(d, ip);
     send(d, std::move(running));
-    if (task_->has_health_check()) {
-      LOG_INFO << "Starting the " << HealthCheck::Type_Name(task_->health_check().type())
-               << " health check of task " << task_->task_id().value() << " against container "
-               << options_.container_name;
-      checker_ = spawn_health_checker(sys_, task_->health_check(), d.options().directory, d.self(), nullptr,
-                                      health_target());
-    }
+    start_health_checker(d, " against container " + options_.container_name, health_target());
   }
 
   // What TASK_RUNNING tells of the container (Mesos' docker executor): our
@@ -613,20 +507,13 @@ class DockerExecutor : public Executor {
     wait_attempts_ = 0;
     const std::string exited = "Container exited with status " + std::to_string(code);
     LOG_INFO << exited;
-    if (!killed_by_health_check_.empty()) {
-      finish(d, make_status(TASK_KILLED, killed_by_health_check_ + " (" + exited + ")",
-                            TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, false));
-    } else if (killing_) {
-      finish(d, make_status(TASK_KILLED, exited));
-    } else if (code == 0) {
-      finish(d, make_status(TASK_FINISHED, exited));
-    } else if (oom_killed) {
+    if (!killing_ && code != 0 && oom_killed) {
       finish(d, make_status(TASK_FAILED,
                             "Memory limit exceeded: Requested: " + (memory_limit > 0 ? megabytes(memory_limit) : "?") +
                                 " (the kernel's OOM killer killed the container's process; " + exited + ")",
                             TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY));
     } else {
-      finish(d, make_status(TASK_FAILED, exited));
+      finish(d, ended_status(exited, code == 0 ? TASK_FINISHED : TASK_FAILED));
     }
   }
 
@@ -648,59 +535,6 @@ class DockerExecutor : public Executor {
       TaskStatus s = std::move(*pending_terminal_);
       pending_terminal_.reset();
       send(d, std::move(s));
-    }
-  }
-
-  // A verdict of the health checker: report it, and kill the task after
-  // consecutive_failures (as stoa-executor).
-  void on_health(ExecutorDriver& d, bool healthy, bool kill_task, uint32_t failures, const std::string& message) {
-    if (!task_ || killing_ || terminal_sent_ || phase_ != Phase::running) {
-      return;  // the task is ending anyway
-    }
-    send_status(d, TASK_RUNNING, message, TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, healthy);
-    if (kill_task) {
-      killed_by_health_check_ = "Task killed after " + std::to_string(failures) +
-                                (failures == 1 ? " failed health check" : " consecutive failed health checks");
-      LOG_WARNING << killed_by_health_check_ << ": " << message;
-      kill(d, task_kill_grace());
-    }
-  }
-
-  void stop_health_checker() {
-    if (checker_) {
-      caf::anon_send_exit(checker_, caf::exit_reason::user_shutdown);
-      checker_ = caf::actor{};
-    }
-  }
-
-  void kill(ExecutorDriver& d, std::chrono::nanoseconds grace) {
-    if (killing_) {
-      return;
-    }
-    killing_ = true;
-    kill_grace_ = grace;
-    stop_health_checker();
-    switch (phase_) {
-      case Phase::idle:
-        if (!task_) {
-          d.stop();  // nothing to kill
-        }
-        return;
-      case Phase::launching:
-        // Not started yet: the launch worker will not start it (or, if it
-        // already has, on_launched() stops it).
-        abort_start_->store(true);
-        return;
-      case Phase::running:
-        for (const auto& c : framework_.capabilities()) {
-          if (c.type() == FrameworkInfo::Capability::TASK_KILLING_STATE) {
-            send_status(d, TASK_KILLING);
-          }
-        }
-        stop_container(d);
-        return;
-      case Phase::exited:
-        return;
     }
   }
 
@@ -734,63 +568,31 @@ class DockerExecutor : public Executor {
     finish(d, make_status(TASK_FAILED, "Cannot stop container " + options_.container_name + ": " + error));
   }
 
-  caf::actor_system& sys_;
   DockerExecutorOptions options_;
   std::shared_ptr<docker::Engine> engine_;
-  std::shared_ptr<std::atomic<bool>> failed_;
   // Set when the executor goes: the waiter and the log follower give up.
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
   // Set by a kill (or the slave's loss) while launching: do not start.
   std::shared_ptr<std::atomic<bool>> abort_start_ = std::make_shared<std::atomic<bool>>(false);
-  FrameworkInfo framework_;
-  std::optional<TaskInfo> task_;
   Phase phase_ = Phase::idle;
   int container_pid_ = 0;
   bool host_network_ = false;
-  bool killing_ = false;
   std::chrono::nanoseconds kill_grace_{0};
   int stop_attempts_ = 0;
   int wait_attempts_ = 0;
   bool logs_done_ = false;
-  bool terminal_sent_ = false;
-  bool stop_when_done_ = false;
   std::optional<TaskStatus> pending_terminal_;
-  uint64_t ack_timer_ = 0;
-  caf::actor checker_;
-  // Set when the health checker asked for the kill: the terminal update's message.
-  std::string killed_by_health_check_;
 };
 
 }  // namespace
 
 int main() {
-  LOG_INFO << "stoa-docker-executor starting";
-  Try<ExecutorOptions> options = ExecutorOptions::from_environment();
-  if (options.is_error()) {
-    std::cerr << "stoa-docker-executor: " << options.error() << "\n";
-    return 1;
-  }
   Try<DockerExecutorOptions> docker_options = DockerExecutorOptions::from_environment();
   if (docker_options.is_error()) {
     std::cerr << "stoa-docker-executor: " << docker_options.error() << "\n";
     return 1;
   }
-  stoa::RuntimeOptions ropts;
-  ropts.ip = options->ip;
-  ropts.port = 0;
-  ropts.serve = false;  // the executor only connects out
-  ropts.max_threads = 1;
-  auto runtime = stoa::Runtime::start(ropts);
-  if (runtime.is_error()) {
-    std::cerr << "stoa-docker-executor: " << runtime.error() << "\n";
-    return 1;
-  }
-  stoa::Runtime& rt = **runtime;
-  auto failed = std::make_shared<std::atomic<bool>>(false);
-  caf::actor exec = spawn_executor(
-      rt, std::move(*options), std::make_unique<DockerExecutor>(rt.system(), std::move(*docker_options), failed));
-  await_executor(rt, exec);
-  exec = caf::actor{};
-  rt.shutdown();
-  return failed->load() ? 1 : 0;
+  return stoa::slave::run_task_executor("stoa-docker-executor", [&](caf::actor_system& sys, auto failed) {
+    return std::make_unique<DockerExecutor>(sys, std::move(*docker_options), std::move(failed));
+  });
 }

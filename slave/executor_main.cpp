@@ -5,7 +5,8 @@
 // TASK_STARTING / TASK_RUNNING / a terminal state with the exit status, and
 // kills the whole group (SIGTERM, then SIGKILL after the grace period) when
 // asked to. Written on the executor SDK (framework/executor.hpp), which does
-// the resolving, registering and acknowledgement bookkeeping.
+// the resolving, registering and acknowledgement bookkeeping, through
+// slave/task_executor.hpp, which it shares with stoa-docker-executor.
 //
 // When its slave dies, a framework that does not checkpoint loses the task
 // (it is killed and the executor exits). One that checkpoints
@@ -23,75 +24,45 @@
 // that reason. The checker stops when the task ends or is killed
 // (docs/health-checks.md).
 
-#include <atomic>
-#include <memory>
 #include <sys/wait.h>
 
 #include <csignal>
-#include <iostream>
 #include <memory>
 
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
-#include "actors/runtime.hpp"
-#include "common/logging.hpp"
-#include "framework/executor.hpp"
-#include "framework/health_checker.hpp"
 #include "actors/launcher.hpp"
+#include "common/logging.hpp"
+#include "framework/health_checker.hpp"
 #include "slave/reaper.hpp"
+#include "slave/task_executor.hpp"
 
 namespace {
 
 using namespace stoa;
 
 constexpr auto DEFAULT_KILL_GRACE = std::chrono::seconds(3);
-// After the terminal update the executor waits this long for the slave's
-// acknowledgement before exiting anyway (counted again from a
-// re-registration: while the slave is away, the update is kept for it).
-constexpr auto TERMINAL_ACK_TIMEOUT = std::chrono::seconds(10);
 
-bool is_terminal(TaskState state) {
-  return state == TASK_FINISHED || state == TASK_FAILED || state == TASK_KILLED || state == TASK_ERROR ||
-         state == TASK_LOST;
-}
-
-class CommandExecutor : public Executor {
+class CommandExecutor : public slave::TaskExecutor {
  public:
   CommandExecutor(caf::actor_system& sys, std::shared_ptr<std::atomic<bool>> failed)
-      : sys_(sys), failed_(std::move(failed)) {}
+      : TaskExecutor(sys, std::move(failed), DEFAULT_KILL_GRACE) {}
 
-  // The driver gave up (the slave unreachable or silent past the
-  // registration timeout): the process exits non-zero so the slave reports
-  // the executor's failure as what it was.
-  void error(ExecutorDriver&, const std::string& message) override {
-    LOG_ERROR << "Executor failed: " << message;
-    failed_->store(true);
-  }
-
-  void registered(ExecutorDriver&, const ExecutorInfo&, const FrameworkInfo& framework, const SlaveInfo&) override {
-    framework_ = framework;
-  }
-
-  void reregistered(ExecutorDriver& d, const SlaveInfo&) override {
-    LOG_INFO << "The slave came back; the task "
-             << (pid_ > 0 ? std::string("is still running") : std::string("is not running"));
-    if (terminal_sent_ && d.unacknowledged() > 0) {
-      arm_ack_timer(d);
-    }
-  }
-
-  void launch_task(ExecutorDriver& d, const TaskInfo& t) override {
-    LOG_INFO << "Received task " << t.task_id().value();
-    if (task_) {
-      LOG_WARNING << "Ignoring a second task " << t.task_id().value();
+  void disconnected(ExecutorDriver& d) override {
+    if (d.reconnecting()) {
+      LOG_WARNING << "Lost the slave; the framework checkpoints, so the task "
+                  << (pid_ > 0 ? "keeps running" : "state is kept") << " until the slave comes back";
       return;
     }
-    task_ = t;
-    if (killing_) {
-      send_status(d, TASK_KILLED, "Killed before it started", TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
-      return;
+    LOG_WARNING << "Lost the slave; killing the task and exiting";
+    if (pid_ > 0) {
+      signal_process_group(pid_, SIGKILL);
     }
+  }
+
+ protected:
+  void start_task(ExecutorDriver& d) override {
     send_status(d, TASK_STARTING);
     const CommandInfo& cmd = task_->command();
     LaunchSpec spec;
@@ -123,144 +94,13 @@ class CommandExecutor : public Executor {
     LOG_INFO << "Started task " << task_->task_id().value() << " (pid " << pid_ << "): " << cmd.value();
     caf::anon_send(reaper, reaped_atom_v, pid_);
     send_status(d, TASK_RUNNING);
-    if (task_->has_health_check()) {
-      LOG_INFO << "Starting the " << HealthCheck::Type_Name(task_->health_check().type())
-               << " health check of task " << task_->task_id().value();
-      checker_ = spawn_health_checker(sys_, task_->health_check(), dir, d.self());
-    }
+    start_health_checker(d, "", HealthCheckTarget{});
   }
 
-  void kill_task(ExecutorDriver& d, const TaskID&, const std::optional<KillPolicy>& policy) override {
-    std::chrono::nanoseconds grace = task_kill_grace();
-    if (policy && policy->has_grace_period()) {
-      grace = std::chrono::nanoseconds(std::max<int64_t>(0, policy->grace_period().nanoseconds()));
-    }
-    kill(d, grace);
-  }
-
-  // The task's kill grace period: its kill policy's, else the default.
-  std::chrono::nanoseconds task_kill_grace() const {
-    if (task_ && task_->has_kill_policy() && task_->kill_policy().has_grace_period()) {
-      return std::chrono::nanoseconds(std::max<int64_t>(0, task_->kill_policy().grace_period().nanoseconds()));
-    }
-    return DEFAULT_KILL_GRACE;
-  }
-
-  void shutdown(ExecutorDriver& d) override {
-    if (!d.connected()) {
-      // The driver gave up on a lost slave (or the slave refused us): nobody
-      // can acknowledge the task's last update, so stop once it is reaped.
-      stop_when_reaped_ = true;
-      if (pid_ <= 0) {
-        d.stop();
-        return;
-      }
-    }
-    kill(d, DEFAULT_KILL_GRACE);
-  }
-
-  void disconnected(ExecutorDriver& d) override {
-    if (d.reconnecting()) {
-      LOG_WARNING << "Lost the slave; the framework checkpoints, so the task "
-                  << (pid_ > 0 ? "keeps running" : "state is kept") << " until the slave comes back";
-      return;
-    }
-    LOG_WARNING << "Lost the slave; killing the task and exiting";
-    if (pid_ > 0) {
-      signal_process_group(pid_, SIGKILL);
-    }
-  }
-
-  void acknowledged(ExecutorDriver& d, const TaskID&, const std::string&) override {
-    if (terminal_sent_ && d.unacknowledged() == 0) {
-      d.stop();
-    }
-  }
-
-  void unhandled(ExecutorDriver& d, caf::message& msg) override {
-    if (msg.match_elements<reaped_atom, std::string, int>()) {
-      on_reaped(d, msg.get_as<int>(2));
-    } else if (msg.match_elements<health_status_atom, bool, bool, uint32_t, std::string>()) {
-      on_health(d, msg.get_as<bool>(1), msg.get_as<bool>(2), msg.get_as<uint32_t>(3), msg.get_as<std::string>(4));
-    }
-  }
-
- private:
-  void send_status(ExecutorDriver& d, TaskState state, const std::string& message = "",
-                   std::optional<TaskStatus::Reason> reason = std::nullopt,
-                   std::optional<bool> healthy = std::nullopt) {
-    if (!task_ || terminal_sent_) {
-      return;
-    }
-    TaskStatus s;
-    *s.mutable_task_id() = task_->task_id();
-    s.set_state(state);
-    if (!message.empty()) {
-      s.set_message(message);
-    }
-    if (reason) {
-      s.set_reason(*reason);
-    }
-    if (healthy) {
-      s.set_healthy(*healthy);
-    }
-    d.send_status_update(std::move(s));
-    if (is_terminal(state)) {
-      terminal_sent_ = true;
-      arm_ack_timer(d);
-    }
-  }
-
-  // Stops the executor TERMINAL_ACK_TIMEOUT from now unless the slave is
-  // away then (reregistered() arms it again).
-  void arm_ack_timer(ExecutorDriver& d) {
-    d.cancel(ack_timer_);
-    ack_timer_ = d.after(TERMINAL_ACK_TIMEOUT, [&d] {
-      if (!d.reconnecting()) {
-        d.stop();
-      }
-    });
-  }
-
-  // A verdict of the health checker: report it, and kill the task after
-  // consecutive_failures (Mesos' command executor).
-  void on_health(ExecutorDriver& d, bool healthy, bool kill_task, uint32_t failures, const std::string& message) {
-    if (!task_ || killing_ || terminal_sent_ || pid_ <= 0) {
-      return;  // the task is ending anyway
-    }
-    send_status(d, TASK_RUNNING, message, TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, healthy);
-    if (kill_task) {
-      killed_by_health_check_ = "Task killed after " + std::to_string(failures) +
-                                (failures == 1 ? " failed health check" : " consecutive failed health checks");
-      LOG_WARNING << killed_by_health_check_ << ": " << message;
-      kill(d, task_kill_grace());
-    }
-  }
-
-  void stop_health_checker() {
-    if (checker_) {
-      caf::anon_send_exit(checker_, caf::exit_reason::user_shutdown);
-      checker_ = caf::actor{};
-    }
-  }
-
-  void kill(ExecutorDriver& d, std::chrono::nanoseconds grace) {
-    if (killing_) {
-      return;
-    }
-    killing_ = true;
-    stop_health_checker();
-    if (pid_ <= 0) {
-      if (!task_) {
-        d.stop();  // nothing to kill
-      }
-      return;
-    }
-    for (const auto& c : framework_.capabilities()) {
-      if (c.type() == FrameworkInfo::Capability::TASK_KILLING_STATE) {
-        send_status(d, TASK_KILLING);
-      }
-    }
+  // SIGTERM to the task's process group, SIGKILL after the grace period;
+  // the reaper reports the end.
+  void stop_task(ExecutorDriver& d, std::chrono::nanoseconds grace) override {
+    announce_killing(d);
     LOG_INFO << "Sending SIGTERM to the process group of task " << task_->task_id().value();
     signal_process_group(pid_, SIGTERM);
     d.after(grace, [this] {
@@ -271,67 +111,36 @@ class CommandExecutor : public Executor {
     });
   }
 
+  bool task_active() const override { return pid_ > 0; }
+  bool task_running() const override { return pid_ > 0; }
+  std::string task_state_text() const override {
+    return pid_ > 0 ? "the task is still running" : "the task is not running";
+  }
+  std::chrono::nanoseconds shutdown_grace() const override { return DEFAULT_KILL_GRACE; }
+
+  void on_message(ExecutorDriver& d, caf::message& msg) override {
+    if (msg.match_elements<reaped_atom, std::string, int>()) {
+      on_reaped(d, msg.get_as<int>(2));
+    }
+  }
+
+ private:
   void on_reaped(ExecutorDriver& d, int status) {
     // Whatever the command left behind in its group goes too.
     signal_process_group(pid_, SIGKILL);
     stop_health_checker();
-    std::string why = describe_wait_status(status);
-    if (!killed_by_health_check_.empty()) {
-      send_status(d, TASK_KILLED, killed_by_health_check_ + " (" + why + ")",
-                  TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, false);
-    } else if (killing_) {
-      send_status(d, TASK_KILLED, why);
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      send_status(d, TASK_FINISHED, why);
-    } else {
-      send_status(d, TASK_FAILED, why);
-    }
     pid_ = -1;
-    if (stop_when_reaped_) {
-      LOG_INFO << "Task reaped after a shutdown without a slave; exiting";
-      d.stop();
-    }
+    const bool finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    send(d, ended_status(describe_wait_status(status), finished ? TASK_FINISHED : TASK_FAILED));
   }
 
-  caf::actor_system& sys_;
-  std::shared_ptr<std::atomic<bool>> failed_;
-  FrameworkInfo framework_;
-  std::optional<TaskInfo> task_;
   pid_t pid_ = -1;
-  bool killing_ = false;
-  bool terminal_sent_ = false;
-  bool stop_when_reaped_ = false;
-  uint64_t ack_timer_ = 0;
-  caf::actor checker_;
-  // Set when the health checker asked for the kill: the terminal update's message.
-  std::string killed_by_health_check_;
 };
 
 }  // namespace
 
 int main() {
-  LOG_INFO << "stoa-executor starting";
-  Try<ExecutorOptions> options = ExecutorOptions::from_environment();
-  if (options.is_error()) {
-    std::cerr << "stoa-executor: " << options.error() << "\n";
-    return 1;
-  }
-  stoa::RuntimeOptions ropts;
-  ropts.ip = options->ip;
-  ropts.port = 0;
-  ropts.serve = false;  // the executor only connects out
-  ropts.max_threads = 1;
-  auto runtime = stoa::Runtime::start(ropts);
-  if (runtime.is_error()) {
-    std::cerr << "stoa-executor: " << runtime.error() << "\n";
-    return 1;
-  }
-  stoa::Runtime& rt = **runtime;
-  LOG_INFO << "Runtime started";
-  auto failed = std::make_shared<std::atomic<bool>>(false);
-  caf::actor exec = spawn_executor(rt, std::move(*options), std::make_unique<CommandExecutor>(rt.system(), failed));
-  await_executor(rt, exec);
-  exec = caf::actor{};
-  rt.shutdown();
-  return failed->load() ? 1 : 0;
+  return stoa::slave::run_task_executor("stoa-executor", [](caf::actor_system& sys, auto failed) {
+    return std::make_unique<CommandExecutor>(sys, std::move(failed));
+  });
 }
