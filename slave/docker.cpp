@@ -6,11 +6,15 @@
 #include <picojson.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 
 #include "actors/launcher.hpp"
@@ -27,6 +31,10 @@ using namespace transport;  // NOLINT: this file is the transport's one user
 constexpr size_t EXEC_OUTPUT_LIMIT = 64 * 1024;
 // How often exec() asks whether the finished command has its exit code yet.
 constexpr auto EXEC_INSPECT_TICK = std::chrono::milliseconds(10);
+
+// How long exec() may take to find and kill a command that outlived its
+// timeout (or was cancelled), and to see it gone.
+constexpr auto EXEC_KILL_TIMEOUT = std::chrono::seconds(5);
 
 std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
@@ -516,16 +524,147 @@ std::optional<Error> Engine::pull(const std::string& image) {
   return failure ? std::optional<Error>(Error(*failure)) : std::nullopt;
 }
 
+namespace {
+
+// The processes below `root` (as the host sees them), from the parent pids
+// in /proc/<pid>/stat; `root` excluded.
+std::vector<pid_t> descendants(pid_t root) {
+  std::multimap<pid_t, pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    // "<pid> (<comm>) <state> <ppid> ...": comm may hold spaces and ')'.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) == 2) {
+      children.emplace(static_cast<pid_t>(ppid), static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  std::vector<pid_t> out;
+  std::vector<pid_t> todo = {root};
+  while (!todo.empty()) {
+    pid_t parent = todo.back();
+    todo.pop_back();
+    auto [begin, end] = children.equal_range(parent);
+    for (auto it = begin; it != end; ++it) {
+      out.push_back(it->second);
+      todo.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+// Kills `pidfd`'s process and everything it started: all stopped first (so
+// that none forks away meanwhile), then SIGKILLed.
+std::optional<Error> kill_tree(int pidfd, pid_t pid) {
+  if (::syscall(SYS_pidfd_send_signal, pidfd, SIGSTOP, nullptr, 0) != 0) {
+    return errno == ESRCH ? std::nullopt : std::optional<Error>(Error("SIGSTOP: " + errno_text(errno)));
+  }
+  std::vector<pid_t> tree;
+  for (int round = 0; round < 3; ++round) {
+    tree = descendants(pid);
+    for (pid_t child : tree) {
+      ::kill(child, SIGSTOP);
+    }
+  }
+  for (pid_t child : descendants(pid)) {
+    ::kill(child, SIGKILL);
+  }
+  for (pid_t child : tree) {
+    ::kill(child, SIGKILL);
+  }
+  if (::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) != 0 && errno != ESRCH) {
+    return Error("SIGKILL: " + errno_text(errno));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Error> Engine::kill_exec(const std::string& exec) {
+  const Bounds bounds = bounded(std::min<std::chrono::milliseconds>(timeout_, EXEC_KILL_TIMEOUT));
+  auto state = [&]() -> Try<std::pair<bool, pid_t>> {
+    Try<picojson::object> o =
+        parse_object(call(socket_, exec + "/json", "GET", bounds), "inspection of exec " + exec);
+    if (o.is_error()) {
+      return Error(o.error());
+    }
+    return std::make_pair(bool_at(*o, "Running"), static_cast<pid_t>(int_at(*o, "Pid")));
+  };
+  Try<std::pair<bool, pid_t>> before = state();
+  if (before.is_error()) {
+    return Error(before.error());
+  }
+  if (!before->first || before->second <= 0) {
+    return std::nullopt;  // over already
+  }
+  const pid_t pid = before->second;
+  // The handle pins the process: once the exec is seen running after it was
+  // taken, it is the exec's process and not a later one with its pid.
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.get() < 0) {
+    return errno == ESRCH ? std::nullopt
+                          : std::optional<Error>(Error("pidfd_open " + std::to_string(pid) + ": " +
+                                                       errno_text(errno) + " (is the engine in another pid namespace?)"));
+  }
+  for (bool killed = false;;) {
+    Try<std::pair<bool, pid_t>> now = state();
+    if (now.is_error()) {
+      return Error(now.error());
+    }
+    if (!now->first || now->second != pid) {
+      return std::nullopt;
+    }
+    if (!killed) {
+      if (auto e = kill_tree(pidfd.get(), pid)) {
+        return Error("pid " + std::to_string(pid) + ": " + e->message);
+      }
+      killed = true;
+    }
+    if (Clock::now() >= bounds.deadline) {
+      return Error("pid " + std::to_string(pid) + " still runs after SIGKILL");
+    }
+    pollfd none{-1, 0, 0};
+    ::poll(&none, 0, static_cast<int>(EXEC_INSPECT_TICK.count()));
+  }
+}
+
 Try<ExecResult> Engine::exec(const std::string& container, const std::vector<std::string>& argv,
-                             std::chrono::milliseconds timeout) {
+                             std::chrono::milliseconds timeout, const std::atomic<bool>* cancel,
+                             const std::vector<std::string>& env) {
   if (argv.empty()) {
     return Error("exec in container '" + container + "': empty command");
   }
-  const Bounds bounds = bounded(timeout);
+  for (const std::string& variable : env) {
+    if (variable.find('=') == std::string::npos || variable[0] == '=') {
+      return Error("exec in container '" + container + "': invalid environment variable '" + variable +
+                   "' (want NAME=VALUE with a non-empty NAME)");
+    }
+  }
+  Bounds bounds = bounded(timeout);
+  bounds.cancel = cancel;
+  std::string exec;  // "/v1.41/exec/<id>" once created
   auto failed = [&](const std::string& error) {
-    return Error(Clock::now() < bounds.deadline
-                     ? error
-                     : "exec in container '" + container + "' timed out after " + millis(timeout));
+    std::string message = Clock::now() < bounds.deadline
+                              ? error
+                              : "exec in container '" + container + "' timed out after " + millis(timeout);
+    if (!exec.empty()) {
+      // The engine lets the command run on: it must not outlive its check.
+      if (auto e = kill_exec(exec)) {
+        message += "; cannot kill the command: " + e->message;
+      }
+    }
+    return Error(message);
   };
   Try<std::string> path = api_path(object_path("containers", container, "/exec"));
   if (path.is_error()) {
@@ -534,16 +673,16 @@ Try<ExecResult> Engine::exec(const std::string& container, const std::vector<std
   picojson::object create{{"AttachStdout", picojson::value(true)},
                           {"AttachStderr", picojson::value(true)},
                           {"Cmd", picojson::value(picojson::array(argv.begin(), argv.end()))}};
+  if (!env.empty()) {
+    create["Env"] = picojson::value(picojson::array(env.begin(), env.end()));
+  }
   Try<picojson::object> created =
       parse_object(call(socket_, path, "POST", bounds, picojson::value(create).serialize()),
                    "answer to creating an exec");
   if (created.is_error()) {
     return failed(created.error());
   }
-  // "/v1.41/exec/<id>"
-  const std::string exec =
-      path->substr(0, path->find('/', 1)) + "/exec/" + url_encode(string_at(*created, "Id"));
-
+  exec = path->substr(0, path->find('/', 1)) + "/exec/" + url_encode(string_at(*created, "Id"));
   // The answer to start is the command's multiplexed output, until it exits.
   ExecResult result;
   Demuxer demux([&](int, std::string_view data) -> std::optional<Error> {

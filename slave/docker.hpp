@@ -138,10 +138,16 @@ class Engine {
   // "Get \"https://registry-1.docker.io/v2/\": dial tcp: ...").
   std::optional<Error> pull(const std::string& image);
   // Runs argv inside the running container (POST /containers/{}/exec, then
-  // /exec/{}/start, then /exec/{}/json for the exit code), bounded by
-  // `timeout` (then an error "timed out after ...").
+  // /exec/{}/start, then /exec/{}/json for the exit code) with `env`
+  // ("NAME=VALUE" each, the exec's Env: added to the container's), bounded
+  // by `timeout` (then an error "timed out after ...") and ended within
+  // 100 ms of *cancel becoming true (error "cancelled"). The engine
+  // lets a command whose caller gave up run on: exec() kills it, and what it
+  // started, itself (the exec's Pid, which needs the engine's pid namespace),
+  // and waits for the engine to see it gone (the error says when it cannot).
   Try<ExecResult> exec(const std::string& container, const std::vector<std::string>& argv,
-                       std::chrono::milliseconds timeout);
+                       std::chrono::milliseconds timeout, const std::atomic<bool>* cancel = nullptr,
+                       const std::vector<std::string>& env = {});
 
  private:
   std::string docker_;
@@ -156,6 +162,9 @@ class Engine {
   // /version) when no negotiation succeeded yet; a failed one is retried by
   // the next call.
   Try<std::string> api_path(const Try<std::string>& rest);
+  // Kills the command of the exec at "/v<version>/exec/<id>" if it still
+  // runs, with what it started, and waits until the engine sees it end.
+  std::optional<Error> kill_exec(const std::string& exec);
 };
 
 // Compares two API versions numerically, part by part ("1.9" < "1.25",

@@ -39,7 +39,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -177,54 +176,14 @@ std::string one_line(const std::string& text) {
 
 std::string megabytes(int64_t bytes) { return std::to_string(bytes / (1024 * 1024)) + "MB"; }
 
-// 'text' quoted for /bin/sh.
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
-
-bool valid_variable_name(const std::string& name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) != 0) {
-    return false;
-  }
-  for (char c : name) {
-    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The argv that runs a COMMAND health check inside the container through
-// the engine's exec API, which runs argv as it is: the command's
-// environment is exported by the shell (shell commands) or set by `env`
-// (other commands: the image needs an `env` program then). Error names a
-// variable whose name a shell cannot take.
-Try<std::vector<std::string>> exec_argv(const CommandInfo& command) {
-  std::vector<std::string> assignments;
+// The environment of a COMMAND health check's exec: the command's
+// variables as "NAME=VALUE" (the engine adds them to the container's).
+std::vector<std::string> exec_env(const CommandInfo& command) {
+  std::vector<std::string> env;
   for (const auto& v : command.environment().variables()) {
-    if (!valid_variable_name(v.name())) {
-      return Error("the health check command's environment variable name '" + v.name() + "' is invalid");
-    }
-    assignments.push_back(v.name() + "=" + v.value());
+    env.push_back(v.name() + "=" + v.value());
   }
-  std::vector<std::string> argv = command_argv(command);
-  if (assignments.empty()) {
-    return argv;
-  }
-  if (command.shell()) {
-    std::string exports = "export";
-    for (const auto& v : command.environment().variables()) {
-      exports += " " + v.name() + "=" + shell_quote(v.value());
-    }
-    return std::vector<std::string>{"/bin/sh", "-c", exports + "; " + command.value()};
-  }
-  assignments.insert(assignments.begin(), "env");
-  assignments.insert(assignments.end(), argv.begin(), argv.end());
-  return assignments;
+  return env;
 }
 
 class DockerExecutor : public slave::TaskExecutor {
@@ -287,7 +246,12 @@ class DockerExecutor : public slave::TaskExecutor {
         return failed(id.error());
       }
       if (abort->load()) {
-        caf::anon_send(self, dk_launched_atom::value, false, std::string(), 0, std::string(), std::string());
+        // Killed while it was being created: it never starts, and goes.
+        std::string error;
+        if (std::optional<Error> e = engine->remove(name)) {
+          error = "cannot remove the container: " + e->message;
+        }
+        caf::anon_send(self, dk_launched_atom::value, false, error, 0, std::string(), std::string());
         return;
       }
       if (std::optional<Error> e = engine->start(name)) {
@@ -308,6 +272,8 @@ class DockerExecutor : public slave::TaskExecutor {
     if (phase_ == Phase::launching) {
       // Not started yet: the launch worker will not start it (or, if it
       // already has, on_launched() stops it).
+      LOG_INFO << "Killing task " << task_->task_id().value() << " while container " << options_.container_name
+               << " is being created";
       abort_start_->store(true);
       return;
     }
@@ -413,13 +379,11 @@ class DockerExecutor : public slave::TaskExecutor {
     target.network_namespace_pid = host_network_ ? 0 : container_pid_;
     target.run_command = [engine = engine_, name = options_.container_name](
                              const CommandInfo& command, std::chrono::nanoseconds timeout,
-                             const std::atomic<bool>*) -> std::optional<std::string> {
+                             const std::atomic<bool>* cancel) -> std::optional<std::string> {
       const std::string what = "Command health check '" + command.value() + "' in container " + name;
-      Try<std::vector<std::string>> argv = exec_argv(command);
-      if (argv.is_error()) {
-        return what + ": " + argv.error();
-      }
-      Try<docker::ExecResult> r = engine->exec(name, *argv, std::chrono::ceil<std::chrono::milliseconds>(timeout));
+      Try<docker::ExecResult> r = engine->exec(name, command_argv(command),
+                                               std::chrono::ceil<std::chrono::milliseconds>(timeout), cancel,
+                                               exec_env(command));
       if (r.is_error()) {
         return what + ": " + r.error();
       }

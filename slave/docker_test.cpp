@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "tests/cluster.hpp"
@@ -308,6 +309,73 @@ TEST_F(DockerEngineTest, ExecReturnsTheExitCodeAndOutputWithinItsTimeout) {
   ASSERT_TRUE(slow.is_error());
   EXPECT_EQ(slow.error(), "exec in container '" + name + "' timed out after 500 ms");
   EXPECT_LT(Clock::now() - begin, 5s);
+}
+
+TEST_F(DockerEngineTest, ExecPassesItsEnvironmentAsTheEnginesEnv) {
+  std::string name = run("stoa-exec-env", {"--net=none", "--env=KEPT=from-the-container"}, {"sleep", "1000"});
+  const std::vector<std::string> env = {"GREETING=hello 'quoted' world", "EMPTY="};
+  // A shell command and a plain argv see the same variables, as they are.
+  Try<ExecResult> shell =
+      engine_->exec(name, {"sh", "-c", "echo \"$GREETING|${EMPTY-unset}|$KEPT\""}, 20s, nullptr, env);
+  ASSERT_TRUE(shell.is_some()) << shell.error();
+  EXPECT_EQ(shell->output, "hello 'quoted' world||from-the-container\n");
+  Try<ExecResult> plain = engine_->exec(name, {"env"}, 20s, nullptr, env);
+  ASSERT_TRUE(plain.is_some()) << plain.error();
+  EXPECT_NE(plain->output.find("\nGREETING=hello 'quoted' world\n"), std::string::npos) << plain->output;
+  for (const std::string bad : {"=x", "NOVALUE"}) {
+    Try<ExecResult> r = engine_->exec(name, {"true"}, 20s, nullptr, {bad});
+    ASSERT_TRUE(r.is_error()) << bad;
+    EXPECT_EQ(r.error(), "exec in container '" + name + "': invalid environment variable '" + bad +
+                             "' (want NAME=VALUE with a non-empty NAME)");
+  }
+}
+
+// The processes of container `name` whose command line holds `needle`
+// (busybox ps inside it), one per line.
+std::string processes_with(Engine& engine, const std::string& name, const std::string& needle) {
+  Try<ExecResult> ps = engine.exec(name, {"ps", "-o", "pid,args"}, 20s);
+  if (ps.is_error()) {
+    return "ps failed: " + ps.error();
+  }
+  std::string found;
+  std::istringstream in(ps->output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos && line.find("ps -o") == std::string::npos) {
+      found += line + "\n";
+    }
+  }
+  return found;
+}
+
+TEST_F(DockerEngineTest, ExecKillsACommandThatOutlivesItsTimeoutAndWhatItStarted) {
+  std::string name = run("stoa-exec-kill", {"--net=none"}, {"sleep", "1000"});
+  // The shell starts a child and waits for it: both must go.
+  auto begin = Clock::now();
+  Try<ExecResult> slow = engine_->exec(name, {"sh", "-c", "sleep 301 & sleep 302; wait"}, 500ms);
+  ASSERT_TRUE(slow.is_error());
+  EXPECT_EQ(slow.error(), "exec in container '" + name + "' timed out after 500 ms");
+  EXPECT_LT(Clock::now() - begin, 10s);
+  // exec() returns once the engine sees its command gone; the background
+  // sleep is killed before the shell.
+  EXPECT_EQ(processes_with(*engine_, name, "sleep 30"), "");
+  EXPECT_NE(processes_with(*engine_, name, "sleep 1000"), "") << "the container's own process is untouched";
+}
+
+TEST_F(DockerEngineTest, ExecEndsWithinATickOfCancelAndKillsItsCommand) {
+  std::string name = run("stoa-exec-cancel", {"--net=none"}, {"sleep", "1000"});
+  std::atomic<bool> cancel{false};
+  const auto began = Clock::now();
+  std::thread canceller([&] {
+    tests::poll_until([&] { return Clock::now() - began > 1500ms; }, tests::deadline_in(10s));
+    cancel = true;
+  });
+  Try<ExecResult> r = engine_->exec(name, {"sleep", "303"}, 30s, &cancel);
+  const auto returned = Clock::now();
+  canceller.join();
+  ASSERT_TRUE(r.is_error());
+  EXPECT_EQ(r.error(), "cancelled");
+  EXPECT_LT(returned - began, 10s);
+  EXPECT_EQ(processes_with(*engine_, name, "sleep 303"), "");
 }
 
 TEST_F(DockerEngineTest, WaitAndFollowLogsEndWithinATickOfCancel) {

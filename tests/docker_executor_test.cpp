@@ -22,62 +22,31 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Containers get up to this long to be created and started (vfs copies the
-// image's layer for each one).
-constexpr auto DOCKER_TIMEOUT = 60s;
-
-class DockerExecutor : public ::testing::Test {
+class DockerExecutor : public DockerClusterTest {
  protected:
-  // A master and one slave with the docker containerizer on the fixture's
-  // engine; active.
-  ::testing::AssertionResult start_cluster(Cluster& cluster) {
-    if (!cluster.start_master()) {
-      return ::testing::AssertionFailure() << "the master did not start";
-    }
-    std::vector<std::string> flags = {"--containerizers=docker,mesos", "--docker=" + docker_fixture().docker_cli(),
-                                      "--docker_socket=" + docker_fixture().socket()};
-    if (!cluster.start_slave("cpus:2;mem:1024;disk:1000;ports:[31000-32000]", flags)) {
-      return ::testing::AssertionFailure() << "the slave did not start";
-    }
-    if (!cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT))) {
-      return ::testing::AssertionFailure() << "the slave did not become active";
-    }
-    return ::testing::AssertionSuccess();
-  }
-
   // stoa-execute --task with the fixture's image; `docker` and `extra` are
   // JSON members added to DockerInfo and to the task.
   Process* run_task(Cluster& cluster, const std::string& label, const std::string& command,
                     const std::string& docker = "", const std::string& extra = "",
-                    const std::string& resources = "cpus:0.2;mem:64") {
+                    const std::string& resources = "cpus:0.2;mem:64", const std::vector<std::string>& flags = {}) {
     std::string task = R"({"name":")" + label + R"(","command":{"value":)" + json_quote(command) +
                        R"(},"container":{"type":"DOCKER","docker":{"image":")" + docker_fixture().image() + "\"" +
                        (docker.empty() ? "" : "," + docker) + "}}" + (extra.empty() ? "" : "," + extra) + "}";
-    Try<Process*> p = cluster.start("stoa-execute", label,
-                                    {"--master=" + cluster.master_address(), "--task=" + task,
-                                     "--resources=" + resources});
+    std::vector<std::string> args = {"--master=" + cluster.master_address(), "--task=" + task,
+                                     "--resources=" + resources};
+    args.insert(args.end(), flags.begin(), flags.end());
+    Try<Process*> p = cluster.start("stoa-execute", label, args);
     EXPECT_TRUE(p) << p.error();
     return p ? *p : nullptr;
   }
 
   static std::string json_quote(const std::string& text) { return json_serialize(picojson::value(text)); }
-
-  void TearDown() override {
-    if (docker_fixture().usable()) {
-      docker_fixture().remove_all_containers();
-    }
-  }
 };
 
-#define REQUIRE_DOCKER_CLUSTER()                                                                 \
-  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-docker-executor", \
-                        "stoa-execute");                                                         \
-  STOA_REQUIRE_DOCKER()
-
 TEST_F(DockerExecutor, CommandHealthChecksRunInsideTheContainerAndRunningCarriesItsAddress) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   // The file exists only inside the container: the check passes there only.
   const std::string marker = "/tmp/stoa-in-container-" + unique_marker();
   ASSERT_FALSE(std::filesystem::exists(marker));
@@ -95,10 +64,66 @@ TEST_F(DockerExecutor, CommandHealthChecksRunInsideTheContainerAndRunningCarries
   EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
 }
 
-TEST_F(DockerExecutor, HttpHealthChecksConnectInsideTheContainersNetworkNamespace) {
-  REQUIRE_DOCKER_CLUSTER();
+// How often `needle` occurs in `text`.
+int count_occurrences(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(DockerExecutor, CommandHealthChecksGetTheirEnvironmentAndATimedOutOneIsKilledInTheContainer) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
+  // Healthy only with its environment (a value a shell would split).
+  Process* ok = run_task(cluster, "env-checked", "exec sleep 1000", "",
+                         R"("health_check":{"type":"COMMAND","command":{"value":"test \"$CHECK_VALUE\" = 'a b'",)"
+                         R"("environment":{"variables":[{"name":"CHECK_VALUE","value":"a b"}]}},)"
+                         R"("delay_seconds":0,"interval_seconds":1,"grace_period_seconds":30})");
+  ASSERT_NE(ok, nullptr);
+  EXPECT_TRUE(ok->wait_for_line(std::regex("TASK_RUNNING.*\\[healthy\\]"), deadline_in(DOCKER_TIMEOUT))) << ok->log();
+  // Each check outlives its 1 s timeout: each must be killed inside the
+  // container (the engine would let it sleep on), so that they never pile up.
+  Process* p = run_task(cluster, "slow-checked", "exec sleep 1000", "",
+                        R"("health_check":{"type":"COMMAND","command":{"value":"sleep 304"},"delay_seconds":0,)"
+                        R"("interval_seconds":1,"timeout_seconds":1,"grace_period_seconds":300,)"
+                        R"("consecutive_failures":100})");
+  ASSERT_NE(p, nullptr);
+  // Inside the grace period, each failed check is a line of the executor's log.
+  auto failed_checks = [&] {
+    for (const std::string& path : find_files_named(cluster.slave_work_dir(0), "stderr")) {
+      if (path.find("slow-checked") != std::string::npos) {
+        return static_cast<int>(
+            count_occurrences(read_file(path), "Ignoring a failed health check inside the grace period"));
+      }
+    }
+    return 0;
+  };
+  EXPECT_TRUE(poll_until([&] { return failed_checks() >= 3; }, deadline_in(DOCKER_TIMEOUT))) << p->log();
+  Try<std::string> names = docker_fixture().cli({"ps", "--filter", "name=mesos-", "--format", "{{.Names}}"});
+  ASSERT_TRUE(names) << names.error();
+  int checks_alive = 0;
+  for (const std::string& name : split(trim(*names), '\n')) {
+    Try<std::string> ps = docker_fixture().cli({"exec", std::string(trim(name)), "ps", "-o", "args"});
+    ASSERT_TRUE(ps) << ps.error();
+    for (const std::string& line : split(*ps, '\n')) {
+      checks_alive += line.find("sleep 304") != std::string::npos ? 1 : 0;
+    }
+  }
+  // At most the check under way now.
+  EXPECT_LE(checks_alive, 1);
+  p->kill(SIGTERM);
+  ok->kill(SIGTERM);
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  EXPECT_TRUE(ok->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << ok->log();
+}
+
+TEST_F(DockerExecutor, HttpHealthChecksConnectInsideTheContainersNetworkNamespace) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_docker_cluster(cluster));
   // Free here: the server listens on it only inside the container, whose
   // network (NONE) has nothing but its own loopback.
   const std::string port = std::to_string(free_loopback_port());
@@ -114,9 +139,9 @@ TEST_F(DockerExecutor, HttpHealthChecksConnectInsideTheContainersNetworkNamespac
 }
 
 TEST_F(DockerExecutor, AFailingHealthCheckKillsTheContainer) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   Process* p = run_task(cluster, "sick", "exec sleep 1000", "",
                         R"("health_check":{"type":"COMMAND","command":{"value":"exit 7"},"delay_seconds":0,)"
                         R"("interval_seconds":1,"grace_period_seconds":0,"consecutive_failures":1})");
@@ -131,9 +156,9 @@ TEST_F(DockerExecutor, AFailingHealthCheckKillsTheContainer) {
 }
 
 TEST_F(DockerExecutor, AContainerKilledForItsMemoryFailsWithTheMemoryLimitation) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   // dd's 200 MB block is far above the 32 MB limit.
   Process* p = run_task(cluster, "hog", "dd if=/dev/zero of=/dev/null bs=200M count=1", "", "", "cpus:0.2;mem:32");
   ASSERT_NE(p, nullptr);
@@ -144,9 +169,9 @@ TEST_F(DockerExecutor, AContainerKilledForItsMemoryFailsWithTheMemoryLimitation)
 }
 
 TEST_F(DockerExecutor, AContainerThatCannotBeCreatedFailsTheLaunchWithTheCliMessage) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   Process* p = run_task(cluster, "bad", "true", R"("parameters":[{"key":"no-such-option","value":"x"}])");
   ASSERT_NE(p, nullptr);
   EXPECT_TRUE(p->wait_for_line(
@@ -157,9 +182,9 @@ TEST_F(DockerExecutor, AContainerThatCannotBeCreatedFailsTheLaunchWithTheCliMess
 }
 
 TEST_F(DockerExecutor, LosingTheSlaveWithoutCheckpointingKillsTheContainer) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   Process* p = run_task(cluster, "doomed", "exec sleep 1000");
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
@@ -178,6 +203,48 @@ TEST_F(DockerExecutor, LosingTheSlaveWithoutCheckpointingKillsTheContainer) {
       },
       deadline_in(DOCKER_TIMEOUT)))
       << container << " still running: " << running;
+}
+
+// The executor's own log (its sandbox's stderr) of task `label`.
+std::string executor_log(Cluster& cluster, const std::string& label) {
+  for (const std::string& path : find_files_named(cluster.slave_work_dir(0), "stderr")) {
+    if (path.find(label) != std::string::npos) {
+      return read_file(path);
+    }
+  }
+  return "";
+}
+
+TEST_F(DockerExecutor, AStopTheEngineDoesNotAnswerInTimeIsRetriedAsAKill) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_docker_cluster(cluster));
+  // stoa-execute kills the task 5 s after TASK_RUNNING (and, unlike after a
+  // signal, waits for TASK_KILLED as long as it takes).
+  Process* p = run_task(cluster, "stubborn", "exec sleep 1000", "", "", "cpus:0.2;mem:64", {"--kill_after=5secs"});
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  // Before the kill, the engine freezes (SIGSTOP) until the executor has
+  // given up on its stop (the engine client's 30 s timeout); it always
+  // resumes.
+  const pid_t dockerd = docker_fixture().dockerd_pid();
+  ASSERT_GT(dockerd, 0);
+  ASSERT_EQ(::kill(dockerd, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{dockerd};
+  EXPECT_TRUE(poll_until([&] { return executor_log(cluster, "stubborn").find("Stopping container") != std::string::npos; },
+                         deadline_in(DOCKER_TIMEOUT)))
+      << executor_log(cluster, "stubborn");
+  EXPECT_TRUE(p->lines_matching(std::regex("TASK_KILLED")).empty()) << "killed while the engine was frozen";
+  EXPECT_TRUE(poll_until(
+      [&] { return executor_log(cluster, "stubborn").find("Cannot stop container") != std::string::npos; },
+      deadline_in(DOCKER_TIMEOUT)))
+      << executor_log(cluster, "stubborn");
+  ::kill(dockerd, SIGCONT);
+  // The retry (a SIGKILL) ends it.
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
 }
 
 }  // namespace

@@ -482,4 +482,34 @@ DockerFixture& docker_fixture() {
   return fixture;
 }
 
+::testing::AssertionResult start_docker_cluster(Cluster& cluster, const std::vector<std::string>& extra_slave_flags) {
+  if (!cluster.start_master()) {
+    return ::testing::AssertionFailure() << "the master did not start";
+  }
+  // The defaults, unless an extra flag gives them another value.
+  std::vector<std::string> flags;
+  for (const std::string& flag : {std::string("--containerizers=docker,mesos"), "--docker=" + docker_fixture().docker_cli(),
+                                  "--docker_socket=" + docker_fixture().socket()}) {
+    const std::string name = flag.substr(0, flag.find('=') + 1);
+    if (std::none_of(extra_slave_flags.begin(), extra_slave_flags.end(),
+                     [&](const std::string& extra) { return extra.rfind(name, 0) == 0; })) {
+      flags.push_back(flag);
+    }
+  }
+  flags.insert(flags.end(), extra_slave_flags.begin(), extra_slave_flags.end());
+  if (!cluster.start_slave("cpus:2;mem:1024;disk:1000;ports:[31000-32000]", flags)) {
+    return ::testing::AssertionFailure() << "the slave did not start";
+  }
+  if (!cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT))) {
+    return ::testing::AssertionFailure() << "the slave did not become active";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+void DockerClusterTest::TearDown() {
+  if (docker_fixture().usable()) {
+    docker_fixture().remove_all_containers();
+  }
+}
+
 }  // namespace stoa::tests

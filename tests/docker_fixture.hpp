@@ -27,6 +27,10 @@
 // skip_reason(): not root, dockerd or the docker CLI or busybox-static
 // missing, or the engine did not come up (with the end of its log).
 //
+// Cluster tests (tests/docker_test.cpp, tests/docker_executor_test.cpp)
+// derive from DockerClusterTest, start with STOA_REQUIRE_DOCKER_CLUSTER()
+// and get their master and slave from start_docker_cluster().
+//
 // Threading: blocking, for the GoogleTest thread only.
 
 #include <gtest/gtest.h>
@@ -118,6 +122,26 @@ class DockerFixture {
 // The binary's engine, started on first call, stopped at exit.
 DockerFixture& docker_fixture();
 
+class Cluster;
+
+// How long a Docker task may take to be created and started (vfs copies the
+// image's layer for each container) or to end.
+constexpr auto DOCKER_TIMEOUT = std::chrono::seconds(60);
+
+// Starts a master and one slave running both containerizers
+// (--containerizers=docker,mesos) on the fixture's engine, with
+// `extra_slave_flags` (which may replace --docker, --docker_socket or
+// --containerizers), and waits until the slave is active.
+::testing::AssertionResult start_docker_cluster(Cluster& cluster,
+                                                const std::vector<std::string>& extra_slave_flags = {});
+
+// A test of Docker tasks on a cluster: every container of the engine is
+// removed after each test.
+class DockerClusterTest : public ::testing::Test {
+ protected:
+  void TearDown() override;
+};
+
 // Why Docker cannot run here at all, before trying (root, binaries), or "".
 std::string docker_missing();
 
@@ -136,3 +160,9 @@ Try<std::pair<int, std::string>> docker_engine_request(
       GTEST_SKIP() << stoa_why_;                                                      \
     }                                                                                 \
   } while (false)
+
+// Skips a cluster test where the binaries or Docker are missing.
+#define STOA_REQUIRE_DOCKER_CLUSTER()                                                            \
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-docker-executor", \
+                        "stoa-execute");                                                         \
+  STOA_REQUIRE_DOCKER()

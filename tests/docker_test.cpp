@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -19,30 +22,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Containers get up to this long to be created and started (vfs copies the
-// image's layer for each one).
-constexpr auto DOCKER_TIMEOUT = 60s;
-
-class Docker : public ::testing::Test {
+class Docker : public DockerClusterTest {
  protected:
-  // A master and one slave running both containerizers on the fixture's
-  // engine, plus `extra` slave flags; active.
-  ::testing::AssertionResult start_cluster(Cluster& cluster, std::vector<std::string> extra = {}) {
-    if (!cluster.start_master()) {
-      return ::testing::AssertionFailure() << "the master did not start";
-    }
-    std::vector<std::string> flags = {"--containerizers=docker,mesos", "--docker=" + docker_fixture().docker_cli(),
-                                      "--docker_socket=" + docker_fixture().socket()};
-    flags.insert(flags.end(), extra.begin(), extra.end());
-    if (!cluster.start_slave("cpus:2;mem:1024;disk:1000;ports:[31000-32000]", flags)) {
-      return ::testing::AssertionFailure() << "the slave did not start";
-    }
-    if (!cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT))) {
-      return ::testing::AssertionFailure() << "the slave did not become active";
-    }
-    return ::testing::AssertionSuccess();
-  }
-
   Process* execute(Cluster& cluster, const std::string& label, const std::string& command,
                    std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--master=" + cluster.master_address(), "--name=" + label,
@@ -67,23 +48,12 @@ class Docker : public ::testing::Test {
     }
     return names;
   }
-
-  void TearDown() override {
-    if (docker_fixture().usable()) {
-      docker_fixture().remove_all_containers();
-    }
-  }
 };
 
-#define REQUIRE_DOCKER_CLUSTER()                                                                 \
-  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-docker-executor", \
-                        "stoa-execute");                                                         \
-  STOA_REQUIRE_DOCKER()
-
 TEST_F(Docker, EchoFinishesWithItsOutputInTheSandbox) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   const std::string marker = unique_marker();
   Process* p = execute(cluster, "echo", "echo hello-" + marker + "; echo to-stderr-" + marker + " >&2");
   ASSERT_NE(p, nullptr);
@@ -103,10 +73,46 @@ TEST_F(Docker, EchoFinishesWithItsOutputInTheSandbox) {
   EXPECT_EQ(read_file(out[0]).find("to-stderr-" + marker), std::string::npos);
 }
 
-TEST_F(Docker, AFailingCommandFailsWithItsExitCode) {
-  REQUIRE_DOCKER_CLUSTER();
+TEST_F(Docker, AKillWhileTheContainerIsBeingCreatedEndsKilledAndLeavesNoContainer) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
+  // A docker CLI (used for `create` only) that holds every call until the
+  // test opens its gate (or a minute has passed).
+  const std::string marker = unique_marker();
+  const std::string gate = docker_fixture().dir() + "/gate-" + marker;
+  const std::string cli = docker_fixture().dir() + "/gated-docker-" + marker;
+  {
+    std::ofstream script(cli);
+    script << "#!/bin/sh\ni=0\nwhile [ ! -e " << gate << " ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n"
+           << "exec " << docker_fixture().docker_cli() << " \"$@\"\n";
+  }
+  ASSERT_EQ(::chmod(cli.c_str(), 0755), 0);
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster, {"--docker=" + cli}));
+  Process* p = execute(cluster, "early-kill", "sleep 1000");
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->wait_for_line(std::regex("TASK_STARTING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+  p->kill(SIGTERM);
+  // The executor has the kill while `docker create` still waits.
+  auto executor_log = [&] {
+    std::vector<std::string> err = find_files_named(cluster.slave_work_dir(0), "stderr");
+    return err.empty() ? std::string() : read_file(err[0]);
+  };
+  ASSERT_TRUE(poll_until([&] { return executor_log().find("is being created") != std::string::npos; },
+                         deadline_in(DOCKER_TIMEOUT)))
+      << executor_log();
+  std::ofstream(gate).put('\n');
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED.*Killed before the container started"),
+                               deadline_in(DOCKER_TIMEOUT)))
+      << p->log();
+  EXPECT_TRUE(p->lines_matching(std::regex("TASK_RUNNING")).empty()) << p->log();
+  // Created, never started, and removed at once (not after --docker_remove_delay).
+  EXPECT_EQ(mesos_containers(), std::vector<std::string>{});
+}
+
+TEST_F(Docker, AFailingCommandFailsWithItsExitCode) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
+  Cluster cluster;
+  ASSERT_TRUE(start_docker_cluster(cluster));
   Process* p = execute(cluster, "fail", "exit 3");
   ASSERT_NE(p, nullptr);
   auto failed = p->wait_for_line(std::regex("TASK_FAILED.*status 3"), deadline_in(DOCKER_TIMEOUT));
@@ -114,9 +120,9 @@ TEST_F(Docker, AFailingCommandFailsWithItsExitCode) {
 }
 
 TEST_F(Docker, AKilledContainerIsKilledAndRemovedAfterTheDelayWithItsLimitsApplied) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster, {"--docker_remove_delay=1secs"}));
+  ASSERT_TRUE(start_docker_cluster(cluster, {"--docker_remove_delay=1secs"}));
   Process* p = execute(cluster, "sleeper", "sleep 1000");
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
@@ -148,9 +154,9 @@ TEST_F(Docker, AKilledContainerIsKilledAndRemovedAfterTheDelayWithItsLimitsAppli
 }
 
 TEST_F(Docker, AnImageThatCannotBePulledFailsTheTaskWithTheEnginesMessageAndForcePullAlwaysPulls) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   // A registry on loopback where nothing listens: the pull fails at once,
   // and nothing leaves the machine.
   const std::string registry = "127.0.0.1:" + std::to_string(free_loopback_port());
@@ -216,7 +222,7 @@ TEST_F(Docker, ADockerTaskOnASlaveWithoutTheDockerContainerizerFailsNamingTheFla
 }
 
 TEST_F(Docker, OrphansOfThisSlaveAreKilledAndOthersLeftAlone) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
   ASSERT_TRUE(cluster.start_master());
   // What an earlier run of this slave (same --work_dir: start_slave gives
@@ -246,9 +252,9 @@ TEST_F(Docker, OrphansOfThisSlaveAreKilledAndOthersLeftAlone) {
 }
 
 TEST_F(Docker, ACheckpointedContainerSurvivesASlaveRestartAndIsKilledAfter) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   Process* p = execute(cluster, "durable", "sleep 1000", {"--checkpoint"});
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
@@ -270,12 +276,12 @@ TEST_F(Docker, ACheckpointedContainerSurvivesASlaveRestartAndIsKilledAfter) {
 }
 
 TEST_F(Docker, ABridgedContainerAnswersOnItsMappedHostPort) {
-  REQUIRE_DOCKER_CLUSTER();
+  STOA_REQUIRE_DOCKER_CLUSTER();
   if (!docker_fixture().bridge_available()) {
     GTEST_SKIP() << "no bridge network for Docker here: " << docker_fixture().bridge_unavailable_reason();
   }
   Cluster cluster;
-  ASSERT_TRUE(start_cluster(cluster));
+  ASSERT_TRUE(start_docker_cluster(cluster));
   const int port = 31000 + free_loopback_port() % 1000;
   const std::string marker = unique_marker();
   std::string task = R"({"name":"web","command":{"value":"mkdir -p /www && echo )" + marker +
