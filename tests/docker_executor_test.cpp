@@ -93,13 +93,8 @@ TEST_F(DockerExecutor, CommandHealthChecksGetTheirEnvironmentAndATimedOutOneIsKi
   ASSERT_NE(p, nullptr);
   // Inside the grace period, each failed check is a line of the executor's log.
   auto failed_checks = [&] {
-    for (const std::string& path : find_files_named(cluster.slave_work_dir(0), "stderr")) {
-      if (path.find("slow-checked") != std::string::npos) {
-        return static_cast<int>(
-            count_occurrences(read_file(path), "Ignoring a failed health check inside the grace period"));
-      }
-    }
-    return 0;
+    return count_occurrences(docker_executor_log(cluster, "slow-checked"),
+                             "Ignoring a failed health check inside the grace period");
   };
   EXPECT_TRUE(poll_until([&] { return failed_checks() >= 3; }, deadline_in(DOCKER_TIMEOUT))) << p->log();
   Try<std::string> names = docker_fixture().cli({"ps", "--filter", "name=mesos-", "--format", "{{.Names}}"});
@@ -205,16 +200,6 @@ TEST_F(DockerExecutor, LosingTheSlaveWithoutCheckpointingKillsTheContainer) {
       << container << " still running: " << running;
 }
 
-// The executor's own log (its sandbox's stderr) of task `label`.
-std::string executor_log(Cluster& cluster, const std::string& label) {
-  for (const std::string& path : find_files_named(cluster.slave_work_dir(0), "stderr")) {
-    if (path.find(label) != std::string::npos) {
-      return read_file(path);
-    }
-  }
-  return "";
-}
-
 TEST_F(DockerExecutor, AStopTheEngineDoesNotAnswerInTimeIsRetriedAsAKill) {
   STOA_REQUIRE_DOCKER_CLUSTER();
   Cluster cluster;
@@ -234,14 +219,14 @@ TEST_F(DockerExecutor, AStopTheEngineDoesNotAnswerInTimeIsRetriedAsAKill) {
     pid_t pid;
     ~Resume() { ::kill(pid, SIGCONT); }
   } resume{dockerd};
-  EXPECT_TRUE(poll_until([&] { return executor_log(cluster, "stubborn").find("Stopping container") != std::string::npos; },
+  EXPECT_TRUE(poll_until([&] { return docker_executor_log(cluster, "stubborn").find("Stopping container") != std::string::npos; },
                          deadline_in(DOCKER_TIMEOUT)))
-      << executor_log(cluster, "stubborn");
+      << docker_executor_log(cluster, "stubborn");
   EXPECT_TRUE(p->lines_matching(std::regex("TASK_KILLED")).empty()) << "killed while the engine was frozen";
   EXPECT_TRUE(poll_until(
-      [&] { return executor_log(cluster, "stubborn").find("Cannot stop container") != std::string::npos; },
+      [&] { return docker_executor_log(cluster, "stubborn").find("Cannot stop container") != std::string::npos; },
       deadline_in(DOCKER_TIMEOUT)))
-      << executor_log(cluster, "stubborn");
+      << docker_executor_log(cluster, "stubborn");
   ::kill(dockerd, SIGCONT);
   // The retry (a SIGKILL) ends it.
   EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();

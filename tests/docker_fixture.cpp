@@ -506,6 +506,15 @@ DockerFixture& docker_fixture() {
   return ::testing::AssertionSuccess();
 }
 
+std::string docker_executor_log(Cluster& cluster, const std::string& label) {
+  for (const std::string& path : find_files_named(cluster.slave_work_dir(0), "stderr")) {
+    if (path.find(label) != std::string::npos) {
+      return read_file(path);
+    }
+  }
+  return "";
+}
+
 void DockerClusterTest::TearDown() {
   if (docker_fixture().usable()) {
     docker_fixture().remove_all_containers();

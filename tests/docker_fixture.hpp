@@ -135,6 +135,11 @@ constexpr auto DOCKER_TIMEOUT = std::chrono::seconds(60);
 ::testing::AssertionResult start_docker_cluster(Cluster& cluster,
                                                 const std::vector<std::string>& extra_slave_flags = {});
 
+// The log of the executor of the task labelled `label` on the cluster's
+// first slave (its sandbox's stderr, where the container's stderr goes
+// too), or "" before there is one.
+std::string docker_executor_log(Cluster& cluster, const std::string& label);
+
 // A test of Docker tasks on a cluster: every container of the engine is
 // removed after each test.
 class DockerClusterTest : public ::testing::Test {

@@ -93,10 +93,7 @@ TEST_F(Docker, AKillWhileTheContainerIsBeingCreatedEndsKilledAndLeavesNoContaine
   ASSERT_TRUE(p->wait_for_line(std::regex("TASK_STARTING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
   p->kill(SIGTERM);
   // The executor has the kill while `docker create` still waits.
-  auto executor_log = [&] {
-    std::vector<std::string> err = find_files_named(cluster.slave_work_dir(0), "stderr");
-    return err.empty() ? std::string() : read_file(err[0]);
-  };
+  auto executor_log = [&] { return docker_executor_log(cluster, "early-kill"); };
   ASSERT_TRUE(poll_until([&] { return executor_log().find("is being created") != std::string::npos; },
                          deadline_in(DOCKER_TIMEOUT)))
       << executor_log();
