@@ -551,14 +551,14 @@ std::vector<pid_t> descendants(pid_t root) {
     }
   }
   std::vector<pid_t> out;
-  std::vector<pid_t> todo = {root};
-  while (!todo.empty()) {
-    pid_t parent = todo.back();
-    todo.pop_back();
+  std::vector<pid_t> unvisited = {root};
+  while (!unvisited.empty()) {
+    pid_t parent = unvisited.back();
+    unvisited.pop_back();
     auto [begin, end] = children.equal_range(parent);
     for (auto it = begin; it != end; ++it) {
       out.push_back(it->second);
-      todo.push_back(it->second);
+      unvisited.push_back(it->second);
     }
   }
   return out;

@@ -206,7 +206,7 @@ TEST_F(DockerExecutor, AStopTheEngineDoesNotAnswerInTimeIsRetriedAsAKill) {
   ASSERT_TRUE(start_docker_cluster(cluster));
   // stoa-execute kills the task 5 s after TASK_RUNNING (and, unlike after a
   // signal, waits for TASK_KILLED as long as it takes).
-  Process* p = run_task(cluster, "stubborn", "exec sleep 1000", "", "", "cpus:0.2;mem:64", {"--kill_after=5secs"});
+  Process* p = run_task(cluster, "engine_frozen", "exec sleep 1000", "", "", "cpus:0.2;mem:64", {"--kill_after=5secs"});
   ASSERT_NE(p, nullptr);
   ASSERT_TRUE(p->wait_for_line(std::regex("TASK_RUNNING"), deadline_in(DOCKER_TIMEOUT))) << p->log();
   // Before the kill, the engine freezes (SIGSTOP) until the executor has
@@ -219,14 +219,14 @@ TEST_F(DockerExecutor, AStopTheEngineDoesNotAnswerInTimeIsRetriedAsAKill) {
     pid_t pid;
     ~Resume() { ::kill(pid, SIGCONT); }
   } resume{dockerd};
-  EXPECT_TRUE(poll_until([&] { return docker_executor_log(cluster, "stubborn").find("Stopping container") != std::string::npos; },
+  EXPECT_TRUE(poll_until([&] { return docker_executor_log(cluster, "engine_frozen").find("Stopping container") != std::string::npos; },
                          deadline_in(DOCKER_TIMEOUT)))
-      << docker_executor_log(cluster, "stubborn");
+      << docker_executor_log(cluster, "engine_frozen");
   EXPECT_TRUE(p->lines_matching(std::regex("TASK_KILLED")).empty()) << "killed while the engine was frozen";
   EXPECT_TRUE(poll_until(
-      [&] { return docker_executor_log(cluster, "stubborn").find("Cannot stop container") != std::string::npos; },
+      [&] { return docker_executor_log(cluster, "engine_frozen").find("Cannot stop container") != std::string::npos; },
       deadline_in(DOCKER_TIMEOUT)))
-      << docker_executor_log(cluster, "stubborn");
+      << docker_executor_log(cluster, "engine_frozen");
   ::kill(dockerd, SIGCONT);
   // The retry (a SIGKILL) ends it.
   EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
