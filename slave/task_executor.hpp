@@ -43,7 +43,7 @@ namespace slave {
 // acknowledgement before exiting anyway.
 constexpr auto TERMINAL_ACK_TIMEOUT = std::chrono::seconds(10);
 
-class TaskExecutor : public Executor {
+class TaskExecutor : public stoa::Executor {
  public:
   // `default_grace`: the kill grace period of a task without a kill policy.
   // `failed` is set when the driver gives up (the process then exits
@@ -135,7 +135,7 @@ class TaskExecutor : public Executor {
 // the executor `make` returns until it stops. The exit code: 1 when the
 // options are bad or the driver gave up, else 0.
 using TaskExecutorFactory =
-    std::function<std::unique_ptr<Executor>(caf::actor_system&, std::shared_ptr<std::atomic<bool>> failed)>;
+    std::function<std::unique_ptr<stoa::Executor>(caf::actor_system&, std::shared_ptr<std::atomic<bool>> failed)>;
 int run_task_executor(const std::string& name, const TaskExecutorFactory& make);
 
 }  // namespace slave
