@@ -23,6 +23,9 @@ packages=(
   # tests/zookeeper_fixture.cpp runs its own ZooKeeper servers from this
   # package (java with /usr/share/java/zookeeper.jar), not its service.
   zookeeper
+  # tests/webui: the web UI's browser tests drive Debian's headless chromium
+  # (through playwright-core from npm; see the end of this script).
+  chromium
   # tests/docker_fixture.cpp runs its own dockerd (docker.io: dockerd,
   # containerd, runc, docker-proxy and the docker CLI, not its service) and
   # builds its test image from the static busybox of busybox-static.
@@ -43,21 +46,41 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all packages present"
-  exit 0
-fi
-
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null 2>&1; then
-    echo "setup: missing packages: ${missing[*]}" >&2
-    echo "setup: not root and sudo is not installed; as root, run:" >&2
-    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
-    exit 1
+install_packages() {
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all packages present"
+    return 0
   fi
-  sudo_cmd=(sudo)
+  local sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "setup: missing packages: ${missing[*]}" >&2
+      echo "setup: not root and sudo is not installed; as root, run:" >&2
+      echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+      exit 1
+    fi
+    sudo_cmd=(sudo)
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+install_packages
+
+# The browser tests' npm packages (playwright-core, pinned in
+# tests/webui/package-lock.json; no browser download: they use chromium
+# above). Needs node >= 20, which Debian 12 does not ship (it has 18): without
+# it the browser tests skip, and setup says so instead of failing.
+webui_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/webui"
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "setup: node/npm not found: the web UI browser tests will skip (they need node >= 20)"
+elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup: node $(node --version) is older than 20: the web UI browser tests will skip"
+elif [ -f "$webui_tests/node_modules/.package-lock.json" ] &&
+     cmp -s <(node -p "JSON.stringify(require('$webui_tests/package-lock.json').packages['node_modules/playwright-core'].version)") \
+            <(node -p "JSON.stringify(require('$webui_tests/node_modules/playwright-core/package.json').version)"); then
+  echo "setup: tests/webui/node_modules is up to date"
+else
+  echo "setup: npm ci in tests/webui"
+  (cd "$webui_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-echo "setup: installing ${missing[*]}"
-"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

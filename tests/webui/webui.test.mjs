@@ -1,0 +1,273 @@
+// Browser tests of the web UI: a real master + slave (tests/webui/cluster.mjs),
+// one headless Chromium for the whole suite, a fresh page per test. Every
+// page fails its test on a console error or an uncaught exception, except a
+// 404 from an endpoint this master does not have (listed at start). Screenshots
+// go to $STOA_WEBUI_ARTIFACTS (run-tests.sh: <build>/webui-artifacts).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import {
+  Cluster, waitUntil, statusOf, getJSON, httpRequest, masterHasFlag,
+} from './cluster.mjs';
+import { startUiServer } from './ui-server.mjs';
+
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const APP_DIR = path.resolve(HERE, '../../webui/app');
+const ARTIFACTS = process.env.STOA_WEBUI_ARTIFACTS || path.join(HERE, 'artifacts');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const UI_MS = 2000;          // the UI shows a change the master made within this
+const STEP_MS = 15000;       // anything slower (a task start, a kill) within this
+
+let cluster;
+let browser;
+let base;                    // the URL the page is opened at
+let uiServer = null;
+let profile;
+const missing = new Set();   // endpoints this master answers 404 (not built yet)
+
+function log(...a) {
+  console.log('#', ...a);
+}
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  cluster = new Cluster();
+  const masterArgs = [];
+  // Serve the source tree's app when the master can (no rebuild per UI change);
+  // STOA_WEBUI_EMBEDDED=1 tests the copy embedded in the binary instead.
+  if (masterHasFlag('webui_dir') && process.env.STOA_WEBUI_EMBEDDED !== '1') masterArgs.push(`--webui_dir=${APP_DIR}`);
+  await cluster.startMaster(masterArgs);
+  await cluster.startSlave();
+  const port = cluster.masterPort;
+  for (const p of ['/master/events', '/master/utilization', '/master/maintenance/schedule',
+    '/master/maintenance/status', '/master/kill']) {
+    const s = await statusOf(port, p);
+    if (s === 404) missing.add(p);
+  }
+  if (missing.size) log(`this master has no ${[...missing].join(', ')} (404): the UI must degrade, tests that need them skip`);
+  const index = await statusOf(port, '/static/app.js');
+  if (index === 200) {
+    base = `http://127.0.0.1:${port}/`;
+    log(`the master serves the UI: ${base}${masterArgs.length ? ' (--webui_dir=webui/app)' : ' (embedded assets)'}`);
+  } else {
+    uiServer = await startUiServer(APP_DIR, port);
+    base = `http://127.0.0.1:${uiServer.port}/`;
+    log(`the master does not serve /static/app.js (${index}); serving webui/app at ${base}, API passed to the master`);
+  }
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'stoa-webui-chromium-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (uiServer) uiServer.server.close();
+  if (cluster) await cluster.stop();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  if (cluster && process.env.STOA_WEBUI_KEEP !== '1') fs.rmSync(cluster.root, { recursive: true, force: true });
+});
+
+// A page that records console errors and uncaught exceptions.
+async function openPage(route) {
+  const page = await browser.newPage();
+  page.errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const url = (msg.location() && msg.location().url) || '';
+    if (/Failed to load resource/.test(msg.text())) {
+      const p = url ? new URL(url).pathname : '';
+      if (missing.has(p) && /404/.test(msg.text())) return;
+    }
+    page.errors.push(`console.error: ${msg.text()} (${url})`);
+  });
+  page.on('pageerror', (e) => page.errors.push(`uncaught: ${e.message}`));
+  await page.goto(base + route);
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+function assertNoErrors(page) {
+  assert.deepEqual(page.errors, [], `errors in the page:\n${page.errors.join('\n')}`);
+}
+
+async function closePage(page, name) {
+  try {
+    await shot(page, name);
+  } finally {
+    await page.close();
+  }
+}
+
+const TAIL_COMMAND = 'i=0; while true; do echo "webui-line-$i"; i=$((i+1)); sleep 0.2; done';
+let tailTask = null;         // the long-running task the tests share
+
+test('a launched task shows in the tasks view within 2 s of the master knowing it', async () => {
+  const page = await openPage('#/tasks');
+  try {
+    await page.locator('#tasks').waitFor();
+    cluster.execute('webui-tail', TAIL_COMMAND);
+    // Poll the master as fast as the UI could learn it.
+    tailTask = await waitUntil(() => cluster.taskNamed('webui-tail'), STEP_MS, 'the master to list task webui-tail', 20);
+    const known = Date.now();
+    const row = page.locator('#tasks tbody tr', { hasText: tailTask.id });
+    await row.waitFor({ timeout: UI_MS + 500 });
+    const took = Date.now() - known;
+    log(`task ${tailTask.id} in the tasks view ${took} ms after the master listed it`);
+    assert.ok(took <= UI_MS, `the tasks view showed the task after ${took} ms (more than ${UI_MS})`);
+    // And it turns RUNNING without a reload.
+    await waitUntil(async () => (await getJSON(cluster.masterPort, '/master/tasks')).tasks
+      .some((t) => t.id === tailTask.id && t.state === 'TASK_RUNNING'), STEP_MS, 'the task to run');
+    await row.locator('.badge', { hasText: 'RUNNING' }).waitFor({ timeout: UI_MS + 500 });
+    // The search box narrows the list to it.
+    await page.fill('#task-search', tailTask.id);
+    await waitUntil(async () => (await page.locator('#tasks tbody tr').count()) === 1, UI_MS, 'one row after searching');
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'tasks');
+  }
+});
+
+test('the sandbox shows the task\'s stdout, and new output appears', async () => {
+  assert.ok(tailTask, 'the task of the first test');
+  const page = await openPage('#/tasks');
+  try {
+    await page.locator('#tasks tbody tr', { hasText: tailTask.id }).locator('a.sandbox-link').click();
+    await page.locator('#sandbox-files').waitFor({ timeout: STEP_MS });
+    await shot(page, 'sandbox-directory');
+    await page.locator('#open-stdout').click();
+    const tail = page.locator('#tail');
+    await waitUntil(async () => /webui-line-\d+/.test(await tail.innerText()), STEP_MS, 'stdout in the tail');
+    const lastLine = async () => {
+      const nums = [...(await tail.innerText()).matchAll(/webui-line-(\d+)/g)].map((m) => Number(m[1]));
+      return nums.length ? Math.max(...nums) : -1;
+    };
+    const first = await lastLine();
+    await waitUntil(async () => (await lastLine()) >= first + 3, 5000, `lines after webui-line-${first}`);
+    log(`tail went from webui-line-${first} to webui-line-${await lastLine()}`);
+    assert.equal(await page.locator('#tail-status').innerText(), 'following');
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'sandbox-tail');
+  }
+});
+
+test('every view renders without console errors', async () => {
+  const views = [
+    ['#/', '#overview-body .card', 'overview'],
+    ['#/frameworks', '#frameworks-active', 'frameworks'],
+    ['#/agents', '#agents', 'agents'],
+    ['#/tasks', '#tasks', 'tasks-all'],
+    ['#/offers', '#offers', 'offers'],
+    ['#/roles', '#roles', 'roles'],
+    ['#/maintenance', '#maintenance-body :is(#maintenance, #maintenance-empty, .muted:not(:empty))', 'maintenance'],
+  ];
+  const state = await getJSON(cluster.masterPort, '/master/state');
+  const fw = state.frameworks[0];
+  if (fw) views.push([`#/frameworks/${encodeURIComponent(fw.id)}`, '#framework-tasks', 'framework-detail']);
+  views.push([`#/agents/${encodeURIComponent(state.slaves[0].id)}`, '#agent-tasks-table', 'agent-detail']);
+  const page = await openPage('#/');
+  try {
+    for (const [route, marker, name] of views) {
+      await page.goto(base + route);
+      await page.locator(marker).first().waitFor({ timeout: STEP_MS });
+      assert.equal(await page.locator('main .error').count(), 0, `${route} shows an error: ${
+        await page.locator('main').innerText()}`);
+      await shot(page, `view-${name}`);
+    }
+    // The slave's row and the framework of the task are there.
+    await page.goto(`${base}#/agents`);
+    await page.locator('#agents tbody tr', { hasText: state.slaves[0].id }).waitFor();
+    assertNoErrors(page);
+  } finally {
+    await page.close();
+  }
+});
+
+test('the utilization charts render with data', async (t) => {
+  if (missing.has('/master/utilization')) {
+    t.skip('this master has no /master/utilization yet (the charts say "no data")');
+    const page = await openPage('#/');
+    await page.locator('#cluster-charts .chart-empty', { hasText: 'no data' }).waitFor({ timeout: STEP_MS });
+    assertNoErrors(page);
+    await closePage(page, 'charts-no-data');
+    return;
+  }
+  // Wait for the master to have samples, then for the charts to draw them.
+  await waitUntil(async () => (await getJSON(cluster.masterPort, '/master/utilization')).cluster.length >= 2,
+    30000, 'two cluster utilization samples', 250);
+  const page = await openPage('#/');
+  try {
+    const cpu = page.locator('#cluster-charts .chart[data-resource="cpus"]');
+    await waitUntil(async () => Number(await cpu.getAttribute('data-points')) >= 2, STEP_MS, 'points in the CPU chart');
+    assert.ok(await cpu.locator('canvas').count() >= 1, 'the CPU chart has a canvas');
+    const legend = await cpu.locator('.u-legend').innerText();
+    assert.match(legend, /used/);
+    assert.match(legend, /total/);
+    const slaveId = (await getJSON(cluster.masterPort, '/master/slaves')).slaves[0].id;
+    await page.goto(`${base}#/agents/${encodeURIComponent(slaveId)}`);
+    const slaveCpu = page.locator('#agent-charts .chart[data-resource="cpus"]');
+    await waitUntil(async () => Number(await slaveCpu.getAttribute('data-points')) >= 1, 30000,
+      'points in the slave\'s CPU chart', 250);
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'charts');
+  }
+});
+
+test('killing the task from the UI, after a confirmation, ends in TASK_KILLED', async (t) => {
+  assert.ok(tailTask, 'the task of the first test');
+  if (missing.has('/master/kill')) {
+    t.skip('this master has no POST /master/kill yet');
+    return;
+  }
+  const page = await openPage(`#/tasks?q=${encodeURIComponent(tailTask.id)}`);
+  try {
+    const row = page.locator('#tasks tbody tr', { hasText: tailTask.id });
+    await row.locator('button[data-action="kill"]').click();
+    const dialog = page.locator('dialog#confirm');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), new RegExp(tailTask.id));
+    await shot(page, 'kill-confirmation');
+    await dialog.locator('button.confirm-ok').click();
+    await row.locator('.badge', { hasText: 'KILLED' }).waitFor({ timeout: STEP_MS });
+    const master = await getJSON(cluster.masterPort, `/master/tasks?task_id=${encodeURIComponent(tailTask.id)}`);
+    assert.equal(master.tasks[0].state, 'TASK_KILLED');
+    // The framework's failure history lists it with its reason.
+    await page.goto(`${base}#/frameworks/${encodeURIComponent(tailTask.framework_id)}`);
+    await page.locator('#framework-history tbody tr', { hasText: tailTask.id }).waitFor({ timeout: STEP_MS });
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'killed');
+  }
+});
+
+test('a banner says so when the master is unreachable', async () => {
+  const page = await openPage('#/agents');
+  try {
+    await page.locator('#agents tbody tr').first().waitFor();
+    assert.equal(await page.locator('#banner').isVisible(), false);
+    await cluster.master.stop();
+    const banner = page.locator('#banner');
+    await banner.waitFor({ state: 'visible', timeout: STEP_MS });
+    assert.match(await banner.innerText(), /unreachable/i);
+    // The last known state stays on screen.
+    assert.ok(await page.locator('#agents tbody tr').count() >= 1);
+    // Connection errors are expected now; only uncaught exceptions count.
+    page.errors = page.errors.filter((e) => !/console\.error: Failed to load resource|ERR_CONNECTION_REFUSED|EventSource/.test(e));
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'master-unreachable');
+  }
+});

@@ -1,0 +1,196 @@
+// Keeps the store current: /master/state once, then the master's event
+// stream (/master/events, Server-Sent Events). On an error the stream is
+// closed, /master/state read again (events may have been missed) and the
+// stream reopened, backing off up to 10 s while the master is unreachable.
+// A master without /master/events (404) is polled instead: /master/state
+// every POLL_MS (a fallback for masters from before the event stream).
+
+import { getJSON, getOptionalJSON, markDown, markUp, HttpError } from './api.js';
+import { store, setState, applyEvent, changed, EVENT_TYPES } from './store.js';
+
+const POLL_MS = 1000;
+const UTILIZATION_POLL_MS = 5000;
+const MAX_BACKOFF_MS = 10000;
+
+let source = null;
+let backoff = 500;
+let retryTimer = null;
+let pollTimer = null;
+let utilTimer = null;
+let stateLoaded = false;
+let pending = [];        // events received before the state they apply to
+
+function setLive(mode) {
+  if (store.live !== mode) {
+    store.live = mode;
+    changed();
+  }
+}
+
+async function loadState() {
+  const state = await getJSON('/master/state');
+  setState(state);
+  stateLoaded = true;
+  const queued = pending;
+  pending = [];
+  for (const [type, data] of queued) applyEvent(type, data);
+}
+
+export async function loadFlags() {
+  try {
+    const f = await getJSON('/master/flags');
+    store.flags = (f && f.flags) || {};
+    changed();
+  } catch (e) {
+    console.warn('cannot read /master/flags:', e.message);
+  }
+}
+
+export async function loadUtilization() {
+  try {
+    const u = await getOptionalJSON('/master/utilization');
+    store.utilizationMissing = u === null;
+    if (u) store.cluster = { interval_seconds: u.interval_seconds, cluster: u.cluster || [] };
+    changed();
+  } catch (e) {
+    if (!(e instanceof HttpError)) console.warn('cannot read /master/utilization:', e.message);
+  }
+}
+
+function onFrame(type, ev) {
+  let data;
+  try {
+    data = JSON.parse(ev.data);
+  } catch (e) {
+    console.warn(`event ${type}: unparsable data`, ev.data);
+    return;
+  }
+  if (type === 'SUBSCRIBED') {
+    store.subscribed = data;
+    return;
+  }
+  if (!stateLoaded && type !== 'UTILIZATION') {
+    pending.push([type, data]);
+    return;
+  }
+  applyEvent(type, data);
+}
+
+// Whether /master/events exists: reads only the status, then aborts.
+async function eventsStatus() {
+  const ctl = new AbortController();
+  try {
+    const r = await fetch('/master/events?types=SUBSCRIBED', {
+      signal: ctl.signal, redirect: 'manual', cache: 'no-store',
+    });
+    ctl.abort();
+    return r.type === 'opaqueredirect' ? 307 : r.status;
+  } catch (e) {
+    return 0;
+  }
+}
+
+function openStream() {
+  closeStream();
+  const types = ['SUBSCRIBED', ...EVENT_TYPES].join(',');
+  const es = new EventSource(`/master/events?types=${types}`);
+  source = es;
+  let opened = false;
+  es.onopen = async () => {
+    opened = true;
+    backoff = 500;
+    markUp();
+    setLive('events');
+    if (!stateLoaded) {
+      try {
+        await loadState();
+        await loadUtilization();
+      } catch (e) {
+        restart();
+      }
+    }
+  };
+  for (const type of ['SUBSCRIBED', ...EVENT_TYPES]) {
+    es.addEventListener(type, (ev) => onFrame(type, ev));
+  }
+  es.onerror = async () => {
+    if (source !== es) return;
+    closeStream();
+    if (!opened) {
+      const status = await eventsStatus();
+      if (status === 404) {
+        startPolling();
+        return;
+      }
+      if (status === 0) markDown(`Cannot reach the master at ${location.origin}`);
+    } else {
+      markDown(`The event stream from ${location.origin} broke; reconnecting…`);
+    }
+    restart();
+  };
+}
+
+function closeStream() {
+  if (source) {
+    source.onerror = null;
+    source.close();
+    source = null;
+  }
+}
+
+// After an error: read the whole state again, then reopen the stream.
+function restart() {
+  setLive('connecting');
+  stateLoaded = false;
+  pending = [];
+  clearTimeout(retryTimer);
+  const wait = backoff;
+  backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  // The stream opens first and the state is read once it is open, so no
+  // event falls between the two (events that come before the state are queued).
+  retryTimer = setTimeout(openStream, wait);
+}
+
+function startPolling() {
+  setLive('polling');
+  clearTimeout(pollTimer);
+  const tick = async () => {
+    try {
+      await loadState();
+      setLive('polling');
+      pollTimer = setTimeout(tick, POLL_MS);
+    } catch (e) {
+      setLive('down');
+      pollTimer = setTimeout(tick, Math.min(backoff *= 2, MAX_BACKOFF_MS));
+      return;
+    }
+    backoff = 500;
+  };
+  pollTimer = setTimeout(tick, POLL_MS);
+  clearInterval(utilTimer);
+  utilTimer = setInterval(() => {
+    if (!store.utilizationMissing) loadUtilization();
+  }, UTILIZATION_POLL_MS);
+}
+
+export async function start() {
+  loadFlags();
+  try {
+    await loadState();
+  } catch (e) {
+    console.warn('cannot read /master/state:', e.message);
+  }
+  await loadUtilization();
+  // Read again once the stream is open (see restart()).
+  stateLoaded = false;
+  openStream();
+}
+
+// Re-reads the state now (after an action, so the view does not wait for an event).
+export async function refresh() {
+  try {
+    await loadState();
+  } catch (e) {
+    console.warn('cannot read /master/state:', e.message);
+  }
+}
