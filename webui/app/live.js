@@ -50,6 +50,7 @@ export async function loadUtilization() {
   try {
     const u = await getOptionalJSON('/master/utilization');
     store.utilizationMissing = u === null;
+    store.utilizationLoaded = true;
     if (u) store.cluster = { interval_seconds: u.interval_seconds, cluster: u.cluster || [] };
     changed();
   } catch (e) {

@@ -14,6 +14,7 @@ export const store = {
   live: 'connecting',   // 'events' | 'polling' | 'connecting' | 'down'
   cluster: null,        // /master/utilization: {interval_seconds, cluster: [samples]} or null (no endpoint)
   utilizationMissing: false,
+  utilizationLoaded: false, // the first /master/utilization read has answered
   version: 0,           // bumped on every change
 };
 

@@ -33,6 +33,10 @@ export function mount(root) {
       chartsRoot.innerHTML = '<div class="chart-empty">no data (this master has no /master/utilization)</div>';
       return;
     }
+    if (!store.cluster && !store.utilizationLoaded) {
+      chartsRoot.innerHTML = '<div class="chart-empty">loading…</div>';
+      return;
+    }
     const samples = store.cluster ? store.cluster.cluster : [];
     if (!charts) charts = new ChartGroup(chartsRoot);
     charts.update(samples);

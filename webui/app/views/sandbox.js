@@ -23,13 +23,12 @@ function browseHref(slaveId, path) {
 
 function crumbs(slaveId, path) {
   const parts = path.split('/').filter(Boolean);
-  const out = [html`<a href="${browseHref(slaveId, '/' + parts.slice(0, 1).join('/'))}">/</a>`];
   let acc = '';
-  parts.forEach((p, i) => {
+  const out = parts.map((p, i) => {
     acc += `/${p}`;
-    out.push(i === parts.length - 1 ? html`<span>${p}</span>` : html`<a href="${browseHref(slaveId, acc)}">${p}</a>`);
+    return i === parts.length - 1 ? html`<span>${p}</span>`.s : html`<a href="${browseHref(slaveId, acc)}">${p}</a>`.s;
   });
-  return raw(out.map((x) => x.s).join('<span class="sep">/</span>'));
+  return raw(out.map((x) => `<span class="sep">/</span>${x}`).join(''));
 }
 
 export function mount(root, params) {
