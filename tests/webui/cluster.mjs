@@ -189,6 +189,19 @@ export class Cluster {
     return this.masterPort;
   }
 
+  // A new master on the old port and work dir (the slaves re-register with it).
+  async restartMaster(extraArgs = []) {
+    const old = this.masterPort;
+    const args = ['--ip=127.0.0.1', `--port=${old}`, `--work_dir=${path.join(this.root, 'master')}`, ...extraArgs];
+    this.master = new Child(`master-restarted-${this.procs.length}`, path.join(binDir(), 'stoa-master'), args, this.root);
+    this.procs.push(this.master);
+    const port = await this.master.port();
+    if (port !== old) throw new Error(`the restarted master listens on ${port}, not on ${old}`);
+    await waitUntil(async () => (await httpRequest(port, 'GET', '/master/state-summary')).status === 200,
+      STARTUP_MS, 'the restarted master to finish recovering');
+    return port;
+  }
+
   async startSlave(resources = 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]') {
     const i = this.procs.filter((p) => p.name.startsWith('slave')).length + 1;
     const args = [`--master=127.0.0.1:${this.masterPort}`, '--ip=127.0.0.1', '--port=0',

@@ -19,6 +19,7 @@ let pollTimer = null;
 let utilTimer = null;
 let stateLoaded = false;
 let pending = [];        // events received before the state they apply to
+let reconnecting = false; // the stream broke and is being reopened
 
 function setLive(mode) {
   if (store.live !== mode) {
@@ -105,6 +106,9 @@ function openStream() {
     if (!stateLoaded) {
       try {
         await loadState();
+        // A master that came back may run with other flags (--webui_read_only).
+        if (reconnecting) loadFlags();
+        reconnecting = false;
         await loadUtilization();
       } catch (e) {
         restart();
@@ -141,6 +145,7 @@ function closeStream() {
 
 // After an error: read the whole state again, then reopen the stream.
 function restart() {
+  reconnecting = true;
   setLive('connecting');
   stateLoaded = false;
   pending = [];
@@ -158,10 +163,13 @@ function startPolling() {
   const tick = async () => {
     try {
       await loadState();
+      if (reconnecting) loadFlags();
+      reconnecting = false;
       setLive('polling');
       pollTimer = setTimeout(tick, POLL_MS);
     } catch (e) {
       setLive('down');
+      reconnecting = true;
       pollTimer = setTimeout(tick, Math.min(backoff *= 2, MAX_BACKOFF_MS));
       return;
     }
