@@ -163,6 +163,41 @@ test('the sandbox shows the task\'s stdout, and new output appears', async () =>
   }
 });
 
+test('a long stdout: the tail shows its end, pages back on scroll-up and keeps the DOM bounded', async () => {
+  // 30,000 numbered lines (about 200 KB), then quiet.
+  cluster.execute('webui-long', 'seq -f "long-%06g" 1 30000; sleep 120');
+  const t = await waitUntil(() => cluster.taskNamed('webui-long'), STEP_MS, 'the master to list task webui-long', 20);
+  const page = await openPage(`#/agents/${encodeURIComponent(t.slave_id)}/browse?path=${
+    encodeURIComponent(`/frameworks/${t.framework_id}/executors/${t.executor_id || t.id}/runs/latest/stdout`)}`);
+  try {
+    const tail = page.locator('#tail');
+    const numbers = async () => [...(await tail.innerText()).matchAll(/long-(\d{6})/g)].map((m) => Number(m[1]));
+    await waitUntil(async () => (await numbers()).includes(30000), STEP_MS, 'the last line in the tail', 250);
+    const first = Math.min(...(await numbers()));
+    assert.ok(first > 1, `only the end is read (first line shown: ${first})`);
+    let seen = first;
+    for (let i = 0; i < 6; i++) {
+      await tail.evaluate((el) => { el.scrollTop = 0; });
+      seen = await waitUntil(async () => {
+        const m = Math.min(...(await numbers()));
+        return m < seen ? m : null;
+      }, UI_MS + 1000, `lines before long-${seen} after scrolling up`);
+      const chars = await tail.evaluate((el) => el.textContent.length);
+      assert.ok(chars <= 50000, `at most 50,000 characters in the page (${chars})`);
+    }
+    log(`paged back from long-${first} to long-${seen}`);
+    assert.match(await page.locator('#tail-status').innerText(), /paused/);
+    // The end was trimmed while paging back; scrolling down follows again and reaches it.
+    await waitUntil(async () => {
+      await tail.evaluate((el) => { el.scrollTop = el.scrollHeight; });
+      return (await numbers()).includes(30000);
+    }, STEP_MS, 'the end again after scrolling down', 250);
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'sandbox-long');
+  }
+});
+
 test('every view renders without console errors', async () => {
   const views = [
     ['#/', '#overview-body .card', 'overview'],

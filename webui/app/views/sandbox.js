@@ -96,6 +96,7 @@ class Tail {
     this.timer = null;
     this.stopped = false;
     this.busy = false;
+    this.wantBack = false;
   }
 
   read(offset, length) {
@@ -114,6 +115,7 @@ class Tail {
     this.text = document.createTextNode('');
     this.pre.appendChild(this.text);
     this.pre.addEventListener('scroll', () => this.onScroll());
+    this.busy = true;
     try {
       const end = await this.read(-1);
       const size = end.offset;
@@ -122,9 +124,11 @@ class Tail {
       await this.readForward();
       this.pre.scrollTop = this.pre.scrollHeight;
     } catch (e) {
+      this.busy = false;
       this.fail(e);
       return;
     }
+    this.idle();
     this.schedule();
   }
 
@@ -155,7 +159,7 @@ class Tail {
       } catch (e) {
         this.fail(e);
       }
-      this.busy = false;
+      this.idle();
     } else if (!this.atBottom()) {
       this.status.textContent = 'paused (scroll to the bottom to follow)';
     }
@@ -178,9 +182,16 @@ class Tail {
       this.text.appendData(r.data);
       this.end = r.offset + byteLength(r.data);
       this.trimTop();
+      this.mark();
       if (follow) this.pre.scrollTop = this.pre.scrollHeight;
       if (byteLength(r.data) < READ_BYTES) return;
     }
+  }
+
+  // The byte range shown, on the element (for tests and for the curious).
+  mark() {
+    this.pre.dataset.start = String(this.start_);
+    this.pre.dataset.end = String(this.end);
   }
 
   trimTop() {
@@ -201,7 +212,12 @@ class Tail {
   }
 
   async onScroll() {
-    if (this.pre.scrollTop > 0 || this.start_ === 0 || this.busy) return;
+    if (this.pre.scrollTop > 0 || this.start_ === 0) return;
+    if (this.busy) {
+      this.wantBack = true;   // read back once the read in flight is done
+      return;
+    }
+    this.wantBack = false;
     this.busy = true;
     try {
       const from = Math.max(0, this.start_ - PAGE_BYTES);
@@ -210,15 +226,23 @@ class Tail {
         const before = this.pre.scrollHeight;
         this.text.insertData(0, r.data);
         this.start_ = from;
-        this.trimBottom();
-        // Keep the line the user was reading where it was.
+        // Keep the line the user was reading where it was (trimming the
+        // bottom afterwards does not move it).
         this.pre.scrollTop = this.pre.scrollHeight - before;
+        this.trimBottom();
+        this.mark();
         this.status.textContent = 'paused (scroll to the bottom to follow)';
       }
     } catch (e) {
       this.fail(e);
     }
+    this.idle();
+  }
+
+  // The read in flight is done: run a page-back that waited for it.
+  idle() {
     this.busy = false;
+    if (this.wantBack && !this.stopped) this.onScroll();
   }
 
   stop() {
