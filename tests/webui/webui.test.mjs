@@ -44,7 +44,7 @@ before(async () => {
   await cluster.startSlave();
   const port = cluster.masterPort;
   for (const p of ['/master/events', '/master/utilization', '/master/maintenance/schedule',
-    '/master/maintenance/status', '/master/kill']) {
+    '/master/maintenance/status', '/master/kill', '/master/teardown']) {
     const s = await statusOf(port, p);
     if (s === 404) missing.add(p);
   }
@@ -208,6 +208,13 @@ test('every view renders without console errors', async () => {
     ['#/roles', '#roles', 'roles'],
     ['#/maintenance', '#maintenance-body :is(#maintenance, #maintenance-empty, .muted:not(:empty))', 'maintenance'],
   ];
+  // A role with a weight and a quota, for the roles view to show.
+  const w = await httpRequest(cluster.masterPort, 'PUT', '/master/weights', JSON.stringify([{ role: 'webui', weight: 3 }]),
+    { 'Content-Type': 'application/json' });
+  assert.equal(w.status, 200, `PUT /master/weights: ${w.body}`);
+  const q = await httpRequest(cluster.masterPort, 'POST', '/master/quota',
+    JSON.stringify({ role: 'webui', guarantee: { cpus: 1 } }), { 'Content-Type': 'application/json' });
+  assert.equal(q.status, 200, `POST /master/quota: ${q.body}`);
   const state = await getJSON(cluster.masterPort, '/master/state');
   const fw = state.frameworks[0];
   if (fw) views.push([`#/frameworks/${encodeURIComponent(fw.id)}`, '#framework-tasks', 'framework-detail']);
@@ -221,6 +228,10 @@ test('every view renders without console errors', async () => {
         await page.locator('main').innerText()}`);
       await shot(page, `view-${name}`);
     }
+    await page.goto(`${base}#/roles`);
+    const role = page.locator('#roles tbody tr', { hasText: 'webui' });
+    await role.waitFor({ timeout: STEP_MS });
+    assert.match(await role.innerText(), /3\s+\d+\s+1 cpus/, 'weight 3, the frameworks, quota guarantee 1 cpus');
     // The slave's row and the framework of the task are there.
     await page.goto(`${base}#/agents`);
     await page.locator('#agents tbody tr', { hasText: state.slaves[0].id }).waitFor();
@@ -285,6 +296,32 @@ test('killing the task from the UI, after a confirmation, ends in TASK_KILLED', 
     assertNoErrors(page);
   } finally {
     await closePage(page, 'killed');
+  }
+});
+
+test('tearing down a framework from the UI, after a confirmation, completes it and kills its task', async (t) => {
+  if (missing.has('/master/teardown')) {
+    t.skip('this master has no POST /master/teardown yet');
+    return;
+  }
+  const long = await cluster.taskNamed('webui-long');
+  assert.ok(long, 'the task of the long-stdout test');
+  const page = await openPage(`#/frameworks/${encodeURIComponent(long.framework_id)}`);
+  try {
+    await page.locator('#framework-tasks tbody tr', { hasText: long.id }).waitFor({ timeout: STEP_MS });
+    await page.locator('h1 button[data-action="teardown"]').click();
+    const dialog = page.locator('dialog#confirm');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), new RegExp(long.framework_id));
+    await dialog.locator('button.confirm-ok').click();
+    await page.locator('#framework-history tbody tr', { hasText: long.id }).waitFor({ timeout: STEP_MS });
+    await page.goto(`${base}#/frameworks`);
+    await page.locator('#frameworks-completed tbody tr', { hasText: long.framework_id }).waitFor({ timeout: STEP_MS });
+    const fws = await getJSON(cluster.masterPort, '/master/frameworks');
+    assert.ok(fws.completed_frameworks.some((f) => f.id === long.framework_id), 'the master completed the framework');
+    assertNoErrors(page);
+  } finally {
+    await closePage(page, 'teardown');
   }
 });
 
