@@ -241,3 +241,67 @@ export class Cluster {
     for (const p of [...this.procs].reverse()) await p.stop();
   }
 }
+
+// ---- ZooKeeper (for a leader change) ----------------------------------------
+
+import net from 'node:net';
+
+export const ZOOKEEPER_JAR = '/usr/share/java/zookeeper.jar';
+
+export function zookeeperMissing() {
+  try {
+    execFileSync('java', ['-version'], { stdio: 'ignore' });
+  } catch (_) {
+    return 'java is not installed';
+  }
+  return fs.existsSync(ZOOKEEPER_JAR) ? null : `${ZOOKEEPER_JAR} is missing (Debian's zookeeper package)`;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// The answer of ZooKeeper's `srvr` four-letter command ('' when it does not answer).
+function srvr(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port }, () => sock.write('srvr'));
+    let out = '';
+    sock.setTimeout(1000, () => sock.destroy());
+    sock.on('data', (d) => { out += d; });
+    sock.on('close', () => resolve(out));
+    sock.on('error', () => resolve(''));
+  });
+}
+
+// A standalone ZooKeeper server of the cluster (stopped with it).
+Cluster.prototype.startZooKeeper = async function startZooKeeper() {
+  const dir = path.join(this.root, 'zookeeper');
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const port = await freePort();
+  fs.writeFileSync(path.join(dir, 'zoo.cfg'), `tickTime=200\ninitLimit=25\nsyncLimit=10\ndataDir=${dir}/data\n` +
+    `clientPort=${port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\n`);
+  const zk = new Child('zookeeper', 'java', ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1',
+    '-cp', `${dir}:${ZOOKEEPER_JAR}`, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', path.join(dir, 'zoo.cfg')], this.root);
+  this.procs.push(zk);
+  await waitUntil(async () => {
+    if (zk.exited) throw new Error(`ZooKeeper exited:\n${zk.tail()}`);
+    return /Mode:/.test(await srvr(port));
+  }, 30000, `ZooKeeper to serve on 127.0.0.1:${port}`, 200);
+  return `127.0.0.1:${port}`;
+};
+
+// Another master of an --zk cluster; resolves its port.
+Cluster.prototype.startZkMaster = async function startZkMaster(label, zkUrl, extraArgs = []) {
+  const args = ['--ip=127.0.0.1', '--port=0', `--work_dir=${path.join(this.root, label)}`, `--zk=${zkUrl}`,
+    '--zk_session_timeout=2secs', '--no-hostname_lookup', ...extraArgs];
+  const m = new Child(label, path.join(binDir(), 'stoa-master'), args, this.root);
+  this.procs.push(m);
+  return m.port();
+};

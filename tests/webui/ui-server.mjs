@@ -3,6 +3,9 @@
 // webui/app on another loopback port and passes every other request to the
 // master unchanged (status, headers and streamed body, redirects included),
 // so the page still talks to one origin as it does on the master.
+// `fronts` (master port → the port of the server in front of it, shared by
+// all such servers) rewrites a redirect's Location to the server in front of
+// the master it names, so a page that follows a leader stays in front of one.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,7 +17,7 @@ const MIME = {
   '.ico': 'image/x-icon', '.map': 'application/json',
 };
 
-export function startUiServer(appDir, masterPort) {
+export function startUiServer(appDir, masterPort, fronts = new Map()) {
   const root = fs.realpathSync(appDir);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -34,7 +37,12 @@ export function startUiServer(appDir, masterPort) {
     }
     const up = http.request({ host: '127.0.0.1', port: masterPort, method: req.method, path: req.url,
       headers: { ...req.headers, host: `127.0.0.1:${masterPort}` } }, (r) => {
-      res.writeHead(r.statusCode, r.headers);
+      const headers = { ...r.headers };
+      if (headers.location) {
+        headers.location = headers.location.replace(/^(\w+:)?\/\/127\.0\.0\.1:(\d+)/, (all, scheme, p) =>
+          (fronts.has(Number(p)) ? `${scheme || ''}//127.0.0.1:${fronts.get(Number(p))}` : all));
+      }
+      res.writeHead(r.statusCode, headers);
       r.pipe(res);
     });
     up.on('error', () => {
@@ -44,6 +52,9 @@ export function startUiServer(appDir, masterPort) {
     req.pipe(up);
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port }));
+    server.listen(0, '127.0.0.1', () => {
+      fronts.set(masterPort, server.address().port);
+      resolve({ server, port: server.address().port });
+    });
   });
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  Cluster, waitUntil, statusOf, getJSON, httpRequest, masterHasFlag,
+  Cluster, waitUntil, statusOf, getJSON, httpRequest, masterHasFlag, zookeeperMissing,
 } from './cluster.mjs';
 import { startUiServer } from './ui-server.mjs';
 
@@ -26,6 +26,7 @@ let cluster;
 let browser;
 let base;                    // the URL the page is opened at
 let uiServer = null;
+let masterArgs = [];         // the UI flags every master of the tests gets
 let profile;
 const missing = new Set();   // endpoints this master answers 404 (not built yet)
 
@@ -36,7 +37,6 @@ function log(...a) {
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   cluster = new Cluster();
-  const masterArgs = [];
   // Serve the source tree's app when the master can (no rebuild per UI change);
   // STOA_WEBUI_EMBEDDED=1 tests the copy embedded in the binary instead.
   if (masterHasFlag('webui_dir') && process.env.STOA_WEBUI_EMBEDDED !== '1') masterArgs.push(`--webui_dir=${APP_DIR}`);
@@ -364,5 +364,46 @@ test('a banner says so while the master is unreachable, and the page catches up 
     assertNoErrors(page);
   } finally {
     await closePage(page, 'master-back');
+  }
+});
+
+test('a page opened on a master that does not lead moves to the leader, on the same view', async (t) => {
+  const why = zookeeperMissing();
+  if (why) {
+    t.skip(`no ZooKeeper for two masters: ${why}`);
+    return;
+  }
+  const ha = new Cluster();
+  try {
+    const zk = await ha.startZooKeeper();
+    const url = `zk://${zk}/stoa-webui`;
+    const first = await ha.startZkMaster('ha-master-a', url, masterArgs);
+    await waitUntil(async () => (await httpRequest(first, 'GET', '/master/state-summary')).status === 200,
+      STEP_MS, 'the first master to lead');
+    const standby = await ha.startZkMaster('ha-master-b', url, masterArgs);
+    await waitUntil(async () => (await httpRequest(standby, 'GET', '/master/redirect')).status === 307,
+      STEP_MS, 'the second master to know the leader');
+    // Masters without the UI routes get a server in front of each (ui-server.mjs).
+    let [pageAt, leaderAt] = [standby, first];
+    const fronts = [];
+    if (uiServer) {
+      const map = new Map();
+      fronts.push(await startUiServer(APP_DIR, first, map), await startUiServer(APP_DIR, standby, map));
+      [leaderAt, pageAt] = [fronts[0].port, fronts[1].port];
+    }
+    const page = await openPage('#/');
+    try {
+      await page.goto(`http://127.0.0.1:${pageAt}/#/agents`);
+      await page.waitForURL((u) => u.port === String(leaderAt), { timeout: STEP_MS });
+      assert.equal(new URL(page.url()).hash, '#/agents', 'the same view on the leader');
+      await page.locator('#agents').waitFor({ timeout: STEP_MS });
+      assertNoErrors(page);
+    } finally {
+      await closePage(page, 'leader-followed');
+      for (const f of fronts) f.server.close();
+    }
+  } finally {
+    await ha.stop();
+    fs.rmSync(ha.root, { recursive: true, force: true });
   }
 });

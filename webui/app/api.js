@@ -37,13 +37,22 @@ export function connectionState() {
   return connection.state;
 }
 
-let moving = false;
+let following = null;
 
 // Moves the page to the leading master (see the top of this file). Asks
 // /master/redirect first without following it: a 503 means no leader is
 // elected yet, and the banner says so instead of showing an error page.
-export async function followLeader() {
-  if (moving) return;
+// Concurrent callers share one attempt.
+export function followLeader() {
+  if (!following) {
+    following = attemptFollow().finally(() => {
+      if (connection.state !== 'moving') following = null;
+    });
+  }
+  return following;
+}
+
+async function attemptFollow() {
   let r;
   try {
     r = await fetch('/master/redirect', { redirect: 'manual', cache: 'no-store' });
@@ -52,7 +61,6 @@ export async function followLeader() {
     return;
   }
   if (r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 400)) {
-    moving = true;
     setConnection('moving', 'This master does not lead; moving to the leading master…');
     location.assign('/master/redirect' + location.hash);
     return;
@@ -60,6 +68,11 @@ export async function followLeader() {
   if (r.status === 503) {
     setConnection('no-leader', 'No leader elected; retrying…');
   }
+}
+
+// Whether the page is on its way to another master (nothing more to ask here).
+export function moving() {
+  return connection.state === 'moving';
 }
 
 async function errorMessage(r) {

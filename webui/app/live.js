@@ -5,7 +5,7 @@
 // A master without /master/events (404) is polled instead: /master/state
 // every POLL_MS (a fallback for masters from before the event stream).
 
-import { getJSON, getOptionalJSON, markDown, markUp, HttpError } from './api.js';
+import { getJSON, getOptionalJSON, markDown, markUp, followLeader, HttpError } from './api.js';
 import { store, setState, applyEvent, changed, EVENT_TYPES } from './store.js';
 
 const POLL_MS = 1000;
@@ -127,6 +127,12 @@ function openStream() {
         startPolling();
         return;
       }
+      if (status === 307) {
+        // This master does not lead (EventSource cannot follow the redirect
+        // to another origin): move the page to the leader.
+        followLeader();
+        return;
+      }
       if (status === 0) markDown(`Cannot reach the master at ${location.origin}`);
     } else {
       markDown(`The event stream from ${location.origin} broke; reconnecting…`);
@@ -187,6 +193,10 @@ export async function start() {
   try {
     await loadState();
   } catch (e) {
+    if (e instanceof HttpError && e.status === 307) {
+      // Not the leader: the page moves to it (api.js); nothing to open here.
+      return;
+    }
     console.warn('cannot read /master/state:', e.message);
   }
   await loadUtilization();
