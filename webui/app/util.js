@@ -234,3 +234,14 @@ export function fmtResourcesByRole(r) {
   if (!roles.length) return fmtResources(r);
   return roles.sort().map((k) => `${k}: ${fmtResources(r[k])}`).join('; ');
 }
+
+// Sets el's HTML only when it changed, so an unchanged table is not rebuilt
+// under the user's pointer (a click between mousedown and mouseup survives)
+// and its listeners stay. Returns whether it changed.
+export function setHTML(el, s) {
+  const text = typeof s === 'string' ? s : s.s;
+  if (el.__html === text) return false;
+  el.innerHTML = text;
+  el.__html = text;
+  return true;
+}

@@ -6,6 +6,7 @@ import { getOptionalJSON, HttpError, query } from '../api.js';
 import {
   html, raw, kv, fmtResources, fmtResourcesByRole, fmtTime, fmtAgo, stateBadge, pagedTable, wireTable, taskStartTime,
   sandboxHref,
+  setHTML,
 } from '../util.js';
 import { ChartGroup } from '../charts.js';
 import { killButton } from '../actions.js';
@@ -36,10 +37,10 @@ export function mountList(root) {
   function render() {
     const s = store.state;
     if (!s) return;
-    el.innerHTML = html`${pagedTable(s.slaves || [], cols, { ...st, id: 'agents', empty: 'No slave is registered.' })}
+    const changed = setHTML(el, html`${pagedTable(s.slaves || [], cols, { ...st, id: 'agents', empty: 'No slave is registered.' })}
       <p class="muted">Unreachable slaves: ${s.unreachable_slaves ?? 0}; recovered, not yet re-registered: ${
-        (s.recovered_slaves || []).length}</p>`.s;
-    wireTable(el, 'agents', st, render);
+        (s.recovered_slaves || []).length}</p>`);
+    if (changed) wireTable(el, 'agents', st, render);
   }
   render();
   return { update: render, destroy() {} };
@@ -95,12 +96,12 @@ export function mountDetail(root, params) {
     if (!store.state) return;
     const a = slaveById(id);
     if (!a) {
-      body.innerHTML = html`<h1>Slave ${id}</h1><p class="error">The master knows no registered slave '${id}'.</p>`.s;
+      setHTML(body, html`<h1>Slave ${id}</h1><p class="error">The master knows no registered slave '${id}'.</p>`);
       return;
     }
     const reserved = a.reserved_resources || {};
     const tasks = allTasks().filter((x) => x.kind === 'active' && x.task.slave_id === id).map((x) => x.task);
-    body.innerHTML = html`
+    setHTML(body, html`
       <h1>Slave ${a.hostname}:${a.port} <span class="muted small">${a.id}</span></h1>
       <div class="grid">
         <section class="card"><h3>Slave</h3>${kv([
@@ -119,10 +120,11 @@ export function mountDetail(root, params) {
           ['Allocated, unreserved', a.unreserved_resources_allocated ? fmtResources(a.unreserved_resources_allocated) : '-'],
         ])}</section>
       </div>
-      <h2>Running tasks</h2><div id="agent-tasks"></div>`.s;
+      <h2>Running tasks</h2><div id="agent-tasks"></div>`);
     const te = body.querySelector('#agent-tasks');
-    te.innerHTML = pagedTable(tasks, cols, { ...st, id: 'agent-tasks-table', empty: 'No task runs here.' }).s;
-    wireTable(te, 'agent-tasks-table', st, render);
+    if (setHTML(te, pagedTable(tasks, cols, { ...st, id: 'agent-tasks-table', empty: 'No task runs here.' }))) {
+      wireTable(te, 'agent-tasks-table', st, render);
+    }
   }
   render();
   loadUsage();

@@ -5,6 +5,7 @@ import { store, frameworkById, slaveName } from '../store.js';
 import {
   html, raw, kv, fmtResources, fmtTime, fmtAgo, fmtDuration, stateBadge, pagedTable, wireTable,
   lastStatus, taskStartTime, taskEndTime, sandboxHref,
+  setHTML,
 } from '../util.js';
 import { killButton, teardownButton } from '../actions.js';
 
@@ -31,9 +32,10 @@ export function mountList(root) {
     if (!s) return;
     for (const [kind, list] of [['active', s.frameworks || []], ['completed', s.completed_frameworks || []]]) {
       const el = root.querySelector(`#fw-${kind}`);
-      el.innerHTML = pagedTable(list, columns(kind === 'completed'), { ...st[kind], id: `frameworks-${kind}`,
-        empty: kind === 'active' ? 'No frameworks are registered.' : 'None.' }).s;
-      wireTable(el, `frameworks-${kind}`, st[kind], render);
+      if (setHTML(el, pagedTable(list, columns(kind === 'completed'), { ...st[kind], id: `frameworks-${kind}`,
+        empty: kind === 'active' ? 'No frameworks are registered.' : 'None.' }))) {
+        wireTable(el, `frameworks-${kind}`, st[kind], render);
+      }
     }
   }
   render();
@@ -73,7 +75,7 @@ export function mountDetail(root, params) {
     const f = frameworkById(id);
     if (!store.state) return;
     if (!f) {
-      body.innerHTML = html`<h1>Framework ${id}</h1><p class="error">The master knows no framework '${id}'.</p>`.s;
+      setHTML(body, html`<h1>Framework ${id}</h1><p class="error">The master knows no framework '${id}'.</p>`);
       return;
     }
     const completed = !(store.state.frameworks || []).includes(f);
@@ -81,7 +83,7 @@ export function mountDetail(root, params) {
     const byState = {};
     for (const t of f.completed_tasks) byState[t.state] = (byState[t.state] || 0) + 1;
     const lastFailure = failures.reduce((a, t) => (!a || taskEndTime(t) > taskEndTime(a) ? t : a), null);
-    body.innerHTML = html`
+    setHTML(body, html`
       <h1>Framework ${f.name} <span class="muted small">${f.id}</span> ${completed ? raw('') : teardownButton(f)}</h1>
       <div class="grid">
         <section class="card"><h3>Framework</h3>${kv([
@@ -105,15 +107,17 @@ export function mountDetail(root, params) {
         ])}</section>
       </div>
       <h2>Active tasks</h2><div id="fw-tasks"></div>
-      <h2>Failure history <span class="muted small">(every terminated task, newest first)</span></h2><div id="fw-history"></div>`.s;
+      <h2>Failure history <span class="muted small">(every terminated task, newest first)</span></h2><div id="fw-history"></div>`);
     const tasks = [...f.tasks, ...f.unreachable_tasks];
     const te = body.querySelector('#fw-tasks');
-    te.innerHTML = pagedTable(tasks, taskCols, { ...st.tasks, id: 'framework-tasks', empty: 'No active tasks.' }).s;
-    wireTable(te, 'framework-tasks', st.tasks, render);
+    if (setHTML(te, pagedTable(tasks, taskCols, { ...st.tasks, id: 'framework-tasks', empty: 'No active tasks.' }))) {
+      wireTable(te, 'framework-tasks', st.tasks, render);
+    }
     const he = body.querySelector('#fw-history');
-    he.innerHTML = pagedTable(f.completed_tasks, historyCols,
-      { ...st.history, id: 'framework-history', empty: 'No task has terminated.' }).s;
-    wireTable(he, 'framework-history', st.history, render);
+    if (setHTML(he, pagedTable(f.completed_tasks, historyCols,
+      { ...st.history, id: 'framework-history', empty: 'No task has terminated.' }))) {
+      wireTable(he, 'framework-history', st.history, render);
+    }
   }
   render();
   return { update: render, destroy() {} };

@@ -1,7 +1,8 @@
 // #/offers: the outstanding offers (each framework's "offers" in /master/state).
 
 import { store, frameworkName, slaveName } from '../store.js';
-import { html, fmtResources, pagedTable, wireTable } from '../util.js';
+import { html, fmtResources, pagedTable, wireTable, setHTML,
+} from '../util.js';
 
 export function mount(root) {
   root.innerHTML = '<h1>Offers</h1><div id="offers-body"></div>';
@@ -22,8 +23,9 @@ export function mount(root) {
     const s = store.state;
     if (!s) return;
     const offers = (s.frameworks || []).flatMap((f) => f.offers || []);
-    el.innerHTML = pagedTable(offers, cols, { ...st, id: 'offers', empty: 'No outstanding offers.' }).s;
-    wireTable(el, 'offers', st, render);
+    if (setHTML(el, pagedTable(offers, cols, { ...st, id: 'offers', empty: 'No outstanding offers.' }))) {
+      wireTable(el, 'offers', st, render);
+    }
   }
   render();
   return { update: render, destroy() {} };

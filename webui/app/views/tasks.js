@@ -4,7 +4,8 @@
 
 import { store, allTasks, frameworkName, slaveName } from '../store.js';
 import { html, esc, fmtAgo, fmtResources, stateBadge, pagedTable, wireTable, taskStartTime, taskEndTime,
-  sandboxHref } from '../util.js';
+  sandboxHref, setHTML,
+} from '../util.js';
 import { killButton } from '../actions.js';
 
 export function mount(root, params) {
@@ -87,8 +88,9 @@ export function mount(root, params) {
       task.__active = k === 'active';
       shown.push(task);
     }
-    body.innerHTML = pagedTable(shown, cols, { ...st, id: 'tasks', empty: 'No task matches.' }).s;
-    wireTable(body, 'tasks', st, render);
+    if (setHTML(body, pagedTable(shown, cols, { ...st, id: 'tasks', empty: 'No task matches.' }))) {
+      wireTable(body, 'tasks', st, render);
+    }
   }
 
   const onFilter = () => {
