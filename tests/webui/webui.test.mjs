@@ -157,6 +157,10 @@ test('the sandbox shows the task\'s stdout, and new output appears', async () =>
     await waitUntil(async () => (await lastLine()) >= first + 3, 5000, `lines after webui-line-${first}`);
     log(`tail went from webui-line-${first} to webui-line-${await lastLine()}`);
     assert.equal(await page.locator('#tail-status').innerText(), 'following');
+    // stderr is one click away, and read from the same sandbox.
+    await page.locator('#tail-other').click();
+    await page.locator('.tail-bar strong', { hasText: 'stderr' }).waitFor();
+    await page.locator('#tail[data-end]').waitFor({ timeout: STEP_MS });
     assertNoErrors(page);
   } finally {
     await closePage(page, 'sandbox-tail');

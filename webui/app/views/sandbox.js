@@ -106,8 +106,12 @@ class Tail {
   async start() {
     const name = this.path.split('/').pop();
     const dl = `/files/download${query({ slave_id: this.slaveId, path: this.path })}`;
+    const dir = this.path.slice(0, this.path.lastIndexOf('/')) || '/';
+    const other = { stdout: 'stderr', stderr: 'stdout' }[name];
     this.el.innerHTML = html`<div class="tail-bar"><strong>${name}</strong>
       <span id="tail-status" class="muted">following</span>
+      ${other ? html`<a id="tail-other" href="${browseHref(this.slaveId, `${dir}/${other}`)}">${other}</a>` : ''}
+      <a href="${browseHref(this.slaveId, dir)}">Directory</a>
       <a href="${dl}" download>Download</a></div>
       <pre id="tail" class="tail" tabindex="0"></pre>`.s;
     this.pre = this.el.querySelector('#tail');
@@ -122,6 +126,7 @@ class Tail {
       this.start_ = Math.max(0, size - PAGE_BYTES);
       this.end = this.start_;
       await this.readForward();
+      this.mark();
       this.pre.scrollTop = this.pre.scrollHeight;
     } catch (e) {
       this.busy = false;
