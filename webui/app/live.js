@@ -82,7 +82,7 @@ function onFrame(type, ev) {
 async function eventsStatus() {
   const ctl = new AbortController();
   try {
-    const r = await fetch('/master/events?types=SUBSCRIBED', {
+    const r = await fetch('/master/events', {
       signal: ctl.signal, redirect: 'manual', cache: 'no-store',
     });
     ctl.abort();
@@ -94,8 +94,8 @@ async function eventsStatus() {
 
 function openStream() {
   closeStream();
-  const types = ['SUBSCRIBED', ...EVENT_TYPES].join(',');
-  const es = new EventSource(`/master/events?types=${types}`);
+  // Every type (the UI applies all it knows; no ?types= to get wrong).
+  const es = new EventSource('/master/events');
   source = es;
   let opened = false;
   es.onopen = async () => {
