@@ -84,3 +84,12 @@ test('UTILIZATION appends samples in time order and keeps 15 minutes', () => {
   assert.equal(store.cluster.cluster.length, 180);
   assert.equal(store.cluster.cluster[179].cpus.used, 199);
 });
+
+test('UTILIZATION in the newest sample\'s interval replaces it, as the master does', () => {
+  applyEvent('UTILIZATION', { timestamp: 1000, cpus: { used: 1 } });
+  applyEvent('UTILIZATION', { timestamp: 1003, cpus: { used: 2 } });
+  assert.equal(store.cluster.cluster.length, 1);
+  assert.equal(store.cluster.cluster[0].cpus.used, 2);
+  applyEvent('UTILIZATION', { timestamp: 1005, cpus: { used: 3 } });
+  assert.equal(store.cluster.cluster.length, 2);
+});

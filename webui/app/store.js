@@ -289,7 +289,15 @@ function onUtilization(sample) {
   if (!sample || typeof sample.timestamp !== 'number') return false;
   if (!store.cluster) store.cluster = { interval_seconds: 5, cluster: [] };
   const c = store.cluster.cluster;
-  if (c.length && c[c.length - 1].timestamp >= sample.timestamp) return false;
+  const last = c[c.length - 1];
+  if (last && last.timestamp >= sample.timestamp) return false;
+  // The master keeps one sample per interval bucket and updates the newest
+  // one as reports come: so does the chart.
+  const interval = store.cluster.interval_seconds || 5;
+  if (last && Math.floor(last.timestamp / interval) === Math.floor(sample.timestamp / interval)) {
+    c[c.length - 1] = sample;
+    return true;
+  }
   c.push(sample);
   if (c.length > CLUSTER_SAMPLES) c.splice(0, c.length - CLUSTER_SAMPLES);
   return true;
