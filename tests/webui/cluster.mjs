@@ -164,12 +164,14 @@ export function missingBinaries(names) {
 
 // Whether `stoa-master --help` lists a flag (so the tests can use flags of
 // branches that landed, and say so when they have not).
+// (--help lists a bool flag as `--[no-]name`.)
 export function masterHasFlag(flag) {
+  const re = new RegExp(`--(\\[no-\\])?${flag}\\b`);
   try {
     const out = execFileSync(path.join(binDir(), 'stoa-master'), ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.includes(`--${flag}`);
+    return re.test(out);
   } catch (e) {
-    return String(e.stdout || '').includes(`--${flag}`) || String(e.stderr || '').includes(`--${flag}`);
+    return re.test(String(e.stdout || '')) || re.test(String(e.stderr || ''));
   }
 }
 
