@@ -8,6 +8,9 @@ const SERIES = [
   { key: 'total', label: 'total', stroke: '#495057', dash: [6, 4] },
 ];
 
+// The master keeps 15 minutes of samples (cluster and per slave).
+const WINDOW_SECONDS = 15 * 60;
+
 export const RESOURCES = [
   { key: 'cpus', title: 'CPUs', unit: '' },
   { key: 'mem', title: 'Memory', unit: ' MB' },
@@ -69,7 +72,12 @@ export class UtilizationChart {
       width: this.width(),
       height: 200,
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.05] } },
+      // Always the last WINDOW_SECONDS up to the newest sample (uPlot would
+      // stretch one sample over years).
+      scales: {
+        x: { time: true, range: (u, min, max) => [Math.min(min, max - WINDOW_SECONDS), max] },
+        y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.05] },
+      },
       axes: [{}, { values: (u, vals) => vals.map((v) => `${Math.round(v * 100) / 100}`), size: 60 }],
       series: [
         {},
