@@ -20,6 +20,7 @@ let utilTimer = null;
 let stateLoaded = false;
 let pending = [];        // events received before the state they apply to
 let reconnecting = false; // the stream broke and is being reopened
+let lastUtilizationEvent = 0;
 
 function setLive(mode) {
   if (store.live !== mode) {
@@ -75,6 +76,7 @@ function onFrame(type, ev) {
     pending.push([type, data]);
     return;
   }
+  if (type === 'UTILIZATION') lastUtilizationEvent = Date.now();
   applyEvent(type, data);
 }
 
@@ -182,9 +184,16 @@ function startPolling() {
     backoff = 500;
   };
   pollTimer = setTimeout(tick, POLL_MS);
+}
+
+// The charts' samples come as UTILIZATION events; without them (polling, or
+// a master that publishes none) /master/utilization is read every 5 s.
+function watchUtilization() {
   clearInterval(utilTimer);
   utilTimer = setInterval(() => {
-    if (!store.utilizationMissing) loadUtilization();
+    if (store.utilizationMissing) return;
+    if (store.live === 'events' && Date.now() - lastUtilizationEvent < 3 * UTILIZATION_POLL_MS) return;
+    loadUtilization();
   }, UTILIZATION_POLL_MS);
 }
 
@@ -203,6 +212,7 @@ export async function start() {
   // Read again once the stream is open (see restart()).
   stateLoaded = false;
   openStream();
+  watchUtilization();
 }
 
 // Re-reads the state now (after an action, so the view does not wait for an event).
