@@ -69,13 +69,13 @@ install_packages
 
 # The browser tests' npm packages (playwright-core, pinned in
 # tests/webui/package-lock.json; no browser download: they use chromium
-# above). Needs node >= 20, which Debian 12 does not ship (it has 18): without
+# above). Needs node >= 20.19, which Debian 12 does not ship (it has 18): without
 # it the browser tests skip, and setup says so instead of failing.
 webui_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/webui"
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
   echo "setup: node/npm not found: the web UI browser tests will skip (they need node >= 20)"
-elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "setup: node $(node --version) is older than 20: the web UI browser tests will skip"
+elif ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "setup: node $(node --version) is older than 20.19: the web UI browser tests will skip"
 elif [ -f "$webui_tests/node_modules/.package-lock.json" ] &&
      cmp -s <(node -p "JSON.stringify(require('$webui_tests/package-lock.json').packages['node_modules/playwright-core'].version)") \
             <(node -p "JSON.stringify(require('$webui_tests/node_modules/playwright-core/package.json').version)"); then

@@ -11,8 +11,11 @@ build="$(cd "${1:-$here/../../build}" 2>/dev/null && pwd)" || { echo "run-tests:
 skip() { echo "SKIP webui_browser_tests: $*" >&2; exit 77; }
 
 command -v node > /dev/null || skip "node is not installed (deploy/setup.sh)"
-major=$(node -p 'process.versions.node.split(".")[0]')
-[ "$major" -ge 20 ] || skip "node $(node --version) is too old: playwright-core needs >= 20"
+# playwright-core needs node >= 20; the unit tests import webui/app's ES
+# modules (plain .js, no package.json there), which needs module syntax
+# detection: node >= 20.19.
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  skip "node $(node --version) is too old: the browser tests need >= 20.19"
 chromium="${CHROMIUM:-$(command -v chromium || true)}"
 [ -n "$chromium" ] && [ -x "$chromium" ] || skip "chromium is not installed (deploy/setup.sh installs Debian's chromium)"
 [ -f "$here/node_modules/playwright-core/package.json" ] ||
