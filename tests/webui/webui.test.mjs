@@ -236,6 +236,19 @@ test('every view renders without console errors', async () => {
     const role = page.locator('#roles tbody tr', { hasText: 'webui' });
     await role.waitFor({ timeout: STEP_MS });
     assert.match(await role.innerText(), /3\s+\d+\s+1 cpus/, 'weight 3, the frameworks, quota guarantee 1 cpus');
+    if (!missing.has('/master/maintenance/schedule')) {
+      // A window starting now: its machine is draining.
+      const schedule = { windows: [{ machine_ids: [{ hostname: 'maint-host', ip: '10.0.0.9' }],
+        unavailability: { start: { nanoseconds: Date.now() * 1e6 }, duration: { nanoseconds: 3600e9 } } }] };
+      const r = await httpRequest(cluster.masterPort, 'POST', '/master/maintenance/schedule', JSON.stringify(schedule),
+        { 'Content-Type': 'application/json' });
+      assert.equal(r.status, 200, `POST /master/maintenance/schedule: ${r.body}`);
+      await page.goto(`${base}#/maintenance`);
+      const row = page.locator('#maintenance tbody tr', { hasText: 'maint-host' });
+      await row.waitFor({ timeout: STEP_MS });
+      assert.match(await row.innerText(), /10\.0\.0\.9[\s\S]*1h 0m[\s\S]*draining/);
+      await shot(page, 'view-maintenance-scheduled');
+    }
     // The slave's row and the framework of the task are there.
     await page.goto(`${base}#/agents`);
     await page.locator('#agents tbody tr', { hasText: state.slaves[0].id }).waitFor();
