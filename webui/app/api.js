@@ -33,10 +33,6 @@ function setConnection(state, detail = '') {
   for (const fn of listeners) fn(connection);
 }
 
-export function connectionState() {
-  return connection.state;
-}
-
 let following = null;
 
 // Moves the page to the leading master (see the top of this file). Asks
@@ -68,11 +64,6 @@ async function attemptFollow() {
   if (r.status === 503) {
     setConnection('no-leader', 'No leader elected; retrying…');
   }
-}
-
-// Whether the page is on its way to another master (nothing more to ask here).
-export function moving() {
-  return connection.state === 'moving';
 }
 
 async function errorMessage(r) {

@@ -4,7 +4,7 @@
 import { store, slaveById, allTasks, frameworkName } from '../store.js';
 import { getOptionalJSON, HttpError, query } from '../api.js';
 import {
-  html, raw, kv, fmtResources, fmtResourcesByRole, fmtTime, fmtAgo, stateBadge, pagedTable, wireTable, taskStartTime,
+  html, kv, fmtResources, fmtResourcesByRole, fmtTime, fmtAgo, stateBadge, pagedTable, wireTable, taskStartTime,
   sandboxHref,
   setHTML,
 } from '../util.js';

@@ -2,7 +2,7 @@
 // (Mesos' shapes); an empty schedule is {}.
 
 import { getOptionalJSON } from '../api.js';
-import { html, raw, fmtTime, fmtDuration } from '../util.js';
+import { html, fmtTime, fmtDuration } from '../util.js';
 
 const REFRESH_MS = 5000;
 
