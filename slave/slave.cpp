@@ -383,9 +383,8 @@ std::optional<Error> start_own_containerizer(caf::stateful_actor<Slave>* self) {
   }
   // --containerizers (validated by the flags): the Mesos one, the docker
   // one, or both under a composing one (docker_containerizer.hpp).
-  Try<std::vector<std::string>> kinds = parse_containerizers(flags.containerizers);
-  const bool use_mesos = kinds.is_error() || std::count(kinds->begin(), kinds->end(), "mesos") != 0;
-  const bool use_docker = kinds.is_some() && std::count(kinds->begin(), kinds->end(), "docker") != 0;
+  const bool use_mesos = self->state.runs_mesos;
+  const bool use_docker = self->state.runs_docker;
   DockerContainerizerOptions dopts;
   dopts.docker = flags.docker;
   dopts.socket = flags.docker_socket;
@@ -428,6 +427,11 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
   s.self = self;
   s.router = std::move(router);
   s.opts = std::move(opts);
+  {
+    Try<std::vector<std::string>> kinds = parse_containerizers(s.opts.flags.containerizers);
+    s.runs_mesos = kinds.is_error() || std::count(kinds->begin(), kinds->end(), "mesos") != 0;
+    s.runs_docker = kinds.is_some() && std::count(kinds->begin(), kinds->end(), "docker") != 0;
+  }
   s.records.start_time = now_seconds();
   if (s.opts.metrics != nullptr) {
     s.metrics = s.opts.metrics;

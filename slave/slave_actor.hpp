@@ -67,6 +67,10 @@ class Slave {
   // before its exit status; on_reaped fails its tasks with it.
   std::map<std::string, ContainerLimitation> limitations;  // by container id
   SlaveOptions opts;
+  // Which containerizers --containerizers names (validated by the flags;
+  // read once at start).
+  bool runs_mesos = true;
+  bool runs_docker = false;
   SlaveState records;
   StatusUpdateManager updates;
   // The process registry (SlaveOptions::metrics) or our own.
