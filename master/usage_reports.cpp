@@ -63,9 +63,16 @@ std::optional<std::string> check_usage_report(const SlaveUsageMessage& m) {
   if (m.has_interval_seconds()) {
     check_usage_number("interval_seconds", m.interval_seconds(), &error);
   }
+  if (m.executors_size() > MAX_USAGE_REPORT_EXECUTORS) {
+    return "executors has " + std::to_string(m.executors_size()) + " entries (at most " +
+           std::to_string(MAX_USAGE_REPORT_EXECUTORS) + ")";
+  }
   for (int i = 0; i < m.executors_size() && !error; ++i) {
     const internal::ExecutorUsage& e = m.executors(i);
     std::string prefix = "executors[" + std::to_string(i) + "].";
+    if (e.framework_id().value().empty() || e.executor_id().value().empty()) {
+      return prefix + (e.framework_id().value().empty() ? "framework_id" : "executor_id") + " is empty";
+    }
     if (e.has_cpus_used()) {
       check_usage_number(prefix + "cpus_used", e.cpus_used(), &error);
     }
@@ -81,6 +88,27 @@ std::optional<std::string> check_usage_report(const SlaveUsageMessage& m) {
 
 MeasuredUsage measured_usage(const SlaveUsageMessage& m) {
   return MeasuredUsage{m.cpus_used(), m.mem_rss_bytes() / BYTES_PER_MB, m.disk_used_bytes() / BYTES_PER_MB};
+}
+
+std::vector<ExecutorUsageFigures> executor_figures(const SlaveUsageMessage& m) {
+  std::vector<ExecutorUsageFigures> out;
+  out.reserve(static_cast<size_t>(m.executors_size()));
+  for (const internal::ExecutorUsage& e : m.executors()) {
+    ExecutorUsageFigures f;
+    f.framework_id = e.framework_id().value();
+    f.executor_id = e.executor_id().value();
+    if (e.has_cpus_used()) {
+      f.cpus = e.cpus_used();
+    }
+    if (e.has_mem_rss_bytes()) {
+      f.mem = e.mem_rss_bytes() / BYTES_PER_MB;
+    }
+    if (e.has_disk_used_bytes()) {
+      f.disk = e.disk_used_bytes() / BYTES_PER_MB;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 double report_interval_seconds(const SlaveUsageMessage& m) {
@@ -148,7 +176,8 @@ void Master::on_slave_usage(SlaveUsageMessage& m) {
   if (now - utilization.cluster_totals_time() >= CLUSTER_TOTALS_MAX_AGE_SECONDS) {
     utilization.update_cluster_totals(cluster_totals(now));
   }
-  utilization.record_slave(id, slave_sample(it->second, now, measured_usage(m)), report_interval_seconds(m));
+  utilization.record_slave(id, slave_sample(it->second, now, measured_usage(m)), report_interval_seconds(m),
+                           executor_figures(m));
 }
 
 void Master::start_utilization() { on_utilization_tick(); }
@@ -191,7 +220,8 @@ StatusReply Master::utilization_reply(const std::map<std::string, std::string>& 
     return json_error(404, "No slave found with specified ID '" + given->second.substr(0, 200) + "'");
   }
   return {200, json_serialize(slave_utilization_json(given->second, utilization.slave(given->second),
-                                                     utilization.options().slave_interval))};
+                                                     utilization.options().slave_interval,
+                                                     utilization.slave_executors(given->second)))};
 }
 
 void Master::refresh_utilization_gauges() {

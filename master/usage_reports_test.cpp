@@ -51,6 +51,14 @@ TEST(UsageReports, NumbersMustBeFiniteAndNotNegative) {
       {[](SlaveUsageMessage& m) { m.mutable_executors(0)->set_disk_used_bytes(-1); },
        "executors[0].disk_used_bytes is -1"},
       {[](SlaveUsageMessage& m) { m.mutable_slave_id()->set_value(""); }, "slave_id is empty"},
+      {[](SlaveUsageMessage& m) { m.mutable_executors(0)->mutable_executor_id()->set_value(""); },
+       "executors[0].executor_id is empty"},
+      {[](SlaveUsageMessage& m) {
+         for (int i = 0; i < MAX_USAGE_REPORT_EXECUTORS; ++i) {
+           *m.add_executors() = m.executors(0);
+         }
+       },
+       "executors has 10001 entries"},
   };
   for (const Case& c : cases) {
     SlaveUsageMessage m = usage_report("S1", 0.5, 1024);
@@ -68,6 +76,13 @@ TEST(UsageReports, ConversionsAndQueries) {
   EXPECT_EQ(u.mem, 64.0);
   EXPECT_EQ(u.disk, 0.0);
   EXPECT_EQ(report_interval_seconds(m), 1.0);
+  std::vector<ExecutorUsageFigures> figures = executor_figures(m);
+  ASSERT_EQ(figures.size(), 1u);
+  EXPECT_EQ(figures[0].framework_id, "F");
+  EXPECT_EQ(figures[0].executor_id, "E");
+  EXPECT_EQ(figures[0].cpus, 1.25);
+  EXPECT_EQ(figures[0].mem, 64.0);
+  EXPECT_FALSE(figures[0].disk);
   m.clear_interval_seconds();
   EXPECT_EQ(report_interval_seconds(m), 5.0);
   EXPECT_FALSE(check_utilization_query({}));
@@ -138,6 +153,14 @@ TEST_F(MasterUsageReports, ReportsOfRegisteredSlavesMakeTheHistory) {
   EXPECT_EQ(s.get("cpus").get("total").get<double>(), 4);
   EXPECT_EQ(s.get("mem").get("used").get<double>(), 100);
   EXPECT_EQ(s.get("gpus").get("used").get<double>(), 0);
+  // The latest report's executors, in MB.
+  ASSERT_EQ(one.get("executors").get<picojson::array>().size(), 1u) << one.serialize();
+  const picojson::value& e = one.get("executors").get<picojson::array>()[0];
+  EXPECT_EQ(e.get("executor_id").to_str(), "E");
+  EXPECT_EQ(e.get("framework_id").to_str(), "F");
+  EXPECT_EQ(e.get("cpus_used").get<double>(), 1.5);
+  EXPECT_EQ(e.get("mem_used").get<double>(), 100);
+  EXPECT_FALSE(e.contains("disk_used")) << e.serialize();
 
   // Unknown slave: 404; a bad query: 400 naming it.
   EXPECT_EQ(utilization({{"slave_id", "nope"}}).first, 404);

@@ -100,7 +100,7 @@ void UtilizationHistory::record_cluster(const UtilizationSample& base) {
 }
 
 void UtilizationHistory::record_slave(const std::string& id, const UtilizationSample& sample,
-                                      double report_interval) {
+                                      double report_interval, std::vector<ExecutorUsageFigures> executors) {
   auto it = slaves_.find(id);
   if (it == slaves_.end()) {
     it = slaves_.emplace(id, SlaveHistory{UtilizationRing(options_.slave_samples, options_.slave_interval), {}})
@@ -113,6 +113,7 @@ void UtilizationHistory::record_slave(const std::string& id, const UtilizationSa
   running_used_.mem += used.mem - h.latest.used.mem;
   running_used_.disk += used.disk - h.latest.used.disk;
   h.latest.used = used;
+  h.latest.executors = std::move(executors);
   h.latest.expires = sample.timestamp + std::max(report_interval, 0.0) * options_.report_lifetime_intervals;
   // The cluster's current sample follows at once; record_cluster() makes
   // the sum exact again and drops what went stale.
@@ -149,6 +150,11 @@ MeasuredUsage UtilizationHistory::used_at(double now) const {
 const UtilizationRing* UtilizationHistory::slave(const std::string& id) const {
   auto it = slaves_.find(id);
   return it == slaves_.end() ? nullptr : &it->second.ring;
+}
+
+const std::vector<ExecutorUsageFigures>* UtilizationHistory::slave_executors(const std::string& id) const {
+  auto it = slaves_.find(id);
+  return it == slaves_.end() || it->second.latest.expires == 0 ? nullptr : &it->second.latest.executors;
 }
 
 void UtilizationHistory::recompute_used() {
@@ -191,11 +197,31 @@ picojson::value cluster_utilization_json(const UtilizationHistory& h) {
   return picojson::value(o);
 }
 
-picojson::value slave_utilization_json(const std::string& id, const UtilizationRing* ring, double interval) {
+picojson::value slave_utilization_json(const std::string& id, const UtilizationRing* ring, double interval,
+                                       const std::vector<ExecutorUsageFigures>* executors) {
   picojson::object o;
   o["interval_seconds"] = json_number(ring != nullptr ? ring->interval() : interval);
   o["slave_id"] = picojson::value(id);
   o["samples"] = ring != nullptr ? samples_json(*ring) : picojson::value(picojson::array{});
+  picojson::array entries;
+  if (executors != nullptr) {
+    for (const ExecutorUsageFigures& e : *executors) {
+      picojson::object x;
+      x["framework_id"] = picojson::value(e.framework_id);
+      x["executor_id"] = picojson::value(e.executor_id);
+      if (e.cpus) {
+        x["cpus_used"] = json_number(*e.cpus);
+      }
+      if (e.mem) {
+        x["mem_used"] = json_number(*e.mem);
+      }
+      if (e.disk) {
+        x["disk_used"] = json_number(*e.disk);
+      }
+      entries.emplace_back(x);
+    }
+  }
+  o["executors"] = picojson::value(entries);
   return picojson::value(o);
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,6 +41,16 @@ struct MeasuredUsage {
   double cpus = 0;
   double mem = 0;   // MB
   double disk = 0;  // MB
+};
+
+// One executor's figures in a slave's latest report (mem, disk in MB);
+// unset = not measured (cpus: the executor's first sample; disk: no disk/du).
+struct ExecutorUsageFigures {
+  std::string framework_id;
+  std::string executor_id;
+  std::optional<double> cpus;
+  std::optional<double> mem;
+  std::optional<double> disk;
 };
 
 // A fixed-capacity ring of samples, at most one per `interval`-long time
@@ -112,8 +123,10 @@ class UtilizationHistory {
   // sample; its usage counts in the cluster's `used` until
   // `sample.timestamp + report_interval * report_lifetime_intervals`; and
   // the cluster's current sample is updated at once (with the total and
-  // allocated of the last record_cluster()).
-  void record_slave(const std::string& id, const UtilizationSample& sample, double report_interval);
+  // allocated of the last record_cluster()). `executors` replaces the
+  // slave's latest per-executor figures.
+  void record_slave(const std::string& id, const UtilizationSample& sample, double report_interval,
+                    std::vector<ExecutorUsageFigures> executors = {});
 
   // Forgets slave `id`: its ring and its latest report (a removed slave).
   void remove_slave(const std::string& id);
@@ -124,6 +137,9 @@ class UtilizationHistory {
   const UtilizationRing& cluster() const { return cluster_; }
   // The ring of slave `id`, or nullptr when it never reported (or was removed).
   const UtilizationRing* slave(const std::string& id) const;
+  // The per-executor figures of slave `id`'s latest report while it is not
+  // stale (as of the last record_cluster()), or nullptr.
+  const std::vector<ExecutorUsageFigures>* slave_executors(const std::string& id) const;
   size_t slave_count() const { return slaves_.size(); }
   const UtilizationOptions& options() const { return options_; }
 
@@ -131,6 +147,7 @@ class UtilizationHistory {
   struct Latest {
     MeasuredUsage used;
     double expires = 0;
+    std::vector<ExecutorUsageFigures> executors;
   };
   struct SlaveHistory {
     UtilizationRing ring;
@@ -151,8 +168,12 @@ class UtilizationHistory {
 picojson::value utilization_sample_json(const UtilizationSample& s);
 // {"interval_seconds": 5, "cluster": [samples, oldest first]}
 picojson::value cluster_utilization_json(const UtilizationHistory& h);
-// {"interval_seconds": 15, "slave_id": id, "samples": [...]}; `ring` may be
-// null (a registered slave that has not reported yet: no samples).
-picojson::value slave_utilization_json(const std::string& id, const UtilizationRing* ring, double interval);
+// {"interval_seconds": 15, "slave_id": id, "samples": [...], "executors":
+// [{"framework_id", "executor_id", "cpus_used"?, "mem_used"?, "disk_used"?}]}
+// (executors: the latest report's, MB for mem and disk; a figure not
+// measured is left out). `ring` and `executors` may be null (a registered
+// slave that has not reported yet, or whose report is stale).
+picojson::value slave_utilization_json(const std::string& id, const UtilizationRing* ring, double interval,
+                                       const std::vector<ExecutorUsageFigures>* executors = nullptr);
 
 }  // namespace stoa::master

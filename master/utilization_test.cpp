@@ -129,6 +129,10 @@ TEST(UtilizationHistory, ClusterUsedIsTheSumOfFreshSlaveReports) {
   h.record_cluster(at(1005.0, 0, 16, 4));
   EXPECT_DOUBLE_EQ(h.cluster().newest()->cpus.used, 1.0);
 
+  // A stale report's executors are no longer shown.
+  EXPECT_EQ(h.slave_executors("S2"), nullptr);
+  ASSERT_NE(h.slave_executors("S1"), nullptr);
+  EXPECT_TRUE(h.slave_executors("S1")->empty());
   // A removed slave's history and usage are gone.
   h.remove_slave("S1");
   EXPECT_EQ(h.slave("S1"), nullptr);
@@ -169,7 +173,12 @@ TEST(UtilizationHistory, SampleJsonHasTheContractsShape) {
   ASSERT_TRUE(c.get("cluster").is<picojson::array>());
   EXPECT_EQ(c.get("cluster").get<picojson::array>().size(), 1u);
   picojson::value none = slave_utilization_json("S9", h.slave("S9"), 15);
-  EXPECT_EQ(json_serialize(none), "{\"interval_seconds\":15,\"samples\":[],\"slave_id\":\"S9\"}");
+  h.record_slave("S1", at(1700000001.0, 0.5), 5, {ExecutorUsageFigures{"F1", "E1", 0.5, 12.5, std::nullopt}});
+  picojson::value one = slave_utilization_json("S1", h.slave("S1"), 15, h.slave_executors("S1"));
+  EXPECT_EQ(json_serialize(one.get("executors")),
+            "[{\"cpus_used\":0.5,\"executor_id\":\"E1\",\"framework_id\":\"F1\",\"mem_used\":12.5}]");
+  EXPECT_EQ(one.get("samples").get<picojson::array>().size(), 1u);
+  EXPECT_EQ(json_serialize(none), "{\"executors\":[],\"interval_seconds\":15,\"samples\":[],\"slave_id\":\"S9\"}");
 }
 
 }  // namespace
