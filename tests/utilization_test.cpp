@@ -78,6 +78,13 @@ TEST(ClusterUtilization, BusyTaskShowsUpInTheClusterAndSlaveHistory) {
   const picojson::value& slave_sample = *newest_sample(one, "samples");
   EXPECT_EQ(json_number(json_at(json_at(slave_sample, "cpus"), "total")), 2);
   EXPECT_LE(json_number(json_at(json_at(slave_sample, "cpus"), "used")), 2.5);  // one spinning shell
+  // The busy executor's own figures, from the latest report.
+  const picojson::array& executors = json_array(json_at(one, "executors"));
+  ASSERT_EQ(executors.size(), 1u) << one.serialize();
+  EXPECT_FALSE(json_string(json_at(executors[0], "executor_id")).empty());
+  EXPECT_GT(json_number(json_at(executors[0], "cpus_used")), 0.3) << one.serialize();
+  EXPECT_GT(json_number(json_at(executors[0], "mem_used")), 1) << one.serialize();
+  EXPECT_TRUE(json_at(executors[0], "disk_used").is<picojson::null>()) << "no disk/du: " << one.serialize();
 
   // The gauge, the counters, and bad queries.
   Try<picojson::value> metrics = http_get_json("127.0.0.1", cluster.master_port(), "/metrics/snapshot");
