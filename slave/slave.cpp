@@ -245,6 +245,7 @@ void Slave::on_registered(const std::string& id, bool reregistered, const Master
              << std::chrono::duration_cast<std::chrono::milliseconds>(master_ping_timeout).count() << " ms)";
     arm_ping_timeout();  // from now, not from the first ping
   }
+  start_usage_reports();
   // Resume status updates held while disconnected.
   for (const auto& key : updates.streams()) {
     if (const StatusUpdate* u = updates.head(key)) {
@@ -552,6 +553,11 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](registration_timeout_atom, const std::string& cid) {
         if (self->state.from_self("an executor registration timeout")) {
           self->state.on_registration_timeout(cid);
+        }
+      },
+      [self](usage_tick_atom) {
+        if (self->state.from_self("a usage report tick")) {
+          self->state.on_usage_tick();
         }
       },
       [self](recovery_timeout_atom) {
