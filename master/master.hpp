@@ -7,14 +7,14 @@
 // Messages (all asynchronous, sender = the peer's actor):
 //   from slaves:     RegisterSlaveMessage, ReregisterSlaveMessage, UnregisterSlaveMessage,
 //                    StatusUpdateMessage, ExitedExecutorMessage, PongSlaveMessage,
-//                    ExecutorToFrameworkMessage
+//                    ExecutorToFrameworkMessage, SlaveUsageMessage (usage_reports.cpp)
 //   from schedulers: stoa::scheduler::Call   (answered with stoa::scheduler::Event)
 // Requests (local, from the HTTP routes):
 //   (state_atom, std::string endpoint, std::map<std::string,std::string> query)
 //       -> (int status, std::string json)
 //   endpoints: "state", "state-summary", "slaves", "frameworks", "tasks",
 //              "flags", "health", "metrics" (the registry as JSON, gauges
-//              refreshed), "roles", "weights", "quota" (asked from the
+//              refreshed), "utilization" (?slave_id=), "roles", "weights", "quota" (asked from the
 //              allocator actor)
 //   (update_atom, endpoint, method, path, body) -> (int status, std::string json)
 //       PUT weights, POST quota, DELETE quota/<role>

@@ -158,6 +158,10 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
                                 "DELETE /master/quota/<role>: removes the role's quota.",
                                 {"DELETE"}, true));
 
+  runtime.add_route(actor_route(master, "/master/utilization", "utilization",
+                                "Utilization history (total, allocated and measured used cpus, mem, "
+                                "disk, gpus): the cluster's last 15 minutes in 5 s samples, or "
+                                "?slave_id= one slave's in 15 s samples (docs/utilization.md)."));
   runtime.add_route(actor_route(master, "/master/health", "health",
                                 "Answers 200 OK with an empty body when the master actor answers "
                                 "(503 when it does not: the component is checked, not the socket)."));

@@ -28,6 +28,7 @@ void Master::refresh_gauges() {
   metrics->set("master/elected", phase == Phase::leading ? 1 : 0);
   metrics->set("master/recovered_slaves", static_cast<double>(st.recovered_slaves.size()));
   metrics->set("master/slaves_unreachable", static_cast<double>(st.unreachable_slaves.size()));
+  refresh_utilization_gauges();
 }
 
 // Renders a read-only view. Building JSON cannot change state, so an
@@ -54,6 +55,9 @@ StatusReply Master::render(const std::string& endpoint, const std::map<std::stri
         return json_error(400, error);
       }
       return {200, json_serialize(v)};
+    }
+    if (endpoint == "utilization") {
+      return utilization_reply(query);
     }
     if (endpoint == "metrics") {
       refresh_gauges();
