@@ -283,6 +283,11 @@ test('the utilization charts render with data', async (t) => {
     const slaveCpu = page.locator('#agent-charts .chart[data-resource="cpus"]');
     await waitUntil(async () => Number(await slaveCpu.getAttribute('data-points')) >= 1, 30000,
       'points in the slave\'s CPU chart', 250);
+    // The running task's executor, as measured by the slave (through the master).
+    const memUsed = page.locator('#agent-tasks-table tbody tr', { hasText: tailTask.id }).locator('.mem-used');
+    await waitUntil(async () => /\d+(\.\d+)? [KMG]B/.test(await memUsed.innerText()), 30000,
+      'the task\'s measured memory on the slave page', 250);
+    log(`the tail task uses ${await memUsed.innerText()} (slave report)`);
     assertNoErrors(page);
   } finally {
     await closePage(page, 'charts');

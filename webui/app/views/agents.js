@@ -4,7 +4,7 @@
 import { store, slaveById, allTasks, frameworkName } from '../store.js';
 import { getOptionalJSON, HttpError, query } from '../api.js';
 import {
-  html, kv, fmtResources, fmtResourcesByRole, fmtTime, fmtAgo, stateBadge, pagedTable, wireTable, taskStartTime,
+  html, kv, fmtNumber, fmtMB, fmtResources, fmtResourcesByRole, fmtTime, fmtAgo, stateBadge, pagedTable, wireTable, taskStartTime,
   sandboxHref,
   setHTML,
 } from '../util.js';
@@ -46,7 +46,8 @@ export function mountList(root) {
   return { update: render, destroy() {} };
 }
 
-const SLAVE_UTILIZATION_MS = 15000;
+// The slave reports every 5 s by default; its chart's buckets are 15 s.
+const SLAVE_UTILIZATION_MS = 5000;
 
 export function mountDetail(root, params) {
   const id = params.id;
@@ -58,6 +59,8 @@ export function mountDetail(root, params) {
   let charts = null;
   let timer = null;
   let stopped = false;
+  // "<framework>/<executor>" → {cpus_used?, mem_used?, disk_used?} of the slave's latest report.
+  let usage = new Map();
 
   async function loadUsage() {
     try {
@@ -71,6 +74,8 @@ export function mountDetail(root, params) {
         if (!charts) charts = new ChartGroup(chartsRoot);
         charts.update(u.samples || []);
       }
+      usage = new Map(((u && u.executors) || []).map((e) => [`${e.framework_id}/${e.executor_id}`, e]));
+      render();
     } catch (e) {
       if (!stopped && !(e instanceof HttpError && e.status === 0)) {
         chartsRoot.innerHTML = html`<div class="chart-empty">no data: ${e.message}</div>`.s;
@@ -89,8 +94,17 @@ export function mountDetail(root, params) {
     { title: 'Started', key: taskStartTime, cell: (t) => html`${fmtAgo(taskStartTime(t))}`.s },
     { title: 'State', key: (t) => t.state, cell: (t) => stateBadge(t.state).s },
     { title: 'Resources', cell: (t) => html`${fmtResources(t.resources)}`.s },
+    { title: 'CPUs used', key: (t) => used(t, 'cpus_used'), cell: (t) => html`${fmtNumber(used(t, 'cpus_used'), 3)}`.s },
+    { title: 'Mem used', key: (t) => used(t, 'mem_used'),
+      cell: (t) => html`<span class="mem-used">${fmtMB(used(t, 'mem_used'))}</span>`.s },
     { title: '', cell: (t) => html`<a href="${sandboxHref(t)}">Sandbox</a> ${killButton(t)}`.s },
   ];
+
+  // What the task's executor was measured to use (undefined: not measured yet).
+  function used(t, field) {
+    const e = usage.get(`${t.framework_id}/${t.executor_id || t.id}`);
+    return e ? e[field] : undefined;
+  }
 
   function render() {
     if (!store.state) return;
