@@ -165,6 +165,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/offers_timed_out", "Offers rescinded after --offer_timeout");
   r.counter("master/valid_status_updates", "Status updates from registered slaves");
   r.counter("master/invalid_status_updates", "Status updates dropped");
+  r.counter("master/operator_kills", "Kills of a task asked by the operator (POST /master/kill)");
+  r.counter("master/operator_teardowns", "Frameworks torn down by the operator (POST /master/teardown)");
   r.counter("master/valid_status_update_acknowledgements", "Acknowledgements forwarded to slaves");
   r.counter("master/invalid_status_update_acknowledgements", "Acknowledgements for an absent slave");
   r.counter("master/invalid_framework_to_executor_messages", "Framework messages for an absent slave");

@@ -70,6 +70,6 @@ Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts);
 // server. The master's metrics are served by the runtime (/metrics,
 // /metrics/snapshot) from MasterOptions::metrics; register the master as a
 // metrics collector so its gauges are fresh on every scrape.
-void register_master_routes(Runtime& runtime, const caf::actor& master);
+void register_master_routes(Runtime& runtime, const caf::actor& master, const MasterFlags& flags);
 
 }  // namespace stoa::master

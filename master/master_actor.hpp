@@ -15,7 +15,9 @@
 //                   slave's re-registration, kills kept for absent slaves,
 //                   partition-aware frameworks' unreachable tasks
 //   operator.cpp    HTTP views and operator updates (weights, quota) over
-//                   pure renderers (state_json.cpp, operator_json.cpp)
+//                   pure renderers (state_json.cpp, operator_json.cpp),
+//                   maintenance (over maintenance.cpp)
+//   operator_actions.cpp  the operator's teardown and kill
 //   leadership.cpp  contending in ZooKeeper, recovery from the registry,
 //                   the standby/recovering phases, redirects
 //
@@ -41,6 +43,7 @@
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "master/allocator_actor.hpp"
+#include "master/maintenance.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
 #include "master/utilization.hpp"
@@ -125,6 +128,8 @@ class Master {
   bool removal_permit_pending = false;
   // Usage reports of the slaves and the cluster's samples (usage_reports.cpp).
   UtilizationHistory utilization;
+  // The maintenance schedule and down machines (in memory only).
+  Maintenance maintenance;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -276,6 +281,10 @@ class Master {
   // GET /master/utilization[?slave_id=].
   StatusReply utilization_reply(const std::map<std::string, std::string>& query);
   void refresh_utilization_gauges();
+  // --- operator_actions.cpp ----------------------------------------------------
+  // POST /master/teardown and /master/kill (bodies as form or JSON).
+  StatusReply teardown_by_operator(const std::string& body);
+  StatusReply kill_by_operator(const std::string& body);
 };
 
 // Declares every master metric (Mesos' names) in `registry`.
