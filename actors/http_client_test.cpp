@@ -211,6 +211,8 @@ TEST_F(HttpClient, UnusedRequestActorDoesNotBlockShutdown) {
   }
   caf::anon_send_exit(gate_actor, caf::exit_reason::user_shutdown);
   gate_actor = nullptr;
+  caf::anon_send_exit(producer_actor, caf::exit_reason::user_shutdown);
+  producer_actor = nullptr;
   to_stop.clear();
   sys.reset();  // hangs (ctest TIMEOUT) if the unused broker lingers
 }

@@ -309,6 +309,8 @@ TEST_F(HttpServer, ShutdownIsPromptWithOpenConnections) {
   caf::anon_send_exit(server.actor, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(gate_actor, caf::exit_reason::user_shutdown);
   gate_actor = nullptr;
+  caf::anon_send_exit(producer_actor, caf::exit_reason::user_shutdown);
+  producer_actor = nullptr;
   to_stop.clear();
   server.actor = nullptr;
   sys.reset();  // hangs (and the ctest TIMEOUT fails us) if the broker lingers
