@@ -15,6 +15,8 @@
 namespace stoa::master {
 
 picojson::value task_json(const Task& t);
+// One entry of a task's "statuses" (the event stream's TASK_UPDATED too).
+picojson::value task_status_json(const TaskStatus& status);
 picojson::value offer_json(const Offer& o);
 picojson::value slave_json(const MasterState& s, const SlaveRecord& slave);
 picojson::value framework_json(const MasterState& s, const FrameworkRecord& f);
