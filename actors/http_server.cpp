@@ -401,7 +401,9 @@ void ServerCore::on_stream_chunk(uint64_t id, const std::string& bytes) {
                 << " bytes wait for the client, which reads too slowly (limit "
                 << opts.max_stream_unsent << ")";
     // Shut the socket down first: a graceful close would keep the unsent
-    // bytes for a client that does not read them.
+    // bytes for a client that does not read them. CAF's default multiplexer
+    // names a connection by its socket (conn_hdl_from_socket), and the
+    // handle is still ours, so the descriptor cannot have been reused.
     ::shutdown(static_cast<int>(hdl.id()), SHUT_RDWR);
     self->close(hdl);
     erase(hdl);
