@@ -54,6 +54,10 @@ namespace picojson {
 class value;
 }  // namespace picojson
 
+namespace stoa::metrics {
+class Registry;
+}  // namespace stoa::metrics
+
 namespace stoa::http {
 
 // A handler that has not responded after this long gets a 504 for it.
@@ -165,6 +169,10 @@ struct ServerOptions {
   // A stream whose bytes not yet taken by the client pass this is closed
   // (a slow reader must not grow the server's memory).
   size_t max_stream_unsent = DEFAULT_MAX_STREAM_UNSENT;
+  // When set (the process' registry, which must outlive the server): the
+  // gauge http/streams (open streams) and the counter
+  // http/streams_slow_closed are declared there and kept current.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct Server {

@@ -351,6 +351,9 @@ void ServerCore::erase(caf::io::connection_handle hdl) {
   if (uint64_t id = i->second->stream_id; id != 0) {
     streams.erase(id);
     ++streams_closed;
+    if (streams_gauge != nullptr) {
+      streams_gauge->set(static_cast<double>(streams.size()));
+    }
     self->send(i->second->stream_producer, stream_closed_atom_v, id);
   }
   for (auto& s : i->second->slots) {
@@ -378,6 +381,9 @@ void ServerCore::start_stream(Connection& c, Slot& s) {
   c.slots.clear();
   c.unsent = 0;
   streams[id] = c.hdl;
+  if (streams_gauge != nullptr) {
+    streams_gauge->set(static_cast<double>(streams.size()));
+  }
   self->ack_writes(c.hdl, true);
   self->flush(c.hdl);
   c.last_activity = Clock::now();
@@ -397,6 +403,9 @@ void ServerCore::on_stream_chunk(uint64_t id, const std::string& bytes) {
   }
   if (c->unsent + bytes.size() > opts.max_stream_unsent) {
     ++streams_slow_closed;
+    if (streams_slow_counter != nullptr) {
+      streams_slow_counter->inc();
+    }
     LOG_WARNING << "HTTP: closing the stream to " << c->peer << ": " << c->unsent
                 << " bytes wait for the client, which reads too slowly (limit "
                 << opts.max_stream_unsent << ")";
@@ -532,6 +541,11 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
   core->opts = std::move(opts);
   self->state.core = core;
   core->add_route(help_route(core));
+  if (core->opts.metrics != nullptr) {
+    core->streams_gauge = &core->opts.metrics->gauge("http/streams", "Streamed HTTP responses open now.");
+    core->streams_slow_counter = &core->opts.metrics->counter(
+        "http/streams_slow_closed", "Streamed HTTP responses closed because the client read too slowly.");
+  }
   for (auto& r : routes) {
     core->add_route(std::move(r));
   }

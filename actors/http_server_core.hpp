@@ -25,6 +25,7 @@
 #include <caf/io/connection_handle.hpp>
 
 #include "actors/http.hpp"
+#include "common/metrics.hpp"
 
 namespace stoa::http::detail {
 
@@ -120,6 +121,8 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   uint64_t next_stream_id = 1;
   uint64_t streams_slow_closed = 0;
   uint64_t streams_closed = 0;
+  metrics::Gauge* streams_gauge = nullptr;          // ServerOptions::metrics
+  metrics::Counter* streams_slow_counter = nullptr;
   Clock::time_point last_refusal_log{};
   uint64_t refusals_unlogged = 0;
 

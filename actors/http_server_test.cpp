@@ -399,11 +399,13 @@ TEST_F(HttpServer, StreamClientDisconnectFreesTheStream) {
 TEST_F(HttpServer, StreamSlowReaderIsClosedAndCounted) {
   http::ServerOptions opts;
   opts.max_stream_unsent = 256 << 10;
+  opts.metrics = &registry;
   auto server = start(opts);
   RawConn c(server.port);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(open_stream(c));
   ASSERT_TRUE(c.read_until("hello\n"));
+  EXPECT_EQ(registry.gauge("http/streams", "").value(), 1);
   // The client reads nothing more while the producer floods: once the socket
   // buffers are full, the server's unsent bytes pass the bound.
   caf::anon_send(producer_actor, flood_atom::value);
@@ -412,6 +414,8 @@ TEST_F(HttpServer, StreamSlowReaderIsClosedAndCounted) {
   auto s = stats(server);
   EXPECT_EQ(s.streams, 0u);
   EXPECT_EQ(s.connections, 0u);
+  EXPECT_EQ(registry.counter("http/streams_slow_closed", "").value(), 1);
+  EXPECT_EQ(registry.gauge("http/streams", "").value(), 0);
 }
 
 TEST_F(HttpServer, StreamHeadGetsHeadersOnly) {

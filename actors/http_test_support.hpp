@@ -35,6 +35,7 @@
 #include <gtest/gtest.h>
 
 
+#include "common/metrics.hpp"
 #include "common/strings.hpp"
 
 namespace http = stoa::http;
@@ -536,6 +537,8 @@ class HttpTest : public ::testing::Test {
     return c.read_response();
   }
 
+  // Outlives every server (a server given it as ServerOptions::metrics).
+  stoa::metrics::Registry registry;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor gate_actor;
