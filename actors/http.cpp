@@ -126,9 +126,14 @@ std::string serialize_response(const Response& r, bool close) {
   out += reason_phrase(r.status);
   out += "\r\nContent-Type: ";
   out += header_safe(r.content_type) ? r.content_type : "application/octet-stream";
-  out += "\r\nContent-Length: ";
-  out += std::to_string(length);
-  out += close ? "\r\nConnection: close\r\n" : "\r\nConnection: keep-alive\r\n";
+  if (r.stream_producer) {
+    // A stream ends when the connection does.
+    out += "\r\nConnection: close\r\n";
+  } else {
+    out += "\r\nContent-Length: ";
+    out += std::to_string(length);
+    out += close ? "\r\nConnection: close\r\n" : "\r\nConnection: keep-alive\r\n";
+  }
   for (const auto& [name, value] : r.headers) {
     auto lname = lower(name);
     if (lname == "content-type" || lname == "content-length" || lname == "connection" ||

@@ -25,6 +25,10 @@
 // * Every response carries Content-Length and Content-Type. `?jsonp=cb`
 //   turns an application/json body into `cb(body);` (application/javascript).
 // * GET /help lists every route (JSON).
+// * A streamed response (Response::stream_producer) has no Content-Length: the
+//   headers go out with `Connection: close`, then the bytes the producer actor
+//   sends, until either side ends it. It is the last response on its
+//   connection (later pipelined requests are not answered). See "Streams".
 
 #include <chrono>
 #include <cstddef>
@@ -50,6 +54,10 @@ namespace picojson {
 class value;
 }  // namespace picojson
 
+namespace stoa::metrics {
+class Registry;
+}  // namespace stoa::metrics
+
 namespace stoa::http {
 
 // A handler that has not responded after this long gets a 504 for it.
@@ -59,6 +67,8 @@ constexpr auto DEFAULT_HANDLER_TIMEOUT = std::chrono::seconds(30);
 constexpr auto DEFAULT_IDLE_TIMEOUT = std::chrono::seconds(60);
 // Open connections beyond this are closed at once (the newest), with a log line.
 constexpr size_t DEFAULT_MAX_CONNECTIONS = 4096;
+// A streamed response closes when this many of its bytes wait for the client.
+constexpr size_t DEFAULT_MAX_STREAM_UNSENT = 1 << 20;
 
 struct Request {
   std::string method;                          // "GET"
@@ -84,6 +94,14 @@ struct Response {
   // Extra headers. The server writes Content-Type, Content-Length and
   // Connection itself and ignores those names here.
   std::vector<std::pair<std::string, std::string>> headers;
+  // A streamed body instead (`body` and `body_file` must then be empty): once
+  // the headers are written the server sends the producer
+  // (stream_open_atom, StreamSink) and writes every chunk the producer sends
+  // back, see "Streams" below. `stream_context` is handed over in the
+  // StreamSink (e.g. a subscriber's filter). A HEAD request gets the headers
+  // only and the producer hears nothing.
+  caf::actor stream_producer;
+  std::string stream_context;
 };
 
 // Serializable so a Response can cross nodes (register it under this name if
@@ -91,7 +109,7 @@ struct Response {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Response& x) {
   return f(caf::meta::type_name("stoa.http.Response"), x.status, x.content_type, x.body,
-           x.body_file, x.body_file_size, x.headers);
+           x.body_file, x.body_file_size, x.headers, x.stream_producer, x.stream_context);
 }
 
 // `v.serialize()` as application/json.
@@ -114,7 +132,8 @@ Try<std::map<std::string, std::string>> parse_query(std::string_view query);
 
 // The response as HTTP/1.1 bytes: status line, Content-Type, Content-Length,
 // `Connection: close` or `keep-alive`, then `r.headers` (minus the names the
-// server owns and any name or value containing CR or LF), then the body.
+// server owns and any name or value containing CR or LF), then the body. A
+// stream (`r.stream_producer` set) has no Content-Length and always closes.
 std::string serialize_response(const Response& r, bool close);
 
 // Delivers the response to a request. Call it exactly once, from inside the
@@ -147,6 +166,13 @@ struct ServerOptions {
   std::chrono::milliseconds handler_timeout = DEFAULT_HANDLER_TIMEOUT;  // then 504
   std::chrono::milliseconds idle_timeout = DEFAULT_IDLE_TIMEOUT;        // then closed
   size_t max_connections = DEFAULT_MAX_CONNECTIONS;                    // newest beyond is closed
+  // A stream whose bytes not yet taken by the client pass this is closed
+  // (a slow reader must not grow the server's memory).
+  size_t max_stream_unsent = DEFAULT_MAX_STREAM_UNSENT;
+  // When set (the process' registry, which must outlive the server): the
+  // gauge http/streams (open streams) and the counter
+  // http/streams_slow_closed are declared there and kept current.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct Server {
@@ -181,16 +207,55 @@ struct ServerStats {
   uint64_t requests = 0;     // requests parsed since start
   uint64_t idle_closed = 0;  // connections closed by the idle timeout
   uint64_t refused = 0;      // connections closed at once: max_connections reached
+  uint64_t streams = 0;      // streamed responses open now
+  uint64_t streams_slow_closed = 0;  // streams closed: the client took too little
+  uint64_t streams_closed = 0;       // streams ended since start, for any reason
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ServerStats& x) {
   return f(caf::meta::type_name("stoa.http.ServerStats"), x.connections, x.pending, x.requests,
-           x.idle_closed, x.refused);
+           x.idle_closed, x.refused, x.streams, x.streams_slow_closed, x.streams_closed);
 }
 
 using stats_atom = caf::atom_constant<caf::atom("http_stats")>;
 constexpr stats_atom stats_atom_v{};
+
+// ---- Streams ---------------------------------------------------------------
+// A handler answers with a Response whose `stream_producer` is an actor. The
+// protocol between the server broker and that producer (all asynchronous):
+//
+//   server -> producer  (stream_open_atom, StreamSink)   headers are written
+//   producer -> server  (stream_chunk_atom, uint64_t id, std::string bytes)
+//   producer -> server  (stream_end_atom, uint64_t id)   close after the bytes
+//   server -> producer  (stream_closed_atom, uint64_t id) the stream is gone:
+//                       client disconnected, slow reader, producer ended it,
+//                       or the server stopped
+//
+// The server monitors the producer: when it exits, its streams close. Chunks
+// for an unknown (closed) id are dropped. A stream is exempt from the idle
+// timeout; a client that stops reading is closed once more than
+// ServerOptions::max_stream_unsent bytes wait for it (ServerStats counts it).
+struct StreamSink {
+  caf::actor server;  // send chunks here
+  uint64_t id = 0;    // unique per server
+  std::string context;  // Response::stream_context
+  std::string peer;     // the client, "ip:port"
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StreamSink& x) {
+  return f(caf::meta::type_name("stoa.http.StreamSink"), x.server, x.id, x.context, x.peer);
+}
+
+using stream_open_atom = caf::atom_constant<caf::atom("http_sopen")>;
+constexpr stream_open_atom stream_open_atom_v{};
+using stream_chunk_atom = caf::atom_constant<caf::atom("http_schnk")>;
+constexpr stream_chunk_atom stream_chunk_atom_v{};
+using stream_end_atom = caf::atom_constant<caf::atom("http_send")>;
+constexpr stream_end_atom stream_end_atom_v{};
+using stream_closed_atom = caf::atom_constant<caf::atom("http_sclos")>;
+constexpr stream_closed_atom stream_closed_atom_v{};
 
 // Parsing and routing without a broker (fuzzing, tests): feeds `bytes` to a
 // new connection's parser in reads of at most `read_size` bytes and matches

@@ -56,6 +56,7 @@ struct ClientState {
   bool last_was_value = false;
   bool complete = false;
   bool received_any = false;
+  bool head_complete = false;  // the headers are in (body_sink mode)
 
   static inline const char* name = "stoa.http.client";
 };
@@ -100,12 +101,21 @@ int on_headers_complete(http_parser* p) {
   ClientState* st = state_of(p);
   commit_header(st);
   st->resp.status = static_cast<int>(p->status_code);
+  if (st->req.body_sink && st->resp.status >= 200) {
+    st->head_complete = true;
+    st->req.body_sink(st->resp, std::string_view());
+  }
   // A response to HEAD has headers only; 1 tells http_parser to skip the body.
   return st->req.method == "HEAD" ? 1 : 0;
 }
 
 int on_body(http_parser* p, const char* at, size_t len) {
-  state_of(p)->resp.body.append(at, len);
+  ClientState* st = state_of(p);
+  if (st->head_complete) {
+    st->req.body_sink(st->resp, std::string_view(at, len));
+    return 0;
+  }
+  st->resp.body.append(at, len);
   return 0;
 }
 
@@ -360,6 +370,9 @@ caf::behavior client_main(ClientBroker* self, ClientRequest req) {
       [self](const caf::io::connection_closed_msg&) { on_closed(self); },
       [self](timeout_atom) {
         auto& st = self->state;
+        if (st.head_complete) {
+          return;  // a streamed body may last as long as the server sends it
+        }
         fail(self, caf::sec::request_timeout,
              "no complete response from " + st.req.host + ":" + std::to_string(st.req.port) +
                  " within " + std::to_string(st.req.timeout.count()) + " ms");

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,15 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // Host, Content-Length and
                                                              // Connection are ours
   std::chrono::milliseconds timeout = DEFAULT_CLIENT_TIMEOUT;  // then request_timeout
+  // Streams the body instead of collecting it: called once with the head
+  // (status, content type, headers; empty body) and empty `bytes` when the
+  // headers are complete, then with each piece of the body as it arrives.
+  // The final Response then has an empty body. `timeout` bounds only the wait
+  // for the headers; the body lasts until the server closes or the caller
+  // stops the request actor (anon_send_exit), which ends it with that
+  // reason. Runs inside the client's broker: it must not block (send the
+  // bytes to an actor, or append them under the caller's own care).
+  std::function<void(const Response& head, std::string_view bytes)> body_sink;
 };
 
 // Response.headers of a client response: every header received except

@@ -2,6 +2,8 @@
 // raw TCP server that sends what a test wants.
 #include "actors/http_test_support.hpp"
 
+#include <mutex>
+
 namespace {
 
 using namespace http_test;
@@ -209,6 +211,8 @@ TEST_F(HttpClient, UnusedRequestActorDoesNotBlockShutdown) {
   }
   caf::anon_send_exit(gate_actor, caf::exit_reason::user_shutdown);
   gate_actor = nullptr;
+  caf::anon_send_exit(producer_actor, caf::exit_reason::user_shutdown);
+  producer_actor = nullptr;
   to_stop.clear();
   sys.reset();  // hangs (ctest TIMEOUT) if the unused broker lingers
 }
@@ -235,6 +239,79 @@ TEST_F(HttpClient, FetchFromAnEventBasedActor) {
                [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
   EXPECT_EQ(got, "200hello");
   caf::anon_send_exit(user, caf::exit_reason::user_shutdown);
+}
+
+// body_sink: the head first, then the body's bytes as the server streams
+// them; the client's timeout bounds only the wait for the head; stopping the
+// request actor ends the stream (and the server frees it).
+TEST_F(HttpClient, BodySinkGetsAStreamAsItArrives) {
+  auto server = start();
+  struct Seen {
+    std::mutex mutex;
+    int heads = 0;
+    int status = 0;
+    std::string content_type;
+    std::string bytes;
+  };
+  auto seen = std::make_shared<Seen>();
+  auto req = local_request(server.port, "/events");
+  req.timeout = std::chrono::milliseconds(500);
+  req.body_sink = [seen](const http::Response& head, std::string_view bytes) {
+    std::lock_guard<std::mutex> lock(seen->mutex);
+    if (bytes.empty()) {
+      ++seen->heads;
+      seen->status = head.status;
+      seen->content_type = head.content_type;
+    }
+    seen->bytes.append(bytes);
+  };
+  auto has = [seen](const std::string& text) {
+    std::lock_guard<std::mutex> lock(seen->mutex);
+    return seen->bytes == text;
+  };
+  caf::actor worker = http::spawn_request(*sys, std::move(req));
+  caf::scoped_actor self{*sys};
+  self->send(worker, http::go_atom_v);
+  ASSERT_TRUE(eventually([&] { return has("hello\n"); }));
+  {
+    std::lock_guard<std::mutex> lock(seen->mutex);
+    EXPECT_EQ(seen->heads, 1);
+    EXPECT_EQ(seen->status, 200);
+    EXPECT_EQ(seen->content_type, "text/event-stream");
+  }
+  caf::anon_send(producer_actor, push_atom::value, std::string("more\n"));
+  ASSERT_TRUE(eventually([&] { return has("hello\nmore\n"); }));
+  // Past the client's timeout the stream still flows (the server is asked for
+  // its stats until then: a wait with a purpose, not a sleep).
+  auto past = Clock::now() + std::chrono::milliseconds(700);
+  EXPECT_TRUE(eventually([&] { return stats(server).streams == 1 && Clock::now() > past; }));
+  caf::anon_send(producer_actor, push_atom::value, std::string("late\n"));
+  ASSERT_TRUE(eventually([&] { return has("hello\nmore\nlate\n"); }));
+  // The producer ends the stream: the final Response has the head, no body.
+  caf::anon_send(producer_actor, end_atom::value);
+  bool answered = false;
+  self->receive([&](http::Response& r) {
+                  answered = true;
+                  EXPECT_EQ(r.status, 200);
+                  EXPECT_EQ(r.body, "");
+                },
+                [&](caf::error& e) { ADD_FAILURE() << sys->render(e); },
+                caf::after(DEADLINE) >> [&] { ADD_FAILURE() << "no final response"; });
+  EXPECT_TRUE(answered);
+
+  // A second stream, ended by the caller stopping the request actor.
+  auto req2 = local_request(server.port, "/events");
+  auto got = std::make_shared<std::atomic<int>>(0);
+  req2.body_sink = [got](const http::Response&, std::string_view bytes) {
+    *got += static_cast<int>(bytes.size());
+  };
+  caf::actor worker2 = http::spawn_request(*sys, std::move(req2));
+  self->send(worker2, http::go_atom_v);
+  ASSERT_TRUE(eventually([&] { return got->load() == 6; }));
+  EXPECT_EQ(stats(server).streams, 1u);
+  caf::anon_send_exit(worker2, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(eventually([&] { return stats(server).streams == 0; }));
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(2, 2); }));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "actors/http.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -231,6 +232,15 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
       slot->file = std::move(file);
     }
   }
+  if (resp.stream_producer) {
+    // The stream is the last response on its connection.
+    slot->close_after = true;
+    c->parsing_done = true;
+    if (!slot->head) {
+      slot->stream_producer = resp.stream_producer;
+      slot->stream_context = std::move(resp.stream_context);
+    }
+  }
   slot->bytes = serialize_response(resp, slot->close_after);
   if (slot->head) {
     slot->bytes.resize(slot->bytes.size() - resp.body.size());
@@ -252,6 +262,10 @@ void ServerCore::write_ready(uint64_t conn_id) {
       wrote = true;
       s.bytes.clear();
       c->streaming = s.file != nullptr;
+    }
+    if (s.stream_producer) {
+      start_stream(*c, s);
+      return;
     }
     if (c->streaming) {
       bool done = pump_file(*c);
@@ -334,6 +348,14 @@ void ServerCore::erase(caf::io::connection_handle hdl) {
   if (i == conns.end()) {
     return;
   }
+  if (uint64_t id = i->second->stream_id; id != 0) {
+    streams.erase(id);
+    ++streams_closed;
+    if (streams_gauge != nullptr) {
+      streams_gauge->set(static_cast<double>(streams.size()));
+    }
+    self->send(i->second->stream_producer, stream_closed_atom_v, id);
+  }
   for (auto& s : i->second->slots) {
     if (s.deadline) {
       deadlines.erase({*s.deadline, i->second->id, s.seq});
@@ -344,6 +366,99 @@ void ServerCore::erase(caf::io::connection_handle hdl) {
 }
 
 void ServerCore::on_closed(caf::io::connection_handle hdl) { erase(hdl); }
+
+void ServerCore::start_stream(Connection& c, Slot& s) {
+  uint64_t id = next_stream_id++;
+  c.stream_id = id;
+  c.stream_producer = std::move(s.stream_producer);
+  StreamSink sink{caf::actor_cast<caf::actor>(self), id, std::move(s.stream_context), c.peer};
+  // Nothing else is answered on this connection.
+  for (auto& slot : c.slots) {
+    if (slot.deadline) {
+      deadlines.erase({*slot.deadline, c.id, slot.seq});
+    }
+  }
+  c.slots.clear();
+  c.unsent = 0;
+  streams[id] = c.hdl;
+  if (streams_gauge != nullptr) {
+    streams_gauge->set(static_cast<double>(streams.size()));
+  }
+  self->ack_writes(c.hdl, true);
+  self->flush(c.hdl);
+  c.last_activity = Clock::now();
+  self->monitor(c.stream_producer);
+  self->send(c.stream_producer, stream_open_atom_v, std::move(sink));
+}
+
+void ServerCore::on_stream_chunk(uint64_t id, const std::string& bytes) {
+  auto i = streams.find(id);
+  if (i == streams.end() || bytes.empty()) {
+    return;  // closed meanwhile
+  }
+  auto hdl = i->second;
+  Connection* c = conns.count(hdl) > 0 ? conns[hdl].get() : nullptr;
+  if (c == nullptr) {
+    return;
+  }
+  if (c->unsent + bytes.size() > opts.max_stream_unsent) {
+    ++streams_slow_closed;
+    if (streams_slow_counter != nullptr) {
+      streams_slow_counter->inc();
+    }
+    LOG_WARNING << "HTTP: closing the stream to " << c->peer << ": " << c->unsent
+                << " bytes wait for the client, which reads too slowly (limit "
+                << opts.max_stream_unsent << ")";
+    // Shut the socket down first: a graceful close would keep the unsent
+    // bytes for a client that does not read them. CAF's default multiplexer
+    // names a connection by its socket (conn_hdl_from_socket), and the
+    // handle is still ours, so the descriptor cannot have been reused.
+    ::shutdown(static_cast<int>(hdl.id()), SHUT_RDWR);
+    self->close(hdl);
+    erase(hdl);
+    return;
+  }
+  self->write(hdl, bytes.size(), bytes.data());
+  self->flush(hdl);
+  c->unsent += bytes.size();
+}
+
+void ServerCore::on_stream_end(uint64_t id) {
+  auto i = streams.find(id);
+  if (i == streams.end()) {
+    return;
+  }
+  auto hdl = i->second;
+  self->flush(hdl);
+  self->close(hdl);  // graceful: what was written still goes out
+  erase(hdl);
+}
+
+void ServerCore::on_producer_down(const caf::actor_addr& producer) {
+  std::vector<caf::io::connection_handle> gone;
+  for (const auto& [id, hdl] : streams) {
+    auto j = conns.find(hdl);
+    if (j != conns.end() && j->second->stream_producer.address() == producer) {
+      gone.push_back(hdl);
+    }
+  }
+  for (const auto& hdl : gone) {
+    self->flush(hdl);
+    self->close(hdl);
+    erase(hdl);
+  }
+}
+
+void ServerCore::close_all() {
+  std::vector<caf::io::connection_handle> all;
+  for (const auto& [hdl, c] : conns) {
+    all.push_back(hdl);
+  }
+  for (const auto& hdl : all) {
+    erase(hdl);  // tells the producer of a stream
+  }
+  self->close_all();
+}
 
 void ServerCore::schedule_tick() {
   if (tick_pending || deadlines.empty()) {
@@ -376,7 +491,10 @@ void ServerCore::on_idle_check() {
   std::vector<caf::io::connection_handle> idle;
   for (const auto& [hdl, c] : conns) {
     // A client that stops taking a streamed body is idle too.
-    bool idle_for_long = (c->slots.empty() || c->streaming) && now - c->last_activity >= opts.idle_timeout;
+    // A streamed response is not: it may be quiet for long, and a slow
+    // reader is closed by max_stream_unsent.
+    bool idle_for_long = c->stream_id == 0 && (c->slots.empty() || c->streaming) &&
+                         now - c->last_activity >= opts.idle_timeout;
     // One byte now and then must not keep a request open forever.
     bool request_too_slow = c->request_started && now - *c->request_started >= opts.idle_timeout;
     if (idle_for_long || request_too_slow) {
@@ -423,6 +541,11 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
   core->opts = std::move(opts);
   self->state.core = core;
   core->add_route(help_route(core));
+  if (core->opts.metrics != nullptr) {
+    core->streams_gauge = &core->opts.metrics->gauge("http/streams", "Streamed HTTP responses open now.");
+    core->streams_slow_counter = &core->opts.metrics->counter(
+        "http/streams_slow_closed", "Streamed HTTP responses closed because the client read too slowly.");
+  }
   for (auto& r : routes) {
     core->add_route(std::move(r));
   }
@@ -445,10 +568,12 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
         return caf::message{};  // async: drop quietly (cookbook §3)
       });
   self->set_error_handler([](caf::error&) {});
+  self->set_down_handler([self](caf::down_msg& msg) {
+    self->state.core->on_producer_down(msg.source);
+  });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     // Any exit message stops the server: shutdown must never hang on us.
-    self->state.core->conns.clear();
-    self->close_all();
+    self->state.core->close_all();
     self->quit(msg.reason);
   });
   return {
@@ -481,10 +606,15 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
         }
       },
       [self](add_route_atom, Route& r) { self->state.core->add_route(std::move(r)); },
+      [self](stream_chunk_atom, uint64_t id, const std::string& bytes) {
+        self->state.core->on_stream_chunk(id, bytes);
+      },
+      [self](stream_end_atom, uint64_t id) { self->state.core->on_stream_end(id); },
       [self](stats_atom) {
         const auto& core = *self->state.core;
-        return ServerStats{core.conns.size(), core.deadlines.size(), core.requests, core.idle_closed,
-                           core.refused};
+        return ServerStats{core.conns.size(), core.deadlines.size(), core.requests,
+                           core.idle_closed,      core.refused,           core.streams.size(),
+                           core.streams_slow_closed, core.streams_closed};
       },
   };
 }

@@ -21,9 +21,11 @@
 #include <tuple>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/io/connection_handle.hpp>
 
 #include "actors/http.hpp"
+#include "common/metrics.hpp"
 
 namespace stoa::http::detail {
 
@@ -51,6 +53,8 @@ struct Slot {
   bool head = false;              // a HEAD request: headers only
   std::optional<Clock::time_point> deadline;  // set while a handler owes a response
   std::unique_ptr<FileBody> file;  // the body, once `bytes` (the head) is written
+  caf::actor stream_producer;      // a streamed response: its producer
+  std::string stream_context;
 };
 
 struct ParsedRequest {
@@ -92,6 +96,10 @@ struct Connection {
   // (data_transferred_msg): the next chunk is read only below a bound.
   uint64_t unsent = 0;
   bool streaming = false;  // the front slot's head is written, its file is being sent
+  // A streamed response (Response::stream_producer) is open: nothing else is
+  // written on this connection, and it closes when the stream ends.
+  uint64_t stream_id = 0;
+  caf::actor stream_producer;
   std::vector<ParsedRequest> completed;  // parsed in this read, not yet dispatched
 };
 
@@ -108,6 +116,13 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   uint64_t requests = 0;
   uint64_t idle_closed = 0;
   uint64_t refused = 0;
+  // Open streams: stream id -> connection.
+  std::map<uint64_t, caf::io::connection_handle> streams;
+  uint64_t next_stream_id = 1;
+  uint64_t streams_slow_closed = 0;
+  uint64_t streams_closed = 0;
+  metrics::Gauge* streams_gauge = nullptr;          // ServerOptions::metrics
+  metrics::Counter* streams_slow_counter = nullptr;
   Clock::time_point last_refusal_log{};
   uint64_t refusals_unlogged = 0;
 
@@ -128,6 +143,13 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   bool pump_file(Connection& c);
   void on_transferred(caf::io::connection_handle hdl, uint64_t written);
   void erase(caf::io::connection_handle hdl);
+  // Streams (Response::stream_producer).
+  void start_stream(Connection& c, Slot& s);
+  void on_stream_chunk(uint64_t id, const std::string& bytes);
+  void on_stream_end(uint64_t id);
+  void on_producer_down(const caf::actor_addr& producer);
+  // Closes every connection and tells every producer (the server stops).
+  void close_all();
   void schedule_tick();
   Connection* find(uint64_t conn_id);
 };

@@ -309,6 +309,8 @@ TEST_F(HttpServer, ShutdownIsPromptWithOpenConnections) {
   caf::anon_send_exit(server.actor, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(gate_actor, caf::exit_reason::user_shutdown);
   gate_actor = nullptr;
+  caf::anon_send_exit(producer_actor, caf::exit_reason::user_shutdown);
+  producer_actor = nullptr;
   to_stop.clear();
   server.actor = nullptr;
   sys.reset();  // hangs (and the ctest TIMEOUT fails us) if the broker lingers
@@ -327,6 +329,131 @@ TEST_F(HttpServer, BindFailureIsAnError) {
   http::ServerOptions bad_host;
   bad_host.host = "not-an-address.invalid";
   EXPECT_FALSE(http::spawn_server(*sys, bad_host, {}));
+}
+
+}  // namespace
+
+// ---- streamed responses (Response::stream_producer) --------------------------
+
+namespace {
+
+using namespace http_test;
+
+// GET /events (the test producer) on `c`, with its head read.
+std::optional<RawResponse> open_stream(RawConn& c, const std::string& ctx = "",
+                                       const std::string& after = "") {
+  c.send("GET /events?ctx=" + ctx + " HTTP/1.1\r\nHost: test\r\n\r\n" + after);
+  return c.read_head();
+}
+
+TEST_F(HttpServer, StreamHeadersAndChunksArrive) {
+  auto server = start();
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  // A request pipelined behind the stream is never answered: the stream is
+  // the last response on its connection.
+  auto head = open_stream(c, "abc", "GET /text HTTP/1.1\r\nHost: test\r\n\r\n");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-type"], "text/event-stream");
+  EXPECT_EQ(head->headers["cache-control"], "no-cache");
+  EXPECT_EQ(head->headers["connection"], "close");
+  EXPECT_EQ(head->headers.count("content-length"), 0u);
+  ASSERT_TRUE(c.read_until("hello\n")) << c.leftover();
+  EXPECT_EQ(stats(server).streams, 1u);
+  caf::anon_send(producer_actor, push_atom::value, std::string("one\n"));
+  caf::anon_send(producer_actor, push_atom::value, std::string("two\n"));
+  ASSERT_TRUE(c.read_until("two\n")) << c.leftover();
+  EXPECT_EQ(c.leftover(), "hello\none\ntwo\n");
+  // The producer ends it: the connection closes after the last bytes.
+  caf::anon_send(producer_actor, push_atom::value, std::string("last\n"));
+  caf::anon_send(producer_actor, end_atom::value);
+  c.read_until("never sent");
+  EXPECT_EQ(c.leftover(), "hello\none\ntwo\nlast\n");
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(1, 1); }));
+  auto s = stats(server);
+  EXPECT_EQ(s.streams, 0u);
+  EXPECT_EQ(s.streams_closed, 1u);
+  EXPECT_EQ(s.streams_slow_closed, 0u);
+}
+
+TEST_F(HttpServer, StreamClientDisconnectFreesTheStream) {
+  auto server = start();
+  {
+    RawConn c(server.port);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(open_stream(c));
+    ASSERT_TRUE(c.read_until("hello\n"));
+    EXPECT_EQ(stats(server).streams, 1u);
+  }  // the client goes away
+  EXPECT_TRUE(eventually([&] { return stats(server).streams == 0; }));
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(1, 1); }));
+  EXPECT_EQ(stats(server).connections, 0u);
+  // Chunks for the closed stream are dropped; the server serves on.
+  caf::anon_send(producer_actor, push_atom::value, std::string("late\n"));
+  auto r = get(server.port, "/text");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "hello");
+}
+
+TEST_F(HttpServer, StreamSlowReaderIsClosedAndCounted) {
+  http::ServerOptions opts;
+  opts.max_stream_unsent = 256 << 10;
+  opts.metrics = &registry;
+  auto server = start(opts);
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(open_stream(c));
+  ASSERT_TRUE(c.read_until("hello\n"));
+  EXPECT_EQ(registry.gauge("http/streams", "").value(), 1);
+  // The client reads nothing more while the producer floods: once the socket
+  // buffers are full, the server's unsent bytes pass the bound.
+  caf::anon_send(producer_actor, flood_atom::value);
+  EXPECT_TRUE(eventually([&] { return stats(server).streams_slow_closed == 1; }));
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(1, 1); }));
+  auto s = stats(server);
+  EXPECT_EQ(s.streams, 0u);
+  EXPECT_EQ(s.connections, 0u);
+  EXPECT_EQ(registry.counter("http/streams_slow_closed", "").value(), 1);
+  EXPECT_EQ(registry.gauge("http/streams", "").value(), 0);
+}
+
+TEST_F(HttpServer, StreamHeadGetsHeadersOnly) {
+  auto server = start();
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  c.send("HEAD /events HTTP/1.1\r\nHost: test\r\n\r\n");
+  auto head = c.read_head();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-type"], "text/event-stream");
+  EXPECT_TRUE(c.wait_eof());
+  EXPECT_EQ(producer_counts(), std::make_pair(0, 0));
+}
+
+TEST_F(HttpServer, StreamClosesWhenItsProducerExits) {
+  auto server = start();
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(open_stream(c));
+  ASSERT_TRUE(c.read_until("hello\n"));
+  caf::anon_send_exit(producer_actor, caf::exit_reason::user_shutdown);
+  c.read_until("never sent");
+  EXPECT_EQ(c.leftover(), "hello\n");
+  EXPECT_TRUE(eventually([&] { return stats(server).streams == 0; }));
+}
+
+TEST_F(HttpServer, StreamsCloseWhenTheServerStops) {
+  auto server = start();
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(open_stream(c));
+  ASSERT_TRUE(c.read_until("hello\n"));
+  caf::anon_send_exit(server.actor, caf::exit_reason::user_shutdown);
+  c.read_until("never sent");
+  EXPECT_EQ(c.leftover(), "hello\n");
+  // The producer hears that its stream is gone.
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(1, 1); }));
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include <gtest/gtest.h>
 
 
+#include "common/metrics.hpp"
 #include "common/strings.hpp"
 
 namespace http = stoa::http;
@@ -153,6 +154,55 @@ class RawConn {
     return r;
   }
 
+  // Reads the head of a streamed response (no Content-Length): status and
+  // headers; the body bytes that came along stay in leftover().
+  std::optional<RawResponse> read_head() {
+    auto deadline = Clock::now() + DEADLINE;
+    size_t eoh;
+    while ((eoh = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(deadline)) {
+        return std::nullopt;
+      }
+    }
+    RawResponse r;
+    std::string head = buf_.substr(0, eoh);
+    buf_.erase(0, eoh + 4);
+    size_t line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    if (status_line.rfind("HTTP/1.1 ", 0) != 0 || status_line.size() < 12) {
+      return std::nullopt;
+    }
+    r.status = std::stoi(status_line.substr(9, 3));
+    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      size_t e = head.find("\r\n", pos);
+      if (e == std::string::npos) {
+        e = head.size();
+      }
+      std::string line = head.substr(pos, e - pos);
+      size_t colon = line.find(':');
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      r.headers[stoa::lower(line.substr(0, colon))] = value;
+      pos = e + 2;
+    }
+    return r;
+  }
+
+  // Reads until leftover() holds `needle`; false on EOF or at the deadline.
+  bool read_until(const std::string& needle) {
+    auto deadline = Clock::now() + DEADLINE;
+    while (buf_.find(needle) == std::string::npos) {
+      if (!fill(deadline)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Drops the first `n` bytes of leftover().
+  void consume(size_t n) { buf_.erase(0, n); }
+
   // True when the peer closes the connection with nothing more to read.
   bool wait_eof() {
     auto deadline = Clock::now() + DEADLINE;
@@ -261,6 +311,65 @@ inline caf::behavior gate(caf::stateful_actor<GateState>* self) {
   };
 }
 
+// A stream producer (Response::stream_producer): greets every stream with
+// "hello\n", sends `push` bytes to every open stream, floods on `flood`
+// (64 KiB chunks until its streams close) and counts what the server told it.
+using push_atom = caf::atom_constant<caf::atom("t_push")>;
+using flood_atom = caf::atom_constant<caf::atom("t_flood")>;
+using count_atom = caf::atom_constant<caf::atom("t_count")>;
+using end_atom = caf::atom_constant<caf::atom("t_end")>;
+
+struct ProducerState {
+  ProducerState() = default;
+  std::map<uint64_t, http::StreamSink> open;
+  int opened = 0;
+  int closed = 0;
+  std::vector<std::string> contexts;
+  static inline const char* name = "test.producer";
+};
+static_assert(!std::is_constructible_v<ProducerState, caf::stateful_actor<ProducerState>*>);
+
+inline caf::behavior producer(caf::stateful_actor<ProducerState>* self) {
+  return {
+      [self](http::stream_open_atom, const http::StreamSink& sink) {
+        ++self->state.opened;
+        self->state.contexts.push_back(sink.context);
+        self->state.open[sink.id] = sink;
+        self->send(sink.server, http::stream_chunk_atom_v, sink.id, std::string("hello\n"));
+      },
+      [self](http::stream_closed_atom, uint64_t id) {
+        ++self->state.closed;
+        self->state.open.erase(id);
+      },
+      [self](push_atom, const std::string& bytes) {
+        for (const auto& [id, sink] : self->state.open) {
+          self->send(sink.server, http::stream_chunk_atom_v, id, bytes);
+        }
+      },
+      [self](end_atom) {
+        for (const auto& [id, sink] : self->state.open) {
+          self->send(sink.server, http::stream_end_atom_v, id);
+        }
+      },
+      [self](flood_atom) {
+        if (self->state.open.empty()) {
+          return;
+        }
+        std::string chunk(64 * 1024, 'x');
+        for (int i = 0; i < 4; ++i) {
+          for (const auto& [id, sink] : self->state.open) {
+            self->send(sink.server, http::stream_chunk_atom_v, id, chunk);
+          }
+        }
+        // Again once the server had a chance to report what it wrote.
+        self->delayed_send(self, std::chrono::milliseconds(1), flood_atom::value);
+      },
+      [self](count_atom) {
+        return std::make_tuple(self->state.opened, self->state.closed);
+      },
+  };
+}
+
 // Sends the server an unexpected async message, then asks for its stats. If
 // the server answered the async message with an error, this actor would die
 // (CAF's default error handler) before the stats arrive.
@@ -310,6 +419,7 @@ class HttpTest : public ::testing::Test {
  protected:
   HttpTest() : sys(std::make_unique<caf::actor_system>(configure(cfg))) {
     gate_actor = sys->spawn(gate);
+    producer_actor = sys->spawn(producer);
   }
 
   ~HttpTest() override {
@@ -318,7 +428,9 @@ class HttpTest : public ::testing::Test {
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
       }
       caf::anon_send_exit(gate_actor, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(producer_actor, caf::exit_reason::user_shutdown);
       gate_actor = nullptr;
+      producer_actor = nullptr;
       to_stop.clear();
       sys.reset();
     }
@@ -362,6 +474,17 @@ class HttpTest : public ::testing::Test {
                         r.body_file_size = std::stoull(req.query.at("size"));
                         respond(std::move(r));
                       }});
+    caf::actor p = producer_actor;
+    routes.push_back({"/events", "A stream fed by the test producer (?ctx= is its context).", {"GET"},
+                      [p](caf::io::broker*, const http::Request& req, http::Responder respond) {
+                        http::Response r;
+                        r.content_type = "text/event-stream";
+                        r.headers.emplace_back("Cache-Control", "no-cache");
+                        r.stream_producer = p;
+                        auto ctx = req.query.find("ctx");
+                        r.stream_context = ctx == req.query.end() ? "" : ctx->second;
+                        respond(std::move(r));
+                      }});
     http::Route files{"/files/", "Serves everything under /files/.", {"GET"},
                       [](caf::io::broker*, const http::Request& req, http::Responder respond) {
                         respond(http::text_response("file:" + req.path));
@@ -394,6 +517,16 @@ class HttpTest : public ::testing::Test {
     return out;
   }
 
+  // (opened, closed) streams as the test producer counted them.
+  std::pair<int, int> producer_counts() {
+    std::pair<int, int> out{-1, -1};
+    caf::scoped_actor self{*sys};
+    self->request(producer_actor, DEADLINE, count_atom::value)
+        .receive([&](int opened, int closed) { out = {opened, closed}; },
+                 [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+    return out;
+  }
+
   // One request on a fresh connection.
   std::optional<RawResponse> get(uint16_t port, const std::string& target) {
     RawConn c(port);
@@ -404,9 +537,12 @@ class HttpTest : public ::testing::Test {
     return c.read_response();
   }
 
+  // Outlives every server (a server given it as ServerOptions::metrics).
+  stoa::metrics::Registry registry;
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor gate_actor;
+  caf::actor producer_actor;
   std::vector<caf::actor> to_stop;
 };
 

@@ -16,6 +16,7 @@
 #include "actors/atoms.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 #include "master/validation.hpp"
 #include "registrar/operations.hpp"
@@ -136,6 +137,7 @@ FrameworkRecord& Master::add_framework(const caf::actor& from, FrameworkInfo inf
   tell_allocator(allocator::AddFramework{f.id, f.roles, {}, true});
   FrameworkRecord& added = st.frameworks.emplace(f.id, std::move(f)).first->second;
   set_framework_handle(added, from);
+  events::framework_added(*this, added);
   return added;
 }
 
@@ -204,6 +206,7 @@ void Master::on_subscribe(const caf::actor& from, Call& call) {
     tell_allocator(allocator::ActivateFramework{fid}, false);
   }
   LOG_INFO << "Re-subscribed framework " << fid << " at " << sub.pid();
+  events::framework_updated(*this, f);
   send_subscribed(f, true);
 }
 
@@ -214,6 +217,7 @@ void Master::disconnect_framework(FrameworkRecord& f) {
   f.unregistered_time = now_seconds();
   ++f.disconnect_generation;
   tell_allocator(allocator::DeactivateFramework{f.id}, false);
+  events::framework_updated(*this, f);
   std::vector<std::string> offers(f.offers.begin(), f.offers.end());
   for (const std::string& oid : offers) {
     remove_offer(oid, false, std::nullopt);
@@ -281,6 +285,7 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
     st.completed_frameworks.pop_front();
   }
   st.frameworks.erase(it);
+  events::framework_removed(*this, fid);
   double when = now_seconds();
   st.removed_frameworks[fid] = when;
   while (st.removed_frameworks.size() > static_cast<size_t>(registrar::MAX_REMOVED_FRAMEWORKS)) {

@@ -221,6 +221,9 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
     m.offer_timeout = *parse_duration(*m.opts.flags.offer_timeout);
   }
   set_safe_handlers(self, "master");
+  if (caf::actor hub = m.opts.events.actor) {
+    self->attach_functor([hub] { caf::anon_send_exit(hub, caf::exit_reason::user_shutdown); });
+  }
   m.st.info.set_id(random_uuid());
   m.st.info.set_ip(master_ip_number(m.opts.upid.host));
   m.st.info.set_port(m.opts.upid.port);

@@ -26,6 +26,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/sse.hpp"
 #include "actors/upid.hpp"
 #include "master/master_flags.hpp"
 
@@ -61,6 +62,9 @@ struct MasterOptions {
   // A store for the registry spawned by the caller instead of --registry's
   // (tests: one in-memory store shared by a master and its successor).
   std::shared_ptr<registrar::Storage> registry_storage;
+  // The event stream's hub (master/events.hpp); none = nothing is published.
+  // The master stops it when it exits.
+  sse::Hub events;
 };
 
 // Spawns the master actor. Errors (e.g. bad --weights) name the flag.

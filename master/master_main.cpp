@@ -7,6 +7,7 @@
 
 #include "actors/daemon.hpp"
 #include "common/logging.hpp"
+#include "master/events.hpp"
 #include "master/master.hpp"
 
 int main(int argc, char** argv) {
@@ -29,13 +30,16 @@ int main(int argc, char** argv) {
         mopts.metrics = &rt.metrics();
         // Blocking (reverse DNS), on main's thread.
         mopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, flags.ip);
+        mopts.events = sse::spawn_hub(rt.system());  // the master stops it
         Try<caf::actor> master = master::spawn_master(rt.system(), mopts);
         if (master.is_error()) {
+          caf::anon_send_exit(mopts.events.actor, caf::exit_reason::user_shutdown);
           return Error(master.error());
         }
         rt.register_actor("master", *master);
         rt.add_metrics_collector(*master);
         master::register_master_routes(rt, *master, flags);
+        master::register_events_route(rt, *master, mopts.events);
         LOG_INFO << "Stoa master listening on http://" << rt.ip() << ":" << rt.port() << " (pid "
                  << mopts.upid.str() << ", actor port " << rt.actor_port() << ")";
         return std::nullopt;

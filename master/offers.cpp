@@ -7,6 +7,7 @@
 #include "actors/atoms.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 #include "master/validation.hpp"
 
@@ -257,6 +258,7 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
     staging.set_timestamp(now_seconds());
     *task.add_statuses() = staging;
     f.tasks[t.task_id().value()] = task;
+    events::task_added(*this, task);
     slave_it->second.tasks.insert({f.id, t.task_id().value()});
     RunTaskMessage run;
     run.mutable_framework_id()->set_value(f.id);

@@ -6,6 +6,7 @@
 
 #include "common/json.hpp"
 #include "common/logging.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 #include "master/operator_json.hpp"
 #include "master/state_json.hpp"
@@ -68,6 +69,9 @@ StatusReply Master::render(const std::string& endpoint, const std::map<std::stri
     }
     if (endpoint == "maintenance-status") {
       return {200, json_serialize(maintenance.status_json())};
+    }
+    if (endpoint == "events") {
+      return {200, json_serialize(events::subscribed_json(*this))};
     }
     if (endpoint == "flags") {
       picojson::object flags;

@@ -17,6 +17,7 @@
 
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 
 namespace stoa::master {
@@ -138,6 +139,8 @@ void Master::mark_task_unreachable(FrameworkRecord& f, const std::string& tid, c
   *info.mutable_slave_id() = task.slave_id();
   send_master_update(f, info, TASK_UNREACHABLE, TaskStatus::REASON_SLAVE_REMOVED, message);
   task.set_state(TASK_UNREACHABLE);
+  events::task_updated(*this, task, master_status(task.task_id(), task.slave_id().value(), TASK_UNREACHABLE,
+                                                  TaskStatus::REASON_SLAVE_REMOVED, message));
   f.unreachable_tasks[tid] = std::move(task);
 }
 

@@ -6,6 +6,7 @@
 #include "actors/atoms.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 #include "master/validation.hpp"
 
@@ -111,6 +112,7 @@ void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, 
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
   set_slave_handle(added, from);
   set_slave_pid(added, m.pid());
+  events::slave_added(*this, added);
   count("master/slave_registrations");
   LOG_INFO << "Registered slave " << id << " at " << m.pid() << " (" << m.slave().hostname() << ") with "
            << total.to_string();
@@ -163,6 +165,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     if (!s.active) {
       s.active = true;
       tell_allocator(allocator::ActivateSlave{id}, false);
+      events::slave_updated(*this, s);
     }
     LOG_INFO << "Re-registered known slave " << id << " at " << m.pid();
     count("master/slave_reregistrations");
@@ -316,6 +319,7 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
   set_slave_handle(added, from);
   set_slave_pid(added, m.pid());
+  events::slave_added(*this, added);
   LOG_INFO << "Re-registered unknown slave " << id << " at " << m.pid() << " with " << m.tasks_size()
            << " tasks";
 
@@ -437,6 +441,7 @@ void Master::disconnect_slave(SlaveRecord& s) {
   s.active = false;
   ++s.disconnect_generation;
   tell_allocator(allocator::DeactivateSlave{s.id}, false);
+  events::slave_updated(*this, s);
   std::vector<std::string> offers(s.offers.begin(), s.offers.end());
   for (const std::string& oid : offers) {
     remove_offer(oid, true, std::nullopt);
@@ -480,6 +485,7 @@ void Master::end_task(const std::string& fid, const std::string& tid, TaskState 
   bool was_terminal = is_terminal_state(task.state());
   task.set_state(state);
   *task.add_statuses() = status;
+  events::task_updated(*this, task, status);
   send_update(f->second, status);
   count_task_state(state);
   remove_task(f->second, task, !was_terminal);
@@ -516,6 +522,7 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
   tell_allocator(allocator::RemoveSlave{id});
   st.slaves.erase(it);
   utilization.remove_slave(id);
+  events::slave_removed(*this, id);
   // The registry follows. The effects above do not wait for it (Mesos
   // writes first): a leader that fails before the write lands leaves the
   // slave admitted, and it re-registers with the next leader as a known one.

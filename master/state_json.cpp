@@ -586,4 +586,6 @@ value tasks_json(const MasterState& s, const std::map<std::string, std::string>&
   return value(o);
 }
 
+value task_status_json(const TaskStatus& status) { return status_json(status); }
+
 }  // namespace stoa::master

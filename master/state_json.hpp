@@ -15,6 +15,8 @@
 namespace stoa::master {
 
 picojson::value task_json(const Task& t);
+// One entry of a task's "statuses" (the event stream's TASK_UPDATED too).
+picojson::value task_status_json(const TaskStatus& status);
 picojson::value offer_json(const Offer& o);
 // `full`: also the `*_full` arrays of Mesos Resource JSON (/master/slaves).
 picojson::value slave_json(const MasterState& s, const SlaveRecord& slave, bool full = false);

@@ -6,6 +6,7 @@
 
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 
 namespace stoa::master {
@@ -128,6 +129,7 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     s.clear_data();
     *task.add_statuses() = s;
     count_task_state(u.status().state());
+    events::task_updated(*this, task, u.status());
   }
   count("master/valid_status_updates");
   Event e;

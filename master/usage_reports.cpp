@@ -12,6 +12,7 @@
 
 #include "common/json.hpp"
 #include "common/logging.hpp"
+#include "master/events.hpp"
 #include "master/master_actor.hpp"
 #include "master/operator_json.hpp"
 
@@ -201,6 +202,9 @@ UtilizationSample Master::cluster_totals(double now) {
 void Master::on_utilization_tick() {
   double now = now_seconds();
   utilization.record_cluster(cluster_totals(now));
+  if (const UtilizationSample* sample = utilization.cluster().newest()) {
+    events::publish(*this, "UTILIZATION", [sample] { return utilization_sample_json(*sample); });
+  }
   // The next tick lands just after the next bucket starts.
   double interval = utilization.options().cluster_interval;
   double wait = interval - std::fmod(now, interval) + UTILIZATION_TICK_SLACK_SECONDS;

@@ -422,6 +422,11 @@ TEST(HighAvailability, StandbyMastersRedirectToTheLeaderAndDropProtocolMessages)
   ASSERT_TRUE(state) << state.error();
   EXPECT_EQ(state->status, 307);
   EXPECT_EQ(state->headers["location"], to_leader + "/master/state?jsonp=f");
+  // The event stream too (query kept); no stream is opened on the standby.
+  Try<HttpResponse> events = http_get("127.0.0.1", standby, "/master/events?types=TASK_ADDED");
+  ASSERT_TRUE(events) << events.error();
+  EXPECT_EQ(events->status, 307);
+  EXPECT_EQ(events->headers["location"], to_leader + "/master/events?types=TASK_ADDED");
   Try<HttpResponse> redirect = http_get("127.0.0.1", standby, "/master/redirect");
   ASSERT_TRUE(redirect) << redirect.error();
   EXPECT_EQ(redirect->status, 307);
