@@ -254,7 +254,7 @@ test('every view renders without console errors', async () => {
     await page.locator('#agents tbody tr', { hasText: state.slaves[0].id }).waitFor();
     assertNoErrors(page);
   } finally {
-    await page.close();
+    await closePage(page, 'views-last');
   }
 });
 
