@@ -245,6 +245,12 @@ Failure failure_of(const Reply& reply, const std::string& method, const std::str
     message = parsed->get("message").get<std::string>();
   }
   int code = reply.status == 404 ? EXIT_NOT_FOUND : reply.status == 409 ? EXIT_CONFLICT : EXIT_MASTER_ERROR;
+  // The server's own 404 for a path it has no route for: this master lacks
+  // the endpoint (an older version), which is an error, not a missing object.
+  if (reply.status == 404 && message.rfind("no route for ", 0) == 0) {
+    code = EXIT_MASTER_ERROR;
+    message += " (this master does not have the endpoint)";
+  }
   std::string text = "the master answered " + std::to_string(reply.status) + " " + http::reason_phrase(reply.status) +
                      " to " + method + " " + url;
   if (!message.empty()) {

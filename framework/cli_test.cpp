@@ -168,6 +168,10 @@ TEST(CliMaster, AnswersMapToExitCodes) {
   Failure f = failure_of(r, "POST", "http://h:1/master/kill");
   EXPECT_EQ(f.code, EXIT_NOT_FOUND);
   EXPECT_EQ(f.message, "the master answered 404 Not Found to POST http://h:1/master/kill: No task 'x'");
+  r.body = R"({"message":"no route for '/master/kill'"})";
+  f = failure_of(r, "POST", "u");
+  EXPECT_EQ(f.code, EXIT_MASTER_ERROR) << "a master without the endpoint is no missing task";
+  EXPECT_NE(f.message.find("does not have the endpoint"), std::string::npos) << f.message;
   r.status = 409;
   EXPECT_EQ(failure_of(r, "POST", "u").code, EXIT_CONFLICT);
   r.status = 400;

@@ -13,6 +13,7 @@
 
 #include "common/json.hpp"
 #include "tests/cluster.hpp"
+#include "tests/zookeeper_fixture.hpp"
 
 namespace stoa::tests {
 namespace {
@@ -254,7 +255,8 @@ TEST(Cli, SelectsStatePathsAndSetsQuotaAndWeights) {
   CliRun shown = run_stoa({master, "weights", "get"});
   ASSERT_EQ(shown.code, 0) << describe(shown);
   std::map<std::string, double> by_role;
-  for (const picojson::value& w : json_array(parse_out(shown))) {
+  const picojson::value shown_weights = parse_out(shown);
+  for (const picojson::value& w : json_array(shown_weights)) {
     by_role[json_string(json_at(w, "role"))] = json_number(json_at(w, "weight"));
   }
   EXPECT_EQ(by_role["web"], 2);
@@ -289,6 +291,58 @@ TEST(Cli, KillsATaskThroughTheMaster) {
   CliRun again = run_stoa({master, "task", "kill", task_id});
   EXPECT_EQ(again.code, 5) << describe(again);
   EXPECT_TRUE(execute->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+}
+
+TEST(Cli, FindsTheLeaderInZooKeeperAndFollowsARedirect) {
+  STOA_REQUIRE_BINARIES("stoa", "stoa-master");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  Cluster cluster;
+  const std::string zk_url = "zk://" + (*zk)->connect_string() + "/stoa-" + unique_marker();
+  std::vector<int> ports;
+  for (int i = 0; i < 2; ++i) {
+    const std::string label = "zk-master" + std::to_string(i);
+    Try<Process*> m = cluster.start("stoa-master", label,
+                                    {"--ip=127.0.0.1", "--port=0", "--work_dir=" + cluster.dir() + "/" + label,
+                                     "--zk=" + zk_url, "--no-hostname_lookup"});
+    ASSERT_TRUE(m) << m.error();
+    auto listening = (*m)->wait_for_line(listening_line(), deadline_in(DEFAULT_TIMEOUT));
+    ASSERT_TRUE(listening) << (*m)->log();
+    ports.push_back(std::stoi((*listening)[1]));
+  }
+  // The leader is the one master whose /master/state names itself.
+  std::string leader_pid;
+  int follower_port = 0;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        for (size_t i = 0; i < ports.size(); ++i) {
+          Try<HttpResponse> r = http_get("127.0.0.1", ports[i], "/master/state");
+          if (r && r->status == 200) {
+            Try<picojson::value> st = json_parse(r->body);
+            if (st && json_string(json_at(*st, "pid")) == json_string(json_at(json_at(*st, "leader_info"), "pid"))) {
+              leader_pid = json_string(json_at(*st, "pid"));
+              follower_port = ports[1 - i];
+              Try<HttpResponse> f = http_get("127.0.0.1", follower_port, "/master/state");
+              return f && f->status == 307;
+            }
+          }
+        }
+        return false;
+      },
+      deadline_in(DEFAULT_TIMEOUT * 2)))
+      << "no leader elected with a redirecting follower";
+
+  CliRun detected = run_stoa({"--master=" + zk_url, "state", ".pid"});
+  EXPECT_EQ(detected.code, 0) << describe(detected);
+  EXPECT_EQ(detected.out, leader_pid + "\n");
+  CliRun redirected = run_stoa({"--master=127.0.0.1:" + std::to_string(follower_port), "state", ".pid"});
+  EXPECT_EQ(redirected.code, 0) << describe(redirected);
+  EXPECT_EQ(redirected.out, leader_pid + "\n");
+  CliRun nobody = run_stoa({"--master=zk://" + (*zk)->connect_string() + "/stoa-nobody-" + unique_marker(),
+                            "--timeout=1secs", "slave", "list"});
+  EXPECT_EQ(nobody.code, 3) << describe(nobody);
+  EXPECT_NE(nobody.err.find("no leading master"), std::string::npos) << nobody.err;
 }
 
 TEST(Cli, FailuresHaveTheirExitCodes) {
