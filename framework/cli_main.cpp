@@ -31,6 +31,11 @@ int main(int argc, char** argv) {
     std::cerr << "stoa: " << inv.failure().message << "\n\nSee `stoa help`." << std::endl;
     return inv.failure().code;
   }
+  if (args.empty()) {
+    // A bare `stoa` is a usage error; `stoa help` is not.
+    std::cerr << usage();
+    return EXIT_USAGE;
+  }
   Context context;
   context.globals = inv->globals;
   context.out = &std::cout;

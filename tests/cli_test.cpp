@@ -363,6 +363,9 @@ TEST(Cli, FailuresHaveTheirExitCodes) {
   CliRun bad_command = run_stoa({"frobnicate"});
   EXPECT_EQ(bad_command.code, 2) << describe(bad_command);
 
+  CliRun bare = run_stoa({});
+  EXPECT_EQ(bare.code, 2) << describe(bare);
+  EXPECT_NE(bare.err.find("Usage: stoa"), std::string::npos) << bare.err;
   CliRun help = run_stoa({"help"});
   EXPECT_EQ(help.code, 0) << describe(help);
   EXPECT_NE(help.out.find("task log"), std::string::npos);
