@@ -141,6 +141,26 @@ int run_task_log(Context& c, const Invocation& inv) {
   }
   SandboxFile sandbox(*c.client, *task, file);
   Result<long> size = sandbox.size();
+  // A task still starting may have no sandbox file yet: --follow waits for
+  // it (as long as the task is not terminal); without --follow say so.
+  bool waiting_said = false;
+  while (!size && size.failure().code == EXIT_NOT_FOUND && !is_terminal_state_name(task->state)) {
+    if (!inv.has("follow")) {
+      return c.fail(Failure{EXIT_NOT_FOUND, "task " + task->task_id + " is " + task->state + " and has no " + file +
+                                                " yet (--follow waits for it)"});
+    }
+    if (!waiting_said) {
+      c.progress("Waiting for the sandbox of task " + task->task_id + " (" + task->state + ")...");
+      waiting_said = true;
+    }
+    std::this_thread::sleep_for(LOG_FOLLOW_INTERVAL);
+    Result<TaskRef> now = find_task(*c.client, task->task_id, task->framework_id);
+    if (!now) {
+      return c.fail(now.failure());
+    }
+    task = now;
+    size = sandbox.size();
+  }
   if (!size) {
     return c.fail(size.failure());
   }
