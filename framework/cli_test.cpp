@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <sstream>
+
+#include "actors/http.hpp"
+
 #include "common/json.hpp"
 #include "framework/cli.hpp"
 #include "framework/cli_client.hpp"
@@ -181,6 +186,190 @@ TEST(CliMaster, AnswersMapToExitCodes) {
   EXPECT_NE(f.message.find(": plain"), std::string::npos);
   r.status = 503;
   EXPECT_EQ(failure_of(r, "GET", "u").code, EXIT_MASTER_ERROR);
+}
+
+// A master that answers what `task log` and `task kill` ask, from memory:
+// GET /master/tasks?task_id=, GET /files/read (reads capped at 64 KiB, as
+// the files service does), POST /master/kill as contract A describes.
+class FakeMaster : public MasterClient {
+ public:
+  std::string file;                   // the task's stdout
+  std::string state = "TASK_RUNNING";
+  std::vector<std::string> frameworks{"fw-1"};
+  int reads = 0;
+  int kills = 0;
+  // Called before each /master/tasks answer (to move the task along).
+  std::function<void()> on_tasks_poll;
+
+  Result<Reply> call(const std::string& method, const std::string& target, const std::string& body,
+                     const std::string&) override {
+    size_t q = target.find('?');
+    std::string path = target.substr(0, q);
+    Try<std::map<std::string, std::string>> query =
+        http::parse_query(q == std::string::npos ? "" : target.substr(q + 1));
+    EXPECT_TRUE(query) << target;
+    Reply r;
+    r.status = 200;
+    if (method == "GET" && path == "/master/tasks") {
+      if (on_tasks_poll) {
+        on_tasks_poll();
+      }
+      picojson::array tasks;
+      for (const std::string& f : frameworks) {
+        if ((*query)["task_id"] != "t-1" || (query->count("framework_id") && (*query)["framework_id"] != f)) {
+          continue;
+        }
+        tasks.push_back(json(R"({"id":"t-1","framework_id":")" + f +
+                             R"(","executor_id":"","slave_id":"s-1","state":")" + state + R"("})"));
+      }
+      r.body = json_serialize(picojson::value(picojson::object{{"tasks", picojson::value(tasks)}}));
+    } else if (method == "GET" && path == "/files/read") {
+      ++reads;
+      EXPECT_EQ((*query)["slave_id"], "s-1");
+      EXPECT_EQ((*query)["path"], "/frameworks/" + frameworks[0] + "/executors/t-1/runs/latest/stdout");
+      long offset = std::stol((*query)["offset"]);
+      long length = query->count("length") ? std::stol((*query)["length"]) : 1L << 30;
+      EXPECT_TRUE(query->count("length") || offset == -1) << "reads name their length: " << target;
+      EXPECT_LE(length, query->count("length") ? 64 * 1024 : length);
+      if (offset < 0) {
+        offset = static_cast<long>(file.size());
+      }
+      std::string data = offset >= static_cast<long>(file.size()) ? "" : file.substr(offset, std::min(length, 64L * 1024));
+      picojson::object o{{"data", picojson::value(data)}, {"offset", picojson::value(static_cast<int64_t>(offset))}};
+      r.body = json_serialize(picojson::value(o));
+    } else if (method == "POST" && path == "/master/kill") {
+      ++kills;
+      picojson::value b = json(body);
+      if (string_at(b, "task_id") != "t-1") {
+        r.status = 404;
+        r.body = R"({"message":"No task"})";
+      } else if (is_terminal_state_name(state)) {
+        r.status = 409;
+        r.body = R"({"message":"Task t-1 is terminal"})";
+      } else {
+        r.status = 202;
+        r.body = R"({"task_id":"t-1","framework_id":"fw-1","slave_id":"s-1"})";
+      }
+    } else {
+      r.status = 404;
+      r.body = R"({"message":"no route for ')" + path + "'\"}";
+    }
+    return r;
+  }
+  std::string base_url() const override { return "http://fake:1"; }
+};
+
+struct Ran {
+  int code;
+  std::string out, err;
+};
+
+Ran run_with(FakeMaster& master, std::vector<std::string> args) {
+  Result<Invocation> inv = parse_command_line(args, {});
+  EXPECT_TRUE(inv) << (inv ? "" : inv.failure().message);
+  std::ostringstream out, err;
+  Context c;
+  c.globals = inv->globals;
+  c.client = &master;
+  c.out = &out;
+  c.err = &err;
+  int code = run(c, *inv);
+  return {code, out.str(), err.str()};
+}
+
+// 100,000 numbered lines: about 690 KB, many 64 KiB reads.
+std::string numbered_lines(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) {
+    out += "line " + std::to_string(i) + "\n";
+  }
+  return out;
+}
+
+TEST(CliTaskLog, PrintsTheWholeFileOrItsLastLinesAcrossReads) {
+  FakeMaster m;
+  m.file = numbered_lines(100000);
+  Ran all = run_with(m, {"task", "log", "t-1"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_EQ(all.out, m.file);
+  EXPECT_GT(m.reads, 10);
+  for (int n : {0, 1, 3, 9000, 99999, 100000, 200000}) {
+    Ran tail = run_with(m, {"task", "log", "t-1", "--lines=" + std::to_string(n)});
+    EXPECT_EQ(tail.code, 0) << tail.err;
+    std::string expected;
+    for (int i = std::max(1, 100000 - n + 1); i <= 100000 && n > 0; ++i) {
+      expected += "line " + std::to_string(i) + "\n";
+    }
+    EXPECT_EQ(tail.out, expected) << "--lines=" << n;
+  }
+  // A last line without a newline counts as a line.
+  m.file = "a\nb\nc";
+  EXPECT_EQ(run_with(m, {"task", "log", "t-1", "--lines=2"}).out, "b\nc");
+  m.file = "";
+  EXPECT_EQ(run_with(m, {"task", "log", "t-1", "--lines=2"}).out, "");
+  Ran bad = run_with(m, {"task", "log", "t-1", "--lines=-1"});
+  EXPECT_EQ(bad.code, EXIT_USAGE);
+  EXPECT_NE(bad.err.find("'-1'"), std::string::npos) << bad.err;
+}
+
+TEST(CliTaskLog, FollowPrintsWhatIsAppendedUntilTheTaskIsTerminal) {
+  FakeMaster m;
+  m.file = "one\n";
+  int polls = 0;
+  m.on_tasks_poll = [&] {
+    ++polls;
+    if (polls == 2) {
+      m.file += "two\n";
+    } else if (polls == 3) {
+      m.file += "three\n";  // written before the terminal update
+      m.state = "TASK_FINISHED";
+    }
+  };
+  Ran follow = run_with(m, {"task", "log", "t-1", "--follow"});
+  EXPECT_EQ(follow.code, 0) << follow.err;
+  EXPECT_EQ(follow.out, "one\ntwo\nthree\n");
+  EXPECT_EQ(follow.err, "") << "progress lines only on a terminal";
+}
+
+TEST(CliTaskLog, NamesTheTaskThatIsMissingOrAmbiguous) {
+  FakeMaster m;
+  Ran missing = run_with(m, {"task", "log", "nope"});
+  EXPECT_EQ(missing.code, EXIT_NOT_FOUND);
+  EXPECT_NE(missing.err.find("no task 'nope'"), std::string::npos) << missing.err;
+  m.frameworks = {"fw-1", "fw-2"};
+  Ran two = run_with(m, {"task", "log", "t-1"});
+  EXPECT_EQ(two.code, EXIT_CONFLICT);
+  EXPECT_NE(two.err.find("fw-1 and fw-2"), std::string::npos) << two.err;
+  Ran chosen = run_with(m, {"task", "log", "t-1", "--framework=fw-1"});
+  EXPECT_EQ(chosen.code, 0) << chosen.err;
+}
+
+TEST(CliTaskKill, SendsTheKillAndWaitsForATerminalState) {
+  FakeMaster m;
+  Ran sent = run_with(m, {"task", "kill", "t-1"});
+  EXPECT_EQ(sent.code, 0) << sent.err;
+  EXPECT_EQ(json(sent.out).get("slave_id").to_str(), "s-1");
+  int polls = 0;
+  m.on_tasks_poll = [&] {
+    if (++polls == 3) {
+      m.state = "TASK_KILLED";
+    }
+  };
+  Ran waited = run_with(m, {"task", "kill", "t-1", "--wait"});
+  EXPECT_EQ(waited.code, 0) << waited.err;
+  EXPECT_EQ(json(waited.out).get("state").to_str(), "TASK_KILLED");
+  EXPECT_EQ(polls, 3);
+  Ran again = run_with(m, {"task", "kill", "t-1"});
+  EXPECT_EQ(again.code, EXIT_CONFLICT) << again.err;
+  Ran unknown = run_with(m, {"task", "kill", "t-2"});
+  EXPECT_EQ(unknown.code, EXIT_NOT_FOUND) << unknown.err;
+
+  // A kill the task never reacts to: --wait gives up after --timeout.
+  m.state = "TASK_RUNNING";
+  m.on_tasks_poll = nullptr;
+  Ran stuck = run_with(m, {"task", "kill", "t-1", "--wait", "--timeout=300ms"});
+  EXPECT_EQ(stuck.code, EXIT_TIMED_OUT) << stuck.err;
+  EXPECT_NE(stuck.err.find("still TASK_RUNNING"), std::string::npos) << stuck.err;
 }
 
 TEST(CliSelect, PathsParseIntoSteps) {
