@@ -24,6 +24,9 @@ constexpr auto KILL_POLL_INTERVAL = std::chrono::milliseconds(200);
 int run_task_kill(Context& c, const Invocation& inv) {
   const std::string task_id = inv.args[0];
   const std::string framework = inv.option("framework").value_or("");
+  if (task_id.empty()) {
+    return c.fail(Failure{EXIT_USAGE, "the task ID must not be empty"});
+  }
   if (inv.has("framework") && framework.empty()) {
     return c.fail(Failure{EXIT_USAGE, "option '--framework' needs a framework ID"});
   }

@@ -135,6 +135,9 @@ int run_task_log(Context& c, const Invocation& inv) {
     lines = *n;
   }
   const std::string framework = inv.option("framework").value_or("");
+  if (inv.has("framework") && framework.empty()) {
+    return c.fail(Failure{EXIT_USAGE, "option '--framework' needs a framework ID"});
+  }
   Result<TaskRef> task = find_task(*c.client, inv.args[0], framework);
   if (!task) {
     return c.fail(task.failure());

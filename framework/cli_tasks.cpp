@@ -38,6 +38,10 @@ bool is_terminal_state_name(const std::string& state) {
 }
 
 Result<TaskRef> find_task(MasterClient& client, const std::string& task_id, const std::string& framework_id) {
+  // The master reads an empty task_id= as "any task".
+  if (task_id.empty()) {
+    return Failure{EXIT_USAGE, "the task ID must not be empty"};
+  }
   std::string path = "/master/tasks?limit=100&task_id=" + url_encode(task_id);
   if (!framework_id.empty()) {
     path += "&framework_id=" + url_encode(framework_id);

@@ -28,7 +28,7 @@ struct TaskRef {
 // The task `task_id` (of `framework_id` when not empty), active or
 // completed, from GET /master/tasks. EXIT_NOT_FOUND when there is none;
 // EXIT_CONFLICT naming the frameworks when several use the id and no
-// framework was given.
+// framework was given; EXIT_USAGE for an empty task id.
 Result<TaskRef> find_task(MasterClient& client, const std::string& task_id, const std::string& framework_id);
 
 }  // namespace stoa::cli

@@ -342,6 +342,14 @@ TEST(CliTaskLog, NamesTheTaskThatIsMissingOrAmbiguous) {
   EXPECT_NE(two.err.find("fw-1 and fw-2"), std::string::npos) << two.err;
   Ran chosen = run_with(m, {"task", "log", "t-1", "--framework=fw-1"});
   EXPECT_EQ(chosen.code, 0) << chosen.err;
+  // The master reads task_id= as any task: an empty id is refused here.
+  for (std::vector<std::string> args : {std::vector<std::string>{"task", "log", ""},
+                                        {"task", "kill", ""},
+                                        {"task", "log", "t-1", "--framework="}}) {
+    Ran empty = run_with(m, args);
+    EXPECT_EQ(empty.code, EXIT_USAGE) << args[1] << ": " << empty.err;
+  }
+  EXPECT_EQ(m.kills, 0);
 }
 
 TEST(CliTaskKill, SendsTheKillAndWaitsForATerminalState) {
