@@ -82,6 +82,7 @@ STOA_DEFINE_PROTOBUF_INSPECT
   X(stoa::internal::ExecutorReregisteredMessage)     \
   X(stoa::internal::RegisterExecutorMessage)         \
   X(stoa::internal::ExecutorRegisteredMessage)       \
+  X(stoa::internal::SlaveUsageMessage)               \
   X(stoa::scheduler::Call)                           \
   X(stoa::scheduler::Event)                          \
   X(stoa::TaskStatus)

@@ -203,6 +203,7 @@ void Master::on_recovered(registry::Registry& r) {
   }
   set_safe_handlers(self, "master");
   self->become(leading_behavior(self));
+  start_utilization();
 }
 
 // Slaves of the registry that did not come back in time become unreachable,

@@ -165,6 +165,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/offers_timed_out", "Offers rescinded after --offer_timeout");
   r.counter("master/valid_status_updates", "Status updates from registered slaves");
   r.counter("master/invalid_status_updates", "Status updates dropped");
+  r.counter("master/operator_kills", "Kills of a task asked by the operator (POST /master/kill)");
+  r.counter("master/operator_teardowns", "Frameworks torn down by the operator (POST /master/teardown)");
   r.counter("master/valid_status_update_acknowledgements", "Acknowledgements forwarded to slaves");
   r.counter("master/invalid_status_update_acknowledgements", "Acknowledgements for an absent slave");
   r.counter("master/invalid_framework_to_executor_messages", "Framework messages for an absent slave");
@@ -189,6 +191,7 @@ void declare_master_metrics(metrics::Registry& r) {
                         "framework_to_executor", "executor_to_framework", "launch_tasks"}) {
     r.counter(std::string("master/messages_") + m, std::string("Messages: ") + m);
   }
+  declare_utilization_metrics(r);
   allocator::declare_allocator_metrics(r);
 }
 
@@ -277,6 +280,7 @@ caf::behavior leading_behavior(master_actor* self) {
       [self](ExitedExecutorMessage& x) { self->state.on_exited_executor(x); },
       [self](ExecutorToFrameworkMessage& x) { self->state.on_executor_message(x); },
       [self](PongSlaveMessage&) { self->state.on_pong(); },
+      [self](SlaveUsageMessage& x) { self->state.on_slave_usage(x); },
       [self](Call& x) { self->state.on_call(x); },
       // From the allocator actor only.
       [self](offers_atom, allocator::Allocations& a) {
@@ -305,6 +309,11 @@ caf::behavior leading_behavior(master_actor* self) {
       [self](removal_permit_atom) {
         if (self->state.from_self("removal permit")) {
           self->state.on_removal_permit();
+        }
+      },
+      [self](utilization_timer_atom) {
+        if (self->state.from_self("utilization timer")) {
+          self->state.on_utilization_tick();
         }
       },
       [self](offer_timer_atom, const std::string& offer_id) {

@@ -7,14 +7,14 @@
 // Messages (all asynchronous, sender = the peer's actor):
 //   from slaves:     RegisterSlaveMessage, ReregisterSlaveMessage, UnregisterSlaveMessage,
 //                    StatusUpdateMessage, ExitedExecutorMessage, PongSlaveMessage,
-//                    ExecutorToFrameworkMessage
+//                    ExecutorToFrameworkMessage, SlaveUsageMessage (usage_reports.cpp)
 //   from schedulers: stoa::scheduler::Call   (answered with stoa::scheduler::Event)
 // Requests (local, from the HTTP routes):
 //   (state_atom, std::string endpoint, std::map<std::string,std::string> query)
 //       -> (int status, std::string json)
 //   endpoints: "state", "state-summary", "slaves", "frameworks", "tasks",
 //              "flags", "health", "metrics" (the registry as JSON, gauges
-//              refreshed), "roles", "weights", "quota" (asked from the
+//              refreshed), "utilization" (?slave_id=), "roles", "weights", "quota" (asked from the
 //              allocator actor)
 //   (update_atom, endpoint, method, path, body) -> (int status, std::string json)
 //       PUT weights, POST quota, DELETE quota/<role>
@@ -70,6 +70,6 @@ Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts);
 // server. The master's metrics are served by the runtime (/metrics,
 // /metrics/snapshot) from MasterOptions::metrics; register the master as a
 // metrics collector so its gauges are fresh on every scrape.
-void register_master_routes(Runtime& runtime, const caf::actor& master);
+void register_master_routes(Runtime& runtime, const caf::actor& master, const MasterFlags& flags);
 
 }  // namespace stoa::master

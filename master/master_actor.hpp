@@ -15,7 +15,9 @@
 //                   slave's re-registration, kills kept for absent slaves,
 //                   partition-aware frameworks' unreachable tasks
 //   operator.cpp    HTTP views and operator updates (weights, quota) over
-//                   pure renderers (state_json.cpp, operator_json.cpp)
+//                   pure renderers (state_json.cpp, operator_json.cpp),
+//                   maintenance (over maintenance.cpp)
+//   operator_actions.cpp  the operator's teardown and kill
 //   leadership.cpp  contending in ZooKeeper, recovery from the registry,
 //                   the standby/recovering phases, redirects
 //
@@ -41,8 +43,10 @@
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
 #include "master/allocator_actor.hpp"
+#include "master/maintenance.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
+#include "master/utilization.hpp"
 #include "proto/registry.pb.h"
 #include "registrar/registrar.hpp"
 
@@ -51,6 +55,9 @@ namespace stoa::master {
 // The --slave_removal_rate_limit timer: the next removal may happen.
 using removal_permit_atom = caf::atom_constant<caf::atom("m_rmpermit")>;
 constexpr removal_permit_atom removal_permit_atom_v{};
+// The cluster utilization timer (usage_reports.cpp): record a cluster sample.
+using utilization_timer_atom = caf::atom_constant<caf::atom("m_utiltick")>;
+constexpr utilization_timer_atom utilization_timer_atom_v{};
 
 class Master;
 using master_actor = caf::stateful_actor<Master>;
@@ -119,6 +126,10 @@ class Master {
   std::optional<RateLimit> removal_limit;
   std::deque<std::string> removal_queue;
   bool removal_permit_pending = false;
+  // Usage reports of the slaves and the cluster's samples (usage_reports.cpp).
+  UtilizationHistory utilization;
+  // The maintenance schedule and down machines (in memory only).
+  Maintenance maintenance;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -253,10 +264,34 @@ class Master {
                                                   const std::string& path, const std::string& body);
   StatusReply render(const std::string& endpoint, const std::map<std::string, std::string>& query);
   void refresh_gauges();
+
+  // --- usage_reports.cpp -----------------------------------------------------
+  // A slave's SlaveUsageMessage: checked (numbers, known slave, sent by it),
+  // else dropped, logged and counted; recorded in `utilization`.
+  void on_slave_usage(internal::SlaveUsageMessage& m);
+  void drop_usage_report(const std::string& slave_id, const char* reason, const std::string& why);
+  // Slave `s`'s total and allocated (records) with `used` at `now`.
+  UtilizationSample slave_sample(const SlaveRecord& s, double now, const MeasuredUsage& used);
+  // Records the cluster's sample now and every cluster interval after
+  // (from the moment this master leads).
+  void start_utilization();
+  // The cluster's total and allocated resources now (a walk over the slaves).
+  UtilizationSample cluster_totals(double now);
+  void on_utilization_tick();
+  // GET /master/utilization[?slave_id=].
+  StatusReply utilization_reply(const std::map<std::string, std::string>& query);
+  void refresh_utilization_gauges();
+  // --- operator_actions.cpp ----------------------------------------------------
+  // POST /master/teardown and /master/kill (bodies as form or JSON).
+  StatusReply teardown_by_operator(const std::string& body);
+  StatusReply kill_by_operator(const std::string& body);
 };
 
 // Declares every master metric (Mesos' names) in `registry`.
 void declare_master_metrics(metrics::Registry& registry);
+
+// Declares master/utilization/* and the usage report counters (usage_reports.cpp).
+void declare_utilization_metrics(metrics::Registry& registry);
 
 // The leading master's message table (master.cpp).
 caf::behavior leading_behavior(master_actor* self);

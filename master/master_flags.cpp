@@ -9,6 +9,7 @@
 #include "common/strings.hpp"
 #include "master/allocator/sorter.hpp"
 #include "master/validation.hpp"
+#include "master/webui_routes.hpp"
 
 namespace stoa::master {
 
@@ -190,6 +191,13 @@ MasterFlags::MasterFlags() {
     }
     return std::nullopt;
   });
+  add(&webui_dir, "webui_dir",
+      "Serve the web UI's files from this directory, read on every request (while developing it), instead "
+      "of the copy embedded in the binary. It must be an existing directory.");
+  check("webui_dir", check_webui_dir);
+  add(&webui_read_only, "webui_read_only",
+      "The web UI hides its actions (kill a task, tear down a framework); the endpoints stay available.",
+      false);
 }
 
 Try<RateLimit> parse_rate_limit(const std::string& text) {

@@ -40,6 +40,8 @@ struct MasterFlags : FlagsBase {
   std::string min_allocatable_resources;
   std::optional<std::string> offer_timeout;
   std::optional<std::string> slave_removal_rate_limit;  // "<n>/<duration>"
+  std::optional<std::string> webui_dir;  // serve the web UI from here instead of the embedded copy
+  bool webui_read_only;                  // the web UI hides kill and teardown
 
   // --recovery_slave_removal_limit as a fraction (1.0 for 100%).
   double recovery_removal_fraction() const;

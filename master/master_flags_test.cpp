@@ -1,6 +1,11 @@
 // The master's flags that have rules of their own: --slave_removal_rate_limit.
 #include "master/master_flags.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 namespace stoa::master {
@@ -37,6 +42,33 @@ TEST(MasterFlagsTest, BadSlaveRemovalRateLimitsAreRefusedNamingTheValue) {
               std::string::npos)
         << e->message;
   }
+}
+
+TEST(MasterFlagsTest, WebuiDirMustBeADirectory) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("stoa-webui-flag-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "file.txt") << "x";
+  MasterFlags flags;
+  std::string good = "--webui_dir=" + dir.string();
+  const char* argv[] = {"stoa-master", good.c_str(), "--webui_read_only"};
+  ASSERT_FALSE(flags.load(3, argv, {}));
+  EXPECT_EQ(flags.webui_dir, dir.string());
+  EXPECT_TRUE(flags.webui_read_only);
+  EXPECT_EQ(flags.values().at("webui_read_only"), "true");
+  for (const std::string& bad : {(dir / "missing").string(), (dir / "file.txt").string(), std::string()}) {
+    std::optional<Error> e = load("--webui_dir=" + bad);
+    ASSERT_TRUE(e.has_value()) << "'" << bad << "' was accepted";
+    EXPECT_NE(e->message.find("Invalid value '" + bad + "' for flag '--webui_dir'"), std::string::npos)
+        << e->message;
+  }
+  MasterFlags unset;
+  const char* none[] = {"stoa-master"};
+  ASSERT_FALSE(unset.load(1, none, {}));
+  EXPECT_FALSE(unset.webui_dir.has_value());
+  EXPECT_FALSE(unset.webui_read_only);
+  EXPECT_EQ(unset.values().at("webui_read_only"), "false");
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "common/strings.hpp"
 #include "common/version.hpp"
 #include "master/master.hpp"
+#include "master/webui_routes.hpp"
 
 namespace stoa::master {
 
@@ -127,7 +128,8 @@ void proxy_to_slave(const caf::actor& master, caf::io::broker* self, const std::
 
 }  // namespace
 
-void register_master_routes(Runtime& runtime, const caf::actor& master) {
+void register_master_routes(Runtime& runtime, const caf::actor& master, const MasterFlags& flags) {
+  register_webui_routes(runtime, flags.webui_dir);
   runtime.add_route(actor_route(master, "/master/state", "state",
                                 "Full state of the cluster: slaves, frameworks, tasks, offers "
                                 "(Mesos' /master/state shape). Supports ?jsonp=."));
@@ -157,6 +159,35 @@ void register_master_routes(Runtime& runtime, const caf::actor& master) {
   runtime.add_route(actor_route(master, "/master/quota/", "quota",
                                 "DELETE /master/quota/<role>: removes the role's quota.",
                                 {"DELETE"}, true));
+
+  runtime.add_route(actor_route(master, "/master/utilization", "utilization",
+                                "Utilization history (total, allocated and measured used cpus, mem, "
+                                "disk, gpus): the cluster's last 15 minutes in 5 s samples, or "
+                                "?slave_id= one slave's in 15 s samples (docs/utilization.md)."));
+  // Operator actions and maintenance (operator_actions.cpp, maintenance.cpp;
+  // docs/operator-api.md).
+  runtime.add_route(actor_route(master, "/master/teardown", "teardown",
+                                "POST frameworkID=<id> (or {\"framework_id\":\"<id>\"}): removes the framework "
+                                "and kills its tasks. 404 for an unknown or completed framework.",
+                                {"POST"}, false));
+  runtime.add_route(actor_route(master, "/master/kill", "kill",
+                                "POST taskID=<id>[&frameworkID=<id>] (or {\"task_id\",\"framework_id\"}): "
+                                "sends the kill to the task's slave; 202 {task_id, framework_id, slave_id}.",
+                                {"POST"}, false));
+  runtime.add_route(actor_route(master, "/master/maintenance/schedule", "maintenance-schedule",
+                                "GET: the maintenance schedule ({} when none). POST {\"windows\":[...]}: "
+                                "replaces it (Mesos' shape; kept in memory only).",
+                                {"GET", "POST"}, false));
+  runtime.add_route(actor_route(master, "/master/maintenance/status", "maintenance-status",
+                                "Machines draining (scheduled) and down."));
+  runtime.add_route(actor_route(master, "/machine/down", "machine-down",
+                                "POST [{\"hostname\":\"h\",\"ip\":\"1.2.3.4\"}, ...]: marks scheduled "
+                                "machines down.",
+                                {"POST"}, false));
+  runtime.add_route(actor_route(master, "/machine/up", "machine-up",
+                                "POST [{\"hostname\":\"h\",\"ip\":\"1.2.3.4\"}, ...]: brings down "
+                                "machines back up (and out of the schedule).",
+                                {"POST"}, false));
 
   runtime.add_route(actor_route(master, "/master/health", "health",
                                 "Answers 200 OK with an empty body when the master actor answers "

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
         }
         rt.register_actor("master", *master);
         rt.add_metrics_collector(*master);
-        master::register_master_routes(rt, *master);
+        master::register_master_routes(rt, *master, flags);
         LOG_INFO << "Stoa master listening on http://" << rt.ip() << ":" << rt.port() << " (pid "
                  << mopts.upid.str() << ", actor port " << rt.actor_port() << ")";
         return std::nullopt;

@@ -28,6 +28,7 @@ void Master::refresh_gauges() {
   metrics->set("master/elected", phase == Phase::leading ? 1 : 0);
   metrics->set("master/recovered_slaves", static_cast<double>(st.recovered_slaves.size()));
   metrics->set("master/slaves_unreachable", static_cast<double>(st.unreachable_slaves.size()));
+  refresh_utilization_gauges();
 }
 
 // Renders a read-only view. Building JSON cannot change state, so an
@@ -55,9 +56,18 @@ StatusReply Master::render(const std::string& endpoint, const std::map<std::stri
       }
       return {200, json_serialize(v)};
     }
+    if (endpoint == "utilization") {
+      return utilization_reply(query);
+    }
     if (endpoint == "metrics") {
       refresh_gauges();
       return {200, metrics->json()};
+    }
+    if (endpoint == "maintenance-schedule") {
+      return {200, json_serialize(maintenance.schedule_json())};
+    }
+    if (endpoint == "maintenance-status") {
+      return {200, json_serialize(maintenance.status_json())};
     }
     if (endpoint == "flags") {
       picojson::object flags;
@@ -154,6 +164,24 @@ caf::result<int, std::string> Master::on_update_request(const std::string& endpo
               });
     };
   };
+  if (endpoint == "teardown" && method == "POST") {
+    return reply(teardown_by_operator(body));
+  }
+  if (endpoint == "kill" && method == "POST") {
+    return reply(kill_by_operator(body));
+  }
+  if (method == "POST" &&
+      (endpoint == "maintenance-schedule" || endpoint == "machine-down" || endpoint == "machine-up")) {
+    std::optional<std::string> error = endpoint == "maintenance-schedule" ? maintenance.set_schedule(body)
+                                       : endpoint == "machine-down"       ? maintenance.machines_down(body)
+                                                                          : maintenance.machines_up(body);
+    if (error) {
+      return reply(json_error(400, *error));
+    }
+    LOG_INFO << "Maintenance updated (" << path << "): " << json_serialize(maintenance.status_json());
+    return reply({200, json_serialize(endpoint == "maintenance-schedule" ? maintenance.schedule_json()
+                                                                         : maintenance.status_json())});
+  }
   if (endpoint == "weights" && method == "PUT") {
     Try<std::map<std::string, double>> weights = parse_weights_body(body);
     if (weights.is_error()) {

@@ -39,6 +39,7 @@ picojson::value roles_json(const MasterState& st, const allocator::View& view) {
       q["role"] = picojson::value(r.name);
       q["guarantee"] = resources_to_json(*r.quota);
       q["consumed"] = resources_to_json(r.allocated);
+      q["limit"] = picojson::value(picojson::object());  // no quota limits in Stoa (yet)
       o["quota"] = picojson::value(q);
     }
     roles.emplace_back(o);
@@ -65,6 +66,7 @@ picojson::value quota_json(const std::map<std::string, Resources>& quotas) {
     picojson::object o;
     o["role"] = picojson::value(role);
     o["guarantee"] = resources_to_json(guarantee);
+    o["limit"] = picojson::value(picojson::object());  // no quota limits in Stoa (yet)
     infos.emplace_back(o);
   }
   picojson::object out;

@@ -515,6 +515,7 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
   set_slave_pid(it->second, "");
   tell_allocator(allocator::RemoveSlave{id});
   st.slaves.erase(it);
+  utilization.remove_slave(id);
   // The registry follows. The effects above do not wait for it (Mesos
   // writes first): a leader that fails before the write lands leaves the
   // slave admitted, and it re-registers with the next leader as a known one.

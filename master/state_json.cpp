@@ -35,6 +35,15 @@ value status_json(const TaskStatus& st) {
   object o;
   o["state"] = str(TaskState_Name(st.state()));
   o["timestamp"] = num(st.timestamp());
+  if (st.has_reason()) {
+    o["reason"] = str(TaskStatus::Reason_Name(st.reason()));
+  }
+  if (st.has_message() && !st.message().empty()) {
+    o["message"] = str(st.message());
+  }
+  if (st.has_source()) {
+    o["source"] = str(TaskStatus::Source_Name(st.source()));
+  }
   if (st.has_healthy()) {
     o["healthy"] = value(st.healthy());
   }
@@ -172,7 +181,63 @@ value offer_json(const Offer& offer) {
   return value(o);
 }
 
-value slave_json(const MasterState& s, const SlaveRecord& slave) {
+namespace {
+
+// One Resource in Mesos' JSON (the protobuf's field names):
+// {"name":"cpus","type":"SCALAR","scalar":{"value":4},"role":"*"}.
+value resource_full_json(const Resource& r) {
+  object o;
+  o["name"] = str(r.name());
+  o["type"] = str(Value::Type_Name(r.type()));
+  if (r.has_scalar()) {
+    o["scalar"] = value(object{{"value", num(r.scalar().value())}});
+  }
+  if (r.has_ranges()) {
+    array ranges;
+    for (const Value::Range& x : r.ranges().range()) {
+      ranges.emplace_back(object{{"begin", num(static_cast<double>(x.begin()))},
+                                 {"end", num(static_cast<double>(x.end()))}});
+    }
+    o["ranges"] = value(object{{"range", value(ranges)}});
+  }
+  if (r.has_set()) {
+    array items;
+    for (const std::string& item : r.set().item()) {
+      items.push_back(str(item));
+    }
+    o["set"] = value(object{{"item", value(items)}});
+  }
+  o["role"] = str(r.role());
+  if (r.has_allocation_info()) {
+    o["allocation_info"] = value(object{{"role", str(r.allocation_info().role())}});
+  }
+  return value(o);
+}
+
+value resources_full_json(const Resources& r) {
+  google::protobuf::RepeatedPtrField<Resource> protos;
+  r.to_proto(&protos);
+  array a;
+  for (const Resource& x : protos) {
+    a.push_back(resource_full_json(x));
+  }
+  return value(a);
+}
+
+// {"<role>": [Resource JSON...]} for every reserved role.
+value reserved_resources_full_json(const Resources& r) {
+  object o;
+  for (const std::string& role : r.roles()) {
+    if (role != "*") {
+      o[role] = resources_full_json(r.reserved(role));
+    }
+  }
+  return value(o);
+}
+
+}  // namespace
+
+value slave_json(const MasterState& s, const SlaveRecord& slave, bool full) {
   object o;
   o["id"] = str(slave.id);
   o["hostname"] = str(slave.info.hostname());
@@ -188,6 +253,17 @@ value slave_json(const MasterState& s, const SlaveRecord& slave) {
   o["offered_resources"] = resources_to_json(offered_resources(s, slave));
   o["reserved_resources"] = reserved_resources_to_json(slave.total);
   o["unreserved_resources"] = resources_to_json(slave.total.unreserved());
+  // What tasks hold, split as Mesos' tools read it.
+  Resources used = used_resources(s, slave);
+  o["reserved_resources_allocated"] = reserved_resources_to_json(used);
+  o["unreserved_resources_allocated"] = resources_to_json(used.unreserved());
+  if (full) {
+    o["resources_full"] = resources_full_json(slave.total);
+    o["used_resources_full"] = resources_full_json(used);
+    o["offered_resources_full"] = resources_full_json(offered_resources(s, slave));
+    o["reserved_resources_full"] = reserved_resources_full_json(slave.total);
+    o["unreserved_resources_full"] = resources_full_json(slave.total.unreserved());
+  }
   o["active"] = value(slave.active);
   o["deactivated"] = value(!slave.active);
   o["version"] = str(STOA_VERSION);
@@ -419,7 +495,7 @@ value slaves_json(const MasterState& s, const std::map<std::string, std::string>
   array slaves;
   for (const auto& [id, slave] : s.slaves) {
     if (query_matches(query, "slave_id", id)) {
-      slaves.push_back(slave_json(s, slave));
+      slaves.push_back(slave_json(s, slave, true));
     }
   }
   object o;

@@ -16,7 +16,8 @@ namespace stoa::master {
 
 picojson::value task_json(const Task& t);
 picojson::value offer_json(const Offer& o);
-picojson::value slave_json(const MasterState& s, const SlaveRecord& slave);
+// `full`: also the `*_full` arrays of Mesos Resource JSON (/master/slaves).
+picojson::value slave_json(const MasterState& s, const SlaveRecord& slave, bool full = false);
 picojson::value framework_json(const MasterState& s, const FrameworkRecord& f);
 
 picojson::value state_json(const MasterState& s);

@@ -1,4 +1,5 @@
 #include "master/state_json.hpp"
+#include "master/operator_json.hpp"
 
 #include <ctime>
 
@@ -160,6 +161,87 @@ TEST(StateJson, SlavesAndFrameworksFilters) {
   EXPECT_EQ(slaves_json(s, {{"slave_id", "nope"}}).get("slaves").get<picojson::array>().size(), 0u);
   EXPECT_EQ(slaves_json(s, {{"slave_id", "M-S0"}}).get("slaves").get<picojson::array>().size(), 1u);
   EXPECT_EQ(frameworks_json(s, {}).get("frameworks").get<picojson::array>().size(), 1u);
+}
+
+// The fields Mesos' tools read beside the plain accounting (issue #12).
+TEST(StateJson, SlaveAllocatedSplitAndFullResources) {
+  MasterState s = sample_state();
+  // A task on the web reservation too: allocated splits into reserved and not.
+  Task& t1 = s.frameworks.at("M-0000").tasks.at("t1");
+  t1.clear_resources();
+  res("cpus:1;mem:128;cpus(web):0.5;ports:[31000-31001]").to_proto(t1.mutable_resources());
+  const picojson::value state_slave = state_json(s).get("slaves").get<picojson::array>().at(0);
+  EXPECT_EQ(state_slave.get("unreserved_resources_allocated").get("cpus").get<double>(), 1.0);
+  EXPECT_EQ(state_slave.get("unreserved_resources_allocated").get("mem").get<double>(), 128.0);
+  EXPECT_EQ(state_slave.get("reserved_resources_allocated").get("web").get("cpus").get<double>(), 0.5);
+  EXPECT_FALSE(state_slave.contains("resources_full")) << "the *_full arrays are /master/slaves' only";
+
+  const picojson::value slave = slaves_json(s, {}).get("slaves").get<picojson::array>().at(0);
+  expect_keys(slave, {"reserved_resources_allocated", "unreserved_resources_allocated", "resources_full",
+                      "used_resources_full", "offered_resources_full", "reserved_resources_full",
+                      "unreserved_resources_full"});
+  bool saw_ports = false;
+  for (const picojson::value& r : slave.get("unreserved_resources_full").get<picojson::array>()) {
+    EXPECT_EQ(r.get("role").get<std::string>(), "*");
+    const std::string& name = r.get("name").get<std::string>();
+    if (name == "cpus") {
+      EXPECT_EQ(r.get("type").get<std::string>(), "SCALAR");
+      EXPECT_EQ(r.get("scalar").get("value").get<double>(), 4.0);
+    }
+    if (name == "ports") {
+      saw_ports = true;
+      EXPECT_EQ(r.get("type").get<std::string>(), "RANGES");
+      const picojson::value& range = r.get("ranges").get("range").get<picojson::array>().at(0);
+      EXPECT_EQ(range.get("begin").get<double>(), 31000.0);
+      EXPECT_EQ(range.get("end").get<double>(), 32000.0);
+    }
+  }
+  EXPECT_TRUE(saw_ports) << slave.serialize();
+  const picojson::value& web = slave.get("reserved_resources_full").get("web");
+  ASSERT_EQ(web.get<picojson::array>().size(), 1u) << slave.serialize();
+  EXPECT_EQ(web.get<picojson::array>()[0].get("role").get<std::string>(), "web");
+  EXPECT_EQ(web.get<picojson::array>()[0].get("scalar").get("value").get<double>(), 1.0);
+}
+
+TEST(StateJson, TaskStatusesCarryReasonMessageAndSourceWhenSet) {
+  MasterState s = sample_state();
+  Task& t1 = s.frameworks.at("M-0000").tasks.at("t1");
+  TaskStatus* failed = t1.add_statuses();
+  failed->mutable_task_id()->set_value("t1");
+  failed->set_state(TASK_FAILED);
+  failed->set_timestamp(102);
+  failed->set_reason(TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
+  failed->set_message("Command exited with status 3");
+  failed->set_source(TaskStatus::SOURCE_EXECUTOR);
+  std::string error;
+  for (const picojson::value& v : {state_json(s), tasks_json(s, {}, &error)}) {
+    const picojson::value* task = nullptr;
+    const picojson::value& list = v.contains("tasks") ? v.get("tasks")
+                                                       : v.get("frameworks").get<picojson::array>()[0].get("tasks");
+    for (const picojson::value& t : list.get<picojson::array>()) {
+      task = t.get("id").get<std::string>() == "t1" ? &t : task;
+    }
+    ASSERT_NE(task, nullptr) << v.serialize();
+    const picojson::array& statuses = task->get("statuses").get<picojson::array>();
+    ASSERT_EQ(statuses.size(), 2u);
+    EXPECT_FALSE(statuses[0].contains("reason"));
+    EXPECT_FALSE(statuses[0].contains("message"));
+    EXPECT_FALSE(statuses[0].contains("source"));
+    EXPECT_EQ(statuses[1].get("state").get<std::string>(), "TASK_FAILED");
+    EXPECT_EQ(statuses[1].get("timestamp").get<double>(), 102.0);
+    EXPECT_EQ(statuses[1].get("reason").get<std::string>(), "REASON_COMMAND_EXECUTOR_FAILED");
+    EXPECT_EQ(statuses[1].get("message").get<std::string>(), "Command exited with status 3");
+    EXPECT_EQ(statuses[1].get("source").get<std::string>(), "SOURCE_EXECUTOR");
+  }
+}
+
+TEST(StateJson, QuotaEntriesHaveAnEmptyLimit) {
+  picojson::value v = quota_json({{"web", res("cpus:2")}});
+  const picojson::value& info = v.get("infos").get<picojson::array>().at(0);
+  EXPECT_EQ(info.get("guarantee").get("cpus").get<double>(), 2.0);
+  ASSERT_TRUE(info.contains("limit"));
+  EXPECT_TRUE(info.get("limit").is<picojson::object>());
+  EXPECT_TRUE(info.get("limit").get<picojson::object>().empty());
 }
 
 }  // namespace

@@ -245,6 +245,7 @@ void Slave::on_registered(const std::string& id, bool reregistered, const Master
              << std::chrono::duration_cast<std::chrono::milliseconds>(master_ping_timeout).count() << " ms)";
     arm_ping_timeout();  // from now, not from the first ping
   }
+  start_usage_reports();
   // Resume status updates held while disconnected.
   for (const auto& key : updates.streams()) {
     if (const StatusUpdate* u = updates.head(key)) {
@@ -383,9 +384,8 @@ std::optional<Error> start_own_containerizer(caf::stateful_actor<Slave>* self) {
   }
   // --containerizers (validated by the flags): the Mesos one, the docker
   // one, or both under a composing one (docker_containerizer.hpp).
-  Try<std::vector<std::string>> kinds = parse_containerizers(flags.containerizers);
-  const bool use_mesos = kinds.is_error() || std::count(kinds->begin(), kinds->end(), "mesos") != 0;
-  const bool use_docker = kinds.is_some() && std::count(kinds->begin(), kinds->end(), "docker") != 0;
+  const bool use_mesos = self->state.runs_mesos;
+  const bool use_docker = self->state.runs_docker;
   DockerContainerizerOptions dopts;
   dopts.docker = flags.docker;
   dopts.socket = flags.docker_socket;
@@ -428,6 +428,11 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
   s.self = self;
   s.router = std::move(router);
   s.opts = std::move(opts);
+  {
+    Try<std::vector<std::string>> kinds = parse_containerizers(s.opts.flags.containerizers);
+    s.runs_mesos = kinds.is_error() || std::count(kinds->begin(), kinds->end(), "mesos") != 0;
+    s.runs_docker = kinds.is_some() && std::count(kinds->begin(), kinds->end(), "docker") != 0;
+  }
   s.records.start_time = now_seconds();
   if (s.opts.metrics != nullptr) {
     s.metrics = s.opts.metrics;
@@ -548,6 +553,11 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](registration_timeout_atom, const std::string& cid) {
         if (self->state.from_self("an executor registration timeout")) {
           self->state.on_registration_timeout(cid);
+        }
+      },
+      [self](usage_tick_atom) {
+        if (self->state.from_self("a usage report tick")) {
+          self->state.on_usage_tick();
         }
       },
       [self](recovery_timeout_atom) {

@@ -16,7 +16,9 @@
 //   RunTaskMessage, KillTaskMessage, StatusUpdateAcknowledgementMessage,
 //   ShutdownFrameworkMessage, PingSlaveMessage, FrameworkToExecutorMessage,
 //   ShutdownMessage; from executors RegisterExecutorMessage,
-//   StatusUpdateMessage, ExecutorToFrameworkMessage.
+//   StatusUpdateMessage, ExecutorToFrameworkMessage. To the master, besides
+//   the replies: SlaveUsageMessage every --usage_report_interval
+//   (usage_report.hpp).
 // Requests (local, HTTP): (state_atom, endpoint, query) -> (int, std::string).
 //
 // Layout: slave_actor.hpp (the actor's state class), slave.cpp (message

@@ -33,6 +33,7 @@
 #include "common/metrics.hpp"
 #include "slave/slave_state.hpp"
 #include "slave/status_update_manager.hpp"
+#include "slave/usage_report.hpp"
 
 namespace stoa::slave {
 
@@ -40,6 +41,8 @@ namespace stoa::slave {
 using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
 using registration_timeout_atom = caf::atom_constant<caf::atom("exreg_tmo")>;
 using recovery_timeout_atom = caf::atom_constant<caf::atom("recov_tmo")>;
+// --usage_report_interval: sample the executors and report to the master.
+using usage_tick_atom = caf::atom_constant<caf::atom("sl_usetick")>;
 // (services_atom) -> (files actor, gc actor): for the HTTP routes (local only).
 using services_atom = caf::atom_constant<caf::atom("sl_servcs")>;
 
@@ -67,6 +70,10 @@ class Slave {
   // before its exit status; on_reaped fails its tasks with it.
   std::map<std::string, ContainerLimitation> limitations;  // by container id
   SlaveOptions opts;
+  // Which containerizers --containerizers names (validated by the flags;
+  // read once at start).
+  bool runs_mesos = true;
+  bool runs_docker = false;
   SlaveState records;
   StatusUpdateManager updates;
   // The process registry (SlaveOptions::metrics) or our own.
@@ -90,6 +97,11 @@ class Slave {
   // Recovering from a checkpoint (slave_recovery.cpp): executors are
   // re-registering; the slave registers with the master once they are done.
   bool recovering = false;
+  // Usage reports (usage_report.cpp): the previous samples, and whether one
+  // is being taken.
+  UsageRates usage_rates;
+  bool usage_ticking = false;
+  bool usage_sampling = false;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "slave";
 
@@ -214,6 +226,14 @@ class Slave {
   void gc_old_slaves();
   // After recovery: attaches what was recovered, schedules what was skipped.
   void gc_recovered(const SlaveCheckpoint& cp);
+
+  // --- usage reports (usage_report.cpp) -------------------------------------
+  // Starts the --usage_report_interval timer (none when it is 0) at the
+  // first registration; it runs until the slave stops.
+  void start_usage_reports();
+  // Samples the running executors and sends the master a SlaveUsageMessage
+  // (only while registered; one sample at a time).
+  void on_usage_tick();
 
   // --- HTTP views (slave.cpp; rendering in state_json.cpp) ----------------
   // Answers at once, or (monitor) once the containerizer has sampled usage.

@@ -24,9 +24,7 @@ namespace stoa::slave {
 using namespace stoa::internal;
 
 std::optional<std::string> Slave::containerizer_refusal(bool docker) const {
-  Try<std::vector<std::string>> kinds = parse_containerizers(opts.flags.containerizers);
-  const std::string wanted = docker ? "docker" : "mesos";
-  if (kinds.is_some() && std::count(kinds->begin(), kinds->end(), wanted) == 0) {
+  if (docker ? !runs_docker : !runs_mesos) {
     return docker ? "The task asks for a Docker container, but this slave runs without the docker containerizer "
                     "(--containerizers=" + opts.flags.containerizers + ")"
                   : "The task has no DOCKER ContainerInfo, but this slave runs only the docker containerizer "

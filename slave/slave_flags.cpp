@@ -217,6 +217,20 @@ SlaveFlags::SlaveFlags() {
   add(&disk_watch_interval, "disk_watch_interval",
       "How often the work directory's disk usage is checked to prune sandboxes (> 0).", std::chrono::minutes(1));
   check("disk_watch_interval", positive_duration());
+  add(&usage_report_interval, "usage_report_interval",
+      "How often the slave measures its running executors (CPU rate, resident memory, sandbox disk with disk/du) "
+      "and reports it to the master for /master/utilization (0secs = never; else at least 100ms).",
+      std::chrono::seconds(5));
+  check("usage_report_interval", [](const std::string& v) -> std::optional<std::string> {
+    Try<Duration> d = parse_duration(v);
+    if (d.is_error()) {
+      return d.error();
+    }
+    if (d->count() != 0 && *d < std::chrono::milliseconds(100)) {
+      return std::string("must be 0secs (no reports) or at least 100ms");
+    }
+    return std::nullopt;
+  });
 }
 
 }  // namespace stoa::slave

@@ -55,6 +55,8 @@ struct SlaveFlags : FlagsBase {
   Duration gc_delay;
   double gc_disk_headroom;
   Duration disk_watch_interval;
+  // Usage reports to the master (docs/utilization.md); 0 = none.
+  Duration usage_report_interval;
 };
 
 // --containerizers: the names in order, each once, each "mesos" or

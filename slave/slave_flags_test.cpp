@@ -89,6 +89,39 @@ TEST(SlaveFlags, BadValuesNameTheFlagAndTheValue) {
   }
 }
 
+TEST(SlaveFlags, UsageReportIntervalIsZeroOrAtLeast100ms) {
+  SlaveFlags defaults;
+  ASSERT_FALSE(load(defaults, {"--master=127.0.0.1:5050"}));
+  EXPECT_EQ(defaults.usage_report_interval, std::chrono::seconds(5));
+  EXPECT_EQ(defaults.values().at("usage_report_interval"), "5secs");
+  for (auto [arg, expected] : {std::pair{"--usage_report_interval=0secs", Duration(0)},
+                               {"--usage_report_interval=100ms", std::chrono::milliseconds(100)},
+                               {"--usage_report_interval=200ms", std::chrono::milliseconds(200)},
+                               {"--usage_report_interval=1mins", std::chrono::minutes(1)}}) {
+    SlaveFlags f;
+    std::optional<Error> e = load(f, {"--master=127.0.0.1:5050", arg});
+    ASSERT_FALSE(e) << arg << ": " << e->message;
+    EXPECT_EQ(f.usage_report_interval, expected) << arg;
+  }
+  for (const char* value : {"99ms", "1ms", "50us", "-1secs", "nansecs", "5", "", "99999999999999weeks"}) {
+    SlaveFlags f;
+    std::string arg = std::string("--usage_report_interval=") + value;
+    std::optional<Error> e = load(f, {"--master=127.0.0.1:5050", arg.c_str()});
+    ASSERT_TRUE(e) << "accepted " << arg;
+    EXPECT_NE(e->message.find("--usage_report_interval"), std::string::npos) << e->message;
+    EXPECT_NE(e->message.find("'" + std::string(value) + "'"), std::string::npos) << e->message;
+  }
+  SlaveFlags small;
+  std::optional<Error> e = load(small, {"--master=127.0.0.1:5050", "--usage_report_interval=99ms"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("at least 100ms"), std::string::npos) << e->message;
+  // From the environment too, as every flag.
+  SlaveFlags env;
+  const char* argv[] = {"stoa-slave", "--master=127.0.0.1:5050"};
+  e = env.load(2, argv, {{"STOA_USAGE_REPORT_INTERVAL", "10ms"}});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("10ms"), std::string::npos) << e->message;
+}
 
 TEST(SlaveFlags, ContainerizersAreMesosAndDockerEachOnceInOrder) {
   EXPECT_EQ(*parse_containerizers("mesos"), (std::vector<std::string>{"mesos"}));

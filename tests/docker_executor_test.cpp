@@ -5,7 +5,9 @@
 // checks against the container (COMMAND through the engine's exec, HTTP
 // inside its network namespace), a health-check kill, the engine's OOM
 // kill, a container that cannot be created, TASK_RUNNING's
-// container_status, and the container killed with a lost slave. Skips where Docker cannot run.
+// container_status, the container killed with a lost slave, and waits on
+// the container that the engine drops (through tests/docker_fixture.hpp's
+// EngineProxy). Skips where Docker cannot run.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -230,6 +232,42 @@ TEST_F(DockerExecutor, AStopTheEngineDoesNotAnswerInTimeIsRetriedAsAKill) {
   ::kill(dockerd, SIGCONT);
   // The retry (a SIGKILL) ends it.
   EXPECT_TRUE(p->wait_for_line(std::regex("TASK_KILLED"), deadline_in(DOCKER_TIMEOUT))) << p->log();
+}
+
+// The engine drops the executor's first two waits on the container (as when
+// it restarts): the executor waits again and still reports the exit status.
+TEST_F(DockerExecutor, AWaitTheEngineDropsIsRetriedAndTheExitStatusStillArrives) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
+  EngineProxy proxy(docker_fixture().dir() + "/proxy.sock", docker_fixture().socket());
+  ASSERT_EQ(proxy.error(), "");
+  proxy.cut("/wait", 2);
+  Cluster cluster;
+  ASSERT_TRUE(start_docker_cluster(cluster, {"--docker_socket=unix://" + proxy.socket()}));
+  Process* p = run_task(cluster, "dropped_waits", "sleep 2; exit 3");
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_FAILED.*exited with status 3"), deadline_in(DOCKER_TIMEOUT)))
+      << p->log() << docker_executor_log(cluster, "dropped_waits");
+  EXPECT_EQ(proxy.cuts(), 2);
+  const std::string log = docker_executor_log(cluster, "dropped_waits");
+  const std::regex retry("Waiting for container \\S+ failed");
+  const auto retries = std::distance(std::sregex_iterator(log.begin(), log.end(), retry), std::sregex_iterator());
+  EXPECT_EQ(retries, 2) << log;
+}
+
+// Every wait dropped: after its attempts the executor fails the task, saying
+// it lost track of the container, instead of waiting forever.
+TEST_F(DockerExecutor, AContainerTheEngineNeverLetsUsWaitOnFailsTheTask) {
+  STOA_REQUIRE_DOCKER_CLUSTER();
+  EngineProxy proxy(docker_fixture().dir() + "/proxy.sock", docker_fixture().socket());
+  ASSERT_EQ(proxy.error(), "");
+  proxy.cut("/wait", 1000);
+  Cluster cluster;
+  ASSERT_TRUE(start_docker_cluster(cluster, {"--docker_socket=unix://" + proxy.socket()}));
+  Process* p = run_task(cluster, "lost_track", "exec sleep 1000");
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->wait_for_line(std::regex("TASK_FAILED.*Lost track of container mesos-"), deadline_in(DOCKER_TIMEOUT)))
+      << p->log() << docker_executor_log(cluster, "lost_track");
+  EXPECT_EQ(proxy.cuts(), 5);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,7 +19,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/strings.hpp"
 #include "tests/cluster.hpp"
@@ -519,6 +524,196 @@ void DockerClusterTest::TearDown() {
   if (docker_fixture().usable()) {
     docker_fixture().remove_all_containers();
   }
+}
+
+// --- EngineProxy ---------------------------------------------------------
+
+struct EngineProxy::State {
+  std::string engine;
+  int listen_fd = -1;
+  int wake[2] = {-1, -1};  // the accept loop's stop pipe
+  mutable std::mutex mutex;
+  std::string needle;
+  int remaining = 0;
+  int cuts = 0;
+  bool stopping = false;
+  std::set<int> open;  // every connection's fds, shut down on stop
+  std::vector<std::thread> threads;
+  std::thread acceptor;
+
+  // Registers fd, unless stopping (then the caller closes it).
+  bool track(int fd) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping) {
+      return false;
+    }
+    open.insert(fd);
+    return true;
+  }
+  void forget_and_close(int fd) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      open.erase(fd);
+    }
+    ::close(fd);
+  }
+  bool should_cut(const std::string& head) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (remaining > 0 && head.find(needle) != std::string::npos) {
+      --remaining;
+      ++cuts;
+      return true;
+    }
+    return false;
+  }
+};
+
+namespace {
+
+int connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n <= 0) {
+      return false;
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// One proxied connection: reads the request line, then cuts it or pumps
+// both ways until either side closes.
+void proxy_connection(const std::shared_ptr<EngineProxy::State>& st, int client) {
+  std::string head;
+  char buf[16384];
+  while (head.find("\r\n") == std::string::npos && head.size() < 8192) {
+    ssize_t n = ::recv(client, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      st->forget_and_close(client);
+      return;
+    }
+    head.append(buf, static_cast<size_t>(n));
+  }
+  if (st->should_cut(head.substr(0, head.find("\r\n")))) {
+    st->forget_and_close(client);
+    return;
+  }
+  int upstream = connect_unix(st->engine);
+  if (upstream < 0 || !st->track(upstream)) {
+    if (upstream >= 0) {
+      ::close(upstream);
+    }
+    st->forget_and_close(client);
+    return;
+  }
+  bool ok = send_all(upstream, head.data(), head.size());
+  pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+  while (ok && ::poll(fds, 2, -1) > 0) {
+    for (int i = 0; i < 2 && ok; ++i) {
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+        continue;
+      }
+      ssize_t n = ::recv(fds[i].fd, buf, sizeof(buf), 0);
+      ok = n > 0 && send_all(fds[1 - i].fd, buf, static_cast<size_t>(n));
+    }
+  }
+  st->forget_and_close(upstream);
+  st->forget_and_close(client);
+}
+
+}  // namespace
+
+EngineProxy::EngineProxy(std::string socket, std::string engine)
+    : socket_(std::move(socket)), state_(std::make_shared<State>()) {
+  state_->engine = std::move(engine);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_.size() >= sizeof(addr.sun_path)) {
+    error_ = "proxy socket path too long: " + socket_;
+    return;
+  }
+  std::memcpy(addr.sun_path, socket_.data(), socket_.size());
+  ::unlink(socket_.c_str());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 64) != 0 ||
+      ::pipe2(state_->wake, O_CLOEXEC) != 0) {
+    error_ = "proxy on " + socket_ + ": " + internal::errno_text(errno);
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return;
+  }
+  state_->listen_fd = fd;
+  state_->acceptor = std::thread([st = state_] {
+    pollfd fds[2] = {{st->listen_fd, POLLIN, 0}, {st->wake[0], POLLIN, 0}};
+    while (::poll(fds, 2, -1) > 0 && (fds[1].revents & POLLIN) == 0) {
+      int client = ::accept4(st->listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(st->mutex);
+      if (st->stopping) {
+        ::close(client);
+        break;
+      }
+      st->open.insert(client);
+      st->threads.emplace_back([st, client] { proxy_connection(st, client); });
+    }
+  });
+}
+
+EngineProxy::~EngineProxy() {
+  if (!state_->acceptor.joinable()) {
+    return;
+  }
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+    for (int fd : state_->open) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+  }
+  (void)!::write(state_->wake[1], "x", 1);
+  state_->acceptor.join();
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    threads.swap(state_->threads);
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  ::close(state_->listen_fd);
+  ::close(state_->wake[0]);
+  ::close(state_->wake[1]);
+  ::unlink(socket_.c_str());
+}
+
+void EngineProxy::cut(const std::string& needle, int n) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->needle = needle;
+  state_->remaining = n;
+}
+
+int EngineProxy::cuts() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->cuts;
 }
 
 }  // namespace stoa::tests

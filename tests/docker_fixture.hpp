@@ -147,6 +147,36 @@ class DockerClusterTest : public ::testing::Test {
   void TearDown() override;
 };
 
+// A unix-socket proxy in front of the fixture's engine that can fail
+// requests the way a restarting engine does: every connection is passed
+// through byte for byte, except that the next `n` whose request line
+// contains `needle` (cut()) are closed without an answer once their request
+// line has arrived. Give its socket() as --docker_socket. One thread per
+// connection; the destructor closes every connection and joins them.
+class EngineProxy {
+ public:
+  // Listens on `socket`, forwarding to `engine` (both paths, no unix://).
+  EngineProxy(std::string socket, std::string engine);
+  ~EngineProxy();
+  EngineProxy(const EngineProxy&) = delete;
+  EngineProxy& operator=(const EngineProxy&) = delete;
+
+  // "" when listening; otherwise why not.
+  const std::string& error() const { return error_; }
+  const std::string& socket() const { return socket_; }
+  // Closes the next `n` connections whose request line contains `needle`.
+  void cut(const std::string& needle, int n);
+  // How many connections were cut so far.
+  int cuts() const;
+
+  struct State;  // shared with the connection threads (docker_fixture.cpp)
+
+ private:
+  std::string socket_;
+  std::string error_;
+  std::shared_ptr<State> state_;
+};
+
 // Why Docker cannot run here at all, before trying (root, binaries), or "".
 std::string docker_missing();
 
