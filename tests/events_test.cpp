@@ -221,6 +221,28 @@ TEST(MasterEvents, SubscriberSeesSlavesFrameworksAndTasks) {
   EXPECT_TRUE(update);
 }
 
+// Every 5 s the master records the cluster's utilization sample and
+// publishes it: a subscriber to UTILIZATION gets one within an interval,
+// with the slave's resources as the total.
+TEST(MasterEvents, UtilizationSamplesArriveEveryClusterInterval) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
+  Cluster cluster;
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
+  EventStream samples(cluster.master_port(), "/master/events?types=UTILIZATION");
+  ASSERT_EQ(samples.status(), 200) << samples.head();
+  ASSERT_TRUE(samples.until([](const SseEvent& e) { return is_type(e, "SUBSCRIBED"); }, deadline_in(5s)));
+  // The cluster interval is 5 s; the first sample may predate the slave.
+  auto with_slave = samples.until(
+      [](const SseEvent& e) { return json_number(json_at(json_at(e.json, "cpus"), "total")) > 0; },
+      deadline_in(12s));
+  ASSERT_TRUE(with_slave) << "no UTILIZATION sample with the slave's cpus";
+  EXPECT_EQ(with_slave->type, "UTILIZATION");
+  EXPECT_GT(json_number(json_at(with_slave->json, "timestamp")), 0) << with_slave->data;
+  EXPECT_GT(json_number(json_at(json_at(with_slave->json, "mem"), "total")), 0) << with_slave->data;
+  EXPECT_TRUE(json_at(json_at(with_slave->json, "cpus"), "used").is<double>()) << with_slave->data;
+}
+
 TEST(MasterEvents, UnknownTypeIsA400NamingIt) {
   STOA_REQUIRE_BINARIES("stoa-master");
   Cluster cluster;
