@@ -14,6 +14,7 @@
 #include <regex>
 #include <thread>
 
+#include "common/strings.hpp"
 #include "tests/cgroups_skip.hpp"
 #include "tests/cluster.hpp"
 
@@ -341,7 +342,17 @@ TEST_F(Isolation, RestartedSlaveKeepsItsContainersCgroupsAndDestroysOrphans) {
                                                   "/orphan/cgroup.procs && export STOA_TEST_MARKER=" +
                                                   orphan_marker + " && exec sleep 1000"});
   ASSERT_TRUE(orphan) << orphan.error();
-  ASSERT_TRUE(poll_until([&] { return processes_with_marker(orphan_marker).size() == 1; }, deadline_in(5s)));
+  // Until the shell has moved itself into the cgroup and become `sleep` (its
+  // command line carries the marker before that, too).
+  const std::string orphan_procs = HIERARCHY + "/freezer/" + root_ + "/orphan/cgroup.procs";
+  ASSERT_TRUE(poll_until(
+      [&] {
+        std::vector<pid_t> found = processes_with_marker(orphan_marker);
+        return found.size() == 1 && trim(read_file(orphan_procs)) == std::to_string(found[0]) &&
+               read_file("/proc/" + std::to_string(found[0]) + "/cmdline").rfind("sleep", 0) == 0;
+      },
+      deadline_in(5s)))
+      << read_file(orphan_procs);
 
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-restarted");
   ASSERT_TRUE(restarted) << restarted.error();
