@@ -7,6 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+
 #include "actors/launcher.hpp"
 #include "slave/slave_test_fixture.hpp"
 
@@ -26,6 +32,19 @@ struct ExecutorProcess {
     Try<pid_t> p = launch(spec);
     EXPECT_TRUE(p) << p.error();
     pid = p.is_some() ? *p : -1;
+    // Until the child has exec'd: before that its environment is ours, and
+    // the slave would not know it for container c1's executor.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (pid > 0 && !environ_has(pid, "STOA_CONTAINER_ID=c1") && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_TRUE(pid > 0 && environ_has(pid, "STOA_CONTAINER_ID=c1")) << "the executor process never exec'd";
+  }
+  static bool environ_has(pid_t pid, const std::string& entry) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find(std::string(1, '\0') + entry + std::string(1, '\0')) != std::string::npos ||
+           text.rfind(entry + std::string(1, '\0'), 0) == 0;
   }
   ~ExecutorProcess() {
     if (pid > 0) {
