@@ -290,35 +290,56 @@ Try<std::unique_ptr<ZooKeeperEnsemble>> ZooKeeperEnsemble::start() {
   if (auto missing = zookeeper_missing()) {
     return Error(*missing);
   }
-  Try<std::string> dir = make_temp_dir("stoa-zookeeper-ensemble");
-  if (dir.is_error()) {
-    return Error(dir.error());
+  // The free ports are picked before the servers bind them, so another
+  // process may take one first (a server then exits, code 14 for a quorum
+  // port): start again on new ports, a few times.
+  Error last("not started");
+  for (int attempt = 0; attempt < ENSEMBLE_START_ATTEMPTS; ++attempt) {
+    Try<std::string> dir = make_temp_dir("stoa-zookeeper-ensemble");
+    if (dir.is_error()) {
+      return Error(dir.error());
+    }
+    std::unique_ptr<ZooKeeperEnsemble> ensemble(new ZooKeeperEnsemble(*dir));
+    std::optional<Error> error = ensemble->start_all();
+    if (!error) {
+      return ensemble;
+    }
+    last = *error;
+    bool exited = false;
+    for (int i = 0; i < SIZE; ++i) {
+      exited |= !ensemble->running(i);
+    }
+    if (!exited) {
+      break;  // up but not serving: new ports would not help
+    }
   }
-  std::unique_ptr<ZooKeeperEnsemble> ensemble(new ZooKeeperEnsemble(*dir));
+  return last;
+}
+
+std::optional<Error> ZooKeeperEnsemble::start_all() {
   std::vector<std::string> servers;
   for (int i = 0; i < SIZE; ++i) {
     // server.N=host:quorum_port:election_port
     servers.push_back("server." + std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(free_loopback_port()) +
                       ":" + std::to_string(free_loopback_port()));
-    ensemble->nodes_.push_back(
-        std::make_unique<ZooKeeperNode>(*dir + "/zk" + std::to_string(i + 1), free_loopback_port()));
+    nodes_.push_back(std::make_unique<ZooKeeperNode>(dir_ + "/zk" + std::to_string(i + 1), free_loopback_port()));
   }
   for (int i = 0; i < SIZE; ++i) {
-    if (auto e = ensemble->nodes_[i]->configure(servers, i + 1)) {
-      return *e;
+    if (auto e = nodes_[i]->configure(servers, i + 1)) {
+      return e;
     }
   }
-  for (auto& node : ensemble->nodes_) {
+  for (auto& node : nodes_) {
     if (auto e = node->spawn()) {
-      return *e;
+      return e;
     }
   }
-  for (auto& node : ensemble->nodes_) {
+  for (auto& node : nodes_) {
     if (auto e = node->await_serving()) {
-      return *e;
+      return e;
     }
   }
-  return ensemble;
+  return std::nullopt;
 }
 
 std::string ZooKeeperEnsemble::connect_string() const {

@@ -86,6 +86,8 @@ Try<ZooKeeperServer*> shared_zookeeper_server();
 class ZooKeeperEnsemble {
  public:
   static constexpr int SIZE = 3;
+  // Starts on new ports when a server exits at start (a port taken first).
+  static constexpr int ENSEMBLE_START_ATTEMPTS = 3;
   // Starts all three and waits until each serves (a leader was elected).
   static Try<std::unique_ptr<ZooKeeperEnsemble>> start();
   ~ZooKeeperEnsemble();
@@ -105,6 +107,8 @@ class ZooKeeperEnsemble {
 
  private:
   explicit ZooKeeperEnsemble(std::string dir);
+  // Picks the ports, configures, spawns and awaits the three servers.
+  std::optional<Error> start_all();
   std::string dir_;
   std::vector<std::unique_ptr<ZooKeeperNode>> nodes_;
 };
