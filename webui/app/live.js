@@ -11,12 +11,14 @@ import { store, setState, applyEvent, changed, EVENT_TYPES } from './store.js';
 const POLL_MS = 1000;
 const UTILIZATION_POLL_MS = 5000;
 const MAX_BACKOFF_MS = 10000;
+const FLAGS_RETRY_MS = 1000;
 
 let source = null;
 let backoff = 500;
 let retryTimer = null;
 let pollTimer = null;
 let utilTimer = null;
+let flagsTimer = null;
 let stateLoaded = false;
 let pending = [];        // events received before the state they apply to
 let reconnecting = false; // the stream broke and is being reopened
@@ -38,13 +40,18 @@ async function loadState() {
   for (const [type, data] of queued) applyEvent(type, data);
 }
 
+// Reads the master's flags (--webui_read_only); a failed read is retried
+// every FLAGS_RETRY_MS until one succeeds, so a master that was still
+// starting cannot leave the page with another master's flags.
 export async function loadFlags() {
+  clearTimeout(flagsTimer);
   try {
     const f = await getJSON('/master/flags');
     store.flags = (f && f.flags) || {};
     changed();
   } catch (e) {
     console.warn('cannot read /master/flags:', e.message);
+    flagsTimer = setTimeout(loadFlags, FLAGS_RETRY_MS);
   }
 }
 
@@ -107,9 +114,9 @@ function openStream() {
     setLive('events');
     if (!stateLoaded) {
       try {
-        await loadState();
         // A master that came back may run with other flags (--webui_read_only).
-        if (reconnecting) loadFlags();
+        if (reconnecting) await loadFlags();
+        await loadState();
         reconnecting = false;
         await loadUtilization();
       } catch (e) {
@@ -170,8 +177,8 @@ function startPolling() {
   clearTimeout(pollTimer);
   const tick = async () => {
     try {
+      if (reconnecting) await loadFlags();
       await loadState();
-      if (reconnecting) loadFlags();
       reconnecting = false;
       setLive('polling');
       pollTimer = setTimeout(tick, POLL_MS);
