@@ -11,10 +11,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <thread>
 
 #include "actors/launcher.hpp"
 #include "slave/slave_test_fixture.hpp"
+#include "tests/poll.hpp"
 
 namespace stoa::slave {
 namespace {
@@ -34,11 +34,9 @@ struct ExecutorProcess {
     pid = p.is_some() ? *p : -1;
     // Until the child has exec'd: before that its environment is ours, and
     // the slave would not know it for container c1's executor.
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (pid > 0 && !environ_has(pid, "STOA_CONTAINER_ID=c1") && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(1ms);
-    }
-    EXPECT_TRUE(pid > 0 && environ_has(pid, "STOA_CONTAINER_ID=c1")) << "the executor process never exec'd";
+    EXPECT_TRUE(pid > 0 && tests::poll_until([this] { return environ_has(pid, "STOA_CONTAINER_ID=c1"); },
+                                             tests::deadline_in(10s)))
+        << "the executor process never exec'd";
   }
   static bool environ_has(pid_t pid, const std::string& entry) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
