@@ -9,6 +9,22 @@
 
 namespace stoa {
 
+http::Response component_response(int status, std::string body, const std::string& target) {
+  http::Response resp;
+  resp.status = status;
+  if (status == 307) {
+    std::string location = body + target;
+    resp.headers.emplace_back("Location", location);
+    picojson::object o;
+    o["message"] = picojson::value("Redirecting to the leading master");
+    o["location"] = picojson::value(location);
+    resp.body = picojson::value(o).serialize();
+  } else {
+    resp.body = std::move(body);
+  }
+  return resp;
+}
+
 namespace {
 
 constexpr auto ROUTE_TIMEOUT = std::chrono::seconds(10);
@@ -32,19 +48,7 @@ http::Route actor_route(const caf::actor& target, std::string path, std::string 
       target_path += "?" + req.query_string;
     }
     auto on_reply = [respond, target_path](int status, std::string& body) {
-      http::Response resp;
-      resp.status = status;
-      if (status == 307) {
-        std::string location = body + target_path;
-        resp.headers.emplace_back("Location", location);
-        picojson::object o;
-        o["message"] = picojson::value("Redirecting to the leading master");
-        o["location"] = picojson::value(location);
-        resp.body = picojson::value(o).serialize();
-      } else {
-        resp.body = std::move(body);
-      }
-      respond(std::move(resp));
+      respond(component_response(status, std::move(body), target_path));
     };
     auto on_error = [respond](caf::error& e) {
       respond(http::error_response(503, "No answer from the component: " + caf::to_string(e)));

@@ -19,6 +19,11 @@
 
 namespace stoa {
 
+// A component's (status, body) answer as HTTP: a 307 carries the leader's
+// base URL in `body`, answered with `Location: <body><target>` and a JSON
+// message naming it; any other status passes `body` through.
+http::Response component_response(int status, std::string body, const std::string& target);
+
 http::Route actor_route(const caf::actor& target, std::string path, std::string endpoint,
                         std::string help, std::vector<std::string> methods = {"GET"},
                         bool prefix = false);

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/actor_route.hpp"
 #include "actors/atoms.hpp"
 #include "actors/runtime.hpp"
 #include "common/json.hpp"
@@ -131,21 +132,8 @@ void register_events_route(Runtime& runtime, const caf::actor& master, const sse
                 done(sse::Event{"SUBSCRIBED", std::move(body)});
                 return;
               }
-              http::Response resp;
-              resp.status = status;
-              if (status == 307) {
-                // As every other endpoint (actors/actor_route.cpp): the body
-                // is the leader's base URL.
-                std::string location = body + target;
-                resp.headers.emplace_back("Location", location);
-                picojson::object o;
-                o["message"] = picojson::value("Redirecting to the leading master");
-                o["location"] = picojson::value(location);
-                resp.body = picojson::value(o).serialize();
-              } else {
-                resp.body = std::move(body);
-              }
-              done(std::move(resp));
+              // As every other endpoint: a 307's body is the leader's base URL.
+              done(component_response(status, std::move(body), target));
             },
             [done](caf::error& e) {
               done(http::error_response(503, "No answer from the master: " + caf::to_string(e)));
