@@ -1,0 +1,47 @@
+#pragma once
+// stoa-services' flags: Marathon's names, given as `--name value` or
+// `--name=value`, from the environment as MARATHON_<NAME> too (the command
+// line wins). docs/services.md lists them.
+
+#include <optional>
+#include <string>
+
+#include "common/flags.hpp"
+
+namespace stoa::services {
+
+struct ServicesFlags : FlagsBase {
+  ServicesFlags();
+
+  std::string master;                 // --master (required): host:port or zk://…/mesos
+  std::optional<std::string> zk;      // --zk zk://…/marathon: HA + state in ZooKeeper
+  bool disable_ha = false;            // --disable_ha: with --zk, lead without an election
+  std::string hostname;               // --hostname ("" = this host's name)
+  std::string http_address = "127.0.0.1";  // --http_address: bind address
+  int http_port = 8080;               // --http_port
+  std::string framework_name = "marathon";
+  std::string mesos_role = "*";
+  Duration failover_timeout = std::chrono::hours(24 * 7);  // --failover_timeout (seconds in Marathon: we take both)
+  std::optional<std::string> event_subscriber;  // --event_subscriber http_callback
+  std::optional<std::string> http_endpoints;    // --http_endpoints URL,URL (callback subscribers)
+  std::string work_dir;               // --work_dir: the file store (required without --zk)
+  int local_port_min = 10000;
+  int local_port_max = 20000;
+  Duration zk_session_timeout = std::chrono::seconds(10);
+  Duration reconciliation_interval = std::chrono::minutes(10);  // --reconciliation_interval
+  Duration reconciliation_initial_delay = std::chrono::seconds(15);
+  Duration task_launch_timeout = std::chrono::minutes(5);       // STAGING longer → killed
+  Duration decline_offer_duration = std::chrono::seconds(120);  // filters.refuse_seconds when nothing to launch
+  int max_running_deployments = 100;
+  int event_stream_max_outstanding_messages = 50;
+  Duration leader_proxy_read_timeout = std::chrono::seconds(10);
+  std::string webui_url;              // --webui_url (FrameworkInfo.webui_url); "" = http://host:port
+  std::optional<std::string> log_dir;
+  LoggingFlags logging;
+  NetworkLimitFlags limits;
+
+ protected:
+  std::optional<Error> validate() const override;
+};
+
+}  // namespace stoa::services
