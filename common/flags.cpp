@@ -214,6 +214,44 @@ void FlagsBase::add(Duration* field, std::string name, std::string help, Duratio
   f.get = [off](const FlagsBase* self) { return format_duration(at<Duration>(self, off)); };
 }
 
+void FlagsBase::add(Duration* field, std::string name, std::string help, Duration def, Duration number_unit) {
+  add(field, name, std::move(help), def);
+  Flag& f = flags_.at(name);
+  ptrdiff_t off = offset_of(field);
+  auto with_unit = std::move(f.set);
+  f.set = [off, number_unit, with_unit](FlagsBase* self, const std::string& v) -> std::optional<std::string> {
+    const bool bare = !v.empty() && v.find_first_not_of("0123456789.") == std::string::npos;
+    if (!bare) {
+      return with_unit(self, v);
+    }
+    const std::string unit_text = format_duration(number_unit);
+    std::optional<double> number = parse_double(v);
+    if (!number || *number < 0) {
+      return "expected a number (of " + unit_text + ") or a duration such as 10secs";
+    }
+    int64_t ns = 0;
+    uint64_t whole = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), whole);
+    if (ec == std::errc() && ptr == v.data() + v.size()) {
+      if (whole > static_cast<uint64_t>(INT64_MAX) ||
+          __builtin_mul_overflow(static_cast<int64_t>(whole), number_unit.count(), &ns)) {
+        return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+      }
+    } else {
+      const double d = *number * static_cast<double>(number_unit.count());
+      if (!(d < 9223372036854775808.0)) {
+        return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+      }
+      ns = static_cast<int64_t>(std::llround(d));
+    }
+    if (Duration(ns) > MAX_FLAG_DURATION) {
+      return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+    }
+    at<Duration>(self, off) = Duration(ns);
+    return std::nullopt;
+  };
+}
+
 void FlagsBase::add(std::optional<std::string>* field, std::string name, std::string help) {
   field->reset();
   Flag& f = insert(std::move(name), std::move(help));

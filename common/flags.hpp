@@ -118,6 +118,10 @@ class FlagsBase {
   void add(int* field, std::string name, std::string help, int def);
   void add(double* field, std::string name, std::string help, double def);
   void add(Duration* field, std::string name, std::string help, Duration def);
+  // A duration flag that also takes a bare non-negative number in
+  // `number_unit` (Marathon gives durations as plain milliseconds or
+  // seconds): with number_unit 1s, "604800" and "1weeks" are the same value.
+  void add(Duration* field, std::string name, std::string help, Duration def, Duration number_unit);
   void add(std::optional<std::string>* field, std::string name, std::string help);
 
   // Adds a check run after loading when the flag was given (or has a value):

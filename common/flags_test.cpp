@@ -420,3 +420,39 @@ TEST(FlagStyle, StructsThatDoNotOptInKeepTheirBehaviour) {
 
 }  // namespace
 }  // namespace stoa
+
+namespace stoa {
+namespace {
+
+struct BareNumberFlags : FlagsBase {
+  BareNumberFlags() {
+    add(&failover, "failover_timeout", "Failover.", std::chrono::hours(24 * 7), std::chrono::seconds(1));
+    add(&interval, "interval", "Interval.", std::chrono::minutes(10), std::chrono::milliseconds(1));
+  }
+  Duration failover;
+  Duration interval;
+};
+
+TEST(Flags, ADurationFlagMayTakeABareNumberInItsUnit) {
+  BareNumberFlags f;
+  std::vector<const char*> args = {"prog", "--failover_timeout=3600", "--interval=1.5"};
+  ASSERT_FALSE(f.load(3, args.data(), {}));
+  EXPECT_EQ(f.failover, std::chrono::hours(1));
+  EXPECT_EQ(f.interval, std::chrono::microseconds(1500));
+  BareNumberFlags g;
+  args = {"prog", "--failover_timeout=2days", "--interval=5secs"};
+  ASSERT_FALSE(g.load(3, args.data(), {}));
+  EXPECT_EQ(g.failover, std::chrono::hours(48));
+  EXPECT_EQ(g.values().at("failover_timeout"), "2days");
+  for (const char* bad : {"--failover_timeout=1.2.3", "--failover_timeout=99999999999999999999",
+                          "--failover_timeout=31536001", "--failover_timeout=-1", "--failover_timeout=5parsecs"}) {
+    BareNumberFlags h;
+    args = {"prog", bad};
+    std::optional<Error> e = h.load(2, args.data(), {});
+    ASSERT_TRUE(e) << bad;
+    EXPECT_NE(e->message.find(std::string(bad).substr(19)), std::string::npos) << e->message;
+  }
+}
+
+}  // namespace
+}  // namespace stoa
