@@ -133,25 +133,13 @@ export function masterUrl(info) {
   return url.replace(/\/+$/, '');
 }
 
-// The sandbox of a task: its executor's `directory` in the master's
-// /master/state when known, else the virtual path every slave attaches
-// (/frameworks/<fid>/executors/<task id>/runs/latest: stoa-services runs
-// command tasks, whose executor id is the task id).
-export function sandboxOf(task, frameworkId, masterState) {
-  if (masterState && Array.isArray(masterState.frameworks)) {
-    for (const f of masterState.frameworks) {
-      for (const e of f.executors || []) {
-        if (e.id === task.id || e.executor_id === task.id) {
-          if (e.directory) return e.directory;
-        }
-      }
-      for (const t of f.tasks || []) {
-        if (t.id === task.id && t.executor_id && f.id) {
-          return `/frameworks/${f.id}/executors/${t.executor_id}/runs/latest`;
-        }
-      }
-    }
-  }
+// The sandbox of a task as the master's file proxy names it: the virtual
+// path /frameworks/<fid>/executors/<executor id>/runs/latest every slave
+// attaches (docs/sandboxes.md), read with slave_id=<the task's slave>.
+// stoa-services launches command tasks, whose executor id is the task id.
+// (The master sends no CORS headers, so the page cannot read the real
+// directory from the master's /master/state on another origin.)
+export function sandboxOf(task, frameworkId) {
   return `/frameworks/${frameworkId}/executors/${task.id}/runs/latest`;
 }
 

@@ -33,8 +33,6 @@ export function mount(root, { id, getInfo, navigate }) {
   root.querySelector('.app-title').textContent = id;
   const scaleInput = root.querySelector('input[name=scale]');
   let app = null;
-  let masterState = null;
-  let masterStateTried = false;
   let destroyed = false;
 
   const refresh = async () => {
@@ -48,11 +46,6 @@ export function mount(root, { id, getInfo, navigate }) {
     if (scaleInput.value === '' && document.activeElement !== scaleInput) scaleInput.value = app.instances;
     const info = getInfo() || {};
     const master = masterUrl(info);
-    if (master && !masterStateTried) {
-      // Cross-origin: works only if the master answers CORS; else the virtual sandbox path is used.
-      masterStateTried = true;
-      fetch(`${master}/master/state`).then((r) => r.json()).then((s) => { masterState = s; }).catch(() => {});
-    }
     setHTML(root.querySelector('.app-status'), statusBadge(app));
     setHTML(root.querySelector('.summary'), kv([
       ['Command', app.cmd ?? (app.args || []).join(' ')],
@@ -73,7 +66,7 @@ export function mount(root, { id, getInfo, navigate }) {
         <th>Host:ports</th><th>Health</th><th>Started</th><th>Version</th><th>Logs</th><th></th></tr></thead><tbody>
       ${tasks.length ? tasks.map((t) => {
         const health = taskHealth(t);
-        const sandbox = sandboxOf(t, info.frameworkId || '', masterState);
+        const sandbox = sandboxOf(t, info.frameworkId || '');
         const logs = master
           ? html`<a href="${logUrl(master, t, sandbox, 'stdout')}" target="_blank" rel="noopener">stdout</a>
                  <a href="${logUrl(master, t, sandbox, 'stderr')}" target="_blank" rel="noopener">stderr</a>`
