@@ -19,6 +19,8 @@ packages=(
   libcaf-dev libprotobuf-dev protobuf-compiler
   libzookeeper-mt-dev picojson-dev libhttp-parser-dev
   libgtest-dev libgmock-dev googletest libgoogle-glog-dev
+  # apps/services/probe.cpp: the HTTPS health probe (TLS via OpenSSL).
+  libssl-dev
   procps iproute2 curl python3
   # tests/zookeeper_fixture.cpp runs its own ZooKeeper servers from this
   # package (java with /usr/share/java/zookeeper.jar), not its service.
@@ -83,4 +85,19 @@ elif [ -f "$webui_tests/node_modules/.package-lock.json" ] &&
 else
   echo "setup: npm ci in tests/webui"
   (cd "$webui_tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The Marathon-client integration test's npm packages (marathon-node and its
+# dependencies, pinned in tests/services-client/package-lock.json). Node 18
+# (Debian 12's) is enough; without node/npm the test skips.
+client_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/services-client"
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "setup: node/npm not found: the Marathon client test (tests/services-client) will skip"
+elif [ -f "$client_tests/node_modules/.package-lock.json" ] &&
+     cmp -s <(node -p "JSON.stringify(require('$client_tests/package-lock.json').packages['node_modules/marathon-node'].version)") \
+            <(node -p "JSON.stringify(require('$client_tests/node_modules/marathon-node/package.json').version)"); then
+  echo "setup: tests/services-client/node_modules is up to date"
+else
+  echo "setup: npm ci in tests/services-client"
+  (cd "$client_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi

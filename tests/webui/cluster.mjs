@@ -307,3 +307,22 @@ Cluster.prototype.startZkMaster = async function startZkMaster(label, zkUrl, ext
   this.procs.push(m);
   return m.port();
 };
+
+// ---- stoa-services (tests/webui/services.test.mjs) --------------------------
+
+// stoa-services against this cluster's master on a free loopback port, with
+// its own work dir; resolves the port once /ping answers.
+Cluster.prototype.startServices = async function startServices(extraArgs = []) {
+  const port = await freePort();
+  const args = ['--master', `127.0.0.1:${this.masterPort}`, '--hostname', '127.0.0.1', '--http_address', '127.0.0.1',
+    '--http_port', String(port), '--work_dir', path.join(this.root, 'services'), ...extraArgs];
+  const s = new Child('services', path.join(binDir(), 'stoa-services'), args, this.root);
+  this.procs.push(s);
+  await waitUntil(async () => {
+    if (s.exited) throw new Error(`stoa-services exited (${JSON.stringify(s.exited)}):\n${s.tail()}`);
+    return (await httpRequest(port, 'GET', '/ping')).status === 200;
+  }, STARTUP_MS, `stoa-services to answer /ping on 127.0.0.1:${port}`).catch((e) => {
+    throw new Error(`${e.message}\n${s.tail()}`);
+  });
+  return port;
+};

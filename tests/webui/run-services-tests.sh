@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the browser test of stoa-services' page (tests/webui/services.test.mjs)
+# against the binaries of a build. Exit 77 (ctest: skipped) with the reason
+# when node (>= 20.19), Chromium, tests/webui/node_modules or a binary
+# (stoa-master, stoa-slave, stoa-executor, stoa-services) is missing.
+#   tests/webui/run-services-tests.sh [BUILD_DIR]     # default: <repo>/build
+# Screenshots go to BUILD_DIR/webui-artifacts (services-*.png).
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$(cd "${1:-$here/../../build}" 2>/dev/null && pwd)" || { echo "run-services-tests: no build directory '${1:-}'" >&2; exit 2; }
+skip() { echo "SKIP services_browser_tests: $*" >&2; exit 77; }
+
+command -v node > /dev/null || skip "node is not installed (deploy/setup.sh)"
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  skip "node $(node --version) is too old: the browser tests need >= 20.19"
+chromium="${CHROMIUM:-$(command -v chromium || true)}"
+[ -n "$chromium" ] && [ -x "$chromium" ] || skip "chromium is not installed (deploy/setup.sh installs Debian's chromium)"
+[ -f "$here/node_modules/playwright-core/package.json" ] ||
+  skip "tests/webui/node_modules is missing: run 'npm ci' in tests/webui (deploy/setup.sh does)"
+for b in stoa-master stoa-slave stoa-executor stoa-services; do
+  [ -x "$build/bin/$b" ] || skip "$build/bin/$b is not built (make stoa-master stoa-slave stoa-executor stoa-services)"
+done
+
+export STOA_BIN_DIR="$build/bin" CHROMIUM="$chromium" STOA_WEBUI_ARTIFACTS="$build/webui-artifacts"
+mkdir -p "$STOA_WEBUI_ARTIFACTS"
+cd "$here"
+node --test --test-concurrency=1 --test-reporter=spec services.test.mjs
+status=$?
+echo "run-services-tests: screenshots in $STOA_WEBUI_ARTIFACTS (services-*.png)"
+exit $status
