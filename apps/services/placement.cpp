@@ -15,8 +15,10 @@ namespace stoa::services {
 namespace {
 
 const char* const PLACE_SCALAR_NAMES[] = {"cpus", "mem", "disk", "gpus"};
-// Marathon's EnvironmentHelper leaves out labels longer than this.
-constexpr size_t PLACE_MAX_LABEL_ENV_LENGTH = 512;
+// Marathon leaves out labels whose value is not shorter than this, or
+// whose key is not shorter than this minus "MARATHON_APP_LABEL_".
+constexpr size_t PLACE_MAX_ENV_LENGTH = 512;
+constexpr size_t PLACE_MAX_LABEL_KEY_LENGTH = PLACE_MAX_ENV_LENGTH - sizeof("MARATHON_APP_LABEL_") + 1;
 
 using PortRanges = std::vector<std::pair<uint64_t, uint64_t>>;
 
@@ -323,7 +325,7 @@ std::vector<std::pair<std::string, std::string>> place_environment(const App& ap
   env["MARATHON_APP_RESOURCE_GPUS"] = std::to_string(static_cast<long long>(app.gpus));
   std::string label_names;
   for (const auto& [key, value] : app.labels) {
-    if (key.size() > PLACE_MAX_LABEL_ENV_LENGTH || value.size() > PLACE_MAX_LABEL_ENV_LENGTH) {
+    if (key.size() >= PLACE_MAX_LABEL_KEY_LENGTH || value.size() >= PLACE_MAX_ENV_LENGTH) {
       continue;
     }
     const std::string name = place_env_name(key);
@@ -333,16 +335,30 @@ std::vector<std::pair<std::string, std::string>> place_environment(const App& ap
   env["MARATHON_APP_LABELS"] = label_names;
   env["HOST"] = offer.hostname();
   const std::vector<std::string> names = app.port_names();
+  // The port each index asked for: the container port behind port
+  // mappings, else the declared (service) port; 0 = any.
+  std::vector<int> requested;
+  if (app.network_mode() != "host" && app.container) {
+    for (const PortMapping& m : app.container->port_mappings) {
+      requested.push_back(m.container_port);
+    }
+  } else {
+    requested = service_ports;
+  }
   std::string ports;
   for (size_t i = 0; i < host_ports.size(); ++i) {
     const std::string port = std::to_string(host_ports[i]);
     env["PORT" + std::to_string(i)] = port;
     ports += (ports.empty() ? "" : ",") + port;
+    const int asked = i < requested.size() ? requested[i] : 0;
+    env["PORT_" + std::to_string(asked != 0 ? asked : host_ports[i])] = port;
+  }
+  for (size_t i = 0; i < host_ports.size(); ++i) {  // names last: they win over a number clash
     if (i < names.size() && !names[i].empty()) {
-      env["PORT_" + place_env_name(names[i])] = port;
-    }
-    if (i < service_ports.size() && service_ports[i] != 0) {
-      env["PORT" + std::to_string(service_ports[i])] = port;
+      std::string name = names[i];
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      env["PORT_" + name] = std::to_string(host_ports[i]);
     }
   }
   if (!host_ports.empty()) {
