@@ -19,6 +19,8 @@ packages=(
   libcaf-dev libprotobuf-dev protobuf-compiler
   libzookeeper-mt-dev picojson-dev libhttp-parser-dev
   libgtest-dev libgmock-dev googletest libgoogle-glog-dev
+  # apps/services/probe.cpp: the HTTPS health probe (TLS via OpenSSL).
+  libssl-dev
   procps iproute2 curl python3
   # tests/zookeeper_fixture.cpp runs its own ZooKeeper servers from this
   # package (java with /usr/share/java/zookeeper.jar), not its service.

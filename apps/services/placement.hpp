@@ -19,14 +19,19 @@
 namespace stoa::services {
 
 // What is left of one offer while tasks are placed on it: scalars per
-// name over the roles the app may use, and the port ranges not yet taken.
+// name and the port ranges not yet taken. Which roles an app may use is
+// decided by place() (options.role, app.accepted_resource_roles).
 // Several tasks may be placed on one offer; each place() takes from it.
 struct OfferSpace {
   explicit OfferSpace(const Offer& offer);
   const Offer& offer;
-  std::map<std::string, double> scalars;   // cpus, mem, disk, gpus left (the app's usable roles)
+  std::map<std::string, double> scalars;   // cpus, mem, disk, gpus, … left (over every role of the offer)
   std::vector<std::pair<uint64_t, uint64_t>> ports;  // free host port ranges, sorted
   std::vector<Resource> used;  // resources taken so far (for the LAUNCH operation)
+  // What is left of each of the offer's resources, role by role (place()
+  // takes from here; `scalars` and `ports` above are the totals of it over
+  // every role of the offer, kept in step).
+  std::vector<Resource> left;
 };
 
 // The value of a constraint field on an offer: hostname for "hostname" /

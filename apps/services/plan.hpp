@@ -34,6 +34,11 @@ struct RestartState {
   size_t old_active = 0;    // old-version active instances (goal RUNNING)
   size_t new_started = 0;   // new-version active instances (any state)
   size_t new_ready = 0;     // new-version instances healthy (and ready)
+  // Old-version instances already chosen for killing (goal DECOMMISSIONED)
+  // that are not terminal yet: they still take capacity, so no new instance
+  // is launched in their place before they are gone. `old_healthy` and
+  // `old_active` do not count them.
+  size_t old_terminating = 0;
 };
 struct RestartDecision {
   size_t kill_old = 0;    // old instances to kill now
@@ -43,8 +48,11 @@ struct RestartDecision {
 // minHealthy = ceil(n * minimumHealthCapacity),
 // maxCapacity = floor(n * (1 + maximumOverCapacity)); if minHealthy ==
 // maxCapacity <= healthy, maxCapacity += 1. Kill old while
-// healthy(old)+new_ready > minHealthy; launch while
-// old_active + new_started < maxCapacity and new_started < n.
+// healthy(old)+new_ready > minHealthy (and old instances beyond n anyway);
+// launch while old_active + old_terminating + new_started < maxCapacity and
+// new_started < n. Call it again whenever a count changes (an instance
+// became healthy, an old one terminated): each call decides only what to
+// do now, counting the kills it asked for as old_terminating next time.
 RestartDecision restart_step(const UpgradeStrategy& strategy, const RestartState& state);
 
 // True if a running deployment touching any of `apps` exists in `running`
