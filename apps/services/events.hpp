@@ -7,7 +7,10 @@
 // blocks and costs nothing beyond building the JSON when nobody listens
 // (check `listening()` before building a big event).
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,17 +36,28 @@ class EventBus {
 struct EventBusOptions {
   std::vector<std::string> callback_urls;  // http://host:port/path
   size_t max_outstanding = 50;             // per SSE client, then it is dropped
+  // A bare "\r\n" goes to every SSE client this often (Jetty's default);
+  // tests shorten it. Zero or less: none.
+  std::chrono::milliseconds heartbeat = std::chrono::seconds(10);
 };
 
 // The bus and its HTTP route: GET /v2/events — 405 unless an Accept value is
 // exactly text/event-stream; `event_type` (repeatable) filters; 200
 // text/event-stream;charset=UTF-8 frames "event: <type>\r\ndata: <json>\r\n\r\n",
 // a bare "\r\n" heartbeat every 10 s; event_stream_attached/detached
-// published. `redirect_to_leader` is asked first: a standby answers 302
-// to the leader's /v2/events (nullopt = serve here).
+// published. `leader_url_if_standby` is asked first: a standby answers 302
+// to the leader's /v2/events (nullopt = serve here). It returns the
+// leader's "host:port" or "http://host:port" (the path and this request's
+// query are appended); it runs in the HTTP server broker.
+// A client is dropped (its stream ended) when more than `max_outstanding`
+// of its events have not been taken by the HTTP server yet; the server's
+// max_stream_unsent bounds the bytes the client has not read.
 struct EventStream {
   std::shared_ptr<EventBus> bus;
   http::Route route;
+  // The hub actor (the producer of every stream); it lives until stopped:
+  // anon_send_exit(hub, user_shutdown) from this process (stop_actor).
+  caf::actor hub;
 };
 EventStream spawn_event_stream(caf::actor_system& sys, EventBusOptions options,
                                std::function<std::optional<std::string>()> leader_url_if_standby);

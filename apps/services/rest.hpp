@@ -7,6 +7,8 @@
 // answer back; the leader adds X-Marathon-Leader; every answer carries
 // Marathon's cache-disabling headers.
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
