@@ -83,6 +83,14 @@ App core_test_app(const std::string& id, int instances) {
   return a;
 }
 
+http::Response core_test_response_of(int status, const std::string& content_type, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.content_type = content_type;
+  r.body = std::move(body);
+  return r;
+}
+
 // An Outcome as the REST layer would answer it.
 http::Response core_test_response(const Outcome& o) {
   http::Response r;
@@ -127,7 +135,7 @@ class CoreTest : public ::testing::Test {
     cores.push_back(core);
     caf::anon_send(core, elected_atom_v);
     bool leading = tests::poll_until(
-        [&] { return call(core, [](Core& c, auto reply) { reply(http::Response{200, "text/plain", c.leading() ? "1" : "0"}); }).body == "1"; },
+        [&] { return call(core, [](Core& c, auto reply) { reply(core_test_response_of(200, "text/plain", c.leading() ? "1" : "0")); }).body == "1"; },
         tests::deadline_in(CORE_TEST_TIMEOUT));
     EXPECT_TRUE(leading);
     return core;
@@ -135,7 +143,7 @@ class CoreTest : public ::testing::Test {
 
   http::Response call(const caf::actor& core, CoreCall fn) {
     caf::scoped_actor self{runtime->system()};
-    http::Response out{599, "text/plain", "no answer"};
+    http::Response out = core_test_response_of(599, "text/plain", "no answer");
     self->request(core, CORE_TEST_TIMEOUT, core_call_atom_v, std::move(fn))
         .receive([&](http::Response& r) { out = std::move(r); },
                  [&](caf::error& e) { out.body = caf::to_string(e); });
@@ -208,7 +216,7 @@ TEST_F(CoreTest, ChangeStoresTheAppItsVersionAndTheDeployment) {
     const App* a = c.app("/prod/web");
     bool ok = a != nullptr && a->version == version && c.deployments().size() == 1 &&
               c.deployments_of("/prod/web").size() == 1 && c.versions("/prod/web").size() == 1;
-    reply(http::Response{200, "text/plain", ok ? "ok" : "wrong"});
+    reply(core_test_response_of(200, "text/plain", ok ? "ok" : "wrong"));
   });
   EXPECT_EQ(r.body, "ok");
 }
@@ -253,7 +261,7 @@ TEST_F(CoreTest, AFailedStoreWriteAnswers503AndChangesNothing) {
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_NE(r.body.find("disk full"), std::string::npos) << r.body;
   r = call(core, [](Core& c, std::function<void(http::Response)> reply) {
-    reply(http::Response{200, "text/plain", c.apps().empty() && c.deployments().empty() ? "empty" : "changed"});
+    reply(core_test_response_of(200, "text/plain", c.apps().empty() && c.deployments().empty() ? "empty" : "changed"));
   });
   EXPECT_EQ(r.body, "empty");
 }
@@ -263,13 +271,13 @@ TEST_F(CoreTest, CancellingADeploymentWithForceRemovesIt) {
   std::string id = body_of(change(core, core_test_upsert(core_test_app("/web", 2))))["deploymentId"].to_str();
   http::Response r = call(core, [](Core& c, std::function<void(http::Response)> reply) {
     c.cancel_deployment("no-such-id", true, [reply](std::optional<Outcome> o) {
-      reply(http::Response{200, "text/plain", o ? "found" : "none"});
+      reply(core_test_response_of(200, "text/plain", o ? "found" : "none"));
     });
   });
   EXPECT_EQ(r.body, "none");
   r = call(core, [id](Core& c, std::function<void(http::Response)> reply) {
     c.cancel_deployment(id, true, [reply, &c](std::optional<Outcome> o) {
-      reply(http::Response{200, "text/plain", o && c.deployments().empty() ? "cancelled" : "still there"});
+      reply(core_test_response_of(200, "text/plain", o && c.deployments().empty() ? "cancelled" : "still there"));
     });
   });
   EXPECT_EQ(r.body, "cancelled");
@@ -283,13 +291,13 @@ TEST_F(CoreTest, RevertingADeploymentRestoresTheOriginalApps) {
   std::string id = body_of(change(core, core_test_upsert(core_test_app("/web", 2))))["deploymentId"].to_str();
   http::Response r = call(core, [id](Core& c, std::function<void(http::Response)> reply) {
     c.cancel_deployment(id, false, [reply](std::optional<Outcome> o) {
-      reply(o ? core_test_response(*o) : http::Response{404, "text/plain", "none"});
+      reply(o ? core_test_response(*o) : core_test_response_of(404, "text/plain", "none"));
     });
   });
   ASSERT_EQ(r.status, 200) << r.body;
   // The app was new: the revert removes it.
   r = call(core, [](Core& c, std::function<void(http::Response)> reply) {
-    reply(http::Response{200, "text/plain", c.app("/web") == nullptr ? "gone" : "still there"});
+    reply(core_test_response_of(200, "text/plain", c.app("/web") == nullptr ? "gone" : "still there"));
   });
   EXPECT_EQ(r.body, "gone");
   EXPECT_EQ(data->count_prefix("apps/"), 0u);
@@ -316,11 +324,11 @@ TEST_F(CoreTest, ASecondCoreLoadsAppsVersionsAndDeploymentsFromTheStore) {
     } else if (c.versions("/prod/web") != std::vector<Timestamp>{version}) {
       why = "wrong versions";
     }
-    reply(http::Response{200, "text/plain", why.empty() ? "ok" : why});
+    reply(core_test_response_of(200, "text/plain", why.empty() ? "ok" : why));
   });
   EXPECT_EQ(r.body, "ok");
   EXPECT_EQ(call(second, [](Core& c, std::function<void(http::Response)> reply) {
-              reply(http::Response{200, "text/plain", c.reset_delay("/none") ? "yes" : "no"});
+              reply(core_test_response_of(200, "text/plain", c.reset_delay("/none") ? "yes" : "no"));
             }).body,
             "no");
 }
