@@ -20,9 +20,9 @@ const char* const PLACE_SCALAR_NAMES[] = {"cpus", "mem", "disk", "gpus"};
 constexpr size_t PLACE_MAX_ENV_LENGTH = 512;
 constexpr size_t PLACE_MAX_LABEL_KEY_LENGTH = PLACE_MAX_ENV_LENGTH - sizeof("MARATHON_APP_LABEL_") + 1;
 
-using PortRanges = std::vector<std::pair<uint64_t, uint64_t>>;
+using PlacePortRanges = std::vector<std::pair<uint64_t, uint64_t>>;
 
-void place_remove_port(PortRanges& ranges, uint64_t port) {
+void place_remove_port(PlacePortRanges& ranges, uint64_t port) {
   for (size_t i = 0; i < ranges.size(); ++i) {
     auto [b, e] = ranges[i];
     if (port < b || port > e) {
@@ -39,14 +39,14 @@ void place_remove_port(PortRanges& ranges, uint64_t port) {
   }
 }
 
-bool place_has_port(const PortRanges& ranges, uint64_t port) {
+bool place_has_port(const PlacePortRanges& ranges, uint64_t port) {
   return std::any_of(ranges.begin(), ranges.end(), [port](const auto& r) { return port >= r.first && port <= r.second; });
 }
 
 // Recomputes the totals of `space.left` into `scalars` and `ports`.
 void place_refresh_totals(OfferSpace& space) {
   space.scalars.clear();
-  PortRanges ports;
+  PlacePortRanges ports;
   for (const Resource& r : space.left) {
     if (r.type() == Value::SCALAR) {
       space.scalars[r.name()] += r.scalar().value();
@@ -155,15 +155,15 @@ void place_take_scalar(OfferSpace& space, const std::string& name, int64_t units
 }
 
 // The free port ranges of each usable role, in role order.
-std::vector<std::pair<const Resource*, PortRanges>> place_port_pools(const OfferSpace& space,
+std::vector<std::pair<const Resource*, PlacePortRanges>> place_port_pools(const OfferSpace& space,
                                                                      const std::vector<std::string>& roles) {
-  std::vector<std::pair<const Resource*, PortRanges>> pools;
+  std::vector<std::pair<const Resource*, PlacePortRanges>> pools;
   for (const std::string& role : roles) {
     for (const Resource& r : space.left) {
       if (r.name() != "ports" || r.type() != Value::RANGES || r.role() != role) {
         continue;
       }
-      PortRanges ranges;
+      PlacePortRanges ranges;
       for (const Value::Range& range : r.ranges().range()) {
         ranges.emplace_back(range.begin(), range.end());
       }
@@ -192,7 +192,7 @@ std::vector<int> place_requested_host_ports(const App& app) {
 // Picks the host ports (lowest free first for 0, the requested port
 // otherwise) from the pools; nullopt if one cannot be had.
 std::optional<std::vector<std::pair<size_t, uint64_t>>> place_pick_ports(
-    std::vector<std::pair<const Resource*, PortRanges>> pools, const std::vector<int>& requested) {
+    std::vector<std::pair<const Resource*, PlacePortRanges>> pools, const std::vector<int>& requested) {
   std::vector<std::pair<size_t, uint64_t>> picked;  // pool index, port
   // Fixed ports first, so an "any" port cannot take a port asked for by number.
   std::vector<std::optional<std::pair<size_t, uint64_t>>> by_index(requested.size());
@@ -237,7 +237,7 @@ void place_take_port(OfferSpace& space, const Resource* pool, uint64_t port, std
     if (&r != pool) {
       continue;
     }
-    PortRanges ranges;
+    PlacePortRanges ranges;
     for (const Value::Range& range : r.ranges().range()) {
       ranges.emplace_back(range.begin(), range.end());
     }

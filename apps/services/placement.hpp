@@ -103,7 +103,9 @@ std::variant<Placement, Reject> place(const App& app, OfferSpace& space, const P
 
 // Picks `count` victims among `candidates` (active instances of `app`) for a
 // scale-down: GROUP_BY constraints first keep the distribution even, then
-// killSelection (YOUNGEST_FIRST: latest staged_at first).
+// unreachable before staging before starting before running instances, and
+// within those killSelection (YOUNGEST_FIRST: latest started_at, for
+// instances not started yet latest staged_at, first).
 std::vector<const Instance*> select_to_kill(const App& app, std::vector<const Instance*> candidates,
                                             size_t count,
                                             const std::map<std::string, SlaveFields>& slave_fields);

@@ -528,6 +528,32 @@ TEST(PlacementTest, SelectToKillFollowsKillSelection) {
   EXPECT_EQ(select_to_kill(app, candidates, 10, {}).size(), 4U);
 }
 
+TEST(PlacementTest, SelectToKillTakesInstancesThatAreNotRunningFirst) {
+  App app = make_app(1);
+  std::vector<Instance> instances(5);
+  const char* states[] = {"TASK_RUNNING", "TASK_STAGING", "TASK_RUNNING", "TASK_UNREACHABLE", "TASK_STARTING"};
+  std::vector<const Instance*> candidates;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    instances[i].task_id = "t" + std::to_string(i);
+    instances[i].state = states[i];
+    instances[i].staged_at = static_cast<Timestamp>(10 * (i + 1));
+    candidates.push_back(&instances[i]);
+  }
+  instances[0].started_at = 500;  // staged first, started last: the youngest running one
+  instances[2].started_at = 100;
+  for (const std::string selection : {"YOUNGEST_FIRST", "OLDEST_FIRST"}) {
+    app.kill_selection = selection;
+    std::vector<const Instance*> victims = select_to_kill(app, candidates, 5, {});
+    std::vector<std::string> ids;
+    for (const Instance* v : victims) {
+      ids.push_back(v->task_id);
+    }
+    const std::vector<std::string> running_order =
+        selection == "YOUNGEST_FIRST" ? std::vector<std::string>{"t0", "t2"} : std::vector<std::string>{"t2", "t0"};
+    EXPECT_EQ(ids, (std::vector<std::string>{"t3", "t1", "t4", running_order[0], running_order[1]})) << selection;
+  }
+}
+
 TEST(PlacementTest, SelectToKillKeepsGroupByEven) {
   ConstraintWorld w;
   w.add("a", "r1");
