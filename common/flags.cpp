@@ -214,6 +214,44 @@ void FlagsBase::add(Duration* field, std::string name, std::string help, Duratio
   f.get = [off](const FlagsBase* self) { return format_duration(at<Duration>(self, off)); };
 }
 
+void FlagsBase::add(Duration* field, std::string name, std::string help, Duration def, Duration number_unit) {
+  add(field, name, std::move(help), def);
+  Flag& f = flags_.at(name);
+  ptrdiff_t off = offset_of(field);
+  auto with_unit = std::move(f.set);
+  f.set = [off, number_unit, with_unit](FlagsBase* self, const std::string& v) -> std::optional<std::string> {
+    const bool bare = !v.empty() && v.find_first_not_of("0123456789.") == std::string::npos;
+    if (!bare) {
+      return with_unit(self, v);
+    }
+    const std::string unit_text = format_duration(number_unit);
+    std::optional<double> number = parse_double(v);
+    if (!number || *number < 0) {
+      return "expected a number (of " + unit_text + ") or a duration such as 10secs";
+    }
+    int64_t ns = 0;
+    uint64_t whole = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), whole);
+    if (ec == std::errc() && ptr == v.data() + v.size()) {
+      if (whole > static_cast<uint64_t>(INT64_MAX) ||
+          __builtin_mul_overflow(static_cast<int64_t>(whole), number_unit.count(), &ns)) {
+        return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+      }
+    } else {
+      const double d = *number * static_cast<double>(number_unit.count());
+      if (!(d < 9223372036854775808.0)) {
+        return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+      }
+      ns = static_cast<int64_t>(std::llround(d));
+    }
+    if (Duration(ns) > MAX_FLAG_DURATION) {
+      return "too large (at most " + format_duration(MAX_FLAG_DURATION) + ")";
+    }
+    at<Duration>(self, off) = Duration(ns);
+    return std::nullopt;
+  };
+}
+
 void FlagsBase::add(std::optional<std::string>* field, std::string name, std::string help) {
   field->reset();
   Flag& f = insert(std::move(name), std::move(help));
@@ -246,8 +284,8 @@ std::optional<Error> FlagsBase::assign(Flag& flag, const std::string& value,
 
 std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
                                      const std::map<std::string, std::string>& env) {
-  // Environment first (MESOS_ then STOA_), so the command line wins.
-  for (const char* prefix : {"MESOS_", "STOA_"}) {
+  // Environment first (by default MESOS_ then STOA_), so the command line wins.
+  for (const std::string& prefix : style_.env_prefixes) {
     for (auto& [name, flag] : flags_) {
       auto it = env.find(prefix + upper(name));
       if (it != env.end()) {
@@ -269,7 +307,8 @@ std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
-      return Error("Unexpected argument '" + arg + "' (flags are --name=value)");
+      return Error("Unexpected argument '" + arg + "' (flags are --name=value" +
+                   (style_.space_separated ? " or --name value)" : ")"));
     }
     std::string body = arg.substr(2);
     size_t eq = body.find('=');
@@ -296,9 +335,17 @@ std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
     }
     if (!value) {
       if (!it->second.boolean) {
-        return Error("Flag '--" + name + "' needs a value (--" + name + "=VALUE)");
+        // Marathon style: the next word is the value, unless it is a flag.
+        if (style_.space_separated && i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+          value = argv[++i];
+          arg += std::string(" ") + *value;
+        } else {
+          return Error("Flag '--" + name + "' needs a value (--" + name + "=VALUE" +
+                       (style_.space_separated ? " or --" + name + " VALUE)" : ")"));
+        }
+      } else {
+        value = "true";
       }
-      value = "true";
     }
     if (std::optional<Error> e = once(name, arg)) {
       return e;
@@ -337,15 +384,29 @@ std::string FlagsBase::usage(const std::string& program) const {
   std::ostringstream out;
   out << "Usage: " << program << " [options]\n\n";
   for (const auto& [name, flag] : flags_) {
-    std::string left = flag.boolean ? "  --[no-]" + name : "  --" + name + "=VALUE";
+    std::string left = flag.boolean ? "  --[no-]" + name
+                                    : "  --" + name + (style_.space_separated ? " VALUE" : "=VALUE");
     out << left << "\n      " << flag.help;
     if (!flag.default_text.empty()) {
       out << " (default: " << flag.default_text << ")";
     }
     out << "\n";
   }
-  out << "\nEvery flag may also be set as STOA_<NAME> or MESOS_<NAME> in the environment (the command\n"
-         "line wins), and given at most once on the command line. Durations are a number and a unit\n"
+  std::string prefixes;
+  for (auto p = style_.env_prefixes.rbegin(); p != style_.env_prefixes.rend(); ++p) {
+    prefixes += (prefixes.empty() ? "" : " or ") + *p + "<NAME>";
+  }
+  out << "\n";
+  if (style_.space_separated) {
+    out << "A flag's value follows it as --name=VALUE or as the next argument (--name VALUE).\n";
+  }
+  if (!prefixes.empty()) {
+    out << "Every flag may also be set as " << prefixes << " in the environment (the command\n"
+        << "line wins), and given at most once on the command line. ";
+  } else {
+    out << "Every flag may be given at most once on the command line. ";
+  }
+  out << "Durations are a number and a unit\n"
          "(ns, us, ms, secs, mins, hrs, days, weeks), at most "
       << format_duration(MAX_FLAG_DURATION) << ".\n";
   return out.str();

@@ -6,6 +6,11 @@
 // (upper case); the command line wins over the environment, STOA_ over MESOS_.
 // An unknown flag, a bad value or a flag this build does not act on yet is
 // an error naming it: nothing is silently accepted.
+//
+// A Flags struct may opt in to Marathon's style (FlagStyle, set_style()):
+// `--name value` as well as `--name=value`, and other environment prefixes
+// (stoa-services reads STOA_<NAME> and MARATHON_<NAME>). Structs that do not
+// opt in keep the style above exactly.
 
 #include <chrono>
 #include <cstddef>
@@ -55,6 +60,18 @@ struct LoggingFlags {
   int max_log_size = 100;  // MB
 };
 
+// How a Flags struct reads its command line and environment.
+struct FlagStyle {
+  // Also take `--name value` (the next argument is the value) for flags that
+  // are not booleans. A boolean flag never takes the next word (`--quiet x`
+  // leaves `x` an unexpected argument), and a next word starting with "--"
+  // is never a value (`--master --zk=...` says --master needs a value).
+  bool space_separated = false;
+  // Environment prefixes, the later ones winning over the earlier ones (the
+  // command line wins over all of them).
+  std::vector<std::string> env_prefixes = {"MESOS_", "STOA_"};
+};
+
 class FlagsBase {
  public:
   virtual ~FlagsBase() = default;
@@ -84,6 +101,10 @@ class FlagsBase {
  protected:
   FlagsBase();
 
+  // Opts this struct in to another style (call it in the constructor).
+  void set_style(FlagStyle style) { style_ = std::move(style); }
+  const FlagStyle& style() const { return style_; }
+
   // Checks that involve several flags, run last by load(). The Error's
   // message is printed as is, so it should name the flags and values.
   virtual std::optional<Error> validate() const { return std::nullopt; }
@@ -97,6 +118,10 @@ class FlagsBase {
   void add(int* field, std::string name, std::string help, int def);
   void add(double* field, std::string name, std::string help, double def);
   void add(Duration* field, std::string name, std::string help, Duration def);
+  // A duration flag that also takes a bare non-negative number in
+  // `number_unit` (Marathon gives durations as plain milliseconds or
+  // seconds): with number_unit 1s, "604800" and "1weeks" are the same value.
+  void add(Duration* field, std::string name, std::string help, Duration def, Duration number_unit);
   void add(std::optional<std::string>* field, std::string name, std::string help);
 
   // Adds a check run after loading when the flag was given (or has a value):
@@ -142,6 +167,7 @@ class FlagsBase {
                        const std::string& why);
 
   std::map<std::string, Flag> flags_;
+  FlagStyle style_;
 };
 
 // A check that rejects any value other than those listed, saying the others

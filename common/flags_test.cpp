@@ -305,3 +305,154 @@ TEST(Flags, CopiesReadTheirOwnFields) {
 }
 }  // namespace
 }  // namespace stoa
+
+namespace stoa {
+namespace {
+
+// A struct that opts in to Marathon's style.
+struct MarathonStyleFlags : FlagsBase {
+  MarathonStyleFlags() {
+    set_style(FlagStyle{true, {"STOA_", "MARATHON_"}});
+    add(&master, "master", "Master.", "");
+    add(&http_port, "http_port", "Port.", 8080);
+    add(&disable_ha, "disable_ha", "No HA.", false);
+    add(&zk, "zk", "ZooKeeper URL.");
+  }
+  std::string master;
+  int http_port;
+  bool disable_ha;
+  std::optional<std::string> zk;
+};
+
+std::optional<Error> load_style(FlagsBase& f, std::vector<const char*> args,
+                                std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "prog");
+  return f.load(static_cast<int>(args.size()), args.data(), env);
+}
+
+TEST(FlagStyle, SpaceSeparatedValuesWhenOptedIn) {
+  MarathonStyleFlags f;
+  std::optional<Error> e =
+      load_style(f, {"--master", "zk://h:2181/mesos", "--zk", "zk://h:2181/marathon", "--http_port=9090"});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(f.master, "zk://h:2181/mesos");
+  EXPECT_EQ(f.zk, "zk://h:2181/marathon");
+  EXPECT_EQ(f.http_port, 9090);
+  EXPECT_FALSE(f.disable_ha);
+}
+
+TEST(FlagStyle, ABooleanNeverTakesTheNextWord) {
+  MarathonStyleFlags f;
+  ASSERT_FALSE(load_style(f, {"--disable_ha", "--master", "m:5050"}));
+  EXPECT_TRUE(f.disable_ha);
+  EXPECT_EQ(f.master, "m:5050");
+  MarathonStyleFlags g;
+  std::optional<Error> e = load_style(g, {"--disable_ha", "true"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("'true'"), std::string::npos) << e->message;
+  EXPECT_TRUE(g.disable_ha);
+}
+
+TEST(FlagStyle, AFlagIsNeverTakenAsAValue) {
+  MarathonStyleFlags f;
+  std::optional<Error> e = load_style(f, {"--master", "--zk", "zk://h:1/x"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("'--master' needs a value"), std::string::npos) << e->message;
+  MarathonStyleFlags g;
+  e = load_style(g, {"--http_port"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("'--http_port' needs a value"), std::string::npos) << e->message;
+  // A bad value given as the next word is named as given.
+  MarathonStyleFlags h;
+  e = load_style(h, {"--http_port", "80x"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("Invalid value '80x' for flag '--http_port'"), std::string::npos) << e->message;
+  // Twice, in either style.
+  MarathonStyleFlags k;
+  e = load_style(k, {"--http_port", "1", "--http_port=2"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("twice"), std::string::npos) << e->message;
+}
+
+TEST(FlagStyle, EnvironmentPrefixesOfTheStyleLaterWins) {
+  MarathonStyleFlags f;
+  ASSERT_FALSE(load_style(f, {}, {{"MARATHON_HTTP_PORT", "1"}, {"STOA_HTTP_PORT", "2"}, {"MESOS_MASTER", "no"},
+                                  {"MARATHON_MASTER", "m:5050"}, {"MARATHON_DISABLE_HA", "true"}}));
+  EXPECT_EQ(f.http_port, 1);
+  EXPECT_EQ(f.master, "m:5050");  // MESOS_ is not a prefix of this struct
+  EXPECT_TRUE(f.disable_ha);
+  MarathonStyleFlags g;
+  ASSERT_FALSE(load_style(g, {"--http_port", "3"}, {{"MARATHON_HTTP_PORT", "1"}}));
+  EXPECT_EQ(g.http_port, 3);
+  MarathonStyleFlags h;
+  std::optional<Error> e = load_style(h, {}, {{"MARATHON_HTTP_PORT", "x"}});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("MARATHON_HTTP_PORT"), std::string::npos) << e->message;
+  EXPECT_NE(h.usage("p").find("MARATHON_<NAME> or STOA_<NAME>"), std::string::npos) << h.usage("p");
+  EXPECT_NE(h.usage("p").find("--http_port VALUE"), std::string::npos);
+}
+
+TEST(FlagStyle, StructsThatDoNotOptInKeepTheirBehaviour) {
+  struct Plain : FlagsBase {
+    Plain() {
+      add(&master, "master", "Master.", "");
+      add(&quiet, "quiet", "Quiet.", false);
+    }
+    std::string master;
+    bool quiet;
+  };
+  Plain f;
+  std::optional<Error> e = load_style(f, {"--master", "zk://x"});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message, "Flag '--master' needs a value (--master=VALUE)");
+  Plain g;
+  e = load_style(g, {"--master=zk://x", "zk://y"});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message, "Unexpected argument 'zk://y' (flags are --name=value)");
+  Plain h;
+  ASSERT_FALSE(load_style(h, {}, {{"MARATHON_MASTER", "a"}, {"MESOS_MASTER", "b"}}));
+  EXPECT_EQ(h.master, "b");
+  EXPECT_NE(h.usage("p").find("STOA_<NAME> or MESOS_<NAME> in the environment (the command\nline wins)"),
+            std::string::npos)
+      << h.usage("p");
+  EXPECT_NE(h.usage("p").find("--master=VALUE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stoa
+
+namespace stoa {
+namespace {
+
+struct BareNumberFlags : FlagsBase {
+  BareNumberFlags() {
+    add(&failover, "failover_timeout", "Failover.", std::chrono::hours(24 * 7), std::chrono::seconds(1));
+    add(&interval, "interval", "Interval.", std::chrono::minutes(10), std::chrono::milliseconds(1));
+  }
+  Duration failover;
+  Duration interval;
+};
+
+TEST(Flags, ADurationFlagMayTakeABareNumberInItsUnit) {
+  BareNumberFlags f;
+  std::vector<const char*> args = {"prog", "--failover_timeout=3600", "--interval=1.5"};
+  ASSERT_FALSE(f.load(3, args.data(), {}));
+  EXPECT_EQ(f.failover, std::chrono::hours(1));
+  EXPECT_EQ(f.interval, std::chrono::microseconds(1500));
+  BareNumberFlags g;
+  args = {"prog", "--failover_timeout=2days", "--interval=5secs"};
+  ASSERT_FALSE(g.load(3, args.data(), {}));
+  EXPECT_EQ(g.failover, std::chrono::hours(48));
+  EXPECT_EQ(g.values().at("failover_timeout"), "2days");
+  for (const char* bad : {"--failover_timeout=1.2.3", "--failover_timeout=99999999999999999999",
+                          "--failover_timeout=31536001", "--failover_timeout=-1", "--failover_timeout=5parsecs"}) {
+    BareNumberFlags h;
+    args = {"prog", bad};
+    std::optional<Error> e = h.load(2, args.data(), {});
+    ASSERT_TRUE(e) << bad;
+    EXPECT_NE(e->message.find(std::string(bad).substr(19)), std::string::npos) << e->message;
+  }
+}
+
+}  // namespace
+}  // namespace stoa

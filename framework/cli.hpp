@@ -35,6 +35,8 @@ constexpr int EXIT_CONFLICT = 5;
 constexpr int EXIT_TIMED_OUT = 6;
 
 constexpr const char* DEFAULT_MASTER = "127.0.0.1:5050";
+// stoa-services' Marathon API (`stoa app`, `stoa deployment`).
+constexpr const char* DEFAULT_SERVICES = "127.0.0.1:8080";
 constexpr auto DEFAULT_TIMEOUT = std::chrono::seconds(10);
 
 // Why a command failed: the exit code and the message printed as
@@ -65,6 +67,7 @@ class Result {
 // Options every command takes.
 struct Globals {
   std::string master = DEFAULT_MASTER;  // --master, else $STOA_MASTER
+  std::string services = DEFAULT_SERVICES;  // --services, else $STOA_SERVICES
   bool json = false;                    // --json
   Duration timeout = DEFAULT_TIMEOUT;   // --timeout, per request to the master
 };
@@ -107,7 +110,7 @@ struct Invocation {
   std::optional<std::string> option(const std::string& name) const;
 };
 
-// Parses argv[1..] against `table`. `env` supplies STOA_MASTER. Failures are
+// Parses argv[1..] against `table`. `env` supplies STOA_MASTER and STOA_SERVICES. Failures are
 // EXIT_USAGE with a message naming the offending word or value.
 Result<Invocation> parse_command_line(const std::vector<std::string>& args,
                                       const std::map<std::string, std::string>& env,
@@ -121,6 +124,7 @@ class MasterClient;
 struct Context {
   Globals globals;
   MasterClient* client = nullptr;
+  MasterClient* services = nullptr;  // stoa-services (globals.services), for `app` and `deployment`
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   bool out_is_terminal = false;  // tables instead of JSON (unless --json)

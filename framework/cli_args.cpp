@@ -18,6 +18,9 @@ const std::vector<OptionSpec>& global_options() {
       {"master", true,
        "The master: HOST:PORT, http://HOST:PORT, master@HOST:PORT or zk://H1:P1,H2:P2/path (default: "
        "$STOA_MASTER, else " + std::string(DEFAULT_MASTER) + ")."},
+      {"services", true,
+       "stoa-services (the Marathon API) for `app` and `deployment`: HOST:PORT or http://HOST:PORT (default: "
+       "$STOA_SERVICES, else " + std::string(DEFAULT_SERVICES) + ")."},
       {"json", false, "Machine output (JSON) even on a terminal."},
       {"timeout", true, "How long each request to the master may take, e.g. 10secs (the default)."},
       {"help", false, "Show the command's usage."},
@@ -139,6 +142,36 @@ const std::vector<Command>& commands() {
        "Set roles' weights, e.g. `stoa weights set web=2 batch=0.5`.",
        "",
        run_weights_set},
+      {{"app", "list"}, "", 0, 0, {}, "List stoa-services' apps: status, running/instances, resources, health.",
+       "Talks to stoa-services (--services), like every `app` and `deployment` command.", run_app_list},
+      {{"app", "show"}, "<app>", 1, 1, {}, "Print an app's definition and state (GET /v2/apps/<app>).", "",
+       run_app_show},
+      {{"app", "add"},
+       "<file.json>",
+       1,
+       1,
+       {},
+       "Create an app from a JSON definition ('-' reads stdin).",
+       "A 422 lists every invalid field by its path.",
+       run_app_add},
+      {{"app", "scale"}, "<app> <instances>", 2, 2, {{"force", false, "Override a running deployment of the app."}},
+       "Scale an app to a number of instances.", "", run_app_scale},
+      {{"app", "restart"}, "<app>", 1, 1, {{"force", false, "Override a running deployment of the app."}},
+       "Replace every task of an app (a rolling restart).", "", run_app_restart},
+      {{"app", "remove"}, "<app>", 1, 1, {}, "Kill an app's tasks and delete it.", "", run_app_remove},
+      {{"app", "versions"}, "<app>", 1, 1, {}, "List an app's stored versions, newest first.", "", run_app_versions},
+      {{"app", "rollback"}, "<app> <version>", 2, 2, {{"force", false, "Override a running deployment of the app."}},
+       "Deploy a stored version of an app again (see `app versions`).", "", run_app_rollback},
+      {{"app", "tasks"}, "<app>", 1, 1, {}, "List an app's tasks: state, host:ports, health.", "", run_app_tasks},
+      {{"deployment", "list"}, "", 0, 0, {}, "List stoa-services' running deployments.", "", run_deployment_list},
+      {{"deployment", "cancel"},
+       "<deployment>",
+       1,
+       1,
+       {{"force", false, "Just stop it (no rollback deployment)."}},
+       "Cancel a deployment: roll its apps back (or just stop it with --force).",
+       "",
+       run_deployment_cancel},
       {{"state"},
        "[<path>]",
        0,
@@ -167,6 +200,9 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args,
   Invocation inv;
   if (auto it = env.find("STOA_MASTER"); it != env.end() && !it->second.empty()) {
     inv.globals.master = it->second;
+  }
+  if (auto it = env.find("STOA_SERVICES"); it != env.end() && !it->second.empty()) {
+    inv.globals.services = it->second;
   }
   // Words and options, in order. `--name value` takes the next word as the
   // value when an option of that name takes one (the table's options agree
@@ -249,6 +285,11 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args,
           return usage_failure("option '--master' needs a value, e.g. --master=127.0.0.1:5050");
         }
         inv.globals.master = *value;
+      } else if (name == "services") {
+        if (value->empty()) {
+          return usage_failure("option '--services' needs a value, e.g. --services=127.0.0.1:8080");
+        }
+        inv.globals.services = *value;
       } else if (name == "json") {
         inv.globals.json = true;
       } else if (name == "timeout") {
@@ -308,7 +349,7 @@ std::string usage(const Command* command) {
     print_options(global_options());
     return out.str();
   }
-  out << "Usage: stoa [--master=HOST:PORT] [--json] [--timeout=10secs] <command> [arguments] [options]\n\n"
+  out << "Usage: stoa [--master=HOST:PORT] [--services=HOST:PORT] [--json] [--timeout=10secs] <command> [arguments] [options]\n\n"
       << "Commands:\n";
   for (const Command& c : commands()) {
     std::string left = "  " + command_name(c) + (c.arguments.empty() ? "" : " " + c.arguments);

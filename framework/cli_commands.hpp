@@ -27,6 +27,19 @@ int run_weights_set(Context& c, const Invocation& inv);
 // argument that is not <role>=<positive number>.
 Result<std::vector<std::pair<std::string, double>>> parse_weight_args(const std::vector<std::string>& args);
 
+// cli_apps.cpp: stoa-services (--services)
+int run_app_list(Context& c, const Invocation& inv);
+int run_app_show(Context& c, const Invocation& inv);
+int run_app_add(Context& c, const Invocation& inv);
+int run_app_scale(Context& c, const Invocation& inv);
+int run_app_restart(Context& c, const Invocation& inv);
+int run_app_remove(Context& c, const Invocation& inv);
+int run_app_versions(Context& c, const Invocation& inv);
+int run_app_rollback(Context& c, const Invocation& inv);
+int run_app_tasks(Context& c, const Invocation& inv);
+int run_deployment_list(Context& c, const Invocation& inv);
+int run_deployment_cancel(Context& c, const Invocation& inv);
+
 // cli_state.cpp
 int run_state(Context& c, const Invocation& inv);
 

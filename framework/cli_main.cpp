@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   if (const char* m = std::getenv("STOA_MASTER")) {
     env["STOA_MASTER"] = m;
   }
+  if (const char* s = std::getenv("STOA_SERVICES")) {
+    env["STOA_SERVICES"] = s;
+  }
   Result<Invocation> inv = parse_command_line(args, env);
   if (!inv) {
     std::cerr << "stoa: " << inv.failure().message << "\n\nSee `stoa help`." << std::endl;
@@ -45,8 +48,15 @@ int main(int argc, char** argv) {
   if (inv->help || inv->command == nullptr) {
     return run(context, *inv);
   }
-  std::unique_ptr<MasterClient> client = make_master_client(inv->globals);
-  context.client = client.get();
+  // `app` and `deployment` talk to stoa-services (--services) through the
+  // same HTTP client; every other command to the master.
+  bool for_services = inv->command->words.front() == "app" || inv->command->words.front() == "deployment";
+  Globals target = inv->globals;
+  if (for_services) {
+    target.master = inv->globals.services;
+  }
+  std::unique_ptr<MasterClient> client = make_master_client(target);
+  (for_services ? context.services : context.client) = client.get();
   int code = run(context, *inv);
   std::cout.flush();
   return code;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
 #include <sstream>
 
@@ -459,6 +460,126 @@ TEST(CliOutput, ValuesPrintForPeople) {
   EXPECT_EQ(number_at(json(R"({"a":"x"})"), "a"), 0);
   EXPECT_EQ(string_at(json("[]"), "a"), "");
   EXPECT_TRUE(array_at(json(R"({"a":1})"), "a").empty());
+}
+
+// stoa-services from memory: what `app` and `deployment` send, recorded.
+class FakeServices : public MasterClient {
+ public:
+  std::vector<std::string> calls;  // "METHOD target body"
+  Result<Reply> call(const std::string& method, const std::string& target, const std::string& body,
+                     const std::string&) override {
+    calls.push_back(method + " " + target + (body.empty() ? "" : " " + body));
+    Reply r;
+    r.status = 200;
+    if (method == "GET" && target == "/v2/apps") {
+      r.body = R"({"apps":[{"id":"/web","cmd":"sleep 1","instances":2,"tasksRunning":1,"tasksHealthy":1,)"
+               R"("tasksUnhealthy":0,"cpus":0.5,"mem":64,"deployments":[]},)"
+               R"({"id":"/idle","instances":0,"tasksRunning":0,"cpus":1,"mem":32,"deployments":[]}]})";
+    } else if (method == "POST" && target == "/v2/apps") {
+      picojson::value def = json(body);
+      if (string_at(def, "id") == "/Bad") {
+        r.status = 422;
+        r.body = R"({"message":"Object is not valid","details":[{"path":"/id","errors":["bad id","too loud"]}]})";
+      } else {
+        r.status = 201;
+        r.body = R"({"id":")" + string_at(def, "id") + R"(","deployments":[{"id":"d-1"}]})";
+      }
+    } else if (method == "PUT" && target.rfind("/v2/apps/web", 0) == 0) {
+      r.body = R"({"version":"2026-01-01T00:00:00.000Z","deploymentId":"d-2"})";
+    } else if (method == "DELETE" && target == "/v2/deployments/d-3?force=true") {
+      r.status = 202;
+    } else {
+      r.status = 404;
+      r.body = R"({"message":"App '/nope' does not exist"})";
+    }
+    return r;
+  }
+  std::string base_url() const override { return "http://services:8080"; }
+};
+
+Ran run_services(FakeServices& services, std::vector<std::string> args, bool terminal = true) {
+  Result<Invocation> inv = parse_command_line(args, {});
+  EXPECT_TRUE(inv) << (inv ? "" : inv.failure().message);
+  std::ostringstream out, err;
+  Context c;
+  c.globals = inv->globals;
+  c.services = &services;
+  c.out = &out;
+  c.err = &err;
+  c.out_is_terminal = terminal;
+  int code = run(c, *inv);
+  return {code, out.str(), err.str()};
+}
+
+TEST(CliApps, ServicesAddressFromFlagThenEnvironmentThenDefault) {
+  Result<Invocation> inv = parse({"app", "list"});
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->globals.services, "127.0.0.1:8080");
+  inv = parse({"app", "list"}, {{"STOA_SERVICES", "10.0.0.2:8080"}});
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->globals.services, "10.0.0.2:8080");
+  inv = parse({"--services", "h:9", "app", "scale", "/web", "3", "--force"}, {{"STOA_SERVICES", "x:1"}});
+  ASSERT_TRUE(inv) << inv.failure().message;
+  EXPECT_EQ(inv->globals.services, "h:9");
+  EXPECT_EQ(inv->args, (std::vector<std::string>{"/web", "3"}));
+  EXPECT_TRUE(inv->has("force"));
+  EXPECT_EQ(parse({"app", "scale", "/web"}).failure().code, EXIT_USAGE);
+  EXPECT_EQ(parse({"--services=", "app", "list"}).failure().code, EXIT_USAGE);
+}
+
+TEST(CliApps, ListShowsStatusRunningAndHealthOrJson) {
+  FakeServices s;
+  Ran r = run_services(s, {"app", "list"});
+  EXPECT_EQ(r.code, EXIT_OK) << r.err;
+  EXPECT_NE(r.out.find("ID     STATUS     RUNNING"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/web   waiting    1/2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/idle  suspended  0/0"), std::string::npos) << r.out;
+  Ran machine = run_services(s, {"app", "list"}, false);
+  picojson::value apps = json(machine.out);
+  ASSERT_TRUE(apps.is<picojson::array>());
+  EXPECT_EQ(apps.get<picojson::array>().size(), 2u);
+}
+
+TEST(CliApps, AddSendsTheFileAndListsA422ByPath) {
+  FakeServices s;
+  std::string file = ::testing::TempDir() + "/cli-app.json";
+  std::ofstream(file) << R"({"id": "/web", "cmd": "sleep 1"})";
+  Ran ok = run_services(s, {"app", "add", file});
+  EXPECT_EQ(ok.code, EXIT_OK) << ok.err;
+  EXPECT_EQ(ok.out, "Created /web (deployment d-1)\n");
+  ASSERT_EQ(s.calls.size(), 1u);
+  EXPECT_EQ(s.calls[0], R"(POST /v2/apps {"cmd":"sleep 1","id":"/web"})");
+  std::ofstream(file) << R"({"id": "/Bad"})";
+  Ran bad = run_services(s, {"app", "add", file});
+  EXPECT_EQ(bad.code, EXIT_MASTER_ERROR);
+  EXPECT_NE(bad.err.find("stoa-services answered 422"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("\n  /id: bad id; too loud"), std::string::npos) << bad.err;
+  std::ofstream(file) << "{not json";
+  Ran broken = run_services(s, {"app", "add", file});
+  EXPECT_EQ(broken.code, EXIT_USAGE);
+  EXPECT_NE(broken.err.find("is not JSON"), std::string::npos) << broken.err;
+  EXPECT_EQ(s.calls.size(), 2u) << "nothing is sent for a file that is not JSON";
+  EXPECT_EQ(run_services(s, {"app", "add", file + ".missing"}).code, EXIT_USAGE);
+}
+
+TEST(CliApps, ScaleRollbackAndCancelSendMarathonsRequests) {
+  FakeServices s;
+  Ran scaled = run_services(s, {"app", "scale", "web", "3", "--force"});
+  EXPECT_EQ(scaled.code, EXIT_OK) << scaled.err;
+  EXPECT_EQ(scaled.out, "Scaling web to 3 (deployment d-2)\n");
+  EXPECT_EQ(s.calls.back(), R"(PUT /v2/apps/web?force=true {"instances":3})");
+  Ran bad = run_services(s, {"app", "scale", "web", "-1"});
+  EXPECT_EQ(bad.code, EXIT_USAGE);
+  EXPECT_NE(bad.err.find("instances '-1'"), std::string::npos) << bad.err;
+  EXPECT_EQ(run_services(s, {"app", "scale", "web", "2x"}).code, EXIT_USAGE);
+  EXPECT_EQ(run_services(s, {"app", "rollback", "/web", "2026-01-01T00:00:00.000Z"}).code, EXIT_OK);
+  EXPECT_EQ(s.calls.back(), R"(PUT /v2/apps/web {"version":"2026-01-01T00:00:00.000Z"})");
+  Ran cancelled = run_services(s, {"deployment", "cancel", "d-3", "--force"});
+  EXPECT_EQ(cancelled.code, EXIT_OK) << cancelled.err;
+  EXPECT_EQ(cancelled.out, "Stopped deployment d-3\n");
+  Ran missing = run_services(s, {"app", "show", "/nope"});
+  EXPECT_EQ(missing.code, EXIT_NOT_FOUND);
+  EXPECT_NE(missing.err.find("App '/nope' does not exist"), std::string::npos) << missing.err;
 }
 
 }  // namespace

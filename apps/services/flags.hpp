@@ -1,10 +1,17 @@
 #pragma once
 // stoa-services' flags: Marathon's names, given as `--name value` or
-// `--name=value`, from the environment as MARATHON_<NAME> too (the command
-// line wins). docs/services.md lists them.
+// `--name=value`, from the environment as STOA_<NAME> or MARATHON_<NAME>
+// too (MARATHON_ wins over STOA_, the command line over both; MESOS_ is not
+// read). docs/services-operations.md lists them with their defaults.
+//
+// Durations take Marathon's bare numbers (milliseconds; seconds for
+// --failover_timeout) as well as Stoa durations ("10secs"). Without --zk,
+// --work_dir is required (the file store); with --zk it is refused (state
+// lives in ZooKeeper).
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/flags.hpp"
 
@@ -16,7 +23,7 @@ struct ServicesFlags : FlagsBase {
   std::string master;                 // --master (required): host:port or zk://…/mesos
   std::optional<std::string> zk;      // --zk zk://…/marathon: HA + state in ZooKeeper
   bool disable_ha = false;            // --disable_ha: with --zk, lead without an election
-  std::string hostname;               // --hostname ("" = this host's name)
+  std::string hostname;               // --hostname ("" = --http_address)
   std::string http_address = "127.0.0.1";  // --http_address: bind address
   int http_port = 8080;               // --http_port
   std::string framework_name = "marathon";
@@ -39,6 +46,12 @@ struct ServicesFlags : FlagsBase {
   std::optional<std::string> log_dir;
   LoggingFlags logging;
   NetworkLimitFlags limits;
+
+  // --http_endpoints split at ',' (empty without it).
+  std::vector<std::string> callback_urls() const;
+  // "hostname:http_port": this instance's identity (election, proxying).
+  // REQUIRES: loaded. With --http_port 0 the caller substitutes the bound port.
+  std::string effective_hostname() const { return hostname.empty() ? http_address : hostname; }
 
  protected:
   std::optional<Error> validate() const override;

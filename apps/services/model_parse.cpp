@@ -37,6 +37,9 @@ struct Given {
   bool docker_port_mappings_given = false;
   std::vector<int> ports_list;
   std::optional<std::string> raw_id;
+  // Legacy IP-per-task ("ipAddress": {"networkName": …}).
+  bool ip_address = false;
+  std::optional<std::string> ip_network_name;
 };
 
 // Scala's Double.toString for the usual range: "0.0", "1.5", "0.001".
@@ -344,6 +347,11 @@ ReadinessCheck read_readiness_check(Reader& r, const picojson::value& v, const s
 
 Container read_container(Reader& r, const picojson::object& o, const std::string& path, Given* given) {
   Container c;
+  // Marathon's container type defaults to DOCKER; without a docker section
+  // only the Mesos containerizer makes sense.
+  if (Reader::field(o, "docker") != nullptr) {
+    c.type = "DOCKER";
+  }
   r.opt_enum(o, "type", path, {"MESOS", "DOCKER"}, &c.type);
   if (const picojson::value* d = Reader::field(o, "docker")) {
     std::string dpath = path + "/docker";
@@ -604,6 +612,12 @@ void read_fields(Reader& r, const picojson::object& o, App* app, Given* given) {
       }
     }
   }
+  if (const picojson::value* v = Reader::field(o, "ipAddress")) {
+    if (const picojson::object* ip = r.object(*v, "/ipAddress")) {
+      given->ip_address = true;
+      r.opt_string(*ip, "networkName", "/ipAddress", &given->ip_network_name);
+    }
+  }
   if (const picojson::value* v = Reader::field(o, "dependencies")) {
     r.string_array(*v, "/dependencies", &app->dependencies);
   }
@@ -679,6 +693,12 @@ void normalize(Reader& r, App* app, const Given& given) {
       app->networks = {n};
     }
     app->container->docker->network.reset();
+  }
+  if (given.ip_address && !given.networks) {
+    Network n;
+    n.mode = "container";
+    n.name = given.ip_network_name;
+    app->networks = {n};
   }
   if (app->networks.empty()) {
     app->networks = {Network{}};

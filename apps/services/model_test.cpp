@@ -366,6 +366,13 @@ TEST(ModelParse, ContainersAndNetworks) {
   EXPECT_TRUE(has_error(noname, "/networks(0)/name", "name"));
   ApiError mixed = parse_err(R"({"id":"/a","cmd":"x","networks":[{"mode":"host"},{"mode":"container","name":"n"}]})");
   EXPECT_TRUE(has_error(mixed, "/networks", "may not be combined"));
+  App ipt = parse_ok(R"({"id":"/a","cmd":"x","ipAddress":{"networkName":"dcos"}})");
+  EXPECT_EQ(ipt.network_mode(), "container");
+  EXPECT_EQ(ipt.networks[0].name, std::optional<std::string>("dcos"));
+  EXPECT_TRUE(ipt.port_definitions.empty());
+  App implied = parse_ok(R"({"id":"/a","container":{"docker":{"image":"nginx"}}})");
+  EXPECT_EQ(implied.container->type, "DOCKER");
+  EXPECT_EQ(parse_ok(R"({"id":"/a","cmd":"x","container":{}})").container->type, "MESOS");
   App named = parse_ok(R"({"id":"/a","cmd":"x","networks":[{"mode":"container","name":"dcos"}]})");
   EXPECT_EQ(named.network_mode(), "container");
   EXPECT_EQ(errors_at(parse_err(R"({"id":"/a","cmd":"x","networks":[{"mode":"overlay"}]})"), "/networks(0)/mode"),

@@ -5,10 +5,21 @@
 //
 //  * ZooKeeper (--zk zk://h:p/marathon): one persistent znode per key under
 //    <path>/state/ (a key's '/' are part of the znode path; each component
-//    is percent-encoded so any key is a valid path), data = the value.
-//  * Files (no --zk): one file per key under <work_dir>/state/, written to a
-//    temporary file, fsynced and renamed (a crash leaves the old value or the
-//    new one, never half of one).
+//    is percent-encoded so any key is a valid path), data = the value. The
+//    last component's znode is named "<encoded>.v" (encoded components
+//    never hold a '.'), so "apps/prod" and "apps/prod/web" can both be keys:
+//    key apps/prod/web is <path>/state/apps/prod/web.v.
+//  * Files (no --zk): one file per key under <work_dir>/state/, the same
+//    layout (key apps/prod/web is <dir>/apps/prod/web.v), written to a
+//    temporary file "<name>.v.tmp", fsynced and renamed, and the directory
+//    fsynced (a crash leaves the old value or the new one, never half of
+//    one; a temporary file left behind is ignored and overwritten).
+// Percent-encoding: every byte but [A-Za-z0-9_-] as %XX (upper-case hex).
+// A value may hold at most MAX_STORE_VALUE_BYTES (both back ends, so state
+// moves between them): a larger put fails naming the key and the size.
+// delete_prefix works on whole components: "app-versions/prod/web" removes
+// that key and every key below it ("app-versions/prod/web/1"), never
+// "app-versions/prod/web2"; "" removes everything.
 //
 // Keys (the core's layout; the store does not interpret them):
 //   framework-id                       the FrameworkID value
@@ -33,6 +44,8 @@
 // expired session fails every later request (the leader then abdicates).
 
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -52,7 +65,12 @@ constexpr store_put_atom store_put_atom_v{};
 constexpr store_delete_atom store_delete_atom_v{};
 constexpr store_delete_prefix_atom store_delete_prefix_atom_v{};
 
-// Errors when `dir` cannot be created or is not writable.
+// ZooKeeper's default jute.maxbuffer (1 MB) less 1 KB for the request's framing.
+constexpr size_t MAX_STORE_VALUE_BYTES = 1024 * 1024 - 1024;
+
+// Errors when `dir` cannot be created or is not writable. The actor is
+// detached (its writes fsync).
+
 Try<caf::actor> spawn_file_store(caf::actor_system& sys, const std::string& dir);
 
 // `zk` = "zk://h1:p1,h2:p2/marathon" (state under /marathon/state).

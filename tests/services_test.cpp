@@ -1,0 +1,588 @@
+// stoa-services end to end (issue #13, "Tests (real local cluster)"): a real
+// master, three slaves (racks r1, r1, r2; nodes n1..n3) and stoa-services
+// with its file store, driven through Marathon's REST API and watched
+// through /v2/events, /master/state and the master's /files/read. One
+// cluster serves the whole suite (each test uses its own app ids); the HA
+// test runs two stoa-services against a real ZooKeeper.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <picojson.h>
+
+#include "tests/cluster.hpp"
+#include "tests/zookeeper_fixture.hpp"
+
+namespace stoa::tests {
+namespace {
+
+constexpr auto SVC_TIMEOUT = std::chrono::seconds(40);
+
+Try<HttpResponse> svc_request(int port, const std::string& method, const std::string& path,
+                              const std::string& body = "", Deadline deadline = deadline_in(DEFAULT_TIMEOUT)) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return http_raw("127.0.0.1", port, req + "\r\n" + body, deadline);
+}
+
+picojson::value svc_parse(const std::string& text) {
+  picojson::value v;
+  std::string err = picojson::parse(v, text);
+  return err.empty() ? v : picojson::value();
+}
+
+// A raw /v2/events subscriber: reads frames as they come, without blocking.
+class SvcEvents {
+ public:
+  bool connect(int port, const std::string& query = "") {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      return false;
+    }
+    std::string req = "GET /v2/events" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+      return false;
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    // Attached once the headers arrived.
+    return poll_until([this] { read_some(); return headers_done_; }, deadline_in(DEFAULT_TIMEOUT));
+  }
+  ~SvcEvents() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  // Reads what arrived and returns every event seen so far, in order.
+  const std::vector<std::pair<std::string, picojson::value>>& events() {
+    read_some();
+    return events_;
+  }
+  bool saw(const std::string& type) {
+    const auto& all = events();
+    return std::any_of(all.begin(), all.end(), [&](const auto& e) { return e.first == type; });
+  }
+  const std::string& status_line() const { return status_line_; }
+
+ private:
+  void read_some() {
+    char buf[8192];
+    while (true) {
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        break;
+      }
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+    if (!headers_done_) {
+      size_t end = buffer_.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        return;
+      }
+      status_line_ = buffer_.substr(0, buffer_.find("\r\n"));
+      buffer_.erase(0, end + 4);
+      headers_done_ = true;
+    }
+    size_t end;
+    while ((end = buffer_.find("\r\n\r\n")) != std::string::npos) {
+      std::string frame = buffer_.substr(0, end);
+      buffer_.erase(0, end + 4);
+      std::string type;
+      std::string data;
+      size_t pos = 0;
+      while (pos <= frame.size()) {
+        size_t nl = frame.find("\r\n", pos);
+        std::string line = frame.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        if (line.rfind("event: ", 0) == 0) {
+          type = line.substr(7);
+        } else if (line.rfind("data: ", 0) == 0) {
+          data = line.substr(6);
+        }
+        if (nl == std::string::npos) {
+          break;
+        }
+        pos = nl + 2;
+      }
+      if (!type.empty()) {
+        events_.emplace_back(type, svc_parse(data));
+      }
+    }
+    // Heartbeats are bare "\r\n": drop leading ones.
+    while (buffer_.rfind("\r\n", 0) == 0) {
+      buffer_.erase(0, 2);
+    }
+  }
+
+  int fd_ = -1;
+  bool headers_done_ = false;
+  std::string status_line_;
+  std::string buffer_;
+  std::vector<std::pair<std::string, picojson::value>> events_;
+};
+
+// One stoa-services process and what it needs to come back after a restart.
+struct SvcInstance {
+  Process* process = nullptr;
+  int port = 0;
+  std::vector<std::string> args;
+};
+
+Try<SvcInstance> svc_start(Cluster& cluster, const std::string& label, int port, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--master=" + cluster.master_address(), "--http_port=" + std::to_string(port),
+                                   "--hostname=127.0.0.1", "--reconciliation_initial_delay=1secs"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  Try<Process*> p = cluster.start("stoa-services", label, args);
+  if (p.is_error()) {
+    return Error(p.error());
+  }
+  bool up = poll_until(
+      [&] {
+        Try<HttpResponse> r = svc_request(port, "GET", "/ping", "", deadline_in(std::chrono::seconds(1)));
+        return r.is_some() && r->status == 200;
+      },
+      deadline_in(SVC_TIMEOUT));
+  if (!up) {
+    return Error("stoa-services (" + label + ") did not answer /ping: " + tail_of_file((*p)->log_path(), 20));
+  }
+  return SvcInstance{*p, port, args};
+}
+
+// GET /v2/apps/{id}?embed=app.tasks's "app", or null.
+picojson::value svc_app(int port, const std::string& id) {
+  Try<HttpResponse> r = svc_request(port, "GET", "/v2/apps" + id + "?embed=app.tasks");
+  if (r.is_error() || r->status != 200) {
+    return picojson::value();
+  }
+  return json_at(svc_parse(r->body), "app");
+}
+
+// Running tasks' ids (sorted), per /v2/apps/{id}.
+std::vector<std::string> svc_running_tasks(int port, const std::string& id) {
+  std::vector<std::string> out;
+  for (const picojson::value& t : json_array(json_at(svc_app(port, id), "tasks"))) {
+    if (json_string(json_at(t, "state")) == "TASK_RUNNING") {
+      out.push_back(json_string(json_at(t, "id")));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool svc_no_deployments(int port) {
+  Try<HttpResponse> r = svc_request(port, "GET", "/v2/deployments");
+  return r.is_some() && r->status == 200 && json_array(svc_parse(r->body)).empty();
+}
+
+// Tasks of the "marathon" framework in /master/state: id → state.
+std::map<std::string, std::string> svc_master_tasks(Cluster& cluster) {
+  std::map<std::string, std::string> out;
+  Try<picojson::value> state = cluster.state();
+  if (state.is_error()) {
+    return out;
+  }
+  for (const picojson::value& f : json_array(json_at(*state, "frameworks"))) {
+    if (json_string(json_at(f, "name")) != "marathon") {
+      continue;
+    }
+    for (const picojson::value& t : json_array(json_at(f, "tasks"))) {
+      out[json_string(json_at(t, "id"))] = json_string(json_at(t, "state"));
+    }
+  }
+  return out;
+}
+
+// slave id → the value of attribute `name`, per /master/state.
+std::map<std::string, std::string> svc_slave_attribute(Cluster& cluster, const std::string& name) {
+  std::map<std::string, std::string> out;
+  Try<picojson::value> state = cluster.state();
+  if (state.is_error()) {
+    return out;
+  }
+  for (const picojson::value& s : json_array(json_at(*state, "slaves"))) {
+    const picojson::value& v = json_at(json_at(s, "attributes"), name);
+    out[json_string(json_at(s, "id"))] = v.is<std::string>() ? v.get<std::string>() : v.serialize();
+  }
+  return out;
+}
+
+class ServicesEndToEnd : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (missing_binaries({"stoa-master", "stoa-slave", "stoa-executor", "stoa-services"})) {
+      return;
+    }
+    cluster_ = new Cluster();
+    if (!cluster_->start_master()) {
+      return;
+    }
+    const char* attrs[] = {"rack:r1;node:n1", "rack:r1;node:n2", "rack:r2;node:n3"};
+    for (const char* a : attrs) {
+      if (!cluster_->start_slave("cpus:4;mem:2048;disk:1000;ports:[31000-32000]", {std::string("--attributes=") + a})) {
+        return;
+      }
+    }
+    if (!cluster_->wait_for_active_slaves(3, deadline_in(SVC_TIMEOUT))) {
+      return;
+    }
+    Try<SvcInstance> svc =
+        svc_start(*cluster_, "services", free_loopback_port(), {"--work_dir=" + cluster_->dir() + "/services"});
+    if (svc.is_error()) {
+      start_error_ = svc.error();
+      return;
+    }
+    svc_ = new SvcInstance(*svc);
+  }
+  static void TearDownTestSuite() {
+    delete svc_;
+    svc_ = nullptr;
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-services");
+    ASSERT_NE(svc_, nullptr) << "the cluster did not start: " << start_error_;
+    port_ = svc_->port;
+  }
+  void TearDown() override {
+    if (HasFailure() && cluster_ != nullptr) {
+      cluster_->print_logs(60);
+    }
+  }
+  Try<HttpResponse> post_app(const std::string& json) { return svc_request(port_, "POST", "/v2/apps", json); }
+  bool wait_running(const std::string& id, size_t n) {
+    return poll_until([&] { return svc_running_tasks(port_, id).size() == n && svc_no_deployments(port_); },
+                      deadline_in(SVC_TIMEOUT));
+  }
+
+  static Cluster* cluster_;
+  static SvcInstance* svc_;
+  static std::string start_error_;
+  int port_ = 0;
+};
+
+Cluster* ServicesEndToEnd::cluster_ = nullptr;
+SvcInstance* ServicesEndToEnd::svc_ = nullptr;
+std::string ServicesEndToEnd::start_error_;
+
+TEST_F(ServicesEndToEnd, HelloMesosRunsPrintsThroughTheMasterAndIsAFrameworkTask) {
+  Try<HttpResponse> r = post_app(
+      R"({"id":"/hello","cmd":"while [ true ];do sleep 1;echo 'hello mesos' ;done","cpus":0.1,"mem":32})");
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->status, 201) << r->body;
+  ASSERT_TRUE(wait_running("/hello", 1)) << svc_app(port_, "/hello").serialize();
+  std::string task = svc_running_tasks(port_, "/hello").front();
+  EXPECT_EQ(svc_master_tasks(*cluster_)[task], "TASK_RUNNING");
+
+  // Its stdout, through the master's /files/read.
+  std::string stdout_path;
+  for (size_t k = 0; k < 3 && stdout_path.empty(); ++k) {
+    for (const std::string& f : find_files_named(cluster_->slave_work_dir(k), "stdout")) {
+      if (f.find(task) != std::string::npos) {
+        stdout_path = f;
+      }
+    }
+  }
+  ASSERT_FALSE(stdout_path.empty()) << "no sandbox for " << task;
+  std::string data;
+  bool printed = poll_until(
+      [&] {
+        Try<HttpResponse> read =
+            http_get("127.0.0.1", cluster_->master_port(), "/files/read?path=" + stdout_path + "&offset=0");
+        data = read.is_some() ? json_string(json_at(svc_parse(read->body), "data")) : "";
+        return data.find("hello mesos") != std::string::npos;
+      },
+      deadline_in(SVC_TIMEOUT));
+  EXPECT_TRUE(printed) << data;
+}
+
+TEST_F(ServicesEndToEnd, ScalingOneFiveTwoEmitsEventsForEachStep) {
+  SvcEvents events;
+  ASSERT_TRUE(events.connect(port_));
+  EXPECT_NE(events.status_line().find("200"), std::string::npos) << events.status_line();
+  Try<HttpResponse> r = post_app(R"({"id":"/scale","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":1})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/scale", 1));
+  for (const char* type : {"api_post_event", "group_change_success", "deployment_info", "deployment_step_success",
+                           "deployment_success", "status_update_event", "instance_changed_event"}) {
+    EXPECT_TRUE(poll_until([&] { return events.saw(type); }, deadline_in(DEFAULT_TIMEOUT))) << type;
+  }
+  for (int n : {5, 2}) {
+    r = svc_request(port_, "PUT", "/v2/apps/scale", "{\"instances\":" + std::to_string(n) + "}");
+    ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+    std::string deployment = json_string(json_at(svc_parse(r->body), "deploymentId"));
+    EXPECT_FALSE(deployment.empty()) << r->body;
+    ASSERT_TRUE(wait_running("/scale", static_cast<size_t>(n))) << svc_app(port_, "/scale").serialize();
+    // The deployment's own events.
+    EXPECT_TRUE(poll_until(
+        [&] {
+          for (const auto& [type, data] : events.events()) {
+            if (type == "deployment_success" && json_string(json_at(data, "id")) == deployment) {
+              return true;
+            }
+          }
+          return false;
+        },
+        deadline_in(DEFAULT_TIMEOUT)))
+        << deployment;
+  }
+  // The master agrees: two running tasks of this app.
+  std::vector<std::string> ours = svc_running_tasks(port_, "/scale");
+  EXPECT_TRUE(poll_until(
+      [&] {
+        size_t running = 0;
+        for (const auto& [id, state] : svc_master_tasks(*cluster_)) {
+          running += id.rfind("scale.", 0) == 0 && state == "TASK_RUNNING" ? 1 : 0;
+        }
+        return running == 2;
+      },
+      deadline_in(SVC_TIMEOUT)));
+}
+
+TEST_F(ServicesEndToEnd, ConstraintsUniqueAndGroupByOverSlaveAttributes) {
+  Try<HttpResponse> r = post_app(
+      R"({"id":"/uniq","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":3,"constraints":[["node","UNIQUE"]]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  r = post_app(
+      R"({"id":"/grouped","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":4,"constraints":[["rack","GROUP_BY"]]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/uniq", 3));
+  ASSERT_TRUE(wait_running("/grouped", 4));
+  std::map<std::string, std::string> node = svc_slave_attribute(*cluster_, "node");
+  std::map<std::string, std::string> rack = svc_slave_attribute(*cluster_, "rack");
+  std::set<std::string> nodes;
+  for (const picojson::value& t : json_array(json_at(svc_app(port_, "/uniq"), "tasks"))) {
+    nodes.insert(node[json_string(json_at(t, "slaveId"))]);
+  }
+  EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2", "n3"}));
+  std::map<std::string, int> per_rack;
+  for (const picojson::value& t : json_array(json_at(svc_app(port_, "/grouped"), "tasks"))) {
+    ++per_rack[rack[json_string(json_at(t, "slaveId"))]];
+  }
+  EXPECT_EQ(per_rack, (std::map<std::string, int>{{"r1", 2}, {"r2", 2}}));
+
+  // A fourth UNIQUE task has nowhere to go: it waits in the queue.
+  r = svc_request(port_, "PUT", "/v2/apps/uniq", R"({"instances":4})");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> q = svc_request(port_, "GET", "/v2/queue");
+        if (q.is_error()) {
+          return false;
+        }
+        for (const picojson::value& e : json_array(json_at(svc_parse(q->body), "queue"))) {
+          if (json_string(json_at(json_at(e, "app"), "id")) == "/uniq" && json_number(json_at(e, "count")) == 1) {
+            return true;
+          }
+        }
+        return false;
+      },
+      deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_EQ(svc_running_tasks(port_, "/uniq").size(), 3u);
+  r = svc_request(port_, "DELETE", "/v2/apps/uniq");
+  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+}
+
+TEST_F(ServicesEndToEnd, AFailingHealthCheckReplacesTheTask) {
+  SvcEvents events;
+  ASSERT_TRUE(events.connect(port_, "?event_type=unhealthy_instance_kill_event&event_type=failed_health_check_event"));
+  // Nothing listens on the task's port: every probe fails after the grace period.
+  Try<HttpResponse> r = post_app(R"({"id":"/sick","cmd":"sleep 1000","cpus":0.1,"mem":16,
+      "healthChecks":[{"protocol":"HTTP","path":"/","portIndex":0,"gracePeriodSeconds":1,
+      "intervalSeconds":1,"timeoutSeconds":1,"maxConsecutiveFailures":2}]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  std::vector<std::string> first;
+  ASSERT_TRUE(poll_until([&] { first = svc_running_tasks(port_, "/sick"); return first.size() == 1; },
+                         deadline_in(SVC_TIMEOUT)));
+  EXPECT_TRUE(poll_until(
+      [&] {
+        std::vector<std::string> now = svc_running_tasks(port_, "/sick");
+        return now.size() == 1 && now != first;
+      },
+      deadline_in(SVC_TIMEOUT)))
+      << "task " << first.front() << " was not replaced";
+  EXPECT_TRUE(events.saw("failed_health_check_event"));
+  EXPECT_TRUE(events.saw("unhealthy_instance_kill_event"));
+  for (const auto& [type, data] : events.events()) {
+    EXPECT_NE(type, "deployment_info") << "the filter let another type through";
+  }
+  r = svc_request(port_, "DELETE", "/v2/apps/sick");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
+TEST_F(ServicesEndToEnd, ARollingUpgradeNeverDropsBelowMinimumHealthCapacity) {
+  if (access("/usr/bin/python3", X_OK) != 0) {
+    GTEST_SKIP() << "needs /usr/bin/python3 for an HTTP server task";
+  }
+  const std::string app = R"({"id":"/web","cmd":"exec /usr/bin/python3 -m http.server $PORT0 --bind 127.0.0.1",
+      "cpus":0.1,"mem":32,"instances":2,"env":{"V":"%V%"},
+      "upgradeStrategy":{"minimumHealthCapacity":0.5,"maximumOverCapacity":0},
+      "healthChecks":[{"protocol":"HTTP","path":"/","portIndex":0,"gracePeriodSeconds":30,
+      "intervalSeconds":1,"timeoutSeconds":2,"maxConsecutiveFailures":5}]})";
+  auto with_version = [&](const std::string& v) {
+    std::string s = app;
+    s.replace(s.find("%V%"), 3, v);
+    return s;
+  };
+  Try<HttpResponse> r = post_app(with_version("1"));
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/web", 2));
+  ASSERT_TRUE(poll_until([&] { return json_number(json_at(svc_app(port_, "/web"), "tasksHealthy")) == 2; },
+                         deadline_in(SVC_TIMEOUT)));
+
+  std::vector<std::string> old_tasks = svc_running_tasks(port_, "/web");
+  SvcEvents events;
+  ASSERT_TRUE(events.connect(port_, "?event_type=health_status_changed_event&event_type=status_update_event"
+                                    "&event_type=deployment_success&event_type=deployment_failed"));
+  r = svc_request(port_, "PUT", "/v2/apps/web", with_version("2"));
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+  std::string deployment = json_string(json_at(svc_parse(r->body), "deploymentId"));
+  ASSERT_TRUE(poll_until([&] { return events.saw("deployment_success"); }, deadline_in(std::chrono::seconds(90))))
+      << svc_app(port_, "/web").serialize();
+  EXPECT_FALSE(events.saw("deployment_failed"));
+
+  // Replay the stream: the two old instances start healthy; an instance is
+  // healthy from its alive=true until alive=false or a state other than
+  // running. ceil(2 * 0.5) = 1 must stay healthy throughout.
+  std::set<std::string> healthy(old_tasks.begin(), old_tasks.end());
+  size_t lowest = healthy.size();
+  size_t old_stopped = 0;
+  for (const auto& [type, data] : events.events()) {
+    if (type == "status_update_event") {
+      std::string id = json_string(json_at(data, "taskId"));
+      std::string state = json_string(json_at(data, "taskStatus"));
+      if (state != "TASK_RUNNING" && state != "TASK_STAGING" && state != "TASK_STARTING") {
+        healthy.erase(id);
+        old_stopped += std::count(old_tasks.begin(), old_tasks.end(), id) > 0 && state != "TASK_KILLING" ? 1 : 0;
+      }
+    } else if (type == "health_status_changed_event") {
+      std::string id = json_string(json_at(data, "instanceId"));
+      if (json_at(data, "alive").evaluate_as_boolean()) {
+        healthy.insert(id);
+      } else {
+        healthy.erase(id);
+      }
+    } else {
+      continue;
+    }
+    lowest = std::min(lowest, healthy.size());
+  }
+  EXPECT_GE(lowest, 1u) << "healthy instances fell below ceil(2 * 0.5) during deployment " << deployment;
+  EXPECT_EQ(old_stopped, 2u) << "the old instances were not both replaced";
+  std::vector<std::string> now = svc_running_tasks(port_, "/web");
+  for (const std::string& t : old_tasks) {
+    EXPECT_EQ(std::count(now.begin(), now.end(), t), 0) << t << " still runs";
+  }
+  EXPECT_EQ(svc_running_tasks(port_, "/web").size(), 2u);
+  r = svc_request(port_, "DELETE", "/v2/apps/web");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
+TEST_F(ServicesEndToEnd, BadAppJsonIs422AndChangesNothing) {
+  Try<HttpResponse> apps_before = svc_request(port_, "GET", "/v2/apps");
+  ASSERT_TRUE(apps_before);
+  Try<HttpResponse> r = post_app(R"({"id":"/bad","cmd":"sleep 1","cpus":-1,"instances":-2})");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->status, 422) << r->body;
+  picojson::value body = svc_parse(r->body);
+  EXPECT_EQ(json_string(json_at(body, "message")), "Object is not valid") << r->body;
+  EXPECT_FALSE(json_array(json_at(body, "details")).empty()) << r->body;
+  r = post_app(R"({"id":"/bad","cmd":)");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  r = svc_request(port_, "GET", "/v2/apps/bad");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+  Try<HttpResponse> apps_after = svc_request(port_, "GET", "/v2/apps");
+  ASSERT_TRUE(apps_after);
+  EXPECT_EQ(json_array(json_at(svc_parse(apps_after->body), "apps")).size(),
+            json_array(json_at(svc_parse(apps_before->body), "apps")).size());
+}
+
+// Last in the suite: it restarts the shared stoa-services.
+TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsAndTasks) {
+  Try<HttpResponse> r = post_app(R"({"id":"/keep","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/keep", 2));
+  std::vector<std::string> tasks = svc_running_tasks(port_, "/keep");
+  std::string version = json_string(json_at(svc_app(port_, "/keep"), "version"));
+
+  svc_->process->kill(SIGKILL);
+  ASSERT_TRUE(svc_->process->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  Try<Process*> again = cluster_->start("stoa-services", "services-restarted", svc_->args);
+  ASSERT_TRUE(again) << again.error();
+  svc_->process = *again;
+  EXPECT_TRUE(poll_until([&] { return svc_running_tasks(port_, "/keep") == tasks; }, deadline_in(SVC_TIMEOUT)))
+      << svc_app(port_, "/keep").serialize();
+  EXPECT_EQ(json_string(json_at(svc_app(port_, "/keep"), "version")), version);
+  std::map<std::string, std::string> master = svc_master_tasks(*cluster_);
+  for (const std::string& t : tasks) {
+    EXPECT_EQ(master[t], "TASK_RUNNING") << t;
+  }
+}
+
+TEST(ServicesHighAvailability, KillingTheLeaderLetsTheStandbyLeadWithTheSameAppsAndTasks) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-services");
+  STOA_REQUIRE_ZOOKEEPER();
+  Try<ZooKeeperServer*> zk = shared_zookeeper_server();
+  ASSERT_TRUE(zk) << zk.error();
+  Cluster cluster;
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
+  std::string zk_url = "zk://" + (*zk)->connect_string() + "/marathon-" + unique_marker();
+  std::vector<SvcInstance> svcs;
+  for (const char* label : {"services-a", "services-b"}) {
+    Try<SvcInstance> s = svc_start(cluster, label, free_loopback_port(), {"--zk=" + zk_url, "--zk_session_timeout=2secs"});
+    ASSERT_TRUE(s) << s.error();
+    svcs.push_back(*s);
+  }
+  auto leader_of = [](int port) {
+    Try<HttpResponse> r = svc_request(port, "GET", "/v2/leader");
+    return r.is_some() && r->status == 200 ? json_string(json_at(svc_parse(r->body), "leader")) : std::string();
+  };
+  std::string leader;
+  ASSERT_TRUE(poll_until([&] { leader = leader_of(svcs[0].port); return !leader.empty(); }, deadline_in(SVC_TIMEOUT)));
+  size_t li = leader == "127.0.0.1:" + std::to_string(svcs[0].port) ? 0 : 1;
+  size_t si = 1 - li;
+  ASSERT_EQ(leader, "127.0.0.1:" + std::to_string(svcs[li].port));
+
+  // Through the standby: it proxies to the leader.
+  Try<HttpResponse> r = svc_request(svcs[si].port, "POST", "/v2/apps",
+                                    R"({"id":"/ha","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  std::vector<std::string> tasks;
+  ASSERT_TRUE(poll_until([&] { tasks = svc_running_tasks(svcs[li].port, "/ha"); return tasks.size() == 2; },
+                         deadline_in(SVC_TIMEOUT)));
+
+  svcs[li].process->kill(SIGKILL);
+  std::string standby = "127.0.0.1:" + std::to_string(svcs[si].port);
+  ASSERT_TRUE(poll_until([&] { return leader_of(svcs[si].port) == standby; }, deadline_in(SVC_TIMEOUT)));
+  EXPECT_TRUE(poll_until([&] { return svc_running_tasks(svcs[si].port, "/ha") == tasks; }, deadline_in(SVC_TIMEOUT)))
+      << svc_app(svcs[si].port, "/ha").serialize();
+  std::map<std::string, std::string> master = svc_master_tasks(cluster);
+  for (const std::string& t : tasks) {
+    EXPECT_EQ(master[t], "TASK_RUNNING") << t;
+  }
+  // One framework, re-subscribed by the new leader: no task was lost or relaunched.
+  EXPECT_EQ(master.size(), 2u);
+}
+
+}  // namespace
+}  // namespace stoa::tests
