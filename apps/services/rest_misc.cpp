@@ -69,7 +69,7 @@ void misc_info(caf::io::broker* self, const Ctx& ctx, const http::Request&, cons
               o["http_config"] = picojson::value(http_config);
               reply(http::json_response(picojson::value(o)));
             },
-            respond);
+            respond, true);
 }
 
 void misc_leader(caf::io::broker* self, const Ctx& ctx, const http::Request& req, const http::Responder& respond) {
