@@ -228,6 +228,8 @@ TEST_F(RestEndpointsTest, AnElectedCoreStillLoadingItsStateAnswers503) {
   EXPECT_EQ(call("DELETE", "/v2/groups/prod").status, 503);
   EXPECT_TRUE(core->changes.empty());
   EXPECT_EQ(call("GET", "/v2/info").status, 200);
+  EXPECT_EQ(call("DELETE", "/v2/leader").status, 200);
+  EXPECT_EQ(core->abdications.load(), 1);
 }
 
 TEST_F(RestEndpointsTest, AStandbyProxiesToTheLeader) {

@@ -89,7 +89,7 @@ void misc_leader(caf::io::broker* self, const Ctx& ctx, const http::Request& req
               core.abdicate();
               reply(message_response(200, "Leadership abdicated"));
             },
-            respond);
+            respond, true);
 }
 
 void misc_ping(const http::Request& req, const http::Responder& respond) {
