@@ -904,7 +904,7 @@ bool valid_executor(const std::string& e) {
 void validate(Reader& r, App* app) {
   const App& a = *app;
   bool has_cmd = a.cmd.has_value();
-  bool has_args = a.args.has_value();
+  bool has_args = a.args.has_value() && !a.args->empty();  // Marathon: args.nonEmpty
   if ((has_cmd && has_args) || (!has_cmd && !has_args && !a.container)) {
     r.violation("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
   }

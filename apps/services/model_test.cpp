@@ -244,6 +244,8 @@ TEST(ModelParse, CmdArgsContainerExclusivity) {
   EXPECT_EQ(errors_at(parse_err(R"({"id":"/a"})"), "/"), std::vector<std::string>{msg});
   EXPECT_EQ(errors_at(parse_err(R"({"id":"/a","cmd":"x","args":["y"]})"), "/"), std::vector<std::string>{msg});
   EXPECT_EQ(parse_ok(R"({"id":"/a","args":["sleep","1"]})").args->size(), 2u);
+  EXPECT_EQ(errors_at(parse_err(R"({"id":"/a","args":[]})"), "/"), std::vector<std::string>{msg});
+  EXPECT_TRUE(parse_ok(R"({"id":"/a","cmd":"x","args":[]})").cmd.has_value());
   App docker = parse_ok(R"({"id":"/a","container":{"type":"DOCKER","docker":{"image":"nginx"}}})");
   EXPECT_EQ(docker.container->docker->image, "nginx");
 }
