@@ -2,7 +2,8 @@
 # The Marathon-client integration test: starts stoa-master, one stoa-slave
 # and stoa-services from a build on free loopback ports, each with its own
 # work dir under a fresh temporary directory, runs client.test.js (the npm
-# client marathon-node against stoa-services), stops them by PID.
+# client marathon-node against stoa-services), then `stoa app` when
+# build/bin/stoa exists, and stops them by PID.
 #   tests/services-client/run-tests.sh [BUILD_DIR]     # default: <repo>/build
 # Exit 77 (ctest: skipped) with the reason when node, node_modules (npm ci
 # here; deploy/setup.sh does it) or a binary is missing. The logs stay in
@@ -76,5 +77,21 @@ wait_for "stoa-services to register with the master" \
 cd "$here"
 STOA_SERVICES_URL="http://127.0.0.1:$services_port" node client.test.js
 status=$?
+
+# Then our own client, `stoa app` (docs/cli.md), when it is built: add an
+# app from stdin, find it in `app list`, scale it, remove it.
+if [ "$status" -eq 0 ] && [ -x "$build/bin/stoa" ]; then
+  echo "- stoa app add/list/scale/remove"
+  stoa=("$build/bin/stoa" --services="127.0.0.1:$services_port")
+  echo '{"id": "/cli-test", "cmd": "sleep 300", "cpus": 0.1, "mem": 16}' | "${stoa[@]}" app add - > /dev/null &&
+    "${stoa[@]}" app list --json | node -e 'process.exit(JSON.parse(require("fs").readFileSync(0)).some((a) => a.id === "/cli-test") ? 0 : 1)' &&
+    "${stoa[@]}" app scale cli-test 2 > /dev/null &&
+    [ "$("${stoa[@]}" app show /cli-test --json | node -p 'JSON.parse(require("fs").readFileSync(0)).instances')" = 2 ] &&
+    "${stoa[@]}" app remove /cli-test > /dev/null || { echo "stoa app: FAILED" >&2; status=1; }
+  # An unknown app is exit 4 (not found).
+  "${stoa[@]}" app show /no-such-app > /dev/null 2>&1
+  [ $? -eq 4 ] || { echo "stoa app show /no-such-app: expected exit 4" >&2; status=1; }
+  [ "$status" -eq 0 ] && echo "stoa app: passed"
+fi
 echo "run-tests: logs in $artifacts"
 exit $status

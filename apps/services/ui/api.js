@@ -68,8 +68,10 @@ export async function request(method, url, body) {
 
 export const api = {
   info: () => request('GET', '/v2/info'),
-  apps: () => request('GET', '/v2/apps?embed=apps.counts&embed=apps.deployments'),
-  app: (id) => request('GET', `/v2/apps${appPath(id)}?embed=app.tasks&embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure`),
+  // Counts and deployments are always added (marathon.md 1.1).
+  apps: () => request('GET', '/v2/apps'),
+  // Marathon always embeds tasks, counts, deployments and lastTaskFailure here.
+  app: (id) => request('GET', `/v2/apps${appPath(id)}`),
   versions: (id) => request('GET', `/v2/apps${appPath(id)}/versions`),
   version: (id, ts) => request('GET', `/v2/apps${appPath(id)}/versions/${encodeURIComponent(ts)}`),
   create: (def) => request('POST', '/v2/apps', def),
