@@ -153,3 +153,43 @@ test('create through the form, see it run, scale it, a 422 for a bad id, destroy
     await page.close();
   }
 });
+
+test('an app created in the JSON editor that cannot be placed: its deployment is listed and rolled back', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    if (/Failed to load resource: the server responded with a status of 404/.test(msg.text())) return;
+    errors.push(`console.error: ${msg.text()} (${(msg.location() || {}).url || ""})`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  page.on('response', async (r) => { if (r.status() >= 400) console.log('#', r.request().method(), r.url(), r.status(), await r.text().catch(() => '')); });
+  try {
+    await page.goto(`http://127.0.0.1:${port}/#/create`);
+    await page.locator('#live.events').waitFor({ timeout: STEP_MS });
+    // More cpus than the slave has: the deployment cannot finish.
+    await page.fill('form textarea[name=json]', JSON.stringify({ id: '/too-big', cmd: 'sleep 300', cpus: 100, mem: 16, instances: 1 }));
+    assert.equal(await page.inputValue('form input[name=cpus]'), '100', 'the form follows the JSON editor');
+    await page.click('form button[name=create]');
+    await page.waitForURL(/#\/apps\/too-big$/, { timeout: STEP_MS });
+    await page.locator('.app-status [data-status=deploying]').waitFor({ timeout: STEP_MS });
+    await page.click('header nav a[data-nav=deployments]');
+    const row = page.locator('#deployments tr[data-deployment]', { hasText: '/too-big' });
+    await row.waitFor({ timeout: STEP_MS });
+    await shot(page, '8-deployment');
+    await row.locator('button[data-rollback]').click();
+    await page.click('dialog#confirm button.confirm-ok');
+    // The rollback of a creation removes the app again.
+    await waitUntil(async () => (await page.locator('#deployments tr[data-deployment]').count()) === 0, STEP_MS,
+      'the deployments list to empty');
+    await waitUntil(async () => (await httpRequest(port, 'GET', '/v2/apps/too-big')).status === 404, STEP_MS,
+      'GET /v2/apps/too-big to answer 404 after the rollback');
+    await shot(page, '9-rolled-back');
+    assert.deepEqual(errors, []);
+  } catch (e) {
+    await shot(page, 'failure-deployment').catch(() => {});
+    throw new Error(`${e.message}\n${cluster.logs()}`);
+  } finally {
+    await page.close();
+  }
+});
