@@ -1,7 +1,9 @@
 // Browser test of stoa-services' page (apps/services/ui): a real master,
 // slave and stoa-services (tests/webui/cluster.mjs), one headless Chromium.
 // Through the page only: create an app with the form, see it running, scale
-// it, see the 422 for a bad id next to the id field, destroy it. The page
+// it, roll it back to its first version, suspend it, see the 422 for a bad id
+// next to the id field, destroy it; a deployment that cannot finish is listed
+// and rolled back. The page
 // fails on a console error or an uncaught exception (except the answers the
 // test provokes: the 422, and a 404 for the app being destroyed).
 // Screenshots go to $STOA_WEBUI_ARTIFACTS. run-services-tests.sh runs it.
@@ -66,7 +68,7 @@ test('/ and /ui/ serve the page with validators', async () => {
   assert.equal((await httpRequest(port, 'GET', '/ui/app.js')).headers['content-type'], 'text/javascript');
 });
 
-test('create through the form, see it run, scale it, a 422 for a bad id, destroy it', async () => {
+test('create through the form, see it run, scale, roll back, suspend, a 422 for a bad id, destroy', async () => {
   const page = await browser.newPage();
   const errors = [];
   page.on('console', (msg) => {
@@ -125,6 +127,24 @@ test('create through the form, see it run, scale it, a 422 for a bad id, destroy
       assert.equal(typeof JSON.parse(r.body).data, 'string', `${l}: ${r.body}`);
     }
     await shot(page, '4-scaled');
+
+    // Roll back to the first version (1 instance), then suspend (0 instances).
+    const versions = page.locator('#versions button[data-rollback]');
+    await waitUntil(async () => (await versions.count()) >= 1, STEP_MS, 'an older version to roll back to');
+    await versions.last().click();
+    await page.click('dialog#confirm button.confirm-ok');
+    await waitUntil(async () => (await running.count()) === 1, STEP_MS, 'the rollback to leave 1 running task');
+    await waitUntil(async () => (await page.inputValue('input[name=scale]')) === '1', STEP_MS,
+      'the instances input to follow the rolled back app');
+    await shot(page, '4b-rolled-back');
+    await page.click('button[name=suspend]');
+    await page.click('dialog#confirm button.confirm-ok');
+    await page.locator('.app-status [data-status=suspended]').waitFor({ timeout: STEP_MS });
+    await waitUntil(async () => (await page.locator('#tasks tr[data-task]').count()) === 0, STEP_MS, 'no task left');
+    await shot(page, '4c-suspended');
+    await page.fill('input[name=scale]', '2');
+    await page.click('button[name=scale-apply]');
+    await waitUntil(async () => (await running.count()) === 2, STEP_MS, '2 running tasks again');
 
     // The list shows it running with 2 of 2.
     await page.click('header nav a[data-nav=apps]');

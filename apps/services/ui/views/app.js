@@ -33,6 +33,7 @@ export function mount(root, { id, getInfo, navigate }) {
   root.querySelector('.app-title').textContent = id;
   const scaleInput = root.querySelector('input[name=scale]');
   let app = null;
+  let shownInstances = null;
   let destroyed = false;
 
   const refresh = async () => {
@@ -43,7 +44,11 @@ export function mount(root, { id, getInfo, navigate }) {
       root.querySelector('.load-error').textContent = e.message;
       return;
     }
-    if (scaleInput.value === '' && document.activeElement !== scaleInput) scaleInput.value = app.instances;
+    // The input follows the app's instances when they change, unless the user is typing in it.
+    if (app.instances !== shownInstances && document.activeElement !== scaleInput) {
+      scaleInput.value = app.instances;
+      shownInstances = app.instances;
+    }
     const info = getInfo() || {};
     const master = masterUrl(info);
     setHTML(root.querySelector('.app-status'), statusBadge(app));
