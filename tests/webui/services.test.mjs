@@ -193,6 +193,9 @@ test('an app created in the JSON editor that cannot be placed: its deployment is
     await page.click('form button[name=create]');
     await page.waitForURL(/#\/apps\/too-big$/, { timeout: STEP_MS });
     await page.locator('.app-status [data-status=deploying]').waitFor({ timeout: STEP_MS });
+    await waitUntil(async () => /1 waiting to launch/.test(await page.locator('.queue .queue-summary').textContent().catch(() => '')),
+      STEP_MS, 'the launch queue to show the app waiting');
+    await shot(page, '8a-waiting');
     await page.click('header nav a[data-nav=deployments]');
     const row = page.locator('#deployments tr[data-deployment]', { hasText: '/too-big' });
     await row.waitFor({ timeout: STEP_MS });
