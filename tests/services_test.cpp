@@ -531,6 +531,73 @@ TEST_F(ServicesEndToEnd, BadAppJsonIs422AndChangesNothing) {
             json_array(json_at(svc_parse(apps_before->body), "apps")).size());
 }
 
+TEST_F(ServicesEndToEnd, RestartReplacesEveryTask) {
+  Try<HttpResponse> r = post_app(R"({"id":"/again","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/again", 2));
+  std::vector<std::string> before = svc_running_tasks(port_, "/again");
+  r = svc_request(port_, "POST", "/v2/apps/again/restart", "");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+  EXPECT_FALSE(json_string(json_at(svc_parse(r->body), "deploymentId")).empty()) << r->body;
+  std::vector<std::string> after;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        after = svc_running_tasks(port_, "/again");
+        return after.size() == 2 && svc_no_deployments(port_);
+      },
+      deadline_in(SVC_TIMEOUT)));
+  for (const std::string& t : before) {
+    EXPECT_EQ(std::count(after.begin(), after.end(), t), 0) << t << " survived the restart";
+  }
+  r = svc_request(port_, "DELETE", "/v2/apps/again");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
+TEST_F(ServicesEndToEnd, CancellingAStuckDeploymentRevertsIt) {
+  // Four UNIQUE tasks on three nodes: the deployment cannot finish.
+  Try<HttpResponse> r = post_app(
+      R"({"id":"/stuck","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":4,"constraints":[["node","UNIQUE"]]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(poll_until([&] { return svc_running_tasks(port_, "/stuck").size() == 3; }, deadline_in(SVC_TIMEOUT)));
+  Try<HttpResponse> list = svc_request(port_, "GET", "/v2/deployments");
+  ASSERT_TRUE(list && list->status == 200);
+  std::string id;
+  const picojson::value deployments = svc_parse(list->body);
+  for (const picojson::value& d : json_array(deployments)) {
+    for (const picojson::value& app : json_array(json_at(d, "affectedApps"))) {
+      if (json_string(app) == "/stuck") {
+        id = json_string(json_at(d, "id"));
+      }
+    }
+  }
+  ASSERT_FALSE(id.empty()) << list->body;
+  // Another change of the app is locked.
+  r = svc_request(port_, "PUT", "/v2/apps/stuck", R"({"instances":5})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_NE(r->body.find(id), std::string::npos) << r->body;
+
+  r = svc_request(port_, "DELETE", "/v2/deployments/" + id);
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+  // The app was new: the revert stops and removes it.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> app = svc_request(port_, "GET", "/v2/apps/stuck");
+        return app.is_some() && app->status == 404 && svc_no_deployments(port_);
+      },
+      deadline_in(SVC_TIMEOUT)));
+  EXPECT_TRUE(poll_until(
+      [&] {
+        for (const auto& [task, state] : svc_master_tasks(*cluster_)) {
+          if (task.rfind("stuck.", 0) == 0) {
+            return false;
+          }
+        }
+        return true;
+      },
+      deadline_in(SVC_TIMEOUT)));
+}
+
 // Last in the suite: it restarts the shared stoa-services.
 TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsAndTasks) {
   Try<HttpResponse> r = post_app(R"({"id":"/keep","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
