@@ -598,6 +598,60 @@ TEST_F(ServicesEndToEnd, CancellingAStuckDeploymentRevertsIt) {
       deadline_in(SVC_TIMEOUT)));
 }
 
+// The /v2/queue entry of `id` ({count, delay, ...}), or null.
+picojson::value svc_queue_entry(int port, const std::string& id) {
+  Try<HttpResponse> q = svc_request(port, "GET", "/v2/queue");
+  if (q.is_error() || q->status != 200) {
+    return picojson::value();
+  }
+  const picojson::value queue = svc_parse(q->body);
+  for (const picojson::value& e : json_array(json_at(queue, "queue"))) {
+    if (json_string(json_at(json_at(e, "app"), "id")) == id) {
+      return e;
+    }
+  }
+  return picojson::value();
+}
+
+TEST_F(ServicesEndToEnd, AFailingTaskIsDelayedUntilTheDelayIsReset) {
+  Try<HttpResponse> r = post_app(
+      R"({"id":"/crash","cmd":"exit 3","cpus":0.1,"mem":16,"backoffSeconds":600,"backoffFactor":2,"maxLaunchDelaySeconds":3600})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  // The first failure: recorded, and the relaunch waits (10 minutes).
+  picojson::value failure;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> a = svc_request(port_, "GET", "/v2/apps/crash?embed=app.lastTaskFailure");
+        failure = a.is_some() ? json_at(json_at(svc_parse(a->body), "app"), "lastTaskFailure") : picojson::value();
+        return failure.is<picojson::object>();
+      },
+      deadline_in(SVC_TIMEOUT)));
+  EXPECT_EQ(json_string(json_at(failure, "state")), "TASK_FAILED") << failure.serialize();
+  std::string first = json_string(json_at(failure, "taskId"));
+  picojson::value entry;
+  ASSERT_TRUE(poll_until([&] { entry = svc_queue_entry(port_, "/crash"); return entry.is<picojson::object>(); },
+                         deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_EQ(json_number(json_at(entry, "count")), 1) << entry.serialize();
+  EXPECT_GT(json_number(json_at(json_at(entry, "delay"), "timeLeftSeconds")), 500) << entry.serialize();
+  EXPECT_TRUE(svc_running_tasks(port_, "/crash").empty());
+
+  // Reset: it is launched (and fails) again at once.
+  r = svc_request(port_, "DELETE", "/v2/queue/crash/delay");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> a = svc_request(port_, "GET", "/v2/apps/crash?embed=app.lastTaskFailure");
+        std::string id = a.is_some()
+                             ? json_string(json_at(json_at(json_at(svc_parse(a->body), "app"), "lastTaskFailure"), "taskId"))
+                             : "";
+        return !id.empty() && id != first;
+      },
+      deadline_in(SVC_TIMEOUT)));
+  r = svc_request(port_, "DELETE", "/v2/apps/crash");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
 // Last in the suite: it restarts the shared stoa-services.
 TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsAndTasks) {
   Try<HttpResponse> r = post_app(R"({"id":"/keep","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
