@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   appStatus, appHealth, taskHealth, taskAddress, parseConstraints, formatConstraints, applyForm, formFromDef,
-  fieldOfPath, errorsByField, masterUrl, sandboxOf, logUrl,
+  fieldOfPath, errorsByField, masterUrl, sandboxOf, logUrl, queueSummary,
 } from '../../apps/services/ui/model.js';
 
 test('an app is deploying, suspended, waiting or running', () => {
@@ -72,4 +72,15 @@ test('logs are read through the master from the task\'s virtual sandbox', () => 
   assert.equal(u.searchParams.get('path'), `${sandbox}/stdout`);
   assert.equal(u.searchParams.get('slave_id'), 'S1');
   assert.equal(u.searchParams.get('offset'), '0');
+});
+
+test('a launch queue entry says how many wait, the delay and why offers were declined', () => {
+  assert.equal(queueSummary(null), '');
+  assert.equal(queueSummary({ count: 2, delay: { timeLeftSeconds: 0, overdue: true } }), '2 waiting to launch');
+  assert.equal(queueSummary({
+    count: 1, delay: { timeLeftSeconds: 12, overdue: false },
+    processedOffersSummary: { rejectSummaryLastOffers: [
+      { reason: 'InsufficientMemory', declined: 1, processed: 4 }, { reason: 'InsufficientCpus', declined: 4, processed: 4 },
+      { reason: 'UnfulfilledRole', declined: 0, processed: 4 }] },
+  }), '1 waiting to launch; delayed 12s; offers declined: InsufficientCpus 4/4, InsufficientMemory 1/4');
 });

@@ -1,7 +1,9 @@
 // Browser test of stoa-services' page (apps/services/ui): a real master,
 // slave and stoa-services (tests/webui/cluster.mjs), one headless Chromium.
 // Through the page only: create an app with the form, see it running, scale
-// it, see the 422 for a bad id next to the id field, destroy it. The page
+// it, roll it back to its first version, suspend it, see the 422 for a bad id
+// next to the id field, destroy it; a deployment that cannot finish is listed
+// and rolled back. The page
 // fails on a console error or an uncaught exception (except the answers the
 // test provokes: the 422, and a 404 for the app being destroyed).
 // Screenshots go to $STOA_WEBUI_ARTIFACTS. run-services-tests.sh runs it.
@@ -66,7 +68,7 @@ test('/ and /ui/ serve the page with validators', async () => {
   assert.equal((await httpRequest(port, 'GET', '/ui/app.js')).headers['content-type'], 'text/javascript');
 });
 
-test('create through the form, see it run, scale it, a 422 for a bad id, destroy it', async () => {
+test('create through the form, see it run, scale, roll back, suspend, a 422 for a bad id, destroy', async () => {
   const page = await browser.newPage();
   const errors = [];
   page.on('console', (msg) => {
@@ -126,6 +128,24 @@ test('create through the form, see it run, scale it, a 422 for a bad id, destroy
     }
     await shot(page, '4-scaled');
 
+    // Roll back to the first version (1 instance), then suspend (0 instances).
+    const versions = page.locator('#versions button[data-rollback]');
+    await waitUntil(async () => (await versions.count()) >= 1, STEP_MS, 'an older version to roll back to');
+    await versions.last().click();
+    await page.click('dialog#confirm button.confirm-ok');
+    await waitUntil(async () => (await running.count()) === 1, STEP_MS, 'the rollback to leave 1 running task');
+    await waitUntil(async () => (await page.inputValue('input[name=scale]')) === '1', STEP_MS,
+      'the instances input to follow the rolled back app');
+    await shot(page, '4b-rolled-back');
+    await page.click('button[name=suspend]');
+    await page.click('dialog#confirm button.confirm-ok');
+    await page.locator('.app-status [data-status=suspended]').waitFor({ timeout: STEP_MS });
+    await waitUntil(async () => (await page.locator('#tasks tr[data-task]').count()) === 0, STEP_MS, 'no task left');
+    await shot(page, '4c-suspended');
+    await page.fill('input[name=scale]', '2');
+    await page.click('button[name=scale-apply]');
+    await waitUntil(async () => (await running.count()) === 2, STEP_MS, '2 running tasks again');
+
     // The list shows it running with 2 of 2.
     await page.click('header nav a[data-nav=apps]');
     const row = page.locator(`#apps tr[data-app="${APP}"]`);
@@ -148,6 +168,49 @@ test('create through the form, see it run, scale it, a 422 for a bad id, destroy
     assert.deepEqual(errors, []);
   } catch (e) {
     await shot(page, 'failure').catch(() => {});
+    throw new Error(`${e.message}\n${cluster.logs()}`);
+  } finally {
+    await page.close();
+  }
+});
+
+test('an app created in the JSON editor that cannot be placed: its deployment is listed and rolled back', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    if (/Failed to load resource: the server responded with a status of 404/.test(msg.text())) return;
+    errors.push(`console.error: ${msg.text()} (${(msg.location() || {}).url || ""})`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  page.on('response', async (r) => { if (r.status() >= 400) console.log('#', r.request().method(), r.url(), r.status(), await r.text().catch(() => '')); });
+  try {
+    await page.goto(`http://127.0.0.1:${port}/#/create`);
+    await page.locator('#live.events').waitFor({ timeout: STEP_MS });
+    // More cpus than the slave has: the deployment cannot finish.
+    await page.fill('form textarea[name=json]', JSON.stringify({ id: '/too-big', cmd: 'sleep 300', cpus: 100, mem: 16, instances: 1 }));
+    assert.equal(await page.inputValue('form input[name=cpus]'), '100', 'the form follows the JSON editor');
+    await page.click('form button[name=create]');
+    await page.waitForURL(/#\/apps\/too-big$/, { timeout: STEP_MS });
+    await page.locator('.app-status [data-status=deploying]').waitFor({ timeout: STEP_MS });
+    await waitUntil(async () => /1 waiting to launch/.test(await page.locator('.queue .queue-summary').textContent().catch(() => '')),
+      STEP_MS, 'the launch queue to show the app waiting');
+    await shot(page, '8a-waiting');
+    await page.click('header nav a[data-nav=deployments]');
+    const row = page.locator('#deployments tr[data-deployment]', { hasText: '/too-big' });
+    await row.waitFor({ timeout: STEP_MS });
+    await shot(page, '8-deployment');
+    await row.locator('button[data-rollback]').click();
+    await page.click('dialog#confirm button.confirm-ok');
+    // The rollback of a creation removes the app again.
+    await waitUntil(async () => (await page.locator('#deployments tr[data-deployment]').count()) === 0, STEP_MS,
+      'the deployments list to empty');
+    await waitUntil(async () => (await httpRequest(port, 'GET', '/v2/apps/too-big')).status === 404, STEP_MS,
+      'GET /v2/apps/too-big to answer 404 after the rollback');
+    await shot(page, '9-rolled-back');
+    assert.deepEqual(errors, []);
+  } catch (e) {
+    await shot(page, 'failure-deployment').catch(() => {});
     throw new Error(`${e.message}\n${cluster.logs()}`);
   } finally {
     await page.close();

@@ -82,4 +82,5 @@ export const api = {
   deployments: () => request('GET', '/v2/deployments'),
   cancelDeployment: (id, force) => request('DELETE', `/v2/deployments/${encodeURIComponent(id)}${force ? '?force=true' : ''}`),
   queue: () => request('GET', '/v2/queue'),
+  resetDelay: (id) => request('DELETE', `/v2/queue${appPath(id)}/delay`),
 };

@@ -33,10 +33,12 @@ function route() {
   const r = parseHash();
   if (r.key === currentKey) return;
   if (current) current.destroy();
-  root.replaceChildren();
+  // A fresh element per view: the listeners a view adds go away with it.
+  const el = document.createElement('div');
+  root.replaceChildren(el);
   currentKey = r.key;
   for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('active', a.dataset.nav === r.nav);
-  current = r.view.mount(root, { getInfo: () => ctx.info, id: r.id, navigate });
+  current = r.view.mount(el, { getInfo: () => ctx.info, id: r.id, navigate });
   current.refresh();
 }
 

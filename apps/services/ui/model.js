@@ -149,3 +149,18 @@ export function logUrl(master, task, sandbox, file) {
   if (task.slaveId) q.set('slave_id', task.slaveId);
   return `${master}/files/read?${q}`;
 }
+
+// A launch queue entry (/v2/queue) as one line: how many wait, the launch
+// delay, and why the last offers were declined (the largest counts first).
+export function queueSummary(item) {
+  if (!item) return '';
+  const parts = [`${item.count ?? 0} waiting to launch`];
+  const d = item.delay || {};
+  if (d.overdue === false && (d.timeLeftSeconds ?? 0) > 0) parts.push(`delayed ${d.timeLeftSeconds}s`);
+  const reasons = ((item.processedOffersSummary || {}).rejectSummaryLastOffers || [])
+    .filter((r) => (r.declined ?? 0) > 0)
+    .sort((a, b) => b.declined - a.declined)
+    .map((r) => `${r.reason} ${r.declined}/${r.processed}`);
+  if (reasons.length) parts.push(`offers declined: ${reasons.join(', ')}`);
+  return parts.join('; ');
+}

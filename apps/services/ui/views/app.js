@@ -4,7 +4,7 @@
 
 import { api } from '../api.js';
 import { html, fmtNumber, fmtMB, fmtTime, kv, setHTML, confirmAction } from '../util.js';
-import { taskHealth, taskAddress, masterUrl, sandboxOf, logUrl, formatConstraints } from '../model.js';
+import { taskHealth, taskAddress, masterUrl, sandboxOf, logUrl, formatConstraints, queueSummary } from '../model.js';
 import { statusBadge, healthBar, act } from './common.js';
 
 const HEALTH_BADGE = { healthy: 'ok', unhealthy: 'bad', unknown: 'muted' };
@@ -27,12 +27,14 @@ export function mount(root, { id, getInfo, navigate }) {
     </div>
     <div class="error load-error"></div>
     <div class="grid"><div class="card summary"></div><div class="card health-card"></div></div>
+    <div class="card queue" hidden></div>
     <h2>Tasks</h2><div class="tasks"></div>
     <h2>Deployments</h2><div class="deployments"></div>
     <h2>Versions</h2><div class="versions"></div>`;
   root.querySelector('.app-title').textContent = id;
   const scaleInput = root.querySelector('input[name=scale]');
   let app = null;
+  let shownInstances = null;
   let destroyed = false;
 
   const refresh = async () => {
@@ -43,7 +45,11 @@ export function mount(root, { id, getInfo, navigate }) {
       root.querySelector('.load-error').textContent = e.message;
       return;
     }
-    if (scaleInput.value === '' && document.activeElement !== scaleInput) scaleInput.value = app.instances;
+    // The input follows the app's instances when they change, unless the user is typing in it.
+    if (app.instances !== shownInstances && document.activeElement !== scaleInput) {
+      scaleInput.value = app.instances;
+      shownInstances = app.instances;
+    }
     const info = getInfo() || {};
     const master = masterUrl(info);
     setHTML(root.querySelector('.app-status'), statusBadge(app));
@@ -61,6 +67,16 @@ export function mount(root, { id, getInfo, navigate }) {
         ? `${app.lastTaskFailure.state} ${app.lastTaskFailure.message || ''} (${fmtTime(app.lastTaskFailure.timestamp)})` : '-'],
     ]));
     setHTML(root.querySelector('.health-card'), html`<h3>Health</h3>${healthBar(app)}`);
+    let queued = null;
+    try {
+      queued = (((await api.queue()) || {}).queue || []).find((q) => q.app && q.app.id === id) || null;
+    } catch (_) {
+      // no queue: nothing shown
+    }
+    const queueBox = root.querySelector('.queue');
+    queueBox.hidden = !queued;
+    setHTML(queueBox, queued ? html`<h3>Launch queue</h3><span class="queue-summary">${queueSummary(queued)}</span>
+      ${queued.delay && queued.delay.overdue === false ? html` <button class="small" data-reset-delay="1">Reset delay</button>` : ''}` : '');
     const tasks = app.tasks || [];
     setHTML(root.querySelector('.tasks'), html`<table class="table" id="tasks"><thead><tr><th>Task</th><th>State</th>
         <th>Host:ports</th><th>Health</th><th>Started</th><th>Version</th><th>Logs</th><th></th></tr></thead><tbody>
@@ -136,6 +152,8 @@ export function mount(root, { id, getInfo, navigate }) {
       if (await confirmAction(`Roll back ${id}?`, `Deploys the version of ${v} again.`, 'Roll back')) {
         if (await act(() => api.update(id, { version: v }), `Rolling ${id} back to ${v}`)) await refresh();
       }
+    } else if (b.dataset.resetDelay) {
+      if (await act(() => api.resetDelay(id), 'Launch delay reset')) await refresh();
     } else if (b.dataset.kill) {
       if (await confirmAction('Kill task?', `${b.dataset.kill} is killed; the app starts a replacement.`, 'Kill')) {
         if (await act(() => api.killTask(id, b.dataset.kill), 'Killing the task')) await refresh();
