@@ -355,7 +355,7 @@ bool rest_hop_header(const std::string& name) {
 // answer back.
 void rest_proxy(caf::io::broker* self, const Ctx& ctx, const LeaderView& view, const http::Request& req,
                 const http::Responder& respond) {
-  auto fail = [&respond](const std::string& message) {
+  auto fail = [respond](const std::string& message) {
     http::Response r = rest_detail::message_response(502, message);
     rest_add_cache_headers(r);
     respond(std::move(r));

@@ -3,6 +3,7 @@
 // in-process Core (rest_test_support.hpp).
 
 #include "apps/services/rest_test_support.hpp"
+#include "tests/cluster.hpp"
 
 namespace rest_test {
 namespace {
@@ -283,4 +284,19 @@ TEST_F(RestEndpointsTest, AStandbyWithoutALeaderAnswers502) {
 }
 
 }  // namespace
+TEST_F(RestEndpointsTest, AStandbyWhoseLeaderIsGoneAnswers502) {
+  // The leader's address is known but nothing answers there (it just died):
+  // the proxy's failure comes back asynchronously, after rest_proxy returned.
+  auto view = std::make_shared<stoa::services::Leadership>();
+  view->set({false, "127.0.0.1:" + std::to_string(stoa::tests::free_loopback_port())});
+  uint16_t standby = start(view, "standby.test:8080", caf::actor());
+  for (int i = 0; i < 3; ++i) {
+    Reply r = call(standby, "GET", "/v2/apps");
+    EXPECT_EQ(r.status, 502);
+    EXPECT_NE(RestTest::message(r).find("Could not proxy the request to the leader"), std::string::npos)
+        << r.body;
+  }
+  EXPECT_EQ(call(standby, "GET", "/ping").status, 200);
+}
+
 }  // namespace rest_test
