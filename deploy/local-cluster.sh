@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Starts a local Stoa cluster on loopback: one master and two slaves, with
-# embedded defaults (no ZooKeeper, in-memory registry) and every work dir
-# under ./run/cluster. `deploy/local-cluster.sh stop` stops it.
+# Starts a local Stoa cluster on loopback: one master, two slaves and the
+# services framework (stoa-services, Marathon's API on port 8080), with
+# embedded defaults (no ZooKeeper, in-memory registry, the services' state
+# in files) and every work dir under ./run/cluster.
+# `deploy/local-cluster.sh stop` stops it.
 #
 # It builds only the programs it runs or tells you to run (not the tests or
 # benchmarks), and reports the cluster as running only once the master
@@ -9,6 +11,7 @@
 # that did not make it and its log, stops what it started and exits 1.
 #
 #   STOA_MASTER_PORT (5050), STOA_SLAVE_PORTS ("5051 5052"), STOA_SLAVE_RESOURCES,
+#   STOA_SERVICES_PORT (8080; 0 = do not start stoa-services),
 #   STOA_CLUSTER_TIMEOUT (30, seconds to wait for the master and the slaves),
 #   STOA_BUILD_JOBS (nproc), STOA_BUILD_TYPE (RelWithDebInfo)
 set -euo pipefail
@@ -59,7 +62,7 @@ fail() {
 deploy/setup.sh
 # Only the programs this cluster runs (master, slaves and the executor the
 # slaves start) and the clients README says to run against it.
-targets=(stoa-master stoa-slave stoa-executor stoa-execute stoa-example-framework)
+targets=(stoa-master stoa-slave stoa-executor stoa-execute stoa-example-framework stoa stoa-services)
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${STOA_BUILD_TYPE:-RelWithDebInfo}"
 cmake --build build -j"${STOA_BUILD_JOBS:-$(nproc)}" --target "${targets[@]}"
 
@@ -137,9 +140,32 @@ while :; do
   sleep 0.2
 done
 
+services_port="${STOA_SERVICES_PORT:-8080}"
+services_msg=""
+if [ "$services_port" != 0 ]; then
+  services_url="http://127.0.0.1:$services_port"
+  "$bin/stoa-services" --master "127.0.0.1:$master_port" --http_port "$services_port" \
+    --work_dir "$root/services" > "$root/services.log" 2>&1 &
+  services_pid=$!
+  echo "$services_pid" >> "$root/pids"
+  deadline=$((SECONDS + timeout))
+  # Leading and subscribed: /v2/info names the framework id once the master accepted it.
+  until curl -sf --max-time 2 "$services_url/v2/info" | grep -q '"frameworkId":"[^"]'; do
+    kill -0 "$services_pid" 2>/dev/null ||
+      fail "stoa-services exited at start (see $root/services.log)" "$root/services.log"
+    [ "$SECONDS" -ge "$deadline" ] &&
+      fail "stoa-services did not subscribe within ${timeout}s (see $root/services.log)" "$root/services.log"
+    sleep 0.2
+  done
+  services_msg="  Services:     $services_url/ (Marathon's API: $services_url/v2/apps)
+  Run a service: curl -X POST -H 'Content-Type: application/json' $services_url/v2/apps \\
+                   -d '{\"id\":\"/hello\",\"cmd\":\"while true; do sleep 5; echo hello mesos; done\",\"cpus\":0.1,\"mem\":32}'
+"
+fi
+
 cat <<MSG
 Stoa cluster running: 1 master, $want slaves registered and active (logs and work dirs in $root).
-  Web / state:  $master_url/master/state
+  Web / state:  $master_url/ and $master_url/master/state
   Run a task:   $bin/stoa-execute --master=127.0.0.1:$master_port --name=hello --command="echo hello"
-  Stop it:      deploy/local-cluster.sh stop
+${services_msg}  Stop it:      deploy/local-cluster.sh stop
 MSG
