@@ -48,6 +48,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ using st::Clock;
 constexpr auto DEPLOY_STARTUP_TIMEOUT = std::chrono::seconds(60);
 constexpr auto DEPLOY_REQUEST_TIMEOUT = std::chrono::seconds(30);
 constexpr auto DEPLOY_METRIC_TIMEOUT = std::chrono::seconds(5);
+// stoa-services counts as idle after this long of samples with few writes.
+constexpr auto DEPLOY_QUIET = std::chrono::seconds(1);
+constexpr auto DEPLOY_SAMPLE = std::chrono::milliseconds(250);
+constexpr long long DEPLOY_IDLE_WRITES = 3;
 const std::string DEPLOY_APP_ID = "/bench-deploy";
 
 struct DeployBenchFlags : stoa::FlagsBase {
@@ -183,6 +188,20 @@ ProcStats deploy_proc_stats(pid_t pid) {
   return out;
 }
 
+// Write system calls `pid` has made so far (/proc/<pid>/io "syscw"; -1 when
+// unreadable). stoa-services' file store writes, fsyncs and renames one file
+// per instance change, so this keeps growing while its store has a backlog.
+long long deploy_write_calls(pid_t pid) {
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  std::string line;
+  while (std::getline(io, line)) {
+    if (line.rfind("syscw:", 0) == 0) {
+      return std::stoll(line.substr(6));
+    }
+  }
+  return -1;
+}
+
 struct Server {
   std::unique_ptr<st::Process> process;
   int port = 0;
@@ -235,6 +254,7 @@ struct Phase {
   std::string name;
   double running_s = -1;  // the running-count goal reached (-1: not measured)
   double done_s = -1;     // no deployment left and the goal holds
+  double drained_s = -1;  // stoa-services made its last write system call
   ProcStats services;
   double services_cpu_delta_s = 0;
   ProcStats master;
@@ -423,6 +443,25 @@ class DeployRun {
       return Error(name + ": not done within --timeout (tasksRunning " + std::to_string(v.tasks_running) +
                    ", deployments " + (v.no_deployments ? "none" : "still running") + ")");
     }
+    // Then, without polling (a poll's answer is written too), until
+    // stoa-services has been idle for DEPLOY_QUIET: at most
+    // DEPLOY_IDLE_WRITES write system calls per DEPLOY_SAMPLE (idle, it makes
+    // ~3 a second: heartbeats). Its store has then written everything the
+    // phase changed; drained_s is the end of the last busy sample.
+    pid_t pid = services_.process->pid();
+    long long writes = deploy_write_calls(pid);
+    Clock::time_point last_busy = Clock::now();
+    Clock::time_point next = Clock::now() + DEPLOY_SAMPLE;
+    while (Clock::now() - last_busy < DEPLOY_QUIET && Clock::now() < deadline()) {
+      std::this_thread::sleep_until(next);
+      next += DEPLOY_SAMPLE;
+      long long now = deploy_write_calls(pid);
+      if (now - writes > DEPLOY_IDLE_WRITES) {
+        last_busy = Clock::now();
+      }
+      writes = now;
+    }
+    p.drained_s = deploy_seconds(start, last_busy);
     p.services = deploy_proc_stats(services_.process->pid());
     p.services_cpu_delta_s = p.services.cpu_s - svc_before.cpu_s;
     p.master = deploy_proc_stats(master_.process->pid());
@@ -477,12 +516,13 @@ int main(int argc, char** argv) {
   std::printf("%d instances (cpus %.2f, mem %.0f) on %d simulated slaves (%s)\n\n", flags.instances, flags.cpus,
               flags.mem, flags.slaves, flags.slave_resources.c_str());
   std::printf(
-      "| phase | goal reached, s | deployment finished, s | polls | stoa-services RSS after, MiB | "
-      "stoa-services CPU in phase, s | master RSS after, MiB | master CPU in phase, s |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| phase | goal reached, s | deployment finished, s | last write (store drained), s | polls | "
+      "stoa-services RSS after, MiB | stoa-services CPU in phase, s | master RSS after, MiB | "
+      "master CPU in phase, s |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const Phase& p : phases) {
-    std::printf("| %s | %.2f | %.2f | %zu | %.1f | %.2f | %.1f | %.2f |\n", p.name.c_str(), p.running_s, p.done_s,
-                p.polls, p.services.rss_mib, p.services_cpu_delta_s, p.master.rss_mib, p.master_cpu_delta_s);
+    std::printf("| %s | %.2f | %.2f | %.2f | %zu | %.1f | %.2f | %.1f | %.2f |\n", p.name.c_str(), p.running_s,
+                p.done_s, p.drained_s, p.polls, p.services.rss_mib, p.services_cpu_delta_s, p.master.rss_mib, p.master_cpu_delta_s);
   }
   return 0;
 }
