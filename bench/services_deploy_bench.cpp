@@ -48,8 +48,8 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/flags.hpp"
@@ -59,10 +59,10 @@
 namespace {
 
 namespace st = stoa::tests;
+using st::Clock;
 using stoa::Duration;
 using stoa::Error;
 using stoa::Try;
-using st::Clock;
 
 constexpr auto DEPLOY_STARTUP_TIMEOUT = std::chrono::seconds(60);
 constexpr auto DEPLOY_REQUEST_TIMEOUT = std::chrono::seconds(30);
@@ -237,8 +237,8 @@ Try<st::HttpResponse> deploy_request(int port, const std::string& method, const 
 }
 
 std::optional<double> deploy_metric(int port, const std::string& name) {
-  Try<picojson::value> snapshot =
-      st::http_get_json("127.0.0.1", port, "/metrics/snapshot", st::deadline_in(DEPLOY_METRIC_TIMEOUT));
+  Try<picojson::value> snapshot = st::http_get_json("127.0.0.1", port, "/metrics/snapshot",
+                                                    st::deadline_in(DEPLOY_METRIC_TIMEOUT));
   if (snapshot.is_error() || !st::json_at(*snapshot, name).is<double>()) {
     return std::nullopt;
   }
@@ -282,33 +282,37 @@ class DeployRun {
       return Error(m.error());
     }
     master_ = std::move(*m);
-    Try<Server> s = deploy_start(
-        "stoa-slave-simulator",
-        {"--master=127.0.0.1:" + std::to_string(master_.port), "--slaves=" + std::to_string(flags_.slaves),
-         "--ip=127.0.0.1", "--port=0", "--resources=" + flags_.slave_resources},
-        dir_ + "/simulator.log");
+    Try<Server> s = deploy_start("stoa-slave-simulator",
+                                 {"--master=127.0.0.1:" + std::to_string(master_.port),
+                                  "--slaves=" + std::to_string(flags_.slaves), "--ip=127.0.0.1",
+                                  "--port=0", "--resources=" + flags_.slave_resources},
+                                 dir_ + "/simulator.log");
     if (s.is_error()) {
       return Error(s.error());
     }
     simulator_ = std::move(*s);
     if (!st::poll_until(
             [&] {
-              return deploy_metric(master_.port, "master/slaves_active").value_or(0) >= flags_.slaves;
+              return deploy_metric(master_.port, "master/slaves_active").value_or(0) >=
+                     flags_.slaves;
             },
             deadline(), std::chrono::milliseconds(20))) {
-      return Error("the master did not get all " + std::to_string(flags_.slaves) + " simulated slaves");
+      return Error("the master did not get all " + std::to_string(flags_.slaves) +
+                   " simulated slaves");
     }
-    Try<Server> svc = deploy_start("stoa-services",
-                                   {"--master=127.0.0.1:" + std::to_string(master_.port),
-                                    "--http_address=127.0.0.1", "--http_port=0", "--hostname=127.0.0.1",
-                                    "--work_dir=" + dir_ + "/services"},
-                                   dir_ + "/services.log");
+    Try<Server> svc = deploy_start(
+        "stoa-services",
+        {"--master=127.0.0.1:" + std::to_string(master_.port), "--http_address=127.0.0.1",
+         "--http_port=0", "--hostname=127.0.0.1", "--work_dir=" + dir_ + "/services"},
+        dir_ + "/services.log");
     if (svc.is_error()) {
       return Error(svc.error());
     }
     services_ = std::move(*svc);
     if (!st::poll_until(
-            [&] { return deploy_metric(master_.port, "master/frameworks_active").value_or(0) >= 1; },
+            [&] {
+              return deploy_metric(master_.port, "master/frameworks_active").value_or(0) >= 1;
+            },
             deadline(), std::chrono::milliseconds(20))) {
       return Error("stoa-services did not register with the master; its log ends:\n" +
                    st::tail_of_file(dir_ + "/services.log", 20));
@@ -326,10 +330,12 @@ class DeployRun {
     std::vector<Phase> phases;
     const double n = flags_.instances;
     std::ostringstream app;
-    app << R"({"id":")" << DEPLOY_APP_ID << R"(","cmd":")" << flags_.cmd << R"(","cpus":)" << flags_.cpus
-        << R"(,"mem":)" << flags_.mem << R"(,"instances":)" << flags_.instances << "}";
-    Try<Phase> deploy = timed("deploy " + std::to_string(flags_.instances), "POST", "/v2/apps", app.str(), 201,
-                              [n](const AppView& v) { return v.tasks_running >= n; });
+    app << R"({"id":")" << DEPLOY_APP_ID << R"(","cmd":")" << flags_.cmd << R"(","cpus":)"
+        << flags_.cpus << R"(,"mem":)" << flags_.mem << R"(,"instances":)" << flags_.instances
+        << "}";
+    Try<Phase> deploy =
+        timed("deploy " + std::to_string(flags_.instances), "POST", "/v2/apps", app.str(), 201,
+              [n](const AppView& v) { return v.tasks_running >= n; });
     if (deploy.is_error()) {
       return Error(deploy.error());
     }
@@ -337,8 +343,9 @@ class DeployRun {
     if (!flags_.skip_restart) {
       std::set<std::string> before = view().running_ids;
       if (before.size() != static_cast<size_t>(flags_.instances)) {
-        return Error("after the deploy /v2/apps" + DEPLOY_APP_ID + " lists " + std::to_string(before.size()) +
-                     " running tasks, not " + std::to_string(flags_.instances));
+        return Error("after the deploy /v2/apps" + DEPLOY_APP_ID + " lists " +
+                     std::to_string(before.size()) + " running tasks, not " +
+                     std::to_string(flags_.instances));
       }
       Try<Phase> restart =
           timed("restart " + std::to_string(flags_.instances) + " (rolling)", "POST",
@@ -355,20 +362,22 @@ class DeployRun {
       phases.push_back(*restart);
     }
     Try<Phase> scale = timed("scale " + std::to_string(flags_.instances) + " → 0", "PUT",
-                             "/v2/apps" + DEPLOY_APP_ID, R"({"instances":0})", 200, [](const AppView& v) {
-                               return v.tasks_running == 0;
-                             });
+                             "/v2/apps" + DEPLOY_APP_ID, R"({"instances":0})", 200,
+                             [](const AppView& v) { return v.tasks_running == 0; });
     if (scale.is_error()) {
       return Error(scale.error());
     }
     phases.push_back(*scale);
     // The simulated slaves run nothing any more (every kill reached them).
     if (!st::poll_until(
-            [&] { return deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1) == 0; },
+            [&] {
+              return deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1) == 0;
+            },
             deadline(), flags_.poll)) {
-      return Error("after scaling to 0 the simulated slaves still run " +
-                   std::to_string(deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1)) +
-                   " tasks");
+      return Error(
+          "after scaling to 0 the simulated slaves still run " +
+          std::to_string(deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1)) +
+          " tasks");
     }
     return phases;
   }
@@ -384,7 +393,8 @@ class DeployRun {
   AppView view() {
     AppView v;
     Try<picojson::value> app =
-        st::http_get_json("127.0.0.1", services_.port, "/v2/apps" + DEPLOY_APP_ID, st::deadline_in(DEPLOY_REQUEST_TIMEOUT));
+        st::http_get_json("127.0.0.1", services_.port, "/v2/apps" + DEPLOY_APP_ID,
+                          st::deadline_in(DEPLOY_REQUEST_TIMEOUT));
     if (app.is_error()) {
       return v;
     }
@@ -395,8 +405,8 @@ class DeployRun {
         v.running_ids.insert(st::json_string(st::json_at(t, "id")));
       }
     }
-    Try<picojson::value> deployments =
-        st::http_get_json("127.0.0.1", services_.port, "/v2/deployments", st::deadline_in(DEPLOY_REQUEST_TIMEOUT));
+    Try<picojson::value> deployments = st::http_get_json(
+        "127.0.0.1", services_.port, "/v2/deployments", st::deadline_in(DEPLOY_REQUEST_TIMEOUT));
     if (deployments.is_error()) {
       return v;
     }
@@ -440,8 +450,9 @@ class DeployRun {
         deadline(), flags_.poll);
     if (!done) {
       AppView v = view();
-      return Error(name + ": not done within --timeout (tasksRunning " + std::to_string(v.tasks_running) +
-                   ", deployments " + (v.no_deployments ? "none" : "still running") + ")");
+      return Error(name + ": not done within --timeout (tasksRunning " +
+                   std::to_string(v.tasks_running) + ", deployments " +
+                   (v.no_deployments ? "none" : "still running") + ")");
     }
     // Then, without polling (a poll's answer is written too), until
     // stoa-services has been idle for DEPLOY_QUIET: at most
@@ -489,7 +500,8 @@ int main(int argc, char** argv) {
     std::cout << flags.usage("stoa-bench-services-deploy");
     return 0;
   }
-  if (auto missing = st::missing_binaries({"stoa-master", "stoa-slave-simulator", "stoa-services"})) {
+  if (auto missing =
+          st::missing_binaries({"stoa-master", "stoa-slave-simulator", "stoa-services"})) {
     std::cerr << "stoa-bench-services-deploy: " << *missing << " (set STOA_BIN_DIR)\n";
     return 1;
   }
@@ -499,7 +511,8 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(flags.work_dir, ec);
   std::filesystem::create_directories(flags.work_dir, ec);
   if (ec) {
-    std::cerr << "stoa-bench-services-deploy: cannot create " << flags.work_dir << ": " << ec.message() << "\n";
+    std::cerr << "stoa-bench-services-deploy: cannot create " << flags.work_dir << ": "
+              << ec.message() << "\n";
     return 1;
   }
   std::vector<Phase> phases;
@@ -508,21 +521,24 @@ int main(int argc, char** argv) {
     DeployRun run(flags, flags.work_dir);
     Try<std::vector<Phase>> result = run.go();
     if (result.is_error()) {
-      std::cerr << "stoa-bench-services-deploy: " << result.error() << "\n(logs in " << run.dir() << ")\n";
+      std::cerr << "stoa-bench-services-deploy: " << result.error() << "\n(logs in " << run.dir()
+                << ")\n";
       return 1;
     }
     phases = *result;
   }
-  std::printf("%d instances (cpus %.2f, mem %.0f) on %d simulated slaves (%s)\n\n", flags.instances, flags.cpus,
-              flags.mem, flags.slaves, flags.slave_resources.c_str());
+  std::printf("%d instances (cpus %.2f, mem %.0f) on %d simulated slaves (%s)\n\n", flags.instances,
+              flags.cpus, flags.mem, flags.slaves, flags.slave_resources.c_str());
   std::printf(
-      "| phase | goal reached, s | deployment finished, s | last write (store drained), s | polls | "
+      "| phase | goal reached, s | deployment finished, s | last write (store drained), s | polls "
+      "| "
       "stoa-services RSS after, MiB | stoa-services CPU in phase, s | master RSS after, MiB | "
       "master CPU in phase, s |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const Phase& p : phases) {
-    std::printf("| %s | %.2f | %.2f | %.2f | %zu | %.1f | %.2f | %.1f | %.2f |\n", p.name.c_str(), p.running_s,
-                p.done_s, p.drained_s, p.polls, p.services.rss_mib, p.services_cpu_delta_s, p.master.rss_mib, p.master_cpu_delta_s);
+    std::printf("| %s | %.2f | %.2f | %.2f | %zu | %.1f | %.2f | %.1f | %.2f |\n", p.name.c_str(),
+                p.running_s, p.done_s, p.drained_s, p.polls, p.services.rss_mib,
+                p.services_cpu_delta_s, p.master.rss_mib, p.master_cpu_delta_s);
   }
   return 0;
 }
