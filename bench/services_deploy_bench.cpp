@@ -374,10 +374,10 @@ class DeployRun {
               return deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1) == 0;
             },
             deadline(), flags_.poll)) {
-      return Error(
-          "after scaling to 0 the simulated slaves still run " +
-          std::to_string(deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1)) +
-          " tasks");
+      return Error("after scaling to 0 the simulated slaves still run " +
+                   std::to_string(std::llround(
+                       deploy_metric(simulator_.port, "simulator/tasks_running").value_or(-1))) +
+                   " tasks");
     }
     return phases;
   }
@@ -451,7 +451,7 @@ class DeployRun {
     if (!done) {
       AppView v = view();
       return Error(name + ": not done within --timeout (tasksRunning " +
-                   std::to_string(v.tasks_running) + ", deployments " +
+                   std::to_string(std::llround(v.tasks_running)) + ", deployments " +
                    (v.no_deployments ? "none" : "still running") + ")");
     }
     // Then, without polling (a poll's answer is written too), until
