@@ -1,7 +1,8 @@
 // The guide's framework (framework/examples/guide_framework_main.cpp,
-// docs/framework-guide.md) on a real cluster: it keeps N tasks running,
-// replaces a killed one, and a successor started with the framework id
-// adopts the running tasks through reconciliation instead of launching more.
+// docs/framework-guide.md) on a real cluster: it keeps N tasks running, each
+// reported healthy by its COMMAND check, replaces a killed one, and a
+// successor started with the framework id adopts the running tasks through
+// reconciliation instead of launching more.
 
 #include <gtest/gtest.h>
 
@@ -64,7 +65,7 @@ TEST(GuideFramework, KeepsTwoTasksRunningAndReplacesAKilledOne) {
   Try<Process*> framework = cluster.start(
       "stoa-guide-framework", "guide",
       {"--master=" + cluster.master_address(), "--instances=2", "--command=sleep 600", "--framework_name=" + name,
-       "--failover_timeout=1mins"});
+       "--failover_timeout=1mins", "--health_command=true"});
   ASSERT_TRUE(framework) << framework.error();
 
   std::string framework_id;
@@ -79,6 +80,12 @@ TEST(GuideFramework, KeepsTwoTasksRunningAndReplacesAKilledOne) {
   // Each task got a port of the offer, and said so.
   EXPECT_EQ((*framework)->lines_matching(std::regex("^LAUNCH guide-\\S+ \\S+ 3[0-9]{4}$")).size(), 2U)
       << (*framework)->log();
+  // The slave runs each task's COMMAND health check and reports it healthy.
+  for (const std::string& id : first) {
+    EXPECT_TRUE((*framework)->wait_for_line(std::regex("^HEALTHY " + regex_escape(id) + "$"),
+                                            deadline_in(GUIDE_TIMEOUT)))
+        << (*framework)->log();
+  }
 
   // Kill one through the operator API: the framework sees TASK_KILLED and
   // launches a replacement.

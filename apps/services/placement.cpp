@@ -15,12 +15,14 @@ namespace stoa::services {
 namespace {
 
 const char* const PLACE_SCALAR_NAMES[] = {"cpus", "mem", "disk", "gpus"};
-// Marathon's EnvironmentHelper leaves out labels longer than this.
-constexpr size_t PLACE_MAX_LABEL_ENV_LENGTH = 512;
+// Marathon leaves out labels whose value is not shorter than this, or
+// whose key is not shorter than this minus "MARATHON_APP_LABEL_".
+constexpr size_t PLACE_MAX_ENV_LENGTH = 512;
+constexpr size_t PLACE_MAX_LABEL_KEY_LENGTH = PLACE_MAX_ENV_LENGTH - sizeof("MARATHON_APP_LABEL_") + 1;
 
-using PortRanges = std::vector<std::pair<uint64_t, uint64_t>>;
+using PlacePortRanges = std::vector<std::pair<uint64_t, uint64_t>>;
 
-void place_remove_port(PortRanges& ranges, uint64_t port) {
+void place_remove_port(PlacePortRanges& ranges, uint64_t port) {
   for (size_t i = 0; i < ranges.size(); ++i) {
     auto [b, e] = ranges[i];
     if (port < b || port > e) {
@@ -37,14 +39,14 @@ void place_remove_port(PortRanges& ranges, uint64_t port) {
   }
 }
 
-bool place_has_port(const PortRanges& ranges, uint64_t port) {
+bool place_has_port(const PlacePortRanges& ranges, uint64_t port) {
   return std::any_of(ranges.begin(), ranges.end(), [port](const auto& r) { return port >= r.first && port <= r.second; });
 }
 
 // Recomputes the totals of `space.left` into `scalars` and `ports`.
 void place_refresh_totals(OfferSpace& space) {
   space.scalars.clear();
-  PortRanges ports;
+  PlacePortRanges ports;
   for (const Resource& r : space.left) {
     if (r.type() == Value::SCALAR) {
       space.scalars[r.name()] += r.scalar().value();
@@ -153,15 +155,15 @@ void place_take_scalar(OfferSpace& space, const std::string& name, int64_t units
 }
 
 // The free port ranges of each usable role, in role order.
-std::vector<std::pair<const Resource*, PortRanges>> place_port_pools(const OfferSpace& space,
+std::vector<std::pair<const Resource*, PlacePortRanges>> place_port_pools(const OfferSpace& space,
                                                                      const std::vector<std::string>& roles) {
-  std::vector<std::pair<const Resource*, PortRanges>> pools;
+  std::vector<std::pair<const Resource*, PlacePortRanges>> pools;
   for (const std::string& role : roles) {
     for (const Resource& r : space.left) {
       if (r.name() != "ports" || r.type() != Value::RANGES || r.role() != role) {
         continue;
       }
-      PortRanges ranges;
+      PlacePortRanges ranges;
       for (const Value::Range& range : r.ranges().range()) {
         ranges.emplace_back(range.begin(), range.end());
       }
@@ -190,7 +192,7 @@ std::vector<int> place_requested_host_ports(const App& app) {
 // Picks the host ports (lowest free first for 0, the requested port
 // otherwise) from the pools; nullopt if one cannot be had.
 std::optional<std::vector<std::pair<size_t, uint64_t>>> place_pick_ports(
-    std::vector<std::pair<const Resource*, PortRanges>> pools, const std::vector<int>& requested) {
+    std::vector<std::pair<const Resource*, PlacePortRanges>> pools, const std::vector<int>& requested) {
   std::vector<std::pair<size_t, uint64_t>> picked;  // pool index, port
   // Fixed ports first, so an "any" port cannot take a port asked for by number.
   std::vector<std::optional<std::pair<size_t, uint64_t>>> by_index(requested.size());
@@ -235,7 +237,7 @@ void place_take_port(OfferSpace& space, const Resource* pool, uint64_t port, std
     if (&r != pool) {
       continue;
     }
-    PortRanges ranges;
+    PlacePortRanges ranges;
     for (const Value::Range& range : r.ranges().range()) {
       ranges.emplace_back(range.begin(), range.end());
     }
@@ -323,7 +325,7 @@ std::vector<std::pair<std::string, std::string>> place_environment(const App& ap
   env["MARATHON_APP_RESOURCE_GPUS"] = std::to_string(static_cast<long long>(app.gpus));
   std::string label_names;
   for (const auto& [key, value] : app.labels) {
-    if (key.size() > PLACE_MAX_LABEL_ENV_LENGTH || value.size() > PLACE_MAX_LABEL_ENV_LENGTH) {
+    if (key.size() >= PLACE_MAX_LABEL_KEY_LENGTH || value.size() >= PLACE_MAX_ENV_LENGTH) {
       continue;
     }
     const std::string name = place_env_name(key);
@@ -333,16 +335,30 @@ std::vector<std::pair<std::string, std::string>> place_environment(const App& ap
   env["MARATHON_APP_LABELS"] = label_names;
   env["HOST"] = offer.hostname();
   const std::vector<std::string> names = app.port_names();
+  // The port each index asked for: the container port behind port
+  // mappings, else the declared (service) port; 0 = any.
+  std::vector<int> requested;
+  if (app.network_mode() != "host" && app.container) {
+    for (const PortMapping& m : app.container->port_mappings) {
+      requested.push_back(m.container_port);
+    }
+  } else {
+    requested = service_ports;
+  }
   std::string ports;
   for (size_t i = 0; i < host_ports.size(); ++i) {
     const std::string port = std::to_string(host_ports[i]);
     env["PORT" + std::to_string(i)] = port;
     ports += (ports.empty() ? "" : ",") + port;
+    const int asked = i < requested.size() ? requested[i] : 0;
+    env["PORT_" + std::to_string(asked != 0 ? asked : host_ports[i])] = port;
+  }
+  for (size_t i = 0; i < host_ports.size(); ++i) {  // names last: they win over a number clash
     if (i < names.size() && !names[i].empty()) {
-      env["PORT_" + place_env_name(names[i])] = port;
-    }
-    if (i < service_ports.size() && service_ports[i] != 0) {
-      env["PORT" + std::to_string(service_ports[i])] = port;
+      std::string name = names[i];
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      env["PORT_" + name] = std::to_string(host_ports[i]);
     }
   }
   if (!host_ports.empty()) {

@@ -89,7 +89,9 @@ struct PlaceOptions {
 //    a DOCKER container when app.container is DOCKER (ContainerInfo with
 //    docker image, network BRIDGE/HOST, port mappings with the host ports);
 //  * env: PORT0..PORTn, PORT (= PORT0), PORTS (comma list), PORT_<NAME>
-//    (upper-cased names), PORT<servicePort> = host port, HOST,
+//    (upper-cased names), PORT_<requested> = host port (requested: the
+//    service port in host networking, the container port behind port
+//    mappings; the host port itself when 0), HOST,
 //    MARATHON_APP_ID, MARATHON_APP_VERSION, MARATHON_APP_RESOURCE_CPUS/MEM/DISK/GPUS,
 //    MARATHON_APP_LABELS + MARATHON_APP_LABEL_<NAME>, MESOS_TASK_ID, plus app.env;
 //  * health checks: the first MESOS_HTTP/MESOS_HTTPS/MESOS_TCP/COMMAND check as
@@ -101,7 +103,9 @@ std::variant<Placement, Reject> place(const App& app, OfferSpace& space, const P
 
 // Picks `count` victims among `candidates` (active instances of `app`) for a
 // scale-down: GROUP_BY constraints first keep the distribution even, then
-// killSelection (YOUNGEST_FIRST: latest staged_at first).
+// unreachable before staging before starting before running instances, and
+// within those killSelection (YOUNGEST_FIRST: latest started_at, for
+// instances not started yet latest staged_at, first).
 std::vector<const Instance*> select_to_kill(const App& app, std::vector<const Instance*> candidates,
                                             size_t count,
                                             const std::map<std::string, SlaveFields>& slave_fields);

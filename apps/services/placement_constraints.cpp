@@ -189,9 +189,33 @@ bool constraint_met(const Constraint& c, const Offer& offer, const std::vector<c
   return false;  // unknown operators are refused by validation; never match one
 }
 
+// Which instances a scale-down gives up first: unreachable ones, then
+// staging, then starting, then the rest (running, killing).
+int constraint_kill_weight(const Instance& i) {
+  if (i.state == "TASK_UNREACHABLE" || i.state == "TASK_LOST") {
+    return 0;
+  }
+  if (i.state == "TASK_STAGING") {
+    return 1;
+  }
+  if (i.state == "TASK_STARTING") {
+    return 2;
+  }
+  return 3;
+}
+
+// Within one weight, killSelection on the time the instance is judged by:
+// its start for a started one, its staging otherwise.
 bool constraint_kill_order_before(const App& app, const Instance* a, const Instance* b) {
-  if (a->staged_at != b->staged_at) {
-    return app.kill_selection == "OLDEST_FIRST" ? a->staged_at < b->staged_at : a->staged_at > b->staged_at;
+  const int weight_a = constraint_kill_weight(*a);
+  const int weight_b = constraint_kill_weight(*b);
+  if (weight_a != weight_b) {
+    return weight_a < weight_b;
+  }
+  const Timestamp time_a = weight_a == 3 ? a->started_at.value_or(a->staged_at) : a->staged_at;
+  const Timestamp time_b = weight_b == 3 ? b->started_at.value_or(b->staged_at) : b->staged_at;
+  if (time_a != time_b) {
+    return app.kill_selection == "OLDEST_FIRST" ? time_a < time_b : time_a > time_b;
   }
   return a->task_id < b->task_id;
 }

@@ -528,6 +528,32 @@ TEST(PlacementTest, SelectToKillFollowsKillSelection) {
   EXPECT_EQ(select_to_kill(app, candidates, 10, {}).size(), 4U);
 }
 
+TEST(PlacementTest, SelectToKillTakesInstancesThatAreNotRunningFirst) {
+  App app = make_app(1);
+  std::vector<Instance> instances(5);
+  const char* states[] = {"TASK_RUNNING", "TASK_STAGING", "TASK_RUNNING", "TASK_UNREACHABLE", "TASK_STARTING"};
+  std::vector<const Instance*> candidates;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    instances[i].task_id = "t" + std::to_string(i);
+    instances[i].state = states[i];
+    instances[i].staged_at = static_cast<Timestamp>(10 * (i + 1));
+    candidates.push_back(&instances[i]);
+  }
+  instances[0].started_at = 500;  // staged first, started last: the youngest running one
+  instances[2].started_at = 100;
+  for (const std::string selection : {"YOUNGEST_FIRST", "OLDEST_FIRST"}) {
+    app.kill_selection = selection;
+    std::vector<const Instance*> victims = select_to_kill(app, candidates, 5, {});
+    std::vector<std::string> ids;
+    for (const Instance* v : victims) {
+      ids.push_back(v->task_id);
+    }
+    const std::vector<std::string> running_order =
+        selection == "YOUNGEST_FIRST" ? std::vector<std::string>{"t0", "t2"} : std::vector<std::string>{"t2", "t0"};
+    EXPECT_EQ(ids, (std::vector<std::string>{"t3", "t1", "t4", running_order[0], running_order[1]})) << selection;
+  }
+}
+
 TEST(PlacementTest, SelectToKillKeepsGroupByEven) {
   ConstraintWorld w;
   w.add("a", "r1");
@@ -572,9 +598,9 @@ TEST(PlacementTest, EnvironmentHasMarathonsVariables) {
   EXPECT_EQ(env["PORT"], "31000");
   EXPECT_EQ(env["PORTS"], "31000,31001");
   EXPECT_EQ(env["PORT_HTTP"], "31000");
-  EXPECT_EQ(env["PORT_ADMIN_API"], "31001");
-  EXPECT_EQ(env["PORT10000"], "31000");
-  EXPECT_EQ(env["PORT10001"], "31001");
+  EXPECT_EQ(env["PORT_ADMIN-API"], "31001");  // upper-cased only, as Marathon does
+  EXPECT_EQ(env["PORT_10000"], "31000");
+  EXPECT_EQ(env["PORT_10001"], "31001");
   EXPECT_EQ(env["HOST"], "overridden");  // the app's env wins
   EXPECT_EQ(env["FOO"], "bar");
   EXPECT_EQ(env["MARATHON_APP_ID"], "/prod/web");
@@ -593,6 +619,20 @@ TEST(PlacementTest, EnvironmentHasMarathonsVariables) {
   Offer o2 = make_offer("node-2");
   OfferSpace s2(o2);
   EXPECT_EQ(env_of(std::get<Placement>(place(app, s2, options())).task)["HOST"], "node-2");
+}
+
+TEST(PlacementTest, EnvironmentLeavesOutOverlongLabelsAndNamesPortsWithoutARequest) {
+  App app = make_app(1);
+  app.port_definitions[0].port = 0;  // no service port: PORT_<host port>
+  app.labels = {{std::string(492, 'k'), "fits"}, {std::string(493, 'x'), "key too long"},
+                {"big", std::string(512, 'v')}};
+  Offer o = make_offer("h");
+  OfferSpace s(o);
+  std::map<std::string, std::string> env = env_of(std::get<Placement>(place(app, s, options())).task);
+  EXPECT_EQ(env["PORT_31000"], "31000");
+  EXPECT_EQ(env["MARATHON_APP_LABELS"], std::string(492, 'K'));
+  EXPECT_EQ(env.count("MARATHON_APP_LABEL_BIG"), 0U);
+  EXPECT_EQ(env.count("MARATHON_APP_LABEL_" + std::string(493, 'X')), 0U);
 }
 
 TEST(PlacementTest, ArgsRunWithoutAShellAndFetchUrisAndUserAreSet) {
@@ -666,7 +706,9 @@ TEST(PlacementTest, DockerBridgeMapsHostPorts) {
   std::map<std::string, std::string> env = env_of(placement.task);
   EXPECT_EQ(env["MARATHON_APP_DOCKER_IMAGE"], "nginx:1.25");
   EXPECT_EQ(env["PORT_HTTP"], "31000");
-  EXPECT_EQ(env["PORT10080"], "31000");
+  EXPECT_EQ(env["PORT_80"], "31000");  // the container port
+  EXPECT_EQ(env["PORT_443"], "31007");
+  EXPECT_EQ(env.count("PORT_10080"), 0U);
   // A Mesos HTTP check behind a bridge probes the container port.
   ASSERT_TRUE(placement.task.has_health_check());
   EXPECT_EQ(placement.task.health_check().type(), stoa::HealthCheck::HTTP);

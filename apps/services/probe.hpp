@@ -7,6 +7,10 @@
 // no answer within timeoutSeconds is a failure whose cause names it
 // ("HTTP 503", "timed out after 20s", "connection refused"). HTTPS does not
 // verify the certificate. TCP: healthy if the connect succeeds in time.
+// Plain HTTP goes through actors/http_client.hpp, which waits for the final
+// status after an interim 1xx: there a 1xx is never seen, and a server that
+// sends only a 1xx and closes has failed. HTTPS reads the first status line,
+// so a 1xx there is ignored (ignoreHttp1xx) or a failure.
 // Nothing blocks an actor thread (HTTPS and TCP may use a detached actor).
 
 #include <functional>

@@ -126,11 +126,11 @@ struct SilentListener {
   int port = 0;
 };
 
-// A one-connection TLS server with a self-signed certificate made on the
-// spot, answering every request with `status`.
-class TlsServer {
+// A one-connection server answering its request with `status` and no
+// body: over TLS with a self-signed certificate made on the spot, or plain.
+class OneShotServer {
  public:
-  explicit TlsServer(int status) : status_(status) {
+  explicit OneShotServer(int status, bool tls = true) : status_(status), tls_(tls) {
     EVP_PKEY* key = EVP_RSA_gen(2048);
     X509* cert = X509_new();
     ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
@@ -158,7 +158,7 @@ class TlsServer {
     port = ntohs(addr.sin_port);
     thread_ = std::thread([this] { serve(); });
   }
-  ~TlsServer() {
+  ~OneShotServer() {
     stop_ = true;
     thread_.join();
     ::close(fd_);
@@ -180,13 +180,15 @@ class TlsServer {
     if (conn < 0) {
       return;
     }
-    SSL* ssl = SSL_new(ctx_);
-    SSL_set_fd(ssl, conn);
-    if (SSL_accept(ssl) == 1) {
+    SSL* ssl = tls_ ? SSL_new(ctx_) : nullptr;
+    if (ssl != nullptr) {
+      SSL_set_fd(ssl, conn);
+    }
+    if (ssl == nullptr || SSL_accept(ssl) == 1) {
       std::string got;
       char buffer[1024];
       while (got.find("\r\n\r\n") == std::string::npos) {
-        int n = SSL_read(ssl, buffer, sizeof(buffer));
+        const auto n = ssl != nullptr ? SSL_read(ssl, buffer, sizeof(buffer)) : ::recv(conn, buffer, sizeof(buffer), 0);
         if (n <= 0) {
           break;
         }
@@ -194,14 +196,19 @@ class TlsServer {
       }
       saw_request = got.rfind("GET /health HTTP/1.1\r\n", 0) == 0;
       const std::string reply = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\n\r\n";
-      SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
-      SSL_shutdown(ssl);
+      if (ssl != nullptr) {
+        SSL_write(ssl, reply.data(), static_cast<int>(reply.size()));
+        SSL_shutdown(ssl);
+      } else {
+        ::send(conn, reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
     }
     SSL_free(ssl);
     ::close(conn);
   }
 
   int status_;
+  bool tls_;
   SSL_CTX* ctx_ = nullptr;
   int fd_ = -1;
   std::atomic<bool> stop_{false};
@@ -223,6 +230,22 @@ TEST_F(ProbeFixture, HttpStatusesDecideHealth) {
   ProbeResult missing = run(check("HTTP", "s404"), server->port);  // a path without '/' gets one
   EXPECT_FALSE(missing.healthy);
   EXPECT_EQ(missing.cause, "HTTP 404");
+}
+
+// Over plain HTTP the client waits for the final status after an interim
+// 1xx (probe.hpp): a server that sends only a 1xx and closes has failed,
+// ignoreHttp1xx or not.
+TEST_F(ProbeFixture, HttpWithOnlyAnInterimAnswerFails) {
+  for (bool ignore : {true, false}) {
+    OneShotServer plain(150, false);
+    HealthCheck hc = check("HTTP", "/health");
+    hc.ignore_http1xx = ignore;
+    ProbeResult r = run(hc, plain.port);
+    EXPECT_FALSE(r.healthy);
+    EXPECT_FALSE(r.ignored);
+    EXPECT_NE(r.cause.find("closed before a complete response"), std::string::npos) << r.cause;
+    EXPECT_TRUE(plain.saw_request);
+  }
 }
 
 TEST_F(ProbeFixture, HttpToAClosedPortIsRefused) {
@@ -256,19 +279,19 @@ TEST_F(ProbeFixture, TcpConnectsOrIsRefused) {
 
 TEST_F(ProbeFixture, HttpsSpeaksTlsWithoutVerifying) {
   {
-    TlsServer tls(204);
+    OneShotServer tls(204);
     ProbeResult ok = run(check("HTTPS", "/health"), tls.port);
     EXPECT_TRUE(ok.healthy) << ok.cause;
     EXPECT_TRUE(tls.saw_request);
   }
   {
-    TlsServer tls(500);
+    OneShotServer tls(500);
     ProbeResult down = run(check("HTTPS", "/health"), tls.port);
     EXPECT_FALSE(down.healthy);
     EXPECT_EQ(down.cause, "HTTP 500");
   }
   {
-    TlsServer tls(101);
+    OneShotServer tls(101);
     HealthCheck hc = check("HTTPS", "/health");
     hc.ignore_http1xx = true;
     ProbeResult early = run(hc, tls.port);
@@ -276,7 +299,7 @@ TEST_F(ProbeFixture, HttpsSpeaksTlsWithoutVerifying) {
     EXPECT_TRUE(early.ignored);
   }
   {
-    TlsServer tls(101);  // without ignoreHttp1xx a 1xx is a failure
+    OneShotServer tls(101);  // without ignoreHttp1xx a 1xx is a failure
     ProbeResult early = run(check("HTTPS", "/health"), tls.port);
     EXPECT_FALSE(early.healthy);
     EXPECT_FALSE(early.ignored);
