@@ -55,8 +55,8 @@ struct EventBusOptions {
 struct EventStream {
   std::shared_ptr<EventBus> bus;
   http::Route route;
-  // The hub actor (the producer of every stream); it lives until stopped:
-  // anon_send_exit(hub, user_shutdown) from this process (stop_actor).
+  // The hub actor (the producer of every stream); it lives until stopped
+  // with stop_actor(sys, hub) (actors/safety.hpp: anonymous exits are refused).
   caf::actor hub;
 };
 EventStream spawn_event_stream(caf::actor_system& sys, EventBusOptions options,

@@ -22,7 +22,7 @@ class EventsTest : public ::testing::Test {
 
   ~EventsTest() override {
     for (auto& a : to_stop) {
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      stoa::stop_actor(*sys, a);
     }
     to_stop.clear();
     stream.bus.reset();

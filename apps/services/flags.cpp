@@ -168,6 +168,9 @@ std::vector<std::string> ServicesFlags::callback_urls() const {
 }
 
 std::optional<Error> ServicesFlags::validate() const {
+  if (help) {
+    return std::nullopt;  // --help needs no --master
+  }
   if (master.empty()) {
     return Error("Flag '--master' is required (e.g. --master zk://host:2181/mesos or --master host:5050)");
   }

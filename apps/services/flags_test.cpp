@@ -79,6 +79,10 @@ TEST(ServicesFlags, RequiredFlagsAndTheStore) {
                {"--work_dir", "'/w'", "not used with --zk"});
   ServicesFlags f;
   EXPECT_FALSE(load_services_flags(f, {"--master", "m:5050", "--work_dir", "/w"}));
+  ServicesFlags help;
+  EXPECT_FALSE(load_services_flags(help, {"--help"}));
+  EXPECT_TRUE(help.help);
+  EXPECT_NE(help.usage("stoa-services").find("--failover_timeout VALUE"), std::string::npos);
 }
 
 TEST(ServicesFlags, BadValuesNameTheFlagAndTheValue) {

@@ -70,8 +70,10 @@ Try<bool> query_bool(const http::Request& req, const std::string& key, bool dflt
 }
 
 std::string client_ip(const http::Request& req) {
+  // A standby's forward names the client first in X-Forwarded-For; other
+  // requests' X-Forwarded-For is not ours to trust.
   auto xff = req.headers.find("x-forwarded-for");
-  if (xff != req.headers.end() && !xff->second.empty()) {
+  if (req.headers.count("x-marathon-via") > 0 && xff != req.headers.end() && !xff->second.empty()) {
     return std::string(trim(split(xff->second, ',').front()));
   }
   size_t colon = req.peer.rfind(':');
@@ -134,11 +136,13 @@ http::Response outcome_response(const Outcome& outcome, int status) {
 AppEmbed parse_app_embed(const std::vector<std::string>& values, const std::vector<std::string>& prefixes) {
   AppEmbed e;
   for (const std::string& value : values) {
+    bool known = false;
     for (const std::string& prefix : prefixes) {
       if (value.rfind(prefix, 0) != 0) {
         continue;
       }
       const std::string what = value.substr(prefix.size());
+      known = true;
       if (what == "tasks") {
         e.tasks = true;
       } else if (what == "readiness") {
@@ -150,9 +154,15 @@ AppEmbed parse_app_embed(const std::vector<std::string>& values, const std::vect
       } else if (what == "failures") {
         e.tasks = true;
         e.last_task_failure = true;
-      } else if (what != "deployments" && what != "counts") {
-        LOG_INFO << "Ignoring unknown embed value '" << value << "'";
+      } else {
+        known = what == "deployments" || what == "counts";
       }
+      if (known) {
+        break;
+      }
+    }
+    if (!known) {
+      LOG_INFO << "Ignoring unknown embed value '" << value << "'";
     }
   }
   return e;

@@ -235,8 +235,16 @@ TEST_F(RestEndpointsTest, AStandbyProxiesToTheLeader) {
   Reply created = call(standby, "POST", "/v2/apps", R"({"id":"/via","cmd":"sleep 1"})");
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_FALSE(created.headers["marathon-deployment-id"].empty());
+  EXPECT_EQ(created.headers["location"], "http://127.0.0.1:" + std::to_string(port) + "/via");
   ASSERT_EQ(core->changes.size(), 1u);
   EXPECT_EQ(core->changes[0].client_ip, "127.0.0.1");
+  EXPECT_EQ(core->changes[0].upserts.count("/via"), 1u);
+  // The leader takes the client from the standby's X-Forwarded-For.
+  Reply forwarded = call(standby, "PUT", "/v2/apps/via", R"({"instances":2})", {{"X-Forwarded-For", "10.1.1.1"}});
+  ASSERT_EQ(forwarded.status, 200) << forwarded.body;
+  ASSERT_EQ(core->changes.size(), 2u);
+  EXPECT_EQ(core->changes[1].client_ip, "10.1.1.1");
+  EXPECT_EQ(core->changes[1].upserts.at("/via").instances, 2);
 
   Reply missing = call(standby, "GET", "/v2/apps/nope");
   EXPECT_EQ(missing.status, 404);

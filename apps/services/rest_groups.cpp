@@ -14,6 +14,7 @@
 #include "apps/services/plan.hpp"
 #include "apps/services/rest_internal.hpp"
 #include "common/json.hpp"
+#include "common/logging.hpp"
 #include "common/strings.hpp"
 
 namespace stoa::services::rest_detail {
@@ -36,6 +37,7 @@ GroupsEmbed groups_parse_embed(const std::vector<std::string>& values) {
   }
   e.apps = false;
   e.groups = false;
+  std::vector<std::string> app_values;
   for (const std::string& v : values) {
     if (v == "group.apps") {
       e.apps = true;
@@ -44,9 +46,12 @@ GroupsEmbed groups_parse_embed(const std::vector<std::string>& values) {
     } else if (v.rfind("group.apps.", 0) == 0) {
       e.apps = true;
       e.app_info = true;
+      app_values.push_back(v);
+    } else if (v != "group.pods") {
+      LOG_INFO << "Ignoring unknown embed value '" << v << "'";
     }
   }
-  e.app = parse_app_embed(values, {"group.apps."});
+  e.app = parse_app_embed(app_values, {"group.apps."});
   return e;
 }
 

@@ -43,7 +43,8 @@ std::vector<std::string> query_values(const http::Request& req, std::string_view
 // A boolean query parameter: absent → `dflt`; "", "true", "1" → true;
 // "false", "0" → false; anything else is an Error naming it.
 Try<bool> query_bool(const http::Request& req, const std::string& key, bool dflt);
-// The client's address without the port (for api_post_event's clientIp).
+// The client's address without the port (for api_post_event's clientIp):
+// the first X-Forwarded-For entry of a request a standby forwarded.
 std::string client_ip(const http::Request& req);
 // True if the request's Accept asks for text/plain but not JSON (the
 // deprecated text_plain_tasks form, answered with 406 as Marathon 1.10).

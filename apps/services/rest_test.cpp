@@ -95,7 +95,9 @@ TEST_F(RestAppsTest, IndexFiltersByIdCmdAndLabelSelector) {
 }
 
 TEST_F(RestAppsTest, PostCreatesWith201LocationAndDeploymentId) {
-  Reply r = call("POST", "/v2/apps", R"({"id":"/new","cmd":"sleep 100","cpus":0.1,"mem":32,"instances":2})");
+  // X-Forwarded-For counts only on a request a standby forwarded.
+  Reply r = call("POST", "/v2/apps", R"({"id":"/new","cmd":"sleep 100","cpus":0.1,"mem":32,"instances":2})",
+                 {{"X-Forwarded-For", "10.9.9.9"}});
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.headers["location"], "http://127.0.0.1:" + std::to_string(port) + "/new");
   EXPECT_EQ(r.headers["marathon-deployment-id"], "deployment-1");

@@ -98,6 +98,27 @@ class StoreTest : public ::testing::Test {
     EXPECT_TRUE(all->empty()) << all->begin()->first;
   }
 
+  // Requests sent without waiting are carried out in the order received.
+  void keeps_the_order_of_requests(const caf::actor& store) {
+    caf::scoped_actor self{sys_};
+    constexpr int PUTS = 40;
+    for (int i = 0; i < PUTS; ++i) {
+      self->send(store, store_put_atom_v, std::string("apps/k"), std::to_string(i));
+      if (i == PUTS / 2) {
+        self->send(store, store_delete_prefix_atom_v, std::string("apps"));
+      }
+    }
+    self->send(store, store_put_atom_v, std::string("apps/other/x"), std::string("y"));
+    self->send(store, store_delete_atom_v, std::string("apps/other/x"));
+    int answers = 0;
+    bool all_true = true;
+    self->receive_for(answers, PUTS + 3)([&](bool ok) { all_true = all_true && ok; });
+    EXPECT_TRUE(all_true);
+    caf::expected<KeyValues> all = load(store);
+    ASSERT_TRUE(all) << sys_.render(all.error());
+    EXPECT_EQ(*all, (KeyValues{{"apps/k", std::to_string(PUTS - 1)}}));
+  }
+
   void rejects_bad_keys_and_values(const caf::actor& store) {
     for (const std::string key : {"", "/apps/x", "apps/x/", "apps//x", "apps/./x", "../x", "apps/.."}) {
       std::optional<std::string> e = put(store, key, "v");
@@ -139,6 +160,12 @@ TEST_F(FileStoreTest, PutLoadDeleteAndDeletePrefix) {
   caf::actor store = spawn();
   ASSERT_TRUE(store);
   put_load_delete(store);
+}
+
+TEST_F(FileStoreTest, KeepsTheOrderOfRequests) {
+  caf::actor store = spawn();
+  ASSERT_TRUE(store);
+  keeps_the_order_of_requests(store);
 }
 
 TEST_F(FileStoreTest, RejectsBadKeysAndTooLargeValues) {
@@ -240,6 +267,13 @@ TEST_F(ZkStoreTest, PutLoadDeleteAndDeletePrefix) {
   caf::actor store = spawn();
   ASSERT_TRUE(store);
   put_load_delete(store);
+  stop(store);
+}
+
+TEST_F(ZkStoreTest, KeepsTheOrderOfRequests) {
+  caf::actor store = spawn();
+  ASSERT_TRUE(store);
+  keeps_the_order_of_requests(store);
   stop(store);
 }
 
