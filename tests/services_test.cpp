@@ -46,6 +46,12 @@ picojson::value svc_parse(const std::string& text) {
   return err.empty() ? v : picojson::value();
 }
 
+// Marathon's instance id of a task id (without "._app.<n>").
+std::string svc_instance_id(const std::string& task_id) {
+  size_t at = task_id.rfind("._app.");
+  return at == std::string::npos ? task_id : task_id.substr(0, at);
+}
+
 // A raw /v2/events subscriber: reads frames as they come, without blocking.
 class SvcEvents {
  public:
@@ -165,9 +171,9 @@ Try<SvcInstance> svc_start(Cluster& cluster, const std::string& label, int port,
   return SvcInstance{*p, port, args};
 }
 
-// GET /v2/apps/{id}?embed=app.tasks's "app", or null.
+// GET /v2/apps/{id}'s "app" (with its tasks), or null.
 picojson::value svc_app(int port, const std::string& id) {
-  Try<HttpResponse> r = svc_request(port, "GET", "/v2/apps" + id + "?embed=app.tasks");
+  Try<HttpResponse> r = svc_request(port, "GET", "/v2/apps" + id);
   if (r.is_error() || r->status != 200) {
     return picojson::value();
   }
@@ -177,7 +183,8 @@ picojson::value svc_app(int port, const std::string& id) {
 // Running tasks' ids (sorted), per /v2/apps/{id}.
 std::vector<std::string> svc_running_tasks(int port, const std::string& id) {
   std::vector<std::string> out;
-  for (const picojson::value& t : json_array(json_at(svc_app(port, id), "tasks"))) {
+  const picojson::value tasks_json = svc_app(port, id);
+  for (const picojson::value& t : json_array(json_at(tasks_json, "tasks"))) {
     if (json_string(json_at(t, "state")) == "TASK_RUNNING") {
       out.push_back(json_string(json_at(t, "id")));
     }
@@ -361,19 +368,21 @@ TEST_F(ServicesEndToEnd, ConstraintsUniqueAndGroupByOverSlaveAttributes) {
       R"({"id":"/uniq","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":3,"constraints":[["node","UNIQUE"]]})");
   ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
   r = post_app(
-      R"({"id":"/grouped","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":4,"constraints":[["rack","GROUP_BY"]]})");
+      R"({"id":"/grouped","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":4,"constraints":[["rack","GROUP_BY","2"]]})");
   ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
   ASSERT_TRUE(wait_running("/uniq", 3));
   ASSERT_TRUE(wait_running("/grouped", 4));
   std::map<std::string, std::string> node = svc_slave_attribute(*cluster_, "node");
   std::map<std::string, std::string> rack = svc_slave_attribute(*cluster_, "rack");
   std::set<std::string> nodes;
-  for (const picojson::value& t : json_array(json_at(svc_app(port_, "/uniq"), "tasks"))) {
+  const picojson::value tasks_json = svc_app(port_, "/uniq");
+  for (const picojson::value& t : json_array(json_at(tasks_json, "tasks"))) {
     nodes.insert(node[json_string(json_at(t, "slaveId"))]);
   }
   EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2", "n3"}));
   std::map<std::string, int> per_rack;
-  for (const picojson::value& t : json_array(json_at(svc_app(port_, "/grouped"), "tasks"))) {
+  const picojson::value grouped_json = svc_app(port_, "/grouped");
+  for (const picojson::value& t : json_array(json_at(grouped_json, "tasks"))) {
     ++per_rack[rack[json_string(json_at(t, "slaveId"))]];
   }
   EXPECT_EQ(per_rack, (std::map<std::string, int>{{"r1", 2}, {"r2", 2}}));
@@ -387,7 +396,8 @@ TEST_F(ServicesEndToEnd, ConstraintsUniqueAndGroupByOverSlaveAttributes) {
         if (q.is_error()) {
           return false;
         }
-        for (const picojson::value& e : json_array(json_at(svc_parse(q->body), "queue"))) {
+        const picojson::value queue_json = svc_parse(q->body);
+        for (const picojson::value& e : json_array(json_at(queue_json, "queue"))) {
           if (json_string(json_at(json_at(e, "app"), "id")) == "/uniq" && json_number(json_at(e, "count")) == 1) {
             return true;
           }
@@ -461,16 +471,21 @@ TEST_F(ServicesEndToEnd, ARollingUpgradeNeverDropsBelowMinimumHealthCapacity) {
   // Replay the stream: the two old instances start healthy; an instance is
   // healthy from its alive=true until alive=false or a state other than
   // running. ceil(2 * 0.5) = 1 must stay healthy throughout.
-  std::set<std::string> healthy(old_tasks.begin(), old_tasks.end());
+  std::set<std::string> healthy;
+  std::set<std::string> old_instances;
+  for (const std::string& t : old_tasks) {
+    healthy.insert(svc_instance_id(t));
+    old_instances.insert(svc_instance_id(t));
+  }
   size_t lowest = healthy.size();
   size_t old_stopped = 0;
   for (const auto& [type, data] : events.events()) {
     if (type == "status_update_event") {
-      std::string id = json_string(json_at(data, "taskId"));
+      std::string id = svc_instance_id(json_string(json_at(data, "taskId")));
       std::string state = json_string(json_at(data, "taskStatus"));
       if (state != "TASK_RUNNING" && state != "TASK_STAGING" && state != "TASK_STARTING") {
         healthy.erase(id);
-        old_stopped += std::count(old_tasks.begin(), old_tasks.end(), id) > 0 && state != "TASK_KILLING" ? 1 : 0;
+        old_stopped += old_instances.count(id) > 0 && state != "TASK_KILLING" ? 1 : 0;
       }
     } else if (type == "health_status_changed_event") {
       std::string id = json_string(json_at(data, "instanceId"));
@@ -516,6 +531,127 @@ TEST_F(ServicesEndToEnd, BadAppJsonIs422AndChangesNothing) {
             json_array(json_at(svc_parse(apps_before->body), "apps")).size());
 }
 
+TEST_F(ServicesEndToEnd, RestartReplacesEveryTask) {
+  Try<HttpResponse> r = post_app(R"({"id":"/again","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/again", 2));
+  std::vector<std::string> before = svc_running_tasks(port_, "/again");
+  r = svc_request(port_, "POST", "/v2/apps/again/restart", "");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+  EXPECT_FALSE(json_string(json_at(svc_parse(r->body), "deploymentId")).empty()) << r->body;
+  std::vector<std::string> after;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        after = svc_running_tasks(port_, "/again");
+        return after.size() == 2 && svc_no_deployments(port_);
+      },
+      deadline_in(SVC_TIMEOUT)));
+  for (const std::string& t : before) {
+    EXPECT_EQ(std::count(after.begin(), after.end(), t), 0) << t << " survived the restart";
+  }
+  r = svc_request(port_, "DELETE", "/v2/apps/again");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
+TEST_F(ServicesEndToEnd, CancellingAStuckDeploymentRevertsIt) {
+  // Four UNIQUE tasks on three nodes: the deployment cannot finish.
+  Try<HttpResponse> r = post_app(
+      R"({"id":"/stuck","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":4,"constraints":[["node","UNIQUE"]]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(poll_until([&] { return svc_running_tasks(port_, "/stuck").size() == 3; }, deadline_in(SVC_TIMEOUT)));
+  Try<HttpResponse> list = svc_request(port_, "GET", "/v2/deployments");
+  ASSERT_TRUE(list && list->status == 200);
+  std::string id;
+  const picojson::value deployments = svc_parse(list->body);
+  for (const picojson::value& d : json_array(deployments)) {
+    for (const picojson::value& app : json_array(json_at(d, "affectedApps"))) {
+      if (json_string(app) == "/stuck") {
+        id = json_string(json_at(d, "id"));
+      }
+    }
+  }
+  ASSERT_FALSE(id.empty()) << list->body;
+  // Another change of the app is locked.
+  r = svc_request(port_, "PUT", "/v2/apps/stuck", R"({"instances":5})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_NE(r->body.find(id), std::string::npos) << r->body;
+
+  r = svc_request(port_, "DELETE", "/v2/deployments/" + id);
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error());
+  // The app was new: the revert stops and removes it.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> app = svc_request(port_, "GET", "/v2/apps/stuck");
+        return app.is_some() && app->status == 404 && svc_no_deployments(port_);
+      },
+      deadline_in(SVC_TIMEOUT)));
+  EXPECT_TRUE(poll_until(
+      [&] {
+        for (const auto& [task, state] : svc_master_tasks(*cluster_)) {
+          if (task.rfind("stuck.", 0) == 0) {
+            return false;
+          }
+        }
+        return true;
+      },
+      deadline_in(SVC_TIMEOUT)));
+}
+
+// The /v2/queue entry of `id` ({count, delay, ...}), or null.
+picojson::value svc_queue_entry(int port, const std::string& id) {
+  Try<HttpResponse> q = svc_request(port, "GET", "/v2/queue");
+  if (q.is_error() || q->status != 200) {
+    return picojson::value();
+  }
+  const picojson::value queue = svc_parse(q->body);
+  for (const picojson::value& e : json_array(json_at(queue, "queue"))) {
+    if (json_string(json_at(json_at(e, "app"), "id")) == id) {
+      return e;
+    }
+  }
+  return picojson::value();
+}
+
+TEST_F(ServicesEndToEnd, AFailingTaskIsDelayedUntilTheDelayIsReset) {
+  Try<HttpResponse> r = post_app(
+      R"({"id":"/crash","cmd":"exit 3","cpus":0.1,"mem":16,"backoffSeconds":600,"backoffFactor":2,"maxLaunchDelaySeconds":3600})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  // The first failure: recorded, and the relaunch waits (10 minutes).
+  picojson::value failure;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> a = svc_request(port_, "GET", "/v2/apps/crash?embed=app.lastTaskFailure");
+        failure = a.is_some() ? json_at(json_at(svc_parse(a->body), "app"), "lastTaskFailure") : picojson::value();
+        return failure.is<picojson::object>();
+      },
+      deadline_in(SVC_TIMEOUT)));
+  EXPECT_EQ(json_string(json_at(failure, "state")), "TASK_FAILED") << failure.serialize();
+  std::string first = json_string(json_at(failure, "taskId"));
+  picojson::value entry;
+  ASSERT_TRUE(poll_until([&] { entry = svc_queue_entry(port_, "/crash"); return entry.is<picojson::object>(); },
+                         deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_EQ(json_number(json_at(entry, "count")), 1) << entry.serialize();
+  EXPECT_GT(json_number(json_at(json_at(entry, "delay"), "timeLeftSeconds")), 500) << entry.serialize();
+  EXPECT_TRUE(svc_running_tasks(port_, "/crash").empty());
+
+  // Reset: it is launched (and fails) again at once.
+  r = svc_request(port_, "DELETE", "/v2/queue/crash/delay");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204) << r->body;
+  EXPECT_TRUE(poll_until(
+      [&] {
+        Try<HttpResponse> a = svc_request(port_, "GET", "/v2/apps/crash?embed=app.lastTaskFailure");
+        std::string id = a.is_some()
+                             ? json_string(json_at(json_at(json_at(svc_parse(a->body), "app"), "lastTaskFailure"), "taskId"))
+                             : "";
+        return !id.empty() && id != first;
+      },
+      deadline_in(SVC_TIMEOUT)));
+  r = svc_request(port_, "DELETE", "/v2/apps/crash");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
 // Last in the suite: it restarts the shared stoa-services.
 TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsAndTasks) {
   Try<HttpResponse> r = post_app(R"({"id":"/keep","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
@@ -557,8 +693,14 @@ TEST(ServicesHighAvailability, KillingTheLeaderLetsTheStandbyLeadWithTheSameApps
     Try<HttpResponse> r = svc_request(port, "GET", "/v2/leader");
     return r.is_some() && r->status == 200 ? json_string(json_at(svc_parse(r->body), "leader")) : std::string();
   };
+  // Both instances agree on the leader.
   std::string leader;
-  ASSERT_TRUE(poll_until([&] { leader = leader_of(svcs[0].port); return !leader.empty(); }, deadline_in(SVC_TIMEOUT)));
+  ASSERT_TRUE(poll_until(
+      [&] {
+        leader = leader_of(svcs[0].port);
+        return !leader.empty() && leader_of(svcs[1].port) == leader;
+      },
+      deadline_in(SVC_TIMEOUT)));
   size_t li = leader == "127.0.0.1:" + std::to_string(svcs[0].port) ? 0 : 1;
   size_t si = 1 - li;
   ASSERT_EQ(leader, "127.0.0.1:" + std::to_string(svcs[li].port));
@@ -572,6 +714,9 @@ TEST(ServicesHighAvailability, KillingTheLeaderLetsTheStandbyLeadWithTheSameApps
                          deadline_in(SVC_TIMEOUT)));
 
   svcs[li].process->kill(SIGKILL);
+  // Ask the standby only once it leads: until then it would proxy to the dead leader.
+  ASSERT_TRUE(svcs[si].process->wait_for_line(std::regex("Elected as the leading stoa-services"),
+                                              deadline_in(SVC_TIMEOUT)));
   std::string standby = "127.0.0.1:" + std::to_string(svcs[si].port);
   ASSERT_TRUE(poll_until([&] { return leader_of(svcs[si].port) == standby; }, deadline_in(SVC_TIMEOUT)));
   EXPECT_TRUE(poll_until([&] { return svc_running_tasks(svcs[si].port, "/ha") == tasks; }, deadline_in(SVC_TIMEOUT)))

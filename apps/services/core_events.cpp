@@ -10,6 +10,12 @@ namespace {
 
 picojson::value core_str(const std::string& s) { return picojson::value(s); }
 
+// Marathon's instance id: the task id without its "._app.<n>" suffix.
+picojson::value core_instance_id(const std::string& task_id) {
+  size_t at = task_id.rfind("._app.");
+  return picojson::value(at == std::string::npos ? task_id : task_id.substr(0, at));
+}
+
 picojson::value core_step_json(const Deployment& d) {
   picojson::array actions;
   if (d.current_step >= 1 && d.current_step <= d.steps.size()) {
@@ -68,7 +74,7 @@ void CoreState::publish_instance_changed(const Instance& i) {
     return;
   }
   picojson::object f;
-  f["instanceId"] = core_str(i.task_id);
+  f["instanceId"] = core_instance_id(i.task_id);
   f["condition"] = core_str(core_condition_name(i.state));
   f["runSpecId"] = core_str(i.app_id);
   f["agentId"] = core_str(i.slave_id);
@@ -81,7 +87,7 @@ void CoreState::publish_instance_changed(const Instance& i) {
 void CoreState::publish_health_changed(const Instance& i, bool alive) {
   picojson::object f;
   f["appId"] = core_str(i.app_id);
-  f["instanceId"] = core_str(i.task_id);
+  f["instanceId"] = core_instance_id(i.task_id);
   f["version"] = core_str(format_timestamp(i.app_version));
   f["alive"] = picojson::value(alive);
   publish("health_status_changed_event", std::move(f));
@@ -90,8 +96,8 @@ void CoreState::publish_health_changed(const Instance& i, bool alive) {
 void CoreState::publish_failed_health_check(const Instance& i, const HealthCheck& hc) {
   picojson::object f;
   f["appId"] = core_str(i.app_id);
-  f["taskId"] = core_str(i.task_id);
-  f["instanceId"] = core_str(i.task_id);
+  f["taskId"] = core_instance_id(i.task_id);
+  f["instanceId"] = core_instance_id(i.task_id);
   f["healthCheck"] = health_check_json(hc);
   publish("failed_health_check_event", std::move(f));
 }
@@ -100,7 +106,7 @@ void CoreState::publish_unhealthy_kill(const Instance& i, const std::string& rea
   picojson::object f;
   f["appId"] = core_str(i.app_id);
   f["taskId"] = core_str(i.task_id);
-  f["instanceId"] = core_str(i.task_id);
+  f["instanceId"] = core_instance_id(i.task_id);
   f["version"] = core_str(format_timestamp(i.app_version));
   f["reason"] = core_str(reason);
   f["host"] = core_str(i.host);

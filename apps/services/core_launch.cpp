@@ -229,6 +229,9 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
     std::vector<TaskInfo> tasks;
     std::vector<std::string> launched;
     for (auto& [app_id, remaining] : wants) {
+      if (remaining <= 0) {
+        continue;  // placed on earlier offers of this batch
+      }
       const App& a = apps_.at(app_id);
       QueueEntry& stats = queue_stats_[app_id];
       stats.app_id = app_id;

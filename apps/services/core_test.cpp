@@ -16,6 +16,7 @@
 #include "apps/services/core.hpp"
 #include "apps/services/store.hpp"
 #include "common/json.hpp"
+#include "tests/cluster.hpp"
 #include "tests/poll.hpp"
 
 namespace stoa::services {
@@ -125,10 +126,10 @@ class CoreTest : public ::testing::Test {
     runtime->shutdown();
   }
 
-  caf::actor start_core(int max_deployments = 100) {
+  caf::actor start_core(int max_deployments = 100, caf::actor with_store = {}) {
     CoreOptions o;
     o.master = "127.0.0.1:1";  // nothing listens: no offers, deployments stay running
-    o.store = store;
+    o.store = with_store ? with_store : store;
     o.max_running_deployments = max_deployments;
     o.hostname = "localhost";
     caf::actor core = spawn_core(*runtime, o);
@@ -331,6 +332,39 @@ TEST_F(CoreTest, ASecondCoreLoadsAppsVersionsAndDeploymentsFromTheStore) {
               reply(core_test_response_of(200, "text/plain", c.reset_delay("/none") ? "yes" : "no"));
             }).body,
             "no");
+}
+
+TEST_F(CoreTest, TheFileStoreKeepsWhatACoreWroteForTheNextOne) {
+  tests::TempDir dir;
+  Try<caf::actor> files = spawn_file_store(runtime->system(), dir.path() + "/state");
+  ASSERT_TRUE(files.is_some()) << files.error();
+  caf::actor first = start_core(100, *files);
+  App web = core_test_app("/prod/web", 3);
+  web.port_definitions.push_back(PortDefinition{});  // a service port to assign
+  picojson::object body = body_of(change(first, core_test_upsert(web)));
+  std::string deployment = body["deploymentId"].to_str();
+  ASSERT_FALSE(deployment.empty());
+  http::Response assigned = call(first, [](Core& c, std::function<void(http::Response)> reply) {
+    const App* a = c.app("/prod/web");
+    reply(core_test_response_of(200, "text/plain", a == nullptr ? "none" : std::to_string(a->service_ports().at(0))));
+  });
+  ASSERT_NE(assigned.body, "0");
+  ASSERT_NE(assigned.body, "none");
+  stop_actor(runtime->system(), first);
+  stop_actor(runtime->system(), *files);
+
+  // A new store actor over the same directory, as after a restart.
+  Try<caf::actor> again = spawn_file_store(runtime->system(), dir.path() + "/state");
+  ASSERT_TRUE(again.is_some()) << again.error();
+  caf::actor second = start_core(100, *again);
+  http::Response r = call(second, [deployment](Core& c, std::function<void(http::Response)> reply) {
+    const App* a = c.app("/prod/web");
+    std::string out = a == nullptr ? "none" : std::to_string(a->instances) + " " + std::to_string(a->service_ports().at(0));
+    out += c.deployments().size() == 1 && c.deployments().front()->id == deployment ? " resumed" : " lost";
+    reply(core_test_response_of(200, "text/plain", out));
+  });
+  EXPECT_EQ(r.body, "3 " + assigned.body + " resumed");
+  stop_actor(runtime->system(), *again);
 }
 
 }  // namespace

@@ -22,10 +22,19 @@ namespace stoa::services {
 
 namespace rest_detail {
 
-void call_core(caf::io::broker* self, const Ctx& ctx, CoreCall call, http::Responder respond) {
+void call_core(caf::io::broker* self, const Ctx& ctx, CoreCall call, http::Responder respond, bool any_state) {
   if (!ctx->core) {
     respond(message_response(503, "The services core is not running"));
     return;
+  }
+  if (!any_state) {
+    call = [inner = std::move(call)](Core& core, std::function<void(http::Response)> reply) {
+      if (!core.leading()) {
+        reply(message_response(503, "This instance was elected and is still loading its state; try again"));
+        return;
+      }
+      inner(core, std::move(reply));
+    };
   }
   self->request(ctx->core, CORE_CALL_TIMEOUT, core_call_atom_v, std::move(call))
       .then([respond](http::Response& r) { respond(std::move(r)); },

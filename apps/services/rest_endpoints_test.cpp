@@ -221,6 +221,17 @@ TEST_F(RestEndpointsTest, InfoLeaderPingMetrics) {
   }
 }
 
+TEST_F(RestEndpointsTest, AnElectedCoreStillLoadingItsStateAnswers503) {
+  core->leading_ = false;
+  EXPECT_EQ(call("GET", "/v2/apps").status, 503);
+  EXPECT_EQ(call("POST", "/v2/apps", R"({"id":"/x","cmd":"sleep 1"})").status, 503);
+  EXPECT_EQ(call("DELETE", "/v2/groups/prod").status, 503);
+  EXPECT_TRUE(core->changes.empty());
+  EXPECT_EQ(call("GET", "/v2/info").status, 200);
+  EXPECT_EQ(call("DELETE", "/v2/leader").status, 200);
+  EXPECT_EQ(core->abdications.load(), 1);
+}
+
 TEST_F(RestEndpointsTest, AStandbyProxiesToTheLeader) {
   auto view = std::make_shared<stoa::services::Leadership>();
   view->set({false, "127.0.0.1:" + std::to_string(port)});

@@ -34,8 +34,11 @@ using Ctx = std::shared_ptr<const RestOptions>;
 constexpr auto CORE_CALL_TIMEOUT = std::chrono::seconds(20);
 
 // Sends `call` to the core and hands its Response to `respond` (503
-// {"message"} when the core cannot be reached or does not answer).
-void call_core(caf::io::broker* self, const Ctx& ctx, CoreCall call, http::Responder respond);
+// {"message"} when the core cannot be reached or does not answer). Unless
+// `any_state`, a core that does not lead yet (elected, still loading its
+// state) answers 503 instead of running `call`: its apps are not known yet.
+void call_core(caf::io::broker* self, const Ctx& ctx, CoreCall call, http::Responder respond,
+               bool any_state = false);
 
 // Every value of `key` in the raw query string, decoded, in order (the
 // server's Request::query keeps only the last of a repeated key).

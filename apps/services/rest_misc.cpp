@@ -69,7 +69,7 @@ void misc_info(caf::io::broker* self, const Ctx& ctx, const http::Request&, cons
               o["http_config"] = picojson::value(http_config);
               reply(http::json_response(picojson::value(o)));
             },
-            respond);
+            respond, true);
 }
 
 void misc_leader(caf::io::broker* self, const Ctx& ctx, const http::Request& req, const http::Responder& respond) {
@@ -89,7 +89,7 @@ void misc_leader(caf::io::broker* self, const Ctx& ctx, const http::Request& req
               core.abdicate();
               reply(message_response(200, "Leadership abdicated"));
             },
-            respond);
+            respond, true);
 }
 
 void misc_ping(const http::Request& req, const http::Responder& respond) {
