@@ -437,6 +437,19 @@ TEST_F(ServicesEndToEnd, AFailingHealthCheckReplacesTheTask) {
   EXPECT_TRUE(r && r->status == 200);
 }
 
+TEST_F(ServicesEndToEnd, AMesosLevelCheckRunsOnTheSlaveAndGatesTheDeployment) {
+  Try<HttpResponse> r = post_app(R"({"id":"/checked","cmd":"sleep 1000","cpus":0.1,"mem":16,
+      "healthChecks":[{"protocol":"COMMAND","command":{"value":"true"},"gracePeriodSeconds":10,
+      "intervalSeconds":1,"timeoutSeconds":5,"delaySeconds":0,"maxConsecutiveFailures":3}]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  // The deployment ends only once the slave reports the task healthy.
+  ASSERT_TRUE(wait_running("/checked", 1)) << svc_app(port_, "/checked").serialize();
+  picojson::value app = svc_app(port_, "/checked");
+  EXPECT_EQ(json_number(json_at(app, "tasksHealthy")), 1) << app.serialize();
+  r = svc_request(port_, "DELETE", "/v2/apps/checked");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
 TEST_F(ServicesEndToEnd, ARollingUpgradeNeverDropsBelowMinimumHealthCapacity) {
   if (access("/usr/bin/python3", X_OK) != 0) {
     GTEST_SKIP() << "needs /usr/bin/python3 for an HTTP server task";

@@ -243,6 +243,9 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
       return;
     }
     unpersisted_.erase(deployment_id);
+    for (const std::string& id : changed) {
+      prune_versions(id);
+    }
     publish_group_change(version);
     for (const App& a : posted) {
       Change c;
@@ -254,6 +257,19 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
     advance_deployments();
     update_offer_interest();
   });
+}
+
+void CoreState::prune_versions(const std::string& app_id) {
+  auto it = versions_.find(app_id);
+  if (it == versions_.end()) {
+    return;
+  }
+  std::vector<StoreOp> ops;
+  while (it->second.size() > CORE_MAX_VERSIONS) {
+    ops.push_back(StoreOp{StoreOp::DELETE, app_version_key(app_id, it->second.begin()->first), {}});
+    it->second.erase(it->second.begin());
+  }
+  persist(std::move(ops));
 }
 
 void CoreState::cancel_deployment(const std::string& id, bool force,

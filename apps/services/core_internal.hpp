@@ -46,6 +46,8 @@ constexpr auto CORE_STORE_TIMEOUT = std::chrono::seconds(30);
 constexpr double CORE_SHORT_REFUSE_SECONDS = 5;
 // The first Marathon-level probe comes after min(interval, this).
 constexpr auto CORE_FIRST_PROBE_MAX_DELAY = std::chrono::seconds(5);
+// Stored versions kept per app (Marathon's --zk_max_versions default); older ones are deleted.
+constexpr size_t CORE_MAX_VERSIONS = 50;
 // DELETE /v2/leader gives up leadership after this.
 constexpr auto CORE_ABDICATE_DELAY = std::chrono::milliseconds(500);
 
@@ -181,6 +183,8 @@ struct CoreState : Core {
   void apply(std::map<std::string, App> target, const std::set<std::string>& restarts,
              std::vector<std::string> to_kill, const Change* request, std::function<void(Outcome)> done);
   void advance_deployments();
+  // Deletes the oldest stored versions of an app beyond CORE_MAX_VERSIONS.
+  void prune_versions(const std::string& app_id);
   // True when the action is finished; drives it (kills, launch budget) otherwise.
   bool drive_action(Deployment& d, const DeploymentAction& a);
   void finish_deployment(const std::string& id, bool success, const std::string& reason);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -332,6 +333,25 @@ TEST_F(CoreTest, ASecondCoreLoadsAppsVersionsAndDeploymentsFromTheStore) {
               reply(core_test_response_of(200, "text/plain", c.reset_delay("/none") ? "yes" : "no"));
             }).body,
             "no");
+}
+
+TEST_F(CoreTest, OnlyTheNewestFiftyVersionsAreKept) {
+  caf::actor core = start_core();
+  for (int n = 1; n <= 55; ++n) {
+    ASSERT_EQ(change(core, core_test_upsert(core_test_app("/web", n), true)).status, 200) << n;
+  }
+  http::Response r = call(core, [](Core& c, std::function<void(http::Response)> reply) {
+    std::vector<Timestamp> v = c.versions("/web");
+    bool newest_first = std::is_sorted(v.rbegin(), v.rend());
+    reply(core_test_response_of(200, "text/plain",
+                                std::to_string(v.size()) + (newest_first && !v.empty() && v.front() == c.app("/web")->version
+                                                                ? " current first"
+                                                                : " wrong order")));
+  });
+  EXPECT_EQ(r.body, "50 current first");
+  EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("app-versions/web/") == 50; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)))
+      << data->count_prefix("app-versions/web/");
 }
 
 TEST_F(CoreTest, TheFileStoreKeepsWhatACoreWroteForTheNextOne) {
