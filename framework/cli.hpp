@@ -14,6 +14,7 @@
 // master, 2 usage (bad flag, argument or selector), 3 master unreachable
 // (the message names the URL tried), 4 not found, 5 conflict, 6 timeout.
 
+#include <chrono>
 #include <iosfwd>
 #include <map>
 #include <optional>
@@ -129,6 +130,8 @@ struct Context {
   std::ostream* err = nullptr;
   bool out_is_terminal = false;  // tables instead of JSON (unless --json)
   bool err_is_terminal = false;  // progress lines on stderr
+  // How often commands that follow stoa-services' deployments ask again.
+  std::chrono::milliseconds poll_interval{500};
 
   bool machine() const { return globals.json || !out_is_terminal; }
   // Prints "stoa: <message>" and returns the failure's code.

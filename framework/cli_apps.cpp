@@ -2,6 +2,8 @@
 // (--services, docs/services-api.md) from the command line.
 
 #include <charconv>
+#include <set>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -120,6 +122,142 @@ Result<std::string> app_read_definition(const std::string& file) {
   return json_serialize(*parsed);
 }
 
+
+// The running deployments, or the failure of asking.
+Result<picojson::array> app_deployments(Context& c) {
+  Result<picojson::value> r = app_call(c, "GET", "/v2/deployments");
+  if (!r) {
+    return r.failure();
+  }
+  if (!r->is<picojson::array>()) {
+    return Failure{EXIT_MASTER_ERROR, "GET " + c.services->base_url() + "/v2/deployments answered no JSON array"};
+  }
+  return r->get<picojson::array>();
+}
+
+// "step 1/2: ScaleApplication /web, RestartApplication /db".
+std::string deployment_progress(const picojson::value& d) {
+  std::vector<std::string> actions;
+  for (const picojson::value& a : array_at(d, "currentActions")) {
+    actions.push_back(string_at(a, "action") + " " + string_at(a, "app"));
+  }
+  return "step " + number_text(number_at(d, "currentStep")) + "/" + number_text(number_at(d, "totalSteps")) +
+         (actions.empty() ? "" : ": " + join(actions, ", "));
+}
+
+// "3/5 running, 2 healthy" for each affected app ("/web 3/5 running").
+std::string deployment_apps_progress(Context& c, const picojson::value& d) {
+  std::vector<std::string> parts;
+  for (const picojson::value& id : array_at(d, "affectedApps")) {
+    const std::string app_id = plain_text(id);
+    Result<picojson::value> app = app_call(c, "GET", "/v2/apps" + app_path_of(app_id));
+    if (!app) {
+      continue;  // removed meanwhile (a StopApplication)
+    }
+    const picojson::value& a = app->get("app");
+    std::string part = app_id + " " + number_text(number_at(a, "tasksRunning")) + "/" +
+                       number_text(number_at(a, "instances")) + " running";
+    if (a.get("healthChecks").is<picojson::array>() && !array_at(a, "healthChecks").empty()) {
+      part += ", " + number_text(number_at(a, "tasksHealthy")) + " healthy";
+    }
+    parts.push_back(part);
+  }
+  return join(parts, "; ");
+}
+
+// Follows deployments until none of `ids` (every running one when empty at
+// the start) is left. `lines`: print a line on stdout for each change (`stoa
+// deployment watch`); otherwise a progress line on stderr (a terminal only).
+// Stops at the first failed request (its failure).
+std::optional<Failure> follow_deployments(Context& c, std::set<std::string> ids, bool lines) {
+  std::map<std::string, std::string> last;  // id -> last line shown
+  bool first = true;
+  while (true) {
+    Result<picojson::array> running = app_deployments(c);
+    if (!running) {
+      return running.failure();
+    }
+    if (first && ids.empty()) {
+      for (const picojson::value& d : *running) {
+        ids.insert(string_at(d, "id"));
+      }
+      if (ids.empty() && lines) {
+        *c.out << "No deployment is running." << std::endl;
+      }
+    }
+    first = false;
+    std::set<std::string> still;
+    for (const picojson::value& d : *running) {
+      const std::string id = string_at(d, "id");
+      if (ids.count(id) == 0) {
+        continue;
+      }
+      still.insert(id);
+      std::string line = "Deployment " + id + " " + deployment_progress(d);
+      const std::string apps = deployment_apps_progress(c, d);
+      if (!apps.empty()) {
+        line += " (" + apps + ")";
+      }
+      if (last[id] != line) {
+        last[id] = line;
+        if (!lines) {
+          c.progress(line);
+        } else if (c.globals.json) {
+          *c.out << json_serialize(d) << std::endl;
+        } else {
+          *c.out << line << std::endl;
+        }
+      }
+    }
+    for (const std::string& id : ids) {
+      if (still.count(id) == 0) {
+        if (lines && !c.globals.json) {
+          *c.out << "Deployment " << id << " is over." << std::endl;
+        } else if (!lines) {
+          c.progress("Deployment " + id + " is over.");
+        }
+      }
+    }
+    ids = std::move(still);
+    if (ids.empty()) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(c.poll_interval);
+  }
+}
+
+// After a command that started a deployment: waits for it unless --no-wait,
+// then prints where the app stands ("/web: 5/5 running").
+int app_finish(Context& c, const Invocation& inv, const picojson::value& result, const std::string& done,
+               const std::string& app_id) {
+  int code = app_print_result(c, result, done);
+  std::string deployment = string_at(result, "deploymentId");
+  if (deployment.empty() && !array_at(result, "deployments").empty()) {
+    deployment = string_at(array_at(result, "deployments").front(), "id");
+  }
+  if (code != EXIT_OK || deployment.empty() || inv.has("no-wait")) {
+    return code;
+  }
+  if (std::optional<Failure> f = follow_deployments(c, {deployment}, false)) {
+    return c.fail(*f);
+  }
+  if (app_id.empty() || c.machine()) {
+    return EXIT_OK;
+  }
+  Result<picojson::value> app = app_call(c, "GET", "/v2/apps" + app_path_of(app_id));
+  if (!app) {
+    if (app.failure().code == EXIT_NOT_FOUND) {
+      *c.out << app_id << ": removed" << std::endl;
+      return EXIT_OK;
+    }
+    return c.fail(app.failure());
+  }
+  const picojson::value& a = app->get("app");
+  *c.out << string_at(a, "id") << ": " << number_text(number_at(a, "tasksRunning")) << "/"
+         << number_text(number_at(a, "instances")) << " running" << std::endl;
+  return EXIT_OK;
+}
+
 }  // namespace
 
 int run_app_list(Context& c, const Invocation&) {
@@ -163,7 +301,7 @@ int run_app_add(Context& c, const Invocation& inv) {
   if (!created) {
     return c.fail(created.failure());
   }
-  return app_print_result(c, *created, "Created " + string_at(*created, "id"));
+  return app_finish(c, inv, *created, "Created " + string_at(*created, "id"), string_at(*created, "id"));
 }
 
 int run_app_scale(Context& c, const Invocation& inv) {
@@ -180,7 +318,7 @@ int run_app_scale(Context& c, const Invocation& inv) {
   if (!r) {
     return c.fail(r.failure());
   }
-  return app_print_result(c, *r, "Scaling " + inv.args[0] + " to " + std::to_string(n));
+  return app_finish(c, inv, *r, "Scaling " + inv.args[0] + " to " + std::to_string(n), inv.args[0]);
 }
 
 int run_app_restart(Context& c, const Invocation& inv) {
@@ -189,7 +327,7 @@ int run_app_restart(Context& c, const Invocation& inv) {
   if (!r) {
     return c.fail(r.failure());
   }
-  return app_print_result(c, *r, "Restarting " + inv.args[0]);
+  return app_finish(c, inv, *r, "Restarting " + inv.args[0], inv.args[0]);
 }
 
 int run_app_remove(Context& c, const Invocation& inv) {
@@ -197,7 +335,7 @@ int run_app_remove(Context& c, const Invocation& inv) {
   if (!r) {
     return c.fail(r.failure());
   }
-  return app_print_result(c, *r, "Removing " + inv.args[0]);
+  return app_finish(c, inv, *r, "Removing " + inv.args[0], inv.args[0]);
 }
 
 int run_app_versions(Context& c, const Invocation& inv) {
@@ -224,7 +362,7 @@ int run_app_rollback(Context& c, const Invocation& inv) {
   if (!r) {
     return c.fail(r.failure());
   }
-  return app_print_result(c, *r, "Rolling " + inv.args[0] + " back to " + inv.args[1]);
+  return app_finish(c, inv, *r, "Rolling " + inv.args[0] + " back to " + inv.args[1], inv.args[0]);
 }
 
 int run_app_tasks(Context& c, const Invocation& inv) {
@@ -305,7 +443,29 @@ int run_deployment_cancel(Context& c, const Invocation& inv) {
     }
     return EXIT_OK;
   }
-  return app_print_result(c, *r, "Rolling back deployment " + inv.args[0]);
+  return app_finish(c, inv, *r, "Rolling back deployment " + inv.args[0], "");
+}
+
+int run_deployment_watch(Context& c, const Invocation& inv) {
+  std::set<std::string> ids;
+  if (!inv.args.empty()) {
+    Result<picojson::array> running = app_deployments(c);
+    if (!running) {
+      return c.fail(running.failure());
+    }
+    bool found = false;
+    for (const picojson::value& d : *running) {
+      found = found || string_at(d, "id") == inv.args[0];
+    }
+    if (!found) {
+      return c.fail(Failure{EXIT_NOT_FOUND, "no running deployment '" + inv.args[0] + "' (it may be over)"});
+    }
+    ids.insert(inv.args[0]);
+  }
+  if (std::optional<Failure> f = follow_deployments(c, ids, true)) {
+    return c.fail(*f);
+  }
+  return EXIT_OK;
 }
 
 }  // namespace stoa::cli

@@ -39,6 +39,7 @@ int run_app_rollback(Context& c, const Invocation& inv);
 int run_app_tasks(Context& c, const Invocation& inv);
 int run_deployment_list(Context& c, const Invocation& inv);
 int run_deployment_cancel(Context& c, const Invocation& inv);
+int run_deployment_watch(Context& c, const Invocation& inv);
 
 // cli_state.cpp
 int run_state(Context& c, const Invocation& inv);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -466,12 +467,22 @@ TEST(CliOutput, ValuesPrintForPeople) {
 class FakeServices : public MasterClient {
  public:
   std::vector<std::string> calls;  // "METHOD target body"
+  // What GET /v2/deployments answers, one per call; "[]" once used up.
+  std::deque<std::string> deployments;
   Result<Reply> call(const std::string& method, const std::string& target, const std::string& body,
                      const std::string&) override {
     calls.push_back(method + " " + target + (body.empty() ? "" : " " + body));
     Reply r;
     r.status = 200;
-    if (method == "GET" && target == "/v2/apps") {
+    if (method == "GET" && target == "/v2/deployments") {
+      r.body = deployments.empty() ? "[]" : deployments.front();
+      if (!deployments.empty()) {
+        deployments.pop_front();
+      }
+    } else if (method == "GET" && target == "/v2/apps/web") {
+      r.body = R"({"app":{"id":"/web","instances":3,"tasksRunning":)" + std::to_string(running) +
+               R"(,"tasksHealthy":0,"deployments":[]}})";
+    } else if (method == "GET" && target == "/v2/apps") {
       r.body = R"({"apps":[{"id":"/web","cmd":"sleep 1","instances":2,"tasksRunning":1,"tasksHealthy":1,)"
                R"("tasksUnhealthy":0,"cpus":0.5,"mem":64,"deployments":[]},)"
                R"({"id":"/idle","instances":0,"tasksRunning":0,"cpus":1,"mem":32,"deployments":[]}]})";
@@ -495,6 +506,7 @@ class FakeServices : public MasterClient {
     return r;
   }
   std::string base_url() const override { return "http://services:8080"; }
+  int running = 1;  // tasksRunning of /web
 };
 
 Ran run_services(FakeServices& services, std::vector<std::string> args, bool terminal = true) {
@@ -507,6 +519,7 @@ Ran run_services(FakeServices& services, std::vector<std::string> args, bool ter
   c.out = &out;
   c.err = &err;
   c.out_is_terminal = terminal;
+  c.poll_interval = std::chrono::milliseconds(1);
   int code = run(c, *inv);
   return {code, out.str(), err.str()};
 }
@@ -544,7 +557,7 @@ TEST(CliApps, AddSendsTheFileAndListsA422ByPath) {
   FakeServices s;
   std::string file = ::testing::TempDir() + "/cli-app.json";
   std::ofstream(file) << R"({"id": "/web", "cmd": "sleep 1"})";
-  Ran ok = run_services(s, {"app", "add", file});
+  Ran ok = run_services(s, {"app", "add", file, "--no-wait"});
   EXPECT_EQ(ok.code, EXIT_OK) << ok.err;
   EXPECT_EQ(ok.out, "Created /web (deployment d-1)\n");
   ASSERT_EQ(s.calls.size(), 1u);
@@ -564,7 +577,7 @@ TEST(CliApps, AddSendsTheFileAndListsA422ByPath) {
 
 TEST(CliApps, ScaleRollbackAndCancelSendMarathonsRequests) {
   FakeServices s;
-  Ran scaled = run_services(s, {"app", "scale", "web", "3", "--force"});
+  Ran scaled = run_services(s, {"app", "scale", "web", "3", "--force", "--no-wait"});
   EXPECT_EQ(scaled.code, EXIT_OK) << scaled.err;
   EXPECT_EQ(scaled.out, "Scaling web to 3 (deployment d-2)\n");
   EXPECT_EQ(s.calls.back(), R"(PUT /v2/apps/web?force=true {"instances":3})");
@@ -572,7 +585,7 @@ TEST(CliApps, ScaleRollbackAndCancelSendMarathonsRequests) {
   EXPECT_EQ(bad.code, EXIT_USAGE);
   EXPECT_NE(bad.err.find("instances '-1'"), std::string::npos) << bad.err;
   EXPECT_EQ(run_services(s, {"app", "scale", "web", "2x"}).code, EXIT_USAGE);
-  EXPECT_EQ(run_services(s, {"app", "rollback", "/web", "2026-01-01T00:00:00.000Z"}).code, EXIT_OK);
+  EXPECT_EQ(run_services(s, {"app", "rollback", "/web", "2026-01-01T00:00:00.000Z", "--no-wait"}).code, EXIT_OK);
   EXPECT_EQ(s.calls.back(), R"(PUT /v2/apps/web {"version":"2026-01-01T00:00:00.000Z"})");
   Ran cancelled = run_services(s, {"deployment", "cancel", "d-3", "--force"});
   EXPECT_EQ(cancelled.code, EXIT_OK) << cancelled.err;
@@ -580,6 +593,55 @@ TEST(CliApps, ScaleRollbackAndCancelSendMarathonsRequests) {
   Ran missing = run_services(s, {"app", "show", "/nope"});
   EXPECT_EQ(missing.code, EXIT_NOT_FOUND);
   EXPECT_NE(missing.err.find("App '/nope' does not exist"), std::string::npos) << missing.err;
+}
+
+TEST(CliApps, ChangesFollowTheirDeploymentUntilItIsOver) {
+  FakeServices s;
+  const std::string step1 =
+      R"([{"id":"d-2","affectedApps":["/web"],"currentStep":1,"totalSteps":1,)"
+      R"("currentActions":[{"action":"ScaleApplication","app":"/web"}]}])";
+  s.deployments = {step1, step1, "[]"};
+  Ran scaled = run_services(s, {"app", "scale", "web", "3"});
+  EXPECT_EQ(scaled.code, EXIT_OK) << scaled.err;
+  EXPECT_EQ(scaled.out, "Scaling web to 3 (deployment d-2)\n/web: 1/3 running\n");
+  int polls = 0;
+  for (const std::string& call : s.calls) {
+    polls += call == "GET /v2/deployments" ? 1 : 0;
+  }
+  EXPECT_EQ(polls, 3) << "asks again until the deployment is gone";
+  // --no-wait returns at once.
+  s.calls.clear();
+  s.deployments = {step1};
+  EXPECT_EQ(run_services(s, {"app", "scale", "web", "3", "--no-wait"}).code, EXIT_OK);
+  EXPECT_EQ(s.calls.size(), 1u);
+  // A failing poll is the command's failure.
+  FakeServices broken;
+  broken.deployments = {"{\"not\":\"an array\"}"};
+  Ran failed = run_services(broken, {"app", "scale", "web", "3"});
+  EXPECT_EQ(failed.code, EXIT_MASTER_ERROR);
+  EXPECT_NE(failed.err.find("/v2/deployments answered no JSON array"), std::string::npos) << failed.err;
+}
+
+TEST(CliApps, DeploymentWatchPrintsEachChangeUntilOver) {
+  FakeServices s;
+  const std::string step1 =
+      R"([{"id":"d-9","affectedApps":["/web"],"currentStep":1,"totalSteps":2,)"
+      R"("currentActions":[{"action":"StartApplication","app":"/web"}]}])";
+  const std::string step2 =
+      R"([{"id":"d-9","affectedApps":["/web"],"currentStep":2,"totalSteps":2,)"
+      R"("currentActions":[{"action":"ScaleApplication","app":"/web"}]}])";
+  s.deployments = {step1, step1, step1, step2, step2, "[]"};
+  Ran watched = run_services(s, {"deployment", "watch", "d-9"});
+  EXPECT_EQ(watched.code, EXIT_OK) << watched.err;
+  EXPECT_EQ(watched.out,
+            "Deployment d-9 step 1/2: StartApplication /web (/web 1/3 running)\n"
+            "Deployment d-9 step 2/2: ScaleApplication /web (/web 1/3 running)\n"
+            "Deployment d-9 is over.\n");
+  // Not running: exit 4. Nothing running and no id: says so.
+  EXPECT_EQ(run_services(s, {"deployment", "watch", "d-404"}).code, EXIT_NOT_FOUND);
+  Ran none = run_services(s, {"deployment", "watch"});
+  EXPECT_EQ(none.code, EXIT_OK);
+  EXPECT_EQ(none.out, "No deployment is running.\n");
 }
 
 }  // namespace
