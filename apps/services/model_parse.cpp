@@ -14,6 +14,7 @@
 #include <set>
 
 #include "apps/services/model.hpp"
+#include "apps/services/store_layout.hpp"
 #include "common/json.hpp"
 
 namespace stoa::services {
@@ -916,9 +917,11 @@ void validate(Reader& r, App* app) {
   r.at_least(a.mem, 0.0, "/mem");
   r.at_least(a.disk, 0.0, "/disk");
   r.at_least(a.gpus, 0.0, "/gpus");
-  r.at_least(a.backoff_seconds, 0.0, "/backoffSeconds");
+  // Marathon reads both as int32 seconds; a larger one would overflow the
+  // launch delay's deadline in milliseconds.
+  r.between(a.backoff_seconds, 0.0, static_cast<double>(INT_MAX), "/backoffSeconds");
   r.at_least(a.backoff_factor, 1.0, "/backoffFactor");
-  r.at_least(a.max_launch_delay_seconds, 0.0, "/maxLaunchDelaySeconds");
+  r.between(a.max_launch_delay_seconds, 0.0, static_cast<double>(INT_MAX), "/maxLaunchDelaySeconds");
   if (a.task_kill_grace_period_seconds) {
     r.at_least(*a.task_kill_grace_period_seconds, 0, "/taskKillGracePeriodSeconds");
   }
@@ -928,7 +931,7 @@ void validate(Reader& r, App* app) {
   validate_health_checks(r, a);
   validate_readiness_checks(r, a);
   r.between(a.upgrade_strategy.minimum_health_capacity, 0.0, 1.0, "/upgradeStrategy/minimumHealthCapacity");
-  r.at_least(a.upgrade_strategy.maximum_over_capacity, 0.0, "/upgradeStrategy/maximumOverCapacity");
+  r.between(a.upgrade_strategy.maximum_over_capacity, 0.0, 1.0, "/upgradeStrategy/maximumOverCapacity");
   if (!a.unreachable_strategy.disabled) {
     r.at_least(a.unreachable_strategy.inactive_after_seconds, 0, "/unreachableStrategy/inactiveAfterSeconds");
     r.at_least(a.unreachable_strategy.expunge_after_seconds, 0, "/unreachableStrategy/expungeAfterSeconds");
@@ -965,6 +968,20 @@ void validate(Reader& r, App* app) {
   }
 }
 
+// Why `id` is too long to run, or nullopt: each of its task ids
+// (new_task_id) is one component of a state store key, which holds at most
+// MAX_ENCODED_COMPONENT bytes percent-encoded ('.' takes three).
+std::optional<std::string> id_too_long(const std::string& id) {
+  const std::string longest = new_task_id(id);
+  const size_t encoded = store_layout::encode_component(longest).size();
+  if (encoded <= store_layout::MAX_ENCODED_COMPONENT) {
+    return std::nullopt;
+  }
+  return "'" + id.substr(0, 60) + (id.size() > 60 ? "..." : "") + "' is too long: its task ids ('" +
+         longest.substr(0, 40) + "...') take " + std::to_string(encoded) + " bytes in the state store, at most " +
+         std::to_string(store_layout::MAX_ENCODED_COMPONENT) + " fit ('.' counts 3, '/' becomes '_')";
+}
+
 // The id: from the URL when given, else from the body (required).
 void resolve_id(Reader& r, App* app, const Given& given, const ParseOptions& options, bool required) {
   std::optional<std::string> text = options.path_id ? options.path_id : given.raw_id;
@@ -980,6 +997,8 @@ void resolve_id(Reader& r, App* app, const Given& given, const ParseOptions& opt
     r.violation("/id", id.error());
   } else if (*id == "/") {
     r.violation("/id", "'" + *text + "' is the root group: an app id needs at least one path segment");
+  } else if (std::optional<std::string> long_id = id_too_long(*id)) {
+    r.violation("/id", *long_id);
   } else {
     app->id = *id;
   }
