@@ -138,6 +138,13 @@ TEST_F(RestEndpointsTest, GroupsWrites) {
   EXPECT_EQ(core->changes[1].upserts.at("/prod/web").instances, 4);
   EXPECT_EQ(core->changes[1].upserts.at("/prod/back/db").instances, 2);
   EXPECT_EQ(core->changes[1].upserts.count("/solo"), 0u);
+  // A product past INT_MAX is refused, naming the app, and changes nothing.
+  for (const char* huge : {R"({"scaleBy":1e308})", R"({"scaleBy":1073741824})"}) {
+    Reply overflow = call("PUT", "/v2/groups/prod", huge);
+    EXPECT_EQ(overflow.status, 422) << huge << " " << overflow.body;
+    EXPECT_NE(overflow.body.find("/prod/"), std::string::npos) << overflow.body;
+    EXPECT_EQ(core->changes.size(), 2u) << huge;
+  }
 
   // A PUT with `apps` replaces the group's own apps.
   Reply replaced = call("PUT", "/v2/groups/prod", R"({"apps":[{"id":"api","cmd":"sleep 3"}]})");

@@ -3,6 +3,7 @@
 // one Change of its apps.
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -311,9 +312,19 @@ void groups_write(caf::io::broker* self, const Ctx& ctx, const http::Request& re
         std::map<std::string, App> target = core.apps();
         if (scale_by && !create) {
           for (auto& [id, app] : target) {
-            if (groups_under(id, gid)) {
-              app.instances = static_cast<int>(std::ceil(app.instances * *scale_by));
+            if (!groups_under(id, gid)) {
+              continue;
             }
+            // Checked in double: an int cast of a product past INT_MAX is undefined.
+            const double scaled = std::ceil(static_cast<double>(app.instances) * *scale_by);
+            if (!(scaled <= static_cast<double>(INT_MAX))) {
+              reply(api_error_response(invalid_object(
+                  {{"/scaleBy", "scaling " + id + "'s " + std::to_string(app.instances) + " instances by " +
+                                    json_serialize(picojson::value(*scale_by)) + " gives more than " +
+                                    std::to_string(INT_MAX) + " instances"}})));
+              return;
+            }
+            app.instances = static_cast<int>(scaled);
           }
         } else if (auto e = groups_apply(json, gid, target, "")) {
           reply(api_error_response(*e));
