@@ -720,6 +720,13 @@ void normalize(Reader& r, App* app, const Given& given) {
 }
 
 
+// A probe's path goes into a request line as it is: a space or a control
+// character (CR, LF) would end it early or forge headers.
+bool url_path_chars(const std::string& path) {
+  return std::none_of(path.begin(), path.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+}
+
 bool valid_protocol(const std::string& p) { return p == "tcp" || p == "udp" || p == "udp,tcp" || p == "tcp,udp"; }
 
 void validate_ports(Reader& r, const App& app) {
@@ -849,6 +856,9 @@ void validate_health_checks(Reader& r, const App& app) {
                 hc.protocol == "MESOS_HTTPS";
     if (http && (hc.path.empty() || hc.path.front() != '/')) {
       r.violation(path + "/path", "must start with '/' (got '" + hc.path + "')");
+    } else if (http && !url_path_chars(hc.path)) {
+      r.violation(path + "/path", "must not contain spaces or control characters (got " +
+                                      json_serialize(picojson::value(hc.path)) + ")");
     }
     r.at_least(hc.grace_period_seconds, 0, path + "/gracePeriodSeconds");
     r.at_least(hc.interval_seconds, 1, path + "/intervalSeconds");
@@ -876,6 +886,9 @@ void validate_readiness_checks(Reader& r, const App& app) {
     }
     if (rc.path.empty() || rc.path.front() != '/') {
       r.violation(path + "/path", "must start with '/' (got '" + rc.path + "')");
+    } else if (!url_path_chars(rc.path)) {
+      r.violation(path + "/path", "must not contain spaces or control characters (got " +
+                                      json_serialize(picojson::value(rc.path)) + ")");
     }
     r.at_least(rc.interval_seconds, 1, path + "/intervalSeconds");
     r.at_least(rc.timeout_seconds, 1, path + "/timeoutSeconds");

@@ -356,6 +356,27 @@ TEST(ModelParse, HealthCheckRules) {
   EXPECT_TRUE(has_error(two, "/healthChecks", "at most one Mesos health check"));
   App port = parse_ok(R"({"id":"/a","cmd":"x","portDefinitions":[],"healthChecks":[{"protocol":"HTTP","port":8080}]})");
   EXPECT_FALSE(port.health_checks[0].port_index.has_value());
+  // marathon-lb reads portIndex of every check: written even beside `port`,
+  // and the app still reads back the same.
+  picojson::object port_json = health_check_json(port.health_checks[0]).get<picojson::object>();
+  EXPECT_EQ(port_json.count("portIndex"), 1u);
+  EXPECT_EQ(port_json["port"].get<int64_t>(), 8080);
+  picojson::object round = app_json(port);
+  App again = parse_ok(json_serialize(picojson::value(round)));
+  EXPECT_EQ(json_serialize(picojson::value(app_json(again))), json_serialize(picojson::value(round)));
+  EXPECT_FALSE(is_upgrade(port, again));
+
+  // A probe's path goes into a request line: no spaces or CR/LF.
+  ApiError smuggled = parse_err(R"({"id":"/a","cmd":"x","healthChecks":[{"protocol":"HTTP","path":"/h HTTP/1.1\r\nX: y"}],
+      "portDefinitions":[{"port":0,"name":"http"}],"readinessChecks":[{"portName":"http","path":"/r\n"}]})");
+  EXPECT_TRUE(has_error(smuggled, "/healthChecks(0)/path", "must not contain spaces or control characters"))
+      << json_serialize(smuggled.body);
+  EXPECT_TRUE(has_error(smuggled, "/readinessChecks(0)/path", "must not contain spaces or control characters"))
+      << json_serialize(smuggled.body);
+  EXPECT_EQ(parse_ok(R"({"id":"/a","cmd":"x","healthChecks":[{"protocol":"HTTP","path":"/a%20b?x=1"}]})")
+                .health_checks[0]
+                .path,
+            "/a%20b?x=1");
 }
 
 TEST(ModelParse, ReadinessUpgradeBackoffUnreachable) {
