@@ -126,6 +126,19 @@ TEST_F(RestEndpointsTest, GroupsWrites) {
   EXPECT_EQ(core->changes[0].upserts.count("/new/sub/b"), 1u);
   EXPECT_TRUE(core->changes[0].removals.empty());
 
+  // An update of one group cannot reach outside it: not through a subgroup
+  // "/" (which would replace the top-level apps), a sibling, or an app id.
+  for (const char* outside : {R"({"groups":[{"id":"/","apps":[]}]})", R"({"groups":[{"id":"/solo","apps":[]}]})",
+                              R"({"groups":[{"id":"/prod"}]})", R"({"apps":[{"id":"/solo","cmd":"sleep 1"}]})",
+                              R"({"groups":[{"id":"back","apps":[{"id":"/other/x","cmd":"s"}]}]})"}) {
+    Reply refused = call("PUT", "/v2/groups/prod", outside);
+    EXPECT_EQ(refused.status, 422) << outside << " " << refused.body;
+    EXPECT_NE(refused.body.find("/prod"), std::string::npos) << refused.body;
+  }
+  EXPECT_EQ(core->changes.size(), 1u);
+  Reply nested = call("PUT", "/v2/groups/prod?dryRun=true", R"({"groups":[{"id":"back","apps":[{"id":"db2","cmd":"s"}]}]})");
+  EXPECT_EQ(nested.status, 200) << nested.body;
+
   Reply again = call("POST", "/v2/groups", R"({"id":"/new","apps":[]})");
   EXPECT_EQ(again.status, 409);
   Reply invalid = call("POST", "/v2/groups/other", R"({"apps":[{"id":"x","cpus":-1,"cmd":"s"}]})");

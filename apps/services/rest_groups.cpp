@@ -84,6 +84,11 @@ bool groups_under(const std::string& id, const std::string& gid) {
   return gid == "/" || id == gid || id.rfind(gid + "/", 0) == 0;
 }
 
+// Below `gid`, `gid` itself excluded.
+bool groups_strictly_under(const std::string& id, const std::string& gid) {
+  return id != gid && groups_under(id, gid);
+}
+
 picojson::object groups_json(const Core& core, const std::string& gid, const GroupsEmbed& embed) {
   picojson::object o;
   o["id"] = picojson::value(gid);
@@ -141,6 +146,9 @@ std::optional<ApiError> groups_apply(const picojson::value& update, const std::s
         return *e;
       }
       App app = std::get<App>(std::move(parsed));
+      if (!groups_strictly_under(app.id, gid)) {
+        return invalid_object({{path + "/apps", "the app '" + app.id + "' is not in the group '" + gid + "'"}});
+      }
       target[app.id] = std::move(app);
     }
   }
@@ -159,6 +167,11 @@ std::optional<ApiError> groups_apply(const picojson::value& update, const std::s
       Try<std::string> sid = canonical_id(arr[i].get("id").get<std::string>(), gid);
       if (sid.is_error()) {
         return invalid_object({{sub_path + "/id", sid.error()}});
+      }
+      // An update of `gid` changes nothing outside it (a sub-group "/" would
+      // otherwise replace the top-level apps).
+      if (!groups_strictly_under(*sid, gid)) {
+        return invalid_object({{sub_path + "/id", "the group '" + *sid + "' is not a subgroup of '" + gid + "'"}});
       }
       listed.insert(*sid);
       subs.emplace_back(*sid, &arr[i]);
