@@ -215,7 +215,12 @@ TEST_F(RestEndpointsTest, InfoLeaderPingMetrics) {
   EXPECT_EQ(info.json.get("marathon_config").get("master").to_str(), "127.0.0.1:5050");
   EXPECT_EQ(info.json.get("marathon_config").get("mesos_leader_ui_url").to_str(), "http://127.0.0.1:5050/");
   EXPECT_EQ(info.json.get("zookeeper_config").get("zk").to_str(), "zk://127.0.0.1:2181/marathon");
+  // Durations are Marathon's numbers: ms, failover_timeout in seconds; other
+  // flags keep their text.
   EXPECT_EQ(info.json.get("zookeeper_config").get("zk_session_timeout").get<double>(), 10000);
+  EXPECT_EQ(info.json.get("marathon_config").get("decline_offer_duration").get<double>(), 120000);
+  EXPECT_EQ(info.json.get("marathon_config").get("failover_timeout").get<double>(), 604800);
+  EXPECT_EQ(info.json.get("marathon_config").get("framework_name").to_str(), "5secs");
   EXPECT_EQ(info.json.get("http_config").get("http_port").get<double>(), 8080);
 
   Reply leader = call("GET", "/v2/leader");
