@@ -221,6 +221,7 @@ TEST_F(RestEndpointsTest, InfoLeaderPingMetrics) {
   EXPECT_EQ(info.json.get("marathon_config").get("decline_offer_duration").get<double>(), 120000);
   EXPECT_EQ(info.json.get("marathon_config").get("failover_timeout").get<double>(), 604800);
   EXPECT_EQ(info.json.get("marathon_config").get("framework_name").to_str(), "5secs");
+  EXPECT_EQ(info.json.get("marathon_config").get<picojson::object>().count("help"), 0u);
   EXPECT_EQ(info.json.get("http_config").get("http_port").get<double>(), 8080);
 
   Reply leader = call("GET", "/v2/leader");

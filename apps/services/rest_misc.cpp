@@ -77,6 +77,9 @@ void misc_info(caf::io::broker* self, const Ctx& ctx, const http::Request&, cons
               picojson::object marathon;
               picojson::object zookeeper;
               for (const auto& [name, value] : ctx->flags) {
+                if (name == "help") {
+                  continue;  // a command-line switch, not configuration
+                }
                 (name.rfind("zk", 0) == 0 ? zookeeper : marathon)[name] = misc_info_value(name, value);
               }
               marathon["ha"] = picojson::value(!ctx->zk.empty() && !(ctx->flags.count("disable_ha") > 0 &&

@@ -231,7 +231,8 @@ class RestTest : public ::testing::Test {
                {"zk_session_timeout", "10secs"},
                {"decline_offer_duration", "2mins"},
                {"failover_timeout", "1weeks"},
-               {"framework_name", "5secs"}};
+               {"framework_name", "5secs"},
+               {"help", "false"}};
     o.zk = "zk://127.0.0.1:2181/marathon";
     o.metrics = &registry;
     o.proxy_timeout = std::chrono::seconds(5);
