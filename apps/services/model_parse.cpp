@@ -470,7 +470,11 @@ void read_fields(Reader& r, const picojson::object& o, App* app, Given* given) {
     if (const picojson::object* env = r.object(*v, "/env")) {
       app->env.clear();
       for (const auto& [k, e] : *env) {
-        if (e.is<std::string>()) {
+        if (k.empty() || k.find_first_of(std::string("=\0", 2)) != std::string::npos) {
+          // The task's environment holds "NAME=value" strings.
+          r.violation("/env", "the environment variable name " + json_serialize(picojson::value(k)) +
+                                  " must not be empty or contain '=' or NUL");
+        } else if (e.is<std::string>()) {
           app->env[k] = e.get<std::string>();
         } else if (e.is<picojson::object>() && e.get<picojson::object>().count("secret") != 0) {
           const picojson::value& s = e.get<picojson::object>().at("secret");

@@ -279,6 +279,17 @@ TEST(ModelParse, IdsWhoseTaskIdsDoNotFitTheStoreAreRefused) {
   EXPECT_TRUE(has_error(parse_err(R"({"cmd":"x"})", from_path), "/id", "is too long"));
 }
 
+// A task's environment is "NAME=value" strings: a name with '=' (or none)
+// would set another variable than the one asked for.
+TEST(ModelParse, EnvNamesMustBeUsable) {
+  for (const char* body : {R"({"id":"/a","cmd":"x","env":{"A=B":"c"}})", R"({"id":"/a","cmd":"x","env":{"":"c"}})",
+                           R"({"id":"/a","cmd":"x","env":{"A\u0000B":"c"}})"}) {
+    ApiError e = parse_err(body);
+    EXPECT_TRUE(has_error(e, "/env", "must not be empty or contain '=' or NUL")) << body << json_serialize(e.body);
+  }
+  EXPECT_EQ(parse_ok(R"({"id":"/a","cmd":"x","env":{"A_1":"b=c"}})").env.at("A_1"), "b=c");
+}
+
 TEST(ModelParse, CmdArgsContainerExclusivity) {
   const std::string msg = "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.";
   EXPECT_EQ(errors_at(parse_err(R"({"id":"/a"})"), "/"), std::vector<std::string>{msg});
