@@ -151,9 +151,9 @@ picojson::value health_check_json(const HealthCheck& hc) {
       hc.protocol == "MESOS_HTTPS") {
     o["path"] = picojson::value(hc.path);
   }
-  if (hc.port_index) {
-    o["portIndex"] = num(*hc.port_index);
-  }
+  // Always written (marathon.md §7.1: marathon-lb pairs checks with service
+  // ports by portIndex); a check on a fixed `port` says 0, which `port` wins over.
+  o["portIndex"] = num(hc.port_index.value_or(0));
   if (hc.port) {
     o["port"] = num(*hc.port);
   }

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "apps/services/model.hpp"
+#include "apps/services/store_layout.hpp"
 #include "common/json.hpp"
 
 namespace stoa::services {
@@ -469,7 +470,11 @@ void read_fields(Reader& r, const picojson::object& o, App* app, Given* given) {
     if (const picojson::object* env = r.object(*v, "/env")) {
       app->env.clear();
       for (const auto& [k, e] : *env) {
-        if (e.is<std::string>()) {
+        if (k.empty() || k.find_first_of(std::string("=\0", 2)) != std::string::npos) {
+          // The task's environment holds "NAME=value" strings.
+          r.violation("/env", "the environment variable name " + json_serialize(picojson::value(k)) +
+                                  " must not be empty or contain '=' or NUL");
+        } else if (e.is<std::string>()) {
           app->env[k] = e.get<std::string>();
         } else if (e.is<picojson::object>() && e.get<picojson::object>().count("secret") != 0) {
           const picojson::value& s = e.get<picojson::object>().at("secret");
@@ -719,6 +724,13 @@ void normalize(Reader& r, App* app, const Given& given) {
 }
 
 
+// A probe's path goes into a request line as it is: a space or a control
+// character (CR, LF) would end it early or forge headers.
+bool url_path_chars(const std::string& path) {
+  return std::none_of(path.begin(), path.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+}
+
 bool valid_protocol(const std::string& p) { return p == "tcp" || p == "udp" || p == "udp,tcp" || p == "tcp,udp"; }
 
 void validate_ports(Reader& r, const App& app) {
@@ -848,6 +860,9 @@ void validate_health_checks(Reader& r, const App& app) {
                 hc.protocol == "MESOS_HTTPS";
     if (http && (hc.path.empty() || hc.path.front() != '/')) {
       r.violation(path + "/path", "must start with '/' (got '" + hc.path + "')");
+    } else if (http && !url_path_chars(hc.path)) {
+      r.violation(path + "/path", "must not contain spaces or control characters (got " +
+                                      json_serialize(picojson::value(hc.path)) + ")");
     }
     r.at_least(hc.grace_period_seconds, 0, path + "/gracePeriodSeconds");
     r.at_least(hc.interval_seconds, 1, path + "/intervalSeconds");
@@ -875,6 +890,9 @@ void validate_readiness_checks(Reader& r, const App& app) {
     }
     if (rc.path.empty() || rc.path.front() != '/') {
       r.violation(path + "/path", "must start with '/' (got '" + rc.path + "')");
+    } else if (!url_path_chars(rc.path)) {
+      r.violation(path + "/path", "must not contain spaces or control characters (got " +
+                                      json_serialize(picojson::value(rc.path)) + ")");
     }
     r.at_least(rc.interval_seconds, 1, path + "/intervalSeconds");
     r.at_least(rc.timeout_seconds, 1, path + "/timeoutSeconds");
@@ -916,9 +934,11 @@ void validate(Reader& r, App* app) {
   r.at_least(a.mem, 0.0, "/mem");
   r.at_least(a.disk, 0.0, "/disk");
   r.at_least(a.gpus, 0.0, "/gpus");
-  r.at_least(a.backoff_seconds, 0.0, "/backoffSeconds");
+  // Marathon reads both as int32 seconds; a larger one would overflow the
+  // launch delay's deadline in milliseconds.
+  r.between(a.backoff_seconds, 0.0, static_cast<double>(INT_MAX), "/backoffSeconds");
   r.at_least(a.backoff_factor, 1.0, "/backoffFactor");
-  r.at_least(a.max_launch_delay_seconds, 0.0, "/maxLaunchDelaySeconds");
+  r.between(a.max_launch_delay_seconds, 0.0, static_cast<double>(INT_MAX), "/maxLaunchDelaySeconds");
   if (a.task_kill_grace_period_seconds) {
     r.at_least(*a.task_kill_grace_period_seconds, 0, "/taskKillGracePeriodSeconds");
   }
@@ -928,7 +948,7 @@ void validate(Reader& r, App* app) {
   validate_health_checks(r, a);
   validate_readiness_checks(r, a);
   r.between(a.upgrade_strategy.minimum_health_capacity, 0.0, 1.0, "/upgradeStrategy/minimumHealthCapacity");
-  r.at_least(a.upgrade_strategy.maximum_over_capacity, 0.0, "/upgradeStrategy/maximumOverCapacity");
+  r.between(a.upgrade_strategy.maximum_over_capacity, 0.0, 1.0, "/upgradeStrategy/maximumOverCapacity");
   if (!a.unreachable_strategy.disabled) {
     r.at_least(a.unreachable_strategy.inactive_after_seconds, 0, "/unreachableStrategy/inactiveAfterSeconds");
     r.at_least(a.unreachable_strategy.expunge_after_seconds, 0, "/unreachableStrategy/expungeAfterSeconds");
@@ -965,6 +985,20 @@ void validate(Reader& r, App* app) {
   }
 }
 
+// Why `id` is too long to run, or nullopt: each of its task ids
+// (new_task_id) is one component of a state store key, which holds at most
+// MAX_ENCODED_COMPONENT bytes percent-encoded ('.' takes three).
+std::optional<std::string> id_too_long(const std::string& id) {
+  const std::string longest = new_task_id(id);
+  const size_t encoded = store_layout::encode_component(longest).size();
+  if (encoded <= store_layout::MAX_ENCODED_COMPONENT) {
+    return std::nullopt;
+  }
+  return "'" + id.substr(0, 60) + (id.size() > 60 ? "..." : "") + "' is too long: its task ids ('" +
+         longest.substr(0, 40) + "...') take " + std::to_string(encoded) + " bytes in the state store, at most " +
+         std::to_string(store_layout::MAX_ENCODED_COMPONENT) + " fit ('.' counts 3, '/' becomes '_')";
+}
+
 // The id: from the URL when given, else from the body (required).
 void resolve_id(Reader& r, App* app, const Given& given, const ParseOptions& options, bool required) {
   std::optional<std::string> text = options.path_id ? options.path_id : given.raw_id;
@@ -980,6 +1014,8 @@ void resolve_id(Reader& r, App* app, const Given& given, const ParseOptions& opt
     r.violation("/id", id.error());
   } else if (*id == "/") {
     r.violation("/id", "'" + *text + "' is the root group: an app id needs at least one path segment");
+  } else if (std::optional<std::string> long_id = id_too_long(*id)) {
+    r.violation("/id", *long_id);
   } else {
     app->id = *id;
   }

@@ -226,8 +226,25 @@ TEST(ModelParse, ReportsEveryViolationWithItsPath) {
   EXPECT_EQ(errors_at(e, "/upgradeStrategy/minimumHealthCapacity"),
             std::vector<std::string>{"got 1.5, expected between 0.0 and 1.0"});
   EXPECT_EQ(errors_at(e, "/upgradeStrategy/maximumOverCapacity"),
-            std::vector<std::string>{"got -0.5, expected 0.0 or more"});
+            std::vector<std::string>{"got -0.5, expected between 0.0 and 1.0"});
   EXPECT_TRUE(parse_ok(R"({"id":"/a","cmd":"x","cpus":0.001,"instances":0,"mem":0})").instances == 0);
+}
+
+// Values that would overflow later arithmetic (the restart's maxCapacity,
+// the launch delay's deadline in ms) are refused as Marathon refuses them:
+// maximumOverCapacity in [0, 1], the backoff seconds int32.
+TEST(ModelParse, RefusesHugeCapacitiesAndDelays) {
+  ApiError e = parse_err(R"({"id":"/a","cmd":"x","upgradeStrategy":{"maximumOverCapacity":1e308},
+    "backoffSeconds":1e308,"maxLaunchDelaySeconds":3e9,"backoffFactor":1e308})");
+  EXPECT_EQ(errors_at(e, "/upgradeStrategy/maximumOverCapacity").size(), 1u) << json_serialize(e.body);
+  EXPECT_TRUE(has_error(e, "/upgradeStrategy/maximumOverCapacity", "expected between 0.0 and 1.0"));
+  EXPECT_TRUE(has_error(e, "/backoffSeconds", "expected between 0.0 and")) << json_serialize(e.body);
+  EXPECT_TRUE(has_error(e, "/maxLaunchDelaySeconds", "expected between 0.0 and")) << json_serialize(e.body);
+  EXPECT_TRUE(errors_at(e, "/backoffFactor").empty()) << json_serialize(e.body);
+  App most = parse_ok(R"({"id":"/a","cmd":"x","upgradeStrategy":{"maximumOverCapacity":1},
+    "backoffSeconds":2147483647,"maxLaunchDelaySeconds":2147483647,"backoffFactor":1e308})");
+  EXPECT_EQ(most.upgrade_strategy.maximum_over_capacity, 1.0);
+  EXPECT_EQ(most.max_launch_delay_seconds, 2147483647.0);
 }
 
 TEST(ModelParse, IdRules) {
@@ -237,6 +254,40 @@ TEST(ModelParse, IdRules) {
   EXPECT_EQ(message(bad), "Object is not valid");
   EXPECT_TRUE(has_error(bad, "/id", "must fully match regular expression"));
   EXPECT_TRUE(has_error(parse_err(R"({"id":"/","cmd":"x"})"), "/id", "root group"));
+}
+
+// A task id is one state store key component (200 bytes encoded, '.' as
+// %2E): an app whose task ids do not fit could never launch, so its id is
+// refused up front. The fixed part ".instance-<uuid>._app.1" takes 59.
+TEST(ModelParse, IdsWhoseTaskIdsDoNotFitTheStoreAreRefused) {
+  const std::string fits = "/" + std::string(70, 'a') + "/" + std::string(70, 'b');  // prefix 141
+  EXPECT_EQ(parse_ok(R"({"cmd":"x","id":")" + fits + R"("})").id, fits);
+  ApiError too_long = parse_err(R"({"cmd":"x","id":")" + fits + R"(c"})");
+  EXPECT_TRUE(has_error(too_long, "/id", "is too long")) << json_serialize(too_long.body);
+  EXPECT_TRUE(has_error(too_long, "/id", "at most 200")) << json_serialize(too_long.body);
+  // Dots take three bytes each: 36 labels "a" joined by 35 dots are 141
+  // bytes, 37 labels are too many.
+  std::string dotted = "/a";
+  for (int i = 0; i < 35; ++i) {
+    dotted += ".a";
+  }
+  EXPECT_EQ(parse_ok(R"({"cmd":"x","id":")" + dotted + R"("})").id, dotted);
+  EXPECT_TRUE(has_error(parse_err(R"({"cmd":"x","id":")" + dotted + R"(.a"})"), "/id", "is too long"));
+  // The URL's id is held to the same rule.
+  ParseOptions from_path;
+  from_path.path_id = "/" + std::string(300, 'x');
+  EXPECT_TRUE(has_error(parse_err(R"({"cmd":"x"})", from_path), "/id", "is too long"));
+}
+
+// A task's environment is "NAME=value" strings: a name with '=' (or none)
+// would set another variable than the one asked for.
+TEST(ModelParse, EnvNamesMustBeUsable) {
+  for (const char* body : {R"({"id":"/a","cmd":"x","env":{"A=B":"c"}})", R"({"id":"/a","cmd":"x","env":{"":"c"}})",
+                           R"({"id":"/a","cmd":"x","env":{"A\u0000B":"c"}})"}) {
+    ApiError e = parse_err(body);
+    EXPECT_TRUE(has_error(e, "/env", "must not be empty or contain '=' or NUL")) << body << json_serialize(e.body);
+  }
+  EXPECT_EQ(parse_ok(R"({"id":"/a","cmd":"x","env":{"A_1":"b=c"}})").env.at("A_1"), "b=c");
 }
 
 TEST(ModelParse, CmdArgsContainerExclusivity) {
@@ -316,6 +367,27 @@ TEST(ModelParse, HealthCheckRules) {
   EXPECT_TRUE(has_error(two, "/healthChecks", "at most one Mesos health check"));
   App port = parse_ok(R"({"id":"/a","cmd":"x","portDefinitions":[],"healthChecks":[{"protocol":"HTTP","port":8080}]})");
   EXPECT_FALSE(port.health_checks[0].port_index.has_value());
+  // marathon-lb reads portIndex of every check: written even beside `port`,
+  // and the app still reads back the same.
+  picojson::object port_json = health_check_json(port.health_checks[0]).get<picojson::object>();
+  EXPECT_EQ(port_json.count("portIndex"), 1u);
+  EXPECT_EQ(port_json["port"].get<int64_t>(), 8080);
+  picojson::object round = app_json(port);
+  App again = parse_ok(json_serialize(picojson::value(round)));
+  EXPECT_EQ(json_serialize(picojson::value(app_json(again))), json_serialize(picojson::value(round)));
+  EXPECT_FALSE(is_upgrade(port, again));
+
+  // A probe's path goes into a request line: no spaces or CR/LF.
+  ApiError smuggled = parse_err(R"({"id":"/a","cmd":"x","healthChecks":[{"protocol":"HTTP","path":"/h HTTP/1.1\r\nX: y"}],
+      "portDefinitions":[{"port":0,"name":"http"}],"readinessChecks":[{"portName":"http","path":"/r\n"}]})");
+  EXPECT_TRUE(has_error(smuggled, "/healthChecks(0)/path", "must not contain spaces or control characters"))
+      << json_serialize(smuggled.body);
+  EXPECT_TRUE(has_error(smuggled, "/readinessChecks(0)/path", "must not contain spaces or control characters"))
+      << json_serialize(smuggled.body);
+  EXPECT_EQ(parse_ok(R"({"id":"/a","cmd":"x","healthChecks":[{"protocol":"HTTP","path":"/a%20b?x=1"}]})")
+                .health_checks[0]
+                .path,
+            "/a%20b?x=1");
 }
 
 TEST(ModelParse, ReadinessUpgradeBackoffUnreachable) {
@@ -333,7 +405,7 @@ TEST(ModelParse, ReadinessUpgradeBackoffUnreachable) {
       "unreachableStrategy":{"inactiveAfterSeconds":10,"expungeAfterSeconds":5},"backoffSeconds":-1})");
   EXPECT_TRUE(has_error(e, "/readinessChecks(0)/portName", "'nope'"));
   EXPECT_TRUE(has_error(e, "/unreachableStrategy", "expungeAfterSeconds must be greater"));
-  EXPECT_TRUE(has_error(e, "/backoffSeconds", "expected 0.0 or more"));
+  EXPECT_TRUE(has_error(e, "/backoffSeconds", "got -1.0, expected between 0.0 and"));
   EXPECT_EQ(errors_at(parse_err(R"({"id":"/a","cmd":"x","killSelection":"RANDOM"})"), "/killSelection"),
             std::vector<std::string>{"error.unknown.enum.literal"});
 }

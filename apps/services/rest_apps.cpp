@@ -288,6 +288,10 @@ void apps_update_many(caf::io::broker* self, const Ctx& ctx, const http::Request
   const bool merge = patch || *partial;
   Change change;
   change.force = *force;
+  // Each updated app's api_post_event, as for one app (marathon-lb reloads on it).
+  change.client_ip = client_ip(req);
+  change.uri = req.path;
+  change.post_event = true;
   call_core(self, ctx,
             [updates, patch, merge, change](Core& core, std::function<void(http::Response)> reply) mutable {
               for (const auto& [id, update] : updates) {

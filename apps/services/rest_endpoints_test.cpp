@@ -126,6 +126,19 @@ TEST_F(RestEndpointsTest, GroupsWrites) {
   EXPECT_EQ(core->changes[0].upserts.count("/new/sub/b"), 1u);
   EXPECT_TRUE(core->changes[0].removals.empty());
 
+  // An update of one group cannot reach outside it: not through a subgroup
+  // "/" (which would replace the top-level apps), a sibling, or an app id.
+  for (const char* outside : {R"({"groups":[{"id":"/","apps":[]}]})", R"({"groups":[{"id":"/solo","apps":[]}]})",
+                              R"({"groups":[{"id":"/prod"}]})", R"({"apps":[{"id":"/solo","cmd":"sleep 1"}]})",
+                              R"({"groups":[{"id":"back","apps":[{"id":"/other/x","cmd":"s"}]}]})"}) {
+    Reply refused = call("PUT", "/v2/groups/prod", outside);
+    EXPECT_EQ(refused.status, 422) << outside << " " << refused.body;
+    EXPECT_NE(refused.body.find("/prod"), std::string::npos) << refused.body;
+  }
+  EXPECT_EQ(core->changes.size(), 1u);
+  Reply nested = call("PUT", "/v2/groups/prod?dryRun=true", R"({"groups":[{"id":"back","apps":[{"id":"db2","cmd":"s"}]}]})");
+  EXPECT_EQ(nested.status, 200) << nested.body;
+
   Reply again = call("POST", "/v2/groups", R"({"id":"/new","apps":[]})");
   EXPECT_EQ(again.status, 409);
   Reply invalid = call("POST", "/v2/groups/other", R"({"apps":[{"id":"x","cpus":-1,"cmd":"s"}]})");
@@ -138,6 +151,13 @@ TEST_F(RestEndpointsTest, GroupsWrites) {
   EXPECT_EQ(core->changes[1].upserts.at("/prod/web").instances, 4);
   EXPECT_EQ(core->changes[1].upserts.at("/prod/back/db").instances, 2);
   EXPECT_EQ(core->changes[1].upserts.count("/solo"), 0u);
+  // A product past INT_MAX is refused, naming the app, and changes nothing.
+  for (const char* huge : {R"({"scaleBy":1e308})", R"({"scaleBy":1073741824})"}) {
+    Reply overflow = call("PUT", "/v2/groups/prod", huge);
+    EXPECT_EQ(overflow.status, 422) << huge << " " << overflow.body;
+    EXPECT_NE(overflow.body.find("/prod/"), std::string::npos) << overflow.body;
+    EXPECT_EQ(core->changes.size(), 2u) << huge;
+  }
 
   // A PUT with `apps` replaces the group's own apps.
   Reply replaced = call("PUT", "/v2/groups/prod", R"({"apps":[{"id":"api","cmd":"sleep 3"}]})");
@@ -195,7 +215,13 @@ TEST_F(RestEndpointsTest, InfoLeaderPingMetrics) {
   EXPECT_EQ(info.json.get("marathon_config").get("master").to_str(), "127.0.0.1:5050");
   EXPECT_EQ(info.json.get("marathon_config").get("mesos_leader_ui_url").to_str(), "http://127.0.0.1:5050/");
   EXPECT_EQ(info.json.get("zookeeper_config").get("zk").to_str(), "zk://127.0.0.1:2181/marathon");
+  // Durations are Marathon's numbers: ms, failover_timeout in seconds; other
+  // flags keep their text.
   EXPECT_EQ(info.json.get("zookeeper_config").get("zk_session_timeout").get<double>(), 10000);
+  EXPECT_EQ(info.json.get("marathon_config").get("decline_offer_duration").get<double>(), 120000);
+  EXPECT_EQ(info.json.get("marathon_config").get("failover_timeout").get<double>(), 604800);
+  EXPECT_EQ(info.json.get("marathon_config").get("framework_name").to_str(), "5secs");
+  EXPECT_EQ(info.json.get("marathon_config").get<picojson::object>().count("help"), 0u);
   EXPECT_EQ(info.json.get("http_config").get("http_port").get<double>(), 8080);
 
   Reply leader = call("GET", "/v2/leader");

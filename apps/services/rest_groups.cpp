@@ -3,6 +3,7 @@
 // one Change of its apps.
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -83,6 +84,11 @@ bool groups_under(const std::string& id, const std::string& gid) {
   return gid == "/" || id == gid || id.rfind(gid + "/", 0) == 0;
 }
 
+// Below `gid`, `gid` itself excluded.
+bool groups_strictly_under(const std::string& id, const std::string& gid) {
+  return id != gid && groups_under(id, gid);
+}
+
 picojson::object groups_json(const Core& core, const std::string& gid, const GroupsEmbed& embed) {
   picojson::object o;
   o["id"] = picojson::value(gid);
@@ -140,6 +146,9 @@ std::optional<ApiError> groups_apply(const picojson::value& update, const std::s
         return *e;
       }
       App app = std::get<App>(std::move(parsed));
+      if (!groups_strictly_under(app.id, gid)) {
+        return invalid_object({{path + "/apps", "the app '" + app.id + "' is not in the group '" + gid + "'"}});
+      }
       target[app.id] = std::move(app);
     }
   }
@@ -158,6 +167,11 @@ std::optional<ApiError> groups_apply(const picojson::value& update, const std::s
       Try<std::string> sid = canonical_id(arr[i].get("id").get<std::string>(), gid);
       if (sid.is_error()) {
         return invalid_object({{sub_path + "/id", sid.error()}});
+      }
+      // An update of `gid` changes nothing outside it (a sub-group "/" would
+      // otherwise replace the top-level apps).
+      if (!groups_strictly_under(*sid, gid)) {
+        return invalid_object({{sub_path + "/id", "the group '" + *sid + "' is not a subgroup of '" + gid + "'"}});
       }
       listed.insert(*sid);
       subs.emplace_back(*sid, &arr[i]);
@@ -311,9 +325,19 @@ void groups_write(caf::io::broker* self, const Ctx& ctx, const http::Request& re
         std::map<std::string, App> target = core.apps();
         if (scale_by && !create) {
           for (auto& [id, app] : target) {
-            if (groups_under(id, gid)) {
-              app.instances = static_cast<int>(std::ceil(app.instances * *scale_by));
+            if (!groups_under(id, gid)) {
+              continue;
             }
+            // Checked in double: an int cast of a product past INT_MAX is undefined.
+            const double scaled = std::ceil(static_cast<double>(app.instances) * *scale_by);
+            if (!(scaled <= static_cast<double>(INT_MAX))) {
+              reply(api_error_response(invalid_object(
+                  {{"/scaleBy", "scaling " + id + "'s " + std::to_string(app.instances) + " instances by " +
+                                    json_serialize(picojson::value(*scale_by)) + " gives more than " +
+                                    std::to_string(INT_MAX) + " instances"}})));
+              return;
+            }
+            app.instances = static_cast<int>(scaled);
           }
         } else if (auto e = groups_apply(json, gid, target, "")) {
           reply(api_error_response(*e));

@@ -7,6 +7,7 @@
 #include <caf/io/all.hpp>
 
 #include "apps/services/rest_internal.hpp"
+#include "common/flags.hpp"
 #include "common/json.hpp"
 #include "common/metrics.hpp"
 #include "common/strings.hpp"
@@ -33,6 +34,34 @@ picojson::value misc_flag_value(const std::string& text) {
   return picojson::value(text);
 }
 
+// Marathon's duration flags are numbers in /v2/info: milliseconds, but
+// failover_timeout in seconds (its flag's unit).
+struct MiscDurationFlag {
+  const char* name;
+  int64_t unit_ms;
+};
+constexpr MiscDurationFlag MISC_DURATION_FLAGS[] = {
+    {"decline_offer_duration", 1},       {"task_launch_timeout", 1}, {"reconciliation_initial_delay", 1},
+    {"reconciliation_interval", 1},      {"zk_session_timeout", 1},  {"leader_proxy_read_timeout", 1},
+    {"failover_timeout", 1000},
+};
+
+// A flag's value for /v2/info: a duration flag as its number, the rest as
+// misc_flag_value.
+picojson::value misc_info_value(const std::string& name, const std::string& text) {
+  for (const MiscDurationFlag& f : MISC_DURATION_FLAGS) {
+    if (name != f.name) {
+      continue;
+    }
+    Try<Duration> d = parse_duration(text);
+    if (d.is_some()) {
+      return picojson::value(
+          static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(*d).count() / f.unit_ms));
+    }
+  }
+  return misc_flag_value(text);
+}
+
 void misc_info(caf::io::broker* self, const Ctx& ctx, const http::Request&, const http::Responder& respond) {
   LeaderView view = ctx->leadership ? ctx->leadership->get() : LeaderView{true, ctx->self};
   call_core(self, ctx,
@@ -48,7 +77,10 @@ void misc_info(caf::io::broker* self, const Ctx& ctx, const http::Request&, cons
               picojson::object marathon;
               picojson::object zookeeper;
               for (const auto& [name, value] : ctx->flags) {
-                (name.rfind("zk", 0) == 0 ? zookeeper : marathon)[name] = misc_flag_value(value);
+                if (name == "help") {
+                  continue;  // a command-line switch, not configuration
+                }
+                (name.rfind("zk", 0) == 0 ? zookeeper : marathon)[name] = misc_info_value(name, value);
               }
               marathon["ha"] = picojson::value(!ctx->zk.empty() && !(ctx->flags.count("disable_ha") > 0 &&
                                                                      ctx->flags.at("disable_ha") == "true"));

@@ -186,6 +186,9 @@ TEST_F(RestAppsTest, PatchNeedsTheAppAndArraysUpdateMany) {
   ASSERT_EQ(core->changes.size(), 1u);
   EXPECT_EQ(core->changes[0].upserts.at("/other").instances, 4);
   EXPECT_EQ(core->changes[0].upserts.at("/prod/db").instances, 0);
+  EXPECT_TRUE(core->changes[0].post_event);
+  EXPECT_EQ(core->changes[0].client_ip, "127.0.0.1");
+  EXPECT_EQ(core->changes[0].uri, "/v2/apps");
   Reply no_id = call("PATCH", "/v2/apps", R"([{"instances":4}])");
   EXPECT_EQ(no_id.status, 422);
   Reply not_array = call("PATCH", "/v2/apps", R"({"id":"/other"})");

@@ -226,7 +226,13 @@ class RestTest : public ::testing::Test {
     o.core = the_core;
     o.leadership = leadership;
     o.self = self_name;
-    o.flags = {{"master", "127.0.0.1:5050"}, {"http_port", "8080"}, {"zk_session_timeout", "10000"}};
+    o.flags = {{"master", "127.0.0.1:5050"},
+               {"http_port", "8080"},
+               {"zk_session_timeout", "10secs"},
+               {"decline_offer_duration", "2mins"},
+               {"failover_timeout", "1weeks"},
+               {"framework_name", "5secs"},
+               {"help", "false"}};
     o.zk = "zk://127.0.0.1:2181/marathon";
     o.metrics = &registry;
     o.proxy_timeout = std::chrono::seconds(5);
