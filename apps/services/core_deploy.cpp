@@ -42,6 +42,10 @@ bool core_same_app(const App& a, const App& b) { return !is_upgrade(a, b) && a.i
 // Writes.
 
 void CoreState::change(Change c, std::function<void(Outcome)> done) {
+  if (std::optional<ApiError> refused = not_leading()) {
+    done(std::move(*refused));
+    return;
+  }
   std::set<std::string> affected;
   for (const auto& [id, a] : c.upserts) {
     affected.insert(id);
@@ -173,6 +177,8 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
   for (const std::string& id : removed) {
     ops.push_back(StoreOp{StoreOp::DELETE, app_key(id), {}});
     ops.push_back(StoreOp{StoreOp::DELETE_PREFIX, app_versions_prefix(id), {}});
+    ops.push_back(StoreOp{StoreOp::DELETE, failure_key(id), {}});
+    ops.push_back(StoreOp{StoreOp::DELETE, delay_key(id), {}});
   }
   bool with_deployment = !plan.steps.empty();
   if (with_deployment) {
@@ -186,12 +192,15 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
     versions_before[id] = versions_[id];
     versions_.erase(id);
     backoffs_.erase(id);
+    failures_.erase(id);
     queue_stats_.erase(id);
   }
   for (const std::string& id : changed) {
     versions_[id][version] = target.at(id);
     if (apps_.count(id) == 0 || apps_.at(id).last_config_change_at != target.at(id).last_config_change_at) {
-      backoffs_.erase(id);
+      if (backoffs_.erase(id) > 0) {
+        ops.push_back(StoreOp{StoreOp::DELETE, delay_key(id), {}});
+      }
     }
   }
   apps_ = std::move(target);
@@ -274,6 +283,10 @@ void CoreState::prune_versions(const std::string& app_id) {
 
 void CoreState::cancel_deployment(const std::string& id, bool force,
                                   std::function<void(std::optional<Outcome>)> done) {
+  if (std::optional<ApiError> refused = not_leading()) {
+    done(Outcome{std::move(*refused)});
+    return;
+  }
   auto it = deployments_.find(id);
   if (it == deployments_.end()) {
     done(std::nullopt);
@@ -334,7 +347,7 @@ int CoreState::restart_launch_budget(const App& a) const {
   for (const Instance* i : counted_instances(a.id)) {
     if (is_new(*i, a)) {
       ++st.new_started;
-      st.new_ready += i->healthy(a) ? 1 : 0;
+      st.new_ready += deploy_ready(*i, a) ? 1 : 0;
     } else {
       ++st.old_active;
       st.old_healthy += i->healthy(a) ? 1 : 0;
@@ -387,7 +400,7 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     }
     size_t healthy = 0;
     for (const Instance* i : counted) {
-      healthy += i->healthy(*a) ? 1 : 0;
+      healthy += deploy_ready(*i, *a) ? 1 : 0;
     }
     return !decommissioned_active() && healthy >= static_cast<size_t>(a->instances);
   }
@@ -402,7 +415,7 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     bool healthy = i.healthy(*a);
     if (is_new(i, *a)) {
       ++st.new_started;
-      st.new_ready += healthy ? 1 : 0;
+      st.new_ready += healthy && ready(i, *a) ? 1 : 0;
     } else {
       ++st.old_active;
       st.old_healthy += healthy ? 1 : 0;
@@ -464,6 +477,7 @@ void CoreState::advance_deployments() {
         break;
       }
       ++d.current_step;
+      d.readiness.clear();
       persist({put_deployment(d)});
       publish_deployment("deployment_info", d);
     }
@@ -484,9 +498,13 @@ void CoreState::finish_deployment(const std::string& id, bool success, const std
   if (success) {
     publish_deployment("deployment_success", d);
   } else {
+    if (d.current_step >= 1 && d.current_step <= d.steps.size()) {
+      publish_deployment("deployment_step_failure", d);  // the step it was in did not finish
+    }
     publish_deployment("deployment_failed", d, reason);
   }
   persist({StoreOp{StoreOp::DELETE, deployment_key(id), {}}});
+  flush_writes();  // a finished deployment leaves the store at once
   update_offer_interest();
 }
 
