@@ -5,13 +5,6 @@
 // cluster serves the whole suite (each test uses its own app ids); the HA
 // test runs two stoa-services against a real ZooKeeper.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <csignal>
 #include <fstream>
