@@ -64,12 +64,15 @@ Try<SvcInstance> svc_start(Cluster& cluster, const std::string& label, int port,
   }
   bool up = poll_until(
       [&] {
+        // Up, and a leader that has loaded its state answers (this one once elected, or the
+        // one a standby proxies to): before that, writes get 502 or 503.
         Try<HttpResponse> r = svc_request(port, "GET", "/ping", "", deadline_in(std::chrono::seconds(1)));
-        return r.is_some() && r->status == 200;
+        Try<HttpResponse> l = svc_request(port, "GET", "/v2/apps", "", deadline_in(std::chrono::seconds(1)));
+        return r.is_some() && r->status == 200 && l.is_some() && l->status == 200;
       },
       deadline_in(SVC_TIMEOUT));
   if (!up) {
-    return Error("stoa-services (" + label + ") did not answer /ping: " + tail_of_file((*p)->log_path(), 20));
+    return Error("stoa-services (" + label + ") did not answer /ping and /v2/apps: " + tail_of_file((*p)->log_path(), 20));
   }
   return SvcInstance{*p, port, args};
 }
