@@ -188,6 +188,17 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
   // Applied at once (so later calls see it); reverted if the store fails.
   std::map<std::string, App> before = apps_;
   std::map<std::string, std::map<Timestamp, App>> versions_before;
+  // The launch delays and failures of the apps this change touches, as they were.
+  std::map<std::string, std::optional<Backoff>> backoffs_before;
+  std::map<std::string, std::optional<TaskFailure>> failures_before;
+  for (const std::vector<std::string>* ids : {&removed, &changed}) {
+    for (const std::string& id : *ids) {
+      auto b = backoffs_.find(id);
+      backoffs_before[id] = b == backoffs_.end() ? std::nullopt : std::optional<Backoff>(b->second);
+      auto f = failures_.find(id);
+      failures_before[id] = f == failures_.end() ? std::nullopt : std::optional<TaskFailure>(f->second);
+    }
+  }
   for (const std::string& id : removed) {
     versions_before[id] = versions_[id];
     versions_.erase(id);
@@ -224,12 +235,25 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
   }
   LOG_INFO << "Change " << version << ": " << changed.size() << " apps changed, " << removed.size() << " removed"
            << (with_deployment ? ", deployment " + deployment_id : std::string());
-  persist(std::move(ops), [this, before = std::move(before), versions_before = std::move(versions_before), changed,
+  persist(std::move(ops), [this, before = std::move(before), versions_before = std::move(versions_before),
+                           backoffs_before = std::move(backoffs_before), failures_before = std::move(failures_before), changed,
                            version, deployment_id, posted = std::move(posted), client_ip, uri,
                            done = std::move(done)](std::optional<std::string> error) {
     if (error) {
       LOG_ERROR << "Change " << version << " not stored: " << *error;
       apps_ = before;
+      for (const auto& [id, b] : backoffs_before) {
+        backoffs_.erase(id);
+        if (b) {
+          backoffs_[id] = *b;
+        }
+      }
+      for (const auto& [id, f] : failures_before) {
+        failures_.erase(id);
+        if (f) {
+          failures_[id] = *f;
+        }
+      }
       for (const auto& [id, v] : versions_before) {
         versions_[id] = v;
       }

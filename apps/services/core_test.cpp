@@ -587,6 +587,30 @@ TEST_F(CoreTest, ATaskFailureAndTheLaunchDelaySurviveForTheNextCore) {
                                 tests::deadline_in(CORE_TEST_TIMEOUT)));
 }
 
+TEST_F(CoreTest, ARemovalTheStoreRefusesKeepsTheFailureAndTheDelay) {
+  caf::actor core = start_core();
+  App web = core_test_app("/web", 1);
+  web.backoff_seconds = 3600;
+  ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
+  core_test_in_state(*this, core, [](CoreState& st) {
+    Instance i = core_test_instance(*st.app("/web"), 0);
+    st.instances_[i.task_id] = i;
+    st.on_update(core_test_status(i.task_id, TASK_FAILED));
+    return std::string();
+  });
+  data->fail_writes = true;
+  Change remove;
+  remove.removals.insert("/web");
+  remove.force = true;
+  EXPECT_EQ(change(core, remove).status, 503);
+  EXPECT_EQ(core_test_in_state(*this, core, [](CoreState& st) {
+              bool failure = st.last_task_failure("/web").has_value();
+              bool delayed = !st.queue().empty() && st.queue()[0].delay_until > now_ms();
+              return std::string(failure ? "failure" : "none") + (delayed ? " delayed" : " not delayed");
+            }),
+            "failure delayed");
+}
+
 TEST_F(CoreTest, ManyInstanceWritesInOneTurnAreCoalescedAndKeepTheirOrder) {
   caf::actor core = start_core();
   ASSERT_EQ(change(core, core_test_upsert(core_test_app("/web", 0))).status, 200);
