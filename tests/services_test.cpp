@@ -5,15 +5,9 @@
 // cluster serves the whole suite (each test uses its own app ids); the HA
 // test runs two stoa-services against a real ZooKeeper.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,6 +18,7 @@
 #include <picojson.h>
 
 #include "tests/cluster.hpp"
+#include "tests/services_events.hpp"
 #include "tests/zookeeper_fixture.hpp"
 
 namespace stoa::tests {
@@ -52,98 +47,6 @@ std::string svc_instance_id(const std::string& task_id) {
   return at == std::string::npos ? task_id : task_id.substr(0, at);
 }
 
-// A raw /v2/events subscriber: reads frames as they come, without blocking.
-class SvcEvents {
- public:
-  bool connect(int port, const std::string& query = "") {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return false;
-    }
-    std::string req = "GET /v2/events" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
-    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-      return false;
-    }
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
-    // Attached once the headers arrived.
-    return poll_until([this] { read_some(); return headers_done_; }, deadline_in(DEFAULT_TIMEOUT));
-  }
-  ~SvcEvents() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  // Reads what arrived and returns every event seen so far, in order.
-  const std::vector<std::pair<std::string, picojson::value>>& events() {
-    read_some();
-    return events_;
-  }
-  bool saw(const std::string& type) {
-    const auto& all = events();
-    return std::any_of(all.begin(), all.end(), [&](const auto& e) { return e.first == type; });
-  }
-  const std::string& status_line() const { return status_line_; }
-
- private:
-  void read_some() {
-    char buf[8192];
-    while (true) {
-      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        break;
-      }
-      buffer_.append(buf, static_cast<size_t>(n));
-    }
-    if (!headers_done_) {
-      size_t end = buffer_.find("\r\n\r\n");
-      if (end == std::string::npos) {
-        return;
-      }
-      status_line_ = buffer_.substr(0, buffer_.find("\r\n"));
-      buffer_.erase(0, end + 4);
-      headers_done_ = true;
-    }
-    size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) != std::string::npos) {
-      std::string frame = buffer_.substr(0, end);
-      buffer_.erase(0, end + 4);
-      std::string type;
-      std::string data;
-      size_t pos = 0;
-      while (pos <= frame.size()) {
-        size_t nl = frame.find("\r\n", pos);
-        std::string line = frame.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        if (line.rfind("event: ", 0) == 0) {
-          type = line.substr(7);
-        } else if (line.rfind("data: ", 0) == 0) {
-          data = line.substr(6);
-        }
-        if (nl == std::string::npos) {
-          break;
-        }
-        pos = nl + 2;
-      }
-      if (!type.empty()) {
-        events_.emplace_back(type, svc_parse(data));
-      }
-    }
-    // Heartbeats are bare "\r\n": drop leading ones.
-    while (buffer_.rfind("\r\n", 0) == 0) {
-      buffer_.erase(0, 2);
-    }
-  }
-
-  int fd_ = -1;
-  bool headers_done_ = false;
-  std::string status_line_;
-  std::string buffer_;
-  std::vector<std::pair<std::string, picojson::value>> events_;
-};
-
 // One stoa-services process and what it needs to come back after a restart.
 struct SvcInstance {
   Process* process = nullptr;
@@ -161,12 +64,15 @@ Try<SvcInstance> svc_start(Cluster& cluster, const std::string& label, int port,
   }
   bool up = poll_until(
       [&] {
+        // Up, and a leader that has loaded its state answers (this one once elected, or the
+        // one a standby proxies to): before that, writes get 502 or 503.
         Try<HttpResponse> r = svc_request(port, "GET", "/ping", "", deadline_in(std::chrono::seconds(1)));
-        return r.is_some() && r->status == 200;
+        Try<HttpResponse> l = svc_request(port, "GET", "/v2/apps", "", deadline_in(std::chrono::seconds(1)));
+        return r.is_some() && r->status == 200 && l.is_some() && l->status == 200;
       },
       deadline_in(SVC_TIMEOUT));
   if (!up) {
-    return Error("stoa-services (" + label + ") did not answer /ping: " + tail_of_file((*p)->log_path(), 20));
+    return Error("stoa-services (" + label + ") did not answer /ping and /v2/apps: " + tail_of_file((*p)->log_path(), 20));
   }
   return SvcInstance{*p, port, args};
 }
@@ -437,6 +343,65 @@ TEST_F(ServicesEndToEnd, AFailingHealthCheckReplacesTheTask) {
   EXPECT_TRUE(r && r->status == 200);
 }
 
+// The readiness results of /readiness's current action in GET /v2/deployments ([] if none).
+picojson::array svc_readiness_results(int port) {
+  Try<HttpResponse> r = svc_request(port, "GET", "/v2/deployments");
+  if (r.is_error() || r->status != 200) {
+    return {};
+  }
+  const picojson::value deployments = svc_parse(r->body);
+  for (const picojson::value& d : json_array(deployments)) {
+    for (const picojson::value& a : json_array(json_at(d, "currentActions"))) {
+      if (json_string(json_at(a, "app")) == "/readiness") {
+        return json_array(json_at(a, "readinessCheckResults"));
+      }
+    }
+  }
+  return {};
+}
+
+TEST_F(ServicesEndToEnd, AReadinessCheckHoldsTheDeploymentUntilTheTaskIsReady) {
+  // python3's http.server serves the sandbox: /ready is a 404 until the file exists.
+  Try<HttpResponse> r = post_app(R"({"id":"/readiness","cmd":"exec python3 -m http.server $PORT0","cpus":0.1,"mem":64,
+      "portDefinitions":[{"port":0,"name":"http"}],
+      "readinessChecks":[{"name":"ready","protocol":"HTTP","path":"/ready","portName":"http","intervalSeconds":1,
+                          "timeoutSeconds":2,"httpStatusCodesForReady":[200],"preserveLastResponse":true}]})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  std::vector<std::string> tasks;
+  ASSERT_TRUE(poll_until([&] { tasks = svc_running_tasks(port_, "/readiness"); return tasks.size() == 1; },
+                         deadline_in(SVC_TIMEOUT)));
+  const std::string task = tasks.front();
+  // Running, answering 404: not ready, and the deployment waits.
+  picojson::array results;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        results = svc_readiness_results(port_);
+        return results.size() == 1 && json_number(json_at(json_at(results[0], "lastResponse"), "status")) == 404;
+      },
+      deadline_in(SVC_TIMEOUT)))
+      << picojson::value(results).serialize();
+  EXPECT_EQ(json_string(json_at(results[0], "name")), "ready");
+  EXPECT_EQ(json_string(json_at(results[0], "taskId")), task);
+  EXPECT_EQ(json_at(results[0], "ready"), picojson::value(false));
+  EXPECT_FALSE(svc_no_deployments(port_));
+
+  std::string sandbox;
+  for (size_t k = 0; k < 3 && sandbox.empty(); ++k) {
+    for (const std::string& f : find_files_named(cluster_->slave_work_dir(k), "stdout")) {
+      if (f.find(task) != std::string::npos) {
+        sandbox = f.substr(0, f.rfind('/'));
+      }
+    }
+  }
+  ASSERT_FALSE(sandbox.empty()) << "no sandbox for " << task;
+  std::ofstream(sandbox + "/ready") << "ok\n";
+  EXPECT_TRUE(poll_until([&] { return svc_no_deployments(port_); }, deadline_in(SVC_TIMEOUT)))
+      << picojson::value(svc_readiness_results(port_)).serialize();
+  EXPECT_EQ(svc_running_tasks(port_, "/readiness"), tasks);
+  r = svc_request(port_, "DELETE", "/v2/apps/readiness");
+  EXPECT_TRUE(r && r->status == 200);
+}
+
 TEST_F(ServicesEndToEnd, AMesosLevelCheckRunsOnTheSlaveAndGatesTheDeployment) {
   Try<HttpResponse> r = post_app(R"({"id":"/checked","cmd":"sleep 1000","cpus":0.1,"mem":16,
       "healthChecks":[{"protocol":"COMMAND","command":{"value":"true"},"gracePeriodSeconds":10,
@@ -665,10 +630,23 @@ TEST_F(ServicesEndToEnd, AFailingTaskIsDelayedUntilTheDelayIsReset) {
   EXPECT_TRUE(r && r->status == 200);
 }
 
+// /lost's lastTaskFailure (null if none).
+picojson::value svc_last_failure(int port, const std::string& id) {
+  Try<HttpResponse> a = svc_request(port, "GET", "/v2/apps" + id + "?embed=app.lastTaskFailure");
+  return a.is_some() ? json_at(json_at(svc_parse(a->body), "app"), "lastTaskFailure") : picojson::value();
+}
+
 // Last in the suite: it restarts the shared stoa-services.
-TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsAndTasks) {
+TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsTasksAndTheLastFailure) {
   Try<HttpResponse> r = post_app(R"({"id":"/keep","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":2})");
   ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  // A task that fails once, then waits out a long launch delay.
+  r = post_app(R"({"id":"/lost","cmd":"exit 3","cpus":0.1,"mem":16,"backoffSeconds":600,"maxLaunchDelaySeconds":3600})");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  picojson::value failure;
+  ASSERT_TRUE(poll_until([&] { failure = svc_last_failure(port_, "/lost"); return failure.is<picojson::object>(); },
+                         deadline_in(SVC_TIMEOUT)));
+  ASSERT_EQ(json_string(json_at(failure, "state")), "TASK_FAILED") << failure.serialize();
   ASSERT_TRUE(wait_running("/keep", 2));
   std::vector<std::string> tasks = svc_running_tasks(port_, "/keep");
   std::string version = json_string(json_at(svc_app(port_, "/keep"), "version"));
@@ -685,6 +663,13 @@ TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsAndTasks) {
   for (const std::string& t : tasks) {
     EXPECT_EQ(master[t], "TASK_RUNNING") << t;
   }
+  // The failure and the launch delay came back from the store.
+  picojson::value after = svc_last_failure(port_, "/lost");
+  EXPECT_EQ(json_string(json_at(after, "taskId")), json_string(json_at(failure, "taskId"))) << after.serialize();
+  EXPECT_EQ(json_string(json_at(after, "timestamp")), json_string(json_at(failure, "timestamp")));
+  picojson::value entry = svc_queue_entry(port_, "/lost");
+  EXPECT_GT(json_number(json_at(json_at(entry, "delay"), "timeLeftSeconds")), 500) << entry.serialize();
+  EXPECT_TRUE(svc_running_tasks(port_, "/lost").empty());
 }
 
 TEST(ServicesHighAvailability, KillingTheLeaderLetsTheStandbyLeadWithTheSameAppsAndTasks) {

@@ -128,12 +128,23 @@ std::set<int> CoreState::taken_service_ports(const std::string& except) const {
   return out;
 }
 
+std::optional<ApiError> CoreState::not_leading() const {
+  if (leading_) {
+    return std::nullopt;
+  }
+  return api_error(503, "This stoa-services instance is not the leader (or is still loading its state); "
+                        "send writes to the leader");
+}
+
 bool CoreState::reset_delay(const std::string& app_id) {
   auto a = apps_.find(app_id);
-  if (a == apps_.end()) {
+  if (a == apps_.end() || !leading_) {
     return false;
   }
   bool had = backoffs_.erase(app_id) > 0;
+  if (had) {
+    persist({StoreOp{StoreOp::DELETE, delay_key(app_id), {}}});
+  }
   bool queued = wanted_launches(app_id) > 0;
   if (had) {
     update_offer_interest();
@@ -142,6 +153,10 @@ bool CoreState::reset_delay(const std::string& app_id) {
 }
 
 void CoreState::abdicate() {
+  if (!leading_) {
+    LOG_WARNING << "Not abdicating: this instance does not lead";
+    return;
+  }
   LOG_INFO << "Abdicating leadership in " << CORE_ABDICATE_DELAY.count() << " ms";
   self->delayed_send(self, CORE_ABDICATE_DELAY, core_abdicate_atom_v);
 }
@@ -176,6 +191,7 @@ void CoreState::on_elected() {
 
 void CoreState::on_deposed(const std::string& why) {
   LOG_ERROR << "Lost leadership (" << why << "): exiting";
+  flush_writes();  // the store carries out what it has received
   if (driver_) {
     // Keep the framework registered for the next leader (failover).
     self->send(driver_, stop_atom_v, true);
@@ -195,6 +211,7 @@ void CoreState::on_tick() {
     check_timeouts();
     advance_deployments();
     run_probes();
+    run_readiness();
     update_offer_interest();
   }
   self->delayed_send(self, CORE_TICK_INTERVAL, core_tick_atom_v);
@@ -225,6 +242,12 @@ caf::behavior core_behavior(core_actor* self, Runtime* runtime, CoreOptions opti
       [self](core_reconcile_atom) {
         if (self->current_sender() == self->ctrl()) {
           self->state.on_reconcile_timer();
+        }
+      },
+      [self](core_flush_atom) {
+        if (self->current_sender() == self->ctrl()) {
+          self->state.flush_scheduled_ = false;
+          self->state.flush_writes();
         }
       },
       [self](core_abdicate_atom) {

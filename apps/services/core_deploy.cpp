@@ -42,6 +42,10 @@ bool core_same_app(const App& a, const App& b) { return !is_upgrade(a, b) && a.i
 // Writes.
 
 void CoreState::change(Change c, std::function<void(Outcome)> done) {
+  if (std::optional<ApiError> refused = not_leading()) {
+    done(std::move(*refused));
+    return;
+  }
   std::set<std::string> affected;
   for (const auto& [id, a] : c.upserts) {
     affected.insert(id);
@@ -173,6 +177,8 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
   for (const std::string& id : removed) {
     ops.push_back(StoreOp{StoreOp::DELETE, app_key(id), {}});
     ops.push_back(StoreOp{StoreOp::DELETE_PREFIX, app_versions_prefix(id), {}});
+    ops.push_back(StoreOp{StoreOp::DELETE, failure_key(id), {}});
+    ops.push_back(StoreOp{StoreOp::DELETE, delay_key(id), {}});
   }
   bool with_deployment = !plan.steps.empty();
   if (with_deployment) {
@@ -182,16 +188,30 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
   // Applied at once (so later calls see it); reverted if the store fails.
   std::map<std::string, App> before = apps_;
   std::map<std::string, std::map<Timestamp, App>> versions_before;
+  // The launch delays and failures of the apps this change touches, as they were.
+  std::map<std::string, std::optional<Backoff>> backoffs_before;
+  std::map<std::string, std::optional<TaskFailure>> failures_before;
+  for (const std::vector<std::string>* ids : {&removed, &changed}) {
+    for (const std::string& id : *ids) {
+      auto b = backoffs_.find(id);
+      backoffs_before[id] = b == backoffs_.end() ? std::nullopt : std::optional<Backoff>(b->second);
+      auto f = failures_.find(id);
+      failures_before[id] = f == failures_.end() ? std::nullopt : std::optional<TaskFailure>(f->second);
+    }
+  }
   for (const std::string& id : removed) {
     versions_before[id] = versions_[id];
     versions_.erase(id);
     backoffs_.erase(id);
+    failures_.erase(id);
     queue_stats_.erase(id);
   }
   for (const std::string& id : changed) {
     versions_[id][version] = target.at(id);
     if (apps_.count(id) == 0 || apps_.at(id).last_config_change_at != target.at(id).last_config_change_at) {
-      backoffs_.erase(id);
+      if (backoffs_.erase(id) > 0) {
+        ops.push_back(StoreOp{StoreOp::DELETE, delay_key(id), {}});
+      }
     }
   }
   apps_ = std::move(target);
@@ -215,12 +235,25 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
   }
   LOG_INFO << "Change " << version << ": " << changed.size() << " apps changed, " << removed.size() << " removed"
            << (with_deployment ? ", deployment " + deployment_id : std::string());
-  persist(std::move(ops), [this, before = std::move(before), versions_before = std::move(versions_before), changed,
+  persist(std::move(ops), [this, before = std::move(before), versions_before = std::move(versions_before),
+                           backoffs_before = std::move(backoffs_before), failures_before = std::move(failures_before), changed,
                            version, deployment_id, posted = std::move(posted), client_ip, uri,
                            done = std::move(done)](std::optional<std::string> error) {
     if (error) {
       LOG_ERROR << "Change " << version << " not stored: " << *error;
       apps_ = before;
+      for (const auto& [id, b] : backoffs_before) {
+        backoffs_.erase(id);
+        if (b) {
+          backoffs_[id] = *b;
+        }
+      }
+      for (const auto& [id, f] : failures_before) {
+        failures_.erase(id);
+        if (f) {
+          failures_[id] = *f;
+        }
+      }
       for (const auto& [id, v] : versions_before) {
         versions_[id] = v;
       }
@@ -274,6 +307,10 @@ void CoreState::prune_versions(const std::string& app_id) {
 
 void CoreState::cancel_deployment(const std::string& id, bool force,
                                   std::function<void(std::optional<Outcome>)> done) {
+  if (std::optional<ApiError> refused = not_leading()) {
+    done(Outcome{std::move(*refused)});
+    return;
+  }
   auto it = deployments_.find(id);
   if (it == deployments_.end()) {
     done(std::nullopt);
@@ -334,7 +371,7 @@ int CoreState::restart_launch_budget(const App& a) const {
   for (const Instance* i : counted_instances(a.id)) {
     if (is_new(*i, a)) {
       ++st.new_started;
-      st.new_ready += i->healthy(a) ? 1 : 0;
+      st.new_ready += deploy_ready(*i, a) ? 1 : 0;
     } else {
       ++st.old_active;
       st.old_healthy += i->healthy(a) ? 1 : 0;
@@ -387,7 +424,7 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     }
     size_t healthy = 0;
     for (const Instance* i : counted) {
-      healthy += i->healthy(*a) ? 1 : 0;
+      healthy += deploy_ready(*i, *a) ? 1 : 0;
     }
     return !decommissioned_active() && healthy >= static_cast<size_t>(a->instances);
   }
@@ -402,7 +439,7 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     bool healthy = i.healthy(*a);
     if (is_new(i, *a)) {
       ++st.new_started;
-      st.new_ready += healthy ? 1 : 0;
+      st.new_ready += healthy && ready(i, *a) ? 1 : 0;
     } else {
       ++st.old_active;
       st.old_healthy += healthy ? 1 : 0;
@@ -464,6 +501,7 @@ void CoreState::advance_deployments() {
         break;
       }
       ++d.current_step;
+      d.readiness.clear();
       persist({put_deployment(d)});
       publish_deployment("deployment_info", d);
     }
@@ -484,9 +522,13 @@ void CoreState::finish_deployment(const std::string& id, bool success, const std
   if (success) {
     publish_deployment("deployment_success", d);
   } else {
+    if (d.current_step >= 1 && d.current_step <= d.steps.size()) {
+      publish_deployment("deployment_step_failure", d);  // the step it was in did not finish
+    }
     publish_deployment("deployment_failed", d, reason);
   }
   persist({StoreOp{StoreOp::DELETE, deployment_key(id), {}}});
+  flush_writes();  // a finished deployment leaves the store at once
   update_offer_interest();
 }
 

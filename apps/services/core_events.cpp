@@ -1,6 +1,8 @@
 // The events the services core publishes (marathon.md §5). The EventBus
 // adds eventType and timestamp.
 
+#include <algorithm>
+
 #include "apps/services/core_internal.hpp"
 #include "apps/services/events.hpp"
 
@@ -91,6 +93,55 @@ void CoreState::publish_health_changed(const Instance& i, bool alive) {
   f["version"] = core_str(format_timestamp(i.app_version));
   f["alive"] = picojson::value(alive);
   publish("health_status_changed_event", std::move(f));
+}
+
+void CoreState::note_instance_health(const Instance& i) {
+  const App* a = app(i.app_id);
+  if (a == nullptr || a->health_checks.empty()) {
+    return;
+  }
+  // null until some check has a result; then healthy as deployments see it.
+  bool any_result = i.mesos_healthy.has_value();
+  for (const HealthResult& h : i.health) {
+    any_result = any_result || h.last_success.has_value() || h.last_failure.has_value();
+  }
+  std::optional<bool> now = any_result ? std::optional<bool>(i.healthy(*a)) : std::nullopt;
+  auto [it, inserted] = health_published_.try_emplace(i.task_id, std::nullopt);
+  if (!inserted && it->second == now) {
+    return;
+  }
+  if (inserted && !now) {
+    return;  // null is where every instance starts
+  }
+  it->second = now;
+  picojson::object f;
+  f["instanceId"] = core_instance_id(i.task_id);
+  f["runSpecId"] = core_str(i.app_id);
+  f["runSpecVersion"] = core_str(format_timestamp(i.app_version));
+  f["healthy"] = now ? picojson::value(*now) : picojson::value();
+  publish("instance_health_changed_event", std::move(f));
+}
+
+void CoreState::publish_unknown_terminated(const std::string& task_id, const std::string& state) {
+  picojson::object f;
+  f["instanceId"] = core_instance_id(task_id);
+  // The app id is in the task id ("prod_web.instance-<uuid>._app.1"): a
+  // known app with that prefix, else the prefix with '_' read as '/'.
+  std::string prefix = task_id_app_prefix(task_id);
+  std::string run_spec;
+  for (const auto& [id, a] : apps_) {
+    if (task_id_prefix(id) == prefix) {
+      run_spec = id;
+      break;
+    }
+  }
+  if (run_spec.empty()) {
+    run_spec = "/" + prefix;
+    std::replace(run_spec.begin(), run_spec.end(), '_', '/');
+  }
+  f["runSpecId"] = core_str(run_spec);
+  f["condition"] = core_str(core_condition_name(state));
+  publish("unknown_instance_terminated_event", std::move(f));
 }
 
 void CoreState::publish_failed_health_check(const Instance& i, const HealthCheck& hc) {

@@ -123,6 +123,7 @@ void CoreState::on_probe(const std::string& task_id, size_t index, const ProbeRe
   if (h.alive() != before) {
     publish_health_changed(i, h.alive());
   }
+  note_instance_health(i);
   if (!r.healthy && hc->max_consecutive_failures > 0 && h.consecutive_failures >= hc->max_consecutive_failures &&
       i.state != "TASK_UNREACHABLE") {
     LOG_INFO << "Task " << task_id << " failed " << h.consecutive_failures << " health checks (" << r.cause
@@ -139,6 +140,7 @@ void CoreState::on_mesos_health(Instance& i, bool healthy) {
   if (before != healthy) {
     publish_health_changed(i, healthy);
   }
+  note_instance_health(i);
 }
 
 }  // namespace stoa::services

@@ -34,6 +34,8 @@ namespace stoa::services {
 using core_tick_atom = caf::atom_constant<caf::atom("svc_tick")>;
 using core_reconcile_atom = caf::atom_constant<caf::atom("svc_recon")>;
 using core_abdicate_atom = caf::atom_constant<caf::atom("svc_abdic")>;
+using core_flush_atom = caf::atom_constant<caf::atom("svc_flush")>;
+constexpr core_flush_atom core_flush_atom_v{};
 constexpr core_tick_atom core_tick_atom_v{};
 constexpr core_reconcile_atom core_reconcile_atom_v{};
 constexpr core_abdicate_atom core_abdicate_atom_v{};
@@ -63,6 +65,13 @@ struct Backoff {
   Timestamp config = 0;   // app.last_config_change_at it applies to
   double delay_seconds = 0;
   Timestamp until = 0;
+};
+
+// Readiness check bookkeeping of one (task, check) (core_readiness.cpp).
+struct ReadinessSlot {
+  Timestamp next_at = 0;
+  bool in_flight = false;
+  bool ready = false;
 };
 
 // Marathon-level probe bookkeeping of one (task, check).
@@ -96,6 +105,13 @@ struct CoreState : Core {
   std::map<std::pair<std::string, size_t>, ProbeSlot> probes_;
   std::map<std::string, Timestamp> kill_sent_;  // task id → when its last KILL was sent
   std::set<std::string> unpersisted_;  // deployments whose change is not stored yet (not run)
+  std::map<std::pair<std::string, size_t>, ReadinessSlot> readiness_;  // (task, check index)
+  // The instance health last published (instance_health_changed_event), by task id.
+  std::map<std::string, std::optional<bool>> health_published_;
+  // Fire-and-forget writes not sent yet, by key (the newest wins); sent by
+  // flush_writes() at the next core_flush_atom, or before any write that waits.
+  std::map<std::string, StoreOp> pending_writes_;
+  bool flush_scheduled_ = false;
   Timestamp last_version_ = 0;
 
   // ---- the framework ----
@@ -132,6 +148,8 @@ struct CoreState : Core {
 
   // ---- actor (core.cpp) ----
   void on_core_call(CoreCall& call);
+  // 503 when this core does not lead (a standby, or still loading); writes refuse themselves.
+  std::optional<ApiError> not_leading() const;
   void on_elected();
   void on_deposed(const std::string& why);
   void on_tick();
@@ -145,8 +163,15 @@ struct CoreState : Core {
   void on_load_failed(const caf::error& e);
   // Runs `ops` in order; `done` gets nullopt or the first error.
   void persist(std::vector<StoreOp> ops, std::function<void(std::optional<std::string>)> done);
-  // Fire-and-forget (errors logged).
+  // Fire-and-forget (errors logged), coalesced: queued by key and sent in
+  // one batch once the messages already in the mailbox are handled.
   void persist(std::vector<StoreOp> ops);
+  // Sends every queued fire-and-forget write now (in key order).
+  void flush_writes();
+  static std::string failure_key(const std::string& app_id);
+  static std::string delay_key(const std::string& app_id);
+  StoreOp put_failure(const TaskFailure& f) const;
+  StoreOp put_delay(const std::string& app_id, const Backoff& b) const;
   static std::string app_key(const std::string& app_id);
   static std::string app_version_key(const std::string& app_id, Timestamp version);
   static std::string app_versions_prefix(const std::string& app_id);
@@ -201,11 +226,27 @@ struct CoreState : Core {
   void on_mesos_health(Instance& i, bool healthy);
   std::optional<int> probe_port(const Instance& i, const HealthCheck& hc) const;
 
+  // ---- readiness (core_readiness.cpp) ----
+  // Starts due readiness checks of the new tasks of every current
+  // deployment step whose app has readinessChecks.
+  void run_readiness();
+  void on_readiness(const std::string& task_id, size_t index, bool ready, std::optional<ReadinessResponse> response);
+  // True when the app has no readiness checks, or every check of the task answered ready.
+  bool ready(const Instance& i, const App& app) const;
+  // Healthy and ready: what a deployment counts.
+  bool deploy_ready(const Instance& i, const App& app) const { return i.healthy(app) && ready(i, app); }
+  // Forgets a task's readiness and health bookkeeping.
+  void forget_task(const std::string& task_id);
+
   // ---- events (core_events.cpp) ----
   void publish(const std::string& type, picojson::object fields);
   void publish_status(const Instance& i);
   void publish_instance_changed(const Instance& i);
   void publish_health_changed(const Instance& i, bool alive);
+  // Publishes instance_health_changed_event when the instance's overall
+  // health (true/false, or null without any result) differs from the last one published.
+  void note_instance_health(const Instance& i);
+  void publish_unknown_terminated(const std::string& task_id, const std::string& state);
   void publish_failed_health_check(const Instance& i, const HealthCheck& hc);
   void publish_unhealthy_kill(const Instance& i, const std::string& reason);
   void publish_deployment(const std::string& type, const Deployment& d, std::optional<std::string> reason = {});

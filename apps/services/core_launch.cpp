@@ -338,6 +338,8 @@ void CoreState::on_update(const TaskStatus& status) {
       // The master runs a task of ours we do not know (reconciliation): end it.
       LOG_WARNING << "Killing unknown task " << id << " (" << state << ")";
       calls_->kill(status.task_id(), status.has_slave_id() ? std::optional<SlaveID>(status.slave_id()) : std::nullopt);
+    } else {
+      publish_unknown_terminated(id, state);
     }
     return;
   }
@@ -382,6 +384,7 @@ void CoreState::record_failure(const Instance& i) {
   f.slave_id = i.slave_id;
   f.timestamp = now_ms();
   f.version = i.app_version;
+  persist({put_failure(f)});
   failures_[i.app_id] = std::move(f);
 }
 
@@ -395,6 +398,7 @@ void CoreState::note_backoff(const App& a) {
   b.delay_seconds = std::min(b.delay_seconds, a.max_launch_delay_seconds);
   b.until = now_ms() + static_cast<Timestamp>(std::llround(b.delay_seconds * 1000));
   LOG_INFO << "Delaying the launches of " << a.id << " by " << b.delay_seconds << " s";
+  persist({put_delay(a.id, b)});
 }
 
 void CoreState::on_terminal(Instance& i, TaskState state) {
@@ -411,9 +415,7 @@ void CoreState::on_terminal(Instance& i, TaskState state) {
   instances_.erase(id);
   unreachable_since_.erase(id);
   kill_sent_.erase(id);
-  for (auto p = probes_.begin(); p != probes_.end();) {
-    p = p->first.first == id ? probes_.erase(p) : std::next(p);
-  }
+  forget_task(id);
   persist({StoreOp{StoreOp::DELETE, instance_key(id), {}}});
 }
 
@@ -444,6 +446,11 @@ void CoreState::kill_task(Instance& i, bool decommission) {
 }
 
 void CoreState::kill(const std::vector<std::string>& task_ids, bool wipe, std::function<void()> done) {
+  if (!leading_) {
+    LOG_WARNING << "Not killing " << task_ids.size() << " tasks: this instance does not lead";
+    done();
+    return;
+  }
   std::vector<StoreOp> ops;
   for (const std::string& id : task_ids) {
     auto it = instances_.find(id);
@@ -456,6 +463,7 @@ void CoreState::kill(const std::vector<std::string>& task_ids, bool wipe, std::f
       instances_.erase(it);
       kill_sent_.erase(id);
       unreachable_since_.erase(id);
+      forget_task(id);
       ops.push_back(StoreOp{StoreOp::DELETE, instance_key(id), {}});
     }
   }
@@ -497,6 +505,7 @@ void CoreState::check_timeouts() {
     kill_task(instances_.at(id), true);
     instances_.erase(id);
     unreachable_since_.erase(id);
+    forget_task(id);
     persist({StoreOp{StoreOp::DELETE, instance_key(id), {}}});
   }
 }

@@ -42,6 +42,83 @@ StoreOp CoreState::put_deployment(const Deployment& d) const {
   return StoreOp{StoreOp::PUT, deployment_key(d.id), json_serialize(deployment_to_store(d))};
 }
 
+std::string CoreState::failure_key(const std::string& app_id) { return "task-failures/" + core_strip_slash(app_id); }
+
+std::string CoreState::delay_key(const std::string& app_id) { return "launch-delays/" + core_strip_slash(app_id); }
+
+StoreOp CoreState::put_failure(const TaskFailure& f) const {
+  picojson::object o;
+  o["appId"] = picojson::value(f.app_id);
+  o["taskId"] = picojson::value(f.task_id);
+  o["state"] = picojson::value(f.state);
+  o["message"] = picojson::value(f.message);
+  o["host"] = picojson::value(f.host);
+  o["slaveId"] = picojson::value(f.slave_id);
+  o["timestamp"] = picojson::value(static_cast<int64_t>(f.timestamp));
+  o["version"] = picojson::value(static_cast<int64_t>(f.version));
+  return StoreOp{StoreOp::PUT, failure_key(f.app_id), json_serialize(picojson::value(std::move(o)))};
+}
+
+StoreOp CoreState::put_delay(const std::string& app_id, const Backoff& b) const {
+  picojson::object o;
+  o["appId"] = picojson::value(app_id);
+  o["config"] = picojson::value(static_cast<int64_t>(b.config));
+  o["delaySeconds"] = picojson::value(b.delay_seconds);
+  o["until"] = picojson::value(static_cast<int64_t>(b.until));
+  return StoreOp{StoreOp::PUT, delay_key(app_id), json_serialize(picojson::value(std::move(o)))};
+}
+
+namespace {
+
+// A field of a stored failure or delay; nullopt (and `error` set) when missing or of another type.
+template <typename T>
+std::optional<T> core_stored_field(const picojson::value& v, const char* name, std::string& error) {
+  if (!v.is<picojson::object>() || !v.contains(name) || !v.get(name).is<T>()) {
+    error = std::string("field '") + name + "' is missing or has the wrong type";
+    return std::nullopt;
+  }
+  return v.get(name).get<T>();
+}
+
+Try<TaskFailure> core_failure_from_store(const picojson::value& v) {
+  std::string error;
+  TaskFailure f;
+  auto app_id = core_stored_field<std::string>(v, "appId", error);
+  auto task_id = core_stored_field<std::string>(v, "taskId", error);
+  auto state = core_stored_field<std::string>(v, "state", error);
+  auto message = core_stored_field<std::string>(v, "message", error);
+  auto host = core_stored_field<std::string>(v, "host", error);
+  auto slave_id = core_stored_field<std::string>(v, "slaveId", error);
+  auto timestamp = core_stored_field<int64_t>(v, "timestamp", error);
+  auto version = core_stored_field<int64_t>(v, "version", error);
+  if (!error.empty()) {
+    return Error(error);
+  }
+  f.app_id = *app_id;
+  f.task_id = *task_id;
+  f.state = *state;
+  f.message = *message;
+  f.host = *host;
+  f.slave_id = *slave_id;
+  f.timestamp = *timestamp;
+  f.version = *version;
+  return f;
+}
+
+Try<std::pair<std::string, Backoff>> core_delay_from_store(const picojson::value& v) {
+  std::string error;
+  auto app_id = core_stored_field<std::string>(v, "appId", error);
+  auto config = core_stored_field<int64_t>(v, "config", error);
+  auto delay = core_stored_field<double>(v, "delaySeconds", error);
+  auto until = core_stored_field<int64_t>(v, "until", error);
+  if (!error.empty()) {
+    return Error(error);
+  }
+  return std::make_pair(*app_id, Backoff{*config, *delay, *until});
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------------------
 // Loading (on election).
 
@@ -107,6 +184,26 @@ void CoreState::on_loaded(std::map<std::string, std::string>& entries) {
         }
         deployment_order_.push_back(d->id);
         deployments_[d->id] = std::move(d).get();
+      }
+    } else if (core_starts_with(key, "task-failures/")) {
+      if (auto v = parse(key, value)) {
+        Try<TaskFailure> f = core_failure_from_store(*v);
+        if (f.is_error()) {
+          LOG_ERROR << "Skipping corrupt task failure '" << key << "': " << f.error();
+          ++skipped;
+          continue;
+        }
+        failures_[f->app_id] = std::move(f).get();
+      }
+    } else if (core_starts_with(key, "launch-delays/")) {
+      if (auto v = parse(key, value)) {
+        Try<std::pair<std::string, Backoff>> b = core_delay_from_store(*v);
+        if (b.is_error()) {
+          LOG_ERROR << "Skipping corrupt launch delay '" << key << "': " << b.error();
+          ++skipped;
+          continue;
+        }
+        backoffs_[b->first] = b->second;
       }
     } else if (core_starts_with(key, "instances/")) {
       if (auto v = parse(key, value)) {
@@ -175,6 +272,8 @@ struct CorePersistJob {
 }  // namespace
 
 void CoreState::persist(std::vector<StoreOp> ops, std::function<void(std::optional<std::string>)> done) {
+  // Queued fire-and-forget writes go first: nothing overtakes an earlier write.
+  flush_writes();
   if (!options.store) {
     done(std::string("no store"));
     return;
@@ -211,12 +310,41 @@ void CoreState::persist(std::vector<StoreOp> ops, std::function<void(std::option
 }
 
 void CoreState::persist(std::vector<StoreOp> ops) {
-  if (ops.empty()) {
+  for (StoreOp& op : ops) {
+    if (op.kind == StoreOp::DELETE_PREFIX) {
+      // A prefix covers other keys: keep it in order with everything queued.
+      flush_writes();
+      persist({std::move(op)}, [](std::optional<std::string> error) {
+        if (error) {
+          LOG_ERROR << "Persisting the services state failed: " << *error;
+        }
+      });
+      continue;
+    }
+    std::string key = op.key;
+    pending_writes_[key] = std::move(op);  // a newer write of a key replaces the queued one
+  }
+  if (!pending_writes_.empty() && !flush_scheduled_) {
+    // Behind the messages already queued: a burst of updates becomes one batch.
+    flush_scheduled_ = true;
+    self->send(self, core_flush_atom_v);
+  }
+}
+
+void CoreState::flush_writes() {
+  if (pending_writes_.empty()) {
     return;
   }
-  persist(std::move(ops), [](std::optional<std::string> error) {
+  std::vector<StoreOp> ops;
+  ops.reserve(pending_writes_.size());
+  for (auto& [key, op] : pending_writes_) {
+    ops.push_back(std::move(op));
+  }
+  pending_writes_.clear();
+  size_t n = ops.size();
+  persist(std::move(ops), [n](std::optional<std::string> error) {
     if (error) {
-      LOG_ERROR << "Persisting the services state failed: " << *error;
+      LOG_ERROR << "Persisting the services state (" << n << " writes) failed: " << *error;
     }
   });
 }

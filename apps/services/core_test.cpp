@@ -15,6 +15,8 @@
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
 #include "apps/services/core.hpp"
+#include "apps/services/core_internal.hpp"
+#include "apps/services/events.hpp"
 #include "apps/services/store.hpp"
 #include "common/json.hpp"
 #include "tests/cluster.hpp"
@@ -75,6 +77,38 @@ caf::behavior core_test_store(caf::event_based_actor* self, std::shared_ptr<Core
   };
 }
 
+// Every event the core publishes, in order.
+class CoreTestEvents : public EventBus {
+ public:
+  void publish(const std::string& type, picojson::object fields) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.emplace_back(type, std::move(fields));
+  }
+  bool listening() const override { return true; }
+  std::vector<std::pair<std::string, picojson::object>> of_type(const std::string& type) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::pair<std::string, picojson::object>> out;
+    for (const auto& e : events_) {
+      if (e.first == type) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+  std::vector<std::string> types() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& e : events_) {
+      out.push_back(e.first);
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string, picojson::object>> events_;
+};
+
 App core_test_app(const std::string& id, int instances) {
   App a;
   a.id = id;
@@ -110,7 +144,7 @@ http::Response core_test_response(const Outcome& o) {
 }
 
 class CoreTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     auto rt = Runtime::start(RuntimeOptions{});
     ASSERT_TRUE(rt.is_some()) << rt.error();
@@ -127,8 +161,10 @@ class CoreTest : public ::testing::Test {
     runtime->shutdown();
   }
 
-  caf::actor start_core(int max_deployments = 100, caf::actor with_store = {}) {
+  caf::actor start_core(int max_deployments = 100, caf::actor with_store = {},
+                        std::shared_ptr<EventBus> events = nullptr) {
     CoreOptions o;
+    o.events = std::move(events);
     o.master = "127.0.0.1:1";  // nothing listens: no offers, deployments stay running
     o.store = with_store ? with_store : store;
     o.max_running_deployments = max_deployments;
@@ -283,7 +319,9 @@ TEST_F(CoreTest, CancellingADeploymentWithForceRemovesIt) {
     });
   });
   EXPECT_EQ(r.body, "cancelled");
-  EXPECT_EQ(data->count_prefix("deployments/"), 0u);
+  // The delete is fire-and-forget: it reaches the store after the answer.
+  EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("deployments/") == 0; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
   // The app stays as changed (force does not roll back).
   EXPECT_EQ(data->count_prefix("apps/"), 1u);
 }
@@ -385,6 +423,245 @@ TEST_F(CoreTest, TheFileStoreKeepsWhatACoreWroteForTheNextOne) {
   });
   EXPECT_EQ(r.body, "3 " + assigned.body + " resumed");
   stop_actor(runtime->system(), *again);
+}
+
+// Runs `fn` inside the core with its state (the core's own files' view),
+// answering what it returns.
+std::string core_test_in_state(CoreTest& t, const caf::actor& core, std::function<std::string(CoreState&)> fn);
+
+TaskStatus core_test_status(const std::string& task_id, TaskState state) {
+  TaskStatus s;
+  s.mutable_task_id()->set_value(task_id);
+  s.mutable_slave_id()->set_value("s1");
+  s.set_state(state);
+  s.set_message("exited with status 3");
+  return s;
+}
+
+// A running task of `a` the core believes it launched.
+Instance core_test_instance(const App& a, size_t marathon_checks) {
+  Instance i;
+  i.task_id = new_task_id(a.id);
+  i.app_id = a.id;
+  i.app_version = a.version;
+  i.slave_id = "s1";
+  i.host = "127.0.0.1";
+  i.state = "TASK_RUNNING";
+  i.staged_at = now_ms();
+  i.started_at = now_ms();
+  i.health.resize(marathon_checks);
+  return i;
+}
+
+TEST_F(CoreTest, ACoreThatDoesNotLeadRefusesWritesWith503) {
+  CoreOptions o;
+  o.master = "127.0.0.1:1";
+  o.store = store;
+  o.hostname = "localhost";
+  caf::actor standby = spawn_core(*runtime, o);  // never elected
+  cores.push_back(standby);
+  http::Response r = change(standby, core_test_upsert(core_test_app("/web", 1)));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(body_of(r)["message"].to_str().find("not the leader"), std::string::npos) << r.body;
+  r = call(standby, [](Core& c, std::function<void(http::Response)> reply) {
+    c.cancel_deployment("some-id", true, [reply](std::optional<Outcome> o) {
+      reply(o ? core_test_response(*o) : core_test_response_of(404, "text/plain", "none"));
+    });
+  });
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(data->count_prefix("apps/"), 0u);
+}
+
+TEST_F(CoreTest, CancellingARunningStepPublishesStepFailureThenDeploymentFailed) {
+  auto events = std::make_shared<CoreTestEvents>();
+  caf::actor core = start_core(100, {}, events);
+  std::string id = body_of(change(core, core_test_upsert(core_test_app("/web", 2))))["deploymentId"].to_str();
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(tests::poll_until([&] { return !events->of_type("deployment_info").empty(); },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  EXPECT_TRUE(events->of_type("deployment_step_failure").empty());
+  http::Response r = call(core, [id](Core& c, std::function<void(http::Response)> reply) {
+    c.cancel_deployment(id, true, [reply](std::optional<Outcome> o) {
+      reply(core_test_response_of(200, "text/plain", o ? "cancelled" : "none"));
+    });
+  });
+  ASSERT_EQ(r.body, "cancelled");
+  std::vector<std::string> types = events->types();
+  auto failure = std::find(types.begin(), types.end(), "deployment_step_failure");
+  auto failed = std::find(types.begin(), types.end(), "deployment_failed");
+  ASSERT_NE(failure, types.end());
+  ASSERT_NE(failed, types.end());
+  EXPECT_LT(failure - types.begin(), failed - types.begin());
+  picojson::object f = events->of_type("deployment_step_failure").front().second;
+  EXPECT_EQ(f["plan"].get("id").to_str(), id);
+  // The step it was in: the scale of /web.
+  const picojson::value& actions = f["currentStep"].get("actions");
+  ASSERT_TRUE(actions.is<picojson::array>()) << json_serialize(picojson::value(f));
+  ASSERT_EQ(actions.get<picojson::array>().size(), 1u);
+  EXPECT_EQ(actions.get<picojson::array>()[0].get("app").to_str(), "/web");
+}
+
+TEST_F(CoreTest, ATerminalUpdateOfAnUnknownTaskPublishesUnknownInstanceTerminated) {
+  auto events = std::make_shared<CoreTestEvents>();
+  caf::actor core = start_core(100, {}, events);
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/prod/my_web", 0))).status, 200);
+  std::string task = new_task_id("/prod/my_web");
+  EXPECT_EQ(core_test_in_state(*this, core, [task](CoreState& st) {
+              st.on_update(core_test_status(task, TASK_KILLED));
+              st.on_update(core_test_status("gone.instance-1._app.1", TASK_GONE));
+              return std::string("ok");
+            }),
+            "ok");
+  auto seen = events->of_type("unknown_instance_terminated_event");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].second["instanceId"].to_str(), task.substr(0, task.rfind("._app.")));
+  EXPECT_EQ(seen[0].second["runSpecId"].to_str(), "/prod/my_web");
+  EXPECT_EQ(seen[0].second["condition"].to_str(), "Killed");
+  EXPECT_EQ(seen[1].second["runSpecId"].to_str(), "/gone");
+  EXPECT_EQ(seen[1].second["condition"].to_str(), "Gone");
+}
+
+TEST_F(CoreTest, HealthChangesPublishInstanceHealthChangedOncePerChange) {
+  auto events = std::make_shared<CoreTestEvents>();
+  caf::actor core = start_core(100, {}, events);
+  App web = core_test_app("/web", 1);
+  HealthCheck hc;
+  hc.protocol = "HTTP";
+  hc.grace_period_seconds = 0;
+  hc.max_consecutive_failures = 0;  // no kills
+  web.health_checks.push_back(hc);
+  ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
+  std::string out = core_test_in_state(*this, core, [](CoreState& st) {
+    Instance i = core_test_instance(*st.app("/web"), 1);
+    std::string id = i.task_id;
+    st.instances_[id] = i;
+    ProbeResult ok;
+    ok.healthy = true;
+    ProbeResult bad;
+    bad.cause = "HTTP 503";
+    st.on_probe(id, 0, ok);
+    st.on_probe(id, 0, ok);  // no change: no event
+    st.on_probe(id, 0, bad);
+    st.on_probe(id, 0, bad);
+    return id;
+  });
+  auto seen = events->of_type("instance_health_changed_event");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].second["healthy"], picojson::value(true));
+  EXPECT_EQ(seen[1].second["healthy"], picojson::value(false));
+  EXPECT_EQ(seen[0].second["runSpecId"].to_str(), "/web");
+  EXPECT_EQ(seen[0].second["instanceId"].to_str(), out.substr(0, out.rfind("._app.")));
+  EXPECT_FALSE(seen[0].second["runSpecVersion"].to_str().empty());
+}
+
+TEST_F(CoreTest, ATaskFailureAndTheLaunchDelaySurviveForTheNextCore) {
+  caf::actor first = start_core();
+  App web = core_test_app("/web", 1);
+  web.backoff_seconds = 3600;
+  web.max_launch_delay_seconds = 3600;
+  ASSERT_EQ(change(first, core_test_upsert(web)).status, 200);
+  std::string task = core_test_in_state(*this, first, [](CoreState& st) {
+    Instance i = core_test_instance(*st.app("/web"), 0);
+    st.instances_[i.task_id] = i;
+    st.on_update(core_test_status(i.task_id, TASK_FAILED));
+    return i.task_id;
+  });
+  ASSERT_TRUE(tests::poll_until(
+      [&] { return data->count_prefix("task-failures/web") == 1 && data->count_prefix("launch-delays/web") == 1; },
+      tests::deadline_in(CORE_TEST_TIMEOUT)));
+  EXPECT_EQ(data->count_prefix("instances/"), 0u);
+  stop_actor(runtime->system(), first);
+
+  caf::actor second = start_core();
+  std::string out = core_test_in_state(*this, second, [](CoreState& st) {
+    std::optional<TaskFailure> f = st.last_task_failure("/web");
+    std::vector<QueueEntry> q = st.queue();
+    std::string delay = !q.empty() && q[0].delay_until > now_ms() + 3000 * 1000 ? "delayed" : "not delayed";
+    return (f ? f->task_id + " " + f->state + " " + f->message : std::string("none")) + " " + delay;
+  });
+  EXPECT_EQ(out, task + " TASK_FAILED exited with status 3 delayed");
+  // Resetting the delay forgets it in the store too.
+  EXPECT_EQ(core_test_in_state(*this, second, [](CoreState& st) { return st.reset_delay("/web") ? "reset" : "no"; }),
+            "reset");
+  EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("launch-delays/") == 0; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+}
+
+TEST_F(CoreTest, ARemovalTheStoreRefusesKeepsTheFailureAndTheDelay) {
+  caf::actor core = start_core();
+  App web = core_test_app("/web", 1);
+  web.backoff_seconds = 3600;
+  ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
+  core_test_in_state(*this, core, [](CoreState& st) {
+    Instance i = core_test_instance(*st.app("/web"), 0);
+    st.instances_[i.task_id] = i;
+    st.on_update(core_test_status(i.task_id, TASK_FAILED));
+    return std::string();
+  });
+  data->fail_writes = true;
+  Change remove;
+  remove.removals.insert("/web");
+  remove.force = true;
+  EXPECT_EQ(change(core, remove).status, 503);
+  EXPECT_EQ(core_test_in_state(*this, core, [](CoreState& st) {
+              bool failure = st.last_task_failure("/web").has_value();
+              bool delayed = !st.queue().empty() && st.queue()[0].delay_until > now_ms();
+              return std::string(failure ? "failure" : "none") + (delayed ? " delayed" : " not delayed");
+            }),
+            "failure delayed");
+}
+
+TEST_F(CoreTest, ManyInstanceWritesInOneTurnAreCoalescedAndKeepTheirOrder) {
+  caf::actor core = start_core();
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/web", 0))).status, 200);
+  // 200 tasks written, then half of them deleted again, all in one turn:
+  // the store ends with exactly the survivors.
+  std::string out = core_test_in_state(*this, core, [](CoreState& st) {
+    std::vector<StoreOp> puts;
+    std::vector<std::string> ids;
+    for (int n = 0; n < 200; ++n) {
+      Instance i = core_test_instance(*st.app("/web"), 0);
+      ids.push_back(i.task_id);
+      st.persist({st.put_instance(i)});
+    }
+    for (size_t n = 0; n < ids.size(); n += 2) {
+      st.persist({StoreOp{StoreOp::DELETE, CoreState::instance_key(ids[n]), {}}});
+    }
+    size_t queued = 0;
+    for (const auto& [key, op] : st.pending_writes_) {
+      queued += key.compare(0, 10, "instances/") == 0 ? 1 : 0;
+    }
+    return std::to_string(queued);
+  });
+  EXPECT_EQ(out, "200");  // one queued write per key
+  EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("instances/") == 100; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)))
+      << data->count_prefix("instances/");
+}
+
+TEST(CoreReadinessJson, CurrentActionsShowTheirAppsReadinessResults) {
+  Deployment d;
+  d.id = "d1";
+  d.steps = {{DeploymentAction{"ScaleApplication", "/a"}, DeploymentAction{"ScaleApplication", "/b"}}};
+  d.current_step = 1;
+  d.readiness.push_back(ReadinessCheckResult{"ready", "a.instance-1._app.1", "/a", false,
+                                             ReadinessResponse{503, "text/plain", "not yet"}});
+  d.readiness.push_back(ReadinessCheckResult{"ready", "b.instance-2._app.1", "/b", true, std::nullopt});
+  picojson::object o = deployment_json(d);
+  const picojson::array& actions = o["currentActions"].get<picojson::array>();
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_EQ(json_serialize(actions[0].get("readinessCheckResults")),
+            R"([{"lastResponse":{"body":"not yet","contentType":"text/plain","status":503},"name":"ready",)"
+            R"("ready":false,"taskId":"a.instance-1._app.1"}])");
+  EXPECT_EQ(json_serialize(actions[1].get("readinessCheckResults")),
+            R"([{"name":"ready","ready":true,"taskId":"b.instance-2._app.1"}])");
+}
+
+std::string core_test_in_state(CoreTest& t, const caf::actor& core, std::function<std::string(CoreState&)> fn) {
+  return t.call(core, [fn](Core& c, std::function<void(http::Response)> reply) {
+            auto* st = dynamic_cast<CoreState*>(&c);
+            reply(core_test_response_of(200, "text/plain", st == nullptr ? "not a CoreState" : fn(*st)));
+          }).body;
 }
 
 }  // namespace

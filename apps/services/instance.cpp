@@ -296,6 +296,21 @@ picojson::value action_json(const DeploymentAction& a) {
   return picojson::value(std::move(o));
 }
 
+picojson::value readiness_result_json(const ReadinessCheckResult& r) {
+  picojson::object o;
+  o["name"] = picojson::value(r.name);
+  o["taskId"] = picojson::value(r.task_id);
+  o["ready"] = picojson::value(r.ready);
+  if (r.last_response) {
+    picojson::object lr;
+    lr["status"] = instance_detail::num(static_cast<int64_t>(r.last_response->status));
+    lr["contentType"] = picojson::value(r.last_response->content_type);
+    lr["body"] = picojson::value(r.last_response->body);
+    o["lastResponse"] = picojson::value(std::move(lr));
+  }
+  return picojson::value(std::move(o));
+}
+
 picojson::object deployment_json(const Deployment& d) {
   picojson::object o;
   o["id"] = picojson::value(d.id);
@@ -307,7 +322,13 @@ picojson::object deployment_json(const Deployment& d) {
   if (d.current_step >= 1 && d.current_step <= d.steps.size()) {
     for (const DeploymentAction& a : d.steps[d.current_step - 1]) {
       picojson::object ao = action_json(a).get<picojson::object>();
-      ao["readinessCheckResults"] = picojson::value(picojson::array{});
+      picojson::array results;
+      for (const ReadinessCheckResult& r : d.readiness) {
+        if (r.app_id == a.app) {
+          results.emplace_back(readiness_result_json(r));
+        }
+      }
+      ao["readinessCheckResults"] = picojson::value(std::move(results));
       current.emplace_back(std::move(ao));
     }
   }

@@ -67,6 +67,23 @@ struct TaskFailure {
   Timestamp version = 0;
 };
 
+// The last answer of a readiness check (kept when preserveLastResponse).
+struct ReadinessResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// The result of one readiness check (by name) for one task of a deployment's
+// current step (GET /v2/deployments currentActions[].readinessCheckResults).
+struct ReadinessCheckResult {
+  std::string name;     // the check's name
+  std::string task_id;
+  std::string app_id;   // the action it belongs to
+  bool ready = false;
+  std::optional<ReadinessResponse> last_response;  // only with preserveLastResponse
+};
+
 // One deployment action.
 struct DeploymentAction {
   std::string action;  // StartApplication StopApplication ScaleApplication RestartApplication
@@ -85,6 +102,9 @@ struct Deployment {
   std::map<std::string, App> target;    // apps after (missing = removed)
   // Task ids a scale step must kill first (DELETE …/tasks?scale=true).
   std::vector<std::string> to_kill;
+  // Readiness check results of the current step's tasks (memory only: not
+  // stored, a new leader checks again; cleared when the step changes).
+  std::vector<ReadinessCheckResult> readiness;
 };
 
 // JSON of a deployment as GET /v2/deployments shows it (DeploymentStepInfo),
@@ -92,6 +112,8 @@ struct Deployment {
 picojson::object deployment_json(const Deployment& d);
 picojson::object plan_json(const Deployment& d);
 picojson::value action_json(const DeploymentAction& a);
+// {name, taskId, ready, lastResponse?: {status, contentType, body}}.
+picojson::value readiness_result_json(const ReadinessCheckResult& r);
 
 // Task JSON as /v2/apps?embed=apps.tasks and /v2/tasks show it;
 // `with_service_ports` fills servicePorts (only /v2/tasks does).
