@@ -12,6 +12,7 @@ namespace stoa::services {
 namespace {
 
 const std::string UI_PREFIX = "/ui/";
+const std::string UI_MASTER_PREFIX = "master/";
 
 struct UiFile {
   std::string_view path;
@@ -89,18 +90,36 @@ http::Response ui_response(const http::Request& req) {
                                        "files are named without them");
     }
   }
-  const UiFile* file = ui_find(rel);
-  if (file == nullptr) {
-    return http::error_response(404, "No web UI file '" + rel + "'");
+  // /ui/master/<file>: the master's web UI files (its style sheet), shared
+  // rather than copied.
+  std::string_view path;
+  std::string_view data;
+  std::string_view etag;
+  if (rel.rfind(UI_MASTER_PREFIX, 0) == 0) {
+    const webui::Asset* asset = webui::find_asset(rel.substr(UI_MASTER_PREFIX.size()));
+    if (asset == nullptr) {
+      return http::error_response(404, "No master web UI file '" + rel.substr(UI_MASTER_PREFIX.size()) + "'");
+    }
+    path = asset->path;
+    data = asset->data;
+    etag = asset->etag;
+  } else {
+    const UiFile* file = ui_find(rel);
+    if (file == nullptr) {
+      return http::error_response(404, "No web UI file '" + rel + "'");
+    }
+    path = file->path;
+    data = file->data;
+    etag = file->etag;
   }
   http::Response r;
-  r.content_type = std::string(webui::mime_type(file->path));
-  if (ui_etag_matches(req, file->etag)) {
+  r.content_type = std::string(webui::mime_type(path));
+  if (ui_etag_matches(req, etag)) {
     r.status = 304;
   } else {
-    r.body = std::string(file->data);
+    r.body = std::string(data);
   }
-  r.headers.emplace_back("ETag", std::string(file->etag));
+  r.headers.emplace_back("ETag", std::string(etag));
   r.headers.emplace_back("Cache-Control", "no-cache");
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return r;

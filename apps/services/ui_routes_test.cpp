@@ -94,6 +94,22 @@ TEST(UiRoutesTest, UnknownFilesAre404AndDotSegments400) {
   EXPECT_EQ(ui_response(ui_get("/v2/apps")).status, 404);
 }
 
+TEST(UiRoutesTest, TheMastersStyleSheetIsSharedUnderUiMaster) {
+  // The page links /ui/master/style.css (webui/app/style.css from the master's
+  // embedded files) before its own additions.
+  http::Response css = ui_response(ui_get("/ui/master/style.css"));
+  ASSERT_EQ(css.status, 200) << css.body;
+  EXPECT_EQ(css.content_type.rfind("text/css", 0), 0u) << css.content_type;
+  std::ifstream in(STOA_SOURCE_DIR "/webui/app/style.css");
+  std::stringstream master;
+  master << in.rdbuf();
+  EXPECT_EQ(css.body, master.str());
+  http::Response index = ui_response(ui_get("/"));
+  EXPECT_LT(index.body.find("/ui/master/style.css"), index.body.find("/ui/style.css"));
+  EXPECT_EQ(ui_response(ui_get("/ui/master/nope.css")).status, 404);
+  EXPECT_EQ(ui_response(ui_get("/ui/master/../style.css")).status, 400);
+}
+
 TEST(UiRoutesTest, RoutesCoverRootUiAndThePrefix) {
   std::vector<http::Route> routes = ui_routes();
   ASSERT_EQ(routes.size(), 3u);
