@@ -10,6 +10,7 @@
 #include "apps/services/plan.hpp"
 #include "common/json.hpp"
 #include "common/logging.hpp"
+#include "common/uuid.hpp"
 
 namespace stoa::services {
 
@@ -162,7 +163,10 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
     }
   }
   if (changed.empty() && removed.empty()) {
-    done(DeploymentResult{"", version});
+    // Nothing to deploy: still a plan id (Marathon always answers one), of
+    // a deployment that is finished at once, so a client waiting for it
+    // to disappear from /v2/deployments sees it gone.
+    done(DeploymentResult{random_uuid(), version});
     return;
   }
   Deployment plan = make_plan(apps_, target, restarts, version);
@@ -185,8 +189,16 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
     ops.push_back(put_deployment(plan));
   }
 
-  // Applied at once (so later calls see it); reverted if the store fails.
-  std::map<std::string, App> before = apps_;
+  // Applied at once (so later calls see it); reverted if the store fails,
+  // app by app: only this change's own apps, so that a later change applied
+  // while this write was in flight survives.
+  std::map<std::string, std::optional<App>> before;
+  for (const std::vector<std::string>* ids : {&removed, &changed}) {
+    for (const std::string& id : *ids) {
+      auto old = apps_.find(id);
+      before[id] = old == apps_.end() ? std::nullopt : std::optional<App>(old->second);
+    }
+  }
   std::map<std::string, std::map<Timestamp, App>> versions_before;
   // The launch delays and failures of the apps this change touches, as they were.
   std::map<std::string, std::optional<Backoff>> backoffs_before;
@@ -237,25 +249,54 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
            << (with_deployment ? ", deployment " + deployment_id : std::string());
   persist(std::move(ops), [this, before = std::move(before), versions_before = std::move(versions_before),
                            backoffs_before = std::move(backoffs_before), failures_before = std::move(failures_before), changed,
-                           version, deployment_id, posted = std::move(posted), client_ip, uri,
+                           removed, version, deployment_id, posted = std::move(posted), client_ip, uri,
                            done = std::move(done)](std::optional<std::string> error) {
     if (error) {
       LOG_ERROR << "Change " << version << " not stored: " << *error;
-      apps_ = before;
+      // An app a later change has touched since (a newer version, or
+      // re-created after this removal) keeps that change.
+      std::set<std::string> undone;
+      for (const std::string& id : changed) {
+        auto now = apps_.find(id);
+        if (now != apps_.end() && now->second.version == version) {
+          undone.insert(id);
+        }
+      }
+      for (const std::string& id : removed) {
+        if (apps_.count(id) == 0) {
+          undone.insert(id);
+        }
+      }
+      for (const std::string& id : undone) {
+        const std::optional<App>& b = before.at(id);
+        if (b) {
+          apps_[id] = *b;
+        } else {
+          apps_.erase(id);
+        }
+      }
       for (const auto& [id, b] : backoffs_before) {
+        if (undone.count(id) == 0) {
+          continue;
+        }
         backoffs_.erase(id);
         if (b) {
           backoffs_[id] = *b;
         }
       }
       for (const auto& [id, f] : failures_before) {
+        if (undone.count(id) == 0) {
+          continue;
+        }
         failures_.erase(id);
         if (f) {
           failures_[id] = *f;
         }
       }
       for (const auto& [id, v] : versions_before) {
-        versions_[id] = v;
+        if (undone.count(id) > 0) {
+          versions_[id] = v;
+        }
       }
       for (const std::string& id : changed) {
         auto v = versions_.find(id);

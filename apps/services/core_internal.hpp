@@ -50,6 +50,10 @@ constexpr double CORE_SHORT_REFUSE_SECONDS = 5;
 constexpr auto CORE_FIRST_PROBE_MAX_DELAY = std::chrono::seconds(5);
 // Stored versions kept per app (Marathon's --zk_max_versions default); older ones are deleted.
 constexpr size_t CORE_MAX_VERSIONS = 50;
+// A launch delay is at most this long, whatever the stored numbers say (ten years).
+constexpr double CORE_MAX_DELAY_SECONDS = 10.0 * 365 * 24 * 3600;
+// A launch that could not be stored is logged at most once per app this often.
+constexpr Timestamp CORE_LAUNCH_ERROR_LOG_MS = 60'000;
 // DELETE /v2/leader gives up leadership after this.
 constexpr auto CORE_ABDICATE_DELAY = std::chrono::milliseconds(500);
 
@@ -104,6 +108,8 @@ struct CoreState : Core {
   std::map<std::string, Timestamp> unreachable_since_;
   std::map<std::pair<std::string, size_t>, ProbeSlot> probes_;
   std::map<std::string, Timestamp> kill_sent_;  // task id → when its last KILL was sent
+  // App id → when a launch whose store write failed was last logged (once a minute).
+  std::map<std::string, Timestamp> launch_error_logged_;
   std::set<std::string> unpersisted_;  // deployments whose change is not stored yet (not run)
   std::map<std::pair<std::string, size_t>, ReadinessSlot> readiness_;  // (task, check index)
   // The instance health last published (instance_health_changed_event), by task id.
@@ -199,6 +205,9 @@ struct CoreState : Core {
   void kill_task(Instance& i, bool decommission);
   void on_terminal(Instance& i, TaskState state);
   void note_backoff(const App& app);
+  // The launches of `launched` (tasks of `offer`) could not be stored: forget
+  // them, make it visible (log, lastTaskFailure) and back off the apps.
+  void on_launch_not_stored(const std::vector<std::string>& launched, const std::string& error);
   void check_timeouts();
   void record_failure(const Instance& i);
 

@@ -305,22 +305,35 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
     OfferID offer_id = offer.id();
     persist(std::move(ops), [this, offer_id, tasks = std::move(tasks), launched](std::optional<std::string> error) {
       if (error) {
-        LOG_ERROR << "Not launching " << launched.size() << " tasks: " << *error;
-        for (const std::string& id : launched) {
-          instances_.erase(id);
+        on_launch_not_stored(launched, *error);
+        if (calls_) {
+          calls_->decline(offer_id);
         }
+        update_offer_interest();
+        return;
+      }
+      if (!calls_) {
+        return;
+      }
+      // Only what still should run: the app may have been deleted or scaled
+      // down, or the task killed, while the write was in flight.
+      std::vector<TaskInfo> still;
+      for (const TaskInfo& t : tasks) {
+        auto it = instances_.find(t.task_id().value());
+        if (it == instances_.end() || it->second.goal != Goal::RUNNING || app(it->second.app_id) == nullptr) {
+          LOG_INFO << "Not launching " << t.task_id().value() << ": no longer wanted";
+          continue;
+        }
+        publish_status(it->second);
+        publish_instance_changed(it->second);
+        still.push_back(t);
+      }
+      if (still.empty()) {
         calls_->decline(offer_id);
         return;
       }
-      for (const std::string& id : launched) {
-        auto it = instances_.find(id);
-        if (it != instances_.end()) {
-          publish_status(it->second);
-          publish_instance_changed(it->second);
-        }
-      }
-      LOG_INFO << "Launching " << tasks.size() << " tasks on offer " << offer_id.value();
-      calls_->launch({offer_id}, tasks);
+      LOG_INFO << "Launching " << still.size() << " tasks on offer " << offer_id.value();
+      calls_->launch({offer_id}, still);
     });
   }
   update_offer_interest();
@@ -388,6 +401,44 @@ void CoreState::record_failure(const Instance& i) {
   failures_[i.app_id] = std::move(f);
 }
 
+void CoreState::on_launch_not_stored(const std::vector<std::string>& launched, const std::string& error) {
+  Timestamp now = now_ms();
+  std::set<std::string> apps;
+  for (const std::string& id : launched) {
+    auto it = instances_.find(id);
+    if (it == instances_.end()) {
+      continue;
+    }
+    std::string app_id = it->second.app_id;
+    if (apps.insert(app_id).second) {
+      // Visible as the app's last task failure (embed=app.lastTaskFailure).
+      TaskFailure f;
+      f.app_id = app_id;
+      f.task_id = id;
+      f.state = "TASK_ERROR";
+      f.message = "Launch not stored: " + error;
+      f.host = it->second.host;
+      f.slave_id = it->second.slave_id;
+      f.timestamp = now;
+      f.version = it->second.app_version;
+      failures_[app_id] = std::move(f);
+    }
+    instances_.erase(it);
+    forget_task(id);
+  }
+  for (const std::string& app_id : apps) {
+    Timestamp& logged = launch_error_logged_[app_id];
+    if (logged == 0 || now - logged >= CORE_LAUNCH_ERROR_LOG_MS) {
+      logged = now;
+      LOG_ERROR << "Not launching tasks of " << app_id << ": storing them failed: " << error
+                << " (retrying after the app's launch delay; logged once a minute)";
+    }
+    if (const App* a = app(app_id)) {
+      note_backoff(*a);  // the queue entry shows the delay; the next try waits for it
+    }
+  }
+}
+
 void CoreState::note_backoff(const App& a) {
   Backoff& b = backoffs_[a.id];
   if (b.config != a.last_config_change_at) {
@@ -396,6 +447,11 @@ void CoreState::note_backoff(const App& a) {
   b.delay_seconds = b.delay_seconds == 0 ? a.backoff_seconds
                                          : std::min(b.delay_seconds * a.backoff_factor, a.max_launch_delay_seconds);
   b.delay_seconds = std::min(b.delay_seconds, a.max_launch_delay_seconds);
+  // Stored numbers may be anything: keep the arithmetic in range.
+  if (!std::isfinite(b.delay_seconds) || b.delay_seconds > CORE_MAX_DELAY_SECONDS) {
+    b.delay_seconds = std::isnan(b.delay_seconds) ? 0 : CORE_MAX_DELAY_SECONDS;
+  }
+  b.delay_seconds = std::max(b.delay_seconds, 0.0);
   b.until = now_ms() + static_cast<Timestamp>(std::llround(b.delay_seconds * 1000));
   LOG_INFO << "Delaying the launches of " << a.id << " by " << b.delay_seconds << " s";
   persist({put_delay(a.id, b)});
