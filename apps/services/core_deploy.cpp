@@ -3,6 +3,7 @@
 // parallel; a step is done when each of its apps has reached its target.
 
 #include <algorithm>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -428,9 +429,9 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
   }
   if (action.action == "StopApplication") {
     bool any = false;
-    for (auto& [id, i] : instances_) {
-      if (i.app_id == app_id && i.active()) {
-        kill_task(i, true);
+    for (Instance* i : instances_of(app_id)) {
+      if (i->active()) {
+        kill_task(*i, true);
         any = true;
       }
     }
@@ -441,8 +442,8 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     return true;
   }
   auto decommissioned_active = [this, &app_id]() {
-    for (const auto& [id, i] : instances_) {
-      if (i.app_id == app_id && i.active() && i.goal == Goal::DECOMMISSIONED) {
+    for (const Instance* i : std::as_const(*this).instances_of(app_id)) {
+      if (i->active() && i->goal == Goal::DECOMMISSIONED) {
         return true;
       }
     }
@@ -473,8 +474,9 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
   RestartState st;
   st.instances = static_cast<size_t>(std::max(a->instances, 0));
   std::vector<Instance*> old;
-  for (auto& [id, i] : instances_) {
-    if (i.app_id != app_id || !i.active() || i.goal != Goal::RUNNING || inactive_unreachable(i, *a)) {
+  for (Instance* instance : instances_of(app_id)) {
+    Instance& i = *instance;
+    if (!i.active() || i.goal != Goal::RUNNING || inactive_unreachable(i, *a)) {
       continue;
     }
     bool healthy = i.healthy(*a);
@@ -498,17 +500,31 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     kill_task(*old[k], true);
   }
   bool old_left = false;
-  for (const auto& [id, i] : instances_) {
-    if (i.app_id == app_id && i.active() && !is_new(i, *a)) {
+  for (const Instance* i : std::as_const(*this).instances_of(app_id)) {
+    if (i->active() && !is_new(*i, *a)) {
       old_left = true;
+      break;
     }
   }
   return decision.done && !old_left && !decommissioned_active();
 }
 
-void CoreState::advance_deployments() {
+void CoreState::advance_deployments(const std::optional<std::string>& app_id) {
   std::vector<std::string> order = deployment_order_;
   for (const std::string& id : order) {
+    if (app_id) {
+      // Only a current step with an action of this app can have moved.
+      auto it = deployments_.find(id);
+      if (it == deployments_.end()) {
+        continue;
+      }
+      const Deployment& d = it->second;
+      if (d.current_step >= 1 && d.current_step <= d.steps.size() &&
+          std::none_of(d.steps[d.current_step - 1].begin(), d.steps[d.current_step - 1].end(),
+                       [&app_id](const DeploymentAction& a) { return a.app == *app_id; })) {
+        continue;
+      }
+    }
     while (true) {
       auto it = deployments_.find(id);
       if (it == deployments_.end() || unpersisted_.count(id) > 0) {

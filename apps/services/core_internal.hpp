@@ -98,7 +98,9 @@ struct CoreState : Core {
   std::optional<std::string> framework_id_;
   std::map<std::string, App> apps_;
   std::map<std::string, std::map<Timestamp, App>> versions_;  // app id → version → app
-  std::map<std::string, Instance> instances_;
+  std::map<std::string, Instance> instances_;  // change only through add_instance / erase_instance
+  // Task ids by app id, in step with instances_ (an instance's app never changes).
+  std::map<std::string, std::set<std::string>> instances_by_app_;
   std::map<std::string, Deployment> deployments_;
   std::vector<std::string> deployment_order_;  // ids, oldest first
   std::map<std::string, TaskFailure> failures_;
@@ -198,6 +200,13 @@ struct CoreState : Core {
   // How many tasks of `app_id` should be launched now (0 while delayed or
   // while its deployment step has not come).
   int wanted_launches(const std::string& app_id) const;
+  // Adds (or replaces) an instance, keeping instances_by_app_ in step.
+  Instance& add_instance(Instance i);
+  // Forgets an instance (nothing if unknown), keeping instances_by_app_ in step.
+  void erase_instance(const std::string& task_id);
+  // Every instance of the app (any state), in task id order: the index, not a scan.
+  std::vector<Instance*> instances_of(const std::string& app_id);
+  std::vector<const Instance*> instances_of(const std::string& app_id) const;
   // Active instances of the app whose goal is RUNNING and that are not inactive-unreachable.
   std::vector<const Instance*> counted_instances(const std::string& app_id) const;
   bool inactive_unreachable(const Instance& i, const App& app) const;
@@ -216,7 +225,8 @@ struct CoreState : Core {
   // deployment, persists, then calls done.
   void apply(std::map<std::string, App> target, const std::set<std::string>& restarts,
              std::vector<std::string> to_kill, const Change* request, std::function<void(Outcome)> done);
-  void advance_deployments();
+  // Advances every deployment, or only those affecting `app_id` when given.
+  void advance_deployments(const std::optional<std::string>& app_id = std::nullopt);
   // Deletes the oldest stored versions of an app beyond CORE_MAX_VERSIONS.
   void prune_versions(const std::string& app_id);
   // True when the action is finished; drives it (kills, launch budget) otherwise.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -145,12 +146,58 @@ bool CoreState::inactive_unreachable(const Instance& i, const App& app) const {
   return now_ms() - since >= static_cast<Timestamp>(app.unreachable_strategy.inactive_after_seconds) * 1000;
 }
 
+Instance& CoreState::add_instance(Instance i) {
+  std::string id = i.task_id;
+  erase_instance(id);  // a replaced instance may have had another app
+  instances_by_app_[i.app_id].insert(id);
+  return instances_[id] = std::move(i);
+}
+
+void CoreState::erase_instance(const std::string& task_id) {
+  auto it = instances_.find(task_id);
+  if (it == instances_.end()) {
+    return;
+  }
+  auto by_app = instances_by_app_.find(it->second.app_id);
+  if (by_app != instances_by_app_.end()) {
+    by_app->second.erase(task_id);
+    if (by_app->second.empty()) {
+      instances_by_app_.erase(by_app);
+    }
+  }
+  instances_.erase(it);
+}
+
+std::vector<Instance*> CoreState::instances_of(const std::string& app_id) {
+  std::vector<Instance*> out;
+  auto by_app = instances_by_app_.find(app_id);
+  if (by_app != instances_by_app_.end()) {
+    out.reserve(by_app->second.size());
+    for (const std::string& id : by_app->second) {
+      out.push_back(&instances_.at(id));
+    }
+  }
+  return out;
+}
+
+std::vector<const Instance*> CoreState::instances_of(const std::string& app_id) const {
+  std::vector<const Instance*> out;
+  auto by_app = instances_by_app_.find(app_id);
+  if (by_app != instances_by_app_.end()) {
+    out.reserve(by_app->second.size());
+    for (const std::string& id : by_app->second) {
+      out.push_back(&instances_.at(id));
+    }
+  }
+  return out;
+}
+
 std::vector<const Instance*> CoreState::counted_instances(const std::string& app_id) const {
   std::vector<const Instance*> out;
   const App* a = app(app_id);
-  for (const auto& [id, i] : instances_) {
-    if (i.app_id == app_id && i.active() && i.goal == Goal::RUNNING && (a == nullptr || !inactive_unreachable(i, *a))) {
-      out.push_back(&i);
+  for (const Instance* i : instances_of(app_id)) {
+    if (i->active() && i->goal == Goal::RUNNING && (a == nullptr || !inactive_unreachable(*i, *a))) {
+      out.push_back(i);
     }
   }
   return out;
@@ -242,9 +289,9 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
       Reject last = Reject::NONE;
       while (remaining > 0) {
         std::vector<const Instance*> placed;
-        for (const auto& [id, i] : instances_) {
-          if (i.app_id == app_id && i.active() && i.app_version >= a.last_config_change_at) {
-            placed.push_back(&i);
+        for (const Instance* i : std::as_const(*this).instances_of(app_id)) {
+          if (i->active() && i->app_version >= a.last_config_change_at) {
+            placed.push_back(i);
           }
         }
         if (!constraints_met(a, offer, placed, slave_fields_)) {
@@ -277,7 +324,7 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
           }
         }
         launched.push_back(i.task_id);
-        instances_[i.task_id] = std::move(i);
+        add_instance(std::move(i));
         tasks.push_back(std::move(p.task));
         --remaining;
         used = true;
@@ -357,6 +404,7 @@ void CoreState::on_update(const TaskStatus& status) {
     return;
   }
   Instance& i = it->second;
+  const std::string app_id = i.app_id;  // `i` is gone after a terminal update
   bool changed = i.state != state;
   i.state = state;
   i.message = status.message();
@@ -383,7 +431,7 @@ void CoreState::on_update(const TaskStatus& status) {
   } else if (changed) {
     persist({put_instance(i)});
   }
-  advance_deployments();
+  advance_deployments(app_id);  // only this app's deployments can have moved
   update_offer_interest();
 }
 
@@ -423,7 +471,7 @@ void CoreState::on_launch_not_stored(const std::vector<std::string>& launched, c
       f.version = it->second.app_version;
       failures_[app_id] = std::move(f);
     }
-    instances_.erase(it);
+    erase_instance(id);
     forget_task(id);
   }
   for (const std::string& app_id : apps) {
@@ -468,7 +516,7 @@ void CoreState::on_terminal(Instance& i, TaskState state) {
       note_backoff(*a);
     }
   }
-  instances_.erase(id);
+  erase_instance(id);
   unreachable_since_.erase(id);
   kill_sent_.erase(id);
   forget_task(id);
@@ -516,7 +564,7 @@ void CoreState::kill(const std::vector<std::string>& task_ids, bool wipe, std::f
     kill_sent_.erase(id);
     kill_task(it->second, false);
     if (wipe) {
-      instances_.erase(it);
+      erase_instance(id);
       kill_sent_.erase(id);
       unreachable_since_.erase(id);
       forget_task(id);
@@ -559,7 +607,7 @@ void CoreState::check_timeouts() {
   for (const std::string& id : expunge) {
     LOG_INFO << "Expunging unreachable task " << id;
     kill_task(instances_.at(id), true);
-    instances_.erase(id);
+    erase_instance(id);
     unreachable_since_.erase(id);
     forget_task(id);
     persist({StoreOp{StoreOp::DELETE, instance_key(id), {}}});

@@ -538,7 +538,7 @@ TEST_F(CoreTest, HealthChangesPublishInstanceHealthChangedOncePerChange) {
   std::string out = core_test_in_state(*this, core, [](CoreState& st) {
     Instance i = core_test_instance(*st.app("/web"), 1);
     std::string id = i.task_id;
-    st.instances_[id] = i;
+    st.add_instance(i);
     ProbeResult ok;
     ok.healthy = true;
     ProbeResult bad;
@@ -566,7 +566,7 @@ TEST_F(CoreTest, ATaskFailureAndTheLaunchDelaySurviveForTheNextCore) {
   ASSERT_EQ(change(first, core_test_upsert(web)).status, 200);
   std::string task = core_test_in_state(*this, first, [](CoreState& st) {
     Instance i = core_test_instance(*st.app("/web"), 0);
-    st.instances_[i.task_id] = i;
+    st.add_instance(i);
     st.on_update(core_test_status(i.task_id, TASK_FAILED));
     return i.task_id;
   });
@@ -598,7 +598,7 @@ TEST_F(CoreTest, ARemovalTheStoreRefusesKeepsTheFailureAndTheDelay) {
   ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
   core_test_in_state(*this, core, [](CoreState& st) {
     Instance i = core_test_instance(*st.app("/web"), 0);
-    st.instances_[i.task_id] = i;
+    st.add_instance(i);
     st.on_update(core_test_status(i.task_id, TASK_FAILED));
     return std::string();
   });
@@ -827,6 +827,53 @@ TEST_F(CoreTest, HugeStoredBackoffNumbersStillDelay) {
               return out;
             }),
             "delayed delayed ");
+}
+
+// The per-app index agrees with a scan of every instance.
+std::string core_test_index_agrees(const CoreState& st) {
+  std::map<std::string, std::vector<std::string>> scanned;
+  for (const auto& [id, i] : st.instances_) {
+    scanned[i.app_id].push_back(id);
+  }
+  std::map<std::string, std::vector<std::string>> indexed;
+  for (const auto& [app_id, ids] : st.instances_by_app_) {
+    for (const Instance* i : st.instances_of(app_id)) {
+      indexed[app_id].push_back(i->task_id);
+    }
+  }
+  return scanned == indexed ? std::to_string(st.instances_.size()) : "index differs";
+}
+
+TEST_F(CoreTest, TheInstanceIndexFollowsEveryInsertAndErase) {
+  caf::actor core = start_core();
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/a", 0))).status, 200);
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/b", 0))).status, 200);
+  std::string out = core_test_in_state(*this, core, [](CoreState& st) {
+    std::vector<std::string> ids;
+    for (const char* app_id : {"/a", "/a", "/a", "/b", "/b"}) {
+      Instance i = core_test_instance(*st.app(app_id), 0);
+      ids.push_back(i.task_id);
+      st.add_instance(i);
+      st.persist({st.put_instance(i)});
+    }
+    std::string seen = core_test_index_agrees(st);
+    st.on_update(core_test_status(ids[0], TASK_FAILED));  // terminal: erased
+    st.kill({ids[3]}, true, [] {});                      // wiped
+    st.on_update(core_test_status(ids[1], TASK_RUNNING));  // a state change keeps it
+    seen += " " + core_test_index_agrees(st) + " " + std::to_string(st.instances_of("/a").size()) + " " +
+            std::to_string(st.counted_instances("/b").size());
+    return seen;
+  });
+  EXPECT_EQ(out, "5 3 2 1");
+  ASSERT_TRUE(tests::poll_until([&] { return data->count_prefix("instances/") == 3; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  // A second core indexes what it loads.
+  caf::actor second = start_core();
+  EXPECT_EQ(core_test_in_state(*this, second, [](CoreState& st) {
+              return core_test_index_agrees(st) + " " + std::to_string(st.instances_of("/a").size()) + " " +
+                     std::to_string(st.tasks_of("/b").size());
+            }),
+            "3 2 1");
 }
 
 TEST(CoreReadinessJson, CurrentActionsShowTheirAppsReadinessResults) {
