@@ -364,23 +364,39 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
       }
       // Only what still should run: the app may have been deleted or scaled
       // down, or the task killed, while the write was in flight.
+      // Those are forgotten at once: the master never heard of them.
       std::vector<TaskInfo> still;
+      std::vector<StoreOp> forget;
       for (const TaskInfo& t : tasks) {
-        auto it = instances_.find(t.task_id().value());
-        if (it == instances_.end() || it->second.goal != Goal::RUNNING || app(it->second.app_id) == nullptr) {
-          LOG_INFO << "Not launching " << t.task_id().value() << ": no longer wanted";
+        const std::string& id = t.task_id().value();
+        auto it = instances_.find(id);
+        if (it == instances_.end()) {
+          continue;  // already forgotten (a wiping kill)
+        }
+        if (it->second.goal != Goal::RUNNING || app(it->second.app_id) == nullptr) {
+          LOG_INFO << "Not launching " << id << ": no longer wanted";
+          erase_instance(id);
+          kill_sent_.erase(id);
+          unreachable_since_.erase(id);
+          forget_task(id);
+          forget.push_back(StoreOp{StoreOp::DELETE, instance_key(id), {}});
           continue;
         }
         publish_status(it->second);
         publish_instance_changed(it->second);
         still.push_back(t);
       }
+      persist(std::move(forget));
       if (still.empty()) {
         calls_->decline(offer_id);
-        return;
+      } else {
+        LOG_INFO << "Launching " << still.size() << " tasks on offer " << offer_id.value();
+        calls_->launch({offer_id}, still);
       }
-      LOG_INFO << "Launching " << still.size() << " tasks on offer " << offer_id.value();
-      calls_->launch({offer_id}, still);
+      if (still.size() < tasks.size()) {
+        advance_deployments();
+        update_offer_interest();
+      }
     });
   }
   update_offer_interest();
@@ -473,6 +489,8 @@ void CoreState::on_launch_not_stored(const std::vector<std::string>& launched, c
     }
     erase_instance(id);
     forget_task(id);
+    // Some writes of the batch may have been carried out.
+    persist({StoreOp{StoreOp::DELETE, instance_key(id), {}}});
   }
   for (const std::string& app_id : apps) {
     Timestamp& logged = launch_error_logged_[app_id];

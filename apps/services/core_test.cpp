@@ -770,14 +770,24 @@ TEST_F(CoreTest, OnlyTasksStillWantedWhenTheirWriteIsStoredAreLaunched) {
     }
     // Scaled down while the write is in flight.
     st.kill_task(st.instances_.at(ids[0]), true);
-    return ids[1];
+    return ids[1] + " " + ids[0];
   });
   ASSERT_EQ(kept.rfind("web.", 0), 0u) << kept;
+  std::string dropped = kept.substr(kept.find(' ') + 1);
+  kept = kept.substr(0, kept.find(' '));
   ASSERT_TRUE(tests::poll_until([&] { return !calls->of_type(scheduler::Call::ACCEPT).empty(); },
                                 tests::deadline_in(CORE_TEST_TIMEOUT)));
   std::vector<scheduler::Call> accepts = calls->of_type(scheduler::Call::ACCEPT);
   ASSERT_EQ(accepts.size(), 1u);
   EXPECT_EQ(core_test_launched(accepts[0]), std::vector<std::string>{kept});
+  // The one not launched is forgotten (the master never heard of it), in the store too.
+  EXPECT_EQ(core_test_in_state(*this, core, [kept, dropped](CoreState& st) {
+              return std::to_string(st.instances_.count(kept)) + " " + std::to_string(st.instances_.count(dropped));
+            }),
+            "1 0");
+  EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("instances/" + dropped) == 0; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  EXPECT_EQ(data->count_prefix("instances/" + kept), 1u);
   stop_actor(runtime->system(), driver);
 }
 
