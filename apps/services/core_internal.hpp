@@ -99,8 +99,9 @@ struct CoreState : Core {
   std::map<std::string, App> apps_;
   std::map<std::string, std::map<Timestamp, App>> versions_;  // app id → version → app
   std::map<std::string, Instance> instances_;  // change only through add_instance / erase_instance
-  // Task ids by app id, in step with instances_ (an instance's app never changes).
-  std::map<std::string, std::set<std::string>> instances_by_app_;
+  // App id → task id → the instance in instances_ (map nodes do not move), in
+  // step with instances_ (an instance's app never changes).
+  std::map<std::string, std::map<std::string, Instance*>> instances_by_app_;
   std::map<std::string, Deployment> deployments_;
   std::vector<std::string> deployment_order_;  // ids, oldest first
   std::map<std::string, TaskFailure> failures_;

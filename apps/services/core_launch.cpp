@@ -149,8 +149,10 @@ bool CoreState::inactive_unreachable(const Instance& i, const App& app) const {
 Instance& CoreState::add_instance(Instance i) {
   std::string id = i.task_id;
   erase_instance(id);  // a replaced instance may have had another app
-  instances_by_app_[i.app_id].insert(id);
-  return instances_[id] = std::move(i);
+  std::string app_id = i.app_id;
+  Instance& slot = instances_[id] = std::move(i);
+  instances_by_app_[app_id][id] = &slot;
+  return slot;
 }
 
 void CoreState::erase_instance(const std::string& task_id) {
@@ -173,8 +175,8 @@ std::vector<Instance*> CoreState::instances_of(const std::string& app_id) {
   auto by_app = instances_by_app_.find(app_id);
   if (by_app != instances_by_app_.end()) {
     out.reserve(by_app->second.size());
-    for (const std::string& id : by_app->second) {
-      out.push_back(&instances_.at(id));
+    for (const auto& [id, i] : by_app->second) {
+      out.push_back(i);
     }
   }
   return out;
@@ -185,8 +187,8 @@ std::vector<const Instance*> CoreState::instances_of(const std::string& app_id) 
   auto by_app = instances_by_app_.find(app_id);
   if (by_app != instances_by_app_.end()) {
     out.reserve(by_app->second.size());
-    for (const std::string& id : by_app->second) {
-      out.push_back(&instances_.at(id));
+    for (const auto& [id, i] : by_app->second) {
+      out.push_back(i);
     }
   }
   return out;
