@@ -24,9 +24,9 @@ const App* CoreState::app(const std::string& id) const {
 
 std::vector<const Instance*> CoreState::tasks_of(const std::string& app_id) const {
   std::vector<const Instance*> out;
-  for (const auto& [id, i] : instances_) {
-    if (i.app_id == app_id && i.active() && !i.slave_id.empty()) {
-      out.push_back(&i);
+  for (const Instance* i : instances_of(app_id)) {
+    if (i->active() && !i->slave_id.empty()) {
+      out.push_back(i);
     }
   }
   return out;

@@ -3,6 +3,7 @@
 // parallel; a step is done when each of its apps has reached its target.
 
 #include <algorithm>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -10,6 +11,7 @@
 #include "apps/services/plan.hpp"
 #include "common/json.hpp"
 #include "common/logging.hpp"
+#include "common/uuid.hpp"
 
 namespace stoa::services {
 
@@ -162,7 +164,10 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
     }
   }
   if (changed.empty() && removed.empty()) {
-    done(DeploymentResult{"", version});
+    // Nothing to deploy: still a plan id (Marathon always answers one), of
+    // a deployment that is finished at once, so a client waiting for it
+    // to disappear from /v2/deployments sees it gone.
+    done(DeploymentResult{random_uuid(), version});
     return;
   }
   Deployment plan = make_plan(apps_, target, restarts, version);
@@ -185,8 +190,16 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
     ops.push_back(put_deployment(plan));
   }
 
-  // Applied at once (so later calls see it); reverted if the store fails.
-  std::map<std::string, App> before = apps_;
+  // Applied at once (so later calls see it); reverted if the store fails,
+  // app by app: only this change's own apps, so that a later change applied
+  // while this write was in flight survives.
+  std::map<std::string, std::optional<App>> before;
+  for (const std::vector<std::string>* ids : {&removed, &changed}) {
+    for (const std::string& id : *ids) {
+      auto old = apps_.find(id);
+      before[id] = old == apps_.end() ? std::nullopt : std::optional<App>(old->second);
+    }
+  }
   std::map<std::string, std::map<Timestamp, App>> versions_before;
   // The launch delays and failures of the apps this change touches, as they were.
   std::map<std::string, std::optional<Backoff>> backoffs_before;
@@ -237,25 +250,54 @@ void CoreState::apply(std::map<std::string, App> target, const std::set<std::str
            << (with_deployment ? ", deployment " + deployment_id : std::string());
   persist(std::move(ops), [this, before = std::move(before), versions_before = std::move(versions_before),
                            backoffs_before = std::move(backoffs_before), failures_before = std::move(failures_before), changed,
-                           version, deployment_id, posted = std::move(posted), client_ip, uri,
+                           removed, version, deployment_id, posted = std::move(posted), client_ip, uri,
                            done = std::move(done)](std::optional<std::string> error) {
     if (error) {
       LOG_ERROR << "Change " << version << " not stored: " << *error;
-      apps_ = before;
+      // An app a later change has touched since (a newer version, or
+      // re-created after this removal) keeps that change.
+      std::set<std::string> undone;
+      for (const std::string& id : changed) {
+        auto now = apps_.find(id);
+        if (now != apps_.end() && now->second.version == version) {
+          undone.insert(id);
+        }
+      }
+      for (const std::string& id : removed) {
+        if (apps_.count(id) == 0) {
+          undone.insert(id);
+        }
+      }
+      for (const std::string& id : undone) {
+        const std::optional<App>& b = before.at(id);
+        if (b) {
+          apps_[id] = *b;
+        } else {
+          apps_.erase(id);
+        }
+      }
       for (const auto& [id, b] : backoffs_before) {
+        if (undone.count(id) == 0) {
+          continue;
+        }
         backoffs_.erase(id);
         if (b) {
           backoffs_[id] = *b;
         }
       }
       for (const auto& [id, f] : failures_before) {
+        if (undone.count(id) == 0) {
+          continue;
+        }
         failures_.erase(id);
         if (f) {
           failures_[id] = *f;
         }
       }
       for (const auto& [id, v] : versions_before) {
-        versions_[id] = v;
+        if (undone.count(id) > 0) {
+          versions_[id] = v;
+        }
       }
       for (const std::string& id : changed) {
         auto v = versions_.find(id);
@@ -387,9 +429,9 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
   }
   if (action.action == "StopApplication") {
     bool any = false;
-    for (auto& [id, i] : instances_) {
-      if (i.app_id == app_id && i.active()) {
-        kill_task(i, true);
+    for (Instance* i : instances_of(app_id)) {
+      if (i->active()) {
+        kill_task(*i, true);
         any = true;
       }
     }
@@ -400,8 +442,8 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     return true;
   }
   auto decommissioned_active = [this, &app_id]() {
-    for (const auto& [id, i] : instances_) {
-      if (i.app_id == app_id && i.active() && i.goal == Goal::DECOMMISSIONED) {
+    for (const Instance* i : std::as_const(*this).instances_of(app_id)) {
+      if (i->active() && i->goal == Goal::DECOMMISSIONED) {
         return true;
       }
     }
@@ -432,8 +474,9 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
   RestartState st;
   st.instances = static_cast<size_t>(std::max(a->instances, 0));
   std::vector<Instance*> old;
-  for (auto& [id, i] : instances_) {
-    if (i.app_id != app_id || !i.active() || i.goal != Goal::RUNNING || inactive_unreachable(i, *a)) {
+  for (Instance* instance : instances_of(app_id)) {
+    Instance& i = *instance;
+    if (!i.active() || i.goal != Goal::RUNNING || inactive_unreachable(i, *a)) {
       continue;
     }
     bool healthy = i.healthy(*a);
@@ -457,17 +500,31 @@ bool CoreState::drive_action(Deployment& d, const DeploymentAction& action) {
     kill_task(*old[k], true);
   }
   bool old_left = false;
-  for (const auto& [id, i] : instances_) {
-    if (i.app_id == app_id && i.active() && !is_new(i, *a)) {
+  for (const Instance* i : std::as_const(*this).instances_of(app_id)) {
+    if (i->active() && !is_new(*i, *a)) {
       old_left = true;
+      break;
     }
   }
   return decision.done && !old_left && !decommissioned_active();
 }
 
-void CoreState::advance_deployments() {
+void CoreState::advance_deployments(const std::optional<std::string>& app_id) {
   std::vector<std::string> order = deployment_order_;
   for (const std::string& id : order) {
+    if (app_id) {
+      // Only a current step with an action of this app can have moved.
+      auto it = deployments_.find(id);
+      if (it == deployments_.end()) {
+        continue;
+      }
+      const Deployment& d = it->second;
+      if (d.current_step >= 1 && d.current_step <= d.steps.size() &&
+          std::none_of(d.steps[d.current_step - 1].begin(), d.steps[d.current_step - 1].end(),
+                       [&app_id](const DeploymentAction& a) { return a.app == *app_id; })) {
+        continue;
+      }
+    }
     while (true) {
       auto it = deployments_.find(id);
       if (it == deployments_.end() || unpersisted_.count(id) > 0) {

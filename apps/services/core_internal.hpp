@@ -50,6 +50,10 @@ constexpr double CORE_SHORT_REFUSE_SECONDS = 5;
 constexpr auto CORE_FIRST_PROBE_MAX_DELAY = std::chrono::seconds(5);
 // Stored versions kept per app (Marathon's --zk_max_versions default); older ones are deleted.
 constexpr size_t CORE_MAX_VERSIONS = 50;
+// A launch delay is at most this long, whatever the stored numbers say (ten years).
+constexpr double CORE_MAX_DELAY_SECONDS = 10.0 * 365 * 24 * 3600;
+// A launch that could not be stored is logged at most once per app this often.
+constexpr Timestamp CORE_LAUNCH_ERROR_LOG_MS = 60'000;
 // DELETE /v2/leader gives up leadership after this.
 constexpr auto CORE_ABDICATE_DELAY = std::chrono::milliseconds(500);
 
@@ -94,7 +98,10 @@ struct CoreState : Core {
   std::optional<std::string> framework_id_;
   std::map<std::string, App> apps_;
   std::map<std::string, std::map<Timestamp, App>> versions_;  // app id → version → app
-  std::map<std::string, Instance> instances_;
+  std::map<std::string, Instance> instances_;  // change only through add_instance / erase_instance
+  // App id → task id → the instance in instances_ (map nodes do not move), in
+  // step with instances_ (an instance's app never changes).
+  std::map<std::string, std::map<std::string, Instance*>> instances_by_app_;
   std::map<std::string, Deployment> deployments_;
   std::vector<std::string> deployment_order_;  // ids, oldest first
   std::map<std::string, TaskFailure> failures_;
@@ -104,6 +111,8 @@ struct CoreState : Core {
   std::map<std::string, Timestamp> unreachable_since_;
   std::map<std::pair<std::string, size_t>, ProbeSlot> probes_;
   std::map<std::string, Timestamp> kill_sent_;  // task id → when its last KILL was sent
+  // App id → when a launch whose store write failed was last logged (once a minute).
+  std::map<std::string, Timestamp> launch_error_logged_;
   std::set<std::string> unpersisted_;  // deployments whose change is not stored yet (not run)
   std::map<std::pair<std::string, size_t>, ReadinessSlot> readiness_;  // (task, check index)
   // The instance health last published (instance_health_changed_event), by task id.
@@ -192,6 +201,13 @@ struct CoreState : Core {
   // How many tasks of `app_id` should be launched now (0 while delayed or
   // while its deployment step has not come).
   int wanted_launches(const std::string& app_id) const;
+  // Adds (or replaces) an instance, keeping instances_by_app_ in step.
+  Instance& add_instance(Instance i);
+  // Forgets an instance (nothing if unknown), keeping instances_by_app_ in step.
+  void erase_instance(const std::string& task_id);
+  // Every instance of the app (any state), in task id order: the index, not a scan.
+  std::vector<Instance*> instances_of(const std::string& app_id);
+  std::vector<const Instance*> instances_of(const std::string& app_id) const;
   // Active instances of the app whose goal is RUNNING and that are not inactive-unreachable.
   std::vector<const Instance*> counted_instances(const std::string& app_id) const;
   bool inactive_unreachable(const Instance& i, const App& app) const;
@@ -199,6 +215,9 @@ struct CoreState : Core {
   void kill_task(Instance& i, bool decommission);
   void on_terminal(Instance& i, TaskState state);
   void note_backoff(const App& app);
+  // The launches of `launched` (tasks of `offer`) could not be stored: forget
+  // them, make it visible (log, lastTaskFailure) and back off the apps.
+  void on_launch_not_stored(const std::vector<std::string>& launched, const std::string& error);
   void check_timeouts();
   void record_failure(const Instance& i);
 
@@ -207,7 +226,8 @@ struct CoreState : Core {
   // deployment, persists, then calls done.
   void apply(std::map<std::string, App> target, const std::set<std::string>& restarts,
              std::vector<std::string> to_kill, const Change* request, std::function<void(Outcome)> done);
-  void advance_deployments();
+  // Advances every deployment, or only those affecting `app_id` when given.
+  void advance_deployments(const std::optional<std::string>& app_id = std::nullopt);
   // Deletes the oldest stored versions of an app beyond CORE_MAX_VERSIONS.
   void prune_versions(const std::string& app_id);
   // True when the action is finished; drives it (kills, launch budget) otherwise.

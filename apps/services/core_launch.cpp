@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -145,12 +146,60 @@ bool CoreState::inactive_unreachable(const Instance& i, const App& app) const {
   return now_ms() - since >= static_cast<Timestamp>(app.unreachable_strategy.inactive_after_seconds) * 1000;
 }
 
+Instance& CoreState::add_instance(Instance i) {
+  std::string id = i.task_id;
+  erase_instance(id);  // a replaced instance may have had another app
+  std::string app_id = i.app_id;
+  Instance& slot = instances_[id] = std::move(i);
+  instances_by_app_[app_id][id] = &slot;
+  return slot;
+}
+
+void CoreState::erase_instance(const std::string& task_id) {
+  auto it = instances_.find(task_id);
+  if (it == instances_.end()) {
+    return;
+  }
+  auto by_app = instances_by_app_.find(it->second.app_id);
+  if (by_app != instances_by_app_.end()) {
+    by_app->second.erase(task_id);
+    if (by_app->second.empty()) {
+      instances_by_app_.erase(by_app);
+    }
+  }
+  instances_.erase(it);
+}
+
+std::vector<Instance*> CoreState::instances_of(const std::string& app_id) {
+  std::vector<Instance*> out;
+  auto by_app = instances_by_app_.find(app_id);
+  if (by_app != instances_by_app_.end()) {
+    out.reserve(by_app->second.size());
+    for (const auto& [id, i] : by_app->second) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+std::vector<const Instance*> CoreState::instances_of(const std::string& app_id) const {
+  std::vector<const Instance*> out;
+  auto by_app = instances_by_app_.find(app_id);
+  if (by_app != instances_by_app_.end()) {
+    out.reserve(by_app->second.size());
+    for (const auto& [id, i] : by_app->second) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
 std::vector<const Instance*> CoreState::counted_instances(const std::string& app_id) const {
   std::vector<const Instance*> out;
   const App* a = app(app_id);
-  for (const auto& [id, i] : instances_) {
-    if (i.app_id == app_id && i.active() && i.goal == Goal::RUNNING && (a == nullptr || !inactive_unreachable(i, *a))) {
-      out.push_back(&i);
+  for (const Instance* i : instances_of(app_id)) {
+    if (i->active() && i->goal == Goal::RUNNING && (a == nullptr || !inactive_unreachable(*i, *a))) {
+      out.push_back(i);
     }
   }
   return out;
@@ -242,9 +291,9 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
       Reject last = Reject::NONE;
       while (remaining > 0) {
         std::vector<const Instance*> placed;
-        for (const auto& [id, i] : instances_) {
-          if (i.app_id == app_id && i.active() && i.app_version >= a.last_config_change_at) {
-            placed.push_back(&i);
+        for (const Instance* i : std::as_const(*this).instances_of(app_id)) {
+          if (i->active() && i->app_version >= a.last_config_change_at) {
+            placed.push_back(i);
           }
         }
         if (!constraints_met(a, offer, placed, slave_fields_)) {
@@ -277,7 +326,7 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
           }
         }
         launched.push_back(i.task_id);
-        instances_[i.task_id] = std::move(i);
+        add_instance(std::move(i));
         tasks.push_back(std::move(p.task));
         --remaining;
         used = true;
@@ -305,22 +354,51 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
     OfferID offer_id = offer.id();
     persist(std::move(ops), [this, offer_id, tasks = std::move(tasks), launched](std::optional<std::string> error) {
       if (error) {
-        LOG_ERROR << "Not launching " << launched.size() << " tasks: " << *error;
-        for (const std::string& id : launched) {
-          instances_.erase(id);
+        on_launch_not_stored(launched, *error);
+        if (calls_) {
+          calls_->decline(offer_id);
         }
-        calls_->decline(offer_id);
+        update_offer_interest();
         return;
       }
-      for (const std::string& id : launched) {
-        auto it = instances_.find(id);
-        if (it != instances_.end()) {
-          publish_status(it->second);
-          publish_instance_changed(it->second);
-        }
+      if (!calls_) {
+        return;
       }
-      LOG_INFO << "Launching " << tasks.size() << " tasks on offer " << offer_id.value();
-      calls_->launch({offer_id}, tasks);
+      // Only what still should run: the app may have been deleted or scaled
+      // down, or the task killed, while the write was in flight.
+      // Those are forgotten at once: the master never heard of them.
+      std::vector<TaskInfo> still;
+      std::vector<StoreOp> forget;
+      for (const TaskInfo& t : tasks) {
+        const std::string& id = t.task_id().value();
+        auto it = instances_.find(id);
+        if (it == instances_.end()) {
+          continue;  // already forgotten (a wiping kill)
+        }
+        if (it->second.goal != Goal::RUNNING || app(it->second.app_id) == nullptr) {
+          LOG_INFO << "Not launching " << id << ": no longer wanted";
+          erase_instance(id);
+          kill_sent_.erase(id);
+          unreachable_since_.erase(id);
+          forget_task(id);
+          forget.push_back(StoreOp{StoreOp::DELETE, instance_key(id), {}});
+          continue;
+        }
+        publish_status(it->second);
+        publish_instance_changed(it->second);
+        still.push_back(t);
+      }
+      persist(std::move(forget));
+      if (still.empty()) {
+        calls_->decline(offer_id);
+      } else {
+        LOG_INFO << "Launching " << still.size() << " tasks on offer " << offer_id.value();
+        calls_->launch({offer_id}, still);
+      }
+      if (still.size() < tasks.size()) {
+        advance_deployments();
+        update_offer_interest();
+      }
     });
   }
   update_offer_interest();
@@ -344,6 +422,7 @@ void CoreState::on_update(const TaskStatus& status) {
     return;
   }
   Instance& i = it->second;
+  const std::string app_id = i.app_id;  // `i` is gone after a terminal update
   bool changed = i.state != state;
   i.state = state;
   i.message = status.message();
@@ -370,7 +449,7 @@ void CoreState::on_update(const TaskStatus& status) {
   } else if (changed) {
     persist({put_instance(i)});
   }
-  advance_deployments();
+  advance_deployments(app_id);  // only this app's deployments can have moved
   update_offer_interest();
 }
 
@@ -388,6 +467,46 @@ void CoreState::record_failure(const Instance& i) {
   failures_[i.app_id] = std::move(f);
 }
 
+void CoreState::on_launch_not_stored(const std::vector<std::string>& launched, const std::string& error) {
+  Timestamp now = now_ms();
+  std::set<std::string> apps;
+  for (const std::string& id : launched) {
+    auto it = instances_.find(id);
+    if (it == instances_.end()) {
+      continue;
+    }
+    std::string app_id = it->second.app_id;
+    if (apps.insert(app_id).second) {
+      // Visible as the app's last task failure (embed=app.lastTaskFailure).
+      TaskFailure f;
+      f.app_id = app_id;
+      f.task_id = id;
+      f.state = "TASK_ERROR";
+      f.message = "Launch not stored: " + error;
+      f.host = it->second.host;
+      f.slave_id = it->second.slave_id;
+      f.timestamp = now;
+      f.version = it->second.app_version;
+      failures_[app_id] = std::move(f);
+    }
+    erase_instance(id);
+    forget_task(id);
+    // Some writes of the batch may have been carried out.
+    persist({StoreOp{StoreOp::DELETE, instance_key(id), {}}});
+  }
+  for (const std::string& app_id : apps) {
+    Timestamp& logged = launch_error_logged_[app_id];
+    if (logged == 0 || now - logged >= CORE_LAUNCH_ERROR_LOG_MS) {
+      logged = now;
+      LOG_ERROR << "Not launching tasks of " << app_id << ": storing them failed: " << error
+                << " (retrying after the app's launch delay; logged once a minute)";
+    }
+    if (const App* a = app(app_id)) {
+      note_backoff(*a);  // the queue entry shows the delay; the next try waits for it
+    }
+  }
+}
+
 void CoreState::note_backoff(const App& a) {
   Backoff& b = backoffs_[a.id];
   if (b.config != a.last_config_change_at) {
@@ -396,6 +515,11 @@ void CoreState::note_backoff(const App& a) {
   b.delay_seconds = b.delay_seconds == 0 ? a.backoff_seconds
                                          : std::min(b.delay_seconds * a.backoff_factor, a.max_launch_delay_seconds);
   b.delay_seconds = std::min(b.delay_seconds, a.max_launch_delay_seconds);
+  // Stored numbers may be anything: keep the arithmetic in range.
+  if (!std::isfinite(b.delay_seconds) || b.delay_seconds > CORE_MAX_DELAY_SECONDS) {
+    b.delay_seconds = std::isnan(b.delay_seconds) ? 0 : CORE_MAX_DELAY_SECONDS;
+  }
+  b.delay_seconds = std::max(b.delay_seconds, 0.0);
   b.until = now_ms() + static_cast<Timestamp>(std::llround(b.delay_seconds * 1000));
   LOG_INFO << "Delaying the launches of " << a.id << " by " << b.delay_seconds << " s";
   persist({put_delay(a.id, b)});
@@ -412,7 +536,7 @@ void CoreState::on_terminal(Instance& i, TaskState state) {
       note_backoff(*a);
     }
   }
-  instances_.erase(id);
+  erase_instance(id);
   unreachable_since_.erase(id);
   kill_sent_.erase(id);
   forget_task(id);
@@ -460,7 +584,7 @@ void CoreState::kill(const std::vector<std::string>& task_ids, bool wipe, std::f
     kill_sent_.erase(id);
     kill_task(it->second, false);
     if (wipe) {
-      instances_.erase(it);
+      erase_instance(id);
       kill_sent_.erase(id);
       unreachable_since_.erase(id);
       forget_task(id);
@@ -503,7 +627,7 @@ void CoreState::check_timeouts() {
   for (const std::string& id : expunge) {
     LOG_INFO << "Expunging unreachable task " << id;
     kill_task(instances_.at(id), true);
-    instances_.erase(id);
+    erase_instance(id);
     unreachable_since_.erase(id);
     forget_task(id);
     persist({StoreOp{StoreOp::DELETE, instance_key(id), {}}});

@@ -213,7 +213,7 @@ void CoreState::on_loaded(std::map<std::string, std::string>& entries) {
           ++skipped;
           continue;
         }
-        instances_[i->task_id] = std::move(i).get();
+        add_instance(std::move(i).get());
       }
     }
   }

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include <caf/all.hpp>
 
@@ -32,6 +35,7 @@ struct CoreTestStoreData {
   std::mutex mu;
   std::map<std::string, std::string> entries;
   bool fail_writes = false;
+  std::set<std::string> fail_keys;  // puts of these keys fail
 
   std::map<std::string, std::string> snapshot() {
     std::lock_guard<std::mutex> lock(mu);
@@ -56,7 +60,7 @@ caf::behavior core_test_store(caf::event_based_actor* self, std::shared_ptr<Core
       },
       [data](store_put_atom, const std::string& key, const std::string& value) -> caf::result<bool> {
         std::lock_guard<std::mutex> lock(data->mu);
-        if (data->fail_writes) {
+        if (data->fail_writes || data->fail_keys.count(key) > 0) {
           return caf::make_error(caf::sec::runtime_error, "disk full writing " + key);
         }
         data->entries[key] = value;
@@ -534,7 +538,7 @@ TEST_F(CoreTest, HealthChangesPublishInstanceHealthChangedOncePerChange) {
   std::string out = core_test_in_state(*this, core, [](CoreState& st) {
     Instance i = core_test_instance(*st.app("/web"), 1);
     std::string id = i.task_id;
-    st.instances_[id] = i;
+    st.add_instance(i);
     ProbeResult ok;
     ok.healthy = true;
     ProbeResult bad;
@@ -562,7 +566,7 @@ TEST_F(CoreTest, ATaskFailureAndTheLaunchDelaySurviveForTheNextCore) {
   ASSERT_EQ(change(first, core_test_upsert(web)).status, 200);
   std::string task = core_test_in_state(*this, first, [](CoreState& st) {
     Instance i = core_test_instance(*st.app("/web"), 0);
-    st.instances_[i.task_id] = i;
+    st.add_instance(i);
     st.on_update(core_test_status(i.task_id, TASK_FAILED));
     return i.task_id;
   });
@@ -594,7 +598,7 @@ TEST_F(CoreTest, ARemovalTheStoreRefusesKeepsTheFailureAndTheDelay) {
   ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
   core_test_in_state(*this, core, [](CoreState& st) {
     Instance i = core_test_instance(*st.app("/web"), 0);
-    st.instances_[i.task_id] = i;
+    st.add_instance(i);
     st.on_update(core_test_status(i.task_id, TASK_FAILED));
     return std::string();
   });
@@ -637,6 +641,249 @@ TEST_F(CoreTest, ManyInstanceWritesInOneTurnAreCoalescedAndKeepTheirOrder) {
   EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("instances/") == 100; },
                                 tests::deadline_in(CORE_TEST_TIMEOUT)))
       << data->count_prefix("instances/");
+}
+
+// The calls the core sends to its scheduler driver, as a test reads them.
+struct CoreTestCalls {
+  std::mutex mu;
+  std::vector<scheduler::Call> calls;
+
+  std::vector<scheduler::Call> of_type(scheduler::Call::Type type) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<scheduler::Call> out;
+    for (const scheduler::Call& c : calls) {
+      if (c.type() == type) {
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+};
+
+caf::behavior core_test_driver(caf::event_based_actor* self, std::shared_ptr<CoreTestCalls> data) {
+  set_safe_handlers(self, "core-test-driver");
+  return {
+      [data](scheduler::Call& c) {
+        std::lock_guard<std::mutex> lock(data->mu);
+        data->calls.push_back(std::move(c));
+      },
+  };
+}
+
+// Points the core's calls at `driver` and makes it believe it is subscribed.
+void core_test_use_driver(CoreState& st, const caf::actor& driver) {
+  st.calls_ = std::make_unique<SchedulerDriver>(st.self, driver);
+  st.subscribed_ = true;
+}
+
+Offer core_test_offer(const std::string& host) {
+  Offer o;
+  o.mutable_id()->set_value("offer-" + host);
+  o.mutable_framework_id()->set_value("fw");
+  o.mutable_slave_id()->set_value("slave-" + host);
+  o.set_hostname(host);
+  for (auto [name, amount] : {std::pair<const char*, double>{"cpus", 4}, {"mem", 4096}, {"disk", 1000}}) {
+    Resource* r = o.add_resources();
+    r->set_name(name);
+    r->set_type(Value::SCALAR);
+    r->mutable_scalar()->set_value(amount);
+  }
+  Resource* ports = o.add_resources();
+  ports->set_name("ports");
+  ports->set_type(Value::RANGES);
+  Value::Range* range = ports->mutable_ranges()->add_range();
+  range->set_begin(31000);
+  range->set_end(31099);
+  return o;
+}
+
+std::vector<std::string> core_test_launched(const scheduler::Call& accept) {
+  std::vector<std::string> ids;
+  for (const Offer::Operation& op : accept.accept().operations()) {
+    for (const TaskInfo& t : op.launch().task_infos()) {
+      ids.push_back(t.task_id().value());
+    }
+  }
+  return ids;
+}
+
+TEST_F(CoreTest, AStoreFailureUndoesOnlyItsOwnChange) {
+  caf::actor core = start_core();
+  data->fail_keys.insert("apps/a");
+  // Two changes in one turn: /b is applied while the write of /a is in flight.
+  auto answers = std::make_shared<std::vector<int>>();
+  core_test_in_state(*this, core, [answers](CoreState& st) {
+    Change a = core_test_upsert(core_test_app("/a", 0));
+    Change b = core_test_upsert(core_test_app("/b", 0));
+    st.change(a, [answers](Outcome o) { answers->push_back(std::holds_alternative<ApiError>(o) ? 503 : 200); });
+    st.change(b, [answers](Outcome o) { answers->push_back(std::holds_alternative<ApiError>(o) ? 503 : 200); });
+    return std::string();
+  });
+  auto both = [&] {
+    return core_test_in_state(*this, core, [answers](CoreState&) { return std::to_string(answers->size()); }) == "2";
+  };
+  ASSERT_TRUE(tests::poll_until(both, tests::deadline_in(CORE_TEST_TIMEOUT)));
+  EXPECT_EQ(core_test_in_state(*this, core, [answers](CoreState& st) {
+              return std::to_string((*answers)[0]) + " " + std::to_string((*answers)[1]) +
+                     (st.app("/a") == nullptr ? " no a" : " a") + (st.app("/b") == nullptr ? " no b" : " b") +
+                     " " + std::to_string(st.versions("/b").size());
+            }),
+            "503 200 no a b 1");
+  EXPECT_EQ(data->count_prefix("apps/b"), 1u);
+}
+
+TEST_F(CoreTest, AChangeWithoutDeploymentStillAnswersAFinishedDeploymentId) {
+  caf::actor core = start_core();
+  http::Response first = change(core, core_test_upsert(core_test_app("/web", 0)));
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_TRUE(tests::poll_until(
+      [&] {
+        return core_test_in_state(*this, core, [](CoreState& st) { return st.deployments_.empty() ? "done" : "running"; }) ==
+               "done";
+      },
+      tests::deadline_in(CORE_TEST_TIMEOUT)));
+  http::Response again = change(core, core_test_upsert(core_test_app("/web", 0)));
+  ASSERT_EQ(again.status, 200) << again.body;
+  std::string id = body_of(again)["deploymentId"].to_str();
+  EXPECT_FALSE(id.empty());
+  EXPECT_NE(id, body_of(first)["deploymentId"].to_str());
+  EXPECT_EQ(core_test_in_state(*this, core, [id](CoreState& st) {
+              return st.deployments_.count(id) == 0 && st.deployments().empty() ? "gone" : "listed";
+            }),
+            "gone");
+}
+
+TEST_F(CoreTest, OnlyTasksStillWantedWhenTheirWriteIsStoredAreLaunched) {
+  auto calls = std::make_shared<CoreTestCalls>();
+  caf::actor driver = runtime->system().spawn(core_test_driver, calls);
+  caf::actor core = start_core();
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/web", 2))).status, 200);
+  std::string kept = core_test_in_state(*this, core, [driver](CoreState& st) {
+    core_test_use_driver(st, driver);
+    st.on_offers({core_test_offer("h1")});
+    std::vector<std::string> ids;
+    for (const auto& [id, i] : st.instances_) {
+      ids.push_back(id);
+    }
+    if (ids.size() != 2) {
+      return "placed " + std::to_string(ids.size());
+    }
+    // Scaled down while the write is in flight.
+    st.kill_task(st.instances_.at(ids[0]), true);
+    return ids[1] + " " + ids[0];
+  });
+  ASSERT_EQ(kept.rfind("web.", 0), 0u) << kept;
+  std::string dropped = kept.substr(kept.find(' ') + 1);
+  kept = kept.substr(0, kept.find(' '));
+  ASSERT_TRUE(tests::poll_until([&] { return !calls->of_type(scheduler::Call::ACCEPT).empty(); },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  std::vector<scheduler::Call> accepts = calls->of_type(scheduler::Call::ACCEPT);
+  ASSERT_EQ(accepts.size(), 1u);
+  EXPECT_EQ(core_test_launched(accepts[0]), std::vector<std::string>{kept});
+  // The one not launched is forgotten (the master never heard of it), in the store too.
+  EXPECT_EQ(core_test_in_state(*this, core, [kept, dropped](CoreState& st) {
+              return std::to_string(st.instances_.count(kept)) + " " + std::to_string(st.instances_.count(dropped));
+            }),
+            "1 0");
+  EXPECT_TRUE(tests::poll_until([&] { return data->count_prefix("instances/" + dropped) == 0; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  EXPECT_EQ(data->count_prefix("instances/" + kept), 1u);
+  stop_actor(runtime->system(), driver);
+}
+
+TEST_F(CoreTest, ALaunchTheStoreRefusesIsAFailureAndBacksOff) {
+  auto calls = std::make_shared<CoreTestCalls>();
+  caf::actor driver = runtime->system().spawn(core_test_driver, calls);
+  caf::actor core = start_core();
+  App web = core_test_app("/web", 1);
+  web.backoff_seconds = 600;
+  web.max_launch_delay_seconds = 3600;
+  ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
+  data->fail_writes = true;
+  EXPECT_EQ(core_test_in_state(*this, core, [driver](CoreState& st) {
+              core_test_use_driver(st, driver);
+              st.on_offers({core_test_offer("h1")});
+              return std::to_string(st.instances_.size());
+            }),
+            "1");
+  ASSERT_TRUE(tests::poll_until([&] { return !calls->of_type(scheduler::Call::DECLINE).empty(); },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  EXPECT_EQ(core_test_in_state(*this, core, [](CoreState& st) {
+              std::optional<TaskFailure> f = st.last_task_failure("/web");
+              std::vector<QueueEntry> q = st.queue();
+              bool delayed = q.size() == 1 && q[0].delay_until > now_ms() + 500 * 1000;
+              return std::string(st.instances_.empty() ? "forgotten" : "kept") +
+                     (f && f->message.find("disk full") != std::string::npos ? " failure" : " no failure") +
+                     (delayed ? " delayed" : " not delayed") + " " + std::to_string(st.wanted_launches("/web"));
+            }),
+            "forgotten failure delayed 0");
+  stop_actor(runtime->system(), driver);
+}
+
+TEST_F(CoreTest, HugeStoredBackoffNumbersStillDelay) {
+  caf::actor core = start_core();
+  App web = core_test_app("/web", 1);
+  web.backoff_seconds = 1e300;
+  web.backoff_factor = 1e300;
+  web.max_launch_delay_seconds = std::numeric_limits<double>::infinity();
+  ASSERT_EQ(change(core, core_test_upsert(web)).status, 200);
+  EXPECT_EQ(core_test_in_state(*this, core, [](CoreState& st) {
+              std::string out;
+              for (int n = 0; n < 2; ++n) {
+                st.note_backoff(*st.app("/web"));
+                const Backoff& b = st.backoffs_.at("/web");
+                out += b.until > now_ms() && std::isfinite(b.delay_seconds) ? "delayed " : "not delayed ";
+              }
+              return out;
+            }),
+            "delayed delayed ");
+}
+
+// The per-app index agrees with a scan of every instance.
+std::string core_test_index_agrees(const CoreState& st) {
+  std::map<std::string, std::vector<std::string>> scanned;
+  for (const auto& [id, i] : st.instances_) {
+    scanned[i.app_id].push_back(id);
+  }
+  std::map<std::string, std::vector<std::string>> indexed;
+  for (const auto& [app_id, ids] : st.instances_by_app_) {
+    for (const Instance* i : st.instances_of(app_id)) {
+      indexed[app_id].push_back(i->task_id);
+    }
+  }
+  return scanned == indexed ? std::to_string(st.instances_.size()) : "index differs";
+}
+
+TEST_F(CoreTest, TheInstanceIndexFollowsEveryInsertAndErase) {
+  caf::actor core = start_core();
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/a", 0))).status, 200);
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/b", 0))).status, 200);
+  std::string out = core_test_in_state(*this, core, [](CoreState& st) {
+    std::vector<std::string> ids;
+    for (const char* app_id : {"/a", "/a", "/a", "/b", "/b"}) {
+      Instance i = core_test_instance(*st.app(app_id), 0);
+      ids.push_back(i.task_id);
+      st.add_instance(i);
+      st.persist({st.put_instance(i)});
+    }
+    std::string seen = core_test_index_agrees(st);
+    st.on_update(core_test_status(ids[0], TASK_FAILED));  // terminal: erased
+    st.kill({ids[3]}, true, [] {});                      // wiped
+    st.on_update(core_test_status(ids[1], TASK_RUNNING));  // a state change keeps it
+    seen += " " + core_test_index_agrees(st) + " " + std::to_string(st.instances_of("/a").size()) + " " +
+            std::to_string(st.counted_instances("/b").size());
+    return seen;
+  });
+  EXPECT_EQ(out, "5 3 2 1");
+  ASSERT_TRUE(tests::poll_until([&] { return data->count_prefix("instances/") == 3; },
+                                tests::deadline_in(CORE_TEST_TIMEOUT)));
+  // A second core indexes what it loads.
+  caf::actor second = start_core();
+  EXPECT_EQ(core_test_in_state(*this, second, [](CoreState& st) {
+              return core_test_index_agrees(st) + " " + std::to_string(st.instances_of("/a").size()) + " " +
+                     std::to_string(st.tasks_of("/b").size());
+            }),
+            "3 2 1");
 }
 
 TEST(CoreReadinessJson, CurrentActionsShowTheirAppsReadinessResults) {

@@ -236,8 +236,16 @@ picojson::object app_info(const Core& core, const App& app, const AppEmbed& embe
     o["tasks"] = picojson::value(arr);
   }
   if (embed.readiness) {
-    // Readiness results are not kept past a deployment step.
-    o["readinessCheckResults"] = picojson::value(picojson::array());
+    // The results of the current step of each deployment of this app.
+    picojson::array results;
+    for (const Deployment* d : core.deployments_of(app.id)) {
+      for (const ReadinessCheckResult& r : d->readiness) {
+        if (r.app_id == app.id) {
+          results.push_back(readiness_result_json(r));
+        }
+      }
+    }
+    o["readinessCheckResults"] = picojson::value(std::move(results));
   }
   if (embed.last_task_failure) {
     if (std::optional<TaskFailure> f = core.last_task_failure(app.id)) {

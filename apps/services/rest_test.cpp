@@ -80,6 +80,25 @@ TEST_F(RestAppsTest, IndexEmbedsTasksAndFailuresWhenAsked) {
   EXPECT_EQ(array_size(web->get("tasks").get<picojson::array>()[0].get("servicePorts")), 0u);
 }
 
+TEST_F(RestAppsTest, EmbedReadinessShowsTheAppsResultsOfItsDeployments) {
+  Deployment& d = core->deployments_.front();
+  d.readiness.push_back(stoa::services::ReadinessCheckResult{"ready", "prod_web.instance-1._app.1", "/prod/web", false,
+                                             stoa::services::ReadinessResponse{503, "text/plain", "warming"}});
+  d.readiness.push_back(stoa::services::ReadinessCheckResult{"ready", "prod_db.instance-9._app.1", "/prod/db", true, std::nullopt});
+  Reply r = call("GET", "/v2/apps?embed=apps.readiness");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const picojson::value* web = find_app(r.json.get("apps"), "/prod/web");
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(array_size(web->get("readinessCheckResults")), 1u) << r.body;
+  const picojson::value& result = web->get("readinessCheckResults").get<picojson::array>()[0];
+  EXPECT_EQ(result.get("taskId").to_str(), "prod_web.instance-1._app.1");
+  EXPECT_EQ(result.get("ready"), picojson::value(false));
+  EXPECT_EQ(result.get("lastResponse").get("body").to_str(), "warming");
+  const picojson::value* other = find_app(r.json.get("apps"), "/other");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(array_size(other->get("readinessCheckResults")), 0u);
+}
+
 TEST_F(RestAppsTest, IndexFiltersByIdCmdAndLabelSelector) {
   EXPECT_EQ(array_size(call("GET", "/v2/apps?id=PROD").json.get("apps")), 2u);
   EXPECT_EQ(array_size(call("GET", "/v2/apps?cmd=postgres").json.get("apps")), 1u);

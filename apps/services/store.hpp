@@ -27,6 +27,8 @@
 //   app-versions/<app id>/<version ms> every stored version of an app
 //   deployments/<deployment id>        deployment_to_store JSON
 //   instances/<task id>                instance_to_store JSON
+//   task-failures/<app id>             the app's last task failure (lastTaskFailure JSON)
+//   launch-delays/<app id>             the app's launch backoff ({appId, config, delaySeconds, until})
 // (app ids keep their '/', e.g. apps/prod/web: a key component may not be
 // "" "." or "..".)
 //
