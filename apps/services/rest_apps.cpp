@@ -510,12 +510,9 @@ void apps_delete_one(caf::io::broker* self, const Ctx& ctx, const http::Request&
 
 void apps_tasks(caf::io::broker* self, const Ctx& ctx, const http::Request& req, const AppsTarget& t,
                 const http::Responder& respond) {
-  if (wants_text_plain(req)) {
-    respond(message_response(406, "text/plain task lists are not supported; ask for application/json"));
-    return;
-  }
+  const bool text = wants_text_plain(req);
   call_core(self, ctx,
-            [t](Core& core, std::function<void(http::Response)> reply) {
+            [t, text](Core& core, std::function<void(http::Response)> reply) {
               std::vector<const App*> apps;
               if (t.wildcard) {
                 apps = apps_under(core, t.id);
@@ -523,6 +520,10 @@ void apps_tasks(caf::io::broker* self, const Ctx& ctx, const http::Request& req,
                 apps.push_back(app);
               } else {
                 reply(apps_missing(t.id));
+                return;
+              }
+              if (text) {
+                reply(http::text_response(tasks_text_plain(core, apps), 200, "text/plain"));
                 return;
               }
               picojson::array tasks;

@@ -36,7 +36,12 @@ TEST_F(RestEndpointsTest, TasksListsActiveTasksWithServicePortsAndFiltersByStatu
   ASSERT_EQ(count_of(running.json.get("tasks")), 1u);
   EXPECT_EQ(running.json.get("tasks").get<picojson::array>()[0].get("id").to_str(), "prod_web.instance-1._app.1");
   EXPECT_EQ(count_of(call("GET", "/v2/tasks?status[]=staging&status[]=running").json.get("tasks")), 2u);
-  EXPECT_EQ(call("GET", "/v2/tasks", "", {{"Accept", "text/plain"}}).status, 406);
+  // Marathon's text/plain form: per app and service port, its running tasks' host:port.
+  Reply text = call("GET", "/v2/tasks", "", {{"Accept", "text/plain"}});
+  EXPECT_EQ(text.status, 200);
+  EXPECT_EQ(text.headers["content-type"], "text/plain");
+  EXPECT_EQ(text.body, "prod_back_db\t \t\nprod_web\t \th1\t\nsolo\t \t\n")
+      << "apps without service ports list their running tasks' hosts";
 }
 
 TEST_F(RestEndpointsTest, TasksDeleteKillsOrScales) {

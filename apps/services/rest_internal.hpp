@@ -49,9 +49,13 @@ Try<bool> query_bool(const http::Request& req, const std::string& key, bool dflt
 // The client's address without the port (for api_post_event's clientIp):
 // the first X-Forwarded-For entry of a request a standby forwarded.
 std::string client_ip(const http::Request& req);
-// True if the request's Accept asks for text/plain but not JSON (the
-// deprecated text_plain_tasks form, answered with 406 as Marathon 1.10).
+// True if the request's Accept asks for text/plain but not JSON (Marathon's
+// deprecated text_plain_tasks form, tasks_text_plain()).
 bool wants_text_plain(const http::Request& req);
+// Marathon's text/plain task list: per app and service port one line
+// "<id with '/' as '_'>\t<service port>\t<host:port>\t…" of its running tasks
+// (an app without service ports: "<id>\t \t<host>\t…").
+std::string tasks_text_plain(const Core& core, const std::vector<const App*>& apps);
 
 // The body as JSON: 400 "Invalid JSON" (model.hpp) when it is not.
 std::variant<picojson::value, ApiError> parse_body(const http::Request& req);

@@ -27,7 +27,15 @@ std::string tasks_upper(std::string s) {
 
 void tasks_index(caf::io::broker* self, const Ctx& ctx, const http::Request& req, const http::Responder& respond) {
   if (wants_text_plain(req)) {
-    respond(message_response(406, "text/plain task lists are not supported; ask for application/json"));
+    call_core(self, ctx,
+              [](Core& core, std::function<void(http::Response)> reply) {
+                std::vector<const App*> apps;
+                for (const auto& [id, app] : core.apps()) {
+                  apps.push_back(&app);
+                }
+                reply(http::text_response(tasks_text_plain(core, apps), 200, "text/plain"));
+              },
+              respond);
     return;
   }
   std::vector<std::string> wanted;
@@ -267,6 +275,37 @@ http::Route tasks_route(std::string path, bool prefix, std::vector<std::string> 
 }
 
 }  // namespace
+
+std::string tasks_text_plain(const Core& core, const std::vector<const App*>& apps) {
+  std::string out;
+  for (const App* app : apps) {
+    std::string safe_id = app->id.substr(app->id.empty() ? 0 : 1);
+    std::replace(safe_id.begin(), safe_id.end(), '/', '_');
+    std::vector<const Instance*> running;
+    for (const Instance* i : core.tasks_of(app->id)) {
+      if (i->running()) {
+        running.push_back(i);
+      }
+    }
+    const std::vector<int> service_ports = app->service_ports();
+    if (service_ports.empty()) {
+      out += safe_id + "\t \t";
+      for (const Instance* i : running) {
+        out += i->host + "\t";
+      }
+      out += "\n";
+      continue;
+    }
+    for (size_t p = 0; p < service_ports.size(); ++p) {
+      out += safe_id + "\t" + std::to_string(service_ports[p]) + "\t";
+      for (const Instance* i : running) {
+        out += i->host + ":" + std::to_string(p < i->host_ports.size() ? i->host_ports[p] : 0) + "\t";
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
 
 std::vector<http::Route> task_routes(const Ctx& ctx) {
   return {

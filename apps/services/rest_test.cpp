@@ -240,7 +240,9 @@ TEST_F(RestAppsTest, TasksListKillAndScale) {
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(array_size(list.json.get("tasks")), 2u);
   EXPECT_EQ(call("GET", "/v2/apps/prod/*/tasks").status, 200);
-  EXPECT_EQ(call("GET", "/v2/apps/prod/web/tasks", "", {{"Accept", "text/plain"}}).status, 406);
+  Reply text = call("GET", "/v2/apps/prod/web/tasks", "", {{"Accept", "text/plain"}});
+  EXPECT_EQ(text.status, 200);
+  EXPECT_EQ(text.body, "prod_web\t \th1\t\n") << "only the running task, by host (no service ports)";
   EXPECT_EQ(call("GET", "/v2/apps/nope/tasks").status, 404);
 
   Reply both = call("DELETE", "/v2/apps/prod/web/tasks?scale=true&wipe=true");
@@ -308,4 +310,27 @@ TEST_F(RestAppsTest, ACoreThatDoesNotAnswerIsA503) {
 }
 
 }  // namespace
+TEST_F(RestAppsTest, TextPlainTasksListEachServicePortWithItsHostPorts) {
+  // Marathon's text_plain_tasks form, as service-discovery scripts read it.
+  stoa::services::App lb = make_app("/edge/lb", 2);
+  lb.port_definitions = {stoa::services::PortDefinition{10001, "tcp", "http", {}}, stoa::services::PortDefinition{10002, "tcp", "admin", {}}};
+  core->add_app(lb);
+  stoa::services::Instance a = make_task("/edge/lb", "edge_lb.instance-a._app.1", "10.0.0.1");
+  a.host_ports = {31001, 31002};
+  stoa::services::Instance b = make_task("/edge/lb", "edge_lb.instance-b._app.1", "10.0.0.2");
+  b.host_ports = {31011, 31012};
+  stoa::services::Instance staging = make_task("/edge/lb", "edge_lb.instance-c._app.1", "10.0.0.3", "TASK_STAGING");
+  core->add_task(a);
+  core->add_task(b);
+  core->add_task(staging);
+  Reply text = call("GET", "/v2/apps/edge/lb/tasks", "", {{"Accept", "text/plain"}});
+  ASSERT_EQ(text.status, 200) << text.body;
+  EXPECT_EQ(text.body,
+            "edge_lb\t10001\t10.0.0.1:31001\t10.0.0.2:31011\t\n"
+            "edge_lb\t10002\t10.0.0.1:31002\t10.0.0.2:31012\t\n");
+  // JSON wins when the client takes both.
+  Reply json = call("GET", "/v2/apps/edge/lb/tasks", "", {{"Accept", "text/plain, application/json"}});
+  EXPECT_EQ(json.headers["content-type"], "application/json");
+}
+
 }  // namespace rest_test
