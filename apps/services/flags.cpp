@@ -1,5 +1,7 @@
 #include "apps/services/flags.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <charconv>
 
@@ -85,9 +87,11 @@ ServicesFlags::ServicesFlags() {
   check("zk_session_timeout", positive_duration());
   add(&hostname, "hostname",
       "The host name this instance is reached at by the other instances and in FrameworkInfo "
-      "(default: --http_address).",
+      "(default: the HTTP address).",
       "");
-  add(&http_address, "http_address", "IPv4 address to serve HTTP on (and the actor port).", "127.0.0.1");
+  add(&http_address, "http_address",
+      "IPv4 address to serve HTTP on (and the actor port). Default: --hostname when it is an IPv4 address "
+      "(so `--hostname=10.0.0.1` serves on 10.0.0.1:8080 as Marathon would), else 127.0.0.1.");
   check("http_address", ipv4_address());
   add(&http_port, "http_port", "Port to serve the REST API and the UI on (0 = the OS picks one).", 8080);
   check("http_port", within(0, 65535));
@@ -193,6 +197,17 @@ std::optional<Error> ServicesFlags::validate() const {
                  "' for flag '--http_endpoints': it needs --event_subscriber http_callback");
   }
   return std::nullopt;
+}
+
+std::string ServicesFlags::effective_http_address() const {
+  if (http_address) {
+    return *http_address;
+  }
+  in_addr parsed{};
+  if (!hostname.empty() && inet_pton(AF_INET, hostname.c_str(), &parsed) == 1) {
+    return hostname;
+  }
+  return "127.0.0.1";
 }
 
 }  // namespace stoa::services

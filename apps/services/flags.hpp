@@ -23,8 +23,10 @@ struct ServicesFlags : FlagsBase {
   std::string master;                 // --master (required): host:port or zk://…/mesos
   std::optional<std::string> zk;      // --zk zk://…/marathon: HA + state in ZooKeeper
   bool disable_ha = false;            // --disable_ha: with --zk, lead without an election
-  std::string hostname;               // --hostname ("" = --http_address)
-  std::string http_address = "127.0.0.1";  // --http_address: bind address
+  std::string hostname;               // --hostname ("" = the HTTP address)
+  // --http_address: the bind address; unset = --hostname when that is an
+  // IPv4 address (Marathon's `--hostname=<ip>` set-up), else 127.0.0.1.
+  std::optional<std::string> http_address;
   int http_port = 8080;               // --http_port
   std::string framework_name = "marathon";
   std::string mesos_role = "*";
@@ -51,7 +53,8 @@ struct ServicesFlags : FlagsBase {
   std::vector<std::string> callback_urls() const;
   // "hostname:http_port": this instance's identity (election, proxying).
   // REQUIRES: loaded. With --http_port 0 the caller substitutes the bound port.
-  std::string effective_hostname() const { return hostname.empty() ? http_address : hostname; }
+  std::string effective_http_address() const;
+  std::string effective_hostname() const { return hostname.empty() ? effective_http_address() : hostname; }
 
  protected:
   std::optional<Error> validate() const override;

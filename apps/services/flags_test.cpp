@@ -42,6 +42,24 @@ TEST(ServicesFlags, MarathonsCommandLineWithSpaceSeparatedValues) {
   EXPECT_EQ(f.effective_hostname(), "127.0.0.1");
 }
 
+TEST(ServicesFlags, AnIpHostnameIsWhereHttpIsServedUnlessHttpAddressSaysOtherwise) {
+  // The user's set-up: `--hostname=192.168.154.132` and nothing else must
+  // serve http://192.168.154.132:8080 (Marathon binds every address).
+  ServicesFlags seed;
+  ASSERT_FALSE(load_services_flags(seed, {"--master", "m:5050", "--work_dir=/w", "--hostname=192.168.154.132"}));
+  EXPECT_EQ(seed.effective_http_address(), "192.168.154.132");
+  EXPECT_EQ(seed.effective_hostname(), "192.168.154.132");
+  ServicesFlags named;
+  ASSERT_FALSE(load_services_flags(named, {"--master", "m:5050", "--work_dir=/w", "--hostname", "node1.example"}));
+  EXPECT_EQ(named.effective_http_address(), "127.0.0.1");
+  EXPECT_EQ(named.effective_hostname(), "node1.example");
+  ServicesFlags both;
+  ASSERT_FALSE(load_services_flags(
+      both, {"--master", "m:5050", "--work_dir=/w", "--hostname=10.0.0.1", "--http_address", "127.0.0.2"}));
+  EXPECT_EQ(both.effective_http_address(), "127.0.0.2");
+  EXPECT_EQ(both.effective_hostname(), "10.0.0.1");
+}
+
 TEST(ServicesFlags, DurationsInMarathonsUnitsOrAsStoaDurations) {
   ServicesFlags f;
   std::optional<Error> e = load_services_flags(

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   daemon::DaemonOptions options;
   options.logging = logging::Options{program.name, flags.log_dir, flags.logging.logging_level, flags.logging.quiet,
                                      flags.logging.max_log_size};
-  options.runtime.ip = flags.http_address;
+  options.runtime.ip = flags.effective_http_address();
   options.runtime.port = static_cast<uint16_t>(flags.http_port);
   set_network_limits(&options.runtime, flags.limits);
   return daemon::run_daemon(program, argv[0], flags, options, [&](Runtime& rt) -> std::optional<Error> {
