@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -650,6 +651,16 @@ TEST_F(ServicesEndToEnd, ZRestartWithTheFileStoreKeepsAppsTasksAndTheLastFailure
   ASSERT_TRUE(wait_running("/keep", 2));
   std::vector<std::string> tasks = svc_running_tasks(port_, "/keep");
   std::string version = json_string(json_at(svc_app(port_, "/keep"), "version"));
+  // The failure and the delay are written behind the answer (queued writes,
+  // docs/services.md "Persistence"): kill only once both are on disk.
+  const std::string state = cluster_->dir() + "/services/state/";
+  ASSERT_TRUE(poll_until(
+      [&] {
+        return std::filesystem::exists(state + "task-failures/lost.v") &&
+               std::filesystem::exists(state + "launch-delays/lost.v");
+      },
+      deadline_in(SVC_TIMEOUT)))
+      << "the file store never got /lost's failure and delay under " << state;
 
   svc_->process->kill(SIGKILL);
   ASSERT_TRUE(svc_->process->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
