@@ -19,8 +19,10 @@ const APP = `/client-test-${process.pid}`;
 const APP_PATH = APP.slice(1);
 const DEADLINE_MS = 60000;
 
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
+// Resolves with `value` after `ms`: the pause between two polls of waitFor,
+// and the bound of a wait for an event (never a synchronisation by itself).
+function after(ms, value) {
+  return new Promise((r) => setTimeout(() => r(value), ms));
 }
 
 // Polls `fn` until it returns a truthy value; throws after DEADLINE_MS with the last value or error.
@@ -38,7 +40,7 @@ async function waitFor(what, fn) {
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
     }
-    await sleep(200);
+    await after(200);
   }
 }
 
@@ -68,7 +70,7 @@ async function main() {
   assert.equal(created.instances, 1);
   assert.ok(Array.isArray(created.deployments) && created.deployments.length === 1,
     `create answers one deployment: ${JSON.stringify(created.deployments)}`);
-  const event = await Promise.race([posted, sleep(10000).then(() => null)]);
+  const event = await Promise.race([posted, after(10000, null)]);
   assert.ok(event, 'no api_post_event for the new app within 10 s');
   assert.equal(event.eventType, 'api_post_event');
 
