@@ -24,9 +24,6 @@ namespace stoa::services {
 namespace model_in {
 namespace {
 
-const char* const PATH_ID_PATTERN =
-    "^(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])|(\\.|\\.\\.)$";
-
 const std::set<std::string>& hc_protocols() {
   static const std::set<std::string> s = {"HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"};
   return s;
