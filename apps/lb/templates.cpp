@@ -380,7 +380,7 @@ Try<Templates> Templates::load(const std::string& dir, const std::map<std::strin
         continue;
       }
       std::ifstream in(file, std::ios::binary);
-      if (!in) {
+      if (!std::filesystem::is_regular_file(file, ec) || !in) {
         return Error("template file '" + file.string() + "' cannot be read");
       }
       std::ostringstream text;
