@@ -25,7 +25,9 @@ TEST(Render, HeadHasStatsSocketStatsPageAndNoDaemon) {
   std::vector<std::string> global = section(r.config, "global");
   EXPECT_TRUE(has_line(global, "  stats socket /run/lbx/socket expose-fd listeners level admin"));
   EXPECT_TRUE(has_line(global, "  server-state-file /run/lbx/server-state"));
-  EXPECT_TRUE(has_line(global, "  maxconn 50000"));
+  EXPECT_FALSE(has_line(global, "  maxconn 50000"));  // derived by HAProxy from its fd limit
+  o.maxconn = 4000;
+  EXPECT_TRUE(has_line(section(render({}, Templates(), o).config, "global"), "  maxconn 4000"));
   EXPECT_FALSE(has_line(global, "  daemon"));
   std::vector<std::string> stats = section(r.config, "listen stats");
   EXPECT_TRUE(has_line(stats, "  bind 0.0.0.0:19090"));
