@@ -99,7 +99,7 @@ std::vector<TemplateInfo> templates_build_catalogue() {
   // Global templates.
   add("HEAD", templates_head_text(DEFAULT_GLOBAL_OPTIONS),
       "global and defaults sections and the `listen stats` proxy (stats page, health check, "
-      "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`.",
+      "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`",
       {"statsPort", "runDir", "luaLoad", "luaServices", "globalMaxconn"}, false, true);
   add("HTTP_FRONTEND_HEAD", "\nfrontend marathon_http_in\n  bind {bindAddr}:{httpPort}\n  mode http\n",
       "the shared HTTP frontend gathering the HAPROXY_{n}_VHOST ACLs", {"bindAddr", "httpPort"}, false,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 namespace stoa::lb {
 namespace {
@@ -164,6 +165,32 @@ TEST(Templates, LabelOverridesPerServiceTemplatesOnlyForItsPort) {
   // HAPROXY_{n}_HTTP_BACKEND_REDIR is the redirect path, not a template.
   EXPECT_EQ(t.get("HAPROXY_HTTP_BACKEND_REDIR", {{"HAPROXY_0_HTTP_BACKEND_REDIR", "/x"}}, 0),
             t.get("HAPROXY_HTTP_BACKEND_REDIR"));
+}
+
+}  // namespace
+}  // namespace stoa::lb
+
+namespace stoa::lb {
+namespace {
+
+// docs/lb-templates.md documents every template of the catalogue.
+TEST(TemplateCatalogue, EveryTemplateIsDocumented) {
+  std::filesystem::path dir = std::filesystem::current_path();
+  std::filesystem::path doc;
+  for (int up = 0; up < 6 && doc.empty(); ++up, dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / "docs" / "lb-templates.md")) {
+      doc = dir / "docs" / "lb-templates.md";
+    }
+  }
+  if (doc.empty()) {
+    GTEST_SKIP() << "docs/lb-templates.md not found above " << std::filesystem::current_path();
+  }
+  std::ifstream in(doc);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const TemplateInfo& t : template_catalogue()) {
+    EXPECT_NE(text.str().find("### `" + t.name + "`"), std::string::npos) << t.name << " missing from " << doc;
+  }
 }
 
 }  // namespace
