@@ -13,14 +13,8 @@
 #include "apps/lb/lua.hpp"
 #include "apps/lb/render_internal.hpp"
 
-namespace stoa::lb {
+namespace stoa::lb::render_detail {
 namespace {
-
-using render_detail::Expander;
-using render_detail::GroupedVhost;
-using render_detail::MapState;
-using render_detail::Service;
-using render_detail::Vars;
 
 // What one service port adds to the configuration.
 struct ServiceOutput {
@@ -256,9 +250,20 @@ std::string render_map(const std::vector<std::pair<std::string, std::string>>& e
 }
 
 }  // namespace
+}  // namespace stoa::lb::render_detail
+
+namespace stoa::lb {
 
 Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& keep, const Templates& templates,
                        const RenderOptions& options) {
+  using render_detail::Expander;
+  using render_detail::GroupedVhost;
+  using render_detail::MapState;
+  using render_detail::render_certs;
+  using render_detail::render_global;
+  using render_detail::Service;
+  using render_detail::ServiceOutput;
+  using render_detail::Vars;
   Rendered rendered;
   std::vector<const App*> selected;
   for (size_t i : keep) {
@@ -269,7 +274,7 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
   std::stable_sort(selected.begin(), selected.end(), [](const App* a, const App* b) { return a->id < b->id; });
   selected.erase(std::unique(selected.begin(), selected.end()), selected.end());
 
-  std::string config = render_head(templates, options, rendered.warnings);
+  std::string config = render_detail::render_head(templates, options, rendered.warnings);
   std::vector<Service> services = render_detail::collect_services(selected, options, rendered.warnings);
 
   std::string userlists, frontends, backends, appid_acls;
@@ -291,7 +296,7 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
     Expander x(templates, s);
     MapState maps_after = maps;
     ServiceOutput out;
-    if (!render_service(x, services, s, options, appid_apps.count(s.app->id) == 0, maps_after, out)) {
+    if (!render_detail::render_service(x, services, s, options, appid_apps.count(s.app->id) == 0, maps_after, out)) {
       rendered.warnings.push_back(where + x.error() + "; left out");
       continue;
     }
@@ -377,8 +382,8 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
   config += backends;
   rendered.config = std::move(config);
   if (options.haproxy_map) {
-    rendered.domain2backend_map = render_map(maps.domain_map);
-    rendered.app2backend_map = render_map(maps.app_map);
+    rendered.domain2backend_map = render_detail::render_map(maps.domain_map);
+    rendered.app2backend_map = render_detail::render_map(maps.app_map);
   }
   return rendered;
 }

@@ -14,14 +14,14 @@
 namespace stoa::lb {
 namespace {
 
-const std::vector<std::string> HC_VARS = {
+const std::vector<std::string> TEMPLATES_HC_VARS = {
     "healthCheckPortIndex",         "healthCheckPort",
     "healthCheckProtocol",          "healthCheckPath",
     "healthCheckTimeoutSeconds",    "healthCheckIntervalSeconds",
     "healthCheckGracePeriodSeconds", "healthCheckMaxConsecutiveFailures",
     "healthCheckFalls",             "healthCheckPortOptions"};
 
-const char* const DEFAULT_GLOBAL_OPTIONS = "redispatch,http-server-close,dontlognull";
+const char* const TEMPLATES_DEFAULT_OPTIONS = "redispatch,http-server-close,dontlognull";
 
 // `  option <o>` lines of a comma list, sorted and deduplicated, as
 // marathon-lb builds them from HAPROXY_GLOBAL_DEFAULT_OPTIONS.
@@ -42,14 +42,14 @@ std::string templates_option_lines(const std::string& list) {
   return out;
 }
 
-const char* const CIPHERS =
+const char* const TEMPLATES_CIPHERS =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-const char* const CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+const char* const TEMPLATES_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 std::string templates_head_text(const std::string& default_options) {
-  std::string ciphers = CIPHERS;
-  std::string suites = CIPHERSUITES;
+  std::string ciphers = TEMPLATES_CIPHERS;
+  std::string suites = TEMPLATES_CIPHERSUITES;
   return "global\n"
          "{globalMaxconn}"
          "  spread-checks 5\n"
@@ -87,17 +87,17 @@ std::string templates_head_text(const std::string& default_options) {
          "{luaServices}";
 }
 
-using Vars = std::vector<std::string>;
+using TemplateVarNames = std::vector<std::string>;
 
 std::vector<TemplateInfo> templates_build_catalogue() {
   std::vector<TemplateInfo> c;
-  auto add = [&c](std::string name, std::string text, std::string help, Vars vars, bool per_service,
+  auto add = [&c](std::string name, std::string text, std::string help, TemplateVarNames vars, bool per_service,
                   bool raw = false) {
     c.push_back(TemplateInfo{"HAPROXY_" + std::move(name), std::move(text), std::move(help),
                              std::move(vars), per_service, raw});
   };
   // Global templates.
-  add("HEAD", templates_head_text(DEFAULT_GLOBAL_OPTIONS),
+  add("HEAD", templates_head_text(TEMPLATES_DEFAULT_OPTIONS),
       "global and defaults sections and the `listen stats` proxy (stats page, health check, "
       "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`",
       {"statsPort", "runDir", "luaLoad", "luaServices", "globalMaxconn"}, false, true);
@@ -167,9 +167,9 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "in a backend with HAPROXY_{n}_STICKY", {}, true, true);
   add("BACKEND_HTTP_HEALTHCHECK_OPTIONS",
       "  option httpchk GET {healthCheckPath}\n  timeout check {healthCheckTimeoutSeconds}s\n",
-      "in an http backend whose port has a health check", HC_VARS, true);
+      "in an http backend whose port has a health check", TEMPLATES_HC_VARS, true);
   add("BACKEND_TCP_HEALTHCHECK_OPTIONS", "",
-      "in a tcp backend (or TCP check) whose port has a health check; empty by default", HC_VARS, true);
+      "in a tcp backend (or TCP check) whose port has a health check; empty by default", TEMPLATES_HC_VARS, true);
   add("BACKEND_SERVER_OPTIONS",
       "  server {serverName} {host_ipv4}:{port} id {serverId}{cookieOptions}{healthCheckOptions}"
       "{otherOptions}\n",
@@ -179,10 +179,10 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       true);
   add("BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS",
       "  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}\n",
-      "server options of an http check (trimmed, then one leading space)", HC_VARS, true);
+      "server options of an http check (trimmed, then one leading space)", TEMPLATES_HC_VARS, true);
   add("BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS",
       "  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}\n",
-      "server options of a tcp check (trimmed, then one leading space)", HC_VARS, true);
+      "server options of a tcp check (trimmed, then one leading space)", TEMPLATES_HC_VARS, true);
   add("HTTP_BACKEND_NETWORK_ALLOWED_ACL", "  acl network_allowed src {network_allowed}\n",
       "one line per address of HAPROXY_{n}_BACKEND_NETWORK_ALLOWED_ACL (http)", {"network_allowed"},
       true);
@@ -207,10 +207,10 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "of its name is the redirect path",
       {"hostname", "redirpath"}, false);
   // Vhost routing in marathon_http_in.
-  const Vars acl = {"cleanedUpHostname", "hostname", "appId", "backend"};
-  const Vars acl_auth = {"cleanedUpHostname", "hostname", "appId", "realm", "backend"};
-  const Vars acl_path = {"cleanedUpHostname", "hostname", "path", "appId", "backend"};
-  const Vars acl_auth_path = {"cleanedUpHostname", "hostname", "path", "appId", "realm", "backend"};
+  const TemplateVarNames acl = {"cleanedUpHostname", "hostname", "appId", "backend"};
+  const TemplateVarNames acl_auth = {"cleanedUpHostname", "hostname", "appId", "realm", "backend"};
+  const TemplateVarNames acl_path = {"cleanedUpHostname", "hostname", "path", "appId", "backend"};
+  const TemplateVarNames acl_auth_path = {"cleanedUpHostname", "hostname", "path", "appId", "realm", "backend"};
   add("HTTP_FRONTEND_ACL",
       "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname}\n",
