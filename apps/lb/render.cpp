@@ -110,12 +110,12 @@ std::string render_trim(const std::string& s) {
 
 // The backend lines of one service after its head: health check options
 // and servers.
-bool render_servers(Expander& x, const std::vector<Service>& services, const Service& s, ServiceOutput& out) {
+bool render_servers(Expander& x, const Service& s, ServiceOutput& out) {
   const HealthCheck* check = s.health_check;
   bool tcp_check = check != nullptr && (s.mode == "tcp" || check->protocol == "TCP" || check->protocol == "MESOS_TCP");
   bool http_check = check != nullptr && !tcp_check && s.mode == "http";
   if (tcp_check || http_check) {
-    int port = render_detail::health_check_port(services, s, 0);
+    int port = render_detail::health_check_port(s, 0);
     const char* name = tcp_check ? "HAPROXY_BACKEND_TCP_HEALTHCHECK_OPTIONS" : "HAPROXY_BACKEND_HTTP_HEALTHCHECK_OPTIONS";
     if (!x.add(out.backend, name, render_health_vars(*check, port))) {
       return false;
@@ -132,7 +132,7 @@ bool render_servers(Expander& x, const std::vector<Service>& services, const Ser
     std::string check_options;
     if (tcp_check || http_check) {
       std::optional<int> port = s.healthcheck_port_index.has_value()
-                                    ? std::optional<int>(render_detail::health_check_port(services, s, idx))
+                                    ? std::optional<int>(render_detail::health_check_port(s, idx))
                                     : check->port;
       const char* tname = tcp_check ? "HAPROXY_BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS"
                                     : "HAPROXY_BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
@@ -161,7 +161,7 @@ bool render_servers(Expander& x, const std::vector<Service>& services, const Ser
   return true;
 }
 
-bool render_service(Expander& x, const std::vector<Service>& services, const Service& s,
+bool render_service(Expander& x, const Service& s,
                     const RenderOptions& options, bool appid_free, MapState& maps, ServiceOutput& out) {
   if (!s.user.empty() &&
       !x.add(out.userlist, "HAPROXY_USERLIST_HEAD", {{"backend", s.backend}, {"user", s.user}, {"passwd", s.passwd}})) {
@@ -238,7 +238,7 @@ bool render_service(Expander& x, const std::vector<Service>& services, const Ser
   if (!x.add(out.frontend, "HAPROXY_FRONTEND_BACKEND_GLUE", {{"backend", s.backend}})) {
     return false;
   }
-  return render_servers(x, services, s, out);
+  return render_servers(x, s, out);
 }
 
 std::string render_map(const std::vector<std::pair<std::string, std::string>>& entries) {
@@ -296,7 +296,7 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
     Expander x(templates, s);
     MapState maps_after = maps;
     ServiceOutput out;
-    if (!render_detail::render_service(x, services, s, options, appid_apps.count(s.app->id) == 0, maps_after, out)) {
+    if (!render_detail::render_service(x, s, options, appid_apps.count(s.app->id) == 0, maps_after, out)) {
       rendered.warnings.push_back(where + x.error() + "; left out");
       continue;
     }

@@ -50,6 +50,9 @@ struct Service {
   std::string proxypath, revproxypath, redirpath;
   const HealthCheck* health_check = nullptr;
   std::vector<Server> servers;  // sorted by (host, port), unique
+  // With HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX: the servers of that
+  // port index of the app, in the same order (published or not).
+  std::vector<Server> health_servers;
 };
 
 // The service ports of `apps` that `options` publish (groups, strict mode)
@@ -61,8 +64,8 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
 
 // The port of the `idx`-th server used for health checks of `service`:
 // the `idx`-th server of the port HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX
-// names (same app), else of the service itself.
-int health_check_port(const std::vector<Service>& services, const Service& service, size_t idx);
+// names (same app), else (or when it has fewer servers) of the service.
+int health_check_port(const Service& service, size_t idx);
 
 // Expands the templates of one service: per-service label overrides, the
 // error (first one) naming template and label.

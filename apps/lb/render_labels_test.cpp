@@ -70,6 +70,17 @@ TEST(RenderLabels, HealthCheckPortIndexForcesHttpAndUsesTheOtherPort) {
   EXPECT_TRUE(has_line(backend, "  server agent2_10_0_0_2_31100 10.0.0.2:31100 id 18367 check inter 10s fall 3 port 31101"));
 }
 
+TEST(RenderLabels, HealthCheckPortIndexMayNameAnUnpublishedPort) {
+  App app = make_app("/hc", {10001, 10002},
+                     {{"HAPROXY_GROUP", "external"}, {"HAPROXY_1_GROUP", "internal"},
+                      {"HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX", "1"}});
+  app.health_checks.push_back(make_check("HTTP", 1, "/ready"));
+  Rendered r = render({app}, Templates(), test_options());
+  EXPECT_EQ(r.backends.count("hc_10002"), 0u);
+  EXPECT_TRUE(has_line(section(r.config, "backend hc_10001"),
+                       "  server agent1_10_0_0_1_31000 10.0.0.1:31000 id 7306 check inter 10s fall 3 port 31001"));
+}
+
 TEST(RenderLabels, HealthCheckWithExplicitPort) {
   HealthCheck check = make_check("TCP", 0);
   check.port_index.reset();

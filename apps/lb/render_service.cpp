@@ -222,6 +222,23 @@ std::vector<int> service_task_ports(const App& app, const Task& task) {
   return task.ports;
 }
 
+// Servers of service port `i`: task ports paired with the service ports in
+// order, unique by (host, port), sorted by (host, port).
+std::vector<Server> service_servers(const App& app, const std::vector<const Task*>& tasks, size_t i) {
+  std::vector<Server> servers;
+  std::set<std::pair<std::string, int>> seen;
+  for (const Task* task : tasks) {
+    std::vector<int> ports = service_task_ports(app, *task);
+    if (i < ports.size() && seen.insert({task->host, ports[i]}).second) {
+      servers.push_back(Server{task->host, task->ip, ports[i], task->draining});
+    }
+  }
+  std::sort(servers.begin(), servers.end(), [](const Server& a, const Server& b) {
+    return std::tie(a.host, a.port, a.ip) < std::tie(b.host, b.port, b.ip);
+  });
+  return servers;
+}
+
 bool service_task_published(const App& app, const Task& task, const RenderOptions& options) {
   if (task.host.empty() || task.ip.empty()) {
     return false;
@@ -271,20 +288,10 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
       s.app = app;
       s.index = n;
       s.service_port = app->service_ports[i];
-      // Servers: task ports paired with the service ports in order.
-      std::set<std::pair<std::string, int>> seen;
-      for (const Task* task : tasks) {
-        std::vector<int> ports = service_task_ports(*app, *task);
-        if (i < ports.size() && seen.insert({task->host, ports[i]}).second) {
-          s.servers.push_back(Server{task->host, task->ip, ports[i], task->draining});
-        }
-      }
+      s.servers = service_servers(*app, tasks, i);
       if (s.servers.empty()) {
         continue;
       }
-      std::sort(s.servers.begin(), s.servers.end(), [](const Server& a, const Server& b) {
-        return std::tie(a.host, a.port, a.ip) < std::tie(b.host, b.port, b.ip);
-      });
       s.health_check = service_health_check(*app, n);
       if (s.health_check != nullptr && s.health_check->protocol == "HTTP") {
         s.mode = "http";
@@ -292,6 +299,9 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
       if (std::optional<std::string> error = service_apply_labels(s, app->labels)) {
         warnings.push_back("app " + app->id + " port " + std::to_string(n) + ": " + *error);
         continue;
+      }
+      if (s.healthcheck_port_index.has_value()) {
+        s.health_servers = service_servers(*app, tasks, static_cast<size_t>(*s.healthcheck_port_index));
       }
       if (s.health_check == nullptr && s.healthcheck_port_index.has_value()) {
         s.health_check = service_health_check(*app, *s.healthcheck_port_index);
@@ -314,14 +324,9 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
   return out;
 }
 
-int health_check_port(const std::vector<Service>& services, const Service& service, size_t idx) {
-  if (service.healthcheck_port_index.has_value()) {
-    for (const Service& other : services) {
-      if (other.app == service.app && other.index == *service.healthcheck_port_index &&
-          idx < other.servers.size()) {
-        return other.servers[idx].port;
-      }
-    }
+int health_check_port(const Service& service, size_t idx) {
+  if (service.healthcheck_port_index.has_value() && idx < service.health_servers.size()) {
+    return service.health_servers[idx].port;
   }
   return service.servers[idx].port;
 }
