@@ -196,7 +196,8 @@ std::optional<Error> write_lua_scripts(const std::string& dir) {
     }
     std::filesystem::rename(tmp, target, ec);
     if (ec) {
-      return Error("cannot rename '" + tmp.string() + "' to '" + target.string() + "': " + ec.message());
+      return Error("cannot rename '" + tmp.string() + "' to '" + target.string() +
+                   "': " + ec.message());
     }
   }
   return std::nullopt;

@@ -29,17 +29,17 @@ struct Server {
 // One published service port of an app, its labels parsed.
 struct Service {
   const App* app = nullptr;
-  int index = 0;              // n of HAPROXY_{n}_*
-  int service_port = 0;       // HAPROXY_{n}_PORT, else the app's service port
-  std::string backend;        // `<id without '/', '/'→'_'>_<service_port>`
-  std::string hostname;       // HAPROXY_{n}_VHOST lower-cased ("" = none)
+  int index = 0;                    // n of HAPROXY_{n}_*
+  int service_port = 0;             // HAPROXY_{n}_PORT, else the app's service port
+  std::string backend;              // `<id without '/', '/'→'_'>_<service_port>`
+  std::string hostname;             // HAPROXY_{n}_VHOST lower-cased ("" = none)
   std::vector<std::string> vhosts;  // hostname split at ','
   std::string path;
   std::string realm, user, passwd;  // HAPROXY_{n}_AUTH
   std::string ssl_cert;
   std::string bind_options;
   std::string bind_addr = "*";
-  std::string mode;           // "tcp" or "http"
+  std::string mode;  // "tcp" or "http"
   std::string balance = "roundrobin";
   bool sticky = false;
   bool redirect_to_https = false;
@@ -59,7 +59,8 @@ struct Service {
 // and that have at least one server (task state, health, ip), sorted by
 // (app id, service port). A port with a bad label value is left out with a
 // warning naming app, port, label and value.
-std::vector<Service> collect_services(const std::vector<const App*>& apps, const RenderOptions& options,
+std::vector<Service> collect_services(const std::vector<const App*>& apps,
+                                      const RenderOptions& options,
                                       std::vector<std::string>& warnings);
 
 // The port of the `idx`-th server used for health checks of `service`:
@@ -71,7 +72,8 @@ int health_check_port(const Service& service, size_t idx);
 // error (first one) naming template and label.
 class Expander {
  public:
-  Expander(const Templates& templates, const Service& service) : templates_(templates), service_(service) {}
+  Expander(const Templates& templates, const Service& service)
+      : templates_(templates), service_(service) {}
   // Appends the expansion of `name` to `out`; false (and error() set) on failure.
   bool add(std::string& out, const std::string& name, const Vars& vars);
   Try<std::string> expand(const std::string& name, const Vars& vars);
@@ -108,8 +110,8 @@ struct MapState {
 
 // The vhost ACLs of `service` (REQUIRES: a hostname) for marathon_http_in
 // and marathon_https_in. Error: a template failed to expand.
-Try<VhostRouting> vhost_routing(Expander& expander, const Service& service, const RenderOptions& options,
-                                MapState& maps);
+Try<VhostRouting> vhost_routing(Expander& expander, const Service& service,
+                                const RenderOptions& options, MapState& maps);
 
 // `[^a-zA-Z0-9-]` → '_', as marathon-lb cleans names.
 std::string clean_name(const std::string& s);

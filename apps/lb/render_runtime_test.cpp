@@ -3,10 +3,9 @@
 // routing and a tcp port. The "tasks" are extra frontends of the same
 // HAProxy that answer which one was reached. Loopback only, OS-picked ports.
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -112,7 +111,8 @@ class RenderRuntimeTest : public ::testing::Test {
     std::string tag = id.substr(1);
     echoes_ += "\nfrontend echo_" + tag + "\n  bind 127.0.0.1:" + std::to_string(port) +
                "\n  mode http\n  http-request return status 200 content-type text/plain lf-string "
-               "\"tag=" + tag + " path=%[path] host=%[req.hdr(host)]\"\n";
+               "\"tag=" +
+               tag + " path=%[path] host=%[req.hdr(host)]\"\n";
     labels["HAPROXY_GROUP"] = "external";
     labels["HAPROXY_0_BIND_ADDR"] = "127.0.0.1";
     App app = make_app(id, {free_port()}, std::move(labels), 0);
@@ -156,8 +156,9 @@ class RenderRuntimeTest : public ::testing::Test {
     argv.push_back(nullptr);
     ASSERT_EQ(posix_spawn(&pid_, HAPROXY, &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
-    bool up = tests::poll_until([this] { return get(http_port_, "/", "Host: nobody\r\n").status != 0; },
-                                tests::deadline_in(tests::DEFAULT_TIMEOUT));
+    bool up =
+        tests::poll_until([this] { return get(http_port_, "/", "Host: nobody\r\n").status != 0; },
+                          tests::deadline_in(tests::DEFAULT_TIMEOUT));
     std::ifstream in(log);
     std::stringstream text;
     text << in.rdbuf();
@@ -176,9 +177,11 @@ TEST_F(RenderRuntimeTest, LabelsRouteAsDeclared) {
   std::vector<App> apps = {
       echo_app("/web", {{"HAPROXY_0_VHOST", "web.test"}}),
       echo_app("/api", {{"HAPROXY_0_VHOST", "web.test"}, {"HAPROXY_0_PATH", "/api"}}),
-      echo_app("/secure", {{"HAPROXY_0_VHOST", "s.test"}, {"HAPROXY_0_AUTH", std::string("Area:alice:") + SECRET_HASH}}),
+      echo_app("/secure", {{"HAPROXY_0_VHOST", "s.test"},
+                           {"HAPROXY_0_AUTH", std::string("Area:alice:") + SECRET_HASH}}),
       echo_app("/redir", {{"HAPROXY_0_VHOST", "r.test"}, {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}}),
-      echo_app("/pp", {{"HAPROXY_0_VHOST", "pp.test"}, {"HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH", "/prefix"},
+      echo_app("/pp", {{"HAPROXY_0_VHOST", "pp.test"},
+                       {"HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH", "/prefix"},
                        {"HAPROXY_0_USE_HSTS", "true"}}),
       echo_app("/tcpapp", {}),
   };
@@ -188,7 +191,8 @@ TEST_F(RenderRuntimeTest, LabelsRouteAsDeclared) {
   EXPECT_EQ(web.status, 200);
   EXPECT_EQ(web.body, "tag=web path=/index host=web.test");
   // The path ACL (weight 1) is tried before the bare vhost (weight 0).
-  EXPECT_EQ(get(http_port_, "/api/v1", "Host: web.test\r\n").body, "tag=api path=/api/v1 host=web.test");
+  EXPECT_EQ(get(http_port_, "/api/v1", "Host: web.test\r\n").body,
+            "tag=api path=/api/v1 host=web.test");
   EXPECT_EQ(get(http_port_, "/", "Host: unknown.test\r\n").status, 503);
 
   EXPECT_EQ(get(http_port_, "/", "Host: s.test\r\n").status, 401);
@@ -203,7 +207,8 @@ TEST_F(RenderRuntimeTest, LabelsRouteAsDeclared) {
 
   Answer pp = get(http_port_, "/prefix/deep/path", "Host: pp.test\r\n");
   EXPECT_EQ(pp.body, "tag=pp path=/deep/path host=pp.test");
-  EXPECT_NE(pp.head.find("strict-transport-security: max-age=15768000"), std::string::npos) << pp.head;
+  EXPECT_NE(pp.head.find("strict-transport-security: max-age=15768000"), std::string::npos)
+      << pp.head;
 
   Answer appid = get(appid_port_, "/a", "Host: any\r\nX-Marathon-App-Id: /web\r\n");
   EXPECT_EQ(appid.body, "tag=web path=/a host=any");

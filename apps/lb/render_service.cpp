@@ -15,9 +15,9 @@ namespace {
 // Task states marathon-lb leaves out (a missing state is kept).
 const std::set<std::string>& service_excluded_states() {
   static const std::set<std::string> states = {
-      "TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_FINISHED",         "TASK_FAILED",
-      "TASK_KILLED",  "TASK_ERROR",    "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR",
-      "TASK_UNKNOWN"};
+      "TASK_STAGING", "TASK_STARTING",         "TASK_KILLING", "TASK_FINISHED",
+      "TASK_FAILED",  "TASK_KILLED",           "TASK_ERROR",   "TASK_DROPPED",
+      "TASK_GONE",    "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"};
   return states;
 }
 
@@ -35,7 +35,8 @@ std::vector<std::string> service_split(const std::string& s, char sep) {
 }
 
 std::string service_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -55,10 +56,15 @@ std::optional<int> service_parse_int(const std::string& v) {
   return out;
 }
 
-bool service_has_space(const std::string& v) { return v.find_first_of(" \t\r\n") != std::string::npos; }
-bool service_has_newline(const std::string& v) { return v.find_first_of("\r\n") != std::string::npos; }
+bool service_has_space(const std::string& v) {
+  return v.find_first_of(" \t\r\n") != std::string::npos;
+}
+bool service_has_newline(const std::string& v) {
+  return v.find_first_of("\r\n") != std::string::npos;
+}
 
-bool service_has_group(const std::vector<std::string>& wanted, const std::vector<std::string>& groups) {
+bool service_has_group(const std::vector<std::string>& wanted,
+                       const std::vector<std::string>& groups) {
   if (std::find(wanted.begin(), wanted.end(), "*") != wanted.end()) {
     return true;
   }
@@ -89,7 +95,8 @@ bool service_is_http_protocol(const std::string& p) {
 }
 
 // Parses the labels of port `n` into `s`; the error names label and value.
-std::optional<std::string> service_apply_labels(Service& s, const std::map<std::string, std::string>& labels) {
+std::optional<std::string> service_apply_labels(Service& s,
+                                                const std::map<std::string, std::string>& labels) {
   const std::string prefix = "HAPROXY_" + std::to_string(s.index) + "_";
   auto bad = [&prefix](const std::string& name, const std::string& value, const std::string& why) {
     return prefix + name + " '" + value + "' " + why;
@@ -99,10 +106,10 @@ std::optional<std::string> service_apply_labels(Service& s, const std::map<std::
     return it == labels.end() ? nullptr : &it->second;
   };
   // Every value below ends up inside a configuration line.
-  for (const char* name : {"VHOST", "PATH", "AUTH", "SSL_CERT", "BIND_OPTIONS", "BIND_ADDR", "PORT", "MODE",
-                           "BALANCE", "BACKEND_WEIGHT", "BACKEND_NETWORK_ALLOWED_ACL",
-                           "BACKEND_HEALTHCHECK_PORT_INDEX", "HTTP_BACKEND_PROXYPASS_PATH",
-                           "HTTP_BACKEND_REVPROXY_PATH", "HTTP_BACKEND_REDIR"}) {
+  for (const char* name :
+       {"VHOST", "PATH", "AUTH", "SSL_CERT", "BIND_OPTIONS", "BIND_ADDR", "PORT", "MODE", "BALANCE",
+        "BACKEND_WEIGHT", "BACKEND_NETWORK_ALLOWED_ACL", "BACKEND_HEALTHCHECK_PORT_INDEX",
+        "HTTP_BACKEND_PROXYPASS_PATH", "HTTP_BACKEND_REVPROXY_PATH", "HTTP_BACKEND_REDIR"}) {
     if (const std::string* v = get(name); v != nullptr && service_has_newline(*v)) {
       return bad(name, *v, "contains a line break");
     }
@@ -128,7 +135,8 @@ std::optional<std::string> service_apply_labels(Service& s, const std::map<std::
   if (const std::string* v = get("AUTH")) {
     std::vector<std::string> parts = service_split(*v, ':');
     if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty() ||
-        service_has_space(parts[1]) || service_has_space(parts[2]) || parts[0].find('"') != std::string::npos) {
+        service_has_space(parts[1]) || service_has_space(parts[2]) ||
+        parts[0].find('"') != std::string::npos) {
       return bad("AUTH", *v, "is not realm:user:encrypted-password");
     }
     s.realm = parts[0];
@@ -197,10 +205,12 @@ std::optional<std::string> service_apply_labels(Service& s, const std::map<std::
     s.backend_weight = *weight;
   }
   if (const std::string* v = get("BACKEND_NETWORK_ALLOWED_ACL")) {
-    bool ok = !v->empty() && v->find_first_not_of("0123456789abcdefABCDEF.:/ ") == std::string::npos &&
+    bool ok = !v->empty() &&
+              v->find_first_not_of("0123456789abcdefABCDEF.:/ ") == std::string::npos &&
               v->find_first_not_of(' ') != std::string::npos;
     if (!ok) {
-      return bad("BACKEND_NETWORK_ALLOWED_ACL", *v, "is not a space-separated list of addresses or CIDRs");
+      return bad("BACKEND_NETWORK_ALLOWED_ACL", *v,
+                 "is not a space-separated list of addresses or CIDRs");
     }
     s.network_allowed = *v;
   }
@@ -224,7 +234,8 @@ std::vector<int> service_task_ports(const App& app, const Task& task) {
 
 // Servers of service port `i`: task ports paired with the service ports in
 // order, unique by (host, port), sorted by (host, port).
-std::vector<Server> service_servers(const App& app, const std::vector<const Task*>& tasks, size_t i) {
+std::vector<Server> service_servers(const App& app, const std::vector<const Task*>& tasks,
+                                    size_t i) {
   std::vector<Server> servers;
   std::set<std::pair<std::string, int>> seen;
   for (const Task* task : tasks) {
@@ -254,7 +265,8 @@ bool service_task_published(const App& app, const Task& task, const RenderOption
 
 }  // namespace
 
-std::vector<Service> collect_services(const std::vector<const App*>& apps, const RenderOptions& options,
+std::vector<Service> collect_services(const std::vector<const App*>& apps,
+                                      const RenderOptions& options,
                                       std::vector<std::string>& warnings) {
   std::vector<Service> out;
   for (const App* app : apps) {
@@ -301,7 +313,8 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
         continue;
       }
       if (s.healthcheck_port_index.has_value()) {
-        s.health_servers = service_servers(*app, tasks, static_cast<size_t>(*s.healthcheck_port_index));
+        s.health_servers =
+            service_servers(*app, tasks, static_cast<size_t>(*s.healthcheck_port_index));
       }
       if (s.health_check == nullptr && s.healthcheck_port_index.has_value()) {
         s.health_check = service_health_check(*app, *s.healthcheck_port_index);
@@ -335,7 +348,8 @@ Try<std::string> Expander::expand(const std::string& name, const Vars& vars) {
   const std::string& text = templates_.get(name, service_.app->labels, service_.index);
   Try<std::string> out = expand_template(name, text, vars);
   if (out.is_error()) {
-    std::string label = "HAPROXY_" + std::to_string(service_.index) + "_" + name.substr(sizeof("HAPROXY_") - 1);
+    std::string label =
+        "HAPROXY_" + std::to_string(service_.index) + "_" + name.substr(sizeof("HAPROXY_") - 1);
     const TemplateInfo* info = find_template(name);
     bool from_label = info != nullptr && info->per_service && service_.app->labels.count(label) > 0;
     error_ = out.error() + (from_label ? " (from label " + label + ")" : "");
