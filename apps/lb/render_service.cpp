@@ -115,12 +115,17 @@ std::optional<std::string> service_apply_labels(Service& s,
     }
   }
   if (const std::string* v = get("VHOST")) {
-    s.hostname = service_lower(*v);
-    s.vhosts = service_split(s.hostname, ',');
-    for (const std::string& h : s.vhosts) {
+    // Blanks around the names are dropped ("a.com, b.com").
+    s.vhosts.clear();
+    s.hostname.clear();
+    for (std::string h : service_split(service_lower(*v), ',')) {
+      size_t b = h.find_first_not_of(" \t");
+      h = b == std::string::npos ? "" : h.substr(b, h.find_last_not_of(" \t") - b + 1);
       if (h.empty() || service_has_space(h) || h.find_first_of("{}\"'#") != std::string::npos) {
         return bad("VHOST", *v, "is not a comma list of host names");
       }
+      s.hostname += (s.hostname.empty() ? "" : ",") + h;
+      s.vhosts.push_back(h);
     }
   }
   if (const std::string* v = get("PATH")) {

@@ -272,7 +272,7 @@ TEST(Render, VhostAclsOrderedByBackendWeight) {
 
 TEST(Render, SeveralVhostsShareOneAclName) {
   std::vector<App> apps = {
-      make_app("/m", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "A.com,b.com"}})};
+      make_app("/m", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "A.com, b.com"}})};
   Rendered r = render(apps, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
