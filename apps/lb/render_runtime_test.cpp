@@ -190,6 +190,8 @@ TEST_F(RenderRuntimeTest, LabelsRouteAsDeclared) {
   Answer web = get(http_port_, "/index", "Host: web.test\r\n");
   EXPECT_EQ(web.status, 200);
   EXPECT_EQ(web.body, "tag=web path=/index host=web.test");
+  // A Host header with a port (a non-default --http-port) routes too.
+  EXPECT_EQ(get(http_port_, "/i", "Host: Web.Test:8080\r\n").body, "tag=web path=/i host=Web.Test:8080");
   // The path ACL (weight 1) is tried before the bare vhost (weight 0).
   EXPECT_EQ(get(http_port_, "/api/v1", "Host: web.test\r\n").body,
             "tag=api path=/api/v1 host=web.test");

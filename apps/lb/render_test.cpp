@@ -246,11 +246,11 @@ TEST(Render, VhostAclsOrderedByBackendWeight) {
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
                 "  bind 127.0.0.1:18080", "  mode http",
-                "  acl host_x_com_heavy hdr(host) -i x.com", "  acl path_heavy_10003 path_beg /h",
+                "  acl host_x_com_heavy hdr(host),field(1,:) -i x.com", "  acl path_heavy_10003 path_beg /h",
                 "  use_backend heavy_10003 if host_x_com_heavy path_heavy_10003",
-                "  acl host_x_com_api hdr(host) -i x.com", "  acl path_api_10002 path_beg /api",
+                "  acl host_x_com_api hdr(host),field(1,:) -i x.com", "  acl path_api_10002 path_beg /api",
                 "  use_backend api_10002 if host_x_com_api path_api_10002",
-                "  acl host_x_com_root hdr(host) -i x.com",
+                "  acl host_x_com_root hdr(host),field(1,:) -i x.com",
                 "  use_backend root_10001 if host_x_com_root"}));
   EXPECT_EQ(section(r.config, "frontend marathon_https_in"),
             (std::vector<std::string>{
@@ -276,8 +276,8 @@ TEST(Render, SeveralVhostsShareOneAclName) {
   Rendered r = render(apps, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_m hdr(host) -i a.com",
-                "  acl host_a_com_m hdr(host) -i b.com", "  use_backend m_10001 if host_a_com_m"}));
+                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_m hdr(host),field(1,:) -i a.com",
+                "  acl host_a_com_m hdr(host),field(1,:) -i b.com", "  use_backend m_10001 if host_a_com_m"}));
   std::vector<std::string> https = section(r.config, "frontend marathon_https_in");
   EXPECT_TRUE(has_line(https, "  use_backend m_10001 if { ssl_fc_sni a.com }"));
   EXPECT_TRUE(has_line(https, "  use_backend m_10001 if { ssl_fc_sni b.com }"));

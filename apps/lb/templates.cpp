@@ -224,7 +224,7 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "for HAPROXY_{n}_HTTP_BACKEND_REVPROXY_PATH: rewrites Location (HAProxy 2.x replace-header)",
       {"hostname", "rootpath"}, true);
   add("HTTP_BACKEND_REDIR",
-      "  acl is_root path -i /\n  acl is_domain hdr(host) -i {hostname}\n"
+      "  acl is_root path -i /\n  acl is_domain hdr(host),field(1,:) -i {hostname}\n"
       "  redirect code 301 location {redirpath} if is_domain is_root\n",
       "for HAPROXY_{n}_HTTP_BACKEND_REDIR: redirects the root of the vhost. Global only: the label "
       "of its name is the redirect path",
@@ -236,30 +236,30 @@ std::vector<TemplateInfo> templates_build_catalogue() {
   const TemplateVarNames acl_auth_path = {
       "cleanedUpHostname", "hostname", "path", "appId", "realm", "backend"};
   add("HTTP_FRONTEND_ACL",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname}\n",
       "one vhost → backend", acl, true);
   add("HTTP_FRONTEND_ACL_WITH_AUTH",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n"
       "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} "
       "!auth_{cleanedUpHostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname}\n",
       "one vhost → backend behind basic auth", acl_auth, true);
   add("HTTP_FRONTEND_ACL_WITH_PATH",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  acl path_{backend} path_beg {path}\n"
       "  use_backend {backend} if host_{cleanedUpHostname} path_{backend}\n",
       "one vhost + path → backend", acl_path, true);
   add("HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n"
       "  acl path_{backend} path_beg {path}\n"
       "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} path_{backend} "
       "!auth_{cleanedUpHostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname} path_{backend}\n",
       "one vhost + path → backend behind basic auth", acl_auth_path, true);
-  add("HTTP_FRONTEND_ACL_ONLY", "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n",
+  add("HTTP_FRONTEND_ACL_ONLY", "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n",
       "the host ACL alone (several vhosts, or a redirect)", {"cleanedUpHostname", "hostname"},
       true);
   add("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", "  acl path_{backend} path_beg {path}\n",
