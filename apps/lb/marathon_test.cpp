@@ -361,6 +361,24 @@ TEST_F(MarathonClient, AClosedStreamReconnectsAndTakesASnapshot) {
   EXPECT_GE(counter(client, "stream_connects"), 2);
 }
 
+TEST_F(MarathonClient, StreamReconnectsGoRoundRobinOverTheUrls) {
+  FakeRegistry first = start_registry();
+  FakeRegistry second = start_registry();
+  caf::actor client = start_client(options({first.url(), second.url()}, true));
+  ASSERT_TRUE(next_snapshot());
+  settle(client, &first);
+  EXPECT_EQ(streams_opened(second), 0);
+  caf::anon_send(first.producer, end_atom::value);
+  ASSERT_TRUE(stoa::tests::poll_until([&] { return streams_opened(second) == 1; },
+                                      stoa::tests::deadline_in(DEADLINE)));
+  caf::anon_send(second.producer, end_atom::value);
+  ASSERT_TRUE(stoa::tests::poll_until([&] { return streams_opened(first) == 2; },
+                                      stoa::tests::deadline_in(DEADLINE)));
+  EXPECT_EQ(streams_opened(second), 1);
+  // Snapshots still go to the first URL, which never failed.
+  EXPECT_EQ(second.behaviour->apps_requests.load(), 0);
+}
+
 TEST_F(MarathonClient, ASilentStreamIsReconnectedAfterTheStallTimeout) {
   FakeRegistry reg = start_registry();
   auto o = options({reg.url()}, true);
