@@ -7,6 +7,7 @@
 #include "apps/lb/marathon.hpp"
 
 #include <algorithm>
+#include <caf/all.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -15,8 +16,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <caf/all.hpp>
 
 #include "actors/http_client.hpp"
 #include "actors/safety.hpp"
@@ -264,7 +263,8 @@ void MarathonClientState::try_snapshot_at(size_t pos) {
   req.headers.emplace_back("Content-Type", "application/json");
   req.timeout = opts.request_timeout;
   http::fetch(
-      self, std::move(req), [this, pos](http::Response r) { on_snapshot_response(pos, std::move(r)); },
+      self, std::move(req),
+      [this, pos](http::Response r) { on_snapshot_response(pos, std::move(r)); },
       [this, pos](caf::error e) { on_snapshot_failed(pos, self->system().render(e)); });
 }
 
@@ -272,7 +272,8 @@ void MarathonClientState::on_snapshot_response(size_t pos, http::Response r) {
   Try<picojson::value> doc = json_parse(r.body);
   if (r.status != 200) {
     std::string message = doc ? registry_error_message(*doc) : "";
-    on_snapshot_failed(pos, "HTTP " + std::to_string(r.status) + (message.empty() ? "" : " (" + message + ")"));
+    on_snapshot_failed(
+        pos, "HTTP " + std::to_string(r.status) + (message.empty() ? "" : " (" + message + ")"));
     return;
   }
   if (!doc) {
@@ -305,7 +306,8 @@ void MarathonClientState::on_snapshot_failed(size_t pos, const std::string& reas
 
 void MarathonClientState::on_all_urls_failed() {
   ++fetch_failures;
-  std::string reason = attempt_errors.empty() ? "no usable registry URL" : join(attempt_errors, "; ");
+  std::string reason =
+      attempt_errors.empty() ? "no usable registry URL" : join(attempt_errors, "; ");
   last_error = reason;
   LOG_ERROR << "Every registry URL failed: " << reason;
   self->send(listener, lb_registry_down_atom::value, reason);
@@ -498,8 +500,8 @@ void MarathonClientState::on_stream_ended(uint64_t gen, const http::Response& r,
     return;
   }
   *stream = caf::actor();
-  bool is_redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
-                     r.status == 308;
+  bool is_redirect =
+      r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
   if (is_redirect && !redirected) {
     std::string location;
     for (const auto& [name, value] : r.headers) {
@@ -513,8 +515,9 @@ void MarathonClientState::on_stream_ended(uint64_t gen, const http::Response& r,
       open_stream(*next, true);
       return;
     }
-    stream_lost("HTTP " + std::to_string(r.status) + " with an unusable Location '" + location + "'",
-                false);
+    stream_lost(
+        "HTTP " + std::to_string(r.status) + " with an unusable Location '" + location + "'",
+        false);
     return;
   }
   stream_lost(r.status == 200 ? std::string("the registry closed the stream")
@@ -559,8 +562,8 @@ void MarathonClientState::stream_lost(const std::string& reason, bool immediatel
       backoff_base_ms = static_cast<double>(opts.initial_backoff.count());
     }
   }
-  LOG_WARNING << "Event stream " << stream_target.text << " lost: " << reason << "; reconnecting in "
-              << wait.count() << " ms";
+  LOG_WARNING << "Event stream " << stream_target.text << " lost: " << reason
+              << "; reconnecting in " << wait.count() << " ms";
   last_error = stream_target.text + ": " + reason;
   if (wait.count() == 0) {
     self->send(self, mc_reconnect_atom::value, gen);
@@ -585,7 +588,8 @@ std::string MarathonClientState::on_status() const {
   o["urls"] = picojson::value(list);  // snapshot order: the last that answered first
   o["stream_url"] = opts.sse ? picojson::value(stream_target.text) : picojson::value();
   o["stream_connected"] = picojson::value(stream_connected);
-  o["last_event_at_ms"] = last_event_ms > 0 ? json_number(static_cast<double>(last_event_ms)) : picojson::value();
+  o["last_event_at_ms"] =
+      last_event_ms > 0 ? json_number(static_cast<double>(last_event_ms)) : picojson::value();
   o["last_snapshot_at_ms"] =
       last_snapshot_ms > 0 ? json_number(static_cast<double>(last_snapshot_ms)) : picojson::value();
   o["last_snapshot_url"] = picojson::value(last_snapshot_url);
@@ -647,7 +651,8 @@ caf::behavior marathon_client_actor(McActor* self, MarathonOptions opts, caf::ac
 
 }  // namespace
 
-caf::actor spawn_marathon_client(caf::actor_system& sys, MarathonOptions options, caf::actor listener) {
+caf::actor spawn_marathon_client(caf::actor_system& sys, MarathonOptions options,
+                                 caf::actor listener) {
   return sys.spawn(marathon_client_actor, std::move(options), std::move(listener));
 }
 

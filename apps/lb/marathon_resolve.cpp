@@ -7,9 +7,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <set>
-
 #include <caf/all.hpp>
+#include <set>
 
 #include "common/logging.hpp"
 
@@ -81,7 +80,9 @@ caf::behavior mr_resolver(caf::event_based_actor* self) {
 
 }  // namespace
 
-caf::actor spawn_host_resolver(caf::actor_system& sys) { return sys.spawn<caf::detached>(mr_resolver); }
+caf::actor spawn_host_resolver(caf::actor_system& sys) {
+  return sys.spawn<caf::detached>(mr_resolver);
+}
 
 std::vector<std::string> hosts_to_resolve(const std::vector<App>& apps, HostCache& cache) {
   std::vector<std::string> out;

@@ -6,6 +6,8 @@
 // IPv4 literals need no lookup. Names that do not resolve are not cached, so
 // the next snapshot tries them again.
 
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
 #include <chrono>
 #include <cstddef>
 #include <list>
@@ -15,9 +17,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <caf/atom.hpp>
-#include <caf/fwd.hpp>
 
 #include "apps/lb/model.hpp"
 
