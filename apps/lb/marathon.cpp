@@ -7,7 +7,6 @@
 #include "apps/lb/marathon.hpp"
 
 #include <algorithm>
-#include <caf/all.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -16,6 +15,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <caf/all.hpp>
 
 #include "actors/http_client.hpp"
 #include "actors/safety.hpp"
@@ -140,7 +141,7 @@ struct MarathonClientState {
   McClock::time_point stream_started;
   McClock::time_point last_bytes;
   double backoff_base_ms = 3000;
-  std::chrono::milliseconds attempt_wait{0};
+  double attempt_wait_ms = 0;
 
   // For lb_status_atom.
   uint64_t fetches = 0;
@@ -402,7 +403,7 @@ void MarathonClientState::connect_stream() {
   // The wait before the next attempt should this one fail (marathon-lb:
   // random() * base, drawn when the attempt starts).
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  attempt_wait = std::chrono::milliseconds(static_cast<int64_t>(unit(rng) * backoff_base_ms));
+  attempt_wait_ms = unit(rng) * backoff_base_ms;
   stream_started = McClock::now();
   McTarget target;
   target.host = u.url.host;
@@ -554,8 +555,8 @@ void MarathonClientState::stream_lost(const std::string& reason, bool immediatel
     caf::anon_send_exit(*stream, caf::exit_reason::user_shutdown);
     *stream = caf::actor();
   }
-  std::chrono::milliseconds wait = immediately ? std::chrono::milliseconds(0) : attempt_wait;
-  if (wait.count() > 0) {
+  double wait_ms = immediately ? 0.0 : attempt_wait_ms;
+  if (wait_ms > 0) {
     backoff_base_ms = std::min(backoff_base_ms * MC_BACKOFF_FACTOR,
                                static_cast<double>(opts.max_backoff.count()));
     if (McClock::now() - stream_started > MC_BACKOFF_RESET_AFTER) {
@@ -563,8 +564,9 @@ void MarathonClientState::stream_lost(const std::string& reason, bool immediatel
     }
   }
   LOG_WARNING << "Event stream " << stream_target.text << " lost: " << reason
-              << "; reconnecting in " << wait.count() << " ms";
+              << "; reconnecting in " << static_cast<int64_t>(wait_ms) << " ms";
   last_error = stream_target.text + ": " + reason;
+  auto wait = std::chrono::microseconds(static_cast<int64_t>(wait_ms * 1000));
   if (wait.count() == 0) {
     self->send(self, mc_reconnect_atom::value, gen);
   } else {
@@ -601,6 +603,7 @@ std::string MarathonClientState::on_status() const {
   o["events"] = json_number(static_cast<double>(events));
   o["relevant_events"] = json_number(static_cast<double>(relevant_events));
   o["stream_connects"] = json_number(static_cast<double>(stream_connects));
+  o["backoff_ms"] = json_number(backoff_base_ms);  // the base of the next random wait
   o["host_cache_size"] = json_number(static_cast<double>(cache->size()));
   o["last_error"] = picojson::value(last_error);
   return json_serialize(picojson::value(o));

@@ -5,13 +5,13 @@
 // next — from "JSON without a required key" — refuse the refresh), and the
 // Basic credentials header.
 
-#include <picojson.h>
-
 #include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <picojson.h>
 
 #include "apps/lb/model.hpp"
 #include "common/try.hpp"

@@ -357,6 +357,15 @@ TEST(HostCache, EvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(cache.get("a"), "1.1.1.1");
   EXPECT_EQ(cache.get("c"), "3.3.3.3");
   EXPECT_EQ(cache.size(), 2u);
+  // A name that did not resolve is retried once its entry has expired.
+  auto t0 = stoa::lb::HostClock::now();
+  stoa::lb::HostCache negative(10, std::chrono::seconds(30));
+  negative.put("gone", "", t0);
+  EXPECT_EQ(negative.get("gone", t0 + std::chrono::seconds(29)), "");
+  EXPECT_FALSE(negative.get("gone", t0 + std::chrono::seconds(30)).has_value());
+  EXPECT_EQ(negative.size(), 0u);
+  negative.put("kept", "4.4.4.4", t0);
+  EXPECT_EQ(negative.get("kept", t0 + std::chrono::hours(1)), "4.4.4.4");  // answers do not expire
   EXPECT_TRUE(stoa::lb::is_ipv4_literal("127.0.0.1"));
   EXPECT_FALSE(stoa::lb::is_ipv4_literal("localhost"));
   EXPECT_FALSE(stoa::lb::is_ipv4_literal("::1"));
@@ -386,7 +395,8 @@ TEST(HostCache, AssignsIpsByModeAndListsTheUnresolved) {
   EXPECT_EQ((*apps)[1].tasks[0].ip, "9.9.9.9");
   EXPECT_EQ((*apps)[1].tasks[1].ip, "");
   EXPECT_EQ(cache.get("fresh"), "3.3.3.3");  // cached for the next snapshot
-  EXPECT_FALSE(cache.get("nowhere").has_value());
+  EXPECT_EQ(cache.get("nowhere"), "");       // and the failure too, for a while
+  EXPECT_TRUE(stoa::lb::hosts_to_resolve(*apps, cache).empty());
 }
 
 }  // namespace

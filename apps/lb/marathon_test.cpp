@@ -394,6 +394,46 @@ TEST_F(MarathonClient, StreamReconnectsGoRoundRobinOverTheUrls) {
   EXPECT_EQ(second.behaviour->apps_requests.load(), 0);
 }
 
+TEST_F(MarathonClient, TheBackoffGrowsByHalfUpToTheMaximum) {
+  FakeRegistry reg = start_registry();
+  caf::actor client = start_client(options({reg.url()}, true));  // 10 ms, at most 50 ms
+  ASSERT_TRUE(next_snapshot());
+  settle(client, &reg);
+  EXPECT_DOUBLE_EQ(counter(client, "backoff_ms"), 10);
+  const double expected[] = {15, 22.5, 33.75, 50, 50};
+  for (int i = 0; i < 5; ++i) {
+    caf::anon_send(reg.producer, end_atom::value);
+    ASSERT_TRUE(stoa::tests::poll_until([&] { return streams_opened(reg) == i + 2; },
+                                        stoa::tests::deadline_in(DEADLINE)));
+    EXPECT_DOUBLE_EQ(counter(client, "backoff_ms"), expected[i]) << "after " << i + 1 << " losses";
+  }
+}
+
+TEST_F(MarathonClient, OnlyOneRedirectIsFollowed) {
+  FakeRegistry first = start_registry();
+  FakeRegistry second = start_registry();
+  FakeRegistry leader = start_registry();
+  {
+    std::lock_guard<std::mutex> lock(first.behaviour->mutex);
+    first.behaviour->redirect_events_to = second.url() + "/v2/events";
+  }
+  {
+    std::lock_guard<std::mutex> lock(second.behaviour->mutex);
+    second.behaviour->redirect_events_to = leader.url() + "/v2/events";
+  }
+  caf::actor client = start_client(options({first.url()}, true));
+  ASSERT_TRUE(stoa::tests::poll_until(
+      [&] {
+        return status(client)
+                   .get("last_error")
+                   .to_str()
+                   .find("a second redirect is not followed") != std::string::npos;
+      },
+      stoa::tests::deadline_in(DEADLINE)));
+  EXPECT_GE(second.behaviour->events_requests.load(), 1);
+  EXPECT_EQ(leader.behaviour->events_requests.load(), 0);
+}
+
 TEST_F(MarathonClient, ASilentStreamIsReconnectedAfterTheStallTimeout) {
   FakeRegistry reg = start_registry();
   auto o = options({reg.url()}, true);
@@ -469,8 +509,13 @@ TEST_F(MarathonClient, ResolvesHostNamesAndSkipsTheUnresolvable) {
   EXPECT_EQ(s->apps[0].tasks[1].ip, "");
   EXPECT_EQ(s->apps[0].tasks[2].ip, "10.9.8.7");
   EXPECT_EQ(s->apps[1].tasks[0].ip, "9.0.0.9");
-  // localhost is cached now; the unresolvable name is not.
-  EXPECT_EQ(counter(client, "host_cache_size"), 1);
+  // Both answers are cached: the next snapshot needs no lookup.
+  EXPECT_EQ(counter(client, "host_cache_size"), 2);
+  caf::anon_send(client, lb::lb_refresh_atom::value);
+  s = next_snapshot();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->apps[0].tasks[0].ip, "127.0.0.1");
+  EXPECT_EQ(s->apps[0].tasks[1].ip, "");
 }
 
 }  // namespace
