@@ -295,6 +295,12 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps,
       if (!service_has_group(options.groups, groups)) {
         continue;
       }
+      if (app->service_ports[i] == 0) {
+        // No service port (the IP-per-task range was used up): nothing to bind.
+        warnings.push_back("app " + app->id + " port " + std::to_string(n) +
+                           ": no service port (the IP-per-task range is used up)");
+        continue;
+      }
       if (options.strict_mode) {
         auto it = app->labels.find(prefix + "ENABLED");
         if (it == app->labels.end() || !service_truthy(it->second)) {

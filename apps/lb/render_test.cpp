@@ -189,6 +189,17 @@ TEST(Render, TaskPortsPairWithServicePortsInOrder) {
   EXPECT_EQ(r.backends.count("p_10003"), 0u);
 }
 
+TEST(Render, AServicePortOfZeroIsLeftOutWithAWarning) {
+  App app = make_app("/ipt", {0, 10002}, {{"HAPROXY_GROUP", "external"}}, 0);
+  app.tasks.push_back(make_task("t", "h", "10.0.0.9", {7001, 7002}));
+  Rendered r = render({app}, Templates(), test_options());
+  EXPECT_EQ(r.backends.count("ipt_0"), 0u);
+  EXPECT_EQ(r.backends.at("ipt_10002"), (std::vector<std::string>{"h_10_0_0_9_7002"}));
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("app /ipt port 0"), std::string::npos) << r.warnings[0];
+  EXPECT_EQ(r.config.find(":0\n"), std::string::npos);
+}
+
 TEST(Render, ContainerModeUsesContainerPorts) {
   App app = make_app("/c", {10001}, {{"HAPROXY_GROUP", "external"}}, 0);
   app.mode = NetworkingMode::Container;
