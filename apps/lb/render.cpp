@@ -60,7 +60,8 @@ std::string render_head(const Templates& templates, const RenderOptions& options
   Vars vars = {{"statsPort", std::to_string(options.stats_port)},
                {"runDir", options.run_dir},
                {"luaLoad", lua_load},
-               {"luaServices", lua_services}};
+               {"luaServices", lua_services},
+               {"globalMaxconn", options.maxconn > 0 ? "  maxconn " + std::to_string(options.maxconn) + "\n" : ""}};
   std::string text = templates.get("HAPROXY_HEAD");
   if (!render_head_is_usable(text)) {
     warnings.push_back(

@@ -51,7 +51,7 @@ std::string templates_head_text(const std::string& default_options) {
   std::string ciphers = CIPHERS;
   std::string suites = CIPHERSUITES;
   return "global\n"
-         "  maxconn 50000\n"
+         "{globalMaxconn}"
          "  spread-checks 5\n"
          "  tune.ssl.default-dh-param 2048\n"
          "  ssl-default-bind-ciphers " + ciphers + "\n"
@@ -100,7 +100,7 @@ std::vector<TemplateInfo> templates_build_catalogue() {
   add("HEAD", templates_head_text(DEFAULT_GLOBAL_OPTIONS),
       "global and defaults sections and the `listen stats` proxy (stats page, health check, "
       "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`.",
-      {"statsPort", "runDir", "luaLoad", "luaServices"}, false, true);
+      {"statsPort", "runDir", "luaLoad", "luaServices", "globalMaxconn"}, false, true);
   add("HTTP_FRONTEND_HEAD", "\nfrontend marathon_http_in\n  bind {bindAddr}:{httpPort}\n  mode http\n",
       "the shared HTTP frontend gathering the HAPROXY_{n}_VHOST ACLs", {"bindAddr", "httpPort"}, false,
       true);
@@ -380,7 +380,7 @@ Try<Templates> Templates::load(const std::string& dir, const std::map<std::strin
         continue;
       }
       std::ifstream in(file, std::ios::binary);
-      if (!in) {
+      if (!std::filesystem::is_regular_file(file, ec) || !in) {
         return Error("template file '" + file.string() + "' cannot be read");
       }
       std::ostringstream text;
