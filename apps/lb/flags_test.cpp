@@ -1,5 +1,7 @@
 #include "apps/lb/flags.hpp"
 
+#include "apps/lb/templates.hpp"
+
 #include <gtest/gtest.h>
 
 namespace stoa::lb {
@@ -140,6 +142,22 @@ TEST(LbFlags, HelpDryAndLonghelpNeedNoGroup) {
   for (const char* name : {"--marathon", "--group", "--health-check", "--dont-bind-http-https", "--http-port",
                            "--max-reload-retries", "PORTS", "POLL_INTERVAL", "SIGUSR1"}) {
     EXPECT_NE(usage.find(name), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace stoa::lb
+
+namespace stoa::lb {
+namespace {
+
+TEST(LbFlags, LonghelpListsEveryTemplateAndTheLabels) {
+  std::string text = lb_longhelp();
+  for (const TemplateInfo& t : template_catalogue()) {
+    EXPECT_NE(text.find("## " + t.name), std::string::npos) << t.name;
+  }
+  for (const char* label : {"HAPROXY_GROUP", "HAPROXY_{n}_VHOST", "HAPROXY_{n}_MODE", "HAPROXY_{n}_ENABLED"}) {
+    EXPECT_NE(text.find(label), std::string::npos) << label;
   }
 }
 
