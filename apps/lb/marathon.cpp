@@ -141,7 +141,7 @@ struct MarathonClientState {
   McClock::time_point stream_started;
   McClock::time_point last_bytes;
   double backoff_base_ms = 3000;
-  std::chrono::milliseconds attempt_wait{0};
+  double attempt_wait_ms = 0;
 
   // For lb_status_atom.
   uint64_t fetches = 0;
@@ -264,7 +264,8 @@ void MarathonClientState::try_snapshot_at(size_t pos) {
   req.headers.emplace_back("Content-Type", "application/json");
   req.timeout = opts.request_timeout;
   http::fetch(
-      self, std::move(req), [this, pos](http::Response r) { on_snapshot_response(pos, std::move(r)); },
+      self, std::move(req),
+      [this, pos](http::Response r) { on_snapshot_response(pos, std::move(r)); },
       [this, pos](caf::error e) { on_snapshot_failed(pos, self->system().render(e)); });
 }
 
@@ -272,7 +273,8 @@ void MarathonClientState::on_snapshot_response(size_t pos, http::Response r) {
   Try<picojson::value> doc = json_parse(r.body);
   if (r.status != 200) {
     std::string message = doc ? registry_error_message(*doc) : "";
-    on_snapshot_failed(pos, "HTTP " + std::to_string(r.status) + (message.empty() ? "" : " (" + message + ")"));
+    on_snapshot_failed(
+        pos, "HTTP " + std::to_string(r.status) + (message.empty() ? "" : " (" + message + ")"));
     return;
   }
   if (!doc) {
@@ -305,7 +307,8 @@ void MarathonClientState::on_snapshot_failed(size_t pos, const std::string& reas
 
 void MarathonClientState::on_all_urls_failed() {
   ++fetch_failures;
-  std::string reason = attempt_errors.empty() ? "no usable registry URL" : join(attempt_errors, "; ");
+  std::string reason =
+      attempt_errors.empty() ? "no usable registry URL" : join(attempt_errors, "; ");
   last_error = reason;
   LOG_ERROR << "Every registry URL failed: " << reason;
   self->send(listener, lb_registry_down_atom::value, reason);
@@ -400,7 +403,7 @@ void MarathonClientState::connect_stream() {
   // The wait before the next attempt should this one fail (marathon-lb:
   // random() * base, drawn when the attempt starts).
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  attempt_wait = std::chrono::milliseconds(static_cast<int64_t>(unit(rng) * backoff_base_ms));
+  attempt_wait_ms = unit(rng) * backoff_base_ms;
   stream_started = McClock::now();
   McTarget target;
   target.host = u.url.host;
@@ -498,8 +501,8 @@ void MarathonClientState::on_stream_ended(uint64_t gen, const http::Response& r,
     return;
   }
   *stream = caf::actor();
-  bool is_redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
-                     r.status == 308;
+  bool is_redirect =
+      r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
   if (is_redirect && !redirected) {
     std::string location;
     for (const auto& [name, value] : r.headers) {
@@ -513,8 +516,9 @@ void MarathonClientState::on_stream_ended(uint64_t gen, const http::Response& r,
       open_stream(*next, true);
       return;
     }
-    stream_lost("HTTP " + std::to_string(r.status) + " with an unusable Location '" + location + "'",
-                false);
+    stream_lost(
+        "HTTP " + std::to_string(r.status) + " with an unusable Location '" + location + "'",
+        false);
     return;
   }
   stream_lost(r.status == 200 ? std::string("the registry closed the stream")
@@ -551,17 +555,18 @@ void MarathonClientState::stream_lost(const std::string& reason, bool immediatel
     caf::anon_send_exit(*stream, caf::exit_reason::user_shutdown);
     *stream = caf::actor();
   }
-  std::chrono::milliseconds wait = immediately ? std::chrono::milliseconds(0) : attempt_wait;
-  if (wait.count() > 0) {
+  double wait_ms = immediately ? 0.0 : attempt_wait_ms;
+  if (wait_ms > 0) {
     backoff_base_ms = std::min(backoff_base_ms * MC_BACKOFF_FACTOR,
                                static_cast<double>(opts.max_backoff.count()));
     if (McClock::now() - stream_started > MC_BACKOFF_RESET_AFTER) {
       backoff_base_ms = static_cast<double>(opts.initial_backoff.count());
     }
   }
-  LOG_WARNING << "Event stream " << stream_target.text << " lost: " << reason << "; reconnecting in "
-              << wait.count() << " ms";
+  LOG_WARNING << "Event stream " << stream_target.text << " lost: " << reason
+              << "; reconnecting in " << static_cast<int64_t>(wait_ms) << " ms";
   last_error = stream_target.text + ": " + reason;
+  auto wait = std::chrono::microseconds(static_cast<int64_t>(wait_ms * 1000));
   if (wait.count() == 0) {
     self->send(self, mc_reconnect_atom::value, gen);
   } else {
@@ -585,7 +590,8 @@ std::string MarathonClientState::on_status() const {
   o["urls"] = picojson::value(list);  // snapshot order: the last that answered first
   o["stream_url"] = opts.sse ? picojson::value(stream_target.text) : picojson::value();
   o["stream_connected"] = picojson::value(stream_connected);
-  o["last_event_at_ms"] = last_event_ms > 0 ? json_number(static_cast<double>(last_event_ms)) : picojson::value();
+  o["last_event_at_ms"] =
+      last_event_ms > 0 ? json_number(static_cast<double>(last_event_ms)) : picojson::value();
   o["last_snapshot_at_ms"] =
       last_snapshot_ms > 0 ? json_number(static_cast<double>(last_snapshot_ms)) : picojson::value();
   o["last_snapshot_url"] = picojson::value(last_snapshot_url);
@@ -597,6 +603,7 @@ std::string MarathonClientState::on_status() const {
   o["events"] = json_number(static_cast<double>(events));
   o["relevant_events"] = json_number(static_cast<double>(relevant_events));
   o["stream_connects"] = json_number(static_cast<double>(stream_connects));
+  o["backoff_ms"] = json_number(backoff_base_ms);  // the base of the next random wait
   o["host_cache_size"] = json_number(static_cast<double>(cache->size()));
   o["last_error"] = picojson::value(last_error);
   return json_serialize(picojson::value(o));
@@ -647,7 +654,8 @@ caf::behavior marathon_client_actor(McActor* self, MarathonOptions opts, caf::ac
 
 }  // namespace
 
-caf::actor spawn_marathon_client(caf::actor_system& sys, MarathonOptions options, caf::actor listener) {
+caf::actor spawn_marathon_client(caf::actor_system& sys, MarathonOptions options,
+                                 caf::actor listener) {
   return sys.spawn(marathon_client_actor, std::move(options), std::move(listener));
 }
 

@@ -7,6 +7,8 @@
 // refresh, as marathon-lb's KeyError does), the ones it reads with .get()
 // are optional, and an optional key that is null counts as absent.
 
+#include "apps/lb/marathon_json.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -19,7 +21,6 @@
 #include <vector>
 
 #include "apps/lb/marathon.hpp"
-#include "apps/lb/marathon_json.hpp"
 #include "common/json.hpp"
 #include "common/strings.hpp"
 
@@ -28,17 +29,6 @@ namespace stoa::lb {
 namespace {
 
 using MjObject = picojson::object;
-
-// The event types marathon-lb subscribes to; each one asks for a refresh.
-const std::set<std::string>& mj_relevant_event_types() {
-  static const std::set<std::string> types = {"api_post_event", "health_status_changed_event",
-                                              "status_update_event"};
-  return types;
-}
-
-// How many hash trials an IP-per-task service port gets before the range is
-// walked in order (marathon-lb's MAX_CLASHES).
-constexpr int MJ_MAX_PORT_CLASHES = 50;
 
 // A short rendering of a JSON value for error messages.
 std::string mj_show(const picojson::value& v) {
@@ -156,119 +146,6 @@ Try<std::vector<int>> mj_member_ints(const picojson::array& arr, const std::stri
   }
   return out;
 }
-
-// ---- SHA-1 (FIPS 180-4), for marathon-lb's IP-per-task port hash ----------
-
-uint32_t mj_rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-
-std::array<uint8_t, 20> mj_sha1(const std::string& text) {
-  std::array<uint32_t, 5> h = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
-  std::string msg = text;
-  uint64_t bit_len = static_cast<uint64_t>(text.size()) * 8;
-  msg.push_back(static_cast<char>(0x80));
-  while (msg.size() % 64 != 56) {
-    msg.push_back('\0');
-  }
-  for (int i = 7; i >= 0; --i) {
-    msg.push_back(static_cast<char>((bit_len >> (i * 8)) & 0xff));
-  }
-  for (size_t chunk = 0; chunk < msg.size(); chunk += 64) {
-    std::array<uint32_t, 80> w{};
-    for (int i = 0; i < 16; ++i) {
-      const auto* p = reinterpret_cast<const uint8_t*>(msg.data() + chunk + static_cast<size_t>(i) * 4);
-      w[i] = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-    }
-    for (int i = 16; i < 80; ++i) {
-      w[i] = mj_rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    for (int i = 0; i < 80; ++i) {
-      uint32_t f;
-      uint32_t k;
-      if (i < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5A827999u;
-      } else if (i < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ED9EBA1u;
-      } else if (i < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8F1BBCDCu;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xCA62C1D6u;
-      }
-      uint32_t t = mj_rotl(a, 5) + f + e + k + w[i];
-      e = d;
-      d = c;
-      c = mj_rotl(b, 30);
-      b = a;
-      a = t;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-  }
-  std::array<uint8_t, 20> out{};
-  for (int i = 0; i < 5; ++i) {
-    for (int j = 0; j < 4; ++j) {
-      out[i * 4 + j] = static_cast<uint8_t>((h[i] >> (24 - j * 8)) & 0xff);
-    }
-  }
-  return out;
-}
-
-// Assigns service ports to IP-per-task apps without any, from [min, max], as
-// marathon-lb does: the first 32 bits of sha1("<app id>-<task port>-<trial>")
-// modulo the range size, retried on a clash with a port assigned earlier in
-// the same refresh, then the lowest free port. The same input gives the same
-// ports on every balancer. 0 when the range is used up.
-class MjPortAssigner {
- public:
-  MjPortAssigner(int min_port, int max_port)
-      : min_(min_port), max_(max_port), enabled_(min_port > 0 && max_port >= min_port) {}
-
-  bool enabled() const { return enabled_; }
-
-  int assign(const std::string& app_id, int task_port) {
-    auto key = std::make_pair(app_id, task_port);
-    auto it = by_app_.find(key);
-    if (it != by_app_.end()) {
-      return it->second;
-    }
-    int range = max_ - min_ + 1;
-    if (static_cast<int>(by_app_.size()) >= range) {
-      return 0;
-    }
-    int port = 0;
-    for (int trial = 0; trial < MJ_MAX_PORT_CLASHES && port == 0; ++trial) {
-      auto digest = mj_sha1(app_id + "-" + std::to_string(task_port) + "-" + std::to_string(trial));
-      uint32_t head = (uint32_t{digest[0]} << 24) | (uint32_t{digest[1]} << 16) |
-                      (uint32_t{digest[2]} << 8) | uint32_t{digest[3]};
-      int candidate = min_ + static_cast<int>(head % static_cast<uint32_t>(range));
-      if (used_.count(candidate) == 0) {
-        port = candidate;
-      }
-    }
-    for (int p = min_; p <= max_ && port == 0; ++p) {
-      if (used_.count(p) == 0) {
-        port = p;
-      }
-    }
-    by_app_[key] = port;
-    used_.insert(port);
-    return port;
-  }
-
- private:
-  int min_;
-  int max_;
-  bool enabled_;
-  std::map<std::pair<std::string, int>, int> by_app_;
-  std::set<int> used_;
-};
 
 // ---- apps --------------------------------------------------------------------
 
@@ -576,7 +453,7 @@ std::vector<int> mj_backend_ports(NetworkingMode mode, const std::vector<int>& t
   return task_ports;
 }
 
-Try<App> mj_app(const picojson::value& v, const std::string& path, MjPortAssigner& assigner) {
+Try<App> mj_app(const picojson::value& v, const std::string& path, ServicePortAssigner& assigner) {
   if (!v.is<MjObject>()) {
     return mj_wrong_type(path, "an object", v);
   }
@@ -620,7 +497,8 @@ Try<App> mj_app(const picojson::value& v, const std::string& path, MjPortAssigne
     return Error(checks.error());
   }
   for (size_t i = 0; i < (*checks)->size(); ++i) {
-    Try<HealthCheck> hc = mj_health_check((**checks)[i], path + ".healthChecks[" + std::to_string(i) + "]");
+    Try<HealthCheck> hc =
+        mj_health_check((**checks)[i], path + ".healthChecks[" + std::to_string(i) + "]");
     if (!hc) {
       return Error(hc.error());
     }
@@ -639,7 +517,8 @@ Try<App> mj_app(const picojson::value& v, const std::string& path, MjPortAssigne
   }
   std::string mpath = path + ".container.portMappings";
   Try<std::vector<int>> mapping_service_ports = mj_member_ints(**mappings, mpath, "servicePort");
-  Try<std::vector<int>> mapping_container_ports = mj_member_ints(**mappings, mpath, "containerPort");
+  Try<std::vector<int>> mapping_container_ports =
+      mj_member_ints(**mappings, mpath, "containerPort");
   if (!mapping_service_ports) {
     return Error(mapping_service_ports.error());
   }
@@ -663,7 +542,8 @@ Try<App> mj_app(const picojson::value& v, const std::string& path, MjPortAssigne
   if (!definitions) {
     return Error(definitions.error());
   }
-  Try<std::vector<int>> def_ports = mj_member_ints(**definitions, path + ".portDefinitions", "port");
+  Try<std::vector<int>> def_ports =
+      mj_member_ints(**definitions, path + ".portDefinitions", "port");
   if (!def_ports) {
     return Error(def_ports.error());
   }
@@ -725,7 +605,8 @@ Try<std::vector<App>> parse_apps_json(const picojson::value& doc, const ParseOpt
   if (!apps->is<picojson::array>()) {
     return mj_wrong_type("apps", "an array", *apps);
   }
-  MjPortAssigner assigner(options.min_serv_port_ip_per_task, options.max_serv_port_ip_per_task);
+  ServicePortAssigner assigner(options.min_serv_port_ip_per_task,
+                               options.max_serv_port_ip_per_task);
   std::vector<App> out;
   const picojson::array& list = apps->get<picojson::array>();
   for (size_t i = 0; i < list.size(); ++i) {
@@ -756,134 +637,6 @@ Try<std::vector<App>> parse_apps(std::string_view body, const ParseOptions& opti
     return Error("the /v2/apps body is not JSON: " + doc.error());
   }
   return parse_apps_json(*doc, options);
-}
-
-bool is_relevant_event(std::string_view data) {
-  // Marathon may put several JSON objects in one data line, split by CRLF.
-  size_t start = 0;
-  while (start <= data.size()) {
-    size_t end = data.find("\r\n", start);
-    std::string_view piece = data.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    piece = trim(piece);
-    if (!piece.empty()) {
-      Try<picojson::value> doc = json_parse(piece);
-      if (doc && doc->is<MjObject>()) {
-        const picojson::value* type = mj_find(doc->get<MjObject>(), "eventType");
-        if (type != nullptr && type->is<std::string>() &&
-            mj_relevant_event_types().count(type->get<std::string>()) > 0) {
-          return true;
-        }
-      }
-    }
-    if (end == std::string_view::npos) {
-      break;
-    }
-    start = end + 2;
-  }
-  return false;
-}
-
-std::string registry_error_message(const picojson::value& doc) {
-  if (!doc.is<MjObject>()) {
-    return "";
-  }
-  const picojson::value* m = mj_find(doc.get<MjObject>(), "message");
-  return m != nullptr && m->is<std::string>() ? m->get<std::string>() : "";
-}
-
-std::string basic_auth_header(const std::string& user_pass) {
-  static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out = "Basic ";
-  size_t i = 0;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(user_pass.data());
-  for (; i + 3 <= user_pass.size(); i += 3) {
-    uint32_t n = (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-    out += ALPHABET[(n >> 18) & 63];
-    out += ALPHABET[(n >> 12) & 63];
-    out += ALPHABET[(n >> 6) & 63];
-    out += ALPHABET[n & 63];
-  }
-  size_t rest = user_pass.size() - i;
-  if (rest == 1) {
-    uint32_t n = uint32_t{bytes[i]} << 16;
-    out += ALPHABET[(n >> 18) & 63];
-    out += ALPHABET[(n >> 12) & 63];
-    out += "==";
-  } else if (rest == 2) {
-    uint32_t n = (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8);
-    out += ALPHABET[(n >> 18) & 63];
-    out += ALPHABET[(n >> 12) & 63];
-    out += ALPHABET[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-Try<RegistryUrl> parse_registry_url(const std::string& url) {
-  auto bad = [&url](const std::string& why) { return Error("registry URL '" + url + "': " + why); };
-  const std::string scheme = "http://";
-  if (lower(url.substr(0, 8)) == "https://") {
-    return bad("https is not supported (stoa-lb has no TLS client); use http://");
-  }
-  if (lower(url.substr(0, scheme.size())) != scheme) {
-    return bad("expected http://host[:port][/prefix]");
-  }
-  std::string rest = url.substr(scheme.size());
-  if (rest.find_first_of("?#") != std::string::npos) {
-    return bad("a query or fragment is not allowed");
-  }
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
-  while (!prefix.empty() && prefix.back() == '/') {
-    prefix.pop_back();
-  }
-  if (authority.find('@') != std::string::npos) {
-    return bad("credentials in the URL are not supported; use --auth-credentials");
-  }
-  RegistryUrl out;
-  std::string port_text;
-  if (!authority.empty() && authority[0] == '[') {  // [IPv6]:port
-    size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      return bad("unterminated '[' in the host");
-    }
-    out.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') {
-        return bad("unexpected '" + after + "' after the host");
-      }
-      port_text = after.substr(1);
-      if (port_text.empty()) {
-        return bad("empty port");
-      }
-    }
-  } else {
-    size_t colon = authority.find(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) {
-        return bad("empty port");
-      }
-    }
-  }
-  if (out.host.empty()) {
-    return bad("no host");
-  }
-  if (!port_text.empty()) {
-    if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) {
-      return bad("port '" + port_text + "' is not a number");
-    }
-    int port = std::stoi(port_text);
-    if (port < 1 || port > 65535) {
-      return bad("port " + port_text + " is out of range 1-65535");
-    }
-    out.port = static_cast<uint16_t>(port);
-  }
-  out.prefix = prefix;
-  return out;
 }
 
 }  // namespace stoa::lb

@@ -2,12 +2,13 @@
 // and registry URLs (marathon_json.cpp), plus the host cache
 // (marathon_resolve.cpp).
 
-#include <string>
+#include "apps/lb/marathon_json.hpp"
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "apps/lb/marathon.hpp"
-#include "apps/lb/marathon_json.hpp"
 #include "apps/lb/marathon_resolve.hpp"
 
 namespace {
@@ -115,10 +116,12 @@ TEST(ParseApps, WrongTypesNameThePathAndTheValue) {
             "apps[0].id: expected a string, got 7");
   EXPECT_EQ(error_of(body_of(R"({"id":"/a","labels":{"HAPROXY_GROUP":1},"tasks":[]})")),
             "apps[0].labels.HAPROXY_GROUP: expected a string, got 1");
-  EXPECT_EQ(error_of(body_of(R"({"id":"/a","labels":{},"tasks":[{"id":"t","host":"h","ports":["80"]}]})")),
+  EXPECT_EQ(error_of(body_of(
+                R"({"id":"/a","labels":{},"tasks":[{"id":"t","host":"h","ports":["80"]}]})")),
             "apps[0].tasks[0].ports[0]: expected an integer, got \"80\"");
-  EXPECT_EQ(error_of(body_of(R"({"id":"/a","labels":{},"tasks":[],"portDefinitions":[{"port":1.5}]})")),
-            "apps[0].portDefinitions[0].port: expected an integer, got 1.5");
+  EXPECT_EQ(
+      error_of(body_of(R"({"id":"/a","labels":{},"tasks":[],"portDefinitions":[{"port":1.5}]})")),
+      "apps[0].portDefinitions[0].port: expected an integer, got 1.5");
 }
 
 TEST(ParseApps, MalformedJsonIsAnErrorNotACrash) {
@@ -137,18 +140,22 @@ TEST(ParseApps, NetworkingModeFollowsMarathonLb) {
   EXPECT_EQ(mode_of(R"(,"ipAddress":{"networkName":"dcos"})"), NetworkingMode::Container);
   EXPECT_EQ(mode_of(R"(,"ipAddress":{})"), NetworkingMode::Host);  // empty = falsy
   EXPECT_EQ(mode_of(R"(,"ipAddress":null)"), NetworkingMode::Host);
-  EXPECT_EQ(mode_of(R"(,"container":{"type":"DOCKER","docker":{"network":"USER"}})"), NetworkingMode::Container);
+  EXPECT_EQ(mode_of(R"(,"container":{"type":"DOCKER","docker":{"network":"USER"}})"),
+            NetworkingMode::Container);
   EXPECT_EQ(mode_of(R"(,"container":{"type":"DOCKER","docker":{"network":"BRIDGE"}})"),
             NetworkingMode::ContainerBridge);
-  EXPECT_EQ(mode_of(R"(,"networks":[{"mode":"container/bridge"}])"), NetworkingMode::ContainerBridge);
-  EXPECT_EQ(mode_of(R"(,"networks":[{"mode":"container","name":"dcos"}])"), NetworkingMode::Container);
+  EXPECT_EQ(mode_of(R"(,"networks":[{"mode":"container/bridge"}])"),
+            NetworkingMode::ContainerBridge);
+  EXPECT_EQ(mode_of(R"(,"networks":[{"mode":"container","name":"dcos"}])"),
+            NetworkingMode::Container);
   EXPECT_EQ(mode_of(R"(,"networks":[{"name":"dcos"}])"), NetworkingMode::Container);  // no mode
   // The last network wins, over the docker network too.
   EXPECT_EQ(mode_of(R"(,"container":{"docker":{"network":"BRIDGE"}},"networks":[{"mode":"host"}])"),
             NetworkingMode::Host);
-  EXPECT_EQ(error_of(body_of(R"({"id":"/a","labels":{},"tasks":[],"networks":[{"mode":"overlay"}]})")),
-            "apps[0].networks[0].mode: unknown networking mode 'overlay' (expected host, container or "
-            "container/bridge)");
+  EXPECT_EQ(
+      error_of(body_of(R"({"id":"/a","labels":{},"tasks":[],"networks":[{"mode":"overlay"}]})")),
+      "apps[0].networks[0].mode: unknown networking mode 'overlay' (expected host, container or "
+      "container/bridge)");
 }
 
 TEST(ParseApps, ServicePortsComeFromDefinitionsPortsOrMappings) {
@@ -160,7 +167,8 @@ TEST(ParseApps, ServicePortsComeFromDefinitionsPortsOrMappings) {
   EXPECT_EQ(parse_one(R"({"id":"/a","labels":{},"tasks":[],"ports":[10005,10006]})").service_ports,
             std::vector<int>({10005, 10006}));
   // Container modes: the mappings' servicePort; docker.portMappings first.
-  App user = parse_one(R"({"id":"/a","labels":{},"tasks":[],"networks":[{"mode":"container","name":"n"}],
+  App user =
+      parse_one(R"({"id":"/a","labels":{},"tasks":[],"networks":[{"mode":"container","name":"n"}],
       "portDefinitions":[],
       "container":{"type":"DOCKER","docker":{"portMappings":[{"containerPort":80,"servicePort":10010},
                                                              {"containerPort":81}]},
@@ -203,7 +211,8 @@ TEST(ParseApps, IpPerTaskAppsWithoutServicePortsGetThemFromTheRange) {
   EXPECT_EQ(parse_one(ipt).service_ports, app.service_ports);
   // A second app never gets a port the first has.
   auto two = stoa::lb::parse_apps(body_of(ipt + "," + R"({"id":"/other","labels":{},
-      "ipAddress":{"discovery":{"ports":[{"number":8080}]}},"tasks":[{"id":"o","host":"h"}]})"), {});
+      "ipAddress":{"discovery":{"ports":[{"number":8080}]}},"tasks":[{"id":"o","host":"h"}]})"),
+                                  {});
   ASSERT_TRUE(two) << two.error();
   ASSERT_EQ((*two)[1].service_ports.size(), 1u);
   int other = (*two)[1].service_ports[0];
@@ -212,8 +221,10 @@ TEST(ParseApps, IpPerTaskAppsWithoutServicePortsGetThemFromTheRange) {
   EXPECT_NE(other, 10078);
   EXPECT_NE(other, 10074);
   // No tasks, or assignment turned off: no service ports.
-  EXPECT_TRUE(parse_one(R"({"id":"/ipt","labels":{},"ipAddress":{"discovery":{"ports":[{"number":8080}]}},
-                            "tasks":[]})").service_ports.empty());
+  EXPECT_TRUE(
+      parse_one(R"({"id":"/ipt","labels":{},"ipAddress":{"discovery":{"ports":[{"number":8080}]}},
+                            "tasks":[]})")
+          .service_ports.empty());
   ParseOptions off;
   off.min_serv_port_ip_per_task = 0;
   off.max_serv_port_ip_per_task = 0;
@@ -277,15 +288,18 @@ TEST(ParseApps, SkipsTheFrameworksOwnApp) {
 
 TEST(RelevantEvent, OnlyTheThreeTypesMarathonLbSubscribesTo) {
   EXPECT_TRUE(stoa::lb::is_relevant_event(R"({"eventType":"api_post_event","appDefinition":{}})"));
-  EXPECT_TRUE(stoa::lb::is_relevant_event(R"({"eventType":"status_update_event","taskStatus":"TASK_RUNNING"})"));
-  EXPECT_TRUE(stoa::lb::is_relevant_event(R"({"eventType":"health_status_changed_event","alive":true})"));
+  EXPECT_TRUE(stoa::lb::is_relevant_event(
+      R"({"eventType":"status_update_event","taskStatus":"TASK_RUNNING"})"));
+  EXPECT_TRUE(
+      stoa::lb::is_relevant_event(R"({"eventType":"health_status_changed_event","alive":true})"));
   EXPECT_FALSE(stoa::lb::is_relevant_event(R"({"eventType":"deployment_info"})"));
   EXPECT_FALSE(stoa::lb::is_relevant_event(R"({"eventType":"event_stream_attached"})"));
   EXPECT_FALSE(stoa::lb::is_relevant_event(R"({"type":"api_post_event"})"));
   EXPECT_FALSE(stoa::lb::is_relevant_event("{not json"));
   EXPECT_FALSE(stoa::lb::is_relevant_event(""));
   // Several objects in one data line, split by CRLF.
-  EXPECT_TRUE(stoa::lb::is_relevant_event("{\"eventType\":\"x\"}\r\n{\"eventType\":\"api_post_event\"}"));
+  EXPECT_TRUE(
+      stoa::lb::is_relevant_event("{\"eventType\":\"x\"}\r\n{\"eventType\":\"api_post_event\"}"));
 }
 
 TEST(RegistryUrl, ParsesHostPortAndPrefix) {
@@ -343,6 +357,15 @@ TEST(HostCache, EvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(cache.get("a"), "1.1.1.1");
   EXPECT_EQ(cache.get("c"), "3.3.3.3");
   EXPECT_EQ(cache.size(), 2u);
+  // A name that did not resolve is retried once its entry has expired.
+  auto t0 = stoa::lb::HostClock::now();
+  stoa::lb::HostCache negative(10, std::chrono::seconds(30));
+  negative.put("gone", "", t0);
+  EXPECT_EQ(negative.get("gone", t0 + std::chrono::seconds(29)), "");
+  EXPECT_FALSE(negative.get("gone", t0 + std::chrono::seconds(30)).has_value());
+  EXPECT_EQ(negative.size(), 0u);
+  negative.put("kept", "4.4.4.4", t0);
+  EXPECT_EQ(negative.get("kept", t0 + std::chrono::hours(1)), "4.4.4.4");  // answers do not expire
   EXPECT_TRUE(stoa::lb::is_ipv4_literal("127.0.0.1"));
   EXPECT_FALSE(stoa::lb::is_ipv4_literal("localhost"));
   EXPECT_FALSE(stoa::lb::is_ipv4_literal("::1"));
@@ -358,8 +381,10 @@ TEST(HostCache, AssignsIpsByModeAndListsTheUnresolved) {
   ASSERT_TRUE(apps) << apps.error();
   stoa::lb::HostCache cache(10);
   cache.put("known", "2.2.2.2");
-  EXPECT_EQ(stoa::lb::hosts_to_resolve(*apps, cache), std::vector<std::string>({"fresh", "nowhere"}));
-  auto unresolved = stoa::lb::assign_task_ips(*apps, cache, {{"fresh", "3.3.3.3"}, {"nowhere", ""}});
+  EXPECT_EQ(stoa::lb::hosts_to_resolve(*apps, cache),
+            std::vector<std::string>({"fresh", "nowhere"}));
+  auto unresolved =
+      stoa::lb::assign_task_ips(*apps, cache, {{"fresh", "3.3.3.3"}, {"nowhere", ""}});
   EXPECT_EQ(unresolved, std::vector<std::string>({"nowhere"}));
   const auto& h = (*apps)[0].tasks;
   EXPECT_EQ(h[0].ip, "10.1.1.1");
@@ -370,7 +395,8 @@ TEST(HostCache, AssignsIpsByModeAndListsTheUnresolved) {
   EXPECT_EQ((*apps)[1].tasks[0].ip, "9.9.9.9");
   EXPECT_EQ((*apps)[1].tasks[1].ip, "");
   EXPECT_EQ(cache.get("fresh"), "3.3.3.3");  // cached for the next snapshot
-  EXPECT_FALSE(cache.get("nowhere").has_value());
+  EXPECT_EQ(cache.get("nowhere"), "");       // and the failure too, for a while
+  EXPECT_TRUE(stoa::lb::hosts_to_resolve(*apps, cache).empty());
 }
 
 }  // namespace

@@ -15,28 +15,35 @@
 
 namespace stoa::lb {
 
-HostCache::HostCache(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+HostCache::HostCache(size_t capacity, HostClock::duration retry_unresolved)
+    : capacity_(capacity == 0 ? 1 : capacity), retry_unresolved_(retry_unresolved) {}
 
-std::optional<std::string> HostCache::get(const std::string& name) {
+std::optional<std::string> HostCache::get(const std::string& name, HostClock::time_point now) {
   auto it = index_.find(name);
   if (it == index_.end()) {
     return std::nullopt;
   }
+  if (it->second->ip.empty() && now - it->second->at >= retry_unresolved_) {
+    order_.erase(it->second);
+    index_.erase(it);
+    return std::nullopt;
+  }
   order_.splice(order_.begin(), order_, it->second);
-  return it->second->second;
+  return it->second->ip;
 }
 
-void HostCache::put(const std::string& name, const std::string& ip) {
+void HostCache::put(const std::string& name, const std::string& ip, HostClock::time_point now) {
   auto it = index_.find(name);
   if (it != index_.end()) {
-    it->second->second = ip;
+    it->second->ip = ip;
+    it->second->at = now;
     order_.splice(order_.begin(), order_, it->second);
     return;
   }
-  order_.emplace_front(name, ip);
+  order_.push_front(Entry{name, ip, now});
   index_[name] = order_.begin();
   while (index_.size() > capacity_) {
-    index_.erase(order_.back().first);
+    index_.erase(order_.back().name);
     order_.pop_back();
   }
 }
@@ -81,7 +88,9 @@ caf::behavior mr_resolver(caf::event_based_actor* self) {
 
 }  // namespace
 
-caf::actor spawn_host_resolver(caf::actor_system& sys) { return sys.spawn<caf::detached>(mr_resolver); }
+caf::actor spawn_host_resolver(caf::actor_system& sys) {
+  return sys.spawn<caf::detached>(mr_resolver);
+}
 
 std::vector<std::string> hosts_to_resolve(const std::vector<App>& apps, HostCache& cache) {
   std::vector<std::string> out;
@@ -106,9 +115,7 @@ std::vector<std::string> hosts_to_resolve(const std::vector<App>& apps, HostCach
 std::vector<std::string> assign_task_ips(std::vector<App>& apps, HostCache& cache,
                                          const std::map<std::string, std::string>& fresh) {
   for (const auto& [name, ip] : fresh) {
-    if (!ip.empty()) {
-      cache.put(name, ip);
-    }
+    cache.put(name, ip);
   }
   std::set<std::string> unresolved;
   for (App& app : apps) {
@@ -123,7 +130,7 @@ std::vector<std::string> assign_task_ips(std::vector<App>& apps, HostCache& cach
         task.ip = task.host;
       } else if (auto it = fresh.find(task.host); it != fresh.end() && !it->second.empty()) {
         task.ip = it->second;
-      } else if (std::optional<std::string> ip = cache.get(task.host)) {
+      } else if (std::optional<std::string> ip = cache.get(task.host); ip && !ip->empty()) {
         task.ip = *ip;
       } else {
         task.ip.clear();

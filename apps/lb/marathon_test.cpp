@@ -25,7 +25,7 @@ struct RegistryBehaviour {
   std::mutex mutex;
   int apps_status = 200;
   std::string apps_body = R"({"apps":[]})";
-  std::string redirect_events_to;  // non-empty: /v2/events answers 302 here
+  std::string redirect_events_to;                     // non-empty: /v2/events answers 302 here
   std::map<std::string, std::string> apps_headers;    // of the last /v2/apps request
   std::map<std::string, std::string> events_headers;  // of the last /v2/events request
   std::string events_query;
@@ -55,7 +55,8 @@ std::string apps_body(const std::string& tag, const std::string& host = "127.0.0
 }
 
 std::string event_frame(const std::string& type) {
-  return "event: " + type + "\r\ndata: {\"eventType\":\"" + type + "\",\"timestamp\":\"t\"}\r\n\r\n";
+  return "event: " + type + "\r\ndata: {\"eventType\":\"" + type +
+         "\",\"timestamp\":\"t\"}\r\n\r\n";
 }
 
 class MarathonClient : public HttpTest {
@@ -72,15 +73,20 @@ class MarathonClient : public HttpTest {
     to_stop.push_back(reg.producer);
     auto b = reg.behaviour;
     std::vector<http::Route> routes;
-    routes.push_back({"/v2/apps", "apps", {"GET"},
+    routes.push_back({"/v2/apps",
+                      "apps",
+                      {"GET"},
                       [b](caf::io::broker*, const http::Request& req, http::Responder respond) {
                         ++b->apps_requests;
                         std::lock_guard<std::mutex> lock(b->mutex);
                         b->apps_headers = req.headers;
-                        respond(http::text_response(b->apps_body, b->apps_status, "application/json"));
+                        respond(
+                            http::text_response(b->apps_body, b->apps_status, "application/json"));
                       }});
     caf::actor p = reg.producer;
-    routes.push_back({"/v2/events", "events", {"GET"},
+    routes.push_back({"/v2/events",
+                      "events",
+                      {"GET"},
                       [b, p](caf::io::broker*, const http::Request& req, http::Responder respond) {
                         ++b->events_requests;
                         std::lock_guard<std::mutex> lock(b->mutex);
@@ -89,7 +95,8 @@ class MarathonClient : public HttpTest {
                         if (!b->redirect_events_to.empty()) {
                           http::Response r;
                           r.status = 302;
-                          r.headers.emplace_back("Location", b->redirect_events_to + "?" + req.query_string);
+                          r.headers.emplace_back("Location",
+                                                 b->redirect_events_to + "?" + req.query_string);
                           respond(std::move(r));
                           return;
                         }
@@ -124,7 +131,8 @@ class MarathonClient : public HttpTest {
   }
 
   caf::actor start_client(lb::MarathonOptions o) {
-    caf::actor c = lb::spawn_marathon_client(*sys, std::move(o), caf::actor_cast<caf::actor>(listener));
+    caf::actor c =
+        lb::spawn_marathon_client(*sys, std::move(o), caf::actor_cast<caf::actor>(listener));
     clients.push_back(c);
     return c;
   }
@@ -148,7 +156,8 @@ class MarathonClient : public HttpTest {
       if (!s) {
         return nullptr;
       }
-      if (!s->apps.empty() && s->apps[0].labels.count("TAG") > 0 && s->apps[0].labels.at("TAG") == tag) {
+      if (!s->apps.empty() && s->apps[0].labels.count("TAG") > 0 &&
+          s->apps[0].labels.at("TAG") == tag) {
         return s;
       }
     }
@@ -159,7 +168,9 @@ class MarathonClient : public HttpTest {
   std::optional<std::string> registry_down() {
     std::optional<std::string> out;
     listener->receive([&](lb::lb_registry_down_atom, const std::string& reason) { out = reason; },
-                      [&](lb::lb_snapshot_atom, const lb::SnapshotPtr&) { ADD_FAILURE() << "unexpected snapshot"; },
+                      [&](lb::lb_snapshot_atom, const lb::SnapshotPtr&) {
+                        ADD_FAILURE() << "unexpected snapshot";
+                      },
                       caf::after(DEADLINE) >> [&] { ADD_FAILURE() << "no registry_down"; });
     return out;
   }
@@ -183,7 +194,8 @@ class MarathonClient : public HttpTest {
     int opened = -1;
     caf::scoped_actor self{*sys};
     self->request(reg.producer, DEADLINE, count_atom::value)
-        .receive([&](int o, int) { opened = o; }, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+        .receive([&](int o, int) { opened = o; },
+                 [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
     return opened;
   }
 
@@ -261,8 +273,9 @@ TEST_F(MarathonClient, ARelevantEventTakesANewSnapshotAndOthersDoNot) {
   settle(client, &reg);
   int fetches_before = reg.behaviour->apps_requests.load();
   reg.behaviour->serve(200, apps_body("after"));
-  caf::anon_send(reg.producer, push_atom::value,
-                 event_frame("deployment_info") + ": a comment\r\n\r\n" + event_frame("status_update_event"));
+  caf::anon_send(
+      reg.producer, push_atom::value,
+      event_frame("deployment_info") + ": a comment\r\n\r\n" + event_frame("status_update_event"));
   // Resync and poll are 10 minutes away: only the event can bring this.
   lb::SnapshotPtr s = snapshot_tagged("after");
   ASSERT_TRUE(s);
@@ -321,7 +334,8 @@ TEST_F(MarathonClient, NonJsonAndErrorsMoveOnAndAllFailingIsRegistryDown) {
   std::optional<std::string> reason = registry_down();
   ASSERT_TRUE(reason);
   EXPECT_NE(reason->find(html.url() + ": the answer is not JSON"), std::string::npos) << *reason;
-  EXPECT_NE(reason->find(failing.url() + ": HTTP 500 (storage unavailable)"), std::string::npos) << *reason;
+  EXPECT_NE(reason->find(failing.url() + ": HTTP 500 (storage unavailable)"), std::string::npos)
+      << *reason;
   EXPECT_EQ(html.behaviour->apps_requests.load(), 1);
   EXPECT_EQ(failing.behaviour->apps_requests.load(), 1);
   // Once the second answers, a refresh gets its snapshot.
@@ -338,7 +352,8 @@ TEST_F(MarathonClient, AJsonBodyWithoutRequiredKeysIsRefusedNotDelivered) {
   caf::actor client = start_client(options({reg.url()}, false));
   ASSERT_TRUE(stoa::tests::poll_until([&] { return counter(client, "parse_failures") == 1; },
                                       stoa::tests::deadline_in(DEADLINE)));
-  EXPECT_NE(status(client).get("last_error").to_str().find("apps[0]: missing 'labels'"), std::string::npos);
+  EXPECT_NE(status(client).get("last_error").to_str().find("apps[0]: missing 'labels'"),
+            std::string::npos);
   reg.behaviour->serve(200, apps_body("fixed"));
   caf::anon_send(client, lb::lb_refresh_atom::value);
   lb::SnapshotPtr s = next_snapshot();  // the refused one was never sent
@@ -379,6 +394,46 @@ TEST_F(MarathonClient, StreamReconnectsGoRoundRobinOverTheUrls) {
   EXPECT_EQ(second.behaviour->apps_requests.load(), 0);
 }
 
+TEST_F(MarathonClient, TheBackoffGrowsByHalfUpToTheMaximum) {
+  FakeRegistry reg = start_registry();
+  caf::actor client = start_client(options({reg.url()}, true));  // 10 ms, at most 50 ms
+  ASSERT_TRUE(next_snapshot());
+  settle(client, &reg);
+  EXPECT_DOUBLE_EQ(counter(client, "backoff_ms"), 10);
+  const double expected[] = {15, 22.5, 33.75, 50, 50};
+  for (int i = 0; i < 5; ++i) {
+    caf::anon_send(reg.producer, end_atom::value);
+    ASSERT_TRUE(stoa::tests::poll_until([&] { return streams_opened(reg) == i + 2; },
+                                        stoa::tests::deadline_in(DEADLINE)));
+    EXPECT_DOUBLE_EQ(counter(client, "backoff_ms"), expected[i]) << "after " << i + 1 << " losses";
+  }
+}
+
+TEST_F(MarathonClient, OnlyOneRedirectIsFollowed) {
+  FakeRegistry first = start_registry();
+  FakeRegistry second = start_registry();
+  FakeRegistry leader = start_registry();
+  {
+    std::lock_guard<std::mutex> lock(first.behaviour->mutex);
+    first.behaviour->redirect_events_to = second.url() + "/v2/events";
+  }
+  {
+    std::lock_guard<std::mutex> lock(second.behaviour->mutex);
+    second.behaviour->redirect_events_to = leader.url() + "/v2/events";
+  }
+  caf::actor client = start_client(options({first.url()}, true));
+  ASSERT_TRUE(stoa::tests::poll_until(
+      [&] {
+        return status(client)
+                   .get("last_error")
+                   .to_str()
+                   .find("a second redirect is not followed") != std::string::npos;
+      },
+      stoa::tests::deadline_in(DEADLINE)));
+  EXPECT_GE(second.behaviour->events_requests.load(), 1);
+  EXPECT_EQ(leader.behaviour->events_requests.load(), 0);
+}
+
 TEST_F(MarathonClient, ASilentStreamIsReconnectedAfterTheStallTimeout) {
   FakeRegistry reg = start_registry();
   auto o = options({reg.url()}, true);
@@ -409,10 +464,11 @@ TEST_F(MarathonClient, AStandbysRedirectIsFollowedToTheLeader) {
               "plan-format=light&event_type=api_post_event&event_type=health_status_changed_event"
               "&event_type=status_update_event");
   }
-  EXPECT_EQ(status(client).get("stream_url").to_str(), leader.url() + "/v2/events?" +
-                                                           "plan-format=light&event_type=api_post_event"
-                                                           "&event_type=health_status_changed_event"
-                                                           "&event_type=status_update_event");
+  EXPECT_EQ(status(client).get("stream_url").to_str(),
+            leader.url() + "/v2/events?" +
+                "plan-format=light&event_type=api_post_event"
+                "&event_type=health_status_changed_event"
+                "&event_type=status_update_event");
   // Events from the leader's stream refresh from the configured URL.
   standby.behaviour->serve(200, apps_body("new"));
   caf::anon_send(leader.producer, push_atom::value, event_frame("api_post_event"));
@@ -453,8 +509,13 @@ TEST_F(MarathonClient, ResolvesHostNamesAndSkipsTheUnresolvable) {
   EXPECT_EQ(s->apps[0].tasks[1].ip, "");
   EXPECT_EQ(s->apps[0].tasks[2].ip, "10.9.8.7");
   EXPECT_EQ(s->apps[1].tasks[0].ip, "9.0.0.9");
-  // localhost is cached now; the unresolvable name is not.
-  EXPECT_EQ(counter(client, "host_cache_size"), 1);
+  // Both answers are cached: the next snapshot needs no lookup.
+  EXPECT_EQ(counter(client, "host_cache_size"), 2);
+  caf::anon_send(client, lb::lb_refresh_atom::value);
+  s = next_snapshot();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->apps[0].tasks[0].ip, "127.0.0.1");
+  EXPECT_EQ(s->apps[0].tasks[1].ip, "");
 }
 
 }  // namespace
