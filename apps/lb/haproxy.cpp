@@ -71,7 +71,7 @@ namespace {
 
 using haproxy_detail::JobResult;
 
-bool same_config(const HaproxyConfig& a, const HaproxyConfig& b) {
+bool haproxy_same_config(const HaproxyConfig& a, const HaproxyConfig& b) {
   return a.config == b.config && a.domain2backend_map == b.domain2backend_map &&
          a.app2backend_map == b.app2backend_map;
 }
@@ -223,7 +223,7 @@ JobResult haproxy_run_command(const HaproxyOptions& options) {
   }
 }
 
-enum class FlightKind { apply, restart };
+enum class HaproxyFlightKind { apply, restart };
 
 struct HaproxyState {
   HaproxyState() = default;
@@ -236,7 +236,7 @@ struct HaproxyState {
   std::vector<caf::response_promise> pending_replies;
 
   bool busy = false;  // a flight (install → reload → wait) runs
-  FlightKind flight_kind = FlightKind::apply;
+  HaproxyFlightKind flight_kind = HaproxyFlightKind::apply;
   HaproxyConfig flight_config;
   std::vector<caf::response_promise> flight_replies;
   bool tick_armed = false;
@@ -269,7 +269,7 @@ struct HaproxyState {
 
   caf::typed_response_promise<ApplyResult> on_apply(HaproxyConfig& config) {
     auto reply = self->make_response_promise<ApplyResult>();
-    if (!busy && !pending && applied && same_config(*applied, config)) {
+    if (!busy && !pending && applied && haproxy_same_config(*applied, config)) {
       reply.deliver(ApplyResult{false, true, false, "", generation});
       return reply;
     }
@@ -298,12 +298,12 @@ struct HaproxyState {
       return;
     }
     busy = true;
-    flight_kind = FlightKind::apply;
+    flight_kind = HaproxyFlightKind::apply;
     flight_config = std::move(*pending);
     pending.reset();
     flight_replies = std::move(pending_replies);
     pending_replies.clear();
-    if (applied && same_config(*applied, flight_config)) {
+    if (applied && haproxy_same_config(*applied, flight_config)) {
       finish_flight(ApplyResult{false, true, false, "", generation});
       return;
     }
@@ -361,20 +361,20 @@ struct HaproxyState {
       std::string error = r.error + (options.command ? "" : haproxy_log_tail(options));
       LOG_WARNING << "HAProxy did not take the new configuration: " << error;
       last_error = error;
-      finish_flight(ApplyResult{flight_kind == FlightKind::apply, true, false, error, generation});
+      finish_flight(ApplyResult{flight_kind == HaproxyFlightKind::apply, true, false, error, generation});
       return;
     }
     workers = std::move(r.workers);
     last_error.clear();
     restart_backoff = HAPROXY_RESTART_BACKOFF_MIN;
-    if (flight_kind == FlightKind::restart) {
+    if (flight_kind == HaproxyFlightKind::restart) {
       ++restarts;
       LOG_INFO << "HAProxy restarted (master " << master_pid << ", worker " << r.value << ")";
     } else {
       ++generation;
       LOG_INFO << "HAProxy runs generation " << generation << " (worker " << r.value << ")";
     }
-    finish_flight(ApplyResult{flight_kind == FlightKind::apply, true, true, "", generation});
+    finish_flight(ApplyResult{flight_kind == HaproxyFlightKind::apply, true, true, "", generation});
   }
 
   void finish_flight(const ApplyResult& result) {
@@ -417,7 +417,7 @@ struct HaproxyState {
       return;
     }
     busy = true;
-    flight_kind = FlightKind::restart;
+    flight_kind = HaproxyFlightKind::restart;
     start_master();
   }
 
