@@ -8,7 +8,7 @@
 namespace stoa::lb {
 namespace {
 
-const char* const GETPIDS_LUA = R"lua(-- stoa-lb: /_haproxy_getpids
+const char* const LUA_GETPIDS_LUA = R"lua(-- stoa-lb: /_haproxy_getpids
 -- Answers the pids of the running HAProxy processes, space-separated. In
 -- master-worker mode these are the master and all its children (workers of
 -- older generations that still drain connections included), so a reload
@@ -85,7 +85,7 @@ core.register_service("getpids", "http", function(applet)
 end)
 )lua";
 
-const char* const GETCONFIG_LUA = R"lua(-- stoa-lb: /_haproxy_getconfig
+const char* const LUA_GETCONFIG_LUA = R"lua(-- stoa-lb: /_haproxy_getconfig
 -- Answers the configuration file this HAProxy was started with (the
 -- argument after -f on its command line), as read when the process started.
 
@@ -127,7 +127,7 @@ core.register_service("getconfig", "http", function(applet)
 end)
 )lua";
 
-const char* const GETMAPS_LUA = R"lua(-- stoa-lb: /_haproxy_getvhostmap and /_haproxy_getappmap
+const char* const LUA_GETMAPS_LUA = R"lua(-- stoa-lb: /_haproxy_getvhostmap and /_haproxy_getappmap
 -- Answer the --haproxy-map files (domain2backend.map, app2backend.map) of
 -- the directory in $STOA_LB_CONFIG_DIR, read at each request ("" when
 -- missing).
@@ -167,10 +167,10 @@ end)
 
 const std::vector<LuaScript>& lua_scripts() {
   static const std::vector<LuaScript> scripts = {
-      {"getpids.lua", GETPIDS_LUA, {{"getpids", "/_haproxy_getpids"}}},
-      {"getconfig.lua", GETCONFIG_LUA, {{"getconfig", "/_haproxy_getconfig"}}},
+      {"getpids.lua", LUA_GETPIDS_LUA, {{"getpids", "/_haproxy_getpids"}}},
+      {"getconfig.lua", LUA_GETCONFIG_LUA, {{"getconfig", "/_haproxy_getconfig"}}},
       {"getmaps.lua",
-       GETMAPS_LUA,
+       LUA_GETMAPS_LUA,
        {{"getvhostmap", "/_haproxy_getvhostmap"}, {"getappmap", "/_haproxy_getappmap"}}},
   };
   return scripts;
@@ -196,7 +196,8 @@ std::optional<Error> write_lua_scripts(const std::string& dir) {
     }
     std::filesystem::rename(tmp, target, ec);
     if (ec) {
-      return Error("cannot rename '" + tmp.string() + "' to '" + target.string() + "': " + ec.message());
+      return Error("cannot rename '" + tmp.string() + "' to '" + target.string() +
+                   "': " + ec.message());
     }
   }
   return std::nullopt;

@@ -3,10 +3,9 @@
 
 #include "apps/lb/lua.hpp"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -59,7 +58,8 @@ HttpAnswer lua_test_get(int port, const std::string& path) {
     return answer;
   }
   std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return answer;
   }
@@ -121,8 +121,9 @@ class LuaServicesTest : public ::testing::Test {
     int rc = posix_spawn(&master_, HAPROXY, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ASSERT_EQ(rc, 0);
-    bool up = tests::poll_until([this] { return lua_test_get(stats_port_, "/_haproxy_health_check").status == 200; },
-                                tests::deadline_in(tests::DEFAULT_TIMEOUT));
+    bool up = tests::poll_until(
+        [this] { return lua_test_get(stats_port_, "/_haproxy_health_check").status == 200; },
+        tests::deadline_in(tests::DEFAULT_TIMEOUT));
     ASSERT_TRUE(up) << "haproxy did not serve the stats proxy; log:\n" << read(log);
   }
 
@@ -204,14 +205,16 @@ TEST(LuaScripts, WriteCreatesEveryScriptAndNamesErrors) {
     text << in.rdbuf();
     EXPECT_EQ(text.str(), s.text) << s.file;
     for (const auto& [service, path] : s.services) {
-      EXPECT_NE(s.text.find("core.register_service(\"" + service + "\""), std::string::npos) << service;
+      EXPECT_NE(s.text.find("core.register_service(\"" + service + "\""), std::string::npos)
+          << service;
       EXPECT_EQ(path.rfind("/_haproxy_", 0), 0u);
     }
   }
   std::ofstream(std::string(tmpl) + "/file") << "x";
   std::optional<Error> error = write_lua_scripts(std::string(tmpl) + "/file/lua");
   ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->message.find(std::string(tmpl) + "/file/lua"), std::string::npos) << error->message;
+  EXPECT_NE(error->message.find(std::string(tmpl) + "/file/lua"), std::string::npos)
+      << error->message;
   std::filesystem::remove_all(tmpl);
 }
 

@@ -1,6 +1,7 @@
 // Parsing what stoa-lb reads of a Marathon-compatible registry: the body of
-// GET /v2/apps?embed=apps.tasks (marathon.md §7.1, §1.3, §1.4), the `data:`
-// payload of an SSE event (§5) and the registry URLs of --marathon.
+// GET /v2/apps?embed=apps.tasks (marathon.md §7.1, §1.3, §1.4). Events,
+// URLs and credentials: marathon_wire.cpp; IP-per-task service ports:
+// marathon_ports.cpp.
 //
 // The rules follow marathon-lb's reading of the same JSON: the keys it reads
 // with [] are required here (an error naming the path refuses the whole
@@ -9,20 +10,13 @@
 
 #include "apps/lb/marathon_json.hpp"
 
-#include <array>
 #include <cmath>
-#include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <map>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "apps/lb/marathon.hpp"
 #include "common/json.hpp"
-#include "common/strings.hpp"
 
 namespace stoa::lb {
 

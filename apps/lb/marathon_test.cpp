@@ -54,9 +54,11 @@ std::string apps_body(const std::string& tag, const std::string& host = "127.0.0
          R"(","state":"TASK_RUNNING","ports":[31001]}]}]})";
 }
 
-std::string event_frame(const std::string& type) {
-  return "event: " + type + "\r\ndata: {\"eventType\":\"" + type +
-         "\",\"timestamp\":\"t\"}\r\n\r\n";
+// One SSE frame as Marathon and stoa-services write it (CRLF), or with bare
+// LF line ends as other servers do.
+std::string event_frame(const std::string& type, const std::string& eol = "\r\n") {
+  return "event: " + type + eol + "data: {\"eventType\":\"" + type + "\",\"timestamp\":\"t\"}" +
+         eol + eol;
 }
 
 class MarathonClient : public HttpTest {
@@ -273,9 +275,9 @@ TEST_F(MarathonClient, ARelevantEventTakesANewSnapshotAndOthersDoNot) {
   settle(client, &reg);
   int fetches_before = reg.behaviour->apps_requests.load();
   reg.behaviour->serve(200, apps_body("after"));
-  caf::anon_send(
-      reg.producer, push_atom::value,
-      event_frame("deployment_info") + ": a comment\r\n\r\n" + event_frame("status_update_event"));
+  caf::anon_send(reg.producer, push_atom::value,
+                 event_frame("deployment_info") + ": a comment\r\n\r\n" +
+                     event_frame("status_update_event", "\n"));
   // Resync and poll are 10 minutes away: only the event can bring this.
   lb::SnapshotPtr s = snapshot_tagged("after");
   ASSERT_TRUE(s);
@@ -432,6 +434,22 @@ TEST_F(MarathonClient, OnlyOneRedirectIsFollowed) {
       stoa::tests::deadline_in(DEADLINE)));
   EXPECT_GE(second.behaviour->events_requests.load(), 1);
   EXPECT_EQ(leader.behaviour->events_requests.load(), 0);
+}
+
+TEST_F(MarathonClient, WithoutEventsItResyncsEveryInterval) {
+  FakeRegistry reg = start_registry();
+  auto o = options({reg.url()}, true);
+  o.resync_interval = std::chrono::milliseconds(100);
+  caf::actor client = start_client(o);
+  ASSERT_TRUE(next_snapshot());
+  settle(client, &reg);
+  int before = reg.behaviour->apps_requests.load();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(next_snapshot());
+  }
+  EXPECT_GE(reg.behaviour->apps_requests.load(), before + 3);
+  EXPECT_EQ(counter(client, "events"), 0);
+  EXPECT_EQ(counter(client, "stream_connects"), 1);
 }
 
 TEST_F(MarathonClient, ASilentStreamIsReconnectedAfterTheStallTimeout) {

@@ -13,14 +13,8 @@
 #include "apps/lb/lua.hpp"
 #include "apps/lb/render_internal.hpp"
 
-namespace stoa::lb {
+namespace stoa::lb::render_detail {
 namespace {
-
-using render_detail::Expander;
-using render_detail::GroupedVhost;
-using render_detail::MapState;
-using render_detail::Service;
-using render_detail::Vars;
 
 // What one service port adds to the configuration.
 struct ServiceOutput {
@@ -61,7 +55,8 @@ std::string render_head(const Templates& templates, const RenderOptions& options
                {"runDir", options.run_dir},
                {"luaLoad", lua_load},
                {"luaServices", lua_services},
-               {"globalMaxconn", options.maxconn > 0 ? "  maxconn " + std::to_string(options.maxconn) + "\n" : ""}};
+               {"globalMaxconn",
+                options.maxconn > 0 ? "  maxconn " + std::to_string(options.maxconn) + "\n" : ""}};
   std::string text = templates.get("HAPROXY_HEAD");
   if (!render_head_is_usable(text)) {
     warnings.push_back(
@@ -116,13 +111,15 @@ std::string render_trim(const std::string& s) {
 
 // The backend lines of one service after its head: health check options
 // and servers.
-bool render_servers(Expander& x, const std::vector<Service>& services, const Service& s, ServiceOutput& out) {
+bool render_servers(Expander& x, const Service& s, ServiceOutput& out) {
   const HealthCheck* check = s.health_check;
-  bool tcp_check = check != nullptr && (s.mode == "tcp" || check->protocol == "TCP" || check->protocol == "MESOS_TCP");
+  bool tcp_check = check != nullptr &&
+                   (s.mode == "tcp" || check->protocol == "TCP" || check->protocol == "MESOS_TCP");
   bool http_check = check != nullptr && !tcp_check && s.mode == "http";
   if (tcp_check || http_check) {
-    int port = render_detail::health_check_port(services, s, 0);
-    const char* name = tcp_check ? "HAPROXY_BACKEND_TCP_HEALTHCHECK_OPTIONS" : "HAPROXY_BACKEND_HTTP_HEALTHCHECK_OPTIONS";
+    int port = render_detail::health_check_port(s, 0);
+    const char* name = tcp_check ? "HAPROXY_BACKEND_TCP_HEALTHCHECK_OPTIONS"
+                                 : "HAPROXY_BACKEND_HTTP_HEALTHCHECK_OPTIONS";
     if (!x.add(out.backend, name, render_health_vars(*check, port))) {
       return false;
     }
@@ -138,7 +135,7 @@ bool render_servers(Expander& x, const std::vector<Service>& services, const Ser
     std::string check_options;
     if (tcp_check || http_check) {
       std::optional<int> port = s.healthcheck_port_index.has_value()
-                                    ? std::optional<int>(render_detail::health_check_port(services, s, idx))
+                                    ? std::optional<int>(render_detail::health_check_port(s, idx))
                                     : check->port;
       const char* tname = tcp_check ? "HAPROXY_BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS"
                                     : "HAPROXY_BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS";
@@ -151,14 +148,15 @@ bool render_servers(Expander& x, const std::vector<Service>& services, const Ser
         check_options = " " + check_options;
       }
     }
-    Vars vars = {{"host", server.host},
-                 {"host_ipv4", server.ip},
-                 {"port", std::to_string(server.port)},
-                 {"serverName", name},
-                 {"serverId", std::to_string(id)},
-                 {"cookieOptions", s.sticky ? " check cookie " + render_detail::cookie_value(name) : ""},
-                 {"healthCheckOptions", check_options},
-                 {"otherOptions", server.draining ? " disabled" : ""}};
+    Vars vars = {
+        {"host", server.host},
+        {"host_ipv4", server.ip},
+        {"port", std::to_string(server.port)},
+        {"serverName", name},
+        {"serverId", std::to_string(id)},
+        {"cookieOptions", s.sticky ? " check cookie " + render_detail::cookie_value(name) : ""},
+        {"healthCheckOptions", check_options},
+        {"otherOptions", server.draining ? " disabled" : ""}};
     if (!x.add(out.backend, "HAPROXY_BACKEND_SERVER_OPTIONS", vars)) {
       return false;
     }
@@ -167,10 +165,10 @@ bool render_servers(Expander& x, const std::vector<Service>& services, const Ser
   return true;
 }
 
-bool render_service(Expander& x, const std::vector<Service>& services, const Service& s,
-                    const RenderOptions& options, bool appid_free, MapState& maps, ServiceOutput& out) {
-  if (!s.user.empty() &&
-      !x.add(out.userlist, "HAPROXY_USERLIST_HEAD", {{"backend", s.backend}, {"user", s.user}, {"passwd", s.passwd}})) {
+bool render_service(Expander& x, const Service& s, const RenderOptions& options, bool appid_free,
+                    MapState& maps, ServiceOutput& out) {
+  if (!s.user.empty() && !x.add(out.userlist, "HAPROXY_USERLIST_HEAD",
+                                {{"backend", s.backend}, {"user", s.user}, {"passwd", s.passwd}})) {
     return false;
   }
   Vars fe = {{"backend", s.backend},
@@ -180,7 +178,8 @@ bool render_service(Expander& x, const std::vector<Service>& services, const Ser
              {"sslCert", s.ssl_cert.empty() ? "" : " ssl crt " + s.ssl_cert},
              {"bindOptions", s.bind_options.empty() ? "" : " " + s.bind_options}};
   if (!x.add(out.frontend, "HAPROXY_FRONTEND_HEAD", fe) ||
-      !x.add(out.backend, "HAPROXY_BACKEND_HEAD", {{"backend", s.backend}, {"balance", s.balance}, {"mode", s.mode}})) {
+      !x.add(out.backend, "HAPROXY_BACKEND_HEAD",
+             {{"backend", s.backend}, {"balance", s.balance}, {"mode", s.mode}})) {
     return false;
   }
   if (!options.dont_bind_http_https && !s.hostname.empty()) {
@@ -194,7 +193,8 @@ bool render_service(Expander& x, const std::vector<Service>& services, const Ser
     out.appid = true;
     if (options.haproxy_map) {
       if (!maps.appid_acl_emitted) {
-        if (!x.add(out.appid_acl, "HAPROXY_MAP_HTTP_FRONTEND_APPID_ACL", {{"haproxy_dir", options.config_dir}})) {
+        if (!x.add(out.appid_acl, "HAPROXY_MAP_HTTP_FRONTEND_APPID_ACL",
+                   {{"haproxy_dir", options.config_dir}})) {
           return false;
         }
         maps.appid_acl_emitted = true;
@@ -212,14 +212,16 @@ bool render_service(Expander& x, const std::vector<Service>& services, const Ser
     }
   }
   if (s.mode == "http") {
-    bool ok = (!s.use_hsts || x.add(out.backend, "HAPROXY_BACKEND_HSTS_OPTIONS", {})) &&
-              x.add(out.backend, "HAPROXY_BACKEND_HTTP_OPTIONS", {}) &&
-              (s.proxypath.empty() || x.add(out.backend, "HAPROXY_HTTP_BACKEND_PROXYPASS_GLUE",
-                                            {{"hostname", s.hostname}, {"proxypath", s.proxypath}})) &&
-              (s.revproxypath.empty() || x.add(out.backend, "HAPROXY_HTTP_BACKEND_REVPROXY_GLUE",
-                                               {{"hostname", s.hostname}, {"rootpath", s.revproxypath}})) &&
-              (s.redirpath.empty() || x.add(out.backend, "HAPROXY_HTTP_BACKEND_REDIR",
-                                            {{"hostname", s.hostname}, {"redirpath", s.redirpath}}));
+    bool ok =
+        (!s.use_hsts || x.add(out.backend, "HAPROXY_BACKEND_HSTS_OPTIONS", {})) &&
+        x.add(out.backend, "HAPROXY_BACKEND_HTTP_OPTIONS", {}) &&
+        (s.proxypath.empty() || x.add(out.backend, "HAPROXY_HTTP_BACKEND_PROXYPASS_GLUE",
+                                      {{"hostname", s.hostname}, {"proxypath", s.proxypath}})) &&
+        (s.revproxypath.empty() ||
+         x.add(out.backend, "HAPROXY_HTTP_BACKEND_REVPROXY_GLUE",
+               {{"hostname", s.hostname}, {"rootpath", s.revproxypath}})) &&
+        (s.redirpath.empty() || x.add(out.backend, "HAPROXY_HTTP_BACKEND_REDIR",
+                                      {{"hostname", s.hostname}, {"redirpath", s.redirpath}}));
     if (!ok) {
       return false;
     }
@@ -229,12 +231,16 @@ bool render_service(Expander& x, const std::vector<Service>& services, const Ser
     std::istringstream networks(s.network_allowed);
     std::string network;
     while (networks >> network) {
-      if (!x.add(out.backend, http ? "HAPROXY_HTTP_BACKEND_NETWORK_ALLOWED_ACL" : "HAPROXY_TCP_BACKEND_NETWORK_ALLOWED_ACL",
+      if (!x.add(out.backend,
+                 http ? "HAPROXY_HTTP_BACKEND_NETWORK_ALLOWED_ACL"
+                      : "HAPROXY_TCP_BACKEND_NETWORK_ALLOWED_ACL",
                  {{"network_allowed", network}})) {
         return false;
       }
     }
-    if (!x.add(out.backend, http ? "HAPROXY_HTTP_BACKEND_ACL_ALLOW_DENY" : "HAPROXY_TCP_BACKEND_ACL_ALLOW_DENY", {})) {
+    if (!x.add(out.backend,
+               http ? "HAPROXY_HTTP_BACKEND_ACL_ALLOW_DENY" : "HAPROXY_TCP_BACKEND_ACL_ALLOW_DENY",
+               {})) {
       return false;
     }
   }
@@ -244,7 +250,7 @@ bool render_service(Expander& x, const std::vector<Service>& services, const Ser
   if (!x.add(out.frontend, "HAPROXY_FRONTEND_BACKEND_GLUE", {{"backend", s.backend}})) {
     return false;
   }
-  return render_servers(x, services, s, out);
+  return render_servers(x, s, out);
 }
 
 std::string render_map(const std::vector<std::pair<std::string, std::string>>& entries) {
@@ -256,9 +262,20 @@ std::string render_map(const std::vector<std::pair<std::string, std::string>>& e
 }
 
 }  // namespace
+}  // namespace stoa::lb::render_detail
 
-Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& keep, const Templates& templates,
-                       const RenderOptions& options) {
+namespace stoa::lb {
+
+Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& keep,
+                       const Templates& templates, const RenderOptions& options) {
+  using render_detail::Expander;
+  using render_detail::GroupedVhost;
+  using render_detail::MapState;
+  using render_detail::render_certs;
+  using render_detail::render_global;
+  using render_detail::Service;
+  using render_detail::ServiceOutput;
+  using render_detail::Vars;
   Rendered rendered;
   std::vector<const App*> selected;
   for (size_t i : keep) {
@@ -266,17 +283,19 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
       selected.push_back(&apps[i]);
     }
   }
-  std::stable_sort(selected.begin(), selected.end(), [](const App* a, const App* b) { return a->id < b->id; });
+  std::stable_sort(selected.begin(), selected.end(),
+                   [](const App* a, const App* b) { return a->id < b->id; });
   selected.erase(std::unique(selected.begin(), selected.end()), selected.end());
 
-  std::string config = render_head(templates, options, rendered.warnings);
-  std::vector<Service> services = render_detail::collect_services(selected, options, rendered.warnings);
+  std::string config = render_detail::render_head(templates, options, rendered.warnings);
+  std::vector<Service> services =
+      render_detail::collect_services(selected, options, rendered.warnings);
 
   std::string userlists, frontends, backends, appid_acls;
   std::vector<std::pair<int, std::string>> http_acls, https_acls;
   std::map<std::string, GroupedVhost> grouped;
-  std::vector<std::string> certs = options.ssl_certs.empty() ? std::vector<std::string>{"/etc/ssl/cert.pem"}
-                                                             : options.ssl_certs;
+  std::vector<std::string> certs =
+      options.ssl_certs.empty() ? std::vector<std::string>{"/etc/ssl/cert.pem"} : options.ssl_certs;
   const std::vector<std::string> default_certs = certs;
   std::set<std::string> appid_apps;
   MapState maps;
@@ -284,14 +303,16 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
   for (const Service& s : services) {
     std::string where = "app " + s.app->id + " port " + std::to_string(s.index) + ": ";
     if (rendered.backends.count(s.backend) > 0) {
-      rendered.warnings.push_back(where + "backend name '" + s.backend + "' is already taken (HAPROXY_" +
-                                  std::to_string(s.index) + "_PORT or a similar app id); left out");
+      rendered.warnings.push_back(where + "backend name '" + s.backend +
+                                  "' is already taken (HAPROXY_" + std::to_string(s.index) +
+                                  "_PORT or a similar app id); left out");
       continue;
     }
     Expander x(templates, s);
     MapState maps_after = maps;
     ServiceOutput out;
-    if (!render_service(x, services, s, options, appid_apps.count(s.app->id) == 0, maps_after, out)) {
+    if (!render_detail::render_service(x, s, options, appid_apps.count(s.app->id) == 0, maps_after,
+                                       out)) {
       rendered.warnings.push_back(where + x.error() + "; left out");
       continue;
     }
@@ -329,37 +350,42 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
   config += userlists;
   if (!options.dont_bind_http_https) {
     config += render_global(templates, "HAPROXY_HTTP_FRONTEND_HEAD",
-                            {{"bindAddr", bind}, {"httpPort", std::to_string(options.http_port)}}, rendered.warnings);
+                            {{"bindAddr", bind}, {"httpPort", std::to_string(options.http_port)}},
+                            rendered.warnings);
     for (const auto& acl : http_acls) {
       config += acl.second;
     }
   }
-  config += render_global(templates, "HAPROXY_HTTP_FRONTEND_APPID_HEAD",
-                          {{"bindAddr", bind}, {"httpAppIdPort", std::to_string(options.http_appid_port)}},
-                          rendered.warnings);
+  config += render_global(
+      templates, "HAPROXY_HTTP_FRONTEND_APPID_HEAD",
+      {{"bindAddr", bind}, {"httpAppIdPort", std::to_string(options.http_appid_port)}},
+      rendered.warnings);
   config += appid_acls;
   if (!options.dont_bind_http_https) {
     Vars https = {{"bindAddr", bind}, {"httpsPort", std::to_string(options.https_port)}};
     if (options.group_https_by_vhost) {
-      config += render_global(templates, "HAPROXY_HTTPS_GROUPED_FRONTEND_HEAD", https, rendered.warnings);
+      config +=
+          render_global(templates, "HAPROXY_HTTPS_GROUPED_FRONTEND_HEAD", https, rendered.warnings);
       for (const auto& [vhost, g] : grouped) {
         config += render_global(templates, "HAPROXY_HTTPS_GROUPED_VHOST_FRONTEND_ACL",
-                                {{"backend", render_detail::clean_name(vhost)}, {"host", vhost}}, rendered.warnings);
+                                {{"backend", render_detail::clean_name(vhost)}, {"host", vhost}},
+                                rendered.warnings);
       }
       for (auto& [vhost, g] : grouped) {
         std::string name = render_detail::clean_name(vhost);
-        config += render_global(templates, "HAPROXY_HTTPS_GROUPED_VHOST_BACKEND_HEAD", {{"name", name}},
-                                rendered.warnings);
-        std::vector<std::string> vhost_certs = g.certs.empty()
-                                                   ? default_certs
-                                                   : std::vector<std::string>(g.certs.begin(), g.certs.end());
+        config += render_global(templates, "HAPROXY_HTTPS_GROUPED_VHOST_BACKEND_HEAD",
+                                {{"name", name}}, rendered.warnings);
+        std::vector<std::string> vhost_certs =
+            g.certs.empty() ? default_certs
+                            : std::vector<std::string>(g.certs.begin(), g.certs.end());
         std::string bind_opts;
         for (const std::string& o : g.bind_options) {
           bind_opts += (bind_opts.empty() ? " " : "  ") + o;
         }
-        config += render_global(templates, "HAPROXY_HTTPS_GROUPED_VHOST_FRONTEND_HEAD",
-                                {{"name", name}, {"sslCerts", render_certs(vhost_certs)}, {"bindOpts", bind_opts}},
-                                rendered.warnings);
+        config += render_global(
+            templates, "HAPROXY_HTTPS_GROUPED_VHOST_FRONTEND_HEAD",
+            {{"name", name}, {"sslCerts", render_certs(vhost_certs)}, {"bindOpts", bind_opts}},
+            rendered.warnings);
         std::stable_sort(g.entries.begin(), g.entries.end(), by_weight);
         for (const auto& entry : g.entries) {
           config += entry.second;
@@ -377,13 +403,14 @@ Rendered render_subset(const std::vector<App>& apps, const std::vector<size_t>& 
   config += backends;
   rendered.config = std::move(config);
   if (options.haproxy_map) {
-    rendered.domain2backend_map = render_map(maps.domain_map);
-    rendered.app2backend_map = render_map(maps.app_map);
+    rendered.domain2backend_map = render_detail::render_map(maps.domain_map);
+    rendered.app2backend_map = render_detail::render_map(maps.app_map);
   }
   return rendered;
 }
 
-Rendered render(const std::vector<App>& apps, const Templates& templates, const RenderOptions& options) {
+Rendered render(const std::vector<App>& apps, const Templates& templates,
+                const RenderOptions& options) {
   std::vector<size_t> all(apps.size());
   for (size_t i = 0; i < apps.size(); ++i) {
     all[i] = i;

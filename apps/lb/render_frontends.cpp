@@ -11,8 +11,8 @@
 namespace stoa::lb::render_detail {
 namespace {
 
-void frontends_add_map_entry(std::vector<std::pair<std::string, std::string>>& map, const std::string& key,
-                             const std::string& backend) {
+void frontends_add_map_entry(std::vector<std::pair<std::string, std::string>>& map,
+                             const std::string& key, const std::string& backend) {
   std::pair<std::string, std::string> entry{key, backend};
   if (std::find(map.begin(), map.end(), entry) == map.end()) {
     map.push_back(std::move(entry));
@@ -40,9 +40,14 @@ class VhostBuilder {
 
  private:
   Vars vars(const std::string& hostname) const {
-    return Vars{{"cleanedUpHostname", acl_name_}, {"hostname", hostname},  {"appId", s_.app->id},
-                {"realm", s_.realm},              {"path", s_.path},       {"backend", s_.backend},
-                {"bindAddr", s_.bind_addr},       {"haproxy_dir", options_.config_dir}};
+    return Vars{{"cleanedUpHostname", acl_name_},
+                {"hostname", hostname},
+                {"appId", s_.app->id},
+                {"realm", s_.realm},
+                {"path", s_.path},
+                {"backend", s_.backend},
+                {"bindAddr", s_.bind_addr},
+                {"haproxy_dir", options_.config_dir}};
   }
 
   GroupedVhost& grouped(const std::string& vhost) {
@@ -198,8 +203,8 @@ class VhostBuilder {
 
 }  // namespace
 
-Try<VhostRouting> vhost_routing(Expander& expander, const Service& service, const RenderOptions& options,
-                                MapState& maps) {
+Try<VhostRouting> vhost_routing(Expander& expander, const Service& service,
+                                const RenderOptions& options, MapState& maps) {
   return VhostBuilder(expander, service, options, maps).build();
 }
 

@@ -3,7 +3,6 @@
 // loads the certificates, maps and Lua scripts, and binds nothing.)
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,53 +79,62 @@ class RenderHaproxyTest : public ::testing::Test {
   // The rich example: every label family at least once.
   std::vector<App> apps() {
     std::vector<App> out;
-    App web = make_app("/web", {20001}, {{"HAPROXY_GROUP", "external"},
-                                         {"HAPROXY_0_VHOST", "Web.Example.com"},
-                                         {"HAPROXY_0_STICKY", "true"},
-                                         {"HAPROXY_0_USE_HSTS", "true"},
-                                         {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}},
+    App web = make_app("/web", {20001},
+                       {{"HAPROXY_GROUP", "external"},
+                        {"HAPROXY_0_VHOST", "Web.Example.com"},
+                        {"HAPROXY_0_STICKY", "true"},
+                        {"HAPROXY_0_USE_HSTS", "true"},
+                        {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}},
                        3);
     web.health_checks.push_back(make_check("HTTP", 0, "/health"));
     web.tasks[2].draining = true;
     out.push_back(web);
-    out.push_back(make_app("/api/v1", {20002}, {{"HAPROXY_GROUP", "external"},
-                                                {"HAPROXY_0_VHOST", "api.example.com,api2.example.com"},
-                                                {"HAPROXY_0_PATH", "/v1"},
-                                                {"HAPROXY_0_AUTH", "Users:alice:$5$salt$abcdef"},
-                                                {"HAPROXY_0_BACKEND_WEIGHT", "5"}},
+    out.push_back(make_app("/api/v1", {20002},
+                           {{"HAPROXY_GROUP", "external"},
+                            {"HAPROXY_0_VHOST", "api.example.com,api2.example.com"},
+                            {"HAPROXY_0_PATH", "/v1"},
+                            {"HAPROXY_0_AUTH", "Users:alice:$5$salt$abcdef"},
+                            {"HAPROXY_0_BACKEND_WEIGHT", "5"}},
                            2));
-    out.push_back(make_app("/api/admin", {20003}, {{"HAPROXY_GROUP", "external"},
-                                                   {"HAPROXY_0_VHOST", "api.example.com"},
-                                                   {"HAPROXY_0_PATH", "/admin"},
-                                                   {"HAPROXY_0_AUTH", "Admins:bob:$5$salt$123456"}}));
-    out.push_back(make_app("/multi/plain", {20004}, {{"HAPROXY_GROUP", "external"},
-                                                     {"HAPROXY_0_VHOST", "a.example.com,b.example.com"}}));
-    App db = make_app("/db", {20005, 20006}, {{"HAPROXY_GROUP", "external"},
-                                              {"HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL", "10.0.0.0/8 127.0.0.1"},
-                                              {"HAPROXY_0_BALANCE", "leastconn"},
-                                              {"HAPROXY_0_BIND_ADDR", "127.0.0.1"},
-                                              {"HAPROXY_1_MODE", "http"},
-                                              {"HAPROXY_1_BACKEND_NETWORK_ALLOWED_ACL", "192.168.0.0/16"}},
+    out.push_back(make_app("/api/admin", {20003},
+                           {{"HAPROXY_GROUP", "external"},
+                            {"HAPROXY_0_VHOST", "api.example.com"},
+                            {"HAPROXY_0_PATH", "/admin"},
+                            {"HAPROXY_0_AUTH", "Admins:bob:$5$salt$123456"}}));
+    out.push_back(make_app(
+        "/multi/plain", {20004},
+        {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.example.com,b.example.com"}}));
+    App db = make_app("/db", {20005, 20006},
+                      {{"HAPROXY_GROUP", "external"},
+                       {"HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL", "10.0.0.0/8 127.0.0.1"},
+                       {"HAPROXY_0_BALANCE", "leastconn"},
+                       {"HAPROXY_0_BIND_ADDR", "127.0.0.1"},
+                       {"HAPROXY_1_MODE", "http"},
+                       {"HAPROXY_1_BACKEND_NETWORK_ALLOWED_ACL", "192.168.0.0/16"}},
                       2);
     db.health_checks.push_back(make_check("TCP", 0));
     out.push_back(db);
-    out.push_back(make_app("/proxy", {20007}, {{"HAPROXY_GROUP", "external"},
-                                               {"HAPROXY_0_VHOST", "proxy.example.com"},
-                                               {"HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH", "/p"},
-                                               {"HAPROXY_0_HTTP_BACKEND_REVPROXY_PATH", "/r"},
-                                               {"HAPROXY_0_HTTP_BACKEND_REDIR", "/home"},
-                                               {"HAPROXY_0_BIND_OPTIONS", "maxconn 100"},
-                                               {"HAPROXY_0_SSL_CERT", dir_ + "/other.pem"}}));
-    App hc = make_app("/hcidx", {20008, 20009},
-                      {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX", "1"}}, 2);
+    out.push_back(make_app("/proxy", {20007},
+                           {{"HAPROXY_GROUP", "external"},
+                            {"HAPROXY_0_VHOST", "proxy.example.com"},
+                            {"HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH", "/p"},
+                            {"HAPROXY_0_HTTP_BACKEND_REVPROXY_PATH", "/r"},
+                            {"HAPROXY_0_HTTP_BACKEND_REDIR", "/home"},
+                            {"HAPROXY_0_BIND_OPTIONS", "maxconn 100"},
+                            {"HAPROXY_0_SSL_CERT", dir_ + "/other.pem"}}));
+    App hc = make_app(
+        "/hcidx", {20008, 20009},
+        {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX", "1"}}, 2);
     hc.health_checks.push_back(make_check("MESOS_HTTP", 1, "/ready"));
     out.push_back(hc);
-    out.push_back(make_app("/redirpath", {20010}, {{"HAPROXY_GROUP", "external"},
-                                                   {"HAPROXY_0_VHOST", "r.example.com"},
-                                                   {"HAPROXY_0_PATH", "/x"},
-                                                   {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}}));
-    out.push_back(make_app("/plainvhost", {20011}, {{"HAPROXY_GROUP", "external"},
-                                                    {"HAPROXY_0_VHOST", "plain.example.com"}}));
+    out.push_back(make_app("/redirpath", {20010},
+                           {{"HAPROXY_GROUP", "external"},
+                            {"HAPROXY_0_VHOST", "r.example.com"},
+                            {"HAPROXY_0_PATH", "/x"},
+                            {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}}));
+    out.push_back(
+        make_app("/plainvhost", {20011},
+                 {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "plain.example.com"}}));
     return out;
   }
 
@@ -195,9 +203,11 @@ TEST_F(RenderHaproxyTest, RichExampleIsValidWithoutSharedFrontendsOrLua) {
 
 TEST_F(RenderHaproxyTest, BrokenAppLeavesTheRestValid) {
   std::vector<App> all = apps();
-  all.push_back(make_app("/bad", {20050}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_MODE", "udp"}}));
-  all.push_back(make_app("/badtpl", {20051}, {{"HAPROXY_GROUP", "external"},
-                                              {"HAPROXY_0_BACKEND_HEAD", "backend {backend}\n  balance {nope}\n"}}));
+  all.push_back(
+      make_app("/bad", {20050}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_MODE", "udp"}}));
+  all.push_back(make_app("/badtpl", {20051},
+                         {{"HAPROXY_GROUP", "external"},
+                          {"HAPROXY_0_BACKEND_HEAD", "backend {backend}\n  balance {nope}\n"}}));
   Rendered r = render(all, Templates(), options());
   ASSERT_EQ(r.warnings.size(), 2u);
   EXPECT_EQ(r.backends.count("bad_20050"), 0u);
@@ -209,11 +219,12 @@ TEST_F(RenderHaproxyTest, Marathon20DirectivesInOverridesAreRejectedByHaproxy26)
   // marathon-lb's own HSTS template (rspadd) is refused by HAProxy 2.6: a
   // user who copies it into a label gets an invalid configuration, which
   // the balancer's cleanup then drops (docs/lb-templates.md).
-  std::vector<App> one = {make_app("/old", {20060}, {{"HAPROXY_GROUP", "external"},
-                                                     {"HAPROXY_0_MODE", "http"},
-                                                     {"HAPROXY_0_USE_HSTS", "true"},
-                                                     {"HAPROXY_0_BACKEND_HSTS_OPTIONS",
-                                                      "  rspadd  Strict-Transport-Security:\\ max-age=1\n"}})};
+  std::vector<App> one = {make_app(
+      "/old", {20060},
+      {{"HAPROXY_GROUP", "external"},
+       {"HAPROXY_0_MODE", "http"},
+       {"HAPROXY_0_USE_HSTS", "true"},
+       {"HAPROXY_0_BACKEND_HSTS_OPTIONS", "  rspadd  Strict-Transport-Security:\\ max-age=1\n"}})};
   Rendered r = render(one, Templates(), options());
   EXPECT_NE(check(r).find("rspadd"), std::string::npos);
 }

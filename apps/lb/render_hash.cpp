@@ -158,12 +158,15 @@ int server_id(const std::string& server_name, std::set<int>& taken) {
   return 0;
 }
 
-std::string cookie_value(const std::string& server_name) { return sha1_hex(server_name).substr(0, 10); }
+std::string cookie_value(const std::string& server_name) {
+  return sha1_hex(server_name).substr(0, 10);
+}
 
 std::string clean_name(const std::string& s) {
   std::string out = s;
   for (char& ch : out) {
-    bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+    bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                ch == '-';
     if (!keep) {
       ch = '_';
     }

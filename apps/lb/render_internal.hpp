@@ -29,17 +29,17 @@ struct Server {
 // One published service port of an app, its labels parsed.
 struct Service {
   const App* app = nullptr;
-  int index = 0;              // n of HAPROXY_{n}_*
-  int service_port = 0;       // HAPROXY_{n}_PORT, else the app's service port
-  std::string backend;        // `<id without '/', '/'→'_'>_<service_port>`
-  std::string hostname;       // HAPROXY_{n}_VHOST lower-cased ("" = none)
+  int index = 0;                    // n of HAPROXY_{n}_*
+  int service_port = 0;             // HAPROXY_{n}_PORT, else the app's service port
+  std::string backend;              // `<id without '/', '/'→'_'>_<service_port>`
+  std::string hostname;             // HAPROXY_{n}_VHOST lower-cased ("" = none)
   std::vector<std::string> vhosts;  // hostname split at ','
   std::string path;
   std::string realm, user, passwd;  // HAPROXY_{n}_AUTH
   std::string ssl_cert;
   std::string bind_options;
   std::string bind_addr = "*";
-  std::string mode;           // "tcp" or "http"
+  std::string mode;  // "tcp" or "http"
   std::string balance = "roundrobin";
   bool sticky = false;
   bool redirect_to_https = false;
@@ -50,25 +50,30 @@ struct Service {
   std::string proxypath, revproxypath, redirpath;
   const HealthCheck* health_check = nullptr;
   std::vector<Server> servers;  // sorted by (host, port), unique
+  // With HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX: the servers of that
+  // port index of the app, in the same order (published or not).
+  std::vector<Server> health_servers;
 };
 
 // The service ports of `apps` that `options` publish (groups, strict mode)
 // and that have at least one server (task state, health, ip), sorted by
 // (app id, service port). A port with a bad label value is left out with a
 // warning naming app, port, label and value.
-std::vector<Service> collect_services(const std::vector<const App*>& apps, const RenderOptions& options,
+std::vector<Service> collect_services(const std::vector<const App*>& apps,
+                                      const RenderOptions& options,
                                       std::vector<std::string>& warnings);
 
 // The port of the `idx`-th server used for health checks of `service`:
 // the `idx`-th server of the port HAPROXY_{n}_BACKEND_HEALTHCHECK_PORT_INDEX
-// names (same app), else of the service itself.
-int health_check_port(const std::vector<Service>& services, const Service& service, size_t idx);
+// names (same app), else (or when it has fewer servers) of the service.
+int health_check_port(const Service& service, size_t idx);
 
 // Expands the templates of one service: per-service label overrides, the
 // error (first one) naming template and label.
 class Expander {
  public:
-  Expander(const Templates& templates, const Service& service) : templates_(templates), service_(service) {}
+  Expander(const Templates& templates, const Service& service)
+      : templates_(templates), service_(service) {}
   // Appends the expansion of `name` to `out`; false (and error() set) on failure.
   bool add(std::string& out, const std::string& name, const Vars& vars);
   Try<std::string> expand(const std::string& name, const Vars& vars);
@@ -105,8 +110,8 @@ struct MapState {
 
 // The vhost ACLs of `service` (REQUIRES: a hostname) for marathon_http_in
 // and marathon_https_in. Error: a template failed to expand.
-Try<VhostRouting> vhost_routing(Expander& expander, const Service& service, const RenderOptions& options,
-                                MapState& maps);
+Try<VhostRouting> vhost_routing(Expander& expander, const Service& service,
+                                const RenderOptions& options, MapState& maps);
 
 // `[^a-zA-Z0-9-]` → '_', as marathon-lb cleans names.
 std::string clean_name(const std::string& s);

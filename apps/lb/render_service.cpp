@@ -15,9 +15,9 @@ namespace {
 // Task states marathon-lb leaves out (a missing state is kept).
 const std::set<std::string>& service_excluded_states() {
   static const std::set<std::string> states = {
-      "TASK_STAGING", "TASK_STARTING", "TASK_KILLING", "TASK_FINISHED",         "TASK_FAILED",
-      "TASK_KILLED",  "TASK_ERROR",    "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR",
-      "TASK_UNKNOWN"};
+      "TASK_STAGING", "TASK_STARTING",         "TASK_KILLING", "TASK_FINISHED",
+      "TASK_FAILED",  "TASK_KILLED",           "TASK_ERROR",   "TASK_DROPPED",
+      "TASK_GONE",    "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"};
   return states;
 }
 
@@ -35,7 +35,8 @@ std::vector<std::string> service_split(const std::string& s, char sep) {
 }
 
 std::string service_lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -55,10 +56,15 @@ std::optional<int> service_parse_int(const std::string& v) {
   return out;
 }
 
-bool service_has_space(const std::string& v) { return v.find_first_of(" \t\r\n") != std::string::npos; }
-bool service_has_newline(const std::string& v) { return v.find_first_of("\r\n") != std::string::npos; }
+bool service_has_space(const std::string& v) {
+  return v.find_first_of(" \t\r\n") != std::string::npos;
+}
+bool service_has_newline(const std::string& v) {
+  return v.find_first_of("\r\n") != std::string::npos;
+}
 
-bool service_has_group(const std::vector<std::string>& wanted, const std::vector<std::string>& groups) {
+bool service_has_group(const std::vector<std::string>& wanted,
+                       const std::vector<std::string>& groups) {
   if (std::find(wanted.begin(), wanted.end(), "*") != wanted.end()) {
     return true;
   }
@@ -89,7 +95,8 @@ bool service_is_http_protocol(const std::string& p) {
 }
 
 // Parses the labels of port `n` into `s`; the error names label and value.
-std::optional<std::string> service_apply_labels(Service& s, const std::map<std::string, std::string>& labels) {
+std::optional<std::string> service_apply_labels(Service& s,
+                                                const std::map<std::string, std::string>& labels) {
   const std::string prefix = "HAPROXY_" + std::to_string(s.index) + "_";
   auto bad = [&prefix](const std::string& name, const std::string& value, const std::string& why) {
     return prefix + name + " '" + value + "' " + why;
@@ -99,21 +106,26 @@ std::optional<std::string> service_apply_labels(Service& s, const std::map<std::
     return it == labels.end() ? nullptr : &it->second;
   };
   // Every value below ends up inside a configuration line.
-  for (const char* name : {"VHOST", "PATH", "AUTH", "SSL_CERT", "BIND_OPTIONS", "BIND_ADDR", "PORT", "MODE",
-                           "BALANCE", "BACKEND_WEIGHT", "BACKEND_NETWORK_ALLOWED_ACL",
-                           "BACKEND_HEALTHCHECK_PORT_INDEX", "HTTP_BACKEND_PROXYPASS_PATH",
-                           "HTTP_BACKEND_REVPROXY_PATH", "HTTP_BACKEND_REDIR"}) {
+  for (const char* name :
+       {"VHOST", "PATH", "AUTH", "SSL_CERT", "BIND_OPTIONS", "BIND_ADDR", "PORT", "MODE", "BALANCE",
+        "BACKEND_WEIGHT", "BACKEND_NETWORK_ALLOWED_ACL", "BACKEND_HEALTHCHECK_PORT_INDEX",
+        "HTTP_BACKEND_PROXYPASS_PATH", "HTTP_BACKEND_REVPROXY_PATH", "HTTP_BACKEND_REDIR"}) {
     if (const std::string* v = get(name); v != nullptr && service_has_newline(*v)) {
       return bad(name, *v, "contains a line break");
     }
   }
   if (const std::string* v = get("VHOST")) {
-    s.hostname = service_lower(*v);
-    s.vhosts = service_split(s.hostname, ',');
-    for (const std::string& h : s.vhosts) {
+    // Blanks around the names are dropped ("a.com, b.com").
+    s.vhosts.clear();
+    s.hostname.clear();
+    for (std::string h : service_split(service_lower(*v), ',')) {
+      size_t b = h.find_first_not_of(" \t");
+      h = b == std::string::npos ? "" : h.substr(b, h.find_last_not_of(" \t") - b + 1);
       if (h.empty() || service_has_space(h) || h.find_first_of("{}\"'#") != std::string::npos) {
         return bad("VHOST", *v, "is not a comma list of host names");
       }
+      s.hostname += (s.hostname.empty() ? "" : ",") + h;
+      s.vhosts.push_back(h);
     }
   }
   if (const std::string* v = get("PATH")) {
@@ -128,7 +140,8 @@ std::optional<std::string> service_apply_labels(Service& s, const std::map<std::
   if (const std::string* v = get("AUTH")) {
     std::vector<std::string> parts = service_split(*v, ':');
     if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty() ||
-        service_has_space(parts[1]) || service_has_space(parts[2]) || parts[0].find('"') != std::string::npos) {
+        service_has_space(parts[1]) || service_has_space(parts[2]) ||
+        parts[0].find('"') != std::string::npos) {
       return bad("AUTH", *v, "is not realm:user:encrypted-password");
     }
     s.realm = parts[0];
@@ -197,10 +210,12 @@ std::optional<std::string> service_apply_labels(Service& s, const std::map<std::
     s.backend_weight = *weight;
   }
   if (const std::string* v = get("BACKEND_NETWORK_ALLOWED_ACL")) {
-    bool ok = !v->empty() && v->find_first_not_of("0123456789abcdefABCDEF.:/ ") == std::string::npos &&
+    bool ok = !v->empty() &&
+              v->find_first_not_of("0123456789abcdefABCDEF.:/ ") == std::string::npos &&
               v->find_first_not_of(' ') != std::string::npos;
     if (!ok) {
-      return bad("BACKEND_NETWORK_ALLOWED_ACL", *v, "is not a space-separated list of addresses or CIDRs");
+      return bad("BACKEND_NETWORK_ALLOWED_ACL", *v,
+                 "is not a space-separated list of addresses or CIDRs");
     }
     s.network_allowed = *v;
   }
@@ -222,6 +237,24 @@ std::vector<int> service_task_ports(const App& app, const Task& task) {
   return task.ports;
 }
 
+// Servers of service port `i`: task ports paired with the service ports in
+// order, unique by (host, port), sorted by (host, port).
+std::vector<Server> service_servers(const App& app, const std::vector<const Task*>& tasks,
+                                    size_t i) {
+  std::vector<Server> servers;
+  std::set<std::pair<std::string, int>> seen;
+  for (const Task* task : tasks) {
+    std::vector<int> ports = service_task_ports(app, *task);
+    if (i < ports.size() && seen.insert({task->host, ports[i]}).second) {
+      servers.push_back(Server{task->host, task->ip, ports[i], task->draining});
+    }
+  }
+  std::sort(servers.begin(), servers.end(), [](const Server& a, const Server& b) {
+    return std::tie(a.host, a.port, a.ip) < std::tie(b.host, b.port, b.ip);
+  });
+  return servers;
+}
+
 bool service_task_published(const App& app, const Task& task, const RenderOptions& options) {
   if (task.host.empty() || task.ip.empty()) {
     return false;
@@ -237,7 +270,8 @@ bool service_task_published(const App& app, const Task& task, const RenderOption
 
 }  // namespace
 
-std::vector<Service> collect_services(const std::vector<const App*>& apps, const RenderOptions& options,
+std::vector<Service> collect_services(const std::vector<const App*>& apps,
+                                      const RenderOptions& options,
                                       std::vector<std::string>& warnings) {
   std::vector<Service> out;
   for (const App* app : apps) {
@@ -271,20 +305,10 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
       s.app = app;
       s.index = n;
       s.service_port = app->service_ports[i];
-      // Servers: task ports paired with the service ports in order.
-      std::set<std::pair<std::string, int>> seen;
-      for (const Task* task : tasks) {
-        std::vector<int> ports = service_task_ports(*app, *task);
-        if (i < ports.size() && seen.insert({task->host, ports[i]}).second) {
-          s.servers.push_back(Server{task->host, task->ip, ports[i], task->draining});
-        }
-      }
+      s.servers = service_servers(*app, tasks, i);
       if (s.servers.empty()) {
         continue;
       }
-      std::sort(s.servers.begin(), s.servers.end(), [](const Server& a, const Server& b) {
-        return std::tie(a.host, a.port, a.ip) < std::tie(b.host, b.port, b.ip);
-      });
       s.health_check = service_health_check(*app, n);
       if (s.health_check != nullptr && s.health_check->protocol == "HTTP") {
         s.mode = "http";
@@ -292,6 +316,10 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
       if (std::optional<std::string> error = service_apply_labels(s, app->labels)) {
         warnings.push_back("app " + app->id + " port " + std::to_string(n) + ": " + *error);
         continue;
+      }
+      if (s.healthcheck_port_index.has_value()) {
+        s.health_servers =
+            service_servers(*app, tasks, static_cast<size_t>(*s.healthcheck_port_index));
       }
       if (s.health_check == nullptr && s.healthcheck_port_index.has_value()) {
         s.health_check = service_health_check(*app, *s.healthcheck_port_index);
@@ -314,14 +342,9 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps, const
   return out;
 }
 
-int health_check_port(const std::vector<Service>& services, const Service& service, size_t idx) {
-  if (service.healthcheck_port_index.has_value()) {
-    for (const Service& other : services) {
-      if (other.app == service.app && other.index == *service.healthcheck_port_index &&
-          idx < other.servers.size()) {
-        return other.servers[idx].port;
-      }
-    }
+int health_check_port(const Service& service, size_t idx) {
+  if (service.healthcheck_port_index.has_value() && idx < service.health_servers.size()) {
+    return service.health_servers[idx].port;
   }
   return service.servers[idx].port;
 }
@@ -330,7 +353,8 @@ Try<std::string> Expander::expand(const std::string& name, const Vars& vars) {
   const std::string& text = templates_.get(name, service_.app->labels, service_.index);
   Try<std::string> out = expand_template(name, text, vars);
   if (out.is_error()) {
-    std::string label = "HAPROXY_" + std::to_string(service_.index) + "_" + name.substr(sizeof("HAPROXY_") - 1);
+    std::string label =
+        "HAPROXY_" + std::to_string(service_.index) + "_" + name.substr(sizeof("HAPROXY_") - 1);
     const TemplateInfo* info = find_template(name);
     bool from_label = info != nullptr && info->per_service && service_.app->labels.count(label) > 0;
     error_ = out.error() + (from_label ? " (from label " + label + ")" : "");

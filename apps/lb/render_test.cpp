@@ -34,7 +34,8 @@ TEST(Render, HeadHasStatsSocketStatsPageAndNoDaemon) {
   EXPECT_TRUE(has_line(stats, "  stats enable"));
   EXPECT_TRUE(has_line(stats, "  stats uri /haproxy?stats"));
   EXPECT_TRUE(has_line(stats, "  monitor-uri /_haproxy_health_check"));
-  EXPECT_TRUE(has_line(stats, "  http-request use-service prometheus-exporter if { path /metrics }"));
+  EXPECT_TRUE(
+      has_line(stats, "  http-request use-service prometheus-exporter if { path /metrics }"));
   // No Lua directory: no Lua services.
   EXPECT_EQ(r.config.find("lua"), std::string::npos);
   EXPECT_TRUE(r.warnings.empty());
@@ -50,8 +51,10 @@ TEST(Render, LuaServicesWhenLuaDirIsSet) {
   EXPECT_TRUE(has_line(global, "  lua-load /run/lbx/lua/getconfig.lua"));
   EXPECT_TRUE(has_line(global, "  setenv STOA_LB_CONFIG_DIR /etc/lbx"));
   std::vector<std::string> stats = section(r.config, "listen stats");
-  EXPECT_TRUE(has_line(stats, "  http-request use-service lua.getpids if { path /_haproxy_getpids }"));
-  EXPECT_TRUE(has_line(stats, "  http-request use-service lua.getconfig if { path /_haproxy_getconfig }"));
+  EXPECT_TRUE(
+      has_line(stats, "  http-request use-service lua.getpids if { path /_haproxy_getpids }"));
+  EXPECT_TRUE(
+      has_line(stats, "  http-request use-service lua.getconfig if { path /_haproxy_getconfig }"));
 }
 
 TEST(Render, CustomHeadWithDaemonFallsBackToDefaultWithWarning) {
@@ -70,8 +73,9 @@ TEST(Render, CustomHeadWithDaemonFallsBackToDefaultWithWarning) {
 TEST(Render, TcpServicePortFrontendBackendAndServers) {
   std::vector<App> apps = {make_app("/group/db", {10001}, {{"HAPROXY_GROUP", "external"}}, 2)};
   Rendered r = render(apps, Templates(), test_options());
-  EXPECT_EQ(section(r.config, "frontend group_db_10001"),
-            (std::vector<std::string>{"  bind *:10001", "  mode tcp", "  use_backend group_db_10001"}));
+  EXPECT_EQ(
+      section(r.config, "frontend group_db_10001"),
+      (std::vector<std::string>{"  bind *:10001", "  mode tcp", "  use_backend group_db_10001"}));
   EXPECT_EQ(section(r.config, "backend group_db_10001"),
             (std::vector<std::string>{"  balance roundrobin", "  mode tcp",
                                       "  server agent1_10_0_0_1_31000 10.0.0.1:31000 id 7306",
@@ -97,7 +101,8 @@ TEST(Render, GroupFiltering) {
       make_app("/both", {10003}, {{"HAPROXY_GROUP", "a,external"}}),
       make_app("/none", {10004}, {}),
       // Port 0 in internal, port 1 falls back to the app group.
-      make_app("/mixed", {10005, 10006}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_GROUP", "internal"}}),
+      make_app("/mixed", {10005, 10006},
+               {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_GROUP", "internal"}}),
   };
   RenderOptions o = test_options();
   Rendered r = render(apps, Templates(), o);
@@ -136,15 +141,17 @@ TEST(Render, StrictModeNeedsEnabledLabel) {
 TEST(Render, TaskStateFiltering) {
   App app = make_app("/s", {10001}, {{"HAPROXY_GROUP", "external"}}, 0);
   int i = 0;
-  for (const char* state : {"TASK_RUNNING", "TASK_LOST", "TASK_UNREACHABLE", "TASK_STAGING", "TASK_STARTING",
-                            "TASK_KILLING", "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR",
-                            "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}) {
+  for (const char* state :
+       {"TASK_RUNNING", "TASK_LOST", "TASK_UNREACHABLE", "TASK_STAGING", "TASK_STARTING",
+        "TASK_KILLING", "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_DROPPED",
+        "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"}) {
     app.tasks.push_back(make_task(state, "h", "10.0.0.1", {5000 + i++}, std::string(state)));
   }
   app.tasks.push_back(make_task("nostate", "h", "10.0.0.1", {6000}, std::nullopt));
   Rendered r = render({app}, Templates(), test_options());
   EXPECT_EQ(r.backends.at("s_10001"),
-            (std::vector<std::string>{"h_10_0_0_1_5000", "h_10_0_0_1_5001", "h_10_0_0_1_5002", "h_10_0_0_1_6000"}));
+            (std::vector<std::string>{"h_10_0_0_1_5000", "h_10_0_0_1_5001", "h_10_0_0_1_5002",
+                                      "h_10_0_0_1_6000"}));
 }
 
 TEST(Render, TasksWithoutHostOrIpAreSkippedAndAppWithoutServersIsLeftOut) {
@@ -201,8 +208,9 @@ TEST(Render, DrainingServerIsDisabled) {
 }
 
 TEST(Render, DeterministicWhateverTheInputOrder) {
-  std::vector<App> apps = {make_app("/b", {10002}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "b.com"}}, 3),
-                           make_app("/a", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.com"}}, 2)};
+  std::vector<App> apps = {
+      make_app("/b", {10002}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "b.com"}}, 3),
+      make_app("/a", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.com"}}, 2)};
   Rendered first = render(apps, Templates(), test_options());
   std::swap(apps[0], apps[1]);
   std::reverse(apps[0].tasks.begin(), apps[0].tasks.end());
@@ -224,29 +232,34 @@ TEST(Render, RenderSubsetKeepsOnlyTheGivenApps) {
 TEST(Render, VhostAclsOrderedByBackendWeight) {
   std::vector<App> apps = {
       make_app("/root", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "x.com"}}),
-      make_app("/api", {10002}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "x.com"}, {"HAPROXY_0_PATH", "/api"}}),
+      make_app("/api", {10002},
+               {{"HAPROXY_GROUP", "external"},
+                {"HAPROXY_0_VHOST", "x.com"},
+                {"HAPROXY_0_PATH", "/api"}}),
       make_app("/heavy", {10003},
-               {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "x.com"}, {"HAPROXY_0_PATH", "/h"},
+               {{"HAPROXY_GROUP", "external"},
+                {"HAPROXY_0_VHOST", "x.com"},
+                {"HAPROXY_0_PATH", "/h"},
                 {"HAPROXY_0_BACKEND_WEIGHT", "10"}}),
   };
   Rendered r = render(apps, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:18080", "  mode http",
-                                      "  acl host_x_com_heavy hdr(host) -i x.com",
-                                      "  acl path_heavy_10003 path_beg /h",
-                                      "  use_backend heavy_10003 if host_x_com_heavy path_heavy_10003",
-                                      "  acl host_x_com_api hdr(host) -i x.com",
-                                      "  acl path_api_10002 path_beg /api",
-                                      "  use_backend api_10002 if host_x_com_api path_api_10002",
-                                      "  acl host_x_com_root hdr(host) -i x.com",
-                                      "  use_backend root_10001 if host_x_com_root"}));
+            (std::vector<std::string>{
+                "  bind 127.0.0.1:18080", "  mode http",
+                "  acl host_x_com_heavy hdr(host),field(1,:) -i x.com", "  acl path_heavy_10003 path_beg /h",
+                "  use_backend heavy_10003 if host_x_com_heavy path_heavy_10003",
+                "  acl host_x_com_api hdr(host),field(1,:) -i x.com", "  acl path_api_10002 path_beg /api",
+                "  use_backend api_10002 if host_x_com_api path_api_10002",
+                "  acl host_x_com_root hdr(host),field(1,:) -i x.com",
+                "  use_backend root_10001 if host_x_com_root"}));
   EXPECT_EQ(section(r.config, "frontend marathon_https_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:18443 ssl crt /etc/ssl/cert.pem", "  mode http",
-                                      "  acl path_heavy_10003 path_beg /h",
-                                      "  use_backend heavy_10003 if { ssl_fc_sni x.com } path_heavy_10003",
-                                      "  acl path_api_10002 path_beg /api",
-                                      "  use_backend api_10002 if { ssl_fc_sni x.com } path_api_10002",
-                                      "  use_backend root_10001 if { ssl_fc_sni x.com }"}));
+            (std::vector<std::string>{
+                "  bind 127.0.0.1:18443 ssl crt /etc/ssl/cert.pem", "  mode http",
+                "  acl path_heavy_10003 path_beg /h",
+                "  use_backend heavy_10003 if { ssl_fc_sni x.com } path_heavy_10003",
+                "  acl path_api_10002 path_beg /api",
+                "  use_backend api_10002 if { ssl_fc_sni x.com } path_api_10002",
+                "  use_backend root_10001 if { ssl_fc_sni x.com }"}));
   EXPECT_EQ(section(r.config, "frontend marathon_http_appid_in"),
             (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http",
                                       "  acl app__api hdr(x-marathon-app-id) -i /api",
@@ -258,12 +271,13 @@ TEST(Render, VhostAclsOrderedByBackendWeight) {
 }
 
 TEST(Render, SeveralVhostsShareOneAclName) {
-  std::vector<App> apps = {make_app(
-      "/m", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "A.com,b.com"}})};
+  std::vector<App> apps = {
+      make_app("/m", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "A.com, b.com"}})};
   Rendered r = render(apps, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_m hdr(host) -i a.com",
-                                      "  acl host_a_com_m hdr(host) -i b.com", "  use_backend m_10001 if host_a_com_m"}));
+            (std::vector<std::string>{
+                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_m hdr(host),field(1,:) -i a.com",
+                "  acl host_a_com_m hdr(host),field(1,:) -i b.com", "  use_backend m_10001 if host_a_com_m"}));
   std::vector<std::string> https = section(r.config, "frontend marathon_https_in");
   EXPECT_TRUE(has_line(https, "  use_backend m_10001 if { ssl_fc_sni a.com }"));
   EXPECT_TRUE(has_line(https, "  use_backend m_10001 if { ssl_fc_sni b.com }"));
@@ -272,11 +286,13 @@ TEST(Render, SeveralVhostsShareOneAclName) {
 TEST(Render, DontBindHttpHttpsOmitsSharedFrontendsButKeepsAppId) {
   RenderOptions o = test_options();
   o.dont_bind_http_https = true;
-  std::vector<App> apps = {make_app("/v", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "v.com"}})};
+  std::vector<App> apps = {
+      make_app("/v", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "v.com"}})};
   Rendered r = render(apps, Templates(), o);
   EXPECT_EQ(r.config.find("marathon_http_in"), std::string::npos);
   EXPECT_EQ(r.config.find("marathon_https_in"), std::string::npos);
-  EXPECT_TRUE(has_line(section(r.config, "frontend marathon_http_appid_in"), "  use_backend v_10001 if app__v"));
+  EXPECT_TRUE(has_line(section(r.config, "frontend marathon_http_appid_in"),
+                       "  use_backend v_10001 if app__v"));
 }
 
 TEST(Render, HaproxyMapRoutesThroughMapFiles) {
@@ -290,13 +306,16 @@ TEST(Render, HaproxyMapRoutesThroughMapFiles) {
   Rendered r = render(apps, Templates(), o);
   EXPECT_EQ(r.domain2backend_map, "a.com a_10001\nb.com b_10002\nc.com b_10002\n");
   EXPECT_EQ(r.app2backend_map, "/a a_10001\n/b b_10002\n");
-  EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
-            (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http",
-                "  use_backend %[req.hdr(host),lower,regsub(:.*$,,),map(/etc/lbx/domain2backend.map)]"}));
-  EXPECT_EQ(section(r.config, "frontend marathon_http_appid_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http",
-                                      "  use_backend %[req.hdr(x-marathon-app-id),lower,map(/etc/lbx/app2backend.map)]"}));
+  EXPECT_EQ(
+      section(r.config, "frontend marathon_http_in"),
+      (std::vector<std::string>{
+          "  bind 127.0.0.1:18080", "  mode http",
+          "  use_backend %[req.hdr(host),lower,regsub(:.*$,,),map(/etc/lbx/domain2backend.map)]"}));
+  EXPECT_EQ(
+      section(r.config, "frontend marathon_http_appid_in"),
+      (std::vector<std::string>{
+          "  bind 127.0.0.1:19091", "  mode http",
+          "  use_backend %[req.hdr(x-marathon-app-id),lower,map(/etc/lbx/app2backend.map)]"}));
   EXPECT_TRUE(has_line(section(r.config, "frontend marathon_https_in"),
                        "  use_backend %[ssl_fc_sni,lower,map(/etc/lbx/domain2backend.map)]"));
   o.haproxy_map = false;
@@ -309,21 +328,27 @@ TEST(Render, GroupHttpsByVhost) {
   RenderOptions o = test_options();
   o.group_https_by_vhost = true;
   o.ssl_certs = {"/c/default.pem"};
-  std::vector<App> apps = {make_app("/a", {10001}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.com"},
-                                                    {"HAPROXY_0_SSL_CERT", "/c/a.pem"}}),
-                           make_app("/b", {10002}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "b.com"}})};
+  std::vector<App> apps = {
+      make_app("/a", {10001},
+               {{"HAPROXY_GROUP", "external"},
+                {"HAPROXY_0_VHOST", "a.com"},
+                {"HAPROXY_0_SSL_CERT", "/c/a.pem"}}),
+      make_app("/b", {10002}, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "b.com"}})};
   Rendered r = render(apps, Templates(), o);
   EXPECT_EQ(section(r.config, "frontend marathon_https_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:18443", "  mode tcp", "  tcp-request inspect-delay 5s",
+            (std::vector<std::string>{"  bind 127.0.0.1:18443", "  mode tcp",
+                                      "  tcp-request inspect-delay 5s",
                                       "  tcp-request content accept if { req_ssl_hello_type 1 }",
                                       "  use_backend a_com if { req_ssl_sni -i a.com }",
                                       "  use_backend b_com if { req_ssl_sni -i b.com }"}));
   EXPECT_EQ(section(r.config, "backend a_com"),
             (std::vector<std::string>{"  server loopback-for-tls abns@a_com send-proxy-v2"}));
-  EXPECT_EQ(section(r.config, "frontend a_com"),
-            (std::vector<std::string>{"  mode http", "  bind abns@a_com accept-proxy ssl crt /c/a.pem",
-                                      "  use_backend a_10001 if { ssl_fc_sni a.com }"}));
-  EXPECT_TRUE(has_line(section(r.config, "frontend b_com"), "  bind abns@b_com accept-proxy ssl crt /c/default.pem"));
+  EXPECT_EQ(
+      section(r.config, "frontend a_com"),
+      (std::vector<std::string>{"  mode http", "  bind abns@a_com accept-proxy ssl crt /c/a.pem",
+                                "  use_backend a_10001 if { ssl_fc_sni a.com }"}));
+  EXPECT_TRUE(has_line(section(r.config, "frontend b_com"),
+                       "  bind abns@b_com accept-proxy ssl crt /c/default.pem"));
 }
 
 TEST(Render, DuplicateBackendNameIsLeftOutWithWarning) {
@@ -331,13 +356,16 @@ TEST(Render, DuplicateBackendNameIsLeftOutWithWarning) {
                            make_app("/a_b", {10001}, {{"HAPROXY_GROUP", "external"}})};
   Rendered r = render(apps, Templates(), test_options());
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_EQ(r.warnings[0].rfind("app /a_b port 0: backend name 'a_b_10001' is already taken", 0), 0u) << r.warnings[0];
+  EXPECT_EQ(r.warnings[0].rfind("app /a_b port 0: backend name 'a_b_10001' is already taken", 0),
+            0u)
+      << r.warnings[0];
   EXPECT_EQ(r.backends.size(), 1u);
 }
 
 TEST(RenderHash, MatchesMarathonLbIds) {
   // sha256/sha1 as marathon-lb (Python hashlib) computes them.
-  EXPECT_EQ(render_detail::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(render_detail::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(render_detail::sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
   EXPECT_EQ(render_detail::sha256_hex(std::string(100, 'x')).size(), 64u);
   std::set<int> taken;

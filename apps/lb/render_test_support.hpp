@@ -13,7 +13,8 @@
 
 namespace stoa::lb::render_testing {
 
-inline Task make_task(const std::string& id, const std::string& host, const std::string& ip, std::vector<int> ports,
+inline Task make_task(const std::string& id, const std::string& host, const std::string& ip,
+                      std::vector<int> ports,
                       std::optional<std::string> state = std::string("TASK_RUNNING")) {
   Task t;
   t.id = id;
@@ -39,13 +40,14 @@ inline App make_app(const std::string& id, std::vector<int> service_ports,
       ports.push_back(31000 + 100 * i + static_cast<int>(p));
     }
     std::string ip = "10.0.0." + std::to_string(i + 1);
-    app.tasks.push_back(make_task(id.substr(1) + ".task" + std::to_string(i), "agent" + std::to_string(i + 1), ip,
-                                  ports));
+    app.tasks.push_back(make_task(id.substr(1) + ".task" + std::to_string(i),
+                                  "agent" + std::to_string(i + 1), ip, ports));
   }
   return app;
 }
 
-inline HealthCheck make_check(const std::string& protocol, int port_index, const std::string& path = "") {
+inline HealthCheck make_check(const std::string& protocol, int port_index,
+                              const std::string& path = "") {
   HealthCheck c;
   c.protocol = protocol;
   c.port_index = port_index;

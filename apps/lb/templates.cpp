@@ -14,14 +14,18 @@
 namespace stoa::lb {
 namespace {
 
-const std::vector<std::string> HC_VARS = {
-    "healthCheckPortIndex",         "healthCheckPort",
-    "healthCheckProtocol",          "healthCheckPath",
-    "healthCheckTimeoutSeconds",    "healthCheckIntervalSeconds",
-    "healthCheckGracePeriodSeconds", "healthCheckMaxConsecutiveFailures",
-    "healthCheckFalls",             "healthCheckPortOptions"};
+const std::vector<std::string> TEMPLATES_HC_VARS = {"healthCheckPortIndex",
+                                                    "healthCheckPort",
+                                                    "healthCheckProtocol",
+                                                    "healthCheckPath",
+                                                    "healthCheckTimeoutSeconds",
+                                                    "healthCheckIntervalSeconds",
+                                                    "healthCheckGracePeriodSeconds",
+                                                    "healthCheckMaxConsecutiveFailures",
+                                                    "healthCheckFalls",
+                                                    "healthCheckPortOptions"};
 
-const char* const DEFAULT_GLOBAL_OPTIONS = "redispatch,http-server-close,dontlognull";
+const char* const TEMPLATES_DEFAULT_OPTIONS = "redispatch,http-server-close,dontlognull";
 
 // `  option <o>` lines of a comma list, sorted and deduplicated, as
 // marathon-lb builds them from HAPROXY_GLOBAL_DEFAULT_OPTIONS.
@@ -42,23 +46,32 @@ std::string templates_option_lines(const std::string& list) {
   return out;
 }
 
-const char* const CIPHERS =
+const char* const TEMPLATES_CIPHERS =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-const char* const CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+const char* const TEMPLATES_CIPHERSUITES =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 std::string templates_head_text(const std::string& default_options) {
-  std::string ciphers = CIPHERS;
-  std::string suites = CIPHERSUITES;
+  std::string ciphers = TEMPLATES_CIPHERS;
+  std::string suites = TEMPLATES_CIPHERSUITES;
   return "global\n"
          "{globalMaxconn}"
          "  spread-checks 5\n"
          "  tune.ssl.default-dh-param 2048\n"
-         "  ssl-default-bind-ciphers " + ciphers + "\n"
-         "  ssl-default-bind-ciphersuites " + suites + "\n"
+         "  ssl-default-bind-ciphers " +
+         ciphers +
+         "\n"
+         "  ssl-default-bind-ciphersuites " +
+         suites +
+         "\n"
          "  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets\n"
-         "  ssl-default-server-ciphers " + ciphers + "\n"
-         "  ssl-default-server-ciphersuites " + suites + "\n"
+         "  ssl-default-server-ciphers " +
+         ciphers +
+         "\n"
+         "  ssl-default-server-ciphersuites " +
+         suites +
+         "\n"
          "  ssl-default-server-options ssl-min-ver TLSv1.2 no-tls-tickets\n"
          "  stats socket {runDir}/socket expose-fd listeners level admin\n"
          "  server-state-file {runDir}/server-state\n"
@@ -87,23 +100,24 @@ std::string templates_head_text(const std::string& default_options) {
          "{luaServices}";
 }
 
-using Vars = std::vector<std::string>;
+using TemplateVarNames = std::vector<std::string>;
 
 std::vector<TemplateInfo> templates_build_catalogue() {
   std::vector<TemplateInfo> c;
-  auto add = [&c](std::string name, std::string text, std::string help, Vars vars, bool per_service,
-                  bool raw = false) {
+  auto add = [&c](std::string name, std::string text, std::string help, TemplateVarNames vars,
+                  bool per_service, bool raw = false) {
     c.push_back(TemplateInfo{"HAPROXY_" + std::move(name), std::move(text), std::move(help),
                              std::move(vars), per_service, raw});
   };
   // Global templates.
-  add("HEAD", templates_head_text(DEFAULT_GLOBAL_OPTIONS),
+  add("HEAD", templates_head_text(TEMPLATES_DEFAULT_OPTIONS),
       "global and defaults sections and the `listen stats` proxy (stats page, health check, "
-      "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`.",
+      "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`",
       {"statsPort", "runDir", "luaLoad", "luaServices", "globalMaxconn"}, false, true);
-  add("HTTP_FRONTEND_HEAD", "\nfrontend marathon_http_in\n  bind {bindAddr}:{httpPort}\n  mode http\n",
-      "the shared HTTP frontend gathering the HAPROXY_{n}_VHOST ACLs", {"bindAddr", "httpPort"}, false,
-      true);
+  add("HTTP_FRONTEND_HEAD",
+      "\nfrontend marathon_http_in\n  bind {bindAddr}:{httpPort}\n  mode http\n",
+      "the shared HTTP frontend gathering the HAPROXY_{n}_VHOST ACLs", {"bindAddr", "httpPort"},
+      false, true);
   add("HTTP_FRONTEND_APPID_HEAD",
       "\nfrontend marathon_http_appid_in\n  bind {bindAddr}:{httpAppIdPort}\n  mode http\n",
       "the shared frontend routing on the X-Marathon-App-Id header to the first http-mode port of "
@@ -117,10 +131,12 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "\nfrontend marathon_https_in\n  bind {bindAddr}:{httpsPort}\n  mode tcp\n"
       "  tcp-request inspect-delay 5s\n"
       "  tcp-request content accept if { req_ssl_hello_type 1 }\n",
-      "with --group-https-by-vhost: the TCP frontend that routes TLS by SNI to one TLS frontend per "
+      "with --group-https-by-vhost: the TCP frontend that routes TLS by SNI to one TLS frontend "
+      "per "
       "vhost",
       {"bindAddr", "httpsPort"}, false, true);
-  add("HTTPS_GROUPED_VHOST_FRONTEND_ACL", "  use_backend {backend} if {{ req_ssl_sni -i {host} }}\n",
+  add("HTTPS_GROUPED_VHOST_FRONTEND_ACL",
+      "  use_backend {backend} if {{ req_ssl_sni -i {host} }}\n",
       "with --group-https-by-vhost: routes one vhost's SNI to its loopback backend",
       {"backend", "host"}, false);
   add("HTTPS_GROUPED_VHOST_BACKEND_HEAD",
@@ -128,29 +144,32 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "with --group-https-by-vhost: the loopback backend of one vhost", {"name"}, false);
   add("HTTPS_GROUPED_VHOST_FRONTEND_HEAD",
       "\nfrontend {name}\n  mode http\n  bind abns@{name} accept-proxy ssl {sslCerts}{bindOpts}\n",
-      "with --group-https-by-vhost: the TLS frontend of one vhost", {"name", "sslCerts", "bindOpts"},
-      false);
-  add("HTTP_BACKEND_ACL_ALLOW_DENY", "  http-request allow if network_allowed\n  http-request deny\n",
-      "after the BACKEND_NETWORK_ALLOWED_ACL lines of an http backend: deny everyone else", {}, false,
-      true);
+      "with --group-https-by-vhost: the TLS frontend of one vhost",
+      {"name", "sslCerts", "bindOpts"}, false);
+  add("HTTP_BACKEND_ACL_ALLOW_DENY",
+      "  http-request allow if network_allowed\n  http-request deny\n",
+      "after the BACKEND_NETWORK_ALLOWED_ACL lines of an http backend: deny everyone else", {},
+      false, true);
   add("TCP_BACKEND_ACL_ALLOW_DENY",
       "  tcp-request content accept if network_allowed\n  tcp-request content reject\n",
-      "after the BACKEND_NETWORK_ALLOWED_ACL lines of a tcp backend: reject everyone else", {}, false,
-      true);
+      "after the BACKEND_NETWORK_ALLOWED_ACL lines of a tcp backend: reject everyone else", {},
+      false, true);
   // Per-service templates (HAPROXY_{n}_<name> labels override them).
   add("USERLIST_HEAD", "\nuserlist user_{backend}\n  user {user} password {passwd}\n",
       "the userlist of a port with HAPROXY_{n}_AUTH", {"backend", "user", "passwd"}, true);
   add("FRONTEND_HEAD",
-      "\nfrontend {backend}\n  bind {bindAddr}:{servicePort}{sslCert}{bindOptions}\n  mode {mode}\n",
+      "\nfrontend {backend}\n  bind {bindAddr}:{servicePort}{sslCert}{bindOptions}\n  mode "
+      "{mode}\n",
       "the frontend of a service port",
       {"backend", "bindAddr", "servicePort", "mode", "sslCert", "bindOptions"}, true);
-  add("FRONTEND_BACKEND_GLUE", "  use_backend {backend}\n", "connects a port's frontend to its backend",
-      {"backend"}, true);
+  add("FRONTEND_BACKEND_GLUE", "  use_backend {backend}\n",
+      "connects a port's frontend to its backend", {"backend"}, true);
   add("BACKEND_HEAD", "\nbackend {backend}\n  balance {balance}\n  mode {mode}\n",
       "the backend of a service port", {"backend", "balance", "mode"}, true);
   add("BACKEND_REDIRECT_HTTP_TO_HTTPS",
       "  redirect scheme https code 301 if !{{ ssl_fc }} host_{cleanedUpHostname}\n",
-      "in marathon_http_in, for HAPROXY_{n}_REDIRECT_TO_HTTPS", {"bindAddr", "cleanedUpHostname"}, true);
+      "in marathon_http_in, for HAPROXY_{n}_REDIRECT_TO_HTTPS", {"bindAddr", "cleanedUpHostname"},
+      true);
   add("BACKEND_REDIRECT_HTTP_TO_HTTPS_WITH_PATH",
       "  redirect scheme https code 301 if !{{ ssl_fc }} host_{cleanedUpHostname} path_{backend}\n",
       "as BACKEND_REDIRECT_HTTP_TO_HTTPS, for a port with a PATH",
@@ -167,9 +186,10 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "in a backend with HAPROXY_{n}_STICKY", {}, true, true);
   add("BACKEND_HTTP_HEALTHCHECK_OPTIONS",
       "  option httpchk GET {healthCheckPath}\n  timeout check {healthCheckTimeoutSeconds}s\n",
-      "in an http backend whose port has a health check", HC_VARS, true);
+      "in an http backend whose port has a health check", TEMPLATES_HC_VARS, true);
   add("BACKEND_TCP_HEALTHCHECK_OPTIONS", "",
-      "in a tcp backend (or TCP check) whose port has a health check; empty by default", HC_VARS, true);
+      "in a tcp backend (or TCP check) whose port has a health check; empty by default",
+      TEMPLATES_HC_VARS, true);
   add("BACKEND_SERVER_OPTIONS",
       "  server {serverName} {host_ipv4}:{port} id {serverId}{cookieOptions}{healthCheckOptions}"
       "{otherOptions}\n",
@@ -178,11 +198,13 @@ std::vector<TemplateInfo> templates_build_catalogue() {
        "otherOptions"},
       true);
   add("BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS",
-      "  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}\n",
-      "server options of an http check (trimmed, then one leading space)", HC_VARS, true);
+      "  check inter {healthCheckIntervalSeconds}s fall "
+      "{healthCheckFalls}{healthCheckPortOptions}\n",
+      "server options of an http check (trimmed, then one leading space)", TEMPLATES_HC_VARS, true);
   add("BACKEND_SERVER_TCP_HEALTHCHECK_OPTIONS",
-      "  check inter {healthCheckIntervalSeconds}s fall {healthCheckFalls}{healthCheckPortOptions}\n",
-      "server options of a tcp check (trimmed, then one leading space)", HC_VARS, true);
+      "  check inter {healthCheckIntervalSeconds}s fall "
+      "{healthCheckFalls}{healthCheckPortOptions}\n",
+      "server options of a tcp check (trimmed, then one leading space)", TEMPLATES_HC_VARS, true);
   add("HTTP_BACKEND_NETWORK_ALLOWED_ACL", "  acl network_allowed src {network_allowed}\n",
       "one line per address of HAPROXY_{n}_BACKEND_NETWORK_ALLOWED_ACL (http)", {"network_allowed"},
       true);
@@ -196,57 +218,63 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       {"hostname", "proxypath"}, true);
   add("HTTP_BACKEND_REVPROXY_GLUE",
       "  acl hdr_location res.hdr(Location) -m found\n"
-      "  http-response replace-header Location ^(https?://{hostname}(:[0-9]+)?)?(/.*)$ {rootpath}\\3 "
+      "  http-response replace-header Location ^(https?://{hostname}(:[0-9]+)?)?(/.*)$ "
+      "{rootpath}\\3 "
       "if hdr_location\n",
       "for HAPROXY_{n}_HTTP_BACKEND_REVPROXY_PATH: rewrites Location (HAProxy 2.x replace-header)",
       {"hostname", "rootpath"}, true);
   add("HTTP_BACKEND_REDIR",
-      "  acl is_root path -i /\n  acl is_domain hdr(host) -i {hostname}\n"
+      "  acl is_root path -i /\n  acl is_domain hdr(host),field(1,:) -i {hostname}\n"
       "  redirect code 301 location {redirpath} if is_domain is_root\n",
       "for HAPROXY_{n}_HTTP_BACKEND_REDIR: redirects the root of the vhost. Global only: the label "
       "of its name is the redirect path",
       {"hostname", "redirpath"}, false);
   // Vhost routing in marathon_http_in.
-  const Vars acl = {"cleanedUpHostname", "hostname", "appId", "backend"};
-  const Vars acl_auth = {"cleanedUpHostname", "hostname", "appId", "realm", "backend"};
-  const Vars acl_path = {"cleanedUpHostname", "hostname", "path", "appId", "backend"};
-  const Vars acl_auth_path = {"cleanedUpHostname", "hostname", "path", "appId", "realm", "backend"};
+  const TemplateVarNames acl = {"cleanedUpHostname", "hostname", "appId", "backend"};
+  const TemplateVarNames acl_auth = {"cleanedUpHostname", "hostname", "appId", "realm", "backend"};
+  const TemplateVarNames acl_path = {"cleanedUpHostname", "hostname", "path", "appId", "backend"};
+  const TemplateVarNames acl_auth_path = {
+      "cleanedUpHostname", "hostname", "path", "appId", "realm", "backend"};
   add("HTTP_FRONTEND_ACL",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname}\n",
       "one vhost → backend", acl, true);
   add("HTTP_FRONTEND_ACL_WITH_AUTH",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n"
-      "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} !auth_{cleanedUpHostname}\n"
+      "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} "
+      "!auth_{cleanedUpHostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname}\n",
       "one vhost → backend behind basic auth", acl_auth, true);
   add("HTTP_FRONTEND_ACL_WITH_PATH",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  acl path_{backend} path_beg {path}\n"
       "  use_backend {backend} if host_{cleanedUpHostname} path_{backend}\n",
       "one vhost + path → backend", acl_path, true);
   add("HTTP_FRONTEND_ACL_WITH_AUTH_AND_PATH",
-      "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n"
+      "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n"
       "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n"
       "  acl path_{backend} path_beg {path}\n"
       "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} path_{backend} "
       "!auth_{cleanedUpHostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname} path_{backend}\n",
       "one vhost + path → backend behind basic auth", acl_auth_path, true);
-  add("HTTP_FRONTEND_ACL_ONLY", "  acl host_{cleanedUpHostname} hdr(host) -i {hostname}\n",
-      "the host ACL alone (several vhosts, or a redirect)", {"cleanedUpHostname", "hostname"}, true);
+  add("HTTP_FRONTEND_ACL_ONLY", "  acl host_{cleanedUpHostname} hdr(host),field(1,:) -i {hostname}\n",
+      "the host ACL alone (several vhosts, or a redirect)", {"cleanedUpHostname", "hostname"},
+      true);
   add("HTTP_FRONTEND_ACL_ONLY_WITH_PATH", "  acl path_{backend} path_beg {path}\n",
       "the path ACL alone", {"cleanedUpHostname", "hostname", "path", "backend"}, true);
   add("HTTP_FRONTEND_ACL_ONLY_WITH_PATH_AND_AUTH",
-      "  acl path_{backend} path_beg {path}\n  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n",
+      "  acl path_{backend} path_beg {path}\n  acl auth_{cleanedUpHostname} "
+      "http_auth(user_{backend})\n",
       "the path and auth ACLs alone (several vhosts)",
       {"cleanedUpHostname", "hostname", "path", "realm", "backend"}, true);
   add("HTTP_FRONTEND_ROUTING_ONLY", "  use_backend {backend} if host_{cleanedUpHostname}\n",
       "routing of several vhosts sharing one ACL name", {"cleanedUpHostname", "backend"}, true);
   add("HTTP_FRONTEND_ROUTING_ONLY_WITH_AUTH",
       "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n"
-      "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} !auth_{cleanedUpHostname}\n"
+      "  http-request auth realm \"{realm}\" if host_{cleanedUpHostname} "
+      "!auth_{cleanedUpHostname}\n"
       "  use_backend {backend} if host_{cleanedUpHostname}\n",
       "as HTTP_FRONTEND_ROUTING_ONLY, behind basic auth", {"cleanedUpHostname", "realm", "backend"},
       true);
@@ -261,8 +289,8 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       {"cleanedUpHostname", "realm", "backend"}, true);
   add("MAP_HTTP_FRONTEND_ACL",
       "  use_backend %[req.hdr(host),lower,regsub(:.*$,,),map({haproxy_dir}/domain2backend.map)]\n",
-      "with --haproxy-map: vhost routing through domain2backend.map (emitted once)", {"haproxy_dir"},
-      true);
+      "with --haproxy-map: vhost routing through domain2backend.map (emitted once)",
+      {"haproxy_dir"}, true);
   add("MAP_HTTP_FRONTEND_ACL_ONLY",
       "  use_backend %[req.hdr(host),lower,regsub(:.*$,,),map({haproxy_dir}/domain2backend.map)]\n",
       "with --haproxy-map and several vhosts (emitted once)", {"haproxy_dir"}, true);
@@ -280,7 +308,8 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "one vhost's SNI → backend", acl, true);
   add("HTTPS_FRONTEND_ACL_WITH_AUTH",
       "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n"
-      "  http-request auth realm \"{realm}\" if {{ ssl_fc_sni {hostname} }} !auth_{cleanedUpHostname}\n"
+      "  http-request auth realm \"{realm}\" if {{ ssl_fc_sni {hostname} }} "
+      "!auth_{cleanedUpHostname}\n"
       "  use_backend {backend} if {{ ssl_fc_sni {hostname} }}\n",
       "SNI → backend behind basic auth", acl_auth, true);
   add("HTTPS_FRONTEND_ACL_WITH_PATH",
@@ -293,13 +322,14 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "  use_backend {backend} if {{ ssl_fc_sni {hostname} }} path_{backend}\n",
       "SNI + path → backend behind basic auth", acl_auth_path, true);
   add("HTTPS_FRONTEND_ACL_ONLY_WITH_PATH", "  acl path_{backend} path_beg {path}\n",
-      "the path ACL in marathon_https_in", {"cleanedUpHostname", "hostname", "path", "realm", "backend"},
-      true);
+      "the path ACL in marathon_https_in",
+      {"cleanedUpHostname", "hostname", "path", "realm", "backend"}, true);
   add("HTTPS_FRONTEND_AUTH_ACL_ONLY", "  acl auth_{cleanedUpHostname} http_auth(user_{backend})\n",
       "kept for override compatibility; not used by the renderer (nor by marathon-lb)",
       {"cleanedUpHostname", "backend"}, true);
   add("HTTPS_FRONTEND_AUTH_REQUEST_ONLY",
-      "  http-request auth realm \"{realm}\" if {{ ssl_fc_sni {hostname} }} !auth_{cleanedUpHostname}\n",
+      "  http-request auth realm \"{realm}\" if {{ ssl_fc_sni {hostname} }} "
+      "!auth_{cleanedUpHostname}\n",
       "kept for override compatibility; not used by the renderer (nor by marathon-lb)",
       {"cleanedUpHostname", "hostname", "realm"}, true);
   add("HTTPS_FRONTEND_ROUTING_ONLY_WITH_PATH_AND_AUTH",
@@ -316,11 +346,13 @@ std::vector<TemplateInfo> templates_build_catalogue() {
 }
 
 bool templates_is_name_char(char ch) {
-  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         ch == '_';
 }
 
 // Raw templates: only `{v}` for a declared v is replaced.
-std::string templates_substitute_known(std::string_view text, const std::vector<std::string>& declared,
+std::string templates_substitute_known(std::string_view text,
+                                       const std::vector<std::string>& declared,
                                        const std::map<std::string, std::string>& vars) {
   std::string out;
   out.reserve(text.size());
@@ -331,7 +363,8 @@ std::string templates_substitute_known(std::string_view text, const std::vector<
       if (close != std::string_view::npos) {
         std::string name(text.substr(i + 1, close - i - 1));
         auto it = vars.find(name);
-        if (it != vars.end() && std::find(declared.begin(), declared.end(), name) != declared.end()) {
+        if (it != vars.end() &&
+            std::find(declared.begin(), declared.end(), name) != declared.end()) {
           out += it->second;
           i = close + 1;
           continue;
@@ -366,7 +399,8 @@ Templates::Templates() {
   }
 }
 
-Try<Templates> Templates::load(const std::string& dir, const std::map<std::string, std::string>& env) {
+Try<Templates> Templates::load(const std::string& dir,
+                               const std::map<std::string, std::string>& env) {
   Templates templates;
   auto options = env.find("HAPROXY_GLOBAL_DEFAULT_OPTIONS");
   if (options != env.end()) {
@@ -402,11 +436,12 @@ Try<Templates> Templates::load(const std::string& dir, const std::map<std::strin
 
 const std::string& Templates::get(const std::string& name) const { return texts_.at(name); }
 
-const std::string& Templates::get(const std::string& name, const std::map<std::string, std::string>& labels,
-                                  int n) const {
+const std::string& Templates::get(const std::string& name,
+                                  const std::map<std::string, std::string>& labels, int n) const {
   const TemplateInfo* info = find_template(name);
   if (info != nullptr && info->per_service) {
-    auto it = labels.find("HAPROXY_" + std::to_string(n) + "_" + name.substr(sizeof("HAPROXY_") - 1));
+    auto it =
+        labels.find("HAPROXY_" + std::to_string(n) + "_" + name.substr(sizeof("HAPROXY_") - 1));
     if (it != labels.end()) {
       return it->second;
     }
@@ -416,7 +451,8 @@ const std::string& Templates::get(const std::string& name, const std::map<std::s
 
 void Templates::set(const std::string& name, std::string text) { texts_[name] = std::move(text); }
 
-Try<std::string> format_template(std::string_view text, const std::map<std::string, std::string>& vars) {
+Try<std::string> format_template(std::string_view text,
+                                 const std::map<std::string, std::string>& vars) {
   std::string out;
   out.reserve(text.size() + 64);
   size_t i = 0;
@@ -451,7 +487,8 @@ Try<std::string> format_template(std::string_view text, const std::map<std::stri
         i += 2;
         continue;
       }
-      return Error("single '}' at offset " + std::to_string(i) + " (write '}}' for a literal brace)");
+      return Error("single '}' at offset " + std::to_string(i) +
+                   " (write '}}' for a literal brace)");
     }
     out += ch;
     ++i;

@@ -4,7 +4,7 @@
 // HAPROXY_FRONTEND_HEAD, HAPROXY_BACKEND_HEAD, HAPROXY_BACKEND_SERVER_OPTIONS,
 // HAPROXY_HTTP_FRONTEND_ACL, ...) with the same `{variable}` placeholders, so
 // a marathon-lb user's overrides work unchanged. The default texts are our
-// own (docs/lb.md lists every template, its variables and its default).
+// own (docs/lb-templates.md lists every template, its variables and its default).
 //
 // Overrides, later ones winning: a file named after the template in the
 // templates directory (marathon-lb's `templates/`), the environment variable

@@ -1,18 +1,19 @@
 #include "apps/lb/templates.hpp"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 namespace stoa::lb {
 namespace {
 
 TEST(FormatTemplate, ReplacesNamesAndDoubledBraces) {
-  Try<std::string> out = format_template("acl {name} if {{ ssl_fc }} x{n}y}}", {{"name", "host_a"}, {"n", "1"}});
+  Try<std::string> out =
+      format_template("acl {name} if {{ ssl_fc }} x{n}y}}", {{"name", "host_a"}, {"n", "1"}});
   ASSERT_TRUE(out) << out.error();
   EXPECT_EQ(*out, "acl host_a if { ssl_fc } x1y}");
 }
@@ -24,7 +25,8 @@ TEST(FormatTemplate, IgnoresUnusedVariables) {
 }
 
 TEST(FormatTemplate, UnknownPlaceholderIsNamed) {
-  Try<std::string> out = format_template("backend {backend}\n  balance {balanse}\n", {{"backend", "b"}});
+  Try<std::string> out =
+      format_template("backend {backend}\n  balance {balanse}\n", {{"backend", "b"}});
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error(), "unknown placeholder '{balanse}'");
 }
@@ -48,10 +50,12 @@ TEST(FormatTemplate, PythonFormatSpecsAndPositionalsAreRefused) {
 
 TEST(ExpandTemplate, RawTemplatesKeepSingleBraces) {
   // marathon-lb uses BACKEND_HTTP_OPTIONS verbatim: `{ ssl_fc }` stays.
-  Try<std::string> out = expand_template("HAPROXY_BACKEND_HTTP_OPTIONS", "  x if { ssl_fc } {backend}\n", {{"backend", "b"}});
+  Try<std::string> out = expand_template("HAPROXY_BACKEND_HTTP_OPTIONS",
+                                         "  x if { ssl_fc } {backend}\n", {{"backend", "b"}});
   ASSERT_TRUE(out);
   EXPECT_EQ(*out, "  x if { ssl_fc } {backend}\n");
-  Try<std::string> head = expand_template("HAPROXY_HEAD", "bind 0.0.0.0:{statsPort} {other}", {{"statsPort", "9"}});
+  Try<std::string> head =
+      expand_template("HAPROXY_HEAD", "bind 0.0.0.0:{statsPort} {other}", {{"statsPort", "9"}});
   ASSERT_TRUE(head);
   EXPECT_EQ(*head, "bind 0.0.0.0:9 {other}");
 }
@@ -76,22 +80,34 @@ TEST(TemplateCatalogue, HasMarathonLbNamesWithTheirVariables) {
     Try<std::string> out = expand_template(t.name, t.default_text, vars);
     EXPECT_TRUE(out) << t.name << ": " << (out ? "" : out.error());
   }
-  for (const char* name :
-       {"HAPROXY_HEAD", "HAPROXY_HTTP_FRONTEND_HEAD", "HAPROXY_HTTP_FRONTEND_APPID_HEAD", "HAPROXY_HTTPS_FRONTEND_HEAD",
-        "HAPROXY_FRONTEND_HEAD", "HAPROXY_BACKEND_HEAD", "HAPROXY_BACKEND_SERVER_OPTIONS",
-        "HAPROXY_HTTP_FRONTEND_ACL", "HAPROXY_HTTPS_FRONTEND_ACL", "HAPROXY_HTTP_FRONTEND_APPID_ACL",
-        "HAPROXY_MAP_HTTP_FRONTEND_ACL", "HAPROXY_USERLIST_HEAD", "HAPROXY_BACKEND_HSTS_OPTIONS",
-        "HAPROXY_HTTP_BACKEND_PROXYPASS_GLUE", "HAPROXY_HTTP_BACKEND_REVPROXY_GLUE", "HAPROXY_HTTP_BACKEND_REDIR",
-        "HAPROXY_BACKEND_HTTP_HEALTHCHECK_OPTIONS", "HAPROXY_BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS",
-        "HAPROXY_TCP_BACKEND_ACL_ALLOW_DENY", "HAPROXY_HTTPS_GROUPED_VHOST_FRONTEND_HEAD"}) {
+  for (const char* name : {"HAPROXY_HEAD",
+                           "HAPROXY_HTTP_FRONTEND_HEAD",
+                           "HAPROXY_HTTP_FRONTEND_APPID_HEAD",
+                           "HAPROXY_HTTPS_FRONTEND_HEAD",
+                           "HAPROXY_FRONTEND_HEAD",
+                           "HAPROXY_BACKEND_HEAD",
+                           "HAPROXY_BACKEND_SERVER_OPTIONS",
+                           "HAPROXY_HTTP_FRONTEND_ACL",
+                           "HAPROXY_HTTPS_FRONTEND_ACL",
+                           "HAPROXY_HTTP_FRONTEND_APPID_ACL",
+                           "HAPROXY_MAP_HTTP_FRONTEND_ACL",
+                           "HAPROXY_USERLIST_HEAD",
+                           "HAPROXY_BACKEND_HSTS_OPTIONS",
+                           "HAPROXY_HTTP_BACKEND_PROXYPASS_GLUE",
+                           "HAPROXY_HTTP_BACKEND_REVPROXY_GLUE",
+                           "HAPROXY_HTTP_BACKEND_REDIR",
+                           "HAPROXY_BACKEND_HTTP_HEALTHCHECK_OPTIONS",
+                           "HAPROXY_BACKEND_SERVER_HTTP_HEALTHCHECK_OPTIONS",
+                           "HAPROXY_TCP_BACKEND_ACL_ALLOW_DENY",
+                           "HAPROXY_HTTPS_GROUPED_VHOST_FRONTEND_HEAD"}) {
     EXPECT_NE(find_template(name), nullptr) << name;
   }
   const TemplateInfo* server = find_template("HAPROXY_BACKEND_SERVER_OPTIONS");
   ASSERT_NE(server, nullptr);
   EXPECT_TRUE(server->per_service);
   EXPECT_EQ(server->variables,
-            (std::vector<std::string>{"host", "host_ipv4", "port", "serverName", "serverId", "cookieOptions",
-                                      "healthCheckOptions", "otherOptions"}));
+            (std::vector<std::string>{"host", "host_ipv4", "port", "serverName", "serverId",
+                                      "cookieOptions", "healthCheckOptions", "otherOptions"}));
   EXPECT_FALSE(find_template("HAPROXY_HEAD")->per_service);
   EXPECT_EQ(find_template("HAPROXY_NOPE"), nullptr);
 }
@@ -103,9 +119,11 @@ TEST(TemplateCatalogue, DefaultsUseHaproxy2Syntax) {
     }
   }
   const std::string& head = Templates().get("HAPROXY_HEAD");
-  EXPECT_NE(head.find("stats socket {runDir}/socket expose-fd listeners level admin\n"), std::string::npos);
+  EXPECT_NE(head.find("stats socket {runDir}/socket expose-fd listeners level admin\n"),
+            std::string::npos);
   EXPECT_EQ(head.find("daemon"), std::string::npos);
-  EXPECT_NE(head.find("  option dontlognull\n  option http-server-close\n  option redispatch\n"), std::string::npos);
+  EXPECT_NE(head.find("  option dontlognull\n  option http-server-close\n  option redispatch\n"),
+            std::string::npos);
 }
 
 class TemplatesLoadTest : public ::testing::Test {
@@ -126,7 +144,8 @@ TEST_F(TemplatesLoadTest, FileThenEnvironmentOverride) {
   write("HAPROXY_BACKEND_HEAD", "from file {backend}\n");
   write("HAPROXY_FRONTEND_HEAD", "frontend file\n");
   write("NOT_A_TEMPLATE", "ignored");
-  Try<Templates> t = Templates::load(dir_, {{"HAPROXY_FRONTEND_HEAD", "frontend env\n"}, {"PATH", "/bin"}});
+  Try<Templates> t =
+      Templates::load(dir_, {{"HAPROXY_FRONTEND_HEAD", "frontend env\n"}, {"PATH", "/bin"}});
   ASSERT_TRUE(t) << t.error();
   EXPECT_EQ(t->get("HAPROXY_BACKEND_HEAD"), "from file {backend}\n");
   EXPECT_EQ(t->get("HAPROXY_FRONTEND_HEAD"), "frontend env\n");
@@ -140,30 +159,61 @@ TEST_F(TemplatesLoadTest, MissingDirectoryGivesTheDefaults) {
 }
 
 TEST_F(TemplatesLoadTest, UnreadableFileIsAnErrorNamingIt) {
-  std::filesystem::create_directory(dir_ + "/HAPROXY_BACKEND_HEAD");  // a directory cannot be read as text
+  std::filesystem::create_directory(dir_ +
+                                    "/HAPROXY_BACKEND_HEAD");  // a directory cannot be read as text
   Try<Templates> t = Templates::load(dir_, {});
   ASSERT_FALSE(t);
   EXPECT_NE(t.error().find("HAPROXY_BACKEND_HEAD"), std::string::npos) << t.error();
 }
 
 TEST_F(TemplatesLoadTest, GlobalDefaultOptionsFromEnvironment) {
-  Try<Templates> t = Templates::load(dir_, {{"HAPROXY_GLOBAL_DEFAULT_OPTIONS", "redispatch, httplog ,redispatch"}});
+  Try<Templates> t = Templates::load(
+      dir_, {{"HAPROXY_GLOBAL_DEFAULT_OPTIONS", "redispatch, httplog ,redispatch"}});
   ASSERT_TRUE(t);
   const std::string& head = t->get("HAPROXY_HEAD");
-  EXPECT_NE(head.find("  option httplog\n  option redispatch\nlisten stats\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("  option httplog\n  option redispatch\nlisten stats\n"), std::string::npos)
+      << head;
   EXPECT_EQ(head.find("dontlognull"), std::string::npos);
 }
 
 TEST(Templates, LabelOverridesPerServiceTemplatesOnlyForItsPort) {
   Templates t;
-  std::map<std::string, std::string> labels = {{"HAPROXY_1_BACKEND_HEAD", "custom\n"},
-                                               {"HAPROXY_0_HTTP_FRONTEND_HEAD", "not per service\n"}};
+  std::map<std::string, std::string> labels = {
+      {"HAPROXY_1_BACKEND_HEAD", "custom\n"},
+      {"HAPROXY_0_HTTP_FRONTEND_HEAD", "not per service\n"}};
   EXPECT_EQ(t.get("HAPROXY_BACKEND_HEAD", labels, 1), "custom\n");
   EXPECT_EQ(t.get("HAPROXY_BACKEND_HEAD", labels, 0), t.get("HAPROXY_BACKEND_HEAD"));
   EXPECT_EQ(t.get("HAPROXY_HTTP_FRONTEND_HEAD", labels, 0), t.get("HAPROXY_HTTP_FRONTEND_HEAD"));
   // HAPROXY_{n}_HTTP_BACKEND_REDIR is the redirect path, not a template.
   EXPECT_EQ(t.get("HAPROXY_HTTP_BACKEND_REDIR", {{"HAPROXY_0_HTTP_BACKEND_REDIR", "/x"}}, 0),
             t.get("HAPROXY_HTTP_BACKEND_REDIR"));
+}
+
+}  // namespace
+}  // namespace stoa::lb
+
+namespace stoa::lb {
+namespace {
+
+// docs/lb-templates.md documents every template of the catalogue.
+TEST(TemplateCatalogue, EveryTemplateIsDocumented) {
+  std::filesystem::path dir = std::filesystem::current_path();
+  std::filesystem::path doc;
+  for (int up = 0; up < 6 && doc.empty(); ++up, dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / "docs" / "lb-templates.md")) {
+      doc = dir / "docs" / "lb-templates.md";
+    }
+  }
+  if (doc.empty()) {
+    GTEST_SKIP() << "docs/lb-templates.md not found above " << std::filesystem::current_path();
+  }
+  std::ifstream in(doc);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const TemplateInfo& t : template_catalogue()) {
+    EXPECT_NE(text.str().find("### `" + t.name + "`"), std::string::npos)
+        << t.name << " missing from " << doc;
+  }
 }
 
 }  // namespace
