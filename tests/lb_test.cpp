@@ -393,8 +393,9 @@ TEST_F(LbEndToEnd, HostHeaderRoutesToTwoAppsThroughOneFrontend) {
       << "a.lb.test answered '" << get_via("a.lb.test") << "'";
   EXPECT_TRUE(poll_until([&] { return get_via("b.lb.test") == "vhostb\n"; }, deadline_in(LB_TIMEOUT)))
       << "b.lb.test answered '" << get_via("b.lb.test") << "'";
-  // The Host header's case does not matter (hdr(host) -i); an unknown host is not routed to either.
+  // Neither the Host header's case nor its port matters; an unknown host is not routed to either.
   EXPECT_EQ(get_via("A.LB.TEST"), "vhosta\n");
+  EXPECT_EQ(get_via("b.lb.test:" + std::to_string(lb->http_port)), "vhostb\n");
   Try<HttpResponse> unknown = http_raw("127.0.0.1", lb->http_port,
                                        "GET /whoami.txt HTTP/1.1\r\nHost: c.lb.test\r\nConnection: close\r\n\r\n");
   ASSERT_TRUE(unknown) << unknown.error();
