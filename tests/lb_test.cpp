@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -354,6 +355,14 @@ TEST_F(LbEndToEnd, ScalingOneThreeOneChangesTheBackendsWithinASecondOfTheEvent) 
   ASSERT_TRUE(through) << through.error();
   EXPECT_EQ(through->status, 200);
   EXPECT_EQ(through->body, "lbscale\n");
+  // SIGHUP reads the registry again, SIGUSR1 re-applies: neither stops stoa-lb.
+  lb->process->kill(SIGHUP);
+  EXPECT_TRUE(lb->process->wait_for_line(std::regex("Received SIGHUP"), deadline_in(DEFAULT_TIMEOUT)));
+  lb->process->kill(SIGUSR1);
+  EXPECT_TRUE(lb->process->wait_for_line(std::regex("SIGUSR1: re-validating and re-applying"),
+                                         deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_TRUE(lb->process->running());
+  EXPECT_EQ(lb_server_count(lb->stats_port, backend), 1u);
   lb_stop_cleanly(*lb);
   lb_request(svc_port_, "DELETE", "/v2/apps/lbscale");
 }
@@ -469,6 +478,33 @@ TEST_F(LbEndToEnd, DryPrintsTheConfigurationOfTheRegistry) {
   EXPECT_NE(out.find("listen stats"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(dir + "/haproxy.cfg"));
   lb_request(svc_port_, "DELETE", "/v2/apps/lbdry");
+}
+
+// marathon-lb's one run: no sse/poll mode, an HAProxy started by --command;
+// stoa-lb writes the configuration, runs the command, sees a new haproxy
+// process and exits 0, leaving that HAProxy serving.
+TEST_F(LbEndToEnd, OneRunWithACommandAppliesOnceAndExits) {
+  const int service_port = free_loopback_port();
+  Try<HttpResponse> r = lb_request(svc_port_, "POST", "/v2/apps", lb_app_json("/lbonce", service_port, 1));
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/lbonce", 1));
+  const std::string dir = cluster_->dir() + "/lb-once";
+  std::filesystem::create_directories(dir);
+  LbLeftovers leftovers{dir};
+  const int stats_port = free_loopback_port();
+  const std::string command = std::string(LB_HAPROXY) + " -D -f " + dir + "/haproxy.cfg -p " + dir + "/daemon.pid";
+  Try<Process*> p = cluster_->start(
+      "stoa-lb", "lb-once",
+      {"--group", "external", "-m", registry(), "--command", command, "--haproxy-config", dir + "/haproxy.cfg",
+       "--haproxy-bin", LB_HAPROXY, "--dont-bind-http-https", "--reload-interval", "5", "--max-reload-retries", "2"},
+      {{"PORTS", std::to_string(stats_port)}});
+  ASSERT_TRUE(p) << p.error();
+  std::optional<int> code = (*p)->wait_exit(deadline_in(LB_TIMEOUT));
+  ASSERT_TRUE(code.has_value()) << "stoa-lb did not exit after one run";
+  EXPECT_EQ(*code, 0) << (*p)->log();
+  EXPECT_NE(read_file(dir + "/haproxy.cfg").find("backend lbonce_" + std::to_string(service_port)), std::string::npos);
+  EXPECT_EQ(lb_server_count(stats_port, "lbonce_" + std::to_string(service_port)), 1u);
+  lb_request(svc_port_, "DELETE", "/v2/apps/lbonce");
 }
 
 // Bad flags: exit 2 with a message naming the option and value.

@@ -179,6 +179,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &reload_signals, nullptr);
   RuntimeOptions runtime_options;
   runtime_options.serve = false;
+  // A failed component ends the process with 70 after an orderly shutdown,
+  // so the HAProxy actor still stops the HAProxy it supervises.
+  runtime_options.on_component_failure = [](const std::string& what) {
+    LOG_ERROR << "Component " << what << " failed: stopping stoa-lb";
+  };
   Try<std::unique_ptr<Runtime>> runtime = Runtime::start(runtime_options);
   if (runtime.is_error()) {
     return lb_fail(runtime.error());
