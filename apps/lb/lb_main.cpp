@@ -174,6 +174,20 @@ int main(int argc, char** argv) {
     return lb_fail(*error);
   }
 
+  // The command line, without the registry password.
+  std::string command_line;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (i > 1 && std::string(argv[i - 1]) == "--auth-credentials") {
+      word = "***";
+    } else if (word.rfind("--auth-credentials=", 0) == 0) {
+      word = "--auth-credentials=***";
+    }
+    command_line += (i > 1 ? " " : "") + word;
+  }
+  LOG_INFO << "Flags at startup: " << command_line;
+  // A closed stderr (a log pipe gone) must not kill stoa-lb and orphan HAProxy.
+  std::signal(SIGPIPE, SIG_IGN);
   daemon::block_stop_signals();
   sigset_t reload_signals = lb_signals();
   pthread_sigmask(SIG_BLOCK, &reload_signals, nullptr);
