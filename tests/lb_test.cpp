@@ -459,6 +459,30 @@ TEST_F(LbEndToEnd, ATaskFailingItsHealthCheckLeavesThePool) {
   lb_request(svc_port_, "DELETE", "/v2/apps/lbhealth");
 }
 
+// Config cleanup on a real HAProxy: an app whose own configuration HAProxy
+// refuses (an unknown bind keyword) is left out, the others are published.
+TEST_F(LbEndToEnd, ConfigCleanupLeavesOutTheAppHaproxyRefuses) {
+  Try<LbRun> lb = lb_start(*cluster_, "lb-cleanup", {registry()});
+  ASSERT_TRUE(lb) << lb.error();
+  const int good_port = free_loopback_port();
+  const int bad_port = free_loopback_port();
+  Try<HttpResponse> r = lb_request(svc_port_, "POST", "/v2/apps", lb_app_json("/lbgood", good_port, 1));
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  r = lb_request(svc_port_, "POST", "/v2/apps",
+                 lb_app_json("/lbbad", bad_port, 1, R"(,"HAPROXY_0_BIND_OPTIONS":"no-such-bind-keyword")"));
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : r.error());
+  ASSERT_TRUE(wait_running("/lbgood", 1));
+  ASSERT_TRUE(wait_running("/lbbad", 1));
+  EXPECT_TRUE(lb->process->wait_for_line(std::regex("Config cleanup: leaving out app /lbbad"), deadline_in(LB_TIMEOUT)));
+  EXPECT_TRUE(poll_until([&] { return lb_server_count(lb->stats_port, "lbgood_" + std::to_string(good_port)) == 1; },
+                         deadline_in(LB_TIMEOUT)));
+  EXPECT_EQ(lb_server_count(lb->stats_port, "lbbad_" + std::to_string(bad_port)), 0u);
+  EXPECT_EQ(read_file(lb->dir + "/haproxy.cfg").find("no-such-bind-keyword"), std::string::npos);
+  lb_stop_cleanly(*lb);
+  lb_request(svc_port_, "DELETE", "/v2/apps/lbgood");
+  lb_request(svc_port_, "DELETE", "/v2/apps/lbbad");
+}
+
 // --dry: one snapshot, the configuration on stdout, no HAProxy.
 TEST_F(LbEndToEnd, DryPrintsTheConfigurationOfTheRegistry) {
   const int service_port = free_loopback_port();
