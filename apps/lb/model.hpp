@@ -2,7 +2,7 @@
 // What stoa-lb knows of a Marathon-compatible services registry: the apps of
 // `GET /v2/apps?embed=apps.tasks` with the fields marathon-lb reads
 // (../shared/reference/marathon.md §7.1), and nothing else. Filled by
-// parse_apps() (marathon.cpp) and, for Task::ip and Task::healthy, by the LB
+// parse_apps() (marathon_json.cpp) and, for Task::ip and Task::healthy, by the LB
 // actor before rendering. render.hpp turns a vector of these into HAProxy's
 // configuration; it never sees a socket.
 
@@ -39,7 +39,12 @@ struct Task {
   std::string id;
   std::string app_id;
   std::string host;                  // as the registry gives it ("" = skipped)
-  std::vector<int> ports;            // host ports (host and bridge mode)
+  // The ports marathon-lb pairs, in order, with App::service_ports
+  // (get_app_task_ports), filled by parse_apps(): host mode: the task's host
+  // ports, else the app's portDefinitions ports; bridge: the task's host
+  // ports, else the portDefinitions ports, else App::container_ports;
+  // container mode: App::container_ports.
+  std::vector<int> ports;
   std::vector<std::string> ip_addresses;  // ipAddresses[].ipAddress (container mode)
   std::optional<std::string> state;  // "TASK_RUNNING", ...; nullopt when the key is missing (kept)
   // From healthCheckResults: true if some result has alive=true, false if the
@@ -59,9 +64,12 @@ struct App {
   std::vector<HealthCheck> health_checks;
   // Service ports in order: container port mappings' servicePort in
   // container modes, else `ports`/`portDefinitions[].port`; for IP-per-task
-  // apps without them, assigned from [min, max]_serv_port_ip_per_task.
+  // apps without them, assigned from [min, max]_serv_port_ip_per_task
+  // (marathon-lb's sha1 hash, so every balancer assigns the same; 0 = the
+  // range is used up and this port has none: skip it).
   std::vector<int> service_ports;
-  // Container port of each mapping (container mode backends), same order.
+  // Container port of each mapping (container mode backends), same order;
+  // for legacy IP-per-task apps, ipAddress.discovery.ports[].number.
   std::vector<int> container_ports;
   NetworkingMode mode = NetworkingMode::Host;
   int instances = 0;

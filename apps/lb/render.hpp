@@ -43,6 +43,11 @@ struct RenderOptions {
   std::string run_dir = "/var/run/haproxy";   // stats socket, server state
   std::string lua_dir;                 // our Lua services (getpids, ...); "" = none rendered
   std::string config_dir = "/etc/haproxy";    // where the map files live
+  // Global `maxconn` of the head ({globalMaxconn}). 0 (default) leaves it
+  // out: HAProxy then derives it from its file-descriptor limit. marathon-lb
+  // hard-codes 50000, which makes HAProxy refuse to start unless it may
+  // raise `ulimit -n` to 100030 (docs/lb-templates.md).
+  int maxconn = 0;
 };
 
 struct Rendered {

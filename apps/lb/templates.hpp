@@ -4,7 +4,7 @@
 // HAPROXY_FRONTEND_HEAD, HAPROXY_BACKEND_HEAD, HAPROXY_BACKEND_SERVER_OPTIONS,
 // HAPROXY_HTTP_FRONTEND_ACL, ...) with the same `{variable}` placeholders, so
 // a marathon-lb user's overrides work unchanged. The default texts are our
-// own (docs/lb.md lists every template, its variables and its default).
+// own (docs/lb-templates.md lists every template, its variables and its default).
 //
 // Overrides, later ones winning: a file named after the template in the
 // templates directory (marathon-lb's `templates/`), the environment variable
@@ -27,7 +27,15 @@ struct TemplateInfo {
   std::string help;                    // what it renders, for --longhelp and docs
   std::vector<std::string> variables;  // placeholders it may use
   bool per_service = false;            // overridable by HAPROXY_{n}_<suffix> labels
+  // Used verbatim, as marathon-lb uses it (HAPROXY_HEAD, BACKEND_HTTP_OPTIONS,
+  // ...): only its own `{variable}`s are replaced and every other brace is
+  // literal, so `{ ssl_fc }` needs no doubling. The others go through
+  // format_template.
+  bool raw = false;
 };
+
+// The catalogue entry of `name`, or nullptr.
+const TemplateInfo* find_template(std::string_view name);
 
 // Every template stoa-lb knows, in a stable order.
 const std::vector<TemplateInfo>& template_catalogue();
@@ -60,5 +68,12 @@ class Templates {
 // `{name}` is replaced by vars[name], `{{` and `}}` are literal braces.
 // Error naming the placeholder for an unknown name or an unbalanced brace.
 Try<std::string> format_template(std::string_view text, const std::map<std::string, std::string>& vars);
+
+// Expands `text` the way template `name` is expanded: verbatim except for
+// its declared `{variable}`s when the template is raw (TemplateInfo::raw),
+// else format_template. The error names the template.
+// REQUIRES: `name` is in the catalogue.
+Try<std::string> expand_template(const std::string& name, std::string_view text,
+                                 const std::map<std::string, std::string>& vars);
 
 }  // namespace stoa::lb
