@@ -48,6 +48,7 @@
 #include "apps/lb/haproxy_internal.hpp"
 #include "common/flags.hpp"
 #include "common/json.hpp"
+#include "tests/cluster.hpp"
 
 namespace {
 
@@ -57,6 +58,7 @@ using stoa::Try;
 
 constexpr auto RELOAD_BENCH_REPLY = std::chrono::seconds(60);
 constexpr auto RELOAD_BENCH_STARTUP = std::chrono::seconds(10);
+constexpr auto RELOAD_BENCH_CHAIN_STEP = std::chrono::seconds(60);
 
 struct ReloadBenchFlags : stoa::FlagsBase {
   ReloadBenchFlags() {
@@ -77,6 +79,11 @@ struct ReloadBenchFlags : stoa::FlagsBase {
         "Render `option idle-close-on-response` (HAProxy 2.6): an old worker answers a kept-alive "
         "connection's next request with Connection: close instead of closing it idle.",
         true);
+    add(&chain, "chain",
+        "The full chain: a local cluster (master, slave), stoa-services with a python3 http.server app, "
+        "and the stoa-lb binary; the app is scaled --reloads times (2 <-> 3 instances). Off: drive the "
+        "supervisor actor directly (then --idle_close_on_response applies; in the chain the templates decide).",
+        true);
     add(&work_dir, "work_dir", "The run's directory (config, logs); emptied first.", "/tmp/stoa-bench-lb-reload");
     check("work_dir", stoa::non_empty());
   }
@@ -89,6 +96,7 @@ struct ReloadBenchFlags : stoa::FlagsBase {
   std::string wrk;
   Duration min_reload_interval;
   bool idle_close_on_response;
+  bool chain;
   std::string work_dir;
 };
 
@@ -188,6 +196,24 @@ std::string bench_config(int frontend, int stats, const std::vector<int>& server
 std::string load_average() {
   std::string text = read_whole("/proc/loadavg");
   return text.substr(0, text.find(' ', text.find(' ', text.find(' ') + 1) + 1));
+}
+
+void print_table(const ReloadBenchFlags& flags, const std::string& what, const WrkResult& through,
+                 const WrkResult& direct) {
+  std::printf("wrk -t%d -c%d for %llds through HAProxy; %d %s while it runs\n", flags.threads, flags.connections,
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(flags.duration).count()),
+              flags.reloads, what.c_str());
+  if (!flags.chain) {
+    std::printf("option idle-close-on-response: %s\n", flags.idle_close_on_response ? "on" : "off");
+  }
+  std::printf("machine: nproc %u, load average %s\n\n", std::thread::hardware_concurrency(), load_average().c_str());
+  std::printf("| run | requests | failed (non-2xx + socket) | req/s | p50 | p90 | p99 |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  for (auto [name, r] : {std::pair{"through HAProxy, reloading", &through},
+                         std::pair{"straight at one backend", &direct}}) {
+    std::printf("| %s | %lld | %lld | %.0f | %s | %s | %s |\n", name, r->requests, r->non_2xx + r->socket_errors,
+                r->rps, r->p50.c_str(), r->p90.c_str(), r->p99.c_str());
+  }
 }
 
 int run_bench(const ReloadBenchFlags& flags) {
@@ -291,22 +317,197 @@ int run_bench(const ReloadBenchFlags& flags) {
     std::cerr << "stoa-bench-lb-reload: " << (through.is_error() ? through.error() : direct.error()) << "\n";
     return 1;
   }
-  std::printf("wrk -t%d -c%d for %llds; %d applies with a changed server list while wrk runs through HAProxy\n",
-              flags.threads, flags.connections,
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(flags.duration).count()),
-              flags.reloads);
-  std::printf("option idle-close-on-response: %s\n", flags.idle_close_on_response ? "on" : "off");
-  std::printf("machine: nproc %u, load average %s\n\n", std::thread::hardware_concurrency(), load_average().c_str());
-  std::printf("| run | requests | failed (non-2xx + socket) | req/s | p50 | p90 | p99 |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
-  for (auto [name, r] : {std::pair{"through HAProxy, reloading", &through.get()},
-                         std::pair{"straight at one backend", &direct.get()}}) {
-    std::printf("| %s | %lld | %lld | %.0f | %s | %s | %s |\n", name, r->requests, r->non_2xx + r->socket_errors,
-                r->rps, r->p50.c_str(), r->p90.c_str(), r->p99.c_str());
-  }
+  print_table(flags, "applies with a changed server list (the supervisor actor driven directly)",
+              through.get(), direct.get());
   std::printf("\nreloads: %d applied, %d failed; supervisor generation %lld (1 = the first start); "
               "master CLI reload counter %d\n",
               flags.reloads, failed_applies, generation, master ? master->reloads : -1);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The full chain: cluster → stoa-services → stoa-lb → HAProxy.
+
+namespace st = stoa::tests;
+
+Try<st::HttpResponse> chain_request(int port, const std::string& method, const std::string& path,
+                                    const std::string& body = "") {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body.empty()) {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return st::http_raw("127.0.0.1", port, req + "\r\n" + body, st::deadline_in(std::chrono::seconds(10)));
+}
+
+// Host ports of the app's running tasks, per the registry.
+std::vector<int> chain_task_ports(int svc_port, const std::string& id) {
+  std::vector<int> ports;
+  Try<st::HttpResponse> r = chain_request(svc_port, "GET", "/v2/apps" + id);
+  if (r.is_error() || r->status != 200) {
+    return ports;
+  }
+  Try<picojson::value> body = stoa::json_parse(r->body);
+  if (body.is_error()) {
+    return ports;
+  }
+  for (const picojson::value& t : st::json_array(st::json_at(st::json_at(body.get(), "app"), "tasks"))) {
+    const picojson::array& p = st::json_array(st::json_at(t, "ports"));
+    if (st::json_string(st::json_at(t, "state")) == "TASK_RUNNING" && !p.empty()) {
+      ports.push_back(static_cast<int>(st::json_number(p[0])));
+    }
+  }
+  return ports;
+}
+
+// Servers of `backend` on HAProxy's stats page; -1 when it does not answer.
+int chain_server_count(int stats_port, const std::string& backend) {
+  Try<st::HttpResponse> r = st::http_get("127.0.0.1", stats_port, "/haproxy?stats;csv",
+                                         st::deadline_in(std::chrono::seconds(2)));
+  if (r.is_error() || r->status != 200) {
+    return -1;
+  }
+  int count = 0;
+  std::istringstream lines(r->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(backend + ",", 0) == 0 && line.find(",BACKEND,") == std::string::npos &&
+        line.find(",FRONTEND,") == std::string::npos) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// The master CLI does not answer while the master re-executes itself (a
+// reload): asked again for a while.
+std::optional<stoa::lb::haproxy_detail::MasterProcInfo> chain_query_master(const std::string& socket) {
+  std::optional<stoa::lb::haproxy_detail::MasterProcInfo> info;
+  st::poll_until([&] {
+    info = stoa::lb::haproxy_detail::query_master(socket, std::chrono::seconds(1));
+    return info.has_value();
+  }, st::deadline_in(std::chrono::seconds(10)));
+  return info;
+}
+
+int run_chain(const ReloadBenchFlags& flags) {
+  const auto fail = [](const std::string& why) {
+    std::cerr << "stoa-bench-lb-reload: " << why << "\n";
+    return 1;
+  };
+  st::Cluster cluster;
+  if (Try<st::Process*> m = cluster.start_master(); m.is_error()) {
+    return fail(m.error());
+  }
+  const int base = 20000 + static_cast<int>(::getpid() % 100) * 100;
+  if (Try<st::Process*> s = cluster.start_slave("cpus:8;mem:4096;disk:1000;ports:[" + std::to_string(base) + "-" +
+                                                    std::to_string(base + 99) + "]",
+                                                {"--hostname=127.0.0.1"});
+      s.is_error()) {
+    return fail(s.error());
+  }
+  if (!cluster.wait_for_active_slaves(1, st::deadline_in(RELOAD_BENCH_CHAIN_STEP))) {
+    return fail("the slave did not become active");
+  }
+  const int svc_port = st::free_loopback_port();
+  Try<st::Process*> services = cluster.start(
+      "stoa-services", "services",
+      {"--master=" + cluster.master_address(), "--http_port=" + std::to_string(svc_port), "--hostname=127.0.0.1",
+       "--work_dir=" + cluster.dir() + "/services"});
+  if (services.is_error() || !st::poll_until([&] {
+        Try<st::HttpResponse> r = chain_request(svc_port, "GET", "/v2/apps");
+        return r.is_some() && r->status == 200;
+      }, st::deadline_in(RELOAD_BENCH_CHAIN_STEP))) {
+    return fail("stoa-services did not answer");
+  }
+  // The app: python3's http.server on $PORT0 (listen backlog 1024, see run_bench).
+  const int service_port = st::free_loopback_port();
+  const std::string backend = "lbbench_" + std::to_string(service_port);
+  picojson::object app;
+  app["id"] = picojson::value("/lbbench");
+  app["cmd"] = picojson::value(
+      "exec python3 -c 'import http.server as h, sys; h.ThreadingHTTPServer.request_queue_size = 1024; "
+      "h.ThreadingHTTPServer((\"127.0.0.1\", int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()' $PORT0");
+  app["cpus"] = stoa::json_number(0.1);
+  app["mem"] = stoa::json_number(64);
+  app["instances"] = stoa::json_number(2);
+  picojson::object port_definition;
+  port_definition["port"] = stoa::json_number(service_port);
+  app["portDefinitions"] = picojson::value(picojson::array{picojson::value(port_definition)});
+  picojson::object labels;
+  labels["HAPROXY_GROUP"] = picojson::value("external");
+  labels["HAPROXY_0_BIND_ADDR"] = picojson::value("127.0.0.1");
+  app["labels"] = picojson::value(labels);
+  Try<st::HttpResponse> posted = chain_request(svc_port, "POST", "/v2/apps", stoa::json_serialize(picojson::value(app)));
+  if (posted.is_error() || posted->status != 201) {
+    return fail("POST /v2/apps: " + (posted.is_error() ? posted.error() : posted->body));
+  }
+  const std::string lb_dir = cluster.dir() + "/lb";
+  std::filesystem::create_directories(lb_dir);
+  const int stats_port = st::free_loopback_port();
+  std::vector<std::string> args = {"sse", "--group", "external", "-m", "http://127.0.0.1:" + std::to_string(svc_port),
+                                   "--haproxy-config", lb_dir + "/haproxy.cfg", "--haproxy-bin", flags.haproxy,
+                                   "--bind-address", "127.0.0.1", "--dont-bind-http-https",
+                                   "--http-port", std::to_string(st::free_loopback_port()),
+                                   "--https-port", std::to_string(st::free_loopback_port()),
+                                   "--http-appid-port", std::to_string(st::free_loopback_port()),
+                                   "--min-reload-interval",
+                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       flags.min_reload_interval).count())};
+  Try<st::Process*> lb = cluster.start("stoa-lb", "lb", args, {{"PORTS", std::to_string(stats_port)}});
+  if (lb.is_error()) {
+    return fail(lb.error());
+  }
+  // Stop stoa-lb with SIGTERM (it stops its HAProxy), whatever happens below.
+  struct LbStopper {
+    st::Process* process;
+    std::string dir;
+    ~LbStopper() {
+      process->kill(SIGTERM);
+      process->wait_exit(st::deadline_in(std::chrono::seconds(20)));
+      for (pid_t p : st::processes_with_marker(dir)) {
+        if (p != ::getpid()) {
+          ::kill(p, SIGKILL);
+        }
+      }
+    }
+  } stopper{*lb, lb_dir};
+  if (!st::poll_until([&] { return chain_server_count(stats_port, backend) == 2; },
+                      st::deadline_in(RELOAD_BENCH_CHAIN_STEP))) {
+    return fail("HAProxy never listed the app's 2 servers: " + st::tail_of_file((*lb)->log_path(), 20));
+  }
+  const std::string master_socket = lb_dir + "/run/master.sock";
+  std::optional<stoa::lb::haproxy_detail::MasterProcInfo> before = chain_query_master(master_socket);
+  if (!before) {
+    std::cerr << "the master CLI at " << master_socket << " does not answer\n";
+  }
+  Try<WrkResult> through = Error("wrk did not run");
+  std::thread load([&] { through = run_wrk(flags, service_port, flags.work_dir + "/wrk-haproxy.txt"); });
+  const auto spacing = flags.duration / (flags.reloads + 1);
+  const auto start = std::chrono::steady_clock::now();
+  int failed_scales = 0;
+  for (int i = 0; i < flags.reloads; ++i) {
+    std::this_thread::sleep_until(start + spacing * (i + 1));
+    const std::string body = "{\"instances\":" + std::to_string(i % 2 == 0 ? 3 : 2) + "}";
+    Try<st::HttpResponse> put = chain_request(svc_port, "PUT", "/v2/apps/lbbench?force=true", body);
+    if (put.is_error() || put->status != 200) {
+      ++failed_scales;
+      std::cerr << "scale " << i << ": " << (put.is_error() ? put.error() : put->body) << "\n";
+    }
+  }
+  load.join();
+  std::optional<stoa::lb::haproxy_detail::MasterProcInfo> after = chain_query_master(master_socket);
+  const std::vector<int> task_ports = chain_task_ports(svc_port, "/lbbench");
+  if (through.is_error() || task_ports.empty()) {
+    return fail(through.is_error() ? through.error() : "no running task to measure directly");
+  }
+  Try<WrkResult> direct = run_wrk(flags, task_ports.front(), flags.work_dir + "/wrk-direct.txt");
+  if (direct.is_error()) {
+    return fail(direct.error());
+  }
+  print_table(flags, "scalings of the app (2 <-> 3 instances) through stoa-services -> stoa-lb", through.get(),
+              direct.get());
+  std::printf("\nreloads HAProxy did while wrk ran (master CLI counter): %d; scale requests refused: %d\n",
+              before && after ? after->reloads - before->reloads : -1, failed_scales);
   return 0;
 }
 
@@ -334,6 +535,13 @@ int main(int argc, char** argv) {
   if (ec) {
     std::cerr << "stoa-bench-lb-reload: cannot create " << flags.work_dir << ": " << ec.message() << "\n";
     return 1;
+  }
+  if (flags.chain) {
+    if (auto missing = stoa::tests::missing_binaries({"stoa-master", "stoa-slave", "stoa-executor", "stoa-services", "stoa-lb"})) {
+      std::cerr << "stoa-bench-lb-reload: " << *missing << " (set STOA_BIN_DIR, or run with --chain=false)\n";
+      return 1;
+    }
+    return run_chain(flags);
   }
   return run_bench(flags);
 }
