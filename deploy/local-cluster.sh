@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local Stoa cluster on loopback: one master, two slaves and the
-# services framework (stoa-services, Marathon's API on port 8080), with
+# services framework (stoa-services, Marathon's API on port 8080) and, when
+# HAProxy is installed, the load balancer (stoa-lb, its stats on a free port), with
 # embedded defaults (no ZooKeeper, in-memory registry, the services' state
 # in files) and every work dir under ./run/cluster.
 # `deploy/local-cluster.sh stop` stops it.
@@ -12,6 +13,8 @@
 #
 #   STOA_MASTER_PORT (5050), STOA_SLAVE_PORTS ("5051 5052"), STOA_SLAVE_RESOURCES,
 #   STOA_SERVICES_PORT (8080; 0 = do not start stoa-services),
+#   STOA_LB_STATS_PORT (a free port; 0 = do not start stoa-lb; started only
+#     with stoa-services and when haproxy is installed),
 #   STOA_CLUSTER_TIMEOUT (30, seconds to wait for the master and the slaves),
 #   STOA_BUILD_JOBS (nproc), STOA_BUILD_TYPE (RelWithDebInfo)
 set -euo pipefail
@@ -62,7 +65,7 @@ fail() {
 deploy/setup.sh
 # Only the programs this cluster runs (master, slaves and the executor the
 # slaves start) and the clients README says to run against it.
-targets=(stoa-master stoa-slave stoa-executor stoa-execute stoa-example-framework stoa stoa-services)
+targets=(stoa-master stoa-slave stoa-executor stoa-execute stoa-example-framework stoa stoa-services stoa-lb)
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${STOA_BUILD_TYPE:-RelWithDebInfo}"
 cmake --build build -j"${STOA_BUILD_JOBS:-$(nproc)}" --target "${targets[@]}"
 
@@ -163,9 +166,36 @@ if [ "$services_port" != 0 ]; then
 "
 fi
 
+lb_msg=""
+haproxy_bin="$(command -v haproxy || true)"
+[ -z "$haproxy_bin" ] && [ -x /usr/sbin/haproxy ] && haproxy_bin=/usr/sbin/haproxy
+lb_port="${STOA_LB_STATS_PORT:-}"
+if [ "$services_port" != 0 ] && [ -n "$haproxy_bin" ] && [ "$lb_port" != 0 ]; then
+  if [ -z "$lb_port" ]; then
+    lb_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
+  mkdir -p "$root/lb"
+  # The :80/:443 frontends stay off (--dont-bind-http-https): apps publish
+  # their service ports, and HAPROXY_{n}_VHOST needs --http-port.
+  PORTS="$lb_port" "$bin/stoa-lb" sse --group external --marathon "http://127.0.0.1:$services_port" \
+    --haproxy-bin "$haproxy_bin" --haproxy-config "$root/lb/haproxy.cfg" --dont-bind-http-https \
+    > "$root/lb.log" 2>&1 &
+  lb_pid=$!
+  echo "$lb_pid" >> "$root/pids"
+  deadline=$((SECONDS + timeout))
+  until curl -sf --max-time 2 "http://127.0.0.1:$lb_port/haproxy?stats;csv" > /dev/null; do
+    kill -0 "$lb_pid" 2>/dev/null || fail "stoa-lb exited at start (see $root/lb.log)" "$root/lb.log"
+    [ "$SECONDS" -ge "$deadline" ] &&
+      fail "stoa-lb's HAProxy did not serve its stats within ${timeout}s (see $root/lb.log)" "$root/lb.log"
+    sleep 0.2
+  done
+  lb_msg="  Load balancer: http://127.0.0.1:$lb_port/haproxy?stats (stoa-lb; apps labelled HAPROXY_GROUP=external)
+"
+fi
+
 cat <<MSG
 Stoa cluster running: 1 master, $want slaves registered and active (logs and work dirs in $root).
   Web / state:  $master_url/ and $master_url/master/state
   Run a task:   $bin/stoa-execute --master=127.0.0.1:$master_port --name=hello --command="echo hello"
-${services_msg}  Stop it:      deploy/local-cluster.sh stop
+${services_msg}${lb_msg}  Stop it:      deploy/local-cluster.sh stop
 MSG

@@ -70,4 +70,8 @@ Try<LbFlags> parse_lb_flags(int argc, const char* const* argv, const std::map<st
 
 std::string lb_usage(const std::string& program);
 
+// --longhelp: every template (templates.hpp's catalogue: name, help,
+// variables, default text) and every label stoa-lb reads.
+std::string lb_longhelp();
+
 }  // namespace stoa::lb
