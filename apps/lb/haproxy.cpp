@@ -144,6 +144,9 @@ caf::behavior haproxy_start_job(caf::event_based_actor* self, caf::actor owner, 
   return {
       [self, owner, options](haproxy_job_atom) {
         JobResult result;
+        if (int stale = haproxy_detail::stop_stale_master(options); stale != 0) {
+          LOG_WARNING << "Stopped HAProxy master " << stale << " left behind by an earlier run";
+        }
         Try<pid_t> pid = haproxy_detail::start_master(options);
         if (pid.is_error()) {
           result.error = "cannot start HAProxy: " + pid.error();

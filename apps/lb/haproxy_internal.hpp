@@ -49,6 +49,13 @@ InstallOutcome install_config(const HaproxyOptions& options, const HaproxyConfig
 // Returns the master's pid; the caller reaps it.
 Try<pid_t> start_master(const HaproxyOptions& options);
 
+// A master left behind by an earlier run (its stoa-lb was killed with
+// SIGKILL): when <run_dir>/haproxy.pid names a live process started with our
+// -f config and -S socket, sends it SIGTERM (it would otherwise go on
+// serving its old configuration beside ours, since HAProxy binds with
+// SO_REUSEPORT). Returns its pid, 0 when there was none.
+int stop_stale_master(const HaproxyOptions& options);
+
 std::string master_socket_path(const HaproxyOptions& options);
 std::string master_log_path(const HaproxyOptions& options);
 

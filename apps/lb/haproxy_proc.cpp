@@ -240,6 +240,26 @@ InstallOutcome install_config(const HaproxyOptions& options, const HaproxyConfig
   return outcome;
 }
 
+int stop_stale_master(const HaproxyOptions& options) {
+  std::string text;
+  if (!haproxy_read_file(options.run_dir + "/haproxy.pid", text)) {
+    return 0;
+  }
+  const int pid = std::atoi(text.c_str());
+  std::string cmdline;
+  if (pid <= 1 || pid == ::getpid() || !process_running(pid) ||
+      !haproxy_read_file("/proc/" + std::to_string(pid) + "/cmdline", cmdline)) {
+    return 0;
+  }
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  if (cmdline.find(" -f " + options.config_path + " ") == std::string::npos ||
+      cmdline.find(" -S " + master_socket_path(options)) == std::string::npos) {
+    return 0;
+  }
+  ::kill(pid, SIGTERM);
+  return pid;
+}
+
 Try<pid_t> start_master(const HaproxyOptions& options) {
   if (::mkdir(options.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return Error("Failed to create run directory '" + options.run_dir + "': " + haproxy_errno_text(errno));

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -306,6 +307,42 @@ TEST_F(HaproxyFixture, AServerInMaintenanceStaysSoAcrossAReload) {
   ApplyResult r = apply(make_config({one.port(), two.port()}, "  # changed\n", true));
   ASSERT_TRUE(r.reloaded) << r.error;
   EXPECT_TRUE(in_maint()) << stats_csv();
+}
+
+// A master an earlier (SIGKILLed) run left behind is stopped at the first
+// start, so it does not serve its old configuration beside ours.
+TEST_F(HaproxyFixture, AMasterLeftBehindByAnEarlierRunIsStopped) {
+  TinyBackend one("one");
+  TinyBackend two("two");
+  const HaproxyConfig old_config = make_config({one.port()});
+  std::filesystem::create_directories(options.run_dir);
+  std::ofstream(options.config_path) << old_config.config;
+  LaunchSpec spec;
+  spec.argv = {options.binary, "-W", "-f", options.config_path, "-p", options.run_dir + "/haproxy.pid", "-S",
+               options.run_dir + "/master.sock"};
+  spec.stdout_path = dir + "/stale.log";
+  spec.stderr_path = spec.stdout_path;
+  Try<pid_t> stale = launch(spec);
+  ASSERT_FALSE(stale.is_error()) << stale.error();
+  ASSERT_TRUE(tests::poll_until([&] { return http_get(frontend_port, "/").second == "one"; },
+                                tests::deadline_in(tests::DEFAULT_TIMEOUT)));
+  start(options);
+  ApplyResult r = apply(make_config({two.port()}));
+  ASSERT_TRUE(r.reloaded) << r.error;
+  EXPECT_NE(master_pid(), stale.get());
+  int status = 0;
+  EXPECT_TRUE(tests::poll_until([&] { return ::waitpid(stale.get(), &status, WNOHANG) == stale.get(); },
+                                tests::deadline_in(tests::DEFAULT_TIMEOUT)))
+      << "the stale master still runs";
+  if (!process_running(stale.get())) {
+    // Every answer now comes from our HAProxy.
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(http_get(frontend_port, "/").second, "two");
+    }
+  } else {
+    ::kill(stale.get(), SIGKILL);
+    ::waitpid(stale.get(), &status, 0);
+  }
 }
 
 TEST_F(HaproxyFixture, TheSameTextDoesNotReload) {
