@@ -144,6 +144,9 @@ caf::behavior haproxy_start_job(caf::event_based_actor* self, caf::actor owner, 
   return {
       [self, owner, options](haproxy_job_atom) {
         JobResult result;
+        if (int stale = haproxy_detail::stop_stale_master(options); stale != 0) {
+          LOG_WARNING << "Stopped HAProxy master " << stale << " left behind by an earlier run";
+        }
         Try<pid_t> pid = haproxy_detail::start_master(options);
         if (pid.is_error()) {
           result.error = "cannot start HAProxy: " + pid.error();
@@ -159,8 +162,13 @@ caf::behavior haproxy_start_job(caf::event_based_actor* self, caf::actor owner, 
 
 // Sends SIGUSR2 (when `signal`) and waits for a new worker, re-sending each
 // `interval` up to `retries` times (0 = forever).
-JobResult haproxy_wait_worker(pid_t master, const std::string& socket, std::chrono::milliseconds interval,
-                              int retries, bool signal) {
+JobResult haproxy_wait_worker(const HaproxyOptions& options, pid_t master, bool signal) {
+  const std::string socket = haproxy_detail::master_socket_path(options);
+  const std::chrono::milliseconds interval = options.reload_interval;
+  const int retries = signal ? options.max_reload_retries : std::max(1, options.max_reload_retries);
+  if (signal) {
+    haproxy_detail::save_server_state(options);
+  }
   // A first start counts any worker (one may exist before we look).
   const std::vector<int> before = signal ? haproxy_worker_pids(master) : std::vector<int>{};
   const std::set<int> known(before.begin(), before.end());
@@ -328,11 +336,8 @@ struct HaproxyState {
     } else if (master_pid == 0) {
       start_master();
     } else {
-      const int master = master_pid;
-      run_job([master, socket = haproxy_detail::master_socket_path(options), interval = options.reload_interval,
-               retries = options.max_reload_retries] {
-        return haproxy_wait_worker(master, socket, interval, retries, true);
-      }, [this](JobResult w) { on_worker_ready(std::move(w)); });
+      run_job([options = options, master = master_pid] { return haproxy_wait_worker(options, master, true); },
+              [this](JobResult w) { on_worker_ready(std::move(w)); });
     }
   }
 
@@ -349,10 +354,7 @@ struct HaproxyState {
     }
     master_pid = r.value;
     LOG_INFO << "Started HAProxy master " << master_pid << " with " << options.config_path;
-    const int master = master_pid;
-    const int retries = std::max(1, options.max_reload_retries);
-    run_job([master, socket = haproxy_detail::master_socket_path(options), interval = options.reload_interval,
-             retries] { return haproxy_wait_worker(master, socket, interval, retries, false); },
+    run_job([options = options, master = master_pid] { return haproxy_wait_worker(options, master, false); },
             [this](JobResult w) { on_worker_ready(std::move(w)); });
   }
 

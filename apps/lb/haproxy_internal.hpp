@@ -49,11 +49,33 @@ InstallOutcome install_config(const HaproxyOptions& options, const HaproxyConfig
 // Returns the master's pid; the caller reaps it.
 Try<pid_t> start_master(const HaproxyOptions& options);
 
+// A master left behind by an earlier run (its stoa-lb was killed with
+// SIGKILL): when <run_dir>/haproxy.pid names a live process started with our
+// -f config and -S socket, sends it SIGTERM (it would otherwise go on
+// serving its old configuration beside ours, since HAProxy binds with
+// SO_REUSEPORT). Returns its pid, 0 when there was none.
+int stop_stale_master(const HaproxyOptions& options);
+
 std::string master_socket_path(const HaproxyOptions& options);
 std::string master_log_path(const HaproxyOptions& options);
 
 // The last `max_bytes` of a file ("" when unreadable): HAProxy's log in errors.
 std::string file_tail(const std::string& path, size_t max_bytes);
+
+// Sends one command to an HAProxy CLI socket (the master's or a stats
+// socket) and returns the whole answer; nullopt when it does not answer.
+std::optional<std::string> cli_command(const std::string& socket_path, const std::string& command,
+                                       std::chrono::milliseconds timeout);
+
+// The stats socket our templates declare (`stats socket <run_dir>/socket
+// ... level admin`) and the file `server-state-file <run_dir>/server-state`
+// names. Before a reload the servers' state (health, maintenance, weights)
+// is saved there, so that a config with `load-server-state-from-file
+// global` starts the new worker with it (marathon-lb does the same).
+// Returns false (and writes nothing) when the socket does not answer.
+std::string stats_socket_path(const HaproxyOptions& options);
+std::string server_state_path(const HaproxyOptions& options);
+bool save_server_state(const HaproxyOptions& options);
 
 // The master CLI's `show proc`, parsed. nullopt when the socket does not
 // answer (the master is re-executing itself, or gone).

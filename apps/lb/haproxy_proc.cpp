@@ -240,6 +240,26 @@ InstallOutcome install_config(const HaproxyOptions& options, const HaproxyConfig
   return outcome;
 }
 
+int stop_stale_master(const HaproxyOptions& options) {
+  std::string text;
+  if (!haproxy_read_file(options.run_dir + "/haproxy.pid", text)) {
+    return 0;
+  }
+  const int pid = std::atoi(text.c_str());
+  std::string cmdline;
+  if (pid <= 1 || pid == ::getpid() || !process_running(pid) ||
+      !haproxy_read_file("/proc/" + std::to_string(pid) + "/cmdline", cmdline)) {
+    return 0;
+  }
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  if (cmdline.find(" -f " + options.config_path + " ") == std::string::npos ||
+      cmdline.find(" -S " + master_socket_path(options)) == std::string::npos) {
+    return 0;
+  }
+  ::kill(pid, SIGTERM);
+  return pid;
+}
+
 Try<pid_t> start_master(const HaproxyOptions& options) {
   if (::mkdir(options.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return Error("Failed to create run directory '" + options.run_dir + "': " + haproxy_errno_text(errno));
@@ -252,7 +272,8 @@ Try<pid_t> start_master(const HaproxyOptions& options) {
   return launch(spec);
 }
 
-std::optional<MasterProcInfo> query_master(const std::string& socket_path, std::chrono::milliseconds timeout) {
+std::optional<std::string> cli_command(const std::string& socket_path, const std::string& command,
+                                       std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(addr.sun_path)) {
@@ -268,20 +289,32 @@ std::optional<MasterProcInfo> query_master(const std::string& socket_path, std::
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const char command[] = "show proc\n";
-    // Without the shutdown the master keeps the connection open for more.
-    if (::send(fd, command, sizeof(command) - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(command) - 1) &&
-        ::shutdown(fd, SHUT_WR) == 0) {
-      char buffer[4096];
-      ssize_t n = 0;
-      while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0) {
-        answer.append(buffer, static_cast<size_t>(n));
-      }
+  std::optional<std::string> answer;
+  const std::string line = command + "\n";
+  // Without the shutdown HAProxy keeps the connection open for more.
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size()) &&
+      ::shutdown(fd, SHUT_WR) == 0) {
+    std::string text;
+    char buffer[4096];
+    ssize_t n = 0;
+    while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+      text.append(buffer, static_cast<size_t>(n));
+    }
+    if (n == 0) {
+      answer = std::move(text);
     }
   }
   ::close(fd);
+  return answer;
+}
+
+std::optional<MasterProcInfo> query_master(const std::string& socket_path, std::chrono::milliseconds timeout) {
+  std::optional<std::string> reply = cli_command(socket_path, "show proc", timeout);
+  if (!reply) {
+    return std::nullopt;
+  }
+  const std::string answer = std::move(*reply);
   MasterProcInfo info;
   bool saw_master = false;
   std::istringstream lines(answer);
@@ -309,6 +342,20 @@ std::optional<MasterProcInfo> query_master(const std::string& socket_path, std::
     return std::nullopt;
   }
   return info;
+}
+
+std::string stats_socket_path(const HaproxyOptions& options) { return options.run_dir + "/socket"; }
+std::string server_state_path(const HaproxyOptions& options) { return options.run_dir + "/server-state"; }
+
+bool save_server_state(const HaproxyOptions& options) {
+  std::optional<std::string> state =
+      cli_command(stats_socket_path(options), "show servers state", HAPROXY_CLI_TIMEOUT);
+  // The dump starts with its format version ("1"); anything else (no admin
+  // level, an error) is not a state file.
+  if (!state || state->rfind("1\n", 0) != 0) {
+    return false;
+  }
+  return !write_file_atomically(server_state_path(options), *state).is_error();
 }
 
 std::set<int> pids_named(const std::string& name) {

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +23,7 @@
 
 #include "actors/launcher.hpp"
 #include "actors/safety.hpp"
+#include "apps/lb/haproxy_internal.hpp"
 #include "common/json.hpp"
 #include "tests/poll.hpp"
 
@@ -173,10 +175,15 @@ struct HaproxyFixture : ::testing::Test {
   void start(const HaproxyOptions& o) { actor = spawn_haproxy(*sys, o); }
 
   // A config whose backend `app` has one server per backend port.
-  HaproxyConfig make_config(const std::vector<int>& ports, const std::string& extra = "") const {
+  HaproxyConfig make_config(const std::vector<int>& ports, const std::string& extra = "",
+                            bool server_state = false) const {
     std::ostringstream c;
-    c << "global\n  maxconn 2048\n"
-      << "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
+    c << "global\n  maxconn 2048\n";
+    if (server_state) {
+      c << "  stats socket " << options.run_dir << "/socket level admin\n"
+        << "  server-state-file " << options.run_dir << "/server-state\n";
+    }
+    c << "defaults\n" << (server_state ? "  load-server-state-from-file global\n" : "") << "  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n"
       << "listen stats\n  bind 127.0.0.1:" << stats_port << "\n  stats enable\n  stats uri /haproxy?stats\n"
       << "frontend web\n  bind 127.0.0.1:" << frontend_port << "\n  default_backend app\n"
       << "backend app\n  balance roundrobin\n" << extra;
@@ -258,10 +265,84 @@ TEST_F(HaproxyFixture, AChangedConfigReloadsAndTheStatsShowTheNewServers) {
   EXPECT_NE(csv.find("app,s" + std::to_string(two.port()) + ","), std::string::npos) << csv;
   EXPECT_EQ(csv.find("app,s" + std::to_string(one.port()) + ","), std::string::npos) << csv;
   EXPECT_EQ(http_get(frontend_port, "/").second, "two");
-  // The previous text is archived beside the config.
+  // The previous text is archived beside the config, the maps written beside it.
+  HaproxyConfig with_maps = make_config({two.port()});
+  with_maps.domain2backend_map = "a.test app\n";
+  with_maps.app2backend_map = "/app app\n";
+  ASSERT_TRUE(apply(with_maps).valid);
+  std::ifstream domains(dir + "/domain2backend.map");
+  std::string line;
+  std::getline(domains, line);
+  EXPECT_EQ(line, "a.test app");
   std::ifstream archived(options.config_path + ".1");
   std::string text((std::istreambuf_iterator<char>(archived)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, make_config({two.port()}).config);
+  std::ifstream older(options.config_path + ".2");
+  text.assign((std::istreambuf_iterator<char>(older)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, make_config({one.port()}).config);
+}
+
+// Before a reload the servers' state is saved to <run_dir>/server-state, so
+// a server put into maintenance stays there in the new worker.
+TEST_F(HaproxyFixture, AServerInMaintenanceStaysSoAcrossAReload) {
+  TinyBackend one("one");
+  TinyBackend two("two");
+  start(options);
+  ASSERT_TRUE(apply(make_config({one.port(), two.port()}, "", true)).reloaded);
+  const std::string server = "app/s" + std::to_string(one.port());
+  std::optional<std::string> set = haproxy_detail::cli_command(
+      haproxy_detail::stats_socket_path(options), "set server " + server + " state maint", std::chrono::seconds(2));
+  ASSERT_TRUE(set.has_value());
+  const auto in_maint = [&] {
+    std::istringstream lines(stats_csv());
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("app,s" + std::to_string(one.port()) + ",", 0) == 0) {
+        return line.find(",MAINT,") != std::string::npos;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(in_maint()) << stats_csv();
+  ApplyResult r = apply(make_config({one.port(), two.port()}, "  # changed\n", true));
+  ASSERT_TRUE(r.reloaded) << r.error;
+  EXPECT_TRUE(in_maint()) << stats_csv();
+}
+
+// A master an earlier (SIGKILLed) run left behind is stopped at the first
+// start, so it does not serve its old configuration beside ours.
+TEST_F(HaproxyFixture, AMasterLeftBehindByAnEarlierRunIsStopped) {
+  TinyBackend one("one");
+  TinyBackend two("two");
+  const HaproxyConfig old_config = make_config({one.port()});
+  std::filesystem::create_directories(options.run_dir);
+  std::ofstream(options.config_path) << old_config.config;
+  LaunchSpec spec;
+  spec.argv = {options.binary, "-W", "-f", options.config_path, "-p", options.run_dir + "/haproxy.pid", "-S",
+               options.run_dir + "/master.sock"};
+  spec.stdout_path = dir + "/stale.log";
+  spec.stderr_path = spec.stdout_path;
+  Try<pid_t> stale = launch(spec);
+  ASSERT_FALSE(stale.is_error()) << stale.error();
+  ASSERT_TRUE(tests::poll_until([&] { return http_get(frontend_port, "/").second == "one"; },
+                                tests::deadline_in(tests::DEFAULT_TIMEOUT)));
+  start(options);
+  ApplyResult r = apply(make_config({two.port()}));
+  ASSERT_TRUE(r.reloaded) << r.error;
+  EXPECT_NE(master_pid(), stale.get());
+  int status = 0;
+  EXPECT_TRUE(tests::poll_until([&] { return ::waitpid(stale.get(), &status, WNOHANG) == stale.get(); },
+                                tests::deadline_in(tests::DEFAULT_TIMEOUT)))
+      << "the stale master still runs";
+  if (!process_running(stale.get())) {
+    // Every answer now comes from our HAProxy.
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(http_get(frontend_port, "/").second, "two");
+    }
+  } else {
+    ::kill(stale.get(), SIGKILL);
+    ::waitpid(stale.get(), &status, 0);
+  }
 }
 
 TEST_F(HaproxyFixture, TheSameTextDoesNotReload) {
