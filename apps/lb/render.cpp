@@ -182,6 +182,13 @@ bool render_service(Expander& x, const Service& s, const RenderOptions& options,
              {{"backend", s.backend}, {"balance", s.balance}, {"mode", s.mode}})) {
     return false;
   }
+  if (s.mode == "http") {
+    // A reload soft-stops the old worker: with this, its idle keep-alive
+    // connections end after their next response ("Connection: close")
+    // instead of being closed under a request in flight (a read error at
+    // the client). Not a template: it is what makes reloads drop nothing.
+    out.frontend += "  option idle-close-on-response\n";
+  }
   if (!options.dont_bind_http_https && !s.hostname.empty()) {
     Try<render_detail::VhostRouting> routing = render_detail::vhost_routing(x, s, options, maps);
     if (routing.is_error()) {

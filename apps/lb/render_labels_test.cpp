@@ -122,7 +122,7 @@ TEST(RenderLabels, RedirectToHttps) {
   Rendered r = render_one({{"HAPROXY_0_VHOST", "a.com"}, {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}});
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_app hdr(host),field(1,:) -i a.com",
+                "  bind 127.0.0.1:18080", "  mode http", "  option idle-close-on-response", "  acl host_a_com_app hdr(host),field(1,:) -i a.com",
                 "  use_backend app_10001 if host_a_com_app",
                 "  redirect scheme https code 301 if !{ ssl_fc } host_a_com_app"}));
   Rendered with_path = render_one({{"HAPROXY_0_VHOST", "a.com"},
@@ -130,7 +130,7 @@ TEST(RenderLabels, RedirectToHttps) {
                                    {"HAPROXY_0_PATH", "/p"}});
   EXPECT_EQ(section(with_path.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_app hdr(host),field(1,:) -i a.com",
+                "  bind 127.0.0.1:18080", "  mode http", "  option idle-close-on-response", "  acl host_a_com_app hdr(host),field(1,:) -i a.com",
                 "  acl path_app_10001 path_beg /p",
                 "  redirect scheme https code 301 if !{ ssl_fc } host_a_com_app path_app_10001"}));
 }
@@ -142,7 +142,7 @@ TEST(RenderLabels, AuthRendersUserlistAndHttpAuth) {
             (std::vector<std::string>{"  user alice password $6$x$y"}));
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_app hdr(host),field(1,:) -i a.com",
+                "  bind 127.0.0.1:18080", "  mode http", "  option idle-close-on-response", "  acl host_a_com_app hdr(host),field(1,:) -i a.com",
                 "  acl auth_a_com_app http_auth(user_app_10001)",
                 "  http-request auth realm \"My Realm\" if host_a_com_app !auth_a_com_app",
                 "  use_backend app_10001 if host_a_com_app"}));
@@ -268,7 +268,7 @@ TEST(RenderLabels, OnlyTheFirstHttpPortOfAnAppGetsAppIdRouting) {
       {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_MODE", "http"}, {"HAPROXY_1_MODE", "http"}});
   Rendered r = render({app}, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_appid_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http",
+            (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http", "  option idle-close-on-response",
                                       "  acl app__two hdr(x-marathon-app-id) -i /two",
                                       "  use_backend two_10001 if app__two"}));
 }

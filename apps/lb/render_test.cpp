@@ -84,7 +84,7 @@ TEST(Render, TcpServicePortFrontendBackendAndServers) {
             (std::vector<std::string>{"agent1_10_0_0_1_31000", "agent2_10_0_0_2_31100"}));
   // tcp mode: nothing in the app-id frontend.
   EXPECT_TRUE(section(r.config, "frontend marathon_http_appid_in") ==
-              (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http"}));
+              (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http", "  option idle-close-on-response"}));
 }
 
 TEST(Render, ServerNameIsIpPortWhenHostIsTheIp) {
@@ -256,7 +256,7 @@ TEST(Render, VhostAclsOrderedByBackendWeight) {
   Rendered r = render(apps, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http",
+                "  bind 127.0.0.1:18080", "  mode http", "  option idle-close-on-response",
                 "  acl host_x_com_heavy hdr(host),field(1,:) -i x.com", "  acl path_heavy_10003 path_beg /h",
                 "  use_backend heavy_10003 if host_x_com_heavy path_heavy_10003",
                 "  acl host_x_com_api hdr(host),field(1,:) -i x.com", "  acl path_api_10002 path_beg /api",
@@ -265,14 +265,14 @@ TEST(Render, VhostAclsOrderedByBackendWeight) {
                 "  use_backend root_10001 if host_x_com_root"}));
   EXPECT_EQ(section(r.config, "frontend marathon_https_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18443 ssl crt /etc/ssl/cert.pem", "  mode http",
+                "  bind 127.0.0.1:18443 ssl crt /etc/ssl/cert.pem", "  mode http", "  option idle-close-on-response",
                 "  acl path_heavy_10003 path_beg /h",
                 "  use_backend heavy_10003 if { ssl_fc_sni x.com } path_heavy_10003",
                 "  acl path_api_10002 path_beg /api",
                 "  use_backend api_10002 if { ssl_fc_sni x.com } path_api_10002",
                 "  use_backend root_10001 if { ssl_fc_sni x.com }"}));
   EXPECT_EQ(section(r.config, "frontend marathon_http_appid_in"),
-            (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http",
+            (std::vector<std::string>{"  bind 127.0.0.1:19091", "  mode http", "  option idle-close-on-response",
                                       "  acl app__api hdr(x-marathon-app-id) -i /api",
                                       "  use_backend api_10002 if app__api",
                                       "  acl app__heavy hdr(x-marathon-app-id) -i /heavy",
@@ -287,7 +287,7 @@ TEST(Render, SeveralVhostsShareOneAclName) {
   Rendered r = render(apps, Templates(), test_options());
   EXPECT_EQ(section(r.config, "frontend marathon_http_in"),
             (std::vector<std::string>{
-                "  bind 127.0.0.1:18080", "  mode http", "  acl host_a_com_m hdr(host),field(1,:) -i a.com",
+                "  bind 127.0.0.1:18080", "  mode http", "  option idle-close-on-response", "  acl host_a_com_m hdr(host),field(1,:) -i a.com",
                 "  acl host_a_com_m hdr(host),field(1,:) -i b.com", "  use_backend m_10001 if host_a_com_m"}));
   std::vector<std::string> https = section(r.config, "frontend marathon_https_in");
   EXPECT_TRUE(has_line(https, "  use_backend m_10001 if { ssl_fc_sni a.com }"));
@@ -320,12 +320,12 @@ TEST(Render, HaproxyMapRoutesThroughMapFiles) {
   EXPECT_EQ(
       section(r.config, "frontend marathon_http_in"),
       (std::vector<std::string>{
-          "  bind 127.0.0.1:18080", "  mode http",
+          "  bind 127.0.0.1:18080", "  mode http", "  option idle-close-on-response",
           "  use_backend %[req.hdr(host),lower,regsub(:.*$,,),map(/etc/lbx/domain2backend.map)]"}));
   EXPECT_EQ(
       section(r.config, "frontend marathon_http_appid_in"),
       (std::vector<std::string>{
-          "  bind 127.0.0.1:19091", "  mode http",
+          "  bind 127.0.0.1:19091", "  mode http", "  option idle-close-on-response",
           "  use_backend %[req.hdr(x-marathon-app-id),lower,map(/etc/lbx/app2backend.map)]"}));
   EXPECT_TRUE(has_line(section(r.config, "frontend marathon_https_in"),
                        "  use_backend %[ssl_fc_sni,lower,map(/etc/lbx/domain2backend.map)]"));

@@ -115,16 +115,19 @@ std::vector<TemplateInfo> templates_build_catalogue() {
       "/metrics, Lua services). Must keep `expose-fd listeners` and must not say `daemon`",
       {"statsPort", "runDir", "luaLoad", "luaServices", "globalMaxconn"}, false, true);
   add("HTTP_FRONTEND_HEAD",
-      "\nfrontend marathon_http_in\n  bind {bindAddr}:{httpPort}\n  mode http\n",
+      "\nfrontend marathon_http_in\n  bind {bindAddr}:{httpPort}\n  mode http\n"
+      "  option idle-close-on-response\n",
       "the shared HTTP frontend gathering the HAPROXY_{n}_VHOST ACLs", {"bindAddr", "httpPort"},
       false, true);
   add("HTTP_FRONTEND_APPID_HEAD",
-      "\nfrontend marathon_http_appid_in\n  bind {bindAddr}:{httpAppIdPort}\n  mode http\n",
+      "\nfrontend marathon_http_appid_in\n  bind {bindAddr}:{httpAppIdPort}\n  mode http\n"
+      "  option idle-close-on-response\n",
       "the shared frontend routing on the X-Marathon-App-Id header to the first http-mode port of "
       "each app",
       {"bindAddr", "httpAppIdPort"}, false, true);
   add("HTTPS_FRONTEND_HEAD",
-      "\nfrontend marathon_https_in\n  bind {bindAddr}:{httpsPort} ssl {sslCerts}\n  mode http\n",
+      "\nfrontend marathon_https_in\n  bind {bindAddr}:{httpsPort} ssl {sslCerts}\n  mode http\n"
+      "  option idle-close-on-response\n",
       "the shared TLS frontend gathering the SNI ACLs of the VHOST labels",
       {"sslCerts", "bindAddr", "httpsPort"}, false);
   add("HTTPS_GROUPED_FRONTEND_HEAD",
