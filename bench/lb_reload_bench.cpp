@@ -1,30 +1,28 @@
-// stoa-bench-lb-reload: what HAProxy reloads driven by stoa-lb's supervisor
-// (apps/lb/haproxy.hpp) cost the traffic going through it (issue #14).
+// stoa-bench-lb-reload: what HAProxy reloads driven by stoa-lb cost the
+// traffic going through it (issue #14).
 //
-//   stoa-bench-lb-reload [--reloads=20] [--duration=20s] [--connections=32]
+//   stoa-bench-lb-reload [--chain=true] [--reloads=20] [--duration=20s] [--connections=32]
 //                        [--threads=2] [--backends=3] [--haproxy=/usr/sbin/haproxy]
 //                        [--min_reload_interval=500ms] [--work_dir=/tmp/stoa-bench-lb-reload]
 //
-// It starts --backends `python3 -m http.server` processes on loopback, the
-// supervisor actor with a real HAProxy (master-worker, our child) whose
-// frontend balances over them, and runs wrk (/usr/bin/wrk --latency) through
-// HAProxy for --duration while it applies --reloads configurations with a
-// changed server list (the app "scaled" between 1 and --backends instances,
-// as stoa-lb renders when Marathon's tasks change), evenly spread. Then the
-// same wrk run straight at one backend, for HAProxy's added latency. Prints
-// requests, failures (non-2xx/3xx + socket errors), req/s, latency
-// p50/p90/p99, and the reloads HAProxy did (the supervisor's generation
-// count and the master CLI's reload counter). docs/benchmarks.md holds the
-// results.
-//
-// It drives the supervisor actor directly, not stoa-services → stoa-lb:
-// the registry and rendering steps only decide *when* a reload happens; the
-// reload itself is the same call.
+// Chain mode (the default): a local cluster, stoa-services with an HTTP app
+// whose backends drain on SIGTERM, and the stoa-lb binary (--health-check)
+// in front of a real HAProxy; wrk (/usr/bin/wrk --latency) runs through
+// HAProxy for --duration while the app is scaled 2 <-> 3 --reloads times,
+// each scaling waited for until HAProxy lists the new servers (one reload
+// each). --chain=false: --backends `python3 -m http.server` processes and the
+// supervisor actor (apps/lb/haproxy.hpp) alone, --reloads applies with a
+// changed server list spread over --duration. Then the same wrk run straight
+// at one backend, for HAProxy's added latency. Prints requests, failures
+// (non-2xx/3xx + socket errors, itemised), req/s, latency p50/p90/p99, and
+// the reloads HAProxy did (its master CLI's counter). docs/benchmarks.md
+// holds the results.
 
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -213,6 +211,15 @@ void print_table(const ReloadBenchFlags& flags, const std::string& what, const W
                          std::pair{"straight at one backend", &direct}}) {
     std::printf("| %s | %lld | %lld | %.0f | %s | %s | %s |\n", name, r->requests, r->non_2xx + r->socket_errors,
                 r->rps, r->p50.c_str(), r->p90.c_str(), r->p99.c_str());
+  }
+  for (auto [name, r] : {std::pair{"through HAProxy", &through}, std::pair{"straight", &direct}}) {
+    std::smatch m;
+    if (std::regex_search(r->raw, m, std::regex(R"(Socket errors:[^\n]*)"))) {
+      std::printf("%s: %s\n", name, m[0].str().c_str());
+    }
+    if (std::regex_search(r->raw, m, std::regex(R"(Non-2xx or 3xx responses:[^\n]*)"))) {
+      std::printf("%s: %s\n", name, m[0].str().c_str());
+    }
   }
 }
 
@@ -419,14 +426,40 @@ int run_chain(const ReloadBenchFlags& flags) {
       }, st::deadline_in(RELOAD_BENCH_CHAIN_STEP))) {
     return fail("stoa-services did not answer");
   }
-  // The app: python3's http.server on $PORT0 (listen backlog 1024, see run_bench).
+  // The app: python3's http.server on $PORT0 (listen backlog 1024, see
+  // run_bench) that drains on SIGTERM as a well-behaved service does: it
+  // keeps serving for 2 s (stoa-lb takes it out of HAProxy meanwhile), then
+  // stops accepting and exits once its requests in flight are answered.
+  // Without the drain, a scale-down kills requests in flight on the killed
+  // task whatever the balancer does; that is the backend's part, not a
+  // reload's.
   const int service_port = st::free_loopback_port();
   const std::string backend = "lbbench_" + std::to_string(service_port);
   picojson::object app;
   app["id"] = picojson::value("/lbbench");
   app["cmd"] = picojson::value(
-      "exec python3 -c 'import http.server as h, sys; h.ThreadingHTTPServer.request_queue_size = 1024; "
-      "h.ThreadingHTTPServer((\"127.0.0.1\", int(sys.argv[1])), h.SimpleHTTPRequestHandler).serve_forever()' $PORT0");
+      "exec python3 -c '\n"
+      "import http.server as h, signal, sys, threading\n"
+      "class S(h.ThreadingHTTPServer):\n"
+      "    request_queue_size = 1024\n"
+      "    daemon_threads = False\n"
+      "s = S((\"127.0.0.1\", int(sys.argv[1])), h.SimpleHTTPRequestHandler)\n"
+      "signal.signal(signal.SIGTERM, lambda *_: threading.Timer(2.0, s.shutdown).start())\n"
+      "s.serve_forever()\n"
+      "s.server_close()\n"
+      "' $PORT0");
+  app["taskKillGracePeriodSeconds"] = stoa::json_number(10);
+  // A new task joins HAProxy's pool only once it answers (stoa-lb
+  // --health-check): python binds its port a moment after TASK_RUNNING.
+  picojson::object check;
+  check["protocol"] = picojson::value("HTTP");
+  check["path"] = picojson::value("/");
+  check["portIndex"] = stoa::json_number(0);
+  check["intervalSeconds"] = stoa::json_number(1);
+  check["timeoutSeconds"] = stoa::json_number(2);
+  check["gracePeriodSeconds"] = stoa::json_number(10);
+  check["maxConsecutiveFailures"] = stoa::json_number(3);
+  app["healthChecks"] = picojson::value(picojson::array{picojson::value(check)});
   app["cpus"] = stoa::json_number(0.1);
   app["mem"] = stoa::json_number(64);
   app["instances"] = stoa::json_number(2);
@@ -436,6 +469,9 @@ int run_chain(const ReloadBenchFlags& flags) {
   picojson::object labels;
   labels["HAPROXY_GROUP"] = picojson::value("external");
   labels["HAPROXY_0_BIND_ADDR"] = picojson::value("127.0.0.1");
+  // HTTP mode: HAProxy speaks HTTP to both sides, so a request whose server
+  // refuses the connection is sent to another one (retries + redispatch).
+  labels["HAPROXY_0_MODE"] = picojson::value("http");
   app["labels"] = picojson::value(labels);
   Try<st::HttpResponse> posted = chain_request(svc_port, "POST", "/v2/apps", stoa::json_serialize(picojson::value(app)));
   if (posted.is_error() || posted->status != 201) {
@@ -444,7 +480,7 @@ int run_chain(const ReloadBenchFlags& flags) {
   const std::string lb_dir = cluster.dir() + "/lb";
   std::filesystem::create_directories(lb_dir);
   const int stats_port = st::free_loopback_port();
-  std::vector<std::string> args = {"sse", "--group", "external", "-m", "http://127.0.0.1:" + std::to_string(svc_port),
+  std::vector<std::string> args = {"sse", "--health-check", "--group", "external", "-m", "http://127.0.0.1:" + std::to_string(svc_port),
                                    "--haproxy-config", lb_dir + "/haproxy.cfg", "--haproxy-bin", flags.haproxy,
                                    "--bind-address", "127.0.0.1", "--dont-bind-http-https",
                                    "--http-port", std::to_string(st::free_loopback_port()),
@@ -482,19 +518,35 @@ int run_chain(const ReloadBenchFlags& flags) {
   }
   Try<WrkResult> through = Error("wrk did not run");
   std::thread load([&] { through = run_wrk(flags, service_port, flags.work_dir + "/wrk-haproxy.txt"); });
-  const auto spacing = flags.duration / (flags.reloads + 1);
-  const auto start = std::chrono::steady_clock::now();
+  // Each scaling waits until HAProxy serves the new set of servers before
+  // the next one (with --health-check a new task joins once it answers its
+  // health check), so each is one reload; how long that took is reported.
   int failed_scales = 0;
+  std::vector<double> settle_ms;
   for (int i = 0; i < flags.reloads; ++i) {
-    std::this_thread::sleep_until(start + spacing * (i + 1));
-    const std::string body = "{\"instances\":" + std::to_string(i % 2 == 0 ? 3 : 2) + "}";
+    const int target = i % 2 == 0 ? 3 : 2;
+    const std::string body = "{\"instances\":" + std::to_string(target) + "}";
+    const auto asked = std::chrono::steady_clock::now();
     Try<st::HttpResponse> put = chain_request(svc_port, "PUT", "/v2/apps/lbbench?force=true", body);
     if (put.is_error() || put->status != 200) {
       ++failed_scales;
       std::cerr << "scale " << i << ": " << (put.is_error() ? put.error() : put->body) << "\n";
+      continue;
     }
+    if (!st::poll_until([&] { return chain_server_count(stats_port, backend) == target; },
+                        st::deadline_in(RELOAD_BENCH_CHAIN_STEP))) {
+      ++failed_scales;
+      std::cerr << "scale " << i << ": HAProxy never listed " << target << " servers\n";
+      continue;
+    }
+    settle_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - asked).count());
   }
+  const auto scaling_done = std::chrono::steady_clock::now();
   load.join();
+  if (scaling_done > std::chrono::steady_clock::now()) {
+    std::cerr << "wrk ended before the last scaling: give a longer --duration\n";
+  }
   std::optional<stoa::lb::haproxy_detail::MasterProcInfo> after = chain_query_master(master_socket);
   const std::vector<int> task_ports = chain_task_ports(svc_port, "/lbbench");
   if (through.is_error() || task_ports.empty()) {
@@ -506,8 +558,13 @@ int run_chain(const ReloadBenchFlags& flags) {
   }
   print_table(flags, "scalings of the app (2 <-> 3 instances) through stoa-services -> stoa-lb", through.get(),
               direct.get());
-  std::printf("\nreloads HAProxy did while wrk ran (master CLI counter): %d; scale requests refused: %d\n",
+  std::printf("\nreloads HAProxy did while wrk ran (master CLI counter): %d; scalings that failed: %d\n",
               before && after ? after->reloads - before->reloads : -1, failed_scales);
+  if (!settle_ms.empty()) {
+    std::sort(settle_ms.begin(), settle_ms.end());
+    std::printf("scaling request -> HAProxy serving the new servers: median %.0f ms, max %.0f ms (%zu scalings)\n",
+                settle_ms[settle_ms.size() / 2], settle_ms.back(), settle_ms.size());
+  }
   return 0;
 }
 

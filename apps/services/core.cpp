@@ -271,6 +271,10 @@ caf::actor spawn_core(Runtime& runtime, CoreOptions options) {
     info.set_webui_url(options.webui_url);
   }
   info.add_capabilities()->set_type(FrameworkInfo::Capability::PARTITION_AWARE);
+  // As Marathon: a task being killed reports TASK_KILLING first, so a load
+  // balancer (stoa-lb, marathon-lb) takes it out of its pool while it still
+  // drains within its kill grace period.
+  info.add_capabilities()->set_type(FrameworkInfo::Capability::TASK_KILLING_STATE);
   // Blocking lookups (user, hostname): here in the caller, never in the actor.
   fill_in_user_and_hostname(info);
   return runtime.system().spawn(core_behavior, &runtime, std::move(options), std::move(info));
