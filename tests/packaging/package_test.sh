@@ -132,6 +132,13 @@ check "stoa-slave: KillMode=process (tasks survive a restart)" \
 check "stoa-lb: runs HAProxy's files in its state and runtime directories" \
   grep -q -- '--haproxy-config=/var/lib/stoa/lb/haproxy.cfg --run-dir=/run/stoa-lb' \
   "$root/lib/systemd/system/stoa-lb.service"
+# stoa-lb parses its whole command line before --help: the unit's ExecStart,
+# with the unit's Environment= and then /etc/default/stoa-lb, must parse.
+lb_unit="$root/lib/systemd/system/stoa-lb.service"
+lb_cmd="$root$(sed -n 's/^ExecStart=//p' "$lb_unit")"
+check "stoa-lb accepts its unit's command line and /etc/default/stoa-lb" \
+  bash -c 'set -a; eval "$(sed -n "s/^Environment=//p" "$1")"; . "$2"; set +a; eval "set -- $3"; exec "$@" --help' \
+  _ "$lb_unit" "$root/etc/default/stoa-lb" "$lb_cmd"
 
 # 6. The flags the /etc/default files name exist: each STOA_<FLAG> (set or
 # commented) of a daemon is a flag of its --help, from the scratch root.
