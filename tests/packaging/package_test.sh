@@ -213,6 +213,43 @@ else
   echo "note: systemd-analyze is not installed: units not verified"
 fi
 
+# 10. dpkg itself, into a second scratch root with its own database
+# (--root; scripts chrootless, dependencies not installed there): the
+# packages install, a local edit of a conffile survives a reinstall, remove
+# keeps it, purge deletes it. The maintainer scripts see DPKG_ROOT and must
+# not call the host's systemctl (a recording stand-in is first in PATH).
+if command -v dpkg >/dev/null; then
+  droot="$scratch/dpkg-root"
+  mkdir -p "$droot/var/lib/dpkg/updates" "$droot/var/lib/dpkg/info" "$scratch/fakebin"
+  touch "$droot/var/lib/dpkg/status"
+  printf '#!/bin/sh\necho "$*" >>"%s"\n' "$scratch/systemctl.calls" >"$scratch/fakebin/systemctl"
+  chmod +x "$scratch/fakebin/systemctl"
+  dpkg_root() {
+    PATH="$scratch/fakebin:$PATH" dpkg --root="$droot" --force-script-chrootless --force-depends \
+      --force-not-root "$@" >>"$scratch/dpkg.log" 2>&1
+  }
+  status() { dpkg-query --admindir="$droot/var/lib/dpkg" -W -f '${Status}' "$1" 2>/dev/null || true; }
+  check "dpkg --root -i of the five packages" dpkg_root -i "${deb[@]}"
+  for name in "${!deb[@]}"; do
+    check "dpkg: $name is installed" test "$(status "$name")" = "install ok installed"
+  done
+  check "dpkg registered /etc/default/stoa-master as a conffile" grep -q '/etc/default/stoa-master' \
+    <<<"$(dpkg-query --admindir="$droot/var/lib/dpkg" -W -f '${Conffiles}' stoa-master)"
+  echo 'STOA_IP=10.0.0.2' >>"$droot/etc/default/stoa-master"
+  check "dpkg --root reinstall of stoa-master" dpkg_root -i "${deb[stoa-master]}"
+  check "a local edit of /etc/default/stoa-master survives a reinstall" \
+    grep -qx 'STOA_IP=10.0.0.2' "$droot/etc/default/stoa-master"
+  check "dpkg --root -r stoa-master" dpkg_root -r stoa-master
+  check "remove: /usr/sbin/stoa-master is gone" test ! -e "$droot/usr/sbin/stoa-master"
+  check "remove: the edited conffile stays" grep -qx 'STOA_IP=10.0.0.2' "$droot/etc/default/stoa-master"
+  check "dpkg --root -P stoa-master" dpkg_root -P stoa-master
+  check "purge: /etc/default/stoa-master is gone" test ! -e "$droot/etc/default/stoa-master"
+  check "the maintainer scripts never called systemctl under DPKG_ROOT" test ! -e "$scratch/systemctl.calls"
+  if [ "$failures" -ne 0 ]; then cat "$scratch/dpkg.log"; fi
+else
+  echo "note: dpkg is not installed: dpkg --root not tried"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1
