@@ -37,6 +37,9 @@ packages=(
   # apps/lb: stoa-lb starts and reloads Debian's HAProxy (2.6); its reload
   # benchmark and test drive load through it with wrk.
   haproxy wrk
+  # tests/packaging: cpack's DEB generator and the package test use
+  # dpkg-shlibdeps (dpkg-dev) and file.
+  dpkg-dev file
 )
 if [ "$fuzz" -eq 1 ]; then
   # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
