@@ -179,7 +179,7 @@ class Forwarder {
         ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
         done = n <= 0;
         for (ssize_t off = 0; !done && off < n;) {
-          ssize_t w = ::write(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off));
+          ssize_t w = ::send(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
           done = w <= 0;
           off += w > 0 ? w : 0;
         }
