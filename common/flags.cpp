@@ -538,8 +538,8 @@ std::optional<Error> check_address_flags(int http_port, const AddressFlags& addr
 
 void FlagsBase::add_address_flags(AddressFlags* address) {
   add(&address->advertise_ip, "advertise_ip",
-      "IPv4 address other hosts should use to reach this process (in its UPIDs, MasterInfo and "
-      "registrations), e.g. a NAT's public address; the process still binds --ip "
+      "IPv4 address other hosts should use to reach this process (in its UPIDs, a master's MasterInfo, a slave's "
+      "registration), e.g. a NAT's public address; the process still binds --ip "
       "(default: --ip, or a routable address of this host when --ip is 0.0.0.0).");
   check("advertise_ip", ipv4_address());
   check("advertise_ip", [](const std::string& v) -> std::optional<std::string> {
@@ -554,7 +554,7 @@ void FlagsBase::add_address_flags(AddressFlags* address) {
   check("advertise_port", port_number(1));
   add(&address->actor_port, "actor_port",
       "Port of the internal actor transport, bound on --ip beside --port and announced through "
-      "/__stoa__/processes and MasterInfo (0 = the OS picks one; default: --port + " +
+      "/__stoa__/processes (and a master's MasterInfo) (0 = the OS picks one; default: --port + " +
           std::to_string(ACTOR_PORT_OFFSET) + " when that is below " + std::to_string(EPHEMERAL_PORT_START) +
           ", e.g. 15050 for 5050, else 0).");
   check("actor_port", port_number(0));
