@@ -11,7 +11,9 @@
 
 #include <caf/all.hpp>
 
+#include "actors/addresses.hpp"
 #include "actors/atoms.hpp"
+#include "actors/zookeeper.hpp"
 
 namespace stoa::daemon {
 
@@ -78,6 +80,26 @@ std::string local_hostname() {
     return "";
   }
   return host;
+}
+
+void warn_loopback_master(const Runtime& rt, const std::optional<std::string>& zk) {
+  if (!zk || !(addresses::is_loopback_ip(rt.ip()) || addresses::is_loopback_ip(rt.advertised_ip()))) {
+    return;
+  }
+  Try<zookeeper::Url> url = zookeeper::parse_url(*zk);
+  if (url.is_error()) {
+    return;  // the flag's check reports it
+  }
+  for (const std::string& server : url->servers) {
+    std::string host = server.substr(0, server.rfind(':'));
+    if (addresses::loopback_agent_warning(rt.advertised_ip(), host) ||
+        addresses::loopback_agent_warning(rt.ip(), host)) {
+      LOG_WARNING << "Master bound to loopback interface! Cannot communicate with remote masters or agents "
+                     "(ZooKeeper server "
+                  << server << " is not on loopback). You might want to set '--ip' flag to a routable IP address.";
+      return;
+    }
+  }
 }
 
 int run_daemon(const Program& program, const char* argv0, const FlagsBase& flags, const DaemonOptions& options,

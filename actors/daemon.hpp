@@ -72,13 +72,22 @@ std::string announced_hostname(const std::optional<std::string>& hostname, bool 
 // main, never from an actor.
 std::string local_hostname();
 
+// Logs a warning when the master's bound or advertised IP is a loopback
+// address while `zk` (--zk; a zk:// URL or a file:// holding one) names a
+// server that is not: remote masters and slaves could not reach it. As
+// Mesos' agent warning ("... bound to loopback interface! ..."). Blocking
+// (reads a file:// URL): call it in main.
+void warn_loopback_master(const Runtime& rt, const std::optional<std::string>& zk);
+
 struct DaemonOptions {
   logging::Options logging;
   RuntimeOptions runtime;
 };
 
 // The options of a daemon whose flags have the common members `log_dir`,
-// `logging` (LoggingFlags), `ip`, `port` and `limits` (NetworkLimitFlags).
+// `logging` (LoggingFlags), `ip`, `port` and `limits` (NetworkLimitFlags),
+// and, when it has one, `address` (AddressFlags: --actor_port,
+// --advertise_ip, --advertise_port).
 template <class Flags>
 DaemonOptions daemon_options(const Program& program, const Flags& flags) {
   DaemonOptions o;
@@ -87,6 +96,9 @@ DaemonOptions daemon_options(const Program& program, const Flags& flags) {
   o.runtime.ip = flags.ip;
   o.runtime.port = static_cast<uint16_t>(flags.port);
   set_network_limits(&o.runtime, flags.limits);
+  if constexpr (requires { flags.address; }) {
+    set_addresses(&o.runtime, flags.port, flags.address);
+  }
   return o;
 }
 

@@ -561,6 +561,9 @@ std::string master_info_json(const MasterInfo& info) {
   }
   address["port"] = picojson::value(static_cast<int64_t>(info.port()));
   o["address"] = picojson::value(std::move(address));
+  if (info.has_actor_port()) {
+    o["actor_port"] = picojson::value(static_cast<int64_t>(info.actor_port()));
+  }
   return json_serialize(picojson::value(std::move(o)));
 }
 
@@ -599,8 +602,12 @@ Try<MasterInfo> parse_master_info_json(std::string_view text) {
   }
   Try<std::optional<uint64_t>> ip = uint_member(o, "ip", uint64_t(1) << 32);
   Try<std::optional<uint64_t>> port = uint_member(o, "port", 65536);
-  if (ip.is_error() || port.is_error()) {
-    return Error("MasterInfo: " + (ip.is_error() ? ip.error() : port.error()));
+  Try<std::optional<uint64_t>> actor_port = uint_member(o, "actor_port", 65536);
+  if (ip.is_error() || port.is_error() || actor_port.is_error()) {
+    return Error("MasterInfo: " + (ip.is_error() ? ip.error() : port.is_error() ? port.error() : actor_port.error()));
+  }
+  if (*actor_port) {
+    info.set_actor_port(static_cast<uint32_t>(**actor_port));
   }
   info.set_port(static_cast<uint32_t>(port->value_or(upid->port)));
   std::string address_ip;

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "actors/addresses.hpp"
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
 #include "actors/router.hpp"
@@ -90,6 +91,8 @@ http::Route discovery_route(const caf::actor& router, uint16_t actor_port) {
 Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->opts_ = opts;
+  // Blocking (DNS) for 0.0.0.0: start() runs on main's thread.
+  rt->advertised_ip_ = addresses::advertised_ip(opts.ip, opts.advertise_ip);
   declare_system_metrics(rt->metrics_);
   rt->cfg_ = std::make_unique<caf::actor_system_config>();
   caf::actor_system_config& cfg = *rt->cfg_;
@@ -130,7 +133,7 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
       rt->stops_);
 
   if (!opts.serve) {
-    rt->router_ = spawn_router(sys, opts.ip, uint16_t{0});
+    rt->router_ = spawn_router(sys, rt->advertised_ip_, uint16_t{0});
     rt->supervise("router", rt->router_);
     return rt;
   }
@@ -151,7 +154,8 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   }
   rt->http_ = *server;
   rt->port_ = server->port;
-  rt->router_ = spawn_router(sys, opts.ip, rt->port_);
+  rt->advertised_port_ = opts.advertise_port != 0 ? opts.advertise_port : rt->port_;
+  rt->router_ = spawn_router(sys, rt->advertised_ip_, rt->advertised_port_);
   rt->supervise("HTTP server", rt->http_.actor);
   rt->supervise("router", rt->router_);
   caf::expected<guard::GuardedPort> actor_port =
@@ -172,6 +176,12 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
     rt->serve_route(std::move(r), RUNTIME_OWNER);
   }
   return rt;
+}
+
+void set_addresses(RuntimeOptions* opts, int http_port, const AddressFlags& flags) {
+  opts->actor_port = static_cast<uint16_t>(effective_actor_port(http_port, flags));
+  opts->advertise_ip = flags.advertise_ip;
+  opts->advertise_port = static_cast<uint16_t>(effective_advertise_port(flags));
 }
 
 void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags) {

@@ -55,9 +55,15 @@ namespace stoa {
 constexpr auto RESOLVE_TIMEOUT = std::chrono::seconds(10);
 
 struct RuntimeOptions {
-  std::string ip = "127.0.0.1";  // bind address of both ports
+  std::string ip = "127.0.0.1";  // bind address of both ports; 0.0.0.0 = every interface
   uint16_t port = 0;             // public HTTP port; 0 = OS picks
   uint16_t actor_port = 0;       // internal actor port; 0 = OS picks
+  // What this process' UPIDs name (docs/multi-host.md): the IP (unset:
+  // `ip`, or addresses::routable_ipv4() when `ip` is 0.0.0.0 — never
+  // 0.0.0.0) and the HTTP port (0: the bound one). The ports are still bound
+  // on `ip`; the actor port is announced as bound.
+  std::optional<std::string> advertise_ip;
+  uint16_t advertise_port = 0;
   // Extra CAF options ("--scheduler.max-threads=4" style) for tuning.
   std::vector<std::string> caf_options;
   size_t max_body_bytes = 8 << 20;
@@ -86,6 +92,10 @@ struct RuntimeOptions {
   std::chrono::milliseconds metrics_collector_timeout = DEFAULT_METRICS_COLLECTOR_TIMEOUT;
 };
 
+// Copies --actor_port (given or derived from --port), --advertise_ip and
+// --advertise_port into `opts`; `http_port` is --port.
+void set_addresses(RuntimeOptions* opts, int http_port, const AddressFlags& flags);
+
 // Copies the --max_connections / --http_idle_timeout / --handshake_timeout /
 // --max_message_bytes flags into `opts`.
 void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags);
@@ -103,10 +113,15 @@ class Runtime {
 
   caf::actor_system& system();
   const caf::actor& router() const { return router_; }
+  // The bound address and ports.
   const std::string& ip() const { return opts_.ip; }
   uint16_t port() const { return port_; }
   uint16_t actor_port() const { return actor_port_; }
-  Upid upid(const std::string& id) const { return Upid{id, opts_.ip, port_}; }
+  // What others use to reach this process (RuntimeOptions::advertise_ip);
+  // UPIDs name these.
+  const std::string& advertised_ip() const { return advertised_ip_; }
+  uint16_t advertised_port() const { return advertised_port_; }
+  Upid upid(const std::string& id) const { return Upid{id, advertised_ip_, advertised_port_}; }
 
   // Names `actor` `id` in this process, so `id@ip:port` resolves to it. The
   // router monitors it and forgets it when it exits. Call from a non-actor
@@ -182,6 +197,8 @@ class Runtime {
   http::Server http_;
   uint16_t port_ = 0;
   uint16_t actor_port_ = 0;
+  std::string advertised_ip_;
+  uint16_t advertised_port_ = 0;
   bool stopped_ = false;
 };
 

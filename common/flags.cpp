@@ -497,6 +497,69 @@ FlagCheck ipv4_address() {
   };
 }
 
+FlagCheck port_number(int min) {
+  return [min](const std::string& v) -> std::optional<std::string> {
+    std::string why = "must be a port number within " + std::to_string(min) + "..65535";
+    if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos) {
+      return why;
+    }
+    int n = std::stoi(v);
+    if (n < min || n > 65535) {
+      return why;
+    }
+    return std::nullopt;
+  };
+}
+
+int default_actor_port(int http_port) {
+  if (http_port <= 0 || http_port + ACTOR_PORT_OFFSET >= EPHEMERAL_PORT_START) {
+    return 0;
+  }
+  return http_port + ACTOR_PORT_OFFSET;
+}
+
+int effective_actor_port(int http_port, const AddressFlags& address) {
+  // The flag's check admitted only port numbers.
+  return address.actor_port ? std::stoi(*address.actor_port) : default_actor_port(http_port);
+}
+
+int effective_advertise_port(const AddressFlags& address) {
+  return address.advertise_port ? std::stoi(*address.advertise_port) : 0;
+}
+
+std::optional<Error> check_address_flags(int http_port, const AddressFlags& address) {
+  int actor_port = effective_actor_port(http_port, address);
+  if (actor_port != 0 && actor_port == http_port) {
+    return Error("Flag '--actor_port=" + std::to_string(actor_port) + "' is the same port as '--port=" +
+                 std::to_string(http_port) + "': the actor port needs a port of its own (or 0: the OS picks one)");
+  }
+  return std::nullopt;
+}
+
+void FlagsBase::add_address_flags(AddressFlags* address) {
+  add(&address->advertise_ip, "advertise_ip",
+      "IPv4 address other hosts should use to reach this process (in its UPIDs, a master's MasterInfo, a slave's "
+      "registration), e.g. a NAT's public address; the process still binds --ip "
+      "(default: --ip, or a routable address of this host when --ip is 0.0.0.0).");
+  check("advertise_ip", ipv4_address());
+  check("advertise_ip", [](const std::string& v) -> std::optional<std::string> {
+    if (v == "0.0.0.0") {
+      return "must be an address others can reach, not 0.0.0.0";
+    }
+    return std::nullopt;
+  });
+  add(&address->advertise_port, "advertise_port",
+      "HTTP port other hosts should use to reach this process (with --advertise_ip, e.g. a NAT's "
+      "forwarded port); the process still binds --port (default: the bound --port).");
+  check("advertise_port", port_number(1));
+  add(&address->actor_port, "actor_port",
+      "Port of the internal actor transport, bound on --ip beside --port and announced through "
+      "/__stoa__/processes (and a master's MasterInfo) (0 = the OS picks one; default: --port + " +
+          std::to_string(ACTOR_PORT_OFFSET) + " when that is below " + std::to_string(EPHEMERAL_PORT_START) +
+          ", e.g. 15050 for 5050, else 0).");
+  check("actor_port", port_number(0));
+}
+
 void FlagsBase::add_network_limits(NetworkLimitFlags* limits) {
   NetworkLimitFlags defaults;
   add(&limits->max_connections, "max_connections",

@@ -53,6 +53,34 @@ struct NetworkLimitFlags {
   int max_message_bytes = 64 << 20;
 };
 
+// Where a daemon is reached from other hosts (docs/multi-host.md), the same
+// flags on stoa-master and stoa-slave: --advertise_ip, --advertise_port and
+// --actor_port. Unset values are derived (see effective_actor_port() and
+// RuntimeOptions).
+struct AddressFlags {
+  std::optional<std::string> advertise_ip;    // an IPv4 address
+  std::optional<std::string> advertise_port;  // 1..65535
+  std::optional<std::string> actor_port;      // 0..65535; 0 = the OS picks one
+};
+
+// The default actor port is the HTTP port plus this, as long as the result
+// stays below EPHEMERAL_PORT_START (Linux' default ip_local_port_range
+// starts there: the kernel hands those ports to outgoing connections, so a
+// listening port there is not reliably free). 5050 -> 15050, 5051 -> 15051.
+constexpr int ACTOR_PORT_OFFSET = 10000;
+constexpr int EPHEMERAL_PORT_START = 32768;
+// --actor_port when it is not given: `http_port` + ACTOR_PORT_OFFSET when
+// `http_port` is non-zero and the sum stays below EPHEMERAL_PORT_START, else
+// 0 (the OS picks one, as for an OS-picked HTTP port).
+int default_actor_port(int http_port);
+// --actor_port as given, else default_actor_port(http_port).
+int effective_actor_port(int http_port, const AddressFlags& address);
+// --advertise_port as given, else 0 (advertise the bound HTTP port).
+int effective_advertise_port(const AddressFlags& address);
+// The checks across flags: a non-zero actor port (given or derived) must
+// differ from a non-zero --port. The Error names both flags and values.
+std::optional<Error> check_address_flags(int http_port, const AddressFlags& address);
+
 // Logging flags of every daemon (common/logging.hpp), beside --log_dir.
 struct LoggingFlags {
   std::string logging_level = "INFO";
@@ -131,6 +159,9 @@ class FlagsBase {
 
   // Registers the NetworkLimitFlags group; `limits` must be a member.
   void add_network_limits(NetworkLimitFlags* limits);
+  // Registers --advertise_ip, --advertise_port and --actor_port; `address`
+  // must be a member.
+  void add_address_flags(AddressFlags* address);
   // Registers --logging_level, --quiet and --max_log_size; `logging` must be a member.
   void add_logging_flags(LoggingFlags* logging);
 
@@ -181,5 +212,6 @@ FlagCheck within(int min, int max);   // an int flag: "must be within <min>..<ma
 FlagCheck non_empty();                // "must not be empty"
 FlagCheck no_whitespace();            // non-empty, no whitespace or control characters
 FlagCheck ipv4_address();             // a dotted-quad IPv4 address, e.g. 127.0.0.1
+FlagCheck port_number(int min);       // decimal digits, a port within min..65535
 
 }  // namespace stoa

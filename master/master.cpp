@@ -231,6 +231,9 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.st.info.set_hostname(m.opts.hostname);
   m.st.info.set_version(STOA_VERSION);
   m.st.info.set_address_ip(m.opts.upid.host);
+  if (m.opts.actor_port != 0) {
+    m.st.info.set_actor_port(m.opts.actor_port);
+  }
   m.st.version = STOA_VERSION;
   m.st.start_time = now_seconds();
   m.st.elected_time = m.st.start_time;

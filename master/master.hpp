@@ -48,6 +48,7 @@ struct MasterOptions {
   MasterFlags flags;
   Upid upid;             // master@ip:port
   std::string hostname;  // advertised
+  uint16_t actor_port = 0;  // the process' actor port (MasterInfo.actor_port); 0 = unknown
   // The process' metrics registry (Runtime::metrics()); null = the master
   // keeps its own (tests).
   metrics::Registry* metrics = nullptr;

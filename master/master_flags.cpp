@@ -87,16 +87,17 @@ std::optional<std::string> check_min_allocatable(const std::string& text) {
 }  // namespace
 
 MasterFlags::MasterFlags() {
-  add(&ip, "ip", "IP address to listen on (HTTP and actor traffic).", "127.0.0.1");
+  add(&ip, "ip", "IPv4 address to listen on (HTTP and actor traffic); 0.0.0.0 = every interface.", "127.0.0.1");
   check("ip", ipv4_address());
   add(&port, "port", "Port to listen on (0 = the OS picks one).", 5050);
   check("port", within(0, 65535));
+  add_address_flags(&address);
   add_network_limits(&limits);
   add_logging_flags(&logging);
-  add(&hostname, "hostname", "Hostname to advertise (default: --ip, or the looked-up name).");
+  add(&hostname, "hostname", "Hostname to advertise (default: the advertised IP, or its looked-up name).");
   check("hostname", no_whitespace());
   add(&hostname_lookup, "hostname_lookup",
-      "Whether to look up the hostname of --ip when --hostname is not given.", true);
+      "Whether to look up the name of the advertised IP when --hostname is not given.", true);
   add(&work_dir, "work_dir", "Directory for the master's files.", "/var/lib/stoa/master");
   check("work_dir", non_empty());
   add(&log_dir, "log_dir", "Directory for log files (logs go to stderr when unset).");
@@ -258,6 +259,9 @@ std::string effective_registry(const MasterFlags& flags) {
 }
 
 std::optional<Error> MasterFlags::validate() const {
+  if (std::optional<Error> error = check_address_flags(port, address)) {
+    return error;
+  }
   if (registry && *registry == "zookeeper" && !zk) {
     return Error("Invalid value 'zookeeper' for flag '--registry': it needs --zk (the registry lives under its path)");
   }

@@ -14,6 +14,7 @@ struct MasterFlags : FlagsBase {
 
   std::string ip;
   int port;
+  AddressFlags address;      // --advertise_ip, --advertise_port, --actor_port
   NetworkLimitFlags limits;  // --max_connections, --http_idle_timeout, ...
   LoggingFlags logging;      // --logging_level, --quiet, --max_log_size
   std::optional<std::string> hostname;

@@ -71,5 +71,64 @@ TEST(MasterFlagsTest, WebuiDirMustBeADirectory) {
   fs::remove_all(dir);
 }
 
+// --advertise_ip, --advertise_port and --actor_port (docs/multi-host.md).
+std::optional<Error> load_args(MasterFlags& flags, std::vector<const char*> args) {
+  args.insert(args.begin(), "stoa-master");
+  return flags.load(static_cast<int>(args.size()), args.data(), {});
+}
+
+TEST(MasterFlagsTest, ActorPortDefaultsToTheHttpPortPlusTheOffset) {
+  MasterFlags defaults;
+  ASSERT_FALSE(load_args(defaults, {}));
+  EXPECT_EQ(defaults.port, 5050);
+  EXPECT_EQ(effective_actor_port(defaults.port, defaults.address), 15050);
+  EXPECT_EQ(effective_advertise_port(defaults.address), 0);
+  EXPECT_FALSE(defaults.address.advertise_ip.has_value());
+  MasterFlags picked;
+  ASSERT_FALSE(load_args(picked, {"--port=0"}));
+  EXPECT_EQ(effective_actor_port(picked.port, picked.address), 0);  // OS-picked, as the HTTP port
+  MasterFlags high;
+  ASSERT_FALSE(load_args(high, {"--port=40000"}));
+  EXPECT_EQ(effective_actor_port(high.port, high.address), 0);  // would land in the ephemeral range
+  EXPECT_EQ(default_actor_port(22767), 32767);
+  EXPECT_EQ(default_actor_port(22768), 0);
+  MasterFlags given;
+  std::optional<Error> e = load_args(
+      given, {"--ip=0.0.0.0", "--port=5050", "--actor_port=6060", "--advertise_ip=10.1.2.3", "--advertise_port=8050"});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(effective_actor_port(given.port, given.address), 6060);
+  EXPECT_EQ(effective_advertise_port(given.address), 8050);
+  EXPECT_EQ(*given.address.advertise_ip, "10.1.2.3");
+  MasterFlags zero;
+  ASSERT_FALSE(load_args(zero, {"--actor_port=0"}));
+  EXPECT_EQ(effective_actor_port(zero.port, zero.address), 0);
+}
+
+TEST(MasterFlagsTest, BadAddressFlagsAreRefusedNamingTheValue) {
+  struct Case {
+    std::vector<const char*> args;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--actor_port=70000"}, "Invalid value '70000' for flag '--actor_port': must be a port number within 0..65535"},
+           {{"--actor_port=-1"}, "Invalid value '-1' for flag '--actor_port'"},
+           {{"--actor_port=x"}, "Invalid value 'x' for flag '--actor_port'"},
+           {{"--actor_port="}, "Invalid value '' for flag '--actor_port'"},
+           {{"--advertise_port=0"}, "Invalid value '0' for flag '--advertise_port': must be a port number within 1..65535"},
+           {{"--advertise_port=65536"}, "Invalid value '65536' for flag '--advertise_port'"},
+           {{"--advertise_ip=master.example"}, "Invalid value 'master.example' for flag '--advertise_ip': not an IPv4 address"},
+           {{"--advertise_ip=10.0.0.300"}, "Invalid value '10.0.0.300' for flag '--advertise_ip'"},
+           {{"--advertise_ip=0.0.0.0"}, "Invalid value '0.0.0.0' for flag '--advertise_ip': must be an address others can reach"},
+           {{"--ip=0.0.0.0.0"}, "Invalid value '0.0.0.0.0' for flag '--ip'"},
+           {{"--port=6000", "--actor_port=6000"}, "Flag '--actor_port=6000' is the same port as '--port=6000'"},
+           {{"--port=6000", "--actor_port=16000", "--port=7000"}, "--port"},
+       }) {
+    MasterFlags flags;
+    std::optional<Error> e = load_args(flags, c.args);
+    ASSERT_TRUE(e.has_value()) << c.args[0] << " was accepted";
+    EXPECT_NE(e->message.find(c.expected), std::string::npos) << e->message;
+  }
+}
+
 }  // namespace
 }  // namespace stoa::master

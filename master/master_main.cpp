@@ -29,7 +29,9 @@ int main(int argc, char** argv) {
         mopts.upid = rt.upid("master");
         mopts.metrics = &rt.metrics();
         // Blocking (reverse DNS), on main's thread.
-        mopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, flags.ip);
+        mopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, rt.advertised_ip());
+        mopts.actor_port = rt.actor_port();
+        daemon::warn_loopback_master(rt, flags.zk);
         mopts.events = sse::spawn_hub(rt.system());  // the master stops it
         Try<caf::actor> master = master::spawn_master(rt.system(), mopts);
         if (master.is_error()) {
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
         master::register_master_routes(rt, *master, flags);
         master::register_events_route(rt, *master, mopts.events);
         LOG_INFO << "Stoa master listening on http://" << rt.ip() << ":" << rt.port() << " (pid "
-                 << mopts.upid.str() << ", actor port " << rt.actor_port() << ")";
+                 << mopts.upid.str() << ", actor port " << rt.actor_port() << ", hostname " << mopts.hostname
+                 << ")";
         return std::nullopt;
       });
 }

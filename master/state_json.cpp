@@ -387,6 +387,13 @@ value state_json(const MasterState& s) {
   leader["pid"] = str(s.info.pid());
   leader["port"] = num(s.info.port());
   leader["hostname"] = str(s.info.hostname());
+  // Mesos' MasterInfo.address, and Stoa's actor port (docs/multi-host.md).
+  leader["address"] = value(object{{"ip", str(s.info.address_ip())},
+                                   {"port", num(s.info.port())},
+                                   {"hostname", str(s.info.hostname())}});
+  if (s.info.has_actor_port()) {
+    leader["actor_port"] = num(s.info.actor_port());
+  }
   o["leader_info"] = value(leader);
   if (!s.cluster.empty()) {
     o["cluster"] = str(s.cluster);

@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 #include <picojson.h>
 
+#include "actors/addresses.hpp"
 #include "actors/actor_route.hpp"
 #include "actors/files.hpp"
 #include "actors/atoms.hpp"
@@ -132,8 +133,21 @@ void Slave::on_leader(const detector::Leader& leader) {
   forget_master();
   leader_known = true;
   opts.master = *upid;
+  warn_if_loopback();
   backoff = opts.flags.registration_backoff_factor;
   detect_master();
+}
+
+void Slave::warn_if_loopback() const {
+  // As Mesos, on each new master: a loopback-bound (or -advertised) agent
+  // cannot be reached by a master on another host.
+  for (const std::string& own : {opts.flags.ip, opts.upid.host}) {
+    if (std::optional<std::string> warning = addresses::loopback_agent_warning(own, opts.master.host)) {
+      LOG_WARNING << *warning << " (bound to " << opts.flags.ip << ", advertised as " << opts.upid.host
+                  << "; master " << opts.master.str() << ")";
+      return;
+    }
+  }
 }
 
 void Slave::detect_master() {
@@ -476,6 +490,7 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       return {};
     }
   } else {
+    s.warn_if_loopback();
     s.detect_master();
   }
   return {

@@ -124,6 +124,9 @@ class Slave {
   std::optional<Error> start_detector();
   // A report of the detector: a new leader is resolved and registered with.
   void on_leader(const detector::Leader& leader);
+  // Logs Mesos' "Agent bound to loopback interface!" warning when this
+  // slave is on loopback and opts.master is not.
+  void warn_if_loopback() const;
   // Stops talking to the current master (a new leader, or none).
   void forget_master();
   // Resolves opts.master and registers with it.

@@ -59,16 +59,17 @@ SlaveFlags::SlaveFlags() {
   add(&zk_session_timeout, "zk_session_timeout",
       "ZooKeeper session timeout, for a zk:// --master (> 0).", std::chrono::seconds(10));
   check("zk_session_timeout", positive_duration());
-  add(&ip, "ip", "IP address to listen on (HTTP and actor traffic).", "127.0.0.1");
+  add(&ip, "ip", "IPv4 address to listen on (HTTP and actor traffic); 0.0.0.0 = every interface.", "127.0.0.1");
   check("ip", ipv4_address());
   add(&port, "port", "Port to listen on (0 = the OS picks one).", 5051);
   check("port", within(0, 65535));
+  add_address_flags(&address);
   add_network_limits(&limits);
   add_logging_flags(&logging);
-  add(&hostname, "hostname", "Hostname to advertise (default: --ip, or the looked-up name).");
+  add(&hostname, "hostname", "Hostname to advertise (default: the advertised IP, or its looked-up name).");
   check("hostname", no_whitespace());
   add(&hostname_lookup, "hostname_lookup",
-      "Whether to look up the hostname of --ip when --hostname is not given.", true);
+      "Whether to look up the name of the advertised IP when --hostname is not given.", true);
   add(&work_dir, "work_dir",
       "Directory for sandboxes and checkpoints; one slave at a time (locked with <work_dir>/slave.lock).",
       "/var/lib/stoa/slave");
@@ -232,5 +233,7 @@ SlaveFlags::SlaveFlags() {
     return std::nullopt;
   });
 }
+
+std::optional<Error> SlaveFlags::validate() const { return check_address_flags(port, address); }
 
 }  // namespace stoa::slave

@@ -17,6 +17,7 @@ struct SlaveFlags : FlagsBase {
   Duration zk_session_timeout;
   std::string ip;
   int port;
+  AddressFlags address;      // --advertise_ip, --advertise_port, --actor_port
   NetworkLimitFlags limits;  // --max_connections, --http_idle_timeout, ...
   LoggingFlags logging;      // --logging_level, --quiet, --max_log_size
   std::optional<std::string> hostname;
@@ -57,6 +58,10 @@ struct SlaveFlags : FlagsBase {
   Duration disk_watch_interval;
   // Usage reports to the master (docs/utilization.md); 0 = none.
   Duration usage_report_interval;
+
+ protected:
+  // --actor_port differs from --port.
+  std::optional<Error> validate() const override;
 };
 
 // --containerizers: the names in order, each once, each "mesos" or

@@ -162,5 +162,32 @@ TEST(SlaveFlags, ContainerizersAreMesosAndDockerEachOnceInOrder) {
   EXPECT_TRUE(defaults.docker_kill_orphans);
 }
 
+TEST(SlaveFlags, AddressFlags) {
+  SlaveFlags defaults;
+  ASSERT_FALSE(load(defaults, {"--master=10.0.0.1:5050"}));
+  EXPECT_EQ(effective_actor_port(defaults.port, defaults.address), 15051);
+  SlaveFlags given;
+  std::optional<Error> e = load(given, {"--master=10.0.0.1:5050", "--ip=0.0.0.0", "--actor_port=0",
+                                        "--advertise_ip=192.168.7.8", "--advertise_port=15151"});
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(effective_actor_port(given.port, given.address), 0);
+  EXPECT_EQ(effective_advertise_port(given.address), 15151);
+  EXPECT_EQ(*given.address.advertise_ip, "192.168.7.8");
+  SlaveFlags bad_port;
+  e = load(bad_port, {"--master=10.0.0.1:5050", "--actor_port=70000"});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message, "Invalid value '70000' for flag '--actor_port': must be a port number within 0..65535");
+  SlaveFlags bad_ip;
+  e = load(bad_ip, {"--master=10.0.0.1:5050", "--advertise_ip=agent-1"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("Invalid value 'agent-1' for flag '--advertise_ip': not an IPv4 address"),
+            std::string::npos)
+      << e->message;
+  SlaveFlags same;
+  e = load(same, {"--master=10.0.0.1:5050", "--port=5051", "--actor_port=5051"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("'--actor_port=5051' is the same port as '--port=5051'"), std::string::npos) << e->message;
+}
+
 }  // namespace
 }  // namespace stoa::slave

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
           sopts.detect = *flags.master;
         }
         // Blocking (reverse DNS), on main's thread.
-        sopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, flags.ip);
+        sopts.hostname = daemon::announced_hostname(flags.hostname, flags.hostname_lookup, rt.advertised_ip());
         sopts.resources = *resources;
         sopts.attributes = attributes;
         sopts.executor_path = executor;
