@@ -88,7 +88,11 @@ std::string templates_head_text(const std::string& default_options) {
          "  timeout http-keep-alive 1s\n"
          "  timeout http-request 15s\n"
          "  timeout queue 30s\n"
-         "  timeout tarpit 60s\n" +
+         "  timeout tarpit 60s\n"
+         // On a reload the old worker would close its idle keep-alive
+         // connections under a client about to send on them (failed
+         // requests); with this it answers them with Connection: close.
+         "  option idle-close-on-response\n" +
          templates_option_lines(default_options) +
          "listen stats\n"
          "  bind 0.0.0.0:{statsPort}\n"
