@@ -6,6 +6,7 @@
 namespace stoa::lb {
 
 using lb_apply_atom = caf::atom_constant<caf::atom("lb_apply")>;
+using lb_reload_atom = caf::atom_constant<caf::atom("lb_reload")>;
 using lb_validate_atom = caf::atom_constant<caf::atom("lb_valid")>;
 using lb_status_atom = caf::atom_constant<caf::atom("lb_status")>;
 using lb_snapshot_atom = caf::atom_constant<caf::atom("lb_snap")>;

@@ -240,15 +240,23 @@ struct HaproxyState {
   HaproxyOptions options;
 
   std::optional<HaproxyConfig> applied;  // the text swapped in last
+  bool applied_unloaded = false;         // ... but superseded before HAProxy loaded it
   std::optional<HaproxyConfig> pending;  // merged applies, last wins
+  bool pending_force = false;            // one of them is a forced reload (SIGUSR1)
   std::vector<caf::response_promise> pending_replies;
 
   bool busy = false;  // a flight (install → reload → wait) runs
   HaproxyFlightKind flight_kind = HaproxyFlightKind::apply;
   HaproxyConfig flight_config;
+  bool flight_force = false;    // reload even though the text is unchanged
+  bool flight_changed = false;  // the flight's text differs from the applied one
   std::vector<caf::response_promise> flight_replies;
   bool tick_armed = false;
+  // When the running flight started, and the previous one (the rate limit
+  // of a flight that ends without a reload goes back to it).
   std::chrono::steady_clock::time_point last_flight_at{};
+  std::chrono::steady_clock::time_point previous_flight_at{};
+  uint64_t superseded = 0;  // flights whose reload a newer text made needless
 
   int master_pid = 0;
   std::vector<int> workers;
@@ -275,13 +283,14 @@ struct HaproxyState {
               });
   }
 
-  caf::typed_response_promise<ApplyResult> on_apply(HaproxyConfig& config) {
+  caf::typed_response_promise<ApplyResult> on_apply(HaproxyConfig& config, bool force) {
     auto reply = self->make_response_promise<ApplyResult>();
-    if (!busy && !pending && applied && haproxy_same_config(*applied, config)) {
+    if (!force && !busy && !pending && !applied_unloaded && applied && haproxy_same_config(*applied, config)) {
       reply.deliver(ApplyResult{false, true, false, "", generation});
       return reply;
     }
     pending = std::move(config);
+    pending_force = pending_force || force;
     pending_replies.push_back(reply);
     maybe_start_flight();
     return reply;
@@ -309,13 +318,31 @@ struct HaproxyState {
     flight_kind = HaproxyFlightKind::apply;
     flight_config = std::move(*pending);
     pending.reset();
+    // A text on disk that HAProxy never loaded (its reload was superseded
+    // by a text that then failed validation) is reloaded like a forced one.
+    flight_force = pending_force || applied_unloaded;
+    pending_force = false;
     flight_replies = std::move(pending_replies);
     pending_replies.clear();
-    if (applied && haproxy_same_config(*applied, flight_config)) {
+    flight_changed = !applied || !haproxy_same_config(*applied, flight_config);
+    if (!flight_changed && !flight_force) {
       finish_flight(ApplyResult{false, true, false, "", generation});
       return;
     }
+    previous_flight_at = last_flight_at;
     last_flight_at = now;
+    if (!flight_changed) {
+      // A forced reload of the applied text: validate what is on disk, reload.
+      run_job([options = options] {
+        if (options.skip_validation) {
+          return JobResult{1, "", {}};
+        }
+        std::string message = haproxy_detail::check_config(options.binary, options.config_path);
+        return JobResult{message.empty() ? 1 : 0, message.empty() ? "" : "invalid HAProxy configuration: " + message,
+                         {}};
+      }, [this](JobResult r) { on_installed(std::move(r)); });
+      return;
+    }
     run_job([options = options, next = flight_config, previous = applied.value_or(HaproxyConfig{})] {
       haproxy_detail::InstallOutcome outcome = haproxy_detail::install_config(options, next, previous);
       return JobResult{outcome.valid ? 1 : 0, outcome.error, {}};
@@ -326,10 +353,28 @@ struct HaproxyState {
     if (r.value <= 0) {
       LOG_WARNING << "HAProxy configuration rejected, keeping the previous one: " << r.error;
       last_error = r.error;
-      finish_flight(ApplyResult{true, false, false, r.error, generation});
+      if (applied_unloaded && !pending) {
+        pending = applied;  // load what is on disk (see applied_unloaded)
+      }
+      finish_flight(ApplyResult{flight_changed, false, false, r.error, generation});
       return;
     }
     applied = flight_config;
+    if (pending && !flight_force && !haproxy_same_config(*pending, flight_config)) {
+      // A newer text arrived while this one was validated: it is on disk
+      // now, but only the newer one will run. One reload instead of two; the
+      // replies of this flight wait for the next one.
+      ++superseded;
+      applied_unloaded = true;
+      LOG_INFO << "A newer HAProxy configuration arrived during validation: reloading with that one only";
+      pending_replies.insert(pending_replies.begin(), std::make_move_iterator(flight_replies.begin()),
+                             std::make_move_iterator(flight_replies.end()));
+      flight_replies.clear();
+      last_flight_at = previous_flight_at;
+      busy = false;
+      maybe_start_flight();
+      return;
+    }
     if (options.command) {
       run_job([options = options] { return haproxy_run_command(options); },
               [this](JobResult w) { on_worker_ready(std::move(w)); });
@@ -363,10 +408,12 @@ struct HaproxyState {
       std::string error = r.error + (options.command ? "" : haproxy_log_tail(options));
       LOG_WARNING << "HAProxy did not take the new configuration: " << error;
       last_error = error;
-      finish_flight(ApplyResult{flight_kind == HaproxyFlightKind::apply, true, false, error, generation});
+      finish_flight(
+          ApplyResult{flight_kind == HaproxyFlightKind::apply && flight_changed, true, false, error, generation});
       return;
     }
     workers = std::move(r.workers);
+    applied_unloaded = false;
     last_error.clear();
     restart_backoff = HAPROXY_RESTART_BACKOFF_MIN;
     if (flight_kind == HaproxyFlightKind::restart) {
@@ -376,7 +423,7 @@ struct HaproxyState {
       ++generation;
       LOG_INFO << "HAProxy runs generation " << generation << " (worker " << r.value << ")";
     }
-    finish_flight(ApplyResult{flight_kind == HaproxyFlightKind::apply, true, true, "", generation});
+    finish_flight(ApplyResult{flight_kind == HaproxyFlightKind::apply && flight_changed, true, true, "", generation});
   }
 
   void finish_flight(const ApplyResult& result) {
@@ -455,6 +502,7 @@ struct HaproxyState {
     o["restarts"] = json_number(static_cast<double>(restarts));
     o["reloading"] = picojson::value(busy);
     o["pending"] = picojson::value(pending.has_value());
+    o["superseded"] = json_number(static_cast<double>(superseded));
     o["last_error"] = picojson::value(last_error);
     return json_serialize(picojson::value(o));
   }
@@ -466,7 +514,8 @@ caf::behavior haproxy_actor(caf::stateful_actor<HaproxyState>* self, HaproxyOpti
   st.self = self;
   st.options = std::move(options);
   return {
-      [self](lb_apply_atom, HaproxyConfig& config) { return self->state.on_apply(config); },
+      [self](lb_apply_atom, HaproxyConfig& config) { return self->state.on_apply(config, false); },
+      [self](lb_reload_atom, HaproxyConfig& config) { return self->state.on_apply(config, true); },
       [self](lb_validate_atom, const std::string& config) { return self->state.on_validate(config); },
       [self](lb_status_atom) { return self->state.on_status(); },
       [self](haproxy_tick_atom) {

@@ -13,7 +13,11 @@
 // reload. An invalid text keeps the old configuration and the reply says
 // why (haproxy's own message). Reloads are rate-limited: at most one per
 // min_reload_interval; applies that arrive meanwhile are merged, the last
-// one wins. After a reload the actor waits until a new worker runs (up to
+// one wins. A different text that arrives while one is being validated
+// supersedes it: that one stays installed on disk but is not reloaded; the
+// next flight (never itself superseded) reloads with the newer text, and
+// both applies are answered by that reload (if the newer text is invalid,
+// the superseded one is reloaded instead). After a reload the actor waits until a new worker runs (up to
 // max_reload_retries × reload_interval, re-sending the reload each
 // interval; 0 retries = wait forever, as marathon-lb).
 //
@@ -64,6 +68,14 @@ struct ApplyResult {
 //       result is known: after validation when invalid, after the new
 //       worker runs when reloaded; a merged apply replies with the result
 //       of the reload that carried it)
+//   (lb_reload_atom, HaproxyConfig) -> ApplyResult   (SIGUSR1, marathon-lb's
+//       forced reload: as lb_apply_atom, but reloads even when the text
+//       equals the applied one. It validates first like any apply (an
+//       invalid text keeps the old configuration), is merged with pending
+//       applies (a force on any merged apply forces the flight; the newest
+//       text wins), obeys min_reload_interval, and answers changed=false,
+//       reloaded=true with a new generation once the new worker runs. The
+//       files on disk are rewritten only when the text differs.)
 //   (lb_validate_atom, std::string config) -> ApplyResult  (haproxy -c only)
 //   (lb_status_atom) -> std::string  (JSON: pid of the master, workers,
 //       generation, last error; for /_stoa_lb/status and tests)

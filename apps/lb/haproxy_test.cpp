@@ -358,6 +358,78 @@ TEST_F(HaproxyFixture, TheSameTextDoesNotReload) {
   EXPECT_EQ(haproxy_worker_pids(master_pid()), workers);
 }
 
+// SIGUSR1 (marathon-lb): the same text, re-validated and reloaded.
+TEST_F(HaproxyFixture, AForcedReloadOfTheSameTextValidatesAndStartsANewWorker) {
+  TinyBackend one("one");
+  start(options);
+  const HaproxyConfig config = make_config({one.port()});
+  ASSERT_TRUE(apply(config).reloaded);
+  const int master = master_pid();
+  const std::vector<int> workers = haproxy_worker_pids(master);
+  auto forced = [&] {
+    ApplyResult result;
+    result.error = "no reply";
+    caf::scoped_actor self{*sys};
+    self->request(actor, HAPROXY_TEST_REPLY, lb_reload_atom{}, config)
+        .receive([&](const ApplyResult& r) { result = r; }, [&](const caf::error& e) { result.error = caf::to_string(e); });
+    return result;
+  };
+  ApplyResult r = forced();
+  EXPECT_TRUE(r.valid) << r.error;
+  EXPECT_FALSE(r.changed);
+  EXPECT_TRUE(r.reloaded) << r.error;
+  EXPECT_EQ(r.generation, 2u);
+  std::vector<int> now = haproxy_worker_pids(master);
+  ASSERT_FALSE(now.empty());
+  EXPECT_NE(now.back(), workers.back());
+  EXPECT_EQ(http_get(frontend_port, "/").second, "one");
+  // The file on disk no longer validates (edited by hand): no reload, why.
+  {
+    std::ofstream out(options.config_path, std::ios::app);
+    out << "  no_such_directive 42\n";
+  }
+  r = forced();
+  EXPECT_FALSE(r.valid);
+  EXPECT_FALSE(r.reloaded);
+  EXPECT_EQ(r.generation, 2u);
+  EXPECT_NE(r.error.find("no_such_directive"), std::string::npos) << r.error;
+  ASSERT_FALSE(haproxy_worker_pids(master).empty());
+  EXPECT_EQ(haproxy_worker_pids(master).back(), now.back()) << "no new worker";
+  // A plain apply of the same text still does nothing.
+  r = apply(config);
+  EXPECT_FALSE(r.changed);
+  EXPECT_FALSE(r.reloaded);
+}
+
+// A text that arrives while the previous one is being validated makes that
+// one's reload needless: one reload, with the newest text, answers both.
+TEST_F(HaproxyFixture, ATextArrivingDuringValidationSupersedesTheReload) {
+  TinyBackend one("one");
+  TinyBackend two("two");
+  TinyBackend three("three");
+  start(options);
+  ASSERT_TRUE(apply(make_config({one.port()})).reloaded);
+  caf::scoped_actor self{*sys};
+  auto second = self->request(actor, HAPROXY_TEST_REPLY, lb_apply_atom{}, make_config({two.port()}));
+  auto third = self->request(actor, HAPROXY_TEST_REPLY, lb_apply_atom{}, make_config({three.port()}));
+  std::vector<ApplyResult> replies;
+  for (auto* handle : {&second, &third}) {
+    handle->receive([&](const ApplyResult& r) { replies.push_back(r); },
+                    [&](const caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  }
+  ASSERT_EQ(replies.size(), 2u);
+  for (const ApplyResult& r : replies) {
+    EXPECT_TRUE(r.valid) << r.error;
+    EXPECT_TRUE(r.reloaded) << r.error;
+    EXPECT_EQ(r.generation, 2u) << "one reload for both";
+  }
+  EXPECT_EQ(status()["superseded"].get<double>(), 1);
+  EXPECT_EQ(http_get(frontend_port, "/").second, "three");
+  std::ifstream archived(options.config_path + ".1");
+  std::string text((std::istreambuf_iterator<char>(archived)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, make_config({two.port()}).config) << "the superseded text was installed (archived)";
+}
+
 TEST_F(HaproxyFixture, AnInvalidConfigKeepsTheOldOneAndQuotesHaproxy) {
   TinyBackend one("one");
   start(options);

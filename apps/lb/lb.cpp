@@ -49,8 +49,14 @@ struct BalancerState {
   std::map<std::string, bool> health_cache;
   std::set<std::string> warnings_logged;
 
-  bool busy = false;       // an apply (or a cleanup run) is in flight
-  SnapshotPtr pending;     // the newest snapshot that arrived meanwhile
+  // Applies are sent as snapshots arrive, without waiting for the previous
+  // one: the HAProxy actor merges them (the newest wins) and skips the
+  // reload of a text a newer one made needless, so a change that arrives
+  // during a reload is not queued behind it here. A cleanup run or a forced
+  // reload is exclusive: snapshots arriving meanwhile wait (newest kept).
+  size_t in_flight = 0;    // applies sent, not answered
+  bool exclusive = false;  // a cleanup run or a forced reload runs
+  SnapshotPtr pending;     // the newest snapshot that arrived during one
   bool pending_reapply = false;
   SnapshotPtr current;     // the snapshot the applied configuration came from
   HaproxyConfig applied;   // the last configuration HAProxy accepted
@@ -84,7 +90,7 @@ struct BalancerState {
     }
     ++snapshots;
     registry_down.clear();
-    if (busy) {
+    if (exclusive) {
       pending = std::move(snapshot);
       return;
     }
@@ -99,7 +105,7 @@ struct BalancerState {
   }
 
   void on_reapply() {
-    if (busy) {
+    if (exclusive || in_flight > 0) {
       pending_reapply = true;
       return;
     }
@@ -108,24 +114,20 @@ struct BalancerState {
       return;
     }
     LOG_INFO << "SIGUSR1: re-validating and re-applying the current configuration";
-    busy = true;
-    self->request(haproxy, LB_VALIDATE_TIMEOUT, lb_validate_atom::value, applied.config)
-        .then([this](const ApplyResult& r) { on_reapply_validated(r); },
-              [this](const caf::error& e) { on_haproxy_error("re-validation", e); });
-  }
-
-  void on_reapply_validated(const ApplyResult& result) {
-    if (!result.valid) {
-      ++invalid;
-      last_error = result.error;
-      LOG_ERROR << "SIGUSR1: the current configuration no longer validates: " << result.error;
-      finish();
-      return;
-    }
-    send_apply(applied, [this](const ApplyResult& r) {
-      record(r);
-      finish();
-    });
+    exclusive = true;
+    ++applies;
+    self->request(haproxy, apply_timeout(), lb_reload_atom::value, applied)
+        .then(
+            [this](const ApplyResult& r) {
+              record(r);
+              if (!r.valid) {
+                LOG_ERROR << "SIGUSR1: the current configuration no longer validates: " << r.error;
+              } else if (r.reloaded) {
+                LOG_INFO << "SIGUSR1: HAProxy reloaded (generation " << r.generation << ")";
+              }
+              finish();
+            },
+            [this](const caf::error& e) { on_haproxy_error("forced reload", e); });
   }
 
   std::string on_status() const {
@@ -135,7 +137,7 @@ struct BalancerState {
     o["reloads"] = picojson::value(static_cast<double>(reloads));
     o["invalid"] = picojson::value(static_cast<double>(invalid));
     o["generation"] = picojson::value(static_cast<double>(generation));
-    o["busy"] = picojson::value(busy);
+    o["busy"] = picojson::value(exclusive || in_flight > 0);
     o["last_error"] = picojson::value(last_error);
     o["registry_down"] = picojson::value(registry_down);
     picojson::array dropped;
@@ -193,7 +195,7 @@ struct BalancerState {
   }
 
   void apply_snapshot(SnapshotPtr snapshot) {
-    busy = true;
+    ++in_flight;
     std::vector<App> apps = with_health(*snapshot);
     Rendered rendered = render(apps, templates, render_opts);
     log_warnings(rendered.warnings);
@@ -201,16 +203,22 @@ struct BalancerState {
     auto backends_rendered = std::make_shared<std::map<std::string, std::vector<std::string>>>(
         std::move(rendered.backends));
     auto health_filled = std::make_shared<std::vector<App>>(std::move(apps));
-    send_apply(config, [this, snapshot, health_filled, config, backends_rendered](const ApplyResult& r) {
+    send_apply(config, true, [this, snapshot, health_filled, config, backends_rendered](const ApplyResult& r) {
       on_applied(snapshot, std::move(*health_filled), config, std::move(*backends_rendered), r);
     });
   }
 
+  // `counted`: one of the applies in flight (a snapshot's), not a cleanup's.
   template <class F>
-  void send_apply(const HaproxyConfig& config, F on_result) {
+  void send_apply(const HaproxyConfig& config, bool counted, F on_result) {
     ++applies;
     self->request(haproxy, apply_timeout(), lb_apply_atom::value, config)
-        .then(std::move(on_result), [this](const caf::error& e) { on_haproxy_error("apply", e); });
+        .then(std::move(on_result), [this, counted](const caf::error& e) {
+          if (counted) {
+            --in_flight;
+          }
+          on_haproxy_error("apply", e);
+        });
   }
 
   void record(const ApplyResult& r) {
@@ -228,8 +236,13 @@ struct BalancerState {
 
   void on_applied(SnapshotPtr snapshot, std::vector<App> apps, const HaproxyConfig& config,
                   std::map<std::string, std::vector<std::string>> rendered_backends, const ApplyResult& r) {
+    --in_flight;
     record(r);
     if (r.valid) {
+      if (current && snapshot->sequence < current->sequence) {
+        finish();
+        return;
+      }
       accept(std::move(snapshot), config, std::move(rendered_backends), {});
       if (r.changed) {
         LOG_INFO << "Applied registry snapshot #" << current->sequence << " from " << current->url << ": "
@@ -240,11 +253,15 @@ struct BalancerState {
       return;
     }
     LOG_ERROR << "HAProxy refuses the configuration of snapshot #" << snapshot->sequence << ": " << r.error;
+    if (in_flight > 0) {
+      return;  // a newer snapshot's apply follows; cleanup, if needed, runs on that one
+    }
     if (flags.skip_config_cleanup || flags.skip_validation) {
       LOG_ERROR << "Keeping the previous configuration (--skip-config-cleanup)";
       finish();
       return;
     }
+    exclusive = true;
     auto run = std::make_shared<LbCleanup>();
     run->snapshot = std::move(snapshot);
     run->apps = std::move(apps);
@@ -293,7 +310,7 @@ struct BalancerState {
     HaproxyConfig config{rendered.config, rendered.domain2backend_map, rendered.app2backend_map};
     auto backends_rendered = std::make_shared<std::map<std::string, std::vector<std::string>>>(
         std::move(rendered.backends));
-    send_apply(config, [this, run, config, backends_rendered](const ApplyResult& r) {
+    send_apply(config, false, [this, run, config, backends_rendered](const ApplyResult& r) {
       record(r);
       if (!r.valid) {
         LOG_ERROR << "Config cleanup: the configuration without " << run->dropped.size()
@@ -325,7 +342,10 @@ struct BalancerState {
   // The end of an apply: the next queued work, or (one run with --command)
   // the end of the balancer.
   void finish() {
-    busy = false;
+    exclusive = false;
+    if (in_flight > 0) {
+      return;  // the last answer continues
+    }
     if (one_shot()) {
       if (current) {
         LOG_INFO << "One run done (no sse/poll mode): exiting";

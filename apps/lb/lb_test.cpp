@@ -28,6 +28,7 @@ struct FakeHaproxyLog {
   std::mutex mu;
   std::vector<std::string> applied;    // configs given to lb_apply_atom
   std::vector<std::string> validated;  // configs given to lb_validate_atom
+  std::vector<std::string> forced;     // configs given to lb_reload_atom
   std::string refuse;                  // a config containing this is invalid
   bool hold = false;                   // keep apply replies until fake_release_atom
 
@@ -83,6 +84,22 @@ caf::behavior fake_haproxy(caf::stateful_actor<FakeHaproxyState>* self, std::sha
           st.held.emplace_back(rp, r);
           return rp;
         }
+        return r;
+      },
+      [self](lb_reload_atom, const HaproxyConfig& c) -> caf::result<ApplyResult> {
+        FakeHaproxyState& st = self->state;
+        {
+          std::lock_guard<std::mutex> lock(st.log->mu);
+          st.log->forced.push_back(c.config);
+        }
+        ApplyResult r = st.judge(c.config);
+        if (r.valid) {
+          r.changed = c.config != st.last;
+          r.reloaded = true;
+          st.last = c.config;
+          ++st.generation;
+        }
+        r.generation = st.generation;
         return r;
       },
       [self](lb_validate_atom, const std::string& config) -> ApplyResult {
@@ -285,7 +302,11 @@ TEST_F(BalancerTest, SkipConfigCleanupKeepsThePreviousConfiguration) {
   EXPECT_EQ(log->validations(), 0u);
 }
 
-TEST_F(BalancerTest, SnapshotsArrivingDuringAnApplyAreCoalescedToTheNewest) {
+// A snapshot arriving while an apply is unanswered (HAProxy validating or
+// reloading) goes to the HAProxy actor at once, which merges it (the newest
+// wins) and skips a reload it made needless; the balancer does not queue it
+// behind the running reload. The newest snapshot is the one reported.
+TEST_F(BalancerTest, SnapshotsArrivingDuringAnApplyGoToHaproxyAtOnceAndTheNewestWins) {
   {
     std::lock_guard<std::mutex> lock(log->mu);
     log->hold = true;
@@ -297,24 +318,63 @@ TEST_F(BalancerTest, SnapshotsArrivingDuringAnApplyAreCoalescedToTheNewest) {
     caf::anon_send(balancer, lb_snapshot_atom::value,
                    snapshot({web_app("/web", 10001, static_cast<int>(seq), true)}, seq));
   }
-  ASSERT_TRUE(poll_until([&] { return counter("snapshots") == 5; }, deadline_in(std::chrono::seconds(10))));
+  ASSERT_TRUE(poll_until([&] { return log->applies() == 5; }, deadline_in(std::chrono::seconds(10))))
+      << "the later snapshots waited for the first apply's answer";
+  EXPECT_TRUE(status()["busy"].get<bool>());
   caf::anon_send(haproxy, fake_release_atom::value);
   ASSERT_TRUE(poll_until([&] { return servers("web_10001") == 5; }, deadline_in(std::chrono::seconds(10))));
-  EXPECT_EQ(log->applies(), 2u);
+  EXPECT_EQ(status()["snapshot"].get("sequence").get<double>(), 5);
+  EXPECT_FALSE(status()["busy"].get<bool>());
 }
 
-TEST_F(BalancerTest, ReapplyRevalidatesAndReappliesTheCurrentConfiguration) {
+// An older snapshot's apply refused while a newer one is in flight does not
+// start a cleanup run: the newer one decides.
+TEST_F(BalancerTest, ARefusedApplyFollowedByANewerOneLeavesTheDecisionToTheNewer) {
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->hold = true;
+    log->refuse = "web_10001";
+  }
+  start();
+  caf::anon_send(balancer, lb_snapshot_atom::value, snapshot({web_app("/web", 10001, 1, true)}, 1));
+  caf::anon_send(balancer, lb_snapshot_atom::value, snapshot({web_app("/other", 10002, 1, true)}, 2));
+  ASSERT_TRUE(poll_until([&] { return log->applies() == 2; }, deadline_in(std::chrono::seconds(10))));
+  caf::anon_send(haproxy, fake_release_atom::value);
+  ASSERT_TRUE(poll_until([&] { return servers("other_10002") == 1; }, deadline_in(std::chrono::seconds(10))));
+  EXPECT_EQ(log->validations(), 0u) << "no cleanup run for the superseded snapshot";
+  EXPECT_EQ(counter("invalid"), 1);
+}
+
+// SIGUSR1 as marathon-lb: the unchanged configuration is reloaded (forced).
+TEST_F(BalancerTest, ReapplyForcesAReloadOfTheUnchangedConfiguration) {
   start();
   caf::anon_send(balancer, lb_reapply_atom::value);  // nothing applied yet: nothing to do
   caf::anon_send(balancer, lb_snapshot_atom::value, snapshot({web_app("/web", 10001, 1, true)}, 1));
   ASSERT_TRUE(poll_until([&] { return servers("web_10001") == 1; }, deadline_in(std::chrono::seconds(10))));
-  EXPECT_EQ(log->validations(), 0u);
+  EXPECT_EQ(counter("reloads"), 1);
   caf::anon_send(balancer, lb_reapply_atom::value);
-  ASSERT_TRUE(poll_until([&] { return log->applies() == 2; }, deadline_in(std::chrono::seconds(10))));
+  ASSERT_TRUE(poll_until([&] { return counter("reloads") == 2; }, deadline_in(std::chrono::seconds(10))));
+  EXPECT_EQ(counter("generation"), 2);
   std::lock_guard<std::mutex> lock(log->mu);
-  ASSERT_EQ(log->validated.size(), 1u);
-  EXPECT_EQ(log->validated[0], log->applied[0]);
-  EXPECT_EQ(log->applied[1], log->applied[0]);
+  ASSERT_EQ(log->forced.size(), 1u);
+  EXPECT_EQ(log->forced[0], log->applied[0]);
+  EXPECT_EQ(log->applied.size(), 1u);
+}
+
+// A forced reload of a configuration HAProxy now refuses keeps it and
+// reports why.
+TEST_F(BalancerTest, ReapplyOfAConfigurationNowRefusedReportsIt) {
+  start();
+  caf::anon_send(balancer, lb_snapshot_atom::value, snapshot({web_app("/web", 10001, 1, true)}, 1));
+  ASSERT_TRUE(poll_until([&] { return servers("web_10001") == 1; }, deadline_in(std::chrono::seconds(10))));
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->refuse = "web_10001";
+  }
+  caf::anon_send(balancer, lb_reapply_atom::value);
+  ASSERT_TRUE(poll_until([&] { return counter("invalid") == 1; }, deadline_in(std::chrono::seconds(10))));
+  EXPECT_EQ(counter("reloads"), 1);
+  EXPECT_NE(status()["last_error"].to_str().find("refused"), std::string::npos);
 }
 
 TEST_F(BalancerTest, RegistryDownIsReportedAndKeepsTheConfiguration) {

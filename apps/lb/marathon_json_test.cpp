@@ -124,6 +124,26 @@ TEST(ParseApps, WrongTypesNameThePathAndTheValue) {
       "apps[0].portDefinitions[0].port: expected an integer, got 1.5");
 }
 
+// Numbers beyond an int are refused naming the path; port values that are
+// integers but no port (negative, above 65535) are kept here and left out
+// by the renderer with a warning (render_safety_test.cpp).
+TEST(ParseApps, OddPortNumbersAreRefusedOrKeptForTheRenderer) {
+  std::string e =
+      error_of(body_of(R"({"id":"/a","labels":{},"tasks":[{"id":"t","host":"h","ports":[1e10]}]})"));
+  EXPECT_EQ(e.rfind("apps[0].tasks[0].ports[0]: expected an integer, got 1", 0), 0u) << e;
+  e = error_of(body_of(R"({"id":"/a","labels":{},"tasks":[],"portDefinitions":[{"port":-1e300}]})"));
+  EXPECT_EQ(e.rfind("apps[0].portDefinitions[0].port: expected an integer, got -1", 0), 0u) << e;
+  App app = parse_one(
+      R"({"id":"/a","labels":{},"portDefinitions":[{"port":-80},{"port":99999}],
+          "tasks":[{"id":"t","host":"h","ports":[-1,70000]}]})");
+  EXPECT_EQ(app.service_ports, (std::vector<int>{-80, 99999}));
+  ASSERT_EQ(app.tasks.size(), 1u);
+  EXPECT_EQ(app.tasks[0].ports, (std::vector<int>{-1, 70000}));
+  // Labels whose values are not strings refuse the refresh, naming the label.
+  EXPECT_EQ(error_of(body_of(R"({"id":"/a","labels":{"HAPROXY_0_PORT":{"x":1}},"tasks":[]})")),
+            "apps[0].labels.HAPROXY_0_PORT: expected a string, got {\"x\":1}");
+}
+
 TEST(ParseApps, MalformedJsonIsAnErrorNotACrash) {
   std::string e = error_of("{\"apps\": [");
   EXPECT_NE(e.find("not JSON"), std::string::npos) << e;

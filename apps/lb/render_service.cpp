@@ -1,6 +1,8 @@
 // Which service ports are published, with which servers, and what their
 // HAPROXY_{n}_* labels say (marathon.md §7.1, §7.3).
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -59,8 +61,60 @@ std::optional<int> service_parse_int(const std::string& v) {
 bool service_has_space(const std::string& v) {
   return v.find_first_of(" \t\r\n") != std::string::npos;
 }
-bool service_has_newline(const std::string& v) {
-  return v.find_first_of("\r\n") != std::string::npos;
+// A control character (line breaks, NUL, ...): HAProxy splits its
+// configuration at line breaks and stops reading a line at NUL, so a value
+// carrying one could add lines or cut a condition off.
+bool service_has_control(const std::string& v) {
+  return std::any_of(v.begin(), v.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+bool service_is_port(int port) { return port >= 1 && port <= 65535; }
+
+// Marathon's app ids are paths of [a-z0-9.-] names; the id becomes the
+// backend's name and the app-id ACL, so anything else (blanks, quotes,
+// braces, control characters, ...) would change the configuration's words.
+// Upper case and '_' are let through: HAProxy takes them in names.
+bool service_id_is_safe(const std::string& id) {
+  return !id.empty() && id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789._-/") == std::string::npos;
+}
+
+// A task's address as it goes into `server <name> <ip>:<port>`: an IP literal.
+bool service_is_ip(const std::string& ip) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
+}
+
+// A task's host name (the `host` template variable, server names): DNS
+// characters only.
+bool service_host_is_safe(const std::string& host) {
+  return host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789._-:") == std::string::npos;
+}
+
+// What of the registry's health check reaches the configuration (path in
+// `option httpchk GET <path>`, the numbers in timeouts) must be one word and
+// sane; else the error names it.
+std::optional<std::string> service_check_problem(const HealthCheck& check) {
+  if (check.path.find_first_of(" \t") != std::string::npos || service_has_control(check.path) ||
+      check.path.find_first_of("{}#\\\"'") != std::string::npos) {
+    return "health check path '" + check.path + "' is not a URL path";
+  }
+  if (check.port.has_value() && *check.port != 0 && !service_is_port(*check.port)) {
+    return "health check port " + std::to_string(*check.port) + " is not a port number";
+  }
+  for (auto [name, value] : {std::pair{"timeoutSeconds", check.timeout_seconds},
+                             std::pair{"intervalSeconds", check.interval_seconds},
+                             std::pair{"gracePeriodSeconds", check.grace_period_seconds},
+                             std::pair{"maxConsecutiveFailures", check.max_consecutive_failures}}) {
+    if (value < 0) {
+      return std::string("health check ") + name + " " + std::to_string(value) + " is negative";
+    }
+  }
+  return std::nullopt;
 }
 
 bool service_has_group(const std::vector<std::string>& wanted,
@@ -110,8 +164,8 @@ std::optional<std::string> service_apply_labels(Service& s,
        {"VHOST", "PATH", "AUTH", "SSL_CERT", "BIND_OPTIONS", "BIND_ADDR", "PORT", "MODE", "BALANCE",
         "BACKEND_WEIGHT", "BACKEND_NETWORK_ALLOWED_ACL", "BACKEND_HEALTHCHECK_PORT_INDEX",
         "HTTP_BACKEND_PROXYPASS_PATH", "HTTP_BACKEND_REVPROXY_PATH", "HTTP_BACKEND_REDIR"}) {
-    if (const std::string* v = get(name); v != nullptr && service_has_newline(*v)) {
-      return bad(name, *v, "contains a line break");
+    if (const std::string* v = get(name); v != nullptr && service_has_control(*v)) {
+      return bad(name, *v, "contains a line break or another control character");
     }
   }
   if (const std::string* v = get("VHOST")) {
@@ -121,7 +175,7 @@ std::optional<std::string> service_apply_labels(Service& s,
     for (std::string h : service_split(service_lower(*v), ',')) {
       size_t b = h.find_first_not_of(" \t");
       h = b == std::string::npos ? "" : h.substr(b, h.find_last_not_of(" \t") - b + 1);
-      if (h.empty() || service_has_space(h) || h.find_first_of("{}\"'#") != std::string::npos) {
+      if (h.empty() || service_has_space(h) || h.find_first_of("{}\"'#\\") != std::string::npos) {
         return bad("VHOST", *v, "is not a comma list of host names");
       }
       s.hostname += (s.hostname.empty() ? "" : ",") + h;
@@ -141,7 +195,7 @@ std::optional<std::string> service_apply_labels(Service& s,
     std::vector<std::string> parts = service_split(*v, ':');
     if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty() ||
         service_has_space(parts[1]) || service_has_space(parts[2]) ||
-        parts[0].find('"') != std::string::npos) {
+        parts[0].find_first_of("\"\\") != std::string::npos) {
       return bad("AUTH", *v, "is not realm:user:encrypted-password");
     }
     s.realm = parts[0];
@@ -245,7 +299,7 @@ std::vector<Server> service_servers(const App& app, const std::vector<const Task
   std::set<std::pair<std::string, int>> seen;
   for (const Task* task : tasks) {
     std::vector<int> ports = service_task_ports(app, *task);
-    if (i < ports.size() && seen.insert({task->host, ports[i]}).second) {
+    if (i < ports.size() && service_is_port(ports[i]) && seen.insert({task->host, ports[i]}).second) {
       servers.push_back(Server{task->host, task->ip, ports[i], task->draining});
     }
   }
@@ -275,15 +329,33 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps,
                                       std::vector<std::string>& warnings) {
   std::vector<Service> out;
   for (const App* app : apps) {
+    if (!service_id_is_safe(app->id)) {
+      warnings.push_back("app '" + app->id +
+                         "': the id has characters other than letters, digits and '._-/'; not published");
+      continue;
+    }
     std::vector<std::string> app_groups;
     if (auto it = app->labels.find("HAPROXY_GROUP"); it != app->labels.end()) {
       app_groups = service_split(it->second, ',');
     }
     std::vector<const Task*> tasks;
     for (const Task& task : app->tasks) {
-      if (service_task_published(*app, task, options)) {
-        tasks.push_back(&task);
+      if (!service_task_published(*app, task, options)) {
+        continue;
       }
+      if (!service_is_ip(task.ip) || !service_host_is_safe(task.host)) {
+        warnings.push_back("app " + app->id + " task " + task.id + ": host '" + task.host + "' / address '" +
+                           task.ip + "' is not a host name and an IP address; the task is left out");
+        continue;
+      }
+      std::vector<int> ports = service_task_ports(*app, task);
+      for (size_t p = 0; p < ports.size(); ++p) {
+        if (!service_is_port(ports[p])) {
+          warnings.push_back("app " + app->id + " task " + task.id + ": port " + std::to_string(ports[p]) +
+                             " (index " + std::to_string(p) + ") is not a port number; left out there");
+        }
+      }
+      tasks.push_back(&task);
     }
     for (size_t i = 0; i < app->service_ports.size(); ++i) {
       int n = static_cast<int>(i);
@@ -301,6 +373,11 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps,
                            ": no service port (the IP-per-task range is used up)");
         continue;
       }
+      if (!service_is_port(app->service_ports[i])) {
+        warnings.push_back("app " + app->id + " port " + std::to_string(n) + ": service port " +
+                           std::to_string(app->service_ports[i]) + " is not a port number; not published");
+        continue;
+      }
       if (options.strict_mode) {
         auto it = app->labels.find(prefix + "ENABLED");
         if (it == app->labels.end() || !service_truthy(it->second)) {
@@ -316,6 +393,12 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps,
         continue;
       }
       s.health_check = service_health_check(*app, n);
+      if (s.health_check != nullptr) {
+        if (std::optional<std::string> problem = service_check_problem(*s.health_check)) {
+          warnings.push_back("app " + app->id + " port " + std::to_string(n) + ": " + *problem);
+          continue;
+        }
+      }
       if (s.health_check != nullptr && s.health_check->protocol == "HTTP") {
         s.mode = "http";
       }
@@ -329,6 +412,12 @@ std::vector<Service> collect_services(const std::vector<const App*>& apps,
       }
       if (s.health_check == nullptr && s.healthcheck_port_index.has_value()) {
         s.health_check = service_health_check(*app, *s.healthcheck_port_index);
+        if (s.health_check != nullptr) {
+          if (std::optional<std::string> problem = service_check_problem(*s.health_check)) {
+            warnings.push_back("app " + app->id + " port " + std::to_string(n) + ": " + *problem);
+            continue;
+          }
+        }
         if (s.health_check != nullptr && service_is_http_protocol(s.health_check->protocol)) {
           s.mode = "http";
         }

@@ -124,6 +124,15 @@ TEST(TemplateCatalogue, DefaultsUseHaproxy2Syntax) {
   EXPECT_EQ(head.find("daemon"), std::string::npos);
   EXPECT_NE(head.find("  option dontlognull\n  option http-server-close\n  option redispatch\n"),
             std::string::npos);
+  // Reloads fail no request on kept-alive connections (docs/benchmarks.md):
+  // set on the HTTP frontends, not in defaults (HAProxy warns about it on
+  // every TCP frontend).
+  EXPECT_EQ(head.find("idle-close-on-response"), std::string::npos);
+  for (const char* name : {"HAPROXY_HTTP_FRONTEND_HEAD", "HAPROXY_HTTP_FRONTEND_APPID_HEAD",
+                           "HAPROXY_HTTPS_FRONTEND_HEAD"}) {
+    EXPECT_NE(Templates().get(name).find("  option idle-close-on-response\n"), std::string::npos)
+        << name;
+  }
 }
 
 class TemplatesLoadTest : public ::testing::Test {
