@@ -118,7 +118,8 @@ TEST(TemplateCatalogue, DefaultsUseHaproxy2Syntax) {
       EXPECT_EQ(t.default_text.find(removed), std::string::npos) << t.name << " uses " << removed;
     }
   }
-  const std::string& head = Templates().get("HAPROXY_HEAD");
+  const Templates defaults;
+  const std::string& head = defaults.get("HAPROXY_HEAD");
   EXPECT_NE(head.find("stats socket {runDir}/socket expose-fd listeners level admin\n"),
             std::string::npos);
   EXPECT_EQ(head.find("daemon"), std::string::npos);
