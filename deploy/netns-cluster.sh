@@ -68,7 +68,7 @@ alive() {
 }
 
 # The run dir of the cluster that is up: kept as the bridge's alias.
-live_dir() { ip -o link show dev "$bridge" 2> /dev/null | sed -n 's/.* alias \(.*\)$/\1/p'; }
+live_dir() { ip -o link show dev "$bridge" 2> /dev/null | sed -n 's/.* alias \(.*\)$/\1/p' || true; }
 
 # ---------------------------------------------------------------------------
 # down
