@@ -40,6 +40,8 @@ packages=(
   # tests/packaging: cpack's DEB generator and the package test use
   # dpkg-shlibdeps (dpkg-dev) and file.
   dpkg-dev file
+  # deploy/netns-cluster.sh (and its test) read the daemons' JSON with jq.
+  jq
 )
 if [ "$fuzz" -eq 1 ]; then
   # deploy/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
