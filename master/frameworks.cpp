@@ -298,7 +298,11 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
   registry::Operation op;
   op.mutable_mark_framework_removed()->mutable_framework_id()->set_value(fid);
   op.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(static_cast<int64_t>(when * 1e9));
-  registry_apply(std::move(op), nullptr);
+  registry_apply(std::move(op), [fid](bool) {
+    // From here a new leader knows it too (tests wait for this line before
+    // failing the master over).
+    LOG_INFO << "Recorded the removal of framework " << fid << " in the registry";
+  });
   LOG_INFO << "Removed framework " << fid << ": " << why;
 }
 

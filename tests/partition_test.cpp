@@ -154,6 +154,15 @@ TEST(SlavePartition, TornDownFrameworkNeverComesBack) {
   ASSERT_TRUE(poll_until([&] { return contains(framework_ids(cluster, "completed_frameworks"), fid); },
                          deadline_in(DEFAULT_TIMEOUT)))
       << "the master never tore the framework down";
+  // The removal is written to the registry after the state shows it: fail
+  // the master over only once it is there.
+  ASSERT_TRUE(poll_until(
+      [&] {
+        return cluster.master()->log().find("Recorded the removal of framework " + fid + " in the registry") !=
+               std::string::npos;
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "the master never recorded the removal in the registry";
   cluster.master()->kill(SIGKILL);
   ASSERT_TRUE(cluster.master()->wait_exit(deadline_in(5s)));
   Try<Process*> master = cluster.restart_master("master-2", {"--registry=leveldb"});
