@@ -256,11 +256,9 @@ int run_bench(const ReloadBenchFlags& flags) {
       ::waitpid(pid, nullptr, 0);
     }
   };
-  const auto ready_by = std::chrono::steady_clock::now() + RELOAD_BENCH_STARTUP;
+  const auto ready_by = stoa::tests::deadline_in(RELOAD_BENCH_STARTUP);
   for (int port : ports) {
-    while (!reload_bench_port_answers(port) && std::chrono::steady_clock::now() < ready_by) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    stoa::tests::poll_until([&] { return reload_bench_port_answers(port); }, ready_by);
   }
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};

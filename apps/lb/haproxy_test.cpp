@@ -559,7 +559,11 @@ TEST_F(HaproxyFixture, TwentyReloadsUnderLoadFailNoRequest) {
   const uint64_t first = 1;
   uint64_t generation = first;
   for (int i = 0; i < 20; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the load's pace, not a synchronisation
+    // Each reload lands under load: wait until the clients have made 20 more
+    // requests since the last one.
+    const int before = ok.load() + failed.load();
+    ASSERT_TRUE(tests::poll_until([&] { return ok.load() + failed.load() >= before + 20; },
+                                  tests::deadline_in(tests::DEFAULT_TIMEOUT)));
     ApplyResult r = apply(make_config(i % 2 == 0 ? std::vector<int>{one.port(), two.port()}
                                                  : std::vector<int>{two.port()},
                                       "  # reload " + std::to_string(i) + "\n"));
