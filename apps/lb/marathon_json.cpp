@@ -12,7 +12,9 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -76,6 +78,39 @@ Try<int> mj_required_int(const MjObject& obj, const std::string& path, const std
     return mj_missing(path, key);
   }
   return mj_int(*v, path + "." + key);
+}
+
+Try<std::string> mj_required_string(const MjObject& obj, const std::string& path, const std::string& key) {
+  const picojson::value* v = mj_find(obj, key);
+  if (v == nullptr) {
+    return mj_missing(path, key);
+  }
+  return mj_string(*v, path + "." + key);
+}
+
+// An optional member, read into `out` when present and not null (left as it
+// is otherwise); an error when it has the wrong type.
+template <typename T>
+std::optional<Error> mj_read_optional(const MjObject& obj, const std::string& path, const std::string& key,
+                                      T* out) {
+  const picojson::value* v = mj_find(obj, key);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::optional<int>>) {
+    Try<int> number = mj_int(*v, path + "." + key);
+    if (!number) {
+      return Error(number.error());
+    }
+    *out = *number;
+  } else {
+    Try<std::string> text = mj_string(*v, path + "." + key);
+    if (!text) {
+      return Error(text.error());
+    }
+    *out = *text;
+  }
+  return std::nullopt;
 }
 
 // An optional array member: empty when missing or null, error when not an array.
@@ -282,11 +317,7 @@ Try<HealthCheck> mj_health_check(const picojson::value& v, const std::string& pa
   }
   const MjObject& obj = v.get<MjObject>();
   HealthCheck hc;
-  const picojson::value* protocol = mj_find(obj, "protocol");
-  if (protocol == nullptr) {
-    return mj_missing(path, "protocol");
-  }
-  Try<std::string> proto = mj_string(*protocol, path + ".protocol");
+  Try<std::string> proto = mj_required_string(obj, path, "protocol");
   if (!proto) {
     return Error(proto.error());
   }
@@ -305,26 +336,12 @@ Try<HealthCheck> mj_health_check(const picojson::value& v, const std::string& pa
     }
     *r.field = *n;
   }
-  if (const picojson::value* p = mj_find(obj, "path")) {
-    Try<std::string> s = mj_string(*p, path + ".path");
-    if (!s) {
-      return Error(s.error());
+  for (std::optional<Error> e : {mj_read_optional(obj, path, "path", &hc.path),
+                                 mj_read_optional(obj, path, "portIndex", &hc.port_index),
+                                 mj_read_optional(obj, path, "port", &hc.port)}) {
+    if (e) {
+      return *e;
     }
-    hc.path = *s;
-  }
-  if (const picojson::value* p = mj_find(obj, "portIndex")) {
-    Try<int> n = mj_int(*p, path + ".portIndex");
-    if (!n) {
-      return Error(n.error());
-    }
-    hc.port_index = *n;
-  }
-  if (const picojson::value* p = mj_find(obj, "port")) {
-    Try<int> n = mj_int(*p, path + ".port");
-    if (!n) {
-      return Error(n.error());
-    }
-    hc.port = *n;
   }
   return hc;
 }
@@ -335,11 +352,7 @@ Try<Task> mj_task(const picojson::value& v, const std::string& path, const std::
   }
   const MjObject& obj = v.get<MjObject>();
   Task task;
-  const picojson::value* id = mj_find(obj, "id");
-  if (id == nullptr) {
-    return mj_missing(path, "id");
-  }
-  Try<std::string> id_text = mj_string(*id, path + ".id");
+  Try<std::string> id_text = mj_required_string(obj, path, "id");
   if (!id_text) {
     return Error(id_text.error());
   }
@@ -356,19 +369,11 @@ Try<Task> mj_task(const picojson::value& v, const std::string& path, const std::
     task.host = *host;
   }
   task.app_id = app_id;
-  if (const picojson::value* a = mj_find(obj, "appId")) {
-    Try<std::string> s = mj_string(*a, path + ".appId");
-    if (!s) {
-      return Error(s.error());
+  for (std::optional<Error> e : {mj_read_optional(obj, path, "appId", &task.app_id),
+                                 mj_read_optional(obj, path, "state", &task.state)}) {
+    if (e) {
+      return *e;
     }
-    task.app_id = *s;
-  }
-  if (const picojson::value* s = mj_find(obj, "state")) {
-    Try<std::string> state = mj_string(*s, path + ".state");
-    if (!state) {
-      return Error(state.error());
-    }
-    task.state = *state;
   }
   Try<const picojson::array*> ports = mj_optional_array(obj, path, "ports");
   if (!ports) {
@@ -390,12 +395,8 @@ Try<Task> mj_task(const picojson::value& v, const std::string& path, const std::
       return mj_wrong_type(ipath, "an object", ip);
     }
     std::string address;
-    if (const picojson::value* a = mj_find(ip.get<MjObject>(), "ipAddress")) {
-      Try<std::string> s = mj_string(*a, ipath + ".ipAddress");
-      if (!s) {
-        return Error(s.error());
-      }
-      address = *s;
+    if (std::optional<Error> e = mj_read_optional(ip.get<MjObject>(), ipath, "ipAddress", &address)) {
+      return *e;
     }
     task.ip_addresses.push_back(address);
   }
