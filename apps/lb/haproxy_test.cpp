@@ -25,6 +25,7 @@
 #include "actors/safety.hpp"
 #include "apps/lb/haproxy_internal.hpp"
 #include "common/json.hpp"
+#include "tests/cluster.hpp"
 #include "tests/poll.hpp"
 
 namespace stoa::lb {
@@ -37,15 +38,7 @@ constexpr auto HAPROXY_TEST_REPLY = std::chrono::seconds(30);
 constexpr auto HAPROXY_TEST_STOP = std::chrono::seconds(20);
 
 int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return tests::free_loopback_port();
 }
 
 // GET http://127.0.0.1:<port><path> on a fresh connection. Returns the

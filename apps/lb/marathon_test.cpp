@@ -13,6 +13,7 @@
 
 #include "actors/http_test_support.hpp"
 #include "actors/safety.hpp"
+#include "tests/cluster.hpp"
 #include "tests/poll.hpp"
 
 namespace {
@@ -231,15 +232,7 @@ class MarathonClient : public HttpTest {
 
 // A loopback port nothing listens on.
 uint16_t dead_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return static_cast<uint16_t>(stoa::tests::free_loopback_port());
 }
 
 TEST_F(MarathonClient, FirstSnapshotOnConnectWithMarathonLbsHeaders) {
