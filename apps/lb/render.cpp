@@ -27,6 +27,12 @@ struct ServiceOutput {
   std::vector<std::string> servers;
 };
 
+// The default texts, built once: the fallback of a failing override.
+const Templates& render_default_templates() {
+  static const Templates defaults;
+  return defaults;
+}
+
 bool render_head_is_usable(const std::string& head) {
   std::istringstream words(head);
   std::string word;
@@ -62,7 +68,7 @@ std::string render_head(const Templates& templates, const RenderOptions& options
     warnings.push_back(
         "HAPROXY_HEAD: a custom head must not contain 'daemon' and must contain 'stats socket ... "
         "expose-fd listeners'; using the default head");
-    text = Templates().get("HAPROXY_HEAD");
+    text = render_default_templates().get("HAPROXY_HEAD");
   }
   return *expand_template("HAPROXY_HEAD", text, vars);
 }
@@ -73,7 +79,7 @@ std::string render_global(const Templates& templates, const std::string& name, c
   Try<std::string> out = expand_template(name, templates.get(name), vars);
   if (out.is_error()) {
     warnings.push_back(out.error() + "; using the default " + name);
-    return *expand_template(name, Templates().get(name), vars);
+    return *expand_template(name, render_default_templates().get(name), vars);
   }
   return *out;
 }
