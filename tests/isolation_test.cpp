@@ -199,11 +199,13 @@ TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
   flags.push_back("--cgroups_pids_limit=32");
   ASSERT_TRUE(start_cluster(cluster, flags));
   const std::string marker = unique_marker();
-  // The bomb collapses once every fork fails at the limit; the shell then
-  // becomes a sleep (exec forks nothing), so the container and its
-  // pids.events stay until the test kills it.
+  // The bomb runs in a subshell: a shell whose fork fails exits (dash: status
+  // 2), and the top-level shell may be the one that loses the race for the
+  // last pid. The bomb collapses once every fork fails at the limit; the
+  // shell then becomes a sleep (exec forks nothing), so the container and
+  // its pids.events stay until the test kills it.
   Process* bomb = execute(cluster, "bomb",
-                          "export STOA_TEST_MARKER=" + marker + "; b() { b | b; }; b 2>/dev/null; exec sleep 1000; : " + marker,
+                          "export STOA_TEST_MARKER=" + marker + "; b() { b | b; }; (b) 2>/dev/null; exec sleep 1000; : " + marker,
                           "cpus:0.5;mem:256");
   ASSERT_NE(bomb, nullptr);
   std::vector<std::string> pids_dirs;
