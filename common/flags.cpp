@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cassert>
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -284,7 +285,18 @@ std::optional<Error> FlagsBase::assign(Flag& flag, const std::string& value,
 
 std::optional<Error> FlagsBase::load(int argc, const char* const* argv,
                                      const std::map<std::string, std::string>& env) {
-  // Environment first (by default MESOS_ then STOA_), so the command line wins.
+  // Environment first (aliases, then by default MESOS_ then STOA_), so the
+  // command line wins.
+  for (auto& [name, flag] : flags_) {
+    for (const std::string& var : flag.env_aliases) {
+      auto it = env.find(var);
+      if (it != env.end()) {
+        if (std::optional<Error> e = assign(flag, it->second, it->first)) {
+          return e;
+        }
+      }
+    }
+  }
   for (const std::string& prefix : style_.env_prefixes) {
     for (auto& [name, flag] : flags_) {
       auto it = env.find(prefix + upper(name));
@@ -389,6 +401,9 @@ std::string FlagsBase::usage(const std::string& program) const {
     out << left << "\n      " << flag.help;
     if (!flag.default_text.empty()) {
       out << " (default: " << flag.default_text << ")";
+    }
+    for (const std::string& var : flag.env_aliases) {
+      out << " Also read from " << var << " (below the prefixed variables).";
     }
     out << "\n";
   }
@@ -558,6 +573,23 @@ void FlagsBase::add_address_flags(AddressFlags* address) {
           std::to_string(ACTOR_PORT_OFFSET) + " when that is below " + std::to_string(EPHEMERAL_PORT_START) +
           ", e.g. 15050 for 5050, else 0).");
   check("actor_port", port_number(0));
+}
+
+void FlagsBase::env_alias(const std::string& name, std::string var) {
+  auto it = flags_.find(name);
+  assert(it != flags_.end() && "env_alias of a flag that was never added");
+  it->second.env_aliases.push_back(std::move(var));
+}
+
+void FlagsBase::add_framework_address_flags(const std::string& ip_flag, int* port, AddressFlags* address) {
+  add(port, "port",
+      "HTTP port of this framework's runtime, which the master connects back to (0 = the OS picks one).", 0);
+  check("port", port_number(0));
+  add_address_flags(address);
+  env_alias(ip_flag, "LIBPROCESS_IP");
+  env_alias("port", "LIBPROCESS_PORT");
+  env_alias("advertise_ip", "LIBPROCESS_ADVERTISE_IP");
+  env_alias("advertise_port", "LIBPROCESS_ADVERTISE_PORT");
 }
 
 void FlagsBase::add_network_limits(NetworkLimitFlags* limits) {

@@ -162,6 +162,15 @@ class FlagsBase {
   // Registers --advertise_ip, --advertise_port and --actor_port; `address`
   // must be a member.
   void add_address_flags(AddressFlags* address);
+  // A framework's addresses (docs/multi-host.md): --port (its HTTP port, 0 =
+  // the OS picks one) and add_address_flags()'s, with `ip_flag` (the --ip
+  // the caller added) also read, as a Mesos framework reads them, from
+  // LIBPROCESS_IP, LIBPROCESS_PORT, LIBPROCESS_ADVERTISE_IP and
+  // LIBPROCESS_ADVERTISE_PORT (env_alias()).
+  void add_framework_address_flags(const std::string& ip_flag, int* port, AddressFlags* address);
+  // Flag `name` may also come from the environment variable `var`, taken as
+  // is (no prefix), below every prefixed variable and the command line.
+  void env_alias(const std::string& name, std::string var);
   // Registers --logging_level, --quiet and --max_log_size; `logging` must be a member.
   void add_logging_flags(LoggingFlags* logging);
 
@@ -179,6 +188,7 @@ class FlagsBase {
     bool given = false;
     std::string given_text;    // the value as given, for messages
     std::string given_source;  // "" (command line) or the environment variable
+    std::vector<std::string> env_aliases;  // env_alias()
   };
   Flag& insert(std::string name, std::string help);
   template <class T>

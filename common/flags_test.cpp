@@ -60,6 +60,45 @@ TEST(Flags, EnvironmentStoaWinsOverMesosAndArgvWinsOverBoth) {
   EXPECT_EQ(g.port, 3);
 }
 
+struct FrameworkFlags : FlagsBase {
+  FrameworkFlags() {
+    add(&ip, "ip", "IP.", "127.0.0.1");
+    check("ip", ipv4_address());
+    add_framework_address_flags("ip", &port, &address);
+  }
+  std::string ip;
+  int port = 0;
+  AddressFlags address;
+};
+
+TEST(Flags, AFrameworkReadsMesosLibprocessVariablesBelowItsOwnFlags) {
+  FrameworkFlags f;
+  std::vector<const char*> none = {"prog"};
+  ASSERT_FALSE(f.load(1, none.data(),
+                      {{"LIBPROCESS_IP", "10.0.0.5"},
+                       {"LIBPROCESS_PORT", "9090"},
+                       {"LIBPROCESS_ADVERTISE_IP", "203.0.113.7"},
+                       {"LIBPROCESS_ADVERTISE_PORT", "19090"}}));
+  EXPECT_EQ(f.ip, "10.0.0.5");
+  EXPECT_EQ(f.port, 9090);
+  EXPECT_EQ(f.address.advertise_ip, "203.0.113.7");
+  EXPECT_EQ(f.address.advertise_port, "19090");
+  EXPECT_EQ(effective_actor_port(f.port, f.address), 19090);
+  // STOA_ and the command line win over LIBPROCESS_.
+  FrameworkFlags g;
+  std::vector<const char*> args = {"prog", "--port=7070"};
+  ASSERT_FALSE(g.load(2, args.data(), {{"LIBPROCESS_IP", "10.0.0.5"}, {"STOA_IP", "10.0.0.6"}, {"LIBPROCESS_PORT", "9090"}}));
+  EXPECT_EQ(g.ip, "10.0.0.6");
+  EXPECT_EQ(g.port, 7070);
+  // A bad LIBPROCESS_ value is refused, naming the variable, the flag and the value.
+  FrameworkFlags h;
+  std::optional<Error> e = h.load(1, none.data(), {{"LIBPROCESS_PORT", "70000"}});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("LIBPROCESS_PORT"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("'70000'"), std::string::npos) << e->message;
+  EXPECT_NE(FrameworkFlags().usage("prog").find("Also read from LIBPROCESS_ADVERTISE_PORT"), std::string::npos);
+}
+
 TEST(Flags, ErrorsNameTheFlagAndValue) {
   {
     TestFlags f;

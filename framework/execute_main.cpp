@@ -70,7 +70,12 @@ struct Flags : FlagsBase {
         "The task as a JSON TaskInfo, or the path of a file holding one (Mesos' --task), e.g. with a "
         "health_check. Replaces --name and --command; task_id defaults to <name>-<short uuid>, slave_id is the "
         "offer's, and --resources applies when it lists none.");
-    add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
+    add(&ip, "ip",
+        "IP address the scheduler's runtime binds (and, unless --advertise_ip, the master connects back to; "
+        "0.0.0.0 advertises a routable address).",
+        "127.0.0.1");
+    check("ip", ipv4_address());
+    add_framework_address_flags("ip", &port, &address);
     add(&docker_image, "docker_image",
         "Run the command in a Docker container of this image (ContainerInfo type DOCKER; the slave needs "
         "--containerizers with docker). With --task, sets its container's image.");
@@ -88,7 +93,11 @@ struct Flags : FlagsBase {
   std::optional<std::string> timeout;
   std::optional<std::string> task;
   std::string ip;
+  int port = 0;
+  AddressFlags address;
   std::optional<std::string> docker_image;
+
+  std::optional<Error> validate() const override { return check_address_flags(port, address); }
 };
 
 std::chrono::milliseconds to_millis(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); }
@@ -333,6 +342,8 @@ int run(int argc, char** argv) {
 
   RuntimeOptions ropts;
   ropts.ip = flags.ip;
+  ropts.port = static_cast<uint16_t>(flags.port);
+  set_addresses(&ropts, flags.port, flags.address);
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);

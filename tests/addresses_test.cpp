@@ -298,6 +298,52 @@ TEST(Addresses, AdvertisedAddressesWorkBehindAForwarder) {
       << (*slave)->log();
 }
 
+TEST(Addresses, AFrameworkBehindAForwarderIsReachedThroughItsLibprocessAddresses) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  Try<Process*> master =
+      start_and_wait(cluster, "stoa-master", "master",
+                     {"--ip=127.0.0.2", "--port=0", "--no-hostname_lookup", "--work_dir=" + cluster.dir() + "/master"});
+  ASSERT_TRUE(master) << master.error();
+  const int port = logged_port(**master);
+  const std::string master_address = "127.0.0.2:" + std::to_string(port);
+  Try<Process*> slave = start_and_wait(cluster, "stoa-slave", "slave",
+                                       {"--master=" + master_address, "--ip=127.0.0.3", "--port=0",
+                                        "--no-hostname_lookup", "--work_dir=" + cluster.dir() + "/slave",
+                                        "--resources=cpus:1;mem:256;disk:100"});
+  ASSERT_TRUE(slave) << slave.error();
+  ASSERT_EQ(json_array(wait_for_slaves("127.0.0.2", port, 1)).size(), 1U) << "the slave never registered";
+
+  // The framework binds 127.0.0.6 and is reached only through the "NAT" at
+  // 127.0.0.7, all from Mesos' LIBPROCESS_* variables (no flags).
+  const int fw_port = free_loopback_port();
+  const int fw_actor_port = free_loopback_port();
+  Forwarder fw_http("127.0.0.7", 0, "127.0.0.6", fw_port);
+  Forwarder fw_actor("127.0.0.7", fw_actor_port, "127.0.0.6", fw_actor_port);
+  ASSERT_NE(fw_http.port(), 0);
+  ASSERT_EQ(fw_actor.port(), fw_actor_port);
+  Try<Process*> execute = cluster.start(
+      "stoa-execute", "execute",
+      {"--master=" + master_address, "--name=behind-nat", "--command=echo through the forwarder",
+       "--resources=cpus:0.1;mem:32", "--actor_port=" + std::to_string(fw_actor_port)},
+      {{"LIBPROCESS_IP", "127.0.0.6"},
+       {"LIBPROCESS_PORT", std::to_string(fw_port)},
+       {"LIBPROCESS_ADVERTISE_IP", "127.0.0.7"},
+       {"LIBPROCESS_ADVERTISE_PORT", std::to_string(fw_http.port())}});
+  ASSERT_TRUE(execute) << execute.error();
+  EXPECT_TRUE((*execute)->wait_for_line(std::regex("TASK_FINISHED"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+  std::optional<int> status = (*execute)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << (*execute)->log();
+  EXPECT_FALSE(connects("127.0.0.7", fw_port)) << "the framework must bind LIBPROCESS_IP, not the advertised IP";
+  // The master knew the framework by its advertised address.
+  EXPECT_TRUE((*master)->wait_for_line(
+      std::regex("Subscribed framework .* at scheduler-[0-9a-f-]+@127\\.0\\.0\\.7:" + std::to_string(fw_http.port())),
+      deadline_in(DEFAULT_TIMEOUT)))
+      << (*master)->log();
+}
+
 TEST(Addresses, AnyAddressAdvertisesARoutableOne) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor");
   Cluster cluster;

@@ -64,7 +64,12 @@ struct Flags : FlagsBase {
         "Declare the PARTITION_AWARE capability: tasks of a partitioned slave become TASK_UNREACHABLE "
         "(and may come back) instead of TASK_LOST.",
         false);
-    add(&ip, "ip", "IP address the scheduler's runtime binds (and the master connects back to).", "127.0.0.1");
+    add(&ip, "ip",
+        "IP address the scheduler's runtime binds (and, unless --advertise_ip, the master connects back to; "
+        "0.0.0.0 advertises a routable address).",
+        "127.0.0.1");
+    check("ip", ipv4_address());
+    add_framework_address_flags("ip", &port, &address);
   }
   std::optional<std::string> master;
   Duration failover_timeout;
@@ -77,6 +82,10 @@ struct Flags : FlagsBase {
   bool checkpoint = false;
   bool partition_aware = false;
   std::string ip;
+  int port = 0;
+  AddressFlags address;
+
+  std::optional<Error> validate() const override { return check_address_flags(port, address); }
 };
 
 struct Config {
@@ -213,6 +222,8 @@ int run(int argc, char** argv) {
 
   RuntimeOptions ropts;
   ropts.ip = flags.ip;
+  ropts.port = static_cast<uint16_t>(flags.port);
+  set_addresses(&ropts, flags.port, flags.address);
   SchedulerOptions options;
   options.master = *flags.master;
   options.framework_info.set_name(flags.framework_name);
