@@ -438,6 +438,11 @@ status() {
       printf '  %-10s pid %-8s %-11s %s\n' "$name" "$pid" "$ns" "$state"
     done < "$dir/pids"
   fi
+  local ip mode
+  for ip in "${zk_ensemble_ips[@]}"; do
+    mode=$(zk_mode "$ip")
+    [ -z "$mode" ] || echo "  ZooKeeper on $ip:2181: $mode"
+  done
   if find_leader; then
     echo "  leading master: $(jq -r .leader <<< "$leader_state")," \
       "$(jq -r .activated_slaves <<< "$leader_state") slaves active"

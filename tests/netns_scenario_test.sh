@@ -310,6 +310,15 @@ ids_before=$(jq -r '[.frameworks[].tasks[] | select(.state == "TASK_RUNNING") | 
 k=$(( (old_leader - 5050) / 10 + 1 ))
 pid=$(awk -v n="master$k" '$1 == n {print $2}' "$run/pids")
 [ -n "$pid" ] || fail "no pid recorded for master$k (:$old_leader)"
+# A running hello task's stdout, to see it grow through the next leader.
+task=$(jq -c '[.frameworks[].tasks[] | select(.name == "hello" and .state == "TASK_RUNNING")][0]' <<< "$state")
+sandbox="/frameworks/$(jq -r .framework_id <<< "$task")/executors/$(jq -r .id <<< "$task")/runs/latest"
+slave_id=$(jq -r .slave_id <<< "$task")
+stdout_size() {
+  curl -sf --max-time 5 -G "http://$master_ip:$leader/files/read" --data-urlencode "slave_id=$slave_id" \
+    --data-urlencode "path=$sandbox/stdout" --data-urlencode offset=-1 | jq -r .offset
+}
+size_before=$(stdout_size) || fail "/files/read?offset=-1 of $sandbox/stdout on :$leader"
 kill -KILL "$pid" || fail "kill -9 $pid"
 echo "   killed master$k (:$old_leader, pid $pid)"
 dead_port="$old_leader"
@@ -329,6 +338,13 @@ same_in_services() {
   [ "$(jq -r '[.tasks[] | select(.state == "TASK_RUNNING") | .id] | sort | join(",")' <<< "$last")" = "$ids_before" ]
 }
 poll 20 "stoa-services lists the same task ids, all running" same_in_services
+stdout_grows() {
+  local size
+  size=$(stdout_size) || return 1
+  last="size $size, was $size_before"
+  [ "$size" -gt "$size_before" ]
+}
+poll 20 "$(jq -r .id <<< "$task")'s stdout grows, read through the new leader's /files" stdout_grows
 for port in "${master_ports[@]}"; do
   [ "$port" = "$old_leader" ] || [ "$port" = "$leader" ] && continue
   loc=$(curl -s --max-time 2 -o /dev/null -w '%{http_code} %{redirect_url}' "http://$master_ip:$port/master/state")
