@@ -258,6 +258,13 @@ find_leader || fail "no master leads"
 [ "$(jq --arg s "$victim_slave" '[.slaves[] | select(.id == $s and .active)] | length' <<< "$state")" = 0 ] ||
   fail "the leader still has host$victim's slave active"
 ok "the leader no longer has host$victim's slave active"
+# stoa-lb rewrote HAProxy's backend: the two new instances, none on the lost slave.
+backend_on_survivor() {
+  last=$(awk '/^backend web_10001/ {on = 1; next} /^[^ ]/ {on = 0} on && $1 == "server" {print $3}' \
+    "$run/lb/haproxy.cfg")
+  [ "$(grep -c "^$survivor_ip:" <<< "$last")" = 2 ] && ! grep -q "^$victim_ip:" <<< "$last"
+}
+poll 20 "HAProxy's web_10001 backend lists the 2 instances on host$survivor only" backend_on_survivor
 only_survivor_answers() {
   last=$(curl -sf --max-time 2 "http://$lb_ip:10001/") && grep -q "$survivor_ip" <<< "$last"
 }
