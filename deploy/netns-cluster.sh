@@ -245,7 +245,7 @@ zk_mode() {
 zk_serving() {
   local ip mode modes=()
   for ip in "${zk_ips[@]}"; do
-    mode=$(zk_mode "$ip")
+    mode=$(zk_mode "$ip") || return 1
     [ -n "$mode" ] || return 1
     modes+=("$mode")
   done
@@ -350,7 +350,7 @@ dataDir=$dir/$zk_name/data
 clientPort=2181
 clientPortAddress=$ip
 admin.enableServer=false
-4lw.commands.whitelist=srvr,ruok,stat
+4lw.commands.whitelist=srvr,ruok,stat,cons
 CFG
     printf '%s' "$servers" >> "$dir/$zk_name/zoo.cfg"
     start "$zk_name" 4 -- java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
@@ -438,10 +438,12 @@ status() {
       printf '  %-10s pid %-8s %-11s %s\n' "$name" "$pid" "$ns" "$state"
     done < "$dir/pids"
   fi
-  local ip mode
-  for ip in "${zk_ensemble_ips[@]}"; do
-    mode=$(zk_mode "$ip")
-    [ -z "$mode" ] || echo "  ZooKeeper on $ip:2181: $mode"
+  # The servers' modes: the ensemble's three when it runs one, else the one.
+  local ip mode ips=("$zk_ip")
+  if [ -f "$dir/pids" ] && grep -q '^zookeeper1 ' "$dir/pids"; then ips=("${zk_ensemble_ips[@]}"); fi
+  for ip in "${ips[@]}"; do
+    mode=$(zk_mode "$ip") || mode=""
+    echo "  ZooKeeper on $ip:2181: ${mode:-not answering}"
   done
   if find_leader; then
     echo "  leading master: $(jq -r .leader <<< "$leader_state")," \

@@ -14,8 +14,10 @@
 #      app at its instance count, no task id running twice, services and master agree
 #   f. kill -9 of the leading master -> a standby leads, stoa-services is subscribed to it
 #      and the same task ids keep running
+#   g. kill -9 of the ZooKeeper leader -> the other two elect one, every session moves
+#      to them (none expires), a scale-up (a ZooKeeper write) runs, the same master leads
 # Exits 77 (skipped, with the reason) without root, `ip netns`, the binaries,
-# java + zookeeper, haproxy, curl, jq or busybox httpd / python3. About 60 s.
+# java + zookeeper, haproxy, curl, jq or busybox httpd / python3. 25-40 s.
 #
 #   netns_scenario_test.sh BUILD_DIR
 set -uo pipefail
@@ -328,6 +330,7 @@ stdout_size() {
 size_before=$(stdout_size) || fail "/files/read?offset=-1 of $sandbox/stdout on :$leader"
 kill -KILL "$pid" || fail "kill -9 $pid"
 echo "   killed master$k (:$old_leader, pid $pid)"
+k_killed="$k"
 dead_port="$old_leader"
 standby_leads() {
   find_leader || return 1
@@ -359,6 +362,67 @@ for port in "${master_ports[@]}"; do
   ok "the other standby (:$port) redirects to :$leader"
 done
 step_done f
+
+step "g: kill -9 the ZooKeeper leader"
+zk_modes() {
+  local ip mode
+  last=""
+  for ip in "${zk_servers[@]}"; do
+    mode=$(timeout 2 bash -c "exec 3<>/dev/tcp/$ip/2181 && printf srvr >&3 && cat <&3" 2> /dev/null |
+      sed -n 's/^Mode: //p') || mode=""
+    last+="$ip=${mode:-down} "
+  done
+}
+zk_modes
+zk_leader_ip=$(tr ' ' '\n' <<< "$last" | sed -n 's/=leader$//p')
+[ -n "$zk_leader_ip" ] || fail "no ZooKeeper server leads: $last"
+for k in 1 2 3; do [ "${zk_servers[k - 1]}" = "$zk_leader_ip" ] && zk_name="zookeeper$k"; done
+zk_pid=$(awk -v n="$zk_name" '$1 == n {print $2}' "$run/pids")
+# The ZooKeeper sessions of the masters, slaves and stoa-services (`cons`
+# lists each connection's session id), on the servers given.
+zk_sessions() {
+  local ip
+  for ip in "$@"; do
+    timeout 2 bash -c "exec 3<>/dev/tcp/$ip/2181 && printf cons >&3 && cat <&3" 2> /dev/null |
+      grep -o 'sid=0x[0-9a-f]*' || true
+  done | sort -u | tr '\n' ' '
+}
+sessions_before=$(zk_sessions "${zk_servers[@]}")
+[ -n "$sessions_before" ] || fail "no ZooKeeper session found with cons"
+kill -KILL "$zk_pid" || fail "kill -9 $zk_pid"
+echo "   killed $zk_name ($zk_leader_ip, pid $zk_pid)"
+master_before="$leader"
+zk_new_leader() {
+  zk_modes
+  [ "$(grep -o '=leader' <<< "$last" | wc -l)" = 1 ] && [ "$(grep -o '=follower' <<< "$last" | wc -l)" = 1 ]
+}
+poll 30 "the two other servers elect a ZooKeeper leader" zk_new_leader
+echo "   $last"
+survivors=()
+for ip in "${zk_servers[@]}"; do [ "$ip" = "$zk_leader_ip" ] || survivors+=("$ip"); done
+# Every session moved to a surviving server: none expired (a master whose
+# session expires stops leading), none is new.
+sessions_moved() {
+  last="sessions now: $(zk_sessions "${survivors[@]}"); before: $sessions_before"
+  [ "$(zk_sessions "${survivors[@]}")" = "$sessions_before" ]
+}
+poll 30 "all $(wc -w <<< "$sessions_before") ZooKeeper sessions moved to the other two servers" sessions_moved
+# Writes through the ensemble still work: stoa-services stores the scaled
+# app in ZooKeeper before it launches the third instance.
+code=$(curl -s --max-time 10 -o "$run/scale.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+  "$services/v2/apps/hello" -d '{"instances": 3}')
+[ "$code" = 200 ] || fail "PUT /v2/apps/hello {instances: 3} answered $code: $(cat "$run/scale.out")"
+poll 30 "/hello scaled to 3 running instances" running hello 3
+find_leader || fail "no master leads after the ZooKeeper leader died"
+[ "$leader" = "$master_before" ] || fail "master :$master_before lost its leadership to :$leader"
+ok "master :$leader still leads"
+for name in master1 master2 master3 slave1 slave3 services lb; do
+  [ "$name" = "master$k_killed" ] && continue
+  pid=$(awk -v n="$name" '$1 == n {print $2}' "$run/pids")
+  [ -d "/proc/$pid" ] || fail "$name (pid $pid) exited after the ZooKeeper leader died (see $run/logs/$name.log)"
+done
+ok "every master, slave, stoa-services and stoa-lb still runs (but the killed master)"
+step_done g
 
 step "down"
 "$script" down --dir "$run" || fail "deploy/netns-cluster.sh down"
