@@ -17,7 +17,7 @@
 #   g. kill -9 of the ZooKeeper leader -> the other two elect one, every session moves
 #      to them (none expires), a scale-up (a ZooKeeper write) runs, the same master leads
 # Exits 77 (skipped, with the reason) without root, `ip netns`, the binaries,
-# java + zookeeper, haproxy, curl, jq or busybox httpd / python3. 25-40 s.
+# java + zookeeper, haproxy, curl, jq or busybox httpd / python3. 25-45 s.
 #
 #   netns_scenario_test.sh BUILD_DIR
 set -uo pipefail
