@@ -298,8 +298,8 @@ up() {
   # A fresh cluster: no state of an earlier run (ZooKeeper's data, the
   # registry, slave checkpoints) is reused.
   mkdir -p "$dir"
-  rm -rf "$dir/zookeeper" "$dir/zookeeper1" "$dir/zookeeper2" "$dir/zookeeper3" "$dir/master1" "$dir/master2" "$dir/master3" "$dir/slave1" "$dir/slave3" \
-    "$dir/lb" "$dir/logs" "$dir/pids"
+  rm -rf "$dir/zookeeper" "$dir/zookeeper1" "$dir/zookeeper2" "$dir/zookeeper3" \
+    "$dir/master1" "$dir/master2" "$dir/master3" "$dir/slave1" "$dir/slave3" "$dir/lb" "$dir/logs" "$dir/pids"
   mkdir -p "$dir/logs" "$dir/lb/run"
   : > "$dir/pids"
   trap 'fail "interrupted"' INT TERM
