@@ -6,18 +6,25 @@
 #   stoa-host2 198.18.0.12  3 x stoa-master (ports 5050/5060/5070, --quorum=2) + stoa-services (8080)
 #   stoa-host3 198.18.0.13  stoa-slave
 #   stoa-host4 198.18.0.14  ZooKeeper (2181) + stoa-lb with HAProxy (stats on 9090)
+#              (with --zk-ensemble: three ZooKeeper servers, on 198.18.0.14,
+#              198.18.0.24 and 198.18.0.34, all addresses of host4)
 #
 # joined by veth pairs to the bridge stoa-br0 (198.18.0.1/24) in the root
 # namespace, so every web UI answers from the root namespace.
 #
-#   deploy/netns-cluster.sh up [--bin DIR] [--dir DIR]   start it; waits until it works
-#   deploy/netns-cluster.sh status [--dir DIR]           what runs, who leads
-#   deploy/netns-cluster.sh down [--dir DIR]             stop it all, leave nothing
+#   deploy/netns-cluster.sh up [--bin DIR] [--dir DIR] [--zk-ensemble]   start it; waits until it works
+#   deploy/netns-cluster.sh status [--dir DIR]                           what runs, who leads
+#   deploy/netns-cluster.sh down [--dir DIR]                             stop it all, leave nothing
 #
-#   --bin DIR  the built binaries (default: build/bin of this checkout)
-#   --dir DIR  logs, pids, work dirs (default: run/netns-cluster of this checkout)
+#   --bin DIR        the built binaries (default: build/bin of this checkout)
+#   --dir DIR        logs, pids, work dirs (default: run/netns-cluster of this checkout)
+#   --zk-ensemble    three ZooKeeper servers (quorum 2) instead of one; every
+#                    zk:// URL lists all three (also STOA_NETNS_ZK_ENSEMBLE=1)
 #   STOA_NETNS_TIMEOUT (60): seconds each start-up step may take
 #   STOA_NETNS_GRACE (10): seconds between SIGTERM and SIGKILL in `down`
+#   STOA_NETNS_MASTER_FLAGS, STOA_NETNS_SLAVE_FLAGS, STOA_NETNS_SERVICES_FLAGS,
+#   STOA_NETNS_LB_FLAGS: more flags for every master / slave / stoa-services /
+#     stoa-lb, split on blanks (e.g. STOA_NETNS_MASTER_FLAGS="--slave_ping_timeout=1secs")
 #
 # Needs root and `ip netns` (iproute2), java + Debian's zookeeper package and
 # haproxy. It builds nothing.
@@ -32,11 +39,26 @@ zk_jar=/usr/share/java/zookeeper.jar
 haproxy_bin=/usr/sbin/haproxy
 timeout="${STOA_NETNS_TIMEOUT:-60}"
 grace="${STOA_NETNS_GRACE:-10}"
+zk_ensemble="${STOA_NETNS_ZK_ENSEMBLE:-0}"
+# More flags per role, split on blanks (documented above).
+read -r -a master_flags <<< "${STOA_NETNS_MASTER_FLAGS:-}"
+read -r -a slave_flags <<< "${STOA_NETNS_SLAVE_FLAGS:-}"
+read -r -a services_flags <<< "${STOA_NETNS_SERVICES_FLAGS:-}"
+read -r -a lb_flags <<< "${STOA_NETNS_LB_FLAGS:-}"
 
 ns_of() { echo "stoa-host$1"; }
 ip_of() { echo "198.18.0.1$1"; }
 veth_of() { echo "stoa-veth$1"; }
 zk_ip=$(ip_of 4)
+# The ZooKeeper servers (set by up): one on host4's address, or with
+# --zk-ensemble three, on host4's address and two more on its eth0.
+zk_ips=("$zk_ip")
+zk_ensemble_ips=("$zk_ip" 198.18.0.24 198.18.0.34)
+zk_hosts() {
+  local ip out=""
+  for ip in "${zk_ips[@]}"; do out+="${out:+,}$ip:2181"; done
+  echo "$out"
+}
 master_ip=$(ip_of 2)
 master_ports=(5050 5060 5070)
 
@@ -47,7 +69,7 @@ die() {
 }
 
 usage() {
-  sed -n '13,15p' "$script" | sed 's/^# \{0,1\}//' >&2
+  sed -n '15,17p' "$script" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -213,8 +235,21 @@ wait_for() {
   done
 }
 
+# The server's mode (standalone, leader, follower) from its `srvr` answer.
+zk_mode() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$1/2181 && printf srvr >&3 && cat <&3" 2> /dev/null |
+    sed -n 's/^Mode: //p'
+}
+
+# Every server serves: standalone, or (ensemble) one leader and the others following.
 zk_serving() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/$zk_ip/2181 && printf srvr >&3 && cat <&3" 2> /dev/null | grep -q '^Mode: '
+  local ip mode modes=()
+  for ip in "${zk_ips[@]}"; do
+    mode=$(zk_mode "$ip") || return 1
+    [ -n "$mode" ] || return 1
+    modes+=("$mode")
+  done
+  [ ${#zk_ips[@]} -eq 1 ] || [ "$(printf '%s\n' "${modes[@]}" | grep -c '^leader$')" -eq 1 ]
 }
 
 # The leading master's /master/state (fetched from the root namespace
@@ -263,9 +298,9 @@ up() {
   # A fresh cluster: no state of an earlier run (ZooKeeper's data, the
   # registry, slave checkpoints) is reused.
   mkdir -p "$dir"
-  rm -rf "$dir/zookeeper" "$dir/master1" "$dir/master2" "$dir/master3" "$dir/slave1" "$dir/slave3" \
-    "$dir/lb" "$dir/logs" "$dir/pids"
-  mkdir -p "$dir/logs" "$dir/zookeeper/data" "$dir/lb/run"
+  rm -rf "$dir/zookeeper" "$dir/zookeeper1" "$dir/zookeeper2" "$dir/zookeeper3" \
+    "$dir/master1" "$dir/master2" "$dir/master3" "$dir/slave1" "$dir/slave3" "$dir/lb" "$dir/logs" "$dir/pids"
+  mkdir -p "$dir/logs" "$dir/lb/run"
   : > "$dir/pids"
   trap 'fail "interrupted"' INT TERM
 
@@ -285,38 +320,64 @@ up() {
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add default via "$bridge_ip"
   done
+  # An ensemble's second and third servers: more addresses of host4.
+  for i in "${zk_ips[@]:1}"; do
+    ip -n "$(ns_of 4)" addr add "$i/24" dev eth0
+  done
 
-  # host4: ZooKeeper, one server.
-  cat > "$dir/zookeeper/zoo.cfg" << CFG
+  # host4: ZooKeeper, one server or an ensemble of three (server k serves
+  # on zk_ips[k-1]; the peer and election ports bind that address only).
+  local k=1 zk_name zk_names=() ip servers=""
+  if [ ${#zk_ips[@]} -gt 1 ]; then
+    for ip in "${zk_ips[@]}"; do
+      servers+="server.$k=$ip:2888:3888"$'\n'
+      k=$((k + 1))
+    done
+  fi
+  k=1
+  for ip in "${zk_ips[@]}"; do
+    zk_name=zookeeper
+    [ ${#zk_ips[@]} -gt 1 ] && zk_name="zookeeper$k"
+    zk_names+=("$zk_name")
+    mkdir -p "$dir/$zk_name/data"
+    [ ${#zk_ips[@]} -gt 1 ] && echo "$k" > "$dir/$zk_name/data/myid"
+    cat > "$dir/$zk_name/zoo.cfg" << CFG
 tickTime=500
 initLimit=20
 syncLimit=10
 maxSessionTimeout=60000
-dataDir=$dir/zookeeper/data
+dataDir=$dir/$zk_name/data
 clientPort=2181
-clientPortAddress=$zk_ip
+clientPortAddress=$ip
 admin.enableServer=false
-4lw.commands.whitelist=srvr,ruok,stat
+4lw.commands.whitelist=srvr,ruok,stat,cons
 CFG
-  start zookeeper 4 -- java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    -cp "$dir/zookeeper:$zk_jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zookeeper/zoo.cfg"
-  wait_for "ZooKeeper serving on $zk_ip:2181" zk_serving zookeeper
+    printf '%s' "$servers" >> "$dir/$zk_name/zoo.cfg"
+    start "$zk_name" 4 -- java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+      -cp "$dir/$zk_name:$zk_jar" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/$zk_name/zoo.cfg"
+    k=$((k + 1))
+  done
+  wait_for "ZooKeeper serving on $(zk_hosts)" zk_serving "${zk_names[@]}"
 
   # host2: three masters, quorum 2; host1 and host3: slaves; host2: the services.
-  local k=1 port
+  local port zk
+  zk="zk://$(zk_hosts)"
+  k=1
   for port in "${master_ports[@]}"; do
-    start "master$k" 2 MESOS_PORT="$port" MESOS_ZK="zk://$zk_ip:2181/mesos" MESOS_QUORUM=2 \
-      MESOS_WORK_DIR="$dir/master$k" -- "$bin/stoa-master" --ip="$master_ip" --no-hostname_lookup
+    start "master$k" 2 MESOS_PORT="$port" MESOS_ZK="$zk/mesos" MESOS_QUORUM=2 \
+      MESOS_WORK_DIR="$dir/master$k" -- "$bin/stoa-master" --ip="$master_ip" --no-hostname_lookup \
+      "${master_flags[@]}"
     k=$((k + 1))
   done
   for i in 1 3; do
-    start "slave$i" "$i" MESOS_PORT=5051 MESOS_MASTER="zk://$zk_ip:2181/mesos" MESOS_SWITCH_USER=0 \
+    start "slave$i" "$i" MESOS_PORT=5051 MESOS_MASTER="$zk/mesos" MESOS_SWITCH_USER=0 \
       MESOS_CONTAINERIZERS=mesos MESOS_WORK_DIR="$dir/slave$i" -- \
-      "$bin/stoa-slave" --no-systemd_enable_support --ip="$(ip_of "$i")" --no-hostname_lookup
+      "$bin/stoa-slave" --no-systemd_enable_support --ip="$(ip_of "$i")" --no-hostname_lookup \
+      "${slave_flags[@]}"
   done
   # stoa-services has no --ip: --hostname (an IPv4 address) is where it serves.
-  start services 2 -- "$bin/stoa-services" --master "zk://$zk_ip:2181/mesos" --zk "zk://$zk_ip:2181/marathon" \
-    --hostname "$master_ip" --http_port 8080
+  start services 2 -- "$bin/stoa-services" --master "$zk/mesos" --zk "$zk/marathon" \
+    --hostname "$master_ip" --http_port 8080 "${services_flags[@]}"
   wait_for "a master leading" find_leader master1 master2 master3
   wait_for "both slaves registered with the leading master" slaves_registered slave1 slave3 master1 master2 master3
   wait_for "stoa-services subscribed (/v2/info names its framework id)" services_subscribed services
@@ -324,14 +385,14 @@ CFG
   # host4: the load balancer.
   start lb 4 PORTS=9090 -- "$bin/stoa-lb" sse --group external --marathon "http://$master_ip:8080" \
     --haproxy-bin "$haproxy_bin" --haproxy-config "$dir/lb/haproxy.cfg" --run-dir "$dir/lb/run" \
-    --dont-bind-http-https
+    --dont-bind-http-https "${lb_flags[@]}"
   wait_for "stoa-lb's HAProxy serving its stats on $zk_ip:9090" lb_serving lb
   trap - INT TERM
 
   find_leader
   cat << MSG
 Stoa netns cluster up (logs in $dir/logs, pids in $dir/pids):
-  stoa-host4 $zk_ip  ZooKeeper       zk://$zk_ip:2181/mesos
+  stoa-host4 $zk_ip  ZooKeeper       $zk/mesos
   stoa-host2 $master_ip  masters         http://$master_ip:5050/  http://$master_ip:5060/  http://$master_ip:5070/
                           leading         http://$master_ip:$leader_port/ ($(jq -r .leader <<< "$leader_state"))
   stoa-host2 $master_ip  stoa-services   http://$master_ip:8080/  (Marathon's API: /v2/apps)
@@ -377,6 +438,13 @@ status() {
       printf '  %-10s pid %-8s %-11s %s\n' "$name" "$pid" "$ns" "$state"
     done < "$dir/pids"
   fi
+  # The servers' modes: the ensemble's three when it runs one, else the one.
+  local ip mode ips=("$zk_ip")
+  if [ -f "$dir/pids" ] && grep -q '^zookeeper1 ' "$dir/pids"; then ips=("${zk_ensemble_ips[@]}"); fi
+  for ip in "${ips[@]}"; do
+    mode=$(zk_mode "$ip") || mode=""
+    echo "  ZooKeeper on $ip:2181: ${mode:-not answering}"
+  done
   if find_leader; then
     echo "  leading master: $(jq -r .leader <<< "$leader_state")," \
       "$(jq -r .activated_slaves <<< "$leader_state") slaves active"
@@ -395,6 +463,7 @@ while [ $# -gt 0 ]; do
     --bin=*) bin="${1#--bin=}"; shift ;;
     --dir) dir="${2:?--dir needs a directory}"; shift 2 ;;
     --dir=*) dir="${1#--dir=}"; shift ;;
+    --zk-ensemble) zk_ensemble=1; shift ;;
     *) echo "netns-cluster: unknown argument '$1'" >&2; usage ;;
   esac
 done
@@ -403,6 +472,11 @@ case "$cmd" in
     [ -n "$dir" ] || dir="$repo/run/netns-cluster"
     dir="$(mkdir -p "$dir" && cd "$dir" && pwd)" || die "--dir: cannot create $dir"
     bin="$(cd "$bin" 2> /dev/null && pwd)" || die "--bin: no directory $bin"
+    case "$zk_ensemble" in
+      1) zk_ips=("${zk_ensemble_ips[@]}") ;;
+      0 | "") ;;
+      *) die "STOA_NETNS_ZK_ENSEMBLE: '$zk_ensemble' is neither 0 nor 1" ;;
+    esac
     up "$bin"
     ;;
   down)

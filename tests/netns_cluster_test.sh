@@ -28,6 +28,10 @@ command -v java > /dev/null || skip "needs java for ZooKeeper"
 [ -x /usr/sbin/haproxy ] || skip "needs haproxy (/usr/sbin/haproxy)"
 command -v curl > /dev/null || skip "needs curl"
 command -v jq > /dev/null || skip "needs jq"
+# One netns cluster per machine (the names are fixed): wait for another
+# test's (this checkout's or another's) to finish, then check nothing is up.
+exec 9> /tmp/stoa-netns-cluster-test.lock
+flock -w 240 9 || skip "another netns cluster test held /tmp/stoa-netns-cluster-test.lock for 240 s"
 if ip netns list | grep -q '^stoa-host[1-4]\b' || ip link show dev stoa-br0 > /dev/null 2>&1; then
   skip "a netns cluster is already up here (stoa-host* namespaces or stoa-br0 exist); not touching it"
 fi
@@ -51,7 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! "$script" up --bin "$bin" --dir "$run"; then
+# 9>&-: the cluster's processes must not hold the test lock.
+if ! "$script" up --bin "$bin" --dir "$run" 9>&-; then
   failures=$((failures + 1))
   echo "FAILED: deploy/netns-cluster.sh up"
   exit 1

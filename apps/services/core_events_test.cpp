@@ -1,6 +1,6 @@
 // The events the services core publishes (core_events.cpp), as an event
 // bus that records them in order sees them: a cancelled step, a terminal
-// update of an unknown task, health changes.
+// update of an unknown task, health changes, an expunged unreachable task.
 
 #include <gtest/gtest.h>
 
@@ -123,6 +123,33 @@ TEST_F(CoreTest, HealthChangesPublishInstanceHealthChangedOncePerChange) {
   EXPECT_EQ(seen[0].second["runSpecId"].to_str(), "/web");
   EXPECT_EQ(seen[0].second["instanceId"].to_str(), out.substr(0, out.rfind("._app.")));
   EXPECT_FALSE(seen[0].second["runSpecVersion"].to_str().empty());
+}
+
+// Regression (issue #15, the netns scenario): an unreachable task expunged
+// without an event left stoa-lb's HAProxy backend on the lost slave.
+TEST_F(CoreTest, ExpungingAnUnreachableTaskPublishesItKilled) {
+  auto events = std::make_shared<CoreTestEvents>();
+  caf::actor core = start_core(100, {}, events);
+  ASSERT_EQ(change(core, core_test_upsert(core_test_app("/web", 1))).status, 200);
+  std::string id = core_test_in_state(*this, core, [](CoreState& st) {
+    Instance i = core_test_instance(*st.app("/web"), 0);
+    std::string task = i.task_id;
+    st.add_instance(i);
+    st.on_update(core_test_status(task, TASK_UNREACHABLE));
+    st.check_timeouts();  // the default strategy: expunged at once
+    return task;
+  });
+  std::vector<std::string> statuses;
+  for (const auto& [type, f] : events->of_type("status_update_event")) {
+    if (f.at("taskId").to_str() == id) {
+      statuses.push_back(f.at("taskStatus").to_str());
+    }
+  }
+  EXPECT_EQ(statuses, (std::vector<std::string>{"TASK_UNREACHABLE", "TASK_KILLED"}));
+  auto changed = events->of_type("instance_changed_event");
+  ASSERT_FALSE(changed.empty());
+  EXPECT_EQ(changed.back().second["instanceId"].to_str(), id.substr(0, id.rfind("._app.")));
+  EXPECT_EQ(changed.back().second["condition"].to_str(), "Killed");
 }
 
 }  // namespace

@@ -627,6 +627,12 @@ void CoreState::check_timeouts() {
   for (const std::string& id : expunge) {
     LOG_INFO << "Expunging unreachable task " << id;
     kill_task(instances_.at(id), true);
+    // Marathon publishes an expunged instance as killed: subscribers that
+    // re-read the apps on status updates (marathon-lb, stoa-lb) drop it now.
+    Instance gone = instances_.at(id);
+    gone.state = "TASK_KILLED";
+    publish_status(gone);
+    publish_instance_changed(gone);
     erase_instance(id);
     unreachable_since_.erase(id);
     forget_task(id);
