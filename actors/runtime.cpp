@@ -218,15 +218,27 @@ void Runtime::register_actor(const std::string& id, const caf::actor& actor) {
 
 std::optional<Error> Runtime::add_route(http::Route route) { return serve_route(std::move(route), "a component"); }
 
-std::optional<Error> Runtime::serve_route(http::Route route, const std::string& owner) {
+std::optional<Error> Runtime::replace_runtime_route(http::Route route) {
+  return serve_route(std::move(route), "a component", true);
+}
+
+std::optional<Error> Runtime::serve_route(http::Route route, const std::string& owner, bool replace_runtime) {
   if (!http_.actor) {
     return std::nullopt;
   }
   std::optional<Error> conflict;
   {
     std::lock_guard<std::mutex> lock(routes_mu_);
+    if (replace_runtime) {
+      auto it = routes_.find(std::make_pair(route.path, route.prefix));
+      if (it == routes_.end() || it->second != RUNTIME_OWNER) {
+        return Error("HTTP route '" + route.path + "' is not one the runtime serves; nothing replaced");
+      }
+      it->second = owner;
+      LOG_INFO << "HTTP route '" << route.path << "' of the runtime is replaced by " << owner;
+    }
     auto [it, added] = routes_.emplace(std::make_pair(route.path, route.prefix), owner);
-    if (!added) {
+    if (!added && !replace_runtime) {
       conflict = Error("HTTP route '" + route.path + "' is already served by " + it->second +
                        "; the later registration (by " + owner + ") replaces it");
       it->second = owner;

@@ -135,6 +135,11 @@ class Runtime {
   // conflict is logged as an error and returned as an Error naming the
   // path, and the new route replaces the old one (the HTTP server's rule).
   std::optional<Error> add_route(http::Route route);
+  // Serves `route` in place of one the runtime itself serves, on purpose
+  // (stoa-services' Marathon /metrics): logged at INFO. Returns an Error
+  // naming the path, and serves nothing, when the runtime serves no such
+  // route (then add_route() is what the caller wants).
+  std::optional<Error> replace_runtime_route(http::Route route);
 
   // Supervises `actor` under `name` without naming it in the router:
   // exit_reason::normal is the component's own stop (wait() returns 0),
@@ -180,7 +185,7 @@ class Runtime {
 
  private:
   Runtime() = default;
-  std::optional<Error> serve_route(http::Route route, const std::string& owner);
+  std::optional<Error> serve_route(http::Route route, const std::string& owner, bool replace_runtime = false);
 
   RuntimeOptions opts_;
   // Declared before the actor system: actors hold references to it.

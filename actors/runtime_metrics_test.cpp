@@ -221,5 +221,28 @@ TEST(RuntimeMetrics, AComponentRouteOnARuntimePathIsAVisibleConflict) {
   EXPECT_TRUE(rt->add_route(other).has_value());  // twice by the component: also a conflict
 }
 
+TEST(RuntimeMetrics, AComponentMayReplaceARuntimeRouteOnPurposeButNoOtherRoute) {
+  auto rt = start();
+  http::Route mine;
+  mine.path = "/metrics";
+  mine.help = "A component's own metrics.";
+  mine.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
+    respond(http::text_response("component"));
+  };
+  EXPECT_FALSE(rt->replace_runtime_route(mine).has_value());
+  EXPECT_EQ(get(*rt, "/metrics").body, "component");
+  // Now the component's: replacing it again, or a path the runtime never served, is refused.
+  std::optional<Error> again = rt->replace_runtime_route(mine);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_NE(again->message.find("'/metrics'"), std::string::npos) << again->message;
+  http::Route other = mine;
+  other.path = "/component/metrics";
+  other.handler = [](caf::io::broker*, const http::Request&, http::Responder respond) {
+    respond(http::text_response("other"));
+  };
+  ASSERT_TRUE(rt->replace_runtime_route(other).has_value());
+  EXPECT_NE(get(*rt, "/component/metrics").body, "other") << "a refused replacement was served";
+}
+
 }  // namespace
 }  // namespace stoa

@@ -115,13 +115,11 @@ int main(int argc, char** argv) {
       routes.push_back(std::move(route));
     }
     for (http::Route& route : routes) {
-      const std::string path = route.path;
-      if (std::optional<Error> conflict = rt.add_route(std::move(route))) {
-        // Marathon's /metrics (JSON) replaces the runtime's Prometheus one on purpose.
-        if (path != "/metrics") {
-          return conflict;
-        }
-        LOG_INFO << "/metrics answers Marathon's JSON metrics (the process' metrics, as Marathon shows them)";
+      // Marathon's /metrics (JSON) replaces the runtime's Prometheus one on purpose.
+      const bool marathon_metrics = route.path == "/metrics" && !route.prefix;
+      if (std::optional<Error> conflict = marathon_metrics ? rt.replace_runtime_route(std::move(route))
+                                                           : rt.add_route(std::move(route))) {
+        return conflict;
       }
     }
 
