@@ -14,9 +14,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <cstdio>
 #include <optional>
-#include <sstream>
+#include <string_view>
 
 #include "common/strings.hpp"
 
@@ -409,37 +409,72 @@ struct ProcStat {
   long session = 0;
   unsigned long long utime = 0;  // clock ticks
   unsigned long long stime = 0;
+  unsigned long long starttime = 0;  // clock ticks after boot
   long long rss_pages = 0;
 };
 
+// Reads all of `path` (a /proc file) into `out` with plain read(2)s: no
+// streams, since a walk reads one or two files of every process.
+bool read_proc_file(const char* path, std::string* out) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  out->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::close(fd);
+      return n == 0;
+    }
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
 // /proc/<name>/stat of one process; nullopt when it is gone or unreadable.
-std::optional<ProcStat> read_proc_stat(const std::string& name) {
-  std::ifstream stat_file("/proc/" + name + "/stat");
-  std::string line;
-  if (!std::getline(stat_file, line)) {
+std::optional<ProcStat> read_proc_stat(const char* name) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%s/stat", name);
+  thread_local std::string line;
+  if (!read_proc_file(path, &line)) {
     return std::nullopt;
   }
   // "<pid> (<comm>) <state> <ppid> <pgrp> <session> ..."; comm may hold spaces and ')'.
   std::size_t close = line.rfind(')');
-  if (close == std::string::npos) {
+  if (close == std::string::npos || close + 2 >= line.size()) {
     return std::nullopt;
   }
-  std::istringstream rest(line.substr(close + 1));
   ProcStat ps;
-  long ppid = 0;
-  if (!(rest >> ps.state >> ppid >> ps.pgrp >> ps.session)) {
-    return std::nullopt;
+  const char* p = line.c_str() + close + 2;
+  ps.state = *p++;
+  // Fields 4.. (ppid onwards) are numbers separated by single spaces.
+  unsigned long long fields[21] = {};  // fields 4..24
+  for (unsigned long long& field : fields) {
+    char* end = nullptr;
+    field = static_cast<unsigned long long>(std::strtoll(p, &end, 10));
+    if (end == p) {
+      return std::nullopt;
+    }
+    p = end;
   }
-  // Fields 7..13 (tty_nr .. cmajflt), then utime stime; cutime .. vsize; rss.
-  std::string skip;
-  for (int i = 0; i < 7 && (rest >> skip); ++i) {
-  }
-  rest >> ps.utime >> ps.stime;
-  for (int i = 0; i < 8 && (rest >> skip); ++i) {
-  }
-  rest >> ps.rss_pages;
-  ps.pid = static_cast<pid_t>(std::atol(name.c_str()));
+  ps.pgrp = static_cast<long>(fields[1]);        // field 5
+  ps.session = static_cast<long>(fields[2]);     // field 6
+  ps.utime = fields[10];                          // field 14
+  ps.stime = fields[11];                          // field 15
+  ps.starttime = fields[18];                      // field 22
+  ps.rss_pages = static_cast<long long>(fields[20]);  // field 24
+  ps.pid = static_cast<pid_t>(std::atol(name));
   return ps;
+}
+
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  char name[24];
+  std::snprintf(name, sizeof(name), "%d", static_cast<int>(pid));
+  return read_proc_stat(name);
 }
 
 bool live(const ProcStat& ps) { return ps.state != 'Z' && ps.state != 'X'; }
@@ -466,13 +501,23 @@ void for_each_process(Fn fn) {
 }
 
 // The value of `name` ("STOA_CONTAINER_ID=") in the environment of `pid`.
-std::optional<std::string> environment_value(pid_t pid, const std::string& name) {
-  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(env_file, var, '\0')) {
-    if (var.compare(0, name.size(), name) == 0) {
-      return var.substr(name.size());
+std::optional<std::string> environment_value(pid_t pid, std::string_view name) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/environ", static_cast<int>(pid));
+  thread_local std::string env;
+  if (!read_proc_file(path, &env)) {
+    return std::nullopt;
+  }
+  for (std::size_t pos = 0; pos < env.size();) {
+    std::size_t end = env.find('\0', pos);
+    if (end == std::string::npos) {
+      end = env.size();
     }
+    std::string_view var(env.data() + pos, end - pos);
+    if (var.substr(0, name.size()) == name) {
+      return std::string(var.substr(name.size()));
+    }
+    pos = end + 1;
   }
   return std::nullopt;
 }
@@ -483,40 +528,71 @@ bool process_running(pid_t pid) {
   if (pid <= 0) {
     return false;
   }
-  std::optional<ProcStat> ps = read_proc_stat(std::to_string(pid));
+  std::optional<ProcStat> ps = read_proc_stat(pid);
   return ps && live(*ps);
 }
 
-bool environment_has(pid_t pid, const std::string& entry) {
-  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(env_file, var, '\0')) {
-    if (var == entry) {
-      return true;
-    }
+unsigned long long process_start_ticks(pid_t pid) {
+  if (pid <= 0) {
+    return 0;
   }
-  return false;
+  std::optional<ProcStat> ps = read_proc_stat(pid);
+  return ps ? ps->starttime : 0;
 }
 
-int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig) {
-  static const std::string key = "STOA_CONTAINER_ID=";
+bool environment_has(pid_t pid, const std::string& entry) {
+  std::size_t eq = entry.find('=');
+  if (eq == std::string::npos) {
+    return false;
+  }
+  std::optional<std::string> value = environment_value(pid, std::string_view(entry).substr(0, eq + 1));
+  return value && *value == entry.substr(eq + 1);
+}
+
+int kill_containers_leftovers(const std::vector<LeftoverQuery>& queries, int sig) {
+  static constexpr std::string_view key = "STOA_CONTAINER_ID=";
+  if (queries.empty()) {
+    return 0;
+  }
+  unsigned long long earliest = queries.front().started_ticks;
+  for (const LeftoverQuery& q : queries) {
+    earliest = std::min(earliest, q.started_ticks);
+  }
   int count = 0;
   const pid_t self = ::getpid();
   for_each_process([&](const ProcStat& ps) {
     if (ps.pid == self) {
       return true;
     }
+    bool in_some_session = false;
+    for (const LeftoverQuery& q : queries) {
+      in_some_session = in_some_session || (q.sid > 1 && ps.session == q.sid);
+    }
+    // A process older than every container cannot be one of theirs: its
+    // environment is not read (the costly part of the walk).
+    if (!in_some_session && ps.starttime < earliest) {
+      return true;
+    }
     std::optional<std::string> owner = environment_value(ps.pid, key);
-    bool ours = owner && *owner == container_id;
-    // A session member that names another container is not ours even if
-    // the session id matches: the pid was reused by a newer executor.
-    bool in_session = sid > 1 && ps.session == sid && !(owner && *owner != container_id);
-    if ((ours || in_session) && ::kill(ps.pid, sig) == 0) {
-      ++count;
+    for (const LeftoverQuery& q : queries) {
+      bool ours = owner && *owner == q.container_id && ps.starttime >= q.started_ticks;
+      // A session member that names another container is not ours even if
+      // the session id matches: the pid was reused by a newer executor.
+      bool in_session = q.sid > 1 && ps.session == q.sid && !(owner && *owner != q.container_id);
+      if (ours || in_session) {
+        if (::kill(ps.pid, sig) == 0) {
+          ++count;
+        }
+        break;
+      }
     }
     return true;
   });
   return count;
+}
+
+int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig) {
+  return kill_containers_leftovers({LeftoverQuery{sid, container_id, 0}}, sig);
 }
 
 int kill_session(pid_t sid, int sig) {

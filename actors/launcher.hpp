@@ -113,6 +113,28 @@ int kill_processes_with_env(const std::string& entry, int sig);
 // spared). Returns how many were signalled.
 int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig);
 
+// A container whose leftovers kill_containers_leftovers() looks for: its
+// first process's session id, its id, and that process's start time
+// (process_start_ticks; 0 = unknown). Everything the container started began
+// at or after that time.
+struct LeftoverQuery {
+  pid_t sid = -1;
+  std::string container_id;
+  unsigned long long started_ticks = 0;
+};
+
+// kill_container_leftovers for several containers in ONE /proc walk that
+// reads the stat of every process but the environment only of processes
+// started at or after the earliest query's start time, or in one of the
+// sessions (a process older than every container cannot be theirs). A
+// process that names container C is killed only when it started at or after
+// C's start. Returns how many were signalled.
+int kill_containers_leftovers(const std::vector<LeftoverQuery>& queries, int sig);
+
+// When process `pid` started, in clock ticks after boot (/proc/<pid>/stat
+// field 22); 0 when it is gone or unreadable.
+unsigned long long process_start_ticks(pid_t pid);
+
 // Resource usage of every live process in session `sid` (the posix/cpu and
 // posix/mem isolators' view of a container): CPU times in seconds and
 // resident memory in bytes, read from /proc/<pid>/stat.

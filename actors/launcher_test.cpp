@@ -234,6 +234,41 @@ TEST_F(LauncherTest, ContainerLeftoversSpareProcessesOfOtherContainers) {
   wait_for(*pid);
 }
 
+// One walk for two containers: each one's processes (named in their
+// environment, outside any session we know) die; a process that names a
+// container but started before it (a stale name, not its child) is spared.
+TEST_F(LauncherTest, OneWalkKillsTheLeftoversOfSeveralContainers) {
+  auto start = [](const std::string& cid) {
+    LaunchSpec spec;
+    spec.argv = {"sleep", "1000"};
+    spec.env = {{"STOA_CONTAINER_ID", cid}};
+    Try<pid_t> pid = launch(spec);  // a session of its own, as an escaped daemon has
+    EXPECT_TRUE(pid) << pid.error();
+    return pid.is_some() ? *pid : -1;
+  };
+  pid_t a = start("ca");
+  pid_t b = start("cb");
+  pid_t stale = start("cc");
+  ASSERT_GT(a, 0);
+  ASSERT_GT(b, 0);
+  ASSERT_GT(stale, 0);
+  unsigned long long a_start = process_start_ticks(a);
+  ASSERT_GT(a_start, 0u);
+  EXPECT_EQ(process_start_ticks(-1), 0u);
+  // Session ids that lead nowhere: only the environment finds them.
+  std::vector<LeftoverQuery> queries = {{-1, "ca", a_start}, {-1, "cb", process_start_ticks(b)},
+                                        {-1, "cc", process_start_ticks(stale) + 1}};
+  EXPECT_EQ(kill_containers_leftovers(queries, SIGKILL), 2);
+  EXPECT_NE(wait_for(a), -1);
+  EXPECT_NE(wait_for(b), -1);
+  EXPECT_EQ(::kill(stale, 0), 0) << "a process older than its container was killed";
+  EXPECT_TRUE(environment_has(stale, "STOA_CONTAINER_ID=cc"));
+  EXPECT_FALSE(environment_has(stale, "STOA_CONTAINER_ID=c"));
+  EXPECT_FALSE(environment_has(stale, "STOA_CONTAINER_I"));
+  ::kill(stale, SIGKILL);
+  wait_for(stale);
+}
+
 TEST_F(LauncherTest, ChildDoesNotInheritOurDescriptorsOrIgnoredSignals) {
   int fd = ::open(path("held").c_str(), O_WRONLY | O_CREAT, 0644);  // Deliberately not CLOEXEC.
   ASSERT_GE(fd, 3);
