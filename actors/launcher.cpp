@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -89,7 +92,7 @@ Try<int> open_output(const std::string& path, const char* what) {
   return fd;
 }
 
-// Child side, between fork and exec: async-signal-safe calls only.
+// Child side, between clone and exec: system calls only (run_child).
 [[noreturn]] void fail_in_child(int pipe_fd, ChildStage stage, int err, int index = 0) {
   ChildFailure failure{stage, err, index};
   ssize_t ignored = ::write(pipe_fd, &failure, sizeof(failure));
@@ -147,6 +150,66 @@ void mark_fds_cloexec_in_child() {
     ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
   }
 }
+
+// What the child needs, built by the parent before clone. The child shares
+// the parent's memory (CLONE_VM) and only reads this.
+struct ChildContext {
+  const std::vector<const char*>* procs_files;
+  int report_fd;
+  bool new_session;
+  bool new_group;
+  int child_out;
+  int child_err;
+  const UserIds* user;  // nullptr: stay who we are
+  const char* working_dir;  // nullptr: stay here
+  const char* exec_path;
+  char* const* argv;
+  char* const* envp;
+};
+
+// The child, between clone and exec, on its own stack while the parent
+// thread waits (CLONE_VFORK): system calls only. No malloc, nothing that
+// takes a lock, and credentials changed by raw system calls: glibc's
+// setuid() & co. would make every thread of the *parent* change its
+// credentials (they share our memory, so glibc believes it runs there).
+int run_child(void* arg) {
+  const ChildContext& c = *static_cast<const ChildContext*>(arg);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      ::sigaction(sig, &dfl, nullptr);
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
+
+  join_cgroups_in_child(*c.procs_files, c.report_fd);
+  if (c.new_session && ::setsid() < 0) {
+    fail_in_child(c.report_fd, ChildStage::setsid, errno);
+  }
+  if (c.new_group && ::setpgid(0, 0) < 0) {
+    fail_in_child(c.report_fd, ChildStage::setsid, errno);
+  }
+  redirect_in_child(c.child_out, STDOUT_FILENO, c.report_fd);
+  redirect_in_child(c.child_err, STDERR_FILENO, c.report_fd);
+  if (c.user != nullptr &&
+      (::syscall(SYS_setgroups, c.user->groups.size(), c.user->groups.data()) != 0 ||
+       ::syscall(SYS_setgid, c.user->gid) != 0 || ::syscall(SYS_setuid, c.user->uid) != 0)) {
+    fail_in_child(c.report_fd, ChildStage::user, errno);
+  }
+  if (c.working_dir != nullptr && ::chdir(c.working_dir) != 0) {
+    fail_in_child(c.report_fd, ChildStage::chdir, errno);
+  }
+  mark_fds_cloexec_in_child();
+  ::execve(c.exec_path, c.argv, c.envp);
+  fail_in_child(c.report_fd, ChildStage::exec, errno);
+}
+
+// The child's stack: enough for run_child's frames (no allocation there).
+constexpr size_t CHILD_STACK_BYTES = 64 * 1024;
 
 // Reads the child's failure report; 0 bytes means exec succeeded.
 Try<bool> read_child_failure(int fd, ChildFailure* failure) {
@@ -211,7 +274,7 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   }
   const std::string& program = spec.argv[0];
 
-  // Everything the child needs is built here, before fork.
+  // Everything the child needs is built here, before clone.
   std::vector<std::string> env_strings;
   std::map<std::string, std::string> env;
   if (spec.inherit_env && environ != nullptr) {
@@ -320,44 +383,19 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old_mask);
 
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) {
-        ::sigaction(sig, &dfl, nullptr);
-      }
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, nullptr);
-
-    join_cgroups_in_child(procs_files, report_fd);
-    if (new_session && ::setsid() < 0) {
-      fail_in_child(report_fd, ChildStage::setsid, errno);
-    }
-    if (new_group && ::setpgid(0, 0) < 0) {
-      fail_in_child(report_fd, ChildStage::setsid, errno);
-    }
-    redirect_in_child(child_out, STDOUT_FILENO, report_fd);
-    redirect_in_child(child_err, STDERR_FILENO, report_fd);
-    if (user && (::setgroups(user->groups.size(), user->groups.data()) != 0 || ::setgid(user->gid) != 0 ||
-                 ::setuid(user->uid) != 0)) {
-      fail_in_child(report_fd, ChildStage::user, errno);
-    }
-    if (working_dir != nullptr && ::chdir(working_dir) != 0) {
-      fail_in_child(report_fd, ChildStage::chdir, errno);
-    }
-    mark_fds_cloexec_in_child();
-    ::execve(exec_path, argv.data(), envp.data());
-    fail_in_child(report_fd, ChildStage::exec, errno);
-  }
+  ChildContext context{&procs_files, report_fd,   new_session,       new_group,
+                       child_out,    child_err,   user ? &*user : nullptr, working_dir,
+                       exec_path,    argv.data(), envp.data()};
+  // vfork semantics (posix_spawn's way): the child borrows our memory until
+  // it execs, so starting it costs no copy of this (multi-threaded,
+  // possibly large) process' page tables; this thread waits meanwhile.
+  std::unique_ptr<char[]> stack(new char[CHILD_STACK_BYTES]);
+  void* stack_top = stack.get() + CHILD_STACK_BYTES;
+  pid_t pid = ::clone(run_child, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &context);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   if (pid < 0) {
-    return Error("Failed to launch '" + program + "': fork: " + errno_text(fork_errno));
+    return Error("Failed to launch '" + program + "': clone: " + errno_text(fork_errno));
   }
 
   pipe_write.reset();

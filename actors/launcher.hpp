@@ -30,7 +30,7 @@ struct LaunchSpec {
   // The child chdir()s here before exec. Empty = stay in our directory. A
   // missing directory is a launch error.
   std::string working_dir;
-  // Opened by the parent before fork with O_WRONLY|O_CREAT|O_APPEND, mode
+  // Opened by the parent before clone with O_WRONLY|O_CREAT|O_APPEND, mode
   // 0644 (relative paths are relative to *our* directory, not working_dir).
   // Empty = the child inherits our stdout/stderr. Both may name one file.
   std::string stdout_path;
@@ -65,7 +65,9 @@ struct UserIds {
 // lookup's errno text.
 Try<UserIds> lookup_user(const std::string& user);
 
-// Starts `spec` with fork + exec. In the child: signal dispositions and mask
+// Starts `spec` with clone(CLONE_VM | CLONE_VFORK) + exec (vfork semantics, as
+// posix_spawn: no copy of our page tables; the calling thread waits until the
+// child has exec'd or failed). In the child: signal dispositions and mask
 // reset to defaults, every fd above 2 closed (so tasks never hold our sockets),
 // stdin inherited. Returns the child's pid once it has exec'd; the caller owns
 // the child and must reap it (waitpid).

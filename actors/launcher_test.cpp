@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -267,6 +268,38 @@ TEST_F(LauncherTest, OneWalkKillsTheLeftoversOfSeveralContainers) {
   EXPECT_FALSE(environment_has(stale, "STOA_CONTAINER_I"));
   ::kill(stale, SIGKILL);
   wait_for(stale);
+}
+
+// The child borrows our memory until it execs (CLONE_VM): switching its user
+// must not switch ours, nor that of our other threads (glibc's setuid would).
+TEST_F(LauncherTest, SwitchingTheChildsUserLeavesOursAlone) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to run a child as another user";
+  }
+  Try<UserIds> nobody = lookup_user("nobody");
+  if (nobody.is_error()) {
+    GTEST_SKIP() << "no user 'nobody': " << nobody.error();
+  }
+  uid_t other_thread_uid = 12345;
+  std::atomic<bool> launched{false};
+  std::thread other([&] {
+    while (!launched.load()) {
+      std::this_thread::yield();
+    }
+    other_thread_uid = ::geteuid();
+  });
+  LaunchSpec spec;
+  spec.argv = {"id", "-u"};
+  spec.user = "nobody";
+  spec.stdout_path = path("stdout");
+  Try<pid_t> pid = launch(spec);
+  launched = true;
+  other.join();
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+  EXPECT_EQ(read_file(path("stdout")), std::to_string(nobody->uid) + "\n");
+  EXPECT_EQ(::geteuid(), 0u);
+  EXPECT_EQ(other_thread_uid, 0u);
 }
 
 TEST_F(LauncherTest, ChildDoesNotInheritOurDescriptorsOrIgnoredSignals) {
