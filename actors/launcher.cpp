@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,9 +16,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <cstdio>
+#include <memory>
 #include <optional>
-#include <sstream>
+#include <string_view>
 
 #include "common/strings.hpp"
 
@@ -89,7 +92,7 @@ Try<int> open_output(const std::string& path, const char* what) {
   return fd;
 }
 
-// Child side, between fork and exec: async-signal-safe calls only.
+// Child side, between clone and exec: system calls only (run_child).
 [[noreturn]] void fail_in_child(int pipe_fd, ChildStage stage, int err, int index = 0) {
   ChildFailure failure{stage, err, index};
   ssize_t ignored = ::write(pipe_fd, &failure, sizeof(failure));
@@ -147,6 +150,66 @@ void mark_fds_cloexec_in_child() {
     ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
   }
 }
+
+// What the child needs, built by the parent before clone. The child shares
+// the parent's memory (CLONE_VM) and only reads this.
+struct ChildContext {
+  const std::vector<const char*>* procs_files;
+  int report_fd;
+  bool new_session;
+  bool new_group;
+  int child_out;
+  int child_err;
+  const UserIds* user;  // nullptr: stay who we are
+  const char* working_dir;  // nullptr: stay here
+  const char* exec_path;
+  char* const* argv;
+  char* const* envp;
+};
+
+// The child, between clone and exec, on its own stack while the parent
+// thread waits (CLONE_VFORK): system calls only. No malloc, nothing that
+// takes a lock, and credentials changed by raw system calls: glibc's
+// setuid() & co. would make every thread of the *parent* change its
+// credentials (they share our memory, so glibc believes it runs there).
+int run_child(void* arg) {
+  const ChildContext& c = *static_cast<const ChildContext*>(arg);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      ::sigaction(sig, &dfl, nullptr);
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
+
+  join_cgroups_in_child(*c.procs_files, c.report_fd);
+  if (c.new_session && ::setsid() < 0) {
+    fail_in_child(c.report_fd, ChildStage::setsid, errno);
+  }
+  if (c.new_group && ::setpgid(0, 0) < 0) {
+    fail_in_child(c.report_fd, ChildStage::setsid, errno);
+  }
+  redirect_in_child(c.child_out, STDOUT_FILENO, c.report_fd);
+  redirect_in_child(c.child_err, STDERR_FILENO, c.report_fd);
+  if (c.user != nullptr &&
+      (::syscall(SYS_setgroups, c.user->groups.size(), c.user->groups.data()) != 0 ||
+       ::syscall(SYS_setgid, c.user->gid) != 0 || ::syscall(SYS_setuid, c.user->uid) != 0)) {
+    fail_in_child(c.report_fd, ChildStage::user, errno);
+  }
+  if (c.working_dir != nullptr && ::chdir(c.working_dir) != 0) {
+    fail_in_child(c.report_fd, ChildStage::chdir, errno);
+  }
+  mark_fds_cloexec_in_child();
+  ::execve(c.exec_path, c.argv, c.envp);
+  fail_in_child(c.report_fd, ChildStage::exec, errno);
+}
+
+// The child's stack: enough for run_child's frames (no allocation there).
+constexpr size_t CHILD_STACK_BYTES = 64 * 1024;
 
 // Reads the child's failure report; 0 bytes means exec succeeded.
 Try<bool> read_child_failure(int fd, ChildFailure* failure) {
@@ -211,7 +274,7 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   }
   const std::string& program = spec.argv[0];
 
-  // Everything the child needs is built here, before fork.
+  // Everything the child needs is built here, before clone.
   std::vector<std::string> env_strings;
   std::map<std::string, std::string> env;
   if (spec.inherit_env && environ != nullptr) {
@@ -320,44 +383,19 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old_mask);
 
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) {
-        ::sigaction(sig, &dfl, nullptr);
-      }
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, nullptr);
-
-    join_cgroups_in_child(procs_files, report_fd);
-    if (new_session && ::setsid() < 0) {
-      fail_in_child(report_fd, ChildStage::setsid, errno);
-    }
-    if (new_group && ::setpgid(0, 0) < 0) {
-      fail_in_child(report_fd, ChildStage::setsid, errno);
-    }
-    redirect_in_child(child_out, STDOUT_FILENO, report_fd);
-    redirect_in_child(child_err, STDERR_FILENO, report_fd);
-    if (user && (::setgroups(user->groups.size(), user->groups.data()) != 0 || ::setgid(user->gid) != 0 ||
-                 ::setuid(user->uid) != 0)) {
-      fail_in_child(report_fd, ChildStage::user, errno);
-    }
-    if (working_dir != nullptr && ::chdir(working_dir) != 0) {
-      fail_in_child(report_fd, ChildStage::chdir, errno);
-    }
-    mark_fds_cloexec_in_child();
-    ::execve(exec_path, argv.data(), envp.data());
-    fail_in_child(report_fd, ChildStage::exec, errno);
-  }
+  ChildContext context{&procs_files, report_fd,   new_session,       new_group,
+                       child_out,    child_err,   user ? &*user : nullptr, working_dir,
+                       exec_path,    argv.data(), envp.data()};
+  // vfork semantics (posix_spawn's way): the child borrows our memory until
+  // it execs, so starting it costs no copy of this (multi-threaded,
+  // possibly large) process' page tables; this thread waits meanwhile.
+  std::unique_ptr<char[]> stack(new char[CHILD_STACK_BYTES]);
+  void* stack_top = stack.get() + CHILD_STACK_BYTES;
+  pid_t pid = ::clone(run_child, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &context);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   if (pid < 0) {
-    return Error("Failed to launch '" + program + "': fork: " + errno_text(fork_errno));
+    return Error("Failed to launch '" + program + "': clone: " + errno_text(fork_errno));
   }
 
   pipe_write.reset();
@@ -409,37 +447,72 @@ struct ProcStat {
   long session = 0;
   unsigned long long utime = 0;  // clock ticks
   unsigned long long stime = 0;
+  unsigned long long starttime = 0;  // clock ticks after boot
   long long rss_pages = 0;
 };
 
+// Reads all of `path` (a /proc file) into `out` with plain read(2)s: no
+// streams, since a walk reads one or two files of every process.
+bool read_proc_file(const char* path, std::string* out) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  out->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      ::close(fd);
+      return n == 0;
+    }
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
 // /proc/<name>/stat of one process; nullopt when it is gone or unreadable.
-std::optional<ProcStat> read_proc_stat(const std::string& name) {
-  std::ifstream stat_file("/proc/" + name + "/stat");
-  std::string line;
-  if (!std::getline(stat_file, line)) {
+std::optional<ProcStat> read_proc_stat(const char* name) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%s/stat", name);
+  thread_local std::string line;
+  if (!read_proc_file(path, &line)) {
     return std::nullopt;
   }
   // "<pid> (<comm>) <state> <ppid> <pgrp> <session> ..."; comm may hold spaces and ')'.
   std::size_t close = line.rfind(')');
-  if (close == std::string::npos) {
+  if (close == std::string::npos || close + 2 >= line.size()) {
     return std::nullopt;
   }
-  std::istringstream rest(line.substr(close + 1));
   ProcStat ps;
-  long ppid = 0;
-  if (!(rest >> ps.state >> ppid >> ps.pgrp >> ps.session)) {
-    return std::nullopt;
+  const char* p = line.c_str() + close + 2;
+  ps.state = *p++;
+  // Fields 4.. (ppid onwards) are numbers separated by single spaces.
+  unsigned long long fields[21] = {};  // fields 4..24
+  for (unsigned long long& field : fields) {
+    char* end = nullptr;
+    field = static_cast<unsigned long long>(std::strtoll(p, &end, 10));
+    if (end == p) {
+      return std::nullopt;
+    }
+    p = end;
   }
-  // Fields 7..13 (tty_nr .. cmajflt), then utime stime; cutime .. vsize; rss.
-  std::string skip;
-  for (int i = 0; i < 7 && (rest >> skip); ++i) {
-  }
-  rest >> ps.utime >> ps.stime;
-  for (int i = 0; i < 8 && (rest >> skip); ++i) {
-  }
-  rest >> ps.rss_pages;
-  ps.pid = static_cast<pid_t>(std::atol(name.c_str()));
+  ps.pgrp = static_cast<long>(fields[1]);        // field 5
+  ps.session = static_cast<long>(fields[2]);     // field 6
+  ps.utime = fields[10];                          // field 14
+  ps.stime = fields[11];                          // field 15
+  ps.starttime = fields[18];                      // field 22
+  ps.rss_pages = static_cast<long long>(fields[20]);  // field 24
+  ps.pid = static_cast<pid_t>(std::atol(name));
   return ps;
+}
+
+std::optional<ProcStat> read_proc_stat(pid_t pid) {
+  char name[24];
+  std::snprintf(name, sizeof(name), "%d", static_cast<int>(pid));
+  return read_proc_stat(name);
 }
 
 bool live(const ProcStat& ps) { return ps.state != 'Z' && ps.state != 'X'; }
@@ -466,13 +539,23 @@ void for_each_process(Fn fn) {
 }
 
 // The value of `name` ("STOA_CONTAINER_ID=") in the environment of `pid`.
-std::optional<std::string> environment_value(pid_t pid, const std::string& name) {
-  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(env_file, var, '\0')) {
-    if (var.compare(0, name.size(), name) == 0) {
-      return var.substr(name.size());
+std::optional<std::string> environment_value(pid_t pid, std::string_view name) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/environ", static_cast<int>(pid));
+  thread_local std::string env;
+  if (!read_proc_file(path, &env)) {
+    return std::nullopt;
+  }
+  for (std::size_t pos = 0; pos < env.size();) {
+    std::size_t end = env.find('\0', pos);
+    if (end == std::string::npos) {
+      end = env.size();
     }
+    std::string_view var(env.data() + pos, end - pos);
+    if (var.substr(0, name.size()) == name) {
+      return std::string(var.substr(name.size()));
+    }
+    pos = end + 1;
   }
   return std::nullopt;
 }
@@ -483,40 +566,71 @@ bool process_running(pid_t pid) {
   if (pid <= 0) {
     return false;
   }
-  std::optional<ProcStat> ps = read_proc_stat(std::to_string(pid));
+  std::optional<ProcStat> ps = read_proc_stat(pid);
   return ps && live(*ps);
 }
 
-bool environment_has(pid_t pid, const std::string& entry) {
-  std::ifstream env_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(env_file, var, '\0')) {
-    if (var == entry) {
-      return true;
-    }
+unsigned long long process_start_ticks(pid_t pid) {
+  if (pid <= 0) {
+    return 0;
   }
-  return false;
+  std::optional<ProcStat> ps = read_proc_stat(pid);
+  return ps ? ps->starttime : 0;
 }
 
-int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig) {
-  static const std::string key = "STOA_CONTAINER_ID=";
+bool environment_has(pid_t pid, const std::string& entry) {
+  std::size_t eq = entry.find('=');
+  if (eq == std::string::npos) {
+    return false;
+  }
+  std::optional<std::string> value = environment_value(pid, std::string_view(entry).substr(0, eq + 1));
+  return value && *value == entry.substr(eq + 1);
+}
+
+int kill_containers_leftovers(const std::vector<LeftoverQuery>& queries, int sig) {
+  static constexpr std::string_view key = "STOA_CONTAINER_ID=";
+  if (queries.empty()) {
+    return 0;
+  }
+  unsigned long long earliest = queries.front().started_ticks;
+  for (const LeftoverQuery& q : queries) {
+    earliest = std::min(earliest, q.started_ticks);
+  }
   int count = 0;
   const pid_t self = ::getpid();
   for_each_process([&](const ProcStat& ps) {
     if (ps.pid == self) {
       return true;
     }
+    bool in_some_session = false;
+    for (const LeftoverQuery& q : queries) {
+      in_some_session = in_some_session || (q.sid > 1 && ps.session == q.sid);
+    }
+    // A process older than every container cannot be one of theirs: its
+    // environment is not read (the costly part of the walk).
+    if (!in_some_session && ps.starttime < earliest) {
+      return true;
+    }
     std::optional<std::string> owner = environment_value(ps.pid, key);
-    bool ours = owner && *owner == container_id;
-    // A session member that names another container is not ours even if
-    // the session id matches: the pid was reused by a newer executor.
-    bool in_session = sid > 1 && ps.session == sid && !(owner && *owner != container_id);
-    if ((ours || in_session) && ::kill(ps.pid, sig) == 0) {
-      ++count;
+    for (const LeftoverQuery& q : queries) {
+      bool ours = owner && *owner == q.container_id && ps.starttime >= q.started_ticks;
+      // A session member that names another container is not ours even if
+      // the session id matches: the pid was reused by a newer executor.
+      bool in_session = q.sid > 1 && ps.session == q.sid && !(owner && *owner != q.container_id);
+      if (ours || in_session) {
+        if (::kill(ps.pid, sig) == 0) {
+          ++count;
+        }
+        break;
+      }
     }
     return true;
   });
   return count;
+}
+
+int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig) {
+  return kill_containers_leftovers({LeftoverQuery{sid, container_id, 0}}, sig);
 }
 
 int kill_session(pid_t sid, int sig) {

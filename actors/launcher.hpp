@@ -30,7 +30,7 @@ struct LaunchSpec {
   // The child chdir()s here before exec. Empty = stay in our directory. A
   // missing directory is a launch error.
   std::string working_dir;
-  // Opened by the parent before fork with O_WRONLY|O_CREAT|O_APPEND, mode
+  // Opened by the parent before clone with O_WRONLY|O_CREAT|O_APPEND, mode
   // 0644 (relative paths are relative to *our* directory, not working_dir).
   // Empty = the child inherits our stdout/stderr. Both may name one file.
   std::string stdout_path;
@@ -65,7 +65,9 @@ struct UserIds {
 // lookup's errno text.
 Try<UserIds> lookup_user(const std::string& user);
 
-// Starts `spec` with fork + exec. In the child: signal dispositions and mask
+// Starts `spec` with clone(CLONE_VM | CLONE_VFORK) + exec (vfork semantics, as
+// posix_spawn: no copy of our page tables; the calling thread waits until the
+// child has exec'd or failed). In the child: signal dispositions and mask
 // reset to defaults, every fd above 2 closed (so tasks never hold our sockets),
 // stdin inherited. Returns the child's pid once it has exec'd; the caller owns
 // the child and must reap it (waitpid).
@@ -112,6 +114,28 @@ int kill_processes_with_env(const std::string& entry, int sig);
 // does not name another container (so a pid reused by a newer executor is
 // spared). Returns how many were signalled.
 int kill_container_leftovers(pid_t sid, const std::string& container_id, int sig);
+
+// A container whose leftovers kill_containers_leftovers() looks for: its
+// first process's session id, its id, and that process's start time
+// (process_start_ticks; 0 = unknown). Everything the container started began
+// at or after that time.
+struct LeftoverQuery {
+  pid_t sid = -1;
+  std::string container_id;
+  unsigned long long started_ticks = 0;
+};
+
+// kill_container_leftovers for several containers in ONE /proc walk that
+// reads the stat of every process but the environment only of processes
+// started at or after the earliest query's start time, or in one of the
+// sessions (a process older than every container cannot be theirs). A
+// process that names container C is killed only when it started at or after
+// C's start. Returns how many were signalled.
+int kill_containers_leftovers(const std::vector<LeftoverQuery>& queries, int sig);
+
+// When process `pid` started, in clock ticks after boot (/proc/<pid>/stat
+// field 22); 0 when it is gone or unreadable.
+unsigned long long process_start_ticks(pid_t pid);
 
 // Resource usage of every live process in session `sid` (the posix/cpu and
 // posix/mem isolators' view of a container): CPU times in seconds and

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -232,6 +233,73 @@ TEST_F(LauncherTest, ContainerLeftoversSpareProcessesOfOtherContainers) {
   EXPECT_EQ(::kill(other, 0), 0) << "a process of another container was killed";
   ::kill(other, SIGKILL);
   wait_for(*pid);
+}
+
+// One walk for two containers: each one's processes (named in their
+// environment, outside any session we know) die; a process that names a
+// container but started before it (a stale name, not its child) is spared.
+TEST_F(LauncherTest, OneWalkKillsTheLeftoversOfSeveralContainers) {
+  auto start = [](const std::string& cid) {
+    LaunchSpec spec;
+    spec.argv = {"sleep", "1000"};
+    spec.env = {{"STOA_CONTAINER_ID", cid}};
+    Try<pid_t> pid = launch(spec);  // a session of its own, as an escaped daemon has
+    EXPECT_TRUE(pid) << pid.error();
+    return pid.is_some() ? *pid : -1;
+  };
+  pid_t a = start("ca");
+  pid_t b = start("cb");
+  pid_t stale = start("cc");
+  ASSERT_GT(a, 0);
+  ASSERT_GT(b, 0);
+  ASSERT_GT(stale, 0);
+  unsigned long long a_start = process_start_ticks(a);
+  ASSERT_GT(a_start, 0u);
+  EXPECT_EQ(process_start_ticks(-1), 0u);
+  // Session ids that lead nowhere: only the environment finds them.
+  std::vector<LeftoverQuery> queries = {{-1, "ca", a_start}, {-1, "cb", process_start_ticks(b)},
+                                        {-1, "cc", process_start_ticks(stale) + 1}};
+  EXPECT_EQ(kill_containers_leftovers(queries, SIGKILL), 2);
+  EXPECT_NE(wait_for(a), -1);
+  EXPECT_NE(wait_for(b), -1);
+  EXPECT_EQ(::kill(stale, 0), 0) << "a process older than its container was killed";
+  EXPECT_TRUE(environment_has(stale, "STOA_CONTAINER_ID=cc"));
+  EXPECT_FALSE(environment_has(stale, "STOA_CONTAINER_ID=c"));
+  EXPECT_FALSE(environment_has(stale, "STOA_CONTAINER_I"));
+  ::kill(stale, SIGKILL);
+  wait_for(stale);
+}
+
+// The child borrows our memory until it execs (CLONE_VM): switching its user
+// must not switch ours, nor that of our other threads (glibc's setuid would).
+TEST_F(LauncherTest, SwitchingTheChildsUserLeavesOursAlone) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to run a child as another user";
+  }
+  Try<UserIds> nobody = lookup_user("nobody");
+  if (nobody.is_error()) {
+    GTEST_SKIP() << "no user 'nobody': " << nobody.error();
+  }
+  uid_t other_thread_uid = 12345;
+  std::atomic<bool> launched{false};
+  std::thread other([&] {
+    while (!launched.load()) {
+      std::this_thread::yield();
+    }
+    other_thread_uid = ::geteuid();
+  });
+  LaunchSpec spec;
+  spec.argv = {"id", "-u"};
+  spec.user = "nobody";
+  spec.stdout_path = path("stdout");
+  Try<pid_t> pid = launch(spec);
+  launched = true;
+  other.join();
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(wait_for(*pid), 0);
+  EXPECT_EQ(read_file(path("stdout")), std::to_string(nobody->uid) + "\n");
+  EXPECT_EQ(::geteuid(), 0u);
+  EXPECT_EQ(other_thread_uid, 0u);
 }
 
 TEST_F(LauncherTest, ChildDoesNotInheritOurDescriptorsOrIgnoredSignals) {

@@ -8,6 +8,7 @@
 // Prints a table; results are recorded in docs/benchmarks.md.
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -295,6 +296,45 @@ RateResult remote_rate(int messages) {
   return out;
 }
 
+// CPU seconds of a live process from /proc/<pid>/stat: its own (utime +
+// stime) and that of its children it has waited for (cutime + cstime): for
+// a slave, the executors it reaped and the tasks they reaped.
+struct ProcCpu {
+  double self = 0;
+  double children = 0;
+};
+
+ProcCpu read_cpu(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  ProcCpu cpu;
+  std::size_t close = line.rfind(')');
+  if (close == std::string::npos) {
+    return cpu;
+  }
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  std::vector<double> fields;  // fields 3.. of stat
+  while (fields.size() < 15 && rest >> field) {
+    fields.push_back(std::atof(field.c_str()));
+  }
+  if (fields.size() < 15) {
+    return cpu;
+  }
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  cpu.self = (fields[11] + fields[12]) / ticks;       // utime, stime (fields 14, 15)
+  cpu.children = (fields[13] + fields[14]) / ticks;   // cutime, cstime (fields 16, 17)
+  return cpu;
+}
+
+double own_cpu_seconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -322,6 +362,9 @@ int main(int argc, char** argv) {
                            dir + "/slave" + std::to_string(i) + ".log"));
   }
   LaunchResult launch;
+  const double framework_cpu_before = own_cpu_seconds();
+  ProcCpu master_cpu;
+  ProcCpu slaves_cpu;
   {
     auto rt = Runtime::start(RuntimeOptions{});
     if (rt.is_error()) {
@@ -335,8 +378,15 @@ int main(int argc, char** argv) {
     so.framework_info.set_checkpoint(flags.checkpoint);
     caf::actor sched = spawn_scheduler(**rt, so, std::make_unique<BenchScheduler>(flags.tasks, flags.max_in_flight, &launch));
     await_scheduler(**rt, sched, false);
+    master_cpu = read_cpu(master.pid);
+    for (Daemon& d : slaves) {
+      ProcCpu c = read_cpu(d.pid);
+      slaves_cpu.self += c.self;
+      slaves_cpu.children += c.children;
+    }
     (*rt)->shutdown();
   }
+  const double framework_cpu = own_cpu_seconds() - framework_cpu_before;
   for (Daemon& d : slaves) {
     stop(d);
   }
@@ -349,6 +399,11 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12.1f\n", "throughput (tasks/s)", launch.seconds > 0 ? launch.finished / launch.seconds : 0.0);
   std::printf("%-44s %12.2f\n", "launch -> TASK_RUNNING p50 (ms)", percentile(launch.latencies_ms, 0.50));
   std::printf("%-44s %12.2f\n", "launch -> TASK_RUNNING p99 (ms)", percentile(launch.latencies_ms, 0.99));
+  const double per_task = launch.finished > 0 ? 1000.0 / launch.finished : 0.0;
+  std::printf("%-44s %12.2f\n", "CPU per task: master (ms)", master_cpu.self * per_task);
+  std::printf("%-44s %12.2f\n", "CPU per task: slaves (ms)", slaves_cpu.self * per_task);
+  std::printf("%-44s %12.2f\n", "CPU per task: executors + tasks (ms)", slaves_cpu.children * per_task);
+  std::printf("%-44s %12.2f\n", "CPU per task: framework (ms)", framework_cpu * per_task);
   std::printf("%-44s %12.0f\n", "raw CAF remote one-way (msgs/s, 2 systems)", rate.msgs_per_sec);
   std::printf("%-44s %12.1f\n", "raw CAF remote RTT p50 (us, scoped_actor)", percentile(rate.rtt_us, 0.50));
   std::printf("%-44s %12.1f\n", "raw CAF remote RTT p99 (us, scoped_actor)", percentile(rate.rtt_us, 0.99));

@@ -1,6 +1,7 @@
 #include "slave/cleaner.hpp"
 
 #include <csignal>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -13,14 +14,8 @@ namespace stoa::slave {
 namespace {
 
 using clean_atom = caf::atom_constant<caf::atom("clean")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
-
-// The freezer when there is one, else the /proc walk.
-void kill_leftovers(pid_t pid, const std::string& container_id, const Isolators& isolators) {
-  if (!kill_through_isolators(container_id, isolators)) {
-    kill_container_leftovers(pid, container_id, SIGKILL);
-  }
-}
 
 void cleanup_isolators(const std::string& container_id, const Isolators& isolators) {
   for (const auto& isolator : isolators) {
@@ -31,8 +26,35 @@ void cleanup_isolators(const std::string& container_id, const Isolators& isolato
   }
 }
 
-caf::behavior cleaner_fn(caf::event_based_actor* self, Isolators isolators) {
+// Containers whose leftovers wait for the cleaner's next walk.
+struct CleanerState {
+  Isolators isolators;
+  std::vector<LeftoverQuery> pending;
+  bool flush_sent = false;
+  static inline const char* name = "container cleaner";
+};
+
+// Kills the leftovers of every pending container: through the freezer when
+// an isolator has one, the rest in one /proc walk; then their isolators'
+// cleanup.
+void flush_pending(CleanerState& st) {
+  std::vector<LeftoverQuery> walk;
+  for (LeftoverQuery& q : st.pending) {
+    if (!kill_through_isolators(q.container_id, st.isolators)) {
+      walk.push_back(q);
+    }
+  }
+  kill_containers_leftovers(walk, SIGKILL);
+  for (const LeftoverQuery& q : st.pending) {
+    cleanup_isolators(q.container_id, st.isolators);
+  }
+  st.pending.clear();
+  st.flush_sent = false;
+}
+
+caf::behavior cleaner_fn(caf::stateful_actor<CleanerState>* self, Isolators isolators) {
   set_safe_handlers(self, "container cleaner");
+  self->state.isolators = std::move(isolators);
   // Unlike named components it takes any exit: nothing outside the
   // containerizer holds its handle, and the containerizer stops it from an
   // attached functor.
@@ -41,13 +63,28 @@ caf::behavior cleaner_fn(caf::event_based_actor* self, Isolators isolators) {
       // Its handle never leaves the containerizer (it is not named in the
       // router), so no peer can reach it.
       // The containerizer signalled the process group itself when it reaped
-      // the executor; here only the walk, which spares reused pids.
-      [isolators](clean_atom, int32_t pid, const std::string& container_id) {
-        kill_leftovers(static_cast<pid_t>(pid), container_id, isolators);
-        cleanup_isolators(container_id, isolators);
+      // the executor; here only the walk, which spares reused pids. Requests
+      // that queue up while a walk runs share the next one: the flush
+      // message goes behind them in the mailbox.
+      [self](clean_atom, int32_t pid, const std::string& container_id, uint64_t started_ticks) {
+        self->state.pending.push_back(LeftoverQuery{static_cast<pid_t>(pid), container_id, started_ticks});
+        if (!self->state.flush_sent) {
+          self->state.flush_sent = true;
+          self->send(self, flush_atom::value);
+        }
       },
-      [isolators](kill_atom, const std::string& container_id) { kill_through_isolators(container_id, isolators); },
+      [self](flush_atom) { flush_pending(self->state); },
+      [self](kill_atom, const std::string& container_id) {
+        kill_through_isolators(container_id, self->state.isolators);
+      },
   };
+}
+
+// The freezer when there is one, else the /proc walk.
+void kill_leftovers(pid_t pid, const std::string& container_id, const Isolators& isolators) {
+  if (!kill_through_isolators(container_id, isolators)) {
+    kill_container_leftovers(pid, container_id, SIGKILL);
+  }
 }
 
 }  // namespace
@@ -66,9 +103,9 @@ caf::actor spawn_cleaner(caf::local_actor* owner, Isolators isolators) {
 }
 
 void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id,
-                     const Isolators& isolators) {
+                     const Isolators& isolators, uint64_t started_ticks) {
   if (cleaner) {
-    caf::anon_send(cleaner, clean_atom::value, static_cast<int32_t>(pid), container_id);
+    caf::anon_send(cleaner, clean_atom::value, static_cast<int32_t>(pid), container_id, started_ticks);
   } else {
     clean_container_now(pid, container_id, isolators);
   }

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -29,9 +30,12 @@ caf::actor spawn_cleaner(caf::local_actor* owner, Isolators isolators = {});
 // Asks `cleaner` to SIGKILL the process group and session led by `pid` and
 // every process whose environment holds STOA_CONTAINER_ID=`container_id`,
 // then to clean up the container's isolators. Without a cleaner (it died),
-// does it synchronously on the calling thread.
+// does it synchronously on the calling thread. `started_ticks` is when `pid`
+// started (process_start_ticks; 0 = unknown): only processes started since
+// have their environment read. Requests that queue up while the cleaner
+// walks /proc share its next walk (one walk for all of them).
 void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id,
-                     const Isolators& isolators = {});
+                     const Isolators& isolators = {}, uint64_t started_ticks = 0);
 
 // Asks `cleaner` to kill every process of the container through the
 // isolators that can (the freezer: Isolator::kill); does nothing when none

@@ -99,6 +99,9 @@ struct AdoptConfig {
 struct LaunchResult {
   int32_t pid = -1;    // > 0 once the container's first process runs
   std::string error;   // why it did not start, e.g. "Cannot create the sandbox: ..."
+  // When that process started (process_start_ticks, launcher.hpp); 0 when
+  // unknown. Its leftovers are looked for among processes started since.
+  uint64_t started_ticks = 0;
 };
 
 using ContainerUsages = std::map<std::string, ResourceStatistics>;  // by container id

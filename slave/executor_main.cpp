@@ -28,6 +28,8 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -83,7 +85,19 @@ class CommandExecutor : public slave::TaskExecutor {
     }
     LOG_INFO << "Launching";
     caf::actor reaper = slave::spawn_reaper(sys_, d.self(), "task");
-    Try<pid_t> launched = launch(spec);
+    Try<pid_t> launched = Error("not launched");
+    // A simple command runs without sh (shell_free_argv: sh would exec the
+    // same argv); sh sets PWD, so it is set here too. Anything that cannot
+    // be exec'd so is left to sh, for sh's errors and exit codes.
+    if (std::optional<std::vector<std::string>> direct; cmd.shell() && (direct = shell_free_argv(cmd.value()))) {
+      LaunchSpec direct_spec = spec;
+      direct_spec.argv = std::move(*direct);
+      direct_spec.env["PWD"] = dir;
+      launched = launch(direct_spec);
+    }
+    if (launched.is_error()) {
+      launched = launch(spec);
+    }
     if (launched.is_error()) {
       caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
       send_status(d, TASK_FAILED, "Failed to launch the command: " + launched.error(),

@@ -227,9 +227,73 @@ Try<bool> mkdirs(const std::string& path) {
   return created;
 }
 
+Try<bool> DirectoryCache::make(const std::string& path, Stats* stats) {
+  Stats local;
+  Stats& st = stats != nullptr ? *stats : local;
+  if (path.empty() || path[0] != '/') {
+    st.mkdir_calls = -1;  // not counted: relative paths bypass the cache
+    return mkdirs(path);
+  }
+  // The deepest remembered ancestor.
+  std::size_t start = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t pos = path.rfind('/'); pos != std::string::npos && pos > 0; pos = path.rfind('/', pos - 1)) {
+      if (known_.count(path.substr(0, pos)) != 0) {
+        start = pos;
+        break;
+      }
+    }
+  }
+  bool created = false;
+  bool stale = false;
+  if (start == 0) {
+    stale = true;  // nothing known: the plain walk from the root
+  }
+  for (std::size_t pos = start; !stale && pos != std::string::npos;) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    if (prefix.back() == '/') {
+      continue;
+    }
+    ++st.mkdir_calls;
+    if (::mkdir(prefix.c_str(), 0755) == 0) {
+      created = true;
+      continue;
+    }
+    ++st.failed;
+    struct stat info {};
+    if (errno == EEXIST && ::stat(prefix.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+      created = false;
+      continue;
+    }
+    stale = true;  // a remembered directory is gone, or an error mkdirs reports best
+  }
+  if (stale) {
+    Try<bool> made = mkdirs(path);
+    if (made.is_error()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      known_.clear();
+      return made;
+    }
+    created = *made;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stale || known_.size() >= MAX_KNOWN) {
+    known_.clear();
+  }
+  for (std::size_t pos = path.rfind('/'); pos != std::string::npos && pos > 0; pos = path.rfind('/', pos - 1)) {
+    if (!known_.insert(path.substr(0, pos)).second) {
+      break;  // its ancestors are known too
+    }
+  }
+  return created;
+}
+
 Try<std::string> create_sandbox(const std::string& work_dir, const std::string& slave_id,
                                 const std::string& framework_id, const std::string& executor_id,
-                                const std::string& container_id) {
+                                const std::string& container_id, DirectoryCache* cache) {
+  static DirectoryCache shared;
   const std::pair<const char*, const std::string*> ids[] = {
       {"Slave id", &slave_id}, {"Framework id", &framework_id}, {"Executor id", &executor_id},
       {"Container id", &container_id}};
@@ -239,14 +303,15 @@ Try<std::string> create_sandbox(const std::string& work_dir, const std::string& 
     }
   }
   std::string sandbox = sandbox_path(work_dir, slave_id, framework_id, executor_id, container_id);
-  Try<bool> made = mkdirs(sandbox);
+  Try<bool> made = (cache != nullptr ? cache : &shared)->make(sandbox);
   if (made.is_error()) {
     return Error("Failed to create sandbox: " + made.error());
   }
   std::string latest = latest_run_path(work_dir, slave_id, framework_id, executor_id);
   std::string temp = latest + ".tmp." + container_id;
-  ::unlink(temp.c_str());
-  if (::symlink(container_id.c_str(), temp.c_str()) != 0) {
+  // A leftover of a crash between symlink and rename is removed only then.
+  if (::symlink(container_id.c_str(), temp.c_str()) != 0 &&
+      (errno != EEXIST || ::unlink(temp.c_str()) != 0 || ::symlink(container_id.c_str(), temp.c_str()) != 0)) {
     return Error("Failed to create symlink '" + temp + "': " + errno_text(errno));
   }
   if (::rename(temp.c_str(), latest.c_str()) != 0) {

@@ -120,6 +120,42 @@ TEST_F(PathsTest, CreateSandboxMakesTheRunDirAndPointsLatestAtIt) {
   EXPECT_EQ(entries, 3U);  // C1, C2, latest
 }
 
+// A new executor's sandbox below a framework seen before costs three mkdir
+// calls (the executor, runs, the run), none failing; a framework directory
+// removed since (GC) is made again.
+TEST_F(PathsTest, DirectoryCacheMakesOnlyMissingComponents) {
+  auto framework_path = [](const std::string& work_dir, const std::string& sid, const std::string& fid) {
+    return fs::path(executor_path(work_dir, sid, fid, "E")).parent_path().parent_path().string();
+  };
+  DirectoryCache cache;
+  DirectoryCache::Stats first;
+  ASSERT_TRUE(cache.make(sandbox_path(dir_, "S1", "F1", "E1", "C1"), &first));
+  EXPECT_TRUE(fs::is_directory(sandbox_path(dir_, "S1", "F1", "E1", "C1")));
+  DirectoryCache::Stats second;
+  Try<bool> made = cache.make(sandbox_path(dir_, "S1", "F1", "E2", "C2"), &second);
+  ASSERT_TRUE(made) << made.error();
+  EXPECT_TRUE(*made);
+  EXPECT_EQ(second.mkdir_calls, 3);
+  EXPECT_EQ(second.failed, 0);
+  EXPECT_TRUE(fs::is_directory(sandbox_path(dir_, "S1", "F1", "E2", "C2")));
+
+  fs::remove_all(framework_path(dir_, "S1", "F1"));
+  Try<std::string> again = create_sandbox(dir_, "S1", "F1", "E3", "C3", &cache);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_TRUE(fs::is_directory(*again));
+  DirectoryCache::Stats after;
+  ASSERT_TRUE(cache.make(sandbox_path(dir_, "S1", "F1", "E4", "C4"), &after));
+  EXPECT_EQ(after.mkdir_calls, 3);
+  EXPECT_EQ(after.failed, 0);
+
+  // A file where a remembered directory was is an error naming it.
+  fs::remove_all(framework_path(dir_, "S1", "F1"));
+  std::ofstream(framework_path(dir_, "S1", "F1")) << "x";
+  Try<bool> blocked = cache.make(sandbox_path(dir_, "S1", "F1", "E5", "C5"));
+  ASSERT_TRUE(blocked.is_error());
+  EXPECT_NE(blocked.error().find(framework_path(dir_, "S1", "F1")), std::string::npos) << blocked.error();
+}
+
 TEST_F(PathsTest, CreateSandboxRejectsBadIdsAndUnwritableRoots) {
   Try<std::string> bad = create_sandbox(dir_, "S1", "../escape", "E1", "C1");
   ASSERT_TRUE(bad.is_error());

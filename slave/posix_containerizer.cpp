@@ -213,6 +213,7 @@ bool has_watching_isolator(const Isolators& isolators) {
 
 struct Container {
   pid_t pid = -1;  // -1 while launching
+  uint64_t started_ticks = 0;  // when that process started (0: unknown)
   Resources resources;
   bool checkpoint = false;  // survives our stop (a restarted slave adopts it)
   bool destroy_requested = false;  // while launching: kill it once it runs
@@ -267,6 +268,7 @@ class PosixContainerizerState {
       return;
     }
     it->second.pid = result.pid;
+    it->second.started_ticks = result.started_ticks;
     watch(cid, result.pid);
     if (it->second.destroy_requested) {
       signal_process_group(result.pid, SIGKILL);
@@ -298,6 +300,7 @@ class PosixContainerizerState {
     }
     Container& c = containers[config.container_id];
     c.pid = config.pid;
+    c.started_ticks = process_start_ticks(config.pid);
     c.resources = config.resources;
     c.checkpoint = true;
     watch(config.container_id, config.pid);
@@ -345,7 +348,7 @@ class PosixContainerizerState {
     // Anything left of its session (the task's process group included) goes
     // too: the group at once, the /proc walks in the cleaner's thread.
     signal_process_group(pid, SIGKILL);
-    clean_container(cleaner, pid, cid, isolators);
+    clean_container(cleaner, pid, cid, isolators, it->second.started_ticks);
     recent_cleanups.emplace_back(pid, cid);
     if (recent_cleanups.size() > MAX_RECENT_CLEANUPS) {
       recent_cleanups.pop_front();
@@ -573,7 +576,7 @@ LaunchResult launch_container(const ContainerConfig& config, const Isolators& is
       return {-1, "Cannot isolate with " + isolator->name() + ": " + error->message};
     }
   }
-  return {*pid, ""};
+  return {*pid, "", process_start_ticks(*pid)};
 }
 
 }  // namespace stoa::slave

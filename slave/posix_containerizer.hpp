@@ -7,7 +7,7 @@
 //
 // Nothing that blocks runs on the containerizer's own thread (a scheduler
 // worker): each launch runs in a detached worker actor (sandbox creation,
-// isolators' prepare, fork/exec, isolate), each container's exit is awaited
+// isolators' prepare, clone/exec, isolate), each container's exit is awaited
 // in a detached waiter (waitpid), usage is sampled in a detached worker per
 // request, and leftovers are killed by the detached cleaner.
 
