@@ -215,6 +215,8 @@ class Slave {
   void start_sandbox_services();
   // Attaches the sandbox under its real path and /frameworks/<fid>/executors/<eid>/runs/latest.
   void attach_sandbox(const Executor& e);
+  // Serves `real` under `virtual_path` in /files; a refusal is logged.
+  void attach_file(const std::string& real, const std::string& virtual_path);
   // A launch reuses the framework's and executor's dirs: no longer garbage.
   void unschedule_for_launch(const std::string& framework_id, const std::string& executor_id);
   std::string framework_path(const std::string& framework_id) const;

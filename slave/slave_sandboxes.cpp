@@ -56,14 +56,28 @@ void Slave::start_sandbox_services() {
     caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   });
   if (opts.flags.log_dir) {
-    self->send(files, files::attach_atom::value, files::info_log_path(*opts.flags.log_dir, "stoa-slave"),
-               std::string("/slave/log"));
+    attach_file(files::info_log_path(*opts.flags.log_dir, "stoa-slave"), "/slave/log");
   }
 }
 
+void Slave::attach_file(const std::string& real, const std::string& virtual_path) {
+  // The files actor answers "" or why it refused; a refusal is logged (the
+  // path then answers 404 in /files), never dropped as a stray reply.
+  self->request(files, std::chrono::seconds(10), files::attach_atom::value, real, virtual_path)
+      .then(
+          [virtual_path](const std::string& refused) {
+            if (!refused.empty()) {
+              LOG_WARNING << "Cannot serve '" << virtual_path << "' in /files: " << refused;
+            }
+          },
+          [virtual_path, sys = &self->system()](const caf::error& e) {
+            LOG_WARNING << "Cannot serve '" << virtual_path << "' in /files: " << sys->render(e);
+          });
+}
+
 void Slave::attach_sandbox(const Executor& e) {
-  self->send(files, files::attach_atom::value, e.directory, e.directory);
-  self->send(files, files::attach_atom::value, e.directory, virtual_sandbox_path(e.framework_id, e.executor_id));
+  attach_file(e.directory, e.directory);
+  attach_file(e.directory, virtual_sandbox_path(e.framework_id, e.executor_id));
 }
 
 void Slave::unschedule_for_launch(const std::string& fid, const std::string& eid) {

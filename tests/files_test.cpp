@@ -98,6 +98,10 @@ TEST(ClusterFiles, AsTasksStdoutIsReadThroughTheSlaveAndTheMastersProxy) {
     EXPECT_TRUE(found) << listing->serialize();
   }
 
+  // The attaches were answered and taken, not dropped as stray replies.
+  EXPECT_TRUE((*slave)->lines_matching(std::regex("dropped an unexpected message|Cannot serve")).empty())
+      << (*slave)->log();
+
   // Escapes: 403 naming the path, on the slave and through the master.
   std::filesystem::create_symlink("/etc/passwd", dir + "/passwd");
   for (int port : {sport, mport}) {
