@@ -53,8 +53,10 @@ struct CheckInput {
 
 // Every logical task finished exactly once under some id; every launched
 // id has exactly one terminal state (the same one however often it was
-// delivered); a relaunch has a new id and follows a terminal state of the
-// previous attempt.
+// delivered), except that TASK_LOST for a slave marked unreachable
+// (REASON_SLAVE_REMOVED) may be followed by the task's real end (Mesos: the
+// task may still run; see lost_then_ended()); a relaunch has a new id and
+// follows the previous attempt's first terminal state, not TASK_FINISHED.
 std::vector<std::string> check_terminal_states(const CheckInput& in);
 // Per task: acknowledged updates never go back (STAGING < STARTING < RUNNING
 // < terminal), and nothing new follows an acknowledged terminal update.
@@ -65,6 +67,10 @@ std::vector<std::string> check_update_sources(const CheckInput& in);
 // Every finished task's token is in exactly one sandbox; no token is in two;
 // no token belongs to a task never launched.
 std::vector<std::string> check_tokens(const CheckInput& in);
+
+// The tasks that were TASK_LOST for a slave marked unreachable and then
+// reported another end by the slave (allowed; the report counts them).
+std::vector<std::string> lost_then_ended(const CheckInput& in);
 
 // All of the above, in that order.
 std::vector<std::string> check_all(const CheckInput& in);

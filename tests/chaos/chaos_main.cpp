@@ -516,7 +516,8 @@ class Run {
     summary_ = std::to_string(launches) + " launches for " + std::to_string(flags_.tasks) + " tasks, " +
                std::to_string(in.tokens.size()) + " tokens found, " + std::to_string(in.terms.size()) +
                " leadership terms, " + std::to_string(unplanned_master_exits_.size()) +
-               " masters exited on their own (restarted)";
+               " masters exited on their own (restarted), " + std::to_string(lost_then_ended(in).size()) +
+               " tasks reported TASK_LOST for an unreachable slave ended later (allowed)";
   }
 
   // Processes under the run's directory (executors, tasks) must belong to a
