@@ -11,7 +11,8 @@ namespace stoa::chaos {
 
 std::string RecordLine::str(const std::string& key) const {
   auto it = fields.find(key);
-  return it != fields.end() && it->second.is<std::string>() ? it->second.get<std::string>() : std::string();
+  return it != fields.end() && it->second.is<std::string>() ? it->second.get<std::string>()
+                                                            : std::string();
 }
 
 double RecordLine::num(const std::string& key) const {
@@ -31,7 +32,8 @@ Try<std::vector<RecordLine>> parse_record(const std::string& text) {
       continue;
     }
     if (cut) {
-      return Error("record line " + std::to_string(number - 1) + " is not JSON and not the last line");
+      return Error("record line " + std::to_string(number - 1) +
+                   " is not JSON and not the last line");
     }
     Try<picojson::value> v = json_parse(line);
     if (v.is_error() || !v->is<picojson::object>()) {
@@ -60,9 +62,9 @@ Try<std::vector<RecordLine>> parse_record(const std::string& text) {
 namespace {
 
 bool terminal_name(const std::string& s) {
-  static const std::set<std::string> terminal = {"TASK_FINISHED", "TASK_FAILED",  "TASK_KILLED",
-                                                 "TASK_ERROR",    "TASK_LOST",    "TASK_DROPPED",
-                                                 "TASK_GONE",     "TASK_GONE_BY_OPERATOR"};
+  static const std::set<std::string> terminal = {
+      "TASK_FINISHED", "TASK_FAILED",  "TASK_KILLED", "TASK_ERROR",
+      "TASK_LOST",     "TASK_DROPPED", "TASK_GONE",   "TASK_GONE_BY_OPERATOR"};
   return terminal.contains(s);
 }
 
@@ -86,7 +88,8 @@ struct Launch {
   std::string token;
 };
 
-std::map<std::string, Launch> launches_of(const CheckInput& in, std::vector<std::string>* violations) {
+std::map<std::string, Launch> launches_of(const CheckInput& in,
+                                          std::vector<std::string>* violations) {
   std::map<std::string, Launch> launches;
   for (const RecordLine& r : in.record) {
     if (r.type != "launch") {
@@ -94,7 +97,8 @@ std::map<std::string, Launch> launches_of(const CheckInput& in, std::vector<std:
     }
     std::string id = r.str("task");
     if (launches.contains(id)) {
-      violations->push_back("task id " + id + " was launched twice (a relaunch must have a new id)");
+      violations->push_back("task id " + id +
+                            " was launched twice (a relaunch must have a new id)");
       continue;
     }
     Launch l;
@@ -125,7 +129,8 @@ std::vector<std::string> lost_then_ended(const CheckInput& in) {
     }
     std::string id = r.str("task");
     auto [it, inserted] = first.emplace(id, r.str("state") + "/" + r.str("reason"));
-    if (!inserted && it->second == "TASK_LOST/REASON_SLAVE_REMOVED" && r.str("state") != "TASK_LOST") {
+    if (!inserted && it->second == "TASK_LOST/REASON_SLAVE_REMOVED" &&
+        r.str("state") != "TASK_LOST") {
       out.push_back(id);
       it->second = "reported";
     }
@@ -144,11 +149,13 @@ std::vector<std::string> check_terminal_states(const CheckInput& in) {
     }
     std::string id = r.str("task");
     if (!launches.contains(id)) {
-      v.push_back("update " + describe(r) + " for task " + id + ", which the checker never launched");
+      v.push_back("update " + describe(r) + " for task " + id +
+                  ", which the checker never launched");
       continue;
     }
     auto& seen = terminals[id];
-    if (std::none_of(seen.begin(), seen.end(), [&](const auto& p) { return p.first == r.str("state"); })) {
+    if (std::none_of(seen.begin(), seen.end(),
+                     [&](const auto& p) { return p.first == r.str("state"); })) {
       seen.emplace_back(r.str("state"), &r);
     }
   }
@@ -166,7 +173,8 @@ std::vector<std::string> check_terminal_states(const CheckInput& in) {
     attempt_ids[{l.logical, l.attempt}] = id;
     auto it = terminals.find(id);
     if (it == terminals.end()) {
-      v.push_back("task " + id + " (launched at " + std::to_string(l.t) + ") never reached a terminal state");
+      v.push_back("task " + id + " (launched at " + std::to_string(l.t) +
+                  ") never reached a terminal state");
       continue;
     }
     size_t allowed = lost_by_removal(id) ? 2 : 1;
@@ -175,7 +183,8 @@ std::vector<std::string> check_terminal_states(const CheckInput& in) {
       for (const auto& [state, first] : it->second) {
         all += (all.empty() ? "" : ", ") + describe(*first);
       }
-      v.push_back("task " + id + " reached " + std::to_string(it->second.size()) + " terminal states: " + all);
+      v.push_back("task " + id + " reached " + std::to_string(it->second.size()) +
+                  " terminal states: " + all);
     }
     if (it->second.front().first == "TASK_FINISHED") {
       finished_ids[l.logical].push_back(id);
@@ -186,8 +195,9 @@ std::vector<std::string> check_terminal_states(const CheckInput& in) {
     if (it == finished_ids.end()) {
       v.push_back("logical task " + std::to_string(k) + " never finished");
     } else if (it->second.size() > 1) {
-      v.push_back("logical task " + std::to_string(k) + " finished " + std::to_string(it->second.size()) +
-                  " times: " + it->second.front() + " and " + it->second.back());
+      v.push_back("logical task " + std::to_string(k) + " finished " +
+                  std::to_string(it->second.size()) + " times: " + it->second.front() + " and " +
+                  it->second.back());
     }
   }
   for (const auto& [key, id] : attempt_ids) {
@@ -203,8 +213,8 @@ std::vector<std::string> check_terminal_states(const CheckInput& in) {
     auto ended = terminals.find(prev->second);
     int64_t launched = launches[id].t;
     if (ended == terminals.end() || ended->second.front().second->t > launched) {
-      v.push_back("task " + id + " was relaunched at " + std::to_string(launched) + " before " + prev->second +
-                  " reached a terminal state");
+      v.push_back("task " + id + " was relaunched at " + std::to_string(launched) + " before " +
+                  prev->second + " reached a terminal state");
     } else if (ended->second.front().first == "TASK_FINISHED") {
       v.push_back("task " + id + " was relaunched although " + prev->second + " had finished");
     }
@@ -238,13 +248,15 @@ std::vector<std::string> check_update_order(const CheckInput& in) {
     Seen& s = seen[id];
     if (!s.terminal_uuid.empty()) {
       if (uuid != s.terminal_uuid) {
-        v.push_back("update " + describe(r) + " of task " + id + " came after its acknowledged terminal update");
+        v.push_back("update " + describe(r) + " of task " + id +
+                    " came after its acknowledged terminal update");
       }
       continue;
     }
     int rank = state_rank(r.str("state"));
     if (rank < s.rank) {
-      v.push_back("update " + describe(r) + " of task " + id + " came after " + s.last_state + " (reordered)");
+      v.push_back("update " + describe(r) + " of task " + id + " came after " + s.last_state +
+                  " (reordered)");
       continue;
     }
     s.rank = rank;
@@ -260,7 +272,8 @@ std::vector<std::string> check_update_order(const CheckInput& in) {
     if (it == seen.end() || it->second.terminal_uuid.empty()) {
       continue;
     }
-    bool removal_verdict = state == "TASK_LOST" && std::find(late.begin(), late.end(), id) != late.end();
+    bool removal_verdict =
+        state == "TASK_LOST" && std::find(late.begin(), late.end(), id) != late.end();
     if (state != it->second.last_state && !removal_verdict) {
       v.push_back("the leader has task " + id + " as " + state + " but " + it->second.last_state +
                   " was acknowledged");
@@ -272,7 +285,8 @@ std::vector<std::string> check_update_order(const CheckInput& in) {
 std::vector<std::string> check_update_sources(const CheckInput& in) {
   std::vector<std::string> v;
   std::vector<LeaderTerm> terms = in.terms;
-  std::sort(terms.begin(), terms.end(), [](const LeaderTerm& a, const LeaderTerm& b) { return a.from < b.from; });
+  std::sort(terms.begin(), terms.end(),
+            [](const LeaderTerm& a, const LeaderTerm& b) { return a.from < b.from; });
   // A term ends when its master stops leading or another master is elected.
   for (size_t i = 0; i + 1 < terms.size(); ++i) {
     terms[i].to = std::min(terms[i].to, terms[i + 1].from);
@@ -295,11 +309,11 @@ std::vector<std::string> check_update_sources(const CheckInput& in) {
       }
     }
     if (!known) {
-      v.push_back("update " + describe(r) + " of task " + r.str("task") + " came from master " + master +
-                  ", which never led");
+      v.push_back("update " + describe(r) + " of task " + r.str("task") + " came from master " +
+                  master + ", which never led");
     } else if (!led) {
-      v.push_back("update " + describe(r) + " of task " + r.str("task") + " came from master " + master +
-                  " while it was not the leader");
+      v.push_back("update " + describe(r) + " of task " + r.str("task") + " came from master " +
+                  master + " while it was not the leader");
     }
   }
   return v;
@@ -317,8 +331,9 @@ std::vector<std::string> check_tokens(const CheckInput& in) {
     if (!task_of_token.contains(token)) {
       v.push_back("token '" + token + "' in " + paths.front() + " belongs to no launched task");
     } else if (paths.size() > 1) {
-      v.push_back("token of task " + task_of_token[token] + " is in " + std::to_string(paths.size()) +
-                  " sandboxes (" + paths[0] + ", " + paths[1] + "): the task ran twice");
+      v.push_back("token of task " + task_of_token[token] + " is in " +
+                  std::to_string(paths.size()) + " sandboxes (" + paths[0] + ", " + paths[1] +
+                  "): the task ran twice");
     }
   }
   std::set<std::string> finished;
@@ -338,14 +353,16 @@ std::vector<std::string> check_tokens(const CheckInput& in) {
 
 std::vector<std::string> check_all(const CheckInput& in) {
   std::vector<std::string> all;
-  for (auto* check : {&check_terminal_states, &check_update_order, &check_update_sources, &check_tokens}) {
+  for (auto* check :
+       {&check_terminal_states, &check_update_order, &check_update_sources, &check_tokens}) {
     std::vector<std::string> v = check(in);
     all.insert(all.end(), v.begin(), v.end());
   }
   return all;
 }
 
-std::optional<int64_t> next_successful_launch(const std::vector<RecordLine>& record, int64_t after) {
+std::optional<int64_t> next_successful_launch(const std::vector<RecordLine>& record,
+                                              int64_t after) {
   std::set<std::string> launched;
   for (const RecordLine& r : record) {
     if (r.type == "launch" && r.t >= after) {
@@ -364,11 +381,14 @@ std::string distribution(std::vector<int64_t> ms) {
     return "none";
   }
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))]; };
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))];
+  };
   char buf[200];
-  std::snprintf(buf, sizeof(buf), "min %.2fs p50 %.2fs p90 %.2fs max %.2fs (n=%zu)", static_cast<double>(ms.front()) / 1000,
-                static_cast<double>(at(0.5)) / 1000, static_cast<double>(at(0.9)) / 1000,
-                static_cast<double>(ms.back()) / 1000, ms.size());
+  std::snprintf(buf, sizeof(buf), "min %.2fs p50 %.2fs p90 %.2fs max %.2fs (n=%zu)",
+                static_cast<double>(ms.front()) / 1000, static_cast<double>(at(0.5)) / 1000,
+                static_cast<double>(at(0.9)) / 1000, static_cast<double>(ms.back()) / 1000,
+                ms.size());
   return buf;
 }
 

@@ -5,13 +5,13 @@
 // Each returns the violations it found, one sentence each naming the task,
 // update or master at fault; an empty list means the promise held.
 
+#include <picojson.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <picojson.h>
 
 #include "common/try.hpp"
 

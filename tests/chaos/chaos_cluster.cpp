@@ -25,7 +25,8 @@ std::string flag_duration(std::chrono::milliseconds d) { return format_duration(
 }  // namespace
 
 int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -71,12 +72,14 @@ ChaosCluster::~ChaosCluster() {
 }
 
 std::optional<Error> ChaosCluster::launch(Daemon& d, bool wait) {
-  std::string log = options_.dir + "/" + d.label + (d.generation == 0 ? "" : "-r" + std::to_string(d.generation)) + ".log";
+  std::string log = options_.dir + "/" + d.label +
+                    (d.generation == 0 ? "" : "-r" + std::to_string(d.generation)) + ".log";
   ++d.generation;
   if (d.port != 0) {
     // A restart keeps the port: a slave's checkpointed SlaveInfo holds it
     // (recovery refuses another), and the probes keep finding the masters.
-    std::replace(d.args.begin(), d.args.end(), std::string("--port=0"), "--port=" + std::to_string(d.port));
+    std::replace(d.args.begin(), d.args.end(), std::string("--port=0"),
+                 "--port=" + std::to_string(d.port));
   }
   Try<std::unique_ptr<Process>> p = Process::start(d.binary, d.args, log, d.env);
   if (p.is_error()) {
@@ -92,7 +95,8 @@ std::optional<Error> ChaosCluster::launch(Daemon& d, bool wait) {
   if (d.binary == "stoa-services") {
     bool up = tests::poll_until(
         [&] {
-          Try<tests::HttpResponse> r = tests::http_get("127.0.0.1", d.port, "/ping", deadline_in(CHAOS_HTTP_TIMEOUT));
+          Try<tests::HttpResponse> r =
+              tests::http_get("127.0.0.1", d.port, "/ping", deadline_in(CHAOS_HTTP_TIMEOUT));
           return r.is_some() && r->status == 200;
         },
         deadline_in(CHAOS_START_TIMEOUT));
@@ -104,7 +108,8 @@ std::optional<Error> ChaosCluster::launch(Daemon& d, bool wait) {
   }
   auto line = d.process->wait_for_line(tests::listening_line(), deadline_in(CHAOS_START_TIMEOUT));
   if (!line) {
-    return Error(d.label + " did not start (" + d.process->describe_exit() + "):\n" + tests::tail_of_file(log, 20));
+    return Error(d.label + " did not start (" + d.process->describe_exit() + "):\n" +
+                 tests::tail_of_file(log, 20));
   }
   d.port = std::stoi((*line)[1]);
   return std::nullopt;
@@ -139,11 +144,17 @@ std::optional<Error> ChaosCluster::start() {
     Daemon d;
     d.binary = "stoa-master";
     d.label = "master" + std::to_string(i);
-    d.args = {"--ip=127.0.0.1", "--port=0", "--work_dir=" + options_.dir + "/" + d.label, "--zk=" + master_url_,
-              "--quorum=2", "--zk_session_timeout=" + session, "--no-hostname_lookup",
+    d.args = {"--ip=127.0.0.1",
+              "--port=0",
+              "--work_dir=" + options_.dir + "/" + d.label,
+              "--zk=" + master_url_,
+              "--quorum=2",
+              "--zk_session_timeout=" + session,
+              "--no-hostname_lookup",
               "--slave_ping_timeout=" + flag_duration(options_.slave_ping_timeout),
               "--max_slave_ping_timeouts=" + std::to_string(options_.max_slave_ping_timeouts),
-              "--slave_reregister_timeout=20secs", "--allocation_interval=200ms"};
+              "--slave_reregister_timeout=20secs",
+              "--allocation_interval=200ms"};
     d.env = {{"STOA_CHECK_INVARIANTS", "1"}};
     masters_.push_back(std::move(d));
   }
@@ -152,16 +163,23 @@ std::optional<Error> ChaosCluster::start() {
       return e;
     }
   }
-  if (!tests::poll_until([&] { return leading_master().has_value(); }, deadline_in(CHAOS_START_TIMEOUT))) {
+  if (!tests::poll_until([&] { return leading_master().has_value(); },
+                         deadline_in(CHAOS_START_TIMEOUT))) {
     return Error("no master was elected");
   }
   for (int i = 0; i < options_.slaves; ++i) {
     Daemon d;
     d.binary = "stoa-slave";
     d.label = "slave" + std::to_string(i);
-    d.args = {"--master=" + master_url_, "--ip=127.0.0.1", "--port=0", "--work_dir=" + options_.dir + "/" + d.label,
-              "--resources=" + options_.slave_resources, "--registration_backoff_factor=100ms",
-              "--zk_session_timeout=" + session, "--no-hostname_lookup", "--gc_disk_headroom=0"};
+    d.args = {"--master=" + master_url_,
+              "--ip=127.0.0.1",
+              "--port=0",
+              "--work_dir=" + options_.dir + "/" + d.label,
+              "--resources=" + options_.slave_resources,
+              "--registration_backoff_factor=100ms",
+              "--zk_session_timeout=" + session,
+              "--no-hostname_lookup",
+              "--gc_disk_headroom=0"};
     slaves_.push_back(std::move(d));
   }
   for (Daemon& d : slaves_) {
@@ -173,7 +191,8 @@ std::optional<Error> ChaosCluster::start() {
   if (!tests::poll_until(
           [&] {
             Try<picojson::value> s = leader_state();
-            Try<size_t> active = s.is_some() ? tests::count_active_slaves(*s) : Try<size_t>(Error("no state"));
+            Try<size_t> active =
+                s.is_some() ? tests::count_active_slaves(*s) : Try<size_t>(Error("no state"));
             return active.is_some() && *active == want;
           },
           deadline_in(CHAOS_START_TIMEOUT))) {
@@ -184,9 +203,13 @@ std::optional<Error> ChaosCluster::start() {
     d.binary = "stoa-services";
     d.label = "services" + std::to_string(i);
     d.port = tests::free_loopback_port();
-    d.args = {"--master=" + master_url_, "--zk=" + services_url_, "--zk_session_timeout=" + session,
-              "--http_port=" + std::to_string(d.port), "--hostname=127.0.0.1",
-              "--reconciliation_initial_delay=1secs", "--reconciliation_interval=5secs",
+    d.args = {"--master=" + master_url_,
+              "--zk=" + services_url_,
+              "--zk_session_timeout=" + session,
+              "--http_port=" + std::to_string(d.port),
+              "--hostname=127.0.0.1",
+              "--reconciliation_initial_delay=1secs",
+              "--reconciliation_interval=5secs",
               "--failover_timeout=1days"};
     services_.push_back(std::move(d));
   }
@@ -195,7 +218,8 @@ std::optional<Error> ChaosCluster::start() {
       return e;
     }
   }
-  if (!tests::poll_until([&] { return leading_services().has_value(); }, deadline_in(CHAOS_START_TIMEOUT))) {
+  if (!tests::poll_until([&] { return leading_services().has_value(); },
+                         deadline_in(CHAOS_START_TIMEOUT))) {
     return Error("no stoa-services instance leads");
   }
   return std::nullopt;
@@ -208,8 +232,8 @@ std::optional<size_t> ChaosCluster::leading_master() {
     if (!m.process || !m.process->running()) {
       continue;
     }
-    Try<picojson::value> metrics =
-        tests::http_get_json("127.0.0.1", m.port, "/metrics/snapshot", deadline_in(CHAOS_HTTP_TIMEOUT));
+    Try<picojson::value> metrics = tests::http_get_json("127.0.0.1", m.port, "/metrics/snapshot",
+                                                        deadline_in(CHAOS_HTTP_TIMEOUT));
     if (metrics.is_some() && tests::json_number(tests::json_at(*metrics, "master/elected")) == 1) {
       leaders.push_back(i);
     }
@@ -226,7 +250,8 @@ std::optional<size_t> ChaosCluster::leading_services() {
     if (!s.process || !s.process->running()) {
       continue;
     }
-    Try<picojson::value> r = tests::http_get_json("127.0.0.1", s.port, "/v2/leader", deadline_in(CHAOS_HTTP_TIMEOUT));
+    Try<picojson::value> r =
+        tests::http_get_json("127.0.0.1", s.port, "/v2/leader", deadline_in(CHAOS_HTTP_TIMEOUT));
     if (r.is_error()) {
       return std::nullopt;
     }
@@ -259,8 +284,8 @@ std::vector<std::string> ChaosCluster::supervise_masters() {
     if (!m.process || m.down_on_purpose || m.process->running()) {
       continue;
     }
-    out.push_back(m.label + " exited on its own (" + m.process->describe_exit() + "): " +
-                  tests::tail_of_file(m.process->log_path(), 1));
+    out.push_back(m.label + " exited on its own (" + m.process->describe_exit() +
+                  "): " + tests::tail_of_file(m.process->log_path(), 1));
     retired_.emplace_back(std::move(m.process), 0);
     if (auto e = launch(m, false)) {
       out.push_back("restarting " + m.label + " failed: " + e->message);
@@ -308,7 +333,10 @@ std::vector<LeaderTerm> ChaosCluster::leader_terms(int64_t now) const {
     if (!elected) {
       continue;
     }
-    term.to = lost ? *lost : killed != 0 ? killed : (p->describe_exit() != "running" && last) ? *last : now;
+    term.to = lost                                        ? *lost
+              : killed != 0                               ? killed
+              : (p->describe_exit() != "running" && last) ? *last
+                                                          : now;
     terms.push_back(term);
   }
   return terms;
@@ -332,8 +360,10 @@ std::vector<std::string> ChaosCluster::invariant_violations() {
     }
   }
   if (std::optional<size_t> leader = leading_master()) {
-    Try<picojson::value> metrics = tests::http_get_json("127.0.0.1", masters_[*leader].port, "/metrics/snapshot");
-    Try<double> n = metrics.is_some() ? tests::invariant_violations(*metrics) : Try<double>(Error(metrics.error()));
+    Try<picojson::value> metrics =
+        tests::http_get_json("127.0.0.1", masters_[*leader].port, "/metrics/snapshot");
+    Try<double> n = metrics.is_some() ? tests::invariant_violations(*metrics)
+                                      : Try<double>(Error(metrics.error()));
     if (n.is_error()) {
       out.push_back("the leader's master/invariant_violations: " + n.error());
     } else if (*n != 0) {
@@ -366,7 +396,8 @@ void ChaosCluster::print_logs(size_t lines) const {
 }
 
 std::optional<Error> ChaosCluster::start_checker(const std::vector<std::string>& args) {
-  Try<std::unique_ptr<Process>> p = Process::start("stoa-chaos-checker", args, options_.dir + "/checker.log");
+  Try<std::unique_ptr<Process>> p =
+      Process::start("stoa-chaos-checker", args, options_.dir + "/checker.log");
   if (p.is_error()) {
     return Error(p.error());
   }

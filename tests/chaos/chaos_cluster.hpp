@@ -49,9 +49,9 @@ struct Daemon {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
   std::unique_ptr<tests::Process> process;  // null while down
-  int port = 0;                              // from its "listening on" line
+  int port = 0;                             // from its "listening on" line
   int generation = 0;
-  bool stopped = false;                      // SIGSTOPped
+  bool stopped = false;  // SIGSTOPped
   bool down_on_purpose = false;
 };
 

@@ -50,7 +50,8 @@ struct ChaosFlags : FlagsBase {
   ChaosFlags() {
     add(&tasks, "tasks", "Short tasks the checker framework must finish.", 1000);
     check("tasks", at_least(1));
-    add(&seed, "seed", "The fault schedule's seed, a decimal number (0 = pick one from the clock; it is printed).",
+    add(&seed, "seed",
+        "The fault schedule's seed, a decimal number (0 = pick one from the clock; it is printed).",
         "0");
     check("seed", [](const std::string& v) -> std::optional<std::string> {
       if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
@@ -60,10 +61,12 @@ struct ChaosFlags : FlagsBase {
     });
     add(&master_kills, "master_kills", "kill -9 of the leading master (restarted).", 10);
     add(&slave_restarts, "slave_restarts", "kill -9 + restart of a slave.", 10);
-    add(&slave_partitions, "slave_partitions", "SIGSTOP of a slave beyond the ping timeout, then SIGCONT.", 5);
+    add(&slave_partitions, "slave_partitions",
+        "SIGSTOP of a slave beyond the ping timeout, then SIGCONT.", 5);
     add(&zookeeper_restarts, "zookeeper_restarts", "Restarts of one ZooKeeper server.", 2);
     add(&services_kills, "services_kills", "kill -9 of the leading stoa-services (restarted).", 2);
-    for (const char* f : {"master_kills", "slave_restarts", "slave_partitions", "zookeeper_restarts", "services_kills"}) {
+    for (const char* f : {"master_kills", "slave_restarts", "slave_partitions",
+                          "zookeeper_restarts", "services_kills"}) {
       check(f, at_least(0));
     }
     add(&fault_window, "fault_window", "Faults start within this long after the workload starts.",
@@ -71,16 +74,19 @@ struct ChaosFlags : FlagsBase {
     check("fault_window", positive_duration());
     add(&tasks_per_second, "tasks_per_second",
         "The checker's launch rate (0 = spread --tasks over --fault_window).", 0.0);
-    add(&duration, "duration", "The whole run's bound: past it the run fails.", std::chrono::minutes(15));
+    add(&duration, "duration", "The whole run's bound: past it the run fails.",
+        std::chrono::minutes(15));
     check("duration", positive_duration());
     add(&services_bound, "services_bound",
-        "After the last fault heals, the services app must be back at 10 healthy instances within this.",
+        "After the last fault heals, the services app must be back at 10 healthy instances within "
+        "this.",
         std::chrono::seconds(60));
     check("services_bound", positive_duration());
     add(&zk_session_timeout, "zk_session_timeout", "Every process' ZooKeeper session timeout.",
         std::chrono::seconds(2));
     check("zk_session_timeout", positive_duration());
-    add(&dir, "dir", "The run's directory (logs, work dirs, the record); default /tmp/stoa-chaos-<seed>.");
+    add(&dir, "dir",
+        "The run's directory (logs, work dirs, the record); default /tmp/stoa-chaos-<seed>.");
   }
   int tasks = 1000;
   std::string seed;
@@ -97,7 +103,9 @@ struct ChaosFlags : FlagsBase {
   std::optional<std::string> dir;
 };
 
-std::chrono::milliseconds ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d); }
+std::chrono::milliseconds ms(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
 
 struct ActiveFault {
   Fault fault;
@@ -107,8 +115,8 @@ struct ActiveFault {
 };
 
 struct LeaderKill {
-  int64_t killed = 0;                // wall ms
-  std::optional<int64_t> answered;   // ms until /master/state answered from a leader
+  int64_t killed = 0;               // wall ms
+  std::optional<int64_t> answered;  // ms until /master/state answered from a leader
   size_t slot = 0;
 };
 
@@ -130,13 +138,16 @@ class Run {
     if (auto e = deploy_services_app()) {
       fail(e->message);
     }
-    double rate = flags_.tasks_per_second > 0
-                      ? flags_.tasks_per_second
-                      : flags_.tasks / std::max(1.0, std::chrono::duration<double>(flags_.fault_window).count());
+    double rate =
+        flags_.tasks_per_second > 0
+            ? flags_.tasks_per_second
+            : flags_.tasks /
+                  std::max(1.0, std::chrono::duration<double>(flags_.fault_window).count());
     record_ = dir_ + "/record.jsonl";
-    if (auto e = cluster_.start_checker({"--master=" + cluster_.master_url(), "--tasks=" + std::to_string(flags_.tasks),
-                                         "--record=" + record_, "--tasks_per_second=" + std::to_string(rate),
-                                         "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout)})) {
+    if (auto e = cluster_.start_checker(
+            {"--master=" + cluster_.master_url(), "--tasks=" + std::to_string(flags_.tasks),
+             "--record=" + record_, "--tasks_per_second=" + std::to_string(rate),
+             "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout)})) {
       fail(e->message);
     }
     run_faults(schedule);
@@ -161,8 +172,8 @@ class Run {
   ScheduleOptions schedule_options() const {
     ScheduleOptions o;
     o.seed = seed_;
-    o.counts = {flags_.master_kills, flags_.slave_restarts, flags_.slave_partitions, flags_.zookeeper_restarts,
-                flags_.services_kills};
+    o.counts = {flags_.master_kills, flags_.slave_restarts, flags_.slave_partitions,
+                flags_.zookeeper_restarts, flags_.services_kills};
     o.window = ms(flags_.fault_window);
     // A partition outlasts the ping timeouts (3 x 500 ms) by at least half.
     o.partition_down = std::chrono::milliseconds(2500);
@@ -179,25 +190,30 @@ class Run {
   bool past_deadline() const { return wall_ms() > deadline_; }
 
   std::optional<Error> deploy_services_app() {
-    std::string body = R"({"id":")" + SERVICES_APP + R"(","cmd":"sleep 100000","cpus":0.1,"mem":16,"instances":)" +
-                       std::to_string(SERVICES_INSTANCES) +
-                       R"(,"healthChecks":[{"protocol":"COMMAND","command":{"value":"true"},)"
-                       R"("gracePeriodSeconds":5,"intervalSeconds":1,"timeoutSeconds":2,"maxConsecutiveFailures":3}]})";
+    std::string body =
+        R"({"id":")" + SERVICES_APP + R"(","cmd":"sleep 100000","cpus":0.1,"mem":16,"instances":)" +
+        std::to_string(SERVICES_INSTANCES) +
+        R"(,"healthChecks":[{"protocol":"COMMAND","command":{"value":"true"},)"
+        R"("gracePeriodSeconds":5,"intervalSeconds":1,"timeoutSeconds":2,"maxConsecutiveFailures":3}]})";
     std::optional<size_t> leader = cluster_.leading_services();
     if (!leader) {
       return Error("no stoa-services instance leads");
     }
-    std::string request = "POST /v2/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          "Connection: close\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
-    Try<tests::HttpResponse> r = tests::http_raw("127.0.0.1", cluster_.services()[*leader].port, request);
+    std::string request =
+        "POST /v2/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Connection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    Try<tests::HttpResponse> r =
+        tests::http_raw("127.0.0.1", cluster_.services()[*leader].port, request);
     if (r.is_error() || r->status != 201) {
-      return Error("POST /v2/apps: " + (r.is_error() ? r.error() : std::to_string(r->status) + " " + r->body));
+      return Error("POST /v2/apps: " +
+                   (r.is_error() ? r.error() : std::to_string(r->status) + " " + r->body));
     }
     std::optional<std::string> healthy;
     if (!tests::poll_until([&] { return (healthy = services_app_healthy()).has_value(); },
                            deadline_in(std::chrono::seconds(60)))) {
-      return Error("the services app did not reach " + std::to_string(SERVICES_INSTANCES) + " healthy instances");
+      return Error("the services app did not reach " + std::to_string(SERVICES_INSTANCES) +
+                   " healthy instances");
     }
     note("services app " + SERVICES_APP + " healthy: " + *healthy);
     return std::nullopt;
@@ -210,18 +226,20 @@ class Run {
     if (!leader) {
       return std::nullopt;
     }
-    Try<picojson::value> tasks = tests::http_get_json("127.0.0.1", cluster_.services()[*leader].port,
-                                                      "/v2/apps" + SERVICES_APP + "/tasks", deadline_in(HTTP_PROBE * 3));
+    Try<picojson::value> tasks =
+        tests::http_get_json("127.0.0.1", cluster_.services()[*leader].port,
+                             "/v2/apps" + SERVICES_APP + "/tasks", deadline_in(HTTP_PROBE * 3));
     if (tasks.is_error()) {
       return std::nullopt;
     }
     std::vector<std::string> ids;
     for (const picojson::value& t : tests::json_array(tests::json_at(*tasks, "tasks"))) {
       const picojson::array& results = tests::json_array(tests::json_at(t, "healthCheckResults"));
-      bool alive = !results.empty() && std::all_of(results.begin(), results.end(), [](const picojson::value& h) {
-        const picojson::value& a = tests::json_at(h, "alive");
-        return a.is<bool>() && a.get<bool>();
-      });
+      bool alive = !results.empty() &&
+                   std::all_of(results.begin(), results.end(), [](const picojson::value& h) {
+                     const picojson::value& a = tests::json_at(h, "alive");
+                     return a.is<bool>() && a.get<bool>();
+                   });
       if (!alive) {
         return std::nullopt;
       }
@@ -249,10 +267,12 @@ class Run {
         if (!m.process || m.port == 0 || (i == k.slot && m.down_on_purpose)) {
           continue;
         }
-        Try<tests::HttpResponse> r = tests::http_get("127.0.0.1", m.port, "/master/state", deadline_in(HTTP_PROBE));
+        Try<tests::HttpResponse> r =
+            tests::http_get("127.0.0.1", m.port, "/master/state", deadline_in(HTTP_PROBE));
         if (r.is_some() && r->status == 200) {
           k.answered = wall_ms() - k.killed;
-          note("/master/state answered from a leader " + std::to_string(*k.answered) + " ms after the kill");
+          note("/master/state answered from a leader " + std::to_string(*k.answered) +
+               " ms after the kill");
           break;
         }
       }
@@ -352,7 +372,8 @@ class Run {
       for (const ActiveFault& o : faults) {
         int a = fault_class(o.fault.kind);
         int b = fault_class(f.kind);
-        if (o.phase == ActiveFault::active && (a == b || (a == 0 && b == 2) || (a == 2 && b == 0))) {
+        if (o.phase == ActiveFault::active &&
+            (a == b || (a == 0 && b == 2) || (a == 2 && b == 0))) {
           return true;
         }
       }
@@ -400,7 +421,8 @@ class Run {
       return;
     }
     if (checker->running()) {
-      fail("the checker framework did not finish its " + std::to_string(flags_.tasks) + " tasks within --duration");
+      fail("the checker framework did not finish its " + std::to_string(flags_.tasks) +
+           " tasks within --duration");
     } else if (checker->describe_exit() != "exit code 0") {
       fail("the checker framework ended with " + checker->describe_exit());
     } else {
@@ -417,12 +439,14 @@ class Run {
       std::this_thread::sleep_for(TICK);
     }
     if (!ids) {
-      fail("the services app was not back at " + std::to_string(SERVICES_INSTANCES) + " healthy instances within " +
-           std::to_string(bound / 1000) + "s of the last fault's heal");
+      fail("the services app was not back at " + std::to_string(SERVICES_INSTANCES) +
+           " healthy instances within " + std::to_string(bound / 1000) +
+           "s of the last fault's heal");
       return;
     }
     services_back_ms_ = std::max<int64_t>(0, wall_ms() - from);
-    note("services app back at 10 healthy " + std::to_string(services_back_ms_) + " ms after the last heal");
+    note("services app back at 10 healthy " + std::to_string(services_back_ms_) +
+         " ms after the last heal");
     services_ids_ = *ids;
   }
 
@@ -437,8 +461,10 @@ class Run {
     }
     // The final /master/state of every master.
     for (Daemon& m : cluster_.masters()) {
-      Try<tests::HttpResponse> r = tests::http_get("127.0.0.1", m.port, "/master/state", deadline_in(std::chrono::seconds(5)));
-      note("final /master/state of " + m.label + ": " + (r.is_some() ? "HTTP " + std::to_string(r->status) : r.error()));
+      Try<tests::HttpResponse> r = tests::http_get("127.0.0.1", m.port, "/master/state",
+                                                   deadline_in(std::chrono::seconds(5)));
+      note("final /master/state of " + m.label + ": " +
+           (r.is_some() ? "HTTP " + std::to_string(r->status) : r.error()));
     }
     if (state.is_error()) {
       fail("final /master/state from the leader: " + state.error());
@@ -459,7 +485,8 @@ class Run {
       }
       in.tokens[text].push_back(path);
     }
-    std::map<std::string, std::string> services_running;  // task id -> state, the services framework's
+    std::map<std::string, std::string>
+        services_running;  // task id -> state, the services framework's
     if (state.is_some()) {
       for (const char* list : {"frameworks", "completed_frameworks"}) {
         for (const picojson::value& f : tests::json_array(tests::json_at(*state, list))) {
@@ -488,7 +515,8 @@ class Run {
         master_ids += (master_ids.empty() ? "" : " ") + id;
       }
       if (master_ids != services_ids_) {
-        fail("stoa-services runs tasks [" + services_ids_ + "] but the master has [" + master_ids + "] running");
+        fail("stoa-services runs tasks [" + services_ids_ + "] but the master has [" + master_ids +
+             "] running");
       }
     }
     for (const std::string& v : cluster_.invariant_violations()) {
@@ -506,18 +534,21 @@ class Run {
         launched.push_back(*l);
       }
     }
-    availability_ = "after " + std::to_string(kills_.size()) + " leader kills (ZooKeeper session timeout " +
-                    format_duration(flags_.zk_session_timeout) + "):\n  /master/state answers from a leader: " +
-                    distribution(answered) + "\n  the checker's next launch runs:      " + distribution(launched);
+    availability_ = "after " + std::to_string(kills_.size()) +
+                    " leader kills (ZooKeeper session timeout " +
+                    format_duration(flags_.zk_session_timeout) +
+                    "):\n  /master/state answers from a leader: " + distribution(answered) +
+                    "\n  the checker's next launch runs:      " + distribution(launched);
     size_t launches = 0;
     for (const RecordLine& r : in.record) {
       launches += r.type == "launch" ? 1 : 0;
     }
-    summary_ = std::to_string(launches) + " launches for " + std::to_string(flags_.tasks) + " tasks, " +
-               std::to_string(in.tokens.size()) + " tokens found, " + std::to_string(in.terms.size()) +
-               " leadership terms, " + std::to_string(unplanned_master_exits_.size()) +
-               " masters exited on their own (restarted), " + std::to_string(lost_then_ended(in).size()) +
-               " tasks reported TASK_LOST for an unreachable slave ended later (allowed)";
+    summary_ =
+        std::to_string(launches) + " launches for " + std::to_string(flags_.tasks) + " tasks, " +
+        std::to_string(in.tokens.size()) + " tokens found, " + std::to_string(in.terms.size()) +
+        " leadership terms, " + std::to_string(unplanned_master_exits_.size()) +
+        " masters exited on their own (restarted), " + std::to_string(lost_then_ended(in).size()) +
+        " tasks reported TASK_LOST for an unreachable slave ended later (allowed)";
   }
 
   // Processes under the run's directory (executors, tasks) must belong to a
@@ -528,7 +559,8 @@ class Run {
       for (const picojson::value& f : tests::json_array(tests::json_at(*state, "frameworks"))) {
         for (const picojson::value& t : tests::json_array(tests::json_at(f, "tasks"))) {
           std::string st = tests::json_string(tests::json_at(t, "state"));
-          if (st == "TASK_RUNNING" || st == "TASK_STARTING" || st == "TASK_STAGING" || st == "TASK_KILLING") {
+          if (st == "TASK_RUNNING" || st == "TASK_STARTING" || st == "TASK_STAGING" ||
+              st == "TASK_KILLING") {
             live.insert(tests::json_string(tests::json_at(t, "id")));
             live.insert(tests::json_string(tests::json_at(t, "executor_id")));
           }
@@ -541,7 +573,8 @@ class Run {
           orphans.clear();
           for (pid_t pid : tests::processes_under(dir_)) {
             std::error_code ec;
-            std::string cwd = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec).string();
+            std::string cwd =
+                std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec).string();
             if (ec || cwd.rfind(dir_ + "/", 0) != 0) {
               continue;  // one of our daemons (its flags name the directory), or gone
             }

@@ -65,7 +65,8 @@ std::vector<Fault> build_schedule(const ScheduleOptions& o) {
       f.kind = kind;
       f.at = std::chrono::milliseconds(uniform(rng, 0, std::max<int64_t>(0, o.window.count() - 1)));
       if (kind == FaultKind::partition_slave) {
-        f.down = std::chrono::milliseconds(uniform(rng, o.partition_down.count(), 2 * o.partition_down.count()));
+        f.down = std::chrono::milliseconds(
+            uniform(rng, o.partition_down.count(), 2 * o.partition_down.count()));
       } else {
         f.down = std::chrono::milliseconds(uniform(rng, o.min_down.count(), o.max_down.count()));
       }
@@ -82,7 +83,8 @@ std::vector<Fault> build_schedule(const ScheduleOptions& o) {
   add(FaultKind::partition_slave, o.counts.slave_partitions);
   add(FaultKind::restart_zookeeper, o.counts.zookeeper_restarts);
   add(FaultKind::kill_leading_services, o.counts.services_kills);
-  std::stable_sort(wanted.begin(), wanted.end(), [](const Fault& a, const Fault& b) { return a.at < b.at; });
+  std::stable_sort(wanted.begin(), wanted.end(),
+                   [](const Fault& a, const Fault& b) { return a.at < b.at; });
 
   std::vector<Fault> placed;
   for (Fault f : wanted) {
@@ -103,7 +105,8 @@ std::vector<Fault> build_schedule(const ScheduleOptions& o) {
     }
     placed.push_back(f);
   }
-  std::stable_sort(placed.begin(), placed.end(), [](const Fault& a, const Fault& b) { return a.at < b.at; });
+  std::stable_sort(placed.begin(), placed.end(),
+                   [](const Fault& a, const Fault& b) { return a.at < b.at; });
   return placed;
 }
 
@@ -111,7 +114,8 @@ std::string describe_schedule(const std::vector<Fault>& faults) {
   std::string out;
   char buf[160];
   for (const Fault& f : faults) {
-    std::snprintf(buf, sizeof(buf), "+%.1fs %s", static_cast<double>(f.at.count()) / 1000.0, fault_name(f.kind).c_str());
+    std::snprintf(buf, sizeof(buf), "+%.1fs %s", static_cast<double>(f.at.count()) / 1000.0,
+                  fault_name(f.kind).c_str());
     out += buf;
     if (f.kind == FaultKind::restart_slave || f.kind == FaultKind::partition_slave) {
       out += " slave" + std::to_string(f.target);

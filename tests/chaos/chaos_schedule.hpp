@@ -37,7 +37,7 @@ struct FaultCounts {
 };
 
 struct Fault {
-  std::chrono::milliseconds at{0};    // from the start of the fault window
+  std::chrono::milliseconds at{0};  // from the start of the fault window
   FaultKind kind = FaultKind::kill_leading_master;
   int target = 0;                     // slave index, ZooKeeper server index (else 0)
   std::chrono::milliseconds down{0};  // how long until it is healed
@@ -49,9 +49,10 @@ struct ScheduleOptions {
   std::chrono::milliseconds window{60000};  // faults start within [0, window)
   int slaves = 4;
   int zookeeper_servers = 3;
-  std::chrono::milliseconds min_down{1000};      // restarts: down for [min_down, max_down]
+  std::chrono::milliseconds min_down{1000};  // restarts: down for [min_down, max_down]
   std::chrono::milliseconds max_down{3000};
-  std::chrono::milliseconds partition_down{3000};  // partitions: [partition_down, 2 * partition_down]
+  std::chrono::milliseconds partition_down{
+      3000};  // partitions: [partition_down, 2 * partition_down]
   // Between the heal of one fault and the next of a conflicting class.
   std::chrono::milliseconds settle{2000};
 };

@@ -22,8 +22,10 @@ ScheduleOptions full_run(uint64_t seed) {
 }
 
 TEST(ChaosSchedule, TheSameSeedGivesTheSameScheduleAndAnotherSeedAnother) {
-  EXPECT_EQ(describe_schedule(build_schedule(full_run(7))), describe_schedule(build_schedule(full_run(7))));
-  EXPECT_NE(describe_schedule(build_schedule(full_run(7))), describe_schedule(build_schedule(full_run(8))));
+  EXPECT_EQ(describe_schedule(build_schedule(full_run(7))),
+            describe_schedule(build_schedule(full_run(7))));
+  EXPECT_NE(describe_schedule(build_schedule(full_run(7))),
+            describe_schedule(build_schedule(full_run(8))));
 }
 
 TEST(ChaosSchedule, HoldsEveryFaultAskedForSortedAndNeverTwoOfAClassAtOnce) {
@@ -31,8 +33,13 @@ TEST(ChaosSchedule, HoldsEveryFaultAskedForSortedAndNeverTwoOfAClassAtOnce) {
     ScheduleOptions o = full_run(seed);
     std::vector<Fault> s = build_schedule(o);
     ASSERT_EQ(s.size(), 29u);
-    EXPECT_EQ(std::count_if(s.begin(), s.end(), [](const Fault& f) { return f.kind == FaultKind::kill_leading_master; }), 10);
-    EXPECT_EQ(std::count_if(s.begin(), s.end(), [](const Fault& f) { return f.kind == FaultKind::partition_slave; }), 5);
+    EXPECT_EQ(
+        std::count_if(s.begin(), s.end(),
+                      [](const Fault& f) { return f.kind == FaultKind::kill_leading_master; }),
+        10);
+    EXPECT_EQ(std::count_if(s.begin(), s.end(),
+                            [](const Fault& f) { return f.kind == FaultKind::partition_slave; }),
+              5);
     for (size_t i = 0; i < s.size(); ++i) {
       if (i > 0) {
         EXPECT_LE(s[i - 1].at, s[i].at);
@@ -47,8 +54,8 @@ TEST(ChaosSchedule, HoldsEveryFaultAskedForSortedAndNeverTwoOfAClassAtOnce) {
         int b = fault_class(s[j].kind);
         bool conflict = a == b || (a == 0 && b == 2) || (a == 2 && b == 0);
         if (conflict) {
-          EXPECT_GE(s[j].at, s[i].at + s[i].down + o.settle)
-              << "seed " << seed << ":\n" << describe_schedule(s);
+          EXPECT_GE(s[j].at, s[i].at + s[i].down + o.settle) << "seed " << seed << ":\n"
+                                                             << describe_schedule(s);
         }
       }
     }
@@ -71,8 +78,8 @@ RecordLine launch(int64_t t, const std::string& id, int logical, int attempt) {
              {"token", picojson::value("tok-" + id)}});
 }
 
-RecordLine update(int64_t t, const std::string& id, const std::string& state, const std::string& uuid,
-                  const std::string& master = "M1") {
+RecordLine update(int64_t t, const std::string& id, const std::string& state,
+                  const std::string& uuid, const std::string& master = "M1") {
   return rl(t, "update",
             {{"task", picojson::value(id)},
              {"state", picojson::value(state)},
@@ -88,13 +95,20 @@ RecordLine ack(int64_t t, const std::string& id, const std::string& uuid) {
 CheckInput good_run() {
   CheckInput in;
   in.tasks = 2;
-  in.record = {launch(100, "chaos-0-0", 0, 0),         update(110, "chaos-0-0", "TASK_RUNNING", "a1"),
-               ack(111, "chaos-0-0", "a1"),             update(120, "chaos-0-0", "TASK_FINISHED", "a2"),
-               ack(121, "chaos-0-0", "a2"),             update(125, "chaos-0-0", "TASK_FINISHED", "a2"),
-               ack(126, "chaos-0-0", "a2"),             launch(130, "chaos-1-0", 1, 0),
-               update(140, "chaos-1-0", "TASK_LOST", ""), launch(150, "chaos-1-1", 1, 1),
-               update(160, "chaos-1-1", "TASK_RUNNING", "b1", "M2"), ack(161, "chaos-1-1", "b1"),
-               update(170, "chaos-1-1", "TASK_FINISHED", "b2", "M2"), ack(171, "chaos-1-1", "b2")};
+  in.record = {launch(100, "chaos-0-0", 0, 0),
+               update(110, "chaos-0-0", "TASK_RUNNING", "a1"),
+               ack(111, "chaos-0-0", "a1"),
+               update(120, "chaos-0-0", "TASK_FINISHED", "a2"),
+               ack(121, "chaos-0-0", "a2"),
+               update(125, "chaos-0-0", "TASK_FINISHED", "a2"),
+               ack(126, "chaos-0-0", "a2"),
+               launch(130, "chaos-1-0", 1, 0),
+               update(140, "chaos-1-0", "TASK_LOST", ""),
+               launch(150, "chaos-1-1", 1, 1),
+               update(160, "chaos-1-1", "TASK_RUNNING", "b1", "M2"),
+               ack(161, "chaos-1-1", "b1"),
+               update(170, "chaos-1-1", "TASK_FINISHED", "b2", "M2"),
+               ack(171, "chaos-1-1", "b2")};
   in.terms = {{"M1", 50, 145}, {"M2", 145, 1000}};
   in.tokens = {{"tok-chaos-0-0", {"/s0/token"}}, {"tok-chaos-1-1", {"/s1/token"}}};
   in.master_tasks = {{"chaos-0-0", "TASK_FINISHED"}, {"chaos-1-1", "TASK_FINISHED"}};
@@ -119,14 +133,18 @@ TEST(ChaosChecks, FindsATaskWithoutTerminalStateOrWithTwo) {
   v = check_terminal_states(in);
   ASSERT_EQ(v.size(), 2u);
   EXPECT_NE(v[0].find("logical task 1 finished 2 times"), std::string::npos) << v[0];
-  EXPECT_NE(v[1].find("chaos-1-1 was relaunched although chaos-1-0 had finished"), std::string::npos) << v[1];
+  EXPECT_NE(v[1].find("chaos-1-1 was relaunched although chaos-1-0 had finished"),
+            std::string::npos)
+      << v[1];
 
   in = good_run();
   in.record.resize(3);  // chaos-0-0 only RUNNING
   in.tasks = 1;
   v = check_terminal_states(in);
   ASSERT_EQ(v.size(), 2u);
-  EXPECT_NE(v[0].find("chaos-0-0 (launched at 100) never reached a terminal state"), std::string::npos) << v[0];
+  EXPECT_NE(v[0].find("chaos-0-0 (launched at 100) never reached a terminal state"),
+            std::string::npos)
+      << v[0];
   EXPECT_NE(v[1].find("logical task 0 never finished"), std::string::npos) << v[1];
 }
 
@@ -165,7 +183,9 @@ TEST(ChaosChecks, FindsARelaunchUnderTheSameIdOrBeforeTheEnd) {
   in.record[9].t = 135;  // chaos-1-1 launched before chaos-1-0 was lost
   v = check_terminal_states(in);
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_NE(v[0].find("relaunched at 135 before chaos-1-0 reached a terminal state"), std::string::npos) << v[0];
+  EXPECT_NE(v[0].find("relaunched at 135 before chaos-1-0 reached a terminal state"),
+            std::string::npos)
+      << v[0];
 }
 
 TEST(ChaosChecks, FindsReorderedUnacknowledgedAndLateUpdatesAndAMasterThatDisagrees) {
@@ -187,7 +207,9 @@ TEST(ChaosChecks, FindsReorderedUnacknowledgedAndLateUpdatesAndAMasterThatDisagr
   in.master_tasks["chaos-1-1"] = "TASK_RUNNING";
   v = check_update_order(in);
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_NE(v[0].find("the leader has task chaos-1-1 as TASK_RUNNING but TASK_FINISHED"), std::string::npos) << v[0];
+  EXPECT_NE(v[0].find("the leader has task chaos-1-1 as TASK_RUNNING but TASK_FINISHED"),
+            std::string::npos)
+      << v[0];
 }
 
 TEST(ChaosChecks, FindsAnUpdateFromAMasterThatWasNotLeading) {
@@ -215,8 +237,10 @@ TEST(ChaosChecks, FindsMissingDuplicatedAndForeignTokens) {
   std::vector<std::string> v = check_tokens(in);
   ASSERT_EQ(v.size(), 3u);
   EXPECT_NE(v[0].find("is in 2 sandboxes"), std::string::npos) << v[0];
-  EXPECT_NE(v[1].find("'tok-nobody' in /s3/token belongs to no launched task"), std::string::npos) << v[1];
-  EXPECT_NE(v[2].find("chaos-0-0 finished but its token is in no sandbox"), std::string::npos) << v[2];
+  EXPECT_NE(v[1].find("'tok-nobody' in /s3/token belongs to no launched task"), std::string::npos)
+      << v[1];
+  EXPECT_NE(v[2].find("chaos-0-0 finished but its token is in no sandbox"), std::string::npos)
+      << v[2];
 }
 
 TEST(ChaosChecks, ParsesARecordAndSkipsOnlyALastLineCutShort) {
@@ -234,15 +258,18 @@ TEST(ChaosChecks, ParsesARecordAndSkipsOnlyALastLineCutShort) {
 
 TEST(ChaosChecks, AvailabilityIsTheNextLaunchThatRunsAndADistribution) {
   CheckInput in = good_run();
-  EXPECT_EQ(next_successful_launch(in.record, 145), std::optional<int64_t>(15));  // chaos-1-1 RUNNING at 160
+  EXPECT_EQ(next_successful_launch(in.record, 145),
+            std::optional<int64_t>(15));  // chaos-1-1 RUNNING at 160
   EXPECT_EQ(next_successful_launch(in.record, 500), std::nullopt);
   EXPECT_EQ(distribution({}), "none");
-  EXPECT_EQ(distribution({3000, 1000, 2000, 4000}), "min 1.00s p50 3.00s p90 4.00s max 4.00s (n=4)");
+  EXPECT_EQ(distribution({3000, 1000, 2000, 4000}),
+            "min 1.00s p50 3.00s p90 4.00s max 4.00s (n=4)");
 }
 
 TEST(ChaosCluster, ReadsTheTimeOfAGlogLine) {
   std::optional<int64_t> a = log_line_time("I1201 19:28:05.123456 4242 master.cpp:12] Elected");
-  std::optional<int64_t> b = log_line_time("E1201 19:28:06.623456 4242 master.cpp:12] Lost leadership");
+  std::optional<int64_t> b =
+      log_line_time("E1201 19:28:06.623456 4242 master.cpp:12] Lost leadership");
   ASSERT_TRUE(a && b);
   EXPECT_EQ(*b - *a, 1500);
   EXPECT_FALSE(log_line_time("no prefix here"));

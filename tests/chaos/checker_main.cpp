@@ -61,10 +61,12 @@ struct CheckerFlags : FlagsBase {
     add(&tasks, "tasks", "Logical tasks to finish (each once).", 100);
     check("tasks", at_least(1));
     add(&record, "record", "The record file (JSON lines, appended to; required).");
-    add(&tasks_per_second, "tasks_per_second", "Launch at most this many tasks per second (0 = no limit).", 0.0);
+    add(&tasks_per_second, "tasks_per_second",
+        "Launch at most this many tasks per second (0 = no limit).", 0.0);
     add(&task_resources, "task_resources", "Resources of each task.", "cpus:0.1;mem:16");
     add(&reconcile_interval, "reconcile_interval",
-        "Reconcile tasks without news for this long, checked this often (> 0).", std::chrono::seconds(3));
+        "Reconcile tasks without news for this long, checked this often (> 0).",
+        std::chrono::seconds(3));
     check("reconcile_interval", positive_duration());
     add(&zk_session_timeout, "zk_session_timeout", "ZooKeeper session timeout for a zk:// master.",
         std::chrono::seconds(10));
@@ -82,7 +84,8 @@ struct CheckerFlags : FlagsBase {
 };
 
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -116,7 +119,9 @@ struct Config {
 class ChaosChecker : public Scheduler {
  public:
   ChaosChecker(Config config, std::shared_ptr<int> exit_code)
-      : config_(std::move(config)), exit_code_(std::move(exit_code)), out_(config_.record, std::ios::app) {
+      : config_(std::move(config)),
+        exit_code_(std::move(exit_code)),
+        out_(config_.record, std::ios::app) {
     for (int k = 0; k < config_.tasks; ++k) {
       pending_.push_back(k);
     }
@@ -129,7 +134,8 @@ class ChaosChecker : public Scheduler {
     schedule_reconciliation(driver);
   }
 
-  void subscribed(SchedulerDriver& driver, const FrameworkID& id, const MasterInfo& master) override {
+  void subscribed(SchedulerDriver& driver, const FrameworkID& id,
+                  const MasterInfo& master) override {
     master_id_ = master.id();
     picojson::object o = line("subscribed");
     o["framework_id"] = picojson::value(id.value());
@@ -149,7 +155,8 @@ class ChaosChecker : public Scheduler {
       Try<Resources> offered = Resources::from_proto(offer.resources());
       Resources remaining = offered.is_error() ? Resources() : offered->flatten();
       std::vector<TaskInfo> tasks;
-      while (!pending_.empty() && allowed_launches() > 0 && remaining.contains(config_.task_resources)) {
+      while (!pending_.empty() && allowed_launches() > 0 &&
+             remaining.contains(config_.task_resources)) {
         remaining -= config_.task_resources;
         int k = pending_.front();
         pending_.pop_front();
@@ -170,8 +177,10 @@ class ChaosChecker : public Scheduler {
     o["task"] = picojson::value(id);
     o["state"] = picojson::value(TaskState_Name(status.state()));
     o["uuid"] = picojson::value(uuid);
-    o["reason"] = picojson::value(status.has_reason() ? TaskStatus::Reason_Name(status.reason()) : "");
-    o["source"] = picojson::value(status.has_source() ? TaskStatus::Source_Name(status.source()) : "");
+    o["reason"] =
+        picojson::value(status.has_reason() ? TaskStatus::Reason_Name(status.reason()) : "");
+    o["source"] =
+        picojson::value(status.has_source() ? TaskStatus::Source_Name(status.source()) : "");
     o["slave"] = picojson::value(status.slave_id().value());
     o["master_id"] = picojson::value(master_id_);
     write(o);
@@ -202,8 +211,8 @@ class ChaosChecker : public Scheduler {
         ++finished_count_;
       }
     } else if (!finished_[k]) {
-      LOG_INFO << "Relaunching logical task " << a.logical << " after " << TaskState_Name(status.state()) << " of "
-               << id;
+      LOG_INFO << "Relaunching logical task " << a.logical << " after "
+               << TaskState_Name(status.state()) << " of " << id;
       pending_.push_back(a.logical);
       driver.revive();
     }
@@ -315,7 +324,8 @@ class ChaosChecker : public Scheduler {
   bool done_ = false;
 };
 
-const daemon::Program PROGRAM{"stoa-chaos-checker", daemon::FlagErrors::PRINT_USAGE, EXIT_BAD_FLAGS};
+const daemon::Program PROGRAM{"stoa-chaos-checker", daemon::FlagErrors::PRINT_USAGE,
+                              EXIT_BAD_FLAGS};
 
 int run(int argc, char** argv) {
   daemon::block_stop_signals();
@@ -331,18 +341,21 @@ int run(int argc, char** argv) {
   }
   if (flags.tasks_per_second < 0) {
     return daemon::bad_flags(PROGRAM, flags,
-                             "Invalid --tasks_per_second '" + std::to_string(flags.tasks_per_second) + "': must be >= 0");
+                             "Invalid --tasks_per_second '" +
+                                 std::to_string(flags.tasks_per_second) + "': must be >= 0");
   }
   Try<Resources> resources = Resources::parse(flags.task_resources);
   if (resources.is_error() || resources->empty()) {
-    return daemon::bad_flags(PROGRAM, flags,
-                             "Invalid --task_resources '" + flags.task_resources + "': " +
-                                 (resources.is_error() ? resources.error() : std::string("no resources")));
+    return daemon::bad_flags(
+        PROGRAM, flags,
+        "Invalid --task_resources '" + flags.task_resources +
+            "': " + (resources.is_error() ? resources.error() : std::string("no resources")));
   }
   {
     std::ofstream probe(*flags.record, std::ios::app);
     if (!probe) {
-      return daemon::bad_flags(PROGRAM, flags, "Cannot open --record '" + *flags.record + "' for appending");
+      return daemon::bad_flags(PROGRAM, flags,
+                               "Cannot open --record '" + *flags.record + "' for appending");
     }
   }
   Config config;
@@ -350,25 +363,29 @@ int run(int argc, char** argv) {
   config.record = *flags.record;
   config.tasks_per_second = flags.tasks_per_second;
   config.task_resources = *resources;
-  config.reconcile_interval = std::chrono::duration_cast<std::chrono::milliseconds>(flags.reconcile_interval);
+  config.reconcile_interval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(flags.reconcile_interval);
 
   RuntimeOptions ropts;
   ropts.ip = flags.ip;
   SchedulerOptions options;
   options.master = *flags.master;
-  options.zk_session_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(flags.zk_session_timeout);
+  options.zk_session_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(flags.zk_session_timeout);
   options.implicit_acknowledgements = false;
   options.subscribe_backoff = std::chrono::milliseconds(500);
   options.resolve_backoff = std::chrono::milliseconds(100);
   options.resolve_backoff_max = std::chrono::seconds(1);
   options.framework_info.set_name("stoa-chaos-checker");
   options.framework_info.set_checkpoint(true);
-  options.framework_info.set_failover_timeout(std::chrono::duration<double>(std::chrono::hours(24)).count());
+  options.framework_info.set_failover_timeout(
+      std::chrono::duration<double>(std::chrono::hours(24)).count());
   auto exit_code = std::make_shared<int>(EXIT_NOT_DONE);
   return daemon::run_tool(
       PROGRAM, ropts, "scheduler",
       [&](Runtime& rt) {
-        return spawn_scheduler(rt, options, std::make_unique<ChaosChecker>(std::move(config), exit_code));
+        return spawn_scheduler(rt, options,
+                               std::make_unique<ChaosChecker>(std::move(config), exit_code));
       },
       [exit_code] { return *exit_code; });
 }
