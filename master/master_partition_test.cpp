@@ -392,6 +392,71 @@ TEST_F(MasterPartition, ReconciliationAnswersAsMesos) {
   EXPECT_EQ(last_state(aware, "t1"), TASK_UNREACHABLE);
 }
 
+// Found by the chaos harness (#16): a task that finished while its slave
+// was away (a master failover) was dropped when the slave
+// re-registered with the new leader, so reconciliation answered TASK_LOST
+// and the slave's FINISHED came after it: two terminal states for one task.
+TEST_F(MasterPartition, ATaskThatEndedDuringAFailoverIsReconciledAsItsEnd) {
+  start_with_slave({"--slave_reregister_timeout=10mins"});
+  Fw fw = framework_with_task("t1", false, 60, true);
+  Task t1 = reported("t1", TASK_FINISHED);  // its update not acknowledged yet
+  stop_master();
+
+  start({"--slave_reregister_timeout=10mins"});
+  reregister(slave_, slave_id_, {t1}, {info_of(fw, false)});
+  resubscribe(sys_, fw.actor, master_, fw.id, 60, true);
+  sched_.run();
+  reconcile(fw, {{"t1", slave_id_}});
+  std::vector<TaskStatus> u = updates_for(fw.inbox, "t1");
+  ASSERT_FALSE(u.empty());
+  EXPECT_EQ(u.back().reason(), TaskStatus::REASON_RECONCILIATION);
+  EXPECT_EQ(TaskState_Name(u.back().state()), "TASK_FINISHED");
+  // The master's view agrees until the acknowledgement removes it, and the
+  // ended task holds no resources.
+  std::optional<picojson::value> view = framework_view(fw.id);
+  ASSERT_TRUE(view.has_value());
+  std::string state;
+  for (const picojson::value& t : view->get("tasks").get<picojson::array>()) {
+    if (t.get("id").to_str() == "t1") {
+      state = t.get("state").to_str();
+    }
+  }
+  EXPECT_EQ(state, "TASK_FINISHED") << view->serialize();
+  EXPECT_EQ(metric("master/cpus_used"), 0.0);
+}
+
+// Found by the chaos harness (#16): after a stoa-services failover the new
+// leader reconciled its health-checked tasks, the answers lacked `healthy`,
+// and the app never counted as healthy again (executors report health only
+// when it changes).
+TEST_F(MasterPartition, ReconciliationCarriesTheLatestHealth) {
+  start_with_slave();
+  Fw fw = framework_with_task("t1", false);
+  StatusUpdateMessage m;
+  m.mutable_update()->mutable_framework_id()->set_value(fw.id);
+  m.mutable_update()->mutable_slave_id()->set_value(slave_id_);
+  m.mutable_update()->mutable_status()->mutable_task_id()->set_value("t1");
+  m.mutable_update()->mutable_status()->mutable_slave_id()->set_value(slave_id_);
+  m.mutable_update()->mutable_status()->set_state(TASK_RUNNING);
+  m.mutable_update()->mutable_status()->set_healthy(true);
+  m.mutable_update()->mutable_status()->set_uuid("health-1");
+  m.mutable_update()->set_timestamp(1);
+  m.mutable_update()->set_uuid("health-1");
+  caf::send_as(slave_, master_, m);
+  sched_.run();
+  for (bool implicit : {false, true}) {
+    size_t before = updates_for(fw.inbox, "t1").size();
+    reconcile(fw, implicit ? std::vector<std::pair<std::string, std::string>>{}
+                           : std::vector<std::pair<std::string, std::string>>{{"t1", slave_id_}});
+    std::vector<TaskStatus> u = updates_for(fw.inbox, "t1");
+    ASSERT_EQ(u.size(), before + 1) << (implicit ? "implicit" : "explicit");
+    EXPECT_EQ(u.back().reason(), TaskStatus::REASON_RECONCILIATION);
+    EXPECT_EQ(u.back().state(), TASK_RUNNING);
+    ASSERT_TRUE(u.back().has_healthy()) << (implicit ? "implicit" : "explicit");
+    EXPECT_TRUE(u.back().healthy());
+  }
+}
+
 TEST_F(MasterPartition, RemovedSlavesAreToldToShutDownUnreachableOnesAreIgnored) {
   start_with_slave();
   auto status_update = [&](const caf::actor& from, const std::string& sid) {

@@ -75,8 +75,22 @@ std::optional<TaskState> Master::unknown_task_state(const FrameworkRecord& f, co
 
 void Master::on_reconcile(FrameworkRecord& f, const Call::Reconcile& r) {
   auto send_state = [&](const Task& t) {
-    send_reconciliation(f, t.task_id(), t.slave_id().value(),
-                        t.has_status_update_state() ? t.status_update_state() : t.state(), "Reconciliation: latest task state");
+    TaskStatus s = master_status(t.task_id(), t.slave_id().value(),
+                                 t.has_status_update_state() ? t.status_update_state() : t.state(),
+                                 TaskStatus::REASON_RECONCILIATION, "Reconciliation: latest task state");
+    // As Mesos: the latest status' health and labels go along, so a
+    // scheduler that lost its memory (a failed-over stoa-services) learns a
+    // task's health again; executors only report health when it changes.
+    if (t.statuses_size() > 0) {
+      const TaskStatus& latest = t.statuses(t.statuses_size() - 1);
+      if (latest.has_healthy()) {
+        s.set_healthy(latest.healthy());
+      }
+      if (latest.has_labels()) {
+        *s.mutable_labels() = latest.labels();
+      }
+    }
+    send_update(f, s);
   };
   if (r.tasks_size() == 0) {
     // Implicit: every task the master holds (terminal ones stay until

@@ -271,11 +271,15 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   std::vector<std::pair<std::string, Task>> returned;  // from unreachable
   for (const Task& t : m.tasks()) {
     auto f = st.frameworks.find(t.framework_id().value());
-    if (f == st.frameworks.end() || !kept(f->first) || is_terminal_state(t.state())) {
+    if (f == st.frameworks.end() || !kept(f->first)) {
       continue;
     }
+    // A task that ended while the slave was away is kept, as Mesos does,
+    // until the framework acknowledges its terminal update (the slave
+    // re-sends it): until then reconciliation answers its real end, not
+    // TASK_LOST for an unknown task. It holds no resources any more.
     Try<Resources> r = Resources::from_proto(t.resources());
-    if (r.is_some()) {
+    if (r.is_some() && !is_terminal_state(t.state())) {
       used[f->first] += *r;
     }
     if (f->second.unreachable_tasks.erase(t.task_id().value()) != 0) {
