@@ -1,13 +1,19 @@
 #include "actors/router.hpp"
 
+#include <dirent.h>
 #include <picojson.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <set>
 #include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/network/native_socket.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/http_client.hpp"
@@ -19,6 +25,67 @@
 namespace stoa {
 
 namespace {
+
+// Runs in the multiplexer's thread (the only one where CAF closes its
+// sockets, so no descriptor seen here is reused meanwhile): resets every
+// socket of this process connected to `addr:port`. The multiplexer's next
+// read sees the end of the stream, CAF closes the socket, and SO_LINGER 0
+// makes that close a reset that discards the unsent queue.
+int abort_connections_to(const std::string& addr, uint16_t port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) {
+    return -1;
+  }
+  int aborted = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    long fd = std::strtol(entry->d_name, &end, 10);
+    struct stat st{};
+    if (end == entry->d_name || *end != '\0' || fd == ::dirfd(dir) || ::fstat(static_cast<int>(fd), &st) != 0 ||
+        !S_ISSOCK(st.st_mode)) {
+      continue;
+    }
+    auto peer_addr = caf::io::network::remote_addr_of_fd(static_cast<int>(fd));
+    auto peer_port = caf::io::network::remote_port_of_fd(static_cast<int>(fd));
+    if (!peer_addr || !peer_port || *peer_addr != addr || *peer_port != port) {
+      continue;
+    }
+    linger abort_on_close{1, 0};
+    ::setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+    ::shutdown(static_cast<int>(fd), SHUT_RDWR);
+    ++aborted;
+  }
+  ::closedir(dir);
+  return aborted;
+}
+
+// Asks the BASP broker where the direct connection to `node` goes, then
+// resets it (disconnect_node). Not hidden: Runtime::shutdown() waits for it,
+// so nothing is posted into a multiplexer that is gone.
+caf::behavior disconnector_actor(caf::event_based_actor* self, caf::node_id node, std::string why) {
+  auto basp = self->system().middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  self->request(basp, ROUTER_STEP_TIMEOUT, caf::get_atom::value, node)
+      .then(
+          [self, why](const caf::node_id& peer, const std::string& addr, uint16_t port) {
+            if (addr.empty() || port == 0) {
+              LOG_INFO << "No connection to close to " << caf::to_string(peer) << " (" << why << ")";
+              self->quit();
+              return;
+            }
+            std::string peer_text = caf::to_string(peer);
+            self->system().middleman().backend().post([addr, port, peer_text, why] {
+              int aborted = abort_connections_to(addr, port);
+              LOG_WARNING << "Reset the connection to " << addr << ":" << port << " (" << peer_text << "; " << why
+                          << "): " << aborted << " socket(s); what was queued for it is dropped";
+            });
+            self->quit();
+          },
+          [self, why](caf::error& e) {
+            LOG_WARNING << "Cannot close the connection (" << why << "): " << self->system().render(e);
+            self->quit();
+          });
+  return {[](disconnect_atom) {}};
+}
 
 class Router {
  public:
@@ -88,6 +155,27 @@ class Router {
     }
     Upid target = *upid;
     return cached_or_start(target.str(), [this, target, actor_port] { lookup_remote(target, actor_port); });
+  }
+
+  caf::result<bool> on_disconnect(const caf::actor& peer, const std::string& why) {
+    auto sender = self->current_sender();
+    if (!sender || sender->node() != self->node()) {
+      return caf::make_error(caf::sec::invalid_argument, "only local actors may close connections");
+    }
+    if (!peer || peer.node() == self->node()) {
+      return false;
+    }
+    // A resolve after this one must not answer with a proxy of the closing
+    // connection: forget every actor of that process now.
+    for (auto it = remote.begin(); it != remote.end();) {
+      if (it->second.node() == peer.node()) {
+        it = remote.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    disconnect_node(self->system(), peer.node(), why);
+    return true;
   }
 
   void on_down(const caf::down_msg& dm) {
@@ -238,10 +326,20 @@ caf::behavior router_actor(caf::stateful_actor<Router>* self, std::string ip, ui
         return self->state.on_resolve_at(upid, actor_port);
       },
       [self](resolve_atom, const std::string& upid) { return self->state.on_resolve(upid); },
+      [self](disconnect_atom, const caf::actor& peer, const std::string& why) {
+        return self->state.on_disconnect(peer, why);
+      },
   };
 }
 
 }  // namespace
+
+void disconnect_node(caf::actor_system& sys, const caf::node_id& node, std::string why) {
+  if (!node || node == sys.node()) {
+    return;
+  }
+  sys.spawn(disconnector_actor, node, std::move(why));
+}
 
 caf::actor spawn_router(caf::actor_system& sys, std::string ip, uint16_t port) {
   return sys.spawn(router_actor, std::move(ip), port);

@@ -101,7 +101,9 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   // Network-bound processes: the sharing scheduler cuts remote RTT (cookbook §7).
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("middleman.workers", static_cast<size_t>(0));
-  // Detect hung (not only dead) peers.
+  // Detect hung (not only dead) peers. A fixed backstop, not the ping
+  // timeouts: a peer a ping timeout declares lost first has its connection
+  // reset at once (disconnect_node; docs/architecture.md says why).
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(15)});
   cfg.set("logger.file-verbosity", caf::atom("quiet"));

@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/router.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "master/events.hpp"
@@ -520,6 +521,14 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
   }
   if (it->second.handle) {
     self->demonitor(it->second.handle);
+    if (unreachable) {
+      // A connection that missed every ping may only hang (a partition
+      // shorter than the middleman's connection timeout), with our pings
+      // in TCP's backed-off retransmission queue. Reset it: the slave comes
+      // back over a fresh connection, and nothing queued for it (pings,
+      // tasks, kills) reaches it seconds later.
+      disconnect_node(self->system(), it->second.handle.node(), "slave " + id + " is unreachable");
+    }
   }
   set_slave_handle(it->second, caf::actor{});
   set_slave_pid(it->second, "");

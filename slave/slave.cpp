@@ -17,6 +17,7 @@
 #include "actors/atoms.hpp"
 #include "actors/http.hpp"
 #include "actors/messages.hpp"
+#include "actors/router.hpp"
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
 #include "common/json.hpp"
@@ -286,11 +287,23 @@ void Slave::arm_ping_timeout() {
   self->delayed_send(self, master_ping_timeout, ping_timeout_atom::value, ++ping_generation);
 }
 
+// The master counts this slave unreachable by now and has closed its end
+// (master/slaves.cpp). Our end may still hold messages that TCP retransmits
+// at a backed-off interval: close it too (the router forgets its cached
+// proxies first), so the re-registration goes over a fresh connection and
+// nothing stale arrives seconds later (Mesos' slave re-detects the master).
 void Slave::on_ping_timeout(uint64_t gen) {
   if (gen == ping_generation && master) {
     LOG_WARNING << "No ping from the master for "
                 << std::chrono::duration_cast<std::chrono::milliseconds>(master_ping_timeout).count()
-                << " ms; re-registering";
+                << " ms; closing the connection to it and re-registering";
+    if (master.node() != self->node()) {
+      self->request(router, RESOLVE_TIMEOUT, disconnect_atom_v, master, std::string("no ping from the master"))
+          .then([](bool) {},
+                [this](caf::error& e) {
+                  LOG_WARNING << "Cannot close the connection to the master: " << self->system().render(e);
+                });
+    }
     self->demonitor(master);
     on_master_down();
   }
