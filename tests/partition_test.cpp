@@ -77,8 +77,11 @@ struct Partitioned {
     framework = *f;
     ASSERT_TRUE(poll_until([&] { return tasks_in_state(*framework, "TASK_RUNNING") == 1; },
                            deadline_in(DEFAULT_TIMEOUT)));
-    task_pids = task_processes(marker, *framework);
-    ASSERT_EQ(task_pids.size(), 1U);
+    // The shell's child carries its command line until it execs sleep: wait
+    // for the one process that stays.
+    ASSERT_TRUE(poll_until([&] { return (task_pids = task_processes(marker, *framework)).size() == 1; },
+                           deadline_in(DEFAULT_TIMEOUT)))
+        << task_pids.size() << " processes carry the task's marker";
     cluster.slave(0)->kill(SIGSTOP);
     ASSERT_TRUE(poll_until([&] { return tasks_in_state(*framework, lost_state) == 1; }, deadline_in(DEFAULT_TIMEOUT)))
         << "the framework never heard " << lost_state;
