@@ -1,5 +1,6 @@
 #include "master/state_json.hpp"
 #include "master/operator_json.hpp"
+#include "common/json.hpp"
 
 #include <ctime>
 
@@ -242,6 +243,53 @@ TEST(StateJson, QuotaEntriesHaveAnEmptyLimit) {
   ASSERT_TRUE(info.contains("limit"));
   EXPECT_TRUE(info.get("limit").is<picojson::object>());
   EXPECT_TRUE(info.get("limit").get<picojson::object>().empty());
+}
+
+// The streamed writers (what the master serves since #17) write the bytes
+// of the picojson trees, on a state using every optional field of a task.
+TEST(StateJson, StreamedWritersMatchTheTreesByteForByte) {
+  MasterState s = sample_state();
+  FrameworkRecord& f = s.frameworks.at("M-0000");
+  Task rich = f.tasks.at("t1");
+  rich.mutable_task_id()->set_value("t2");
+  rich.set_user("alice \"quoted\"\n");
+  rich.set_role("web");
+  rich.mutable_executor_id()->set_value("e1");
+  Label* label = rich.mutable_labels()->add_labels();
+  label->set_key("k");
+  label->set_value("v\u00e9");
+  rich.mutable_labels()->add_labels()->set_key("no-value");
+  rich.mutable_container()->set_type(ContainerInfo::DOCKER);
+  rich.mutable_container()->mutable_docker()->set_image("nginx");
+  TaskStatus* st = rich.add_statuses();
+  st->mutable_task_id()->set_value("t2");
+  st->set_state(TASK_FAILED);
+  st->set_timestamp(102.25);
+  st->set_reason(TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
+  st->set_message("exit 1");
+  st->set_source(TaskStatus::SOURCE_EXECUTOR);
+  st->set_healthy(false);
+  st->mutable_container_status()->mutable_container_id()->set_value("c1");
+  f.tasks["t2"] = rich;
+  f.unreachable_tasks["t3"] = rich;
+  f.unreachable_tasks["t3"].mutable_task_id()->set_value("t3");
+  f.info.mutable_labels()->add_labels()->set_key("team");
+  FrameworkRecord gone = f;
+  gone.id = "M-0001";
+  gone.active = false;
+  s.completed_frameworks.push_back(gone);
+  s.cluster = "c1";
+
+  std::string streamed;
+  write_state(s, &streamed);
+  EXPECT_EQ(streamed, json_serialize(state_json(s)));
+
+  for (const std::map<std::string, std::string>& query :
+       {std::map<std::string, std::string>{}, {{"framework_id", "M-0001"}}, {{"framework_id", "none"}}}) {
+    std::string frameworks;
+    write_frameworks(s, query, &frameworks);
+    EXPECT_EQ(frameworks, json_serialize(frameworks_json(s, query)));
+  }
 }
 
 }  // namespace
