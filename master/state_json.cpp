@@ -252,13 +252,13 @@ value slave_json(const MasterState& s, const SlaveRecord& slave, bool full) {
   if (slave.reregistered_time > 0) {
     o["reregistered_time"] = num(slave.reregistered_time);
   }
+  Resources used = used_resources(s, slave);
   o["resources"] = resources_to_json(slave.total);
-  o["used_resources"] = resources_to_json(used_resources(s, slave));
+  o["used_resources"] = resources_to_json(used);
   o["offered_resources"] = resources_to_json(offered_resources(s, slave));
   o["reserved_resources"] = reserved_resources_to_json(slave.total);
   o["unreserved_resources"] = resources_to_json(slave.total.unreserved());
   // What tasks hold, split as Mesos' tools read it.
-  Resources used = used_resources(s, slave);
   o["reserved_resources_allocated"] = reserved_resources_to_json(used);
   o["unreserved_resources_allocated"] = resources_to_json(used.unreserved());
   if (full) {
