@@ -55,6 +55,7 @@ using namespace std::chrono_literals;
 
 constexpr auto SCALE_STARTUP_TIMEOUT = std::chrono::seconds(30);
 constexpr auto SCALE_POLL = std::chrono::milliseconds(20);
+constexpr auto SCALE_METRIC_EVERY = std::chrono::seconds(1);
 
 struct ScaleFlags : FlagsBase {
   ScaleFlags() {
@@ -342,10 +343,16 @@ int run(const ScaleFlags& flags, size_t slaves) {
   so.framework_info.set_user(current_user());
   so.framework_info.set_name("stoa-bench-scale");
   spawn_scheduler(**rt, so, std::make_unique<PlacingScheduler>(flags.tasks, &placement));
+  // The master's metrics are sampled once a second only: a snapshot walks
+  // every slave's tasks on the master's thread (see docs/benchmarks.md).
+  auto next_sample = Clock::now();
   bool placed = poll_until(
       [&] {
-        if (auto ms = metric(port, "allocator/mesos/allocation_run_ms")) {
-          alloc_ms.push_back(*ms);
+        if (Clock::now() >= next_sample) {
+          next_sample = Clock::now() + SCALE_METRIC_EVERY;
+          if (auto ms = metric(port, "allocator/mesos/allocation_run_ms")) {
+            alloc_ms.push_back(*ms);
+          }
         }
         return placement.running.load() + placement.lost.load() >= flags.tasks;
       },
@@ -364,6 +371,10 @@ int run(const ScaleFlags& flags, size_t slaves) {
     std::cerr << "/master/state failed: " << (plain.is_error() ? plain.error() : std::to_string(plain->status))
               << "\n";
   }
+
+  t0 = Clock::now();
+  std::optional<double> snapshot_ok = metric(port, "master/slaves_active");
+  double metrics_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
   Probe idle = probe(port, flags.probe_seconds, 0);
   Probe loaded = probe(port, flags.probe_seconds, flags.state_clients);
@@ -394,6 +405,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
   row("/master/state size (MB)", plain.is_some() ? static_cast<double>(plain->body_bytes) / 1e6 : -1, "%14.2f");
   row("/master/state gzip latency (ms)", zipped.is_some() ? state_gz_ms : -1);
   row("/master/state gzip size (MB)", zipped.is_some() ? static_cast<double>(zipped->body_bytes) / 1e6 : -1, "%14.2f");
+  row("/metrics/snapshot latency (ms)", snapshot_ok ? metrics_ms : -1);
   row("/master/health p50 idle (ms)", percentile(idle.health_ms, 0.5), "%14.2f");
   row("/master/health p99 idle (ms)", percentile(idle.health_ms, 0.99), "%14.2f");
   row("/master/health max idle (ms)", percentile(idle.health_ms, 1.0), "%14.2f");

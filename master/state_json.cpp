@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 
 #include <algorithm>
 #include <functional>
@@ -134,6 +135,41 @@ Resources used_resources(const MasterState& s, const SlaveRecord& slave) {
     }
   }
   return r;
+}
+
+Resources used_scalars(const MasterState& s, const SlaveRecord& slave) {
+  std::map<std::string, int64_t> units;
+  for (const auto& [fid, tid] : slave.tasks) {
+    auto f = s.frameworks.find(fid);
+    if (f == s.frameworks.end()) {
+      continue;
+    }
+    auto t = f->second.tasks.find(tid);
+    if (t == f->second.tasks.end() || is_terminal_state(t->second.state())) {
+      continue;
+    }
+    // As Resources::from_proto: a task with an invalid scalar counts nothing.
+    bool valid = true;
+    for (const Resource& r : t->second.resources()) {
+      if (r.type() == Value::SCALAR && (!r.has_scalar() || !std::isfinite(r.scalar().value()) ||
+                                        r.scalar().value() < 0 || r.name().empty())) {
+        valid = false;
+      }
+    }
+    if (!valid) {
+      continue;
+    }
+    for (const Resource& r : t->second.resources()) {
+      if (r.type() == Value::SCALAR) {
+        units[r.name()] += scalar_to_fixed(r.scalar().value());
+      }
+    }
+  }
+  Resources out;
+  for (const auto& [name, n] : units) {
+    out += Resources::scalar_resource(name, fixed_to_scalar(n));
+  }
+  return out;
 }
 
 Resources offered_resources(const MasterState& s, const SlaveRecord& slave) {

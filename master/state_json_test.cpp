@@ -292,5 +292,31 @@ TEST(StateJson, StreamedWritersMatchTheTreesByteForByte) {
   }
 }
 
+// The gauges' fast sum gives the scalars of the full parse, terminal tasks
+// and reservations included.
+TEST(StateJson, UsedScalarsAreTheScalarsOfUsedResources) {
+  MasterState s = sample_state();
+  FrameworkRecord& f = s.frameworks.at("M-0000");
+  SlaveRecord& slave = s.slaves.at("M-S0");
+  for (int i = 2; i < 40; ++i) {
+    Task t = f.tasks.at("t1");
+    std::string id = "t" + std::to_string(i);
+    t.mutable_task_id()->set_value(id);
+    t.clear_resources();
+    res(i % 3 == 0 ? "cpus(web):0.3;mem:10.5;disk:1" : "cpus:0.1;mem:33;gpus:1").to_proto(t.mutable_resources());
+    if (i % 5 == 0) {
+      t.set_state(TASK_FINISHED);
+    }
+    f.tasks[id] = t;
+    slave.tasks.insert({"M-0000", id});
+  }
+  Resources full = used_resources(s, slave);
+  Resources fast = used_scalars(s, slave);
+  for (const char* name : {"cpus", "mem", "disk", "gpus", "ports"}) {
+    EXPECT_EQ(fast.scalar(name), full.scalar(name)) << name;
+  }
+  EXPECT_GT(fast.scalar("cpus"), 1.0);
+}
+
 }  // namespace
 }  // namespace stoa::master
