@@ -1,4 +1,5 @@
 #include "common/json.hpp"
+#include "common/json_writer.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -10,7 +11,7 @@ namespace stoa {
 
 namespace {
 
-void write_string(const std::string& s, std::string* out) {
+void write_string(std::string_view s, std::string* out) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
@@ -254,6 +255,18 @@ std::string json_serialize(const picojson::value& v) {
   std::string out;
   write(v, &out);
   return out;
+}
+
+void json_append(const picojson::value& v, std::string* out) { write(v, out); }
+
+void json_append_string(std::string_view s, std::string* out) { write_string(s, out); }
+
+void json_append_number(double d, std::string* out) {
+  if (!std::isfinite(d)) {
+    out->append("null");
+    return;
+  }
+  write(picojson::value(d), out);
 }
 
 }  // namespace stoa

@@ -174,6 +174,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/invariant_violations", "Accounting invariant violations (tests require 0)");
   r.counter("master/accounting_checks", "Exact master/allocator accounting cross-checks done");
   r.counter("master/http_render_errors", "Read-only views that failed to render");
+  r.counter("master/view_renders_forked", "Views rendered by a forked child of the master (state_serving.hpp)");
+  r.counter("master/view_render_fork_failures", "Views rendered in the master actor because fork(2) failed");
   r.gauge("master/contenders", "Masters contending in ZooKeeper (json.info_ nodes seen)");
   r.gauge("master/recovered_slaves", "Slaves of the registry not re-registered since this master was elected");
   r.gauge("master/slaves_unreachable", "Slaves the registry holds as unreachable");

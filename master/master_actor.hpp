@@ -20,18 +20,22 @@
 //   operator_actions.cpp  the operator's teardown and kill
 //   leadership.cpp  contending in ZooKeeper, recovery from the registry,
 //                   the standby/recovering phases, redirects
+//   view_renders.cpp  the big views rendered by forked children
+//                   (state_serving.hpp), batched per view
 //
 // Every timer message is accepted only from the master itself
 // (`from_self`), operator requests only from actors of this process.
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/actor_addr.hpp>
 #include <caf/response_promise.hpp>
@@ -130,6 +134,16 @@ class Master {
   UtilizationHistory utilization;
   // The maintenance schedule and down machines (in memory only).
   Maintenance maintenance;
+  // Views rendering in a forked child (view_renders.cpp), by endpoint and
+  // query: the requests the running render answers, and those that arrived
+  // meanwhile and wait for the next one.
+  struct ViewRender {
+    std::string endpoint;
+    std::map<std::string, std::string> query;
+    std::vector<caf::typed_response_promise<int, std::string>> current;
+    std::vector<caf::typed_response_promise<int, std::string>> next;
+  };
+  std::map<std::string, ViewRender> view_renders;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -264,6 +278,17 @@ class Master {
                                                   const std::string& path, const std::string& body);
   StatusReply render(const std::string& endpoint, const std::map<std::string, std::string>& query);
   void refresh_gauges();
+
+  // --- view_renders.cpp --------------------------------------------------------
+  // True for the views whose size grows with the tasks (state, frameworks,
+  // state-summary, slaves, tasks) once the state holds more than
+  // `inline_render_limit()` slaves + tasks: those are rendered off the actor.
+  bool renders_in_child(const std::string& endpoint) const;
+  // Answers the view from a forked child's render (batched per view).
+  caf::result<int, std::string> serve_view_in_child(const std::string& endpoint,
+                                                    const std::map<std::string, std::string>& query);
+  void start_view_render(const std::string& key);
+  void on_view_rendered(const std::string& key, int status, std::string& body);
 
   // --- usage_reports.cpp -----------------------------------------------------
   // A slave's SlaveUsageMessage: checked (numbers, known slave, sent by it),

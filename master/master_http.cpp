@@ -19,6 +19,7 @@
 #include "common/strings.hpp"
 #include "common/version.hpp"
 #include "master/master.hpp"
+#include "master/state_serving.hpp"
 #include "master/webui_routes.hpp"
 
 namespace stoa::master {
@@ -28,6 +29,54 @@ namespace {
 // How long the master waits for its own answer and for a slave's.
 constexpr auto SLAVE_LOOKUP_TIMEOUT = std::chrono::seconds(10);
 constexpr auto PROXY_TIMEOUT = std::chrono::seconds(20);
+// How long a big view may take (it renders in a child of the master,
+// view_renders.cpp), under the HTTP server's 30 s handler timeout.
+constexpr auto VIEW_TIMEOUT = std::chrono::seconds(25);
+// Smaller bodies go out uncompressed.
+constexpr size_t GZIP_MIN_BYTES = 1024;
+
+// A read-only view of the master, as actor_route() serves it, gzipped
+// (Content-Encoding: gzip) when the client accepts it and did not ask for
+// ?jsonp= (the server wraps that body). Compressing /master/state at 400k
+// tasks takes ~0.5 s: a detached actor does it, not the HTTP server.
+http::Route view_route(const caf::actor& master, std::string path, std::string endpoint, std::string help) {
+  http::Route r = actor_route(master, std::move(path), endpoint, std::move(help));
+  r.handler = [master, endpoint](caf::io::broker* self, const http::Request& req, http::Responder respond) {
+    std::string target = req.path + (req.query_string.empty() ? std::string() : "?" + req.query_string);
+    auto enc = req.headers.find("accept-encoding");
+    bool zip = enc != req.headers.end() && accepts_gzip(enc->second) && req.query.count("jsonp") == 0;
+    self->request(master, VIEW_TIMEOUT, state_atom_v, endpoint, req.query)
+        .then(
+            [self, respond, target, zip](int status, std::string& body) {
+              if (!zip || status != 200 || body.size() < GZIP_MIN_BYTES) {
+                respond(component_response(status, std::move(body), target));
+                return;
+              }
+              caf::actor zipper = self->spawn<caf::detached>([](caf::event_based_actor* z) -> caf::behavior {
+                return {[z](const std::string& plain) -> std::string {
+                  z->quit();
+                  return gzip(plain);
+                }};
+              });
+              self->request(zipper, VIEW_TIMEOUT, std::move(body))
+                  .then(
+                      [respond](std::string& zipped) {
+                        http::Response out;
+                        out.body = std::move(zipped);
+                        out.headers.emplace_back("Content-Encoding", "gzip");
+                        out.headers.emplace_back("Vary", "Accept-Encoding");
+                        respond(std::move(out));
+                      },
+                      [respond](caf::error& e) {
+                        respond(http::error_response(500, "Cannot compress the view: " + caf::to_string(e)));
+                      });
+            },
+            [respond](caf::error& e) {
+              respond(http::error_response(503, "No answer from the master: " + caf::to_string(e)));
+            });
+  };
+  return r;
+}
 
 // The slave id a sandbox path names ("<work_dir>/slaves/<id>/..."), or "".
 std::string slave_id_in_path(const std::string& path) {
@@ -130,20 +179,21 @@ void proxy_to_slave(const caf::actor& master, caf::io::broker* self, const std::
 
 void register_master_routes(Runtime& runtime, const caf::actor& master, const MasterFlags& flags) {
   register_webui_routes(runtime, flags.webui_dir);
-  runtime.add_route(actor_route(master, "/master/state", "state",
-                                "Full state of the cluster: slaves, frameworks, tasks, offers "
-                                "(Mesos' /master/state shape). Supports ?jsonp=."));
-  runtime.add_route(actor_route(master, "/state", "state", "Alias of /master/state."));
-  runtime.add_route(actor_route(master, "/master/state.json", "state", "Alias of /master/state."));
-  runtime.add_route(actor_route(master, "/master/state-summary", "state-summary",
-                                "Summary of slaves and frameworks with task counts per state."));
-  runtime.add_route(
-      actor_route(master, "/master/slaves", "slaves", "Registered slaves; ?slave_id= filters."));
-  runtime.add_route(actor_route(master, "/master/frameworks", "frameworks",
-                                "Active and completed frameworks; ?framework_id= filters."));
-  runtime.add_route(actor_route(master, "/master/tasks", "tasks",
-                                "Tasks of all frameworks: ?limit=100&offset=0&order=des|asc"
-                                "&framework_id=&task_id=."));
+  // The views that grow with the cluster: rendered off the master actor
+  // on big clusters and gzipped for clients that accept it.
+  runtime.add_route(view_route(master, "/master/state", "state",
+                               "Full state of the cluster: slaves, frameworks, tasks, offers "
+                               "(Mesos' /master/state shape). Supports ?jsonp= and gzip."));
+  runtime.add_route(view_route(master, "/state", "state", "Alias of /master/state."));
+  runtime.add_route(view_route(master, "/master/state.json", "state", "Alias of /master/state."));
+  runtime.add_route(view_route(master, "/master/state-summary", "state-summary",
+                               "Summary of slaves and frameworks with task counts per state."));
+  runtime.add_route(view_route(master, "/master/slaves", "slaves", "Registered slaves; ?slave_id= filters."));
+  runtime.add_route(view_route(master, "/master/frameworks", "frameworks",
+                               "Active and completed frameworks; ?framework_id= filters."));
+  runtime.add_route(view_route(master, "/master/tasks", "tasks",
+                               "Tasks of all frameworks: ?limit=100&offset=0&order=des|asc"
+                               "&framework_id=&task_id=."));
   runtime.add_route(actor_route(master, "/master/flags", "flags", "The master's effective flags."));
   runtime.add_route(actor_route(master, "/master/roles", "roles",
                                 "Roles with their weight, frameworks, allocated, offered and "

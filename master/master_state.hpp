@@ -97,6 +97,11 @@ bool partition_aware(const FrameworkInfo& info);
 
 // Resources of a slave used by tasks, and offered, computed from the records.
 Resources used_resources(const MasterState& s, const SlaveRecord& slave);
+// The scalars of used_resources(s, slave) (summed per name as unreserved
+// entries, roles dropped), without parsing each task's resources: for the
+// gauges and utilization samples that walk every slave on the master's
+// thread (~50 ns a task instead of ~2 us; issue #17).
+Resources used_scalars(const MasterState& s, const SlaveRecord& slave);
 Resources offered_resources(const MasterState& s, const SlaveRecord& slave);
 Resources used_resources(const FrameworkRecord& f);
 Resources offered_resources(const MasterState& s, const FrameworkRecord& f);

@@ -38,7 +38,9 @@ void Master::refresh_gauges() {
 StatusReply Master::render(const std::string& endpoint, const std::map<std::string, std::string>& query) {
   try {
     if (endpoint == "state") {
-      return {200, json_serialize(state_json(st))};
+      std::string body;
+      write_state(st, &body);
+      return {200, body};
     }
     if (endpoint == "state-summary") {
       return {200, json_serialize(state_summary_json(st))};
@@ -47,7 +49,9 @@ StatusReply Master::render(const std::string& endpoint, const std::map<std::stri
       return {200, json_serialize(slaves_json(st, query))};
     }
     if (endpoint == "frameworks") {
-      return {200, json_serialize(frameworks_json(st, query))};
+      std::string body;
+      write_frameworks(st, query, &body);
+      return {200, body};
     }
     if (endpoint == "tasks") {
       std::string error;
@@ -104,6 +108,9 @@ caf::result<int, std::string> Master::on_state_request(const std::string& endpoi
   if (endpoint == "redirect") {
     auto [status, body] = redirect_reply();
     return {status, body};
+  }
+  if (renders_in_child(endpoint)) {
+    return serve_view_in_child(endpoint, query);
   }
   if (endpoint != "roles" && endpoint != "weights" && endpoint != "quota") {
     auto [status, body] = render(endpoint, query);

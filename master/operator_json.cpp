@@ -108,7 +108,7 @@ std::map<std::string, double> master_gauges(const MasterState& st, double now) {
   for (const auto& [id, s] : st.slaves) {
     (s.active ? active : inactive) += 1;
     total += s.total;
-    used += used_resources(st, s);
+    used += used_scalars(st, s);  // only scalars are gauged
   }
   double fw_active = 0;
   double fw_connected = 0;

@@ -3,11 +3,16 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 
 #include <algorithm>
+#include <functional>
+#include <unordered_map>
 
 #include "common/attributes.hpp"
 #include "common/container_json.hpp"
+#include "common/json.hpp"
+#include "common/json_writer.hpp"
 #include "common/task_state.hpp"
 #include "common/version.hpp"
 
@@ -132,6 +137,41 @@ Resources used_resources(const MasterState& s, const SlaveRecord& slave) {
   return r;
 }
 
+Resources used_scalars(const MasterState& s, const SlaveRecord& slave) {
+  std::map<std::string, int64_t> units;
+  for (const auto& [fid, tid] : slave.tasks) {
+    auto f = s.frameworks.find(fid);
+    if (f == s.frameworks.end()) {
+      continue;
+    }
+    auto t = f->second.tasks.find(tid);
+    if (t == f->second.tasks.end() || is_terminal_state(t->second.state())) {
+      continue;
+    }
+    // As Resources::from_proto: a task with an invalid scalar counts nothing.
+    bool valid = true;
+    for (const Resource& r : t->second.resources()) {
+      if (r.type() == Value::SCALAR && (!r.has_scalar() || !std::isfinite(r.scalar().value()) ||
+                                        r.scalar().value() < 0 || r.name().empty())) {
+        valid = false;
+      }
+    }
+    if (!valid) {
+      continue;
+    }
+    for (const Resource& r : t->second.resources()) {
+      if (r.type() == Value::SCALAR) {
+        units[r.name()] += scalar_to_fixed(r.scalar().value());
+      }
+    }
+  }
+  Resources out;
+  for (const auto& [name, n] : units) {
+    out += Resources::scalar_resource(name, fixed_to_scalar(n));
+  }
+  return out;
+}
+
 Resources offered_resources(const MasterState& s, const SlaveRecord& slave) {
   Resources r;
   for (const std::string& oid : slave.offers) {
@@ -248,13 +288,13 @@ value slave_json(const MasterState& s, const SlaveRecord& slave, bool full) {
   if (slave.reregistered_time > 0) {
     o["reregistered_time"] = num(slave.reregistered_time);
   }
+  Resources used = used_resources(s, slave);
   o["resources"] = resources_to_json(slave.total);
-  o["used_resources"] = resources_to_json(used_resources(s, slave));
+  o["used_resources"] = resources_to_json(used);
   o["offered_resources"] = resources_to_json(offered_resources(s, slave));
   o["reserved_resources"] = reserved_resources_to_json(slave.total);
   o["unreserved_resources"] = resources_to_json(slave.total.unreserved());
   // What tasks hold, split as Mesos' tools read it.
-  Resources used = used_resources(s, slave);
   o["reserved_resources_allocated"] = reserved_resources_to_json(used);
   o["unreserved_resources_allocated"] = resources_to_json(used.unreserved());
   if (full) {
@@ -291,7 +331,9 @@ value recovered_slaves_json(const MasterState& s, const std::map<std::string, st
   return value(out);
 }
 
-value framework_json(const MasterState& s, const FrameworkRecord& f) {
+// A framework's fields except its three task arrays, which
+// framework_json() adds and write_framework() streams.
+object framework_head(const MasterState& s, const FrameworkRecord& f) {
   object o;
   o["id"] = str(f.id);
   o["name"] = str(f.info.name());
@@ -330,21 +372,6 @@ value framework_json(const MasterState& s, const FrameworkRecord& f) {
   }
   o["roles"] = value(roles);
   o["role"] = str(f.roles.empty() ? "*" : f.roles.front());
-  array tasks;
-  for (const auto& [id, t] : f.tasks) {
-    tasks.push_back(task_json(t));
-  }
-  o["tasks"] = value(tasks);
-  array unreachable;
-  for (const auto& [id, t] : f.unreachable_tasks) {
-    unreachable.push_back(task_json(t));
-  }
-  o["unreachable_tasks"] = value(unreachable);
-  array completed;
-  for (const Task& t : f.completed_tasks) {
-    completed.push_back(task_json(t));
-  }
-  o["completed_tasks"] = value(completed);
   array offers;
   for (const std::string& oid : f.offers) {
     auto it = s.offers.find(oid);
@@ -358,10 +385,32 @@ value framework_json(const MasterState& s, const FrameworkRecord& f) {
   if (f.info.has_labels()) {
     o["labels"] = labels_json(f.info.labels());
   }
-  return value(o);
+  return o;
 }
 
-value state_json(const MasterState& s) {
+value framework_json(const MasterState& s, const FrameworkRecord& f) {
+  object o = framework_head(s, f);
+  array tasks;
+  for (const auto& [id, t] : f.tasks) {
+    tasks.push_back(task_json(t));
+  }
+  o["tasks"] = value(std::move(tasks));
+  array unreachable;
+  for (const auto& [id, t] : f.unreachable_tasks) {
+    unreachable.push_back(task_json(t));
+  }
+  o["unreachable_tasks"] = value(std::move(unreachable));
+  array completed;
+  for (const Task& t : f.completed_tasks) {
+    completed.push_back(task_json(t));
+  }
+  o["completed_tasks"] = value(std::move(completed));
+  return value(std::move(o));
+}
+
+// /master/state's fields except "slaves", "frameworks" and
+// "completed_frameworks", which state_json() adds and write_state() streams.
+object state_head(const MasterState& s) {
   object o;
   o["version"] = str(STOA_VERSION);
   o["build_date"] = str(build_date());
@@ -406,25 +455,30 @@ value state_json(const MasterState& s) {
     flags[k] = str(v);
   }
   o["flags"] = value(flags);
+  o["recovered_slaves"] = recovered_slaves_json(s, {});
+  o["orphan_tasks"] = value(array{});
+  o["unregistered_frameworks"] = value(array{});
+  return o;
+}
+
+value state_json(const MasterState& s) {
+  object o = state_head(s);
   array slaves;
   for (const auto& [id, slave] : s.slaves) {
     slaves.push_back(slave_json(s, slave));
   }
-  o["slaves"] = value(slaves);
-  o["recovered_slaves"] = recovered_slaves_json(s, {});
+  o["slaves"] = value(std::move(slaves));
   array frameworks;
   for (const auto& [id, f] : s.frameworks) {
     frameworks.push_back(framework_json(s, f));
   }
-  o["frameworks"] = value(frameworks);
+  o["frameworks"] = value(std::move(frameworks));
   array completed;
   for (const FrameworkRecord& f : s.completed_frameworks) {
     completed.push_back(framework_json(s, f));
   }
-  o["completed_frameworks"] = value(completed);
-  o["orphan_tasks"] = value(array{});
-  o["unregistered_frameworks"] = value(array{});
-  return value(o);
+  o["completed_frameworks"] = value(std::move(completed));
+  return value(std::move(o));
 }
 
 value state_summary_json(const MasterState& s) {
@@ -525,10 +579,10 @@ value frameworks_json(const MasterState& s, const std::map<std::string, std::str
     }
   }
   object o;
-  o["frameworks"] = value(frameworks);
-  o["completed_frameworks"] = value(completed);
+  o["frameworks"] = value(std::move(frameworks));
+  o["completed_frameworks"] = value(std::move(completed));
   o["unregistered_frameworks"] = value(array{});
-  return value(o);
+  return value(std::move(o));
 }
 
 value tasks_json(const MasterState& s, const std::map<std::string, std::string>& query,
@@ -594,5 +648,203 @@ value tasks_json(const MasterState& s, const std::map<std::string, std::string>&
 }
 
 value task_status_json(const TaskStatus& status) { return status_json(status); }
+
+// Streaming: the same bytes as json_serialize() of the trees above (picojson
+// objects are std::maps, so keys go out sorted), written piece by piece so
+// that no tree of the whole state is ever built or copied.
+namespace {
+
+using Streamed = std::map<std::string, std::function<void(std::string*)>>;
+
+// Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
+void write_object(const object& fixed, const Streamed& streamed, std::string* out) {
+  out->push_back('{');
+  auto a = fixed.begin();
+  auto b = streamed.begin();
+  bool first = true;
+  while (a != fixed.end() || b != streamed.end()) {
+    bool take_fixed = b == streamed.end() || (a != fixed.end() && a->first < b->first);
+    if (!first) {
+      out->push_back(',');
+    }
+    first = false;
+    json_append_string(take_fixed ? a->first : b->first, out);
+    out->push_back(':');
+    if (take_fixed) {
+      json_append(a->second, out);
+      ++a;
+    } else {
+      b->second(out);
+      ++b;
+    }
+  }
+  out->push_back('}');
+}
+
+// Writes `[write(x) for x in range]`.
+template <class Range, class Write>
+void write_array(const Range& range, Write write, std::string* out) {
+  out->push_back('[');
+  bool first = true;
+  for (const auto& x : range) {
+    if (!first) {
+      out->push_back(',');
+    }
+    first = false;
+    write(x, out);
+  }
+  out->push_back(']');
+}
+
+// Appends `,"key":` (no comma before the first key of an object).
+void write_key(const char* key, bool* first, std::string* out) {
+  if (!*first) {
+    out->push_back(',');
+  }
+  *first = false;
+  json_append_string(key, out);
+  out->push_back(':');
+}
+
+// status_json(), written directly (keys in the same sorted order).
+void write_status(const TaskStatus& st, std::string* out) {
+  bool first = true;
+  out->push_back('{');
+  if (st.has_container_status() || st.has_container_id()) {
+    write_key("container_status", &first, out);
+    json_append(status_json(st).get("container_status"), out);
+  }
+  if (st.has_healthy()) {
+    write_key("healthy", &first, out);
+    out->append(st.healthy() ? "true" : "false");
+  }
+  if (st.has_message() && !st.message().empty()) {
+    write_key("message", &first, out);
+    json_append_string(st.message(), out);
+  }
+  if (st.has_reason()) {
+    write_key("reason", &first, out);
+    json_append_string(TaskStatus::Reason_Name(st.reason()), out);
+  }
+  if (st.has_source()) {
+    write_key("source", &first, out);
+    json_append_string(TaskStatus::Source_Name(st.source()), out);
+  }
+  write_key("state", &first, out);
+  json_append_string(TaskState_Name(st.state()), out);
+  write_key("timestamp", &first, out);
+  json_append_number(st.timestamp(), out);
+  out->push_back('}');
+}
+
+// One render's JSON of each distinct `resources` a task holds: the tasks of
+// a big cluster share a few shapes, and parsing them is most of a task's
+// cost.
+using ResourcesCache = std::unordered_map<std::string, std::string>;
+
+// task_json(), written directly (keys in the same sorted order).
+void write_task(const Task& t, ResourcesCache* cache, std::string* out) {
+  bool first = true;
+  out->push_back('{');
+  if (t.has_container()) {
+    write_key("container", &first, out);
+    json_append(container_info_json(t.container()), out);
+  }
+  write_key("executor_id", &first, out);
+  json_append_string(t.has_executor_id() ? t.executor_id().value() : std::string(), out);
+  write_key("framework_id", &first, out);
+  json_append_string(t.framework_id().value(), out);
+  write_key("id", &first, out);
+  json_append_string(t.task_id().value(), out);
+  if (t.has_labels()) {
+    write_key("labels", &first, out);
+    json_append(labels_json(t.labels()), out);
+  }
+  write_key("name", &first, out);
+  json_append_string(t.name(), out);
+  write_key("resources", &first, out);
+  std::string key;
+  for (const Resource& r : t.resources()) {
+    key += r.SerializeAsString();
+    key.push_back('\0');
+  }
+  auto [it, inserted] = cache->try_emplace(std::move(key));
+  if (inserted) {
+    json_append(resources_to_json(task_resources(t)), &it->second);
+  }
+  out->append(it->second);
+  write_key("role", &first, out);
+  json_append_string(t.has_role() ? t.role() : std::string("*"), out);
+  write_key("slave_id", &first, out);
+  json_append_string(t.slave_id().value(), out);
+  write_key("state", &first, out);
+  json_append_string(TaskState_Name(t.state()), out);
+  write_key("statuses", &first, out);
+  write_array(t.statuses(), [](const TaskStatus& st, std::string* w) { write_status(st, w); }, out);
+  if (t.has_user()) {
+    write_key("user", &first, out);
+    json_append_string(t.user(), out);
+  }
+  out->push_back('}');
+}
+
+void write_framework(const MasterState& s, const FrameworkRecord& f, std::string* out) {
+  ResourcesCache cache;
+  auto task = [&cache](const Task& t, std::string* w) { write_task(t, &cache, w); };
+  Streamed streamed;
+  streamed["tasks"] = [&f, &task](std::string* o) {
+    write_array(f.tasks, [&task](const auto& entry, std::string* w) { task(entry.second, w); }, o);
+  };
+  streamed["unreachable_tasks"] = [&f, &task](std::string* o) {
+    write_array(f.unreachable_tasks, [&task](const auto& entry, std::string* w) { task(entry.second, w); }, o);
+  };
+  streamed["completed_tasks"] = [&f, &task](std::string* o) {
+    write_array(f.completed_tasks, task, o);
+  };
+  write_object(framework_head(s, f), streamed, out);
+}
+
+}  // namespace
+
+void write_state(const MasterState& s, std::string* out) {
+  Streamed streamed;
+  streamed["slaves"] = [&s](std::string* o) {
+    write_array(
+        s.slaves, [&s](const auto& entry, std::string* w) { json_append(slave_json(s, entry.second), w); }, o);
+  };
+  streamed["frameworks"] = [&s](std::string* o) {
+    write_array(s.frameworks, [&s](const auto& entry, std::string* w) { write_framework(s, entry.second, w); }, o);
+  };
+  streamed["completed_frameworks"] = [&s](std::string* o) {
+    write_array(s.completed_frameworks, [&s](const FrameworkRecord& f, std::string* w) { write_framework(s, f, w); },
+                o);
+  };
+  write_object(state_head(s), streamed, out);
+}
+
+void write_frameworks(const MasterState& s, const std::map<std::string, std::string>& query, std::string* out) {
+  std::vector<const FrameworkRecord*> active;
+  for (const auto& [id, f] : s.frameworks) {
+    if (query_matches(query, "framework_id", id)) {
+      active.push_back(&f);
+    }
+  }
+  std::vector<const FrameworkRecord*> completed;
+  for (const FrameworkRecord& f : s.completed_frameworks) {
+    if (query_matches(query, "framework_id", f.id)) {
+      completed.push_back(&f);
+    }
+  }
+  Streamed streamed;
+  streamed["frameworks"] = [&](std::string* o) {
+    write_array(active, [&s](const FrameworkRecord* f, std::string* w) { write_framework(s, *f, w); }, o);
+  };
+  streamed["completed_frameworks"] = [&](std::string* o) {
+    write_array(completed, [&s](const FrameworkRecord* f, std::string* w) { write_framework(s, *f, w); }, o);
+  };
+  object fixed;
+  fixed["unregistered_frameworks"] = value(array{});
+  write_object(fixed, streamed, out);
+}
 
 }  // namespace stoa::master

@@ -28,6 +28,12 @@ picojson::value state_summary_json(const MasterState& s);
 picojson::value slaves_json(const MasterState& s, const std::map<std::string, std::string>& query);
 // ?framework_id= filters.
 picojson::value frameworks_json(const MasterState& s, const std::map<std::string, std::string>& query);
+// The bytes of json_serialize(state_json(s)) and of
+// json_serialize(frameworks_json(s, query)), appended to `out` without ever
+// holding the whole tree: what the master serves (state_serving.hpp).
+void write_state(const MasterState& s, std::string* out);
+void write_frameworks(const MasterState& s, const std::map<std::string, std::string>& query, std::string* out);
+
 // ?limit=100&offset=0&order=des|asc&framework_id=&task_id=. Returns an Error
 // message in `error` for bad parameters (non-numeric limit, bad order).
 picojson::value tasks_json(const MasterState& s, const std::map<std::string, std::string>& query,

@@ -1,5 +1,6 @@
 #include "master/state_json.hpp"
 #include "master/operator_json.hpp"
+#include "common/json.hpp"
 
 #include <ctime>
 
@@ -242,6 +243,79 @@ TEST(StateJson, QuotaEntriesHaveAnEmptyLimit) {
   ASSERT_TRUE(info.contains("limit"));
   EXPECT_TRUE(info.get("limit").is<picojson::object>());
   EXPECT_TRUE(info.get("limit").get<picojson::object>().empty());
+}
+
+// The streamed writers (what the master serves since #17) write the bytes
+// of the picojson trees, on a state using every optional field of a task.
+TEST(StateJson, StreamedWritersMatchTheTreesByteForByte) {
+  MasterState s = sample_state();
+  FrameworkRecord& f = s.frameworks.at("M-0000");
+  Task rich = f.tasks.at("t1");
+  rich.mutable_task_id()->set_value("t2");
+  rich.set_user("alice \"quoted\"\n");
+  rich.set_role("web");
+  rich.mutable_executor_id()->set_value("e1");
+  Label* label = rich.mutable_labels()->add_labels();
+  label->set_key("k");
+  label->set_value("v\u00e9");
+  rich.mutable_labels()->add_labels()->set_key("no-value");
+  rich.mutable_container()->set_type(ContainerInfo::DOCKER);
+  rich.mutable_container()->mutable_docker()->set_image("nginx");
+  TaskStatus* st = rich.add_statuses();
+  st->mutable_task_id()->set_value("t2");
+  st->set_state(TASK_FAILED);
+  st->set_timestamp(102.25);
+  st->set_reason(TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
+  st->set_message("exit 1");
+  st->set_source(TaskStatus::SOURCE_EXECUTOR);
+  st->set_healthy(false);
+  st->mutable_container_status()->mutable_container_id()->set_value("c1");
+  f.tasks["t2"] = rich;
+  f.unreachable_tasks["t3"] = rich;
+  f.unreachable_tasks["t3"].mutable_task_id()->set_value("t3");
+  f.info.mutable_labels()->add_labels()->set_key("team");
+  FrameworkRecord gone = f;
+  gone.id = "M-0001";
+  gone.active = false;
+  s.completed_frameworks.push_back(gone);
+  s.cluster = "c1";
+
+  std::string streamed;
+  write_state(s, &streamed);
+  EXPECT_EQ(streamed, json_serialize(state_json(s)));
+
+  for (const std::map<std::string, std::string>& query :
+       {std::map<std::string, std::string>{}, {{"framework_id", "M-0001"}}, {{"framework_id", "none"}}}) {
+    std::string frameworks;
+    write_frameworks(s, query, &frameworks);
+    EXPECT_EQ(frameworks, json_serialize(frameworks_json(s, query)));
+  }
+}
+
+// The gauges' fast sum gives the scalars of the full parse, terminal tasks
+// and reservations included.
+TEST(StateJson, UsedScalarsAreTheScalarsOfUsedResources) {
+  MasterState s = sample_state();
+  FrameworkRecord& f = s.frameworks.at("M-0000");
+  SlaveRecord& slave = s.slaves.at("M-S0");
+  for (int i = 2; i < 40; ++i) {
+    Task t = f.tasks.at("t1");
+    std::string id = "t" + std::to_string(i);
+    t.mutable_task_id()->set_value(id);
+    t.clear_resources();
+    res(i % 3 == 0 ? "cpus(web):0.3;mem:10.5;disk:1" : "cpus:0.1;mem:33;gpus:1").to_proto(t.mutable_resources());
+    if (i % 5 == 0) {
+      t.set_state(TASK_FINISHED);
+    }
+    f.tasks[id] = t;
+    slave.tasks.insert({"M-0000", id});
+  }
+  Resources full = used_resources(s, slave);
+  Resources fast = used_scalars(s, slave);
+  for (const char* name : {"cpus", "mem", "disk", "gpus", "ports"}) {
+    EXPECT_EQ(fast.scalar(name), full.scalar(name)) << name;
+  }
+  EXPECT_GT(fast.scalar("cpus"), 1.0);
 }
 
 }  // namespace

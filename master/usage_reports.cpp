@@ -188,7 +188,7 @@ UtilizationSample Master::cluster_totals(double now) {
   Resources allocated;
   for (const auto& [id, s] : st.slaves) {
     total.add_scalars(s.total);
-    allocated.add_scalars(used_resources(st, s));
+    allocated.add_scalars(used_scalars(st, s));
   }
   UtilizationSample base;
   base.timestamp = now;

@@ -1,0 +1,439 @@
+// stoa-bench-scale: one real stoa-master with many simulated slaves
+// (stoa-slave-simulator processes, bench/slave_simulator.hpp) and one
+// in-process framework (issue #17). For each --slaves count it measures:
+//   - registration: from starting the simulators until the master has all
+//     slaves active; the master's RSS per slave;
+//   - placement: the framework launches --tasks tasks (cpus:0.01;mem:8,
+//     they run until the end) on the offers it gets, as fast as they come:
+//     tasks/s from the first launch to the last TASK_RUNNING, launch ->
+//     TASK_RUNNING p50/p99, status updates/s the master handled meanwhile,
+//     the allocation pass time (allocator/mesos/allocation_run_ms) and the
+//     master's RSS per task;
+//   - /master/state: latency and size, plain and gzip;
+//   - /master/health latency (p50/p99/max over --probe_seconds) idle and
+//     while --state_clients clients poll /master/state back to back, with
+//     the allocation passes per second in both windows.
+//
+//   stoa-bench-scale [--slaves=1000,10000] [--tasks=20000] [--slaves_per_process=5000]
+//                    [--state_clients=4] [--probe_seconds=5] [--work_dir=/tmp/stoa-bench-scale]
+//
+// Prints a table; results are recorded in docs/benchmarks.md ("Scale (#17)").
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/runtime.hpp"
+#include "common/flags.hpp"
+#include "common/resources.hpp"
+#include "common/strings.hpp"
+#include "framework/scheduler.hpp"
+#include "tests/cluster.hpp"
+
+namespace {
+
+using namespace stoa;
+using namespace stoa::tests;
+using namespace std::chrono_literals;
+
+constexpr auto SCALE_STARTUP_TIMEOUT = std::chrono::seconds(30);
+constexpr auto SCALE_POLL = std::chrono::milliseconds(20);
+constexpr auto SCALE_METRIC_EVERY = std::chrono::seconds(1);
+
+struct ScaleFlags : FlagsBase {
+  ScaleFlags() {
+    add(&slaves, "slaves", "Comma-separated slave counts, one run each.", "1000,10000");
+    check("slaves", [](const std::string& v) -> std::optional<std::string> {
+      for (const std::string& n : split(v, ',')) {
+        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 7 || std::stoul(n) == 0) {
+          return "'" + n + "' is not a slave count from 1 to 9999999";
+        }
+      }
+      return std::nullopt;
+    });
+    add(&tasks, "tasks", "Tasks the framework launches in each run (they keep running).", 20000);
+    check("tasks", within(0, 10000000));
+    add(&slaves_per_process, "slaves_per_process", "Simulated slaves per stoa-slave-simulator process.", 5000);
+    check("slaves_per_process", at_least(1));
+    add(&state_clients, "state_clients", "Clients polling /master/state during the second /health probe.", 4);
+    check("state_clients", within(1, 64));
+    add(&probe_seconds, "probe_seconds", "Length of each /master/health probe window.", 5);
+    check("probe_seconds", within(1, 600));
+    add(&timeout, "timeout", "How long each phase may take.", std::chrono::minutes(5));
+    check("timeout", positive_duration());
+    add(&work_dir, "work_dir", "Where the processes' logs go (one directory per run).", "/tmp/stoa-bench-scale");
+    check("work_dir", non_empty());
+  }
+  std::string slaves;
+  int tasks;
+  int slaves_per_process;
+  int state_clients;
+  int probe_seconds;
+  Duration timeout;
+  std::string work_dir;
+};
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stod(line.substr(6));
+    }
+  }
+  return 0;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) {
+    return 0;
+  }
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::optional<double> metric(int port, const std::string& name) {
+  Try<picojson::value> snapshot = http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(10s));
+  if (snapshot.is_error() || !json_at(*snapshot, name).is<double>()) {
+    return std::nullopt;
+  }
+  return json_number(json_at(*snapshot, name));
+}
+
+struct Server {
+  std::unique_ptr<Process> process;
+  int port = 0;
+};
+
+Try<Server> start_server(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+  Try<std::unique_ptr<Process>> p = Process::start(binary, args, log);
+  if (p.is_error()) {
+    return Error(p.error());
+  }
+  static const std::regex listening(R"(listening on http://[0-9.]+:([0-9]+))");
+  auto line = (*p)->wait_for_line(listening, deadline_in(SCALE_STARTUP_TIMEOUT));
+  if (!line) {
+    return Error(binary + " did not start (" + (*p)->describe_exit() + "); its log ends:\n" + tail_of_file(log, 15));
+  }
+  Server s;
+  s.port = std::stoi((*line)[1]);
+  s.process = std::move(*p);
+  return s;
+}
+
+// What the framework saw; written by its actor, read by main once it is done.
+struct Placement {
+  std::atomic<int> running{0};
+  std::atomic<int> lost{0};
+  Clock::time_point first_launch;
+  Clock::time_point last_running;
+  std::vector<double> latencies_ms;
+};
+
+// Launches `n` tasks on the offers as they come, declining what is left.
+class PlacingScheduler : public Scheduler {
+ public:
+  PlacingScheduler(int n, Placement* out) : n_(n), out_(out) {}
+
+  void offers(SchedulerDriver& d, const std::vector<Offer>& offers) override {
+    Resources per_task = *Resources::parse("cpus:0.01;mem:8");
+    Filters f;
+    f.set_refuse_seconds(3600);
+    for (const Offer& o : offers) {
+      Try<Resources> avail = Resources::from_proto(o.resources());
+      Resources left = avail.is_some() ? *avail : Resources();
+      std::vector<TaskInfo> tasks;
+      while (launched_ < n_ && left.contains(per_task)) {
+        TaskInfo t;
+        t.set_name("scale");
+        t.mutable_task_id()->set_value("scale-" + std::to_string(launched_++));
+        *t.mutable_slave_id() = o.slave_id();
+        t.mutable_command()->set_value("sleep 3600");
+        per_task.to_proto(t.mutable_resources());
+        left -= per_task;
+        tasks.push_back(std::move(t));
+      }
+      if (tasks.empty()) {
+        d.decline(o.id(), f);
+        continue;
+      }
+      auto now = Clock::now();
+      if (sent_.empty()) {
+        out_->first_launch = now;
+      }
+      for (const TaskInfo& t : tasks) {
+        sent_[t.task_id().value()] = now;
+      }
+      d.launch({o.id()}, tasks, f);
+    }
+  }
+
+  void update(SchedulerDriver&, const TaskStatus& s) override {
+    if (s.state() == TASK_RUNNING) {
+      auto it = sent_.find(s.task_id().value());
+      if (it != sent_.end()) {
+        out_->last_running = Clock::now();
+        out_->latencies_ms.push_back(std::chrono::duration<double, std::milli>(out_->last_running - it->second).count());
+        sent_.erase(it);
+        out_->running.fetch_add(1);
+      }
+    } else if (s.state() != TASK_STARTING) {
+      out_->lost.fetch_add(1);
+    }
+  }
+
+ private:
+  int n_;
+  Placement* out_;
+  int launched_ = 0;
+  std::map<std::string, Clock::time_point> sent_;
+};
+
+// GET `path` on 127.0.0.1:port with `Connection: close`, reading to the end
+// before parsing (the tests' http_get re-parses on every chunk, which is
+// quadratic in a 30 MB body). Returns (status, content-encoding, body size).
+struct Fetched {
+  int status = 0;
+  bool gzip = false;
+  size_t body_bytes = 0;
+};
+Try<Fetched> fetch(int port, const std::string& path, bool accept_gzip) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return Error("cannot connect to port " + std::to_string(port));
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                    (accept_gzip ? "Accept-Encoding: gzip\r\n" : "") + "\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return Error("send failed");
+  }
+  std::string data;
+  std::vector<char> buf(1 << 20);
+  ssize_t n;
+  while ((n = ::recv(fd, buf.data(), buf.size(), 0)) > 0) {
+    data.append(buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  size_t eoh = data.find("\r\n\r\n");
+  if (data.rfind("HTTP/1.1 ", 0) != 0 || eoh == std::string::npos) {
+    return Error("no HTTP response");
+  }
+  Fetched f;
+  f.status = std::atoi(data.c_str() + 9);
+  std::string head = lower(data.substr(0, eoh));
+  f.gzip = head.find("content-encoding: gzip") != std::string::npos;
+  f.body_bytes = data.size() - eoh - 4;
+  return f;
+}
+
+struct Probe {
+  std::vector<double> health_ms;
+  double allocation_runs_per_s = 0;
+  double state_requests = 0;
+};
+
+// Probes /master/health back to back for `seconds` while `clients` threads
+// poll /master/state (0: none).
+Probe probe(int port, int seconds, int clients) {
+  Probe p;
+  std::atomic<bool> stop{false};
+  std::atomic<int> states{0};
+  std::vector<std::thread> pollers;
+  for (int i = 0; i < clients; ++i) {
+    pollers.emplace_back([&] {
+      while (!stop.load()) {
+        if (fetch(port, "/master/state", false).is_some()) {
+          states.fetch_add(1);
+        }
+      }
+    });
+  }
+  double runs_before = metric(port, "allocator/mesos/allocation_runs").value_or(0);
+  auto start = Clock::now();
+  while (seconds_since(start) < seconds) {
+    auto t0 = Clock::now();
+    Try<HttpResponse> r = http_get("127.0.0.1", port, "/master/health", deadline_in(30s));
+    if (r.is_some() && r->status == 200) {
+      p.health_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+  }
+  double window = seconds_since(start);
+  p.allocation_runs_per_s = (metric(port, "allocator/mesos/allocation_runs").value_or(0) - runs_before) / window;
+  stop = true;
+  for (std::thread& t : pollers) {
+    t.join();
+  }
+  p.state_requests = states.load();
+  return p;
+}
+
+int run(const ScaleFlags& flags, size_t slaves) {
+  std::string dir = flags.work_dir + "/" + std::to_string(slaves);
+  std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
+  Try<Server> master = start_server("stoa-master", {"--ip=127.0.0.1", "--port=0", "--work_dir=" + dir + "/master"},
+                                    dir + "/master.log");
+  if (master.is_error()) {
+    std::cerr << master.error() << "\n";
+    return 1;
+  }
+  int port = master->port;
+  pid_t mpid = master->process->pid();
+  double rss_idle = rss_kib(mpid);
+  std::vector<Server> simulators;
+  auto start = Clock::now();
+  size_t per = static_cast<size_t>(flags.slaves_per_process);
+  for (size_t left = slaves, i = 1; left > 0; ++i) {
+    size_t n = std::min(left, per);
+    left -= n;
+    Try<Server> s = start_server("stoa-slave-simulator",
+                                 {"--master=127.0.0.1:" + std::to_string(port), "--slaves=" + std::to_string(n),
+                                  "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i)},
+                                 dir + "/simulator" + std::to_string(i) + ".log");
+    if (s.is_error()) {
+      std::cerr << s.error() << "\n";
+      return 1;
+    }
+    simulators.push_back(std::move(*s));
+  }
+  auto until = [&] { return Clock::now() + flags.timeout; };
+  if (!poll_until([&] { return metric(port, "master/slaves_active").value_or(0) >= slaves; }, until(), SCALE_POLL)) {
+    std::cerr << "the master did not get all " << slaves << " slaves within --timeout\n";
+    return 1;
+  }
+  double register_s = seconds_since(start);
+  double rss_slaves = rss_kib(mpid);
+
+  Placement placement;
+  double updates_before = metric(port, "master/valid_status_updates").value_or(0);
+  std::vector<double> alloc_ms;
+  auto rt = Runtime::start(RuntimeOptions{});
+  if (rt.is_error()) {
+    std::cerr << rt.error() << "\n";
+    return 1;
+  }
+  SchedulerOptions so;
+  so.master = "127.0.0.1:" + std::to_string(port);
+  so.framework_info.set_user(current_user());
+  so.framework_info.set_name("stoa-bench-scale");
+  spawn_scheduler(**rt, so, std::make_unique<PlacingScheduler>(flags.tasks, &placement));
+  // The master's metrics are sampled once a second only: a snapshot walks
+  // every slave's tasks on the master's thread (see docs/benchmarks.md).
+  auto next_sample = Clock::now();
+  bool placed = poll_until(
+      [&] {
+        if (Clock::now() >= next_sample) {
+          next_sample = Clock::now() + SCALE_METRIC_EVERY;
+          if (auto ms = metric(port, "allocator/mesos/allocation_run_ms")) {
+            alloc_ms.push_back(*ms);
+          }
+        }
+        return placement.running.load() + placement.lost.load() >= flags.tasks;
+      },
+      until(), SCALE_POLL);
+  double updates = metric(port, "master/valid_status_updates").value_or(0) - updates_before;
+  double place_s = std::chrono::duration<double>(placement.last_running - placement.first_launch).count();
+  double rss_tasks = rss_kib(mpid);
+
+  auto t0 = Clock::now();
+  Try<Fetched> plain = fetch(port, "/master/state", false);
+  double state_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  t0 = Clock::now();
+  Try<Fetched> zipped = fetch(port, "/master/state", true);
+  double state_gz_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (plain.is_error() || plain->status != 200 || zipped.is_error() || !zipped->gzip) {
+    std::cerr << "/master/state failed: " << (plain.is_error() ? plain.error() : std::to_string(plain->status))
+              << "\n";
+  }
+
+  t0 = Clock::now();
+  std::optional<double> snapshot_ok = metric(port, "master/slaves_active");
+  double metrics_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+
+  Probe idle = probe(port, flags.probe_seconds, 0);
+  Probe loaded = probe(port, flags.probe_seconds, flags.state_clients);
+  (*rt)->shutdown();
+
+  auto row = [](const char* what, double v, const char* fmt = "%14.1f") {
+    std::printf("  %-58s", what);
+    std::printf(fmt, v);
+    std::printf("\n");
+  };
+  std::printf("\n== %zu slaves (%zu simulator processes), %d tasks ==\n", slaves, simulators.size(), flags.tasks);
+  row("registration of all slaves (s)", register_s, "%14.2f");
+  row("master RSS idle (MiB)", rss_idle / 1024);
+  row("master RSS per slave (KiB)", (rss_slaves - rss_idle) / static_cast<double>(slaves), "%14.2f");
+  row("tasks RUNNING", placement.running.load(), "%14.0f");
+  row("tasks lost/failed", placement.lost.load(), "%14.0f");
+  row("placement: first launch -> last TASK_RUNNING (s)", place_s, "%14.2f");
+  row("placement rate (tasks/s)", place_s > 0 ? placement.running.load() / place_s : 0, "%14.0f");
+  row("launch -> TASK_RUNNING p50 (ms)", percentile(placement.latencies_ms, 0.5));
+  row("launch -> TASK_RUNNING p99 (ms)", percentile(placement.latencies_ms, 0.99));
+  row("status updates handled by the master per s (placement)", place_s > 0 ? updates / place_s : 0, "%14.0f");
+  row("allocation pass, max seen while placing (ms)",
+      alloc_ms.empty() ? 0 : *std::max_element(alloc_ms.begin(), alloc_ms.end()), "%14.2f");
+  row("master RSS per task (KiB)", placement.running.load() > 0 ? (rss_tasks - rss_slaves) / placement.running.load() : 0,
+      "%14.2f");
+  row("master RSS at the end (MiB)", rss_tasks / 1024);
+  row("/master/state latency (ms)", plain.is_some() ? state_ms : -1);
+  row("/master/state size (MB)", plain.is_some() ? static_cast<double>(plain->body_bytes) / 1e6 : -1, "%14.2f");
+  row("/master/state gzip latency (ms)", zipped.is_some() ? state_gz_ms : -1);
+  row("/master/state gzip size (MB)", zipped.is_some() ? static_cast<double>(zipped->body_bytes) / 1e6 : -1, "%14.2f");
+  row("/metrics/snapshot latency (ms)", snapshot_ok ? metrics_ms : -1);
+  row("/master/health p50 idle (ms)", percentile(idle.health_ms, 0.5), "%14.2f");
+  row("/master/health p99 idle (ms)", percentile(idle.health_ms, 0.99), "%14.2f");
+  row("/master/health max idle (ms)", percentile(idle.health_ms, 1.0), "%14.2f");
+  row("allocation passes/s idle", idle.allocation_runs_per_s, "%14.2f");
+  std::printf("  with %d clients polling /master/state (%.0f answered in %d s):\n", flags.state_clients,
+              loaded.state_requests, flags.probe_seconds);
+  row("/master/health p50 (ms)", percentile(loaded.health_ms, 0.5), "%14.2f");
+  row("/master/health p99 (ms)", percentile(loaded.health_ms, 0.99), "%14.2f");
+  row("/master/health max (ms)", percentile(loaded.health_ms, 1.0), "%14.2f");
+  row("allocation passes/s", loaded.allocation_runs_per_s, "%14.2f");
+  return placed ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ScaleFlags flags;
+  if (auto e = flags.load(argc, argv)) {
+    std::cerr << e->message << "\n";
+    return 1;
+  }
+  if (flags.help) {
+    std::cout << flags.usage("stoa-bench-scale");
+    return 0;
+  }
+  int rc = 0;
+  for (const std::string& n : split(flags.slaves, ',')) {
+    rc |= run(flags, std::stoul(n));
+  }
+  return rc;
+}

@@ -1,0 +1,144 @@
+// stoa-bench-scale-state: what /master/state costs at Mesos' published
+// scale (20k slaves, 200k running + 200k completed tasks), on a MasterState
+// built in memory (no cluster): the render before (one picojson tree, with
+// STOA_BENCH_TREE=1) and after (streamed), a snapshot by copy, the fork the
+// master does instead and the child's render, gzip.
+//
+//   stoa-bench-scale-state [slaves=20000] [running=200000] [completed=200000] [frameworks=10]
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <chrono>
+#include <string>
+
+#include "common/json.hpp"
+#include "master/state_json.hpp"
+#include "master/state_serving.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+stoa::Task make_task(const std::string& fid, const std::string& sid, long n, bool done) {
+  stoa::Task t;
+  std::string id = "task-" + std::to_string(n);
+  t.set_name(id);
+  t.mutable_task_id()->set_value(id);
+  t.mutable_framework_id()->set_value(fid);
+  t.mutable_slave_id()->set_value(sid);
+  t.mutable_executor_id()->set_value("");
+  t.set_state(done ? stoa::TASK_FINISHED : stoa::TASK_RUNNING);
+  (*stoa::Resources::parse("cpus:0.01;mem:8")).to_proto(t.mutable_resources());
+  stoa::TaskState states[] = {stoa::TASK_STARTING, stoa::TASK_RUNNING, stoa::TASK_FINISHED};
+  for (int i = 0; i < (done ? 3 : 2); ++i) {
+    stoa::TaskStatus* st = t.add_statuses();
+    st->mutable_task_id()->set_value(id);
+    st->set_state(states[i]);
+    st->set_timestamp(1.7e9 + static_cast<double>(n) + i);
+    st->set_source(stoa::TaskStatus::SOURCE_EXECUTOR);
+  }
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long slaves = argc > 1 ? std::atol(argv[1]) : 20000;
+  long running = argc > 2 ? std::atol(argv[2]) : 200000;
+  long completed = argc > 3 ? std::atol(argv[3]) : 200000;
+  long frameworks = argc > 4 ? std::atol(argv[4]) : 10;
+  if (slaves < 1 || running < 0 || completed < 0 || frameworks < 1) {
+    std::fprintf(stderr, "usage: %s [slaves>=1] [running>=0] [completed>=0] [frameworks>=1]\n", argv[0]);
+    return 2;
+  }
+  auto t0 = Clock::now();
+  stoa::master::MasterState s;
+  s.info.set_id("M");
+  s.info.set_pid("master@127.0.0.1:5050");
+  s.info.set_hostname("m");
+  s.info.set_port(5050);
+  for (long i = 0; i < slaves; ++i) {
+    stoa::master::SlaveRecord r;
+    r.id = "M-S" + std::to_string(i);
+    r.info.set_hostname("sim-" + std::to_string(i));
+    r.info.set_port(5051);
+    r.pid = "slave(" + std::to_string(i) + ")@127.0.0.1:5051";
+    r.total = *stoa::Resources::parse("cpus:64;mem:262144;disk:1000000;ports:[31000-32000]");
+    s.slaves.emplace(r.id, std::move(r));
+  }
+  for (long i = 0; i < frameworks; ++i) {
+    stoa::master::FrameworkRecord f;
+    f.id = "M-" + std::to_string(i);
+    f.info.set_name("fw-" + std::to_string(i));
+    f.info.set_user("root");
+    f.roles = {"*"};
+    s.frameworks.emplace(f.id, std::move(f));
+  }
+  for (long n = 0; n < running + completed; ++n) {
+    bool done = n >= running;
+    std::string fid = "M-" + std::to_string(n % frameworks);
+    std::string sid = "M-S" + std::to_string(n % slaves);
+    stoa::Task t = make_task(fid, sid, n, done);
+    auto& f = s.frameworks.at(fid);
+    if (done) {
+      f.completed_tasks.push_back(std::move(t));
+    } else {
+      s.slaves.at(sid).tasks.insert({fid, t.task_id().value()});
+      f.tasks.emplace(t.task_id().value(), std::move(t));
+    }
+  }
+  std::printf("build %ld slaves, %ld running, %ld completed tasks: %.0f ms\n", slaves, running, completed,
+              ms_since(t0));
+
+  bool tree = std::getenv("STOA_BENCH_TREE") != nullptr;
+  std::string before;
+  if (tree) {
+    t0 = Clock::now();
+    before = stoa::json_serialize(stoa::master::state_json(s));
+    std::printf("render, picojson tree of the whole state + serialize (before #17): %.0f ms, %.1f MB\n",
+                ms_since(t0), static_cast<double>(before.size()) / 1e6);
+  }
+  t0 = Clock::now();
+  std::string streamed;
+  stoa::master::write_state(s, &streamed);
+  std::printf("render, streamed (write_state): %.0f ms, %.1f MB%s\n", ms_since(t0),
+              static_cast<double>(streamed.size()) / 1e6,
+              tree ? (streamed == before ? ", identical bytes" : ", BYTES DIFFER") : "");
+
+  t0 = Clock::now();
+  {
+    stoa::master::MasterState copy = s;
+    std::printf("copy of MasterState (a snapshot by copy would stall the master this long): %.0f ms\n",
+                ms_since(t0));
+  }
+
+  t0 = Clock::now();
+  stoa::Try<stoa::master::ForkedRender> child = stoa::master::fork_render([&s](std::string* out) {
+    stoa::master::write_state(s, out);
+    return 200;
+  });
+  double fork_ms = ms_since(t0);
+  if (child.is_error()) {
+    std::printf("fork_render failed: %s\n", child.error().c_str());
+    return 1;
+  }
+  auto view = stoa::master::collect_render(*child, std::chrono::minutes(5));
+  double total_ms = ms_since(t0);
+  if (view.is_error()) {
+    std::printf("collect_render failed: %s\n", view.error().c_str());
+    return 1;
+  }
+  std::printf("fork (the master's stall): %.1f ms; child render until the collector has it: %.0f ms, %s\n",
+              fork_ms, total_ms, view->body == streamed ? "identical bytes" : "BYTES DIFFER");
+
+  t0 = Clock::now();
+  std::string gz = stoa::master::gzip(streamed);
+  std::printf("gzip level 1: %.0f ms, %.1f MB -> %.1f MB\n", ms_since(t0),
+              static_cast<double>(streamed.size()) / 1e6, static_cast<double>(gz.size()) / 1e6);
+  return 0;
+}

@@ -1,0 +1,125 @@
+// The big read-only views, rendered by a forked child of the master so that
+// the master actor never stalls on them (state_serving.hpp; issue #17).
+
+#include <cstdlib>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "common/logging.hpp"
+#include "master/master_actor.hpp"
+#include "master/operator_json.hpp"
+#include "master/state_serving.hpp"
+
+namespace stoa::master {
+
+namespace {
+
+// Below this many slaves + tasks a view renders in place in well under
+// 50 ms (~5 us per task), cheaper than a fork. STOA_INLINE_RENDER_LIMIT
+// overrides it (tests set 0 to fork for every view).
+constexpr size_t DEFAULT_INLINE_RENDER_LIMIT = 5000;
+// A render child that has not finished by then is killed (the HTTP
+// route gave up long before).
+constexpr auto VIEW_RENDER_TIMEOUT = std::chrono::seconds(120);
+
+// Read at every request (a getenv), so that a test can change it.
+size_t inline_render_limit() {
+  const char* text = std::getenv("STOA_INLINE_RENDER_LIMIT");
+  if (text == nullptr || *text < '0' || *text > '9') {
+    return DEFAULT_INLINE_RENDER_LIMIT;
+  }
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  return *end == '\0' ? static_cast<size_t>(v) : DEFAULT_INLINE_RENDER_LIMIT;
+}
+
+}  // namespace
+
+bool Master::renders_in_child(const std::string& endpoint) const {
+  if (endpoint != "state" && endpoint != "frameworks" && endpoint != "state-summary" && endpoint != "slaves" &&
+      endpoint != "tasks") {
+    return false;
+  }
+  size_t records = st.slaves.size();
+  for (const auto& [id, f] : st.frameworks) {
+    records += f.tasks.size() + f.unreachable_tasks.size() + f.completed_tasks.size();
+  }
+  for (const FrameworkRecord& f : st.completed_frameworks) {
+    records += f.completed_tasks.size();
+  }
+  return records > inline_render_limit();
+}
+
+caf::result<int, std::string> Master::serve_view_in_child(const std::string& endpoint,
+                                                          const std::map<std::string, std::string>& query) {
+  std::string key = endpoint;
+  for (const auto& [k, v] : query) {
+    key += "&" + k + "=" + v;
+  }
+  auto rp = self->make_response_promise<int, std::string>();
+  auto [it, inserted] = view_renders.try_emplace(key);
+  if (!inserted) {
+    // One render of this view runs: this request waits for the next one,
+    // which sees the state at or after its arrival.
+    it->second.next.push_back(rp);
+    return rp;
+  }
+  it->second.endpoint = endpoint;
+  it->second.query = query;
+  it->second.current.push_back(rp);
+  start_view_render(key);
+  return rp;
+}
+
+void Master::start_view_render(const std::string& key) {
+  ViewRender& view = view_renders.at(key);
+  // In the child, `this` is the snapshot: the memory of this actor at the
+  // fork, which only the child's thread exists to read.
+  auto draw = [this, endpoint = view.endpoint, query = view.query](std::string* out) {
+    auto [status, body] = render(endpoint, query);
+    *out = std::move(body);
+    return status;
+  };
+  Try<ForkedRender> child = fork_render(draw);
+  if (child.is_error()) {
+    count("master/view_render_fork_failures");
+    LOG_WARNING << "Rendering /master/" << view.endpoint << " in the master actor: " << child.error();
+    std::string body;
+    int status = draw(&body);
+    on_view_rendered(key, status, body);
+    return;
+  }
+  count("master/view_renders_forked");
+  caf::actor collector = spawn_render_collector(self->system(), *child, VIEW_RENDER_TIMEOUT);
+  self->request(collector, caf::infinite, state_atom_v)
+      .then([this, key](int status, std::string& body) { on_view_rendered(key, status, body); },
+            [this, key](caf::error& e) {
+              auto [status, body] = json_error(500, "The render collector failed: " + caf::to_string(e));
+              on_view_rendered(key, status, body);
+            });
+}
+
+void Master::on_view_rendered(const std::string& key, int status, std::string& body) {
+  auto it = view_renders.find(key);
+  if (it == view_renders.end()) {
+    return;
+  }
+  std::vector<caf::typed_response_promise<int, std::string>> done = std::move(it->second.current);
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (i + 1 == done.size()) {
+      done[i].deliver(status, std::move(body));
+    } else {
+      done[i].deliver(status, body);
+    }
+  }
+  it->second.current = std::move(it->second.next);
+  it->second.next.clear();
+  if (it->second.current.empty()) {
+    view_renders.erase(it);
+    return;
+  }
+  start_view_render(key);
+}
+
+}  // namespace stoa::master
