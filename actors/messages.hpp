@@ -11,6 +11,7 @@
 // Include this only from .cpp files of actors: it pulls in CAF.
 
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <caf/actor_system_config.hpp>
@@ -92,5 +93,14 @@ namespace stoa {
 // Registers every wire type (and the actors/ atoms' companion types) with
 // `cfg`. Call once per actor_system, in every binary and test.
 void add_message_types(caf::actor_system_config& cfg);
+
+// The name a wire type is registered under: its protobuf full name
+// ("stoa.internal.StatusUpdate"), spelled from its C++ name
+// ("stoa::internal::StatusUpdate") because asking the type for its
+// descriptor builds the descriptors of its whole .proto file (and of every
+// file it imports) at start-up, ~1 ms of every executor's launch. Holds for
+// top-level messages only (a nested one is Outer_Inner in C++); the
+// WireTypes tests check every registered type against its descriptor.
+std::string wire_type_name(std::string_view cpp_name);
 
 }  // namespace stoa
