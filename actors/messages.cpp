@@ -2,8 +2,22 @@
 
 namespace stoa {
 
+std::string wire_type_name(std::string_view cpp_name) {
+  std::string name;
+  name.reserve(cpp_name.size());
+  for (size_t i = 0; i < cpp_name.size(); ++i) {
+    if (cpp_name.compare(i, 2, "::") == 0) {
+      name += '.';
+      ++i;
+    } else {
+      name += cpp_name[i];
+    }
+  }
+  return name;
+}
+
 void add_message_types(caf::actor_system_config& cfg) {
-#define STOA_REGISTER(T) cfg.add_message_type<T>(T::descriptor()->full_name());
+#define STOA_REGISTER(T) cfg.add_message_type<T>(wire_type_name(#T));
   STOA_WIRE_TYPES(STOA_REGISTER)
 #undef STOA_REGISTER
 }

@@ -81,6 +81,17 @@ TEST_F(WireTypes, EveryTypeRoundTripsThroughCafSerialization) {
 #undef STOA_ROUND_TRIP
 }
 
+TEST_F(WireTypes, EveryTypeIsRegisteredUnderItsProtobufFullName) {
+  // Processes of different builds (an executor that outlived a slave
+  // upgrade) must agree on the names: they are the descriptors' names.
+#define STOA_NAME_MATCHES(T) \
+  EXPECT_EQ(sys_.types().portable_name(0, &typeid(T)), T::descriptor()->full_name()) << #T;
+  STOA_WIRE_TYPES(STOA_NAME_MATCHES)
+#undef STOA_NAME_MATCHES
+  EXPECT_EQ(wire_type_name("a::b::C"), "a.b.C");
+  EXPECT_EQ(wire_type_name("Outer_Inner"), "Outer_Inner");  // nested types stay unsupported
+}
+
 TEST_F(WireTypes, MalformedBytesAreAnErrorNotACrash) {
   // Bytes on the wire that are not a valid protobuf of the named type.
   std::vector<char> buf;
