@@ -92,33 +92,43 @@ Try<int> open_output(const std::string& path, const char* what) {
   return fd;
 }
 
+// The exit status of a child that failed before exec (as a shell's "cannot run").
+constexpr int CHILD_FAILED = 127;
+
 // Child side, between clone and exec: system calls only (run_child).
-[[noreturn]] void fail_in_child(int pipe_fd, ChildStage stage, int err, int index = 0) {
+// Reports the failure and returns the child's exit status (127): the child
+// ends by returning from run_child (clone's trampoline makes the exit system
+// call), never by a noreturn call — under ASan such a call on the child's
+// own stack is reported ("ignoring requested __asan_handle_no_return").
+int fail_in_child(int pipe_fd, ChildStage stage, int err, int index = 0) {
   ChildFailure failure{stage, err, index};
   ssize_t ignored = ::write(pipe_fd, &failure, sizeof(failure));
   (void)ignored;
-  ::_exit(127);
+  return CHILD_FAILED;
 }
 
-void redirect_in_child(int fd, int target, int pipe_fd) {
+// 0, or fail_in_child()'s status.
+int redirect_in_child(int fd, int target, int pipe_fd) {
   if (fd < 0) {
-    return;
+    return 0;
   }
   if (fd == target) {
     if (::fcntl(fd, F_SETFD, 0) != 0) {
-      fail_in_child(pipe_fd, ChildStage::redirect, errno);
+      return fail_in_child(pipe_fd, ChildStage::redirect, errno);
     }
-    return;
+    return 0;
   }
   while (::dup2(fd, target) < 0) {
     if (errno != EINTR) {
-      fail_in_child(pipe_fd, ChildStage::redirect, errno);
+      return fail_in_child(pipe_fd, ChildStage::redirect, errno);
     }
   }
+  return 0;
 }
 
-// Writes our pid to each cgroup.procs file (async-signal-safe: no malloc).
-void join_cgroups_in_child(const std::vector<const char*>& procs_files, int pipe_fd) {
+// Writes our pid to each cgroup.procs file (async-signal-safe: no malloc);
+// 0, or fail_in_child()'s status.
+int join_cgroups_in_child(const std::vector<const char*>& procs_files, int pipe_fd) {
   char digits[24];
   int n = 0;
   for (pid_t pid = ::getpid(); pid > 0 && n < 23; pid /= 10) {
@@ -131,10 +141,15 @@ void join_cgroups_in_child(const std::vector<const char*>& procs_files, int pipe
   for (size_t i = 0; i < procs_files.size(); ++i) {
     int fd = ::open(procs_files[i], O_WRONLY | O_CLOEXEC);
     if (fd < 0 || ::write(fd, text, static_cast<size_t>(n)) != n) {
-      fail_in_child(pipe_fd, ChildStage::cgroup, errno, static_cast<int>(i));
+      int err = errno;
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      return fail_in_child(pipe_fd, ChildStage::cgroup, err, static_cast<int>(i));
     }
     ::close(fd);
   }
+  return 0;
 }
 
 void mark_fds_cloexec_in_child() {
@@ -186,26 +201,32 @@ int run_child(void* arg) {
   sigemptyset(&none);
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
 
-  join_cgroups_in_child(*c.procs_files, c.report_fd);
+  if (int failed = join_cgroups_in_child(*c.procs_files, c.report_fd)) {
+    return failed;
+  }
   if (c.new_session && ::setsid() < 0) {
-    fail_in_child(c.report_fd, ChildStage::setsid, errno);
+    return fail_in_child(c.report_fd, ChildStage::setsid, errno);
   }
   if (c.new_group && ::setpgid(0, 0) < 0) {
-    fail_in_child(c.report_fd, ChildStage::setsid, errno);
+    return fail_in_child(c.report_fd, ChildStage::setsid, errno);
   }
-  redirect_in_child(c.child_out, STDOUT_FILENO, c.report_fd);
-  redirect_in_child(c.child_err, STDERR_FILENO, c.report_fd);
+  if (int failed = redirect_in_child(c.child_out, STDOUT_FILENO, c.report_fd)) {
+    return failed;
+  }
+  if (int failed = redirect_in_child(c.child_err, STDERR_FILENO, c.report_fd)) {
+    return failed;
+  }
   if (c.user != nullptr &&
       (::syscall(SYS_setgroups, c.user->groups.size(), c.user->groups.data()) != 0 ||
        ::syscall(SYS_setgid, c.user->gid) != 0 || ::syscall(SYS_setuid, c.user->uid) != 0)) {
-    fail_in_child(c.report_fd, ChildStage::user, errno);
+    return fail_in_child(c.report_fd, ChildStage::user, errno);
   }
   if (c.working_dir != nullptr && ::chdir(c.working_dir) != 0) {
-    fail_in_child(c.report_fd, ChildStage::chdir, errno);
+    return fail_in_child(c.report_fd, ChildStage::chdir, errno);
   }
   mark_fds_cloexec_in_child();
   ::execve(c.exec_path, c.argv, c.envp);
-  fail_in_child(c.report_fd, ChildStage::exec, errno);
+  return fail_in_child(c.report_fd, ChildStage::exec, errno);
 }
 
 // The child's stack: enough for run_child's frames (no allocation there).
