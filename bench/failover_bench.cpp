@@ -28,7 +28,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -36,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "common/flags.hpp"
 #include "common/strings.hpp"
 #include "tests/cluster.hpp"
@@ -45,6 +45,8 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
+using stoa::bench::rss_kib;
+using stoa::bench::seconds_since;
 using namespace std::chrono_literals;
 
 constexpr auto STARTUP_TIMEOUT = std::chrono::seconds(30);
@@ -106,22 +108,6 @@ struct BenchFlags : FlagsBase {
   Duration timeout;
   std::string work_dir;
 };
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// VmRSS of `pid` in KiB (0 when unreadable).
-double rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stod(line.substr(6));
-    }
-  }
-  return 0;
-}
 
 // A metric of the process serving 127.0.0.1:port; nullopt when it does not
 // answer 200 (a non-leading master redirects) or lacks it.

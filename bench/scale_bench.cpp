@@ -29,7 +29,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -41,6 +40,7 @@
 #include <caf/all.hpp>
 
 #include "actors/runtime.hpp"
+#include "bench/bench_util.hpp"
 #include "common/flags.hpp"
 #include "common/resources.hpp"
 #include "common/strings.hpp"
@@ -51,6 +51,9 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
+using stoa::bench::percentile;
+using stoa::bench::rss_kib;
+using stoa::bench::seconds_since;
 using namespace std::chrono_literals;
 
 constexpr auto SCALE_STARTUP_TIMEOUT = std::chrono::seconds(30);
@@ -89,27 +92,6 @@ struct ScaleFlags : FlagsBase {
   Duration timeout;
   std::string work_dir;
 };
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stod(line.substr(6));
-    }
-  }
-  return 0;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) {
-    return 0;
-  }
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
 
 std::optional<double> metric(int port, const std::string& name) {
   Try<picojson::value> snapshot = http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(10s));
