@@ -40,6 +40,7 @@
 #include <caf/all.hpp>
 
 #include "actors/runtime.hpp"
+#include "bench/bench_processes.hpp"
 #include "bench/bench_util.hpp"
 #include "common/flags.hpp"
 #include "common/resources.hpp"
@@ -51,12 +52,15 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
+using stoa::bench::metric;
 using stoa::bench::percentile;
 using stoa::bench::rss_kib;
 using stoa::bench::seconds_since;
+using stoa::bench::Server;
+using stoa::bench::start_server;
 using namespace std::chrono_literals;
 
-constexpr auto SCALE_STARTUP_TIMEOUT = std::chrono::seconds(30);
+constexpr auto SCALE_METRIC_TIMEOUT = std::chrono::seconds(10);
 constexpr auto SCALE_POLL = std::chrono::milliseconds(20);
 constexpr auto SCALE_METRIC_EVERY = std::chrono::seconds(1);
 
@@ -92,35 +96,6 @@ struct ScaleFlags : FlagsBase {
   Duration timeout;
   std::string work_dir;
 };
-
-std::optional<double> metric(int port, const std::string& name) {
-  Try<picojson::value> snapshot = http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(10s));
-  if (snapshot.is_error() || !json_at(*snapshot, name).is<double>()) {
-    return std::nullopt;
-  }
-  return json_number(json_at(*snapshot, name));
-}
-
-struct Server {
-  std::unique_ptr<Process> process;
-  int port = 0;
-};
-
-Try<Server> start_server(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
-  Try<std::unique_ptr<Process>> p = Process::start(binary, args, log);
-  if (p.is_error()) {
-    return Error(p.error());
-  }
-  static const std::regex listening(R"(listening on http://[0-9.]+:([0-9]+))");
-  auto line = (*p)->wait_for_line(listening, deadline_in(SCALE_STARTUP_TIMEOUT));
-  if (!line) {
-    return Error(binary + " did not start (" + (*p)->describe_exit() + "); its log ends:\n" + tail_of_file(log, 15));
-  }
-  Server s;
-  s.port = std::stoi((*line)[1]);
-  s.process = std::move(*p);
-  return s;
-}
 
 // What the framework saw; written by its actor, read by main once it is done.
 struct Placement {
@@ -257,7 +232,7 @@ Probe probe(int port, int seconds, int clients) {
       }
     });
   }
-  double runs_before = metric(port, "allocator/mesos/allocation_runs").value_or(0);
+  double runs_before = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
   auto start = Clock::now();
   while (seconds_since(start) < seconds) {
     auto t0 = Clock::now();
@@ -267,7 +242,8 @@ Probe probe(int port, int seconds, int clients) {
     }
   }
   double window = seconds_since(start);
-  p.allocation_runs_per_s = (metric(port, "allocator/mesos/allocation_runs").value_or(0) - runs_before) / window;
+  double runs_after = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
+  p.allocation_runs_per_s = (runs_after - runs_before) / window;
   stop = true;
   for (std::thread& t : pollers) {
     t.join();
@@ -305,7 +281,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
     simulators.push_back(std::move(*s));
   }
   auto until = [&] { return Clock::now() + flags.timeout; };
-  if (!poll_until([&] { return metric(port, "master/slaves_active").value_or(0) >= slaves; }, until(), SCALE_POLL)) {
+  auto all_active = [&] { return metric(port, "master/slaves_active", SCALE_METRIC_TIMEOUT).value_or(0) >= slaves; };
+  if (!poll_until(all_active, until(), SCALE_POLL)) {
     std::cerr << "the master did not get all " << slaves << " slaves within --timeout\n";
     return 1;
   }
@@ -313,7 +290,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
   double rss_slaves = rss_kib(mpid);
 
   Placement placement;
-  double updates_before = metric(port, "master/valid_status_updates").value_or(0);
+  double updates_before = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0);
   std::vector<double> alloc_ms;
   auto rt = Runtime::start(RuntimeOptions{});
   if (rt.is_error()) {
@@ -332,14 +309,14 @@ int run(const ScaleFlags& flags, size_t slaves) {
       [&] {
         if (Clock::now() >= next_sample) {
           next_sample = Clock::now() + SCALE_METRIC_EVERY;
-          if (auto ms = metric(port, "allocator/mesos/allocation_run_ms")) {
+          if (auto ms = metric(port, "allocator/mesos/allocation_run_ms", SCALE_METRIC_TIMEOUT)) {
             alloc_ms.push_back(*ms);
           }
         }
         return placement.running.load() + placement.lost.load() >= flags.tasks;
       },
       until(), SCALE_POLL);
-  double updates = metric(port, "master/valid_status_updates").value_or(0) - updates_before;
+  double updates = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0) - updates_before;
   double place_s = std::chrono::duration<double>(placement.last_running - placement.first_launch).count();
   double rss_tasks = rss_kib(mpid);
 
@@ -355,7 +332,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
   }
 
   t0 = Clock::now();
-  std::optional<double> snapshot_ok = metric(port, "master/slaves_active");
+  std::optional<double> snapshot_ok = metric(port, "master/slaves_active", SCALE_METRIC_TIMEOUT);
   double metrics_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
   Probe idle = probe(port, flags.probe_seconds, 0);
