@@ -46,11 +46,7 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
-using stoa::bench::metric;
-using stoa::bench::rss_kib;
-using stoa::bench::seconds_since;
-using stoa::bench::Server;
-using stoa::bench::start_server;
+using namespace stoa::bench;
 using namespace std::chrono_literals;
 
 // A non-leading master answers (a redirect) at once: a short wait suffices.

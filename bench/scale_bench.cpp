@@ -52,12 +52,7 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
-using stoa::bench::metric;
-using stoa::bench::percentile;
-using stoa::bench::rss_kib;
-using stoa::bench::seconds_since;
-using stoa::bench::Server;
-using stoa::bench::start_server;
+using namespace stoa::bench;
 using namespace std::chrono_literals;
 
 constexpr auto SCALE_METRIC_TIMEOUT = std::chrono::seconds(10);
