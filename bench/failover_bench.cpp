@@ -28,7 +28,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -36,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_processes.hpp"
+#include "bench/bench_util.hpp"
 #include "common/flags.hpp"
 #include "common/strings.hpp"
 #include "tests/cluster.hpp"
@@ -45,9 +46,11 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
+using namespace stoa::bench;
 using namespace std::chrono_literals;
 
-constexpr auto STARTUP_TIMEOUT = std::chrono::seconds(30);
+// A non-leading master answers (a redirect) at once: a short wait suffices.
+constexpr auto METRIC_TIMEOUT = std::chrono::seconds(2);
 constexpr auto POLL = std::chrono::milliseconds(5);
 // Exit status when the masters cannot do what the failover needs yet.
 constexpr int EXIT_UNSUPPORTED = 3;
@@ -106,58 +109,6 @@ struct BenchFlags : FlagsBase {
   Duration timeout;
   std::string work_dir;
 };
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// VmRSS of `pid` in KiB (0 when unreadable).
-double rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stod(line.substr(6));
-    }
-  }
-  return 0;
-}
-
-// A metric of the process serving 127.0.0.1:port; nullopt when it does not
-// answer 200 (a non-leading master redirects) or lacks it.
-std::optional<double> metric(int port, const std::string& name) {
-  Try<picojson::value> snapshot =
-      http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(2s));
-  if (snapshot.is_error() || !json_at(*snapshot, name).is<double>()) {
-    return std::nullopt;
-  }
-  return json_number(json_at(*snapshot, name));
-}
-
-struct Server {
-  std::unique_ptr<Process> process;
-  int port = 0;
-};
-
-// Starts `binary` and waits for its "listening on" line. Error with the end
-// of its log when it exits or stays silent.
-Try<Server> start_server(const std::string& binary, const std::vector<std::string>& args,
-                         const std::string& log) {
-  Try<std::unique_ptr<Process>> p = Process::start(binary, args, log);
-  if (p.is_error()) {
-    return Error(p.error());
-  }
-  static const std::regex listening(R"(listening on http://[0-9.]+:([0-9]+))");
-  auto line = (*p)->wait_for_line(listening, deadline_in(STARTUP_TIMEOUT));
-  if (!line) {
-    return Error(binary + " did not start (" + (*p)->describe_exit() + "); its log ends:\n" +
-                 tail_of_file(log, 15));
-  }
-  Server s;
-  s.port = std::stoi((*line)[1]);
-  s.process = std::move(*p);
-  return s;
-}
 
 struct Row {
   size_t slaves = 0;
@@ -236,7 +187,7 @@ class Run {
     row.processes = simulators_.size();
     int leader_port = masters_[*leader].port;
     if (!poll_until(
-            [&] { return metric(leader_port, "master/slaves_active").value_or(0) >= slaves_; },
+            [&] { return metric(leader_port, "master/slaves_active", METRIC_TIMEOUT).value_or(0) >= slaves_; },
             deadline(), POLL)) {
       return Error("the leader did not get all " + std::to_string(slaves_) +
                    " slaves within --timeout");
@@ -278,7 +229,7 @@ class Run {
     auto all_back = [&] {
       return sum_of_simulators("simulator/reregistrations") - reregistered_before >=
                  static_cast<double>(slaves_) &&
-             metric(next_port, "master/slaves_active").value_or(0) >= static_cast<double>(slaves_);
+             metric(next_port, "master/slaves_active", METRIC_TIMEOUT).value_or(0) >= static_cast<double>(slaves_);
     };
     if (!poll_until(all_back, deadline(), POLL)) {
       return Error("the new leader did not get all " + std::to_string(slaves_) +
@@ -296,7 +247,7 @@ class Run {
   double sum_of_simulators(const std::string& name) {
     double sum = 0;
     for (const Server& s : simulators_) {
-      sum += metric(s.port, name).value_or(0);
+      sum += metric(s.port, name, METRIC_TIMEOUT).value_or(0);
     }
     return sum;
   }
@@ -307,7 +258,7 @@ class Run {
     poll_until(
         [&] {
           for (size_t i = 0; i < masters_.size() && !found; ++i) {
-            if (i != except && metric(masters_[i].port, "master/elected").value_or(0) == 1) {
+            if (i != except && metric(masters_[i].port, "master/elected", METRIC_TIMEOUT).value_or(0) == 1) {
               found = i;
             }
           }

@@ -31,6 +31,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "bench/bench_util.hpp"
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
 #include "common/metrics.hpp"
@@ -38,6 +39,7 @@
 #include "master/master.hpp"
 
 using namespace stoa;
+using stoa::bench::percentile;
 using namespace stoa::internal;
 using namespace std::chrono_literals;
 using stoa::scheduler::Call;
@@ -98,15 +100,6 @@ caf::behavior decliner(caf::event_based_actor* self, caf::actor master, std::sha
         }
       },
   };
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) {
-    return 0;
-  }
-  std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[i];
 }
 
 }  // namespace

@@ -29,7 +29,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -41,6 +40,8 @@
 #include <caf/all.hpp>
 
 #include "actors/runtime.hpp"
+#include "bench/bench_processes.hpp"
+#include "bench/bench_util.hpp"
 #include "common/flags.hpp"
 #include "common/resources.hpp"
 #include "common/strings.hpp"
@@ -51,9 +52,10 @@ namespace {
 
 using namespace stoa;
 using namespace stoa::tests;
+using namespace stoa::bench;
 using namespace std::chrono_literals;
 
-constexpr auto SCALE_STARTUP_TIMEOUT = std::chrono::seconds(30);
+constexpr auto SCALE_METRIC_TIMEOUT = std::chrono::seconds(10);
 constexpr auto SCALE_POLL = std::chrono::milliseconds(20);
 constexpr auto SCALE_METRIC_EVERY = std::chrono::seconds(1);
 
@@ -89,56 +91,6 @@ struct ScaleFlags : FlagsBase {
   Duration timeout;
   std::string work_dir;
 };
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::stod(line.substr(6));
-    }
-  }
-  return 0;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) {
-    return 0;
-  }
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-std::optional<double> metric(int port, const std::string& name) {
-  Try<picojson::value> snapshot = http_get_json("127.0.0.1", port, "/metrics/snapshot", deadline_in(10s));
-  if (snapshot.is_error() || !json_at(*snapshot, name).is<double>()) {
-    return std::nullopt;
-  }
-  return json_number(json_at(*snapshot, name));
-}
-
-struct Server {
-  std::unique_ptr<Process> process;
-  int port = 0;
-};
-
-Try<Server> start_server(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
-  Try<std::unique_ptr<Process>> p = Process::start(binary, args, log);
-  if (p.is_error()) {
-    return Error(p.error());
-  }
-  static const std::regex listening(R"(listening on http://[0-9.]+:([0-9]+))");
-  auto line = (*p)->wait_for_line(listening, deadline_in(SCALE_STARTUP_TIMEOUT));
-  if (!line) {
-    return Error(binary + " did not start (" + (*p)->describe_exit() + "); its log ends:\n" + tail_of_file(log, 15));
-  }
-  Server s;
-  s.port = std::stoi((*line)[1]);
-  s.process = std::move(*p);
-  return s;
-}
 
 // What the framework saw; written by its actor, read by main once it is done.
 struct Placement {
@@ -275,7 +227,7 @@ Probe probe(int port, int seconds, int clients) {
       }
     });
   }
-  double runs_before = metric(port, "allocator/mesos/allocation_runs").value_or(0);
+  double runs_before = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
   auto start = Clock::now();
   while (seconds_since(start) < seconds) {
     auto t0 = Clock::now();
@@ -285,7 +237,8 @@ Probe probe(int port, int seconds, int clients) {
     }
   }
   double window = seconds_since(start);
-  p.allocation_runs_per_s = (metric(port, "allocator/mesos/allocation_runs").value_or(0) - runs_before) / window;
+  double runs_after = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
+  p.allocation_runs_per_s = (runs_after - runs_before) / window;
   stop = true;
   for (std::thread& t : pollers) {
     t.join();
@@ -323,7 +276,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
     simulators.push_back(std::move(*s));
   }
   auto until = [&] { return Clock::now() + flags.timeout; };
-  if (!poll_until([&] { return metric(port, "master/slaves_active").value_or(0) >= slaves; }, until(), SCALE_POLL)) {
+  auto all_active = [&] { return metric(port, "master/slaves_active", SCALE_METRIC_TIMEOUT).value_or(0) >= slaves; };
+  if (!poll_until(all_active, until(), SCALE_POLL)) {
     std::cerr << "the master did not get all " << slaves << " slaves within --timeout\n";
     return 1;
   }
@@ -331,7 +285,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
   double rss_slaves = rss_kib(mpid);
 
   Placement placement;
-  double updates_before = metric(port, "master/valid_status_updates").value_or(0);
+  double updates_before = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0);
   std::vector<double> alloc_ms;
   auto rt = Runtime::start(RuntimeOptions{});
   if (rt.is_error()) {
@@ -350,14 +304,14 @@ int run(const ScaleFlags& flags, size_t slaves) {
       [&] {
         if (Clock::now() >= next_sample) {
           next_sample = Clock::now() + SCALE_METRIC_EVERY;
-          if (auto ms = metric(port, "allocator/mesos/allocation_run_ms")) {
+          if (auto ms = metric(port, "allocator/mesos/allocation_run_ms", SCALE_METRIC_TIMEOUT)) {
             alloc_ms.push_back(*ms);
           }
         }
         return placement.running.load() + placement.lost.load() >= flags.tasks;
       },
       until(), SCALE_POLL);
-  double updates = metric(port, "master/valid_status_updates").value_or(0) - updates_before;
+  double updates = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0) - updates_before;
   double place_s = std::chrono::duration<double>(placement.last_running - placement.first_launch).count();
   double rss_tasks = rss_kib(mpid);
 
@@ -373,7 +327,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
   }
 
   t0 = Clock::now();
-  std::optional<double> snapshot_ok = metric(port, "master/slaves_active");
+  std::optional<double> snapshot_ok = metric(port, "master/slaves_active", SCALE_METRIC_TIMEOUT);
   double metrics_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
   Probe idle = probe(port, flags.probe_seconds, 0);

@@ -13,6 +13,7 @@
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "common/resources.hpp"
+#include "master/live_master_fixture.hpp"
 
 namespace stoa::master {
 namespace {
@@ -28,25 +29,7 @@ class MasterTest : public ::testing::Test {
     auto rt = Runtime::start(RuntimeOptions{});
     ASSERT_TRUE(rt.is_some()) << rt.error();
     rt_ = std::move(*rt);
-    MasterOptions opts;
-    const char* argv[] = {"stoa-master", "--allocation_interval=50ms"};
-    ASSERT_FALSE(opts.flags.load(2, argv, {}));
-    opts.upid = rt_->upid("master");
-    opts.hostname = "localhost";
-    Try<caf::actor> m = spawn_master(rt_->system(), opts);
-    ASSERT_TRUE(m.is_some()) << m.error();
-    master_ = *m;
-    rt_->register_actor("master", master_);
-    // It leads once it has read its (in-memory) registry: until then its
-    // views answer 503.
-    caf::scoped_actor self{rt_->system()};
-    int status = 0;
-    for (auto deadline = std::chrono::steady_clock::now() + 5s;
-         status != 200 && std::chrono::steady_clock::now() < deadline;) {
-      self->request(master_, 5s, state_atom_v, std::string("metrics"), std::map<std::string, std::string>{})
-          .receive([&](int s, std::string&) { status = s; }, [&](caf::error&) {});
-    }
-    ASSERT_EQ(status, 200) << "the master did not finish its recovery";
+    ASSERT_NO_FATAL_FAILURE(testing::start_leading_master(*rt_, &master_));
   }
 
   void TearDown() override {

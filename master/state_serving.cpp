@@ -15,6 +15,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "common/io.hpp"
 #include "common/strings.hpp"
 #include "master/operator_json.hpp"
 
@@ -25,22 +26,6 @@ namespace {
 // The child yields to the master when both want the CPU.
 constexpr int RENDER_CHILD_NICENESS = 5;
 constexpr size_t READ_CHUNK = 1 << 20;
-
-// Writes all of `data` to `fd`; false on an error.
-bool write_all(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // Reaps `pid`, blocking; describes how it ended when not with status 0.
 std::optional<std::string> reap(pid_t pid) {

@@ -16,6 +16,7 @@
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "common/resources.hpp"
+#include "master/live_master_fixture.hpp"
 #include "tests/poll.hpp"
 
 namespace stoa::master {
@@ -51,22 +52,7 @@ class ViewRendersTest : public ::testing::Test {
     auto rt = Runtime::start(RuntimeOptions{});
     ASSERT_TRUE(rt.is_some()) << rt.error();
     rt_ = std::move(*rt);
-    MasterOptions opts;
-    const char* argv[] = {"stoa-master", "--allocation_interval=50ms"};
-    ASSERT_FALSE(opts.flags.load(2, argv, {}));
-    opts.upid = rt_->upid("master");
-    opts.hostname = "localhost";
-    Try<caf::actor> m = spawn_master(rt_->system(), opts);
-    ASSERT_TRUE(m.is_some()) << m.error();
-    master_ = *m;
-    flags_ = opts.flags;
-    rt_->register_actor("master", master_);
-    int status = 0;
-    for (auto deadline = std::chrono::steady_clock::now() + 5s;
-         status != 200 && std::chrono::steady_clock::now() < deadline;) {
-      status = get("metrics").first;
-    }
-    ASSERT_EQ(status, 200) << "the master did not finish its recovery";
+    ASSERT_NO_FATAL_FAILURE(testing::start_leading_master(*rt_, &master_, &flags_));
   }
 
   void TearDown() override {

@@ -7,27 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/io.hpp"
+
 namespace stoa::slave {
 
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// Writes all of `text` at the file's start; false on error (errno set).
-bool write_all(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // The pid the holder wrote into the lock file, if it reads as one.
 std::optional<long> holder_pid(int fd) {
@@ -76,7 +62,7 @@ Try<std::unique_ptr<WorkDirLock>> WorkDirLock::acquire(const std::string& work_d
     return Error("Cannot lock '" + path + "': " + errno_text(err));
   }
   std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || !write_all(fd, pid)) {
+  if (::ftruncate(fd, 0) != 0 || !pwrite_all(fd, pid, 0)) {
     int err = errno;
     ::close(fd);
     return Error("Cannot write the work_dir lock file '" + path + "': " + errno_text(err));
@@ -97,7 +83,7 @@ std::optional<Error> check_writable(const std::string& dir) {
     return fail("create", errno);
   }
   static const std::string text = "stoa write probe\n";
-  bool written = write_all(fd, text);
+  bool written = pwrite_all(fd, text, 0);
   int write_err = errno;
   if (!written) {
     ::close(fd);

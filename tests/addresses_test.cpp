@@ -7,23 +7,19 @@
 // whose ports do not collide with 127.0.0.1's.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <mutex>
 #include <regex>
-#include <thread>
 
 #include "actors/addresses.hpp"
 #include "tests/cluster.hpp"
+#include "tests/relay.hpp"
 
 namespace stoa::tests {
 namespace {
@@ -89,119 +85,6 @@ picojson::value wait_for_slaves(const std::string& ip, int port, size_t count) {
   return last;
 }
 
-// A port forwarder: what a NAT does for one address. Accepts on
-// listen_ip:listen_port and relays each connection to target_ip:target_port.
-class Forwarder {
- public:
-  Forwarder(const std::string& listen_ip, int listen_port, std::string target_ip, int target_port)
-      : target_ip_(std::move(target_ip)), target_port_(target_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(listen_port));
-    ::inet_pton(AF_INET, listen_ip.c_str(), &a.sin_addr);
-    socklen_t len = sizeof(a);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      ::close(listen_fd_);
-      listen_fd_ = -1;
-      return;
-    }
-    port_ = ntohs(a.sin_port);
-    if (::pipe2(stop_, O_CLOEXEC) != 0) {
-      return;
-    }
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~Forwarder() {
-    if (stop_[1] >= 0) {
-      ::close(stop_[1]);  // wakes every thread (POLLHUP on the read end)
-    }
-    if (acceptor_.joinable()) {
-      acceptor_.join();
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    for (std::thread& t : pumps_) {
-      t.join();
-    }
-    if (stop_[0] >= 0) {
-      ::close(stop_[0]);
-    }
-    if (listen_fd_ >= 0) {
-      ::close(listen_fd_);
-    }
-  }
-  Forwarder(const Forwarder&) = delete;
-  Forwarder& operator=(const Forwarder&) = delete;
-
-  int port() const { return port_; }  // 0 when it could not listen
-
- private:
-  void accept_loop() {
-    for (;;) {
-      pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 || fds[1].revents != 0) {
-        return;
-      }
-      int in = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (in < 0) {
-        continue;
-      }
-      int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(target_port_));
-      ::inet_pton(AF_INET, target_ip_.c_str(), &a.sin_addr);
-      if (::connect(out, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-        ::close(in);
-        ::close(out);
-        continue;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      pumps_.emplace_back([this, in, out] { pump(in, out); });
-    }
-  }
-  // Relays both ways until either side closes or the forwarder stops.
-  void pump(int a, int b) {
-    char buf[16384];
-    for (;;) {
-      pollfd fds[3] = {{a, POLLIN, 0}, {b, POLLIN, 0}, {stop_[0], POLLIN, 0}};
-      if (::poll(fds, 3, -1) < 0 || fds[2].revents != 0) {
-        break;
-      }
-      bool done = false;
-      for (int i = 0; i < 2 && !done; ++i) {
-        if (fds[i].revents == 0) {
-          continue;
-        }
-        ssize_t n = ::read(fds[i].fd, buf, sizeof(buf));
-        done = n <= 0;
-        for (ssize_t off = 0; !done && off < n;) {
-          ssize_t w = ::send(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
-          done = w <= 0;
-          off += w > 0 ? w : 0;
-        }
-      }
-      if (done) {
-        break;
-      }
-    }
-    ::close(a);
-    ::close(b);
-  }
-
-  std::string target_ip_;
-  int target_port_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  int stop_[2] = {-1, -1};
-  std::thread acceptor_;
-  std::mutex mu_;
-  std::vector<std::thread> pumps_;
-};
-
 TEST(Addresses, FixedActorPortAnswersOnTheBoundAddress) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor");
   Cluster cluster;
@@ -244,6 +127,7 @@ TEST(Addresses, FixedActorPortAnswersOnTheBoundAddress) {
   EXPECT_TRUE((*slave)->lines_matching(std::regex("bound to loopback interface")).empty()) << (*slave)->log();
 }
 
+// The forwarders are tests/relay.hpp's Relay: what a NAT does for one address.
 TEST(Addresses, AdvertisedAddressesWorkBehindAForwarder) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor");
   Cluster cluster;
@@ -252,8 +136,8 @@ TEST(Addresses, AdvertisedAddressesWorkBehindAForwarder) {
   // ports keep theirs (docs/multi-host.md).
   const int master_port = free_loopback_port();
   const int master_actor_port = free_loopback_port();
-  Forwarder master_http("127.0.0.4", 0, "127.0.0.2", master_port);
-  Forwarder master_actor("127.0.0.4", master_actor_port, "127.0.0.2", master_actor_port);
+  Relay master_http("127.0.0.4", 0, "127.0.0.2", master_port);
+  Relay master_actor("127.0.0.4", master_actor_port, "127.0.0.2", master_actor_port);
   ASSERT_NE(master_http.port(), 0);
   ASSERT_EQ(master_actor.port(), master_actor_port);
   Try<Process*> master = start_and_wait(
@@ -277,8 +161,8 @@ TEST(Addresses, AdvertisedAddressesWorkBehindAForwarder) {
 
   const int slave_port = free_loopback_port();
   const int slave_actor_port = free_loopback_port();
-  Forwarder slave_http("127.0.0.5", 0, "127.0.0.3", slave_port);
-  Forwarder slave_actor("127.0.0.5", slave_actor_port, "127.0.0.3", slave_actor_port);
+  Relay slave_http("127.0.0.5", 0, "127.0.0.3", slave_port);
+  Relay slave_actor("127.0.0.5", slave_actor_port, "127.0.0.3", slave_actor_port);
   ASSERT_NE(slave_http.port(), 0);
   ASSERT_EQ(slave_actor.port(), slave_actor_port);
   Try<Process*> slave = start_and_wait(
@@ -318,8 +202,8 @@ TEST(Addresses, AFrameworkBehindAForwarderIsReachedThroughItsLibprocessAddresses
   // 127.0.0.7, all from Mesos' LIBPROCESS_* variables (no flags).
   const int fw_port = free_loopback_port();
   const int fw_actor_port = free_loopback_port();
-  Forwarder fw_http("127.0.0.7", 0, "127.0.0.6", fw_port);
-  Forwarder fw_actor("127.0.0.7", fw_actor_port, "127.0.0.6", fw_actor_port);
+  Relay fw_http("127.0.0.7", 0, "127.0.0.6", fw_port);
+  Relay fw_actor("127.0.0.7", fw_actor_port, "127.0.0.6", fw_actor_port);
   ASSERT_NE(fw_http.port(), 0);
   ASSERT_EQ(fw_actor.port(), fw_actor_port);
   Try<Process*> execute = cluster.start(

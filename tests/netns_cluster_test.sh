@@ -8,33 +8,9 @@
 #   netns_cluster_test.sh BUILD_DIR
 set -uo pipefail
 
-src="$(cd "$(dirname "$0")/.." && pwd)"
-script="$src/deploy/netns-cluster.sh"
-build="${1:?usage: netns_cluster_test.sh BUILD_DIR}"
-bin="$build/bin"
-
-skip() {
-  echo "SKIPPED: $*"
-  exit 77
-}
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, veths, a bridge)"
-command -v ip > /dev/null || skip "needs the ip command (iproute2)"
-ip netns list > /dev/null 2>&1 || skip "\`ip netns\` does not work here"
-for b in stoa-master stoa-slave stoa-executor stoa-services stoa-lb; do
-  [ -x "$bin/$b" ] || skip "$bin/$b is missing (build it first)"
-done
-command -v java > /dev/null || skip "needs java for ZooKeeper"
-[ -r /usr/share/java/zookeeper.jar ] || skip "needs Debian's zookeeper package"
-[ -x /usr/sbin/haproxy ] || skip "needs haproxy (/usr/sbin/haproxy)"
-command -v curl > /dev/null || skip "needs curl"
-command -v jq > /dev/null || skip "needs jq"
-# One netns cluster per machine (the names are fixed): wait for another
-# test's (this checkout's or another's) to finish, then check nothing is up.
-exec 9> /tmp/stoa-netns-cluster-test.lock
-flock -w 240 9 || skip "another netns cluster test held /tmp/stoa-netns-cluster-test.lock for 240 s"
-if ip netns list | grep -q '^stoa-host[1-4]\b' || ip link show dev stoa-br0 > /dev/null 2>&1; then
-  skip "a netns cluster is already up here (stoa-host* namespaces or stoa-br0 exist); not touching it"
-fi
+. "$(dirname "$0")/netns_common.sh" netns_cluster_test.sh "${1:-}"
+netns_require_base
+netns_take_cluster_lock
 
 failures=0
 check() {

@@ -22,26 +22,8 @@
 #   netns_scenario_test.sh BUILD_DIR
 set -uo pipefail
 
-src="$(cd "$(dirname "$0")/.." && pwd)"
-script="$src/deploy/netns-cluster.sh"
-build="${1:?usage: netns_scenario_test.sh BUILD_DIR}"
-bin="$build/bin"
-
-skip() {
-  echo "SKIPPED: $*"
-  exit 77
-}
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, veths, a bridge)"
-command -v ip > /dev/null || skip "needs the ip command (iproute2)"
-ip netns list > /dev/null 2>&1 || skip "\`ip netns\` does not work here"
-for b in stoa-master stoa-slave stoa-executor stoa-services stoa-lb; do
-  [ -x "$bin/$b" ] || skip "$bin/$b is missing (build it first)"
-done
-command -v java > /dev/null || skip "needs java for ZooKeeper"
-[ -r /usr/share/java/zookeeper.jar ] || skip "needs Debian's zookeeper package"
-[ -x /usr/sbin/haproxy ] || skip "needs haproxy (/usr/sbin/haproxy)"
-command -v curl > /dev/null || skip "needs curl"
-command -v jq > /dev/null || skip "needs jq"
+. "$(dirname "$0")/netns_common.sh" netns_scenario_test.sh "${1:-}"
+netns_require_base
 # The web app's server: busybox httpd, else python3's http.server.
 if command -v busybox > /dev/null && busybox --list 2> /dev/null | grep -qx httpd; then
   web_cmd="mkdir -p www && echo \"stoa web on \$HOST:\$PORT0\" > www/index.html && exec $(command -v busybox) httpd -f -p \$PORT0 -h www"
@@ -50,13 +32,7 @@ elif [ -x /usr/bin/python3 ]; then
 else
   skip "needs busybox (with httpd) or /usr/bin/python3 for the web app"
 fi
-# One netns cluster per machine (the names are fixed): wait for another
-# test's (this checkout's or another's) to finish, then check nothing is up.
-exec 9> /tmp/stoa-netns-cluster-test.lock
-flock -w 240 9 || skip "another netns cluster test held /tmp/stoa-netns-cluster-test.lock for 240 s"
-if ip netns list | grep -q '^stoa-host[1-4]\b' || ip link show dev stoa-br0 > /dev/null 2>&1; then
-  skip "a netns cluster is already up here (stoa-host* namespaces or stoa-br0 exist); not touching it"
-fi
+netns_take_cluster_lock
 
 host_ip() { echo "198.18.0.1$1"; }
 master_ip=198.18.0.12

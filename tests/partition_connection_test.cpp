@@ -1,10 +1,10 @@
 // A partition shorter than the middleman's connection timeout (15 s) but
 // longer than the ping timeout (#15/#16; docs/multi-host.md "A partition's
-// stale connection"). The slave reaches the master through a relay on
-// 127.0.0.4 that the test can cut (it stops relaying, closes nothing) and
-// heal. A real link that comes back does not resume both ways at once: each
-// side's unacknowledged segments wait for that side's next retransmission,
-// whose interval has backed off to seconds. The relay models that for the
+// stale connection"). The slave reaches the master through a relay
+// (tests/relay.hpp) on 127.0.0.4 that the test can cut (it stops relaying,
+// closes nothing) and heal. A real link that comes back does not resume
+// both ways at once: each side's unacknowledged segments wait for that
+// side's next retransmission, whose interval has backed off to seconds. The relay models that for the
 // connections that lived through the cut: at the heal the slave->master way
 // resumes at once and the master->slave way `STALL` later. New connections
 // flow at once both ways.
@@ -21,20 +21,10 @@
 // Runtime: about 12 s (a 2 s ping timeout, the cut, a 5 s stall and a
 // window of 3 s past it in which no second episode may start), plus 1 s.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 #include <regex>
-#include <thread>
 
 #include <caf/all.hpp>
 
@@ -42,6 +32,7 @@
 #include "actors/router.hpp"
 #include "actors/runtime.hpp"
 #include "tests/cluster.hpp"
+#include "tests/relay.hpp"
 #include "tests/task_checks.hpp"
 
 namespace stoa::tests {
@@ -53,178 +44,6 @@ using namespace std::chrono_literals;
 // this long after the heal; above the master's total ping timeout (2 s).
 constexpr auto STALL = 5s;
 const std::vector<std::string> PARTITION_PINGS = {"--slave_ping_timeout=1secs", "--max_slave_ping_timeouts=2"};
-
-// A TCP relay from `listen_ip:listen_port` to `127.0.0.1:target_port` that
-// can be cut and healed (see the file comment).
-class CuttableRelay {
- public:
-  CuttableRelay(const std::string& listen_ip, int listen_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(listen_port));
-    ::inet_pton(AF_INET, listen_ip.c_str(), &a.sin_addr);
-    socklen_t len = sizeof(a);
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 || ::pipe2(stop_, O_CLOEXEC) != 0) {
-      return;
-    }
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-
-  ~CuttableRelay() {
-    if (stop_[1] >= 0) {
-      ::close(stop_[1]);  // wakes every thread (POLLHUP on the read end)
-    }
-    if (acceptor_.joinable()) {
-      acceptor_.join();
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    for (std::thread& t : pumps_) {
-      t.join();
-    }
-    for (int fd : {stop_[0], listen_fd_}) {
-      if (fd >= 0) {
-        ::close(fd);
-      }
-    }
-  }
-  CuttableRelay(const CuttableRelay&) = delete;
-  CuttableRelay& operator=(const CuttableRelay&) = delete;
-
-  int port() const { return port_; }  // 0 when it could not listen
-  void set_target_port(int port) { target_port_ = port; }
-
-  // Nothing is relayed or accepted from now on; nothing is closed.
-  void cut() {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++epoch_;
-    cut_ = true;
-  }
-
-  // Relaying resumes; the master->slave way of connections that lived
-  // through the cut only after `stall`.
-  void heal(Clock::duration stall) {
-    std::lock_guard<std::mutex> lock(mu_);
-    stalled_until_ = Clock::now() + stall;
-    cut_ = false;
-  }
-
-  // Bytes relayed master->slave over connections that lived through a cut.
-  uint64_t stale_bytes() const { return stale_bytes_; }
-
- private:
-  struct Ways {
-    bool to_target = false;  // slave -> master
-    bool to_client = false;  // master -> slave
-  };
-
-  Ways open_ways(uint64_t born) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cut_) {
-      return {};
-    }
-    return {true, born == epoch_ || Clock::now() >= stalled_until_};
-  }
-
-  bool cut_now() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return cut_;
-  }
-
-  void accept_loop() {
-    for (;;) {
-      // While cut, connections wait in the backlog as behind a dead link.
-      bool accepting = !cut_now();
-      pollfd fds[2] = {{stop_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-      if (::poll(fds, accepting ? 2 : 1, 20) < 0 || fds[0].revents != 0) {
-        return;
-      }
-      if (!accepting || fds[1].revents == 0) {
-        continue;
-      }
-      int in = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (in < 0) {
-        continue;
-      }
-      int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(target_port_.load()));
-      ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-      if (::connect(out, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-        ::close(in);
-        ::close(out);
-        continue;
-      }
-      std::lock_guard<std::mutex> lock(mu_);
-      uint64_t born = epoch_;
-      pumps_.emplace_back([this, in, out, born] { pump(in, out, born); });
-    }
-  }
-
-  // Relays the open ways of one connection until either side closes or the
-  // relay stops; a closed way hides its end's close too, as a dead link does.
-  void pump(int client, int target, uint64_t born) {
-    char buf[16384];
-    for (bool done = false; !done;) {
-      Ways ways = open_ways(born);
-      pollfd fds[3] = {{stop_[0], POLLIN, 0},
-                       {client, static_cast<short>(ways.to_target ? POLLIN : 0), 0},
-                       {target, static_cast<short>(ways.to_client ? POLLIN : 0), 0}};
-      // A way that is closed must not report its end's hang-up either.
-      nfds_t n = 1;
-      if (ways.to_target) {
-        n = 2;
-        if (ways.to_client) {
-          n = 3;
-        }
-      }
-      if (::poll(fds, n, 20) < 0 || fds[0].revents != 0) {
-        break;
-      }
-      for (int i = 1; i < static_cast<int>(n) && !done; ++i) {
-        if (fds[i].revents == 0) {
-          continue;
-        }
-        int from = i == 1 ? client : target;
-        int to = i == 1 ? target : client;
-        ssize_t got = ::read(from, buf, sizeof(buf));
-        done = got <= 0;
-        if (!done && i == 2 && born != epoch_now()) {
-          stale_bytes_ += static_cast<uint64_t>(got);
-        }
-        for (ssize_t off = 0; !done && off < got;) {
-          ssize_t w = ::send(to, buf + off, static_cast<size_t>(got - off), MSG_NOSIGNAL);
-          done = w <= 0;
-          off += w > 0 ? w : 0;
-        }
-      }
-    }
-    ::close(client);
-    ::close(target);
-  }
-
-  uint64_t epoch_now() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return epoch_;
-  }
-
-  std::atomic<int> target_port_{0};
-  std::atomic<uint64_t> stale_bytes_{0};
-  int listen_fd_ = -1;
-  int port_ = 0;
-  int stop_[2] = {-1, -1};
-  std::thread acceptor_;
-  std::mutex mu_;
-  bool cut_ = false;
-  uint64_t epoch_ = 0;
-  Clock::time_point stalled_until_{};
-  std::vector<std::thread> pumps_;
-};
 
 caf::behavior plus_one(caf::event_based_actor*) {
   return {[](tick_atom, int64_t x) { return x + 1; }};
@@ -314,8 +133,8 @@ TEST(PartitionConnection, ShortPartitionMarksTheSlaveUnreachableOnceAndItComesBa
   // The master advertises the relay's address; the relay's actor port keeps
   // the master's number (docs/multi-host.md).
   const int actor_port = free_loopback_port();
-  CuttableRelay http_relay("127.0.0.4", 0);
-  CuttableRelay actor_relay("127.0.0.4", actor_port);
+  Relay http_relay("127.0.0.4", 0);
+  Relay actor_relay("127.0.0.4", actor_port);
   ASSERT_NE(http_relay.port(), 0);
   ASSERT_EQ(actor_relay.port(), actor_port);
   actor_relay.set_target_port(actor_port);
