@@ -64,6 +64,15 @@ bool connects(const std::string& ip, int port) {
   return ok;
 }
 
+// /master/state at ip:port once the master answers it: a master that has
+// just logged "listening on" may still be recovering (503).
+Try<picojson::value> state_when_recovered(const std::string& ip, int port) {
+  Try<picojson::value> state = Error("never asked");
+  poll_until([&] { return (state = http_get_json(ip, port, "/master/state")).is_some(); },
+             deadline_in(DEFAULT_TIMEOUT));
+  return state;
+}
+
 // The slaves of /master/state at ip:port once `count` are active (null
 // value at the deadline).
 picojson::value wait_for_slaves(const std::string& ip, int port, size_t count) {
@@ -100,7 +109,7 @@ TEST(Addresses, FixedActorPortAnswersOnTheBoundAddress) {
   EXPECT_EQ(json_number(json_at(*processes, "actor_port")), actor_port);
   EXPECT_TRUE(connects("127.0.0.2", actor_port));
   EXPECT_FALSE(connects("127.0.0.1", actor_port)) << "the actor port is bound to --ip only";
-  Try<picojson::value> state = http_get_json("127.0.0.2", port, "/master/state");
+  Try<picojson::value> state = state_when_recovered("127.0.0.2", port);
   ASSERT_TRUE(state) << state.error();
   const std::string pid = "master@127.0.0.2:" + std::to_string(port);
   EXPECT_EQ(json_string(json_at(*state, "pid")), pid);
@@ -150,7 +159,7 @@ TEST(Addresses, AdvertisedAddressesWorkBehindAForwarder) {
 
   // Everything is read through the advertised address.
   const std::string advertised = "127.0.0.4:" + std::to_string(master_http.port());
-  Try<picojson::value> state = http_get_json("127.0.0.4", master_http.port(), "/master/state");
+  Try<picojson::value> state = state_when_recovered("127.0.0.4", master_http.port());
   ASSERT_TRUE(state) << state.error();
   EXPECT_EQ(json_string(json_at(*state, "pid")), "master@" + advertised);
   EXPECT_EQ(json_string(json_at(*state, "hostname")), "127.0.0.4");
@@ -236,7 +245,7 @@ TEST(Addresses, AnyAddressAdvertisesARoutableOne) {
                      {"--ip=0.0.0.0", "--port=0", "--no-hostname_lookup", "--work_dir=" + cluster.dir() + "/master"});
   ASSERT_TRUE(master) << master.error();
   const int port = logged_port(**master);
-  Try<picojson::value> state = http_get_json("127.0.0.1", port, "/master/state");  // every interface
+  Try<picojson::value> state = state_when_recovered("127.0.0.1", port);  // every interface
   ASSERT_TRUE(state) << state.error();
   std::smatch m;
   const std::string pid = json_string(json_at(*state, "pid"));
