@@ -365,6 +365,11 @@ test('a banner says so while the master is unreachable, and the page catches up 
     const readOnly = masterHasFlag('webui_read_only');
     await cluster.restartMaster(readOnly ? ['--webui_read_only'] : []);
     await banner.waitFor({ state: 'hidden', timeout: STEP_MS });
+    if (readOnly) {
+      // The page re-reads /master/flags when the stream is back, retrying
+      // while the restarted master still refuses it: wait until it knows.
+      await page.waitForFunction(() => document.body.classList.contains('read-only'), null, { timeout: STEP_MS });
+    }
     await waitUntil(async () => (await getJSON(cluster.masterPort, '/master/slaves')).slaves.some((a) => a.active),
       STEP_MS, 'the slave to re-register');
     cluster.execute('webui-after-restart', 'sleep 60');
