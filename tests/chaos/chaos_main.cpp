@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "common/flags.hpp"
 #include "tests/chaos/chaos_cluster.hpp"
 #include "tests/chaos/chaos_schedule.hpp"
+#include "tests/poll.hpp"
 
 namespace stoa::chaos {
 namespace {
@@ -188,6 +190,13 @@ class Run {
     std::cout << "[" << (wall_ms() - start_wall_) / 1000.0 << "s] " << what << "\n" << std::flush;
   }
   bool past_deadline() const { return wall_ms() > deadline_; }
+
+  // Polls `done` every TICK (tests::poll_until) until it is true or
+  // --duration ends; false at the end of --duration.
+  bool until_deadline(const std::function<bool()>& done) const {
+    return tests::poll_until(done, deadline_in(std::chrono::milliseconds(std::max<int64_t>(0, deadline_ - wall_ms()))),
+                             TICK);
+  }
 
   std::optional<Error> deploy_services_app() {
     std::string body =
@@ -379,7 +388,7 @@ class Run {
       }
       return false;
     };
-    while (!past_deadline()) {
+    bool healed = until_deadline([&] {
       int64_t now = wall_ms();
       bool open = false;
       for (ActiveFault& a : faults) {
@@ -403,20 +412,23 @@ class Run {
         open = open || a.phase == ActiveFault::pending || a.phase == ActiveFault::active;
       }
       tick();
-      if (!open) {
-        return;
-      }
-      std::this_thread::sleep_for(TICK);
+      return !open;
+    });
+    if (healed) {
+      return;
     }
     fail("the faults did not all run and heal within --duration");
   }
 
   void await_checker() {
     tests::Process* checker = cluster_.checker();
-    while (checker != nullptr && checker->running() && !past_deadline()) {
+    until_deadline([&] {
+      if (checker == nullptr || !checker->running()) {
+        return true;
+      }
       tick();
-      std::this_thread::sleep_for(TICK);
-    }
+      return false;
+    });
     if (checker == nullptr) {
       return;
     }
@@ -434,10 +446,13 @@ class Run {
     int64_t bound = ms(flags_.services_bound).count();
     int64_t from = std::max(last_heal_, start_wall_);
     std::optional<std::string> ids;
-    while (!(ids = services_app_healthy()) && wall_ms() < from + bound && !past_deadline()) {
+    until_deadline([&] {
+      if ((ids = services_app_healthy()) || wall_ms() >= from + bound) {
+        return true;
+      }
       tick();
-      std::this_thread::sleep_for(TICK);
-    }
+      return false;
+    });
     if (!ids) {
       fail("the services app was not back at " + std::to_string(SERVICES_INSTANCES) +
            " healthy instances within " + std::to_string(bound / 1000) +

@@ -1,0 +1,31 @@
+#pragma once
+// Pieces of the /master/state JSON shared by the tree renderers
+// (state_json.cpp) and the streamed writers (state_json_stream.cpp).
+
+#include <map>
+#include <string>
+
+#include <picojson.h>
+
+#include "common/resources.hpp"
+#include "master/master_state.hpp"
+
+namespace stoa::master {
+
+namespace state_json_detail {
+// A task's resources (empty when they do not parse).
+Resources task_resources(const Task& t);
+// A TaskStatus as Mesos' state JSON shows it.
+picojson::value status_json(const TaskStatus& st);
+// Labels as [{"key", "value"}].
+picojson::value labels_json(const Labels& labels);
+// Whether query parameter `key` is absent, empty or equal to `v`.
+bool query_matches(const std::map<std::string, std::string>& q, const char* key, const std::string& v);
+}  // namespace state_json_detail
+
+// The fields of a framework / of the whole state that are not arrays of
+// tasks, frameworks or slaves.
+picojson::object framework_head(const MasterState& s, const FrameworkRecord& f);
+picojson::object state_head(const MasterState& s);
+
+}  // namespace stoa::master
