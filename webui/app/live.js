@@ -5,7 +5,7 @@
 // A master without /master/events (404) is polled instead: /master/state
 // every POLL_MS (a fallback for masters from before the event stream).
 
-import { getJSON, getOptionalJSON, markDown, markUp, followLeader, HttpError } from './api.js';
+import { getJSON, getOptionalJSON, markDown, markUp, followLeader, onConnection, HttpError } from './api.js';
 import { store, setState, applyEvent, changed, EVENT_TYPES } from './store.js';
 
 const POLL_MS = 1000;
@@ -158,6 +158,17 @@ function closeStream() {
   }
 }
 
+// Another request reached the master while the stream waits out its backoff
+// (the utilization poll, an action): the master is back, so the stream is
+// reopened now instead of up to MAX_BACKOFF_MS later.
+function reconnectNowIfBack({ state }) {
+  if (state !== 'up' || !reconnecting || source || retryTimer === null) return;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  backoff = 500;
+  openStream();
+}
+
 // After an error: read the whole state again, then reopen the stream.
 function restart() {
   reconnecting = true;
@@ -169,7 +180,10 @@ function restart() {
   backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   // The stream opens first and the state is read once it is open, so no
   // event falls between the two (events that come before the state are queued).
-  retryTimer = setTimeout(openStream, wait);
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    openStream();
+  }, wait);
 }
 
 function startPolling() {
@@ -220,6 +234,7 @@ export async function start() {
   stateLoaded = false;
   openStream();
   watchUtilization();
+  onConnection(reconnectNowIfBack);
 }
 
 // Re-reads the state now (after an action, so the view does not wait for an event).
