@@ -351,14 +351,14 @@ value recovered_slaves_json(const MasterState& s, const std::map<std::string, st
 
 // A framework's fields except its three task arrays, which
 // framework_json() adds and write_framework() streams.
-object framework_head(const MasterState& s, const FrameworkRecord& f) {
+object framework_head(const MasterState& s, const FrameworkRecord& f, const Resources* used_by_tasks) {
   object o;
   o["id"] = str(f.id);
   o["name"] = str(f.info.name());
   if (!f.pid.empty()) {
     o["pid"] = str(f.pid);
   }
-  Resources used = used_resources(f);
+  Resources used = used_by_tasks != nullptr ? *used_by_tasks : used_resources(f);
   Resources offered = offered_resources(s, f);
   o["used_resources"] = resources_to_json(used);
   o["offered_resources"] = resources_to_json(offered);

@@ -24,8 +24,10 @@ bool query_matches(const std::map<std::string, std::string>& q, const char* key,
 }  // namespace state_json_detail
 
 // The fields of a framework / of the whole state that are not arrays of
-// tasks, frameworks or slaves.
-picojson::object framework_head(const MasterState& s, const FrameworkRecord& f);
+// tasks, frameworks or slaves. `used_by_tasks`, when given, is
+// used_resources(f), already summed by the caller.
+picojson::object framework_head(const MasterState& s, const FrameworkRecord& f,
+                                const Resources* used_by_tasks = nullptr);
 picojson::object state_head(const MasterState& s);
 
 }  // namespace stoa::master

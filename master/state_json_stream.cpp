@@ -1,196 +1,594 @@
 // The streamed writers of /master/state and /master/frameworks
-// (write_state, write_frameworks): the same bytes as the trees of
-// state_json.cpp, written piece by piece.
+// (write_state, write_frameworks): the same bytes as json_serialize() of
+// state_json.cpp's trees (picojson objects are std::maps, so keys go out
+// sorted), written straight into one buffer (state_json_writer.hpp).
+//
+// What makes them fast (issue #17, docs/benchmarks.md): no picojson value
+// on the per-task and per-slave paths; each distinct `resources` of a task
+// is parsed and rendered once per render (the tasks of a big cluster share
+// a few shapes), keyed by exactly the fields Resources::from_proto reads;
+// the slaves' used resources are summed from those parsed values, finding
+// each task through a per-render hash index instead of the frameworks'
+// ordered maps; the tasks' fields are read ahead in batches (touch_tasks).
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
+#include "common/attributes.hpp"
+#include "common/container_json.hpp"
 #include "common/json.hpp"
 #include "common/json_writer.hpp"
+#include "common/task_state.hpp"
+#include "common/version.hpp"
 #include "master/state_json.hpp"
 #include "master/state_json_internal.hpp"
+#include "master/state_json_writer.hpp"
 
 namespace stoa::master {
 
-// Streaming: the same bytes as json_serialize() of state_json.cpp's trees (picojson
-// objects are std::maps, so keys go out sorted), written piece by piece so
-// that no tree of the whole state is ever built or copied.
 namespace {
 
 using picojson::array;
 using picojson::object;
 using picojson::value;
+using state_json_detail::JsonBuffer;
 using state_json_detail::labels_json;
 using state_json_detail::query_matches;
 using state_json_detail::status_json;
 using state_json_detail::task_resources;
+using state_json_detail::write_reserved_resources;
+using state_json_detail::write_resources;
 
-using Streamed = std::map<std::string, std::function<void(std::string*)>>;
+// Bytes per task / slave of a typical render: the buffer's first reservation.
+constexpr size_t STREAM_BYTES_PER_TASK = 420;
+constexpr size_t STREAM_BYTES_PER_SLAVE = 1400;
+constexpr size_t STREAM_BYTES_FIXED = 1 << 16;
 
-// Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
-void write_object(const object& fixed, const Streamed& streamed, std::string* out) {
-  out->push_back('{');
-  auto a = fixed.begin();
-  auto b = streamed.begin();
-  bool first = true;
-  while (a != fixed.end() || b != streamed.end()) {
-    bool take_fixed = b == streamed.end() || (a != fixed.end() && a->first < b->first);
-    if (!first) {
-      out->push_back(',');
+// A task's `resources`, parsed (as task_resources()) and rendered.
+struct RenderedResources {
+  Resources parsed;
+  std::string json;
+};
+
+struct StreamKeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+struct StreamKeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+
+using Streamed = std::map<std::string, std::function<void(JsonBuffer*)>>;
+
+// The names of one protobuf enum's values, looked up once per render
+// (protobuf's *_Name() searches the enum's descriptor on every call).
+class EnumNames {
+ public:
+  explicit EnumNames(const std::string& (*name)(int)) : name_(name) {}
+  const std::string& operator()(int v) {
+    if (v < 0 || v >= MAX_CACHED) {
+      return name_(v);
     }
-    first = false;
-    json_append_string(take_fixed ? a->first : b->first, out);
-    out->push_back(':');
-    if (take_fixed) {
-      json_append(a->second, out);
-      ++a;
-    } else {
-      b->second(out);
-      ++b;
+    if (names_.size() <= static_cast<size_t>(v)) {
+      names_.resize(static_cast<size_t>(v) + 1, nullptr);
+    }
+    const std::string*& n = names_[static_cast<size_t>(v)];
+    if (n == nullptr) {
+      n = &name_(v);
+    }
+    return *n;
+  }
+
+ private:
+  static constexpr int MAX_CACHED = 256;
+  const std::string& (*name_)(int);
+  std::vector<const std::string*> names_;
+};
+
+// Reads the fields the render reads of tasks[begin, end) in one tight
+// loop, so that the processor overlaps their cache misses (a task's fields
+// are a dozen separate heap objects); the render then finds them cached.
+// Measured: the render of 400k tasks is bound by these misses when each
+// task's are taken one after another (docs/benchmarks.md).
+size_t touch_tasks(const std::vector<const Task*>& tasks, size_t begin, size_t end) {
+  size_t sum = 0;
+  for (size_t i = begin; i < end; ++i) {
+    const Task& t = *tasks[i];
+    sum += t.task_id().value().size() + t.framework_id().value().size() + t.slave_id().value().size() +
+           t.executor_id().value().size() + t.name().size() + static_cast<size_t>(t.state());
+    for (const Resource& r : t.resources()) {
+      sum += r.name().size() + r.role().size() + static_cast<size_t>(r.scalar().value());
+    }
+    for (const TaskStatus& st : t.statuses()) {
+      sum += static_cast<size_t>(st.timestamp()) + static_cast<size_t>(st.state()) + static_cast<size_t>(st.source());
     }
   }
-  out->push_back('}');
+  return sum;
 }
 
-// Writes `[write(x) for x in range]`.
+// The tasks read ahead by touch_tasks() at a time.
+constexpr size_t TOUCH_BATCH = 32;
+
+// A slave's resources as its JSON shows them three ways.
+struct ResourcesViews {
+  std::string all;         // resources_to_json(r)
+  std::string reserved;    // reserved_resources_to_json(r)
+  std::string unreserved;  // resources_to_json(r.unreserved())
+};
+
+// One render of one view. Lives for the render; reads `s` only.
+class StateStreamer {
+ public:
+  StateStreamer(const MasterState& s, JsonBuffer* b) : s_(s), b_(b) {}
+
+  void state();
+  void frameworks(const std::vector<const FrameworkRecord*>& active,
+                  const std::vector<const FrameworkRecord*>& completed);
+
+ private:
+  // Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
+  void object_of(const object& fixed, const Streamed& streamed);
+  template <class Range, class Write>
+  void array_of(const Range& range, Write write);
+  void key(std::string_view k, bool* first);
+  void tree(const value& v);
+
+  const RenderedResources& resources_of(const Task& t);
+  void slave(const SlaveRecord& slave);
+  void framework(const FrameworkRecord& f);
+  void task(const Task& t, const RenderedResources& resources);
+  void status(const TaskStatus& st);
+  void labels(const Labels& labels);
+  // Renders `tasks`, reading each batch ahead with touch_tasks().
+  // `resources`, when not empty, holds resources_of() of each task.
+  void tasks_of(const std::vector<const Task*>& tasks, const std::vector<const RenderedResources*>& resources);
+  // The parsed resources of f.tasks (in map order) and their sum over the
+  // non-terminal ones (used_resources(f)); indexes the tasks for slave().
+  struct ActiveTasks {
+    std::vector<const Task*> tasks;
+    std::vector<const RenderedResources*> resources;
+    Resources used;
+    // Task id -> its parsed resources; nullptr for a terminal task.
+    std::unordered_map<std::string_view, const RenderedResources*> by_id;
+  };
+  const ActiveTasks& active_tasks(const FrameworkRecord& f);
+  // The views of `r`, rendered once per distinct value this render (many
+  // slaves have the same totals, and their tasks the same sums).
+  const ResourcesViews& views_of(const Resources& r);
+
+  const MasterState& s_;
+  JsonBuffer* b_;
+  std::unordered_map<std::string, RenderedResources, StreamKeyHash, StreamKeyEq> resources_;
+  std::string key_;
+  const std::string* last_key_ = nullptr;
+  const RenderedResources* last_ = nullptr;
+  std::unordered_map<const FrameworkRecord*, ActiveTasks> active_;
+  std::unordered_map<std::string, ResourcesViews, StreamKeyHash, StreamKeyEq> views_;
+  std::string scratch_;
+  // What touch_tasks() read (kept so that its reads are not optimized away).
+  size_t touched_ = 0;
+  EnumNames task_state_{[](int v) -> const std::string& { return TaskState_Name(v); }};
+  EnumNames reason_{[](int v) -> const std::string& { return TaskStatus::Reason_Name(v); }};
+  EnumNames source_{[](int v) -> const std::string& { return TaskStatus::Source_Name(v); }};
+};
+
+void StateStreamer::key(std::string_view k, bool* first) {
+  if (!*first) {
+    b_->ch(',');
+  }
+  *first = false;
+  b_->str(k);
+  b_->ch(':');
+}
+
+void StateStreamer::tree(const value& v) {
+  scratch_.clear();
+  json_append(v, &scratch_);
+  b_->raw(scratch_);
+}
+
+void StateStreamer::object_of(const object& fixed, const Streamed& streamed) {
+  b_->ch('{');
+  auto a = fixed.begin();
+  auto c = streamed.begin();
+  bool first = true;
+  while (a != fixed.end() || c != streamed.end()) {
+    bool take_fixed = c == streamed.end() || (a != fixed.end() && a->first < c->first);
+    key(take_fixed ? a->first : c->first, &first);
+    if (take_fixed) {
+      tree(a->second);
+      ++a;
+    } else {
+      c->second(b_);
+      ++c;
+    }
+  }
+  b_->ch('}');
+}
+
 template <class Range, class Write>
-void write_array(const Range& range, Write write, std::string* out) {
-  out->push_back('[');
+void StateStreamer::array_of(const Range& range, Write write) {
+  b_->ch('[');
   bool first = true;
   for (const auto& x : range) {
     if (!first) {
-      out->push_back(',');
+      b_->ch(',');
     }
     first = false;
-    write(x, out);
+    write(x);
   }
-  out->push_back(']');
+  b_->ch(']');
 }
 
-// Appends `,"key":` (no comma before the first key of an object).
-void write_key(const char* key, bool* first, std::string* out) {
-  if (!*first) {
-    out->push_back(',');
+// The key is exactly what Resources::from_proto reads of each Resource
+// (allocation_info does not change the parse), length-prefixed.
+const RenderedResources& StateStreamer::resources_of(const Task& t) {
+  key_.clear();
+  auto put_string = [this](const std::string& s) {
+    size_t n = s.size();
+    key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    key_.append(s);
+  };
+  auto put_pod = [this](const auto& x) { key_.append(reinterpret_cast<const char*>(&x), sizeof(x)); };
+  for (const Resource& r : t.resources()) {
+    put_string(r.name());
+    put_string(r.role());
+    put_pod(static_cast<int>(r.type()));
+    put_pod(r.has_scalar());
+    if (r.has_scalar()) {
+      put_pod(r.scalar().value());
+    }
+    put_pod(r.has_ranges());
+    if (r.has_ranges()) {
+      put_pod(r.ranges().range_size());
+      for (const Value::Range& x : r.ranges().range()) {
+        put_pod(x.begin());
+        put_pod(x.end());
+      }
+    }
+    put_pod(r.has_set());
+    if (r.has_set()) {
+      put_pod(r.set().item_size());
+      for (const std::string& item : r.set().item()) {
+        put_string(item);
+      }
+    }
   }
-  *first = false;
-  json_append_string(key, out);
-  out->push_back(':');
+  if (last_key_ != nullptr && *last_key_ == key_) {
+    return *last_;
+  }
+  auto it = resources_.find(std::string_view(key_));
+  if (it == resources_.end()) {
+    RenderedResources rendered;
+    rendered.parsed = task_resources(t);
+    json_append(resources_to_json(rendered.parsed), &rendered.json);
+    it = resources_.emplace(key_, std::move(rendered)).first;
+  }
+  last_key_ = &it->first;
+  last_ = &it->second;
+  return it->second;
 }
 
-// status_json(), written directly (keys in the same sorted order).
-void write_status(const TaskStatus& st, std::string* out) {
+const ResourcesViews& StateStreamer::views_of(const Resources& r) {
+  key_.clear();
+  auto put_string = [this](const std::string& s) {
+    size_t n = s.size();
+    key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    key_.append(s);
+  };
+  auto put_pod = [this](const auto& x) { key_.append(reinterpret_cast<const char*>(&x), sizeof(x)); };
+  for (const ResourceEntry& e : r) {
+    put_string(e.name);
+    put_string(e.role);
+    put_pod(static_cast<int>(e.type));
+    put_pod(e.units);
+    put_pod(e.ranges.size());
+    for (const Range& x : e.ranges) {
+      put_pod(x.begin);
+      put_pod(x.end);
+    }
+    put_pod(e.set.size());
+    for (const std::string& item : e.set) {
+      put_string(item);
+    }
+  }
+  auto it = views_.find(std::string_view(key_));
+  if (it != views_.end()) {
+    return it->second;
+  }
+  ResourcesViews v;
+  {
+    JsonBuffer b(&v.all, 0);
+    write_resources(r, &b);
+  }
+  {
+    JsonBuffer b(&v.reserved, 0);
+    write_reserved_resources(r, &b);
+  }
+  {
+    JsonBuffer b(&v.unreserved, 0);
+    write_resources(r.unreserved(), &b);
+  }
+  return views_.emplace(key_, std::move(v)).first->second;
+}
+
+const StateStreamer::ActiveTasks& StateStreamer::active_tasks(const FrameworkRecord& f) {
+  auto [it, inserted] = active_.try_emplace(&f);
+  ActiveTasks& a = it->second;
+  if (!inserted) {
+    return a;
+  }
+  a.tasks.reserve(f.tasks.size());
+  for (const auto& [id, t] : f.tasks) {
+    a.tasks.push_back(&t);
+  }
+  a.resources.reserve(a.tasks.size());
+  a.by_id.reserve(a.tasks.size());
+  for (size_t i = 0; i < a.tasks.size(); ++i) {
+    if (i % TOUCH_BATCH == 0) {
+      touched_ += touch_tasks(a.tasks, i, std::min(a.tasks.size(), i + TOUCH_BATCH));
+    }
+    const Task& t = *a.tasks[i];
+    const RenderedResources& r = resources_of(t);
+    a.resources.push_back(&r);
+    bool terminal = is_terminal_state(t.state());
+    if (!terminal) {
+      a.used += r.parsed;
+    }
+    a.by_id.emplace(t.task_id().value(), terminal ? nullptr : &r);
+  }
+  return a;
+}
+
+// slave_json(s, slave) (full = false), keys in its sorted order.
+void StateStreamer::slave(const SlaveRecord& slave) {
+  // used_resources(s, slave): the slave's tasks found through the
+  // frameworks' indexes (the same sum, in the same order).
+  Resources used;
+  const std::string* last_fid = nullptr;
+  const ActiveTasks* tasks = nullptr;
+  for (const auto& [fid, tid] : slave.tasks) {
+    if (last_fid == nullptr || *last_fid != fid) {
+      last_fid = &fid;
+      auto f = s_.frameworks.find(fid);
+      tasks = f == s_.frameworks.end() ? nullptr : &active_tasks(f->second);
+    }
+    if (tasks == nullptr) {
+      continue;
+    }
+    auto t = tasks->by_id.find(tid);
+    if (t != tasks->by_id.end() && t->second != nullptr) {
+      used += t->second->parsed;
+    }
+  }
+  b_->raw(slave.active ? std::string_view("{\"active\":true,\"attributes\":")
+                       : std::string_view("{\"active\":false,\"attributes\":"));
+  if (slave.info.attributes_size() == 0) {
+    b_->raw("{}");
+  } else {
+    tree(attributes_to_json(slave.info.attributes()));
+  }
+  b_->raw(",\"capabilities\":[\"MULTI_ROLE\"],\"deactivated\":");
+  b_->boolean(!slave.active);
+  b_->raw(",\"hostname\":");
+  b_->str(slave.info.hostname());
+  b_->raw(",\"id\":");
+  b_->str(slave.id);
+  b_->raw(",\"offered_resources\":");
+  write_resources(offered_resources(s_, slave), b_);
+  b_->raw(",\"pid\":");
+  b_->str(slave.pid);
+  b_->raw(",\"port\":");
+  b_->num(slave.info.port());
+  b_->raw(",\"registered_time\":");
+  b_->num(slave.registered_time);
+  if (slave.reregistered_time > 0) {
+    b_->raw(",\"reregistered_time\":");
+    b_->num(slave.reregistered_time);
+  }
+  const ResourcesViews& total = views_of(slave.total);
+  const ResourcesViews& allocated = views_of(used);
+  b_->raw(",\"reserved_resources\":");
+  b_->raw(total.reserved);
+  b_->raw(",\"reserved_resources_allocated\":");
+  b_->raw(allocated.reserved);
+  b_->raw(",\"resources\":");
+  b_->raw(total.all);
+  b_->raw(",\"unreserved_resources\":");
+  b_->raw(total.unreserved);
+  b_->raw(",\"unreserved_resources_allocated\":");
+  b_->raw(allocated.unreserved);
+  b_->raw(",\"used_resources\":");
+  b_->raw(allocated.all);
+  b_->raw(",\"version\":");
+  b_->str(STOA_VERSION);
+  b_->ch('}');
+}
+
+void StateStreamer::labels(const Labels& labels) {
+  array_of(labels.labels(), [this](const Label& l) {
+    b_->raw("{\"key\":");
+    b_->str(l.key());
+    if (l.has_value()) {
+      b_->raw(",\"value\":");
+      b_->str(l.value());
+    }
+    b_->ch('}');
+  });
+}
+
+// status_json(), keys in the same sorted order.
+void StateStreamer::status(const TaskStatus& st) {
   bool first = true;
-  out->push_back('{');
+  b_->ch('{');
   if (st.has_container_status() || st.has_container_id()) {
-    write_key("container_status", &first, out);
-    json_append(status_json(st).get("container_status"), out);
+    key("container_status", &first);
+    tree(status_json(st).get("container_status"));
   }
   if (st.has_healthy()) {
-    write_key("healthy", &first, out);
-    out->append(st.healthy() ? "true" : "false");
+    key("healthy", &first);
+    b_->boolean(st.healthy());
   }
   if (st.has_message() && !st.message().empty()) {
-    write_key("message", &first, out);
-    json_append_string(st.message(), out);
+    key("message", &first);
+    b_->str(st.message());
   }
   if (st.has_reason()) {
-    write_key("reason", &first, out);
-    json_append_string(TaskStatus::Reason_Name(st.reason()), out);
+    key("reason", &first);
+    b_->str(reason_(st.reason()));
   }
   if (st.has_source()) {
-    write_key("source", &first, out);
-    json_append_string(TaskStatus::Source_Name(st.source()), out);
+    key("source", &first);
+    b_->str(source_(st.source()));
   }
-  write_key("state", &first, out);
-  json_append_string(TaskState_Name(st.state()), out);
-  write_key("timestamp", &first, out);
-  json_append_number(st.timestamp(), out);
-  out->push_back('}');
+  key("state", &first);
+  b_->str(task_state_(st.state()));
+  b_->raw(",\"timestamp\":");
+  b_->num(st.timestamp());
+  b_->ch('}');
 }
 
-// One render's JSON of each distinct `resources` a task holds: the tasks of
-// a big cluster share a few shapes, and parsing them is most of a task's
-// cost.
-using ResourcesCache = std::unordered_map<std::string, std::string>;
-
-// task_json(), written directly (keys in the same sorted order).
-void write_task(const Task& t, ResourcesCache* cache, std::string* out) {
-  bool first = true;
-  out->push_back('{');
+// task_json(), keys in the same sorted order.
+void StateStreamer::task(const Task& t, const RenderedResources& resources) {
   if (t.has_container()) {
-    write_key("container", &first, out);
-    json_append(container_info_json(t.container()), out);
+    b_->raw("{\"container\":");
+    tree(container_info_json(t.container()));
+    b_->raw(",\"executor_id\":");
+  } else {
+    b_->raw("{\"executor_id\":");
   }
-  write_key("executor_id", &first, out);
-  json_append_string(t.has_executor_id() ? t.executor_id().value() : std::string(), out);
-  write_key("framework_id", &first, out);
-  json_append_string(t.framework_id().value(), out);
-  write_key("id", &first, out);
-  json_append_string(t.task_id().value(), out);
+  b_->str(t.has_executor_id() ? std::string_view(t.executor_id().value()) : std::string_view());
+  b_->raw(",\"framework_id\":");
+  b_->str(t.framework_id().value());
+  b_->raw(",\"id\":");
+  b_->str(t.task_id().value());
   if (t.has_labels()) {
-    write_key("labels", &first, out);
-    json_append(labels_json(t.labels()), out);
+    b_->raw(",\"labels\":");
+    labels(t.labels());
   }
-  write_key("name", &first, out);
-  json_append_string(t.name(), out);
-  write_key("resources", &first, out);
-  std::string key;
-  for (const Resource& r : t.resources()) {
-    key += r.SerializeAsString();
-    key.push_back('\0');
-  }
-  auto [it, inserted] = cache->try_emplace(std::move(key));
-  if (inserted) {
-    json_append(resources_to_json(task_resources(t)), &it->second);
-  }
-  out->append(it->second);
-  write_key("role", &first, out);
-  json_append_string(t.has_role() ? t.role() : std::string("*"), out);
-  write_key("slave_id", &first, out);
-  json_append_string(t.slave_id().value(), out);
-  write_key("state", &first, out);
-  json_append_string(TaskState_Name(t.state()), out);
-  write_key("statuses", &first, out);
-  write_array(t.statuses(), [](const TaskStatus& st, std::string* w) { write_status(st, w); }, out);
+  b_->raw(",\"name\":");
+  b_->str(t.name());
+  b_->raw(",\"resources\":");
+  b_->raw(resources.json);
+  b_->raw(",\"role\":");
+  b_->str(t.has_role() ? std::string_view(t.role()) : std::string_view("*"));
+  b_->raw(",\"slave_id\":");
+  b_->str(t.slave_id().value());
+  b_->raw(",\"state\":");
+  b_->str(task_state_(t.state()));
+  b_->raw(",\"statuses\":");
+  array_of(t.statuses(), [this](const TaskStatus& st) { status(st); });
   if (t.has_user()) {
-    write_key("user", &first, out);
-    json_append_string(t.user(), out);
+    b_->raw(",\"user\":");
+    b_->str(t.user());
   }
-  out->push_back('}');
+  b_->ch('}');
 }
 
-void write_framework(const MasterState& s, const FrameworkRecord& f, std::string* out) {
-  ResourcesCache cache;
-  auto task = [&cache](const Task& t, std::string* w) { write_task(t, &cache, w); };
+void StateStreamer::tasks_of(const std::vector<const Task*>& tasks,
+                             const std::vector<const RenderedResources*>& resources) {
+  b_->ch('[');
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i % TOUCH_BATCH == 0) {
+      touched_ += touch_tasks(tasks, i, std::min(tasks.size(), i + TOUCH_BATCH));
+    }
+    if (i > 0) {
+      b_->ch(',');
+    }
+    task(*tasks[i], resources.empty() ? resources_of(*tasks[i]) : *resources[i]);
+  }
+  b_->ch(']');
+}
+
+void StateStreamer::framework(const FrameworkRecord& f) {
+  // Only the frameworks of s.frameworks have slaves that index their tasks.
+  ActiveTasks unindexed;
+  const ActiveTasks* active = nullptr;
+  if (auto it = s_.frameworks.find(f.id); it != s_.frameworks.end() && &it->second == &f) {
+    active = &active_tasks(f);
+  } else {
+    for (const auto& [id, t] : f.tasks) {
+      unindexed.tasks.push_back(&t);
+    }
+    for (const Task* t : unindexed.tasks) {
+      const RenderedResources& r = resources_of(*t);
+      unindexed.resources.push_back(&r);
+      if (!is_terminal_state(t->state())) {
+        unindexed.used += r.parsed;
+      }
+    }
+    active = &unindexed;
+  }
   Streamed streamed;
-  streamed["tasks"] = [&f, &task](std::string* o) {
-    write_array(f.tasks, [&task](const auto& entry, std::string* w) { task(entry.second, w); }, o);
+  streamed["tasks"] = [this, active](JsonBuffer*) { tasks_of(active->tasks, active->resources); };
+  streamed["unreachable_tasks"] = [this, &f](JsonBuffer*) {
+    std::vector<const Task*> tasks;
+    for (const auto& [id, t] : f.unreachable_tasks) {
+      tasks.push_back(&t);
+    }
+    tasks_of(tasks, {});
   };
-  streamed["unreachable_tasks"] = [&f, &task](std::string* o) {
-    write_array(f.unreachable_tasks, [&task](const auto& entry, std::string* w) { task(entry.second, w); }, o);
+  streamed["completed_tasks"] = [this, &f](JsonBuffer*) {
+    std::vector<const Task*> tasks;
+    tasks.reserve(f.completed_tasks.size());
+    for (const Task& t : f.completed_tasks) {
+      tasks.push_back(&t);
+    }
+    tasks_of(tasks, {});
   };
-  streamed["completed_tasks"] = [&f, &task](std::string* o) {
-    write_array(f.completed_tasks, task, o);
+  object_of(framework_head(s_, f, &active->used), streamed);
+}
+
+void StateStreamer::state() {
+  Streamed streamed;
+  streamed["slaves"] = [this](JsonBuffer*) {
+    array_of(s_.slaves, [this](const auto& entry) { slave(entry.second); });
   };
-  write_object(framework_head(s, f), streamed, out);
+  streamed["frameworks"] = [this](JsonBuffer*) {
+    array_of(s_.frameworks, [this](const auto& entry) { framework(entry.second); });
+  };
+  streamed["completed_frameworks"] = [this](JsonBuffer*) {
+    array_of(s_.completed_frameworks, [this](const FrameworkRecord& f) { framework(f); });
+  };
+  object_of(state_head(s_), streamed);
+}
+
+void StateStreamer::frameworks(const std::vector<const FrameworkRecord*>& active,
+                               const std::vector<const FrameworkRecord*>& completed) {
+  Streamed streamed;
+  streamed["frameworks"] = [this, &active](JsonBuffer*) {
+    array_of(active, [this](const FrameworkRecord* f) { framework(*f); });
+  };
+  streamed["completed_frameworks"] = [this, &completed](JsonBuffer*) {
+    array_of(completed, [this](const FrameworkRecord* f) { framework(*f); });
+  };
+  object fixed;
+  fixed["unregistered_frameworks"] = value(array{});
+  object_of(fixed, streamed);
+}
+
+size_t expected_bytes(const std::vector<const FrameworkRecord*>& frameworks, size_t slaves) {
+  size_t tasks = 0;
+  for (const FrameworkRecord* f : frameworks) {
+    tasks += f->tasks.size() + f->unreachable_tasks.size() + f->completed_tasks.size();
+  }
+  return STREAM_BYTES_FIXED + tasks * STREAM_BYTES_PER_TASK + slaves * STREAM_BYTES_PER_SLAVE;
 }
 
 }  // namespace
 
 void write_state(const MasterState& s, std::string* out) {
-  Streamed streamed;
-  streamed["slaves"] = [&s](std::string* o) {
-    write_array(
-        s.slaves, [&s](const auto& entry, std::string* w) { json_append(slave_json(s, entry.second), w); }, o);
-  };
-  streamed["frameworks"] = [&s](std::string* o) {
-    write_array(s.frameworks, [&s](const auto& entry, std::string* w) { write_framework(s, entry.second, w); }, o);
-  };
-  streamed["completed_frameworks"] = [&s](std::string* o) {
-    write_array(s.completed_frameworks, [&s](const FrameworkRecord& f, std::string* w) { write_framework(s, f, w); },
-                o);
-  };
-  write_object(state_head(s), streamed, out);
+  std::vector<const FrameworkRecord*> all;
+  for (const auto& [id, f] : s.frameworks) {
+    all.push_back(&f);
+  }
+  for (const FrameworkRecord& f : s.completed_frameworks) {
+    all.push_back(&f);
+  }
+  JsonBuffer b(out, expected_bytes(all, s.slaves.size()));
+  StateStreamer(s, &b).state();
 }
 
 void write_frameworks(const MasterState& s, const std::map<std::string, std::string>& query, std::string* out) {
@@ -206,16 +604,10 @@ void write_frameworks(const MasterState& s, const std::map<std::string, std::str
       completed.push_back(&f);
     }
   }
-  Streamed streamed;
-  streamed["frameworks"] = [&](std::string* o) {
-    write_array(active, [&s](const FrameworkRecord* f, std::string* w) { write_framework(s, *f, w); }, o);
-  };
-  streamed["completed_frameworks"] = [&](std::string* o) {
-    write_array(completed, [&s](const FrameworkRecord* f, std::string* w) { write_framework(s, *f, w); }, o);
-  };
-  object fixed;
-  fixed["unregistered_frameworks"] = value(array{});
-  write_object(fixed, streamed, out);
+  std::vector<const FrameworkRecord*> all = active;
+  all.insert(all.end(), completed.begin(), completed.end());
+  JsonBuffer b(out, expected_bytes(all, 0));
+  StateStreamer(s, &b).frameworks(active, completed);
 }
 
 }  // namespace stoa::master
