@@ -2,14 +2,17 @@
 // scale (20k slaves, 200k running + 200k completed tasks), on a MasterState
 // built in memory (no cluster): the render before (one picojson tree, with
 // STOA_BENCH_TREE=1) and after (streamed), a snapshot by copy, the fork the
-// master does instead and the child's render, gzip.
+// master does instead and the child's render, gzip at several levels.
+// STOA_BENCH_RENDERS=N renders N times in place and prints each (wall and
+// CPU time), so that a loaded machine's noise shows.
 //
 //   stoa-bench-scale-state [slaves=20000] [running=200000] [completed=200000] [frameworks=10]
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
+#include <ctime>
 #include <string>
 
 #include "common/json.hpp"
@@ -103,12 +106,20 @@ int main(int argc, char** argv) {
     std::printf("render, picojson tree of the whole state + serialize (before #17): %.0f ms, %.1f MB\n",
                 ms_since(t0), static_cast<double>(before.size()) / 1e6);
   }
-  t0 = Clock::now();
+  const char* renders_text = std::getenv("STOA_BENCH_RENDERS");
+  int renders = renders_text != nullptr ? std::max(1, std::atoi(renders_text)) : 1;
   std::string streamed;
-  stoa::master::write_state(s, &streamed);
-  std::printf("render, streamed (write_state): %.0f ms, %.1f MB%s\n", ms_since(t0),
-              static_cast<double>(streamed.size()) / 1e6,
-              tree ? (streamed == before ? ", identical bytes" : ", BYTES DIFFER") : "");
+  for (int i = 0; i < renders; ++i) {
+    streamed.clear();
+    streamed.shrink_to_fit();
+    t0 = Clock::now();
+    std::clock_t cpu0 = std::clock();
+    stoa::master::write_state(s, &streamed);
+    std::printf("render, streamed (write_state): %.0f ms (%.0f ms CPU), %.1f MB%s\n", ms_since(t0),
+                static_cast<double>(std::clock() - cpu0) * 1000.0 / CLOCKS_PER_SEC,
+                static_cast<double>(streamed.size()) / 1e6,
+                tree ? (streamed == before ? ", identical bytes" : ", BYTES DIFFER") : "");
+  }
 
   t0 = Clock::now();
   {
@@ -136,9 +147,11 @@ int main(int argc, char** argv) {
   std::printf("fork (the master's stall): %.1f ms; child render until the collector has it: %.0f ms, %s\n",
               fork_ms, total_ms, view->body == streamed ? "identical bytes" : "BYTES DIFFER");
 
-  t0 = Clock::now();
-  std::string gz = stoa::master::gzip(streamed);
-  std::printf("gzip level 1: %.0f ms, %.1f MB -> %.1f MB\n", ms_since(t0),
-              static_cast<double>(streamed.size()) / 1e6, static_cast<double>(gz.size()) / 1e6);
+  for (int level : {1, 2, 3, 6}) {
+    t0 = Clock::now();
+    std::string gz = stoa::master::gzip(streamed, level);
+    std::printf("gzip level %d: %.0f ms, %.1f MB -> %.2f MB\n", level, ms_since(t0),
+                static_cast<double>(streamed.size()) / 1e6, static_cast<double>(gz.size()) / 1e6);
+  }
   return 0;
 }
