@@ -34,8 +34,9 @@ struct ForkedRender {
   int fd = -1;
 };
 
-// Runs `render` in a forked child, which writes the status it returns and
-// the body it set into the pipe and exits. Returns an Error when pipe(2) or fork(2)
+// Runs `render` in a forked child, which writes a header with the status
+// it returns and the size of the body it set ("200 168300000\n"), then the
+// body, into the pipe and exits. Returns an Error when pipe(2) or fork(2)
 // fail (the caller then renders in place). Runs in the master actor:
 // REQUIRES the state `render` reads to be consistent at the call.
 Try<ForkedRender> fork_render(const std::function<int(std::string* body)>& render);
@@ -45,7 +46,8 @@ struct RenderedView {
   std::string body;
 };
 
-// Reads the child's output to its end and reaps it. Returns the view, or
+// Reads the child's output to its end (the body straight into a string of
+// the announced size) and reaps it. Returns the view, or
 // an Error naming how the child ended (killed by SIGKILL, by its pid, when
 // it has not finished within `timeout`). Blocks: run it in a detached actor.
 Try<RenderedView> collect_render(ForkedRender child, std::chrono::milliseconds timeout);

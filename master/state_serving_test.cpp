@@ -76,6 +76,22 @@ TEST(StateServing, ChildRendersTheViewAndItsStatus) {
   EXPECT_EQ(view->body, "123" + std::string(300000, 'x'));
 }
 
+// The child announces the body's size in its header: an empty body and one
+// holding newlines and NULs come back exactly.
+TEST(StateServing, TheBodyComesBackByTheSizeItsHeaderAnnounces) {
+  for (const std::string& text : {std::string(), std::string("a\nb\0c\n", 6) + std::string(70000, '\n')}) {
+    Try<ForkedRender> child = fork_render([&text](std::string* body) {
+      *body = text;
+      return 200;
+    });
+    ASSERT_TRUE(child.is_some()) << child.error();
+    Try<RenderedView> view = collect_render(*child, 30s);
+    ASSERT_TRUE(view.is_some()) << view.error();
+    EXPECT_EQ(view->status, 200);
+    EXPECT_EQ(view->body, text);
+  }
+}
+
 TEST(StateServing, TheParentGoesOnWhileTheChildRenders) {
   // The child renders only once the parent writes a byte to `gate`: had
   // fork_render waited for the render, this test would never get there.
