@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/container_json.hpp"
 #include "common/json.hpp"
 #include "common/json_writer.hpp"
 #include "master/state_json.hpp"
