@@ -169,6 +169,27 @@ class Master {
   void count_task_state(TaskState state);
   void on_down(const caf::down_msg& dm);
 
+  // --- master_tally.cpp: the kept totals (st.tally, SlaveRecord::used) -------
+  // Every change of a task in a framework's `tasks`, of a slave record or of
+  // its `active` flag goes through these, so the totals stay exact
+  // (invariants: master_tally.hpp).
+  // The slave whose `used` counts task `t` of `fid`, or nullptr.
+  SlaveRecord* slave_counting(const std::string& fid, const Task& t);
+  // After `t` was put in f.tasks (and in its slave's `tasks`).
+  void tally_task_added(const std::string& fid, const Task& t);
+  // Before `t`, as it is in f.tasks, leaves it (or its slave's `tasks`).
+  void tally_task_removing(const std::string& fid, const Task& t);
+  // After the state of `t` (in f.tasks) changed from `before`.
+  void tally_task_state(const std::string& fid, const Task& t, TaskState before);
+  // After `s` was put in st.slaves (its `tasks` may already list tasks).
+  void tally_slave_added(SlaveRecord& s);
+  // Before `s` leaves st.slaves.
+  void tally_slave_removing(const SlaveRecord& s);
+  void set_slave_active(SlaveRecord& s, bool active);
+  // Recounts the totals (O(tasks)); a difference is logged and counted as
+  // an invariant violation. Run after every allocation pass in tests.
+  void verify_tally();
+
   // --- leadership.cpp --------------------------------------------------------
   void start_contending();
   void on_leader(const detector::Leader& l);
@@ -300,7 +321,7 @@ class Master {
   // Records the cluster's sample now and every cluster interval after
   // (from the moment this master leads).
   void start_utilization();
-  // The cluster's total and allocated resources now (a walk over the slaves).
+  // The cluster's total and allocated resources now (the kept totals, O(1)).
   UtilizationSample cluster_totals(double now);
   void on_utilization_tick();
   // GET /master/utilization[?slave_id=].

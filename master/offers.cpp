@@ -101,6 +101,7 @@ void Master::on_offers(allocator::Allocations& allocations) {
 // (nothing is offered twice). A violation is logged and counted, never
 // fatal. (The allocator checks its own accounting after each pass.)
 void Master::verify_invariants() {
+  verify_tally();
   for (const auto& [id, s] : st.slaves) {
     Resources held = used_resources(st, s) + offered_resources(st, s);
     if (!s.total.contains(held)) {
@@ -260,6 +261,7 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
     f.tasks[t.task_id().value()] = task;
     events::task_added(*this, task);
     slave_it->second.tasks.insert({f.id, t.task_id().value()});
+    tally_task_added(f.id, f.tasks[t.task_id().value()]);
     RunTaskMessage run;
     run.mutable_framework_id()->set_value(f.id);
     *run.mutable_framework() = f.info;
