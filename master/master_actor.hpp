@@ -59,6 +59,14 @@ namespace stoa::master {
 // The --slave_removal_rate_limit timer: the next removal may happen.
 using removal_permit_atom = caf::atom_constant<caf::atom("m_rmpermit")>;
 constexpr removal_permit_atom removal_permit_atom_v{};
+// The rest of an allocation pass' result, handed by the master to itself
+// (offers.cpp): a pass offering many slaves is turned into offers
+// OFFERS_PER_TURN at a time, with other messages handled in between.
+using offers_rest_atom = caf::atom_constant<caf::atom("m_offrest")>;
+constexpr offers_rest_atom offers_rest_atom_v{};
+// Allocations turned into offers per message (~20-30 us each under load:
+// a turn stays well under the 50 ms the master may stall; issue #17).
+constexpr size_t OFFERS_PER_TURN = 1000;
 // The cluster utilization timer (usage_reports.cpp): record a cluster sample.
 using utilization_timer_atom = caf::atom_constant<caf::atom("m_utiltick")>;
 constexpr utilization_timer_atom utilization_timer_atom_v{};
@@ -252,6 +260,9 @@ class Master {
   void remove_framework(std::string fid, const std::string& why);
 
   // --- offers.cpp ------------------------------------------------------------
+  // Turns the first OFFERS_PER_TURN allocations into offers (one OFFERS
+  // event per framework) and sends itself the rest (offers_rest_atom); the
+  // invariant checks run after the last part.
   void on_offers(allocator::Allocations& allocations);
   void remove_offer(const std::string& offer_id, bool rescind, std::optional<double> refuse);
   void on_offer_timeout(const std::string& offer_id);

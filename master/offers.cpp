@@ -54,7 +54,9 @@ void Master::on_offer_timeout(const std::string& offer_id) {
 // counts them as held until it hears so.
 void Master::on_offers(allocator::Allocations& allocations) {
   std::map<std::string, Event> events;
-  for (allocator::Allocation& a : allocations) {
+  const size_t turn = std::min(allocations.size(), OFFERS_PER_TURN);
+  for (size_t i = 0; i < turn; ++i) {
+    allocator::Allocation& a = allocations[i];
     auto f = st.frameworks.find(a.framework_id);
     auto s = st.slaves.find(a.slave_id);
     if (f == st.frameworks.end() || s == st.slaves.end() || !f->second.active || !f->second.connected ||
@@ -90,6 +92,12 @@ void Master::on_offers(allocator::Allocations& allocations) {
   }
   for (auto& [fid, e] : events) {
     send_event(st.frameworks.at(fid), e);
+  }
+  if (turn < allocations.size()) {
+    allocator::Allocations rest(std::make_move_iterator(allocations.begin() + static_cast<std::ptrdiff_t>(turn)),
+                                std::make_move_iterator(allocations.end()));
+    self->send(self, offers_rest_atom_v, std::move(rest));
+    return;
   }
   if (check_invariants) {
     verify_invariants();
