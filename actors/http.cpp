@@ -119,6 +119,13 @@ Try<std::map<std::string, std::string>> parse_query(std::string_view query) {
 std::string serialize_response(const Response& r, bool close) {
   std::string out;
   out.reserve(r.body.size() + 160);
+  out += serialize_response_head(r, close);
+  out += r.body;
+  return out;
+}
+
+std::string serialize_response_head(const Response& r, bool close) {
+  std::string out;
   const uint64_t length = r.body_file.empty() ? r.body.size() : r.body_file_size;
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
@@ -147,7 +154,6 @@ std::string serialize_response(const Response& r, bool close) {
     out += "\r\n";
   }
   out += "\r\n";
-  out += r.body;
   return out;
 }
 

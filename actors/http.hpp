@@ -135,6 +135,9 @@ Try<std::map<std::string, std::string>> parse_query(std::string_view query);
 // server owns and any name or value containing CR or LF), then the body. A
 // stream (`r.stream_producer` set) has no Content-Length and always closes.
 std::string serialize_response(const Response& r, bool close);
+// The same without the body (Content-Length is still the body's): the head
+// of a response whose body the server writes separately, in chunks.
+std::string serialize_response_head(const Response& r, bool close);
 
 // Delivers the response to a request. Call it exactly once, from inside the
 // server broker (directly in the Handler or from a continuation the Handler

@@ -35,6 +35,10 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("http_tick")>;
 using idle_atom = caf::atom_constant<caf::atom("http_idle")>;
 
+// Bodies larger than this are written in chunks as the client takes them
+// (FileBody), not copied into the broker's buffer at once.
+constexpr size_t CHUNKED_BODY_BYTES = 1 << 20;
+
 // How long spawn_server waits for the broker to bind.
 constexpr auto BIND_WAIT = std::chrono::seconds(10);
 
@@ -241,6 +245,16 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
       slot->stream_context = std::move(resp.stream_context);
     }
   }
+  if (resp.body_file.empty() && !resp.stream_producer && !slot->head && resp.body.size() > CHUNKED_BODY_BYTES) {
+    auto body = std::make_unique<FileBody>();
+    body->size = resp.body.size();
+    slot->bytes = serialize_response_head(resp, slot->close_after);
+    body->memory = std::move(resp.body);
+    slot->file = std::move(body);
+    slot->ready = true;
+    write_ready(conn_id);
+    return;
+  }
   slot->bytes = serialize_response(resp, slot->close_after);
   if (slot->head) {
     slot->bytes.resize(slot->bytes.size() - resp.body.size());
@@ -305,6 +319,13 @@ bool ServerCore::pump_file(Connection& c) {
   self->ack_writes(c.hdl, true);
   std::vector<char> buf;
   while (f.sent < f.size && c.unsent < MAX_UNSENT) {
+    if (f.fd < 0) {
+      auto n = static_cast<size_t>(std::min(CHUNK, f.size - f.sent));
+      self->write(c.hdl, n, f.memory.data() + f.sent);
+      f.sent += n;
+      c.unsent += n;
+      continue;
+    }
     buf.resize(static_cast<size_t>(std::min(CHUNK, f.size - f.sent)));
     ssize_t n = ::pread(f.fd, buf.data(), buf.size(), static_cast<off_t>(f.sent));
     if (n < 0 && errno == EINTR) {

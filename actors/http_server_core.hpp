@@ -32,8 +32,13 @@ namespace stoa::http::detail {
 using Clock = std::chrono::steady_clock;
 
 // A response body streamed from a file (Response::body_file).
+// A body sent in chunks as the client takes it: a file (`fd`), or a large
+// in-memory body (`memory`, fd < 0), so that one big response never makes
+// the broker copy tens of MB in one step while other connections (and the
+// actor traffic of the same multiplexer) wait (issue #17).
 struct FileBody {
   int fd = -1;
+  std::string memory;  // the body when fd < 0
   uint64_t size = 0;  // bytes to send
   uint64_t sent = 0;  // bytes handed to the broker so far
   FileBody() = default;

@@ -87,6 +87,43 @@ TEST_F(HttpServer, FileBodiesAreStreamedInOrder) {
   std::filesystem::remove_all(dir_template);
 }
 
+// A large in-memory body is written in chunks as the client reads (issue
+// #17): byte-exact, in order with the pipelined responses around it, its
+// Content-Length in the head, headers only for HEAD, and with
+// `Connection: close` the connection closes after the last chunk.
+TEST_F(HttpServer, LargeBodiesAreWrittenInChunksInOrder) {
+  const size_t size = (5u << 20) + 77;
+  const std::string big = "/big?size=" + std::to_string(size);
+  auto server = start();
+  RawConn c(server.port);
+  ASSERT_TRUE(c.ok());
+  c.send("GET " + big + " HTTP/1.1\r\nHost: t\r\n\r\nGET /text HTTP/1.1\r\nHost: t\r\n\r\n"
+         "HEAD " + big + " HTTP/1.1\r\nHost: t\r\n\r\nGET " + big + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto r1 = c.read_response();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 200);
+  EXPECT_EQ(r1->headers["content-length"], std::to_string(size));
+  EXPECT_TRUE(r1->body == big_body(size)) << "got " << r1->body.size() << " bytes";
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, "hello");
+  auto r3 = c.read_response(true);
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->headers["content-length"], std::to_string(size));
+  auto r4 = c.read_response();
+  ASSERT_TRUE(r4);
+  EXPECT_TRUE(r4->body == big_body(size)) << "got " << r4->body.size() << " bytes";
+
+  RawConn closing(server.port);
+  ASSERT_TRUE(closing.ok());
+  closing.send("GET " + big + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  auto r5 = closing.read_response();
+  ASSERT_TRUE(r5);
+  EXPECT_EQ(r5->headers["connection"], "close");
+  EXPECT_TRUE(r5->body == big_body(size)) << "got " << r5->body.size() << " bytes";
+  EXPECT_FALSE(closing.read_response());  // closed after the body
+}
+
 TEST_F(HttpServer, ConnectionCloseClosesAfterResponse) {
   auto server = start();
   RawConn c(server.port);

@@ -43,6 +43,17 @@ using namespace std::chrono_literals;
 
 namespace http_test {
 
+// The body of GET /big?size=n: n bytes of a pattern that does not repeat
+// at 1 MiB boundaries (a misplaced chunk would show).
+inline std::string big_body(size_t n) {
+  std::string out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(static_cast<char>('a' + (i * 7 + i / 1000) % 26));
+  }
+  return out;
+}
+
 // Upper bound for any single wait in these tests. Only reached on failure.
 constexpr auto DEADLINE = std::chrono::seconds(10);
 
@@ -473,6 +484,10 @@ class HttpTest : public ::testing::Test {
                         r.body_file = req.query.at("file");
                         r.body_file_size = std::stoull(req.query.at("size"));
                         respond(std::move(r));
+                      }});
+    routes.push_back({"/big", "A body of ?size= bytes (a pattern), held in memory.", {"GET"},
+                      [](caf::io::broker*, const http::Request& req, http::Responder respond) {
+                        respond(http::text_response(big_body(std::stoull(req.query.at("size")))));
                       }});
     caf::actor p = producer_actor;
     routes.push_back({"/events", "A stream fed by the test producer (?ctx= is its context).", {"GET"},

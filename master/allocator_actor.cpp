@@ -55,7 +55,7 @@ struct AllocatorState {
     Allocations out = core->allocate(now());
     auto took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
     if (opts.metrics != nullptr) {
-      Stats st = core->stats();
+      Stats st = core->counters();  // not stats(): that sums every slave's resources
       opts.metrics->set("allocator/mesos/allocation_runs", static_cast<double>(st.allocation_runs));
       opts.metrics->set("allocator/mesos/allocation_run_ms", took.count());
       opts.metrics->set("allocator/mesos/offers_made", static_cast<double>(st.offers_made));

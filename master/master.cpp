@@ -298,6 +298,11 @@ caf::behavior leading_behavior(master_actor* self) {
         }
         self->state.on_offers(a);
       },
+      [self](offers_rest_atom, allocator::Allocations& a) {
+        if (self->state.from_self("offers")) {
+          self->state.on_offers(a);
+        }
+      },
       // Timers: only the master sends these to itself.
       [self](ping_timer_atom, const std::string& id, uint64_t gen) {
         if (self->state.from_self("ping timer")) {

@@ -59,6 +59,14 @@ namespace stoa::master {
 // The --slave_removal_rate_limit timer: the next removal may happen.
 using removal_permit_atom = caf::atom_constant<caf::atom("m_rmpermit")>;
 constexpr removal_permit_atom removal_permit_atom_v{};
+// The rest of an allocation pass' result, handed by the master to itself
+// (offers.cpp): a pass offering many slaves is turned into offers
+// OFFERS_PER_TURN at a time, with other messages handled in between.
+using offers_rest_atom = caf::atom_constant<caf::atom("m_offrest")>;
+constexpr offers_rest_atom offers_rest_atom_v{};
+// Allocations turned into offers per message (~20-30 us each under load:
+// a turn stays well under the 50 ms the master may stall; issue #17).
+constexpr size_t OFFERS_PER_TURN = 1000;
 // The cluster utilization timer (usage_reports.cpp): record a cluster sample.
 using utilization_timer_atom = caf::atom_constant<caf::atom("m_utiltick")>;
 constexpr utilization_timer_atom utilization_timer_atom_v{};
@@ -169,6 +177,27 @@ class Master {
   void count_task_state(TaskState state);
   void on_down(const caf::down_msg& dm);
 
+  // --- master_tally.cpp: the kept totals (st.tally, SlaveRecord::used) -------
+  // Every change of a task in a framework's `tasks`, of a slave record or of
+  // its `active` flag goes through these, so the totals stay exact
+  // (invariants: master_tally.hpp).
+  // The slave whose `used` counts task `t` of `fid`, or nullptr.
+  SlaveRecord* slave_counting(const std::string& fid, const Task& t);
+  // After `t` was put in f.tasks (and in its slave's `tasks`).
+  void tally_task_added(const std::string& fid, const Task& t);
+  // Before `t`, as it is in f.tasks, leaves it (or its slave's `tasks`).
+  void tally_task_removing(const std::string& fid, const Task& t);
+  // After the state of `t` (in f.tasks) changed from `before`.
+  void tally_task_state(const std::string& fid, const Task& t, TaskState before);
+  // After `s` was put in st.slaves (its `tasks` may already list tasks).
+  void tally_slave_added(SlaveRecord& s);
+  // Before `s` leaves st.slaves.
+  void tally_slave_removing(const SlaveRecord& s);
+  void set_slave_active(SlaveRecord& s, bool active);
+  // Recounts the totals (O(tasks)); a difference is logged and counted as
+  // an invariant violation. Run after every allocation pass in tests.
+  void verify_tally();
+
   // --- leadership.cpp --------------------------------------------------------
   void start_contending();
   void on_leader(const detector::Leader& l);
@@ -231,6 +260,9 @@ class Master {
   void remove_framework(std::string fid, const std::string& why);
 
   // --- offers.cpp ------------------------------------------------------------
+  // Turns the first OFFERS_PER_TURN allocations into offers (one OFFERS
+  // event per framework) and sends itself the rest (offers_rest_atom); the
+  // invariant checks run after the last part.
   void on_offers(allocator::Allocations& allocations);
   void remove_offer(const std::string& offer_id, bool rescind, std::optional<double> refuse);
   void on_offer_timeout(const std::string& offer_id);
@@ -300,7 +332,7 @@ class Master {
   // Records the cluster's sample now and every cluster interval after
   // (from the moment this master leads).
   void start_utilization();
-  // The cluster's total and allocated resources now (a walk over the slaves).
+  // The cluster's total and allocated resources now (the kept totals, O(1)).
   UtilizationSample cluster_totals(double now);
   void on_utilization_tick();
   // GET /master/utilization[?slave_id=].

@@ -15,6 +15,7 @@
 #include <caf/actor.hpp>
 
 #include "common/resources.hpp"
+#include "master/master_tally.hpp"
 #include "proto/stoa.pb.h"
 
 namespace stoa::master {
@@ -31,6 +32,9 @@ struct SlaveRecord {
   std::set<std::string> offers;
   // (framework id, task id) of the tasks running here.
   std::set<std::pair<std::string, std::string>> tasks;
+  // What those tasks use while not terminal (cpus/mem/disk/gpus), kept by
+  // the master as they change (master_tally.cpp; invariants there).
+  ScalarTally used;
   int missed_pings = 0;
   bool pong_pending = false;
   uint64_t disconnect_generation = 0;
@@ -89,6 +93,9 @@ struct MasterState {
   // answered with ShutdownMessage. The newest MAX_REMOVED_SLAVES, in order.
   std::set<std::string> removed_slaves;
   std::deque<std::string> removed_slaves_order;
+  // Totals kept as tasks and slaves change (master_tally.hpp): what the
+  // gauges and utilization samples read instead of walking every task.
+  MasterTally tally;
 };
 
 constexpr size_t MAX_REMOVED_SLAVES = 100000;

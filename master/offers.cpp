@@ -54,7 +54,9 @@ void Master::on_offer_timeout(const std::string& offer_id) {
 // counts them as held until it hears so.
 void Master::on_offers(allocator::Allocations& allocations) {
   std::map<std::string, Event> events;
-  for (allocator::Allocation& a : allocations) {
+  const size_t turn = std::min(allocations.size(), OFFERS_PER_TURN);
+  for (size_t i = 0; i < turn; ++i) {
+    allocator::Allocation& a = allocations[i];
     auto f = st.frameworks.find(a.framework_id);
     auto s = st.slaves.find(a.slave_id);
     if (f == st.frameworks.end() || s == st.slaves.end() || !f->second.active || !f->second.connected ||
@@ -91,6 +93,12 @@ void Master::on_offers(allocator::Allocations& allocations) {
   for (auto& [fid, e] : events) {
     send_event(st.frameworks.at(fid), e);
   }
+  if (turn < allocations.size()) {
+    allocator::Allocations rest(std::make_move_iterator(allocations.begin() + static_cast<std::ptrdiff_t>(turn)),
+                                std::make_move_iterator(allocations.end()));
+    self->send(self, offers_rest_atom_v, std::move(rest));
+    return;
+  }
   if (check_invariants) {
     verify_invariants();
     check_accounting();
@@ -101,6 +109,7 @@ void Master::on_offers(allocator::Allocations& allocations) {
 // (nothing is offered twice). A violation is logged and counted, never
 // fatal. (The allocator checks its own accounting after each pass.)
 void Master::verify_invariants() {
+  verify_tally();
   for (const auto& [id, s] : st.slaves) {
     Resources held = used_resources(st, s) + offered_resources(st, s);
     if (!s.total.contains(held)) {
@@ -260,6 +269,7 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
     f.tasks[t.task_id().value()] = task;
     events::task_added(*this, task);
     slave_it->second.tasks.insert({f.id, t.task_id().value()});
+    tally_task_added(f.id, f.tasks[t.task_id().value()]);
     RunTaskMessage run;
     run.mutable_framework_id()->set_value(f.id);
     *run.mutable_framework() = f.info;

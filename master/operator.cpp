@@ -23,6 +23,9 @@ const std::string QUOTA_PREFIX = "/master/quota/";
 }  // namespace
 
 void Master::refresh_gauges() {
+  if (check_invariants) {
+    verify_tally();  // tests: every scrape also recounts the kept totals
+  }
   for (const auto& [name, value] : master_gauges(st, now_seconds())) {
     metrics->set(name, value);
   }

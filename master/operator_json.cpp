@@ -101,24 +101,28 @@ std::tuple<int, std::string> json_error(int status, const std::string& message) 
 
 std::map<std::string, double> master_gauges(const MasterState& st, double now) {
   std::map<std::string, double> g;
-  double active = 0;
-  double inactive = 0;
-  Resources total;
-  Resources used;
-  for (const auto& [id, s] : st.slaves) {
-    (s.active ? active : inactive) += 1;
-    total += s.total;
-    used += used_scalars(st, s);  // only scalars are gauged
-  }
+  // The slave and task figures are the kept totals (master_tally.hpp), not
+  // a walk over every task: a scrape stays O(frameworks).
+  const MasterTally& tally = st.tally;
+  double active = static_cast<double>(tally.slaves_active);
+  double inactive = static_cast<double>(st.slaves.size()) - active;
   double fw_active = 0;
   double fw_connected = 0;
-  std::map<TaskState, double> by_state;
   for (const auto& [id, f] : st.frameworks) {
     fw_active += f.active ? 1 : 0;
     fw_connected += f.connected ? 1 : 0;
-    for (const auto& [tid, t] : f.tasks) {
-      by_state[t.state()] += 1;
+  }
+  std::map<TaskState, double> by_state;
+  for (int i = 0; i < TaskState_ARRAYSIZE; ++i) {
+    if (tally.tasks_by_state[i] != 0) {
+      by_state[static_cast<TaskState>(i)] = static_cast<double>(tally.tasks_by_state[i]);
     }
+  }
+  Resources total;
+  Resources used;
+  for (size_t i = 0; i < ScalarTally::NAMES.size(); ++i) {
+    total += Resources::scalar_resource(ScalarTally::NAMES[i], fixed_to_scalar(tally.total.units[i]));
+    used += Resources::scalar_resource(ScalarTally::NAMES[i], fixed_to_scalar(tally.used.units[i]));
   }
   double frameworks = static_cast<double>(st.frameworks.size());
   g["master/uptime_secs"] = now - st.start_time;

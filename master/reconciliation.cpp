@@ -144,6 +144,7 @@ void Master::mark_task_unreachable(FrameworkRecord& f, const std::string& tid, c
   if (r.is_some()) {
     tell_allocator(allocator::RecoverResources{f.id, task.slave_id().value(), std::move(*r), std::nullopt});
   }
+  tally_task_removing(f.id, it->second);
   if (auto s = st.slaves.find(task.slave_id().value()); s != st.slaves.end()) {
     s->second.tasks.erase({f.id, tid});
   }

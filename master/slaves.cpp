@@ -111,6 +111,7 @@ void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, 
   self->monitor(from);
   tell_allocator(allocator::AddSlave{id, total, {}});
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+  tally_slave_added(added);
   set_slave_handle(added, from);
   set_slave_pid(added, m.pid());
   events::slave_added(*this, added);
@@ -164,7 +165,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     s.pong_pending = false;
     ++s.disconnect_generation;
     if (!s.active) {
-      s.active = true;
+      set_slave_active(s, true);
       tell_allocator(allocator::ActivateSlave{id}, false);
       events::slave_updated(*this, s);
     }
@@ -286,8 +287,17 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
     if (f->second.unreachable_tasks.erase(t.task_id().value()) != 0) {
       returned.emplace_back(f->first, t);
     }
+    if (auto old = f->second.tasks.find(t.task_id().value()); old != f->second.tasks.end()) {
+      // The framework held a task of that id on another slave: one id, one
+      // place (Mesos would abort). The old record gives way.
+      tally_task_removing(f->first, old->second);
+      if (auto other = st.slaves.find(old->second.slave_id().value()); other != st.slaves.end()) {
+        other->second.tasks.erase({f->first, t.task_id().value()});
+      }
+    }
     f->second.tasks[t.task_id().value()] = t;
     s.tasks.insert({f->first, t.task_id().value()});
+    st.tally.tasks_by_state[static_cast<size_t>(t.state())] += 1;  // `used`: tally_slave_added below
   }
   // Unreachable tasks of this slave that did not come back running: ended
   // meanwhile (the slave sends their updates) or unknown to it (dropped).
@@ -322,6 +332,7 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   }
   tell_allocator(allocator::AddSlave{id, total, used});
   SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+  tally_slave_added(added);
   set_slave_handle(added, from);
   set_slave_pid(added, m.pid());
   events::slave_added(*this, added);
@@ -443,7 +454,7 @@ void Master::cancel_scheduled_removal(SlaveRecord& s) {
 // --slave_reregister_timeout to come back.
 void Master::disconnect_slave(SlaveRecord& s) {
   LOG_INFO << "Slave " << s.id << " at " << s.pid << " disconnected";
-  s.active = false;
+  set_slave_active(s, false);
   ++s.disconnect_generation;
   tell_allocator(allocator::DeactivateSlave{s.id}, false);
   events::slave_updated(*this, s);
@@ -533,6 +544,7 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
   set_slave_handle(it->second, caf::actor{});
   set_slave_pid(it->second, "");
   tell_allocator(allocator::RemoveSlave{id});
+  tally_slave_removing(it->second);
   st.slaves.erase(it);
   utilization.remove_slave(id);
   events::slave_removed(*this, id);

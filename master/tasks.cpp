@@ -54,6 +54,9 @@ void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
       tell_allocator(allocator::RecoverResources{f.id, sid, std::move(*r), std::nullopt});
     }
   }
+  if (auto stored = f.tasks.find(tid); stored != f.tasks.end()) {
+    tally_task_removing(f.id, stored->second);
+  }
   if (auto s = st.slaves.find(sid); s != st.slaves.end()) {
     s->second.tasks.erase({f.id, tid});
   }
@@ -116,7 +119,9 @@ void Master::on_status_update(StatusUpdateMessage& m) {
   Task& task = t->second;
   TaskState latest = u.has_latest_state() ? u.latest_state() : u.status().state();
   bool was_terminal = is_terminal_state(task.state());
+  TaskState before = task.state();
   task.set_state(latest);
+  tally_task_state(fw.id, task, before);
   task.set_status_update_state(u.status().state());
   task.set_status_update_uuid(u.uuid());
   bool known = false;

@@ -44,8 +44,8 @@ void check_usage_number(const std::string& name, double v, std::optional<std::st
   }
 }
 
-ResourceFigures figures_of(const Resources& total, const Resources& allocated, const char* name, double used) {
-  return ResourceFigures{total.scalar(name), allocated.scalar(name), used};
+ResourceFigures figures_of(const ScalarTally& total, const ScalarTally& allocated, const char* name, double used) {
+  return ResourceFigures{total.get(name), allocated.get(name), used};
 }
 
 }  // namespace
@@ -135,13 +135,13 @@ std::optional<std::string> check_utilization_query(const std::map<std::string, s
 // --- the master actor ------------------------------------------------------------
 
 UtilizationSample Master::slave_sample(const SlaveRecord& s, double now, const MeasuredUsage& used) {
-  Resources allocated = used_resources(st, s);
+  ScalarTally total = scalar_tally(s.total);
   UtilizationSample out;
   out.timestamp = now;
-  out.cpus = figures_of(s.total, allocated, "cpus", used.cpus);
-  out.mem = figures_of(s.total, allocated, "mem", used.mem);
-  out.disk = figures_of(s.total, allocated, "disk", used.disk);
-  out.gpus = figures_of(s.total, allocated, "gpus", 0);
+  out.cpus = figures_of(total, s.used, "cpus", used.cpus);
+  out.mem = figures_of(total, s.used, "mem", used.mem);
+  out.disk = figures_of(total, s.used, "disk", used.disk);
+  out.gpus = figures_of(total, s.used, "gpus", 0);
   return out;
 }
 
@@ -184,12 +184,9 @@ void Master::on_slave_usage(SlaveUsageMessage& m) {
 void Master::start_utilization() { on_utilization_tick(); }
 
 UtilizationSample Master::cluster_totals(double now) {
-  Resources total;
-  Resources allocated;
-  for (const auto& [id, s] : st.slaves) {
-    total.add_scalars(s.total);
-    allocated.add_scalars(used_scalars(st, s));
-  }
+  // The kept totals (master_tally.hpp): O(1), however many tasks run.
+  const ScalarTally& total = st.tally.total;
+  const ScalarTally& allocated = st.tally.used;
   UtilizationSample base;
   base.timestamp = now;
   base.cpus = figures_of(total, allocated, "cpus", 0);

@@ -188,7 +188,12 @@ class Allocator {
   std::vector<RoleInfo> roles() const;
   std::map<std::string, double> weights() const { return roles_.weights(); }
   std::map<std::string, Resources> quotas() const;
+  // Every figure; O(slaves + frameworks) (it sums the slaves' available).
   Stats stats() const;
+  // Only the O(1) counters of stats(): filters, allocation_runs,
+  // offers_made, offers_filtered, slaves_skipped, slaves and frameworks
+  // (the rest left 0). What the allocator actor gauges after every pass.
+  Stats counters() const;
   const Options& options() const { return options_; }
   bool has_slave(const std::string& id) const { return slaves_.count(id) != 0; }
   bool has_framework(const std::string& id) const { return frameworks_.count(id) != 0; }

@@ -43,23 +43,28 @@ std::vector<RoleInfo> Allocator::roles() const {
 
 std::map<std::string, Resources> Allocator::quotas() const { return quotas_.all(); }
 
-Stats Allocator::stats() const {
+Stats Allocator::counters() const {
   Stats stats;
   stats.slaves = slaves_.size();
-  Resources available;
-  for (const auto& [id, s] : slaves_) {
-    stats.active_slaves += s->active ? 1 : 0;
-    available += s->available;
-  }
   stats.frameworks = frameworks_.size();
-  for (const auto& [id, f] : frameworks_) {
-    stats.active_frameworks += f->active ? 1 : 0;
-  }
   stats.filters = filters_.count();
   stats.allocation_runs = cycle_;
   stats.offers_made = offers_made_;
   stats.offers_filtered = offers_filtered_;
   stats.slaves_skipped = slaves_skipped_;
+  return stats;
+}
+
+Stats Allocator::stats() const {
+  Stats stats = counters();
+  Resources available;
+  for (const auto& [id, s] : slaves_) {
+    stats.active_slaves += s->active ? 1 : 0;
+    available += s->available;
+  }
+  for (const auto& [id, f] : frameworks_) {
+    stats.active_frameworks += f->active ? 1 : 0;
+  }
   stats.total = roles_.total();
   stats.allocated = roles_.total() - available.scalars();
   return stats;

@@ -164,6 +164,32 @@ TEST_F(AllocatorTest, InactiveSlavesAndFrameworksGetNothing) {
   EXPECT_EQ(R("cpus:2;mem:1024"), stats.allocated);
 }
 
+// counters() (gauged after every pass, issue #17) is stats() without the
+// walk over the slaves: the same counters, nothing summed.
+TEST_F(AllocatorTest, CountersAreTheCountersOfStats) {
+  add_framework("f");
+  add_framework("g");
+  for (int i = 0; i < 4; ++i) {
+    a->add_slave("s" + std::to_string(i), R("cpus:2;mem:1024"), {});
+  }
+  std::vector<Allocation> offers = cycle();
+  ASSERT_FALSE(offers.empty());
+  a->recover_resources(offers[0].framework_id, offers[0].slave_id, offers[0].resources, 60.0, now);  // a filter
+  cycle();
+  Stats full = a->stats();
+  Stats counted = a->counters();
+  EXPECT_EQ(full.slaves, counted.slaves);
+  EXPECT_EQ(full.frameworks, counted.frameworks);
+  EXPECT_EQ(full.filters, counted.filters);
+  EXPECT_EQ(full.allocation_runs, counted.allocation_runs);
+  EXPECT_EQ(full.offers_made, counted.offers_made);
+  EXPECT_EQ(full.offers_filtered, counted.offers_filtered);
+  EXPECT_EQ(full.slaves_skipped, counted.slaves_skipped);
+  EXPECT_EQ(2u, counted.allocation_runs);
+  EXPECT_GE(counted.filters, 1u);
+  EXPECT_TRUE(counted.total.empty());
+}
+
 TEST_F(AllocatorTest, RandomPolicyOffersEverythingExactlyOnce) {
   Options o;
   o.policy = "random";
