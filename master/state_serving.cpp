@@ -95,8 +95,8 @@ class ChildPipe final : public BodyPipe {
 };
 
 // Reads one frame header line into `*line` (without its newline), polling
-// until `deadline`. Returns an error text, or nullopt with an empty `*line`
-// at end of file before any byte.
+// until `deadline`. Returns an error text ("timeout" when the deadline
+// passed), or nullopt with an empty `*line` at end of file before any byte.
 std::optional<std::string> read_frame_header(int fd, std::chrono::steady_clock::time_point deadline,
                                              std::string* line) {
   line->clear();
@@ -207,11 +207,12 @@ std::optional<std::string> read_frames(int fd, std::chrono::steady_clock::time_p
                std::to_string(view->body.size());
       }
       view->status = static_cast<int>(a);
-      char extra = 0;
-      ssize_t n = 0;
-      while ((n = ::read(fd, &extra, 1)) < 0 && errno == EINTR) {
+      // Then end of file, within the deadline.
+      std::optional<std::string> e = read_frame_header(fd, deadline, &line);
+      if (e && *e == "timeout") {
+        return e;
       }
-      if (n != 0) {
+      if (e || !line.empty()) {
         return std::string("the render child wrote past its end frame");
       }
       return std::nullopt;

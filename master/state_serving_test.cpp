@@ -269,5 +269,52 @@ TEST(StateServing, AFailedRenderAfterStreamingAnswersOnlyItsError) {
   EXPECT_EQ(view->body, "{\"message\":\"bad\"}");
 }
 
+// A child that writes `bytes` (any framing, good or bad) and exits 0.
+ForkedRender raw_framed_child(const std::string& bytes) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    size_t at = 0;
+    while (at < bytes.size()) {
+      ssize_t n = ::write(fds[1], bytes.data() + at, bytes.size() - at);
+      if (n <= 0) {
+        ::_exit(1);
+      }
+      at += static_cast<size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  return ForkedRender{pid, fds[0]};
+}
+
+// Output that is not a whole, well-formed body is an error naming what is
+// wrong, even from a child that exits 0; a good one is the body.
+TEST(StateServing, BadFramesAreErrorsNamingWhatIsWrong) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"D 10\nabc", "ends 7 bytes into a 10-byte frame"},
+      {"H 100\nD 3\nabc", "ends after 3 body bytes, without its end frame"},
+      {"D 3\nabcE 200 5\n", "announced 5 body bytes and wrote 3"},
+      {"X 1\n", "bad frame header: X 1"},
+      {"D x\n", "bad frame header: D x"},
+      {"D 3\nabcE 200 3\nD 1\nz", "wrote past its end frame"},
+      {"D 3\nabcE 99 3\n", "ended with status 99"},
+      {"D 99999999999\n", "a frame of 99999999999 bytes"},
+      {std::string(100, 'D'), "bad frame header"},
+      {"", "ends after 0 body bytes, without its end frame"},
+  };
+  for (const auto& [bytes, expected] : cases) {
+    Try<RenderedView> view = collect_render(raw_framed_child(bytes), 30s);
+    ASSERT_TRUE(view.is_error()) << bytes;
+    EXPECT_NE(view.error().find(expected), std::string::npos) << bytes << " -> " << view.error();
+  }
+  Try<RenderedView> good = collect_render(raw_framed_child("H 5\nD 3\nabcR\nD 2\nxyD 1\nzE 201 3\n"), 30s);
+  ASSERT_TRUE(good.is_some()) << good.error();
+  EXPECT_EQ(good->status, 201);
+  EXPECT_EQ(good->body, "xyz");
+}
+
 }  // namespace
 }  // namespace stoa::master
