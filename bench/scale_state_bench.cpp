@@ -8,6 +8,8 @@
 //
 //   stoa-bench-scale-state [slaves=20000] [running=200000] [completed=200000] [frameworks=10]
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,7 @@
 
 #include "common/json.hpp"
 #include "master/state_json.hpp"
+#include "master/state_json_writer.hpp"
 #include "master/state_serving.hpp"
 
 namespace {
@@ -128,24 +131,48 @@ int main(int argc, char** argv) {
                 ms_since(t0));
   }
 
-  t0 = Clock::now();
-  stoa::Try<stoa::master::ForkedRender> child = stoa::master::fork_render([&s](std::string* out) {
-    stoa::master::write_state(s, out);
-    return 200;
-  });
-  double fork_ms = ms_since(t0);
-  if (child.is_error()) {
-    std::printf("fork_render failed: %s\n", child.error().c_str());
-    return 1;
+  // Through the child: streamed (the body handed over in parts while it
+  // renders), then whole (the body handed over after the render, as before
+  // session 13), each STOA_BENCH_CHILD_RENDERS times (default 1).
+  const char* child_text = std::getenv("STOA_BENCH_CHILD_RENDERS");
+  int child_renders = child_text != nullptr ? std::max(1, std::atoi(child_text)) : 1;
+  for (bool streamed_body : {true, false}) {
+    for (int i = 0; i < child_renders; ++i) {
+      rusage children0{};
+      ::getrusage(RUSAGE_CHILDREN, &children0);
+      std::clock_t collector0 = std::clock();
+      t0 = Clock::now();
+      stoa::Try<stoa::master::ForkedRender> child =
+          stoa::master::fork_render([&s, streamed_body](std::string* out) {
+            stoa::master::ScopedBodyPipe whole(streamed_body ? stoa::master::current_body_pipe() : nullptr);
+            stoa::master::write_state(s, out);
+            return 200;
+          });
+      double fork_ms = ms_since(t0);
+      if (child.is_error()) {
+        std::printf("fork_render failed: %s\n", child.error().c_str());
+        return 1;
+      }
+      auto view = stoa::master::collect_render(*child, std::chrono::minutes(5));
+      double total_ms = ms_since(t0);
+      if (view.is_error()) {
+        std::printf("collect_render failed: %s\n", view.error().c_str());
+        return 1;
+      }
+      rusage children1{};
+      ::getrusage(RUSAGE_CHILDREN, &children1);
+      auto cpu_ms = [](const timeval& a, const timeval& b) {
+        return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_usec - a.tv_usec) / 1e3;
+      };
+      std::printf(
+          "fork (the master's stall): %.1f ms; child render (%s) until the collector has it: %.0f ms, %s; "
+          "CPU: child %.0f ms user + %.0f ms sys, collector %.0f ms\n",
+          fork_ms, streamed_body ? "streamed" : "whole", total_ms,
+          view->body == streamed ? "identical bytes" : "BYTES DIFFER",
+          cpu_ms(children0.ru_utime, children1.ru_utime), cpu_ms(children0.ru_stime, children1.ru_stime),
+          static_cast<double>(std::clock() - collector0) * 1000.0 / CLOCKS_PER_SEC);
+    }
   }
-  auto view = stoa::master::collect_render(*child, std::chrono::minutes(5));
-  double total_ms = ms_since(t0);
-  if (view.is_error()) {
-    std::printf("collect_render failed: %s\n", view.error().c_str());
-    return 1;
-  }
-  std::printf("fork (the master's stall): %.1f ms; child render until the collector has it: %.0f ms, %s\n",
-              fork_ms, total_ms, view->body == streamed ? "identical bytes" : "BYTES DIFFER");
 
   // The child's cost without the render: a body of the same size through
   // the pipe to the collector.

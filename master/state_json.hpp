@@ -30,7 +30,10 @@ picojson::value slaves_json(const MasterState& s, const std::map<std::string, st
 picojson::value frameworks_json(const MasterState& s, const std::map<std::string, std::string>& query);
 // The bytes of json_serialize(state_json(s)) and of
 // json_serialize(frameworks_json(s, query)), appended to `out` without ever
-// holding the whole tree: what the master serves (state_serving.hpp).
+// holding the whole tree: what the master serves (state_serving.hpp). In a
+// render child (current_body_pipe() set, state_json_writer.hpp) the bytes,
+// with what `out` held, go to the pipe in parts as they are rendered and
+// `out` keeps only the tail.
 void write_state(const MasterState& s, std::string* out);
 void write_frameworks(const MasterState& s, const std::map<std::string, std::string>& query, std::string* out);
 

@@ -641,7 +641,7 @@ void write_state(const MasterState& s, std::string* out) {
   for (const FrameworkRecord& f : s.completed_frameworks) {
     all.push_back(&f);
   }
-  JsonBuffer b(out, expected_bytes(all, s.slaves.size()));
+  JsonBuffer b(out, expected_bytes(all, s.slaves.size()), current_body_pipe());
   StateStreamer(s, &b).state();
 }
 
@@ -660,7 +660,7 @@ void write_frameworks(const MasterState& s, const std::map<std::string, std::str
   }
   std::vector<const FrameworkRecord*> all = active;
   all.insert(all.end(), completed.begin(), completed.end());
-  JsonBuffer b(out, expected_bytes(all, 0));
+  JsonBuffer b(out, expected_bytes(all, 0), current_body_pipe());
   StateStreamer(s, &b).frameworks(active, completed);
 }
 

@@ -3,6 +3,8 @@
 // the writers take a fast path for.
 #include "master/state_json.hpp"
 #include "common/json.hpp"
+#include "master/state_json_writer.hpp"
+#include "master/state_serving.hpp"
 
 #include <gtest/gtest.h>
 
@@ -176,6 +178,85 @@ TEST(StateJsonStream, AppendsAfterWhatTheStringHolds) {
   std::string out = "prefix:";
   write_state(empty, &out);
   EXPECT_EQ(out, "prefix:" + json_serialize(state_json(empty)));
+}
+
+// rich_state() with `tasks` more running tasks in framework M-0.
+MasterState many_task_state(int tasks) {
+  MasterState s = rich_state();
+  FrameworkRecord& f = s.frameworks.at("M-0");
+  for (int n = 0; n < tasks; ++n) {
+    std::string sid = "M-S" + std::to_string(n % 6);
+    Task t = rich_task(f.id, sid, 1000 + n);
+    t.mutable_task_id()->set_value("bulk-" + std::to_string(n));
+    t.set_state(TASK_RUNNING);
+    if (s.slaves.count(sid) > 0) {
+      s.slaves.at(sid).tasks.insert({f.id, t.task_id().value()});
+    }
+    f.tasks[t.task_id().value()] = t;
+  }
+  return s;
+}
+
+// The pipe of a render child, recorded instead of written.
+class RecordedPipe final : public BodyPipe {
+ public:
+  void expect(size_t bytes) override { expected = bytes; }
+  void write(std::string_view bytes) override { parts.emplace_back(bytes); }
+  size_t expected = 0;
+  std::vector<std::string> parts;
+};
+
+// Through a pipe, write_state hands the body over in parts as it renders,
+// keeps only the tail in its string, and the parts and the tail are the
+// tree's bytes; write_frameworks too. Through a forked child, the same.
+TEST(StateJsonStream, ThroughAPipeInPartsTheBytesAreTheTrees) {
+  using state_json_detail::JsonBuffer;
+  MasterState s = many_task_state(12000);
+  std::string tree = json_serialize(state_json(s));
+  ASSERT_GT(tree.size(), 4 * JsonBuffer::PIPE_CHUNK);
+
+  RecordedPipe pipe;
+  std::string tail;
+  {
+    ScopedBodyPipe scoped(&pipe);
+    write_state(s, &tail);
+  }
+  EXPECT_EQ(current_body_pipe(), nullptr);
+  EXPECT_GE(pipe.parts.size(), 4u);
+  EXPECT_GE(pipe.expected, tree.size() / 2);
+  EXPECT_LE(tail.capacity(), 2 * JsonBuffer::PIPE_CHUNK);
+  std::string joined;
+  for (const std::string& part : pipe.parts) {
+    EXPECT_LE(part.size(), JsonBuffer::PIPE_CHUNK);
+    joined += part;
+  }
+  joined += tail;
+  ASSERT_EQ(joined.size(), tree.size());
+  EXPECT_TRUE(joined == tree);
+
+  RecordedPipe frameworks_pipe;
+  std::string frameworks_tail;
+  {
+    ScopedBodyPipe scoped(&frameworks_pipe);
+    write_frameworks(s, {}, &frameworks_tail);
+  }
+  std::string frameworks;
+  for (const std::string& part : frameworks_pipe.parts) {
+    frameworks += part;
+  }
+  EXPECT_GE(frameworks_pipe.parts.size(), 3u);
+  EXPECT_TRUE(frameworks + frameworks_tail == json_serialize(frameworks_json(s, {})));
+
+  Try<ForkedRender> child = fork_render([&s](std::string* body) {
+    write_state(s, body);
+    return 200;
+  });
+  ASSERT_TRUE(child.is_some()) << child.error();
+  Try<RenderedView> view = collect_render(*child, std::chrono::seconds(60));
+  ASSERT_TRUE(view.is_some()) << view.error();
+  EXPECT_EQ(view->status, 200);
+  ASSERT_EQ(view->body.size(), tree.size());
+  EXPECT_TRUE(view->body == tree);
 }
 
 }  // namespace

@@ -5,6 +5,21 @@
 
 #include <vector>
 
+namespace stoa::master {
+
+namespace {
+// Set only in a render child, whose one thread is the one that forked.
+thread_local BodyPipe* body_pipe = nullptr;
+}  // namespace
+
+BodyPipe* current_body_pipe() { return body_pipe; }
+
+ScopedBodyPipe::ScopedBodyPipe(BodyPipe* pipe) : previous_(body_pipe) { body_pipe = pipe; }
+
+ScopedBodyPipe::~ScopedBodyPipe() { body_pipe = previous_; }
+
+}  // namespace stoa::master
+
 namespace stoa::master::state_json_detail {
 
 void write_resources(const Resources& r, JsonBuffer* b) {

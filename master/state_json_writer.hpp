@@ -16,16 +16,65 @@
 #include "common/json_writer.hpp"
 #include "common/resources.hpp"
 
+namespace stoa::master {
+
+// Where a render child (fork_render, state_serving.hpp) hands its body over
+// while it renders: the body is every write(), in order, followed by the
+// string the render returns. Implemented by the child's pipe.
+class BodyPipe {
+ public:
+  virtual ~BodyPipe() = default;
+  // The body will be about `bytes` long (a hint for the reader's buffer).
+  virtual void expect(size_t bytes) = 0;
+  // Hands `bytes`, the next part of the body, over. Does not return when
+  // the pipe fails: the child exits, and its reader answers 500.
+  virtual void write(std::string_view bytes) = 0;
+};
+
+// The pipe of the render child running on this thread, or nullptr (always,
+// outside a render child).
+BodyPipe* current_body_pipe();
+
+// Makes `pipe` the current_body_pipe() of this thread for its lifetime.
+class ScopedBodyPipe {
+ public:
+  explicit ScopedBodyPipe(BodyPipe* pipe);
+  ~ScopedBodyPipe();
+  ScopedBodyPipe(const ScopedBodyPipe&) = delete;
+  ScopedBodyPipe& operator=(const ScopedBodyPipe&) = delete;
+
+ private:
+  BodyPipe* previous_;
+};
+
+}  // namespace stoa::master
+
 namespace stoa::master::state_json_detail {
 
 // Appends to `*out` from its current size. Invariant: out->size() is the
 // capacity in use, `pos_` the end of the JSON written; finish() (or the
 // destructor) trims the string to `pos_`. Not copyable.
+//
+// With a BodyPipe, `*out` is the body's unsent tail: when its PIPE_CHUNK
+// bytes are full, the buffer writes them (and whatever `*out` held before)
+// to the pipe and starts again at the string's beginning, so that the
+// reader receives the body while it renders and the render touches only
+// PIPE_CHUNK bytes of memory. The check is the one that grows the string
+// without a pipe: the fast path has no extra branch.
 class JsonBuffer {
  public:
+  // How many bytes a buffer with a pipe collects before it writes them.
+  static constexpr size_t PIPE_CHUNK = 1 << 20;
+
   // `expected` bytes are reserved up front (an estimate; the buffer grows
-  // by doubling past it).
-  JsonBuffer(std::string* out, size_t expected) : out_(out), pos_(out->size()) {
+  // by doubling past it); with a `pipe`, PIPE_CHUNK bytes, and the pipe
+  // is told to expect `expected`.
+  JsonBuffer(std::string* out, size_t expected, BodyPipe* pipe = nullptr) : out_(out), pos_(out->size()), pipe_(pipe) {
+    if (pipe_ != nullptr) {
+      pipe_->expect(expected);
+      out_->resize(std::max(out_->size(), PIPE_CHUNK));
+      return;
+    }
     out_->resize(pos_ + std::max<size_t>(expected, MIN_GROWTH));
   }
   ~JsonBuffer() { finish(); }
@@ -75,6 +124,10 @@ class JsonBuffer {
   static constexpr size_t NUMBER_CHARS = 32;
 
   char* reserve(size_t n) {
+    if (out_->size() - pos_ < n && pipe_ != nullptr && pos_ > 0) {
+      pipe_->write(std::string_view(out_->data(), pos_));
+      pos_ = 0;
+    }
     if (out_->size() - pos_ < n) {
       out_->resize(std::max(out_->size() * 2, pos_ + n + MIN_GROWTH));
     }
@@ -88,6 +141,7 @@ class JsonBuffer {
 
   std::string* out_;
   size_t pos_;
+  BodyPipe* pipe_;
 };
 
 // resources_to_json(r) and reserved_resources_to_json(r), written directly.

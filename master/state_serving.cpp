@@ -19,6 +19,7 @@
 #include "actors/atoms.hpp"
 #include "common/io.hpp"
 #include "common/strings.hpp"
+#include "master/state_json_writer.hpp"
 #include "master/operator_json.hpp"
 
 namespace stoa::master {
@@ -29,8 +30,14 @@ namespace {
 constexpr int RENDER_CHILD_NICENESS = 5;
 constexpr size_t READ_CHUNK = 1 << 20;
 constexpr int RENDER_PIPE_BYTES = 1 << 20;
-// The longest header a child writes ("<status> <size>\n").
+// The longest frame header a child writes ("E <status> <size>\n").
 constexpr size_t MAX_HEADER = 64;
+// The largest frame (and body-size hint) a reader accepts: a bigger one is
+// a broken child, not a body to allocate for.
+constexpr unsigned long long MAX_FRAME_BYTES = 1ULL << 30;
+// The child's exit codes: its render threw; writing to the pipe failed.
+constexpr int CHILD_RENDER_THREW = 2;
+constexpr int CHILD_PIPE_FAILED = 3;
 
 // Reaps `pid`, blocking; describes how it ended when not with status 0.
 std::optional<std::string> reap(pid_t pid) {
@@ -47,6 +54,172 @@ std::optional<std::string> reap(pid_t pid) {
     return "the render child " + std::to_string(pid) + " was killed by signal " + std::to_string(WTERMSIG(status));
   }
   return "the render child " + std::to_string(pid) + " exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+// The child's side of the framing (see fork_render in the header): every
+// write is a frame, and a failed write ends the child.
+class ChildPipe final : public BodyPipe {
+ public:
+  explicit ChildPipe(int fd) : fd_(fd) {}
+
+  void expect(size_t bytes) override { frame("H " + std::to_string(bytes) + "\n"); }
+
+  void write(std::string_view bytes) override {
+    if (bytes.empty()) {
+      return;
+    }
+    frame("D " + std::to_string(bytes.size()) + "\n");
+    frame(bytes);
+    sent_ += bytes.size();
+  }
+
+  // Tells the reader to drop the data frames so far.
+  void reset() {
+    frame("R\n");
+    sent_ = 0;
+  }
+
+  void end(int status) { frame("E " + std::to_string(status) + " " + std::to_string(sent_) + "\n"); }
+
+  size_t sent() const { return sent_; }
+
+ private:
+  void frame(std::string_view bytes) {
+    if (!write_all(fd_, bytes)) {
+      ::_exit(CHILD_PIPE_FAILED);
+    }
+  }
+
+  int fd_;
+  size_t sent_ = 0;
+};
+
+// Reads one frame header line into `*line` (without its newline), polling
+// until `deadline`. Returns an error text ("timeout" when the deadline
+// passed), or nullopt with an empty `*line` at end of file before any byte.
+std::optional<std::string> read_frame_header(int fd, std::chrono::steady_clock::time_point deadline,
+                                             std::string* line) {
+  line->clear();
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return std::string("timeout");
+    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready <= 0) {
+      continue;  // EINTR, or the deadline check above decides
+    }
+    char c = 0;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return std::string("reading the render child's output failed: ") + std::strerror(errno);
+    }
+    if (n == 0) {
+      return line->empty() ? std::nullopt
+                           : std::optional<std::string>("the render child's output ends inside a frame header");
+    }
+    if (c == '\n') {
+      return std::nullopt;
+    }
+    line->push_back(c);
+    if (line->size() > MAX_HEADER) {
+      return "the render child wrote a bad frame header: " + line->substr(0, MAX_HEADER);
+    }
+  }
+}
+
+// Reads `size` bytes of a data frame onto the end of `*body`.
+std::optional<std::string> read_frame_data(int fd, std::chrono::steady_clock::time_point deadline, size_t size,
+                                           std::string* body) {
+  size_t at = body->size();
+  body->resize(at + size);
+  size_t end = at + size;
+  while (at < end) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return std::string("timeout");
+    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready <= 0) {
+      continue;
+    }
+    ssize_t n = ::read(fd, body->data() + at, std::min(end - at, READ_CHUNK));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return std::string("reading the render child's output failed: ") + std::strerror(errno);
+    }
+    if (n == 0) {
+      return "the render child's output ends " + std::to_string(end - at) + " bytes into a " +
+             std::to_string(size) + "-byte frame";
+    }
+    at += static_cast<size_t>(n);
+  }
+  return std::nullopt;
+}
+
+// Parses "<letter> <number>..." frame headers; false when `line` is not one.
+bool parse_numbers(const std::string& line, unsigned long long* a, unsigned long long* b, int count) {
+  char tail = 0;
+  int got = count == 1 ? std::sscanf(line.c_str() + 1, " %llu%c", a, &tail)
+                       : std::sscanf(line.c_str() + 1, " %llu %llu%c", a, b, &tail);
+  return got == count;
+}
+
+// Reads frames to the end frame. Returns an error text (without the
+// child's exit, which the caller adds), or nullopt with `*view` filled.
+std::optional<std::string> read_frames(int fd, std::chrono::steady_clock::time_point deadline, RenderedView* view) {
+  std::string line;
+  for (;;) {
+    if (std::optional<std::string> e = read_frame_header(fd, deadline, &line)) {
+      return e;
+    }
+    unsigned long long a = 0;
+    unsigned long long b = 0;
+    if (line.empty()) {
+      return "the render child's output ends after " + std::to_string(view->body.size()) +
+             " body bytes, without its end frame";
+    }
+    if ((line[0] == 'H' || line[0] == 'D') && parse_numbers(line, &a, &b, 1) && a > MAX_FRAME_BYTES) {
+      return "the render child announced a frame of " + std::to_string(a) + " bytes, more than " +
+             std::to_string(MAX_FRAME_BYTES);
+    }
+    if (line[0] == 'H' && parse_numbers(line, &a, &b, 1)) {
+      view->body.reserve(static_cast<size_t>(a));
+    } else if (line[0] == 'D' && parse_numbers(line, &a, &b, 1)) {
+      if (std::optional<std::string> e = read_frame_data(fd, deadline, static_cast<size_t>(a), &view->body)) {
+        return e;
+      }
+    } else if (line == "R") {
+      view->body.clear();
+    } else if (line[0] == 'E' && parse_numbers(line, &a, &b, 2)) {
+      if (a < 100 || a > 599) {
+        return "the render child ended with status " + std::to_string(a);
+      }
+      if (b != view->body.size()) {
+        return "the render child announced " + std::to_string(b) + " body bytes and wrote " +
+               std::to_string(view->body.size());
+      }
+      view->status = static_cast<int>(a);
+      // Then end of file, within the deadline.
+      std::optional<std::string> e = read_frame_header(fd, deadline, &line);
+      if (e && *e == "timeout") {
+        return e;
+      }
+      if (e || !line.empty()) {
+        return std::string("the render child wrote past its end frame");
+      }
+      return std::nullopt;
+    } else {
+      return "the render child wrote a bad frame header: " + line;
+    }
+  }
 }
 
 }  // namespace
@@ -68,21 +241,23 @@ Try<ForkedRender> fork_render(const std::function<int(std::string* body)>& rende
     // logging, no destructors, no atexit handlers.
     ::close(fds[0]);
     ::setpriority(PRIO_PROCESS, 0, RENDER_CHILD_NICENESS);
+    ChildPipe pipe(fds[1]);
     std::string body;
     int status = 0;
-    int code = 0;
     try {
+      ScopedBodyPipe scoped(&pipe);
       status = render(&body);
     } catch (...) {
-      code = 2;
+      ::_exit(CHILD_RENDER_THREW);
     }
-    // "<status> <body bytes>\n" then the body: the collector reads it
-    // straight into a string of that size.
-    if (code == 0 && !(write_all(fds[1], std::to_string(status) + " " + std::to_string(body.size()) + "\n") &&
-                       write_all(fds[1], body))) {
-      code = 3;
+    if (pipe.sent() > 0 && (status < 200 || status > 299)) {
+      // A render that failed after streaming part of its body returns the
+      // whole error body: the reader drops the part.
+      pipe.reset();
     }
-    ::_exit(code);
+    pipe.write(body);
+    pipe.end(status);
+    ::_exit(0);
   }
   ::close(fds[1]);
   // A bigger pipe: fewer wake-ups for a 170 MB body (best effort; the
@@ -93,100 +268,24 @@ Try<ForkedRender> fork_render(const std::function<int(std::string* body)>& rende
 
 Try<RenderedView> collect_render(ForkedRender child, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Until the header is complete, `out` holds the header; then the body,
-  // sized from it, read in place.
-  std::string out;
-  std::optional<size_t> header_end;
-  size_t filled = 0;
   RenderedView view;
-  std::optional<std::string> failure;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::kill(child.pid, SIGKILL);
+  std::optional<std::string> failure = read_frames(child.fd, deadline, &view);
+  if (failure) {
+    // A reader that gives up ends the child (a no-op when it has exited).
+    ::kill(child.pid, SIGKILL);
+    if (*failure == "timeout") {
       failure = "the render child " + std::to_string(child.pid) + " did not finish within " +
                 std::to_string(timeout.count()) + " ms";
-      break;
     }
-    pollfd p{child.fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) {
-      continue;
-    }
-    if (ready <= 0) {
-      continue;  // the deadline check above decides
-    }
-    if (!header_end) {
-      // The header, a byte at a time up to its newline (it is short).
-      char c = 0;
-      ssize_t n = ::read(child.fd, &c, 1);
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        if (n < 0) {
-          ::kill(child.pid, SIGKILL);
-          failure = std::string("reading the render child's output failed: ") + std::strerror(errno);
-        }
-        break;
-      }
-      if (c != '\n') {
-        out.push_back(c);
-        if (out.size() > MAX_HEADER) {
-          ::kill(child.pid, SIGKILL);
-          failure = "the render child wrote no status line";
-          break;
-        }
-        continue;
-      }
-      unsigned long long size = 0;
-      if (std::sscanf(out.c_str(), "%d %llu", &view.status, &size) != 2) {
-        ::kill(child.pid, SIGKILL);
-        failure = "the render child wrote a bad status line: " + out;
-        break;
-      }
-      header_end = out.size();
-      out.assign(static_cast<size_t>(size), '\0');
-      continue;
-    }
-    size_t want = out.size() > filled ? std::min(out.size() - filled, READ_CHUNK) : 1;
-    char extra = 0;
-    char* into = out.size() > filled ? out.data() + filled : &extra;
-    ssize_t n = ::read(child.fd, into, want);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      ::kill(child.pid, SIGKILL);
-      failure = std::string("reading the render child's output failed: ") + std::strerror(errno);
-      break;
-    }
-    if (n == 0) {
-      break;
-    }
-    if (into == &extra) {
-      ::kill(child.pid, SIGKILL);
-      failure = "the render child wrote more than the " + std::to_string(out.size()) + " bytes it announced";
-      break;
-    }
-    filled += static_cast<size_t>(n);
   }
   ::close(child.fd);
   std::optional<std::string> ended = reap(child.pid);
-  if (failure) {
-    return Error(*failure);
+  if (ended && failure) {
+    return Error(*ended + " (" + *failure + ")");
   }
-  if (ended) {
-    return Error(*ended);
+  if (ended || failure) {
+    return Error(ended ? *ended : *failure);
   }
-  if (!header_end || view.status < 100 || view.status > 599) {
-    return Error("the render child wrote no status line");
-  }
-  if (filled != out.size()) {
-    return Error("the render child wrote " + std::to_string(filled) + " of the " + std::to_string(out.size()) +
-                 " bytes it announced");
-  }
-  view.body = std::move(out);
   return view;
 }
 

@@ -6,9 +6,10 @@
 // memory at that instant, an immutable snapshot that costs the master actor
 // only the copy of its page tables (measured in docs/benchmarks.md, "Scale
 // (#17)"), where copying MasterState itself costs ~2 us per task and
-// rendering it ~5 us. The child renders the view into a pipe and _exits; a
-// detached collector actor (its own thread) reads the pipe and reaps the
-// child, while the master goes on handling messages. The child only runs
+// rendering it ~5 us. The child renders the view into a pipe, 1 MiB at a
+// time as it goes, and _exits; a detached collector actor (its own thread)
+// reads the pipe concurrently and reaps the child, while the master goes
+// on handling messages. The child only runs
 // the pure renderers of state_json.cpp, write(2) and _exit(2).
 //
 // Requests for a view that arrive while that view renders wait for the next
@@ -34,9 +35,23 @@ struct ForkedRender {
   int fd = -1;
 };
 
-// Runs `render` in a forked child, which writes a header with the status
-// it returns and the size of the body it set ("200 168300000\n"), then the
-// body, into the pipe and exits. Returns an Error when pipe(2) or fork(2)
+// Runs `render` in a forked child, which writes the body into a pipe as
+// frames, each a header line and for "D" its bytes:
+//   "H <bytes>\n"          the body will be about this long (optional);
+//   "D <bytes>\n" <bytes>  the next part of the body;
+//   "R\n"                  drop the parts so far (a render that failed
+//                          after streaming part of its body);
+//   "E <status> <bytes>\n" the end: the status `render` returned and the
+//                          body's length, the sum of the "D" frames since
+//                          the last "R".
+// While `render` runs, current_body_pipe() (state_json_writer.hpp) is the
+// child's pipe: write_state() and write_frameworks() hand the body over in
+// JsonBuffer::PIPE_CHUNK parts as they render it, and leave only its tail
+// in their string. REQUIRES: a `render` that calls them returns, as its
+// body, that string, unchanged. The child then sends what `render`
+// returned as the last part, and the end frame. A child that dies, or
+// writes a frame it does not finish, never has an end frame: its reader
+// fails (never a short body). Returns an Error when pipe(2) or fork(2)
 // fail (the caller then renders in place). Runs in the master actor:
 // REQUIRES the state `render` reads to be consistent at the call.
 Try<ForkedRender> fork_render(const std::function<int(std::string* body)>& render);
@@ -46,10 +61,11 @@ struct RenderedView {
   std::string body;
 };
 
-// Reads the child's output to its end (the body straight into a string of
-// the announced size) and reaps it. Returns the view, or
-// an Error naming how the child ended (killed by SIGKILL, by its pid, when
-// it has not finished within `timeout`). Blocks: run it in a detached actor.
+// Reads the child's frames as the child writes them (each part straight
+// into the body's string) and reaps the child. Returns the view, or an
+// Error naming how the child ended and where its output stopped (killed by
+// SIGKILL, by its pid, when it has not finished within `timeout`). Blocks:
+// run it in a detached actor.
 Try<RenderedView> collect_render(ForkedRender child, std::chrono::milliseconds timeout);
 
 // A detached actor that answers one `(state_atom) -> (int status,
