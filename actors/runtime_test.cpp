@@ -18,6 +18,9 @@
 #include <stdexcept>
 
 namespace stoa {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace runtime_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -355,4 +358,5 @@ TEST(RuntimeDeathTest, ByDefaultADeadComponentEndsTheProcess) {
 }
 
 }  // namespace
+}  // namespace runtime_test
 }  // namespace stoa

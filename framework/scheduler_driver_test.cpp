@@ -19,6 +19,9 @@
 #include "tests/zookeeper_fixture.hpp"
 
 namespace stoa {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace scheduler_driver_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -679,4 +682,5 @@ TEST_F(SchedulerDriverTest, AwaitSchedulerForwardsSignals) {
 }
 
 }  // namespace
+}  // namespace scheduler_driver_test
 }  // namespace stoa

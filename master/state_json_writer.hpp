@@ -85,6 +85,7 @@ class JsonBuffer {
   void finish() { out_->resize(pos_); }
 
   void raw(std::string_view s) {
+    if (s.empty()) return;  // data() may be null: no memcpy from it
     char* p = reserve(s.size());
     std::memcpy(p, s.data(), s.size());
     pos_ += s.size();
@@ -103,7 +104,7 @@ class JsonBuffer {
     }
     char* p = reserve(s.size() + 2);
     p[0] = '"';
-    std::memcpy(p + 1, s.data(), s.size());
+    if (!s.empty()) std::memcpy(p + 1, s.data(), s.size());
     p[s.size() + 1] = '"';
     pos_ += s.size() + 2;
   }

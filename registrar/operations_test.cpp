@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 namespace stoa::registrar {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace operations_test {
 namespace {
 
 using registry::Operation;
@@ -305,4 +308,5 @@ TEST(OperationsWithoutIndex, BuildTheIndexFromTheRegistry) {
 }
 
 }  // namespace
+}  // namespace operations_test
 }  // namespace stoa::registrar

@@ -9,6 +9,9 @@
 #include "registrar/parts.hpp"
 
 namespace stoa::registrar {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace registrar_test {
 namespace {
 
 using registry::Operation;
@@ -262,4 +265,5 @@ TEST_F(RegistrarTest, SpawnRefusesBadOptions) {
 }
 
 }  // namespace
+}  // namespace registrar_test
 }  // namespace stoa::registrar

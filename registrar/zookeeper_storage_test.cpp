@@ -16,6 +16,9 @@
 #include "tests/zookeeper_fixture.hpp"
 
 namespace stoa::registrar {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace zookeeper_storage_test {
 namespace {
 
 namespace zk = stoa::zookeeper;
@@ -363,4 +366,5 @@ TEST(ZooKeeperStorageRestart, TheRegistrySurvivesAServerRestart) {
 }
 
 }  // namespace
+}  // namespace zookeeper_storage_test
 }  // namespace stoa::registrar

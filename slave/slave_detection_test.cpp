@@ -27,6 +27,9 @@
 #include "tests/zookeeper_fixture.hpp"
 
 namespace stoa::slave {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace slave_detection_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -340,4 +343,5 @@ TEST_F(SlaveZooKeeperDetection, FollowsTheLeaderWrittenInZooKeeper) {
 }
 
 }  // namespace
+}  // namespace slave_detection_test
 }  // namespace stoa::slave

@@ -16,6 +16,9 @@
 #include "tests/cluster.hpp"
 
 namespace stoa::tests {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace endpoints_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -515,4 +518,5 @@ TEST(ClusterMetrics, BothFormatsFromAMasterAndASlave) {
 }
 
 }  // namespace
+}  // namespace endpoints_test
 }  // namespace stoa::tests

@@ -22,6 +22,9 @@
 #include "tests/zookeeper_fixture.hpp"
 
 namespace stoa::tests {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace ha_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -646,4 +649,5 @@ TEST(HighAvailability, KeepsWorkingWhenAnEnsembleServerFails) {
 }
 
 }  // namespace
+}  // namespace ha_test
 }  // namespace stoa::tests

@@ -24,6 +24,9 @@
 extern char** environ;
 
 namespace stoa::lb {
+// Named so that this file's helpers stay apart from other test files'
+// when CI compiles the test files of one binary as one unit (unity build).
+namespace render_runtime_test {
 namespace {
 
 using render_testing::make_app;
@@ -221,4 +224,5 @@ TEST_F(RenderRuntimeTest, LabelsRouteAsDeclared) {
 }
 
 }  // namespace
+}  // namespace render_runtime_test
 }  // namespace stoa::lb

@@ -314,7 +314,6 @@ TEST_F(RestEndpointsTest, AStandbyWithoutALeaderAnswers502) {
   EXPECT_EQ(call(standby, "GET", "/ping").status, 200);
 }
 
-}  // namespace
 TEST_F(RestEndpointsTest, AStandbyWhoseLeaderIsGoneAnswers502) {
   // The leader's address is known but nothing answers there (it just died):
   // the proxy's failure comes back asynchronously, after rest_proxy returned.
@@ -330,4 +329,5 @@ TEST_F(RestEndpointsTest, AStandbyWhoseLeaderIsGoneAnswers502) {
   EXPECT_EQ(call(standby, "GET", "/ping").status, 200);
 }
 
+}  // namespace
 }  // namespace rest_test

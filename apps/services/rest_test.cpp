@@ -309,7 +309,6 @@ TEST_F(RestAppsTest, ACoreThatDoesNotAnswerIsA503) {
   EXPECT_EQ(r.status, 503);
 }
 
-}  // namespace
 TEST_F(RestAppsTest, TextPlainTasksListEachServicePortWithItsHostPorts) {
   // Marathon's text_plain_tasks form, as service-discovery scripts read it.
   stoa::services::App lb = make_app("/edge/lb", 2);
@@ -333,4 +332,5 @@ TEST_F(RestAppsTest, TextPlainTasksListEachServicePortWithItsHostPorts) {
   EXPECT_EQ(json.headers["content-type"], "application/json");
 }
 
+}  // namespace
 }  // namespace rest_test
