@@ -213,6 +213,17 @@ class StateStreamer {
   const MasterState& s_;
   JsonBuffer* b_;
   std::unordered_map<std::string, RenderedResources, StreamKeyHash, StreamKeyEq> resources_;
+  // The lookup key of resources_of/views_of, built field by field:
+  // strings length-prefixed, plain values as their bytes.
+  void put_string(const std::string& x) {
+    size_t n = x.size();
+    key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
+    key_.append(x);
+  }
+  template <class T>
+  void put_pod(const T& x) {
+    key_.append(reinterpret_cast<const char*>(&x), sizeof(x));
+  }
   std::string key_;
   const std::string* last_key_ = nullptr;
   const RenderedResources* last_ = nullptr;
@@ -278,12 +289,6 @@ void StateStreamer::array_of(const Range& range, Write write) {
 // (allocation_info does not change the parse), length-prefixed.
 const RenderedResources& StateStreamer::resources_of(const Task& t) {
   key_.clear();
-  auto put_string = [this](const std::string& s) {
-    size_t n = s.size();
-    key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
-    key_.append(s);
-  };
-  auto put_pod = [this](const auto& x) { key_.append(reinterpret_cast<const char*>(&x), sizeof(x)); };
   for (const Resource& r : t.resources()) {
     put_string(r.name());
     put_string(r.role());
@@ -325,12 +330,6 @@ const RenderedResources& StateStreamer::resources_of(const Task& t) {
 
 const ResourcesViews& StateStreamer::views_of(const Resources& r) {
   key_.clear();
-  auto put_string = [this](const std::string& s) {
-    size_t n = s.size();
-    key_.append(reinterpret_cast<const char*>(&n), sizeof(n));
-    key_.append(s);
-  };
-  auto put_pod = [this](const auto& x) { key_.append(reinterpret_cast<const char*>(&x), sizeof(x)); };
   for (const ResourceEntry& e : r) {
     put_string(e.name);
     put_string(e.role);

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <csignal>
 #include <cstring>
+#include <variant>
 
 #include <caf/all.hpp>
 
@@ -94,6 +95,31 @@ class ChildPipe final : public BodyPipe {
   size_t sent_ = 0;
 };
 
+// Reads up to `n` bytes into `buf`, polling until `deadline`. Returns the
+// count read (0 at end of file), or an error text ("timeout" when the
+// deadline passed).
+std::variant<size_t, std::string> read_some(int fd, std::chrono::steady_clock::time_point deadline, char* buf,
+                                            size_t n) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return std::string("timeout");
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      continue;  // EINTR, or the deadline check above decides
+    }
+    ssize_t got = ::read(fd, buf, n);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      return std::string("reading the render child's output failed: ") + std::strerror(errno);
+    }
+    return static_cast<size_t>(got);
+  }
+}
+
 // Reads one frame header line into `*line` (without its newline), polling
 // until `deadline`. Returns an error text ("timeout" when the deadline
 // passed), or nullopt with an empty `*line` at end of file before any byte.
@@ -101,24 +127,12 @@ std::optional<std::string> read_frame_header(int fd, std::chrono::steady_clock::
                                              std::string* line) {
   line->clear();
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return std::string("timeout");
-    }
-    pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready <= 0) {
-      continue;  // EINTR, or the deadline check above decides
-    }
     char c = 0;
-    ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) {
-      continue;
+    auto got = read_some(fd, deadline, &c, 1);
+    if (auto* error = std::get_if<std::string>(&got)) {
+      return *error;
     }
-    if (n < 0) {
-      return std::string("reading the render child's output failed: ") + std::strerror(errno);
-    }
-    if (n == 0) {
+    if (std::get<size_t>(got) == 0) {
       return line->empty() ? std::nullopt
                            : std::optional<std::string>("the render child's output ends inside a frame header");
     }
@@ -139,27 +153,16 @@ std::optional<std::string> read_frame_data(int fd, std::chrono::steady_clock::ti
   body->resize(at + size);
   size_t end = at + size;
   while (at < end) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return std::string("timeout");
+    auto got = read_some(fd, deadline, body->data() + at, std::min(end - at, READ_CHUNK));
+    if (auto* error = std::get_if<std::string>(&got)) {
+      return *error;
     }
-    pollfd p{fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready <= 0) {
-      continue;
-    }
-    ssize_t n = ::read(fd, body->data() + at, std::min(end - at, READ_CHUNK));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return std::string("reading the render child's output failed: ") + std::strerror(errno);
-    }
+    size_t n = std::get<size_t>(got);
     if (n == 0) {
       return "the render child's output ends " + std::to_string(end - at) + " bytes into a " +
              std::to_string(size) + "-byte frame";
     }
-    at += static_cast<size_t>(n);
+    at += n;
   }
   return std::nullopt;
 }
