@@ -183,6 +183,7 @@ class Master {
   // (invariants: master_tally.hpp).
   // The slave whose `used` counts task `t` of `fid`, or nullptr.
   SlaveRecord* slave_counting(const std::string& fid, const Task& t);
+  void tally_held(const std::string& fid, const Task& t, bool held);
   // After `t` was put in f.tasks (and in its slave's `tasks`).
   void tally_task_added(const std::string& fid, const Task& t);
   // Before `t`, as it is in f.tasks, leaves it (or its slave's `tasks`).

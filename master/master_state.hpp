@@ -15,6 +15,7 @@
 #include <caf/actor.hpp>
 
 #include "common/resources.hpp"
+#include "common/task_state.hpp"
 #include "master/master_tally.hpp"
 #include "proto/stoa.pb.h"
 
@@ -112,5 +113,21 @@ Resources used_scalars(const MasterState& s, const SlaveRecord& slave);
 Resources offered_resources(const MasterState& s, const SlaveRecord& slave);
 Resources used_resources(const FrameworkRecord& f);
 Resources offered_resources(const MasterState& s, const FrameworkRecord& f);
+
+// Calls fn(task) for every task `slave` lists that its framework still holds
+// and that is not terminal: the tasks whose resources the slave uses.
+template <class F>
+void for_each_live_task(const MasterState& s, const SlaveRecord& slave, F&& fn) {
+  for (const auto& [fid, tid] : slave.tasks) {
+    auto f = s.frameworks.find(fid);
+    if (f == s.frameworks.end()) {
+      continue;
+    }
+    auto t = f->second.tasks.find(tid);
+    if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
+      fn(t->second);
+    }
+  }
+}
 
 }  // namespace stoa::master

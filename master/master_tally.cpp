@@ -122,27 +122,34 @@ SlaveRecord* Master::slave_counting(const std::string& fid, const Task& t) {
   return &s->second;
 }
 
-void Master::tally_task_added(const std::string& fid, const Task& t) {
-  st.tally.tasks_by_state[static_cast<size_t>(t.state())] += 1;
-  if (is_terminal_state(t.state())) {
+// Charges (held) or releases task `t`'s scalars on the slave counting it
+// and on the cluster's used total.
+void Master::tally_held(const std::string& fid, const Task& t, bool held) {
+  SlaveRecord* s = slave_counting(fid, t);
+  if (s == nullptr) {
     return;
   }
-  if (SlaveRecord* s = slave_counting(fid, t)) {
-    ScalarTally u = task_scalar_tally(t);
+  ScalarTally u = task_scalar_tally(t);
+  if (held) {
     s->used.add(u);
     st.tally.used.add(u);
+  } else {
+    s->used.subtract(u);
+    st.tally.used.subtract(u);
+  }
+}
+
+void Master::tally_task_added(const std::string& fid, const Task& t) {
+  st.tally.tasks_by_state[static_cast<size_t>(t.state())] += 1;
+  if (!is_terminal_state(t.state())) {
+    tally_held(fid, t, true);
   }
 }
 
 void Master::tally_task_removing(const std::string& fid, const Task& t) {
   st.tally.tasks_by_state[static_cast<size_t>(t.state())] -= 1;
-  if (is_terminal_state(t.state())) {
-    return;
-  }
-  if (SlaveRecord* s = slave_counting(fid, t)) {
-    ScalarTally u = task_scalar_tally(t);
-    s->used.subtract(u);
-    st.tally.used.subtract(u);
+  if (!is_terminal_state(t.state())) {
+    tally_held(fid, t, false);
   }
 }
 
@@ -154,30 +161,12 @@ void Master::tally_task_state(const std::string& fid, const Task& t, TaskState b
   if (held_before == held_now) {
     return;
   }
-  if (SlaveRecord* s = slave_counting(fid, t)) {
-    ScalarTally u = task_scalar_tally(t);
-    if (held_now) {
-      s->used.add(u);
-      st.tally.used.add(u);
-    } else {
-      s->used.subtract(u);
-      st.tally.used.subtract(u);
-    }
-  }
+  tally_held(fid, t, held_now);
 }
 
 void Master::tally_slave_added(SlaveRecord& s) {
   s.used = ScalarTally{};
-  for (const auto& [fid, tid] : s.tasks) {
-    auto f = st.frameworks.find(fid);
-    if (f == st.frameworks.end()) {
-      continue;
-    }
-    auto t = f->second.tasks.find(tid);
-    if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
-      s.used.add(task_scalar_tally(t->second));
-    }
-  }
+  for_each_live_task(st, s, [&](const Task& t) { s.used.add(task_scalar_tally(t)); });
   st.tally.used.add(s.used);
   st.tally.total.add(scalar_tally(s.total));
   st.tally.slaves_active += s.active ? 1 : 0;

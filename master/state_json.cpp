@@ -142,47 +142,26 @@ Resources offered_resources(const MasterState& s, const FrameworkRecord& f) {
 
 Resources used_resources(const MasterState& s, const SlaveRecord& slave) {
   Resources r;
-  for (const auto& [fid, tid] : slave.tasks) {
-    auto f = s.frameworks.find(fid);
-    if (f == s.frameworks.end()) {
-      continue;
-    }
-    auto t = f->second.tasks.find(tid);
-    if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
-      r += task_resources(t->second);
-    }
-  }
+  for_each_live_task(s, slave, [&](const Task& t) { r += task_resources(t); });
   return r;
 }
 
 Resources used_scalars(const MasterState& s, const SlaveRecord& slave) {
   std::map<std::string, int64_t> units;
-  for (const auto& [fid, tid] : slave.tasks) {
-    auto f = s.frameworks.find(fid);
-    if (f == s.frameworks.end()) {
-      continue;
-    }
-    auto t = f->second.tasks.find(tid);
-    if (t == f->second.tasks.end() || is_terminal_state(t->second.state())) {
-      continue;
-    }
+  for_each_live_task(s, slave, [&](const Task& t) {
     // As Resources::from_proto: a task with an invalid scalar counts nothing.
-    bool valid = true;
-    for (const Resource& r : t->second.resources()) {
+    for (const Resource& r : t.resources()) {
       if (r.type() == Value::SCALAR && (!r.has_scalar() || !std::isfinite(r.scalar().value()) ||
                                         r.scalar().value() < 0 || r.name().empty())) {
-        valid = false;
+        return;
       }
     }
-    if (!valid) {
-      continue;
-    }
-    for (const Resource& r : t->second.resources()) {
+    for (const Resource& r : t.resources()) {
       if (r.type() == Value::SCALAR) {
         units[r.name()] += scalar_to_fixed(r.scalar().value());
       }
     }
-  }
+  });
   Resources out;
   for (const auto& [name, n] : units) {
     out += Resources::scalar_resource(name, fixed_to_scalar(n));
