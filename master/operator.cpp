@@ -43,7 +43,7 @@ StatusReply Master::render(const std::string& endpoint, const std::map<std::stri
     if (endpoint == "state") {
       std::string body;
       write_state(st, &body);
-      return {200, body};
+      return {200, std::move(body)};
     }
     if (endpoint == "state-summary") {
       return {200, json_serialize(state_summary_json(st))};
@@ -54,7 +54,7 @@ StatusReply Master::render(const std::string& endpoint, const std::map<std::stri
     if (endpoint == "frameworks") {
       std::string body;
       write_frameworks(st, query, &body);
-      return {200, body};
+      return {200, std::move(body)};
     }
     if (endpoint == "tasks") {
       std::string error;
