@@ -155,6 +155,27 @@ std::optional<Try<HttpResponse>> parse_response(const std::string& data, bool cl
   return std::nullopt;
 }
 
+// Whether `data` may now hold a whole response: its head has arrived and, when
+// it announces a length, that much body too; a chunked body once its last
+// chunk is there. Keeps reading a large body linear instead of re-parsing
+// everything after every read.
+bool worth_parsing(const std::string& data) {
+  size_t head_end = data.find("\r\n\r\n");
+  if (head_end == std::string::npos) {
+    return false;
+  }
+  std::string head = lower(data.substr(0, head_end));
+  if (size_t at = head.find("\r\ncontent-length:"); at != std::string::npos) {
+    size_t length = 0;
+    std::istringstream(head.substr(at + 17)) >> length;
+    return data.size() >= head_end + 4 + length;
+  }
+  if (head.find("\r\ntransfer-encoding:") != std::string::npos && head.find("chunked") != std::string::npos) {
+    return data.size() >= 5 && data.compare(data.size() - 5, 5, "0\r\n\r\n") == 0;
+  }
+  return false;  // the body ends when the server closes
+}
+
 }  // namespace
 
 Try<HttpResponse> http_raw(const std::string& host, int port, const std::string& request, Deadline deadline) {
@@ -198,6 +219,9 @@ Try<HttpResponse> http_raw(const std::string& host, int port, const std::string&
     bool closed = n <= 0;
     if (n > 0) {
       data.append(buf, static_cast<size_t>(n));
+    }
+    if (!closed && !worth_parsing(data)) {
+      continue;  // parsing again now would only copy what arrived so far
     }
     if (auto r = parse_response(data, closed)) {
       return std::move(*r);
