@@ -118,15 +118,18 @@ Try<std::map<std::string, std::string>> parse_query(std::string_view query) {
 
 std::string serialize_response(const Response& r, bool close) {
   std::string out;
-  out.reserve(r.body.size() + 160);
+  const std::string& body = r.shared_body ? *r.shared_body : r.body;
+  out.reserve(body.size() + 160);
   out += serialize_response_head(r, close);
-  out += r.body;
+  out += body;
   return out;
 }
 
 std::string serialize_response_head(const Response& r, bool close) {
   std::string out;
-  const uint64_t length = r.body_file.empty() ? r.body.size() : r.body_file_size;
+  const uint64_t length = !r.body_file.empty() ? r.body_file_size
+                          : r.shared_body      ? r.shared_body->size()
+                                               : r.body.size();
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
   out += ' ';

@@ -102,7 +102,22 @@ struct Response {
   // only and the producer hears nothing.
   caf::actor stream_producer;
   std::string stream_context;
+  // A body shared with other responses instead (`body` must then be empty):
+  // the server writes from it, in chunks as the client takes them when it
+  // is large, without copying it, and drops its reference once written. For
+  // one rendered view answering several requests (issue #17). Local only:
+  // not serialized.
+  std::shared_ptr<const std::string> shared_body;
 };
+
+// The std::string at `pos` of the message `self` is handling (e.g. a reply,
+// in a response handler, that the handler takes as `const std::string&`
+// `body`), as an immutable shared body, without copying it when the
+// message is shared (one reply delivered to several requesters: this
+// holds a reference to the message) and moved out of it when `self` holds
+// it alone. Copies `body` only when it is not that element.
+std::shared_ptr<const std::string> share_current_string(caf::local_actor* self, size_t pos,
+                                                        const std::string& body);
 
 // Serializable so a Response can cross nodes (register it under this name if
 // you send it remotely); locally it needs no registration.

@@ -216,7 +216,8 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
   }
   if (!slot->jsonp.empty() && starts_with_json(resp.content_type)) {
     if (valid_jsonp_callback(slot->jsonp)) {
-      resp.body = slot->jsonp + "(" + resp.body + ");";
+      resp.body = slot->jsonp + "(" + (resp.shared_body ? *resp.shared_body : resp.body) + ");";
+      resp.shared_body.reset();
       resp.content_type = "application/javascript";
     } else {
       resp = error_response(400, "invalid jsonp callback name");
@@ -245,20 +246,23 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
       slot->stream_context = std::move(resp.stream_context);
     }
   }
-  if (resp.body_file.empty() && !resp.stream_producer && !slot->head && resp.body.size() > CHUNKED_BODY_BYTES) {
+  if (resp.shared_body && resp.stream_producer) {
+    resp.shared_body.reset();  // a stream has no body of its own
+  }
+  const size_t body_size = resp.shared_body ? resp.shared_body->size() : resp.body.size();
+  if (resp.body_file.empty() && !resp.stream_producer && !slot->head && body_size > CHUNKED_BODY_BYTES) {
     auto body = std::make_unique<FileBody>();
-    body->size = resp.body.size();
+    body->size = body_size;
     slot->bytes = serialize_response_head(resp, slot->close_after);
-    body->memory = std::move(resp.body);
+    body->memory = resp.shared_body ? std::move(resp.shared_body)
+                                    : std::make_shared<const std::string>(std::move(resp.body));
     slot->file = std::move(body);
     slot->ready = true;
     write_ready(conn_id);
     return;
   }
-  slot->bytes = serialize_response(resp, slot->close_after);
-  if (slot->head) {
-    slot->bytes.resize(slot->bytes.size() - resp.body.size());
-  }
+  slot->bytes = slot->head ? serialize_response_head(resp, slot->close_after)
+                           : serialize_response(resp, slot->close_after);
   slot->ready = true;
   write_ready(conn_id);
 }
@@ -321,7 +325,7 @@ bool ServerCore::pump_file(Connection& c) {
   while (f.sent < f.size && c.unsent < MAX_UNSENT) {
     if (f.fd < 0) {
       auto n = static_cast<size_t>(std::min(CHUNK, f.size - f.sent));
-      self->write(c.hdl, n, f.memory.data() + f.sent);
+      self->write(c.hdl, n, f.memory->data() + f.sent);
       f.sent += n;
       c.unsent += n;
       continue;
@@ -659,6 +663,27 @@ caf::expected<Server> spawn_server(caf::actor_system& sys, ServerOptions opts,
     return std::move(port.error());
   }
   return Server{std::move(actor), *port};
+}
+
+std::shared_ptr<const std::string> share_current_string(caf::local_actor* self, size_t pos,
+                                                        const std::string& body) {
+  caf::mailbox_element* current = self->current_mailbox_element();
+  if (current != nullptr) {
+    caf::type_erased_tuple& content = current->content();
+    if (pos < content.size() && content.match_element<std::string>(pos) && content.get(pos) == &body) {
+      if (!content.shared()) {
+        // This message alone holds the string: take it.
+        return std::make_shared<const std::string>(std::move(content.get_mutable_as<std::string>(pos)));
+      }
+      // Held by the message, which others hold too: keep the message alive
+      // as long as the body is used, and point into it.
+      auto holder = std::make_shared<caf::message>(current->copy_content_to_message());
+      if (holder->size() > pos && holder->get(pos) == &body) {
+        return std::shared_ptr<const std::string>(holder, &body);
+      }
+    }
+  }
+  return std::make_shared<const std::string>(body);
 }
 
 void add_route(const Server& server, Route route) {

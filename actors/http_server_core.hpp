@@ -38,7 +38,7 @@ using Clock = std::chrono::steady_clock;
 // actor traffic of the same multiplexer) wait (issue #17).
 struct FileBody {
   int fd = -1;
-  std::string memory;  // the body when fd < 0
+  std::shared_ptr<const std::string> memory;  // the body when fd < 0
   uint64_t size = 0;  // bytes to send
   uint64_t sent = 0;  // bytes handed to the broker so far
   FileBody() = default;

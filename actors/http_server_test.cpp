@@ -3,6 +3,7 @@
 // routes added later), bodies streamed from files, JSONP, handler failures (500, 504), clients going away
 // and shutdown.
 #include "actors/http_test_support.hpp"
+#include "tests/poll.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -122,6 +123,56 @@ TEST_F(HttpServer, LargeBodiesAreWrittenInChunksInOrder) {
   EXPECT_EQ(r5->headers["connection"], "close");
   EXPECT_TRUE(r5->body == big_body(size)) << "got " << r5->body.size() << " bytes";
   EXPECT_FALSE(closing.read_response());  // closed after the body
+}
+
+// One body shared by several responses (Response::shared_body, e.g. one
+// /master/state render answering every request that waited for it): each
+// gets the same bytes, large ones in chunks, HEAD the head alone, ?jsonp=
+// the wrapped body; and the server lets go of the body once written.
+TEST_F(HttpServer, ASharedBodyAnswersSeveralRequests) {
+  const size_t size = (3u << 20) + 5;
+  auto big = std::make_shared<const std::string>("\"" + big_body(size - 2) + "\"");
+  auto small = std::make_shared<const std::string>("{\"small\":true}");
+  auto server = start();
+  for (auto [path, body] : {std::pair{"/shared/big", big}, std::pair{"/shared/small", small}}) {
+    std::weak_ptr<const std::string> weak = body;  // the route holds no reference
+    http::add_route(server, {path, "A shared body.", {"GET"},
+                             [weak](caf::io::broker*, const http::Request&, http::Responder respond) {
+                               http::Response r;
+                               r.shared_body = weak.lock();
+                               respond(std::move(r));
+                             }});
+  }
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(std::make_unique<RawConn>(server.port));
+    ASSERT_TRUE(conns.back()->ok());
+    conns.back()->send("GET /shared/big HTTP/1.1\r\nHost: t\r\n\r\nHEAD /shared/big HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /shared/small HTTP/1.1\r\nHost: t\r\n\r\nGET /shared/big?jsonp=cb HTTP/1.1\r\n"
+                       "Host: t\r\n\r\n");
+  }
+  for (auto& c : conns) {
+    auto r1 = c->read_response();
+    ASSERT_TRUE(r1);
+    EXPECT_EQ(r1->status, 200);
+    EXPECT_EQ(r1->headers["content-type"], "application/json");
+    EXPECT_EQ(r1->headers["content-length"], std::to_string(size));
+    EXPECT_TRUE(r1->body == *big) << "got " << r1->body.size() << " bytes";
+    auto r2 = c->read_response(true);
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->headers["content-length"], std::to_string(size));
+    auto r3 = c->read_response();
+    ASSERT_TRUE(r3);
+    EXPECT_EQ(r3->body, *small);
+    EXPECT_EQ(r3->headers["content-length"], std::to_string(small->size()));
+    auto r4 = c->read_response();
+    ASSERT_TRUE(r4);
+    EXPECT_EQ(r4->headers["content-type"], "application/javascript");
+    EXPECT_TRUE(r4->body == "cb(" + *big + ");") << "got " << r4->body.size() << " bytes";
+  }
+  // Written: the server holds no reference to the body any more.
+  EXPECT_TRUE(stoa::tests::poll_until([&] { return big.use_count() == 1; }, stoa::tests::deadline_in(DEADLINE)))
+      << big.use_count() << " references";
 }
 
 TEST_F(HttpServer, ConnectionCloseClosesAfterResponse) {

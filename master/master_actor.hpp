@@ -144,12 +144,14 @@ class Master {
   Maintenance maintenance;
   // Views rendering in a forked child (view_renders.cpp), by endpoint and
   // query: the requests the running render answers, and those that arrived
-  // meanwhile and wait for the next one.
+  // meanwhile and wait for the next one. Untyped promises (each answers
+  // (int status, std::string body)): all of a render's requests are
+  // delivered one message, shared, not a copy of the body each.
   struct ViewRender {
     std::string endpoint;
     std::map<std::string, std::string> query;
-    std::vector<caf::typed_response_promise<int, std::string>> current;
-    std::vector<caf::typed_response_promise<int, std::string>> next;
+    std::vector<caf::response_promise> current;
+    std::vector<caf::response_promise> next;
   };
   std::map<std::string, ViewRender> view_renders;
 

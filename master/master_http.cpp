@@ -47,18 +47,28 @@ http::Route view_route(const caf::actor& master, std::string path, std::string e
     bool zip = enc != req.headers.end() && accepts_gzip(enc->second) && req.query.count("jsonp") == 0;
     self->request(master, VIEW_TIMEOUT, state_atom_v, endpoint, req.query)
         .then(
-            [self, respond, target, zip](int status, std::string& body) {
-              if (!zip || status != 200 || body.size() < GZIP_MIN_BYTES) {
-                respond(component_response(status, std::move(body), target));
+            [self, respond, target, zip](int status, const std::string& body) {
+              // One render answers every request that waited for it: the
+              // body is shared with them, never copied (view_renders.cpp).
+              std::shared_ptr<const std::string> shared = http::share_current_string(self, 1, body);
+              if (status == 307) {
+                respond(component_response(status, *shared, target));
                 return;
               }
-              caf::actor zipper = self->spawn<caf::detached>([](caf::event_based_actor* z) -> caf::behavior {
-                return {[z](const std::string& plain) -> std::string {
+              if (!zip || status != 200 || shared->size() < GZIP_MIN_BYTES) {
+                http::Response out;
+                out.status = status;
+                out.shared_body = std::move(shared);
+                respond(std::move(out));
+                return;
+              }
+              caf::actor zipper = self->spawn<caf::detached>([shared](caf::event_based_actor* z) -> caf::behavior {
+                return {[z, shared](state_atom) -> std::string {
                   z->quit();
-                  return gzip(plain);
+                  return gzip(*shared);
                 }};
               });
-              self->request(zipper, VIEW_TIMEOUT, std::move(body))
+              self->request(zipper, VIEW_TIMEOUT, state_atom_v)
                   .then(
                       [respond](std::string& zipped) {
                         http::Response out;

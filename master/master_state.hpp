@@ -43,6 +43,44 @@ struct SlaveRecord {
   bool removal_scheduled = false;
 };
 
+// A framework's completed tasks, oldest first, each with its JSON as
+// /master/state shows it (task_json(), serialized), rendered once as the task
+// enters: completed tasks never change, and rendering 200k of them again
+// on every /master/state was half the render's work (issue #17,
+// docs/benchmarks.md). The bytes live and go with their task: every
+// push_back renders, every pop_front drops both, and a completed task is
+// only readable (const), so they cannot disagree.
+class CompletedTasks {
+ public:
+  using const_iterator = std::deque<Task>::const_iterator;
+
+  // Renders `t`'s JSON (state_json_stream.cpp), ~2 us on the caller's thread.
+  void push_back(Task t);
+  void pop_front() {
+    tasks_.pop_front();
+    json_.pop_front();
+  }
+  void clear() {
+    tasks_.clear();
+    json_.clear();
+  }
+  size_t size() const { return tasks_.size(); }
+  bool empty() const { return tasks_.empty(); }
+  const Task& front() const { return tasks_.front(); }
+  const Task& back() const { return tasks_.back(); }
+  const_iterator begin() const { return tasks_.begin(); }
+  const_iterator end() const { return tasks_.end(); }
+  // The JSON of the i-th task (0 = the oldest).
+  const std::string& json(size_t i) const { return json_[i]; }
+  // The tasks alone, for code that takes a deque.
+  const std::deque<Task>& tasks() const { return tasks_; }
+  operator const std::deque<Task>&() const { return tasks_; }  // NOLINT: reads as the deque it was
+
+ private:
+  std::deque<Task> tasks_;
+  std::deque<std::string> json_;
+};
+
 struct FrameworkRecord {
   std::string id;
   FrameworkInfo info;       // with id set
@@ -60,7 +98,7 @@ struct FrameworkRecord {
   // (TASK_UNREACHABLE, resources released); back in `tasks` if their slave
   // re-registers reporting them.
   std::map<std::string, Task> unreachable_tasks;
-  std::deque<Task> completed_tasks;
+  CompletedTasks completed_tasks;
   std::set<std::string> offers;
   uint64_t disconnect_generation = 0;
 };

@@ -9,7 +9,9 @@
 // a few shapes), keyed by exactly the fields Resources::from_proto reads;
 // the slaves' used resources are summed from those parsed values, finding
 // each task through a per-render hash index instead of the frameworks'
-// ordered maps; the tasks' fields are read ahead in batches (touch_tasks).
+// ordered maps; the tasks' fields are read ahead in batches (touch_tasks);
+// completed tasks are not rendered at all: their JSON was made once, as
+// they completed (CompletedTasks, master_state.hpp), and is copied.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -44,6 +46,10 @@ using state_json_detail::write_resources;
 constexpr size_t STREAM_BYTES_PER_TASK = 420;
 constexpr size_t STREAM_BYTES_PER_SLAVE = 1400;
 constexpr size_t STREAM_BYTES_FIXED = 1 << 16;
+// The first reservations of a completed task's scratch buffers (they grow
+// past it, and are reused).
+constexpr size_t COMPLETED_TASK_BYTES = 1024;
+constexpr size_t COMPLETED_RESOURCES_BYTES = 256;
 
 // A task's `resources`, parsed (as task_resources()) and rendered.
 struct RenderedResources {
@@ -169,10 +175,35 @@ struct ResourcesViews {
   std::string unreserved;  // resources_to_json(r.unreserved())
 };
 
-// One render of one view. Lives for the render; reads `s` only.
-class StateStreamer {
+// Writes tasks and their parts into a buffer: the per-task half of a
+// render, also used alone to render a completed task once
+// (CompletedTasks::push_back).
+class TaskWriter {
  public:
-  StateStreamer(const MasterState& s, JsonBuffer* b) : s_(s), b_(b) {}
+  explicit TaskWriter(JsonBuffer* b) : b_(b) {}
+
+  // task_json(t) with `resources` the JSON of its resources.
+  void task(const Task& t, std::string_view resources);
+
+ protected:
+  template <class Range, class Write>
+  void array_of(const Range& range, Write write);
+  void key(std::string_view k, bool* first);
+  void tree(const value& v);
+  void status(const TaskStatus& st);
+  void labels(const Labels& labels);
+
+  JsonBuffer* b_;
+  std::string scratch_;
+  EnumNames task_state_{[](int v) -> const std::string& { return TaskState_Name(v); }};
+  EnumNames reason_{[](int v) -> const std::string& { return TaskStatus::Reason_Name(v); }};
+  EnumNames source_{[](int v) -> const std::string& { return TaskStatus::Source_Name(v); }};
+};
+
+// One render of one view. Lives for the render; reads `s` only.
+class StateStreamer : private TaskWriter {
+ public:
+  StateStreamer(const MasterState& s, JsonBuffer* b) : TaskWriter(b), s_(s) {}
 
   void state();
   void frameworks(const std::vector<const FrameworkRecord*>& active,
@@ -181,17 +212,10 @@ class StateStreamer {
  private:
   // Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
   void object_of(const object& fixed, const Streamed& streamed);
-  template <class Range, class Write>
-  void array_of(const Range& range, Write write);
-  void key(std::string_view k, bool* first);
-  void tree(const value& v);
 
   const RenderedResources& resources_of(const Task& t);
   void slave(const SlaveRecord& slave);
   void framework(const FrameworkRecord& f);
-  void task(const Task& t, const RenderedResources& resources);
-  void status(const TaskStatus& st);
-  void labels(const Labels& labels);
   // Renders `tasks`, reading each batch ahead with touch_tasks().
   // `resources`, when not empty, holds resources_of() of each task.
   void tasks_of(const std::vector<const Task*>& tasks, const std::vector<const RenderedResources*>& resources);
@@ -211,7 +235,6 @@ class StateStreamer {
   const ResourcesViews& views_of(const Resources& r);
 
   const MasterState& s_;
-  JsonBuffer* b_;
   std::unordered_map<std::string, RenderedResources, StreamKeyHash, StreamKeyEq> resources_;
   // The lookup key of resources_of/views_of, built field by field:
   // strings length-prefixed, plain values as their bytes.
@@ -229,15 +252,11 @@ class StateStreamer {
   const RenderedResources* last_ = nullptr;
   std::unordered_map<const FrameworkRecord*, ActiveTasks> active_;
   std::unordered_map<std::string, ResourcesViews, StreamKeyHash, StreamKeyEq> views_;
-  std::string scratch_;
   // What touch_tasks() read (kept so that its reads are not optimized away).
   size_t touched_ = 0;
-  EnumNames task_state_{[](int v) -> const std::string& { return TaskState_Name(v); }};
-  EnumNames reason_{[](int v) -> const std::string& { return TaskStatus::Reason_Name(v); }};
-  EnumNames source_{[](int v) -> const std::string& { return TaskStatus::Source_Name(v); }};
 };
 
-void StateStreamer::key(std::string_view k, bool* first) {
+void TaskWriter::key(std::string_view k, bool* first) {
   if (!*first) {
     b_->ch(',');
   }
@@ -246,7 +265,7 @@ void StateStreamer::key(std::string_view k, bool* first) {
   b_->ch(':');
 }
 
-void StateStreamer::tree(const value& v) {
+void TaskWriter::tree(const value& v) {
   scratch_.clear();
   json_append(v, &scratch_);
   b_->raw(scratch_);
@@ -272,7 +291,7 @@ void StateStreamer::object_of(const object& fixed, const Streamed& streamed) {
 }
 
 template <class Range, class Write>
-void StateStreamer::array_of(const Range& range, Write write) {
+void TaskWriter::array_of(const Range& range, Write write) {
   b_->ch('[');
   bool first = true;
   for (const auto& x : range) {
@@ -460,7 +479,7 @@ void StateStreamer::slave(const SlaveRecord& slave) {
   b_->ch('}');
 }
 
-void StateStreamer::labels(const Labels& labels) {
+void TaskWriter::labels(const Labels& labels) {
   array_of(labels.labels(), [this](const Label& l) {
     b_->raw("{\"key\":");
     b_->str(l.key());
@@ -473,7 +492,7 @@ void StateStreamer::labels(const Labels& labels) {
 }
 
 // status_json(), keys in the same sorted order.
-void StateStreamer::status(const TaskStatus& st) {
+void TaskWriter::status(const TaskStatus& st) {
   bool first = true;
   b_->ch('{');
   if (st.has_container_status() || st.has_container_id()) {
@@ -504,7 +523,7 @@ void StateStreamer::status(const TaskStatus& st) {
 }
 
 // task_json(), keys in the same sorted order.
-void StateStreamer::task(const Task& t, const RenderedResources& resources) {
+void TaskWriter::task(const Task& t, std::string_view resources) {
   if (t.has_container()) {
     b_->raw("{\"container\":");
     tree(container_info_json(t.container()));
@@ -524,7 +543,7 @@ void StateStreamer::task(const Task& t, const RenderedResources& resources) {
   b_->raw(",\"name\":");
   b_->str(t.name());
   b_->raw(",\"resources\":");
-  b_->raw(resources.json);
+  b_->raw(resources);
   b_->raw(",\"role\":");
   b_->str(t.has_role() ? std::string_view(t.role()) : std::string_view("*"));
   b_->raw(",\"slave_id\":");
@@ -550,7 +569,7 @@ void StateStreamer::tasks_of(const std::vector<const Task*>& tasks,
     if (i > 0) {
       b_->ch(',');
     }
-    task(*tasks[i], resources.empty() ? resources_of(*tasks[i]) : *resources[i]);
+    task(*tasks[i], (resources.empty() ? resources_of(*tasks[i]) : *resources[i]).json);
   }
   b_->ch(']');
 }
@@ -584,12 +603,15 @@ void StateStreamer::framework(const FrameworkRecord& f) {
     tasks_of(tasks, {});
   };
   streamed["completed_tasks"] = [this, &f](JsonBuffer*) {
-    std::vector<const Task*> tasks;
-    tasks.reserve(f.completed_tasks.size());
-    for (const Task& t : f.completed_tasks) {
-      tasks.push_back(&t);
+    // Rendered once, as each task completed (CompletedTasks).
+    b_->ch('[');
+    for (size_t i = 0; i < f.completed_tasks.size(); ++i) {
+      if (i > 0) {
+        b_->ch(',');
+      }
+      b_->raw(f.completed_tasks.json(i));
     }
-    tasks_of(tasks, {});
+    b_->ch(']');
   };
   object_of(framework_head(s_, f, &active->used), streamed);
 }
@@ -631,6 +653,29 @@ size_t expected_bytes(const std::vector<const FrameworkRecord*>& frameworks, siz
 }
 
 }  // namespace
+
+void CompletedTasks::push_back(Task t) {
+  // Reused: a completed task costs one allocation, its own bytes.
+  thread_local std::string resources;
+  thread_local std::string json;
+  resources.clear();
+  json.clear();
+  {
+    JsonBuffer b(&resources, COMPLETED_RESOURCES_BYTES);
+    write_resources(task_resources(t), &b);
+  }
+  {
+    JsonBuffer b(&json, COMPLETED_TASK_BYTES);
+    TaskWriter(&b).task(t, resources);
+  }
+  json_.emplace_back(json);
+  try {
+    tasks_.push_back(std::move(t));
+  } catch (...) {
+    json_.pop_back();
+    throw;
+  }
+}
 
 void write_state(const MasterState& s, std::string* out) {
   std::vector<const FrameworkRecord*> all;

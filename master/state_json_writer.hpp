@@ -66,8 +66,8 @@ class JsonBuffer {
   // How many bytes a buffer with a pipe collects before it writes them.
   static constexpr size_t PIPE_CHUNK = 1 << 20;
 
-  // `expected` bytes are reserved up front (an estimate; the buffer grows
-  // by doubling past it); with a `pipe`, PIPE_CHUNK bytes, and the pipe
+  // `expected` bytes are reserved up front (an estimate, 0 for "unknown":
+  // MIN_GROWTH; the buffer grows by doubling past it); with a `pipe`, PIPE_CHUNK bytes, and the pipe
   // is told to expect `expected`.
   JsonBuffer(std::string* out, size_t expected, BodyPipe* pipe = nullptr) : out_(out), pos_(out->size()), pipe_(pipe) {
     if (pipe_ != nullptr) {
@@ -75,7 +75,7 @@ class JsonBuffer {
       out_->resize(std::max(out_->size(), PIPE_CHUNK));
       return;
     }
-    out_->resize(pos_ + std::max<size_t>(expected, MIN_GROWTH));
+    out_->resize(pos_ + (expected > 0 ? expected : MIN_GROWTH));
   }
   ~JsonBuffer() { finish(); }
   JsonBuffer(const JsonBuffer&) = delete;

@@ -6,12 +6,15 @@
 #include <zlib.h>
 
 #include <cstdlib>
+#include <memory>
+#include <set>
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 #include <picojson.h>
 
 #include "actors/atoms.hpp"
+#include "actors/http.hpp"
 #include "actors/http_test_support.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
@@ -175,6 +178,40 @@ TEST_F(ViewRendersTest, RequestsDuringARenderShareTheNextOne) {
   double forked = metric("master/view_renders_forked");
   EXPECT_GE(forked, 2);
   EXPECT_LT(forked, 6);
+}
+
+// All the requests one render answers get one body: the master delivers
+// one message to all (no copy per waiting request on its thread), and the
+// HTTP route serves from it (http::share_current_string) without a copy.
+TEST_F(ViewRendersTest, TheRequestsOfOneRenderShareOneBody) {
+  caf::scoped_actor slave{rt_->system()};
+  register_slaves(slave, 500);
+  ::setenv("STOA_INLINE_RENDER_LIMIT", "0", 1);
+  double forked_before = metric("master/view_renders_forked");
+  caf::scoped_actor client{rt_->system()};
+  std::vector<decltype(client->request(master_, 30s, state_atom_v, std::string(), Query{}))> pending;
+  for (int i = 0; i < 8; ++i) {
+    pending.push_back(client->request(master_, 30s, state_atom_v, std::string("state"), Query{}));
+  }
+  std::vector<std::shared_ptr<const std::string>> bodies;
+  for (auto& p : pending) {
+    p.receive(
+        [&](int status, const std::string& body) {
+          EXPECT_EQ(status, 200);
+          bodies.push_back(http::share_current_string(client.ptr(), 1, body));
+        },
+        [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  }
+  ASSERT_EQ(bodies.size(), 8u);
+  std::set<const char*> buffers;
+  for (const auto& b : bodies) {
+    EXPECT_EQ(*b, *bodies[0]);
+    buffers.insert(b->data());
+  }
+  // One buffer per render, not one per request.
+  double renders = metric("master/view_renders_forked") - forked_before;
+  EXPECT_EQ(static_cast<double>(buffers.size()), renders);
+  EXPECT_LT(buffers.size(), bodies.size());
 }
 
 TEST_F(ViewRendersTest, GzipWhenTheClientAcceptsIt) {

@@ -1,0 +1,273 @@
+// Completed tasks keep their JSON, rendered once as they complete
+// (CompletedTasks, master_state.hpp; issue #17). These tests drive a master
+// through every path that moves a task to completed_tasks (an acknowledged
+// terminal update, a terminal update without uuid, the slave removed, tasks
+// a re-registering slave no longer reports, a framework torn down with
+// tasks unreachable), with and without trimming, and check that what
+// /master/state and /master/frameworks serve from those bytes is what the
+// tree renderer makes of the tasks themselves (/master/tasks).
+#include "master/master_fixture.hpp"  // first: it includes caf/all.hpp
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "common/json.hpp"
+#include "master/state_json.hpp"
+
+namespace stoa::master::testing {
+namespace {
+
+class CompletedTasksTest : public MasterFixture {
+ protected:
+  struct Fw {
+    caf::actor actor;
+    std::shared_ptr<Inbox> inbox;
+    std::string id;
+  };
+
+  // The body of a view, parsed, and its bytes.
+  std::pair<picojson::value, std::string> fetch(const std::string& endpoint,
+                                                const std::map<std::string, std::string>& query) {
+    picojson::value v;
+    std::string bytes;
+    auto h = self_->request(master_, caf::infinite, state_atom_v, endpoint, query);
+    sched_.run();
+    h.receive(
+        [&](int status, std::string& body) {
+          EXPECT_EQ(status, 200) << body;
+          EXPECT_TRUE(picojson::parse(v, body).empty()) << endpoint;
+          bytes = std::move(body);
+        },
+        [&](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    return {v, bytes};
+  }
+
+  // Accepts the framework's offers with `per_offer` tasks each.
+  void launch_on_offers(const Fw& f, const std::string& prefix, int per_offer) {
+    int n = 0;
+    for (const Event& e : f.inbox->events) {
+      if (e.type() != Event::OFFERS) {
+        continue;
+      }
+      for (const Offer& o : e.offers().offers()) {
+        Call accept;
+        accept.set_type(Call::ACCEPT);
+        accept.mutable_framework_id()->set_value(f.id);
+        *accept.mutable_accept()->add_offer_ids() = o.id();
+        Offer::Operation* op = accept.mutable_accept()->add_operations();
+        op->set_type(Offer::Operation::LAUNCH);
+        for (int i = 0; i < per_offer; ++i) {
+          TaskInfo* t = op->mutable_launch()->add_task_infos();
+          t->set_name(prefix + " \"quoted\"\n");
+          t->mutable_task_id()->set_value(prefix + "-" + std::to_string(n++));
+          *t->mutable_slave_id() = o.slave_id();
+          t->mutable_command()->set_value("sleep 1000");
+          Resources::parse(i % 2 == 0 ? "cpus:0.5;mem:64" : "cpus:0.25;mem:32")->to_proto(t->mutable_resources());
+          Label* l = t->mutable_labels()->add_labels();
+          l->set_key("k");
+          l->set_value("v\u00e9");
+        }
+        caf::send_as(f.actor, master_, accept);
+      }
+    }
+    sched_.run();
+  }
+
+  void update(const caf::actor& slave, const std::string& sid, const Fw& f, const std::string& tid, TaskState state,
+              const std::string& uuid, const std::string& message = "") {
+    StatusUpdateMessage m;
+    m.mutable_update()->mutable_framework_id()->set_value(f.id);
+    m.mutable_update()->mutable_slave_id()->set_value(sid);
+    TaskStatus* st = m.mutable_update()->mutable_status();
+    st->mutable_task_id()->set_value(tid);
+    st->mutable_slave_id()->set_value(sid);
+    st->set_state(state);
+    st->set_uuid(uuid);
+    st->set_source(TaskStatus::SOURCE_EXECUTOR);
+    if (!message.empty()) {
+      st->set_message(message);
+      st->set_reason(TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
+    }
+    st->set_timestamp(1.5e9 + static_cast<double>(tid.size()) + 0.125);
+    m.mutable_update()->set_timestamp(1);
+    m.mutable_update()->set_uuid(uuid);
+    caf::send_as(slave, master_, m);
+    sched_.run();
+  }
+
+  void acknowledge(const Fw& f, const std::string& sid, const std::string& tid, const std::string& uuid) {
+    Call call;
+    call.set_type(Call::ACKNOWLEDGE);
+    call.mutable_framework_id()->set_value(f.id);
+    call.mutable_acknowledge()->mutable_slave_id()->set_value(sid);
+    call.mutable_acknowledge()->mutable_task_id()->set_value(tid);
+    call.mutable_acknowledge()->set_uuid(uuid);
+    caf::send_as(f.actor, master_, call);
+    sched_.run();
+  }
+
+  void teardown(const Fw& f) {
+    Call call;
+    call.set_type(Call::TEARDOWN);
+    call.mutable_framework_id()->set_value(f.id);
+    caf::send_as(f.actor, master_, call);
+    sched_.run();
+  }
+
+  // Every completed task of /master/state and /master/frameworks against
+  // /master/tasks (tree-rendered from the Task records), and the states
+  // that the completed tasks of /master/state show.
+  std::multiset<std::string> check_completed(const std::string& when) {
+    auto [state, state_bytes] = fetch("state", {});
+    auto [frameworks, frameworks_bytes] = fetch("frameworks", {});
+    auto [tasks, tasks_bytes] = fetch("tasks", {{"limit", "100000"}});
+    std::map<std::pair<std::string, std::string>, std::string> by_id;
+    for (const picojson::value& t : tasks.get("tasks").get<picojson::array>()) {
+      by_id[{t.get("framework_id").to_str(), t.get("id").to_str()}] = json_serialize(t);
+    }
+    std::multiset<std::string> states;
+    for (const auto* view : {&state, &frameworks}) {
+      size_t seen = 0;
+      for (const char* list : {"frameworks", "completed_frameworks"}) {
+        for (const picojson::value& f : view->get(list).get<picojson::array>()) {
+          for (const picojson::value& t : f.get("completed_tasks").get<picojson::array>()) {
+            ++seen;
+            auto it = by_id.find({t.get("framework_id").to_str(), t.get("id").to_str()});
+            if (it == by_id.end()) {
+              ADD_FAILURE() << when << ": completed task " << json_serialize(t) << " is not in /master/tasks";
+              continue;
+            }
+            EXPECT_EQ(json_serialize(t), it->second) << when;
+            if (view == &state) {
+              states.insert(t.get("state").to_str());
+            }
+          }
+        }
+      }
+      EXPECT_EQ(seen, states.size()) << when << ": /master/frameworks and /master/state differ";
+    }
+    // The served bytes are the tree's: the same view re-serialized.
+    EXPECT_EQ(json_serialize(state), state_bytes) << when;
+    EXPECT_EQ(json_serialize(frameworks), frameworks_bytes) << when;
+    return states;
+  }
+
+  // Tasks end by every path that completes one; returns the states of the
+  // completed tasks /master/state shows at the end.
+  std::multiset<std::string> run_scenario(std::vector<const char*> flags) {
+    flags.push_back("--slave_ping_timeout=1secs");
+    flags.push_back("--max_slave_ping_timeouts=2");
+    start(flags);
+    auto a_inbox = std::make_shared<Inbox>();
+    caf::actor a = peer(a_inbox);
+    std::string a_id = add_slave(a, a_inbox, "cpus:4;mem:1024");
+    auto b_inbox = std::make_shared<Inbox>();
+    caf::actor b = peer(b_inbox);
+    std::string b_id = add_slave(b, b_inbox, "cpus:4;mem:1024");
+
+    Fw aware;
+    aware.inbox = std::make_shared<Inbox>();
+    aware.actor = peer(aware.inbox);
+    aware.id = subscribe(aware.actor, aware.inbox, 1000, true, false);
+    advance(1s);
+    launch_on_offers(aware, "aware", 3);
+    Fw plain;
+    plain.inbox = std::make_shared<Inbox>();
+    plain.actor = peer(plain.inbox);
+    plain.id = subscribe(plain.actor, plain.inbox, 0, false, false);
+    advance(1s);
+    launch_on_offers(plain, "plain", 2);
+    EXPECT_GE(a_inbox->runs.size(), 3u);
+    EXPECT_GE(b_inbox->runs.size(), 3u);
+    std::map<std::string, const Fw*> fw = {{aware.id, &aware}, {plain.id, &plain}};
+    for (auto [slave, sid, inbox] : {std::tuple{a, a_id, a_inbox}, std::tuple{b, b_id, b_inbox}}) {
+      for (const RunTaskMessage& run : inbox->runs) {
+        const std::string& tid = run.task().task_id().value();
+        update(slave, sid, *fw.at(run.framework_id().value()), tid, TASK_RUNNING, "r-" + tid);
+        acknowledge(*fw.at(run.framework_id().value()), sid, tid, "r-" + tid);
+      }
+    }
+    check_completed("running");
+
+    // On slave a: one task finishes (acknowledged), one fails without a
+    // uuid (completed at once).
+    const RunTaskMessage& first = a_inbox->runs[0];
+    const RunTaskMessage& second = a_inbox->runs[1];
+    update(a, a_id, *fw.at(first.framework_id().value()), first.task().task_id().value(), TASK_FINISHED, "f-1");
+    acknowledge(*fw.at(first.framework_id().value()), a_id, first.task().task_id().value(), "f-1");
+    update(a, a_id, *fw.at(second.framework_id().value()), second.task().task_id().value(), TASK_FAILED, "",
+           "exit \"1\"\t\x01");
+    check_completed("a finished and a failed task");
+
+    // Slave a stops answering: the plain framework's tasks there are lost,
+    // the aware one's unreachable; a re-registers reporting none of them
+    // (the unreachable ones are dropped).
+    a_inbox->pong = false;
+    advance(4s);
+    check_completed("slave a unreachable");
+    a_inbox->pong = true;
+    reregister(a, a_id, {}, {}, "cpus:4;mem:1024");
+    check_completed("slave a re-registered without its tasks");
+
+    // Slave b stops answering too; then the aware framework is torn down
+    // with its tasks there unreachable, and the plain one with its tasks.
+    b_inbox->pong = false;
+    advance(4s);
+    teardown(aware);
+    teardown(plain);
+    return check_completed("both frameworks torn down");
+  }
+};
+
+TEST_F(CompletedTasksTest, EveryPathServesTheTasksOwnJson) {
+  std::multiset<std::string> states = run_scenario({});
+  // Each path left its mark: acknowledged, failed without uuid, lost with
+  // its slave, dropped at re-registration, unreachable at teardown, killed
+  // at teardown.
+  for (const char* s : {"TASK_FINISHED", "TASK_FAILED", "TASK_LOST", "TASK_DROPPED", "TASK_UNREACHABLE"}) {
+    EXPECT_GE(states.count(s), 1u) << s;
+  }
+  std::string all;
+  for (const std::string& s : states) {
+    all += s + " ";
+  }
+  EXPECT_GE(states.size(), 8u) << all;
+}
+
+TEST_F(CompletedTasksTest, TrimmedTasksTakeTheirJsonWithThem) {
+  std::multiset<std::string> states = run_scenario({"--max_completed_tasks_per_framework=2"});
+  EXPECT_LE(states.size(), 4u);  // two frameworks, two each
+  EXPECT_GE(states.size(), 3u);
+}
+
+TEST(CompletedTasks, EachTaskKeepsItsOwnJson) {
+  CompletedTasks c;
+  for (int i = 0; i < 5; ++i) {
+    Task t;
+    t.mutable_task_id()->set_value("t" + std::to_string(i));
+    t.mutable_framework_id()->set_value("F");
+    t.mutable_slave_id()->set_value("S");
+    t.set_name(i == 3 ? std::string("\x02\"") : "n");
+    t.set_state(TASK_FINISHED);
+    Resources::parse("cpus:" + std::to_string(i + 1))->to_proto(t.mutable_resources());
+    c.push_back(t);
+  }
+  c.pop_front();
+  c.pop_front();
+  ASSERT_EQ(c.size(), 3u);
+  size_t i = 0;
+  for (const Task& t : c) {
+    EXPECT_EQ(c.json(i), json_serialize(task_json(t)));
+    EXPECT_EQ(t.task_id().value(), "t" + std::to_string(i + 2));
+    ++i;
+  }
+  CompletedTasks copy = c;
+  c.clear();
+  EXPECT_TRUE(c.empty());
+  ASSERT_EQ(copy.size(), 3u);
+  EXPECT_EQ(copy.json(2), json_serialize(task_json(copy.back())));
+}
+
+}  // namespace
+}  // namespace stoa::master::testing
