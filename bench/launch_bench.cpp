@@ -48,8 +48,11 @@ struct BenchFlags : FlagsBase {
     add(&work_dir, "work_dir", "Scratch directory.", "/tmp/stoa-bench-launch");
     add(&checkpoint, "checkpoint",
         "Run the framework with FrameworkInfo.checkpoint (the slaves fsync its tasks' info and updates).", false);
+    add(&executor_pool_size, "executor_pool_size",
+        "Passed to both slaves: command executors each keeps started ahead (0 = cold starts).", 0);
   }
   bool checkpoint = false;
+  int executor_pool_size = 0;
   int tasks;
   std::string bin_dir;
   int messages;
@@ -358,7 +361,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= 2; ++i) {
     slaves.push_back(start(bin + "/stoa-slave",
                            {"--master=" + maddr, "--port=0", "--work_dir=" + dir + "/s" + std::to_string(i),
-                            "--resources=cpus:2;mem:4096;disk:1000;ports:[31000-32000]"},
+                            "--resources=cpus:2;mem:4096;disk:1000;ports:[31000-32000]",
+                            "--executor_pool_size=" + std::to_string(flags.executor_pool_size)},
                            dir + "/slave" + std::to_string(i) + ".log"));
   }
   LaunchResult launch;
@@ -396,6 +400,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12s\n", "metric", "value");
   std::printf("%-44s %12d\n", "tasks run (true) via master + 2 slaves", launch.finished);
   std::printf("%-44s %12d\n", "max tasks in flight", flags.max_in_flight);
+  std::printf("%-44s %12d\n", "executor pool size per slave", flags.executor_pool_size);
   std::printf("%-44s %12.1f\n", "throughput (tasks/s)", launch.seconds > 0 ? launch.finished / launch.seconds : 0.0);
   std::printf("%-44s %12.2f\n", "launch -> TASK_RUNNING p50 (ms)", percentile(launch.latencies_ms, 0.50));
   std::printf("%-44s %12.2f\n", "launch -> TASK_RUNNING p99 (ms)", percentile(launch.latencies_ms, 0.99));

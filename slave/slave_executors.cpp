@@ -142,18 +142,30 @@ void Slave::on_run_task(RunTaskMessage& m) {
   unschedule_for_launch(fid, eid);
   attach_sandbox(e);
   records.add_executor(f, std::move(e));
+  // A command executor may come from the warm pool (--executor_pool_size):
+  // the containerizer then prepares the container around the running
+  // process instead of starting one.
+  std::optional<PoolAdoption> adoption = take_pooled(config);
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
   self->request(containerizer, caf::infinite, launch_atom::value, std::move(config))
-      .then([this, fid, eid, cid](const LaunchResult& result) { on_launched(fid, eid, cid, result); },
-            [this, fid, eid, cid](caf::error& err) {
+      .then([this, fid, eid, cid, adoption](const LaunchResult& result) { on_launched(fid, eid, cid, result, adoption); },
+            [this, fid, eid, cid, adoption](caf::error& err) {
               on_launched(fid, eid, cid, LaunchResult{-1, "Cannot launch the executor: " +
-                                                              self->system().render(err)});
+                                                              self->system().render(err)}, adoption);
             });
 }
 
 void Slave::on_launched(const std::string& fid, const std::string& eid, const std::string& cid,
-                        const LaunchResult& result) {
+                        const LaunchResult& result, const std::optional<PoolAdoption>& adoption) {
+  if (adoption) {
+    if (result.pid > 0) {
+      self->send(adoption->handle, adoption->message);
+    } else {
+      discard_pooled(adoption->pid);
+    }
+    fill_pool();  // the replacement starts now, off the launch path
+  }
   Executor* e = records.executor_by_container(cid);
   if (e == nullptr) {
     return;  // cannot happen: an executor leaves only once its container is waited for
@@ -182,8 +194,8 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
     self->send(containerizer, destroy_atom::value, cid);
   }
   self->delayed_send(self, opts.flags.executor_registration_timeout, registration_timeout_atom::value, cid);
-  LOG_INFO << "Launched executor " << eid << " (pid " << e->pid << ") of framework " << fid << " in "
-           << e->directory;
+  LOG_INFO << (adoption ? "Launched pooled executor " : "Launched executor ") << eid << " (pid " << e->pid
+           << ") of framework " << fid << " in " << e->directory;
 }
 
 void Slave::on_register_executor(RegisterExecutorMessage& m) {
