@@ -163,8 +163,11 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
       self->send(adoption->handle, adoption->message);
     } else {
       discard_pooled(adoption->pid);
+      fill_pool();
     }
-    fill_pool();  // the replacement starts now, off the launch path
+    // Else the replacement starts once a task runs (on_executor_update) or
+    // an executor exits (on_reaped): not while this launch still competes
+    // for the CPU.
   }
   Executor* e = records.executor_by_container(cid);
   if (e == nullptr) {
@@ -426,6 +429,7 @@ void Slave::on_reaped(const std::string& cid, int status) {
     maybe_archive(f->second, eid);
   }
   maybe_finish_recovery();  // it may have been the last one a restarted slave waited for
+  fill_pool();
 }
 
 void Slave::on_framework_message(FrameworkToExecutorMessage& m) {

@@ -2,8 +2,10 @@
 // docs/executor-pool.md): pooled stoa-executor processes are started ahead
 // (one blocking actor each: it launches the process and then watches for
 // its exit without reaping it), say they are ready, and each adopts one
-// eligible launch (slave_executors.cpp); a replacement starts once the
-// adopted one has been told its container.
+// eligible launch (slave_executors.cpp); replacements start once a task
+// reaches TASK_RUNNING or an executor exits (fill_pool tops the pool up to
+// --executor_pool_size, counting those still starting), so a replacement's
+// start does not compete with the launch that took the pooled one.
 //
 // Reaping: an unadopted pooled executor that exits is reaped here; once
 // adopted it belongs to the containerizer, whose waiter reaps it. The
