@@ -3,7 +3,8 @@
 // task an adopted executor runs looks as a cold-started one would (its
 // environment, sandbox stdout/stderr, updates, kill, TASK_FINISHED); the
 // adopted executor names its container in /proc/<pid>/environ; the pool
-// refills; a launch the pool cannot honour (another user) starts afresh; a
+// refills; a launch the pool cannot honour (another user, a cgroups
+// isolator; both need root) starts afresh; a
 // restarted slave recovers an adopted executor while the old pool goes.
 // Each test runs in ~2-6 s.
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "actors/launcher.hpp"
+#include "tests/cgroups_skip.hpp"
 #include "tests/cluster.hpp"
 #include "tests/task_checks.hpp"
 
@@ -182,6 +184,49 @@ TEST(ExecutorPool, TaskOfAnotherUserStartsAfresh) {
   std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
   ASSERT_EQ(stdouts.size(), 1U);
   EXPECT_EQ(read_file(stdouts[0]), "65534\n");
+}
+
+// An isolator that puts the executor into cgroups before it execs: the
+// pool cannot give a running process that, so the executor starts afresh.
+TEST(ExecutorPool, TaskUnderACgroupsIsolatorStartsAfresh) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  const std::string root = "stoa_pool_test_" + unique_marker();
+  struct RemoveRoot {  // the slave removes the container's cgroups, not its --cgroups_root
+    std::string root;
+    ~RemoveRoot() {
+      for (const std::string c : {"pids", "freezer"}) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(CGROUPS_HIERARCHY + "/" + c + "/" + root, ec)) {
+          ::rmdir(entry.path().c_str());
+        }
+        ::rmdir((CGROUPS_HIERARCHY + "/" + c + "/" + root).c_str());
+      }
+    }
+  } remove_root{root};
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster,
+                                 {"--executor_pool_size=1", "--isolation=cgroups/pids", "--cgroups_root=" + root}));
+  Try<Process*> execute =
+      cluster.start("stoa-execute", "execute",
+                    {"--master=" + cluster.master_address(), "--name=cg", "--command=cat /proc/self/cgroup",
+                     "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(execute) << execute.error();
+  std::optional<int> code = (*execute)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(code) << "stoa-execute did not exit";
+  EXPECT_EQ(*code, 0) << (*execute)->log();
+  EXPECT_EQ(cluster.slave(0)
+                ->lines_matching(std::regex("afresh, not from the pool: isolator cgroups/pids puts the executor"))
+                .size(),
+            1U)
+      << cluster.slave(0)->log();
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_adopted"), 0);
+  std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
+  ASSERT_EQ(stdouts.size(), 1U);
+  EXPECT_NE(read_file(stdouts[0]).find(":pids:/" + root + "/"), std::string::npos)
+      << "the task is not in its container's pids cgroup: " << read_file(stdouts[0]);
+  cluster.slave(0)->kill(SIGTERM);
+  EXPECT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
 }
 
 TEST(ExecutorPool, RestartedSlaveRecoversTheAdoptedExecutorAndNotTheOldPool) {
