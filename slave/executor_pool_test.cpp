@@ -132,7 +132,7 @@ TEST(ExecutorPool, AdoptedEnvironmentIsTheColdOneWithoutTheToken) {
   EXPECT_NE(e->message.find("c9"), std::string::npos) << e->message;
 }
 
-std::string slurp(const std::string& path) {
+std::string read_whole_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -164,8 +164,8 @@ TEST(ExecutorPool, EnteringTheSandboxMovesDirectoryAndOutput) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: enter_sandbox failed, 3: wrong working directory";
-  EXPECT_EQ(slurp((dir / "stdout").string()), "before\nout\n");
-  EXPECT_EQ(slurp((dir / "stderr").string()), "err\n");
+  EXPECT_EQ(read_whole_file((dir / "stdout").string()), "before\nout\n");
+  EXPECT_EQ(read_whole_file((dir / "stderr").string()), "err\n");
   std::optional<Error> missing = enter_sandbox((dir / "nope").string());
   ASSERT_TRUE(missing);
   EXPECT_NE(missing->message.find((dir / "nope").string()), std::string::npos) << missing->message;
