@@ -51,8 +51,10 @@ using pool_started_atom = caf::atom_constant<caf::atom("pl_start")>;
 using pool_exited_atom = caf::atom_constant<caf::atom("pl_exit")>;
 using pool_refill_atom = caf::atom_constant<caf::atom("pl_refill")>;
 // After a pooled executor failed to start or exited unadopted, the next
-// start waits this long (a missing or broken stoa-executor must not spin).
+// start waits this long, doubling up to the maximum until one is ready (a
+// missing or broken stoa-executor must not spin).
 constexpr auto POOL_RESTART_DELAY = std::chrono::seconds(1);
+constexpr auto POOL_MAX_RESTART_DELAY = std::chrono::seconds(60);
 // --usage_report_interval: sample the executors and report to the master.
 using usage_tick_atom = caf::atom_constant<caf::atom("sl_usetick")>;
 // (services_atom) -> (files actor, gc actor): for the HTTP routes (local only).
@@ -138,6 +140,7 @@ class Slave {
   std::vector<std::string> isolation;  // the --isolation names
   std::string user;                    // the user this slave (and its pool) runs as
   bool pool_refill_pending = false;
+  std::chrono::seconds pool_backoff = POOL_RESTART_DELAY;
   static inline const char* name = "slave";
 
   // --- senders (slave.cpp) ------------------------------------------------
@@ -214,6 +217,8 @@ class Slave {
   // --- the executor pool (slave_pool.cpp) ------------------------------------
   // Starts pooled executors until --executor_pool_size are ready or starting.
   void fill_pool();
+  // fill_pool() after pool_backoff (doubled for the next time).
+  void schedule_pool_refill();
   void on_pool_started(const std::string& token, int32_t pid, const std::string& error);
   void on_pool_ready(internal::ExecutorPoolReadyMessage& m);
   void on_pool_exited(const std::string& token);

@@ -87,7 +87,19 @@ void reap_now(pid_t pid) {
 
 }  // namespace slave_pool_detail
 
+void Slave::schedule_pool_refill() {
+  if (pool_refill_pending) {
+    return;
+  }
+  pool_refill_pending = true;
+  self->delayed_send(self, pool_backoff, pool_refill_atom::value);
+  pool_backoff = std::min(pool_backoff * 2, POOL_MAX_RESTART_DELAY);
+}
+
 void Slave::fill_pool() {
+  if (!runs_mesos) {
+    return;  // only the Mesos containerizer's command executors come from the pool
+  }
   const size_t size = static_cast<size_t>(std::max(0, opts.flags.executor_pool_size));
   while (pool.size() < size) {
     std::string token = random_uuid();
@@ -114,13 +126,9 @@ void Slave::on_pool_started(const std::string& token, int32_t pid, const std::st
     return;
   }
   if (pid <= 0) {
-    LOG_WARNING << "Cannot start a pooled executor: " << error << "; retrying in "
-                << format_duration(POOL_RESTART_DELAY);
+    LOG_WARNING << "Cannot start a pooled executor: " << error << "; retrying in " << format_duration(pool_backoff);
     pool.erase(it);
-    if (!pool_refill_pending) {
-      pool_refill_pending = true;
-      self->delayed_send(self, POOL_RESTART_DELAY, pool_refill_atom::value);
-    }
+    schedule_pool_refill();
     return;
   }
   it->second.pid = pid;
@@ -133,12 +141,16 @@ void Slave::on_pool_ready(ExecutorPoolReadyMessage& m) {
     return;
   }
   auto it = pool.find(m.token());
-  if (it == pool.end() || it->second.pid != m.pid() || it->second.handle) {
+  // (Its start may not have been reported yet: the token, a fresh uuid only
+  // it was given, is what counts.)
+  if (it == pool.end() || (it->second.pid > 0 && it->second.pid != m.pid()) || it->second.handle) {
     LOG_INFO << "Refusing pooled executor " << m.token() << " (pid " << m.pid() << "): not one this slave started";
     self->send(from, ShutdownExecutorMessage{});
     return;
   }
   it->second.handle = from;
+  it->second.pid = m.pid();
+  pool_backoff = POOL_RESTART_DELAY;
   LOG_INFO << "Pooled executor " << m.token() << " (pid " << m.pid() << ") is ready";
 }
 
@@ -150,10 +162,7 @@ void Slave::on_pool_exited(const std::string& token) {
   LOG_WARNING << "Pooled executor " << token << " (pid " << it->second.pid << ") exited before adoption";
   slave_pool_detail::reap_now(it->second.pid);
   pool.erase(it);
-  if (!pool_refill_pending) {
-    pool_refill_pending = true;
-    self->delayed_send(self, POOL_RESTART_DELAY, pool_refill_atom::value);
-  }
+  schedule_pool_refill();
 }
 
 std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {

@@ -6,7 +6,7 @@
 // refills; a launch the pool cannot honour (another user, a cgroups
 // isolator; both need root) starts afresh; a
 // restarted slave recovers an adopted executor while the old pool goes.
-// Each test runs in ~2-6 s.
+// Each test runs in 0.2-1 s, the backoff one in ~3.5 s.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -184,6 +184,37 @@ TEST(ExecutorPool, TaskOfAnotherUserStartsAfresh) {
   std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
   ASSERT_EQ(stdouts.size(), 1U);
   EXPECT_EQ(read_file(stdouts[0]), "65534\n");
+}
+
+// A stoa-executor that dies at once: each pooled start exits before
+// adoption, is reaped, and the next start waits 1 s, then 2 s (no spinning).
+TEST(ExecutorPool, PooledExecutorsThatDieAreRestartedWithABackoff) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
+  Cluster cluster;
+  const std::string launcher_dir = cluster.dir() + "/broken-launcher";
+  fs::create_directories(launcher_dir);
+  {
+    std::ofstream script(launcher_dir + "/stoa-executor");
+    script << "#!/bin/sh\nexit 3\n";
+  }
+  fs::permissions(launcher_dir + "/stoa-executor", fs::perms::owner_all);
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:1;mem:512;disk:100", {"--executor_pool_size=1", "--launcher_dir=" + launcher_dir}));
+  std::regex exited("Pooled executor \\S+ \\(pid \\d+\\) exited before adoption");
+  ASSERT_TRUE(poll_until([&] { return cluster.slave(0)->lines_matching(exited).size() >= 3; }, deadline_in(10s)))
+      << cluster.slave(0)->log();
+  std::vector<std::string> lines = cluster.slave(0)->lines_matching(exited);
+  auto at = [](const std::string& line) {  // glog's hh:mm:ss.micros, as seconds of the day
+    std::smatch m;
+    std::regex_search(line, m, std::regex(R"((\d\d):(\d\d):(\d\d\.\d+))"));
+    return std::stod(m[1]) * 3600 + std::stod(m[2]) * 60 + std::stod(m[3]);
+  };
+  const double first_gap = at(lines[1]) - at(lines[0]);
+  const double second_gap = at(lines[2]) - at(lines[1]);
+  EXPECT_GE(first_gap, 0.9) << lines[0] << "\n" << lines[1];
+  EXPECT_GE(second_gap, 1.9) << lines[1] << "\n" << lines[2];
+  EXPECT_LT(second_gap, 4) << "the backoff grew past 2 s too soon";
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_ready"), 0);
 }
 
 // An isolator that puts the executor into cgroups before it execs: the
