@@ -4,8 +4,9 @@
 // environment, sandbox stdout/stderr, updates, kill, TASK_FINISHED); the
 // adopted executor names its container in /proc/<pid>/environ; the pool
 // refills; a launch the pool cannot honour (another user, a cgroups
-// isolator; both need root) starts afresh; a
-// restarted slave recovers an adopted executor while the old pool goes.
+// isolator; both need root) starts afresh; pooled executors that die are
+// restarted with a backoff; a restarted slave recovers an adopted executor
+// while the old pool goes.
 // Each test runs in 0.2-1 s, the backoff one in ~3.5 s.
 
 #include <gtest/gtest.h>
