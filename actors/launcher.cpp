@@ -573,7 +573,9 @@ std::optional<std::string> environment_value(pid_t pid, std::string_view name) {
       end = env.size();
     }
     std::string_view var(env.data() + pos, end - pos);
-    if (var.substr(0, name.size()) == name) {
+    // Empty entries (NUL after NUL) are skipped: an executor adopted from
+    // the slave's pool pads its rewritten STOA_CONTAINER_ID with NULs.
+    if (!var.empty() && var.substr(0, name.size()) == name) {
       return std::string(var.substr(name.size()));
     }
     pos = end + 1;

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -268,6 +269,24 @@ TEST_F(LauncherTest, OneWalkKillsTheLeftoversOfSeveralContainers) {
   EXPECT_FALSE(environment_has(stale, "STOA_CONTAINER_I"));
   ::kill(stale, SIGKILL);
   wait_for(stale);
+}
+
+// An environment with empty entries (NULs in a row, as a pooled executor's
+// rewritten STOA_CONTAINER_ID leaves): they are skipped, the entries around
+// them still found, and nothing matches the empty text.
+TEST_F(LauncherTest, EmptyEnvironmentEntriesAreSkipped) {
+  char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
+  char* envp[] = {const_cast<char*>("STOA_CONTAINER_ID=cpad"), const_cast<char*>(""), const_cast<char*>(""),
+                  const_cast<char*>("AFTER=1"), const_cast<char*>(""), nullptr};
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawnp(&pid, "sleep", nullptr, nullptr, argv, envp), 0);
+  ASSERT_TRUE(poll_until([&] { return environment_has(pid, "AFTER=1"); }))
+      << "the child never showed its environment";
+  EXPECT_TRUE(environment_has(pid, "STOA_CONTAINER_ID=cpad"));
+  EXPECT_FALSE(environment_has(pid, "STOA_CONTAINER_ID="));
+  EXPECT_FALSE(environment_has(pid, "="));
+  EXPECT_EQ(kill_processes_with_env("STOA_CONTAINER_ID=cpad", SIGKILL), 1);
+  EXPECT_NE(wait_for(pid), -1);
 }
 
 // The child borrows our memory until it execs (CLONE_VM): switching its user

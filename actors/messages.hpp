@@ -87,6 +87,8 @@ STOA_DEFINE_PROTOBUF_INSPECT
   X(stoa::internal::RegisterExecutorMessage)         \
   X(stoa::internal::ExecutorRegisteredMessage)       \
   X(stoa::internal::SlaveUsageMessage)               \
+  X(stoa::internal::ExecutorPoolReadyMessage)        \
+  X(stoa::internal::AdoptExecutorMessage)            \
   X(stoa::scheduler::Call)                           \
   X(stoa::scheduler::Event)                          \
   X(stoa::TaskStatus)

@@ -48,14 +48,32 @@ struct BenchFlags : FlagsBase {
     add(&work_dir, "work_dir", "Scratch directory.", "/tmp/stoa-bench-launch");
     add(&checkpoint, "checkpoint",
         "Run the framework with FrameworkInfo.checkpoint (the slaves fsync its tasks' info and updates).", false);
+    add(&launch_gap, "launch_gap",
+        "Wait this long after a task finishes before launching the next (0 = at once): the latency of a "
+        "launch on a machine that is not busy with the previous one (the pool refilled, the executor gone).",
+        std::chrono::milliseconds(0));
+    add(&executor_pool_size, "executor_pool_size",
+        "Passed to both slaves: command executors each keeps started ahead (0 = cold starts).", 0);
   }
   bool checkpoint = false;
+  int executor_pool_size = 0;
+  Duration launch_gap{0};
   int tasks;
   std::string bin_dir;
   int messages;
   int max_in_flight;
   std::string work_dir;
 };
+
+// How many lines of the log at `path` contain `text`.
+int count_lines(const std::string& path, const std::string& text) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    n += line.find(text) != std::string::npos ? 1 : 0;
+  }
+  return n;
+}
 
 std::string self_dir() {
   char buf[PATH_MAX];
@@ -128,8 +146,8 @@ struct LaunchResult {
 // time, holding offers it cannot use yet instead of declining them.
 class BenchScheduler : public Scheduler {
  public:
-  BenchScheduler(int n, int max_in_flight, LaunchResult* out)
-      : n_(n), max_in_flight_(max_in_flight), out_(out) {}
+  BenchScheduler(int n, int max_in_flight, LaunchResult* out, std::chrono::milliseconds gap)
+      : n_(n), max_in_flight_(max_in_flight), out_(out), gap_(gap) {}
 
   void offers(SchedulerDriver& d, const std::vector<Offer>& offers) override {
     for (const Offer& o : offers) {
@@ -142,6 +160,9 @@ class BenchScheduler : public Scheduler {
 
   void launch_some(SchedulerDriver& d) {
     Resources per_task = *Resources::parse("cpus:0.1;mem:32");
+    if (Clock::now() < not_before_) {
+      return;  // --launch_gap: the timer launches
+    }
     for (auto it = held_.begin(); it != held_.end() && launched_ < n_;) {
       if (launched_ - done_ >= max_in_flight_) {
         return;
@@ -204,13 +225,20 @@ class BenchScheduler : public Scheduler {
       d.stop();
       return;
     }
-    launch_some(d);
+    if (gap_.count() > 0) {
+      not_before_ = Clock::now() + gap_;
+      d.after(gap_, [this, &d] { launch_some(d); });  // --launch_gap: the machine settles first
+    } else {
+      launch_some(d);
+    }
   }
 
  private:
   int n_;
   int max_in_flight_;
   LaunchResult* out_;
+  std::chrono::milliseconds gap_;
+  Clock::time_point not_before_{};
   int launched_ = 0;
   int done_ = 0;
   bool started_ = false;
@@ -358,7 +386,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i <= 2; ++i) {
     slaves.push_back(start(bin + "/stoa-slave",
                            {"--master=" + maddr, "--port=0", "--work_dir=" + dir + "/s" + std::to_string(i),
-                            "--resources=cpus:2;mem:4096;disk:1000;ports:[31000-32000]"},
+                            "--resources=cpus:2;mem:4096;disk:1000;ports:[31000-32000]",
+                            "--executor_pool_size=" + std::to_string(flags.executor_pool_size)},
                            dir + "/slave" + std::to_string(i) + ".log"));
   }
   LaunchResult launch;
@@ -376,7 +405,9 @@ int main(int argc, char** argv) {
     so.framework_info.set_user(current_user());
     so.framework_info.set_name("stoa-bench-launch");
     so.framework_info.set_checkpoint(flags.checkpoint);
-    caf::actor sched = spawn_scheduler(**rt, so, std::make_unique<BenchScheduler>(flags.tasks, flags.max_in_flight, &launch));
+    caf::actor sched = spawn_scheduler(**rt, so, std::make_unique<BenchScheduler>(
+        flags.tasks, flags.max_in_flight, &launch,
+        std::chrono::duration_cast<std::chrono::milliseconds>(flags.launch_gap)));
     await_scheduler(**rt, sched, false);
     master_cpu = read_cpu(master.pid);
     for (Daemon& d : slaves) {
@@ -390,12 +421,19 @@ int main(int argc, char** argv) {
   for (Daemon& d : slaves) {
     stop(d);
   }
+  int adopted = 0;
+  for (const Daemon& d : slaves) {
+    adopted += count_lines(d.log, "Launched pooled executor");
+  }
   stop(master);
   RateResult rate = remote_rate(flags.messages);
 
   std::printf("%-44s %12s\n", "metric", "value");
   std::printf("%-44s %12d\n", "tasks run (true) via master + 2 slaves", launch.finished);
   std::printf("%-44s %12d\n", "max tasks in flight", flags.max_in_flight);
+  std::printf("%-44s %12d\n", "executor pool size per slave", flags.executor_pool_size);
+  std::printf("%-44s %12d\n", "launches adopted from the pool", adopted);
+  std::printf("%-44s %12s\n", "gap after each finished task", format_duration(flags.launch_gap).c_str());
   std::printf("%-44s %12.1f\n", "throughput (tasks/s)", launch.seconds > 0 ? launch.finished / launch.seconds : 0.0);
   std::printf("%-44s %12.2f\n", "launch -> TASK_RUNNING p50 (ms)", percentile(launch.latencies_ms, 0.50));
   std::printf("%-44s %12.2f\n", "launch -> TASK_RUNNING p99 (ms)", percentile(launch.latencies_ms, 0.99));

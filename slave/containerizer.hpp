@@ -87,6 +87,13 @@ struct ContainerConfig {
   bool docker = false;
   std::string docker_image;
   bool force_pull_image = false;
+  // > 0: a pooled stoa-executor that already runs in a session of its own
+  // (--executor_pool_size, slave/executor_pool.hpp) becomes the container's
+  // first process instead of a new one: the sandbox is created and the
+  // isolators prepare and isolate as for a cold launch, but nothing is
+  // started; the slave then tells the executor to adopt the container.
+  // Only for launches pool_refusal() accepts.
+  int32_t pooled_pid = -1;
 };
 
 struct AdoptConfig {

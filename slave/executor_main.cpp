@@ -8,6 +8,11 @@
 // the resolving, registering and acknowledgement bookkeeping, through
 // slave/task_executor.hpp, which it shares with stoa-docker-executor.
 //
+// Started with STOA_POOL_TOKEN instead (the slave's warm pool,
+// --executor_pool_size), it first waits, connected to the slave, for a
+// container to adopt (slave/executor_pool.hpp, docs/executor-pool.md) and
+// is then the same executor.
+//
 // When its slave dies, a framework that does not checkpoint loses the task
 // (it is killed and the executor exits). One that checkpoints
 // (STOA_CHECKPOINT) keeps it running while the driver waits for the slave

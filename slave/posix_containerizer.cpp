@@ -564,7 +564,9 @@ LaunchResult launch_container(const ContainerConfig& config, const Isolators& is
       spec.cgroups.push_back(cgroup);
     }
   }
-  Try<pid_t> pid = launch(spec);
+  // A pooled executor runs already (setsid'd as `spec` would be, same user,
+  // no cgroups: pool_refusal); it enters the sandbox itself on adoption.
+  Try<pid_t> pid = config.pooled_pid > 0 ? Try<pid_t>(static_cast<pid_t>(config.pooled_pid)) : launch(spec);
   if (pid.is_error()) {
     cleanup();
     return {-1, "Cannot launch the executor: " + pid.error()};

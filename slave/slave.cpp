@@ -28,6 +28,7 @@
 #include "slave/paths.hpp"
 #include "slave/docker_containerizer.hpp"
 #include "slave/posix_containerizer.hpp"
+#include "slave/executor_pool.hpp"
 #include "slave/slave_actor.hpp"
 #include "slave/slave_metrics.hpp"
 #include "slave/state_json.hpp"
@@ -319,6 +320,7 @@ void Slave::on_shutdown(const ShutdownMessage& m) {
 
 void Slave::kill_all_and_quit(const std::string& why) {
   LOG_WARNING << why << "; killing every executor and exiting";
+  kill_pool();
   self->request(containerizer, std::chrono::seconds(30), destroy_all_atom::value)
       .then([this](bool) { self->quit(); },
             [this](caf::error& e) {
@@ -331,6 +333,9 @@ void Slave::refresh_gauges() {
   for (const auto& [name, value] : slave_gauges(records, opts.resources, now_seconds())) {
     metrics->set(name, value);
   }
+  metrics->set("slave/executor_pool_ready",
+               static_cast<double>(std::count_if(pool.begin(), pool.end(),
+                                                 [](const auto& p) { return static_cast<bool>(p.second.handle); })));
 }
 
 void Slave::on_down(const caf::down_msg& dm) {
@@ -478,6 +483,10 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
     return {};
   }
   s.start_sandbox_services();
+  s.user = current_user_name();
+  if (Try<std::vector<std::string>> names = parse_isolation(s.opts.flags.isolation); names.is_some()) {
+    s.isolation = *names;
+  }
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     if (!exit_from_this_process(self, msg)) {
@@ -490,12 +499,14 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       LOG_ERROR << "The containerizer died (" << self->system().render(msg.reason) << "); stopping the slave";
     }
     self->state.kill_all();
+    self->state.kill_pool();
     self->quit(msg.reason);
   });
   if (s.opts.recovered) {
     s.recover(std::move(*s.opts.recovered));
     s.opts.recovered.reset();
   }
+  s.fill_pool();
   if (s.opts.detector || !s.opts.detect.empty()) {
     if (std::optional<Error> error = s.start_detector()) {
       LOG_ERROR << "Cannot start the slave: " << error->message;
@@ -567,6 +578,24 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](ReregisterExecutorMessage& m) { self->state.on_reregister_executor(m); },
       [self](StatusUpdateMessage& m) { self->state.on_executor_update(m); },
       [self](ExecutorToFrameworkMessage& m) { self->state.on_executor_message(m); },
+      // From pooled executors (slave_pool.cpp) and their watchers.
+      [self](ExecutorPoolReadyMessage& m) { self->state.on_pool_ready(m); },
+      [self](pool_started_atom, const std::string& token, int32_t pid, const std::string& error) {
+        if (self->state.from_this_process("a pooled executor's start")) {
+          self->state.on_pool_started(token, pid, error);
+        }
+      },
+      [self](pool_exited_atom, const std::string& token) {
+        if (self->state.from_this_process("a pooled executor's exit")) {
+          self->state.on_pool_exited(token);
+        }
+      },
+      [self](pool_refill_atom) {
+        if (self->state.from_self("a pool refill")) {
+          self->state.pool_refill_pending = false;
+          self->state.fill_pool();
+        }
+      },
       // Timers.
       [self](retry_atom, uint64_t gen) {
         if (self->state.from_self("a registration retry")) {

@@ -17,7 +17,11 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <atomic>
+#include <memory>
+#include <optional>
 #include <random>
+#include <vector>
 #include <string>
 #include <tuple>
 
@@ -41,6 +45,16 @@ namespace stoa::slave {
 using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
 using registration_timeout_atom = caf::atom_constant<caf::atom("exreg_tmo")>;
 using recovery_timeout_atom = caf::atom_constant<caf::atom("recov_tmo")>;
+// The executor pool (slave_pool.cpp): a pooled executor started (or not),
+// one exited, the refill timer after a failed start.
+using pool_started_atom = caf::atom_constant<caf::atom("pl_start")>;
+using pool_exited_atom = caf::atom_constant<caf::atom("pl_exit")>;
+using pool_refill_atom = caf::atom_constant<caf::atom("pl_refill")>;
+// After a pooled executor failed to start or exited unadopted, the next
+// start waits this long, doubling up to the maximum until one is ready (a
+// missing or broken stoa-executor must not spin).
+constexpr auto POOL_RESTART_DELAY = std::chrono::seconds(1);
+constexpr auto POOL_MAX_RESTART_DELAY = std::chrono::seconds(60);
 // --usage_report_interval: sample the executors and report to the master.
 using usage_tick_atom = caf::atom_constant<caf::atom("sl_usetick")>;
 // (services_atom) -> (files actor, gc actor): for the HTTP routes (local only).
@@ -56,6 +70,23 @@ constexpr auto DEFAULT_MASTER_PING_TIMEOUT = std::chrono::seconds(75);
 // True while process `pid` runs (not a zombie) and its environment holds
 // STOA_CONTAINER_ID=`container_id` (so a reused pid is not taken for it).
 bool container_process_alive(pid_t pid, const std::string& container_id);
+
+// A pooled executor (--executor_pool_size): started, then ready once it has
+// said so (ExecutorPoolReadyMessage).
+struct PooledExecutor {
+  pid_t pid = -1;            // -1 while starting
+  caf::actor handle;         // once ready
+  // Set when it leaves the pool (adopted, or killed): its watcher stops.
+  std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
+};
+
+// A pooled executor taken for a launch: who, and what to tell it once the
+// containerizer has prepared the container.
+struct PoolAdoption {
+  caf::actor handle;
+  pid_t pid = -1;
+  internal::AdoptExecutorMessage message;
+};
 
 class Slave {
  public:
@@ -103,6 +134,13 @@ class Slave {
   bool usage_ticking = false;
   bool usage_sampling = false;
   std::mt19937_64 rng{std::random_device{}()};
+  // The executor pool (slave_pool.cpp), by token; empty when
+  // --executor_pool_size is 0.
+  std::map<std::string, PooledExecutor> pool;
+  std::vector<std::string> isolation;  // the --isolation names
+  std::string user;                    // the user this slave (and its pool) runs as
+  bool pool_refill_pending = false;
+  std::chrono::seconds pool_backoff = POOL_RESTART_DELAY;
   static inline const char* name = "slave";
 
   // --- senders (slave.cpp) ------------------------------------------------
@@ -147,8 +185,10 @@ class Slave {
 
   // --- executors (slave_executors.cpp) ------------------------------------
   void on_run_task(internal::RunTaskMessage& m);
+  // `adoption`: the pooled executor that takes the container (told so here).
   void on_launched(const std::string& framework_id, const std::string& executor_id,
-                   const std::string& container_id, const LaunchResult& result);
+                   const std::string& container_id, const LaunchResult& result,
+                   const std::optional<PoolAdoption>& adoption = std::nullopt);
   void on_register_executor(internal::RegisterExecutorMessage& m);
   // Tells an executor the slave will not take it (ShutdownExecutorMessage).
   void refuse_executor(const caf::actor& to, const ExecutorID& executor_id, const FrameworkID& framework_id);
@@ -173,6 +213,22 @@ class Slave {
   void kill_all();
   // Destroys every container, then stops the slave (and ends the process).
   void kill_all_and_quit(const std::string& why);
+
+  // --- the executor pool (slave_pool.cpp) ------------------------------------
+  // Starts pooled executors until --executor_pool_size are ready or starting.
+  void fill_pool();
+  // fill_pool() after pool_backoff (doubled for the next time).
+  void schedule_pool_refill();
+  void on_pool_started(const std::string& token, int32_t pid, const std::string& error);
+  void on_pool_ready(internal::ExecutorPoolReadyMessage& m);
+  void on_pool_exited(const std::string& token);
+  // A ready pooled executor for `config` (which gets its pooled_pid), or
+  // nullopt: a cold launch. Counts the adoption or the cold start.
+  std::optional<PoolAdoption> take_pooled(ContainerConfig& config);
+  // The launch of an adopting container failed: the pooled process goes.
+  void discard_pooled(pid_t pid);
+  // Kills every pooled executor not adopted (the slave stops).
+  void kill_pool();
 
   // --- checkpoints and recovery (slave_recovery.cpp) ------------------------
   // True when framework `framework_id` is known and checkpoints.

@@ -142,18 +142,33 @@ void Slave::on_run_task(RunTaskMessage& m) {
   unschedule_for_launch(fid, eid);
   attach_sandbox(e);
   records.add_executor(f, std::move(e));
+  // A command executor may come from the warm pool (--executor_pool_size):
+  // the containerizer then prepares the container around the running
+  // process instead of starting one.
+  std::optional<PoolAdoption> adoption = take_pooled(config);
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
   self->request(containerizer, caf::infinite, launch_atom::value, std::move(config))
-      .then([this, fid, eid, cid](const LaunchResult& result) { on_launched(fid, eid, cid, result); },
-            [this, fid, eid, cid](caf::error& err) {
+      .then([this, fid, eid, cid, adoption](const LaunchResult& result) { on_launched(fid, eid, cid, result, adoption); },
+            [this, fid, eid, cid, adoption](caf::error& err) {
               on_launched(fid, eid, cid, LaunchResult{-1, "Cannot launch the executor: " +
-                                                              self->system().render(err)});
+                                                              self->system().render(err)}, adoption);
             });
 }
 
 void Slave::on_launched(const std::string& fid, const std::string& eid, const std::string& cid,
-                        const LaunchResult& result) {
+                        const LaunchResult& result, const std::optional<PoolAdoption>& adoption) {
+  if (adoption) {
+    if (result.pid > 0) {
+      self->send(adoption->handle, adoption->message);
+    } else {
+      discard_pooled(adoption->pid);
+      fill_pool();
+    }
+    // Else the replacement starts once a task runs (on_executor_update) or
+    // an executor exits (on_reaped): not while this launch still competes
+    // for the CPU.
+  }
   Executor* e = records.executor_by_container(cid);
   if (e == nullptr) {
     return;  // cannot happen: an executor leaves only once its container is waited for
@@ -182,8 +197,8 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
     self->send(containerizer, destroy_atom::value, cid);
   }
   self->delayed_send(self, opts.flags.executor_registration_timeout, registration_timeout_atom::value, cid);
-  LOG_INFO << "Launched executor " << eid << " (pid " << e->pid << ") of framework " << fid << " in "
-           << e->directory;
+  LOG_INFO << (adoption ? "Launched pooled executor " : "Launched executor ") << eid << " (pid " << e->pid
+           << ") of framework " << fid << " in " << e->directory;
 }
 
 void Slave::on_register_executor(RegisterExecutorMessage& m) {
@@ -414,6 +429,7 @@ void Slave::on_reaped(const std::string& cid, int status) {
     maybe_archive(f->second, eid);
   }
   maybe_finish_recovery();  // it may have been the last one a restarted slave waited for
+  fill_pool();
 }
 
 void Slave::on_framework_message(FrameworkToExecutorMessage& m) {

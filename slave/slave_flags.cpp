@@ -161,6 +161,16 @@ SlaveFlags::SlaveFlags() {
   check("executor_registration_timeout", positive_duration());
   add(&executor_shutdown_grace_period, "executor_shutdown_grace_period",
       "Time an executor has to exit after being told to shut down (>= 0).", std::chrono::seconds(5));
+  add(&executor_pool_size, "executor_pool_size",
+      "How many command executors (stoa-executor) to keep started ahead, each adopting one task's launch "
+      "(docs/executor-pool.md); 0 = none, every executor starts when its task arrives (0 to 64).",
+      0);
+  check("executor_pool_size", [](const std::string& v) -> std::optional<std::string> {
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 3 || std::stoi(v) > 64) {
+      return "must be a whole number from 0 to 64, not '" + v + "'";
+    }
+    return std::nullopt;
+  });
   add(&recover, "recover",
       "What to do with the executors a previous run of this slave left running (docs/checkpoints.md): "
       "'reconnect' takes back those of frameworks that checkpoint (they keep running); 'cleanup' kills "

@@ -34,6 +34,7 @@ struct SlaveFlags : FlagsBase {
   Duration registration_backoff_factor;
   Duration executor_registration_timeout;
   Duration executor_shutdown_grace_period;
+  int executor_pool_size;  // the warm pool of command executors; 0 = off
   std::string recover;
   Duration recovery_timeout;
   Duration executor_reregistration_timeout;

@@ -89,6 +89,28 @@ TEST(SlaveFlags, BadValuesNameTheFlagAndTheValue) {
   }
 }
 
+TEST(SlaveFlags, ExecutorPoolSizeIsAWholeNumberFrom0To64) {
+  SlaveFlags defaults;
+  ASSERT_FALSE(load(defaults, {"--master=127.0.0.1:5050"}));
+  EXPECT_EQ(defaults.executor_pool_size, 0);
+  for (const char* good : {"--executor_pool_size=0", "--executor_pool_size=8", "--executor_pool_size=64"}) {
+    SlaveFlags f;
+    std::optional<Error> e = load(f, {"--master=127.0.0.1:5050", good});
+    EXPECT_FALSE(e) << good << ": " << e->message;
+  }
+  SlaveFlags eight;
+  ASSERT_FALSE(load(eight, {"--master=127.0.0.1:5050", "--executor_pool_size=8"}));
+  EXPECT_EQ(eight.executor_pool_size, 8);
+  for (const std::string value : {"-1", "65", "1000", "abc", "1.5", ""}) {
+    SlaveFlags f;
+    const std::string arg = "--executor_pool_size=" + value;
+    std::optional<Error> e = load(f, {"--master=127.0.0.1:5050", arg.c_str()});
+    ASSERT_TRUE(e) << "accepted " << arg;
+    EXPECT_NE(e->message.find("executor_pool_size"), std::string::npos) << arg << ": " << e->message;
+    EXPECT_NE(e->message.find("'" + value + "'"), std::string::npos) << arg << ": " << e->message;
+  }
+}
+
 TEST(SlaveFlags, UsageReportIntervalIsZeroOrAtLeast100ms) {
   SlaveFlags defaults;
   ASSERT_FALSE(load(defaults, {"--master=127.0.0.1:5050"}));

@@ -18,6 +18,10 @@ void declare_slave_metrics(metrics::Registry& r) {
   r.gauge("slave/recovery_errors", "Checkpoint entries the last recovery skipped (--strict=false)");
   r.counter("slave/checkpoint_errors", "Checkpoint writes that failed");
   r.counter("slave/executors_terminated", "Executors that exited");
+  r.gauge("slave/executor_pool_ready", "Pooled command executors started and ready to adopt a launch");
+  r.counter("slave/executor_pool_adopted", "Launches that a pooled command executor adopted");
+  r.counter("slave/executor_pool_cold_starts",
+            "Launches that started a fresh executor while the pool is on (none ready, or not eligible)");
   metrics::declare_task_state_metrics(r, "slave");
   r.counter("slave/valid_status_updates", "Status updates accepted from executors or made by the slave");
   r.counter("slave/invalid_status_updates", "Status updates dropped (no uuid)");

@@ -63,6 +63,9 @@ void Slave::on_executor_update(StatusUpdateMessage& m) {
   *ack.mutable_task_id() = u.status().task_id();
   ack.set_uuid(u.uuid());
   self->send(from, ack);
+  if (u.status().state() == TASK_RUNNING) {
+    fill_pool();  // a task runs: a pooled executor it took is replaced now (slave_pool.cpp)
+  }
 }
 
 bool Slave::archived_update(const StatusUpdate& u) {

@@ -2,6 +2,7 @@
 #include "slave/task_executor.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include <caf/all.hpp>
@@ -11,6 +12,7 @@
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "framework/health_checker.hpp"
+#include "slave/executor_pool.hpp"
 
 namespace stoa::slave {
 
@@ -219,7 +221,17 @@ void TaskExecutor::stop_health_checker() {
 
 int run_task_executor(const std::string& name, const TaskExecutorFactory& make) {
   LOG_INFO << name << " starting";
+  // A pooled executor (--executor_pool_size) learns its options at adoption.
+  const char* pool_token = std::getenv(POOL_TOKEN_VARIABLE);
+  const std::string token = pool_token == nullptr ? "" : pool_token;
   Try<ExecutorOptions> options = ExecutorOptions::from_environment();
+  if (!token.empty()) {
+    ExecutorOptions pooled;
+    if (const char* ip = std::getenv("STOA_EXECUTOR_IP"); ip != nullptr && *ip != '\0') {
+      pooled.ip = ip;
+    }
+    options = pooled;
+  }
   if (options.is_error()) {
     std::cerr << name << ": " << options.error() << "\n";
     return 1;
@@ -236,6 +248,17 @@ int run_task_executor(const std::string& name, const TaskExecutorFactory& make) 
   }
   Runtime& rt = **runtime;
   LOG_INFO << "Runtime started";
+  if (!token.empty()) {
+    bool adoption_failed = false;
+    options = await_adoption(rt, token, &adoption_failed);
+    if (options.is_error()) {
+      // Unadopted, nobody waits for its status; a failed adoption is a
+      // container's executor failing at start.
+      LOG_WARNING << "Pooled executor exiting: " << options.error();
+      rt.shutdown();
+      return adoption_failed ? 1 : 0;
+    }
+  }
   auto failed = std::make_shared<std::atomic<bool>>(false);
   caf::actor exec = spawn_executor(rt, std::move(*options), make(rt.system(), failed));
   await_executor(rt, exec);

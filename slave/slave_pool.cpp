@@ -1,0 +1,218 @@
+// The slave's warm pool of command executors (--executor_pool_size,
+// docs/executor-pool.md): pooled stoa-executor processes are started ahead
+// (one blocking actor each: it launches the process and then watches for
+// its exit without reaping it), say they are ready, and each adopts one
+// eligible launch (slave_executors.cpp); replacements start once a task
+// reaches TASK_RUNNING or an executor exits (fill_pool tops the pool up to
+// --executor_pool_size, counting those still starting), so a replacement's
+// start does not compete with the launch that took the pooled one.
+//
+// Reaping: an unadopted pooled executor that exits is reaped here; once
+// adopted it belongs to the containerizer, whose waiter reaps it. The
+// pool's watcher never reaps (waitid WNOWAIT), so the two cannot race.
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/launcher.hpp"
+#include "common/flags.hpp"
+#include "common/logging.hpp"
+#include "common/uuid.hpp"
+#include "slave/executor_pool.hpp"
+#include "slave/reaper.hpp"
+#include "slave/slave_actor.hpp"
+
+namespace stoa::slave {
+
+using namespace stoa::internal;
+
+namespace slave_pool_detail {
+
+constexpr int POOL_WATCH_POLL_MS = 100;
+
+// True once `pid` has exited (or is no child of ours); the zombie is left
+// for whoever owns the process then.
+bool exited_unreaped(pid_t pid) {
+  siginfo_t info{};
+  int r;
+  do {
+    r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 || info.si_pid == pid;
+}
+
+// Starts one pooled executor and watches it until it exits or leaves the
+// pool (`stop`).
+void pooled_process(caf::blocking_actor* self, caf::actor slave, std::string token, LaunchSpec spec,
+                    std::shared_ptr<std::atomic<bool>> stop) {
+  Try<pid_t> pid = launch(spec);
+  if (pid.is_error()) {
+    self->send(slave, pool_started_atom::value, token, int32_t{-1}, pid.error());
+    return;
+  }
+  self->send(slave, pool_started_atom::value, token, static_cast<int32_t>(*pid), std::string());
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
+  while (!stop->load()) {
+    if (exited_unreaped(*pid)) {
+      if (!stop->load()) {
+        self->send(slave, pool_exited_atom::value, token);
+      }
+      break;
+    }
+    if (fd >= 0) {
+      struct pollfd p {fd, POLLIN, 0};
+      ::poll(&p, 1, POOL_WATCH_POLL_MS);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(POOL_WATCH_POLL_MS));
+    }
+  }
+  if (fd >= 0) {
+    ::close(fd);
+  }
+}
+
+void reap_now(pid_t pid) {
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace slave_pool_detail
+
+void Slave::schedule_pool_refill() {
+  if (pool_refill_pending) {
+    return;
+  }
+  pool_refill_pending = true;
+  self->delayed_send(self, pool_backoff, pool_refill_atom::value);
+  pool_backoff = std::min(pool_backoff * 2, POOL_MAX_RESTART_DELAY);
+}
+
+void Slave::fill_pool() {
+  if (!runs_mesos) {
+    return;  // only the Mesos containerizer's command executors come from the pool
+  }
+  const size_t size = static_cast<size_t>(std::max(0, opts.flags.executor_pool_size));
+  while (pool.size() < size) {
+    std::string token = random_uuid();
+    PooledExecutor& p = pool[token];
+    PoolSpecInputs in;
+    in.executor_path = opts.executor_path;
+    in.token = token;
+    in.slave_pid = opts.upid.str();
+    in.slave_actor_port = opts.actor_port;
+    in.ip = opts.upid.host;
+    in.work_dir = opts.flags.work_dir;
+    self->system().spawn(slave_pool_detail::pooled_process, caf::actor_cast<caf::actor>(self), token,
+                         pooled_executor_spec(in), p.stop);
+  }
+}
+
+void Slave::on_pool_started(const std::string& token, int32_t pid, const std::string& error) {
+  auto it = pool.find(token);
+  if (it == pool.end()) {
+    if (pid > 0) {  // the pool was killed meanwhile
+      signal_process_group(pid, SIGKILL);
+      slave_pool_detail::reap_now(pid);
+    }
+    return;
+  }
+  if (pid <= 0) {
+    LOG_WARNING << "Cannot start a pooled executor: " << error << "; retrying in " << format_duration(pool_backoff);
+    pool.erase(it);
+    schedule_pool_refill();
+    return;
+  }
+  it->second.pid = pid;
+  LOG_INFO << "Started pooled executor " << token << " (pid " << pid << ")";
+}
+
+void Slave::on_pool_ready(ExecutorPoolReadyMessage& m) {
+  caf::actor from = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!from) {
+    return;
+  }
+  auto it = pool.find(m.token());
+  // (Its start may not have been reported yet: the token, a fresh uuid only
+  // it was given, is what counts.)
+  if (it == pool.end() || (it->second.pid > 0 && it->second.pid != m.pid()) || it->second.handle) {
+    LOG_INFO << "Refusing pooled executor " << m.token() << " (pid " << m.pid() << "): not one this slave started";
+    self->send(from, ShutdownExecutorMessage{});
+    return;
+  }
+  it->second.handle = from;
+  it->second.pid = m.pid();
+  pool_backoff = POOL_RESTART_DELAY;
+  LOG_INFO << "Pooled executor " << m.token() << " (pid " << m.pid() << ") is ready";
+}
+
+void Slave::on_pool_exited(const std::string& token) {
+  auto it = pool.find(token);
+  if (it == pool.end()) {
+    return;  // adopted meanwhile: the containerizer reaps it
+  }
+  LOG_WARNING << "Pooled executor " << token << " (pid " << it->second.pid << ") exited before adoption";
+  slave_pool_detail::reap_now(it->second.pid);
+  pool.erase(it);
+  schedule_pool_refill();
+}
+
+std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
+  if (opts.flags.executor_pool_size <= 0) {
+    return std::nullopt;
+  }
+  if (std::optional<std::string> refusal = pool_refusal(config, isolation, user)) {
+    LOG_INFO << "Starting executor " << config.executor_id << " afresh, not from the pool: " << *refusal;
+    metrics->inc("slave/executor_pool_cold_starts");
+    return std::nullopt;
+  }
+  auto it = std::find_if(pool.begin(), pool.end(), [](const auto& p) { return static_cast<bool>(p.second.handle); });
+  if (it == pool.end()) {
+    metrics->inc("slave/executor_pool_cold_starts");
+    return std::nullopt;
+  }
+  PoolAdoption adoption;
+  adoption.handle = it->second.handle;
+  adoption.pid = it->second.pid;
+  it->second.stop->store(true);
+  AdoptExecutorMessage& m = adoption.message;
+  m.set_token(it->first);
+  m.set_container_id(config.container_id);
+  m.set_directory(config.directory);
+  for (const auto& [name, value] : config.env) {
+    Environment::Variable* v = m.mutable_environment()->add_variables();
+    v->set_name(name);
+    v->set_value(value);
+  }
+  pool.erase(it);
+  config.pooled_pid = adoption.pid;
+  metrics->inc("slave/executor_pool_adopted");
+  return adoption;
+}
+
+void Slave::discard_pooled(pid_t pid) {
+  signal_process_group(pid, SIGKILL);
+  caf::actor waiter = spawn_waiter(self->system(), pid);
+  self->request(waiter, caf::infinite, reaped_atom_v).then([](int32_t) {}, [](caf::error&) {});
+}
+
+void Slave::kill_pool() {
+  for (auto& [token, p] : pool) {
+    p.stop->store(true);
+    if (p.pid > 0) {
+      signal_process_group(p.pid, SIGKILL);
+      slave_pool_detail::reap_now(p.pid);
+    }
+  }
+  pool.clear();
+}
+
+}  // namespace stoa::slave

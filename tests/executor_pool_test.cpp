@@ -1,0 +1,320 @@
+// The slave's warm executor pool end to end (--executor_pool_size,
+// docs/executor-pool.md): real master, slave, stoa-executor on loopback. A
+// task an adopted executor runs looks as a cold-started one would (its
+// environment, sandbox stdout/stderr, updates, kill, TASK_FINISHED); the
+// adopted executor names its container in /proc/<pid>/environ; the pool
+// refills; a launch the pool cannot honour (another user, a cgroups
+// isolator; both need root) starts afresh; pooled executors that die are
+// restarted with a backoff; a restarted slave recovers an adopted executor
+// while the old pool goes.
+// Each test runs in 0.2-1 s, the backoff one in ~3.5 s.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/launcher.hpp"
+#include "tests/cgroups_skip.hpp"
+#include "tests/cluster.hpp"
+#include "tests/task_checks.hpp"
+
+namespace stoa::tests {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+double slave_metric(Cluster& cluster, const std::string& name) {
+  Try<picojson::value> m = http_get_json("127.0.0.1", cluster.slave_port(0), "/metrics/snapshot");
+  return m.is_some() ? json_number(json_at(*m, name)) : -1;
+}
+
+std::string environ_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The pids of the slave's "<what> (pid N)" lines.
+std::set<pid_t> pids_logged(const Process& slave, const std::string& what) {
+  std::set<pid_t> pids;
+  std::regex re(what + R"( \(pid (\d+)\))");
+  for (const std::string& line : slave.lines_matching(re)) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) {
+      pids.insert(static_cast<pid_t>(std::stol(m[1])));
+    }
+  }
+  return pids;
+}
+
+::testing::AssertionResult start_pool_cluster(Cluster& cluster, const std::vector<std::string>& flags) {
+  if (!cluster.start_master()) {
+    return ::testing::AssertionFailure() << "the master did not start";
+  }
+  if (!cluster.start_slave("cpus:4;mem:2048;disk:1000", flags)) {
+    return ::testing::AssertionFailure() << "the slave did not start";
+  }
+  if (!cluster.wait_for_active_slaves(1, deadline_in(DEFAULT_TIMEOUT))) {
+    return ::testing::AssertionFailure() << "the slave did not become active";
+  }
+  if (!poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") >= 1; },
+                  deadline_in(DEFAULT_TIMEOUT))) {
+    return ::testing::AssertionFailure() << "no pooled executor became ready:\n" << cluster.slave(0)->log();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=1"}));
+  const std::string marker = unique_marker();
+  Try<Process*> execute = cluster.start(
+      "stoa-execute", "execute",
+      {"--master=" + cluster.master_address(), "--name=pooled", "--resources=cpus:0.1;mem:32",
+       "--command=echo sandbox=$MESOS_SANDBOX; echo pwd=$(pwd); echo token=${STOA_POOL_TOKEN:-none}; "
+       "echo cid=$STOA_CONTAINER_ID; echo fid=$MESOS_FRAMEWORK_ID; echo oops >&2; sleep 1000; echo " + marker});
+  ASSERT_TRUE(execute) << execute.error();
+  ASSERT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_RUNNING\b)"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+
+  // The executor is the pooled process, and names its container.
+  std::regex launched(R"(Launched pooled executor \S+ \(pid (\d+)\) of framework (\S+) in (\S+))");
+  std::vector<std::string> lines = cluster.slave(0)->lines_matching(launched);
+  ASSERT_EQ(lines.size(), 1U) << cluster.slave(0)->log();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(lines[0], m, launched));
+  const pid_t pid = static_cast<pid_t>(std::stol(m[1]));
+  const std::string framework_id = m[2];
+  const std::string sandbox = m[3];
+  const std::string cid = fs::path(sandbox).filename();
+  EXPECT_EQ(pids_logged(*cluster.slave(0), "Started pooled executor \\S+").count(pid), 1U);
+  const std::string env = environ_of(pid);
+  EXPECT_NE(env.find(std::string("STOA_CONTAINER_ID=") + cid + '\0'), std::string::npos)
+      << "/proc/" << pid << "/environ does not name container " << cid;
+  EXPECT_EQ(env.find(std::string(20, '_')), std::string::npos) << "the placeholder is still there";
+  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd"), fs::path(sandbox));
+
+  // The task saw the environment and sandbox a cold launch gives.
+  const std::string out = sandbox + "/stdout";
+  ASSERT_TRUE(poll_until([&] { return read_file(out).find("fid=") != std::string::npos; }, deadline_in(10s)))
+      << read_file(out);
+  const std::string text = read_file(out);
+  EXPECT_NE(text.find("sandbox=" + sandbox + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("pwd=" + sandbox + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("token=none\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("cid=" + cid + "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("fid=" + framework_id + "\n"), std::string::npos) << text;
+  const std::string err = read_file(sandbox + "/stderr");
+  EXPECT_NE(err.find("oops"), std::string::npos) << err;
+  EXPECT_NE(err.find("Started task"), std::string::npos) << "the executor's own log is not in the sandbox: " << err;
+
+  // The pool refills, and counted the adoption.
+  EXPECT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 1; },
+                         deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_adopted"), 1);
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_cold_starts"), 0);
+
+  // A kill ends the task's process tree and the executor, as for any executor.
+  ASSERT_EQ(task_processes(marker, **execute).size(), 1U);
+  (*execute)->kill(SIGINT);  // stoa-execute kills its task on SIGINT
+  EXPECT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_KILLED\b)"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+  EXPECT_TRUE(poll_until([&] { return task_processes(marker, **execute).empty() && !process_running(pid); },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << "the task or its adopted executor outlived the kill";
+}
+
+TEST(ExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=2"}));
+  Try<Process*> framework =
+      cluster.start("stoa-example-framework", "framework",
+                    {"--master=" + cluster.master_address(), "--tasks=6", "--command=echo in=$MESOS_SANDBOX",
+                     "--task_resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(framework) << framework.error();
+  ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_FINISHED") == 6; },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << (*framework)->log();
+  EXPECT_EQ(tasks_in_state(**framework, "TASK_FAILED"), 0U);
+  std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
+  ASSERT_EQ(stdouts.size(), 6U);
+  for (const std::string& path : stdouts) {
+    EXPECT_NE(read_file(path).find("in=" + fs::path(path).parent_path().string() + "\n"), std::string::npos)
+        << path << ": " << read_file(path);
+  }
+  const double adopted = slave_metric(cluster, "slave/executor_pool_adopted");
+  EXPECT_GE(adopted, 1);
+  EXPECT_EQ(adopted + slave_metric(cluster, "slave/executor_pool_cold_starts"), 6);
+  EXPECT_EQ(cluster.slave(0)->lines_matching(std::regex("Launched pooled executor")).size(),
+            static_cast<size_t>(adopted));
+}
+
+// --switch_user with a framework of another user: the pool (the slave's
+// user) cannot run it, so its executor starts afresh as that user.
+TEST(ExecutorPool, TaskOfAnotherUserStartsAfresh) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv")) {
+    GTEST_SKIP() << "needs root and /usr/bin/setpriv (to run the framework as nobody)";
+  }
+  Cluster cluster;
+  ::chmod(cluster.dir().c_str(), 0755);  // nobody reaches its sandbox
+  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=1", "--switch_user"}));
+  Try<Process*> as_nobody = cluster.start(
+      "/usr/bin/setpriv", "nobody",
+      {"--reuid=65534", "--regid=65534", "--clear-groups", binary_path("stoa-execute"),
+       "--master=" + cluster.master_address(), "--name=who", "--command=id -u", "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(as_nobody) << as_nobody.error();
+  ASSERT_TRUE((*as_nobody)->wait_for_line(std::regex(R"(TASK_FINISHED for task)"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*as_nobody)->log();
+  EXPECT_EQ(cluster.slave(0)->lines_matching(std::regex("afresh, not from the pool: runs as user 'nobody'")).size(),
+            1U)
+      << cluster.slave(0)->log();
+  EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("Launched pooled executor")).empty());
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_adopted"), 0);
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_cold_starts"), 1);
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_ready"), 1);
+  std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
+  ASSERT_EQ(stdouts.size(), 1U);
+  EXPECT_EQ(read_file(stdouts[0]), "65534\n");
+}
+
+// A stoa-executor that dies at once: each pooled start exits before
+// adoption, is reaped, and the next start waits 1 s, then 2 s (no spinning).
+TEST(ExecutorPool, PooledExecutorsThatDieAreRestartedWithABackoff) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave");
+  Cluster cluster;
+  const std::string launcher_dir = cluster.dir() + "/broken-launcher";
+  fs::create_directories(launcher_dir);
+  {
+    std::ofstream script(launcher_dir + "/stoa-executor");
+    script << "#!/bin/sh\nexit 3\n";
+  }
+  fs::permissions(launcher_dir + "/stoa-executor", fs::perms::owner_all);
+  ASSERT_TRUE(cluster.start_master());
+  ASSERT_TRUE(cluster.start_slave("cpus:1;mem:512;disk:100", {"--executor_pool_size=1", "--launcher_dir=" + launcher_dir}));
+  std::regex exited("Pooled executor \\S+ \\(pid \\d+\\) exited before adoption");
+  ASSERT_TRUE(poll_until([&] { return cluster.slave(0)->lines_matching(exited).size() >= 3; }, deadline_in(10s)))
+      << cluster.slave(0)->log();
+  std::vector<std::string> lines = cluster.slave(0)->lines_matching(exited);
+  auto at = [](const std::string& line) {  // glog's hh:mm:ss.micros, as seconds of the day
+    std::smatch m;
+    std::regex_search(line, m, std::regex(R"((\d\d):(\d\d):(\d\d\.\d+))"));
+    return std::stod(m[1]) * 3600 + std::stod(m[2]) * 60 + std::stod(m[3]);
+  };
+  const double first_gap = at(lines[1]) - at(lines[0]);
+  const double second_gap = at(lines[2]) - at(lines[1]);
+  EXPECT_GE(first_gap, 0.9) << lines[0] << "\n" << lines[1];
+  EXPECT_GE(second_gap, 1.9) << lines[1] << "\n" << lines[2];
+  EXPECT_LT(second_gap, 4) << "the backoff grew past 2 s too soon";
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_ready"), 0);
+}
+
+// An isolator that puts the executor into cgroups before it execs: the
+// pool cannot give a running process that, so the executor starts afresh.
+TEST(ExecutorPool, TaskUnderACgroupsIsolatorStartsAfresh) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  const std::string root = "stoa_pool_test_" + unique_marker();
+  struct RemoveRoot {  // the slave removes the container's cgroups, not its --cgroups_root
+    std::string root;
+    ~RemoveRoot() {
+      for (const std::string c : {"pids", "freezer"}) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(CGROUPS_HIERARCHY + "/" + c + "/" + root, ec)) {
+          ::rmdir(entry.path().c_str());
+        }
+        ::rmdir((CGROUPS_HIERARCHY + "/" + c + "/" + root).c_str());
+      }
+    }
+  } remove_root{root};
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster,
+                                 {"--executor_pool_size=1", "--isolation=cgroups/pids", "--cgroups_root=" + root}));
+  Try<Process*> execute =
+      cluster.start("stoa-execute", "execute",
+                    {"--master=" + cluster.master_address(), "--name=cg", "--command=cat /proc/self/cgroup",
+                     "--resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(execute) << execute.error();
+  std::optional<int> code = (*execute)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(code) << "stoa-execute did not exit";
+  EXPECT_EQ(*code, 0) << (*execute)->log();
+  EXPECT_EQ(cluster.slave(0)
+                ->lines_matching(std::regex("afresh, not from the pool: isolator cgroups/pids puts the executor"))
+                .size(),
+            1U)
+      << cluster.slave(0)->log();
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_adopted"), 0);
+  std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
+  ASSERT_EQ(stdouts.size(), 1U);
+  EXPECT_NE(read_file(stdouts[0]).find(":pids:/" + root + "/"), std::string::npos)
+      << "the task is not in its container's pids cgroup: " << read_file(stdouts[0]);
+  cluster.slave(0)->kill(SIGTERM);
+  EXPECT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+}
+
+TEST(ExecutorPool, RestartedSlaveRecoversTheAdoptedExecutorAndNotTheOldPool) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=2"}));
+  const std::string marker = unique_marker();
+  Try<Process*> framework =
+      cluster.start("stoa-example-framework", "framework",
+                    {"--master=" + cluster.master_address(), "--tasks=1", "--checkpoint",
+                     "--command=sleep 1000; echo " + marker, "--task_resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(framework) << framework.error();
+  ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 1; },
+                         deadline_in(DEFAULT_TIMEOUT)));
+  std::set<pid_t> adopted = pids_logged(*cluster.slave(0), "Launched pooled executor \\S+");
+  ASSERT_EQ(adopted.size(), 1U) << cluster.slave(0)->log();
+  ASSERT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 2; },
+                         deadline_in(DEFAULT_TIMEOUT)));
+  std::set<pid_t> pool = pids_logged(*cluster.slave(0), "Started pooled executor \\S+");
+  pool.erase(*adopted.begin());
+  ASSERT_EQ(pool.size(), 2U);
+  std::vector<pid_t> task = task_processes(marker, **framework);
+  ASSERT_EQ(task.size(), 1U);
+  const std::string slave_id = only_slave_id(cluster);
+
+  cluster.slave(0)->kill(SIGKILL);
+  ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
+  // The unadopted pool lost its slave: it exits (and is not recovered).
+  EXPECT_TRUE(poll_until(
+      [&] {
+        for (pid_t p : pool) {
+          if (process_running(p)) {
+            return false;
+          }
+        }
+        return true;
+      },
+      deadline_in(DEFAULT_TIMEOUT)))
+      << "a pooled executor outlived its slave";
+  EXPECT_TRUE(process_running(*adopted.begin())) << "the adopted executor of a checkpointing framework died";
+
+  Try<Process*> restarted = cluster.restart_slave(0, "slave0-restarted");
+  ASSERT_TRUE(restarted) << restarted.error();
+  ASSERT_TRUE((*restarted)->wait_for_line(std::regex("Recovery finished"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*restarted)->log();
+  ASSERT_TRUE(poll_until([&] { return running_tasks_on(cluster, slave_id) == 1; }, deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_EQ(task_processes(marker, **framework), task) << "the task was restarted";
+  EXPECT_EQ((*restarted)->lines_matching(std::regex("re-registered with 1 tasks")).size(), 1U) << (*restarted)->log();
+  EXPECT_TRUE((*restarted)->lines_matching(std::regex("Launched pooled executor")).empty());
+  for (pid_t p : pids_logged(**restarted, "Started pooled executor \\S+")) {
+    EXPECT_EQ(pool.count(p), 0U) << "the restarted slave took an old pooled executor";
+  }
+  EXPECT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 2; },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << "the restarted slave's own pool never became ready";
+}
+
+}  // namespace
+}  // namespace stoa::tests
