@@ -34,23 +34,23 @@ namespace stoa::slave {
 namespace posix_containerizer_detail {
 
 // What a usage worker measures.
-struct UsageTarget {
+struct ContainerUsageTarget {
   std::string container_id;
   pid_t pid = -1;
   Resources resources;
 };
-using UsageTargets = std::vector<UsageTarget>;
+using ContainerUsageTargets = std::vector<ContainerUsageTarget>;
 
 }  // namespace posix_containerizer_detail
 
 }  // namespace stoa::slave
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::posix_containerizer_detail::UsageTargets)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::slave::posix_containerizer_detail::ContainerUsageTargets)
 
 namespace stoa::slave {
 
-using posix_containerizer_detail::UsageTarget;
-using posix_containerizer_detail::UsageTargets;
+using posix_containerizer_detail::ContainerUsageTarget;
+using posix_containerizer_detail::ContainerUsageTargets;
 
 namespace {
 
@@ -121,9 +121,9 @@ caf::behavior launch_worker_actor(caf::stateful_actor<LaunchWorkerState>* self, 
 
 caf::behavior usage_worker(caf::event_based_actor* self, Isolators isolators) {
   return {
-      [self, isolators](usage_atom, const UsageTargets& targets) -> ContainerUsages {
+      [self, isolators](usage_atom, const ContainerUsageTargets& targets) -> ContainerUsages {
         ContainerUsages usages;
-        for (const UsageTarget& target : targets) {
+        for (const ContainerUsageTarget& target : targets) {
           ResourceStatistics stats;
           stats.timestamp = now_seconds();
           for (const auto& isolator : isolators) {
@@ -370,7 +370,7 @@ class PosixContainerizerState {
   }
 
   caf::result<ContainerUsages> on_usage(const std::vector<std::string>& ids) {
-    UsageTargets targets;
+    ContainerUsageTargets targets;
     for (const std::string& cid : ids) {
       auto it = containers.find(cid);
       if (it != containers.end() && it->second.pid > 0 && !it->second.status) {
