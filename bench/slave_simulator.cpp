@@ -19,6 +19,7 @@
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
 #include "actors/upid.hpp"
+#include "bench/remote_rate.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
@@ -287,7 +288,12 @@ class SimSlave {
     u.set_timestamp(s->timestamp());
     u.set_uuid(uuid);
     set_state(t, state);
-    *t.add_statuses() = *s;
+    // As the master keeps them (Mesos): a repeated state replaces the last.
+    if (t.statuses_size() > 0 && t.statuses(t.statuses_size() - 1).state() == state) {
+      *t.mutable_statuses(t.statuses_size() - 1) = *s;
+    } else {
+      *t.add_statuses() = *s;
+    }
     if (updates.update(u)) {
       forward(u);
     }
@@ -340,6 +346,12 @@ class SimSlave {
     shared->updates_acknowledged->inc();
     if (next) {
       forward(*next);
+    } else if (shared->opts.repeat_running_updates) {
+      auto t = tasks.find(key);
+      if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
+        update(key, TASK_RUNNING);
+        return;
+      }
     }
     if (updates.done(key)) {
       tasks.erase(key);
@@ -648,6 +660,7 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   caf::actor coordinator = sys.spawn(coordinator_actor, std::shared_ptr<const Shared>(shared),
                                      runtime.router(), std::move(slaves));
   runtime.register_actor("simulator", coordinator);
+  runtime.register_actor(RATE_ECHO_NAME, sys.spawn(rate_echo_actor));
   detector::Options d;
   d.master = options.master;
   d.subscriber = coordinator;
