@@ -306,6 +306,12 @@ struct RawRates {
   double echo_per_s = 0;        // round trips/s, 256 unanswered
   double rtt_p50_us = 0;        // one at a time
   double rtt_p99_us = 0;
+  // CPU per message of each end while flooding one way: this process sends
+  // (serializes), the simulator process receives (deserializes, counts).
+  double send_cpu_us = 0;
+  double receive_cpu_us = 0;
+  // CPU per round trip of both ends together, echoed.
+  double echo_cpu_us = 0;
 };
 
 // --mode=updates: the master's status updates over --update_seconds while
@@ -313,7 +319,7 @@ struct RawRates {
 int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Server>& simulators, int port,
                    pid_t mpid, const RawRates& raw, bool placed, int running);
 
-std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, int messages) {
+std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simulator_pid, int messages) {
   caf::actor echo;
   {
     caf::scoped_actor self{rt.system()};
@@ -328,8 +334,11 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, int message
   auto n = static_cast<uint64_t>(messages);
   // A short warm-up (connection, first serializations), then the figures.
   auto warm = measure_remote_rate(rt.system(), echo, true, 10000, 1024, std::chrono::seconds(60));
+  double self0 = cpu_seconds(::getpid()), sim0 = cpu_seconds(simulator_pid);
   auto one_way = measure_remote_rate(rt.system(), echo, true, n, 1024, std::chrono::seconds(120));
+  double self1 = cpu_seconds(::getpid()), sim1 = cpu_seconds(simulator_pid);
   auto echoed = measure_remote_rate(rt.system(), echo, false, n / 2, 256, std::chrono::seconds(120));
+  double self2 = cpu_seconds(::getpid()), sim2 = cpu_seconds(simulator_pid);
   auto single = measure_remote_rate(rt.system(), echo, false, 2000, 1, std::chrono::seconds(60));
   if (!warm || !one_way || !echoed || !single) {
     std::cerr << "the raw remote rate timed out\n";
@@ -340,6 +349,9 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, int message
   r.echo_per_s = static_cast<double>(echoed->messages) / echoed->seconds;
   r.rtt_p50_us = percentile(single->round_trip_us, 0.5);
   r.rtt_p99_us = percentile(single->round_trip_us, 0.99);
+  r.send_cpu_us = 1e6 * (self1 - self0) / static_cast<double>(one_way->messages);
+  r.receive_cpu_us = 1e6 * (sim1 - sim0) / static_cast<double>(one_way->messages);
+  r.echo_cpu_us = 1e6 * (self2 - self1 + sim2 - sim1) / static_cast<double>(echoed->messages);
   return r;
 }
 
@@ -389,7 +401,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
   }
   std::optional<RawRates> raw;
   if (updates_mode) {
-    raw = measure_raw(**rt, simulators.front().port, flags.rate_messages);
+    raw = measure_raw(**rt, simulators.front().port, simulators.front().process->pid(), flags.rate_messages);
     if (!raw) {
       return 1;
     }
@@ -523,16 +535,25 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   row("raw CAF remote, echoed, 256 unanswered (round trips/s)", raw.echo_per_s, "%14.0f");
   row("raw CAF remote, round trip one at a time p50 (us)", raw.rtt_p50_us);
   row("raw CAF remote, round trip one at a time p99 (us)", raw.rtt_p99_us);
+  row("raw: CPU per message, sending end (us)", raw.send_cpu_us, "%14.2f");
+  row("raw: CPU per message, receiving end (us)", raw.receive_cpu_us, "%14.2f");
+  row("raw: CPU per echoed round trip, both ends (us)", raw.echo_cpu_us, "%14.2f");
   row("status updates handled by the master (per s)", updates, "%14.0f");
   row("acknowledgements handled by the master (per s)", acks, "%14.0f");
   row("remote messages at the master, 4 per update (per s)", 4 * updates, "%14.0f");
   row("ratio per update: updates/s / raw one-way msgs/s (%)", 100 * updates / raw.one_way_per_s);
   row("ratio per message: 4 x updates/s / raw one-way msgs/s (%)", 400 * updates / raw.one_way_per_s);
   row("ratio per round trip: updates/s / raw echoed round trips/s (%)", 100 * updates / raw.echo_per_s);
-  row("master CPU per update (us)", updates > 0 ? 1e6 * cpu / (updates * window) : 0);
+  double per_update = updates > 0 ? 1e6 * cpu / (updates * window) : 0;
+  row("master CPU per update (us)", per_update, "%14.2f");
+  row("master CPU per remote message, 4 per update (us)", per_update / 4, "%14.2f");
+  row("  against raw CPU per message, sending + receiving end (us)", raw.send_cpu_us + raw.receive_cpu_us,
+      "%14.2f");
   row("master CPU (% of one core)", 100 * cpu / window);
   row("simulators' CPU (% of one core)", 100 * sim_cpu / window);
+  row("simulators' CPU per update (us)", updates > 0 ? 1e6 * sim_cpu / (updates * window) : 0, "%14.2f");
   row("framework (this process) CPU (% of one core)", 100 * self_cpu / window);
+  row("framework CPU per update (us)", updates > 0 ? 1e6 * self_cpu / (updates * window) : 0, "%14.2f");
   row("load average (1 min)", load_average(), "%14.2f");
   return placed && updates > 0 ? 0 : 1;
 }
