@@ -337,7 +337,7 @@ class SimSlave {
     send_update(u);
     Retry& r = retries[{u.framework_id().value(), u.status().task_id().value()}];
     r.uuid = u.uuid();
-    r.interval = std::chrono::nanoseconds(slave::STATUS_UPDATE_RETRY_INTERVAL_MIN);
+    r.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
     r.due = std::chrono::steady_clock::now() + r.interval;
     arm_retry(r.interval);
   }
@@ -350,8 +350,13 @@ class SimSlave {
   }
 
   // Re-sends every head whose retry is due; forgets acknowledged ones.
+  // Without a master nothing is due: (re-)registering sends every head
+  // again (on_registered) and re-arms.
   void on_update_retry() {
     retry_armed = false;
+    if (!registered || !master) {
+      return;
+    }
     auto now = std::chrono::steady_clock::now();
     auto next = std::chrono::steady_clock::time_point::max();
     for (auto it = retries.begin(); it != retries.end();) {
@@ -361,7 +366,7 @@ class SimSlave {
         continue;
       }
       Retry& r = it->second;
-      if (now >= r.due && registered && master) {
+      if (now >= r.due) {
         send_update(*head);
         r.interval = std::min<std::chrono::nanoseconds>(r.interval * 2, slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
         r.due = now + r.interval;

@@ -81,6 +81,9 @@ struct SimulatorOptions {
   Duration zk_session_timeout = std::chrono::seconds(10);
   // A running task repeats TASK_RUNNING once its last update is acknowledged.
   bool repeat_running_updates = false;
+  // The first retry of an unacknowledged update (then doubling to 10 min);
+  // the slave's STATUS_UPDATE_RETRY_INTERVAL_MIN unless a test shortens it.
+  Duration update_retry_interval = std::chrono::seconds(10);
 };
 
 // The flags of stoa-slave-simulator.

@@ -135,6 +135,7 @@ struct Seen {
   std::mutex mu;
   std::map<std::string, std::vector<TaskState>> updates;  // task id -> states in order
   size_t launched = 0;
+  bool acknowledge = true;  // the framework acknowledges what it gets
 
   size_t count(TaskState state) {
     std::lock_guard<std::mutex> lock(mu);
@@ -186,11 +187,13 @@ caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t 
           }
         } else if (e.type() == Event::UPDATE) {
           const TaskStatus& s = e.update().status();
+          bool acknowledge = false;
           {
             std::lock_guard<std::mutex> lock(seen->mu);
             seen->updates[s.task_id().value()].push_back(s.state());
+            acknowledge = seen->acknowledge;
           }
-          if (!s.uuid().empty()) {
+          if (acknowledge && !s.uuid().empty()) {
             Call c;
             c.set_type(Call::ACKNOWLEDGE);
             *c.mutable_acknowledge()->mutable_slave_id() = s.slave_id();
@@ -316,6 +319,34 @@ TEST(SlaveSimulatorTest, RunningTasksRepeatTaskRunningAndTheMasterKeepsOneStatus
     EXPECT_EQ(statuses[2].get("state").to_str(), "TASK_RUNNING");
   }
   EXPECT_EQ(m->metric("master/invariant_violations"), 0);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+// An update the framework does not acknowledge is sent again (the slave's
+// backoff, shortened here), and nothing after it, until it is acknowledged.
+TEST(SlaveSimulatorTest, AnUnacknowledgedUpdateIsSentAgainUntilAcknowledged) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  SimulatorOptions o = options(m->address(), 1);
+  o.update_retry_interval = 50ms;
+  auto sim = SimulatorProcess::start(o);
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT)));
+  auto seen = std::make_shared<Seen>();
+  seen->acknowledge = false;
+  subscribe(*m, 1, seen);
+  EXPECT_TRUE(poll_until([&] { return seen->count(TASK_STARTING) >= 4; }, deadline_in(WAIT)));
+  EXPECT_EQ(seen->count(TASK_RUNNING), 0u) << "one update in flight per task";
+  EXPECT_GE(sim->metric("simulator/status_updates_sent"), 4);
+  EXPECT_EQ(sim->metric("simulator/status_updates_acknowledged"), 0);
+  {
+    std::lock_guard<std::mutex> lock(seen->mu);
+    seen->acknowledge = true;
+  }
+  EXPECT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) >= 1; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/status_updates_acknowledged") == 2; },
+                         deadline_in(WAIT)));
   sim->rt->shutdown();
   m->rt->shutdown();
 }

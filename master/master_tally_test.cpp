@@ -353,7 +353,7 @@ TEST_F(MasterTallyTest, RepeatedStatesReplaceTheLastStatusAndEveryUpdateIsForwar
   launch_on_offers(f, "t", 1);
   ASSERT_EQ(s_inbox->runs.size(), 1u);
   std::string tid = s_inbox->runs[0].task().task_id().value();
-  auto send = [&](TaskState state, const std::string& uuid, double timestamp) {
+  auto send = [&](TaskState state, const std::string& uuid, double timestamp, const std::string& ip = "") {
     StatusUpdateMessage m;
     m.mutable_update()->mutable_framework_id()->set_value(f.id);
     m.mutable_update()->mutable_slave_id()->set_value(sid);
@@ -364,6 +364,9 @@ TEST_F(MasterTallyTest, RepeatedStatesReplaceTheLastStatusAndEveryUpdateIsForwar
     st->set_uuid(uuid);
     st->set_timestamp(timestamp);
     st->set_message("message " + uuid);
+    if (!ip.empty()) {
+      st->mutable_container_status()->add_network_infos()->add_ip_addresses()->set_ip_address(ip);
+    }
     m.mutable_update()->set_timestamp(timestamp);
     m.mutable_update()->set_uuid(uuid);
     caf::send_as(s, master_, m);
@@ -382,7 +385,7 @@ TEST_F(MasterTallyTest, RepeatedStatesReplaceTheLastStatusAndEveryUpdateIsForwar
     return out;
   };
   send(TASK_STARTING, "u1", 1);
-  send(TASK_RUNNING, "u2", 2);
+  send(TASK_RUNNING, "u2", 2, "10.1.2.3");  // the first TASK_RUNNING carries the container's address
   send(TASK_RUNNING, "u2", 2.5);  // the slave's retry of u2 (its timestamp is not the master's business)
   send(TASK_RUNNING, "u3", 3);    // a health check's update, say
   send(TASK_RUNNING, "u4", 4);
@@ -391,6 +394,8 @@ TEST_F(MasterTallyTest, RepeatedStatesReplaceTheLastStatusAndEveryUpdateIsForwar
   EXPECT_EQ(kept[0].first, "TASK_STAGING");
   EXPECT_EQ(kept[1], std::make_pair(std::string("TASK_STARTING"), 1.0));
   EXPECT_EQ(kept[2], std::make_pair(std::string("TASK_RUNNING"), 4.0));
+  EXPECT_NE(view("state").serialize().find(R"("ip_address":"10.1.2.3")"), std::string::npos)
+      << "the address stays with the repeated TASK_RUNNING";
   std::vector<TaskStatus> forwarded = updates_for(f.inbox, tid);
   std::vector<std::string> uuids;
   for (const TaskStatus& st : forwarded) {

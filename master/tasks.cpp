@@ -79,7 +79,8 @@ void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
 // its status moved into the event rather than copied. The task keeps one
 // status per state change: a repeated state (a health check's TASK_RUNNING)
 // replaces the last one, as in Mesos, so a long-running task's statuses do
-// not grow with its updates.
+// not grow with its updates (Mesos' agent puts the container's status on
+// every update; ours only on the first TASK_RUNNING, so it is carried over).
 void Master::on_status_update(StatusUpdateMessage& m) {
   hot.status_update_messages->inc();
   internal::StatusUpdate& u = *m.mutable_update();
@@ -145,8 +146,19 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     }
   }
   if (!known) {
-    TaskStatus* kept = last != nullptr && last->state() == status.state() ? last : task.add_statuses();
+    bool replacing = last != nullptr && last->state() == status.state();
+    // The container's address (set on the first TASK_RUNNING) stays with a
+    // repeat that does not carry it (a health check's TASK_RUNNING).
+    bool carry = replacing && last->has_container_status() && !status.has_container_status();
+    ContainerStatus container;
+    if (carry) {
+      container.Swap(last->mutable_container_status());
+    }
+    TaskStatus* kept = replacing ? last : task.add_statuses();
     *kept = status;
+    if (carry) {
+      kept->mutable_container_status()->Swap(&container);
+    }
     kept->clear_message();
     kept->clear_data();
     count_task_state(status.state());
