@@ -314,15 +314,22 @@ class SimSlave {
       *t.add_statuses() = *s;
     }
     if (updates.update(u)) {
-      forward(u);
+      forward(u, &u);  // the manager has its copy: the message takes this one
     }
   }
 
-  void send_update(const StatusUpdate& u) {
+  // Sends `u` to the master; `owned` (== &u, or null) is moved into the
+  // message instead of copied, and left empty.
+  void send_update(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
     StatusUpdateMessage m;
-    *m.mutable_update() = u;
+    if (owned != nullptr) {
+      m.mutable_update()->Swap(owned);
+    } else {
+      *m.mutable_update() = u;
+    }
     m.set_pid(pid());
-    auto t = tasks.find({u.framework_id().value(), u.status().task_id().value()});
+    const StatusUpdate& sent = m.update();
+    auto t = tasks.find({sent.framework_id().value(), sent.status().task_id().value()});
     if (t != tasks.end()) {
       m.mutable_update()->set_latest_state(t->second.state());
     }
@@ -330,16 +337,16 @@ class SimSlave {
     shared->updates_sent->inc();
   }
 
-  void forward(const StatusUpdate& u) {
+  void forward(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
     if (!registered || !master) {
       return;  // re-sent on (re-)registration
     }
-    send_update(u);
     Retry& r = retries[{u.framework_id().value(), u.status().task_id().value()}];
     r.uuid = u.uuid();
     r.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
     r.due = std::chrono::steady_clock::now() + r.interval;
     arm_retry(r.interval);
+    send_update(u, owned);
   }
 
   void arm_retry(std::chrono::nanoseconds in) {
