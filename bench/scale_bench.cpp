@@ -17,6 +17,14 @@
 //   stoa-bench-scale [--slaves=1000,10000] [--tasks=20000] [--slaves_per_process=5000]
 //                    [--state_clients=4] [--probe_seconds=5] [--work_dir=/tmp/stoa-bench-scale]
 //
+// --mode=updates measures status updates instead: the raw CAF remote rate
+// between this process and the first simulator process (bench/
+// remote_rate.hpp: one-way with a window, echoed round trips), then the
+// simulators repeat TASK_RUNNING for every running task as soon as the last
+// one is acknowledged (--repeat_running_updates) while the framework
+// acknowledges at once; the master's updates/s and CPU per update over
+// --update_seconds, and the ratios to the raw rate.
+//
 // Prints a table; results are recorded in docs/benchmarks.md ("Scale (#17)").
 
 #include <arpa/inet.h>
@@ -29,6 +37,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -39,7 +50,9 @@
 
 #include <caf/all.hpp>
 
+#include "actors/atoms.hpp"
 #include "actors/runtime.hpp"
+#include "bench/remote_rate.hpp"
 #include "bench/bench_processes.hpp"
 #include "bench/bench_util.hpp"
 #include "common/flags.hpp"
@@ -82,6 +95,19 @@ struct ScaleFlags : FlagsBase {
     check("timeout", positive_duration());
     add(&work_dir, "work_dir", "Where the processes' logs go (one directory per run).", "/tmp/stoa-bench-scale");
     check("work_dir", non_empty());
+    add(&mode, "mode", "placement (the table of docs/benchmarks.md) or updates (status updates vs raw CAF).",
+        "placement");
+    check("mode", [](const std::string& v) -> std::optional<std::string> {
+      if (v != "placement" && v != "updates") {
+        return "'" + v + "' is neither 'placement' nor 'updates'";
+      }
+      return std::nullopt;
+    });
+    add(&update_seconds, "update_seconds", "--mode=updates: the window the master's update rate is measured over.",
+        5);
+    check("update_seconds", within(1, 600));
+    add(&rate_messages, "rate_messages", "--mode=updates: messages of each raw remote rate measurement.", 200000);
+    check("rate_messages", within(1000, 100000000));
   }
   std::string slaves;
   int tasks;
@@ -90,6 +116,9 @@ struct ScaleFlags : FlagsBase {
   int probe_seconds;
   Duration timeout;
   std::string work_dir;
+  std::string mode;
+  int update_seconds;
+  int rate_messages;
 };
 
 // What the framework saw; written by its actor, read by main once it is done.
@@ -247,7 +276,87 @@ Probe probe(int port, int seconds, int clients) {
   return p;
 }
 
+double load_average() {
+  double l[1] = {0};
+  return ::getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+// CPU seconds (user + system) `pid` used so far; 0 when unreadable.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) {  // utime, stime
+      ticks += std::stod(field);
+    }
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// The raw CAF remote rate between this process and a simulator process.
+struct RawRates {
+  double one_way_per_s = 0;     // messages/s, one way, 1024 unanswered
+  double echo_per_s = 0;        // round trips/s, 256 unanswered
+  double rtt_p50_us = 0;        // one at a time
+  double rtt_p99_us = 0;
+  // CPU per message of each end while flooding one way: this process sends
+  // (serializes), the simulator process receives (deserializes, counts).
+  double send_cpu_us = 0;
+  double receive_cpu_us = 0;
+  // CPU per round trip of both ends together, echoed.
+  double echo_cpu_us = 0;
+};
+
+// --mode=updates: the master's status updates over --update_seconds while
+// every running task repeats TASK_RUNNING, against the raw rate.
+int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Server>& simulators, int port,
+                   pid_t mpid, const RawRates& raw, bool placed, int running);
+
+std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simulator_pid, int messages) {
+  caf::actor echo;
+  {
+    caf::scoped_actor self{rt.system()};
+    std::string upid = std::string(RATE_ECHO_NAME) + "@127.0.0.1:" + std::to_string(simulator_port);
+    self->request(rt.router(), RESOLVE_TIMEOUT, resolve_atom_v, upid)
+        .receive([&](const caf::actor& h) { echo = h; },
+                 [&](caf::error& e) { std::cerr << "cannot resolve " << upid << ": " << caf::to_string(e) << "\n"; });
+  }
+  if (!echo) {
+    return std::nullopt;
+  }
+  auto n = static_cast<uint64_t>(messages);
+  // A short warm-up (connection, first serializations), then the figures.
+  auto warm = measure_remote_rate(rt.system(), echo, true, 10000, 1024, std::chrono::seconds(60));
+  double self0 = cpu_seconds(::getpid()), sim0 = cpu_seconds(simulator_pid);
+  auto one_way = measure_remote_rate(rt.system(), echo, true, n, 1024, std::chrono::seconds(120));
+  double self1 = cpu_seconds(::getpid()), sim1 = cpu_seconds(simulator_pid);
+  auto echoed = measure_remote_rate(rt.system(), echo, false, n / 2, 256, std::chrono::seconds(120));
+  double self2 = cpu_seconds(::getpid()), sim2 = cpu_seconds(simulator_pid);
+  auto single = measure_remote_rate(rt.system(), echo, false, 2000, 1, std::chrono::seconds(60));
+  if (!warm || !one_way || !echoed || !single) {
+    std::cerr << "the raw remote rate timed out\n";
+    return std::nullopt;
+  }
+  RawRates r;
+  r.one_way_per_s = static_cast<double>(one_way->messages) / one_way->seconds;
+  r.echo_per_s = static_cast<double>(echoed->messages) / echoed->seconds;
+  r.rtt_p50_us = percentile(single->round_trip_us, 0.5);
+  r.rtt_p99_us = percentile(single->round_trip_us, 0.99);
+  r.send_cpu_us = 1e6 * (self1 - self0) / static_cast<double>(one_way->messages);
+  r.receive_cpu_us = 1e6 * (sim1 - sim0) / static_cast<double>(one_way->messages);
+  r.echo_cpu_us = 1e6 * (self2 - self1 + sim2 - sim1) / static_cast<double>(echoed->messages);
+  return r;
+}
+
 int run(const ScaleFlags& flags, size_t slaves) {
+  bool updates_mode = flags.mode == "updates";
   std::string dir = flags.work_dir + "/" + std::to_string(slaves);
   std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
   Try<Server> master = start_server("stoa-master", {"--ip=127.0.0.1", "--port=0", "--work_dir=" + dir + "/master"},
@@ -267,7 +376,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
     left -= n;
     Try<Server> s = start_server("stoa-slave-simulator",
                                  {"--master=127.0.0.1:" + std::to_string(port), "--slaves=" + std::to_string(n),
-                                  "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i)},
+                                  "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i),
+                                  "--repeat_running_updates=" + std::string(updates_mode ? "true" : "false")},
                                  dir + "/simulator" + std::to_string(i) + ".log");
     if (s.is_error()) {
       std::cerr << s.error() << "\n";
@@ -284,14 +394,21 @@ int run(const ScaleFlags& flags, size_t slaves) {
   double register_s = seconds_since(start);
   double rss_slaves = rss_kib(mpid);
 
-  Placement placement;
-  double updates_before = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0);
-  std::vector<double> alloc_ms;
   auto rt = Runtime::start(RuntimeOptions{});
   if (rt.is_error()) {
     std::cerr << rt.error() << "\n";
     return 1;
   }
+  std::optional<RawRates> raw;
+  if (updates_mode) {
+    raw = measure_raw(**rt, simulators.front().port, simulators.front().process->pid(), flags.rate_messages);
+    if (!raw) {
+      return 1;
+    }
+  }
+  Placement placement;
+  double updates_before = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0);
+  std::vector<double> alloc_ms;
   SchedulerOptions so;
   so.master = "127.0.0.1:" + std::to_string(port);
   so.framework_info.set_user(current_user());
@@ -314,6 +431,11 @@ int run(const ScaleFlags& flags, size_t slaves) {
   double updates = metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0) - updates_before;
   double place_s = std::chrono::duration<double>(placement.last_running - placement.first_launch).count();
   double rss_tasks = rss_kib(mpid);
+  if (updates_mode) {
+    int rc = report_updates(flags, slaves, simulators, port, mpid, *raw, placed, placement.running.load());
+    (*rt)->shutdown();
+    return rc;
+  }
 
   auto t0 = Clock::now();
   Try<Fetched> plain = fetch(port, "/master/state", false);
@@ -371,6 +493,69 @@ int run(const ScaleFlags& flags, size_t slaves) {
   row("/master/health max (ms)", percentile(loaded.health_ms, 1.0), "%14.2f");
   row("allocation passes/s", loaded.allocation_runs_per_s, "%14.2f");
   return placed ? 0 : 1;
+}
+
+int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Server>& simulators, int port,
+                   pid_t mpid, const RawRates& raw, bool placed, int running) {
+  // The flood is on since the first TASK_RUNNING; the window starts now
+  // that every task runs.
+  auto counters = [&] {
+    return std::make_pair(metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0),
+                          metric(port, "master/valid_status_update_acknowledgements", SCALE_METRIC_TIMEOUT).value_or(0));
+  };
+  std::vector<pid_t> sims;
+  for (const Server& s : simulators) {
+    sims.push_back(s.process->pid());
+  }
+  auto sims_cpu = [&] {
+    double c = 0;
+    for (pid_t p : sims) {
+      c += cpu_seconds(p);
+    }
+    return c;
+  };
+  auto [u0, a0] = counters();
+  double cpu0 = cpu_seconds(mpid), self0 = cpu_seconds(::getpid()), sim0 = sims_cpu();
+  auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(flags.update_seconds));  // the measurement window
+  auto [u1, a1] = counters();
+  double window = seconds_since(t0);
+  double cpu = cpu_seconds(mpid) - cpu0, self_cpu = cpu_seconds(::getpid()) - self0, sim_cpu = sims_cpu() - sim0;
+  double updates = (u1 - u0) / window;
+  double acks = (a1 - a0) / window;
+
+  auto row = [](const char* what, double v, const char* fmt = "%14.1f") {
+    std::printf("  %-62s", what);
+    std::printf(fmt, v);
+    std::printf("\n");
+  };
+  std::printf("\n== status updates: %zu slaves (%zu simulator processes), %d tasks running, %d s window ==\n", slaves,
+              simulators.size(), running, flags.update_seconds);
+  row("raw CAF remote, one way, 1024 unanswered (msgs/s)", raw.one_way_per_s, "%14.0f");
+  row("raw CAF remote, echoed, 256 unanswered (round trips/s)", raw.echo_per_s, "%14.0f");
+  row("raw CAF remote, round trip one at a time p50 (us)", raw.rtt_p50_us);
+  row("raw CAF remote, round trip one at a time p99 (us)", raw.rtt_p99_us);
+  row("raw: CPU per message, sending end (us)", raw.send_cpu_us, "%14.2f");
+  row("raw: CPU per message, receiving end (us)", raw.receive_cpu_us, "%14.2f");
+  row("raw: CPU per echoed round trip, both ends (us)", raw.echo_cpu_us, "%14.2f");
+  row("status updates handled by the master (per s)", updates, "%14.0f");
+  row("acknowledgements handled by the master (per s)", acks, "%14.0f");
+  row("remote messages at the master, 4 per update (per s)", 4 * updates, "%14.0f");
+  row("ratio per update: updates/s / raw one-way msgs/s (%)", 100 * updates / raw.one_way_per_s);
+  row("ratio per message: 4 x updates/s / raw one-way msgs/s (%)", 400 * updates / raw.one_way_per_s);
+  row("ratio per round trip: updates/s / raw echoed round trips/s (%)", 100 * updates / raw.echo_per_s);
+  double per_update = updates > 0 ? 1e6 * cpu / (updates * window) : 0;
+  row("master CPU per update (us)", per_update, "%14.2f");
+  row("master CPU per remote message, 4 per update (us)", per_update / 4, "%14.2f");
+  row("  against raw CPU per message, sending + receiving end (us)", raw.send_cpu_us + raw.receive_cpu_us,
+      "%14.2f");
+  row("master CPU (% of one core)", 100 * cpu / window);
+  row("simulators' CPU (% of one core)", 100 * sim_cpu / window);
+  row("simulators' CPU per update (us)", updates > 0 ? 1e6 * sim_cpu / (updates * window) : 0, "%14.2f");
+  row("framework (this process) CPU (% of one core)", 100 * self_cpu / window);
+  row("framework CPU per update (us)", updates > 0 ? 1e6 * self_cpu / (updates * window) : 0, "%14.2f");
+  row("load average (1 min)", load_average(), "%14.2f");
+  return placed && updates > 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "bench/slave_simulator.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <caf/all.hpp>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
 #include "actors/upid.hpp"
+#include "bench/remote_rate.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
@@ -37,7 +39,7 @@ using sim_master_atom =
     caf::atom_constant<caf::atom("sim_master")>;  // coordinator -> slave: the master
 using sim_retry_atom = caf::atom_constant<caf::atom("sim_retry")>;  // a slave's registration timer
 using sim_update_atom =
-    caf::atom_constant<caf::atom("sim_update")>;  // a slave's update retry timer
+    caf::atom_constant<caf::atom("sim_update")>;  // a slave's update retry timer (one per slave)
 using sim_finish_atom = caf::atom_constant<caf::atom("sim_finish")>;  // a slave's task finishes
 using sim_resolve_atom =
     caf::atom_constant<caf::atom("sim_resolv")>;  // the coordinator resolves again
@@ -99,6 +101,18 @@ class SimSlave {
   std::map<std::string, FrameworkInfo> frameworks;
   std::map<slave::StatusUpdateManager::Key, Task> tasks;
   slave::StatusUpdateManager updates;
+  // The retry of each stream's unacknowledged head (10 s doubling to 10 min,
+  // as the slave's): one timer per slave, armed while a head waits, rather
+  // than one timer (a message to the clock thread) per update.
+  struct Retry {
+    std::string uuid;
+    std::chrono::steady_clock::time_point due;
+    std::chrono::nanoseconds interval{};
+  };
+  std::map<slave::StatusUpdateManager::Key, Retry> retries;
+  bool retry_armed = false;
+  // The uuids of its updates (unique, not secret: no syscall per update).
+  std::mt19937_64 uuid_rng;
   static inline const char* name = "simulated slave";
 
   std::string pid() const { return "slave(" + std::to_string(index) + ")@" + shared->address; }
@@ -276,7 +290,13 @@ class SimSlave {
     u.mutable_framework_id()->set_value(key.first);
     *u.mutable_executor_id() = t.executor_id();
     u.mutable_slave_id()->set_value(slave_id);
-    std::string uuid = random_uuid_bytes();
+    std::string uuid(16, '\0');
+    for (size_t i = 0; i < 16; i += 8) {
+      uint64_t r = uuid_rng();
+      std::memcpy(uuid.data() + i, &r, 8);
+    }
+    uuid[6] = static_cast<char>((uuid[6] & 0x0f) | 0x40);  // version 4
+    uuid[8] = static_cast<char>((uuid[8] & 0x3f) | 0x80);
     TaskStatus* s = u.mutable_status();
     *s->mutable_task_id() = t.task_id();
     s->set_state(state);
@@ -287,46 +307,83 @@ class SimSlave {
     u.set_timestamp(s->timestamp());
     u.set_uuid(uuid);
     set_state(t, state);
-    *t.add_statuses() = *s;
+    // As the master keeps them (Mesos): a repeated state replaces the last.
+    if (t.statuses_size() > 0 && t.statuses(t.statuses_size() - 1).state() == state) {
+      *t.mutable_statuses(t.statuses_size() - 1) = *s;
+    } else {
+      *t.add_statuses() = *s;
+    }
     if (updates.update(u)) {
-      forward(u);
+      forward(u, &u);  // the manager has its copy: the message takes this one
     }
   }
 
-  void send_update(const StatusUpdate& u) {
+  // Sends `u` to the master; `owned` (== &u, or null) is moved into the
+  // message instead of copied, and left empty.
+  void send_update(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
     StatusUpdateMessage m;
-    *m.mutable_update() = u;
+    if (owned != nullptr) {
+      m.mutable_update()->Swap(owned);
+    } else {
+      *m.mutable_update() = u;
+    }
     m.set_pid(pid());
-    auto t = tasks.find({u.framework_id().value(), u.status().task_id().value()});
+    const StatusUpdate& sent = m.update();
+    auto t = tasks.find({sent.framework_id().value(), sent.status().task_id().value()});
     if (t != tasks.end()) {
       m.mutable_update()->set_latest_state(t->second.state());
     }
-    self->send(master, m);
+    self->send(master, std::move(m));
     shared->updates_sent->inc();
   }
 
-  void forward(const StatusUpdate& u) {
+  void forward(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
     if (!registered || !master) {
       return;  // re-sent on (re-)registration
     }
-    send_update(u);
-    auto interval = std::chrono::nanoseconds(slave::STATUS_UPDATE_RETRY_INTERVAL_MIN);
-    self->delayed_send(self, interval, sim_update_atom::value, u.framework_id().value(),
-                       u.status().task_id().value(), u.uuid(),
-                       static_cast<int64_t>(interval.count()));
+    Retry& r = retries[{u.framework_id().value(), u.status().task_id().value()}];
+    r.uuid = u.uuid();
+    r.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
+    r.due = std::chrono::steady_clock::now() + r.interval;
+    arm_retry(r.interval);
+    send_update(u, owned);
   }
 
-  void on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid,
-                       int64_t interval_ns) {
-    const StatusUpdate* head = updates.head({fid, tid});
-    if (head == nullptr || head->uuid() != uuid || !registered || !master) {
+  void arm_retry(std::chrono::nanoseconds in) {
+    if (!retry_armed) {
+      retry_armed = true;
+      self->delayed_send(self, in, sim_update_atom::value);
+    }
+  }
+
+  // Re-sends every head whose retry is due; forgets acknowledged ones.
+  // Without a master nothing is due: (re-)registering sends every head
+  // again (on_registered) and re-arms.
+  void on_update_retry() {
+    retry_armed = false;
+    if (!registered || !master) {
       return;
     }
-    send_update(*head);
-    auto next = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(interval_ns * 2),
-                                                   slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
-    self->delayed_send(self, next, sim_update_atom::value, fid, tid, uuid,
-                       static_cast<int64_t>(next.count()));
+    auto now = std::chrono::steady_clock::now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (auto it = retries.begin(); it != retries.end();) {
+      const StatusUpdate* head = updates.head(it->first);
+      if (head == nullptr || head->uuid() != it->second.uuid) {
+        it = retries.erase(it);
+        continue;
+      }
+      Retry& r = it->second;
+      if (now >= r.due) {
+        send_update(*head);
+        r.interval = std::min<std::chrono::nanoseconds>(r.interval * 2, slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
+        r.due = now + r.interval;
+      }
+      next = std::min(next, r.due);
+      ++it;
+    }
+    if (!retries.empty()) {
+      arm_retry(std::max<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(100)));
+    }
   }
 
   void on_acknowledgement(const StatusUpdateAcknowledgementMessage& m) {
@@ -340,6 +397,12 @@ class SimSlave {
     shared->updates_acknowledged->inc();
     if (next) {
       forward(*next);
+    } else if (shared->opts.repeat_running_updates) {
+      auto t = tasks.find(key);
+      if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
+        update(key, TASK_RUNNING);
+        return;
+      }
     }
     if (updates.done(key)) {
       tasks.erase(key);
@@ -366,6 +429,7 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
   s.shared = std::move(shared);
   s.index = index;
   s.rng.seed(s.shared->seed ^ (index * 2654435761u));
+  s.uuid_rng.seed((static_cast<uint64_t>(s.shared->seed) << 32) ^ index ^ std::random_device{}());
   set_safe_handlers(self, "simulated slave");
   return {
       [self](sim_master_atom, const caf::actor& m) {
@@ -379,10 +443,9 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
           self->state.on_retry(generation);
         }
       },
-      [self](sim_update_atom, const std::string& fid, const std::string& tid,
-             const std::string& uuid, int64_t interval_ns) {
+      [self](sim_update_atom) {
         if (from_self(self)) {
-          self->state.on_update_retry(fid, tid, uuid, interval_ns);
+          self->state.on_update_retry();
         }
       },
       [self](sim_finish_atom, const std::string& fid, const std::string& tid) {
@@ -648,6 +711,7 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   caf::actor coordinator = sys.spawn(coordinator_actor, std::shared_ptr<const Shared>(shared),
                                      runtime.router(), std::move(slaves));
   runtime.register_actor("simulator", coordinator);
+  runtime.register_actor(RATE_ECHO_NAME, sys.spawn(rate_echo_actor));
   detector::Options d;
   d.master = options.master;
   d.subscriber = coordinator;

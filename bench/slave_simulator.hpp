@@ -17,8 +17,14 @@
 //   ShutdownFrameworkMessage give TASK_KILLED. Updates go out one at a time
 //   per task, each with its own uuid, re-sent (10 s doubling to 10 min, as
 //   the real slave) until the master acknowledges; a task is forgotten once
-//   its terminal update is acknowledged;
+//   its terminal update is acknowledged; with `repeat_running_updates`
+//   a running task sends a new TASK_RUNNING (a new uuid, as a health check
+//   would) as soon as its last one is acknowledged: a flood of updates as
+//   fast as the master and the framework acknowledge them (issue #17);
 // - drops every message from anyone but the current master.
+//
+// The process also serves the raw remote message rate's receiving end
+// (bench/remote_rate.hpp), named "rate-echo".
 //
 // One coordinator actor per process follows the leader: it gets
 // `(detector::leader_atom, detector::Leader)` from the process's one
@@ -73,6 +79,11 @@ struct SimulatorOptions {
   Duration reregister_spread = Duration::zero();
   // The detector's ZooKeeper session (zk:// masters).
   Duration zk_session_timeout = std::chrono::seconds(10);
+  // A running task repeats TASK_RUNNING once its last update is acknowledged.
+  bool repeat_running_updates = false;
+  // The first retry of an unacknowledged update (then doubling to 10 min);
+  // the slave's STATUS_UPDATE_RETRY_INTERVAL_MIN unless a test shortens it.
+  Duration update_retry_interval = std::chrono::seconds(10);
 };
 
 // The flags of stoa-slave-simulator.
@@ -92,6 +103,7 @@ struct SimulatorFlags : FlagsBase {
   Duration registration_backoff_factor;
   Duration reregister_spread;
   Duration zk_session_timeout;
+  bool repeat_running_updates;
 };
 
 // The options the flags describe. Error (naming the flag and its value) for

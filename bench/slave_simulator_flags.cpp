@@ -60,6 +60,10 @@ SimulatorFlags::SimulatorFlags() {
   add(&zk_session_timeout, "zk_session_timeout", "The detector's ZooKeeper session timeout.",
       std::chrono::seconds(10));
   check("zk_session_timeout", positive_duration());
+  add(&repeat_running_updates, "repeat_running_updates",
+      "A running task sends a new TASK_RUNNING as soon as its last update is acknowledged (a flood "
+      "of status updates for stoa-bench-scale --mode=updates).",
+      false);
 }
 
 Try<SimulatorOptions> simulator_options(const SimulatorFlags& flags) {
@@ -89,6 +93,7 @@ Try<SimulatorOptions> simulator_options(const SimulatorFlags& flags) {
   o.registration_backoff = flags.registration_backoff_factor;
   o.reregister_spread = flags.reregister_spread;
   o.zk_session_timeout = flags.zk_session_timeout;
+  o.repeat_running_updates = flags.repeat_running_updates;
   return o;
 }
 

@@ -16,6 +16,7 @@
 #include "actors/master_detector.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
+#include "bench/remote_rate.hpp"
 #include "common/task_state.hpp"
 #include "master/master.hpp"
 #include "tests/poll.hpp"
@@ -134,6 +135,7 @@ struct Seen {
   std::mutex mu;
   std::map<std::string, std::vector<TaskState>> updates;  // task id -> states in order
   size_t launched = 0;
+  bool acknowledge = true;  // the framework acknowledges what it gets
 
   size_t count(TaskState state) {
     std::lock_guard<std::mutex> lock(mu);
@@ -185,11 +187,13 @@ caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t 
           }
         } else if (e.type() == Event::UPDATE) {
           const TaskStatus& s = e.update().status();
+          bool acknowledge = false;
           {
             std::lock_guard<std::mutex> lock(seen->mu);
             seen->updates[s.task_id().value()].push_back(s.state());
+            acknowledge = seen->acknowledge;
           }
-          if (!s.uuid().empty()) {
+          if (acknowledge && !s.uuid().empty()) {
             Call c;
             c.set_type(Call::ACKNOWLEDGE);
             *c.mutable_acknowledge()->mutable_slave_id() = s.slave_id();
@@ -270,6 +274,113 @@ TEST(SlaveSimulatorTest, TasksRunAndFinishWithAcknowledgedUpdates) {
   EXPECT_EQ(sim->metric("simulator/tasks_running"), 0);
   EXPECT_EQ(m->metric("master/tasks_finished"), 6);
   EXPECT_EQ(m->metric("master/invariant_violations"), 0);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+// --repeat_running_updates: every acknowledged TASK_RUNNING is followed by
+// another (a new uuid), in order, each acknowledged; the master keeps one
+// status per state (a repeated state replaces the last, as in Mesos).
+TEST(SlaveSimulatorTest, RunningTasksRepeatTaskRunningAndTheMasterKeepsOneStatusPerState) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  SimulatorOptions o = options(m->address(), 1);
+  o.repeat_running_updates = true;
+  auto sim = SimulatorProcess::start(o);
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT)));
+  auto seen = std::make_shared<Seen>();
+  subscribe(*m, 2, seen);
+  EXPECT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) >= 40; }, deadline_in(WAIT)));
+  {
+    std::lock_guard<std::mutex> lock(seen->mu);
+    EXPECT_EQ(seen->updates.size(), 2u);
+    for (const auto& [tid, states] : seen->updates) {
+      ASSERT_GE(states.size(), 3u) << tid;
+      EXPECT_EQ(states[0], TASK_STARTING) << tid;
+      EXPECT_EQ(std::count(states.begin() + 1, states.end(), TASK_RUNNING),
+                static_cast<long>(states.size() - 1))
+          << tid;
+    }
+  }
+  EXPECT_GE(m->metric("master/valid_status_update_acknowledgements"), 40);
+  EXPECT_GE(sim->metric("simulator/status_updates_acknowledged"), 40);
+  picojson::value state = m->state();
+  ASSERT_TRUE(state.get("frameworks").is<picojson::array>());
+  ASSERT_EQ(state.get("frameworks").get<picojson::array>().size(), 1u);
+  const picojson::value& f = state.get("frameworks").get<picojson::array>()[0];
+  ASSERT_EQ(f.get("tasks").get<picojson::array>().size(), 2u);
+  for (const picojson::value& t : f.get("tasks").get<picojson::array>()) {
+    EXPECT_EQ(t.get("state").to_str(), "TASK_RUNNING");
+    const picojson::array& statuses = t.get("statuses").get<picojson::array>();
+    ASSERT_EQ(statuses.size(), 3u) << t.serialize();
+    EXPECT_EQ(statuses[0].get("state").to_str(), "TASK_STAGING");  // the master's, at launch
+    EXPECT_EQ(statuses[1].get("state").to_str(), "TASK_STARTING");
+    EXPECT_EQ(statuses[2].get("state").to_str(), "TASK_RUNNING");
+  }
+  EXPECT_EQ(m->metric("master/invariant_violations"), 0);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+// An update the framework does not acknowledge is sent again (the slave's
+// backoff, shortened here), and nothing after it, until it is acknowledged.
+TEST(SlaveSimulatorTest, AnUnacknowledgedUpdateIsSentAgainUntilAcknowledged) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  SimulatorOptions o = options(m->address(), 1);
+  o.update_retry_interval = 50ms;
+  auto sim = SimulatorProcess::start(o);
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT)));
+  auto seen = std::make_shared<Seen>();
+  seen->acknowledge = false;
+  subscribe(*m, 1, seen);
+  EXPECT_TRUE(poll_until([&] { return seen->count(TASK_STARTING) >= 4; }, deadline_in(WAIT)));
+  EXPECT_EQ(seen->count(TASK_RUNNING), 0u) << "one update in flight per task";
+  EXPECT_GE(sim->metric("simulator/status_updates_sent"), 4);
+  EXPECT_EQ(sim->metric("simulator/status_updates_acknowledged"), 0);
+  {
+    std::lock_guard<std::mutex> lock(seen->mu);
+    seen->acknowledge = true;
+  }
+  EXPECT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) >= 1; }, deadline_in(WAIT)));
+  EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/status_updates_acknowledged") == 2; },
+                         deadline_in(WAIT)));
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+// The raw remote rate's two ends (bench/remote_rate.hpp) between two
+// Runtimes: one way, every message is credited (rounded up to whole
+// credits); echoed, every message is answered and its round trip recorded.
+TEST(SlaveSimulatorTest, TheRateEchoCreditsAndAnswersEveryMessage) {
+  auto m = MasterProcess::start();  // only something for the simulator to follow
+  ASSERT_TRUE(m);
+  auto sim = SimulatorProcess::start(options(m->address(), 1));
+  ASSERT_TRUE(sim);
+  Try<std::unique_ptr<Runtime>> rt = Runtime::start(runtime_options());
+  ASSERT_TRUE(rt.is_some()) << rt.error();
+  caf::actor echo;
+  {
+    caf::scoped_actor self{(*rt)->system()};
+    self->request((*rt)->router(), RESOLVE_TIMEOUT, resolve_atom_v, sim->rt->upid(RATE_ECHO_NAME).str())
+        .receive([&](const caf::actor& h) { echo = h; }, [&](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  }
+  ASSERT_TRUE(echo);
+  for (int run = 0; run < 2; ++run) {  // the echo's count starts again with each run
+    std::optional<RateResult> one_way = measure_remote_rate((*rt)->system(), echo, true, 1000, 128, 60s);
+    ASSERT_TRUE(one_way);
+    EXPECT_EQ(one_way->messages, 1024u);
+    EXPECT_GT(one_way->seconds, 0);
+    EXPECT_TRUE(one_way->round_trip_us.empty());
+  }
+  std::optional<RateResult> echoed = measure_remote_rate((*rt)->system(), echo, false, 500, 16, 60s);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->messages, 500u);
+  EXPECT_EQ(echoed->round_trip_us.size(), 500u);
+  EXPECT_GT(*std::min_element(echoed->round_trip_us.begin(), echoed->round_trip_us.end()), 0);
+  (*rt)->shutdown();
   sim->rt->shutdown();
   m->rt->shutdown();
 }

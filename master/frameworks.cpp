@@ -33,6 +33,12 @@ void Master::send_event(FrameworkRecord& f, const Event& e) {
   }
 }
 
+void Master::send_event(FrameworkRecord& f, Event&& e) {
+  if (f.connected && f.handle) {
+    self->send(f.handle, std::move(e));
+  }
+}
+
 void Master::send_subscribed(FrameworkRecord& f, bool reregistered) {
   Event e;
   e.set_type(Event::SUBSCRIBED);
@@ -54,7 +60,7 @@ void Master::on_call(Call& call) {
   if (!from) {
     return;
   }
-  count("master/messages_scheduler_calls");
+  hot.scheduler_calls->inc();
   if (call.type() == Call::SUBSCRIBE) {
     if (!call.has_subscribe()) {
       send_error(from, "Expecting 'subscribe' to be present");
@@ -107,7 +113,7 @@ void Master::on_call(Call& call) {
       on_kill(f, call.kill());
       break;
     case Call::ACKNOWLEDGE:
-      count("master/messages_status_update_acknowledgement");
+      hot.acknowledgement_messages->inc();
       on_acknowledge(f, call.acknowledge());
       break;
     case Call::RECONCILE:

@@ -213,6 +213,11 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
     m.metrics = m.own_metrics.get();
   }
   declare_master_metrics(*m.metrics);
+  m.hot.scheduler_calls = &m.metrics->counter("master/messages_scheduler_calls", "");
+  m.hot.status_update_messages = &m.metrics->counter("master/messages_status_update", "");
+  m.hot.valid_status_updates = &m.metrics->counter("master/valid_status_updates", "");
+  m.hot.acknowledgement_messages = &m.metrics->counter("master/messages_status_update_acknowledgement", "");
+  m.hot.valid_acknowledgements = &m.metrics->counter("master/valid_status_update_acknowledgements", "");
   if (const char* check = std::getenv("STOA_CHECK_INVARIANTS"); check != nullptr && check == std::string("1")) {
     m.check_invariants = true;
   }

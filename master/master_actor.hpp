@@ -176,6 +176,15 @@ class Master {
     self->send(alloc, std::move(msg));
   }
   void count(const std::string& name, double by = 1) { metrics->inc(name, by); }
+  // Handles of the counters every status update and acknowledgement bumps:
+  // no name built and no registry lookup on that path (set at spawn).
+  struct HotCounters {
+    metrics::Counter* scheduler_calls = nullptr;
+    metrics::Counter* status_update_messages = nullptr;
+    metrics::Counter* valid_status_updates = nullptr;
+    metrics::Counter* acknowledgement_messages = nullptr;
+    metrics::Counter* valid_acknowledgements = nullptr;
+  } hot;
   void count_task_state(TaskState state);
   void on_down(const caf::down_msg& dm);
 
@@ -253,6 +262,8 @@ class Master {
 
   // --- frameworks.cpp --------------------------------------------------------
   void send_event(FrameworkRecord& f, const scheduler::Event& e);
+  // The same, handing `e` to the message instead of copying it.
+  void send_event(FrameworkRecord& f, scheduler::Event&& e);
   void send_subscribed(FrameworkRecord& f, bool reregistered);
   void send_error(const caf::actor& to, const std::string& message);
   void on_call(scheduler::Call& call);
@@ -277,6 +288,8 @@ class Master {
   // --- tasks.cpp -------------------------------------------------------------
   // Sends the framework an UPDATE event with `status`.
   void send_update(FrameworkRecord& f, const TaskStatus& status);
+  // The same, taking `status` (left empty) instead of copying it.
+  void send_update(FrameworkRecord& f, TaskStatus* status);
   void send_master_update(FrameworkRecord& f, const TaskInfo& task, TaskState state,
                           TaskStatus::Reason reason, const std::string& message);
   void remove_task(FrameworkRecord& f, const Task& task, bool release);

@@ -336,6 +336,88 @@ TEST_F(MasterTallyTest, ALargePassIsOfferedInTurns) {
 
 // The oracle itself can fail: check_tally names a wrong per-slave `used`,
 // a wrong per-state count and a wrong cluster total.
+// Every update is forwarded in order (a retry too); the task keeps one
+// status per change of state: a repeated state replaces the last status
+// (Mesos' Master::updateTask), a retry of a known update (same uuid and
+// state) changes nothing, and /master/state shows the latest of each run.
+TEST_F(MasterTallyTest, RepeatedStatesReplaceTheLastStatusAndEveryUpdateIsForwarded) {
+  start({});
+  auto s_inbox = std::make_shared<Inbox>();
+  caf::actor s = peer(s_inbox);
+  std::string sid = add_slave(s, s_inbox);
+  Fw f;
+  f.inbox = std::make_shared<Inbox>();
+  f.actor = peer(f.inbox);
+  f.id = subscribe(f.actor, f.inbox);
+  advance(1s);
+  launch_on_offers(f, "t", 1);
+  ASSERT_EQ(s_inbox->runs.size(), 1u);
+  std::string tid = s_inbox->runs[0].task().task_id().value();
+  auto send = [&](TaskState state, const std::string& uuid, double timestamp, const std::string& ip = "") {
+    StatusUpdateMessage m;
+    m.mutable_update()->mutable_framework_id()->set_value(f.id);
+    m.mutable_update()->mutable_slave_id()->set_value(sid);
+    TaskStatus* st = m.mutable_update()->mutable_status();
+    st->mutable_task_id()->set_value(tid);
+    st->mutable_slave_id()->set_value(sid);
+    st->set_state(state);
+    st->set_uuid(uuid);
+    st->set_timestamp(timestamp);
+    st->set_message("message " + uuid);
+    if (!ip.empty()) {
+      st->mutable_container_status()->add_network_infos()->add_ip_addresses()->set_ip_address(ip);
+    }
+    m.mutable_update()->set_timestamp(timestamp);
+    m.mutable_update()->set_uuid(uuid);
+    caf::send_as(s, master_, m);
+    sched_.run();
+  };
+  auto statuses = [&] {
+    std::vector<std::pair<std::string, double>> out;  // (state, timestamp)
+    picojson::value state = view("state");
+    for (const picojson::value& fw : state.get("frameworks").get<picojson::array>()) {
+      for (const picojson::value& t : fw.get("tasks").get<picojson::array>()) {
+        for (const picojson::value& st : t.get("statuses").get<picojson::array>()) {
+          out.emplace_back(st.get("state").to_str(), st.get("timestamp").get<double>());
+        }
+      }
+    }
+    return out;
+  };
+  send(TASK_STARTING, "u1", 1);
+  send(TASK_RUNNING, "u2", 2, "10.1.2.3");  // the first TASK_RUNNING carries the container's address
+  send(TASK_RUNNING, "u2", 2.5);  // the slave's retry of u2 (its timestamp is not the master's business)
+  send(TASK_RUNNING, "u3", 3);    // a health check's update, say
+  send(TASK_RUNNING, "u4", 4);
+  std::vector<std::pair<std::string, double>> kept = statuses();
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[0].first, "TASK_STAGING");
+  EXPECT_EQ(kept[1], std::make_pair(std::string("TASK_STARTING"), 1.0));
+  EXPECT_EQ(kept[2], std::make_pair(std::string("TASK_RUNNING"), 4.0));
+  EXPECT_NE(view("state").serialize().find(R"("ip_address":"10.1.2.3")"), std::string::npos)
+      << "the address stays with the repeated TASK_RUNNING";
+  std::vector<TaskStatus> forwarded = updates_for(f.inbox, tid);
+  std::vector<std::string> uuids;
+  for (const TaskStatus& st : forwarded) {
+    uuids.push_back(st.uuid());
+  }
+  EXPECT_EQ(uuids, (std::vector<std::string>{"u1", "u2", "u2", "u3", "u4"}));
+  ASSERT_EQ(forwarded.size(), 5u);
+  EXPECT_EQ(forwarded[4].message(), "message u4") << "the framework gets the whole status";
+  EXPECT_EQ(metric("master/valid_status_updates"), 5.0);
+  send(TASK_FINISHED, "u5", 5);
+  kept = statuses();
+  ASSERT_EQ(kept.size(), 4u);
+  EXPECT_EQ(kept[3], std::make_pair(std::string("TASK_FINISHED"), 5.0));
+  EXPECT_EQ(metric("master/tasks_finished"), 1.0);
+  send(TASK_FINISHED, "u5", 5);  // a retry before the acknowledgement: counted once
+  EXPECT_EQ(metric("master/tasks_finished"), 1.0);
+  EXPECT_EQ(updates_for(f.inbox, tid).size(), 7u);
+  acknowledge(f, sid, tid, "u5");
+  EXPECT_TRUE(statuses().empty()) << "completed once acknowledged";
+  expect_tasks_by_state("the acknowledgement");
+}
+
 TEST(MasterTally, CheckTallyNamesWhatDiffers) {
   MasterState st;
   SlaveRecord s;

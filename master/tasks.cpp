@@ -34,7 +34,14 @@ void Master::send_update(FrameworkRecord& f, const TaskStatus& status) {
   Event e;
   e.set_type(Event::UPDATE);
   *e.mutable_update()->mutable_status() = status;
-  send_event(f, e);
+  send_event(f, std::move(e));
+}
+
+void Master::send_update(FrameworkRecord& f, TaskStatus* status) {
+  Event e;
+  e.set_type(Event::UPDATE);
+  e.mutable_update()->mutable_status()->Swap(status);
+  send_event(f, std::move(e));
 }
 
 // An update the master itself generates: no uuid, never acknowledged.
@@ -68,9 +75,15 @@ void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
   }
 }
 
+// Every update is forwarded (the framework acknowledges it through us),
+// its status moved into the event rather than copied. The task keeps one
+// status per state change: a repeated state (a health check's TASK_RUNNING)
+// replaces the last one, as in Mesos, so a long-running task's statuses do
+// not grow with its updates (Mesos' agent puts the container's status on
+// every update; ours only on the first TASK_RUNNING, so it is carried over).
 void Master::on_status_update(StatusUpdateMessage& m) {
-  count("master/messages_status_update");
-  const internal::StatusUpdate& u = m.update();
+  hot.status_update_messages->inc();
+  internal::StatusUpdate& u = *m.mutable_update();
   if (!self->current_sender()) {
     LOG_WARNING << "Dropping an anonymous status update for task " << u.status().task_id().value();
     count("master/invalid_status_updates");
@@ -110,38 +123,52 @@ void Master::on_status_update(StatusUpdateMessage& m) {
   if (t == fw.tasks.end()) {
     // Unknown task (e.g. already completed): still forward so the
     // framework can acknowledge and the slave can clean up.
-    Event e;
-    e.set_type(Event::UPDATE);
-    *e.mutable_update()->mutable_status() = u.status();
-    send_event(fw, e);
+    send_update(fw, u.mutable_status());
     return;
   }
   Task& task = t->second;
-  TaskState latest = u.has_latest_state() ? u.latest_state() : u.status().state();
+  const TaskStatus& status = u.status();
+  TaskState latest = u.has_latest_state() ? u.latest_state() : status.state();
   bool was_terminal = is_terminal_state(task.state());
   TaskState before = task.state();
   task.set_state(latest);
   tally_task_state(fw.id, task, before);
-  task.set_status_update_state(u.status().state());
+  task.set_status_update_state(status.state());
   task.set_status_update_uuid(u.uuid());
+  // A retry of an update the master already has (the slave re-sends until
+  // acknowledged) is the last status kept for its state.
+  TaskStatus* last = task.statuses_size() > 0 ? task.mutable_statuses(task.statuses_size() - 1) : nullptr;
   bool known = false;
   for (const TaskStatus& s : task.statuses()) {
-    known |= s.uuid() == u.status().uuid() && s.state() == u.status().state();
+    if (s.state() == status.state() && s.uuid() == status.uuid()) {
+      known = true;
+      break;
+    }
   }
   if (!known) {
-    TaskStatus s = u.status();
-    s.clear_message();
-    s.clear_data();
-    *task.add_statuses() = s;
-    count_task_state(u.status().state());
-    events::task_updated(*this, task, u.status());
+    bool replacing = last != nullptr && last->state() == status.state();
+    // The container's address (set on the first TASK_RUNNING) stays with a
+    // repeat that does not carry it (a health check's TASK_RUNNING).
+    bool carry = replacing && last->has_container_status() && !status.has_container_status();
+    ContainerStatus container;
+    if (carry) {
+      container.Swap(last->mutable_container_status());
+    }
+    TaskStatus* kept = replacing ? last : task.add_statuses();
+    *kept = status;
+    if (carry) {
+      kept->mutable_container_status()->Swap(&container);
+    }
+    kept->clear_message();
+    kept->clear_data();
+    count_task_state(status.state());
+    events::task_updated(*this, task, status);
   }
-  count("master/valid_status_updates");
-  Event e;
-  e.set_type(Event::UPDATE);
-  *e.mutable_update()->mutable_status() = u.status();
-  send_event(fw, e);
-  if (!was_terminal && is_terminal_state(latest)) {
+  hot.valid_status_updates->inc();
+  bool now_terminal = !was_terminal && is_terminal_state(latest);
+  bool remove = is_terminal_state(status.state()) && u.uuid().empty();
+  send_update(fw, u.mutable_status());
+  if (now_terminal) {
     // Release resources as soon as the task is terminal on the slave,
     // even before the framework acknowledges (Mesos does the same).
     Try<Resources> r = Resources::from_proto(task.resources());
@@ -149,7 +176,7 @@ void Master::on_status_update(StatusUpdateMessage& m) {
       tell_allocator(allocator::RecoverResources{fw.id, task.slave_id().value(), std::move(*r), std::nullopt});
     }
   }
-  if (is_terminal_state(u.status().state()) && u.uuid().empty()) {
+  if (remove) {
     Task copy = task;
     remove_task(fw, copy, false);
   }
@@ -209,8 +236,8 @@ void Master::on_acknowledge(FrameworkRecord& f, const Call::Acknowledge& ack) {
   m.mutable_framework_id()->set_value(f.id);
   *m.mutable_task_id() = ack.task_id();
   m.set_uuid(ack.uuid());
-  self->send(s->second.handle, m);
-  count("master/valid_status_update_acknowledgements");
+  self->send(s->second.handle, std::move(m));
+  hot.valid_acknowledgements->inc();
 }
 
 void Master::on_framework_message(FrameworkRecord& f, const Call::Message& m) {
