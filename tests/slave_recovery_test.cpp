@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "slave/recovery_state.hpp"
 #include "tests/cluster.hpp"
 #include "tests/task_checks.hpp"
 
@@ -26,6 +27,31 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+
+// True when the slave's checkpoint holds exactly `count` tasks, each with
+// `updates` status updates, every one of them acknowledged. Status updates
+// are delivered at least once: one whose acknowledgement had not reached the
+// slave is sent again by the restarted slave, so tests that count updates
+// wait for this before they stop the slave.
+bool all_updates_acknowledged(const std::string& work_dir, size_t count, size_t updates) {
+  Try<std::optional<slave::SlaveCheckpoint>> state = slave::read_slave_state(work_dir, false);
+  if (state.is_error() || !state->has_value()) {
+    return false;
+  }
+  std::vector<const slave::TaskCheckpoint*> tasks;
+  for (const auto& [fid, framework] : (*state)->frameworks) {
+    for (const auto& [eid, executor] : framework.executors) {
+      for (const auto& [cid, run] : executor.runs) {
+        for (const auto& [tid, task] : run.tasks) {
+          tasks.push_back(&task);
+        }
+      }
+    }
+  }
+  return tasks.size() == count && std::all_of(tasks.begin(), tasks.end(), [&](const slave::TaskCheckpoint* t) {
+           return t->updates.size() == updates && t->pending().empty();
+         });
+}
 
 TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
@@ -42,6 +68,9 @@ TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
       << "5 tasks never ran";
   std::vector<pid_t> before = task_processes(marker, **framework);
   ASSERT_EQ(before.size(), 5U);
+  ASSERT_TRUE(poll_until([&] { return all_updates_acknowledged(cluster.slave_work_dir(0), 5, 2); },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << "the slave never checkpointed the acknowledgements of TASK_STARTING and TASK_RUNNING";
   const std::string slave_id = only_slave_id(cluster);
   ASSERT_FALSE(slave_id.empty());
 
@@ -115,6 +144,10 @@ TEST(SlaveRecovery, UpdateTheDeadSlaveNeverForwardedArrivesExactlyOnce) {
   ASSERT_TRUE(framework) << framework.error();
   ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 1; }, deadline_in(DEFAULT_TIMEOUT)));
   ASSERT_EQ(task_processes(marker, **framework).size(), 1U);
+  // The only update left to deliver must be TASK_FINISHED.
+  ASSERT_TRUE(poll_until([&] { return all_updates_acknowledged(cluster.slave_work_dir(0), 1, 2); },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << "the slave never checkpointed the acknowledgements of TASK_STARTING and TASK_RUNNING";
 
   // The slave stops reading; the task ends and its executor sends
   // TASK_FINISHED into the stopped slave's socket; the slave dies with it
