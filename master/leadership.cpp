@@ -181,8 +181,8 @@ void Master::replay_stash() {
   caf::behavior handlers = leading_behavior(self);
   caf::mailbox_element* current = self->current_mailbox_element();
   for (Stashed& m : stashed) {
-    caf::mailbox_element_ptr element = caf::make_mailbox_element(m.sender, caf::make_message_id(caf::message_priority::normal), {},
-                                                                    caf::message{});
+    caf::mailbox_element_ptr element = caf::make_mailbox_element(
+        m.sender, caf::make_message_id(caf::message_priority::normal), {}, caf::message{});
     self->current_mailbox_element(element.get());
     if (!handlers(m.content)) {
       count("master/messages_while_not_leading");
