@@ -23,6 +23,7 @@
 #include "common/logging.hpp"
 #include "master/master_actor.hpp"
 #include "master/operator_json.hpp"
+#include "registrar/parts.hpp"
 
 namespace stoa::master {
 
@@ -144,9 +145,61 @@ void Master::abdicate(const std::string& why) {
 
 // --- recovery -------------------------------------------------------------------
 
+// A message that arrives while recovering waits in recovery_stash, unless
+// it is a re-registration identical to one waiting (same sender, slave id
+// and bytes): the slave's retry, dropped, as the waiting one is answered
+// on the same connection (a slave whose connection breaks meanwhile is
+// told by its down message and tries again). Different content waits too.
+void Master::stash(caf::message_view& x) {
+  caf::strong_actor_ptr sender = self->current_sender();
+  caf::type_erased_tuple& content = x.content();
+  if (sender && content.match_elements<internal::ReregisterSlaveMessage>()) {
+    const auto& m = content.get_as<internal::ReregisterSlaveMessage>(0);
+    const uint64_t hash = registrar::fnv1a64(m.SerializeAsString());
+    HeldReregistration held{sender->address(), hash};
+    auto [it, added] = held_reregistrations.try_emplace(m.slave().id().value(), held);
+    if (!added) {
+      if (it->second.hash == hash && it->second.from == held.from) {
+        count("master/duplicate_reregistrations");
+        return;
+      }
+      it->second = std::move(held);
+    }
+  }
+  recovery_stash.push_back(Stashed{std::move(sender), x.move_content_to_message()});
+}
+
+// Handles the stashed messages in their order, as if they had just arrived
+// (their sender is the current sender), before any later message.
+void Master::replay_stash() {
+  if (recovery_stash.empty()) {
+    return;
+  }
+  std::vector<Stashed> stashed = std::move(recovery_stash);
+  recovery_stash.clear();
+  LOG_INFO << "Handling " << stashed.size() << " messages that arrived while recovering";
+  caf::behavior handlers = leading_behavior(self);
+  caf::mailbox_element* current = self->current_mailbox_element();
+  for (Stashed& m : stashed) {
+    caf::mailbox_element_ptr element = caf::make_mailbox_element(
+        m.sender, caf::make_message_id(caf::message_priority::normal), {}, caf::message{});
+    self->current_mailbox_element(element.get());
+    if (!handlers(m.content)) {
+      count("master/messages_while_not_leading");
+      LOG_WARNING << "Dropping a message that arrived while recovering: "
+                  << caf::to_string(m.content).substr(0, 200);
+    }
+  }
+  self->current_mailbox_element(current);
+}
+
 void Master::start_recovery() {
   phase = Phase::recovering;
-  self->request(registrar, caf::infinite, registrar::recover_atom_v, st.info)
+  held_reregistrations.clear();
+  recovery_stash.clear();
+  // High priority: the answer (with the same priority) overtakes the
+  // re-registrations that queue up meanwhile.
+  self->request<caf::message_priority::high>(registrar, caf::infinite, registrar::recover_atom_v, st.info)
       .then([this](registry::Registry& r) { on_recovered(r); },
             [this](caf::error& e) { registrar_failed("recover", e); });
 }
@@ -155,9 +208,11 @@ void Master::on_recovered(registry::Registry& r) {
   phase = Phase::leading;
   st.elected_time = now_seconds();
   metrics->set("master/elected", 1);
-  for (const SlaveInfo& info : r.slaves().slaves()) {
+  const size_t registry_bytes = r.ByteSizeLong();
+  for (SlaveInfo& info : *r.mutable_slaves()->mutable_slaves()) {
     if (info.has_id()) {
-      st.recovered_slaves[info.id().value()] = info;
+      std::string id = info.id().value();
+      st.recovered_slaves[std::move(id)].Swap(&info);  // r is ours: no copy
     }
   }
   for (const registry::UnreachableSlave& u : r.unreachable().slaves()) {
@@ -195,7 +250,7 @@ void Master::on_recovered(registry::Registry& r) {
       }
     });
   }
-  LOG_INFO << "Recovered " << st.recovered_slaves.size() << " slaves from the registry (" << r.ByteSizeLong()
+  LOG_INFO << "Recovered " << st.recovered_slaves.size() << " slaves from the registry (" << registry_bytes
            << " bytes), " << st.unreachable_slaves.size() << " unreachable; allowing "
            << format_duration(opts.flags.slave_reregister_timeout) << " for slaves to re-register";
   if (!st.recovered_slaves.empty()) {
@@ -203,6 +258,7 @@ void Master::on_recovered(registry::Registry& r) {
   }
   set_safe_handlers(self, "master");
   self->become(leading_behavior(self));
+  replay_stash();
   start_utilization();
 }
 
@@ -299,7 +355,11 @@ caf::behavior Master::waiting_behavior() {
   self->set_default_handler([](caf::scheduled_actor* s, caf::message_view& x) -> caf::result<caf::message> {
     Master& m = static_cast<master_actor*>(s)->state;
     if (m.phase == Phase::recovering) {
-      return caf::skip;
+      if (s->current_message_id().is_request()) {
+        return caf::skip;  // answered once leading (requests are rare here)
+      }
+      m.stash(x);
+      return caf::message{};
     }
     m.count("master/messages_while_not_leading");
     LOG_INFO << "Dropping a message while not leading: " << caf::to_string(x.content()).substr(0, 200);

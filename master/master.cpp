@@ -155,6 +155,8 @@ void declare_master_metrics(metrics::Registry& r) {
   metrics::declare_task_state_metrics(r, "master");
   r.counter("master/slave_registrations", "Slaves registered");
   r.counter("master/slave_reregistrations", "Slaves re-registered");
+  r.counter("master/duplicate_reregistrations",
+            "Re-registrations retried before the first was answered (dropped, or answered again)");
   r.counter("master/slave_removals", "Slaves removed");
   r.counter("master/slave_removals/reason_registered", "Slaves removed because they registered again");
   r.counter("master/slave_removals/reason_unhealthy", "Slaves removed after missed pings");

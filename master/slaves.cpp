@@ -125,34 +125,57 @@ void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, 
   schedule_ping(id);
 }
 
+// A retried re-registration from a slave answered less than this long ago
+// (seconds) on the same connection gets no second answer.
+constexpr double DUPLICATE_REPLY_INTERVAL = 1.0;
+
 void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
   count("master/messages_reregister_slave");
   caf::actor from = sender_actor();
   if (!from || !m.slave().has_id()) {
     return;
   }
+  const std::string& id = m.slave().id().value();
+  if (!held_reregistrations.empty()) {
+    held_reregistrations.erase(id);  // the one kept while recovering: handled now
+  }
+  auto it = st.slaves.find(id);
+  if (it != st.slaves.end() && it->second.active && it->second.handle == from) {
+    // A retry that crossed our answer (a burst after a failover): answer
+    // again, and nothing else. Checked first: it is most of the messages
+    // after a failover, and needs no validation (it was validated).
+    count("master/duplicate_reregistrations");
+    const SlaveRecord& s = it->second;
+    double since = now_seconds() - std::max(s.registered_time, s.reregistered_time);
+    if (since >= 0 && since < DUPLICATE_REPLY_INTERVAL) {
+      // Our answer went out on this same connection under a second ago
+      // (it was live since: a break would have deactivated the slave), so
+      // the retry crossed it and the slave gets it. A slave that asks
+      // again later (it lost us meanwhile) is answered then, as Mesos
+      // ignores a re-registration while one is in progress.
+      return;
+    }
+    SlaveReregisteredMessage reply;
+    reply.mutable_slave_id()->set_value(id);
+    *reply.mutable_connection() = connection();
+    self->send(from, reply);
+    return;
+  }
+  if (readmitting_ids.count(id)) {
+    count("master/duplicate_reregistrations");
+    return;  // a retry while the registrar re-admits it
+  }
   Resources total;
   if (auto err = check_slave_info(m.slave(), &total)) {
     LOG_WARNING << "Ignoring re-registration of slave " << m.pid() << ": " << *err;
     return;
   }
-  const std::string id = m.slave().id().value();
   if (st.removed_slaves.count(id) != 0) {
     shutdown_slave(from, "Slave " + id + " attempted to re-register after removal");
     return;
   }
-  auto it = st.slaves.find(id);
   if (it != st.slaves.end()) {
     SlaveRecord& s = it->second;
-    if (s.active && s.handle == from) {
-      // A retry that crossed our answer (a burst after a failover): answer
-      // again, and nothing else.
-      SlaveReregisteredMessage reply;
-      reply.mutable_slave_id()->set_value(id);
-      *reply.mutable_connection() = connection();
-      self->send(from, reply);
-      return;
-    }
     if (s.handle != from) {
       self->demonitor(s.handle);
       set_slave_handle(s, from);
@@ -179,12 +202,8 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     schedule_ping(id);
     return;
   }
-  if (readmitting_ids.count(id)) {
-    return;  // a retry while the registrar re-admits it
-  }
   if (st.recovered_slaves.erase(id)) {
     // Admitted in the registry by an earlier leader: nothing to write.
-    LOG_INFO << "Slave " << id << " of the registry is back";
     readmit_slave(from, m, total, false);
     return;
   }

@@ -1,5 +1,6 @@
 #include "registrar/registrar.hpp"
 
+#include <chrono>
 #include <deque>
 #include <utility>
 #include <vector>
@@ -91,6 +92,7 @@ struct Registrar {
   std::string waiting_for;  // what it times: "fetching the registry from ..."
   std::chrono::milliseconds waiting_timeout{0};
   const char* waiting_flag = "";
+  std::chrono::steady_clock::time_point recording_since;  // the recovery's store of the new leader
 
   static inline const char* name = "registrar";
 
@@ -169,11 +171,27 @@ void Registrar::on_fetched(Stored& stored, const MasterInfo& leader) {
             << registry.unreachable().slaves_size() << " unreachable, " << registry.gone().slaves_size()
             << " gone slaves; recording the new leader " << leader.id();
   *registry.mutable_master() = leader;
-  parts = split_registry(registry);
+  if (stored.parts.size() == 1 + REGISTRY_BUCKETS) {
+    // Laid out by split_registry when it was stored: only part 0 (the
+    // master) changes, so the storage writes that part and its version.
+    parts = std::move(stored.parts);
+    std::vector<bool> dirty(1 + REGISTRY_BUCKETS, false);
+    dirty[0] = true;
+    update_parts(parts, registry, dirty);
+  } else {
+    parts = split_registry(registry);  // empty, or another layout: every part
+  }
+  recording_since = std::chrono::steady_clock::now();
   store([this] { on_recovered(); });
 }
 
 void Registrar::on_recovered() {
+  LOG(INFO) << "Recorded the new leader " << registry.master().id() << " in " << storage.description
+            << " (version " << version << ") in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                     recording_since)
+                   .count()
+            << " ms";
   phase = Phase::ready;
   recovering.deliver(registry);
   if (!queue.empty()) {

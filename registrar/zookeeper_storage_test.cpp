@@ -238,6 +238,17 @@ TEST_F(ZooKeeperStorageTest, FiftyThousandSlavesAndThenASmallWrite) {
   size_t bytes = reg->ByteSizeLong();
   EXPECT_GT(bytes, 15u * 1000 * 1000) << "the test means a registry well over ZooKeeper's 1 MB node limit";
   std::cout << "[ registrar ] recovered " << N << " slaves (" << bytes / 1e6 << " MB) in " << recover_s << " s\n";
+  // Recording the new leader rewrites part 0 alone (the master), not the
+  // 50,000 slaves' buckets: one chunk, a few hundred bytes...
+  StorageStats recorded = stats(second_storage);
+  EXPECT_EQ(recorded.stores, 1u);
+  EXPECT_EQ(recorded.parts_written, 1u) << "recording the leader writes the master's part only";
+  EXPECT_LT(recorded.bytes_written, 1000u) << "recording the leader writes the master's part only";
+  // ...and is still the fence: the deposed registrar's next write loses.
+  caf::expected<bool> deposed = apply(first, admit("S-deposed"));
+  ASSERT_FALSE(deposed);
+  EXPECT_NE(error_text(deposed.error()).find("compare-and-swap lost"), std::string::npos)
+      << error_text(deposed.error());
 
   StorageStats before = stats(second_storage);
   start = Clock::now();
