@@ -139,6 +139,7 @@ void Master::on_lost(const std::string& why) {
 
 void Master::abdicate(const std::string& why) {
   LOG_ERROR << "Lost leadership (" << why << ") while " << phase_name(phase) << "; exiting";
+  phase = Phase::standby;  // e.g. ends a replay of stashed messages (replay_stash)
   metrics->set("master/elected", 0);
   self->quit(caf::make_error(caf::sec::runtime_error, "Lost leadership: " + why));
 }
@@ -181,6 +182,9 @@ void Master::replay_stash() {
   caf::behavior handlers = leading_behavior(self);
   caf::mailbox_element* current = self->current_mailbox_element();
   for (Stashed& m : stashed) {
+    if (phase != Phase::leading) {
+      break;  // a stashed message made us abdicate: the rest is not ours to handle
+    }
     caf::mailbox_element_ptr element = caf::make_mailbox_element(
         m.sender, caf::make_message_id(caf::message_priority::normal), {}, caf::message{});
     self->current_mailbox_element(element.get());
