@@ -346,8 +346,17 @@ TEST_F(LbEndToEnd, ScalingOneThreeOneChangesTheBackendsWithinASecondOfTheEvent) 
   // The remaining server is the running task, by port.
   std::map<std::string, int> running = lb_running_tasks(svc_port_, "/lbscale");
   ASSERT_EQ(running.size(), 1u);
-  std::optional<std::vector<std::string>> servers = lb_servers(lb->stats_port, backend);
-  ASSERT_TRUE(servers && servers->size() == 1u);
+  // Read again until the stats page answers (its 2 s deadline can pass on a
+  // loaded machine, e.g. under the sanitizers); the count was 1 already.
+  std::optional<std::vector<std::string>> servers;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        servers = lb_servers(lb->stats_port, backend);
+        return servers.has_value();
+      },
+      deadline_in(LB_TIMEOUT)))
+      << "HAProxy's stats page never answered";
+  ASSERT_EQ(servers->size(), 1u) << "servers of " << backend << " after scaling to 1";
   EXPECT_NE(servers->front().find("_" + std::to_string(running.begin()->second)), std::string::npos)
       << servers->front();
   // Through HAProxy to the app.
