@@ -17,6 +17,7 @@
 #include "master/master.hpp"
 #include "registrar/parts.hpp"
 #include "registrar/storage.hpp"
+#include "tests/poll.hpp"
 
 // Names in their own namespace: CI compiles test files of one binary as
 // one unit (unity build).
@@ -159,6 +160,14 @@ TEST_F(MasterReregistrationTest, RetriesWhileRecoveringAreDroppedAndTheFirstIsAn
   for (int i = 0; i < 3; ++i) {
     slave->send(master_, reregistration());
   }
+  // Release the store only once the master has taken all three from its
+  // mailbox (it waits for new messages): the registrar's answer has high
+  // priority and would otherwise overtake retries still in the mailbox, which
+  // the leading master then handles as crossing retries instead.
+  auto* master_actor = dynamic_cast<caf::scheduled_actor*>(caf::actor_cast<caf::abstract_actor*>(master_));
+  ASSERT_NE(master_actor, nullptr);
+  ASSERT_TRUE(tests::poll_until([&] { return master_actor->mailbox().blocked(); }, tests::deadline_in(5s)))
+      << "the recovering master never emptied its mailbox";
   slave->send(store_, release_atom::value);
   // metrics() answers once the master leads; the held message is handled
   // before it (it waited in the mailbox ahead of the metrics request).
