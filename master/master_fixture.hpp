@@ -317,6 +317,43 @@ inline void launch_on_last_offer(const caf::actor& fw, const caf::actor& master,
   caf::send_as(fw, master, accept);
 }
 
+// A slave's status update of task `tid` of framework `fid` (update and
+// status carry the same uuid), for a test to send as that slave.
+inline StatusUpdateMessage status_update(const std::string& sid, const std::string& fid, const std::string& tid,
+                                         TaskState state, const std::string& uuid) {
+  StatusUpdateMessage m;
+  m.mutable_update()->mutable_framework_id()->set_value(fid);
+  m.mutable_update()->mutable_slave_id()->set_value(sid);
+  TaskStatus* st = m.mutable_update()->mutable_status();
+  st->mutable_task_id()->set_value(tid);
+  st->mutable_slave_id()->set_value(sid);
+  st->set_state(state);
+  st->set_uuid(uuid);
+  m.mutable_update()->set_timestamp(1);
+  m.mutable_update()->set_uuid(uuid);
+  return m;
+}
+
+// Framework `fid`'s acknowledgement of update `uuid` of task `tid`.
+inline Call acknowledge_call(const std::string& fid, const std::string& sid, const std::string& tid,
+                             const std::string& uuid) {
+  Call call;
+  call.set_type(Call::ACKNOWLEDGE);
+  call.mutable_framework_id()->set_value(fid);
+  call.mutable_acknowledge()->mutable_slave_id()->set_value(sid);
+  call.mutable_acknowledge()->mutable_task_id()->set_value(tid);
+  call.mutable_acknowledge()->set_uuid(uuid);
+  return call;
+}
+
+// Framework `fid`'s TEARDOWN.
+inline Call teardown_call(const std::string& fid) {
+  Call call;
+  call.set_type(Call::TEARDOWN);
+  call.mutable_framework_id()->set_value(fid);
+  return call;
+}
+
 // The task a slave reports for a RunTaskMessage it received.
 inline Task reported_task(const RunTaskMessage& run, TaskState state = TASK_RUNNING) {
   Task t;

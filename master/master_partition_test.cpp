@@ -106,10 +106,7 @@ class MasterPartition : public MasterFixture {
   }
 
   void teardown(const Fw& f) {
-    Call call;
-    call.set_type(Call::TEARDOWN);
-    call.mutable_framework_id()->set_value(f.id);
-    caf::send_as(f.actor, master_, call);
+    caf::send_as(f.actor, master_, teardown_call(f.id));
     sched_.run();
   }
 

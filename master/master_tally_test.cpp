@@ -139,27 +139,12 @@ class MasterTallyTest : public MasterFixture {
 
   void update(const caf::actor& slave, const std::string& sid, const Fw& f, const std::string& tid, TaskState state,
               const std::string& uuid) {
-    StatusUpdateMessage m;
-    m.mutable_update()->mutable_framework_id()->set_value(f.id);
-    m.mutable_update()->mutable_slave_id()->set_value(sid);
-    m.mutable_update()->mutable_status()->mutable_task_id()->set_value(tid);
-    m.mutable_update()->mutable_status()->mutable_slave_id()->set_value(sid);
-    m.mutable_update()->mutable_status()->set_state(state);
-    m.mutable_update()->mutable_status()->set_uuid(uuid);
-    m.mutable_update()->set_timestamp(1);
-    m.mutable_update()->set_uuid(uuid);
-    caf::send_as(slave, master_, m);
+    caf::send_as(slave, master_, status_update(sid, f.id, tid, state, uuid));
     sched_.run();
   }
 
   void acknowledge(const Fw& f, const std::string& sid, const std::string& tid, const std::string& uuid) {
-    Call call;
-    call.set_type(Call::ACKNOWLEDGE);
-    call.mutable_framework_id()->set_value(f.id);
-    call.mutable_acknowledge()->mutable_slave_id()->set_value(sid);
-    call.mutable_acknowledge()->mutable_task_id()->set_value(tid);
-    call.mutable_acknowledge()->set_uuid(uuid);
-    caf::send_as(f.actor, master_, call);
+    caf::send_as(f.actor, master_, acknowledge_call(f.id, sid, tid, uuid));
     sched_.run();
   }
 

@@ -76,42 +76,25 @@ class CompletedTasksTest : public MasterFixture {
 
   void update(const caf::actor& slave, const std::string& sid, const Fw& f, const std::string& tid, TaskState state,
               const std::string& uuid, const std::string& message = "") {
-    StatusUpdateMessage m;
-    m.mutable_update()->mutable_framework_id()->set_value(f.id);
-    m.mutable_update()->mutable_slave_id()->set_value(sid);
+    StatusUpdateMessage m = status_update(sid, f.id, tid, state, uuid);
     TaskStatus* st = m.mutable_update()->mutable_status();
-    st->mutable_task_id()->set_value(tid);
-    st->mutable_slave_id()->set_value(sid);
-    st->set_state(state);
-    st->set_uuid(uuid);
     st->set_source(TaskStatus::SOURCE_EXECUTOR);
     if (!message.empty()) {
       st->set_message(message);
       st->set_reason(TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
     }
     st->set_timestamp(1.5e9 + static_cast<double>(tid.size()) + 0.125);
-    m.mutable_update()->set_timestamp(1);
-    m.mutable_update()->set_uuid(uuid);
     caf::send_as(slave, master_, m);
     sched_.run();
   }
 
   void acknowledge(const Fw& f, const std::string& sid, const std::string& tid, const std::string& uuid) {
-    Call call;
-    call.set_type(Call::ACKNOWLEDGE);
-    call.mutable_framework_id()->set_value(f.id);
-    call.mutable_acknowledge()->mutable_slave_id()->set_value(sid);
-    call.mutable_acknowledge()->mutable_task_id()->set_value(tid);
-    call.mutable_acknowledge()->set_uuid(uuid);
-    caf::send_as(f.actor, master_, call);
+    caf::send_as(f.actor, master_, acknowledge_call(f.id, sid, tid, uuid));
     sched_.run();
   }
 
   void teardown(const Fw& f) {
-    Call call;
-    call.set_type(Call::TEARDOWN);
-    call.mutable_framework_id()->set_value(f.id);
-    caf::send_as(f.actor, master_, call);
+    caf::send_as(f.actor, master_, teardown_call(f.id));
     sched_.run();
   }
 
