@@ -339,21 +339,14 @@ TEST_F(MasterTallyTest, RepeatedStatesReplaceTheLastStatusAndEveryUpdateIsForwar
   ASSERT_EQ(s_inbox->runs.size(), 1u);
   std::string tid = s_inbox->runs[0].task().task_id().value();
   auto send = [&](TaskState state, const std::string& uuid, double timestamp, const std::string& ip = "") {
-    StatusUpdateMessage m;
-    m.mutable_update()->mutable_framework_id()->set_value(f.id);
-    m.mutable_update()->mutable_slave_id()->set_value(sid);
+    StatusUpdateMessage m = status_update(sid, f.id, tid, state, uuid);
     TaskStatus* st = m.mutable_update()->mutable_status();
-    st->mutable_task_id()->set_value(tid);
-    st->mutable_slave_id()->set_value(sid);
-    st->set_state(state);
-    st->set_uuid(uuid);
     st->set_timestamp(timestamp);
     st->set_message("message " + uuid);
     if (!ip.empty()) {
       st->mutable_container_status()->add_network_infos()->add_ip_addresses()->set_ip_address(ip);
     }
     m.mutable_update()->set_timestamp(timestamp);
-    m.mutable_update()->set_uuid(uuid);
     caf::send_as(s, master_, m);
     sched_.run();
   };
