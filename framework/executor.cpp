@@ -142,6 +142,16 @@ std::optional<Error> read_duration(std::initializer_list<const char*> names, boo
 // ---------------------------------------------------------------------------
 // ExecutorOptions
 
+Try<uint16_t> ExecutorOptions::slave_actor_port_from_environment() {
+  std::string actor_port = getenv_or("STOA_SLAVE_ACTOR_PORT", "0");
+  char* end = nullptr;
+  unsigned long port = std::strtoul(actor_port.c_str(), &end, 10);
+  if (actor_port.empty() || *end != '\0' || port > 65535) {
+    return Error("invalid STOA_SLAVE_ACTOR_PORT '" + actor_port + "'");
+  }
+  return static_cast<uint16_t>(port);
+}
+
 Try<ExecutorOptions> ExecutorOptions::from_environment() {
   ExecutorOptions o;
   o.slave_pid = getenv_or("STOA_SLAVE_PID");
@@ -169,13 +179,11 @@ Try<ExecutorOptions> ExecutorOptions::from_environment() {
       return Error("invalid " + name + " '" + text + "': expected 1, true, 0 or false");
     }
   }
-  std::string actor_port = getenv_or("STOA_SLAVE_ACTOR_PORT", "0");
-  char* end = nullptr;
-  unsigned long port = std::strtoul(actor_port.c_str(), &end, 10);
-  if (actor_port.empty() || *end != '\0' || port > 65535) {
-    return Error("invalid STOA_SLAVE_ACTOR_PORT '" + actor_port + "'");
+  Try<uint16_t> port = slave_actor_port_from_environment();
+  if (port.is_error()) {
+    return Error(port.error());
   }
-  o.slave_actor_port = static_cast<uint16_t>(port);
+  o.slave_actor_port = *port;
   for (auto [name, value] : {std::pair{"STOA_SLAVE_PID", &o.slave_pid},
                              std::pair{"STOA_FRAMEWORK_ID", o.framework_id.mutable_value()},
                              std::pair{"STOA_EXECUTOR_ID", o.executor_id.mutable_value()},

@@ -137,6 +137,8 @@ struct ExecutorOptions {
   // ("500ms", "15mins"); timeouts must be positive, the grace may be 0, and
   // none may exceed MAX_FLAG_DURATION.
   static Try<ExecutorOptions> from_environment();
+  // STOA_SLAVE_ACTOR_PORT alone (0 when unset), as from_environment reads it.
+  static Try<uint16_t> slave_actor_port_from_environment();
 };
 
 // The handle an Executor uses to talk to the slave. Only valid inside the

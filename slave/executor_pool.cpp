@@ -230,18 +230,13 @@ Try<ExecutorOptions> await_adoption(Runtime& runtime, const std::string& token, 
   if (pid == nullptr || *pid == '\0') {
     return Error("STOA_SLAVE_PID is not set");
   }
-  uint16_t port = 0;
-  if (const char* p = std::getenv("STOA_SLAVE_ACTOR_PORT"); p != nullptr && *p != '\0') {
-    char* end = nullptr;
-    unsigned long v = std::strtoul(p, &end, 10);
-    if (*end != '\0' || v > 65535) {
-      return Error("STOA_SLAVE_ACTOR_PORT '" + std::string(p) + "' is not a port");
-    }
-    port = static_cast<uint16_t>(v);
+  Try<uint16_t> port = ExecutorOptions::slave_actor_port_from_environment();
+  if (port.is_error()) {
+    return Error(port.error());
   }
   auto outcome = std::make_shared<executor_pool_detail::Outcome>();
   caf::actor member =
-      runtime.system().spawn(executor_pool_detail::pool_member, runtime.router(), std::string(pid), port, token, outcome);
+      runtime.system().spawn(executor_pool_detail::pool_member, runtime.router(), std::string(pid), *port, token, outcome);
   await_executor(runtime, member);
   if (!outcome->result) {
     return Error("the pooled executor stopped before adoption");
