@@ -132,6 +132,9 @@ class Process {
 std::vector<pid_t> processes_with_marker(const std::string& marker);
 // Processes whose working directory is `dir` or below it.
 std::vector<pid_t> processes_under(const std::string& dir);
+// User + system CPU seconds `pid` has used so far (/proc/<pid>/stat); 0
+// when it cannot be read.
+double cpu_seconds(pid_t pid);
 // "marker-<hex>" unique to this call.
 std::string unique_marker();
 // `text` with every regex metacharacter escaped (ECMAScript grammar).

@@ -115,25 +115,6 @@ long rss_kib(pid_t pid) {
   return 0;
 }
 
-// User + system CPU seconds of `pid`.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14 || i == 15) {
-      ticks += std::atof(f.c_str());
-    }
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
 // A valid BASP header (32 bytes, network order) announcing `payload_len` bytes.
 std::string basp_header(uint32_t payload_len, char type = 1) {
   std::string h(32, '\0');
