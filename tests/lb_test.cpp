@@ -370,6 +370,17 @@ TEST_F(LbEndToEnd, ScalingOneThreeOneChangesTheBackendsWithinASecondOfTheEvent) 
   lb->process->kill(SIGUSR1);
   EXPECT_TRUE(lb->process->wait_for_line(std::regex("SIGUSR1: re-validating and re-applying"),
                                          deadline_in(DEFAULT_TIMEOUT)));
+  // The same two through HAProxy's stats port, as marathon-lb serves them.
+  for (const auto& [path, line] : {std::pair<std::string, std::string>{"/_mlb_signal/hup", "Received SIGHUP"},
+                                   {"/_mlb_signal/usr1", "SIGUSR1: re-validating and re-applying"}}) {
+    Try<HttpResponse> sent = http_get("127.0.0.1", lb->stats_port, path);
+    ASSERT_TRUE(sent && sent->status == 200) << path << ": " << (sent ? sent->body : sent.error());
+    EXPECT_EQ(sent->body, "Sent SIG" + std::string(path == "/_mlb_signal/hup" ? "HUP" : "USR1") + " to stoa-lb (pid " +
+                              std::to_string(lb->process->pid()) + ")\n");
+    EXPECT_TRUE(poll_until([&] { return lb->process->lines_matching(std::regex(line)).size() == 2; },
+                           deadline_in(DEFAULT_TIMEOUT)))
+        << path << " did not reach stoa-lb";
+  }
   EXPECT_TRUE(lb->process->running());
   EXPECT_EQ(lb_server_count(lb->stats_port, backend), 1u);
   lb_stop_cleanly(*lb);

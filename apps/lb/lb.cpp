@@ -1,5 +1,7 @@
 #include "apps/lb/lb.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -428,6 +430,9 @@ RenderOptions render_options(const LbFlags& flags) {
   o.run_dir = lb_run_dir(flags);
   o.lua_dir = o.run_dir;
   o.config_dir = lb_config_dir(flags.haproxy_config);
+  // A running stoa-lb names itself for /_mlb_signal/*; --dry prints a
+  // configuration for no process in particular.
+  o.lb_pid = flags.dry ? 0 : static_cast<int>(::getpid());
   return o;
 }
 

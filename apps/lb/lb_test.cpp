@@ -5,6 +5,7 @@
 #include "apps/lb/lb.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <mutex>
 
@@ -412,6 +413,10 @@ TEST(LbOptions, PartsGetTheirFlags) {
   EXPECT_EQ(r.run_dir, "/tmp/lb/run");
   EXPECT_EQ(r.lua_dir, "/tmp/lb/run");
   EXPECT_EQ(r.config_dir, "/tmp/lb");
+  EXPECT_EQ(r.lb_pid, static_cast<int>(::getpid()));
+  f.dry = true;
+  EXPECT_EQ(render_options(f).lb_pid, 0) << "--dry names no process to signal";
+  f.dry = false;
   HaproxyOptions h = haproxy_options(f);
   EXPECT_EQ(h.config_path, "/tmp/lb/haproxy.cfg");
   EXPECT_EQ(h.run_dir, "/tmp/lb/run");

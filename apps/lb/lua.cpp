@@ -163,6 +163,44 @@ core.register_service("getappmap", "http", function(applet)
 end)
 )lua";
 
+const char* const LUA_SIGNALMLB_LUA = R"lua(-- stoa-lb: /_mlb_signal/hup and /_mlb_signal/usr1
+-- Send the stoa-lb named by $STOA_LB_PID (set by the configuration it
+-- rendered) SIGHUP, to read the registry again, or SIGUSR1, to re-validate
+-- and reload HAProxy: what marathon-lb's endpoints do to marathon_lb.py.
+-- 200 when the signal was sent; 503 when no process is named (a --dry
+-- configuration); 500 when kill(1) fails (e.g. that stoa-lb has exited).
+
+local function stoa_answer(applet, status, body)
+  applet:set_status(status)
+  applet:add_header("content-length", string.len(body))
+  applet:add_header("content-type", "text/plain")
+  applet:start_response()
+  applet:send(body)
+end
+
+local function stoa_signal(applet, name)
+  local pid = os.getenv("STOA_LB_PID")
+  if pid == nil or string.match(pid, "^[1-9]%d*$") == nil then
+    stoa_answer(applet, 503, "no stoa-lb to signal: STOA_LB_PID is '" .. tostring(pid) .. "'\n")
+    return
+  end
+  local ok = os.execute("kill -" .. name .. " " .. pid .. " 2>/dev/null")
+  if ok then
+    stoa_answer(applet, 200, "Sent SIG" .. name .. " to stoa-lb (pid " .. pid .. ")\n")
+  else
+    stoa_answer(applet, 500, "cannot send SIG" .. name .. " to stoa-lb (pid " .. pid .. ")\n")
+  end
+end
+
+core.register_service("signalmlbhup", "http", function(applet)
+  stoa_signal(applet, "HUP")
+end)
+
+core.register_service("signalmlbusr1", "http", function(applet)
+  stoa_signal(applet, "USR1")
+end)
+)lua";
+
 }  // namespace
 
 const std::vector<LuaScript>& lua_scripts() {
@@ -172,6 +210,9 @@ const std::vector<LuaScript>& lua_scripts() {
       {"getmaps.lua",
        LUA_GETMAPS_LUA,
        {{"getvhostmap", "/_haproxy_getvhostmap"}, {"getappmap", "/_haproxy_getappmap"}}},
+      {"signalmlb.lua",
+       LUA_SIGNALMLB_LUA,
+       {{"signalmlbhup", "/_mlb_signal/hup"}, {"signalmlbusr1", "/_mlb_signal/usr1"}}},
   };
   return scripts;
 }

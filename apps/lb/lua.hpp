@@ -10,6 +10,8 @@
 //                         with (read once at start, as marathon-lb)
 //   /_haproxy_getvhostmap, /_haproxy_getappmap   the --haproxy-map files
 //                         (read per request from $STOA_LB_CONFIG_DIR)
+//   /_mlb_signal/hup, /_mlb_signal/usr1   SIGHUP / SIGUSR1 to the stoa-lb
+//                         named by $STOA_LB_PID (RenderOptions::lb_pid)
 
 #include <optional>
 #include <string>

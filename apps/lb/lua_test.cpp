@@ -7,12 +7,17 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -79,11 +84,65 @@ HttpAnswer lua_test_get(int port, const std::string& path) {
   return answer;
 }
 
+// A child that stands in for stoa-lb as the target of /_mlb_signal/*: it
+// waits for SIGHUP and SIGUSR1 (blocked before the fork, so none is lost)
+// and writes each signal's number to a pipe, until the pipe is closed.
+pid_t lua_test_signal_receiver(int& read_fd) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return -1;
+  }
+  sigset_t set;
+  sigset_t old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    for (;;) {
+      int sig = ::sigwaitinfo(&set, nullptr);
+      if (sig < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        ::_exit(1);
+      }
+      unsigned char b = static_cast<unsigned char>(sig);
+      if (::write(fds[1], &b, 1) != 1) {
+        ::_exit(0);
+      }
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::close(fds[1]);
+  read_fd = fds[0];
+  return pid;
+}
+
+// The next signal the receiver reported, 0 if none within `timeout`.
+int lua_test_next_signal(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
+    return 0;
+  }
+  unsigned char b = 0;
+  return ::read(fd, &b, 1) == 1 ? b : 0;
+}
+
 class LuaServicesTest : public ::testing::Test {
  protected:
+  // Whether the rendered configuration names a stoa-lb to signal.
+  virtual bool names_a_stoa_lb() const { return true; }
+
   void SetUp() override {
     if (::access(HAPROXY, X_OK) != 0) {
       GTEST_SKIP() << HAPROXY << " is not installed: cannot serve the Lua services";
+    }
+    if (names_a_stoa_lb()) {
+      receiver_ = lua_test_signal_receiver(receiver_fd_);
+      ASSERT_GT(receiver_, 0) << "cannot start the signal receiver: " << std::strerror(errno);
     }
     char tmpl[] = "/tmp/stoa-lb-lua-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -97,6 +156,7 @@ class LuaServicesTest : public ::testing::Test {
     o.dont_bind_http_https = true;
     o.stats_port = lua_test_free_port();
     o.http_appid_port = lua_test_free_port();
+    o.lb_pid = names_a_stoa_lb() ? static_cast<int>(receiver_) : 0;
     stats_port_ = o.stats_port;
     config_ = render({}, Templates(), o).config;
     // Loopback only in tests: the default head binds the stats proxy to 0.0.0.0.
@@ -128,6 +188,7 @@ class LuaServicesTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    stop_receiver();
     if (master_ > 0) {
       ::kill(master_, SIGTERM);
       int status = 0;
@@ -145,10 +206,30 @@ class LuaServicesTest : public ::testing::Test {
     return s.str();
   }
 
+  void stop_receiver() {
+    if (receiver_ > 0) {
+      ::kill(receiver_, SIGKILL);
+      int status = 0;
+      ::waitpid(receiver_, &status, 0);
+      receiver_ = -1;
+    }
+    if (receiver_fd_ >= 0) {
+      ::close(receiver_fd_);
+      receiver_fd_ = -1;
+    }
+  }
+
   std::string dir_;
   std::string config_;
   int stats_port_ = 0;
   pid_t master_ = -1;
+  pid_t receiver_ = -1;
+  int receiver_fd_ = -1;
+};
+
+class LuaServicesWithoutStoaLbTest : public LuaServicesTest {
+ protected:
+  bool names_a_stoa_lb() const override { return false; }
 };
 
 TEST_F(LuaServicesTest, GetPidsListsMasterAndWorkers) {
@@ -194,6 +275,31 @@ TEST_F(LuaServicesTest, StatsCsvAndPrometheusMetrics) {
   EXPECT_NE(metrics.body.find("haproxy_process_"), std::string::npos);
 }
 
+TEST_F(LuaServicesTest, MlbSignalSendsHupAndUsr1ToTheNamedStoaLb) {
+  const std::string pid = std::to_string(receiver_);
+  HttpAnswer hup = lua_test_get(stats_port_, "/_mlb_signal/hup");
+  ASSERT_EQ(hup.status, 200) << hup.body;
+  EXPECT_EQ(hup.body, "Sent SIGHUP to stoa-lb (pid " + pid + ")\n");
+  EXPECT_EQ(lua_test_next_signal(receiver_fd_, std::chrono::seconds(10)), SIGHUP);
+  HttpAnswer usr1 = lua_test_get(stats_port_, "/_mlb_signal/usr1");
+  ASSERT_EQ(usr1.status, 200) << usr1.body;
+  EXPECT_EQ(usr1.body, "Sent SIGUSR1 to stoa-lb (pid " + pid + ")\n");
+  EXPECT_EQ(lua_test_next_signal(receiver_fd_, std::chrono::seconds(10)), SIGUSR1);
+  // Once that stoa-lb is gone the signal cannot be sent: 500, naming it.
+  stop_receiver();
+  HttpAnswer gone = lua_test_get(stats_port_, "/_mlb_signal/hup");
+  EXPECT_EQ(gone.status, 500) << gone.body;
+  EXPECT_EQ(gone.body, "cannot send SIGHUP to stoa-lb (pid " + pid + ")\n");
+}
+
+TEST_F(LuaServicesWithoutStoaLbTest, MlbSignalAnswers503WhenNoStoaLbIsNamed) {
+  HttpAnswer a = lua_test_get(stats_port_, "/_mlb_signal/usr1");
+  EXPECT_EQ(a.status, 503) << a.body;
+  EXPECT_EQ(a.body, "no stoa-lb to signal: STOA_LB_PID is 'nil'\n");
+  // The other services do not depend on it.
+  EXPECT_EQ(lua_test_get(stats_port_, "/_haproxy_getappmap").status, 200);
+}
+
 TEST(LuaScripts, WriteCreatesEveryScriptAndNamesErrors) {
   char tmpl[] = "/tmp/stoa-lb-luaw-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -207,7 +313,7 @@ TEST(LuaScripts, WriteCreatesEveryScriptAndNamesErrors) {
     for (const auto& [service, path] : s.services) {
       EXPECT_NE(s.text.find("core.register_service(\"" + service + "\""), std::string::npos)
           << service;
-      EXPECT_EQ(path.rfind("/_haproxy_", 0), 0u);
+      EXPECT_TRUE(path.rfind("/_haproxy_", 0) == 0 || path.rfind("/_mlb_signal/", 0) == 0) << path;
     }
   }
   std::ofstream(std::string(tmpl) + "/file") << "x";

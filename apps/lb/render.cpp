@@ -50,6 +50,9 @@ std::string render_head(const Templates& templates, const RenderOptions& options
   std::string lua_services;
   if (!options.lua_dir.empty()) {
     lua_load += "  setenv STOA_LB_CONFIG_DIR " + options.config_dir + "\n";
+    if (options.lb_pid > 0) {
+      lua_load += "  setenv STOA_LB_PID " + std::to_string(options.lb_pid) + "\n";
+    }
     for (const LuaScript& script : lua_scripts()) {
       lua_load += "  lua-load " + options.lua_dir + "/" + script.file + "\n";
       for (const auto& [service, path] : script.services) {

@@ -43,6 +43,10 @@ struct RenderOptions {
   std::string run_dir = "/var/run/haproxy";   // stats socket, server state
   std::string lua_dir;                 // our Lua services (getpids, ...); "" = none rendered
   std::string config_dir = "/etc/haproxy";    // where the map files live
+  // The stoa-lb process that /_mlb_signal/hup and /_mlb_signal/usr1 signal
+  // (rendered as `setenv STOA_LB_PID`, with the Lua services). 0 = none: a
+  // --dry run prints no pid, and the endpoints then answer 503.
+  int lb_pid = 0;
   // Global `maxconn` of the head ({globalMaxconn}). 0 (default) leaves it
   // out: HAProxy then derives it from its file-descriptor limit. marathon-lb
   // hard-codes 50000, which makes HAProxy refuse to start unless it may

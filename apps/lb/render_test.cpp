@@ -50,11 +50,19 @@ TEST(Render, LuaServicesWhenLuaDirIsSet) {
   EXPECT_TRUE(has_line(global, "  lua-load /run/lbx/lua/getpids.lua"));
   EXPECT_TRUE(has_line(global, "  lua-load /run/lbx/lua/getconfig.lua"));
   EXPECT_TRUE(has_line(global, "  setenv STOA_LB_CONFIG_DIR /etc/lbx"));
+  EXPECT_TRUE(has_line(global, "  lua-load /run/lbx/lua/signalmlb.lua"));
+  EXPECT_EQ(r.config.find("STOA_LB_PID"), std::string::npos) << "no pid given, none rendered";
   std::vector<std::string> stats = section(r.config, "listen stats");
   EXPECT_TRUE(
       has_line(stats, "  http-request use-service lua.getpids if { path /_haproxy_getpids }"));
   EXPECT_TRUE(
       has_line(stats, "  http-request use-service lua.getconfig if { path /_haproxy_getconfig }"));
+  EXPECT_TRUE(
+      has_line(stats, "  http-request use-service lua.signalmlbhup if { path /_mlb_signal/hup }"));
+  EXPECT_TRUE(
+      has_line(stats, "  http-request use-service lua.signalmlbusr1 if { path /_mlb_signal/usr1 }"));
+  o.lb_pid = 4242;
+  EXPECT_TRUE(has_line(section(render({}, Templates(), o).config, "global"), "  setenv STOA_LB_PID 4242"));
 }
 
 TEST(Render, CustomHeadWithDaemonFallsBackToDefaultWithWarning) {
