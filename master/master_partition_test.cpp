@@ -533,5 +533,49 @@ TEST_F(MasterPartition, RemovalsForMissedPingsFollowTheRateLimit) {
   EXPECT_EQ(metric("master/slaves_active"), 1.0);
 }
 
+TEST_F(MasterPartition, ASlaveThatReconnectsWhileQueuedForRemovalStays) {
+  start({"--slave_ping_timeout=1secs", "--max_slave_ping_timeouts=2", "--slave_removal_rate_limit=1/1mins"});
+  std::vector<std::shared_ptr<Inbox>> inboxes;
+  std::vector<caf::actor> actors;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    inboxes.push_back(std::make_shared<Inbox>());
+    actors.push_back(peer(inboxes.back()));
+    ids.push_back(add_slave(actors.back(), inboxes.back()));
+  }
+  for (auto& inbox : inboxes) {
+    inbox->pong = false;
+  }
+  advance(4s);
+  EXPECT_EQ(metric("master/slave_unreachable_scheduled"), 3.0);
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 1.0);  // the first at once, two queued
+  EXPECT_EQ(metric("master/slaves_active"), 2.0);
+  // The third's connection breaks while it is queued, and it re-registers
+  // on a new one: the re-registration cancels its removal.
+  caf::anon_send_exit(actors[2], caf::exit_reason::user_shutdown);
+  sched_.run();
+  EXPECT_EQ(metric("master/slaves_active"), 1.0);
+  auto back = std::make_shared<Inbox>();
+  reregister(peer(back), ids[2], {}, {});
+  ASSERT_FALSE(back->registered.empty());
+  EXPECT_EQ(back->registered.back(), ids[2]);
+  EXPECT_EQ(metric("master/slave_unreachable_canceled"), 1.0);
+  EXPECT_EQ(metric("master/slaves_active"), 2.0);
+  // The second's turn comes a minute after the first removal; the third's
+  // never does, and it keeps answering the pings it now gets.
+  advance(70s);
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 2.0);
+  EXPECT_EQ(metric("master/slaves_active"), 1.0);
+  const int pings = back->pings;
+  advance(2min);
+  EXPECT_EQ(metric("master/slave_unreachable_completed"), 2.0);
+  EXPECT_EQ(metric("master/slaves_active"), 1.0);
+  EXPECT_GT(back->pings, pings);
+  picojson::value state = view("slaves");
+  const picojson::array& slaves = state.get("slaves").get<picojson::array>();
+  ASSERT_EQ(slaves.size(), 1u);
+  EXPECT_EQ(slaves[0].get("id").to_str(), ids[2]);
+}
+
 }  // namespace
 }  // namespace stoa::master
