@@ -242,6 +242,14 @@ void Master::on_recovered(registry::Registry& r) {
       }
     });
   }
+  if (r.has_maintenance()) {
+    if (std::optional<std::string> error = maintenance.restore(r.maintenance())) {
+      LOG_ERROR << "Ignoring the registry's maintenance: " << *error;
+    } else {
+      LOG_INFO << "Recovered the maintenance schedule: " << json_serialize(maintenance.status_json());
+    }
+  }
+  maintenance_next = maintenance;
   for (const auto& q : r.quotas()) {
     Try<Resources> g = Resources::from_proto(q.guarantee());
     if (g.is_error()) {

@@ -6,6 +6,7 @@
 
 #include "common/json.hpp"
 #include "common/try.hpp"
+#include "proto/registry.pb.h"
 
 namespace stoa::master {
 
@@ -275,6 +276,74 @@ std::optional<std::string> Maintenance::machines_down(const std::string& body) {
     }
   }
   down_.insert(machines->begin(), machines->end());
+  return std::nullopt;
+}
+
+registry::Maintenance Maintenance::to_proto() const {
+  auto fill = [](registry::MachineID* out, const MachineId& m) {
+    if (!m.hostname.empty()) {
+      out->set_hostname(m.hostname);
+    }
+    if (!m.ip.empty()) {
+      out->set_ip(m.ip);
+    }
+  };
+  registry::Maintenance out;
+  for (const MaintenanceWindow& w : windows_) {
+    registry::MaintenanceWindow* x = out.add_windows();
+    for (const MachineId& m : w.machines) {
+      fill(x->add_machine_ids(), m);
+    }
+    x->mutable_start()->set_nanoseconds(w.start_ns);
+    if (w.duration_ns) {
+      x->set_duration_nanoseconds(*w.duration_ns);
+    }
+  }
+  for (const MachineId& m : down_) {
+    fill(out.add_down(), m);
+  }
+  return out;
+}
+
+std::optional<std::string> Maintenance::restore(const registry::Maintenance& stored) {
+  auto machine = [](const registry::MachineID& m) {
+    MachineId id;
+    id.hostname = m.hostname();
+    id.ip = m.ip();
+    return machine_json(id);
+  };
+  picojson::array windows;
+  for (const registry::MaintenanceWindow& w : stored.windows()) {
+    picojson::array ids;
+    for (const registry::MachineID& m : w.machine_ids()) {
+      ids.push_back(machine(m));
+    }
+    picojson::object u;
+    u["start"] = time_json(w.start().nanoseconds());
+    if (w.has_duration_nanoseconds()) {
+      u["duration"] = time_json(w.duration_nanoseconds());
+    }
+    picojson::object x;
+    x["machine_ids"] = picojson::value(ids);
+    x["unavailability"] = picojson::value(u);
+    windows.push_back(picojson::value(x));
+  }
+  picojson::object schedule;
+  schedule["windows"] = picojson::value(windows);
+  Maintenance fresh;
+  if (std::optional<std::string> error = fresh.set_schedule(json_serialize(picojson::value(schedule)))) {
+    return "the stored maintenance schedule: " + *error;
+  }
+  if (stored.down_size() > 0) {
+    picojson::array down;
+    for (const registry::MachineID& m : stored.down()) {
+      down.push_back(machine(m));
+    }
+    if (std::optional<std::string> error = fresh.machines_down(json_serialize(picojson::value(down)))) {
+      return "the stored down machines: " + *error;
+    }
+  }
+  *this = std::move(fresh);
   return std::nullopt;
 }
 

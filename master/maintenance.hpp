@@ -1,11 +1,12 @@
 #pragma once
 // The maintenance schedule and the machines' modes (Mesos' maintenance
 // primitives, in Mesos' JSON shapes; docs/operator-api.md). Pure: the master
-// actor holds one Maintenance and answers the endpoints from it.
+// actor holds one Maintenance, answers the endpoints from it, and stores
+// every change in the registry (UpdateMaintenance) before it answers, so a
+// new leader goes on with the schedule (restore()).
 //
-// Partial: kept in memory only (a new leader starts with no schedule), and
-// no inverse offers are sent; a machine taken down is recorded, its slaves
-// are not shut down.
+// Partial: no inverse offers are sent; a machine taken down is recorded,
+// its slaves are not shut down.
 
 #include <cstdint>
 #include <optional>
@@ -17,6 +18,10 @@
 namespace picojson {
 class value;
 }  // namespace picojson
+
+namespace stoa::registry {
+class Maintenance;
+}  // namespace stoa::registry
 
 namespace stoa::master {
 
@@ -54,6 +59,12 @@ class Maintenance {
   // POST /machine/up: a JSON array of machine ids, each down; they leave
   // the schedule.
   std::optional<std::string> machines_up(const std::string& body);
+
+  // The registry's form of the whole state (UpdateMaintenance).
+  registry::Maintenance to_proto() const;
+  // Replaces the state with the registry's, through the same checks as the
+  // endpoints; an error names the offending value and changes nothing.
+  std::optional<std::string> restore(const registry::Maintenance& stored);
 
   const std::vector<MaintenanceWindow>& windows() const { return windows_; }
   const std::set<MachineId>& down() const { return down_; }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <picojson.h>
 
+#include "proto/registry.pb.h"
+
 namespace stoa::master {
 namespace {
 
@@ -111,6 +113,45 @@ TEST(Maintenance, DownOnlyForScheduledUpOnlyForDown) {
   ASSERT_EQ(m.windows().size(), 1u);
   EXPECT_EQ(m.windows()[0].machines[0].hostname, "h1");
   EXPECT_FALSE(m.set_schedule("{}"));
+}
+
+TEST(Maintenance, TheRegistrysFormRestoresTheSameState) {
+  Maintenance m;
+  ASSERT_FALSE(m.set_schedule(TWO_WINDOWS));
+  ASSERT_FALSE(m.machines_down(R"([{"ip":"::1"}])"));
+  registry::Maintenance stored = m.to_proto();
+  ASSERT_EQ(stored.windows_size(), 2);
+  EXPECT_FALSE(stored.windows(0).has_duration_nanoseconds());
+  EXPECT_EQ(stored.windows(1).duration_nanoseconds(), 50);
+  ASSERT_EQ(stored.down_size(), 1);
+  EXPECT_EQ(stored.down(0).ip(), "::1");
+  EXPECT_FALSE(stored.down(0).has_hostname());
+  Maintenance back;
+  ASSERT_FALSE(back.restore(stored));
+  EXPECT_EQ(back.schedule_json().serialize(), m.schedule_json().serialize());
+  EXPECT_EQ(back.status_json().serialize(), m.status_json().serialize());
+  EXPECT_EQ(Maintenance().to_proto().ByteSizeLong(), 0u);  // nothing to store
+}
+
+TEST(Maintenance, ABadStoredStateIsAnErrorAndChangesNothing) {
+  Maintenance m;
+  ASSERT_FALSE(m.set_schedule(TWO_WINDOWS));
+  const std::string before = m.status_json().serialize();
+  registry::Maintenance stored;
+  stored.add_down()->set_hostname("h9");  // down, but in no window
+  std::optional<std::string> error = m.restore(stored);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("the stored down machines: Machine 'h9' is not in the maintenance schedule"),
+            std::string::npos)
+      << *error;
+  registry::Maintenance bad_ip;
+  registry::MaintenanceWindow* w = bad_ip.add_windows();
+  w->add_machine_ids()->set_ip("not-an-ip");
+  w->mutable_start()->set_nanoseconds(1);
+  error = m.restore(bad_ip);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("'not-an-ip' is not an IP address"), std::string::npos) << *error;
+  EXPECT_EQ(m.status_json().serialize(), before);
 }
 
 }  // namespace

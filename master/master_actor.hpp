@@ -157,8 +157,13 @@ class Master {
   bool removal_permit_pending = false;
   // Usage reports of the slaves and the cluster's samples (usage_reports.cpp).
   UtilizationHistory utilization;
-  // The maintenance schedule and down machines (in memory only).
+  // The maintenance schedule and down machines as the registry holds them
+  // (what GET answers), and the newest accepted change, stored or still
+  // being stored (what the next POST applies to). Equal when no write is
+  // in flight; the registrar stores writes in order, so `maintenance`
+  // catches up with `maintenance_next`.
   Maintenance maintenance;
+  Maintenance maintenance_next;
   // Views rendering in a forked child (view_renders.cpp), by endpoint and
   // query: the requests the running render answers, and those that arrived
   // meanwhile and wait for the next one. Untyped promises (each answers

@@ -186,15 +186,25 @@ caf::result<int, std::string> Master::on_update_request(const std::string& endpo
   }
   if (method == "POST" &&
       (endpoint == "maintenance-schedule" || endpoint == "machine-down" || endpoint == "machine-up")) {
-    std::optional<std::string> error = endpoint == "maintenance-schedule" ? maintenance.set_schedule(body)
-                                       : endpoint == "machine-down"       ? maintenance.machines_down(body)
-                                                                          : maintenance.machines_up(body);
+    Maintenance next = maintenance_next;
+    std::optional<std::string> error = endpoint == "maintenance-schedule" ? next.set_schedule(body)
+                                       : endpoint == "machine-down"       ? next.machines_down(body)
+                                                                          : next.machines_up(body);
     if (error) {
       return reply(json_error(400, *error));
     }
-    LOG_INFO << "Maintenance updated (" << path << "): " << json_serialize(maintenance.status_json());
-    return reply({200, json_serialize(endpoint == "maintenance-schedule" ? maintenance.schedule_json()
-                                                                         : maintenance.status_json())});
+    maintenance_next = next;
+    registry::Operation op;
+    *op.mutable_update_maintenance()->mutable_maintenance() = next.to_proto();
+    auto rp = self->make_response_promise<int, std::string>();
+    // Answered once the registry holds it: a new leader goes on with it.
+    registry_apply(std::move(op), [this, rp, next, path, endpoint](bool) mutable {
+      maintenance = next;
+      LOG_INFO << "Maintenance updated (" << path << "): " << json_serialize(maintenance.status_json());
+      rp.deliver(200, json_serialize(endpoint == "maintenance-schedule" ? maintenance.schedule_json()
+                                                                        : maintenance.status_json()));
+    });
+    return rp;
   }
   if (endpoint == "weights" && method == "PUT") {
     Try<std::map<std::string, double>> weights = parse_weights_body(body);

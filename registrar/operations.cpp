@@ -194,6 +194,42 @@ Try<bool> update_weights(Registry& r, const registry::UpdateWeights& op) {
   return changed;
 }
 
+Try<bool> update_maintenance(Registry& r, const registry::UpdateMaintenance& op) {
+  const registry::Maintenance& m = op.maintenance();
+  auto check = [](const registry::MachineID& id, const std::string& where) -> std::optional<Error> {
+    if (id.hostname().empty() && id.ip().empty()) {
+      return Error("UpdateMaintenance: " + where + " has neither hostname nor ip: '" + id.ShortDebugString() + "'");
+    }
+    return std::nullopt;
+  };
+  for (int w = 0; w < m.windows_size(); ++w) {
+    for (int i = 0; i < m.windows(w).machine_ids_size(); ++i) {
+      std::string where = "windows[" + std::to_string(w) + "].machine_ids[" + std::to_string(i) + "]";
+      if (auto e = check(m.windows(w).machine_ids(i), where)) {
+        return *e;
+      }
+    }
+  }
+  for (int i = 0; i < m.down_size(); ++i) {
+    if (auto e = check(m.down(i), "down[" + std::to_string(i) + "]")) {
+      return *e;
+    }
+  }
+  const bool empty = m.windows_size() == 0 && m.down_size() == 0;
+  if (empty) {
+    if (!r.has_maintenance()) {
+      return false;
+    }
+    r.clear_maintenance();
+    return true;
+  }
+  if (r.has_maintenance() && r.maintenance().SerializeAsString() == m.SerializeAsString()) {
+    return false;
+  }
+  *r.mutable_maintenance() = m;
+  return true;
+}
+
 int find_quota(const Registry& r, const std::string& role) {
   for (int i = 0; i < r.quotas_size(); ++i) {
     if (r.quotas(i).role() == role) {
@@ -293,6 +329,7 @@ Try<bool> apply(Registry& registry, SlaveIds& ids, const Operation& op) {
     case Operation::kUpdateQuota: return update_quota(registry, op.update_quota());
     case Operation::kRemoveQuota: return remove_quota(registry, op.remove_quota());
     case Operation::kMarkFrameworkRemoved: return mark_framework_removed(registry, ids, op.mark_framework_removed());
+    case Operation::kUpdateMaintenance: return update_maintenance(registry, op.update_maintenance());
     case Operation::OPERATION_NOT_SET: break;
   }
   return Error("registry operation with no case set: '" + op.ShortDebugString() + "'");

@@ -25,6 +25,9 @@
 //   UpdateQuota{quota}      sets the role's guarantee; an empty guarantee
 //                           removes the role's quota. false if unchanged.
 //   RemoveQuota{role}       removes the role's quota. false if it had none.
+//   UpdateMaintenance{m}    replaces the maintenance schedule and the down
+//                           machines with `m` (an empty `m` clears them).
+//                           false if unchanged.
 //   MarkFrameworkRemoved{id, t} records a removed framework (teardown or
 //                           failover timeout). false if it is recorded
 //                           already. Only the newest MAX_REMOVED_FRAMEWORKS
@@ -33,7 +36,7 @@
 // true = the registry changed; false = the operation does not apply and the
 // registry is untouched. An Error means the operation is malformed (no case
 // set, a SlaveInfo without an id, an empty role, a weight that is not a
-// positive finite number); it names the offending value, and the registry
+// positive finite number, a maintenance machine with neither hostname nor ip); it names the offending value, and the registry
 // is untouched then too.
 
 #include <string>

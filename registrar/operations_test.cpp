@@ -293,6 +293,51 @@ TEST_F(Operations, OnlyTheNewestRemovedFrameworksAreKept) {
   EXPECT_EQ(list.Get(MAX_REMOVED_FRAMEWORKS - 1).id().value(), "F0");
 }
 
+// A schedule of one window with `hosts`, and `down` of them down.
+Operation maintenance(const std::vector<std::string>& hosts, const std::vector<std::string>& down = {}) {
+  Operation op;
+  registry::Maintenance* m = op.mutable_update_maintenance()->mutable_maintenance();
+  if (!hosts.empty()) {
+    registry::MaintenanceWindow* w = m->add_windows();
+    for (const std::string& h : hosts) {
+      w->add_machine_ids()->set_hostname(h);
+    }
+    w->mutable_start()->set_nanoseconds(1000);
+    w->set_duration_nanoseconds(3600);
+  }
+  for (const std::string& h : down) {
+    m->add_down()->set_hostname(h);
+  }
+  return op;
+}
+
+TEST_F(Operations, UpdateMaintenanceReplacesTheScheduleAndTheDownMachines) {
+  EXPECT_FALSE(changed(maintenance({})));  // nothing to clear
+  EXPECT_TRUE(changed(maintenance({"a", "b"})));
+  EXPECT_FALSE(changed(maintenance({"a", "b"})));
+  EXPECT_TRUE(changed(maintenance({"a", "b"}, {"a"})));
+  ASSERT_TRUE(registry_.has_maintenance());
+  ASSERT_EQ(registry_.maintenance().windows_size(), 1);
+  EXPECT_EQ(registry_.maintenance().windows(0).machine_ids(1).hostname(), "b");
+  EXPECT_EQ(registry_.maintenance().windows(0).duration_nanoseconds(), 3600);
+  ASSERT_EQ(registry_.maintenance().down_size(), 1);
+  EXPECT_EQ(registry_.maintenance().down(0).hostname(), "a");
+  // A machine with neither hostname nor ip: an error naming it, no change.
+  Operation bad = maintenance({"c"});
+  bad.mutable_update_maintenance()->mutable_maintenance()->mutable_windows(0)->add_machine_ids();
+  EXPECT_NE(error_of(bad).find("UpdateMaintenance: windows[0].machine_ids[1] has neither hostname nor ip"),
+            std::string::npos)
+      << error_of(bad);
+  Operation bad_down = maintenance({"a"});
+  bad_down.mutable_update_maintenance()->mutable_maintenance()->add_down()->set_ip("");
+  EXPECT_NE(error_of(bad_down).find("down[0] has neither hostname nor ip"), std::string::npos);
+  EXPECT_EQ(registry_.maintenance().down_size(), 1);
+  // Emptied: the field goes.
+  EXPECT_TRUE(changed(maintenance({})));
+  EXPECT_FALSE(registry_.has_maintenance());
+  EXPECT_EQ(operation_name(maintenance({})), "UpdateMaintenance");
+}
+
 TEST_F(Operations, AnEmptyOperationIsAnError) {
   EXPECT_NE(error_of(Operation()).find("no case set"), std::string::npos);
   EXPECT_EQ(operation_name(admit("S1")), "AdmitSlave");

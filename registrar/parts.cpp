@@ -60,6 +60,9 @@ void update_parts(std::vector<std::string>& parts, const Registry& registry, con
     if (registry.has_removed_frameworks()) {
       *meta.mutable_removed_frameworks() = registry.removed_frameworks();
     }
+    if (registry.has_maintenance()) {
+      *meta.mutable_maintenance() = registry.maintenance();
+    }
     parts[0] = meta.SerializeAsString();
   }
   for (size_t p = 1; p < parts.size(); ++p) {
@@ -110,7 +113,8 @@ std::vector<int> parts_touched(const registry::Operation& op) {
     case Operation::kUpdateWeights:
     case Operation::kUpdateQuota:
     case Operation::kRemoveQuota:
-    case Operation::kMarkFrameworkRemoved: return {0};
+    case Operation::kMarkFrameworkRemoved:
+    case Operation::kUpdateMaintenance: return {0};
     case Operation::OPERATION_NOT_SET: break;
   }
   return {};

@@ -3,8 +3,8 @@
 //
 // A stored registry is a list of parts whose concatenation is the Registry's
 // protobuf encoding (concatenated encodings of a message merge: repeated
-// fields append). Part 0 holds the master, weights, quotas and removed
-// frameworks; part 1 + b holds the admitted, unreachable and gone slaves
+// fields append). Part 0 holds the master, weights, quotas, removed
+// frameworks and the maintenance schedule; part 1 + b holds the admitted, unreachable and gone slaves
 // whose id hashes to bucket b (FNV-1a 64 of the id, modulo REGISTRY_BUCKETS). A change to one slave
 // changes one part, so a storage that writes only the parts that changed
 // writes O(1) bytes per slave operation however large the registry is.
@@ -32,7 +32,8 @@ int bucket_of(std::string_view slave_id);
 // and order (a slave's entry keeps its place within its bucket).
 std::vector<std::string> split_registry(const registry::Registry& registry);
 
-// The parts `op` may change: 0 for weights, quotas and removed frameworks,
+// The parts `op` may change: 0 for weights, quotas, removed frameworks and
+// maintenance,
 // the bucket parts of the slave ids it names.
 std::vector<int> parts_touched(const registry::Operation& op);
 

@@ -122,6 +122,9 @@ TEST(RegistryParts, UpdatingTouchedPartsEqualsAWholeSplit) {
     op([&](auto& o) { o.mutable_remove_quota()->set_role("q" + std::to_string(i / 2)); });
     op([&](auto& o) { o.mutable_mark_framework_removed()->mutable_framework_id()->set_value("F" + std::to_string(i));
                       o.mutable_mark_framework_removed()->mutable_timestamp()->set_nanoseconds(i); });
+    op([&](auto& o) { auto* w = o.mutable_update_maintenance()->mutable_maintenance()->add_windows();
+                      w->add_machine_ids()->set_hostname("m" + std::to_string(i % 4));
+                      w->mutable_start()->set_nanoseconds(i); });
   }
   int changed = 0;
   for (size_t i = 0; i < ops.size(); i += 5) {
