@@ -301,7 +301,7 @@ class Master {
   void remove_offer(const std::string& offer_id, bool rescind, std::optional<double> refuse);
   void on_offer_timeout(const std::string& offer_id);
   void on_decline(FrameworkRecord& f, const scheduler::Call::Decline& d);
-  void on_accept(FrameworkRecord& f, const scheduler::Call::Accept& accept);
+  void on_accept(FrameworkRecord& f, scheduler::Call::Accept& accept);
   void verify_invariants();
   void check_accounting();
 
