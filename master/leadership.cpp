@@ -217,7 +217,7 @@ void Master::replay_slice() {
     return;
   }
   if (!recovery_stash.empty()) {
-    self->send(self, replay_atom_v);
+    self->send<caf::message_priority::high>(self, replay_atom_v);
     return;
   }
   held_reregistrations.clear();
