@@ -92,7 +92,7 @@ void Master::on_call(Call& call) {
       break;
     case Call::ACCEPT:
       count("master/messages_accept");
-      on_accept(f, call.accept());
+      on_accept(f, *call.mutable_accept());
       break;
     case Call::DECLINE:
       count("master/messages_decline_offers");

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include <caf/all.hpp>
+#include <caf/detail/default_invoke_result_visitor.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/safety.hpp"
@@ -171,20 +172,36 @@ void Master::stash(caf::message_view& x) {
 }
 
 // Handles the stashed messages in their order, as if they had just arrived
-// (their sender is the current sender), before any later message.
+// (their sender is the current sender), before any later message. Tens of
+// thousands after a failover of a large cluster: handled REPLAY_SLICE at a
+// time, the master sending itself replay_atom after each slice. Meanwhile
+// (replaying_behavior) every message that arrives is stashed behind them,
+// so the order of everything is kept, except requests (HTTP endpoints,
+// metrics), which are answered at once from the state as it is: the master
+// stays responsive while it catches up.
 void Master::replay_stash() {
   if (recovery_stash.empty()) {
+    held_reregistrations.clear();
     return;
   }
-  std::vector<Stashed> stashed = std::move(recovery_stash);
-  recovery_stash.clear();
-  LOG_INFO << "Handling " << stashed.size() << " messages that arrived while recovering";
+  LOG_INFO << "Handling " << recovery_stash.size() << " messages that arrived while recovering, " << REPLAY_SLICE
+           << " at a time";
+  replay_started = std::chrono::steady_clock::now();
+  replayed = 0;
+  self->become(replaying_behavior());
+  replay_slice();
+}
+
+void Master::replay_slice() {
   caf::behavior handlers = leading_behavior(self);
   caf::mailbox_element* current = self->current_mailbox_element();
-  for (Stashed& m : stashed) {
+  for (size_t n = 0; n < REPLAY_SLICE && !recovery_stash.empty(); ++n) {
     if (phase != Phase::leading) {
       break;  // a stashed message made us abdicate: the rest is not ours to handle
     }
+    Stashed m = std::move(recovery_stash.front());
+    recovery_stash.pop_front();
+    ++replayed;
     caf::mailbox_element_ptr element = caf::make_mailbox_element(
         m.sender, caf::make_message_id(caf::message_priority::normal), {}, caf::message{});
     self->current_mailbox_element(element.get());
@@ -195,12 +212,51 @@ void Master::replay_stash() {
     }
   }
   self->current_mailbox_element(current);
+  if (phase != Phase::leading) {
+    recovery_stash.clear();
+    return;
+  }
+  if (!recovery_stash.empty()) {
+    self->send<caf::message_priority::high>(self, replay_atom_v);
+    return;
+  }
+  held_reregistrations.clear();
+  set_safe_handlers(self, "master");
+  self->become(leading_behavior(self));
+  LOG_INFO << "Handled the " << replayed << " messages stashed while recovering (and since) in "
+           << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                    replay_started)
+                  .count()
+           << " ms";
+}
+
+caf::behavior Master::replaying_behavior() {
+  self->set_default_handler([](caf::scheduled_actor* s, caf::message_view& x) -> caf::result<caf::message> {
+    auto* actor = static_cast<master_actor*>(s);
+    if (s->current_message_id().is_request()) {
+      // Answered (or refused) by the leading handlers, through the
+      // actor's own response path.
+      caf::detail::default_invoke_result_visitor<caf::scheduled_actor> answer{s};
+      caf::behavior handlers = leading_behavior(actor);
+      if (handlers(answer, x.content()) == caf::match_case::no_match) {
+        return caf::make_error(caf::sec::unexpected_message);
+      }
+      return caf::delegated<caf::message>{};
+    }
+    actor->state.stash(x);
+    return caf::message{};
+  });
+  return {
+      [this](replay_atom) { replay_slice(); },
+  };
 }
 
 void Master::start_recovery() {
   phase = Phase::recovering;
   held_reregistrations.clear();
   recovery_stash.clear();
+  replayed = 0;
+  recovery_asked = std::chrono::steady_clock::now();
   // High priority: the answer (with the same priority) overtakes the
   // re-registrations that queue up meanwhile.
   self->request<caf::message_priority::high>(registrar, caf::infinite, registrar::recover_atom_v, st.info)
@@ -209,6 +265,7 @@ void Master::start_recovery() {
 }
 
 void Master::on_recovered(registry::Registry& r) {
+  const auto answered = std::chrono::steady_clock::now();
   phase = Phase::leading;
   st.elected_time = now_seconds();
   metrics->set("master/elected", 1);
@@ -263,7 +320,11 @@ void Master::on_recovered(registry::Registry& r) {
     });
   }
   LOG_INFO << "Recovered " << st.recovered_slaves.size() << " slaves from the registry (" << registry_bytes
-           << " bytes), " << st.unreachable_slaves.size() << " unreachable; allowing "
+           << " bytes; answered "
+           << std::chrono::duration_cast<std::chrono::milliseconds>(answered - recovery_asked).count()
+           << " ms after asking, taken in "
+           << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - answered).count()
+           << " ms), " << st.unreachable_slaves.size() << " unreachable; allowing "
            << format_duration(opts.flags.slave_reregister_timeout) << " for slaves to re-register";
   if (!st.recovered_slaves.empty()) {
     self->delayed_send(self, opts.flags.slave_reregister_timeout, recovered_timer_atom_v);

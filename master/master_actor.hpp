@@ -26,6 +26,7 @@
 // Every timer message is accepted only from the master itself
 // (`from_self`), operator requests only from actors of this process.
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -68,6 +69,14 @@ constexpr offers_rest_atom offers_rest_atom_v{};
 // Allocations turned into offers per message (~20-30 us each under load:
 // a turn stays well under the 50 ms the master may stall; issue #17).
 constexpr size_t OFFERS_PER_TURN = 1000;
+// The next slice of the messages stashed while recovering (leadership.cpp),
+// sent by the master to itself: the stash is handled REPLAY_SLICE messages
+// at a time, with the mailbox served in between (#17).
+using replay_atom = caf::atom_constant<caf::atom("m_replay")>;
+constexpr replay_atom replay_atom_v{};
+// Stashed messages handled per slice (re-registrations: ~100-150 us each
+// under load, so a slice stays near the 50 ms the master may stall).
+constexpr size_t REPLAY_SLICE = 400;
 // The cluster utilization timer (usage_reports.cpp): record a cluster sample.
 using utilization_timer_atom = caf::atom_constant<caf::atom("m_utiltick")>;
 constexpr utilization_timer_atom utilization_timer_atom_v{};
@@ -135,7 +144,9 @@ class Master {
   // mailbox (caf::skip): CAF tries every skipped message again after each
   // message it handles, so 250,000 retries from 50,000 slaves made recovery
   // quadratic. A re-registration identical to one waiting (same sender,
-  // same slave id, same bytes) is the slave's retry: dropped.
+  // same slave id, same bytes) is the slave's retry: dropped. Once leading
+  // the stash is handled in slices (replaying_behavior): what arrives
+  // meanwhile is stashed behind it, except requests, handled at once.
   struct Stashed {
     caf::strong_actor_ptr sender;
     caf::message content;
@@ -144,7 +155,10 @@ class Master {
     caf::actor_addr from;
     uint64_t hash = 0;
   };
-  std::vector<Stashed> recovery_stash;
+  std::deque<Stashed> recovery_stash;
+  std::chrono::steady_clock::time_point replay_started;
+  std::chrono::steady_clock::time_point recovery_asked;  // of the registrar
+  size_t replayed = 0;  // stashed messages handled since leading
   std::unordered_map<std::string, HeldReregistration> held_reregistrations;
   // Kills of tasks whose slave is disconnected or unreachable, by slave id
   // then (framework id, task id); sent when the slave re-registers, dropped
@@ -239,6 +253,7 @@ class Master {
   // While recovering: keeps `x` for later, or drops it as a retry.
   void stash(caf::message_view& x);
   void replay_stash();
+  void replay_slice();
   void abdicate(const std::string& why);
   void start_recovery();
   void on_recovered(registry::Registry& r);
@@ -250,6 +265,7 @@ class Master {
   StatusReply not_leading_reply(const std::string& endpoint);
   StatusReply redirect_reply();
   caf::behavior waiting_behavior();
+  caf::behavior replaying_behavior();
 
   // --- slaves.cpp ------------------------------------------------------------
   std::optional<std::string> check_slave_info(const SlaveInfo& info, Resources* total);
@@ -306,7 +322,7 @@ class Master {
   void remove_offer(const std::string& offer_id, bool rescind, std::optional<double> refuse);
   void on_offer_timeout(const std::string& offer_id);
   void on_decline(FrameworkRecord& f, const scheduler::Call::Decline& d);
-  void on_accept(FrameworkRecord& f, const scheduler::Call::Accept& accept);
+  void on_accept(FrameworkRecord& f, scheduler::Call::Accept& accept);
   void verify_invariants();
   void check_accounting();
 

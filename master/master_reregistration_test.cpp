@@ -2,6 +2,8 @@
 // (a store the test holds) lists one slave. Retries the slave sends while
 // the master recovers are dropped (the first one waits and is answered);
 // a retry that crosses the answer gets no second answer, a later one does.
+// Many stashed messages are handled in slices, in order, with requests
+// answered between the slices.
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
@@ -15,6 +17,7 @@
 #include "actors/runtime.hpp"
 #include "common/resources.hpp"
 #include "master/master.hpp"
+#include "master/master_actor.hpp"
 #include "registrar/parts.hpp"
 #include "registrar/storage.hpp"
 #include "tests/poll.hpp"
@@ -60,10 +63,11 @@ caf::behavior held_store(caf::stateful_actor<HeldStore>* self, registry::Registr
   };
 }
 
-SlaveInfo slave_info() {
+// Slave 7 is SLAVE_ID.
+SlaveInfo slave_info(int i = 7) {
   SlaveInfo info;
-  info.set_hostname("h7");
-  info.mutable_id()->set_value(SLAVE_ID);
+  info.set_hostname("h" + std::to_string(i));
+  info.mutable_id()->set_value("earlier-master-S" + std::to_string(i));
   Resources::parse("cpus:2;mem:1024")->to_proto(info.mutable_resources());
   return info;
 }
@@ -75,7 +79,12 @@ class MasterReregistrationTest : public ::testing::Test {
     ASSERT_TRUE(rt.is_some()) << rt.error();
     rt_ = std::move(*rt);
     registry::Registry reg;
-    *reg.mutable_slaves()->add_slaves() = slave_info();
+    if (registry_slaves() == 1) {
+      *reg.mutable_slaves()->add_slaves() = slave_info();
+    }
+    for (int i = 0; registry_slaves() > 1 && i < registry_slaves(); ++i) {
+      *reg.mutable_slaves()->add_slaves() = slave_info(i);
+    }
     store_ = rt_->system().spawn(held_store, reg);
     MasterOptions opts;
     const char* argv[] = {"stoa-master", "--allocation_interval=50ms"};
@@ -88,6 +97,8 @@ class MasterReregistrationTest : public ::testing::Test {
     ASSERT_TRUE(m.is_some()) << m.error();
     master_ = *m;
   }
+
+  virtual int registry_slaves() const { return 1; }
 
   void TearDown() override {
     if (master_) {
@@ -123,11 +134,30 @@ class MasterReregistrationTest : public ::testing::Test {
     return m.contains(name) ? m.get(name).get<double>() : 0.0;
   }
 
-  internal::ReregisterSlaveMessage reregistration() {
+  internal::ReregisterSlaveMessage reregistration(int i = 7) {
     internal::ReregisterSlaveMessage m;
-    *m.mutable_slave() = slave_info();
-    m.set_pid("slave(7)@127.0.0.1:7");
+    *m.mutable_slave() = slave_info(i);
+    m.set_pid("slave(" + std::to_string(i) + ")@127.0.0.1:7");
     return m;
+  }
+
+  // Waits until the master has asked its (held) store to record it as the
+  // leader: it recovers from then until the test releases the store.
+  void wait_until_recovering(caf::scoped_actor& self) {
+    size_t held = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         held == 0 && std::chrono::steady_clock::now() < deadline;) {
+      self->request(store_, 5s, held_atom::value).receive([&](size_t n) { held = n; }, [](caf::error&) {});
+    }
+    ASSERT_EQ(held, 1u) << "the master did not store its leadership";
+  }
+
+  // Waits until the master has taken everything from its mailbox.
+  void wait_until_idle() {
+    auto* master_actor = dynamic_cast<caf::scheduled_actor*>(caf::actor_cast<caf::abstract_actor*>(master_));
+    ASSERT_NE(master_actor, nullptr);
+    ASSERT_TRUE(tests::poll_until([&] { return master_actor->mailbox().blocked(); }, tests::deadline_in(5s)))
+        << "the recovering master never emptied its mailbox";
   }
 
   // SlaveReregisteredMessages already in the mailbox (pings are skipped).
@@ -209,6 +239,63 @@ TEST_F(MasterReregistrationTest, ARetryCrossingTheAnswerIsNotAnsweredAgainALater
   EXPECT_EQ(later, 1) << "a retry after the interval is answered";
   EXPECT_GE(std::chrono::steady_clock::now() - answered_at, 1s);
   EXPECT_EQ(metric("master/slaves_active"), 1.0);
+}
+
+class MasterReplayTest : public MasterReregistrationTest {
+ protected:
+  // Stashed while recovering: ten slices and a part (a few hundred ms).
+  static constexpr int STASHED = static_cast<int>(10 * REPLAY_SLICE + REPLAY_SLICE / 2);
+  // Sent once the store is released: during the replay, or after it.
+  static constexpr int LATER = 50;
+  int registry_slaves() const override { return STASHED + LATER; }
+};
+
+TEST_F(MasterReplayTest, TheStashIsHandledInSlicesInOrderWithRequestsAnsweredBetween) {
+  caf::scoped_actor slave{rt_->system()};
+  wait_until_recovering(slave);
+  for (int i = 0; i < STASHED; ++i) {
+    slave->send(master_, reregistration(i));
+  }
+  wait_until_idle();
+  slave->send(store_, release_atom::value);
+  for (int i = STASHED; i < STASHED + LATER; ++i) {
+    slave->send(master_, reregistration(i));
+  }
+  // Metrics requests, back to back: 503 until the master leads, then
+  // answered between two slices of the replay, from the state as it is.
+  std::vector<std::string> answered;
+  double reregistered_then = -1;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       reregistered_then < 0 && std::chrono::steady_clock::now() < deadline;) {
+    slave->request(master_, 10s, state_atom_v, std::string("metrics"), std::map<std::string, std::string>{})
+        .receive(
+            [&](int status, std::string& body) {
+              if (status != 200) {
+                return;
+              }
+              picojson::value v;
+              ASSERT_TRUE(picojson::parse(v, body).empty());
+              reregistered_then = v.get("master/slave_reregistrations").get<double>();
+            },
+            [&](caf::error& e) { FAIL() << caf::to_string(e); });
+  }
+  ASSERT_GE(reregistered_then, 0.0) << "the master never answered 200";
+  // (The first slice may hold other stashed messages than these.)
+  EXPECT_GT(reregistered_then, 0.0) << "answered before the first slice";
+  EXPECT_LT(reregistered_then, static_cast<double>(STASHED)) << "the request waited for the whole stash";
+  // Every slave answered once, in the order the messages were sent: the
+  // ones sent during the replay after every stashed one.
+  bool more = true;
+  while (more && answered.size() < static_cast<size_t>(STASHED + LATER)) {
+    slave->receive([&](internal::SlaveReregisteredMessage& m) { answered.push_back(m.slave_id().value()); },
+                   [](internal::PingSlaveMessage&) {}, caf::after(5s) >> [&] { more = false; });
+  }
+  ASSERT_EQ(answered.size(), static_cast<size_t>(STASHED + LATER));
+  for (int i = 0; i < STASHED + LATER; ++i) {
+    ASSERT_EQ(answered[static_cast<size_t>(i)], slave_info(i).id().value()) << "answer " << i;
+  }
+  EXPECT_EQ(metric("master/slave_reregistrations"), static_cast<double>(STASHED + LATER));
+  EXPECT_EQ(metric("master/slaves_active"), static_cast<double>(STASHED + LATER));
 }
 
 }  // namespace

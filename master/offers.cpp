@@ -66,13 +66,13 @@ void Master::on_offers(allocator::Allocations& allocations) {
     }
     std::string oid = st.info.id() + "-O" + std::to_string(next_offer++);
     OfferRecord rec;
-    rec.resources = a.resources;
     Offer& o = rec.offer;
     o.mutable_id()->set_value(oid);
     o.mutable_framework_id()->set_value(a.framework_id);
     o.mutable_slave_id()->set_value(a.slave_id);
     o.set_hostname(s->second.info.hostname());
     a.resources.to_proto(o.mutable_resources());
+    rec.resources = std::move(a.resources);
     for (Resource& r : *o.mutable_resources()) {
       r.mutable_allocation_info()->set_role(a.role);
     }
@@ -91,7 +91,7 @@ void Master::on_offers(allocator::Allocations& allocations) {
     }
   }
   for (auto& [fid, e] : events) {
-    send_event(st.frameworks.at(fid), e);
+    send_event(st.frameworks.at(fid), std::move(e));
   }
   if (turn < allocations.size()) {
     allocator::Allocations rest(std::make_move_iterator(allocations.begin() + static_cast<std::ptrdiff_t>(turn)),
@@ -182,12 +182,14 @@ void Master::on_decline(FrameworkRecord& f, const Call::Decline& d) {
   }
 }
 
-void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
+// The tasks are moved out of the call (each TaskInfo is copied once, into the
+// task record's fields, and then moved into its RunTaskMessage).
+void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
   std::vector<TaskInfo> tasks;
-  for (const Offer::Operation& op : accept.operations()) {
+  for (Offer::Operation& op : *accept.mutable_operations()) {
     if (op.type() == Offer::Operation::LAUNCH) {
-      for (const TaskInfo& t : op.launch().task_infos()) {
-        tasks.push_back(t);
+      for (TaskInfo& t : *op.mutable_launch()->mutable_task_infos()) {
+        tasks.push_back(std::move(t));
       }
     }
   }
@@ -231,7 +233,7 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
   }
   auto slave_it = st.slaves.find(sid);
   std::set<std::string> seen;
-  for (const TaskInfo& t : tasks) {
+  for (TaskInfo& t : tasks) {
     Resources task_resources;
     std::optional<std::string> err = validate_task(t, f, sid, available, seen, &task_resources);
     if (err) {
@@ -265,20 +267,20 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
     *staging.mutable_task_id() = t.task_id();
     staging.set_state(TASK_STAGING);
     staging.set_timestamp(now_seconds());
-    *task.add_statuses() = staging;
-    f.tasks[t.task_id().value()] = task;
-    events::task_added(*this, task);
+    *task.add_statuses() = std::move(staging);
+    const Task& added = (f.tasks[t.task_id().value()] = std::move(task));
+    events::task_added(*this, added);
     slave_it->second.tasks.insert({f.id, t.task_id().value()});
-    tally_task_added(f.id, f.tasks[t.task_id().value()]);
+    tally_task_added(f.id, added);
     RunTaskMessage run;
     run.mutable_framework_id()->set_value(f.id);
     *run.mutable_framework() = f.info;
-    *run.mutable_task() = t;
+    *run.mutable_task() = std::move(t);
     run.mutable_task()->mutable_slave_id()->set_value(sid);
     run.mutable_task()->mutable_resources()->Clear();
     task_resources.to_proto(run.mutable_task()->mutable_resources());
     run.set_pid(f.pid);
-    self->send(slave_it->second.handle, run);
+    self->send(slave_it->second.handle, std::move(run));
     count("master/messages_launch_tasks");
   }
   if (!available.empty()) {

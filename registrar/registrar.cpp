@@ -156,6 +156,7 @@ caf::result<Registry> Registrar::on_recover(const MasterInfo& leader) {
 
 void Registrar::on_fetched(Stored& stored, const MasterInfo& leader) {
   size_t bytes = parts_size(stored.parts);
+  auto parse_started = std::chrono::steady_clock::now();
   Try<Registry> read = join_registry(stored.parts);
   if (read.is_error()) {
     fail("registrar: " + read.error() + ", read from " + storage.description +
@@ -169,7 +170,11 @@ void Registrar::on_fetched(Stored& stored, const MasterInfo& leader) {
   LOG(INFO) << "Recovered the registry from " << storage.description << " (version " << version << ", " << bytes
             << " bytes): " << registry.slaves().slaves_size() << " admitted, "
             << registry.unreachable().slaves_size() << " unreachable, " << registry.gone().slaves_size()
-            << " gone slaves; recording the new leader " << leader.id();
+            << " gone slaves (parsed in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                     parse_started)
+                   .count()
+            << " ms); recording the new leader " << leader.id();
   *registry.mutable_master() = leader;
   if (stored.parts.size() == 1 + REGISTRY_BUCKETS) {
     // Laid out by split_registry when it was stored: only part 0 (the

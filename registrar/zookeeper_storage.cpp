@@ -15,6 +15,7 @@
 // changed meanwhile.
 #include <zookeeper/zookeeper.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <set>
@@ -65,6 +66,11 @@ struct Fetch {
   std::vector<std::vector<std::string>> chunks;  // [part][chunk]
   size_t pending = 0;
   bool done = false;
+  // For the log line of a fetch: when it was asked for, when the manifest
+  // came (every chunk is then requested at once: the C client pipelines
+  // them on the session).
+  std::chrono::steady_clock::time_point asked = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point manifest_at;
 };
 
 // One store in progress.
@@ -142,6 +148,7 @@ void ZkState::fetch(std::shared_ptr<Fetch> f) {
 
 void ZkState::on_manifest(std::shared_ptr<Fetch> f, const std::string& data, int version) {
   f->version = version;
+  f->manifest_at = std::chrono::steady_clock::now();
   if (data.empty()) {
     finish_fetch(f);
     return;
@@ -228,6 +235,21 @@ void ZkState::on_missing_chunk(std::shared_ptr<Fetch> f, const std::string& name
 
 void ZkState::finish_fetch(std::shared_ptr<Fetch> f) {
   f->done = true;
+  if (f->pending == 0 && !f->chunks.empty()) {
+    auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+    size_t count = 0;
+    size_t bytes = 0;
+    for (const auto& chunks : f->chunks) {
+      count += chunks.size();
+      for (const std::string& c : chunks) {
+        bytes += c.size();
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    LOG(INFO) << "Read " << root << ": the manifest after " << ms(f->manifest_at - f->asked) << " ms, then its "
+              << count << " chunks (" << bytes << " bytes, requested at once) in " << ms(now - f->manifest_at)
+              << " ms";
+  }
   Stored out;
   out.version = static_cast<uint64_t>(f->version);
   for (auto& chunks : f->chunks) {
