@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     if (done) {
       f.completed_tasks.push_back(std::move(t));
     } else {
-      s.slaves.at(sid).tasks.insert({fid, t.task_id().value()});
+      s.slaves.edit(sid).tasks.insert({fid, t.task_id().value()});
       f.tasks.emplace(t.task_id().value(), std::move(t));
     }
   }

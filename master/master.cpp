@@ -59,7 +59,7 @@ std::string Master::new_framework_id() {
   return st.info.id() + "-" + buf;
 }
 
-SlaveRecord* Master::slave_by_handle(const caf::actor_addr& addr) {
+const SlaveRecord* Master::slave_by_handle(const caf::actor_addr& addr) {
   auto it = slave_ids.find(addr);
   if (it == slave_ids.end()) {
     return nullptr;
@@ -124,9 +124,9 @@ void Master::count_task_state(TaskState state) {
 }
 
 void Master::on_down(const caf::down_msg& dm) {
-  if (SlaveRecord* s = slave_by_handle(dm.source)) {
+  if (const SlaveRecord* s = slave_by_handle(dm.source)) {
     if (s->active) {
-      disconnect_slave(*s);
+      disconnect_slave(st.slaves.edit(s->id));
     }
     return;
   }

@@ -178,7 +178,8 @@ class Master {
   bool from_this_process(const char* what);
   void drop_message(const char* what);
   std::string new_framework_id();
-  SlaveRecord* slave_by_handle(const caf::actor_addr& addr);
+  // Read-only: a change goes through st.slaves.edit() (RenderedMap).
+  const SlaveRecord* slave_by_handle(const caf::actor_addr& addr);
   FrameworkRecord* framework_by_handle(const caf::actor_addr& addr);
   void set_slave_handle(SlaveRecord& s, const caf::actor& handle);
   void set_framework_handle(FrameworkRecord& f, const caf::actor& handle);
@@ -267,7 +268,7 @@ class Master {
   // now, or queued under --slave_removal_rate_limit.
   void schedule_unreachable(const std::string& id);
   void on_removal_permit();
-  void cancel_scheduled_removal(SlaveRecord& s);
+  void cancel_scheduled_removal(const SlaveRecord& s);
   void disconnect_slave(SlaveRecord& s);
   void on_reregister_timeout(const std::string& id, uint64_t generation);
   // Ends task `tid` of `fid` in `state` on the master's word (TASK_LOST of a

@@ -6,10 +6,16 @@
 // (or the slave was removed and the task moved to completed_tasks); every
 // offer in `offers` is listed in its framework's and its slave's offer sets.
 
+#include <cstddef>
 #include <deque>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -21,6 +27,179 @@
 
 namespace stoa::master {
 
+// A piece of a view's JSON (a task, a slave), rendered once and shared,
+// unchanged, by every render that holds it (state_rope.hpp; issue #17).
+using Fragment = std::shared_ptr<const std::string>;
+
+// A std::map<std::string, V> whose records each keep their rendered JSON
+// (a Fragment, null when stale) and whose only mutable accesses drop it:
+// the const interface reads like the map (`it->first`, `it->second`,
+// `for (const auto& [id, v] : m)`), and a record is changed through
+// edit(), insert_or_assign(), extract() or erase(), so that a change that
+// would leave a stale fragment behind cannot compile. `Touched` is told
+// of every record changed, before and after (TaskMap: which slaves' JSON
+// those tasks change).
+template <class V, class Touched>
+class RenderedMap {
+ public:
+  struct Slot {
+    V value;
+    // The record's JSON, null until rendered and after every change.
+    mutable Fragment json;
+    // What the renderer keeps beside it (state_rope.cpp), dropped with it.
+    mutable std::shared_ptr<const void> extra;
+  };
+  using Base = std::map<std::string, Slot>;
+  using value_type = std::pair<const std::string&, const V&>;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = RenderedMap::value_type;
+    using difference_type = std::ptrdiff_t;
+    using reference = value_type;
+    struct pointer {
+      value_type v;
+      const value_type* operator->() const { return &v; }
+    };
+    const_iterator() = default;
+    explicit const_iterator(typename Base::const_iterator it) : it_(it) {}
+    reference operator*() const { return {it_->first, it_->second.value}; }
+    pointer operator->() const { return pointer{**this}; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
+    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+    // The record's slot: its fragment, for the renderer.
+    const Slot& slot() const { return it_->second; }
+    typename Base::const_iterator base() const { return it_; }
+
+   private:
+    typename Base::const_iterator it_;
+  };
+  using iterator = const_iterator;
+
+  const_iterator begin() const { return const_iterator(map_.begin()); }
+  const_iterator end() const { return const_iterator(map_.end()); }
+  const_iterator find(const std::string& key) const { return const_iterator(map_.find(key)); }
+  size_t count(const std::string& key) const { return map_.count(key); }
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+  // REQUIRES: `key` is present (std::out_of_range otherwise, as map::at).
+  const V& at(const std::string& key) const { return map_.at(key).value; }
+
+  // The record at `it`, to change: its fragment is dropped now (and
+  // Touched told of the record as it is). For a TaskMap, REQUIRES: the
+  // change keeps the task's slave_id (a task moving is insert_or_assign).
+  V& edit(const_iterator it) {
+    Slot& slot = mutable_slot(it);
+    drop(slot);
+    return slot.value;
+  }
+  // REQUIRES: `key` is present (std::out_of_range otherwise).
+  V& edit(const std::string& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      throw std::out_of_range("no record '" + key + "'");
+    }
+    return edit(const_iterator(it));
+  }
+  // Inserts `value` under `key`, or replaces the record there.
+  std::pair<const_iterator, bool> insert_or_assign(const std::string& key, V value) {
+    auto [it, inserted] = map_.try_emplace(key);
+    if (!inserted) {
+      drop(it->second);
+    }
+    it->second.value = std::move(value);
+    touched_(it->second.value);
+    return {const_iterator(it), inserted};
+  }
+  // Inserts `value` under `key` unless a record is there (kept unchanged).
+  std::pair<const_iterator, bool> emplace(const std::string& key, V value) {
+    auto [it, inserted] = map_.try_emplace(key);
+    if (inserted) {
+      it->second.value = std::move(value);
+      touched_(it->second.value);
+    }
+    return {const_iterator(it), inserted};
+  }
+  // Removes the record at `it` and returns it.
+  V extract(const_iterator it) {
+    Slot& slot = mutable_slot(it);
+    drop(slot);
+    V v = std::move(slot.value);
+    map_.erase(it.base());
+    return v;
+  }
+  const_iterator erase(const_iterator it) {
+    drop(mutable_slot(it));
+    return const_iterator(map_.erase(it.base()));
+  }
+  size_t erase(const std::string& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      return 0;
+    }
+    erase(const_iterator(it));
+    return 1;
+  }
+  void clear() {
+    for (auto& [key, slot] : map_) {
+      drop(slot);
+    }
+    map_.clear();
+  }
+  // Drops the fragment of the record at `it` (what it renders changed
+  // outside the record: offers of a slave).
+  void invalidate(const_iterator it) { drop(mutable_slot(it)); }
+
+  Touched& touched() { return touched_; }
+  const Touched& touched() const { return touched_; }
+
+ private:
+  // An empty erase turns a const_iterator into an iterator in O(1).
+  Slot& mutable_slot(const_iterator it) { return map_.erase(it.base(), it.base())->second; }
+  void drop(Slot& slot) {
+    touched_(slot.value);
+    slot.json.reset();
+    slot.extra.reset();
+  }
+
+  Base map_;
+  Touched touched_;
+};
+
+// Nothing to tell when a slave changes: its fragment is all it affects.
+struct NoneTouched {
+  template <class V>
+  void operator()(const V&) {}
+};
+
+// The slaves whose JSON a change to tasks may have changed (their used
+// resources): collected here, as each task changes, until a render takes
+// them (state_rope.cpp). At most one entry per slave.
+class TouchedSlaves {
+ public:
+  void operator()(const Task& t) {
+    if (!t.slave_id().value().empty()) {
+      ids_.insert(t.slave_id().value());
+    }
+  }
+  // Moves the slave ids out.
+  std::unordered_set<std::string> take() { return std::exchange(ids_, {}); }
+  bool empty() const { return ids_.empty(); }
+
+ private:
+  std::unordered_set<std::string> ids_;
+};
+
 struct SlaveRecord {
   std::string id;
   SlaveInfo info;           // with id set
@@ -30,17 +209,23 @@ struct SlaveRecord {
   bool active = true;       // connected and not deactivated
   double registered_time = 0;
   double reregistered_time = 0;
-  std::set<std::string> offers;
+  // Offered here: `mutable` (changed without dropping the slave's JSON),
+  // as the fragment leaves `offered_resources` out (each render writes it;
+  // offers come and go every allocation cycle).
+  mutable std::set<std::string> offers;
   // (framework id, task id) of the tasks running here.
   std::set<std::pair<std::string, std::string>> tasks;
   // What those tasks use while not terminal (cpus/mem/disk/gpus), kept by
   // the master as they change (master_tally.cpp; invariants there).
   ScalarTally used;
-  int missed_pings = 0;
-  bool pong_pending = false;
-  uint64_t disconnect_generation = 0;
+  // Liveness, which the slave's JSON does not show: `mutable`, so that the
+  // pings and pongs of 50k slaves change them through a const record
+  // without dropping its rendered JSON (RenderedMap).
+  mutable int missed_pings = 0;
+  mutable bool pong_pending = false;
+  mutable uint64_t disconnect_generation = 0;
   // Missed its pings and waits for --slave_removal_rate_limit to remove it.
-  bool removal_scheduled = false;
+  mutable bool removal_scheduled = false;
 };
 
 // A framework's completed tasks, oldest first, each with its JSON as
@@ -81,6 +266,9 @@ class CompletedTasks {
   std::deque<std::string> json_;
 };
 
+// A framework's tasks by id, each with its JSON (RenderedMap).
+using TaskMap = RenderedMap<Task, TouchedSlaves>;
+
 struct FrameworkRecord {
   std::string id;
   FrameworkInfo info;       // with id set
@@ -93,11 +281,11 @@ struct FrameworkRecord {
   double registered_time = 0;
   double reregistered_time = 0;
   double unregistered_time = 0;
-  std::map<std::string, Task> tasks;  // active tasks by id
+  TaskMap tasks;  // active tasks by id
   // Tasks of a partition-aware framework on slaves marked unreachable
   // (TASK_UNREACHABLE, resources released); back in `tasks` if their slave
   // re-registers reporting them.
-  std::map<std::string, Task> unreachable_tasks;
+  TaskMap unreachable_tasks;
   CompletedTasks completed_tasks;
   std::set<std::string> offers;
   uint64_t disconnect_generation = 0;
@@ -115,7 +303,9 @@ struct MasterState {
   double elected_time = 0;
   std::map<std::string, std::string> flags;
   std::string cluster;
-  std::map<std::string, SlaveRecord> slaves;
+  // Slaves by id, each with its JSON (RenderedMap): changed through
+  // slaves.edit(...), which drops it.
+  RenderedMap<SlaveRecord, NoneTouched> slaves;
   std::map<std::string, FrameworkRecord> frameworks;
   std::deque<FrameworkRecord> completed_frameworks;
   std::map<std::string, OfferRecord> offers;

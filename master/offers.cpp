@@ -266,10 +266,10 @@ void Master::on_accept(FrameworkRecord& f, const Call::Accept& accept) {
     staging.set_state(TASK_STAGING);
     staging.set_timestamp(now_seconds());
     *task.add_statuses() = staging;
-    f.tasks[t.task_id().value()] = task;
+    const Task& added = f.tasks.insert_or_assign(t.task_id().value(), task).first->second;
     events::task_added(*this, task);
-    slave_it->second.tasks.insert({f.id, t.task_id().value()});
-    tally_task_added(f.id, f.tasks[t.task_id().value()]);
+    st.slaves.edit(slave_it).tasks.insert({f.id, t.task_id().value()});
+    tally_task_added(f.id, added);
     RunTaskMessage run;
     run.mutable_framework_id()->set_value(f.id);
     *run.mutable_framework() = f.info;
