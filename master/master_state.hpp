@@ -256,14 +256,16 @@ class CompletedTasks {
   const_iterator begin() const { return tasks_.begin(); }
   const_iterator end() const { return tasks_.end(); }
   // The JSON of the i-th task (0 = the oldest).
-  const std::string& json(size_t i) const { return json_[i]; }
+  const std::string& json(size_t i) const { return *json_[i]; }
+  // The same, shared (a rope render holds it while it concatenates).
+  const Fragment& fragment(size_t i) const { return json_[i]; }
   // The tasks alone, for code that takes a deque.
   const std::deque<Task>& tasks() const { return tasks_; }
   operator const std::deque<Task>&() const { return tasks_; }  // NOLINT: reads as the deque it was
 
  private:
   std::deque<Task> tasks_;
-  std::deque<std::string> json_;
+  std::deque<Fragment> json_;
 };
 
 // A framework's tasks by id, each with its JSON (RenderedMap).
