@@ -89,6 +89,7 @@ class RenderedMap {
   const_iterator begin() const { return const_iterator(map_.begin()); }
   const_iterator end() const { return const_iterator(map_.end()); }
   const_iterator find(const std::string& key) const { return const_iterator(map_.find(key)); }
+  const_iterator lower_bound(const std::string& key) const { return const_iterator(map_.lower_bound(key)); }
   size_t count(const std::string& key) const { return map_.count(key); }
   size_t size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
@@ -112,20 +113,23 @@ class RenderedMap {
     return edit(const_iterator(it));
   }
   // Inserts `value` under `key`, or replaces the record there.
-  std::pair<const_iterator, bool> insert_or_assign(const std::string& key, V value) {
+  // (By reference: `key` may be a field of `value`, read before the move.)
+  template <class T>
+  std::pair<const_iterator, bool> insert_or_assign(const std::string& key, T&& value) {
     auto [it, inserted] = map_.try_emplace(key);
     if (!inserted) {
       drop(it->second);
     }
-    it->second.value = std::move(value);
+    it->second.value = std::forward<T>(value);
     touched_(it->second.value);
     return {const_iterator(it), inserted};
   }
   // Inserts `value` under `key` unless a record is there (kept unchanged).
-  std::pair<const_iterator, bool> emplace(const std::string& key, V value) {
+  template <class T>
+  std::pair<const_iterator, bool> emplace(const std::string& key, T&& value) {
     auto [it, inserted] = map_.try_emplace(key);
     if (inserted) {
-      it->second.value = std::move(value);
+      it->second.value = std::forward<T>(value);
       touched_(it->second.value);
     }
     return {const_iterator(it), inserted};

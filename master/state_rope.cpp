@@ -1,0 +1,400 @@
+// The rope renders of /master/state and /master/frameworks
+// (state_rope.hpp): fragments refreshed and collected on the master's
+// thread, with the bytes of the streamed writers (state_json_stream.cpp).
+#include "master/state_rope.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+
+#include "common/task_state.hpp"
+#include "master/state_json.hpp"
+#include "master/state_json_internal.hpp"
+
+namespace stoa::master {
+
+namespace {
+
+using state_json_detail::JsonBuffer;
+using state_json_detail::RenderedResources;
+using state_json_detail::resources_views;
+using state_json_detail::ResourcesViews;
+
+// How many records refresh() goes through between two looks at the clock.
+constexpr size_t ROPE_CLOCK_EVERY = 64;
+// First reservations: a task's and a slave's JSON (they grow past it), the
+// glue of a view per slave and per framework.
+constexpr size_t ROPE_TASK_BYTES = 1024;
+constexpr size_t ROPE_SLAVE_BYTES = 2048;
+constexpr size_t ROPE_GLUE_PER_SLAVE = 48;
+constexpr size_t ROPE_GLUE_FIXED = 1 << 16;
+
+bool stale_task(const TaskMap::Slot& slot) { return slot.json == nullptr || slot.extra == nullptr; }
+
+// *used += r, n times: scalars are fixed point (exact, in any order), and
+// ranges and sets added again add nothing, so one addition of `r` with
+// its scalars times n is the same sum.
+void add_times(Resources* used, const Resources& r, size_t n) {
+  if (n == 1) {
+    *used += r;
+    return;
+  }
+  Resources scaled;
+  for (const ResourceEntry& e : r) {
+    if (e.type == ResourceType::SCALAR) {
+      scaled += Resources::scalar_resource(e.name, fixed_to_scalar(e.units * static_cast<int64_t>(n)), e.role);
+    } else if (e.type == ResourceType::RANGES) {
+      scaled += Resources::ranges_resource(e.name, e.ranges, e.role);
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        *used += r;
+      }
+      return;
+    }
+  }
+  *used += scaled;
+}
+
+}  // namespace
+
+size_t Rope::size() const {
+  size_t n = glue.size();
+  for (const Piece& p : pieces) {
+    n += p.size;
+  }
+  return n;
+}
+
+std::string Rope::concat() const {
+  std::string out;
+  out.resize(size());
+  char* at = out.data();
+  size_t glue_at = 0;
+  for (const Piece& p : pieces) {
+    std::memcpy(at, glue.data() + glue_at, p.glue_end - glue_at);
+    at += p.glue_end - glue_at;
+    glue_at = p.glue_end;
+    if (p.size > 0) {
+      std::memcpy(at, p.fragment->data() + p.begin, p.size);
+      at += p.size;
+    }
+  }
+  std::memcpy(at, glue.data() + glue_at, glue.size() - glue_at);
+  return out;
+}
+
+RopeRenderer::ResourcesPtr RopeRenderer::resources_of(const Task& t) {
+  state_json_detail::task_resources_key(t, &key_);
+  auto it = resources_.find(key_);
+  if (it != resources_.end()) {
+    return it->second;
+  }
+  if (resources_.size() >= prune_at_) {
+    // Drop the parsed resources no task holds any more.
+    for (auto i = resources_.begin(); i != resources_.end();) {
+      i = i->second.use_count() == 1 ? resources_.erase(i) : std::next(i);
+    }
+    prune_at_ = std::max(MIN_PRUNE, 2 * resources_.size());
+  }
+  auto rendered = std::make_shared<RenderedResources>();
+  rendered->parsed = state_json_detail::task_resources(t);
+  {
+    JsonBuffer b(&rendered->json, 0);
+    state_json_detail::write_resources(rendered->parsed, &b);
+  }
+  return resources_.emplace(key_, std::move(rendered)).first->second;
+}
+
+const RenderedResources& RopeRenderer::fresh_task(const TaskMap::Slot& slot) {
+  if (stale_task(slot)) {
+    ResourcesPtr r = resources_of(slot.value);
+    json_.clear();
+    {
+      JsonBuffer b(&json_, ROPE_TASK_BYTES);
+      b_ = &b;
+      task(slot.value, r->json);
+      b_ = nullptr;
+    }
+    slot.json = std::make_shared<const std::string>(json_);
+    slot.extra = std::move(r);
+    ++tasks_rendered_;
+  }
+  return *static_cast<const RenderedResources*>(slot.extra.get());
+}
+
+void RopeRenderer::fresh_slave(const MasterState& s, const RenderedMap<SlaveRecord, NoneTouched>::Slot& slot) {
+  if (slot.json != nullptr && slot.extra != nullptr) {
+    return;
+  }
+  const SlaveRecord& slave = slot.value;
+  // used_resources(s, slave): the same tasks, summed in the same order.
+  Resources used;
+  for (const auto& [fid, tid] : slave.tasks) {
+    auto f = s.frameworks.find(fid);
+    if (f == s.frameworks.end()) {
+      continue;
+    }
+    auto t = f->second.tasks.find(tid);
+    if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
+      used += fresh_task(t.slot()).parsed;
+    }
+  }
+  json_.clear();
+  size_t offered_at = 0;
+  {
+    JsonBuffer b(&json_, ROPE_SLAVE_BYTES);
+    b_ = &b;
+    offered_at = TaskWriter::slave(slave, resources_views(slave.total), resources_views(used), {});
+    b_ = nullptr;
+  }
+  slot.json = std::make_shared<const std::string>(json_);
+  slot.extra = std::make_shared<const SlaveFragmentSplit>(SlaveFragmentSplit{offered_at});
+  ++slaves_rendered_;
+}
+
+void RopeRenderer::take_touched(MasterState& s) {
+  std::vector<std::string> ids;
+  ids.reserve(s.frameworks.size());
+  for (const auto& [id, f] : s.frameworks) {
+    ids.push_back(id);
+  }
+  if (ids != framework_ids_) {
+    // A slave's used resources count only the tasks of s.frameworks.
+    for (auto it = s.slaves.begin(); it != s.slaves.end(); ++it) {
+      s.slaves.invalidate(it);
+    }
+    framework_ids_ = std::move(ids);
+  }
+  auto take = [&s](TaskMap& m) {
+    if (m.touched().empty()) {
+      return;
+    }
+    for (const std::string& sid : m.touched().take()) {
+      if (auto it = s.slaves.find(sid); it != s.slaves.end()) {
+        s.slaves.invalidate(it);
+      }
+    }
+  };
+  for (auto& [id, f] : s.frameworks) {
+    take(f.tasks);
+    take(f.unreachable_tasks);
+  }
+  for (FrameworkRecord& f : s.completed_frameworks) {
+    take(f.tasks);
+    take(f.unreachable_tasks);
+  }
+}
+
+bool RopeRenderer::refresh(MasterState& s, std::chrono::steady_clock::time_point deadline) {
+  take_touched(s);
+  size_t n = 0;
+  auto out_of_time = [&n, deadline] {
+    return ++n % ROPE_CLOCK_EVERY == 0 && std::chrono::steady_clock::now() >= deadline;
+  };
+  if (!in_slaves_) {
+    for (auto f = s.frameworks.lower_bound(fid_); f != s.frameworks.end(); ++f) {
+      bool resuming = f->first == fid_;
+      for (int part = resuming ? part_ : 0; part < 2; ++part) {
+        const TaskMap& m = part == 0 ? f->second.tasks : f->second.unreachable_tasks;
+        auto it = resuming && part == part_ ? m.lower_bound(tid_) : m.begin();
+        for (; it != m.end(); ++it) {
+          if (out_of_time()) {
+            fid_ = f->first;
+            part_ = part;
+            tid_ = it->first;
+            return false;
+          }
+          fresh_task(it.slot());
+        }
+      }
+      tid_.clear();
+    }
+    in_slaves_ = true;
+    sid_.clear();
+  }
+  for (auto it = s.slaves.lower_bound(sid_); it != s.slaves.end(); ++it) {
+    if (out_of_time()) {
+      sid_ = it->first;
+      return false;
+    }
+    fresh_slave(s, it.slot());
+  }
+  in_slaves_ = false;
+  fid_.clear();
+  part_ = 0;
+  tid_.clear();
+  sid_.clear();
+  return true;
+}
+
+void RopeRenderer::piece(Fragment f, size_t begin, size_t size) {
+  rope_->pieces.push_back(Rope::Piece{b_->written(), std::move(f), begin, size});
+}
+
+void RopeRenderer::object_of(const picojson::object& fixed,
+                             const std::map<std::string, std::function<void()>>& streamed) {
+  b_->ch('{');
+  auto a = fixed.begin();
+  auto c = streamed.begin();
+  bool first = true;
+  while (a != fixed.end() || c != streamed.end()) {
+    bool take_fixed = c == streamed.end() || (a != fixed.end() && a->first < c->first);
+    key(take_fixed ? a->first : c->first, &first);
+    if (take_fixed) {
+      tree(a->second);
+      ++a;
+    } else {
+      c->second();
+      ++c;
+    }
+  }
+  b_->ch('}');
+}
+
+void RopeRenderer::slaves(const MasterState& s) {
+  b_->ch('[');
+  for (auto it = s.slaves.begin(); it != s.slaves.end(); ++it) {
+    if (it != s.slaves.begin()) {
+      b_->ch(',');
+    }
+    const auto& slot = it.slot();
+    fresh_slave(s, slot);
+    size_t split = static_cast<const SlaveFragmentSplit*>(slot.extra.get())->offered_at;
+    piece(slot.json, 0, split);
+    state_json_detail::write_resources(offered_resources(s, slot.value), b_);
+    piece(slot.json, split, slot.json->size() - split);
+  }
+  b_->ch(']');
+}
+
+void RopeRenderer::tasks(const TaskMap& m, Resources* used) {
+  // Runs of tasks with the same (shared) parsed resources are summed at once.
+  const RenderedResources* run = nullptr;
+  size_t run_length = 0;
+  b_->ch('[');
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (it != m.begin()) {
+      b_->ch(',');
+    }
+    const TaskMap::Slot& slot = it.slot();
+    const RenderedResources& r = fresh_task(slot);
+    if (used != nullptr && !is_terminal_state(slot.value.state())) {
+      if (&r != run && run != nullptr) {
+        add_times(used, run->parsed, run_length);
+        run_length = 0;
+      }
+      run = &r;
+      ++run_length;
+    }
+    piece(slot.json, 0, slot.json->size());
+  }
+  if (run != nullptr) {
+    add_times(used, run->parsed, run_length);
+  }
+  b_->ch(']');
+}
+
+void RopeRenderer::framework(const MasterState& s, const FrameworkRecord& f) {
+  // The tasks first: the framework's head shows the sum of their resources.
+  Rope tasks_rope;
+  tasks_rope.pieces.reserve(f.tasks.size());
+  std::string tasks_glue;
+  Resources used;
+  {
+    Rope* outer = rope_;
+    JsonBuffer* outer_b = b_;
+    JsonBuffer b(&tasks_glue, 0);
+    rope_ = &tasks_rope;
+    b_ = &b;
+    tasks(f.tasks, &used);
+    b.finish();
+    rope_ = outer;
+    b_ = outer_b;
+  }
+  std::map<std::string, std::function<void()>> streamed;
+  streamed["tasks"] = [&] {
+    size_t glue_at = 0;
+    for (Rope::Piece& p : tasks_rope.pieces) {
+      b_->raw(std::string_view(tasks_glue).substr(glue_at, p.glue_end - glue_at));
+      glue_at = p.glue_end;
+      piece(std::move(p.fragment), p.begin, p.size);
+    }
+    b_->raw(std::string_view(tasks_glue).substr(glue_at));
+  };
+  streamed["unreachable_tasks"] = [&] { tasks(f.unreachable_tasks, nullptr); };
+  streamed["completed_tasks"] = [&] {
+    b_->ch('[');
+    for (size_t i = 0; i < f.completed_tasks.size(); ++i) {
+      if (i > 0) {
+        b_->ch(',');
+      }
+      piece(f.completed_tasks.fragment(i), 0, f.completed_tasks.json(i).size());
+    }
+    b_->ch(']');
+  };
+  object_of(framework_head(s, f, &used), streamed);
+}
+
+Rope RopeRenderer::state(MasterState& s) {
+  take_touched(s);
+  Rope rope;
+  {
+    JsonBuffer b(&rope.glue, ROPE_GLUE_FIXED + ROPE_GLUE_PER_SLAVE * s.slaves.size());
+    rope_ = &rope;
+    b_ = &b;
+    std::map<std::string, std::function<void()>> streamed;
+    streamed["slaves"] = [&] { slaves(s); };
+    streamed["frameworks"] = [&] {
+      b_->ch('[');
+      for (auto f = s.frameworks.begin(); f != s.frameworks.end(); ++f) {
+        if (f != s.frameworks.begin()) {
+          b_->ch(',');
+        }
+        framework(s, f->second);
+      }
+      b_->ch(']');
+    };
+    streamed["completed_frameworks"] = [&] {
+      array_of(s.completed_frameworks, [&](const FrameworkRecord& f) { framework(s, f); });
+    };
+    object_of(state_head(s), streamed);
+    b_ = nullptr;
+    rope_ = nullptr;
+  }
+  return rope;
+}
+
+Rope RopeRenderer::frameworks(MasterState& s, const std::map<std::string, std::string>& query) {
+  take_touched(s);
+  std::vector<const FrameworkRecord*> active;
+  for (const auto& [id, f] : s.frameworks) {
+    if (state_json_detail::query_matches(query, "framework_id", id)) {
+      active.push_back(&f);
+    }
+  }
+  std::vector<const FrameworkRecord*> completed;
+  for (const FrameworkRecord& f : s.completed_frameworks) {
+    if (state_json_detail::query_matches(query, "framework_id", f.id)) {
+      completed.push_back(&f);
+    }
+  }
+  Rope rope;
+  {
+    JsonBuffer b(&rope.glue, ROPE_GLUE_FIXED);
+    rope_ = &rope;
+    b_ = &b;
+    std::map<std::string, std::function<void()>> streamed;
+    streamed["frameworks"] = [&] { array_of(active, [&](const FrameworkRecord* f) { framework(s, *f); }); };
+    streamed["completed_frameworks"] = [&] {
+      array_of(completed, [&](const FrameworkRecord* f) { framework(s, *f); });
+    };
+    picojson::object fixed;
+    fixed["unregistered_frameworks"] = picojson::value(picojson::array{});
+    object_of(fixed, streamed);
+    b_ = nullptr;
+    rope_ = nullptr;
+  }
+  return rope;
+}
+
+}  // namespace stoa::master
