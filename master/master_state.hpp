@@ -39,6 +39,13 @@ using Fragment = std::shared_ptr<const std::string>;
 // would leave a stale fragment behind cannot compile. `Touched` is told
 // of every record changed, before and after (TaskMap: which slaves' JSON
 // those tasks change).
+// A run of consecutive records of a RenderedMap that a render joined into
+// one piece (state_rope.cpp): marked stale by a change to one of them and
+// by a record inserted next to them.
+struct FragmentGroup {
+  bool stale = false;
+};
+
 template <class V, class Touched>
 class RenderedMap {
  public:
@@ -48,6 +55,8 @@ class RenderedMap {
     mutable Fragment json;
     // What the renderer keeps beside it (state_rope.cpp), dropped with it.
     mutable std::shared_ptr<const void> extra;
+    // The run it was joined into, told of every change.
+    mutable std::shared_ptr<FragmentGroup> group;
   };
   using Base = std::map<std::string, Slot>;
   using value_type = std::pair<const std::string&, const V&>;
@@ -86,6 +95,18 @@ class RenderedMap {
   };
   using iterator = const_iterator;
 
+  RenderedMap() = default;
+  // A copy has no runs of its own yet (groups()): the renderer makes them.
+  RenderedMap(const RenderedMap& o) : map_(o.map_), touched_(o.touched_) {}
+  RenderedMap& operator=(const RenderedMap& o) {
+    map_ = o.map_;
+    touched_ = o.touched_;
+    groups_.reset();
+    return *this;
+  }
+  RenderedMap(RenderedMap&&) = default;
+  RenderedMap& operator=(RenderedMap&&) = default;
+
   const_iterator begin() const { return const_iterator(map_.begin()); }
   const_iterator end() const { return const_iterator(map_.end()); }
   const_iterator find(const std::string& key) const { return const_iterator(map_.find(key)); }
@@ -119,6 +140,8 @@ class RenderedMap {
     auto [it, inserted] = map_.try_emplace(key);
     if (!inserted) {
       drop(it->second);
+    } else {
+      inserted_at(it);
     }
     it->second.value = std::forward<T>(value);
     touched_(it->second.value);
@@ -129,6 +152,7 @@ class RenderedMap {
   std::pair<const_iterator, bool> emplace(const std::string& key, T&& value) {
     auto [it, inserted] = map_.try_emplace(key);
     if (inserted) {
+      inserted_at(it);
       it->second.value = std::forward<T>(value);
       touched_(it->second.value);
     }
@@ -166,6 +190,8 @@ class RenderedMap {
 
   Touched& touched() { return touched_; }
   const Touched& touched() const { return touched_; }
+  // The renderer's runs of this map's records (state_rope.cpp); not copied.
+  std::shared_ptr<void>& groups() const { return groups_; }
 
  private:
   // An empty erase turns a const_iterator into an iterator in O(1).
@@ -174,10 +200,25 @@ class RenderedMap {
     touched_(slot.value);
     slot.json.reset();
     slot.extra.reset();
+    if (slot.group != nullptr) {
+      slot.group->stale = true;
+      slot.group.reset();
+    }
+  }
+  // A record inserted between two runs (or inside one) makes its
+  // neighbours' runs stale: they are joined again with it.
+  void inserted_at(typename Base::iterator it) {
+    if (it != map_.begin() && std::prev(it)->second.group != nullptr) {
+      std::prev(it)->second.group->stale = true;
+    }
+    if (std::next(it) != map_.end() && std::next(it)->second.group != nullptr) {
+      std::next(it)->second.group->stale = true;
+    }
   }
 
   Base map_;
   Touched touched_;
+  mutable std::shared_ptr<void> groups_;
 };
 
 // Nothing to tell when a slave changes: its fragment is all it affects.

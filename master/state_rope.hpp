@@ -5,7 +5,11 @@
 // JSON as an immutable, shared Fragment in its record's slot
 // (RenderedMap, master_state.hpp), dropped by any change to the record;
 // completed tasks keep theirs from the moment they complete
-// (CompletedTasks). A render, on the master's thread, brings the stale
+// (CompletedTasks). The tasks of a framework are also joined in runs of
+// up to ROPE_RUN consecutive tasks, one piece each with the sum of their
+// resources, so that collecting 200k running tasks is ~800 pieces: a
+// change to a task (or an insert next to a run) marks its run stale, and
+// the render joins it again. A render, on the master's thread, brings the stale
 // fragments up to date (refresh(), in slices bounded in time, the master
 // handling its mailbox between them) and then, in one turn, collects the
 // view as a Rope: the fragments, shared, and the small glue between them
@@ -91,12 +95,10 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   // Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
   void object_of(const picojson::object& fixed, const std::map<std::string, std::function<void()>>& streamed);
 
-  // Where refresh() goes on: tasks of frameworks from (fid, part, tid),
-  // then slaves from `sid`.
-  bool in_slaves_ = false;
-  std::string fid_;
-  int part_ = 0;  // 0: tasks, 1: unreachable_tasks
-  std::string tid_;
+  // Joins the stale runs of `m`'s tasks again (rendering their stale
+  // fragments), until `deadline`; true when none is left stale.
+  bool join_stale(const TaskMap& m, std::chrono::steady_clock::time_point deadline);
+  // Where refresh() goes on with the slaves.
   std::string sid_;
   // The framework ids the slaves' fragments were rendered with.
   std::vector<std::string> framework_ids_;
@@ -106,6 +108,7 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   static constexpr size_t MIN_PRUNE = 4096;
   std::string key_;
   std::string json_;
+  std::string joined_;
   Rope* rope_ = nullptr;
   size_t tasks_rendered_ = 0;
   size_t slaves_rendered_ = 0;
