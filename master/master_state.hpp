@@ -7,6 +7,7 @@
 // offer in `offers` is listed in its framework's and its slave's offer sets.
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -284,16 +285,36 @@ class CompletedTasks {
  public:
   using const_iterator = std::deque<Task>::const_iterator;
 
+  CompletedTasks() = default;
+  // A copy has no runs of its own yet (groups()).
+  CompletedTasks(const CompletedTasks& o) : tasks_(o.tasks_), json_(o.json_), popped_(o.popped_) {}
+  CompletedTasks& operator=(const CompletedTasks& o) {
+    tasks_ = o.tasks_;
+    json_ = o.json_;
+    popped_ = o.popped_;
+    groups_.reset();
+    return *this;
+  }
+  CompletedTasks(CompletedTasks&&) = default;
+  CompletedTasks& operator=(CompletedTasks&&) = default;
+
   // Renders `t`'s JSON (state_json_stream.cpp), ~2 us on the caller's thread.
   void push_back(Task t);
   void pop_front() {
     tasks_.pop_front();
     json_.pop_front();
+    ++popped_;
   }
   void clear() {
+    popped_ += tasks_.size();
     tasks_.clear();
     json_.clear();
   }
+  // How many tasks left the front so far: the i-th task now is the
+  // (popped() + i)-th ever pushed (state_rope.cpp joins them by that number).
+  uint64_t popped() const { return popped_; }
+  // The renderer's runs of these tasks (state_rope.cpp); not copied.
+  std::shared_ptr<void>& groups() const { return groups_; }
   size_t size() const { return tasks_.size(); }
   bool empty() const { return tasks_.empty(); }
   const Task& front() const { return tasks_.front(); }
@@ -311,6 +332,8 @@ class CompletedTasks {
  private:
   std::deque<Task> tasks_;
   std::deque<Fragment> json_;
+  uint64_t popped_ = 0;
+  mutable std::shared_ptr<void> groups_;
 };
 
 // A framework's tasks by id, each with its JSON (RenderedMap).

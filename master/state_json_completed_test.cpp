@@ -307,5 +307,58 @@ TEST(CompletedTasks, EachTaskKeepsItsOwnJson) {
   EXPECT_EQ(copy.json(2), json_serialize(task_json(copy.back())));
 }
 
+// The rope joins completed tasks in runs of 256 by their number since the
+// first pushed: pops from the front, pushes, copies and clears keep its
+// bytes those of write_state() and write_frameworks().
+TEST(CompletedTasks, RopeRunsFollowPushesPopsAndClears) {
+  MasterState s;
+  s.info.set_id("M");
+  FrameworkRecord& f = s.frameworks["F"];
+  f.id = "F";
+  int next = 0;
+  auto push = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next) {
+      Task t;
+      t.mutable_task_id()->set_value("t" + std::to_string(next));
+      t.mutable_framework_id()->set_value("F");
+      t.mutable_slave_id()->set_value("S");
+      t.set_state(TASK_FINISHED);
+      Resources::parse("cpus:0.5;mem:" + std::to_string(next % 7 + 1))->to_proto(t.mutable_resources());
+      f.completed_tasks.push_back(t);
+    }
+  };
+  RopeRenderer rope;
+  auto check = [&](const std::string& when) {
+    std::string streamed;
+    write_state(s, &streamed);
+    EXPECT_EQ(rope.state(s).concat(), streamed) << when;
+    std::string frameworks;
+    write_frameworks(s, {}, &frameworks);
+    EXPECT_EQ(rope.frameworks(s, {}).concat(), frameworks) << when;
+  };
+  push(600);
+  check("600 pushed");
+  for (int i = 0; i < 100; ++i) {
+    f.completed_tasks.pop_front();
+  }
+  check("100 popped");
+  push(300);
+  for (int i = 0; i < 300; ++i) {
+    f.completed_tasks.pop_front();
+  }
+  check("300 pushed, 300 popped");
+  EXPECT_TRUE(rope.refresh(s, std::chrono::steady_clock::time_point::max()));
+  MasterState copy = s;
+  copy.frameworks["F"].completed_tasks.pop_front();
+  std::string streamed;
+  write_state(copy, &streamed);
+  EXPECT_EQ(rope.state(copy).concat(), streamed) << "a copy, popped";
+  check("the original after its copy");
+  f.completed_tasks.clear();
+  check("cleared");
+  push(513);
+  check("513 pushed after the clear");
+}
+
 }  // namespace
 }  // namespace stoa::master::testing

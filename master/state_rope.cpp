@@ -49,6 +49,16 @@ struct TaskRuns {
   std::vector<std::shared_ptr<TaskRun>> list;
 };
 
+// Completed tasks [first, first + ROPE_RUN), numbered from the first ever
+// pushed (CompletedTasks::popped()), joined; in order of `first`.
+struct CompletedRun {
+  uint64_t first = 0;
+  Fragment bytes;
+};
+struct CompletedRuns {
+  std::vector<CompletedRun> list;
+};
+
 // *used += r, n times: scalars are fixed point (exact, in any order), and
 // ranges and sets added again add nothing, so one addition of `r` with
 // its scalars times n is the same sum.
@@ -286,10 +296,74 @@ bool RopeRenderer::join_stale(const TaskMap& m, std::chrono::steady_clock::time_
   return done;
 }
 
+bool RopeRenderer::join_completed(const CompletedTasks& c, std::chrono::steady_clock::time_point deadline) {
+  std::shared_ptr<void>& groups = c.groups();
+  if (groups == nullptr) {
+    groups = std::make_shared<CompletedRuns>();
+  }
+  std::vector<CompletedRun>& runs = static_cast<CompletedRuns*>(groups.get())->list;
+  uint64_t begin = c.popped();
+  uint64_t end = begin + c.size();
+  // Runs no longer wholly held go (their first tasks left, or all did).
+  runs.erase(std::remove_if(runs.begin(), runs.end(),
+                            [&](const CompletedRun& r) { return r.first < begin || r.first + ROPE_RUN > end; }),
+             runs.end());
+  uint64_t at = (begin + ROPE_RUN - 1) / ROPE_RUN * ROPE_RUN;
+  std::vector<CompletedRun> out;
+  out.reserve((end - begin) / ROPE_RUN + 1);
+  size_t ri = 0;
+  bool done = true;
+  for (; at + ROPE_RUN <= end; at += ROPE_RUN) {
+    if (ri < runs.size() && runs[ri].first == at) {
+      out.push_back(std::move(runs[ri++]));
+      continue;
+    }
+    if (!done || std::chrono::steady_clock::now() >= deadline) {
+      done = false;
+      continue;
+    }
+    joined_.clear();
+    for (uint64_t i = at; i < at + ROPE_RUN; ++i) {
+      if (i > at) {
+        joined_ += ',';
+      }
+      joined_ += c.json(static_cast<size_t>(i - begin));
+    }
+    out.push_back(CompletedRun{at, std::make_shared<const std::string>(joined_)});
+  }
+  runs = std::move(out);
+  return done;
+}
+
+void RopeRenderer::completed(const CompletedTasks& c) {
+  join_completed(c, std::chrono::steady_clock::time_point::max());
+  const std::vector<CompletedRun>& runs = static_cast<const CompletedRuns*>(c.groups().get())->list;
+  uint64_t begin = c.popped();
+  uint64_t end = begin + c.size();
+  size_t ri = 0;
+  b_->ch('[');
+  for (uint64_t at = begin; at < end;) {
+    if (at > begin) {
+      b_->ch(',');
+    }
+    if (ri < runs.size() && runs[ri].first == at) {
+      piece(runs[ri].bytes, 0, runs[ri].bytes->size());
+      at += ROPE_RUN;
+      ++ri;
+      continue;
+    }
+    size_t i = static_cast<size_t>(at - begin);
+    piece(c.fragment(i), 0, c.json(i).size());
+    ++at;
+  }
+  b_->ch(']');
+}
+
 bool RopeRenderer::refresh(MasterState& s, std::chrono::steady_clock::time_point deadline) {
   take_touched(s);
   for (const auto& [id, f] : s.frameworks) {
-    if (!join_stale(f.tasks, deadline) || !join_stale(f.unreachable_tasks, deadline)) {
+    if (!join_stale(f.tasks, deadline) || !join_stale(f.unreachable_tasks, deadline) ||
+        !join_completed(f.completed_tasks, deadline)) {
       return false;
     }
   }
@@ -401,16 +475,7 @@ void RopeRenderer::framework(const MasterState& s, const FrameworkRecord& f) {
     b_->raw(std::string_view(tasks_glue).substr(glue_at));
   };
   streamed["unreachable_tasks"] = [&] { tasks(f.unreachable_tasks, nullptr); };
-  streamed["completed_tasks"] = [&] {
-    b_->ch('[');
-    for (size_t i = 0; i < f.completed_tasks.size(); ++i) {
-      if (i > 0) {
-        b_->ch(',');
-      }
-      piece(f.completed_tasks.fragment(i), 0, f.completed_tasks.json(i).size());
-    }
-    b_->ch(']');
-  };
+  streamed["completed_tasks"] = [&] { completed(f.completed_tasks); };
   object_of(framework_head(s, f, &used), streamed);
 }
 

@@ -98,6 +98,12 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   // Joins the stale runs of `m`'s tasks again (rendering their stale
   // fragments), until `deadline`; true when none is left stale.
   bool join_stale(const TaskMap& m, std::chrono::steady_clock::time_point deadline);
+  // Joins the completed tasks into runs of ROPE_RUN (those numbered
+  // k * ROPE_RUN to (k + 1) * ROPE_RUN - 1 since the first pushed, so that
+  // a run stays whole while older tasks leave the front), until `deadline`;
+  // true when every such run is joined.
+  bool join_completed(const CompletedTasks& c, std::chrono::steady_clock::time_point deadline);
+  void completed(const CompletedTasks& c);
   // Where refresh() goes on with the slaves.
   std::string sid_;
   // The framework ids the slaves' fragments were rendered with.
