@@ -92,13 +92,13 @@ void write_reserved_resources(const Resources& r, JsonBuffer* b) {
 namespace {
 // The parts of a resources key: strings length-prefixed, plain values as
 // their bytes.
-void put_string(std::string* key, const std::string& x) {
+void key_string(std::string* key, const std::string& x) {
   size_t n = x.size();
   key->append(reinterpret_cast<const char*>(&n), sizeof(n));
   key->append(x);
 }
 template <class T>
-void put_pod(std::string* key, const T& x) {
+void key_pod(std::string* key, const T& x) {
   key->append(reinterpret_cast<const char*>(&x), sizeof(x));
 }
 }  // namespace
@@ -106,26 +106,26 @@ void put_pod(std::string* key, const T& x) {
 void task_resources_key(const Task& t, std::string* key) {
   key->clear();
   for (const Resource& r : t.resources()) {
-    put_string(key, r.name());
-    put_string(key, r.role());
-    put_pod(key, static_cast<int>(r.type()));
-    put_pod(key, r.has_scalar());
+    key_string(key, r.name());
+    key_string(key, r.role());
+    key_pod(key, static_cast<int>(r.type()));
+    key_pod(key, r.has_scalar());
     if (r.has_scalar()) {
-      put_pod(key, r.scalar().value());
+      key_pod(key, r.scalar().value());
     }
-    put_pod(key, r.has_ranges());
+    key_pod(key, r.has_ranges());
     if (r.has_ranges()) {
-      put_pod(key, r.ranges().range_size());
+      key_pod(key, r.ranges().range_size());
       for (const Value::Range& x : r.ranges().range()) {
-        put_pod(key, x.begin());
-        put_pod(key, x.end());
+        key_pod(key, x.begin());
+        key_pod(key, x.end());
       }
     }
-    put_pod(key, r.has_set());
+    key_pod(key, r.has_set());
     if (r.has_set()) {
-      put_pod(key, r.set().item_size());
+      key_pod(key, r.set().item_size());
       for (const std::string& item : r.set().item()) {
-        put_string(key, item);
+        key_string(key, item);
       }
     }
   }
