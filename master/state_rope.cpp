@@ -176,7 +176,9 @@ void RopeRenderer::fresh_slave(const MasterState& s, const RenderedMap<SlaveReco
     b_ = nullptr;
   }
   slot.json = std::make_shared<const std::string>(json_);
-  slot.extra = std::make_shared<const SlaveFragmentSplit>(SlaveFragmentSplit{offered_at});
+  auto cut = std::make_shared<SlaveFragmentSplit>();
+  cut->offered_at = offered_at;
+  slot.extra = std::move(cut);
   ++slaves_rendered_;
 }
 
@@ -419,10 +421,18 @@ void RopeRenderer::slaves(const MasterState& s) {
     fresh_slave(s, slot);
     size_t split = static_cast<const SlaveFragmentSplit*>(slot.extra.get())->offered_at;
     piece(slot.json, 0, split);
+    const auto* cut = static_cast<const SlaveFragmentSplit*>(slot.extra.get());
     if (slot.value.offers.empty()) {
       b_->raw(no_offers);
     } else {
-      state_json_detail::write_resources(offered_resources(s, slot.value), b_);
+      if (cut->offered.empty() || cut->offers != slot.value.offers) {
+        cut->offered.clear();
+        JsonBuffer offered(&cut->offered, 0);
+        state_json_detail::write_resources(offered_resources(s, slot.value), &offered);
+        offered.finish();
+        cut->offers = slot.value.offers;
+      }
+      b_->raw(cut->offered);
     }
     piece(slot.json, split, slot.json->size() - split);
   }

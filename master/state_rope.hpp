@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +54,11 @@ struct Rope {
 // (written by each render, as offers come and go every allocation cycle).
 struct SlaveFragmentSplit {
   size_t offered_at = 0;
+  // The JSON of the offered resources of `offers`, kept while the slave's
+  // offer ids stay these (an offer's resources never change; ids are never
+  // reused): most slaves hold the same offer from one render to the next.
+  mutable std::set<std::string> offers;
+  mutable std::string offered;
 };
 
 // Renders and collects fragments. Lives in the master actor and is used
