@@ -7,6 +7,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "common/json.hpp"
 #include "common/task_state.hpp"
 #include "master/state_json.hpp"
 #include "master/state_json_internal.hpp"
@@ -458,6 +459,45 @@ void RopeRenderer::tasks(const TaskMap& m, Resources* used) {
   b_->ch(']');
 }
 
+const Resources& RopeRenderer::offered(const MasterState& s, const FrameworkRecord& f) {
+  if (offered_.size() > 2 * (s.frameworks.size() + s.completed_frameworks.size()) + 16) {
+    offered_.clear();
+  }
+  Offered& o = offered_[f.id];
+  if (o.ids != f.offers) {
+    o.sum = offered_resources(s, f);
+    o.ids = f.offers;
+  }
+  return o.sum;
+}
+
+void RopeRenderer::offers(const MasterState& s, const FrameworkRecord& f) {
+  if (offer_json_.size() > 2 * s.offers.size() + 1024) {
+    // Drop the JSON of offers that are gone.
+    for (auto it = offer_json_.begin(); it != offer_json_.end();) {
+      it = s.offers.count(it->first) == 0 ? offer_json_.erase(it) : std::next(it);
+    }
+  }
+  b_->ch('[');
+  bool first = true;
+  for (const std::string& oid : f.offers) {
+    auto it = s.offers.find(oid);
+    if (it == s.offers.end()) {
+      continue;
+    }
+    Fragment& json = offer_json_[oid];
+    if (json == nullptr) {
+      json = std::make_shared<const std::string>(json_serialize(offer_json(it->second.offer)));
+    }
+    if (!first) {
+      b_->ch(',');
+    }
+    first = false;
+    piece(json, 0, json->size());
+  }
+  b_->ch(']');
+}
+
 void RopeRenderer::framework(const MasterState& s, const FrameworkRecord& f) {
   // The tasks first: the framework's head shows the sum of their resources.
   Rope tasks_rope;
@@ -486,7 +526,8 @@ void RopeRenderer::framework(const MasterState& s, const FrameworkRecord& f) {
   };
   streamed["unreachable_tasks"] = [&] { tasks(f.unreachable_tasks, nullptr); };
   streamed["completed_tasks"] = [&] { completed(f.completed_tasks); };
-  object_of(framework_head(s, f, &used), streamed);
+  streamed["offers"] = [&] { offers(s, f); };
+  object_of(framework_head(s, f, &used, &offered(s, f), false), streamed);
 }
 
 Rope RopeRenderer::state(MasterState& s) {

@@ -110,6 +110,17 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   // true when every such run is joined.
   bool join_completed(const CompletedTasks& c, std::chrono::steady_clock::time_point deadline);
   void completed(const CompletedTasks& c);
+  // The framework's offers: their JSON array written from each offer's
+  // fragment (offers never change), and offered_resources(s, f), kept
+  // while its offer ids stay the same.
+  void offers(const MasterState& s, const FrameworkRecord& f);
+  const Resources& offered(const MasterState& s, const FrameworkRecord& f);
+  struct Offered {
+    std::set<std::string> ids;
+    Resources sum;
+  };
+  std::map<std::string, Offered> offered_;
+  std::unordered_map<std::string, Fragment> offer_json_;
   // Where refresh() goes on with the slaves.
   std::string sid_;
   // The framework ids the slaves' fragments were rendered with.
