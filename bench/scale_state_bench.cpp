@@ -4,7 +4,10 @@
 // STOA_BENCH_TREE=1) and after (streamed), a snapshot by copy, the fork the
 // master does instead and the child's render, gzip at several levels.
 // STOA_BENCH_RENDERS=N renders N times in place and prints each (wall and
-// CPU time), so that a loaded machine's noise shows.
+// CPU time), so that a loaded machine's noise shows. STOA_BENCH_ROPE=N
+// renders N times as a rope (state_rope.hpp): refresh slices (each
+// ≤ 10 ms), the collect turn, the concatenation, and a render after
+// 1,000 tasks changed; STOA_BENCH_ONLY_ROPE=1 stops after it.
 //
 //   stoa-bench-scale-state [slaves=20000] [running=200000] [completed=200000] [frameworks=10]
 
@@ -20,6 +23,7 @@
 #include "common/json.hpp"
 #include "master/state_json.hpp"
 #include "master/state_json_writer.hpp"
+#include "master/state_rope.hpp"
 #include "master/state_serving.hpp"
 
 namespace {
@@ -49,6 +53,91 @@ stoa::Task make_task(const std::string& fid, const std::string& sid, long n, boo
     st->set_source(stoa::TaskStatus::SOURCE_EXECUTOR);
   }
   return t;
+}
+
+
+long rss_kb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) {
+    return -1;
+  }
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
+      break;
+    }
+  }
+  std::fclose(f);
+  return kb;
+}
+
+// One rope render as the master does it: refresh in slices of at most
+// 10 ms, then collect in one turn, then concatenate (off the master's
+// thread there). Prints each part; returns the bytes.
+std::string rope_render(stoa::master::RopeRenderer& rope, stoa::master::MasterState& s, const char* label) {
+  auto t0 = Clock::now();
+  int slices = 0;
+  double longest = 0;
+  size_t tasks0 = rope.tasks_rendered();
+  size_t slaves0 = rope.slaves_rendered();
+  for (bool done = false; !done;) {
+    auto t = Clock::now();
+    done = rope.refresh(s, t + std::chrono::milliseconds(10));
+    longest = std::max(longest, ms_since(t));
+    ++slices;
+  }
+  double refresh_ms = ms_since(t0);
+  auto t1 = Clock::now();
+  stoa::master::Rope r = rope.state(s);
+  double collect_ms = ms_since(t1);
+  auto t2 = Clock::now();
+  std::string body = r.concat();
+  double concat_ms = ms_since(t2);
+  std::printf("rope (%s): refresh %.0f ms in %d slices (longest %.1f ms; %zu tasks, %zu slaves rendered), "
+              "collect %.1f ms (%zu pieces, %.1f MB glue), concat %.0f ms, total %.0f ms\n",
+              label, refresh_ms, slices, longest, rope.tasks_rendered() - tasks0, rope.slaves_rendered() - slaves0,
+              collect_ms, r.pieces.size(), static_cast<double>(r.glue.size()) / 1e6, concat_ms, ms_since(t0));
+  return body;
+}
+
+void rope_mode(stoa::master::MasterState& s, const std::string& streamed, int renders) {
+  stoa::master::RopeRenderer rope;
+  long rss0 = rss_kb();
+  size_t records = s.slaves.size();
+  for (const auto& [id, f] : s.frameworks) {
+    records += f.tasks.size();
+  }
+  for (int i = 0; i < renders; ++i) {
+    std::string body = rope_render(rope, s, i == 0 ? "first, every fragment stale" : "nothing changed");
+    std::printf("  %s\n", body == streamed ? "identical bytes" : "BYTES DIFFER");
+    if (i == 0) {
+      long rss1 = rss_kb();
+      std::printf("  RSS +%.1f MB for %zu fragments: %.0f B per running task or slave\n",
+                  static_cast<double>(rss1 - rss0) / 1024, records,
+                  static_cast<double>(rss1 - rss0) * 1024 / static_cast<double>(records));
+    }
+  }
+  // A status update's cost: edit() drops the task's fragment and tells the
+  // slave; the same edits again find no fragment to drop.
+  auto& f = s.frameworks.begin()->second;
+  constexpr int CHANGED = 1000;
+  for (int pass = 0; pass < 2; ++pass) {
+    auto t0 = Clock::now();
+    int n = 0;
+    for (auto it = f.tasks.begin(); it != f.tasks.end() && n < CHANGED; ++it, ++n) {
+      stoa::Task& t = f.tasks.edit(it);
+      t.mutable_statuses(t.statuses_size() - 1)->set_timestamp(t.statuses(t.statuses_size() - 1).timestamp() + 1);
+    }
+    std::printf("%d task edits %s: %.1f us each\n", CHANGED,
+                pass == 0 ? "dropping fresh fragments" : "with fragments already dropped", ms_since(t0) * 1e3 / CHANGED);
+  }
+  std::string expected;
+  stoa::master::write_state(s, &expected);
+  for (int i = 0; i < renders; ++i) {
+    std::string body = rope_render(rope, s, i == 0 ? "after 1,000 task changes" : "nothing changed");
+    std::printf("  %s\n", body == expected ? "identical bytes" : "BYTES DIFFER");
+  }
 }
 
 }  // namespace
@@ -94,7 +183,7 @@ int main(int argc, char** argv) {
     if (done) {
       f.completed_tasks.push_back(std::move(t));
     } else {
-      s.slaves.at(sid).tasks.insert({fid, t.task_id().value()});
+      s.slaves.edit(sid).tasks.insert({fid, t.task_id().value()});
       f.tasks.emplace(t.task_id().value(), std::move(t));
     }
   }
@@ -122,6 +211,13 @@ int main(int argc, char** argv) {
                 static_cast<double>(std::clock() - cpu0) * 1000.0 / CLOCKS_PER_SEC,
                 static_cast<double>(streamed.size()) / 1e6,
                 tree ? (streamed == before ? ", identical bytes" : ", BYTES DIFFER") : "");
+  }
+
+  if (const char* rope_text = std::getenv("STOA_BENCH_ROPE")) {
+    rope_mode(s, streamed, std::max(1, std::atoi(rope_text)));
+    if (std::getenv("STOA_BENCH_ONLY_ROPE") != nullptr) {
+      return 0;
+    }
   }
 
   t0 = Clock::now();

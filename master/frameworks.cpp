@@ -252,13 +252,13 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
   }
   ShutdownFrameworkMessage shutdown;
   shutdown.mutable_framework_id()->set_value(fid);
-  for (auto& [sid, s] : st.slaves) {
+  for (const auto& [sid, s] : st.slaves) {
     if (s.active && s.handle) {
       self->send(s.handle, shutdown);
     }
   }
   std::vector<std::string> tids;
-  for (auto& [tid, t] : f.tasks) {
+  for (const auto& [tid, t] : f.tasks) {
     tids.push_back(tid);
   }
   for (const std::string& tid : tids) {
@@ -269,7 +269,7 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
     }
     remove_task(f, t, release);
   }
-  for (auto& [tid, t] : f.unreachable_tasks) {
+  for (const auto& [tid, t] : f.unreachable_tasks) {
     forget_pending_kill(t.slave_id().value(), fid, tid);
     f.completed_tasks.push_back(t);
   }

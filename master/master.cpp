@@ -59,7 +59,7 @@ std::string Master::new_framework_id() {
   return st.info.id() + "-" + buf;
 }
 
-SlaveRecord* Master::slave_by_handle(const caf::actor_addr& addr) {
+const SlaveRecord* Master::slave_by_handle(const caf::actor_addr& addr) {
   auto it = slave_ids.find(addr);
   if (it == slave_ids.end()) {
     return nullptr;
@@ -124,9 +124,9 @@ void Master::count_task_state(TaskState state) {
 }
 
 void Master::on_down(const caf::down_msg& dm) {
-  if (SlaveRecord* s = slave_by_handle(dm.source)) {
+  if (const SlaveRecord* s = slave_by_handle(dm.source)) {
     if (s->active) {
-      disconnect_slave(*s);
+      disconnect_slave(st.slaves.edit(s->id));
     }
     return;
   }
@@ -177,6 +177,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/accounting_checks", "Exact master/allocator accounting cross-checks done");
   r.counter("master/http_render_errors", "Read-only views that failed to render");
   r.counter("master/view_renders_forked", "Views rendered by a forked child of the master (state_serving.hpp)");
+  r.counter("master/view_renders_roped",
+            "/master/state and /master/frameworks renders collected as a rope of fragments (state_rope.hpp)");
   r.counter("master/view_render_fork_failures", "Views rendered in the master actor because fork(2) failed");
   r.gauge("master/contenders", "Masters contending in ZooKeeper (json.info_ nodes seen)");
   r.gauge("master/recovered_slaves", "Slaves of the registry not re-registered since this master was elected");
@@ -324,6 +326,11 @@ caf::behavior leading_behavior(master_actor* self) {
       [self](failover_timer_atom, const std::string& id, uint64_t gen) {
         if (self->state.from_self("failover timer")) {
           self->state.on_failover_timeout(id, gen);
+        }
+      },
+      [self](rope_slice_atom, const std::string& key) {
+        if (self->state.from_self("rope slice")) {
+          self->state.on_rope_slice(key);
         }
       },
       [self](removal_permit_atom) {

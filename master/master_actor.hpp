@@ -52,6 +52,7 @@
 #include "master/maintenance.hpp"
 #include "master/master.hpp"
 #include "master/master_state.hpp"
+#include "master/state_rope.hpp"
 #include "master/utilization.hpp"
 #include "proto/registry.pb.h"
 #include "registrar/registrar.hpp"
@@ -66,6 +67,11 @@ constexpr removal_permit_atom removal_permit_atom_v{};
 // OFFERS_PER_TURN at a time, with other messages handled in between.
 using offers_rest_atom = caf::atom_constant<caf::atom("m_offrest")>;
 constexpr offers_rest_atom offers_rest_atom_v{};
+// The next slice of a rope render (view_renders.cpp, state_rope.hpp): the
+// master refreshes stale fragments for at most ROPE_SLICE per message, with
+// other messages handled in between, then collects the view.
+using rope_slice_atom = caf::atom_constant<caf::atom("m_rope")>;
+constexpr rope_slice_atom rope_slice_atom_v{};
 // Allocations turned into offers per message (~20-30 us each under load:
 // a turn stays well under the 50 ms the master may stall; issue #17).
 constexpr size_t OFFERS_PER_TURN = 1000;
@@ -190,6 +196,9 @@ class Master {
     std::vector<caf::response_promise> next;
   };
   std::map<std::string, ViewRender> view_renders;
+  // Renders /master/state and /master/frameworks from the records'
+  // fragments (state_rope.hpp); keeps its place between slices.
+  RopeRenderer rope;
 
   // --- master.cpp: guards, ids, bookkeeping ----------------------------------
   caf::actor sender_actor();
@@ -197,7 +206,8 @@ class Master {
   bool from_this_process(const char* what);
   void drop_message(const char* what);
   std::string new_framework_id();
-  SlaveRecord* slave_by_handle(const caf::actor_addr& addr);
+  // Read-only: a change goes through st.slaves.edit() (RenderedMap).
+  const SlaveRecord* slave_by_handle(const caf::actor_addr& addr);
   FrameworkRecord* framework_by_handle(const caf::actor_addr& addr);
   void set_slave_handle(SlaveRecord& s, const caf::actor& handle);
   void set_framework_handle(FrameworkRecord& f, const caf::actor& handle);
@@ -288,7 +298,7 @@ class Master {
   // now, or queued under --slave_removal_rate_limit.
   void schedule_unreachable(const std::string& id);
   void on_removal_permit();
-  void cancel_scheduled_removal(SlaveRecord& s);
+  void cancel_scheduled_removal(const SlaveRecord& s);
   void disconnect_slave(SlaveRecord& s);
   void on_reregister_timeout(const std::string& id, uint64_t generation);
   // Ends task `tid` of `fid` in `state` on the master's word (TASK_LOST of a
@@ -377,6 +387,9 @@ class Master {
   caf::result<int, std::string> serve_view_in_child(const std::string& endpoint,
                                                     const std::map<std::string, std::string>& query);
   void start_view_render(const std::string& key);
+  // One slice of a rope render of view `key`; the last one collects the
+  // view and hands the rope to a detached actor that concatenates it.
+  void on_rope_slice(const std::string& key);
   void on_view_rendered(const std::string& key, int status, std::string& body);
 
   // --- usage_reports.cpp -----------------------------------------------------

@@ -6,10 +6,17 @@
 // (or the slave was removed and the task moved to completed_tasks); every
 // offer in `offers` is listed in its framework's and its slave's offer sets.
 
+#include <cstddef>
+#include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -21,6 +28,224 @@
 
 namespace stoa::master {
 
+// A piece of a view's JSON (a task, a slave), rendered once and shared,
+// unchanged, by every render that holds it (state_rope.hpp; issue #17).
+using Fragment = std::shared_ptr<const std::string>;
+
+// A std::map<std::string, V> whose records each keep their rendered JSON
+// (a Fragment, null when stale) and whose only mutable accesses drop it:
+// the const interface reads like the map (`it->first`, `it->second`,
+// `for (const auto& [id, v] : m)`), and a record is changed through
+// edit(), insert_or_assign(), extract() or erase(), so that a change that
+// would leave a stale fragment behind cannot compile. `Touched` is told
+// of every record changed, before and after (TaskMap: which slaves' JSON
+// those tasks change).
+// A run of consecutive records of a RenderedMap that a render joined into
+// one piece (state_rope.cpp): marked stale by a change to one of them and
+// by a record inserted next to them.
+struct FragmentGroup {
+  bool stale = false;
+};
+
+template <class V, class Touched>
+class RenderedMap {
+ public:
+  struct Slot {
+    V value;
+    // The record's JSON, null until rendered and after every change.
+    mutable Fragment json;
+    // What the renderer keeps beside it (state_rope.cpp), dropped with it.
+    mutable std::shared_ptr<const void> extra;
+    // The run it was joined into, told of every change.
+    mutable std::shared_ptr<FragmentGroup> group;
+  };
+  using Base = std::map<std::string, Slot>;
+  using value_type = std::pair<const std::string&, const V&>;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = RenderedMap::value_type;
+    using difference_type = std::ptrdiff_t;
+    using reference = value_type;
+    struct pointer {
+      value_type v;
+      const value_type* operator->() const { return &v; }
+    };
+    const_iterator() = default;
+    explicit const_iterator(typename Base::const_iterator it) : it_(it) {}
+    reference operator*() const { return {it_->first, it_->second.value}; }
+    pointer operator->() const { return pointer{**this}; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return it_ == o.it_; }
+    bool operator!=(const const_iterator& o) const { return it_ != o.it_; }
+    // The record's slot: its fragment, for the renderer.
+    const Slot& slot() const { return it_->second; }
+    typename Base::const_iterator base() const { return it_; }
+
+   private:
+    typename Base::const_iterator it_;
+  };
+  using iterator = const_iterator;
+
+  RenderedMap() = default;
+  // A copy has no runs of its own yet (groups()): the renderer makes them.
+  RenderedMap(const RenderedMap& o) : map_(o.map_), touched_(o.touched_) {}
+  RenderedMap& operator=(const RenderedMap& o) {
+    map_ = o.map_;
+    touched_ = o.touched_;
+    groups_.reset();
+    return *this;
+  }
+  RenderedMap(RenderedMap&&) = default;
+  RenderedMap& operator=(RenderedMap&&) = default;
+
+  const_iterator begin() const { return const_iterator(map_.begin()); }
+  const_iterator end() const { return const_iterator(map_.end()); }
+  const_iterator find(const std::string& key) const { return const_iterator(map_.find(key)); }
+  const_iterator lower_bound(const std::string& key) const { return const_iterator(map_.lower_bound(key)); }
+  size_t count(const std::string& key) const { return map_.count(key); }
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+  // REQUIRES: `key` is present (std::out_of_range otherwise, as map::at).
+  const V& at(const std::string& key) const { return map_.at(key).value; }
+
+  // The record at `it`, to change: its fragment is dropped now (and
+  // Touched told of the record as it is). For a TaskMap, REQUIRES: the
+  // change keeps the task's slave_id (a task moving is insert_or_assign).
+  V& edit(const_iterator it) {
+    Slot& slot = mutable_slot(it);
+    drop(slot);
+    return slot.value;
+  }
+  // REQUIRES: `key` is present (std::out_of_range otherwise).
+  V& edit(const std::string& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      throw std::out_of_range("no record '" + key + "'");
+    }
+    return edit(const_iterator(it));
+  }
+  // Inserts `value` under `key`, or replaces the record there.
+  // (By reference: `key` may be a field of `value`, read before the move.)
+  template <class T>
+  std::pair<const_iterator, bool> insert_or_assign(const std::string& key, T&& value) {
+    auto [it, inserted] = map_.try_emplace(key);
+    if (!inserted) {
+      drop(it->second);
+    } else {
+      inserted_at(it);
+    }
+    it->second.value = std::forward<T>(value);
+    touched_(it->second.value);
+    return {const_iterator(it), inserted};
+  }
+  // Inserts `value` under `key` unless a record is there (kept unchanged).
+  template <class T>
+  std::pair<const_iterator, bool> emplace(const std::string& key, T&& value) {
+    auto [it, inserted] = map_.try_emplace(key);
+    if (inserted) {
+      inserted_at(it);
+      it->second.value = std::forward<T>(value);
+      touched_(it->second.value);
+    }
+    return {const_iterator(it), inserted};
+  }
+  // Removes the record at `it` and returns it.
+  V extract(const_iterator it) {
+    Slot& slot = mutable_slot(it);
+    drop(slot);
+    V v = std::move(slot.value);
+    map_.erase(it.base());
+    return v;
+  }
+  const_iterator erase(const_iterator it) {
+    drop(mutable_slot(it));
+    return const_iterator(map_.erase(it.base()));
+  }
+  size_t erase(const std::string& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      return 0;
+    }
+    erase(const_iterator(it));
+    return 1;
+  }
+  void clear() {
+    for (auto& [key, slot] : map_) {
+      drop(slot);
+    }
+    map_.clear();
+  }
+  // Drops the fragment of the record at `it` (what it renders changed
+  // outside the record: offers of a slave).
+  void invalidate(const_iterator it) { drop(mutable_slot(it)); }
+
+  Touched& touched() { return touched_; }
+  const Touched& touched() const { return touched_; }
+  // The renderer's runs of this map's records (state_rope.cpp); not copied.
+  std::shared_ptr<void>& groups() const { return groups_; }
+
+ private:
+  // An empty erase turns a const_iterator into an iterator in O(1).
+  Slot& mutable_slot(const_iterator it) { return map_.erase(it.base(), it.base())->second; }
+  void drop(Slot& slot) {
+    touched_(slot.value);
+    slot.json.reset();
+    slot.extra.reset();
+    if (slot.group != nullptr) {
+      slot.group->stale = true;
+      slot.group.reset();
+    }
+  }
+  // A record inserted between two runs (or inside one) makes its
+  // neighbours' runs stale: they are joined again with it.
+  void inserted_at(typename Base::iterator it) {
+    if (it != map_.begin() && std::prev(it)->second.group != nullptr) {
+      std::prev(it)->second.group->stale = true;
+    }
+    if (std::next(it) != map_.end() && std::next(it)->second.group != nullptr) {
+      std::next(it)->second.group->stale = true;
+    }
+  }
+
+  Base map_;
+  Touched touched_;
+  mutable std::shared_ptr<void> groups_;
+};
+
+// Nothing to tell when a slave changes: its fragment is all it affects.
+struct NoneTouched {
+  template <class V>
+  void operator()(const V&) {}
+};
+
+// The slaves whose JSON a change to tasks may have changed (their used
+// resources): collected here, as each task changes, until a render takes
+// them (state_rope.cpp). At most one entry per slave.
+class TouchedSlaves {
+ public:
+  void operator()(const Task& t) {
+    if (!t.slave_id().value().empty()) {
+      ids_.insert(t.slave_id().value());
+    }
+  }
+  // Moves the slave ids out.
+  std::unordered_set<std::string> take() { return std::exchange(ids_, {}); }
+  bool empty() const { return ids_.empty(); }
+
+ private:
+  std::unordered_set<std::string> ids_;
+};
+
 struct SlaveRecord {
   std::string id;
   SlaveInfo info;           // with id set
@@ -30,17 +255,23 @@ struct SlaveRecord {
   bool active = true;       // connected and not deactivated
   double registered_time = 0;
   double reregistered_time = 0;
-  std::set<std::string> offers;
+  // Offered here: `mutable` (changed without dropping the slave's JSON),
+  // as the fragment leaves `offered_resources` out (each render writes it;
+  // offers come and go every allocation cycle).
+  mutable std::set<std::string> offers;
   // (framework id, task id) of the tasks running here.
   std::set<std::pair<std::string, std::string>> tasks;
   // What those tasks use while not terminal (cpus/mem/disk/gpus), kept by
   // the master as they change (master_tally.cpp; invariants there).
   ScalarTally used;
-  int missed_pings = 0;
-  bool pong_pending = false;
-  uint64_t disconnect_generation = 0;
+  // Liveness, which the slave's JSON does not show: `mutable`, so that the
+  // pings and pongs of 50k slaves change them through a const record
+  // without dropping its rendered JSON (RenderedMap).
+  mutable int missed_pings = 0;
+  mutable bool pong_pending = false;
+  mutable uint64_t disconnect_generation = 0;
   // Missed its pings and waits for --slave_removal_rate_limit to remove it.
-  bool removal_scheduled = false;
+  mutable bool removal_scheduled = false;
 };
 
 // A framework's completed tasks, oldest first, each with its JSON as
@@ -54,16 +285,36 @@ class CompletedTasks {
  public:
   using const_iterator = std::deque<Task>::const_iterator;
 
+  CompletedTasks() = default;
+  // A copy has no runs of its own yet (groups()).
+  CompletedTasks(const CompletedTasks& o) : tasks_(o.tasks_), json_(o.json_), popped_(o.popped_) {}
+  CompletedTasks& operator=(const CompletedTasks& o) {
+    tasks_ = o.tasks_;
+    json_ = o.json_;
+    popped_ = o.popped_;
+    groups_.reset();
+    return *this;
+  }
+  CompletedTasks(CompletedTasks&&) = default;
+  CompletedTasks& operator=(CompletedTasks&&) = default;
+
   // Renders `t`'s JSON (state_json_stream.cpp), ~2 us on the caller's thread.
   void push_back(Task t);
   void pop_front() {
     tasks_.pop_front();
     json_.pop_front();
+    ++popped_;
   }
   void clear() {
+    popped_ += tasks_.size();
     tasks_.clear();
     json_.clear();
   }
+  // How many tasks left the front so far: the i-th task now is the
+  // (popped() + i)-th ever pushed (state_rope.cpp joins them by that number).
+  uint64_t popped() const { return popped_; }
+  // The renderer's runs of these tasks (state_rope.cpp); not copied.
+  std::shared_ptr<void>& groups() const { return groups_; }
   size_t size() const { return tasks_.size(); }
   bool empty() const { return tasks_.empty(); }
   const Task& front() const { return tasks_.front(); }
@@ -71,15 +322,22 @@ class CompletedTasks {
   const_iterator begin() const { return tasks_.begin(); }
   const_iterator end() const { return tasks_.end(); }
   // The JSON of the i-th task (0 = the oldest).
-  const std::string& json(size_t i) const { return json_[i]; }
+  const std::string& json(size_t i) const { return *json_[i]; }
+  // The same, shared (a rope render holds it while it concatenates).
+  const Fragment& fragment(size_t i) const { return json_[i]; }
   // The tasks alone, for code that takes a deque.
   const std::deque<Task>& tasks() const { return tasks_; }
   operator const std::deque<Task>&() const { return tasks_; }  // NOLINT: reads as the deque it was
 
  private:
   std::deque<Task> tasks_;
-  std::deque<std::string> json_;
+  std::deque<Fragment> json_;
+  uint64_t popped_ = 0;
+  mutable std::shared_ptr<void> groups_;
 };
+
+// A framework's tasks by id, each with its JSON (RenderedMap).
+using TaskMap = RenderedMap<Task, TouchedSlaves>;
 
 struct FrameworkRecord {
   std::string id;
@@ -93,11 +351,11 @@ struct FrameworkRecord {
   double registered_time = 0;
   double reregistered_time = 0;
   double unregistered_time = 0;
-  std::map<std::string, Task> tasks;  // active tasks by id
+  TaskMap tasks;  // active tasks by id
   // Tasks of a partition-aware framework on slaves marked unreachable
   // (TASK_UNREACHABLE, resources released); back in `tasks` if their slave
   // re-registers reporting them.
-  std::map<std::string, Task> unreachable_tasks;
+  TaskMap unreachable_tasks;
   CompletedTasks completed_tasks;
   std::set<std::string> offers;
   uint64_t disconnect_generation = 0;
@@ -115,7 +373,9 @@ struct MasterState {
   double elected_time = 0;
   std::map<std::string, std::string> flags;
   std::string cluster;
-  std::map<std::string, SlaveRecord> slaves;
+  // Slaves by id, each with its JSON (RenderedMap): changed through
+  // slaves.edit(...), which drops it.
+  RenderedMap<SlaveRecord, NoneTouched> slaves;
   std::map<std::string, FrameworkRecord> frameworks;
   std::deque<FrameworkRecord> completed_frameworks;
   std::map<std::string, OfferRecord> offers;

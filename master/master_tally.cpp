@@ -119,7 +119,7 @@ SlaveRecord* Master::slave_counting(const std::string& fid, const Task& t) {
   if (s == st.slaves.end() || s->second.tasks.count({fid, t.task_id().value()}) == 0) {
     return nullptr;
   }
-  return &s->second;
+  return &st.slaves.edit(s);
 }
 
 // Charges (held) or releases task `t`'s scalars on the slave counting it

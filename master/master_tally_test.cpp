@@ -409,10 +409,10 @@ TEST(MasterTally, CheckTallyNamesWhatDiffers) {
   t.mutable_slave_id()->set_value("S1");
   t.set_state(TASK_RUNNING);
   Resources::parse("cpus:1.5;mem:64")->to_proto(t.mutable_resources());
-  f.tasks["t1"] = t;
+  f.tasks.insert_or_assign("t1", t);
   st.frameworks["F1"] = f;
   s.used = task_scalar_tally(t);
-  st.slaves["S1"] = s;
+  st.slaves.insert_or_assign("S1", s);
   st.tally.tasks_by_state[TASK_RUNNING] = 1;
   st.tally.used = s.used;
   st.tally.total = scalar_tally(s.total);
@@ -420,7 +420,7 @@ TEST(MasterTally, CheckTallyNamesWhatDiffers) {
   ASSERT_EQ(check_tally(st), std::nullopt);
 
   MasterState wrong = st;
-  wrong.slaves["S1"].used = ScalarTally{};
+  wrong.slaves.edit("S1").used = ScalarTally{};
   ASSERT_TRUE(check_tally(wrong).has_value());
   EXPECT_NE(check_tally(wrong)->find("slave S1"), std::string::npos) << *check_tally(wrong);
   wrong = st;

@@ -268,9 +268,9 @@ void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
     staging.set_state(TASK_STAGING);
     staging.set_timestamp(now_seconds());
     *task.add_statuses() = std::move(staging);
-    const Task& added = (f.tasks[t.task_id().value()] = std::move(task));
+    const Task& added = f.tasks.insert_or_assign(t.task_id().value(), std::move(task)).first->second;
     events::task_added(*this, added);
-    slave_it->second.tasks.insert({f.id, t.task_id().value()});
+    st.slaves.edit(slave_it).tasks.insert({f.id, t.task_id().value()});
     tally_task_added(f.id, added);
     RunTaskMessage run;
     run.mutable_framework_id()->set_value(f.id);

@@ -146,7 +146,7 @@ void Master::mark_task_unreachable(FrameworkRecord& f, const std::string& tid, c
   }
   tally_task_removing(f.id, it->second);
   if (auto s = st.slaves.find(task.slave_id().value()); s != st.slaves.end()) {
-    s->second.tasks.erase({f.id, tid});
+    st.slaves.edit(s).tasks.erase({f.id, tid});
   }
   f.tasks.erase(it);
   TaskInfo info;
@@ -156,7 +156,7 @@ void Master::mark_task_unreachable(FrameworkRecord& f, const std::string& tid, c
   task.set_state(TASK_UNREACHABLE);
   events::task_updated(*this, task, master_status(task.task_id(), task.slave_id().value(), TASK_UNREACHABLE,
                                                   TaskStatus::REASON_SLAVE_REMOVED, message));
-  f.unreachable_tasks[tid] = std::move(task);
+  f.unreachable_tasks.insert_or_assign(tid, std::move(task));
 }
 
 void Master::shutdown_removed_frameworks(const caf::actor& to, const ReregisterSlaveMessage& m) {

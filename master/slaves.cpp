@@ -71,7 +71,7 @@ void Master::on_register_slave(RegisterSlaveMessage& m) {
   }
   if (auto known = slave_pids.find(m.pid()); known != slave_pids.end() && st.slaves.count(known->second)) {
     const std::string id = known->second;
-    SlaveRecord& s = st.slaves.at(id);
+    SlaveRecord& s = st.slaves.edit(id);
     if (s.active && s.handle == from) {
       // A retried registration: answer again with the same id.
       SlaveRegisteredMessage reply;
@@ -110,7 +110,7 @@ void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, 
   s.registered_time = now_seconds();
   self->monitor(from);
   tell_allocator(allocator::AddSlave{id, total, {}});
-  SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+  SlaveRecord& added = st.slaves.edit(st.slaves.emplace(id, std::move(s)).first);
   tally_slave_added(added);
   set_slave_handle(added, from);
   set_slave_pid(added, m.pid());
@@ -175,7 +175,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     return;
   }
   if (it != st.slaves.end()) {
-    SlaveRecord& s = it->second;
+    SlaveRecord& s = st.slaves.edit(it);
     if (s.handle != from) {
       self->demonitor(s.handle);
       set_slave_handle(s, from);
@@ -311,10 +311,10 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
       // place (Mesos would abort). The old record gives way.
       tally_task_removing(f->first, old->second);
       if (auto other = st.slaves.find(old->second.slave_id().value()); other != st.slaves.end()) {
-        other->second.tasks.erase({f->first, t.task_id().value()});
+        st.slaves.edit(other).tasks.erase({f->first, t.task_id().value()});
       }
     }
-    f->second.tasks[t.task_id().value()] = t;
+    f->second.tasks.insert_or_assign(t.task_id().value(), t);
     s.tasks.insert({f->first, t.task_id().value()});
     st.tally.tasks_by_state[static_cast<size_t>(t.state())] += 1;  // `used`: tally_slave_added below
   }
@@ -328,8 +328,7 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
       }
     }
     for (const std::string& tid : stale) {
-      Task t = std::move(f.unreachable_tasks.at(tid));
-      f.unreachable_tasks.erase(tid);
+      Task t = f.unreachable_tasks.extract(f.unreachable_tasks.find(tid));
       bool ended = false;
       for (const Task& r : m.tasks()) {
         ended |= r.framework_id().value() == fid && r.task_id().value() == tid;
@@ -350,7 +349,7 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
     }
   }
   tell_allocator(allocator::AddSlave{id, total, used});
-  SlaveRecord& added = st.slaves.emplace(id, std::move(s)).first->second;
+  SlaveRecord& added = st.slaves.edit(st.slaves.emplace(id, std::move(s)).first);
   tally_slave_added(added);
   set_slave_handle(added, from);
   set_slave_pid(added, m.pid());
@@ -376,7 +375,7 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
 
 void Master::on_unregister_slave(UnregisterSlaveMessage& m) {
   count("master/messages_unregister_slave");
-  SlaveRecord* s = slave_by_handle(self->current_sender() ? self->current_sender()->address() : caf::actor_addr{});
+  const SlaveRecord* s = slave_by_handle(self->current_sender() ? self->current_sender()->address() : caf::actor_addr{});
   if (s != nullptr && s->id == m.slave_id().value()) {
     remove_slave(s->id, "slave unregistered", "master/slave_removals/reason_unregistered");
   }
@@ -405,7 +404,7 @@ void Master::on_ping_tick(const std::string& id, uint64_t generation) {
       }
     }
   }
-  SlaveRecord& s = it->second;
+  const SlaveRecord& s = it->second;
   if (s.active) {
     PingSlaveMessage ping;
     ping.set_connected(true);
@@ -419,7 +418,7 @@ void Master::on_pong() {
   if (!self->current_sender()) {
     return;
   }
-  if (SlaveRecord* s = slave_by_handle(self->current_sender()->address())) {
+  if (const SlaveRecord* s = slave_by_handle(self->current_sender()->address())) {
     s->pong_pending = false;
     s->missed_pings = 0;
     cancel_scheduled_removal(*s);
@@ -461,7 +460,7 @@ void Master::on_removal_permit() {
   }
 }
 
-void Master::cancel_scheduled_removal(SlaveRecord& s) {
+void Master::cancel_scheduled_removal(const SlaveRecord& s) {
   if (s.removal_scheduled) {
     LOG_INFO << "Slave " << s.id << " answered again: its scheduled removal is canceled";
     s.removal_scheduled = false;
@@ -560,8 +559,8 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
       disconnect_node(self->system(), it->second.handle.node(), "slave " + id + " is unreachable");
     }
   }
-  set_slave_handle(it->second, caf::actor{});
-  set_slave_pid(it->second, "");
+  set_slave_handle(st.slaves.edit(it), caf::actor{});
+  set_slave_pid(st.slaves.edit(it), "");
   tell_allocator(allocator::RemoveSlave{id});
   tally_slave_removing(it->second);
   st.slaves.erase(it);
@@ -588,7 +587,7 @@ void Master::remove_slave(std::string id, std::string why, const char* reason_me
 
 // True when the current message comes from the registered slave `slave_id`.
 bool Master::from_slave(const std::string& slave_id) {
-  SlaveRecord* s = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
+  const SlaveRecord* s = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
   if (s == nullptr || s->id != slave_id) {
     LOG_WARNING << "Dropping a message that claims to come from slave " << slave_id << " but was not sent by it";
     return false;

@@ -330,7 +330,8 @@ value recovered_slaves_json(const MasterState& s, const std::map<std::string, st
 
 // A framework's fields except its three task arrays, which
 // framework_json() adds and write_framework() streams.
-object framework_head(const MasterState& s, const FrameworkRecord& f, const Resources* used_by_tasks) {
+object framework_head(const MasterState& s, const FrameworkRecord& f, const Resources* used_by_tasks,
+                      const Resources* offered_by_offers, bool with_offers) {
   object o;
   o["id"] = str(f.id);
   o["name"] = str(f.info.name());
@@ -338,7 +339,7 @@ object framework_head(const MasterState& s, const FrameworkRecord& f, const Reso
     o["pid"] = str(f.pid);
   }
   Resources used = used_by_tasks != nullptr ? *used_by_tasks : used_resources(f);
-  Resources offered = offered_resources(s, f);
+  Resources offered = offered_by_offers != nullptr ? *offered_by_offers : offered_resources(s, f);
   o["used_resources"] = resources_to_json(used);
   o["offered_resources"] = resources_to_json(offered);
   array caps;
@@ -369,14 +370,16 @@ object framework_head(const MasterState& s, const FrameworkRecord& f, const Reso
   }
   o["roles"] = value(roles);
   o["role"] = str(f.roles.empty() ? "*" : f.roles.front());
-  array offers;
-  for (const std::string& oid : f.offers) {
-    auto it = s.offers.find(oid);
-    if (it != s.offers.end()) {
-      offers.push_back(offer_json(it->second.offer));
+  if (with_offers) {
+    array offers;
+    for (const std::string& oid : f.offers) {
+      auto it = s.offers.find(oid);
+      if (it != s.offers.end()) {
+        offers.push_back(offer_json(it->second.offer));
+      }
     }
+    o["offers"] = value(offers);
   }
-  o["offers"] = value(offers);
   o["executors"] = value(array{});
   o["offer_constraints"] = value(object{});
   if (f.info.has_labels()) {

@@ -6,6 +6,10 @@
 // tasks unreachable), with and without trimming, and check that what
 // /master/state and /master/frameworks serve from those bytes is what the
 // tree renderer makes of the tasks themselves (/master/tasks).
+// The same scenario checks, after every step, that the master's rope
+// render (state_rope.hpp, fragments kept across the steps) has the bytes
+// of the streamed render of the same state: a change that left a stale
+// fragment behind shows.
 #include "master/master_fixture.hpp"  // first: it includes caf/all.hpp
 
 #include <map>
@@ -13,7 +17,9 @@
 #include <string>
 
 #include "common/json.hpp"
+#include "master/master_actor.hpp"
 #include "master/state_json.hpp"
+#include "master/state_rope.hpp"
 
 namespace stoa::master::testing {
 namespace {
@@ -43,6 +49,33 @@ class CompletedTasksTest : public MasterFixture {
     return {v, bytes};
   }
 
+  // With rope_each_step_: the master's own rope renders (its RopeRenderer,
+  // fragments kept from step to step) against write_state() and
+  // write_frameworks() of its state, now; after a refresh in one slice
+  // that stops at once, so that the next check resumes it.
+  void check_rope(const std::string& when) {
+    if (!rope_each_step_) {
+      return;
+    }
+    auto* actor = dynamic_cast<master_actor*>(caf::actor_cast<caf::abstract_actor*>(master_));
+    ASSERT_NE(actor, nullptr);
+    Master& m = actor->state;
+    ++rope_checks_;
+    m.rope.refresh(m.st, std::chrono::steady_clock::now());
+    std::string streamed;
+    write_state(m.st, &streamed);
+    EXPECT_EQ(m.rope.state(m.st).concat(), streamed) << when;
+    std::vector<std::map<std::string, std::string>> queries = {{}};
+    for (const auto& [id, f] : m.st.frameworks) {
+      queries.push_back({{"framework_id", id}});
+    }
+    for (const auto& query : queries) {
+      std::string frameworks;
+      write_frameworks(m.st, query, &frameworks);
+      EXPECT_EQ(m.rope.frameworks(m.st, query).concat(), frameworks) << when;
+    }
+  }
+
   // Accepts the framework's offers with `per_offer` tasks each.
   void launch_on_offers(const Fw& f, const std::string& prefix, int per_offer) {
     int n = 0;
@@ -69,6 +102,8 @@ class CompletedTasksTest : public MasterFixture {
           l->set_value("v\u00e9");
         }
         caf::send_as(f.actor, master_, accept);
+        sched_.run();
+        check_rope("launched " + prefix);
       }
     }
     sched_.run();
@@ -86,22 +121,26 @@ class CompletedTasksTest : public MasterFixture {
     st->set_timestamp(1.5e9 + static_cast<double>(tid.size()) + 0.125);
     caf::send_as(slave, master_, m);
     sched_.run();
+    check_rope("update " + tid + " " + TaskState_Name(state));
   }
 
   void acknowledge(const Fw& f, const std::string& sid, const std::string& tid, const std::string& uuid) {
     caf::send_as(f.actor, master_, acknowledge_call(f.id, sid, tid, uuid));
     sched_.run();
+    check_rope("acknowledged " + tid);
   }
 
   void teardown(const Fw& f) {
     caf::send_as(f.actor, master_, teardown_call(f.id));
     sched_.run();
+    check_rope("torn down " + f.id);
   }
 
   // Every completed task of /master/state and /master/frameworks against
   // /master/tasks (tree-rendered from the Task records), and the states
   // that the completed tasks of /master/state show.
   std::multiset<std::string> check_completed(const std::string& when) {
+    check_rope(when);
     auto [state, state_bytes] = fetch("state", {});
     auto [frameworks, frameworks_bytes] = fetch("frameworks", {});
     auto [tasks, tasks_bytes] = fetch("tasks", {{"limit", "100000"}});
@@ -152,8 +191,10 @@ class CompletedTasksTest : public MasterFixture {
     Fw aware;
     aware.inbox = std::make_shared<Inbox>();
     aware.actor = peer(aware.inbox);
+    check_rope("two slaves");
     aware.id = subscribe(aware.actor, aware.inbox, 1000, true, false);
     advance(1s);
+    check_rope("offers to the aware framework");
     launch_on_offers(aware, "aware", 3);
     Fw plain;
     plain.inbox = std::make_shared<Inbox>();
@@ -201,6 +242,9 @@ class CompletedTasksTest : public MasterFixture {
     teardown(plain);
     return check_completed("both frameworks torn down");
   }
+
+  bool rope_each_step_ = false;
+  int rope_checks_ = 0;
 };
 
 TEST_F(CompletedTasksTest, EveryPathServesTheTasksOwnJson) {
@@ -216,6 +260,17 @@ TEST_F(CompletedTasksTest, EveryPathServesTheTasksOwnJson) {
     all += s + " ";
   }
   EXPECT_GE(states.size(), 8u) << all;
+}
+
+// Launch, status updates and acknowledgements, a failure without uuid, a
+// slave lost (tasks lost or unreachable), its re-registration without its
+// tasks, offers outstanding, teardowns: after each, the rope is the
+// streamed render.
+TEST_F(CompletedTasksTest, TheRopeIsTheStreamedRenderAfterEveryStep) {
+  rope_each_step_ = true;
+  std::multiset<std::string> states = run_scenario({});
+  EXPECT_GE(states.size(), 8u);
+  EXPECT_GE(rope_checks_, 30);
 }
 
 TEST_F(CompletedTasksTest, TrimmedTasksTakeTheirJsonWithThem) {
@@ -250,6 +305,59 @@ TEST(CompletedTasks, EachTaskKeepsItsOwnJson) {
   EXPECT_TRUE(c.empty());
   ASSERT_EQ(copy.size(), 3u);
   EXPECT_EQ(copy.json(2), json_serialize(task_json(copy.back())));
+}
+
+// The rope joins completed tasks in runs of 256 by their number since the
+// first pushed: pops from the front, pushes, copies and clears keep its
+// bytes those of write_state() and write_frameworks().
+TEST(CompletedTasks, RopeRunsFollowPushesPopsAndClears) {
+  MasterState s;
+  s.info.set_id("M");
+  FrameworkRecord& f = s.frameworks["F"];
+  f.id = "F";
+  int next = 0;
+  auto push = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next) {
+      Task t;
+      t.mutable_task_id()->set_value("t" + std::to_string(next));
+      t.mutable_framework_id()->set_value("F");
+      t.mutable_slave_id()->set_value("S");
+      t.set_state(TASK_FINISHED);
+      Resources::parse("cpus:0.5;mem:" + std::to_string(next % 7 + 1))->to_proto(t.mutable_resources());
+      f.completed_tasks.push_back(t);
+    }
+  };
+  RopeRenderer rope;
+  auto check = [&](const std::string& when) {
+    std::string streamed;
+    write_state(s, &streamed);
+    EXPECT_EQ(rope.state(s).concat(), streamed) << when;
+    std::string frameworks;
+    write_frameworks(s, {}, &frameworks);
+    EXPECT_EQ(rope.frameworks(s, {}).concat(), frameworks) << when;
+  };
+  push(600);
+  check("600 pushed");
+  for (int i = 0; i < 100; ++i) {
+    f.completed_tasks.pop_front();
+  }
+  check("100 popped");
+  push(300);
+  for (int i = 0; i < 300; ++i) {
+    f.completed_tasks.pop_front();
+  }
+  check("300 pushed, 300 popped");
+  EXPECT_TRUE(rope.refresh(s, std::chrono::steady_clock::time_point::max()));
+  MasterState copy = s;
+  copy.frameworks["F"].completed_tasks.pop_front();
+  std::string streamed;
+  write_state(copy, &streamed);
+  EXPECT_EQ(rope.state(copy).concat(), streamed) << "a copy, popped";
+  check("the original after its copy");
+  f.completed_tasks.clear();
+  check("cleared");
+  push(513);
+  check("513 pushed after the clear");
 }
 
 }  // namespace

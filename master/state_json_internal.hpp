@@ -26,8 +26,11 @@ bool query_matches(const std::map<std::string, std::string>& q, const char* key,
 // The fields of a framework / of the whole state that are not arrays of
 // tasks, frameworks or slaves. `used_by_tasks`, when given, is
 // used_resources(f), already summed by the caller.
+// `offered`, when given, is offered_resources(s, f), already summed; with
+// `with_offers` false the object has no "offers" (the rope writes them).
 picojson::object framework_head(const MasterState& s, const FrameworkRecord& f,
-                                const Resources* used_by_tasks = nullptr);
+                                const Resources* used_by_tasks = nullptr, const Resources* offered = nullptr,
+                                bool with_offers = true);
 picojson::object state_head(const MasterState& s);
 
 }  // namespace stoa::master

@@ -13,6 +13,7 @@
 // completed tasks are not rendered at all: their JSON was made once, as
 // they completed (CompletedTasks, master_state.hpp), and is copied.
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,6 +36,11 @@ using picojson::array;
 using picojson::object;
 using picojson::value;
 using state_json_detail::JsonBuffer;
+using state_json_detail::RenderedResources;
+using state_json_detail::resources_views;
+using state_json_detail::ResourcesViews;
+using state_json_detail::task_resources_key;
+using state_json_detail::TaskWriter;
 using state_json_detail::labels_json;
 using state_json_detail::query_matches;
 using state_json_detail::status_json;
@@ -51,11 +57,6 @@ constexpr size_t STREAM_BYTES_FIXED = 1 << 16;
 constexpr size_t COMPLETED_TASK_BYTES = 1024;
 constexpr size_t COMPLETED_RESOURCES_BYTES = 256;
 
-// A task's `resources`, parsed (as task_resources()) and rendered.
-struct RenderedResources {
-  Resources parsed;
-  std::string json;
-};
 
 struct StreamKeyHash {
   using is_transparent = void;
@@ -68,30 +69,6 @@ struct StreamKeyEq {
 
 using Streamed = std::map<std::string, std::function<void(JsonBuffer*)>>;
 
-// The names of one protobuf enum's values, looked up once per render
-// (protobuf's *_Name() searches the enum's descriptor on every call).
-class EnumNames {
- public:
-  explicit EnumNames(const std::string& (*name)(int)) : name_(name) {}
-  const std::string& operator()(int v) {
-    if (v < 0 || v >= MAX_CACHED) {
-      return name_(v);
-    }
-    if (names_.size() <= static_cast<size_t>(v)) {
-      names_.resize(static_cast<size_t>(v) + 1, nullptr);
-    }
-    const std::string*& n = names_[static_cast<size_t>(v)];
-    if (n == nullptr) {
-      n = &name_(v);
-    }
-    return *n;
-  }
-
- private:
-  static constexpr int MAX_CACHED = 256;
-  const std::string& (*name_)(int);
-  std::vector<const std::string*> names_;
-};
 
 // Reads the fields the render reads of tasks[begin, end) in one tight
 // loop, so that the processor overlaps their cache misses (a task's fields
@@ -168,37 +145,7 @@ class TaskIndex {
   std::vector<Slot> slots_;
 };
 
-// A slave's resources as its JSON shows them three ways.
-struct ResourcesViews {
-  std::string all;         // resources_to_json(r)
-  std::string reserved;    // reserved_resources_to_json(r)
-  std::string unreserved;  // resources_to_json(r.unreserved())
-};
 
-// Writes tasks and their parts into a buffer: the per-task half of a
-// render, also used alone to render a completed task once
-// (CompletedTasks::push_back).
-class TaskWriter {
- public:
-  explicit TaskWriter(JsonBuffer* b) : b_(b) {}
-
-  // task_json(t) with `resources` the JSON of its resources.
-  void task(const Task& t, std::string_view resources);
-
- protected:
-  template <class Range, class Write>
-  void array_of(const Range& range, Write write);
-  void key(std::string_view k, bool* first);
-  void tree(const value& v);
-  void status(const TaskStatus& st);
-  void labels(const Labels& labels);
-
-  JsonBuffer* b_;
-  std::string scratch_;
-  EnumNames task_state_{[](int v) -> const std::string& { return TaskState_Name(v); }};
-  EnumNames reason_{[](int v) -> const std::string& { return TaskStatus::Reason_Name(v); }};
-  EnumNames source_{[](int v) -> const std::string& { return TaskStatus::Source_Name(v); }};
-};
 
 // One render of one view. Lives for the render; reads `s` only.
 class StateStreamer : private TaskWriter {
@@ -256,20 +203,7 @@ class StateStreamer : private TaskWriter {
   size_t touched_ = 0;
 };
 
-void TaskWriter::key(std::string_view k, bool* first) {
-  if (!*first) {
-    b_->ch(',');
-  }
-  *first = false;
-  b_->str(k);
-  b_->ch(':');
-}
 
-void TaskWriter::tree(const value& v) {
-  scratch_.clear();
-  json_append(v, &scratch_);
-  b_->raw(scratch_);
-}
 
 void StateStreamer::object_of(const object& fixed, const Streamed& streamed) {
   b_->ch('{');
@@ -290,48 +224,11 @@ void StateStreamer::object_of(const object& fixed, const Streamed& streamed) {
   b_->ch('}');
 }
 
-template <class Range, class Write>
-void TaskWriter::array_of(const Range& range, Write write) {
-  b_->ch('[');
-  bool first = true;
-  for (const auto& x : range) {
-    if (!first) {
-      b_->ch(',');
-    }
-    first = false;
-    write(x);
-  }
-  b_->ch(']');
-}
 
 // The key is exactly what Resources::from_proto reads of each Resource
 // (allocation_info does not change the parse), length-prefixed.
 const RenderedResources& StateStreamer::resources_of(const Task& t) {
-  key_.clear();
-  for (const Resource& r : t.resources()) {
-    put_string(r.name());
-    put_string(r.role());
-    put_pod(static_cast<int>(r.type()));
-    put_pod(r.has_scalar());
-    if (r.has_scalar()) {
-      put_pod(r.scalar().value());
-    }
-    put_pod(r.has_ranges());
-    if (r.has_ranges()) {
-      put_pod(r.ranges().range_size());
-      for (const Value::Range& x : r.ranges().range()) {
-        put_pod(x.begin());
-        put_pod(x.end());
-      }
-    }
-    put_pod(r.has_set());
-    if (r.has_set()) {
-      put_pod(r.set().item_size());
-      for (const std::string& item : r.set().item()) {
-        put_string(item);
-      }
-    }
-  }
+  task_resources_key(t, &key_);
   if (last_key_ != nullptr && *last_key_ == key_) {
     return *last_;
   }
@@ -368,19 +265,7 @@ const ResourcesViews& StateStreamer::views_of(const Resources& r) {
   if (it != views_.end()) {
     return it->second;
   }
-  ResourcesViews v;
-  {
-    JsonBuffer b(&v.all, 0);
-    write_resources(r, &b);
-  }
-  {
-    JsonBuffer b(&v.reserved, 0);
-    write_reserved_resources(r, &b);
-  }
-  {
-    JsonBuffer b(&v.unreserved, 0);
-    write_resources(r.unreserved(), &b);
-  }
+  ResourcesViews v = resources_views(r);
   return views_.emplace(key_, std::move(v)).first->second;
 }
 
@@ -435,129 +320,11 @@ void StateStreamer::slave(const SlaveRecord& slave) {
       used += r->parsed;
     }
   }
-  b_->raw(slave.active ? std::string_view("{\"active\":true,\"attributes\":")
-                       : std::string_view("{\"active\":false,\"attributes\":"));
-  if (slave.info.attributes_size() == 0) {
-    b_->raw("{}");
-  } else {
-    tree(attributes_to_json(slave.info.attributes()));
-  }
-  b_->raw(",\"capabilities\":[\"MULTI_ROLE\"],\"deactivated\":");
-  b_->boolean(!slave.active);
-  b_->raw(",\"hostname\":");
-  b_->str(slave.info.hostname());
-  b_->raw(",\"id\":");
-  b_->str(slave.id);
-  b_->raw(",\"offered_resources\":");
-  write_resources(offered_resources(s_, slave), b_);
-  b_->raw(",\"pid\":");
-  b_->str(slave.pid);
-  b_->raw(",\"port\":");
-  b_->num(slave.info.port());
-  b_->raw(",\"registered_time\":");
-  b_->num(slave.registered_time);
-  if (slave.reregistered_time > 0) {
-    b_->raw(",\"reregistered_time\":");
-    b_->num(slave.reregistered_time);
-  }
-  const ResourcesViews& total = views_of(slave.total);
-  const ResourcesViews& allocated = views_of(used);
-  b_->raw(",\"reserved_resources\":");
-  b_->raw(total.reserved);
-  b_->raw(",\"reserved_resources_allocated\":");
-  b_->raw(allocated.reserved);
-  b_->raw(",\"resources\":");
-  b_->raw(total.all);
-  b_->raw(",\"unreserved_resources\":");
-  b_->raw(total.unreserved);
-  b_->raw(",\"unreserved_resources_allocated\":");
-  b_->raw(allocated.unreserved);
-  b_->raw(",\"used_resources\":");
-  b_->raw(allocated.all);
-  b_->raw(",\"version\":");
-  b_->str(STOA_VERSION);
-  b_->ch('}');
+  TaskWriter::slave(slave, views_of(slave.total), views_of(used), views_of(offered_resources(s_, slave)).all);
 }
 
-void TaskWriter::labels(const Labels& labels) {
-  array_of(labels.labels(), [this](const Label& l) {
-    b_->raw("{\"key\":");
-    b_->str(l.key());
-    if (l.has_value()) {
-      b_->raw(",\"value\":");
-      b_->str(l.value());
-    }
-    b_->ch('}');
-  });
-}
 
-// status_json(), keys in the same sorted order.
-void TaskWriter::status(const TaskStatus& st) {
-  bool first = true;
-  b_->ch('{');
-  if (st.has_container_status() || st.has_container_id()) {
-    key("container_status", &first);
-    tree(status_json(st).get("container_status"));
-  }
-  if (st.has_healthy()) {
-    key("healthy", &first);
-    b_->boolean(st.healthy());
-  }
-  if (st.has_message() && !st.message().empty()) {
-    key("message", &first);
-    b_->str(st.message());
-  }
-  if (st.has_reason()) {
-    key("reason", &first);
-    b_->str(reason_(st.reason()));
-  }
-  if (st.has_source()) {
-    key("source", &first);
-    b_->str(source_(st.source()));
-  }
-  key("state", &first);
-  b_->str(task_state_(st.state()));
-  b_->raw(",\"timestamp\":");
-  b_->num(st.timestamp());
-  b_->ch('}');
-}
 
-// task_json(), keys in the same sorted order.
-void TaskWriter::task(const Task& t, std::string_view resources) {
-  if (t.has_container()) {
-    b_->raw("{\"container\":");
-    tree(container_info_json(t.container()));
-    b_->raw(",\"executor_id\":");
-  } else {
-    b_->raw("{\"executor_id\":");
-  }
-  b_->str(t.has_executor_id() ? std::string_view(t.executor_id().value()) : std::string_view());
-  b_->raw(",\"framework_id\":");
-  b_->str(t.framework_id().value());
-  b_->raw(",\"id\":");
-  b_->str(t.task_id().value());
-  if (t.has_labels()) {
-    b_->raw(",\"labels\":");
-    labels(t.labels());
-  }
-  b_->raw(",\"name\":");
-  b_->str(t.name());
-  b_->raw(",\"resources\":");
-  b_->raw(resources);
-  b_->raw(",\"role\":");
-  b_->str(t.has_role() ? std::string_view(t.role()) : std::string_view("*"));
-  b_->raw(",\"slave_id\":");
-  b_->str(t.slave_id().value());
-  b_->raw(",\"state\":");
-  b_->str(task_state_(t.state()));
-  b_->raw(",\"statuses\":");
-  array_of(t.statuses(), [this](const TaskStatus& st) { status(st); });
-  if (t.has_user()) {
-    b_->raw(",\"user\":");
-    b_->str(t.user());
-  }
-  b_->ch('}');
-}
 
 void StateStreamer::tasks_of(const std::vector<const Task*>& tasks,
                              const std::vector<const RenderedResources*>& resources) {
@@ -668,7 +435,7 @@ void CompletedTasks::push_back(Task t) {
     JsonBuffer b(&json, COMPLETED_TASK_BYTES);
     TaskWriter(&b).task(t, resources);
   }
-  json_.emplace_back(json);
+  json_.push_back(std::make_shared<const std::string>(json));
   try {
     tasks_.push_back(std::move(t));
   } catch (...) {

@@ -100,8 +100,8 @@ MasterState rich_state() {
     s.slaves.emplace(sl.id, sl);
   }
   // A slave's record of tasks that do not exist: counted nowhere.
-  s.slaves.at("M-S1").tasks.insert({"M-none", "x"});
-  s.slaves.at("M-S1").tasks.insert({"M-0", "missing"});
+  s.slaves.edit("M-S1").tasks.insert({"M-none", "x"});
+  s.slaves.edit("M-S1").tasks.insert({"M-0", "missing"});
   for (int fi = 0; fi < 2; ++fi) {
     FrameworkRecord f;
     f.id = "M-" + std::to_string(fi);
@@ -115,14 +115,14 @@ MasterState rich_state() {
       std::string sid = "M-S" + std::to_string(n % 6);  // M-S5 does not exist
       Task t = rich_task(f.id, sid, n);
       if (n % 10 == 8) {
-        f.unreachable_tasks[t.task_id().value()] = t;
+        f.unreachable_tasks.insert_or_assign(t.task_id().value(), t);
       } else if (n > 90) {
         f.completed_tasks.push_back(t);
       } else {
         if (s.slaves.count(sid) > 0) {
-          s.slaves.at(sid).tasks.insert({f.id, t.task_id().value()});
+          s.slaves.edit(sid).tasks.insert({f.id, t.task_id().value()});
         }
-        f.tasks[t.task_id().value()] = t;
+        f.tasks.insert_or_assign(t.task_id().value(), t);
       }
     }
     s.frameworks.emplace(f.id, f);
@@ -190,9 +190,9 @@ MasterState many_task_state(int tasks) {
     t.mutable_task_id()->set_value("bulk-" + std::to_string(n));
     t.set_state(TASK_RUNNING);
     if (s.slaves.count(sid) > 0) {
-      s.slaves.at(sid).tasks.insert({f.id, t.task_id().value()});
+      s.slaves.edit(sid).tasks.insert({f.id, t.task_id().value()});
     }
-    f.tasks[t.task_id().value()] = t;
+    f.tasks.insert_or_assign(t.task_id().value(), t);
   }
   return s;
 }

@@ -52,7 +52,7 @@ MasterState sample_state() {
   st->mutable_task_id()->set_value("t1");
   st->set_state(TASK_RUNNING);
   st->set_timestamp(101);
-  f.tasks["t1"] = t;
+  f.tasks.insert_or_assign("t1", t);
   Task done = t;
   done.mutable_task_id()->set_value("t0");
   done.set_state(TASK_FINISHED);
@@ -168,7 +168,7 @@ TEST(StateJson, SlavesAndFrameworksFilters) {
 TEST(StateJson, SlaveAllocatedSplitAndFullResources) {
   MasterState s = sample_state();
   // A task on the web reservation too: allocated splits into reserved and not.
-  Task& t1 = s.frameworks.at("M-0000").tasks.at("t1");
+  Task& t1 = s.frameworks.at("M-0000").tasks.edit("t1");
   t1.clear_resources();
   res("cpus:1;mem:128;cpus(web):0.5;ports:[31000-31001]").to_proto(t1.mutable_resources());
   const picojson::value state_slave = state_json(s).get("slaves").get<picojson::array>().at(0);
@@ -206,7 +206,7 @@ TEST(StateJson, SlaveAllocatedSplitAndFullResources) {
 
 TEST(StateJson, TaskStatusesCarryReasonMessageAndSourceWhenSet) {
   MasterState s = sample_state();
-  Task& t1 = s.frameworks.at("M-0000").tasks.at("t1");
+  Task& t1 = s.frameworks.at("M-0000").tasks.edit("t1");
   TaskStatus* failed = t1.add_statuses();
   failed->mutable_task_id()->set_value("t1");
   failed->set_state(TASK_FAILED);
@@ -270,9 +270,9 @@ TEST(StateJson, StreamedWritersMatchTheTreesByteForByte) {
   st->set_source(TaskStatus::SOURCE_EXECUTOR);
   st->set_healthy(false);
   st->mutable_container_status()->mutable_container_id()->set_value("c1");
-  f.tasks["t2"] = rich;
-  f.unreachable_tasks["t3"] = rich;
-  f.unreachable_tasks["t3"].mutable_task_id()->set_value("t3");
+  f.tasks.insert_or_assign("t2", rich);
+  rich.mutable_task_id()->set_value("t3");
+  f.unreachable_tasks.insert_or_assign("t3", rich);
   f.info.mutable_labels()->add_labels()->set_key("team");
   FrameworkRecord gone = f;
   gone.id = "M-0001";
@@ -297,7 +297,7 @@ TEST(StateJson, StreamedWritersMatchTheTreesByteForByte) {
 TEST(StateJson, UsedScalarsAreTheScalarsOfUsedResources) {
   MasterState s = sample_state();
   FrameworkRecord& f = s.frameworks.at("M-0000");
-  SlaveRecord& slave = s.slaves.at("M-S0");
+  SlaveRecord& slave = s.slaves.edit("M-S0");
   for (int i = 2; i < 40; ++i) {
     Task t = f.tasks.at("t1");
     std::string id = "t" + std::to_string(i);
@@ -307,7 +307,7 @@ TEST(StateJson, UsedScalarsAreTheScalarsOfUsedResources) {
     if (i % 5 == 0) {
       t.set_state(TASK_FINISHED);
     }
-    f.tasks[id] = t;
+    f.tasks.insert_or_assign(id, t);
     slave.tasks.insert({"M-0000", id});
   }
   Resources full = used_resources(s, slave);

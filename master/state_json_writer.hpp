@@ -12,9 +12,13 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <picojson.h>
 
 #include "common/json_writer.hpp"
 #include "common/resources.hpp"
+#include "master/master_state.hpp"
 
 namespace stoa::master {
 
@@ -83,6 +87,8 @@ class JsonBuffer {
 
   // Trims the string to what was written. The buffer may be used again.
   void finish() { out_->resize(pos_); }
+  // The end of what was written, an offset into the string (no pipe).
+  size_t written() const { return pos_; }
 
   void raw(std::string_view s) {
     if (s.empty()) return;  // data() may be null: no memcpy from it
@@ -143,6 +149,91 @@ class JsonBuffer {
   std::string* out_;
   size_t pos_;
   BodyPipe* pipe_;
+};
+
+// A task's `resources`, parsed (as task_resources()) and rendered.
+struct RenderedResources {
+  Resources parsed;
+  std::string json;
+};
+
+// A slave's resources as its JSON shows them three ways.
+struct ResourcesViews {
+  std::string all;         // resources_to_json(r)
+  std::string reserved;    // reserved_resources_to_json(r)
+  std::string unreserved;  // resources_to_json(r.unreserved())
+};
+ResourcesViews resources_views(const Resources& r);
+// Sets `*key` to exactly what Resources::from_proto reads of t.resources()
+// (allocation_info does not change the parse), length-prefixed: equal keys,
+// equal parsed resources.
+void task_resources_key(const Task& t, std::string* key);
+
+// The names of one protobuf enum's values, looked up once per writer
+// (protobuf's *_Name() searches the enum's descriptor on every call).
+class EnumNames {
+ public:
+  explicit EnumNames(const std::string& (*name)(int)) : name_(name) {}
+  const std::string& operator()(int v) {
+    if (v < 0 || v >= MAX_CACHED) {
+      return name_(v);
+    }
+    if (names_.size() <= static_cast<size_t>(v)) {
+      names_.resize(static_cast<size_t>(v) + 1, nullptr);
+    }
+    const std::string*& n = names_[static_cast<size_t>(v)];
+    if (n == nullptr) {
+      n = &name_(v);
+    }
+    return *n;
+  }
+
+ private:
+  static constexpr int MAX_CACHED = 256;
+  const std::string& (*name_)(int);
+  std::vector<const std::string*> names_;
+};
+
+// Writes tasks and slaves into a buffer: the per-record half of a render
+// (state_json_stream.cpp), also used alone to render a record's fragment
+// (CompletedTasks::push_back, state_rope.cpp).
+class TaskWriter {
+ public:
+  explicit TaskWriter(JsonBuffer* b) : b_(b) {}
+
+  // task_json(t) with `resources` the JSON of its resources.
+  void task(const Task& t, std::string_view resources);
+  // slave_json(s, slave) (full = false), keys in its sorted order, with
+  // `total` and `allocated` the views of its total and used resources and
+  // `offered` the JSON of its offered resources. Returns the offset in the
+  // buffer at which `offered` was written.
+  size_t slave(const SlaveRecord& slave, const ResourcesViews& total, const ResourcesViews& allocated,
+               std::string_view offered);
+
+ protected:
+  template <class Range, class Write>
+  void array_of(const Range& range, Write write) {
+    b_->ch('[');
+    bool first = true;
+    for (const auto& x : range) {
+      if (!first) {
+        b_->ch(',');
+      }
+      first = false;
+      write(x);
+    }
+    b_->ch(']');
+  }
+  void key(std::string_view k, bool* first);
+  void tree(const picojson::value& v);
+  void status(const TaskStatus& st);
+  void labels(const Labels& labels);
+
+  JsonBuffer* b_;
+  std::string scratch_;
+  EnumNames task_state_{[](int v) -> const std::string& { return TaskState_Name(v); }};
+  EnumNames reason_{[](int v) -> const std::string& { return TaskStatus::Reason_Name(v); }};
+  EnumNames source_{[](int v) -> const std::string& { return TaskStatus::Source_Name(v); }};
 };
 
 // resources_to_json(r) and reserved_resources_to_json(r), written directly.

@@ -65,7 +65,7 @@ void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
     tally_task_removing(f.id, stored->second);
   }
   if (auto s = st.slaves.find(sid); s != st.slaves.end()) {
-    s->second.tasks.erase({f.id, tid});
+    st.slaves.edit(s).tasks.erase({f.id, tid});
   }
   forget_pending_kill(sid, f.id, tid);
   f.tasks.erase(tid);
@@ -89,7 +89,7 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     count("master/invalid_status_updates");
     return;
   }
-  SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
+  const SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
   const std::string& claimed = u.slave_id().value();
   if (slave == nullptr && st.removed_slaves.count(claimed) != 0) {
     count("master/invalid_status_updates");
@@ -126,7 +126,7 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     send_update(fw, u.mutable_status());
     return;
   }
-  Task& task = t->second;
+  Task& task = fw.tasks.edit(t);
   const TaskStatus& status = u.status();
   TaskState latest = u.has_latest_state() ? u.latest_state() : status.state();
   bool was_terminal = is_terminal_state(task.state());
@@ -257,7 +257,7 @@ void Master::on_framework_message(FrameworkRecord& f, const Call::Message& m) {
 // The framework an executor's message from slave `slave_id` is for; null
 // (counted when the sender is not that slave) when it cannot be delivered.
 FrameworkRecord* Master::framework_of_slave_message(const SlaveID& slave_id, const FrameworkID& framework_id) {
-  SlaveRecord* sender = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
+  const SlaveRecord* sender = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
   if (sender == nullptr && st.removed_slaves.count(slave_id.value()) != 0) {
     count("master/dropped_messages");
     shutdown_slave(sender_actor(), "Slave " + slave_id.value() + " has been removed");

@@ -164,7 +164,7 @@ void Master::on_slave_usage(SlaveUsageMessage& m) {
     drop_usage_report(id, "unknown_slave", "no such slave is registered");
     return;
   }
-  SlaveRecord* from = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
+  const SlaveRecord* from = self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
   if (from == nullptr || from->id != id) {
     drop_usage_report(id, "wrong_sender",
                       from == nullptr ? "the sender is not a registered slave"

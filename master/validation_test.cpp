@@ -43,7 +43,7 @@ TaskInfo task(const char* id, const char* resources, const char* slave = "S1") {
 
 TEST(Validation, Tasks) {
   FrameworkRecord f;
-  f.tasks["running"] = Task();
+  f.tasks.insert_or_assign("running", Task());
   Resources available = *Resources::parse("cpus:1;mem:256");
   Resources r;
   EXPECT_FALSE(validate_task(task("a", "cpus:0.5;mem:128"), f, "S1", available, {}, &r));

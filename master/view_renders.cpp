@@ -1,7 +1,11 @@
-// The big read-only views, rendered by a forked child of the master so that
-// the master actor never stalls on them (state_serving.hpp; issue #17).
+// The big read-only views, rendered so that the master actor never stalls
+// long on them (issue #17): /master/state and /master/frameworks as a rope
+// of the records' fragments (state_rope.hpp), refreshed in slices and
+// concatenated by a detached actor; /master/state-summary, /master/slaves
+// and /master/tasks by a forked child (state_serving.hpp).
 
 #include <cstdlib>
+#include <memory>
 
 #include <caf/all.hpp>
 
@@ -22,6 +26,23 @@ constexpr size_t DEFAULT_INLINE_RENDER_LIMIT = 5000;
 // A render child that has not finished by then is killed (the HTTP
 // route gave up long before).
 constexpr auto VIEW_RENDER_TIMEOUT = std::chrono::seconds(120);
+// The longest the master refreshes fragments in one turn (a slice stops at
+// the first look at the clock past it, every 64 records).
+constexpr auto ROPE_SLICE = std::chrono::milliseconds(10);
+
+bool rope_view(const std::string& endpoint) { return endpoint == "state" || endpoint == "frameworks"; }
+
+// A detached actor that concatenates `rope` and answers one
+// `(state_atom) -> (int status, std::string body)` request with it, then
+// exits: the copy of 32-168 MB happens off the master's thread.
+caf::actor spawn_rope_concatenator(caf::actor_system& sys, std::shared_ptr<const Rope> rope) {
+  return sys.spawn<caf::detached>([rope](caf::event_based_actor* self) -> caf::behavior {
+    return {[self, rope](state_atom) -> caf::result<int, std::string> {
+      self->quit();
+      return {200, rope->concat()};
+    }};
+  });
+}
 
 // Read at every request (a getenv), so that a test can change it.
 size_t inline_render_limit() {
@@ -74,6 +95,10 @@ caf::result<int, std::string> Master::serve_view_in_child(const std::string& end
 
 void Master::start_view_render(const std::string& key) {
   ViewRender& view = view_renders.at(key);
+  if (rope_view(view.endpoint)) {
+    on_rope_slice(key);
+    return;
+  }
   // In the child, `this` is the snapshot: the memory of this actor at the
   // fork, which only the child's thread exists to read.
   auto draw = [this, endpoint = view.endpoint, query = view.query](std::string* out) {
@@ -96,6 +121,29 @@ void Master::start_view_render(const std::string& key) {
       .then([this, key](int status, std::string& body) { on_view_rendered(key, status, body); },
             [this, key](caf::error& e) {
               auto [status, body] = json_error(500, "The render collector failed: " + caf::to_string(e));
+              on_view_rendered(key, status, body);
+            });
+}
+
+void Master::on_rope_slice(const std::string& key) {
+  auto it = view_renders.find(key);
+  if (it == view_renders.end()) {
+    return;
+  }
+  if (!rope.refresh(st, std::chrono::steady_clock::now() + ROPE_SLICE)) {
+    self->send(self, rope_slice_atom_v, key);
+    return;
+  }
+  // All fragments were fresh at the last pass; those changed since are
+  // rendered as the view is collected, in this turn.
+  auto collected = std::make_shared<const Rope>(it->second.endpoint == "state" ? rope.state(st)
+                                                                               : rope.frameworks(st, it->second.query));
+  count("master/view_renders_roped");
+  caf::actor concatenator = spawn_rope_concatenator(self->system(), std::move(collected));
+  self->request(concatenator, caf::infinite, state_atom_v)
+      .then([this, key](int status, std::string& body) { on_view_rendered(key, status, body); },
+            [this, key](caf::error& e) {
+              auto [status, body] = json_error(500, "The rope concatenation failed: " + caf::to_string(e));
               on_view_rendered(key, status, body);
             });
 }

@@ -1,0 +1,140 @@
+#pragma once
+// /master/state and /master/frameworks as a rope of fragments (issue #17).
+//
+// Every running and unreachable task and every slave keeps its rendered
+// JSON as an immutable, shared Fragment in its record's slot
+// (RenderedMap, master_state.hpp), dropped by any change to the record;
+// completed tasks keep theirs from the moment they complete
+// (CompletedTasks). The tasks of a framework are also joined in runs of
+// up to ROPE_RUN consecutive tasks, one piece each with the sum of their
+// resources, so that collecting 200k running tasks is ~800 pieces: a
+// change to a task (or an insert next to a run) marks its run stale, and
+// the render joins it again. A render, on the master's thread, brings the stale
+// fragments up to date (refresh(), in slices bounded in time, the master
+// handling its mailbox between them) and then, in one turn, collects the
+// view as a Rope: the fragments, shared, and the small glue between them
+// (framework heads, commas, the top-level fields, each slave's offered
+// resources). The rope is concatenated off the master's thread
+// (view_renders.cpp). The bytes are those of write_state() /
+// write_frameworks() (state_json.hpp) for the same state.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "master/master_state.hpp"
+#include "master/state_json_writer.hpp"
+
+namespace stoa::master {
+
+// A view's bytes: glue and pieces of fragments, in order. The bytes are
+// glue[0, pieces[0].glue_end), then pieces[0], then glue up to
+// pieces[1].glue_end, ..., then the rest of the glue.
+struct Rope {
+  struct Piece {
+    size_t glue_end = 0;
+    Fragment fragment;
+    size_t begin = 0;
+    size_t size = 0;
+  };
+  std::string glue;
+  std::vector<Piece> pieces;
+
+  size_t size() const;
+  // The bytes, in one string. Reads only the rope: any thread.
+  std::string concat() const;
+};
+
+// Where a slave's fragment is cut: its offered resources go there
+// (written by each render, as offers come and go every allocation cycle).
+struct SlaveFragmentSplit {
+  size_t offered_at = 0;
+  // The JSON of the offered resources of `offers`, kept while the slave's
+  // offer ids stay these (an offer's resources never change; ids are never
+  // reused): most slaves hold the same offer from one render to the next.
+  mutable std::set<std::string> offers;
+  mutable std::string offered;
+};
+
+// Renders and collects fragments. Lives in the master actor and is used
+// only on its thread; keeps, between renders, where the last refresh
+// stopped and the tasks' parsed resources (shared by equal resources).
+class RopeRenderer : private state_json_detail::TaskWriter {
+ public:
+  RopeRenderer() : TaskWriter(nullptr) {}
+
+  // Renders stale fragments (running and unreachable tasks, then slaves)
+  // from where the last call stopped, until `deadline`. Returns true when
+  // it went through all of them (none was left stale at its pass).
+  bool refresh(MasterState& s, std::chrono::steady_clock::time_point deadline);
+  // The views, collected in one call (rendering what is still stale).
+  Rope state(MasterState& s);
+  Rope frameworks(MasterState& s, const std::map<std::string, std::string>& query);
+
+  // Fragments rendered so far (tasks, slaves), for the bench and tests.
+  size_t tasks_rendered() const { return tasks_rendered_; }
+  size_t slaves_rendered() const { return slaves_rendered_; }
+
+ private:
+  using ResourcesPtr = std::shared_ptr<const state_json_detail::RenderedResources>;
+
+  // Drops the fragments of the slaves whose tasks changed (TouchedSlaves),
+  // of all slaves when the set of frameworks changed.
+  void take_touched(MasterState& s);
+  // Renders the slot's fragment if it is stale. Returns the task's parsed
+  // resources.
+  const state_json_detail::RenderedResources& fresh_task(const TaskMap::Slot& slot);
+  // Renders the slot's fragment (and its split) if it is stale.
+  void fresh_slave(const MasterState& s, const RenderedMap<SlaveRecord, NoneTouched>::Slot& slot);
+  ResourcesPtr resources_of(const Task& t);
+
+  // Collecting: `rope_` and its glue buffer are set for one view.
+  void piece(Fragment f, size_t begin, size_t size);
+  void slaves(const MasterState& s);
+  void framework(const MasterState& s, const FrameworkRecord& f);
+  void tasks(const TaskMap& m, Resources* used);
+  // Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
+  void object_of(const picojson::object& fixed, const std::map<std::string, std::function<void()>>& streamed);
+
+  // Joins the stale runs of `m`'s tasks again (rendering their stale
+  // fragments), until `deadline`; true when none is left stale.
+  bool join_stale(const TaskMap& m, std::chrono::steady_clock::time_point deadline);
+  // Joins the completed tasks into runs of ROPE_RUN (those numbered
+  // k * ROPE_RUN to (k + 1) * ROPE_RUN - 1 since the first pushed, so that
+  // a run stays whole while older tasks leave the front), until `deadline`;
+  // true when every such run is joined.
+  bool join_completed(const CompletedTasks& c, std::chrono::steady_clock::time_point deadline);
+  void completed(const CompletedTasks& c);
+  // The framework's offers: their JSON array written from each offer's
+  // fragment (offers never change), and offered_resources(s, f), kept
+  // while its offer ids stay the same.
+  void offers(const MasterState& s, const FrameworkRecord& f);
+  const Resources& offered(const MasterState& s, const FrameworkRecord& f);
+  struct Offered {
+    std::set<std::string> ids;
+    Resources sum;
+  };
+  std::map<std::string, Offered> offered_;
+  std::unordered_map<std::string, Fragment> offer_json_;
+  // Where refresh() goes on with the slaves.
+  std::string sid_;
+  // The framework ids the slaves' fragments were rendered with.
+  std::vector<std::string> framework_ids_;
+
+  std::unordered_map<std::string, ResourcesPtr> resources_;
+  size_t prune_at_ = MIN_PRUNE;
+  static constexpr size_t MIN_PRUNE = 4096;
+  std::string key_;
+  std::string json_;
+  std::string joined_;
+  Rope* rope_ = nullptr;
+  size_t tasks_rendered_ = 0;
+  size_t slaves_rendered_ = 0;
+};
+
+}  // namespace stoa::master
