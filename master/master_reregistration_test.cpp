@@ -243,8 +243,10 @@ TEST_F(MasterReregistrationTest, ARetryCrossingTheAnswerIsNotAnsweredAgainALater
 
 class MasterReplayTest : public MasterReregistrationTest {
  protected:
-  // Stashed while recovering: ten slices and a part (a few hundred ms).
-  static constexpr int STASHED = static_cast<int>(10 * REPLAY_SLICE + REPLAY_SLICE / 2);
+  // Stashed while recovering: thirty slices and a part (~1 s of replay, so
+  // that a request sent back to back lands inside it even on a loaded
+  // machine; ten slices were too short for that under two busy loops).
+  static constexpr int STASHED = static_cast<int>(30 * REPLAY_SLICE + REPLAY_SLICE / 2);
   // Sent once the store is released: during the replay, or after it.
   static constexpr int LATER = 50;
   int registry_slaves() const override { return STASHED + LATER; }
