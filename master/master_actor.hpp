@@ -39,6 +39,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/message_view.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
