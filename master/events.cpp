@@ -12,6 +12,7 @@
 #include "common/json.hpp"
 #include "master/master_actor.hpp"
 #include "master/state_json.hpp"
+#include "master/state_json_internal.hpp"
 
 namespace stoa::master {
 
@@ -19,16 +20,6 @@ namespace {
 
 // How long the route waits for the master's SUBSCRIBED (or its redirect).
 constexpr auto EVENTS_ATTACH_TIMEOUT = std::chrono::seconds(10);
-
-picojson::value without_tasks(picojson::value framework) {
-  if (framework.is<picojson::object>()) {
-    auto& o = framework.get<picojson::object>();
-    o.erase("tasks");
-    o.erase("completed_tasks");
-    o.erase("unreachable_tasks");
-  }
-  return framework;
-}
 
 picojson::value wrap(const char* key, picojson::value v) {
   picojson::object o;
@@ -96,13 +87,15 @@ void slave_removed(const Master& m, const std::string& slave_id) {
 }
 
 void framework_added(const Master& m, const FrameworkRecord& framework) {
-  publish(m, "FRAMEWORK_ADDED",
-          [&] { return wrap("framework", without_tasks(framework_json(m.st, framework))); });
+  // The framework's own fields: /master/state's object without its task
+  // arrays, written without rendering any task.
+  publish(m, "FRAMEWORK_ADDED", [&] { return wrap("framework", picojson::value(framework_head(m.st, framework))); });
 }
 
 void framework_updated(const Master& m, const FrameworkRecord& framework) {
-  publish(m, "FRAMEWORK_UPDATED",
-          [&] { return wrap("framework", without_tasks(framework_json(m.st, framework))); });
+  // The framework's own fields: /master/state's object without its task
+  // arrays, written without rendering any task.
+  publish(m, "FRAMEWORK_UPDATED", [&] { return wrap("framework", picojson::value(framework_head(m.st, framework))); });
 }
 
 void framework_removed(const Master& m, const std::string& framework_id) {
