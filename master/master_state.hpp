@@ -412,10 +412,11 @@ Resources offered_resources(const MasterState& s, const SlaveRecord& slave);
 Resources used_resources(const FrameworkRecord& f);
 Resources offered_resources(const MasterState& s, const FrameworkRecord& f);
 
-// Calls fn(task) for every task `slave` lists that its framework still holds
-// and that is not terminal: the tasks whose resources the slave uses.
+// Calls fn(it) for every task `slave` lists that its framework still holds
+// and that is not terminal (the tasks whose resources the slave uses), `it`
+// its entry in the framework's `tasks`.
 template <class F>
-void for_each_live_task(const MasterState& s, const SlaveRecord& slave, F&& fn) {
+void for_each_live_task_entry(const MasterState& s, const SlaveRecord& slave, F&& fn) {
   for (const auto& [fid, tid] : slave.tasks) {
     auto f = s.frameworks.find(fid);
     if (f == s.frameworks.end()) {
@@ -423,9 +424,15 @@ void for_each_live_task(const MasterState& s, const SlaveRecord& slave, F&& fn) 
     }
     auto t = f->second.tasks.find(tid);
     if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
-      fn(t->second);
+      fn(t);
     }
   }
+}
+
+// The same, fn(task).
+template <class F>
+void for_each_live_task(const MasterState& s, const SlaveRecord& slave, F&& fn) {
+  for_each_live_task_entry(s, slave, [&fn](const auto& it) { fn(it->second); });
 }
 
 }  // namespace stoa::master

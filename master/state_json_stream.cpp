@@ -206,22 +206,7 @@ class StateStreamer : private TaskWriter {
 
 
 void StateStreamer::object_of(const object& fixed, const Streamed& streamed) {
-  b_->ch('{');
-  auto a = fixed.begin();
-  auto c = streamed.begin();
-  bool first = true;
-  while (a != fixed.end() || c != streamed.end()) {
-    bool take_fixed = c == streamed.end() || (a != fixed.end() && a->first < c->first);
-    key(take_fixed ? a->first : c->first, &first);
-    if (take_fixed) {
-      tree(a->second);
-      ++a;
-    } else {
-      c->second(b_);
-      ++c;
-    }
-  }
-  b_->ch('}');
+  TaskWriter::object_of(fixed, streamed, [this](const std::function<void(JsonBuffer*)>& write) { write(b_); });
 }
 
 

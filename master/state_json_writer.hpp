@@ -224,6 +224,28 @@ class TaskWriter {
     }
     b_->ch(']');
   }
+  // An object of `fixed`'s members and `streamed`'s, merged in key order
+  // (picojson's objects are sorted maps); `stream(f)` writes the value of
+  // the streamed member whose writer is `f`.
+  template <class Streamed, class Stream>
+  void object_of(const picojson::object& fixed, const Streamed& streamed, Stream stream) {
+    b_->ch('{');
+    auto a = fixed.begin();
+    auto c = streamed.begin();
+    bool first = true;
+    while (a != fixed.end() || c != streamed.end()) {
+      bool take_fixed = c == streamed.end() || (a != fixed.end() && a->first < c->first);
+      key(take_fixed ? a->first : c->first, &first);
+      if (take_fixed) {
+        tree(a->second);
+        ++a;
+      } else {
+        stream(c->second);
+        ++c;
+      }
+    }
+    b_->ch('}');
+  }
   void key(std::string_view k, bool* first);
   void tree(const picojson::value& v);
   void status(const TaskStatus& st);

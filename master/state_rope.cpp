@@ -158,16 +158,7 @@ void RopeRenderer::fresh_slave(const MasterState& s, const RenderedMap<SlaveReco
   const SlaveRecord& slave = slot.value;
   // used_resources(s, slave): the same tasks, summed in the same order.
   Resources used;
-  for (const auto& [fid, tid] : slave.tasks) {
-    auto f = s.frameworks.find(fid);
-    if (f == s.frameworks.end()) {
-      continue;
-    }
-    auto t = f->second.tasks.find(tid);
-    if (t != f->second.tasks.end() && !is_terminal_state(t->second.state())) {
-      used += fresh_task(t.slot()).parsed;
-    }
-  }
+  for_each_live_task_entry(s, slave, [&](const auto& t) { used += fresh_task(t.slot()).parsed; });
   json_.clear();
   size_t offered_at = 0;
   {
@@ -388,22 +379,7 @@ void RopeRenderer::piece(Fragment f, size_t begin, size_t size) {
 
 void RopeRenderer::object_of(const picojson::object& fixed,
                              const std::map<std::string, std::function<void()>>& streamed) {
-  b_->ch('{');
-  auto a = fixed.begin();
-  auto c = streamed.begin();
-  bool first = true;
-  while (a != fixed.end() || c != streamed.end()) {
-    bool take_fixed = c == streamed.end() || (a != fixed.end() && a->first < c->first);
-    key(take_fixed ? a->first : c->first, &first);
-    if (take_fixed) {
-      tree(a->second);
-      ++a;
-    } else {
-      c->second();
-      ++c;
-    }
-  }
-  b_->ch('}');
+  TaskWriter::object_of(fixed, streamed, [](const std::function<void()>& write) { write(); });
 }
 
 void RopeRenderer::slaves(const MasterState& s) {
