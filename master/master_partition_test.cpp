@@ -577,5 +577,27 @@ TEST_F(MasterPartition, ASlaveThatReconnectsWhileQueuedForRemovalStays) {
   EXPECT_EQ(slaves[0].get("id").to_str(), ids[2]);
 }
 
+TEST_F(MasterPartition, ARetriedOlderUpdateDoesNotBringATerminalTaskBack) {
+  start_with_slave();
+  Fw f = framework_with_task("t1", false);
+  caf::send_as(slave_, master_, status_update(slave_id_, f.id, "t1", TASK_RUNNING, "u-run"));
+  sched_.run();
+  caf::send_as(slave_, master_, status_update(slave_id_, f.id, "t1", TASK_FINISHED, "u-fin"));
+  sched_.run();
+  // The slave re-sends the TASK_RUNNING whose acknowledgement a failover
+  // lost, after the task ended: without a latest state (the slave no
+  // longer holds the task). The task stays finished, and its resources,
+  // released at TASK_FINISHED, are not counted again.
+  caf::send_as(slave_, master_, status_update(slave_id_, f.id, "t1", TASK_RUNNING, "u-run"));
+  sched_.run();
+  advance(3s);  // allocation passes, each followed by the accounting check
+  EXPECT_EQ(metric("master/invariant_violations"), 0.0);
+  EXPECT_GT(metric("master/accounting_checks"), 0.0);
+  picojson::value tasks = view("tasks");
+  const picojson::array& list = tasks.get("tasks").get<picojson::array>();
+  ASSERT_EQ(list.size(), 1u) << tasks.serialize();
+  EXPECT_EQ(list[0].get("state").to_str(), "TASK_FINISHED");
+}
+
 }  // namespace
 }  // namespace stoa::master

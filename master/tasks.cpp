@@ -130,6 +130,14 @@ void Master::on_status_update(StatusUpdateMessage& m) {
   const TaskStatus& status = u.status();
   TaskState latest = u.has_latest_state() ? u.latest_state() : status.state();
   bool was_terminal = is_terminal_state(task.state());
+  if (was_terminal && !is_terminal_state(latest)) {
+    // A terminal task stays terminal (as in Mesos): an older update re-sent
+    // after the task ended (a TASK_RUNNING whose acknowledgement a failover
+    // lost, from a slave that no longer holds the task and so sends no
+    // latest state) must not bring it back, nor count its resources, which
+    // were released when it ended, as used again.
+    latest = task.state();
+  }
   TaskState before = task.state();
   task.set_state(latest);
   tally_task_state(fw.id, task, before);
