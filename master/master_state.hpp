@@ -47,6 +47,26 @@ struct FragmentGroup {
   bool stale = false;
 };
 
+// The renderer's runs of a record container (state_rope.cpp), held beside
+// it: a copy of the container starts without them (the renderer makes its
+// own), so that the container's copies stay the compiler's.
+class RendererRuns {
+ public:
+  RendererRuns() = default;
+  RendererRuns(const RendererRuns&) {}
+  RendererRuns& operator=(const RendererRuns&) {
+    runs_.reset();
+    return *this;
+  }
+  RendererRuns(RendererRuns&&) = default;
+  RendererRuns& operator=(RendererRuns&&) = default;
+
+  std::shared_ptr<void>& get() const { return runs_; }
+
+ private:
+  mutable std::shared_ptr<void> runs_;
+};
+
 template <class V, class Touched>
 class RenderedMap {
  public:
@@ -95,18 +115,6 @@ class RenderedMap {
     typename Base::const_iterator it_;
   };
   using iterator = const_iterator;
-
-  RenderedMap() = default;
-  // A copy has no runs of its own yet (groups()): the renderer makes them.
-  RenderedMap(const RenderedMap& o) : map_(o.map_), touched_(o.touched_) {}
-  RenderedMap& operator=(const RenderedMap& o) {
-    map_ = o.map_;
-    touched_ = o.touched_;
-    groups_.reset();
-    return *this;
-  }
-  RenderedMap(RenderedMap&&) = default;
-  RenderedMap& operator=(RenderedMap&&) = default;
 
   const_iterator begin() const { return const_iterator(map_.begin()); }
   const_iterator end() const { return const_iterator(map_.end()); }
@@ -192,7 +200,7 @@ class RenderedMap {
   Touched& touched() { return touched_; }
   const Touched& touched() const { return touched_; }
   // The renderer's runs of this map's records (state_rope.cpp); not copied.
-  std::shared_ptr<void>& groups() const { return groups_; }
+  std::shared_ptr<void>& groups() const { return groups_.get(); }
 
  private:
   // An empty erase turns a const_iterator into an iterator in O(1).
@@ -219,7 +227,7 @@ class RenderedMap {
 
   Base map_;
   Touched touched_;
-  mutable std::shared_ptr<void> groups_;
+  RendererRuns groups_;
 };
 
 // Nothing to tell when a slave changes: its fragment is all it affects.
@@ -285,19 +293,6 @@ class CompletedTasks {
  public:
   using const_iterator = std::deque<Task>::const_iterator;
 
-  CompletedTasks() = default;
-  // A copy has no runs of its own yet (groups()).
-  CompletedTasks(const CompletedTasks& o) : tasks_(o.tasks_), json_(o.json_), popped_(o.popped_) {}
-  CompletedTasks& operator=(const CompletedTasks& o) {
-    tasks_ = o.tasks_;
-    json_ = o.json_;
-    popped_ = o.popped_;
-    groups_.reset();
-    return *this;
-  }
-  CompletedTasks(CompletedTasks&&) = default;
-  CompletedTasks& operator=(CompletedTasks&&) = default;
-
   // Renders `t`'s JSON (state_json_stream.cpp), ~2 us on the caller's thread.
   void push_back(Task t);
   void pop_front() {
@@ -314,7 +309,7 @@ class CompletedTasks {
   // (popped() + i)-th ever pushed (state_rope.cpp joins them by that number).
   uint64_t popped() const { return popped_; }
   // The renderer's runs of these tasks (state_rope.cpp); not copied.
-  std::shared_ptr<void>& groups() const { return groups_; }
+  std::shared_ptr<void>& groups() const { return groups_.get(); }
   size_t size() const { return tasks_.size(); }
   bool empty() const { return tasks_.empty(); }
   const Task& front() const { return tasks_.front(); }
@@ -333,7 +328,7 @@ class CompletedTasks {
   std::deque<Task> tasks_;
   std::deque<Fragment> json_;
   uint64_t popped_ = 0;
-  mutable std::shared_ptr<void> groups_;
+  RendererRuns groups_;
 };
 
 // A framework's tasks by id, each with its JSON (RenderedMap).
