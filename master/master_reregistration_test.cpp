@@ -108,14 +108,16 @@ class MasterReregistrationTest : public ::testing::Test {
     rt_->shutdown();
   }
 
-  // The master's /metrics (it answers 503 until it leads: polled).
+  // The master's /metrics (it answers 503 until it leads: polled). The
+  // deadlines are generous: with 12k slaves just re-registered, a sanitized
+  // master can take seconds to get to the request.
   picojson::value metrics() {
     caf::scoped_actor self{rt_->system()};
     picojson::value v;
     int status = 0;
-    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (auto deadline = std::chrono::steady_clock::now() + 30s;
          status != 200 && std::chrono::steady_clock::now() < deadline;) {
-      self->request(master_, 5s, state_atom_v, std::string("metrics"), std::map<std::string, std::string>{})
+      self->request(master_, 30s, state_atom_v, std::string("metrics"), std::map<std::string, std::string>{})
           .receive(
               [&](int s, std::string& body) {
                 status = s;
