@@ -4,6 +4,8 @@
 
 #include "framework/executor.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
@@ -209,6 +211,10 @@ struct executor_state {
   std::unique_ptr<ExecutorDriver> driver;
   caf::actor slave;  // set once resolved (monitored)
   int attempts = 0;
+  // A pooled executor's (spawn_pooled_executor): its token, and what takes
+  // the container once the slave sends it.
+  std::string pool_token;
+  AdoptContainer adopt;
 
   const ExecutorOptions& options() const { return driver->options_; }
   Phase phase() const { return driver->phase_; }
@@ -217,6 +223,23 @@ struct executor_state {
     LOG_ERROR << message;
     executor->error(*driver, message);
     self->quit();
+  }
+
+  // A pooled executor leaves before adoption: nobody counts on it, so no
+  // callback (the process exits 0).
+  void leave_pool(const std::string& why) {
+    LOG_WARNING << "Pooled executor exiting: " << why;
+    self->quit();
+  }
+
+  void start_pooled(std::string token, AdoptContainer adopt_container) {
+    driver->phase_ = Phase::pooled;
+    pool_token = std::move(token);
+    adopt = std::move(adopt_container);
+  }
+
+  bool from_slave() const {
+    return slave && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(slave);
   }
 
   // Resolving the slave and registering with it are retried (a busy slave
@@ -255,6 +278,14 @@ struct executor_state {
       LOG_INFO << "Resolved slave " << options().slave_pid;
       slave = s;
       self->monitor(slave);
+      if (phase() == Phase::pooled) {
+        ExecutorPoolReadyMessage ready;
+        ready.set_token(pool_token);
+        ready.set_pid(static_cast<int32_t>(::getpid()));
+        self->send(slave, ready);
+        LOG_INFO << "Pooled executor ready for slave " << options().slave_pid;
+        return;
+      }
       if (phase() == Phase::reconnecting) {
         send_reregistration(loss);
         return;
@@ -266,8 +297,11 @@ struct executor_state {
       send_registration();
     };
     auto on_error = [this](const caf::error& e) { retry_resolve(self->system().render(e)); };
-    auto timeout = std::min<caf::timespan>(RESOLVE_TIMEOUT, std::max<caf::timespan>(
-        deadline - caf::make_timestamp(), std::chrono::milliseconds(100)));
+    auto timeout = phase() == Phase::pooled
+                       ? caf::timespan{RESOLVE_TIMEOUT}
+                       : std::min<caf::timespan>(RESOLVE_TIMEOUT, std::max<caf::timespan>(
+                                                                      deadline - caf::make_timestamp(),
+                                                                      std::chrono::milliseconds(100)));
     // A restarted slave has a new actor port: only the first resolve uses
     // the one the slave passed.
     if (options().slave_actor_port != 0 && loss == 0) {
@@ -280,6 +314,10 @@ struct executor_state {
 
   void retry_resolve(const std::string& why) {
     if (phase() == Phase::abandoned) {
+      return;
+    }
+    if (phase() == Phase::pooled) {
+      leave_pool("cannot reach the slave " + options().slave_pid + ": " + why);
       return;
     }
     if (phase() == Phase::registering && past_deadline()) {
@@ -356,11 +394,11 @@ struct executor_state {
     self->delayed_send(self, options().status_update_retry, resend_atom_v, uuid);
   }
 
-  void on_registered(ExecutorRegisteredMessage& m) {
+  void on_registered(ExecutorRegisteredMessage& m, bool at_adoption = false) {
     if (phase() != Phase::registering) {
       return;  // an answer to a retried registration
     }
-    LOG_INFO << "Registered with slave " << m.slave_id().value();
+    LOG_INFO << "Registered with slave " << m.slave_id().value() << (at_adoption ? " at adoption" : "");
     driver->phase_ = Phase::connected;
     driver->slave_id_ = m.slave_id();
     executor->registered(*driver, m.executor_info(), m.framework_info(), m.slave_info());
@@ -389,7 +427,35 @@ struct executor_state {
                 tasks.end());
   }
 
+  // The slave hands this pooled executor a container: it takes it (`adopt`)
+  // and is registered by the same message when it carries the registration.
+  void on_adopt(AdoptExecutorMessage& m) {
+    if (phase() != Phase::pooled || !from_slave()) {
+      LOG_WARNING << "Ignoring an adoption that does not come from the slave or comes twice";
+      return;
+    }
+    Try<ExecutorOptions> adopted = adopt(m);
+    if (adopted.is_error()) {
+      fail("Cannot adopt container " + m.container_id() + ": " + adopted.error());
+      return;
+    }
+    driver->options_ = std::move(*adopted);
+    driver->phase_ = Phase::registering;
+    deadline = caf::make_timestamp() + options().registration_timeout;
+    if (!m.has_registered()) {
+      send_registration();
+      return;
+    }
+    on_registered(*m.mutable_registered(), true);
+    for (RunTaskMessage& run : *m.mutable_run_tasks()) {
+      on_run_task(run);
+    }
+  }
+
   void on_run_task(RunTaskMessage& m) {
+    if (phase() == Phase::pooled) {
+      return;  // a pooled executor has no tasks before adoption
+    }
     forget_task(m.task().task_id().value());
     driver->tasks_.push_back(m.task());
     executor->launch_task(*driver, m.task());
@@ -411,6 +477,12 @@ struct executor_state {
   }
 
   void on_shutdown() {
+    if (phase() == Phase::pooled) {
+      if (from_slave()) {
+        leave_pool("the slave does not take this pooled executor (an earlier slave started it)");
+      }
+      return;
+    }
     if (phase() == Phase::reconnecting) {
       LOG_WARNING << "The restarted slave " << options().slave_pid << " will not take this executor back";
       abandon();
@@ -424,6 +496,10 @@ struct executor_state {
     Phase was = phase();
     if (was == Phase::abandoned) {
       slave = caf::actor{};
+      return;
+    }
+    if (was == Phase::pooled) {
+      leave_pool("lost the slave before adoption");
       return;
     }
     if (!options().checkpoint || was == Phase::registering) {
@@ -544,13 +620,16 @@ namespace {
 using executor_actor = caf::stateful_actor<executor_state>;
 
 caf::behavior executor_actor_fn(executor_actor* self, caf::actor router, ExecutorOptions options,
-                                std::shared_ptr<Executor> executor) {
+                                std::shared_ptr<Executor> executor, std::string pool_token, AdoptContainer adopt) {
   set_safe_handlers(self, "executor");
   auto& st = self->state;
   st.self = self;
   st.router = std::move(router);
   st.executor = std::move(executor);
   st.driver = std::make_unique<ExecutorDriver>(self, std::move(options));
+  if (adopt) {
+    st.start_pooled(std::move(pool_token), std::move(adopt));
+  }
   self->set_default_handler([](caf::scheduled_actor* s, caf::message_view& x) -> caf::result<caf::message> {
     auto& state = static_cast<executor_actor*>(s)->state;
     caf::message msg = x.move_content_to_message();
@@ -570,6 +649,7 @@ caf::behavior executor_actor_fn(executor_actor* self, caf::actor router, Executo
   st.resolve();
   return {
       [self](ExecutorRegisteredMessage& m) { self->state.on_registered(m); },
+      [self](AdoptExecutorMessage& m) { self->state.on_adopt(m); },
       [self](ExecutorReregisteredMessage& m) { self->state.on_reregistered(m); },
       [self](RunTaskMessage& m) { self->state.on_run_task(m); },
       [self](KillTaskMessage& m) {
@@ -616,7 +696,17 @@ caf::behavior executor_actor_fn(executor_actor* self, caf::actor router, Executo
 
 caf::actor spawn_executor(Runtime& runtime, ExecutorOptions options, std::unique_ptr<Executor> executor) {
   return runtime.system().spawn(executor_actor_fn, runtime.router(), std::move(options),
-                                std::shared_ptr<Executor>(std::move(executor)));
+                                std::shared_ptr<Executor>(std::move(executor)), std::string(), AdoptContainer());
+}
+
+caf::actor spawn_pooled_executor(Runtime& runtime, PooledExecutorOptions pooled, AdoptContainer adopt,
+                                 std::unique_ptr<Executor> executor) {
+  ExecutorOptions options;
+  options.slave_pid = std::move(pooled.slave_pid);
+  options.slave_actor_port = pooled.slave_actor_port;
+  return runtime.system().spawn(executor_actor_fn, runtime.router(), std::move(options),
+                                std::shared_ptr<Executor>(std::move(executor)), std::move(pooled.token),
+                                std::move(adopt));
 }
 
 void await_executor(Runtime& runtime, const caf::actor& actor) {

@@ -192,9 +192,10 @@ class ExecutorDriver {
 
  private:
   friend struct executor_state;
-  // registering -> connected -> reconnecting -> connected ... ; abandoned
-  // (recovery given up or refused) is final.
-  enum class Phase { registering, connected, reconnecting, abandoned };
+  // [pooled ->] registering -> connected -> reconnecting -> connected ... ;
+  // abandoned (recovery given up or refused) is final. `pooled`: a pooled
+  // executor not adopted yet (spawn_pooled_executor).
+  enum class Phase { pooled, registering, connected, reconnecting, abandoned };
   caf::event_based_actor* self_;
   ExecutorOptions options_;
   Phase phase_ = Phase::registering;
@@ -245,6 +246,33 @@ class Executor {
 // Spawns the executor actor running `executor`. Does not block.
 // REQUIRES: `runtime` outlives the actor (Runtime::shutdown() exits it).
 caf::actor spawn_executor(Runtime& runtime, ExecutorOptions options, std::unique_ptr<Executor> executor);
+
+// A pooled executor (the slave's warm pool, docs/executor-pool.md): started
+// before there is a container for it.
+struct PooledExecutorOptions {
+  std::string slave_pid;              // STOA_SLAVE_PID
+  uint16_t slave_actor_port = 0;      // STOA_SLAVE_ACTOR_PORT
+  std::string token;                  // STOA_POOL_TOKEN
+};
+// Takes the container of the slave's AdoptExecutorMessage (sandbox,
+// environment) and returns the adopted executor's options, or why not.
+using AdoptContainer = std::function<Try<ExecutorOptions>(const internal::AdoptExecutorMessage&)>;
+
+// Spawns the executor actor of a pooled executor. It resolves the slave,
+// monitors it and tells it ExecutorPoolReadyMessage{token, getpid()} (so the
+// slave's handle of the pooled process is this actor), then waits, with no
+// deadline, for the slave's AdoptExecutorMessage. It calls `adopt` with it
+// (inside the actor) and from then on is the executor of `executor` with the
+// options `adopt` returned. The adoption carries the registration
+// (`registered`, `run_tasks`): registered() and launch_task() are called as
+// if ExecutorRegisteredMessage and RunTaskMessages had arrived, and no
+// RegisterExecutorMessage is sent; without it the executor registers as
+// spawn_executor's does. Before adoption, an unreachable slave, the loss of
+// the slave or its ShutdownExecutorMessage (a token it did not start) make
+// the actor exit without any callback; a failed `adopt` calls error() (the
+// slave counts on this process as a container's executor) and exits.
+caf::actor spawn_pooled_executor(Runtime& runtime, PooledExecutorOptions options, AdoptContainer adopt,
+                                 std::unique_ptr<Executor> executor);
 
 // Blocks the calling thread (main; never an actor) until `actor` has exited.
 void await_executor(Runtime& runtime, const caf::actor& actor);

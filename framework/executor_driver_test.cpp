@@ -5,6 +5,8 @@
 // registered. A test Executor reports its callbacks to a second scoped_actor
 // as strings.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -42,10 +44,15 @@ caf::behavior fake_slave(caf::event_based_actor* self, caf::actor probe) {
         *executor = caf::actor_cast<caf::actor>(self->current_sender());
         self->send(probe, std::move(m));
       },
+      [self, probe, executor](ExecutorPoolReadyMessage& m) {
+        *executor = caf::actor_cast<caf::actor>(self->current_sender());
+        self->send(probe, std::move(m));
+      },
       [self, probe](StatusUpdateMessage& m) { self->send(probe, std::move(m)); },
       [self, probe](ExecutorToFrameworkMessage& m) { self->send(probe, std::move(m)); },
       // From the test: to the executor.
       [to_executor](ExecutorRegisteredMessage& m) { to_executor(m); },
+      [to_executor](AdoptExecutorMessage& m) { to_executor(m); },
       [to_executor](ExecutorReregisteredMessage& m) { to_executor(m); },
       [to_executor](RunTaskMessage& m) { to_executor(m); },
       [to_executor](KillTaskMessage& m) { to_executor(m); },
@@ -176,7 +183,7 @@ class ExecutorDriverTest : public ::testing::Test {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       (*probe_)->receive([&](T& m) { got = std::move(m); }, [](RegisterExecutorMessage&) {},
                          [](ReregisterExecutorMessage&) {}, [](StatusUpdateMessage&) {},
-                         [](ExecutorToFrameworkMessage&) {},
+                         [](ExecutorToFrameworkMessage&) {}, [](ExecutorPoolReadyMessage&) {},
                          caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
     }
     return got;
@@ -192,7 +199,7 @@ class ExecutorDriverTest : public ::testing::Test {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       (*probe_)->receive([&](T&) { ++n; }, [](RegisterExecutorMessage&) {}, [](ReregisterExecutorMessage&) {},
                          [](StatusUpdateMessage&) {}, [](ExecutorToFrameworkMessage&) {},
-                         caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
+                         [](ExecutorPoolReadyMessage&) {}, caf::after(std::max(left, std::chrono::milliseconds(1))) >> [] {});
     }
     return n;
   }
@@ -228,6 +235,48 @@ class ExecutorDriverTest : public ::testing::Test {
   }
 
   void to_executor(caf::message m) { caf::anon_send(slave_, std::move(m)); }
+
+  // The slave's answer to a registration: slave "slave-1".
+  static ExecutorRegisteredMessage registered_message() {
+    ExecutorRegisteredMessage m;
+    m.mutable_executor_info()->mutable_executor_id()->set_value("exec-1");
+    m.mutable_executor_info()->mutable_framework_id()->set_value("fw-1");
+    m.mutable_framework_id()->set_value("fw-1");
+    m.mutable_framework_info()->set_name("test-framework");
+    m.mutable_framework_info()->set_user("nobody");
+    m.mutable_slave_id()->set_value("slave-1");
+    m.mutable_slave_info()->set_hostname("localhost");
+    return m;
+  }
+
+  // Spawns a pooled executor (token "token-1") whose adoption reports
+  // "adopt:<container id>" and then takes options() or fails with `error`.
+  void start_pooled(std::string error = "") {
+    PooledExecutorOptions p;
+    p.slave_pid = runtime_->upid("slave(1)").str();
+    p.slave_actor_port = runtime_->actor_port();
+    p.token = "token-1";
+    caf::actor events = caf::actor_cast<caf::actor>((*events_)->address());
+    executor_ = spawn_pooled_executor(
+        *runtime_, std::move(p),
+        [events, error, o = options()](const AdoptExecutorMessage& m) -> Try<ExecutorOptions> {
+          caf::anon_send(events, "adopt:" + m.container_id());
+          if (!error.empty()) {
+            return Error(error);
+          }
+          return o;
+        },
+        std::make_unique<TestExecutor>(events, true));
+  }
+
+  static AdoptExecutorMessage adoption() {
+    AdoptExecutorMessage m;
+    m.set_token("token-1");
+    m.set_container_id("container-1");
+    m.set_directory("/tmp");
+    m.mutable_environment();
+    return m;
+  }
 
   // Registers the executor as slave "slave-1" after it has asked once.
   void register_executor() {
@@ -307,6 +356,81 @@ class ExecutorDriverTest : public ::testing::Test {
   caf::actor slave_;
   caf::actor executor_;
 };
+
+// The warm pool (#17): the adoption is the registration. The pooled executor
+// says it is ready; the AdoptExecutorMessage carrying the registration's
+// answer and the task gets registered() and launch_task() at once, and the
+// executor never sends RegisterExecutorMessage.
+TEST_F(ExecutorDriverTest, PooledExecutorIsRegisteredByItsAdoption) {
+  start_pooled();
+  std::optional<ExecutorPoolReadyMessage> ready = next<ExecutorPoolReadyMessage>();
+  ASSERT_TRUE(ready) << "the pooled executor did not say it is ready";
+  EXPECT_EQ(ready->token(), "token-1");
+  EXPECT_EQ(ready->pid(), static_cast<int32_t>(::getpid()));
+  AdoptExecutorMessage m = adoption();
+  *m.mutable_registered() = registered_message();
+  *m.add_run_tasks() = run_task("t1");
+  to_executor(caf::make_message(m));
+  wait_event("adopt:container-1");
+  wait_event("registered:slave-1:exec-1:test-framework");
+  wait_event("launch:t1");
+  // Everything the executor sent the slave, up to the task's TASK_RUNNING.
+  int registrations = 0;
+  std::optional<StatusUpdate> running;
+  auto deadline = std::chrono::steady_clock::now() + WAIT;
+  while (!running && std::chrono::steady_clock::now() < deadline) {
+    (*probe_)->receive([&](RegisterExecutorMessage&) { ++registrations; },
+                       [&](StatusUpdateMessage& u) {
+                         if (u.update().status().state() == TASK_RUNNING) {
+                           running = u.update();
+                         }
+                       },
+                       caf::after(std::chrono::milliseconds(100)) >> [] {});
+  }
+  ASSERT_TRUE(running) << "no TASK_RUNNING for t1";
+  EXPECT_EQ(running->slave_id().value(), "slave-1");
+  EXPECT_EQ(running->executor_id().value(), "exec-1");
+  to_executor(caf::make_message(ack(*running)));
+  wait_event("ack:t1:0");
+  // 300 ms is many registration retry periods (50 ms).
+  EXPECT_EQ(registrations + count<RegisterExecutorMessage>(300ms), 0) << "the adopted executor registered again";
+}
+
+// An adoption without the registration (the slave's launch was killed
+// meanwhile) leaves the executor to register as a cold one does.
+TEST_F(ExecutorDriverTest, PooledExecutorAdoptedWithoutRegistrationRegisters) {
+  start_pooled();
+  ASSERT_TRUE(next<ExecutorPoolReadyMessage>());
+  to_executor(caf::make_message(adoption()));
+  wait_event("adopt:container-1");
+  register_executor();
+  run_and_ack("t1");
+}
+
+// A failed adoption is the executor's error (the process exits 1); a pooled
+// executor the slave refuses leaves quietly (no callback: nobody waits for
+// it).
+TEST_F(ExecutorDriverTest, PooledExecutorFailingItsAdoptionErrsAndARefusedOneLeavesQuietly) {
+  start_pooled("no sandbox");
+  ASSERT_TRUE(next<ExecutorPoolReadyMessage>());
+  AdoptExecutorMessage m = adoption();
+  *m.mutable_registered() = registered_message();
+  to_executor(caf::make_message(m));
+  wait_event("adopt:container-1");
+  wait_event("error:Cannot adopt container container-1: no sandbox");
+  EXPECT_TRUE(wait_down(executor_));
+
+  start_pooled();
+  ASSERT_TRUE(next<ExecutorPoolReadyMessage>());
+  to_executor(caf::make_message(ShutdownExecutorMessage{}));
+  EXPECT_TRUE(wait_down(executor_));
+  std::vector<std::string> seen;
+  for (bool more = true; more;) {
+    (*events_)->receive([&](std::string& s) { seen.push_back(std::move(s)); },
+                        caf::after(std::chrono::milliseconds(0)) >> [&] { more = false; });
+  }
+  EXPECT_TRUE(seen.empty()) << "a refused pooled executor called back: " << seen.front();
+}
 
 TEST_F(ExecutorDriverTest, RetriesRegistrationUntilRegistered) {
   start(options());

@@ -7,13 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 
-#include <caf/all.hpp>
-
-#include "actors/atoms.hpp"
-#include "actors/messages.hpp"
-#include "actors/runtime.hpp"
 #include "common/logging.hpp"
 #include "slave/isolator.hpp"
 
@@ -26,66 +20,6 @@ namespace executor_pool_detail {
 constexpr std::string_view CONTAINER_ID_KEY = "STOA_CONTAINER_ID=";
 
 std::string errno_text() { return strerrordesc_np(errno); }
-
-// What the pool member hands main: the adopted options or why not.
-struct Outcome {
-  std::optional<Try<ExecutorOptions>> result;
-  bool adopting = false;  // the slave sent the container
-};
-
-// The pooled executor before adoption: resolves the slave, says it is
-// ready, and adopts the container the slave gives it (or gives up).
-caf::behavior pool_member(caf::event_based_actor* self, caf::actor router, std::string slave_pid,
-                          uint16_t actor_port, std::string token, std::shared_ptr<Outcome> outcome) {
-  auto slave = std::make_shared<caf::actor>();
-  auto give_up = [self, outcome](const std::string& why) {
-    outcome->result = Error(why);
-    self->quit();
-  };
-  self->set_down_handler([slave, give_up](caf::down_msg& dm) {
-    if (*slave && dm.source == slave->address()) {
-      give_up("lost the slave before adoption");
-    }
-  });
-  self->request(router, RESOLVE_TIMEOUT, resolve_atom_v, slave_pid, actor_port)
-      .then(
-          [self, slave, slave_pid, token, give_up](const caf::actor& s) {
-            if (!s) {
-              give_up("the slave's process has no actor " + slave_pid);
-              return;
-            }
-            *slave = s;
-            self->monitor(s);
-            internal::ExecutorPoolReadyMessage ready;
-            ready.set_token(token);
-            ready.set_pid(static_cast<int32_t>(::getpid()));
-            self->send(s, ready);
-            LOG_INFO << "Pooled executor ready for slave " << slave_pid;
-          },
-          [self, slave_pid, give_up](caf::error& e) {
-            give_up("cannot reach the slave " + slave_pid + ": " + self->system().render(e));
-          });
-  auto from_slave = [self, slave] {
-    return *slave && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(*slave);
-  };
-  return {
-      [self, slave, token, outcome, from_slave](internal::AdoptExecutorMessage& m) {
-        if (!from_slave()) {
-          LOG_WARNING << "Ignoring an adoption that does not come from the slave";
-          return;
-        }
-        outcome->adopting = true;
-        outcome->result = adopt(m, token);
-        self->demonitor(*slave);
-        self->quit();
-      },
-      [from_slave, give_up](internal::ShutdownExecutorMessage&) {
-        if (from_slave()) {
-          give_up("the slave does not take this pooled executor (an earlier slave started it)");
-        }
-      },
-  };
-}
 
 }  // namespace executor_pool_detail
 
@@ -222,27 +156,6 @@ Try<ExecutorOptions> adopt(const internal::AdoptExecutorMessage& m, const std::s
   }
   LOG_INFO << "Adopted container " << m.container_id() << " in " << m.directory();
   return ExecutorOptions::from_environment();
-}
-
-Try<ExecutorOptions> await_adoption(Runtime& runtime, const std::string& token, bool* adoption_failed) {
-  *adoption_failed = false;
-  const char* pid = std::getenv("STOA_SLAVE_PID");
-  if (pid == nullptr || *pid == '\0') {
-    return Error("STOA_SLAVE_PID is not set");
-  }
-  Try<uint16_t> port = ExecutorOptions::slave_actor_port_from_environment();
-  if (port.is_error()) {
-    return Error(port.error());
-  }
-  auto outcome = std::make_shared<executor_pool_detail::Outcome>();
-  caf::actor member =
-      runtime.system().spawn(executor_pool_detail::pool_member, runtime.router(), std::string(pid), *port, token, outcome);
-  await_executor(runtime, member);
-  if (!outcome->result) {
-    return Error("the pooled executor stopped before adoption");
-  }
-  *adoption_failed = outcome->adopting && outcome->result->is_error();
-  return std::move(*outcome->result);
 }
 
 }  // namespace stoa::slave

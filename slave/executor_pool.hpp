@@ -7,13 +7,14 @@
 // no framework or executor yet), pool_refusal() says which launches may
 // adopt one instead of starting a fresh process.
 //
-// Executor side: a stoa-executor started with STOA_POOL_TOKEN calls
-// await_adoption(): it connects to its slave, says it is ready
-// (ExecutorPoolReadyMessage) and waits for AdoptExecutorMessage; then it
-// enters the sandbox (enter_sandbox), names the container in its
-// /proc/<pid>/environ (claim_container_id) and takes the environment a cold
-// launch would have given it (adopt_environment). From there on
-// it is an ordinary executor (ExecutorOptions::from_environment()).
+// Executor side: a stoa-executor started with STOA_POOL_TOKEN runs its
+// executor actor through spawn_pooled_executor() (framework/executor.hpp):
+// it connects to its slave, says it is ready (ExecutorPoolReadyMessage) and
+// waits for AdoptExecutorMessage; then adopt() enters the sandbox
+// (enter_sandbox), names the container in its /proc/<pid>/environ
+// (claim_container_id) and takes the environment a cold launch would have
+// given it (adopt_environment). From there on it is an ordinary executor
+// (ExecutorOptions::from_environment()), registered by the adoption itself.
 
 #include <cstdint>
 #include <optional>
@@ -25,10 +26,6 @@
 #include "framework/executor.hpp"
 #include "proto/messages.pb.h"
 #include "slave/containerizer.hpp"
-
-namespace stoa {
-class Runtime;
-}
 
 namespace stoa::slave {
 
@@ -94,14 +91,5 @@ std::optional<Error> enter_sandbox(const std::string& directory);
 // failure is logged there; claim; environment), then
 // ExecutorOptions::from_environment().
 Try<ExecutorOptions> adopt(const internal::AdoptExecutorMessage& m, const std::string& token);
-
-// Executor side, from main (blocks the calling thread): connects to the
-// slave named by STOA_SLAVE_PID / STOA_SLAVE_ACTOR_PORT, tells it
-// ExecutorPoolReadyMessage{token, getpid()} and waits for its
-// AdoptExecutorMessage. Returns the adopted executor's options; an error
-// when the slave cannot be reached, goes away, refuses the token
-// (ShutdownExecutorMessage) or the adoption fails (then `*adoption_failed`
-// is set: the slave counts on this process as a container's executor).
-Try<ExecutorOptions> await_adoption(Runtime& runtime, const std::string& token, bool* adoption_failed);
 
 }  // namespace stoa::slave

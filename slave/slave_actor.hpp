@@ -194,6 +194,10 @@ class Slave {
   void refuse_executor(const caf::actor& to, const ExecutorID& executor_id, const FrameworkID& framework_id);
   // Executor `e` (re-)registered as `handle`: it runs (checkpointed, if its framework checkpoints).
   void executor_registered(Executor& e, const caf::actor& handle);
+  // What a registered executor `e` of `f` is told: the registration's answer.
+  internal::ExecutorRegisteredMessage registration_answer(const Executor& e, const Framework& f) const;
+  // `e`'s queued tasks, now staging, as the RunTaskMessages sent once it registered.
+  std::vector<internal::RunTaskMessage> start_queued(Executor& e, const Framework& f);
   void on_registration_timeout(const std::string& container_id);
   void on_kill_task(internal::KillTaskMessage& m);
   void on_shutdown_framework(internal::ShutdownFrameworkMessage& m);

@@ -158,19 +158,18 @@ void Slave::on_run_task(RunTaskMessage& m) {
 
 void Slave::on_launched(const std::string& fid, const std::string& eid, const std::string& cid,
                         const LaunchResult& result, const std::optional<PoolAdoption>& adoption) {
-  if (adoption) {
-    if (result.pid > 0) {
-      self->send(adoption->handle, adoption->message);
-    } else {
-      discard_pooled(adoption->pid);
-      fill_pool();
-    }
-    // Else the replacement starts once a task runs (on_executor_update) or
-    // an executor exits (on_reaped): not while this launch still competes
-    // for the CPU.
+  if (adoption && result.pid <= 0) {
+    discard_pooled(adoption->pid);
+    fill_pool();
   }
+  // Else (adopted) the replacement starts once a task runs
+  // (on_executor_update) or an executor exits (on_reaped): not while this
+  // launch still competes for the CPU.
   Executor* e = records.executor_by_container(cid);
   if (e == nullptr) {
+    if (adoption && result.pid > 0) {
+      self->send(adoption->handle, adoption->message);  // cannot happen (see below); it registers and is refused
+    }
     return;  // cannot happen: an executor leaves only once its container is waited for
   }
   if (result.pid <= 0) {
@@ -196,9 +195,51 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
     // Killed while it was starting.
     self->send(containerizer, destroy_atom::value, cid);
   }
-  self->delayed_send(self, opts.flags.executor_registration_timeout, registration_timeout_atom::value, cid);
+  if (adoption) {
+    AdoptExecutorMessage m = adoption->message;
+    if (e->phase == Executor::Phase::LAUNCHING) {
+      // The slave knows this process (its pool started it and it said it is
+      // ready): the adoption is its registration, and carries what the
+      // registration's answer and the first RunTaskMessage would (one round
+      // trip less). Killed meanwhile, it registers and is refused instead.
+      const Framework& f = records.frameworks.at(fid);
+      executor_registered(*e, adoption->handle);
+      *m.mutable_registered() = registration_answer(*e, f);
+      for (RunTaskMessage& run : start_queued(*e, f)) {
+        *m.add_run_tasks() = std::move(run);
+      }
+    }
+    self->send(adoption->handle, std::move(m));
+  } else {
+    self->delayed_send(self, opts.flags.executor_registration_timeout, registration_timeout_atom::value, cid);
+  }
   LOG_INFO << (adoption ? "Launched pooled executor " : "Launched executor ") << eid << " (pid " << e->pid
            << ") of framework " << fid << " in " << e->directory;
+}
+
+ExecutorRegisteredMessage Slave::registration_answer(const Executor& e, const Framework& f) const {
+  ExecutorRegisteredMessage m;
+  m.mutable_executor_info()->mutable_executor_id()->set_value(e.executor_id);
+  m.mutable_executor_info()->mutable_framework_id()->set_value(e.framework_id);
+  m.mutable_framework_id()->set_value(e.framework_id);
+  *m.mutable_framework_info() = f.info;
+  m.mutable_slave_id()->set_value(records.slave_id);
+  *m.mutable_slave_info() = records.info;
+  return m;
+}
+
+std::vector<RunTaskMessage> Slave::start_queued(Executor& e, const Framework& f) {
+  std::vector<RunTaskMessage> runs;
+  for (auto& [tid, ti] : e.queued) {
+    e.tasks[tid] = make_task(ti, e.framework_id, records.slave_id, TASK_STAGING);
+    RunTaskMessage& run = runs.emplace_back();
+    run.mutable_framework_id()->set_value(e.framework_id);
+    *run.mutable_framework() = f.info;
+    *run.mutable_task() = ti;
+    run.set_pid(f.pid);
+  }
+  e.queued.clear();
+  return runs;
 }
 
 void Slave::on_register_executor(RegisterExecutorMessage& m) {
@@ -216,14 +257,7 @@ void Slave::on_register_executor(RegisterExecutorMessage& m) {
   }
   if (e != nullptr && e->phase == Executor::Phase::RUNNING && e->handle == from) {
     // A retried registration that crossed our answer: answer again.
-    ExecutorRegisteredMessage again;
-    again.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
-    again.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
-    *again.mutable_framework_id() = m.framework_id();
-    *again.mutable_framework_info() = f->second.info;
-    again.mutable_slave_id()->set_value(records.slave_id);
-    *again.mutable_slave_info() = records.info;
-    self->send(from, again);
+    self->send(from, registration_answer(*e, f->second));
     return;
   }
   if (e == nullptr || e->phase != Executor::Phase::LAUNCHING) {
@@ -231,24 +265,10 @@ void Slave::on_register_executor(RegisterExecutorMessage& m) {
     return;
   }
   executor_registered(*e, from);
-  ExecutorRegisteredMessage reply;
-  reply.mutable_executor_info()->mutable_executor_id()->set_value(e->executor_id);
-  reply.mutable_executor_info()->mutable_framework_id()->set_value(e->framework_id);
-  *reply.mutable_framework_id() = m.framework_id();
-  *reply.mutable_framework_info() = f->second.info;
-  reply.mutable_slave_id()->set_value(records.slave_id);
-  *reply.mutable_slave_info() = records.info;
-  self->send(from, reply);
-  for (auto& [tid, ti] : e->queued) {
-    e->tasks[tid] = make_task(ti, e->framework_id, records.slave_id, TASK_STAGING);
-    RunTaskMessage run;
-    *run.mutable_framework_id() = m.framework_id();
-    *run.mutable_framework() = f->second.info;
-    *run.mutable_task() = ti;
-    run.set_pid(f->second.pid);
-    self->send(from, run);
+  self->send(from, registration_answer(*e, f->second));
+  for (RunTaskMessage& run : start_queued(*e, f->second)) {
+    self->send(from, std::move(run));
   }
-  e->queued.clear();
 }
 
 void Slave::refuse_executor(const caf::actor& to, const ExecutorID& executor_id, const FrameworkID& framework_id) {

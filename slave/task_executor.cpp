@@ -248,19 +248,30 @@ int run_task_executor(const std::string& name, const TaskExecutorFactory& make) 
   }
   Runtime& rt = **runtime;
   LOG_INFO << "Runtime started";
-  if (!token.empty()) {
-    bool adoption_failed = false;
-    options = await_adoption(rt, token, &adoption_failed);
-    if (options.is_error()) {
-      // Unadopted, nobody waits for its status; a failed adoption is a
-      // container's executor failing at start.
-      LOG_WARNING << "Pooled executor exiting: " << options.error();
-      rt.shutdown();
-      return adoption_failed ? 1 : 0;
-    }
-  }
   auto failed = std::make_shared<std::atomic<bool>>(false);
-  caf::actor exec = spawn_executor(rt, std::move(*options), make(rt.system(), failed));
+  caf::actor exec;
+  if (token.empty()) {
+    exec = spawn_executor(rt, std::move(*options), make(rt.system(), failed));
+  } else {
+    // Pooled: the actor waits for a container, adopts it and is registered
+    // by the adoption. Unadopted, it exits 0 (nobody waits for its status);
+    // a failed adoption is a container's executor failing at start (error(),
+    // so 1).
+    PooledExecutorOptions pooled;
+    pooled.token = token;
+    pooled.slave_pid = std::getenv("STOA_SLAVE_PID") == nullptr ? "" : std::getenv("STOA_SLAVE_PID");
+    Try<uint16_t> port = ExecutorOptions::slave_actor_port_from_environment();
+    if (pooled.slave_pid.empty() || port.is_error()) {
+      std::cerr << name << ": "
+                << (pooled.slave_pid.empty() ? std::string("STOA_SLAVE_PID is not set") : port.error()) << "\n";
+      rt.shutdown();
+      return 0;
+    }
+    pooled.slave_actor_port = *port;
+    exec = spawn_pooled_executor(
+        rt, std::move(pooled), [token](const internal::AdoptExecutorMessage& m) { return adopt(m, token); },
+        make(rt.system(), failed));
+  }
   await_executor(rt, exec);
   exec = caf::actor{};
   rt.shutdown();

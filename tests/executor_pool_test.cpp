@@ -115,6 +115,8 @@ TEST(ExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
   const std::string err = read_file(sandbox + "/stderr");
   EXPECT_NE(err.find("oops"), std::string::npos) << err;
   EXPECT_NE(err.find("Started task"), std::string::npos) << "the executor's own log is not in the sandbox: " << err;
+  // The adoption was its registration (#17): no registration round trip.
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(Registered with slave \S+ at adoption)"))) << err;
 
   // The pool refills, and counted the adoption.
   EXPECT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 1; },
