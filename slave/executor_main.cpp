@@ -89,7 +89,6 @@ class CommandExecutor : public slave::TaskExecutor {
       spec.env[v.name()] = v.value();
     }
     LOG_INFO << "Launching";
-    caf::actor reaper = slave::spawn_reaper(sys_, d.self(), "task");
     Try<pid_t> launched = Error("not launched");
     // A simple command runs without sh (shell_free_argv: sh would exec the
     // same argv); sh sets PWD, so it is set here too. Anything that cannot
@@ -104,15 +103,17 @@ class CommandExecutor : public slave::TaskExecutor {
       launched = launch(spec);
     }
     if (launched.is_error()) {
-      caf::anon_send_exit(reaper, caf::exit_reason::user_shutdown);
       send_status(d, TASK_FAILED, "Failed to launch the command: " + launched.error(),
                   TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);
       return;
     }
     pid_ = *launched;
     LOG_INFO << "Started task " << task_->task_id().value() << " (pid " << pid_ << "): " << cmd.value();
-    caf::anon_send(reaper, reaped_atom_v, pid_);
     send_status(d, TASK_RUNNING);
+    // The reaper (a thread) starts after TASK_RUNNING is on its way, not on
+    // the launch path; the task's exit waits for it as a zombie meanwhile.
+    caf::actor reaper = slave::spawn_reaper(sys_, d.self(), "task");
+    caf::anon_send(reaper, reaped_atom_v, pid_);
     start_health_checker(d, "", HealthCheckTarget{});
   }
 
