@@ -119,9 +119,13 @@ Try<std::map<std::string, std::string>> parse_query(std::string_view query) {
 std::string serialize_response(const Response& r, bool close) {
   std::string out;
   const std::string& body = r.shared_body ? *r.shared_body : r.body;
-  out.reserve(body.size() + 160);
+  out.reserve((r.spans_body ? r.spans_body->size() : body.size()) + 160);
   out += serialize_response_head(r, close);
-  out += body;
+  if (r.spans_body) {
+    r.spans_body->spans(0, r.spans_body->size(), [&out](const char* data, size_t n) { out.append(data, n); });
+  } else {
+    out += body;
+  }
   return out;
 }
 
@@ -129,6 +133,7 @@ std::string serialize_response_head(const Response& r, bool close) {
   std::string out;
   const uint64_t length = !r.body_file.empty() ? r.body_file_size
                           : r.shared_body      ? r.shared_body->size()
+                          : r.spans_body       ? r.spans_body->size()
                                                : r.body.size();
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
@@ -180,6 +185,13 @@ Response error_response(int status, const std::string& message) {
   picojson::object o;
   o["message"] = picojson::value(message);
   return json_response(picojson::value(std::move(o)), status);
+}
+
+std::string BodySpans::str() const {
+  std::string out;
+  out.reserve(size());
+  spans(0, size(), [&out](const char* data, size_t n) { out.append(data, n); });
+  return out;
 }
 
 }  // namespace stoa::http

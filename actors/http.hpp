@@ -48,6 +48,7 @@
 #include <caf/io/fwd.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "actors/body_spans.hpp"
 #include "common/try.hpp"
 
 namespace picojson {
@@ -108,6 +109,10 @@ struct Response {
   // one rendered view answering several requests (issue #17). Local only:
   // not serialized.
   std::shared_ptr<const std::string> shared_body;
+  // A body in pieces instead (`body` must then be empty; body_spans.hpp):
+  // the server writes its spans in order, as the client takes them, without
+  // joining them. Local only: not serialized.
+  std::shared_ptr<const BodySpans> spans_body;
 };
 
 // The std::string at `pos` of the message `self` is handling (e.g. a reply,

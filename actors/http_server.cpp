@@ -216,8 +216,10 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
   }
   if (!slot->jsonp.empty() && starts_with_json(resp.content_type)) {
     if (valid_jsonp_callback(slot->jsonp)) {
-      resp.body = slot->jsonp + "(" + (resp.shared_body ? *resp.shared_body : resp.body) + ");";
+      resp.body = slot->jsonp + "(" +
+                  (resp.spans_body ? resp.spans_body->str() : resp.shared_body ? *resp.shared_body : resp.body) + ");";
       resp.shared_body.reset();
+      resp.spans_body.reset();
       resp.content_type = "application/javascript";
     } else {
       resp = error_response(400, "invalid jsonp callback name");
@@ -246,16 +248,23 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
       slot->stream_context = std::move(resp.stream_context);
     }
   }
-  if (resp.shared_body && resp.stream_producer) {
+  if (resp.stream_producer) {
     resp.shared_body.reset();  // a stream has no body of its own
+    resp.spans_body.reset();
   }
-  const size_t body_size = resp.shared_body ? resp.shared_body->size() : resp.body.size();
+  const size_t body_size = resp.spans_body    ? resp.spans_body->size()
+                           : resp.shared_body ? resp.shared_body->size()
+                                              : resp.body.size();
   if (resp.body_file.empty() && !resp.stream_producer && !slot->head && body_size > CHUNKED_BODY_BYTES) {
     auto body = std::make_unique<FileBody>();
     body->size = body_size;
     slot->bytes = serialize_response_head(resp, slot->close_after);
-    body->memory = resp.shared_body ? std::move(resp.shared_body)
-                                    : std::make_shared<const std::string>(std::move(resp.body));
+    if (resp.spans_body) {
+      body->spans = std::move(resp.spans_body);
+    } else {
+      body->memory = resp.shared_body ? std::move(resp.shared_body)
+                                      : std::make_shared<const std::string>(std::move(resp.body));
+    }
     slot->file = std::move(body);
     slot->ready = true;
     write_ready(conn_id);
@@ -323,6 +332,14 @@ bool ServerCore::pump_file(Connection& c) {
   self->ack_writes(c.hdl, true);
   std::vector<char> buf;
   while (f.sent < f.size && c.unsent < MAX_UNSENT) {
+    if (f.spans) {
+      auto n = static_cast<size_t>(std::min(CHUNK, f.size - f.sent));
+      f.spans->spans(static_cast<size_t>(f.sent), n,
+                     [this, &c](const char* data, size_t k) { self->write(c.hdl, k, data); });
+      f.sent += n;
+      c.unsent += n;
+      continue;
+    }
     if (f.fd < 0) {
       auto n = static_cast<size_t>(std::min(CHUNK, f.size - f.sent));
       self->write(c.hdl, n, f.memory->data() + f.sent);

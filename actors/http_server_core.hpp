@@ -33,12 +33,13 @@ using Clock = std::chrono::steady_clock;
 
 // A response body streamed from a file (Response::body_file).
 // A body sent in chunks as the client takes it: a file (`fd`), or a large
-// in-memory body (`memory`, fd < 0), so that one big response never makes
+// in-memory body (`memory` or `spans`, fd < 0), so that one big response never makes
 // the broker copy tens of MB in one step while other connections (and the
 // actor traffic of the same multiplexer) wait (issue #17).
 struct FileBody {
   int fd = -1;
-  std::shared_ptr<const std::string> memory;  // the body when fd < 0
+  std::shared_ptr<const std::string> memory;  // the body when fd < 0 (and no spans)
+  std::shared_ptr<const BodySpans> spans;     // the body in pieces, when set
   uint64_t size = 0;  // bytes to send
   uint64_t sent = 0;  // bytes handed to the broker so far
   FileBody() = default;

@@ -449,6 +449,11 @@ caf::behavior Master::waiting_behavior() {
         auto [status, body] = not_leading_reply(endpoint);
         return {status, body};
       },
+      [this](view_atom, const std::string& endpoint,
+             const std::map<std::string, std::string>&) -> caf::result<int, std::string, ViewBody> {
+        auto [status, body] = not_leading_reply(endpoint);
+        return {status, body, ViewBody()};
+      },
       [this](update_atom, const std::string& endpoint, const std::string&, const std::string&,
              const std::string&) -> caf::result<int, std::string> {
         auto [status, body] = not_leading_reply(endpoint);

@@ -179,6 +179,8 @@ void declare_master_metrics(metrics::Registry& r) {
   r.counter("master/view_renders_forked", "Views rendered by a forked child of the master (state_serving.hpp)");
   r.counter("master/view_renders_roped",
             "/master/state and /master/frameworks renders collected as a rope of fragments (state_rope.hpp)");
+  r.counter("master/view_render_rests",
+            "Rope renders that waited for the master to rest as long as the last one kept it busy");
   r.counter("master/view_render_fork_failures", "Views rendered in the master actor because fork(2) failed");
   r.gauge("master/contenders", "Masters contending in ZooKeeper (json.info_ nodes seen)");
   r.gauge("master/recovered_slaves", "Slaves of the registry not re-registered since this master was elected");
@@ -365,6 +367,14 @@ caf::behavior leading_behavior(master_actor* self) {
           return {status, body};
         }
         return self->state.on_state_request(endpoint, query);
+      },
+      [self](view_atom, const std::string& endpoint,
+             const std::map<std::string, std::string>& query) -> caf::result<int, std::string, ViewBody> {
+        if (!self->state.from_this_process("view request")) {
+          auto [status, body] = refused_remote();
+          return {status, body, ViewBody()};
+        }
+        return self->state.on_view_request(endpoint, query);
       },
       [self](update_atom, const std::string& endpoint, const std::string& method, const std::string& path,
              const std::string& body) -> caf::result<int, std::string> {

@@ -16,6 +16,11 @@
 //              "flags", "health", "metrics" (the registry as JSON, gauges
 //              refreshed), "utilization" (?slave_id=), "roles", "weights", "quota" (asked from the
 //              allocator actor)
+//   (view_atom, endpoint, query) -> (int status, std::string json, ViewBody spans)
+//       what the HTTP routes ask for the views that grow with the cluster
+//       ("state", "frameworks", "state-summary", "slaves", "tasks"): once big,
+//       a 200 comes as `spans` (json empty; /master/state and /master/frameworks
+//       are then a rope of the records' fragments, never joined), else as `json`.
 //   (update_atom, endpoint, method, path, body) -> (int status, std::string json)
 //       PUT weights, POST quota, DELETE quota/<role>
 //   (metrics_atom) -> bool: refresh the gauges (a metrics scrape)
@@ -24,8 +29,11 @@
 #include <chrono>
 #include <memory>
 
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/body_spans.hpp"
 #include "actors/sse.hpp"
 #include "actors/upid.hpp"
 #include "master/master_flags.hpp"
@@ -43,6 +51,11 @@ struct Storage;
 }
 
 namespace stoa::master {
+
+using view_atom = caf::atom_constant<caf::atom("m_view")>;
+constexpr view_atom view_atom_v{};
+// A view's body in pieces, shared by every request a render answers.
+using ViewBody = std::shared_ptr<const http::BodySpans>;
 
 struct MasterOptions {
   MasterFlags flags;
@@ -78,3 +91,6 @@ Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts);
 void register_master_routes(Runtime& runtime, const caf::actor& master, const MasterFlags& flags);
 
 }  // namespace stoa::master
+
+// Local only (a reply to this process' HTTP routes), never serialized.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(stoa::master::ViewBody)

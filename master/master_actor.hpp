@@ -185,17 +185,29 @@ class Master {
   // catches up with `maintenance_next`.
   Maintenance maintenance;
   Maintenance maintenance_next;
-  // Views rendering in a forked child (view_renders.cpp), by endpoint and
-  // query: the requests the running render answers, and those that arrived
-  // meanwhile and wait for the next one. Untyped promises (each answers
-  // (int status, std::string body)): all of a render's requests are
-  // delivered one message, shared, not a copy of the body each.
+  // Views rendered off the actor (view_renders.cpp), by endpoint and query:
+  // the requests the running render answers, and those that arrived
+  // meanwhile and wait for the next one. Untyped promises, each answering
+  // (int status, std::string body) or, for a view_atom request (`spans`),
+  // (int status, std::string body, ViewBody spans): all of a render's
+  // requests are delivered one message, shared, not a copy of the body each.
+  struct ViewWaiter {
+    caf::response_promise rp;
+    bool spans = false;
+  };
   struct ViewRender {
     std::string endpoint;
     std::map<std::string, std::string> query;
-    std::vector<caf::response_promise> current;
-    std::vector<caf::response_promise> next;
+    std::vector<ViewWaiter> current;
+    std::vector<ViewWaiter> next;
+    // A rope render: the time its turns took on the master's thread so
+    // far, and whether its refresh is done (a turn of its own collects).
+    std::chrono::steady_clock::duration busy{};
+    bool refreshed = false;
   };
+  // No rope render starts before this: after each, the master rests as
+  // long as it kept it busy (view_renders.cpp).
+  std::chrono::steady_clock::time_point renders_rested_at{};
   std::map<std::string, ViewRender> view_renders;
   // Renders /master/state and /master/frameworks from the records'
   // fragments (state_rope.hpp); keeps its place between slices.
@@ -384,14 +396,21 @@ class Master {
   // state-summary, slaves, tasks) once the state holds more than
   // `inline_render_limit()` slaves + tasks: those are rendered off the actor.
   bool renders_in_child(const std::string& endpoint) const;
-  // Answers the view from a forked child's render (batched per view).
-  caf::result<int, std::string> serve_view_in_child(const std::string& endpoint,
-                                                    const std::map<std::string, std::string>& query);
+  // Answers the view from a render off the actor (batched per view): with
+  // (status, body), or with (status, body, spans) when `spans`.
+  caf::response_promise serve_view_in_child(const std::string& endpoint,
+                                            const std::map<std::string, std::string>& query, bool spans);
+  // (view_atom, endpoint, query): a view for the HTTP routes (master.hpp).
+  caf::result<int, std::string, ViewBody> on_view_request(const std::string& endpoint,
+                                                          const std::map<std::string, std::string>& query);
   void start_view_render(const std::string& key);
   // One slice of a rope render of view `key`; the last one collects the
-  // view and hands the rope to a detached actor that concatenates it.
+  // view, answers the view_atom requests with the rope and hands it to a
+  // detached actor that concatenates it for the others.
   void on_rope_slice(const std::string& key);
   void on_view_rendered(const std::string& key, int status, std::string& body);
+  // The view's requests are all answered: the next ones, if any, start a render.
+  void next_view_render(const std::string& key);
 
   // --- usage_reports.cpp -----------------------------------------------------
   // A slave's SlaveUsageMessage: checked (numbers, known slave, sent by it),

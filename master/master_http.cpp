@@ -45,29 +45,36 @@ http::Route view_route(const caf::actor& master, std::string path, std::string e
     std::string target = req.path + (req.query_string.empty() ? std::string() : "?" + req.query_string);
     auto enc = req.headers.find("accept-encoding");
     bool zip = enc != req.headers.end() && accepts_gzip(enc->second) && req.query.count("jsonp") == 0;
-    self->request(master, VIEW_TIMEOUT, state_atom_v, endpoint, req.query)
+    self->request(master, VIEW_TIMEOUT, view_atom_v, endpoint, req.query)
         .then(
-            [self, respond, target, zip](int status, const std::string& body) {
+            [self, respond, target, zip](int status, const std::string& body, ViewBody& spans) {
               // One render answers every request that waited for it: the
-              // body is shared with them, never copied (view_renders.cpp).
-              std::shared_ptr<const std::string> shared = http::share_current_string(self, 1, body);
+              // body is shared with them, never copied (view_renders.cpp);
+              // a rope's pieces are written as they are, never joined.
+              std::shared_ptr<const std::string> shared;
+              if (!spans) {
+                shared = http::share_current_string(self, 1, body);
+              }
               if (status == 307) {
-                respond(component_response(status, *shared, target));
+                respond(component_response(status, shared ? *shared : spans->str(), target));
                 return;
               }
-              if (!zip || status != 200 || shared->size() < GZIP_MIN_BYTES) {
+              const size_t size = spans ? spans->size() : shared->size();
+              if (!zip || status != 200 || size < GZIP_MIN_BYTES) {
                 http::Response out;
                 out.status = status;
                 out.shared_body = std::move(shared);
+                out.spans_body = std::move(spans);
                 respond(std::move(out));
                 return;
               }
-              caf::actor zipper = self->spawn<caf::detached>([shared](caf::event_based_actor* z) -> caf::behavior {
-                return {[z, shared](state_atom) -> std::string {
-                  z->quit();
-                  return gzip(*shared);
-                }};
-              });
+              caf::actor zipper =
+                  self->spawn<caf::detached>([shared, spans](caf::event_based_actor* z) -> caf::behavior {
+                    return {[z, shared, spans](state_atom) -> std::string {
+                      z->quit();
+                      return spans ? gzip(*spans) : gzip(*shared);
+                    }};
+                  });
               self->request(zipper, VIEW_TIMEOUT, state_atom_v)
                   .then(
                       [respond](std::string& zipped) {

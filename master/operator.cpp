@@ -113,7 +113,7 @@ caf::result<int, std::string> Master::on_state_request(const std::string& endpoi
     return {status, body};
   }
   if (renders_in_child(endpoint)) {
-    return serve_view_in_child(endpoint, query);
+    return serve_view_in_child(endpoint, query, false);
   }
   if (endpoint != "roles" && endpoint != "weights" && endpoint != "quota") {
     auto [status, body] = render(endpoint, query);

@@ -24,6 +24,21 @@
 namespace stoa::master::testing {
 namespace {
 
+// A rope's bytes read through spans(), `chunk` bytes at a time, as the
+// HTTP server writes it.
+std::string read_in_chunks(const Rope& rope, size_t chunk) {
+  std::string out;
+  for (size_t at = 0; at < rope.size(); at += chunk) {
+    size_t before = out.size();
+    rope.spans(at, chunk, [&out](const char* data, size_t n) { out.append(data, n); });
+    if (out.size() - before != std::min(chunk, rope.size() - at)) {
+      ADD_FAILURE() << "spans(" << at << ", " << chunk << ") gave " << out.size() - before << " bytes";
+      break;
+    }
+  }
+  return out;
+}
+
 class CompletedTasksTest : public MasterFixture {
  protected:
   struct Fw {
@@ -64,7 +79,13 @@ class CompletedTasksTest : public MasterFixture {
     m.rope.refresh(m.st, std::chrono::steady_clock::now());
     std::string streamed;
     write_state(m.st, &streamed);
-    EXPECT_EQ(m.rope.state(m.st).concat(), streamed) << when;
+    Rope state = m.rope.state(m.st);
+    EXPECT_EQ(state.concat(), streamed) << when;
+    EXPECT_EQ(state.size(), streamed.size()) << when;
+    // As the HTTP server writes it: spans of chunks that cut across pieces.
+    for (size_t chunk : {size_t{1}, size_t{7}, size_t{4096}}) {
+      EXPECT_EQ(read_in_chunks(state, chunk), streamed) << when << ", chunks of " << chunk;
+    }
     std::vector<std::map<std::string, std::string>> queries = {{}};
     for (const auto& [id, f] : m.st.frameworks) {
       queries.push_back({{"framework_id", id}});
@@ -72,9 +93,12 @@ class CompletedTasksTest : public MasterFixture {
     for (const auto& query : queries) {
       std::string frameworks;
       write_frameworks(m.st, query, &frameworks);
-      EXPECT_EQ(m.rope.frameworks(m.st, query).concat(), frameworks) << when;
+      Rope rope = m.rope.frameworks(m.st, query);
+      EXPECT_EQ(rope.concat(), frameworks) << when;
+      EXPECT_EQ(read_in_chunks(rope, 13), frameworks) << when;
     }
   }
+
 
   // Accepts the framework's offers with `per_offer` tasks each.
   void launch_on_offers(const Fw& f, const std::string& prefix, int per_offer) {
@@ -331,7 +355,9 @@ TEST(CompletedTasks, RopeRunsFollowPushesPopsAndClears) {
   auto check = [&](const std::string& when) {
     std::string streamed;
     write_state(s, &streamed);
-    EXPECT_EQ(rope.state(s).concat(), streamed) << when;
+    Rope state = rope.state(s);
+    EXPECT_EQ(state.concat(), streamed) << when;
+    EXPECT_EQ(read_in_chunks(state, 4093), streamed) << when;
     std::string frameworks;
     write_frameworks(s, {}, &frameworks);
     EXPECT_EQ(rope.frameworks(s, {}).concat(), frameworks) << when;

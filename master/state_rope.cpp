@@ -87,6 +87,9 @@ void add_times(Resources* used, const Resources& r, size_t n) {
 }  // namespace
 
 size_t Rope::size() const {
+  if (!starts_.empty()) {
+    return starts_.back();
+  }
   size_t n = glue.size();
   for (const Piece& p : pieces) {
     n += p.size;
@@ -110,6 +113,54 @@ std::string Rope::concat() const {
   }
   std::memcpy(at, glue.data() + glue_at, glue.size() - glue_at);
   return out;
+}
+
+void Rope::seal() {
+  starts_.clear();
+  starts_.reserve(pieces.size() + 2);
+  size_t at = 0;
+  size_t glue_at = 0;
+  for (const Piece& p : pieces) {
+    starts_.push_back(at);
+    at += p.glue_end - glue_at + p.size;
+    glue_at = p.glue_end;
+  }
+  starts_.push_back(at);
+  starts_.push_back(at + glue.size() - glue_at);
+}
+
+void Rope::spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const {
+  // Segment i is the glue before pieces[i] and pieces[i]; the last one, the
+  // glue after the last piece.
+  const size_t segments = pieces.size() + 1;
+  if (starts_.size() != segments + 1) {
+    return;  // not sealed: nothing to say where the bytes are
+  }
+  n = offset >= starts_.back() ? 0 : std::min(n, starts_.back() - offset);
+  size_t i = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.begin() + segments, offset) -
+                                 starts_.begin()) - 1;
+  for (; n > 0 && i < segments; ++i) {
+    size_t glue_from = i == 0 ? 0 : pieces[i - 1].glue_end;
+    size_t glue_to = i < pieces.size() ? pieces[i].glue_end : glue.size();
+    size_t pos = offset - starts_[i];
+    if (pos < glue_to - glue_from) {
+      size_t k = std::min(n, glue_to - glue_from - pos);
+      out(glue.data() + glue_from + pos, k);
+      n -= k;
+      offset += k;
+      pos += k;
+    }
+    if (n > 0 && i < pieces.size()) {
+      const Piece& p = pieces[i];
+      size_t in_piece = pos - (glue_to - glue_from);
+      if (in_piece < p.size) {
+        size_t k = std::min(n, p.size - in_piece);
+        out(p.fragment->data() + p.begin + in_piece, k);
+        n -= k;
+        offset += k;
+      }
+    }
+  }
 }
 
 RopeRenderer::ResourcesPtr RopeRenderer::resources_of(const Task& t) {
@@ -532,6 +583,7 @@ Rope RopeRenderer::state(MasterState& s) {
     b_ = nullptr;
     rope_ = nullptr;
   }
+  rope.seal();
   return rope;
 }
 
@@ -565,6 +617,7 @@ Rope RopeRenderer::frameworks(MasterState& s, const std::map<std::string, std::s
     b_ = nullptr;
     rope_ = nullptr;
   }
+  rope.seal();
   return rope;
 }
 

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/body_spans.hpp"
 #include "master/master_state.hpp"
 #include "master/state_json_writer.hpp"
 
@@ -34,8 +35,9 @@ namespace stoa::master {
 
 // A view's bytes: glue and pieces of fragments, in order. The bytes are
 // glue[0, pieces[0].glue_end), then pieces[0], then glue up to
-// pieces[1].glue_end, ..., then the rest of the glue.
-struct Rope {
+// pieces[1].glue_end, ..., then the rest of the glue. A sealed rope is
+// also a response body the HTTP server writes piece by piece (BodySpans).
+struct Rope final : http::BodySpans {
   struct Piece {
     size_t glue_end = 0;
     Fragment fragment;
@@ -45,9 +47,20 @@ struct Rope {
   std::string glue;
   std::vector<Piece> pieces;
 
-  size_t size() const;
+  size_t size() const override;
   // The bytes, in one string. Reads only the rope: any thread.
   std::string concat() const;
+  // Records where each piece's glue starts in the bytes, for spans(); call
+  // once the rope is complete (RopeRenderer::state() and frameworks() do).
+  void seal();
+  // Bytes [offset, offset + n) as spans of the glue and the fragments. Needs
+  // a sealed rope. Reads only the rope: any thread.
+  void spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const override;
+
+ private:
+  // starts_[i]: where the glue before pieces[i] starts in the bytes
+  // (i == pieces.size(): the glue after the last piece); then the size.
+  std::vector<size_t> starts_;
 };
 
 // Where a slave's fragment is cut: its offered resources go there

@@ -308,21 +308,72 @@ caf::actor spawn_render_collector(caf::actor_system& sys, ForkedRender child, st
   });
 }
 
-std::string gzip(std::string_view data, int level) {
+namespace {
+
+// One gzip member of the bytes `each` hands to its callback, in order;
+// empty if zlib fails.
+std::string deflate_gzip(size_t size, int level,
+                         const std::function<void(const std::function<void(const char*, size_t)>&)>& each) {
   z_stream z{};
   // 15 window bits + 16: a gzip header and trailer instead of zlib's.
   if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return {};
   }
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
+  std::string out(deflateBound(&z, static_cast<uLong>(size)), '\0');
+  bool ok = true;
+  // Deflates what is in z.next_in with `flush`, growing `out` if the bound
+  // was not enough.
+  auto run = [&](int flush) {
+    while (true) {
+      if (z.avail_out == 0) {
+        size_t used = out.size();
+        out.resize(used * 2 + 4096);
+        z.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+        z.avail_out = static_cast<uInt>(out.size() - used);
+      }
+      int rc = deflate(&z, flush);
+      if (rc == Z_STREAM_END) {
+        return;
+      }
+      if (rc != Z_OK && !(rc == Z_BUF_ERROR && z.avail_out == 0)) {
+        ok = false;
+        return;
+      }
+      if (flush != Z_FINISH && z.avail_in == 0 && z.avail_out > 0) {
+        return;
+      }
+    }
+  };
   z.next_out = reinterpret_cast<Bytef*>(out.data());
   z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
+  each([&](const char* data, size_t n) {
+    while (ok && n > 0) {
+      auto part = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+      z.avail_in = part;
+      run(Z_NO_FLUSH);
+      data += part;
+      n -= part;
+    }
+  });
+  z.next_in = nullptr;
+  z.avail_in = 0;
+  if (ok) {
+    run(Z_FINISH);
+  }
   out.resize(z.total_out);
   deflateEnd(&z);
-  return rc == Z_STREAM_END ? out : std::string();
+  return ok ? out : std::string();
+}
+
+}  // namespace
+
+std::string gzip(std::string_view data, int level) {
+  return deflate_gzip(data.size(), level, [data](const auto& out) { out(data.data(), data.size()); });
+}
+
+std::string gzip(const http::BodySpans& body, int level) {
+  return deflate_gzip(body.size(), level, [&body](const auto& out) { body.spans(0, body.size(), out); });
 }
 
 bool accepts_gzip(const std::string& accept_encoding) {

@@ -25,6 +25,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/body_spans.hpp"
 #include "common/try.hpp"
 
 namespace stoa::master {
@@ -77,6 +78,8 @@ caf::actor spawn_render_collector(caf::actor_system& sys, ForkedRender child,
 // The gzip (RFC 1952) encoding of `data`, for `Content-Encoding: gzip`.
 // Level 1: /master/state's JSON shrinks ~20x at ~300 MB/s on one core.
 std::string gzip(std::string_view data, int level = 1);
+// The same of a body in spans (a rope), read span by span, never joined.
+std::string gzip(const http::BodySpans& body, int level = 1);
 
 // True when an Accept-Encoding header value accepts gzip (`gzip`, `x-gzip`
 // or `*`, with a q-value above 0).

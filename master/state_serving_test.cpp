@@ -52,6 +52,43 @@ TEST(StateServing, GzipRoundTripsAndWritesAGzipHeader) {
   EXPECT_EQ(gunzip(gzip("")), "");
 }
 
+// A body in spans (a rope) is compressed span by span, as if joined.
+TEST(StateServing, GzipOfSpansIsTheGzipOfTheJoinedBytes) {
+  class Pieces : public http::BodySpans {
+   public:
+    std::vector<std::string> pieces;
+    size_t size() const override {
+      size_t n = 0;
+      for (const std::string& p : pieces) {
+        n += p.size();
+      }
+      return n;
+    }
+    void spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const override {
+      EXPECT_EQ(offset, 0u);
+      EXPECT_EQ(n, size());
+      for (const std::string& p : pieces) {
+        out(p.data(), p.size());
+      }
+    }
+  };
+  Pieces body;
+  std::string joined;
+  uint32_t x = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    std::string p;
+    for (int k = 0; k < i % 97; ++k) {
+      x = x * 1103515245 + 12345;  // some bytes that do not compress
+      p += static_cast<char>(x >> 24);
+    }
+    p += "{\"i\":" + std::to_string(i) + "}";
+    joined += p;
+    body.pieces.push_back(std::move(p));
+  }
+  EXPECT_EQ(gunzip(gzip(body)), joined);
+  EXPECT_EQ(gunzip(gzip(Pieces{})), "");
+}
+
 TEST(StateServing, AcceptEncodingParsing) {
   EXPECT_TRUE(accepts_gzip("gzip"));
   EXPECT_TRUE(accepts_gzip("deflate, gzip;q=0.5"));

@@ -1,11 +1,15 @@
 // The big read-only views, rendered so that the master actor never stalls
 // long on them (issue #17): /master/state and /master/frameworks as a rope
 // of the records' fragments (state_rope.hpp), refreshed in slices and
-// concatenated by a detached actor; /master/state-summary, /master/slaves
-// and /master/tasks by a forked child (state_serving.hpp).
+// handed to the HTTP routes as the rope (the server writes its pieces) or,
+// for a state_atom request, concatenated by a detached actor;
+// /master/state-summary, /master/slaves and /master/tasks by a forked child
+// (state_serving.hpp).
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include <caf/all.hpp>
 
@@ -29,8 +33,42 @@ constexpr auto VIEW_RENDER_TIMEOUT = std::chrono::seconds(120);
 // The longest the master refreshes fragments in one turn (a slice stops at
 // the first look at the clock past it, every 64 records).
 constexpr auto ROPE_SLICE = std::chrono::milliseconds(10);
+// A refresh that ends after this long in its turn leaves the collect to a
+// turn of its own, so that no turn holds both.
+constexpr auto ROPE_COLLECT_SPLIT = std::chrono::milliseconds(2);
+// After a rope render that kept the master's thread busy for B (at least
+// ROPE_REST_MIN), the next one (of any roped view) starts only once the
+// master has rested ROPE_REST_FACTOR * B: however many clients poll,
+// renders take at most a quarter of its thread, and messages never wait
+// behind render after render. Shorter renders (small clusters) go on at
+// once.
+constexpr auto ROPE_REST_MIN = std::chrono::milliseconds(2);
+constexpr int ROPE_REST_FACTOR = 3;
 
 bool rope_view(const std::string& endpoint) { return endpoint == "state" || endpoint == "frameworks"; }
+
+// The views whose size grows with the slaves and tasks.
+bool big_view(const std::string& endpoint) {
+  return rope_view(endpoint) || endpoint == "state-summary" || endpoint == "slaves" || endpoint == "tasks";
+}
+
+// The body of a shared reply message (int status, std::string body) as
+// spans, for the requests that take a view's body so: no copy of it.
+class MessageBody final : public http::BodySpans {
+ public:
+  explicit MessageBody(caf::message reply) : reply_(std::move(reply)) {}
+  size_t size() const override { return text().size(); }
+  void spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const override {
+    const std::string& t = text();
+    if (offset < t.size() && n > 0) {
+      out(t.data() + offset, std::min(n, t.size() - offset));
+    }
+  }
+
+ private:
+  const std::string& text() const { return reply_.get_as<std::string>(1); }
+  caf::message reply_;
+};
 
 // A detached actor that concatenates `rope` and answers one
 // `(state_atom) -> (int status, std::string body)` request with it, then
@@ -58,8 +96,7 @@ size_t inline_render_limit() {
 }  // namespace
 
 bool Master::renders_in_child(const std::string& endpoint) const {
-  if (endpoint != "state" && endpoint != "frameworks" && endpoint != "state-summary" && endpoint != "slaves" &&
-      endpoint != "tasks") {
+  if (!big_view(endpoint)) {
     return false;
   }
   size_t records = st.slaves.size();
@@ -72,8 +109,8 @@ bool Master::renders_in_child(const std::string& endpoint) const {
   return records > inline_render_limit();
 }
 
-caf::result<int, std::string> Master::serve_view_in_child(const std::string& endpoint,
-                                                          const std::map<std::string, std::string>& query) {
+caf::response_promise Master::serve_view_in_child(const std::string& endpoint,
+                                                  const std::map<std::string, std::string>& query, bool spans) {
   std::string key = endpoint;
   for (const auto& [k, v] : query) {
     key += "&" + k + "=" + v;
@@ -83,19 +120,44 @@ caf::result<int, std::string> Master::serve_view_in_child(const std::string& end
   if (!inserted) {
     // One render of this view runs: this request waits for the next one,
     // which sees the state at or after its arrival.
-    it->second.next.push_back(rp);
+    it->second.next.push_back({rp, spans});
     return rp;
   }
   it->second.endpoint = endpoint;
   it->second.query = query;
-  it->second.current.push_back(rp);
+  it->second.current.push_back({rp, spans});
   start_view_render(key);
   return rp;
+}
+
+caf::result<int, std::string, ViewBody> Master::on_view_request(const std::string& endpoint,
+                                                                const std::map<std::string, std::string>& query) {
+  if (!big_view(endpoint)) {
+    auto [status, body] = json_error(404, "Unknown view '" + endpoint + "'");
+    return {status, body, ViewBody()};
+  }
+  if (std::optional<std::string> bad = check_paging(query)) {
+    auto [status, body] = json_error(400, *bad);
+    return {status, body, ViewBody()};
+  }
+  if (renders_in_child(endpoint)) {
+    return serve_view_in_child(endpoint, query, true);
+  }
+  auto [status, body] = render(endpoint, query);
+  return {status, body, ViewBody()};
 }
 
 void Master::start_view_render(const std::string& key) {
   ViewRender& view = view_renders.at(key);
   if (rope_view(view.endpoint)) {
+    view.busy = {};
+    view.refreshed = false;
+    auto now = std::chrono::steady_clock::now();
+    if (now < renders_rested_at) {
+      count("master/view_render_rests");
+      self->delayed_send(self, renders_rested_at - now, rope_slice_atom_v, key);
+      return;
+    }
     on_rope_slice(key);
     return;
   }
@@ -130,15 +192,45 @@ void Master::on_rope_slice(const std::string& key) {
   if (it == view_renders.end()) {
     return;
   }
-  if (!rope.refresh(st, std::chrono::steady_clock::now() + ROPE_SLICE)) {
-    self->send(self, rope_slice_atom_v, key);
-    return;
+  ViewRender& view = it->second;
+  const auto started = std::chrono::steady_clock::now();
+  if (!view.refreshed) {
+    bool done = rope.refresh(st, started + ROPE_SLICE);
+    auto now = std::chrono::steady_clock::now();
+    view.refreshed = done;
+    if (!done || now - started >= ROPE_COLLECT_SPLIT) {
+      view.busy += now - started;
+      self->send(self, rope_slice_atom_v, key);
+      return;
+    }
   }
   // All fragments were fresh at the last pass; those changed since are
   // rendered as the view is collected, in this turn.
-  auto collected = std::make_shared<const Rope>(it->second.endpoint == "state" ? rope.state(st)
-                                                                               : rope.frameworks(st, it->second.query));
+  auto collected = std::make_shared<const Rope>(view.endpoint == "state" ? rope.state(st)
+                                                                         : rope.frameworks(st, view.query));
   count("master/view_renders_roped");
+  auto now = std::chrono::steady_clock::now();
+  view.busy += now - started;
+  if (view.busy >= ROPE_REST_MIN) {
+    renders_rested_at = now + ROPE_REST_FACTOR * view.busy;
+  }
+  // The HTTP routes' requests take the rope itself: the server writes its
+  // pieces, never joined.
+  std::vector<ViewWaiter> joined;
+  ViewBody body = collected;
+  for (ViewWaiter& w : view.current) {
+    if (w.spans) {
+      w.rp.deliver(200, std::string(), body);
+    } else {
+      joined.push_back(std::move(w));
+    }
+  }
+  view.current = std::move(joined);
+  if (view.current.empty()) {
+    next_view_render(key);
+    return;
+  }
+  // The others (state_atom) take one string, joined off the master's thread.
   caf::actor concatenator = spawn_rope_concatenator(self->system(), std::move(collected));
   self->request(concatenator, caf::infinite, state_atom_v)
       .then([this, key](int status, std::string& body) { on_view_rendered(key, status, body); },
@@ -153,14 +245,34 @@ void Master::on_view_rendered(const std::string& key, int status, std::string& b
   if (it == view_renders.end()) {
     return;
   }
-  std::vector<caf::response_promise> done = std::move(it->second.current);
+  std::vector<ViewWaiter> done = std::move(it->second.current);
+  it->second.current.clear();
   // One message for all: each request's reply holds a reference to it, and
   // no copy of the body is made here (32 MB at 10k slaves, 168 MB at 20k;
   // a copy per waiting request stalled the master 41-129 ms). The HTTP
-  // route serves the body from the message (http::share_current_string).
+  // route serves the body from the message (http::share_current_string,
+  // or MessageBody for a view_atom request).
   caf::message reply = caf::make_message(status, std::move(body));
-  for (caf::response_promise& rp : done) {
-    rp.deliver(reply);
+  ViewBody spans;
+  for (ViewWaiter& w : done) {
+    if (!w.spans) {
+      w.rp.deliver(reply);
+    } else if (status != 200) {
+      w.rp.deliver(status, reply.get_as<std::string>(1), ViewBody());  // a short error
+    } else {
+      if (!spans) {
+        spans = std::make_shared<const MessageBody>(reply);
+      }
+      w.rp.deliver(status, std::string(), spans);
+    }
+  }
+  next_view_render(key);
+}
+
+void Master::next_view_render(const std::string& key) {
+  auto it = view_renders.find(key);
+  if (it == view_renders.end()) {
+    return;
   }
   it->second.current = std::move(it->second.next);
   it->second.next.clear();

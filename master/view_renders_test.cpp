@@ -219,6 +219,105 @@ TEST_F(ViewRendersTest, TheRequestsOfOneRenderShareOneBody) {
   EXPECT_LT(buffers.size(), bodies.size());
 }
 
+// The HTTP routes ask with view_atom: a roped view comes as the rope itself
+// (the server writes its pieces), a forked one as the shared reply; both
+// are the bytes a state_atom request gets from the same render, and the
+// requests of both kinds that wait for one render are all answered.
+TEST_F(ViewRendersTest, TheRoutesGetTheViewsInSpans) {
+  caf::scoped_actor slave{rt_->system()};
+  register_slaves(slave, 300);
+  std::string in_place = get("state").second;
+  ::setenv("STOA_INLINE_RENDER_LIMIT", "0", 1);
+  caf::scoped_actor client{rt_->system()};
+  for (const std::string endpoint : {"state", "slaves"}) {
+    std::vector<decltype(client->request(master_, 30s, view_atom_v, endpoint, Query{}))> spans_asks;
+    std::vector<decltype(client->request(master_, 30s, state_atom_v, endpoint, Query{}))> string_asks;
+    for (int i = 0; i < 3; ++i) {
+      spans_asks.push_back(client->request(master_, 30s, view_atom_v, endpoint, Query{}));
+      string_asks.push_back(client->request(master_, 30s, state_atom_v, endpoint, Query{}));
+    }
+    std::set<std::string> bodies;
+    for (auto& p : spans_asks) {
+      p.receive(
+          [&](int status, std::string& json, ViewBody& body) {
+            EXPECT_EQ(status, 200);
+            EXPECT_TRUE(json.empty()) << endpoint;
+            ASSERT_TRUE(body) << endpoint;
+            EXPECT_EQ(body->size(), body->str().size());
+            bodies.insert(body->str());
+          },
+          [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    }
+    for (auto& p : string_asks) {
+      p.receive(
+          [&](int status, std::string& body) {
+            EXPECT_EQ(status, 200);
+            bodies.insert(body);
+          },
+          [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    }
+    EXPECT_EQ(bodies.size(), 1u) << endpoint;
+    if (endpoint == "state") {
+      EXPECT_EQ(*bodies.begin(), in_place);
+    }
+  }
+  EXPECT_GE(metric("master/view_renders_roped"), 1);
+  EXPECT_GE(metric("master/view_renders_forked"), 1);
+  // Not a view, or a bad parameter: an error in `json`, no spans.
+  for (auto [endpoint, query, want] : {std::tuple{std::string("health"), Query{}, 404},
+                                       std::tuple{std::string("tasks"), Query{{"limit", "x"}}, 400}}) {
+    client->request(master_, 30s, view_atom_v, endpoint, query)
+        .receive(
+            [&](int status, std::string& json, ViewBody& body) {
+              EXPECT_EQ(status, want) << endpoint;
+              EXPECT_FALSE(body);
+              EXPECT_NE(json.find("message"), std::string::npos) << json;
+            },
+            [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  }
+  // Over HTTP: the rope's pieces make the same bytes.
+  register_master_routes(*rt_, master_, flags_);
+  std::optional<http_test::RawResponse> r;
+  ASSERT_TRUE(tests::poll_until(
+      [&] {
+        http_test::RawConn c(rt_->port());
+        c.send("GET /master/state HTTP/1.1\r\nHost: x\r\n\r\n");
+        r = c.read_response();
+        return r && r->status == 200;
+      },
+      tests::deadline_in(10s)));
+  EXPECT_TRUE(r->body == in_place) << r->body.size() << " bytes against " << in_place.size();
+}
+
+// After a render that kept the master busy, the next one starts only once
+// the master has rested as long (renders take at most half of its thread
+// however many clients poll); it is answered all the same.
+TEST_F(ViewRendersTest, TheNextRenderWaitsUntilTheMasterHasRested) {
+  caf::scoped_actor slave{rt_->system()};
+  register_slaves(slave, 2000);  // a first render of ~20 ms or more: all fragments are new
+  ::setenv("STOA_INLINE_RENDER_LIMIT", "0", 1);
+  caf::scoped_actor client{rt_->system()};
+  std::set<std::string> bodies;
+  auto ask = [&] {
+    client->request(master_, 30s, view_atom_v, std::string("state"), Query{})
+        .receive(
+            [&](int status, std::string&, ViewBody& body) {
+              EXPECT_EQ(status, 200);
+              ASSERT_TRUE(body);
+              bodies.insert(body->str());
+            },
+            [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  };
+  ask();
+  // Asked again right after the answer (a few times, should the test's
+  // thread lose the CPU for longer than the rest between two of them).
+  for (int i = 0; i < 5 && metric("master/view_render_rests") < 1; ++i) {
+    ask();
+  }
+  EXPECT_GE(metric("master/view_render_rests"), 1);
+  EXPECT_EQ(bodies.size(), 1u);
+}
+
 TEST_F(ViewRendersTest, GzipWhenTheClientAcceptsIt) {
   caf::scoped_actor slave{rt_->system()};
   register_slaves(slave, 40);  // a /master/state above GZIP_MIN_BYTES
