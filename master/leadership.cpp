@@ -182,6 +182,7 @@ void Master::stash(caf::message_view& x) {
 void Master::replay_stash() {
   if (recovery_stash.empty()) {
     held_reregistrations.clear();
+    check_registry_loaded();
     return;
   }
   LOG_INFO << "Handling " << recovery_stash.size() << " messages that arrived while recovering, " << REPLAY_SLICE
@@ -223,6 +224,7 @@ void Master::replay_slice() {
   held_reregistrations.clear();
   set_safe_handlers(self, "master");
   self->become(leading_behavior(self));
+  check_registry_loaded();
   LOG_INFO << "Handled the " << replayed << " messages stashed while recovering (and since) in "
            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                     replay_started)
@@ -260,21 +262,20 @@ void Master::start_recovery() {
   // High priority: the answer (with the same priority) overtakes the
   // re-registrations that queue up meanwhile.
   self->request<caf::message_priority::high>(registrar, caf::infinite, registrar::recover_atom_v, st.info)
-      .then([this](registry::Registry& r) { on_recovered(r); },
+      .then([this](registrar::ScannedRegistry& r) { on_recovered(r); },
             [this](caf::error& e) { registrar_failed("recover", e); });
 }
 
-void Master::on_recovered(registry::Registry& r) {
+void Master::on_recovered(registrar::ScannedRegistry& scanned) {
   const auto answered = std::chrono::steady_clock::now();
   phase = Phase::leading;
   st.elected_time = now_seconds();
   metrics->set("master/elected", 1);
-  const size_t registry_bytes = r.ByteSizeLong();
-  for (SlaveInfo& info : *r.mutable_slaves()->mutable_slaves()) {
-    if (info.has_id()) {
-      std::string id = info.id().value();
-      st.recovered_slaves[std::move(id)].Swap(&info);  // r is ours: no copy
-    }
+  const registry::Registry& r = scanned.rest;
+  size_t registry_bytes = r.ByteSizeLong();
+  for (size_t i = 0; i < scanned.slave_ids.size(); ++i) {
+    registry_bytes += scanned.slave_infos[i].size();
+    st.recovered_slaves[std::move(scanned.slave_ids[i])].encoded_info = std::move(scanned.slave_infos[i]);
   }
   for (const registry::UnreachableSlave& u : r.unreachable().slaves()) {
     st.unreachable_slaves[u.id().value()] = static_cast<double>(u.timestamp().nanoseconds()) / 1e9;
@@ -354,7 +355,7 @@ void Master::on_recovered_timeout() {
   auto missing_slaves = std::move(st.recovered_slaves);
   st.recovered_slaves.clear();
   for (const auto& [id, info] : missing_slaves) {
-    LOG_WARNING << "Slave " << id << " (" << info.hostname()
+    LOG_WARNING << "Slave " << id << " (" << info.info().hostname()
                 << ") did not re-register after the master failover; marking it unreachable";
     double when = now_seconds();
     st.unreachable_slaves[id] = when;
@@ -367,6 +368,15 @@ void Master::on_recovered_timeout() {
 }
 
 // --- the registrar ----------------------------------------------------------------
+
+// The registrar answered recovery from a scan and parses the whole registry
+// when first needed (registrar.hpp): asked once the stash is handled, so
+// that its parse does not compete with those re-registrations. A registry
+// that does not parse ends this leadership.
+void Master::check_registry_loaded() {
+  self->request(registrar, caf::infinite, registrar::loaded_atom_v)
+      .then([](bool) {}, [this](caf::error& e) { registrar_failed("load the registry", e); });
+}
 
 void Master::registry_apply(registry::Operation op, std::function<void(bool)> done) {
   self->request(registrar, caf::infinite, registrar::apply_atom_v, std::move(op))

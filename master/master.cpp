@@ -315,9 +315,9 @@ caf::behavior leading_behavior(master_actor* self) {
         }
       },
       // Timers: only the master sends these to itself.
-      [self](ping_timer_atom, const std::string& id, uint64_t gen) {
+      [self](ping_timer_atom) {
         if (self->state.from_self("ping timer")) {
-          self->state.on_ping_tick(id, gen);
+          self->state.on_ping_timer();
         }
       },
       [self](reregister_timer_atom, const std::string& id, uint64_t gen) {

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/message_view.hpp>
 #include <caf/response_promise.hpp>
@@ -84,6 +85,9 @@ constexpr replay_atom replay_atom_v{};
 // Stashed messages handled per slice (re-registrations: ~100-150 us each
 // under load, so a slice stays near the 50 ms the master may stall).
 constexpr size_t REPLAY_SLICE = 400;
+// Due pings sent per message (slaves.cpp, on_ping_timer): a batch that fell
+// due together (50,000 slaves re-registered within seconds) is sent in turns.
+constexpr size_t PINGS_PER_TURN = 1000;
 // The cluster utilization timer (usage_reports.cpp): record a cluster sample.
 using utilization_timer_atom = caf::atom_constant<caf::atom("m_utiltick")>;
 constexpr utilization_timer_atom utilization_timer_atom_v{};
@@ -171,6 +175,19 @@ class Master {
   // then (framework id, task id); sent when the slave re-registers, dropped
   // when the task ends meanwhile (reconciliation.cpp).
   std::map<std::string, std::map<std::pair<std::string, std::string>, internal::KillTaskMessage>> pending_kills;
+  // The slaves' pings (slaves.cpp): every (re-)registered slave is pinged
+  // each --slave_ping_timeout. One timer for all of them instead of a
+  // delayed message per slave (each a request to CAF's clock thread: ~5 %
+  // of a failover's re-registrations, #17). Every ping has the same period,
+  // so the order they are scheduled in is the order they fall due: they
+  // wait here in that order and the timer is armed for the first.
+  struct PingDue {
+    caf::actor_clock::time_point due;
+    std::string slave_id;
+    uint64_t generation = 0;  // the slave's disconnect_generation then
+  };
+  std::deque<PingDue> ping_queue;
+  bool ping_timer_armed = false;
   // --slave_removal_rate_limit: slaves that missed their pings wait here
   // (in order) for a permit; one is issued every `per / permits`.
   std::optional<RateLimit> removal_limit;
@@ -279,12 +296,13 @@ class Master {
   void replay_slice();
   void abdicate(const std::string& why);
   void start_recovery();
-  void on_recovered(registry::Registry& r);
+  void on_recovered(registrar::ScannedRegistry& scanned);
   void on_recovered_timeout();
   // Applies `op` through the registrar; `done(changed)` runs once it is
   // stored. A failure ends the master (it must not lead on).
   void registry_apply(registry::Operation op, std::function<void(bool)> done);
   void registrar_failed(const char* what, const caf::error& e);
+  void check_registry_loaded();
   StatusReply not_leading_reply(const std::string& endpoint);
   StatusReply redirect_reply();
   caf::behavior waiting_behavior();
@@ -306,6 +324,8 @@ class Master {
   void on_unregister_slave(internal::UnregisterSlaveMessage& m);
   void schedule_ping(const std::string& id);
   void on_ping_tick(const std::string& id, uint64_t generation);
+  void on_ping_timer();
+  void arm_ping_timer();
   void on_pong();
   // A slave missed --max_slave_ping_timeouts pings: removed as unreachable
   // now, or queued under --slave_removal_rate_limit.

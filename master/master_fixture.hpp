@@ -115,7 +115,7 @@ class MasterFixture : public ::testing::Test {
     info.set_port(1);
     auto recovered = self_->request(r, caf::infinite, registrar::recover_atom_v, info);
     sched_.run();
-    recovered.receive([](registry::Registry&) {}, [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    recovered.receive([](registrar::ScannedRegistry&) {}, [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
     auto applied = self_->request(r, caf::infinite, registrar::apply_atom_v, op);
     sched_.run();
     applied.receive([](bool changed) { EXPECT_TRUE(changed); },

@@ -230,6 +230,49 @@ TEST_F(MasterPartition, ANewLeaderNeverRevivesARemovedFramework) {
   EXPECT_EQ(error->error().message(), "Framework has been removed");
 }
 
+// A new leader is handed the registry's SlaveInfos encoded (parsing 50,000
+// of them held its recovery up; #17) and shows a recovered slave from it.
+TEST_F(MasterPartition, ANewLeaderShowsARecoveredSlaveFromItsEncodedSlaveInfo) {
+  start_with_slave({"--slave_reregister_timeout=10mins"});
+  stop_master();
+  start({"--slave_reregister_timeout=10mins"});
+  picojson::value state = view("state");
+  const picojson::array& recovered = state.get("recovered_slaves").get<picojson::array>();
+  ASSERT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(recovered[0].get("id").to_str(), slave_id_);
+  EXPECT_EQ(recovered[0].get("hostname").to_str(), "host1");
+  EXPECT_EQ(recovered[0].get("resources").get("cpus").get<double>(), 4.0);
+  EXPECT_EQ(metric("master/recovered_slaves"), 1.0);
+  reregister(slave_, slave_id_, {}, {});
+  EXPECT_EQ(metric("master/recovered_slaves"), 0.0);
+  EXPECT_EQ(metric("master/slaves_active"), 1.0);
+}
+
+// The registrar answers the new leader from a scan and parses the registry
+// only afterwards: a SlaveInfo that does not parse (here: no hostname, a
+// required field) then ends the leadership, once the master has handled
+// what waited for its recovery.
+TEST_F(MasterPartition, ANewLeaderWhoseRegistryDoesNotParseStopsLeading) {
+  storage_proxy();  // the store
+  registry::Registry stored;
+  SlaveInfo* good = stored.mutable_slaves()->add_slaves();
+  good->set_hostname("host-S1");
+  good->mutable_id()->set_value("S1");
+  std::vector<std::string> parts = registrar::split_registry(stored);
+  SlaveInfo broken;
+  broken.mutable_id()->set_value("S2");
+  const std::string info = broken.SerializePartialAsString();
+  const std::string list = "\x0a" + std::string(1, static_cast<char>(info.size())) + info;
+  parts[1 + registrar::bucket_of("S2")] += "\x12" + std::string(1, static_cast<char>(list.size())) + list;
+  auto written = self_->request(real_storage_.actor, caf::infinite, registrar::store_atom_v, parts, uint64_t{0});
+  sched_.run();
+  written.receive([](uint64_t) {}, [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+
+  start({});
+  EXPECT_EQ(metrics_.value("master/registrar_failures"), 1.0);
+  EXPECT_EQ(metrics_.value("master/elected"), 0.0);
+}
+
 TEST_F(MasterPartition, AFrameworkRemovedByItsFailoverTimeoutStaysRemovedAfterAFailover) {
   start({"--slave_ping_timeout=1hrs"});
   auto inbox = std::make_shared<Inbox>();

@@ -154,7 +154,7 @@ TEST_F(MasterTest, TimerAndOfferMessagesFromOtherActorsAreDroppedAndCounted) {
   for (int i = 0; i < N; ++i) {
     stranger->send(master_, offers_atom_v, allocator::Allocations{forged});
   }
-  stranger->send(master_, ping_timer_atom_v, std::string("S1"), uint64_t{0});
+  stranger->send(master_, ping_timer_atom_v);
   stranger->send(master_, reregister_timer_atom_v, std::string("S1"), uint64_t{0});
   stranger->send(master_, failover_timer_atom_v, std::string("F1"), uint64_t{0});
   stranger->send(master_, offer_timer_atom_v, std::string("O1"));

@@ -10,7 +10,25 @@ namespace {
 
 using namespace stoa::master::testing;
 
-class MasterTimers : public MasterFixture {};
+class MasterTimers : public MasterFixture {
+ protected:
+  // Ping timer messages waiting in the clock for the master.
+  size_t pending_pings() {
+    using Clock = caf::detail::simple_actor_clock;
+    size_t n = 0;
+    for (const auto& [due, event] : sched_.clock().schedule()) {
+      if (event->subtype != Clock::actor_msg_type) {
+        continue;
+      }
+      const auto& m = static_cast<const Clock::actor_msg&>(*event);
+      if (m.receiver == caf::actor_cast<caf::strong_actor_ptr>(master_) &&
+          m.content->content().match_element<ping_timer_atom>(0)) {
+        ++n;
+      }
+    }
+    return n;
+  }
+};
 
 TEST_F(MasterTimers, SlaveThatStopsAnsweringPingsIsRemovedAfterMaxTimeouts) {
   start({"--slave_ping_timeout=15secs", "--max_slave_ping_timeouts=3"});
@@ -29,6 +47,38 @@ TEST_F(MasterTimers, SlaveThatStopsAnsweringPingsIsRemovedAfterMaxTimeouts) {
   advance(2s);
   EXPECT_EQ(metric("master/slaves_active"), 0.0);
   EXPECT_EQ(metric("master/slave_removals/reason_unhealthy"), 1.0);
+  EXPECT_EQ(metric("master/invariant_violations"), 0.0);
+}
+
+// Every slave is pinged each --slave_ping_timeout from its own (re-)registration,
+// through one timer for all of them: registering many slaves adds one
+// ping message to the clock, not one per slave (#17).
+TEST_F(MasterTimers, SlavesArePingedOnTheirOwnScheduleThroughOneTimer) {
+  start({"--slave_ping_timeout=15secs", "--max_slave_ping_timeouts=3"});
+  constexpr int EARLY = 30;
+  std::vector<std::shared_ptr<Inbox>> early;
+  for (int i = 0; i < EARLY; ++i) {
+    early.push_back(std::make_shared<Inbox>());
+    add_slave(peer(early.back()), early.back());
+  }
+  EXPECT_EQ(pending_pings(), 1u);
+  advance(5s);
+  auto late = std::make_shared<Inbox>();
+  add_slave(peer(late), late);
+  EXPECT_EQ(pending_pings(), 1u);
+  advance(10100ms);  // 15.1 s: the early slaves' first ping, not yet the late one's
+  for (const auto& inbox : early) {
+    EXPECT_EQ(inbox->pings, 1);
+  }
+  EXPECT_EQ(late->pings, 0);
+  advance(5s);  // 20.1 s: the late slave's first ping
+  EXPECT_EQ(late->pings, 1);
+  advance(45s);  // 65.1 s: pings at 15, 30, 45, 60 and at 20, 35, 50, 65 s
+  for (const auto& inbox : early) {
+    EXPECT_EQ(inbox->pings, 4);
+  }
+  EXPECT_EQ(late->pings, 4);
+  EXPECT_EQ(metric("master/slaves_active"), EARLY + 1.0);
   EXPECT_EQ(metric("master/invariant_violations"), 0.0);
 }
 

@@ -386,7 +386,33 @@ void Master::schedule_ping(const std::string& id) {
   if (it == st.slaves.end()) {
     return;
   }
-  self->delayed_send(self, opts.flags.slave_ping_timeout, ping_timer_atom_v, id, it->second.disconnect_generation);
+  ping_queue.push_back(
+      PingDue{self->clock().now() + opts.flags.slave_ping_timeout, id, it->second.disconnect_generation});
+  arm_ping_timer();
+}
+
+void Master::arm_ping_timer() {
+  if (ping_timer_armed || ping_queue.empty()) {
+    return;
+  }
+  ping_timer_armed = true;
+  const auto now = self->clock().now();
+  const auto due = ping_queue.front().due;
+  self->delayed_send(self, due > now ? due - now : caf::actor_clock::duration_type::zero(), ping_timer_atom_v);
+}
+
+// The pings that fell due, PINGS_PER_TURN at a time. A stale one (its slave
+// removed, or disconnected or re-registered since) is dropped by
+// on_ping_tick, which schedules the slave's next ping behind the others.
+void Master::on_ping_timer() {
+  ping_timer_armed = false;
+  const auto now = self->clock().now();
+  for (size_t n = 0; n < PINGS_PER_TURN && !ping_queue.empty() && ping_queue.front().due <= now; ++n) {
+    PingDue p = std::move(ping_queue.front());
+    ping_queue.pop_front();
+    on_ping_tick(p.slave_id, p.generation);
+  }
+  arm_ping_timer();
 }
 
 void Master::on_ping_tick(const std::string& id, uint64_t generation) {

@@ -312,10 +312,11 @@ value slave_json(const MasterState& s, const SlaveRecord& slave, bool full) {
 // its SlaveInfo (Mesos' `recovered_slaves`).
 value recovered_slaves_json(const MasterState& s, const std::map<std::string, std::string>& query) {
   array out;
-  for (const auto& [id, info] : s.recovered_slaves) {
+  for (const auto& [id, recovered] : s.recovered_slaves) {
     if (!query_matches(query, "slave_id", id)) {
       continue;
     }
+    const SlaveInfo info = recovered.info();
     object o;
     o["id"] = str(id);
     o["hostname"] = str(info.hostname());

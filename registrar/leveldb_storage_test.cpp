@@ -65,7 +65,7 @@ class LevelDbStorageTest : public ::testing::Test {
     m.set_port(5050);
     caf::expected<Registry> out{caf::make_error(caf::sec::runtime_error, "no answer")};
     self_->request(r, ANSWER_TIMEOUT, recover_atom_v, m)
-        .receive([&](Registry& reg) { out = std::move(reg); }, [&](caf::error& e) { out = std::move(e); });
+        .receive([&](ScannedRegistry& scan) { out = recovered_registry(scan); }, [&](caf::error& e) { out = std::move(e); });
     return out;
   }
   caf::expected<bool> apply(const caf::actor& r, const Operation& op) {

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 
 namespace stoa::registrar {
 
@@ -128,12 +129,154 @@ size_t parts_size(const std::vector<std::string>& parts) {
   return n;
 }
 
-Try<Registry> join_registry(const std::vector<std::string>& parts) {
+namespace {
+
+std::string joined(const std::vector<std::string>& parts) {
   std::string bytes;
   bytes.reserve(parts_size(parts));
   for (const std::string& p : parts) {
     bytes += p;
   }
+  return bytes;
+}
+
+using google::protobuf::io::CodedInputStream;
+using google::protobuf::internal::WireFormatLite;
+
+// A reader of `bytes` (CodedInputStream can be neither copied nor moved).
+struct Reader {
+  explicit Reader(std::string_view bytes)
+      : in(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<int>(bytes.size())) {
+    in.SetTotalBytesLimit(INT32_MAX);
+  }
+  CodedInputStream in;
+};
+
+constexpr uint32_t length_delimited(int field) {
+  return (static_cast<uint32_t>(field) << 3) | WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+}
+
+// The bytes of the length-delimited field whose tag `in` has just read
+// (`base`: the start of what `in` reads).
+bool read_delimited(CodedInputStream& in, const char* base, std::string_view* out) {
+  uint32_t size = 0;
+  if (!in.ReadVarint32(&size)) {
+    return false;
+  }
+  const int at = in.CurrentPosition();
+  if (!in.Skip(static_cast<int>(size))) {
+    return false;
+  }
+  *out = std::string_view(base + at, size);
+  return true;
+}
+
+// Reads the fields of the message `bytes`, calling on_field(tag, in) for
+// each (it consumes the field's value; false = broken). False when the
+// bytes are not a message's encoding.
+template <class OnField>
+bool for_each_field(std::string_view bytes, OnField on_field) {
+  Reader r(bytes);
+  CodedInputStream& in = r.in;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      return in.ConsumedEntireMessage();
+    }
+    if (!on_field(tag, in)) {
+      return false;
+    }
+  }
+}
+
+// The id of an encoded SlaveInfo (SlaveInfo.id, SlaveID.value; the last
+// occurrence of each wins, as in a parse): has_id false when it has none;
+// false when the bytes on the way are broken.
+bool slave_info_id(std::string_view info, bool* has_id, std::string* id) {
+  *has_id = false;
+  return for_each_field(info, [&](uint32_t tag, CodedInputStream& in) {
+    if (tag != length_delimited(SlaveInfo::kIdFieldNumber)) {
+      return WireFormatLite::SkipField(&in, tag);
+    }
+    std::string_view slave_id;
+    if (!read_delimited(in, info.data(), &slave_id)) {
+      return false;
+    }
+    *has_id = true;
+    return for_each_field(slave_id, [&](uint32_t t, CodedInputStream& sub) {
+      if (t != length_delimited(SlaveID::kValueFieldNumber)) {
+        return WireFormatLite::SkipField(&sub, t);
+      }
+      std::string_view value;
+      if (!read_delimited(sub, slave_id.data(), &value)) {
+        return false;
+      }
+      id->assign(value);
+      return true;
+    });
+  });
+}
+
+}  // namespace
+
+Try<ScannedRegistry> scan_registry(const std::vector<std::string>& parts) {
+  const std::string bytes = joined(parts);
+  ScannedRegistry scan;
+  std::string rest;  // the encoding of every field but the admitted slaves
+  Reader r(bytes);
+  CodedInputStream& in = r.in;
+  bool ok = true;
+  while (ok) {
+    const int start = in.CurrentPosition();
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) {
+      ok = in.ConsumedEntireMessage();
+      break;
+    }
+    if (tag != length_delimited(Registry::kSlavesFieldNumber)) {
+      ok = WireFormatLite::SkipField(&in, tag);
+      rest.append(bytes, static_cast<size_t>(start), static_cast<size_t>(in.CurrentPosition() - start));
+      continue;
+    }
+    std::string_view slaves;
+    ok = read_delimited(in, bytes.data(), &slaves) &&
+         for_each_field(slaves, [&](uint32_t t, CodedInputStream& list) {
+           if (t != length_delimited(registry::Slaves::kSlavesFieldNumber)) {
+             return WireFormatLite::SkipField(&list, t);
+           }
+           std::string_view info;
+           bool has_id = false;
+           std::string id;
+           if (!read_delimited(list, slaves.data(), &info) || !slave_info_id(info, &has_id, &id)) {
+             return false;
+           }
+           if (has_id) {
+             scan.slave_ids.push_back(std::move(id));
+             scan.slave_infos.emplace_back(info);
+           }
+           return true;
+         });
+  }
+  if (!ok || !scan.rest.ParseFromString(rest)) {
+    return Error("the stored registry (" + std::to_string(bytes.size()) +
+                 " bytes) does not parse as a Registry protobuf");
+  }
+  return scan;
+}
+
+Try<Registry> to_registry(const ScannedRegistry& scan) {
+  Registry registry = scan.rest;
+  for (size_t i = 0; i < scan.slave_infos.size(); ++i) {
+    if (!registry.mutable_slaves()->add_slaves()->ParseFromString(scan.slave_infos[i])) {
+      return Error("the registry's SlaveInfo of slave " + scan.slave_ids[i] + " (" +
+                   std::to_string(scan.slave_infos[i].size()) + " bytes) does not parse");
+    }
+  }
+  return registry;
+}
+
+Try<Registry> join_registry(const std::vector<std::string>& parts) {
+  const std::string bytes = joined(parts);
   Registry registry;
   google::protobuf::io::ArrayInputStream stream(bytes.data(), static_cast<int>(bytes.size()));
   google::protobuf::io::CodedInputStream in(&stream);

@@ -151,6 +151,61 @@ TEST(RegistryParts, GarbageIsAnErrorNamingItsSize) {
   EXPECT_TRUE(join_registry({}));  // nothing stored: the empty registry
 }
 
+// What a new leader is answered with: everything but the admitted slaves
+// parsed, and those as (id, encoded SlaveInfo), in the registry's order.
+TEST(RegistryParts, AScanHoldsWhatAJoinHolds) {
+  Registry r = sample(1000);
+  std::vector<std::string> parts = split_registry(r);
+  Try<ScannedRegistry> scan = scan_registry(parts);
+  ASSERT_TRUE(scan) << scan.error();
+  Try<Registry> joined = join_registry(parts);
+  ASSERT_TRUE(joined) << joined.error();
+  ASSERT_EQ(scan->slave_ids.size(), 1000u);
+  ASSERT_EQ(scan->slave_infos.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(scan->slave_ids[i], joined->slaves().slaves(i).id().value());
+    EXPECT_EQ(scan->slave_infos[i], joined->slaves().slaves(i).SerializeAsString());
+  }
+  EXPECT_EQ(scan->rest.slaves().slaves_size(), 0);
+  EXPECT_EQ(scan->rest.master().id(), "m1");
+  EXPECT_EQ(scan->rest.unreachable().slaves(0).id().value(), "U1");
+  EXPECT_EQ(scan->rest.gone().slaves(0).id().value(), "G1");
+  EXPECT_EQ(scan->rest.weights_size(), 1);
+  EXPECT_EQ(scan->rest.removed_frameworks().frameworks(0).id().value(), "F1");
+  Try<Registry> back = to_registry(*scan);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*back, *joined));
+  // A registry written whole (one part) scans too.
+  Try<ScannedRegistry> whole = scan_registry({r.SerializeAsString()});
+  ASSERT_TRUE(whole) << whole.error();
+  ASSERT_EQ(whole->slave_ids.size(), 1000u);
+  EXPECT_EQ(whole->slave_ids[0], "S0");
+  Try<Registry> whole_back = to_registry(*whole);
+  ASSERT_TRUE(whole_back) << whole_back.error();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*whole_back, r));
+}
+
+TEST(RegistryParts, AScanLeavesOutSlavesWithoutIdAndRefusesGarbage) {
+  Registry r = sample(2);
+  r.mutable_slaves()->add_slaves()->set_hostname("no-id");
+  Try<ScannedRegistry> scan = scan_registry({r.SerializeAsString()});
+  ASSERT_TRUE(scan) << scan.error();
+  EXPECT_EQ(scan->slave_ids, (std::vector<std::string>{"S0", "S1"}));
+  Try<ScannedRegistry> bad = scan_registry({"\xff\xff\xff", "junk"});
+  ASSERT_TRUE(bad.is_error());
+  EXPECT_NE(bad.error().find("(7 bytes) does not parse as a Registry"), std::string::npos) << bad.error();
+  // An admitted slave whose id is cut short.
+  std::string info = r.slaves().slaves(0).SerializeAsString();
+  std::string cut = info.substr(0, info.size() - 1);
+  std::string list = "\x0a" + std::string(1, static_cast<char>(cut.size())) + cut;
+  std::string registry = "\x12" + std::string(1, static_cast<char>(list.size())) + list;
+  EXPECT_TRUE(scan_registry({registry}).is_error());
+  EXPECT_TRUE(join_registry({registry}).is_error());
+  Try<ScannedRegistry> empty = scan_registry({});
+  ASSERT_TRUE(empty) << empty.error();  // nothing stored: the empty registry
+  EXPECT_TRUE(empty->slave_ids.empty());
+}
+
 TEST(RegistryParts, BucketsAreStable) {
   EXPECT_EQ(fnv1a64(""), 14695981039346656037ULL);
   EXPECT_EQ(fnv1a64("a"), 0xaf63dc4c8601ec8cULL);

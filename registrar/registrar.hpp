@@ -4,11 +4,20 @@
 // docs/registrar.md has the design and the storage formats.
 //
 // Messages (a dynamically typed actor; answers go to the requester):
-//   (recover_atom, stoa::MasterInfo leader) -> stoa::registry::Registry:
+//   (recover_atom, stoa::MasterInfo leader) -> ScannedRegistry:
 //       reads the registry (empty if none yet), records `leader` in it and
 //       stores it, so that of two masters recovering from the same version
-//       only one succeeds; answers the registry as stored. Must be the
-//       first request; a second one is an error (and changes nothing).
+//       only one succeeds; answers the registry as stored, its admitted
+//       slaves as encoded SlaveInfos with their ids (registrar/parts.hpp:
+//       what a new leader needs, without parsing 50,000 SlaveInfos first).
+//       Must be the first request; a second one is an error (and changes
+//       nothing). The registrar parses the whole registry for itself only
+//       when first needed, by an operation or by loaded_atom; a registry
+//       that does not parse then fails the registrar (below).
+//   (loaded_atom) -> bool: parses the recovered registry if that is not
+//       done yet; true once parsed, an error if that (or anything before)
+//       failed. The new leader asks once it has handled the messages that
+//       waited for its recovery.
 //   (apply_atom, stoa::registry::Operation) -> bool: true = it changed the
 //       registry and the change is durably stored; false = the operation
 //       does not apply (registrar/operations.hpp) and nothing changed.
@@ -32,11 +41,13 @@
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/messages.hpp"
 #include "common/try.hpp"
 #include "proto/registry.pb.h"
+#include "registrar/parts.hpp"
 #include "registrar/storage.hpp"
 
 namespace stoa::registry {
@@ -47,9 +58,17 @@ STOA_DEFINE_PROTOBUF_INSPECT
 
 namespace stoa::registrar {
 
+// The answer to recover_atom travels in-process only.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ScannedRegistry& x) {
+  return f(caf::meta::type_name("stoa.registrar.ScannedRegistry"), x.rest, x.slave_ids, x.slave_infos);
+}
+
 using recover_atom = caf::atom_constant<caf::atom("rg_recover")>;
 using apply_atom = caf::atom_constant<caf::atom("rg_apply")>;
+using loaded_atom = caf::atom_constant<caf::atom("rg_loaded")>;
 constexpr recover_atom recover_atom_v{};
+constexpr loaded_atom loaded_atom_v{};
 constexpr apply_atom apply_atom_v{};
 
 // Mesos' --registry_fetch_timeout and --registry_store_timeout defaults.
@@ -82,6 +101,10 @@ Try<caf::actor> spawn_registrar(caf::actor_system& sys, Options options);
 // The text of an error of the registrar (or of a storage): the message it
 // carries, else CAF's rendering of the error.
 std::string error_text(const caf::error& e);
+
+// The whole registry a recover answered (its admitted slaves parsed), or
+// the error naming the slave whose SlaveInfo does not parse.
+caf::expected<registry::Registry> recovered_registry(const ScannedRegistry& scan);
 
 // A registrar over a storage spawned by the caller (tests, or a storage of
 // its own). Only the timeouts of `options` are used.

@@ -3,6 +3,8 @@
 // compare-and-swap, timeouts and corrupt data.
 #include "registrar/registrar.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
@@ -65,7 +67,7 @@ class RegistrarTest : public ::testing::Test {
   caf::expected<Registry> recover(const caf::actor& r, const std::string& id = "m1") {
     caf::expected<Registry> out{caf::make_error(caf::sec::runtime_error, "no answer")};
     self_->request(r, ANSWER_TIMEOUT, recover_atom_v, leader(id))
-        .receive([&](Registry& reg) { out = std::move(reg); }, [&](caf::error& e) { out = std::move(e); });
+        .receive([&](ScannedRegistry& scan) { out = recovered_registry(scan); }, [&](caf::error& e) { out = std::move(e); });
     return out;
   }
   caf::expected<bool> apply(const caf::actor& r, const Operation& op) {
@@ -160,7 +162,7 @@ TEST_F(RegistrarTest, OperationsSentWhileRecoveringWaitForIt) {
   auto rec = self_->request(r, ANSWER_TIMEOUT, recover_atom_v, leader("m1"));
   auto op = self_->request(r, ANSWER_TIMEOUT, apply_atom_v, admit("S1"));
   bool recovered = false;
-  rec.receive([&](Registry&) { recovered = true; }, [&](caf::error& e) { ADD_FAILURE() << error_text(e); });
+  rec.receive([&](ScannedRegistry&) { recovered = true; }, [&](caf::error& e) { ADD_FAILURE() << error_text(e); });
   op.receive([&](bool b) { EXPECT_TRUE(b); }, [&](caf::error& e) { ADD_FAILURE() << error_text(e); });
   EXPECT_TRUE(recovered);
 }
@@ -244,6 +246,65 @@ TEST_F(RegistrarTest, ACorruptRegistryIsAnErrorNamingTheWayOut) {
                            "the registry is corrupt", "wipe the test store to start with an empty registry"}) {
     EXPECT_NE(e.find(want), std::string::npos) << want << " not in: " << e;
   }
+}
+
+// The new leader is answered from a scan (the admitted slaves' SlaveInfos
+// left encoded); the registrar parses the whole registry afterwards, and a
+// SlaveInfo that does not parse then fails it: `loaded` and every operation
+// get the error, so the new leader stops leading.
+TEST_F(RegistrarTest, ASlaveInfoThatDoesNotParseFailsTheRegistrarAfterItAnswered) {
+  Storage storage = spawn_in_memory_storage(sys_);
+  Registry stored;
+  SlaveInfo* good = stored.mutable_slaves()->add_slaves();
+  good->set_hostname("host-S1");
+  good->mutable_id()->set_value("S1");
+  std::vector<std::string> parts = split_registry(stored);
+  SlaveInfo broken;  // no hostname: a required field
+  broken.mutable_id()->set_value("S2");
+  std::string info = broken.SerializePartialAsString();
+  std::string list = "\x0a" + std::string(1, static_cast<char>(info.size())) + info;
+  parts[1 + bucket_of("S2")] += "\x12" + std::string(1, static_cast<char>(list.size())) + list;
+  caf::expected<uint64_t> written{caf::make_error(caf::sec::runtime_error, "no answer")};
+  self_->request(storage.actor, ANSWER_TIMEOUT, store_atom_v, parts, uint64_t{0})
+      .receive([&](uint64_t v) { written = v; }, [&](caf::error& e) { written = std::move(e); });
+  ASSERT_TRUE(written) << error_text(written.error());
+
+  caf::actor r = spawn(storage);
+  std::vector<std::string> ids;
+  self_->request(r, ANSWER_TIMEOUT, recover_atom_v, leader("m1"))
+      .receive([&](ScannedRegistry& scan) { ids = scan.slave_ids; },
+               [&](caf::error& e) { ADD_FAILURE() << error_text(e); });
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"S1", "S2"}));
+  caf::expected<bool> loaded{caf::make_error(caf::sec::runtime_error, "no answer")};
+  self_->request(r, ANSWER_TIMEOUT, loaded_atom_v)
+      .receive([&](bool b) { loaded = b; }, [&](caf::error& e) { loaded = std::move(e); });
+  ASSERT_FALSE(loaded);
+  EXPECT_NE(text(loaded).find("the registry is corrupt"), std::string::npos) << text(loaded);
+  caf::expected<bool> op = apply(r, admit("S3"));
+  ASSERT_FALSE(op);
+  EXPECT_NE(text(op).find("the registry is corrupt"), std::string::npos) << text(op);
+}
+
+TEST_F(RegistrarTest, LoadedAnswersTrueOnceTheRegistryIsParsed) {
+  Storage storage = spawn_in_memory_storage(sys_);
+  caf::actor r = spawn(storage);
+  caf::expected<bool> early{caf::make_error(caf::sec::runtime_error, "no answer")};
+  self_->request(r, ANSWER_TIMEOUT, loaded_atom_v)
+      .receive([&](bool b) { early = b; }, [&](caf::error& e) { early = std::move(e); });
+  ASSERT_FALSE(early);
+  EXPECT_NE(text(early).find("must come first"), std::string::npos) << text(early);
+  ASSERT_TRUE(recover(r, "m1"));
+  EXPECT_EQ(apply(r, admit("S1")), caf::expected<bool>(true));
+  caf::actor r2 = spawn(storage);
+  caf::expected<Registry> reg = recover(r2, "m2");
+  ASSERT_TRUE(reg) << error_text(reg.error());
+  EXPECT_EQ(reg->slaves().slaves(0).hostname(), "host-S1");
+  caf::expected<bool> loaded{caf::make_error(caf::sec::runtime_error, "no answer")};
+  self_->request(r2, ANSWER_TIMEOUT, loaded_atom_v)
+      .receive([&](bool b) { loaded = b; }, [&](caf::error& e) { loaded = std::move(e); });
+  EXPECT_EQ(loaded, caf::expected<bool>(true));
+  EXPECT_EQ(apply(r2, admit("S1")), caf::expected<bool>(false));  // known from the parsed registry
 }
 
 TEST_F(RegistrarTest, SpawnRefusesBadOptions) {
