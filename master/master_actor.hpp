@@ -222,8 +222,8 @@ class Master {
     std::chrono::steady_clock::duration busy{};
     bool refreshed = false;
   };
-  // No rope render starts before this: after each, the master rests as
-  // long as it kept it busy (view_renders.cpp).
+  // No rope render starts before this: after each, the master rests three
+  // times as long as it kept it busy, at most 100 ms (view_renders.cpp).
   std::chrono::steady_clock::time_point renders_rested_at{};
   std::map<std::string, ViewRender> view_renders;
   // Renders /master/state and /master/frameworks from the records'

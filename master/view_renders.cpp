@@ -38,12 +38,15 @@ constexpr auto ROPE_SLICE = std::chrono::milliseconds(10);
 constexpr auto ROPE_COLLECT_SPLIT = std::chrono::milliseconds(2);
 // After a rope render that kept the master's thread busy for B (at least
 // ROPE_REST_MIN), the next one (of any roped view) starts only once the
-// master has rested ROPE_REST_FACTOR * B: however many clients poll,
-// renders take at most a quarter of its thread, and messages never wait
-// behind render after render. Shorter renders (small clusters) go on at
-// once.
+// master has rested ROPE_REST_FACTOR * B, at most ROPE_REST_MAX: however
+// many clients poll, renders of up to ~33 ms take at most a quarter of its
+// thread, and messages never wait behind render after render. Shorter
+// renders (small clusters) go on at once; the cap keeps a long one (the
+// first after a start renders every fragment: 1.1 s at 20k slaves / 400k
+// tasks) from holding back the next request for seconds.
 constexpr auto ROPE_REST_MIN = std::chrono::milliseconds(2);
 constexpr int ROPE_REST_FACTOR = 3;
+constexpr auto ROPE_REST_MAX = std::chrono::milliseconds(100);
 
 bool rope_view(const std::string& endpoint) { return endpoint == "state" || endpoint == "frameworks"; }
 
@@ -212,7 +215,7 @@ void Master::on_rope_slice(const std::string& key) {
   auto now = std::chrono::steady_clock::now();
   view.busy += now - started;
   if (view.busy >= ROPE_REST_MIN) {
-    renders_rested_at = now + ROPE_REST_FACTOR * view.busy;
+    renders_rested_at = now + std::min<std::chrono::steady_clock::duration>(ROPE_REST_FACTOR * view.busy, ROPE_REST_MAX);
   }
   // The HTTP routes' requests take the rope itself: the server writes its
   // pieces, never joined.
