@@ -66,8 +66,9 @@ class CompletedTasksTest : public MasterFixture {
 
   // With rope_each_step_: the master's own rope renders (its RopeRenderer,
   // fragments kept from step to step) against write_state() and
-  // write_frameworks() of its state, now; after a refresh in one slice
-  // that stops at once, so that the next check resumes it.
+  // write_frameworks() of its state, now (every other step also before
+  // any refresh); after a refresh in one slice that stops at once, so that
+  // the next check resumes it.
   void check_rope(const std::string& when) {
     if (!rope_each_step_) {
       return;
@@ -76,9 +77,15 @@ class CompletedTasksTest : public MasterFixture {
     ASSERT_NE(actor, nullptr);
     Master& m = actor->state;
     ++rope_checks_;
-    m.rope.refresh(m.st, std::chrono::steady_clock::now());
     std::string streamed;
     write_state(m.st, &streamed);
+    if (rope_checks_ % 2 == 0) {
+      // Every other step, collected with the step's changes not refreshed
+      // yet (as when a task changes between a render's refresh and its
+      // collect): rendered in the collect, into fragments of their own.
+      EXPECT_EQ(m.rope.state(m.st).concat(), streamed) << when << ", collected before a refresh";
+    }
+    m.rope.refresh(m.st, std::chrono::steady_clock::now());
     Rope state = m.rope.state(m.st);
     EXPECT_EQ(state.concat(), streamed) << when;
     EXPECT_EQ(state.size(), streamed.size()) << when;

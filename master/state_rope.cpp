@@ -190,10 +190,13 @@ const RenderedResources& RopeRenderer::fresh_task(const TaskMap::Slot& slot) {
     ResourcesPtr r = resources_of(slot.value);
     json_.clear();
     {
+      // Also called while a view is collected (a task changed after the
+      // last refresh): the view's buffer is put back after.
+      JsonBuffer* outer = b_;
       JsonBuffer b(&json_, ROPE_TASK_BYTES);
       b_ = &b;
       task(slot.value, r->json);
-      b_ = nullptr;
+      b_ = outer;
     }
     slot.json = std::make_shared<const std::string>(json_);
     slot.extra = std::move(r);
@@ -213,10 +216,11 @@ void RopeRenderer::fresh_slave(const MasterState& s, const RenderedMap<SlaveReco
   json_.clear();
   size_t offered_at = 0;
   {
+    JsonBuffer* outer = b_;  // as in fresh_task
     JsonBuffer b(&json_, ROPE_SLAVE_BYTES);
     b_ = &b;
     offered_at = TaskWriter::slave(slave, resources_views(slave.total), resources_views(used), {});
-    b_ = nullptr;
+    b_ = outer;
   }
   slot.json = std::make_shared<const std::string>(json_);
   auto cut = std::make_shared<SlaveFragmentSplit>();
