@@ -175,57 +175,17 @@ TEST_F(HttpServer, ASharedBodyAnswersSeveralRequests) {
       << big.use_count() << " references";
 }
 
-// A body held in pieces of uneven sizes (http::BodySpans, e.g. the rope of
-// /master/state's fragments).
-class ChoppedBody : public http::BodySpans {
- public:
-  explicit ChoppedBody(const std::string& whole) {
-    size_t at = 0;
-    for (size_t i = 0; at < whole.size(); ++i) {
-      size_t n = std::min(whole.size() - at, i % 3 == 0 ? size_t{1} : i % 3 == 1 ? size_t{4093} : size_t{70001});
-      pieces_.push_back(whole.substr(at, n));
-      at += n;
-    }
-  }
-  size_t size() const override {
-    size_t n = 0;
-    for (const std::string& p : pieces_) {
-      n += p.size();
-    }
-    return n;
-  }
-  void spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const override {
-    size_t at = 0;
-    for (const std::string& p : pieces_) {
-      if (n == 0) {
-        return;
-      }
-      if (offset < at + p.size()) {
-        size_t from = offset > at ? offset - at : 0;
-        size_t k = std::min(n, p.size() - from);
-        out(p.data() + from, k);
-        n -= k;
-        offset += k;
-      }
-      at += p.size();
-    }
-  }
-
- private:
-  std::vector<std::string> pieces_;
-};
-
 // A body in spans is written as its bytes joined: large ones in chunks that
 // cut across its pieces, small ones at once, HEAD the head alone, ?jsonp=
 // wrapped; the server lets go of it once written.
 TEST_F(HttpServer, ABodyInSpansIsWrittenAsItsJoinedBytes) {
   const std::string big_text = "\"" + big_body((3u << 20) + 3) + "\"";
-  auto big = std::make_shared<const ChoppedBody>(big_text);
-  auto small = std::make_shared<const ChoppedBody>("{\"small\":true}");
+  auto big = std::make_shared<const PiecesBody>(big_text);
+  auto small = std::make_shared<const PiecesBody>("{\"small\":true}");
   ASSERT_EQ(big->str(), big_text);
   auto server = start();
   for (auto [path, body] : {std::pair{"/spans/big", big}, std::pair{"/spans/small", small}}) {
-    std::weak_ptr<const ChoppedBody> weak = body;  // the route holds no reference
+    std::weak_ptr<const PiecesBody> weak = body;  // the route holds no reference
     http::add_route(server, {path, "A body in spans.", {"GET"},
                              [weak](caf::io::broker*, const http::Request&, http::Responder respond) {
                                http::Response r;

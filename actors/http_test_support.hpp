@@ -18,6 +18,7 @@
 
 #include <picojson.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -62,6 +63,48 @@ using Clock = std::chrono::steady_clock;
 using wait_atom = caf::atom_constant<caf::atom("t_wait")>;
 using open_atom = caf::atom_constant<caf::atom("t_open")>;
 using probe_atom = caf::atom_constant<caf::atom("t_probe")>;
+
+// ---- a body held in pieces (http::BodySpans) --------------------------------
+
+// `pieces` in order; a string given to the constructor is cut into pieces
+// of 1, 4093 and 70001 bytes in turn, so that chunks cut across them.
+class PiecesBody : public http::BodySpans {
+ public:
+  PiecesBody() = default;
+  explicit PiecesBody(const std::string& whole) {
+    size_t at = 0;
+    for (size_t i = 0; at < whole.size(); ++i) {
+      size_t n = std::min(whole.size() - at, i % 3 == 0 ? size_t{1} : i % 3 == 1 ? size_t{4093} : size_t{70001});
+      pieces.push_back(whole.substr(at, n));
+      at += n;
+    }
+  }
+  size_t size() const override {
+    size_t n = 0;
+    for (const std::string& p : pieces) {
+      n += p.size();
+    }
+    return n;
+  }
+  void spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const override {
+    size_t at = 0;
+    for (const std::string& p : pieces) {
+      if (n == 0) {
+        return;
+      }
+      if (offset < at + p.size()) {
+        size_t from = offset > at ? offset - at : 0;
+        size_t k = std::min(n, p.size() - from);
+        out(p.data() + from, k);
+        n -= k;
+        offset += k;
+      }
+      at += p.size();
+    }
+  }
+
+  std::vector<std::string> pieces;
+};
 
 // ---- a raw HTTP/1.1 client on a blocking socket ----------------------------
 

@@ -281,15 +281,7 @@ class ExecutorDriverTest : public ::testing::Test {
   // Registers the executor as slave "slave-1" after it has asked once.
   void register_executor() {
     ASSERT_TRUE(next<RegisterExecutorMessage>()) << "no registration";
-    ExecutorRegisteredMessage m;
-    m.mutable_executor_info()->mutable_executor_id()->set_value("exec-1");
-    m.mutable_executor_info()->mutable_framework_id()->set_value("fw-1");
-    m.mutable_framework_id()->set_value("fw-1");
-    m.mutable_framework_info()->set_name("test-framework");
-    m.mutable_framework_info()->set_user("nobody");
-    m.mutable_slave_id()->set_value("slave-1");
-    m.mutable_slave_info()->set_hostname("localhost");
-    caf::anon_send(slave_, m);
+    caf::anon_send(slave_, registered_message());
     wait_event("registered:slave-1:exec-1:test-framework");
   }
 

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/atoms.hpp"
+#include "actors/http_test_support.hpp"
 #include "master/state_json_writer.hpp"
 
 namespace stoa::master {
@@ -54,25 +55,7 @@ TEST(StateServing, GzipRoundTripsAndWritesAGzipHeader) {
 
 // A body in spans (a rope) is compressed span by span, as if joined.
 TEST(StateServing, GzipOfSpansIsTheGzipOfTheJoinedBytes) {
-  class Pieces : public http::BodySpans {
-   public:
-    std::vector<std::string> pieces;
-    size_t size() const override {
-      size_t n = 0;
-      for (const std::string& p : pieces) {
-        n += p.size();
-      }
-      return n;
-    }
-    void spans(size_t offset, size_t n, const std::function<void(const char*, size_t)>& out) const override {
-      EXPECT_EQ(offset, 0u);
-      EXPECT_EQ(n, size());
-      for (const std::string& p : pieces) {
-        out(p.data(), p.size());
-      }
-    }
-  };
-  Pieces body;
+  http_test::PiecesBody body;
   std::string joined;
   uint32_t x = 12345;
   for (int i = 0; i < 3000; ++i) {
@@ -86,7 +69,7 @@ TEST(StateServing, GzipOfSpansIsTheGzipOfTheJoinedBytes) {
     body.pieces.push_back(std::move(p));
   }
   EXPECT_EQ(gunzip(gzip(body)), joined);
-  EXPECT_EQ(gunzip(gzip(Pieces{})), "");
+  EXPECT_EQ(gunzip(gzip(http_test::PiecesBody{})), "");
 }
 
 TEST(StateServing, AcceptEncodingParsing) {
