@@ -71,6 +71,11 @@ struct MasterOptions {
   // The allocator actor runs on its own thread; false for tests driven by
   // CAF's test_coordinator (virtual time), which must schedule it.
   bool detached_allocator = true;
+  // The longest the master rests after a render of /master/state or
+  // /master/frameworks before it starts the next (view_renders.cpp);
+  // 0: no rest (tests driven in virtual time, where a rest would wait for
+  // the test to move the clock).
+  std::chrono::milliseconds view_render_rest_max{100};
   // Likewise for the registrar (registrar::Options::detached).
   bool detached_registrar = true;
   // A store for the registry spawned by the caller instead of --registry's

@@ -76,6 +76,7 @@ class MasterFixture : public ::testing::Test {
     opts.hostname = "localhost";
     opts.metrics = &metrics_;
     opts.detached_allocator = false;  // scheduled by the test coordinator
+    opts.view_render_rest_max = std::chrono::milliseconds(0);
     opts.detached_registrar = false;
     opts.registry_storage = std::make_shared<registrar::Storage>(storage_proxy());
     Try<caf::actor> m = spawn_master(sys_, opts);

@@ -38,7 +38,8 @@ constexpr auto ROPE_SLICE = std::chrono::milliseconds(10);
 constexpr auto ROPE_COLLECT_SPLIT = std::chrono::milliseconds(2);
 // After a rope render that kept the master's thread busy for B (at least
 // ROPE_REST_MIN), the next one (of any roped view) starts only once the
-// master has rested ROPE_REST_FACTOR * B, at most ROPE_REST_MAX: however
+// master has rested ROPE_REST_FACTOR * B, at most
+// MasterOptions::view_render_rest_max (100 ms by default): however
 // many clients poll, renders of up to ~33 ms take at most a quarter of its
 // thread, and messages never wait behind render after render. Shorter
 // renders (small clusters) go on at once; the cap keeps a long one (the
@@ -46,7 +47,6 @@ constexpr auto ROPE_COLLECT_SPLIT = std::chrono::milliseconds(2);
 // tasks) from holding back the next request for seconds.
 constexpr auto ROPE_REST_MIN = std::chrono::milliseconds(2);
 constexpr int ROPE_REST_FACTOR = 3;
-constexpr auto ROPE_REST_MAX = std::chrono::milliseconds(100);
 
 bool rope_view(const std::string& endpoint) { return endpoint == "state" || endpoint == "frameworks"; }
 
@@ -214,8 +214,9 @@ void Master::on_rope_slice(const std::string& key) {
   count("master/view_renders_roped");
   auto now = std::chrono::steady_clock::now();
   view.busy += now - started;
-  if (view.busy >= ROPE_REST_MIN) {
-    renders_rested_at = now + std::min<std::chrono::steady_clock::duration>(ROPE_REST_FACTOR * view.busy, ROPE_REST_MAX);
+  if (view.busy >= ROPE_REST_MIN && opts.view_render_rest_max.count() > 0) {
+    renders_rested_at =
+        now + std::min<std::chrono::steady_clock::duration>(ROPE_REST_FACTOR * view.busy, opts.view_render_rest_max);
   }
   // The HTTP routes' requests take the rope itself: the server writes its
   // pieces, never joined.
