@@ -299,10 +299,12 @@ Cluster.prototype.startZooKeeper = async function startZooKeeper() {
   return `127.0.0.1:${port}`;
 };
 
-// Another master of an --zk cluster; resolves its port.
+// Another master of an --zk cluster; resolves its port. The session timeout
+// is Mesos' default: a shorter one can expire under a loaded machine and move
+// the leadership while a test looks at it.
 Cluster.prototype.startZkMaster = async function startZkMaster(label, zkUrl, extraArgs = []) {
   const args = ['--ip=127.0.0.1', '--port=0', `--work_dir=${path.join(this.root, label)}`, `--zk=${zkUrl}`,
-    '--zk_session_timeout=2secs', '--no-hostname_lookup', ...extraArgs];
+    '--zk_session_timeout=10secs', '--no-hostname_lookup', ...extraArgs];
   const m = new Child(label, path.join(binDir(), 'stoa-master'), args, this.root);
   this.procs.push(m);
   return m.port();

@@ -27,7 +27,7 @@ done
 export STOA_BIN_DIR="$build/bin" CHROMIUM="$chromium" STOA_WEBUI_ARTIFACTS="$build/webui-artifacts"
 mkdir -p "$STOA_WEBUI_ARTIFACTS"
 cd "$here"
-node --test --test-concurrency=1 --test-reporter=spec store.test.mjs util.test.mjs services-ui.test.mjs webui.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec store.test.mjs util.test.mjs live.test.mjs services-ui.test.mjs webui.test.mjs
 status=$?
 echo "run-tests: screenshots in $STOA_WEBUI_ARTIFACTS"
 exit $status

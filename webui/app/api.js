@@ -34,35 +34,61 @@ function setConnection(state, detail = '') {
 }
 
 let following = null;
+let followTimer = null;
+let movedAt = 0;
+
+// How long one ask of /master/redirect may take, how soon a failed ask is
+// repeated, and how long the page waits for the move it asked for before it
+// asks again (a navigation can be cancelled, or its answer lost).
+const FOLLOW_ASK_MS = 5000;
+const FOLLOW_RETRY_MS = 1000;
+const MOVE_WAIT_MS = 5000;
 
 // Moves the page to the leading master (see the top of this file). Asks
 // /master/redirect first without following it: a 503 means no leader is
 // elected yet, and the banner says so instead of showing an error page.
-// Concurrent callers share one attempt.
+// Concurrent callers share one attempt. An attempt that cannot reach the
+// master, finds no leader, or whose move does not happen is repeated until
+// the page has moved: the caller (a request that got 307) does not retry.
 export function followLeader() {
-  if (!following) {
-    following = attemptFollow().finally(() => {
-      if (connection.state !== 'moving') following = null;
-    });
-  }
+  if (following) return following;
+  if (connection.state === 'moving' && Date.now() - movedAt < MOVE_WAIT_MS) return Promise.resolve();
+  following = attemptFollow().finally(() => {
+    following = null;
+  });
   return following;
 }
 
+function followAgain(ms) {
+  clearTimeout(followTimer);
+  followTimer = setTimeout(followLeader, ms);
+}
+
 async function attemptFollow() {
+  clearTimeout(followTimer);
   let r;
   try {
-    r = await fetch('/master/redirect', { redirect: 'manual', cache: 'no-store' });
+    r = await fetch('/master/redirect', {
+      redirect: 'manual', cache: 'no-store', signal: AbortSignal.timeout(FOLLOW_ASK_MS),
+    });
   } catch (e) {
     setConnection('down', `${location.origin}: ${e.message}`);
+    followAgain(FOLLOW_RETRY_MS);
     return;
   }
   if (r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 400)) {
     setConnection('moving', 'This master does not lead; moving to the leading master…');
+    movedAt = Date.now();
     location.assign('/master/redirect' + location.hash);
+    followAgain(MOVE_WAIT_MS);
     return;
   }
   if (r.status === 503) {
     setConnection('no-leader', 'No leader elected; retrying…');
+  }
+  if (r.status >= 500) {
+    // This master cannot say where the leader is yet.
+    followAgain(FOLLOW_RETRY_MS);
   }
 }
 

@@ -31,25 +31,36 @@ function setLive(mode) {
   }
 }
 
-async function loadState() {
+// Reads the whole state. `current` says whether the read is still wanted
+// when its answer comes: a stream that broke meanwhile has started another
+// reconnection, and a late answer must not mark that one's state loaded.
+// Returns whether the state was applied.
+async function loadState(current = () => true) {
   const state = await getJSON('/master/state');
+  if (!current()) return false;
   setState(state);
   stateLoaded = true;
   const queued = pending;
   pending = [];
   for (const [type, data] of queued) applyEvent(type, data);
+  return true;
 }
 
 // Reads the master's flags (--webui_read_only); a failed read is retried
 // every FLAGS_RETRY_MS until one succeeds, so a master that was still
 // starting cannot leave the page with another master's flags.
+// Only the newest read is applied (an older one may answer last).
+let flagsReads = 0;
 export async function loadFlags() {
   clearTimeout(flagsTimer);
+  const read = ++flagsReads;
   try {
     const f = await getJSON('/master/flags');
+    if (read !== flagsReads) return;
     store.flags = (f && f.flags) || {};
     changed();
   } catch (e) {
+    if (read !== flagsReads) return;
     console.warn('cannot read /master/flags:', e.message);
     flagsTimer = setTimeout(loadFlags, FLAGS_RETRY_MS);
   }
@@ -107,6 +118,9 @@ function openStream() {
   const es = new EventSource('/master/events');
   source = es;
   let opened = false;
+  // Whether this stream is still the page's: once it broke, another
+  // reconnection owns `reconnecting` and `stateLoaded`.
+  const current = () => source === es;
   es.onopen = async () => {
     opened = true;
     backoff = 500;
@@ -116,11 +130,11 @@ function openStream() {
       try {
         // A master that came back may run with other flags (--webui_read_only).
         if (reconnecting) await loadFlags();
-        await loadState();
+        if (!(await loadState(current))) return;
         reconnecting = false;
         await loadUtilization();
       } catch (e) {
-        restart();
+        if (current()) restart();
       }
     }
   };
@@ -237,8 +251,11 @@ export async function start() {
   onConnection(reconnectNowIfBack);
 }
 
-// Re-reads the state now (after an action, so the view does not wait for an event).
+// Re-reads the state now (after an action, so the view does not wait for an
+// event). Not while reconnecting: the reopened stream reads it (with the
+// flags), and a state read here would make it skip that.
 export async function refresh() {
+  if (!stateLoaded) return;
   try {
     await loadState();
   } catch (e) {
