@@ -257,6 +257,12 @@ struct Probe {
   std::vector<double> health_ms;
   double allocation_runs_per_s = 0;
   double state_requests = 0;
+  // The master's own turns in the window (master/turns_over_*), and its
+  // longest turn since it started, before and after the window.
+  double turns_over_10ms = 0;
+  double turns_over_50ms = 0;
+  double longest_turn_before_ms = 0;
+  double longest_turn_after_ms = 0;
 };
 
 // Probes /master/health back to back for `seconds` while `clients` threads
@@ -276,6 +282,9 @@ Probe probe(int port, int seconds, int clients) {
     });
   }
   double runs_before = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
+  double over_10_before = metric(port, "master/turns_over_10ms", SCALE_METRIC_TIMEOUT).value_or(0);
+  double over_50_before = metric(port, "master/turns_over_50ms", SCALE_METRIC_TIMEOUT).value_or(0);
+  p.longest_turn_before_ms = metric(port, "master/turn_longest_ms", SCALE_METRIC_TIMEOUT).value_or(0);
   auto start = Clock::now();
   while (seconds_since(start) < seconds) {
     auto t0 = Clock::now();
@@ -288,6 +297,9 @@ Probe probe(int port, int seconds, int clients) {
   double runs_after = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
   p.allocation_runs_per_s = (runs_after - runs_before) / window;
   stop = true;
+  p.turns_over_10ms = metric(port, "master/turns_over_10ms", SCALE_METRIC_TIMEOUT).value_or(0) - over_10_before;
+  p.turns_over_50ms = metric(port, "master/turns_over_50ms", SCALE_METRIC_TIMEOUT).value_or(0) - over_50_before;
+  p.longest_turn_after_ms = metric(port, "master/turn_longest_ms", SCALE_METRIC_TIMEOUT).value_or(0);
   for (std::thread& t : pollers) {
     t.join();
   }
@@ -486,12 +498,19 @@ int run(const ScaleFlags& flags, size_t slaves) {
   row("/master/health p99 idle (ms)", percentile(idle.health_ms, 0.99), "%14.2f");
   row("/master/health max idle (ms)", percentile(idle.health_ms, 1.0), "%14.2f");
   row("allocation passes/s idle", idle.allocation_runs_per_s, "%14.2f");
+  row("master's longest turn since it started, before the probes (ms)", idle.longest_turn_before_ms, "%14.2f");
   std::printf("  with %d clients polling /master/state (%.0f answered in %d s):\n", flags.state_clients,
               loaded.state_requests, flags.probe_seconds);
   row("/master/health p50 (ms)", percentile(loaded.health_ms, 0.5), "%14.2f");
   row("/master/health p99 (ms)", percentile(loaded.health_ms, 0.99), "%14.2f");
   row("/master/health max (ms)", percentile(loaded.health_ms, 1.0), "%14.2f");
   row("allocation passes/s", loaded.allocation_runs_per_s, "%14.2f");
+  row("master turns >= 10 ms in the window", loaded.turns_over_10ms, "%14.0f");
+  row("master turns >= 50 ms in the window", loaded.turns_over_50ms, "%14.0f");
+  // The window's longest turn, when it beat every earlier one (else -1:
+  // it was at most the longest before, shown above).
+  row("master's longest turn in the window (ms, -1: not above the earlier)",
+      loaded.longest_turn_after_ms > idle.longest_turn_after_ms ? loaded.longest_turn_after_ms : -1, "%14.2f");
   return placed ? 0 : 1;
 }
 

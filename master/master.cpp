@@ -153,6 +153,13 @@ void declare_master_metrics(metrics::Registry& r) {
   r.gauge("master/outstanding_offers", "Offers sent and not yet answered");
   metrics::declare_resource_metrics(r, "master", "used by tasks");
   metrics::declare_task_state_metrics(r, "master");
+  r.counter("master/turns", "Messages the master handled (or stashed), each timed");
+  r.gauge("master/turn_longest_ms",
+          "The longest time the master took over one message since it started (wall ms; every message "
+          "that came meanwhile waited for it)");
+  r.counter("master/turns_over_10ms", "Messages the master took more than 10 ms over");
+  r.counter("master/turns_over_50ms", "Messages the master took more than 50 ms over");
+  r.counter("master/turns_over_100ms", "Messages the master took more than 100 ms over");
   r.counter("master/slave_registrations", "Slaves registered");
   r.counter("master/slave_reregistrations", "Slaves re-registered");
   r.counter("master/duplicate_reregistrations",
@@ -224,6 +231,11 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.hot.valid_status_updates = &m.metrics->counter("master/valid_status_updates", "");
   m.hot.acknowledgement_messages = &m.metrics->counter("master/messages_status_update_acknowledgement", "");
   m.hot.valid_acknowledgements = &m.metrics->counter("master/valid_status_update_acknowledgements", "");
+  m.turns.count = &m.metrics->counter("master/turns", "");
+  m.turns.longest_ms = &m.metrics->gauge("master/turn_longest_ms", "");
+  m.turns.over_10ms = &m.metrics->counter("master/turns_over_10ms", "");
+  m.turns.over_50ms = &m.metrics->counter("master/turns_over_50ms", "");
+  m.turns.over_100ms = &m.metrics->counter("master/turns_over_100ms", "");
   if (const char* check = std::getenv("STOA_CHECK_INVARIANTS"); check != nullptr && check == std::string("1")) {
     m.check_invariants = true;
   }
@@ -394,6 +406,68 @@ caf::behavior leading_behavior(master_actor* self) {
   };
 }
 
+namespace {
+
+// The master as a class, only to time its turns: CAF hands each message to
+// consume(), which runs the handler (or stashes or skips the message).
+class TimedMasterActor : public master_actor {
+ public:
+  TimedMasterActor(caf::actor_config& cfg, MasterOptions opts,
+                   std::shared_ptr<std::unique_ptr<allocator::Allocator>> core)
+      : master_actor(cfg), opts_(std::move(opts)), core_(std::move(core)) {}
+
+  caf::behavior make_behavior() override { return master_behavior(this, std::move(opts_), std::move(core_)); }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    const auto start = std::chrono::steady_clock::now();
+    caf::invoke_message_result r = master_actor::consume(x);
+    state.record_turn(std::chrono::steady_clock::now() - start, x.content());
+    return r;
+  }
+
+ private:
+  MasterOptions opts_;
+  std::shared_ptr<std::unique_ptr<allocator::Allocator>> core_;
+};
+
+}  // namespace
+
+bool Master::Turns::record(std::chrono::nanoseconds took) {
+  using std::chrono::milliseconds;
+  if (count == nullptr) {
+    return false;  // before the master's metrics are set up
+  }
+  count->inc();
+  if (took >= milliseconds(10)) {
+    over_10ms->inc();
+    if (took >= milliseconds(50)) {
+      over_50ms->inc();
+      if (took >= milliseconds(100)) {
+        over_100ms->inc();
+      }
+    }
+  }
+  if (took <= longest) {
+    return false;
+  }
+  longest = took;
+  longest_ms->set(std::chrono::duration<double, std::milli>(took).count());
+  return took >= milliseconds(50);
+}
+
+void Master::record_turn(std::chrono::nanoseconds took, const caf::type_erased_tuple& what) {
+  if (!turns.record(took)) {
+    return;
+  }
+  // Which message: what to look at when the master stalls.
+  std::string types;
+  for (size_t i = 0; i < what.size(); ++i) {
+    types += (i == 0 ? "" : ", ") + self->system().types().portable_name(what.type(i));
+  }
+  LOG_INFO << "The longest turn so far: " << std::chrono::duration<double, std::milli>(took).count()
+           << " ms, over a message (" << types << ")";
+}
+
 Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts) {
   allocator::Options aopts;
   aopts.policy = opts.flags.allocator_policy;
@@ -432,7 +506,7 @@ Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts) {
     return Error("Cannot create the allocator: " + core.error());
   }
   auto holder = std::make_shared<std::unique_ptr<allocator::Allocator>>(std::move(*core));
-  return sys.spawn(master_behavior, std::move(opts), holder);
+  return caf::actor(sys.spawn<TimedMasterActor>(std::move(opts), holder));
 }
 
 }  // namespace stoa::master

@@ -261,6 +261,23 @@ class Master {
     metrics::Counter* acknowledgement_messages = nullptr;
     metrics::Counter* valid_acknowledgements = nullptr;
   } hot;
+  // How long the master's turns take (wall time from taking a message to
+  // being ready for the next; TimedMasterActor in master.cpp measures them):
+  // how many, the longest so far, and how many went over each bound. A turn
+  // is what every message behind it waits for, whatever the HTTP path or
+  // the machine's scheduler add to that.
+  struct Turns {
+    std::chrono::nanoseconds longest{0};
+    metrics::Counter* count = nullptr;
+    metrics::Gauge* longest_ms = nullptr;
+    metrics::Counter* over_10ms = nullptr;
+    metrics::Counter* over_50ms = nullptr;
+    metrics::Counter* over_100ms = nullptr;
+    // Counts one turn; true when it is the longest so far and ≥ 50 ms.
+    bool record(std::chrono::nanoseconds took);
+  } turns;
+  // Records one turn that took `took` over the message `what`.
+  void record_turn(std::chrono::nanoseconds took, const caf::type_erased_tuple& what);
   void count_task_state(TaskState state);
   void on_down(const caf::down_msg& dm);
 

@@ -1,0 +1,51 @@
+// The master times each message it takes (master/turns,
+// master/turn_longest_ms, master/turns_over_*): what every message behind a
+// slow one waits for, measured where it happens.
+
+#include "master/master_actor.hpp"
+#include "master/master_fixture.hpp"
+
+namespace stoa::master {
+namespace {
+
+using namespace stoa::master::testing;
+using std::chrono::milliseconds;
+
+TEST(MasterTurnsCount, EachBoundCountsTheTurnsThatReachedItAndTheLongestIsKept) {
+  metrics::Registry r;
+  Master::Turns t;
+  EXPECT_FALSE(t.record(milliseconds(70))) << "nothing is counted before the metrics are set up";
+  t.count = &r.counter("turns", "");
+  t.longest_ms = &r.gauge("longest", "");
+  t.over_10ms = &r.counter("10", "");
+  t.over_50ms = &r.counter("50", "");
+  t.over_100ms = &r.counter("100", "");
+  EXPECT_FALSE(t.record(std::chrono::microseconds(300)));
+  EXPECT_FALSE(t.record(milliseconds(10))) << "the longest so far, but under 50 ms: nothing to log";
+  EXPECT_TRUE(t.record(milliseconds(50))) << "the longest so far and 50 ms: logged";
+  EXPECT_FALSE(t.record(milliseconds(49)));
+  EXPECT_TRUE(t.record(milliseconds(120)));
+  EXPECT_FALSE(t.record(milliseconds(100))) << "not longer than the longest";
+  EXPECT_EQ(r.value("turns"), 6.0);
+  EXPECT_EQ(r.value("10"), 5.0);
+  EXPECT_EQ(r.value("50"), 3.0);
+  EXPECT_EQ(r.value("100"), 2.0);
+  EXPECT_EQ(r.value("longest"), 120.0);
+}
+
+class MasterTurns : public MasterFixture {};
+
+TEST_F(MasterTurns, EveryMessageTheMasterTakesIsTimed) {
+  start({});
+  const double before = metric("master/turns");
+  EXPECT_GT(before, 0.0) << "the master's start and the metrics view are messages too";
+  auto inbox = std::make_shared<Inbox>();
+  add_slave(peer(inbox), inbox);
+  const double after = metric("master/turns");
+  EXPECT_GE(after, before + 2) << "at least the registration and this metrics view";
+  EXPECT_GT(metric("master/turn_longest_ms"), 0.0);
+  EXPECT_GE(metric("master/turns_over_10ms"), metric("master/turns_over_50ms"));
+}
+
+}  // namespace
+}  // namespace stoa::master
