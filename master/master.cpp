@@ -432,40 +432,56 @@ class TimedMasterActor : public master_actor {
 
 }  // namespace
 
-bool Master::Turns::record(std::chrono::nanoseconds took) {
+Master::Turns::Seen Master::Turns::record(std::chrono::nanoseconds took) {
   using std::chrono::milliseconds;
   if (count == nullptr) {
-    return false;  // before the master's metrics are set up
+    return Seen::usual;  // before the master's metrics are set up
   }
   count->inc();
-  if (took >= milliseconds(10)) {
-    over_10ms->inc();
-    if (took >= milliseconds(50)) {
-      over_50ms->inc();
-      if (took >= milliseconds(100)) {
-        over_100ms->inc();
-      }
+  if (took < milliseconds(10)) {
+    if (took > longest) {
+      longest = took;
+      longest_ms->set(std::chrono::duration<double, std::milli>(took).count());
+    }
+    return Seen::usual;
+  }
+  over_10ms->inc();
+  if (took >= milliseconds(50)) {
+    over_50ms->inc();
+    if (took >= milliseconds(100)) {
+      over_100ms->inc();
     }
   }
-  if (took <= longest) {
-    return false;
+  const bool longer = took > longest;
+  if (longer) {
+    longest = took;
+    longest_ms->set(std::chrono::duration<double, std::milli>(took).count());
   }
-  longest = took;
-  longest_ms->set(std::chrono::duration<double, std::milli>(took).count());
-  return took >= milliseconds(50);
+  if (took < milliseconds(50)) {
+    return Seen::usual;
+  }
+  return longer ? Seen::longest : Seen::slow;
 }
 
 void Master::record_turn(std::chrono::nanoseconds took, const caf::type_erased_tuple& what) {
-  if (!turns.record(took)) {
+  Turns::Seen seen = turns.record(took);
+  if (seen == Turns::Seen::usual) {
     return;
   }
-  // Which message: what to look at when the master stalls.
+  // Which message: what to look at when the master stalls. A slow turn that
+  // is not the longest is logged at most once a second.
+  auto now = std::chrono::steady_clock::now();
+  if (seen == Turns::Seen::slow && now - turns.last_logged < std::chrono::seconds(1)) {
+    return;
+  }
+  turns.last_logged = now;
   std::string types;
   for (size_t i = 0; i < what.size(); ++i) {
-    types += (i == 0 ? "" : ", ") + self->system().types().portable_name(what.type(i));
+    const std::string& name = self->system().types().portable_name(what.type(i));
+    types += (i == 0 ? "" : ", ") + (name == "@atom" ? what.stringify(i) : name);
   }
-  LOG_INFO << "The longest turn so far: " << std::chrono::duration<double, std::milli>(took).count()
-           << " ms, over a message (" << types << ")";
+  LOG_INFO << (seen == Turns::Seen::longest ? "The longest turn so far: " : "A slow turn: ")
+           << std::chrono::duration<double, std::milli>(took).count() << " ms, over a message (" << types << ")";
 }
 
 Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts) {

@@ -273,8 +273,10 @@ class Master {
     metrics::Counter* over_10ms = nullptr;
     metrics::Counter* over_50ms = nullptr;
     metrics::Counter* over_100ms = nullptr;
-    // Counts one turn; true when it is the longest so far and ≥ 50 ms.
-    bool record(std::chrono::nanoseconds took);
+    std::chrono::steady_clock::time_point last_logged{};
+    // Counts one turn: slow is ≥ 50 ms, longest is slow and the longest so far.
+    enum class Seen { usual, slow, longest };
+    Seen record(std::chrono::nanoseconds took);
   } turns;
   // Records one turn that took `took` over the message `what`.
   void record_turn(std::chrono::nanoseconds took, const caf::type_erased_tuple& what);
