@@ -393,5 +393,47 @@ TEST(CompletedTasks, RopeRunsFollowPushesPopsAndClears) {
   check("513 pushed after the clear");
 }
 
+// A refresh stops at its deadline after its first run, however many runs
+// are stale: with a changed task in every run of 256 (as status updates
+// spread over all running tasks do), each slice still joins one run, not
+// all of them (it did: the first run of each stale run was free).
+TEST(RopeRefresh, ASliceStopsAtItsDeadlineAfterOneRunWhenEveryRunIsStale) {
+  constexpr int RUNS = 8;
+  MasterState s;
+  s.info.set_id("M");
+  FrameworkRecord& f = s.frameworks["F"];
+  f.id = "F";
+  auto id = [](int i) {
+    std::string n = std::to_string(i);
+    return "t" + std::string(5 - n.size(), '0') + n;
+  };
+  for (int i = 0; i < RUNS * 256; ++i) {
+    Task t;
+    t.mutable_task_id()->set_value(id(i));
+    t.mutable_framework_id()->set_value("F");
+    t.mutable_slave_id()->set_value("S");
+    t.set_state(TASK_RUNNING);
+    Resources::parse("cpus:0.1;mem:1")->to_proto(t.mutable_resources());
+    f.tasks.insert_or_assign(t.task_id().value(), t);
+  }
+  RopeRenderer rope;
+  ASSERT_TRUE(rope.refresh(s, std::chrono::steady_clock::time_point::max()));
+  for (int r = 0; r < RUNS; ++r) {
+    f.tasks.edit(id(r * 256 + 7)).set_state(TASK_KILLING);
+  }
+  const size_t before = rope.tasks_rendered();
+  const auto passed = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  int calls = 1;
+  while (!rope.refresh(s, passed)) {
+    EXPECT_EQ(rope.tasks_rendered(), before + calls) << "one run, with its one changed task, per slice";
+    ASSERT_LT(++calls, 10 * RUNS) << "a refresh past its deadline must still make progress";
+  }
+  EXPECT_EQ(calls, RUNS);
+  EXPECT_EQ(rope.tasks_rendered(), before + RUNS);
+  std::string streamed;
+  write_state(s, &streamed);
+  EXPECT_EQ(rope.state(s).concat(), streamed);
+}
+
 }  // namespace
 }  // namespace stoa::master::testing

@@ -298,9 +298,8 @@ bool RopeRenderer::join_stale(const TaskMap& m, std::chrono::steady_clock::time_
     const std::string* end = i + 1 < runs.list.size() ? &runs.list[i + 1]->first : nullptr;
     auto in_run = [&m, end](const TaskMap::const_iterator& it) { return it != m.end() && (end == nullptr || it->first < *end); };
     auto it = m.lower_bound(run->first);
-    bool first_part = true;
     while (in_run(it)) {
-      if (!first_part && std::chrono::steady_clock::now() >= deadline) {
+      if (joined_one_ && std::chrono::steady_clock::now() >= deadline) {
         auto rest = std::make_shared<TaskRun>();
         rest->stale = true;
         rest->first = it->first;
@@ -308,7 +307,7 @@ bool RopeRenderer::join_stale(const TaskMap& m, std::chrono::steady_clock::time_
         done = false;
         break;
       }
-      first_part = false;
+      joined_one_ = true;
       auto joined = std::make_shared<TaskRun>();
       joined->first = it->first;
       joined_.clear();
@@ -367,10 +366,11 @@ bool RopeRenderer::join_completed(const CompletedTasks& c, std::chrono::steady_c
       out.push_back(std::move(runs[ri++]));
       continue;
     }
-    if (!done || std::chrono::steady_clock::now() >= deadline) {
+    if (!done || (joined_one_ && std::chrono::steady_clock::now() >= deadline)) {
       done = false;
       continue;
     }
+    joined_one_ = true;
     joined_.clear();
     for (uint64_t i = at; i < at + ROPE_RUN; ++i) {
       if (i > at) {
@@ -409,6 +409,7 @@ void RopeRenderer::completed(const CompletedTasks& c) {
 }
 
 bool RopeRenderer::refresh(MasterState& s, std::chrono::steady_clock::time_point deadline) {
+  joined_one_ = false;
   take_touched(s);
   for (const auto& [id, f] : s.frameworks) {
     if (!join_stale(f.tasks, deadline) || !join_stale(f.unreachable_tasks, deadline) ||
