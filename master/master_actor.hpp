@@ -74,9 +74,14 @@ constexpr offers_rest_atom offers_rest_atom_v{};
 // other messages handled in between, then collects the view.
 using rope_slice_atom = caf::atom_constant<caf::atom("m_rope")>;
 constexpr rope_slice_atom rope_slice_atom_v{};
-// Allocations turned into offers per message (~20-30 us each under load:
-// a turn stays well under the 50 ms the master may stall; issue #17).
+// Allocations turned into offers per message: at most OFFERS_PER_TURN, and
+// no more once OFFERS_TURN_BUDGET has passed (looked at every
+// OFFERS_CLOCK_EVERY). An offer costs ~20-30 us on a quiet machine, but up
+// to ~220 us on a loaded 2-core VM, where 1,000 made turns of 220 ms
+// (master/turns_over_50ms; issue #17).
 constexpr size_t OFFERS_PER_TURN = 1000;
+constexpr auto OFFERS_TURN_BUDGET = std::chrono::milliseconds(10);
+constexpr size_t OFFERS_CLOCK_EVERY = 32;
 // The next slice of the messages stashed while recovering (leadership.cpp),
 // sent by the master to itself: the stash is handled REPLAY_SLICE messages
 // at a time, with the mailbox served in between (#17).

@@ -54,8 +54,13 @@ void Master::on_offer_timeout(const std::string& offer_id) {
 // counts them as held until it hears so.
 void Master::on_offers(allocator::Allocations& allocations) {
   std::map<std::string, Event> events;
-  const size_t turn = std::min(allocations.size(), OFFERS_PER_TURN);
+  const auto started = std::chrono::steady_clock::now();
+  size_t turn = std::min(allocations.size(), OFFERS_PER_TURN);
   for (size_t i = 0; i < turn; ++i) {
+    if (i % OFFERS_CLOCK_EVERY == 0 && i > 0 && std::chrono::steady_clock::now() - started >= OFFERS_TURN_BUDGET) {
+      turn = i;  // the rest in the next turn
+      break;
+    }
     allocator::Allocation& a = allocations[i];
     auto f = st.frameworks.find(a.framework_id);
     auto s = st.slaves.find(a.slave_id);
