@@ -92,7 +92,11 @@ constexpr replay_atom replay_atom_v{};
 constexpr size_t REPLAY_SLICE = 400;
 // Due pings sent per message (slaves.cpp, on_ping_timer): a batch that fell
 // due together (50,000 slaves re-registered within seconds) is sent in turns.
+// No more than PINGS_TURN_BUDGET either (looked at every
+// PINGS_CLOCK_EVERY): 1,000 pings took up to 124 ms on a loaded 2-core VM.
 constexpr size_t PINGS_PER_TURN = 1000;
+constexpr auto PINGS_TURN_BUDGET = std::chrono::milliseconds(10);
+constexpr size_t PINGS_CLOCK_EVERY = 32;
 // The cluster utilization timer (usage_reports.cpp): record a cluster sample.
 using utilization_timer_atom = caf::atom_constant<caf::atom("m_utiltick")>;
 constexpr utilization_timer_atom utilization_timer_atom_v{};
