@@ -219,12 +219,13 @@ void RopeRenderer::fresh_slave(const MasterState& s, const RenderedMap<SlaveReco
     JsonBuffer* outer = b_;  // as in fresh_task
     JsonBuffer b(&json_, ROPE_SLAVE_BYTES);
     b_ = &b;
-    offered_at = TaskWriter::slave(slave, resources_views(slave.total), resources_views(used), {});
+    offered_at = TaskWriter::slave(slave, resources_views(slave.total), resources_views(used), no_offers());
     b_ = outer;
   }
   slot.json = std::make_shared<const std::string>(json_);
   auto cut = std::make_shared<SlaveFragmentSplit>();
   cut->offered_at = offered_at;
+  cut->idle_size = no_offers().size();
   slot.extra = std::move(cut);
   ++slaves_rendered_;
 }
@@ -438,13 +439,16 @@ void RopeRenderer::object_of(const picojson::object& fixed,
   TaskWriter::object_of(fixed, streamed, [](const std::function<void()>& write) { write(); });
 }
 
-void RopeRenderer::slaves(const MasterState& s) {
-  // Most slaves have no offer out: their offered resources, written once.
-  std::string no_offers;
-  {
-    JsonBuffer empty(&no_offers, 0);
+const std::string& RopeRenderer::no_offers() {
+  if (no_offers_.empty()) {
+    JsonBuffer empty(&no_offers_, 0);
     state_json_detail::write_resources(Resources(), &empty);
+    empty.finish();
   }
+  return no_offers_;
+}
+
+void RopeRenderer::slaves(const MasterState& s) {
   b_->ch('[');
   for (auto it = s.slaves.begin(); it != s.slaves.end(); ++it) {
     if (it != s.slaves.begin()) {
@@ -452,22 +456,23 @@ void RopeRenderer::slaves(const MasterState& s) {
     }
     const auto& slot = it.slot();
     fresh_slave(s, slot);
-    size_t split = static_cast<const SlaveFragmentSplit*>(slot.extra.get())->offered_at;
-    piece(slot.json, 0, split);
     const auto* cut = static_cast<const SlaveFragmentSplit*>(slot.extra.get());
     if (slot.value.offers.empty()) {
-      b_->raw(no_offers);
-    } else {
-      if (cut->offered.empty() || cut->offers != slot.value.offers) {
-        cut->offered.clear();
-        JsonBuffer offered(&cut->offered, 0);
-        state_json_detail::write_resources(offered_resources(s, slot.value), &offered);
-        offered.finish();
-        cut->offers = slot.value.offers;
-      }
-      b_->raw(cut->offered);
+      // Most slaves have no offer out: the fragment as rendered.
+      piece(slot.json, 0, slot.json->size());
+      continue;
     }
-    piece(slot.json, split, slot.json->size() - split);
+    if (cut->offered.empty() || cut->offers != slot.value.offers) {
+      cut->offered.clear();
+      JsonBuffer offered(&cut->offered, 0);
+      state_json_detail::write_resources(offered_resources(s, slot.value), &offered);
+      offered.finish();
+      cut->offers = slot.value.offers;
+    }
+    const size_t after = cut->offered_at + cut->idle_size;
+    piece(slot.json, 0, cut->offered_at);
+    b_->raw(cut->offered);
+    piece(slot.json, after, slot.json->size() - after);
   }
   b_->ch(']');
 }

@@ -63,10 +63,14 @@ struct Rope final : http::BodySpans {
   std::vector<size_t> starts_;
 };
 
-// Where a slave's fragment is cut: its offered resources go there
-// (written by each render, as offers come and go every allocation cycle).
+// Where a slave's fragment is cut: its offered resources go there. The
+// fragment holds, at `offered_at`, those of a slave with no offer
+// (`idle_size` bytes), so a slave without offers is one piece; a slave
+// with offers is written as the fragment around them and its own (by each
+// render, as offers come and go every allocation cycle).
 struct SlaveFragmentSplit {
   size_t offered_at = 0;
+  size_t idle_size = 0;
   // The JSON of the offered resources of `offers`, kept while the slave's
   // offer ids stay these (an offer's resources never change; ids are never
   // reused): most slaves hold the same offer from one render to the next.
@@ -136,6 +140,9 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   std::unordered_map<std::string, Fragment> offer_json_;
   // Where refresh() goes on with the slaves.
   std::string sid_;
+  // The offered resources of a slave with no offer, as JSON.
+  const std::string& no_offers();
+  std::string no_offers_;
   // Whether this refresh() joined a run already. The deadline is checked
   // before every run but the first of a call (each call makes progress),
   // not the first of each map: with a changed task in every run, that
