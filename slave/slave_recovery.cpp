@@ -193,6 +193,16 @@ void Slave::recover_executor(Framework& f, const ExecutorCheckpoint& ec) {
       checkpoint_failed("the sentinel of executor " + eid,
                         checkpoint_executor_sentinel(opts.flags.work_dir, records.slave_id, fid, eid, cid));
     }
+    if (!rc.completed && !rc.forked_pid) {
+      // The slave died between the fork and the pid's checkpoint: the
+      // process may run, known by its environment only. Its tasks are
+      // failed below, so it must not go on (Mesos' child waits for the
+      // checkpoint instead; ours is already past exec).
+      if (int n = kill_container_leftovers(0, cid, SIGKILL); n > 0) {
+        LOG_WARNING << "Killed " << n << " process(es) of executor " << eid << " (container " << cid
+                    << "), started before the slave died but never checkpointed";
+      }
+    }
     for (const TaskID& id : unfinished) {
       slave_update(fid, eid, id, TASK_FAILED, TaskStatus::REASON_EXECUTOR_TERMINATED, why);
     }

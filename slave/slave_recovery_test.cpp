@@ -53,7 +53,8 @@ struct ExecutorProcess {
   pid_t pid = -1;
 };
 
-enum class Run { REGISTERED, UNREGISTERED, DEAD };
+// UNSTARTED: the slave died after the fork, before the pid's checkpoint.
+enum class Run { REGISTERED, UNREGISTERED, DEAD, UNSTARTED };
 
 StatusUpdate update(TaskState state, const std::string& uuid) {
   StatusUpdate u;
@@ -88,6 +89,9 @@ SlaveCheckpoint checkpoint(pid_t executor_pid, Run run) {
   r.container_id = "c1";
   // Our own pid is alive but is no executor of c1 (its environment says so).
   r.forked_pid = run == Run::DEAD ? ::getpid() : executor_pid;
+  if (run == Run::UNSTARTED) {
+    r.forked_pid.reset();
+  }
   r.registered = run != Run::UNREGISTERED;
   TaskCheckpoint& t = r.tasks["t1"];
   t.task.set_name("t1");
@@ -132,6 +136,7 @@ class Recovered : public WithExecutorProcess, public SlaveTimers {
 using RecoveredRegistered = Recovered<Run::REGISTERED>;
 using RecoveredUnregistered = Recovered<Run::UNREGISTERED>;
 using RecoveredDead = Recovered<Run::DEAD>;
+using RecoveredUnstarted = Recovered<Run::UNSTARTED>;
 
 TEST_F(RecoveredRegistered, ExecutorThatDoesNotReregisterInTimeIsKilledAndItsTaskFails) {
   ASSERT_EQ(containers->adopted.size(), 1u);
@@ -201,6 +206,25 @@ TEST_F(RecoveredUnregistered, ExecutorThatHadNotRegisteredIsKilledAtOnce) {
   ASSERT_EQ(containers->adopted.size(), 1u);
   EXPECT_EQ(containers->destroyed, std::vector<std::string>{"c1"});
   EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), 1u) << "nothing to wait for";
+}
+
+// The slave died between the fork and the pid's checkpoint: the executor
+// runs, but nothing names its pid. It is found by its environment and
+// killed, and its task fails (chaos found such an executor still running).
+TEST_F(RecoveredUnstarted, AnExecutorStartedButNeverCheckpointedIsKilledAndItsTaskFails) {
+  EXPECT_TRUE(containers->adopted.empty());
+  int status = 0;
+  ASSERT_TRUE(tests::poll_until([&] { return ::waitpid(process.pid, &status, WNOHANG) == process.pid; },
+                                tests::deadline_in(10s)))
+      << "the executor process still runs";
+  process.pid = -1;  // reaped
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ASSERT_EQ(to_master->count<ReregisterSlaveMessage>(), 1u);
+  reregister_slave();
+  ack("u2");
+  ASSERT_EQ(updates_to_master().size(), 2u);
+  EXPECT_EQ(updates_to_master()[1].status().state(), TASK_FAILED);
+  EXPECT_NE(updates_to_master()[1].status().message().find("had not started"), std::string::npos);
 }
 
 TEST_F(RecoveredDead, TasksOfAnExecutorThatDiedWhileTheSlaveWasDownFail) {
