@@ -117,7 +117,7 @@ test('a page that cannot learn where the leader is asks again until it moves, an
   await settle();
   assert.equal(requests.filter((r) => r.path === '/master/redirect').length, 0, 'no second ask while moving');
   // The navigation did not happen (cancelled, or its answer lost): ask again.
-  mock.timers.tick(5000);
+  mock.timers.tick(10000);
   (await next('/master/redirect')).answer(0);
   await settle();
   assert.deepEqual(moves, ['/master/redirect#/agents', '/master/redirect#/agents']);

@@ -42,7 +42,7 @@ let movedAt = 0;
 // asks again (a navigation can be cancelled, or its answer lost).
 const FOLLOW_ASK_MS = 5000;
 const FOLLOW_RETRY_MS = 1000;
-const MOVE_WAIT_MS = 5000;
+const MOVE_WAIT_MS = 10000;
 
 // Moves the page to the leading master (see the top of this file). Asks
 // /master/redirect first without following it: a 503 means no leader is
