@@ -17,15 +17,28 @@ namespace stoa::bench {
 // How long a daemon may take to log its "listening on" line.
 inline constexpr auto BENCH_STARTUP_TIMEOUT = std::chrono::seconds(30);
 
-// A metric of the process serving 127.0.0.1:port; nullopt when it does not
-// answer 200 within `timeout` (a non-leading master redirects) or lacks it.
-inline std::optional<double> metric(int port, const std::string& name, tests::Clock::duration timeout) {
-  Try<picojson::value> snapshot =
-      tests::http_get_json("127.0.0.1", port, "/metrics/snapshot", tests::deadline_in(timeout));
-  if (snapshot.is_error() || !tests::json_at(*snapshot, name).is<double>()) {
-    return std::nullopt;
+// The metrics of the process serving 127.0.0.1:port at one moment (one
+// /metrics/snapshot); empty when it does not answer 200 within `timeout` (a
+// non-leading master redirects).
+struct Snapshot {
+  std::optional<picojson::value> json;
+  // The metric `name`, or nullopt when the snapshot failed or lacks it.
+  std::optional<double> value(const std::string& name) const {
+    if (!json || !tests::json_at(*json, name).is<double>()) {
+      return std::nullopt;
+    }
+    return tests::json_number(tests::json_at(*json, name));
   }
-  return tests::json_number(tests::json_at(*snapshot, name));
+};
+
+inline Snapshot snapshot(int port, tests::Clock::duration timeout) {
+  Try<picojson::value> json = tests::http_get_json("127.0.0.1", port, "/metrics/snapshot", tests::deadline_in(timeout));
+  return json.is_some() ? Snapshot{*json} : Snapshot{};
+}
+
+// One metric of the process serving 127.0.0.1:port (snapshot()).
+inline std::optional<double> metric(int port, const std::string& name, tests::Clock::duration timeout) {
+  return snapshot(port, timeout).value(name);
 }
 
 struct Server {

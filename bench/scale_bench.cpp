@@ -281,10 +281,8 @@ Probe probe(int port, int seconds, int clients) {
       }
     });
   }
-  double runs_before = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
-  double over_10_before = metric(port, "master/turns_over_10ms", SCALE_METRIC_TIMEOUT).value_or(0);
-  double over_50_before = metric(port, "master/turns_over_50ms", SCALE_METRIC_TIMEOUT).value_or(0);
-  p.longest_turn_before_ms = metric(port, "master/turn_longest_ms", SCALE_METRIC_TIMEOUT).value_or(0);
+  const Snapshot before = snapshot(port, SCALE_METRIC_TIMEOUT);
+  p.longest_turn_before_ms = before.value("master/turn_longest_ms").value_or(0);
   auto start = Clock::now();
   while (seconds_since(start) < seconds) {
     auto t0 = Clock::now();
@@ -294,12 +292,13 @@ Probe probe(int port, int seconds, int clients) {
     }
   }
   double window = seconds_since(start);
-  double runs_after = metric(port, "allocator/mesos/allocation_runs", SCALE_METRIC_TIMEOUT).value_or(0);
-  p.allocation_runs_per_s = (runs_after - runs_before) / window;
+  const Snapshot after = snapshot(port, SCALE_METRIC_TIMEOUT);
+  auto grown = [&](const char* name) { return after.value(name).value_or(0) - before.value(name).value_or(0); };
+  p.allocation_runs_per_s = grown("allocator/mesos/allocation_runs") / window;
   stop = true;
-  p.turns_over_10ms = metric(port, "master/turns_over_10ms", SCALE_METRIC_TIMEOUT).value_or(0) - over_10_before;
-  p.turns_over_50ms = metric(port, "master/turns_over_50ms", SCALE_METRIC_TIMEOUT).value_or(0) - over_50_before;
-  p.longest_turn_after_ms = metric(port, "master/turn_longest_ms", SCALE_METRIC_TIMEOUT).value_or(0);
+  p.turns_over_10ms = grown("master/turns_over_10ms");
+  p.turns_over_50ms = grown("master/turns_over_50ms");
+  p.longest_turn_after_ms = after.value("master/turn_longest_ms").value_or(0);
   for (std::thread& t : pollers) {
     t.join();
   }

@@ -438,27 +438,21 @@ Master::Turns::Seen Master::Turns::record(std::chrono::nanoseconds took) {
     return Seen::usual;  // before the master's metrics are set up
   }
   count->inc();
-  if (took < milliseconds(10)) {
-    if (took > longest) {
-      longest = took;
-      longest_ms->set(std::chrono::duration<double, std::milli>(took).count());
-    }
-    return Seen::usual;
-  }
-  over_10ms->inc();
-  if (took >= milliseconds(50)) {
-    over_50ms->inc();
-    if (took >= milliseconds(100)) {
-      over_100ms->inc();
-    }
-  }
   const bool longer = took > longest;
   if (longer) {
     longest = took;
     longest_ms->set(std::chrono::duration<double, std::milli>(took).count());
   }
+  if (took < milliseconds(10)) {
+    return Seen::usual;
+  }
+  over_10ms->inc();
   if (took < milliseconds(50)) {
     return Seen::usual;
+  }
+  over_50ms->inc();
+  if (took >= milliseconds(100)) {
+    over_100ms->inc();
   }
   return longer ? Seen::longest : Seen::slow;
 }

@@ -54,10 +54,10 @@ void Master::on_offer_timeout(const std::string& offer_id) {
 // counts them as held until it hears so.
 void Master::on_offers(allocator::Allocations& allocations) {
   std::map<std::string, Event> events;
-  const auto started = std::chrono::steady_clock::now();
+  const TurnBudget budget;
   size_t turn = std::min(allocations.size(), OFFERS_PER_TURN);
   for (size_t i = 0; i < turn; ++i) {
-    if (i % OFFERS_CLOCK_EVERY == 0 && i > 0 && std::chrono::steady_clock::now() - started >= OFFERS_TURN_BUDGET) {
+    if (budget.spent(i)) {
       turn = i;  // the rest in the next turn
       break;
     }

@@ -401,16 +401,16 @@ void Master::arm_ping_timer() {
   self->delayed_send(self, due > now ? due - now : caf::actor_clock::duration_type::zero(), ping_timer_atom_v);
 }
 
-// The pings that fell due, at most PINGS_PER_TURN and PINGS_TURN_BUDGET at
-// a time. A stale one (its slave removed, or disconnected or re-registered
+// The pings that fell due, at most PINGS_PER_TURN (and TurnBudget) at a
+// time. A stale one (its slave removed, or disconnected or re-registered
 // since) is dropped by on_ping_tick, which schedules the slave's next ping
 // behind the others.
 void Master::on_ping_timer() {
   ping_timer_armed = false;
   const auto now = self->clock().now();
-  const auto started = std::chrono::steady_clock::now();  // the budget is real time, even in tests
+  const TurnBudget budget;
   for (size_t n = 0; n < PINGS_PER_TURN && !ping_queue.empty() && ping_queue.front().due <= now; ++n) {
-    if (n > 0 && n % PINGS_CLOCK_EVERY == 0 && std::chrono::steady_clock::now() - started >= PINGS_TURN_BUDGET) {
+    if (budget.spent(n)) {
       break;  // the rest in the next turn (arm_ping_timer: due now)
     }
     PingDue p = std::move(ping_queue.front());
