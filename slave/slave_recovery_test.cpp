@@ -22,19 +22,28 @@ namespace {
 using namespace std::chrono_literals;
 using namespace stoa::internal;
 
-// A live process standing for the executor of container "c1": it holds
-// STOA_CONTAINER_ID=c1 in its environment, as a real executor does.
+// The container of the recovered executor. Its id names this test process:
+// ctest runs the tests of this file side by side, and recovery of an
+// UNSTARTED run kills every younger process that names the container, which
+// would be another test's executor if the ids were the same (CI saw it).
+const std::string& cid() {
+  static const std::string id = "c1-" + std::to_string(::getpid());
+  return id;
+}
+
+// A live process standing for the executor of container cid(): it holds
+// STOA_CONTAINER_ID=<cid> in its environment, as a real executor does.
 struct ExecutorProcess {
   ExecutorProcess() {
     LaunchSpec spec;
     spec.argv = {"sleep", "1000"};
-    spec.env = {{"STOA_CONTAINER_ID", "c1"}};
+    spec.env = {{"STOA_CONTAINER_ID", cid()}};
     Try<pid_t> p = launch(spec);
     EXPECT_TRUE(p) << p.error();
     pid = p.is_some() ? *p : -1;
     // Until the child has exec'd: before that its environment is ours, and
-    // the slave would not know it for container c1's executor.
-    EXPECT_TRUE(pid > 0 && tests::poll_until([this] { return environ_has(pid, "STOA_CONTAINER_ID=c1"); },
+    // the slave would not know it for the container's executor.
+    EXPECT_TRUE(pid > 0 && tests::poll_until([this] { return environ_has(pid, "STOA_CONTAINER_ID=" + cid()); },
                                              tests::deadline_in(10s)))
         << "the executor process never exec'd";
   }
@@ -68,7 +77,7 @@ StatusUpdate update(TaskState state, const std::string& uuid) {
   return u;
 }
 
-// Slave S1 ran task t1 of framework F1 (which checkpoints) in container c1:
+// Slave S1 ran task t1 of framework F1 (which checkpoints) in container cid():
 // TASK_STARTING (acknowledged) and TASK_RUNNING (not yet) were sent.
 SlaveCheckpoint checkpoint(pid_t executor_pid, Run run) {
   SlaveCheckpoint cp;
@@ -84,10 +93,10 @@ SlaveCheckpoint checkpoint(pid_t executor_pid, Run run) {
   ExecutorCheckpoint& e = f.executors["t1"];
   e.info.mutable_executor_id()->set_value("t1");
   e.info.mutable_framework_id()->set_value("F1");
-  e.latest_run = "c1";
-  RunCheckpoint& r = e.runs["c1"];
-  r.container_id = "c1";
-  // Our own pid is alive but is no executor of c1 (its environment says so).
+  e.latest_run = cid();
+  RunCheckpoint& r = e.runs[cid()];
+  r.container_id = cid();
+  // Our own pid is alive but is no executor of cid() (its environment says so).
   r.forked_pid = run == Run::DEAD ? ::getpid() : executor_pid;
   if (run == Run::UNSTARTED) {
     r.forked_pid.reset();
@@ -140,13 +149,13 @@ using RecoveredUnstarted = Recovered<Run::UNSTARTED>;
 
 TEST_F(RecoveredRegistered, ExecutorThatDoesNotReregisterInTimeIsKilledAndItsTaskFails) {
   ASSERT_EQ(containers->adopted.size(), 1u);
-  EXPECT_EQ(containers->adopted[0].container_id, "c1");
+  EXPECT_EQ(containers->adopted[0].container_id, cid());
   EXPECT_EQ(containers->adopted[0].pid, process.pid);
   EXPECT_EQ(registrations(), 0u) << "registered before its executors had a chance";
   advance(4900ms);
   EXPECT_TRUE(containers->destroyed.empty());
   advance(100ms);  // --executor_reregistration_timeout (5 s)
-  EXPECT_EQ(containers->destroyed, std::vector<std::string>{"c1"});
+  EXPECT_EQ(containers->destroyed, std::vector<std::string>{cid()});
   ASSERT_EQ(to_master->count<ReregisterSlaveMessage>(), 1u);
   const ReregisterSlaveMessage m = to_master->all<ReregisterSlaveMessage>()[0];
   EXPECT_EQ(m.slave().id().value(), "S1");
@@ -155,7 +164,7 @@ TEST_F(RecoveredRegistered, ExecutorThatDoesNotReregisterInTimeIsKilledAndItsTas
   reregister_slave();
   ASSERT_EQ(updates_to_master().size(), 1u);
   EXPECT_EQ(updates_to_master()[0].uuid(), "u2");  // the pending update, resent
-  caf::anon_send(containerizer, reaped_atom_v, std::string("c1"), int32_t{9});
+  caf::anon_send(containerizer, reaped_atom_v, cid(), int32_t{9});
   sched.run();
   ack("u2");
   ASSERT_EQ(updates_to_master().size(), 2u);
@@ -204,7 +213,7 @@ TEST_F(RecoveredRegistered, AnExecutorTheSlaveDoesNotWaitForIsToldToShutDown) {
 
 TEST_F(RecoveredUnregistered, ExecutorThatHadNotRegisteredIsKilledAtOnce) {
   ASSERT_EQ(containers->adopted.size(), 1u);
-  EXPECT_EQ(containers->destroyed, std::vector<std::string>{"c1"});
+  EXPECT_EQ(containers->destroyed, std::vector<std::string>{cid()});
   EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), 1u) << "nothing to wait for";
 }
 

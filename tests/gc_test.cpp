@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "tests/cluster.hpp"
+#include "tests/poll.hpp"
 
 namespace stoa::tests {
 namespace {
@@ -16,7 +17,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-constexpr int TASKS = 1000;
+// 1,000 as the issue asks; 200 in a sanitized build, where each ASan executor
+// start costs ~0.2 s of CPU (the 1,000 took 206 s of CI's budget there) and
+// 200 take the same code paths.
+constexpr int TASKS = SANITIZED_BUILD ? 200 : 1000;
 
 // Every run directory below `root` (".../executors/<eid>/runs/<cid>", the
 // `latest` links excluded).

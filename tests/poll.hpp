@@ -12,6 +12,16 @@ namespace stoa::tests {
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
+// True in a test binary of a sanitized build (cmake/stoa.cmake): there a
+// bound on how fast something reacts is not the point (every process runs
+// several times slower), and big test sizes are cut to what finds memory
+// errors. The normal build keeps the numbers.
+#ifdef STOA_SANITIZED_BUILD
+constexpr bool SANITIZED_BUILD = true;
+#else
+constexpr bool SANITIZED_BUILD = false;
+#endif
+
 // How long a single expectation may take before the test fails.
 constexpr auto DEFAULT_TIMEOUT = std::chrono::seconds(10);
 // How often poll_until re-checks.

@@ -465,9 +465,16 @@ TEST_F(HaproxyFixture, ABurstWithinTheMinimumIntervalIsMergedAndTheLastWins) {
   for (int i = 0; i < 6; ++i) {
     backends.push_back(std::make_unique<TinyBackend>("b" + std::to_string(i)));
   }
-  options.min_reload_interval = std::chrono::milliseconds(1500);
+  // The interval counts from the start of the first reload, so the burst
+  // must come before it has passed: 1.5 s was too short under the sanitizers
+  // (CI: validating and reloading the first config took longer, and the burst
+  // made two reloads).
+  options.min_reload_interval = std::chrono::milliseconds(4000);
   start(options);
+  const auto first_started = std::chrono::steady_clock::now();
   ASSERT_TRUE(apply(make_config({backends[0]->port()})).reloaded);
+  const auto burst_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - first_started);
   caf::scoped_actor self{*sys};
   std::vector<decltype(self->request(actor, HAPROXY_TEST_REPLY, lb_apply_atom{}, HaproxyConfig{}))> pending;
   for (int i = 1; i < 6; ++i) {
@@ -485,7 +492,8 @@ TEST_F(HaproxyFixture, ABurstWithinTheMinimumIntervalIsMergedAndTheLastWins) {
     EXPECT_TRUE(r.reloaded) << r.error;
     last_generation = std::max(last_generation, r.generation);
   }
-  EXPECT_EQ(last_generation, 2u);  // the four later ones merged into one reload
+  // The four later ones merged into one reload.
+  EXPECT_EQ(last_generation, 2u) << "the burst came " << burst_after.count() << " ms after the first reload began";
   const std::string csv = stats_csv_listing(backends[5]->port());
   EXPECT_NE(csv.find("app,s" + std::to_string(backends[5]->port()) + ","), std::string::npos) << csv;
   EXPECT_EQ(csv.find("app,s" + std::to_string(backends[4]->port()) + ","), std::string::npos) << csv;
