@@ -5,7 +5,9 @@
 #      (deploy/fuzz.sh, ./build-fuzz: a third build, with clang). The seed
 #      corpora and kept crashes replay through every target as ordinary
 #      tests of steps 1 and 3 (FuzzReplay.*) in any case;
-#   3. the tests under ASan + UBSan (deploy/sanitize-test.sh, ./build-asan).
+#   3. the tests under ASan + UBSan (deploy/sanitize-test.sh, ./build-asan),
+#      whose build runs at idle priority from the start, beside the normal
+#      build and step 1.
 # Ends with one "N passed, N failed" line over all three.
 # Env: STOA_TEST_JOBS (ctest -j), STOA_CI_FUZZ_SECONDS (per fuzz target,
 # default 0: skipped), STOA_CI_SANITIZE (ci = every test but those
@@ -13,13 +15,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/setup.sh
+
+logs=$(mktemp -d)
+sanitize="${STOA_CI_SANITIZE:-ci}"
+sanitize_build=
+# Stops the background sanitized build (its own session: cmake, make, g++).
+stop_sanitize_build() {
+  [ -z "$sanitize_build" ] || kill -- "-$sanitize_build" 2>/dev/null || true
+}
+trap 'stop_sanitize_build; rm -rf "$logs"' EXIT
+if [ "$sanitize" != 0 ]; then
+  # The sanitized build compiles beside the normal build and tests, at idle
+  # CPU priority (SCHED_IDLE, nice 19): it gets what they leave, the serial
+  # stretches of the normal build (configure, links, its last units) and the
+  # part of the two cores the tests leave idle while they wait on timers,
+  # processes and sockets. docs/benchmarks.md, "Build time".
+  echo "==== sanitize build: in the background, at idle priority ($logs/sanitize-build.log)"
+  idle=(nice -n 19)
+  if command -v chrt >/dev/null 2>&1; then
+    idle=(chrt --idle 0 nice -n 19)
+  fi
+  setsid "${idle[@]}" deploy/sanitize-test.sh --build-only >"$logs/sanitize-build.log" 2>&1 &
+  sanitize_build=$!
+fi
 deploy/build.sh
 
 passed=0
 failed=0
 failures=()
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
 
 # count <name> <log>: adds the counts of ctest's or fuzz.sh's summary line.
 count() {
@@ -62,11 +85,22 @@ if [ ${#failures[@]} -ne 0 ]; then
   echo "tests: $passed passed, $failed failed"
   exit 1
 fi
+if [ -n "$sanitize_build" ]; then
+  start=$SECONDS
+  if ! wait "$sanitize_build"; then
+    cat "$logs/sanitize-build.log"
+    echo "test.sh: the sanitized build failed" >&2
+    echo "all: $passed passed, 1 failed"
+    exit 1
+  fi
+  sanitize_build=
+  echo "==== sanitize build: done $((SECONDS - start)) s after the normal tests; $(grep 'build took' "$logs/sanitize-build.log")"
+fi
 fuzz_seconds="${STOA_CI_FUZZ_SECONDS:-0}"
 if [ "$fuzz_seconds" != 0 ]; then
   run fuzz deploy/fuzz.sh --seconds="$fuzz_seconds"
 fi
-case "${STOA_CI_SANITIZE:-ci}" in
+case "$sanitize" in
   0) ;;
   all) run sanitize deploy/sanitize-test.sh ;;
   *) run sanitize deploy/sanitize-test.sh --ci ;;

@@ -173,8 +173,9 @@ void Master::stash(caf::message_view& x) {
 
 // Handles the stashed messages in their order, as if they had just arrived
 // (their sender is the current sender), before any later message. Tens of
-// thousands after a failover of a large cluster: handled REPLAY_SLICE at a
-// time, the master sending itself replay_atom after each slice. Meanwhile
+// thousands after a failover of a large cluster: handled in slices of at
+// most REPLAY_SLICE and TURN_BUDGET (TurnBudget), the master sending itself
+// replay_atom after each slice. Meanwhile
 // (replaying_behavior) every message that arrives is stashed behind them,
 // so the order of everything is kept, except requests (HTTP endpoints,
 // metrics), which are answered at once from the state as it is: the master
@@ -196,7 +197,8 @@ void Master::replay_stash() {
 void Master::replay_slice() {
   caf::behavior handlers = leading_behavior(self);
   caf::mailbox_element* current = self->current_mailbox_element();
-  for (size_t n = 0; n < REPLAY_SLICE && !recovery_stash.empty(); ++n) {
+  const TurnBudget budget;
+  for (size_t n = 0; n < REPLAY_SLICE && !recovery_stash.empty() && !budget.spent(n); ++n) {
     if (phase != Phase::leading) {
       break;  // a stashed message made us abdicate: the rest is not ours to handle
     }
@@ -474,6 +476,17 @@ caf::behavior Master::waiting_behavior() {
         return true;
       },
       [this](recovered_timer_atom) { from_self("recovered timer"); },
+      // The allocator runs its periodic pass from the start. Before this
+      // master leads no framework is in it, so a pass offers nothing: not a
+      // dropped message worth a log line every allocation interval.
+      [this](offers_atom, allocator::Allocations& a) {
+        if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(alloc)) {
+          drop_message("offers");
+        } else if (!a.empty()) {
+          count("master/messages_while_not_leading");
+          LOG_WARNING << "Dropping " << a.size() << " offers the allocator made while this master does not lead";
+        }
+      },
   };
 }
 

@@ -100,8 +100,8 @@ constexpr size_t OFFERS_PER_TURN = 1000;
 // at a time, with the mailbox served in between (#17).
 using replay_atom = caf::atom_constant<caf::atom("m_replay")>;
 constexpr replay_atom replay_atom_v{};
-// Stashed messages handled per slice (re-registrations: ~100-150 us each
-// under load, so a slice stays near the 50 ms the master may stall).
+// Stashed messages handled per slice, at most (and TurnBudget: a
+// re-registration costs ~100-150 us under load, more on a loaded VM).
 constexpr size_t REPLAY_SLICE = 400;
 // Due pings sent per message, at most (and TurnBudget; slaves.cpp,
 // on_ping_timer): a batch that fell due together (50,000 slaves
