@@ -6,8 +6,7 @@
 #      corpora and kept crashes replay through every target as ordinary
 #      tests of steps 1 and 3 (FuzzReplay.*) in any case;
 #   3. the tests under ASan + UBSan (deploy/sanitize-test.sh, ./build-asan),
-#      whose build runs at idle priority from the start, beside the normal
-#      build and step 1.
+#      whose build runs at idle priority beside step 1.
 # Ends with one "N passed, N failed" line over all three.
 # Env: STOA_TEST_JOBS (ctest -j), STOA_CI_FUZZ_SECONDS (per fuzz target,
 # default 0: skipped), STOA_CI_SANITIZE (ci = every test but those
@@ -24,21 +23,26 @@ stop_sanitize_build() {
   [ -z "$sanitize_build" ] || kill -- "-$sanitize_build" 2>/dev/null || true
 }
 trap 'stop_sanitize_build; rm -rf "$logs"' EXIT
+deploy/build.sh
 if [ "$sanitize" != 0 ]; then
-  # The sanitized build compiles beside the normal build and tests, at idle
-  # CPU priority (SCHED_IDLE, nice 19): it gets what they leave, the serial
-  # stretches of the normal build (configure, links, its last units) and the
-  # part of the two cores the tests leave idle while they wait on timers,
-  # processes and sockets. docs/benchmarks.md, "Build time".
+  # The sanitized build compiles while the normal tests run, at idle CPU
+  # priority (SCHED_IDLE, nice 19): it gets the part of the two cores the
+  # tests leave idle while they wait on timers, processes and sockets. Not
+  # beside the normal build: four compilers on two cores took longer than
+  # the two builds one after the other (docs/benchmarks.md, "Build time").
   echo "==== sanitize build: in the background, at idle priority ($logs/sanitize-build.log)"
   idle=(nice -n 19)
   if command -v chrt >/dev/null 2>&1; then
     idle=(chrt --idle 0 nice -n 19)
   fi
-  setsid "${idle[@]}" deploy/sanitize-test.sh --build-only >"$logs/sanitize-build.log" 2>&1 &
+  # In a session of its own, so that it can be stopped whole (cmake, make,
+  # g++). With the kernel's autogroups on, a session is also a scheduling
+  # group that shares the CPU evenly with the others whatever its tasks'
+  # priority: the new session lowers its own group to nice 19 first.
+  setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec "$@"' sanitize-build \
+    "${idle[@]}" deploy/sanitize-test.sh --build-only >"$logs/sanitize-build.log" 2>&1 &
   sanitize_build=$!
 fi
-deploy/build.sh
 
 passed=0
 failed=0
