@@ -57,9 +57,9 @@ function(stoa_test name)
   target_compile_options(${name} PRIVATE -O0)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   if(STOA_SANITIZE OR STOA_FUZZ)
-    # tests/poll.hpp's SANITIZED_BUILD: bounds that time a reaction (the load
-    # balancer's 1 s) and test sizes (ClusterGc's 1,000 tasks) are the normal
-    # build's business; the sanitized run looks for memory errors.
+    # tests/poll.hpp's SANITIZED_BUILD: test sizes that only matter for speed
+    # (ClusterGc's 1,000 tasks) are the normal build's business; the
+    # sanitized run looks for memory errors.
     target_compile_definitions(${name} PRIVATE STOA_SANITIZED_BUILD=1)
   endif()
   if((STOA_SANITIZE OR STOA_FUZZ) AND NOT ARG_DISCOVER)
