@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --ci) ci=1 ;;
     --build-only) build_only=1 ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "sanitize-test.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -175,9 +175,8 @@ void Master::stash(caf::message_view& x) {
 // (their sender is the current sender), before any later message. Tens of
 // thousands after a failover of a large cluster: handled in slices of at
 // most REPLAY_SLICE and TURN_BUDGET (TurnBudget), the master sending itself
-// replay_atom after each slice. Meanwhile
-// (replaying_behavior) every message that arrives is stashed behind them,
-// so the order of everything is kept, except requests (HTTP endpoints,
+// replay_atom after each slice. Meanwhile (replaying_behavior) every
+// message that arrives is stashed behind them, so the order of everything is kept, except requests (HTTP endpoints,
 // metrics), which are answered at once from the state as it is: the master
 // stays responsive while it catches up.
 void Master::replay_stash() {
