@@ -91,7 +91,8 @@ struct ZooKeeperStorageOptions {
 };
 
 // The registry in ZooKeeper under <path>/registry (docs/registrar.md): its
-// own client session; Error for a path that is not absolute.
+// own client session, started by the first fetch or store; Error for a path
+// that is not absolute.
 Try<Storage> spawn_zookeeper_storage(caf::actor_system& sys, ZooKeeperStorageOptions options);
 
 }  // namespace stoa::registrar

@@ -87,6 +87,12 @@ struct Store {
 
 struct ZkState {
   zk_storage self = nullptr;
+  // The session starts with the first request (a master's recovery, once it
+  // is elected), not when the storage is spawned: a standby master's session
+  // could expire while it stands by (ZooKeeper losing its quorum for longer
+  // than the session timeout), and the expired client refuses every request,
+  // so that master would fail its recovery once elected.
+  zk::ClientOptions client_options;
   caf::actor client;
   std::string path;  // the --zk path
   std::string root;  // <path>/registry, the manifest node
@@ -104,6 +110,13 @@ struct ZkState {
            " and its children to start with an empty registry (every slave then registers as a new one)";
   }
   std::string chunk_path(const std::string& name) const { return root + "/" + name; }
+
+  void connect() {
+    if (!client) {
+      client = zk::spawn_client(self->system(), client_options);
+      self->link_to(client);
+    }
+  }
 
   void ensure(std::vector<std::string> nodes, size_t i, std::function<void()> then,
               std::function<void(const caf::error&)> failed);
@@ -408,16 +421,17 @@ std::vector<std::string> ancestors_and_self(const std::string& path) {
   return out;
 }
 
-storage_actor::behavior_type zookeeper_storage(zk_storage self, caf::actor client, std::string path) {
+storage_actor::behavior_type zookeeper_storage(zk_storage self, zk::ClientOptions client_options,
+                                               std::string path) {
   auto& st = self->state;
   st.self = self;
-  st.client = client;
+  st.client_options = std::move(client_options);
   st.path = path;
   st.root = (path == "/" ? "" : path) + "/registry";
-  self->link_to(client);
   return {
       [self](fetch_atom) -> caf::result<Stored> {
         auto& st = self->state;
+        st.connect();
         auto f = std::make_shared<Fetch>();
         f->promise = self->make_response_promise();
         st.ensure(
@@ -433,6 +447,7 @@ storage_actor::behavior_type zookeeper_storage(zk_storage self, caf::actor clien
         s->promise = self->make_response_promise();
         s->parts = std::move(parts);
         s->expected = expected;
+        self->state.connect();
         self->state.store(s);
         return s->promise;
       },
@@ -446,9 +461,10 @@ Try<Storage> spawn_zookeeper_storage(caf::actor_system& sys, ZooKeeperStorageOpt
   if (options.path.empty() || options.path[0] != '/' || (options.path.size() > 1 && options.path.back() == '/')) {
     return Error("the ZooKeeper registry path '" + options.path + "' is not an absolute path like /mesos");
   }
-  caf::actor client = zk::spawn_client(sys, zk::ClientOptions{options.connect, options.session_timeout, {}});
   std::string root = (options.path == "/" ? "" : options.path) + "/registry";
-  return Storage{sys.spawn<caf::detached>(zookeeper_storage, client, options.path),
+  return Storage{sys.spawn<caf::detached>(zookeeper_storage,
+                                          zk::ClientOptions{options.connect, options.session_timeout, {}},
+                                          options.path),
                  "ZooKeeper (" + options.connect + ") node " + root, "delete " + root + " and its children"};
 }
 
