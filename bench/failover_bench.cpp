@@ -79,8 +79,15 @@ struct BenchFlags : FlagsBase {
         "Simulated slaves per stoa-slave-simulator process.", 5000);
     check("slaves_per_process", at_least(1));
     add(&reregister_spread, "reregister_spread",
-        "The simulators' --reregister_spread (0 = every slave re-registers at once).",
-        Duration::zero());
+        "The simulators' --reregister_spread (0 = every slave re-registers at once; unset: "
+        "--registration_backoff_factor, as stoa-slave).");
+    check("reregister_spread", [](const std::string& v) -> std::optional<std::string> {
+      Try<Duration> d = parse_duration(v);
+      if (d.is_error()) {
+        return d.error();
+      }
+      return std::nullopt;
+    });
     add(&registration_only, "registration_only",
         "One master without ZooKeeper: measure registration only.", false);
     add(&restart, "restart",
@@ -102,7 +109,7 @@ struct BenchFlags : FlagsBase {
   std::optional<std::string> zk;
   Duration zk_session_timeout;
   int slaves_per_process;
-  Duration reregister_spread;
+  std::optional<std::string> reregister_spread;
   bool registration_only;
   bool restart;
   Duration registration_backoff_factor;
@@ -176,7 +183,8 @@ class Run {
           {"--master=" + master_flag, "--slaves=" + std::to_string(n), "--ip=127.0.0.1", "--port=0",
            "--hostname=sim" + std::to_string(i),
            "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout),
-           "--reregister_spread=" + format_duration(flags_.reregister_spread),
+           "--reregister_spread=" + flags_.reregister_spread.value_or(
+                                        format_duration(flags_.registration_backoff_factor)),
            "--registration_backoff_factor=" + format_duration(flags_.registration_backoff_factor)},
           dir_ + "/simulator" + std::to_string(i) + ".log");
       if (s.is_error()) {

@@ -30,8 +30,9 @@
 // `(detector::leader_atom, detector::Leader)` from the process's one
 // detector (actors/master_detector.hpp; a fixed `host:port` master when the
 // detector is not built), resolves the leader's UPID once, monitors it, and
-// hands its handle to every slave, which then (re-)registers at once or
-// after a random wait of at most `reregister_spread` (a timer, no sleep).
+// hands its handle to every slave, which then registers at once or (with an
+// id: a failover) re-registers after a random wait of at most
+// `reregister_spread` (a timer, no sleep), as stoa-slave does.
 // When the master's connection breaks the slaves hold still and the
 // coordinator re-resolves (a random wait of at most 50 ms, doubling to 2 s:
 // one resolve per process) until it or a new leader answers.
@@ -75,8 +76,9 @@ struct SimulatorOptions {
   std::optional<Duration> task_duration;
   Duration registration_backoff = std::chrono::seconds(1);
   // After a new leader is known, each slave that has an id waits a random
-  // time of at most this before re-registering; 0 = at once.
-  Duration reregister_spread = Duration::zero();
+  // time of at most this before re-registering (stoa-slave waits at most its
+  // --registration_backoff_factor after a failover); 0 = at once.
+  Duration reregister_spread = std::chrono::seconds(1);
   // The detector's ZooKeeper session (zk:// masters).
   Duration zk_session_timeout = std::chrono::seconds(10);
   // A running task repeats TASK_RUNNING once its last update is acknowledged.
@@ -101,7 +103,7 @@ struct SimulatorFlags : FlagsBase {
   std::string resources;
   std::optional<std::string> task_duration;  // a duration, e.g. "5secs"
   Duration registration_backoff_factor;
-  Duration reregister_spread;
+  std::optional<std::string> reregister_spread;  // a duration; unset: as stoa-slave
   Duration zk_session_timeout;
   bool repeat_running_updates;
 };

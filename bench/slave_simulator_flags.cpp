@@ -55,8 +55,14 @@ SimulatorFlags::SimulatorFlags() {
   check("registration_backoff_factor", positive_duration());
   add(&reregister_spread, "reregister_spread",
       "With a new leader, each slave waits a random time of at most this before re-registering (0 "
-      "= at once).",
-      Duration::zero());
+      "= at once; unset: --registration_backoff_factor, as stoa-slave after a failover).");
+  check("reregister_spread", [](const std::string& v) -> std::optional<std::string> {
+    Try<Duration> d = parse_duration(v);
+    if (d.is_error()) {
+      return d.error();
+    }
+    return std::nullopt;
+  });
   add(&zk_session_timeout, "zk_session_timeout", "The detector's ZooKeeper session timeout.",
       std::chrono::seconds(10));
   check("zk_session_timeout", positive_duration());
@@ -91,7 +97,14 @@ Try<SimulatorOptions> simulator_options(const SimulatorFlags& flags) {
     o.task_duration = *d;
   }
   o.registration_backoff = flags.registration_backoff_factor;
-  o.reregister_spread = flags.reregister_spread;
+  o.reregister_spread = flags.registration_backoff_factor;
+  if (flags.reregister_spread) {
+    Try<Duration> d = parse_duration(*flags.reregister_spread);
+    if (d.is_error()) {
+      return Error("Invalid value '" + *flags.reregister_spread + "' for flag '--reregister_spread': " + d.error());
+    }
+    o.reregister_spread = *d;
+  }
   o.zk_session_timeout = flags.zk_session_timeout;
   o.repeat_running_updates = flags.repeat_running_updates;
   return o;

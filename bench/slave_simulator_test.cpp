@@ -397,6 +397,10 @@ TEST(SlaveSimulatorTest, SlavesFollowANewLeaderWithTheirIdsAndTasksAndIgnoreTheO
   subscribe(*a, 3, seen);  // tasks run until killed
   ASSERT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) == 3; }, deadline_in(WAIT)));
   std::map<std::string, std::string> before = a->slaves();
+  // Counted from the leader change on: the old leader stops pinging once its
+  // pings have gone unanswered --max_slave_ping_timeouts times (0.5 s here),
+  // which may be before the last slave re-registered (a random wait of up to 1 s).
+  double dropped = sim->metric("simulator/dropped_messages");
   // The detector's report of a new leader.
   detector::Leader leader;
   leader.pid = "master@" + b->address();
@@ -422,7 +426,6 @@ TEST(SlaveSimulatorTest, SlavesFollowANewLeaderWithTheirIdsAndTasksAndIgnoreTheO
   }
   EXPECT_EQ(running, 3u);
   // The old leader's pings are dropped, not answered.
-  double dropped = sim->metric("simulator/dropped_messages");
   EXPECT_TRUE(poll_until([&] { return sim->metric("simulator/dropped_messages") >= dropped + 20; },
                          deadline_in(WAIT)));
   sim->rt->shutdown();
@@ -474,6 +477,16 @@ TEST(SlaveSimulatorTest, BadFlagsAreRefusedNamingTheValue) {
             std::string::npos);
   EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--resources=cpus:-1"}).find("'cpus:-1'"),
             std::string::npos);
+  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--reregister_spread=soon"}).find("'soon'"),
+            std::string::npos);
+  // Unset, the spread follows the backoff factor, as stoa-slave's first wait
+  // after a failover does.
+  SimulatorFlags flags;
+  const char* argv[] = {"stoa-slave-simulator", "--master=127.0.0.1:5050", "--registration_backoff_factor=300ms"};
+  ASSERT_FALSE(flags.load(3, argv, {}));
+  Try<SimulatorOptions> spread = simulator_options(flags);
+  ASSERT_TRUE(spread) << spread.error();
+  EXPECT_EQ(spread->reregister_spread, std::chrono::milliseconds(300));
   SimulatorOptions zero = options("127.0.0.1:1", 0);
   auto rt = Runtime::start(runtime_options());
   ASSERT_TRUE(rt.is_some());

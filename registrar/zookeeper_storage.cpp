@@ -42,6 +42,10 @@ constexpr size_t MANIFEST_LIMIT = 900 * 1024;
 constexpr uint32_t MANIFEST_FORMAT = 1;
 // A fetch that keeps racing a writer's garbage collection gives up after this many tries.
 constexpr int FETCH_ATTEMPTS = 5;
+// A fetch starts over after a connection loss (each one is a connection to a
+// server that failed: the C client then tries the next server; a new session
+// meets one for each server of its list that is down) at most this often.
+constexpr int FETCH_CONNECTION_LOSSES = 10;
 const std::string CHUNK_PREFIX = "chunk-";
 
 caf::error storage_error(std::string text) { return caf::make_error(caf::sec::runtime_error, std::move(text)); }
@@ -61,6 +65,7 @@ using zk_storage = storage_actor::stateful_pointer<ZkState>;
 struct Fetch {
   caf::response_promise promise;
   int attempt = 0;
+  int connection_losses = 0;
   int version = 0;
   registry::Manifest manifest;
   std::vector<std::vector<std::string>> chunks;  // [part][chunk]
@@ -120,6 +125,8 @@ struct ZkState {
 
   void ensure(std::vector<std::string> nodes, size_t i, std::function<void()> then,
               std::function<void(const caf::error&)> failed);
+  void start_fetch(std::shared_ptr<Fetch> f);
+  bool fetch_again_after(std::shared_ptr<Fetch> f, const caf::error& e);
   void fetch(std::shared_ptr<Fetch> f);
   void on_manifest(std::shared_ptr<Fetch> f, const std::string& data, int version);
   void on_chunk(std::shared_ptr<Fetch> f, size_t part, size_t chunk, std::string& data);
@@ -131,6 +138,16 @@ struct ZkState {
   void fail_store(std::shared_ptr<Store> s, std::string why);
   void remove_chunk(const std::string& name);
 };
+
+// "/a/b/registry" -> {"/a", "/a/b", "/a/b/registry"}
+std::vector<std::string> ancestors_and_self(const std::string& path) {
+  std::vector<std::string> out;
+  for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
+    out.push_back(path.substr(0, at));
+  }
+  out.push_back(path);
+  return out;
+}
 
 // Creates each of `nodes` in turn (absent ones; ZNODEEXISTS is fine).
 void ZkState::ensure(std::vector<std::string> nodes, size_t i, std::function<void()> then,
@@ -151,11 +168,43 @@ void ZkState::ensure(std::vector<std::string> nodes, size_t i, std::function<voi
             });
 }
 
+// The registry's path (created where missing), then the fetch.
+void ZkState::start_fetch(std::shared_ptr<Fetch> f) {
+  ensure(
+      ancestors_and_self(root), 0, [this, f] { fetch(f); },
+      [this, f](const caf::error& e) {
+        if (!fetch_again_after(f, e)) {
+          f->promise.deliver(storage_error("creating the ZooKeeper registry " + root + ": " + text_of(e)));
+        }
+      });
+}
+
+// A read met a connection loss: reads and creates of existing nodes may be
+// repeated, so the fetch starts over (true), a bounded number of times.
+bool ZkState::fetch_again_after(std::shared_ptr<Fetch> f, const caf::error& e) {
+  if (f->done || zk::zookeeper_error_code(e) != ZCONNECTIONLOSS ||
+      f->connection_losses + 1 >= FETCH_CONNECTION_LOSSES) {
+    return false;
+  }
+  f->done = true;
+  auto again = std::make_shared<Fetch>();
+  again->promise = f->promise;
+  again->attempt = f->attempt;
+  again->connection_losses = f->connection_losses + 1;
+  again->asked = f->asked;
+  LOG(WARNING) << "Reading the ZooKeeper registry " << root << " met a connection loss (" << again->connection_losses
+               << " of at most " << FETCH_CONNECTION_LOSSES - 1 << "); reading it again";
+  start_fetch(again);
+  return true;
+}
+
 void ZkState::fetch(std::shared_ptr<Fetch> f) {
   self->request(client, caf::infinite, zk::get_version_atom_v, root)
       .then([this, f](std::string& data, int version) { on_manifest(f, data, version); },
             [this, f](const caf::error& e) {
-              f->promise.deliver(storage_error("reading the ZooKeeper registry " + root + ": " + text_of(e)));
+              if (!fetch_again_after(f, e)) {
+                f->promise.deliver(storage_error("reading the ZooKeeper registry " + root + ": " + text_of(e)));
+              }
             });
 }
 
@@ -199,6 +248,9 @@ void ZkState::on_manifest(std::shared_ptr<Fetch> f, const std::string& data, int
                     on_missing_chunk(f, name);
                     return;
                   }
+                  if (fetch_again_after(f, e)) {
+                    return;
+                  }
                   f->done = true;
                   f->promise.deliver(storage_error("reading chunk " + chunk_path(name) + ": " + text_of(e)));
                 });
@@ -235,6 +287,7 @@ void ZkState::on_missing_chunk(std::shared_ptr<Fetch> f, const std::string& name
               auto again = std::make_shared<Fetch>();
               again->promise = f->promise;
               again->attempt = f->attempt + 1;
+              again->connection_losses = f->connection_losses;
               fetch(again);
               return;
             }
@@ -411,16 +464,6 @@ void ZkState::remove_chunk(const std::string& name) {
             });
 }
 
-// "/a/b/registry" -> {"/a", "/a/b", "/a/b/registry"}
-std::vector<std::string> ancestors_and_self(const std::string& path) {
-  std::vector<std::string> out;
-  for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
-    out.push_back(path.substr(0, at));
-  }
-  out.push_back(path);
-  return out;
-}
-
 storage_actor::behavior_type zookeeper_storage(zk_storage self, zk::ClientOptions client_options,
                                                std::string path) {
   auto& st = self->state;
@@ -434,12 +477,7 @@ storage_actor::behavior_type zookeeper_storage(zk_storage self, zk::ClientOption
         st.connect();
         auto f = std::make_shared<Fetch>();
         f->promise = self->make_response_promise();
-        st.ensure(
-            ancestors_and_self(st.root), 0, [self, f] { self->state.fetch(f); },
-            [self, f](const caf::error& e) {
-              f->promise.deliver(
-                  storage_error("creating the ZooKeeper registry " + self->state.root + ": " + text_of(e)));
-            });
+        st.start_fetch(f);
         return f->promise;
       },
       [self](store_atom, std::vector<std::string>& parts, uint64_t expected) -> caf::result<uint64_t> {

@@ -137,6 +137,14 @@ void Slave::on_leader(const detector::Leader& leader) {
   opts.master = *upid;
   warn_if_loopback();
   backoff = opts.flags.registration_backoff_factor;
+  if (registered_before) {
+    // A failover: every slave of the cluster learns of the new leader at
+    // once. As Mesos' agent, wait a random part of the backoff factor first,
+    // so that their re-registrations arrive spread out instead of as one
+    // burst whose retries the new leader must read through (#17).
+    schedule_retry();
+    return;
+  }
   detect_master();
 }
 
@@ -243,6 +251,7 @@ void Slave::on_registered(const std::string& id, bool reregistered, const Master
   bool first = !records.registered;
   bool new_id = records.slave_id.empty();
   records.registered = true;
+  registered_before = true;
   records.slave_id = id;
   records.info.mutable_id()->set_value(id);
   if (new_id) {

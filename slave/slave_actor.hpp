@@ -120,6 +120,9 @@ class Slave {
   // detector whose reports count, and whether a leader is known now.
   caf::actor detector;
   bool leader_known = false;
+  // Registered with some master since this process started: a new leader
+  // is then met after a random wait (Slave::on_leader).
+  bool registered_before = false;
   bool resolving = false;
   std::chrono::nanoseconds backoff{0};
   uint64_t connection_generation = 0;

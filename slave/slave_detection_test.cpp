@@ -215,7 +215,7 @@ TEST_F(SlaveDetection, WithoutALeaderTheSlaveWaits) {
   EXPECT_EQ(to_a->count<RegisterSlaveMessage>() + to_b->count<RegisterSlaveMessage>(), 0u);
 }
 
-TEST_F(SlaveDetection, RegistersWithTheLeaderAndReregistersWithTheNextAtOnce) {
+TEST_F(SlaveDetection, RegistersWithTheLeaderAtOnceAndWithTheNextAfterARandomWait) {
   lead(PID_A);
   ASSERT_EQ(to_a->count<RegisterSlaveMessage>(), 1u);
   tell(a, registered("S1"));
@@ -225,8 +225,13 @@ TEST_F(SlaveDetection, RegistersWithTheLeaderAndReregistersWithTheNextAtOnce) {
   EXPECT_EQ(to_a->count<RegisterSlaveMessage>(), 1u);
   EXPECT_EQ(to_a->count<ReregisterSlaveMessage>(), 0u);
 
+  // A failover: the slave, registered before, waits a random part of
+  // --registration_backoff_factor (1 s) before it re-registers, as Mesos'
+  // agent does, so that a cluster's slaves do not all come at once.
   lead(PID_B, "json.info_0000000002");  // no time passes
-  ASSERT_EQ(to_b->count<ReregisterSlaveMessage>(), 1u);
+  EXPECT_EQ(to_b->count<ReregisterSlaveMessage>(), 0u);
+  advance(1s);
+  ASSERT_GE(to_b->count<ReregisterSlaveMessage>(), 1u);
   EXPECT_EQ(to_b->all<ReregisterSlaveMessage>()[0].slave().id().value(), "S1");
   EXPECT_EQ(to_b->count<RegisterSlaveMessage>(), 0u);
   // Until B answers, the re-registration is retried with B only.
@@ -239,6 +244,7 @@ TEST_F(SlaveDetection, MessagesFromAMasterThatNoLongerLeadsAreDropped) {
   lead(PID_A);
   tell(a, registered("S1"));
   lead(PID_B, "json.info_0000000002");
+  advance(1s);  // the random wait before re-registering
   SlaveReregisteredMessage rereg;
   rereg.mutable_slave_id()->set_value("S1");
   tell(b, rereg);
@@ -252,6 +258,7 @@ TEST_F(SlaveDetection, MessagesFromAMasterThatNoLongerLeadsAreDropped) {
   tell(b, run_task("after-b"));  // no leader: nobody's messages count
   EXPECT_EQ(dropped(), before + 2);
   lead(PID_B, "json.info_0000000003");
+  advance(1s);
   std::vector<ReregisterSlaveMessage> rs = to_b->all<ReregisterSlaveMessage>();
   ASSERT_GE(rs.size(), 2u);
   ASSERT_EQ(rs.back().tasks_size(), 1);
