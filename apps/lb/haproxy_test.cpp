@@ -270,7 +270,10 @@ TEST_F(HaproxyFixture, AChangedConfigReloadsAndTheStatsShowTheNewServers) {
   const std::string csv = stats_csv_listing(two.port());
   EXPECT_NE(csv.find("app,s" + std::to_string(two.port()) + ","), std::string::npos) << csv;
   EXPECT_EQ(csv.find("app,s" + std::to_string(one.port()) + ","), std::string::npos) << csv;
-  EXPECT_EQ(http_get(frontend_port, "/").second, "two");
+  // The reload answers once the new worker runs; the old one, soft-stopping,
+  // may take a last connection in the moment before it closes its listener.
+  EXPECT_TRUE(tests::poll_until([&] { return http_get(frontend_port, "/").second == "two"; },
+                                tests::deadline_in(tests::DEFAULT_TIMEOUT)));
   // The previous text is archived beside the config, the maps written beside it.
   HaproxyConfig with_maps = make_config({two.port()});
   with_maps.domain2backend_map = "a.test app\n";
@@ -430,7 +433,9 @@ TEST_F(HaproxyFixture, ATextArrivingDuringValidationSupersedesTheReload) {
     EXPECT_EQ(r.generation, 2u) << "one reload for both";
   }
   EXPECT_EQ(status()["superseded"].get<double>(), 1);
-  EXPECT_EQ(http_get(frontend_port, "/").second, "three");
+  // (The old worker may take a last connection before it closes its listener.)
+  EXPECT_TRUE(tests::poll_until([&] { return http_get(frontend_port, "/").second == "three"; },
+                                tests::deadline_in(tests::DEFAULT_TIMEOUT)));
   std::ifstream archived(options.config_path + ".1");
   std::string text((std::istreambuf_iterator<char>(archived)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, make_config({two.port()}).config) << "the superseded text was installed (archived)";
