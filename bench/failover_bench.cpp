@@ -81,13 +81,7 @@ struct BenchFlags : FlagsBase {
     add(&reregister_spread, "reregister_spread",
         "The simulators' --reregister_spread (0 = every slave re-registers at once; unset: "
         "--registration_backoff_factor, as stoa-slave).");
-    check("reregister_spread", [](const std::string& v) -> std::optional<std::string> {
-      Try<Duration> d = parse_duration(v);
-      if (d.is_error()) {
-        return d.error();
-      }
-      return std::nullopt;
-    });
+    check("reregister_spread", duration_text());
     add(&registration_only, "registration_only",
         "One master without ZooKeeper: measure registration only.", false);
     add(&restart, "restart",

@@ -42,13 +42,7 @@ SimulatorFlags::SimulatorFlags() {
   add(&task_duration, "task_duration",
       "A launched task reports TASK_FINISHED this long after TASK_RUNNING (unset: it runs until "
       "killed).");
-  check("task_duration", [](const std::string& v) -> std::optional<std::string> {
-    Try<Duration> d = parse_duration(v);
-    if (d.is_error()) {
-      return d.error();
-    }
-    return std::nullopt;
-  });
+  check("task_duration", duration_text());
   add(&registration_backoff_factor, "registration_backoff_factor",
       "The first registration retry waits a random time of at most this; it doubles up to 1mins.",
       std::chrono::seconds(1));
@@ -56,13 +50,7 @@ SimulatorFlags::SimulatorFlags() {
   add(&reregister_spread, "reregister_spread",
       "With a new leader, each slave waits a random time of at most this before re-registering (0 "
       "= at once; unset: --registration_backoff_factor, as stoa-slave after a failover).");
-  check("reregister_spread", [](const std::string& v) -> std::optional<std::string> {
-    Try<Duration> d = parse_duration(v);
-    if (d.is_error()) {
-      return d.error();
-    }
-    return std::nullopt;
-  });
+  check("reregister_spread", duration_text());
   add(&zk_session_timeout, "zk_session_timeout", "The detector's ZooKeeper session timeout.",
       std::chrono::seconds(10));
   check("zk_session_timeout", positive_duration());

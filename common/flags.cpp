@@ -460,6 +460,16 @@ FlagCheck positive_duration() {
   };
 }
 
+FlagCheck duration_text() {
+  return [](const std::string& v) -> std::optional<std::string> {
+    Try<Duration> d = parse_duration(v);
+    if (d.is_error()) {
+      return d.error();
+    }
+    return std::nullopt;
+  };
+}
+
 FlagCheck at_least(int min) {
   return [min](const std::string& v) -> std::optional<std::string> {
     if (std::stoll(v) < min) {

@@ -217,6 +217,7 @@ FlagCheck only_supported(std::vector<std::string> allowed);
 
 // Common checks.
 FlagCheck positive_duration();        // a duration flag: "must be positive"
+FlagCheck duration_text();            // a text flag holding a duration, e.g. an optional one: must parse
 FlagCheck at_least(int min);          // an int flag: "must be at least <min>"
 FlagCheck within(int min, int max);   // an int flag: "must be within <min>..<max>"
 FlagCheck non_empty();                // "must not be empty"

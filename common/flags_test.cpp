@@ -211,7 +211,10 @@ struct BoundedFlags : FlagsBase {
     add(&ip, "ip", "IP.", "127.0.0.1");
     check("ip", ipv4_address());
     add(&ratio, "ratio", "Ratio.", 0.5);
+    add(&after, "after", "An optional duration.");
+    check("after", duration_text());
   }
+  std::optional<std::string> after;
   Duration timeout;
   Duration grace;
   int count;
@@ -234,6 +237,8 @@ void expect_flag_error(std::vector<const char*> args, const std::string& flag, c
 }
 
 TEST(Flags, BadValuesAreRejectedNamingTheFlagAndTheValueAsGiven) {
+  expect_flag_error({"--after=soon"}, "after", "soon");
+  expect_flag_error({"--after=5"}, "after", "5");
   expect_flag_error({"--timeout=0secs"}, "timeout", "0secs");
   expect_flag_error({"--timeout=0.1ns"}, "timeout", "0.1ns");
   expect_flag_error({"--timeout=-1secs"}, "timeout", "-1secs");
@@ -270,9 +275,10 @@ TEST(Flags, BadValuesAreRejectedNamingTheFlagAndTheValueAsGiven) {
 TEST(Flags, GoodValuesWithinTheBoundsAreAccepted) {
   BoundedFlags f;
   std::vector<const char*> args = {"prog",     "--timeout=1ns", "--grace=0secs", "--count=1",   "--keep=0",
-                                   "--port=0", "--dir=/x",      "--ip=0.0.0.0",  "--ratio=-2.5"};
+                                   "--port=0", "--dir=/x",      "--ip=0.0.0.0",  "--ratio=-2.5", "--after=0secs"};
   std::optional<Error> e = f.load(static_cast<int>(args.size()), args.data(), {});
   ASSERT_FALSE(e) << e->message;
+  EXPECT_EQ(f.after, "0secs");
   EXPECT_EQ(f.timeout, Duration(1));
   EXPECT_EQ(f.grace, Duration(0));
   EXPECT_EQ(f.port, 0);

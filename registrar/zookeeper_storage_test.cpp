@@ -2,9 +2,6 @@
 // compare-and-swap requests against a real server
 // (tests/zookeeper_fixture.hpp): round trip, 50,000 slaves, two registrars on
 // one path, a server restart, corrupt nodes and leftover chunks.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
 #include <iostream>
@@ -214,29 +211,11 @@ TEST_F(ZooKeeperStorageTest, ARegistryRoundTrips) {
   EXPECT_EQ(back->master().id(), "m2");
 }
 
-// A loopback port nothing listens on (bound, then closed).
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  if (fd >= 0) {
-    ::close(fd);
-  }
-  return port;
-}
-
 // The store's session starts with the recovery. When the first server it
 // tries is down, its first request meets a connection loss (the C client
 // then tries the next server): the recovery reads again, and succeeds.
 TEST_F(ZooKeeperStorageTest, ARecoveryWhoseFirstServerIsDownReadsAgain) {
-  int dead = closed_port();
+  int dead = tests::free_loopback_port();  // bound, then closed: nothing listens
   ASSERT_GT(dead, 0);
   zoo_deterministic_conn_order(1);  // the servers in the order given
   struct Restore {
