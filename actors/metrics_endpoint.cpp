@@ -118,7 +118,11 @@ class MetricsEndpoint {
       return scrape->promise;
     }
     for (const caf::actor& collector : collectors) {
-      self->request(collector, collector_timeout, metrics_atom_v)
+      // High priority: a collector with a backlog (a master taking a burst
+      // of re-registrations after a failover) answers before it, not after.
+      // A caf::duration, not a std::chrono one: CAF 0.17's chrono overload
+      // of request() drops the priority (it calls the other without it).
+      self->request<caf::message_priority::high>(collector, caf::duration{collector_timeout}, metrics_atom_v)
           .then([this, scrape](bool) { on_collected(scrape); },
                 [this, scrape, collector](caf::error& e) { on_collect_failed(scrape, collector, e); });
     }

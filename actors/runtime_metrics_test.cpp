@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "actors/atoms.hpp"
 #include "actors/http_client.hpp"
@@ -161,6 +162,70 @@ TEST(RuntimeMetrics, EverySystemMetricIsServedInBothFormats) {
   EXPECT_GT(snap["system/mem_total_bytes"].get<double>(), snap["system/mem_free_bytes"].get<double>());
   EXPECT_EQ(snap["system/metrics_collector_timeouts"].get<double>(), 0);
   EXPECT_TRUE(rt->metrics().undeclared_names().empty());
+}
+
+// This test's own atom: see backlogged_collector.
+using hold_atom = caf::atom_constant<caf::atom("rmt_hold")>;
+constexpr hold_atom hold_atom_v{};
+
+// A collector with a backlog. `hold_atom` keeps it busy (holding = true)
+// until `asked` is set (at most 20 s); meanwhile the test queues `int`s
+// behind it. A scrape records how many ints were handled before it.
+struct Backlog {
+  std::atomic<bool> holding{false};
+  std::atomic<bool> asked{false};
+  std::atomic<int> handled{0};
+  std::atomic<int> handled_before_scrape{-1};
+};
+caf::behavior backlogged_collector(caf::event_based_actor* self, std::shared_ptr<Backlog> b) {
+  set_safe_handlers(self, "backlogged collector");
+  return {
+      [b](hold_atom) {
+        b->holding = true;
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!b->asked && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(1ms);
+        }
+      },
+      [b](int) { ++b->handled; },
+      [b](metrics_atom) {
+        b->handled_before_scrape = b->handled.load();
+        return true;
+      },
+  };
+}
+
+// Says when it is asked: the metrics actor asks its collectors in the order
+// they were added, so the collectors added before it have been asked too.
+caf::behavior probe_collector(caf::event_based_actor*, std::shared_ptr<Backlog> b) {
+  return {[b](metrics_atom) {
+    b->asked = true;
+    return true;
+  }};
+}
+
+TEST(RuntimeMetrics, ACollectorAnswersTheScrapeBeforeItsBacklog) {
+  auto rt = start();
+  auto b = std::make_shared<Backlog>();
+  caf::actor collector = rt->system().spawn(backlogged_collector, b);
+  caf::actor probe = rt->system().spawn(probe_collector, b);
+  rt->add_metrics_collector(collector);
+  rt->add_metrics_collector(probe);
+  caf::anon_send(collector, hold_atom_v);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!b->holding && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(b->holding);
+  constexpr int BACKLOG = 1000;
+  for (int i = 0; i < BACKLOG; ++i) {
+    caf::anon_send(collector, i);
+  }
+  picojson::object snap = snapshot(*rt);
+  EXPECT_EQ(snap["system/metrics_collector_timeouts"].get<double>(), 0);
+  EXPECT_EQ(b->handled_before_scrape.load(), 0) << "the scrape waited behind the backlog";
+  stop_actor(rt->system(), probe);
+  stop_actor(rt->system(), collector);
 }
 
 TEST(RuntimeMetrics, ASilentCollectorDelaysTheScrapeOnlyUntilTheDeadline) {

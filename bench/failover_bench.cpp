@@ -188,11 +188,18 @@ class Run {
     }
     row.processes = simulators_.size();
     int leader_port = masters_[*leader].port;
+    // Registered = the leader holds every slave and every simulated slave
+    // has its SlaveRegisteredMessage: a kill between the two would lose
+    // answers in flight, and those slaves would register again as new ones
+    // with the next leader (new ids), never re-register.
     if (!poll_until(
-            [&] { return metric(leader_port, "master/slaves_active", METRIC_TIMEOUT).value_or(0) >= slaves_; },
+            [&] {
+              return metric(leader_port, "master/slaves_active", METRIC_TIMEOUT).value_or(0) >= slaves_ &&
+                     sum_of_simulators("simulator/slaves_registered") >= static_cast<double>(slaves_);
+            },
             deadline(), POLL)) {
       return Error("the leader did not get all " + std::to_string(slaves_) +
-                   " slaves within --timeout");
+                   " slaves, or not all simulated slaves heard it, within --timeout");
     }
     row.register_s = seconds_since(start);
     double master_kib = rss_kib(masters_[*leader].process->pid());
