@@ -127,6 +127,8 @@ class Process {
   std::optional<int> status_;  // waitpid status once reaped
 };
 
+// The parent of `pid` (/proc/<pid>/stat), or 0 when it is gone.
+pid_t parent_of(pid_t pid);
 // Processes whose /proc/<pid>/cmdline or environ contains `marker`, zombies
 // excluded (they hold no resources and have neither).
 std::vector<pid_t> processes_with_marker(const std::string& marker);

@@ -368,6 +368,11 @@ std::optional<std::vector<std::string>> Process::wait_for_line(const std::regex&
   return found;
 }
 
+pid_t parent_of(pid_t pid) {
+  std::optional<ProcStat> st = read_proc_stat(std::to_string(pid));
+  return st ? st->ppid : 0;
+}
+
 std::vector<pid_t> processes_with_marker(const std::string& marker) {
   std::vector<pid_t> found;
   const pid_t self = ::getpid();

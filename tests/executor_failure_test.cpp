@@ -17,19 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The parent of `pid` from /proc/<pid>/stat, or 0.
-pid_t parent_of(pid_t pid) {
-  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return 0;
-  }
-  std::istringstream rest(stat.substr(close + 1));
-  char state = 0;
-  pid_t ppid = 0;
-  return (rest >> state >> ppid) ? ppid : 0;
-}
-
 // argv[0] of `pid`.
 std::string program_of(pid_t pid) {
   std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");

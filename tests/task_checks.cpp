@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 
 namespace stoa::tests {
 
@@ -52,6 +53,12 @@ std::vector<pid_t> sorted(std::vector<pid_t> pids) {
 std::vector<pid_t> task_processes(const std::string& marker, const Process& framework) {
   std::vector<pid_t> pids = processes_with_marker(marker);
   pids.erase(std::remove(pids.begin(), pids.end(), framework.pid()), pids.end());
+  // A process whose parent carries the marker too is that parent's fork: a
+  // task shell's child before it execs (it has the shell's command line
+  // until then, e.g. for each `sleep` of a polling loop) or a subshell. The
+  // task is counted once, by its topmost process.
+  const std::set<pid_t> all(pids.begin(), pids.end());
+  std::erase_if(pids, [&](pid_t p) { return all.count(parent_of(p)) != 0; });
   return sorted(pids);
 }
 
