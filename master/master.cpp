@@ -4,6 +4,7 @@
 #include "master/master.hpp"
 
 #include <cstdlib>
+#include <ctime>
 
 #include <caf/all.hpp>
 
@@ -236,6 +237,13 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.turns.over_10ms = &m.metrics->counter("master/turns_over_10ms", "");
   m.turns.over_50ms = &m.metrics->counter("master/turns_over_50ms", "");
   m.turns.over_100ms = &m.metrics->counter("master/turns_over_100ms", "");
+  if (const char* cpu = std::getenv("STOA_TURN_CPU"); cpu != nullptr && cpu == std::string("1")) {
+    m.turns.cpu = true;
+    m.turns.over_50ms_cpu = &m.metrics->counter(
+        "master/turns_over_50ms_cpu", "Turns that took at least 50 ms of the master thread's CPU (STOA_TURN_CPU=1)");
+    m.turns.longest_cpu_ms = &m.metrics->gauge("master/turn_longest_cpu_ms",
+                                               "The most CPU time of the master's thread in one turn (STOA_TURN_CPU=1)");
+  }
   if (const char* check = std::getenv("STOA_CHECK_INVARIANTS"); check != nullptr && check == std::string("1")) {
     m.check_invariants = true;
   }
@@ -320,6 +328,11 @@ caf::behavior leading_behavior(master_actor* self) {
           return;
         }
         self->state.on_offers(a);
+      },
+      [self](launch_slice_atom) {
+        if (self->state.from_self("launch slice")) {
+          self->state.launch_slice();
+        }
       },
       [self](offers_rest_atom, allocator::Allocations& a) {
         if (self->state.from_self("offers")) {
@@ -420,9 +433,21 @@ class TimedMasterActor : public master_actor {
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     const auto start = std::chrono::steady_clock::now();
+    if (!state.turns.cpu) {
+      caf::invoke_message_result r = master_actor::consume(x);
+      state.record_turn(std::chrono::steady_clock::now() - start, std::nullopt, x.content());
+      return r;
+    }
+    const std::chrono::nanoseconds cpu_start = thread_cpu();
     caf::invoke_message_result r = master_actor::consume(x);
-    state.record_turn(std::chrono::steady_clock::now() - start, x.content());
+    state.record_turn(std::chrono::steady_clock::now() - start, thread_cpu() - cpu_start, x.content());
     return r;
+  }
+
+  static std::chrono::nanoseconds thread_cpu() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
   }
 
  private:
@@ -457,7 +482,17 @@ Master::Turns::Seen Master::Turns::record(std::chrono::nanoseconds took) {
   return longer ? Seen::longest : Seen::slow;
 }
 
-void Master::record_turn(std::chrono::nanoseconds took, const caf::type_erased_tuple& what) {
+void Master::record_turn(std::chrono::nanoseconds took, std::optional<std::chrono::nanoseconds> cpu,
+                         const caf::type_erased_tuple& what) {
+  if (cpu && turns.over_50ms_cpu != nullptr) {
+    if (*cpu >= std::chrono::milliseconds(50)) {
+      turns.over_50ms_cpu->inc();
+    }
+    if (*cpu > turns.longest_cpu) {
+      turns.longest_cpu = *cpu;
+      turns.longest_cpu_ms->set(std::chrono::duration<double, std::milli>(*cpu).count());
+    }
+  }
   Turns::Seen seen = turns.record(took);
   if (seen == Turns::Seen::usual) {
     return;
@@ -475,7 +510,10 @@ void Master::record_turn(std::chrono::nanoseconds took, const caf::type_erased_t
     types += (i == 0 ? "" : ", ") + (name == "@atom" ? what.stringify(i) : name);
   }
   LOG_INFO << (seen == Turns::Seen::longest ? "The longest turn so far: " : "A slow turn: ")
-           << std::chrono::duration<double, std::milli>(took).count() << " ms, over a message (" << types << ")";
+           << std::chrono::duration<double, std::milli>(took).count() << " ms"
+           << (cpu ? " (" + std::to_string(std::chrono::duration<double, std::milli>(*cpu).count()) + " ms of CPU)"
+                   : std::string())
+           << ", over a message (" << types << ")";
 }
 
 Try<caf::actor> spawn_master(caf::actor_system& sys, MasterOptions opts) {

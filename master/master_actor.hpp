@@ -103,6 +103,14 @@ constexpr replay_atom replay_atom_v{};
 // Stashed messages handled per slice, at most (and TurnBudget: a
 // re-registration costs ~100-150 us under load, more on a loaded VM).
 constexpr size_t REPLAY_SLICE = 400;
+// The next slice of the accepted tasks not launched yet (offers.cpp,
+// launch_slice), sent by the master to itself at high priority.
+using launch_slice_atom = caf::atom_constant<caf::atom("m_launch")>;
+constexpr launch_slice_atom launch_slice_atom_v{};
+// Accepted tasks launched per turn, at most (and TurnBudget): an ACCEPT of
+// hundreds of tasks (~100-300 us each on a loaded 2-core VM) made turns of
+// 50-338 ms (#17); the rest waits in Master::pending_launches.
+constexpr size_t LAUNCHES_PER_TURN = 128;
 // Due pings sent per message, at most (and TurnBudget; slaves.cpp,
 // on_ping_timer): a batch that fell due together (50,000 slaves
 // re-registered within seconds) is sent in turns.
@@ -206,6 +214,17 @@ class Master {
     uint64_t generation = 0;  // the slave's disconnect_generation then
   };
   std::deque<PingDue> ping_queue;
+  // An ACCEPT's tasks not launched yet (offers.cpp, on_accept).
+  struct PendingLaunch {
+    std::string framework_id;
+    std::string slave_id;
+    std::string role;
+    Resources available;  // the accepted offers' resources, less what was launched
+    std::optional<double> refuse;  // the ACCEPT's filter, for what goes back
+    std::deque<TaskInfo> tasks;  // in the ACCEPT's order
+    std::set<std::string> seen;  // ids launched from it (validate_task)
+  };
+  std::deque<PendingLaunch> pending_launches;
   bool ping_timer_armed = false;
   // --slave_removal_rate_limit: slaves that missed their pings wait here
   // (in order) for a permit; one is issued every `per / permits`.
@@ -292,13 +311,22 @@ class Master {
     metrics::Counter* over_10ms = nullptr;
     metrics::Counter* over_50ms = nullptr;
     metrics::Counter* over_100ms = nullptr;
+    // STOA_TURN_CPU=1: each turn also reads the thread's CPU clock (a
+    // system call, ~1.3 us on the 2-vCPU VM), so that a slow turn tells the
+    // master's own work from the time its thread waited for a core.
+    bool cpu = false;
+    metrics::Counter* over_50ms_cpu = nullptr;
+    std::chrono::nanoseconds longest_cpu{0};
+    metrics::Gauge* longest_cpu_ms = nullptr;
     std::chrono::steady_clock::time_point last_logged{};
     // Counts one turn: slow is ≥ 50 ms, longest is slow and the longest so far.
     enum class Seen { usual, slow, longest };
     Seen record(std::chrono::nanoseconds took);
   } turns;
   // Records one turn that took `took` over the message `what`.
-  void record_turn(std::chrono::nanoseconds took, const caf::type_erased_tuple& what);
+  // `cpu`: the thread's CPU time over it, if measured (Turns::cpu).
+  void record_turn(std::chrono::nanoseconds took, std::optional<std::chrono::nanoseconds> cpu,
+                   const caf::type_erased_tuple& what);
   void count_task_state(TaskState state);
   void on_down(const caf::down_msg& dm);
 
@@ -403,7 +431,18 @@ class Master {
   void remove_offer(const std::string& offer_id, bool rescind, std::optional<double> refuse);
   void on_offer_timeout(const std::string& offer_id);
   void on_decline(FrameworkRecord& f, const scheduler::Call::Decline& d);
+  // Validates and consumes the offers at once, then launches the tasks in
+  // order, at most LAUNCHES_PER_TURN (and TurnBudget) per turn: what is
+  // left waits in pending_launches (first in, first launched) and the
+  // master sends itself launch_slice_atom. Between turns a pending task can
+  // be killed (TASK_KILLED, never launched) and is reconciled as
+  // TASK_STAGING, as Mesos' pending tasks are (Master::kill, reconcile).
   void on_accept(FrameworkRecord& f, scheduler::Call::Accept& accept);
+  void launch_slice();
+  void launch_task(FrameworkRecord& f, PendingLaunch& l, TaskInfo& t);
+  // The pending tasks of framework `fid` with id `tid` are dropped; false if none.
+  bool drop_pending_task(const std::string& fid, const std::string& tid);
+  const TaskInfo* pending_task(const std::string& fid, const std::string& tid) const;
   void verify_invariants();
   void check_accounting();
 

@@ -133,8 +133,8 @@ void Master::verify_invariants() {
 // accounting update left the master in between, both sides describe the
 // same moment. Otherwise the check is skipped (the next pass retries).
 void Master::check_accounting() {
-  if (accounting_check_pending) {
-    return;
+  if (accounting_check_pending || !pending_launches.empty()) {
+    return;  // pending: their resources are neither offered nor used here yet
   }
   accounting_check_pending = true;
   uint64_t seq = alloc_updates;
@@ -151,8 +151,8 @@ void Master::check_accounting() {
               LOG_ERROR << "Allocator invariant violated: " << *view.invariant_error;
               count("master/invariant_violations");
             }
-            if (seq != alloc_updates) {
-              return;  // an update was in flight: not comparable
+            if (seq != alloc_updates || !pending_launches.empty()) {
+              return;  // an update was in flight, or tasks wait to launch: not comparable
             }
             count("master/accounting_checks");
             for (const auto& [id, s] : st.slaves) {
@@ -220,81 +220,148 @@ void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
     }
     return;
   }
-  Resources available;
-  std::string sid;
+  PendingLaunch launch;
+  launch.framework_id = f.id;
   for (const std::string& oid : offer_ids) {
     const OfferRecord& rec = st.offers.at(oid);
-    available += rec.resources;
-    sid = rec.offer.slave_id().value();
+    launch.available += rec.resources;
+    launch.slave_id = rec.offer.slave_id().value();
   }
-  std::string role = offer_ids.empty() ? "*" : st.offers.at(offer_ids.front()).offer.allocation_info().role();
-  // The offers are consumed; what is not launched is recovered below.
+  launch.role = offer_ids.empty() ? "*" : st.offers.at(offer_ids.front()).offer.allocation_info().role();
+  // The offers are consumed; what is not launched is recovered once the
+  // last task is.
   for (const std::string& oid : offer_ids) {
     st.offers.erase(oid);
     f.offers.erase(oid);
-    if (auto s = st.slaves.find(sid); s != st.slaves.end()) {
+    if (auto s = st.slaves.find(launch.slave_id); s != st.slaves.end()) {
       s->second.offers.erase(oid);
     }
   }
+  if (accept.has_filters()) {
+    launch.refuse = accept.filters().refuse_seconds();
+  }
+  launch.tasks.assign(std::make_move_iterator(tasks.begin()), std::make_move_iterator(tasks.end()));
+  pending_launches.push_back(std::move(launch));
+  if (pending_launches.size() == 1) {
+    launch_slice();
+  }  // else a slice is due (launch_slice_atom): earlier ACCEPTs launch first
+}
+
+// Launches pending tasks, first in first out, until LAUNCHES_PER_TURN or
+// the turn's budget; sends itself launch_slice_atom for the rest. An ACCEPT
+// whose framework was removed meanwhile is dropped: its resources went back
+// to the allocator with the framework (remove_framework).
+void Master::launch_slice() {
+  const TurnBudget budget;
+  size_t n = 0;
+  while (!pending_launches.empty()) {
+    PendingLaunch& l = pending_launches.front();
+    auto f = st.frameworks.find(l.framework_id);
+    if (f == st.frameworks.end()) {
+      pending_launches.pop_front();
+      continue;
+    }
+    while (!l.tasks.empty()) {
+      if (n >= LAUNCHES_PER_TURN || budget.spent(n)) {
+        self->send<caf::message_priority::high>(self, launch_slice_atom_v);
+        return;
+      }
+      TaskInfo t = std::move(l.tasks.front());
+      l.tasks.pop_front();
+      ++n;
+      launch_task(f->second, l, t);
+    }
+    if (!l.available.empty()) {
+      tell_allocator(allocator::RecoverResources{f->first, l.slave_id, std::move(l.available), l.refuse});
+    }
+    pending_launches.pop_front();
+  }
+}
+
+void Master::launch_task(FrameworkRecord& f, PendingLaunch& l, TaskInfo& t) {
+  const std::string& sid = l.slave_id;
+  Resources task_resources;
+  std::optional<std::string> err = validate_task(t, f, sid, l.available, l.seen, &task_resources);
+  if (err) {
+    LOG_INFO << "Rejecting task " << t.task_id().value() << " of framework " << f.id << ": " << *err;
+    send_master_update(f, t, TASK_ERROR, TaskStatus::REASON_TASK_INVALID, *err);
+    return;
+  }
+  l.seen.insert(t.task_id().value());
   auto slave_it = st.slaves.find(sid);
-  std::set<std::string> seen;
-  for (TaskInfo& t : tasks) {
-    Resources task_resources;
-    std::optional<std::string> err = validate_task(t, f, sid, available, seen, &task_resources);
-    if (err) {
-      LOG_INFO << "Rejecting task " << t.task_id().value() << " of framework " << f.id << ": " << *err;
-      send_master_update(f, t, TASK_ERROR, TaskStatus::REASON_TASK_INVALID, *err);
+  if (slave_it == st.slaves.end() || !slave_it->second.active) {
+    send_master_update(f, t, TASK_LOST, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + sid + " is not connected");
+    return;
+  }
+  l.available -= task_resources;
+  Task task;
+  task.set_name(t.name());
+  *task.mutable_task_id() = t.task_id();
+  task.mutable_framework_id()->set_value(f.id);
+  task.mutable_slave_id()->set_value(sid);
+  task.set_state(TASK_STAGING);
+  // Record resources with their allocation role.
+  task_resources.to_proto(task.mutable_resources());
+  task.set_role(l.role);
+  task.set_user(f.info.user());
+  if (t.has_labels()) {
+    *task.mutable_labels() = t.labels();
+  }
+  if (t.has_container()) {
+    *task.mutable_container() = t.container();
+  }
+  TaskStatus staging;
+  *staging.mutable_task_id() = t.task_id();
+  staging.set_state(TASK_STAGING);
+  staging.set_timestamp(now_seconds());
+  *task.add_statuses() = std::move(staging);
+  const Task& added = f.tasks.insert_or_assign(t.task_id().value(), std::move(task)).first->second;
+  events::task_added(*this, added);
+  st.slaves.edit(slave_it).tasks.insert({f.id, t.task_id().value()});
+  tally_task_added(f.id, added);
+  RunTaskMessage run;
+  run.mutable_framework_id()->set_value(f.id);
+  *run.mutable_framework() = f.info;
+  *run.mutable_task() = std::move(t);
+  run.mutable_task()->mutable_slave_id()->set_value(sid);
+  run.mutable_task()->mutable_resources()->Clear();
+  task_resources.to_proto(run.mutable_task()->mutable_resources());
+  run.set_pid(f.pid);
+  self->send(slave_it->second.handle, std::move(run));
+  count("master/messages_launch_tasks");
+}
+
+bool Master::drop_pending_task(const std::string& fid, const std::string& tid) {
+  bool dropped = false;
+  for (PendingLaunch& l : pending_launches) {
+    if (l.framework_id != fid) {
       continue;
     }
-    seen.insert(t.task_id().value());
-    if (slave_it == st.slaves.end() || !slave_it->second.active) {
-      send_master_update(f, t, TASK_LOST, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + sid + " is not connected");
+    // Its resources stay in `available` and go back with the rest.
+    for (auto it = l.tasks.begin(); it != l.tasks.end();) {
+      if (it->task_id().value() == tid) {
+        it = l.tasks.erase(it);
+        dropped = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  return dropped;
+}
+
+const TaskInfo* Master::pending_task(const std::string& fid, const std::string& tid) const {
+  for (const PendingLaunch& l : pending_launches) {
+    if (l.framework_id != fid) {
       continue;
     }
-    available -= task_resources;
-    Task task;
-    task.set_name(t.name());
-    *task.mutable_task_id() = t.task_id();
-    task.mutable_framework_id()->set_value(f.id);
-    task.mutable_slave_id()->set_value(sid);
-    task.set_state(TASK_STAGING);
-    // Record resources with their allocation role.
-    task_resources.to_proto(task.mutable_resources());
-    task.set_role(role);
-    task.set_user(f.info.user());
-    if (t.has_labels()) {
-      *task.mutable_labels() = t.labels();
+    for (const TaskInfo& t : l.tasks) {
+      if (t.task_id().value() == tid) {
+        return &t;
+      }
     }
-    if (t.has_container()) {
-      *task.mutable_container() = t.container();
-    }
-    TaskStatus staging;
-    *staging.mutable_task_id() = t.task_id();
-    staging.set_state(TASK_STAGING);
-    staging.set_timestamp(now_seconds());
-    *task.add_statuses() = std::move(staging);
-    const Task& added = f.tasks.insert_or_assign(t.task_id().value(), std::move(task)).first->second;
-    events::task_added(*this, added);
-    st.slaves.edit(slave_it).tasks.insert({f.id, t.task_id().value()});
-    tally_task_added(f.id, added);
-    RunTaskMessage run;
-    run.mutable_framework_id()->set_value(f.id);
-    *run.mutable_framework() = f.info;
-    *run.mutable_task() = std::move(t);
-    run.mutable_task()->mutable_slave_id()->set_value(sid);
-    run.mutable_task()->mutable_resources()->Clear();
-    task_resources.to_proto(run.mutable_task()->mutable_resources());
-    run.set_pid(f.pid);
-    self->send(slave_it->second.handle, std::move(run));
-    count("master/messages_launch_tasks");
   }
-  if (!available.empty()) {
-    std::optional<double> refuse;
-    if (accept.has_filters()) {
-      refuse = accept.filters().refuse_seconds();
-    }
-    tell_allocator(allocator::RecoverResources{f.id, sid, available, refuse});
-  }
+  return nullptr;
 }
 
 }  // namespace stoa::master

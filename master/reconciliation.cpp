@@ -102,12 +102,25 @@ void Master::on_reconcile(FrameworkRecord& f, const Call::Reconcile& r) {
       send_reconciliation(f, t.task_id(), t.slave_id().value(), TASK_UNREACHABLE,
                           "Reconciliation: task is unreachable");
     }
+    for (const PendingLaunch& l : pending_launches) {
+      if (l.framework_id == f.id) {
+        for (const TaskInfo& t : l.tasks) {
+          send_reconciliation(f, t.task_id(), l.slave_id, TASK_STAGING, "Reconciliation: task is pending");
+        }
+      }
+    }
     return;
   }
   for (const auto& rt : r.tasks()) {
     auto it = f.tasks.find(rt.task_id().value());
     if (it != f.tasks.end()) {
       send_state(it->second);
+      continue;
+    }
+    if (const TaskInfo* pending = pending_task(f.id, rt.task_id().value())) {
+      // Accepted, not launched yet (Mesos: a pending task is TASK_STAGING).
+      send_reconciliation(f, pending->task_id(), pending->slave_id().value(), TASK_STAGING,
+                          "Reconciliation: task is pending");
       continue;
     }
     std::optional<std::string> sid;
