@@ -87,6 +87,11 @@ struct ScaleFlags : FlagsBase {
     check("tasks", within(0, 10000000));
     add(&slaves_per_process, "slaves_per_process", "Simulated slaves per stoa-slave-simulator process.", 5000);
     check("slaves_per_process", at_least(1));
+    add(&simulator_nice, "simulator_nice",
+        "The simulators' nice value (0-19): they stand for other machines, so a positive value keeps "
+        "them from taking the master's cores on this one (0: they compete with it as equals).",
+        0);
+    check("simulator_nice", within(0, 19));
     add(&state_clients, "state_clients", "Clients polling /master/state during the second /health probe.", 4);
     check("state_clients", within(1, 64));
     add(&probe_seconds, "probe_seconds", "Length of each /master/health probe window.", 5);
@@ -112,6 +117,7 @@ struct ScaleFlags : FlagsBase {
   std::string slaves;
   int tasks;
   int slaves_per_process;
+  int simulator_nice;
   int state_clients;
   int probe_seconds;
   Duration timeout;
@@ -400,7 +406,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
     Try<Server> s = start_server("stoa-slave-simulator",
                                  {"--master=127.0.0.1:" + std::to_string(port), "--slaves=" + std::to_string(n),
                                   "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i),
-                                  "--repeat_running_updates=" + std::string(updates_mode ? "true" : "false")},
+                                  "--repeat_running_updates=" + std::string(updates_mode ? "true" : "false"),
+                                  "--nice=" + std::to_string(flags.simulator_nice)},
                                  dir + "/simulator" + std::to_string(i) + ".log");
     if (s.is_error()) {
       std::cerr << s.error() << "\n";
@@ -484,7 +491,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
     std::printf(fmt, v);
     std::printf("\n");
   };
-  std::printf("\n== %zu slaves (%zu simulator processes), %d tasks ==\n", slaves, simulators.size(), flags.tasks);
+  std::printf("\n== %zu slaves (%zu simulator processes, nice %d), %d tasks ==\n", slaves, simulators.size(),
+              flags.simulator_nice, flags.tasks);
   row("registration of all slaves (s)", register_s, "%14.2f");
   row("master RSS idle (MiB)", rss_idle / 1024);
   row("master RSS per slave (KiB)", (rss_slaves - rss_idle) / static_cast<double>(slaves), "%14.2f");

@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
     r.pid = "slave(" + std::to_string(i) + ")@127.0.0.1:5051";
     r.total = *stoa::Resources::parse("cpus:64;mem:262144;disk:1000000;ports:[31000-32000]");
     s.slaves.emplace(r.id, std::move(r));
+    s.tally.slaves_active += 1;  // active, as master_tally.hpp keeps it
   }
   for (long i = 0; i < frameworks; ++i) {
     stoa::master::FrameworkRecord f;

@@ -106,6 +106,7 @@ struct SimulatorFlags : FlagsBase {
   std::optional<std::string> reregister_spread;  // a duration; unset: as stoa-slave
   Duration zk_session_timeout;
   bool repeat_running_updates;
+  int nice;  // applied by stoa-slave-simulator's main, before the actor system starts
 };
 
 // The options the flags describe. Error (naming the flag and its value) for

@@ -51,6 +51,11 @@ SimulatorFlags::SimulatorFlags() {
       "With a new leader, each slave waits a random time of at most this before re-registering (0 "
       "= at once; unset: --registration_backoff_factor, as stoa-slave after a failover).");
   check("reregister_spread", duration_text());
+  add(&nice, "nice",
+      "Adds this to the process's nice value before its threads start (0-19): on a bench machine "
+      "the simulated slaves stand for other machines, and need not take the master's cores.",
+      0);
+  check("nice", within(0, 19));
   add(&zk_session_timeout, "zk_session_timeout", "The detector's ZooKeeper session timeout.",
       std::chrono::seconds(10));
   check("zk_session_timeout", positive_duration());

@@ -5,6 +5,12 @@
 //
 // GET /metrics/snapshot on its port shows simulator/slaves_registered.
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
 #include <caf/all.hpp>
 
 #include "actors/daemon.hpp"
@@ -21,6 +27,13 @@ int main(int argc, char** argv) {
   Try<bench::SimulatorOptions> options = bench::simulator_options(flags);
   if (options.is_error()) {
     return daemon::bad_flags(program, flags, options.error());
+  }
+  // Nice is per thread on Linux: set on this one before any other exists,
+  // every thread of the runtime inherits it.
+  errno = 0;
+  if (flags.nice > 0 && ::nice(flags.nice) == -1 && errno != 0) {
+    return daemon::bad_flags(program, flags,
+                             "--nice=" + std::to_string(flags.nice) + ": nice() failed: " + std::strerror(errno));
   }
   return daemon::run_daemon(program, argv[0], flags, daemon::daemon_options(program, flags),
                             [&](Runtime& rt) -> std::optional<Error> {

@@ -423,13 +423,11 @@ object state_head(const MasterState& s) {
   o["pid"] = str(s.info.pid());
   o["hostname"] = str(s.info.hostname());
   o["capabilities"] = value(array{str("AGENT_UPDATE")});
-  double activated = 0;
-  double deactivated = 0;
-  for (const auto& [id, slave] : s.slaves) {
-    (slave.active ? activated : deactivated) += 1;
-  }
+  // From the kept tally (master_tally.hpp), not a walk of the slaves: at
+  // 20,000 slaves the walk was a third of the rope's collect (#17).
+  const auto activated = static_cast<double>(s.tally.slaves_active);
   o["activated_slaves"] = num(activated);
-  o["deactivated_slaves"] = num(deactivated);
+  o["deactivated_slaves"] = num(static_cast<double>(s.slaves.size()) - activated);
   o["unreachable_slaves"] = num(static_cast<double>(s.unreachable_slaves.size()));
   o["leader"] = str(s.info.pid());
   object leader;

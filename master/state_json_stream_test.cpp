@@ -98,6 +98,7 @@ MasterState rich_state() {
     sl.registered_time = 100 + i;
     sl.reregistered_time = i == 2 ? 150.5 : 0;
     s.slaves.emplace(sl.id, sl);
+    s.tally.slaves_active += sl.active ? 1 : 0;
   }
   // A slave's record of tasks that do not exist: counted nowhere.
   s.slaves.edit("M-S1").tasks.insert({"M-none", "x"});

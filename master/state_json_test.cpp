@@ -34,6 +34,7 @@ MasterState sample_state() {
   sl.tasks.insert({"M-0000", "t1"});
   sl.offers.insert("M-O0");
   s.slaves.emplace(sl.id, sl);
+  s.tally.slaves_active += sl.active ? 1 : 0;
 
   FrameworkRecord f;
   f.id = "M-0000";

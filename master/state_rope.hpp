@@ -108,6 +108,9 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   const state_json_detail::RenderedResources& fresh_task(const TaskMap::Slot& slot);
   // Renders the slot's fragment (and its split) if it is stale.
   void fresh_slave(const MasterState& s, const RenderedMap<SlaveRecord, NoneTouched>::Slot& slot);
+  // The offered resources cut into a fresh slave's fragment, rendered again
+  // when its offers changed (needs fresh_slave first).
+  void fresh_offered(const MasterState& s, const RenderedMap<SlaveRecord, NoneTouched>::Slot& slot);
   ResourcesPtr resources_of(const Task& t);
 
   // Collecting: `rope_` and its glue buffer are set for one view.
@@ -160,6 +163,7 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   Rope* rope_ = nullptr;
   size_t tasks_rendered_ = 0;
   size_t slaves_rendered_ = 0;
+  size_t state_pieces_ = 0;  // pieces of the last /state collect (reserved for the next)
 };
 
 }  // namespace stoa::master

@@ -36,6 +36,8 @@ constexpr auto ROPE_SLICE = std::chrono::milliseconds(10);
 // A refresh that ends after this long in its turn leaves the collect to a
 // turn of its own, so that no turn holds both.
 constexpr auto ROPE_COLLECT_SPLIT = std::chrono::milliseconds(2);
+// A refresh slice or a collect this long is logged with its parts (#17).
+constexpr auto ROPE_SLOW_TURN = std::chrono::milliseconds(50);
 // After a rope render that kept the master's thread busy for B (at least
 // ROPE_REST_MIN), the next one (of any roped view) starts only once the
 // master has rested ROPE_REST_FACTOR * B, at most
@@ -200,6 +202,12 @@ void Master::on_rope_slice(const std::string& key) {
   if (!view.refreshed) {
     bool done = rope.refresh(st, started + ROPE_SLICE);
     auto now = std::chrono::steady_clock::now();
+    if (now - started >= ROPE_SLOW_TURN) {
+      LOG_INFO << "A slow /master/" << view.endpoint << " refresh slice: "
+               << std::chrono::duration<double, std::milli>(now - started).count() << " ms for its "
+               << std::chrono::duration<double, std::milli>(ROPE_SLICE).count() << " ms budget ("
+               << (done ? "done" : "more to do") << ")";
+    }
     view.refreshed = done;
     if (!done || now - started >= ROPE_COLLECT_SPLIT) {
       view.busy += now - started;
@@ -209,10 +217,21 @@ void Master::on_rope_slice(const std::string& key) {
   }
   // All fragments were fresh at the last pass; those changed since are
   // rendered as the view is collected, in this turn.
+  const auto collect_started = std::chrono::steady_clock::now();
+  const size_t tasks_before = rope.tasks_rendered();
+  const size_t slaves_before = rope.slaves_rendered();
   auto collected = std::make_shared<const Rope>(view.endpoint == "state" ? rope.state(st)
                                                                          : rope.frameworks(st, view.query));
   count("master/view_renders_roped");
   auto now = std::chrono::steady_clock::now();
+  if (now - started >= ROPE_SLOW_TURN) {
+    // Which part: the last refresh of stale fragments or the collect.
+    auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    LOG_INFO << "A slow /master/" << view.endpoint << " collect: " << ms(now - started) << " ms, of which "
+             << ms(now - collect_started) << " ms collecting " << collected->pieces.size() << " pieces ("
+             << collected->size() << " bytes; " << rope.tasks_rendered() - tasks_before << " task and "
+             << rope.slaves_rendered() - slaves_before << " slave fragments rendered in it)";
+  }
   view.busy += now - started;
   if (view.busy >= ROPE_REST_MIN && opts.view_render_rest_max.count() > 0) {
     renders_rested_at =
