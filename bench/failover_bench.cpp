@@ -78,6 +78,11 @@ struct BenchFlags : FlagsBase {
     add(&slaves_per_process, "slaves_per_process",
         "Simulated slaves per stoa-slave-simulator process.", 5000);
     check("slaves_per_process", at_least(1));
+    add(&simulator_nice, "simulator_nice",
+        "The simulators' nice value (0-19): they stand for other machines, so a positive value keeps "
+        "them from taking the masters' cores on this one.",
+        0);
+    check("simulator_nice", within(0, 19));
     add(&reregister_spread, "reregister_spread",
         "The simulators' --reregister_spread (0 = every slave re-registers at once; unset: "
         "--registration_backoff_factor, as stoa-slave).");
@@ -103,6 +108,7 @@ struct BenchFlags : FlagsBase {
   std::optional<std::string> zk;
   Duration zk_session_timeout;
   int slaves_per_process;
+  int simulator_nice;
   std::optional<std::string> reregister_spread;
   bool registration_only;
   bool restart;
@@ -179,7 +185,8 @@ class Run {
            "--zk_session_timeout=" + format_duration(flags_.zk_session_timeout),
            "--reregister_spread=" + flags_.reregister_spread.value_or(
                                         format_duration(flags_.registration_backoff_factor)),
-           "--registration_backoff_factor=" + format_duration(flags_.registration_backoff_factor)},
+           "--registration_backoff_factor=" + format_duration(flags_.registration_backoff_factor),
+           "--nice=" + std::to_string(flags_.simulator_nice)},
           dir_ + "/simulator" + std::to_string(i) + ".log");
       if (s.is_error()) {
         return Error(s.error());

@@ -479,6 +479,8 @@ TEST(SlaveSimulatorTest, BadFlagsAreRefusedNamingTheValue) {
             std::string::npos);
   EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--reregister_spread=soon"}).find("'soon'"),
             std::string::npos);
+  EXPECT_NE(flags_error({"--master=127.0.0.1:5050", "--nice=20"}).find("'20'"), std::string::npos);
+  EXPECT_EQ(flags_error({"--master=127.0.0.1:5050", "--nice=19"}), "");
   // Unset, the spread follows the backoff factor, as stoa-slave's first wait
   // after a failover does.
   SimulatorFlags flags;
