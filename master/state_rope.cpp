@@ -429,7 +429,9 @@ void RopeRenderer::completed(const CompletedTasks& c) {
 
 bool RopeRenderer::refresh(MasterState& s, std::chrono::steady_clock::time_point deadline) {
   joined_one_ = false;
+  const auto started = std::chrono::steady_clock::now();
   take_touched(s);
+  touched_took_ = std::chrono::steady_clock::now() - started;
   for (const auto& [id, f] : s.frameworks) {
     if (!join_stale(f.tasks, deadline) || !join_stale(f.unreachable_tasks, deadline) ||
         !join_completed(f.completed_tasks, deadline)) {

@@ -96,6 +96,9 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   // Fragments rendered so far (tasks, slaves), for the bench and tests.
   size_t tasks_rendered() const { return tasks_rendered_; }
   size_t slaves_rendered() const { return slaves_rendered_; }
+  // How long the last refresh took to drop the fragments its changes made
+  // stale (take_touched), before it rendered anything.
+  std::chrono::steady_clock::duration touched_took() const { return touched_took_; }
 
  private:
   using ResourcesPtr = std::shared_ptr<const state_json_detail::RenderedResources>;
@@ -163,6 +166,7 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   Rope* rope_ = nullptr;
   size_t tasks_rendered_ = 0;
   size_t slaves_rendered_ = 0;
+  std::chrono::steady_clock::duration touched_took_{};
   size_t state_pieces_ = 0;  // pieces of the last /state collect (reserved for the next)
 };
 

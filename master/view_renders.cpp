@@ -200,13 +200,17 @@ void Master::on_rope_slice(const std::string& key) {
   ViewRender& view = it->second;
   const auto started = std::chrono::steady_clock::now();
   if (!view.refreshed) {
+    const size_t tasks_before = rope.tasks_rendered();
+    const size_t slaves_before = rope.slaves_rendered();
     bool done = rope.refresh(st, started + ROPE_SLICE);
     auto now = std::chrono::steady_clock::now();
     if (now - started >= ROPE_SLOW_TURN) {
-      LOG_INFO << "A slow /master/" << view.endpoint << " refresh slice: "
-               << std::chrono::duration<double, std::milli>(now - started).count() << " ms for its "
-               << std::chrono::duration<double, std::milli>(ROPE_SLICE).count() << " ms budget ("
-               << (done ? "done" : "more to do") << ")";
+      auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+      LOG_INFO << "A slow /master/" << view.endpoint << " refresh slice: " << ms(now - started) << " ms for its "
+               << ms(ROPE_SLICE) << " ms budget (" << (done ? "done" : "more to do") << "; "
+               << ms(rope.touched_took()) << " ms dropping stale fragments, then "
+               << rope.tasks_rendered() - tasks_before << " task and " << rope.slaves_rendered() - slaves_before
+               << " slave fragments rendered)";
     }
     view.refreshed = done;
     if (!done || now - started >= ROPE_COLLECT_SPLIT) {
