@@ -7,10 +7,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <future>
 #include <regex>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "actors/atoms.hpp"
 #include "actors/http_client.hpp"
@@ -168,12 +168,15 @@ TEST(RuntimeMetrics, EverySystemMetricIsServedInBothFormats) {
 using hold_atom = caf::atom_constant<caf::atom("rmt_hold")>;
 constexpr hold_atom hold_atom_v{};
 
-// A collector with a backlog. `hold_atom` keeps it busy (holding = true)
-// until `asked` is set (at most 20 s); meanwhile the test queues `int`s
+// A collector with a backlog. `hold_atom` keeps it busy (held is set)
+// until the probe is asked (at most 20 s); meanwhile the test queues `int`s
 // behind it. A scrape records how many ints were handled before it.
 struct Backlog {
-  std::atomic<bool> holding{false};
-  std::atomic<bool> asked{false};
+  std::promise<void> held;
+  std::shared_future<void> held_future = held.get_future().share();
+  std::promise<void> asked;
+  std::shared_future<void> asked_future = asked.get_future().share();
+  std::atomic<bool> asked_once{false};
   std::atomic<int> handled{0};
   std::atomic<int> handled_before_scrape{-1};
 };
@@ -181,11 +184,8 @@ caf::behavior backlogged_collector(caf::event_based_actor* self, std::shared_ptr
   set_safe_handlers(self, "backlogged collector");
   return {
       [b](hold_atom) {
-        b->holding = true;
-        const auto deadline = std::chrono::steady_clock::now() + 20s;
-        while (!b->asked && std::chrono::steady_clock::now() < deadline) {
-          std::this_thread::sleep_for(1ms);
-        }
+        b->held.set_value();
+        b->asked_future.wait_for(20s);
       },
       [b](int) { ++b->handled; },
       [b](metrics_atom) {
@@ -199,7 +199,9 @@ caf::behavior backlogged_collector(caf::event_based_actor* self, std::shared_ptr
 // they were added, so the collectors added before it have been asked too.
 caf::behavior probe_collector(caf::event_based_actor*, std::shared_ptr<Backlog> b) {
   return {[b](metrics_atom) {
-    b->asked = true;
+    if (!b->asked_once.exchange(true)) {
+      b->asked.set_value();
+    }
     return true;
   }};
 }
@@ -212,11 +214,7 @@ TEST(RuntimeMetrics, ACollectorAnswersTheScrapeBeforeItsBacklog) {
   rt->add_metrics_collector(collector);
   rt->add_metrics_collector(probe);
   caf::anon_send(collector, hold_atom_v);
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!b->holding && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_TRUE(b->holding);
+  ASSERT_EQ(b->held_future.wait_for(20s), std::future_status::ready);
   constexpr int BACKLOG = 1000;
   for (int i = 0; i < BACKLOG; ++i) {
     caf::anon_send(collector, i);
