@@ -238,7 +238,6 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.turns.over_50ms = &m.metrics->counter("master/turns_over_50ms", "");
   m.turns.over_100ms = &m.metrics->counter("master/turns_over_100ms", "");
   if (const char* cpu = std::getenv("STOA_TURN_CPU"); cpu != nullptr && cpu == std::string("1")) {
-    m.turns.cpu = true;
     m.turns.over_50ms_cpu = &m.metrics->counter(
         "master/turns_over_50ms_cpu", "Turns that took at least 50 ms of the master thread's CPU (STOA_TURN_CPU=1)");
     m.turns.longest_cpu_ms = &m.metrics->gauge("master/turn_longest_cpu_ms",
@@ -433,7 +432,7 @@ class TimedMasterActor : public master_actor {
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     const auto start = std::chrono::steady_clock::now();
-    if (!state.turns.cpu) {
+    if (state.turns.over_50ms_cpu == nullptr) {
       caf::invoke_message_result r = master_actor::consume(x);
       state.record_turn(std::chrono::steady_clock::now() - start, std::nullopt, x.content());
       return r;
@@ -484,7 +483,7 @@ Master::Turns::Seen Master::Turns::record(std::chrono::nanoseconds took) {
 
 void Master::record_turn(std::chrono::nanoseconds took, std::optional<std::chrono::nanoseconds> cpu,
                          const caf::type_erased_tuple& what) {
-  if (cpu && turns.over_50ms_cpu != nullptr) {
+  if (cpu) {
     if (*cpu >= std::chrono::milliseconds(50)) {
       turns.over_50ms_cpu->inc();
     }

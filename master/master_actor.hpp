@@ -311,10 +311,10 @@ class Master {
     metrics::Counter* over_10ms = nullptr;
     metrics::Counter* over_50ms = nullptr;
     metrics::Counter* over_100ms = nullptr;
-    // STOA_TURN_CPU=1: each turn also reads the thread's CPU clock (a
-    // system call, ~1.3 us on the 2-vCPU VM), so that a slow turn tells the
-    // master's own work from the time its thread waited for a core.
-    bool cpu = false;
+    // STOA_TURN_CPU=1 (set: these are not null): each turn also reads the
+    // thread's CPU clock (a system call, ~1.3 us on the 2-vCPU VM), so that
+    // a slow turn tells the master's own work from the time its thread
+    // waited for a core.
     metrics::Counter* over_50ms_cpu = nullptr;
     std::chrono::nanoseconds longest_cpu{0};
     metrics::Gauge* longest_cpu_ms = nullptr;
@@ -439,9 +439,12 @@ class Master {
   // TASK_STAGING, as Mesos' pending tasks are (Master::kill, reconcile).
   void on_accept(FrameworkRecord& f, scheduler::Call::Accept& accept);
   void launch_slice();
-  void launch_task(FrameworkRecord& f, PendingLaunch& l, TaskInfo& t);
-  // The pending tasks of framework `fid` with id `tid` are dropped; false if none.
-  bool drop_pending_task(const std::string& fid, const std::string& tid);
+  // `slave_it`: l.slave_id in st.slaves, or its end.
+  void launch_task(FrameworkRecord& f, PendingLaunch& l, RenderedMap<SlaveRecord, NoneTouched>::const_iterator slave_it,
+                   TaskInfo& t);
+  // Drops the pending tasks of framework `fid` with id `tid`; the first of
+  // them, or nullopt if none.
+  std::optional<TaskInfo> take_pending_task(const std::string& fid, const std::string& tid);
   const TaskInfo* pending_task(const std::string& fid, const std::string& tid) const;
   void verify_invariants();
   void check_accounting();

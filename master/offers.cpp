@@ -190,11 +190,12 @@ void Master::on_decline(FrameworkRecord& f, const Call::Decline& d) {
 // The tasks are moved out of the call (each TaskInfo is copied once, into the
 // task record's fields, and then moved into its RunTaskMessage).
 void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
-  std::vector<TaskInfo> tasks;
+  PendingLaunch launch;
+  launch.framework_id = f.id;
   for (Offer::Operation& op : *accept.mutable_operations()) {
     if (op.type() == Offer::Operation::LAUNCH) {
       for (TaskInfo& t : *op.mutable_launch()->mutable_task_infos()) {
-        tasks.push_back(std::move(t));
+        launch.tasks.push_back(std::move(t));
       }
     }
   }
@@ -207,7 +208,7 @@ void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
   std::optional<std::string> offer_error = validate_offers(st, f.id, offer_ids);
   if (offer_error) {
     const bool aware = partition_aware(f.info);
-    for (const TaskInfo& t : tasks) {
+    for (const TaskInfo& t : launch.tasks) {
       send_master_update(f, t, aware ? TASK_DROPPED : TASK_LOST, TaskStatus::REASON_INVALID_OFFERS,
                          *offer_error);
     }
@@ -220,8 +221,6 @@ void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
     }
     return;
   }
-  PendingLaunch launch;
-  launch.framework_id = f.id;
   for (const std::string& oid : offer_ids) {
     const OfferRecord& rec = st.offers.at(oid);
     launch.available += rec.resources;
@@ -240,7 +239,6 @@ void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
   if (accept.has_filters()) {
     launch.refuse = accept.filters().refuse_seconds();
   }
-  launch.tasks.assign(std::make_move_iterator(tasks.begin()), std::make_move_iterator(tasks.end()));
   pending_launches.push_back(std::move(launch));
   if (pending_launches.size() == 1) {
     launch_slice();
@@ -261,6 +259,8 @@ void Master::launch_slice() {
       pending_launches.pop_front();
       continue;
     }
+    // Looked up per slice, not per task: the slave may go between slices.
+    auto slave = st.slaves.find(l.slave_id);
     while (!l.tasks.empty()) {
       if (n >= LAUNCHES_PER_TURN || budget.spent(n)) {
         self->send<caf::message_priority::high>(self, launch_slice_atom_v);
@@ -269,7 +269,7 @@ void Master::launch_slice() {
       TaskInfo t = std::move(l.tasks.front());
       l.tasks.pop_front();
       ++n;
-      launch_task(f->second, l, t);
+      launch_task(f->second, l, slave, t);
     }
     if (!l.available.empty()) {
       tell_allocator(allocator::RecoverResources{f->first, l.slave_id, std::move(l.available), l.refuse});
@@ -278,7 +278,7 @@ void Master::launch_slice() {
   }
 }
 
-void Master::launch_task(FrameworkRecord& f, PendingLaunch& l, TaskInfo& t) {
+void Master::launch_task(FrameworkRecord& f, PendingLaunch& l, RenderedMap<SlaveRecord, NoneTouched>::const_iterator slave_it, TaskInfo& t) {
   const std::string& sid = l.slave_id;
   Resources task_resources;
   std::optional<std::string> err = validate_task(t, f, sid, l.available, l.seen, &task_resources);
@@ -288,7 +288,6 @@ void Master::launch_task(FrameworkRecord& f, PendingLaunch& l, TaskInfo& t) {
     return;
   }
   l.seen.insert(t.task_id().value());
-  auto slave_it = st.slaves.find(sid);
   if (slave_it == st.slaves.end() || !slave_it->second.active) {
     send_master_update(f, t, TASK_LOST, TaskStatus::REASON_SLAVE_REMOVED, "Slave " + sid + " is not connected");
     return;
@@ -331,8 +330,8 @@ void Master::launch_task(FrameworkRecord& f, PendingLaunch& l, TaskInfo& t) {
   count("master/messages_launch_tasks");
 }
 
-bool Master::drop_pending_task(const std::string& fid, const std::string& tid) {
-  bool dropped = false;
+std::optional<TaskInfo> Master::take_pending_task(const std::string& fid, const std::string& tid) {
+  std::optional<TaskInfo> taken;
   for (PendingLaunch& l : pending_launches) {
     if (l.framework_id != fid) {
       continue;
@@ -340,14 +339,16 @@ bool Master::drop_pending_task(const std::string& fid, const std::string& tid) {
     // Its resources stay in `available` and go back with the rest.
     for (auto it = l.tasks.begin(); it != l.tasks.end();) {
       if (it->task_id().value() == tid) {
+        if (!taken) {
+          taken = std::move(*it);
+        }
         it = l.tasks.erase(it);
-        dropped = true;
       } else {
         ++it;
       }
     }
   }
-  return dropped;
+  return taken;
 }
 
 const TaskInfo* Master::pending_task(const std::string& fid, const std::string& tid) const {

@@ -205,14 +205,10 @@ void Master::on_kill(FrameworkRecord& f, const Call::Kill& k) {
     pending_kills[u->second.slave_id().value()][{f.id, tid}] = kill;
     return;
   }
-  if (const TaskInfo* pending = pending_task(f.id, tid)) {
+  if (std::optional<TaskInfo> pending = take_pending_task(f.id, tid)) {
     // Accepted but not launched yet (a big ACCEPT launches over several
     // turns): it never will be (Mesos' kill of a pending task).
-    TaskInfo t;
-    *t.mutable_task_id() = pending->task_id();
-    *t.mutable_slave_id() = pending->slave_id();
-    drop_pending_task(f.id, tid);
-    send_master_update(f, t, TASK_KILLED, TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH,
+    send_master_update(f, *pending, TASK_KILLED, TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH,
                        "Killed before it was launched");
     return;
   }

@@ -21,9 +21,9 @@ std::map<std::string, std::vector<std::string>> updates_with_reasons(const Proce
 size_t tasks_in_state(const Process& framework, const std::string& state);
 
 std::vector<pid_t> sorted(std::vector<pid_t> pids);
-// The processes that carry `marker` (processes_with_marker) but `framework`
-// (whose command line names it too) and but those whose parent carries it
-// (a shell's fork before its exec, a subshell), sorted.
+// The processes that carry `marker` (processes_with_marker), except
+// `framework` (whose command line names it too) and those whose parent
+// carries it (a shell's fork before its exec, a subshell), sorted.
 std::vector<pid_t> task_processes(const std::string& marker, const Process& framework);
 
 // The id of the first slave /master/state lists ("" if none or unreadable).
