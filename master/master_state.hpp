@@ -196,6 +196,16 @@ class RenderedMap {
   // Drops the fragment of the record at `it` (what it renders changed
   // outside the record: offers of a slave).
   void invalidate(const_iterator it) { drop(mutable_slot(it)); }
+  // What the record's run shows changed outside the record and its
+  // fragment (a slave's offered resources, which the renderer cuts into
+  // the run): the run is joined again, the fragment kept.
+  void regroup(const_iterator it) const {
+    const Slot& slot = it.slot();
+    if (slot.group != nullptr) {
+      slot.group->stale = true;
+      slot.group.reset();
+    }
+  }
 
   Touched& touched() { return touched_; }
   const Touched& touched() const { return touched_; }
@@ -265,7 +275,8 @@ struct SlaveRecord {
   double reregistered_time = 0;
   // Offered here: `mutable` (changed without dropping the slave's JSON),
   // as the fragment leaves `offered_resources` out (each render writes it;
-  // offers come and go every allocation cycle).
+  // offers come and go every allocation cycle). A change goes with
+  // MasterState::slaves.regroup(it): the slaves' runs show them.
   mutable std::set<std::string> offers;
   // (framework id, task id) of the tasks running here.
   std::set<std::pair<std::string, std::string>> tasks;

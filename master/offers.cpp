@@ -38,6 +38,7 @@ void Master::remove_offer(const std::string& offer_id, bool rescind, std::option
   }
   if (auto s = st.slaves.find(sid); s != st.slaves.end()) {
     s->second.offers.erase(offer_id);
+    st.slaves.regroup(s);
   }
   tell_allocator(allocator::RecoverResources{fid, sid, std::move(rec.resources), refuse});
 }
@@ -89,6 +90,7 @@ void Master::on_offers(allocator::Allocations& allocations) {
     *e.mutable_offers()->add_offers() = o;
     f->second.offers.insert(oid);
     s->second.offers.insert(oid);
+    st.slaves.regroup(s);
     st.offers.emplace(oid, std::move(rec));
     count("master/offers_sent");
     if (offer_timeout) {
@@ -234,6 +236,7 @@ void Master::on_accept(FrameworkRecord& f, Call::Accept& accept) {
     f.offers.erase(oid);
     if (auto s = st.slaves.find(launch.slave_id); s != st.slaves.end()) {
       s->second.offers.erase(oid);
+      st.slaves.regroup(s);
     }
   }
   if (accept.has_filters()) {

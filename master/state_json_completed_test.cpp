@@ -304,6 +304,47 @@ TEST_F(CompletedTasksTest, TheRopeIsTheStreamedRenderAfterEveryStep) {
   EXPECT_GE(rope_checks_, 30);
 }
 
+// Offers made, declined and made again change no slave's fragment, only
+// the offered resources cut into its run: the master marks the run
+// (RenderedMap::regroup) as each offer comes and goes.
+TEST_F(CompletedTasksTest, TheRopeShowsOffersMadeAndDeclined) {
+  rope_each_step_ = true;
+  start({});
+  auto a_inbox = std::make_shared<Inbox>();
+  add_slave(peer(a_inbox), a_inbox, "cpus:4;mem:1024");
+  auto b_inbox = std::make_shared<Inbox>();
+  add_slave(peer(b_inbox), b_inbox, "cpus:2;mem:512");
+  Fw f;
+  f.inbox = std::make_shared<Inbox>();
+  f.actor = peer(f.inbox);
+  f.id = subscribe(f.actor, f.inbox, 0, false, false);
+  check_rope("subscribed");
+  advance(1s);
+  check_rope("offered");
+  std::vector<OfferID> offered;
+  for (const Event& e : f.inbox->events) {
+    if (e.type() == Event::OFFERS) {
+      for (const Offer& o : e.offers().offers()) {
+        offered.push_back(o.id());
+      }
+    }
+  }
+  ASSERT_EQ(offered.size(), 2u);
+  for (const OfferID& id : offered) {
+    Call decline;
+    decline.set_type(Call::DECLINE);
+    decline.mutable_framework_id()->set_value(f.id);
+    *decline.mutable_decline()->add_offer_ids() = id;
+    decline.mutable_decline()->mutable_filters()->set_refuse_seconds(0);
+    caf::send_as(f.actor, master_, decline);
+    sched_.run();
+    check_rope("declined " + id.value());
+  }
+  advance(1s);
+  check_rope("offered again");
+  EXPECT_EQ(rope_checks_, 5);
+}
+
 TEST_F(CompletedTasksTest, TrimmedTasksTakeTheirJsonWithThem) {
   std::multiset<std::string> states = run_scenario({"--max_completed_tasks_per_framework=2"});
   EXPECT_LE(states.size(), 4u);  // two frameworks, two each
@@ -433,6 +474,147 @@ TEST(RopeRefresh, ASliceStopsAtItsDeadlineAfterOneRunWhenEveryRunIsStale) {
   std::string streamed;
   write_state(s, &streamed);
   EXPECT_EQ(rope.state(s).concat(), streamed);
+}
+
+// The slaves of /master/state as runs: a fresh run is one piece, so a
+// collect with nothing changed pushes a piece per run of 64 slaves, not
+// per slave; a slave changed, inserted or erased, or an offer made or gone,
+// shows in the next collect before any refresh (its run collected slave by
+// slave), and in runs again after one.
+class RopeSlaves : public ::testing::Test {
+ protected:
+  static constexpr int SLAVES = 300;
+
+  static std::string sid(int i) {
+    std::string n = std::to_string(i);
+    return "S" + std::string(4 - n.size(), '0') + n;
+  }
+
+  void SetUp() override {
+    s_.info.set_id("M");
+    for (int i = 0; i < SLAVES; ++i) {
+      add_slave(sid(i));
+    }
+    FrameworkRecord& f = s_.frameworks["F"];
+    f.id = "F";
+    for (int i = 0; i < SLAVES; i += 7) {
+      Task t;
+      t.mutable_task_id()->set_value("t" + std::to_string(i));
+      t.mutable_framework_id()->set_value("F");
+      t.mutable_slave_id()->set_value(sid(i));
+      t.set_state(TASK_RUNNING);
+      Resources::parse("cpus:0.5;mem:32")->to_proto(t.mutable_resources());
+      s_.slaves.edit(sid(i)).tasks.insert({"F", t.task_id().value()});
+      f.tasks.insert_or_assign(t.task_id().value(), t);
+    }
+  }
+
+  void add_slave(const std::string& id) {
+    SlaveRecord r;
+    r.id = id;
+    r.info.set_hostname("h-" + id);
+    r.pid = "slave(1)@127.0.0.1:5051";
+    r.total = *Resources::parse("cpus:4;mem:1024;ports:[31000-31010]");
+    s_.slaves.emplace(r.id, std::move(r));
+    s_.tally.slaves_active += 1;
+  }
+
+  // An offer of `resources` on slave `id`, as the master makes one.
+  void offer(const std::string& oid, const std::string& id, const std::string& resources) {
+    OfferRecord o;
+    o.offer.mutable_id()->set_value(oid);
+    o.offer.mutable_framework_id()->set_value("F");
+    o.offer.mutable_slave_id()->set_value(id);
+    o.resources = *Resources::parse(resources);
+    o.resources.to_proto(o.offer.mutable_resources());
+    s_.offers.emplace(oid, std::move(o));
+    s_.frameworks.at("F").offers.insert(oid);
+    auto it = s_.slaves.find(id);
+    it->second.offers.insert(oid);
+    s_.slaves.regroup(it);
+  }
+
+  void rescind(const std::string& oid) {
+    auto it = s_.slaves.find(s_.offers.at(oid).offer.slave_id().value());
+    it->second.offers.erase(oid);
+    s_.slaves.regroup(it);
+    s_.frameworks.at("F").offers.erase(oid);
+    s_.offers.erase(oid);
+  }
+
+  // The collect now (changes not refreshed), then after a full refresh,
+  // are write_state()'s bytes; returns the pieces of the second.
+  size_t check(const std::string& when) {
+    std::string streamed;
+    write_state(s_, &streamed);
+    EXPECT_EQ(rope_.state(s_).concat(), streamed) << when << ", before a refresh";
+    EXPECT_TRUE(rope_.refresh(s_, std::chrono::steady_clock::time_point::max())) << when;
+    Rope after = rope_.state(s_);
+    EXPECT_EQ(after.concat(), streamed) << when;
+    return after.pieces.size();
+  }
+
+  MasterState s_;
+  RopeRenderer rope_;
+};
+
+TEST_F(RopeSlaves, ACollectPushesAPiecePerRunAndShowsEveryChange) {
+  const size_t fresh = check("first render");
+  // 300 slaves in runs of 64 (5 pieces), 2 task runs, the head's glue.
+  EXPECT_LE(fresh, 12u) << "a fresh collect pushes a piece per run of slaves, not one per slave";
+
+  offer("O1", sid(10), "cpus:1;mem:64");
+  offer("O2", sid(150), "cpus:2;mem:128;ports:[31005-31006]");
+  // (The framework's "offers" are a piece per offer.)
+  EXPECT_EQ(check("two offers made"), fresh + 2) << "the offered resources are joined into the runs";
+  rescind("O1");
+  EXPECT_EQ(check("an offer gone"), fresh + 1);
+
+  s_.slaves.edit(sid(77)).active = false;
+  EXPECT_EQ(check("a slave deactivated"), fresh + 1);
+  add_slave(sid(77) + "a");  // between two slaves of a run
+  add_slave("A");            // before the first
+  add_slave("Z");            // after the last
+  EXPECT_LE(check("three slaves inserted"), fresh + 1 + 3);
+  s_.slaves.erase(sid(0));
+  s_.slaves.erase(sid(140));
+  s_.slaves.erase("Z");
+  check("three slaves erased");
+  s_.frameworks.at("F").tasks.edit("t21").set_state(TASK_KILLING);
+  check("a task changed: its slave's used resources");
+  rescind("O2");
+  for (int i = SLAVES - 1; i >= 0; --i) {
+    if (i != 0 && i != 140) {
+      s_.slaves.erase(sid(i));
+    }
+  }
+  s_.slaves.erase("A");
+  s_.slaves.erase(sid(77) + "a");
+  s_.frameworks.at("F").tasks.clear();
+  EXPECT_TRUE(s_.slaves.empty());
+  check("every slave erased");
+  add_slave("B");
+  check("a slave into an empty map");
+}
+
+// As the tasks' runs: a refresh with every run stale joins one run per
+// slice past its deadline, and the slices together leave runs of 64.
+TEST_F(RopeSlaves, ASliceStopsAtItsDeadlineAfterOneRun) {
+  const size_t fresh = check("first render");
+  for (int i = 0; i < SLAVES; i += 64) {
+    s_.slaves.edit(sid(i)).active = false;
+  }
+  const auto passed = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  int calls = 1;
+  while (!rope_.refresh(s_, passed)) {
+    ASSERT_LT(++calls, 100) << "a refresh past its deadline must still make progress";
+  }
+  EXPECT_EQ(calls, (SLAVES + 63) / 64) << "one run of 64 per slice";
+  std::string streamed;
+  write_state(s_, &streamed);
+  Rope after = rope_.state(s_);
+  EXPECT_EQ(after.concat(), streamed);
+  EXPECT_EQ(after.pieces.size(), fresh);
 }
 
 }  // namespace

@@ -9,7 +9,10 @@
 // up to ROPE_RUN consecutive tasks, one piece each with the sum of their
 // resources, so that collecting 200k running tasks is ~800 pieces: a
 // change to a task (or an insert next to a run) marks its run stale, and
-// the render joins it again. A render, on the master's thread, brings the stale
+// the render joins it again. Slaves likewise, in runs of ROPE_SLAVE_RUN
+// with their offered resources cut in (an offer made or gone marks its
+// slave's run: RenderedMap::regroup); a collect takes a stale run's slaves
+// one by one. A render, on the master's thread, brings the stale
 // fragments up to date (refresh(), in slices bounded in time, the master
 // handling its mailbox between them) and then, in one turn, collects the
 // view as a Rope: the fragments, shared, and the small glue between them
@@ -102,6 +105,8 @@ class RopeRenderer : private state_json_detail::TaskWriter {
 
  private:
   using ResourcesPtr = std::shared_ptr<const state_json_detail::RenderedResources>;
+  using SlaveMap = RenderedMap<SlaveRecord, NoneTouched>;
+  using SlaveSlot = SlaveMap::Slot;
 
   // Drops the fragments of the slaves whose tasks changed (TouchedSlaves),
   // of all slaves when the set of frameworks changed.
@@ -110,15 +115,24 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   // resources.
   const state_json_detail::RenderedResources& fresh_task(const TaskMap::Slot& slot);
   // Renders the slot's fragment (and its split) if it is stale.
-  void fresh_slave(const MasterState& s, const RenderedMap<SlaveRecord, NoneTouched>::Slot& slot);
+  void fresh_slave(const MasterState& s, const SlaveSlot& slot);
   // The offered resources cut into a fresh slave's fragment, rendered again
   // when its offers changed (needs fresh_slave first).
-  void fresh_offered(const MasterState& s, const RenderedMap<SlaveRecord, NoneTouched>::Slot& slot);
+  void fresh_offered(const MasterState& s, const SlaveSlot& slot);
+  // Appends the slave's bytes as /master/state lists it: its fragment with
+  // its offered resources cut in (rendering what is stale).
+  void append_slave(const MasterState& s, const SlaveSlot& slot, std::string* out);
+  // Joins the stale runs of slaves again (SlaveRun, state_rope.cpp), until
+  // `deadline`; true when none is left stale.
+  bool join_slaves(MasterState& s, std::chrono::steady_clock::time_point deadline);
   ResourcesPtr resources_of(const Task& t);
 
   // Collecting: `rope_` and its glue buffer are set for one view.
   void piece(Fragment f, size_t begin, size_t size);
   void slaves(const MasterState& s);
+  // The slaves [it, end), one by one (their fragments, offered resources
+  // as glue), each after a comma unless *first.
+  void slaves_each(const MasterState& s, SlaveMap::const_iterator it, SlaveMap::const_iterator end, bool* first);
   void framework(const MasterState& s, const FrameworkRecord& f);
   void tasks(const TaskMap& m, Resources* used);
   // Writes `fixed` and `streamed` (disjoint keys) as one object, keys sorted.
@@ -144,8 +158,6 @@ class RopeRenderer : private state_json_detail::TaskWriter {
   };
   std::map<std::string, Offered> offered_;
   std::unordered_map<std::string, Fragment> offer_json_;
-  // Where refresh() goes on with the slaves.
-  std::string sid_;
   // The offered resources of a slave with no offer, as JSON.
   const std::string& no_offers();
   std::string no_offers_;
