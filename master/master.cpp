@@ -15,6 +15,7 @@
 #include "common/strings.hpp"
 #include "common/uuid.hpp"
 #include "common/version.hpp"
+#include "master/heap_tidy.hpp"
 #include "master/master_actor.hpp"
 #include "master/validation.hpp"
 
@@ -426,12 +427,14 @@ class TimedMasterActor : public master_actor {
  public:
   TimedMasterActor(caf::actor_config& cfg, MasterOptions opts,
                    std::shared_ptr<std::unique_ptr<allocator::Allocator>> core)
-      : master_actor(cfg), opts_(std::move(opts)), core_(std::move(core)) {}
+      : master_actor(cfg), opts_(std::move(opts)), core_(std::move(core)), heap_tidy_(heap_tidy_period()) {}
 
   caf::behavior make_behavior() override { return master_behavior(this, std::move(opts_), std::move(core_)); }
 
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     const auto start = std::chrono::steady_clock::now();
+    // Inside the turn's time: it is the master's thread's work.
+    tidy_heap_every(heap_tidy_, start);
     if (state.turns.over_50ms_cpu == nullptr) {
       caf::invoke_message_result r = master_actor::consume(x);
       state.record_turn(std::chrono::steady_clock::now() - start, std::nullopt, x.content());
@@ -452,6 +455,7 @@ class TimedMasterActor : public master_actor {
  private:
   MasterOptions opts_;
   std::shared_ptr<std::unique_ptr<allocator::Allocator>> core_;
+  std::chrono::milliseconds heap_tidy_;
 };
 
 }  // namespace
