@@ -269,11 +269,11 @@ void Master::remove_framework(std::string fid, const std::string& why) {  // by 
     }
     remove_task(f, t, release);
   }
-  for (const auto& [tid, t] : f.unreachable_tasks) {
-    forget_pending_kill(t.slave_id().value(), fid, tid);
-    f.completed_tasks.push_back(t);
+  while (!f.unreachable_tasks.empty()) {
+    Task t = take_unreachable_task(f, f.unreachable_tasks.begin());
+    forget_pending_kill(t.slave_id().value(), fid, t.task_id().value());
+    f.completed_tasks.push_back(std::move(t));
   }
-  f.unreachable_tasks.clear();
   while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
     f.completed_tasks.pop_front();
   }

@@ -347,6 +347,10 @@ class Master {
   void tally_slave_added(SlaveRecord& s);
   // Before `s` leaves st.slaves.
   void tally_slave_removing(const SlaveRecord& s);
+  // A framework's unreachable tasks change only through these, which keep
+  // MasterState::unreachable_by_slave (checked by check_tally).
+  void add_unreachable_task(FrameworkRecord& f, Task t);
+  Task take_unreachable_task(FrameworkRecord& f, TaskMap::const_iterator it);
   void set_slave_active(SlaveRecord& s, bool active);
   // Recounts the totals (O(tasks)); a difference is logged and counted as
   // an invariant violation. Run after every allocation pass in tests.

@@ -407,6 +407,11 @@ struct MasterState {
   // (id -> when), as the registry holds them.
   std::map<std::string, RecoveredSlave> recovered_slaves;
   std::map<std::string, double> unreachable_slaves;
+  // The unreachable tasks (FrameworkRecord::unreachable_tasks) of each
+  // slave, as (framework id, task id): a slave coming back finds its own
+  // without a walk of every framework's (that walk, per re-registering
+  // slave, made healing a partition quadratic; #17).
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> unreachable_by_slave;
   // Frameworks removed for good (id -> when), as the registry holds them:
   // they never subscribe again nor come back with a slave.
   std::map<std::string, double> removed_frameworks;

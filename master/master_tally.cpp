@@ -84,10 +84,30 @@ std::optional<std::string> check_tally(const MasterState& st) {
     counted.total.add(scalar_tally(s.total));
     counted.slaves_active += s.active ? 1 : 0;
   }
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> unreachable;
   for (const auto& [fid, f] : st.frameworks) {
     for (const auto& [tid, t] : f.tasks) {
       counted.tasks_by_state[static_cast<size_t>(t.state())] += 1;
     }
+    for (const auto& [tid, t] : f.unreachable_tasks) {
+      unreachable[t.slave_id().value()].insert({fid, tid});
+    }
+  }
+  for (const FrameworkRecord& f : st.completed_frameworks) {
+    for (const auto& [tid, t] : f.unreachable_tasks) {
+      unreachable[t.slave_id().value()].insert({f.id, tid});
+    }
+  }
+  if (unreachable != st.unreachable_by_slave) {
+    auto describe = [](const auto& index) {
+      size_t n = 0;
+      for (const auto& [sid, tasks] : index) {
+        n += tasks.size();
+      }
+      return std::to_string(n) + " on " + std::to_string(index.size()) + " slaves";
+    };
+    return "unreachable tasks by slave: counted " + describe(unreachable) + ", kept " +
+           describe(st.unreachable_by_slave);
   }
   const MasterTally& kept = st.tally;
   for (int i = 0; i < TaskState_ARRAYSIZE; ++i) {
@@ -176,6 +196,25 @@ void Master::tally_slave_removing(const SlaveRecord& s) {
   st.tally.used.subtract(s.used);
   st.tally.total.subtract(scalar_tally(s.total));
   st.tally.slaves_active -= s.active ? 1 : 0;
+}
+
+void Master::add_unreachable_task(FrameworkRecord& f, Task t) {
+  const std::string tid = t.task_id().value();
+  if (auto old = f.unreachable_tasks.find(tid); old != f.unreachable_tasks.end()) {
+    take_unreachable_task(f, old);  // one id, one place: the new record replaces it
+  }
+  st.unreachable_by_slave[t.slave_id().value()].insert({f.id, tid});
+  f.unreachable_tasks.insert_or_assign(tid, std::move(t));
+}
+
+Task Master::take_unreachable_task(FrameworkRecord& f, TaskMap::const_iterator it) {
+  if (auto s = st.unreachable_by_slave.find(it->second.slave_id().value()); s != st.unreachable_by_slave.end()) {
+    s->second.erase({f.id, it->first});
+    if (s->second.empty()) {
+      st.unreachable_by_slave.erase(s);
+    }
+  }
+  return f.unreachable_tasks.extract(it);
 }
 
 void Master::set_slave_active(SlaveRecord& s, bool active) {

@@ -434,6 +434,22 @@ TEST(MasterTally, CheckTallyNamesWhatDiffers) {
   wrong = st;
   wrong.tally.slaves_active = 0;
   EXPECT_TRUE(check_tally(wrong).has_value());
+
+  // The unreachable tasks by slave: an entry missing, or one too many.
+  Task u;
+  u.mutable_task_id()->set_value("u1");
+  u.mutable_slave_id()->set_value("S2");
+  u.set_state(TASK_UNREACHABLE);
+  st.frameworks["F1"].unreachable_tasks.insert_or_assign("u1", u);
+  ASSERT_TRUE(check_tally(st).has_value());
+  EXPECT_NE(check_tally(st)->find("unreachable tasks by slave: counted 1 on 1 slaves, kept 0 on 0 slaves"),
+            std::string::npos)
+      << *check_tally(st);
+  st.unreachable_by_slave["S2"].insert({"F1", "u1"});
+  EXPECT_EQ(check_tally(st), std::nullopt);
+  wrong = st;
+  wrong.unreachable_by_slave["S1"].insert({"F1", "t1"});
+  EXPECT_TRUE(check_tally(wrong).has_value());
 }
 
 TEST(MasterTally, TaskScalarsCountAsUsedScalars) {

@@ -169,7 +169,7 @@ void Master::mark_task_unreachable(FrameworkRecord& f, const std::string& tid, c
   task.set_state(TASK_UNREACHABLE);
   events::task_updated(*this, task, master_status(task.task_id(), task.slave_id().value(), TASK_UNREACHABLE,
                                                   TaskStatus::REASON_SLAVE_REMOVED, message));
-  f.unreachable_tasks.insert_or_assign(tid, std::move(task));
+  add_unreachable_task(f, std::move(task));
 }
 
 void Master::shutdown_removed_frameworks(const caf::actor& to, const ReregisterSlaveMessage& m) {

@@ -303,7 +303,8 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
     if (r.is_some() && !is_terminal_state(t.state())) {
       used[f->first] += *r;
     }
-    if (f->second.unreachable_tasks.erase(t.task_id().value()) != 0) {
+    if (auto u = f->second.unreachable_tasks.find(t.task_id().value()); u != f->second.unreachable_tasks.end()) {
+      take_unreachable_task(f->second, u);
       returned.emplace_back(f->first, t);
     }
     if (auto old = f->second.tasks.find(t.task_id().value()); old != f->second.tasks.end()) {
@@ -320,32 +321,36 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   }
   // Unreachable tasks of this slave that did not come back running: ended
   // meanwhile (the slave sends their updates) or unknown to it (dropped).
-  for (auto& [fid, f] : st.frameworks) {
-    std::vector<std::string> stale;
-    for (const auto& [tid, t] : f.unreachable_tasks) {
-      if (t.slave_id().value() == id) {
-        stale.push_back(tid);
-      }
+  // In framework and task id order, from the slave's own index.
+  std::set<std::pair<std::string, std::string>> stale;
+  if (auto u = st.unreachable_by_slave.find(id); u != st.unreachable_by_slave.end()) {
+    stale = u->second;
+  }
+  std::set<std::pair<std::string, std::string>> reported;
+  if (!stale.empty()) {
+    for (const Task& r : m.tasks()) {
+      reported.insert({r.framework_id().value(), r.task_id().value()});
     }
-    for (const std::string& tid : stale) {
-      Task t = f.unreachable_tasks.extract(f.unreachable_tasks.find(tid));
-      bool ended = false;
-      for (const Task& r : m.tasks()) {
-        ended |= r.framework_id().value() == fid && r.task_id().value() == tid;
-      }
-      if (!ended) {
-        TaskInfo info;
-        *info.mutable_task_id() = t.task_id();
-        *info.mutable_slave_id() = t.slave_id();
-        send_master_update(f, info, TASK_DROPPED, TaskStatus::REASON_TASK_UNKNOWN,
-                           "Task is unknown to re-registered slave " + id);
-        t.set_state(TASK_DROPPED);
-      }
-      forget_pending_kill(id, fid, tid);
-      f.completed_tasks.push_back(std::move(t));
-      while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
-        f.completed_tasks.pop_front();
-      }
+  }
+  for (const auto& [fid, tid] : stale) {
+    auto fit = st.frameworks.find(fid);
+    if (fit == st.frameworks.end()) {
+      continue;  // (the index holds only tasks of st.frameworks: check_tally)
+    }
+    FrameworkRecord& f = fit->second;
+    Task t = take_unreachable_task(f, f.unreachable_tasks.find(tid));
+    if (reported.count({fid, tid}) == 0) {
+      TaskInfo info;
+      *info.mutable_task_id() = t.task_id();
+      *info.mutable_slave_id() = t.slave_id();
+      send_master_update(f, info, TASK_DROPPED, TaskStatus::REASON_TASK_UNKNOWN,
+                         "Task is unknown to re-registered slave " + id);
+      t.set_state(TASK_DROPPED);
+    }
+    forget_pending_kill(id, fid, tid);
+    f.completed_tasks.push_back(std::move(t));
+    while (f.completed_tasks.size() > static_cast<size_t>(opts.flags.max_completed_tasks_per_framework)) {
+      f.completed_tasks.pop_front();
     }
   }
   tell_allocator(allocator::AddSlave{id, total, used});
