@@ -138,7 +138,9 @@ class SimSlave {
     set_registered(false);
     master = m;
     ++registration_generation;
-    backoff = shared->opts.registration_backoff;
+    // As a slave (and Mesos' agent): the first retry after the first
+    // attempt waits a random part of twice the factor.
+    backoff = 2 * shared->opts.registration_backoff;
     if (!master) {
       return;
     }

@@ -175,7 +175,11 @@ void Slave::detect_master() {
             resolving = false;
             master = m;
             self->monitor(master);
-            backoff = opts.flags.registration_backoff_factor;
+            // As Mesos' agent: retry n waits a random part of the factor
+            // times 2^n, so the first retry waits up to twice the factor
+            // (waiting up to the factor itself made a 50k-slave failover's
+            // flood of retries twice as dense; #17).
+            backoff = 2 * opts.flags.registration_backoff_factor;
             LOG_INFO << "Detected master " << opts.master.str();
             send_registration();
           },

@@ -10,9 +10,10 @@ using namespace stoa::internal;
 
 TEST_F(SlaveTimers, RegistrationRetriesBackOffUpToAMinuteAndStopOnceRegistered) {
   ASSERT_EQ(to_master->count<RegisterSlaveMessage>(), 1u);  // at once
-  // Each retry comes after a random wait of at most the backoff, which
-  // starts at --registration_backoff_factor (1 s) and doubles up to 60 s.
-  caf::timespan bound = 1s;
+  // Each retry comes after a random wait of at most the backoff, which,
+  // as Mesos' agent's, is --registration_backoff_factor (1 s) times 2^n for
+  // retry n (the first: 2 s) up to 60 s.
+  caf::timespan bound = 2s;
   caf::timespan longest{0};
   for (size_t i = 0; i < 10; ++i) {
     caf::timespan wait = next_retry();
@@ -22,7 +23,7 @@ TEST_F(SlaveTimers, RegistrationRetriesBackOffUpToAMinuteAndStopOnceRegistered) 
     EXPECT_EQ(to_master->count<RegisterSlaveMessage>(), i + 2);
     bound = std::min<caf::timespan>(bound * 2, MAX_REGISTRATION_BACKOFF);
   }
-  EXPECT_GT(longest, caf::timespan(1s));  // the backoff grew
+  EXPECT_GT(longest, caf::timespan(2s));  // the backoff grew
   register_slave();
   size_t sent = to_master->count<RegisterSlaveMessage>();
   advance(10min);
@@ -39,7 +40,7 @@ TEST_F(SlaveTimers, NoPingForSeventyFiveSecondsMakesTheSlaveReregister) {
   advance(74s);
   EXPECT_EQ(to_master->count<ReregisterSlaveMessage>(), 0u);
   advance(1s);  // 75 s since the last ping: the master is taken for lost
-  advance(MAX_REGISTRATION_BACKOFF);  // the first retry comes within 1 s
+  advance(MAX_REGISTRATION_BACKOFF);  // the first attempt comes within 1 s
   ASSERT_GE(to_master->count<ReregisterSlaveMessage>(), 1u);
   EXPECT_EQ(to_master->all<ReregisterSlaveMessage>()[0].slave().id().value(), "S1");
 }
