@@ -473,6 +473,9 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
   s.self = self;
   s.router = std::move(router);
   s.opts = std::move(opts);
+  if (s.opts.rng_seed) {
+    s.rng.seed(*s.opts.rng_seed);
+  }
   {
     Try<std::vector<std::string>> kinds = parse_containerizers(s.opts.flags.containerizers);
     s.runs_mesos = kinds.is_error() || std::count(kinds->begin(), kinds->end(), "mesos") != 0;

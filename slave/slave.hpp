@@ -79,6 +79,9 @@ struct SlaveOptions {
   // The checkpoint found at start (read_slave_state, already checked against
   // this slave's info): recovered as --recover says. Empty: a new slave.
   std::optional<SlaveCheckpoint> recovered;
+  // Tests: the seed of the slave's random waits (registration retries);
+  // unset: std::random_device.
+  std::optional<uint64_t> rng_seed;
 };
 
 // The SlaveInfo a slave started with `opts` registers with (no id yet).

@@ -160,6 +160,7 @@ class SlaveTimers : public ::testing::Test {
     opts.executor_path = "/nonexistent/stoa-executor";
     opts.containerizer = caf::actor_cast<containerizer_actor>(containerizer);
     opts.recovered = std::move(recovered);
+    opts.rng_seed = RNG_SEED;  // the random waits, the same in every run
     *slave_handle = spawn_slave(sys, router, opts);
     sched.run();
   }
@@ -197,6 +198,7 @@ class SlaveTimers : public ::testing::Test {
   // timer then pending is the timeout of the slave's first request to the
   // router (answered, so it fires into nothing), due RESOLVE_TIMEOUT after
   // the start.
+  static constexpr uint64_t RNG_SEED = 17;
   caf::timespan next_retry() {
     for (const auto& [when, event] : sched.clock().schedule()) {
       if (when != start + RESOLVE_TIMEOUT) {
