@@ -72,6 +72,67 @@ struct SlaveRuns {
   std::vector<std::shared_ptr<SlaveRun>> list;
 };
 
+// Joins the stale runs of `list` (runs of `m`'s records in key order, each
+// covering [its first key, the next run's first key)) again until
+// `deadline`: consecutive stale runs as one range, cut into runs from its
+// first key, so that runs cut short by earlier slices grow back whole. The
+// deadline is checked before every run but the first of a refresh
+// (*joined_one): each refresh makes progress. `join(it, in_range, run)`
+// joins the records from `it` (while in_range(it), at most a run's worth)
+// into `run`, moving `it` past them. Returns true when none is left stale.
+template <class Run, class Map, class Join>
+bool join_runs(std::vector<std::shared_ptr<Run>>& list, const Map& m, std::chrono::steady_clock::time_point deadline,
+               bool* joined_one, Join&& join) {
+  if (list.empty() && !m.empty()) {
+    // Records came into a map with no run: no neighbour's run to mark.
+    auto whole = std::make_shared<Run>();
+    whole->stale = true;
+    list.push_back(std::move(whole));
+  }
+  if (std::none_of(list.begin(), list.end(), [](const auto& run) { return run->stale; })) {
+    return true;
+  }
+  std::vector<std::shared_ptr<Run>> out;
+  out.reserve(list.size() + 1);
+  bool done = true;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!list[i]->stale || !done) {
+      out.push_back(list[i]);
+      continue;
+    }
+    size_t next = i + 1;
+    while (next < list.size() && list[next]->stale) {
+      ++next;
+    }
+    const std::string* end = next < list.size() ? &list[next]->first : nullptr;
+    auto in_range = [&m, end](const typename Map::const_iterator& it) {
+      return it != m.end() && (end == nullptr || it->first < *end);
+    };
+    auto it = m.lower_bound(list[i]->first);
+    while (in_range(it)) {
+      if (*joined_one && std::chrono::steady_clock::now() >= deadline) {
+        auto rest = std::make_shared<Run>();
+        rest->stale = true;
+        rest->first = it->first;
+        out.push_back(std::move(rest));
+        done = false;
+        break;
+      }
+      *joined_one = true;
+      auto joined = std::make_shared<Run>();
+      joined->first = it->first;
+      join(it, in_range, joined);
+      out.push_back(std::move(joined));
+    }
+    i = next - 1;
+  }
+  if (!out.empty()) {
+    out.front()->first.clear();  // the first run starts at the beginning
+  }
+  list = std::move(out);
+  return done;
+}
+
 // Completed tasks [first, first + ROPE_RUN), numbered from the first ever
 // pushed (CompletedTasks::popped()), joined; in order of `first`.
 struct CompletedRun {
@@ -300,83 +361,35 @@ void RopeRenderer::take_touched(MasterState& s) {
 bool RopeRenderer::join_stale(const TaskMap& m, std::chrono::steady_clock::time_point deadline) {
   std::shared_ptr<void>& groups = m.groups();
   if (groups == nullptr) {
-    auto runs = std::make_shared<TaskRuns>();
-    auto whole = std::make_shared<TaskRun>();
-    whole->stale = true;
-    runs->list.push_back(std::move(whole));
-    groups = std::move(runs);
+    groups = std::make_shared<TaskRuns>();
   }
-  TaskRuns& runs = *static_cast<TaskRuns*>(groups.get());
-  if (runs.list.empty() && !m.empty()) {
-    // Tasks came into a map with no run: no neighbour's run to mark.
-    auto whole = std::make_shared<TaskRun>();
-    whole->stale = true;
-    runs.list.push_back(std::move(whole));
-  }
-  bool stale = false;
-  for (const auto& run : runs.list) {
-    stale |= run->stale;
-  }
-  if (!stale) {
-    return true;
-  }
-  std::vector<std::shared_ptr<TaskRun>> out;
-  out.reserve(runs.list.size() + 1);
-  bool done = true;
-  for (size_t i = 0; i < runs.list.size(); ++i) {
-    const std::shared_ptr<TaskRun>& run = runs.list[i];
-    if (!run->stale || !done) {
-      out.push_back(run);
-      continue;
-    }
-    // The run covers [its first key, the next run's first key).
-    const std::string* end = i + 1 < runs.list.size() ? &runs.list[i + 1]->first : nullptr;
-    auto in_run = [&m, end](const TaskMap::const_iterator& it) { return it != m.end() && (end == nullptr || it->first < *end); };
-    auto it = m.lower_bound(run->first);
-    while (in_run(it)) {
-      if (joined_one_ && std::chrono::steady_clock::now() >= deadline) {
-        auto rest = std::make_shared<TaskRun>();
-        rest->stale = true;
-        rest->first = it->first;
-        out.push_back(std::move(rest));
-        done = false;
-        break;
-      }
-      joined_one_ = true;
-      auto joined = std::make_shared<TaskRun>();
-      joined->first = it->first;
-      joined_.clear();
-      const RenderedResources* same = nullptr;
-      size_t same_count = 0;
-      for (size_t n = 0; n < ROPE_RUN && in_run(it); ++n, ++it) {
-        const TaskMap::Slot& slot = it.slot();
-        const RenderedResources& r = fresh_task(slot);
-        if (n > 0) {
-          joined_ += ',';
-        }
-        joined_ += *slot.json;
-        slot.group = joined;
-        if (!is_terminal_state(slot.value.state())) {
-          if (&r != same && same != nullptr) {
-            add_times(&joined->used, same->parsed, same_count);
-            same_count = 0;
-          }
-          same = &r;
-          ++same_count;
-        }
-      }
-      if (same != nullptr) {
-        add_times(&joined->used, same->parsed, same_count);
-      }
-      joined->bytes = std::make_shared<const std::string>(joined_);
-      out.push_back(std::move(joined));
-    }
-  }
-  if (!out.empty()) {
-    out.front()->first.clear();  // the first run starts at the beginning
-  }
-  runs.list = std::move(out);
-  return done;
+  return join_runs(static_cast<TaskRuns*>(groups.get())->list, m, deadline, &joined_one_,
+                   [this](auto& it, const auto& in_range, const std::shared_ptr<TaskRun>& joined) {
+                     joined_.clear();
+                     const RenderedResources* same = nullptr;
+                     size_t same_count = 0;
+                     for (size_t n = 0; n < ROPE_RUN && in_range(it); ++n, ++it) {
+                       const TaskMap::Slot& slot = it.slot();
+                       const RenderedResources& r = fresh_task(slot);
+                       if (n > 0) {
+                         joined_ += ',';
+                       }
+                       joined_ += *slot.json;
+                       slot.group = joined;
+                       if (!is_terminal_state(slot.value.state())) {
+                         if (&r != same && same != nullptr) {
+                           add_times(&joined->used, same->parsed, same_count);
+                           same_count = 0;
+                         }
+                         same = &r;
+                         ++same_count;
+                       }
+                     }
+                     if (same != nullptr) {
+                       add_times(&joined->used, same->parsed, same_count);
+                     }
+                     joined->bytes = std::make_shared<const std::string>(joined_);
+                   });
 }
 
 bool RopeRenderer::join_completed(const CompletedTasks& c, std::chrono::steady_clock::time_point deadline) {
@@ -480,64 +493,18 @@ bool RopeRenderer::join_slaves(MasterState& s, std::chrono::steady_clock::time_p
   if (groups == nullptr) {
     groups = std::make_shared<SlaveRuns>();
   }
-  std::vector<std::shared_ptr<SlaveRun>>& list = static_cast<SlaveRuns*>(groups.get())->list;
-  if (list.empty() && !s.slaves.empty()) {
-    // Slaves came into a map with no run: no neighbour's run to mark.
-    auto whole = std::make_shared<SlaveRun>();
-    whole->stale = true;
-    list.push_back(std::move(whole));
-  }
-  if (std::none_of(list.begin(), list.end(), [](const auto& run) { return run->stale; })) {
-    return true;
-  }
-  std::vector<std::shared_ptr<SlaveRun>> out;
-  out.reserve(list.size() + 1);
-  bool done = true;
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (!list[i]->stale || !done) {
-      out.push_back(list[i]);
-      continue;
-    }
-    // Consecutive stale runs are joined again as one range, [this run's
-    // first key, the next fresh run's), so that runs cut short by earlier
-    // slices grow back to ROPE_SLAVE_RUN.
-    size_t next = i + 1;
-    while (next < list.size() && list[next]->stale) {
-      ++next;
-    }
-    const std::string* end = next < list.size() ? &list[next]->first : nullptr;
-    auto in_range = [&s, end](const auto& it) { return it != s.slaves.end() && (end == nullptr || it->first < *end); };
-    auto it = s.slaves.lower_bound(list[i]->first);
-    while (in_range(it)) {
-      if (joined_one_ && std::chrono::steady_clock::now() >= deadline) {
-        auto rest = std::make_shared<SlaveRun>();
-        rest->stale = true;
-        rest->first = it->first;
-        out.push_back(std::move(rest));
-        done = false;
-        break;
-      }
-      joined_one_ = true;
-      auto joined = std::make_shared<SlaveRun>();
-      joined->first = it->first;
-      joined_.clear();
-      for (size_t n = 0; n < ROPE_SLAVE_RUN && in_range(it); ++n, ++it) {
-        if (n > 0) {
-          joined_ += ',';
-        }
-        append_slave(s, it.slot(), &joined_);
-        it.slot().group = joined;
-      }
-      joined->bytes = std::make_shared<const std::string>(joined_);
-      out.push_back(std::move(joined));
-    }
-    i = next - 1;
-  }
-  if (!out.empty()) {
-    out.front()->first.clear();  // the first run starts at the beginning
-  }
-  list = std::move(out);
-  return done;
+  return join_runs(static_cast<SlaveRuns*>(groups.get())->list, s.slaves, deadline, &joined_one_,
+                   [this, &s](auto& it, const auto& in_range, const std::shared_ptr<SlaveRun>& joined) {
+                     joined_.clear();
+                     for (size_t n = 0; n < ROPE_SLAVE_RUN && in_range(it); ++n, ++it) {
+                       if (n > 0) {
+                         joined_ += ',';
+                       }
+                       append_slave(s, it.slot(), &joined_);
+                       it.slot().group = joined;
+                     }
+                     joined->bytes = std::make_shared<const std::string>(joined_);
+                   });
 }
 
 void RopeRenderer::piece(Fragment f, size_t begin, size_t size) {
