@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cstring>
 #include <caf/all.hpp>
+#include <functional>
 #include <map>
 #include <memory>
+#include <queue>
 #include <random>
 #include <utility>
 #include <vector>
@@ -45,6 +47,8 @@ using sim_resolve_atom =
     caf::atom_constant<caf::atom("sim_resolv")>;  // the coordinator resolves again
 using sim_detector_atom =
     caf::atom_constant<caf::atom("sim_detect")>;  // the coordinator keeps its detector
+using sim_timer_atom = caf::atom_constant<caf::atom("sim_timer")>;  // slave -> timers: retry after
+using sim_tick_atom = caf::atom_constant<caf::atom("sim_tick")>;    // the timers' own wake-up
 
 constexpr auto MAX_BACKOFF = std::chrono::seconds(60);
 // The coordinator tries a lost or unreachable master again after a random
@@ -53,9 +57,14 @@ constexpr auto MAX_BACKOFF = std::chrono::seconds(60);
 constexpr auto RESOLVE_BACKOFF_MIN = std::chrono::milliseconds(50);
 constexpr auto RESOLVE_BACKOFF_MAX = std::chrono::seconds(2);
 
+// How late the process's timers (TimerHeap) may fire a slave's retry.
+constexpr auto TIMER_TICK = std::chrono::milliseconds(5);
+
 // What every slave of the process shares (one pointer per slave).
 struct Shared {
   SimulatorOptions opts;
+  // The registration retries of every slave of the process (timers_actor).
+  caf::actor timers;
   SlaveInfo info;       // resources and port; hostname and id per slave
   std::string address;  // "ip:port" of this process
   uint32_t seed = 0;    // of every slave's random waits (drawn once, in start_simulator)
@@ -81,6 +90,61 @@ struct Shared {
 Duration random_wait(std::minstd_rand& rng, Duration bound) {
   std::uniform_int_distribution<int64_t> d(0, std::max<int64_t>(1, bound.count()));
   return Duration(d(rng));
+}
+
+// --- the process's registration timers ----------------------------------------
+
+// Every slave's registration retry in one heap, in one actor that wakes at
+// most every TIMER_TICK for all that are due: a timeout per retry on CAF's
+// clock thread (an insertion under its lock and a wake-up each) took ~25 %
+// of a simulator's CPU while 50,000 slaves re-registered after a failover,
+// on the cores the master needs (docs/benchmarks.md). A retry fires up to
+// TIMER_TICK late.
+struct TimerHeap {
+  struct Entry {
+    std::chrono::steady_clock::time_point due;
+    caf::actor slave;
+    uint64_t generation = 0;
+    bool operator>(const Entry& o) const { return due > o.due; }
+  };
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  bool armed = false;
+  static inline const char* name = "simulator timers";
+};
+
+caf::behavior timers_actor(caf::stateful_actor<TimerHeap>* self) {
+  set_safe_handlers(self, "simulator timers");
+  auto arm = [self](std::chrono::steady_clock::time_point now) {
+    TimerHeap& t = self->state;
+    if (!t.armed && !t.heap.empty()) {
+      t.armed = true;
+      auto wait = std::max<std::chrono::steady_clock::duration>(t.heap.top().due - now, TIMER_TICK);
+      self->delayed_send(self, wait, sim_tick_atom::value);
+    }
+  };
+  return {
+      [self, arm](sim_timer_atom, caf::actor& slave, Duration wait, uint64_t generation) {
+        if (!self->current_sender() || self->current_sender()->node() != self->node()) {
+          return;  // only this process's slaves
+        }
+        auto now = std::chrono::steady_clock::now();
+        self->state.heap.push(TimerHeap::Entry{now + wait, std::move(slave), generation});
+        arm(now);
+      },
+      [self, arm](sim_tick_atom) {
+        if (self->current_sender() != self->ctrl()) {
+          return;
+        }
+        TimerHeap& t = self->state;
+        t.armed = false;
+        auto now = std::chrono::steady_clock::now();
+        while (!t.heap.empty() && t.heap.top().due <= now) {
+          self->send(t.heap.top().slave, sim_retry_atom::value, t.heap.top().generation);
+          t.heap.pop();
+        }
+        arm(now);
+      },
+  };
 }
 
 // --- a simulated slave ------------------------------------------------------
@@ -145,8 +209,7 @@ class SimSlave {
       return;
     }
     if (!slave_id.empty() && shared->opts.reregister_spread > Duration::zero()) {
-      self->delayed_send(self, random_wait(rng, shared->opts.reregister_spread),
-                         sim_retry_atom::value, registration_generation);
+      retry_after(random_wait(rng, shared->opts.reregister_spread));
       return;
     }
     send_registration();
@@ -182,9 +245,15 @@ class SimSlave {
       self->send(master, m);
     }
     shared->registration_messages->inc();
-    self->delayed_send(self, random_wait(rng, backoff), sim_retry_atom::value,
-                       registration_generation);
+    retry_after(random_wait(rng, backoff));
     backoff = std::min<Duration>(backoff * 2, MAX_BACKOFF);
+  }
+
+  // A sim_retry for this registration generation after `wait`, from the
+  // process's timers (TimerHeap).
+  void retry_after(Duration wait) {
+    self->send(shared->timers, sim_timer_atom::value, caf::actor_cast<caf::actor>(self), wait,
+               registration_generation);
   }
 
   void on_registered(const std::string& id, bool reregistered) {
@@ -441,8 +510,10 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
         }
       },
       [self](sim_retry_atom, uint64_t generation) {
-        if (from_self(self)) {
+        if (self->current_sender() && self->current_sender()->address() == self->state.shared->timers.address()) {
           self->state.on_retry(generation);
+        } else {
+          self->state.shared->dropped->inc();
         }
       },
       [self](sim_update_atom) {
@@ -599,10 +670,11 @@ caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self,
   c.slaves = std::move(slaves);
   c.rng.seed(c.shared->seed);
   set_safe_handlers(self, "slave simulator");
-  // The slaves and the coordinator live and die together.
+  // The slaves, their timers and the coordinator live and die together.
   for (const caf::actor& s : c.slaves) {
     self->link_to(s);
   }
+  self->link_to(c.shared->timers);
   self->set_down_handler([self](caf::down_msg& dm) { self->state.on_down(dm); });
   auto local = [self] {
     return self->current_sender() && self->current_sender()->node() == self->node();
@@ -691,6 +763,7 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   shared->slaves->add(static_cast<double>(options.slaves));
 
   caf::actor_system& sys = runtime.system();
+  shared->timers = sys.spawn(timers_actor);
   std::vector<caf::actor> slaves;
   slaves.reserve(options.slaves);
   for (size_t i = 1; i <= options.slaves; ++i) {
