@@ -1,19 +1,16 @@
-// The slave simulator: the simulated slaves, the coordinator that follows
-// the leader, and how they start (slave_simulator.hpp). Flags:
-// slave_simulator_flags.cpp.
+// The slave simulator: the coordinator that follows the leader, and how a
+// process of simulated slaves starts (slave_simulator.hpp). The slaves:
+// simulated_slave.cpp; flags: slave_simulator_flags.cpp.
 
 #include "bench/slave_simulator.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <caf/all.hpp>
-#include <functional>
-#include <map>
 #include <memory>
-#include <queue>
 #include <random>
 #include <utility>
 #include <vector>
+
+#include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
 #include "actors/master_detector.hpp"
@@ -23,551 +20,29 @@
 #include "actors/safety.hpp"
 #include "actors/upid.hpp"
 #include "bench/remote_rate.hpp"
+#include "bench/slave_simulator_internal.hpp"
 #include "common/logging.hpp"
-#include "common/task_state.hpp"
-#include "common/uuid.hpp"
-#include "common/version.hpp"
-#include "slave/slave_state.hpp"
-#include "slave/status_update_manager.hpp"
 
 namespace stoa::bench {
 
 using namespace stoa::internal;
+using sim::random_wait;
+using sim::Shared;
+using sim::sim_master_atom;
 
 namespace {
 
-// Private to the simulator (texts no other atom uses).
-using sim_master_atom =
-    caf::atom_constant<caf::atom("sim_master")>;  // coordinator -> slave: the master
-using sim_retry_atom = caf::atom_constant<caf::atom("sim_retry")>;  // a slave's registration timer
-using sim_update_atom =
-    caf::atom_constant<caf::atom("sim_update")>;  // a slave's update retry timer (one per slave)
-using sim_finish_atom = caf::atom_constant<caf::atom("sim_finish")>;  // a slave's task finishes
+// Private to the coordinator (texts no other atom uses).
 using sim_resolve_atom =
     caf::atom_constant<caf::atom("sim_resolv")>;  // the coordinator resolves again
 using sim_detector_atom =
     caf::atom_constant<caf::atom("sim_detect")>;  // the coordinator keeps its detector
-using sim_timer_atom = caf::atom_constant<caf::atom("sim_timer")>;  // slave -> timers: retry after
-using sim_tick_atom = caf::atom_constant<caf::atom("sim_tick")>;    // the timers' own wake-up
 
-constexpr auto MAX_BACKOFF = std::chrono::seconds(60);
 // The coordinator tries a lost or unreachable master again after a random
 // wait of at most this, doubling to _MAX: one resolve per process, so
 // unlike the slaves' registrations there is no herd to spread.
 constexpr auto RESOLVE_BACKOFF_MIN = std::chrono::milliseconds(50);
 constexpr auto RESOLVE_BACKOFF_MAX = std::chrono::seconds(2);
-
-// How late the process's timers (TimerHeap) may fire a slave's retry.
-constexpr auto TIMER_TICK = std::chrono::milliseconds(5);
-
-// What every slave of the process shares (one pointer per slave).
-struct Shared {
-  SimulatorOptions opts;
-  // The registration retries of every slave of the process (timers_actor).
-  caf::actor timers;
-  SlaveInfo info;       // resources and port; hostname and id per slave
-  std::string address;  // "ip:port" of this process
-  uint32_t seed = 0;    // of every slave's random waits (drawn once, in start_simulator)
-  metrics::Gauge* slaves = nullptr;
-  metrics::Gauge* registered = nullptr;
-  metrics::Gauge* tasks_running = nullptr;
-  metrics::Counter* registrations = nullptr;
-  metrics::Counter* reregistrations = nullptr;
-  metrics::Counter* registration_messages = nullptr;
-  metrics::Counter* registration_errors = nullptr;
-  metrics::Counter* pongs = nullptr;
-  metrics::Counter* tasks_launched = nullptr;
-  metrics::Counter* tasks_finished = nullptr;
-  metrics::Counter* tasks_killed = nullptr;
-  metrics::Counter* updates_sent = nullptr;
-  metrics::Counter* updates_acknowledged = nullptr;
-  metrics::Counter* dropped = nullptr;
-  metrics::Counter* shutdowns = nullptr;
-  metrics::Counter* leader_changes = nullptr;
-  metrics::Counter* resolve_failures = nullptr;
-};
-
-Duration random_wait(std::minstd_rand& rng, Duration bound) {
-  std::uniform_int_distribution<int64_t> d(0, std::max<int64_t>(1, bound.count()));
-  return Duration(d(rng));
-}
-
-// --- the process's registration timers ----------------------------------------
-
-// Every slave's registration retry in one heap, in one actor that wakes at
-// most every TIMER_TICK for all that are due: a timeout per retry on CAF's
-// clock thread (an insertion under its lock and a wake-up each) took ~25 %
-// of a simulator's CPU while 50,000 slaves re-registered after a failover,
-// on the cores the master needs (docs/benchmarks.md). A retry fires up to
-// TIMER_TICK late.
-struct TimerHeap {
-  struct Entry {
-    std::chrono::steady_clock::time_point due;
-    caf::actor slave;
-    uint64_t generation = 0;
-    bool operator>(const Entry& o) const { return due > o.due; }
-  };
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
-  bool armed = false;
-  static inline const char* name = "simulator timers";
-};
-
-caf::behavior timers_actor(caf::stateful_actor<TimerHeap>* self) {
-  set_safe_handlers(self, "simulator timers");
-  auto arm = [self](std::chrono::steady_clock::time_point now) {
-    TimerHeap& t = self->state;
-    if (!t.armed && !t.heap.empty()) {
-      t.armed = true;
-      auto wait = std::max<std::chrono::steady_clock::duration>(t.heap.top().due - now, TIMER_TICK);
-      self->delayed_send(self, wait, sim_tick_atom::value);
-    }
-  };
-  return {
-      [self, arm](sim_timer_atom, caf::actor& slave, Duration wait, uint64_t generation) {
-        if (!self->current_sender() || self->current_sender()->node() != self->node()) {
-          return;  // only this process's slaves
-        }
-        auto now = std::chrono::steady_clock::now();
-        self->state.heap.push(TimerHeap::Entry{now + wait, std::move(slave), generation});
-        arm(now);
-      },
-      [self, arm](sim_tick_atom) {
-        if (self->current_sender() != self->ctrl()) {
-          return;
-        }
-        TimerHeap& t = self->state;
-        t.armed = false;
-        auto now = std::chrono::steady_clock::now();
-        while (!t.heap.empty() && t.heap.top().due <= now) {
-          self->send(t.heap.top().slave, sim_retry_atom::value, t.heap.top().generation);
-          t.heap.pop();
-        }
-        arm(now);
-      },
-  };
-}
-
-// --- a simulated slave ------------------------------------------------------
-
-class SimSlave {
- public:
-  SimSlave() = default;
-
-  caf::stateful_actor<SimSlave>* self = nullptr;
-  std::shared_ptr<const Shared> shared;
-  uint32_t index = 0;
-  std::string slave_id;
-  bool registered = false;
-  caf::actor master;
-  uint64_t registration_generation = 0;
-  Duration backoff{};
-  std::minstd_rand rng;
-  std::map<std::string, FrameworkInfo> frameworks;
-  std::map<slave::StatusUpdateManager::Key, Task> tasks;
-  slave::StatusUpdateManager updates;
-  // The retry of each stream's unacknowledged head (10 s doubling to 10 min,
-  // as the slave's): one timer per slave, armed while a head waits, rather
-  // than one timer (a message to the clock thread) per update.
-  struct Retry {
-    std::string uuid;
-    std::chrono::steady_clock::time_point due;
-    std::chrono::nanoseconds interval{};
-  };
-  std::map<slave::StatusUpdateManager::Key, Retry> retries;
-  bool retry_armed = false;
-  // The uuids of its updates (unique, not secret: no syscall per update).
-  std::mt19937_64 uuid_rng;
-  static inline const char* name = "simulated slave";
-
-  std::string pid() const { return "slave(" + std::to_string(index) + ")@" + shared->address; }
-
-  bool from_master() {
-    const caf::strong_actor_ptr& sender = self->current_sender();
-    if (sender && master && sender->address() == master.address()) {
-      return true;
-    }
-    shared->dropped->inc();
-    return false;
-  }
-
-  void set_registered(bool now) {
-    if (now != registered) {
-      shared->registered->add(now ? 1 : -1);
-      registered = now;
-    }
-  }
-
-  // A master from the coordinator (none while it is being resolved).
-  void on_master(const caf::actor& m) {
-    set_registered(false);
-    master = m;
-    ++registration_generation;
-    // As a slave (and Mesos' agent): the first retry after the first
-    // attempt waits a random part of twice the factor.
-    backoff = 2 * shared->opts.registration_backoff;
-    if (!master) {
-      return;
-    }
-    if (!slave_id.empty() && shared->opts.reregister_spread > Duration::zero()) {
-      retry_after(random_wait(rng, shared->opts.reregister_spread));
-      return;
-    }
-    send_registration();
-  }
-
-  void on_retry(uint64_t generation) {
-    if (generation == registration_generation && !registered && master) {
-      send_registration();
-    }
-  }
-
-  void send_registration() {
-    SlaveInfo info = shared->info;
-    info.set_hostname(shared->opts.hostname + "-" + std::to_string(index));
-    if (slave_id.empty()) {
-      RegisterSlaveMessage m;
-      *m.mutable_slave() = std::move(info);
-      m.set_version(STOA_VERSION);
-      m.set_pid(pid());
-      self->send(master, m);
-    } else {
-      ReregisterSlaveMessage m;
-      info.mutable_id()->set_value(slave_id);
-      *m.mutable_slave() = std::move(info);
-      m.set_version(STOA_VERSION);
-      m.set_pid(pid());
-      for (const auto& [fid, f] : frameworks) {
-        *m.add_frameworks() = f;
-      }
-      for (const auto& [key, t] : tasks) {
-        *m.add_tasks() = t;
-      }
-      self->send(master, m);
-    }
-    shared->registration_messages->inc();
-    retry_after(random_wait(rng, backoff));
-    backoff = std::min<Duration>(backoff * 2, MAX_BACKOFF);
-  }
-
-  // A sim_retry for this registration generation after `wait`, from the
-  // process's timers (TimerHeap).
-  void retry_after(Duration wait) {
-    self->send(shared->timers, sim_timer_atom::value, caf::actor_cast<caf::actor>(self), wait,
-               registration_generation);
-  }
-
-  void on_registered(const std::string& id, bool reregistered) {
-    if (!slave_id.empty() && id != slave_id) {
-      LOG_ERROR << pid() << " was " << slave_id << " and is now registered as " << id;
-      shared->registration_errors->inc();
-    }
-    slave_id = id;
-    if (registered) {
-      return;  // the answer to a retry
-    }
-    set_registered(true);
-    (reregistered ? shared->reregistrations : shared->registrations)->inc();
-    for (const auto& key : updates.streams()) {
-      if (const StatusUpdate* u = updates.head(key)) {
-        forward(*u);
-      }
-    }
-  }
-
-  void on_ping() {
-    self->send(master, PongSlaveMessage{});
-    shared->pongs->inc();
-  }
-
-  void on_shutdown(const ShutdownMessage& m) {
-    LOG_WARNING << pid() << " told to shut down by the master: " << m.message();
-    shared->shutdowns->inc();
-    set_registered(false);
-    master = caf::actor{};
-    ++registration_generation;
-  }
-
-  // --- tasks and their status updates ---
-
-  void on_run_task(const RunTaskMessage& m) {
-    const std::string fid = m.framework_id().value();
-    const std::string tid = m.task().task_id().value();
-    slave::StatusUpdateManager::Key key{fid, tid};
-    if (tasks.count(key) != 0) {
-      return;  // a duplicate
-    }
-    FrameworkInfo& f = frameworks[fid];
-    f = m.framework();
-    *f.mutable_id() = m.framework_id();
-    Task t = slave::make_task(m.task(), fid, slave_id, TASK_STAGING);
-    t.mutable_executor_id()->set_value(tid);  // a command task's executor is named after it
-    tasks.emplace(key, std::move(t));
-    shared->tasks_launched->inc();
-    update(key, TASK_STARTING);
-    update(key, TASK_RUNNING);
-    if (shared->opts.task_duration) {
-      self->delayed_send(self, *shared->opts.task_duration, sim_finish_atom::value, fid, tid);
-    }
-  }
-
-  void on_finish(const std::string& fid, const std::string& tid) {
-    auto t = tasks.find({fid, tid});
-    if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
-      update(t->first, TASK_FINISHED);
-    }
-  }
-
-  void kill(const slave::StatusUpdateManager::Key& key) {
-    auto t = tasks.find(key);
-    if (t != tasks.end() && !is_terminal_state(t->second.state())) {
-      update(key, TASK_KILLED);
-    }
-  }
-
-  void on_kill_task(const KillTaskMessage& m) {
-    kill({m.framework_id().value(), m.task_id().value()});
-  }
-
-  void on_shutdown_framework(const ShutdownFrameworkMessage& m) {
-    std::vector<slave::StatusUpdateManager::Key> keys;
-    for (const auto& [key, t] : tasks) {
-      if (key.first == m.framework_id().value()) {
-        keys.push_back(key);
-      }
-    }
-    for (const auto& key : keys) {
-      kill(key);
-    }
-  }
-
-  void set_state(Task& t, TaskState state) {
-    bool was_running = t.state() == TASK_RUNNING;
-    t.set_state(state);
-    if (state == TASK_RUNNING && !was_running) {
-      shared->tasks_running->add(1);
-    } else if (was_running && state != TASK_RUNNING) {
-      shared->tasks_running->add(-1);
-    }
-    if (state == TASK_FINISHED) {
-      shared->tasks_finished->inc();
-    } else if (state == TASK_KILLED) {
-      shared->tasks_killed->inc();
-    }
-  }
-
-  void update(const slave::StatusUpdateManager::Key& key, TaskState state) {
-    Task& t = tasks.at(key);
-    StatusUpdate u;
-    u.mutable_framework_id()->set_value(key.first);
-    *u.mutable_executor_id() = t.executor_id();
-    u.mutable_slave_id()->set_value(slave_id);
-    std::string uuid(16, '\0');
-    for (size_t i = 0; i < 16; i += 8) {
-      uint64_t r = uuid_rng();
-      std::memcpy(uuid.data() + i, &r, 8);
-    }
-    uuid[6] = static_cast<char>((uuid[6] & 0x0f) | 0x40);  // version 4
-    uuid[8] = static_cast<char>((uuid[8] & 0x3f) | 0x80);
-    TaskStatus* s = u.mutable_status();
-    *s->mutable_task_id() = t.task_id();
-    s->set_state(state);
-    s->set_source(TaskStatus::SOURCE_EXECUTOR);
-    s->set_timestamp(now_seconds());
-    s->mutable_slave_id()->set_value(slave_id);
-    s->set_uuid(uuid);
-    u.set_timestamp(s->timestamp());
-    u.set_uuid(uuid);
-    set_state(t, state);
-    // As the master keeps them (Mesos): a repeated state replaces the last.
-    if (t.statuses_size() > 0 && t.statuses(t.statuses_size() - 1).state() == state) {
-      *t.mutable_statuses(t.statuses_size() - 1) = *s;
-    } else {
-      *t.add_statuses() = *s;
-    }
-    if (updates.update(u)) {
-      forward(u, &u);  // the manager has its copy: the message takes this one
-    }
-  }
-
-  // Sends `u` to the master; `owned` (== &u, or null) is moved into the
-  // message instead of copied, and left empty.
-  void send_update(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
-    StatusUpdateMessage m;
-    if (owned != nullptr) {
-      m.mutable_update()->Swap(owned);
-    } else {
-      *m.mutable_update() = u;
-    }
-    m.set_pid(pid());
-    const StatusUpdate& sent = m.update();
-    auto t = tasks.find({sent.framework_id().value(), sent.status().task_id().value()});
-    if (t != tasks.end()) {
-      m.mutable_update()->set_latest_state(t->second.state());
-    }
-    self->send(master, std::move(m));
-    shared->updates_sent->inc();
-  }
-
-  void forward(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
-    if (!registered || !master) {
-      return;  // re-sent on (re-)registration
-    }
-    Retry& r = retries[{u.framework_id().value(), u.status().task_id().value()}];
-    r.uuid = u.uuid();
-    r.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
-    r.due = std::chrono::steady_clock::now() + r.interval;
-    arm_retry(r.interval);
-    send_update(u, owned);
-  }
-
-  void arm_retry(std::chrono::nanoseconds in) {
-    if (!retry_armed) {
-      retry_armed = true;
-      self->delayed_send(self, in, sim_update_atom::value);
-    }
-  }
-
-  // Re-sends every head whose retry is due; forgets acknowledged ones.
-  // Without a master nothing is due: (re-)registering sends every head
-  // again (on_registered) and re-arms.
-  void on_update_retry() {
-    retry_armed = false;
-    if (!registered || !master) {
-      return;
-    }
-    auto now = std::chrono::steady_clock::now();
-    auto next = std::chrono::steady_clock::time_point::max();
-    for (auto it = retries.begin(); it != retries.end();) {
-      const StatusUpdate* head = updates.head(it->first);
-      if (head == nullptr || head->uuid() != it->second.uuid) {
-        it = retries.erase(it);
-        continue;
-      }
-      Retry& r = it->second;
-      if (now >= r.due) {
-        send_update(*head);
-        r.interval = std::min<std::chrono::nanoseconds>(r.interval * 2, slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
-        r.due = now + r.interval;
-      }
-      next = std::min(next, r.due);
-      ++it;
-    }
-    if (!retries.empty()) {
-      arm_retry(std::max<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(100)));
-    }
-  }
-
-  void on_acknowledgement(const StatusUpdateAcknowledgementMessage& m) {
-    bool matched = false;
-    slave::StatusUpdateManager::Key key{m.framework_id().value(), m.task_id().value()};
-    std::optional<StatusUpdate> next =
-        updates.acknowledge(key.first, key.second, m.uuid(), &matched);
-    if (!matched) {
-      return;
-    }
-    shared->updates_acknowledged->inc();
-    if (next) {
-      forward(*next);
-    } else if (shared->opts.repeat_running_updates) {
-      auto t = tasks.find(key);
-      if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
-        update(key, TASK_RUNNING);
-        return;
-      }
-    }
-    if (updates.done(key)) {
-      tasks.erase(key);
-      auto more = tasks.lower_bound({key.first, ""});
-      if (more == tasks.end() || more->first.first != key.first) {
-        frameworks.erase(key.first);
-      }
-    }
-  }
-};
-
-bool from_self(caf::stateful_actor<SimSlave>* self) {
-  if (self->current_sender() == self->ctrl()) {
-    return true;
-  }
-  self->state.shared->dropped->inc();
-  return false;
-}
-
-caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
-                              std::shared_ptr<const Shared> shared, uint32_t index) {
-  SimSlave& s = self->state;
-  s.self = self;
-  s.shared = std::move(shared);
-  s.index = index;
-  s.rng.seed(s.shared->seed ^ (index * 2654435761u));
-  s.uuid_rng.seed((static_cast<uint64_t>(s.shared->seed) << 32) ^ index ^ std::random_device{}());
-  set_safe_handlers(self, "simulated slave");
-  return {
-      [self](sim_master_atom, const caf::actor& m) {
-        // Only the coordinator, an actor of this process, tells it.
-        if (self->current_sender() && self->current_sender()->node() == self->node()) {
-          self->state.on_master(m);
-        }
-      },
-      [self](sim_retry_atom, uint64_t generation) {
-        if (self->current_sender() && self->current_sender()->address() == self->state.shared->timers.address()) {
-          self->state.on_retry(generation);
-        } else {
-          self->state.shared->dropped->inc();
-        }
-      },
-      [self](sim_update_atom) {
-        if (from_self(self)) {
-          self->state.on_update_retry();
-        }
-      },
-      [self](sim_finish_atom, const std::string& fid, const std::string& tid) {
-        if (from_self(self)) {
-          self->state.on_finish(fid, tid);
-        }
-      },
-      [self](SlaveRegisteredMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_registered(m.slave_id().value(), false);
-        }
-      },
-      [self](SlaveReregisteredMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_registered(m.slave_id().value(), true);
-        }
-      },
-      [self](PingSlaveMessage&) {
-        if (self->state.from_master()) {
-          self->state.on_ping();
-        }
-      },
-      [self](RunTaskMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_run_task(m);
-        }
-      },
-      [self](KillTaskMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_kill_task(m);
-        }
-      },
-      [self](ShutdownFrameworkMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_shutdown_framework(m);
-        }
-      },
-      [self](StatusUpdateAcknowledgementMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_acknowledgement(m);
-        }
-      },
-      [self](ShutdownMessage& m) {
-        if (self->state.from_master()) {
-          self->state.on_shutdown(m);
-        }
-      },
-  };
-}
 
 // --- the coordinator ----------------------------------------------------------
 
@@ -699,7 +174,6 @@ caf::behavior coordinator_actor(caf::stateful_actor<Coordinator>* self,
       },
   };
 }
-
 }  // namespace
 
 // --- start ------------------------------------------------------------------------
@@ -763,11 +237,11 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   shared->slaves->add(static_cast<double>(options.slaves));
 
   caf::actor_system& sys = runtime.system();
-  shared->timers = sys.spawn(timers_actor);
+  shared->timers = sim::spawn_timers(sys);
   std::vector<caf::actor> slaves;
   slaves.reserve(options.slaves);
   for (size_t i = 1; i <= options.slaves; ++i) {
-    slaves.push_back(sys.spawn(sim_slave_actor, std::shared_ptr<const Shared>(shared),
+    slaves.push_back(sim::spawn_slave(sys, std::shared_ptr<const Shared>(shared),
                                static_cast<uint32_t>(i)));
   }
   // Named in the router (so `slave(i)@ip:port` resolves), not supervised
