@@ -709,13 +709,20 @@ caf::actor spawn_pooled_executor(Runtime& runtime, PooledExecutorOptions pooled,
                                 std::move(adopt));
 }
 
-void await_executor(Runtime& runtime, const caf::actor& actor) {
+caf::error await_executor(Runtime& runtime, const caf::actor& actor) {
   caf::scoped_actor self{runtime.system()};
   self->monitor(actor);
   bool done = false;
+  caf::error reason;
   while (!done) {
-    self->receive([&](caf::down_msg& dm) { done = dm.source == actor.address(); });
+    self->receive([&](caf::down_msg& dm) {
+      if (dm.source == actor.address()) {
+        done = true;
+        reason = std::move(dm.reason);
+      }
+    });
   }
+  return reason;
 }
 
 }  // namespace stoa

@@ -274,7 +274,9 @@ using AdoptContainer = std::function<Try<ExecutorOptions>(const internal::AdoptE
 caf::actor spawn_pooled_executor(Runtime& runtime, PooledExecutorOptions options, AdoptContainer adopt,
                                  std::unique_ptr<Executor> executor);
 
-// Blocks the calling thread (main; never an actor) until `actor` has exited.
-void await_executor(Runtime& runtime, const caf::actor& actor);
+// Blocks the calling thread (main; never an actor) until `actor` has exited;
+// returns its exit reason (none when the driver stopped, an error when a
+// callback threw).
+caf::error await_executor(Runtime& runtime, const caf::actor& actor);
 
 }  // namespace stoa

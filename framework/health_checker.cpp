@@ -16,6 +16,8 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -394,6 +396,39 @@ std::optional<std::string> run_health_check(const HealthCheck& check, const std:
 
 namespace {
 
+// The default probe: one check on a plain thread of its own (a check
+// blocks). Not a detached actor: when the container's pids limit leaves no
+// room for a thread (a fork bomb), std::thread says so and the check fails,
+// as Mesos' check fails to fork there, while CAF cannot shut down after a
+// detached actor's thread failed to start. The actor lives as long as its
+// thread, so the actor system's shutdown still waits for the thread; an
+// exit message (the checker gave up on it) does not end it early: the check
+// honours its own timeout and the checker's cancel flag.
+caf::behavior health_probe(caf::event_based_actor* self, HealthCheck check, std::string sandbox,
+                           HealthCheckTarget target, std::shared_ptr<std::atomic<bool>> cancel) {
+  self->set_exit_handler([](caf::exit_msg&) {});
+  return {
+      [self, check, sandbox, target, cancel](health_probe_atom) -> caf::result<bool, std::string> {
+        auto rp = self->make_response_promise<bool, std::string>();
+        caf::actor me = caf::actor_cast<caf::actor>(self);
+        try {
+          std::thread([me, check, sandbox, target, cancel] {
+            std::optional<std::string> failure = run_health_check(check, sandbox, cancel.get(), target);
+            caf::anon_send(me, health_probe_atom_v, !failure.has_value(), failure.value_or(""));
+          }).detach();
+        } catch (const std::system_error& e) {
+          self->quit();
+          return {false, std::string("Could not start the health check: ") + e.what()};
+        }
+        self->become([self, rp](health_probe_atom, bool healthy, std::string& why) mutable {
+          rp.deliver(healthy, std::move(why));
+          self->quit();
+        });
+        return rp;
+      },
+  };
+}
+
 struct checker_state {
   HealthCheck check;
   caf::actor notify;
@@ -472,15 +507,7 @@ caf::actor spawn_health_checker(caf::actor_system& sys, HealthCheck check, std::
                                 HealthProbeSpawner spawner, HealthCheckTarget target) {
   if (!spawner) {
     spawner = [check, sandbox, target](caf::actor_system& s, std::shared_ptr<std::atomic<bool>> cancel) {
-      return s.spawn<caf::detached>([check, sandbox, target, cancel](caf::event_based_actor* self) -> caf::behavior {
-        return {
-            [self, check, sandbox, target, cancel](health_probe_atom) -> caf::result<bool, std::string> {
-              std::optional<std::string> failure = run_health_check(check, sandbox, cancel.get(), target);
-              self->quit();
-              return {!failure.has_value(), failure.value_or("")};
-            },
-        };
-      });
+      return s.spawn(health_probe, check, sandbox, target, std::move(cancel));
     };
   }
   return sys.spawn(health_checker, std::move(check), std::move(notify), std::move(spawner));

@@ -9,7 +9,7 @@
 // - probe_command / probe_http / probe_tcp: one check, blocking, bounded by
 //   its timeout. Call them only from a detached actor (or a plain thread).
 // - spawn_health_checker(): an actor that runs the probes on schedule (each
-//   in a detached actor of its own, so the checker never blocks) and tells
+//   on a thread of its own, so the checker never blocks) and tells
 //   `notify` what the policy decides.
 //
 // Where a check runs is a HealthCheckTarget: by default here (COMMAND
@@ -147,9 +147,10 @@ std::optional<std::string> run_health_check(const HealthCheck& check, const std:
 
 // Makes the actor that runs one check: it must answer one
 // (health_probe_atom) with (bool healthy, std::string why). Tests pass a
-// scripted one; the default spawns a detached actor running
-// run_health_check() on the checker's target, which the checker cancels
-// (through the flag) when it exits.
+// scripted one; the default runs run_health_check() on the checker's target
+// on a thread of its own (a failed check when no thread can start, as at a
+// container's pids limit), which the checker cancels (through the flag)
+// when it exits.
 using HealthProbeSpawner = std::function<caf::actor(caf::actor_system&, std::shared_ptr<std::atomic<bool>> cancel)>;
 
 // A checker that starts checking delay_seconds from now, runs one check at

@@ -53,8 +53,20 @@ constexpr auto DEFAULT_KILL_GRACE = std::chrono::seconds(3);
 
 class CommandExecutor : public slave::TaskExecutor {
  public:
+  // The reaper's thread starts with the executor: once the task runs, its
+  // container's pids limit may leave no room for another thread (a fork
+  // bomb takes every pid within a millisecond), and the executor must still
+  // see the task end. Nothing starts a thread after the launch.
   CommandExecutor(caf::actor_system& sys, std::shared_ptr<std::atomic<bool>> failed)
-      : TaskExecutor(sys, std::move(failed), DEFAULT_KILL_GRACE) {}
+      : TaskExecutor(sys, std::move(failed), DEFAULT_KILL_GRACE), reaper_(slave::spawn_reaper(sys, "task")) {}
+
+  // Runs as the driver exits (its state goes): an unused reaper goes too,
+  // or the actor system would wait for it.
+  ~CommandExecutor() override {
+    if (reaper_) {
+      caf::anon_send_exit(reaper_, caf::exit_reason::user_shutdown);
+    }
+  }
 
   void disconnected(ExecutorDriver& d) override {
     if (d.reconnecting()) {
@@ -110,10 +122,8 @@ class CommandExecutor : public slave::TaskExecutor {
     pid_ = *launched;
     LOG_INFO << "Started task " << task_->task_id().value() << " (pid " << pid_ << "): " << cmd.value();
     send_status(d, TASK_RUNNING);
-    // The reaper (a thread) starts after TASK_RUNNING is on its way, not on
-    // the launch path; the task's exit waits for it as a zombie meanwhile.
-    caf::actor reaper = slave::spawn_reaper(sys_, d.self(), "task");
-    caf::anon_send(reaper, reaped_atom_v, pid_);
+    caf::anon_send(reaper_, reaped_atom_v, pid_, d.self());
+    reaper_ = caf::actor{};  // it exits once it has reported
     start_health_checker(d, "", HealthCheckTarget{});
   }
 
@@ -154,6 +164,7 @@ class CommandExecutor : public slave::TaskExecutor {
     send(d, ended_status(describe_wait_status(status), finished ? TASK_FINISHED : TASK_FAILED));
   }
 
+  caf::actor reaper_;
   pid_t pid_ = -1;
 };
 

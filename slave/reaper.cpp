@@ -75,10 +75,10 @@ std::optional<int> watch(pid_t pid, const std::shared_ptr<std::atomic<bool>>& st
 
 }  // namespace
 
-caf::actor spawn_reaper(caf::actor_system& sys, const caf::actor& notify, std::string tag) {
-  return sys.spawn<caf::detached>([notify, tag](caf::event_based_actor* self) -> caf::behavior {
+caf::actor spawn_reaper(caf::actor_system& sys, std::string tag) {
+  return sys.spawn<caf::detached>([tag](caf::event_based_actor* self) -> caf::behavior {
     return {
-        [self, notify, tag](reaped_atom, pid_t pid) {
+        [self, tag](reaped_atom, pid_t pid, const caf::actor& notify) {
           self->send(notify, reaped_atom_v, tag, wait_for(pid));
           self->quit();
         },

@@ -13,12 +13,14 @@
 
 namespace stoa::slave {
 
-// A detached actor that, once sent `(reaped_atom, pid)`, waits for that
-// child and tells `notify` `(reaped_atom, tag, status)`. Spawned before the
-// child exists: a thread started after it could fail (EAGAIN) once the child
-// fills the container's pids limit, as a fork bomb does. Send it an exit
-// message when there is no child after all.
-caf::actor spawn_reaper(caf::actor_system& sys, const caf::actor& notify, std::string tag);
+// A detached actor that, once sent `(reaped_atom, pid, notify)`, waits for
+// that child and tells `notify` `(reaped_atom, tag, status)`. Spawn it
+// before the child exists, best when the process starts: a thread started
+// after the child could fail (EAGAIN) once the child fills the container's
+// pids limit, as a fork bomb does, and CAF cannot shut down after a
+// detached actor's thread failed to start. Send it an exit message when
+// there is no child after all.
+caf::actor spawn_reaper(caf::actor_system& sys, std::string tag);
 
 // Answers one request `(reaped_atom) -> int32_t status`, then exits. Works
 // for any process (a pidfd, or /proc where pidfds are missing): a child is

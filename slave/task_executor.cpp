@@ -272,7 +272,14 @@ int run_task_executor(const std::string& name, const TaskExecutorFactory& make) 
         rt, std::move(pooled), [token](const internal::AdoptExecutorMessage& m) { return adopt(m, token); },
         make(rt.system(), failed));
   }
-  await_executor(rt, exec);
+  if (caf::error reason = await_executor(rt, exec)) {
+    // A callback threw: the actors are in any state, and one that failed to
+    // start its thread (EAGAIN at the container's pids limit) would keep the
+    // actor system's shutdown waiting for ever. Exit now; the slave sees its
+    // executor gone, fails the task and destroys the container.
+    LOG_ERROR << name << " stopped abnormally (" << rt.system().render(reason) << "); exiting at once";
+    std::_Exit(1);
+  }
   exec = caf::actor{};
   rt.shutdown();
   return failed->load() ? 1 : 0;

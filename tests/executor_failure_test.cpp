@@ -1,10 +1,14 @@
 // An executor that dies under its task: the framework gets TASK_FAILED naming
 // the executor, nothing of the task survives, and the slave archives the
-// executor under completed_executors.
+// executor under completed_executors. And what keeps the command executor
+// alive under a task that takes every pid of its container: it starts no
+// thread once the task runs.
 
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/types.h>
+
+#include <dirent.h>
 
 #include <algorithm>
 #include <regex>
@@ -161,6 +165,80 @@ TEST(ClusterExecutorFailure, KilledExecutorFailsItsTaskAndLeavesNothingBehind) {
       },
       deadline_in(5s));
   EXPECT_TRUE(master_failed) << "/master/state does not show task " << task_id << " as TASK_FAILED";
+}
+
+// The thread ids of `pid` (its /proc/<pid>/task entries).
+std::vector<pid_t> threads_of(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/task").c_str());
+  if (dir == nullptr) {
+    return out;
+  }
+  while (struct dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') {
+      out.push_back(static_cast<pid_t>(std::stol(e->d_name)));
+    }
+  }
+  ::closedir(dir);
+  return out;
+}
+
+// A task may fill its container's pids limit at once (a fork bomb does
+// within a millisecond); a thread the executor starts after the launch then
+// fails with EAGAIN, and the executor can no longer see its task end or be
+// shut down. So every thread of the command executor is older than its task:
+// the kernel hands out pids in rising order, so each thread id is below the
+// task's pid unless the pid counter wrapped meanwhile (then the run says
+// nothing and is repeated).
+TEST(ClusterExecutorFailure, CommandExecutorStartsNoThreadOnceItsTaskRuns) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  Try<bool> started = cluster.start_with_slaves(1);
+  ASSERT_TRUE(started) << started.error();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string marker = unique_marker();
+    Try<Process*> execute = cluster.start(
+        "stoa-execute", "execute-" + std::to_string(attempt),
+        {"--master=" + cluster.master_address(), "--name=threads-" + std::to_string(attempt),
+         "--command=export STOA_TEST_MARKER=" + marker + "; exec sleep 1000", "--resources=cpus:0.1;mem:32"});
+    ASSERT_TRUE(execute) << execute.error();
+    ASSERT_TRUE((*execute)->wait_for_line(std::regex("Received status update TASK_RUNNING"), deadline_in(DEFAULT_TIMEOUT)))
+        << "no TASK_RUNNING (" << (*execute)->describe_exit() << ")";
+    pid_t executor = 0;
+    pid_t task = 0;
+    ASSERT_TRUE(poll_until(
+        [&] {
+          for (pid_t p : processes_with_marker(marker)) {
+            pid_t parent = parent_of(p);
+            if (parent > 0 && ends_with(program_of(parent), "/stoa-executor") &&
+                ends_with(program_of(p), "sleep")) {
+              task = p;
+              executor = parent;
+              return true;
+            }
+          }
+          return false;
+        },
+        deadline_in(5s)))
+        << "no sleep with " << marker << " whose parent is stoa-executor";
+    // The executor has had the time to start whatever it starts after the
+    // launch (TASK_RUNNING is sent after the launch, and its acknowledgement
+    // has come back).
+    std::vector<pid_t> threads = threads_of(executor);
+    ASSERT_FALSE(threads.empty()) << "no threads listed for executor " << executor;
+    const bool wrapped = task < executor || *std::min_element(threads.begin(), threads.end()) < executor;
+    (*execute)->kill(SIGTERM);
+    ASSERT_TRUE((*execute)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+    if (wrapped) {
+      continue;  // the pid counter wrapped: the order says nothing
+    }
+    for (pid_t t : threads) {
+      EXPECT_LT(t, task) << "thread " << t << " of executor " << executor << " started after its task (pid " << task
+                         << ")";
+    }
+    return;
+  }
+  GTEST_SKIP() << "the pid counter wrapped between the executor and its task three times";
 }
 
 }  // namespace
