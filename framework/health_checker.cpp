@@ -417,8 +417,9 @@ caf::behavior health_probe(caf::event_based_actor* self, HealthCheck check, std:
             caf::anon_send(me, health_probe_atom_v, !failure.has_value(), failure.value_or(""));
           }).detach();
         } catch (const std::system_error& e) {
+          rp.deliver(false, std::string("Could not start the health check: ") + e.what());
           self->quit();
-          return {false, std::string("Could not start the health check: ") + e.what()};
+          return rp;
         }
         self->become([self, rp](health_probe_atom, bool healthy, std::string& why) mutable {
           rp.deliver(healthy, std::move(why));

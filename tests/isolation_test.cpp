@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -237,6 +240,69 @@ TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
     EXPECT_TRUE(poll_until([&] { return container_cgroups(c, root_).empty(); }, deadline_in(10s)))
         << "a " << c << " cgroup of the bomb is left under " << root_;
   }
+}
+
+// A task that holds every pid of its container: the executor's health check
+// cannot start its thread, which is a failed check (as Mesos' check that
+// cannot fork), the kill verdict kills the task, and the executor still
+// exits by itself (a CAF detached actor whose thread failed to start kept
+// its shutdown waiting for ever).
+TEST_F(Isolation, HealthCheckAtAFullPidsLimitFailsAndTheExecutorStillExits) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  STOA_REQUIRE_CGROUPS();
+  Cluster cluster;
+  std::vector<std::string> flags = slave_flags();
+  flags.push_back("--cgroups_pids_limit=16");
+  ASSERT_TRUE(start_cluster(cluster, flags));
+  // What the TCP check connects to: a listener whose backlog accepts, so the
+  // check passes whenever its thread starts.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener, 64), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  // perl forks sleeps until a fork fails, then retries every second: the
+  // container stays at its limit (a fork bomb collapses and frees pids).
+  const std::string marker = unique_marker();
+  const std::string path = cluster.dir() + "/full.json";
+  std::ofstream(path) << R"({"name": "full", "command": {"value": "export STOA_TEST_MARKER=)" << marker
+                      << R"(; exec perl -e 'for (;;) { my $p = fork; if (!defined $p) { sleep 1; next } )"
+                      << R"(if (!$p) { exec q(sleep), 1000 } }'"},)"
+                      << R"( "health_check": {"type": "TCP", "tcp": {"port": )" << ntohs(addr.sin_port)
+                      << R"(}, "delay_seconds": 1, "interval_seconds": 0.3, "timeout_seconds": 5,)"
+                      << R"( "grace_period_seconds": 0, "consecutive_failures": 1}})";
+  Try<Process*> full = cluster.start("stoa-execute", "full",
+                                     {"--master=" + cluster.master_address(), "--task=" + path,
+                                      "--resources=cpus:0.1;mem:64"});
+  ASSERT_TRUE(full) << full.error();
+  auto killed = (*full)->wait_for_line(std::regex(R"(TASK_KILLED for task (\S+): .*\[unhealthy\])"),
+                                       deadline_in(DEFAULT_TIMEOUT));
+  ::close(listener);
+  ASSERT_TRUE(killed) << (*full)->log();
+  EXPECT_EQ((*full)
+                ->lines_matching(std::regex("TASK_RUNNING .*Could not start the health check: Resource temporarily "
+                                            "unavailable .*\\[unhealthy\\]"))
+                .size(),
+            1U)
+      << (*full)->log();
+  const std::string task_id = (*killed)[1];
+  EXPECT_TRUE((*full)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  // The executor exits by itself, with status 0.
+  EXPECT_TRUE(cluster.slave(0)->wait_for_line(
+      std::regex("Executor " + regex_escape(task_id) + " of framework \\S+ exited: (.*)"), deadline_in(DEFAULT_TIMEOUT)))
+      << cluster.slave(0)->log();
+  EXPECT_EQ(cluster.slave(0)->lines_matching(std::regex("Executor " + regex_escape(task_id) +
+                                                        " of framework \\S+ exited: Executor exited with status 0"))
+                .size(),
+            1U)
+      << cluster.slave(0)->log();
+  std::vector<pid_t> left;
+  EXPECT_TRUE(poll_until([&] { return (left = processes_with_marker(marker)).empty(); }, deadline_in(20s)))
+      << left.size() << " processes of the task survived";
 }
 
 TEST_F(Isolation, DiskQuotaExceededFailsTheTaskWithTheDiskLimitation) {
