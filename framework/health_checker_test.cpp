@@ -644,5 +644,76 @@ TEST(HealthCheckTarget, AProbeIntoTheNamespaceOfAGoneProcessFailsSayingWhy) {
   EXPECT_NE(why->find("in the network namespace of pid " + std::to_string(gone)), std::string::npos) << *why;
 }
 
+// A probe whose thread cannot start (the pids limit of the process's cgroup
+// is full, as in a container under a fork bomb) is a failed check, and the
+// actor system still shuts down afterwards: a CAF detached actor whose
+// thread failed to start kept its destructor waiting for ever. Run in a
+// child process moved into a pids cgroup of its own that allows no more
+// threads than it has; the parent gives it 30 s. Needs root and the cgroup
+// v1 pids controller.
+TEST(HealthCheckTarget, AProbeThatCannotStartItsThreadFailsAndTheSystemStillStops) {
+  const std::string pids_root = "/sys/fs/cgroup/pids";
+  if (::geteuid() != 0 || !std::filesystem::exists(pids_root + "/cgroup.procs")) {
+    GTEST_SKIP() << "needs root and the cgroup v1 pids controller at " << pids_root;
+  }
+  const std::string dir = pids_root + "/stoa_health_probe_test_" + std::to_string(::getpid());
+  std::error_code ec;
+  std::filesystem::create_directory(dir, ec);
+  ASSERT_FALSE(ec) << "mkdir " << dir << ": " << ec.message();
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // 0: the verdict named the thread and the system stopped; 2: another verdict; 3: none.
+    int code = 3;
+    {
+      caf::actor_system_config cfg;
+      add_message_types(cfg);
+      cfg.set("scheduler.max-threads", 1);
+      caf::actor_system sys{cfg};
+      caf::scoped_actor notify{sys};
+      // Every thread of the system exists now; the cgroup takes the whole
+      // process and then allows nothing more.
+      std::ofstream(dir + "/cgroup.procs") << ::getpid() << std::flush;
+      std::string current;
+      std::ifstream(dir + "/pids.current") >> current;
+      std::ofstream(dir + "/pids.max") << current << std::flush;
+      HealthCheckTarget target;
+      target.run_command = [](const CommandInfo&, std::chrono::nanoseconds,
+                              const std::atomic<bool>*) -> std::optional<std::string> { return std::nullopt; };
+      HealthCheck check = command_check("true", 5);
+      check.set_delay_seconds(0);
+      check.set_grace_period_seconds(0);
+      check.set_consecutive_failures(1);
+      caf::actor checker = spawn_health_checker(sys, check, "/nonexistent", notify, nullptr, target);
+      notify->receive(
+          [&](health_status_atom, bool healthy, bool, uint32_t, const std::string& message) {
+            code = !healthy && message.find("Could not start the health check") != std::string::npos ? 0 : 2;
+            if (code != 0) {
+              std::cerr << "verdict: " << (healthy ? "healthy" : "unhealthy") << ": " << message << std::endl;
+            }
+          },
+          caf::after(std::chrono::seconds(20)) >> [] {});
+      caf::anon_send_exit(checker, caf::exit_reason::user_shutdown);
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  pid_t done = 0;
+  bool exited = tests::poll_until(
+      [&] {
+        done = ::waitpid(child, &status, WNOHANG);
+        return done != 0;
+      },
+      tests::deadline_in(30s));
+  if (!exited) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+  }
+  std::filesystem::remove(dir, ec);
+  ASSERT_TRUE(exited) << "the child's actor system did not stop within 30 s of the failed probe";
+  ASSERT_TRUE(WIFEXITED(status)) << "wait status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no verdict within 20 s; 2: a verdict that does not name the thread";
+}
+
 }  // namespace
 }  // namespace stoa

@@ -244,10 +244,12 @@ TEST_F(Isolation, ForkBombIsContainedByThePidsLimitAndLeavesNothing) {
 
 // A task that holds every pid of its container: the executor's health check
 // cannot start its thread, which is a failed check (as Mesos' check that
-// cannot fork), the kill verdict kills the task, and the executor still
-// exits by itself (a CAF detached actor whose thread failed to start kept
-// its shutdown waiting for ever).
-TEST_F(Isolation, HealthCheckAtAFullPidsLimitFailsAndTheExecutorStillExits) {
+// cannot fork), the kill verdict kills the task, and the executor and the
+// task are gone afterwards. (That the executor's actor system still stops
+// after such a failure: HealthCheckTarget.AProbeThatCannotStartItsThread...
+// in framework/health_checker_test.cpp; here the framework's teardown may
+// reach the slave before the executor has exited, and the slave then ends it.)
+TEST_F(Isolation, HealthCheckAtAFullPidsLimitFailsAndTheTaskIsKilled) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
   STOA_REQUIRE_CGROUPS();
   Cluster cluster;
@@ -291,14 +293,8 @@ TEST_F(Isolation, HealthCheckAtAFullPidsLimitFailsAndTheExecutorStillExits) {
       << (*full)->log();
   const std::string task_id = (*killed)[1];
   EXPECT_TRUE((*full)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
-  // The executor exits by itself, with status 0.
   EXPECT_TRUE(cluster.slave(0)->wait_for_line(
       std::regex("Executor " + regex_escape(task_id) + " of framework \\S+ exited: (.*)"), deadline_in(DEFAULT_TIMEOUT)))
-      << cluster.slave(0)->log();
-  EXPECT_EQ(cluster.slave(0)->lines_matching(std::regex("Executor " + regex_escape(task_id) +
-                                                        " of framework \\S+ exited: Executor exited with status 0"))
-                .size(),
-            1U)
       << cluster.slave(0)->log();
   std::vector<pid_t> left;
   EXPECT_TRUE(poll_until([&] { return (left = processes_with_marker(marker)).empty(); }, deadline_in(20s)))
