@@ -23,6 +23,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/runtime.hpp"
+#include "actors/safety.hpp"
 #include "common/json.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
@@ -490,7 +491,14 @@ struct FilesState {
                                                "); try '" + *v + "' again"));
       return;
     }
-    auto worker = self->spawn<caf::detached + caf::monitored>(files_worker);
+    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [this] {
+      return self->spawn<caf::detached + caf::monitored>(files_worker);
+    });
+    if (spawned.is_error()) {
+      rp.deliver(http::error_response(503, "Cannot serve '" + *v + "' now: " + spawned.error()));
+      return;
+    }
+    caf::actor worker = *spawned;
     ++workers;
     std::string vpath = *v;
     self->request(worker, caf::infinite, work_atom::value, op, std::move(l), query)

@@ -19,6 +19,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/safety.hpp"
 #include "common/strings.hpp"
 
 namespace stoa::http {
@@ -293,7 +294,13 @@ void on_go(ClientBroker* self) {
     connect_and_send(self, st.req.host);
     return;
   }
-  auto r = self->spawn<caf::detached>(resolver);
+  Try<caf::actor> spawned =
+      spawn_with_thread(self->system(), ThreadActor::detached, [self] { return self->spawn<caf::detached>(resolver); });
+  if (spawned.is_error()) {
+    fail(self, caf::sec::cannot_connect_to_node, "cannot resolve '" + st.req.host + "': " + spawned.error());
+    return;
+  }
+  caf::actor r = *spawned;
   self->request(r, st.req.timeout, resolve_atom::value, st.req.host)
       .then([self](const std::string& ip) { connect_and_send(self, ip); },
             [self](caf::error& e) {

@@ -13,11 +13,15 @@
 //   are refused too, since a remote sender can be anonymous: stop a
 //   component with stop_actor().
 
+#include <functional>
+
 #include <caf/actor.hpp>
 #include <caf/error.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/fwd.hpp>
 #include <caf/scheduled_actor.hpp>
+
+#include "common/try.hpp"
 
 namespace stoa {
 
@@ -30,5 +34,22 @@ bool exit_from_this_process(caf::scheduled_actor* self, const caf::exit_msg& msg
 // (so the exit guard above accepts it).
 void stop_actor(caf::actor_system& sys, const caf::actor& whom,
                 caf::error reason = caf::exit_reason::user_shutdown);
+
+// How the actor `spawn_with_thread` spawns gets its thread.
+enum class ThreadActor {
+  detached,  // an event-based actor spawned with caf::detached
+  blocking,  // a blocking actor (a function taking caf::blocking_actor*)
+};
+
+// Calls `spawn`, which spawns one actor of `kind` and returns its handle.
+// When the actor's thread cannot start (EAGAIN: the machine's or the
+// cgroup's pids are all taken, as under a fork bomb) the error, naming it,
+// instead of the exception. CAF 0.17 counts such an actor (as running, and
+// its thread) before it creates the thread and never takes the counts back
+// when that fails, so the actor system would wait for it for ever at
+// shutdown; this takes them back (docs/actor-pitfalls.md, 16). Every
+// spawn of a detached or blocking actor on a path a request or a timer
+// takes goes through here; those made once at start may throw.
+Try<caf::actor> spawn_with_thread(caf::actor_system& sys, ThreadActor kind, const std::function<caf::actor()>& spawn);
 
 }  // namespace stoa

@@ -14,6 +14,7 @@
 #include "actors/http_client.hpp"
 #include "actors/http.hpp"
 #include "actors/runtime.hpp"
+#include "actors/safety.hpp"
 #include "common/json.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
@@ -68,13 +69,23 @@ http::Route view_route(const caf::actor& master, std::string path, std::string e
                 respond(std::move(out));
                 return;
               }
-              caf::actor zipper =
-                  self->spawn<caf::detached>([shared, spans](caf::event_based_actor* z) -> caf::behavior {
-                    return {[z, shared, spans](state_atom) -> std::string {
-                      z->quit();
-                      return spans ? gzip(*spans) : gzip(*shared);
-                    }};
-                  });
+              Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+                return self->spawn<caf::detached>([shared, spans](caf::event_based_actor* z) -> caf::behavior {
+                  return {[z, shared, spans](state_atom) -> std::string {
+                    z->quit();
+                    return spans ? gzip(*spans) : gzip(*shared);
+                  }};
+                });
+              });
+              if (spawned.is_error()) {  // no thread to compress on: the body as it is
+                http::Response out;
+                out.status = status;
+                out.shared_body = std::move(shared);
+                out.spans_body = std::move(spans);
+                respond(std::move(out));
+                return;
+              }
+              caf::actor zipper = *spawned;
               self->request(zipper, VIEW_TIMEOUT, state_atom_v)
                   .then(
                       [respond](std::string& zipped) {

@@ -6,7 +6,12 @@
 // /master/state-summary, /master/slaves and /master/tasks by a forked child
 // (state_serving.hpp).
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -14,6 +19,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/safety.hpp"
 #include "common/logging.hpp"
 #include "master/master_actor.hpp"
 #include "master/operator_json.hpp"
@@ -183,7 +189,20 @@ void Master::start_view_render(const std::string& key) {
     return;
   }
   count("master/view_renders_forked");
-  caf::actor collector = spawn_render_collector(self->system(), *child, VIEW_RENDER_TIMEOUT);
+  Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+    return spawn_render_collector(self->system(), *child, VIEW_RENDER_TIMEOUT);
+  });
+  if (spawned.is_error()) {
+    ::kill(child->pid, SIGKILL);
+    ::close(child->fd);
+    while (::waitpid(child->pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    auto [status, body] = json_error(503, "Cannot collect the render of /master/" + view.endpoint + ": " +
+                                              spawned.error());
+    on_view_rendered(key, status, body);
+    return;
+  }
+  caf::actor collector = *spawned;
   self->request(collector, caf::infinite, state_atom_v)
       .then([this, key](int status, std::string& body) { on_view_rendered(key, status, body); },
             [this, key](caf::error& e) {
@@ -258,7 +277,15 @@ void Master::on_rope_slice(const std::string& key) {
     return;
   }
   // The others (state_atom) take one string, joined off the master's thread.
-  caf::actor concatenator = spawn_rope_concatenator(self->system(), std::move(collected));
+  Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+    return spawn_rope_concatenator(self->system(), std::move(collected));
+  });
+  if (spawned.is_error()) {
+    auto [status, body] = json_error(503, "Cannot join the view: " + spawned.error());
+    on_view_rendered(key, status, body);
+    return;
+  }
+  caf::actor concatenator = *spawned;
   self->request(concatenator, caf::infinite, state_atom_v)
       .then([this, key](int status, std::string& body) { on_view_rendered(key, status, body); },
             [this, key](caf::error& e) {

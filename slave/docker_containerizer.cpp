@@ -85,13 +85,21 @@ ResourceStatistics to_statistics(const docker::ContainerStats& s, const Resource
 // result to `done` on the owner's thread; `failed` if the worker died.
 template <class T, class Self, class Work, class Done>
 void off_thread(Self* self, Work work, Done done, T failed = T{}) {
-  auto worker = self->template spawn<caf::detached>([work = std::move(work)](caf::event_based_actor* w) mutable {
-    return caf::behavior{[w, work = std::move(work)](run_atom) mutable -> T {
-      T result = work();
-      w->quit();
-      return result;
-    }};
+  Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+    return self->template spawn<caf::detached>([work = std::move(work)](caf::event_based_actor* w) mutable {
+      return caf::behavior{[w, work = std::move(work)](run_atom) mutable -> T {
+        T result = work();
+        w->quit();
+        return result;
+      }};
+    });
   });
+  if (spawned.is_error()) {
+    LOG_WARNING << "Cannot run a Docker operation: " << spawned.error();
+    done(failed);
+    return;
+  }
+  caf::actor worker = *spawned;
   self->request(worker, caf::infinite, run_atom::value)
       .then([done](T& result) mutable { done(std::move(result)); },
             [done, failed](caf::error&) mutable { done(failed); });

@@ -254,7 +254,15 @@ class PosixContainerizerState {
       on_launched(cid, result);
       return result;
     }
-    auto worker = self->spawn<caf::detached>(launch_worker_actor, isolators, caf::actor_cast<caf::actor>(self));
+    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [this] {
+      return self->spawn<caf::detached>(launch_worker_actor, isolators, caf::actor_cast<caf::actor>(self));
+    });
+    if (spawned.is_error()) {
+      LaunchResult result{-1, "Cannot launch the executor: " + spawned.error()};
+      on_launched(cid, result);
+      return result;
+    }
+    caf::actor worker = *spawned;
     auto rp = self->make_response_promise<LaunchResult>();
     self->request(worker, caf::infinite, launch_atom::value, std::move(config))
         .then(
@@ -390,7 +398,12 @@ class PosixContainerizerState {
     if (targets.empty()) {
       return ContainerUsages{};
     }
-    auto worker = self->spawn<caf::detached>(usage_worker, isolators);
+    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached,
+                                                [this] { return self->spawn<caf::detached>(usage_worker, isolators); });
+    if (spawned.is_error()) {
+      return caf::make_error(caf::sec::runtime_error, "Cannot sample the containers' usage: " + spawned.error());
+    }
+    caf::actor worker = *spawned;
     auto rp = self->make_response_promise<ContainerUsages>();
     self->request(worker, caf::infinite, usage_atom::value, std::move(targets))
         .then([rp](ContainerUsages& usages) mutable { rp.deliver(std::move(usages)); },

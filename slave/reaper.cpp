@@ -15,6 +15,8 @@
 
 #include "actors/atoms.hpp"
 #include "actors/launcher.hpp"
+#include "actors/safety.hpp"
+#include "common/logging.hpp"
 
 namespace stoa::slave {
 
@@ -86,7 +88,9 @@ caf::actor spawn_reaper(caf::actor_system& sys, std::string tag) {
   });
 }
 
-caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
+namespace {
+
+caf::actor spawn_blocking_waiter(caf::actor_system& sys, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
   return sys.spawn([pid, stop](caf::blocking_actor* self) {
     caf::typed_response_promise<int32_t> rp;
     bool asked = false;
@@ -102,6 +106,58 @@ caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid, std::shared_ptr<std::
       rp.deliver(static_cast<int32_t>(*status));
     }
   });
+}
+
+using retry_waiter_atom = caf::atom_constant<caf::atom("w_retry")>;
+
+constexpr auto WAITER_RETRY = std::chrono::seconds(1);
+
+// Stands in for the waiter while its thread cannot start (EAGAIN: the pids
+// are all taken): a thread-less actor that tries again every second and,
+// once a waiter runs, hands it the request. The process is waited for late,
+// never lost (an exited child stays a zombie until then).
+caf::behavior retrying_waiter(caf::event_based_actor* self, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
+  auto rp = std::make_shared<caf::typed_response_promise<int32_t>>();
+  auto attempt = [self, pid, stop, rp] {
+    if (stop && stop->load()) {
+      self->quit();
+      return;
+    }
+    Try<caf::actor> waiter = spawn_with_thread(self->system(), ThreadActor::blocking,
+                                               [&] { return spawn_blocking_waiter(self->system(), pid, stop); });
+    if (waiter.is_error()) {
+      self->delayed_send(self, WAITER_RETRY, retry_waiter_atom::value);
+      return;
+    }
+    LOG_INFO << "Waiting for process " << pid << " again: its waiter's thread started";
+    self->request(*waiter, caf::infinite, reaped_atom_v)
+        .then([self, rp](int32_t status) {
+                rp->deliver(status);
+                self->quit();
+              },
+              [self](caf::error&) { self->quit(); });
+  };
+  return {
+      [self, rp, attempt](reaped_atom) -> caf::result<int32_t> {
+        *rp = self->make_response_promise<int32_t>();
+        attempt();
+        return *rp;
+      },
+      [attempt](retry_waiter_atom) { attempt(); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
+  Try<caf::actor> waiter =
+      spawn_with_thread(sys, ThreadActor::blocking, [&] { return spawn_blocking_waiter(sys, pid, stop); });
+  if (!waiter.is_error()) {
+    return *waiter;
+  }
+  LOG_WARNING << "Cannot wait for process " << pid << " yet (" << waiter.error() << "); retrying every "
+              << WAITER_RETRY.count() << " s";
+  return sys.spawn(retrying_waiter, pid, std::move(stop));
 }
 
 }  // namespace stoa::slave

@@ -27,6 +27,8 @@ caf::actor spawn_reaper(caf::actor_system& sys, std::string tag);
 // reaped (its status), another process only watched (-1). Once `stop` is
 // set it exits within 100 ms without answering (its owner stops while the
 // process keeps running: a checkpointed executor outlives its slave).
+// While no thread can start (EAGAIN) a thread-less stand-in answers
+// instead, trying again every second to start the waiter.
 caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid,
                         std::shared_ptr<std::atomic<bool>> stop = nullptr);
 

@@ -24,6 +24,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/launcher.hpp"
+#include "actors/safety.hpp"
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/uuid.hpp"
@@ -111,8 +112,17 @@ void Slave::fill_pool() {
     in.slave_actor_port = opts.actor_port;
     in.ip = opts.upid.host;
     in.work_dir = opts.flags.work_dir;
-    self->system().spawn(slave_pool_detail::pooled_process, caf::actor_cast<caf::actor>(self), token,
-                         pooled_executor_spec(in), p.stop);
+    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::blocking, [&] {
+      return self->system().spawn(slave_pool_detail::pooled_process, caf::actor_cast<caf::actor>(self), token,
+                                  pooled_executor_spec(in), p.stop);
+    });
+    if (spawned.is_error()) {
+      LOG_WARNING << "Cannot start a pooled executor: " << spawned.error() << "; retrying in "
+                  << format_duration(pool_backoff);
+      pool.erase(token);
+      schedule_pool_refill();
+      return;
+    }
   }
 }
 

@@ -268,8 +268,27 @@ struct HaproxyState {
 
   template <typename Then>
   void run_job(std::function<JobResult()> work, Then then) {
-    auto job = self->spawn<caf::detached>(haproxy_job, std::move(work));
-    request_job(job, std::move(then));
+    request_job(job_or_failure(spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+                  return self->spawn<caf::detached>(haproxy_job, std::move(work));
+                })),
+                std::move(then));
+  }
+
+  // The job, or when its thread cannot start (EAGAIN) a thread-less actor
+  // that answers the job's request with that error, so that the job's
+  // continuation runs as for any failed job, later, never from here.
+  caf::actor job_or_failure(Try<caf::actor> spawned) {
+    if (!spawned.is_error()) {
+      return *spawned;
+    }
+    return self->spawn([error = spawned.error()](caf::event_based_actor* f) -> caf::behavior {
+      return {[f, error](haproxy_job_atom) {
+        JobResult r;
+        r.error = "HAProxy job: " + error;
+        f->quit();
+        return r;
+      }};
+    });
   }
 
   template <typename Then>
@@ -387,7 +406,9 @@ struct HaproxyState {
   }
 
   void start_master() {
-    auto job = self->spawn<caf::detached>(haproxy_start_job, caf::actor_cast<caf::actor>(self), options);
+    caf::actor job = job_or_failure(spawn_with_thread(self->system(), ThreadActor::detached, [this] {
+      return self->spawn<caf::detached>(haproxy_start_job, caf::actor_cast<caf::actor>(self), options);
+    }));
     request_job(job, [this](JobResult r) { on_master_started(std::move(r)); });
   }
 

@@ -22,6 +22,7 @@
 #include <caf/all.hpp>
 
 #include "actors/http_client.hpp"
+#include "actors/safety.hpp"
 
 namespace stoa::services {
 
@@ -274,7 +275,13 @@ void probe(caf::event_based_actor* self, const HealthCheck& check, const std::st
   }
   const bool tls = check.protocol == "HTTPS";
   const bool ignore_http1xx = check.ignore_http1xx;
-  auto worker = self->spawn<caf::detached>(probe_socket_worker);
+  Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached,
+                                              [self] { return self->spawn<caf::detached>(probe_socket_worker); });
+  if (spawned.is_error()) {
+    done(ProbeResult{false, false, "cannot probe: " + spawned.error()});
+    return;
+  }
+  caf::actor worker = *spawned;
   self->request(worker, std::chrono::seconds(timeout_seconds) + PROBE_REPLY_SLACK, probe_socket_atom_v, host, port,
                 tls, path, timeout_seconds)
       .then(
