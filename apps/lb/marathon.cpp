@@ -331,7 +331,17 @@ void MarathonClientState::resolve_and_deliver(std::vector<App> apps, const std::
   }
   job->remaining = workers;
   for (auto& batch : batches) {
-    caf::actor resolver = spawn_host_resolver(self->system());
+    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached,
+                                                [this] { return spawn_host_resolver(self->system()); });
+    if (spawned.is_error()) {
+      LOG_WARNING << "Host lookups failed (" << spawned.error() << ") for " << join(batch, ", ");
+      for (const std::string& name : batch) {
+        job->fresh[name] = "";
+      }
+      on_resolved(job);
+      continue;
+    }
+    caf::actor resolver = *spawned;
     self->request(resolver, RESOLVE_TIMEOUT, lb_resolve_atom::value, batch)
         .then(
             [this, job, batch](const std::vector<std::string>& ips) {
