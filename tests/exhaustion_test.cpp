@@ -122,6 +122,12 @@ TEST(PidExhaustion, TheSlaveKeepsWorkingWhileATaskHoldsEveryPid) {
       << (*next)->log() << cluster.slave(0)->log();
   Try<picojson::value> after = http_get_json("127.0.0.1", cluster.slave_port(0), "/monitor/statistics");
   EXPECT_TRUE(after) << after.error();
+  // And it stops when asked: the threads it could not start are not waited
+  // for (CAF's counts were taken back).
+  cluster.slave(0)->kill(SIGTERM);
+  std::optional<int> code = cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT));
+  ASSERT_TRUE(code) << "the slave did not stop within " << DEFAULT_TIMEOUT.count() << " s of SIGTERM";
+  EXPECT_EQ(*code, 0) << cluster.slave(0)->log();
 }
 
 }  // namespace
