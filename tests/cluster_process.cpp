@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -433,19 +434,47 @@ std::string regex_escape(const std::string& text) {
   return out;
 }
 
-int free_loopback_port() {
+namespace {
+
+// Binds 127.0.0.1:`port` (0: the kernel picks) and releases it; the port
+// bound, 0 when it was taken.
+int try_loopback_port(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(addr);
-  int port = 0;
+  int bound = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+    bound = ntohs(addr.sin_port);
   }
   ::close(fd);
-  return port;
+  return bound;
+}
+
+}  // namespace
+
+int free_loopback_port() {
+  int low = 0;
+  int high = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
+  // Above the services app's default service ports (10000-20000, which
+  // the balancer binds) and below the slaves' task ports (31000-32000).
+  constexpr int FIRST = 20001;
+  const int last = std::min(low, 31000) - 1;
+  if (last > FIRST + 1000) {
+    thread_local std::mt19937 rng(static_cast<unsigned>(::getpid()) * 2654435761u ^
+                                  static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    std::uniform_int_distribution<int> pick(FIRST, last);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (int port = try_loopback_port(pick(rng)); port != 0) {
+        return port;
+      }
+    }
+  }
+  return try_loopback_port(0);
 }
 
 double cpu_seconds(pid_t pid) {
