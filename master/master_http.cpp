@@ -61,23 +61,20 @@ http::Route view_route(const caf::actor& master, std::string path, std::string e
                 return;
               }
               const size_t size = spans ? spans->size() : shared->size();
-              if (!zip || status != 200 || size < GZIP_MIN_BYTES) {
-                http::Response out;
-                out.status = status;
-                out.shared_body = std::move(shared);
-                out.spans_body = std::move(spans);
-                respond(std::move(out));
-                return;
-              }
-              Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
-                return self->spawn<caf::detached>([shared, spans](caf::event_based_actor* z) -> caf::behavior {
-                  return {[z, shared, spans](state_atom) -> std::string {
-                    z->quit();
-                    return spans ? gzip(*spans) : gzip(*shared);
-                  }};
+              // Compressed off the master's thread when asked for and worth
+              // it; otherwise, or with no thread to compress on, as it is.
+              Try<caf::actor> zipper = Error("not compressed");
+              if (zip && status == 200 && size >= GZIP_MIN_BYTES) {
+                zipper = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+                  return self->spawn<caf::detached>([shared, spans](caf::event_based_actor* z) -> caf::behavior {
+                    return {[z, shared, spans](state_atom) -> std::string {
+                      z->quit();
+                      return spans ? gzip(*spans) : gzip(*shared);
+                    }};
+                  });
                 });
-              });
-              if (spawned.is_error()) {  // no thread to compress on: the body as it is
+              }
+              if (zipper.is_error()) {
                 http::Response out;
                 out.status = status;
                 out.shared_body = std::move(shared);
@@ -85,8 +82,7 @@ http::Route view_route(const caf::actor& master, std::string path, std::string e
                 respond(std::move(out));
                 return;
               }
-              caf::actor zipper = *spawned;
-              self->request(zipper, VIEW_TIMEOUT, state_atom_v)
+              self->request(*zipper, VIEW_TIMEOUT, state_atom_v)
                   .then(
                       [respond](std::string& zipped) {
                         http::Response out;
