@@ -150,9 +150,17 @@ caf::behavior haproxy_start_job(caf::event_based_actor* self, caf::actor owner, 
         Try<pid_t> pid = haproxy_detail::start_master(options);
         if (pid.is_error()) {
           result.error = "cannot start HAProxy: " + pid.error();
+        } else if (Try<caf::actor> reaper = spawn_with_thread(
+                       self->system(), ThreadActor::detached,
+                       [&] { return self->spawn<caf::detached>(haproxy_reaper, owner, pid.get()); });
+                   reaper.is_error()) {
+          // Unwatched it would outlive us: it goes, and the start failed.
+          ::kill(pid.get(), SIGKILL);
+          while (::waitpid(pid.get(), nullptr, 0) < 0 && errno == EINTR) {
+          }
+          result.error = "cannot watch HAProxy: " + reaper.error();
         } else {
           result.value = pid.get();
-          self->spawn<caf::detached>(haproxy_reaper, owner, pid.get());
         }
         self->quit();
         return result;
