@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/safety.hpp"
 #include "common/io.hpp"
 #include "common/strings.hpp"
 #include "master/state_json_writer.hpp"
@@ -292,20 +293,28 @@ Try<RenderedView> collect_render(ForkedRender child, std::chrono::milliseconds t
   return view;
 }
 
-caf::actor spawn_render_collector(caf::actor_system& sys, ForkedRender child, std::chrono::milliseconds timeout) {
-  return sys.spawn<caf::detached>([child, timeout](caf::event_based_actor* self) -> caf::behavior {
-    return {
-        [self, child, timeout](state_atom) -> caf::result<int, std::string> {
-          Try<RenderedView> view = collect_render(child, timeout);
-          self->quit();
-          if (view.is_error()) {
-            auto [status, text] = json_error(500, "Cannot render this view: " + view.error());
-            return {status, text};
-          }
-          return {view->status, std::move(view->body)};
-        },
-    };
+Try<caf::actor> spawn_render_collector(caf::actor_system& sys, ForkedRender child, std::chrono::milliseconds timeout) {
+  Try<caf::actor> collector = spawn_with_thread(sys, ThreadActor::detached, [&] {
+    return sys.spawn<caf::detached>([child, timeout](caf::event_based_actor* self) -> caf::behavior {
+      return {
+          [self, child, timeout](state_atom) -> caf::result<int, std::string> {
+            Try<RenderedView> view = collect_render(child, timeout);
+            self->quit();
+            if (view.is_error()) {
+              auto [status, text] = json_error(500, "Cannot render this view: " + view.error());
+              return {status, text};
+            }
+            return {view->status, std::move(view->body)};
+          },
+      };
+    });
   });
+  if (collector.is_error()) {  // nobody reads the child: it goes
+    ::kill(child.pid, SIGKILL);
+    ::close(child.fd);
+    reap(child.pid);
+  }
+  return collector;
 }
 
 namespace {

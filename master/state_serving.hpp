@@ -71,8 +71,9 @@ Try<RenderedView> collect_render(ForkedRender child, std::chrono::milliseconds t
 
 // A detached actor that answers one `(state_atom) -> (int status,
 // std::string body)` request with the child's view or a 500 JSON error,
-// then exits.
-caf::actor spawn_render_collector(caf::actor_system& sys, ForkedRender child,
+// then exits. When its thread cannot start (spawn_with_thread) the child
+// is killed and reaped here and the error returned.
+Try<caf::actor> spawn_render_collector(caf::actor_system& sys, ForkedRender child,
                                   std::chrono::milliseconds timeout);
 
 // The gzip (RFC 1952) encoding of `data`, for `Content-Encoding: gzip`.

@@ -222,7 +222,9 @@ TEST(StateServing, AChildKilledMidBodyAnswers500NotAShortBody) {
   caf::scoped_actor self{sys};
   int status = 0;
   std::string body;
-  self->request(spawn_render_collector(sys, *child, 30s), caf::infinite, state_atom_v)
+  Try<caf::actor> collector = spawn_render_collector(sys, *child, 30s);
+  ASSERT_FALSE(collector.is_error()) << collector.error();
+  self->request(*collector, caf::infinite, state_atom_v)
       .receive(
           [&](int s, std::string& b) {
             status = s;

@@ -6,12 +6,7 @@
 // /master/state-summary, /master/slaves and /master/tasks by a forked child
 // (state_serving.hpp).
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -189,14 +184,8 @@ void Master::start_view_render(const std::string& key) {
     return;
   }
   count("master/view_renders_forked");
-  Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
-    return spawn_render_collector(self->system(), *child, VIEW_RENDER_TIMEOUT);
-  });
+  Try<caf::actor> spawned = spawn_render_collector(self->system(), *child, VIEW_RENDER_TIMEOUT);
   if (spawned.is_error()) {
-    ::kill(child->pid, SIGKILL);
-    ::close(child->fd);
-    while (::waitpid(child->pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
     auto [status, body] = json_error(503, "Cannot collect the render of /master/" + view.endpoint + ": " +
                                               spawned.error());
     on_view_rendered(key, status, body);

@@ -117,10 +117,7 @@ void Slave::fill_pool() {
                                   pooled_executor_spec(in), p.stop);
     });
     if (spawned.is_error()) {
-      LOG_WARNING << "Cannot start a pooled executor: " << spawned.error() << "; retrying in "
-                  << format_duration(pool_backoff);
-      pool.erase(token);
-      schedule_pool_refill();
+      on_pool_started(token, -1, spawned.error());  // as a start that failed: dropped, retried later
       return;
     }
   }
