@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,18 @@ Try<UserIds> lookup_user(const std::string& user);
 // text, e.g. "Failed to execute 'nosuch': No such file or directory". A CLOEXEC pipe
 // carries a failure in the child (chdir, exec) back to us.
 Try<pid_t> launch(const LaunchSpec& spec);
+
+// The argv `sh -c value` would exec, when `value` is a simple command that
+// needs no shell: words separated by single spaces, made only of letters,
+// digits and `_-./,:+@%=`, no `=` in the first word (an assignment), and a
+// first word that is neither a shell keyword nor a builtin that has no
+// program of its own (cd, exit, export, exec, set, ...). Such a command
+// means the same to sh (no expansion, quoting, redirection or globbing
+// applies, and sh execs a lone simple command), so the command executors
+// exec it directly and saves starting sh; nullopt otherwise (sh -c runs
+// it). The caller falls back to `sh -c` when the program cannot be exec'd,
+// so not-found and not-executable keep sh's exit codes (127, 126).
+std::optional<std::vector<std::string>> shell_free_argv(const std::string& value);
 
 // Sends `sig` to every process in group `pgid` (kill(-pgid, sig)). ESRCH (no
 // such group) is fine. Does nothing when pgid <= 1, so a bad pid can never

@@ -54,7 +54,12 @@ struct BenchFlags : FlagsBase {
         std::chrono::milliseconds(0));
     add(&executor_pool_size, "executor_pool_size",
         "Passed to both slaves: command executors each keeps started ahead (0 = cold starts).", 0);
+    add(&http_command_executor, "http_command_executor",
+        "Passed to both slaves: tasks run under stoa-http-executor (the v1 HTTP API, no CAF) instead of "
+        "stoa-executor.",
+        false);
   }
+  bool http_command_executor = false;
   bool checkpoint = false;
   int executor_pool_size = 0;
   Duration launch_gap{0};
@@ -387,7 +392,8 @@ int main(int argc, char** argv) {
     slaves.push_back(start(bin + "/stoa-slave",
                            {"--master=" + maddr, "--port=0", "--work_dir=" + dir + "/s" + std::to_string(i),
                             "--resources=cpus:2;mem:4096;disk:1000;ports:[31000-32000]",
-                            "--executor_pool_size=" + std::to_string(flags.executor_pool_size)},
+                            "--executor_pool_size=" + std::to_string(flags.executor_pool_size),
+                            std::string("--http_command_executor=") + (flags.http_command_executor ? "true" : "false")},
                            dir + "/slave" + std::to_string(i) + ".log"));
   }
   LaunchResult launch;
@@ -432,6 +438,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12d\n", "tasks run (true) via master + 2 slaves", launch.finished);
   std::printf("%-44s %12d\n", "max tasks in flight", flags.max_in_flight);
   std::printf("%-44s %12d\n", "executor pool size per slave", flags.executor_pool_size);
+  std::printf("%-44s %12s\n", "executor", flags.http_command_executor ? "http" : "caf");
   std::printf("%-44s %12d\n", "launches adopted from the pool", adopted);
   std::printf("%-44s %12s\n", "gap after each finished task", format_duration(flags.launch_gap).c_str());
   std::printf("%-44s %12.1f\n", "throughput (tasks/s)", launch.seconds > 0 ? launch.finished / launch.seconds : 0.0);

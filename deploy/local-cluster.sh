@@ -65,7 +65,7 @@ fail() {
 deploy/setup.sh
 # Only the programs this cluster runs (master, slaves and the executor the
 # slaves start) and the clients README says to run against it.
-targets=(stoa-master stoa-slave stoa-executor stoa-execute stoa-example-framework stoa stoa-services stoa-lb)
+targets=(stoa-master stoa-slave stoa-executor stoa-http-executor stoa-execute stoa-example-framework stoa stoa-services stoa-lb)
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${STOA_BUILD_TYPE:-RelWithDebInfo}"
 cmake --build build -j"${STOA_BUILD_JOBS:-$(nproc)}" --target "${targets[@]}"
 

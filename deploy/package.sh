@@ -15,7 +15,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
         -DSTOA_UNITY_BUILD="${STOA_UNITY_BUILD:-ON}"
 fi
 # The packaged binaries only: not the tests or the benchmarks.
-cmake --build "$build" -j"$jobs" --target stoa-master stoa-slave stoa-executor stoa-docker-executor \
+cmake --build "$build" -j"$jobs" --target stoa-master stoa-slave stoa-executor stoa-http-executor stoa-docker-executor \
       stoa-services stoa-lb stoa stoa-execute
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"

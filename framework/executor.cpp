@@ -41,41 +41,6 @@ std::vector<std::string> command_argv(const CommandInfo& command) {
   return argv;
 }
 
-std::optional<std::vector<std::string>> shell_free_argv(const std::string& value) {
-  // Keywords, and builtins with no program of their own or that change the shell itself.
-  static const std::set<std::string, std::less<>> shell_words = {
-      "!",      "{",     "}",     "case",  "do",       "done",   "elif",   "else",    "esac",   "fi",
-      "for",    "if",    "in",    "then",  "until",    "while",  "function", "select", "time", ".",
-      ":",      "alias", "bg",    "break", "cd",       "command", "continue", "eval",  "exec",  "exit",
-      "export", "fc",    "fg",    "getopts", "hash",   "jobs",   "let",    "local",   "read",   "readonly",
-      "return", "set",   "shift", "source", "times",   "trap",   "type",   "ulimit",  "umask",  "unalias",
-      "unset",  "wait"};
-  auto plain = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("_-./,:+@%=").find(c) != std::string_view::npos;
-  };
-  std::vector<std::string> argv;
-  std::string word;
-  for (size_t i = 0; i <= value.size(); ++i) {
-    if (i == value.size() || value[i] == ' ') {
-      if (word.empty()) {
-        return std::nullopt;  // empty command, or not single spaces
-      }
-      argv.push_back(std::move(word));
-      word.clear();
-      continue;
-    }
-    if (!plain(value[i])) {
-      return std::nullopt;
-    }
-    word += value[i];
-  }
-  if (argv.front().find('=') != std::string::npos || shell_words.count(argv.front()) != 0) {
-    return std::nullopt;
-  }
-  return argv;
-}
-
 namespace {
 
 using executor_timer_atom = caf::atom_constant<caf::atom("exec_tmr")>;

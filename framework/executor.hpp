@@ -73,6 +73,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/launcher.hpp"  // shell_free_argv
 #include "common/try.hpp"
 #include "framework/timers.hpp"
 #include "proto/messages.pb.h"
@@ -87,17 +88,6 @@ class Runtime;
 // argv[0] replaced by the program), or just {value} without arguments.
 std::vector<std::string> command_argv(const CommandInfo& command);
 
-// The argv `sh -c value` would exec, when `value` is a simple command that
-// needs no shell: words separated by single spaces, made only of letters,
-// digits and `_-./,:+@%=`, no `=` in the first word (an assignment), and a
-// first word that is neither a shell keyword nor a builtin that has no
-// program of its own (cd, exit, export, exec, set, ...). Such a command
-// means the same to sh (no expansion, quoting, redirection or globbing
-// applies, and sh execs a lone simple command), so the command executor
-// execs it directly and saves starting sh; nullopt otherwise (sh -c runs
-// it). The caller falls back to `sh -c` when the program cannot be exec'd,
-// so not-found and not-executable keep sh's exit codes (127, 126).
-std::optional<std::vector<std::string>> shell_free_argv(const std::string& value);
 
 struct ExecutorOptions {
   // The slave's UPID ("slave(1)@ip:port"), STOA_SLAVE_PID.

@@ -28,6 +28,7 @@
 #include "slave/paths.hpp"
 #include "slave/docker_containerizer.hpp"
 #include "slave/posix_containerizer.hpp"
+#include "slave/executor_http.hpp"
 #include "slave/executor_pool.hpp"
 #include "slave/slave_actor.hpp"
 #include "slave/slave_metrics.hpp"
@@ -594,6 +595,13 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](ReregisterExecutorMessage& m) { self->state.on_reregister_executor(m); },
       [self](StatusUpdateMessage& m) { self->state.on_executor_update(m); },
       [self](ExecutorToFrameworkMessage& m) { self->state.on_executor_message(m); },
+      // From the v1 executor API's route (executor_http.cpp).
+      [self](executor_api_atom, const std::string& call, bool json) -> http::Response {
+        if (!self->state.from_this_process("an executor API call")) {
+          return http::error_response(403, "not accepted from a remote actor");
+        }
+        return self->state.on_executor_call(call, json);
+      },
       // From pooled executors (slave_pool.cpp) and their watchers.
       [self](ExecutorPoolReadyMessage& m) { self->state.on_pool_ready(m); },
       [self](pool_started_atom, const std::string& token, int32_t pid, const std::string& error) {
@@ -743,6 +751,7 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
                                 "and tasks."));
   runtime.add_route(actor_route(slave, "/" + id + "/state.json", "state", "Alias of /" + id + "/state."));
   runtime.add_route(actor_route(slave, "/" + id + "/flags", "flags", "The slave's effective flags."));
+  runtime.add_route(executor_api_route(slave));
   runtime.add_route(actor_route(slave, "/" + id + "/monitor/statistics", "monitor",
                                 "Resource usage of each running executor's container (CPU times, "
                                 "resident memory), as the posix/cpu and posix/mem isolators see it."));

@@ -68,6 +68,7 @@ struct SlaveOptions {
   std::vector<Attribute> attributes;
   std::string executor_path;    // the stoa-executor binary
   std::string docker_executor_path;  // stoa-docker-executor (--containerizers with docker)
+  std::string http_executor_path;    // stoa-http-executor (--http_command_executor)
   uint16_t actor_port = 0;      // this process's actor port, told to executors
   // The containerizer to use. Empty (production): the slave spawns the POSIX
   // containerizer (posix_containerizer.hpp) with the --isolation isolators

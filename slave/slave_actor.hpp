@@ -9,6 +9,7 @@
 //   slave_executors.cpp       executor lifecycle: run task -> launch ->
 //                             executor registration (timeout) -> kill /
 //                             shutdown (grace period, hard kill) -> exit;
+//   slave_executor_api.cpp    the v1 executor HTTP API (executor_http.hpp);
 //   slave_status_updates.cpp  status updates: from executors or the slave
 //                             itself to the master, retries, acknowledgements.
 // Every member runs inside the slave actor.
@@ -30,7 +31,9 @@
 #include <caf/result.hpp>
 
 #include "actors/master_detector.hpp"
+#include "actors/http.hpp"
 #include "actors/messages.hpp"
+#include "proto/executor.pb.h"
 #include "proto/messages.pb.h"
 #include "slave/containerizer.hpp"
 #include "slave/slave.hpp"
@@ -260,11 +263,18 @@ class Slave {
   // Once no executor is left RECOVERING: registers with the master.
   void maybe_finish_recovery();
 
+  // --- the v1 executor HTTP API (slave_executor_api.cpp) -------------------
+  // A checked executor::Call in binary form; `json`: the events' encoding.
+  http::Response on_executor_call(const std::string& call, bool json);
+  http::Response subscribe_executor(Framework& f, Executor& e, const executor::Call& call, bool json);
+
   // --- status updates (slave_status_updates.cpp) --------------------------
   // An update the slave itself generates (the executor could not).
   void slave_update(const std::string& framework_id, const std::string& executor_id, const TaskID& task_id,
                     TaskState state, TaskStatus::Reason reason, const std::string& message);
   void on_executor_update(internal::StatusUpdateMessage& m);
+  // An executor's update, acknowledged to `from` once the slave has it.
+  void executor_update(internal::StatusUpdateMessage& m, const caf::actor& from);
   // True when `u` is for a task of its executor that is complete (archived).
   bool archived_update(const internal::StatusUpdate& u);
   // Records the task's new state and queues the update for the master.

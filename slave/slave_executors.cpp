@@ -84,7 +84,10 @@ void Slave::on_run_task(RunTaskMessage& m) {
   config.executor_id = eid;
   config.directory = e.directory;
   config.resources = e.resources;
-  config.argv = {docker ? opts.docker_executor_path : opts.executor_path};
+  // --http_command_executor: a command task runs under the executor that
+  // links no actor runtime, unless it needs stoa-executor's health checks.
+  const bool http = !docker && opts.flags.http_command_executor && !ti.has_health_check();
+  config.argv = {docker ? opts.docker_executor_path : http ? opts.http_executor_path : opts.executor_path};
   config.checkpoint = f.info.checkpoint();
   if (docker) {
     config.docker = true;
@@ -109,6 +112,13 @@ void Slave::on_run_task(RunTaskMessage& m) {
       {"MESOS_DIRECTORY", e.directory},       {"MESOS_FRAMEWORK_ID", fid},
       {"MESOS_EXECUTOR_ID", eid},             {"MESOS_SLAVE_ID", records.slave_id},
   };
+  if (http) {
+    // Mesos' variables for an executor of the v1 HTTP API (docs/executor-http-api.md).
+    config.env.insert({{"MESOS_AGENT_ENDPOINT", opts.upid.host + ":" + std::to_string(opts.upid.port)},
+                       {"MESOS_HTTP_COMMAND_EXECUTOR", "1"},
+                       {"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", format_duration(opts.flags.executor_shutdown_grace_period)},
+                       {"MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"}});
+  }
   if (docker) {
     // stoa-docker-executor's own settings (docs/docker.md).
     config.env.insert({{"STOA_DOCKER", opts.flags.docker},
@@ -145,7 +155,7 @@ void Slave::on_run_task(RunTaskMessage& m) {
   // A command executor may come from the warm pool (--executor_pool_size):
   // the containerizer then prepares the container around the running
   // process instead of starting one.
-  std::optional<PoolAdoption> adoption = take_pooled(config);
+  std::optional<PoolAdoption> adoption = http ? std::nullopt : take_pooled(config);
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
   self->request(containerizer, caf::infinite, launch_atom::value, std::move(config))

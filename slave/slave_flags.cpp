@@ -171,6 +171,11 @@ SlaveFlags::SlaveFlags() {
     }
     return std::nullopt;
   });
+  add(&http_command_executor, "http_command_executor",
+      "Run command tasks under stoa-http-executor, which speaks Mesos' v1 executor HTTP API to the slave and "
+      "links no actor runtime (it starts in a fraction of stoa-executor's time; docs/executor-http-api.md). A "
+      "task with a health check still gets stoa-executor (from the pool, with --executor_pool_size).",
+      false);
   add(&recover, "recover",
       "What to do with the executors a previous run of this slave left running (docs/checkpoints.md): "
       "'reconnect' takes back those of frameworks that checkpoint (they keep running); 'cleanup' kills "

@@ -35,6 +35,7 @@ struct SlaveFlags : FlagsBase {
   Duration executor_registration_timeout;
   Duration executor_shutdown_grace_period;
   int executor_pool_size;  // the warm pool of command executors; 0 = off
+  bool http_command_executor;  // command tasks run under stoa-http-executor (v1 HTTP API)
   std::string recover;
   Duration recovery_timeout;
   Duration executor_reregistration_timeout;

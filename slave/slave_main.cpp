@@ -99,6 +99,12 @@ int main(int argc, char** argv) {
                                      " (needed by --containerizers=" + flags.containerizers + "; set --launcher_dir)");
   }
 
+  std::string http_executor = launcher_dir + "/stoa-http-executor";
+  if (flags.http_command_executor && ::access(http_executor.c_str(), X_OK) != 0) {
+    return daemon::fail(program, "cannot find an executable stoa-http-executor at " + http_executor +
+                                     " (needed by --http_command_executor; set --launcher_dir)");
+  }
+
   return daemon::run_daemon(
       program, argv[0], flags, daemon::daemon_options(program, flags), [&](Runtime& rt) -> std::optional<Error> {
         slave::SlaveOptions sopts;
@@ -114,6 +120,7 @@ int main(int argc, char** argv) {
         sopts.attributes = attributes;
         sopts.executor_path = executor;
         sopts.docker_executor_path = docker_executor;
+        sopts.http_executor_path = http_executor;
         sopts.actor_port = rt.actor_port();
         sopts.metrics = &rt.metrics();
         // What an earlier run of this slave left (docs/checkpoints.md).

@@ -267,7 +267,12 @@ void Slave::on_reregister_executor(ReregisterExecutorMessage& m) {
     self->send(from, again);
     return;
   }
-  if (e == nullptr || e->phase != Executor::Phase::RECOVERING) {
+  // An HTTP executor whose stream broke may subscribe again while it runs
+  // (Mesos' agent takes it back too); an executor actor comes back only to
+  // a restarted slave.
+  const bool back = e != nullptr && (e->phase == Executor::Phase::RECOVERING ||
+                                     (e->phase == Executor::Phase::RUNNING && e->http && !e->handle));
+  if (!back) {
     LOG_WARNING << "Refusing the re-registration of executor " << eid << " of framework " << fid << ": "
                 << (e == nullptr ? "unknown to this slave" : "it is not waiting to be recovered");
     refuse_executor(from, m.executor_id(), m.framework_id());

@@ -46,6 +46,9 @@ struct Executor {
   std::vector<Task> completed;
   Resources resources;
   bool docker = false;  // a DOCKER container (stoa-docker-executor), docs/docker.md
+  // It subscribed through the v1 HTTP API (slave_executor_api.cpp): its
+  // handle is a connection actor of this process.
+  bool http = false;
 };
 
 struct Framework {

@@ -44,6 +44,10 @@ void Slave::on_executor_update(StatusUpdateMessage& m) {
   if (!from) {
     return;  // anonymous: not from an executor
   }
+  executor_update(m, from);
+}
+
+void Slave::executor_update(StatusUpdateMessage& m, const caf::actor& from) {
   StatusUpdate u = m.update();
   if (u.uuid().empty()) {
     LOG_WARNING << "Dropping a status update without uuid from an executor";

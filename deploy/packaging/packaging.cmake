@@ -4,7 +4,7 @@
 #
 # Components (= packages):
 #   master   stoa-master    /usr/sbin/stoa-master + unit + /etc/default/stoa-master
-#   slave    stoa-slave     /usr/libexec/stoa/{stoa-slave,stoa-executor,stoa-docker-executor},
+#   slave    stoa-slave     /usr/libexec/stoa/{stoa-slave,stoa-executor,stoa-http-executor,stoa-docker-executor},
 #                           /usr/sbin/stoa-slave -> ../libexec/stoa/stoa-slave + unit + default
 #   services stoa-services  /usr/sbin/stoa-services + unit + default
 #   lb       stoa-lb        /usr/sbin/stoa-lb + unit + default
@@ -30,7 +30,7 @@ foreach(_role IN LISTS STOA_DAEMON_COMPONENTS)
   endif()
 endforeach()
 if(TARGET stoa-slave)
-  install(TARGETS stoa-slave stoa-executor stoa-docker-executor
+  install(TARGETS stoa-slave stoa-executor stoa-http-executor stoa-docker-executor
           RUNTIME DESTINATION ${STOA_LIBEXEC_DIR} COMPONENT slave)
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/packaging)
   file(CREATE_LINK ../${STOA_LIBEXEC_DIR}/stoa-slave ${CMAKE_BINARY_DIR}/packaging/stoa-slave SYMBOLIC)
@@ -86,7 +86,7 @@ set(CPACK_DEBIAN_MASTER_PACKAGE_SUGGESTS zookeeper)
 
 set(CPACK_DEBIAN_SLAVE_PACKAGE_NAME stoa-slave)
 set(CPACK_COMPONENT_SLAVE_DESCRIPTION
-    "Stoa slave and its executors\nOffers this machine's resources to the master and runs tasks with\nstoa-executor (commands) and stoa-docker-executor (docker.io, --containerizers=docker).")
+    "Stoa slave and its executors\nOffers this machine's resources to the master and runs tasks with\nstoa-executor or stoa-http-executor (commands) and stoa-docker-executor (docker.io, --containerizers=docker).")
 set(CPACK_DEBIAN_SLAVE_PACKAGE_SUGGESTS docker.io)
 
 set(CPACK_DEBIAN_SERVICES_PACKAGE_NAME stoa-services)

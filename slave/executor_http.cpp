@@ -1,0 +1,316 @@
+#include "slave/executor_http.hpp"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/safety.hpp"
+#include "common/logging.hpp"
+
+namespace stoa::slave {
+
+namespace {
+
+// The slave answers at once; this only bounds a slave that is gone.
+constexpr auto API_TIMEOUT = std::chrono::seconds(10);
+
+// "application/json; charset=utf-8" -> "application/json".
+std::string media_type(const std::string& value) {
+  std::string t = value.substr(0, value.find(';'));
+  while (!t.empty() && t.back() == ' ') {
+    t.pop_back();
+  }
+  for (char& c : t) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return t;
+}
+
+// The response type an Accept header admits: JSON unless only protobuf is
+// acceptable; nullopt when neither is. No header (or */*) takes the
+// request's own type, as Mesos' executor library expects.
+std::optional<bool> accepted_json(const http::Request& req, bool request_json) {
+  auto it = req.headers.find("accept");
+  if (it == req.headers.end()) {
+    return request_json;
+  }
+  bool json = false;
+  bool protobuf = false;
+  bool any = false;
+  size_t start = 0;
+  const std::string& v = it->second;
+  while (start <= v.size()) {
+    size_t end = v.find(',', start);
+    std::string t = media_type(v.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    while (!t.empty() && t.front() == ' ') {
+      t.erase(0, 1);
+    }
+    json = json || t == JSON_TYPE;
+    protobuf = protobuf || t == PROTOBUF_TYPE;
+    any = any || t == "*/*" || t == "application/*";
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  if (any) {
+    return request_json;
+  }
+  if (json || protobuf) {
+    return json && (request_json || !protobuf);
+  }
+  return std::nullopt;
+}
+
+void set_event(executor::Event& ev, executor::Event::Type type) { ev.set_type(type); }
+
+}  // namespace
+
+Try<executor::Call> parse_call(const std::string& body, bool json) {
+  executor::Call call;
+  if (json) {
+    google::protobuf::util::JsonParseOptions opts;
+    opts.ignore_unknown_fields = true;
+    auto status = google::protobuf::util::JsonStringToMessage(body, &call, opts);
+    if (!status.ok()) {
+      std::string why(status.message());
+      while (!why.empty() && (why.front() == ':' || why.front() == ' ')) {
+        why.erase(0, 1);  // protobuf starts some messages with ": "
+      }
+      return Error("Failed to parse the body as a JSON Call: " + why);
+    }
+  } else if (!call.ParsePartialFromString(body)) {
+    return Error("Failed to parse the body as a protobuf Call");
+  }
+  if (!call.IsInitialized()) {
+    return Error("The Call misses required fields: " + call.InitializationErrorString());
+  }
+  return call;
+}
+
+std::optional<std::string> validate_call(const executor::Call& call) {
+  if (call.framework_id().value().empty()) {
+    return "'framework_id' must not be empty";
+  }
+  if (call.executor_id().value().empty()) {
+    return "'executor_id' must not be empty";
+  }
+  switch (call.type()) {
+    case executor::Call::SUBSCRIBE:
+      for (const auto& u : call.subscribe().unacknowledged_updates()) {
+        if (u.status().uuid().size() != 16) {
+          return "an unacknowledged update of task '" + u.status().task_id().value() +
+                 "' needs a 16-byte 'status.uuid'";
+        }
+      }
+      return std::nullopt;
+    case executor::Call::UPDATE: {
+      if (!call.has_update()) {
+        return "an UPDATE call needs 'update'";
+      }
+      const TaskStatus& s = call.update().status();
+      if (s.task_id().value().empty()) {
+        return "'update.status.task_id' must not be empty";
+      }
+      if (s.uuid().size() != 16) {
+        return "'update.status.uuid' must be 16 bytes (base64 in JSON), not " + std::to_string(s.uuid().size());
+      }
+      if (s.state() == TASK_STAGING) {
+        return "an executor may not send TASK_STAGING";
+      }
+      if (s.has_executor_id() && s.executor_id().value() != call.executor_id().value()) {
+        return "'update.status.executor_id' ('" + s.executor_id().value() + "') is not the caller's ('" +
+               call.executor_id().value() + "')";
+      }
+      return std::nullopt;
+    }
+    case executor::Call::MESSAGE:
+      if (!call.has_message()) {
+        return "a MESSAGE call needs 'message'";
+      }
+      return std::nullopt;
+    case executor::Call::HEARTBEAT:
+      return std::nullopt;
+    default:
+      return "'type' must be SUBSCRIBE, UPDATE, MESSAGE or HEARTBEAT, not " +
+             executor::Call::Type_Name(call.type());
+  }
+}
+
+std::string event_record(const executor::Event& event, bool json) {
+  std::string bytes;
+  if (json) {
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(event, &bytes, opts);
+  } else {
+    bytes = event.SerializePartialAsString();
+  }
+  return std::to_string(bytes.size()) + "\n" + bytes;
+}
+
+http::Route executor_api_route(const caf::actor& slave) {
+  http::Route r;
+  r.path = "/api/v1/executor";
+  r.help =
+      "Mesos' v1 executor API (docs/executor-http-api.md): an executor POSTs a Call (application/json or "
+      "application/x-protobuf); SUBSCRIBE answers with a RecordIO stream of Events, UPDATE, MESSAGE and "
+      "HEARTBEAT with 202 Accepted.";
+  r.methods = {"POST"};
+  r.handler = [slave](caf::io::broker* self, const http::Request& req, http::Responder respond) {
+    auto ct = req.headers.find("content-type");
+    const std::string type = ct == req.headers.end() ? std::string() : media_type(ct->second);
+    if (type != JSON_TYPE && type != PROTOBUF_TYPE) {
+      respond(http::error_response(415, "Expecting 'Content-Type' of application/json or application/x-protobuf, not '" +
+                                            (ct == req.headers.end() ? std::string() : ct->second) + "'"));
+      return;
+    }
+    const bool json = type == JSON_TYPE;
+    std::optional<bool> accept_json = accepted_json(req, json);
+    if (!accept_json) {
+      respond(http::error_response(406, "Expecting 'Accept' to allow application/json or application/x-protobuf, "
+                                        "not '" + req.headers.at("accept") + "'"));
+      return;
+    }
+    Try<executor::Call> call = parse_call(req.body, json);
+    if (call.is_error()) {
+      respond(http::error_response(400, call.error()));
+      return;
+    }
+    if (std::optional<std::string> why = validate_call(*call)) {
+      respond(http::error_response(400, "Invalid " + executor::Call::Type_Name(call->type()) + " call: " + *why));
+      return;
+    }
+    self->request(slave, API_TIMEOUT, executor_api_atom_v, call->SerializePartialAsString(), *accept_json)
+        .then([respond](http::Response& resp) { respond(std::move(resp)); },
+              [respond](caf::error& err) {
+                respond(http::error_response(503, "The slave did not answer: " + caf::to_string(err)));
+              });
+  };
+  return r;
+}
+
+namespace {
+
+struct ExecutorConnection {
+  caf::actor slave;
+  bool json = false;
+  executor::Event::Subscribed subscribed;
+  ExecutorIntroduction intro;
+  std::optional<http::StreamSink> sink;
+  std::string who;  // "executor <eid> of framework <fid>", for the log
+};
+
+caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self, caf::actor slave, bool json,
+                                  executor::Event::Subscribed subscribed, ExecutorIntroduction intro) {
+  set_safe_handlers(self, "executor connection");
+  ExecutorConnection& s = self->state;
+  s.slave = std::move(slave);
+  s.json = json;
+  s.who = "executor " + subscribed.executor_info().executor_id().value() + " of framework " +
+          subscribed.framework_info().id().value();
+  s.subscribed = std::move(subscribed);
+  s.intro = std::move(intro);
+  self->monitor(s.slave);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    if (dm.source == self->state.slave.address()) {
+      self->quit();  // the server closes the stream: the executor sees its slave go
+    }
+  });
+  auto write = [self](const executor::Event& ev) {
+    ExecutorConnection& st = self->state;
+    if (st.sink) {
+      self->send(st.sink->server, http::stream_chunk_atom_v, st.sink->id, event_record(ev, st.json));
+    }
+  };
+  // Only the slave speaks to the executor.
+  auto from_slave = [self](const char* what) {
+    if (self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self->state.slave)) {
+      return true;
+    }
+    LOG_WARNING << "Dropping " << what << " for " << self->state.who << ": not from the slave";
+    return false;
+  };
+  auto subscribed_event = [self, write](const SlaveInfo& info) {
+    executor::Event ev;
+    set_event(ev, executor::Event::SUBSCRIBED);
+    *ev.mutable_subscribed() = self->state.subscribed;
+    *ev.mutable_subscribed()->mutable_agent_info() = info;
+    write(ev);
+  };
+  return {
+      [self](http::stream_open_atom, http::StreamSink& sink) {
+        ExecutorConnection& st = self->state;
+        if (st.sink) {
+          return;
+        }
+        st.sink = std::move(sink);
+        std::visit([self](auto& m) { self->send(self->state.slave, std::move(m)); }, st.intro);
+      },
+      [self](http::stream_closed_atom, uint64_t) { self->quit(); },
+      [from_slave, subscribed_event](internal::ExecutorRegisteredMessage& m) {
+        if (from_slave("a registration")) {
+          subscribed_event(m.slave_info());
+        }
+      },
+      [from_slave, subscribed_event](internal::ExecutorReregisteredMessage& m) {
+        if (from_slave("a re-registration")) {
+          subscribed_event(m.slave_info());
+        }
+      },
+      [from_slave, write](internal::RunTaskMessage& m) {
+        if (from_slave("a task")) {
+          executor::Event ev;
+          set_event(ev, executor::Event::LAUNCH);
+          *ev.mutable_launch()->mutable_task() = std::move(*m.mutable_task());
+          write(ev);
+        }
+      },
+      [from_slave, write](internal::KillTaskMessage& m) {
+        if (from_slave("a kill")) {
+          executor::Event ev;
+          set_event(ev, executor::Event::KILL);
+          *ev.mutable_kill()->mutable_task_id() = m.task_id();
+          if (m.has_kill_policy()) {
+            *ev.mutable_kill()->mutable_kill_policy() = m.kill_policy();
+          }
+          write(ev);
+        }
+      },
+      [from_slave, write](internal::StatusUpdateAcknowledgementMessage& m) {
+        if (from_slave("an acknowledgement")) {
+          executor::Event ev;
+          set_event(ev, executor::Event::ACKNOWLEDGED);
+          *ev.mutable_acknowledged()->mutable_task_id() = m.task_id();
+          ev.mutable_acknowledged()->set_uuid(m.uuid());
+          write(ev);
+        }
+      },
+      [from_slave, write](internal::FrameworkToExecutorMessage& m) {
+        if (from_slave("a framework message")) {
+          executor::Event ev;
+          set_event(ev, executor::Event::MESSAGE);
+          ev.mutable_message()->set_data(m.data());
+          write(ev);
+        }
+      },
+      [from_slave, write](internal::ShutdownExecutorMessage&) {
+        if (from_slave("a shutdown")) {
+          executor::Event ev;
+          set_event(ev, executor::Event::SHUTDOWN);
+          write(ev);
+        }
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_executor_connection(caf::actor_system& sys, const caf::actor& slave, bool json,
+                                     executor::Event::Subscribed subscribed, ExecutorIntroduction intro) {
+  return sys.spawn(executor_connection, slave, json, std::move(subscribed), std::move(intro));
+}
+
+}  // namespace stoa::slave

@@ -1,0 +1,70 @@
+#pragma once
+// Mesos' v1 executor HTTP API on the slave (docs/executor-http-api.md):
+// POST /api/v1/executor takes an executor's Call (proto/executor.proto) as
+// application/json or application/x-protobuf. SUBSCRIBE is answered with a
+// stream of Events framed as RecordIO ("<length>\n<bytes>"); UPDATE, MESSAGE
+// and HEARTBEAT with 202 Accepted.
+//
+// A subscribed executor is, to the slave, an executor actor like any other:
+// its connection actor (below) registers with the slave as the executor and
+// turns every message the slave sends an executor (ExecutorRegisteredMessage,
+// RunTaskMessage, KillTaskMessage, StatusUpdateAcknowledgementMessage, ...)
+// into an Event on the stream. When the stream ends (the executor exited or
+// its connection broke) the actor exits and the slave, which monitors its
+// executors, sees the executor disconnect. So the slave's executor life
+// cycle, registration timeout, recovery and acknowledgements are the same
+// for both kinds; only the transport differs.
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/http.hpp"
+#include "common/try.hpp"
+#include "proto/executor.pb.h"
+#include "proto/messages.pb.h"
+
+namespace stoa::slave {
+
+// To the slave actor: (executor_api_atom, std::string call, bool json) ->
+// http::Response. `call` is a validated executor::Call in protobuf's binary
+// form; `json` says how the events of a SUBSCRIBE are encoded.
+using executor_api_atom = caf::atom_constant<caf::atom("exec_api")>;
+constexpr executor_api_atom executor_api_atom_v{};
+
+// The media types of the API.
+constexpr const char* JSON_TYPE = "application/json";
+constexpr const char* PROTOBUF_TYPE = "application/x-protobuf";
+
+// POST /api/v1/executor, answered by `slave`: the body is parsed and
+// checked here (400 with what is wrong; 415 for another Content-Type, 406
+// for an Accept that admits neither type), the rest by the slave.
+http::Route executor_api_route(const caf::actor& slave);
+
+// Parses a Call in `content_type` (JSON: unknown fields are ignored, as
+// Mesos' parser does). Error: the parser's message or the missing fields.
+Try<executor::Call> parse_call(const std::string& body, bool json);
+// What is wrong with a parsed Call, or nullopt: ids missing or empty, a type
+// without its member, an update without task id, state or a 16-byte uuid,
+// TASK_STAGING from an executor, an update naming another executor.
+std::optional<std::string> validate_call(const executor::Call& call);
+
+// `event` as one RecordIO record: "<bytes>\n" then the event as JSON
+// (proto field names, enums by name, bytes in base64) or protobuf.
+std::string event_record(const executor::Event& event, bool json);
+
+// How a connection introduces its executor to the slave once the stream is
+// open: as a new executor, or as one coming back (after a slave restart or
+// a broken stream) with what it still holds.
+using ExecutorIntroduction = std::variant<internal::RegisterExecutorMessage, internal::ReregisterExecutorMessage>;
+
+// The connection actor of one SUBSCRIBE: the Response's stream producer.
+// `subscribed` is the SUBSCRIBED event's body without agent_info (filled
+// from the slave's answer). It exits when its stream closes or `slave` goes.
+caf::actor spawn_executor_connection(caf::actor_system& sys, const caf::actor& slave, bool json,
+                                     executor::Event::Subscribed subscribed, ExecutorIntroduction intro);
+
+}  // namespace stoa::slave
