@@ -255,6 +255,13 @@ class Loop {
     }
     sub_.out = http_post_call(config_.agent_endpoint, body);
     sub_.deadline = now + CONNECT_TIMEOUT;
+    // The UPDATE connection opens beside the subscription, so that the
+    // first update (TASK_STARTING, sent as the task launches) does not wait
+    // for a connect and the slave's accept. A failure here is retried by
+    // start_update() when an update needs the connection.
+    if (!upd_.open() && upd_.connect(config_)) {
+      upd_.close();
+    }
   }
 
   void start_update(TimePoint now) {
