@@ -3,14 +3,16 @@
 // runtime: tasks finish, fail and are killed as under stoa-executor; a
 // checkpointing framework's tasks outlive a killed slave and their executors
 // subscribe again to the restarted one; an executor killed under its task
-// fails it; and the slave's /api/v1/executor refuses bad calls with the
-// reason and changes nothing.
+// fails it; a task with a health check still gets stoa-executor, which
+// runs health checks; and the slave's /api/v1/executor refuses bad calls
+// with the reason and changes nothing.
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -190,6 +192,31 @@ TEST(HttpExecutor, KilledSlaveComesBackWithItsTasksStillRunning) {
   for (const auto& [task, states] : updates_by_task(**framework)) {
     EXPECT_EQ(std::count(states.begin(), states.end(), "TASK_RUNNING"), 1) << task;
   }
+}
+
+TEST(HttpExecutor, ATaskWithAHealthCheckStillGetsTheExecutorThatRunsIt) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  Try<bool> started = start_http_cluster(cluster);
+  ASSERT_TRUE(started) << started.error();
+  const std::string path = cluster.dir() + "/checked.json";
+  std::ofstream(path) << R"({"name": "checked", "command": {"value": "sleep 600"}, "health_check": )"
+                      << R"({"type": "COMMAND", "command": {"value": "true"}, "delay_seconds": 0,)"
+                      << R"( "interval_seconds": 0.3, "timeout_seconds": 5, "grace_period_seconds": 0,)"
+                      << R"( "consecutive_failures": 3}})";
+  Try<Process*> execute = cluster.start("stoa-execute", "checked",
+                                        {"--master=" + cluster.master_address(), "--task=" + path,
+                                         "--resources=cpus:0.1;mem:32", "--timeout=2mins"});
+  ASSERT_TRUE(execute) << execute.error();
+  ASSERT_TRUE((*execute)->wait_for_line(
+      std::regex(R"(TASK_RUNNING .*\(REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\) \[healthy\])"),
+      deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+  EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("subscribed over HTTP")).empty()) << cluster.slave(0)->log();
+  EXPECT_TRUE(http_executors_in(cluster.dir()).empty());
+  (*execute)->kill(SIGINT);
+  EXPECT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_KILLED\b)"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
 }
 
 TEST(HttpExecutor, BadCallsAreRefusedWithTheReason) {
