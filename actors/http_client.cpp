@@ -33,12 +33,6 @@ using resolve_atom = caf::atom_constant<caf::atom("http_res")>;
 // arrives first.
 constexpr auto FETCH_SLACK = std::chrono::seconds(1);
 
-std::string errno_text(int err) {
-  char buf[256];
-  // GNU strerror_r returns the message pointer.
-  return std::string(strerror_r(err, buf, sizeof(buf)));
-}
-
 // The user-declared constructor keeps CAF from constructing the state from
 // the actor pointer (C++20 aggregate paren-init makes that "possible").
 struct ClientState {

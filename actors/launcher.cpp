@@ -31,11 +31,6 @@ namespace {
 
 constexpr const char* DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 
-std::string errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "Unknown error " + std::to_string(err);
-}
-
 // What the child reports through the CLOEXEC pipe when it cannot exec.
 enum class ChildStage : int { setsid = 1, redirect = 2, chdir = 3, exec = 4, cgroup = 5, user = 6 };
 struct ChildFailure {
@@ -771,6 +766,51 @@ std::optional<std::vector<std::string>> shell_free_argv(const std::string& value
     return std::nullopt;
   }
   return argv;
+}
+
+std::vector<std::string> command_argv(const CommandLine& command) {
+  if (command.shell) {
+    return {"/bin/sh", "-c", command.value};
+  }
+  if (command.arguments.empty() || command.value.empty()) {
+    std::vector<std::string> argv = {command.value};
+    argv.insert(argv.end(), command.arguments.begin(), command.arguments.end());
+    return argv;
+  }
+  std::vector<std::string> argv = command.arguments;
+  argv[0] = command.value;
+  return argv;
+}
+
+LaunchSpec command_task_spec(const CommandLine& command, const std::string& sandbox, const std::string& task_id,
+                             const std::vector<std::pair<std::string, std::string>>& env) {
+  LaunchSpec spec;
+  spec.argv = command_argv(command);
+  spec.new_session = false;
+  spec.new_process_group = true;
+  spec.working_dir = sandbox;
+  spec.stdout_path = sandbox + "/stdout";
+  spec.stderr_path = sandbox + "/stderr";
+  spec.env["MESOS_SANDBOX"] = sandbox;
+  spec.env["STOA_SANDBOX"] = sandbox;
+  spec.env["MESOS_TASK_ID"] = task_id;
+  for (const auto& [name, value] : env) {
+    spec.env[name] = value;
+  }
+  return spec;
+}
+
+Try<pid_t> launch_command_task(const CommandLine& command, const LaunchSpec& spec,
+                               const std::function<Try<pid_t>(const LaunchSpec&)>& start) {
+  if (std::optional<std::vector<std::string>> direct; command.shell && (direct = shell_free_argv(command.value))) {
+    LaunchSpec direct_spec = spec;
+    direct_spec.argv = std::move(*direct);
+    direct_spec.env["PWD"] = spec.working_dir;
+    if (Try<pid_t> launched = start(direct_spec); launched.is_some()) {
+      return launched;
+    }
+  }
+  return start(spec);
 }
 
 }  // namespace stoa

@@ -10,9 +10,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/try.hpp"
@@ -91,6 +93,34 @@ Try<pid_t> launch(const LaunchSpec& spec);
 // it). The caller falls back to `sh -c` when the program cannot be exec'd,
 // so not-found and not-executable keep sh's exit codes (127, 126).
 std::optional<std::vector<std::string>> shell_free_argv(const std::string& value);
+
+// A command as Mesos' CommandInfo holds it, without protobuf (both command
+// executors start their task from it).
+struct CommandLine {
+  bool shell = true;
+  std::string value;
+  std::vector<std::string> arguments;
+};
+
+// The argv a command runs as (Mesos): with shell, {"/bin/sh", "-c", value};
+// otherwise value is the program and arguments the whole argv (its argv[0]
+// replaced by the program), or just {value} without arguments.
+std::vector<std::string> command_argv(const CommandLine& command);
+
+// How a command executor starts its task: in its own process group inside
+// the executor's session (whoever kills that session, as the slave does when
+// the executor dies, takes the task down too), in `sandbox` with the
+// sandbox's stdout and stderr, and MESOS_SANDBOX, STOA_SANDBOX,
+// MESOS_TASK_ID and `env` added to the inherited environment.
+LaunchSpec command_task_spec(const CommandLine& command, const std::string& sandbox, const std::string& task_id,
+                             const std::vector<std::pair<std::string, std::string>>& env);
+
+// Launches `spec` (command_task_spec of `command`) with `start`: a simple
+// shell command is exec'd without sh (shell_free_argv; with PWD, which sh
+// would set), and anything that cannot be exec'd so is left to sh, for sh's
+// errors and exit codes.
+Try<pid_t> launch_command_task(const CommandLine& command, const LaunchSpec& spec,
+                               const std::function<Try<pid_t>(const LaunchSpec&)>& start);
 
 // Sends `sig` to every process in group `pgid` (kill(-pgid, sig)). ESRCH (no
 // such group) is fine. Does nothing when pgid <= 1, so a bad pid can never

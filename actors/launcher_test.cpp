@@ -401,5 +401,65 @@ TEST(DescribeWaitStatus, UsesMesosWording) {
   EXPECT_EQ(describe_wait_status((SIGSTOP << 8) | 0x7f), "Command stopped with signal Stopped (signal)");
 }
 
+using Argv = std::vector<std::string>;
+
+TEST(CommandTask, ArgvFollowsMesosCommandInfo) {
+  EXPECT_EQ(command_argv(CommandLine{true, "echo $HOME", {}}), (Argv{"/bin/sh", "-c", "echo $HOME"}));
+  EXPECT_EQ(command_argv(CommandLine{false, "/bin/echo", {}}), (Argv{"/bin/echo"}));
+  EXPECT_EQ(command_argv(CommandLine{false, "/bin/echo", {"echo", "a", "b"}}), (Argv{"/bin/echo", "a", "b"}));
+  EXPECT_EQ(command_argv(CommandLine{false, "", {"x", "y"}}), (Argv{"", "x", "y"}));
+}
+
+TEST(CommandTask, SpecPutsTheTaskInItsSandboxAndGroupWithMesosVariables) {
+  LaunchSpec spec = command_task_spec(CommandLine{true, "true", {}}, "/sb", "t1", {{"A", "1"}, {"MESOS_TASK_ID", "x"}});
+  EXPECT_EQ(spec.argv, (Argv{"/bin/sh", "-c", "true"}));
+  EXPECT_FALSE(spec.new_session);
+  EXPECT_TRUE(spec.new_process_group);
+  EXPECT_EQ(spec.working_dir, "/sb");
+  EXPECT_EQ(spec.stdout_path, "/sb/stdout");
+  EXPECT_EQ(spec.stderr_path, "/sb/stderr");
+  EXPECT_EQ(spec.env.at("MESOS_SANDBOX"), "/sb");
+  EXPECT_EQ(spec.env.at("STOA_SANDBOX"), "/sb");
+  EXPECT_EQ(spec.env.at("A"), "1");
+  EXPECT_EQ(spec.env.at("MESOS_TASK_ID"), "x") << "the command's own variables come last";
+}
+
+TEST(CommandTask, ASimpleCommandRunsWithoutShAndFallsBackToIt) {
+  const CommandLine simple{true, "sleep 5", {}};
+  const LaunchSpec spec = command_task_spec(simple, "/sb", "t", {});
+  std::vector<LaunchSpec> tried;
+  auto refuse_direct = [&](const LaunchSpec& s) -> Try<pid_t> {
+    tried.push_back(s);
+    if (s.argv.front() != "/bin/sh") {
+      return Error("Failed to execute 'sleep'");
+    }
+    return static_cast<pid_t>(42);
+  };
+  Try<pid_t> pid = launch_command_task(simple, spec, refuse_direct);
+  ASSERT_TRUE(pid) << pid.error();
+  EXPECT_EQ(*pid, 42);
+  ASSERT_EQ(tried.size(), 2U);
+  EXPECT_EQ(tried[0].argv, (Argv{"sleep", "5"}));
+  EXPECT_EQ(tried[0].env.at("PWD"), "/sb");
+  EXPECT_EQ(tried[1].argv, (Argv{"/bin/sh", "-c", "sleep 5"}));
+  EXPECT_EQ(tried[1].env.count("PWD"), 0U);
+
+  tried.clear();
+  const CommandLine shell{true, "echo $HOME", {}};
+  pid = launch_command_task(shell, command_task_spec(shell, "/sb", "t", {}), refuse_direct);
+  ASSERT_TRUE(pid) << pid.error();
+  ASSERT_EQ(tried.size(), 1U) << "a command that needs sh goes to sh at once";
+  EXPECT_EQ(tried[0].argv.front(), "/bin/sh");
+
+  tried.clear();
+  auto refuse_all = [&](const LaunchSpec& s) -> Try<pid_t> {
+    tried.push_back(s);
+    return Error("no " + s.argv.front());
+  };
+  pid = launch_command_task(simple, spec, refuse_all);
+  ASSERT_TRUE(pid.is_error());
+  EXPECT_EQ(pid.error(), "no /bin/sh") << "sh's error is the one reported";
+}
+
 }  // namespace
 }  // namespace stoa

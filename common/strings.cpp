@@ -1,5 +1,7 @@
 #include "common/strings.hpp"
 
+#include <cstring>
+
 namespace stoa {
 
 std::vector<std::string> split(std::string_view text, char sep) {
@@ -44,6 +46,11 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     out += parts[i];
   }
   return out;
+}
+
+std::string errno_text(int err) {
+  const char* text = strerrordesc_np(err);
+  return text != nullptr ? text : "Unknown error " + std::to_string(err);
 }
 
 }  // namespace stoa

@@ -28,4 +28,8 @@ std::string lower(std::string_view text);
 // give "".
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+// The description of errno value `err` ("No such file or directory"), or
+// "Unknown error <err>"; thread-safe, unlike strerror.
+std::string errno_text(int err);
+
 }  // namespace stoa

@@ -27,19 +27,11 @@
 
 namespace stoa {
 
-std::vector<std::string> command_argv(const CommandInfo& command) {
-  if (command.shell()) {
-    return {"/bin/sh", "-c", command.value()};
-  }
-  if (command.arguments_size() == 0 || command.value().empty()) {
-    std::vector<std::string> argv = {command.value()};
-    argv.insert(argv.end(), command.arguments().begin(), command.arguments().end());
-    return argv;
-  }
-  std::vector<std::string> argv(command.arguments().begin(), command.arguments().end());
-  argv[0] = command.value();
-  return argv;
+CommandLine command_line(const CommandInfo& command) {
+  return CommandLine{command.shell(), command.value(), {command.arguments().begin(), command.arguments().end()}};
 }
+
+std::vector<std::string> command_argv(const CommandInfo& command) { return command_argv(command_line(command)); }
 
 namespace {
 

@@ -87,6 +87,8 @@ class Runtime;
 // value}; otherwise value is the program and arguments the whole argv (its
 // argv[0] replaced by the program), or just {value} without arguments.
 std::vector<std::string> command_argv(const CommandInfo& command);
+// `command` without protobuf (actors/launcher.hpp).
+CommandLine command_line(const CommandInfo& command);
 
 
 struct ExecutorOptions {

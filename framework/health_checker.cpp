@@ -1,4 +1,5 @@
 #include "framework/health_checker.hpp"
+#include "common/strings.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -75,8 +76,6 @@ int wait_fd(int fd, short events, steady::time_point deadline, const std::atomic
     }
   }
 }
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // Waits for child `pid` until `deadline`: its wait status, or nullopt at the
 // deadline or on cancel (the child is still running then).

@@ -20,11 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "Unknown error " + std::to_string(err);
-}
-
 // One line of /proc/self/mountinfo: where, what filesystem, which options.
 struct Mount {
   std::string point;

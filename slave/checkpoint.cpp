@@ -1,4 +1,5 @@
 #include "slave/checkpoint.hpp"
+#include "common/strings.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,11 +16,6 @@
 
 namespace stoa::slave::checkpoint {
 namespace {
-
-std::string errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "Unknown error " + std::to_string(err);
-}
 
 // The directory holding `path` ("." for a bare name).
 std::string parent_of(const std::string& path) {

@@ -19,11 +19,6 @@
 
 namespace stoa::slave::docker::transport {
 
-std::string errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "errno " + std::to_string(err);
-}
-
 std::string url_encode(std::string_view text, std::string_view keep) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

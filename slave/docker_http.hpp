@@ -22,8 +22,6 @@ using Clock = std::chrono::steady_clock;
 // How often a call without a read deadline looks at its *cancel.
 constexpr auto CANCEL_TICK = std::chrono::milliseconds(100);
 
-std::string errno_text(int err);
-
 // Milliseconds from now until `until`, clamped to [0, 1000], for poll().
 int poll_ms(Clock::time_point until);
 

@@ -15,6 +15,11 @@ namespace {
 
 // The slave answers at once; this only bounds a slave that is gone.
 constexpr auto API_TIMEOUT = std::chrono::seconds(10);
+// A connection whose stream never opens (the executor went away before its
+// SUBSCRIBE was answered: the server then tells the producer nothing) ends
+// after this long.
+constexpr auto STREAM_OPEN_TIMEOUT = std::chrono::seconds(30);
+using open_timeout_atom = caf::atom_constant<caf::atom("ex_opento")>;
 
 // "application/json; charset=utf-8" -> "application/json".
 std::string media_type(const std::string& value) {
@@ -214,6 +219,7 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
   s.subscribed = std::move(subscribed);
   s.intro = std::move(intro);
   self->monitor(s.slave);
+  self->delayed_send(self, STREAM_OPEN_TIMEOUT, open_timeout_atom::value);
   self->set_down_handler([self](caf::down_msg& dm) {
     if (dm.source == self->state.slave.address()) {
       self->quit();  // the server closes the stream: the executor sees its slave go
@@ -250,6 +256,12 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
         std::visit([self](auto& m) { self->send(self->state.slave, std::move(m)); }, st.intro);
       },
       [self](http::stream_closed_atom, uint64_t) { self->quit(); },
+      [self](open_timeout_atom) {
+        if (!self->state.sink && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self)) {
+          LOG_WARNING << "The event stream of " << self->state.who << " never opened; dropping it";
+          self->quit();
+        }
+      },
       [from_slave, subscribed_event](internal::ExecutorRegisteredMessage& m) {
         if (from_slave("a registration")) {
           subscribed_event(m.slave_info());

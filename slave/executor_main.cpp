@@ -84,36 +84,14 @@ class CommandExecutor : public slave::TaskExecutor {
   void start_task(ExecutorDriver& d) override {
     send_status(d, TASK_STARTING);
     const CommandInfo& cmd = task_->command();
-    LaunchSpec spec;
-    spec.argv = command_argv(cmd);
-    const std::string& dir = d.options().directory;
-    // Its own process group inside our session, so that whoever kills our
-    // session (the slave, when this executor dies) takes the task down too.
-    spec.new_session = false;
-    spec.new_process_group = true;
-    spec.working_dir = dir;
-    spec.stdout_path = dir + "/stdout";
-    spec.stderr_path = dir + "/stderr";
-    spec.env["MESOS_SANDBOX"] = dir;
-    spec.env["STOA_SANDBOX"] = dir;
-    spec.env["MESOS_TASK_ID"] = task_->task_id().value();
+    std::vector<std::pair<std::string, std::string>> env;
     for (const auto& v : cmd.environment().variables()) {
-      spec.env[v.name()] = v.value();
+      env.emplace_back(v.name(), v.value());
     }
+    const CommandLine line = command_line(cmd);
     LOG_INFO << "Launching";
-    Try<pid_t> launched = Error("not launched");
-    // A simple command runs without sh (shell_free_argv: sh would exec the
-    // same argv); sh sets PWD, so it is set here too. Anything that cannot
-    // be exec'd so is left to sh, for sh's errors and exit codes.
-    if (std::optional<std::vector<std::string>> direct; cmd.shell() && (direct = shell_free_argv(cmd.value()))) {
-      LaunchSpec direct_spec = spec;
-      direct_spec.argv = std::move(*direct);
-      direct_spec.env["PWD"] = dir;
-      launched = launch(direct_spec);
-    }
-    if (launched.is_error()) {
-      launched = launch(spec);
-    }
+    Try<pid_t> launched = launch_command_task(
+        line, command_task_spec(line, d.options().directory, task_->task_id().value(), env), launch);
     if (launched.is_error()) {
       send_status(d, TASK_FAILED, "Failed to launch the command: " + launched.error(),
                   TaskStatus::REASON_COMMAND_EXECUTOR_FAILED);

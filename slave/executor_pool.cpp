@@ -1,4 +1,5 @@
 #include "slave/executor_pool.hpp"
+#include "common/strings.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -19,7 +20,6 @@ namespace executor_pool_detail {
 
 constexpr std::string_view CONTAINER_ID_KEY = "STOA_CONTAINER_ID=";
 
-std::string errno_text() { return strerrordesc_np(errno); }
 
 }  // namespace executor_pool_detail
 
@@ -112,7 +112,7 @@ std::optional<Error> adopt_environment(const Environment& environment) {
       return Error("invalid environment variable name '" + v.name() + "'");
     }
     if (::setenv(v.name().c_str(), v.value().c_str(), 1) != 0) {
-      return Error("cannot set " + v.name() + ": " + executor_pool_detail::errno_text());
+      return Error("cannot set " + v.name() + ": " + errno_text(errno));
     }
   }
   ::unsetenv(POOL_TOKEN_VARIABLE);
@@ -121,17 +121,17 @@ std::optional<Error> adopt_environment(const Environment& environment) {
 
 std::optional<Error> enter_sandbox(const std::string& directory) {
   if (::chdir(directory.c_str()) != 0) {
-    return Error("cannot enter the sandbox " + directory + ": " + executor_pool_detail::errno_text());
+    return Error("cannot enter the sandbox " + directory + ": " + errno_text(errno));
   }
   const std::pair<const char*, int> outputs[] = {{"/stdout", STDOUT_FILENO}, {"/stderr", STDERR_FILENO}};
   for (const auto& [name, target] : outputs) {
     const std::string path = directory + name;
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-      return Error("cannot open " + path + ": " + executor_pool_detail::errno_text());
+      return Error("cannot open " + path + ": " + errno_text(errno));
     }
     if (::dup2(fd, target) < 0) {
-      std::string why = executor_pool_detail::errno_text();
+      std::string why = errno_text(errno);
       ::close(fd);
       return Error("cannot redirect to " + path + ": " + why);
     }

@@ -142,10 +142,9 @@ std::string update_call(const Identity& id, const StatusUpdateRecord& u);
 std::string subscribe_call(const Identity& id, const std::vector<picojson::value>& unacknowledged_tasks,
                            const std::vector<StatusUpdateRecord>& unacknowledged_updates);
 
-struct CommandSpec {
-  std::string value;
-  bool shell = true;
-  std::vector<std::string> arguments;
+// The command (shell, value, arguments: actors/launcher.hpp) and the rest
+// of a LAUNCH's CommandInfo.
+struct CommandSpec : CommandLine {
   std::vector<std::pair<std::string, std::string>> environment;
   std::string user;
 };
@@ -304,7 +303,6 @@ class CommandExecutor {
   // SIGKILL to a running task, then exit with `code`.
   void abort(int code, const std::string& why);
   void finish(int code);
-  LaunchSpec base_spec() const;
 
   ExecutorConfig config_;
   TaskProcesses& processes_;

@@ -20,24 +20,6 @@ bool is_terminal(const std::string& state) {
   return state == "TASK_FINISHED" || state == "TASK_FAILED" || state == "TASK_KILLED";
 }
 
-// Mesos' command executor (framework/executor.cpp command_argv): a shell
-// command runs as `sh -c value`; otherwise `value` is the program and
-// `arguments` its argv, argv[0] included (replaced by the program), or just
-// {value} without arguments.
-std::vector<std::string> command_argv(const CommandSpec& command) {
-  if (command.shell) {
-    return {"/bin/sh", "-c", command.value};
-  }
-  if (command.arguments.empty() || command.value.empty()) {
-    std::vector<std::string> argv = {command.value};
-    argv.insert(argv.end(), command.arguments.begin(), command.arguments.end());
-    return argv;
-  }
-  std::vector<std::string> argv = command.arguments;
-  argv[0] = command.value;
-  return argv;
-}
-
 }  // namespace
 
 CommandExecutor::CommandExecutor(ExecutorConfig config, TaskProcesses& processes, Logger log,
@@ -196,45 +178,12 @@ void CommandExecutor::on_launch(const TaskSpec& task, TimePoint now) {
   start_task(now);
 }
 
-LaunchSpec CommandExecutor::base_spec() const {
-  const CommandSpec& cmd = *task_->command;
-  const std::string& dir = config_.sandbox;
-  LaunchSpec spec;
-  spec.argv = command_argv(cmd);
-  // Its own process group inside our session, so that whoever kills our
-  // session (the slave, when this executor dies) takes the task down too.
-  spec.new_session = false;
-  spec.new_process_group = true;
-  spec.working_dir = dir;
-  spec.stdout_path = dir + "/stdout";
-  spec.stderr_path = dir + "/stderr";
-  // Added to the environment we inherited from the slave, as in stoa-executor.
-  spec.env["MESOS_SANDBOX"] = dir;
-  spec.env["STOA_SANDBOX"] = dir;
-  spec.env["MESOS_TASK_ID"] = task_->task_id;
-  for (const auto& [name, value] : cmd.environment) {
-    spec.env[name] = value;
-  }
-  return spec;
-}
-
 void CommandExecutor::start_task(TimePoint now) {
   send("TASK_STARTING", "", std::nullopt, now);
   const CommandSpec& cmd = *task_->command;
-  LaunchSpec spec = base_spec();
-  Try<pid_t> launched = Error("not launched");
-  // A simple command runs without sh (shell_free_argv: sh would exec the
-  // same argv); sh sets PWD, so it is set here too. Anything that cannot be
-  // exec'd so is left to sh, for sh's errors and exit codes.
-  if (std::optional<std::vector<std::string>> direct; cmd.shell && (direct = shell_free_argv(cmd.value))) {
-    LaunchSpec direct_spec = spec;
-    direct_spec.argv = std::move(*direct);
-    direct_spec.env["PWD"] = config_.sandbox;
-    launched = processes_.launch(direct_spec);
-  }
-  if (launched.is_error()) {
-    launched = processes_.launch(spec);
-  }
+  Try<pid_t> launched =
+      launch_command_task(cmd, command_task_spec(cmd, config_.sandbox, task_->task_id, cmd.environment),
+                          [this](const LaunchSpec& spec) { return processes_.launch(spec); });
   if (launched.is_error()) {
     send("TASK_FAILED", "Failed to launch the command: " + launched.error(), "REASON_COMMAND_EXECUTOR_FAILED", now);
     return;

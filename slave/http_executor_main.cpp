@@ -54,6 +54,7 @@
 #include <random>
 
 #include "actors/launcher.hpp"
+#include "common/strings.hpp"
 #include "common/json.hpp"
 #include "common/uuid.hpp"
 #include "slave/http_executor.hpp"
@@ -77,8 +78,6 @@ class RealProcesses : public TaskProcesses {
   Try<pid_t> launch(const LaunchSpec& spec) override { return stoa::launch(spec); }
   void signal_group(pid_t pgid, int sig) override { signal_process_group(pgid, sig); }
 };
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // One non-blocking connection to the slave carrying HTTP requests.
 struct Connection {

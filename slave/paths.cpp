@@ -1,4 +1,5 @@
 #include "slave/paths.hpp"
+#include "common/strings.hpp"
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -21,11 +22,6 @@ constexpr std::uint64_t DISK_RESERVED = 5 * GiB;       // Left free when the fs 
 constexpr std::uint64_t DISK_RESERVE_THRESHOLD = 10 * GiB;
 constexpr std::uint64_t DISK_FALLBACK = 10 * GiB;
 constexpr Range DEFAULT_PORTS{31000, 32000};
-
-std::string errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "Unknown error " + std::to_string(err);
-}
 
 std::string join(std::initializer_list<std::string_view> parts) {
   std::string out;

@@ -1,4 +1,5 @@
 #include "slave/recovery_state.hpp"
+#include "common/strings.hpp"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -18,11 +19,6 @@
 
 namespace stoa::slave {
 namespace {
-
-std::string errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "Unknown error " + std::to_string(err);
-}
 
 // `bytes` as printable text for an error message: at most 40 characters,
 // anything unprintable as \xNN.

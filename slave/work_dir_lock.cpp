@@ -1,4 +1,5 @@
 #include "slave/work_dir_lock.hpp"
+#include "common/strings.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,8 +13,6 @@
 namespace stoa::slave {
 
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // The pid the holder wrote into the lock file, if it reads as one.
 std::optional<long> holder_pid(int fd) {

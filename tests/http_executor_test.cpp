@@ -28,12 +28,13 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> HTTP_EXECUTOR = {"--http_command_executor"};
 
-Try<bool> start_http_cluster(Cluster& cluster) {
+Try<bool> start_http_cluster(Cluster& cluster, std::vector<std::string> flags = {}) {
   Try<Process*> master = cluster.start_master();
   if (master.is_error()) {
     return Error("master: " + master.error());
   }
-  Try<Process*> slave = cluster.start_slave("cpus:4;mem:2048;disk:1000;ports:[31000-32000]", HTTP_EXECUTOR);
+  flags.insert(flags.begin(), HTTP_EXECUTOR.begin(), HTTP_EXECUTOR.end());
+  Try<Process*> slave = cluster.start_slave("cpus:4;mem:2048;disk:1000;ports:[31000-32000]", flags);
   if (slave.is_error()) {
     return Error("slave: " + slave.error());
   }
@@ -217,6 +218,40 @@ TEST(HttpExecutor, ATaskWithAHealthCheckStillGetsTheExecutorThatRunsIt) {
   (*execute)->kill(SIGINT);
   EXPECT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_KILLED\b)"), deadline_in(DEFAULT_TIMEOUT)))
       << (*execute)->log();
+}
+
+// The master's teardown makes the slave shut the executor down (SHUTDOWN):
+// it kills its task and exits on its own, long before the slave's grace
+// period would have it killed.
+TEST(HttpExecutor, ATornDownFrameworksExecutorKillsItsTaskAndExits) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-execute");
+  Cluster cluster;
+  Try<bool> started = start_http_cluster(cluster, {"--executor_shutdown_grace_period=60secs"});
+  ASSERT_TRUE(started) << started.error();
+  const std::string marker = unique_marker();
+  Try<Process*> execute = cluster.start("stoa-execute", "torn",
+                                        {"--master=" + cluster.master_address(), "--name=torn",
+                                         "--resources=cpus:0.1;mem:32", "--command=sleep 1000; echo " + marker});
+  ASSERT_TRUE(execute) << execute.error();
+  ASSERT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_RUNNING\b)"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+  ASSERT_EQ(task_processes(marker, **execute).size(), 1U);
+  std::vector<std::string> fids = framework_ids(cluster, "frameworks");
+  ASSERT_EQ(fids.size(), 1U);
+  Try<HttpResponse> r = http_raw("127.0.0.1", cluster.master_port(),
+                                 "POST /master/teardown HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                 "application/x-www-form-urlencoded\r\nContent-Length: " +
+                                     std::to_string(12 + fids[0].size()) + "\r\nConnection: close\r\n\r\nframeworkID=" +
+                                     fids[0]);
+  ASSERT_TRUE(r) << r.error();
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(cluster.slave(0)->wait_for_line(
+      std::regex("Executor \\S+ of framework " + regex_escape(fids[0]) + " exited: Executor exited with status 0"),
+      deadline_in(DEFAULT_TIMEOUT)))
+      << cluster.slave(0)->log();
+  EXPECT_TRUE(poll_until([&] { return task_processes(marker, **execute).empty(); }, deadline_in(10s)))
+      << "the task outlived its executor's shutdown";
+  EXPECT_TRUE(http_executors_in(cluster.dir()).empty());
 }
 
 TEST(HttpExecutor, BadCallsAreRefusedWithTheReason) {

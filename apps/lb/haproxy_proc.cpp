@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "actors/launcher.hpp"
+#include "common/strings.hpp"
 #include "apps/lb/haproxy_internal.hpp"
 
 namespace stoa::lb {
@@ -28,11 +29,6 @@ constexpr auto HAPROXY_CLI_POLL = std::chrono::milliseconds(100);
 constexpr auto HAPROXY_CLI_TIMEOUT = std::chrono::milliseconds(500);
 // How much of HAProxy's output an error carries.
 constexpr size_t HAPROXY_MESSAGE_BYTES = 4096;
-
-std::string haproxy_errno_text(int err) {
-  const char* text = strerrordesc_np(err);
-  return text != nullptr ? text : "Unknown error " + std::to_string(err);
-}
 
 std::string haproxy_dir_of(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -160,7 +156,7 @@ Try<bool> write_file_atomically(const std::string& path, const std::string& text
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Error("Failed to open '" + tmp + "': " + haproxy_errno_text(errno));
+    return Error("Failed to open '" + tmp + "': " + errno_text(errno));
   }
   size_t written = 0;
   while (written < text.size()) {
@@ -171,15 +167,15 @@ Try<bool> write_file_atomically(const std::string& path, const std::string& text
     if (n < 0) {
       const int err = errno;
       ::close(fd);
-      return Error("Failed to write '" + tmp + "': " + haproxy_errno_text(err));
+      return Error("Failed to write '" + tmp + "': " + errno_text(err));
     }
     written += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Error("Failed to sync '" + tmp + "': " + haproxy_errno_text(errno));
+    return Error("Failed to sync '" + tmp + "': " + errno_text(errno));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Error("Failed to rename '" + tmp + "' to '" + path + "': " + haproxy_errno_text(errno));
+    return Error("Failed to rename '" + tmp + "' to '" + path + "': " + errno_text(errno));
   }
   int dir = ::open(haproxy_dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
@@ -235,7 +231,7 @@ InstallOutcome install_config(const HaproxyOptions& options, const HaproxyConfig
   }
   if (::rename(staged.c_str(), config_path.c_str()) != 0) {
     outcome.valid = false;
-    outcome.error = "Failed to rename '" + staged + "' to '" + config_path + "': " + haproxy_errno_text(errno);
+    outcome.error = "Failed to rename '" + staged + "' to '" + config_path + "': " + errno_text(errno);
   }
   return outcome;
 }
@@ -262,7 +258,7 @@ int stop_stale_master(const HaproxyOptions& options) {
 
 Try<pid_t> start_master(const HaproxyOptions& options) {
   if (::mkdir(options.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Error("Failed to create run directory '" + options.run_dir + "': " + haproxy_errno_text(errno));
+    return Error("Failed to create run directory '" + options.run_dir + "': " + errno_text(errno));
   }
   LaunchSpec spec;
   spec.argv = {options.binary, "-W", "-f", options.config_path, "-p", options.run_dir + "/haproxy.pid",
