@@ -75,8 +75,15 @@ constexpr auto REAP_POLL_INTERVAL = std::chrono::milliseconds(100);
 
 class RealProcesses : public TaskProcesses {
  public:
-  Try<pid_t> launch(const LaunchSpec& spec) override { return stoa::launch(spec); }
+  Try<pid_t> launch(const LaunchSpec& spec) override {
+    if (before_launch) {
+      before_launch();
+    }
+    return stoa::launch(spec);
+  }
   void signal_group(pid_t pgid, int sig) override { signal_process_group(pgid, sig); }
+  // Runs before each launch (the loop's send_updates_now).
+  std::function<void()> before_launch;
 };
 
 // One non-blocking connection to the slave carrying HTTP requests.
@@ -209,6 +216,30 @@ int pidfd_open(pid_t pid) {
 class Loop {
  public:
   Loop(const ExecutorConfig& config, CommandExecutor& exec) : config_(config), exec_(exec) {}
+
+  // The task's launch blocks this thread until the task has exec'd (about
+  // a millisecond): the update just made, TASK_STARTING, goes out first, so
+  // that the slave has it, and its 202 may be back, by the time the task
+  // runs (only then may TASK_RUNNING follow). Anything that cannot go at
+  // once (a connect still under way) is left to the loop.
+  void send_updates_now() {
+    const TimePoint now = Clock::now();
+    if (upd_.open() && upd_.connecting) {
+      pollfd p{upd_.fd, POLLOUT, 0};
+      if (::poll(&p, 1, 0) != 1) {
+        return;
+      }
+      if (std::optional<Error> e = upd_.finish_connect(config_)) {
+        return update_broken(e->message, now);
+      }
+    }
+    start_update(now);
+    if (upd_.open() && !upd_.connecting) {
+      if (std::optional<Error> e = upd_.flush()) {
+        update_broken(e->message, now);
+      }
+    }
+  }
 
   int run() {
     while (!exec_.exit_code()) {
@@ -567,5 +598,7 @@ int main() {
     return Duration(pick(*rng));
   };
   CommandExecutor exec(*config, processes, log_to_stderr, random_wait, Clock::now());
-  return Loop(*config, exec).run();
+  Loop loop(*config, exec);
+  processes.before_launch = [&loop] { loop.send_updates_now(); };
+  return loop.run();
 }
