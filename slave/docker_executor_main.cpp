@@ -47,6 +47,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -86,6 +87,10 @@ constexpr auto LOG_DRAIN_TIMEOUT = std::chrono::seconds(2);
 // failed.
 constexpr int MAX_WAIT_ATTEMPTS = 5;
 constexpr auto WAIT_RETRY_DELAY = std::chrono::seconds(1);
+// An exit by SIGKILL without OOMKilled is inspected again this often, this
+// far apart, in case dockerd records the OOM kill after the exit.
+constexpr int OOM_RECHECK_ATTEMPTS = 10;
+constexpr auto OOM_RECHECK_DELAY = std::chrono::milliseconds(100);
 // A stop that fails is retried as a SIGKILL this often, this long apart.
 constexpr int MAX_STOP_ATTEMPTS = 3;
 constexpr auto STOP_RETRY_DELAY = std::chrono::seconds(2);
@@ -278,6 +283,7 @@ class DockerExecutor : public slave::TaskExecutor {
       return;
     }
     announce_killing(d);
+    killed_->store(true);
     stop_container(d);
   }
 
@@ -437,7 +443,8 @@ class DockerExecutor : public slave::TaskExecutor {
 
   // Waits for the container to exit, then inspects it (exit code, OOM).
   void wait_for_exit(ExecutorDriver& d) {
-    run_detached(sys_, [engine = engine_, name = options_.container_name, cancel = stopping_, self = d.self()] {
+    run_detached(sys_, [engine = engine_, name = options_.container_name, cancel = stopping_, killed = killed_,
+                        self = d.self()] {
       Try<int> code = engine->wait(name, cancel.get());
       if (cancel->load()) {
         return;
@@ -447,6 +454,17 @@ class DockerExecutor : public slave::TaskExecutor {
         return;
       }
       Try<docker::ContainerState> state = engine->inspect(name);
+      // dockerd sets OOMKilled from containerd's OOM event, which may come
+      // after the exit the wait returned on (seen under load: status 137,
+      // OOMKilled false): a SIGKILL nobody asked for is looked at again for
+      // up to OOM_RECHECK_ATTEMPTS x OOM_RECHECK_DELAY before it counts as
+      // a plain exit.
+      for (int i = 0; i < OOM_RECHECK_ATTEMPTS && *code == 128 + SIGKILL && state.is_some() &&
+                      !state->oom_killed && !killed->load() && !cancel->load();
+           ++i) {
+        std::this_thread::sleep_for(OOM_RECHECK_DELAY);
+        state = engine->inspect(name);
+      }
       caf::anon_send(self, dk_exited_atom::value, true, *code, state.is_some() && state->oom_killed,
                      state.is_some() ? state->memory_limit : int64_t{0}, std::string());
     });
@@ -536,6 +554,8 @@ class DockerExecutor : public slave::TaskExecutor {
   std::shared_ptr<docker::Engine> engine_;
   // Set when the executor goes: the waiter and the log follower give up.
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  // A kill was asked for (stop_task): an exit by SIGKILL is then no mystery.
+  std::shared_ptr<std::atomic<bool>> killed_ = std::make_shared<std::atomic<bool>>(false);
   // Set by a kill (or the slave's loss) while launching: do not start.
   std::shared_ptr<std::atomic<bool>> abort_start_ = std::make_shared<std::atomic<bool>>(false);
   Phase phase_ = Phase::idle;
