@@ -8,6 +8,8 @@
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
 #include "common/logging.hpp"
+#include "common/strings.hpp"
+#include "slave/http_executor.hpp"  // recordio_encode
 
 namespace stoa::slave {
 
@@ -21,17 +23,8 @@ constexpr auto API_TIMEOUT = std::chrono::seconds(10);
 constexpr auto STREAM_OPEN_TIMEOUT = std::chrono::seconds(30);
 using open_timeout_atom = caf::atom_constant<caf::atom("ex_opento")>;
 
-// "application/json; charset=utf-8" -> "application/json".
-std::string media_type(const std::string& value) {
-  std::string t = value.substr(0, value.find(';'));
-  while (!t.empty() && t.back() == ' ') {
-    t.pop_back();
-  }
-  for (char& c : t) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return t;
-}
+// "Application/JSON; charset=utf-8" -> "application/json".
+std::string media_type(std::string_view value) { return lower(trim(value.substr(0, value.find(';')))); }
 
 // The response type an Accept header admits: JSON unless only protobuf is
 // acceptable; nullopt when neither is. No header (or */*) takes the
@@ -44,21 +37,11 @@ std::optional<bool> accepted_json(const http::Request& req, bool request_json) {
   bool json = false;
   bool protobuf = false;
   bool any = false;
-  size_t start = 0;
-  const std::string& v = it->second;
-  while (start <= v.size()) {
-    size_t end = v.find(',', start);
-    std::string t = media_type(v.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    while (!t.empty() && t.front() == ' ') {
-      t.erase(0, 1);
-    }
+  for (const std::string& part : split(it->second, ',')) {
+    const std::string t = media_type(part);
     json = json || t == JSON_TYPE;
     protobuf = protobuf || t == PROTOBUF_TYPE;
     any = any || t == "*/*" || t == "application/*";
-    if (end == std::string::npos) {
-      break;
-    }
-    start = end + 1;
   }
   if (any) {
     return request_json;
@@ -68,8 +51,6 @@ std::optional<bool> accepted_json(const http::Request& req, bool request_json) {
   }
   return std::nullopt;
 }
-
-void set_event(executor::Event& ev, executor::Event::Type type) { ev.set_type(type); }
 
 }  // namespace
 
@@ -153,7 +134,7 @@ std::string event_record(const executor::Event& event, bool json) {
   } else {
     bytes = event.SerializePartialAsString();
   }
-  return std::to_string(bytes.size()) + "\n" + bytes;
+  return http_executor::recordio_encode(bytes);
 }
 
 http::Route executor_api_route(const caf::actor& slave) {
@@ -225,26 +206,25 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
       self->quit();  // the server closes the stream: the executor sees its slave go
     }
   });
-  auto write = [self](const executor::Event& ev) {
+  // An event for the executor, written on its stream; only the slave speaks to it.
+  auto emit = [self](const char* what, const executor::Event& ev) {
     ExecutorConnection& st = self->state;
-    if (st.sink) {
+    if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.slave)) {
+      LOG_WARNING << "Dropping " << what << " for " << st.who << ": not from the slave";
+    } else if (st.sink) {
       self->send(st.sink->server, http::stream_chunk_atom_v, st.sink->id, event_record(ev, st.json));
     }
   };
-  // Only the slave speaks to the executor.
-  auto from_slave = [self](const char* what) {
-    if (self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self->state.slave)) {
-      return true;
-    }
-    LOG_WARNING << "Dropping " << what << " for " << self->state.who << ": not from the slave";
-    return false;
-  };
-  auto subscribed_event = [self, write](const SlaveInfo& info) {
+  auto event = [](executor::Event::Type type) {
     executor::Event ev;
-    set_event(ev, executor::Event::SUBSCRIBED);
+    ev.set_type(type);
+    return ev;
+  };
+  auto subscribed_event = [self, event](const SlaveInfo& info) {
+    executor::Event ev = event(executor::Event::SUBSCRIBED);
     *ev.mutable_subscribed() = self->state.subscribed;
     *ev.mutable_subscribed()->mutable_agent_info() = info;
-    write(ev);
+    return ev;
   };
   return {
       [self](http::stream_open_atom, http::StreamSink& sink) {
@@ -262,59 +242,37 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
           self->quit();
         }
       },
-      [from_slave, subscribed_event](internal::ExecutorRegisteredMessage& m) {
-        if (from_slave("a registration")) {
-          subscribed_event(m.slave_info());
-        }
+      [emit, subscribed_event](internal::ExecutorRegisteredMessage& m) {
+        emit("a registration", subscribed_event(m.slave_info()));
       },
-      [from_slave, subscribed_event](internal::ExecutorReregisteredMessage& m) {
-        if (from_slave("a re-registration")) {
-          subscribed_event(m.slave_info());
-        }
+      [emit, subscribed_event](internal::ExecutorReregisteredMessage& m) {
+        emit("a re-registration", subscribed_event(m.slave_info()));
       },
-      [from_slave, write](internal::RunTaskMessage& m) {
-        if (from_slave("a task")) {
-          executor::Event ev;
-          set_event(ev, executor::Event::LAUNCH);
-          *ev.mutable_launch()->mutable_task() = std::move(*m.mutable_task());
-          write(ev);
-        }
+      [emit, event](internal::RunTaskMessage& m) {
+        executor::Event ev = event(executor::Event::LAUNCH);
+        *ev.mutable_launch()->mutable_task() = std::move(*m.mutable_task());
+        emit("a task", ev);
       },
-      [from_slave, write](internal::KillTaskMessage& m) {
-        if (from_slave("a kill")) {
-          executor::Event ev;
-          set_event(ev, executor::Event::KILL);
-          *ev.mutable_kill()->mutable_task_id() = m.task_id();
-          if (m.has_kill_policy()) {
-            *ev.mutable_kill()->mutable_kill_policy() = m.kill_policy();
-          }
-          write(ev);
+      [emit, event](internal::KillTaskMessage& m) {
+        executor::Event ev = event(executor::Event::KILL);
+        *ev.mutable_kill()->mutable_task_id() = m.task_id();
+        if (m.has_kill_policy()) {
+          *ev.mutable_kill()->mutable_kill_policy() = m.kill_policy();
         }
+        emit("a kill", ev);
       },
-      [from_slave, write](internal::StatusUpdateAcknowledgementMessage& m) {
-        if (from_slave("an acknowledgement")) {
-          executor::Event ev;
-          set_event(ev, executor::Event::ACKNOWLEDGED);
-          *ev.mutable_acknowledged()->mutable_task_id() = m.task_id();
-          ev.mutable_acknowledged()->set_uuid(m.uuid());
-          write(ev);
-        }
+      [emit, event](internal::StatusUpdateAcknowledgementMessage& m) {
+        executor::Event ev = event(executor::Event::ACKNOWLEDGED);
+        *ev.mutable_acknowledged()->mutable_task_id() = m.task_id();
+        ev.mutable_acknowledged()->set_uuid(m.uuid());
+        emit("an acknowledgement", ev);
       },
-      [from_slave, write](internal::FrameworkToExecutorMessage& m) {
-        if (from_slave("a framework message")) {
-          executor::Event ev;
-          set_event(ev, executor::Event::MESSAGE);
-          ev.mutable_message()->set_data(m.data());
-          write(ev);
-        }
+      [emit, event](internal::FrameworkToExecutorMessage& m) {
+        executor::Event ev = event(executor::Event::MESSAGE);
+        ev.mutable_message()->set_data(m.data());
+        emit("a framework message", ev);
       },
-      [from_slave, write](internal::ShutdownExecutorMessage&) {
-        if (from_slave("a shutdown")) {
-          executor::Event ev;
-          set_event(ev, executor::Event::SHUTDOWN);
-          write(ev);
-        }
-      },
+      [emit, event](internal::ShutdownExecutorMessage&) { emit("a shutdown", event(executor::Event::SHUTDOWN)); },
   };
 }
 

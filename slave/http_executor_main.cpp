@@ -151,6 +151,16 @@ struct Connection {
     return std::nullopt;
   }
 
+  // Finishes a connect under way (after POLLOUT), then writes what waits.
+  std::optional<Error> advance(const ExecutorConfig& c) {
+    if (connecting) {
+      if (std::optional<Error> e = finish_connect(c)) {
+        return e;
+      }
+    }
+    return flush();
+  }
+
   std::optional<Error> flush() {
     while (!out.empty()) {
       const ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
@@ -421,12 +431,7 @@ class Loop {
   }
 
   void on_subscription_io(short revents, TimePoint now) {
-    if (sub_.connecting) {
-      if (std::optional<Error> e = sub_.finish_connect(config_)) {
-        return subscription_broken(e->message, now);
-      }
-    }
-    if (std::optional<Error> e = sub_.flush()) {
+    if (std::optional<Error> e = sub_.advance(config_)) {
       return subscription_broken(e->message, now);
     }
     if ((revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
@@ -508,12 +513,7 @@ class Loop {
   }
 
   void on_update_io(short revents, TimePoint now) {
-    if (upd_.connecting) {
-      if (std::optional<Error> e = upd_.finish_connect(config_)) {
-        return update_broken(e->message, now);
-      }
-    }
-    if (std::optional<Error> e = upd_.flush()) {
+    if (std::optional<Error> e = upd_.advance(config_)) {
       return update_broken(e->message, now);
     }
     if ((revents & (POLLIN | POLLHUP | POLLERR)) == 0) {

@@ -35,6 +35,24 @@ const char* phase_name(Executor::Phase p) {
   return "unknown";
 }
 
+// The StatusUpdate an executor of `call` sends as `status`, as an executor
+// actor's driver would have wrapped it: the update's uuid and time are the
+// status's (the time it was made, else now).
+StatusUpdate status_update(const executor::Call& call, const TaskStatus& status) {
+  StatusUpdate u;
+  *u.mutable_framework_id() = call.framework_id();
+  *u.mutable_executor_id() = call.executor_id();
+  *u.mutable_status() = status;
+  u.mutable_status()->set_source(TaskStatus::SOURCE_EXECUTOR);
+  *u.mutable_status()->mutable_executor_id() = call.executor_id();
+  if (!u.status().has_timestamp()) {
+    u.mutable_status()->set_timestamp(now_seconds());
+  }
+  u.set_timestamp(u.status().timestamp());
+  u.set_uuid(u.status().uuid());
+  return u;
+}
+
 // 202, no body: an UPDATE, MESSAGE or HEARTBEAT taken.
 http::Response accepted() {
   http::Response r;
@@ -60,32 +78,20 @@ http::Response Slave::on_executor_call(const std::string& bytes, bool json) {
     return http::error_response(400, "Executor '" + eid + "' of framework '" + fid + "' is not known to this slave");
   }
   Executor& e = it->second;
+  if (call.type() == executor::Call::SUBSCRIBE) {
+    return subscribe_executor(f->second, e, call, json);
+  }
+  if (call.type() != executor::Call::HEARTBEAT && (!e.http || !e.handle)) {
+    return http::error_response(403, "Executor '" + eid + "' of framework '" + fid + "' is not subscribed");
+  }
   switch (call.type()) {
-    case executor::Call::SUBSCRIBE:
-      return subscribe_executor(f->second, e, call, json);
     case executor::Call::UPDATE: {
-      if (!e.http || !e.handle) {
-        return http::error_response(403, "Executor '" + eid + "' of framework '" + fid + "' is not subscribed");
-      }
       StatusUpdateMessage m;
-      StatusUpdate& u = *m.mutable_update();
-      *u.mutable_framework_id() = call.framework_id();
-      *u.mutable_executor_id() = call.executor_id();
-      *u.mutable_status() = call.update().status();
-      u.mutable_status()->set_source(TaskStatus::SOURCE_EXECUTOR);
-      *u.mutable_status()->mutable_executor_id() = call.executor_id();
-      if (!u.status().has_timestamp()) {
-        u.mutable_status()->set_timestamp(now_seconds());
-      }
-      u.set_timestamp(now_seconds());
-      u.set_uuid(u.status().uuid());
+      *m.mutable_update() = status_update(call, call.update().status());
       executor_update(m, e.handle);  // acknowledged on its stream
       return accepted();
     }
     case executor::Call::MESSAGE: {
-      if (!e.http || !e.handle) {
-        return http::error_response(403, "Executor '" + eid + "' of framework '" + fid + "' is not subscribed");
-      }
       ExecutorToFrameworkMessage m;
       m.mutable_slave_id()->set_value(records.slave_id);
       *m.mutable_framework_id() = call.framework_id();
@@ -116,14 +122,7 @@ http::Response Slave::subscribe_executor(Framework& f, Executor& e, const execut
       *m.add_tasks() = t;
     }
     for (const executor::Call::Update& up : call.subscribe().unacknowledged_updates()) {
-      StatusUpdate& u = *m.add_updates();
-      *u.mutable_framework_id() = call.framework_id();
-      *u.mutable_executor_id() = call.executor_id();
-      *u.mutable_status() = up.status();
-      u.mutable_status()->set_source(TaskStatus::SOURCE_EXECUTOR);
-      *u.mutable_status()->mutable_executor_id() = call.executor_id();
-      u.set_timestamp(up.status().has_timestamp() ? up.status().timestamp() : now_seconds());
-      u.set_uuid(up.status().uuid());
+      *m.add_updates() = status_update(call, up.status());
     }
     intro = std::move(m);
   } else {
