@@ -321,8 +321,9 @@ class CommandExecutor {
   pid_t pid_ = -1;
   bool killing_ = false;
   std::optional<TimePoint> sigkill_at_;
-  bool terminal_made_ = false;
+  // The terminal update's uuid once it is made (uuids are 16 bytes: empty = none yet).
   std::string terminal_uuid_;
+  bool terminal_made() const { return !terminal_uuid_.empty(); }
   std::optional<TimePoint> ack_deadline_;
 
   std::vector<Pending> updates_;  // unacknowledged, oldest first

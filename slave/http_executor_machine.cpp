@@ -154,7 +154,7 @@ void CommandExecutor::on_subscribed(const Event& e, TimePoint now) {
                    : task_ ? std::string("the task is over") : std::string("no task yet")) +
          ", " + std::to_string(carried) + " unacknowledged update(s) handed over");
   }
-  if (terminal_made_ && !updates_.empty()) {
+  if (terminal_made() && !updates_.empty()) {
     ack_deadline_ = now + TERMINAL_ACK_TIMEOUT;
   }
 }
@@ -252,7 +252,7 @@ void CommandExecutor::on_acknowledged(const std::string& uuid) {
   }
   const std::string state = it->update.state;
   updates_.erase(it);
-  if (terminal_made_ && uuid == terminal_uuid_) {
+  if (terminal_made() && uuid == terminal_uuid_) {
     log_("The slave acknowledged the terminal update (" + state + "); exiting");
     finish(0);
   }
@@ -279,7 +279,7 @@ void CommandExecutor::task_exited(int status, TimePoint now) {
 
 void CommandExecutor::send(const std::string& state, const std::string& message, std::optional<std::string> reason,
                            TimePoint now) {
-  if (!task_ || terminal_made_) {
+  if (!task_ || terminal_made()) {
     return;
   }
   Pending p;
@@ -291,7 +291,6 @@ void CommandExecutor::send(const std::string& state, const std::string& message,
   p.update.timestamp = now_seconds();
   log_("Sending " + state + " for task " + task_->task_id + (message.empty() ? "" : ": " + message));
   if (is_terminal(state)) {
-    terminal_made_ = true;
     terminal_uuid_ = p.update.uuid;
     if (conn_ == Conn::SUBSCRIBED) {
       ack_deadline_ = now + TERMINAL_ACK_TIMEOUT;
