@@ -7,6 +7,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
+#include "common/json.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
 #include "slave/http_executor.hpp"  // recordio_encode
@@ -178,6 +179,57 @@ http::Route executor_api_route(const caf::actor& slave) {
   return r;
 }
 
+Try<std::pair<std::string, int32_t>> parse_pool_call(const std::string& body) {
+  Try<picojson::value> v = json_parse(body);
+  if (v.is_error()) {
+    return Error("The body is not JSON: " + v.error());
+  }
+  if (!v->is<picojson::object>()) {
+    return Error("The body must be a JSON object, not " + v->serialize());
+  }
+  const picojson::object& o = v->get<picojson::object>();
+  auto token = o.find("token");
+  if (token == o.end() || !token->second.is<std::string>() || token->second.get<std::string>().empty()) {
+    return Error("'token' must be a non-empty string, not " +
+                 (token == o.end() ? std::string("missing") : token->second.serialize()));
+  }
+  auto pid = o.find("pid");
+  if (pid == o.end() || !pid->second.is<int64_t>() || pid->second.get<int64_t>() < 1 ||
+      pid->second.get<int64_t>() > INT32_MAX) {
+    return Error("'pid' must be a positive integer, not " +
+                 (pid == o.end() ? std::string("missing") : pid->second.serialize()));
+  }
+  return std::make_pair(token->second.get<std::string>(), static_cast<int32_t>(pid->second.get<int64_t>()));
+}
+
+http::Route executor_pool_route(const caf::actor& slave) {
+  http::Route r;
+  r.path = "/stoa/executor/pool";
+  r.help =
+      "Stoa's own (docs/executor-pool.md): a pooled stoa-http-executor POSTs {\"token\", \"pid\"} and reads its "
+      "adoption (ADOPTED, then SUBSCRIBED and LAUNCH) from the RecordIO stream of JSON events that answers it.";
+  r.methods = {"POST"};
+  r.handler = [slave](caf::io::broker* self, const http::Request& req, http::Responder respond) {
+    auto ct = req.headers.find("content-type");
+    if (ct == req.headers.end() || media_type(ct->second) != JSON_TYPE) {
+      respond(http::error_response(415, "Expecting 'Content-Type' of application/json, not '" +
+                                            (ct == req.headers.end() ? std::string() : ct->second) + "'"));
+      return;
+    }
+    Try<std::pair<std::string, int32_t>> call = parse_pool_call(req.body);
+    if (call.is_error()) {
+      respond(http::error_response(400, call.error()));
+      return;
+    }
+    self->request(slave, API_TIMEOUT, executor_pool_atom_v, call->first, call->second)
+        .then([respond](http::Response& resp) { respond(std::move(resp)); },
+              [respond](caf::error& err) {
+                respond(http::error_response(503, "The slave did not answer: " + caf::to_string(err)));
+              });
+  };
+  return r;
+}
+
 namespace {
 
 struct ExecutorConnection {
@@ -187,6 +239,8 @@ struct ExecutorConnection {
   ExecutorIntroduction intro;
   std::optional<http::StreamSink> sink;
   std::string who;  // "executor <eid> of framework <fid>", for the log
+  // A pooled executor's token until its adoption (empty: not pooled, or adopted).
+  std::string pool_token;
 };
 
 caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self, caf::actor slave, bool json,
@@ -195,8 +249,13 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
   ExecutorConnection& s = self->state;
   s.slave = std::move(slave);
   s.json = json;
-  s.who = "executor " + subscribed.executor_info().executor_id().value() + " of framework " +
-          subscribed.framework_info().id().value();
+  if (auto* ready = std::get_if<internal::ExecutorPoolReadyMessage>(&intro)) {
+    s.who = "pooled executor " + ready->token() + " (pid " + std::to_string(ready->pid()) + ")";
+    s.pool_token = ready->token();
+  } else {
+    s.who = "executor " + subscribed.executor_info().executor_id().value() + " of framework " +
+            subscribed.framework_info().id().value();
+  }
   s.subscribed = std::move(subscribed);
   s.intro = std::move(intro);
   self->monitor(s.slave);
@@ -273,6 +332,42 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
         emit("a framework message", ev);
       },
       [emit, event](internal::ShutdownExecutorMessage&) { emit("a shutdown", event(executor::Event::SHUTDOWN)); },
+      [self, emit, event, subscribed_event](internal::AdoptExecutorMessage& m) {
+        ExecutorConnection& st = self->state;
+        if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.slave) || st.pool_token.empty() ||
+            m.token() != st.pool_token || !st.sink) {
+          LOG_WARNING << "Dropping an adoption of " << st.who << " for container " << m.container_id()
+                      << ": not from the slave, not pooled, or not its token";
+          return;
+        }
+        executor::Event adopted = event(executor::Event::ADOPTED);
+        executor::Event::Adopted& a = *adopted.mutable_adopted();
+        a.set_token(m.token());
+        a.set_container_id(m.container_id());
+        a.set_directory(m.directory());
+        *a.mutable_environment() = std::move(*m.mutable_environment());
+        emit("an adoption", adopted);
+        st.pool_token.clear();
+        if (!m.has_registered()) {
+          // Killed while the container was prepared: the executor subscribes
+          // as a cold one would, and is refused.
+          self->quit();
+          return;
+        }
+        internal::ExecutorRegisteredMessage& reg = *m.mutable_registered();
+        st.subscribed.Clear();
+        *st.subscribed.mutable_executor_info() = reg.executor_info();
+        *st.subscribed.mutable_framework_info() = reg.framework_info();
+        *st.subscribed.mutable_framework_info()->mutable_id() = reg.framework_id();
+        st.subscribed.mutable_container_id()->set_value(m.container_id());
+        st.who = "executor " + reg.executor_info().executor_id().value() + " of framework " + reg.framework_id().value();
+        emit("a registration", subscribed_event(reg.slave_info()));
+        for (internal::RunTaskMessage& run : *m.mutable_run_tasks()) {
+          executor::Event ev = event(executor::Event::LAUNCH);
+          *ev.mutable_launch()->mutable_task() = std::move(*run.mutable_task());
+          emit("a task", ev);
+        }
+      },
   };
 }
 
@@ -281,6 +376,14 @@ caf::behavior executor_connection(caf::stateful_actor<ExecutorConnection>* self,
 caf::actor spawn_executor_connection(caf::actor_system& sys, const caf::actor& slave, bool json,
                                      executor::Event::Subscribed subscribed, ExecutorIntroduction intro) {
   return sys.spawn(executor_connection, slave, json, std::move(subscribed), std::move(intro));
+}
+
+caf::actor spawn_pooled_executor_connection(caf::actor_system& sys, const caf::actor& slave, const std::string& token,
+                                            int32_t pid) {
+  internal::ExecutorPoolReadyMessage ready;
+  ready.set_token(token);
+  ready.set_pid(pid);
+  return sys.spawn(executor_connection, slave, true, executor::Event::Subscribed{}, ExecutorIntroduction(ready));
 }
 
 }  // namespace stoa::slave

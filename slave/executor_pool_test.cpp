@@ -58,7 +58,7 @@ TEST(ExecutorPool, LaunchesThePoolCannotHonourStartAfresh) {
 }
 
 TEST(ExecutorPool, PooledExecutorsStartInASessionOfTheirOwnWithAPlaceholder) {
-  PoolSpecInputs in{"/bin/stoa-executor", "tok", "slave(1)@127.0.0.1:5051", 15051, "127.0.0.1", "/w"};
+  PoolSpecInputs in{"/bin/stoa-executor", "tok", "slave(1)@127.0.0.1:5051", 15051, "127.0.0.1", "/w", ""};
   LaunchSpec spec = pooled_executor_spec(in);
   EXPECT_EQ(spec.argv, std::vector<std::string>{"/bin/stoa-executor"});
   EXPECT_TRUE(spec.new_session);
@@ -73,6 +73,14 @@ TEST(ExecutorPool, PooledExecutorsStartInASessionOfTheirOwnWithAPlaceholder) {
   EXPECT_EQ(spec.env.at("STOA_EXECUTOR_IP"), "127.0.0.1");
   EXPECT_EQ(spec.env.at("STOA_CONTAINER_ID"), std::string(POOL_CONTAINER_ID_CAPACITY, POOL_PLACEHOLDER_CHAR));
   EXPECT_EQ(spec.env.count("STOA_FRAMEWORK_ID"), 0U) << "a pooled executor names no framework yet";
+  EXPECT_EQ(spec.env.count("MESOS_AGENT_ENDPOINT"), 0U) << "stoa-executor reaches its slave over the actor port";
+
+  in.executor_path = "/bin/stoa-http-executor";
+  in.agent_endpoint = "127.0.0.1:5051";
+  spec = pooled_executor_spec(in);
+  EXPECT_EQ(spec.argv, std::vector<std::string>{"/bin/stoa-http-executor"});
+  EXPECT_EQ(spec.env.at("MESOS_AGENT_ENDPOINT"), "127.0.0.1:5051");
+  EXPECT_EQ(spec.env.at(POOL_TOKEN_VARIABLE), "tok");
 }
 
 // This test process was not started with the placeholder: there is none to

@@ -1,8 +1,6 @@
 // The pure parts of stoa-http-executor (slave/http_executor.hpp).
 #include "slave/http_executor.hpp"
 
-#include <arpa/inet.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <tuple>
 
 #include "common/base64.hpp"
@@ -306,12 +303,27 @@ std::optional<Error> ResponseParser::finish() {
                                      : "connection closed in the middle of the response body");
 }
 
-std::string http_post_call(const std::string& host, std::string_view body) {
-  std::string out = "POST /api/v1/executor HTTP/1.1\r\nHost: " + host +
+namespace {
+
+std::string http_post(const char* path, const std::string& host, std::string_view body) {
+  std::string out = std::string("POST ") + path + " HTTP/1.1\r\nHost: " + host +
                     "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n";
   out.append(body);
   return out;
+}
+
+}  // namespace
+
+std::string http_post_call(const std::string& host, std::string_view body) {
+  return http_post("/api/v1/executor", host, body);
+}
+
+std::string http_post_pool(const std::string& host, const std::string& token, pid_t pid) {
+  picojson::object o;
+  o["token"] = picojson::value(token);
+  o["pid"] = picojson::value(static_cast<int64_t>(pid));
+  return http_post("/stoa/executor/pool", host, picojson::value(std::move(o)).serialize());
 }
 
 // --- Calls. ---
@@ -392,6 +404,11 @@ namespace {
 
 // Reads fields of one event, naming them ("kill.task_id.value") in errors
 // prefixed with `where` ("KILL event").
+#define STOA_RETURN_IF_ERROR(expr)          \
+  if (std::optional<Error> e_ = (expr)) {   \
+    return *e_;                             \
+  }
+
 struct FieldReader {
   std::string where;
 
@@ -435,6 +452,30 @@ struct FieldReader {
       return error(path, "is not a string: " + shown(*v));
     }
     *out = v->get<std::string>();
+    return std::nullopt;
+  }
+
+  // An Environment ({"variables": [{"name", "value"}, ...]}), if present.
+  std::optional<Error> environment(const picojson::value* obj, const std::string& name, const std::string& path,
+                                   std::vector<std::pair<std::string, std::string>>* out) const {
+    Try<const picojson::value*> env = object(obj, name, path, false);
+    if (env.is_error()) {
+      return Error(env.error());
+    }
+    const picojson::value* vars = get(*env, "variables");
+    if (vars == nullptr) {
+      return std::nullopt;
+    }
+    if (!vars->is<picojson::array>()) {
+      return error(path + ".variables", "is not an array: " + shown(*vars));
+    }
+    for (const picojson::value& var : vars->get<picojson::array>()) {
+      std::string n;
+      std::string value;
+      STOA_RETURN_IF_ERROR(string(&var, "name", path + ".variables[].name", true, &n));
+      STOA_RETURN_IF_ERROR(string(&var, "value", path + ".variables[].value", false, &value));
+      out->emplace_back(std::move(n), std::move(value));
+    }
     return std::nullopt;
   }
 
@@ -521,11 +562,6 @@ struct FieldReader {
   }
 };
 
-#define STOA_RETURN_IF_ERROR(expr)          \
-  if (std::optional<Error> e_ = (expr)) {   \
-    return *e_;                             \
-  }
-
 }  // namespace
 
 Try<TaskSpec> parse_task_info(const picojson::value& task, const std::string& where) {
@@ -562,22 +598,7 @@ Try<TaskSpec> parse_task_info(const picojson::value& task, const std::string& wh
         cmd.arguments.push_back(a.get<std::string>());
       }
     }
-    Try<const picojson::value*> env = r.object(c, "environment", "command.environment", false);
-    if (env.is_error()) {
-      return Error(env.error());
-    }
-    if (const picojson::value* vars = FieldReader::get(*env, "variables")) {
-      if (!vars->is<picojson::array>()) {
-        return r.error("command.environment.variables", "is not an array: " + FieldReader::shown(*vars));
-      }
-      for (const picojson::value& var : vars->get<picojson::array>()) {
-        std::string name;
-        std::string value;
-        STOA_RETURN_IF_ERROR(r.string(&var, "name", "command.environment.variables[].name", true, &name));
-        STOA_RETURN_IF_ERROR(r.string(&var, "value", "command.environment.variables[].value", false, &value));
-        cmd.environment.emplace_back(std::move(name), std::move(value));
-      }
-    }
+    STOA_RETURN_IF_ERROR(r.environment(c, "environment", "command.environment", &cmd.environment));
     t.command = std::move(cmd);
   }
   Try<const picojson::value*> policy = r.object(&task, "kill_policy", "kill_policy", false);
@@ -678,110 +699,25 @@ Try<Event> parse_event(std::string_view json) {
     e.type = Event::Type::SHUTDOWN;
   } else if (e.type_name == "HEARTBEAT") {
     e.type = Event::Type::HEARTBEAT;
+  } else if (e.type_name == "ADOPTED") {
+    e.type = Event::Type::ADOPTED;
+    Try<const picojson::value*> adopted = r.object(&v, member, member, true);
+    if (adopted.is_error()) {
+      return Error(adopted.error());
+    }
+    Adoption a;
+    STOA_RETURN_IF_ERROR(r.string(*adopted, "token", "adopted.token", true, &a.token));
+    STOA_RETURN_IF_ERROR(r.string(*adopted, "container_id", "adopted.container_id", true, &a.container_id));
+    STOA_RETURN_IF_ERROR(r.string(*adopted, "directory", "adopted.directory", true, &a.directory));
+    STOA_RETURN_IF_ERROR(r.environment(*adopted, "environment", "adopted.environment", &a.environment));
+    if (a.token.empty() || a.container_id.empty() || a.directory.empty()) {
+      return r.error("adopted", "needs a non-empty token, container_id and directory: " + FieldReader::shown(**adopted));
+    }
+    e.adoption = std::move(a);
   }
   return e;
 }
 
 #undef STOA_RETURN_IF_ERROR
-
-// --- The environment. ---
-
-Try<ExecutorConfig> config_from_environment(const std::function<const char*(const char*)>& getenv) {
-  auto value = [&](const char* name) -> std::optional<std::string> {
-    const char* v = getenv(name);
-    return v == nullptr || *v == '\0' ? std::nullopt : std::optional<std::string>(v);
-  };
-  auto shown = [&](const char* name) { return std::string(name) + "='" + value(name).value_or("") + "'"; };
-  ExecutorConfig c;
-  for (auto [name, field] : {std::pair{"MESOS_FRAMEWORK_ID", &c.id.framework_id},
-                             std::pair{"MESOS_EXECUTOR_ID", &c.id.executor_id}}) {
-    std::optional<std::string> v = value(name);
-    if (!v) {
-      return Error(std::string(name) + " is not set");
-    }
-    *field = *v;
-  }
-  std::optional<std::string> endpoint = value("MESOS_AGENT_ENDPOINT");
-  if (!endpoint) {
-    return Error("MESOS_AGENT_ENDPOINT is not set");
-  }
-  const size_t colon = endpoint->rfind(':');
-  std::string host = colon == std::string::npos ? "" : endpoint->substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string port = colon == std::string::npos ? "" : endpoint->substr(colon + 1);
-  unsigned char addr[16];
-  const bool ip = inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
-  const bool port_ok = !port.empty() && port.size() <= 5 &&
-                       std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
-                       std::stoi(port) >= 1 && std::stoi(port) <= 65535;
-  if (!ip || !port_ok) {
-    return Error(shown("MESOS_AGENT_ENDPOINT") + " is not ip:port (e.g. 10.0.0.1:5051)");
-  }
-  c.agent_host = host;
-  c.agent_port = static_cast<uint16_t>(std::stoi(port));
-  c.agent_endpoint = *endpoint;
-  std::optional<std::string> dir = value("MESOS_DIRECTORY");
-  if (!dir) {
-    dir = value("MESOS_SANDBOX");
-  }
-  if (!dir) {
-    return Error("MESOS_DIRECTORY (or MESOS_SANDBOX) is not set");
-  }
-  c.sandbox = *dir;
-  std::optional<std::string> checkpoint = value("MESOS_CHECKPOINT");
-  if (!checkpoint) {
-    return Error("MESOS_CHECKPOINT is not set");
-  }
-  if (*checkpoint == "1" || *checkpoint == "true") {
-    c.checkpoint = true;
-  } else if (*checkpoint != "0" && *checkpoint != "false") {
-    return Error(shown("MESOS_CHECKPOINT") + " is not 0 or 1");
-  }
-  for (auto [name, field, required] :
-       {std::tuple{"MESOS_RECOVERY_TIMEOUT", &c.recovery_timeout, c.checkpoint},
-        std::tuple{"MESOS_SUBSCRIPTION_BACKOFF_MAX", &c.subscription_backoff_max, false},
-        std::tuple{"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", &c.shutdown_grace_period, false}}) {
-    std::optional<std::string> v = value(name);
-    if (!v) {
-      if (required) {
-        return Error(std::string(name) + " is not set (MESOS_CHECKPOINT=1 needs it)");
-      }
-      continue;
-    }
-    Try<Duration> d = parse_duration(*v);
-    if (d.is_error()) {
-      return Error(shown(name) + " is not a duration: " + d.error());
-    }
-    *field = *d;
-  }
-  c.slave_id = value("MESOS_SLAVE_ID").value_or("");
-  c.container_id = value("STOA_CONTAINER_ID").value_or("");
-  return c;
-}
-
-void log_to_stderr(const std::string& line) {
-  timeval tv{};
-  ::gettimeofday(&tv, nullptr);
-  std::tm tm{};
-  ::gmtime_r(&tv.tv_sec, &tm);
-  char stamp[96];
-  std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long>(tv.tv_usec));
-  std::string out = stamp + line + "\n";
-  // One write per line, so that lines never interleave.
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::write(STDERR_FILENO, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return;
-    }
-    done += static_cast<size_t>(n);
-  }
-}
 
 }  // namespace stoa::http_executor

@@ -114,6 +114,9 @@ class ResponseParser {
 
 // `POST /api/v1/executor` with `body` (JSON) to `host` ("ip:port").
 std::string http_post_call(const std::string& host, std::string_view body);
+// `POST /stoa/executor/pool` {"token", "pid"} to `host`: a pooled
+// executor's request for its adoption stream.
+std::string http_post_pool(const std::string& host, const std::string& token, pid_t pid);
 
 // --- Calls and events (Mesos' executor.proto in protobuf's JSON form). ---
 
@@ -158,8 +161,17 @@ struct TaskSpec {
   picojson::value json;  // the TaskInfo as received, for re-subscriptions
 };
 
+// Stoa's ADOPTED event (a pooled executor's stream only,
+// docs/executor-pool.md): the container the executor takes.
+struct Adoption {
+  std::string token;
+  std::string container_id;
+  std::string directory;
+  std::vector<std::pair<std::string, std::string>> environment;
+};
+
 struct Event {
-  enum class Type { SUBSCRIBED, LAUNCH, KILL, ACKNOWLEDGED, MESSAGE, SHUTDOWN, ERROR, HEARTBEAT, UNKNOWN };
+  enum class Type { SUBSCRIBED, LAUNCH, KILL, ACKNOWLEDGED, MESSAGE, SHUTDOWN, ERROR, HEARTBEAT, ADOPTED, UNKNOWN };
   Type type = Type::UNKNOWN;
   std::string type_name;  // as received
   // SUBSCRIBED: the framework asked for TASK_KILLING updates; the container.
@@ -173,6 +185,7 @@ struct Event {
   std::string uuid;  // ACKNOWLEDGED, raw bytes
   size_t data_size = 0;  // MESSAGE, decoded
   std::string message;  // ERROR
+  std::optional<Adoption> adoption;  // ADOPTED
 };
 
 // One Event object. Unknown fields are ignored, so is an unknown type
@@ -206,6 +219,10 @@ struct ExecutorConfig {
 // MESOS_SLAVE_ID, STOA_CONTAINER_ID through `getenv`. The error names the
 // variable and its value.
 Try<ExecutorConfig> config_from_environment(const std::function<const char*(const char*)>& getenv);
+// MESOS_AGENT_ENDPOINT alone into c's agent_host, agent_port and
+// agent_endpoint (a pooled executor knows nothing else before adoption).
+std::optional<Error> agent_endpoint_from_environment(const std::function<const char*(const char*)>& getenv,
+                                                    ExecutorConfig* c);
 
 // --- The executor. ---
 
@@ -250,6 +267,10 @@ class CommandExecutor {
   // The attempt failed or the stream ended (`why` for the log): retry or
   // give up by the rules (see http_executor_main.cpp's header).
   void subscription_lost(const std::string& why, TimePoint now);
+  // A pooled executor's stream, on which the slave has just sent ADOPTED,
+  // is the first subscription attempt: SUBSCRIBED comes on it, or it ends
+  // and the executor subscribes by the rules. REQUIRES: nothing begun yet.
+  void begin_adopted_subscription();
   // The slave answered SUBSCRIBE with another status than 200: exit 1.
   void subscription_refused(int status, const std::string& message);
   void on_event(const Event& event, TimePoint now);

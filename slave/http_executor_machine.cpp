@@ -50,6 +50,8 @@ std::string CommandExecutor::begin_subscribe() {
   return subscribe_call(config_.id, tasks, updates);
 }
 
+void CommandExecutor::begin_adopted_subscription() { conn_ = Conn::SUBSCRIBING; }
+
 void CommandExecutor::subscription_lost(const std::string& why, TimePoint now) {
   if (exit_code_) {
     return;
@@ -124,6 +126,7 @@ void CommandExecutor::on_event(const Event& e, TimePoint now) {
       break;
     case Event::Type::HEARTBEAT:
       break;
+    case Event::Type::ADOPTED:  // the pooled phase's (http_executor_main.cpp), never again
     case Event::Type::UNKNOWN:
       log_("Ignoring an event of unknown type '" + e.type_name + "'");
       break;

@@ -430,5 +430,30 @@ TEST_F(HttpExecutorMachine, ARefusedSubscriptionOrAnErrorEndsTheExecutor) {
   EXPECT_TRUE(logged("refused the subscription with status 400: Executor E1 is unknown"));
 }
 
+// A pooled executor's adoption stream is its first subscription attempt:
+// SUBSCRIBED and LAUNCH on it run the task as after a SUBSCRIBE; a stream
+// that ends before SUBSCRIBED (the launch was killed meanwhile) makes the
+// executor SUBSCRIBE by the rules, as a cold one would.
+TEST_F(HttpExecutorMachine, AnAdoptedStreamIsTheFirstSubscription) {
+  start();
+  exec_->begin_adopted_subscription();
+  EXPECT_FALSE(exec_->subscribe_due(now_)) << "a SUBSCRIBE while the adoption stream is open";
+  exec_->on_event(subscribed(false), now_);
+  ASSERT_TRUE(exec_->subscribed());
+  on(LAUNCH_SLEEP);
+  EXPECT_EQ(states(deliver()), (std::vector<std::string>{"TASK_STARTING", "TASK_RUNNING"}));
+
+  start();
+  exec_->begin_adopted_subscription();
+  exec_->subscription_lost("the slave ended the event stream", now_);
+  ASSERT_FALSE(exec_->exit_code());
+  EXPECT_TRUE(logged("Subscribing to the slave at 127.0.0.1:5051 failed: the slave ended the event stream"));
+  advance(seconds(2));
+  ASSERT_TRUE(exec_->subscribe_due(now_));
+  EXPECT_NE(exec_->begin_subscribe().find("\"type\":\"SUBSCRIBE\""), std::string::npos);
+  exec_->subscription_refused(403, "Executor 'e1' of framework 'f1' is terminating: it cannot subscribe now");
+  EXPECT_EQ(exec_->exit_code(), 1);
+}
+
 }  // namespace
 }  // namespace http_executor_machine_test

@@ -39,33 +39,30 @@
 // signal handlers: SIGPIPE is avoided with MSG_NOSIGNAL.
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <variant>
 
 #include "actors/launcher.hpp"
 #include "common/strings.hpp"
 #include "common/json.hpp"
 #include "common/uuid.hpp"
 #include "slave/http_executor.hpp"
+#include "slave/http_executor_io.hpp"
+#include "slave/pool_adoption.hpp"
 
 namespace {
 
 using namespace stoa;
 using namespace stoa::http_executor;
 
-// The slave is on this machine: a connect that takes this long will not end.
-constexpr auto CONNECT_TIMEOUT = std::chrono::seconds(2);
 // An UPDATE not answered within this is sent again on a new connection.
 constexpr auto UPDATE_RESPONSE_TIMEOUT = std::chrono::seconds(10);
 // After a failed UPDATE connection, wait this long before the next one.
@@ -85,131 +82,6 @@ class RealProcesses : public TaskProcesses {
   // Runs before each launch (the loop's send_updates_now).
   std::function<void()> before_launch;
 };
-
-// One non-blocking connection to the slave carrying HTTP requests.
-struct Connection {
-  int fd = -1;
-  bool connecting = false;
-  std::string out;  // bytes not yet written
-  ResponseParser response;
-  TimePoint deadline{};  // of the connect, or of the answer awaited
-
-  bool open() const { return fd >= 0; }
-  void close() {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    fd = -1;
-    connecting = false;
-    out.clear();
-    response.reset();
-  }
-
-  // Starts a connect to the slave. Error: the socket call's, naming the endpoint.
-  std::optional<Error> connect(const ExecutorConfig& c) {
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    if (inet_pton(AF_INET, c.agent_host.c_str(), &v4->sin_addr) == 1) {
-      v4->sin_family = AF_INET;
-      v4->sin_port = htons(c.agent_port);
-      len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, c.agent_host.c_str(), &v6->sin6_addr) == 1) {
-      v6->sin6_family = AF_INET6;
-      v6->sin6_port = htons(c.agent_port);
-      len = sizeof(sockaddr_in6);
-    } else {
-      return Error("'" + c.agent_host + "' is not an IP address");
-    }
-    fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      return Error("socket: " + errno_text(errno));
-    }
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
-      const int err = errno;
-      close();
-      return Error("connect to " + c.agent_endpoint + ": " + errno_text(err));
-    }
-    connecting = true;
-    return std::nullopt;
-  }
-
-  // After POLLOUT (or an error) on a connecting socket.
-  std::optional<Error> finish_connect(const ExecutorConfig& c) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-      err = errno;
-    }
-    if (err != 0) {
-      return Error("connect to " + c.agent_endpoint + ": " + errno_text(err));
-    }
-    connecting = false;
-    return std::nullopt;
-  }
-
-  // Finishes a connect under way (after POLLOUT), then writes what waits.
-  std::optional<Error> advance(const ExecutorConfig& c) {
-    if (connecting) {
-      if (std::optional<Error> e = finish_connect(c)) {
-        return e;
-      }
-    }
-    return flush();
-  }
-
-  std::optional<Error> flush() {
-    while (!out.empty()) {
-      const ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          return std::nullopt;
-        }
-        return Error("write: " + errno_text(errno));
-      }
-      out.erase(0, static_cast<size_t>(n));
-    }
-    return std::nullopt;
-  }
-
-  // Reads what is there into `buf`: its size, 0 at EOF, nullopt when
-  // nothing is there yet.
-  Try<std::optional<size_t>> read(char* buf, size_t size) {
-    while (true) {
-      const ssize_t n = ::recv(fd, buf, size, 0);
-      if (n >= 0) {
-        return std::optional<size_t>(static_cast<size_t>(n));
-      }
-      if (errno == EINTR) {
-        continue;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        return std::optional<size_t>();
-      }
-      return Error("read: " + errno_text(errno));
-    }
-  }
-
-  short events() const { return static_cast<short>(POLLIN | (connecting || !out.empty() ? POLLOUT : 0)); }
-};
-
-// The `message` of a JSON error body, else the body itself (shortened).
-std::string error_message(const std::string& body) {
-  Try<picojson::value> v = json_parse(body);
-  if (v.is_some() && v->is<picojson::object>()) {
-    const picojson::object& o = v->get<picojson::object>();
-    if (auto m = o.find("message"); m != o.end() && m->second.is<std::string>()) {
-      return m->second.get<std::string>();
-    }
-  }
-  return body.size() > 500 ? body.substr(0, 500) + "..." : body;
-}
 
 int pidfd_open(pid_t pid) {
 #ifdef SYS_pidfd_open
@@ -248,6 +120,24 @@ class Loop {
       if (std::optional<Error> e = upd_.flush()) {
         update_broken(e->message, now);
       }
+    }
+  }
+
+  // A pooled executor's adoption stream (wait_for_adoption) becomes the
+  // subscription, with the records that came after ADOPTED; the UPDATE
+  // connection opens beside it, as start_subscription() does.
+  void take_adopted_stream(Connection sub, Connection upd, RecordIoDecoder decoder,
+                           const std::vector<std::string>& rest) {
+    const TimePoint now = Clock::now();
+    sub_ = std::move(sub);
+    upd_ = std::move(upd);
+    decoder_ = std::move(decoder);
+    exec_.begin_adopted_subscription();
+    if (!upd_.open() && upd_.connect(config_)) {
+      upd_.close();
+    }
+    if (dispatch(rest, now) && sub_.open() && sub_.response.complete()) {
+      subscription_broken("the slave ended the event stream", now);
     }
   }
 
@@ -481,7 +371,12 @@ class Loop {
       subscription_broken("bad event stream: " + records.error(), now);
       return false;
     }
-    for (const std::string& record : *records) {
+    return dispatch(*records, now);
+  }
+
+  // Each record to the executor, in order; false when the stream was dropped.
+  bool dispatch(const std::vector<std::string>& records, TimePoint now) {
+    for (const std::string& record : records) {
       Try<Event> event = parse_event(record);
       if (event.is_error()) {
         // As Mesos' executor library: an event we cannot decode ends the
@@ -577,6 +472,26 @@ class Loop {
 }  // namespace
 
 int main() {
+  std::optional<AdoptionStream> adopted;
+  if (const char* token = std::getenv(slave::POOL_TOKEN_VARIABLE); token != nullptr && *token != '\0') {
+    ExecutorConfig endpoint;
+    if (std::optional<Error> e = agent_endpoint_from_environment([](const char* n) { return std::getenv(n); },
+                                                                 &endpoint)) {
+      log_to_stderr("stoa-http-executor (pooled): " + e->message);
+      return 1;
+    }
+    std::variant<int, AdoptionStream> got = wait_for_adoption(endpoint, token);
+    if (const int* code = std::get_if<int>(&got)) {
+      return *code;
+    }
+    adopted = std::move(std::get<AdoptionStream>(got));
+    if (std::optional<Error> e = adopt_container(adopted->adoption)) {
+      log_to_stderr("stoa-http-executor: cannot adopt container " + adopted->adoption.container_id + ": " +
+                    e->message);
+      return 1;
+    }
+    log_to_stderr("Adopted container " + adopted->adoption.container_id + " in " + adopted->adoption.directory);
+  }
   Try<ExecutorConfig> config = config_from_environment([](const char* name) { return std::getenv(name); });
   if (config.is_error()) {
     log_to_stderr("stoa-http-executor: " + config.error());
@@ -600,5 +515,9 @@ int main() {
   CommandExecutor exec(*config, processes, log_to_stderr, random_wait, Clock::now());
   Loop loop(*config, exec);
   processes.before_launch = [&loop] { loop.send_updates_now(); };
+  if (adopted) {
+    loop.take_adopted_stream(std::move(adopted->sub), std::move(adopted->upd), std::move(adopted->decoder),
+                             adopted->rest);
+  }
   return loop.run();
 }

@@ -244,6 +244,12 @@ TEST(HttpExecutorHttp, BuildsTheCallRequest) {
             "Accept: application/json\r\nContent-Length: 2\r\n\r\n{}");
 }
 
+TEST(HttpExecutorHttp, BuildsThePoolRequest) {
+  EXPECT_EQ(http_post_pool("10.0.0.1:5051", "tok", 42),
+            "POST /stoa/executor/pool HTTP/1.1\r\nHost: 10.0.0.1:5051\r\nContent-Type: application/json\r\n"
+            "Accept: application/json\r\nContent-Length: 24\r\n\r\n{\"pid\":42,\"token\":\"tok\"}");
+}
+
 // --- Events. ---
 
 TEST(HttpExecutorEvents, ParsesALaunchWithDefaultsAndUnknownFields) {
@@ -314,6 +320,29 @@ TEST(HttpExecutorEvents, ParsesTheOtherEvents) {
   ASSERT_TRUE(future.is_some());
   EXPECT_EQ(future->type, Event::Type::UNKNOWN);
   EXPECT_EQ(future->type_name, "LAUNCH_GROUP");
+}
+
+TEST(HttpExecutorEvents, ParsesAnAdoptionAndRefusesAnIncompleteOne) {
+  Try<Event> e = parse_event(R"({"type":"ADOPTED","adopted":{"token":"tok","container_id":"c1",
+      "directory":"/w/runs/c1","environment":{"variables":[{"name":"A","value":"1"},{"name":"EMPTY"}]}}})");
+  ASSERT_TRUE(e.is_some()) << e.error();
+  EXPECT_EQ(e->type, Event::Type::ADOPTED);
+  ASSERT_TRUE(e->adoption);
+  EXPECT_EQ(e->adoption->token, "tok");
+  EXPECT_EQ(e->adoption->container_id, "c1");
+  EXPECT_EQ(e->adoption->directory, "/w/runs/c1");
+  EXPECT_EQ(e->adoption->environment,
+            (std::vector<std::pair<std::string, std::string>>{{"A", "1"}, {"EMPTY", ""}}));
+  EXPECT_EQ(parse_event(R"({"type":"ADOPTED"})").error(), "ADOPTED event: adopted is missing");
+  EXPECT_EQ(parse_event(R"({"type":"ADOPTED","adopted":{"token":"t","directory":"/d"}})").error(),
+            "ADOPTED event: adopted.container_id is missing");
+  EXPECT_EQ(parse_event(R"({"type":"ADOPTED","adopted":{"token":"t","container_id":"","directory":"/d"}})").error(),
+            R"(ADOPTED event: adopted needs a non-empty token, container_id and directory: )"
+            R"({"container_id":"","directory":"/d","token":"t"})");
+  EXPECT_EQ(parse_event(R"({"type":"ADOPTED","adopted":{"token":"t","container_id":"c","directory":"/d",)"
+                        R"("environment":{"variables":{"A":"1"}}}})")
+                .error(),
+            R"(ADOPTED event: adopted.environment.variables is not an array: {"A":"1"})");
 }
 
 TEST(HttpExecutorEvents, RefusesBadEventsNamingTheProblem) {

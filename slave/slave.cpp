@@ -602,6 +602,12 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
         }
         return self->state.on_executor_call(call, json);
       },
+      [self](executor_pool_atom, const std::string& token, int32_t pid) -> http::Response {
+        if (!self->state.from_this_process("a pooled executor's subscription")) {
+          return http::error_response(403, "not accepted from a remote actor");
+        }
+        return self->state.on_pool_subscribe(token, pid);
+      },
       // From pooled executors (slave_pool.cpp) and their watchers.
       [self](ExecutorPoolReadyMessage& m) { self->state.on_pool_ready(m); },
       [self](pool_started_atom, const std::string& token, int32_t pid, const std::string& error) {
@@ -752,6 +758,7 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
   runtime.add_route(actor_route(slave, "/" + id + "/state.json", "state", "Alias of /" + id + "/state."));
   runtime.add_route(actor_route(slave, "/" + id + "/flags", "flags", "The slave's effective flags."));
   runtime.add_route(executor_api_route(slave));
+  runtime.add_route(executor_pool_route(slave));
   runtime.add_route(actor_route(slave, "/" + id + "/monitor/statistics", "monitor",
                                 "Resource usage of each running executor's container (CPU times, "
                                 "resident memory), as the posix/cpu and posix/mem isolators see it."));

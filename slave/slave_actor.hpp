@@ -88,6 +88,7 @@ struct PooledExecutor {
 struct PoolAdoption {
   caf::actor handle;
   pid_t pid = -1;
+  bool http = false;  // a stoa-http-executor: its handle is its stream's connection actor
   internal::AdoptExecutorMessage message;
 };
 
@@ -232,6 +233,13 @@ class Slave {
   void on_pool_started(const std::string& token, int32_t pid, const std::string& error);
   void on_pool_ready(internal::ExecutorPoolReadyMessage& m);
   void on_pool_exited(const std::string& token);
+  // A pooled stoa-http-executor opened its stream (POST /stoa/executor/pool):
+  // its connection actor, which says it is ready once the stream is open, or
+  // an error response for a token this slave did not start.
+  http::Response on_pool_subscribe(const std::string& token, int32_t pid);
+  // The executor the pool holds: stoa-http-executor under
+  // --http_command_executor, else stoa-executor.
+  const std::string& pool_executor_path() const;
   // A ready pooled executor for `config` (which gets its pooled_pid), or
   // nullopt: a cold launch. Counts the adoption or the cold start.
   std::optional<PoolAdoption> take_pooled(ContainerConfig& config);

@@ -155,7 +155,7 @@ void Slave::on_run_task(RunTaskMessage& m) {
   // A command executor may come from the warm pool (--executor_pool_size):
   // the containerizer then prepares the container around the running
   // process instead of starting one.
-  std::optional<PoolAdoption> adoption = http ? std::nullopt : take_pooled(config);
+  std::optional<PoolAdoption> adoption = take_pooled(config);
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
   self->request(containerizer, caf::infinite, launch_atom::value, std::move(config))
@@ -213,6 +213,7 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
       // registration's answer and the first RunTaskMessage would (one round
       // trip less). Killed meanwhile, it registers and is refused instead.
       const Framework& f = records.frameworks.at(fid);
+      e->http = adoption->http;
       executor_registered(*e, adoption->handle);
       *m.mutable_registered() = registration_answer(*e, f);
       for (RunTaskMessage& run : start_queued(*e, f)) {

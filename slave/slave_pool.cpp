@@ -1,5 +1,6 @@
 // The slave's warm pool of command executors (--executor_pool_size,
-// docs/executor-pool.md): pooled stoa-executor processes are started ahead
+// docs/executor-pool.md): pooled stoa-executor processes (stoa-http-executor
+// under --http_command_executor) are started ahead
 // (one blocking actor each: it launches the process and then watches for
 // its exit without reaping it), say they are ready, and each adopts one
 // eligible launch (slave_executors.cpp); replacements start once a task
@@ -28,6 +29,7 @@
 #include "common/flags.hpp"
 #include "common/logging.hpp"
 #include "common/uuid.hpp"
+#include "slave/executor_http.hpp"
 #include "slave/executor_pool.hpp"
 #include "slave/reaper.hpp"
 #include "slave/slave_actor.hpp"
@@ -106,12 +108,15 @@ void Slave::fill_pool() {
     std::string token = random_uuid();
     PooledExecutor& p = pool[token];
     PoolSpecInputs in;
-    in.executor_path = opts.executor_path;
+    in.executor_path = pool_executor_path();
     in.token = token;
     in.slave_pid = opts.upid.str();
     in.slave_actor_port = opts.actor_port;
     in.ip = opts.upid.host;
     in.work_dir = opts.flags.work_dir;
+    if (opts.flags.http_command_executor) {
+      in.agent_endpoint = opts.upid.host + ":" + std::to_string(opts.upid.port);
+    }
     Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::blocking, [&] {
       return self->system().spawn(slave_pool_detail::pooled_process, caf::actor_cast<caf::actor>(self), token,
                                   pooled_executor_spec(in), p.stop);
@@ -172,11 +177,36 @@ void Slave::on_pool_exited(const std::string& token) {
   schedule_pool_refill();
 }
 
+const std::string& Slave::pool_executor_path() const {
+  return opts.flags.http_command_executor ? opts.http_executor_path : opts.executor_path;
+}
+
+http::Response Slave::on_pool_subscribe(const std::string& token, int32_t pid) {
+  auto it = pool.find(token);
+  if (it == pool.end() || (it->second.pid > 0 && it->second.pid != pid) || it->second.handle) {
+    LOG_INFO << "Refusing pooled executor " << token << " (pid " << pid << "): not one this slave started";
+    return http::error_response(403, "Pooled executor '" + token + "' (pid " + std::to_string(pid) +
+                                         ") is not one this slave started, or it is ready already");
+  }
+  http::Response r;
+  r.content_type = JSON_TYPE;
+  r.stream_producer = spawn_pooled_executor_connection(self->system(), caf::actor_cast<caf::actor>(self), token, pid);
+  return r;
+}
+
 std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
   if (opts.flags.executor_pool_size <= 0) {
     return std::nullopt;
   }
-  if (std::optional<std::string> refusal = pool_refusal(config, isolation, user)) {
+  std::optional<std::string> refusal;
+  if (config.argv.empty() || config.argv[0] != pool_executor_path()) {
+    // --http_command_executor: a task with a health check runs stoa-executor.
+    refusal = "it runs " + (config.argv.empty() ? std::string("nothing") : config.argv[0]) + ", the pool holds " +
+              pool_executor_path();
+  } else {
+    refusal = pool_refusal(config, isolation, user);
+  }
+  if (refusal) {
     LOG_INFO << "Starting executor " << config.executor_id << " afresh, not from the pool: " << *refusal;
     metrics->inc("slave/executor_pool_cold_starts");
     return std::nullopt;
@@ -189,6 +219,7 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
   PoolAdoption adoption;
   adoption.handle = it->second.handle;
   adoption.pid = it->second.pid;
+  adoption.http = opts.flags.http_command_executor;
   it->second.stop->store(true);
   AdoptExecutorMessage& m = adoption.message;
   m.set_token(it->first);

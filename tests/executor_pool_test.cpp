@@ -6,7 +6,10 @@
 // refills; a launch the pool cannot honour (another user, a cgroups
 // isolator; both need root) starts afresh; pooled executors that die are
 // restarted with a backoff; a restarted slave recovers an adopted executor
-// while the old pool goes.
+// while the old pool goes. The HttpExecutorPool tests do the same with a
+// pool of stoa-http-executor (--http_command_executor), whose adoption comes
+// over HTTP, and check what only it has: a health-checked task starts
+// stoa-executor afresh, and the pool route refuses calls it did not ask for.
 // Each test runs in 0.2-1 s, the backoff one in ~3.5 s.
 
 #include <gtest/gtest.h>
@@ -71,10 +74,19 @@ std::set<pid_t> pids_logged(const Process& slave, const std::string& what) {
   return ::testing::AssertionSuccess();
 }
 
-TEST(ExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
-  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+// The flags of a slave whose pool holds stoa-http-executor (`http`) or
+// stoa-executor.
+std::vector<std::string> pool_flags(bool http, const std::string& size) {
+  std::vector<std::string> flags = {"--executor_pool_size=" + size};
+  if (http) {
+    flags.push_back("--http_command_executor");
+  }
+  return flags;
+}
+
+void adopted_executor_runs_and_kills_the_task(bool http) {
   Cluster cluster;
-  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=1"}));
+  ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(http, "1")));
   const std::string marker = unique_marker();
   Try<Process*> execute = cluster.start(
       "stoa-execute", "execute",
@@ -115,8 +127,17 @@ TEST(ExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
   const std::string err = read_file(sandbox + "/stderr");
   EXPECT_NE(err.find("oops"), std::string::npos) << err;
   EXPECT_NE(err.find("Started task"), std::string::npos) << "the executor's own log is not in the sandbox: " << err;
-  // The adoption was its registration (#17): no registration round trip.
-  EXPECT_TRUE(std::regex_search(err, std::regex(R"(Registered with slave \S+ at adoption)"))) << err;
+  if (http) {
+    // The adoption was its subscription: no SUBSCRIBE of its own.
+    EXPECT_NE(err.find("Adopted container " + cid + " in " + sandbox), std::string::npos) << err;
+    EXPECT_NE(err.find("Subscribed to the slave"), std::string::npos) << err;
+    EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("subscribed over HTTP")).empty())
+        << cluster.slave(0)->log();
+    EXPECT_NE(read_file("/proc/" + std::to_string(pid) + "/cmdline").find("stoa-http-executor"), std::string::npos);
+  } else {
+    // The adoption was its registration (#17): no registration round trip.
+    EXPECT_TRUE(std::regex_search(err, std::regex(R"(Registered with slave \S+ at adoption)"))) << err;
+  }
 
   // The pool refills, and counted the adoption.
   EXPECT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 1; },
@@ -134,10 +155,22 @@ TEST(ExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
       << "the task or its adopted executor outlived the kill";
 }
 
-TEST(ExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
-  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+TEST(ExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-execute");
+  adopted_executor_runs_and_kills_the_task(false);
+}
+
+// --http_command_executor: the pool holds stoa-http-executor, which takes
+// its container from the ADOPTED event on its pool stream (POST
+// /stoa/executor/pool) and is subscribed by it.
+TEST(HttpExecutorPool, AdoptedExecutorRunsAndKillsTheTaskAsAColdOneWould) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-execute");
+  adopted_executor_runs_and_kills_the_task(true);
+}
+
+void tasks_finish_through_the_pool(bool http) {
   Cluster cluster;
-  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=2"}));
+  ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(http, "2")));
   Try<Process*> framework =
       cluster.start("stoa-example-framework", "framework",
                     {"--master=" + cluster.master_address(), "--tasks=6", "--command=echo in=$MESOS_SANDBOX",
@@ -158,6 +191,88 @@ TEST(ExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
   EXPECT_EQ(adopted + slave_metric(cluster, "slave/executor_pool_cold_starts"), 6);
   EXPECT_EQ(cluster.slave(0)->lines_matching(std::regex("Launched pooled executor")).size(),
             static_cast<size_t>(adopted));
+}
+
+TEST(ExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  tasks_finish_through_the_pool(false);
+}
+
+TEST(HttpExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-example-framework");
+  tasks_finish_through_the_pool(true);
+}
+
+// A task with a health check needs stoa-executor (which runs health
+// checks): with a pool of stoa-http-executor it starts afresh, named in the
+// log, and the pool stays ready for the next command task.
+TEST(HttpExecutorPool, AHealthCheckedTaskStartsAfreshUnderStoaExecutor) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-executor", "stoa-execute");
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(true, "1")));
+  const std::string path = cluster.dir() + "/checked.json";
+  std::ofstream(path) << R"({"name": "checked", "command": {"value": "sleep 600"}, "health_check": )"
+                      << R"({"type": "COMMAND", "command": {"value": "true"}, "delay_seconds": 0,)"
+                      << R"( "interval_seconds": 0.3, "timeout_seconds": 5, "grace_period_seconds": 0,)"
+                      << R"( "consecutive_failures": 3}})";
+  Try<Process*> execute = cluster.start("stoa-execute", "checked",
+                                        {"--master=" + cluster.master_address(), "--task=" + path,
+                                         "--resources=cpus:0.1;mem:32", "--timeout=2mins"});
+  ASSERT_TRUE(execute) << execute.error();
+  ASSERT_TRUE((*execute)->wait_for_line(
+      std::regex(R"(TASK_RUNNING .*\(REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\) \[healthy\])"),
+      deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+  EXPECT_EQ(cluster.slave(0)
+                ->lines_matching(std::regex("afresh, not from the pool: it runs \\S+/stoa-executor, the pool holds "
+                                            "\\S+/stoa-http-executor"))
+                .size(),
+            1U)
+      << cluster.slave(0)->log();
+  EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("Launched pooled executor")).empty());
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_adopted"), 0);
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_cold_starts"), 1);
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_ready"), 1);
+  (*execute)->kill(SIGINT);
+  EXPECT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_KILLED\b)"), deadline_in(DEFAULT_TIMEOUT)))
+      << (*execute)->log();
+}
+
+// POST /stoa/executor/pool takes only a pooled executor this slave started:
+// a bad body gets 400 naming what is wrong, another media type 415, a token
+// it did not start 403, and none of them disturbs the pool.
+TEST(HttpExecutorPool, PoolCallsTheSlaveDidNotAskForAreRefused) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor");
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(true, "1")));
+  struct Case {
+    std::string body;
+    std::string content_type;
+    int status;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {R"({"token":"t","pid":1})", "text/plain", 415, "text/plain"},
+      {R"({"token":)", "application/json", 400, "not JSON"},
+      {R"(["t",1])", "application/json", 400, "must be a JSON object"},
+      {R"({"pid":12})", "application/json", 400, "'token' must be a non-empty string, not missing"},
+      {R"({"token":"","pid":12})", "application/json", 400, "'token' must be a non-empty string"},
+      {R"({"token":"t","pid":-3})", "application/json", 400, "'pid' must be a positive integer, not -3"},
+      {R"({"token":"t","pid":"12"})", "application/json", 400, "'pid' must be a positive integer"},
+      {R"({"token":"not-ours","pid":12})", "application/json", 403, "'not-ours' (pid 12) is not one this slave"},
+  };
+  for (const Case& c : cases) {
+    Try<HttpResponse> r = http_raw("127.0.0.1", cluster.slave_port(0),
+                                   "POST /stoa/executor/pool HTTP/1.1\r\nHost: x\r\nContent-Type: " + c.content_type +
+                                       "\r\nContent-Length: " + std::to_string(c.body.size()) +
+                                       "\r\nConnection: close\r\n\r\n" + c.body);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ(r->status, c.status) << c.body << " -> " << r->body;
+    EXPECT_NE(r->body.find(c.says), std::string::npos) << c.body << " -> " << r->body;
+  }
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_ready"), 1);
+  EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("Pooled executor \\S+ .* exited")).empty())
+      << cluster.slave(0)->log();
 }
 
 // --switch_user with a framework of another user: the pool (the slave's
@@ -263,10 +378,9 @@ TEST(ExecutorPool, TaskUnderACgroupsIsolatorStartsAfresh) {
   EXPECT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
 }
 
-TEST(ExecutorPool, RestartedSlaveRecoversTheAdoptedExecutorAndNotTheOldPool) {
-  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+void restarted_slave_recovers_the_adopted_executor(bool http) {
   Cluster cluster;
-  ASSERT_TRUE(start_pool_cluster(cluster, {"--executor_pool_size=2"}));
+  ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(http, "2")));
   const std::string marker = unique_marker();
   Try<Process*> framework =
       cluster.start("stoa-example-framework", "framework",
@@ -316,6 +430,19 @@ TEST(ExecutorPool, RestartedSlaveRecoversTheAdoptedExecutorAndNotTheOldPool) {
   EXPECT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 2; },
                          deadline_in(DEFAULT_TIMEOUT)))
       << "the restarted slave's own pool never became ready";
+}
+
+TEST(ExecutorPool, RestartedSlaveRecoversTheAdoptedExecutorAndNotTheOldPool) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-executor", "stoa-example-framework");
+  restarted_slave_recovers_the_adopted_executor(false);
+}
+
+// An adopted stoa-http-executor of a checkpointing framework keeps its task
+// when its slave dies and subscribes again to the restarted one; the
+// unadopted ones see their pool stream end and exit.
+TEST(HttpExecutorPool, RestartedSlaveRecoversTheAdoptedExecutorAndNotTheOldPool) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-example-framework");
+  restarted_slave_recovers_the_adopted_executor(true);
 }
 
 }  // namespace
