@@ -67,9 +67,6 @@ void Slave::executor_update(StatusUpdateMessage& m, const caf::actor& from) {
   *ack.mutable_task_id() = u.status().task_id();
   ack.set_uuid(u.uuid());
   self->send(from, ack);
-  if (u.status().state() == TASK_RUNNING) {
-    fill_pool();  // a task runs: a pooled executor it took is replaced now (slave_pool.cpp)
-  }
 }
 
 bool Slave::archived_update(const StatusUpdate& u) {
@@ -166,11 +163,20 @@ void Slave::on_update_retry(const std::string& fid, const std::string& tid, cons
 }
 
 void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
+  const StatusUpdate* head = updates.head({m.framework_id().value(), m.task_id().value()});
+  const bool running = head != nullptr && head->uuid() == m.uuid() && head->status().state() == TASK_RUNNING;
   bool matched = false;
   std::optional<StatusUpdate> next =
       updates.acknowledge(m.framework_id().value(), m.task_id().value(), m.uuid(), &matched);
   if (!matched) {
     return;
+  }
+  if (running) {
+    // The framework has the task's TASK_RUNNING: its launch is over, so a
+    // pooled executor it took is replaced now (slave_pool.cpp). Sooner, the
+    // replacement's start competes with the launch's last hops (the
+    // acknowledgement of TASK_STARTING, TASK_RUNNING to the master).
+    fill_pool();
   }
   if (Executor* e = records.executor_of_task(m.framework_id().value(), m.task_id().value())) {
     StatusUpdateRecord record;
