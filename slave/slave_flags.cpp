@@ -162,8 +162,9 @@ SlaveFlags::SlaveFlags() {
   add(&executor_shutdown_grace_period, "executor_shutdown_grace_period",
       "Time an executor has to exit after being told to shut down (>= 0).", std::chrono::seconds(5));
   add(&executor_pool_size, "executor_pool_size",
-      "How many command executors (stoa-executor) to keep started ahead, each adopting one task's launch "
-      "(docs/executor-pool.md); 0 = none, every executor starts when its task arrives (0 to 64).",
+      "How many command executors (stoa-executor, or stoa-http-executor with --http_command_executor) to keep "
+      "started ahead, each adopting one task's launch (docs/executor-pool.md); 0 = none, every executor starts "
+      "when its task arrives (0 to 64).",
       0);
   check("executor_pool_size", [](const std::string& v) -> std::optional<std::string> {
     if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 3 || std::stoi(v) > 64) {
@@ -174,7 +175,7 @@ SlaveFlags::SlaveFlags() {
   add(&http_command_executor, "http_command_executor",
       "Run command tasks under stoa-http-executor, which speaks Mesos' v1 executor HTTP API to the slave and "
       "links no actor runtime (it starts in a fraction of stoa-executor's time; docs/executor-http-api.md). A "
-      "task with a health check still gets stoa-executor (from the pool, with --executor_pool_size).",
+      "task with a health check still gets stoa-executor, started afresh.",
       false);
   add(&recover, "recover",
       "What to do with the executors a previous run of this slave left running (docs/checkpoints.md): "
