@@ -253,7 +253,9 @@ constexpr stats_atom stats_atom_v{};
 //   producer -> server  (stream_end_atom, uint64_t id)   close after the bytes
 //   server -> producer  (stream_closed_atom, uint64_t id) the stream is gone:
 //                       client disconnected, slow reader, producer ended it,
-//                       or the server stopped
+//                       or the server stopped; id 0: it never opened (the
+//                       client left before the response was written, the
+//                       request was answered already, or it was a HEAD)
 //
 // The server monitors the producer: when it exits, its streams close. Chunks
 // for an unknown (closed) id are dropped. A stream is exempt from the idle

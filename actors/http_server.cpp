@@ -199,9 +199,16 @@ void ServerCore::dispatch(uint64_t conn_id, ParsedRequest& pr) {
   }
 }
 
+void ServerCore::stream_never_opened(const caf::actor& producer) {
+  if (producer) {
+    self->send(producer, stream_closed_atom_v, uint64_t{0});
+  }
+}
+
 void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
   Connection* c = find(conn_id);
   if (c == nullptr) {
+    stream_never_opened(resp.stream_producer);
     return;  // the client went away
   }
   Slot* slot = nullptr;
@@ -212,6 +219,7 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
     }
   }
   if (slot == nullptr || slot->ready) {
+    stream_never_opened(resp.stream_producer);
     return;  // already answered (or timed out)
   }
   if (!slot->jsonp.empty() && starts_with_json(resp.content_type)) {
@@ -246,6 +254,8 @@ void ServerCore::respond(uint64_t conn_id, uint64_t seq, Response resp) {
     if (!slot->head) {
       slot->stream_producer = resp.stream_producer;
       slot->stream_context = std::move(resp.stream_context);
+    } else {
+      stream_never_opened(resp.stream_producer);  // headers only
     }
   }
   if (resp.stream_producer) {
@@ -402,6 +412,7 @@ void ServerCore::erase(caf::io::connection_handle hdl) {
     if (s.deadline) {
       deadlines.erase({*s.deadline, i->second->id, s.seq});
     }
+    stream_never_opened(s.stream_producer);  // answered, not yet written
   }
   conn_ids.erase(i->second->id);
   conns.erase(i);

@@ -151,6 +151,11 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   void erase(caf::io::connection_handle hdl);
   // Streams (Response::stream_producer).
   void start_stream(Connection& c, Slot& s);
+  // Tells the producer of a streamed response that will never be written
+  // (the client left, the request was answered already, a HEAD) that its
+  // stream is gone: (stream_closed_atom, 0). A producer made for one stream
+  // ends on it instead of waiting forever.
+  void stream_never_opened(const caf::actor& producer);
   void on_stream_chunk(uint64_t id, const std::string& bytes);
   void on_stream_end(uint64_t id);
   void on_producer_down(const caf::actor_addr& producer);

@@ -556,7 +556,25 @@ TEST_F(HttpServer, StreamHeadGetsHeadersOnly) {
   EXPECT_EQ(head->status, 200);
   EXPECT_EQ(head->headers["content-type"], "text/event-stream");
   EXPECT_TRUE(c.wait_eof());
-  EXPECT_EQ(producer_counts(), std::make_pair(0, 0));
+  // The producer is told the stream never opened (id 0).
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(0, 1); }));
+}
+
+// A handler that answers with a stream after its client left: the server
+// cannot open it, and tells the producer so (a producer made for one stream,
+// like the slave's executor connections, would otherwise wait forever).
+TEST_F(HttpServer, AStreamAnsweredAfterTheClientLeftIsClosedAtItsProducer) {
+  auto server = start();
+  {
+    RawConn c(server.port);
+    ASSERT_TRUE(c.ok());
+    c.send("GET /slow-events HTTP/1.1\r\nHost: test\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return stats(server).pending == 1; }));
+  }  // the client goes away before the handler answers
+  ASSERT_TRUE(eventually([&] { return stats(server).connections == 0; }));
+  caf::anon_send(gate_actor, open_atom::value);
+  EXPECT_TRUE(eventually([&] { return producer_counts() == std::make_pair(0, 1); }));
+  EXPECT_EQ(stats(server).streams, 0u);
 }
 
 TEST_F(HttpServer, StreamClosesWhenItsProducerExits) {

@@ -543,6 +543,19 @@ class HttpTest : public ::testing::Test {
                         r.stream_context = ctx == req.query.end() ? "" : ctx->second;
                         respond(std::move(r));
                       }});
+    routes.push_back({"/slow-events", "The test producer's stream, once the gate opens.", {"GET"},
+                      [g, p](caf::io::broker* self, const http::Request&, http::Responder respond) {
+                        self->request(g, 20s, wait_atom::value)
+                            .then([respond, p](const std::string&) {
+                                    http::Response r;
+                                    r.content_type = "text/event-stream";
+                                    r.stream_producer = p;
+                                    respond(std::move(r));
+                                  },
+                                  [respond](caf::error&) {
+                                    respond(http::error_response(500, "gate failed"));
+                                  });
+                      }});
     http::Route files{"/files/", "Serves everything under /files/.", {"GET"},
                       [](caf::io::broker*, const http::Request& req, http::Responder respond) {
                         respond(http::text_response("file:" + req.path));

@@ -18,9 +18,10 @@ namespace {
 
 // The slave answers at once; this only bounds a slave that is gone.
 constexpr auto API_TIMEOUT = std::chrono::seconds(10);
-// A connection whose stream never opens (the executor went away before its
-// SUBSCRIBE was answered: the server then tells the producer nothing) ends
-// after this long.
+// A connection whose stream never opens ends after this long. The server
+// tells it when it cannot open the stream (the executor went away before
+// its SUBSCRIBE was answered: stream_closed with id 0); this bounds the
+// rest (an answer that reached the route after its request timed out).
 constexpr auto STREAM_OPEN_TIMEOUT = std::chrono::seconds(30);
 using open_timeout_atom = caf::atom_constant<caf::atom("ex_opento")>;
 
