@@ -2,18 +2,23 @@
 // executor that speaks Mesos' v1 executor HTTP API and links no actor
 // runtime: tasks finish, fail and are killed as under stoa-executor; a
 // checkpointing framework's tasks outlive a killed slave and their executors
-// subscribe again to the restarted one; an executor killed under its task
+// subscribe again to the restarted one, and an executor whose connections
+// are cut while its slave lives subscribes again; an executor killed under its task
 // fails it; a task with a health check still gets stoa-executor, which
 // runs health checks; and the slave's /api/v1/executor refuses bad calls
 // with the reason and changes nothing.
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -192,6 +197,93 @@ TEST(HttpExecutor, KilledSlaveComesBackWithItsTasksStillRunning) {
   EXPECT_EQ((*restarted)->lines_matching(std::regex("subscribed over HTTP")).size(), 3U);
   for (const auto& [task, states] : updates_by_task(**framework)) {
     EXPECT_EQ(std::count(states.begin(), states.end(), "TASK_RUNNING"), 1) << task;
+  }
+}
+
+// The standard output of `command` (run by sh), or nullopt when it failed.
+std::optional<std::string> command_output(const std::string& command) {
+  FILE* f = ::popen(command.c_str(), "r");
+  if (f == nullptr) {
+    return std::nullopt;
+  }
+  std::string out;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    out.append(buf, n);
+  }
+  return ::pclose(f) == 0 ? std::optional<std::string>(out) : std::nullopt;
+}
+
+// The local ports of `pid`'s established TCP connections to `port` on
+// loopback (`ss -tnp`).
+std::vector<int> connections_of(pid_t pid, int port) {
+  std::vector<int> ports;
+  std::optional<std::string> out =
+      command_output("ss -tnpH state established '( dport = :" + std::to_string(port) + " )' 2>/dev/null");
+  if (!out) {
+    return ports;
+  }
+  std::regex line(R"(127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+\s+users:.*pid=)" + std::to_string(pid) + R"(,)");
+  std::istringstream in(*out);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, line)) {
+      ports.push_back(std::stoi(m[1]));
+    }
+  }
+  return ports;
+}
+
+// The executor's connections break while its slave lives (cut with `ss -K`):
+// a checkpointing framework's executor keeps its task and subscribes again,
+// and the slave takes it back (Mesos' agent does the same); the task's
+// updates go on over the new connections.
+TEST(HttpExecutor, AnExecutorWhoseConnectionsBreakSubscribesAgainWithItsTask) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-example-framework");
+  if (::geteuid() != 0 || !command_output("ss -V")) {
+    GTEST_SKIP() << "needs root and ss (iproute2) to cut one process's TCP connections (ss -K)";
+  }
+  Cluster cluster;
+  Try<bool> started = start_http_cluster(cluster);
+  ASSERT_TRUE(started) << started.error();
+  const std::string marker = unique_marker();
+  Try<Process*> framework =
+      cluster.start("stoa-example-framework", "framework",
+                    {"--master=" + cluster.master_address(), "--tasks=1", "--checkpoint",
+                     "--command=sleep 1000; echo " + marker, "--task_resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(framework) << framework.error();
+  ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 1; }, deadline_in(DEFAULT_TIMEOUT)))
+      << (*framework)->log();
+  std::vector<pid_t> task = task_processes(marker, **framework);
+  ASSERT_EQ(task.size(), 1U);
+  std::vector<pid_t> executors = http_executors_in(cluster.dir());
+  ASSERT_EQ(executors.size(), 1U);
+  const int port = cluster.slave_port(0);
+  std::vector<int> cut;
+  ASSERT_TRUE(poll_until([&] { return !(cut = connections_of(executors[0], port)).empty(); }, deadline_in(10s)))
+      << "no connection of executor " << executors[0] << " to port " << port << " in `ss -tnp`";
+  for (int p : cut) {
+    ASSERT_TRUE(command_output("ss -K '( sport = :" + std::to_string(p) + " and dport = :" + std::to_string(port) +
+                               " )' >/dev/null 2>&1"))
+        << "ss -K failed";
+  }
+  std::regex subscribed("Executor \\S+ of framework \\S+ subscribed over HTTP");
+  EXPECT_TRUE(poll_until([&] { return cluster.slave(0)->lines_matching(subscribed).size() == 2; },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << "the executor did not subscribe again:\n" << cluster.slave(0)->log();
+  std::vector<std::string> stderrs = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stderr");
+  ASSERT_EQ(stderrs.size(), 1U);
+  EXPECT_TRUE(poll_until([&] { return read_file(stderrs[0]).find("Lost the slave") != std::string::npos; },
+                         deadline_in(10s)))
+      << read_file(stderrs[0]);
+  EXPECT_EQ(task_processes(marker, **framework), task) << "the task did not survive its executor's lost connection";
+  EXPECT_EQ(http_executors_in(cluster.dir()), executors);
+  // The task is still the slave's and the master's, with one TASK_RUNNING.
+  EXPECT_EQ(running_tasks_on(cluster, only_slave_id(cluster)), 1);
+  for (const auto& [t, states] : updates_by_task(**framework)) {
+    EXPECT_EQ(std::count(states.begin(), states.end(), "TASK_RUNNING"), 1) << t;
+    EXPECT_EQ(std::count(states.begin(), states.end(), "TASK_LOST") + std::count(states.begin(), states.end(), "TASK_FAILED"), 0) << t;
   }
 }
 
