@@ -210,19 +210,9 @@ TEST(HttpExecutorPool, AHealthCheckedTaskStartsAfreshUnderStoaExecutor) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-executor", "stoa-execute");
   Cluster cluster;
   ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(true, "1")));
-  const std::string path = cluster.dir() + "/checked.json";
-  std::ofstream(path) << R"({"name": "checked", "command": {"value": "sleep 600"}, "health_check": )"
-                      << R"({"type": "COMMAND", "command": {"value": "true"}, "delay_seconds": 0,)"
-                      << R"( "interval_seconds": 0.3, "timeout_seconds": 5, "grace_period_seconds": 0,)"
-                      << R"( "consecutive_failures": 3}})";
-  Try<Process*> execute = cluster.start("stoa-execute", "checked",
-                                        {"--master=" + cluster.master_address(), "--task=" + path,
-                                         "--resources=cpus:0.1;mem:32", "--timeout=2mins"});
+  Try<Process*> execute = start_health_checked_sleep(cluster, "checked");
   ASSERT_TRUE(execute) << execute.error();
-  ASSERT_TRUE((*execute)->wait_for_line(
-      std::regex(R"(TASK_RUNNING .*\(REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\) \[healthy\])"),
-      deadline_in(DEFAULT_TIMEOUT)))
-      << (*execute)->log();
+  ASSERT_TRUE((*execute)->wait_for_line(HEALTHY_RUNNING, deadline_in(DEFAULT_TIMEOUT))) << (*execute)->log();
   EXPECT_EQ(cluster.slave(0)
                 ->lines_matching(std::regex("afresh, not from the pool: it runs \\S+/stoa-executor, the pool holds "
                                             "\\S+/stoa-http-executor"))

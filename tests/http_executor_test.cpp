@@ -68,6 +68,23 @@ std::vector<pid_t> http_executors_in(const std::string& dir) {
   return out;
 }
 
+// stoa-example-framework (checkpointing) with `count` tasks of
+// `sleep 1000; echo <marker>`, once all of them run.
+Try<Process*> start_checkpointing_sleepers(Cluster& cluster, int count, const std::string& marker) {
+  Try<Process*> framework =
+      cluster.start("stoa-example-framework", "framework",
+                    {"--master=" + cluster.master_address(), "--tasks=" + std::to_string(count), "--checkpoint",
+                     "--command=sleep 1000; echo " + marker, "--task_resources=cpus:0.1;mem:32"});
+  if (framework.is_error()) {
+    return framework;
+  }
+  if (!poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == static_cast<size_t>(count); },
+                  deadline_in(DEFAULT_TIMEOUT))) {
+    return Error("not all " + std::to_string(count) + " tasks ran:\n" + (*framework)->log());
+  }
+  return framework;
+}
+
 Try<HttpResponse> post_call(int port, const std::string& body, const std::string& content_type = "application/json",
                             const std::string& accept = "application/json") {
   std::string req = "POST /api/v1/executor HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + content_type +
@@ -167,13 +184,8 @@ TEST(HttpExecutor, KilledSlaveComesBackWithItsTasksStillRunning) {
   Try<bool> started = start_http_cluster(cluster);
   ASSERT_TRUE(started) << started.error();
   const std::string marker = unique_marker();
-  Try<Process*> framework =
-      cluster.start("stoa-example-framework", "framework",
-                    {"--master=" + cluster.master_address(), "--tasks=3", "--checkpoint",
-                     "--command=sleep 1000; echo " + marker, "--task_resources=cpus:0.1;mem:32"});
+  Try<Process*> framework = start_checkpointing_sleepers(cluster, 3, marker);
   ASSERT_TRUE(framework) << framework.error();
-  ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 3; }, deadline_in(DEFAULT_TIMEOUT)))
-      << (*framework)->log();
   std::vector<pid_t> before = task_processes(marker, **framework);
   ASSERT_EQ(before.size(), 3U);
   std::vector<pid_t> executors = sorted(http_executors_in(cluster.dir()));
@@ -248,13 +260,8 @@ TEST(HttpExecutor, AnExecutorWhoseConnectionsBreakSubscribesAgainWithItsTask) {
   Try<bool> started = start_http_cluster(cluster);
   ASSERT_TRUE(started) << started.error();
   const std::string marker = unique_marker();
-  Try<Process*> framework =
-      cluster.start("stoa-example-framework", "framework",
-                    {"--master=" + cluster.master_address(), "--tasks=1", "--checkpoint",
-                     "--command=sleep 1000; echo " + marker, "--task_resources=cpus:0.1;mem:32"});
+  Try<Process*> framework = start_checkpointing_sleepers(cluster, 1, marker);
   ASSERT_TRUE(framework) << framework.error();
-  ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 1; }, deadline_in(DEFAULT_TIMEOUT)))
-      << (*framework)->log();
   std::vector<pid_t> task = task_processes(marker, **framework);
   ASSERT_EQ(task.size(), 1U);
   std::vector<pid_t> executors = http_executors_in(cluster.dir());
@@ -292,19 +299,9 @@ TEST(HttpExecutor, ATaskWithAHealthCheckStillGetsTheExecutorThatRunsIt) {
   Cluster cluster;
   Try<bool> started = start_http_cluster(cluster);
   ASSERT_TRUE(started) << started.error();
-  const std::string path = cluster.dir() + "/checked.json";
-  std::ofstream(path) << R"({"name": "checked", "command": {"value": "sleep 600"}, "health_check": )"
-                      << R"({"type": "COMMAND", "command": {"value": "true"}, "delay_seconds": 0,)"
-                      << R"( "interval_seconds": 0.3, "timeout_seconds": 5, "grace_period_seconds": 0,)"
-                      << R"( "consecutive_failures": 3}})";
-  Try<Process*> execute = cluster.start("stoa-execute", "checked",
-                                        {"--master=" + cluster.master_address(), "--task=" + path,
-                                         "--resources=cpus:0.1;mem:32", "--timeout=2mins"});
+  Try<Process*> execute = start_health_checked_sleep(cluster, "checked");
   ASSERT_TRUE(execute) << execute.error();
-  ASSERT_TRUE((*execute)->wait_for_line(
-      std::regex(R"(TASK_RUNNING .*\(REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\) \[healthy\])"),
-      deadline_in(DEFAULT_TIMEOUT)))
-      << (*execute)->log();
+  ASSERT_TRUE((*execute)->wait_for_line(HEALTHY_RUNNING, deadline_in(DEFAULT_TIMEOUT))) << (*execute)->log();
   EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("subscribed over HTTP")).empty()) << cluster.slave(0)->log();
   EXPECT_TRUE(http_executors_in(cluster.dir()).empty());
   (*execute)->kill(SIGINT);

@@ -1,6 +1,7 @@
 #include "tests/task_checks.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -110,6 +111,19 @@ std::vector<std::string> framework_ids(Cluster& cluster, const std::string& fiel
     ids.push_back(json_string(json_at(f, "id")));
   }
   return ids;
+}
+
+const std::regex HEALTHY_RUNNING(R"(TASK_RUNNING .*\(REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\) \[healthy\])");
+
+Try<Process*> start_health_checked_sleep(Cluster& cluster, const std::string& name) {
+  const std::string path = cluster.dir() + "/" + name + ".json";
+  std::ofstream(path) << R"({"name": ")" << name << R"(", "command": {"value": "sleep 600"}, "health_check": )"
+                      << R"({"type": "COMMAND", "command": {"value": "true"}, "delay_seconds": 0,)"
+                      << R"( "interval_seconds": 0.3, "timeout_seconds": 5, "grace_period_seconds": 0,)"
+                      << R"( "consecutive_failures": 3}})";
+  return cluster.start("stoa-execute", name,
+                       {"--master=" + cluster.master_address(), "--task=" + path, "--resources=cpus:0.1;mem:32",
+                        "--timeout=2mins"});
 }
 
 }  // namespace stoa::tests

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,11 @@ std::string only_active_slave_id(Cluster& cluster);
 size_t running_tasks_on(Cluster& cluster, const std::string& slave_id);
 // Ids of /master/state's "frameworks" and "completed_frameworks".
 std::vector<std::string> framework_ids(Cluster& cluster, const std::string& field);
+
+// stoa-execute running `sleep 600` as task `name` with a COMMAND health check
+// (`true` every 0.3 s), its TaskInfo written to <cluster dir>/<name>.json.
+Try<Process*> start_health_checked_sleep(Cluster& cluster, const std::string& name);
+// stoa-execute's line for such a task's first healthy TASK_RUNNING.
+extern const std::regex HEALTHY_RUNNING;
 
 }  // namespace stoa::tests
