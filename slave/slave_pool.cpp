@@ -3,8 +3,9 @@
 // under --http_command_executor) are started ahead
 // (one blocking actor each: it launches the process and then watches for
 // its exit without reaping it), say they are ready, and each adopts one
-// eligible launch (slave_executors.cpp); replacements start once a task
-// reaches TASK_RUNNING or an executor exits (fill_pool tops the pool up to
+// eligible launch (slave_executors.cpp); replacements start once the
+// framework has acknowledged a task's TASK_RUNNING (its launch is over) or
+// an executor exits (fill_pool tops the pool up to
 // --executor_pool_size, counting those still starting), so a replacement's
 // start does not compete with the launch that took the pooled one.
 //
@@ -198,13 +199,11 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
   if (opts.flags.executor_pool_size <= 0) {
     return std::nullopt;
   }
-  std::optional<std::string> refusal;
-  if (config.argv.empty() || config.argv[0] != pool_executor_path()) {
+  std::optional<std::string> refusal = pool_refusal(config, isolation, user);
+  if (!refusal && (config.argv.empty() || config.argv[0] != pool_executor_path())) {
     // --http_command_executor: a task with a health check runs stoa-executor.
     refusal = "it runs " + (config.argv.empty() ? std::string("nothing") : config.argv[0]) + ", the pool holds " +
               pool_executor_path();
-  } else {
-    refusal = pool_refusal(config, isolation, user);
   }
   if (refusal) {
     LOG_INFO << "Starting executor " << config.executor_id << " afresh, not from the pool: " << *refusal;
