@@ -168,6 +168,7 @@ struct ChildContext {
   int report_fd;
   bool new_session;
   bool new_group;
+  int child_in;
   int child_out;
   int child_err;
   const UserIds* user;  // nullptr: stay who we are
@@ -204,6 +205,9 @@ int run_child(void* arg) {
   }
   if (c.new_group && ::setpgid(0, 0) < 0) {
     return fail_in_child(c.report_fd, ChildStage::setsid, errno);
+  }
+  if (int failed = redirect_in_child(c.child_in, STDIN_FILENO, c.report_fd)) {
+    return failed;
   }
   if (int failed = redirect_in_child(c.child_out, STDOUT_FILENO, c.report_fd)) {
     return failed;
@@ -352,6 +356,7 @@ Try<pid_t> launch(const LaunchSpec& spec) {
       err_fd.reset(*fd);
     }
   }
+  const int child_in = spec.stdin_fd;
   const int child_out = out_fd.get();
   const int child_err = spec.stderr_path.empty() ? -1 : (err_fd.get() >= 0 ? err_fd.get() : out_fd.get());
 
@@ -399,9 +404,8 @@ Try<pid_t> launch(const LaunchSpec& spec) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old_mask);
 
-  ChildContext context{&procs_files, report_fd,   new_session,       new_group,
-                       child_out,    child_err,   user ? &*user : nullptr, working_dir,
-                       exec_path,    argv.data(), envp.data()};
+  ChildContext context{&procs_files, report_fd, new_session, new_group,   child_in,    child_out,
+                       child_err,    user ? &*user : nullptr,  working_dir, exec_path,  argv.data(), envp.data()};
   // vfork semantics (posix_spawn's way): the child borrows our memory until
   // it execs, so starting it costs no copy of this (multi-threaded,
   // possibly large) process' page tables; this thread waits meanwhile.

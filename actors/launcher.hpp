@@ -38,6 +38,9 @@ struct LaunchSpec {
   // Empty = the child inherits our stdout/stderr. Both may name one file.
   std::string stdout_path;
   std::string stderr_path;
+  // A descriptor of ours the child gets as its stdin (dup2'd; ours stays
+  // open), e.g. one end of a socketpair. -1 = inherit our stdin.
+  int stdin_fd = -1;
   // setsid(): the child leads a new session and process group whose id is its
   // pid, so signal_process_group(pid, ...) reaches all its descendants that
   // stay in the group.
@@ -72,7 +75,7 @@ Try<UserIds> lookup_user(const std::string& user);
 // posix_spawn: no copy of our page tables; the calling thread waits until the
 // child has exec'd or failed). In the child: signal dispositions and mask
 // reset to defaults, every fd above 2 closed (so tasks never hold our sockets),
-// stdin inherited. Returns the child's pid once it has exec'd; the caller owns
+// stdin inherited unless stdin_fd is set. Returns the child's pid once it has exec'd; the caller owns
 // the child and must reap it (waitpid).
 // Errors (the child, if any, is already reaped): empty argv; program not found
 // or not executable; working_dir missing; stdout/stderr not openable; fork

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,6 +125,26 @@ TEST_F(LauncherTest, OutputFilesAreAppendedTo) {
   ASSERT_TRUE(pid) << pid.error();
   ASSERT_TRUE(WIFEXITED(wait_for(*pid)));
   EXPECT_EQ(read_file(path("stdout")), "first\nsecond\n");
+}
+
+// stdin_fd: the child reads one of our descriptors as its stdin (a
+// socketpair's end here, as the slave gives its executor zygote), and ours
+// stays open.
+TEST_F(LauncherTest, StdinComesFromTheGivenDescriptor) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  LaunchSpec spec;
+  spec.argv = {"sh", "-c", "read line; echo got=$line"};
+  spec.stdout_path = path("stdout");
+  spec.stdin_fd = sv[1];
+  Try<pid_t> pid = launch(spec);
+  ASSERT_TRUE(pid) << pid.error();
+  EXPECT_EQ(::fcntl(sv[1], F_GETFD), FD_CLOEXEC) << "our descriptor changed";
+  ::close(sv[1]);
+  ASSERT_EQ(::write(sv[0], "hello\n", 6), 6);
+  ASSERT_TRUE(WIFEXITED(wait_for(*pid)));
+  EXPECT_EQ(read_file(path("stdout")), "got=hello\n");
+  ::close(sv[0]);
 }
 
 TEST_F(LauncherTest, MissingProgramIsAnErrorNamingIt) {

@@ -5,9 +5,17 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <csignal>
+
+#include <fcntl.h>
+#include <sched.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <iterator>
 
 #include "common/json.hpp"
@@ -262,6 +270,78 @@ std::optional<Error> adopt_container(const Adoption& a) {
     return e;
   }
   return slave::adopt_environment(a.environment);
+}
+
+// --- The zygote (docs/executor-pool.md). ---
+
+namespace {
+
+// All of `text` on the zygote's socket; false when the slave is gone.
+bool reply(const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::send(STDIN_FILENO, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool valid_token(const std::string& token) {
+  return !token.empty() && token.size() <= 128 && std::all_of(token.begin(), token.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> serve_as_zygote() {
+  std::string buffer;
+  char chunk[1024];
+  while (true) {
+    size_t nl = buffer.find('\n');
+    if (nl == std::string::npos) {
+      const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof(chunk));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0 || buffer.size() > 4096) {
+        return std::nullopt;  // the slave closed its end (or sends no lines)
+      }
+      buffer.append(chunk, static_cast<size_t>(n));
+      continue;
+    }
+    const std::string token = buffer.substr(0, nl);
+    buffer.erase(0, nl + 1);
+    if (!valid_token(token)) {
+      if (!reply("-" + std::to_string(EINVAL) + "\n")) {
+        return std::nullopt;
+      }
+      continue;
+    }
+    // fork(), but the child's parent is ours (the slave). Single-threaded
+    // and holding no lock here, so the raw system call is safe.
+    const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
+    if (pid == 0) {
+      const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(null, STDOUT_FILENO) < 0) {
+        ::_exit(1);
+      }
+      ::close(null);
+      ::setsid();
+      ::unsetenv(slave::ZYGOTE_VARIABLE);
+      ::setenv(slave::POOL_TOKEN_VARIABLE, token.c_str(), 1);
+      return token;
+    }
+    if (!reply((pid > 0 ? std::to_string(pid) : "-" + std::to_string(errno)) + "\n")) {
+      return std::nullopt;
+    }
+  }
 }
 
 }  // namespace stoa::http_executor

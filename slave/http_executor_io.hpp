@@ -68,6 +68,21 @@ struct AdoptionStream {
 // reached.
 std::variant<int, AdoptionStream> wait_for_adoption(const ExecutorConfig& endpoint, const std::string& token);
 
+// The zygote (docs/executor-pool.md): started once by a slave whose pool
+// holds stoa-http-executor, with the pool's environment (but no token, and
+// slave::ZYGOTE_VARIABLE=1) and
+// one end of a socketpair as its stdin. It reads one pool token per line
+// there and forks a pooled executor for each — clone(CLONE_PARENT), so that
+// the slave is the new process's parent, reaps it and is told of its exit —
+// answering "<pid>\n" (or "-<errno>\n") on the same socket. Forking this
+// small, single-threaded, already started process costs a fraction of an
+// exec (no loading, no linking, no glibc start-up, whose CPU probing traps
+// to the hypervisor here). Returns in the forked child, with its token,
+// once it is a pooled executor (its own session, stdin/stdout on
+// /dev/null, STOA_POOL_TOKEN set); returns nullopt in the zygote when the
+// slave closes its end.
+std::optional<std::string> serve_as_zygote();
+
 // Takes the adopted container: the sandbox first (whatever fails next is
 // logged in its stderr), the container id over the placeholder, the
 // environment a cold launch gives (slave/pool_adoption.hpp).

@@ -472,8 +472,18 @@ class Loop {
 }  // namespace
 
 int main() {
+  std::optional<std::string> pool_token;
+  if (const char* zygote = std::getenv(slave::ZYGOTE_VARIABLE); zygote != nullptr && std::string(zygote) == "1") {
+    pool_token = serve_as_zygote();
+    if (!pool_token) {
+      return 0;  // the zygote: its slave went
+    }
+  } else if (const char* token = std::getenv(slave::POOL_TOKEN_VARIABLE); token != nullptr && *token != '\0') {
+    pool_token = token;
+  }
   std::optional<AdoptionStream> adopted;
-  if (const char* token = std::getenv(slave::POOL_TOKEN_VARIABLE); token != nullptr && *token != '\0') {
+  if (pool_token) {
+    const std::string& token = *pool_token;
     ExecutorConfig endpoint;
     if (std::optional<Error> e = agent_endpoint_from_environment([](const char* n) { return std::getenv(n); },
                                                                  &endpoint)) {

@@ -17,6 +17,9 @@ namespace stoa::slave {
 // The variable naming a pooled executor (its token, a fresh uuid per
 // process); set only until adoption.
 constexpr const char* POOL_TOKEN_VARIABLE = "STOA_POOL_TOKEN";
+// The variable (=1) that makes stoa-http-executor the slave's executor
+// zygote, which forks the pool's executors (slave/executor_zygote.hpp).
+constexpr const char* ZYGOTE_VARIABLE = "STOA_EXECUTOR_ZYGOTE";
 // A pooled executor starts with STOA_CONTAINER_ID set to this many
 // POOL_PLACEHOLDER_CHAR: the bytes that adoption overwrites in place with
 // the container id (followed by NULs). A longer id cannot be adopted.

@@ -44,6 +44,8 @@
 
 namespace stoa::slave {
 
+class ExecutorZygote;  // slave/executor_zygote.hpp
+
 // Timer messages of the slave (sent only to itself).
 using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
 using registration_timeout_atom = caf::atom_constant<caf::atom("exreg_tmo")>;
@@ -144,6 +146,9 @@ class Slave {
   // The executor pool (slave_pool.cpp), by token; empty when
   // --executor_pool_size is 0.
   std::map<std::string, PooledExecutor> pool;
+  // Forks the pool's stoa-http-executors (--http_command_executor): made at
+  // the first refill, stopped with the pool.
+  std::shared_ptr<ExecutorZygote> zygote;
   std::vector<std::string> isolation;  // the --isolation names
   std::string user;                    // the user this slave (and its pool) runs as
   bool pool_refill_pending = false;

@@ -32,6 +32,7 @@
 #include "common/uuid.hpp"
 #include "slave/executor_http.hpp"
 #include "slave/executor_pool.hpp"
+#include "slave/executor_zygote.hpp"
 #include "slave/reaper.hpp"
 #include "slave/slave_actor.hpp"
 
@@ -54,11 +55,21 @@ bool exited_unreaped(pid_t pid) {
   return r < 0 || info.si_pid == pid;
 }
 
-// Starts one pooled executor and watches it until it exits or leaves the
-// pool (`stop`).
+// Starts one pooled executor — forked by `zygote` when there is one,
+// exec'd from `spec` otherwise (or when the zygote fails) — and watches it
+// until it exits or leaves the pool (`stop`).
 void pooled_process(caf::blocking_actor* self, caf::actor slave, std::string token, LaunchSpec spec,
-                    std::shared_ptr<std::atomic<bool>> stop) {
-  Try<pid_t> pid = launch(spec);
+                    std::shared_ptr<ExecutorZygote> zygote, std::shared_ptr<std::atomic<bool>> stop) {
+  Try<pid_t> pid = Error("no zygote");
+  if (zygote) {
+    pid = zygote->fork_pooled(token);
+    if (pid.is_error()) {
+      LOG_WARNING << "Starting pooled executor " << token << " without the zygote: " << pid.error();
+    }
+  }
+  if (pid.is_error()) {
+    pid = launch(spec);
+  }
   if (pid.is_error()) {
     self->send(slave, pool_started_atom::value, token, int32_t{-1}, pid.error());
     return;
@@ -118,9 +129,17 @@ void Slave::fill_pool() {
     if (opts.flags.http_command_executor) {
       in.agent_endpoint = opts.upid.host + ":" + std::to_string(opts.upid.port);
     }
+    LaunchSpec spec = pooled_executor_spec(in);
+    if (opts.flags.http_command_executor && !zygote) {
+      // stoa-http-executor: one started as the zygote forks the others.
+      LaunchSpec zygote_spec = spec;
+      zygote_spec.env.erase(POOL_TOKEN_VARIABLE);
+      zygote_spec.env[ZYGOTE_VARIABLE] = "1";
+      zygote = std::make_shared<ExecutorZygote>(std::move(zygote_spec));
+    }
     Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::blocking, [&] {
       return self->system().spawn(slave_pool_detail::pooled_process, caf::actor_cast<caf::actor>(self), token,
-                                  pooled_executor_spec(in), p.stop);
+                                  std::move(spec), zygote, p.stop);
     });
     if (spawned.is_error()) {
       on_pool_started(token, -1, spawned.error());  // as a start that failed: dropped, retried later
@@ -242,6 +261,9 @@ void Slave::discard_pooled(pid_t pid) {
 }
 
 void Slave::kill_pool() {
+  if (zygote) {
+    zygote->stop();
+  }
   for (auto& [token, p] : pool) {
     p.stop->store(true);
     if (p.pid > 0) {

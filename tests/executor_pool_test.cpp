@@ -20,6 +20,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,20 @@ std::set<pid_t> pids_logged(const Process& slave, const std::string& what) {
     }
   }
   return pids;
+}
+
+// /proc/<pid>/stat's parent pid, or -1.
+pid_t parent_of(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  std::istringstream in(stat.substr(close + 2));
+  std::string state;
+  pid_t ppid = -1;
+  in >> state >> ppid;
+  return ppid;
 }
 
 ::testing::AssertionResult start_pool_cluster(Cluster& cluster, const std::vector<std::string>& flags) {
@@ -128,6 +143,12 @@ void adopted_executor_runs_and_kills_the_task(bool http) {
   EXPECT_NE(err.find("oops"), std::string::npos) << err;
   EXPECT_NE(err.find("Started task"), std::string::npos) << "the executor's own log is not in the sandbox: " << err;
   if (http) {
+    // Forked by the executor zygote, as the slave's own child.
+    std::set<pid_t> zygotes = pids_logged(*cluster.slave(0), "Started the executor zygote");
+    ASSERT_EQ(zygotes.size(), 1U) << cluster.slave(0)->log();
+    EXPECT_NE(*zygotes.begin(), pid);
+    EXPECT_TRUE(process_running(*zygotes.begin()));
+    EXPECT_EQ(parent_of(pid), cluster.slave(0)->pid()) << "the pooled executor is not the slave's child";
     // The adoption was its subscription: no SUBSCRIBE of its own.
     EXPECT_NE(err.find("Adopted container " + cid + " in " + sandbox), std::string::npos) << err;
     EXPECT_NE(err.find("Subscribed to the slave"), std::string::npos) << err;
@@ -201,6 +222,39 @@ TEST(ExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
 TEST(HttpExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
   STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-example-framework");
   tasks_finish_through_the_pool(true);
+}
+
+// The zygote that forks the pool's stoa-http-executors dies: the next
+// refill finds it gone, starts that executor with an exec instead and the
+// one after starts a new zygote; every task runs.
+TEST(HttpExecutorPool, AKilledZygoteIsStartedAgainAndThePoolGoesOn) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-example-framework");
+  Cluster cluster;
+  ASSERT_TRUE(start_pool_cluster(cluster, pool_flags(true, "1")));
+  std::set<pid_t> zygotes = pids_logged(*cluster.slave(0), "Started the executor zygote");
+  ASSERT_EQ(zygotes.size(), 1U) << cluster.slave(0)->log();
+  ASSERT_EQ(::kill(*zygotes.begin(), SIGKILL), 0);
+  for (int round = 1; round <= 3; ++round) {
+    Try<Process*> framework =
+        cluster.start("stoa-example-framework", "framework" + std::to_string(round),
+                      {"--master=" + cluster.master_address(), "--tasks=1", "--command=true",
+                       "--task_resources=cpus:0.1;mem:32"});
+    ASSERT_TRUE(framework) << framework.error();
+    ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_FINISHED") == 1; },
+                           deadline_in(DEFAULT_TIMEOUT)))
+        << (*framework)->log();
+    ASSERT_TRUE(poll_until([&] { return slave_metric(cluster, "slave/executor_pool_ready") == 1; },
+                           deadline_in(DEFAULT_TIMEOUT)))
+        << cluster.slave(0)->log();
+  }
+  EXPECT_EQ(cluster.slave(0)->lines_matching(std::regex("without the zygote: the executor zygote is gone")).size(), 1U)
+      << cluster.slave(0)->log();
+  std::set<pid_t> now = pids_logged(*cluster.slave(0), "Started the executor zygote");
+  EXPECT_EQ(now.size(), 2U) << cluster.slave(0)->log();
+  for (pid_t z : now) {
+    EXPECT_EQ(process_running(z), z != *zygotes.begin()) << z;
+  }
+  EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_adopted"), 3);
 }
 
 // A task with a health check needs stoa-executor (which runs health
@@ -405,6 +459,10 @@ void restarted_slave_recovers_the_adopted_executor(bool http) {
       deadline_in(DEFAULT_TIMEOUT)))
       << "a pooled executor outlived its slave";
   EXPECT_TRUE(process_running(*adopted.begin())) << "the adopted executor of a checkpointing framework died";
+  for (pid_t z : pids_logged(*cluster.slave(0), "Started the executor zygote")) {
+    EXPECT_TRUE(poll_until([&] { return !process_running(z); }, deadline_in(DEFAULT_TIMEOUT)))
+        << "the executor zygote outlived its slave";
+  }
 
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-restarted");
   ASSERT_TRUE(restarted) << restarted.error();
