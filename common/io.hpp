@@ -17,4 +17,8 @@ bool write_all(int fd, std::string_view data);
 // nor moved.
 bool pwrite_all(int fd, std::string_view data, off_t offset);
 
+// The same with send(2) and MSG_NOSIGNAL on a socket: a peer that is gone
+// is an error (EPIPE), not a SIGPIPE.
+bool send_all(int fd, std::string_view data);
+
 }  // namespace stoa

@@ -1,12 +1,14 @@
 #include "common/io.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -80,6 +82,31 @@ TEST(IoPipe, WriteAllDeliversMoreThanOnePipeBufferWhenTheReaderDrains) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(got, big);
+}
+
+// send_all: every byte to a socket whose reader drains it; a peer that is
+// gone is EPIPE, not a SIGPIPE that would end this process.
+TEST(IoSocket, SendAllDeliversAndAGonePeerIsAnErrorNotASignal) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  const std::string data(300 * 1024, 'x');
+  std::string got;
+  std::thread reader([&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(sv[1], buf, sizeof(buf))) > 0) {
+      got.append(buf, static_cast<size_t>(n));
+    }
+  });
+  EXPECT_TRUE(send_all(sv[0], data));
+  ::shutdown(sv[0], SHUT_WR);
+  reader.join();
+  EXPECT_EQ(got, data);
+  ::close(sv[1]);
+  errno = 0;
+  EXPECT_FALSE(send_all(sv[0], "late"));
+  EXPECT_EQ(errno, EPIPE);
+  ::close(sv[0]);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "common/io.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
 
@@ -77,17 +78,8 @@ Try<pid_t> ExecutorZygote::fork_pooled(const std::string& token) {
     stop_locked();
     return Error("the executor zygote " + why);
   };
-  const std::string line = token + "\n";
-  size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::send(fd_, line.data() + done, line.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return broken("is gone (" + errno_text(errno) + ")");
-    }
-    done += static_cast<size_t>(n);
+  if (!send_all(fd_, token + "\n")) {
+    return broken("is gone (" + errno_text(errno) + ")");
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ANSWER_TIMEOUT_MS);
   size_t nl;

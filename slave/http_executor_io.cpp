@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <iterator>
 
+#include "common/io.hpp"
 #include "common/json.hpp"
 #include "common/strings.hpp"
 #include "slave/pool_adoption.hpp"
@@ -277,20 +278,7 @@ std::optional<Error> adopt_container(const Adoption& a) {
 namespace {
 
 // All of `text` on the zygote's socket; false when the slave is gone.
-bool reply(const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::send(STDIN_FILENO, text.data() + done, text.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
+bool reply(const std::string& text) { return send_all(STDIN_FILENO, text); }
 
 bool valid_token(const std::string& token) {
   return !token.empty() && token.size() <= 128 && std::all_of(token.begin(), token.end(), [](char c) {
