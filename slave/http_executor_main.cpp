@@ -14,6 +14,14 @@
 // by config_from_environment() (slave/http_executor.hpp); a missing or bad
 // variable is named on stderr and the exit code is 1.
 //
+// Two other ways to start (docs/executor-pool.md; slave/http_executor_io.hpp):
+// with STOA_POOL_TOKEN, as a pooled executor that waits on
+// POST /stoa/executor/pool for the container it adopts and then carries on
+// as above with that stream as its subscription; with
+// STOA_EXECUTOR_ZYGOTE=1, as the slave's executor zygote, which forks such
+// pooled executors on request (each child returns from serve_as_zygote()
+// and goes the pooled way).
+//
 // Two connections to the slave: SUBSCRIBE on the first, whose 200 response
 // is then the endless RecordIO stream of events; UPDATE calls, one at a
 // time, on a second keep-alive one (reconnected when it breaks; an update
