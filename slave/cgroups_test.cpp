@@ -141,7 +141,11 @@ TEST_F(Cgroups, MemoryLimitReachedIsAMemoryLimitationWithUsageAndLimit) {
   EXPECT_EQ(cgroups::read_stat(dir("memory", "c1"), "memory.oom_control")->at("oom_kill_disable"), 1U);
   EXPECT_FALSE(mem->limitation("c1"));
   LaunchSpec hog;
-  hog.argv = {"/bin/sh", "-c", "head -c 200m /dev/zero | tail"};
+  // One process faulting in a 200 MB buffer: a page fault at the limit
+  // waits in the OOM state (the killer is disabled). Not a pipe: a pipe
+  // buffer charged at the limit fails the write with ENOMEM instead, and the
+  // hog could end before the cgroup ever reports under_oom.
+  hog.argv = {"dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1"};
   hog.cgroups = freezer->cgroups("c1");
   for (const std::string& d : mem->cgroups("c1")) {
     hog.cgroups.push_back(d);
