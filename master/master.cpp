@@ -485,6 +485,19 @@ Master::Turns::Seen Master::Turns::record(std::chrono::nanoseconds took) {
   return longer ? Seen::longest : Seen::slow;
 }
 
+std::string Master::describe_turn_message(const caf::actor_system& sys, const caf::type_erased_tuple& what) {
+  std::string types;
+  for (size_t i = 0; i < what.size(); ++i) {
+    const std::string& name = sys.types().portable_name(what.type(i));
+    types += (i == 0 ? "" : ", ") + (name == "@atom" ? what.stringify(i) : name);
+    if (what.match_element<Call>(i)) {
+      // (The handler may have moved the call's members out; its type stays.)
+      types += " " + Call::Type_Name(what.get_as<Call>(i).type());
+    }
+  }
+  return types;
+}
+
 void Master::record_turn(std::chrono::nanoseconds took, std::optional<std::chrono::nanoseconds> cpu,
                          const caf::type_erased_tuple& what) {
   if (cpu) {
@@ -507,11 +520,7 @@ void Master::record_turn(std::chrono::nanoseconds took, std::optional<std::chron
     return;
   }
   turns.last_logged = now;
-  std::string types;
-  for (size_t i = 0; i < what.size(); ++i) {
-    const std::string& name = self->system().types().portable_name(what.type(i));
-    types += (i == 0 ? "" : ", ") + (name == "@atom" ? what.stringify(i) : name);
-  }
+  const std::string types = describe_turn_message(self->system(), what);
   LOG_INFO << (seen == Turns::Seen::longest ? "The longest turn so far: " : "A slow turn: ")
            << std::chrono::duration<double, std::milli>(took).count() << " ms"
            << (cpu ? " (" + std::to_string(std::chrono::duration<double, std::milli>(*cpu).count()) + " ms of CPU)"

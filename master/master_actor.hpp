@@ -325,6 +325,10 @@ class Master {
   } turns;
   // Records one turn that took `took` over the message `what`.
   // `cpu`: the thread's CPU time over it, if measured (Turns::cpu).
+  // What a slow turn's log line says of its message: each element's type
+  // name (an atom's value), and a scheduler Call's type ("stoa.scheduler.Call
+  // ACCEPT"), the one message kind that can be cheap or expensive.
+  static std::string describe_turn_message(const caf::actor_system& sys, const caf::type_erased_tuple& what);
   void record_turn(std::chrono::nanoseconds took, std::optional<std::chrono::nanoseconds> cpu,
                    const caf::type_erased_tuple& what);
   void count_task_state(TaskState state);

@@ -37,6 +37,20 @@ TEST(MasterTurnsCount, EachBoundCountsTheTurnsThatReachedItAndTheLongestIsKept) 
 
 class MasterTurns : public MasterFixture {};
 
+// A slow turn's log line names a scheduler Call's type: an ACCEPT of many
+// offers and a DECLINE are both "a stoa.scheduler.Call".
+TEST_F(MasterTurns, ASlowTurnsMessageNamesTheCallType) {
+  start({});
+  Call call;
+  call.set_type(Call::ACCEPT);
+  caf::message m = caf::make_message(call);
+  EXPECT_EQ(Master::describe_turn_message(sys_, m.content()), "stoa.scheduler.Call ACCEPT");
+  caf::message other = caf::make_message(std::string("x"), int32_t{1});
+  const std::string d = Master::describe_turn_message(sys_, other.content());
+  EXPECT_EQ(d.find("ACCEPT"), std::string::npos) << d;
+  EXPECT_NE(d.find(", "), std::string::npos) << d;
+}
+
 TEST_F(MasterTurns, EveryMessageTheMasterTakesIsTimed) {
   start({});
   const double before = metric("master/turns");
