@@ -349,7 +349,7 @@ void Slave::refresh_gauges() {
   }
   metrics->set("slave/executor_pool_ready",
                static_cast<double>(std::count_if(pool.begin(), pool.end(),
-                                                 [](const auto& p) { return static_cast<bool>(p.second.handle); })));
+                                                 [](const auto& p) { return p.second.adoptable(); })));
 }
 
 void Slave::on_down(const caf::down_msg& dm) {

@@ -79,10 +79,16 @@ bool container_process_alive(pid_t pid, const std::string& container_id);
 // A pooled executor (--executor_pool_size): started, then ready once it has
 // said so (ExecutorPoolReadyMessage).
 struct PooledExecutor {
-  pid_t pid = -1;            // -1 while starting
+  pid_t pid = -1;            // -1 until its start is reported (pool_started_atom)
   caf::actor handle;         // once ready
+  pid_t claimed = -1;        // the pid its ready call named
   // Set when it leaves the pool (adopted, or killed): its watcher stops.
   std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
+  // Adoptable: ready, and its start reported with the pid it named. A
+  // zygote's fork can be ready (over HTTP) before the thread that asked for
+  // it reports its start; adopted then, that late report would find no
+  // entry and take it for a pool killed meanwhile.
+  bool adoptable() const { return handle && pid > 0 && claimed == pid; }
 };
 
 // A pooled executor taken for a launch: who, and what to tell it once the

@@ -151,7 +151,7 @@ void Slave::fill_pool() {
 void Slave::on_pool_started(const std::string& token, int32_t pid, const std::string& error) {
   auto it = pool.find(token);
   if (it == pool.end()) {
-    if (pid > 0) {  // the pool was killed meanwhile
+    if (pid > 0) {  // the pool was killed meanwhile (an adopted one's start was reported first)
       signal_process_group(pid, SIGKILL);
       slave_pool_detail::reap_now(pid);
     }
@@ -163,8 +163,17 @@ void Slave::on_pool_started(const std::string& token, int32_t pid, const std::st
     schedule_pool_refill();
     return;
   }
-  it->second.pid = pid;
+  PooledExecutor& p = it->second;
+  p.pid = pid;
   LOG_INFO << "Started pooled executor " << token << " (pid " << pid << ")";
+  if (p.handle && p.claimed != pid) {
+    LOG_WARNING << "Pooled executor " << token << " started as pid " << pid << " but pid " << p.claimed
+                << " said it was ready with its token; it is killed and replaced";
+    p.stop->store(true);
+    discard_pooled(pid);
+    pool.erase(it);
+    schedule_pool_refill();
+  }
 }
 
 void Slave::on_pool_ready(ExecutorPoolReadyMessage& m) {
@@ -181,7 +190,7 @@ void Slave::on_pool_ready(ExecutorPoolReadyMessage& m) {
     return;
   }
   it->second.handle = from;
-  it->second.pid = m.pid();
+  it->second.claimed = m.pid();
   pool_backoff = POOL_RESTART_DELAY;
   LOG_INFO << "Pooled executor " << m.token() << " (pid " << m.pid() << ") is ready";
 }
@@ -229,7 +238,7 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
     metrics->inc("slave/executor_pool_cold_starts");
     return std::nullopt;
   }
-  auto it = std::find_if(pool.begin(), pool.end(), [](const auto& p) { return static_cast<bool>(p.second.handle); });
+  auto it = std::find_if(pool.begin(), pool.end(), [](const auto& p) { return p.second.adoptable(); });
   if (it == pool.end()) {
     metrics->inc("slave/executor_pool_cold_starts");
     return std::nullopt;
