@@ -1,5 +1,7 @@
 #include "actors/runtime.hpp"
 
+#include <charconv>
+
 #include <picojson.h>
 
 #include <caf/all.hpp>
@@ -88,6 +90,16 @@ http::Route discovery_route(const caf::actor& router, uint16_t actor_port) {
 
 }  // namespace
 
+Try<size_t> parse_worker_threads(const std::string& text) {
+  size_t n = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (text.empty() || ec != std::errc() || ptr != end || n < 1 || n > MAX_WORKER_THREADS) {
+    return Error("expected a whole number of threads from 1 to " + std::to_string(MAX_WORKER_THREADS));
+  }
+  return n;
+}
+
 Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->opts_ = opts;
@@ -108,6 +120,15 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(15)});
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  // LIBPROCESS_NUM_WORKER_THREADS, Mesos' knob, overrides the component's
+  // choice (docs/benchmarks.md, "Fewer wake-ups in the slave").
+  if (const char* env = std::getenv("LIBPROCESS_NUM_WORKER_THREADS"); env != nullptr) {
+    Try<size_t> n = parse_worker_threads(env);
+    if (n.is_error()) {
+      return Error("Invalid value '" + std::string(env) + "' for LIBPROCESS_NUM_WORKER_THREADS: " + n.error());
+    }
+    opts.max_threads = *n;
+  }
   if (opts.max_threads > 0) {
     cfg.set("scheduler.max-threads", opts.max_threads);
   }

@@ -86,7 +86,8 @@ struct RuntimeOptions {
   // an HTTP server nor a published actor port: starting without them is
   // cheaper. Its actors are then not resolvable by others.
   bool serve = true;
-  // Scheduler threads (0 = CAF's default, one per core).
+  // Scheduler threads (0 = CAF's default: one per core, at least 4). The
+  // environment's LIBPROCESS_NUM_WORKER_THREADS, when set, wins.
   size_t max_threads = 0;
   // How long a scrape of /metrics waits for each metrics collector.
   std::chrono::milliseconds metrics_collector_timeout = DEFAULT_METRICS_COLLECTOR_TIMEOUT;
@@ -99,6 +100,11 @@ void set_addresses(RuntimeOptions* opts, int http_port, const AddressFlags& flag
 // Copies the --max_connections / --http_idle_timeout / --handshake_timeout /
 // --max_message_bytes flags into `opts`.
 void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags);
+
+// A value of LIBPROCESS_NUM_WORKER_THREADS: a whole number from 1 to
+// MAX_WORKER_THREADS (the error says what was expected).
+constexpr size_t MAX_WORKER_THREADS = 1024;
+Try<size_t> parse_worker_threads(const std::string& text);
 
 class Runtime {
  public:

@@ -70,6 +70,23 @@ TEST(Runtime, ResolvesARemoteUpidAndExchangesProtobufMessages) {
   EXPECT_EQ(got, 42);
 }
 
+TEST(Runtime, WorkerThreadsFromTheEnvironmentAreAWholeNumberInRange) {
+  EXPECT_EQ(*parse_worker_threads("1"), 1U);
+  EXPECT_EQ(*parse_worker_threads("1024"), 1024U);
+  for (const char* bad : {"", "0", "-1", "1025", "2x", " 2", "two", "99999999999999999999999"}) {
+    Try<size_t> n = parse_worker_threads(bad);
+    ASSERT_TRUE(n.is_error()) << "'" << bad << "'";
+    EXPECT_NE(n.error().find("1 to 1024"), std::string::npos) << n.error();
+  }
+  // A bad value in the environment stops the start, naming it.
+  ASSERT_EQ(::setenv("LIBPROCESS_NUM_WORKER_THREADS", "lots", 1), 0);
+  Try<std::unique_ptr<Runtime>> rt = Runtime::start(RuntimeOptions{});
+  ::unsetenv("LIBPROCESS_NUM_WORKER_THREADS");
+  ASSERT_TRUE(rt.is_error());
+  EXPECT_NE(rt.error().find("Invalid value 'lots' for LIBPROCESS_NUM_WORKER_THREADS"), std::string::npos)
+      << rt.error();
+}
+
 TEST(Runtime, LocalUpidResolvesWithoutTheNetwork) {
   auto a = start();
   caf::actor e = a->system().spawn(echo);

@@ -105,8 +105,18 @@ int main(int argc, char** argv) {
                                      " (needed by --http_command_executor; set --launcher_dir)");
   }
 
+  // One scheduler thread: the slave's actors hand each task between them
+  // (slave, containerizer, executor connections, files, HTTP routes) and
+  // do little CPU work each; with CAF's default of four, most of those
+  // messages woke a sleeping thread (~50 context switches per task), and
+  // one thread took 0.2 ms less of the slave's CPU per task (#17;
+  // docs/benchmarks.md, "Fewer wake-ups in the slave"). What blocks runs
+  // on threads of its own (reapers, the cleaner, pooled executors' starts).
+  // LIBPROCESS_NUM_WORKER_THREADS overrides it.
+  daemon::DaemonOptions options = daemon::daemon_options(program, flags);
+  options.runtime.max_threads = 1;
   return daemon::run_daemon(
-      program, argv[0], flags, daemon::daemon_options(program, flags), [&](Runtime& rt) -> std::optional<Error> {
+      program, argv[0], flags, options, [&](Runtime& rt) -> std::optional<Error> {
         slave::SlaveOptions sopts;
         sopts.flags = flags;
         sopts.upid = rt.upid("slave(1)");

@@ -62,8 +62,10 @@ void Slave::start_sandbox_services() {
 
 void Slave::attach_file(const std::string& real, const std::string& virtual_path) {
   // The files actor answers "" or why it refused; a refusal is logged (the
-  // path then answers 404 in /files), never dropped as a stray reply.
-  self->request(files, std::chrono::seconds(10), files::attach_atom::value, real, virtual_path)
+  // path then answers 404 in /files), never dropped as a stray reply. It is
+  // local and answers at once (a dead one bounces the request with an
+  // error): no timeout, which would cost two wake-ups of CAF's clock thread.
+  self->request(files, caf::infinite, files::attach_atom::value, real, virtual_path)
       .then(
           [virtual_path](const std::string& refused) {
             if (!refused.empty()) {
