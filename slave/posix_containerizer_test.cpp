@@ -112,9 +112,18 @@ TEST_F(PosixContainerizerTest, DestroyKillsTheWholeContainer) {
 TEST_F(PosixContainerizerTest, UsageIsWhatTheIsolatorsMeasure) {
   LaunchResult r = launch(config("c3", {"/bin/sh", "-c", "sleep 100"}));
   ASSERT_GT(r.pid, 0) << r.error;
+  // The kernel's RSS counters of a process that has just exec'd can still
+  // read 0 (they are synced from per-task caches lazily): asked again until
+  // the shell's pages are counted.
   ContainerUsages usages;
-  self->request(containerizer, REPLY_TIMEOUT, usage_atom::value, std::vector<std::string>{"c3", "unknown"})
-      .receive([&](const ContainerUsages& u) { usages = u; }, [&](caf::error& e) { FAIL() << sys.render(e); });
+  ASSERT_TRUE(tests::poll_until(
+      [&] {
+        self->request(containerizer, REPLY_TIMEOUT, usage_atom::value, std::vector<std::string>{"c3", "unknown"})
+            .receive([&](const ContainerUsages& u) { usages = u; }, [&](caf::error& e) { FAIL() << sys.render(e); });
+        auto it = usages.find("c3");
+        return it != usages.end() && it->second.mem_rss_bytes && *it->second.mem_rss_bytes > 0;
+      },
+      tests::deadline_in(REPLY_TIMEOUT)));
   self->send(containerizer, destroy_atom::value, std::string("c3"));
   wait("c3");
   ASSERT_EQ(usages.size(), 1u);
