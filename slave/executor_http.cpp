@@ -16,12 +16,11 @@ namespace stoa::slave {
 
 namespace {
 
-// The slave answers at once, and a slave that is gone answers with an error
-// (its mailbox bounces the request); the server's handler timeout (504)
-// bounds the rest. So the routes ask without a timeout of their own: each
-// one set and cancelled is two wake-ups of CAF's clock thread per call
-// (#17: a task makes three calls).
-constexpr auto API_TIMEOUT = caf::infinite;
+// The routes below ask the slave with caf::infinite: it answers at once, a
+// slave that is gone answers with an error (its mailbox bounces the
+// request), and the server's handler timeout (504) bounds the rest. A
+// timeout of their own, set and cancelled, would wake CAF's clock thread
+// twice per call (#17: a task makes three calls).
 // A connection whose stream never opens ends after this long. The server
 // tells it when it cannot open the stream (the executor went away before
 // its SUBSCRIBE was answered: stream_closed with id 0); this bounds the
@@ -175,7 +174,7 @@ http::Route executor_api_route(const caf::actor& slave) {
       respond(http::error_response(400, "Invalid " + executor::Call::Type_Name(call->type()) + " call: " + *why));
       return;
     }
-    self->request(slave, API_TIMEOUT, executor_api_atom_v, call->SerializePartialAsString(), *accept_json)
+    self->request(slave, caf::infinite, executor_api_atom_v, call->SerializePartialAsString(), *accept_json)
         .then([respond](http::Response& resp) { respond(std::move(resp)); },
               [respond](caf::error& err) {
                 respond(http::error_response(503, "The slave did not answer: " + caf::to_string(err)));
@@ -226,7 +225,7 @@ http::Route executor_pool_route(const caf::actor& slave) {
       respond(http::error_response(400, call.error()));
       return;
     }
-    self->request(slave, API_TIMEOUT, executor_pool_atom_v, call->first, call->second)
+    self->request(slave, caf::infinite, executor_pool_atom_v, call->first, call->second)
         .then([respond](http::Response& resp) { respond(std::move(resp)); },
               [respond](caf::error& err) {
                 respond(http::error_response(503, "The slave did not answer: " + caf::to_string(err)));

@@ -151,7 +151,9 @@ void Slave::fill_pool() {
 void Slave::on_pool_started(const std::string& token, int32_t pid, const std::string& error) {
   auto it = pool.find(token);
   if (it == pool.end()) {
-    if (pid > 0) {  // the pool was killed meanwhile (an adopted one's start was reported first)
+    // The pool was killed meanwhile. (Not adopted: adoption waits for this
+    // report, PooledExecutor::adoptable.)
+    if (pid > 0) {
       signal_process_group(pid, SIGKILL);
       slave_pool_detail::reap_now(pid);
     }
