@@ -665,10 +665,9 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
           self->state.limitations[cid] = limitation;
         }
       },
-      [self](tick_atom, const std::string& fid, const std::string& tid, const std::string& uuid,
-             int64_t interval) {
+      [self](update_retry_atom, int64_t deadline) {
         if (self->state.from_self("a status update retry")) {
-          self->state.on_update_retry(fid, tid, uuid, interval);
+          self->state.on_update_retry(deadline);
         }
       },
       // The HTTP routes' services (register_slave_routes).

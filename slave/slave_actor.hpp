@@ -62,6 +62,8 @@ constexpr auto POOL_RESTART_DELAY = std::chrono::seconds(1);
 constexpr auto POOL_MAX_RESTART_DELAY = std::chrono::seconds(60);
 // --usage_report_interval: sample the executors and report to the master.
 using usage_tick_atom = caf::atom_constant<caf::atom("sl_usetick")>;
+// The status-update retry timer (one for all streams: UpdateRetries).
+using update_retry_atom = caf::atom_constant<caf::atom("sl_updretr")>;
 // (services_atom) -> (files actor, gc actor): for the HTTP routes (local only).
 using services_atom = caf::atom_constant<caf::atom("sl_servcs")>;
 
@@ -119,6 +121,10 @@ class Slave {
   bool runs_docker = false;
   SlaveState records;
   StatusUpdateManager updates;
+  // When each forwarded head is re-sent, and the one timer armed for the
+  // earliest (its deadline; none armed when empty).
+  UpdateRetries retries;
+  std::optional<UpdateRetries::TimePoint> retry_timer;
   // The process registry (SlaveOptions::metrics) or our own.
   std::shared_ptr<metrics::Registry> own_metrics;
   metrics::Registry* metrics = nullptr;
@@ -299,8 +305,11 @@ class Slave {
   // Records the task's new state and queues the update for the master.
   void handle_update(internal::StatusUpdate& u);
   void forward(const internal::StatusUpdate& u);
-  void on_update_retry(const std::string& framework_id, const std::string& task_id, const std::string& uuid,
-                       int64_t interval_ns);
+  // A retry timer armed for `deadline` (ns since the clock's epoch) fired:
+  // re-sends the heads that are due, re-arms.
+  void on_update_retry(int64_t deadline);
+  // Arms the retry timer for the earliest deadline unless armed sooner.
+  void arm_update_retry();
   void on_acknowledgement(internal::StatusUpdateAcknowledgementMessage& m);
 
   // --- sandboxes: files and garbage collection (slave_sandboxes.cpp) --------

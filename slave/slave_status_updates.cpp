@@ -142,24 +142,37 @@ void Slave::forward(const StatusUpdate& u) {
     m.mutable_update()->set_latest_state(t->state());
   }
   self->send(master, m);
-  self->delayed_send(self, STATUS_UPDATE_RETRY_INTERVAL_MIN, tick_atom_v, u.framework_id().value(),
-                     u.status().task_id().value(), u.uuid(),
-                     static_cast<int64_t>(std::chrono::nanoseconds(STATUS_UPDATE_RETRY_INTERVAL_MIN).count()));
+  retries.sent({u.framework_id().value(), u.status().task_id().value()}, u.uuid(), self->clock().now(),
+               STATUS_UPDATE_RETRY_INTERVAL_MIN);
+  arm_update_retry();
 }
 
-void Slave::on_update_retry(const std::string& fid, const std::string& tid, const std::string& uuid,
-                            int64_t interval_ns) {
-  const StatusUpdate* head = updates.head({fid, tid});
-  if (head == nullptr || head->uuid() != uuid || !records.registered || !master) {
-    return;
+void Slave::arm_update_retry() {
+  std::optional<UpdateRetries::TimePoint> next = retries.next();
+  if (!next || (retry_timer && *retry_timer <= *next)) {
+    return;  // nothing to retry, or the armed timer comes first
   }
-  StatusUpdateMessage m;
-  *m.mutable_update() = *head;
-  m.set_pid(opts.upid.str());
-  self->send(master, m);
-  auto next = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(interval_ns * 2),
-                                                 STATUS_UPDATE_RETRY_INTERVAL_MAX);
-  self->delayed_send(self, next, tick_atom_v, fid, tid, uuid, static_cast<int64_t>(next.count()));
+  retry_timer = next;
+  self->delayed_send(self, std::max<caf::timespan>(*next - self->clock().now(), caf::timespan{0}),
+                     update_retry_atom::value, static_cast<int64_t>(next->time_since_epoch().count()));
+}
+
+void Slave::on_update_retry(int64_t deadline) {
+  if (retry_timer && retry_timer->time_since_epoch().count() == deadline) {
+    retry_timer.reset();
+  }  // else a timer armed before an earlier deadline came: the armed one stays
+  for (UpdateRetries::Due& due : retries.take_due(self->clock().now())) {
+    const StatusUpdate* head = updates.head(due.key);
+    if (head == nullptr || head->uuid() != due.uuid || !records.registered || !master) {
+      continue;  // acknowledged, or re-sent on (re-)registration
+    }
+    StatusUpdateMessage m;
+    *m.mutable_update() = *head;
+    m.set_pid(opts.upid.str());
+    self->send(master, m);
+    retries.sent(due.key, due.uuid, self->clock().now(), UpdateRetries::backoff(due.interval));
+  }
+  arm_update_retry();
 }
 
 void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
@@ -171,6 +184,7 @@ void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
   if (!matched) {
     return;
   }
+  retries.acknowledged({m.framework_id().value(), m.task_id().value()});
   if (running) {
     // The framework has the task's TASK_RUNNING: its launch is over, so a
     // pooled executor it took is replaced now (slave_pool.cpp). Sooner, the

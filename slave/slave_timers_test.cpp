@@ -126,6 +126,50 @@ TEST_F(SlaveTimers, StatusUpdateIsResentWithDoublingBackoffUntilAcknowledged) {
   EXPECT_EQ(updates_to_master().size(), sent);
 }
 
+TEST_F(SlaveTimers, EachStreamIsResentOnItsOwnScheduleWithOneTimerForAll) {
+  register_slave();
+  run_task("t1");
+  advance_with_pings(3s);
+  run_task("t2");
+  advance_with_pings(57s);  // t1's executor never registers: its TASK_FAILED
+  ASSERT_EQ(updates_to_master().size(), 1u);
+  advance_with_pings(3s);  // and t2's, 3 s later
+  ASSERT_EQ(updates_to_master().size(), 2u);
+  auto sent_for = [this](const std::string& tid) {
+    size_t n = 0;
+    for (const StatusUpdate& u : updates_to_master()) {
+      n += u.status().task_id().value() == tid ? 1 : 0;
+    }
+    return n;
+  };
+  advance_with_pings(7s - 1ms);  // t1's first retry is due 10 s after it was sent
+  EXPECT_EQ(sent_for("t1"), 1u);
+  advance_with_pings(1ms);
+  EXPECT_EQ(sent_for("t1"), 2u);
+  EXPECT_EQ(sent_for("t2"), 1u);
+  advance_with_pings(3s);  // t2's, 3 s later
+  EXPECT_EQ(sent_for("t2"), 2u);
+  // t1 acknowledged: only t2 goes on, 20 s after its first retry.
+  StatusUpdateAcknowledgementMessage ack;
+  ack.mutable_slave_id()->set_value("S1");
+  ack.mutable_framework_id()->set_value("F1");
+  ack.mutable_task_id()->set_value("t1");
+  ack.set_uuid(updates_to_master()[0].uuid());
+  tell_master(ack);
+  advance_with_pings(20s - 1ms);
+  EXPECT_EQ(sent_for("t2"), 2u);
+  advance_with_pings(1ms);
+  EXPECT_EQ(sent_for("t2"), 3u);
+  size_t sent = 3;
+  for (caf::timespan interval : {caf::timespan(40s), caf::timespan(80s), caf::timespan(160s)}) {
+    advance_with_pings(interval - 1s);
+    EXPECT_EQ(sent_for("t2"), sent) << "too early at interval " << interval.count();
+    advance_with_pings(1s);
+    EXPECT_EQ(sent_for("t2"), ++sent) << "no resend after " << interval.count();
+  }
+  EXPECT_EQ(sent_for("t1"), 2u);
+}
+
 TEST_F(SlaveTimers, ExecutorToldToShutDownIsKilledAfterTheGracePeriod) {
   register_slave();
   run_task("t1");

@@ -1,5 +1,7 @@
 #include "slave/status_update_manager.hpp"
 
+#include <algorithm>
+
 #include "common/task_state.hpp"
 
 namespace stoa::slave {
@@ -86,6 +88,46 @@ void StatusUpdateManager::remove_framework(const std::string& framework_id) {
 size_t StatusUpdateManager::pending(const Key& key) const {
   auto it = streams_.find(key);
   return it == streams_.end() ? 0 : it->second.queue.size();
+}
+
+void UpdateRetries::sent(const Key& key, const std::string& uuid, TimePoint now, Interval interval) {
+  auto [it, inserted] = entries_.try_emplace(key);
+  if (!inserted) {
+    queue_.erase(it->second.at);
+  }
+  it->second.uuid = uuid;
+  it->second.interval = interval;
+  it->second.at = queue_.emplace(now + interval, key);
+}
+
+void UpdateRetries::acknowledged(const Key& key) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    queue_.erase(it->second.at);
+    entries_.erase(it);
+  }
+}
+
+std::vector<UpdateRetries::Due> UpdateRetries::take_due(TimePoint now) {
+  std::vector<Due> due;
+  while (!queue_.empty() && queue_.begin()->first <= now) {
+    auto it = entries_.find(queue_.begin()->second);
+    due.push_back({it->first, std::move(it->second.uuid), it->second.interval});
+    queue_.erase(queue_.begin());
+    entries_.erase(it);
+  }
+  return due;
+}
+
+std::optional<UpdateRetries::TimePoint> UpdateRetries::next() const {
+  if (queue_.empty()) {
+    return std::nullopt;
+  }
+  return queue_.begin()->first;
+}
+
+UpdateRetries::Interval UpdateRetries::backoff(Interval interval) {
+  return std::min<Interval>(interval * 2, STATUS_UPDATE_RETRY_INTERVAL_MAX);
 }
 
 }  // namespace stoa::slave

@@ -4,8 +4,9 @@
 // strictly FIFO, one update in flight; the next update is forwarded only
 // after the master acknowledges the head. Duplicates (same uuid) are
 // ignored; an acknowledgement that does not match the head is ignored.
-// Retrying is the caller's job: it re-sends `head()` of streams whose timer
-// expired with backoff (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX).
+// Retrying is the caller's: it re-sends `head()` of the streams that
+// UpdateRetries (below) says are due, with backoff
+// (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX).
 
 #include <chrono>
 #include <deque>
@@ -61,6 +62,49 @@ class StatusUpdateManager {
     bool terminated = false;
   };
   std::map<Key, Stream> streams_;
+};
+
+// When each stream's forwarded head is re-sent unless acknowledged first:
+// one deadline per stream, kept in one ordered queue, so that the slave
+// arms a single timer (for the earliest) instead of one per update. A
+// timer per update cost a push to CAF's clock thread when forwarded and a
+// tick into the slave's mailbox ten seconds later, acknowledged or not:
+// at hundreds of updates a second, two thread wake-ups each (#17).
+class UpdateRetries {
+ public:
+  using Key = StatusUpdateManager::Key;
+  using TimePoint = std::chrono::steady_clock::time_point;
+  using Interval = std::chrono::steady_clock::duration;
+
+  struct Due {
+    Key key;
+    std::string uuid;
+    Interval interval;  // the wait that just ended
+  };
+
+  // `uuid`, the head of `key`'s stream, was sent at `now`: it is due after
+  // `interval` (replacing what the stream had).
+  void sent(const Key& key, const std::string& uuid, TimePoint now, Interval interval);
+  // The stream's head was acknowledged (or the stream is gone).
+  void acknowledged(const Key& key);
+  // Removes and returns the entries due at `now`, earliest first.
+  std::vector<Due> take_due(TimePoint now);
+  // The earliest deadline, if any.
+  std::optional<TimePoint> next() const;
+  size_t size() const { return entries_.size(); }
+
+  // The wait after `interval`: doubled, at most STATUS_UPDATE_RETRY_INTERVAL_MAX.
+  static Interval backoff(Interval interval);
+
+ private:
+  using Queue = std::multimap<TimePoint, Key>;
+  struct Entry {
+    std::string uuid;
+    Interval interval;
+    Queue::iterator at;
+  };
+  Queue queue_;
+  std::map<Key, Entry> entries_;
 };
 
 }  // namespace stoa::slave

@@ -54,5 +54,53 @@ TEST(StatusUpdateManager, StreamsAreIndependentAndRemovable) {
   EXPECT_TRUE(m.streams().empty());
 }
 
+TEST(UpdateRetries, DueInDeadlineOrderOnlyOnceTheirWaitEnds) {
+  using namespace std::chrono_literals;
+  UpdateRetries r;
+  const UpdateRetries::TimePoint t0{};
+  r.sent({"F", "b"}, "ub", t0 + 1s, 10s);
+  r.sent({"F", "a"}, "ua", t0, 10s);
+  ASSERT_TRUE(r.next());
+  EXPECT_EQ(*r.next(), t0 + 10s);
+  EXPECT_TRUE(r.take_due(t0 + 10s - 1ns).empty());
+  std::vector<UpdateRetries::Due> due = r.take_due(t0 + 11s);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].key.second, "a");
+  EXPECT_EQ(due[0].uuid, "ua");
+  EXPECT_EQ(due[0].interval, UpdateRetries::Interval(10s));
+  EXPECT_EQ(due[1].key.second, "b");
+  EXPECT_EQ(r.size(), 0u);
+  EXPECT_FALSE(r.next());
+  EXPECT_TRUE(r.take_due(t0 + 1h).empty());  // taken once
+}
+
+TEST(UpdateRetries, AnAcknowledgementOrANewHeadReplacesTheStreamsDeadline) {
+  using namespace std::chrono_literals;
+  UpdateRetries r;
+  const UpdateRetries::TimePoint t0{};
+  r.sent({"F", "a"}, "u1", t0, 10s);
+  r.sent({"F", "b"}, "u2", t0, 10s);
+  r.acknowledged({"F", "a"});
+  r.acknowledged({"F", "unknown"});  // nothing to drop
+  r.sent({"F", "b"}, "u3", t0 + 5s, 10s);  // b's next head: one entry per stream
+  EXPECT_EQ(r.size(), 1u);
+  EXPECT_EQ(*r.next(), t0 + 15s);
+  EXPECT_TRUE(r.take_due(t0 + 14s).empty());
+  std::vector<UpdateRetries::Due> due = r.take_due(t0 + 15s);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].uuid, "u3");
+}
+
+TEST(UpdateRetries, TheBackoffDoublesUpToTenMinutes) {
+  using namespace std::chrono_literals;
+  UpdateRetries::Interval i = STATUS_UPDATE_RETRY_INTERVAL_MIN;
+  std::vector<int64_t> seconds;
+  for (int n = 0; n < 8; ++n) {
+    seconds.push_back(std::chrono::duration_cast<std::chrono::seconds>(i).count());
+    i = UpdateRetries::backoff(i);
+  }
+  EXPECT_EQ(seconds, (std::vector<int64_t>{10, 20, 40, 80, 160, 320, 600, 600}));
+}
+
 }  // namespace
 }  // namespace stoa::slave
