@@ -1,7 +1,5 @@
 #include "slave/executor_http.hpp"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -9,6 +7,7 @@
 #include "actors/safety.hpp"
 #include "common/json.hpp"
 #include "common/logging.hpp"
+#include "common/proto_json.hpp"
 #include "common/strings.hpp"
 #include "slave/http_executor.hpp"  // recordio_encode
 
@@ -62,15 +61,9 @@ std::optional<bool> accepted_json(const http::Request& req, bool request_json) {
 Try<executor::Call> parse_call(const std::string& body, bool json) {
   executor::Call call;
   if (json) {
-    google::protobuf::util::JsonParseOptions opts;
-    opts.ignore_unknown_fields = true;
-    auto status = google::protobuf::util::JsonStringToMessage(body, &call, opts);
-    if (!status.ok()) {
-      std::string why(status.message());
-      while (!why.empty() && (why.front() == ':' || why.front() == ' ')) {
-        why.erase(0, 1);  // protobuf starts some messages with ": "
-      }
-      return Error("Failed to parse the body as a JSON Call: " + why);
+    Try<bool> parsed = proto_from_json(body, &call);  // unknown fields ignored
+    if (parsed.is_error()) {
+      return Error("Failed to parse the body as a JSON Call: " + parsed.error());
     }
   } else if (!call.ParsePartialFromString(body)) {
     return Error("Failed to parse the body as a protobuf Call");
@@ -133,9 +126,7 @@ std::optional<std::string> validate_call(const executor::Call& call) {
 std::string event_record(const executor::Event& event, bool json) {
   std::string bytes;
   if (json) {
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(event, &bytes, opts);
+    proto_append_json(event, &bytes);
   } else {
     bytes = event.SerializePartialAsString();
   }
