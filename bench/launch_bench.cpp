@@ -144,6 +144,7 @@ double percentile(std::vector<double> v, double p) {
 struct LaunchResult {
   double seconds = 0;
   int finished = 0;
+  int failed = 0;  // ended in another terminal state (each also named on stderr)
   std::vector<double> latencies_ms;  // ACCEPT sent -> TASK_RUNNING received
 };
 
@@ -222,6 +223,7 @@ class BenchScheduler : public Scheduler {
     if (s.state() == TASK_FINISHED) {
       ++out_->finished;
     } else {
+      ++out_->failed;
       std::cerr << "task " << id << " ended " << TaskState_Name(s.state()) << ": " << s.message() << "\n";
     }
     if (done_ == n_) {
@@ -436,6 +438,8 @@ int main(int argc, char** argv) {
 
   std::printf("%-44s %12s\n", "metric", "value");
   std::printf("%-44s %12d\n", "tasks run (true) via master + 2 slaves", launch.finished);
+  std::printf("%-44s %12s\n", "tasks NOT finished (failed, killed, lost)",
+              launch.failed == 0 ? "0" : (std::to_string(launch.failed) + " <- !").c_str());
   std::printf("%-44s %12d\n", "max tasks in flight", flags.max_in_flight);
   std::printf("%-44s %12d\n", "executor pool size per slave", flags.executor_pool_size);
   std::printf("%-44s %12s\n", "executor", flags.http_command_executor ? "http" : "caf");
