@@ -33,8 +33,8 @@ caf::actor spawn_cleaner(caf::local_actor* owner, Isolators isolators = {});
 // does it synchronously on the calling thread. `started_ticks` is when `pid`
 // started (process_start_ticks; 0 = unknown): only processes started since
 // have their environment read. Requests within 50 ms of each other, or that
-// queue up while the cleaner walks /proc, share one walk; pending ones are
-// walked for before the cleaner exits.
+// queue up while the cleaner walks /proc, share one walk, and walks start at
+// least 250 ms apart; pending ones are walked for before the cleaner exits.
 void clean_container(const caf::actor& cleaner, pid_t pid, const std::string& container_id,
                      const Isolators& isolators = {}, uint64_t started_ticks = 0);
 
