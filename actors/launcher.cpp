@@ -21,6 +21,7 @@
 #include <optional>
 #include <string_view>
 
+#include "actors/user_cache.hpp"
 #include "common/strings.hpp"
 
 extern char** environ;
@@ -258,7 +259,7 @@ void reap(pid_t pid) {
 
 }  // namespace
 
-Try<UserIds> lookup_user(const std::string& user) {
+Try<UserIds> lookup_user_uncached(const std::string& user) {
   long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
   std::vector<char> buffer(size > 0 ? static_cast<size_t>(size) : 16384);
   struct passwd pw {};
@@ -286,6 +287,11 @@ Try<UserIds> lookup_user(const std::string& user) {
   groups.resize(static_cast<size_t>(count));
   ids.groups = std::move(groups);
   return ids;
+}
+
+Try<UserIds> lookup_user(const std::string& user) {
+  static UserCache cache(lookup_user_uncached, {"/etc/passwd", "/etc/group"}, USER_CACHE_LIFETIME);
+  return cache.get(user);
 }
 
 Try<pid_t> launch(const LaunchSpec& spec) {

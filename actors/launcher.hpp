@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,7 +70,12 @@ struct UserIds {
 
 // getpwnam_r + getgrouplist. Error: "user 'x' does not exist" or the
 // lookup's errno text.
+Try<UserIds> lookup_user_uncached(const std::string& user);
+// lookup_user_uncached through a process-wide UserCache (actors/user_cache.hpp):
+// an answer is reused for up to USER_CACHE_LIFETIME while /etc/passwd and
+// /etc/group are unchanged.
 Try<UserIds> lookup_user(const std::string& user);
+inline constexpr std::chrono::seconds USER_CACHE_LIFETIME{10};
 
 // Starts `spec` with clone(CLONE_VM | CLONE_VFORK) + exec (vfork semantics, as
 // posix_spawn: no copy of our page tables; the calling thread waits until the
