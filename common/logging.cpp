@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -82,6 +83,12 @@ std::optional<std::string> initialize(const char* argv0, const Options& options)
     if (auto err = make_dirs(*options.log_dir)) {
       return "Flag '--log_dir=" + *options.log_dir + "': " + *err;
     }
+  }
+  // glog calls mktime() for every line, and with TZ unset glibc stats
+  // /etc/localtime each time (1 % of a busy slave's CPU, #17). The same
+  // zone, named once: glibc then reads it once. (Called before any thread.)
+  if (::getenv("TZ") == nullptr) {
+    ::setenv("TZ", ":/etc/localtime", 0);
   }
   static std::string program;  // glog keeps the pointer
   program = options.program.empty() ? std::string(argv0 != nullptr ? argv0 : "stoa") : options.program;
