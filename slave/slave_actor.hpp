@@ -209,10 +209,11 @@ class Slave {
 
   // --- executors (slave_executors.cpp) ------------------------------------
   void on_run_task(internal::RunTaskMessage& m);
-  // `adoption`: the pooled executor that takes the container (told so here).
+  // `adoption`: the pooled executor that takes the container (told so here;
+  // its message is moved out).
   void on_launched(const std::string& framework_id, const std::string& executor_id,
                    const std::string& container_id, const LaunchResult& result,
-                   const std::optional<PoolAdoption>& adoption = std::nullopt);
+                   std::optional<PoolAdoption>& adoption);
   void on_register_executor(internal::RegisterExecutorMessage& m);
   // Tells an executor the slave will not take it (ShutdownExecutorMessage).
   void refuse_executor(const caf::actor& to, const ExecutorID& executor_id, const FrameworkID& framework_id);

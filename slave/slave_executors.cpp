@@ -6,6 +6,7 @@
 // archived once its tasks' terminal updates are acknowledged.
 
 #include <algorithm>
+#include <memory>
 
 #include <caf/all.hpp>
 
@@ -155,19 +156,21 @@ void Slave::on_run_task(RunTaskMessage& m) {
   // A command executor may come from the warm pool (--executor_pool_size):
   // the containerizer then prepares the container around the running
   // process instead of starting one.
-  std::optional<PoolAdoption> adoption = take_pooled(config);
+  // (Shared by the two handlers below, not copied into each: an adoption
+  // carries the executor's whole environment.)
+  auto adoption = std::make_shared<std::optional<PoolAdoption>>(take_pooled(config));
   // Sandbox creation and fork/exec block: the containerizer does them off
   // this thread and answers with the pid or the error.
   self->request(containerizer, caf::infinite, launch_atom::value, std::move(config))
-      .then([this, fid, eid, cid, adoption](const LaunchResult& result) { on_launched(fid, eid, cid, result, adoption); },
+      .then([this, fid, eid, cid, adoption](const LaunchResult& result) { on_launched(fid, eid, cid, result, *adoption); },
             [this, fid, eid, cid, adoption](caf::error& err) {
               on_launched(fid, eid, cid, LaunchResult{-1, "Cannot launch the executor: " +
-                                                              self->system().render(err)}, adoption);
+                                                              self->system().render(err)}, *adoption);
             });
 }
 
 void Slave::on_launched(const std::string& fid, const std::string& eid, const std::string& cid,
-                        const LaunchResult& result, const std::optional<PoolAdoption>& adoption) {
+                        const LaunchResult& result, std::optional<PoolAdoption>& adoption) {
   if (adoption && result.pid <= 0) {
     discard_pooled(adoption->pid);
     fill_pool();
@@ -206,7 +209,7 @@ void Slave::on_launched(const std::string& fid, const std::string& eid, const st
     self->send(containerizer, destroy_atom::value, cid);
   }
   if (adoption) {
-    AdoptExecutorMessage m = adoption->message;
+    AdoptExecutorMessage m = std::move(adoption->message);
     if (e->phase == Executor::Phase::LAUNCHING) {
       // The slave knows this process (its pool started it and it said it is
       // ready): the adoption is its registration, and carries what the
