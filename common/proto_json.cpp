@@ -220,43 +220,34 @@ std::optional<double> double_of(const picojson::value& v) {
 
 std::optional<Error> read_message(const picojson::value& v, Message* m, const std::string& path);
 
+// Calls `set` with `v` as an I, or names what is wrong.
+template <class I, class Set>
+std::optional<Error> set_integer(const picojson::value& v, const std::string& path, const char* expected, Set set) {
+  std::optional<I> x = integer_of<I>(v);
+  if (!x) {
+    return wrong(path, expected, v);
+  }
+  set(*x);
+  return std::nullopt;
+}
+
 // Sets (or adds, when repeated) one value of `f`.
 std::optional<Error> read_value(const picojson::value& v, Message* m, const FieldDescriptor* f, const std::string& path) {
   const Reflection& r = *m->GetReflection();
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: {
-      std::optional<int32_t> x = integer_of<int32_t>(v);
-      if (!x) {
-        return wrong(path, "a 32-bit integer", v);
-      }
-      rep ? r.AddInt32(m, f, *x) : r.SetInt32(m, f, *x);
-      return std::nullopt;
-    }
-    case FieldDescriptor::CPPTYPE_UINT32: {
-      std::optional<uint32_t> x = integer_of<uint32_t>(v);
-      if (!x) {
-        return wrong(path, "an unsigned 32-bit integer", v);
-      }
-      rep ? r.AddUInt32(m, f, *x) : r.SetUInt32(m, f, *x);
-      return std::nullopt;
-    }
-    case FieldDescriptor::CPPTYPE_INT64: {
-      std::optional<int64_t> x = integer_of<int64_t>(v);
-      if (!x) {
-        return wrong(path, "a 64-bit integer", v);
-      }
-      rep ? r.AddInt64(m, f, *x) : r.SetInt64(m, f, *x);
-      return std::nullopt;
-    }
-    case FieldDescriptor::CPPTYPE_UINT64: {
-      std::optional<uint64_t> x = integer_of<uint64_t>(v);
-      if (!x) {
-        return wrong(path, "an unsigned 64-bit integer", v);
-      }
-      rep ? r.AddUInt64(m, f, *x) : r.SetUInt64(m, f, *x);
-      return std::nullopt;
-    }
+    case FieldDescriptor::CPPTYPE_INT32:
+      return set_integer<int32_t>(v, path, "a 32-bit integer",
+                                  [&](int32_t x) { rep ? r.AddInt32(m, f, x) : r.SetInt32(m, f, x); });
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return set_integer<uint32_t>(v, path, "an unsigned 32-bit integer",
+                                   [&](uint32_t x) { rep ? r.AddUInt32(m, f, x) : r.SetUInt32(m, f, x); });
+    case FieldDescriptor::CPPTYPE_INT64:
+      return set_integer<int64_t>(v, path, "a 64-bit integer",
+                                  [&](int64_t x) { rep ? r.AddInt64(m, f, x) : r.SetInt64(m, f, x); });
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return set_integer<uint64_t>(v, path, "an unsigned 64-bit integer",
+                                   [&](uint64_t x) { rep ? r.AddUInt64(m, f, x) : r.SetUInt64(m, f, x); });
     case FieldDescriptor::CPPTYPE_DOUBLE:
     case FieldDescriptor::CPPTYPE_FLOAT: {
       std::optional<double> x = double_of(v);
