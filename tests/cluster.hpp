@@ -37,7 +37,7 @@ namespace stoa::tests {
 
 // $STOA_BIN_DIR or the build's bin/ folder.
 // A loopback port nothing listens on right now (bound, then released),
-// taken in 20001-30999 when that is below the kernel's ephemeral range
+// taken in 25000-30999 when that is below the kernel's ephemeral range
 // (ip_local_port_range): a port the kernel hands out to bind(0) or connect()
 // could go to any process between this call and the bind it is for (seen
 // once: HAProxy's stats port "already in use" in a sanitized run).

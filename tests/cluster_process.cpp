@@ -461,8 +461,10 @@ int free_loopback_port() {
   int high = 0;
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low >> high;
   // Above the services app's default service ports (10000-20000, which
-  // the balancer binds) and below the slaves' task ports (31000-32000).
-  constexpr int FIRST = 20001;
+  // the balancer binds) and the balancer tests' slave port blocks
+  // (20000-24999, lb_test.cpp), and below the slaves' task ports
+  // (31000-32000): a port handed out here must not be one a task is given.
+  constexpr int FIRST = 25000;
   const int last = std::min(low, 31000) - 1;
   if (last > FIRST + 1000) {
     thread_local std::mt19937 rng(static_cast<unsigned>(::getpid()) * 2654435761u ^

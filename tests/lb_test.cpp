@@ -227,11 +227,12 @@ struct LbLeftovers {
   ~LbLeftovers() { lb_kill_leftovers(dir); }
 };
 
-// The slave's host ports: a block of 100 below the ephemeral range picked
-// per test process, so the backends do not meet the 31000-32000 other
-// clusters on this machine hand out.
+// The slave's host ports: a block of 100 in 20000-24999 picked per test
+// process, so the backends meet neither the 31000-32000 other clusters on
+// this machine hand out nor the ports free_loopback_port() hands out
+// (25000 and up), which every test process uses for its daemons.
 Try<Process*> lb_start_slave(Cluster& cluster) {
-  const int base = 20000 + static_cast<int>(::getpid() % 100) * 100;
+  const int base = 20000 + static_cast<int>(::getpid() % 50) * 100;
   const std::string ports = "ports:[" + std::to_string(base) + "-" + std::to_string(base + 99) + "]";
   return cluster.start_slave("cpus:8;mem:4096;disk:1000;" + ports, {"--hostname=127.0.0.1"});
 }

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -108,6 +109,7 @@ struct CoreState : Core {
   std::map<std::string, Backoff> backoffs_;
   std::map<std::string, QueueEntry> queue_stats_;  // offer statistics per app
   std::map<std::string, SlaveFields> slave_fields_;
+  std::mt19937_64 port_rng_{std::random_device{}()};  // where a task's dynamic host ports start
   std::map<std::string, Timestamp> unreachable_since_;
   std::map<std::pair<std::string, size_t>, ProbeSlot> probes_;
   std::map<std::string, Timestamp> kill_sent_;  // task id → when its last KILL was sent

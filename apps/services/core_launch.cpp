@@ -304,6 +304,7 @@ void CoreState::on_offers(const std::vector<Offer>& offers) {
         po.framework_name = options.framework_name;
         po.role = options.role;
         po.task_id = new_task_id(app_id);
+        po.port_seed = port_rng_();
         auto result = place(a, space, po);
         if (auto* reject = std::get_if<Reject>(&result)) {
           last = *reject;

@@ -189,11 +189,17 @@ std::vector<int> place_requested_host_ports(const App& app) {
   return requested;
 }
 
-// Picks the host ports (lowest free first for 0, the requested port
-// otherwise) from the pools; nullopt if one cannot be had.
+// Picks the host ports from the pools: the requested port where one is
+// asked for by number; for the others ("any port", 0), consecutive free
+// ports starting at index `seed` mod the number of free ports (pools in
+// role order, each pool's ports ascending), wrapping around. Marathon picks
+// them at random, and so does the core (a random seed per task); a fixed
+// start would send every task of every framework to the same port, which
+// fails over and over while something else on the host holds it.
+// nullopt if the ports cannot be had.
 std::optional<std::vector<std::pair<size_t, uint64_t>>> place_pick_ports(
-    std::vector<std::pair<const Resource*, PlacePortRanges>> pools, const std::vector<int>& requested) {
-  std::vector<std::pair<size_t, uint64_t>> picked;  // pool index, port
+    std::vector<std::pair<const Resource*, PlacePortRanges>> pools, const std::vector<int>& requested,
+    uint64_t seed) {
   // Fixed ports first, so an "any" port cannot take a port asked for by number.
   std::vector<std::optional<std::pair<size_t, uint64_t>>> by_index(requested.size());
   for (size_t i = 0; i < requested.size(); ++i) {
@@ -211,21 +217,36 @@ std::optional<std::vector<std::pair<size_t, uint64_t>>> place_pick_ports(
       return std::nullopt;
     }
   }
-  for (size_t i = 0; i < requested.size(); ++i) {
-    if (requested[i] != 0) {
-      continue;
-    }
-    for (size_t p = 0; p < pools.size() && !by_index[i]; ++p) {
-      if (!pools[p].second.empty()) {
-        const uint64_t port = pools[p].second.front().first;
-        place_remove_port(pools[p].second, port);
-        by_index[i] = std::make_pair(p, port);
-      }
-    }
-    if (!by_index[i]) {
-      return std::nullopt;
+  const auto any_count = static_cast<uint64_t>(std::count(requested.begin(), requested.end(), 0));
+  uint64_t free_count = 0;
+  for (const auto& pool : pools) {
+    for (const auto& [b, e] : pool.second) {
+      free_count += e - b + 1;
     }
   }
+  if (any_count > free_count) {
+    return std::nullopt;
+  }
+  // The free port at `index` of the pools' concatenation.
+  auto nth_free = [&pools](uint64_t index) -> std::pair<size_t, uint64_t> {
+    for (size_t p = 0; p < pools.size(); ++p) {
+      for (const auto& [b, e] : pools[p].second) {
+        if (index <= e - b) {
+          return {p, b + index};
+        }
+        index -= e - b + 1;
+      }
+    }
+    return {0, 0};  // not reached: index < free_count
+  };
+  uint64_t next = any_count == 0 ? 0 : seed % free_count;
+  for (size_t i = 0; i < requested.size(); ++i) {
+    if (requested[i] == 0) {
+      by_index[i] = nth_free(next);
+      next = (next + 1) % free_count;
+    }
+  }
+  std::vector<std::pair<size_t, uint64_t>> picked;  // pool index, port
   for (const auto& entry : by_index) {
     picked.push_back(*entry);
   }
@@ -554,7 +575,7 @@ std::variant<Placement, Reject> place(const App& app, OfferSpace& space, const P
   }
   const std::vector<int> requested = place_requested_host_ports(app);
   auto pools = place_port_pools(space, roles);
-  std::optional<std::vector<std::pair<size_t, uint64_t>>> picked = place_pick_ports(pools, requested);
+  std::optional<std::vector<std::pair<size_t, uint64_t>>> picked = place_pick_ports(pools, requested, options.port_seed);
   if (!picked) {
     return Reject::INSUFFICIENT_PORTS;
   }

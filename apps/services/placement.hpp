@@ -79,6 +79,11 @@ struct PlaceOptions {
   // --mesos_role: the role whose reserved resources the app may use besides '*'.
   std::string role = "*";
   std::string task_id;  // the new task's id (new_task_id(app.id))
+  // Where the ports the app leaves to the offer (port 0, not requirePorts)
+  // start: at this index mod the number of free ports, then the next ones.
+  // The core passes a random number (Marathon picks host ports at random);
+  // 0 takes the lowest free ports.
+  uint64_t port_seed = 0;
 };
 
 // Takes one task of `app` from `space` if it fits (resources, ports,

@@ -203,6 +203,58 @@ TEST(PlacementTest, TooFewFreePortsRejects) {
   EXPECT_TRUE(s.used.empty());
 }
 
+// The core seeds each task's dynamic ports at random (as Marathon picks
+// them): the seed is an index into the free ports, and the task takes the
+// ports from there on, wrapping to the start of the offer.
+TEST(PlacementTest, DynamicPortsStartAtTheSeedsIndexAndWrap) {
+  Offer o = make_offer("h", 4, 1024, 1000, {{31000, 31004}, {32000, 32004}});
+  OfferSpace s(o);
+  PlaceOptions po = options("t1");
+  po.port_seed = 7;  // index 7 of the ten free ports: 32002
+  auto p = place(make_app(2), s, po);
+  ASSERT_TRUE(std::holds_alternative<Placement>(p));
+  EXPECT_EQ(std::get<Placement>(p).host_ports, (std::vector<int>{32002, 32003}));
+  EXPECT_EQ(s.ports, (std::vector<std::pair<uint64_t, uint64_t>>{{31000, 31004}, {32000, 32001}, {32004, 32004}}));
+
+  po = options("t2");
+  po.port_seed = 7 + 8 * 1000;  // mod the eight ports left: index 7 is 32004, then wrap to 31000
+  p = place(make_app(3), s, po);
+  ASSERT_TRUE(std::holds_alternative<Placement>(p));
+  EXPECT_EQ(std::get<Placement>(p).host_ports, (std::vector<int>{32004, 31000, 31001}));
+
+  // A seed past every port is reduced: nothing is out of the offer.
+  po = options("t3");
+  po.port_seed = UINT64_MAX;
+  p = place(make_app(5), s, po);
+  ASSERT_TRUE(std::holds_alternative<Placement>(p));
+  for (int port : std::get<Placement>(p).host_ports) {
+    EXPECT_TRUE((port >= 31002 && port <= 31004) || (port >= 32000 && port <= 32001)) << port;
+  }
+  EXPECT_TRUE(s.ports.empty());
+}
+
+TEST(PlacementTest, DynamicPortsSkipThePortsAskedForByNumber) {
+  App app = make_app(0);
+  app.networks = {Network{"container/bridge", std::nullopt, {}}};
+  Container c;
+  c.type = "DOCKER";
+  c.docker = DockerSpec{"nginx:1.25", false, false, {}, std::nullopt};
+  PortMapping any;
+  any.container_port = 80;
+  PortMapping fixed;
+  fixed.container_port = 443;
+  fixed.host_port = 31003;
+  c.port_mappings = {any, fixed};
+  app.container = c;
+  Offer o = make_offer("h", 4, 1024, 1000, {{31000, 31003}});
+  OfferSpace s(o);
+  PlaceOptions po = options();
+  po.port_seed = 3;  // index 3 of the three ports left once 31003 is taken: wraps to 31000
+  auto p = place(app, s, po);
+  ASSERT_TRUE(std::holds_alternative<Placement>(p));
+  EXPECT_EQ(std::get<Placement>(p).host_ports, (std::vector<int>{31000, 31003}));
+}
+
 TEST(PlacementTest, UsesOnlyUnreservedAndTheFrameworkRole) {
   Offer o;
   o.mutable_id()->set_value("o");
