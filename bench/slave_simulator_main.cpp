@@ -35,7 +35,15 @@ int main(int argc, char** argv) {
     return daemon::bad_flags(program, flags,
                              "--nice=" + std::to_string(flags.nice) + ": nice() failed: " + std::strerror(errno));
   }
-  return daemon::run_daemon(program, argv[0], flags, daemon::daemon_options(program, flags),
+  // One scheduler thread, as stoa-slave: the simulated slaves stand for
+  // other machines, and on a bench machine every thread they wake is taken
+  // from the master's cores. With CAF's default (one per core) a failover
+  // of 50k slaves re-registered ~1 s later and each status update cost the
+  // simulator ~4 us more (docs/benchmarks.md, "One thread per simulator").
+  // LIBPROCESS_NUM_WORKER_THREADS overrides it.
+  daemon::DaemonOptions daemon_options = daemon::daemon_options(program, flags);
+  daemon_options.runtime.max_threads = 1;
+  return daemon::run_daemon(program, argv[0], flags, daemon_options,
                             [&](Runtime& rt) -> std::optional<Error> {
                               Try<caf::actor> simulator = bench::start_simulator(rt, *options);
                               if (simulator.is_error()) {
