@@ -141,11 +141,13 @@ TEST_F(Cgroups, MemoryLimitReachedIsAMemoryLimitationWithUsageAndLimit) {
   EXPECT_EQ(cgroups::read_stat(dir("memory", "c1"), "memory.oom_control")->at("oom_kill_disable"), 1U);
   EXPECT_FALSE(mem->limitation("c1"));
   LaunchSpec hog;
-  // One process faulting in a 200 MB buffer: a page fault at the limit
-  // waits in the OOM state (the killer is disabled). Not a pipe: a pipe
-  // buffer charged at the limit fails the write with ENOMEM instead, and the
+  // One process growing a string in user space: its page fault at the limit
+  // waits in the OOM state (the killer is disabled). Not memory the kernel
+  // fills for it: a charge at the limit inside a system call fails that call
+  // instead (a pipe write with ENOMEM; dd's read of a 200 MB block from
+  // /dev/zero came back short at 32 MB, once in a sanitized run), and the
   // hog could end before the cgroup ever reports under_oom.
-  hog.argv = {"dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1"};
+  hog.argv = {"awk", "BEGIN { s = \"x\"; while (1) s = s s }"};
   hog.cgroups = freezer->cgroups("c1");
   for (const std::string& d : mem->cgroups("c1")) {
     hog.cgroups.push_back(d);
