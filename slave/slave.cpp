@@ -523,7 +523,7 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
     s.recover(std::move(*s.opts.recovered));
     s.opts.recovered.reset();
   }
-  s.fill_pool();
+  // The pool fills once the HTTP routes are served (routes_served_atom).
   if (s.opts.detector || !s.opts.detect.empty()) {
     if (std::optional<Error> error = s.start_detector()) {
       LOG_ERROR << "Cannot start the slave: " << error->message;
@@ -618,6 +618,12 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](pool_exited_atom, const std::string& token) {
         if (self->state.from_this_process("a pooled executor's exit")) {
           self->state.on_pool_exited(token);
+        }
+      },
+      [self](routes_served_atom) {
+        if (self->state.from_this_process("the routes' readiness") && !self->state.routes_served) {
+          self->state.routes_served = true;
+          self->state.fill_pool();
         }
       },
       [self](pool_refill_atom) {
@@ -777,6 +783,7 @@ void register_slave_routes(Runtime& runtime, const caf::actor& slave, const std:
                                           "times, and the current max age from the disk usage."));
           },
           [&](caf::error& e) { LOG_ERROR << "No /files routes: the slave did not answer: " << caf::to_string(e); });
+  asker->send(slave, routes_served_atom::value);
 }
 
 }  // namespace stoa::slave

@@ -66,6 +66,11 @@ using usage_tick_atom = caf::atom_constant<caf::atom("sl_usetick")>;
 using update_retry_atom = caf::atom_constant<caf::atom("sl_updretr")>;
 // (services_atom) -> (files actor, gc actor): for the HTTP routes (local only).
 using services_atom = caf::atom_constant<caf::atom("sl_servcs")>;
+// (routes_served_atom): register_slave_routes has added every route; the
+// executor pool starts then (local only). A pooled stoa-http-executor
+// POSTs to /stoa/executor/pool at once and exits on a 404: started while
+// main's thread was still adding the routes, one did (seen under load).
+using routes_served_atom = caf::atom_constant<caf::atom("sl_routes")>;
 
 constexpr auto MAX_REGISTRATION_BACKOFF = std::chrono::seconds(60);
 // Without a ping from the master for this long, the slave takes the master
@@ -164,6 +169,7 @@ class Slave {
   std::vector<std::string> isolation;  // the --isolation names
   std::string user;                    // the user this slave (and its pool) runs as
   bool pool_refill_pending = false;
+  bool routes_served = false;  // routes_served_atom came: the pool may fill
   std::chrono::seconds pool_backoff = POOL_RESTART_DELAY;
   static inline const char* name = "slave";
 

@@ -112,8 +112,10 @@ void Slave::schedule_pool_refill() {
 }
 
 void Slave::fill_pool() {
-  if (!runs_mesos) {
-    return;  // only the Mesos containerizer's command executors come from the pool
+  if (!runs_mesos || !routes_served) {
+    // Only the Mesos containerizer's command executors come from the pool,
+    // and only once the executors' routes are served (routes_served_atom).
+    return;
   }
   const size_t size = static_cast<size_t>(std::max(0, opts.flags.executor_pool_size));
   while (pool.size() < size) {
