@@ -94,6 +94,8 @@ struct ContainerConfig {
   // started; the slave then tells the executor to adopt the container.
   // Only for launches pool_refusal() accepts.
   int32_t pooled_pid = -1;
+  // Its process_start_ticks, read when the pool started it (0: read here).
+  uint64_t pooled_started_ticks = 0;
 };
 
 struct AdoptConfig {

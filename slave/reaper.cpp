@@ -1,6 +1,5 @@
 #include "slave/reaper.hpp"
 
-#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,7 +8,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include <caf/all.hpp>
 
@@ -17,6 +15,7 @@
 #include "actors/launcher.hpp"
 #include "actors/safety.hpp"
 #include "common/logging.hpp"
+#include "slave/pid_watcher.hpp"
 
 namespace stoa::slave {
 
@@ -44,37 +43,6 @@ pid_t try_reap(pid_t pid, int* status) {
   return r;
 }
 
-constexpr int POLL_MS = 100;
-
-// Waits until `pid` exits or `stop` is set: the wait status of a child, -1
-// for any other process, nullopt when stopped. A pidfd wakes it as soon as
-// the process exits; without one (kernels before 5.3) it polls /proc.
-std::optional<int> watch(pid_t pid, const std::shared_ptr<std::atomic<bool>>& stop) {
-  int status = -1;
-  const bool child = try_reap(pid, &status) != -1;
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  std::optional<int> result;
-  for (;;) {
-    if (child ? try_reap(pid, &status) != 0 : !process_running(pid)) {
-      result = child ? status : -1;  // a child that cannot be waited for any more: -1 too
-      break;
-    }
-    if (stop && stop->load()) {
-      break;
-    }
-    if (fd >= 0) {
-      struct pollfd p {fd, POLLIN, 0};
-      ::poll(&p, 1, POLL_MS);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(POLL_MS / 2));
-    }
-  }
-  if (fd >= 0) {
-    ::close(fd);
-  }
-  return result;
-}
-
 }  // namespace
 
 caf::actor spawn_reaper(caf::actor_system& sys, std::string tag) {
@@ -90,74 +58,85 @@ caf::actor spawn_reaper(caf::actor_system& sys, std::string tag) {
 
 namespace {
 
-caf::actor spawn_blocking_waiter(caf::actor_system& sys, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
-  return sys.spawn([pid, stop](caf::blocking_actor* self) {
-    caf::typed_response_promise<int32_t> rp;
-    bool asked = false;
-    self->receive([&](reaped_atom) -> caf::result<int32_t> {
-      asked = true;
-      rp = self->make_response_promise<int32_t>();
-      return rp;
-    });
-    if (!asked) {
-      return;
-    }
-    if (std::optional<int> status = watch(pid, stop)) {
-      rp.deliver(static_cast<int32_t>(*status));
-    }
-  });
-}
-
-using retry_waiter_atom = caf::atom_constant<caf::atom("w_retry")>;
+using waiter_retry_atom = caf::atom_constant<caf::atom("w_retry")>;
+using waiter_report_atom = caf::atom_constant<caf::atom("w_report")>;
 
 constexpr auto WAITER_RETRY = std::chrono::seconds(1);
 
-// Stands in for the waiter while its thread cannot start (EAGAIN: the pids
-// are all taken): a thread-less actor that tries again every second and,
-// once a waiter runs, hands it the request. The process is waited for late,
-// never lost (an exited child stays a zombie until then).
-caf::behavior retrying_waiter(caf::event_based_actor* self, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
-  auto rp = std::make_shared<caf::typed_response_promise<int32_t>>();
-  auto attempt = [self, pid, stop, rp] {
+struct WaiterState {
+  WaiterState() = default;
+  WaiterState(const WaiterState&) = delete;
+  WaiterState& operator=(const WaiterState&) = delete;
+  ~WaiterState() {
+    if (watcher) {
+      watcher->unwatch(watch);
+    }
+  }
+  static inline const char* name = "process waiter";
+  std::shared_ptr<PidWatcher> watcher;  // while it watches
+  PidWatcher::Id watch = 0;
+  caf::typed_response_promise<int32_t> rp;
+};
+
+// Answers one (reaped_atom) once `pid` exits: the process watcher (one
+// thread for the whole process) reports the exit, this reaps a child.
+caf::behavior waiter_actor(caf::stateful_actor<WaiterState>* self, pid_t pid,
+                           std::shared_ptr<std::atomic<bool>> stop) {
+  auto start = [self, pid, stop] {
     if (stop && stop->load()) {
       self->quit();
       return;
     }
-    Try<caf::actor> waiter = spawn_with_thread(self->system(), ThreadActor::blocking,
-                                               [&] { return spawn_blocking_waiter(self->system(), pid, stop); });
-    if (waiter.is_error()) {
-      self->delayed_send(self, WAITER_RETRY, retry_waiter_atom::value);
+    Try<std::shared_ptr<PidWatcher>> watcher = PidWatcher::shared();
+    if (watcher.is_error()) {
+      // No thread can start (EAGAIN: the pids are all taken): tried again
+      // every second. The process is waited for late, never lost (an
+      // exited child stays a zombie until then).
+      LOG_WARNING << "Cannot wait for process " << pid << " yet (" << watcher.error() << "); retrying every "
+                  << WAITER_RETRY.count() << " s";
+      self->delayed_send(self, WAITER_RETRY, waiter_retry_atom::value);
       return;
     }
-    LOG_INFO << "Waiting for process " << pid << " again: its waiter's thread started";
-    self->request(*waiter, caf::infinite, reaped_atom_v)
-        .then([self, rp](int32_t status) {
-                rp->deliver(status);
-                self->quit();
-              },
-              [self](caf::error&) { self->quit(); });
+    self->state.watcher = std::move(*watcher);
+    caf::actor_addr me = self->address();
+    self->state.watch = self->state.watcher->watch(pid, stop, [me](bool exited) {
+      if (caf::actor a = caf::actor_cast<caf::actor>(me)) {
+        caf::anon_send(a, waiter_report_atom::value, exited);
+      }
+    });
   };
   return {
-      [self, rp, attempt](reaped_atom) -> caf::result<int32_t> {
-        *rp = self->make_response_promise<int32_t>();
-        attempt();
-        return *rp;
+      [self, start](reaped_atom) -> caf::result<int32_t> {
+        if (self->state.rp.pending()) {
+          return caf::make_error(caf::sec::request_receiver_down);  // one request only
+        }
+        self->state.rp = self->make_response_promise<int32_t>();
+        start();
+        return self->state.rp;
       },
-      [attempt](retry_waiter_atom) { attempt(); },
+      [self, pid, stop, start](waiter_report_atom, bool exited) {
+        self->state.watcher.reset();
+        if (!exited || (stop && stop->load())) {
+          self->quit();  // its owner stops: no answer
+          return;
+        }
+        int status = -1;
+        pid_t r = try_reap(pid, &status);
+        if (r == 0) {
+          start();  // a child not yet reapable: watched again
+          return;
+        }
+        self->state.rp.deliver(static_cast<int32_t>(r == pid ? status : -1));
+        self->quit();
+      },
+      [start](waiter_retry_atom) { start(); },
   };
 }
 
 }  // namespace
 
 caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid, std::shared_ptr<std::atomic<bool>> stop) {
-  Try<caf::actor> waiter =
-      spawn_with_thread(sys, ThreadActor::blocking, [&] { return spawn_blocking_waiter(sys, pid, stop); });
-  if (!waiter.is_error()) {
-    return *waiter;
-  }
-  LOG_WARNING << "Cannot wait for process " << pid << " yet (" << waiter.error() << "); retrying every "
-              << WAITER_RETRY.count() << " s";
-  return sys.spawn(retrying_waiter, pid, std::move(stop));
+  return sys.spawn(waiter_actor, pid, std::move(stop));
 }
 
 }  // namespace stoa::slave

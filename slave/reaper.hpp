@@ -1,7 +1,7 @@
 #pragma once
-// Waits for a process in a detached actor (its own thread) and reports the
-// raw wait status once it exits (-1 when it is not our child, e.g. an
-// executor adopted from an earlier slave, or was already reaped).
+// Waits for a process and reports the raw wait status once it exits (-1
+// when it is not our child, e.g. an executor adopted from an earlier slave,
+// or was already reaped).
 
 #include <sys/types.h>
 
@@ -23,12 +23,12 @@ namespace stoa::slave {
 caf::actor spawn_reaper(caf::actor_system& sys, std::string tag);
 
 // Answers one request `(reaped_atom) -> int32_t status`, then exits. Works
-// for any process (a pidfd, or /proc where pidfds are missing): a child is
-// reaped (its status), another process only watched (-1). Once `stop` is
-// set it exits within 100 ms without answering (its owner stops while the
-// process keeps running: a checkpointed executor outlives its slave).
-// While no thread can start (EAGAIN) a thread-less stand-in answers
-// instead, trying again every second to start the waiter.
+// for any process: a child is reaped (its status), another process only
+// watched (-1). It holds no thread: the process's one PidWatcher
+// (slave/pid_watcher.hpp) tells it of the exit. Once `stop` is set it exits
+// within 100 ms without answering (its owner stops while the process keeps
+// running: a checkpointed executor outlives its slave). While the watcher's
+// thread cannot start (EAGAIN) it tries again every second.
 caf::actor spawn_waiter(caf::actor_system& sys, pid_t pid,
                         std::shared_ptr<std::atomic<bool>> stop = nullptr);
 

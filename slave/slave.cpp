@@ -610,9 +610,10 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       },
       // From pooled executors (slave_pool.cpp) and their watchers.
       [self](ExecutorPoolReadyMessage& m) { self->state.on_pool_ready(m); },
-      [self](pool_started_atom, const std::string& token, int32_t pid, const std::string& error) {
+      [self](pool_started_atom, const std::string& token, int32_t pid, uint64_t started_ticks,
+             const std::string& error) {
         if (self->state.from_this_process("a pooled executor's start")) {
-          self->state.on_pool_started(token, pid, error);
+          self->state.on_pool_started(token, pid, started_ticks, error);
         }
       },
       [self](pool_exited_atom, const std::string& token) {

@@ -45,6 +45,7 @@
 namespace stoa::slave {
 
 class ExecutorZygote;  // slave/executor_zygote.hpp
+class PidWatcher;      // slave/pid_watcher.hpp
 
 // Timer messages of the slave (sent only to itself).
 using ping_timeout_atom = caf::atom_constant<caf::atom("ping_tmo")>;
@@ -87,9 +88,10 @@ bool container_process_alive(pid_t pid, const std::string& container_id);
 // said so (ExecutorPoolReadyMessage).
 struct PooledExecutor {
   pid_t pid = -1;            // -1 until its start is reported (pool_started_atom)
+  uint64_t started_ticks = 0;  // its process_start_ticks, with its start
   caf::actor handle;         // once ready
   pid_t claimed = -1;        // the pid its ready call named
-  // Set when it leaves the pool (adopted, or killed): its watcher stops.
+  // Set when it leaves the pool (adopted, or killed): its watch stops.
   std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
   // Adoptable: ready, and its start reported with the pid it named. A
   // zygote's fork can be ready (over HTTP) before the thread that asked for
@@ -166,6 +168,12 @@ class Slave {
   // Forks the pool's stoa-http-executors (--http_command_executor): made at
   // the first refill, stopped with the pool.
   std::shared_ptr<ExecutorZygote> zygote;
+  // Starts the pooled executors one at a time (a detached actor: a start
+  // blocks on the zygote or on an exec); made at the first refill.
+  caf::actor pool_starter;
+  // Watches the pooled executors' exits (the process's one; held from the
+  // first pooled start on).
+  std::shared_ptr<PidWatcher> pid_watcher;
   std::vector<std::string> isolation;  // the --isolation names
   std::string user;                    // the user this slave (and its pool) runs as
   bool pool_refill_pending = false;
@@ -254,7 +262,9 @@ class Slave {
   void fill_pool();
   // fill_pool() after pool_backoff (doubled for the next time).
   void schedule_pool_refill();
-  void on_pool_started(const std::string& token, int32_t pid, const std::string& error);
+  void on_pool_started(const std::string& token, int32_t pid, uint64_t started_ticks, const std::string& error);
+  // Tells this actor (pool_exited_atom) once `p` exits while in the pool.
+  void watch_pooled(const std::string& token, const PooledExecutor& p);
   void on_pool_ready(internal::ExecutorPoolReadyMessage& m);
   void on_pool_exited(const std::string& token);
   // A pooled stoa-http-executor opened its stream (POST /stoa/executor/pool):

@@ -1,8 +1,9 @@
 // The slave's warm pool of command executors (--executor_pool_size,
 // docs/executor-pool.md): pooled stoa-executor processes (stoa-http-executor
 // under --http_command_executor) are started ahead
-// (one blocking actor each: it launches the process and then watches for
-// its exit without reaping it), say they are ready, and each adopts one
+// (by one detached actor, the pool's starter, one after the other; the
+// process's PidWatcher then watches each for its exit without reaping it),
+// say they are ready, and each adopts one
 // eligible launch (slave_executors.cpp); replacements start once the
 // framework has acknowledged a task's TASK_RUNNING (its launch is over) or
 // an executor exits (fill_pool tops the pool up to
@@ -11,16 +12,13 @@
 //
 // Reaping: an unadopted pooled executor that exits is reaped here; once
 // adopted it belongs to the containerizer, whose waiter reaps it. The
-// pool's watcher never reaps (waitid WNOWAIT), so the two cannot race.
+// pool's watch never reaps (PidWatcher), so the two cannot race.
 
-#include <poll.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
-#include <thread>
 
 #include <caf/all.hpp>
 
@@ -33,6 +31,7 @@
 #include "slave/executor_http.hpp"
 #include "slave/executor_pool.hpp"
 #include "slave/executor_zygote.hpp"
+#include "slave/pid_watcher.hpp"
 #include "slave/reaper.hpp"
 #include "slave/slave_actor.hpp"
 
@@ -42,57 +41,38 @@ using namespace stoa::internal;
 
 namespace slave_pool_detail {
 
-constexpr int POOL_WATCH_POLL_MS = 100;
+using pool_start_atom = caf::atom_constant<caf::atom("pl_go")>;
 
-// True once `pid` has exited (or is no child of ours); the zombie is left
-// for whoever owns the process then.
-bool exited_unreaped(pid_t pid) {
-  siginfo_t info{};
-  int r;
-  do {
-    r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
-  } while (r < 0 && errno == EINTR);
-  return r < 0 || info.si_pid == pid;
-}
-
-// Starts one pooled executor — forked by `zygote` when there is one,
-// exec'd from `spec` otherwise (or when the zygote fails) — and watches it
-// until it exits or leaves the pool (`stop`).
-void pooled_process(caf::blocking_actor* self, caf::actor slave, std::string token, LaunchSpec spec,
-                    std::shared_ptr<ExecutorZygote> zygote, std::shared_ptr<std::atomic<bool>> stop) {
-  Try<pid_t> pid = Error("no zygote");
-  if (zygote) {
-    pid = zygote->fork_pooled(token);
-    if (pid.is_error()) {
-      LOG_WARNING << "Starting pooled executor " << token << " without the zygote: " << pid.error();
-    }
-  }
-  if (pid.is_error()) {
-    pid = launch(spec);
-  }
-  if (pid.is_error()) {
-    self->send(slave, pool_started_atom::value, token, int32_t{-1}, pid.error());
-    return;
-  }
-  self->send(slave, pool_started_atom::value, token, static_cast<int32_t>(*pid), std::string());
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
-  while (!stop->load()) {
-    if (exited_unreaped(*pid)) {
-      if (!stop->load()) {
-        self->send(slave, pool_exited_atom::value, token);
-      }
-      break;
-    }
-    if (fd >= 0) {
-      struct pollfd p {fd, POLLIN, 0};
-      ::poll(&p, 1, POOL_WATCH_POLL_MS);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(POOL_WATCH_POLL_MS));
-    }
-  }
-  if (fd >= 0) {
-    ::close(fd);
-  }
+// Starts pooled executors, one per (pool_start_atom, token): forked by
+// `zygote` when there is one, exec'd from the pool's spec otherwise (or
+// when the zygote fails), and tells the slave the pid or the error.
+caf::behavior pool_starter(caf::event_based_actor* self, caf::actor slave, PoolSpecInputs in,
+                           std::shared_ptr<ExecutorZygote> zygote) {
+  set_safe_handlers(self, "executor pool starter");
+  return {
+      [self, slave, in, zygote](pool_start_atom, const std::string& token) {
+        Try<pid_t> pid = Error("no zygote");
+        if (zygote) {
+          pid = zygote->fork_pooled(token);
+          if (pid.is_error()) {
+            LOG_WARNING << "Starting pooled executor " << token << " without the zygote: " << pid.error();
+          }
+        }
+        if (pid.is_error()) {
+          PoolSpecInputs mine = in;
+          mine.token = token;
+          pid = launch(pooled_executor_spec(mine));
+        }
+        if (pid.is_error()) {
+          self->send(slave, pool_started_atom::value, token, int32_t{-1}, uint64_t{0}, pid.error());
+        } else {
+          // Its start time read here, off the slave's thread (a launch
+          // that adopts it needs it; #17).
+          uint64_t ticks = process_start_ticks(*pid);
+          self->send(slave, pool_started_atom::value, token, static_cast<int32_t>(*pid), ticks, std::string());
+        }
+      },
+  };
 }
 
 void reap_now(pid_t pid) {
@@ -118,12 +98,12 @@ void Slave::fill_pool() {
     return;
   }
   const size_t size = static_cast<size_t>(std::max(0, opts.flags.executor_pool_size));
-  while (pool.size() < size) {
-    std::string token = random_uuid();
-    PooledExecutor& p = pool[token];
+  if (pool.size() >= size) {
+    return;
+  }
+  if (!pool_starter) {
     PoolSpecInputs in;
     in.executor_path = pool_executor_path();
-    in.token = token;
     in.slave_pid = opts.upid.str();
     in.slave_actor_port = opts.actor_port;
     in.ip = opts.upid.host;
@@ -131,26 +111,34 @@ void Slave::fill_pool() {
     if (opts.flags.http_command_executor) {
       in.agent_endpoint = opts.upid.host + ":" + std::to_string(opts.upid.port);
     }
-    LaunchSpec spec = pooled_executor_spec(in);
     if (opts.flags.http_command_executor && !zygote) {
       // stoa-http-executor: one started as the zygote forks the others.
-      LaunchSpec zygote_spec = spec;
+      LaunchSpec zygote_spec = pooled_executor_spec(in);
       zygote_spec.env.erase(POOL_TOKEN_VARIABLE);
       zygote_spec.env[ZYGOTE_VARIABLE] = "1";
       zygote = std::make_shared<ExecutorZygote>(std::move(zygote_spec));
     }
-    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::blocking, [&] {
-      return self->system().spawn(slave_pool_detail::pooled_process, caf::actor_cast<caf::actor>(self), token,
-                                  std::move(spec), zygote, p.stop);
+    Try<caf::actor> spawned = spawn_with_thread(self->system(), ThreadActor::detached, [&] {
+      return self->spawn<caf::detached + caf::linked>(slave_pool_detail::pool_starter,
+                                                     caf::actor_cast<caf::actor>(self), in, zygote);
     });
     if (spawned.is_error()) {
-      on_pool_started(token, -1, spawned.error());  // as a start that failed: dropped, retried later
+      LOG_WARNING << "Cannot start the executor pool: " << spawned.error() << "; retrying in "
+                  << format_duration(pool_backoff);
+      schedule_pool_refill();
       return;
     }
+    pool_starter = *spawned;
+  }
+  while (pool.size() < size) {
+    std::string token = random_uuid();
+    pool[token];
+    self->send(pool_starter, slave_pool_detail::pool_start_atom::value, token);
   }
 }
 
-void Slave::on_pool_started(const std::string& token, int32_t pid, const std::string& error) {
+void Slave::on_pool_started(const std::string& token, int32_t pid, uint64_t started_ticks,
+                            const std::string& error) {
   auto it = pool.find(token);
   if (it == pool.end()) {
     // The pool was killed meanwhile. (Not adopted: adoption waits for this
@@ -169,7 +157,9 @@ void Slave::on_pool_started(const std::string& token, int32_t pid, const std::st
   }
   PooledExecutor& p = it->second;
   p.pid = pid;
+  p.started_ticks = started_ticks;
   LOG_INFO << "Started pooled executor " << token << " (pid " << pid << ")";
+  watch_pooled(token, p);
   if (p.handle && p.claimed != pid) {
     LOG_WARNING << "Pooled executor " << token << " started as pid " << pid << " but pid " << p.claimed
                 << " said it was ready with its token; it is killed and replaced";
@@ -178,6 +168,28 @@ void Slave::on_pool_started(const std::string& token, int32_t pid, const std::st
     pool.erase(it);
     schedule_pool_refill();
   }
+}
+
+void Slave::watch_pooled(const std::string& token, const PooledExecutor& p) {
+  if (!pid_watcher) {
+    Try<std::shared_ptr<PidWatcher>> watcher = PidWatcher::shared();
+    if (watcher.is_error()) {
+      // Its exit before adoption goes unseen until an adoption fails (its
+      // stream closed); the pool's size counts it meanwhile.
+      LOG_WARNING << "Cannot watch pooled executor " << token << " (pid " << p.pid << "): " << watcher.error();
+      return;
+    }
+    pid_watcher = std::move(*watcher);
+  }
+  caf::actor_addr slave = self->address();
+  pid_watcher->watch(p.pid, p.stop, [slave, token](bool exited) {
+    if (!exited) {
+      return;  // it left the pool
+    }
+    if (caf::actor a = caf::actor_cast<caf::actor>(slave)) {
+      caf::send_as(a, a, pool_exited_atom::value, token);  // from the slave itself: a local sender
+    }
+  });
 }
 
 void Slave::on_pool_ready(ExecutorPoolReadyMessage& m) {
@@ -250,6 +262,7 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
   PoolAdoption adoption;
   adoption.handle = it->second.handle;
   adoption.pid = it->second.pid;
+  const uint64_t it_started_ticks = it->second.started_ticks;
   adoption.http = opts.flags.http_command_executor;
   it->second.stop->store(true);
   AdoptExecutorMessage& m = adoption.message;
@@ -263,6 +276,7 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
   }
   pool.erase(it);
   config.pooled_pid = adoption.pid;
+  config.pooled_started_ticks = it_started_ticks;
   metrics->inc("slave/executor_pool_adopted");
   return adoption;
 }
@@ -274,6 +288,11 @@ void Slave::discard_pooled(pid_t pid) {
 }
 
 void Slave::kill_pool() {
+  if (pool_starter) {
+    // Linked, but a slave that stops normally would not take it along.
+    self->send_exit(pool_starter, caf::exit_reason::user_shutdown);
+    pool_starter = nullptr;
+  }
   if (zygote) {
     zygote->stop();
   }
