@@ -21,6 +21,7 @@
 
 #include "actors/addresses.hpp"
 #include "actors/atoms.hpp"
+#include "actors/io_thread_scheduler.hpp"
 #include "actors/messages.hpp"
 #include "actors/router.hpp"
 #include "actors/safety.hpp"
@@ -128,8 +129,11 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
       return Error("Invalid value '" + std::string(env) + "' for LIBPROCESS_NUM_WORKER_THREADS: " + n.error());
     }
     opts.max_threads = *n;
+    opts.actors_on_io_thread = false;
   }
-  if (opts.max_threads > 0) {
+  if (opts.actors_on_io_thread) {
+    use_io_thread_scheduler(cfg);
+  } else if (opts.max_threads > 0) {
     cfg.set("scheduler.max-threads", opts.max_threads);
   }
   if (!opts.caf_options.empty()) {

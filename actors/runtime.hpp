@@ -89,6 +89,10 @@ struct RuntimeOptions {
   // Scheduler threads (0 = CAF's default: one per core, at least 4). The
   // environment's LIBPROCESS_NUM_WORKER_THREADS, when set, wins.
   size_t max_threads = 0;
+  // Run the actors on CAF's I/O thread instead (actors/io_thread_scheduler.hpp;
+  // max_threads is then unused). LIBPROCESS_NUM_WORKER_THREADS, when set,
+  // gives scheduler threads instead.
+  bool actors_on_io_thread = false;
   // How long a scrape of /metrics waits for each metrics collector.
   std::chrono::milliseconds metrics_collector_timeout = DEFAULT_METRICS_COLLECTOR_TIMEOUT;
 };

@@ -105,16 +105,19 @@ int main(int argc, char** argv) {
                                      " (needed by --http_command_executor; set --launcher_dir)");
   }
 
-  // One scheduler thread: the slave's actors hand each task between them
-  // (slave, containerizer, executor connections, files, HTTP routes) and
-  // do little CPU work each; with CAF's default of four, most of those
-  // messages woke a sleeping thread (~50 context switches per task), and
-  // one thread took 0.2 ms less of the slave's CPU per task (#17;
-  // docs/benchmarks.md, "Fewer wake-ups in the slave"). What blocks runs
-  // on threads of its own (reapers, the cleaner, pooled executors' starts).
-  // LIBPROCESS_NUM_WORKER_THREADS overrides it.
+  // The slave's actors run on CAF's I/O thread: they hand each task between
+  // them (slave, containerizer, executor connections, files, HTTP routes)
+  // and do little CPU work each, and nearly every message crosses between
+  // the network and an actor. On a scheduler thread of their own each
+  // crossing woke the other thread: four threads woke each other ~50 times
+  // per task, one ~26 times (futex) — a sixth of the slave's CPU per
+  // launch in context switches (#17; docs/benchmarks.md, "Fewer wake-ups in
+  // the slave", "One thread for the slave's actors"). What blocks runs on
+  // threads of its own (the cleaner, the pool's starter, the files and
+  // usage workers; exits are watched by one thread, slave/pid_watcher.hpp).
+  // LIBPROCESS_NUM_WORKER_THREADS gives scheduler threads instead.
   daemon::DaemonOptions options = daemon::daemon_options(program, flags);
-  options.runtime.max_threads = 1;
+  options.runtime.actors_on_io_thread = true;
   return daemon::run_daemon(
       program, argv[0], flags, options, [&](Runtime& rt) -> std::optional<Error> {
         slave::SlaveOptions sopts;
