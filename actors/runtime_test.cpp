@@ -3,6 +3,7 @@
 #include "actors/runtime.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <gtest/gtest.h>
 
 #include "actors/atoms.hpp"
@@ -16,6 +17,7 @@
 #include <csignal>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace stoa {
 // Named so that this file's helpers stay apart from other test files'
@@ -68,6 +70,64 @@ TEST(Runtime, ResolvesARemoteUpidAndExchangesProtobufMessages) {
   self->request(*remote, 5s, tick_atom_v, int64_t{41}).receive([&](int64_t v) { got = v; },
                                                                 [](caf::error&) {});
   EXPECT_EQ(got, 42);
+}
+
+// The slave's set-up (actors_on_io_thread): remote requests both ways, the
+// actors on the multiplexer's thread, and a prompt shutdown; with
+// LIBPROCESS_NUM_WORKER_THREADS set the actors get scheduler threads again.
+caf::behavior where(caf::event_based_actor*) {
+  return {[](tick_atom, int64_t) { return static_cast<int64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id())); }};
+}
+
+std::unique_ptr<Runtime> start_on_io_thread() {
+  RuntimeOptions opts;
+  opts.actors_on_io_thread = true;
+  Try<std::unique_ptr<Runtime>> rt = Runtime::start(opts);
+  EXPECT_TRUE(rt.is_some()) << (rt.is_error() ? rt.error() : "");
+  return std::move(*rt);
+}
+
+TEST(Runtime, ActorsOnTheIoThreadExchangeRemoteMessagesAndStopPromptly) {
+  auto a = start_on_io_thread();
+  auto b = start_on_io_thread();
+  b->register_actor("echo(1)", b->system().spawn(echo));
+  b->register_actor("where(1)", b->system().spawn(where));
+  {  // (scoped actors count as running: gone before the shutdown)
+    caf::expected<caf::actor> remote = resolve(*a, b->upid("echo(1)").str());
+    ASSERT_TRUE(remote) << a->system().render(remote.error());
+    caf::scoped_actor self{a->system()};
+    for (int64_t i = 0; i < 200; ++i) {
+      int64_t got = 0;
+      self->request(*remote, 5s, tick_atom_v, i).receive([&](int64_t v) { got = v; },
+                                                          [&](caf::error& err) { FAIL() << a->system().render(err); });
+      ASSERT_EQ(got, i + 1);
+    }
+    caf::expected<caf::actor> w = resolve(*b, b->upid("where(1)").str());
+    ASSERT_TRUE(w);
+    caf::scoped_actor bself{b->system()};
+    int64_t thread = 0;
+    bself->request(*w, 5s, tick_atom_v, int64_t{0}).receive([&](int64_t v) { thread = v; }, [](caf::error&) {});
+    EXPECT_EQ(thread,
+              static_cast<int64_t>(std::hash<std::thread::id>{}(b->system().middleman().backend().thread_id())));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  a->shutdown();
+  b->shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST(Runtime, WorkerThreadsFromTheEnvironmentReplaceTheIoThread) {
+  ASSERT_EQ(::setenv("LIBPROCESS_NUM_WORKER_THREADS", "2", 1), 0);
+  auto rt = start_on_io_thread();
+  ::unsetenv("LIBPROCESS_NUM_WORKER_THREADS");
+  int64_t thread = 0;
+  {
+    caf::actor w = rt->system().spawn(where);
+    caf::scoped_actor self{rt->system()};
+    self->request(w, 5s, tick_atom_v, int64_t{0}).receive([&](int64_t v) { thread = v; }, [](caf::error&) {});
+  }
+  EXPECT_NE(thread, 0);
+  EXPECT_NE(thread, static_cast<int64_t>(std::hash<std::thread::id>{}(rt->system().middleman().backend().thread_id())));
 }
 
 TEST(Runtime, WorkerThreadsFromTheEnvironmentAreAWholeNumberInRange) {
