@@ -101,6 +101,16 @@ Try<size_t> parse_worker_threads(const std::string& text) {
   return n;
 }
 
+Try<bool> parse_actors_on_io_thread(const std::string& text) {
+  if (text == "1" || text == "true" || text == "yes") {
+    return true;
+  }
+  if (text == "0" || text == "false" || text == "no") {
+    return false;
+  }
+  return Error("expected 1, true, yes, 0, false or no");
+}
+
 Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->opts_ = opts;
@@ -130,6 +140,13 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
     }
     opts.max_threads = *n;
     opts.actors_on_io_thread = false;
+  }
+  if (const char* env = std::getenv("STOA_ACTORS_ON_IO_THREAD"); env != nullptr) {
+    Try<bool> on = parse_actors_on_io_thread(env);
+    if (on.is_error()) {
+      return Error("Invalid value '" + std::string(env) + "' for STOA_ACTORS_ON_IO_THREAD: " + on.error());
+    }
+    opts.actors_on_io_thread = *on;
   }
   if (opts.actors_on_io_thread) {
     use_io_thread_scheduler(cfg);

@@ -90,8 +90,9 @@ struct RuntimeOptions {
   // environment's LIBPROCESS_NUM_WORKER_THREADS, when set, wins.
   size_t max_threads = 0;
   // Run the actors on CAF's I/O thread instead (actors/io_thread_scheduler.hpp;
-  // max_threads is then unused). LIBPROCESS_NUM_WORKER_THREADS, when set,
-  // gives scheduler threads instead.
+  // max_threads is then unused). The environment's STOA_ACTORS_ON_IO_THREAD
+  // (1/true or 0/false), when set, wins; else LIBPROCESS_NUM_WORKER_THREADS,
+  // when set, gives scheduler threads.
   bool actors_on_io_thread = false;
   // How long a scrape of /metrics waits for each metrics collector.
   std::chrono::milliseconds metrics_collector_timeout = DEFAULT_METRICS_COLLECTOR_TIMEOUT;
@@ -109,6 +110,8 @@ void set_network_limits(RuntimeOptions* opts, const NetworkLimitFlags& flags);
 // MAX_WORKER_THREADS (the error says what was expected).
 constexpr size_t MAX_WORKER_THREADS = 1024;
 Try<size_t> parse_worker_threads(const std::string& text);
+// A value of STOA_ACTORS_ON_IO_THREAD: 1/true/yes or 0/false/no.
+Try<bool> parse_actors_on_io_thread(const std::string& text);
 
 class Runtime {
  public:

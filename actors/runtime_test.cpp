@@ -130,6 +130,47 @@ TEST(Runtime, WorkerThreadsFromTheEnvironmentReplaceTheIoThread) {
   EXPECT_NE(thread, static_cast<int64_t>(std::hash<std::thread::id>{}(rt->system().middleman().backend().thread_id())));
 }
 
+TEST(Runtime, TheEnvironmentChoosesTheIoThreadEitherWay) {
+  for (const char* yes : {"1", "true", "yes"}) {
+    EXPECT_TRUE(*parse_actors_on_io_thread(yes)) << yes;
+  }
+  for (const char* no : {"0", "false", "no"}) {
+    EXPECT_FALSE(*parse_actors_on_io_thread(no)) << no;
+  }
+  for (const char* bad : {"", "2", "on", "TRUE "}) {
+    Try<bool> b = parse_actors_on_io_thread(bad);
+    ASSERT_TRUE(b.is_error()) << "'" << bad << "'";
+  }
+  auto io_thread_of = [](Runtime& rt) {
+    return static_cast<int64_t>(std::hash<std::thread::id>{}(rt.system().middleman().backend().thread_id()));
+  };
+  auto where_of = [](Runtime& rt) {
+    int64_t thread = 0;
+    caf::actor w = rt.system().spawn(where);
+    caf::scoped_actor self{rt.system()};
+    self->request(w, 5s, tick_atom_v, int64_t{0}).receive([&](int64_t v) { thread = v; }, [](caf::error&) {});
+    return thread;
+  };
+  {
+    ASSERT_EQ(::setenv("STOA_ACTORS_ON_IO_THREAD", "0", 1), 0);
+    auto rt = start_on_io_thread();  // asked for, but the environment says no
+    ::unsetenv("STOA_ACTORS_ON_IO_THREAD");
+    EXPECT_NE(where_of(*rt), io_thread_of(*rt));
+  }
+  {
+    ASSERT_EQ(::setenv("STOA_ACTORS_ON_IO_THREAD", "yes", 1), 0);
+    auto rt = start();  // not asked for, but the environment says yes
+    ::unsetenv("STOA_ACTORS_ON_IO_THREAD");
+    EXPECT_EQ(where_of(*rt), io_thread_of(*rt));
+  }
+  ASSERT_EQ(::setenv("STOA_ACTORS_ON_IO_THREAD", "sometimes", 1), 0);
+  Try<std::unique_ptr<Runtime>> rt = Runtime::start(RuntimeOptions{});
+  ::unsetenv("STOA_ACTORS_ON_IO_THREAD");
+  ASSERT_TRUE(rt.is_error());
+  EXPECT_NE(rt.error().find("Invalid value 'sometimes' for STOA_ACTORS_ON_IO_THREAD"), std::string::npos)
+      << rt.error();
+}
+
 TEST(Runtime, WorkerThreadsFromTheEnvironmentAreAWholeNumberInRange) {
   EXPECT_EQ(*parse_worker_threads("1"), 1U);
   EXPECT_EQ(*parse_worker_threads("1024"), 1024U);

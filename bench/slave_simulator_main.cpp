@@ -35,14 +35,17 @@ int main(int argc, char** argv) {
     return daemon::bad_flags(program, flags,
                              "--nice=" + std::to_string(flags.nice) + ": nice() failed: " + std::strerror(errno));
   }
-  // One scheduler thread, as stoa-slave: the simulated slaves stand for
-  // other machines, and on a bench machine every thread they wake is taken
-  // from the master's cores. With CAF's default (one per core) a failover
-  // of 50k slaves re-registered ~1 s later and each status update cost the
-  // simulator ~4 us more (docs/benchmarks.md, "One thread per simulator").
-  // LIBPROCESS_NUM_WORKER_THREADS overrides it.
+  // Its actors run on CAF's I/O thread, as stoa-slave's: the simulated
+  // slaves stand for other machines, and on a bench machine every thread
+  // they wake is taken from the master's cores. With CAF's default (one
+  // scheduler thread per core) a failover of 50k slaves re-registered ~1 s
+  // later and each status update cost the simulator ~4 us more than with
+  // one (docs/benchmarks.md, "One thread per simulator"); on the I/O thread
+  // no message between the network and a simulated slave wakes a second
+  // thread ("One thread for the slave's actors").
+  // LIBPROCESS_NUM_WORKER_THREADS gives scheduler threads instead.
   daemon::DaemonOptions daemon_options = daemon::daemon_options(program, flags);
-  daemon_options.runtime.max_threads = 1;
+  daemon_options.runtime.actors_on_io_thread = true;
   return daemon::run_daemon(program, argv[0], flags, daemon_options,
                             [&](Runtime& rt) -> std::optional<Error> {
                               Try<caf::actor> simulator = bench::start_simulator(rt, *options);
