@@ -371,11 +371,19 @@ void Slave::shutdown_executor(Executor& e) {
   if (e.phase == Executor::Phase::TERMINATED) {
     return;
   }
-  if (e.handle) {
-    ShutdownExecutorMessage m;
-    m.mutable_executor_id()->set_value(e.executor_id);
-    m.mutable_framework_id()->set_value(e.framework_id);
-    self->send(e.handle, m);
+  if (e.handle || (e.phase == Executor::Phase::RUNNING && e.pid > 0)) {
+    // Registered: told to shut down, killed after the grace period if it
+    // has not exited by then (Mesos' two phases). One that registered and
+    // has disconnected since — an HTTP executor closes its stream once its
+    // task's last update is acknowledged, then exits — is not told, but
+    // gets the grace too: killed at once it would die with a signal in
+    // the moment it was exiting cleanly.
+    if (e.handle) {
+      ShutdownExecutorMessage m;
+      m.mutable_executor_id()->set_value(e.executor_id);
+      m.mutable_framework_id()->set_value(e.framework_id);
+      self->send(e.handle, m);
+    }
     e.phase = Executor::Phase::TERMINATING;
     self->delayed_send(self, opts.flags.executor_shutdown_grace_period, kill_atom_v, e.container_id);
   } else {

@@ -215,6 +215,53 @@ TEST_F(SlaveTimers, ExecutorThatExitsWithinTheGracePeriodIsNotKilled) {
 }
 
 
+// An executor that registered and then disconnected (an HTTP executor
+// closes its stream once its task's last update is acknowledged, then
+// exits) gets the grace period too when its framework is shut down: killed
+// at once, it died with a signal as it was exiting cleanly (seen under
+// load: HttpExecutorPool.ManyLaunchesWhileTheZygoteRefillsAllFinish).
+TEST_F(SlaveTimers, ADisconnectedExecutorGetsTheGracePeriodBeforeItIsKilled) {
+  register_slave();
+  run_task("t1");
+  const std::string cid = containers->launched.at(0).container_id;
+  RegisterExecutorMessage reg;
+  reg.mutable_framework_id()->set_value("F1");
+  reg.mutable_executor_id()->set_value("t1");
+  caf::anon_send(executor, reg);
+  sched.run();
+  ASSERT_EQ(to_executor->count<ExecutorRegisteredMessage>(), 1u);
+  caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);  // its connection goes
+  sched.run();
+  ShutdownFrameworkMessage shutdown;
+  shutdown.mutable_framework_id()->set_value("F1");
+  tell_master(shutdown);
+  EXPECT_TRUE(containers->destroyed.empty()) << "killed at once";
+  advance(4s);
+  EXPECT_TRUE(containers->destroyed.empty());
+  advance(1s);  // --executor_shutdown_grace_period (5 s)
+  EXPECT_EQ(containers->destroyed, std::vector<std::string>{cid});
+}
+
+TEST_F(SlaveTimers, ADisconnectedExecutorThatExitsWithinTheGracePeriodIsNotKilled) {
+  register_slave();
+  run_task("t1");
+  const std::string cid = containers->launched.at(0).container_id;
+  RegisterExecutorMessage reg;
+  reg.mutable_framework_id()->set_value("F1");
+  reg.mutable_executor_id()->set_value("t1");
+  caf::anon_send(executor, reg);
+  sched.run();
+  caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
+  sched.run();
+  ShutdownFrameworkMessage shutdown;
+  shutdown.mutable_framework_id()->set_value("F1");
+  tell_master(shutdown);
+  caf::anon_send(containerizer, reaped_atom_v, cid, int32_t{0});  // it exits, status 0
+  sched.run();
+  advance(10s);
+  EXPECT_TRUE(containers->destroyed.empty());
+}
+
 // Not a timer, but the slave's explicit stop: told by the master to shut
 // down, it destroys its containers and ends with an orderly exit (the
 // runtime then ends the process with status 0; see RuntimeWait tests). It

