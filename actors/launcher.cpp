@@ -687,19 +687,46 @@ int kill_processes_with_env(const std::string& entry, int sig) {
   return count;
 }
 
+namespace {
+
+thread_local SessionUsageSnapshot* current_usage_snapshot = nullptr;
+
+void add_usage(Usage& u, const ProcStat& ps) {
+  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  u.cpus_user_time_secs += static_cast<double>(ps.utime) / ticks;
+  u.cpus_system_time_secs += static_cast<double>(ps.stime) / ticks;
+  u.mem_rss_bytes += static_cast<uint64_t>(std::max<long long>(0, ps.rss_pages)) * page;
+  ++u.processes;
+}
+
+}  // namespace
+
+SessionUsageSnapshot::SessionUsageSnapshot() : outer_(current_usage_snapshot) { current_usage_snapshot = this; }
+
+SessionUsageSnapshot::~SessionUsageSnapshot() { current_usage_snapshot = outer_; }
+
 Usage session_usage(pid_t sid) {
   Usage u;
   if (sid <= 1) {
     return u;
   }
-  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  static const long page = ::sysconf(_SC_PAGESIZE);
+  if (SessionUsageSnapshot* snapshot = current_usage_snapshot) {
+    if (!snapshot->sessions_) {
+      std::map<pid_t, Usage>& all = snapshot->sessions_.emplace();
+      for_each_process([&](const ProcStat& ps) {
+        if (ps.session > 1 && live(ps)) {
+          add_usage(all[static_cast<pid_t>(ps.session)], ps);
+        }
+        return true;
+      });
+    }
+    auto it = snapshot->sessions_->find(sid);
+    return it == snapshot->sessions_->end() ? u : it->second;
+  }
   for_each_process([&](const ProcStat& ps) {
     if (ps.session == sid && live(ps)) {
-      u.cpus_user_time_secs += static_cast<double>(ps.utime) / ticks;
-      u.cpus_system_time_secs += static_cast<double>(ps.stime) / ticks;
-      u.mem_rss_bytes += static_cast<uint64_t>(std::max<long long>(0, ps.rss_pages)) * page;
-      ++u.processes;
+      add_usage(u, ps);
     }
     return true;
   });

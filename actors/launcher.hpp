@@ -200,6 +200,23 @@ struct Usage {
 };
 Usage session_usage(pid_t sid);
 
+// While one lives on a thread, session_usage() there answers from a single
+// walk of /proc, taken at its first call, instead of walking per call: a
+// usage report asks for every container's session once per isolator (two
+// walks per container with posix/cpu and posix/mem). Nest-safe; one thread.
+class SessionUsageSnapshot {
+ public:
+  SessionUsageSnapshot();
+  ~SessionUsageSnapshot();
+  SessionUsageSnapshot(const SessionUsageSnapshot&) = delete;
+  SessionUsageSnapshot& operator=(const SessionUsageSnapshot&) = delete;
+
+ private:
+  friend Usage session_usage(pid_t sid);
+  std::optional<std::map<pid_t, Usage>> sessions_;  // every session's, once walked
+  SessionUsageSnapshot* outer_;
+};
+
 // Mesos wording for a waitpid() status: "Command exited with status 3",
 // "Command terminated with signal Killed", "Command stopped with signal
 // Stopped (signal)", otherwise "Command has unknown wait status 4991".

@@ -414,6 +414,37 @@ TEST_F(LauncherTest, SignalingANonexistentOrInvalidGroupIsHarmless) {
   EXPECT_FALSE(process_group_alive(1));
 }
 
+// A usage report's snapshot: every session from one walk of /proc, taken
+// at the first call; later calls on this thread get what that walk saw
+// until the snapshot ends (an inner one walks anew).
+TEST_F(LauncherTest, ASessionUsageSnapshotAnswersEveryCallFromOneWalk) {
+  LaunchSpec spec;
+  spec.argv = {"sleep", "30"};
+  Try<pid_t> a = launch(spec);
+  Try<pid_t> b = launch(spec);
+  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(b) << b.error();
+  EXPECT_EQ(session_usage(*a).processes, 1);
+  {
+    SessionUsageSnapshot snapshot;
+    Usage ua = session_usage(*a);
+    EXPECT_EQ(ua.processes, 1);
+    EXPECT_GT(ua.mem_rss_bytes, 0U);
+    ASSERT_EQ(::kill(*b, SIGKILL), 0);
+    wait_for(*b);
+    EXPECT_EQ(session_usage(*b).processes, 1) << "the walk of the first call had it";
+    {
+      SessionUsageSnapshot inner;
+      EXPECT_EQ(session_usage(*b).processes, 0) << "an inner snapshot walks anew";
+      EXPECT_EQ(session_usage(*a).processes, 1);
+    }
+    EXPECT_EQ(session_usage(*b).processes, 1) << "the outer snapshot again";
+  }
+  EXPECT_EQ(session_usage(*b).processes, 0) << "no snapshot: walked at the call";
+  ::kill(*a, SIGKILL);
+  wait_for(*a);
+}
+
 TEST(DescribeWaitStatus, UsesMesosWording) {
   EXPECT_EQ(describe_wait_status(0), "Command exited with status 0");
   EXPECT_EQ(describe_wait_status(3 << 8), "Command exited with status 3");

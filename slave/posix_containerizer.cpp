@@ -123,6 +123,7 @@ caf::behavior launch_worker_actor(caf::stateful_actor<LaunchWorkerState>* self, 
 caf::behavior usage_worker(caf::event_based_actor* self, Isolators isolators) {
   return {
       [self, isolators](usage_atom, const ContainerUsageTargets& targets) -> ContainerUsages {
+        SessionUsageSnapshot one_walk;  // every container's session from one walk of /proc
         ContainerUsages usages;
         for (const ContainerUsageTarget& target : targets) {
           ResourceStatistics stats;
