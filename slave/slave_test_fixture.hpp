@@ -239,6 +239,20 @@ class SlaveTimers : public ::testing::Test {
     t->mutable_command()->set_value("true");
     tell_master(m);
   }
+  // The fake executor registers executor `eid` of framework F1.
+  void register_executor(const std::string& eid) {
+    RegisterExecutorMessage m;
+    m.mutable_framework_id()->set_value("F1");
+    m.mutable_executor_id()->set_value(eid);
+    caf::anon_send(executor, m);
+    sched.run();
+  }
+  // The master shuts framework `fid` down.
+  void shutdown_framework(const std::string& fid) {
+    ShutdownFrameworkMessage m;
+    m.mutable_framework_id()->set_value(fid);
+    tell_master(m);
+  }
   std::vector<StatusUpdate> updates_to_master() {
     std::vector<StatusUpdate> out;
     for (const StatusUpdateMessage& m : to_master->all<StatusUpdateMessage>()) {
