@@ -612,9 +612,7 @@ LaunchResult launch_container(const ContainerConfig& config, const Isolators& is
       return {-1, "Cannot isolate with " + isolator->name() + ": " + error->message};
     }
   }
-  uint64_t ticks = config.pooled_pid > 0 && config.pooled_started_ticks > 0 ? config.pooled_started_ticks
-                                                                            : process_start_ticks(*pid);
-  return {*pid, "", ticks};
+  return {*pid, "", config.pooled_started_ticks > 0 ? config.pooled_started_ticks : process_start_ticks(*pid)};
 }
 
 }  // namespace stoa::slave

@@ -1,19 +1,15 @@
 #include "slave/reaper.hpp"
 
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <optional>
 #include <string>
 
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
-#include "actors/launcher.hpp"
-#include "actors/safety.hpp"
 #include "common/logging.hpp"
 #include "slave/pid_watcher.hpp"
 

@@ -262,7 +262,6 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
   PoolAdoption adoption;
   adoption.handle = it->second.handle;
   adoption.pid = it->second.pid;
-  const uint64_t it_started_ticks = it->second.started_ticks;
   adoption.http = opts.flags.http_command_executor;
   it->second.stop->store(true);
   AdoptExecutorMessage& m = adoption.message;
@@ -274,9 +273,9 @@ std::optional<PoolAdoption> Slave::take_pooled(ContainerConfig& config) {
     v->set_name(name);
     v->set_value(value);
   }
-  pool.erase(it);
   config.pooled_pid = adoption.pid;
-  config.pooled_started_ticks = it_started_ticks;
+  config.pooled_started_ticks = it->second.started_ticks;
+  pool.erase(it);
   metrics->inc("slave/executor_pool_adopted");
   return adoption;
 }
