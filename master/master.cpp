@@ -507,6 +507,13 @@ void Master::record_turn(std::chrono::nanoseconds took, std::optional<std::chron
     if (*cpu > turns.longest_cpu) {
       turns.longest_cpu = *cpu;
       turns.longest_cpu_ms->set(std::chrono::duration<double, std::milli>(*cpu).count());
+      // Which message took the most of the master's own CPU (its wall
+      // time may be a wait for a core; this is its work).
+      if (*cpu >= std::chrono::milliseconds(10)) {
+        LOG_INFO << "The most CPU in one turn so far: " << std::chrono::duration<double, std::milli>(*cpu).count()
+                 << " ms (" << std::chrono::duration<double, std::milli>(took).count()
+                 << " ms of wall time), over a message (" << describe_turn_message(self->system(), what) << ")";
+      }
     }
   }
   Turns::Seen seen = turns.record(took);
