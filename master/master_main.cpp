@@ -22,8 +22,21 @@ int main(int argc, char** argv) {
   if (ec) {
     return daemon::fail(program, "Flag '--work_dir=" + flags.work_dir + "': " + ec.message());
   }
+  // The master's actors run on CAF's I/O thread, as the slave's do: nearly
+  // every message it handles comes from or goes to the network, and on a
+  // scheduler thread of its own each one crossed between two threads. What
+  // takes long or blocks has a thread of its own: the allocator's passes,
+  // the registrar and its store, the ZooKeeper client, `/master/state`'s
+  // renders (detached actors, or a forked child). Measured against
+  // scheduler threads (#17; docs/benchmarks.md, "The master on the I/O
+  // thread"): a quarter less of the master's CPU per status update and per
+  // launch, failover and placement faster, no turn of ≥ 50 ms of its CPU.
+  // LIBPROCESS_NUM_WORKER_THREADS or STOA_ACTORS_ON_IO_THREAD=0 give
+  // scheduler threads instead.
+  daemon::DaemonOptions options = daemon::daemon_options(program, flags);
+  options.runtime.actors_on_io_thread = true;
   return daemon::run_daemon(
-      program, argv[0], flags, daemon::daemon_options(program, flags), [&](Runtime& rt) -> std::optional<Error> {
+      program, argv[0], flags, options, [&](Runtime& rt) -> std::optional<Error> {
         master::MasterOptions mopts;
         mopts.flags = flags;
         mopts.upid = rt.upid("master");
