@@ -91,3 +91,14 @@ function(stoa_binary name main)
     set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
   endif()
 endfunction()
+
+# stoa_daemon_malloc(<target>): links the daemons' allocator (STOA_MALLOC in
+# the top CMakeLists.txt) into a program; nothing when it is glibc's. Linked
+# ahead of libc (--no-as-needed: the program itself may call no jemalloc
+# symbol), so every malloc and operator new of the process, its libraries'
+# included, is jemalloc's.
+function(stoa_daemon_malloc name)
+  if(STOA_JEMALLOC_LIBRARY)
+    target_link_libraries(${name} PRIVATE -Wl,--no-as-needed ${STOA_JEMALLOC_LIBRARY} -Wl,--as-needed)
+  endif()
+endfunction()

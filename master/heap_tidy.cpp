@@ -1,5 +1,7 @@
 #include "master/heap_tidy.hpp"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -14,10 +16,29 @@ namespace {
 // far below the mmap threshold (128 KiB: served by the arena).
 constexpr size_t HEAP_TIDY_BYTES = 1100;
 
+// jemalloc's control interface: int mallctl(name, oldp, oldlenp, newp, newlen).
+using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
+
 }  // namespace
+
+std::string malloc_name() {
+  auto mallctl = reinterpret_cast<Mallctl>(::dlsym(RTLD_DEFAULT, "mallctl"));
+  if (mallctl == nullptr) {
+    return "glibc";
+  }
+  const char* version = nullptr;
+  size_t size = sizeof(version);
+  if (mallctl("version", &version, &size, nullptr, 0) != 0 || version == nullptr) {
+    return "jemalloc";
+  }
+  return std::string("jemalloc ") + version;
+}
 
 std::chrono::milliseconds heap_tidy_period() {
   static const std::chrono::milliseconds period = [] {
+    if (malloc_name() != "glibc") {
+      return std::chrono::milliseconds(0);
+    }
     const char* text = std::getenv("STOA_HEAP_TIDY_MS");
     if (text == nullptr) {
       return HEAP_TIDY_EVERY;

@@ -16,16 +16,24 @@
 // glibc.malloc.mxfast=0, also removed the stalls but cost ~20 % of the
 // placement rate).
 
+// Only glibc's malloc needs it: a process whose malloc is another one
+// (stoa-master links jemalloc, STOA_MALLOC in CMakeLists.txt) does not tidy.
+
 #include <chrono>
+#include <string>
 
 namespace stoa::master {
+
+// Which malloc this process runs: "jemalloc <version>" when jemalloc's is
+// linked in (found by its `mallctl`), else "glibc".
+std::string malloc_name();
 
 // How often a thread pays: at most once per period of its caller's turns.
 // STOA_HEAP_TIDY_MS in the environment overrides it; 0 turns it off.
 constexpr std::chrono::milliseconds HEAP_TIDY_EVERY{5};
 
 // The period in force for this process (HEAP_TIDY_EVERY or the
-// environment's), read once.
+// environment's; 0 when its malloc is not glibc's), read once.
 std::chrono::milliseconds heap_tidy_period();
 
 // Called at the start of each turn: tidies the calling thread's arena if

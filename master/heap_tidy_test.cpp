@@ -88,5 +88,10 @@ TEST(HeapTidy, AtMostOncePerPeriodPerThread) {
   }).join();
 }
 
+TEST(HeapTidy, ThisProcessRunsGlibcsMalloc) {
+  SKIP_WITHOUT_GLIBC_MALLOC();
+  EXPECT_EQ(malloc_name(), "glibc") << "the test binaries link no other malloc";
+}
+
 }  // namespace
 }  // namespace stoa::master

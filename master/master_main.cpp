@@ -8,6 +8,7 @@
 #include "actors/daemon.hpp"
 #include "common/logging.hpp"
 #include "master/events.hpp"
+#include "master/heap_tidy.hpp"
 #include "master/master.hpp"
 
 int main(int argc, char** argv) {
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
         master::register_events_route(rt, *master, mopts.events);
         LOG_INFO << "Stoa master listening on http://" << rt.ip() << ":" << rt.port() << " (pid "
                  << mopts.upid.str() << ", actor port " << rt.actor_port() << ", hostname " << mopts.hostname
-                 << ")";
+                 << ", malloc " << master::malloc_name() << ")";
         return std::nullopt;
       });
 }

@@ -76,6 +76,12 @@ field() { dpkg-deb -f "${deb[$1]}" "$2" 2>/dev/null || true; }
 for name in stoa-master stoa-slave stoa-services stoa-lb stoa; do
   check "$name depends on libc6 (shlibdeps)" grep -q 'libc6' <<<"$(field "$name" Depends)"
 done
+# The daemons built with jemalloc (STOA_MALLOC) depend on its runtime.
+for name in stoa-master stoa-slave; do
+  if ldd "$build/bin/$name" 2>/dev/null | grep -q libjemalloc; then
+    check "$name depends on libjemalloc2 (shlibdeps)" grep -q 'libjemalloc2' <<<"$(field "$name" Depends)"
+  fi
+done
 check "stoa-lb depends on haproxy (>= 2.0)" grep -q 'haproxy (>= 2.0)' <<<"$(field stoa-lb Depends)"
 check "stoa-master suggests zookeeper" grep -qw zookeeper <<<"$(field stoa-master Suggests)"
 check "stoa-services suggests zookeeper" grep -qw zookeeper <<<"$(field stoa-services Suggests)"
