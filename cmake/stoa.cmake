@@ -99,6 +99,6 @@ endfunction()
 # included, is jemalloc's.
 function(stoa_daemon_malloc name)
   if(STOA_JEMALLOC_LIBRARY)
-    target_link_libraries(${name} PRIVATE -Wl,--no-as-needed ${STOA_JEMALLOC_LIBRARY} -Wl,--as-needed)
+    target_link_libraries(${name} PRIVATE -Wl,--push-state,--no-as-needed ${STOA_JEMALLOC_LIBRARY} -Wl,--pop-state)
   endif()
 endfunction()
