@@ -3,8 +3,12 @@
 
 #include "master/master.hpp"
 
+#include <cxxabi.h>
+
 #include <cstdlib>
 #include <ctime>
+#include <memory>
+#include <typeinfo>
 
 #include <caf/all.hpp>
 
@@ -485,10 +489,26 @@ Master::Turns::Seen Master::Turns::record(std::chrono::nanoseconds took) {
   return longer ? Seen::longest : Seen::slow;
 }
 
+namespace {
+
+std::string demangled(const std::type_info& type) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
+}
+
+}  // namespace
+
 std::string Master::describe_turn_message(const caf::actor_system& sys, const caf::type_erased_tuple& what) {
   std::string types;
   for (size_t i = 0; i < what.size(); ++i) {
-    const std::string& name = sys.types().portable_name(what.type(i));
+    const auto rtti = what.type(i);
+    std::string name = sys.types().portable_name(rtti);
+    if (name == "???" && rtti.second != nullptr) {
+      // A type CAF was not told the name of (a message the master sends
+      // itself): its C++ name.
+      name = demangled(*rtti.second);
+    }
     types += (i == 0 ? "" : ", ") + (name == "@atom" ? what.stringify(i) : name);
     if (what.match_element<Call>(i)) {
       // (The handler may have moved the call's members out; its type stays.)

@@ -51,6 +51,25 @@ TEST_F(MasterTurns, ASlowTurnsMessageNamesTheCallType) {
   EXPECT_NE(d.find(", "), std::string::npos) << d;
 }
 
+// A message type CAF has no name for (the master's messages to itself)
+// is named by its C++ type, not "???".
+struct UnnamedTurnPayload {
+  int value = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, UnnamedTurnPayload& x) {
+  return f(x.value);
+}
+
+TEST_F(MasterTurns, AMessageOfATypeWithoutPortableNameIsNamedByItsCppType) {
+  start({});
+  caf::message m = caf::make_message(std::string("x"), UnnamedTurnPayload{});
+  const std::string d = Master::describe_turn_message(sys_, m.content());
+  EXPECT_NE(d.find("UnnamedTurnPayload"), std::string::npos) << d;
+  EXPECT_EQ(d.find("???"), std::string::npos) << d;
+}
+
 TEST_F(MasterTurns, EveryMessageTheMasterTakesIsTimed) {
   start({});
   const double before = metric("master/turns");
