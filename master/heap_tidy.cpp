@@ -36,10 +36,14 @@ std::string malloc_name() {
 
 std::chrono::milliseconds heap_tidy_period() {
   static const std::chrono::milliseconds period = [] {
-    if (malloc_name() != "glibc") {
+    const char* text = std::getenv("STOA_HEAP_TIDY_MS");
+    if (const std::string name = malloc_name(); name != "glibc") {
+      if (text != nullptr) {
+        LOG_INFO << "Ignoring STOA_HEAP_TIDY_MS='" << text << "': the heap tidy is for glibc's malloc, this process runs "
+                 << name;
+      }
       return std::chrono::milliseconds(0);
     }
-    const char* text = std::getenv("STOA_HEAP_TIDY_MS");
     if (text == nullptr) {
       return HEAP_TIDY_EVERY;
     }
