@@ -58,8 +58,14 @@ struct BenchFlags : FlagsBase {
         "Passed to both slaves: tasks run under stoa-http-executor (the v1 HTTP API, no CAF) instead of "
         "stoa-executor.",
         false);
+    add(&framework_on_io_thread, "framework_on_io_thread",
+        "Run this process' framework (its scheduler actor and driver) on CAF's I/O thread, as stoa-master and "
+        "stoa-slave run theirs, instead of CAF's scheduler threads (a framework whose actors never block may; "
+        "STOA_ACTORS_ON_IO_THREAD in the environment wins).",
+        false);
   }
   bool http_command_executor = false;
+  bool framework_on_io_thread = false;
   bool checkpoint = false;
   int executor_pool_size = 0;
   Duration launch_gap{0};
@@ -403,7 +409,9 @@ int main(int argc, char** argv) {
   ProcCpu master_cpu;
   ProcCpu slaves_cpu;
   {
-    auto rt = Runtime::start(RuntimeOptions{});
+    RuntimeOptions ro;
+    ro.actors_on_io_thread = flags.framework_on_io_thread;
+    auto rt = Runtime::start(ro);
     if (rt.is_error()) {
       std::cerr << rt.error() << "\n";
       return 1;
@@ -443,6 +451,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12d\n", "max tasks in flight", flags.max_in_flight);
   std::printf("%-44s %12d\n", "executor pool size per slave", flags.executor_pool_size);
   std::printf("%-44s %12s\n", "executor", flags.http_command_executor ? "http" : "caf");
+  std::printf("%-44s %12s\n", "framework's actors on", flags.framework_on_io_thread ? "I/O thread" : "scheduler");
   std::printf("%-44s %12d\n", "launches adopted from the pool", adopted);
   std::printf("%-44s %12s\n", "gap after each finished task", format_duration(flags.launch_gap).c_str());
   std::printf("%-44s %12.1f\n", "throughput (tasks/s)", launch.seconds > 0 ? launch.finished / launch.seconds : 0.0);
