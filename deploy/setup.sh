@@ -34,8 +34,8 @@ packages=(
   docker.io busybox-static
   # registrar/leveldb_storage.cpp: the durable registry of a single master.
   libleveldb-dev
-  # stoa-master and stoa-slave allocate with jemalloc (STOA_MALLOC in
-  # CMakeLists.txt).
+  # stoa-master, stoa-slave and stoa-slave-simulator allocate with jemalloc
+  # (STOA_MALLOC in CMakeLists.txt).
   libjemalloc-dev
   # apps/lb: stoa-lb starts and reloads Debian's HAProxy (2.6); its reload
   # benchmark and test drive load through it with wrk.
