@@ -7,11 +7,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/set_thread_name.hpp>
-#include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "actors/deadline_clock.hpp"
 
 namespace stoa {
 
@@ -36,11 +37,13 @@ class IoThreadCoordinator final : public caf::scheduler::abstract_coordinator {
   caf::actor_clock& clock() noexcept override { return clock_; }
 
   void start() override {
-    // CAF's timer thread, as its own coordinators run it.
+    // The timer thread, as CAF's own coordinators run theirs, but with a
+    // clock that wakes it only for an earlier deadline
+    // (actors/deadline_clock.hpp).
     timer_ = std::thread([this] {
       caf::detail::set_thread_name("caf.clock");
       system().thread_started();
-      clock_.run_dispatch_loop();
+      clock_.run();
       system().thread_terminates();
     });
     abstract_coordinator::start();  // the (detached) printer
@@ -48,7 +51,7 @@ class IoThreadCoordinator final : public caf::scheduler::abstract_coordinator {
 
   void stop() override {
     stop_actors();
-    clock_.cancel_dispatch_loop();
+    clock_.stop();
     timer_.join();
   }
 
@@ -62,7 +65,7 @@ class IoThreadCoordinator final : public caf::scheduler::abstract_coordinator {
     return mpx;
   }
 
-  caf::detail::thread_safe_actor_clock clock_;
+  DeadlineClock clock_;
   std::thread timer_;
   std::atomic<caf::io::network::default_multiplexer*> mpx_{nullptr};
 };

@@ -14,8 +14,10 @@
 // What it costs: nothing on this thread may block (true of every actor
 // already: blocking work runs in detached actors, which keep their own
 // threads), and a long handler delays the process's network reads and
-// writes as it delays every other actor. Detached and blocking actors,
-// scoped actors and CAF's timer thread are unchanged.
+// writes as it delays every other actor. Detached and blocking actors and
+// scoped actors are unchanged; timers run on a thread of their own as on
+// CAF's schedulers, with a clock that wakes it only for an earlier deadline
+// (actors/deadline_clock.hpp).
 
 #include <caf/fwd.hpp>
 
