@@ -66,6 +66,22 @@
 #include "slave/http_executor_io.hpp"
 #include "slave/pool_adoption.hpp"
 
+namespace stoa {
+
+// actors/launcher.hpp's lookup_user, in place of actors/user_lookup.cpp's
+// (not linked here): this executor never switches users — the slave starts
+// it as the task's user (--switch_user) and the task inherits that user, as
+// under Mesos' command executor — so a launch never asks; and without
+// getpwnam_r and getgrouplist the binary links statically (-static-pie,
+// slave/CMakeLists.txt) without glibc's NSS, which a static binary could
+// reach only through the NSS modules of the glibc it was built with.
+Try<UserIds> lookup_user(const std::string& user) {
+  return Error("stoa-http-executor does not switch users (the slave starts it as the task's user); cannot run as '" +
+               user + "'");
+}
+
+}  // namespace stoa
+
 namespace {
 
 using namespace stoa;
