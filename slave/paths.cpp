@@ -304,6 +304,15 @@ Try<std::string> create_sandbox(const std::string& work_dir, const std::string& 
     return Error("Failed to create sandbox: " + made.error());
   }
   std::string latest = latest_run_path(work_dir, slave_id, framework_id, executor_id);
+  // An executor's first run (the usual case: one per executor id) links
+  // `latest` at once; a later run replaces the link atomically, through a
+  // temporary link renamed over it (#17: a rename fewer per task).
+  if (::symlink(container_id.c_str(), latest.c_str()) == 0) {
+    return sandbox;
+  }
+  if (errno != EEXIST) {
+    return Error("Failed to create symlink '" + latest + "': " + errno_text(errno));
+  }
   std::string temp = latest + ".tmp." + container_id;
   // A leftover of a crash between symlink and rename is removed only then.
   if (::symlink(container_id.c_str(), temp.c_str()) != 0 &&
