@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -575,6 +577,64 @@ caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, ui
     caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
   });
   return guard->port;
+}
+
+caf::expected<void> add_guarded_unix_doorman(caf::io::abstract_broker* broker, const std::string& path,
+                                             const std::string& name) {
+  auto fail = [&](const std::string& why) {
+    return caf::make_error(caf::sec::cannot_open_port, name + " " + path + ": " + why);
+  };
+  sockaddr_un addr{};
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return fail("a Unix socket's path must have 1 to " + std::to_string(sizeof(addr.sun_path) - 1) + " bytes, not " +
+                std::to_string(path.size()));
+  }
+  auto* mpx = dynamic_cast<net::default_multiplexer*>(&broker->backend());
+  if (mpx == nullptr) {
+    return caf::make_error(caf::sec::runtime_error, "the middleman has no default multiplexer");
+  }
+  ensure_reserve();
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  addr.sun_family = AF_UNIX;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return fail("the path exists and is not a socket");
+    }
+    // Another process' live socket is not taken over; a dead one's is.
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (probe >= 0) {
+      ::close(probe);
+    }
+    if (live) {
+      return fail("another process listens on it");
+    }
+    if (::unlink(path.c_str()) != 0) {
+      return fail("cannot remove the socket left there: " + std::string(std::strerror(errno)));
+    }
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return fail(std::string("socket: ") + std::strerror(errno));
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::chmod(path.c_str(), 0666) != 0 ||
+      ::listen(fd, SOMAXCONN) != 0) {
+    std::string why = std::strerror(errno);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return fail(why);
+  }
+  auto guard = std::make_shared<PortGuard>();
+  guard->mpx = mpx;
+  guard->name = name + " " + path;
+  broker->add_doorman(caf::make_counted<GuardedDoorman>(*mpx, fd, guard, false));
+  caf::actor sweeper = spawn_sweeper(broker->system(), guard);
+  broker->attach_functor([sweeper, path](const caf::error&) {
+    caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
+    ::unlink(path.c_str());
+  });
+  return caf::unit;
 }
 
 void stop(GuardedPort& port) {

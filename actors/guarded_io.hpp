@@ -85,6 +85,14 @@ caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::ac
 caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, uint16_t port,
                                             const std::string& ip, const std::string& name);
 
+// The same for a Unix domain socket at `path` (for processes on this host:
+// the slave's executors, MESOS_DOMAIN_SOCKET). A socket left at `path` by a
+// process that is gone is replaced; a socket another process listens on, any
+// other file there and a path of 108 bytes or more are errors. The socket is made connectable by every user
+// (executors run as their tasks' users) and removed when `broker` exits.
+caf::expected<void> add_guarded_unix_doorman(caf::io::abstract_broker* broker, const std::string& path,
+                                             const std::string& name);
+
 // Ends the sweeper of a published port (idempotent). The port itself closes
 // with the middleman.
 void stop(GuardedPort& port);

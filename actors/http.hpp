@@ -196,6 +196,10 @@ struct ServerOptions {
   // gauge http/streams (open streams) and the counter
   // http/streams_slow_closed are declared there and kept current.
   metrics::Registry* metrics = nullptr;
+  // When set, the same routes are served on a Unix domain socket at this
+  // path too (guard::add_guarded_unix_doorman: made connectable by every
+  // user, replaced if a socket is left there, removed when the server stops).
+  std::string unix_socket;
 };
 
 struct Server {

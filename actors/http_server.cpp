@@ -608,6 +608,14 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
     self->quit(res.error());
     return {};
   }
+  if (!core->opts.unix_socket.empty()) {
+    auto local = guard::add_guarded_unix_doorman(self, core->opts.unix_socket, "HTTP socket");
+    if (!local) {
+      bound->set_value(local.error());
+      self->quit(local.error());
+      return {};
+    }
+  }
   bound->set_value(*res);
   auto idle_period = std::clamp<std::chrono::milliseconds>(core->opts.idle_timeout / 4,
                                                            std::chrono::milliseconds(10),

@@ -446,6 +446,85 @@ TEST_F(HttpServer, ShutdownIsPromptWithOpenConnections) {
   EXPECT_TRUE(idle.wait_eof());
 }
 
+// A fresh directory under /tmp (short: a Unix socket's path has < 108 bytes).
+std::string temp_dir() {
+  char tmpl[] = "/tmp/stoa-http-unix.XXXXXX";
+  const char* made = ::mkdtemp(tmpl);
+  EXPECT_NE(made, nullptr);
+  return made != nullptr ? std::string(made) : std::string("/tmp");
+}
+
+// ServerOptions::unix_socket (the slave's for its executors): the same
+// routes on a Unix socket, which replaces one an earlier process left and
+// goes when the server stops.
+TEST_F(HttpServer, AUnixSocketServesTheSameRoutesAndGoesWithTheServer) {
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/http.sock";
+  {
+    // What a killed process leaves: a bound socket's file, nobody listening.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ::close(fd);
+  }
+  http::ServerOptions opts;
+  opts.unix_socket = path;
+  auto server = start(opts);
+  ASSERT_TRUE(server.actor);
+  EXPECT_TRUE(std::filesystem::is_socket(path));
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_write,
+            std::filesystem::perms::others_write);
+  auto help = [](RawConn& conn) {
+    ASSERT_TRUE(conn.ok());
+    conn.send("GET /help HTTP/1.1\r\nHost: test\r\n\r\n");
+    auto r = conn.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(r->body.find("/help"), std::string::npos) << r->body;
+  };
+  RawConn local(path);
+  help(local);
+  RawConn tcp(server.port);
+  help(tcp);
+  caf::anon_send_exit(server.actor, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(path); })) << "the socket outlived its server";
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(HttpServer, AUnixSocketPathThatIsAnotherFileOrTooLongIsAnError) {
+  const std::string dir = temp_dir();
+  http::ServerOptions opts;
+  opts.unix_socket = dir + "/plain";
+  std::ofstream(opts.unix_socket) << "keep me";
+  auto taken = http::spawn_server(*sys, opts, {});
+  ASSERT_FALSE(taken);
+  EXPECT_NE(sys->render(taken.error()).find(opts.unix_socket + ": the path exists and is not a socket"),
+            std::string::npos)
+      << sys->render(taken.error());
+  std::ifstream kept(opts.unix_socket);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "keep me");
+  // A live server's socket is not taken over by a second one.
+  http::ServerOptions first_opts;
+  first_opts.unix_socket = dir + "/live.sock";
+  auto first = start(first_opts);
+  ASSERT_TRUE(first.actor);
+  opts.unix_socket = first_opts.unix_socket;
+  auto second = http::spawn_server(*sys, opts, {});
+  ASSERT_FALSE(second);
+  EXPECT_NE(sys->render(second.error()).find("another process listens on it"), std::string::npos)
+      << sys->render(second.error());
+  RawConn still(first_opts.unix_socket);
+  EXPECT_TRUE(still.ok());
+  opts.unix_socket = dir + "/" + std::string(120, 'x');
+  auto too_long = http::spawn_server(*sys, opts, {});
+  ASSERT_FALSE(too_long);
+  EXPECT_NE(sys->render(too_long.error()).find("must have 1 to 107 bytes"), std::string::npos)
+      << sys->render(too_long.error());
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(HttpServer, BindFailureIsAnError) {
   auto first = start();
   http::ServerOptions opts;

@@ -14,12 +14,14 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <picojson.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -128,6 +130,17 @@ class RawConn {
     }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  // A connection to the Unix domain socket at `path` (ServerOptions::unix_socket).
+  explicit RawConn(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof(addr.sun_path) - 1));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
   }
   RawConn(const RawConn&) = delete;
   RawConn& operator=(const RawConn&) = delete;

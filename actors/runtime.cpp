@@ -188,6 +188,7 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   hopts.max_connections = opts.max_http_connections;
   hopts.idle_timeout = opts.http_idle_timeout;
   hopts.metrics = &rt->metrics_;
+  hopts.unix_socket = opts.http_unix_socket;
   // The HTTP server is spawned first: the router must know the public port.
   caf::expected<http::Server> server = http::spawn_server(sys, hopts, {});
   if (!server) {

@@ -73,6 +73,9 @@ struct RuntimeOptions {
   // largest message a peer may announce.
   size_t max_http_connections = http::DEFAULT_MAX_CONNECTIONS;
   std::chrono::milliseconds http_idle_timeout = http::DEFAULT_IDLE_TIMEOUT;
+  // When set, the HTTP routes are served on a Unix domain socket at this path
+  // too (http::ServerOptions::unix_socket; the slave's, for its executors).
+  std::string http_unix_socket;
   guard::Limits actor_limits;
   // Called (from an actor thread) when a component actor of this process
   // (the router, the HTTP server, the metrics actor, every actor given to

@@ -58,6 +58,10 @@ struct BenchFlags : FlagsBase {
         "Passed to both slaves: tasks run under stoa-http-executor (the v1 HTTP API, no CAF) instead of "
         "stoa-executor.",
         false);
+    add(&domain_sockets, "domain_sockets",
+        "Passed to both slaves as --http_executor_domain_sockets: stoa-http-executors talk to their slave over "
+        "a Unix socket (MESOS_DOMAIN_SOCKET) instead of TCP.",
+        false);
     add(&framework_on_io_thread, "framework_on_io_thread",
         "Run this process' framework (its scheduler actor and driver) on CAF's I/O thread, as stoa-master and "
         "stoa-slave run theirs, instead of CAF's scheduler threads (a framework whose actors never block may; "
@@ -65,6 +69,7 @@ struct BenchFlags : FlagsBase {
         false);
   }
   bool http_command_executor = false;
+  bool domain_sockets = false;
   bool framework_on_io_thread = false;
   bool checkpoint = false;
   int executor_pool_size = 0;
@@ -401,7 +406,8 @@ int main(int argc, char** argv) {
                            {"--master=" + maddr, "--port=0", "--work_dir=" + dir + "/s" + std::to_string(i),
                             "--resources=cpus:2;mem:4096;disk:1000;ports:[31000-32000]",
                             "--executor_pool_size=" + std::to_string(flags.executor_pool_size),
-                            std::string("--http_command_executor=") + (flags.http_command_executor ? "true" : "false")},
+                            std::string("--http_command_executor=") + (flags.http_command_executor ? "true" : "false"),
+                            std::string("--http_executor_domain_sockets=") + (flags.domain_sockets ? "true" : "false")},
                            dir + "/slave" + std::to_string(i) + ".log"));
   }
   LaunchResult launch;
@@ -451,6 +457,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12d\n", "max tasks in flight", flags.max_in_flight);
   std::printf("%-44s %12d\n", "executor pool size per slave", flags.executor_pool_size);
   std::printf("%-44s %12s\n", "executor", flags.http_command_executor ? "http" : "caf");
+  std::printf("%-44s %12s\n", "executor <-> slave over", flags.domain_sockets ? "Unix socket" : "TCP");
   std::printf("%-44s %12s\n", "framework's actors on", flags.framework_on_io_thread ? "I/O thread" : "scheduler");
   std::printf("%-44s %12d\n", "launches adopted from the pool", adopted);
   std::printf("%-44s %12s\n", "gap after each finished task", format_duration(flags.launch_gap).c_str());

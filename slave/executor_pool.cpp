@@ -28,6 +28,9 @@ LaunchSpec pooled_executor_spec(const PoolSpecInputs& in) {
   if (!in.agent_endpoint.empty()) {
     spec.env["MESOS_AGENT_ENDPOINT"] = in.agent_endpoint;
   }
+  if (!in.domain_socket.empty()) {
+    spec.env["MESOS_DOMAIN_SOCKET"] = in.domain_socket;
+  }
   return spec;
 }
 

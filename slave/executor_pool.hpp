@@ -44,13 +44,16 @@ struct PoolSpecInputs {
   // "ip:port" of the slave's HTTP server, for stoa-http-executor (empty for
   // stoa-executor, which reaches the slave over its actor port).
   std::string agent_endpoint;
+  // The slave's Unix socket for them (MESOS_DOMAIN_SOCKET; empty = none).
+  std::string domain_socket;
 };
 
 // The LaunchSpec of a pooled executor: its own session (setsid, as a cold
 // launch), stdout/stderr to /dev/null, in `work_dir`, environment: the
 // slave's plus STOA_POOL_TOKEN, STOA_SLAVE_PID, STOA_SLAVE_ACTOR_PORT,
 // STOA_EXECUTOR_IP and the STOA_CONTAINER_ID placeholder, and
-// MESOS_AGENT_ENDPOINT when `agent_endpoint` is set.
+// MESOS_AGENT_ENDPOINT when `agent_endpoint` is set, MESOS_DOMAIN_SOCKET when
+// `domain_socket` is.
 LaunchSpec pooled_executor_spec(const PoolSpecInputs& in);
 
 // Why the launch `config` must start a fresh executor instead of adopting a

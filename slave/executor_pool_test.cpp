@@ -58,7 +58,7 @@ TEST(ExecutorPool, LaunchesThePoolCannotHonourStartAfresh) {
 }
 
 TEST(ExecutorPool, PooledExecutorsStartInASessionOfTheirOwnWithAPlaceholder) {
-  PoolSpecInputs in{"/bin/stoa-executor", "tok", "slave(1)@127.0.0.1:5051", 15051, "127.0.0.1", "/w", ""};
+  PoolSpecInputs in{"/bin/stoa-executor", "tok", "slave(1)@127.0.0.1:5051", 15051, "127.0.0.1", "/w", "", ""};
   LaunchSpec spec = pooled_executor_spec(in);
   EXPECT_EQ(spec.argv, std::vector<std::string>{"/bin/stoa-executor"});
   EXPECT_TRUE(spec.new_session);
@@ -81,6 +81,12 @@ TEST(ExecutorPool, PooledExecutorsStartInASessionOfTheirOwnWithAPlaceholder) {
   EXPECT_EQ(spec.argv, std::vector<std::string>{"/bin/stoa-http-executor"});
   EXPECT_EQ(spec.env.at("MESOS_AGENT_ENDPOINT"), "127.0.0.1:5051");
   EXPECT_EQ(spec.env.at(POOL_TOKEN_VARIABLE), "tok");
+  EXPECT_EQ(spec.env.count("MESOS_DOMAIN_SOCKET"), 0U);
+
+  in.domain_socket = "/w/agent.sock";  // --http_executor_domain_sockets
+  spec = pooled_executor_spec(in);
+  EXPECT_EQ(spec.env.at("MESOS_DOMAIN_SOCKET"), "/w/agent.sock");
+  EXPECT_EQ(spec.env.at("MESOS_AGENT_ENDPOINT"), "127.0.0.1:5051");
 }
 
 // This test process was not started with the placeholder: there is none to

@@ -202,6 +202,9 @@ struct ExecutorConfig {
   std::string agent_host;  // "ip" as given (IPv6 without brackets)
   uint16_t agent_port = 0;
   std::string agent_endpoint;  // "ip:port", the Host header
+  // MESOS_DOMAIN_SOCKET: the slave's Unix socket, connected to instead of
+  // agent_host:agent_port when set (--http_executor_domain_sockets).
+  std::string domain_socket;
   Identity id;
   std::string sandbox;
   bool checkpoint = false;
@@ -220,7 +223,9 @@ struct ExecutorConfig {
 // variable and its value.
 Try<ExecutorConfig> config_from_environment(const std::function<const char*(const char*)>& getenv);
 // MESOS_AGENT_ENDPOINT alone into c's agent_host, agent_port and
-// agent_endpoint (a pooled executor knows nothing else before adoption).
+// agent_endpoint, and MESOS_DOMAIN_SOCKET (optional: an absolute path under
+// 108 bytes) into c's domain_socket (a pooled executor knows nothing else
+// before adoption).
 std::optional<Error> agent_endpoint_from_environment(const std::function<const char*(const char*)>& getenv,
                                                     ExecutorConfig* c);
 

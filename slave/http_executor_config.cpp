@@ -40,6 +40,14 @@ std::optional<Error> agent_endpoint_from_environment(const std::function<const c
   c->agent_host = host;
   c->agent_port = static_cast<uint16_t>(std::stoi(port));
   c->agent_endpoint = endpoint;
+  const char* local = getenv("MESOS_DOMAIN_SOCKET");
+  if (local != nullptr && *local != '\0') {
+    const std::string path(local);
+    if (path[0] != '/' || path.size() >= 108) {
+      return Error("MESOS_DOMAIN_SOCKET='" + path + "' is not an absolute path of fewer than 108 bytes");
+    }
+    c->domain_socket = path;
+  }
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iterator>
 
@@ -36,7 +38,37 @@ void Connection::close() {
   response.reset();
 }
 
+namespace {
+
+// What a connection goes to, for errors.
+std::string target(const ExecutorConfig& c) {
+  return c.domain_socket.empty() ? c.agent_endpoint : "unix:" + c.domain_socket;
+}
+
+}  // namespace
+
 std::optional<Error> Connection::connect(const ExecutorConfig& c) {
+  if (!c.domain_socket.empty()) {
+    sockaddr_un un{};
+    if (c.domain_socket.size() >= sizeof(un.sun_path)) {
+      return Error("the Unix socket path '" + c.domain_socket + "' is too long");
+    }
+    un.sun_family = AF_UNIX;
+    std::memcpy(un.sun_path, c.domain_socket.data(), c.domain_socket.size());
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      return Error("socket: " + errno_text(errno));
+    }
+    // A Unix socket connects at once or fails (EAGAIN: the slave's backlog
+    // is full; the caller retries as after any failed connect).
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un)) != 0) {
+      const int err = errno;
+      close();
+      return Error("connect to " + target(c) + ": " + errno_text(err));
+    }
+    connecting = true;  // finish_connect() finds no error
+    return std::nullopt;
+  }
   sockaddr_storage addr{};
   socklen_t len = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
@@ -61,7 +93,7 @@ std::optional<Error> Connection::connect(const ExecutorConfig& c) {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
     const int err = errno;
     close();
-    return Error("connect to " + c.agent_endpoint + ": " + errno_text(err));
+    return Error("connect to " + target(c) + ": " + errno_text(err));
   }
   connecting = true;
   return std::nullopt;
@@ -74,7 +106,7 @@ std::optional<Error> Connection::finish_connect(const ExecutorConfig& c) {
     err = errno;
   }
   if (err != 0) {
-    return Error("connect to " + c.agent_endpoint + ": " + errno_text(err));
+    return Error("connect to " + target(c) + ": " + errno_text(err));
   }
   connecting = false;
   return std::nullopt;

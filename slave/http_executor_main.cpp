@@ -533,7 +533,8 @@ int main() {
   }
   log_to_stderr("stoa-http-executor starting: executor " + config->id.executor_id + " of framework " +
                 config->id.framework_id + ", container " + config->container_id + ", slave " +
-                config->agent_endpoint + (config->checkpoint ? " (checkpointing)" : ""));
+                config->agent_endpoint + (config->domain_socket.empty() ? "" : " over " + config->domain_socket) +
+                (config->checkpoint ? " (checkpointing)" : ""));
   RealProcesses processes;
   // Seeded at the first retry only: most executors never need it.
   std::optional<std::mt19937_64> rng;

@@ -458,6 +458,12 @@ TEST(HttpExecutorConfig, ReadsTheEnvironment) {
   EXPECT_EQ(c->sandbox, "/other");
   EXPECT_FALSE(c->checkpoint);
   EXPECT_EQ(c->subscription_backoff_max, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->domain_socket, "");
+  env["MESOS_DOMAIN_SOCKET"] = "/var/lib/stoa/agent.sock";  // --http_executor_domain_sockets
+  c = config_of(env);
+  ASSERT_TRUE(c.is_some()) << c.error();
+  EXPECT_EQ(c->domain_socket, "/var/lib/stoa/agent.sock");
+  EXPECT_EQ(c->agent_endpoint, "[::1]:5051") << "still the Host header";
 }
 
 TEST(HttpExecutorConfig, NamesAMissingOrBadVariable) {
@@ -480,6 +486,11 @@ TEST(HttpExecutorConfig, NamesAMissingOrBadVariable) {
   EXPECT_EQ(with("MESOS_AGENT_ENDPOINT", "127.0.0.1:70000").error(),
             "MESOS_AGENT_ENDPOINT='127.0.0.1:70000' is not ip:port (e.g. 10.0.0.1:5051)");
   EXPECT_EQ(with("MESOS_CHECKPOINT", "yes").error(), "MESOS_CHECKPOINT='yes' is not 0 or 1");
+  EXPECT_EQ(with("MESOS_DOMAIN_SOCKET", "agent.sock").error(),
+            "MESOS_DOMAIN_SOCKET='agent.sock' is not an absolute path of fewer than 108 bytes");
+  const std::string long_path = "/" + std::string(107, 'x');
+  EXPECT_EQ(with("MESOS_DOMAIN_SOCKET", long_path.c_str()).error(),
+            "MESOS_DOMAIN_SOCKET='" + long_path + "' is not an absolute path of fewer than 108 bytes");
   Try<ExecutorConfig> d = with("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5 seconds");
   ASSERT_TRUE(d.is_error());
   EXPECT_EQ(d.error().rfind("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD='5 seconds' is not a duration: ", 0), 0u)

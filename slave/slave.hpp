@@ -69,6 +69,9 @@ struct SlaveOptions {
   std::string executor_path;    // the stoa-executor binary
   std::string docker_executor_path;  // stoa-docker-executor (--containerizers with docker)
   std::string http_executor_path;    // stoa-http-executor (--http_command_executor)
+  // The Unix socket the HTTP API is also served on (--http_executor_domain_sockets),
+  // told to HTTP executors as MESOS_DOMAIN_SOCKET; empty = none.
+  std::string domain_socket;
   uint16_t actor_port = 0;      // this process's actor port, told to executors
   // The containerizer to use. Empty (production): the slave spawns the POSIX
   // containerizer (posix_containerizer.hpp) with the --isolation isolators

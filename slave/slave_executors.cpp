@@ -119,6 +119,9 @@ void Slave::on_run_task(RunTaskMessage& m) {
                        {"MESOS_HTTP_COMMAND_EXECUTOR", "1"},
                        {"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", format_duration(opts.flags.executor_shutdown_grace_period)},
                        {"MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"}});
+    if (!opts.domain_socket.empty()) {
+      config.env.insert({"MESOS_DOMAIN_SOCKET", opts.domain_socket});
+    }
   }
   if (docker) {
     // stoa-docker-executor's own settings (docs/docker.md).

@@ -36,6 +36,8 @@ struct SlaveFlags : FlagsBase {
   Duration executor_shutdown_grace_period;
   int executor_pool_size;  // the warm pool of command executors; 0 = off
   bool http_command_executor;  // command tasks run under stoa-http-executor (v1 HTTP API)
+  bool http_executor_domain_sockets;  // executors reach the HTTP API on a Unix socket too
+  std::optional<std::string> domain_socket_location;  // its path (default <work_dir>/agent.sock)
   std::string recover;
   Duration recovery_timeout;
   Duration executor_reregistration_timeout;

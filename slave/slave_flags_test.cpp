@@ -184,6 +184,28 @@ TEST(SlaveFlags, ContainerizersAreMesosAndDockerEachOnceInOrder) {
   EXPECT_TRUE(defaults.docker_kill_orphans);
 }
 
+TEST(SlaveFlags, DomainSocketLocationIsAnAbsolutePathUnder108Bytes) {
+  SlaveFlags defaults;
+  ASSERT_FALSE(load(defaults, {"--master=127.0.0.1:5050"}));
+  EXPECT_FALSE(defaults.http_executor_domain_sockets);
+  EXPECT_FALSE(defaults.domain_socket_location);
+  SlaveFlags set;
+  ASSERT_FALSE(load(set, {"--master=127.0.0.1:5050", "--http_executor_domain_sockets",
+                          "--domain_socket_location=/run/stoa/agent.sock"}));
+  EXPECT_TRUE(set.http_executor_domain_sockets);
+  EXPECT_EQ(set.domain_socket_location, "/run/stoa/agent.sock");
+  SlaveFlags relative;
+  std::optional<Error> e = load(relative, {"--master=127.0.0.1:5050", "--domain_socket_location=run/agent.sock"});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("run/agent.sock"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("must be an absolute path"), std::string::npos) << e->message;
+  SlaveFlags too_long;
+  const std::string arg = "--domain_socket_location=/" + std::string(110, 'x');
+  e = load(too_long, {"--master=127.0.0.1:5050", arg.c_str()});
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("fewer than 108 bytes"), std::string::npos) << e->message;
+}
+
 TEST(SlaveFlags, AddressFlags) {
   SlaveFlags defaults;
   ASSERT_FALSE(load(defaults, {"--master=10.0.0.1:5050"}));

@@ -1,9 +1,11 @@
 // stoa-slave: runs tasks on this node for the master.
 
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <filesystem>
 
 #include <caf/all.hpp>
 
@@ -116,8 +118,23 @@ int main(int argc, char** argv) {
   // threads of its own (the cleaner, the pool's starter, the files and
   // usage workers; exits are watched by one thread, slave/pid_watcher.hpp).
   // LIBPROCESS_NUM_WORKER_THREADS gives scheduler threads instead.
+  // The executor API on a Unix socket too (--http_executor_domain_sockets):
+  // an absolute path, since executors run in their sandboxes.
+  std::string domain_socket;
+  if (flags.http_executor_domain_sockets) {
+    std::error_code ec;
+    domain_socket = flags.domain_socket_location
+                        ? *flags.domain_socket_location
+                        : std::filesystem::absolute(std::filesystem::path(flags.work_dir) / "agent.sock", ec).string();
+    if (ec || domain_socket.size() >= sizeof(sockaddr_un::sun_path)) {
+      return daemon::fail(program, "Cannot use --http_executor_domain_sockets: the socket's path '" + domain_socket +
+                                       "' must have fewer than " + std::to_string(sizeof(sockaddr_un::sun_path)) +
+                                       " bytes (set --domain_socket_location)");
+    }
+  }
   daemon::DaemonOptions options = daemon::daemon_options(program, flags);
   options.runtime.actors_on_io_thread = true;
+  options.runtime.http_unix_socket = domain_socket;
   return daemon::run_daemon(
       program, argv[0], flags, options, [&](Runtime& rt) -> std::optional<Error> {
         slave::SlaveOptions sopts;
@@ -134,6 +151,7 @@ int main(int argc, char** argv) {
         sopts.executor_path = executor;
         sopts.docker_executor_path = docker_executor;
         sopts.http_executor_path = http_executor;
+        sopts.domain_socket = domain_socket;
         sopts.actor_port = rt.actor_port();
         sopts.metrics = &rt.metrics();
         // What an earlier run of this slave left (docs/checkpoints.md).

@@ -110,6 +110,7 @@ void Slave::fill_pool() {
     in.work_dir = opts.flags.work_dir;
     if (opts.flags.http_command_executor) {
       in.agent_endpoint = opts.upid.host + ":" + std::to_string(opts.upid.port);
+      in.domain_socket = opts.domain_socket;
     }
     if (opts.flags.http_command_executor && !zygote) {
       // stoa-http-executor: one started as the zygote forks the others.

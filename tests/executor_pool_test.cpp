@@ -224,6 +224,41 @@ TEST(HttpExecutorPool, TasksFinishThroughThePoolAndWithoutAReadyOne) {
   tasks_finish_through_the_pool(true);
 }
 
+// --http_executor_domain_sockets: the slave serves its HTTP API on
+// <work_dir>/agent.sock too and tells executors so (MESOS_DOMAIN_SOCKET);
+// stoa-http-executors, pooled and cold, talk to it there; the socket goes
+// with the slave.
+TEST(HttpExecutorPool, OverTheSlavesUnixSocketTasksFinishAndTheSocketGoesWithTheSlave) {
+  STOA_REQUIRE_BINARIES("stoa-master", "stoa-slave", "stoa-http-executor", "stoa-example-framework");
+  Cluster cluster;
+  std::vector<std::string> flags = pool_flags(true, "2");
+  flags.push_back("--http_executor_domain_sockets");
+  ASSERT_TRUE(start_pool_cluster(cluster, flags));
+  const std::string socket = fs::absolute(fs::path(cluster.slave_work_dir(0)) / "agent.sock").string();
+  EXPECT_TRUE(fs::is_socket(socket)) << socket;
+  Try<Process*> framework =
+      cluster.start("stoa-example-framework", "framework",
+                    {"--master=" + cluster.master_address(), "--tasks=6", "--command=echo via=$MESOS_DOMAIN_SOCKET",
+                     "--task_resources=cpus:0.1;mem:32"});
+  ASSERT_TRUE(framework) << framework.error();
+  ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_FINISHED") == 6; },
+                         deadline_in(DEFAULT_TIMEOUT)))
+      << (*framework)->log();
+  std::vector<std::string> stdouts = find_files_named(cluster.slave_work_dir(0) + "/slaves", "stdout");
+  ASSERT_EQ(stdouts.size(), 6U);
+  for (const std::string& path : stdouts) {
+    EXPECT_NE(read_file(path).find("via=" + socket + "\n"), std::string::npos) << path << ": " << read_file(path);
+    const std::string err = read_file((fs::path(path).parent_path() / "stderr").string());
+    EXPECT_NE(err.find(" over " + socket), std::string::npos) << err;
+  }
+  const double adopted = slave_metric(cluster, "slave/executor_pool_adopted");
+  EXPECT_GE(adopted, 1);
+  EXPECT_EQ(adopted + slave_metric(cluster, "slave/executor_pool_cold_starts"), 6);
+  cluster.slave(0)->kill(SIGTERM);
+  ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
+  EXPECT_FALSE(fs::exists(socket)) << "the slave left its socket behind";
+}
+
 // The zygote that forks the pool's stoa-http-executors dies: the next
 // refill finds it gone, starts that executor with an exec instead and the
 // one after starts a new zygote; every task runs.
