@@ -72,6 +72,21 @@ int main(int argc, char** argv) {
       return daemon::fail(program, "Cannot use --isolation=" + flags.isolation + ": " + error->message);
     }
   }
+  // The executor API on a Unix socket too (--http_executor_domain_sockets):
+  // an absolute path, since executors run in their sandboxes; checked before
+  // anything is made.
+  std::string domain_socket;
+  if (flags.http_executor_domain_sockets) {
+    std::error_code ec;
+    domain_socket = flags.domain_socket_location
+                        ? *flags.domain_socket_location
+                        : std::filesystem::absolute(std::filesystem::path(flags.work_dir) / "agent.sock", ec).string();
+    if (ec || domain_socket.size() >= sizeof(sockaddr_un::sun_path)) {
+      return daemon::fail(program, "Cannot use --http_executor_domain_sockets: the socket's path '" + domain_socket +
+                                       "' must have fewer than " + std::to_string(sizeof(sockaddr_un::sun_path)) +
+                                       " bytes (set --domain_socket_location)");
+    }
+  }
   // The work_dir: created, ours alone (locked for the life of this process,
   // before anything in it is read or written) and writable.
   Try<bool> made = slave::mkdirs(flags.work_dir);
@@ -118,20 +133,6 @@ int main(int argc, char** argv) {
   // threads of its own (the cleaner, the pool's starter, the files and
   // usage workers; exits are watched by one thread, slave/pid_watcher.hpp).
   // LIBPROCESS_NUM_WORKER_THREADS gives scheduler threads instead.
-  // The executor API on a Unix socket too (--http_executor_domain_sockets):
-  // an absolute path, since executors run in their sandboxes.
-  std::string domain_socket;
-  if (flags.http_executor_domain_sockets) {
-    std::error_code ec;
-    domain_socket = flags.domain_socket_location
-                        ? *flags.domain_socket_location
-                        : std::filesystem::absolute(std::filesystem::path(flags.work_dir) / "agent.sock", ec).string();
-    if (ec || domain_socket.size() >= sizeof(sockaddr_un::sun_path)) {
-      return daemon::fail(program, "Cannot use --http_executor_domain_sockets: the socket's path '" + domain_socket +
-                                       "' must have fewer than " + std::to_string(sizeof(sockaddr_un::sun_path)) +
-                                       " bytes (set --domain_socket_location)");
-    }
-  }
   daemon::DaemonOptions options = daemon::daemon_options(program, flags);
   options.runtime.actors_on_io_thread = true;
   options.runtime.http_unix_socket = domain_socket;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -228,6 +229,28 @@ TEST(BinaryFlags, SlaveRejectsBadAttributesDurationsAndPorts) {
         "99999999999999weeks"},
        {{"--port=70000"}, "port", "70000"},
        {{"--port=99999999999999999999"}, "port", "99999999999999999999"}});
+}
+
+// --http_executor_domain_sockets: a socket path that cannot be (the default
+// under a long --work_dir; --domain_socket_location relative or too long)
+// is refused before the work_dir is made.
+TEST(BinaryFlags, SlaveRejectsADomainSocketPathThatCannotBe) {
+  STOA_REQUIRE_BINARIES("stoa-slave");
+  TempDir work;
+  const std::string deep = work.path() + "/" + std::string(120, 'w');
+  std::vector<std::string> args = good_slave_args(work);
+  for (std::string& a : args) {
+    if (a.rfind("--work_dir=", 0) == 0) {
+      a = "--work_dir=" + deep;
+    }
+  }
+  args.push_back("--http_executor_domain_sockets");
+  expect_rejected("stoa-slave", args, {"--http_executor_domain_sockets", regex_escape(deep + "/agent.sock"), "108"});
+  EXPECT_FALSE(std::filesystem::exists(deep)) << "the work_dir was made for a slave that refused to start";
+  expect_each_rejected("stoa-slave", good_slave_args(work),
+                       {{{"--domain_socket_location=run/agent.sock"}, "domain_socket_location", "run/agent.sock"},
+                        {{"--domain_socket_location=/" + std::string(110, 's')}, "domain_socket_location",
+                         "/" + std::string(110, 's')}});
 }
 
 TEST(BinaryFlags, SlaveRejectsAnUnusableWorkDir) {
