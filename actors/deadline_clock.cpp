@@ -37,16 +37,7 @@ struct DeadlineClock::Entry {
 DeadlineClock::DeadlineClock() : sleeps_until_(time_point::min()) {}
 
 DeadlineClock::~DeadlineClock() {
-  // The owner stopped run() first; what is left goes with the maps.
-  std::vector<std::unique_ptr<Entry>> dropped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [due, e] : schedule_) {
-      dropped.push_back(std::move(e));
-    }
-    schedule_.clear();
-    lookup_.clear();
-  }
+  cancel_all();  // the owner stopped run() first; what is left goes
 }
 
 bool DeadlineClock::add_locked(std::unique_ptr<Entry> e) {
@@ -228,13 +219,8 @@ void DeadlineClock::run() {
     due.clear();
     lock.lock();
   }
-  std::vector<std::unique_ptr<Entry>> dropped;
-  for (auto& [t, e] : schedule_) {
-    dropped.push_back(std::move(e));
-  }
-  schedule_.clear();
-  lookup_.clear();
   lock.unlock();
+  cancel_all();
 }
 
 void DeadlineClock::stop() {

@@ -19,6 +19,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/io_thread_scheduler.hpp"
+#include "actors/io_thread_test_support.hpp"
 
 namespace stoa {
 namespace {
@@ -104,19 +105,6 @@ TEST(DeadlineClock, CancelsAndLaterDeadlinesLeaveItsThreadAsleepAnEarlierOneWake
   c.clock.cancel_all();
   EXPECT_EQ(c.clock.size(), 0u);
 }
-
-struct IoThreadSystem {
-  IoThreadSystem() : sys(init(cfg)) {}
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.load<caf::io::middleman>();
-    c.set("logger.console-verbosity", caf::atom("quiet"));
-    use_io_thread_scheduler(c);
-    return c;
-  }
-  DeadlineClock& clock() { return dynamic_cast<DeadlineClock&>(sys.clock()); }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-};
 
 struct Watched {
   std::shared_ptr<std::promise<void>> gone;

@@ -3,6 +3,7 @@
 // and requests behave as on CAF's own schedulers, and that the system stops.
 
 #include "actors/io_thread_scheduler.hpp"
+#include "actors/io_thread_test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,19 +24,6 @@ using where_atom = caf::atom_constant<caf::atom("io_where")>;
 using count_atom = caf::atom_constant<caf::atom("io_count")>;
 
 std::size_t thread_hash() { return std::hash<std::thread::id>{}(std::this_thread::get_id()); }
-
-struct IoThreadSystem {
-  IoThreadSystem() : sys(init(cfg)) {}
-  static caf::actor_system_config& init(caf::actor_system_config& c) {
-    c.load<caf::io::middleman>();
-    c.set("logger.console-verbosity", caf::atom("quiet"));
-    use_io_thread_scheduler(c);
-    return c;
-  }
-  std::size_t io_thread() { return std::hash<std::thread::id>{}(sys.middleman().backend().thread_id()); }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-};
 
 caf::behavior where_actor(caf::event_based_actor*) {
   return {[](where_atom) { return thread_hash(); }};
