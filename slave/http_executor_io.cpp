@@ -40,10 +40,8 @@ void Connection::close() {
 
 namespace {
 
-// What a connection goes to, for errors.
-std::string target(const ExecutorConfig& c) {
-  return c.domain_socket.empty() ? c.agent_endpoint : "unix:" + c.domain_socket;
-}
+// What a Unix connection goes to, for errors.
+std::string target(const ExecutorConfig& c) { return "unix:" + c.domain_socket; }
 
 }  // namespace
 
@@ -61,13 +59,19 @@ std::optional<Error> Connection::connect(const ExecutorConfig& c) {
     }
     // A Unix socket connects at once or fails (EAGAIN: the slave's backlog
     // is full; the caller retries as after any failed connect).
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un)) != 0) {
-      const int err = errno;
-      close();
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof(un)) == 0) {
+      connecting = true;  // finish_connect() finds no error
+      return std::nullopt;
+    }
+    const int err = errno;
+    close();
+    if (err != ENOENT && err != ECONNREFUSED) {
       return Error("connect to " + target(c) + ": " + errno_text(err));
     }
-    connecting = true;  // finish_connect() finds no error
-    return std::nullopt;
+    // No socket there, or nobody listening: a slave restarted without
+    // --http_executor_domain_sockets still serves its TCP port, where a
+    // recovered executor finds it.
+    log_to_stderr("connect to " + target(c) + ": " + errno_text(err) + "; trying " + c.agent_endpoint);
   }
   sockaddr_storage addr{};
   socklen_t len = 0;
@@ -93,7 +97,7 @@ std::optional<Error> Connection::connect(const ExecutorConfig& c) {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
     const int err = errno;
     close();
-    return Error("connect to " + target(c) + ": " + errno_text(err));
+    return Error("connect to " + c.agent_endpoint + ": " + errno_text(err));
   }
   connecting = true;
   return std::nullopt;
@@ -106,7 +110,7 @@ std::optional<Error> Connection::finish_connect(const ExecutorConfig& c) {
     err = errno;
   }
   if (err != 0) {
-    return Error("connect to " + target(c) + ": " + errno_text(err));
+    return Error("connect to " + c.agent_endpoint + ": " + errno_text(err));
   }
   connecting = false;
   return std::nullopt;

@@ -3,10 +3,18 @@
 // environment, and the executor's state machine driven without sockets,
 // processes or a clock.
 #include "slave/http_executor.hpp"
+#include "slave/http_executor_io.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -495,6 +503,76 @@ TEST(HttpExecutorConfig, NamesAMissingOrBadVariable) {
   ASSERT_TRUE(d.is_error());
   EXPECT_EQ(d.error().rfind("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD='5 seconds' is not a duration: ", 0), 0u)
       << d.error();
+}
+
+
+// MESOS_DOMAIN_SOCKET: the executor connects there; when nothing is there
+// (a slave restarted without --http_executor_domain_sockets) it connects to
+// MESOS_AGENT_ENDPOINT instead.
+TEST(HttpExecutorConnection, ConnectsToTheUnixSocketElseToTheTcpEndpoint) {
+  int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(tcp, reinterpret_cast<sockaddr*>(&in), sizeof(in)), 0);
+  ASSERT_EQ(::listen(tcp, 4), 0);
+  socklen_t len = sizeof(in);
+  ASSERT_EQ(::getsockname(tcp, reinterpret_cast<sockaddr*>(&in), &len), 0);
+  char dir_template[] = "/tmp/stoa-executor-unix.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string path = std::string(dir_template) + "/agent.sock";
+
+  ExecutorConfig c;
+  c.agent_host = "127.0.0.1";
+  c.agent_port = ntohs(in.sin_port);
+  c.agent_endpoint = "127.0.0.1:" + std::to_string(c.agent_port);
+  c.domain_socket = path;
+  // Connected (or failed) within 5 s: poll for writable, then finish.
+  auto connected = [&c](Connection& conn) -> std::optional<Error> {
+    if (std::optional<Error> e = conn.connect(c)) {
+      return e;
+    }
+    pollfd p{conn.fd, POLLOUT, 0};
+    if (::poll(&p, 1, 5000) != 1) {
+      return Error("not writable within 5 s");
+    }
+    return conn.finish_connect(c);
+  };
+  auto accepted = [](int listener) {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) {
+      return false;
+    }
+    int fd = ::accept(listener, nullptr, nullptr);
+    ::close(fd);
+    return fd >= 0;
+  };
+
+  Connection over_tcp;  // no socket at `path` yet
+  ASSERT_FALSE(connected(over_tcp));
+  EXPECT_TRUE(accepted(tcp));
+  over_tcp.close();
+
+  int local = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::memcpy(un.sun_path, path.data(), path.size());
+  ASSERT_EQ(::bind(local, reinterpret_cast<sockaddr*>(&un), sizeof(un)), 0);
+  ASSERT_EQ(::listen(local, 4), 0);
+  Connection over_unix;
+  ASSERT_FALSE(connected(over_unix));
+  EXPECT_TRUE(accepted(local));
+  over_unix.close();
+
+  ::close(local);
+  ::close(tcp);  // a socket file nobody listens on, and no TCP listener: an error naming the endpoint
+  Connection nowhere;
+  std::optional<Error> e = connected(nowhere);
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find(c.agent_endpoint), std::string::npos) << e->message;
+  nowhere.close();
+  ::unlink(path.c_str());
+  ::rmdir(dir_template);
 }
 
 }  // namespace
