@@ -159,10 +159,18 @@ TEST(DeadlineClock, ReceiveAndRequestTimeoutsBehaveAsOnCafsClock) {
   });
   self->send(quiet, ask_atom::value);
   auto started = std::chrono::steady_clock::now();
-  for (int i = 0; i < 10; ++i) {
-    self->send(quiet, tick_atom::value, i);
-    std::this_thread::sleep_for(10ms);  // the pace being tested, not a synchronisation
-  }
+  // Ten ticks 10 ms apart, paced by delayed sends on the clock under test.
+  s.sys.spawn([quiet](caf::event_based_actor* me) -> caf::behavior {
+    me->send(me, tick_atom::value, 0);
+    return {[=](tick_atom, int i) {
+      me->send(quiet, tick_atom::value, i);
+      if (i + 1 < 10) {
+        me->delayed_send(me, 10ms, tick_atom::value, i + 1);
+      } else {
+        me->quit();
+      }
+    }};
+  });
   int ticks = -1;
   self->receive([&](tick_atom, int n) { ticks = n; }, caf::after(10s) >> [] {});
   EXPECT_EQ(ticks, 10);  // no timeout while ticks came every 10 ms
