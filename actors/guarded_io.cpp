@@ -564,6 +564,25 @@ caf::expected<GuardedPort> publish_guarded(caf::actor_system& sys, const caf::ac
   return GuardedPort{guard};
 }
 
+namespace {
+
+// Hands the listening socket `fd` to `broker` behind `guard`, with the
+// guard's sweeper, which stops with the broker; `unlink_path` (a Unix
+// socket's, or empty) is removed then too.
+void add_http_doorman(caf::io::abstract_broker* broker, net::native_socket fd, const std::shared_ptr<PortGuard>& guard,
+                      std::string unlink_path) {
+  broker->add_doorman(caf::make_counted<GuardedDoorman>(*guard->mpx, fd, guard, false));
+  caf::actor sweeper = spawn_sweeper(broker->system(), guard);
+  broker->attach_functor([sweeper, unlink_path = std::move(unlink_path)](const caf::error&) {
+    caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
+    if (!unlink_path.empty()) {
+      ::unlink(unlink_path.c_str());
+    }
+  });
+}
+
+}  // namespace
+
 caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, uint16_t port,
                                             const std::string& ip, const std::string& name) {
   auto opened = open_guarded(broker->backend(), port, ip, name, Limits{});
@@ -571,11 +590,7 @@ caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, ui
     return std::move(opened.error());
   }
   auto& [fd, guard] = *opened;
-  broker->add_doorman(caf::make_counted<GuardedDoorman>(*guard->mpx, fd, guard, false));
-  caf::actor sweeper = spawn_sweeper(broker->system(), guard);
-  broker->attach_functor([sweeper](const caf::error&) {
-    caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
-  });
+  add_http_doorman(broker, fd, guard, "");
   return guard->port;
 }
 
@@ -628,12 +643,7 @@ caf::expected<void> add_guarded_unix_doorman(caf::io::abstract_broker* broker, c
   auto guard = std::make_shared<PortGuard>();
   guard->mpx = mpx;
   guard->name = name + " " + path;
-  broker->add_doorman(caf::make_counted<GuardedDoorman>(*mpx, fd, guard, false));
-  caf::actor sweeper = spawn_sweeper(broker->system(), guard);
-  broker->attach_functor([sweeper, path](const caf::error&) {
-    caf::anon_send_exit(sweeper, caf::exit_reason::user_shutdown);
-    ::unlink(path.c_str());
-  });
+  add_http_doorman(broker, fd, guard, path);
   return caf::unit;
 }
 

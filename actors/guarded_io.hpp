@@ -88,8 +88,9 @@ caf::expected<uint16_t> add_guarded_doorman(caf::io::abstract_broker* broker, ui
 // The same for a Unix domain socket at `path` (for processes on this host:
 // the slave's executors, MESOS_DOMAIN_SOCKET). A socket left at `path` by a
 // process that is gone is replaced; a socket another process listens on, any
-// other file there and a path of 108 bytes or more are errors. The socket is made connectable by every user
-// (executors run as their tasks' users) and removed when `broker` exits.
+// other file there and a path of 108 bytes or more are errors. The socket is
+// made connectable by every user (executors run as their tasks' users) and
+// removed when `broker` exits.
 caf::expected<void> add_guarded_unix_doorman(caf::io::abstract_broker* broker, const std::string& path,
                                              const std::string& name);
 

@@ -2,6 +2,7 @@
 // (slave/http_executor.hpp).
 #include <arpa/inet.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,8 +44,9 @@ std::optional<Error> agent_endpoint_from_environment(const std::function<const c
   const char* local = getenv("MESOS_DOMAIN_SOCKET");
   if (local != nullptr && *local != '\0') {
     const std::string path(local);
-    if (path[0] != '/' || path.size() >= 108) {
-      return Error("MESOS_DOMAIN_SOCKET='" + path + "' is not an absolute path of fewer than 108 bytes");
+    if (path[0] != '/' || path.size() >= sizeof(sockaddr_un::sun_path)) {
+      return Error("MESOS_DOMAIN_SOCKET='" + path + "' is not an absolute path of fewer than " +
+                   std::to_string(sizeof(sockaddr_un::sun_path)) + " bytes");
     }
     c->domain_socket = path;
   }

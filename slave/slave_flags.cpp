@@ -1,5 +1,7 @@
 #include "slave/slave_flags.hpp"
 
+#include <sys/un.h>
+
 #include "actors/master_detector.hpp"
 #include "common/attributes.hpp"
 #include "common/resources.hpp"
@@ -190,8 +192,9 @@ SlaveFlags::SlaveFlags() {
     if (v.empty() || v[0] != '/') {
       return std::string("must be an absolute path");
     }
-    if (v.size() >= 108) {
-      return "must have fewer than 108 bytes (a Unix socket's path), not " + std::to_string(v.size());
+    if (v.size() >= sizeof(sockaddr_un::sun_path)) {
+      return "must have fewer than " + std::to_string(sizeof(sockaddr_un::sun_path)) +
+             " bytes (a Unix socket's path), not " + std::to_string(v.size());
     }
     return std::nullopt;
   });
