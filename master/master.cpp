@@ -21,6 +21,7 @@
 #include "common/version.hpp"
 #include "master/heap_tidy.hpp"
 #include "master/master_actor.hpp"
+#include "master/turn_cpu.hpp"
 #include "master/validation.hpp"
 
 namespace stoa::master {
@@ -444,9 +445,10 @@ class TimedMasterActor : public master_actor {
       state.record_turn(std::chrono::steady_clock::now() - start, std::nullopt, x.content());
       return r;
     }
-    const std::chrono::nanoseconds cpu_start = thread_cpu();
+    turn_cpu_.begin(start);
     caf::invoke_message_result r = master_actor::consume(x);
-    state.record_turn(std::chrono::steady_clock::now() - start, thread_cpu() - cpu_start, x.content());
+    const auto end = std::chrono::steady_clock::now();
+    state.record_turn(end - start, turn_cpu_.end(start, end), x.content());
     return r;
   }
 
@@ -457,6 +459,7 @@ class TimedMasterActor : public master_actor {
   }
 
  private:
+  TurnCpu<std::chrono::nanoseconds (*)()> turn_cpu_{&thread_cpu};
   MasterOptions opts_;
   std::shared_ptr<std::unique_ptr<allocator::Allocator>> core_;
   std::chrono::milliseconds heap_tidy_;

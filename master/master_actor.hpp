@@ -311,10 +311,10 @@ class Master {
     metrics::Counter* over_10ms = nullptr;
     metrics::Counter* over_50ms = nullptr;
     metrics::Counter* over_100ms = nullptr;
-    // STOA_TURN_CPU=1 (set: these are not null): each turn also reads the
-    // thread's CPU clock (a system call, ~1.3 us on the 2-vCPU VM), so that
-    // a slow turn tells the master's own work from the time its thread
-    // waited for a core.
+    // STOA_TURN_CPU=1 (set: these are not null): a turn's CPU is also
+    // counted (master/turn_cpu.hpp: the thread's CPU clock read only around
+    // turns of ≥ 1 ms), so that a slow turn tells the master's own work from
+    // the time its thread waited for a core.
     metrics::Counter* over_50ms_cpu = nullptr;
     std::chrono::nanoseconds longest_cpu{0};
     metrics::Gauge* longest_cpu_ms = nullptr;
