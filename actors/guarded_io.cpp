@@ -23,8 +23,8 @@
 #include <caf/io/network/acceptor_impl.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
 #include <caf/io/network/native_socket.hpp>
-#include <caf/io/network/scribe_impl.hpp>
 
+#include "actors/buffered_tcp.hpp"
 #include "common/logging.hpp"
 
 namespace stoa::guard {
@@ -203,10 +203,10 @@ struct GuardedAcceptPolicy {
 
 // A BASP connection on the actor port: refuses oversized reads and tracks
 // whether the first message (the peer's handshake) has arrived.
-class BaspGuardScribe : public net::scribe_impl {
+class BaspGuardScribe : public BufferedScribe {
  public:
   BaspGuardScribe(net::default_multiplexer& mx, net::native_socket fd, std::shared_ptr<PortGuard> g)
-      : net::scribe_impl(mx, fd), guard_(std::move(g)), accepted_at_(Clock::now()) {
+      : BufferedScribe(mx, fd), guard_(std::move(g)), accepted_at_(Clock::now()) {
     guard_->open++;
   }
   ~BaspGuardScribe() override { guard_->open--; }
@@ -228,10 +228,10 @@ class BaspGuardScribe : public net::scribe_impl {
     }
     if (closing_) {
       // Read nothing big: the next read sees the end of the stream.
-      net::scribe_impl::configure_read(caf::io::receive_policy::at_most(64));
+      BufferedScribe::configure_read(caf::io::receive_policy::at_most(64));
       return;
     }
-    net::scribe_impl::configure_read(config);
+    BufferedScribe::configure_read(config);
   }
 
   bool consume(caf::execution_unit* ctx, const void* buf, size_t size) override {
@@ -242,7 +242,7 @@ class BaspGuardScribe : public net::scribe_impl {
       close_now();
       return true;  // withheld from the BASP broker
     }
-    return net::scribe_impl::consume(ctx, buf, size);
+    return BufferedScribe::consume(ctx, buf, size);
   }
 
   bool handshake_done() const { return handshake_done_; }

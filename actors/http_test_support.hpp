@@ -6,6 +6,7 @@
 // No sleeps for synchronisation and no timing asserts: every wait is a poll
 // against a generous deadline.
 
+#include "actors/buffered_tcp.hpp"
 #include "actors/http.hpp"
 #include "actors/http_client.hpp"
 
@@ -476,7 +477,7 @@ inline void echo_handler(caf::io::broker*, const http::Request& req, http::Respo
 // ---- fixture ------------------------------------------------------------------
 
 inline caf::actor_system_config& configure(caf::actor_system_config& cfg) {
-  cfg.load<caf::io::middleman>();
+  stoa::load_middleman(cfg);
   cfg.set("scheduler.max-threads", 2);
   cfg.set("middleman.workers", 0);
   return cfg;

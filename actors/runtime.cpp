@@ -21,6 +21,7 @@
 
 #include "actors/addresses.hpp"
 #include "actors/atoms.hpp"
+#include "actors/buffered_tcp.hpp"
 #include "actors/io_thread_scheduler.hpp"
 #include "actors/messages.hpp"
 #include "actors/router.hpp"
@@ -120,7 +121,7 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   rt->cfg_ = std::make_unique<caf::actor_system_config>();
   caf::actor_system_config& cfg = *rt->cfg_;
   add_message_types(cfg);
-  cfg.load<caf::io::middleman>();
+  load_middleman(cfg);  // TCP connections that read in chunks
   // Network-bound processes: the sharing scheduler cuts remote RTT (cookbook §7).
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("middleman.workers", static_cast<size_t>(0));

@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/buffered_tcp.hpp"
 #include "actors/http.hpp"
 #include "actors/http_client.hpp"
 #include "actors/master_detector.hpp"
@@ -37,7 +38,7 @@ std::string error_text(const caf::error& e) {
 }
 
 caf::actor_system_config& cli_config(caf::actor_system_config& cfg) {
-  cfg.load<caf::io::middleman>();
+  load_middleman(cfg);
   cfg.set("scheduler.max-threads", 2);
   cfg.set("middleman.workers", static_cast<size_t>(0));
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
