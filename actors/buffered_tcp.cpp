@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
@@ -153,7 +154,9 @@ void ChunkedStream::read_for(net::stream_manager* mgr) {
 }
 
 BufferedScribe::BufferedScribe(net::default_multiplexer& mpx, net::native_socket fd)
-    : caf::io::scribe(net::conn_hdl_from_socket(fd)), stream_(mpx, fd) {}
+    : caf::io::scribe(net::conn_hdl_from_socket(fd)),
+      deferring_(dynamic_cast<ChunkedMultiplexer*>(&mpx)),
+      stream_(mpx, fd) {}
 
 void BufferedScribe::configure_read(caf::io::receive_policy::config config) {
   stream_.configure_read(config);
@@ -175,11 +178,45 @@ std::vector<char>& BufferedScribe::rd_buf() {
 }
 
 void BufferedScribe::graceful_shutdown() {
+  // What the broker wrote goes before the connection's end (FIN).
+  if (write_listed_) {
+    write_now();
+  }
   stream_.graceful_shutdown();
   detach(&stream_.backend(), false);
 }
 
 void BufferedScribe::flush() {
+  if (deferring_ == nullptr || stream_.writing() || stream_.acks_writes() ||
+      std::this_thread::get_id() != deferring_->thread_id()) {
+    stream_.flush(this);  // CAF's way (a no-op while its write is pending)
+    return;
+  }
+  if (!write_listed_ && !stream_.wr_buf().empty()) {
+    write_listed_ = true;
+    deferring_->defer_write(this);
+  }
+}
+
+void BufferedScribe::write_now() {
+  write_listed_ = false;
+  std::vector<char>& pending = stream_.wr_buf();
+  if (pending.empty() || stream_.writing() || detached()) {
+    return;  // nothing, CAF's write has it, or the broker dropped this connection
+  }
+  ssize_t sent = ::send(stream_.fd(), pending.data(), pending.size(), MSG_NOSIGNAL);
+  if (sent == static_cast<ssize_t>(pending.size())) {
+    pending.clear();
+    return;
+  }
+  if (sent > 0) {
+    pending.erase(pending.begin(), pending.begin() + sent);
+  }
+  // The rest (or an error, which CAF's write meets and reports as the
+  // connection's failure) when the socket is writable.
+  if (deferring_ != nullptr) {
+    deferring_->count_partial();
+  }
   stream_.flush(this);
 }
 
@@ -224,6 +261,42 @@ void BufferedScribe::remove_from_loop() {
 caf::io::scribe_ptr ChunkedMultiplexer::new_scribe(net::native_socket fd) {
   net::keepalive(fd, true);
   return caf::make_counted<BufferedScribe>(*this, fd);
+}
+
+void ChunkedMultiplexer::defer_write(BufferedScribe* s) {
+  listed_.emplace_back(s);
+}
+
+void ChunkedMultiplexer::write_deferred() {
+  while (!listed_.empty()) {
+    writing_.swap(listed_);
+    for (caf::intrusive_ptr<BufferedScribe>& s : writing_) {
+      deferred_writes_.fetch_add(1, std::memory_order_relaxed);
+      s->write_now();
+    }
+    writing_.clear();
+  }
+}
+
+void ChunkedMultiplexer::run() {
+  while (num_socket_handlers() > 0) {
+    write_deferred();
+    poll_once(true);
+  }
+  write_deferred();
+}
+
+void ChunkedMultiplexer::run_once() {
+  write_deferred();
+  poll_once(true);
+  write_deferred();
+}
+
+bool ChunkedMultiplexer::try_run_once() {
+  write_deferred();
+  bool ran = poll_once(false);
+  write_deferred();
+  return ran;
 }
 
 void load_middleman(caf::actor_system_config& cfg) {

@@ -14,10 +14,21 @@
 // move into the connection's own spill buffer; a connection holds no buffer
 // otherwise, so 50,000 idle connections cost nothing extra.
 //
+// Writes are deferred to the end of the multiplexer's turn: CAF's stream
+// registered every flush for "writable" (an epoll_ctl), wrote when epoll
+// said so, then unregistered (another epoll_ctl): two system calls and a
+// loop turn per write, the most frequent system call left in a slave. A
+// flushed connection is now only listed; when the loop has run everything
+// due (actors, socket events) it sends each listed connection's bytes at
+// once, still one send() for all that its brokers wrote in the turn. What
+// the socket does not take, and connections whose broker asked to hear of
+// every write (`ack_writes`), go CAF's way.
+//
 // `load_middleman(cfg)` loads CAF's middleman with a multiplexer whose every
-// TCP scribe (connected or accepted, BASP and HTTP) reads this way;
-// `BufferedScribe` is that scribe, for doormen that make their own.
+// TCP scribe (connected or accepted, BASP and HTTP) reads and writes this
+// way; `BufferedScribe` is that scribe, for doormen that make their own.
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +39,8 @@
 #include <caf/io/scribe.hpp>
 
 namespace stoa {
+
+class ChunkedMultiplexer;
 
 // The read side of a connection (CAF's stream policy interface).
 class ChunkedTcpPolicy {
@@ -80,6 +93,9 @@ class ChunkedStream : public caf::io::network::stream {
   void read_for(caf::io::network::stream_manager* mgr);
   // Whether a reader is registered (CAF resets it once it leaves the loop).
   bool reading() const { return reading_; }
+  // Whether CAF's write path holds bytes (waiting for "writable").
+  bool writing() const { return state_.writing; }
+  bool acks_writes() const { return state_.ack_writes; }
   const ChunkedTcpPolicy& policy() const { return policy_; }
 
  private:
@@ -105,19 +121,48 @@ class BufferedScribe : public caf::io::scribe {
 
   const ChunkedTcpPolicy& read_policy() const { return stream_.policy(); }
 
+  // The deferred write (ChunkedMultiplexer, at the end of its turn): sends
+  // what the brokers wrote; what the socket does not take goes CAF's way.
+  void write_now();
+
  protected:
   void launch();
 
   bool launched_ = false;
   bool halted_ = false;  // the broker took it out of the loop (halt, tokens)
+  bool write_listed_ = false;  // listed for the end of the multiplexer's turn
+  ChunkedMultiplexer* deferring_ = nullptr;  // null: CAF's writes only
   ChunkedStream stream_;
 };
 
-// CAF's default multiplexer whose TCP scribes are BufferedScribes.
+// CAF's default multiplexer whose TCP scribes are BufferedScribes, and
+// which sends their deferred writes at the end of each turn of its loop.
 class ChunkedMultiplexer : public caf::io::network::default_multiplexer {
  public:
   explicit ChunkedMultiplexer(caf::actor_system* sys) : default_multiplexer(sys) {}
   caf::io::scribe_ptr new_scribe(caf::io::network::native_socket fd) override;
+
+  // CAF's loop (while any socket is registered: run what is due, then wait
+  // in epoll), each turn ended by the deferred writes.
+  void run() override;
+  void run_once() override;
+  bool try_run_once() override;
+
+  // Lists `s` for the end of this turn (on the multiplexer's thread).
+  void defer_write(BufferedScribe* s);
+  void write_deferred();
+
+  // For tests and benches: writes sent at the end of a turn, and those of
+  // them the socket did not take whole (finished CAF's way).
+  uint64_t deferred_writes() const { return deferred_writes_.load(std::memory_order_relaxed); }
+  uint64_t partial_writes() const { return partial_writes_.load(std::memory_order_relaxed); }
+  void count_partial() { partial_writes_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  std::vector<caf::intrusive_ptr<BufferedScribe>> listed_;
+  std::vector<caf::intrusive_ptr<BufferedScribe>> writing_;
+  std::atomic<uint64_t> deferred_writes_{0};
+  std::atomic<uint64_t> partial_writes_{0};
 };
 
 // cfg.load<caf::io::middleman>() with the ChunkedMultiplexer.

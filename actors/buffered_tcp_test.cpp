@@ -293,7 +293,56 @@ TEST(BufferedScribe, RemoteMessagesOfAnySizeArriveWholeAndInOrder) {
                [&](caf::error& e) { ADD_FAILURE() << b.render(e); });
   EXPECT_EQ(received, count);
   EXPECT_EQ(bad, 0u);
+  // The sender's writes went out at the ends of its multiplexer's turns.
+  EXPECT_GT(dynamic_cast<ChunkedMultiplexer&>(b.middleman().backend()).deferred_writes(), 0u);
   anon_send_exit(sink, caf::exit_reason::user_shutdown);
+}
+
+// Writes 1 MiB to each new connection and closes it at once.
+caf::behavior write_and_close(caf::io::broker* self, caf::actor test) {
+  auto doorman = self->add_tcp_doorman(0, "127.0.0.1");
+  self->send(test, doorman ? doorman->second : uint16_t{0});
+  return {
+      [self](const caf::io::new_connection_msg& m) {
+        const std::string body = pattern(1 << 20, 9);
+        self->wr_buf(m.handle).assign(body.begin(), body.end());
+        self->flush(m.handle);
+        self->close(m.handle);
+      },
+      [](const caf::io::connection_closed_msg&) {},
+  };
+}
+
+TEST(BufferedScribe, WhatABrokerWroteBeforeClosingArrivesWholeBeforeTheEnd) {
+  caf::actor_system_config cfg;
+  load_middleman(cfg);
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  caf::actor_system sys(cfg);
+  caf::scoped_actor self(sys);
+  caf::actor server = sys.middleman().spawn_broker(write_and_close, caf::actor(self));
+  uint16_t port = 0;
+  self->receive([&](uint16_t p) { port = p; }, caf::after(std::chrono::seconds(10)) >> [] {});
+  ASSERT_NE(port, 0);
+  for (int round = 0; round < 3; ++round) {
+    int fd = connect_loopback(port);
+    ASSERT_GE(fd, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string got;
+    char buf[65536];
+    while (true) {
+      ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n <= 0) {
+        EXPECT_EQ(n, 0) << "not an orderly end: " << std::strerror(errno);
+        break;
+      }
+      got.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    EXPECT_EQ(got.size(), size_t{1} << 20);
+    EXPECT_TRUE(got == pattern(1 << 20, 9));
+  }
+  self->send_exit(server, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace
