@@ -331,7 +331,8 @@ double load_average() {
 
 // The raw CAF remote rate between this process and a simulator process.
 struct RawRates {
-  double one_way_per_s = 0;     // messages/s, one way, 1024 unanswered
+  double one_way_per_s = 0;     // messages/s, one way, 1024 unanswered: the fastest of 3 runs
+  double one_way_slowest_per_s = 0;
   double echo_per_s = 0;        // round trips/s, 256 unanswered
   double rtt_p50_us = 0;        // one at a time
   double rtt_p99_us = 0;
@@ -363,9 +364,38 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simul
   auto n = static_cast<uint64_t>(messages);
   // A short warm-up (connection, first serializations), then the figures.
   auto warm = measure_remote_rate(rt.system(), echo, true, 10000, 1024, std::chrono::seconds(60));
-  double self0 = cpu_seconds(::getpid()), sim0 = cpu_seconds(simulator_pid);
-  auto one_way = measure_remote_rate(rt.system(), echo, true, n, 1024, std::chrono::seconds(120));
-  double self1 = cpu_seconds(::getpid()), sim1 = cpu_seconds(simulator_pid);
+  // One way three times: a burst's pace depends on how the two ends' turns
+  // fall (since session 32 each end reads and writes whole chunks per turn,
+  // and single runs ranged 155-448k msgs/s), so the reference is the
+  // fastest of three, and its CPU per message.
+  std::optional<RateResult> one_way;
+  double slowest_one_way = 0;
+  double self0 = 0, sim0 = 0, self1 = 0, sim1 = 0;
+  for (int i = 0; i < 3; ++i) {
+    double s0 = cpu_seconds(::getpid()), m0 = cpu_seconds(simulator_pid);
+    auto run = measure_remote_rate(rt.system(), echo, true, n, 1024, std::chrono::seconds(120));
+    double s1 = cpu_seconds(::getpid()), m1 = cpu_seconds(simulator_pid);
+    if (!run) {
+      one_way.reset();
+      break;
+    }
+    double rate = static_cast<double>(run->messages) / run->seconds;
+    if (slowest_one_way == 0 || rate < slowest_one_way) {
+      slowest_one_way = rate;
+    }
+    if (!one_way || rate > static_cast<double>(one_way->messages) / one_way->seconds) {
+      one_way = std::move(run);
+      self0 = s0;
+      sim0 = m0;
+      self1 = s1;
+      sim1 = m1;
+    }
+  }
+  if (!one_way) {
+    std::cerr << "the raw remote rate timed out\n";
+    return std::nullopt;
+  }
+  const double self_e0 = cpu_seconds(::getpid()), sim_e0 = cpu_seconds(simulator_pid);
   auto echoed = measure_remote_rate(rt.system(), echo, false, n / 2, 256, std::chrono::seconds(120));
   double self2 = cpu_seconds(::getpid()), sim2 = cpu_seconds(simulator_pid);
   auto single = measure_remote_rate(rt.system(), echo, false, 2000, 1, std::chrono::seconds(60));
@@ -375,12 +405,13 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simul
   }
   RawRates r;
   r.one_way_per_s = static_cast<double>(one_way->messages) / one_way->seconds;
+  r.one_way_slowest_per_s = slowest_one_way;
   r.echo_per_s = static_cast<double>(echoed->messages) / echoed->seconds;
   r.rtt_p50_us = percentile(single->round_trip_us, 0.5);
   r.rtt_p99_us = percentile(single->round_trip_us, 0.99);
   r.send_cpu_us = 1e6 * (self1 - self0) / static_cast<double>(one_way->messages);
   r.receive_cpu_us = 1e6 * (sim1 - sim0) / static_cast<double>(one_way->messages);
-  r.echo_cpu_us = 1e6 * (self2 - self1 + sim2 - sim1) / static_cast<double>(echoed->messages);
+  r.echo_cpu_us = 1e6 * (self2 - self_e0 + sim2 - sim_e0) / static_cast<double>(echoed->messages);
   return r;
 }
 
@@ -576,7 +607,8 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   };
   std::printf("\n== status updates: %zu slaves (%zu simulator processes), %d tasks running, %d s window ==\n", slaves,
               simulators.size(), running, flags.update_seconds);
-  row("raw CAF remote, one way, 1024 unanswered (msgs/s)", raw.one_way_per_s, "%14.0f");
+  row("raw CAF remote, one way, 1024 unanswered, fastest of 3 (msgs/s)", raw.one_way_per_s, "%14.0f");
+  row("raw CAF remote, one way, slowest of the 3 (msgs/s)", raw.one_way_slowest_per_s, "%14.0f");
   row("raw CAF remote, echoed, 256 unanswered (round trips/s)", raw.echo_per_s, "%14.0f");
   row("raw CAF remote, round trip one at a time p50 (us)", raw.rtt_p50_us);
   row("raw CAF remote, round trip one at a time p99 (us)", raw.rtt_p99_us);
