@@ -19,8 +19,10 @@ namespace net = caf::io::network;
 namespace {
 
 // The multiplexer thread's scratch buffer, and which connection's unread
-// bytes it holds. Reads happen on that thread only; a connection that finds
-// another's bytes there moves them into that one's spill buffer first.
+// bytes it holds: during one readable event only (ChunkedStream hands what
+// is left to the connection's spill buffer when the event ends). Reads
+// happen on that thread only; a read that finds another connection's bytes
+// there all the same moves them into that one's spill buffer first.
 struct Scratch {
   std::unique_ptr<char[]> bytes;
   ChunkedTcpPolicy* owner = nullptr;
@@ -135,10 +137,13 @@ bool ChunkedTcpPolicy::try_accept(native_socket& result, native_socket fd) {
 ChunkedStream::ChunkedStream(net::default_multiplexer& mpx, net::native_socket fd) : net::stream(mpx, fd) {}
 
 void ChunkedStream::handle_event(net::operation op) {
-  if (op == net::operation::read) {
-    policy_.begin_event();
+  if (op != net::operation::read) {
+    handle_event_impl(op, policy_);
+    return;
   }
+  policy_.begin_event();
   handle_event_impl(op, policy_);
+  policy_.end_event();
 }
 
 void ChunkedStream::removed_from_loop(net::operation op) {

@@ -66,6 +66,11 @@ class ChunkedTcpPolicy {
   size_t buffered() const;
   // At the start of a readable event.
   void begin_event() { socket_empty_ = false; }
+  // At its end: bytes still unread (the broker stopped midway) move from the
+  // thread's scratch buffer into this connection's spill buffer, so that no
+  // connection holds the scratch buffer between events (a connection may be
+  // destroyed on another thread, or its bytes wait for a resume).
+  void end_event() { spill(); }
 
   // For tests: the system calls this connection made to read.
   uint64_t recv_calls() const { return recv_calls_; }

@@ -137,6 +137,37 @@ TEST(ChunkedTcpPolicy, AnotherConnectionsReadMovesTheHeldBytesIntoTheirOwnBuffer
   EXPECT_EQ(pb.recv_calls(), 1u);
 }
 
+TEST(ChunkedTcpPolicy, BytesLeftAtTheEndOfAnEventWaitInTheConnectionsOwnBuffer) {
+  Pair a;
+  a.send(pattern(500, 4));
+  std::string rest;
+  {
+    ChunkedTcpPolicy held;
+    held.begin_event();
+    ASSERT_TRUE(read_exactly(held, a.fd[0], 100, &rest));
+    held.end_event();  // 400 bytes unread: out of the scratch buffer
+    EXPECT_EQ(held.buffered(), 400u);
+    // Another connection's read (here: a fresh one) finds the scratch free.
+    Pair b;
+    b.send(pattern(50, 5));
+    ChunkedTcpPolicy other;
+    other.begin_event();
+    ASSERT_TRUE(read_exactly(other, b.fd[0], 50, &rest));
+    EXPECT_EQ(rest, pattern(50, 5));
+    other.end_event();
+    held.begin_event();
+    ASSERT_TRUE(read_exactly(held, a.fd[0], 400, &rest));
+    EXPECT_EQ(rest, pattern(500, 4).substr(100));
+    EXPECT_EQ(held.recv_calls(), 1u);
+  }  // destroyed holding nothing in the scratch buffer
+  Pair c;
+  c.send(pattern(10, 6));
+  ChunkedTcpPolicy after;
+  after.begin_event();
+  ASSERT_TRUE(read_exactly(after, c.fd[0], 10, &rest));
+  EXPECT_EQ(rest, pattern(10, 6));
+}
+
 TEST(ChunkedTcpPolicy, AReadOfAChunkOrMoreGoesStraightIntoTheCallersBuffer) {
   Pair pair;
   const std::string big = pattern(100 * 1024, 3);
