@@ -273,6 +273,9 @@ void ChunkedMultiplexer::defer_write(BufferedScribe* s) {
 }
 
 void ChunkedMultiplexer::write_deferred() {
+  if (listed_.empty()) {
+    return;
+  }
   while (!listed_.empty()) {
     writing_.swap(listed_);
     for (caf::intrusive_ptr<BufferedScribe>& s : writing_) {
@@ -281,6 +284,11 @@ void ChunkedMultiplexer::write_deferred() {
     }
     writing_.clear();
   }
+  // A write the socket did not take whole registered for "writable"
+  // (CAF's flush); CAF applies such registrations only after its next
+  // epoll_wait, which would then sleep on a socket nobody watches for
+  // writing while the peer waits for the rest: apply them now.
+  handle_internal_events();
 }
 
 void ChunkedMultiplexer::run() {
