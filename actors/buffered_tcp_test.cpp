@@ -238,17 +238,33 @@ int connect_loopback(uint16_t port) {
   return fd;
 }
 
-TEST(BufferedScribe, ABrokerThatPausesAConnectionGetsTheBytesReadAheadWhenItResumes) {
+// An actor system with the chunked middleman and one broker made by `fn`
+// (fn(broker, test)), which listens on loopback and sends the test its port.
+struct BrokerUnderTest {
+  template <class F>
+  explicit BrokerUnderTest(F fn) : sys(init(cfg)), self(sys) {
+    broker = sys.middleman().spawn_broker(fn, caf::actor(self));
+    self->receive([&](uint16_t p) { port = p; }, caf::after(std::chrono::seconds(10)) >> [] {});
+  }
+  ~BrokerUnderTest() { self->send_exit(broker, caf::exit_reason::user_shutdown); }
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    load_middleman(c);
+    c.set("logger.console-verbosity", caf::atom("quiet"));
+    return c;
+  }
   caf::actor_system_config cfg;
-  load_middleman(cfg);
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  caf::actor_system sys(cfg);
-  caf::scoped_actor self(sys);
-  caf::actor reader = sys.middleman().spawn_broker(token_reader, caf::actor(self));
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  caf::actor broker;
   uint16_t port = 0;
-  self->receive([&](uint16_t p) { port = p; }, caf::after(std::chrono::seconds(10)) >> [] {});
-  ASSERT_NE(port, 0);
-  int fd = connect_loopback(port);
+};
+
+TEST(BufferedScribe, ABrokerThatPausesAConnectionGetsTheBytesReadAheadWhenItResumes) {
+  BrokerUnderTest t(token_reader);
+  ASSERT_NE(t.port, 0);
+  caf::scoped_actor& self = t.self;
+  const caf::actor& reader = t.broker;
+  int fd = connect_loopback(t.port);
   ASSERT_GE(fd, 0);
   // One write: the connection's first recv takes all three records.
   ASSERT_EQ(::write(fd, "AAAABBBBCCCC", 12), 12);
@@ -270,7 +286,6 @@ TEST(BufferedScribe, ABrokerThatPausesAConnectionGetsTheBytesReadAheadWhenItResu
   self->send(reader, next_atom::value);
   expect_record("CCCC");
   ::close(fd);
-  self->send_exit(reader, caf::exit_reason::user_shutdown);
 }
 
 // Remote messages of every size, a chunk's boundary falling anywhere in
@@ -345,17 +360,10 @@ caf::behavior write_and_close(caf::io::broker* self, caf::actor test) {
 }
 
 TEST(BufferedScribe, WhatABrokerWroteBeforeClosingArrivesWholeBeforeTheEnd) {
-  caf::actor_system_config cfg;
-  load_middleman(cfg);
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  caf::actor_system sys(cfg);
-  caf::scoped_actor self(sys);
-  caf::actor server = sys.middleman().spawn_broker(write_and_close, caf::actor(self));
-  uint16_t port = 0;
-  self->receive([&](uint16_t p) { port = p; }, caf::after(std::chrono::seconds(10)) >> [] {});
-  ASSERT_NE(port, 0);
+  BrokerUnderTest t(write_and_close);
+  ASSERT_NE(t.port, 0);
   for (int round = 0; round < 3; ++round) {
-    int fd = connect_loopback(port);
+    int fd = connect_loopback(t.port);
     ASSERT_GE(fd, 0);
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -373,7 +381,6 @@ TEST(BufferedScribe, WhatABrokerWroteBeforeClosingArrivesWholeBeforeTheEnd) {
     EXPECT_EQ(got.size(), size_t{1} << 20);
     EXPECT_TRUE(got == pattern(1 << 20, 9));
   }
-  self->send_exit(server, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace

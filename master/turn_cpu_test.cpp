@@ -25,11 +25,15 @@ struct ReadFake {
   }
 };
 
-TEST(TurnCpu, BackToBackShortTurnsReadTheClockAboutOncePerRebaseAndCountTheirWallTime) {
+// A TurnCpu over a fake clock, at a wall time one second after the epoch.
+class TurnCpuTest : public ::testing::Test {
+ protected:
   FakeCpu cpu;
-  TurnCpu<ReadFake> turns(ReadFake{&cpu});
-  Clock::time_point t{};
-  t += 1s;
+  TurnCpu<ReadFake> turns{ReadFake{&cpu}};
+  Clock::time_point t = Clock::time_point{} + 1s;
+};
+
+TEST_F(TurnCpuTest, BackToBackShortTurnsReadTheClockAboutOncePerRebaseAndCountTheirWallTime) {
   // 10,000 turns of 10 µs each, back to back: 100 ms of work.
   for (int i = 0; i < 10000; ++i) {
     turns.begin(t);
@@ -43,11 +47,7 @@ TEST(TurnCpu, BackToBackShortTurnsReadTheClockAboutOncePerRebaseAndCountTheirWal
   EXPECT_GE(cpu.reads, 100ms / (2 * TurnCpu<ReadFake>::kRebase));
 }
 
-TEST(TurnCpu, ALongTurnCountsItsCpuWithinTheRebaseWindowAndNeverBelowIt) {
-  FakeCpu cpu;
-  TurnCpu<ReadFake> turns(ReadFake{&cpu});
-  Clock::time_point t{};
-  t += 1s;
+TEST_F(TurnCpuTest, ALongTurnCountsItsCpuWithinTheRebaseWindowAndNeverBelowIt) {
   // A short turn reads the base; then the thread does 200 µs of other work
   // (no turn of the master), then a turn of 30 ms of CPU in 80 ms of wall.
   turns.begin(t);
@@ -73,11 +73,7 @@ TEST(TurnCpu, ALongTurnCountsItsCpuWithinTheRebaseWindowAndNeverBelowIt) {
   EXPECT_EQ(turns.end(t, t + 61ms), 60ms);
 }
 
-TEST(TurnCpu, ATurnThatWaitedForACoreCountsOnlyItsCpu) {
-  FakeCpu cpu;
-  TurnCpu<ReadFake> turns(ReadFake{&cpu});
-  Clock::time_point t{};
-  t += 1s;
+TEST_F(TurnCpuTest, ATurnThatWaitedForACoreCountsOnlyItsCpu) {
   turns.begin(t);
   cpu.now += 2ms;  // 2 ms of work in 120 ms of wall time (preempted)
   EXPECT_EQ(turns.end(t, t + 120ms), 2ms);
