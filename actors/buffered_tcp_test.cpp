@@ -137,35 +137,33 @@ TEST(ChunkedTcpPolicy, AnotherConnectionsReadMovesTheHeldBytesIntoTheirOwnBuffer
   EXPECT_EQ(pb.recv_calls(), 1u);
 }
 
+// One readable event of `p` on `pair` that hands out `n` bytes.
+std::string read_event(ChunkedTcpPolicy& p, const Pair& pair, size_t n) {
+  std::string out;
+  p.begin_event();
+  EXPECT_TRUE(read_exactly(p, pair.fd[0], n, &out));
+  p.end_event();
+  return out;
+}
+
 TEST(ChunkedTcpPolicy, BytesLeftAtTheEndOfAnEventWaitInTheConnectionsOwnBuffer) {
   Pair a;
+  Pair b;
+  Pair c;
   a.send(pattern(500, 4));
-  std::string rest;
+  b.send(pattern(50, 5));
+  c.send(pattern(10, 6));
   {
     ChunkedTcpPolicy held;
-    held.begin_event();
-    ASSERT_TRUE(read_exactly(held, a.fd[0], 100, &rest));
-    held.end_event();  // 400 bytes unread: out of the scratch buffer
-    EXPECT_EQ(held.buffered(), 400u);
-    // Another connection's read (here: a fresh one) finds the scratch free.
-    Pair b;
-    b.send(pattern(50, 5));
-    ChunkedTcpPolicy other;
-    other.begin_event();
-    ASSERT_TRUE(read_exactly(other, b.fd[0], 50, &rest));
-    EXPECT_EQ(rest, pattern(50, 5));
-    other.end_event();
-    held.begin_event();
-    ASSERT_TRUE(read_exactly(held, a.fd[0], 400, &rest));
-    EXPECT_EQ(rest, pattern(500, 4).substr(100));
+    EXPECT_EQ(read_event(held, a, 100), pattern(500, 4).substr(0, 100));
+    EXPECT_EQ(held.buffered(), 400u);  // unread at the event's end: out of the scratch buffer
+    ChunkedTcpPolicy other;            // another connection finds the scratch buffer free
+    EXPECT_EQ(read_event(other, b, 50), pattern(50, 5));
+    EXPECT_EQ(read_event(held, a, 400), pattern(500, 4).substr(100));
     EXPECT_EQ(held.recv_calls(), 1u);
   }  // destroyed holding nothing in the scratch buffer
-  Pair c;
-  c.send(pattern(10, 6));
   ChunkedTcpPolicy after;
-  after.begin_event();
-  ASSERT_TRUE(read_exactly(after, c.fd[0], 10, &rest));
-  EXPECT_EQ(rest, pattern(10, 6));
+  EXPECT_EQ(read_event(after, c, 10), pattern(10, 6));
 }
 
 TEST(ChunkedTcpPolicy, AReadOfAChunkOrMoreGoesStraightIntoTheCallersBuffer) {
