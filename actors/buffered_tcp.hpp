@@ -1,6 +1,7 @@
 #pragma once
-// TCP connections that read their socket in chunks (#17, docs/benchmarks.md
-// "Reading a socket in chunks").
+// TCP connections that read their socket in chunks and write at the end of
+// the multiplexer's turn (#17, docs/benchmarks.md "Fewer system calls per
+// message").
 //
 // CAF 0.17's streams read with one recv() per size their broker asks for:
 // BASP asks for exactly a message's 32-byte header, then exactly its
