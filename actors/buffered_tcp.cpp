@@ -209,6 +209,13 @@ void BufferedScribe::write_now() {
   if (pending.empty() || stream_.writing() || detached()) {
     return;  // nothing, CAF's write has it, or the broker dropped this connection
   }
+  if (pending.size() > kWholeWriteLimit) {
+    // More than a socket takes at once: a send() now would be partial and
+    // leave the rest to be moved to the buffer's front (a memmove of up to
+    // ~110 MB for a big /master/state) before CAF takes it over.
+    stream_.flush(this);
+    return;
+  }
   ssize_t sent = ::send(stream_.fd(), pending.data(), pending.size(), MSG_NOSIGNAL);
   if (sent == static_cast<ssize_t>(pending.size())) {
     pending.clear();
@@ -219,9 +226,6 @@ void BufferedScribe::write_now() {
   }
   // The rest (or an error, which CAF's write meets and reports as the
   // connection's failure) when the socket is writable.
-  if (deferring_ != nullptr) {
-    deferring_->count_partial();
-  }
   stream_.flush(this);
 }
 
@@ -277,12 +281,12 @@ void ChunkedMultiplexer::write_deferred() {
     return;
   }
   while (!listed_.empty()) {
-    writing_.swap(listed_);
-    for (caf::intrusive_ptr<BufferedScribe>& s : writing_) {
+    sending_.swap(listed_);
+    for (caf::intrusive_ptr<BufferedScribe>& s : sending_) {
       deferred_writes_.fetch_add(1, std::memory_order_relaxed);
       s->write_now();
     }
-    writing_.clear();
+    sending_.clear();
   }
   // A write the socket did not take whole registered for "writable"
   // (CAF's flush); CAF applies such registrations only after its next

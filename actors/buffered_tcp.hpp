@@ -125,11 +125,12 @@ class BufferedScribe : public caf::io::scribe {
   void add_to_loop() override;
   void remove_from_loop() override;
 
-  const ChunkedTcpPolicy& read_policy() const { return stream_.policy(); }
-
   // The deferred write (ChunkedMultiplexer, at the end of its turn): sends
   // what the brokers wrote; what the socket does not take goes CAF's way.
   void write_now();
+
+  // A deferred write larger than this goes CAF's way at once.
+  static constexpr size_t kWholeWriteLimit = 1 << 20;
 
  protected:
   void launch();
@@ -158,17 +159,13 @@ class ChunkedMultiplexer : public caf::io::network::default_multiplexer {
   void defer_write(BufferedScribe* s);
   void write_deferred();
 
-  // For tests and benches: writes sent at the end of a turn, and those of
-  // them the socket did not take whole (finished CAF's way).
+  // For tests: writes sent at the end of a turn.
   uint64_t deferred_writes() const { return deferred_writes_.load(std::memory_order_relaxed); }
-  uint64_t partial_writes() const { return partial_writes_.load(std::memory_order_relaxed); }
-  void count_partial() { partial_writes_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   std::vector<caf::intrusive_ptr<BufferedScribe>> listed_;
-  std::vector<caf::intrusive_ptr<BufferedScribe>> writing_;
+  std::vector<caf::intrusive_ptr<BufferedScribe>> sending_;
   std::atomic<uint64_t> deferred_writes_{0};
-  std::atomic<uint64_t> partial_writes_{0};
 };
 
 // cfg.load<caf::io::middleman>() with the ChunkedMultiplexer.

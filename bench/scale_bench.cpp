@@ -370,11 +370,11 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simul
   // fastest of three, and its CPU per message.
   std::optional<RateResult> one_way;
   double slowest_one_way = 0;
-  double self0 = 0, sim0 = 0, self1 = 0, sim1 = 0;
+  double send_cpu_s = 0;  // of the fastest run, each end
+  double receive_cpu_s = 0;
   for (int i = 0; i < 3; ++i) {
     double s0 = cpu_seconds(::getpid()), m0 = cpu_seconds(simulator_pid);
     auto run = measure_remote_rate(rt.system(), echo, true, n, 1024, std::chrono::seconds(120));
-    double s1 = cpu_seconds(::getpid()), m1 = cpu_seconds(simulator_pid);
     if (!run) {
       one_way.reset();
       break;
@@ -385,10 +385,8 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simul
     }
     if (!one_way || rate > static_cast<double>(one_way->messages) / one_way->seconds) {
       one_way = std::move(run);
-      self0 = s0;
-      sim0 = m0;
-      self1 = s1;
-      sim1 = m1;
+      send_cpu_s = cpu_seconds(::getpid()) - s0;
+      receive_cpu_s = cpu_seconds(simulator_pid) - m0;
     }
   }
   if (!one_way) {
@@ -409,8 +407,8 @@ std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simul
   r.echo_per_s = static_cast<double>(echoed->messages) / echoed->seconds;
   r.rtt_p50_us = percentile(single->round_trip_us, 0.5);
   r.rtt_p99_us = percentile(single->round_trip_us, 0.99);
-  r.send_cpu_us = 1e6 * (self1 - self0) / static_cast<double>(one_way->messages);
-  r.receive_cpu_us = 1e6 * (sim1 - sim0) / static_cast<double>(one_way->messages);
+  r.send_cpu_us = 1e6 * send_cpu_s / static_cast<double>(one_way->messages);
+  r.receive_cpu_us = 1e6 * receive_cpu_s / static_cast<double>(one_way->messages);
   r.echo_cpu_us = 1e6 * (self2 - self_e0 + sim2 - sim_e0) / static_cast<double>(echoed->messages);
   return r;
 }
