@@ -264,7 +264,7 @@ void BufferedScribe::add_to_loop() {
 
 void BufferedScribe::remove_from_loop() {
   halted_ = true;
-  stream_.passivate();
+  stop_reading(stream_);
 }
 
 caf::io::scribe_ptr ChunkedMultiplexer::new_scribe(net::native_socket fd) {
@@ -314,6 +314,15 @@ bool ChunkedMultiplexer::try_run_once() {
   bool ran = poll_once(false);
   write_deferred();
   return ran;
+}
+
+void stop_reading(net::event_handler& h) {
+  // eventbf() is what epoll has (CAF updates it when it applies an event).
+  const bool in_epoll = (h.eventbf() & net::input_mask) != 0;
+  h.passivate();
+  if (!in_epoll) {
+    h.removed_from_loop(net::operation::read);
+  }
 }
 
 void load_middleman(caf::actor_system_config& cfg) {

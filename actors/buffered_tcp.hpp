@@ -171,4 +171,17 @@ class ChunkedMultiplexer : public caf::io::network::default_multiplexer {
 // cfg.load<caf::io::middleman>() with the ChunkedMultiplexer.
 void load_middleman(caf::actor_system_config& cfg);
 
+// Takes `h` out of the loop for reading (CAF's passivate), and makes sure it
+// hears of it. CAF queues registrations and applies them after the turn's
+// socket events; an "add" and a "delete" of one socket queued in the same
+// turn cancel out, and removed_from_loop() is then never called. The handler
+// keeps the reference to its manager (doorman or scribe) that it took for
+// the loop: a cycle, so neither is ever freed and the socket stays open. It
+// happens when a servant starts and stops within one turn, e.g. a broker
+// whose init and exit message ran in one resume (an HTTP server stopped at
+// once: `Runtime.WorkerThreadsFromTheEnvironment…` leaked its doorman under
+// load). Here, a handler whose read registration never reached epoll hears
+// removed_from_loop() at once.
+void stop_reading(caf::io::network::event_handler& h);
+
 }  // namespace stoa

@@ -17,6 +17,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "actors/guarded_io.hpp"
+
 namespace stoa {
 namespace {
 
@@ -379,6 +381,82 @@ TEST(BufferedScribe, WhatABrokerWroteBeforeClosingArrivesWholeBeforeTheEnd) {
     EXPECT_EQ(got.size(), size_t{1} << 20);
     EXPECT_TRUE(got == pattern(1 << 20, 9));
   }
+}
+
+// Whether this process holds a TCP socket on local port `local` (connected
+// to port `peer`, when that is not 0).
+bool holds_socket(uint16_t local, uint16_t peer) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in a{};
+    socklen_t len = sizeof(a);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET ||
+        ntohs(a.sin_port) != local) {
+      continue;
+    }
+    sockaddr_in b{};
+    len = sizeof(b);
+    if (peer == 0 || (::getpeername(fd, reinterpret_cast<sockaddr*>(&b), &len) == 0 && ntohs(b.sin_port) == peer)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool released_within(std::chrono::seconds limit, uint16_t local, uint16_t peer) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (holds_socket(local, peer)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Opens a guarded port and quits in the same turn of the loop: the
+// doorman's "add" and "delete" cancel out in CAF's queue (stop_reading).
+caf::behavior open_and_quit(caf::io::broker* self, caf::actor test) {
+  auto port = guard::add_guarded_doorman(self, 0, "127.0.0.1", "test port");
+  self->send(test, port ? *port : uint16_t{0});
+  self->quit();
+  return {};
+}
+
+TEST(StopReading, APortOpenedAndClosedInOneTurnIsClosed) {
+  BrokerUnderTest t(open_and_quit);
+  ASSERT_NE(t.port, 0);
+  // Without stop_reading the doorman and its socket are never freed.
+  EXPECT_TRUE(released_within(std::chrono::seconds(10), t.port, 0)) << "port " << t.port << " is still open";
+}
+
+// Starts reading each new connection and closes it in the same turn.
+caf::behavior read_and_close(caf::io::broker* self, caf::actor test) {
+  auto doorman = self->add_tcp_doorman(0, "127.0.0.1");
+  self->send(test, doorman ? doorman->second : uint16_t{0});
+  return {
+      [self, test](const caf::io::new_connection_msg& m) {
+        self->configure_read(m.handle, caf::io::receive_policy::at_most(1024));
+        self->close(m.handle);
+        self->send(test, caf::ok_atom::value);
+      },
+      [](const caf::io::connection_closed_msg&) {},
+  };
+}
+
+TEST(StopReading, AConnectionReadAndClosedInOneTurnIsClosed) {
+  BrokerUnderTest t(read_and_close);
+  ASSERT_NE(t.port, 0);
+  int fd = connect_loopback(t.port);
+  ASSERT_GE(fd, 0);
+  sockaddr_in me{};
+  socklen_t len = sizeof(me);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len), 0);
+  bool closed = false;
+  t.self->receive([&](caf::ok_atom) { closed = true; }, caf::after(std::chrono::seconds(10)) >> [] {});
+  ASSERT_TRUE(closed);
+  EXPECT_TRUE(released_within(std::chrono::seconds(10), t.port, ntohs(me.sin_port)))
+      << "the broker's end of the connection is still open";
+  ::close(fd);
 }
 
 }  // namespace

@@ -175,7 +175,14 @@ void DeadlineClock::ship(Entry& e) {
       e.actor->get()->eq_impl(caf::make_message_id(), e.actor, nullptr, caf::timeout_msg{e.type, e.id});
       break;
     case Entry::request:
-      e.actor->get()->eq_impl(e.request_id, e.actor, nullptr, caf::sec::request_timeout);
+      // Without a sender (CAF's clock names the actor itself): CAF 0.17
+      // never cancels a request's timeout, so one whose answer came first
+      // still arrives, and a blocking actor (scoped_actor) leaves it in its
+      // mailbox; naming the actor there made a cycle that kept the actor
+      // and its mailbox alive forever (LeakSanitizer, test
+      // DeadlineClock.ReceiveAndRequestTimeoutsBehaveAsOnCafsClock). A
+      // response is matched by its id alone.
+      e.actor->get()->eq_impl(e.request_id, nullptr, nullptr, caf::sec::request_timeout);
       break;
     case Entry::actor_message:
       e.actor->enqueue(std::move(e.content), nullptr);

@@ -119,7 +119,7 @@ class PortGuard {
   void pause_accepting(const char* why) {
     std::lock_guard<std::mutex> lock(mu);
     if (acceptor != nullptr && !paused) {
-      acceptor->passivate();
+      stop_reading(*acceptor);  // (activate() adds again only without a reader)
       paused = true;
       LOG_ERROR << "Not accepting on " << name << " for a moment: " << why;
     }
@@ -456,7 +456,7 @@ class GuardedDoorman : public caf::io::doorman {
 
   void add_to_loop() override { acceptor_.activate(this); }
 
-  void remove_from_loop() override { acceptor_.passivate(); }
+  void remove_from_loop() override { stop_reading(acceptor_); }
 
  private:
   net::acceptor_impl<GuardedAcceptPolicy> acceptor_;

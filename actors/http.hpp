@@ -221,6 +221,7 @@ caf::expected<Server> spawn_server(caf::actor_system& sys, ServerOptions opts,
 
 // anon_send(server.actor, add_route_atom_v, route) adds or replaces a route
 // (same rule as above). Asynchronous: requests already parsed are unaffected.
+// A request() of it is answered (with nothing) once the route is served.
 using add_route_atom = caf::atom_constant<caf::atom("add_route")>;
 constexpr add_route_atom add_route_atom_v{};
 

@@ -150,6 +150,9 @@ class Runtime {
   // /metrics/snapshot, /__stoa__/processes) or by an earlier call, the
   // conflict is logged as an error and returned as an Error naming the
   // path, and the new route replaces the old one (the HTTP server's rule).
+  // Returns once the server serves it (a request that arrives later finds
+  // it), except when called on the multiplexer's thread (an actor there
+  // cannot wait for the server, which runs on that thread): then soon after.
   std::optional<Error> add_route(http::Route route);
   // Serves `route` in place of one the runtime itself serves, on purpose
   // (stoa-services' Marathon /metrics): logged at INFO. Returns an Error
