@@ -37,6 +37,17 @@ struct ElectionState {
   bool elected = false;
   static inline const char* name = "services_election";
 
+  // The detector stops with the election. Here, not in an attach_functor:
+  // CAF 0.17 destroys a stateful actor's state (on_exit) before it runs the
+  // functors, so one that read `state.detector` used a destroyed handle —
+  // "pure virtual method called" when that was the detector's last
+  // reference (stoa_services_tests under ASan on a loaded machine).
+  ~ElectionState() {
+    if (detector) {
+      caf::anon_send_exit(detector, caf::exit_reason::user_shutdown);
+    }
+  }
+
   void set_view(bool is_elected, std::string leader) {
     if (options.view) {
       options.view->set(LeaderView{is_elected, std::move(leader)});
@@ -176,11 +187,6 @@ caf::behavior election(election_actor* self, ElectionOptions options) {
       return;
     }
     self->quit(dm.reason);
-  });
-  self->attach_functor([self](const caf::error&) {
-    if (self->state.detector) {
-      caf::anon_send_exit(self->state.detector, caf::exit_reason::user_shutdown);
-    }
   });
   if (!st.options.zk || st.options.disable_ha) {
     st.lead_at_once();
