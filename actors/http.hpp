@@ -225,7 +225,9 @@ caf::expected<Server> spawn_server(caf::actor_system& sys, ServerOptions opts,
 using add_route_atom = caf::atom_constant<caf::atom("add_route")>;
 constexpr add_route_atom add_route_atom_v{};
 
-// Shorthand for the message above.
+// Sends the message above and returns once the server serves the route (a
+// request that arrives later finds it); on the multiplexer's own thread,
+// where the server cannot answer while we wait, it only sends.
 void add_route(const Server& server, Route route);
 
 // request(server.actor, timeout, stats_atom_v) -> ServerStats (tests, metrics).

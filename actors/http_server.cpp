@@ -16,6 +16,7 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <thread>
 #include <type_traits>
 
 #include <caf/all.hpp>
@@ -41,6 +42,8 @@ constexpr size_t CHUNKED_BODY_BYTES = 1 << 20;
 
 // How long spawn_server waits for the broker to bind.
 constexpr auto BIND_WAIT = std::chrono::seconds(10);
+// How long add_route() waits for the server to take a route.
+constexpr auto ROUTE_WAIT = std::chrono::seconds(10);
 
 bool valid_jsonp_callback(const std::string& cb) {
   if (cb.empty() || cb.size() > 128) {
@@ -566,6 +569,7 @@ void ServerCore::on_idle_check() {
 namespace {
 
 using detail::BIND_WAIT;
+using detail::ROUTE_WAIT;
 using detail::Clock;
 using detail::help_route;
 using detail::idle_atom;
@@ -723,7 +727,20 @@ std::shared_ptr<const std::string> share_current_string(caf::local_actor* self, 
 }
 
 void add_route(const Server& server, Route route) {
-  caf::anon_send(server.actor, add_route_atom_v, std::move(route));
+  caf::actor_system& sys = server.actor->home_system();
+  // On the multiplexer's thread the server cannot answer while we wait.
+  if (std::this_thread::get_id() == sys.middleman().backend().thread_id()) {
+    caf::anon_send(server.actor, add_route_atom_v, std::move(route));
+    return;
+  }
+  // Waited for: a request reaches the server through its socket, which may
+  // be read before this message; a peer resolving a UPID right after
+  // Runtime::start() got 404 for /__stoa__/processes (Runtime.ActorsOnThe-
+  // IoThread… under load).
+  std::string path = route.path;
+  caf::scoped_actor self{sys};
+  self->request(server.actor, ROUTE_WAIT, add_route_atom_v, std::move(route))
+      .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Failed to serve '" << path << "': " << sys.render(e); });
 }
 
 }  // namespace stoa::http

@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <thread>
 
 #include "actors/addresses.hpp"
 #include "actors/atoms.hpp"
@@ -294,19 +293,7 @@ std::optional<Error> Runtime::serve_route(http::Route route, const std::string& 
   if (conflict) {
     LOG_ERROR << conflict->message;
   }
-  // Waited for: add_route is a message to the server, while a peer's
-  // request reaches it through its socket, which may be read first; a
-  // peer that resolves this process's UPIDs right after start() got 404
-  // for the discovery route (Runtime.ActorsOnTheIoThread… under load).
-  if (std::this_thread::get_id() == sys_->middleman().backend().thread_id()) {
-    http::add_route(http_, std::move(route));
-    return conflict;
-  }
-  std::string path = route.path;
-  caf::scoped_actor self{*sys_};
-  self->request(http_.actor, ROUTER_STEP_TIMEOUT, http::add_route_atom_v, std::move(route))
-      .receive([] {},
-               [&](caf::error& e) { LOG_ERROR << "Failed to serve '" << path << "': " << sys_->render(e); });
+  http::add_route(http_, std::move(route));
   return conflict;
 }
 
