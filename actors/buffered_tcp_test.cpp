@@ -18,6 +18,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/guarded_io.hpp"
+#include "actors/http_test_support.hpp"
 
 namespace stoa {
 namespace {
@@ -402,17 +403,6 @@ bool holds_socket(uint16_t local, uint16_t peer) {
   return false;
 }
 
-bool released_within(std::chrono::seconds limit, uint16_t local, uint16_t peer) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (holds_socket(local, peer)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 // Opens a guarded port and quits in the same turn of the loop: the
 // doorman's "add" and "delete" cancel out in CAF's queue (stop_reading).
 caf::behavior open_and_quit(caf::io::broker* self, caf::actor test) {
@@ -426,7 +416,7 @@ TEST(StopReading, APortOpenedAndClosedInOneTurnIsClosed) {
   BrokerUnderTest t(open_and_quit);
   ASSERT_NE(t.port, 0);
   // Without stop_reading the doorman and its socket are never freed.
-  EXPECT_TRUE(released_within(std::chrono::seconds(10), t.port, 0)) << "port " << t.port << " is still open";
+  EXPECT_TRUE(http_test::eventually([&] { return !holds_socket(t.port, 0); })) << "port " << t.port << " is still open";
 }
 
 // Starts reading each new connection and closes it in the same turn.
@@ -454,7 +444,7 @@ TEST(StopReading, AConnectionReadAndClosedInOneTurnIsClosed) {
   bool closed = false;
   t.self->receive([&](caf::ok_atom) { closed = true; }, caf::after(std::chrono::seconds(10)) >> [] {});
   ASSERT_TRUE(closed);
-  EXPECT_TRUE(released_within(std::chrono::seconds(10), t.port, ntohs(me.sin_port)))
+  EXPECT_TRUE(http_test::eventually([&] { return !holds_socket(t.port, ntohs(me.sin_port)); }))
       << "the broker's end of the connection is still open";
   ::close(fd);
 }
