@@ -91,7 +91,12 @@ STOA_DEFINE_PROTOBUF_INSPECT
   X(stoa::internal::AdoptExecutorMessage)            \
   X(stoa::scheduler::Call)                           \
   X(stoa::scheduler::Event)                          \
-  X(stoa::TaskStatus)
+  X(stoa::TaskStatus)                                \
+  /* Stoa's batches (appended: the fuzz seeds name types by index) */ \
+  X(stoa::internal::StatusUpdateAcknowledgementsMessage) \
+  X(stoa::internal::StatusUpdatesMessage)            \
+  X(stoa::scheduler::Calls)                          \
+  X(stoa::scheduler::Events)
 
 namespace stoa {
 

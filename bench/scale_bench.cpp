@@ -23,7 +23,9 @@
 // simulators repeat TASK_RUNNING for every running task as soon as the last
 // one is acknowledged (--repeat_running_updates) while the framework
 // acknowledges at once; the master's updates/s and CPU per update over
-// --update_seconds, and the ratios to the raw rate.
+// --update_seconds, and the ratios to the raw rate. --batched=false turns
+// Stoa's batched status updates off (one message per update, event and
+// acknowledgement, as in Mesos).
 //
 // Prints a table; results are recorded in docs/benchmarks.md ("Scale (#17)").
 
@@ -113,6 +115,14 @@ struct ScaleFlags : FlagsBase {
     check("update_seconds", within(1, 600));
     add(&rate_messages, "rate_messages", "--mode=updates: messages of each raw remote rate measurement.", 200000);
     check("rate_messages", within(1000, 100000000));
+    add(&max_tasks_per_slave, "max_tasks_per_slave",
+        "At most this many tasks on one slave (0: as many as each offer holds, cpus:0.01;mem:8 each).", 0);
+    check("max_tasks_per_slave", within(0, 1000000));
+    add(&batched, "batched",
+        "Stoa's batched status updates: the framework subscribes with batched_events and the simulated "
+        "slaves register with batched_acknowledgements (false: one message per update, event, "
+        "acknowledgement, as Mesos).",
+        true);
   }
   std::string slaves;
   int tasks;
@@ -125,12 +135,15 @@ struct ScaleFlags : FlagsBase {
   std::string mode;
   int update_seconds;
   int rate_messages;
+  int max_tasks_per_slave;
+  bool batched;
 };
 
 // What the framework saw; written by its actor, read by main once it is done.
 struct Placement {
   std::atomic<int> running{0};
   std::atomic<int> lost{0};
+  std::atomic<int> slaves_used{0};  // slaves the tasks were launched on
   Clock::time_point first_launch;
   Clock::time_point last_running;
   std::vector<double> latencies_ms;
@@ -139,7 +152,8 @@ struct Placement {
 // Launches `n` tasks on the offers as they come, declining what is left.
 class PlacingScheduler : public Scheduler {
  public:
-  PlacingScheduler(int n, Placement* out) : n_(n), out_(out) {}
+  // `per_slave`: at most this many tasks on one slave (0: as many as fit).
+  PlacingScheduler(int n, int per_slave, Placement* out) : n_(n), per_slave_(per_slave), out_(out) {}
 
   void offers(SchedulerDriver& d, const std::vector<Offer>& offers) override {
     Resources per_task = *Resources::parse("cpus:0.01;mem:8");
@@ -149,7 +163,9 @@ class PlacingScheduler : public Scheduler {
       Try<Resources> avail = Resources::from_proto(o.resources());
       Resources left = avail.is_some() ? *avail : Resources();
       std::vector<TaskInfo> tasks;
-      while (launched_ < n_ && left.contains(per_task)) {
+      int& here = on_slave_[o.slave_id().value()];
+      while (launched_ < n_ && left.contains(per_task) && (per_slave_ == 0 || here < per_slave_)) {
+        ++here;
         TaskInfo t;
         t.set_name("scale");
         t.mutable_task_id()->set_value("scale-" + std::to_string(launched_++));
@@ -163,6 +179,8 @@ class PlacingScheduler : public Scheduler {
         d.decline(o.id(), f);
         continue;
       }
+      out_->slaves_used.store(static_cast<int>(std::count_if(on_slave_.begin(), on_slave_.end(),
+                                                             [](const auto& s) { return s.second > 0; })));
       auto now = Clock::now();
       if (sent_.empty()) {
         out_->first_launch = now;
@@ -190,8 +208,10 @@ class PlacingScheduler : public Scheduler {
 
  private:
   int n_;
+  int per_slave_;
   Placement* out_;
   int launched_ = 0;
+  std::map<std::string, int> on_slave_;  // tasks launched per slave id
   std::map<std::string, Clock::time_point> sent_;
 };
 
@@ -347,7 +367,7 @@ struct RawRates {
 // --mode=updates: the master's status updates over --update_seconds while
 // every running task repeats TASK_RUNNING, against the raw rate.
 int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Server>& simulators, int port,
-                   pid_t mpid, const RawRates& raw, bool placed, int running);
+                   pid_t mpid, const RawRates& raw, bool placed, int running, int slaves_used);
 
 std::optional<RawRates> measure_raw(Runtime& rt, int simulator_port, pid_t simulator_pid, int messages) {
   caf::actor echo;
@@ -436,6 +456,7 @@ int run(const ScaleFlags& flags, size_t slaves) {
                                  {"--master=127.0.0.1:" + std::to_string(port), "--slaves=" + std::to_string(n),
                                   "--ip=127.0.0.1", "--port=0", "--hostname=sim" + std::to_string(i),
                                   "--repeat_running_updates=" + std::string(updates_mode ? "true" : "false"),
+                                  "--batched_acknowledgements=" + std::string(flags.batched ? "true" : "false"),
                                   "--nice=" + std::to_string(flags.simulator_nice)},
                                  dir + "/simulator" + std::to_string(i) + ".log");
     if (s.is_error()) {
@@ -472,7 +493,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
   so.master = "127.0.0.1:" + std::to_string(port);
   so.framework_info.set_user(current_user());
   so.framework_info.set_name("stoa-bench-scale");
-  spawn_scheduler(**rt, so, std::make_unique<PlacingScheduler>(flags.tasks, &placement));
+  so.batched_events = flags.batched;
+  spawn_scheduler(**rt, so, std::make_unique<PlacingScheduler>(flags.tasks, flags.max_tasks_per_slave, &placement));
   // The master's metrics are sampled once a second only: a snapshot walks
   // every slave's tasks on the master's thread (see docs/benchmarks.md).
   auto next_sample = Clock::now();
@@ -491,7 +513,8 @@ int run(const ScaleFlags& flags, size_t slaves) {
   double place_s = std::chrono::duration<double>(placement.last_running - placement.first_launch).count();
   double rss_tasks = rss_kib(mpid);
   if (updates_mode) {
-    int rc = report_updates(flags, slaves, simulators, port, mpid, *raw, placed, placement.running.load());
+    int rc = report_updates(flags, slaves, simulators, port, mpid, *raw, placed, placement.running.load(),
+                            placement.slaves_used.load());
     (*rt)->shutdown();
     return rc;
   }
@@ -570,12 +593,18 @@ int run(const ScaleFlags& flags, size_t slaves) {
 }
 
 int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Server>& simulators, int port,
-                   pid_t mpid, const RawRates& raw, bool placed, int running) {
+                   pid_t mpid, const RawRates& raw, bool placed, int running, int slaves_used) {
   // The flood is on since the first TASK_RUNNING; the window starts now
   // that every task runs.
+  struct Counters {
+    double updates, acks, batches_in, batched_in, batches_out, batched_out;
+  };
   auto counters = [&] {
-    return std::make_pair(metric(port, "master/valid_status_updates", SCALE_METRIC_TIMEOUT).value_or(0),
-                          metric(port, "master/valid_status_update_acknowledgements", SCALE_METRIC_TIMEOUT).value_or(0));
+    Snapshot snap = snapshot(port, SCALE_METRIC_TIMEOUT);  // one reading: the flood goes on between two
+    auto m = [&](const char* name) { return snap.value(name).value_or(0); };
+    return Counters{m("master/valid_status_updates"),  m("master/valid_status_update_acknowledgements"),
+                    m("master/batches_received"),      m("master/batched_messages_received"),
+                    m("master/batches_sent"),          m("master/batched_messages_sent")};
   };
   std::vector<pid_t> sims;
   for (const Server& s : simulators) {
@@ -588,23 +617,30 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
     }
     return c;
   };
-  auto [u0, a0] = counters();
+  Counters c0 = counters();
   double cpu0 = cpu_seconds(mpid), self0 = cpu_seconds(::getpid()), sim0 = sims_cpu();
   auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(flags.update_seconds));  // the measurement window
-  auto [u1, a1] = counters();
+  Counters c1 = counters();
   double window = seconds_since(t0);
   double cpu = cpu_seconds(mpid) - cpu0, self_cpu = cpu_seconds(::getpid()) - self0, sim_cpu = sims_cpu() - sim0;
-  double updates = (u1 - u0) / window;
-  double acks = (a1 - a0) / window;
+  double updates = (c1.updates - c0.updates) / window;
+  double acks = (c1.acks - c0.acks) / window;
+  // Remote messages at the master for the flood (each update and each
+  // acknowledgement comes in and goes out once, alone or in a batch).
+  double batched = (c1.batched_in - c0.batched_in) + (c1.batched_out - c0.batched_out);
+  double batches = (c1.batches_in - c0.batches_in) + (c1.batches_out - c0.batches_out);
+  double messages = (2 * (updates + acks) * window - batched + batches) / window;
 
   auto row = [](const char* what, double v, const char* fmt = "%14.1f") {
     std::printf("  %-62s", what);
     std::printf(fmt, v);
     std::printf("\n");
   };
-  std::printf("\n== status updates: %zu slaves (%zu simulator processes), %d tasks running, %d s window ==\n", slaves,
-              simulators.size(), running, flags.update_seconds);
+  std::printf("\n== status updates: %zu slaves (%zu simulator processes), %d tasks running on %d of them, %d s window, "
+              "%s ==\n",
+              slaves, simulators.size(), running, slaves_used, flags.update_seconds,
+              flags.batched ? "batched" : "not batched");
   row("raw CAF remote, one way, 1024 unanswered, fastest of 3 (msgs/s)", raw.one_way_per_s, "%14.0f");
   row("raw CAF remote, one way, slowest of the 3 (msgs/s)", raw.one_way_slowest_per_s, "%14.0f");
   row("raw CAF remote, echoed, 256 unanswered (round trips/s)", raw.echo_per_s, "%14.0f");
@@ -615,13 +651,21 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   row("raw: CPU per echoed round trip, both ends (us)", raw.echo_cpu_us, "%14.2f");
   row("status updates handled by the master (per s)", updates, "%14.0f");
   row("acknowledgements handled by the master (per s)", acks, "%14.0f");
-  row("remote messages at the master, 4 per update (per s)", 4 * updates, "%14.0f");
+  double batches_in = c1.batches_in - c0.batches_in, batches_out = c1.batches_out - c0.batches_out;
+  row("batches the master received (per s)", batches_in / window, "%14.0f");
+  row("  updates or calls per batch received", batches_in > 0 ? (c1.batched_in - c0.batched_in) / batches_in : 0,
+      "%14.1f");
+  row("batches the master sent (per s)", batches_out / window, "%14.0f");
+  row("  events or acknowledgements per batch sent",
+      batches_out > 0 ? (c1.batched_out - c0.batched_out) / batches_out : 0, "%14.1f");
+  row("remote messages at the master (per s)", messages, "%14.0f");
+  row("  per update (4 without batches)", updates > 0 ? messages / updates : 0, "%14.2f");
   row("ratio per update: updates/s / raw one-way msgs/s (%)", 100 * updates / raw.one_way_per_s);
-  row("ratio per message: 4 x updates/s / raw one-way msgs/s (%)", 400 * updates / raw.one_way_per_s);
+  row("ratio per message: messages/s at the master / raw one-way msgs/s (%)", 100 * messages / raw.one_way_per_s);
   row("ratio per round trip: updates/s / raw echoed round trips/s (%)", 100 * updates / raw.echo_per_s);
   double per_update = updates > 0 ? 1e6 * cpu / (updates * window) : 0;
   row("master CPU per update (us)", per_update, "%14.2f");
-  row("master CPU per remote message, 4 per update (us)", per_update / 4, "%14.2f");
+  row("master CPU per remote message (us)", messages > 0 ? 1e6 * cpu / (messages * window) : 0, "%14.2f");
   row("  against raw CPU per message, sending + receiving end (us)", raw.send_cpu_us + raw.receive_cpu_us,
       "%14.2f");
   row("master CPU (% of one core)", 100 * cpu / window);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <utility>
@@ -124,6 +125,8 @@ class SimSlave {
   };
   std::map<slave::StatusUpdateManager::Key, Retry> retries;
   bool retry_armed = false;
+  // While a batch of acknowledgements is handled: the updates it releases.
+  std::optional<StatusUpdatesMessage> batch;
   // The uuids of its updates (unique, not secret: no syscall per update).
   std::mt19937_64 uuid_rng;
   static inline const char* name = "simulated slave";
@@ -178,6 +181,7 @@ class SimSlave {
       *m.mutable_slave() = std::move(info);
       m.set_version(STOA_VERSION);
       m.set_pid(pid());
+      m.set_batched_acknowledgements(shared->opts.batched_acknowledgements);
       self->send(master, m);
     } else {
       ReregisterSlaveMessage m;
@@ -185,6 +189,7 @@ class SimSlave {
       *m.mutable_slave() = std::move(info);
       m.set_version(STOA_VERSION);
       m.set_pid(pid());
+      m.set_batched_acknowledgements(shared->opts.batched_acknowledgements);
       for (const auto& [fid, f] : frameworks) {
         *m.add_frameworks() = f;
       }
@@ -353,7 +358,11 @@ class SimSlave {
     if (t != tasks.end()) {
       m.mutable_update()->set_latest_state(t->second.state());
     }
-    self->send(master, std::move(m));
+    if (batch) {
+      *batch->add_updates() = std::move(m);  // sent by on_acknowledgements
+    } else {
+      self->send(master, std::move(m));
+    }
     shared->updates_sent->inc();
   }
 
@@ -403,6 +412,21 @@ class SimSlave {
     }
     if (!retries.empty()) {
       arm_retry(std::max<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(100)));
+    }
+  }
+
+  void on_acknowledgements(const StatusUpdateAcknowledgementsMessage& m) {
+    batch.emplace();
+    for (const StatusUpdateAcknowledgementMessage& ack : m.acknowledgements()) {
+      on_acknowledgement(ack);
+    }
+    StatusUpdatesMessage out = std::move(*batch);
+    batch.reset();
+    if (out.updates_size() == 1) {
+      self->send(master, std::move(*out.mutable_updates(0)));
+    } else if (out.updates_size() > 1) {
+      shared->update_batches->inc();
+      self->send(master, std::move(out));
     }
   }
 
@@ -508,6 +532,11 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
       [self](StatusUpdateAcknowledgementMessage& m) {
         if (self->state.from_master()) {
           self->state.on_acknowledgement(m);
+        }
+      },
+      [self](StatusUpdateAcknowledgementsMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_acknowledgements(m);
         }
       },
       [self](ShutdownMessage& m) {

@@ -195,6 +195,8 @@ void declare_simulator_metrics(metrics::Registry& r) {
   r.counter("simulator/tasks_killed", "Tasks that reported TASK_KILLED");
   r.counter("simulator/status_updates_sent", "Status update messages sent, retries included");
   r.counter("simulator/status_updates_acknowledged", "Status updates the master acknowledged");
+  r.counter("simulator/status_update_batches",
+            "StatusUpdatesMessages sent: updates released by one batch of acknowledgements");
   r.counter("simulator/dropped_messages",
             "Messages dropped: not from the current master, or a foreign timer");
   r.counter("simulator/shutdowns", "ShutdownMessages the master sent to a simulated slave");
@@ -230,6 +232,7 @@ Try<caf::actor> start_simulator(Runtime& runtime, SimulatorOptions options) {
   shared->tasks_killed = &r.counter("simulator/tasks_killed", "");
   shared->updates_sent = &r.counter("simulator/status_updates_sent", "");
   shared->updates_acknowledged = &r.counter("simulator/status_updates_acknowledged", "");
+  shared->update_batches = &r.counter("simulator/status_update_batches", "");
   shared->dropped = &r.counter("simulator/dropped_messages", "");
   shared->shutdowns = &r.counter("simulator/shutdowns", "");
   shared->leader_changes = &r.counter("simulator/leader_changes", "");

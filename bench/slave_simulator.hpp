@@ -83,6 +83,9 @@ struct SimulatorOptions {
   Duration zk_session_timeout = std::chrono::seconds(10);
   // A running task repeats TASK_RUNNING once its last update is acknowledged.
   bool repeat_running_updates = false;
+  // Registers saying it takes batched acknowledgements (as stoa-slave does),
+  // and answers a batch with its updates in one message.
+  bool batched_acknowledgements = true;
   // The first retry of an unacknowledged update (then doubling to 10 min);
   // the slave's STATUS_UPDATE_RETRY_INTERVAL_MIN unless a test shortens it.
   Duration update_retry_interval = std::chrono::seconds(10);
@@ -106,6 +109,7 @@ struct SimulatorFlags : FlagsBase {
   std::optional<std::string> reregister_spread;  // a duration; unset: as stoa-slave
   Duration zk_session_timeout;
   bool repeat_running_updates;
+  bool batched_acknowledgements;
   int nice;  // applied by stoa-slave-simulator's main, before the actor system starts
 };
 

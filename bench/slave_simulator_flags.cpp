@@ -63,6 +63,10 @@ SimulatorFlags::SimulatorFlags() {
       "A running task sends a new TASK_RUNNING as soon as its last update is acknowledged (a flood "
       "of status updates for stoa-bench-scale --mode=updates).",
       false);
+  add(&batched_acknowledgements, "batched_acknowledgements",
+      "Registers taking a master's batched acknowledgements and answers each batch with the updates "
+      "it releases in one message, as stoa-slave does (false: Mesos' one message per update).",
+      true);
 }
 
 Try<SimulatorOptions> simulator_options(const SimulatorFlags& flags) {
@@ -100,6 +104,7 @@ Try<SimulatorOptions> simulator_options(const SimulatorFlags& flags) {
   }
   o.zk_session_timeout = flags.zk_session_timeout;
   o.repeat_running_updates = flags.repeat_running_updates;
+  o.batched_acknowledgements = flags.batched_acknowledgements;
   return o;
 }
 

@@ -42,6 +42,7 @@ struct Shared {
   metrics::Counter* tasks_finished = nullptr;
   metrics::Counter* tasks_killed = nullptr;
   metrics::Counter* updates_sent = nullptr;
+  metrics::Counter* update_batches = nullptr;
   metrics::Counter* updates_acknowledged = nullptr;
   metrics::Counter* dropped = nullptr;
   metrics::Counter* shutdowns = nullptr;

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "actors/atoms.hpp"
@@ -149,15 +150,21 @@ struct Seen {
 
 // A framework that launches one `cpus:1;mem:128` task per offer until it
 // has launched `tasks`, declines the rest and acknowledges every update.
+// A batch of events (it subscribed with batched_events) is handled event by
+// event, its calls sent after it in one scheduler::Calls.
 caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t tasks,
                         std::shared_ptr<Seen> seen) {
   auto fid = std::make_shared<std::string>();
+  auto batch = std::make_shared<std::optional<scheduler::Calls>>();
   auto call = [=](Call c) {
     c.mutable_framework_id()->set_value(*fid);
-    self->send(master, std::move(c));
+    if (*batch) {
+      *(*batch)->add_calls() = std::move(c);
+    } else {
+      self->send(master, std::move(c));
+    }
   };
-  return {
-      [=](Event& e) {
+  auto handle = [=](Event& e) {
         if (e.type() == Event::SUBSCRIBED) {
           *fid = e.subscribed().framework_id().value();
         } else if (e.type() == Event::OFFERS) {
@@ -202,14 +209,28 @@ caf::behavior framework(caf::event_based_actor* self, caf::actor master, size_t 
             call(std::move(c));
           }
         }
+  };
+  return {
+      [=](Event& e) { handle(e); },
+      [=](scheduler::Events& events) {
+        batch->emplace();
+        for (Event& e : *events.mutable_events()) {
+          handle(e);
+        }
+        scheduler::Calls calls = std::move(**batch);
+        batch->reset();
+        if (calls.calls_size() > 0) {
+          self->send(master, std::move(calls));
+        }
       },
   };
 }
 
-void subscribe(MasterProcess& m, size_t tasks, const std::shared_ptr<Seen>& seen) {
+void subscribe(MasterProcess& m, size_t tasks, const std::shared_ptr<Seen>& seen, bool batched = false) {
   caf::actor f = m.rt->system().spawn(framework, m.master, tasks, seen);
   Call c;
   c.set_type(Call::SUBSCRIBE);
+  c.mutable_subscribe()->set_batched_events(batched);
   FrameworkInfo* info = c.mutable_subscribe()->mutable_framework_info();
   info->set_name("simulator-test");
   info->set_user("nobody");
@@ -319,6 +340,46 @@ TEST(SlaveSimulatorTest, RunningTasksRepeatTaskRunningAndTheMasterKeepsOneStatus
     EXPECT_EQ(statuses[2].get("state").to_str(), "TASK_RUNNING");
   }
   EXPECT_EQ(m->metric("master/invariant_violations"), 0);
+  sim->rt->shutdown();
+  m->rt->shutdown();
+}
+
+// Batched status updates: with a framework that takes batches, the master
+// batches events and the acknowledgements for the simulated slave, which
+// answers with its updates in one message; every stream stays in order.
+TEST(SlaveSimulatorTest, BatchedAcknowledgementsAreAnsweredWithBatchedUpdatesInOrder) {
+  auto m = MasterProcess::start();
+  ASSERT_TRUE(m);
+  SimulatorOptions o = options(m->address(), 1);
+  o.repeat_running_updates = true;
+  auto sim = SimulatorProcess::start(o);
+  ASSERT_TRUE(sim);
+  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT)));
+  auto seen = std::make_shared<Seen>();
+  subscribe(*m, 4, seen, true);
+  // Four streams (the slave's 4 cpus) repeat TASK_RUNNING: updates meet in
+  // the master's mailbox.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        return m->metric("master/batches_sent") > 0 && sim->metric("simulator/status_update_batches") > 0 &&
+               seen->count(TASK_RUNNING) >= 100;
+      },
+      deadline_in(WAIT)))
+      << "batches sent by the master " << m->metric("master/batches_sent") << ", by the simulator "
+      << sim->metric("simulator/status_update_batches");
+  {
+    std::lock_guard<std::mutex> lock(seen->mu);
+    EXPECT_EQ(seen->updates.size(), 4u);
+    for (const auto& [tid, states] : seen->updates) {
+      ASSERT_GE(states.size(), 2u) << tid;
+      EXPECT_EQ(states[0], TASK_STARTING) << tid;
+      EXPECT_EQ(std::count(states.begin() + 1, states.end(), TASK_RUNNING), static_cast<long>(states.size() - 1))
+          << tid;
+    }
+  }
+  EXPECT_EQ(m->metric("master/invalid_status_updates"), 0);
+  EXPECT_EQ(m->metric("master/invariant_violations"), 0);
+  EXPECT_EQ(sim->metric("simulator/dropped_messages"), 0);
   sim->rt->shutdown();
   m->rt->shutdown();
 }

@@ -84,6 +84,12 @@ struct SchedulerOptions {
   std::optional<FrameworkID> framework_id;
   // Acknowledge each UPDATE that carries a uuid right after delivering it.
   bool implicit_acknowledgements = true;
+  // Ask the master to batch the events it has for us under load (Stoa's
+  // extension, docs/architecture.md "Batched status updates"; the driver
+  // then acknowledges a batch's updates in one message). The scheduler
+  // still gets one event per message. false: one message per event and per
+  // acknowledgement, as Mesos' drivers.
+  bool batched_events = true;
   // SUBSCRIBE is re-sent after `subscribe_backoff`, doubling up to
   // `subscribe_backoff_max`, until SUBSCRIBED arrives.
   std::chrono::milliseconds subscribe_backoff = std::chrono::seconds(2);

@@ -54,6 +54,9 @@ struct driver_state {
   uint64_t generation = 0;
   std::chrono::milliseconds subscribe_backoff{0};
   std::chrono::milliseconds resolve_backoff{0};
+  // While an Events batch is handled: its implicit acknowledgements, sent
+  // after it in one Calls message.
+  std::optional<scheduler::Calls> ack_batch;
 };
 
 using driver_actor = caf::stateful_actor<driver_state>;
@@ -78,6 +81,7 @@ void send_subscribe(driver_actor* self) {
   }
   sub->set_force(st.force);
   sub->set_pid(st.pid);
+  sub->set_batched_events(st.options.batched_events);
   LOG_INFO << "Subscribing to " << st.master_upid
            << (st.framework_id ? " as framework " + st.framework_id->value() : std::string())
            << (st.force ? " (failover)" : "");
@@ -267,7 +271,11 @@ void acknowledge(driver_actor* self, const TaskStatus& status) {
   *a->mutable_slave_id() = status.slave_id();
   *a->mutable_task_id() = status.task_id();
   a->set_uuid(status.uuid());
-  self->send(st.master, std::move(ack));
+  if (st.ack_batch) {
+    *st.ack_batch->add_calls() = std::move(ack);
+  } else {
+    self->send(st.master, std::move(ack));
+  }
 }
 
 void on_event(driver_actor* self, Event& e) {
@@ -325,6 +333,26 @@ void on_event(driver_actor* self, Event& e) {
       return;
   }
   LOG_WARNING << "Ignoring " << event_type_name(e) << " event: not subscribed";
+}
+
+// A batch from the master (we subscribed with batched_events): each event
+// as if it came alone; the acknowledgements go back together, after it.
+void on_events(driver_actor* self, scheduler::Events& events) {
+  auto& st = self->state;
+  st.ack_batch.emplace();
+  for (Event& e : *events.mutable_events()) {
+    on_event(self, e);
+  }
+  scheduler::Calls acks = std::move(*st.ack_batch);
+  st.ack_batch.reset();
+  if (!st.master || acks.calls_size() == 0) {
+    return;
+  }
+  if (acks.calls_size() == 1) {
+    self->send(st.master, std::move(*acks.mutable_calls(0)));
+  } else {
+    self->send(st.master, std::move(acks));
+  }
 }
 
 void stop_driver(driver_actor* self, bool failover) {
@@ -410,6 +438,7 @@ caf::behavior scheduler_driver(driver_actor* self, SchedulerOptions options, caf
   return {
       [self](Call& call) { on_call(self, call); },
       [self](Event& e) { on_event(self, e); },
+      [self](scheduler::Events& e) { on_events(self, e); },
       [self](retry_atom, uint64_t gen) { on_subscribe_retry(self, gen); },
       [self](detector::leader_atom, const detector::Leader& leader) {
         auto& st = self->state;

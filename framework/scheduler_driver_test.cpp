@@ -39,7 +39,13 @@ caf::behavior fake_master(caf::event_based_actor* self, caf::actor probe) {
         }
         self->send(probe, std::move(call));
       },
+      [self, probe](scheduler::Calls& calls) { self->send(probe, std::move(calls)); },
       [self, subscriber](Event& e) {
+        if (*subscriber) {
+          self->send(*subscriber, std::move(e));
+        }
+      },
+      [self, subscriber](scheduler::Events& e) {
         if (*subscriber) {
           self->send(*subscriber, std::move(e));
         }
@@ -282,6 +288,97 @@ TEST_F(SchedulerDriverTest, OnlyUpdatesWithUuidAreAcknowledged) {
   EXPECT_EQ(ack->acknowledge().task_id().value(), "t-uuid");
   EXPECT_EQ(ack->acknowledge().slave_id().value(), "slave-1");
   EXPECT_EQ(ack->acknowledge().uuid(), "0123456789abcdef");
+}
+
+TEST_F(SchedulerDriverTest, SubscribeAsksForBatchedEventsUnlessTurnedOff) {
+  start_master();
+  start_driver(options());
+  std::optional<Call> sub = next_call(Call::SUBSCRIBE);
+  ASSERT_TRUE(sub);
+  EXPECT_TRUE(sub->subscribe().batched_events());
+  caf::anon_send_exit(driver_, caf::exit_reason::user_shutdown);
+  SchedulerOptions o = options();
+  o.batched_events = false;
+  start_driver(o);
+  std::optional<Call> unbatched;
+  // (A retry of the first driver's SUBSCRIBE may still be on its way.)
+  for (int i = 0; i < 10 && (!unbatched || unbatched->subscribe().batched_events()); ++i) {
+    unbatched = next_call(Call::SUBSCRIBE);
+  }
+  ASSERT_TRUE(unbatched);
+  EXPECT_FALSE(unbatched->subscribe().batched_events());
+}
+
+TEST_F(SchedulerDriverTest, ABatchOfEventsIsDeliveredOneByOneAndItsAcknowledgementsGoBackTogether) {
+  start_master();
+  start_driver(options());
+  subscribe();
+  scheduler::Events batch;
+  *batch.add_events() = update_event("t1", TASK_RUNNING, "uuid-of-t1-0000");
+  *batch.add_events() = offers_event("offer-1");
+  *batch.add_events() = update_event("t2", TASK_FINISHED, "uuid-of-t2-0000");
+  *batch.add_events() = update_event("t3", TASK_RUNNING, "");  // no uuid: not acknowledged
+  caf::anon_send(master_, batch);
+  std::vector<std::string> seen;
+  for (int i = 0; i < 4; ++i) {
+    std::optional<Event> e = next_event();
+    ASSERT_TRUE(e) << "event #" << i;
+    seen.push_back(e->type() == Event::UPDATE ? e->update().status().task_id().value()
+                                              : e->offers().offers(0).id().value());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"t1", "offer-1", "t2", "t3"}));
+  std::optional<scheduler::Calls> acks;
+  auto deadline = std::chrono::steady_clock::now() + WAIT;
+  while (!acks && std::chrono::steady_clock::now() < deadline) {
+    (*probe_)->receive([&](scheduler::Calls& c) { acks = std::move(c); },
+                       [&](Call& c) {
+                         if (c.type() != Call::SUBSCRIBE) {  // (a retry sent before SUBSCRIBED)
+                           ADD_FAILURE() << "a lone " << Call::Type_Name(c.type()) << " call";
+                         }
+                       },
+                       caf::after(100ms) >> [] {});
+  }
+  ASSERT_TRUE(acks) << "no Calls";
+  ASSERT_EQ(acks->calls_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(acks->calls(i).type(), Call::ACKNOWLEDGE);
+    EXPECT_EQ(acks->calls(i).framework_id().value(), "fw-1");
+  }
+  EXPECT_EQ(acks->calls(0).acknowledge().task_id().value(), "t1");
+  EXPECT_EQ(acks->calls(0).acknowledge().uuid(), "uuid-of-t1-0000");
+  EXPECT_EQ(acks->calls(1).acknowledge().task_id().value(), "t2");
+
+  // A batch with one acknowledgement answers with that call alone.
+  scheduler::Events one;
+  *one.add_events() = offers_event("offer-2");
+  *one.add_events() = update_event("t4", TASK_RUNNING, "uuid-of-t4-0000");
+  caf::anon_send(master_, one);
+  std::optional<Call> ack = next_non_subscribe_call();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->type(), Call::ACKNOWLEDGE);
+  EXPECT_EQ(ack->acknowledge().task_id().value(), "t4");
+}
+
+TEST_F(SchedulerDriverTest, ABatchFromOthersThanTheMasterIsIgnored) {
+  start_master();
+  start_driver(options());
+  subscribe();
+  scheduler::Events forged;
+  *forged.add_events() = update_event("forged", TASK_FAILED, "0123456789abcdef");
+  *forged.add_events() = update_event("forged-2", TASK_FAILED, "0123456789abcdeg");
+  (*probe_)->send(driver_, forged);
+  master_send(update_event("real", TASK_RUNNING, ""));
+  std::optional<Event> e = next_event_of(Event::UPDATE);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->update().status().task_id().value(), "real");
+  // Nothing was acknowledged for the forged updates.
+  bool acknowledged = false;
+  auto until = std::chrono::steady_clock::now() + 300ms;
+  while (std::chrono::steady_clock::now() < until) {
+    (*probe_)->receive([&](Call& c) { acknowledged |= c.type() == Call::ACKNOWLEDGE; },
+                       [&](scheduler::Calls&) { acknowledged = true; }, caf::after(50ms) >> [] {});
+  }
+  EXPECT_FALSE(acknowledged);
 }
 
 TEST_F(SchedulerDriverTest, EventsFromOthersThanTheMasterAreIgnored) {

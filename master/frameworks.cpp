@@ -28,13 +28,23 @@ using stoa::scheduler::Call;
 using stoa::scheduler::Event;
 
 void Master::send_event(FrameworkRecord& f, const Event& e) {
-  if (f.connected && f.handle) {
+  if (!f.connected || !f.handle) {
+    return;
+  }
+  if (f.batched_events) {
+    batch_event(f.handle, Event(e));
+  } else {
     self->send(f.handle, e);
   }
 }
 
 void Master::send_event(FrameworkRecord& f, Event&& e) {
-  if (f.connected && f.handle) {
+  if (!f.connected || !f.handle) {
+    return;
+  }
+  if (f.batched_events) {
+    batch_event(f.handle, std::move(e));
+  } else {
     self->send(f.handle, std::move(e));
   }
 }
@@ -52,6 +62,7 @@ void Master::send_error(const caf::actor& to, const std::string& message) {
   Event e;
   e.set_type(Event::ERROR);
   e.mutable_error()->set_message(message);
+  flush_events_to(to);  // after what was batched for it
   self->send(to, e);
 }
 
@@ -168,6 +179,7 @@ void Master::on_subscribe(const caf::actor& from, Call& call) {
     info.mutable_id()->set_value(fid);
     std::string name = info.name();
     FrameworkRecord& f = add_framework(from, std::move(info), sub.pid());
+    f.batched_events = sub.batched_events();
     LOG_INFO << "Subscribed framework " << fid << " (" << name << ") at " << sub.pid();
     send_subscribed(f, false);
     return;
@@ -180,6 +192,7 @@ void Master::on_subscribe(const caf::actor& from, Call& call) {
   auto it = st.frameworks.find(fid);
   if (it == st.frameworks.end()) {
     FrameworkRecord& f = add_framework(from, std::move(info), sub.pid());
+    f.batched_events = sub.batched_events();
     send_subscribed(f, false);
     return;
   }
@@ -204,6 +217,7 @@ void Master::on_subscribe(const caf::actor& from, Call& call) {
   f.pid = sub.pid();
   f.info = info;
   f.connected = true;
+  f.batched_events = sub.batched_events();
   f.recovered = false;
   f.reregistered_time = now_seconds();
   ++f.disconnect_generation;

@@ -207,6 +207,11 @@ void declare_master_metrics(metrics::Registry& r) {
             "Scheduled removals canceled because the slave answered (--slave_removal_rate_limit)");
   r.counter("master/messages_from_unreachable_slaves",
             "Status updates and executor messages dropped because their slave is unreachable");
+  r.counter("master/batches_received", "Batches received: StatusUpdatesMessage and scheduler Calls (Stoa's extension)");
+  r.counter("master/batched_messages_received", "Status updates and scheduler calls that came in batches");
+  r.counter("master/batches_sent",
+            "Batches sent: scheduler Events and StatusUpdateAcknowledgementsMessage (Stoa's extension)");
+  r.counter("master/batched_messages_sent", "Events and acknowledgements sent in batches");
   for (const char* m : {"register_slave", "reregister_slave", "unregister_slave", "scheduler_calls", "subscribe",
                         "accept", "decline_offers", "revive_offers", "suppress_offers", "kill_task",
                         "status_update", "status_update_acknowledgement", "reconcile_tasks",
@@ -238,6 +243,10 @@ caf::behavior master_behavior(master_actor* self, MasterOptions opts,
   m.hot.valid_status_updates = &m.metrics->counter("master/valid_status_updates", "");
   m.hot.acknowledgement_messages = &m.metrics->counter("master/messages_status_update_acknowledgement", "");
   m.hot.valid_acknowledgements = &m.metrics->counter("master/valid_status_update_acknowledgements", "");
+  m.hot.batches_received = &m.metrics->counter("master/batches_received", "");
+  m.hot.batched_received = &m.metrics->counter("master/batched_messages_received", "");
+  m.hot.batches_sent = &m.metrics->counter("master/batches_sent", "");
+  m.hot.batched_sent = &m.metrics->counter("master/batched_messages_sent", "");
   m.turns.count = &m.metrics->counter("master/turns", "");
   m.turns.longest_ms = &m.metrics->gauge("master/turn_longest_ms", "");
   m.turns.over_10ms = &m.metrics->counter("master/turns_over_10ms", "");
@@ -321,11 +330,18 @@ caf::behavior leading_behavior(master_actor* self) {
       [self](ReregisterSlaveMessage& x) { self->state.on_reregister_slave(x); },
       [self](UnregisterSlaveMessage& x) { self->state.on_unregister_slave(x); },
       [self](StatusUpdateMessage& x) { self->state.on_status_update(x); },
+      [self](StatusUpdatesMessage& x) { self->state.on_status_updates(x); },
       [self](ExitedExecutorMessage& x) { self->state.on_exited_executor(x); },
       [self](ExecutorToFrameworkMessage& x) { self->state.on_executor_message(x); },
       [self](PongSlaveMessage&) { self->state.on_pong(); },
       [self](SlaveUsageMessage& x) { self->state.on_slave_usage(x); },
       [self](Call& x) { self->state.on_call(x); },
+      [self](scheduler::Calls& x) { self->state.on_calls(x); },
+      [self](flush_events_atom) {
+        if (self->state.from_self("event flush")) {
+          self->state.flush_events();
+        }
+      },
       // From the allocator actor only.
       [self](offers_atom, allocator::Allocations& a) {
         if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(self->state.alloc)) {

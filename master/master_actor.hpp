@@ -72,6 +72,11 @@ constexpr offers_rest_atom offers_rest_atom_v{};
 // The next slice of a rope render (view_renders.cpp, state_rope.hpp): the
 // master refreshes stale fragments for at most ROPE_SLICE per message, with
 // other messages handled in between, then collects the view.
+// The end of the master's turn for the events it batched (frameworks.cpp):
+// sent to itself when the first event is batched, so it arrives after the
+// messages already in its mailbox.
+using flush_events_atom = caf::atom_constant<caf::atom("m_flushev")>;
+constexpr flush_events_atom flush_events_atom_v{};
 using rope_slice_atom = caf::atom_constant<caf::atom("m_rope")>;
 constexpr rope_slice_atom rope_slice_atom_v{};
 // Work the master splits over its turns (offers from an allocation pass,
@@ -298,6 +303,10 @@ class Master {
     metrics::Counter* valid_status_updates = nullptr;
     metrics::Counter* acknowledgement_messages = nullptr;
     metrics::Counter* valid_acknowledgements = nullptr;
+    metrics::Counter* batches_received = nullptr;
+    metrics::Counter* batched_received = nullptr;
+    metrics::Counter* batches_sent = nullptr;
+    metrics::Counter* batched_sent = nullptr;
   } hot;
   // How long the master's turns take (wall time from taking a message to
   // being ready for the next; TimedMasterActor in master.cpp measures them):
@@ -425,6 +434,36 @@ class Master {
   void send_subscribed(FrameworkRecord& f, bool reregistered);
   void send_error(const caf::actor& to, const std::string& message);
   void on_call(scheduler::Call& call);
+
+  // --- batches.cpp -------------------------------------------------------------
+  // Stoa's batched status updates (docs/architecture.md, "Batched status
+  // updates"). Events for a scheduler that takes Events wait in
+  // `event_batches` (per handle, in order) until flush_events(), which the
+  // master's self-sent flush_events_atom runs after the messages queued
+  // before it (or EVENT_BATCH_MAX events, whichever is first). Every event
+  // to a handle goes through here, so their order is kept.
+  static constexpr int EVENT_BATCH_MAX = 512;
+  struct EventBatch {
+    caf::actor to;
+    scheduler::Events events;
+  };
+  std::vector<EventBatch> event_batches;
+  bool event_flush_queued = false;
+  void batch_event(const caf::actor& to, scheduler::Event&& e);
+  void send_batch(const caf::actor& to, scheduler::Events& events);  // a lone event as itself
+  void flush_events();
+  // Sends what is batched for `to` now (before a message sent to it directly).
+  void flush_events_to(const caf::actor& to);
+  // A Calls message: each call handled in order. Its acknowledgements for a
+  // slave that takes batches are sent to that slave as one message once the
+  // batch (or the run of acknowledgements before another call) is handled.
+  void on_calls(scheduler::Calls& calls);
+  void batch_acknowledgement(const caf::actor& slave, internal::StatusUpdateAcknowledgementMessage&& m);
+  void flush_acknowledgements();
+  bool collecting_acknowledgements = false;
+  std::unordered_map<caf::actor, internal::StatusUpdateAcknowledgementsMessage> acknowledgement_batches;
+  // A StatusUpdatesMessage: each update handled in order, as if alone.
+  void on_status_updates(internal::StatusUpdatesMessage& m);
   void on_subscribe(const caf::actor& from, scheduler::Call& call);
   FrameworkRecord& add_framework(const caf::actor& from, FrameworkInfo info, const std::string& pid);
   void disconnect_framework(FrameworkRecord& f);

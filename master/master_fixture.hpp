@@ -36,6 +36,14 @@ struct Inbox {
   std::vector<KillTaskMessage> kills;
   std::vector<std::string> shutdown_frameworks;  // framework ids
   std::vector<std::string> shutdowns;            // ShutdownMessage texts
+  // Batches (master/batches.cpp): the size of each scheduler::Events (its
+  // events are in `events` too), the acknowledgements as they came
+  // (alone or in batches) with the size of each batch, and the order in
+  // which acknowledgements ("ack:<task>") and kills ("kill:<task>") came.
+  std::vector<int> event_batches;
+  std::vector<StatusUpdateAcknowledgementMessage> acks;
+  std::vector<int> ack_batches;
+  std::vector<std::string> order;
 };
 
 class MasterFixture : public ::testing::Test {
@@ -136,6 +144,12 @@ class MasterFixture : public ::testing::Test {
     caf::actor a = sys_.spawn([inbox](caf::event_based_actor* self) -> caf::behavior {
       return {
           [inbox](Event& e) { inbox->events.push_back(e); },
+          [inbox](scheduler::Events& b) {
+            inbox->event_batches.push_back(b.events_size());
+            for (Event& e : *b.mutable_events()) {
+              inbox->events.push_back(std::move(e));
+            }
+          },
           [inbox](SlaveRegisteredMessage& m) {
             inbox->registered.push_back(m.slave_id().value());
             inbox->connections.push_back(m.connection());
@@ -151,10 +165,23 @@ class MasterFixture : public ::testing::Test {
             }
           },
           [inbox](RunTaskMessage& m) { inbox->runs.push_back(m); },
-          [inbox](KillTaskMessage& m) { inbox->kills.push_back(m); },
+          [inbox](KillTaskMessage& m) {
+            inbox->order.push_back("kill:" + m.task_id().value());
+            inbox->kills.push_back(m);
+          },
           [inbox](ShutdownFrameworkMessage& m) { inbox->shutdown_frameworks.push_back(m.framework_id().value()); },
           [inbox](ShutdownMessage& m) { inbox->shutdowns.push_back(m.message()); },
-          [](StatusUpdateAcknowledgementMessage&) {},
+          [inbox](StatusUpdateAcknowledgementMessage& m) {
+            inbox->order.push_back("ack:" + m.task_id().value());
+            inbox->acks.push_back(m);
+          },
+          [inbox](StatusUpdateAcknowledgementsMessage& b) {
+            inbox->ack_batches.push_back(b.acknowledgements_size());
+            for (StatusUpdateAcknowledgementMessage& m : *b.mutable_acknowledgements()) {
+              inbox->order.push_back("ack:" + m.task_id().value());
+              inbox->acks.push_back(m);
+            }
+          },
       };
     });
     peers_.push_back(a);
@@ -163,8 +190,9 @@ class MasterFixture : public ::testing::Test {
   }
 
   std::string add_slave(const caf::actor& slave, const std::shared_ptr<Inbox>& inbox,
-                        const std::string& resources = "cpus:4;mem:1024") {
+                        const std::string& resources = "cpus:4;mem:1024", bool batched_acknowledgements = false) {
     RegisterSlaveMessage m;
+    m.set_batched_acknowledgements(batched_acknowledgements);
     m.mutable_slave()->set_hostname("host1");
     Try<Resources> r = Resources::parse(resources);
     EXPECT_TRUE(r.is_some());
@@ -196,9 +224,10 @@ class MasterFixture : public ::testing::Test {
   }
 
   std::string subscribe(const caf::actor& fw, const std::shared_ptr<Inbox>& inbox, double failover_timeout = 0,
-                        bool partition_aware = false, bool checkpoint = false) {
+                        bool partition_aware = false, bool checkpoint = false, bool batched_events = false) {
     Call call;
     call.set_type(Call::SUBSCRIBE);
+    call.mutable_subscribe()->set_batched_events(batched_events);
     FrameworkInfo* info = call.mutable_subscribe()->mutable_framework_info();
     info->set_name("timers");
     info->set_user("nobody");

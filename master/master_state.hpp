@@ -271,6 +271,8 @@ struct SlaveRecord {
   caf::actor handle;
   Resources total;
   bool active = true;       // connected and not deactivated
+  // Takes StatusUpdateAcknowledgementsMessage (said at (re-)registration).
+  bool batched_acknowledgements = false;
   double registered_time = 0;
   double reregistered_time = 0;
   // Offered here: `mutable` (changed without dropping the slave's JSON),
@@ -354,6 +356,8 @@ struct FrameworkRecord {
   bool active = true;
   bool connected = true;
   bool recovered = false;   // known only from a re-registering slave
+  // Takes scheduler::Events (Call.Subscribe.batched_events).
+  bool batched_events = false;
   double registered_time = 0;
   double reregistered_time = 0;
   double unregistered_time = 0;

@@ -108,6 +108,7 @@ void Master::admit_slave(const caf::actor& from, const RegisterSlaveMessage& m, 
   s.info = std::move(info);
   s.total = total;
   s.registered_time = now_seconds();
+  s.batched_acknowledgements = m.batched_acknowledgements();
   self->monitor(from);
   tell_allocator(allocator::AddSlave{id, total, {}});
   SlaveRecord& added = st.slaves.edit(st.slaves.emplace(id, std::move(s)).first);
@@ -183,6 +184,7 @@ void Master::on_reregister_slave(ReregisterSlaveMessage& m) {
     }
     set_slave_pid(s, m.pid());
     s.reregistered_time = now_seconds();
+    s.batched_acknowledgements = m.batched_acknowledgements();
     cancel_scheduled_removal(s);
     s.missed_pings = 0;
     s.pong_pending = false;
@@ -287,6 +289,7 @@ void Master::readmit_slave(const caf::actor& from, const ReregisterSlaveMessage&
   s.total = total;
   s.registered_time = now_seconds();
   s.reregistered_time = s.registered_time;
+  s.batched_acknowledgements = m.batched_acknowledgements();
   self->monitor(from);
   std::map<std::string, Resources> used;
   std::vector<std::pair<std::string, Task>> returned;  // from unreachable

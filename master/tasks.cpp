@@ -251,7 +251,11 @@ void Master::on_acknowledge(FrameworkRecord& f, const Call::Acknowledge& ack) {
   m.mutable_framework_id()->set_value(f.id);
   *m.mutable_task_id() = ack.task_id();
   m.set_uuid(ack.uuid());
-  self->send(s->second.handle, std::move(m));
+  if (collecting_acknowledgements && s->second.batched_acknowledgements) {
+    batch_acknowledgement(s->second.handle, std::move(m));
+  } else {
+    self->send(s->second.handle, std::move(m));
+  }
   hot.valid_acknowledgements->inc();
 }
 

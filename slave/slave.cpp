@@ -225,6 +225,7 @@ void Slave::send_registration() {
     *m.mutable_slave() = records.info;
     m.set_version(STOA_VERSION);
     m.set_pid(opts.upid.str());
+    m.set_batched_acknowledgements(true);
     self->send(master, m);
   } else {
     ReregisterSlaveMessage m;
@@ -232,6 +233,7 @@ void Slave::send_registration() {
     m.mutable_slave()->mutable_id()->set_value(records.slave_id);
     m.set_version(STOA_VERSION);
     m.set_pid(opts.upid.str());
+    m.set_batched_acknowledgements(true);
     for (auto& [fid, f] : records.frameworks) {
       *m.add_frameworks() = f.info;
       for (auto& [eid, e] : f.executors) {
@@ -559,6 +561,11 @@ caf::behavior slave_actor(caf::stateful_actor<Slave>* self, caf::actor router, S
       [self](StatusUpdateAcknowledgementMessage& m) {
         if (self->state.from_master()) {
           self->state.on_acknowledgement(m);
+        }
+      },
+      [self](StatusUpdateAcknowledgementsMessage& m) {
+        if (self->state.from_master()) {
+          self->state.on_acknowledgements(m);
         }
       },
       [self](ShutdownFrameworkMessage& m) {

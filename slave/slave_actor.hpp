@@ -328,6 +328,11 @@ class Slave {
   // Arms the retry timer for the earliest deadline unless armed sooner.
   void arm_update_retry();
   void on_acknowledgement(internal::StatusUpdateAcknowledgementMessage& m);
+  // A batch of acknowledgements (the master sends them to a slave that said
+  // batched_acknowledgements): the updates they release go to the master
+  // as one StatusUpdatesMessage, collected in `update_batch` by forward().
+  void on_acknowledgements(internal::StatusUpdateAcknowledgementsMessage& m);
+  std::optional<internal::StatusUpdatesMessage> update_batch;
 
   // --- sandboxes: files and garbage collection (slave_sandboxes.cpp) --------
   void start_sandbox_services();

@@ -141,7 +141,11 @@ void Slave::forward(const StatusUpdate& u) {
   if (Task* t = records.find_task(u.framework_id().value(), u.status().task_id().value())) {
     m.mutable_update()->set_latest_state(t->state());
   }
-  self->send(master, m);
+  if (update_batch) {
+    *update_batch->add_updates() = std::move(m);  // sent by on_acknowledgements
+  } else {
+    self->send(master, m);
+  }
   retries.sent({u.framework_id().value(), u.status().task_id().value()}, u.uuid(), self->clock().now(),
                STATUS_UPDATE_RETRY_INTERVAL_MIN);
   arm_update_retry();
@@ -203,6 +207,25 @@ void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
   }
   if (updates.done({m.framework_id().value(), m.task_id().value()})) {
     complete_task(m.framework_id().value(), m.task_id().value());
+  }
+}
+
+// Each acknowledgement as if it came alone; the updates they release (the
+// next of each stream) go to the master together, after them.
+void Slave::on_acknowledgements(StatusUpdateAcknowledgementsMessage& m) {
+  update_batch.emplace();
+  for (StatusUpdateAcknowledgementMessage& ack : *m.mutable_acknowledgements()) {
+    on_acknowledgement(ack);
+  }
+  StatusUpdatesMessage batch = std::move(*update_batch);
+  update_batch.reset();
+  if (!master) {
+    return;
+  }
+  if (batch.updates_size() == 1) {
+    self->send(master, std::move(*batch.mutable_updates(0)));
+  } else if (batch.updates_size() > 1) {
+    self->send(master, std::move(batch));
   }
 }
 

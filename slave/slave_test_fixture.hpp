@@ -70,6 +70,7 @@ caf::behavior fake_master(caf::event_based_actor* self, std::shared_ptr<Inbox> i
       [self, slave](PingSlaveMessage& m) { self->send(*slave, m); },
       [self, slave](RunTaskMessage& m) { self->send(*slave, m); },
       [self, slave](StatusUpdateAcknowledgementMessage& m) { self->send(*slave, m); },
+      [self, slave](StatusUpdateAcknowledgementsMessage& m) { self->send(*slave, m); },
       [self, slave](ShutdownFrameworkMessage& m) { self->send(*slave, m); },
       [self, slave](ShutdownMessage& m) { self->send(*slave, m); },
   };

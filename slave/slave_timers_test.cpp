@@ -170,6 +170,77 @@ TEST_F(SlaveTimers, EachStreamIsResentOnItsOwnScheduleWithOneTimerForAll) {
   EXPECT_EQ(sent_for("t1"), 2u);
 }
 
+// Batched status updates (docs/architecture.md): the slave says at
+// registration that it takes acknowledgements in one message, and answers
+// such a message with the updates it releases in one message.
+TEST_F(SlaveTimers, AcknowledgementsInOneMessageReleaseTheNextUpdatesInOneMessage) {
+  ASSERT_EQ(to_master->count<RegisterSlaveMessage>(), 1u);
+  EXPECT_TRUE(to_master->all<RegisterSlaveMessage>()[0].batched_acknowledgements());
+  register_slave();
+  for (const std::string tid : {"t1", "t2", "t3"}) {
+    run_task(tid);
+    register_executor(tid);
+  }
+  auto send_update = [&](const std::string& tid, TaskState state, const std::string& uuid) {
+    StatusUpdateMessage m;
+    StatusUpdate* u = m.mutable_update();
+    u->mutable_framework_id()->set_value("F1");
+    u->mutable_executor_id()->set_value(tid);
+    u->mutable_status()->mutable_task_id()->set_value(tid);
+    u->mutable_status()->set_state(state);
+    u->mutable_status()->set_uuid(uuid);
+    u->set_uuid(uuid);
+    caf::send_as(executor, *slave_handle, m);
+    sched.run();
+  };
+  // t1 and t2: RUNNING then FINISHED; t3: RUNNING only.
+  for (const std::string tid : {"t1", "t2"}) {
+    send_update(tid, TASK_RUNNING, tid + "-running");
+    send_update(tid, TASK_FINISHED, tid + "-finished");
+  }
+  send_update("t3", TASK_RUNNING, "t3-running");
+  ASSERT_EQ(updates_to_master().size(), 3u) << "one update in flight per task";
+  auto ack = [](const std::string& tid, const std::string& uuid) {
+    StatusUpdateAcknowledgementMessage a;
+    a.mutable_slave_id()->set_value("S1");
+    a.mutable_framework_id()->set_value("F1");
+    a.mutable_task_id()->set_value(tid);
+    a.set_uuid(uuid);
+    return a;
+  };
+  StatusUpdateAcknowledgementsMessage acks;
+  *acks.add_acknowledgements() = ack("t1", "t1-running");
+  *acks.add_acknowledgements() = ack("t2", "t2-running");
+  *acks.add_acknowledgements() = ack("t2", "not-the-head");  // ignored
+  tell_master(acks);
+  EXPECT_EQ(updates_to_master().size(), 3u) << "the released updates came alone";
+  ASSERT_EQ(to_master->count<StatusUpdatesMessage>(), 1u);
+  StatusUpdatesMessage batch = to_master->all<StatusUpdatesMessage>()[0];
+  ASSERT_EQ(batch.updates_size(), 2);
+  EXPECT_EQ(batch.updates(0).update().uuid(), "t1-finished");
+  EXPECT_EQ(batch.updates(0).update().latest_state(), TASK_FINISHED);
+  EXPECT_EQ(batch.updates(0).pid(), "slave(1)@127.0.0.1:5051");
+  EXPECT_EQ(batch.updates(1).update().uuid(), "t2-finished");
+
+  // Released by a batch, they are retried like any other update (with
+  // t3's, unacknowledged, all sent at the same virtual time).
+  advance_with_pings(10s);
+  EXPECT_EQ(updates_to_master().size(), 6u);
+  // A batch that releases one update sends it alone; one that releases
+  // none sends nothing.
+  send_update("t3", TASK_FINISHED, "t3-finished");
+  StatusUpdateAcknowledgementsMessage one;
+  *one.add_acknowledgements() = ack("t3", "t3-running");
+  tell_master(one);
+  ASSERT_EQ(updates_to_master().size(), 7u);
+  EXPECT_EQ(updates_to_master().back().uuid(), "t3-finished");
+  StatusUpdateAcknowledgementsMessage none;
+  *none.add_acknowledgements() = ack("t1", "t1-finished");
+  tell_master(none);
+  EXPECT_EQ(updates_to_master().size(), 7u);
+  EXPECT_EQ(to_master->count<StatusUpdatesMessage>(), 1u);
+}
+
 TEST_F(SlaveTimers, ExecutorToldToShutDownIsKilledAfterTheGracePeriod) {
   register_slave();
   run_task("t1");
