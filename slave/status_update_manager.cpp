@@ -6,10 +6,24 @@
 
 namespace stoa::slave {
 
+bool StatusUpdateManager::Stream::receive(const std::string& uuid) {
+  if (!received.insert(uuid).second) {
+    return false;
+  }
+  order.push_back(uuid);
+  // The oldest go first; the queued (the last queue.size(), with the one
+  // being added) stay.
+  while (order.size() > std::max(RECENT_UUIDS, queue.size() + 1)) {
+    received.erase(order.front());
+    order.pop_front();
+  }
+  return true;
+}
+
 bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
   Key key{u.framework_id().value(), u.status().task_id().value()};
   Stream& s = streams_[key];
-  if (!s.received.insert(u.uuid()).second) {
+  if (!s.receive(u.uuid())) {
     return false;  // duplicate
   }
   s.queue.push_back(u);
@@ -23,7 +37,7 @@ void StatusUpdateManager::recover(const std::vector<internal::StatusUpdate>& upd
   Key key{updates.front().framework_id().value(), updates.front().status().task_id().value()};
   Stream s;
   for (size_t i = 0; i < updates.size(); ++i) {
-    s.received.insert(updates[i].uuid());
+    s.receive(updates[i].uuid());
     if (i < acknowledged) {
       s.terminated |= is_terminal_state(updates[i].status().state());
     } else {

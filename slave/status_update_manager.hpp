@@ -4,6 +4,12 @@
 // strictly FIFO, one update in flight; the next update is forwarded only
 // after the master acknowledges the head. Duplicates (same uuid) are
 // ignored; an acknowledgement that does not match the head is ignored.
+// A duplicate is an executor's retry of an update the slave took but whose
+// acknowledgement the executor did not get (a restart in between): one of
+// the stream's last updates. So a stream remembers the uuids of its queued
+// updates and of the last RECENT_UUIDS before them, not every uuid it ever
+// saw: a task whose health checks send TASK_RUNNING every few seconds for
+// months would otherwise grow its set, and its insert cost, without bound.
 // Retrying is the caller's: it re-sends `head()` of the streams that
 // UpdateRetries (below) says are due, with backoff
 // (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX).
@@ -14,6 +20,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -27,6 +34,7 @@ constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MAX = std::chrono::minutes(10);
 class StatusUpdateManager {
  public:
   using Key = std::pair<std::string, std::string>;  // (framework id, task id)
+  static constexpr size_t RECENT_UUIDS = 64;
 
   // Adds an update (REQUIRES: non-empty uuid). Returns true when it became
   // the head of its stream and must be forwarded now; false when it is
@@ -58,8 +66,13 @@ class StatusUpdateManager {
  private:
   struct Stream {
     std::deque<internal::StatusUpdate> queue;  // front = in flight
-    std::set<std::string> received;            // uuids seen
+    // The uuids remembered (above), in the order received: the last
+    // queue.size() are the queued updates'.
+    std::deque<std::string> order;
+    std::unordered_set<std::string> received;
     bool terminated = false;
+    // Remembers `uuid`; false if it is remembered already.
+    bool receive(const std::string& uuid);
   };
   std::map<Key, Stream> streams_;
 };

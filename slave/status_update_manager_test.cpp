@@ -45,6 +45,38 @@ TEST(StatusUpdateManager, DuplicatesAndWrongAcksAreIgnored) {
   EXPECT_FALSE(matched);
 }
 
+// A stream remembers its queued updates' uuids and the last RECENT_UUIDS
+// before them, not every uuid of a task that repeats TASK_RUNNING for months.
+TEST(StatusUpdateManager, AStreamRemembersItsQueuedAndItsLastUuidsOnly) {
+  StatusUpdateManager m;
+  const size_t n = StatusUpdateManager::RECENT_UUIDS;
+  bool matched = false;
+  for (size_t i = 0; i < 3 * n; ++i) {  // each acknowledged at once
+    ASSERT_TRUE(m.update(make("t", TASK_RUNNING, "r" + std::to_string(i))));
+    m.acknowledge("F", "t", "r" + std::to_string(i), &matched);
+    ASSERT_TRUE(matched);
+  }
+  // The last RECENT_UUIDS are duplicates still; the one before them is
+  // forgotten (a retry that old cannot come).
+  EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "r" + std::to_string(3 * n - 1))));
+  EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "r" + std::to_string(2 * n))));
+  EXPECT_EQ(m.pending({"F", "t"}), 0u);
+  EXPECT_TRUE(m.update(make("t", TASK_RUNNING, "r" + std::to_string(2 * n - 1))));
+  m.acknowledge("F", "t", "r" + std::to_string(2 * n - 1), &matched);
+  ASSERT_TRUE(matched);
+
+  // Queued updates are never forgotten, however many wait (a master away).
+  ASSERT_TRUE(m.update(make("t", TASK_RUNNING, "q0")));
+  for (size_t i = 1; i < 3 * n; ++i) {
+    ASSERT_FALSE(m.update(make("t", TASK_RUNNING, "q" + std::to_string(i))));
+  }
+  EXPECT_EQ(m.pending({"F", "t"}), 3 * n);
+  for (size_t i = 0; i < 3 * n; ++i) {
+    EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "q" + std::to_string(i)))) << "q" << i << " queued again";
+  }
+  EXPECT_EQ(m.pending({"F", "t"}), 3 * n);
+}
+
 TEST(StatusUpdateManager, StreamsAreIndependentAndRemovable) {
   StatusUpdateManager m;
   EXPECT_TRUE(m.update(make("a", TASK_RUNNING, "1")));
