@@ -62,6 +62,10 @@ struct BenchFlags : FlagsBase {
         "Passed to both slaves as --http_executor_domain_sockets: stoa-http-executors talk to their slave over "
         "a Unix socket (MESOS_DOMAIN_SOCKET) instead of TCP.",
         false);
+    add(&batched, "batched",
+        "The framework subscribes with batched_events (Stoa's batched status updates; false: one message per "
+        "event and acknowledgement, as Mesos).",
+        true);
     add(&framework_on_io_thread, "framework_on_io_thread",
         "Run this process' framework (its scheduler actor and driver) on CAF's I/O thread, as stoa-master and "
         "stoa-slave run theirs, instead of CAF's scheduler threads (a framework whose actors never block may; "
@@ -71,6 +75,7 @@ struct BenchFlags : FlagsBase {
   bool http_command_executor = false;
   bool domain_sockets = false;
   bool framework_on_io_thread = false;
+  bool batched = true;
   bool checkpoint = false;
   int executor_pool_size = 0;
   Duration launch_gap{0};
@@ -427,6 +432,7 @@ int main(int argc, char** argv) {
     so.framework_info.set_user(current_user());
     so.framework_info.set_name("stoa-bench-launch");
     so.framework_info.set_checkpoint(flags.checkpoint);
+    so.batched_events = flags.batched;
     caf::actor sched = spawn_scheduler(**rt, so, std::make_unique<BenchScheduler>(
         flags.tasks, flags.max_in_flight, &launch,
         std::chrono::duration_cast<std::chrono::milliseconds>(flags.launch_gap)));
