@@ -299,31 +299,44 @@ TEST(SlaveSimulatorTest, TasksRunAndFinishWithAcknowledgedUpdates) {
   m->rt->shutdown();
 }
 
+// One simulated slave that repeats TASK_RUNNING (--repeat_running_updates),
+// registered with `m`.
+std::unique_ptr<SimulatorProcess> start_repeating_slave(MasterProcess& m) {
+  SimulatorOptions o = options(m.address(), 1);
+  o.repeat_running_updates = true;
+  auto sim = SimulatorProcess::start(o);
+  EXPECT_TRUE(sim);
+  if (sim && !poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT))) {
+    ADD_FAILURE() << "the simulated slave did not register";
+    return nullptr;
+  }
+  return sim;
+}
+
+// Each of `tasks` tasks got TASK_STARTING, then at least `running` TASK_RUNNINGs and nothing else.
+void expect_starting_then_running(Seen& seen, size_t tasks, size_t running) {
+  std::lock_guard<std::mutex> lock(seen.mu);
+  EXPECT_EQ(seen.updates.size(), tasks);
+  for (const auto& [tid, states] : seen.updates) {
+    ASSERT_GE(states.size(), running + 1) << tid;
+    EXPECT_EQ(states[0], TASK_STARTING) << tid;
+    EXPECT_EQ(std::count(states.begin() + 1, states.end(), TASK_RUNNING), static_cast<long>(states.size() - 1))
+        << tid;
+  }
+}
+
 // --repeat_running_updates: every acknowledged TASK_RUNNING is followed by
 // another (a new uuid), in order, each acknowledged; the master keeps one
 // status per state (a repeated state replaces the last, as in Mesos).
 TEST(SlaveSimulatorTest, RunningTasksRepeatTaskRunningAndTheMasterKeepsOneStatusPerState) {
   auto m = MasterProcess::start();
   ASSERT_TRUE(m);
-  SimulatorOptions o = options(m->address(), 1);
-  o.repeat_running_updates = true;
-  auto sim = SimulatorProcess::start(o);
+  auto sim = start_repeating_slave(*m);
   ASSERT_TRUE(sim);
-  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT)));
   auto seen = std::make_shared<Seen>();
   subscribe(*m, 2, seen);
   EXPECT_TRUE(poll_until([&] { return seen->count(TASK_RUNNING) >= 40; }, deadline_in(WAIT)));
-  {
-    std::lock_guard<std::mutex> lock(seen->mu);
-    EXPECT_EQ(seen->updates.size(), 2u);
-    for (const auto& [tid, states] : seen->updates) {
-      ASSERT_GE(states.size(), 3u) << tid;
-      EXPECT_EQ(states[0], TASK_STARTING) << tid;
-      EXPECT_EQ(std::count(states.begin() + 1, states.end(), TASK_RUNNING),
-                static_cast<long>(states.size() - 1))
-          << tid;
-    }
-  }
+  expect_starting_then_running(*seen, 2, 2);
   EXPECT_GE(m->metric("master/valid_status_update_acknowledgements"), 40);
   EXPECT_GE(sim->metric("simulator/status_updates_acknowledged"), 40);
   picojson::value state = m->state();
@@ -350,11 +363,8 @@ TEST(SlaveSimulatorTest, RunningTasksRepeatTaskRunningAndTheMasterKeepsOneStatus
 TEST(SlaveSimulatorTest, BatchedAcknowledgementsAreAnsweredWithBatchedUpdatesInOrder) {
   auto m = MasterProcess::start();
   ASSERT_TRUE(m);
-  SimulatorOptions o = options(m->address(), 1);
-  o.repeat_running_updates = true;
-  auto sim = SimulatorProcess::start(o);
+  auto sim = start_repeating_slave(*m);
   ASSERT_TRUE(sim);
-  ASSERT_TRUE(poll_until([&] { return sim->metric("simulator/slaves_registered") == 1; }, deadline_in(WAIT)));
   auto seen = std::make_shared<Seen>();
   subscribe(*m, 4, seen, true);
   // Four streams (the slave's 4 cpus) repeat TASK_RUNNING: updates meet in
@@ -367,16 +377,7 @@ TEST(SlaveSimulatorTest, BatchedAcknowledgementsAreAnsweredWithBatchedUpdatesInO
       deadline_in(WAIT)))
       << "batches sent by the master " << m->metric("master/batches_sent") << ", by the simulator "
       << sim->metric("simulator/status_update_batches");
-  {
-    std::lock_guard<std::mutex> lock(seen->mu);
-    EXPECT_EQ(seen->updates.size(), 4u);
-    for (const auto& [tid, states] : seen->updates) {
-      ASSERT_GE(states.size(), 2u) << tid;
-      EXPECT_EQ(states[0], TASK_STARTING) << tid;
-      EXPECT_EQ(std::count(states.begin() + 1, states.end(), TASK_RUNNING), static_cast<long>(states.size() - 1))
-          << tid;
-    }
-  }
+  expect_starting_then_running(*seen, 4, 1);
   EXPECT_EQ(m->metric("master/invalid_status_updates"), 0);
   EXPECT_EQ(m->metric("master/invariant_violations"), 0);
   EXPECT_EQ(sim->metric("simulator/dropped_messages"), 0);

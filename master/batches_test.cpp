@@ -14,28 +14,32 @@ namespace {
 
 using namespace stoa::master::testing;
 
-struct Peer {
-  caf::actor actor;
-  std::shared_ptr<Inbox> inbox;
-  std::string id;
-};
-
 class MasterBatches : public MasterFixture {
  protected:
   // A master with slave `a` (takes batched acknowledgements), slave `b`
   // (does not) and scheduler `fw` (batched events unless told otherwise).
   void start_cluster(bool batched_events = true) {
     start({});
-    a_.inbox = std::make_shared<Inbox>();
-    a_.actor = peer(a_.inbox);
-    a_.id = add_slave(a_.actor, a_.inbox, "cpus:4;mem:1024", true);
-    b_.inbox = std::make_shared<Inbox>();
-    b_.actor = peer(b_.inbox);
-    b_.id = add_slave(b_.actor, b_.inbox, "cpus:4;mem:1024", false);
-    fw_.inbox = std::make_shared<Inbox>();
-    fw_.actor = peer(fw_.inbox);
-    fw_.id = subscribe(fw_.actor, fw_.inbox, 0, false, false, batched_events);
+    a_ = slave_peer(true);
+    b_ = slave_peer(false);
+    fw_ = scheduler_peer(0, batched_events);
     advance(2s);  // an allocation pass offers both slaves
+  }
+
+  Peer slave_peer(bool batched_acknowledgements) {
+    Peer p;
+    p.inbox = std::make_shared<Inbox>();
+    p.actor = peer(p.inbox);
+    p.id = add_slave(p.actor, p.inbox, "cpus:4;mem:1024", batched_acknowledgements);
+    return p;
+  }
+
+  Peer scheduler_peer(double failover_timeout, bool batched_events) {
+    Peer p;
+    p.inbox = std::make_shared<Inbox>();
+    p.actor = peer(p.inbox);
+    p.id = subscribe(p.actor, p.inbox, failover_timeout, false, false, batched_events);
+    return p;
   }
 
   const Offer* offer_of(const std::string& slave_id) {
@@ -236,12 +240,8 @@ TEST_F(MasterBatches, ABatchHoldsAtMostEventBatchMaxEvents) {
 
 TEST_F(MasterBatches, AFailedOverSchedulerGetsWhatWasBatchedForItBeforeItsError) {
   start({});
-  a_.inbox = std::make_shared<Inbox>();
-  a_.actor = peer(a_.inbox);
-  a_.id = add_slave(a_.actor, a_.inbox, "cpus:4;mem:1024", true);
-  fw_.inbox = std::make_shared<Inbox>();
-  fw_.actor = peer(fw_.inbox);
-  fw_.id = subscribe(fw_.actor, fw_.inbox, 60, false, false, true);
+  a_ = slave_peer(true);
+  fw_ = scheduler_peer(60, true);
   advance(2s);
   launch(a_, {"t1", "t2"});
   size_t events = fw_.inbox->events.size();

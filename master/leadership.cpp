@@ -218,6 +218,9 @@ void Master::replay_slice() {
     recovery_stash.clear();
     return;
   }
+  // The events the slice made go now: their flush_events_atom arrives
+  // while replaying and is stashed behind the rest (then flushes nothing).
+  flush_events();
   if (!recovery_stash.empty()) {
     self->send<caf::message_priority::high>(self, replay_atom_v);
     return;

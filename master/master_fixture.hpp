@@ -46,6 +46,13 @@ struct Inbox {
   std::vector<std::string> order;
 };
 
+// A fake peer with what it received and the id the master gave it.
+struct Peer {
+  caf::actor actor;
+  std::shared_ptr<Inbox> inbox;
+  std::string id;
+};
+
 class MasterFixture : public ::testing::Test {
  protected:
   static caf::actor_system_config& configure(caf::actor_system_config& cfg) {

@@ -12,11 +12,7 @@ namespace {
 
 using namespace stoa::master::testing;
 
-struct Fw {
-  caf::actor actor;
-  std::shared_ptr<Inbox> inbox;
-  std::string id;
-};
+using Fw = Peer;
 
 class MasterPartition : public MasterFixture {
  protected:
