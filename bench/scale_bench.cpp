@@ -624,13 +624,15 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   Counters c1 = counters();
   double window = seconds_since(t0);
   double cpu = cpu_seconds(mpid) - cpu0, self_cpu = cpu_seconds(::getpid()) - self0, sim_cpu = sims_cpu() - sim0;
-  double updates = (c1.updates - c0.updates) / window;
-  double acks = (c1.acks - c0.acks) / window;
+  const Counters d{c1.updates - c0.updates,       c1.acks - c0.acks,
+                   c1.batches_in - c0.batches_in, c1.batched_in - c0.batched_in,
+                   c1.batches_out - c0.batches_out, c1.batched_out - c0.batched_out};
+  double updates = d.updates / window;
+  double acks = d.acks / window;
   // Remote messages at the master for the flood (each update and each
   // acknowledgement comes in and goes out once, alone or in a batch).
-  double batched = (c1.batched_in - c0.batched_in) + (c1.batched_out - c0.batched_out);
-  double batches = (c1.batches_in - c0.batches_in) + (c1.batches_out - c0.batches_out);
-  double messages = (2 * (updates + acks) * window - batched + batches) / window;
+  double messages =
+      (2 * (d.updates + d.acks) - (d.batched_in + d.batched_out) + (d.batches_in + d.batches_out)) / window;
 
   auto row = [](const char* what, double v, const char* fmt = "%14.1f") {
     std::printf("  %-62s", what);
@@ -651,13 +653,11 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   row("raw: CPU per echoed round trip, both ends (us)", raw.echo_cpu_us, "%14.2f");
   row("status updates handled by the master (per s)", updates, "%14.0f");
   row("acknowledgements handled by the master (per s)", acks, "%14.0f");
-  double batches_in = c1.batches_in - c0.batches_in, batches_out = c1.batches_out - c0.batches_out;
-  row("batches the master received (per s)", batches_in / window, "%14.0f");
-  row("  updates or calls per batch received", batches_in > 0 ? (c1.batched_in - c0.batched_in) / batches_in : 0,
+  row("batches the master received (per s)", d.batches_in / window, "%14.0f");
+  row("  updates or calls per batch received", d.batches_in > 0 ? d.batched_in / d.batches_in : 0, "%14.1f");
+  row("batches the master sent (per s)", d.batches_out / window, "%14.0f");
+  row("  events or acknowledgements per batch sent", d.batches_out > 0 ? d.batched_out / d.batches_out : 0,
       "%14.1f");
-  row("batches the master sent (per s)", batches_out / window, "%14.0f");
-  row("  events or acknowledgements per batch sent",
-      batches_out > 0 ? (c1.batched_out - c0.batched_out) / batches_out : 0, "%14.1f");
   row("remote messages at the master (per s)", messages, "%14.0f");
   row("  per update (4 without batches)", updates > 0 ? messages / updates : 0, "%14.2f");
   row("ratio per update: updates/s / raw one-way msgs/s (%)", 100 * updates / raw.one_way_per_s);

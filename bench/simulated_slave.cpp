@@ -15,6 +15,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/safety.hpp"
+#include "actors/send_batch.hpp"
 #include "actors/upid.hpp"
 #include "bench/slave_simulator_internal.hpp"
 #include "common/logging.hpp"
@@ -422,11 +423,8 @@ class SimSlave {
     }
     StatusUpdatesMessage out = std::move(*batch);
     batch.reset();
-    if (out.updates_size() == 1) {
-      self->send(master, std::move(*out.mutable_updates(0)));
-    } else if (out.updates_size() > 1) {
+    if (send_batch(self, master, out, out.mutable_updates()) > 0) {
       shared->update_batches->inc();
-      self->send(master, std::move(out));
     }
   }
 

@@ -14,6 +14,7 @@
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "actors/safety.hpp"
+#include "actors/send_batch.hpp"
 #include "actors/upid.hpp"
 #include "common/logging.hpp"
 #include "common/uuid.hpp"
@@ -345,13 +346,8 @@ void on_events(driver_actor* self, scheduler::Events& events) {
   }
   scheduler::Calls acks = std::move(*st.ack_batch);
   st.ack_batch.reset();
-  if (!st.master || acks.calls_size() == 0) {
-    return;
-  }
-  if (acks.calls_size() == 1) {
-    self->send(st.master, std::move(*acks.mutable_calls(0)));
-  } else {
-    self->send(st.master, std::move(acks));
+  if (st.master) {
+    send_batch(self, st.master, acks, acks.mutable_calls());
   }
 }
 

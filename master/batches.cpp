@@ -26,6 +26,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/send_batch.hpp"
 #include "master/master_actor.hpp"
 
 namespace stoa::master {
@@ -36,14 +37,15 @@ using stoa::scheduler::Calls;
 using stoa::scheduler::Event;
 using stoa::scheduler::Events;
 
-void Master::send_batch(const caf::actor& to, Events& events) {
-  if (events.events_size() == 1) {
-    self->send(to, std::move(*events.mutable_events(0)));
-  } else if (events.events_size() > 1) {
+void Master::count_batch_sent(int elements) {
+  if (elements > 0) {
     hot.batches_sent->inc();
-    hot.batched_sent->inc(events.events_size());
-    self->send(to, std::move(events));
+    hot.batched_sent->inc(elements);
   }
+}
+
+void Master::send_events(const caf::actor& to, Events& events) {
+  count_batch_sent(stoa::send_batch(self, to, events, events.mutable_events()));
 }
 
 void Master::batch_event(const caf::actor& to, Event&& e) {
@@ -54,7 +56,7 @@ void Master::batch_event(const caf::actor& to, Event&& e) {
   }
   *batch->events.add_events() = std::move(e);
   if (batch->events.events_size() >= EVENT_BATCH_MAX) {
-    send_batch(batch->to, batch->events);
+    send_events(batch->to, batch->events);
     event_batches.erase(batch);
   }
   if (!event_flush_queued) {
@@ -66,7 +68,7 @@ void Master::batch_event(const caf::actor& to, Event&& e) {
 void Master::flush_events() {
   event_flush_queued = false;
   for (EventBatch& b : event_batches) {
-    send_batch(b.to, b.events);
+    send_events(b.to, b.events);
   }
   event_batches.clear();
 }
@@ -75,7 +77,7 @@ void Master::flush_events_to(const caf::actor& to) {
   auto batch = std::find_if(event_batches.begin(), event_batches.end(),
                             [&](const EventBatch& b) { return b.to == to; });
   if (batch != event_batches.end()) {
-    send_batch(batch->to, batch->events);
+    send_events(batch->to, batch->events);
     event_batches.erase(batch);
   }
 }
@@ -102,13 +104,7 @@ void Master::batch_acknowledgement(const caf::actor& slave, StatusUpdateAcknowle
 
 void Master::flush_acknowledgements() {
   for (auto& [slave, batch] : acknowledgement_batches) {
-    if (batch.acknowledgements_size() == 1) {
-      self->send(slave, std::move(*batch.mutable_acknowledgements(0)));
-    } else {
-      hot.batches_sent->inc();
-      hot.batched_sent->inc(batch.acknowledgements_size());
-      self->send(slave, std::move(batch));
-    }
+    count_batch_sent(stoa::send_batch(self, slave, batch, batch.mutable_acknowledgements()));
   }
   acknowledgement_batches.clear();
 }

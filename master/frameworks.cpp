@@ -28,13 +28,8 @@ using stoa::scheduler::Call;
 using stoa::scheduler::Event;
 
 void Master::send_event(FrameworkRecord& f, const Event& e) {
-  if (!f.connected || !f.handle) {
-    return;
-  }
-  if (f.batched_events) {
-    batch_event(f.handle, Event(e));
-  } else {
-    self->send(f.handle, e);
+  if (f.connected && f.handle) {
+    send_event(f, Event(e));
   }
 }
 

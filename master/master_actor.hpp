@@ -450,7 +450,8 @@ class Master {
   std::vector<EventBatch> event_batches;
   bool event_flush_queued = false;
   void batch_event(const caf::actor& to, scheduler::Event&& e);
-  void send_batch(const caf::actor& to, scheduler::Events& events);  // a lone event as itself
+  void send_events(const caf::actor& to, scheduler::Events& events);  // a lone event as itself
+  void count_batch_sent(int elements);  // send_batch()'s answer, in the metrics
   void flush_events();
   // Sends what is batched for `to` now (before a message sent to it directly).
   void flush_events_to(const caf::actor& to);

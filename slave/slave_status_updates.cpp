@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/send_batch.hpp"
 #include "common/logging.hpp"
 #include "common/task_state.hpp"
 #include "common/uuid.hpp"
@@ -219,13 +220,8 @@ void Slave::on_acknowledgements(StatusUpdateAcknowledgementsMessage& m) {
   }
   StatusUpdatesMessage batch = std::move(*update_batch);
   update_batch.reset();
-  if (!master) {
-    return;
-  }
-  if (batch.updates_size() == 1) {
-    self->send(master, std::move(*batch.mutable_updates(0)));
-  } else if (batch.updates_size() > 1) {
-    self->send(master, std::move(batch));
+  if (master) {
+    send_batch(self, master, batch, batch.mutable_updates());
   }
 }
 
