@@ -20,6 +20,7 @@
 #include "common/strings.hpp"
 #include "tests/cgroups_skip.hpp"
 #include "tests/cluster.hpp"
+#include "tests/task_checks.hpp"
 
 namespace stoa::tests {
 namespace {
@@ -393,7 +394,12 @@ TEST_F(Isolation, RestartedSlaveKeepsItsContainersCgroupsAndDestroysOrphans) {
   ASSERT_NE(kept, nullptr);
   std::vector<std::string> before = container_cgroups("freezer", root_);
   ASSERT_EQ(before.size(), 1U);
-  std::vector<pid_t> tasks = processes_with_marker(marker);
+  // The task's shell, counted once: its fork before `sleep` is exec'd has
+  // the shell's command line (and the marker) for a moment, and stoa-execute
+  // names the marker too.
+  std::vector<pid_t> tasks;
+  ASSERT_TRUE(poll_until([&] { return !(tasks = task_processes(marker, *kept)).empty(); }, deadline_in(5s)))
+      << "the task's shell never ran";
   cluster.slave(0)->kill(SIGKILL);
   ASSERT_TRUE(cluster.slave(0)->wait_exit(deadline_in(5s)));
   // An orphan: a cgroup no checkpointed container owns, with a process in it.
@@ -428,7 +434,7 @@ TEST_F(Isolation, RestartedSlaveKeepsItsContainersCgroupsAndDestroysOrphans) {
     EXPECT_FALSE(fs::exists(HIERARCHY + "/" + c + "/" + root_ + "/orphan")) << c << " orphan cgroup left";
   }
   EXPECT_EQ(container_cgroups("freezer", root_), before) << "the checkpointed container lost its cgroup";
-  EXPECT_EQ(processes_with_marker(marker), tasks) << "the checkpointed task did not survive";
+  EXPECT_EQ(task_processes(marker, *kept), tasks) << "the checkpointed task did not survive";
   EXPECT_FALSE(read_file(before[0] + "/cgroup.procs").empty());
   kept->kill(SIGTERM);
   EXPECT_TRUE(kept->wait_exit(deadline_in(DEFAULT_TIMEOUT)));
