@@ -150,11 +150,7 @@ void Slave::recover_executor(Framework& f, const ExecutorCheckpoint& ec) {
   for (const auto& [tid, tc] : rc.tasks) {
     Task t = tc.task;
     for (const StatusUpdate& u : tc.updates) {
-      t.set_state(u.status().state());
-      TaskStatus s = u.status();
-      s.clear_message();
-      s.set_uuid(u.uuid());
-      *t.add_statuses() = s;
+      record_status(t, u.status(), u.uuid());
     }
     if (tc.completed()) {
       e.completed.push_back(t);

@@ -68,6 +68,13 @@ constexpr size_t MAX_COMPLETED_FRAMEWORKS = 50;
 Task make_task(const TaskInfo& ti, const std::string& framework_id, const std::string& slave_id,
                TaskState state);
 
+// Records a status update's `status` (with the update's `uuid`, without
+// its message) on `t`, as the master keeps them: a status of the state the
+// last one has replaces it (the container's address stays when the new one
+// lacks it). A task whose health checks repeat TASK_RUNNING every few
+// seconds keeps one such status, not one per check for as long as it runs.
+void record_status(Task& t, const TaskStatus& status, const std::string& uuid);
+
 struct SlaveState {
   SlaveInfo info;          // what the slave registers with; its id once registered
   std::string slave_id;    // empty until the first registration

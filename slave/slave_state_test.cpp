@@ -64,5 +64,39 @@ TEST(SlaveState, IndexesFollowExecutorsAndTasks) {
   caf::anon_send_exit(handle, caf::exit_reason::kill);
 }
 
+TEST(SlaveState, RecordStatusReplacesARepeatedStateAndKeepsTheContainersAddress) {
+  Task t;
+  auto record = [&t](TaskState state, const std::string& uuid, const std::string& ip = "") {
+    TaskStatus s;
+    s.set_state(state);
+    s.set_message("a message");
+    if (!ip.empty()) {
+      s.mutable_container_status()->add_network_infos()->add_ip_addresses()->set_ip_address(ip);
+    }
+    record_status(t, s, uuid);
+  };
+  auto ip_of = [](const TaskStatus& s) {
+    return s.container_status().network_infos(0).ip_addresses(0).ip_address();
+  };
+  record(TASK_STARTING, "u1");
+  record(TASK_RUNNING, "u2", "10.1.2.3");
+  record(TASK_RUNNING, "u3");  // a health check's: no address
+  EXPECT_EQ(t.state(), TASK_RUNNING);
+  ASSERT_EQ(t.statuses_size(), 2);
+  EXPECT_EQ(t.statuses(0).uuid(), "u1");
+  EXPECT_FALSE(t.statuses(0).has_message());
+  EXPECT_EQ(t.statuses(1).uuid(), "u3");
+  ASSERT_TRUE(t.statuses(1).has_container_status());
+  EXPECT_EQ(ip_of(t.statuses(1)), "10.1.2.3");
+  record(TASK_RUNNING, "u4", "10.9.9.9");  // a new address wins
+  EXPECT_EQ(ip_of(t.statuses(1)), "10.9.9.9");
+  record(TASK_KILLING, "u5");
+  record(TASK_RUNNING, "u6");  // not the last state: a status of its own
+  EXPECT_EQ(t.state(), TASK_RUNNING);
+  ASSERT_EQ(t.statuses_size(), 4);
+  EXPECT_EQ(t.statuses(3).uuid(), "u6");
+  EXPECT_FALSE(t.statuses(3).has_container_status());
+}
+
 }  // namespace
 }  // namespace stoa::slave

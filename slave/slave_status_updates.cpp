@@ -103,11 +103,8 @@ void Slave::handle_update(StatusUpdate& u) {
     if (e != f->second.executors.end()) {
       auto t = e->second.tasks.find(tid);
       if (t != e->second.tasks.end()) {
-        bool duplicate = false;
-        for (const TaskStatus& seen : t->second.statuses()) {
-          duplicate |= seen.uuid() == u.uuid();
-        }
-        if (!duplicate) {  // a re-sent update is recorded once
+        // A re-sent update (one of the stream's last) is recorded once.
+        if (!updates.remembers({fid, tid}, u.uuid())) {
           StatusUpdateRecord record;
           record.set_type(StatusUpdateRecord::UPDATE);
           *record.mutable_update() = u;
@@ -115,11 +112,7 @@ void Slave::handle_update(StatusUpdate& u) {
           if (is_terminal_state(u.status().state())) {
             metrics->inc(task_state_metric(u.status().state()));
           }
-          t->second.set_state(u.status().state());
-          TaskStatus s = u.status();
-          s.clear_message();
-          s.set_uuid(u.uuid());
-          *t->second.add_statuses() = s;
+          record_status(t->second, u.status(), u.uuid());
         }
         u.set_latest_state(t->second.state());
       }

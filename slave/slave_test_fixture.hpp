@@ -248,6 +248,31 @@ class SlaveTimers : public ::testing::Test {
     caf::anon_send(executor, m);
     sched.run();
   }
+  // The fake executor sends the slave an update of task `tid` (its own
+  // executor's) of framework F1.
+  void executor_update(const std::string& tid, TaskState state, const std::string& uuid, double timestamp = 0) {
+    StatusUpdateMessage m;
+    StatusUpdate* u = m.mutable_update();
+    u->mutable_framework_id()->set_value("F1");
+    u->mutable_executor_id()->set_value(tid);
+    u->mutable_status()->mutable_task_id()->set_value(tid);
+    u->mutable_status()->set_state(state);
+    u->mutable_status()->set_uuid(uuid);
+    u->mutable_status()->set_timestamp(timestamp);
+    u->set_uuid(uuid);
+    caf::send_as(executor, *slave_handle, m);
+    sched.run();
+  }
+  // The slave's /slave/state, as its HTTP route renders it.
+  std::string slave_state() {
+    auto out = std::make_shared<std::string>();
+    sys.spawn([out, slave = *slave_handle](caf::event_based_actor* self) {
+      self->request(slave, caf::infinite, state_atom_v, std::string("state"), std::map<std::string, std::string>{})
+          .then([out](int, const std::string& body) { *out = body; });
+    });
+    sched.run();
+    return *out;
+  }
   // The master shuts framework `fid` down.
   void shutdown_framework(const std::string& fid) {
     ShutdownFrameworkMessage m;

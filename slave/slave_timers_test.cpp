@@ -2,6 +2,8 @@
 
 #include "slave/slave_test_fixture.hpp"
 
+#include <picojson.h>
+
 namespace stoa::slave {
 namespace {
 
@@ -181,24 +183,12 @@ TEST_F(SlaveTimers, AcknowledgementsInOneMessageReleaseTheNextUpdatesInOneMessag
     run_task(tid);
     register_executor(tid);
   }
-  auto send_update = [&](const std::string& tid, TaskState state, const std::string& uuid) {
-    StatusUpdateMessage m;
-    StatusUpdate* u = m.mutable_update();
-    u->mutable_framework_id()->set_value("F1");
-    u->mutable_executor_id()->set_value(tid);
-    u->mutable_status()->mutable_task_id()->set_value(tid);
-    u->mutable_status()->set_state(state);
-    u->mutable_status()->set_uuid(uuid);
-    u->set_uuid(uuid);
-    caf::send_as(executor, *slave_handle, m);
-    sched.run();
-  };
   // t1 and t2: RUNNING then FINISHED; t3: RUNNING only.
   for (const std::string tid : {"t1", "t2"}) {
-    send_update(tid, TASK_RUNNING, tid + "-running");
-    send_update(tid, TASK_FINISHED, tid + "-finished");
+    executor_update(tid, TASK_RUNNING, tid + "-running");
+    executor_update(tid, TASK_FINISHED, tid + "-finished");
   }
-  send_update("t3", TASK_RUNNING, "t3-running");
+  executor_update("t3", TASK_RUNNING, "t3-running");
   ASSERT_EQ(updates_to_master().size(), 3u) << "one update in flight per task";
   auto ack = [](const std::string& tid, const std::string& uuid) {
     StatusUpdateAcknowledgementMessage a;
@@ -228,7 +218,7 @@ TEST_F(SlaveTimers, AcknowledgementsInOneMessageReleaseTheNextUpdatesInOneMessag
   EXPECT_EQ(updates_to_master().size(), 6u);
   // A batch that releases one update sends it alone; one that releases
   // none sends nothing.
-  send_update("t3", TASK_FINISHED, "t3-finished");
+  executor_update("t3", TASK_FINISHED, "t3-finished");
   StatusUpdateAcknowledgementsMessage one;
   *one.add_acknowledgements() = ack("t3", "t3-running");
   tell_master(one);
@@ -239,6 +229,69 @@ TEST_F(SlaveTimers, AcknowledgementsInOneMessageReleaseTheNextUpdatesInOneMessag
   tell_master(none);
   EXPECT_EQ(updates_to_master().size(), 7u);
   EXPECT_EQ(to_master->count<StatusUpdatesMessage>(), 1u);
+}
+
+// The statuses of task `tid` of F1 in the slave's /slave/state (empty if
+// it is not there).
+picojson::array task_statuses(const std::string& state, const std::string& tid) {
+  picojson::value v;
+  if (!picojson::parse(v, state).empty() || !v.is<picojson::object>()) {
+    ADD_FAILURE() << "not JSON: " << state;
+    return {};
+  }
+  for (const picojson::value& f : v.get("frameworks").get<picojson::array>()) {
+    for (const picojson::value& e : f.get("executors").get<picojson::array>()) {
+      for (const picojson::value& t : e.get("tasks").get<picojson::array>()) {
+        if (t.get("id").to_str() == tid) {
+          return t.get("statuses").get<picojson::array>();
+        }
+      }
+    }
+  }
+  return {};
+}
+
+// A health-checked task repeats TASK_RUNNING every few seconds for as long as
+// it runs: the slave keeps one status per state run, as the master does, and
+// still records an executor's retry of a recent update once.
+TEST_F(SlaveTimers, ARepeatedStateReplacesTheTasksLastStatusAndARetryIsRecordedOnce) {
+  register_slave();
+  run_task("t1");
+  register_executor("t1");
+  executor_update("t1", TASK_STARTING, "s", 1);
+  for (int i = 0; i < 200; ++i) {
+    executor_update("t1", TASK_RUNNING, "r" + std::to_string(i), 2 + i);
+  }
+  picojson::array statuses = task_statuses(slave_state(), "t1");
+  ASSERT_EQ(statuses.size(), 2u) << slave_state();
+  EXPECT_EQ(statuses[0].get("state").to_str(), "TASK_STARTING");
+  EXPECT_EQ(statuses[1].get("state").to_str(), "TASK_RUNNING");
+  EXPECT_EQ(statuses[1].get("timestamp").get<double>(), 201) << "the last TASK_RUNNING is kept";
+
+  // A retry of a queued update, and one of an acknowledged one, change
+  // nothing: the kept status stays the newest.
+  StatusUpdateAcknowledgementMessage ack;
+  ack.mutable_slave_id()->set_value("S1");
+  ack.mutable_framework_id()->set_value("F1");
+  ack.mutable_task_id()->set_value("t1");
+  for (const std::string uuid : {"s", "r0", "r1"}) {
+    ack.set_uuid(uuid);
+    tell_master(ack);
+  }
+  size_t forwarded = updates_to_master().size();
+  executor_update("t1", TASK_RUNNING, "r0", 500);    // acknowledged
+  executor_update("t1", TASK_RUNNING, "r150", 501);  // queued
+  statuses = task_statuses(slave_state(), "t1");
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[1].get("timestamp").get<double>(), 201);
+  EXPECT_EQ(updates_to_master().size(), forwarded) << "a retry went to the master";
+
+  // Another state adds a status; the task's last state is kept whatever
+  // came before it.
+  executor_update("t1", TASK_FINISHED, "f", 300);
+  statuses = task_statuses(slave_state(), "t1");
+  ASSERT_EQ(statuses.size(), 3u);
+  EXPECT_EQ(statuses[2].get("state").to_str(), "TASK_FINISHED");
 }
 
 TEST_F(SlaveTimers, ExecutorToldToShutDownIsKilledAfterTheGracePeriod) {

@@ -30,6 +30,11 @@ bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
   return s.queue.size() == 1;
 }
 
+bool StatusUpdateManager::remembers(const Key& key, const std::string& uuid) const {
+  auto s = streams_.find(key);
+  return s != streams_.end() && s->second.received.count(uuid) != 0;
+}
+
 void StatusUpdateManager::recover(const std::vector<internal::StatusUpdate>& updates, size_t acknowledged) {
   if (updates.empty()) {
     return;

@@ -53,6 +53,10 @@ class StatusUpdateManager {
                                                     const std::string& task_id,
                                                     const std::string& uuid, bool* matched);
 
+  // Whether `key`'s stream remembers `uuid` (queued, or one of the last
+  // RECENT_UUIDS before them): an update with it would be a duplicate.
+  bool remembers(const Key& key, const std::string& uuid) const;
+
   // The head (in flight) of a stream, if any.
   const internal::StatusUpdate* head(const Key& key) const;
   std::vector<Key> streams() const;

@@ -58,6 +58,9 @@ TEST(StatusUpdateManager, AStreamRemembersItsQueuedAndItsLastUuidsOnly) {
   }
   // The last RECENT_UUIDS are duplicates still; the one before them is
   // forgotten (a retry that old cannot come).
+  EXPECT_TRUE(m.remembers({"F", "t"}, "r" + std::to_string(2 * n)));
+  EXPECT_FALSE(m.remembers({"F", "t"}, "r" + std::to_string(2 * n - 1)));
+  EXPECT_FALSE(m.remembers({"F", "other"}, "r" + std::to_string(2 * n)));
   EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "r" + std::to_string(3 * n - 1))));
   EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "r" + std::to_string(2 * n))));
   EXPECT_EQ(m.pending({"F", "t"}), 0u);
