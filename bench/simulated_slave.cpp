@@ -132,7 +132,8 @@ class SimSlave {
   std::mt19937_64 uuid_rng;
   static inline const char* name = "simulated slave";
 
-  std::string pid() const { return "slave(" + std::to_string(index) + ")@" + shared->address; }
+  std::string upid;  // slave(<index>)@<address>, in every update it sends
+  const std::string& pid() const { return upid; }
 
   bool from_master() {
     const caf::strong_actor_ptr& sender = self->current_sender();
@@ -470,6 +471,7 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
   s.self = self;
   s.shared = std::move(shared);
   s.index = index;
+  s.upid = "slave(" + std::to_string(index) + ")@" + s.shared->address;
   s.rng.seed(s.shared->seed ^ (index * 2654435761u));
   s.uuid_rng.seed((static_cast<uint64_t>(s.shared->seed) << 32) ^ index ^ std::random_device{}());
   set_safe_handlers(self, "simulated slave");
