@@ -14,8 +14,10 @@
 #include <fstream>
 #include <regex>
 
+#include "common/strings.hpp"
 #include "tests/cgroups_skip.hpp"
 #include "tests/cluster.hpp"
+#include "tests/cluster_internal.hpp"
 
 namespace stoa::tests {
 namespace {
@@ -60,13 +62,38 @@ class MachineCgroup {
   bool ok() const { return !ec_; }
   const std::string& dir() const { return dir_; }
   bool add(pid_t pid) { return static_cast<bool>(std::ofstream(dir_ + "/cgroup.procs") << pid << std::flush); }
-  bool limit(uint64_t max) { return static_cast<bool>(std::ofstream(dir_ + "/pids.max") << max << std::flush); }
+  bool limit(uint64_t max) {
+    max_ = max;
+    return static_cast<bool>(std::ofstream(dir_ + "/pids.max") << max << std::flush);
+  }
   uint64_t current() const { return read_number(dir_ + "/pids.current"); }
+  // Pids left under the limit (a zombie holds its pid until it is reaped).
+  uint64_t room() const {
+    uint64_t now = current();
+    return now < max_ ? max_ - now : 0;
+  }
   uint64_t refused() const { return read_number(dir_ + "/pids.events", "max"); }
+  // "<pid> <comm> (<threads> threads)" for each process in the cgroup.
+  std::string describe() const {
+    std::string out;
+    std::ifstream procs(dir_ + "/cgroup.procs");
+    for (pid_t pid; procs >> pid;) {
+      std::string base = "/proc/" + std::to_string(pid);
+      std::string comm = read_file(base + "/comm");
+      size_t threads = 0;
+      std::error_code ec;
+      for (auto it = fs::directory_iterator(base + "/task", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        ++threads;
+      }
+      out += std::to_string(pid) + " " + std::string(trim(comm)) + " (" + std::to_string(threads) + " threads); ";
+    }
+    return out;
+  }
 
  private:
   std::string dir_;
   std::error_code ec_;
+  uint64_t max_ = 0;
 };
 
 TEST(PidExhaustion, TheSlaveKeepsWorkingWhileATaskHoldsEveryPid) {
@@ -113,7 +140,18 @@ TEST(PidExhaustion, TheSlaveKeepsWorkingWhileATaskHoldsEveryPid) {
   std::vector<pid_t> left;
   EXPECT_TRUE(poll_until([&] { return (left = processes_with_marker(marker)).empty(); }, deadline_in(20s)))
       << left.size() << " processes of the filler survived";
-  // The pids are back: the slave runs the next task.
+  // The pids are back once the killed processes are reaped too: a zombie
+  // holds its pid, and the filler's forks, orphaned when it died, are this
+  // test's (the cluster's subreaper) to reap. Then the slave runs the next
+  // task.
+  EXPECT_TRUE(poll_until(
+      [&] {
+        internal::reap_adopted_zombies();
+        return machine.room() >= 20;
+      },
+      deadline_in(20s)))
+      << "only " << machine.room() << " pids free under the limit (" << machine.current()
+      << " used): " << machine.describe();
   Try<Process*> next = cluster.start("stoa-execute", "next",
                                      {"--master=" + cluster.master_address(), "--name=next", "--command=true",
                                       "--resources=cpus:0.1;mem:32"});
