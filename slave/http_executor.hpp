@@ -276,8 +276,11 @@ class CommandExecutor {
   // is the first subscription attempt: SUBSCRIBED comes on it, or it ends
   // and the executor subscribes by the rules. REQUIRES: nothing begun yet.
   void begin_adopted_subscription();
-  // The slave answered SUBSCRIBE with another status than 200: exit 1.
-  void subscription_refused(int status, const std::string& message);
+  // The slave answered SUBSCRIBE with another status than 200: exit 1 —
+  // unless it is 503 (it could not answer yet, e.g. recovering) or 404 (a
+  // restarted slave whose routes are not all up yet), which are an attempt
+  // that failed (subscription_lost), as Mesos' executor library takes them.
+  void subscription_refused(int status, const std::string& message, TimePoint now);
   void on_event(const Event& event, TimePoint now);
   // The task's process ended with waitpid status `status`.
   void task_exited(int status, TimePoint now);

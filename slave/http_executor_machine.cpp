@@ -93,7 +93,13 @@ void CommandExecutor::retry_or_give_up(TimePoint now) {
   subscribe_at_ = std::min(now + std::chrono::duration_cast<Clock::duration>(wait), give_up_at_);
 }
 
-void CommandExecutor::subscription_refused(int status, const std::string& message) {
+void CommandExecutor::subscription_refused(int status, const std::string& message, TimePoint now) {
+  if (status == 503 || status == 404) {
+    subscription_lost("the slave answered " + std::to_string(status) +
+                          (message.empty() ? std::string() : " (" + message + ")") + ", not ready yet",
+                      now);
+    return;
+  }
   abort(1, "The slave refused the subscription with status " + std::to_string(status) +
                (message.empty() ? std::string() : ": " + message));
 }

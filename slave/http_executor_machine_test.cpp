@@ -425,9 +425,34 @@ TEST_F(HttpExecutorMachine, ARefusedSubscriptionOrAnErrorEndsTheExecutor) {
   procs_ = FakeProcesses();
   start();
   exec_->begin_subscribe();
-  exec_->subscription_refused(400, "Executor E1 is unknown");
+  exec_->subscription_refused(400, "Executor E1 is unknown", now_);
   EXPECT_EQ(exec_->exit_code(), 1);
   EXPECT_TRUE(logged("refused the subscription with status 400: Executor E1 is unknown"));
+}
+
+// A 503 (a slave that cannot answer yet) or a 404 (a restarted slave whose
+// routes are not all up) is a failed attempt, retried: the task of a
+// checkpointing framework outlives a slave restart that answers so first.
+TEST_F(HttpExecutorMachine, A503Or404FromARestartedSlaveIsRetriedNotARefusal) {
+  subscribe(/*checkpoint=*/true);
+  on(LAUNCH_SLEEP);
+  exec_->subscription_lost("the slave closed the event stream", now_);
+  for (int status : {404, 503}) {
+    advance(seconds(1));
+    ASSERT_TRUE(exec_->subscribe_due(now_));
+    exec_->begin_subscribe();
+    exec_->subscription_refused(status, "no route for '/api/v1/executor'", now_);
+    EXPECT_FALSE(exec_->exit_code()) << status;
+    EXPECT_TRUE(logged("Re-subscribing failed: the slave answered " + std::to_string(status) +
+                       " (no route for '/api/v1/executor'), not ready yet"));
+  }
+  EXPECT_TRUE(procs_.signals.empty()) << "the task was killed";
+  advance(seconds(1));
+  ASSERT_TRUE(exec_->subscribe_due(now_));
+  exec_->begin_subscribe();
+  exec_->on_event(subscribed(true), now_);
+  EXPECT_TRUE(exec_->subscribed());
+  EXPECT_FALSE(exec_->exit_code());
 }
 
 // A pooled executor's adoption stream is its first subscription attempt:
@@ -451,7 +476,7 @@ TEST_F(HttpExecutorMachine, AnAdoptedStreamIsTheFirstSubscription) {
   advance(seconds(2));
   ASSERT_TRUE(exec_->subscribe_due(now_));
   EXPECT_NE(exec_->begin_subscribe().find("\"type\":\"SUBSCRIBE\""), std::string::npos);
-  exec_->subscription_refused(403, "Executor 'e1' of framework 'f1' is terminating: it cannot subscribe now");
+  exec_->subscription_refused(403, "Executor 'e1' of framework 'f1' is terminating: it cannot subscribe now", now_);
   EXPECT_EQ(exec_->exit_code(), 1);
 }
 

@@ -40,7 +40,8 @@
 // MESOS_RECOVERY_TIMEOUT has passed (then the task is killed, exit 1); the
 // re-SUBSCRIBE carries the task and every unacknowledged update, which the
 // slave deduplicates by uuid. The first subscription is retried so for
-// FIRST_SUBSCRIBE_TIMEOUT only.
+// FIRST_SUBSCRIBE_TIMEOUT only. A SUBSCRIBE answered 503 or 404 (a slave
+// not ready yet) is such a failed attempt; another status but 200 ends it.
 //
 // The task is watched through a pidfd (Linux >= 5.3; on older kernels
 // waitpid(WNOHANG) every 100 ms) and reaped with waitpid. No threads, no
@@ -374,7 +375,7 @@ class Loop {
       }
       if (sub_.response.head().status != 200) {
         if (sub_.response.complete()) {
-          return subscription_refused();
+          return subscription_refused(now);
         }
         continue;  // the error body comes
       }
@@ -419,16 +420,16 @@ class Loop {
   void subscription_ended(TimePoint now) {
     std::optional<Error> e = sub_.response.finish();
     if (sub_.response.head_done() && sub_.response.head().status != 200 && !e) {
-      return subscription_refused();
+      return subscription_refused(now);
     }
     subscription_broken(e ? e->message : "the slave closed the event stream", now);
   }
 
-  void subscription_refused() {
+  void subscription_refused(TimePoint now) {
     const int status = sub_.response.head().status;
     const std::string message = error_message(sub_.response.body());
     sub_.close();
-    exec_.subscription_refused(status, message);
+    exec_.subscription_refused(status, message, now);
   }
 
   void on_update_io(short revents, TimePoint now) {
