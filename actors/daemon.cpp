@@ -109,7 +109,9 @@ int run_daemon(const Program& program, const char* argv0, const FlagsBase& flags
   }
   LOG_INFO << "Flags at startup: " << flags.startup_line();
   block_stop_signals();
-  Try<std::unique_ptr<Runtime>> runtime = Runtime::start(options.runtime);
+  RuntimeOptions runtime_options = options.runtime;
+  runtime_options.routes_follow_start = true;
+  Try<std::unique_ptr<Runtime>> runtime = Runtime::start(runtime_options);
   if (runtime.is_error()) {
     return fail(program, runtime.error());
   }
@@ -117,6 +119,7 @@ int run_daemon(const Program& program, const char* argv0, const FlagsBase& flags
   if (std::optional<Error> error = start(rt)) {
     return fail(program, error->message);
   }
+  rt.routes_complete();  // (again, for a component that did not say so itself)
   int status = rt.wait();
   rt.shutdown();
   return status;

@@ -200,6 +200,12 @@ struct ServerOptions {
   // path too (guard::add_guarded_unix_doorman: made connectable by every
   // user, replaced if a socket is left there, removed when the server stops).
   std::string unix_socket;
+  // A daemon's server listens before its component has added its routes:
+  // while `starting`, a path no route matches is answered 503 ("not all
+  // routes are up yet", Retry-After: 1), not 404, so that a client that
+  // comes first (an executor re-subscribing to a restarted slave) retries
+  // instead of taking the route for absent. routes_complete() ends it.
+  bool starting = false;
 };
 
 struct Server {
@@ -229,6 +235,12 @@ constexpr add_route_atom add_route_atom_v{};
 // request that arrives later finds it); on the multiplexer's own thread,
 // where the server cannot answer while we wait, it only sends.
 void add_route(const Server& server, Route route);
+
+// Every route the component serves is up: a path no route matches is 404
+// from now on (ServerOptions::starting). Returns as add_route() does.
+using routes_complete_atom = caf::atom_constant<caf::atom("routes_ok")>;
+constexpr routes_complete_atom routes_complete_atom_v{};
+void routes_complete(const Server& server);
 
 // request(server.actor, timeout, stats_atom_v) -> ServerStats (tests, metrics).
 struct ServerStats {

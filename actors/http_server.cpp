@@ -160,6 +160,12 @@ void ServerCore::dispatch(uint64_t conn_id, ParsedRequest& pr) {
   const Request& req = pr.request;
   const Route* route = match(req.path);
   if (route == nullptr) {
+    if (opts.starting) {
+      Response r = error_response(503, "no route for '" + req.path + "' yet: the server is starting");
+      r.headers.emplace_back("Retry-After", "1");
+      respond(conn_id, pr.seq, std::move(r));
+      return;
+    }
     respond(conn_id, pr.seq, error_response(404, "no route for '" + req.path + "'"));
     return;
   }
@@ -671,6 +677,7 @@ caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Ro
         }
       },
       [self](add_route_atom, Route& r) { self->state.core->add_route(std::move(r)); },
+      [self](routes_complete_atom) { self->state.core->opts.starting = false; },
       [self](stream_chunk_atom, uint64_t id, const std::string& bytes) {
         self->state.core->on_stream_chunk(id, bytes);
       },
@@ -741,6 +748,17 @@ void add_route(const Server& server, Route route) {
   caf::scoped_actor self{sys};
   self->request(server.actor, ROUTE_WAIT, add_route_atom_v, std::move(route))
       .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Failed to serve '" << path << "': " << sys.render(e); });
+}
+
+void routes_complete(const Server& server) {
+  caf::actor_system& sys = server.actor->home_system();
+  if (std::this_thread::get_id() == sys.middleman().backend().thread_id()) {
+    caf::anon_send(server.actor, routes_complete_atom_v);
+    return;
+  }
+  caf::scoped_actor self{sys};
+  self->request(server.actor, ROUTE_WAIT, routes_complete_atom_v)
+      .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Failed to end the server's start: " << sys.render(e); });
 }
 
 }  // namespace stoa::http

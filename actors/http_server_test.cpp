@@ -411,6 +411,33 @@ TEST_F(HttpServer, RoutesCanBeAddedLater) {
   }));
 }
 
+// A daemon's server listens before its component has added its routes: an
+// unknown path is 503 (retry) until the routes are complete, then 404.
+TEST_F(HttpServer, WhileStartingAnUnknownPathIs503ThenRoutesCompleteMakeIt404) {
+  http::ServerOptions opts;
+  opts.starting = true;
+  auto server = start(opts);
+  auto early = get(server.port, "/late");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 503);
+  EXPECT_EQ(early->headers["retry-after"], "1");
+  EXPECT_NE(json_message(*early).find("'/late' yet: the server is starting"), std::string::npos);
+  auto known = get(server.port, "/echo");
+  ASSERT_TRUE(known);
+  EXPECT_EQ(known->status, 200) << "a route that is up is served while starting";
+  http::add_route(server, {"/late", "Added after start.", {"GET"},
+                           [](caf::io::broker*, const http::Request&, http::Responder respond) {
+                             respond(http::text_response("late"));
+                           }});
+  http::routes_complete(server);
+  auto late = get(server.port, "/late");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 200);
+  auto unknown = get(server.port, "/nope");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+}
+
 TEST_F(HttpServer, UnexpectedMessagesAreDroppedQuietly) {
   auto server = start();
   auto p = sys->spawn(prober, server.actor);

@@ -190,6 +190,7 @@ Try<std::unique_ptr<Runtime>> Runtime::start(RuntimeOptions opts) {
   hopts.idle_timeout = opts.http_idle_timeout;
   hopts.metrics = &rt->metrics_;
   hopts.unix_socket = opts.http_unix_socket;
+  hopts.starting = opts.routes_follow_start;
   // The HTTP server is spawned first: the router must know the public port.
   caf::expected<http::Server> server = http::spawn_server(sys, hopts, {});
   if (!server) {
@@ -263,6 +264,12 @@ void Runtime::register_actor(const std::string& id, const caf::actor& actor) {
 }
 
 std::optional<Error> Runtime::add_route(http::Route route) { return serve_route(std::move(route), "a component"); }
+
+void Runtime::routes_complete() {
+  if (http_.actor) {
+    http::routes_complete(http_);
+  }
+}
 
 std::optional<Error> Runtime::replace_runtime_route(http::Route route) {
   return serve_route(std::move(route), "a component", true);

@@ -99,6 +99,10 @@ struct RuntimeOptions {
   bool actors_on_io_thread = false;
   // How long a scrape of /metrics waits for each metrics collector.
   std::chrono::milliseconds metrics_collector_timeout = DEFAULT_METRICS_COLLECTOR_TIMEOUT;
+  // The HTTP server answers a path it does not know 503, not 404, until
+  // routes_complete() (http::ServerOptions::starting): run_daemon sets it and
+  // ends it once the component's start function has added its routes.
+  bool routes_follow_start = false;
 };
 
 // Copies --actor_port (given or derived from --port), --advertise_ip and
@@ -159,6 +163,9 @@ class Runtime {
   // naming the path, and serves nothing, when the runtime serves no such
   // route (then add_route() is what the caller wants).
   std::optional<Error> replace_runtime_route(http::Route route);
+  // Every route of the component is up (RuntimeOptions::routes_follow_start):
+  // an unknown path is 404 from now on. Returns as add_route() does.
+  void routes_complete();
 
   // Supervises `actor` under `name` without naming it in the router:
   // exit_reason::normal is the component's own stop (wait() returns 0),

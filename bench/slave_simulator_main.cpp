@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
                               if (simulator.is_error()) {
                                 return Error(simulator.error());
                               }
+                              rt.routes_complete();
                               LOG_INFO << "Stoa slave simulator listening on http://" << rt.ip()
                                        << ":" << rt.port() << " (actor port " << rt.actor_port()
                                        << ") with " << options->slaves << " slaves of "

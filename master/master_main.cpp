@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
         rt.add_metrics_collector(*master);
         master::register_master_routes(rt, *master, flags);
         master::register_events_route(rt, *master, mopts.events);
+        rt.routes_complete();  // before saying so: an unknown path is 404 from now on
         LOG_INFO << "Stoa master listening on http://" << rt.ip() << ":" << rt.port() << " (pid "
                  << mopts.upid.str() << ", actor port " << rt.actor_port() << ", hostname " << mopts.hostname
                  << ", malloc " << master::malloc_name() << ")";

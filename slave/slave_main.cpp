@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
         rt.register_actor("slave(1)", slave);
         rt.add_metrics_collector(slave);
         slave::register_slave_routes(rt, slave, "slave(1)");
+        rt.routes_complete();  // before saying so: an unknown path is 404 from now on
         LOG_INFO << "Stoa slave listening on http://" << rt.ip() << ":" << rt.port() << " (pid " << sopts.upid.str()
                  << ", actor port " << rt.actor_port() << ") with " << resources->to_string();
         return std::nullopt;

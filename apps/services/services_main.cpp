@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
     rt.supervise("services store", *store);
     // Named, so the Runtime's shutdown stops it and, through the links, the rest.
     rt.register_actor("services", sys.spawn(services_root, std::vector<caf::actor>{core, *election, *store, events.hub}));
+    rt.routes_complete();  // before saying so: an unknown path is 404 from now on
     LOG_INFO << "stoa-services listening on http://" << rt.ip() << ":" << rt.port() << " as " << self << " ("
              << (flags.zk ? "state and election in " + *flags.zk : "state in " + flags.work_dir + "/state") << ")";
     return std::nullopt;
