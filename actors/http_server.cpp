@@ -733,32 +733,34 @@ std::shared_ptr<const std::string> share_current_string(caf::local_actor* self, 
   return std::make_shared<const std::string>(body);
 }
 
-void add_route(const Server& server, Route route) {
+namespace {
+
+// Sends `msg` to the server and returns once it has handled it; on the
+// multiplexer's own thread, where the server cannot answer while we wait,
+// it only sends. `what` names the step in the error log.
+template <class... Ts>
+void tell_and_wait(const Server& server, const std::string& what, Ts&&... msg) {
   caf::actor_system& sys = server.actor->home_system();
-  // On the multiplexer's thread the server cannot answer while we wait.
   if (std::this_thread::get_id() == sys.middleman().backend().thread_id()) {
-    caf::anon_send(server.actor, add_route_atom_v, std::move(route));
+    caf::anon_send(server.actor, std::forward<Ts>(msg)...);
     return;
   }
+  caf::scoped_actor self{sys};
+  self->request(server.actor, ROUTE_WAIT, std::forward<Ts>(msg)...)
+      .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Failed to " << what << ": " << sys.render(e); });
+}
+
+}  // namespace
+
+void add_route(const Server& server, Route route) {
   // Waited for: a request reaches the server through its socket, which may
   // be read before this message; a peer resolving a UPID right after
   // Runtime::start() got 404 for /__stoa__/processes (Runtime.ActorsOnThe-
   // IoThread… under load).
-  std::string path = route.path;
-  caf::scoped_actor self{sys};
-  self->request(server.actor, ROUTE_WAIT, add_route_atom_v, std::move(route))
-      .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Failed to serve '" << path << "': " << sys.render(e); });
+  std::string what = "serve '" + route.path + "'";
+  tell_and_wait(server, what, add_route_atom_v, std::move(route));
 }
 
-void routes_complete(const Server& server) {
-  caf::actor_system& sys = server.actor->home_system();
-  if (std::this_thread::get_id() == sys.middleman().backend().thread_id()) {
-    caf::anon_send(server.actor, routes_complete_atom_v);
-    return;
-  }
-  caf::scoped_actor self{sys};
-  self->request(server.actor, ROUTE_WAIT, routes_complete_atom_v)
-      .receive([] {}, [&](caf::error& e) { LOG_ERROR << "Failed to end the server's start: " << sys.render(e); });
-}
+void routes_complete(const Server& server) { tell_and_wait(server, "end the server's start", routes_complete_atom_v); }
 
 }  // namespace stoa::http

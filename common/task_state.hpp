@@ -21,4 +21,12 @@ inline bool is_terminal_state(TaskState s) {
   }
 }
 
+// Puts `status` among `t`'s statuses as Mesos' master keeps them: a status
+// of the state the last one has replaces it (a health check's repeated
+// TASK_RUNNING), else it is appended; the container's address (set on the
+// first TASK_RUNNING) stays with a repeat that does not carry it. Returns
+// the kept status (the caller clears what it does not keep). Used by the
+// master's and the slave's task records alike.
+TaskStatus* keep_status(Task& t, const TaskStatus& status);
+
 }  // namespace stoa

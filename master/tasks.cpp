@@ -145,7 +145,6 @@ void Master::on_status_update(StatusUpdateMessage& m) {
   task.set_status_update_uuid(u.uuid());
   // A retry of an update the master already has (the slave re-sends until
   // acknowledged) is the last status kept for its state.
-  TaskStatus* last = task.statuses_size() > 0 ? task.mutable_statuses(task.statuses_size() - 1) : nullptr;
   bool known = false;
   for (const TaskStatus& s : task.statuses()) {
     if (s.state() == status.state() && s.uuid() == status.uuid()) {
@@ -154,19 +153,7 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     }
   }
   if (!known) {
-    bool replacing = last != nullptr && last->state() == status.state();
-    // The container's address (set on the first TASK_RUNNING) stays with a
-    // repeat that does not carry it (a health check's TASK_RUNNING).
-    bool carry = replacing && last->has_container_status() && !status.has_container_status();
-    ContainerStatus container;
-    if (carry) {
-      container.Swap(last->mutable_container_status());
-    }
-    TaskStatus* kept = replacing ? last : task.add_statuses();
-    *kept = status;
-    if (carry) {
-      kept->mutable_container_status()->Swap(&container);
-    }
+    TaskStatus* kept = keep_status(task, status);
     kept->clear_message();
     kept->clear_data();
     count_task_state(status.state());

@@ -1,5 +1,7 @@
 #include "slave/slave_state.hpp"
 
+#include "common/task_state.hpp"
+
 namespace stoa::slave {
 
 Task make_task(const TaskInfo& ti, const std::string& framework_id, const std::string& slave_id,
@@ -23,21 +25,9 @@ Task make_task(const TaskInfo& ti, const std::string& framework_id, const std::s
 
 void record_status(Task& t, const TaskStatus& status, const std::string& uuid) {
   t.set_state(status.state());
-  const int n = t.statuses_size();
-  TaskStatus* last = n > 0 ? t.mutable_statuses(n - 1) : nullptr;
-  const bool replacing = last != nullptr && last->state() == status.state();
-  ContainerStatus container;
-  const bool carry = replacing && last->has_container_status() && !status.has_container_status();
-  if (carry) {
-    container.Swap(last->mutable_container_status());
-  }
-  TaskStatus* kept = replacing ? last : t.add_statuses();
-  *kept = status;
+  TaskStatus* kept = keep_status(t, status);
   kept->clear_message();
   kept->set_uuid(uuid);
-  if (carry) {
-    kept->mutable_container_status()->Swap(&container);
-  }
 }
 
 size_t SlaveState::executors_running() const {
