@@ -176,9 +176,11 @@ void Master::stash(caf::message_view& x) {
 // thousands after a failover of a large cluster: handled in slices of at
 // most REPLAY_SLICE and TURN_BUDGET (TurnBudget), the master sending itself
 // replay_atom after each slice. Meanwhile (replaying_behavior) every
-// message that arrives is stashed behind them, so the order of everything is kept, except requests (HTTP endpoints,
-// metrics), which are answered at once from the state as it is: the master
-// stays responsive while it catches up.
+// message that arrives is stashed behind them, so the order of everything
+// is kept, except requests (HTTP endpoints, metrics), which are answered
+// between two slices from the state as it is — within REPLAY_YIELD_EVERY
+// slices however many messages wait ahead of them: the master stays
+// responsive while it catches up.
 void Master::replay_stash() {
   if (recovery_stash.empty()) {
     held_reregistrations.clear();
@@ -188,6 +190,8 @@ void Master::replay_stash() {
   LOG_INFO << "Handling " << recovery_stash.size() << " messages that arrived while recovering, " << REPLAY_SLICE
            << " at a time";
   replay_started = std::chrono::steady_clock::now();
+  replay_yielded = replay_started;
+  replay_slices_since_yield = 0;
   replayed = 0;
   self->become(replaying_behavior());
   replay_slice();
@@ -222,7 +226,14 @@ void Master::replay_slice() {
   // while replaying and is stashed behind the rest (then flushes nothing).
   flush_events();
   if (!recovery_stash.empty()) {
-    self->send<caf::message_priority::high>(self, replay_atom_v);
+    const auto now = std::chrono::steady_clock::now();
+    if (++replay_slices_since_yield >= REPLAY_YIELD_EVERY || now - replay_yielded >= REPLAY_YIELD_AFTER) {
+      replay_slices_since_yield = 0;
+      replay_yielded = now;
+      self->send(self, replay_atom_v);  // behind the mailbox (REPLAY_YIELD_EVERY)
+    } else {
+      self->send<caf::message_priority::high>(self, replay_atom_v);
+    }
     return;
   }
   held_reregistrations.clear();

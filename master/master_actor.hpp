@@ -108,6 +108,15 @@ constexpr replay_atom replay_atom_v{};
 // Stashed messages handled per slice, at most (and TurnBudget: a
 // re-registration costs ~100-150 us under load, more on a loaded VM).
 constexpr size_t REPLAY_SLICE = 400;
+// The next slice goes at high priority, so that a flood of retries cannot
+// starve the replay; but CAF serves only 3 normal messages between two
+// urgent ones, so a request behind hundreds of messages would wait for the
+// whole stash. Every REPLAY_YIELD_EVERY-th slice, and any slice
+// REPLAY_YIELD_AFTER or more after the last such one (long slices: a
+// loaded machine), goes at normal priority instead: behind everything in
+// the mailbox, which the master takes first (stashed, requests answered).
+constexpr size_t REPLAY_YIELD_EVERY = 8;
+constexpr std::chrono::milliseconds REPLAY_YIELD_AFTER{100};
 // The next slice of the accepted tasks not launched yet (offers.cpp,
 // launch_slice), sent by the master to itself at high priority.
 using launch_slice_atom = caf::atom_constant<caf::atom("m_launch")>;
@@ -200,6 +209,10 @@ class Master {
   };
   std::deque<Stashed> recovery_stash;
   std::chrono::steady_clock::time_point replay_started;
+  // The last slice sent at normal priority (REPLAY_YIELD_EVERY), and the
+  // slices sent at high priority since.
+  std::chrono::steady_clock::time_point replay_yielded;
+  size_t replay_slices_since_yield = 0;
   std::chrono::steady_clock::time_point recovery_asked;  // of the registrar
   size_t replayed = 0;  // stashed messages handled since leading
   std::unordered_map<std::string, HeldReregistration> held_reregistrations;

@@ -249,8 +249,11 @@ class MasterReplayTest : public MasterReregistrationTest {
   // that a request sent back to back lands inside it even on a loaded
   // machine; ten slices were too short for that under two busy loops).
   static constexpr int STASHED = static_cast<int>(30 * REPLAY_SLICE + REPLAY_SLICE / 2);
-  // Sent once the store is released: during the replay, or after it.
-  static constexpr int LATER = 50;
+  // Sent once the store is released, ahead of the metrics requests: during
+  // the replay, or after it. Hundreds: CAF serves 3 normal messages between
+  // two urgent ones, so without the master's yields (REPLAY_YIELD_EVERY) the
+  // first request would wait for the whole stash (as it did with 300).
+  static constexpr int LATER = 300;
   int registry_slaves() const override { return STASHED + LATER; }
 };
 
