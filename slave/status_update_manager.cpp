@@ -1,20 +1,36 @@
 #include "slave/status_update_manager.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/task_state.hpp"
 
 namespace stoa::slave {
 
+RememberedUuid::RememberedUuid(const std::string& uuid) : RememberedUuid(uuid, true) {}
+
+RememberedUuid::RememberedUuid(const std::string& uuid, bool own) : size_(uuid.size()) {
+  std::memcpy(words_, uuid.data(), std::min(uuid.size(), INLINE));
+  if (size_ > INLINE) {
+    // A probe only borrows the string for the scan's length.
+    spilled_ = own ? std::make_shared<const std::string>(uuid)
+                   : std::shared_ptr<const std::string>(std::shared_ptr<void>(), &uuid);
+  }
+}
+
+bool StatusUpdateManager::Stream::remembers(const std::string& uuid) const {
+  const RememberedUuid probe = RememberedUuid::probe(uuid);
+  return std::find(order.begin(), order.end(), probe) != order.end();
+}
+
 bool StatusUpdateManager::Stream::receive(const std::string& uuid) {
-  if (!received.insert(uuid).second) {
+  if (remembers(uuid)) {
     return false;
   }
-  order.push_back(uuid);
+  order.emplace_back(uuid);
   // The oldest go first; the queued (the last queue.size(), with the one
   // being added) stay.
   while (order.size() > std::max(RECENT_UUIDS, queue.size() + 1)) {
-    received.erase(order.front());
     order.pop_front();
   }
   return true;
@@ -32,7 +48,7 @@ bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
 
 bool StatusUpdateManager::remembers(const Key& key, const std::string& uuid) const {
   auto s = streams_.find(key);
-  return s != streams_.end() && s->second.received.count(uuid) != 0;
+  return s != streams_.end() && s->second.remembers(uuid);
 }
 
 void StatusUpdateManager::recover(const std::vector<internal::StatusUpdate>& updates, size_t acknowledged) {

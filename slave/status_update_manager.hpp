@@ -15,13 +15,13 @@
 // (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX).
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -31,6 +31,27 @@ namespace stoa::slave {
 
 constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MIN = std::chrono::seconds(10);
 constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MAX = std::chrono::minutes(10);
+
+// A uuid a stream remembers: a valid one (16 bytes) or any up to 16 bytes
+// inline, zero-padded, compared as two words; a longer one (an executor's
+// malformed uuid, a checkpoint's) in a string of its own.
+class RememberedUuid {
+ public:
+  explicit RememberedUuid(const std::string& uuid);
+  // A probe compares as the entries do (made once per scan).
+  static RememberedUuid probe(const std::string& uuid) { return RememberedUuid(uuid, false); }
+  bool operator==(const RememberedUuid& o) const {
+    return size_ == o.size_ && words_[0] == o.words_[0] && words_[1] == o.words_[1] &&
+           (size_ <= INLINE || *spilled_ == *o.spilled_);
+  }
+
+ private:
+  static constexpr size_t INLINE = 16;
+  RememberedUuid(const std::string& uuid, bool own);
+  uint64_t words_[2] = {0, 0};
+  size_t size_ = 0;
+  std::shared_ptr<const std::string> spilled_;  // size_ > INLINE only
+};
 
 class StatusUpdateManager {
  public:
@@ -73,19 +94,15 @@ class StatusUpdateManager {
     std::deque<internal::StatusUpdate> queue;  // front = in flight
     // The uuids remembered (above), in the order received: the last
     // queue.size() are the queued updates'.
-    std::deque<std::string> order;
-    // Hashed, never scanned: libstdc++ compares a std::hash<std::string>
-    // set of up to 20 strings one by one (memcmp of each) instead of
-    // hashing; a hasher of our own is taken as cheap and always used. A
-    // uuid's set held ~20 most of the time: its scan was ~10 % of the slave
-    // simulator's CPU under the status update flood (#17).
-    struct UuidHash {
-      size_t operator()(const std::string& uuid) const noexcept { return std::hash<std::string_view>{}(uuid); }
-    };
-    std::unordered_set<std::string, UuidHash> received;
+    // Kept inline (RememberedUuid) and scanned: at most 64 + the queued
+    // most of the time, where a hash set (and a second copy in the order)
+    // cost three allocations per update and ~130 bytes per uuid, which the
+    // slave simulator's 20,000 streams paid in CPU and page faults (#17).
+    std::deque<RememberedUuid> order;
     bool terminated = false;
     // Remembers `uuid`; false if it is remembered already.
     bool receive(const std::string& uuid);
+    bool remembers(const std::string& uuid) const;
   };
   std::map<Key, Stream> streams_;
 };

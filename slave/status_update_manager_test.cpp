@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace stoa::slave {
 namespace {
 
@@ -78,6 +81,30 @@ TEST(StatusUpdateManager, AStreamRemembersItsQueuedAndItsLastUuidsOnly) {
     EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "q" + std::to_string(i)))) << "q" << i << " queued again";
   }
   EXPECT_EQ(m.pending({"F", "t"}), 3 * n);
+}
+
+TEST(StatusUpdateManager, UuidsOfEveryLengthAreToldApartByAllTheirBytes) {
+  // Kept inline up to 16 bytes (zero-padded), longer ones apart: a uuid
+  // and its prefix, or one padded with zeros, are different updates.
+  const std::string valid("0123456789abcdef");
+  const std::string longer = valid + "g";
+  const std::string long_other = valid + "h";
+  const std::string with_zero("ab\0", 3);
+  const std::vector<std::string> uuids = {valid, longer, long_other, "ab", with_zero, std::string(40, 'x'), "a"};
+  StatusUpdateManager m;
+  ASSERT_TRUE(m.update(make("t", TASK_RUNNING, "head")));
+  for (const std::string& u : uuids) {
+    EXPECT_FALSE(m.remembers({"F", "t"}, u)) << u.size() << " bytes remembered before";
+    EXPECT_FALSE(m.update(make("t", TASK_RUNNING, u)));  // queued behind the head
+    EXPECT_TRUE(m.remembers({"F", "t"}, u)) << u.size() << " bytes";
+  }
+  EXPECT_EQ(m.pending({"F", "t"}), 1 + uuids.size()) << "a uuid was taken for another";
+  for (const std::string& u : uuids) {
+    EXPECT_FALSE(m.update(make("t", TASK_RUNNING, u))) << u.size() << " bytes";
+  }
+  EXPECT_EQ(m.pending({"F", "t"}), 1 + uuids.size()) << "a duplicate was queued";
+  EXPECT_FALSE(m.remembers({"F", "t"}, std::string(40, 'y')));
+  EXPECT_FALSE(m.remembers({"F", "t"}, valid.substr(0, 15)));
 }
 
 TEST(StatusUpdateManager, StreamsAreIndependentAndRemovable) {
