@@ -7,19 +7,16 @@
 
 namespace stoa::slave {
 
-RememberedUuid::RememberedUuid(const std::string& uuid) : RememberedUuid(uuid, true) {}
-
-RememberedUuid::RememberedUuid(const std::string& uuid, bool own) : size_(uuid.size()) {
+RememberedUuid::RememberedUuid(const std::string& uuid) : size_(uuid.size()) {
   std::memcpy(words_, uuid.data(), std::min(uuid.size(), INLINE));
   if (size_ > INLINE) {
-    // A probe only borrows the string for the scan's length.
-    spilled_ = own ? std::make_shared<const std::string>(uuid)
-                   : std::shared_ptr<const std::string>(std::shared_ptr<void>(), &uuid);
+    spilled_ = std::make_unique<const std::string>(uuid);
   }
 }
 
 bool StatusUpdateManager::Stream::remembers(const std::string& uuid) const {
-  const RememberedUuid probe = RememberedUuid::probe(uuid);
+  // Made once per scan (it allocates only for a malformed, longer uuid).
+  const RememberedUuid probe(uuid);
   return std::find(order.begin(), order.end(), probe) != order.end();
 }
 

@@ -38,8 +38,6 @@ constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MAX = std::chrono::minutes(10);
 class RememberedUuid {
  public:
   explicit RememberedUuid(const std::string& uuid);
-  // A probe compares as the entries do (made once per scan).
-  static RememberedUuid probe(const std::string& uuid) { return RememberedUuid(uuid, false); }
   bool operator==(const RememberedUuid& o) const {
     return size_ == o.size_ && words_[0] == o.words_[0] && words_[1] == o.words_[1] &&
            (size_ <= INLINE || *spilled_ == *o.spilled_);
@@ -47,10 +45,9 @@ class RememberedUuid {
 
  private:
   static constexpr size_t INLINE = 16;
-  RememberedUuid(const std::string& uuid, bool own);
   uint64_t words_[2] = {0, 0};
   size_t size_ = 0;
-  std::shared_ptr<const std::string> spilled_;  // size_ > INLINE only
+  std::unique_ptr<const std::string> spilled_;  // size_ > INLINE only
 };
 
 class StatusUpdateManager {
