@@ -134,6 +134,16 @@ class RenderedMap {
     drop(slot);
     return slot.value;
   }
+  // The same, without telling Touched: for a change that leaves what
+  // Touched is told of as it was. For a TaskMap: the task's slave, its
+  // resources and whether it is terminal (the slave's used resources count
+  // the tasks that are not) — a status update between two live states,
+  // where telling cost a hash and a string compare per update (#17).
+  V& edit_untouched(const_iterator it) {
+    Slot& slot = mutable_slot(it);
+    drop_fragment(slot);
+    return slot.value;
+  }
   // REQUIRES: `key` is present (std::out_of_range otherwise).
   V& edit(const std::string& key) {
     auto it = map_.find(key);
@@ -217,6 +227,9 @@ class RenderedMap {
   Slot& mutable_slot(const_iterator it) { return map_.erase(it.base(), it.base())->second; }
   void drop(Slot& slot) {
     touched_(slot.value);
+    drop_fragment(slot);
+  }
+  void drop_fragment(Slot& slot) {
     slot.json.reset();
     slot.extra.reset();
     if (slot.group != nullptr) {

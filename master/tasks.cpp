@@ -126,19 +126,21 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     send_update(fw, u.mutable_status());
     return;
   }
-  Task& task = fw.tasks.edit(t);
   const TaskStatus& status = u.status();
   TaskState latest = u.has_latest_state() ? u.latest_state() : status.state();
-  bool was_terminal = is_terminal_state(task.state());
+  const TaskState before = t->second.state();
+  bool was_terminal = is_terminal_state(before);
   if (was_terminal && !is_terminal_state(latest)) {
     // A terminal task stays terminal (as in Mesos): an older update re-sent
     // after the task ended (a TASK_RUNNING whose acknowledgement a failover
     // lost, from a slave that no longer holds the task and so sends no
     // latest state) must not bring it back, nor count its resources, which
     // were released when it ended, as used again.
-    latest = task.state();
+    latest = before;
   }
-  TaskState before = task.state();
+  // Between two live states (or two terminal ones) its slave's used
+  // resources stay as they were.
+  Task& task = was_terminal == is_terminal_state(latest) ? fw.tasks.edit_untouched(t) : fw.tasks.edit(t);
   task.set_state(latest);
   tally_task_state(fw.id, task, before);
   task.set_status_update_state(status.state());
