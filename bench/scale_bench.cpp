@@ -23,7 +23,10 @@
 // simulators repeat TASK_RUNNING for every running task as soon as the last
 // one is acknowledged (--repeat_running_updates) while the framework
 // acknowledges at once; the master's updates/s and CPU per update over
-// --update_seconds, and the ratios to the raw rate. --batched=false turns
+// --update_seconds, and the ratios to the raw rate; then two more windows
+// of the flood, /master/health probed back to back alone and with
+// --state_clients clients polling /master/state: how much the update and
+// allocation rates drop while the master serves its state. --batched=false turns
 // Stoa's batched status updates off (one message per update, event and
 // acknowledgement, as in Mesos).
 //
@@ -41,6 +44,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <iostream>
 #include <map>
@@ -94,7 +98,7 @@ struct ScaleFlags : FlagsBase {
         "them from taking the master's cores on this one (0: they compete with it as equals).",
         0);
     check("simulator_nice", within(0, 19));
-    add(&state_clients, "state_clients", "Clients polling /master/state during the second /health probe.", 4);
+    add(&state_clients, "state_clients", "Clients polling /master/state during the second /health probe (of both modes).", 4);
     check("state_clients", within(1, 64));
     add(&probe_seconds, "probe_seconds", "Length of each /master/health probe window.", 5);
     check("probe_seconds", within(1, 600));
@@ -617,16 +621,38 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
     }
     return c;
   };
-  Counters c0 = counters();
-  double cpu0 = cpu_seconds(mpid), self0 = cpu_seconds(::getpid()), sim0 = sims_cpu();
-  auto t0 = Clock::now();
-  std::this_thread::sleep_for(std::chrono::seconds(flags.update_seconds));  // the measurement window
-  Counters c1 = counters();
-  double window = seconds_since(t0);
-  double cpu = cpu_seconds(mpid) - cpu0, self_cpu = cpu_seconds(::getpid()) - self0, sim_cpu = sims_cpu() - sim0;
-  const Counters d{c1.updates - c0.updates,       c1.acks - c0.acks,
+  // One window of the flood: `during` runs in it (a sleep, or a probe).
+  struct Window {
+    Counters d{};
+    double seconds = 0, cpu = 0, self_cpu = 0, sim_cpu = 0;
+    double updates_per_s() const { return seconds > 0 ? d.updates / seconds : 0; }
+  };
+  auto measure = [&](const std::function<void()>& during) {
+    Window w;
+    Counters c0 = counters();
+    double cpu0 = cpu_seconds(mpid), self0 = cpu_seconds(::getpid()), sim0 = sims_cpu();
+    auto t0 = Clock::now();
+    during();
+    Counters c1 = counters();
+    w.seconds = seconds_since(t0);
+    w.cpu = cpu_seconds(mpid) - cpu0;
+    w.self_cpu = cpu_seconds(::getpid()) - self0;
+    w.sim_cpu = sims_cpu() - sim0;
+    w.d = Counters{c1.updates - c0.updates,       c1.acks - c0.acks,
                    c1.batches_in - c0.batches_in, c1.batched_in - c0.batched_in,
                    c1.batches_out - c0.batches_out, c1.batched_out - c0.batched_out};
+    return w;
+  };
+  // The measurement window: nothing but the flood.
+  const Window quiet = measure([&] { std::this_thread::sleep_for(std::chrono::seconds(flags.update_seconds)); });
+  // Then as placement mode probes (issue #17: "measure how much the
+  // allocation and update rates drop" while clients poll /master/state):
+  // /master/health back to back alone, then with --state_clients pollers.
+  Probe idle, loaded;
+  const Window probed = measure([&] { idle = probe(port, flags.update_seconds, 0); });
+  const Window polled = measure([&] { loaded = probe(port, flags.update_seconds, flags.state_clients); });
+  const Counters& d = quiet.d;
+  const double window = quiet.seconds, cpu = quiet.cpu, self_cpu = quiet.self_cpu, sim_cpu = quiet.sim_cpu;
   double updates = d.updates / window;
   double acks = d.acks / window;
   // Remote messages at the master for the flood (each update and each
@@ -674,7 +700,27 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   row("framework (this process) CPU (% of one core)", 100 * self_cpu / window);
   row("framework CPU per update (us)", updates > 0 ? 1e6 * self_cpu / (updates * window) : 0, "%14.2f");
   row("load average (1 min)", load_average(), "%14.2f");
-  return placed && updates > 0 ? 0 : 1;
+  std::printf("  then /master/health probed back to back for %d s, alone and with %d clients polling /master/state "
+              "(%.0f answered):\n",
+              flags.update_seconds, flags.state_clients, loaded.state_requests);
+  auto drop = [](double before, double after) { return before > 0 ? 100 * (before - after) / before : 0; };
+  row("status updates/s, /health probed", probed.updates_per_s(), "%14.0f");
+  row("status updates/s, /health probed, /state polled", polled.updates_per_s(), "%14.0f");
+  row("  drop from the quiet window (%)", drop(updates, polled.updates_per_s()));
+  row("  drop from /health alone (%)", drop(probed.updates_per_s(), polled.updates_per_s()));
+  row("master CPU (% of one core), /health probed", 100 * probed.cpu / probed.seconds);
+  row("master CPU (% of one core), /state polled", 100 * polled.cpu / polled.seconds);
+  row("allocation passes/s, /health probed", idle.allocation_runs_per_s, "%14.2f");
+  row("allocation passes/s, /state polled", loaded.allocation_runs_per_s, "%14.2f");
+  row("/master/health p50, alone (ms)", percentile(idle.health_ms, 0.5), "%14.2f");
+  row("/master/health p99, alone (ms)", percentile(idle.health_ms, 0.99), "%14.2f");
+  row("/master/health max, alone (ms)", percentile(idle.health_ms, 1.0), "%14.2f");
+  row("/master/health p50, /state polled (ms)", percentile(loaded.health_ms, 0.5), "%14.2f");
+  row("/master/health p99, /state polled (ms)", percentile(loaded.health_ms, 0.99), "%14.2f");
+  row("/master/health max, /state polled (ms)", percentile(loaded.health_ms, 1.0), "%14.2f");
+  row("master turns >= 50 ms in the polled window", loaded.turns_over_50ms, "%14.0f");
+  row("  of them >= 50 ms of the master's CPU (-1: not measured)", loaded.turns_over_50ms_cpu, "%14.0f");
+  return placed && updates > 0 && polled.updates_per_s() > 0 ? 0 : 1;
 }
 
 }  // namespace
