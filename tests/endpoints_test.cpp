@@ -260,7 +260,9 @@ TEST_F(ClusterEndpoints, SlaveStateAndHealth) {
   ASSERT_NE(task, nullptr) << "task " << running_task << " is not in frameworks[].executors[].tasks: "
                            << fw->serialize();
   EXPECT_EQ(json_string(json_at(*task, "state")), "TASK_RUNNING");
-  EXPECT_FALSE(processes_with_marker(marker).empty()) << "the running task's process is gone";
+  // (Polled: for a moment after its exec a process's command line reads empty.)
+  EXPECT_TRUE(poll_until([&] { return !processes_with_marker(marker).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
+      << "the running task's process is gone";
 }
 
 // Flags come from MESOS_<FLAG> (and STOA_<FLAG>) in the environment.

@@ -167,7 +167,7 @@ void adopted_executor_runs_and_kills_the_task(bool http) {
   EXPECT_EQ(slave_metric(cluster, "slave/executor_pool_cold_starts"), 0);
 
   // A kill ends the task's process tree and the executor, as for any executor.
-  ASSERT_EQ(task_processes(marker, **execute).size(), 1U);
+  ASSERT_EQ(await_task_processes(marker, **execute, 1).size(), 1U);
   (*execute)->kill(SIGINT);  // stoa-execute kills its task on SIGINT
   EXPECT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_KILLED\b)"), deadline_in(DEFAULT_TIMEOUT)))
       << (*execute)->log();
@@ -509,7 +509,7 @@ void restarted_slave_recovers_the_adopted_executor(bool http) {
   std::set<pid_t> pool = pids_logged(*cluster.slave(0), "Started pooled executor \\S+");
   pool.erase(*adopted.begin());
   ASSERT_EQ(pool.size(), 2U);
-  std::vector<pid_t> task = task_processes(marker, **framework);
+  std::vector<pid_t> task = await_task_processes(marker, **framework, 1);
   ASSERT_EQ(task.size(), 1U);
   const std::string slave_id = only_slave_id(cluster);
 

@@ -88,7 +88,9 @@ TEST(ClusterFailover, RestartedMasterGetsSlaveBackWithSameIdAndItsRunningTask) {
   auto subscribed = (*execute)->wait_for_line(std::regex(R"(Subscribed with framework ID (\S+))"), deadline_in(1s));
   ASSERT_TRUE(subscribed) << "stoa-execute did not print its framework id";
   const std::string framework_id = (*subscribed)[1];
-  ASSERT_FALSE(processes_with_marker(marker).empty()) << "the task's process is not running";
+  // (Polled: for a moment after its exec a process's command line reads empty.)
+  ASSERT_TRUE(poll_until([&] { return !processes_with_marker(marker).empty(); }, deadline_in(DEFAULT_TIMEOUT)))
+      << "the task's process is not running";
   // The first master has acknowledged TASK_RUNNING into its state.
   ASSERT_TRUE(poll_until(
       [&] {

@@ -142,7 +142,7 @@ TEST(HttpExecutor, CommandTasksFinishFailAndAreKilled) {
   ASSERT_TRUE(slow) << slow.error();
   ASSERT_TRUE((*slow)->wait_for_line(std::regex(R"(\bTASK_RUNNING\b)"), deadline_in(DEFAULT_TIMEOUT)))
       << (*slow)->log();
-  ASSERT_EQ(task_processes(marker, **slow).size(), 1U);
+  ASSERT_EQ(await_task_processes(marker, **slow, 1).size(), 1U);
   ASSERT_EQ(http_executors_in(cluster.dir()).size(), 1U);
   (*slow)->kill(SIGINT);  // stoa-execute kills its task on SIGINT
   EXPECT_TRUE((*slow)->wait_for_line(std::regex(R"(\bTASK_KILLED\b)"), deadline_in(DEFAULT_TIMEOUT)))
@@ -186,7 +186,7 @@ TEST(HttpExecutor, KilledSlaveComesBackWithItsTasksStillRunning) {
   const std::string marker = unique_marker();
   Try<Process*> framework = start_checkpointing_sleepers(cluster, 3, marker);
   ASSERT_TRUE(framework) << framework.error();
-  std::vector<pid_t> before = task_processes(marker, **framework);
+  std::vector<pid_t> before = await_task_processes(marker, **framework, 3);
   ASSERT_EQ(before.size(), 3U);
   std::vector<pid_t> executors = sorted(http_executors_in(cluster.dir()));
   ASSERT_EQ(executors.size(), 3U);
@@ -262,7 +262,7 @@ TEST(HttpExecutor, AnExecutorWhoseConnectionsBreakSubscribesAgainWithItsTask) {
   const std::string marker = unique_marker();
   Try<Process*> framework = start_checkpointing_sleepers(cluster, 1, marker);
   ASSERT_TRUE(framework) << framework.error();
-  std::vector<pid_t> task = task_processes(marker, **framework);
+  std::vector<pid_t> task = await_task_processes(marker, **framework, 1);
   ASSERT_EQ(task.size(), 1U);
   std::vector<pid_t> executors = http_executors_in(cluster.dir());
   ASSERT_EQ(executors.size(), 1U);
@@ -324,7 +324,7 @@ TEST(HttpExecutor, ATornDownFrameworksExecutorKillsItsTaskAndExits) {
   ASSERT_TRUE(execute) << execute.error();
   ASSERT_TRUE((*execute)->wait_for_line(std::regex(R"(\bTASK_RUNNING\b)"), deadline_in(DEFAULT_TIMEOUT)))
       << (*execute)->log();
-  ASSERT_EQ(task_processes(marker, **execute).size(), 1U);
+  ASSERT_EQ(await_task_processes(marker, **execute, 1).size(), 1U);
   std::vector<std::string> fids = framework_ids(cluster, "frameworks");
   ASSERT_EQ(fids.size(), 1U);
   Try<HttpResponse> r = http_raw("127.0.0.1", cluster.master_port(),

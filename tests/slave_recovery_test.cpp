@@ -66,7 +66,7 @@ TEST(SlaveRecovery, KilledSlaveComesBackWithItsTasksStillRunning) {
   ASSERT_TRUE(framework) << framework.error();
   ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 5; }, deadline_in(DEFAULT_TIMEOUT)))
       << "5 tasks never ran";
-  std::vector<pid_t> before = task_processes(marker, **framework);
+  std::vector<pid_t> before = await_task_processes(marker, **framework, 5);
   ASSERT_EQ(before.size(), 5U);
   ASSERT_TRUE(poll_until([&] { return all_updates_acknowledged(cluster.slave_work_dir(0), 5, 2); },
                          deadline_in(DEFAULT_TIMEOUT)))
@@ -114,7 +114,7 @@ TEST(SlaveRecovery, StoppedSlaveLeavesOnlyCheckpointedTasksRunning) {
   ASSERT_TRUE(poll_until(
       [&] { return tasks_in_state(**checkpointing, "TASK_RUNNING") == 1 && tasks_in_state(**other, "TASK_RUNNING") == 1; },
       deadline_in(DEFAULT_TIMEOUT)));
-  std::vector<pid_t> before = task_processes(kept, **checkpointing);
+  std::vector<pid_t> before = await_task_processes(kept, **checkpointing, 1);
   ASSERT_EQ(before.size(), 1U);
 
   cluster.slave(0)->kill(SIGTERM);
@@ -143,7 +143,7 @@ TEST(SlaveRecovery, UpdateTheDeadSlaveNeverForwardedArrivesExactlyOnce) {
        "--task_resources=cpus:0.1;mem:32"});
   ASSERT_TRUE(framework) << framework.error();
   ASSERT_TRUE(poll_until([&] { return tasks_in_state(**framework, "TASK_RUNNING") == 1; }, deadline_in(DEFAULT_TIMEOUT)));
-  ASSERT_EQ(task_processes(marker, **framework).size(), 1U);
+  ASSERT_EQ(await_task_processes(marker, **framework, 1).size(), 1U);
   // The only update left to deliver must be TASK_FINISHED.
   ASSERT_TRUE(poll_until([&] { return all_updates_acknowledged(cluster.slave_work_dir(0), 1, 2); },
                          deadline_in(DEFAULT_TIMEOUT)))
@@ -246,7 +246,7 @@ TEST(SlaveRecovery, RecoverCleanupKillsWhatItFindsAndRegistersAfresh) {
   Process* framework = nullptr;
   const std::string marker = kill_slave_with_a_task(cluster, &framework);
   ASSERT_FALSE(marker.empty());
-  ASSERT_EQ(task_processes(marker, *framework).size(), 1U);
+  ASSERT_EQ(await_task_processes(marker, *framework, 1).size(), 1U);
   Try<Process*> restarted = cluster.restart_slave(0, "slave0-cleanup", {"--recover=cleanup"});
   ASSERT_TRUE(restarted) << restarted.error();
   EXPECT_TRUE(poll_until([&] { return task_processes(marker, *framework).empty(); }, deadline_in(DEFAULT_TIMEOUT)))

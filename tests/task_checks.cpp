@@ -63,6 +63,13 @@ std::vector<pid_t> task_processes(const std::string& marker, const Process& fram
   return sorted(pids);
 }
 
+std::vector<pid_t> await_task_processes(const std::string& marker, const Process& framework, size_t n,
+                                        Deadline deadline) {
+  std::vector<pid_t> pids;
+  poll_until([&] { return (pids = task_processes(marker, framework)).size() == n; }, deadline);
+  return pids;
+}
+
 std::string only_slave_id(Cluster& cluster) {
   Try<picojson::value> state = cluster.state();
   if (state.is_error()) {

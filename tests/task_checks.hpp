@@ -26,6 +26,13 @@ std::vector<pid_t> sorted(std::vector<pid_t> pids);
 // `framework` (whose command line names it too) and those whose parent
 // carries it (a shell's fork before its exec, a subshell), sorted.
 std::vector<pid_t> task_processes(const std::string& marker, const Process& framework);
+// task_processes() once it finds exactly `n`, or what it finds at
+// `deadline`. A task reported TASK_RUNNING has exec'd, but its command line
+// reads empty for a moment after (the kernel sets the new image's arguments
+// after the point where the exec can no longer fail, which is when its
+// launcher learns it ran).
+std::vector<pid_t> await_task_processes(const std::string& marker, const Process& framework, size_t n,
+                                        Deadline deadline = deadline_in(DEFAULT_TIMEOUT));
 
 // The id of the first slave /master/state lists ("" if none or unreadable).
 std::string only_slave_id(Cluster& cluster);
