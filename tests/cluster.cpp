@@ -118,26 +118,45 @@ Try<Process*> Cluster::start_slave(const std::string& resources, const std::vect
   size_t index = slaves_.size();
   std::string work_dir = dir() + "/slave" + std::to_string(index);
   fs::create_directories(work_dir);
-  std::vector<std::string> args = {"--master=" + master_address(), "--ip=127.0.0.1", "--port=0",
-                                   "--work_dir=" + work_dir};
-  if (!resources.empty()) {
-    args.push_back("--resources=" + resources);
+  std::vector<std::string> args;
+  std::optional<std::vector<std::string>> m;
+  Process* p = nullptr;
+  for (int attempt = 1;; ++attempt) {
+    // A port below the kernel's ephemeral range (free_loopback_port), as a
+    // restart binds it again: one of that range may meanwhile be the local
+    // end of any process's outgoing connection, and the restarted slave then
+    // could not serve HTTP. Another test may pick the same port in between:
+    // then a new one.
+    args = {"--master=" + master_address(), "--ip=127.0.0.1", "--port=" + std::to_string(free_loopback_port()),
+            "--work_dir=" + work_dir};
+    if (!resources.empty()) {
+      args.push_back("--resources=" + resources);
+    }
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    Try<Process*> started = start("stoa-slave", "slave" + std::to_string(index), args);
+    if (started.is_error()) {
+      return started;
+    }
+    p = *started;
+    m = p->wait_for_line(listening_line(), deadline_in(STARTUP_TIMEOUT));
+    if (m) {
+      break;
+    }
+    if (attempt == 3 || !port_was_taken(*p)) {
+      return Error("stoa-slave did not log 'listening on http://127.0.0.1:PORT' (" + p->describe_exit() +
+                   "); log tail:\n" + tail_of_file(p->log_path(), 20));
+    }
   }
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  Try<Process*> p = start("stoa-slave", "slave" + std::to_string(index), args);
-  if (p.is_error()) {
-    return p;
-  }
-  auto m = (*p)->wait_for_line(listening_line(), deadline_in(STARTUP_TIMEOUT));
-  if (!m) {
-    return Error("stoa-slave did not log 'listening on http://127.0.0.1:PORT' (" + (*p)->describe_exit() +
-                 "); log tail:\n" + tail_of_file((*p)->log_path(), 20));
-  }
-  slaves_.push_back(*p);
+  slaves_.push_back(p);
   slave_ports_.push_back(std::stoi((*m)[1]));
   slave_work_dirs_.push_back(work_dir);
   slave_args_.push_back(args);
   return p;
+}
+
+bool Cluster::port_was_taken(Process& p) {
+  // It says so on stderr (its log) before it exits.
+  return !p.running() && read_file(p.log_path()).find("cannot serve HTTP") != std::string::npos;
 }
 
 Try<Process*> Cluster::restart_slave(size_t index, const std::string& label, const std::vector<std::string>& extra_args) {
@@ -265,9 +284,19 @@ Try<Process*> Cluster::start_master_with_env(const std::map<std::string, std::st
                                              const std::vector<std::string>& extra_args) {
   std::string work_dir = dir() + "/master";
   fs::create_directories(work_dir);
-  std::vector<std::string> args = {"--ip=127.0.0.1", "--port=0", "--work_dir=" + work_dir};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  Try<std::pair<Process*, int>> started = start_checked_master("master", args, env, "stoa-master");
+  Try<std::pair<Process*, int>> started = Error("not started");
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    // Below the ephemeral range, as the slaves' (start_slave): a restart
+    // binds the same port again.
+    std::vector<std::string> args = {"--ip=127.0.0.1", "--port=" + std::to_string(free_loopback_port()),
+                                     "--work_dir=" + work_dir};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    const size_t before = masters_.size();
+    started = start_checked_master("master", args, env, "stoa-master");
+    if (started.is_some() || masters_.size() == before || !port_was_taken(*masters_.back())) {
+      break;
+    }
+  }
   if (started.is_error()) {
     return Error(started.error());
   }

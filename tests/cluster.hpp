@@ -282,6 +282,9 @@ class Cluster {
   Try<Process*> restart_master(const std::string& label, const std::vector<std::string>& extra_args = {});
 
  private:
+  // Whether `p`, which did not come up, has exited because its HTTP port
+  // was taken.
+  static bool port_was_taken(Process& p);
   // Starts stoa-master with `args` and `env` plus STOA_CHECK_INVARIANTS=1,
   // logging to "<dir>/<label>.log", and waits for its "listening on" line;
   // returns it with its port. `what` names it in errors.

@@ -169,7 +169,7 @@ TEST_F(ClusterEndpoints, FlagsVersionHelpJsonpAndMetrics) {
   ASSERT_TRUE(flags) << flags.error();
   const picojson::value& f = json_at(*flags, "flags");
   EXPECT_EQ(json_string(json_at(f, "ip")), "127.0.0.1") << flags->serialize();
-  EXPECT_EQ(json_string(json_at(f, "port")), "0") << flags->serialize();
+  EXPECT_EQ(json_string(json_at(f, "port")), std::to_string(cluster.master_port())) << flags->serialize();
   EXPECT_EQ(json_string(json_at(f, "work_dir")), cluster.dir() + "/master") << flags->serialize();
 
   Try<picojson::value> state = cluster.state();
