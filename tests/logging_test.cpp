@@ -29,7 +29,7 @@ TEST(Logging, LinesHaveMesosFormatAndFlagsAreLoggedAtStartup) {
   STOA_REQUIRE_BINARIES("stoa-master");
   Cluster cluster;
   ASSERT_TRUE(cluster.start_master());
-  auto flags = cluster.master()->wait_for_line(std::regex("Flags at startup: .*--port=\"0\""),
+  auto flags = cluster.master()->wait_for_line(std::regex("Flags at startup: .*--port=\"" + std::to_string(cluster.master_port()) + "\""),
                                                deadline_in(DEFAULT_TIMEOUT));
   ASSERT_TRUE(flags) << cluster.master()->log();
   EXPECT_TRUE(std::regex_search((*flags)[0], std::regex("--allocation_interval=\"1secs\"")));
