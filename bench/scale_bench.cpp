@@ -653,7 +653,7 @@ int report_updates(const ScaleFlags& flags, size_t slaves, const std::vector<Ser
   const Window polled = measure([&] { loaded = probe(port, flags.update_seconds, flags.state_clients); });
   const Counters& d = quiet.d;
   const double window = quiet.seconds, cpu = quiet.cpu, self_cpu = quiet.self_cpu, sim_cpu = quiet.sim_cpu;
-  double updates = d.updates / window;
+  double updates = quiet.updates_per_s();
   double acks = d.acks / window;
   // Remote messages at the master for the flood (each update and each
   // acknowledgement comes in and goes out once, alone or in a batch).

@@ -23,6 +23,10 @@ using internal::become_subreaper;
 using internal::reap_adopted_zombies;
 using internal::test_failed;
 
+// How often a master or slave is started on a new port (free_loopback_port)
+// when another process took the one it was given meanwhile.
+constexpr int PORT_ATTEMPTS = 3;
+
 }  // namespace
 
 const std::regex& listening_line() {
@@ -142,7 +146,7 @@ Try<Process*> Cluster::start_slave(const std::string& resources, const std::vect
     if (m) {
       break;
     }
-    if (attempt == 3 || !port_was_taken(*p)) {
+    if (attempt == PORT_ATTEMPTS || !port_was_taken(*p)) {
       return Error("stoa-slave did not log 'listening on http://127.0.0.1:PORT' (" + p->describe_exit() +
                    "); log tail:\n" + tail_of_file(p->log_path(), 20));
     }
@@ -160,8 +164,8 @@ bool Cluster::port_was_taken(Process& p) {
 }
 
 Try<Process*> Cluster::restart_slave(size_t index, const std::string& label, const std::vector<std::string>& extra_args) {
-  // The old flags, with the old port, and each of `extra_args` replacing a
-  // flag of the same name.
+  // The old flags (with the port start_slave gave it), each of `extra_args`
+  // replacing a flag of the same name.
   auto name_of = [](const std::string& arg) { return arg.substr(0, arg.find('=')); };
   std::vector<std::string> args;
   for (const std::string& a : slave_args_.at(index)) {
@@ -170,7 +174,7 @@ Try<Process*> Cluster::restart_slave(size_t index, const std::string& label, con
       replaced |= name_of(extra) == name_of(a);
     }
     if (!replaced) {
-      args.push_back(a == "--port=0" ? "--port=" + std::to_string(slave_ports_.at(index)) : a);
+      args.push_back(a);
     }
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -285,7 +289,7 @@ Try<Process*> Cluster::start_master_with_env(const std::map<std::string, std::st
   std::string work_dir = dir() + "/master";
   fs::create_directories(work_dir);
   Try<std::pair<Process*, int>> started = Error("not started");
-  for (int attempt = 1; attempt <= 3; ++attempt) {
+  for (int attempt = 1; attempt <= PORT_ATTEMPTS; ++attempt) {
     // Below the ephemeral range, as the slaves' (start_slave): a restart
     // binds the same port again.
     std::vector<std::string> args = {"--ip=127.0.0.1", "--port=" + std::to_string(free_loopback_port()),
