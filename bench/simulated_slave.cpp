@@ -114,17 +114,20 @@ class SimSlave {
   Duration backoff{};
   std::minstd_rand rng;
   std::map<std::string, FrameworkInfo> frameworks;
-  std::map<slave::StatusUpdateManager::Key, Task> tasks;
-  slave::StatusUpdateManager updates;
-  // The retry of each stream's unacknowledged head (10 s doubling to 10 min,
-  // as the slave's): one timer per slave, armed while a head waits, rather
-  // than one timer (a message to the clock thread) per update.
-  struct Retry {
-    std::string uuid;
+  // A task and the retry of its stream's unacknowledged head (10 s
+  // doubling to 10 min, as the slave's): one timer per slave, armed while a
+  // head waits, rather than one timer (a message to the clock thread) per
+  // update. Side by side, so that an update looks its task up once.
+  struct SimTask {
+    Task task;
+    bool retrying = false;
+    std::string retry_uuid;
     std::chrono::steady_clock::time_point due;
     std::chrono::nanoseconds interval{};
   };
-  std::map<slave::StatusUpdateManager::Key, Retry> retries;
+  using Tasks = std::map<slave::StatusUpdateManager::Key, SimTask>;
+  Tasks tasks;
+  slave::StatusUpdateManager updates;
   bool retry_armed = false;
   // While a batch of acknowledgements is handled: the updates it releases.
   std::optional<StatusUpdatesMessage> batch;
@@ -196,7 +199,7 @@ class SimSlave {
         *m.add_frameworks() = f;
       }
       for (const auto& [key, t] : tasks) {
-        *m.add_tasks() = t;
+        *m.add_tasks() = t.task;
       }
       self->send(master, m);
     }
@@ -224,8 +227,10 @@ class SimSlave {
     set_registered(true);
     (reregistered ? shared->reregistrations : shared->registrations)->inc();
     for (const auto& key : updates.streams()) {
-      if (const StatusUpdate* u = updates.head(key)) {
-        forward(*u);
+      const StatusUpdate* u = updates.head(key);
+      auto t = tasks.find(key);
+      if (u != nullptr && t != tasks.end()) {
+        forward(t->second, *u);
       }
     }
   }
@@ -257,10 +262,11 @@ class SimSlave {
     *f.mutable_id() = m.framework_id();
     Task t = slave::make_task(m.task(), fid, slave_id, TASK_STAGING);
     t.mutable_executor_id()->set_value(tid);  // a command task's executor is named after it
-    tasks.emplace(key, std::move(t));
+    auto it = tasks.try_emplace(key).first;
+    it->second.task = std::move(t);
     shared->tasks_launched->inc();
-    update(key, TASK_STARTING);
-    update(key, TASK_RUNNING);
+    update(it, TASK_STARTING);
+    update(it, TASK_RUNNING);
     if (shared->opts.task_duration) {
       self->delayed_send(self, *shared->opts.task_duration, sim_finish_atom::value, fid, tid);
     }
@@ -268,15 +274,15 @@ class SimSlave {
 
   void on_finish(const std::string& fid, const std::string& tid) {
     auto t = tasks.find({fid, tid});
-    if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
-      update(t->first, TASK_FINISHED);
+    if (t != tasks.end() && t->second.task.state() == TASK_RUNNING) {
+      update(t, TASK_FINISHED);
     }
   }
 
   void kill(const slave::StatusUpdateManager::Key& key) {
     auto t = tasks.find(key);
-    if (t != tasks.end() && !is_terminal_state(t->second.state())) {
-      update(key, TASK_KILLED);
+    if (t != tasks.end() && !is_terminal_state(t->second.task.state())) {
+      update(t, TASK_KILLED);
     }
   }
 
@@ -311,8 +317,9 @@ class SimSlave {
     }
   }
 
-  void update(const slave::StatusUpdateManager::Key& key, TaskState state) {
-    Task& t = tasks.at(key);
+  void update(Tasks::iterator it, TaskState state) {
+    const slave::StatusUpdateManager::Key& key = it->first;
+    Task& t = it->second.task;
     StatusUpdate u;
     u.mutable_framework_id()->set_value(key.first);
     *u.mutable_executor_id() = t.executor_id();
@@ -341,13 +348,13 @@ class SimSlave {
       *t.add_statuses() = *s;
     }
     if (updates.update(u)) {
-      forward(u, &u);  // the manager has its copy: the message takes this one
+      forward(it->second, u, &u);  // the manager has its copy: the message takes this one
     }
   }
 
   // Sends `u` to the master; `owned` (== &u, or null) is moved into the
   // message instead of copied, and left empty.
-  void send_update(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
+  void send_update(const SimTask& t, const StatusUpdate& u, StatusUpdate* owned = nullptr) {
     StatusUpdateMessage m;
     if (owned != nullptr) {
       m.mutable_update()->Swap(owned);
@@ -355,11 +362,7 @@ class SimSlave {
       *m.mutable_update() = u;
     }
     m.set_pid(pid());
-    const StatusUpdate& sent = m.update();
-    auto t = tasks.find({sent.framework_id().value(), sent.status().task_id().value()});
-    if (t != tasks.end()) {
-      m.mutable_update()->set_latest_state(t->second.state());
-    }
+    m.mutable_update()->set_latest_state(t.task.state());
     if (batch) {
       *batch->add_updates() = std::move(m);  // sent by on_acknowledgements
     } else {
@@ -368,16 +371,17 @@ class SimSlave {
     shared->updates_sent->inc();
   }
 
-  void forward(const StatusUpdate& u, StatusUpdate* owned = nullptr) {
+  // Sends `u`, the head of `t`'s stream, and (re)starts its retry.
+  void forward(SimTask& t, const StatusUpdate& u, StatusUpdate* owned = nullptr) {
     if (!registered || !master) {
       return;  // re-sent on (re-)registration
     }
-    Retry& r = retries[{u.framework_id().value(), u.status().task_id().value()}];
-    r.uuid = u.uuid();
-    r.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
-    r.due = std::chrono::steady_clock::now() + r.interval;
-    arm_retry(r.interval);
-    send_update(u, owned);
+    t.retrying = true;
+    t.retry_uuid = u.uuid();
+    t.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
+    t.due = std::chrono::steady_clock::now() + t.interval;
+    arm_retry(t.interval);
+    send_update(t, u, owned);
   }
 
   void arm_retry(std::chrono::nanoseconds in) {
@@ -397,22 +401,25 @@ class SimSlave {
     }
     auto now = std::chrono::steady_clock::now();
     auto next = std::chrono::steady_clock::time_point::max();
-    for (auto it = retries.begin(); it != retries.end();) {
-      const StatusUpdate* head = updates.head(it->first);
-      if (head == nullptr || head->uuid() != it->second.uuid) {
-        it = retries.erase(it);
+    bool waiting = false;
+    for (auto& [key, t] : tasks) {
+      if (!t.retrying) {
         continue;
       }
-      Retry& r = it->second;
-      if (now >= r.due) {
-        send_update(*head);
-        r.interval = std::min<std::chrono::nanoseconds>(r.interval * 2, slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
-        r.due = now + r.interval;
+      const StatusUpdate* head = updates.head(key);
+      if (head == nullptr || head->uuid() != t.retry_uuid) {
+        t.retrying = false;
+        continue;
       }
-      next = std::min(next, r.due);
-      ++it;
+      if (now >= t.due) {
+        send_update(t, *head);
+        t.interval = std::min<std::chrono::nanoseconds>(t.interval * 2, slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
+        t.due = now + t.interval;
+      }
+      next = std::min(next, t.due);
+      waiting = true;
     }
-    if (!retries.empty()) {
+    if (waiting) {
       arm_retry(std::max<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(100)));
     }
   }
@@ -438,17 +445,19 @@ class SimSlave {
       return;
     }
     shared->updates_acknowledged->inc();
+    auto t = tasks.find(key);
+    if (t == tasks.end()) {
+      return;  // (a task is kept until its stream is done)
+    }
+    t->second.retrying = false;
     if (next) {
-      forward(*next);
-    } else if (shared->opts.repeat_running_updates) {
-      auto t = tasks.find(key);
-      if (t != tasks.end() && t->second.state() == TASK_RUNNING) {
-        update(key, TASK_RUNNING);
-        return;
-      }
+      forward(t->second, *next);
+    } else if (shared->opts.repeat_running_updates && t->second.task.state() == TASK_RUNNING) {
+      update(t, TASK_RUNNING);
+      return;
     }
     if (updates.done(key)) {
-      tasks.erase(key);
+      tasks.erase(t);
       auto more = tasks.lower_bound({key.first, ""});
       if (more == tasks.end() || more->first.first != key.first) {
         frameworks.erase(key.first);

@@ -17,19 +17,24 @@ RememberedUuid::RememberedUuid(const std::string& uuid) : size_(uuid.size()) {
 bool StatusUpdateManager::Stream::remembers(const std::string& uuid) const {
   // Made once per scan (it allocates only for a malformed, longer uuid).
   const RememberedUuid probe(uuid);
-  return std::find(order.begin(), order.end(), probe) != order.end();
+  const uint16_t fingerprint = probe.fingerprint();
+  return fingerprints.any_slot(
+      [&](size_t i) { return fingerprints.slot(i) == fingerprint && order.slot(i) == probe; });
 }
 
 bool StatusUpdateManager::Stream::receive(const std::string& uuid) {
   if (remembers(uuid)) {
     return false;
   }
-  order.emplace_back(uuid);
   // The oldest go first; the queued (the last queue.size(), with the one
-  // being added) stay.
-  while (order.size() > std::max(RECENT_UUIDS, queue.size() + 1)) {
-    order.pop_front();
+  // being added) stay. (Before the push: the slots stay as many.)
+  while (!order.empty() && order.size() >= std::max(RECENT_UUIDS, queue.size() + 1)) {
+    order.pop();
+    fingerprints.pop();
   }
+  RememberedUuid& slot = order.push();
+  slot = RememberedUuid(uuid);
+  fingerprints.push() = slot.fingerprint();
   return true;
 }
 
@@ -39,7 +44,9 @@ bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
   if (!s.receive(u.uuid())) {
     return false;  // duplicate
   }
-  s.queue.push_back(u);
+  // Into a kept slot: the copy reuses the fields and strings of the
+  // update that last left it.
+  s.queue.push().CopyFrom(u);
   return s.queue.size() == 1;
 }
 
@@ -59,7 +66,7 @@ void StatusUpdateManager::recover(const std::vector<internal::StatusUpdate>& upd
     if (i < acknowledged) {
       s.terminated |= is_terminal_state(updates[i].status().state());
     } else {
-      s.queue.push_back(updates[i]);
+      s.queue.push() = updates[i];
     }
   }
   if (s.terminated && s.queue.empty()) {
@@ -80,7 +87,7 @@ std::optional<internal::StatusUpdate> StatusUpdateManager::acknowledge(
   *matched = true;
   Stream& s = it->second;
   bool terminal = is_terminal_state(s.queue.front().status().state());
-  s.queue.pop_front();
+  s.queue.pop();
   if (terminal && s.queue.empty()) {
     streams_.erase(it);
     return std::nullopt;

@@ -14,6 +14,7 @@
 // UpdateRetries (below) says are due, with backoff
 // (STATUS_UPDATE_RETRY_INTERVAL_MIN doubling to _MAX).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -37,10 +38,17 @@ constexpr auto STATUS_UPDATE_RETRY_INTERVAL_MAX = std::chrono::minutes(10);
 // malformed uuid, a checkpoint's) in a string of its own.
 class RememberedUuid {
  public:
+  RememberedUuid() = default;
   explicit RememberedUuid(const std::string& uuid);
   bool operator==(const RememberedUuid& o) const {
     return size_ == o.size_ && words_[0] == o.words_[0] && words_[1] == o.words_[1] &&
            (size_ <= INLINE || *spilled_ == *o.spilled_);
+  }
+  // 16 bits of a hash of the uuid (equal uuids, equal fingerprints),
+  // scanned first: 64 of them fill two cache lines.
+  uint16_t fingerprint() const {
+    uint64_t h = (words_[0] ^ (words_[1] * 0x9E3779B97F4A7C15ull) ^ size_) * 0xD6E8FEB86659FD93ull;
+    return static_cast<uint16_t>(h >> 48);
   }
 
  private:
@@ -48,6 +56,75 @@ class RememberedUuid {
   uint64_t words_[2] = {0, 0};
   size_t size_ = 0;
   std::unique_ptr<const std::string> spilled_;  // size_ > INLINE only
+};
+
+// A FIFO queue in one growing array whose popped elements are not
+// destroyed: the next push gets the slot back (`push()`), with what its
+// last occupant allocated, for the caller to overwrite. A stream's queue
+// holds one update most of the time; a std::deque constructed and
+// destroyed every update (a dozen allocations of its protobuf fields and
+// strings each), and a chunk every few, where a protobuf copy into a kept
+// slot reuses them (#17).
+template <class T>
+class SlotQueue {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& front() { return slots_[head_]; }
+  const T& front() const { return slots_[head_]; }
+  // The i-th from the front (REQUIRES: i < size()).
+  T& operator[](size_t i) { return slots_[physical(i)]; }
+  const T& operator[](size_t i) const { return slots_[physical(i)]; }
+  // Whether f(slot) is true for an element's slot, front to back (two
+  // runs of the array, without a division per element). Two queues pushed
+  // and popped together have their elements in the same slots.
+  template <class F>
+  bool any_slot(F f) const {
+    const size_t first = std::min(size_, slots_.size() - head_);
+    for (size_t i = head_; i < head_ + first; ++i) {
+      if (f(i)) {
+        return true;
+      }
+    }
+    for (size_t i = 0; i < size_ - first; ++i) {
+      if (f(i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  const T& slot(size_t index) const { return slots_[index]; }
+  // The slot after the last, now part of the queue: a default T or what a
+  // popped element left there.
+  T& push() {
+    if (size_ == slots_.size()) {
+      grow();
+    }
+    ++size_;
+    return (*this)[size_ - 1];
+  }
+  // REQUIRES: !empty(). The front's slot is kept for a later push().
+  void pop() {
+    head_ = head_ + 1 == slots_.size() ? 0 : head_ + 1;
+    --size_;
+  }
+
+ private:
+  size_t physical(size_t i) const {
+    const size_t at = head_ + i;
+    return at < slots_.size() ? at : at - slots_.size();
+  }
+  void grow() {
+    std::vector<T> bigger(std::max<size_t>(1, 2 * slots_.size()));
+    for (size_t i = 0; i < size_; ++i) {
+      bigger[i] = std::move((*this)[i]);
+    }
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<T> slots_;
+  size_t head_ = 0;
+  size_t size_ = 0;
 };
 
 class StatusUpdateManager {
@@ -88,14 +165,19 @@ class StatusUpdateManager {
 
  private:
   struct Stream {
-    std::deque<internal::StatusUpdate> queue;  // front = in flight
+    SlotQueue<internal::StatusUpdate> queue;  // front = in flight
     // The uuids remembered (above), in the order received: the last
     // queue.size() are the queued updates'.
     // Kept inline (RememberedUuid) and scanned: at most 64 + the queued
     // most of the time, where a hash set (and a second copy in the order)
     // cost three allocations per update and ~130 bytes per uuid, which the
     // slave simulator's 20,000 streams paid in CPU and page faults (#17).
-    std::deque<RememberedUuid> order;
+    // The scan reads their fingerprints, 2 bytes each side by side, and a
+    // whole RememberedUuid (32) only where one matches: the streams of a
+    // busy slave are rarely in the cache, and a scan of the RememberedUuids
+    // themselves read 2 KiB per update (#17).
+    SlotQueue<RememberedUuid> order;
+    SlotQueue<uint16_t> fingerprints;  // order's, in the same slots
     bool terminated = false;
     // Remembers `uuid`; false if it is remembered already.
     bool receive(const std::string& uuid);

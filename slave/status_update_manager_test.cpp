@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,63 @@ TEST(StatusUpdateManager, AStreamRemembersItsQueuedAndItsLastUuidsOnly) {
     EXPECT_FALSE(m.update(make("t", TASK_RUNNING, "q" + std::to_string(i)))) << "q" << i << " queued again";
   }
   EXPECT_EQ(m.pending({"F", "t"}), 3 * n);
+}
+
+TEST(SlotQueue, FifoAcrossTheWrapAndGrowthAndPoppedSlotsComeBack) {
+  SlotQueue<std::string> q;
+  std::deque<std::string> model;
+  size_t next = 0;
+  // Pushes and pops in uneven runs, so that the queue wraps around its
+  // array and grows while wrapped; checked against a deque throughout.
+  for (size_t round = 0; round < 40; ++round) {
+    for (size_t i = 0; i < round % 7 + 1; ++i) {
+      std::string& slot = q.push();
+      slot = "v" + std::to_string(next);
+      model.push_back("v" + std::to_string(next++));
+    }
+    for (size_t i = 0; i < round % 5 && !model.empty(); ++i) {
+      ASSERT_EQ(q.front(), model.front());
+      q.pop();
+      model.pop_front();
+    }
+    ASSERT_EQ(q.size(), model.size());
+    for (size_t i = 0; i < model.size(); ++i) {
+      ASSERT_EQ(q[i], model[i]) << "round " << round << ", element " << i;
+    }
+    std::vector<std::string> seen;
+    q.any_slot([&](size_t s) {
+      seen.push_back(q.slot(s));
+      return false;
+    });
+    ASSERT_EQ(seen, std::vector<std::string>(model.begin(), model.end()));
+  }
+  // A popped element stays in its slot until a push takes the slot again.
+  SlotQueue<std::string> one;
+  one.push() = "first";
+  one.pop();
+  EXPECT_TRUE(one.empty());
+  EXPECT_EQ(one.push(), "first");
+}
+
+TEST(StatusUpdateManager, AnUpdateInAReusedSlotKeepsNothingOfTheOneBefore) {
+  // A stream's next update is copied into the slot its acknowledged head
+  // left: a field the new one lacks must not survive from the old one.
+  StatusUpdateManager m;
+  internal::StatusUpdate first = make("t", TASK_RUNNING, "u1");
+  first.mutable_status()->set_message("healthy again");
+  first.mutable_status()->set_healthy(true);
+  first.mutable_executor_id()->set_value("e");
+  ASSERT_TRUE(m.update(first));
+  bool matched = false;
+  m.acknowledge("F", "t", "u1", &matched);
+  ASSERT_TRUE(matched);
+  const internal::StatusUpdate second = make("t", TASK_FINISHED, "u2");
+  ASSERT_TRUE(m.update(second));
+  const internal::StatusUpdate* head = m.head({"F", "t"});
+  ASSERT_NE(head, nullptr);
+  EXPECT_EQ(head->SerializeAsString(), second.SerializeAsString());
+  EXPECT_FALSE(head->status().has_message());
+  EXPECT_FALSE(head->has_executor_id());
 }
 
 TEST(StatusUpdateManager, UuidsOfEveryLengthAreToldApartByAllTheirBytes) {
