@@ -10,9 +10,11 @@
 //
 // Include this only from .cpp files of actors: it pulls in CAF.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/stringification_inspector.hpp>
@@ -25,6 +27,66 @@
 #include "proto/messages.pb.h"
 #include "proto/scheduler.pb.h"
 #include "proto/stoa.pb.h"
+
+namespace stoa {
+
+// Batches (the types below) are parsed into the storage of batches of their
+// type that this thread handled and gave back (`recycle()`, at the end of
+// the handler): protobuf's Clear() keeps a repeated field's elements and a
+// string's capacity, so a parse into them allocates little where a fresh
+// message allocated every element, sub-message and long string, and freed
+// them all after the handler — at the master a fifth of its CPU per status
+// update (#17). Up to RECYCLED_BATCHES per type and thread are kept: a
+// connection's read parses every message it holds before their actor
+// handles the first. Without a handler that gives them back, a parse is
+// as before.
+template <class T>
+struct Recycled : std::false_type {};
+template <>
+struct Recycled<internal::StatusUpdatesMessage> : std::true_type {};
+template <>
+struct Recycled<internal::StatusUpdateAcknowledgementsMessage> : std::true_type {};
+template <>
+struct Recycled<scheduler::Calls> : std::true_type {};
+template <>
+struct Recycled<scheduler::Events> : std::true_type {};
+
+constexpr size_t RECYCLED_BATCHES = 32;
+
+namespace detail {
+template <class T>
+std::vector<std::unique_ptr<T>>& recycled_batches() {
+  thread_local std::vector<std::unique_ptr<T>> kept;
+  return kept;
+}
+}  // namespace detail
+
+// Gives the storage of a handled batch back for a later parse of its type
+// on this thread; `handled` is left empty (or as it was, when enough are
+// kept).
+template <class T>
+void recycle(T& handled) {
+  static_assert(Recycled<T>::value, "only the batch types are kept");
+  std::vector<std::unique_ptr<T>>& kept = detail::recycled_batches<T>();
+  if (kept.size() < RECYCLED_BATCHES) {
+    kept.push_back(std::make_unique<T>());
+    kept.back()->Swap(&handled);
+  }
+}
+
+// `x` (empty, about to be parsed) takes a kept batch's storage, if any.
+template <class T>
+void reuse_recycled(T& x) {
+  if constexpr (Recycled<T>::value) {
+    std::vector<std::unique_ptr<T>>& kept = detail::recycled_batches<T>();
+    if (!kept.empty()) {
+      x.Swap(kept.back().get());
+      kept.pop_back();
+    }
+  }
+}
+
+}  // namespace stoa
 
 #define STOA_DEFINE_PROTOBUF_INSPECT                                                      \
   template <class Inspector, class T>                                                     \
@@ -44,6 +106,7 @@
     } else {                                                                              \
       std::string bytes;                                                                  \
       auto parse = caf::meta::load_callback([&]() -> caf::error {                        \
+        ::stoa::reuse_recycled(x);                                                        \
         if (!x.ParseFromString(bytes)) {                                                  \
           return caf::make_error(caf::sec::invalid_argument, "malformed protobuf");     \
         }                                                                                 \

@@ -1,5 +1,7 @@
 #include "actors/messages.hpp"
 
+#include <algorithm>
+
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/message.hpp>
@@ -101,6 +103,79 @@ TEST_F(WireTypes, MalformedBytesAreAnErrorNotACrash) {
   stoa::internal::SlaveRegisteredMessage m;
   caf::binary_deserializer source{sys_, buf};
   EXPECT_TRUE(static_cast<bool>(source(m)));
+}
+
+// Serializes `in` as CAF does for the wire and parses it back into `out`.
+template <class T>
+void through_the_wire(caf::actor_system& sys, const T& in, T& out) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  T copy = in;
+  ASSERT_FALSE(sink(copy));
+  caf::binary_deserializer source{sys, buf};
+  ASSERT_FALSE(source(out));
+}
+
+internal::StatusUpdatesMessage updates_batch(int n, const std::string& prefix, bool with_messages) {
+  internal::StatusUpdatesMessage batch;
+  for (int i = 0; i < n; ++i) {
+    internal::StatusUpdateMessage* m = batch.add_updates();
+    m->set_pid("slave(1)@127.0.0.1:5051");
+    internal::StatusUpdate* u = m->mutable_update();
+    u->mutable_framework_id()->set_value(prefix + "-framework-0000000000000000000000");
+    u->mutable_slave_id()->set_value(prefix + "-slave-S" + std::to_string(i));
+    u->set_timestamp(i);
+    u->set_uuid(std::string(16, static_cast<char>('a' + i)));
+    TaskStatus* s = u->mutable_status();
+    s->mutable_task_id()->set_value(prefix + "-task-" + std::to_string(i));
+    s->set_state(TASK_RUNNING);
+    if (with_messages) {
+      s->set_message("a message long enough to need its own allocation");
+      u->mutable_executor_id()->set_value("executor");
+    }
+  }
+  return batch;
+}
+
+TEST_F(WireTypes, ABatchParsedIntoRecycledStorageIsTheBatchSentAndReusesIt) {
+  // A handled batch given back is the storage of the next parse of its
+  // type on this thread: the parse must equal a fresh one (nothing of the
+  // old batch survives: fewer elements, fields it had and the new lacks),
+  // and it reuses the old elements rather than allocating.
+  internal::StatusUpdatesMessage first;
+  through_the_wire(sys_, updates_batch(5, "first", true), first);
+  const internal::StatusUpdateMessage* element = &first.updates(0);
+  recycle(first);
+  EXPECT_EQ(first.updates_size(), 0);  // given away
+
+  const internal::StatusUpdatesMessage sent = updates_batch(3, "second", false);
+  internal::StatusUpdatesMessage second;
+  through_the_wire(sys_, sent, second);
+  EXPECT_EQ(second.SerializeAsString(), sent.SerializeAsString());
+  EXPECT_EQ(second.updates_size(), 3);
+  EXPECT_FALSE(second.updates(0).update().status().has_message());
+  EXPECT_FALSE(second.updates(0).update().has_executor_id());
+  EXPECT_EQ(&second.updates(0), element) << "a fresh element, not the recycled one";
+
+  // With none kept, a parse is a fresh one; more than a few are kept.
+  internal::StatusUpdatesMessage third;
+  through_the_wire(sys_, updates_batch(2, "third", true), third);
+  EXPECT_EQ(third.SerializeAsString(), updates_batch(2, "third", true).SerializeAsString());
+  std::vector<internal::StatusUpdatesMessage> handled(4);
+  std::vector<const void*> elements;
+  for (auto& h : handled) {
+    through_the_wire(sys_, updates_batch(1, "many", false), h);
+    elements.push_back(&h.updates(0));
+  }
+  for (auto& h : handled) {
+    recycle(h);
+  }
+  for (size_t i = 0; i < handled.size(); ++i) {
+    internal::StatusUpdatesMessage again;
+    through_the_wire(sys_, updates_batch(1, "again", true), again);
+    EXPECT_EQ(again.SerializeAsString(), updates_batch(1, "again", true).SerializeAsString());
+    EXPECT_NE(std::find(elements.begin(), elements.end(), &again.updates(0)), elements.end()) << i;
+  }
 }
 
 }  // namespace

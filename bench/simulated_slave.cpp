@@ -113,7 +113,12 @@ class SimSlave {
   uint64_t registration_generation = 0;
   Duration backoff{};
   std::minstd_rand rng;
-  std::map<std::string, FrameworkInfo> frameworks;
+  // The frameworks of its tasks, each with how many it has here.
+  struct SimFramework {
+    FrameworkInfo info;
+    size_t tasks = 0;
+  };
+  std::map<std::string, SimFramework> frameworks;
   // A task and the retry of its stream's unacknowledged head (10 s
   // doubling to 10 min, as the slave's): one timer per slave, armed while a
   // head waits, rather than one timer (a message to the clock thread) per
@@ -125,7 +130,7 @@ class SimSlave {
     std::chrono::steady_clock::time_point due;
     std::chrono::nanoseconds interval{};
   };
-  using Tasks = std::map<slave::StatusUpdateManager::Key, SimTask>;
+  using Tasks = std::map<slave::StatusUpdateManager::Key, SimTask, slave::StatusUpdateManager::KeyLess>;
   Tasks tasks;
   slave::StatusUpdateManager updates;
   bool retry_armed = false;
@@ -196,7 +201,7 @@ class SimSlave {
       m.set_pid(pid());
       m.set_batched_acknowledgements(shared->opts.batched_acknowledgements);
       for (const auto& [fid, f] : frameworks) {
-        *m.add_frameworks() = f;
+        *m.add_frameworks() = f.info;
       }
       for (const auto& [key, t] : tasks) {
         *m.add_tasks() = t.task;
@@ -257,9 +262,10 @@ class SimSlave {
     if (tasks.count(key) != 0) {
       return;  // a duplicate
     }
-    FrameworkInfo& f = frameworks[fid];
-    f = m.framework();
-    *f.mutable_id() = m.framework_id();
+    SimFramework& f = frameworks[fid];
+    f.info = m.framework();
+    *f.info.mutable_id() = m.framework_id();
+    ++f.tasks;
     Task t = slave::make_task(m.task(), fid, slave_id, TASK_STAGING);
     t.mutable_executor_id()->set_value(tid);  // a command task's executor is named after it
     auto it = tasks.try_emplace(key).first;
@@ -458,9 +464,9 @@ class SimSlave {
     }
     if (updates.done(key)) {
       tasks.erase(t);
-      auto more = tasks.lower_bound({key.first, ""});
-      if (more == tasks.end() || more->first.first != key.first) {
-        frameworks.erase(key.first);
+      auto f = frameworks.find(key.first);
+      if (f != frameworks.end() && --f->second.tasks == 0) {
+        frameworks.erase(f);
       }
     }
   }
@@ -546,6 +552,7 @@ caf::behavior sim_slave_actor(caf::stateful_actor<SimSlave>* self,
       [self](StatusUpdateAcknowledgementsMessage& m) {
         if (self->state.from_master()) {
           self->state.on_acknowledgements(m);
+          recycle(m);
         }
       },
       [self](ShutdownMessage& m) {

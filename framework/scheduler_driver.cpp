@@ -265,29 +265,38 @@ void acknowledge(driver_actor* self, const TaskStatus& status) {
     LOG_WARNING << "Cannot acknowledge the update for task " << status.task_id().value() << ": no slave_id";
     return;
   }
-  Call ack;
+  // Built where it goes: in the batch, or in a message of its own.
+  Call single;
+  Call& ack = st.ack_batch ? *st.ack_batch->add_calls() : single;
   ack.set_type(Call::ACKNOWLEDGE);
   *ack.mutable_framework_id() = *st.framework_id;
   Call::Acknowledge* a = ack.mutable_acknowledge();
   *a->mutable_slave_id() = status.slave_id();
   *a->mutable_task_id() = status.task_id();
   a->set_uuid(status.uuid());
-  if (st.ack_batch) {
-    *st.ack_batch->add_calls() = std::move(ack);
-  } else {
-    self->send(st.master, std::move(ack));
+  if (!st.ack_batch) {
+    self->send(st.master, std::move(single));
   }
 }
 
-void on_event(driver_actor* self, Event& e) {
+// Whether the message being handled, `e` or a batch of events (null),
+// comes from the current master: only it speaks for the cluster (not a
+// master we lost). Logs what is ignored.
+bool from_current_master(driver_actor* self, const Event* e) {
   auto& st = self->state;
-  // Only the current master speaks for the cluster (not a master we lost).
-  if (!st.master || caf::actor_cast<caf::actor_addr>(self->current_sender()) != st.master.address()) {
-    LOG_WARNING << "Ignoring " << event_type_name(e) << " event from "
-                << (self->current_sender() ? caf::to_string(self->current_sender()->address()) : "an anonymous sender")
-                << ": not the current master";
-    return;
+  if (st.master && caf::actor_cast<caf::actor_addr>(self->current_sender()) == st.master.address()) {
+    return true;
   }
+  LOG_WARNING << "Ignoring " << (e != nullptr ? event_type_name(*e) + " event" : std::string("a batch of events"))
+              << " from "
+              << (self->current_sender() ? caf::to_string(self->current_sender()->address()) : "an anonymous sender")
+              << ": not the current master";
+  return false;
+}
+
+// An event from the current master (REQUIRES: from_current_master).
+void handle_event(driver_actor* self, Event& e) {
+  auto& st = self->state;
   switch (e.type()) {
     case Event::SUBSCRIBED: {
       const FrameworkID& id = e.subscribed().framework_id();
@@ -315,9 +324,11 @@ void on_event(driver_actor* self, Event& e) {
       if (!st.subscribed) {
         break;
       }
-      TaskStatus status = e.update().status();
+      // Acknowledged before the event goes on (unchanged) to the scheduler:
+      // the driver does not wait for the scheduler either way, and the
+      // status need not be copied (#17).
+      acknowledge(self, e.update().status());
       self->send(st.sink, std::move(e));
-      acknowledge(self, status);
       return;
     }
     case Event::OFFERS:
@@ -336,19 +347,29 @@ void on_event(driver_actor* self, Event& e) {
   LOG_WARNING << "Ignoring " << event_type_name(e) << " event: not subscribed";
 }
 
+void on_event(driver_actor* self, Event& e) {
+  if (from_current_master(self, &e)) {
+    handle_event(self, e);
+  }
+}
+
 // A batch from the master (we subscribed with batched_events): each event
 // as if it came alone; the acknowledgements go back together, after it.
 void on_events(driver_actor* self, scheduler::Events& events) {
   auto& st = self->state;
+  if (!from_current_master(self, nullptr)) {
+    return;
+  }
   st.ack_batch.emplace();
   for (Event& e : *events.mutable_events()) {
-    on_event(self, e);
+    handle_event(self, e);
   }
   scheduler::Calls acks = std::move(*st.ack_batch);
   st.ack_batch.reset();
   if (st.master) {
     send_batch(self, st.master, acks, acks.mutable_calls());
   }
+  recycle(events);
 }
 
 void stop_driver(driver_actor* self, bool failover) {

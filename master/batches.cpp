@@ -96,10 +96,11 @@ void Master::on_calls(Calls& calls) {
   }
   collecting_acknowledgements = false;
   flush_acknowledgements();
+  recycle(calls);
 }
 
-void Master::batch_acknowledgement(const caf::actor& slave, StatusUpdateAcknowledgementMessage&& m) {
-  *acknowledgement_batches[slave].add_acknowledgements() = std::move(m);
+StatusUpdateAcknowledgementMessage& Master::batch_acknowledgement(const caf::actor& slave) {
+  return *acknowledgement_batches[slave].add_acknowledgements();
 }
 
 void Master::flush_acknowledgements() {
@@ -112,9 +113,12 @@ void Master::flush_acknowledgements() {
 void Master::on_status_updates(StatusUpdatesMessage& m) {
   hot.batches_received->inc();
   hot.batched_received->inc(m.updates_size());
+  const SlaveRecord* sender =
+      self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr;
   for (StatusUpdateMessage& update : *m.mutable_updates()) {
-    on_status_update(update);
+    on_status_update(update, sender);
   }
+  recycle(m);
 }
 
 }  // namespace stoa::master

@@ -472,7 +472,8 @@ class Master {
   // slave that takes batches are sent to that slave as one message once the
   // batch (or the run of acknowledgements before another call) is handled.
   void on_calls(scheduler::Calls& calls);
-  void batch_acknowledgement(const caf::actor& slave, internal::StatusUpdateAcknowledgementMessage&& m);
+  // A new acknowledgement in `slave`'s batch, to fill.
+  internal::StatusUpdateAcknowledgementMessage& batch_acknowledgement(const caf::actor& slave);
   void flush_acknowledgements();
   bool collecting_acknowledgements = false;
   std::unordered_map<caf::actor, internal::StatusUpdateAcknowledgementsMessage> acknowledgement_batches;
@@ -519,6 +520,10 @@ class Master {
                           TaskStatus::Reason reason, const std::string& message);
   void remove_task(FrameworkRecord& f, const Task& task, bool release);
   void on_status_update(internal::StatusUpdateMessage& m);
+  // The same, `sender` being the sender's slave record (null if none),
+  // looked up once for a batch (on_status_updates): the slave records
+  // stay where they are while updates are handled.
+  void on_status_update(internal::StatusUpdateMessage& m, const SlaveRecord* sender);
   void on_kill(FrameworkRecord& f, const scheduler::Call::Kill& k);
   void on_acknowledge(FrameworkRecord& f, const scheduler::Call::Acknowledge& ack);
 

@@ -82,6 +82,10 @@ void Master::remove_task(FrameworkRecord& f, const Task& task, bool release) {
 // not grow with its updates (Mesos' agent puts the container's status on
 // every update; ours only on the first TASK_RUNNING, so it is carried over).
 void Master::on_status_update(StatusUpdateMessage& m) {
+  on_status_update(m, self->current_sender() ? slave_by_handle(self->current_sender()->address()) : nullptr);
+}
+
+void Master::on_status_update(StatusUpdateMessage& m, const SlaveRecord* slave) {
   hot.status_update_messages->inc();
   internal::StatusUpdate& u = *m.mutable_update();
   if (!self->current_sender()) {
@@ -89,7 +93,6 @@ void Master::on_status_update(StatusUpdateMessage& m) {
     count("master/invalid_status_updates");
     return;
   }
-  const SlaveRecord* slave = slave_by_handle(self->current_sender()->address());
   const std::string& claimed = u.slave_id().value();
   if (slave == nullptr && st.removed_slaves.count(claimed) != 0) {
     count("master/invalid_status_updates");
@@ -235,15 +238,16 @@ void Master::on_acknowledge(FrameworkRecord& f, const Call::Acknowledge& ack) {
     Task task = t->second;
     remove_task(f, task, false);
   }
-  StatusUpdateAcknowledgementMessage m;
+  // Built where it goes: in the slave's batch, or in a message of its own.
+  const bool batched = collecting_acknowledgements && s->second.batched_acknowledgements;
+  StatusUpdateAcknowledgementMessage single;
+  StatusUpdateAcknowledgementMessage& m = batched ? batch_acknowledgement(s->second.handle) : single;
   *m.mutable_slave_id() = ack.slave_id();
   m.mutable_framework_id()->set_value(f.id);
   *m.mutable_task_id() = ack.task_id();
   m.set_uuid(ack.uuid());
-  if (collecting_acknowledgements && s->second.batched_acknowledgements) {
-    batch_acknowledgement(s->second.handle, std::move(m));
-  } else {
-    self->send(s->second.handle, std::move(m));
+  if (!batched) {
+    self->send(s->second.handle, std::move(single));
   }
   hot.valid_acknowledgements->inc();
 }

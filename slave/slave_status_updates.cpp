@@ -216,6 +216,7 @@ void Slave::on_acknowledgements(StatusUpdateAcknowledgementsMessage& m) {
   if (master) {
     send_batch(self, master, batch, batch.mutable_updates());
   }
+  recycle(m);
 }
 
 }  // namespace stoa::slave
