@@ -419,7 +419,7 @@ class SimSlave {
       }
       if (now >= t.due) {
         send_update(t, *head);
-        t.interval = std::min<std::chrono::nanoseconds>(t.interval * 2, slave::STATUS_UPDATE_RETRY_INTERVAL_MAX);
+        t.interval = slave::UpdateRetries::backoff(t.interval);
         t.due = now + t.interval;
       }
       next = std::min(next, t.due);

@@ -86,13 +86,8 @@ class KeyIndex {
     if (size_ == 0) {
       return std::nullopt;
     }
-    const uint64_t h = hash(key);
-    for (size_t i = h & mask(); slots_[i].hash != 0; i = (i + 1) & mask()) {
-      if (slots_[i].hash == h && slots_[i].node->first == key) {
-        return slots_[i].node;
-      }
-    }
-    return std::nullopt;
+    const Slot& slot = slots_[probe(key)];
+    return slot.hash != 0 ? std::optional<It>(slot.node) : std::nullopt;
   }
   // REQUIRES: the key of `node` is not indexed.
   void insert(It node) {
@@ -107,11 +102,7 @@ class KeyIndex {
     if (size_ == 0) {
       return;
     }
-    const uint64_t h = hash(key);
-    size_t i = h & mask();
-    while (slots_[i].hash != 0 && !(slots_[i].hash == h && slots_[i].node->first == key)) {
-      i = (i + 1) & mask();
-    }
+    size_t i = probe(key);
     if (slots_[i].hash == 0) {
       return;
     }
@@ -132,7 +123,6 @@ class KeyIndex {
     slots_.clear();
     size_ = 0;
   }
-  size_t size() const { return size_; }
 
  private:
   struct Slot {
@@ -141,6 +131,15 @@ class KeyIndex {
   };
   static uint64_t hash(std::string_view key) { return std::hash<std::string_view>{}(key) | 1; }
   size_t mask() const { return slots_.size() - 1; }
+  // The key's slot, or the empty slot that ends its run (REQUIRES: size_ > 0).
+  size_t probe(std::string_view key) const {
+    const uint64_t h = hash(key);
+    size_t i = h & mask();
+    while (slots_[i].hash != 0 && !(slots_[i].hash == h && slots_[i].node->first == key)) {
+      i = (i + 1) & mask();
+    }
+    return i;
+  }
   void place(uint64_t h, It node) {
     size_t i = h & mask();
     while (slots_[i].hash != 0) {
