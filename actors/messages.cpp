@@ -20,6 +20,11 @@ void add_message_types(caf::actor_system_config& cfg) {
 #define STOA_REGISTER(T) cfg.add_message_type<T>(wire_type_name(#T));
   STOA_WIRE_TYPES(STOA_REGISTER)
 #undef STOA_REGISTER
+  // After the batch types themselves: a name keeps its first factory, so
+  // their names go on making them where they are parsed (Serialized).
+#define STOA_REGISTER_SERIALIZED(T) cfg.add_message_type<Serialized<T>>(wire_type_name(#T));
+  STOA_BATCH_TYPES(STOA_REGISTER_SERIALIZED)
+#undef STOA_REGISTER_SERIALIZED
 }
 
 }  // namespace stoa

@@ -326,14 +326,19 @@ class SimSlave {
   void update(Tasks::iterator it, TaskState state) {
     const slave::StatusUpdateManager::Key& key = it->first;
     Task& t = it->second.task;
-    StatusUpdate u;
+    // Built where it goes when it goes now: in the batch (a kept element,
+    // filled in place), else aside.
+    const bool now = registered && master;
+    StatusUpdateMessage single;
+    StatusUpdateMessage& m = now ? outgoing(single) : single;
+    StatusUpdate& u = *m.mutable_update();
     u.mutable_framework_id()->set_value(key.first);
     *u.mutable_executor_id() = t.executor_id();
     u.mutable_slave_id()->set_value(slave_id);
-    std::string uuid(16, '\0');
+    char uuid[16];
     for (size_t i = 0; i < 16; i += 8) {
       uint64_t r = uuid_rng();
-      std::memcpy(uuid.data() + i, &r, 8);
+      std::memcpy(uuid + i, &r, 8);
     }
     uuid[6] = static_cast<char>((uuid[6] & 0x0f) | 0x40);  // version 4
     uuid[8] = static_cast<char>((uuid[8] & 0x3f) | 0x80);
@@ -343,51 +348,73 @@ class SimSlave {
     s->set_source(TaskStatus::SOURCE_EXECUTOR);
     s->set_timestamp(now_seconds());
     s->mutable_slave_id()->set_value(slave_id);
-    s->set_uuid(uuid);
+    s->set_uuid(uuid, sizeof uuid);
     u.set_timestamp(s->timestamp());
-    u.set_uuid(uuid);
+    u.set_uuid(uuid, sizeof uuid);
+    const bool repeated = t.state() == state && t.statuses_size() > 0;
     set_state(t, state);
-    // As the master keeps them (Mesos): a repeated state replaces the last.
-    if (t.statuses_size() > 0 && t.statuses(t.statuses_size() - 1).state() == state) {
-      *t.mutable_statuses(t.statuses_size() - 1) = *s;
+    // As the master keeps them (Mesos): a repeated state replaces the last
+    // (the same task, state, source and slave: a new time and uuid).
+    if (repeated) {
+      TaskStatus* last = t.mutable_statuses(t.statuses_size() - 1);
+      last->set_timestamp(s->timestamp());
+      last->set_uuid(uuid, sizeof uuid);
     } else {
       *t.add_statuses() = *s;
     }
-    if (updates.update(u)) {
-      forward(it->second, u, &u);  // the manager has its copy: the message takes this one
+    if (!updates.update(u)) {
+      if (&m != &single) {
+        batch->mutable_updates()->RemoveLast();  // queued behind the head
+      }
+      return;
+    }
+    if (now) {
+      retry(it->second, u.uuid());
+      sent(it->second, m, single);
     }
   }
 
-  // Sends `u` to the master; `owned` (== &u, or null) is moved into the
-  // message instead of copied, and left empty.
-  void send_update(const SimTask& t, const StatusUpdate& u, StatusUpdate* owned = nullptr) {
-    StatusUpdateMessage m;
-    if (owned != nullptr) {
-      m.mutable_update()->Swap(owned);
-    } else {
-      *m.mutable_update() = u;
-    }
+  // Where an update to the master is built: the next (kept) element of the
+  // batch being collected, else `single`.
+  StatusUpdateMessage& outgoing(StatusUpdateMessage& single) {
+    return batch ? *batch->add_updates() : single;
+  }
+
+  // `m`, from outgoing(single), is built: sends it unless it waits in the batch
+  // (sent by on_acknowledgements).
+  void sent(const SimTask& t, StatusUpdateMessage& m, StatusUpdateMessage& single) {
     m.set_pid(pid());
     m.mutable_update()->set_latest_state(t.task.state());
-    if (batch) {
-      *batch->add_updates() = std::move(m);  // sent by on_acknowledgements
-    } else {
-      self->send(master, std::move(m));
+    if (&m == &single) {
+      self->send(master, std::move(single));
     }
     shared->updates_sent->inc();
   }
 
-  // Sends `u`, the head of `t`'s stream, and (re)starts its retry.
-  void forward(SimTask& t, const StatusUpdate& u, StatusUpdate* owned = nullptr) {
-    if (!registered || !master) {
-      return;  // re-sent on (re-)registration
-    }
+  // Sends `u` to the master (a copy).
+  void send_update(const SimTask& t, const StatusUpdate& u) {
+    StatusUpdateMessage single;
+    StatusUpdateMessage& m = outgoing(single);
+    *m.mutable_update() = u;
+    sent(t, m, single);
+  }
+
+  // (Re)starts the retry of `t`'s head, whose uuid is `uuid`.
+  void retry(SimTask& t, const std::string& uuid) {
     t.retrying = true;
-    t.retry_uuid = u.uuid();
+    t.retry_uuid = uuid;
     t.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(shared->opts.update_retry_interval);
     t.due = std::chrono::steady_clock::now() + t.interval;
     arm_retry(t.interval);
-    send_update(t, u, owned);
+  }
+
+  // Sends `u`, the head of `t`'s stream, and (re)starts its retry.
+  void forward(SimTask& t, const StatusUpdate& u) {
+    if (!registered || !master) {
+      return;  // re-sent on (re-)registration
+    }
+    retry(t, u.uuid());
+    send_update(t, u);
   }
 
   void arm_retry(std::chrono::nanoseconds in) {
@@ -432,6 +459,7 @@ class SimSlave {
 
   void on_acknowledgements(const StatusUpdateAcknowledgementsMessage& m) {
     batch.emplace();
+    take_recycled(*batch);
     for (const StatusUpdateAcknowledgementMessage& ack : m.acknowledgements()) {
       on_acknowledgement(ack);
     }

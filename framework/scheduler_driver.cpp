@@ -361,6 +361,7 @@ void on_events(driver_actor* self, scheduler::Events& events) {
     return;
   }
   st.ack_batch.emplace();
+  take_recycled(*st.ack_batch);
   for (Event& e : *events.mutable_events()) {
     handle_event(self, e);
   }

@@ -48,21 +48,23 @@ void Master::send_events(const caf::actor& to, Events& events) {
   count_batch_sent(stoa::send_batch(self, to, events, events.mutable_events()));
 }
 
-void Master::batch_event(const caf::actor& to, Event&& e) {
+void Master::batch_event(const caf::actor& to, Event&& e) { batched_event(to) = std::move(e); }
+
+Event& Master::batched_event(const caf::actor& to) {
   auto batch = std::find_if(event_batches.begin(), event_batches.end(),
                             [&](const EventBatch& b) { return b.to == to; });
   if (batch == event_batches.end()) {
     batch = event_batches.insert(event_batches.end(), EventBatch{to, {}});
-  }
-  *batch->events.add_events() = std::move(e);
-  if (batch->events.events_size() >= EVENT_BATCH_MAX) {
+    take_recycled(batch->events);
+  } else if (batch->events.events_size() >= EVENT_BATCH_MAX) {
     send_events(batch->to, batch->events);
-    event_batches.erase(batch);
+    take_recycled(batch->events);
   }
   if (!event_flush_queued) {
     event_flush_queued = true;
     self->send(self, flush_events_atom_v);
   }
+  return *batch->events.add_events();
 }
 
 void Master::flush_events() {
@@ -100,7 +102,11 @@ void Master::on_calls(Calls& calls) {
 }
 
 StatusUpdateAcknowledgementMessage& Master::batch_acknowledgement(const caf::actor& slave) {
-  return *acknowledgement_batches[slave].add_acknowledgements();
+  auto [batch, fresh] = acknowledgement_batches.try_emplace(slave);
+  if (fresh) {
+    take_recycled(batch->second);
+  }
+  return *batch->second.add_acknowledgements();
 }
 
 void Master::flush_acknowledgements() {

@@ -453,8 +453,9 @@ class Master {
   // updates"). Events for a scheduler that takes Events wait in
   // `event_batches` (per handle, in order) until flush_events(), which the
   // master's self-sent flush_events_atom runs after the messages queued
-  // before it (or EVENT_BATCH_MAX events, whichever is first). Every event
-  // to a handle goes through here, so their order is kept.
+  // before it (a batch holds at most EVENT_BATCH_MAX events: the next one
+  // sends them first). Every event to a handle goes through here, so their
+  // order is kept.
   static constexpr int EVENT_BATCH_MAX = 512;
   struct EventBatch {
     caf::actor to;
@@ -463,6 +464,9 @@ class Master {
   std::vector<EventBatch> event_batches;
   bool event_flush_queued = false;
   void batch_event(const caf::actor& to, scheduler::Event&& e);
+  // The next event of `to`'s batch, to fill in place: a kept element
+  // (take_recycled()), cleared, with its sub-messages and strings.
+  scheduler::Event& batched_event(const caf::actor& to);
   void send_events(const caf::actor& to, scheduler::Events& events);  // a lone event as itself
   void count_batch_sent(int elements);  // send_batch()'s answer, in the metrics
   void flush_events();

@@ -38,6 +38,14 @@ void Master::send_update(FrameworkRecord& f, const TaskStatus& status) {
 }
 
 void Master::send_update(FrameworkRecord& f, TaskStatus* status) {
+  if (f.connected && f.handle && f.batched_events) {
+    // Built in a kept element of the batch: `status` (an update's, parsed
+    // into a recycled batch) takes its cleared status, for the next parse.
+    Event& e = batched_event(f.handle);
+    e.set_type(Event::UPDATE);
+    e.mutable_update()->mutable_status()->Swap(status);
+    return;
+  }
   Event e;
   e.set_type(Event::UPDATE);
   e.mutable_update()->mutable_status()->Swap(status);

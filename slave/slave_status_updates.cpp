@@ -128,18 +128,18 @@ void Slave::forward(const StatusUpdate& u) {
   if (!records.registered || !master) {
     return;  // re-sent on (re-)registration
   }
-  StatusUpdateMessage m;
+  // Built where it goes: in the batch (a kept element), or alone.
+  StatusUpdateMessage single;
+  StatusUpdateMessage& m = update_batch ? *update_batch->add_updates() : single;
   *m.mutable_update() = u;
   m.set_pid(opts.upid.str());
   // The latest known state of the task, which may be newer than the head.
   if (Task* t = records.find_task(u.framework_id().value(), u.status().task_id().value())) {
     m.mutable_update()->set_latest_state(t->state());
   }
-  if (update_batch) {
-    *update_batch->add_updates() = std::move(m);  // sent by on_acknowledgements
-  } else {
-    self->send(master, m);
-  }
+  if (!update_batch) {
+    self->send(master, std::move(single));
+  }  // else sent by on_acknowledgements
   retries.sent({u.framework_id().value(), u.status().task_id().value()}, u.uuid(), self->clock().now(),
                STATUS_UPDATE_RETRY_INTERVAL_MIN);
   arm_update_retry();
@@ -208,6 +208,7 @@ void Slave::on_acknowledgement(StatusUpdateAcknowledgementMessage& m) {
 // next of each stream) go to the master together, after them.
 void Slave::on_acknowledgements(StatusUpdateAcknowledgementsMessage& m) {
   update_batch.emplace();
+  take_recycled(*update_batch);
   for (StatusUpdateAcknowledgementMessage& ack : *m.mutable_acknowledgements()) {
     on_acknowledgement(ack);
   }
