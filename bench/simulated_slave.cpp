@@ -125,6 +125,13 @@ class SimSlave {
   // update. Side by side, so that an update looks its task up once.
   struct SimTask {
     Task task;
+    // The time and uuid of the last of a run of updates of one state: its
+    // last status in `task` keeps the run's first's until a new state or a
+    // re-registration (settle_status()) — the cold status (and its uuid's
+    // string) left alone at every repeated TASK_RUNNING.
+    bool unsettled = false;
+    double status_time = 0;
+    char status_uuid[16] = {};
     bool retrying = false;
     std::string retry_uuid;
     std::chrono::steady_clock::time_point due;
@@ -203,7 +210,8 @@ class SimSlave {
       for (const auto& [fid, f] : frameworks) {
         *m.add_frameworks() = f.info;
       }
-      for (const auto& [key, t] : tasks) {
+      for (auto& [key, t] : tasks) {
+        settle_status(t);
         *m.add_tasks() = t.task;
       }
       self->send(master, m);
@@ -332,8 +340,10 @@ class SimSlave {
     StatusUpdateMessage single;
     StatusUpdateMessage& m = now ? outgoing(single) : single;
     StatusUpdate& u = *m.mutable_update();
+    // (A command task's executor is named after it: the ids from the key,
+    // not from the task's cold fields.)
     u.mutable_framework_id()->set_value(key.first);
-    *u.mutable_executor_id() = t.executor_id();
+    u.mutable_executor_id()->set_value(key.second);
     u.mutable_slave_id()->set_value(slave_id);
     char uuid[16];
     for (size_t i = 0; i < 16; i += 8) {
@@ -343,7 +353,7 @@ class SimSlave {
     uuid[6] = static_cast<char>((uuid[6] & 0x0f) | 0x40);  // version 4
     uuid[8] = static_cast<char>((uuid[8] & 0x3f) | 0x80);
     TaskStatus* s = u.mutable_status();
-    *s->mutable_task_id() = t.task_id();
+    s->mutable_task_id()->set_value(key.second);
     s->set_state(state);
     s->set_source(TaskStatus::SOURCE_EXECUTOR);
     s->set_timestamp(now_seconds());
@@ -355,11 +365,13 @@ class SimSlave {
     set_state(t, state);
     // As the master keeps them (Mesos): a repeated state replaces the last
     // (the same task, state, source and slave: a new time and uuid).
+    SimTask& st = it->second;
     if (repeated) {
-      TaskStatus* last = t.mutable_statuses(t.statuses_size() - 1);
-      last->set_timestamp(s->timestamp());
-      last->set_uuid(uuid, sizeof uuid);
+      st.unsettled = true;
+      st.status_time = s->timestamp();
+      std::memcpy(st.status_uuid, uuid, sizeof uuid);
     } else {
+      settle_status(st);
       *t.add_statuses() = *s;
     }
     if (!updates.update(u)) {
@@ -372,6 +384,16 @@ class SimSlave {
       retry(it->second, u.uuid());
       sent(it->second, m, single);
     }
+  }
+
+  // Puts the time and uuid of a run of repeated states into the last status.
+  static void settle_status(SimTask& t) {
+    if (t.unsettled && t.task.statuses_size() > 0) {
+      TaskStatus* last = t.task.mutable_statuses(t.task.statuses_size() - 1);
+      last->set_timestamp(t.status_time);
+      last->set_uuid(t.status_uuid, sizeof t.status_uuid);
+    }
+    t.unsettled = false;
   }
 
   // Where an update to the master is built: the next (kept) element of the
@@ -472,9 +494,9 @@ class SimSlave {
 
   void on_acknowledgement(const StatusUpdateAcknowledgementMessage& m) {
     bool matched = false;
-    slave::StatusUpdateManager::Key key{m.framework_id().value(), m.task_id().value()};
+    const slave::StatusUpdateManager::KeyView key{m.framework_id().value(), m.task_id().value()};
     std::optional<StatusUpdate> next =
-        updates.acknowledge(key.first, key.second, m.uuid(), &matched);
+        updates.acknowledge(m.framework_id().value(), m.task_id().value(), m.uuid(), &matched);
     if (!matched) {
       return;
     }
@@ -491,8 +513,8 @@ class SimSlave {
       return;
     }
     if (updates.done(key)) {
+      auto f = frameworks.find(t->first.first);
       tasks.erase(t);
-      auto f = frameworks.find(key.first);
       if (f != frameworks.end() && --f->second.tasks == 0) {
         frameworks.erase(f);
       }

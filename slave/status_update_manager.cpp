@@ -39,8 +39,13 @@ bool StatusUpdateManager::Stream::receive(const std::string& uuid) {
 }
 
 bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
-  Key key{u.framework_id().value(), u.status().task_id().value()};
-  Stream& s = streams_[key];
+  const KeyView key{u.framework_id().value(), u.status().task_id().value()};
+  auto it = streams_.lower_bound(key);
+  if (it == streams_.end() || KeyLess()(key, it->first)) {
+    it = streams_.emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(key.first, key.second),
+                               std::forward_as_tuple());
+  }
+  Stream& s = it->second;
   if (!s.receive(u.uuid())) {
     return false;  // duplicate
   }
@@ -50,7 +55,7 @@ bool StatusUpdateManager::update(const internal::StatusUpdate& u) {
   return s.queue.size() == 1;
 }
 
-bool StatusUpdateManager::remembers(const Key& key, const std::string& uuid) const {
+bool StatusUpdateManager::remembers(KeyView key, const std::string& uuid) const {
   auto s = streams_.find(key);
   return s != streams_.end() && s->second.remembers(uuid);
 }
@@ -80,7 +85,7 @@ std::optional<internal::StatusUpdate> StatusUpdateManager::acknowledge(
     const std::string& framework_id, const std::string& task_id, const std::string& uuid,
     bool* matched) {
   *matched = false;
-  auto it = streams_.find({framework_id, task_id});
+  auto it = streams_.find(KeyView{framework_id, task_id});
   if (it == streams_.end() || it->second.queue.empty() || it->second.queue.front().uuid() != uuid) {
     return std::nullopt;
   }
@@ -98,7 +103,7 @@ std::optional<internal::StatusUpdate> StatusUpdateManager::acknowledge(
   return s.queue.front();
 }
 
-const internal::StatusUpdate* StatusUpdateManager::head(const Key& key) const {
+const internal::StatusUpdate* StatusUpdateManager::head(KeyView key) const {
   auto it = streams_.find(key);
   if (it == streams_.end() || it->second.queue.empty()) {
     return nullptr;
@@ -124,7 +129,7 @@ void StatusUpdateManager::remove_framework(const std::string& framework_id) {
   }
 }
 
-size_t StatusUpdateManager::pending(const Key& key) const {
+size_t StatusUpdateManager::pending(KeyView key) const {
   auto it = streams_.find(key);
   return it == streams_.end() ? 0 : it->second.queue.size();
 }

@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -130,13 +131,19 @@ class SlotQueue {
 class StatusUpdateManager {
  public:
   using Key = std::pair<std::string, std::string>;  // (framework id, task id)
+  // A key's ids where they are (an update's, an acknowledgement's): what a
+  // lookup takes, without copying them (a framework id is longer than a
+  // string keeps inline: an allocation per Key made).
+  using KeyView = std::pair<std::string_view, std::string_view>;
   // Task ids first: a slave's streams mostly share their framework's id
   // (~40 bytes, compared whole at every step of a lookup), their task
-  // ids differ at once (#17).
+  // ids differ at once (#17). Compares Keys and KeyViews alike.
   struct KeyLess {
-    bool operator()(const Key& a, const Key& b) const {
-      const int c = a.second.compare(b.second);
-      return c != 0 ? c < 0 : a.first < b.first;
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      const int c = std::string_view(a.second).compare(std::string_view(b.second));
+      return c != 0 ? c < 0 : std::string_view(a.first) < std::string_view(b.first);
     }
   };
   static constexpr size_t RECENT_UUIDS = 64;
@@ -160,17 +167,17 @@ class StatusUpdateManager {
 
   // Whether `key`'s stream remembers `uuid` (queued, or one of the last
   // RECENT_UUIDS before them): an update with it would be a duplicate.
-  bool remembers(const Key& key, const std::string& uuid) const;
+  bool remembers(KeyView key, const std::string& uuid) const;
 
   // The head (in flight) of a stream, if any.
-  const internal::StatusUpdate* head(const Key& key) const;
+  const internal::StatusUpdate* head(KeyView key) const;
   std::vector<Key> streams() const;
   // True once a stream's terminal update has been acknowledged (the stream
   // is then gone) or never existed.
-  bool done(const Key& key) const { return streams_.count(key) == 0; }
+  bool done(KeyView key) const { return streams_.find(key) == streams_.end(); }
   // Drops every stream of a framework (framework removed).
   void remove_framework(const std::string& framework_id);
-  size_t pending(const Key& key) const;
+  size_t pending(KeyView key) const;
 
  private:
   struct Stream {
