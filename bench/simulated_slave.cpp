@@ -382,7 +382,7 @@ class SimSlave {
     }
     if (now) {
       retry(it->second, u.uuid());
-      sent(it->second, m, single);
+      send_built(it->second, m, single);
     }
   }
 
@@ -402,9 +402,9 @@ class SimSlave {
     return batch ? *batch->add_updates() : single;
   }
 
-  // `m`, from outgoing(single), is built: sends it unless it waits in the batch
+  // `m`, from outgoing(single), is filled in: sends it unless it waits in the batch
   // (sent by on_acknowledgements).
-  void sent(const SimTask& t, StatusUpdateMessage& m, StatusUpdateMessage& single) {
+  void send_built(const SimTask& t, StatusUpdateMessage& m, StatusUpdateMessage& single) {
     m.set_pid(pid());
     m.mutable_update()->set_latest_state(t.task.state());
     if (&m == &single) {
@@ -418,7 +418,7 @@ class SimSlave {
     StatusUpdateMessage single;
     StatusUpdateMessage& m = outgoing(single);
     *m.mutable_update() = u;
-    sent(t, m, single);
+    send_built(t, m, single);
   }
 
   // (Re)starts the retry of `t`'s head, whose uuid is `uuid`.
