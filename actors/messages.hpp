@@ -64,9 +64,9 @@ std::vector<std::unique_ptr<T>>& recycled_batches() {
 }
 }  // namespace detail
 
-// Gives the storage of a handled batch back for a later parse of its type
-// on this thread; `handled` is left empty (or as it was, when enough are
-// kept).
+// Gives the storage of a handled (or sent) batch back for a later parse or
+// build of its type on this thread; `handled` is left empty (or as it was,
+// when enough are kept).
 template <class T>
 void recycle(T& handled) {
   static_assert(Recycled<T>::value, "only the batch types are kept");

@@ -38,18 +38,17 @@ void Master::send_update(FrameworkRecord& f, const TaskStatus& status) {
 }
 
 void Master::send_update(FrameworkRecord& f, TaskStatus* status) {
-  if (f.connected && f.handle && f.batched_events) {
-    // Built in a kept element of the batch: `status` (an update's, parsed
-    // into a recycled batch) takes its cleared status, for the next parse.
-    Event& e = batched_event(f.handle);
-    e.set_type(Event::UPDATE);
-    e.mutable_update()->mutable_status()->Swap(status);
-    return;
-  }
-  Event e;
+  // Built where it goes: in a kept element of the framework's batch, whose
+  // cleared status `status` (an update's, parsed into a recycled batch)
+  // takes for the next parse; or in an event of its own.
+  const bool batched = f.connected && f.handle && f.batched_events;
+  Event single;
+  Event& e = batched ? batched_event(f.handle) : single;
   e.set_type(Event::UPDATE);
   e.mutable_update()->mutable_status()->Swap(status);
-  send_event(f, std::move(e));
+  if (!batched) {
+    send_event(f, std::move(single));
+  }
 }
 
 // An update the master itself generates: no uuid, never acknowledged.

@@ -144,7 +144,7 @@ void UpdateRetries::sent(const Key& key, const std::string& uuid, TimePoint now,
   it->second.at = queue_.emplace(now + interval, key);
 }
 
-void UpdateRetries::acknowledged(const Key& key) {
+void UpdateRetries::acknowledged(StatusUpdateManager::KeyView key) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     queue_.erase(it->second.at);

@@ -224,7 +224,7 @@ class UpdateRetries {
   // `interval` (replacing what the stream had).
   void sent(const Key& key, const std::string& uuid, TimePoint now, Interval interval);
   // The stream's head was acknowledged (or the stream is gone).
-  void acknowledged(const Key& key);
+  void acknowledged(StatusUpdateManager::KeyView key);
   // Removes and returns the entries due at `now`, earliest first.
   std::vector<Due> take_due(TimePoint now);
   // The earliest deadline, if any.
