@@ -35,7 +35,6 @@ namespace stoa::tests {
 // ---------------------------------------------------------------------------
 // Binaries.
 
-// $STOA_BIN_DIR or the build's bin/ folder.
 // A loopback port nothing listens on right now (bound, then released),
 // taken in 25000-30999 when that is below the kernel's ephemeral range
 // (ip_local_port_range): a port the kernel hands out to bind(0) or connect()
@@ -43,6 +42,30 @@ namespace stoa::tests {
 // once: HAProxy's stats port "already in use" in a sanitized run).
 int free_loopback_port();
 
+// Loopback ports held for as long as this object lives, for servers that
+// bind with SO_REUSEPORT (HAProxy does). Each port stays bound here with
+// SO_REUSEADDR and SO_REUSEPORT and never listens: no bind to port 0 and no
+// outgoing connection, in this process or another, is given it, and no
+// second take() returns it, while the server binds it beside this socket
+// and gets all its connections. A port released between pick and bind
+// (free_loopback_port) can be handed out twice: seen as two HAProxy
+// frontends of one test on one port, each answering half the requests.
+// A server that does not set SO_REUSEPORT cannot bind a held port.
+class HeldPorts {
+ public:
+  HeldPorts() = default;
+  HeldPorts(const HeldPorts&) = delete;
+  HeldPorts& operator=(const HeldPorts&) = delete;
+  ~HeldPorts();
+
+  // A new held port; 0 when no socket could be bound (errno tells why).
+  int take();
+
+ private:
+  std::vector<int> fds_;
+};
+
+// $STOA_BIN_DIR or the build's bin/ folder.
 std::string bin_dir();
 // "<bin_dir>/<name>", or `name` itself when it holds a '/'.
 std::string binary_path(const std::string& name);

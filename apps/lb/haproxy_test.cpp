@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,10 +38,6 @@ constexpr const char* HAPROXY_TEST_BINARY = "/usr/sbin/haproxy";
 constexpr auto HAPROXY_TEST_REPLY = std::chrono::seconds(30);
 // How long HAProxy may take to stop once the actor is gone (soft stop).
 constexpr auto HAPROXY_TEST_STOP = std::chrono::seconds(20);
-
-int free_port() {
-  return tests::free_loopback_port();
-}
 
 // GET http://127.0.0.1:<port><path> on a fresh connection. Returns the
 // status (0 when the connection failed or was cut) and the body.
@@ -150,8 +148,11 @@ struct HaproxyFixture : ::testing::Test {
     options.reload_interval = std::chrono::milliseconds(2000);
     options.max_reload_retries = 5;
     options.min_reload_interval = std::chrono::milliseconds(0);
-    frontend_port = free_port();
-    stats_port = free_port();
+    // Held (tests/cluster.hpp): HAProxy binds them beside our sockets.
+    frontend_port = ports.take();
+    stats_port = ports.take();
+    ASSERT_NE(frontend_port, 0) << "cannot hold a loopback port: " << std::strerror(errno);
+    ASSERT_NE(stats_port, 0) << "cannot hold a loopback port: " << std::strerror(errno);
   }
 
   void TearDown() override {
@@ -234,6 +235,7 @@ struct HaproxyFixture : ::testing::Test {
   std::unique_ptr<caf::actor_system> sys;
   HaproxyOptions options;
   caf::actor actor;
+  tests::HeldPorts ports;
   int frontend_port = 0;
   int stats_port = 0;
 };

@@ -24,6 +24,7 @@
 
 #include "apps/lb/render.hpp"
 #include "apps/lb/render_test_support.hpp"
+#include "tests/cluster.hpp"
 #include "tests/poll.hpp"
 
 extern char** environ;
@@ -32,19 +33,6 @@ namespace stoa::lb {
 namespace {
 
 const char* const HAPROXY = "/usr/sbin/haproxy";
-
-int lua_test_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct HttpAnswer {
   int status = 0;  // 0: no answer
@@ -154,8 +142,11 @@ class LuaServicesTest : public ::testing::Test {
     o.config_dir = dir_;
     o.lua_dir = dir_ + "/lua";
     o.dont_bind_http_https = true;
-    o.stats_port = lua_test_free_port();
-    o.http_appid_port = lua_test_free_port();
+    // Held (tests/cluster.hpp): HAProxy binds them beside our sockets.
+    o.stats_port = ports_.take();
+    o.http_appid_port = ports_.take();
+    ASSERT_NE(o.stats_port, 0) << "cannot hold a loopback port: " << std::strerror(errno);
+    ASSERT_NE(o.http_appid_port, 0) << "cannot hold a loopback port: " << std::strerror(errno);
     o.lb_pid = names_a_stoa_lb() ? static_cast<int>(receiver_) : 0;
     stats_port_ = o.stats_port;
     config_ = render({}, Templates(), o).config;
@@ -219,6 +210,7 @@ class LuaServicesTest : public ::testing::Test {
     }
   }
 
+  tests::HeldPorts ports_;
   std::string dir_;
   std::string config_;
   int stats_port_ = 0;

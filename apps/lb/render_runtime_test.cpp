@@ -13,12 +13,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "apps/lb/render.hpp"
 #include "apps/lb/render_test_support.hpp"
+#include "tests/cluster.hpp"
 #include "tests/poll.hpp"
 
 extern char** environ;
@@ -35,18 +38,6 @@ using render_testing::make_task;
 const char* const HAPROXY = "/usr/sbin/haproxy";
 // openssl passwd -5 -salt stoalbsalt secret
 const char* const SECRET_HASH = "$5$stoalbsalt$F7O5GXsNVNeV8vHr/LnveqDQGebskOHyq1kpGM1dDN8";
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct Answer {
   int status = 0;
@@ -106,6 +97,14 @@ class RenderRuntimeTest : public ::testing::Test {
     if (!dir_.empty()) {
       std::filesystem::remove_all(dir_);
     }
+  }
+
+  // A port of its own for HAProxy to bind: held (tests/cluster.hpp), so no
+  // other frontend of this test nor another process is given it.
+  int free_port() {
+    int port = ports_.take();
+    EXPECT_NE(port, 0) << "cannot hold a loopback port: " << std::strerror(errno);
+    return port;
   }
 
   // An app whose one task is an echo frontend answering "tag=<tag> path=<path> host=<host>".
@@ -168,6 +167,7 @@ class RenderRuntimeTest : public ::testing::Test {
     ASSERT_TRUE(up) << "haproxy did not start:\n" << text.str() << "\n" << config_;
   }
 
+  tests::HeldPorts ports_;
   std::string dir_;
   std::string echoes_;
   std::string config_;

@@ -432,6 +432,18 @@ test('a page opened on a master that does not lead moves to the leader, on the s
       [leaderAt, pageAt] = [fronts[0].port, fronts[1].port];
     }
     const page = await openPage('#/');
+    // What the page asked and navigated to, for the message when it does not move.
+    const t0 = Date.now();
+    const trail = [];
+    const at = () => `${String(Date.now() - t0).padStart(6)} ms`;
+    page.on('request', (rq) => trail.push(`${at()} ${rq.method()} ${rq.url()}`));
+    page.on('requestfinished', async (rq) => {
+      const r = await rq.response().catch(() => null);
+      trail.push(`${at()}   ${rq.url()} answered ${r ? r.status() : '(no response)'}`);
+    });
+    page.on('requestfailed', (rq) => trail.push(`${at()}   ${rq.url()} failed: ${rq.failure()?.errorText}`));
+    page.on('framenavigated', (f) => { if (f === page.mainFrame()) trail.push(`${at()} navigated to ${f.url()}`); });
+    page.on('console', (m) => trail.push(`${at()} console.${m.type()}: ${m.text()}`));
     try {
       // The page's first ask where the leader is fails: it must ask again.
       let asks = 0;
@@ -447,7 +459,7 @@ test('a page opened on a master that does not lead moves to the leader, on the s
         const root = await httpRequest(leaderAt, 'GET', '/').catch((x) => ({ status: x.message }));
         throw new Error(`${e.message}\nthe page is at ${page.url()}, banner "${banner}"; ` +
           `/master/redirect there answers ${redirect.status} (Location ${redirect.headers?.location}), ` +
-          `the leader's / answers ${root.status}\n` +
+          `the leader's / answers ${root.status}\nwhat the page did:\n${trail.join('\n')}\n` +
           `${ha.procs.map((c) => `${c.name}: ${c.exited ? `exited ${JSON.stringify(c.exited)}` : 'running'}\n${c.tail()}`).join('\n')}`);
       }
       assert.equal(new URL(page.url()).hash, '#/agents', 'the same view on the leader');
