@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -146,6 +148,8 @@ struct LbRun {
   std::string dir;  // config, run dir
   int stats_port = 0;
   int http_port = 0;
+  // The ports its HAProxy binds, held while the run is (tests/cluster.hpp).
+  std::shared_ptr<HeldPorts> ports = std::make_shared<HeldPorts>();
 };
 
 // HAProxy processes (or anything else) whose command line names `dir`.
@@ -167,8 +171,13 @@ Try<LbRun> lb_start(Cluster& cluster, const std::string& label, const std::vecto
   LbRun run;
   run.dir = cluster.dir() + "/" + label;
   std::filesystem::create_directories(run.dir);
-  run.stats_port = free_loopback_port();
-  run.http_port = free_loopback_port();
+  run.stats_port = run.ports->take();
+  run.http_port = run.ports->take();
+  const int https_port = run.ports->take();
+  const int appid_port = run.ports->take();
+  if (run.stats_port == 0 || run.http_port == 0 || https_port == 0 || appid_port == 0) {
+    return Error(std::string("cannot hold a loopback port: ") + std::strerror(errno));
+  }
   std::vector<std::string> args = {"sse", "--group", "external", "-m"};
   args.insert(args.end(), urls.begin(), urls.end());
   std::vector<std::string> more = {"--haproxy-config",  run.dir + "/haproxy.cfg",
@@ -176,8 +185,8 @@ Try<LbRun> lb_start(Cluster& cluster, const std::string& label, const std::vecto
                                    "--templates-dir",   run.dir + "/templates",
                                    "--bind-address",    "127.0.0.1",
                                    "--http-port",       std::to_string(run.http_port),
-                                   "--https-port",      std::to_string(free_loopback_port()),
-                                   "--http-appid-port", std::to_string(free_loopback_port()),
+                                   "--https-port",      std::to_string(https_port),
+                                   "--http-appid-port", std::to_string(appid_port),
                                    "--min-reload-interval", "50",
                                    "--max-backoff",     "2"};
   args.insert(args.end(), more.begin(), more.end());
