@@ -342,6 +342,8 @@ void on_closed(ClientBroker* self) {
 }
 
 caf::behavior client_main(ClientBroker* self, ClientRequest req) {
+  // Its timeout, due after it answered, would keep it alive (actors/safety.hpp).
+  close_mailbox_at_exit(self);
   auto& st = self->state;
   st.req = std::move(req);
   http_parser_init(&st.parser, HTTP_RESPONSE);

@@ -24,6 +24,7 @@
 
 #include "actors/guarded_io.hpp"
 #include "actors/http_server_core.hpp"
+#include "actors/safety.hpp"
 #include "common/logging.hpp"
 #include "common/strings.hpp"
 
@@ -599,6 +600,7 @@ using BindPromise = std::shared_ptr<std::promise<caf::expected<uint16_t>>>;
 
 caf::behavior server_main(ServerBroker* self, ServerOptions opts, std::vector<Route> routes,
                           BindPromise bound) {
+  close_mailbox_at_exit(self);  // its idle tick would keep it alive (actors/safety.hpp)
   auto core = std::make_shared<ServerCore>();
   core->self = self;
   core->opts = std::move(opts);

@@ -6,6 +6,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/all.hpp>
+#include <caf/detail/sync_request_bouncer.hpp>
 
 #include "common/logging.hpp"
 
@@ -62,6 +63,22 @@ void stop_actor(caf::actor_system& sys, const caf::actor& whom, caf::error reaso
   }
   caf::scoped_actor sender{sys};
   sender->send_exit(whom, std::move(reason));
+}
+
+void close_mailbox_at_exit(caf::scheduled_actor* self) {
+  // Attached functors run in the actor's cleanup, on its own thread.
+  self->attach_functor([self](const caf::error& reason) {
+    auto& box = self->mailbox();
+    if (box.closed()) {
+      return;
+    }
+    box.close();  // from now on a message sent to it is dropped (a request answered)
+    self->get_normal_queue().flush_cache();
+    self->get_urgent_queue().flush_cache();
+    caf::detail::sync_request_bouncer bounce{reason};
+    while (box.queue().new_round(1000, bounce).consumed_items) {
+    }
+  });
 }
 
 Try<caf::actor> spawn_with_thread(caf::actor_system& sys, ThreadActor kind, const std::function<caf::actor()>& spawn) {

@@ -35,6 +35,16 @@ bool exit_from_this_process(caf::scheduled_actor* self, const caf::exit_msg& msg
 void stop_actor(caf::actor_system& sys, const caf::actor& whom,
                 caf::error reason = caf::exit_reason::user_shutdown);
 
+// Call once in the init of every broker (HTTP server and client): closes
+// and drains its mailbox when it terminates, as CAF does for every other
+// scheduled actor. CAF 0.17's broker cleanup (abstract_broker::cleanup)
+// skips that step, so a terminated broker keeps what is in its mailbox and
+// takes what is sent to it afterwards; a message it sent itself (a delayed
+// tick or timeout) holds a strong reference to it, and broker and message
+// are never freed. Requests left in the mailbox get the exit reason, as
+// from any terminated actor (docs/actor-pitfalls.md, 17).
+void close_mailbox_at_exit(caf::scheduled_actor* self);
+
 // How the actor `spawn_with_thread` spawns gets its thread.
 enum class ThreadActor {
   detached,  // an event-based actor spawned with caf::detached
