@@ -234,7 +234,7 @@ bool freed_within(const caf::weak_actor_ptr& weak, std::chrono::milliseconds wit
 // A request broker's own timeout comes after it answered and exited: it
 // must not keep the broker alive (CAF 0.17 leaves a broker's mailbox open
 // at exit; close_mailbox_at_exit, actors/safety.hpp). Before, every request
-// that answered within its timeout left ~1.5 KB behind for good.
+// that answered within its timeout left its broker behind for good.
 TEST_F(HttpClient, ARequestBrokerIsFreedWhenItsTimeoutComesAfterItsAnswer) {
   auto server = start();
   http::ClientRequest req = local_request(server.port, "/text");
