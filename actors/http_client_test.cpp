@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "actors/safety.hpp"
+#include "tests/poll.hpp"
 
 namespace {
 
@@ -222,13 +223,8 @@ TEST_F(HttpClient, UnusedRequestActorDoesNotBlockShutdown) {
 // Whether the actor behind `weak` is gone (no strong reference left) before
 // the deadline.
 bool freed_within(const caf::weak_actor_ptr& weak, std::chrono::milliseconds within) {
-  for (auto deadline = Clock::now() + within; Clock::now() < deadline;) {
-    if (weak->strong_refs.load() == 0) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return weak->strong_refs.load() == 0;
+  return stoa::tests::poll_until([&] { return weak->strong_refs.load() == 0; },
+                                 stoa::tests::deadline_in(within));
 }
 
 // A request broker's own timeout comes after it answered and exited: it

@@ -58,7 +58,8 @@ class HeldPorts {
   HeldPorts& operator=(const HeldPorts&) = delete;
   ~HeldPorts();
 
-  // A new held port; 0 when no socket could be bound (errno tells why).
+  // A new held port; 0, and a test failure naming the reason, when no
+  // socket could be bound.
   int take();
 
  private:

@@ -488,6 +488,7 @@ HeldPorts::~HeldPorts() {
 int HeldPorts::take() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
+    ADD_FAILURE() << "cannot hold a loopback port: " << std::strerror(errno);
     return 0;
   }
   const int on = 1;
@@ -499,6 +500,7 @@ int HeldPorts::take() {
       ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
       ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "cannot hold a loopback port: " << std::strerror(errno);
     ::close(fd);
     return 0;
   }

@@ -9,9 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -176,7 +174,7 @@ Try<LbRun> lb_start(Cluster& cluster, const std::string& label, const std::vecto
   const int https_port = run.ports->take();
   const int appid_port = run.ports->take();
   if (run.stats_port == 0 || run.http_port == 0 || https_port == 0 || appid_port == 0) {
-    return Error(std::string("cannot hold a loopback port: ") + std::strerror(errno));
+    return Error("cannot hold a loopback port");
   }
   std::vector<std::string> args = {"sse", "--group", "external", "-m"};
   args.insert(args.end(), urls.begin(), urls.end());

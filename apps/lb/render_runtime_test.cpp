@@ -13,8 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -99,17 +97,9 @@ class RenderRuntimeTest : public ::testing::Test {
     }
   }
 
-  // A port of its own for HAProxy to bind: held (tests/cluster.hpp), so no
-  // other frontend of this test nor another process is given it.
-  int free_port() {
-    int port = ports_.take();
-    EXPECT_NE(port, 0) << "cannot hold a loopback port: " << std::strerror(errno);
-    return port;
-  }
-
   // An app whose one task is an echo frontend answering "tag=<tag> path=<path> host=<host>".
   App echo_app(const std::string& id, std::map<std::string, std::string> labels) {
-    int port = free_port();
+    int port = ports_.take();
     std::string tag = id.substr(1);
     echoes_ += "\nfrontend echo_" + tag + "\n  bind 127.0.0.1:" + std::to_string(port) +
                "\n  mode http\n  http-request return status 200 content-type text/plain lf-string "
@@ -117,7 +107,7 @@ class RenderRuntimeTest : public ::testing::Test {
                tag + " path=%[path] host=%[req.hdr(host)]\"\n";
     labels["HAPROXY_GROUP"] = "external";
     labels["HAPROXY_0_BIND_ADDR"] = "127.0.0.1";
-    App app = make_app(id, {free_port()}, std::move(labels), 0);
+    App app = make_app(id, {ports_.take()}, std::move(labels), 0);
     app.tasks.push_back(make_task(tag + ".1", "localhost", "127.0.0.1", {port}));
     return app;
   }
@@ -126,10 +116,10 @@ class RenderRuntimeTest : public ::testing::Test {
     RenderOptions o = render_testing::test_options();
     o.run_dir = dir_;
     o.config_dir = dir_;
-    o.stats_port = free_port();
-    o.http_port = http_port_ = free_port();
-    o.http_appid_port = appid_port_ = free_port();
-    o.https_port = free_port();
+    o.stats_port = ports_.take();
+    o.http_port = http_port_ = ports_.take();
+    o.http_appid_port = appid_port_ = ports_.take();
+    o.https_port = ports_.take();
     Rendered r = render(apps, Templates(), o);
     ASSERT_TRUE(r.warnings.empty()) << r.warnings.front();
     std::string config = r.config;
@@ -167,6 +157,8 @@ class RenderRuntimeTest : public ::testing::Test {
     ASSERT_TRUE(up) << "haproxy did not start:\n" << text.str() << "\n" << config_;
   }
 
+  // HAProxy's ports, held (tests/cluster.hpp): no other frontend of this
+  // test nor another process is given one.
   tests::HeldPorts ports_;
   std::string dir_;
   std::string echoes_;
