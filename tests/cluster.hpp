@@ -43,14 +43,17 @@ namespace stoa::tests {
 int free_loopback_port();
 
 // Loopback ports held for as long as this object lives, for servers that
-// bind with SO_REUSEPORT (HAProxy does). Each port stays bound here with
-// SO_REUSEADDR and SO_REUSEPORT and never listens: no bind to port 0 and no
-// outgoing connection, in this process or another, is given it, and no
-// second take() returns it, while the server binds it beside this socket
-// and gets all its connections. A port released between pick and bind
+// bind with SO_REUSEPORT (HAProxy) or SO_REUSEADDR (Java's server sockets:
+// ZooKeeper). Each port stays bound here with SO_REUSEADDR and SO_REUSEPORT
+// and never listens: no bind to port 0 and no outgoing connection, in this
+// process or another, is given it, no second take() returns it, and
+// free_loopback_port()'s probe fails on it, while the server binds it
+// beside this socket and gets all its connections — and binds it again
+// after a restart. A port released between pick and bind
 // (free_loopback_port) can be handed out twice: seen as two HAProxy
-// frontends of one test on one port, each answering half the requests.
-// A server that does not set SO_REUSEPORT cannot bind a held port.
+// frontends of one test on one port, each answering half the requests, and
+// as a ZooKeeper server exiting at start, its port in use.
+// A server that sets neither option cannot bind a held port.
 class HeldPorts {
  public:
   HeldPorts() = default;

@@ -67,6 +67,17 @@ std::optional<Error> write_text(const std::string& path, const std::string& text
   return std::nullopt;
 }
 
+// The server's class path: `dir` (nothing there but the config), the
+// package's jar and, when installed, SLF4J's simple binding so that the log
+// says what the server did (an exit for a port in use among it).
+std::string class_path(const std::string& dir) {
+  std::string path = dir + ":" + ZOOKEEPER_JAR;
+  if (::access(ZOOKEEPER_LOG_BINDING, R_OK) == 0) {
+    path += std::string(":") + ZOOKEEPER_LOG_BINDING;
+  }
+  return path;
+}
+
 }  // namespace
 
 std::optional<std::string> zookeeper_missing() {
@@ -170,8 +181,10 @@ class ZooKeeperNode {
     begin_ = Clock::now();
     auto proc = Process::start(
         find_java(),
-        {"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", dir_ + ":" + ZOOKEEPER_JAR,
-         "org.apache.zookeeper.server.quorum.QuorumPeerMain", dir_ + "/zoo.cfg"},
+        {"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", class_path(dir_),
+         "-Dorg.slf4j.simpleLogger.showDateTime=true",
+         "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS", "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+         dir_ + "/zoo.cfg"},
         log_path());
     if (proc.is_error()) {
       return Error("cannot start ZooKeeper: " + proc.error());
@@ -189,7 +202,7 @@ class ZooKeeperNode {
                                                   std::to_string(ZOOKEEPER_START_TIMEOUT.count()) + "s"
                                             : "exited (" + process_->describe_exit() + ")";
       return Error("ZooKeeper on 127.0.0.1:" + std::to_string(port_) + " " + why + "; its log ends:\n" +
-                   tail_of_file(log_path(), 20));
+                   tail_of_file(log_path(), 30));
     }
     startup_time_ = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin_);
     return std::nullopt;
@@ -233,8 +246,7 @@ class ZooKeeperNode {
 // ---------------------------------------------------------------------------
 // ZooKeeperServer.
 
-ZooKeeperServer::ZooKeeperServer(std::string dir, std::unique_ptr<ZooKeeperNode> node)
-    : dir_(std::move(dir)), node_(std::move(node)) {}
+ZooKeeperServer::ZooKeeperServer(std::string dir) : dir_(std::move(dir)) {}
 
 ZooKeeperServer::~ZooKeeperServer() {
   node_.reset();
@@ -249,8 +261,12 @@ Try<std::unique_ptr<ZooKeeperServer>> ZooKeeperServer::start() {
   if (dir.is_error()) {
     return Error(dir.error());
   }
-  std::unique_ptr<ZooKeeperServer> server(
-      new ZooKeeperServer(*dir, std::make_unique<ZooKeeperNode>(*dir, free_loopback_port())));
+  std::unique_ptr<ZooKeeperServer> server(new ZooKeeperServer(*dir));
+  int port = server->ports_.take();
+  if (port == 0) {
+    return Error("no loopback port could be held for ZooKeeper");
+  }
+  server->node_ = std::make_unique<ZooKeeperNode>(*dir, port);
   if (auto e = server->node_->configure({}, 0)) {
     return *e;
   }
@@ -290,9 +306,10 @@ Try<std::unique_ptr<ZooKeeperEnsemble>> ZooKeeperEnsemble::start() {
   if (auto missing = zookeeper_missing()) {
     return Error(*missing);
   }
-  // The free ports are picked before the servers bind them, so another
-  // process may take one first (a server then exits, code 14 for a quorum
-  // port): start again on new ports, a few times.
+  // The ports are held from the pick on, so no other process binds one
+  // first (before they were: a server then exited, code 14 for a quorum
+  // port). A server that exits at start anyway is started again on new
+  // ports, a few times; its log says why.
   Error last("not started");
   for (int attempt = 0; attempt < ENSEMBLE_START_ATTEMPTS; ++attempt) {
     Try<std::string> dir = make_temp_dir("stoa-zookeeper-ensemble");
@@ -319,10 +336,16 @@ Try<std::unique_ptr<ZooKeeperEnsemble>> ZooKeeperEnsemble::start() {
 std::optional<Error> ZooKeeperEnsemble::start_all() {
   std::vector<std::string> servers;
   for (int i = 0; i < SIZE; ++i) {
+    int quorum = ports_.take();
+    int election = ports_.take();
+    int client = ports_.take();
+    if (quorum == 0 || election == 0 || client == 0) {
+      return Error("no loopback ports could be held for the ZooKeeper ensemble");
+    }
     // server.N=host:quorum_port:election_port
-    servers.push_back("server." + std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(free_loopback_port()) +
-                      ":" + std::to_string(free_loopback_port()));
-    nodes_.push_back(std::make_unique<ZooKeeperNode>(dir_ + "/zk" + std::to_string(i + 1), free_loopback_port()));
+    servers.push_back("server." + std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(quorum) + ":" +
+                      std::to_string(election));
+    nodes_.push_back(std::make_unique<ZooKeeperNode>(dir_ + "/zk" + std::to_string(i + 1), client));
   }
   for (int i = 0; i < SIZE; ++i) {
     if (auto e = nodes_[i]->configure(servers, i + 1)) {

@@ -1,8 +1,9 @@
 #pragma once
 // Real ZooKeeper servers for tests: Debian's `zookeeper` package run
 // directly with java (QuorumPeerMain and a config file of ours), never the
-// system service. Each server listens on free loopback ports with its own
-// data directory under $TMPDIR and is stopped by pid (SIGTERM, then SIGKILL
+// system service. Each server listens on loopback ports held for it
+// (HeldPorts: no other process is given them, even while it is stopped
+// for a restart on the same port) with its own data directory under $TMPDIR and is stopped by pid (SIGTERM, then SIGKILL
 // of its process group after STOP_TIMEOUT); the directory is then removed.
 //
 // A JVM takes about a second to serve, so a test binary shares one server
@@ -26,6 +27,10 @@ namespace stoa::tests {
 // Where Debian's package puts the server (zookeeper.jar's manifest names the
 // jars it needs, all in /usr/share/java).
 constexpr const char* ZOOKEEPER_JAR = "/usr/share/java/zookeeper.jar";
+// SLF4J's simple binding (libslf4j-java, a dependency of the package): on
+// the class path, the server logs to its zookeeper.log; without it SLF4J
+// drops every line, even the reason the server exits.
+constexpr const char* ZOOKEEPER_LOG_BINDING = "/usr/share/java/slf4j-simple.jar";
 // How long a server may take to serve after its JVM starts.
 constexpr auto ZOOKEEPER_START_TIMEOUT = std::chrono::seconds(30);
 // How long a server has to exit after SIGTERM before it is SIGKILLed.
@@ -73,8 +78,9 @@ class ZooKeeperServer {
   std::chrono::milliseconds startup_time() const;
 
  private:
-  ZooKeeperServer(std::string dir, std::unique_ptr<ZooKeeperNode> node);
+  explicit ZooKeeperServer(std::string dir);
   std::string dir_;
+  HeldPorts ports_;  // the client port, held across stop() and restart()
   std::unique_ptr<ZooKeeperNode> node_;
 };
 
@@ -86,7 +92,8 @@ Try<ZooKeeperServer*> shared_zookeeper_server();
 class ZooKeeperEnsemble {
  public:
   static constexpr int SIZE = 3;
-  // Starts on new ports when a server exits at start (a port taken first).
+  // Starts on new ports when a server exits at start. The ports are held
+  // (HeldPorts), so none should be taken first; the log names the reason.
   static constexpr int ENSEMBLE_START_ATTEMPTS = 3;
   // Starts all three and waits until each serves (a leader was elected).
   static Try<std::unique_ptr<ZooKeeperEnsemble>> start();
@@ -110,6 +117,7 @@ class ZooKeeperEnsemble {
   // Picks the ports, configures, spawns and awaits the three servers.
   std::optional<Error> start_all();
   std::string dir_;
+  HeldPorts ports_;  // client, quorum and election ports, for the ensemble's life
   std::vector<std::unique_ptr<ZooKeeperNode>> nodes_;
 };
 
