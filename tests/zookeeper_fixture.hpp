@@ -2,9 +2,10 @@
 // Real ZooKeeper servers for tests: Debian's `zookeeper` package run
 // directly with java (QuorumPeerMain and a config file of ours), never the
 // system service. Each server listens on loopback ports held for it
-// (HeldPorts: no other process is given them, even while it is stopped
-// for a restart on the same port) with its own data directory under $TMPDIR and is stopped by pid (SIGTERM, then SIGKILL
-// of its process group after STOP_TIMEOUT); the directory is then removed.
+// (HeldPorts: no other process is given them, even while it is stopped for
+// a restart on the same port) with its own data directory under $TMPDIR,
+// and is stopped by pid (SIGTERM, then SIGKILL of its process group after
+// STOP_TIMEOUT); the directory is then removed.
 //
 // A JVM takes about a second to serve, so a test binary shares one server
 // (shared_zookeeper_server(), started on first use, stopped at exit) rather
